@@ -1,0 +1,45 @@
+/** Shared helpers for the Deno KV backed stores (cache, cookie jar, HSTS). */
+
+/** Options shared by the `open()` functions of the KV-backed stores. */
+export interface _KvSource {
+  /** A SQLite file (or `":memory:"`) to open; opened and closed by the store. */
+  path?: string;
+  /** A database the application opened; shared, never closed by the store. */
+  kv?: Deno.Kv;
+}
+
+/** Opens the database a store uses; `owned` tells whether the store must close it. */
+export async function _openKv(
+  source: _KvSource,
+  what: string,
+): Promise<{ kv: Deno.Kv; owned: boolean }> {
+  if (source.kv !== undefined && source.path !== undefined) {
+    throw new TypeError(`Cannot open ${what}: give either 'kv' or 'path', not both`);
+  }
+  if (source.kv !== undefined) return { kv: source.kv, owned: false };
+  if (source.path !== undefined && typeof source.path !== "string") {
+    throw new TypeError(`Cannot open ${what}: 'path' must be a string, got ${typeof source.path}`);
+  }
+  return { kv: await Deno.openKv(source.path), owned: true };
+}
+
+function isLocked(error: unknown): boolean {
+  return error instanceof Error && /database is locked|busy/i.test(error.message);
+}
+
+/**
+ * Runs `operation`, retrying with exponential backoff and jitter while SQLite reports
+ * `database is locked` (another process holds the write lock). Other errors pass through.
+ */
+export async function _retryLocked<T>(operation: () => Promise<T>, attempts = 12): Promise<T> {
+  let delay = 5;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isLocked(error) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Error codes of a {@linkcode NetworkReply}, with Qt's `QNetworkReply::NetworkError` names and
+ * numbers, and the error class the body readers throw.
+ *
+ * @module
+ */
+
+import type { NetworkReply } from "./reply.ts";
+
+/**
+ * Qt's `QNetworkReply::NetworkError` codes under Qt's names. A reply's
+ * {@linkcode NetworkReply.error} is one of these numbers; `0` means no error.
+ *
+ * Ranges: 1-99 network layer, 101-199 proxy, 201-299 content (HTTP 4xx),
+ * 301-399 protocol, 401-499 server (HTTP 5xx).
+ *
+ * @example Checking the outcome of a reply
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:text/plain,hello");
+ * await reply.finished;
+ * if (reply.error !== NetworkError.NoError) console.error(reply.errorString);
+ * ```
+ */
+export const NetworkError = Object.freeze({
+  /** No error condition. */
+  NoError: 0,
+  /** The remote server refused the connection. */
+  ConnectionRefusedError: 1,
+  /** The remote server closed the connection before the reply was complete. */
+  RemoteHostClosedError: 2,
+  /** The remote host name was not found. */
+  HostNotFoundError: 3,
+  /** The connection timed out, or the transfer timeout elapsed. */
+  TimeoutError: 4,
+  /** The operation was canceled by `abort()` or by closing the manager. */
+  OperationCanceledError: 5,
+  /** The TLS handshake failed. */
+  SslHandshakeFailedError: 6,
+  /** The connection was broken by a temporary network failure. */
+  TemporaryNetworkFailureError: 7,
+  /** The network session failed. */
+  NetworkSessionFailedError: 8,
+  /** A background request is not allowed. */
+  BackgroundRequestNotAllowedError: 9,
+  /** The maximum number of redirects was reached. */
+  TooManyRedirectsError: 10,
+  /** A redirect was refused by the redirect policy. */
+  InsecureRedirectError: 11,
+  /** An unknown network error, including "network access is disabled". */
+  UnknownNetworkError: 99,
+  /** The proxy server refused the connection. */
+  ProxyConnectionRefusedError: 101,
+  /** The proxy server closed the connection prematurely. */
+  ProxyConnectionClosedError: 102,
+  /** The proxy host name was not found. */
+  ProxyNotFoundError: 103,
+  /** The connection to the proxy timed out. */
+  ProxyTimeoutError: 104,
+  /** The proxy requires authentication that was not given or not accepted. */
+  ProxyAuthenticationRequiredError: 105,
+  /** An unknown proxy error. */
+  UnknownProxyError: 199,
+  /** Access to the content was denied (HTTP 403). */
+  ContentAccessDenied: 201,
+  /** The operation is not permitted on the content (HTTP 405). */
+  ContentOperationNotPermittedError: 202,
+  /** The content was not found (HTTP 404), or not in the cache for `"always-cache"`. */
+  ContentNotFoundError: 203,
+  /** The server requires authentication that was not given or not accepted (HTTP 401). */
+  AuthenticationRequiredError: 204,
+  /** The request body had to be sent again (a redirect or retry) but cannot be replayed. */
+  ContentReSendError: 205,
+  /** The request conflicts with the current state of the content (HTTP 409). */
+  ContentConflictError: 206,
+  /** The content is no longer available (HTTP 410). */
+  ContentGoneError: 207,
+  /** Another content error (other HTTP 4xx). */
+  UnknownContentError: 299,
+  /** The protocol (URL scheme) is not known, or the URL is invalid. */
+  ProtocolUnknownError: 301,
+  /** The operation is invalid for this protocol (HTTP 400, 418, bad header or method). */
+  ProtocolInvalidOperationError: 302,
+  /** A breakdown in the protocol (a malformed response, a decompression bomb). */
+  ProtocolFailure: 399,
+  /** The server met an internal error (HTTP 500). */
+  InternalServerError: 401,
+  /** The server does not support the operation (HTTP 501). */
+  OperationNotImplementedError: 402,
+  /** The server is unable to handle the request at this time (HTTP 503). */
+  ServiceUnavailableError: 403,
+  /** Another server error (other HTTP 5xx). */
+  UnknownServerError: 499,
+} as const);
+
+/** One of the numeric codes of {@linkcode NetworkError}. */
+export type NetworkErrorCode = typeof NetworkError[keyof typeof NetworkError];
+
+/** Options of {@linkcode NetworkReplyError}. */
+export interface NetworkReplyErrorOptions {
+  /** The underlying error, when there is one. */
+  cause?: unknown;
+  /** The reply the error belongs to. */
+  reply?: NetworkReply;
+}
+
+/**
+ * The one error class of the library, carrying a {@linkcode NetworkError} code.
+ *
+ * Replies never throw it at the caller of `get()` and friends: errors are data on the reply
+ * (`error`, `errorString`). The body readers (`text()`, `json()`, `bytes()`, the iterator)
+ * throw it when there is no body to read because the reply failed. A layer may throw it to
+ * fail a reply with a given code.
+ *
+ * @example Reading the body of a failed reply
+ * ```ts
+ * import { NetworkAccessManager, NetworkReplyError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("gopher://example.invalid/");
+ * try {
+ *   await reply.text();
+ * } catch (e) {
+ *   if (e instanceof NetworkReplyError) console.log(e.code, e.message); // 301 ...
+ * }
+ * ```
+ */
+export class NetworkReplyError extends Error {
+  /** The {@linkcode NetworkError} code. */
+  readonly code: NetworkErrorCode;
+  /** The reply the error belongs to, when known. */
+  readonly reply: NetworkReply | undefined;
+
+  /**
+   * Creates an error with a code and a message a person can act on.
+   *
+   * @param code The {@linkcode NetworkError} code.
+   * @param message What went wrong.
+   * @param options The underlying `cause` and the `reply`.
+   */
+  constructor(code: NetworkErrorCode, message: string, options: NetworkReplyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "NetworkReplyError";
+    this.code = code;
+    this.reply = options.reply;
+  }
+}
+
+/** The name of a code, such as `"ContentNotFoundError"` for 203, or `"Unknown"`. */
+export function _errorName(code: number): string {
+  for (const [name, value] of Object.entries(NetworkError)) if (value === code) return name;
+  return "Unknown";
+}
+
+/** Qt's mapping of an HTTP status to an error code; 0 for statuses below 400. */
+export function _statusToError(status: number): NetworkErrorCode {
+  if (status < 400) return NetworkError.NoError;
+  switch (status) {
+    case 400:
+    case 418:
+      return NetworkError.ProtocolInvalidOperationError;
+    case 401:
+      return NetworkError.AuthenticationRequiredError;
+    case 403:
+      return NetworkError.ContentAccessDenied;
+    case 404:
+      return NetworkError.ContentNotFoundError;
+    case 405:
+      return NetworkError.ContentOperationNotPermittedError;
+    case 407:
+      return NetworkError.ProxyAuthenticationRequiredError;
+    case 409:
+      return NetworkError.ContentConflictError;
+    case 410:
+      return NetworkError.ContentGoneError;
+    case 500:
+      return NetworkError.InternalServerError;
+    case 501:
+      return NetworkError.OperationNotImplementedError;
+    case 503:
+      return NetworkError.ServiceUnavailableError;
+  }
+  return status >= 500 ? NetworkError.UnknownServerError : NetworkError.UnknownContentError;
+}
+
+function causeChain(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
+    if (current instanceof Error) {
+      parts.push(current.message);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      break;
+    }
+  }
+  return parts.join(": ");
+}
+
+/**
+ * Classifies an error thrown by `fetch` or by reading a response body into a code and a
+ * sentence. `url` names the target in the message; `phase` tells whether the headers had
+ * arrived (an error while reading the body is a closed connection, not a refused one).
+ */
+export function _classifyError(
+  error: unknown,
+  url: URL | string,
+  phase: "connect" | "body",
+): NetworkReplyError {
+  if (error instanceof NetworkReplyError) return error;
+  const text = causeChain(error);
+  const lower = text.toLowerCase();
+  const where = typeof url === "string" ? url : url.href;
+  const host = typeof url === "string" ? url : url.host;
+  let code: NetworkErrorCode;
+  let message: string;
+  if (error instanceof DOMException && error.name === "AbortError") {
+    code = NetworkError.OperationCanceledError;
+    message = "Operation canceled";
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    code = NetworkError.TimeoutError;
+    message = `Timed out waiting for ${where}`;
+  } else if (/dns error|failed to lookup address|name or service not known|no such host/.test(lower)) {
+    code = NetworkError.HostNotFoundError;
+    message = `Host ${host} not found (${text})`;
+  } else if (/connection refused|os error 111|econnrefused/.test(lower)) {
+    code = NetworkError.ConnectionRefusedError;
+    message = `Connection refused by ${host}: is the server running and listening there?`;
+  } else if (
+    /certificate|tls|ssl|handshake|invalidcontenttype|corrupt message|peer sent/.test(lower) &&
+    phase === "connect"
+  ) {
+    code = NetworkError.SslHandshakeFailedError;
+    message = `TLS handshake with ${host} failed (${text})`;
+  } else if (/timed out|timeout/.test(lower)) {
+    code = NetworkError.TimeoutError;
+    message = `Timed out talking to ${host} (${text})`;
+  } else if (/unsupported|not supported|scheme/.test(lower) && phase === "connect") {
+    code = NetworkError.ProtocolUnknownError;
+    message = `Protocol "${typeof url === "string" ? url : url.protocol}" is unknown (${text})`;
+  } else if (
+    phase === "body" ||
+    /connection closed|connection reset|broken pipe|incomplete message|unexpected eof|end of file|os error 104|canceled|closed before/
+      .test(lower)
+  ) {
+    code = NetworkError.RemoteHostClosedError;
+    message = `Connection to ${host} closed before the reply was complete (${text})`;
+  } else {
+    code = NetworkError.UnknownNetworkError;
+    message = `Request to ${where} failed (${text})`;
+  }
+  return new NetworkReplyError(code, message, { cause: error });
+}
