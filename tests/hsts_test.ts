@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import {
+  _isIpLiteral,
+  _isIpv4,
+  _isIpv6,
+  _parseStrictTransportSecurity,
+  _upgradeUrl,
+  type HstsStore,
+  KvHstsStore,
+  MemoryHstsStore,
+  type MemoryHstsStoreOptions,
+} from "../src/hsts.ts";
+
+const START = Date.UTC(2026, 0, 1);
+
+function testClock() {
+  const state = { now: START };
+  return { clock: () => state.now, advance: (ms: number) => void (state.now += ms) };
+}
+
+Deno.test("_parseStrictTransportSecurity accepts valid headers", async (t) => {
+  const cases: [string, number, boolean][] = [
+    ["max-age=31536000", 31536000, false],
+    ["max-age=31536000; includeSubDomains", 31536000, true],
+    ["MAX-AGE=10;INCLUDESUBDOMAINS", 10, true],
+    ['max-age="600"', 600, false],
+    ["  max-age = 5 ;  includeSubDomains  ", 5, true],
+    ["includeSubDomains; max-age=7", 7, true],
+    [";; max-age=7;;", 7, false],
+    ["max-age=0", 0, false],
+    ["max-age=7; preload", 7, false],
+    ['max-age=7; future="a \\"quoted\\" value; with semicolon"', 7, false],
+    ["max-age=7; unknown=token", 7, false],
+    ["max-age=9999999999999999", 2_147_483_648, false],
+  ];
+  for (const [value, maxAge, includeSubDomains] of cases) {
+    await t.step(value, () => {
+      assert.deepEqual(_parseStrictTransportSecurity(value), { maxAge, includeSubDomains });
+    });
+  }
+});
+
+Deno.test("_parseStrictTransportSecurity rejects malformed headers", async (t) => {
+  const cases = [
+    "",
+    "includeSubDomains",
+    "max-age",
+    "max-age=",
+    "max-age=-1",
+    "max-age=1.5",
+    "max-age=abc",
+    'max-age="12',
+    'max-age="1 2"',
+    "max-age=1; max-age=2",
+    "max-age=1; includeSubDomains; INCLUDESUBDOMAINS",
+    "max-age=1; includeSubDomains=yes",
+    "max-age=1 includeSubDomains",
+    "max-age=1, max-age=2",
+    "=1",
+    "max-age=1; @bad",
+    'max-age=1; x="\\',
+  ];
+  for (const value of cases) {
+    await t.step(JSON.stringify(value), () => {
+      assert.equal(_parseStrictTransportSecurity(value), null);
+    });
+  }
+});
+
+Deno.test("IP literal helpers recognise IPv4 and IPv6 hosts", () => {
+  assert.equal(_isIpv4("127.0.0.1"), true);
+  assert.equal(_isIpv4("255.255.255.255"), true);
+  assert.equal(_isIpv4("256.1.1.1"), false);
+  assert.equal(_isIpv4("1.2.3"), false);
+  assert.equal(_isIpv4("example.com"), false);
+  assert.equal(_isIpv6("[::1]"), true);
+  assert.equal(_isIpv6("::1"), true);
+  assert.equal(_isIpv6("[2001:db8::8:800:200c:417a]"), true);
+  assert.equal(_isIpv6("[::ffff:1.2.3.4]"), true);
+  assert.equal(_isIpv6("[not:an:ip:g]"), false);
+  assert.equal(_isIpv6("example.com"), false);
+  assert.equal(_isIpLiteral(new URL("http://[::1]:8080/").hostname), true);
+  assert.equal(_isIpLiteral(new URL("http://0x7f.1/").hostname), true); // 127.0.0.1
+  assert.equal(_isIpLiteral("1.2.3.4.example"), false);
+});
+
+type Factory = (options: MemoryHstsStoreOptions) => Promise<HstsStore & Partial<AsyncDisposable>>;
+
+const factories: [string, Factory][] = [
+  ["MemoryHstsStore", (options) => Promise.resolve(new MemoryHstsStore(options))],
+  ["KvHstsStore", (options) => KvHstsStore.open({ ...options, path: ":memory:" })],
+];
+
+async function withStore(
+  factory: Factory,
+  options: MemoryHstsStoreOptions,
+  body: (store: HstsStore) => Promise<void>,
+): Promise<void> {
+  const store = await factory(options);
+  try {
+    await body(store);
+  } finally {
+    await store[Symbol.asyncDispose]?.();
+  }
+}
+
+for (const [name, factory] of factories) {
+  Deno.test(`${name} learns policies and honours includeSubDomains on parent domains`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      assert.equal(await store.learn("Example.COM.", "max-age=600; includeSubDomains"), true);
+      assert.equal(await store.learn("plain.org", "max-age=600"), true);
+      assert.deepEqual(await store.get("example.com"), {
+        host: "example.com",
+        expires: START + 600_000,
+        includeSubDomains: true,
+      });
+      assert.equal(await store.isKnownHost("example.com"), true);
+      assert.equal(await store.isKnownHost("EXAMPLE.com."), true);
+      assert.equal(await store.isKnownHost("a.b.example.com"), true);
+      assert.equal(await store.isKnownHost("notexample.com"), false);
+      assert.equal(await store.isKnownHost("plain.org"), true);
+      assert.equal(await store.isKnownHost("www.plain.org"), false);
+      assert.equal(await store.isKnownHost("org"), false);
+      assert.equal(await store.get("www.example.com"), undefined);
+    });
+  });
+
+  Deno.test(`${name} expires policies by the injected clock`, async () => {
+    const { clock, advance } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      await store.learn("example.com", "max-age=60; includeSubDomains");
+      advance(59_999);
+      assert.equal(await store.isKnownHost("www.example.com"), true);
+      advance(1);
+      assert.equal(await store.isKnownHost("www.example.com"), false);
+      assert.equal(await store.isKnownHost("example.com"), false);
+      assert.equal(await store.get("example.com"), undefined);
+      assert.deepEqual(await store.all(), []);
+    });
+  });
+
+  Deno.test(`${name} removes a policy on max-age=0 and ignores malformed headers`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      await store.learn("example.com", "max-age=600");
+      assert.equal(await store.learn("example.com", "max-age=oops"), false);
+      assert.equal(await store.learn("example.com", "max-age=1; max-age=1"), false);
+      assert.equal(await store.isKnownHost("example.com"), true);
+      assert.equal(await store.learn("example.com", "max-age=0"), true);
+      assert.equal(await store.isKnownHost("example.com"), false);
+    });
+  });
+
+  Deno.test(`${name} ignores IP literals and processes only the first header field`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      assert.equal(await store.learn("127.0.0.1", "max-age=600"), false);
+      assert.equal(await store.learn("[::1]", "max-age=600"), false);
+      assert.equal(await store.isKnownHost("127.0.0.1"), false);
+      assert.deepEqual(await store.all(), []);
+      // Two header fields joined by Headers: the first one counts.
+      assert.equal(await store.learn("example.com", "max-age=600, max-age=0"), true);
+      assert.equal((await store.get("example.com"))?.expires, START + 600_000);
+      assert.equal(await store.learn("example.com", 'max-age=0; x="a,b", max-age=5'), true);
+      assert.equal(await store.get("example.com"), undefined);
+    });
+  });
+
+  Deno.test(`${name} sets, lists, removes and clears policies`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      await store.set({ host: "A.example", expires: START + 1000, includeSubDomains: false });
+      await store.set({ host: "b.example", expires: START + 2000, includeSubDomains: true });
+      await store.set({ host: "c.example", expires: START - 1, includeSubDomains: true });
+      const all = (await store.all()).sort((x, y) => x.host.localeCompare(y.host));
+      assert.deepEqual(all, [
+        { host: "a.example", expires: START + 1000, includeSubDomains: false },
+        { host: "b.example", expires: START + 2000, includeSubDomains: true },
+      ]);
+      // An expired policy given to set() removes the host's policy.
+      await store.set({ host: "a.example", expires: START, includeSubDomains: false });
+      assert.equal(await store.isKnownHost("a.example"), false);
+      assert.equal(await store.remove("B.example"), true);
+      assert.equal(await store.remove("b.example"), false);
+      await store.set({ host: "d.example", expires: Infinity, includeSubDomains: false });
+      assert.equal(await store.isKnownHost("d.example"), true);
+      await store.clear();
+      assert.deepEqual(await store.all(), []);
+      await assert.rejects(
+        store.set({ host: "10.0.0.1", expires: START + 1, includeSubDomains: false }),
+        { name: "TypeError", message: /'host' must not be an IP address, got 10\.0\.0\.1/ },
+      );
+      await assert.rejects(
+        store.set({ host: "", expires: START + 1, includeSubDomains: false }),
+        { name: "TypeError", message: /'host' must be a non-empty string/ },
+      );
+      await assert.rejects(
+        store.set({
+          host: "x.example",
+          expires: "soon" as unknown as number,
+          includeSubDomains: false,
+        }),
+        { name: "TypeError", message: /'expires' must be a number, got soon/ },
+      );
+    });
+  });
+
+  Deno.test(`${name} preloads hosts that headers do not remove`, async () => {
+    const { clock, advance } = testClock();
+    const preload = [
+      "pinned.example",
+      { host: "tree.example", includeSubDomains: true },
+      { host: "brief.example", expires: START + 1000 },
+    ];
+    await withStore(factory, { clock, preload }, async (store) => {
+      assert.equal(await store.isKnownHost("pinned.example"), true);
+      assert.equal(await store.isKnownHost("www.pinned.example"), false);
+      assert.equal(await store.isKnownHost("deep.www.tree.example"), true);
+      assert.equal(await store.isKnownHost("brief.example"), true);
+      assert.equal(await store.learn("pinned.example", "max-age=0"), true);
+      assert.equal(await store.isKnownHost("pinned.example"), true);
+      await store.clear();
+      assert.equal(await store.isKnownHost("tree.example"), true);
+      assert.deepEqual(await store.get("tree.example"), {
+        host: "tree.example",
+        expires: Infinity,
+        includeSubDomains: true,
+      });
+      advance(1000);
+      assert.equal(await store.isKnownHost("brief.example"), false);
+      assert.deepEqual((await store.all()).map((p) => p.host).sort(), [
+        "pinned.example",
+        "tree.example",
+      ]);
+    });
+  });
+}
+
+Deno.test("Stores validate their options", async () => {
+  assert.throws(() => new MemoryHstsStore({ clock: 5 as unknown as () => number }), {
+    name: "TypeError",
+    message: "Cannot create HSTS store: 'clock' must be a function, got number",
+  });
+  assert.throws(() => new MemoryHstsStore({ preload: ["127.0.0.1"] }), {
+    name: "TypeError",
+    message: "Cannot create HSTS store: 'host' must not be an IP address, got 127.0.0.1",
+  });
+  await assert.rejects(KvHstsStore.open({ prefix: "hsts" as unknown as Deno.KvKey }), {
+    name: "TypeError",
+    message: /Cannot open HSTS store: 'prefix' must be an array/,
+  });
+  await using kv = await Deno.openKv(":memory:");
+  await assert.rejects(KvHstsStore.open({ kv, path: ":memory:" }), {
+    name: "TypeError",
+    message: /give either 'kv' or 'path'/,
+  });
+});
+
+Deno.test("_upgradeUrl rewrites http URLs of known hosts to https", async (t) => {
+  const store = new MemoryHstsStore({
+    preload: [{ host: "example.com", includeSubDomains: true }],
+  });
+  const cases: [string, string | null][] = [
+    ["http://example.com/a?b=c#d", "https://example.com/a?b=c#d"],
+    ["http://example.com:80/", "https://example.com/"],
+    ["http://www.example.com:8080/x", "https://www.example.com:8080/x"],
+    ["http://user:pw@example.com/", "https://user:pw@example.com/"],
+    ["http://EXAMPLE.com./", "https://example.com./"],
+    ["https://example.com/", null],
+    ["http://other.org/", null],
+    ["ws://example.com/", null],
+    ["http://127.0.0.1/", null],
+    ["http://[::1]/", null],
+  ];
+  for (const [input, expected] of cases) {
+    await t.step(input, async () => {
+      const upgraded = await _upgradeUrl(new URL(input), store);
+      assert.equal(upgraded?.href ?? null, expected);
+    });
+  }
+  await t.step("a string URL is accepted and the input is not modified", async () => {
+    const url = new URL("http://example.com/");
+    await _upgradeUrl(url, store);
+    assert.equal(url.href, "http://example.com/");
+    assert.equal(
+      (await _upgradeUrl("http://example.com:443/", store))?.href,
+      "https://example.com/",
+    );
+  });
+});
+
+Deno.test("KvHstsStore keeps policies across restarts of a database file", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/state.sqlite3`;
+  try {
+    const { clock, advance } = testClock();
+    {
+      await using store = await KvHstsStore.open({ path, clock });
+      await store.learn("example.com", "max-age=3600; includeSubDomains");
+    }
+    advance(1000);
+    {
+      await using store = await KvHstsStore.open({ path, clock });
+      assert.equal(await store.isKnownHost("api.example.com"), true);
+      assert.equal(await store.isKnownHost("example.net"), false);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("KvHstsStore leaves a shared database open and is safe to close twice", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const store = await KvHstsStore.open({ kv });
+  await store.learn("example.com", "max-age=60");
+  await store.close();
+  await store.close();
+  await store[Symbol.asyncDispose]();
+  await assert.rejects(store.isKnownHost("example.com"), { message: /it is closed/ });
+  // The database is still usable and holds the policy under the default prefix.
+  const entry = await kv.get(["netaccess", "hsts", "example.com"]);
+  assert.notEqual(entry.value, null);
+});
+
+Deno.test("KvHstsStore ignores and removes corrupt values", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  await using store = await KvHstsStore.open({ kv, clock, prefix: ["p"] });
+  await kv.set(["p", "bad.example"], { v: 1, expires: "never" });
+  await kv.set(["p", "worse.example"], "garbage");
+  await kv.set(["p", "good.example"], { v: 1, expires: START + 5000, includeSubDomains: true });
+  assert.equal(await store.isKnownHost("bad.example"), false);
+  assert.equal((await kv.get(["p", "bad.example"])).value, null);
+  assert.equal(await store.isKnownHost("x.good.example"), true);
+  assert.deepEqual(await store.all(), [
+    { host: "good.example", expires: START + 5000, includeSubDomains: true },
+  ]);
+  assert.equal((await kv.get(["p", "worse.example"])).value, null);
+});
+
+Deno.test("KvHstsStore keeps stores with different prefixes apart", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  await using one = await KvHstsStore.open({ kv, clock, prefix: ["one"] });
+  await using two = await KvHstsStore.open({ kv, clock, prefix: ["two"] });
+  await one.learn("example.com", "max-age=60");
+  assert.equal(await two.isKnownHost("example.com"), false);
+  await two.learn("example.org", "max-age=60");
+  await one.clear();
+  assert.equal(await one.isKnownHost("example.com"), false);
+  assert.equal(await two.isKnownHost("example.org"), true);
+});
