@@ -21,4 +21,4 @@
 export type Clock = () => number;
 
 /** The wall clock, `Date.now`. */
-export const _systemClock: Clock = () => Date.now();
+export const _systemClock: Clock = (): number => Date.now();

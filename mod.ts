@@ -1,0 +1,58 @@
+/**
+ * netaccess: a network access manager for Deno, after Qt's `QNetworkAccessManager`.
+ *
+ * One {@linkcode NetworkAccessManager} holds what all of an application's requests share; every
+ * request returns a {@linkcode NetworkReply} at once, which streams its body as an async
+ * iterator, reports progress as events and records errors as Qt's {@linkcode NetworkError}
+ * codes. Requests flow through a pipeline of layers (queue, transport, and your own).
+ *
+ * @example Download, stream and check
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:text/plain,hello");
+ * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * for await (const chunk of reply) console.log(chunk.byteLength);
+ * await reply.finished;
+ * if (reply.error !== NetworkError.NoError) console.error(reply.error, reply.errorString);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type LayerPosition,
+  NetworkAccessManager,
+  type NetworkAccessManagerOptions,
+} from "./src/manager.ts";
+export {
+  type CacheLoadControl,
+  type CookieControl,
+  NetworkRequest,
+  type NetworkRequestInit,
+  type Priority,
+  type RedirectPolicy,
+} from "./src/request.ts";
+export { NetworkReply, type Operation } from "./src/reply.ts";
+export {
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+  type NetworkReplyErrorOptions,
+} from "./src/network_error.ts";
+export { NetworkErrorEvent, NetworkProgressEvent, NetworkReplyEvent } from "./src/events.ts";
+export { type NetworkBody, RequestBody } from "./src/body.ts";
+export {
+  Exchange,
+  type ExchangeChanges,
+  type ExchangeMonitor,
+  type Handler,
+  type Layer,
+  type ResponseInfo,
+  responseInfo,
+  setResponseInfo,
+} from "./src/exchange.ts";
+export { HostQueue } from "./src/host_queue.ts";
+export { transport } from "./src/layers/transport.ts";
+export type { Clock } from "./src/clock.ts";

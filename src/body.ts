@@ -1,0 +1,209 @@
+/**
+ * Request bodies: what the operations accept, and the normalised form layers see.
+ *
+ * @module
+ */
+
+import { NetworkError, NetworkReplyError } from "./network_error.ts";
+
+/**
+ * What `post`, `put` and `sendCustomRequest` accept as a body. A plain object or array is sent
+ * as JSON (with `Content-Type: application/json` unless one is set).
+ */
+export type NetworkBody =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | ArrayBufferView
+  | Blob
+  | FormData
+  | URLSearchParams
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | Record<string, unknown>
+  | unknown[];
+
+const encoder = new TextEncoder();
+
+type Source =
+  | { kind: "bytes"; bytes: Uint8Array }
+  | { kind: "blob"; blob: Blob }
+  | { kind: "form"; form: FormData }
+  | { kind: "stream"; stream: ReadableStream<Uint8Array> };
+
+/**
+ * A request body in the form layers see. Replayable bodies (strings, bytes, Blob, FormData,
+ * URLSearchParams, JSON) can be sent any number of times (redirects, retries, authentication);
+ * a stream or async iterable is one-shot, and opening it twice fails with
+ * `ContentReSendError`.
+ *
+ * @example Inspecting a body in a layer
+ * ```ts
+ * import { RequestBody } from "@netaccess/core";
+ *
+ * const body = RequestBody.from("hello");
+ * console.log(body.replayable, body.length, body.contentType); // true 5 "text/plain;charset=UTF-8"
+ * ```
+ */
+export class RequestBody {
+  readonly #source: Source;
+  #opened = false;
+  /** Whether the body can be sent more than once. */
+  readonly replayable: boolean;
+  /** The size in bytes, or `null` when unknown until sent (streams, FormData). */
+  readonly length: number | null;
+  /** The content type the body implies (used when the request sets none), or `null`. */
+  readonly contentType: string | null;
+
+  private constructor(source: Source, contentType: string | null) {
+    this.#source = source;
+    this.contentType = contentType;
+    this.replayable = source.kind !== "stream";
+    this.length = source.kind === "bytes"
+      ? source.bytes.byteLength
+      : source.kind === "blob"
+      ? source.blob.size
+      : null;
+  }
+
+  /**
+   * Normalises a body.
+   *
+   * @param body Any {@linkcode NetworkBody}.
+   * @returns The body in normalised form.
+   * @throws {TypeError} When `body` is of no supported type, or is an object JSON cannot
+   * serialise.
+   */
+  static from(body: NetworkBody): RequestBody {
+    if (body instanceof RequestBody) return body;
+    if (typeof body === "string") {
+      return new RequestBody(
+        { kind: "bytes", bytes: encoder.encode(body) },
+        "text/plain;charset=UTF-8",
+      );
+    }
+    if (body instanceof Uint8Array) return new RequestBody({ kind: "bytes", bytes: body }, null);
+    if (body instanceof ArrayBuffer) {
+      return new RequestBody({ kind: "bytes", bytes: new Uint8Array(body) }, null);
+    }
+    if (ArrayBuffer.isView(body)) {
+      return new RequestBody({
+        kind: "bytes",
+        bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      }, null);
+    }
+    if (body instanceof Blob) {
+      return new RequestBody({ kind: "blob", blob: body }, body.type || null);
+    }
+    if (body instanceof FormData) return new RequestBody({ kind: "form", form: body }, null);
+    if (body instanceof URLSearchParams) {
+      return new RequestBody(
+        { kind: "bytes", bytes: encoder.encode(body.toString()) },
+        "application/x-www-form-urlencoded;charset=UTF-8",
+      );
+    }
+    if (body instanceof ReadableStream) {
+      return new RequestBody({ kind: "stream", stream: body }, null);
+    }
+    if (body !== null && typeof body === "object" && Symbol.asyncIterator in body) {
+      const iterable = body as AsyncIterable<Uint8Array>;
+      return new RequestBody({ kind: "stream", stream: iterableToStream(iterable) }, null);
+    }
+    if (Array.isArray(body) || isPlainObject(body)) {
+      let text: string;
+      try {
+        text = JSON.stringify(body);
+      } catch (error) {
+        throw new TypeError(
+          `Invalid body: cannot serialise it as JSON (${(error as Error).message})`,
+          {
+            cause: error,
+          },
+        );
+      }
+      return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
+    }
+    throw new TypeError(`Invalid body: unsupported type ${describeType(body)}`);
+  }
+
+  /**
+   * Opens the body for one send: bytes or a Blob for bodies of known length (sent with
+   * Content-Length), a stream otherwise (sent chunked). A FormData body also returns the
+   * multipart content type with its boundary.
+   *
+   * @returns What to hand to `fetch`, and the content type when it is only known now.
+   * @throws {NetworkReplyError} `ContentReSendError` when a one-shot body is opened again.
+   */
+  open(): { body: Uint8Array | Blob | ReadableStream<Uint8Array>; contentType: string | null } {
+    const source = this.#source;
+    switch (source.kind) {
+      case "bytes":
+        return { body: source.bytes, contentType: this.contentType };
+      case "blob":
+        return { body: source.blob, contentType: this.contentType };
+      case "form": {
+        const response = new Response(source.form);
+        return {
+          body: response.body!,
+          contentType: response.headers.get("content-type"),
+        };
+      }
+      case "stream":
+        if (this.#opened) {
+          throw new NetworkReplyError(
+            NetworkError.ContentReSendError,
+            "The request body is a one-shot stream that was already sent and cannot be sent again; " +
+              "pass a string, bytes, Blob, FormData or URLSearchParams to allow resending",
+          );
+        }
+        this.#opened = true;
+        return { body: source.stream, contentType: this.contentType };
+    }
+  }
+
+  /** Whether a one-shot body was already opened (it cannot be sent again). */
+  get used(): boolean {
+    return this.#opened;
+  }
+
+  /** Releases a one-shot body that will not be sent (cancels its stream). */
+  async discard(): Promise<void> {
+    if (this.#source.kind === "stream" && !this.#opened) {
+      this.#opened = true;
+      await this.#source.stream.cancel().catch(() => {});
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return (value as object).constructor?.name ?? "object";
+}
+
+function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  let iterator: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      iterator ??= iterable[Symbol.asyncIterator]();
+      const { value, done } = await iterator.next();
+      if (done) controller.close();
+      else if (!(value instanceof Uint8Array)) {
+        controller.error(
+          new TypeError(
+            `Invalid body: the async iterable yielded ${describeType(value)}, not Uint8Array`,
+          ),
+        );
+      } else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await iterator?.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,105 @@
+/**
+ * The events of replies and managers.
+ *
+ * @module
+ */
+
+import type { NetworkErrorCode } from "./network_error.ts";
+import type { NetworkReply } from "./reply.ts";
+
+/**
+ * `downloadprogress` and `uploadprogress`: bytes moved so far and the total (-1 when unknown).
+ * A last event with the final counts fires when the transfer completes.
+ *
+ * @example A progress line
+ * ```ts
+ * import { NetworkAccessManager, type NetworkProgressEvent } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:,0123456789");
+ * reply.addEventListener("downloadprogress", (e: NetworkProgressEvent) => {
+ *   console.log(`${e.loaded} of ${e.total}`);
+ * });
+ * await reply.finished;
+ * ```
+ */
+export class NetworkProgressEvent extends Event {
+  /** Bytes moved so far. */
+  readonly loaded: number;
+  /** Bytes expected in all, or -1 when unknown. */
+  readonly total: number;
+
+  /**
+   * Creates a progress event.
+   *
+   * @param type `"downloadprogress"` or `"uploadprogress"`.
+   * @param loaded Bytes moved so far.
+   * @param total Bytes expected, or -1.
+   */
+  constructor(type: string, loaded: number, total: number) {
+    super(type);
+    this.loaded = loaded;
+    this.total = total;
+  }
+}
+
+/**
+ * The `error` event of a reply: the code and the sentence, also on `reply.error` and
+ * `reply.errorString`. Fires once, before `finished`.
+ *
+ * @example Logging errors
+ * ```ts
+ * import { NetworkAccessManager, type NetworkErrorEvent } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("gopher://example.invalid/");
+ * reply.addEventListener("error", (e: NetworkErrorEvent) => console.log(e.code, e.message));
+ * await reply.finished;
+ * ```
+ */
+export class NetworkErrorEvent extends Event {
+  /** The {@linkcode NetworkError} code. */
+  readonly code: NetworkErrorCode;
+  /** What went wrong. */
+  readonly message: string;
+
+  /**
+   * Creates an error event.
+   *
+   * @param code The error code.
+   * @param message The error string.
+   */
+  constructor(code: NetworkErrorCode, message: string) {
+    super("error");
+    this.code = code;
+    this.message = message;
+  }
+}
+
+/**
+ * An event about a reply, dispatched on the manager: `finished` for every reply.
+ *
+ * @example Counting finished replies
+ * ```ts
+ * import { NetworkAccessManager, type NetworkReplyEvent } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * manager.addEventListener("finished", (e: NetworkReplyEvent) => console.log(e.reply.url.href));
+ * await manager.get("data:,x").finished;
+ * ```
+ */
+export class NetworkReplyEvent extends Event {
+  /** The reply. */
+  readonly reply: NetworkReply;
+
+  /**
+   * Creates a reply event.
+   *
+   * @param type The event type.
+   * @param reply The reply.
+   */
+  constructor(type: string, reply: NetworkReply) {
+    super(type);
+    this.reply = reply;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The transport: the bottom of the pipeline. `fetch` with `redirect: "manual"` for http and
+ * https (through the exchange's HTTP client when a proxy set one), `data:` URLs, and `file:`
+ * URLs from the file system. Other schemes fail with `ProtocolUnknownError`.
+ *
+ * @module
+ */
+
+import type { Exchange, Handler } from "../exchange.ts";
+import { setResponseInfo } from "../exchange.ts";
+import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
+import { _fetchFile } from "./_file.ts";
+
+function countingStream(
+  source: ReadableStream<Uint8Array>,
+  exchange: Exchange,
+  total: number,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let loaded = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) {
+        controller.close();
+        return;
+      }
+      loaded += value.byteLength;
+      exchange.monitor.activity();
+      exchange.monitor.uploadProgress(loaded, total);
+      controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Sends an exchange over the network (or reads it from a `file:`/`data:` URL).
+ *
+ * @param exchange The exchange to send.
+ * @returns The response, its body not yet read.
+ * @throws {NetworkReplyError} With the code of the failure (refused, not found, TLS, ...).
+ *
+ * @example Using the transport under a custom layer
+ * ```ts
+ * import { NetworkAccessManager, transport } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({ transport });
+ * console.log(await manager.get("data:,plain").text()); // "plain"
+ * ```
+ */
+export async function transport(exchange: Exchange): Promise<Response> {
+  const { url, method } = exchange;
+  exchange.monitor.activity();
+  switch (url.protocol) {
+    case "http:":
+    case "https:":
+      break;
+    case "data:":
+      if (method !== "GET" && method !== "HEAD") {
+        throw new NetworkReplyError(
+          NetworkError.ProtocolInvalidOperationError,
+          `Cannot ${method} a data: URL: data: URLs support GET and HEAD only`,
+        );
+      }
+      try {
+        const response = await fetch(url, { signal: exchange.signal });
+        return setResponseInfo(method === "HEAD" ? headOf(response) : response, { url });
+      } catch (error) {
+        if (exchange.signal.aborted) throw error;
+        throw new NetworkReplyError(
+          NetworkError.ProtocolUnknownError,
+          `Invalid data: URL (${(error as Error).message})`,
+          {
+            cause: error,
+          },
+        );
+      }
+    case "file:":
+      return setResponseInfo(await _fetchFile(url, method, exchange.signal), { url });
+    default:
+      throw new NetworkReplyError(
+        NetworkError.ProtocolUnknownError,
+        `Protocol "${
+          url.protocol.slice(0, -1)
+        }" is unknown: only http, https, file and data URLs are supported`,
+      );
+  }
+  // Userinfo is for the auth layer; it never goes on the wire.
+  const target = new URL(url.href);
+  target.username = "";
+  target.password = "";
+  const headers = new Headers(exchange.headers);
+  let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
+  let total = 0;
+  if (exchange.body) {
+    if (method === "GET" || method === "HEAD") {
+      throw new NetworkReplyError(
+        NetworkError.ProtocolInvalidOperationError,
+        `A ${method} request cannot have a body`,
+      );
+    }
+    const opened = exchange.body.open();
+    if (opened.contentType && !headers.has("content-type")) {
+      headers.set("content-type", opened.contentType);
+    }
+    total = exchange.body.length ?? -1;
+    body = opened.body instanceof ReadableStream
+      ? countingStream(opened.body, exchange, total)
+      : opened.body;
+    exchange.monitor.uploadProgress(0, total);
+  }
+  let response: Response;
+  try {
+    response = await fetch(target, {
+      method,
+      headers,
+      body: body as BodyInit | undefined,
+      redirect: "manual",
+      signal: exchange.signal,
+      client: exchange.client,
+    });
+  } catch (error) {
+    if (exchange.signal.aborted) throw exchange.signal.reason;
+    throw _classifyError(error, url, "connect");
+  }
+  exchange.monitor.activity();
+  if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
+  return setResponseInfo(response, { url });
+}
+
+function headOf(response: Response): Response {
+  response.body?.cancel().catch(() => {});
+  return new Response(null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/** The transport as a {@linkcode Handler}. */
+export const _defaultTransport: Handler = transport;

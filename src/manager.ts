@@ -1,0 +1,518 @@
+/**
+ * {@linkcode NetworkAccessManager}: what all of an application's requests share, and the
+ * operations that send them.
+ *
+ * @module
+ */
+
+import { type NetworkBody, RequestBody } from "./body.ts";
+import { NetworkReplyEvent } from "./events.ts";
+import { Exchange, type Handler, type Layer } from "./exchange.ts";
+import { HostQueue } from "./host_queue.ts";
+import { _queueLayer } from "./layers/queue.ts";
+import { transport } from "./layers/transport.ts";
+import { NetworkError } from "./network_error.ts";
+import {
+  _checkChoice,
+  _checkInteger,
+  _choices,
+  NetworkRequest,
+  type NetworkRequestInit,
+  type RedirectPolicy,
+} from "./request.ts";
+import {
+  _cancelReply,
+  _failReply,
+  _replyMonitor,
+  _replySignal,
+  _startReply,
+  NetworkReply,
+  type Operation,
+} from "./reply.ts";
+
+/** Where a user layer sits in the pipeline. */
+export type LayerPosition = "request" | "network";
+
+/** The options of a {@linkcode NetworkAccessManager}; every field is optional. */
+export interface NetworkAccessManagerOptions {
+  /**
+   * The redirect policy of requests that set none.
+   * @default {"no-less-safe"}
+   */
+  redirectPolicy?: RedirectPolicy;
+  /**
+   * The most redirects a request follows before failing with `TooManyRedirectsError`.
+   * @default {50}
+   */
+  maxRedirects?: number;
+  /**
+   * Inactivity timeout in milliseconds, reset by every byte moved either way (0 = off).
+   * @default {0}
+   */
+  transferTimeout?: number;
+  /**
+   * Requests in flight at once per scheme, host and port; the rest wait in priority order.
+   * @default {6}
+   */
+  maxConnectionsPerHost?: number;
+  /**
+   * Bytes of body a reply buffers while nobody reads it (0 = unlimited).
+   * @default {0}
+   */
+  readBufferSize?: number;
+  /**
+   * Decompressed size in bytes from which a reply whose compression ratio exceeds 40:1
+   * (gzip, deflate) or 100:1 (br, zstd) fails as a likely decompression bomb; -1 turns the
+   * guard off.
+   * @default {10485760}
+   */
+  decompressionGuard?: number;
+  /**
+   * User layers, outermost first, at the `"request"` position (see {@linkcode NetworkAccessManager.use}).
+   * @default {[]}
+   */
+  layers?: Layer[];
+  /**
+   * The bottom of the pipeline: sends an exchange and returns the response. Replace it to
+   * answer requests without sockets (tests, mocks).
+   * @default {transport}
+   */
+  transport?: Handler;
+}
+
+const MIB = 1024 * 1024;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The network access manager: one object holds what an application's requests share, and
+ * every request returns a {@linkcode NetworkReply} at once. Qt's `QNetworkAccessManager`,
+ * made for Deno.
+ *
+ * Requests flow down a pipeline of layers to the transport; `use()` adds layers of your own.
+ * Settings are constructor options and writable properties, read when a request is sent.
+ *
+ * Events: `finished` ({@linkcode NetworkReplyEvent}) for every reply.
+ *
+ * @example Download with progress, then check the outcome
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({ transferTimeout: 30_000 });
+ * const reply = manager.get("data:text/plain,hello%20world");
+ * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * const text = await reply.text();
+ * if (reply.error !== NetworkError.NoError) console.error(reply.errorString);
+ * else console.log(text); // "hello world"
+ * ```
+ */
+export class NetworkAccessManager extends EventTarget implements AsyncDisposable {
+  #redirectPolicy: RedirectPolicy = "no-less-safe";
+  #maxRedirects = 50;
+  #transferTimeout = 0;
+  #maxConnectionsPerHost = 6;
+  #readBufferSize = 0;
+  #decompressionGuard = 10 * MIB;
+  #transport: Handler;
+  readonly #requestLayers: Layer[] = [];
+  readonly #networkLayers: Layer[] = [];
+  #pipeline: Handler | undefined;
+  readonly #queue: HostQueue;
+  readonly #running = new Set<NetworkReply>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #what = "Cannot create manager";
+
+  /**
+   * Creates a manager.
+   *
+   * @param options Settings; each is also a writable property.
+   * @throws {TypeError} When an option has the wrong type or is not one of its choices (the
+   * message names it).
+   * @throws {RangeError} When a numeric option is out of range.
+   */
+  constructor(options: NetworkAccessManagerOptions = {}) {
+    super();
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
+    }
+    if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
+    if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
+    if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
+    if (options.maxConnectionsPerHost !== undefined) {
+      this.maxConnectionsPerHost = options.maxConnectionsPerHost;
+    }
+    if (options.readBufferSize !== undefined) this.readBufferSize = options.readBufferSize;
+    if (options.decompressionGuard !== undefined) {
+      this.decompressionGuard = options.decompressionGuard;
+    }
+    if (options.transport !== undefined && typeof options.transport !== "function") {
+      throw new TypeError(
+        `Cannot create manager: 'transport' must be a function, got ${typeof options.transport}`,
+      );
+    }
+    this.#transport = options.transport ?? transport;
+    for (const layer of options.layers ?? []) this.use(layer);
+    this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
+    this.#what = "Cannot set manager option";
+  }
+
+  /** The redirect policy of requests that set none. */
+  get redirectPolicy(): RedirectPolicy {
+    return this.#redirectPolicy;
+  }
+  set redirectPolicy(value: RedirectPolicy) {
+    _checkChoice(this.#what, "redirectPolicy", value, _choices.redirectPolicy);
+    this.#redirectPolicy = value;
+  }
+
+  /** The most redirects a request follows. */
+  get maxRedirects(): number {
+    return this.#maxRedirects;
+  }
+  set maxRedirects(value: number) {
+    _checkInteger(this.#what, "maxRedirects", value, 0);
+    this.#maxRedirects = value;
+  }
+
+  /** The inactivity timeout in milliseconds (0 = off). */
+  get transferTimeout(): number {
+    return this.#transferTimeout;
+  }
+  set transferTimeout(value: number) {
+    _checkInteger(this.#what, "transferTimeout", value, 0);
+    this.#transferTimeout = value;
+  }
+
+  /** Requests in flight at once per scheme, host and port. */
+  get maxConnectionsPerHost(): number {
+    return this.#maxConnectionsPerHost;
+  }
+  set maxConnectionsPerHost(value: number) {
+    _checkInteger(this.#what, "maxConnectionsPerHost", value, 1);
+    this.#maxConnectionsPerHost = value;
+  }
+
+  /** Bytes a reply buffers while nobody reads it (0 = unlimited). */
+  get readBufferSize(): number {
+    return this.#readBufferSize;
+  }
+  set readBufferSize(value: number) {
+    _checkInteger(this.#what, "readBufferSize", value, 0);
+    this.#readBufferSize = value;
+  }
+
+  /** The decompression guard threshold in bytes (-1 = off). */
+  get decompressionGuard(): number {
+    return this.#decompressionGuard;
+  }
+  set decompressionGuard(value: number) {
+    _checkInteger(this.#what, "decompressionGuard", value, -1);
+    this.#decompressionGuard = value;
+  }
+
+  /** The per-origin request queue (read-only view for monitoring). */
+  get queue(): HostQueue {
+    return this.#queue;
+  }
+
+  /** The replies under way. */
+  get runningReplies(): readonly NetworkReply[] {
+    return [...this.#running];
+  }
+
+  /**
+   * Adds a layer of your own (Qt's `createRequest` override, as composition). At
+   * `"request"` (the default) it sees each request once, before anything else, and may
+   * rewrite it or answer it; at `"network"` it sits just above the transport and sees every
+   * exchange that goes to the network (each redirect hop and retry, with cookies and
+   * credentials set, holding a queue slot). Later layers sit inside earlier ones.
+   *
+   * @param layer The layer.
+   * @param position Where it sits.
+   * @returns The manager, for chaining.
+   * @throws {TypeError} When `layer` is not a function or `position` is unknown.
+   *
+   * @example A layer that answers one host itself
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * manager.use((next) => async (exchange) => {
+   *   if (exchange.url.hostname === "mock.test") return new Response("mocked");
+   *   return await next(exchange);
+   * });
+   * console.log(await manager.get("http://mock.test/").text()); // "mocked"
+   * ```
+   */
+  use(layer: Layer, position: LayerPosition = "request"): this {
+    if (typeof layer !== "function") {
+      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${typeof layer}`);
+    }
+    _checkChoice("Cannot add layer", "position", position, ["request", "network"]);
+    (position === "request" ? this.#requestLayers : this.#networkLayers).push(layer);
+    this.#pipeline = undefined;
+    return this;
+  }
+
+  /**
+   * Sends a GET request.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once; errors are reported on it.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * console.log(await manager.get("data:,hi").text());
+   * ```
+   */
+  get(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
+    return this.#send(request, init, "get", "GET");
+  }
+
+  /**
+   * Sends a HEAD request.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once; its body is empty.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * const reply = manager.head("data:,hi");
+   * await reply.finished;
+   * console.log(reply.headers.get("content-type"));
+   * ```
+   */
+  head(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
+    return this.#send(request, init, "head", "HEAD");
+  }
+
+  /**
+   * Sends a POST request.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param body The body: string, bytes, Blob, FormData, URLSearchParams, a stream, an async
+   * iterable of bytes (streamed), or a plain object or array (JSON).
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * const reply = manager.post("http://127.0.0.1:9/items", { name: "a" });
+   * await reply.finished;
+   * console.log(reply.error, reply.errorString);
+   * ```
+   */
+  post(
+    request: string | URL | NetworkRequest,
+    body?: NetworkBody,
+    init?: NetworkRequestInit,
+  ): NetworkReply {
+    return this.#send(request, init, "post", "POST", body);
+  }
+
+  /**
+   * Sends a PUT request.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param body The body, as for {@linkcode NetworkAccessManager.post}.
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * await manager.put("http://127.0.0.1:9/items/1", "new content").finished;
+   * ```
+   */
+  put(
+    request: string | URL | NetworkRequest,
+    body?: NetworkBody,
+    init?: NetworkRequestInit,
+  ): NetworkReply {
+    return this.#send(request, init, "put", "PUT", body);
+  }
+
+  /**
+   * Sends a DELETE request.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * await manager.deleteResource("http://127.0.0.1:9/items/1").finished;
+   * ```
+   */
+  deleteResource(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
+    return this.#send(request, init, "delete", "DELETE");
+  }
+
+  /**
+   * Sends a request with any method.
+   *
+   * @param request A URL or a {@linkcode NetworkRequest}.
+   * @param verb The method, an HTTP token such as `"PATCH"` or `"PROPFIND"`.
+   * @param body The body, as for {@linkcode NetworkAccessManager.post}.
+   * @param init Request options when `request` is a URL.
+   * @returns The reply, at once; an invalid verb fails it with `ProtocolInvalidOperationError`.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * await manager.sendCustomRequest("http://127.0.0.1:9/items/1", "PATCH", { done: true }).finished;
+   * ```
+   */
+  sendCustomRequest(
+    request: string | URL | NetworkRequest,
+    verb: string,
+    body?: NetworkBody,
+    init?: NetworkRequestInit,
+  ): NetworkReply {
+    const method = typeof verb === "string" ? verb : "";
+    const upper = method.toUpperCase();
+    const known = ["GET", "HEAD", "POST", "PUT", "DELETE"].includes(upper) ? upper : method;
+    const operation: Operation = known === "GET"
+      ? "get"
+      : known === "HEAD"
+      ? "head"
+      : known === "POST"
+      ? "post"
+      : known === "PUT"
+      ? "put"
+      : known === "DELETE"
+      ? "delete"
+      : "custom";
+    return this.#send(request, init, operation, known, body);
+  }
+
+  /**
+   * Aborts every running reply with `OperationCanceledError` and releases what the manager
+   * opened. Safe to call twice; requests made afterwards fail at once.
+   *
+   * @returns Resolves when every reply has finished.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Closes the manager, as {@linkcode NetworkAccessManager.close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    const replies = [...this.#running];
+    for (const reply of replies) _cancelReply(reply, "Operation canceled: the manager was closed");
+    await Promise.all(replies.map((reply) => reply.finished));
+  }
+
+  #buildPipeline(): Handler {
+    const layers: Layer[] = [
+      ...this.#requestLayers,
+      _queueLayer(this.#queue),
+      ...this.#networkLayers,
+    ];
+    return layers.reduceRight<Handler>((next, layer) => layer(next), this.#transport);
+  }
+
+  #send(
+    input: string | URL | NetworkRequest,
+    init: NetworkRequestInit | undefined,
+    operation: Operation,
+    method: string,
+    body?: NetworkBody,
+  ): NetworkReply {
+    let request: NetworkRequest;
+    let problem: string | null = null;
+    let code: typeof NetworkError[keyof typeof NetworkError] = NetworkError.ProtocolUnknownError;
+    try {
+      request = input instanceof NetworkRequest
+        ? (init === undefined ? input : input.clone(init))
+        : new NetworkRequest(input, init);
+      problem = request._problem();
+      if (problem) code = NetworkError.ProtocolInvalidOperationError;
+    } catch (error) {
+      problem = (error as Error).message;
+      const isUrl = /url/i.test(problem);
+      code = isUrl ? NetworkError.ProtocolUnknownError : NetworkError.ProtocolInvalidOperationError;
+      request = new NetworkRequest("about:blank");
+    }
+    let requestBody: RequestBody | null = null;
+    if (problem === null && body !== undefined && body !== null) {
+      try {
+        requestBody = RequestBody.from(body);
+      } catch (error) {
+        problem = (error as Error).message;
+        code = NetworkError.ProtocolInvalidOperationError;
+      }
+    }
+    if (problem === null && !TOKEN.test(method)) {
+      problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
+      code = NetworkError.ProtocolInvalidOperationError;
+    }
+    if (problem === null && this.#closed) {
+      problem = "Operation canceled: the manager was closed";
+      code = NetworkError.OperationCanceledError;
+    }
+
+    const signal = request.signal;
+    const onAbort = () => reply.abort();
+    const reply: NetworkReply = new NetworkReply(request, operation, method, {
+      transferTimeout: request.transferTimeout ?? this.#transferTimeout,
+      readBufferSize: request.readBufferSize ?? this.#readBufferSize,
+      decompressionGuard: request.decompressionGuard ?? this.#decompressionGuard,
+      onFinished: (finished) => {
+        signal?.removeEventListener("abort", onAbort);
+        this.#running.delete(finished);
+        this.dispatchEvent(new NetworkReplyEvent("finished", finished));
+      },
+    });
+    if (problem !== null) {
+      const message = problem;
+      const failure = code;
+      requestBody?.discard();
+      queueMicrotask(() => _failReply(reply, failure, message));
+      return reply;
+    }
+    this.#running.add(reply);
+    const exchange = new Exchange({
+      url: new URL(request.url.href),
+      method,
+      headers: new Headers(request.headers),
+      body: requestBody,
+      request,
+      reply,
+      manager: this,
+      signal: _replySignal(reply),
+      monitor: _replyMonitor(reply),
+    });
+    this.#pipeline ??= this.#buildPipeline();
+    _startReply(reply, this.#pipeline, exchange);
+    if (signal) {
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return reply;
+  }
+}

@@ -1,0 +1,525 @@
+/**
+ * {@linkcode NetworkReply}: the state, events and body of one request.
+ *
+ * @module
+ */
+
+import { NetworkErrorEvent, NetworkProgressEvent } from "./events.ts";
+import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
+import {
+  _classifyError,
+  _statusToError,
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+} from "./network_error.ts";
+import type { NetworkRequest } from "./request.ts";
+
+/** The operation of a reply (Qt's `QNetworkAccessManager::Operation`). */
+export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
+
+/** The settings a reply runs with, resolved from the request and the manager. */
+export interface _ReplySettings {
+  transferTimeout: number;
+  readBufferSize: number;
+  decompressionGuard: number;
+  onFinished: (reply: NetworkReply) => void;
+}
+
+const MIB = 1024 * 1024;
+const GUARD_RATIOS: Record<string, number> = {
+  gzip: 40,
+  "x-gzip": 40,
+  deflate: 40,
+  br: 100,
+  zstd: 100,
+};
+
+/** Starts a reply: the manager's entry into the reply's private state. */
+export let _startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
+/** Fails a reply before it starts (bad URL, closed manager). */
+export let _failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
+/** Cancels a running reply with a message (the manager closing). */
+export let _cancelReply: (reply: NetworkReply, message: string) => void;
+/** The abort signal of a reply's exchanges. */
+export let _replySignal: (reply: NetworkReply) => AbortSignal;
+/** The upload progress and activity hooks of a reply. */
+export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
+
+/**
+ * The reply to one request: metadata, progress, errors and the body. Returned at once by the
+ * manager's operations; never throws there. The body is an async iterator of `Uint8Array`
+ * chunks with back-pressure, or read whole with `text()`, `json()` or `bytes()` (once).
+ *
+ * Until something reads the body, up to `readBufferSize` bytes are buffered (0 = all of it, so
+ * `finished` resolves without a reader); once a reader iterates, the network is read only as
+ * fast as the reader pulls. Breaking out of the iteration aborts the reply.
+ *
+ * Events: `metadatachanged` (status and headers known), `readyread` (data buffered),
+ * `downloadprogress` and `uploadprogress` ({@linkcode NetworkProgressEvent}), `redirected`,
+ * `error` ({@linkcode NetworkErrorEvent}), `finished`.
+ *
+ * @example Streaming a body with progress
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:application/octet-stream;base64,AAECAw==");
+ * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * let size = 0;
+ * for await (const chunk of reply) size += chunk.byteLength;
+ * await reply.finished;
+ * console.log(size, reply.error === NetworkError.NoError); // 4 true
+ * ```
+ */
+export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Array> {
+  /** The request as sent by the user. */
+  readonly request: NetworkRequest;
+  /** The operation. */
+  readonly operation: Operation;
+  /** The HTTP method (the verb of a custom request). */
+  readonly method: string;
+  /** Resolves when the reply has finished, successfully or not; never rejects. */
+  readonly finished: Promise<void>;
+
+  #url: URL;
+  #status = 0;
+  #statusText = "";
+  #headers = new Headers();
+  #error: NetworkErrorCode = NetworkError.NoError;
+  #errorString = "";
+  #state: "idle" | "running" | "finished" = "idle";
+  #fromCache = false;
+  #redirects: URL[] = [];
+  #bytesReceived = 0;
+  #bytesTotal = -1;
+  #uploadLoaded = -1;
+  #uploadTotal = -1;
+
+  #settings: _ReplySettings | undefined;
+  #resolveFinished!: () => void;
+  readonly #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #buffered = 0;
+  #bodyDone = false;
+  #pumping = false;
+  #consumer: "none" | "iterator" | "all" = "none";
+  #wake: (() => void) | undefined;
+  #guard: { compressed: number; ratio: number; threshold: number } | undefined;
+
+  static {
+    _startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
+    _failReply = (reply, code, message) => reply.#finish(code, message);
+    _cancelReply = (reply, message) =>
+      reply.#abortWith(NetworkError.OperationCanceledError, message);
+    _replySignal = (reply) => reply.#controller.signal;
+    _replyMonitor = (reply) => ({
+      activity: () => reply.#activity(),
+      uploadProgress: (loaded, total) => reply.#uploadProgress(loaded, total),
+    });
+  }
+
+  /**
+   * Creates a reply. Replies are made by a {@linkcode NetworkAccessManager}; a reply made
+   * directly never starts.
+   *
+   * @param request The request.
+   * @param operation The operation.
+   * @param method The HTTP method.
+   * @param settings What the manager resolved for this reply.
+   */
+  constructor(
+    request: NetworkRequest,
+    operation: Operation,
+    method: string,
+    settings?: _ReplySettings,
+  ) {
+    super();
+    this.request = request;
+    this.operation = operation;
+    this.method = method;
+    this.#url = request.url instanceof URL ? new URL(request.url.href) : new URL("about:blank");
+    this.#settings = settings;
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** The URL of the reply: the last one after redirects. */
+  get url(): URL {
+    return this.#url;
+  }
+  /** The HTTP status, or 0 before the metadata arrived (or when there was no response). */
+  get status(): number {
+    return this.#status;
+  }
+  /** The HTTP status text. */
+  get statusText(): string {
+    return this.#statusText;
+  }
+  /** The response headers (empty before the metadata arrived). */
+  get headers(): Headers {
+    return this.#headers;
+  }
+  /** The {@linkcode NetworkError} code; `NoError` (0) unless the reply failed. */
+  get error(): NetworkErrorCode {
+    return this.#error;
+  }
+  /** A sentence describing the error, or `""`. */
+  get errorString(): string {
+    return this.#errorString;
+  }
+  /** Whether the reply has finished. */
+  get isFinished(): boolean {
+    return this.#state === "finished";
+  }
+  /** Whether the reply is under way. */
+  get isRunning(): boolean {
+    return this.#state === "running";
+  }
+  /** Whether the response came from the cache. */
+  get fromCache(): boolean {
+    return this.#fromCache;
+  }
+  /** The URLs redirected to, in order. */
+  get redirects(): readonly URL[] {
+    return this.#redirects;
+  }
+  /** Body bytes received so far (after decompression). */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+  /** The expected body size, or -1 when unknown. */
+  get bytesTotal(): number {
+    return this.#bytesTotal;
+  }
+
+  /**
+   * Aborts the reply at any stage: queued, connecting or streaming. It finishes at once with
+   * `OperationCanceledError`; the connection and the queue slot are released. Does nothing
+   * once finished.
+   */
+  abort(): void {
+    this.#abortWith(NetworkError.OperationCanceledError, "Operation canceled");
+  }
+
+  /**
+   * Reads the whole body.
+   *
+   * @returns The body bytes.
+   * @throws {NetworkReplyError} When the reply failed with no complete body to read (an HTTP
+   * error status still has its body, and does not throw).
+   * @throws {TypeError} When the body was already read.
+   */
+  async bytes(): Promise<Uint8Array> {
+    this.#claim("all");
+    await this.finished;
+    this.#throwIfNoBody();
+    const out = new Uint8Array(this.#buffered);
+    let offset = 0;
+    for (let i = this.#head; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i]!;
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#buffered = 0;
+    return out;
+  }
+
+  /**
+   * Reads the whole body as text, decoded with the charset of Content-Type (UTF-8 by default).
+   *
+   * @returns The body text.
+   * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}.
+   */
+  async text(): Promise<string> {
+    const bytes = await this.bytes();
+    const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(this.#headers.get("content-type") ?? "")
+      ?.[1];
+    let decoder: TextDecoder;
+    try {
+      decoder = new TextDecoder(charset ?? "utf-8");
+    } catch {
+      decoder = new TextDecoder();
+    }
+    return decoder.decode(bytes);
+  }
+
+  /**
+   * Reads the whole body as JSON.
+   *
+   * @returns The parsed value.
+   * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}, and with
+   * `UnknownContentError` naming the URL and the position when the body is not JSON.
+   */
+  async json(): Promise<unknown> {
+    const text = await this.text();
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new NetworkReplyError(
+        NetworkError.UnknownContentError,
+        `The body of ${this.#url.href} is not valid JSON${
+          position === undefined ? "" : ` (at position ${position})`
+        }: ${(error as Error).message}`,
+        { cause: error, reply: this },
+      );
+    }
+  }
+
+  /**
+   * Iterates over the body in chunks as they arrive; the network is read only as fast as the
+   * loop pulls. Breaking out of the loop aborts the reply.
+   *
+   * @returns An iterator of body chunks.
+   * @throws {TypeError} When the body was already read.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    this.#claim("iterator");
+    return {
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        for (;;) {
+          if (this.#head < this.#chunks.length) {
+            const chunk = this.#chunks[this.#head]!;
+            this.#chunks[this.#head++] = EMPTY;
+            this.#buffered -= chunk.byteLength;
+            if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+              this.#chunks = this.#chunks.slice(this.#head);
+              this.#head = 0;
+            }
+            void this.#pump();
+            return { value: chunk, done: false };
+          }
+          if (this.#state === "finished") {
+            this.#throwIfNoBody();
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+        }
+      },
+      return: (): Promise<IteratorResult<Uint8Array>> => {
+        this.abort();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  #claim(consumer: "iterator" | "all"): void {
+    if (this.#consumer !== "none") {
+      throw new TypeError(`The body of the reply for ${this.#url.href} was already read`);
+    }
+    this.#consumer = consumer;
+    void this.#pump();
+  }
+
+  #throwIfNoBody(): void {
+    if (this.#error === NetworkError.NoError || this.#bodyDone) return;
+    throw new NetworkReplyError(this.#error, this.#errorString, { reply: this });
+  }
+
+  #start(handler: Handler, exchange: Exchange): void {
+    if (this.#state !== "idle") return;
+    this.#state = "running";
+    queueMicrotask(() => void this.#run(handler, exchange));
+  }
+
+  async #run(handler: Handler, exchange: Exchange): Promise<void> {
+    let response: Response;
+    try {
+      response = await handler(exchange);
+    } catch (error) {
+      if (this.#state === "finished") return;
+      const failure = _classifyError(error, exchange.url, "connect");
+      this.#finish(failure.code, failure.message);
+      return;
+    }
+    if (this.#state === "finished") {
+      response.body?.cancel().catch(() => {});
+      return;
+    }
+    this.#metadata(response, exchange);
+    this.dispatchEvent(new Event("metadatachanged"));
+    if (this.isFinished) {
+      response.body?.cancel().catch(() => {});
+      return;
+    }
+    if (response.body === null || this.method === "HEAD") {
+      response.body?.cancel().catch(() => {});
+      this.#bodyDone = true;
+      this.#succeed();
+      return;
+    }
+    this.#reader = response.body.getReader();
+    void this.#pump();
+  }
+
+  #metadata(response: Response, exchange: Exchange): void {
+    const info = responseInfo(response);
+    this.#url = info.url ?? exchange.url;
+    this.#fromCache = info.fromCache ?? false;
+    this.#redirects = info.redirects ?? this.#redirects;
+    this.#status = response.status;
+    this.#statusText = response.statusText;
+    this.#headers = new Headers(response.headers);
+    const encoding = (this.#headers.get("content-encoding") ?? "").trim().toLowerCase();
+    const length = Number.parseInt(this.#headers.get("content-length") ?? "", 10);
+    const noBody = this.method === "HEAD" || response.body === null;
+    this.#bytesTotal = noBody
+      ? 0
+      : encoding && encoding !== "identity"
+      ? -1
+      : Number.isFinite(length)
+      ? length
+      : -1;
+    const guard = this.#settings?.decompressionGuard ?? 10 * MIB;
+    const ratio = GUARD_RATIOS[encoding];
+    if (guard >= 0 && ratio !== undefined && Number.isFinite(length) && length > 0) {
+      this.#guard = { compressed: length, ratio, threshold: guard };
+    }
+  }
+
+  async #pump(): Promise<void> {
+    const reader = this.#reader;
+    if (this.#pumping || reader === undefined || this.#bodyDone) return;
+    this.#pumping = true;
+    try {
+      while (this.#state === "running" && !this.#bodyDone && this.#wantsMore()) {
+        const { value, done } = await reader.read();
+        if (this.#state !== "running") return;
+        if (done) {
+          this.#bodyDone = true;
+          break;
+        }
+        this.#append(value);
+      }
+    } catch (error) {
+      if (this.#state !== "running") return;
+      const failure = _classifyError(error, this.#url, "body");
+      this.#finish(failure.code, failure.message);
+      return;
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#bodyDone && this.#state === "running") this.#succeed();
+  }
+
+  #wantsMore(): boolean {
+    const limit = this.#settings?.readBufferSize ?? 0;
+    if (limit > 0) return this.#buffered < limit;
+    if (this.#consumer === "iterator") return this.#buffered === 0;
+    return true;
+  }
+
+  #append(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.#bytesReceived += chunk.byteLength;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.byteLength;
+    this.#activity();
+    const guard = this.#guard;
+    if (
+      guard && this.#bytesReceived > guard.threshold &&
+      this.#bytesReceived / guard.compressed > guard.ratio
+    ) {
+      this.#finish(
+        NetworkError.ProtocolFailure,
+        `Decompression of ${this.#url.href} stopped: ${guard.compressed} compressed bytes grew past ${this.#bytesReceived} ` +
+          `bytes (over ${guard.ratio}:1), a likely decompression bomb; raise or turn off 'decompressionGuard' to allow it`,
+      );
+      return;
+    }
+    this.#notify();
+    this.dispatchEvent(new Event("readyread"));
+    if (this.#state !== "running") return;
+    this.dispatchEvent(
+      new NetworkProgressEvent("downloadprogress", this.#bytesReceived, this.#bytesTotal),
+    );
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #activity(): void {
+    if (this.#state !== "running") return;
+    const timeout = this.#settings?.transferTimeout ?? 0;
+    if (timeout <= 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#abortWith(
+        NetworkError.TimeoutError,
+        `No data moved for ${timeout} ms while talking to ${
+          this.#url.host || this.#url.href
+        } (transferTimeout)`,
+      );
+    }, timeout);
+  }
+
+  #uploadProgress(loaded: number, total: number): void {
+    if (this.#state !== "running") return;
+    this.#uploadLoaded = loaded;
+    this.#uploadTotal = total;
+    this.dispatchEvent(new NetworkProgressEvent("uploadprogress", loaded, total));
+  }
+
+  #succeed(): void {
+    const code = this.#url.protocol === "http:" || this.#url.protocol === "https:"
+      ? _statusToError(this.#status)
+      : NetworkError.NoError;
+    const message = code === NetworkError.NoError
+      ? ""
+      : `Error transferring ${this.#url.href} - server replied: ${this.#status} ${this.#statusText}`
+        .trimEnd();
+    this.#finish(code, message);
+  }
+
+  #abortWith(code: NetworkErrorCode, message: string): void {
+    if (this.#state === "finished") return;
+    const name = code === NetworkError.TimeoutError ? "TimeoutError" : "AbortError";
+    this.#controller.abort(new DOMException(message, name));
+    this.#finish(code, message);
+  }
+
+  #finish(code: NetworkErrorCode, message: string): void {
+    if (this.#state === "finished") return;
+    this.#state = "finished";
+    clearTimeout(this.#timer);
+    this.#error = code;
+    this.#errorString = message;
+    if (!this.#bodyDone) {
+      this.#reader?.cancel().catch(() => {});
+      if (!this.#controller.signal.aborted) {
+        this.#controller.abort(new DOMException(message || "Reply finished", "AbortError"));
+      }
+    }
+    this.#notify();
+    if (
+      this.#uploadTotal >= 0 && this.#uploadLoaded !== this.#uploadTotal &&
+      code === NetworkError.NoError
+    ) {
+      this.dispatchEvent(
+        new NetworkProgressEvent("uploadprogress", this.#uploadTotal, this.#uploadTotal),
+      );
+    }
+    if (code !== NetworkError.NoError) this.dispatchEvent(new NetworkErrorEvent(code, message));
+    this.dispatchEvent(
+      new NetworkProgressEvent(
+        "downloadprogress",
+        this.#bytesReceived,
+        this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
+      ),
+    );
+    this.dispatchEvent(new Event("finished"));
+    this.#resolveFinished();
+    this.#settings?.onFinished(this);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,301 @@
+/**
+ * {@linkcode NetworkRequest}: a URL, headers, a priority and the per-request attributes that
+ * override the manager's settings.
+ *
+ * @module
+ */
+
+/** The priority of a request in its host's queue. */
+export type Priority = "high" | "normal" | "low";
+
+/** Where a request may be answered from (Qt's `CacheLoadControl`). */
+export type CacheLoadControl =
+  | "always-network"
+  | "prefer-network"
+  | "prefer-cache"
+  | "always-cache";
+
+/** Whether the cookie layer handles cookies for a request (`"automatic"`) or leaves them alone. */
+export type CookieControl = "automatic" | "manual";
+
+/** How redirects are followed (Qt's `RedirectPolicy`). */
+export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-verified";
+
+/** The options of a {@linkcode NetworkRequest}; every field is optional. */
+export interface NetworkRequestInit {
+  /** Request headers. */
+  headers?: HeadersInit;
+  /**
+   * The request's priority in its host's queue.
+   * @default {"normal"}
+   */
+  priority?: Priority;
+  /** Where the reply may come from; `undefined` means the manager's setting. */
+  cacheLoadControl?: CacheLoadControl;
+  /**
+   * Whether a response to this request may be stored in the cache.
+   * @default {true}
+   */
+  cacheSaveControl?: boolean;
+  /**
+   * `"manual"` sends no cookies from the jar with this request.
+   * @default {"automatic"}
+   */
+  cookieLoadControl?: CookieControl;
+  /**
+   * `"manual"` stores no cookie from this request's responses.
+   * @default {"automatic"}
+   */
+  cookieSaveControl?: CookieControl;
+  /** The redirect policy; `undefined` means the manager's. */
+  redirectPolicy?: RedirectPolicy;
+  /** The most redirects followed; `undefined` means the manager's (50 by default). */
+  maxRedirects?: number;
+  /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
+  transferTimeout?: number;
+  /** Aborts the reply when it aborts. */
+  signal?: AbortSignal;
+  /**
+   * Bytes of body buffered while nobody reads (0 = unlimited); `undefined` means the manager's.
+   */
+  readBufferSize?: number;
+  /**
+   * Decompressed size from which the decompression guard applies, in bytes (-1 = off);
+   * `undefined` means the manager's (10 MiB).
+   */
+  decompressionGuard?: number;
+  /**
+   * Header names (besides Authorization, Proxy-Authorization and Cookie) removed when a
+   * redirect leaves the request's origin.
+   */
+  sensitiveHeaders?: Iterable<string>;
+  /** Free-form attributes read by user layers (Qt's `QNetworkRequest::User` attributes). */
+  attributes?: Record<string, unknown>;
+}
+
+const PRIORITIES: readonly string[] = ["high", "normal", "low"];
+const LOAD_CONTROLS: readonly string[] = [
+  "always-network",
+  "prefer-network",
+  "prefer-cache",
+  "always-cache",
+];
+const COOKIE_CONTROLS: readonly string[] = ["automatic", "manual"];
+const REDIRECT_POLICIES: readonly string[] = [
+  "manual",
+  "no-less-safe",
+  "same-origin",
+  "user-verified",
+];
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value == null) {
+    return String(value);
+  }
+  return typeof value;
+}
+
+/** Checks that `value` is one of `allowed`; the message names `field`. */
+export function _checkChoice(
+  what: string,
+  field: string,
+  value: unknown,
+  allowed: readonly string[],
+): void {
+  if (value !== undefined && (typeof value !== "string" || !allowed.includes(value))) {
+    throw new TypeError(
+      `${what}: '${field}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
+        describe(value)
+      }`,
+    );
+  }
+}
+
+/** Checks that `value` is an integer at least `min` (or `undefined`); the message names `field`. */
+export function _checkInteger(what: string, field: string, value: unknown, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    const kind = min === 0
+      ? "a non-negative integer"
+      : min === 1
+      ? "a positive integer"
+      : `an integer >= ${min}`;
+    throw new RangeError(`${what}: '${field}' must be ${kind}, got ${describe(value)}`);
+  }
+}
+
+function parseUrl(input: string | URL): URL {
+  if (input instanceof URL) return new URL(input.href);
+  if (typeof input !== "string") {
+    throw new TypeError(
+      `Cannot create request: 'url' must be a string or URL, got ${describe(input)}`,
+    );
+  }
+  try {
+    return new URL(input);
+  } catch {
+    throw new TypeError(`Cannot create request: invalid URL ${JSON.stringify(input)}`);
+  }
+}
+
+/**
+ * A request: what to fetch and how. Qt's `QNetworkRequest`: the manager's settings apply unless
+ * an attribute here overrides them. Properties are writable until the request is sent; the
+ * manager reads them when `get()` (or another operation) is called.
+ *
+ * @example A request with a header and a priority
+ * ```ts
+ * import { NetworkAccessManager, NetworkRequest } from "@netaccess/core";
+ *
+ * const request = new NetworkRequest("data:application/json,[1,2]", {
+ *   headers: { accept: "application/json" },
+ *   priority: "high",
+ *   transferTimeout: 30_000,
+ * });
+ * await using manager = new NetworkAccessManager();
+ * console.log(await manager.get(request).json()); // [1, 2]
+ * ```
+ */
+export class NetworkRequest {
+  /** The target URL. */
+  url: URL;
+  /** The request headers. */
+  headers: Headers;
+  /** The priority in the host's queue. */
+  priority: Priority;
+  /** Where the reply may come from; `undefined` means the manager's setting. */
+  cacheLoadControl: CacheLoadControl | undefined;
+  /** Whether a response may be stored in the cache. */
+  cacheSaveControl: boolean;
+  /** Whether cookies from the jar are sent. */
+  cookieLoadControl: CookieControl;
+  /** Whether cookies from responses are stored. */
+  cookieSaveControl: CookieControl;
+  /** The redirect policy; `undefined` means the manager's. */
+  redirectPolicy: RedirectPolicy | undefined;
+  /** The most redirects followed; `undefined` means the manager's. */
+  maxRedirects: number | undefined;
+  /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
+  transferTimeout: number | undefined;
+  /** Aborts the reply when it aborts. */
+  signal: AbortSignal | undefined;
+  /** Bytes buffered while nobody reads (0 = unlimited); `undefined` means the manager's. */
+  readBufferSize: number | undefined;
+  /** Decompression guard threshold in bytes (-1 = off); `undefined` means the manager's. */
+  decompressionGuard: number | undefined;
+  /** Extra header names stripped when a redirect leaves the origin (lower case). */
+  sensitiveHeaders: Set<string>;
+  /** Free-form attributes for user layers. */
+  attributes: Record<string, unknown>;
+
+  /**
+   * Creates a request.
+   *
+   * @param url The target, absolute.
+   * @param init Headers, priority and attributes.
+   * @throws {TypeError} When the URL is invalid, a header name or value is invalid, or an
+   * attribute has a value outside its choices (the message names the field).
+   * @throws {RangeError} When a numeric attribute is out of range.
+   */
+  constructor(url: string | URL, init: NetworkRequestInit = {}) {
+    const what = "Cannot create request";
+    this.url = parseUrl(url);
+    try {
+      this.headers = new Headers(init.headers);
+    } catch (error) {
+      throw new TypeError(`${what}: invalid header (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    _checkChoice(what, "priority", init.priority, PRIORITIES);
+    _checkChoice(what, "cacheLoadControl", init.cacheLoadControl, LOAD_CONTROLS);
+    _checkChoice(what, "cookieLoadControl", init.cookieLoadControl, COOKIE_CONTROLS);
+    _checkChoice(what, "cookieSaveControl", init.cookieSaveControl, COOKIE_CONTROLS);
+    _checkChoice(what, "redirectPolicy", init.redirectPolicy, REDIRECT_POLICIES);
+    _checkInteger(what, "maxRedirects", init.maxRedirects, 0);
+    _checkInteger(what, "transferTimeout", init.transferTimeout, 0);
+    _checkInteger(what, "readBufferSize", init.readBufferSize, 0);
+    _checkInteger(what, "decompressionGuard", init.decompressionGuard, -1);
+    if (init.cacheSaveControl !== undefined && typeof init.cacheSaveControl !== "boolean") {
+      throw new TypeError(
+        `${what}: 'cacheSaveControl' must be a boolean, got ${describe(init.cacheSaveControl)}`,
+      );
+    }
+    if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
+      throw new TypeError(`${what}: 'signal' must be an AbortSignal, got ${describe(init.signal)}`);
+    }
+    this.priority = init.priority ?? "normal";
+    this.cacheLoadControl = init.cacheLoadControl;
+    this.cacheSaveControl = init.cacheSaveControl ?? true;
+    this.cookieLoadControl = init.cookieLoadControl ?? "automatic";
+    this.cookieSaveControl = init.cookieSaveControl ?? "automatic";
+    this.redirectPolicy = init.redirectPolicy;
+    this.maxRedirects = init.maxRedirects;
+    this.transferTimeout = init.transferTimeout;
+    this.signal = init.signal;
+    this.readBufferSize = init.readBufferSize;
+    this.decompressionGuard = init.decompressionGuard;
+    this.sensitiveHeaders = new Set([...init.sensitiveHeaders ?? []].map((h) => h.toLowerCase()));
+    this.attributes = { ...init.attributes };
+  }
+
+  /**
+   * Returns a copy of this request with `changes` applied (headers are copied, not shared).
+   *
+   * @param changes Fields to replace; `headers` replaces all headers.
+   * @returns A new request.
+   * @throws {TypeError} Under the same conditions as the constructor.
+   */
+  clone(changes: NetworkRequestInit & { url?: string | URL } = {}): NetworkRequest {
+    return new NetworkRequest(changes.url ?? this.url, {
+      headers: changes.headers ?? this.headers,
+      priority: changes.priority ?? this.priority,
+      cacheLoadControl: changes.cacheLoadControl ?? this.cacheLoadControl,
+      cacheSaveControl: changes.cacheSaveControl ?? this.cacheSaveControl,
+      cookieLoadControl: changes.cookieLoadControl ?? this.cookieLoadControl,
+      cookieSaveControl: changes.cookieSaveControl ?? this.cookieSaveControl,
+      redirectPolicy: changes.redirectPolicy ?? this.redirectPolicy,
+      maxRedirects: changes.maxRedirects ?? this.maxRedirects,
+      transferTimeout: changes.transferTimeout ?? this.transferTimeout,
+      signal: changes.signal ?? this.signal,
+      readBufferSize: changes.readBufferSize ?? this.readBufferSize,
+      decompressionGuard: changes.decompressionGuard ?? this.decompressionGuard,
+      sensitiveHeaders: changes.sensitiveHeaders ?? this.sensitiveHeaders,
+      attributes: changes.attributes ?? this.attributes,
+    });
+  }
+
+  /**
+   * Checks the attributes again (they are writable) and returns what is wrong, or `null`.
+   * The manager fails a reply with this message instead of sending.
+   */
+  _problem(): string | null {
+    const what = "Invalid request";
+    try {
+      if (!(this.url instanceof URL)) throw new TypeError(`${what}: 'url' must be a URL`);
+      if (!(this.headers instanceof Headers)) {
+        throw new TypeError(`${what}: 'headers' must be a Headers object`);
+      }
+      _checkChoice(what, "priority", this.priority, PRIORITIES);
+      _checkChoice(what, "cacheLoadControl", this.cacheLoadControl, LOAD_CONTROLS);
+      _checkChoice(what, "cookieLoadControl", this.cookieLoadControl, COOKIE_CONTROLS);
+      _checkChoice(what, "cookieSaveControl", this.cookieSaveControl, COOKIE_CONTROLS);
+      _checkChoice(what, "redirectPolicy", this.redirectPolicy, REDIRECT_POLICIES);
+      _checkInteger(what, "maxRedirects", this.maxRedirects, 0);
+      _checkInteger(what, "transferTimeout", this.transferTimeout, 0);
+      _checkInteger(what, "readBufferSize", this.readBufferSize, 0);
+      _checkInteger(what, "decompressionGuard", this.decompressionGuard, -1);
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+}
+
+export const _choices = {
+  priority: PRIORITIES,
+  cacheLoadControl: LOAD_CONTROLS,
+  cookieControl: COOKIE_CONTROLS,
+  redirectPolicy: REDIRECT_POLICIES,
+} as const;
