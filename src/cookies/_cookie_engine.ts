@@ -1,0 +1,321 @@
+/**
+ * The rules shared by the cookie jars: RFC 6265bis parsing before tough-cookie, tough-cookie's
+ * `CookieJar` for domain, path, secure and prefix rules over a `_CookieStore`, expiry by the
+ * injected clock, and the plain-data API of {@linkcode CookieJar}.
+ */
+
+import { canonicalDomain, Cookie, CookieJar as ToughCookieJar, domainMatch } from "tough-cookie";
+import type { Clock } from "../clock.ts";
+import { _systemClock } from "../clock.ts";
+import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
+import type { NetworkCookie } from "./network_cookie.ts";
+import { _isPublicSuffix, _siteOf } from "./_domain.ts";
+import { _parseSetCookie, _prefixAllowed } from "./_set_cookie.ts";
+import {
+  _CookieStore,
+  _fromTough,
+  _isExpired,
+  _publicCookie,
+  _recordOf,
+  type _StoredCookie,
+  type _StoreLimits,
+} from "./_cookie_store.ts";
+
+const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
+const DEFAULT_MAX_PER_DOMAIN = 180;
+const DEFAULT_MAX_COOKIES = 3000;
+
+/** Checks the shared jar options and fills in the defaults. */
+export function _resolveLimits(options: CookieJarOptions | undefined, what: string): _StoreLimits {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
+  }
+  const clock = options?.clock ?? _systemClock;
+  if (typeof clock !== "function") {
+    throw new TypeError(`Cannot ${what}: 'clock' must be a function, got ${typeof clock}`);
+  }
+  const positive = (field: string, value: unknown, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot ${what}: '${field}' must be a positive integer, got ${String(value)}`,
+      );
+    }
+    return value;
+  };
+  return {
+    clock: clock as Clock,
+    maxCookiesPerDomain: positive(
+      "maxCookiesPerDomain",
+      options?.maxCookiesPerDomain,
+      DEFAULT_MAX_PER_DOMAIN,
+    ),
+    maxCookies: positive("maxCookies", options?.maxCookies, DEFAULT_MAX_COOKIES),
+  };
+}
+
+function toUrl(url: unknown, what: string): URL {
+  if (url instanceof URL) return url;
+  if (typeof url === "string") {
+    try {
+      return new URL(url);
+    } catch {
+      // reported below
+    }
+  }
+  const shown = typeof url === "string" ? JSON.stringify(url) : typeof url;
+  throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${shown}`);
+}
+
+function isSecureUrl(url: URL): boolean {
+  if (url.protocol === "https:" || url.protocol === "wss:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "").replace(/\.+$/, "").toLowerCase();
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === "::1" || host === "localhost" ||
+    host.endsWith(".localhost");
+}
+
+function pathMatches(requestPath: string, cookiePath: string): boolean {
+  return requestPath === cookiePath ||
+    (requestPath.startsWith(cookiePath) &&
+      (cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/"));
+}
+
+function nextSeq(): number {
+  return new Cookie().creationIndex;
+}
+
+/** Checks a cookie given to insert, update or delete; returns it in canonical form. */
+function normalizeInit(
+  init: NetworkCookieInit,
+  what: string,
+  full: boolean,
+): Omit<NetworkCookieInit, "path"> & { path: string; hostOnly: boolean } {
+  if (typeof init !== "object" || init === null) {
+    throw new TypeError(`Cannot ${what}: the cookie must be an object, got ${typeof init}`);
+  }
+  const fail = (field: string, expected: string, value: unknown): never => {
+    throw new TypeError(
+      `Cannot ${what}: '${field}' must be ${expected}, got ${
+        typeof value === "string" ? JSON.stringify(value) : String(value)
+      }`,
+    );
+  };
+  if (typeof init.name !== "string") fail("name", "a string", init.name);
+  if (typeof init.domain !== "string" || init.domain.replace(/^\./, "") === "") {
+    fail("domain", "a non-empty string", init.domain);
+  }
+  const path = init.path ?? "/";
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    fail("path", "a string starting with '/'", path);
+  }
+  const domain = canonicalDomain(init.domain) ?? "";
+  const hostOnly = init.hostOnly ?? !init.domain.startsWith(".");
+  if (full) {
+    if (typeof init.value !== "string") fail("value", "a string", init.value);
+    const expires = init.expires ?? null;
+    if (expires !== null && (typeof expires !== "number" || Number.isNaN(expires))) {
+      fail("expires", "a number or null", expires);
+    }
+    for (const flag of ["secure", "httpOnly", "hostOnly"] as const) {
+      if (init[flag] !== undefined && typeof init[flag] !== "boolean") {
+        fail(flag, "a boolean", init[flag]);
+      }
+    }
+    if (
+      init.sameSite !== undefined && init.sameSite !== "strict" && init.sameSite !== "lax" &&
+      init.sameSite !== "none"
+    ) fail("sameSite", `"strict", "lax", "none" or undefined`, init.sameSite);
+    for (const time of ["creationTime", "lastAccessTime"] as const) {
+      if (init[time] !== undefined && !Number.isFinite(init[time])) {
+        fail(time, "a finite number", init[time]);
+      }
+    }
+  }
+  return { ...init, domain, path, hostOnly };
+}
+
+/** The behaviour of a cookie jar over one store. */
+export class _CookieEngine implements CookieJar {
+  readonly #store: _CookieStore;
+  readonly #jar: ToughCookieJar;
+  readonly #clock: Clock;
+  readonly #touchThreshold: number;
+
+  constructor(store: _CookieStore, touchThreshold: number) {
+    this.#store = store;
+    this.#clock = store.limits.clock;
+    this.#touchThreshold = touchThreshold;
+    this.#jar = new ToughCookieJar(store, {
+      rejectPublicSuffixes: true,
+      looseMode: false,
+      allowSpecialUseDomain: true,
+      allowSecureOnLocal: true,
+      enforceSecureOriginOnStorage: true,
+      prefixSecurity: "silent",
+    });
+  }
+
+  async cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
+    const target = toUrl(url, "get cookies");
+    if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return [];
+    const found = await this.#jar.getCookies(target, { expire: false, sort: true, http: true });
+    const now = this.#clock();
+    const cookies: NetworkCookie[] = [];
+    const stale: _StoredCookie[] = [];
+    for (const c of found) {
+      const record = { ...(_recordOf(c) ?? _fromTough(c, now)) };
+      if (now - record.lastAccessTime >= this.#touchThreshold) {
+        record.lastAccessTime = now;
+        stale.push(record);
+      }
+      cookies.push(_publicCookie(record));
+    }
+    if (stale.length > 0) await this.#store.touch(stale, now);
+    return cookies;
+  }
+
+  async setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number> {
+    if (!Array.isArray(setCookieHeaders)) {
+      throw new TypeError(
+        `Cannot set cookies: 'setCookieHeaders' must be an array of strings, got ${typeof setCookieHeaders}`,
+      );
+    }
+    const target = toUrl(url, "set cookies");
+    for (const line of setCookieHeaders) {
+      if (typeof line !== "string") {
+        throw new TypeError(
+          `Cannot set cookies: 'setCookieHeaders' must hold strings, got ${typeof line}`,
+        );
+      }
+    }
+    if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return 0;
+    const host = canonicalDomain(target.hostname) ?? "";
+    const secureOrigin = isSecureUrl(target);
+    let stored = 0;
+    for (const line of setCookieHeaders) {
+      const now = this.#clock();
+      const parsed = _parseSetCookie(line, now);
+      if (parsed === null) continue;
+      let domain = parsed.domain === "" ? null : parsed.domain;
+      if (domain !== null) {
+        // deno-lint-ignore no-control-regex
+        if (/[^\x00-\x7F]/.test(domain)) continue;
+        if (_isPublicSuffix(domain)) {
+          if (domain !== host) continue;
+          domain = null;
+        }
+      }
+      if (!_prefixAllowed(parsed, domain === null)) continue;
+      if (!parsed.secure && !secureOrigin) {
+        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, parsed.path, target)) {
+          continue;
+        }
+      }
+      const cookie = new Cookie({
+        key: parsed.name,
+        value: parsed.value,
+        expires: parsed.expires === null ? "Infinity" : new Date(parsed.expires),
+        domain,
+        path: parsed.path,
+        secure: parsed.secure,
+        httpOnly: parsed.httpOnly,
+        sameSite: parsed.sameSite,
+      });
+      const result = await this.#jar.setCookie(cookie, target, {
+        now: new Date(now),
+        ignoreError: true,
+        http: true,
+      });
+      if (result !== undefined && !_isExpired(parsed, now)) stored++;
+    }
+    return stored;
+  }
+
+  /**
+   * RFC 6265bis "leave secure cookies alone": an insecure origin may not set a cookie that
+   * would shadow a Secure cookie of the same name (domains matching either way, the new
+   * path matching the old one).
+   */
+  async #shadowsSecureCookie(
+    name: string,
+    domain: string,
+    path: string | null,
+    target: URL,
+  ): Promise<boolean> {
+    const existing = await this.#store.findSite(_siteOf(domain));
+    if (!existing.some((c) => c.secure && c.name === name)) return false;
+    let newPath = path;
+    if (newPath === null) {
+      let pathname = target.pathname;
+      try {
+        pathname = decodeURI(pathname);
+      } catch {
+        // keep it encoded
+      }
+      const slash = pathname.lastIndexOf("/");
+      newPath = slash <= 0 ? "/" : pathname.slice(0, slash);
+    }
+    return existing.some((c) =>
+      c.secure && c.name === name &&
+      (domainMatch(c.domain, domain, false) === true ||
+        domainMatch(domain, c.domain, false) === true) &&
+      pathMatches(newPath, c.path)
+    );
+  }
+
+  async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    const init = normalizeInit(cookie, "insert cookie", true);
+    const existing = await this.#store.get(init.domain, init.path, init.name);
+    return await this.#store.store(this.#record(init, existing));
+  }
+
+  async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    const init = normalizeInit(cookie, "update cookie", true);
+    const existing = await this.#store.get(init.domain, init.path, init.name);
+    if (existing === undefined || _isExpired(existing, this.#clock())) return false;
+    await this.#store.store(this.#record(init, existing));
+    return true;
+  }
+
+  #record(
+    init: ReturnType<typeof normalizeInit>,
+    existing: _StoredCookie | undefined,
+  ): _StoredCookie {
+    const now = this.#clock();
+    const creationTime = init.creationTime ?? existing?.creationTime ?? now;
+    const record: _StoredCookie = {
+      name: init.name,
+      value: init.value,
+      domain: init.domain,
+      path: init.path,
+      expires: init.expires ?? null,
+      secure: init.secure ?? false,
+      httpOnly: init.httpOnly ?? false,
+      hostOnly: init.hostOnly,
+      creationTime,
+      lastAccessTime: init.lastAccessTime ?? Math.max(creationTime, now),
+      seq: existing?.seq ?? nextSeq(),
+    };
+    if (init.sameSite !== undefined) record.sameSite = init.sameSite;
+    return record;
+  }
+
+  async deleteCookie(
+    cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">,
+  ): Promise<boolean> {
+    const init = normalizeInit(cookie as NetworkCookieInit, "delete cookie", false);
+    const existing = await this.#store.get(init.domain, init.path, init.name);
+    if (existing === undefined) return false;
+    const expired = _isExpired(existing, this.#clock());
+    await this.#store.remove(init.domain, init.path, init.name);
+    return !expired;
+  }
+
+  async allCookies(): Promise<NetworkCookie[]> {
+    return (await this.#store.liveAll()).map(_publicCookie);
+  }
+
+  async clear(): Promise<void> {
+    await this.#store.clearAll();
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The base of the jars' tough-cookie stores: tough-cookie's `Store` interface (callbacks and
+ * promises) over plain {@linkcode NetworkCookie} records, with expiry by an injected clock.
+ * Subclasses keep the records (in memory, in Deno KV) and enforce the count limits.
+ */
+
+import {
+  type Callback,
+  Cookie,
+  type ErrorCallback,
+  type Nullable,
+  pathMatch,
+  Store,
+} from "tough-cookie";
+import type { Clock } from "../clock.ts";
+import type { NetworkCookie } from "./network_cookie.ts";
+
+/** A stored cookie: the public fields plus a creation sequence that breaks creation ties. */
+export interface _StoredCookie extends NetworkCookie {
+  seq: number;
+}
+
+/** Limits and clock of a store. */
+export interface _StoreLimits {
+  clock: Clock;
+  maxCookiesPerDomain: number;
+  maxCookies: number;
+}
+
+/** A last-access time younger than this is not rewritten (as Chromium does, to spare writes). */
+export const _TOUCH_THRESHOLD_MS = 60_000;
+
+/** Whether `value` is a well-formed stored cookie (anything else in a store is corrupt). */
+export function _isStoredCookie(value: unknown): value is _StoredCookie {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return typeof c.name === "string" && typeof c.value === "string" &&
+    typeof c.domain === "string" && c.domain !== "" &&
+    typeof c.path === "string" && c.path.startsWith("/") &&
+    (c.expires === null || (typeof c.expires === "number" && !Number.isNaN(c.expires))) &&
+    typeof c.secure === "boolean" && typeof c.httpOnly === "boolean" &&
+    (c.sameSite === undefined || c.sameSite === "strict" || c.sameSite === "lax" ||
+      c.sameSite === "none") &&
+    typeof c.hostOnly === "boolean" && Number.isFinite(c.creationTime) &&
+    Number.isFinite(c.lastAccessTime) && Number.isFinite(c.seq);
+}
+
+/** The public form of a stored cookie (a copy without the sequence number). */
+export function _publicCookie(c: _StoredCookie): NetworkCookie {
+  const out: NetworkCookie = {
+    name: c.name,
+    value: c.value,
+    domain: c.domain,
+    path: c.path,
+    expires: c.expires,
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    hostOnly: c.hostOnly,
+    creationTime: c.creationTime,
+    lastAccessTime: c.lastAccessTime,
+  };
+  if (c.sameSite !== undefined) out.sameSite = c.sameSite;
+  return out;
+}
+
+/** Whether the cookie has expired at `now`. */
+export function _isExpired(c: Pick<NetworkCookie, "expires">, now: number): boolean {
+  return c.expires !== null && c.expires <= now;
+}
+
+/** Orders cookies oldest first (creation time, then sequence). */
+export function _byCreation(a: _StoredCookie, b: _StoredCookie): number {
+  return a.creationTime - b.creationTime || a.seq - b.seq;
+}
+
+const records = new WeakMap<Cookie, _StoredCookie>();
+
+/** The record a tough-cookie `Cookie` handed out by a store was made from. */
+export function _recordOf(cookie: Cookie): _StoredCookie | undefined {
+  return records.get(cookie);
+}
+
+function toTough(c: _StoredCookie): Cookie {
+  const cookie = new Cookie({
+    key: c.name,
+    value: c.value,
+    domain: c.domain,
+    path: c.path,
+    expires: c.expires === null ? "Infinity" : new Date(c.expires),
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    sameSite: c.sameSite,
+    hostOnly: c.hostOnly,
+    creation: new Date(c.creationTime),
+    lastAccessed: new Date(c.lastAccessTime),
+  });
+  cookie.creationIndex = c.seq;
+  records.set(cookie, c);
+  return cookie;
+}
+
+/** The record of a tough-cookie `Cookie`. */
+export function _fromTough(c: Cookie, now: number): _StoredCookie {
+  const time = (d: Date | "Infinity" | null): number =>
+    d instanceof Date && !Number.isNaN(d.getTime()) ? d.getTime() : now;
+  const sameSite = c.sameSite === "strict" || c.sameSite === "lax" || c.sameSite === "none"
+    ? c.sameSite
+    : undefined;
+  const stored: _StoredCookie = {
+    name: c.key,
+    value: c.value,
+    domain: c.domain ?? "",
+    path: c.path ?? "/",
+    expires: c.expires instanceof Date ? c.expires.getTime() : null,
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    hostOnly: c.hostOnly === true,
+    creationTime: time(c.creation),
+    lastAccessTime: time(c.lastAccessed),
+    seq: c.creationIndex,
+  };
+  if (sameSite !== undefined) stored.sameSite = sameSite;
+  return stored;
+}
+
+function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+  if (callback === undefined) return promise;
+  promise.then((value) => callback(null, value), (error) => callback(error as Error));
+}
+
+/** A tough-cookie `Store` over plain cookie records; subclasses supply the record operations. */
+export abstract class _CookieStore extends Store {
+  /** Limits and clock. */
+  readonly limits: _StoreLimits;
+
+  constructor(limits: _StoreLimits) {
+    super();
+    this.synchronous = false;
+    this.limits = limits;
+  }
+
+  /** The record of one cookie, or undefined. */
+  abstract get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined>;
+  /** The records of `host`'s domain and its parent domains (any path, maybe expired). */
+  abstract find(host: string): Promise<_StoredCookie[]>;
+  /** The records of every domain of `site` (any path, maybe expired). */
+  abstract findSite(site: string): Promise<_StoredCookie[]>;
+  /** Creates or replaces a record, then evicts beyond the limits. */
+  abstract put(cookie: _StoredCookie): Promise<void>;
+  /** Removes one record; true when it existed. */
+  abstract remove(domain: string, path: string, name: string): Promise<boolean>;
+  /** Removes the records of `domain` (and `path`, when given). */
+  abstract removeMatching(domain: string, path: string | null): Promise<void>;
+  /** Removes every record. */
+  abstract clearAll(): Promise<void>;
+  /** Every record (maybe expired), in no order. */
+  abstract all(): Promise<_StoredCookie[]>;
+  /** Sets the last-access time of records, best effort. */
+  abstract touch(cookies: _StoredCookie[], time: number): Promise<void>;
+
+  /** The records for `host` that have not expired; expired ones are removed. */
+  async live(host: string): Promise<_StoredCookie[]> {
+    return await this.#dropExpired(await this.find(host));
+  }
+
+  /** Every record that has not expired, oldest first; expired ones are removed. */
+  async liveAll(): Promise<_StoredCookie[]> {
+    return (await this.#dropExpired(await this.all())).sort(_byCreation);
+  }
+
+  /** Stores a record, or removes its identity when it has already expired. */
+  async store(cookie: _StoredCookie): Promise<boolean> {
+    if (_isExpired(cookie, this.limits.clock())) {
+      await this.remove(cookie.domain, cookie.path, cookie.name);
+      return false;
+    }
+    await this.put(cookie);
+    return true;
+  }
+
+  async #dropExpired(cookies: _StoredCookie[]): Promise<_StoredCookie[]> {
+    const now = this.limits.clock();
+    const live: _StoredCookie[] = [];
+    for (const c of cookies) {
+      if (_isExpired(c, now)) await this.remove(c.domain, c.path, c.name);
+      else live.push(c);
+    }
+    return live;
+  }
+
+  override findCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+  ): Promise<Cookie | undefined>;
+  override findCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+    callback: Callback<Cookie | undefined>,
+  ): void;
+  override findCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+    callback?: Callback<Cookie | undefined>,
+  ): Promise<Cookie | undefined> | void {
+    const run = async () => {
+      if (domain == null || path == null || key == null) return undefined;
+      const found = await this.get(domain, path, key);
+      return found === undefined || _isExpired(found, this.limits.clock())
+        ? undefined
+        : toTough(found);
+    };
+    return settle(run(), callback);
+  }
+
+  override findCookies(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    allowSpecialUseDomain?: boolean,
+  ): Promise<Cookie[]>;
+  override findCookies(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    allowSpecialUseDomain?: boolean,
+    callback?: Callback<Cookie[]>,
+  ): void;
+  override findCookies(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    _allowSpecialUseDomain?: boolean,
+    callback?: Callback<Cookie[]>,
+  ): Promise<Cookie[]> | void {
+    const run = async () => {
+      if (!domain) return [];
+      const found = await this.live(domain);
+      return found.filter((c) => !path || pathMatch(path, c.path)).map(toTough);
+    };
+    return settle(run(), callback);
+  }
+
+  override putCookie(cookie: Cookie): Promise<void>;
+  override putCookie(cookie: Cookie, callback: ErrorCallback): void;
+  override putCookie(cookie: Cookie, callback?: ErrorCallback): Promise<void> | void {
+    const run = async () => {
+      await this.store(_fromTough(cookie, this.limits.clock()));
+    };
+    return settle(run(), callback);
+  }
+
+  override updateCookie(oldCookie: Cookie, newCookie: Cookie): Promise<void>;
+  override updateCookie(oldCookie: Cookie, newCookie: Cookie, callback: ErrorCallback): void;
+  override updateCookie(
+    _oldCookie: Cookie,
+    newCookie: Cookie,
+    callback?: ErrorCallback,
+  ): Promise<void> | void {
+    return callback ? this.putCookie(newCookie, callback) : this.putCookie(newCookie);
+  }
+
+  override removeCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+  ): Promise<void>;
+  override removeCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+    callback: ErrorCallback,
+  ): void;
+  override removeCookie(
+    domain: Nullable<string>,
+    path: Nullable<string>,
+    key: Nullable<string>,
+    callback?: ErrorCallback,
+  ): Promise<void> | void {
+    const run = async () => {
+      if (domain == null || path == null || key == null) return;
+      await this.remove(domain, path, key);
+    };
+    return settle(run(), callback);
+  }
+
+  override removeCookies(domain: string, path: Nullable<string>): Promise<void>;
+  override removeCookies(domain: string, path: Nullable<string>, callback: ErrorCallback): void;
+  override removeCookies(
+    domain: string,
+    path: Nullable<string>,
+    callback?: ErrorCallback,
+  ): Promise<void> | void {
+    return settle(this.removeMatching(domain, path ?? null), callback);
+  }
+
+  override removeAllCookies(): Promise<void>;
+  override removeAllCookies(callback: ErrorCallback): void;
+  override removeAllCookies(callback?: ErrorCallback): Promise<void> | void {
+    return settle(this.clearAll(), callback);
+  }
+
+  override getAllCookies(): Promise<Cookie[]>;
+  override getAllCookies(callback: Callback<Cookie[]>): void;
+  override getAllCookies(callback?: Callback<Cookie[]>): Promise<Cookie[]> | void {
+    const run = async () => (await this.liveAll()).map(toTough);
+    return settle(run(), callback);
+  }
+}

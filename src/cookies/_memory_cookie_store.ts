@@ -1,0 +1,157 @@
+/** The in-memory tough-cookie store of {@linkcode MemoryCookieJar}. */
+
+import { _candidateDomains, _siteOf } from "./_domain.ts";
+import {
+  _CookieStore,
+  _isExpired,
+  type _StoredCookie,
+  type _StoreLimits,
+} from "./_cookie_store.ts";
+
+type DomainIndex = Map<string, _StoredCookie>;
+
+function idOf(path: string, name: string): string {
+  return `${path.length}:${path}${name}`;
+}
+
+/**
+ * Orders eviction victims: expired cookies first, then least recently used, then oldest.
+ */
+export function _evictionOrder(now: number): (a: _StoredCookie, b: _StoredCookie) => number {
+  return (a, b) =>
+    Number(_isExpired(b, now)) - Number(_isExpired(a, now)) ||
+    a.lastAccessTime - b.lastAccessTime || a.creationTime - b.creationTime || a.seq - b.seq;
+}
+
+/** Cookie records in maps: site, then domain, then path and name. */
+export class _MemoryCookieStore extends _CookieStore {
+  #sites = new Map<string, Map<string, DomainIndex>>();
+  #siteCounts = new Map<string, number>();
+  #total = 0;
+
+  constructor(limits: _StoreLimits) {
+    super(limits);
+  }
+
+  #index(domain: string, create: boolean): DomainIndex | undefined {
+    const site = _siteOf(domain);
+    let domains = this.#sites.get(site);
+    if (domains === undefined) {
+      if (!create) return undefined;
+      domains = new Map();
+      this.#sites.set(site, domains);
+    }
+    let index = domains.get(domain);
+    if (index === undefined && create) {
+      index = new Map();
+      domains.set(domain, index);
+    }
+    return index;
+  }
+
+  get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined> {
+    const found = this.#index(domain, false)?.get(idOf(path, name));
+    return Promise.resolve(found === undefined ? undefined : { ...found });
+  }
+
+  find(host: string): Promise<_StoredCookie[]> {
+    const out: _StoredCookie[] = [];
+    for (const domain of _candidateDomains(host)) {
+      const index = this.#index(domain, false);
+      if (index !== undefined) { for (const c of index.values()) out.push({ ...c }); }
+    }
+    return Promise.resolve(out);
+  }
+
+  findSite(site: string): Promise<_StoredCookie[]> {
+    const out: _StoredCookie[] = [];
+    for (const index of this.#sites.get(site)?.values() ?? []) {
+      for (const c of index.values()) out.push({ ...c });
+    }
+    return Promise.resolve(out);
+  }
+
+  put(cookie: _StoredCookie): Promise<void> {
+    const index = this.#index(cookie.domain, true)!;
+    const id = idOf(cookie.path, cookie.name);
+    const isNew = !index.has(id);
+    index.set(id, { ...cookie });
+    if (isNew) {
+      const site = _siteOf(cookie.domain);
+      this.#siteCounts.set(site, (this.#siteCounts.get(site) ?? 0) + 1);
+      this.#total++;
+      this.#evict(site, cookie);
+    }
+    return Promise.resolve();
+  }
+
+  #evict(site: string, keep: _StoredCookie): void {
+    const order = _evictionOrder(this.limits.clock());
+    const isKept = (c: _StoredCookie) =>
+      c.domain === keep.domain && c.path === keep.path && c.name === keep.name;
+    const siteExcess = (this.#siteCounts.get(site) ?? 0) - this.limits.maxCookiesPerDomain;
+    if (siteExcess > 0) {
+      const victims = [...this.#sites.get(site)?.values() ?? []]
+        .flatMap((index) => [...index.values()]).filter((c) => !isKept(c)).sort(order);
+      for (const c of victims.slice(0, siteExcess)) this.#delete(c.domain, c.path, c.name);
+    }
+    const totalExcess = this.#total - this.limits.maxCookies;
+    if (totalExcess > 0) {
+      const victims = this.#allRecords().filter((c) => !isKept(c)).sort(order);
+      for (const c of victims.slice(0, totalExcess)) this.#delete(c.domain, c.path, c.name);
+    }
+  }
+
+  #delete(domain: string, path: string, name: string): boolean {
+    const site = _siteOf(domain);
+    const domains = this.#sites.get(site);
+    const index = domains?.get(domain);
+    if (index === undefined || !index.delete(idOf(path, name))) return false;
+    if (index.size === 0) domains!.delete(domain);
+    if (domains!.size === 0) this.#sites.delete(site);
+    const count = (this.#siteCounts.get(site) ?? 1) - 1;
+    if (count === 0) this.#siteCounts.delete(site);
+    else this.#siteCounts.set(site, count);
+    this.#total--;
+    return true;
+  }
+
+  remove(domain: string, path: string, name: string): Promise<boolean> {
+    return Promise.resolve(this.#delete(domain, path, name));
+  }
+
+  removeMatching(domain: string, path: string | null): Promise<void> {
+    const index = this.#index(domain, false);
+    for (const c of [...index?.values() ?? []]) {
+      if (path === null || c.path === path) this.#delete(c.domain, c.path, c.name);
+    }
+    return Promise.resolve();
+  }
+
+  clearAll(): Promise<void> {
+    this.#sites.clear();
+    this.#siteCounts.clear();
+    this.#total = 0;
+    return Promise.resolve();
+  }
+
+  #allRecords(): _StoredCookie[] {
+    const out: _StoredCookie[] = [];
+    for (const domains of this.#sites.values()) {
+      for (const index of domains.values()) out.push(...index.values());
+    }
+    return out;
+  }
+
+  all(): Promise<_StoredCookie[]> {
+    return Promise.resolve(this.#allRecords().map((c) => ({ ...c })));
+  }
+
+  touch(cookies: _StoredCookie[], time: number): Promise<void> {
+    for (const c of cookies) {
+      const stored = this.#index(c.domain, false)?.get(idOf(c.path, c.name));
+      if (stored !== undefined) stored.lastAccessTime = time;
+    }
+    return Promise.resolve();
+  }
+}

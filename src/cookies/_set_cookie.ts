@@ -1,0 +1,136 @@
+/**
+ * The `Set-Cookie` parser of RFC 6265bis section 5.6, where it differs from tough-cookie's:
+ * nameless cookies, the 4096-byte name+value and 1024-byte attribute limits, control
+ * characters, the last non-empty `Domain` winning,
+ * `Max-Age` over `Expires`, and the 400-day cap on expiry.
+ */
+
+import { parseDate } from "tough-cookie";
+
+/** The longest name plus value, in UTF-8 bytes. */
+export const _MAX_NAME_VALUE_BYTES = 4096;
+/** The longest attribute value, in UTF-8 bytes. */
+export const _MAX_ATTRIBUTE_VALUE_BYTES = 1024;
+/** The longest lifetime of a cookie, 400 days. */
+export const _MAX_AGE_MS = 400 * 24 * 60 * 60 * 1000;
+/** The earliest time a Date can hold: the expiry of a cookie with `Max-Age=0`. */
+export const _EARLIEST = -8.64e15;
+
+/** A `Set-Cookie` line parsed into its name, value and the attributes that count. */
+export interface _ParsedSetCookie {
+  name: string;
+  value: string;
+  /** Expiry in epoch ms, or null for a session cookie. */
+  expires: number | null;
+  /** The last `Domain` attribute (leading dot removed, lower case); null when absent. */
+  domain: string | null;
+  /** The last `Path` attribute when it starts with `/`; null means the default path. */
+  path: string | null;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: "strict" | "lax" | "none" | undefined;
+}
+
+// CTLs other than HTAB: %x00-08 / %x0A-1F / %x7F.
+// deno-lint-ignore no-control-regex
+const FORBIDDEN_CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/;
+const ENCODER = new TextEncoder();
+
+function byteLength(text: string): number {
+  // ASCII fast path: one byte per code unit.
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7F]*$/.test(text) ? text.length : ENCODER.encode(text).length;
+}
+
+function trimWsp(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
+/**
+ * Parses one `Set-Cookie` header value received at time `now`.
+ *
+ * @returns The cookie, or null when the line must be ignored entirely.
+ */
+export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | null {
+  if (FORBIDDEN_CONTROL.test(line)) return null;
+  const semicolon = line.indexOf(";");
+  const pair = semicolon === -1 ? line : line.slice(0, semicolon);
+  const equals = pair.indexOf("=");
+  const name = equals === -1 ? "" : trimWsp(pair.slice(0, equals));
+  const value = trimWsp(equals === -1 ? pair : pair.slice(equals + 1));
+  if (name === "" && value === "") return null;
+  if (byteLength(name) + byteLength(value) > _MAX_NAME_VALUE_BYTES) return null;
+
+  const cookie: _ParsedSetCookie = {
+    name,
+    value,
+    expires: null,
+    domain: null,
+    path: null,
+    secure: false,
+    httpOnly: false,
+    sameSite: undefined,
+  };
+  let maxAgeExpiry: number | null = null;
+  let expiresExpiry: number | null = null;
+  const attributes = semicolon === -1 ? [] : line.slice(semicolon + 1).split(";");
+  for (const attribute of attributes) {
+    const eq = attribute.indexOf("=");
+    const attributeName = trimWsp(eq === -1 ? attribute : attribute.slice(0, eq)).toLowerCase();
+    const attributeValue = eq === -1 ? "" : trimWsp(attribute.slice(eq + 1));
+    if (byteLength(attributeValue) > _MAX_ATTRIBUTE_VALUE_BYTES) continue;
+    switch (attributeName) {
+      case "expires": {
+        const date = parseDate(attributeValue);
+        if (date !== undefined) expiresExpiry = date.getTime();
+        break;
+      }
+      case "max-age": {
+        if (!/^-?[0-9]+$/.test(attributeValue)) break;
+        const seconds = Number(attributeValue);
+        maxAgeExpiry = seconds <= 0 ? _EARLIEST : now + Math.min(seconds * 1000, _MAX_AGE_MS);
+        break;
+      }
+      case "domain":
+        // An empty value is ignored; of the others, the last wins.
+        if (attributeValue === "") break;
+        cookie.domain = attributeValue.replace(/^\./, "").toLowerCase();
+        break;
+      case "path":
+        cookie.path = attributeValue.startsWith("/") ? attributeValue : null;
+        break;
+      case "secure":
+        cookie.secure = true;
+        break;
+      case "httponly":
+        cookie.httpOnly = true;
+        break;
+      case "samesite": {
+        const v = attributeValue.toLowerCase();
+        cookie.sameSite = v === "strict" || v === "lax" || v === "none" ? v : undefined;
+        break;
+      }
+    }
+  }
+  const expiry = maxAgeExpiry ?? expiresExpiry;
+  cookie.expires = expiry === null ? null : Math.min(expiry, now + _MAX_AGE_MS);
+  return cookie;
+}
+
+/**
+ * Whether the cookie-name prefix rules of RFC 6265bis allow the cookie: `__Secure-` needs
+ * `Secure`; `__Host-` needs `Secure`, no `Domain` and `Path=/`; both case-insensitive; a
+ * nameless cookie may not have a value that starts with either.
+ */
+export function _prefixAllowed(cookie: _ParsedSetCookie, hostOnly: boolean): boolean {
+  const lowerName = cookie.name.toLowerCase();
+  if (cookie.name === "") {
+    const lowerValue = cookie.value.toLowerCase();
+    return !lowerValue.startsWith("__secure-") && !lowerValue.startsWith("__host-");
+  }
+  if (lowerName.startsWith("__secure-") && !cookie.secure) return false;
+  if (lowerName.startsWith("__host-")) {
+    return cookie.secure && hostOnly && cookie.path === "/";
+  }
+  return true;
+}

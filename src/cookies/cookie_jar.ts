@@ -1,0 +1,163 @@
+/**
+ * The interface every cookie jar implements, and the options the jars share.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { CookieSameSite, NetworkCookie } from "./network_cookie.ts";
+
+/**
+ * A cookie to insert with {@linkcode CookieJar.insertCookie}: a {@linkcode NetworkCookie}
+ * whose fields other than `name`, `value` and `domain` may be left out.
+ */
+export interface NetworkCookieInit {
+  /** The name; may be empty (a nameless cookie). */
+  name: string;
+  /** The value. */
+  value: string;
+  /**
+   * The domain. A leading dot (`.example.com`) makes a domain cookie, sent to subdomains too,
+   * unless `hostOnly` says otherwise.
+   */
+  domain: string;
+  /**
+   * The path, starting with `/`.
+   *
+   * @default {"/"}
+   */
+  path?: string;
+  /**
+   * Expiry in epoch milliseconds, or null for a session cookie.
+   *
+   * @default {null}
+   */
+  expires?: number | null;
+  /**
+   * Sent only over secure connections.
+   *
+   * @default {false}
+   */
+  secure?: boolean;
+  /**
+   * Marked `HttpOnly`.
+   *
+   * @default {false}
+   */
+  httpOnly?: boolean;
+  /** The `SameSite` attribute. */
+  sameSite?: CookieSameSite;
+  /**
+   * Sent only to `domain` itself.
+   *
+   * @default {true, or false when `domain` starts with a dot}
+   */
+  hostOnly?: boolean;
+  /**
+   * Creation time in epoch milliseconds.
+   *
+   * @default {the jar's clock}
+   */
+  creationTime?: number;
+  /**
+   * Last access time in epoch milliseconds.
+   *
+   * @default {the creation time}
+   */
+  lastAccessTime?: number;
+}
+
+/**
+ * A cookie jar: where the cookie layer of a manager takes the cookies for a request and puts
+ * the cookies of a response, modelled on Qt's `QNetworkCookieJar`. Every method is async.
+ * Cookies follow RFC 6265bis as current browsers apply it.
+ *
+ * @example One request and its response, by hand
+ * ```ts
+ * import { cookieHeader, type CookieJar, MemoryCookieJar } from "@netaccess/core";
+ *
+ * const jar: CookieJar = new MemoryCookieJar();
+ * const url = "https://example.com/account";
+ * await jar.setCookiesFromUrl(["session=abc; Secure; HttpOnly; SameSite=Lax"], url);
+ * const header = cookieHeader(await jar.cookiesForUrl(url));
+ * console.log(header); // "session=abc"
+ * ```
+ */
+export interface CookieJar {
+  /**
+   * The cookies to send to `url`, in `Cookie` header order (longer paths first, then earlier
+   * creation); marks them as used for the least-recently-used eviction. Expired cookies are
+   * removed and never returned.
+   *
+   * @param url The request URL (http, https, ws or wss; other schemes get no cookies).
+   * @returns The cookies, possibly none.
+   * @throws {TypeError} When `url` is not a valid URL.
+   */
+  cookiesForUrl(url: string | URL): Promise<NetworkCookie[]>;
+  /**
+   * Stores the cookies of a response's `Set-Cookie` header lines received from `url`, by
+   * the rules of RFC 6265bis; a line the rules refuse is skipped.
+   *
+   * @param setCookieHeaders The `Set-Cookie` header values, one cookie each.
+   * @param url The URL of the response.
+   * @returns How many cookies were stored (created or replaced).
+   * @throws {TypeError} When `url` is not a valid URL or a header is not a string.
+   */
+  setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number>;
+  /**
+   * Adds a cookie, replacing one with the same domain, path and name. An expired cookie
+   * removes that cookie instead.
+   *
+   * @param cookie The cookie to add.
+   * @returns True when the cookie was stored.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   */
+  insertCookie(cookie: NetworkCookieInit): Promise<boolean>;
+  /**
+   * Replaces the cookie with the same domain, path and name, if there is one.
+   *
+   * @param cookie The new form of the cookie.
+   * @returns True when a cookie was replaced.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   */
+  updateCookie(cookie: NetworkCookieInit): Promise<boolean>;
+  /**
+   * Removes the cookie with the same domain, path and name.
+   *
+   * @param cookie The cookie to remove (only `domain`, `path` and `name` count).
+   * @returns True when a cookie was removed.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   */
+  deleteCookie(cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">): Promise<boolean>;
+  /**
+   * Every cookie the jar holds that has not expired, oldest first.
+   *
+   * @returns The cookies.
+   */
+  allCookies(): Promise<NetworkCookie[]>;
+  /** Removes every cookie. */
+  clear(): Promise<void>;
+}
+
+/** Options shared by {@linkcode MemoryCookieJar} and {@linkcode KvCookieJar}. */
+export interface CookieJarOptions {
+  /**
+   * The source of the current time, for expiry, creation and last-access times.
+   *
+   * @default {Date.now}
+   */
+  clock?: Clock;
+  /**
+   * How many cookies one site (registrable domain, e.g. `example.co.uk`, subdomains included)
+   * may hold; storing one more evicts the least recently used of that site.
+   *
+   * @default {180}
+   */
+  maxCookiesPerDomain?: number;
+  /**
+   * How many cookies the jar may hold; storing one more evicts the least recently used.
+   *
+   * @default {3000}
+   */
+  maxCookies?: number;
+}

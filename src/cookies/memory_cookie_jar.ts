@@ -1,0 +1,125 @@
+/**
+ * The in-memory cookie jar, a manager's default.
+ *
+ * @module
+ */
+
+import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
+import type { NetworkCookie } from "./network_cookie.ts";
+import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
+import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
+
+/** Options of {@linkcode MemoryCookieJar}. */
+export type MemoryCookieJarOptions = CookieJarOptions;
+
+/**
+ * A {@linkcode CookieJar} in memory, for one process and its lifetime; the default jar of a
+ * manager. Cookies follow RFC 6265bis as browsers apply it, through tough-cookie: the public
+ * suffix list (no cookie for `co.uk`), host-only cookies, path rules, `Secure` only from and
+ * to https or loopback http, `__Secure-` and `__Host-` prefixes, `Max-Age` over `Expires`,
+ * expiry by the injected clock, size limits, and least-recently-used eviction per site and
+ * in total.
+ *
+ * @example Cookies of a response sent back with the next request
+ * ```ts
+ * import { cookieHeader, MemoryCookieJar } from "@netaccess/core";
+ *
+ * const jar = new MemoryCookieJar({ maxCookies: 500 });
+ * const stored = await jar.setCookiesFromUrl(
+ *   ["theme=dark; Max-Age=3600", "bad=1; Domain=co.uk"],
+ *   "https://shop.example.co.uk/",
+ * );
+ * console.log(stored); // 1: a public suffix cannot take cookies
+ * console.log(cookieHeader(await jar.cookiesForUrl("https://shop.example.co.uk/cart")));
+ * ```
+ */
+export class MemoryCookieJar implements CookieJar {
+  readonly #engine: _CookieEngine;
+
+  /**
+   * Creates an empty jar.
+   *
+   * @param options Clock and limits.
+   * @throws {RangeError} When a limit is not a positive integer.
+   * @throws {TypeError} When `clock` is not a function.
+   */
+  constructor(options?: MemoryCookieJarOptions) {
+    const limits = _resolveLimits(options, "create cookie jar");
+    this.#engine = new _CookieEngine(new _MemoryCookieStore(limits), 0);
+  }
+
+  /**
+   * The cookies to send to `url`, in `Cookie` header order (longer paths first, then earlier
+   * creation); sets their last-access time.
+   *
+   * @param url The request URL.
+   * @returns The cookies.
+   * @throws {TypeError} When `url` is not a valid URL.
+   */
+  cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
+    return this.#engine.cookiesForUrl(url);
+  }
+
+  /**
+   * Stores the cookies of `Set-Cookie` header values received from `url`.
+   *
+   * @param setCookieHeaders The `Set-Cookie` values, one cookie each.
+   * @param url The response URL.
+   * @returns How many cookies were stored.
+   * @throws {TypeError} When `url` is not a valid URL or a value is not a string.
+   */
+  setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number> {
+    return this.#engine.setCookiesFromUrl(setCookieHeaders, url);
+  }
+
+  /**
+   * Adds a cookie, replacing one with the same domain, path and name.
+   *
+   * @param cookie The cookie.
+   * @returns True when stored (false for an expired cookie, which removes the old one).
+   * @throws {TypeError} When a field has the wrong type or form.
+   */
+  insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    return this.#engine.insertCookie(cookie);
+  }
+
+  /**
+   * Replaces the cookie with the same domain, path and name, if any.
+   *
+   * @param cookie The cookie.
+   * @returns True when a cookie was replaced.
+   * @throws {TypeError} When a field has the wrong type or form.
+   */
+  updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    return this.#engine.updateCookie(cookie);
+  }
+
+  /**
+   * Removes the cookie with the same domain, path and name.
+   *
+   * @param cookie Which cookie.
+   * @returns True when a cookie was removed.
+   * @throws {TypeError} When a field has the wrong type or form.
+   */
+  deleteCookie(cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">): Promise<boolean> {
+    return this.#engine.deleteCookie(cookie);
+  }
+
+  /**
+   * Every cookie that has not expired, oldest first.
+   *
+   * @returns The cookies.
+   */
+  allCookies(): Promise<NetworkCookie[]> {
+    return this.#engine.allCookies();
+  }
+
+  /**
+   * Removes every cookie.
+   *
+   * @returns When done.
+   */
+  clear(): Promise<void> {
+    return this.#engine.clear();
+  }
+}
