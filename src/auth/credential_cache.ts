@@ -1,0 +1,299 @@
+/**
+ * Credentials and the cache that lets later requests to the same protection space
+ * authenticate without a new challenge.
+ *
+ * @module
+ */
+
+import type { _DigestChallenge } from "./digest.ts";
+
+/**
+ * A user name and password for HTTP authentication, as an `authenticationRequired` callback
+ * returns them.
+ *
+ * @example Answering a challenge
+ * ```ts
+ * import type { AuthCredentials } from "@netaccess/core";
+ *
+ * const credentials: AuthCredentials = { username: "Aladdin", password: "open sesame" };
+ * console.log(credentials.username);
+ * ```
+ */
+export interface AuthCredentials {
+  /** The user name. */
+  username: string;
+  /** The password. */
+  password: string;
+}
+
+/** A protection space (RFC 9110 section 11.5): an origin and a realm, for a server or a proxy. */
+export interface _ProtectionSpace {
+  /** The origin (`scheme://host:port`) of the server, or of the proxy when `proxy` is true. */
+  origin: string;
+  /** The realm of the challenge (case-sensitive). */
+  realm: string;
+  /** Whether the space is a proxy's (407, `Proxy-Authorization`). */
+  proxy: boolean;
+}
+
+/** What the cache holds for one protection space. */
+export interface _CachedCredentials {
+  /** The protection space. */
+  readonly space: _ProtectionSpace;
+  /** The scheme the credentials were accepted with. */
+  readonly scheme: "basic" | "digest";
+  /** The credentials. */
+  readonly credentials: AuthCredentials;
+  /** For Digest, the last challenge (its nonce is reused until the server calls it stale). */
+  readonly digest: _DigestChallenge | undefined;
+  /** For Digest, the last nonce count used with the challenge's nonce (0 before the first). */
+  readonly nc: number;
+}
+
+interface Entry {
+  space: _ProtectionSpace;
+  scheme: "basic" | "digest";
+  credentials: AuthCredentials;
+  digest: _DigestChallenge | undefined;
+  nc: number;
+  /** Path prefixes (directories) of the origin known to be in the space. */
+  paths: Set<string>;
+}
+
+/**
+ * The credentials in a URL's userinfo (`http://user:pass@host/`), percent-decoded, or
+ * `undefined` when the URL has none.
+ *
+ * @param url A URL.
+ * @returns The credentials, or `undefined`.
+ */
+export function _credentialsFromUrl(url: URL): AuthCredentials | undefined {
+  if (url.username === "" && url.password === "") return undefined;
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  return { username: decode(url.username), password: decode(url.password) };
+}
+
+/**
+ * A copy of a URL without userinfo, for the request line and for anything that is shown.
+ *
+ * @param url A URL.
+ * @returns The URL without user name and password.
+ */
+export function _withoutCredentials(url: URL): URL {
+  const copy = new URL(url.href);
+  copy.username = "";
+  copy.password = "";
+  return copy;
+}
+
+/** The directory part of a path: everything up to and including the last `/`. */
+export function _directoryOf(pathname: string): string {
+  const slash = pathname.lastIndexOf("/");
+  return slash < 0 ? "/" : pathname.slice(0, slash + 1);
+}
+
+function spaceKey(space: _ProtectionSpace): string {
+  return JSON.stringify([space.proxy ? "proxy" : "server", space.origin, space.realm]);
+}
+
+function validateSpace(space: _ProtectionSpace): _ProtectionSpace {
+  if (typeof space?.origin !== "string" || typeof space.realm !== "string") {
+    throw new TypeError(
+      "Cannot use credential cache: a protection space needs an 'origin' and a 'realm' string",
+    );
+  }
+  return { origin: space.origin, realm: space.realm, proxy: space.proxy === true };
+}
+
+function snapshot(entry: Entry): _CachedCredentials {
+  return {
+    space: { ...entry.space },
+    scheme: entry.scheme,
+    credentials: { ...entry.credentials },
+    digest: entry.digest,
+    nc: entry.nc,
+  };
+}
+
+/**
+ * Credentials by protection space (origin + realm; proxy spaces apart from server spaces),
+ * with the last Digest challenge and nonce count, and the paths known to be in each space
+ * so that a later request can authenticate pre-emptively (RFC 7617 section 2.2: a path at or
+ * below the directory of an authenticated one). The oldest spaces are evicted past a bound.
+ */
+export class _CredentialCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxEntries: number;
+
+  /**
+   * Creates an empty cache.
+   *
+   * @param maxEntries How many protection spaces to keep; the least recently used go first.
+   * @throws {RangeError} When `maxEntries` is not a positive integer.
+   */
+  constructor(maxEntries = 256) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(
+        `Cannot create credential cache: 'maxEntries' must be a positive integer, got ${maxEntries}`,
+      );
+    }
+    this.#maxEntries = maxEntries;
+  }
+
+  /** How many protection spaces the cache holds. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Records credentials that a server (or proxy) accepted, or that are about to be sent, for a
+   * protection space. With a `url`, the directory of its path joins the space's paths; a
+   * Digest challenge's `domain` URIs of the same origin join too. A new Digest nonce restarts
+   * the nonce count; the same nonce keeps it.
+   *
+   * @param space The protection space.
+   * @param value The scheme, credentials and, for Digest, the challenge.
+   * @param url The URL that was (or is being) authenticated.
+   * @returns The cached state.
+   */
+  store(
+    space: _ProtectionSpace,
+    value: { scheme: "basic" | "digest"; credentials: AuthCredentials; digest?: _DigestChallenge },
+    url?: URL,
+  ): _CachedCredentials {
+    const valid = validateSpace(space);
+    const key = spaceKey(valid);
+    const previous = this.#entries.get(key);
+    const sameNonce = previous?.digest !== undefined && value.digest !== undefined &&
+      previous.digest.nonce === value.digest.nonce;
+    const entry: Entry = {
+      space: valid,
+      scheme: value.scheme,
+      credentials: { username: value.credentials.username, password: value.credentials.password },
+      digest: value.digest,
+      nc: sameNonce ? previous!.nc : 0,
+      paths: previous?.paths ?? new Set(),
+    };
+    if (url !== undefined && url.origin === valid.origin) {
+      entry.paths.add(_directoryOf(url.pathname));
+    }
+    for (const uri of value.digest?.domain ?? []) {
+      try {
+        const resolved = new URL(uri, valid.origin);
+        if (resolved.origin === valid.origin) entry.paths.add(_directoryOf(resolved.pathname));
+      } catch {
+        // A domain entry that is not a URI is ignored.
+      }
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    while (this.#entries.size > this.#maxEntries) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    return snapshot(entry);
+  }
+
+  /**
+   * Returns what the cache holds for a protection space.
+   *
+   * @param space The protection space.
+   * @returns The cached state, or `undefined`.
+   */
+  get(space: _ProtectionSpace): _CachedCredentials | undefined {
+    const entry = this.#entries.get(spaceKey(validateSpace(space)));
+    return entry === undefined ? undefined : snapshot(entry);
+  }
+
+  /**
+   * Finds the server credentials to send pre-emptively with a request: those of a space of
+   * the URL's origin whose paths include a prefix of the URL's path (the longest prefix wins).
+   * Never another origin's.
+   *
+   * @param url The request URL.
+   * @returns The cached state, or `undefined`.
+   */
+  forUrl(url: URL): _CachedCredentials | undefined {
+    let best: Entry | undefined;
+    let bestLength = -1;
+    for (const entry of this.#entries.values()) {
+      if (entry.space.proxy || entry.space.origin !== url.origin) continue;
+      for (const path of entry.paths) {
+        if (url.pathname.startsWith(path) && path.length > bestLength) {
+          best = entry;
+          bestLength = path.length;
+        }
+      }
+    }
+    return best === undefined ? undefined : snapshot(best);
+  }
+
+  /**
+   * Finds the credentials to send pre-emptively to a proxy: the most recently stored space
+   * of that proxy's origin.
+   *
+   * @param proxyOrigin The proxy's origin, such as `http://proxy.example:3128`.
+   * @returns The cached state, or `undefined`.
+   */
+  forProxy(proxyOrigin: string): _CachedCredentials | undefined {
+    let found: Entry | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.space.proxy && entry.space.origin === proxyOrigin) found = entry;
+    }
+    return found === undefined ? undefined : snapshot(found);
+  }
+
+  /**
+   * Counts one more use of the space's Digest nonce and returns the count to send.
+   *
+   * @param space The protection space.
+   * @returns The nonce count for the next request (1 for the first use of a nonce).
+   * @throws {RangeError} When the space holds no Digest challenge.
+   */
+  nextNonceCount(space: _ProtectionSpace): number {
+    const entry = this.#entries.get(spaceKey(validateSpace(space)));
+    if (entry?.digest === undefined) {
+      throw new RangeError(
+        `Cannot count nonce: no Digest challenge cached for realm '${space.realm}' of ${space.origin}`,
+      );
+    }
+    entry.nc += 1;
+    return entry.nc;
+  }
+
+  /**
+   * Replaces the space's Digest challenge (after `stale=true`, or a `nextnonce`), keeping the
+   * credentials; a new nonce restarts the nonce count.
+   *
+   * @param space The protection space.
+   * @param digest The new challenge.
+   * @returns Whether the space was in the cache.
+   */
+  updateDigest(space: _ProtectionSpace, digest: _DigestChallenge): boolean {
+    const entry = this.#entries.get(spaceKey(validateSpace(space)));
+    if (entry === undefined) return false;
+    if (entry.digest?.nonce !== digest.nonce) entry.nc = 0;
+    entry.digest = digest;
+    return true;
+  }
+
+  /**
+   * Forgets a protection space (after its credentials were refused).
+   *
+   * @param space The protection space.
+   * @returns Whether it was in the cache.
+   */
+  delete(space: _ProtectionSpace): boolean {
+    return this.#entries.delete(spaceKey(validateSpace(space)));
+  }
+
+  /** Forgets every protection space. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * HTTP Digest authentication (RFC 7616, and RFC 2069 servers without `qop`): reading a
+ * Digest challenge and computing the `Authorization` header that answers it.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { AuthChallenge } from "./challenge.ts";
+import type { AuthCredentials } from "./credential_cache.ts";
+
+/** The Digest algorithms this client computes, with their canonical names. */
+export type _DigestAlgorithm =
+  | "MD5"
+  | "MD5-sess"
+  | "SHA-256"
+  | "SHA-256-sess"
+  | "SHA-512-256"
+  | "SHA-512-256-sess";
+
+const ALGORITHMS: Record<string, { name: _DigestAlgorithm; hash: string; strength: number }> = {
+  "md5": { name: "MD5", hash: "md5", strength: 1 },
+  "md5-sess": { name: "MD5-sess", hash: "md5", strength: 1 },
+  "sha-256": { name: "SHA-256", hash: "sha256", strength: 2 },
+  "sha-256-sess": { name: "SHA-256-sess", hash: "sha256", strength: 2 },
+  "sha-512-256": { name: "SHA-512-256", hash: "sha512-256", strength: 3 },
+  "sha-512-256-sess": { name: "SHA-512-256-sess", hash: "sha512-256", strength: 3 },
+};
+
+/** A Digest challenge this client can answer, with the choices it made. */
+export interface _DigestChallenge {
+  /** The protection space's realm. */
+  realm: string;
+  /** The server's nonce. */
+  nonce: string;
+  /** The opaque string to echo, when the server sent one. */
+  opaque: string | undefined;
+  /** The algorithm, canonical name; `MD5` when the server named none. */
+  algorithm: _DigestAlgorithm;
+  /** Whether the server named the algorithm (it is echoed only then). */
+  algorithmGiven: boolean;
+  /** The quality of protection used: `"auth"`, or undefined for an RFC 2069 server. */
+  qop: "auth" | undefined;
+  /** Whether the server said the previous nonce was stale (retry without asking again). */
+  stale: boolean;
+  /** Whether the server supports a hashed user name. */
+  userhash: boolean;
+  /** The URIs the server listed in `domain` (the protection space), as given. */
+  domain: string[];
+}
+
+/** A Digest challenge's strength, for choosing among several: higher is better. */
+export function _digestStrength(challenge: _DigestChallenge): number {
+  return ALGORITHMS[challenge.algorithm.toLowerCase()]?.strength ?? 0;
+}
+
+/**
+ * Reads a Digest challenge, or returns `null` when it cannot be answered: no `realm` or
+ * `nonce`, an unknown algorithm, a `qop` list without `auth` (only `auth-int`), or a
+ * `-sess` algorithm without `qop`.
+ *
+ * @param challenge A parsed challenge.
+ * @returns The Digest challenge, or `null`.
+ */
+export function _parseDigestChallenge(challenge: AuthChallenge): _DigestChallenge | null {
+  if (challenge.scheme !== "digest") return null;
+  const { params } = challenge;
+  const realm = params.realm;
+  const nonce = params.nonce;
+  if (realm === undefined || nonce === undefined) return null;
+  const algorithmName = params.algorithm;
+  const algorithm = ALGORITHMS[(algorithmName ?? "MD5").toLowerCase()];
+  if (algorithm === undefined) return null;
+  let qop: "auth" | undefined;
+  if (params.qop !== undefined) {
+    const offered = params.qop.split(",").map((q) => q.trim().toLowerCase());
+    if (!offered.includes("auth")) return null;
+    qop = "auth";
+  }
+  if (qop === undefined && algorithm.name.endsWith("-sess")) return null;
+  return {
+    realm,
+    nonce,
+    opaque: params.opaque,
+    algorithm: algorithm.name,
+    algorithmGiven: algorithmName !== undefined,
+    qop,
+    stale: params.stale?.toLowerCase() === "true",
+    userhash: params.userhash?.toLowerCase() === "true",
+    domain: params.domain?.split(/[ \t]+/).filter((uri) => uri !== "") ?? [],
+  };
+}
+
+/**
+ * Tells whether a challenge is a Digest challenge saying the nonce was stale: the credentials
+ * were right, and the request may be retried with the new nonce without asking for them.
+ *
+ * @param challenge A parsed challenge.
+ * @returns Whether it carries `stale=true`.
+ */
+export function _isStale(challenge: AuthChallenge): boolean {
+  return challenge.scheme === "digest" && challenge.params.stale?.toLowerCase() === "true";
+}
+
+/** A fresh client nonce: 16 random bytes, hex. */
+export function _newCnonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The 8 hex digits of a nonce count. */
+export function _formatNonceCount(nc: number): string {
+  return nc.toString(16).padStart(8, "0");
+}
+
+/** What {@linkcode _digestResponse} and {@linkcode _digestAuthorization} need. */
+export interface _DigestInput {
+  /** The challenge being answered. */
+  challenge: _DigestChallenge;
+  /** The user's credentials. */
+  credentials: AuthCredentials;
+  /** The request method. */
+  method: string;
+  /** The request target as sent in the request line (path and query, for origin-form). */
+  uri: string;
+  /** How many requests used this nonce, this one included (from 1). */
+  nc: number;
+  /** The client nonce; a fresh one when absent. */
+  cnonce?: string;
+}
+
+function hashWith(algorithm: _DigestAlgorithm): (text: string) => string {
+  const name = ALGORITHMS[algorithm.toLowerCase()]!.hash;
+  return (text) => createHash(name).update(text, "utf8").digest("hex");
+}
+
+/**
+ * Computes the `response` value of a Digest answer (RFC 7616 section 3.4.1).
+ *
+ * @param input The challenge, credentials, request and counters; `cnonce` is required when
+ * the challenge has a `qop`.
+ * @returns The lower-case hex response.
+ */
+export function _digestResponse(input: _DigestInput & { cnonce: string }): string {
+  const { challenge, credentials, method, uri, nc, cnonce } = input;
+  const h = hashWith(challenge.algorithm);
+  let ha1 = h(`${credentials.username}:${challenge.realm}:${credentials.password}`);
+  if (challenge.algorithm.endsWith("-sess")) ha1 = h(`${ha1}:${challenge.nonce}:${cnonce}`);
+  const ha2 = h(`${method}:${uri}`);
+  if (challenge.qop === undefined) return h(`${ha1}:${challenge.nonce}:${ha2}`);
+  return h(`${ha1}:${challenge.nonce}:${_formatNonceCount(nc)}:${cnonce}:${challenge.qop}:${ha2}`);
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+/** Whether a user name can go in a quoted string as is (printable ASCII). */
+function isPlainAscii(value: string): boolean {
+  return /^[\x20-\x7e]*$/.test(value);
+}
+
+/** RFC 8187 ext-value: `UTF-8''` and the percent-encoded bytes outside attr-char. */
+function extValue(value: string): string {
+  const bytes = new TextEncoder().encode(value);
+  let out = "UTF-8''";
+  for (const byte of bytes) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9!#$&+\-.^_`|~]/.test(c) && byte < 0x80
+      ? c
+      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/**
+ * Builds the `Authorization` (or `Proxy-Authorization`) value answering a Digest challenge:
+ * the user name (hashed when the server supports `userhash`, or as `username*` when it is not
+ * printable ASCII), realm, uri, algorithm (when the server named one), nonce, and with `qop`
+ * the nonce count, client nonce and qop; the response; and the opaque value echoed.
+ *
+ * @param input The challenge, credentials, request and nonce count.
+ * @returns The header value, starting with `Digest `.
+ * @throws {TypeError} When the nonce count is not a positive integer below 2^32.
+ */
+export function _digestAuthorization(input: _DigestInput): string {
+  const { challenge, credentials, uri, nc } = input;
+  if (!Number.isInteger(nc) || nc < 1 || nc > 0xffffffff) {
+    throw new TypeError(
+      `Cannot answer Digest challenge: 'nc' must be an integer 1-2^32, got ${nc}`,
+    );
+  }
+  const cnonce = input.cnonce ?? _newCnonce();
+  const response = _digestResponse({ ...input, cnonce });
+  const parts: string[] = [];
+  if (challenge.userhash) {
+    const h = hashWith(challenge.algorithm);
+    parts.push(`username=${quote(h(`${credentials.username}:${challenge.realm}`))}`);
+  } else if (isPlainAscii(credentials.username)) {
+    parts.push(`username=${quote(credentials.username)}`);
+  } else {
+    parts.push(`username*=${extValue(credentials.username)}`);
+  }
+  parts.push(`realm=${quote(challenge.realm)}`, `uri=${quote(uri)}`);
+  if (challenge.algorithmGiven) parts.push(`algorithm=${challenge.algorithm}`);
+  parts.push(`nonce=${quote(challenge.nonce)}`);
+  if (challenge.qop !== undefined) {
+    parts.push(`nc=${_formatNonceCount(nc)}`, `cnonce=${quote(cnonce)}`, `qop=${challenge.qop}`);
+  }
+  parts.push(`response=${quote(response)}`);
+  if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
+  if (challenge.userhash) parts.push("userhash=true");
+  return `Digest ${parts.join(", ")}`;
+}
