@@ -1,0 +1,138 @@
+/**
+ * A pool of `Deno.HttpClient`s, one per distinct proxy configuration.
+ *
+ * @module
+ */
+
+import { _validateProxy, type NetworkProxy } from "./proxy.ts";
+
+/** Options of {@linkcode _ProxyClientPool.get}. */
+export interface _ProxyClientOptions {
+  /** Extra CA certificates (PEM) trusted for the target and for an `https` proxy. */
+  caCerts?: string[];
+}
+
+const PROXY_VARIABLES = [
+  "ALL_PROXY",
+  "all_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+] as const;
+const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
+
+/** Whether `name` may be read and written (one permission covers both), without a prompt. */
+function envGranted(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+}
+
+/**
+ * Whether the process environment names a proxy that Deno's own clients would use. False
+ * when the variables cannot be read.
+ */
+export function _envHasProxy(): boolean {
+  return PROXY_VARIABLES.some((name) => envGranted(name) && !!Deno.env.get(name));
+}
+
+/**
+ * Runs `create` with the given variables removed from the process environment, then puts
+ * them back. `Deno.createHttpClient` reads the proxy variables once, when the client is
+ * made: without this, `NO_PROXY` would bypass an explicit proxy and `HTTP_PROXY` would
+ * proxy a direct connection. Variables without `env` permission are left as they are.
+ */
+function withoutEnv<T>(names: readonly string[], create: () => T): T {
+  const saved = new Map<string, string>();
+  for (const name of names) {
+    if (!envGranted(name)) continue;
+    const value = Deno.env.get(name);
+    if (value === undefined) continue;
+    saved.set(name, value);
+    Deno.env.delete(name);
+  }
+  try {
+    return create();
+  } finally {
+    for (const [name, value] of saved) Deno.env.set(name, value);
+  }
+}
+
+/** Deno's `proxy` option for a normalized proxy; credentials go in `basicAuth`. */
+export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
+  const url = proxy.url!;
+  const transport = proxy.type === "https" ? "https" : proxy.type === "http" ? "http" : "socks5";
+  const out: Deno.Proxy = { transport, url };
+  if (proxy.username !== undefined) {
+    out.basicAuth = { username: proxy.username, password: proxy.password ?? "" };
+  }
+  return out;
+}
+
+/**
+ * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials
+ * and CA certificates), created on first use and closed by {@linkcode _ProxyClientPool.clear}.
+ *
+ * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
+ * default client) unless CA certificates are given or the environment names a proxy, which
+ * Deno's default client would use; then a client is made with the proxy variables hidden.
+ */
+export class _ProxyClientPool {
+  #clients = new Map<string, Deno.HttpClient>();
+
+  /** Number of open clients. */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /**
+   * The client for a proxy; `undefined` means `fetch`'s default client.
+   *
+   * @param proxy A proxy of any type but `"system"` (resolve that first).
+   * @param options Extra CA certificates.
+   * @returns The pooled client, or `undefined` for a plain direct connection.
+   * @throws {TypeError} For an invalid proxy or a `"system"` proxy.
+   */
+  get(proxy: NetworkProxy, options: _ProxyClientOptions = {}): Deno.HttpClient | undefined {
+    const normalized = _validateProxy(proxy, "Cannot create HTTP client");
+    if (normalized.type === "system") {
+      throw new TypeError(
+        `Cannot create HTTP client: 'proxy.type' "system" must be resolved to a proxy first`,
+      );
+    }
+    const caCerts = options.caCerts ?? [];
+    const direct = normalized.type === "none";
+    if (direct && caCerts.length === 0 && !_envHasProxy()) return undefined;
+    const key = JSON.stringify([
+      normalized.type,
+      normalized.url ?? "",
+      normalized.username ?? null,
+      normalized.password ?? null,
+      caCerts,
+    ]);
+    let client = this.#clients.get(key);
+    if (client === undefined) {
+      const clientOptions: Deno.CreateHttpClientOptions = {};
+      if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
+      if (!direct) clientOptions.proxy = _denoProxy(normalized);
+      client = withoutEnv(
+        direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
+        () => Deno.createHttpClient(clientOptions),
+      );
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** Closes every client; the next {@linkcode get} makes new ones. Safe to call twice. */
+  clear(): void {
+    const clients = [...this.#clients.values()];
+    this.#clients.clear();
+    for (const client of clients) {
+      try {
+        client.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
