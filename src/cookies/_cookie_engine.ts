@@ -12,7 +12,7 @@ import type { NetworkCookie } from "./network_cookie.ts";
 import { _isPublicSuffix, _siteOf } from "./_domain.ts";
 import { _parseSetCookie, _prefixAllowed } from "./_set_cookie.ts";
 import {
-  _CookieStore,
+  type _CookieStore,
   _fromTough,
   _isExpired,
   _publicCookie,

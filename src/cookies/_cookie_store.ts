@@ -68,6 +68,26 @@ export function _isExpired(c: Pick<NetworkCookie, "expires">, now: number): bool
   return c.expires !== null && c.expires <= now;
 }
 
+/** Whether two records are the same cookie (domain, path and name). */
+export function _isSameCookie(a: NetworkCookie, b: NetworkCookie): boolean {
+  return a.domain === b.domain && a.path === b.path && a.name === b.name;
+}
+
+/**
+ * How many cookies to keep when a count goes over `limit`: 90 % of it (a batch purge, as
+ * Chromium does), so eviction runs once per batch of inserts rather than on every one.
+ */
+export function _purgeTarget(limit: number): number {
+  return limit - Math.floor(limit / 10);
+}
+
+/** Orders eviction victims: expired first, then least recently used, then oldest. */
+export function _evictionOrder(now: number): (a: _StoredCookie, b: _StoredCookie) => number {
+  return (a, b) =>
+    Number(_isExpired(b, now)) - Number(_isExpired(a, now)) ||
+    a.lastAccessTime - b.lastAccessTime || a.creationTime - b.creationTime || a.seq - b.seq;
+}
+
 /** Orders cookies oldest first (creation time, then sequence). */
 export function _byCreation(a: _StoredCookie, b: _StoredCookie): number {
   return a.creationTime - b.creationTime || a.seq - b.seq;

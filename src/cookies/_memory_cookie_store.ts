@@ -3,7 +3,9 @@
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
   _CookieStore,
-  _isExpired,
+  _evictionOrder,
+  _isSameCookie,
+  _purgeTarget,
   type _StoredCookie,
   type _StoreLimits,
 } from "./_cookie_store.ts";
@@ -12,15 +14,6 @@ type DomainIndex = Map<string, _StoredCookie>;
 
 function idOf(path: string, name: string): string {
   return `${path.length}:${path}${name}`;
-}
-
-/**
- * Orders eviction victims: expired cookies first, then least recently used, then oldest.
- */
-export function _evictionOrder(now: number): (a: _StoredCookie, b: _StoredCookie) => number {
-  return (a, b) =>
-    Number(_isExpired(b, now)) - Number(_isExpired(a, now)) ||
-    a.lastAccessTime - b.lastAccessTime || a.creationTime - b.creationTime || a.seq - b.seq;
 }
 
 /** Cookie records in maps: site, then domain, then path and name. */
@@ -87,16 +80,17 @@ export class _MemoryCookieStore extends _CookieStore {
 
   #evict(site: string, keep: _StoredCookie): void {
     const order = _evictionOrder(this.limits.clock());
-    const isKept = (c: _StoredCookie) =>
-      c.domain === keep.domain && c.path === keep.path && c.name === keep.name;
-    const siteExcess = (this.#siteCounts.get(site) ?? 0) - this.limits.maxCookiesPerDomain;
-    if (siteExcess > 0) {
+    const isKept = (c: _StoredCookie) => _isSameCookie(c, keep);
+    const { maxCookiesPerDomain, maxCookies } = this.limits;
+    const siteCount = this.#siteCounts.get(site) ?? 0;
+    if (siteCount > maxCookiesPerDomain) {
+      const siteExcess = siteCount - _purgeTarget(maxCookiesPerDomain);
       const victims = [...this.#sites.get(site)?.values() ?? []]
         .flatMap((index) => [...index.values()]).filter((c) => !isKept(c)).sort(order);
       for (const c of victims.slice(0, siteExcess)) this.#delete(c.domain, c.path, c.name);
     }
-    const totalExcess = this.#total - this.limits.maxCookies;
-    if (totalExcess > 0) {
+    if (this.#total > maxCookies) {
+      const totalExcess = this.#total - _purgeTarget(maxCookies);
       const victims = this.#allRecords().filter((c) => !isKept(c)).sort(order);
       for (const c of victims.slice(0, totalExcess)) this.#delete(c.domain, c.path, c.name);
     }

@@ -1,0 +1,205 @@
+/**
+ * The cookie jar in Deno KV, shared by processes and by instances of an edge deployment.
+ *
+ * @module
+ */
+
+import { _openKv } from "../_kv.ts";
+import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
+import type { NetworkCookie } from "./network_cookie.ts";
+import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
+import { _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
+import { _KvCookieStore } from "./_kv_cookie_store.ts";
+
+/** Options of {@linkcode KvCookieJar.open}. */
+export interface KvCookieJarOptions extends CookieJarOptions {
+  /**
+   * A SQLite file (or `":memory:"`) to open; the jar closes it. Give this or `kv`; with
+   * neither, Deno's default database is opened.
+   */
+  path?: string;
+  /** A database the application opened; shared, never closed by the jar. */
+  kv?: Deno.Kv;
+  /**
+   * The key prefix of the jar's entries, so several jars (or a cache) share one database.
+   *
+   * @default {["netaccess", "cookies"]}
+   */
+  prefix?: Deno.KvKey;
+}
+
+const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
+
+/**
+ * A {@linkcode CookieJar} in Deno KV: the rules of {@linkcode MemoryCookieJar}, with
+ * cookies that outlive the process and are shared by every process (or Deno Deploy
+ * instance) on the database. One key per cookie under its site, domain and path; a request
+ * lists only its host's domain and parent domains. Writes are atomic and checked, so
+ * concurrent writers lose no cookie, and are retried while SQLite reports `database is
+ * locked`; a corrupt entry is skipped and removed. To spare writes, a cookie's last-access
+ * time is rewritten only when it is more than a minute old (as Chromium does).
+ *
+ * @example A jar in a SQLite file, closed by `await using`
+ * ```ts
+ * import { cookieHeader, KvCookieJar } from "@netaccess/core";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
+ * {
+ *   await using jar = await KvCookieJar.open({ path });
+ *   await jar.setCookiesFromUrl(["id=7; Max-Age=86400"], "https://example.com/");
+ * }
+ * await using again = await KvCookieJar.open({ path });
+ * console.log(cookieHeader(await again.cookiesForUrl("https://example.com/"))); // "id=7"
+ * ```
+ */
+export class KvCookieJar implements CookieJar, AsyncDisposable {
+  readonly #kv: Deno.Kv;
+  readonly #owned: boolean;
+  readonly #engine: _CookieEngine;
+  #closed = false;
+
+  private constructor(kv: Deno.Kv, owned: boolean, engine: _CookieEngine) {
+    this.#kv = kv;
+    this.#owned = owned;
+    this.#engine = engine;
+  }
+
+  /**
+   * Opens a jar on a database.
+   *
+   * @param options The database (`path` or `kv`), key prefix, clock and limits.
+   * @returns The jar.
+   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
+   * @throws {RangeError} When a limit is not a positive integer.
+   */
+  static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
+    const what = "open cookie jar";
+    const limits = _resolveLimits(options, what);
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    if (!Array.isArray(prefix)) {
+      throw new TypeError(
+        `Cannot ${what}: 'prefix' must be an array (a KV key), got ${typeof prefix}`,
+      );
+    }
+    const { kv, owned } = await _openKv(options, "cookie jar");
+    const store = new _KvCookieStore(kv, [...prefix], limits);
+    return new KvCookieJar(kv, owned, new _CookieEngine(store, _TOUCH_THRESHOLD_MS));
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw new TypeError(`Cannot ${what}: the cookie jar is closed`);
+  }
+
+  /**
+   * The cookies to send to `url`, in `Cookie` header order (longer paths first, then earlier
+   * creation).
+   *
+   * @param url The request URL.
+   * @returns The cookies.
+   * @throws {TypeError} When `url` is not a valid URL or the jar is closed.
+   */
+  async cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
+    this.#check("get cookies");
+    return await this.#engine.cookiesForUrl(url);
+  }
+
+  /**
+   * Stores the cookies of `Set-Cookie` header values received from `url`.
+   *
+   * @param setCookieHeaders The `Set-Cookie` values, one cookie each.
+   * @param url The response URL.
+   * @returns How many cookies were stored.
+   * @throws {TypeError} When `url` is not a valid URL, a value is not a string or the jar is
+   * closed.
+   */
+  async setCookiesFromUrl(
+    setCookieHeaders: readonly string[],
+    url: string | URL,
+  ): Promise<number> {
+    this.#check("set cookies");
+    return await this.#engine.setCookiesFromUrl(setCookieHeaders, url);
+  }
+
+  /**
+   * Adds a cookie, replacing one with the same domain, path and name.
+   *
+   * @param cookie The cookie.
+   * @returns True when stored (false for an expired cookie, which removes the old one).
+   * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   */
+  async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    this.#check("insert cookie");
+    return await this.#engine.insertCookie(cookie);
+  }
+
+  /**
+   * Replaces the cookie with the same domain, path and name, if any.
+   *
+   * @param cookie The cookie.
+   * @returns True when a cookie was replaced.
+   * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   */
+  async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    this.#check("update cookie");
+    return await this.#engine.updateCookie(cookie);
+  }
+
+  /**
+   * Removes the cookie with the same domain, path and name.
+   *
+   * @param cookie Which cookie.
+   * @returns True when a cookie was removed.
+   * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   */
+  async deleteCookie(
+    cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">,
+  ): Promise<boolean> {
+    this.#check("delete cookie");
+    return await this.#engine.deleteCookie(cookie);
+  }
+
+  /**
+   * Every cookie that has not expired, oldest first.
+   *
+   * @returns The cookies.
+   * @throws {TypeError} When the jar is closed.
+   */
+  async allCookies(): Promise<NetworkCookie[]> {
+    this.#check("list cookies");
+    return await this.#engine.allCookies();
+  }
+
+  /**
+   * Removes every cookie (every entry under the jar's prefix).
+   *
+   * @returns When done.
+   * @throws {TypeError} When the jar is closed.
+   */
+  async clear(): Promise<void> {
+    this.#check("clear cookies");
+    await this.#engine.clear();
+  }
+
+  /**
+   * Closes the database when the jar opened it (`path`); a shared `kv` stays open. Safe to
+   * call twice.
+   *
+   * @returns When closed.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (this.#owned) this.#kv.close();
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Same as {@linkcode KvCookieJar.close}, for `await using`.
+   *
+   * @returns When closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
