@@ -1,0 +1,233 @@
+/** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
+
+import type { Clock } from "../clock.ts";
+import type {
+  CacheEntry,
+  CacheMetaData,
+  CacheMetaDataUpdate,
+  CacheWriter,
+} from "./network_cache.ts";
+
+/** The default `maxSize` of the stores, Qt's 50 MiB. */
+export const _DEFAULT_MAX_SIZE = 50 * 1024 * 1024;
+
+const ENCODER = new TextEncoder();
+
+/** The length of `text` in UTF-8 bytes. */
+export function _byteLength(text: string): number {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7F]*$/.test(text) ? text.length : ENCODER.encode(text).length;
+}
+
+/** The URL a cache keys on: parsed, serialized, without its fragment. */
+export function _cacheUrl(url: string | URL, what: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got '${String(url)}'`);
+  }
+  parsed.hash = "";
+  return parsed.href;
+}
+
+/** Validates the `maxSize` option of a store. */
+export function _checkMaxSize(maxSize: unknown, what: string): number {
+  if (maxSize === undefined) return _DEFAULT_MAX_SIZE;
+  if (typeof maxSize !== "number" || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
+    throw new RangeError(
+      `Cannot ${what}: 'maxSize' must be a positive integer, got ${String(maxSize)}`,
+    );
+  }
+  return maxSize;
+}
+
+/** Validates the `clock` option of a store. */
+export function _checkClock(clock: unknown, what: string): Clock | undefined {
+  if (clock !== undefined && typeof clock !== "function") {
+    throw new TypeError(`Cannot ${what}: 'clock' must be a function, got ${typeof clock}`);
+  }
+  return clock as Clock | undefined;
+}
+
+/** The fields of an entry that the metadata sets, validated and normalized. */
+export interface _MetaFields {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  policy: unknown;
+  expires: number | null;
+}
+
+function checkFields(
+  source: CacheMetaDataUpdate,
+  base: _MetaFields | null,
+  what: string,
+): _MetaFields {
+  const status = source.status ?? base?.status;
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 999) {
+    throw new RangeError(`Cannot ${what}: 'status' must be an HTTP status, got ${String(status)}`);
+  }
+  const statusText = source.statusText ?? base?.statusText ?? "";
+  if (typeof statusText !== "string") {
+    throw new TypeError(`Cannot ${what}: 'statusText' must be a string, got ${typeof statusText}`);
+  }
+  let headers: [string, string][];
+  if (source.headers === undefined && base !== null) {
+    headers = base.headers;
+  } else {
+    try {
+      headers = [...new Headers(source.headers)];
+    } catch (error) {
+      throw new TypeError(`Cannot ${what}: 'headers' are invalid`, { cause: error });
+    }
+  }
+  const policy = source.policy === undefined ? (base?.policy ?? null) : source.policy;
+  try {
+    JSON.stringify(policy);
+  } catch (error) {
+    throw new TypeError(`Cannot ${what}: 'policy' must be JSON-compatible`, { cause: error });
+  }
+  const expires = source.expires === undefined ? (base?.expires ?? null) : source.expires;
+  if (expires !== null && (typeof expires !== "number" || !Number.isFinite(expires))) {
+    throw new TypeError(
+      `Cannot ${what}: 'expires' must be a time in epoch ms or null, got ${String(expires)}`,
+    );
+  }
+  return { status, statusText, headers, policy, expires };
+}
+
+/** Validates and normalizes the metadata of a response to store. */
+export function _checkMetaData(
+  metaData: CacheMetaData,
+  what: string,
+): _MetaFields & { url: string; variant: string } {
+  if (typeof metaData !== "object" || metaData === null) {
+    throw new TypeError(`Cannot ${what}: metadata must be an object, got ${String(metaData)}`);
+  }
+  const url = _cacheUrl(metaData.url, what);
+  const variant = metaData.variant ?? "";
+  if (typeof variant !== "string") {
+    throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${typeof variant}`);
+  }
+  if (metaData.headers === undefined) {
+    throw new TypeError(`Cannot ${what}: 'headers' are required`);
+  }
+  return { url, variant, ...checkFields(metaData, null, what) };
+}
+
+/** Applies an update to the fields of a stored entry. */
+export function _applyUpdate(
+  base: _MetaFields,
+  update: CacheMetaDataUpdate,
+  what: string,
+): _MetaFields {
+  if (typeof update !== "object" || update === null) {
+    throw new TypeError(`Cannot ${what}: the update must be an object, got ${String(update)}`);
+  }
+  return checkFields(update, base, what);
+}
+
+/** The bytes the metadata of an entry counts toward the cache size. */
+export function _metaSize(fields: _MetaFields & { url: string; variant: string }): number {
+  return _byteLength(
+    JSON.stringify([
+      fields.url,
+      fields.variant,
+      fields.status,
+      fields.statusText,
+      fields.headers,
+      fields.policy,
+      fields.expires,
+    ]),
+  );
+}
+
+/** Whether an entry's `expires` passed at `now`. */
+export function _isExpired(entry: { expires: number | null }, now: number): boolean {
+  return entry.expires !== null && entry.expires <= now;
+}
+
+/** The largest entry a store of `maxSize` accepts: three quarters of it (Qt's rule). */
+export function _maxEntrySize(maxSize: number): number {
+  return Math.floor(maxSize * 3 / 4);
+}
+
+/** The size eviction brings a store down to: 90% of `maxSize`. */
+export function _evictionTarget(maxSize: number): number {
+  return Math.floor(maxSize * 9 / 10);
+}
+
+/** Orders entries for eviction: least recently used first, then oldest stored. */
+export function _evictionOrder(a: CacheEntry, b: CacheEntry): number {
+  return a.lastAccess - b.lastAccess || a.storedAt - b.storedAt;
+}
+
+/** Copies the public view of an entry so callers cannot change what a store holds. */
+export function _publicEntry(entry: CacheEntry): CacheEntry {
+  return Object.freeze({
+    url: entry.url,
+    variant: entry.variant,
+    status: entry.status,
+    statusText: entry.statusText,
+    headers: entry.headers.map(([name, value]) => [name, value] as [string, string]),
+    policy: structuredClone(entry.policy),
+    expires: entry.expires,
+    bodySize: entry.bodySize,
+    size: entry.size,
+    storedAt: entry.storedAt,
+    lastAccess: entry.lastAccess,
+    generation: entry.generation,
+  });
+}
+
+/**
+ * Reads `body` into `writer`, stopping on `signal`; commits when the body completed, aborts
+ * and rethrows otherwise.
+ */
+export async function _insertInto(
+  writer: CacheWriter,
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> = Symbol.asyncIterator in body
+    ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    : (body as Iterable<Uint8Array>)[Symbol.iterator]();
+  let aborted: Promise<never> | undefined;
+  let onAbort: (() => void) | undefined;
+  if (signal !== undefined) {
+    aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+  }
+  let done = false;
+  try {
+    signal?.throwIfAborted();
+    while (true) {
+      const next = Promise.resolve(iterator.next());
+      const result = aborted === undefined ? await next : await Promise.race([next, aborted]);
+      if (result.done) break;
+      const chunk: unknown = result.value;
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError(`Cannot store cache entry: body chunks must be Uint8Array`);
+      }
+      await writer.write(chunk);
+      signal?.throwIfAborted();
+    }
+    done = true;
+  } catch (error) {
+    await writer.abort();
+    if (!done) {
+      // Not awaited: a source stuck in a read finishes its return() only when that read ends.
+      Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => {});
+    }
+    throw error;
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+  }
+  return await writer.commit();
+}
