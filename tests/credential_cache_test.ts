@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { _parseChallenges } from "../src/auth/challenge.ts";
+import {
+  _CredentialCache,
+  _credentialsFromUrl,
+  _directoryOf,
+  _withoutCredentials,
+} from "../src/auth/credential_cache.ts";
+import { type _DigestChallenge, _parseDigestChallenge } from "../src/auth/digest.ts";
+
+const ALICE = { username: "alice", password: "secret" };
+const BOB = { username: "bob", password: "hunter2" };
+
+function digest(header: string): _DigestChallenge {
+  const parsed = _parseDigestChallenge(_parseChallenges(header)[0]!);
+  assert.ok(parsed);
+  return parsed;
+}
+
+Deno.test("_CredentialCache finds credentials for the same or a deeper path of the origin", () => {
+  const cache = new _CredentialCache();
+  const origin = "http://example.com:8080";
+  cache.store(
+    { origin, realm: "docs", proxy: false },
+    { scheme: "basic", credentials: ALICE },
+    new URL("/docs/a/page.html", origin),
+  );
+  const hit = (path: string) => cache.forUrl(new URL(path, origin))?.credentials;
+  assert.deepEqual(hit("/docs/a/page.html"), ALICE);
+  assert.deepEqual(hit("/docs/a/other?q=1"), ALICE);
+  assert.deepEqual(hit("/docs/a/b/c/deeper"), ALICE);
+  assert.equal(hit("/docs/"), undefined);
+  assert.equal(hit("/docs/b/page.html"), undefined);
+  assert.equal(hit("/"), undefined);
+});
+
+Deno.test("_CredentialCache never gives credentials to another origin", () => {
+  const cache = new _CredentialCache();
+  cache.store(
+    { origin: "http://example.com", realm: "r", proxy: false },
+    { scheme: "basic", credentials: ALICE },
+    new URL("http://example.com/"),
+  );
+  for (
+    const other of [
+      "https://example.com/",
+      "http://example.com:8080/",
+      "http://www.example.com/",
+      "http://example.org/",
+    ]
+  ) {
+    assert.equal(cache.forUrl(new URL(other)), undefined, other);
+  }
+  // A URL of another origin does not add a path to the space.
+  cache.store(
+    { origin: "http://example.com", realm: "r2", proxy: false },
+    { scheme: "basic", credentials: BOB },
+    new URL("http://evil.example/"),
+  );
+  assert.deepEqual(cache.forUrl(new URL("http://example.com/x"))?.credentials, ALICE);
+});
+
+Deno.test("_CredentialCache prefers the longest matching path and keeps realms apart", () => {
+  const cache = new _CredentialCache();
+  const origin = "https://example.com";
+  cache.store(
+    { origin, realm: "root", proxy: false },
+    { scheme: "basic", credentials: ALICE },
+    new URL("/x", origin),
+  );
+  cache.store(
+    { origin, realm: "Admin", proxy: false },
+    { scheme: "basic", credentials: BOB },
+    new URL("/admin/x", origin),
+  );
+  assert.deepEqual(cache.forUrl(new URL("/admin/panel", origin))?.credentials, BOB);
+  assert.deepEqual(cache.forUrl(new URL("/public", origin))?.credentials, ALICE);
+  // Realms are case-sensitive.
+  assert.equal(cache.get({ origin, realm: "admin", proxy: false }), undefined);
+  assert.deepEqual(cache.get({ origin, realm: "Admin", proxy: false })?.credentials, BOB);
+});
+
+Deno.test("_CredentialCache keeps proxy spaces apart from server spaces", () => {
+  const cache = new _CredentialCache();
+  const proxyOrigin = "http://proxy.example:3128";
+  cache.store(
+    { origin: proxyOrigin, realm: "r", proxy: true },
+    { scheme: "basic", credentials: BOB },
+    new URL("/", proxyOrigin),
+  );
+  assert.equal(cache.forUrl(new URL("/", proxyOrigin)), undefined);
+  assert.equal(cache.get({ origin: proxyOrigin, realm: "r", proxy: false }), undefined);
+  assert.deepEqual(cache.forProxy(proxyOrigin)?.credentials, BOB);
+  assert.equal(cache.forProxy("http://other-proxy:3128"), undefined);
+  cache.store({ origin: proxyOrigin, realm: "r", proxy: false }, {
+    scheme: "basic",
+    credentials: ALICE,
+  });
+  assert.equal(cache.size, 2);
+  assert.deepEqual(cache.forProxy(proxyOrigin)?.credentials, BOB);
+});
+
+Deno.test("_CredentialCache counts Digest nonce uses per nonce", () => {
+  const cache = new _CredentialCache();
+  const space = { origin: "http://example.com", realm: "r", proxy: false };
+  const first = digest('Digest realm="r", nonce="one", qop="auth"');
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: first });
+  assert.equal(cache.nextNonceCount(space), 1);
+  assert.equal(cache.nextNonceCount(space), 2);
+  // Storing the same nonce again keeps counting.
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: first });
+  assert.equal(cache.nextNonceCount(space), 3);
+  assert.equal(cache.get(space)?.nc, 3);
+  // A new nonce (after stale=true) starts again at 1.
+  assert.equal(
+    cache.updateDigest(space, digest('Digest realm="r", nonce="two", qop="auth", stale=true')),
+    true,
+  );
+  assert.equal(cache.get(space)?.digest?.nonce, "two");
+  assert.equal(cache.nextNonceCount(space), 1);
+  assert.equal(cache.updateDigest({ ...space, realm: "other" }, first), false);
+  const basicSpace = { ...space, realm: "basic" };
+  cache.store(basicSpace, { scheme: "basic", credentials: BOB });
+  assert.throws(() => cache.nextNonceCount(basicSpace), {
+    name: "RangeError",
+    message:
+      "Cannot count nonce: no Digest challenge cached for realm 'basic' of http://example.com",
+  });
+});
+
+Deno.test("_CredentialCache adds a Digest domain's same-origin URIs to the space", () => {
+  const cache = new _CredentialCache();
+  const origin = "http://example.com";
+  cache.store(
+    { origin, realm: "r", proxy: false },
+    {
+      scheme: "digest",
+      credentials: ALICE,
+      digest: digest(
+        'Digest realm="r", nonce="n", domain="/api/ http://example.com/files/x https://example.com/tls/"',
+      ),
+    },
+  );
+  assert.deepEqual(cache.forUrl(new URL("/api/v1", origin))?.credentials, ALICE);
+  assert.deepEqual(cache.forUrl(new URL("/files/y", origin))?.credentials, ALICE);
+  assert.equal(cache.forUrl(new URL("/tls/", origin)), undefined);
+  assert.equal(cache.forUrl(new URL("/", origin)), undefined);
+});
+
+Deno.test("_CredentialCache forgets spaces on delete, clear and past its bound", () => {
+  const cache = new _CredentialCache(2);
+  const space = (realm: string) => ({ origin: "http://example.com", realm, proxy: false });
+  cache.store(space("a"), { scheme: "basic", credentials: ALICE });
+  cache.store(space("b"), { scheme: "basic", credentials: ALICE });
+  cache.store(space("a"), { scheme: "basic", credentials: BOB }); // a is now the newest
+  cache.store(space("c"), { scheme: "basic", credentials: ALICE });
+  assert.equal(cache.size, 2);
+  assert.equal(cache.get(space("b")), undefined);
+  assert.deepEqual(cache.get(space("a"))?.credentials, BOB);
+  assert.equal(cache.delete(space("a")), true);
+  assert.equal(cache.delete(space("a")), false);
+  cache.clear();
+  assert.equal(cache.size, 0);
+  assert.throws(() => new _CredentialCache(0), {
+    name: "RangeError",
+    message: "Cannot create credential cache: 'maxEntries' must be a positive integer, got 0",
+  });
+});
+
+Deno.test("_CredentialCache returns copies that do not change the cache", () => {
+  const cache = new _CredentialCache();
+  const space = { origin: "http://example.com", realm: "r", proxy: false };
+  const credentials = { ...ALICE };
+  cache.store(space, { scheme: "basic", credentials });
+  credentials.password = "changed";
+  const got = cache.get(space)!;
+  (got.credentials as { password: string }).password = "changed too";
+  assert.equal(cache.get(space)?.credentials.password, "secret");
+});
+
+Deno.test("URL userinfo helpers decode credentials and strip them", () => {
+  const url = new URL("http://us%40er:p%C3%A4ss%3Aword@example.com:8080/a?b#c");
+  assert.deepEqual(_credentialsFromUrl(url), { username: "us@er", password: "päss:word" });
+  assert.deepEqual(_credentialsFromUrl(new URL("http://user@example.com/")), {
+    username: "user",
+    password: "",
+  });
+  assert.equal(_credentialsFromUrl(new URL("http://example.com/")), undefined);
+  assert.deepEqual(_credentialsFromUrl(new URL("http://%E0%A4%A@example.com/")), {
+    username: "%E0%A4%A",
+    password: "",
+  });
+  assert.equal(_withoutCredentials(url).href, "http://example.com:8080/a?b#c");
+  assert.equal(url.username, "us%40er");
+});
+
+Deno.test("_directoryOf keeps the path up to the last slash", () => {
+  assert.equal(_directoryOf("/docs/a/page.html"), "/docs/a/");
+  assert.equal(_directoryOf("/docs/a/"), "/docs/a/");
+  assert.equal(_directoryOf("/"), "/");
+  assert.equal(_directoryOf(""), "/");
+});
