@@ -758,7 +758,7 @@ export class KvCache implements NetworkCache {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#writers].map((writer) => writer.abort()));
+    await Promise.all([...this.#writers].map((writer) => writer.discard()));
     if (this.#owned) this.#kv.close();
   }
 
@@ -987,6 +987,13 @@ class KvCacheWriter implements CacheWriter {
       }
     }
     return false;
+  }
+
+  /** Makes the writer store nothing (its commit returns false), for closing the cache. */
+  async discard(): Promise<void> {
+    this.#fail();
+    await this.#chain;
+    await this.#committing?.catch(() => {});
   }
 
   async abort(): Promise<void> {

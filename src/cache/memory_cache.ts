@@ -91,8 +91,11 @@ export class MemoryCache implements NetworkCache {
     return this.#maxSize;
   }
 
-  #check(what: string): void {
-    if (this.#closed) throw new TypeError(`Cannot ${what}: the cache is closed`);
+  /** Settles once the cache may be used, rejecting when it is closed. */
+  #use(what: string): Promise<void> {
+    return this.#closed
+      ? Promise.reject(new TypeError(`Cannot ${what}: the cache is closed`))
+      : Promise.resolve();
   }
 
   #get(url: string, variant: string): Stored | null {
@@ -133,10 +136,10 @@ export class MemoryCache implements NetworkCache {
    * @returns The entry, or `null` on a miss.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
-    this.#check("read cache");
+  async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
+    await this.#use("read cache");
     const stored = this.#get(_cacheUrl(url, "read cache"), variant);
-    return Promise.resolve(stored === null ? null : _publicEntry(stored));
+    return stored === null ? null : _publicEntry(stored);
   }
 
   /**
@@ -146,15 +149,15 @@ export class MemoryCache implements NetworkCache {
    * @returns The live entries.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  variants(url: string | URL): Promise<CacheEntry[]> {
-    this.#check("read cache");
+  async variants(url: string | URL): Promise<CacheEntry[]> {
+    await this.#use("read cache");
     const key = _cacheUrl(url, "read cache");
     const entries: CacheEntry[] = [];
     for (const variant of [...(this.#entries.get(key)?.keys() ?? [])]) {
       const stored = this.#get(key, variant);
       if (stored !== null) entries.push(_publicEntry(stored));
     }
-    return Promise.resolve(entries);
+    return entries;
   }
 
   /**
@@ -164,22 +167,20 @@ export class MemoryCache implements NetworkCache {
    * @returns The body, or `null` when the entry was replaced, removed or expired since.
    * @throws {TypeError} When the cache is closed.
    */
-  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
-    this.#check("read cache");
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+    await this.#use("read cache");
     const stored = this.#get(entry.url, entry.variant);
-    if (stored === null || stored.generation !== entry.generation) return Promise.resolve(null);
+    if (stored === null || stored.generation !== entry.generation) return null;
     this.#set({ ...stored, lastAccess: this.#clock() });
     const chunks = [...stored.chunks];
     let index = 0;
-    return Promise.resolve(
-      new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const chunk = chunks[index++];
-          if (chunk === undefined) controller.close();
-          else controller.enqueue(chunk.slice());
-        },
-      }),
-    );
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const chunk = chunks[index++];
+        if (chunk === undefined) controller.close();
+        else controller.enqueue(chunk.slice());
+      },
+    });
   }
 
   /**
@@ -191,21 +192,20 @@ export class MemoryCache implements NetworkCache {
    * @throws {RangeError} When `status` is not an HTTP status.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
-    this.#check("store cache entry");
+    if (this.#closed) throw new TypeError("Cannot store cache entry: the cache is closed");
     const fields = _checkMetaData(metaData, "store cache entry");
     const metaSize = _metaSize(fields);
     const limit = _maxEntrySize(this.#maxSize);
     const chunks: Uint8Array[] = [];
     let bodySize = 0;
     let state: "open" | "too-large" | "committed" | "aborted" = "open";
-    const ensureUsable = (what: string) => {
-      if (state === "committed" || state === "aborted") {
-        throw new TypeError(`Cannot ${what}: the cache writer is already ${state}`);
-      }
-    };
+    const usable = (what: string): Promise<void> =>
+      state === "committed" || state === "aborted"
+        ? Promise.reject(new TypeError(`Cannot ${what}: the cache writer is already ${state}`))
+        : Promise.resolve();
     const writer: CacheWriter = {
-      write: (chunk: Uint8Array): Promise<void> => {
-        ensureUsable("write cache entry");
+      write: async (chunk: Uint8Array): Promise<void> => {
+        await usable("write cache entry");
         if (state === "open") {
           bodySize += chunk.length;
           if (bodySize + metaSize > limit) {
@@ -215,13 +215,13 @@ export class MemoryCache implements NetworkCache {
             chunks.push(chunk.slice());
           }
         }
-        return Promise.resolve();
+        return;
       },
-      commit: (): Promise<boolean> => {
-        ensureUsable("commit cache entry");
+      commit: async (): Promise<boolean> => {
+        await usable("commit cache entry");
         const accepted = state === "open" && !this.#closed;
         state = "committed";
-        if (!accepted) return Promise.resolve(false);
+        if (!accepted) return false;
         const now = this.#clock();
         const stored: Stored = {
           ...fields,
@@ -234,7 +234,7 @@ export class MemoryCache implements NetworkCache {
         };
         this.#set(stored);
         if (this.#size > this.#maxSize) this.#evict(stored);
-        return Promise.resolve(true);
+        return true;
       },
       abort: (): Promise<void> => {
         if (state !== "committed") {
@@ -279,10 +279,10 @@ export class MemoryCache implements NetworkCache {
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
    */
-  updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
-    this.#check("update cache entry");
+  async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
+    await this.#use("update cache entry");
     const stored = this.#get(entry.url, entry.variant);
-    if (stored === null || stored.generation !== entry.generation) return Promise.resolve(false);
+    if (stored === null || stored.generation !== entry.generation) return false;
     const fields = _applyUpdate(stored, update, "update cache entry");
     const metaSize = _metaSize({ ...fields, url: stored.url, variant: stored.variant });
     const updated: Stored = {
@@ -293,7 +293,7 @@ export class MemoryCache implements NetworkCache {
     };
     this.#set(updated);
     if (this.#size > this.#maxSize) this.#evict(updated);
-    return Promise.resolve(true);
+    return true;
   }
 
   /**
@@ -303,13 +303,12 @@ export class MemoryCache implements NetworkCache {
    * @returns A promise that resolves at once.
    * @throws {TypeError} When the cache is closed.
    */
-  touch(entry: CacheEntry): Promise<void> {
-    this.#check("update cache entry");
+  async touch(entry: CacheEntry): Promise<void> {
+    await this.#use("update cache entry");
     const stored = this.#get(entry.url, entry.variant);
     if (stored !== null && stored.generation === entry.generation) {
       this.#set({ ...stored, lastAccess: this.#clock() });
     }
-    return Promise.resolve();
   }
 
   /**
@@ -319,12 +318,12 @@ export class MemoryCache implements NetworkCache {
    * @returns Whether anything was removed.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  remove(url: string | URL): Promise<boolean> {
-    this.#check("remove cache entry");
+  async remove(url: string | URL): Promise<boolean> {
+    await this.#use("remove cache entry");
     const variants = this.#entries.get(_cacheUrl(url, "remove cache entry"));
-    if (variants === undefined) return Promise.resolve(false);
+    if (variants === undefined) return false;
     for (const stored of [...variants.values()]) this.#delete(stored);
-    return Promise.resolve(true);
+    return true;
   }
 
   /**
@@ -333,11 +332,10 @@ export class MemoryCache implements NetworkCache {
    * @returns A promise that resolves at once.
    * @throws {TypeError} When the cache is closed.
    */
-  clear(): Promise<void> {
-    this.#check("clear cache");
+  async clear(): Promise<void> {
+    await this.#use("clear cache");
     this.#entries.clear();
     this.#size = 0;
-    return Promise.resolve();
   }
 
   /**
@@ -345,8 +343,9 @@ export class MemoryCache implements NetworkCache {
    *
    * @returns The size in bytes.
    */
-  cacheSize(): Promise<number> {
-    return Promise.resolve(this.#size);
+  async cacheSize(): Promise<number> {
+    await this.#use("read cache");
+    return this.#size;
   }
 
   /** Evicts expired entries, then least recently used ones; `keep` goes last. */
@@ -371,10 +370,10 @@ export class MemoryCache implements NetworkCache {
    * @returns The cache size afterwards.
    * @throws {TypeError} When the cache is closed.
    */
-  expire(): Promise<number> {
-    this.#check("expire cache");
+  async expire(): Promise<number> {
+    await this.#use("expire cache");
     this.#evict();
-    return Promise.resolve(this.#size);
+    return this.#size;
   }
 
   /**
