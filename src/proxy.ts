@@ -598,60 +598,51 @@ export interface _ProbeOptions {
 const DNS_FAILURE =
   /dns error|failed to lookup address|name or service not known|no such host|nodename nor servname|temporary failure in name resolution|no address associated/;
 
+type Reached<T> = { value: T } | { failure: Exclude<_ProbeResult, "alive"> };
+
 /**
- * Checks a proxy's address: can a TCP (or TLS) connection be opened, and does the proxy say
- * anything back within the time limit? SOCKS5 proxies get a greeting, HTTP proxies an
- * `OPTIONS *` request.
- *
- * @returns `"refused"`, `"not-found"`, `"timeout"` (no connection, or no answer), `"alive"`,
- * or `"unknown"` (another failure, or no permission to connect).
+ * Opens a connection to the proxy (TLS for an `https` proxy) and runs `talk` on it, all
+ * within the probe's time limit; the connection is closed afterwards whatever happens.
  */
-export async function _probeProxy(
+async function reachProxy<T>(
   proxy: NetworkProxy,
-  options: _ProbeOptions = {},
-): Promise<_ProbeResult> {
+  options: _ProbeOptions,
+  talk: (conn: Deno.Conn) => Promise<T>,
+): Promise<Reached<T>> {
   if (proxy.url === undefined || proxy.type === "none" || proxy.type === "system") {
-    return "unknown";
+    return { failure: "unknown" };
   }
   const url = new URL(proxy.url);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || DEFAULT_PORTS[url.protocol]);
-  const limit = options.probeTimeout ?? 1000;
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
-  }, limit);
+  }, options.probeTimeout ?? 1000);
   let conn: Deno.Conn | undefined;
   try {
     const tcp = await Deno.connect({ hostname, port, signal: controller.signal });
     conn = tcp;
+    let open: Deno.Conn = tcp;
     if (proxy.type === "https") {
-      // Any answer to the handshake, even a certificate the probe does not trust, is a live proxy.
-      const tls = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
-      conn = tls;
-      const handshake = tls.handshake().then(() => "alive" as const, () => "alive" as const);
-      return await raceAbort(handshake, controller.signal, () => tls.close()) ?? "timeout";
+      open = conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
     }
-    const greeting = proxy.type === "http"
-      ? new TextEncoder().encode(`OPTIONS * HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
-      : new Uint8Array([5, 1, 0]);
-    const open = conn;
-    const answered = (async () => {
-      await open.write(greeting);
-      const n = await open.read(new Uint8Array(64));
-      return n === null ? "unknown" as const : "alive" as const;
-    })().catch(() => "unknown" as const);
-    return await raceAbort(answered, controller.signal, () => open.close()) ?? "timeout";
+    const talking = talk(open).then(
+      (value) => ({ value }),
+      () => ({ failure: "unknown" as const }),
+    );
+    return await raceAbort(talking, controller.signal, () => open.close()) ??
+      { failure: "timeout" };
   } catch (error) {
-    if (timedOut) return "timeout";
-    if (error instanceof Deno.errors.ConnectionRefused) return "refused";
-    if (error instanceof Deno.errors.TimedOut) return "timeout";
+    if (timedOut) return { failure: "timeout" };
+    if (error instanceof Deno.errors.ConnectionRefused) return { failure: "refused" };
+    if (error instanceof Deno.errors.TimedOut) return { failure: "timeout" };
     const text = error instanceof Error ? error.message.toLowerCase() : String(error);
-    if (DNS_FAILURE.test(text)) return "not-found";
-    if (/refused/.test(text)) return "refused";
-    return "unknown";
+    if (DNS_FAILURE.test(text)) return { failure: "not-found" };
+    if (/refused/.test(text)) return { failure: "refused" };
+    return { failure: "unknown" };
   } finally {
     clearTimeout(timer);
     try {
@@ -660,6 +651,71 @@ export async function _probeProxy(
       // Closed by the race.
     }
   }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * Checks a proxy's address: can a TCP (or TLS) connection be opened, and does the proxy say
+ * anything back within the time limit? SOCKS5 proxies get a greeting, HTTP proxies an
+ * `OPTIONS *` request; for an `https` proxy any answer to the TLS handshake counts.
+ *
+ * @returns `"refused"`, `"not-found"`, `"timeout"` (no connection, or no answer), `"alive"`,
+ * or `"unknown"` (another failure, or no permission to connect).
+ */
+export async function _probeProxy(
+  proxy: NetworkProxy,
+  options: _ProbeOptions = {},
+): Promise<_ProbeResult> {
+  const reached = await reachProxy(proxy, options, async (conn) => {
+    if (proxy.type === "https") {
+      // A certificate the probe does not trust is still an answer.
+      await (conn as Deno.TlsConn).handshake().catch(() => {});
+      return "alive" as const;
+    }
+    const greeting = proxy.type === "http"
+      ? new TextEncoder().encode(`OPTIONS * HTTP/1.1\r\nHost: ${new URL(proxy.url!).host}\r\n\r\n`)
+      : new Uint8Array([5, 1, 0]);
+    await writeAll(conn, greeting);
+    const n = await conn.read(new Uint8Array(64));
+    return n === null ? "unknown" as const : "alive" as const;
+  });
+  return "value" in reached ? reached.value : reached.failure;
+}
+
+/**
+ * Asks an HTTP proxy to open a tunnel to `authority` (`host:port`), with the proxy's
+ * credentials, and returns the status it answers with (then closes the connection), or
+ * undefined when there is no answer. Used to learn why Deno's tunnel failed.
+ */
+export async function _probeConnect(
+  proxy: NetworkProxy,
+  authority: string,
+  options: _ProbeOptions = {},
+): Promise<number | undefined> {
+  if (proxy.type !== "http" && proxy.type !== "https") return undefined;
+  const reached = await reachProxy(proxy, options, async (conn) => {
+    const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
+    if (proxy.username !== undefined) {
+      lines.push(
+        `Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`,
+      );
+    }
+    await writeAll(conn, new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+    let head = "";
+    const buffer = new Uint8Array(1024);
+    while (!head.includes("\r\n") && head.length < 4096) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      head += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+    }
+    const match = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(head);
+    return match ? Number(match[1]) : undefined;
+  });
+  return "value" in reached ? reached.value : undefined;
 }
 
 /** Resolves with the promise's value, or undefined when the signal aborts first. */
@@ -781,9 +837,25 @@ export async function _classifyProxyError(
     );
   }
   if (/unsuccessful tunnel/.test(lower)) {
+    // Deno does not say what the proxy answered to CONNECT: ask again. An answer to CONNECT
+    // comes from the proxy itself, so 401 (which tinyproxy sends for wrong credentials) is as
+    // much a demand for proxy credentials as 407.
+    const status = await _probeConnect(
+      proxy,
+      `${target.hostname}:${_proxyQuery(target).port}`,
+      options,
+    );
+    if (status === 401 || status === 407) {
+      return make(
+        NetworkError.ProxyAuthenticationRequiredError,
+        `Proxy ${label} refused the credentials (HTTP ${status} to CONNECT) (${text})`,
+      );
+    }
     return make(
       NetworkError.UnknownProxyError,
-      `Proxy ${label} could not open a tunnel to ${target.host} (${text})`,
+      `Proxy ${label} could not open a tunnel to ${target.host}${
+        status === undefined ? "" : ` (HTTP ${status} to CONNECT)`
+      } (${text})`,
     );
   }
   if (DNS_FAILURE.test(lower)) {

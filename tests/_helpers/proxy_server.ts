@@ -502,7 +502,7 @@ export interface Origin extends AsyncDisposable {
 /**
  * Starts an origin on 127.0.0.1 (port 0) that answers `origin <method> <path>` and echoes the
  * `proxy-authorization` header it received (which a proxy must never forward) as
- * `x-seen-proxy-authorization`.
+ * `x-seen-proxy-authorization`, and the `via` header (which tinyproxy adds) as `x-seen-via`.
  *
  * @param options `tls: true` serves HTTPS with {@linkcode ORIGIN_CERT}.
  * @returns The running origin.
@@ -511,7 +511,10 @@ export function startOrigin(options: { tls?: boolean } = {}): Origin {
   const handler = (request: Request): Response => {
     const url = new URL(request.url);
     return new Response(`origin ${request.method} ${url.pathname}`, {
-      headers: { "x-seen-proxy-authorization": request.headers.get("proxy-authorization") ?? "" },
+      headers: {
+        "x-seen-proxy-authorization": request.headers.get("proxy-authorization") ?? "",
+        "x-seen-via": request.headers.get("via") ?? "",
+      },
     });
   };
   const base = { hostname: "127.0.0.1", port: 0, onListen() {} };

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { _ProxyClientPool } from "../src/_proxy_client.ts";
+import { _classifyProxyError, type NetworkProxy } from "../src/proxy.ts";
+import { NetworkError } from "../src/network_error.ts";
+import { startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import { loadRealProxies, type RealProxy } from "./_helpers/real_proxies.ts";
+
+// Real proxies from Debian's packages, started by .ci/proxies.sh. Outside CI their absence
+// skips these tests with a message; in CI (the CI variable is set) it fails them.
+const found = await loadRealProxies();
+const inCi = Deno.env.get("CI") !== undefined && Deno.env.get("CI") !== "";
+if (found.problems.length > 0 && !inCi) {
+  console.log(
+    `proxy_interop_test: skipping tests of absent proxies:\n  ${found.problems.join("\n  ")}`,
+  );
+}
+
+Deno.test({
+  name: "real proxies are present in CI",
+  ignore: !inCi,
+  fn() {
+    assert.deepEqual(found.problems, [], "run .ci/proxies.sh before the tests");
+  },
+});
+
+function withCredentials(
+  type: NetworkProxy["type"],
+  real: RealProxy,
+  password = real.password,
+): NetworkProxy {
+  return { type, url: real.url, username: real.username, password };
+}
+
+/** A client made by hand, with NO_PROXY hidden so the environment cannot bypass the proxy. */
+function rawClient(proxy: Deno.Proxy, caCerts: string[]): Deno.HttpClient {
+  const saved = ["NO_PROXY", "no_proxy"].map((name) => [name, Deno.env.get(name)] as const);
+  for (const [name] of saved) Deno.env.delete(name);
+  try {
+    return Deno.createHttpClient({ proxy, caCerts });
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) Deno.env.set(name, value);
+  }
+}
+
+async function failure(client: Deno.HttpClient | undefined, url: string): Promise<unknown> {
+  return await fetch(url, { client }).then(
+    async (response) => {
+      await response.body?.cancel();
+      throw new Error(`expected a failure, got ${response.status}`);
+    },
+    (e: unknown) => e,
+  );
+}
+
+Deno.test({
+  name: "tinyproxy forwards HTTP and tunnels HTTPS with Basic credentials",
+  ignore: found.tinyproxy === undefined,
+  async fn(t) {
+    const real = found.tinyproxy!;
+    await using origin = startOrigin();
+    await using tlsOrigin = startOrigin({ tls: true });
+    const pool = new _ProxyClientPool();
+    try {
+      await t.step("Deno.createHttpClient with basicAuth", async () => {
+        using client = rawClient(
+          { url: real.url, basicAuth: { username: real.username, password: real.password } },
+          [TEST_CA_CERT],
+        );
+        const response = await fetch(origin.url("127.0.0.1", "/raw"), { client });
+        assert.equal(await response.text(), "origin GET /raw");
+        assert.match(response.headers.get("x-seen-via") ?? "", /tinyproxy/);
+        assert.equal(response.headers.get("x-seen-proxy-authorization"), "");
+      });
+      await t.step("the pool's client, plain http", async () => {
+        const client = pool.get(withCredentials("http", real), { caCerts: [TEST_CA_CERT] });
+        const response = await fetch(origin.url("127.0.0.1", "/pool"), { client });
+        assert.equal(await response.text(), "origin GET /pool");
+        assert.match(response.headers.get("x-seen-via") ?? "", /tinyproxy/);
+      });
+      await t.step("the pool's client, https through CONNECT", async () => {
+        const client = pool.get(withCredentials("http", real), { caCerts: [TEST_CA_CERT] });
+        const response = await fetch(tlsOrigin.url("127.0.0.1", "/tls"), { client });
+        assert.equal(await response.text(), "origin GET /tls");
+      });
+      await t.step("no credentials get 407 with a Basic challenge", async () => {
+        const client = pool.get({ type: "http", url: real.url });
+        const response = await fetch(origin.url("127.0.0.1"), { client });
+        await response.body?.cancel();
+        assert.equal(response.status, 407);
+        assert.match(response.headers.get("proxy-authenticate") ?? "", /^Basic/i);
+      });
+      await t.step(
+        "a wrong password is refused (tinyproxy 1.11 answers 401, not 407)",
+        async () => {
+          const client = pool.get(withCredentials("http", real, "wrong-password"));
+          const response = await fetch(origin.url("127.0.0.1"), { client });
+          await response.body?.cancel();
+          assert.ok(response.status === 401 || response.status === 407, `got ${response.status}`);
+          assert.match(response.headers.get("server") ?? "", /tinyproxy/);
+        },
+      );
+      await t.step("a wrong password on CONNECT is ProxyAuthenticationRequiredError", async () => {
+        const proxy = withCredentials("http", real, "wrong-password");
+        const client = pool.get(proxy, { caCerts: [TEST_CA_CERT] });
+        const url = tlsOrigin.url("127.0.0.1");
+        const error = await _classifyProxyError(await failure(client, url), proxy, url);
+        assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
+        assert.ok(!error.message.includes("wrong-password"));
+      });
+    } finally {
+      pool.clear();
+    }
+  },
+});
+
+Deno.test({
+  name: "dante tunnels HTTP and HTTPS with SOCKS5 username and password",
+  ignore: found.dante === undefined,
+  async fn(t) {
+    const real = found.dante!;
+    await using origin = startOrigin();
+    await using tlsOrigin = startOrigin({ tls: true });
+    const pool = new _ProxyClientPool();
+    try {
+      await t.step("Deno.createHttpClient with basicAuth", async () => {
+        using client = rawClient(
+          { url: real.url, basicAuth: { username: real.username, password: real.password } },
+          [TEST_CA_CERT],
+        );
+        const response = await fetch(origin.url("127.0.0.1", "/raw"), { client });
+        assert.equal(await response.text(), "origin GET /raw");
+      });
+      for (const type of ["socks5", "socks5h"] as const) {
+        await t.step(`the pool's client, ${type}`, async () => {
+          const url = real.url.replace(/^socks5:/, `${type}:`);
+          const proxy: NetworkProxy = {
+            type,
+            url,
+            username: real.username,
+            password: real.password,
+          };
+          const client = pool.get(proxy, { caCerts: [TEST_CA_CERT] });
+          const plain = await fetch(origin.url("127.0.0.1", "/plain"), { client });
+          assert.equal(await plain.text(), "origin GET /plain");
+          const secure = await fetch(tlsOrigin.url("127.0.0.1", "/tls"), { client });
+          assert.equal(await secure.text(), "origin GET /tls");
+        });
+      }
+      await t.step("a wrong password is ProxyAuthenticationRequiredError", async () => {
+        const proxy = withCredentials("socks5", real, "wrong-password");
+        const client = pool.get(proxy);
+        const url = origin.url("127.0.0.1");
+        const error = await _classifyProxyError(await failure(client, url), proxy, url);
+        assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
+        assert.ok(!error.message.includes("wrong-password"));
+      });
+      await t.step("no credentials is ProxyAuthenticationRequiredError", async () => {
+        const proxy: NetworkProxy = { type: "socks5", url: real.url };
+        const url = origin.url("127.0.0.1");
+        const error = await _classifyProxyError(await failure(pool.get(proxy), url), proxy, url);
+        assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
+      });
+    } finally {
+      pool.clear();
+    }
+  },
+});
