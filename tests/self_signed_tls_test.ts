@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hasOpenssl, makeTestCertificates, type TestCertificates } from "./_helpers/tls.ts";
 
-async function serveHttps(certs: TestCertificates) {
+function serveHttps(certs: TestCertificates) {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, cert: certs.cert, key: certs.key, onListen() {} },
     (request) => new Response(`secure ${new URL(request.url).pathname}`),
@@ -15,7 +15,7 @@ for (const method of ["openssl", "webcrypto"] as const) {
     ignore: method === "openssl" && !(await hasOpenssl()),
     async fn() {
       const certs = await makeTestCertificates({ method });
-      const { server, url } = await serveHttps(certs);
+      const { server, url } = serveHttps(certs);
       try {
         using client = Deno.createHttpClient({ caCerts: [certs.caCert] });
         const response = await fetch(url, { client });
@@ -24,7 +24,10 @@ for (const method of ["openssl", "webcrypto"] as const) {
         // Without the CA the certificate is not trusted.
         await assert.rejects(fetch(url), (error: unknown) => {
           assert.ok(error instanceof TypeError);
-          assert.match(String(error.cause ?? error.message), /certificate|UnknownIssuer|tls/i);
+          assert.match(
+            String(error.cause ?? error.message),
+            /invalid peer certificate: UnknownIssuer/,
+          );
           return true;
         });
         // Nor with another CA.
