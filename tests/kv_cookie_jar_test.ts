@@ -1,0 +1,173 @@
+import { strict as assert } from "node:assert";
+import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
+import { cookieHeader } from "../src/cookies/network_cookie.ts";
+
+const START = Date.UTC(2026, 0, 1);
+const WRITER = new URL("./testdata/cookies/kv_cookie_writer.ts", import.meta.url);
+const CONFIG = new URL("../deno.json", import.meta.url);
+
+async function runWriter(path: string, label: string, count: number): Promise<number> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG.pathname, WRITER.pathname, path, label, String(count)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  return Number(new TextDecoder().decode(output.stdout).trim());
+}
+
+async function tempDb(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  return {
+    path: `${dir}/cookies.sqlite3`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+Deno.test("KvCookieJar keeps cookies across processes", async () => {
+  await using db = await tempDb();
+  assert.equal(await runWriter(db.path, "p", 10), 10);
+  await using jar = await KvCookieJar.open({ path: db.path });
+  const header = cookieHeader(await jar.cookiesForUrl("https://www.site1.com/"));
+  assert.equal(header, "p-1=1; p-6=6");
+  assert.equal((await jar.allCookies()).length, 10);
+});
+
+Deno.test("KvCookieJar loses no cookie when two processes write one file at once", async () => {
+  await using db = await tempDb();
+  const [a, b] = await Promise.all([runWriter(db.path, "a", 150), runWriter(db.path, "b", 150)]);
+  assert.equal(a + b, 300);
+  await using jar = await KvCookieJar.open({ path: db.path });
+  const names = new Set((await jar.allCookies()).map((c) => c.name));
+  assert.equal(names.size, 300);
+  for (let i = 0; i < 150; i++) assert.ok(names.has(`a-${i}`) && names.has(`b-${i}`), `${i}`);
+  const kv = await Deno.openKv(db.path);
+  try {
+    const total = await kv.get<Deno.KvU64>(["netaccess", "cookies", "count"]);
+    assert.equal(total.value?.value, 300n);
+    for (let s = 0; s < 5; s++) {
+      const site = await kv.get<Deno.KvU64>(["netaccess", "cookies", "n", `site${s}.com`]);
+      assert.equal(site.value?.value, 60n);
+    }
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvCookieJar skips and removes a corrupt entry, listing only the request's site", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await using jar = await KvCookieJar.open({ kv, clock: () => START });
+    await jar.setCookiesFromUrl(["good=1"], "https://a.example.com/");
+    const corruptA = ["netaccess", "cookies", "c", "example.com", "a.example.com", "/", "bad"];
+    const corruptB = ["netaccess", "cookies", "c", "other.org", "other.org", "/", "bad"];
+    await kv.set(corruptA, { name: 42 });
+    await kv.set(corruptB, "not a cookie");
+    assert.equal(cookieHeader(await jar.cookiesForUrl("https://a.example.com/")), "good=1");
+    assert.equal((await kv.get(corruptA)).versionstamp, null);
+    // Another site's keys were not listed, so its corrupt entry is still there...
+    assert.notEqual((await kv.get(corruptB)).versionstamp, null);
+    assert.deepEqual(await jar.cookiesForUrl("https://other.org/"), []);
+    assert.equal((await kv.get(corruptB)).versionstamp, null);
+    // ...and a corrupt value where a cookie is about to be written does no harm.
+    await kv.set(["netaccess", "cookies", "c", "example.com", "a.example.com", "/", "x"], 7);
+    assert.equal(await jar.setCookiesFromUrl(["x=2"], "https://a.example.com/"), 1);
+    assert.deepEqual((await jar.allCookies()).map((c) => c.name), ["good", "x"]);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvCookieJar recounts when a count is corrupt and still bounds the jar", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await using jar = await KvCookieJar.open({ kv, clock: () => START, maxCookies: 5 });
+    await kv.set(["netaccess", "cookies", "count"], "garbage");
+    for (let i = 0; i < 8; i++) {
+      await jar.setCookiesFromUrl([`c${i}=1`], `https://s${i}.example/`);
+    }
+    assert.ok((await jar.allCookies()).length <= 5);
+    const total = await kv.get<Deno.KvU64>(["netaccess", "cookies", "count"]);
+    assert.equal(total.value?.value, BigInt((await jar.allCookies()).length));
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const one = await KvCookieJar.open({ kv, prefix: ["jar", 1] });
+    const two = await KvCookieJar.open({ kv, prefix: ["jar", 2] });
+    await one.setCookiesFromUrl(["a=1"], "https://example.com/");
+    await two.setCookiesFromUrl(["b=2"], "https://example.com/");
+    assert.equal(cookieHeader(await one.cookiesForUrl("https://example.com/")), "a=1");
+    await two.clear();
+    assert.equal((await one.allCookies()).length, 1);
+    await one.close();
+    await one.close();
+    await two[Symbol.asyncDispose]();
+    await assert.rejects(() => one.cookiesForUrl("https://example.com/"), {
+      name: "TypeError",
+      message: "Cannot get cookies: the cookie jar is closed",
+    });
+    assert.equal((await kv.list({ prefix: ["jar", 1] }).next()).done, false); // kv still open
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvCookieJar opened by path closes its database, safely twice", async () => {
+  await using db = await tempDb();
+  const jar = await KvCookieJar.open({ path: db.path });
+  await jar.setCookiesFromUrl(["a=1"], "https://example.com/");
+  await jar.close();
+  await jar.close();
+  // The sanitizers would report a leaked database; reopening proves the file is intact.
+  await using again = await KvCookieJar.open({ path: db.path });
+  assert.equal((await again.allCookies()).length, 1);
+});
+
+Deno.test("KvCookieJar.open validates its options", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await assert.rejects(() => KvCookieJar.open({ kv, path: ":memory:" }), {
+      name: "TypeError",
+      message: "Cannot open cookie jar: give either 'kv' or 'path', not both",
+    });
+    await assert.rejects(() => KvCookieJar.open({ kv, maxCookiesPerDomain: -1 }), {
+      name: "RangeError",
+      message: "Cannot open cookie jar: 'maxCookiesPerDomain' must be a positive integer, got -1",
+    });
+    await assert.rejects(
+      () => KvCookieJar.open({ kv, prefix: "x" as unknown as Deno.KvKey }),
+      TypeError,
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("KvCookieJar rewrites a last-access time only when it is over a minute old", async () => {
+  let now = START;
+  await using jar = await KvCookieJar.open({ path: ":memory:", clock: () => now });
+  await jar.setCookiesFromUrl(["a=1"], "https://example.com/");
+  now += 30_000;
+  assert.equal((await jar.cookiesForUrl("https://example.com/"))[0]!.lastAccessTime, START);
+  now += 40_000;
+  assert.equal((await jar.cookiesForUrl("https://example.com/"))[0]!.lastAccessTime, now);
+  assert.equal((await jar.allCookies())[0]!.lastAccessTime, now);
+});
+
+Deno.test("KvCookieJar stores names and paths too long for a key part", async () => {
+  await using jar = await KvCookieJar.open({ path: ":memory:" });
+  const name = "n".repeat(3000);
+  const path = `/${"p".repeat(1000)}`;
+  assert.equal(await jar.setCookiesFromUrl([`${name}=v; Path=${path}`], "https://example.com/"), 1);
+  assert.equal(await jar.setCookiesFromUrl([`${name}=w; Path=${path}`], "https://example.com/"), 1);
+  const sent = await jar.cookiesForUrl(`https://example.com${path}/x`);
+  assert.deepEqual(sent.map((c) => [c.name.length, c.value]), [[3000, "w"]]);
+  assert.equal(await jar.deleteCookie({ name, domain: "example.com", path }), true);
+  assert.deepEqual(await jar.allCookies(), []);
+});
