@@ -40,6 +40,15 @@ export interface HstsPolicy {
  * A host to treat as known before any header was seen, as browsers' preload lists do: a host
  * name, or an object that also says whether subdomains are covered and when the entry ends.
  * Preloaded policies are not stored, and headers (even `max-age=0`) do not remove them.
+ *
+ * @example Preloading a host and a whole domain
+ * ```ts
+ * import { type HstsPreload, MemoryHstsStore } from "@netaccess/core";
+ *
+ * const preload: HstsPreload[] = ["login.example.com", { host: "example.org", includeSubDomains: true }];
+ * const store = new MemoryHstsStore({ preload });
+ * console.log(await store.isKnownHost("www.example.org")); // true
+ * ```
  */
 export type HstsPreload = string | {
   /** The host name. */
@@ -127,7 +136,21 @@ export interface HstsStore {
   all(): Promise<HstsPolicy[]>;
 }
 
-/** Options of {@linkcode MemoryHstsStore}. */
+/**
+ * Options of {@linkcode MemoryHstsStore}.
+ *
+ * @example A store on a clock a test controls
+ * ```ts
+ * import { MemoryHstsStore, type MemoryHstsStoreOptions } from "@netaccess/core";
+ *
+ * let now = Date.UTC(2026, 0, 1);
+ * const options: MemoryHstsStoreOptions = { clock: () => now };
+ * const store = new MemoryHstsStore(options);
+ * await store.learn("example.com", "max-age=60");
+ * now += 61_000;
+ * console.log(await store.isKnownHost("example.com")); // false
+ * ```
+ */
 export interface MemoryHstsStoreOptions {
   /**
    * The clock that decides when policies expire.
@@ -143,7 +166,19 @@ export interface MemoryHstsStoreOptions {
   preload?: Iterable<HstsPreload>;
 }
 
-/** Options of {@linkcode KvHstsStore.open}. */
+/**
+ * Options of {@linkcode KvHstsStore.open}.
+ *
+ * @example Sharing one database with other stores
+ * ```ts
+ * import { KvHstsStore, type KvHstsStoreOptions } from "@netaccess/core";
+ *
+ * await using kv = await Deno.openKv(":memory:");
+ * const options: KvHstsStoreOptions = { kv, prefix: ["my-app", "hsts"] };
+ * await using store = await KvHstsStore.open(options);
+ * console.log((await store.all()).length); // 0
+ * ```
+ */
 export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
   /** A SQLite file (or `":memory:"`) to open; the store closes it. Give this or `kv`. */
   path?: string;
