@@ -382,6 +382,18 @@ Deno.test("CookieJar insertCookie, updateCookie and deleteCookie work on domain,
   });
 });
 
+Deno.test("CookieJar keeps a host with a trailing dot apart from the same host without", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    assert.equal(await jar.setCookiesFromUrl(["a=1"], "https://www.example.com./"), 1);
+    assert.equal(
+      await jar.setCookiesFromUrl(["b=1; Domain=example.com"], "https://www.example.com./"),
+      0,
+    );
+    assert.equal(await header(jar, "https://www.example.com./"), "a=1");
+    assert.equal(await header(jar, "https://www.example.com/"), null);
+  });
+});
+
 Deno.test("CookieJar rejects invalid arguments with messages naming the field", async (t) => {
   await eachJar(t, {}, async (jar) => {
     await assert.rejects(() => jar.cookiesForUrl("not a url"), {

@@ -45,7 +45,7 @@ export function _siteOf(domain: string): string {
  */
 export function _candidateDomains(host: string): string[] {
   const site = _registrableDomain(host);
-  if (site === null || site === host) return [host];
+  if (site === null || site === host || !host.endsWith(`.${site}`)) return [host];
   const domains = [host];
   let rest = host;
   while (rest !== site) {
