@@ -248,7 +248,7 @@ export class KvCache implements NetworkCache {
     const maxSize = _checkMaxSize(options.maxSize, "open cache");
     const clock = _checkClock(options.clock, "open cache") ?? _systemClock;
     const prefix = checkPrefix(options.prefix);
-    const { kv, owned } = await _openKv(options, "open cache");
+    const { kv, owned } = await _openKv(options, "cache");
     return new KvCache(kv, owned, prefix, maxSize, clock);
   }
 
@@ -290,14 +290,25 @@ export class KvCache implements NetworkCache {
     return _retryLocked(() => this.#kv.get(key));
   }
 
-  #commit(
+  async #commit(
     build: (atomic: Deno.AtomicOperation) => void,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-    return _retryLocked(() => {
-      const atomic = this.#kv.atomic();
-      build(atomic);
-      return atomic.commit();
-    });
+    const attempt = () =>
+      _retryLocked(() => {
+        const atomic = this.#kv.atomic();
+        build(atomic);
+        return atomic.commit();
+      });
+    try {
+      return await attempt();
+    } catch (error) {
+      // A foreign value where the size counter belongs: recompute the counter, then retry.
+      // KV applies the mutations before a failing `sum` without rolling them back, so every
+      // operation here puts its `sum` before any other mutation.
+      if (!(error instanceof TypeError && /non-U64/.test(error.message))) throw error;
+      await this.#reconcileSize();
+      return await attempt();
+    }
   }
 
   #list(prefix: Deno.KvKey): Promise<Deno.KvEntry<unknown>[]> {
@@ -341,7 +352,7 @@ export class KvCache implements NetworkCache {
   /** Removes an entry if it is still the version read; then deletes its body. */
   async #removeEntry(key: Deno.KvKey, versionstamp: string, entry: EntryRecord): Promise<boolean> {
     const result = await this.#commit((a) =>
-      a.check({ key, versionstamp }).delete(key).sum(this.#sizeKey, u64(-entry.size))
+      a.check({ key, versionstamp }).sum(this.#sizeKey, u64(-entry.size)).delete(key)
     );
     if (!result.ok) return false;
     await this.#deleteGeneration(entry.generation, chunkCount(entry.bodySize));
@@ -548,7 +559,7 @@ export class KvCache implements NetworkCache {
         _metaSize({ ...fields, url: stored.url, variant: stored.variant });
       const record: EntryRecord = { ...stored, ...fields, size, lastAccess: this.#clock() };
       const result = await this.#commit((a) =>
-        a.check(item).set(key, record).sum(this.#sizeKey, u64(size - stored.size))
+        a.check(item).sum(this.#sizeKey, u64(size - stored.size)).set(key, record)
       );
       if (result.ok) {
         await this.#afterPublish(stored.generation);
@@ -613,8 +624,9 @@ export class KvCache implements NetworkCache {
     for (const item of await this.#list([...this.#prefix, "e"])) {
       const entry = parseEntry(item.value);
       await this.#commit((a) => {
-        a.check(item).delete(item.key);
+        a.check(item);
         if (entry !== null) a.sum(this.#sizeKey, u64(-entry.size));
+        a.delete(item.key);
       });
     }
     for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
@@ -846,8 +858,8 @@ class KvCacheWriter implements CacheWriter {
         this.#fill = 0;
       }
     }
-    if (this.#ready.length >= FLUSH_CHUNKS) {
-      const chunks = this.#ready.splice(0);
+    while (this.#ready.length >= FLUSH_CHUNKS) {
+      const chunks = this.#ready.splice(0, FLUSH_CHUNKS);
       const start = this.#queued;
       this.#queued += chunks.length;
       this.#chain = this.#chain.then(() => this.#flush(start, chunks));
@@ -957,10 +969,10 @@ class KvCacheWriter implements CacheWriter {
       };
       const result = await commit((a) => {
         a.check(current).check({ key: generationKey, versionstamp: this.#generationStamp });
+        a.sum(sizeKey, u64(size - (old?.size ?? 0))); // first: see #commit
         rest.forEach((chunk, i) => a.set(chunkKey(this.#generation, start + i), chunk));
         a.set(generationKey, { state: "published", url: fields.url, chunks, touchedAt: now });
         a.set(key, record);
-        a.sum(sizeKey, u64(size - (old?.size ?? 0)));
       });
       if (result.ok) {
         this.#generationStamp = null;

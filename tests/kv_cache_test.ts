@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { KvCache } from "../src/cache/kv_cache.ts";
+import {
+  bodyOf,
+  cacheStoreSuite,
+  manualClock,
+  pattern,
+  readAll,
+} from "./_helpers/cache_store_suite.ts";
+
+cacheStoreSuite("KvCache", (options) => KvCache.open({ path: ":memory:", ...options }));
+
+const PREFIX = ["netaccess", "cache"];
+const CHUNK = 65536;
+
+function meta(url: string, extra: Record<string, unknown> = {}) {
+  return { url, status: 200, headers: { "content-type": "application/octet-stream" }, ...extra };
+}
+
+async function keys(kv: Deno.Kv, ...tags: Deno.KvKeyPart[]): Promise<Deno.KvKey[]> {
+  const found: Deno.KvKey[] = [];
+  for await (const item of kv.list({ prefix: [...PREFIX, ...tags] })) found.push(item.key);
+  return found;
+}
+
+Deno.test("KvCache defaults to a 50 MiB maxSize under the prefix ['netaccess', 'cache']", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  assert.equal(cache.maxSize, 50 * 1024 * 1024);
+  await cache.insert(meta("https://example.com/"), [pattern(1, 10)]);
+  assert.deepEqual(await keys(kv, "e"), [[...PREFIX, "e", "https://example.com/", ""]]);
+});
+
+Deno.test("KvCache validates its options before opening anything", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  await t.step("path and kv together", async () => {
+    await assert.rejects(KvCache.open({ kv, path: ":memory:" }), {
+      name: "TypeError",
+      message: "Cannot open cache: give either 'kv' or 'path', not both",
+    });
+  });
+  await t.step("prefix", async () => {
+    await assert.rejects(KvCache.open({ kv, prefix: [] }), {
+      name: "TypeError",
+      message: "Cannot open cache: 'prefix' must be a non-empty array of key parts, got []",
+    });
+    await assert.rejects(
+      KvCache.open({ kv, prefix: "cache" as unknown as Deno.KvKey }),
+      TypeError,
+    );
+    await assert.rejects(KvCache.open({ kv, prefix: ["x".repeat(600)] }), {
+      message: /'prefix' must be at most 512 bytes long/,
+    });
+  });
+});
+
+Deno.test("KvCache leaves a given Deno.Kv open and closes a database it opened", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const shared = await KvCache.open({ kv, prefix: ["app", "cache"] });
+  await shared.insert(meta("https://example.com/"), [pattern(1, 10)]);
+  await shared.close();
+  await shared[Symbol.asyncDispose]();
+  assert.notEqual((await kv.get(["app", "cache", "n"])).versionstamp, null, "kv still usable");
+
+  const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
+  try {
+    {
+      await using cache = await KvCache.open({ path });
+      await cache.insert(meta("https://example.com/p"), [pattern(2, 100_000)]);
+    } // closed here: the resource sanitizer fails the test otherwise
+    await using again = await KvCache.open({ path });
+    const entry = await again.metaData("https://example.com/p");
+    assert.ok(entry);
+    assert.deepEqual(await bodyOf(again, entry), pattern(2, 100_000));
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("KvCache keeps caches with different prefixes apart", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using a = await KvCache.open({ kv, prefix: ["a"] });
+  await using b = await KvCache.open({ kv, prefix: ["b"] });
+  await a.insert(meta("https://example.com/"), [pattern(1, 1000)]);
+  assert.equal(await b.metaData("https://example.com/"), null);
+  assert.equal(await b.cacheSize(), 0);
+  await b.insert(meta("https://example.com/"), [pattern(2, 1000)]);
+  await b.clear();
+  assert.deepEqual(await bodyOf(a, (await a.metaData("https://example.com/"))!), pattern(1, 1000));
+});
+
+Deno.test("KvCache stores URLs and variants longer than a key allows under their hash", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = `https://example.com/${"long/".repeat(1000)}?q=${"é".repeat(500)}`;
+  const variant = "accept-language=" + "fr-CH, fr;q=0.9, ".repeat(100);
+  await cache.insert(meta(url, { variant }), [pattern(3, 200_000)]);
+  await cache.insert(meta(url), [pattern(4, 10)]);
+  const entry = await cache.metaData(url, variant);
+  assert.ok(entry);
+  assert.equal(entry.url, new URL(url).href);
+  assert.equal(entry.variant, variant);
+  assert.deepEqual(await bodyOf(cache, entry), pattern(3, 200_000));
+  assert.equal((await cache.variants(url)).length, 2);
+  const [key] = await keys(kv, "e");
+  assert.ok(key?.[3] instanceof Uint8Array, "the URL is hashed in the key");
+  assert.equal(await cache.metaData(url.slice(0, -1)), null);
+  assert.equal(await cache.remove(url), true);
+  assert.equal(await cache.cacheSize(), 0);
+});
+
+Deno.test("KvCache treats a corrupt or foreign value under its prefix as a miss and removes it", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/x";
+  const key = [...PREFIX, "e", url, ""];
+
+  await t.step("a foreign entry value", async () => {
+    await kv.set(key, "not an entry");
+    assert.equal(await cache.metaData(url), null);
+    assert.equal((await kv.get(key)).versionstamp, null);
+    await kv.set([...PREFIX, "e", url, "v"], { v: 1, url });
+    assert.deepEqual(await cache.variants(url), []);
+    assert.deepEqual(await keys(kv, "e"), []);
+  });
+
+  await t.step("an entry stored under another URL's key", async () => {
+    await cache.insert(meta(url), [pattern(1, 100)]);
+    const wrongKey = [...PREFIX, "e", "https://example.com/y", ""];
+    await kv.set(wrongKey, (await kv.get(key)).value);
+    assert.equal(await cache.metaData("https://example.com/y"), null);
+    assert.equal((await kv.get(wrongKey)).versionstamp, null);
+    assert.ok(await cache.metaData(url));
+  });
+
+  await t.step("a corrupt body chunk", async () => {
+    await cache.insert(meta(url), [pattern(2, 3 * CHUNK)]);
+    const entry = (await cache.metaData(url))!;
+    await kv.set([...PREFIX, "c", entry.generation, 1], "junk");
+    assert.equal(await cache.body(entry), null);
+    assert.equal(await cache.metaData(url), null, "the broken entry is removed");
+    assert.equal(await cache.cacheSize(), 0);
+  });
+
+  await t.step("a short body chunk", async () => {
+    await cache.insert(meta(url), [pattern(2, 3 * CHUNK)]);
+    const entry = (await cache.metaData(url))!;
+    await kv.set([...PREFIX, "c", entry.generation, 2], new Uint8Array(5));
+    assert.equal(await cache.body(entry), null);
+    assert.equal(await cache.metaData(url), null);
+  });
+
+  await t.step("a foreign generation record and size counter", async () => {
+    await kv.set([...PREFIX, "g", "bogus"], 42);
+    await kv.set([...PREFIX, "n"], "junk");
+    assert.equal(await cache.insert(meta("https://example.com/z"), [pattern(3, 1000)]), true);
+    const z = (await cache.metaData("https://example.com/z"))!;
+    assert.equal(await cache.cacheSize(), z.size);
+    await kv.set([...PREFIX, "n"], { foreign: true });
+    assert.equal(await cache.cacheSize(), z.size);
+    assert.equal(await cache.expire(), z.size);
+    assert.equal((await kv.get([...PREFIX, "g", "bogus"])).versionstamp, null);
+  });
+});
+
+Deno.test("KvCache deletes a replaced body's chunks once the new one is published", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/r";
+  await cache.insert(meta(url), [pattern(1, 20 * CHUNK)]);
+  await cache.insert(meta(url), [pattern(2, 3 * CHUNK + 1)]);
+  const entry = (await cache.metaData(url))!;
+  const chunks = await keys(kv, "c");
+  assert.equal(chunks.length, 4);
+  assert.ok(chunks.every((key) => key[3] === entry.generation));
+  assert.deepEqual(await keys(kv, "g"), [[...PREFIX, "g", entry.generation]]);
+  await cache.remove(url);
+  assert.deepEqual(await keys(kv), [[...PREFIX, "n"]]);
+});
+
+Deno.test("KvCache streams a long body, and fails rather than mix bodies when it is replaced meanwhile", async () => {
+  await using cache = await KvCache.open({ path: ":memory:" });
+  const url = "https://example.com/long";
+  await cache.insert(meta(url), [pattern(1, 40 * CHUNK)]);
+  const entry = (await cache.metaData(url))!;
+  assert.deepEqual(await bodyOf(cache, entry), pattern(1, 40 * CHUNK));
+
+  const reader = (await cache.body(entry))!.getReader();
+  const first = await reader.read();
+  assert.deepEqual(first.value, pattern(1, 40 * CHUNK).subarray(0, CHUNK));
+  await cache.insert(meta(url), [pattern(2, 40 * CHUNK)]);
+  let read = CHUNK;
+  await assert.rejects(
+    (async () => {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        assert.deepEqual(value, pattern(1, 40 * CHUNK).subarray(read, read + value.length));
+        read += value.length;
+      }
+    })(),
+    { message: `Cannot read cached body of '${url}': it was replaced while read` },
+  );
+  assert.equal(read, 32 * CHUNK, "the first 2 MiB were read before the replacement");
+  const current = (await cache.metaData(url))!;
+  assert.deepEqual(await readAll((await cache.body(current))!), pattern(2, 40 * CHUNK));
+});
+
+Deno.test("KvCache expire() leaves a write in progress alone and reclaims an interrupted one", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  await using cache = await KvCache.open({ kv, clock: time.clock });
+
+  const live = cache.prepare(meta("https://example.com/live"));
+  await live.write(pattern(1, 16 * CHUNK));
+  const stalled = cache.prepare(meta("https://example.com/stalled"));
+  await stalled.write(pattern(2, 16 * CHUNK));
+  assert.equal((await keys(kv, "c")).length, 32, "both writers flushed their chunks");
+
+  time.advance(9 * 60_000);
+  await live.write(pattern(3, 8 * CHUNK)); // progress keeps the live write fresh
+  time.advance(2 * 60_000);
+  assert.equal(await cache.expire(), 0);
+  assert.equal((await keys(kv, "c")).length, 24, "only the stalled write was reclaimed");
+
+  await stalled.write(pattern(4, 8 * CHUNK));
+  assert.equal(await stalled.commit(), false, "a reclaimed write publishes nothing");
+  assert.equal(await cache.metaData("https://example.com/stalled"), null);
+  assert.equal(await live.commit(), true);
+  const entry = (await cache.metaData("https://example.com/live"))!;
+  const body = new Uint8Array(24 * CHUNK);
+  body.set(pattern(1, 16 * CHUNK));
+  body.set(pattern(3, 8 * CHUNK), 16 * CHUNK);
+  assert.deepEqual(await bodyOf(cache, entry), body);
+  assert.equal((await keys(kv, "c")).length, 24);
+  assert.equal((await keys(kv, "g")).length, 1);
+});
+
+Deno.test("KvCache expire() collects a published body that no entry references", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  // What a writer leaves when it dies between publishing and deleting the body it replaced.
+  await kv.set([...PREFIX, "g", "left-behind"], {
+    state: "published",
+    url: "https://example.com/",
+    chunks: 2,
+    touchedAt: Date.now(),
+  });
+  await kv.set([...PREFIX, "c", "left-behind", 0], new Uint8Array(CHUNK));
+  await kv.set([...PREFIX, "c", "left-behind", 1], new Uint8Array(7));
+  await cache.insert(meta("https://example.com/kept"), [pattern(1, 2 * CHUNK)]);
+  const kept = (await cache.metaData("https://example.com/kept"))!;
+  assert.equal(await cache.expire(), kept.size);
+  assert.deepEqual(await keys(kv, "c"), [
+    [...PREFIX, "c", kept.generation, 0],
+    [...PREFIX, "c", kept.generation, 1],
+  ]);
+});
+
+Deno.test("KvCache expire() evicts down to 90% of a maxSize smaller than what is stored", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  {
+    await using big = await KvCache.open({ kv, clock: time.clock, maxSize: 1_000_000 });
+    for (let i = 0; i < 5; i++) {
+      time.advance(1000);
+      await big.insert(meta(`https://example.com/${i}`), [pattern(i, 40_000)]);
+    }
+    time.advance(1000);
+    await big.touch((await big.metaData("https://example.com/0"))!);
+  }
+  await using small = await KvCache.open({ kv, clock: time.clock, maxSize: 150_000 });
+  const size = await small.expire();
+  assert.ok(size <= 135_000, `size ${size}`);
+  const present = [];
+  for (let i = 0; i < 5; i++) if (await small.metaData(`https://example.com/${i}`)) present.push(i);
+  assert.deepEqual(present, [0, 3, 4]);
+});
