@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import CachePolicy from "http-cache-semantics";
 import type { Clock } from "../../src/clock.ts";
 import type { CacheEntry, NetworkCache } from "../../src/cache/network_cache.ts";
+import { pattern } from "./cache_patterns.ts";
+
+export { pattern };
 
 /** Options a suite passes to the store factory. */
 export interface StoreOptions {
@@ -25,13 +28,6 @@ const encoder = new TextEncoder();
 export function manualClock(): { clock: Clock; advance(ms: number): void } {
   let now = START;
   return { clock: () => now, advance: (ms) => void (now += ms) };
-}
-
-/** `length` bytes derived from `seed`, so any mix of two bodies is detectable. */
-export function pattern(seed: number, length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (seed * 131 + i * 7 + (i >> 8)) & 255;
-  return bytes;
 }
 
 /** Splits `bytes` into chunks of the given sizes, cycling through them. */

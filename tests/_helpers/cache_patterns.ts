@@ -1,0 +1,38 @@
+/** Bodies whose every byte depends on a seed, and a check that a cached body is not torn. */
+
+import type { NetworkCache } from "../../src/cache/network_cache.ts";
+
+/** `length` bytes derived from `seed`, so any mix of two bodies is detectable. */
+export function pattern(seed: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = (seed * 131 + i * 7 + (i >> 8)) & 255;
+  return bytes;
+}
+
+/**
+ * Reads the entry of `url` and checks its body against the seed in its `x-seed` header:
+ * `"miss"` (nothing, or a body collected while read), `"hit"` (the body of that seed, whole),
+ * or `"torn"` (anything else).
+ */
+export async function checkBody(
+  cache: NetworkCache,
+  url: string,
+  size: number,
+): Promise<"miss" | "hit" | "torn"> {
+  const entry = await cache.metaData(url);
+  if (entry === null) return "miss";
+  const seed = Number(entry.headers.find(([name]) => name === "x-seed")?.[1]);
+  let bytes: Uint8Array;
+  try {
+    const stream = await cache.body(entry);
+    if (stream === null) return "miss";
+    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (error) {
+    if (error instanceof Error && /replaced while read/.test(error.message)) return "miss";
+    throw error;
+  }
+  if (bytes.length !== size || entry.bodySize !== size) return "torn";
+  const expected = pattern(seed, size);
+  for (let i = 0; i < size; i++) if (bytes[i] !== expected[i]) return "torn";
+  return "hit";
+}

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { KvCache } from "../src/cache/kv_cache.ts";
+import { checkBody, pattern } from "./_helpers/cache_patterns.ts";
+
+const WORKER = new URL("./_helpers/cache_worker.ts", import.meta.url).pathname;
+const PREFIX = ["netaccess", "cache"];
+const MiB = 1024 * 1024;
+
+function worker(...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", WORKER, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function finish(child: Deno.ChildProcess): Promise<string> {
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  return decoder.decode(stdout).trim();
+}
+
+async function withDatabase(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kv_cache_" });
+  try {
+    await fn(`${dir}/cache.sqlite3`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function count(kv: Deno.Kv, tag: string): Promise<number> {
+  let n = 0;
+  for await (const _ of kv.list({ prefix: [...PREFIX, tag] })) n++;
+  return n;
+}
+
+Deno.test("KvCache serves in one process an entry another process stored", async () => {
+  await withDatabase(async (path) => {
+    const url = "https://example.com/persisted";
+    assert.equal(await finish(worker("store", path, url, "42", String(MiB))), "stored");
+    await using cache = await KvCache.open({ path });
+    assert.equal(await checkBody(cache, url, MiB), "hit");
+    const entry = (await cache.metaData(url))!;
+    assert.deepEqual(entry.headers, [["x-seed", "42"]]);
+    assert.equal(await cache.cacheSize(), entry.size);
+  });
+});
+
+Deno.test("KvCache never serves a torn body while two processes write the same URL", async () => {
+  await withDatabase(async (path) => {
+    const url = "https://example.com/contended";
+    const rounds = 16;
+    const writers = [
+      worker("hammer", path, url, "1000", String(rounds), String(MiB)),
+      worker("hammer", path, url, "2000", String(rounds), String(MiB)),
+    ];
+    let running = true;
+    const done = Promise.all(writers.map(finish)).finally(() => running = false);
+    await using cache = await KvCache.open({ path });
+    const seen = { hit: 0, miss: 0, torn: 0 };
+    while (running) seen[await checkBody(cache, url, MiB)]++;
+    const results = (await done).map((line) => JSON.parse(line));
+    assert.equal(seen.torn, 0, `reader here saw ${JSON.stringify(seen)}`);
+    for (const result of results) {
+      assert.equal(result.torn, 0, `a writer process saw ${JSON.stringify(result)}`);
+      assert.equal(result.stored, rounds, "every insertion was eventually published");
+    }
+    assert.ok(seen.hit + results[0].hits + results[1].hits > 0, "some reads were hits");
+
+    assert.equal(await checkBody(cache, url, MiB), "hit");
+    const entry = (await cache.metaData(url))!;
+    assert.equal(await cache.cacheSize(), entry.size);
+    await using kv = await Deno.openKv(path);
+    assert.equal(await count(kv, "c"), 16, "only the last body's chunks remain");
+    assert.equal(await count(kv, "g"), 1);
+  });
+});
+
+Deno.test("KvCache survives a writer killed midway: the old entry stays, expire() reclaims the chunks", async () => {
+  await withDatabase(async (path) => {
+    const url = "https://example.com/killed";
+    {
+      await using cache = await KvCache.open({ path });
+      await cache.insert({ url, status: 200, headers: { "x-seed": "1" } }, [pattern(1, MiB)]);
+    }
+    const child = worker("half", path, url, "2", String(5 * MiB));
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    while (!output.includes("half")) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      output += value;
+    }
+    child.kill("SIGKILL");
+    await reader.cancel();
+    await child.stderr.cancel();
+    const status = await child.status;
+    assert.equal(output.trim(), "half");
+    assert.equal(status.signal, "SIGKILL");
+
+    await using kv = await Deno.openKv(path);
+    const orphans = await count(kv, "c") - 16;
+    assert.ok(orphans >= 40, `the killed writer left ${orphans} chunks`);
+    {
+      await using cache = await KvCache.open({ kv });
+      assert.equal(await checkBody(cache, url, MiB), "hit", "the old entry is served");
+      assert.deepEqual((await cache.metaData(url))!.headers, [["x-seed", "1"]]);
+      await cache.expire();
+      assert.equal(await count(kv, "c") - 16, orphans, "a recent write is not reclaimed yet");
+    }
+    const later = () => Date.now() + 60 * 60 * 1000;
+    await using cache = await KvCache.open({ kv, clock: later });
+    const entry = (await cache.metaData(url))!;
+    assert.equal(await cache.expire(), entry.size);
+    assert.equal(await count(kv, "c"), 16, "the orphaned chunks are reclaimed");
+    assert.equal(await count(kv, "g"), 1);
+    assert.equal(await checkBody(cache, url, MiB), "hit");
+  });
+});
