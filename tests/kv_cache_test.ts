@@ -276,3 +276,26 @@ Deno.test("KvCache expire() evicts down to 90% of a maxSize smaller than what is
   for (let i = 0; i < 5; i++) if (await small.metaData(`https://example.com/${i}`)) present.push(i);
   assert.deepEqual(present, [0, 3, 4]);
 });
+
+Deno.test("KvCache publishes racing writers of one URL one after the other, leaking nothing", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/race";
+  await cache.insert(meta(url), [pattern(1, 3 * CHUNK)]);
+  const writers = [2, 3, 4].map((seed) => {
+    const writer = cache.prepare(meta(url, { headers: { "x-seed": String(seed) } }));
+    return { writer, written: writer.write(pattern(seed, 10 * CHUNK + seed)) };
+  });
+  await Promise.all(writers.map(({ written }) => written));
+  assert.deepEqual(await Promise.all(writers.map(({ writer }) => writer.commit())), [
+    true,
+    true,
+    true,
+  ]);
+  const entry = (await cache.metaData(url))!;
+  const seed = Number(entry.headers[0]?.[1]);
+  assert.deepEqual(await bodyOf(cache, entry), pattern(seed, 10 * CHUNK + seed));
+  assert.equal(await cache.cacheSize(), entry.size);
+  assert.equal((await keys(kv, "c")).length, 11, "no chunks of a replaced body remain");
+  assert.deepEqual(await keys(kv, "g"), [[...PREFIX, "g", entry.generation]]);
+});
