@@ -130,7 +130,7 @@ function describe(value: unknown): string {
 
 /** A URL for messages: user info replaced by `***`. */
 function safeUrlText(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^\s/@]*@/i, (_m, scheme = "") => `${scheme}***@`);
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?\S*@/i, (_m, scheme = "") => `${scheme}***@`);
 }
 
 function decodeUserInfo(text: string): string {
@@ -286,7 +286,7 @@ function proxyFromEnv(value: string): NetworkProxy | undefined {
     return undefined;
   }
   try {
-    return _validateProxy({ type: scheme, url: value.replace(/\/+$/, "") }, "proxy");
+    return _validateProxy({ type: scheme, url: value }, "proxy");
   } catch {
     return undefined;
   }
@@ -551,7 +551,7 @@ export function _redactProxy(
   text: string,
   proxy?: NetworkProxy | readonly NetworkProxy[],
 ): string {
-  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'<>]+@/gi, "$1***@");
+  let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>@]*(?:@[^\s"'<>@/]*)*@/gi, "$1***@");
   out = out.replace(/(proxy-authorization\s*[:=]\s*"?)[^\r\n"]*/gi, "$1***");
   const proxies = proxy === undefined ? [] : Array.isArray(proxy) ? proxy : [proxy];
   for (const entry of proxies as NetworkProxy[]) {

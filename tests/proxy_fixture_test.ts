@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import {
+  createProxyClient,
+  startOrigin,
+  startProxyServer,
+  TEST_CA_CERT,
+} from "./_helpers/proxy_server.ts";
 
 // Targets are named "origin.test", which the fixture maps to 127.0.0.1, so a NO_PROXY of
 // "localhost,127.0.0.1" in the environment cannot bypass the proxy under test.
@@ -14,7 +19,7 @@ function causeText(error: unknown): string {
 }
 
 async function fetchVia(proxy: Deno.Proxy, url: string, init: RequestInit = {}) {
-  using client = Deno.createHttpClient({ proxy, caCerts: [TEST_CA_CERT] });
+  using client = createProxyClient(proxy, [TEST_CA_CERT]);
   const response = await fetch(url, { ...init, client });
   return {
     status: response.status,
@@ -24,7 +29,7 @@ async function fetchVia(proxy: Deno.Proxy, url: string, init: RequestInit = {}) 
 }
 
 async function fetchFails(proxy: Deno.Proxy, url: string, init: RequestInit = {}) {
-  using client = Deno.createHttpClient({ proxy, caCerts: [TEST_CA_CERT] });
+  using client = createProxyClient(proxy, [TEST_CA_CERT]);
   const error = await fetch(url, { ...init, client }).then(
     async (response) => {
       await response.body?.cancel();

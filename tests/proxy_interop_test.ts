@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { _ProxyClientPool } from "../src/_proxy_client.ts";
 import { _classifyProxyError, type NetworkProxy } from "../src/proxy.ts";
 import { NetworkError } from "../src/network_error.ts";
-import { startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import { createProxyClient, startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
 import { loadRealProxies, type RealProxy } from "./_helpers/real_proxies.ts";
 
 // Real proxies from Debian's packages, started by .ci/proxies.sh. Outside CI their absence
@@ -31,17 +31,6 @@ function withCredentials(
   return { type, url: real.url, username: real.username, password };
 }
 
-/** A client made by hand, with NO_PROXY hidden so the environment cannot bypass the proxy. */
-function rawClient(proxy: Deno.Proxy, caCerts: string[]): Deno.HttpClient {
-  const saved = ["NO_PROXY", "no_proxy"].map((name) => [name, Deno.env.get(name)] as const);
-  for (const [name] of saved) Deno.env.delete(name);
-  try {
-    return Deno.createHttpClient({ proxy, caCerts });
-  } finally {
-    for (const [name, value] of saved) if (value !== undefined) Deno.env.set(name, value);
-  }
-}
-
 async function failure(client: Deno.HttpClient | undefined, url: string): Promise<unknown> {
   return await fetch(url, { client }).then(
     async (response) => {
@@ -62,7 +51,7 @@ Deno.test({
     const pool = new _ProxyClientPool();
     try {
       await t.step("Deno.createHttpClient with basicAuth", async () => {
-        using client = rawClient(
+        using client = createProxyClient(
           { url: real.url, basicAuth: { username: real.username, password: real.password } },
           [TEST_CA_CERT],
         );
@@ -123,7 +112,7 @@ Deno.test({
     const pool = new _ProxyClientPool();
     try {
       await t.step("Deno.createHttpClient with basicAuth", async () => {
-        using client = rawClient(
+        using client = createProxyClient(
           { url: real.url, basicAuth: { username: real.username, password: real.password } },
           [TEST_CA_CERT],
         );

@@ -453,6 +453,25 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
   };
 }
 
+/**
+ * `Deno.createHttpClient({ proxy, caCerts })` with `NO_PROXY` / `no_proxy` hidden while the
+ * client is made: Deno applies the environment's `NO_PROXY` even to an explicit proxy, which
+ * would send a test's requests around the proxy under test.
+ *
+ * @param proxy Deno's proxy option.
+ * @param caCerts Extra CA certificates.
+ * @returns The client; close it.
+ */
+export function createProxyClient(proxy: Deno.Proxy, caCerts: string[] = []): Deno.HttpClient {
+  const saved = ["NO_PROXY", "no_proxy"].map((name) => [name, Deno.env.get(name)] as const);
+  for (const [name] of saved) Deno.env.delete(name);
+  try {
+    return Deno.createHttpClient({ proxy, caCerts });
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) Deno.env.set(name, value);
+  }
+}
+
 /** A CA certificate (PEM) that signed {@linkcode ORIGIN_CERT}; pass it as `caCerts`. */
 export const TEST_CA_CERT = `-----BEGIN CERTIFICATE-----
 MIIBazCCARGgAwIBAgIBATAKBggqhkjOPQQDAjAcMRowGAYDVQQDDBFuZXRhY2Nl

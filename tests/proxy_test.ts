@@ -1,0 +1,772 @@
+import assert from "node:assert/strict";
+import {
+  _classifyProxyError,
+  _probeConnect,
+  _probeProxy,
+  _proxyLabel,
+  _proxyQuery,
+  _redactProxy,
+  _resolveProxy,
+  _validateProxy,
+  type NetworkProxy,
+  type ProxyFactory,
+  systemProxyFactory,
+} from "../src/proxy.ts";
+import { _envHasProxy, _ProxyClientPool } from "../src/_proxy_client.ts";
+import { NetworkError } from "../src/network_error.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+
+const hosts = { "origin.test": "127.0.0.1" };
+const SECRET = "pa55:w0rd/é";
+const auth = { username: "alice", password: SECRET };
+
+function query(url: string) {
+  return _proxyQuery(new URL(url));
+}
+
+function proxyFor(env: Record<string, string>, url: string): NetworkProxy[] {
+  return systemProxyFactory(env)(query(url));
+}
+
+function bypassed(noProxy: string, url: string): boolean {
+  return proxyFor({ HTTP_PROXY: "http://p:1", HTTPS_PROXY: "http://p:1", NO_PROXY: noProxy }, url)
+    .length === 0;
+}
+
+/** A loopback port nothing listens on. */
+function deadPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** What `fetch` throws through `proxy` (normalized by the pool), or a failure if it answers. */
+async function fetchError(
+  pool: _ProxyClientPool,
+  proxy: NetworkProxy,
+  url: string,
+  init: RequestInit = {},
+): Promise<unknown> {
+  const client = pool.get(proxy, { caCerts: [TEST_CA_CERT] });
+  return await fetch(url, { ...init, client }).then(
+    async (response) => {
+      await response.body?.cancel();
+      throw new Error(`expected a failure, got ${response.status}`);
+    },
+    (e: unknown) => e,
+  );
+}
+
+async function classify(
+  proxy: NetworkProxy,
+  url: string,
+  init: RequestInit = {},
+  probeTimeout = 300,
+) {
+  const pool = new _ProxyClientPool();
+  try {
+    const normalized = _validateProxy(proxy, "test");
+    const error = await fetchError(pool, normalized, url, init);
+    return await _classifyProxyError(error, normalized, url, {
+      probeTimeout,
+      caCerts: [TEST_CA_CERT],
+    });
+  } finally {
+    pool.clear();
+  }
+}
+
+Deno.test("_proxyQuery gives the scheme, the bare host and the effective port", () => {
+  assert.deepEqual(
+    { ...query("https://Example.COM/a"), url: undefined },
+    { url: undefined, scheme: "https", host: "example.com", port: 443 },
+  );
+  assert.equal(query("http://[::1]:8080/").host, "::1");
+  assert.equal(query("http://[::1]:8080/").port, 8080);
+  assert.equal(query("http://h/").port, 80);
+  assert.equal(query("gopher://h/").port, -1);
+});
+
+Deno.test("systemProxyFactory picks the variable by scheme, then ALL_PROXY", async (t) => {
+  const env = {
+    HTTP_PROXY: "http://plain:1",
+    HTTPS_PROXY: "http://secure:2",
+    ALL_PROXY: "socks5h://any:3",
+  };
+  await t.step("http uses HTTP_PROXY, https HTTPS_PROXY", () => {
+    assert.deepEqual(proxyFor(env, "http://x/"), [{ type: "http", url: "http://plain:1" }]);
+    assert.deepEqual(proxyFor(env, "https://x/"), [{ type: "http", url: "http://secure:2" }]);
+    assert.deepEqual(proxyFor(env, "wss://x/"), [{ type: "http", url: "http://secure:2" }]);
+  });
+  await t.step("other schemes and missing variables fall back to ALL_PROXY", () => {
+    assert.deepEqual(proxyFor(env, "ftp://x/"), [{ type: "socks5h", url: "socks5h://any:3" }]);
+    assert.deepEqual(proxyFor({ ALL_PROXY: "socks5://any:3" }, "https://x/"), [
+      { type: "socks5", url: "socks5://any:3" },
+    ]);
+  });
+  await t.step("nothing set means a direct connection", () => {
+    assert.deepEqual(proxyFor({}, "https://x/"), []);
+    assert.deepEqual(proxyFor({ HTTPS_PROXY: "http://p:1" }, "http://x/"), []);
+  });
+});
+
+Deno.test("systemProxyFactory reads lower case before upper case", async (t) => {
+  await t.step("lower case wins", () => {
+    const env = { http_proxy: "http://lower:1", HTTP_PROXY: "http://upper:1" };
+    assert.equal(proxyFor(env, "http://x/")[0]?.url, "http://lower:1");
+    const noProxy = { HTTP_PROXY: "http://p:1", no_proxy: "x", NO_PROXY: "y" };
+    assert.deepEqual(proxyFor(noProxy, "http://x/"), []);
+    assert.equal(proxyFor(noProxy, "http://y/").length, 1);
+  });
+  await t.step("an empty lower-case value counts as unset", () => {
+    const env = { https_proxy: "", HTTPS_PROXY: "http://upper:1" };
+    assert.equal(proxyFor(env, "https://x/")[0]?.url, "http://upper:1");
+  });
+  await t.step("upper-case HTTP_PROXY is ignored in a CGI program", () => {
+    assert.deepEqual(
+      proxyFor({ HTTP_PROXY: "http://evil:1", REQUEST_METHOD: "GET" }, "http://x/"),
+      [],
+    );
+    const lower = { http_proxy: "http://ok:1", REQUEST_METHOD: "GET" };
+    assert.equal(proxyFor(lower, "http://x/")[0]?.url, "http://ok:1");
+  });
+});
+
+Deno.test("systemProxyFactory parses proxy values", () => {
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "proxy.local:3128" }, "http://x/"), [
+    { type: "http", url: "http://proxy.local:3128" },
+  ]);
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "http://proxy.local/" }, "http://x/"), [
+    { type: "http", url: "http://proxy.local:80" },
+  ]);
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "http://bob:s%3Acret@proxy.local:3128" }, "http://x/"), [
+    { type: "http", url: "http://proxy.local:3128", username: "bob", password: "s:cret" },
+  ]);
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "socks5h://proxy.local" }, "http://x/"), [
+    { type: "socks5h", url: "socks5h://proxy.local:1080" },
+  ]);
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "socks4://proxy.local:1080" }, "http://x/"), []);
+  assert.deepEqual(proxyFor({ HTTP_PROXY: "http://" }, "http://x/"), []);
+});
+
+Deno.test("systemProxyFactory honours every NO_PROXY form", async (t) => {
+  await t.step("* alone bypasses everything", () => {
+    assert.ok(bypassed("*", "http://anything.example/"));
+    assert.ok(bypassed("*", "http://10.1.2.3/"));
+    assert.ok(bypassed("a.example, *", "http://[::1]/"));
+  });
+  await t.step("a name matches itself and its subdomains on label boundaries", () => {
+    assert.ok(bypassed("example.com", "http://example.com/"));
+    assert.ok(bypassed("example.com", "https://a.b.example.com/"));
+    assert.ok(!bypassed("example.com", "http://badexample.com/"));
+    assert.ok(!bypassed("a.example.com", "http://example.com/"));
+  });
+  await t.step("a leading dot or *. changes nothing", () => {
+    for (const entry of [".example.com", "*.example.com"]) {
+      assert.ok(bypassed(entry, "http://example.com/"), entry);
+      assert.ok(bypassed(entry, "http://www.example.com/"), entry);
+      assert.ok(!bypassed(entry, "http://notexample.com/"), entry);
+    }
+  });
+  await t.step("case, spaces and a trailing dot do not matter", () => {
+    assert.ok(bypassed("  Example.COM  other.test", "http://WWW.example.com./"));
+    assert.ok(bypassed("example.com.", "http://example.com/"));
+  });
+  await t.step("host:port matches that port only", () => {
+    assert.ok(bypassed("example.com:8080", "http://example.com:8080/"));
+    assert.ok(!bypassed("example.com:8080", "http://example.com/"));
+    assert.ok(bypassed("example.com:443", "https://example.com/"));
+  });
+  await t.step("IPv4 literals and CIDR ranges", () => {
+    assert.ok(bypassed("127.0.0.1", "http://127.0.0.1:9/"));
+    assert.ok(!bypassed("127.0.0.1", "http://127.0.0.2/"));
+    assert.ok(bypassed("10.0.0.0/8", "http://10.200.3.4/"));
+    assert.ok(!bypassed("10.0.0.0/8", "http://11.0.0.1/"));
+    assert.ok(bypassed("192.168.1.0/24:8080", "http://192.168.1.7:8080/"));
+    assert.ok(!bypassed("192.168.1.0/24:8080", "http://192.168.1.7/"));
+  });
+  await t.step("IPv6 literals, bracketed or not, with ports and CIDR ranges", () => {
+    assert.ok(bypassed("::1", "http://[::1]/"));
+    assert.ok(bypassed("[::1]", "http://[0:0:0:0:0:0:0:1]/"));
+    assert.ok(bypassed("[::1]:8080", "http://[::1]:8080/"));
+    assert.ok(!bypassed("[::1]:8080", "http://[::1]:8081/"));
+    assert.ok(bypassed("fe80::/10", "http://[fe80::1234:5678]/"));
+    assert.ok(!bypassed("fe80::/10", "http://[fec0::1]/"));
+    assert.ok(bypassed("::ffff:10.0.0.0/104", "http://[::ffff:10.9.8.7]/"));
+  });
+  await t.step("IP entries never match names, names are not resolved", () => {
+    assert.ok(!bypassed("127.0.0.1", "http://localhost/"));
+    assert.ok(!bypassed("0.1", "http://10.0.0.1/"));
+  });
+  await t.step("nothing is bypassed implicitly, not even localhost", () => {
+    assert.ok(!bypassed("", "http://localhost/"));
+    assert.ok(!bypassed("example.com", "http://127.0.0.1/"));
+  });
+  await t.step("malformed entries are ignored", () => {
+    assert.ok(!bypassed("10.0.0.0/40,example.com:http,[::1", "http://10.0.0.1/"));
+    assert.ok(bypassed("10.0.0.0/40,example.com:http,[::1,ok.test", "http://ok.test/"));
+  });
+});
+
+Deno.test("systemProxyFactory reads the process environment only with permission", async () => {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    const module = new URL("../src/proxy.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { systemProxyFactory, _proxyQuery } from "${module}";
+const f = systemProxyFactory();
+const ask = (u: string) => f(_proxyQuery(new URL(u))).map((p) => p.url);
+console.log(JSON.stringify([ask("http://a.test/"), ask("https://a.test/"), ask("https://skip.test/")]));`,
+    );
+    const run = async (allowEnv: string) => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", "--no-config", allowEnv, script],
+        env: {
+          HTTP_PROXY: "http://plain.test:1",
+          HTTPS_PROXY: "http://secure.test:2",
+          NO_PROXY: "skip.test",
+          https_proxy: "",
+          http_proxy: "",
+          no_proxy: "",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      return JSON.parse(new TextDecoder().decode(output.stdout));
+    };
+    assert.deepEqual(await run("--allow-env"), [
+      ["http://plain.test:1"],
+      ["http://secure.test:2"],
+      [],
+    ]);
+    // Without permission for HTTP_PROXY and NO_PROXY they read as unset, with no prompt.
+    assert.deepEqual(await run("--allow-env=HTTPS_PROXY,https_proxy"), [
+      [],
+      ["http://secure.test:2"],
+      ["http://secure.test:2"],
+    ]);
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
+Deno.test("_validateProxy normalizes proxies", async (t) => {
+  await t.step("URLs get their scheme and default port", () => {
+    assert.deepEqual(_validateProxy({ type: "http", url: "proxy.test" }, "x"), {
+      type: "http",
+      url: "http://proxy.test:80",
+    });
+    assert.deepEqual(_validateProxy({ type: "https", url: "https://Proxy.Test" }, "x"), {
+      type: "https",
+      url: "https://proxy.test:443",
+    });
+    assert.deepEqual(_validateProxy({ type: "socks5", url: "127.0.0.1" }, "x"), {
+      type: "socks5",
+      url: "socks5://127.0.0.1:1080",
+    });
+    assert.deepEqual(_validateProxy({ type: "socks5h", url: "socks5h://[::1]:9050" }, "x"), {
+      type: "socks5h",
+      url: "socks5h://[::1]:9050",
+    });
+  });
+  await t.step("credentials leave the URL; explicit fields win", () => {
+    assert.deepEqual(_validateProxy({ type: "http", url: "http://a%40b:p%3Aw@h:1" }, "x"), {
+      type: "http",
+      url: "http://h:1",
+      username: "a@b",
+      password: "p:w",
+    });
+    assert.deepEqual(
+      _validateProxy({ type: "http", url: "http://a:b@h:1", username: "u", password: "v" }, "x"),
+      { type: "http", url: "http://h:1", username: "u", password: "v" },
+    );
+    assert.deepEqual(_validateProxy({ type: "http", url: "h:1", username: "u" }, "x"), {
+      type: "http",
+      url: "http://h:1",
+      username: "u",
+      password: "",
+    });
+  });
+  await t.step("none and system need no URL", () => {
+    assert.deepEqual(_validateProxy({ type: "none" }, "x"), { type: "none" });
+    assert.deepEqual(_validateProxy({ type: "system", url: "ignored" }, "x"), { type: "system" });
+  });
+});
+
+Deno.test("_validateProxy rejects bad proxies with Deno-style messages", () => {
+  const where = "Cannot create manager";
+  const cases: [unknown, ErrorConstructor | RangeErrorConstructor, string][] = [
+    [null, TypeError, `${where}: 'proxy' must be an object, got null`],
+    [
+      { type: "ftp", url: "x" },
+      TypeError,
+      `${where}: 'proxy.type' must be one of "http", "https", "socks5", "socks5h", "none", "system", got "ftp"`,
+    ],
+    [
+      { type: "http" },
+      TypeError,
+      `${where}: 'proxy.url' must be a non-empty string for a "http" proxy, got undefined`,
+    ],
+    [
+      { type: "socks5h", url: "socks5://h:1" },
+      TypeError,
+      `${where}: 'proxy.url' must use the scheme "socks5h:" of a "socks5h" proxy, got "socks5:"`,
+    ],
+    [
+      { type: "http", url: "http://h:1/path" },
+      TypeError,
+      `${where}: 'proxy.url' must not have a path, query or fragment, got "http://h:1/path"`,
+    ],
+    [
+      { type: "http", url: "http://h:0" },
+      RangeError,
+      `${where}: 'proxy.url' port must be an integer from 1 to 65535, got 0`,
+    ],
+    [
+      { type: "http", url: "h:1", password: "p" },
+      TypeError,
+      `${where}: 'proxy.password' is given without 'proxy.username'`,
+    ],
+    [
+      { type: "http", url: "h:1", username: 5 },
+      TypeError,
+      `${where}: 'proxy.username' must be a string, got 5`,
+    ],
+    [
+      { type: "http", url: `http://u:${SECRET}@exa mple:1` },
+      TypeError,
+      `${where}: 'proxy.url' must be a URL or host:port, got "http://***@exa mple:1"`,
+    ],
+  ];
+  for (const [input, kind, message] of cases) {
+    assert.throws(() => _validateProxy(input, where), (e: unknown) => {
+      assert.ok(e instanceof kind, `${message}: ${e}`);
+      assert.equal((e as Error).message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("_resolveProxy: an explicit proxy wins over the factory", async (t) => {
+  const env = { HTTPS_PROXY: "http://system.test:8" };
+  const factory: ProxyFactory = () => [{ type: "socks5", url: "socks5://factory.test:1" }];
+  const q = query("https://target.test/");
+  await t.step("explicit proxy", () => {
+    const proxy: NetworkProxy = { type: "http", url: "explicit.test:3128" };
+    assert.deepEqual(_resolveProxy(q, { proxy, proxyFactory: factory, env }), {
+      type: "http",
+      url: "http://explicit.test:3128",
+    });
+  });
+  await t.step("explicit none is direct, whatever the factory says", () => {
+    assert.deepEqual(_resolveProxy(q, { proxy: { type: "none" }, proxyFactory: factory, env }), {
+      type: "none",
+    });
+  });
+  await t.step("explicit system follows the environment", () => {
+    assert.deepEqual(_resolveProxy(q, { proxy: { type: "system" }, proxyFactory: factory, env }), {
+      type: "http",
+      url: "http://system.test:8",
+    });
+    assert.deepEqual(_resolveProxy(q, { proxy: { type: "system" }, env: {} }), { type: "none" });
+  });
+  await t.step("no proxy: the factory", () => {
+    assert.deepEqual(_resolveProxy(q, { proxyFactory: factory, env }), {
+      type: "socks5",
+      url: "socks5://factory.test:1",
+    });
+  });
+  await t.step("no proxy and no factory: the system", () => {
+    assert.deepEqual(_resolveProxy(q, { env }), { type: "http", url: "http://system.test:8" });
+  });
+  await t.step("the factory is asked about the request's URL", () => {
+    const seen: string[] = [];
+    _resolveProxy(q, {
+      proxyFactory: (query) => {
+        seen.push(`${query.scheme} ${query.host} ${query.port} ${query.url.href}`);
+        return [];
+      },
+    });
+    assert.deepEqual(seen, ["https target.test 443 https://target.test/"]);
+  });
+});
+
+Deno.test("_resolveProxy uses the first usable entry of the factory's list", async (t) => {
+  const q = query("http://target.test/");
+  await t.step("an empty list is a direct connection", () => {
+    assert.deepEqual(_resolveProxy(q, { proxyFactory: () => [] }), { type: "none" });
+  });
+  await t.step("invalid entries are skipped", () => {
+    const list = [
+      { type: "http" } as NetworkProxy,
+      { type: "socks5", url: "http://wrong:1" },
+      { type: "https", url: "https://good.test:1" },
+      { type: "http", url: "http://later.test:1" },
+    ] satisfies NetworkProxy[];
+    assert.deepEqual(_resolveProxy(q, { proxyFactory: () => list }), {
+      type: "https",
+      url: "https://good.test:1",
+    });
+  });
+  await t.step("none and system entries count as usable", () => {
+    assert.deepEqual(
+      _resolveProxy(q, { proxyFactory: () => [{ type: "none" }, { type: "http", url: "h:1" }] }),
+      { type: "none" },
+    );
+    assert.deepEqual(
+      _resolveProxy(q, { proxyFactory: () => [{ type: "system" }], env: { ALL_PROXY: "h:2" } }),
+      { type: "http", url: "http://h:2" },
+    );
+  });
+  await t.step("when nothing is usable the first error is thrown", () => {
+    assert.throws(
+      () => _resolveProxy(q, { proxyFactory: () => [{ type: "http" }, { type: "bad" as "http" }] }),
+      { name: "TypeError", message: /'proxy\.url' must be a non-empty string/ },
+    );
+    assert.throws(
+      () => _resolveProxy(q, { proxyFactory: (() => null) as unknown as ProxyFactory }),
+      {
+        name: "TypeError",
+        message: "Cannot use proxy: 'proxyFactory' must return an array, got null",
+      },
+    );
+  });
+});
+
+Deno.test("_redactProxy removes every form of the credentials", () => {
+  const proxy: NetworkProxy = {
+    type: "http",
+    url: "http://proxy:1",
+    username: "alice",
+    password: SECRET,
+  };
+  const token = btoa(String.fromCharCode(...new TextEncoder().encode(`alice:${SECRET}`)));
+  const text = [
+    `http://alice:${encodeURIComponent(SECRET)}@proxy:1`,
+    `Proxy-Authorization: Basic ${token}`,
+    `token ${token}`,
+    `pair alice:${SECRET}`,
+    `raw ${SECRET} and ${encodeURIComponent(SECRET)}`,
+    "alice stays",
+  ].join("\n");
+  const out = _redactProxy(text, proxy);
+  assert.ok(!out.includes(SECRET));
+  assert.ok(!out.includes(encodeURIComponent(SECRET)));
+  assert.ok(!out.includes(token));
+  assert.equal(
+    out,
+    [
+      "http://***@proxy:1",
+      "Proxy-Authorization: ***",
+      "token ***",
+      "pair ***",
+      "raw *** and ***",
+      "alice stays",
+    ].join("\n"),
+  );
+  // Credentials still inside the proxy's URL are found too.
+  assert.equal(
+    _redactProxy("secret=hunter22", { type: "http", url: "http://bob:hunter22@p:1" }),
+    "secret=***",
+  );
+  // Without a proxy, user info and Proxy-Authorization values still go.
+  assert.equal(_redactProxy("see socks5://u:p@h:1 now"), "see socks5://***@h:1 now");
+  assert.equal(
+    _proxyLabel(_validateProxy({ ...proxy, url: "http://x:y@proxy:1" }, "x")),
+    "http://proxy:1",
+  );
+});
+
+Deno.test("_ProxyClientPool keeps one client per configuration", async (t) => {
+  const pool = new _ProxyClientPool();
+  try {
+    await t.step("the same configuration gives the same client", () => {
+      const a = pool.get({ type: "http", url: "proxy.test:3128", ...auth });
+      const b = pool.get({ type: "http", url: "http://alice:x@proxy.test:3128", ...auth });
+      assert.ok(a !== undefined);
+      assert.equal(a, b);
+      assert.equal(pool.size, 1);
+    });
+    await t.step("type, address, credentials and CA certificates each make a new client", () => {
+      const base: NetworkProxy = { type: "http", url: "proxy.test:3128", ...auth };
+      const clients = new Set([
+        pool.get(base),
+        pool.get({ ...base, password: "other" }),
+        pool.get({ ...base, username: "bob" }),
+        pool.get({ ...base, url: "proxy.test:3129" }),
+        pool.get({ ...base, type: "socks5", url: "proxy.test:3128" }),
+        pool.get({ ...base, type: "socks5h", url: "proxy.test:3128" }),
+        pool.get(base, { caCerts: [TEST_CA_CERT] }),
+      ]);
+      assert.equal(clients.size, 7);
+      assert.equal(pool.size, 7);
+    });
+    await t.step(
+      "a direct connection uses the default client unless CA certificates are given",
+      () => {
+        if (_envHasProxy()) return; // covered by the environment test below
+        assert.equal(pool.get({ type: "none" }), undefined);
+        const direct = pool.get({ type: "none" }, { caCerts: [TEST_CA_CERT] });
+        assert.ok(direct !== undefined);
+        assert.equal(pool.get({ type: "none" }, { caCerts: [TEST_CA_CERT] }), direct);
+      },
+    );
+    await t.step("system and invalid proxies are refused", () => {
+      assert.throws(() => pool.get({ type: "system" }), {
+        name: "TypeError",
+        message:
+          `Cannot create HTTP client: 'proxy.type' "system" must be resolved to a proxy first`,
+      });
+      assert.throws(() => pool.get({ type: "http" }), TypeError);
+    });
+  } finally {
+    pool.clear();
+  }
+});
+
+Deno.test("_ProxyClientPool.clear closes every client and is safe twice", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts });
+  const pool = new _ProxyClientPool();
+  const client = pool.get({ type: "http", url: proxy.url })!;
+  const response = await fetch(origin.url("origin.test"), { client });
+  assert.equal(await response.text(), "origin GET /");
+  pool.clear();
+  pool.clear();
+  assert.equal(pool.size, 0);
+  await assert.rejects(fetch(origin.url("origin.test"), { client }));
+  const fresh = pool.get({ type: "http", url: proxy.url });
+  assert.notEqual(fresh, client);
+  pool.clear();
+});
+
+Deno.test("_ProxyClientPool clients ignore the proxy environment variables", async (t) => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts });
+  await using decoy = startProxyServer({ hosts });
+  const pool = new _ProxyClientPool();
+  const before = Deno.env.get("NO_PROXY");
+  // The variables are set only while the clients are made (synchronously): Deno reads them
+  // then, and nothing else in this process sees them.
+  const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => {
+    const saved = Object.keys(vars).map((name) => [name, Deno.env.get(name)] as const);
+    for (const [name, value] of Object.entries(vars)) Deno.env.set(name, value);
+    try {
+      return fn();
+    } finally {
+      for (const [name, value] of saved) {
+        if (value === undefined) Deno.env.delete(name);
+        else Deno.env.set(name, value);
+      }
+    }
+  };
+  try {
+    await t.step("NO_PROXY does not bypass an explicit proxy", async () => {
+      const client = withEnv(
+        { NO_PROXY: "origin.test", no_proxy: "origin.test" },
+        () => pool.get({ type: "http", url: proxy.url }),
+      );
+      const response = await fetch(origin.url("origin.test", "/via"), { client });
+      assert.equal(await response.text(), "origin GET /via");
+      assert.deepEqual(proxy.log.map((r) => r.url), [origin.url("origin.test", "/via")]);
+    });
+    await t.step("HTTP_PROXY does not proxy a direct connection", async () => {
+      const client = withEnv(
+        { HTTP_PROXY: decoy.url, http_proxy: decoy.url, ALL_PROXY: decoy.url },
+        () => pool.get({ type: "none" }),
+      );
+      assert.ok(client !== undefined, "a direct client of its own while HTTP_PROXY is set");
+      const response = await fetch(origin.url("127.0.0.1", "/direct"), { client });
+      assert.equal(await response.text(), "origin GET /direct");
+      assert.equal(decoy.accepted, 0);
+    });
+    assert.equal(Deno.env.get("NO_PROXY"), before, "the variables are restored");
+  } finally {
+    pool.clear();
+  }
+});
+
+Deno.test("_classifyProxyError: a proxy port that refuses is ProxyConnectionRefusedError", async (t) => {
+  await using origin = startOrigin();
+  const port = deadPort();
+  for (const type of ["http", "socks5", "socks5h"] as const) {
+    await t.step(type, async () => {
+      const error = await classify(
+        { type, url: `127.0.0.1:${port}`, ...auth },
+        origin.url("origin.test"),
+      );
+      assert.equal(error.code, NetworkError.ProxyConnectionRefusedError, error.message);
+      assert.match(error.message, new RegExp(`Proxy ${type}://127\\.0\\.0\\.1:${port} refused`));
+      assert.ok(!error.message.includes(SECRET));
+    });
+  }
+  await t.step("https target through an http proxy", async () => {
+    const error = await classify(
+      { type: "http", url: `127.0.0.1:${port}` },
+      `https://origin.test:${port}/`,
+    );
+    assert.equal(error.code, NetworkError.ProxyConnectionRefusedError);
+  });
+});
+
+Deno.test("_classifyProxyError: a proxy that closes is ProxyConnectionClosedError", async (t) => {
+  await using origin = startOrigin({ tls: true });
+  await using plain = startOrigin();
+  await using http = startProxyServer({ hosts, mode: "close" });
+  await using socks = startProxyServer({ protocol: "socks5", hosts, mode: "close" });
+  await t.step("http proxy, forwarded request", async () => {
+    const error = await classify(
+      { type: "http", url: http.url, ...auth },
+      plain.url("origin.test"),
+    );
+    assert.equal(error.code, NetworkError.ProxyConnectionClosedError, error.message);
+    assert.ok(!error.message.includes(SECRET));
+  });
+  await t.step("http proxy, CONNECT", async () => {
+    const error = await classify({ type: "http", url: http.url }, origin.url("origin.test"));
+    assert.equal(error.code, NetworkError.ProxyConnectionClosedError, error.message);
+  });
+  await t.step("socks5 proxy", async () => {
+    const error = await classify(
+      { type: "socks5", url: socks.url, ...auth },
+      origin.url("origin.test"),
+    );
+    assert.equal(error.code, NetworkError.ProxyConnectionClosedError, error.message);
+  });
+});
+
+Deno.test("_classifyProxyError: an unresolvable proxy host is ProxyNotFoundError", async (t) => {
+  for (const type of ["http", "socks5h"] as const) {
+    await t.step(type, async () => {
+      const error = await classify(
+        { type, url: "proxy.invalid:3128", ...auth },
+        "http://origin.test/",
+      );
+      assert.equal(error.code, NetworkError.ProxyNotFoundError, error.message);
+      assert.match(error.message, /Proxy host of .*proxy\.invalid:3128 not found/);
+      assert.ok(!error.message.includes(SECRET));
+    });
+  }
+});
+
+Deno.test("_classifyProxyError tells a silent proxy from a silent target", async (t) => {
+  await t.step("a proxy that accepts and never answers is ProxyTimeoutError", async () => {
+    await using hang = startProxyServer({ hosts, mode: "hang" });
+    await using hangSocks = startProxyServer({ protocol: "socks5", hosts, mode: "hang" });
+    for (const proxy of [hang, hangSocks]) {
+      const type = proxy === hang ? "http" : "socks5";
+      const error = await classify({ type, url: proxy.url }, `http://origin.test:${deadPort()}/`, {
+        signal: AbortSignal.timeout(150),
+      }, 150);
+      assert.equal(error.code, NetworkError.ProxyTimeoutError, error.message);
+    }
+  });
+  await t.step("a target that never answers through a live proxy is TimeoutError", async () => {
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of silent) held.push(conn);
+    })();
+    try {
+      await using proxy = startProxyServer({ hosts });
+      const url = `http://origin.test:${(silent.addr as Deno.NetAddr).port}/`;
+      const error = await classify({ type: "http", url: proxy.url }, url, {
+        signal: AbortSignal.timeout(150),
+      }, 150);
+      assert.equal(error.code, NetworkError.TimeoutError, error.message);
+    } finally {
+      silent.close();
+      await accepting;
+      for (const conn of held) conn.close();
+    }
+  });
+});
+
+Deno.test("_classifyProxyError keeps target failures reported by the proxy as target errors", async (t) => {
+  await using socks = startProxyServer({ protocol: "socks5", hosts });
+  await t.step("target refused through SOCKS5 is ConnectionRefusedError", async () => {
+    const error = await classify(
+      { type: "socks5", url: socks.url },
+      `http://127.0.0.1:${deadPort()}/`,
+    );
+    assert.equal(error.code, NetworkError.ConnectionRefusedError, error.message);
+    assert.match(error.message, /says proxy socks5:\/\/127\.0\.0\.1:\d+/);
+  });
+  await t.step("target unreachable through SOCKS5 is HostNotFoundError", async () => {
+    const url = socks.url.replace("socks5:", "socks5h:");
+    const error = await classify({ type: "socks5h", url }, "http://target.invalid/");
+    assert.equal(error.code, NetworkError.HostNotFoundError, error.message);
+  });
+  await t.step("a failed CONNECT names the proxy's status", async () => {
+    await using http = startProxyServer({ hosts });
+    const error = await classify(
+      { type: "http", url: http.url },
+      `https://origin.test:${deadPort()}/`,
+    );
+    assert.equal(error.code, NetworkError.UnknownProxyError, error.message);
+    assert.match(
+      error.message,
+      /could not open a tunnel to origin\.test:\d+ \(HTTP 502 to CONNECT\)/,
+    );
+  });
+});
+
+Deno.test("_classifyProxyError: refused credentials are ProxyAuthenticationRequiredError", async (t) => {
+  await using origin = startOrigin({ tls: true });
+  await using http = startProxyServer({ hosts, auth });
+  await using socks = startProxyServer({ protocol: "socks5", hosts, auth });
+  const wrong = { username: "alice", password: "wrong-" + SECRET };
+  await t.step("CONNECT answered with 407", async () => {
+    const error = await classify(
+      { type: "http", url: http.url, ...wrong },
+      origin.url("origin.test"),
+    );
+    assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError, error.message);
+    assert.ok(!error.message.includes(SECRET));
+  });
+  await t.step("SOCKS5 without and with wrong credentials", async () => {
+    for (const credentials of [{}, wrong]) {
+      const error = await classify(
+        { type: "socks5", url: socks.url, ...credentials },
+        origin.url("origin.test"),
+      );
+      assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError, error.message);
+      assert.ok(!error.message.includes(SECRET));
+    }
+  });
+  await t.step("_probeConnect reports the proxy's answer to CONNECT", async () => {
+    const proxy = _validateProxy({ type: "http", url: http.url, ...wrong }, "x");
+    assert.equal(await _probeConnect(proxy, "origin.test:1"), 407);
+    const right = _validateProxy({ type: "http", url: http.url, ...auth }, "x");
+    assert.equal(await _probeConnect(right, `origin.test:${deadPort()}`), 502);
+    assert.equal(http.log.at(-1)?.proxyAuthorization, "Basic " + btoa("alice:pa55:w0rd/Ã©"));
+  });
+});
+
+Deno.test("_probeProxy tells refused, missing, silent and live proxies apart", async () => {
+  await using live = startProxyServer({ hosts });
+  await using liveSocks = startProxyServer({ protocol: "socks5", hosts });
+  await using liveTls = startProxyServer({ hosts, tls: true });
+  await using hang = startProxyServer({ hosts, mode: "hang" });
+  const probe = (proxy: NetworkProxy) =>
+    _probeProxy(_validateProxy(proxy, "x"), { probeTimeout: 150, caCerts: [TEST_CA_CERT] });
+  assert.equal(await probe({ type: "http", url: live.url }), "alive");
+  assert.equal(await probe({ type: "socks5", url: liveSocks.url }), "alive");
+  assert.equal(await probe({ type: "https", url: liveTls.url }), "alive");
+  assert.equal(await probe({ type: "http", url: hang.url }), "timeout");
+  assert.equal(await probe({ type: "http", url: `127.0.0.1:${deadPort()}` }), "refused");
+  assert.equal(await probe({ type: "socks5", url: "proxy.invalid:1080" }), "not-found");
+});
+
+Deno.test("_classifyProxyError leaves direct connections and cancellation to the target rules", async () => {
+  const url = `http://127.0.0.1:${deadPort()}/`;
+  const refused = await fetch(url).catch((e: unknown) => e);
+  const direct = await _classifyProxyError(refused, { type: "none" }, url);
+  assert.equal(direct.code, NetworkError.ConnectionRefusedError);
+  const abort = new DOMException("aborted", "AbortError");
+  const canceled = await _classifyProxyError(abort, { type: "http", url: "http://p:1" }, url);
+  assert.equal(canceled.code, NetworkError.OperationCanceledError);
+});
