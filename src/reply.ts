@@ -409,6 +409,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   }
 
   #wantsMore(): boolean {
+    if (this.#consumer === "all") return true;
     const limit = this.#settings?.readBufferSize ?? 0;
     if (limit > 0) return this.#buffered < limit;
     if (this.#consumer === "iterator") return this.#buffered === 0;

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import {
+  HostQueue,
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkReply,
+  NetworkRequest,
+} from "../mod.ts";
+import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+
+Deno.test("HostQueue hands out slots by priority, FIFO within one, and releases once", async () => {
+  const queue = new HostQueue(() => 1);
+  const signal = new AbortController().signal;
+  const order: string[] = [];
+  const first = await queue.acquire("h", "normal", signal);
+  const waits = [
+    ["low-1", "low"],
+    ["normal-1", "normal"],
+    ["high-1", "high"],
+    ["normal-2", "normal"],
+    ["high-2", "high"],
+  ].map(([name, priority]) =>
+    queue.acquire("h", priority as "low", signal).then((release) => {
+      order.push(name!);
+      release();
+      release(); // a second call does nothing
+    })
+  );
+  assert.equal(queue.waiting("h"), 5);
+  first();
+  first();
+  await Promise.all(waits);
+  assert.deepEqual(order, ["high-1", "high-2", "normal-1", "normal-2", "low-1"]);
+  assert.equal(queue.active("h"), 0);
+  assert.equal(queue.waiting("h"), 0);
+});
+
+Deno.test("HostQueue: an aborted waiter leaves the queue at once", async () => {
+  const queue = new HostQueue(() => 1);
+  const release = await queue.acquire("h", "normal", new AbortController().signal);
+  const controller = new AbortController();
+  const waiting = queue.acquire("h", "normal", controller.signal);
+  assert.equal(queue.waiting("h"), 1);
+  controller.abort(new Error("gone"));
+  await assert.rejects(waiting, /gone/);
+  assert.equal(queue.waiting("h"), 0);
+  release();
+  assert.equal(queue.active("h"), 0);
+});
+
+Deno.test("NetworkAccessManager runs at most 6 requests per origin while the rest wait", async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const gates: (() => void)[] = [];
+  await using server = serve(async () => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await new Promise<void>((resolve) => gates.push(resolve));
+    inFlight--;
+    return new Response("done");
+  });
+  await using manager = new NetworkAccessManager();
+  const key = server.url;
+  const replies = Array.from({ length: 26 }, (_, i) => manager.get(`${server.url}/r${i}`));
+  while (gates.length < 6) await tick(5);
+  await tick(30);
+  assert.equal(inFlight, 6);
+  assert.equal(manager.queue.active(key), 6);
+  assert.equal(manager.queue.waiting(key), 20);
+  while (replies.some((r) => !r.isFinished)) {
+    gates.shift()?.();
+    await tick(2);
+  }
+  assert.equal(peak, 6);
+  assert.ok(replies.every((r) => r.error === NetworkError.NoError));
+  assert.equal(manager.queue.active(key), 0);
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("NetworkAccessManager: priorities reorder the queue", async () => {
+  const served: string[] = [];
+  const gates: (() => void)[] = [];
+  await using server = serve(async (request) => {
+    served.push(new URL(request.url).pathname.slice(1));
+    await new Promise<void>((resolve) => gates.push(resolve));
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  const replies: NetworkReply[] = [manager.get(`${server.url}/blocker`)];
+  while (gates.length < 1) await tick(2);
+  for (
+    const [name, priority] of [["low", "low"], ["normal", "normal"], ["high", "high"]] as const
+  ) {
+    replies.push(manager.get(new NetworkRequest(`${server.url}/${name}`, { priority })));
+  }
+  while (replies.some((r) => !r.isFinished)) {
+    gates.shift()?.();
+    await tick(5);
+  }
+  assert.deepEqual(served, ["blocker", "high", "normal", "low"]);
+});
+
+Deno.test("NetworkReply.abort in every stage finishes once and frees the slot", async (t) => {
+  const gates: (() => void)[] = [];
+  await using server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/slow-headers") {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return new Response("late");
+    }
+    let n = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(controller) {
+          if (n++ > 1000) return controller.close();
+          await tick(2);
+          controller.enqueue(new Uint8Array(1024));
+        },
+      }),
+    );
+  });
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  const key = server.url;
+  const finishedCount = (reply: NetworkReply) => {
+    let count = 0;
+    reply.addEventListener("finished", () => count++);
+    return () => count;
+  };
+
+  await t.step("queued", async () => {
+    const blocker = manager.get(`${server.url}/slow-headers`);
+    while (gates.length < 1) await tick(2);
+    const queued = manager.get(`${server.url}/stream`);
+    const count = finishedCount(queued);
+    await tick(5);
+    assert.equal(manager.queue.waiting(key), 1);
+    queued.abort();
+    assert.equal(queued.isFinished, true);
+    assert.equal(queued.error, NetworkError.OperationCanceledError);
+    await tick(5);
+    assert.equal(manager.queue.waiting(key), 0);
+    assert.equal(count(), 1);
+    blocker.abort();
+    gates.shift()?.();
+    await tick(5);
+    assert.equal(manager.queue.active(key), 0);
+  });
+
+  await t.step("connecting (waiting for headers)", async () => {
+    const reply = manager.get(`${server.url}/slow-headers`);
+    const count = finishedCount(reply);
+    while (gates.length < 1) await tick(2);
+    assert.equal(manager.queue.active(key), 1);
+    reply.abort();
+    reply.abort();
+    await tick(10);
+    assert.equal(manager.queue.active(key), 0);
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(count(), 1);
+    gates.shift()?.();
+  });
+
+  await t.step("streaming", async () => {
+    const reply = manager.get(`${server.url}/stream`);
+    const count = finishedCount(reply);
+    const iterator = reply[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).done, false);
+    assert.equal(manager.queue.active(key), 1);
+    reply.abort();
+    await assert.rejects(iterator.next(), { name: "NetworkReplyError", code: 5 });
+    await tick(10);
+    assert.equal(manager.queue.active(key), 0);
+    assert.equal(count(), 1);
+  });
+
+  await t.step("breaking out of the iteration", async () => {
+    const reply = manager.get(`${server.url}/stream`);
+    for await (const _ of reply) break;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    await tick(10);
+    assert.equal(manager.queue.active(key), 0);
+  });
+
+  await t.step("through the request's signal", async () => {
+    const controller = new AbortController();
+    const reply = manager.get(`${server.url}/stream`, { signal: controller.signal });
+    await new Promise((resolve) => reply.addEventListener("readyread", resolve, { once: true }));
+    controller.abort();
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    await tick(10);
+    assert.equal(manager.queue.active(key), 0);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});

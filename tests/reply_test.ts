@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError, type NetworkProgressEvent } from "../mod.ts";
+import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+
+const MIB = 1024 * 1024;
+
+function chunkedStream(total: number, chunk: number, onPull?: (sent: number) => void) {
+  let sent = 0;
+  const block = new Uint8Array(chunk).fill(7);
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const n = Math.min(chunk, total - sent);
+      sent += n;
+      onPull?.(sent);
+      controller.enqueue(n === chunk ? block : block.subarray(0, n));
+    },
+  }, { highWaterMark: 0 });
+}
+
+Deno.test("NetworkReply streams a 64 MiB body through the iterator in bounded memory", async () => {
+  const total = 64 * MIB;
+  await using server = serve(() =>
+    new Response(chunkedStream(total, 256 * 1024), { headers: { "content-length": String(total) } })
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/big`);
+  const before = Deno.memoryUsage().rss;
+  let peak = before;
+  let size = 0;
+  let chunks = 0;
+  for await (const chunk of reply) {
+    size += chunk.byteLength;
+    if (++chunks % 32 === 0) peak = Math.max(peak, Deno.memoryUsage().rss);
+  }
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.NoError);
+  assert.equal(size, total);
+  assert.equal(reply.bytesReceived, total);
+  assert.equal(reply.bytesTotal, total);
+  const grown = (peak - before) / MIB;
+  assert.ok(grown < 32, `resident memory grew by ${grown.toFixed(1)} MiB while streaming 64 MiB`);
+});
+
+Deno.test("NetworkReply back-pressure: a paused reader stops the server's writes", async () => {
+  let produced = 0;
+  await using server = serve(() =>
+    new Response(chunkedStream(32 * MIB, 64 * 1024, (n) => (produced = n)))
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/paused`);
+  const iterator = reply[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  assert.equal(first.done, false);
+  await tick(200);
+  const whilePaused = produced;
+  await tick(200);
+  assert.equal(produced, whilePaused, "the server kept writing while the reader was paused");
+  assert.ok(whilePaused < 16 * MIB, `produced ${whilePaused} bytes for a paused reader`);
+  let size = first.value!.byteLength;
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (done) break;
+    size += value.byteLength;
+  }
+  assert.equal(size, 32 * MIB);
+});
+
+Deno.test("NetworkReply.readBufferSize bounds what is buffered while nobody reads", async () => {
+  let produced = 0;
+  await using server = serve(() =>
+    new Response(chunkedStream(16 * MIB, 64 * 1024, (n) => (produced = n)))
+  );
+  await using manager = new NetworkAccessManager({ readBufferSize: 256 * 1024 });
+  const reply = manager.get(`${server.url}/buffered`);
+  await tick(300);
+  assert.ok(reply.bytesReceived <= 256 * 1024 + 64 * 1024, `buffered ${reply.bytesReceived}`);
+  assert.ok(produced < 8 * MIB, `server produced ${produced}`);
+  assert.equal(reply.isFinished, false);
+  assert.equal((await reply.bytes()).byteLength, 16 * MIB);
+});
+
+Deno.test("NetworkReply with the default buffer finishes without a reader", async () => {
+  await using server = serve(() => new Response(chunkedStream(2 * MIB, 64 * 1024)));
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/unread`);
+  await reply.finished;
+  assert.equal(reply.bytesReceived, 2 * MIB);
+  assert.equal((await reply.bytes()).byteLength, 2 * MIB);
+});
+
+Deno.test("NetworkReply events come in order, once each, with progress", async () => {
+  const total = 1 * MIB;
+  await using server = serve(() =>
+    new Response(chunkedStream(total, 128 * 1024), { headers: { "content-length": String(total) } })
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/events`);
+  const events: string[] = [];
+  const progress: [number, number][] = [];
+  for (const type of ["metadatachanged", "readyread", "error", "finished"]) {
+    reply.addEventListener(type, () => events.push(type));
+  }
+  reply.addEventListener("metadatachanged", () => assert.equal(reply.status, 200));
+  reply.addEventListener("downloadprogress", (e) => {
+    const { loaded, total } = e as NetworkProgressEvent;
+    progress.push([loaded, total]);
+  });
+  await reply.finished;
+  assert.equal(events[0], "metadatachanged");
+  assert.equal(events.at(-1), "finished");
+  assert.equal(events.filter((e) => e === "metadatachanged").length, 1);
+  assert.equal(events.filter((e) => e === "finished").length, 1);
+  assert.ok(!events.includes("error"));
+  assert.ok(events.filter((e) => e === "readyread").length >= 1);
+  assert.deepEqual(progress.at(-1), [total, total]);
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i]![0] >= progress[i - 1]![0]);
+  assert.equal(reply.isRunning, false);
+});
+
+Deno.test("NetworkReply reports upload progress, ending with a last event at the total", async (t) => {
+  await using server = serve(async (request) =>
+    new Response(String((await request.arrayBuffer()).byteLength))
+  );
+  await using manager = new NetworkAccessManager();
+  await t.step("a body of known length", async () => {
+    const body = new Uint8Array(3 * MIB);
+    const reply = manager.post(`${server.url}/up`, body);
+    const events: [number, number][] = [];
+    reply.addEventListener("uploadprogress", (e) => {
+      const p = e as NetworkProgressEvent;
+      events.push([p.loaded, p.total]);
+    });
+    assert.equal(await reply.text(), String(3 * MIB));
+    assert.deepEqual(events[0], [0, 3 * MIB]);
+    assert.deepEqual(events.at(-1), [3 * MIB, 3 * MIB]);
+  });
+  await t.step("a stream of unknown length", async () => {
+    const reply = manager.post(`${server.url}/up`, chunkedStream(MIB, 64 * 1024));
+    const events: [number, number][] = [];
+    reply.addEventListener("uploadprogress", (e) => {
+      const p = e as NetworkProgressEvent;
+      events.push([p.loaded, p.total]);
+    });
+    assert.equal(await reply.text(), String(MIB));
+    assert.ok(events.length >= 16, `${events.length} upload events`);
+    assert.deepEqual(events.at(-1), [MIB, -1]);
+  });
+});
+
+Deno.test("NetworkReply transfer timeout is reset by every byte moved", async () => {
+  await using server = serve(() => {
+    let n = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(controller) {
+          if (n++ >= 8) return controller.close();
+          await tick(40);
+          controller.enqueue(new Uint8Array(10));
+        },
+      }),
+    );
+  });
+  await using manager = new NetworkAccessManager({ transferTimeout: 150 });
+  const steady = manager.get(`${server.url}/steady`);
+  assert.equal((await steady.bytes()).byteLength, 80);
+  assert.equal(
+    steady.error,
+    NetworkError.NoError,
+    "8 x 40 ms exceeds 150 ms in all, yet each gap is shorter",
+  );
+  const tight = manager.get(`${server.url}/steady`, { transferTimeout: 20 });
+  await tight.finished;
+  assert.equal(tight.error, NetworkError.TimeoutError);
+});
+
+async function gzipBomb(decompressed: number): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = (chunkedStream(decompressed, MIB) as ReadableStream<BufferSource>).pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("NetworkReply decompression guard stops a real gzip bomb", async (t) => {
+  const bomb = await gzipBomb(64 * MIB);
+  const plain = await gzipBomb(4 * MIB);
+  await using server = serve((request) => {
+    const body = new URL(request.url).pathname === "/bomb" ? bomb : plain;
+    return new Response(body, {
+      headers: { "content-encoding": "gzip", "content-type": "application/octet-stream" },
+    });
+  });
+  await using manager = new NetworkAccessManager();
+  await t.step("the bomb fails the reply with ProtocolFailure", async () => {
+    const reply = manager.get(`${server.url}/bomb`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+    assert.match(reply.errorString, /decompression bomb/);
+    assert.ok(
+      reply.bytesReceived < 12 * MIB,
+      `${reply.bytesReceived} bytes decompressed before stopping`,
+    );
+  });
+  await t.step("below the 10 MiB threshold a high ratio passes", async () => {
+    const reply = manager.get(`${server.url}/small`);
+    assert.equal((await reply.bytes()).byteLength, 4 * MIB);
+    assert.equal(reply.error, NetworkError.NoError);
+  });
+  await t.step("-1 turns the guard off per request", async () => {
+    const reply = manager.get(`${server.url}/bomb`, { decompressionGuard: -1 });
+    let size = 0;
+    for await (const chunk of reply) size += chunk.byteLength;
+    assert.equal(size, 64 * MIB);
+    assert.equal(reply.error, NetworkError.NoError);
+  });
+  await t.step("a lower threshold per manager", async () => {
+    await using strict = new NetworkAccessManager({ decompressionGuard: MIB });
+    const reply = strict.get(`${server.url}/small`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
