@@ -38,6 +38,7 @@ export { NetworkReply, type Operation } from "./src/reply.ts";
 export {
   NetworkError,
   type NetworkErrorCode,
+  type NetworkErrorCodes,
   NetworkReplyError,
   type NetworkReplyErrorOptions,
 } from "./src/network_error.ts";
@@ -56,3 +57,43 @@ export {
 export { HostQueue } from "./src/host_queue.ts";
 export { transport } from "./src/layers/transport.ts";
 export type { Clock } from "./src/clock.ts";
+export type {
+  CacheEntry,
+  CacheInsertOptions,
+  CacheMetaData,
+  CacheMetaDataUpdate,
+  CacheWriter,
+  NetworkCache,
+} from "./src/cache/network_cache.ts";
+export { MemoryCache, type MemoryCacheOptions } from "./src/cache/memory_cache.ts";
+export { KvCache, type KvCacheOptions } from "./src/cache/kv_cache.ts";
+export {
+  type CookieJar,
+  type CookieJarOptions,
+  type NetworkCookieInit,
+} from "./src/cookies/cookie_jar.ts";
+export {
+  cookieHeader,
+  type CookieSameSite,
+  type NetworkCookie,
+} from "./src/cookies/network_cookie.ts";
+export { MemoryCookieJar, type MemoryCookieJarOptions } from "./src/cookies/memory_cookie_jar.ts";
+export { KvCookieJar, type KvCookieJarOptions } from "./src/cookies/kv_cookie_jar.ts";
+export {
+  type HstsPolicy,
+  type HstsPreload,
+  type HstsStore,
+  KvHstsStore,
+  type KvHstsStoreOptions,
+  MemoryHstsStore,
+  type MemoryHstsStoreOptions,
+} from "./src/hsts.ts";
+export type { AuthChallenge } from "./src/auth/challenge.ts";
+export type { AuthCredentials } from "./src/auth/credential_cache.ts";
+export {
+  type NetworkProxy,
+  type NetworkProxyType,
+  type ProxyFactory,
+  type ProxyQuery,
+  systemProxyFactory,
+} from "./src/proxy.ts";

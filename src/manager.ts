@@ -9,8 +9,23 @@ import { type NetworkBody, RequestBody } from "./body.ts";
 import { NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
+import { _accessLayer } from "./layers/access.ts";
+import { _authLayer } from "./layers/auth.ts";
+import { _cacheLayer } from "./layers/cache.ts";
+import { _cookiesLayer } from "./layers/cookies.ts";
+import { _hstsLayer } from "./layers/hsts.ts";
+import { _proxyLayer } from "./layers/proxy.ts";
 import { _queueLayer } from "./layers/queue.ts";
+import { _redirectLayer } from "./layers/redirect.ts";
+import { _retryLayer } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
+import { _ProxyClientPool } from "./_proxy_client.ts";
+import { _validateProxy, type NetworkProxy, type ProxyFactory } from "./proxy.ts";
+import type { NetworkCache } from "./cache/network_cache.ts";
+import type { CookieJar } from "./cookies/cookie_jar.ts";
+import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
+import type { HstsStore } from "./hsts.ts";
+import { _systemClock, type Clock } from "./clock.ts";
 import { NetworkError } from "./network_error.ts";
 import {
   _checkChoice,
@@ -73,6 +88,42 @@ export interface NetworkAccessManagerOptions {
    */
   layers?: Layer[];
   /**
+   * The HTTP cache; `null` for none.
+   * @default {null}
+   */
+  cache?: NetworkCache | null;
+  /**
+   * The cookie jar; `null` turns cookie handling off.
+   * @default {new MemoryCookieJar()}
+   */
+  cookieJar?: CookieJar | null;
+  /**
+   * The HSTS store; HSTS (RFC 6797) is on when one is given.
+   * @default {null}
+   */
+  hstsStore?: HstsStore | null;
+  /**
+   * The proxy of every request; wins over `proxyFactory` (Qt's rule). When neither is set,
+   * the system's proxy settings apply (`systemProxyFactory()`).
+   * @default {undefined}
+   */
+  proxy?: NetworkProxy;
+  /**
+   * Chooses the proxies of each request when no `proxy` is set.
+   * @default {undefined}
+   */
+  proxyFactory?: ProxyFactory;
+  /**
+   * Extra CA certificates (PEM) trusted for https targets and https proxies.
+   * @default {[]}
+   */
+  caCerts?: string[];
+  /**
+   * The clock of cache freshness, cookie expiry and HSTS lifetimes.
+   * @default {Date.now}
+   */
+  clock?: Clock;
+  /**
    * The bottom of the pipeline: sends an exchange and returns the response. Replace it to
    * answer requests without sockets (tests, mocks).
    * @default {transport}
@@ -113,6 +164,14 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #readBufferSize = 0;
   #decompressionGuard = 10 * MIB;
   #transport: Handler;
+  #cache: NetworkCache | null = null;
+  #cookieJar: CookieJar | null;
+  #hstsStore: HstsStore | null = null;
+  #proxy: NetworkProxy | undefined;
+  #proxyFactory: ProxyFactory | undefined;
+  #caCerts: string[] = [];
+  readonly #clock: Clock;
+  readonly #pool = new _ProxyClientPool();
   readonly #requestLayers: Layer[] = [];
   readonly #networkLayers: Layer[] = [];
   #pipeline: Handler | undefined;
@@ -151,6 +210,24 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       );
     }
     this.#transport = options.transport ?? transport;
+    this.#cookieJar = null;
+    this.cookieJar = options.cookieJar === undefined ? new MemoryCookieJar() : options.cookieJar;
+    if (options.cache !== undefined) this.cache = options.cache;
+    if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
+    if (options.proxy !== undefined) this.proxy = options.proxy;
+    if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
+    if (options.caCerts !== undefined) {
+      if (!Array.isArray(options.caCerts) || options.caCerts.some((c) => typeof c !== "string")) {
+        throw new TypeError(`Cannot create manager: 'caCerts' must be an array of PEM strings`);
+      }
+      this.#caCerts = [...options.caCerts];
+    }
+    if (options.clock !== undefined && typeof options.clock !== "function") {
+      throw new TypeError(
+        `Cannot create manager: 'clock' must be a function, got ${typeof options.clock}`,
+      );
+    }
+    this.#clock = options.clock ?? _systemClock;
     for (const layer of options.layers ?? []) this.use(layer);
     this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
     this.#what = "Cannot set manager option";
@@ -208,6 +285,86 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   set decompressionGuard(value: number) {
     _checkInteger(this.#what, "decompressionGuard", value, -1);
     this.#decompressionGuard = value;
+  }
+
+  /** The HTTP cache, or `null` for none. */
+  get cache(): NetworkCache | null {
+    return this.#cache;
+  }
+  set cache(value: NetworkCache | null) {
+    if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
+      throw new TypeError(`${this.#what}: 'cache' must be a NetworkCache or null`);
+    }
+    this.#cache = value;
+  }
+
+  /** The cookie jar, or `null` when cookies are not handled. */
+  get cookieJar(): CookieJar | null {
+    return this.#cookieJar;
+  }
+  set cookieJar(value: CookieJar | null) {
+    if (
+      value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
+    ) {
+      throw new TypeError(`${this.#what}: 'cookieJar' must be a CookieJar or null`);
+    }
+    this.#cookieJar = value;
+  }
+
+  /** The HSTS store, or `null` when HSTS is off. */
+  get hstsStore(): HstsStore | null {
+    return this.#hstsStore;
+  }
+  set hstsStore(value: HstsStore | null) {
+    if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
+      throw new TypeError(`${this.#what}: 'hstsStore' must be an HstsStore or null`);
+    }
+    this.#hstsStore = value;
+  }
+
+  /** The proxy of every request, or `undefined` to use `proxyFactory` or the system's. */
+  get proxy(): NetworkProxy | undefined {
+    return this.#proxy;
+  }
+  set proxy(value: NetworkProxy | undefined) {
+    this.#proxy = value === undefined ? undefined : _validateProxy(value, this.#what);
+  }
+
+  /** Chooses the proxies of each request when no `proxy` is set. */
+  get proxyFactory(): ProxyFactory | undefined {
+    return this.#proxyFactory;
+  }
+  set proxyFactory(value: ProxyFactory | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
+    }
+    this.#proxyFactory = value;
+  }
+
+  /** Extra CA certificates (PEM) trusted for https. */
+  get caCerts(): readonly string[] {
+    return this.#caCerts;
+  }
+
+  /** The clock of cache freshness, cookie expiry and HSTS lifetimes. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /**
+   * Closes the pooled HTTP clients (one per proxy configuration); the next requests open new
+   * connections. Qt's `clearConnectionCache()`.
+   *
+   * @example
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * manager.clearConnectionCache();
+   * ```
+   */
+  clearConnectionCache(): void {
+    this.#pool.clear();
   }
 
   /** The per-origin request queue (read-only view for monitoring). */
@@ -425,12 +582,25 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     const replies = [...this.#running];
     for (const reply of replies) _cancelReply(reply, "Operation canceled: the manager was closed");
     await Promise.all(replies.map((reply) => reply.finished));
+    this.#pool.clear();
   }
 
   #buildPipeline(): Handler {
     const layers: Layer[] = [
       ...this.#requestLayers,
+      _accessLayer(this),
+      _redirectLayer(this),
+      _hstsLayer(this),
+      _cookiesLayer(this),
+      _authLayer(this),
+      _cacheLayer(this),
+      _retryLayer(this),
       _queueLayer(this.#queue),
+      _proxyLayer(this.#pool, {
+        proxy: () => this.#proxy,
+        proxyFactory: () => this.#proxyFactory,
+        caCerts: () => this.#caCerts,
+      }),
       ...this.#networkLayers,
     ];
     return layers.reduceRight<Handler>((next, layer) => layer(next), this.#transport);

@@ -7,6 +7,78 @@
 
 import type { NetworkReply } from "./reply.ts";
 
+/** The names and numbers of {@linkcode NetworkError}. */
+export interface NetworkErrorCodes {
+  /** No error condition. */
+  readonly NoError: 0;
+  /** The remote server refused the connection. */
+  readonly ConnectionRefusedError: 1;
+  /** The remote server closed the connection before the reply was complete. */
+  readonly RemoteHostClosedError: 2;
+  /** The remote host name was not found. */
+  readonly HostNotFoundError: 3;
+  /** The connection timed out, or the transfer timeout elapsed. */
+  readonly TimeoutError: 4;
+  /** The operation was canceled by `abort()` or by closing the manager. */
+  readonly OperationCanceledError: 5;
+  /** The TLS handshake failed. */
+  readonly SslHandshakeFailedError: 6;
+  /** The connection was broken by a temporary network failure. */
+  readonly TemporaryNetworkFailureError: 7;
+  /** The network session failed. */
+  readonly NetworkSessionFailedError: 8;
+  /** A background request is not allowed. */
+  readonly BackgroundRequestNotAllowedError: 9;
+  /** The maximum number of redirects was reached. */
+  readonly TooManyRedirectsError: 10;
+  /** A redirect was refused by the redirect policy. */
+  readonly InsecureRedirectError: 11;
+  /** An unknown network error, including "network access is disabled". */
+  readonly UnknownNetworkError: 99;
+  /** The proxy server refused the connection. */
+  readonly ProxyConnectionRefusedError: 101;
+  /** The proxy server closed the connection prematurely. */
+  readonly ProxyConnectionClosedError: 102;
+  /** The proxy host name was not found. */
+  readonly ProxyNotFoundError: 103;
+  /** The connection to the proxy timed out. */
+  readonly ProxyTimeoutError: 104;
+  /** The proxy requires authentication that was not given or not accepted. */
+  readonly ProxyAuthenticationRequiredError: 105;
+  /** An unknown proxy error. */
+  readonly UnknownProxyError: 199;
+  /** Access to the content was denied (HTTP 403). */
+  readonly ContentAccessDenied: 201;
+  /** The operation is not permitted on the content (HTTP 405). */
+  readonly ContentOperationNotPermittedError: 202;
+  /** The content was not found (HTTP 404), or not in the cache for `"always-cache"`. */
+  readonly ContentNotFoundError: 203;
+  /** The server requires authentication that was not given or not accepted (HTTP 401). */
+  readonly AuthenticationRequiredError: 204;
+  /** The request body had to be sent again (a redirect or retry) but cannot be replayed. */
+  readonly ContentReSendError: 205;
+  /** The request conflicts with the current state of the content (HTTP 409). */
+  readonly ContentConflictError: 206;
+  /** The content is no longer available (HTTP 410). */
+  readonly ContentGoneError: 207;
+  /** Another content error (other HTTP 4xx). */
+  readonly UnknownContentError: 299;
+  /** The protocol (URL scheme) is not known, or the URL is invalid. */
+  readonly ProtocolUnknownError: 301;
+  /** The operation is invalid for this protocol (HTTP 400, 418, bad header or method). */
+  readonly ProtocolInvalidOperationError: 302;
+  /** A breakdown in the protocol (a malformed response, a decompression bomb). */
+  readonly ProtocolFailure: 399;
+  /** The server met an internal error (HTTP 500). */
+  readonly InternalServerError: 401;
+  /** The server does not support the operation (HTTP 501). */
+  readonly OperationNotImplementedError: 402;
+  /** The server is unable to handle the request at this time (HTTP 503). */
+  readonly ServiceUnavailableError: 403;
+  /** Another server error (other HTTP 5xx). */
+  readonly UnknownServerError: 499;
+}
+
 /**
  * Qt's `QNetworkReply::NetworkError` codes under Qt's names. A reply's
  * {@linkcode NetworkReply.error} is one of these numbers; `0` means no error.
@@ -24,81 +96,79 @@ import type { NetworkReply } from "./reply.ts";
  * if (reply.error !== NetworkError.NoError) console.error(reply.errorString);
  * ```
  */
-export const NetworkError = Object.freeze(
-  {
-    /** No error condition. */
-    NoError: 0,
-    /** The remote server refused the connection. */
-    ConnectionRefusedError: 1,
-    /** The remote server closed the connection before the reply was complete. */
-    RemoteHostClosedError: 2,
-    /** The remote host name was not found. */
-    HostNotFoundError: 3,
-    /** The connection timed out, or the transfer timeout elapsed. */
-    TimeoutError: 4,
-    /** The operation was canceled by `abort()` or by closing the manager. */
-    OperationCanceledError: 5,
-    /** The TLS handshake failed. */
-    SslHandshakeFailedError: 6,
-    /** The connection was broken by a temporary network failure. */
-    TemporaryNetworkFailureError: 7,
-    /** The network session failed. */
-    NetworkSessionFailedError: 8,
-    /** A background request is not allowed. */
-    BackgroundRequestNotAllowedError: 9,
-    /** The maximum number of redirects was reached. */
-    TooManyRedirectsError: 10,
-    /** A redirect was refused by the redirect policy. */
-    InsecureRedirectError: 11,
-    /** An unknown network error, including "network access is disabled". */
-    UnknownNetworkError: 99,
-    /** The proxy server refused the connection. */
-    ProxyConnectionRefusedError: 101,
-    /** The proxy server closed the connection prematurely. */
-    ProxyConnectionClosedError: 102,
-    /** The proxy host name was not found. */
-    ProxyNotFoundError: 103,
-    /** The connection to the proxy timed out. */
-    ProxyTimeoutError: 104,
-    /** The proxy requires authentication that was not given or not accepted. */
-    ProxyAuthenticationRequiredError: 105,
-    /** An unknown proxy error. */
-    UnknownProxyError: 199,
-    /** Access to the content was denied (HTTP 403). */
-    ContentAccessDenied: 201,
-    /** The operation is not permitted on the content (HTTP 405). */
-    ContentOperationNotPermittedError: 202,
-    /** The content was not found (HTTP 404), or not in the cache for `"always-cache"`. */
-    ContentNotFoundError: 203,
-    /** The server requires authentication that was not given or not accepted (HTTP 401). */
-    AuthenticationRequiredError: 204,
-    /** The request body had to be sent again (a redirect or retry) but cannot be replayed. */
-    ContentReSendError: 205,
-    /** The request conflicts with the current state of the content (HTTP 409). */
-    ContentConflictError: 206,
-    /** The content is no longer available (HTTP 410). */
-    ContentGoneError: 207,
-    /** Another content error (other HTTP 4xx). */
-    UnknownContentError: 299,
-    /** The protocol (URL scheme) is not known, or the URL is invalid. */
-    ProtocolUnknownError: 301,
-    /** The operation is invalid for this protocol (HTTP 400, 418, bad header or method). */
-    ProtocolInvalidOperationError: 302,
-    /** A breakdown in the protocol (a malformed response, a decompression bomb). */
-    ProtocolFailure: 399,
-    /** The server met an internal error (HTTP 500). */
-    InternalServerError: 401,
-    /** The server does not support the operation (HTTP 501). */
-    OperationNotImplementedError: 402,
-    /** The server is unable to handle the request at this time (HTTP 503). */
-    ServiceUnavailableError: 403,
-    /** Another server error (other HTTP 5xx). */
-    UnknownServerError: 499,
-  } as const,
-);
+export const NetworkError: NetworkErrorCodes = Object.freeze({
+  /** No error condition. */
+  NoError: 0,
+  /** The remote server refused the connection. */
+  ConnectionRefusedError: 1,
+  /** The remote server closed the connection before the reply was complete. */
+  RemoteHostClosedError: 2,
+  /** The remote host name was not found. */
+  HostNotFoundError: 3,
+  /** The connection timed out, or the transfer timeout elapsed. */
+  TimeoutError: 4,
+  /** The operation was canceled by `abort()` or by closing the manager. */
+  OperationCanceledError: 5,
+  /** The TLS handshake failed. */
+  SslHandshakeFailedError: 6,
+  /** The connection was broken by a temporary network failure. */
+  TemporaryNetworkFailureError: 7,
+  /** The network session failed. */
+  NetworkSessionFailedError: 8,
+  /** A background request is not allowed. */
+  BackgroundRequestNotAllowedError: 9,
+  /** The maximum number of redirects was reached. */
+  TooManyRedirectsError: 10,
+  /** A redirect was refused by the redirect policy. */
+  InsecureRedirectError: 11,
+  /** An unknown network error, including "network access is disabled". */
+  UnknownNetworkError: 99,
+  /** The proxy server refused the connection. */
+  ProxyConnectionRefusedError: 101,
+  /** The proxy server closed the connection prematurely. */
+  ProxyConnectionClosedError: 102,
+  /** The proxy host name was not found. */
+  ProxyNotFoundError: 103,
+  /** The connection to the proxy timed out. */
+  ProxyTimeoutError: 104,
+  /** The proxy requires authentication that was not given or not accepted. */
+  ProxyAuthenticationRequiredError: 105,
+  /** An unknown proxy error. */
+  UnknownProxyError: 199,
+  /** Access to the content was denied (HTTP 403). */
+  ContentAccessDenied: 201,
+  /** The operation is not permitted on the content (HTTP 405). */
+  ContentOperationNotPermittedError: 202,
+  /** The content was not found (HTTP 404), or not in the cache for `"always-cache"`. */
+  ContentNotFoundError: 203,
+  /** The server requires authentication that was not given or not accepted (HTTP 401). */
+  AuthenticationRequiredError: 204,
+  /** The request body had to be sent again (a redirect or retry) but cannot be replayed. */
+  ContentReSendError: 205,
+  /** The request conflicts with the current state of the content (HTTP 409). */
+  ContentConflictError: 206,
+  /** The content is no longer available (HTTP 410). */
+  ContentGoneError: 207,
+  /** Another content error (other HTTP 4xx). */
+  UnknownContentError: 299,
+  /** The protocol (URL scheme) is not known, or the URL is invalid. */
+  ProtocolUnknownError: 301,
+  /** The operation is invalid for this protocol (HTTP 400, 418, bad header or method). */
+  ProtocolInvalidOperationError: 302,
+  /** A breakdown in the protocol (a malformed response, a decompression bomb). */
+  ProtocolFailure: 399,
+  /** The server met an internal error (HTTP 500). */
+  InternalServerError: 401,
+  /** The server does not support the operation (HTTP 501). */
+  OperationNotImplementedError: 402,
+  /** The server is unable to handle the request at this time (HTTP 503). */
+  ServiceUnavailableError: 403,
+  /** Another server error (other HTTP 5xx). */
+  UnknownServerError: 499,
+});
 
 /** One of the numeric codes of {@linkcode NetworkError}. */
-export type NetworkErrorCode = typeof NetworkError[keyof typeof NetworkError];
+export type NetworkErrorCode = NetworkErrorCodes[keyof NetworkErrorCodes];
 
 /** Options of {@linkcode NetworkReplyError}. */
 export interface NetworkReplyErrorOptions {

@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import {
   NetworkAccessManager,
   NetworkError,
-  NetworkReply,
+  type NetworkReply,
   type NetworkReplyEvent,
   NetworkRequest,
 } from "../mod.ts";
 import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
-async function echoServer() {
+function echoServer() {
   return serve(async (request) => {
     const body = new Uint8Array(await request.arrayBuffer());
     return Response.json({
