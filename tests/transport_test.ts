@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { _contentTypeFor } from "../src/layers/_file.ts";
+import { takeUnhandledRejections } from "./_helpers/server.ts";
+
+Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/hello world.json`;
+  await Deno.writeTextFile(path, '{"hello":"file"}');
+  const url = new URL(`file://${path}`);
+  await using manager = new NetworkAccessManager();
+  try {
+    await t.step("GET streams the file with length and type", async () => {
+      const reply = manager.get(url);
+      assert.deepEqual(await reply.json(), { hello: "file" });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers.get("content-length"), "16");
+      assert.equal(reply.headers.get("content-type"), "application/json");
+      assert.ok(reply.headers.get("last-modified"));
+      assert.equal(reply.bytesTotal, 16);
+      assert.equal(reply.error, NetworkError.NoError);
+    });
+    await t.step("HEAD has the metadata and no body", async () => {
+      const reply = manager.head(url);
+      assert.equal((await reply.bytes()).byteLength, 0);
+      assert.equal(reply.headers.get("content-length"), "16");
+    });
+    await t.step("a missing file is ContentNotFoundError", async () => {
+      const reply = manager.get(new URL(`file://${dir}/missing.txt`));
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ContentNotFoundError);
+      assert.match(reply.errorString, /missing\.txt does not exist/);
+    });
+    await t.step("a directory is ContentOperationNotPermittedError", async () => {
+      const reply = manager.get(new URL(`file://${dir}`));
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ContentOperationNotPermittedError);
+    });
+    await t.step("POST to a file is ProtocolInvalidOperationError", async () => {
+      const reply = manager.post(url, "x");
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, /file: URLs support GET and HEAD only/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test({
+  name: "transport reports a file: URL without read permission as ContentAccessDenied",
+  permissions: { read: false },
+  async fn() {
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get("file:///etc/hostname");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentAccessDenied, reply.errorString);
+    assert.match(reply.errorString, /--allow-read/);
+  },
+});
+
+Deno.test("transport answers data: URLs", async (t) => {
+  await using manager = new NetworkAccessManager();
+  await t.step("text with a charset", async () => {
+    const reply = manager.get("data:text/plain;charset=utf-8,h%C3%A9llo");
+    assert.equal(await reply.text(), "héllo");
+    assert.equal(reply.headers.get("content-type"), "text/plain;charset=utf-8");
+    assert.equal(reply.fromCache, false);
+  });
+  await t.step("base64 bytes", async () => {
+    const reply = manager.get("data:application/octet-stream;base64,AAEC");
+    assert.deepEqual(await reply.bytes(), new Uint8Array([0, 1, 2]));
+  });
+  await t.step("HEAD has no body", async () => {
+    const reply = manager.head("data:,abc");
+    assert.equal((await reply.bytes()).byteLength, 0);
+  });
+  await t.step("PUT is ProtocolInvalidOperationError", async () => {
+    const reply = manager.put("data:,abc", "x");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+  });
+  await t.step("a GET with a body is refused with a message", async () => {
+    const reply = manager.sendCustomRequest("http://127.0.0.1:9/", "GET", "body");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+    assert.match(reply.errorString, /GET request cannot have a body/);
+  });
+});
+
+Deno.test("_contentTypeFor maps extensions and falls back to octet-stream", () => {
+  assert.equal(_contentTypeFor("/a/b.HTML"), "text/html;charset=UTF-8");
+  assert.equal(_contentTypeFor("/a/b.png"), "image/png");
+  assert.equal(_contentTypeFor("/a.dir/noext"), "application/octet-stream");
+  assert.equal(_contentTypeFor("/a/b.unknownext"), "application/octet-stream");
+});
