@@ -1,0 +1,136 @@
+/**
+ * The netaccess demo: starts a loopback server, downloads a few MiB through the manager with a
+ * live progress line on stderr, uploads a streamed body with upload progress, and prints what
+ * happened.
+ *
+ * Run: `npx --yes deno@2.9.6 task demo`
+ *
+ * @module
+ */
+
+import {
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkProgressEvent,
+  type NetworkReply,
+} from "../mod.ts";
+
+const MIB = 1024 * 1024;
+const DOWNLOAD = 8 * MIB;
+const UPLOAD = 4 * MIB;
+const encoder = new TextEncoder();
+
+function origin(): { url: string; close: () => Promise<void> } {
+  const controller = new AbortController();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: controller.signal,
+    onListen() {},
+  }, async (request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/big.bin") {
+      const block = new Uint8Array(256 * 1024).fill(42);
+      let sent = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(stream) {
+            if (sent >= DOWNLOAD) return stream.close();
+            await new Promise((resolve) => setTimeout(resolve, 15)); // a visible pace
+            sent += block.byteLength;
+            stream.enqueue(block);
+          },
+        }, { highWaterMark: 0 }),
+        {
+          headers: {
+            "content-length": String(DOWNLOAD),
+            "content-type": "application/octet-stream",
+          },
+        },
+      );
+    }
+    if (pathname === "/upload") {
+      let size = 0;
+      for await (const chunk of request.body ?? []) size += chunk.byteLength;
+      return Response.json({ received: size });
+    }
+    return new Response("not found", { status: 404 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    close: async () => {
+      controller.abort();
+      await server.finished;
+    },
+  };
+}
+
+function progressLine(label: string): (event: Event) => void {
+  return (event) => {
+    const { loaded, total } = event as NetworkProgressEvent;
+    const percent = total > 0 ? ` ${((loaded / total) * 100).toFixed(0).padStart(3)}%` : "";
+    const bar = total > 0 ? `[${"#".repeat(Math.round((loaded / total) * 30)).padEnd(30)}]` : "";
+    Deno.stderr.writeSync(
+      encoder.encode(`\r${label} ${bar}${percent} ${(loaded / MIB).toFixed(2)} MiB`),
+    );
+  };
+}
+
+function outcome(reply: NetworkReply): string {
+  return reply.error === NetworkError.NoError
+    ? `HTTP ${reply.status}`
+    : `error ${reply.error}: ${reply.errorString}`;
+}
+
+const server = origin();
+await using manager = new NetworkAccessManager({ transferTimeout: 10_000 });
+try {
+  // 1. A download, streamed through the async iterator, with a live progress line.
+  const started = performance.now();
+  const download = manager.get(`${server.url}/big.bin`);
+  download.addEventListener("downloadprogress", progressLine("download"));
+  let received = 0;
+  for await (const chunk of download) received += chunk.byteLength;
+  await download.finished;
+  const seconds = (performance.now() - started) / 1000;
+  Deno.stderr.writeSync(encoder.encode("\n"));
+  console.log(
+    `GET  ${download.url.pathname}: ${outcome(download)}, ${(received / MIB).toFixed(1)} MiB in ` +
+      `${seconds.toFixed(2)} s (${(received / MIB / seconds).toFixed(1)} MiB/s)`,
+  );
+
+  // 2. An upload of a streamed body, with upload progress.
+  async function* body() {
+    for (let sent = 0; sent < UPLOAD; sent += 256 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      yield new Uint8Array(256 * 1024);
+    }
+  }
+  const upload = manager.post(`${server.url}/upload`, body());
+  upload.addEventListener("uploadprogress", progressLine("upload  "));
+  const echoed = await upload.json() as { received: number };
+  Deno.stderr.writeSync(encoder.encode("\n"));
+  console.log(
+    `POST ${upload.url.pathname}: ${outcome(upload)}, the server received ${
+      (echoed.received / MIB).toFixed(1)
+    } MiB`,
+  );
+
+  // 3. Errors are data on the reply, never exceptions.
+  const missing = manager.get(`${server.url}/missing`);
+  await missing.finished;
+  console.log(
+    `GET  /missing: error ${missing.error} (${
+      Object.entries(NetworkError).find(([, v]) => v === missing.error)?.[0]
+    })`,
+  );
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const refused = manager.get(`http://127.0.0.1:${closedPort}/`);
+  await refused.finished;
+  console.log(`GET  a closed port: error ${refused.error}: ${refused.errorString}`);
+} finally {
+  await manager.close();
+  await server.close();
+}
