@@ -1,13 +1,129 @@
 /**
- * The cookies layer (not yet active: passes exchanges through).
+ * The cookies layer: for every hop (the first request and each redirect), sends the cookies
+ * the manager's jar holds for the hop's URL in a `Cookie` header, and stores every
+ * `Set-Cookie` of the hop's response in the jar before the response goes up (so a cookie set
+ * by a 302 is sent with the next hop). Responses served from the cache store nothing.
+ *
+ * - `cookieLoadControl: "manual"` sends no cookie from the jar; `cookieSaveControl:
+ *   "manual"` stores none. A `null` jar turns the layer off.
+ * - A `Cookie` header the request sets itself is kept for the origin of the first hop and
+ *   merged with the jar's cookies: its pairs come first, and a jar cookie whose name it
+ *   already carries is left out. It is never sent to another origin.
+ * - `Set-Cookie` bytes are read as UTF-8 (as Latin-1 when they are not valid UTF-8), and
+ *   cookie text is sent UTF-8 encoded.
+ * - A jar that fails (a storage error) fails the reply with `UnknownNetworkError`.
  *
  * @module
  */
 
 import type { Layer } from "../exchange.ts";
+import { responseInfo } from "../exchange.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import type { NetworkCookie } from "../cookies/network_cookie.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
-/** Creates the cookies layer for `manager`. */
-export function _cookiesLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
+/** `exchange.state` key: the origin of the first hop, the only one a user Cookie goes to. */
+const FIRST_ORIGIN = "cookies.firstOrigin";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Reads a header value (one char per byte) as UTF-8, or leaves it when it is not UTF-8. */
+function _fromWire(value: string): string {
+  if (!/[\x80-\xff]/.test(value)) return value;
+  const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0));
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return value;
+  }
+}
+
+/** Writes text as a header value: UTF-8 bytes, one char per byte. */
+function _toWire(value: string): string {
+  if (!/[^ -~\t]/.test(value)) return value;
+  let out = "";
+  for (const byte of encoder.encode(value)) out += String.fromCharCode(byte);
+  return out;
+}
+
+/** The names of the `name=value` pairs of a Cookie header (`""` for a nameless pair). */
+function _cookieNames(header: string): Set<string> {
+  const names = new Set<string>();
+  for (const pair of header.split(";")) {
+    const trimmed = pair.trim();
+    if (trimmed === "") continue;
+    const eq = trimmed.indexOf("=");
+    names.add(eq === -1 ? "" : trimmed.slice(0, eq).trim());
+  }
+  return names;
+}
+
+/** The Cookie header of a hop: the user's pairs, then the jar's cookies they do not name. */
+function _mergeCookies(user: string | null, cookies: readonly NetworkCookie[]): string | null {
+  const names = user === null ? new Set<string>() : _cookieNames(user);
+  const parts: string[] = [];
+  const own = user?.trim().replace(/;+$/, "").trim();
+  if (own) parts.push(own);
+  for (const cookie of cookies) {
+    if (names.has(cookie.name)) continue;
+    parts.push(_toWire(cookie.name === "" ? cookie.value : `${cookie.name}=${cookie.value}`));
+  }
+  return parts.length === 0 ? null : parts.join("; ");
+}
+
+function _jarError(action: string, url: URL, error: unknown): NetworkReplyError {
+  return new NetworkReplyError(
+    NetworkError.UnknownNetworkError,
+    `Cookie jar failed to ${action} ${url.href}: ${(error as Error)?.message ?? String(error)}`,
+    { cause: error },
+  );
+}
+
+/** Creates the cookies layer for `manager`; it reads `manager.cookieJar` for each hop. */
+export function _cookiesLayer(manager: NetworkAccessManager): Layer {
+  return (next) => async (exchange) => {
+    const jar = manager.cookieJar;
+    const url = exchange.url;
+    const { request, state } = exchange;
+    if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return await next(exchange);
+    if (!state.has(FIRST_ORIGIN)) state.set(FIRST_ORIGIN, url.origin);
+
+    const given = exchange.headers.get("cookie");
+    const user = given !== null && state.get(FIRST_ORIGIN) === url.origin ? given : null;
+    let cookies: NetworkCookie[] = [];
+    if (request.cookieLoadControl === "automatic") {
+      try {
+        cookies = await jar.cookiesForUrl(url);
+      } catch (error) {
+        throw _jarError("read the cookies for", url, error);
+      }
+    }
+    const header = _mergeCookies(user, cookies);
+    if (header === null) exchange.headers.delete("cookie");
+    else exchange.headers.set("cookie", header);
+
+    let response: Response;
+    try {
+      response = await next(exchange);
+    } finally {
+      // The next hop starts from the request's own headers, not from this hop's cookies.
+      if (given === null) exchange.headers.delete("cookie");
+      else exchange.headers.set("cookie", given);
+    }
+
+    if (request.cookieSaveControl !== "automatic" || responseInfo(response).fromCache) {
+      return response;
+    }
+    const lines = response.headers.getSetCookie();
+    if (lines.length === 0) return response;
+    try {
+      await jar.setCookiesFromUrl(lines.map(_fromWire), url);
+    } catch (error) {
+      await response.body?.cancel().catch(() => {});
+      throw _jarError("store the cookies of", url, error);
+    }
+    return response;
+  };
 }
