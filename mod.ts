@@ -56,6 +56,7 @@ export {
 } from "./src/exchange.ts";
 export { HostQueue } from "./src/host_queue.ts";
 export { transport } from "./src/layers/transport.ts";
+export { NetworkRetryEvent, type RetryOptions } from "./src/layers/retry.ts";
 export type { Clock } from "./src/clock.ts";
 export type {
   CacheEntry,
@@ -90,6 +91,14 @@ export {
 } from "./src/hsts.ts";
 export type { AuthChallenge } from "./src/auth/challenge.ts";
 export type { AuthCredentials } from "./src/auth/credential_cache.ts";
+export {
+  type AuthenticationChallenge,
+  AuthenticationRequiredEvent,
+  type RedirectDetails,
+  RedirectedEvent,
+} from "./src/security_events.ts";
+export type { Authenticator } from "./src/layers/auth.ts";
+export type { RedirectVerifier } from "./src/layers/redirect.ts";
 export {
   type NetworkProxy,
   type NetworkProxyType,

@@ -10,14 +10,14 @@ import { NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
 import { _accessLayer } from "./layers/access.ts";
-import { _authLayer } from "./layers/auth.ts";
+import { _authLayer, type Authenticator } from "./layers/auth.ts";
 import { _cacheLayer } from "./layers/cache.ts";
 import { _cookiesLayer } from "./layers/cookies.ts";
 import { _hstsLayer } from "./layers/hsts.ts";
 import { _proxyLayer } from "./layers/proxy.ts";
 import { _queueLayer } from "./layers/queue.ts";
-import { _redirectLayer } from "./layers/redirect.ts";
-import { _retryLayer } from "./layers/retry.ts";
+import { _redirectLayer, type RedirectVerifier } from "./layers/redirect.ts";
+import { _checkRetry, _retryLayer, type RetryOptions } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _ProxyClientPool } from "./_proxy_client.ts";
 import { _validateProxy, type NetworkProxy, type ProxyFactory } from "./proxy.ts";
@@ -25,12 +25,14 @@ import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import type { HstsStore } from "./hsts.ts";
+import { _CredentialCache } from "./auth/credential_cache.ts";
 import { _systemClock, type Clock } from "./clock.ts";
 import { NetworkError } from "./network_error.ts";
 import {
   _checkChoice,
   _checkInteger,
   _choices,
+  type CacheLoadControl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
@@ -93,7 +95,15 @@ export interface NetworkAccessManagerOptions {
    */
   cache?: NetworkCache | null;
   /**
-   * The cookie jar; `null` turns cookie handling off.
+   * Where replies come from for requests that set no `cacheLoadControl` (Qt's
+   * `CacheLoadControl`): `"prefer-network"` serves fresh stored responses and revalidates stale
+   * ones, `"always-network"` never reads the cache, `"prefer-cache"` serves any stored response,
+   * `"always-cache"` never uses the network.
+   * @default {"prefer-network"}
+   */
+  cacheLoadControl?: CacheLoadControl;
+  /**
+   * The cookie jar; `null` turns cookie handling off. The default jar keeps time by `clock`.
    * @default {new MemoryCookieJar()}
    */
   cookieJar?: CookieJar | null;
@@ -119,6 +129,18 @@ export interface NetworkAccessManagerOptions {
    */
   caCerts?: string[];
   /**
+   * Supplies credentials when a server (401) or an http proxy (407) asks and neither the
+   * credential cache nor the URL has working ones; see {@linkcode Authenticator}.
+   * @default {undefined}
+   */
+  authenticator?: Authenticator;
+  /**
+   * Decides each redirect under the `"user-verified"` redirect policy; without one, such
+   * redirects are refused. See {@linkcode RedirectVerifier}.
+   * @default {undefined}
+   */
+  redirectVerifier?: RedirectVerifier;
+  /**
    * The clock of cache freshness, cookie expiry and HSTS lifetimes.
    * @default {Date.now}
    */
@@ -129,6 +151,13 @@ export interface NetworkAccessManagerOptions {
    * @default {transport}
    */
   transport?: Handler;
+  /**
+   * Retrying of failed requests (connection errors, 408, 413, 429, 500, 502, 503, 504) for
+   * idempotent methods: `true` for the defaults of {@linkcode RetryOptions}, a number for a
+   * limit, or options; requests may override it with their own `retry`.
+   * @default {false}
+   */
+  retry?: RetryOptions | number | boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -165,11 +194,16 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #decompressionGuard = 10 * MIB;
   #transport: Handler;
   #cache: NetworkCache | null = null;
+  #cacheLoadControl: CacheLoadControl = "prefer-network";
   #cookieJar: CookieJar | null;
   #hstsStore: HstsStore | null = null;
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
   #caCerts: string[] = [];
+  #authenticator: Authenticator | undefined;
+  #redirectVerifier: RedirectVerifier | undefined;
+  readonly #credentials = new _CredentialCache();
+  #retry: RetryOptions | number | boolean = false;
   readonly #clock: Clock;
   readonly #pool = new _ProxyClientPool();
   readonly #requestLayers: Layer[] = [];
@@ -211,8 +245,11 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     }
     this.#transport = options.transport ?? transport;
     this.#cookieJar = null;
-    this.cookieJar = options.cookieJar === undefined ? new MemoryCookieJar() : options.cookieJar;
+    this.cookieJar = options.cookieJar === undefined
+      ? new MemoryCookieJar({ clock: () => this.#clock() })
+      : options.cookieJar;
     if (options.cache !== undefined) this.cache = options.cache;
+    if (options.cacheLoadControl !== undefined) this.cacheLoadControl = options.cacheLoadControl;
     if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
     if (options.proxy !== undefined) this.proxy = options.proxy;
     if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
@@ -228,6 +265,9 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       );
     }
     this.#clock = options.clock ?? _systemClock;
+    if (options.authenticator !== undefined) this.authenticator = options.authenticator;
+    if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
+    if (options.retry !== undefined) this.retry = options.retry;
     for (const layer of options.layers ?? []) this.use(layer);
     this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
     this.#what = "Cannot set manager option";
@@ -298,6 +338,15 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     this.#cache = value;
   }
 
+  /** Where replies come from for requests that set no `cacheLoadControl`. */
+  get cacheLoadControl(): CacheLoadControl {
+    return this.#cacheLoadControl;
+  }
+  set cacheLoadControl(value: CacheLoadControl) {
+    _checkChoice(this.#what, "cacheLoadControl", value, _choices.cacheLoadControl);
+    this.#cacheLoadControl = value;
+  }
+
   /** The cookie jar, or `null` when cookies are not handled. */
   get cookieJar(): CookieJar | null {
     return this.#cookieJar;
@@ -346,6 +395,56 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#caCerts;
   }
 
+  /** Supplies credentials for 401 and 407 challenges, or `undefined` for none. */
+  get authenticator(): Authenticator | undefined {
+    return this.#authenticator;
+  }
+  set authenticator(value: Authenticator | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`${this.#what}: 'authenticator' must be a function, got ${typeof value}`);
+    }
+    this.#authenticator = value;
+  }
+
+  /** Decides redirects under the `"user-verified"` policy, or `undefined` for none. */
+  get redirectVerifier(): RedirectVerifier | undefined {
+    return this.#redirectVerifier;
+  }
+  set redirectVerifier(value: RedirectVerifier | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(
+        `${this.#what}: 'redirectVerifier' must be a function, got ${typeof value}`,
+      );
+    }
+    this.#redirectVerifier = value;
+  }
+
+  /**
+   * Forgets every credential the manager cached (per protection space: origin and realm, of
+   * servers and proxies), so the next request to a protected resource is challenged again.
+   * Qt's `clearAccessCache()`.
+   *
+   * @example Logging out
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * manager.clearAccessCache();
+   * ```
+   */
+  clearAccessCache(): void {
+    this.#credentials.clear();
+  }
+
+  /** Retrying of failed requests: `false` (off), `true`, a limit, or {@linkcode RetryOptions}. */
+  get retry(): RetryOptions | number | boolean {
+    return this.#retry;
+  }
+  set retry(value: RetryOptions | number | boolean) {
+    _checkRetry(this.#what, value);
+    this.#retry = value ?? false;
+  }
+
   /** The clock of cache freshness, cookie expiry and HSTS lifetimes. */
   get clock(): Clock {
     return this.#clock;
@@ -365,6 +464,44 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    */
   clearConnectionCache(): void {
     this.#pool.clear();
+  }
+
+  /**
+   * Warms a connection to the origin of `url` (Qt's `connectToHost` and
+   * `connectToHostEncrypted`) by sending it a `HEAD /` through the pipeline, so the next
+   * request finds the connection (and its TLS session) open in the pool. A hint only: the
+   * request skips the cache and cookies, follows no redirect and is not retried; whatever
+   * happens, the promise resolves.
+   *
+   * @param url Any URL of the origin (`http:` or `https:`); others are ignored.
+   * @returns Resolves when the warm-up request has finished; never rejects.
+   *
+   * @example Warm the connection while preparing the first request
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * const warming = manager.connectToHost("http://127.0.0.1:9/");
+   * // ... build the request ...
+   * await warming;
+   * ```
+   */
+  async connectToHost(url: string | URL): Promise<void> {
+    let origin: URL;
+    try {
+      origin = new URL("/", url);
+    } catch {
+      return;
+    }
+    if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
+    await this.head(origin, {
+      cacheLoadControl: "always-network",
+      cacheSaveControl: false,
+      cookieLoadControl: "manual",
+      cookieSaveControl: "manual",
+      redirectPolicy: "manual",
+      retry: false,
+    }).finished;
   }
 
   /** The per-origin request queue (read-only view for monitoring). */
@@ -592,7 +729,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       _redirectLayer(this),
       _hstsLayer(this),
       _cookiesLayer(this),
-      _authLayer(this),
+      _authLayer(this, this.#credentials),
       _cacheLayer(this),
       _retryLayer(this),
       _queueLayer(this.#queue),

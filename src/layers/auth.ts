@@ -1,13 +1,319 @@
 /**
- * The auth layer (not yet active: passes exchanges through).
+ * The authentication layer: answers 401 (`WWW-Authenticate`) and 407 (`Proxy-Authenticate`)
+ * challenges with Basic or Digest credentials from the credential cache, the URL's userinfo
+ * or the manager's `authenticator`, and authenticates later requests to a known protection
+ * space pre-emptively.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import { _basicAuthorization } from "../auth/basic.ts";
+import {
+  _challengesFromHeaders,
+  _selectChallenge,
+  type _SelectedChallenge,
+} from "../auth/challenge.ts";
+import type { AuthChallenge } from "../auth/challenge.ts";
+import {
+  type _CredentialCache,
+  _credentialsFromUrl,
+  type _ProtectionSpace,
+  _withoutCredentials,
+  type AuthCredentials,
+} from "../auth/credential_cache.ts";
+import { _digestAuthorization, type _DigestChallenge } from "../auth/digest.ts";
+import { Exchange, type Layer } from "../exchange.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
+import type { NetworkProxy } from "../proxy.ts";
+import type { NetworkReply } from "../reply.ts";
+import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
 
-/** Creates the auth layer for `manager`. */
-export function _authLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+/**
+ * Supplies credentials for a challenge: called when a server (401) or an http proxy (407,
+ * `challenge.proxy`) asks and neither the credential cache nor the URL has credentials that
+ * work. Return (or resolve) a user name and password to retry with, or `undefined` to give up:
+ * the reply then ends with the 401 or 407 response, as `AuthenticationRequiredError` (204) or
+ * `ProxyAuthenticationRequiredError` (105). After credentials are refused it is asked again,
+ * at most three times per reply.
+ *
+ * @example Credentials for one origin only
+ * ```ts
+ * import { type Authenticator, NetworkAccessManager } from "@netaccess/core";
+ *
+ * const authenticator: Authenticator = (_reply, challenge) =>
+ *   challenge.origin === "https://api.example.com" && !challenge.proxy
+ *     ? { username: "me", password: Deno.env.get("API_PASSWORD") ?? "" }
+ *     : undefined;
+ * await using manager = new NetworkAccessManager({ authenticator });
+ * ```
+ */
+export type Authenticator = (
+  reply: NetworkReply,
+  challenge: AuthenticationChallenge,
+) => AuthCredentials | undefined | Promise<AuthCredentials | undefined>;
+
+/** How many times one reply asks the authenticator before giving up. */
+const MAX_ASKS = 3;
+/** How many `stale=true` answers one exchange retries without asking. */
+const MAX_STALE = 2;
+
+/** Credentials about to be sent (or sent) for one protection space. */
+interface Answer {
+  space: _ProtectionSpace;
+  scheme: "basic" | "digest";
+  credentials: AuthCredentials;
+}
+
+function sameSpace(a: _ProtectionSpace, b: _ProtectionSpace): boolean {
+  return a.origin === b.origin && a.realm === b.realm && a.proxy === b.proxy;
+}
+
+function spaceKey(space: _ProtectionSpace): string {
+  return JSON.stringify([space.proxy, space.origin, space.realm]);
+}
+
+function isCredentials(value: unknown): value is AuthCredentials {
+  return value !== null && typeof value === "object" &&
+    typeof (value as AuthCredentials).username === "string" &&
+    typeof (value as AuthCredentials).password === "string";
+}
+
+/** The origin of the http proxy an exchange went through, or `undefined`. */
+function httpProxyOf(proxy: unknown): { origin: string; proxy: NetworkProxy } | undefined {
+  const p = proxy as NetworkProxy | undefined;
+  if (p === undefined || (p.type !== "http" && p.type !== "https") || p.url === undefined) {
+    return undefined;
+  }
+  try {
+    return { origin: new URL(p.url).origin, proxy: p };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the authentication layer for `manager`, keeping credentials in `cache`. */
+export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCache): Layer {
+  /** The header value answering with `answer`, counting a Digest nonce use. */
+  const header = (answer: Answer, method: string, uri: string): string => {
+    if (answer.scheme === "basic") return _basicAuthorization(answer.credentials);
+    const digest = cache.get(answer.space)?.digest;
+    if (digest === undefined) throw new RangeError("no Digest challenge cached");
+    const nc = cache.nextNonceCount(answer.space);
+    return _digestAuthorization({
+      challenge: digest,
+      credentials: answer.credentials,
+      method,
+      uri,
+      nc,
+    });
+  };
+
+  return (next) => async (exchange) => {
+    if (exchange.url.protocol !== "http:" && exchange.url.protocol !== "https:") {
+      return await next(exchange);
+    }
+    const url = new URL(exchange.url.href);
+    const plain = _withoutCredentials(url);
+    plain.hash = "";
+    const method = exchange.method;
+    const baseHeaders = new Headers(exchange.headers);
+    const fromUrl = _credentialsFromUrl(url);
+    const usedCache = new Set<string>();
+    const usedConfigured = new Set<string>();
+    let server: Answer | undefined;
+    let proxy: Answer | undefined;
+    let staleRetries = 0;
+
+    if (!baseHeaders.has("authorization")) {
+      const cached = cache.forUrl(plain);
+      if (cached !== undefined) {
+        server = cached;
+        usedCache.add(spaceKey(cached.space));
+      }
+    }
+    const knownProxy = plain.protocol === "http:"
+      ? httpProxyOf(exchange.state.get("proxy"))
+      : undefined;
+    if (knownProxy !== undefined && !baseHeaders.has("proxy-authorization")) {
+      proxy = cache.forProxy(knownProxy.origin);
+      if (proxy !== undefined) usedCache.add(spaceKey(proxy.space));
+    }
+
+    let attempt = exchange;
+    for (;;) {
+      const headers = new Headers(baseHeaders);
+      for (
+        const [name, answer, uri] of [
+          ["authorization", server, plain.pathname + plain.search],
+          ["proxy-authorization", proxy, plain.href],
+        ] as const
+      ) {
+        if (answer === undefined) continue;
+        try {
+          headers.set(name, header(answer, method, uri));
+        } catch (error) {
+          if (error instanceof RangeError) continue; // the cached space went away meanwhile
+          throw new NetworkReplyError(
+            answer.space.proxy
+              ? NetworkError.ProxyAuthenticationRequiredError
+              : NetworkError.AuthenticationRequiredError,
+            `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      }
+      attempt.headers = headers;
+      const response = await next(attempt);
+      const isProxy = response.status === 407;
+      if (response.status !== 401 && !isProxy) return response;
+
+      let origin: string;
+      let proxyConfig: NetworkProxy | undefined;
+      if (isProxy) {
+        const via = plain.protocol === "http:"
+          ? httpProxyOf(exchange.state.get("proxy"))
+          : undefined;
+        if (via === undefined) return response;
+        origin = via.origin;
+        proxyConfig = via.proxy;
+      } else {
+        origin = plain.origin;
+      }
+      const challenges = _challengesFromHeaders(response.headers, isProxy);
+      if (challenges.length === 0) return response;
+      const selected = _selectChallenge(challenges);
+      const code: NetworkErrorCode = isProxy
+        ? NetworkError.ProxyAuthenticationRequiredError
+        : NetworkError.AuthenticationRequiredError;
+      const shown: AuthChallenge = selected?.challenge ?? challenges[0]!;
+      const space: _ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
+      const describe = (count: number, supported: boolean): AuthenticationChallenge => ({
+        scheme: shown.scheme,
+        realm: shown.realm,
+        params: shown.params,
+        ...(shown.token68 === undefined ? {} : { token68: shown.token68 }),
+        proxy: isProxy,
+        origin,
+        url: new URL(plain.href),
+        attempt: count,
+        supported,
+      });
+      if (selected === null) {
+        // Schemes this client cannot answer are reported, never guessed.
+        const asks = (exchange.state.get("auth.asks") as number | undefined) ?? 0;
+        exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
+        return response;
+      }
+
+      const sent = isProxy ? proxy : server;
+      const digest: _DigestChallenge | undefined = selected.scheme === "digest"
+        ? selected.digest
+        : undefined;
+      let answer: Answer | undefined;
+      if (
+        digest?.stale && sent?.scheme === "digest" && sameSpace(sent.space, space) &&
+        staleRetries < MAX_STALE
+      ) {
+        // The credentials were right; only the nonce aged. Retry without asking.
+        staleRetries++;
+        answer = sent;
+      } else {
+        if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
+        answer = await choose(selected, space, isProxy, proxyConfig, describe, code);
+      }
+      if (answer === undefined) return response;
+      if (exchange.body !== null && !exchange.body.replayable) {
+        await response.body?.cancel().catch(() => {});
+        throw new NetworkReplyError(
+          NetworkError.ContentReSendError,
+          `Cannot answer the authentication challenge of ${origin}: the request must be sent ` +
+            `again with credentials, and its body is a one-shot stream that was already sent; ` +
+            `pass a string, bytes, Blob, FormData or URLSearchParams to allow resending`,
+        );
+      }
+      await response.body?.cancel().catch(() => {});
+      cache.store(
+        space,
+        { scheme: answer.scheme, credentials: answer.credentials, digest },
+        isProxy ? undefined : plain,
+      );
+      if (isProxy) proxy = answer;
+      else server = answer;
+      attempt = new Exchange({
+        url: new URL(url.href),
+        method,
+        headers: new Headers(baseHeaders),
+        body: exchange.body,
+        request: exchange.request,
+        reply: exchange.reply,
+        manager: exchange.manager,
+        signal: exchange.signal,
+        monitor: exchange.monitor,
+        hop: exchange.hop,
+        state: exchange.state,
+      });
+    }
+
+    /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */
+    async function choose(
+      selected: _SelectedChallenge,
+      space: _ProtectionSpace,
+      isProxy: boolean,
+      proxyConfig: NetworkProxy | undefined,
+      describe: (count: number, supported: boolean) => AuthenticationChallenge,
+      code: NetworkErrorCode,
+    ): Promise<Answer | undefined> {
+      const key = spaceKey(space);
+      const scheme = selected.scheme;
+      if (!usedCache.has(key)) {
+        usedCache.add(key);
+        const cached = cache.get(space);
+        if (cached !== undefined) return { space, scheme, credentials: cached.credentials };
+      }
+      if (!usedConfigured.has(key)) {
+        usedConfigured.add(key);
+        const configured = isProxy
+          ? (proxyConfig?.username === undefined ? undefined : {
+            username: proxyConfig.username,
+            password: proxyConfig.password ?? "",
+          })
+          : fromUrl;
+        if (configured !== undefined) return { space, scheme, credentials: configured };
+      }
+      const asks = (exchange.state.get("auth.asks") as number | undefined) ?? 0;
+      if (asks >= MAX_ASKS) return undefined;
+      exchange.state.set("auth.asks", asks + 1);
+      const challenge = describe(asks + 1, true);
+      exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
+      const authenticator = manager.authenticator;
+      if (authenticator === undefined) return undefined;
+      let credentials: AuthCredentials | undefined;
+      try {
+        credentials = await authenticator(exchange.reply, challenge);
+      } catch (error) {
+        throw new NetworkReplyError(
+          code,
+          `Cannot authenticate to ${space.origin}: the 'authenticator' threw (${
+            (error as Error)?.message ?? error
+          })`,
+          { cause: error },
+        );
+      }
+      if (exchange.signal.aborted) throw exchange.signal.reason;
+      if (credentials === undefined || credentials === null) return undefined;
+      if (!isCredentials(credentials)) {
+        throw new NetworkReplyError(
+          code,
+          `Cannot authenticate to ${space.origin}: the 'authenticator' must return ` +
+            `{ username, password } strings or undefined, got ${typeof credentials}`,
+        );
+      }
+      return {
+        space,
+        scheme,
+        credentials: { username: credentials.username, password: credentials.password },
+      };
+    }
+  };
 }

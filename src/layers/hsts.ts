@@ -1,13 +1,51 @@
 /**
- * The hsts layer (not yet active: passes exchanges through).
+ * The HSTS layer (RFC 6797): when the manager has an HSTS store, rewrites `http:` requests to
+ * known hosts to `https:` before anything is sent, and learns `Strict-Transport-Security`
+ * from responses received over https.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import { type Layer, responseInfo } from "../exchange.ts";
+import { _upgradeUrl } from "../hsts.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
-/** Creates the hsts layer for `manager`. */
-export function _hstsLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+/** Creates the HSTS layer for `manager`; it does nothing while `manager.hstsStore` is null. */
+export function _hstsLayer(manager: NetworkAccessManager): Layer {
+  return (next) => async (exchange) => {
+    const store = manager.hstsStore;
+    if (store === null) return await next(exchange);
+    let upgraded: URL | null;
+    try {
+      upgraded = await _upgradeUrl(exchange.url, store);
+    } catch (error) {
+      throw new NetworkReplyError(
+        NetworkError.UnknownNetworkError,
+        `Cannot send to ${exchange.url.host}: the HSTS store failed (${
+          (error as Error)?.message ?? error
+        })`,
+        { cause: error },
+      );
+    }
+    if (upgraded !== null) exchange.url = upgraded;
+    const response = await next(exchange);
+    const sts = response.headers.get("strict-transport-security");
+    const url = responseInfo(response).url ?? exchange.url;
+    if (sts !== null && url.protocol === "https:" && !responseInfo(response).fromCache) {
+      try {
+        await store.learn(url.hostname, sts);
+      } catch (error) {
+        await response.body?.cancel().catch(() => {});
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `Cannot record the HSTS policy of ${url.hostname}: the HSTS store failed (${
+            (error as Error)?.message ?? error
+          })`,
+          { cause: error },
+        );
+      }
+    }
+    return response;
+  };
 }

@@ -1,13 +1,203 @@
 /**
- * The redirect layer (not yet active: passes exchanges through).
+ * The redirect layer: follows 301, 302, 303, 307 and 308 responses under the request's
+ * redirect policy, sending every hop back through the layers below (HSTS, cookies,
+ * authentication, cache, queue), and keeps credentials and cookies from crossing origins.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import { _withoutCredentials } from "../auth/credential_cache.ts";
+import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exchange.ts";
+import { _upgradeUrl } from "../hsts.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
+import type { NetworkReply } from "../reply.ts";
+import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
+
+/**
+ * Decides, under the `"user-verified"` redirect policy, whether a redirect is followed:
+ * resolve `true` to follow it, `false` to refuse it (the reply fails with
+ * `InsecureRedirectError`). It may take its time (ask the user); the reply waits.
+ *
+ * @example Following redirects within one site only
+ * ```ts
+ * import { NetworkAccessManager, type RedirectVerifier } from "@netaccess/core";
+ *
+ * const redirectVerifier: RedirectVerifier = (_reply, redirect) =>
+ *   redirect.url.hostname.endsWith(".example.com");
+ * await using manager = new NetworkAccessManager({ redirectPolicy: "user-verified", redirectVerifier });
+ * ```
+ */
+export type RedirectVerifier = (
+  reply: NetworkReply,
+  redirect: RedirectDetails,
+) => boolean | Promise<boolean>;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Headers that never follow a redirect to another origin. */
+const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
+
+function shown(url: URL): string {
+  return _withoutCredentials(url).href;
+}
+
+function fail(code: NetworkErrorCode, message: string, cause?: unknown): never {
+  throw new NetworkReplyError(code, message, cause === undefined ? {} : { cause });
+}
+
+/** The next hop's method and whether the body (and its `Content-*` headers) is dropped. */
+function nextMethod(status: number, method: string): { method: string; dropBody: boolean } {
+  if ((status === 301 || status === 302) && method === "POST") {
+    return { method: "GET", dropBody: true };
+  }
+  if (status === 303 && method !== "HEAD" && method !== "GET") {
+    return { method: "GET", dropBody: true };
+  }
+  return { method, dropBody: false };
+}
+
+function redirectTarget(response: Response, from: URL): URL {
+  const location = response.headers.get("location");
+  if (location === null || location.trim() === "") {
+    fail(
+      NetworkError.ProtocolUnknownError,
+      `Cannot follow the ${response.status} redirect from ${
+        shown(from)
+      }: the response has no Location header`,
+    );
+  }
+  let target: URL;
+  try {
+    target = new URL(location.trim(), from);
+  } catch (error) {
+    fail(
+      NetworkError.ProtocolUnknownError,
+      `Cannot follow the ${response.status} redirect from ${shown(from)}: the Location ${
+        JSON.stringify(location)
+      } is not a valid URL`,
+      error,
+    );
+  }
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    fail(
+      NetworkError.ProtocolUnknownError,
+      `Cannot follow the ${response.status} redirect from ${shown(from)} to ${
+        shown(target)
+      }: only http and https redirect targets are followed`,
+    );
+  }
+  target.hash = target.hash || from.hash;
+  return target;
+}
+
+async function verify(
+  manager: NetworkAccessManager,
+  exchange: Exchange,
+  details: RedirectDetails,
+): Promise<void> {
+  const verifier = manager.redirectVerifier;
+  const refused = `Redirect from ${shown(details.from)} to ${shown(details.url)} refused`;
+  if (verifier === undefined) {
+    fail(
+      NetworkError.InsecureRedirectError,
+      `${refused}: the redirect policy is "user-verified" and the manager has no 'redirectVerifier'`,
+    );
+  }
+  let allowed: boolean;
+  try {
+    allowed = await verifier(exchange.reply, details);
+  } catch (error) {
+    fail(
+      NetworkError.InsecureRedirectError,
+      `${refused}: 'redirectVerifier' threw (${(error as Error)?.message ?? error})`,
+      error,
+    );
+  }
+  if (exchange.signal.aborted) throw exchange.signal.reason;
+  if (allowed !== true) {
+    fail(NetworkError.InsecureRedirectError, `${refused} by the 'redirectVerifier'`);
+  }
+}
 
 /** Creates the redirect layer for `manager`. */
-export function _redirectLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+export function _redirectLayer(manager: NetworkAccessManager): Layer {
+  return (next) => async (exchange) => {
+    const policy = exchange.request.redirectPolicy ?? manager.redirectPolicy;
+    const maxRedirects = exchange.request.maxRedirects ?? manager.maxRedirects;
+    const sensitive = exchange.request.sensitiveHeaders;
+    // What this layer asked to send; the layers below add cookies and credentials per hop.
+    let headers = new Headers(exchange.headers);
+    let hop = exchange;
+    const redirects: URL[] = [];
+    for (;;) {
+      const response = await next(hop);
+      if (policy === "manual" || !REDIRECT_STATUSES.has(response.status)) {
+        if (redirects.length > 0) {
+          setResponseInfo(response, { url: responseInfo(response).url ?? hop.url, redirects });
+        }
+        return response;
+      }
+      await response.body?.cancel().catch(() => {});
+      const status = response.status;
+      const from = responseInfo(response).url ?? hop.url;
+      let target = redirectTarget(response, from);
+      if (redirects.length >= maxRedirects) {
+        fail(
+          NetworkError.TooManyRedirectsError,
+          `Too many redirects: ${shown(from)} redirected again after ${redirects.length} ` +
+            `redirect${redirects.length === 1 ? "" : "s"} (maxRedirects is ${maxRedirects})`,
+        );
+      }
+      const store = manager.hstsStore;
+      if (store !== null) target = await _upgradeUrl(target, store) ?? target;
+      const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
+      if (policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:") {
+        fail(
+          NetworkError.InsecureRedirectError,
+          `${refused}: it goes from https to http (redirect policy "no-less-safe")`,
+        );
+      }
+      if (policy === "same-origin" && target.origin !== from.origin) {
+        fail(
+          NetworkError.InsecureRedirectError,
+          `${refused}: it leaves the origin ${from.origin} (redirect policy "same-origin")`,
+        );
+      }
+      const details: RedirectDetails = {
+        url: _withoutCredentials(target),
+        from: _withoutCredentials(from),
+        status,
+        hop: redirects.length + 1,
+      };
+      if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
+        fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
+      }
+      if (policy === "user-verified") await verify(manager, exchange, details);
+
+      const { method, dropBody } = nextMethod(status, hop.method);
+      let body = hop.body;
+      headers = new Headers(headers);
+      if (dropBody) {
+        body = null;
+        for (const name of [...headers.keys()]) {
+          if (name.startsWith("content-")) headers.delete(name);
+        }
+      } else if (body !== null && !body.replayable) {
+        fail(
+          NetworkError.ContentReSendError,
+          `Cannot follow the ${status} redirect from ${shown(from)} to ${shown(target)}: ` +
+            `a ${status} redirect sends the body again, and the body is a one-shot stream that was ` +
+            `already sent; pass a string, bytes, Blob, FormData or URLSearchParams to allow ` +
+            `resending, or use redirectPolicy "manual"`,
+        );
+      }
+      if (target.origin !== from.origin) {
+        for (const name of CROSS_ORIGIN_STRIPPED) headers.delete(name);
+        for (const name of sensitive) headers.delete(name);
+      }
+      redirects.push(_withoutCredentials(target));
+      hop = hop.next({ url: target, method, headers, body });
+    }
+  };
 }

@@ -1,0 +1,131 @@
+/**
+ * The events of the redirect and authentication layers, dispatched on a reply:
+ * {@linkcode RedirectedEvent} and {@linkcode AuthenticationRequiredEvent}.
+ *
+ * @module
+ */
+
+import type { AuthChallenge } from "./auth/challenge.ts";
+
+/**
+ * A redirect about to be followed: where from, where to, and the status that asked for it.
+ *
+ * @example Logging a redirect
+ * ```ts
+ * import type { RedirectDetails } from "@netaccess/core";
+ *
+ * const log = (r: RedirectDetails) => console.log(`${r.status}: ${r.from.href} -> ${r.url.href}`);
+ * log({ from: new URL("http://a.test/"), url: new URL("http://b.test/"), status: 302, hop: 1 });
+ * ```
+ */
+export interface RedirectDetails {
+  /** The target of the redirect (after an HSTS upgrade, when one applies). */
+  readonly url: URL;
+  /** The URL that answered with the redirect. */
+  readonly from: URL;
+  /** The redirect status: 301, 302, 303, 307 or 308. */
+  readonly status: number;
+  /** The number of this hop: 1 for the first redirect. */
+  readonly hop: number;
+}
+
+/**
+ * The `redirected` event of a reply: fires once per redirect, after the redirect policy has
+ * accepted it and before the next hop is sent. Calling `preventDefault()` refuses the redirect
+ * (the reply fails with `InsecureRedirectError`); under the `"user-verified"` policy it fires
+ * before the manager's `redirectVerifier` is asked.
+ *
+ * @example Watching the hops of a reply
+ * ```ts
+ * import { NetworkAccessManager, type RedirectedEvent } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:,no-redirect-here");
+ * reply.addEventListener("redirected", (e: RedirectedEvent) => console.log(e.status, e.url.href));
+ * await reply.finished;
+ * ```
+ */
+export class RedirectedEvent extends Event implements RedirectDetails {
+  /** The target of the redirect. */
+  readonly url: URL;
+  /** The URL that answered with the redirect. */
+  readonly from: URL;
+  /** The redirect status. */
+  readonly status: number;
+  /** The number of this hop, from 1. */
+  readonly hop: number;
+
+  /**
+   * Creates a `redirected` event (cancelable).
+   *
+   * @param details The redirect.
+   */
+  constructor(details: RedirectDetails) {
+    super("redirected", { cancelable: true });
+    this.url = details.url;
+    this.from = details.from;
+    this.status = details.status;
+    this.hop = details.hop;
+  }
+}
+
+/**
+ * A challenge the authentication layer needs credentials for: the server's (401,
+ * `WWW-Authenticate`) or the proxy's (407, `Proxy-Authenticate`) challenge, and where it
+ * came from. Passed to the manager's `authenticator` and carried by
+ * {@linkcode AuthenticationRequiredEvent}.
+ *
+ * @example Answering only one realm of one origin
+ * ```ts
+ * import type { AuthCredentials, AuthenticationChallenge } from "@netaccess/core";
+ *
+ * function answer(challenge: AuthenticationChallenge): AuthCredentials | undefined {
+ *   if (challenge.proxy || challenge.origin !== "https://api.example.com") return undefined;
+ *   return challenge.realm === "api" ? { username: "me", password: "secret" } : undefined;
+ * }
+ * ```
+ */
+export interface AuthenticationChallenge extends AuthChallenge {
+  /** Whether a proxy asks (407) rather than the server (401). */
+  readonly proxy: boolean;
+  /** The origin of the protection space: the server's, or the proxy's when `proxy` is true. */
+  readonly origin: string;
+  /** The URL requested, without user name and password. */
+  readonly url: URL;
+  /** How many times credentials were asked for during this reply, this time included (from 1). */
+  readonly attempt: number;
+  /** Whether this client can answer the scheme (Basic and Digest); others are only reported. */
+  readonly supported: boolean;
+}
+
+/**
+ * The `authenticationrequired` event of a reply: a server or proxy asked for credentials.
+ * It fires before the manager's `authenticator` is called (also when there is none, and for
+ * schemes this client cannot answer), so observers see every challenge.
+ *
+ * @example Logging challenges
+ * ```ts
+ * import { type AuthenticationRequiredEvent, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:,public");
+ * reply.addEventListener("authenticationrequired", (e: AuthenticationRequiredEvent) => {
+ *   console.log(e.challenge.scheme, e.challenge.realm, e.challenge.proxy);
+ * });
+ * await reply.finished;
+ * ```
+ */
+export class AuthenticationRequiredEvent extends Event {
+  /** The challenge. */
+  readonly challenge: AuthenticationChallenge;
+
+  /**
+   * Creates an `authenticationrequired` event.
+   *
+   * @param challenge The challenge.
+   */
+  constructor(challenge: AuthenticationChallenge) {
+    super("authenticationrequired");
+    this.challenge = challenge;
+  }
+}

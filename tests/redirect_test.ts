@@ -1,0 +1,459 @@
+import assert from "node:assert/strict";
+import {
+  type Layer,
+  NetworkAccessManager,
+  NetworkError,
+  type RedirectDetails,
+  RedirectedEvent,
+} from "../mod.ts";
+import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { makeTestCertificates } from "./_helpers/tls.ts";
+
+/** One request a test server saw. */
+interface Seen {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: string;
+}
+
+/** A loopback server that records every request and answers with `route`. */
+function recordingServer(
+  route: (request: Request, url: URL, body: string) => Response | Promise<Response>,
+  options: { cert?: string; key?: string } = {},
+) {
+  const seen: Seen[] = [];
+  const server = serve(async (request) => {
+    const url = new URL(request.url);
+    const body = await request.text();
+    seen.push({ method: request.method, path: url.pathname, headers: request.headers, body });
+    return await route(request, url, body);
+  }, options);
+  return Object.assign(server, { seen });
+}
+
+function redirect(status: number, location: string | null, headers: HeadersInit = {}): Response {
+  const h = new Headers(headers);
+  if (location !== null) h.set("location", location);
+  return new Response(`redirecting to ${location}`, { status, headers: h });
+}
+
+function echo(request: Request, body: string): Response {
+  return Response.json({
+    method: request.method,
+    body,
+    contentType: request.headers.get("content-type"),
+  });
+}
+
+Deno.test("redirect layer follows every redirect status and records the hops", async (t) => {
+  for (const status of [301, 302, 303, 307, 308]) {
+    await t.step(`${status}`, async () => {
+      await using server = recordingServer((request, url, body) =>
+        url.pathname === "/end" ? echo(request, body) : redirect(status, "/end")
+      );
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(`${server.url}/start`);
+      const events: RedirectedEvent[] = [];
+      reply.addEventListener("redirected", (e) => events.push(e as RedirectedEvent));
+      const json = await reply.json() as { method: string };
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(reply.status, 200);
+      assert.equal(json.method, "GET");
+      assert.equal(reply.url.href, `${server.url}/end`);
+      assert.deepEqual(reply.redirects.map((u) => u.href), [`${server.url}/end`]);
+      assert.equal(events.length, 1);
+      assert.ok(events[0] instanceof RedirectedEvent);
+      assert.equal(events[0]!.status, status);
+      assert.equal(events[0]!.from.href, `${server.url}/start`);
+      assert.equal(events[0]!.url.href, `${server.url}/end`);
+      assert.equal(events[0]!.hop, 1);
+      assert.deepEqual(server.seen.map((s) => s.path), ["/start", "/end"]);
+    });
+  }
+});
+
+Deno.test("redirect layer follows a chain across origins, relative and absolute", async () => {
+  await using b = recordingServer((request, url, body) =>
+    url.pathname === "/dir/b2" ? echo(request, body) : redirect(302, "b2")
+  );
+  await using a = recordingServer((_request, url) =>
+    url.pathname === "/a1" ? redirect(301, "/a2") : redirect(307, `${b.url}/dir/b1`)
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${a.url}/a1`);
+  const hops: number[] = [];
+  reply.addEventListener("redirected", (e) => hops.push((e as RedirectedEvent).hop));
+  await reply.text();
+  assert.equal(reply.error, NetworkError.NoError);
+  assert.equal(reply.url.href, `${b.url}/dir/b2`);
+  assert.deepEqual(reply.redirects.map((u) => u.href), [
+    `${a.url}/a2`,
+    `${b.url}/dir/b1`,
+    `${b.url}/dir/b2`,
+  ]);
+  assert.deepEqual(hops, [1, 2, 3]);
+});
+
+Deno.test("redirect layer changes the method as RFC 9110 says", async (t) => {
+  const cases: [number, string, string, boolean][] = [
+    // status, method, expected method, body kept
+    [301, "POST", "GET", false],
+    [302, "POST", "GET", false],
+    [303, "POST", "GET", false],
+    [303, "PUT", "GET", false],
+    [303, "DELETE", "GET", false],
+    [301, "PUT", "PUT", true],
+    [302, "PATCH", "PATCH", true],
+    [307, "POST", "POST", true],
+    [308, "PUT", "PUT", true],
+  ];
+  for (const [status, method, expected, kept] of cases) {
+    await t.step(`${status} ${method} -> ${expected}`, async () => {
+      await using server = recordingServer((request, url, body) =>
+        url.pathname === "/end" ? echo(request, body) : redirect(status, "/end")
+      );
+      await using manager = new NetworkAccessManager();
+      const reply = manager.sendCustomRequest(`${server.url}/start`, method, "payload", {
+        headers: { "content-language": "en", "x-keep": "1" },
+      });
+      const json = await reply.json() as { method: string; body: string; contentType: string };
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(json.method, expected);
+      assert.equal(json.body, kept ? "payload" : "");
+      const last = server.seen.at(-1)!;
+      assert.equal(last.headers.get("x-keep"), "1");
+      assert.equal(last.headers.get("content-language"), kept ? "en" : null);
+      assert.equal(last.headers.get("content-type"), kept ? "text/plain;charset=UTF-8" : null);
+    });
+  }
+  await t.step("303 keeps HEAD", async () => {
+    await using server = recordingServer((_request, url) =>
+      url.pathname === "/end" ? new Response("x") : redirect(303, "/end")
+    );
+    await using manager = new NetworkAccessManager();
+    const reply = manager.head(`${server.url}/start`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.NoError);
+    assert.deepEqual(server.seen.map((s) => s.method), ["HEAD", "HEAD"]);
+  });
+});
+
+Deno.test("redirect layer sends a replayable body again on 307 and 308", async (t) => {
+  const bodies: [string, () => unknown, string][] = [
+    ["string", () => "text body", "text body"],
+    ["bytes", () => new TextEncoder().encode("byte body"), "byte body"],
+    ["Blob", () => new Blob(["blob body"]), "blob body"],
+    ["URLSearchParams", () => new URLSearchParams({ a: "1", b: "2" }), "a=1&b=2"],
+  ];
+  for (const status of [307, 308]) {
+    for (const [name, make, expected] of bodies) {
+      await t.step(`${status} ${name}`, async () => {
+        await using server = recordingServer((request, url, body) =>
+          url.pathname === "/end" ? echo(request, body) : redirect(status, "/end")
+        );
+        await using manager = new NetworkAccessManager();
+        const reply = manager.post(`${server.url}/start`, make() as string);
+        const json = await reply.json() as { method: string; body: string };
+        assert.equal(json.method, "POST");
+        assert.equal(json.body, expected);
+        assert.equal(server.seen[0]!.body, expected);
+      });
+    }
+    await t.step(`${status} FormData`, async () => {
+      await using server = recordingServer((request, url, body) =>
+        url.pathname === "/end" ? echo(request, body) : redirect(status, "/end")
+      );
+      await using manager = new NetworkAccessManager();
+      const form = new FormData();
+      form.set("field", "form value");
+      const json = await manager.post(`${server.url}/start`, form).json() as { body: string };
+      assert.match(json.body, /name="field"\r\n\r\nform value/);
+      assert.match(server.seen[0]!.body, /form value/);
+    });
+  }
+});
+
+Deno.test("redirect layer fails a 307 with a one-shot stream body clearly", async () => {
+  await using server = recordingServer((request, url, body) =>
+    url.pathname === "/end" ? echo(request, body) : redirect(307, "/end")
+  );
+  await using manager = new NetworkAccessManager();
+  const stream = ReadableStream.from([new TextEncoder().encode("streamed")]);
+  const reply = manager.post(`${server.url}/upload`, stream);
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ContentReSendError);
+  assert.match(reply.errorString, /307 redirect .*one-shot stream/);
+  assert.match(reply.errorString, /string, bytes, Blob, FormData or URLSearchParams/);
+  assert.deepEqual(server.seen.map((s) => s.path), ["/upload"]);
+  assert.equal(server.seen[0]!.body, "streamed");
+});
+
+Deno.test("redirect layer drops a one-shot stream body when the redirect turns POST into GET", async () => {
+  await using server = recordingServer((request, url, body) =>
+    url.pathname === "/end" ? echo(request, body) : redirect(303, "/end")
+  );
+  await using manager = new NetworkAccessManager();
+  const stream = ReadableStream.from([new TextEncoder().encode("streamed")]);
+  const json = await manager.post(`${server.url}/upload`, stream).json() as { method: string };
+  assert.equal(json.method, "GET");
+});
+
+Deno.test("redirect layer strips credentials and cookies when the origin changes", async (t) => {
+  await using b = recordingServer(() => new Response("b"));
+  await using a = recordingServer((_request, url) =>
+    url.pathname === "/same" ? redirect(302, "/to-b") : redirect(302, `${b.url}/landing`)
+  );
+  const headers = {
+    authorization: "Bearer secret-token",
+    "proxy-authorization": "Basic cHJveHk6cHc=",
+    cookie: "session=secret",
+    "x-api-key": "k-123",
+    "x-trace": "kept",
+  };
+  await t.step("same origin keeps them", async () => {
+    await using manager = new NetworkAccessManager({ cookieJar: null });
+    const reply = manager.get(`${a.url}/same`, { headers, sensitiveHeaders: ["X-Api-Key"] });
+    await reply.text();
+    const second = a.seen.at(-1)!;
+    assert.equal(second.path, "/to-b");
+    assert.equal(second.headers.get("authorization"), "Bearer secret-token");
+    assert.equal(second.headers.get("cookie"), "session=secret");
+    assert.equal(second.headers.get("x-api-key"), "k-123");
+  });
+  await t.step("another origin gets none of them", async () => {
+    await using manager = new NetworkAccessManager({ cookieJar: null });
+    const reply = manager.get(`${a.url}/same`, { headers, sensitiveHeaders: ["X-Api-Key"] });
+    assert.equal(await reply.text(), "b");
+    assert.equal(reply.url.href, `${b.url}/landing`);
+    assert.equal(b.seen.length, 2);
+    for (const seen of b.seen) {
+      assert.equal(seen.headers.get("authorization"), null);
+      assert.equal(seen.headers.get("proxy-authorization"), null);
+      assert.equal(seen.headers.get("cookie"), null);
+      assert.equal(seen.headers.get("x-api-key"), null);
+      assert.equal(seen.headers.get("x-trace"), "kept");
+    }
+  });
+});
+
+Deno.test("redirect layer never lets a cookie of one host reach another host", async () => {
+  await using b = recordingServer(() => new Response("b"));
+  const bUrl = `http://localhost:${b.port}`;
+  await using a = recordingServer((_request, url) =>
+    url.pathname === "/login"
+      ? redirect(302, "/home", { "set-cookie": "sid=abc; Path=/" })
+      : redirect(302, `${bUrl}/elsewhere`)
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${a.url}/login`);
+  await reply.text();
+  assert.equal(reply.error, NetworkError.NoError);
+  // The cookie set by the 302 was stored before the next hop went out.
+  assert.equal(a.seen[1]!.path, "/home");
+  assert.equal(a.seen[1]!.headers.get("cookie"), "sid=abc");
+  assert.equal(b.seen.length, 1);
+  assert.equal(b.seen[0]!.headers.get("cookie"), null);
+});
+
+Deno.test("redirect policy no-less-safe refuses https to http by default", async (t) => {
+  const { caCert, cert, key } = await makeTestCertificates();
+  await using plain = recordingServer(() => new Response("plain"));
+  await using secure = recordingServer(
+    (_request, url) =>
+      url.pathname === "/down"
+        ? redirect(302, `${plain.url}/insecure`)
+        : url.pathname === "/secure-hop"
+        ? redirect(302, "/end")
+        : new Response("secure end"),
+    { cert, key },
+  );
+  await t.step("https -> http fails", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    assert.equal(manager.redirectPolicy, "no-less-safe");
+    const reply = manager.get(`${secure.url}/down`, { headers: { authorization: "Basic eDp5" } });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+    assert.match(reply.errorString, /from https to http/);
+    assert.equal(plain.seen.length, 0);
+  });
+  await t.step("https -> https is followed", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    assert.equal(await manager.get(`${secure.url}/secure-hop`).text(), "secure end");
+  });
+  await t.step("http -> https is followed", async () => {
+    await using up = recordingServer(() => redirect(302, `${secure.url}/end`));
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    const reply = manager.get(`${up.url}/`);
+    assert.equal(await reply.text(), "secure end");
+    assert.equal(reply.url.protocol, "https:");
+  });
+  await t.step("the request's policy wins over the manager's", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    const reply = manager.get(`${secure.url}/down`, {
+      redirectPolicy: "user-verified",
+    });
+    manager.redirectVerifier = () => true;
+    assert.equal(await reply.text(), "plain");
+    assert.equal(plain.seen.length, 1);
+  });
+});
+
+Deno.test("redirect policy same-origin follows only within the origin", async () => {
+  await using other = recordingServer(() => new Response("other"));
+  await using server = recordingServer((_request, url) =>
+    url.pathname === "/inside"
+      ? redirect(302, "/end")
+      : url.pathname === "/outside"
+      ? redirect(302, `${other.url}/x`)
+      : new Response("end")
+  );
+  await using manager = new NetworkAccessManager({ redirectPolicy: "same-origin" });
+  assert.equal(await manager.get(`${server.url}/inside`).text(), "end");
+  const reply = manager.get(`${server.url}/outside`);
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.InsecureRedirectError);
+  assert.match(reply.errorString, /leaves the origin .*same-origin/);
+  assert.equal(other.seen.length, 0);
+});
+
+Deno.test("redirect policy manual returns the redirect as the reply", async () => {
+  await using server = recordingServer(() => redirect(302, "/next"));
+  await using manager = new NetworkAccessManager({ redirectPolicy: "manual" });
+  const reply = manager.get(`${server.url}/start`);
+  const text = await reply.text();
+  assert.equal(reply.error, NetworkError.NoError);
+  assert.equal(reply.status, 302);
+  assert.equal(reply.headers.get("location"), "/next");
+  assert.equal(text, "redirecting to /next");
+  assert.deepEqual(reply.redirects, []);
+  assert.equal(server.seen.length, 1);
+});
+
+Deno.test("redirect policy user-verified asks the verifier asynchronously", async (t) => {
+  await using server = recordingServer((_request, url) =>
+    url.pathname === "/end" ? new Response("end") : redirect(302, "/end")
+  );
+  await t.step("allowed", async () => {
+    const asked: RedirectDetails[] = [];
+    await using manager = new NetworkAccessManager({
+      redirectPolicy: "user-verified",
+      redirectVerifier: async (_reply, redirect) => {
+        asked.push(redirect);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return true;
+      },
+    });
+    const reply = manager.get(`${server.url}/start`);
+    const events: string[] = [];
+    reply.addEventListener("redirected", (e) => events.push((e as RedirectedEvent).url.href));
+    assert.equal(await reply.text(), "end");
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]!.url.href, `${server.url}/end`);
+    assert.equal(asked[0]!.status, 302);
+    assert.deepEqual(events, [`${server.url}/end`]);
+  });
+  await t.step("refused", async () => {
+    const before = server.seen.length;
+    await using manager = new NetworkAccessManager({
+      redirectPolicy: "user-verified",
+      redirectVerifier: () => Promise.resolve(false),
+    });
+    const reply = manager.get(`${server.url}/start`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+    assert.match(reply.errorString, /refused by the 'redirectVerifier'/);
+    assert.equal(server.seen.length, before + 1);
+  });
+  await t.step("no verifier refuses", async () => {
+    await using manager = new NetworkAccessManager({ redirectPolicy: "user-verified" });
+    const reply = manager.get(`${server.url}/start`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+    assert.match(reply.errorString, /no 'redirectVerifier'/);
+  });
+  await t.step("a redirected listener refuses with preventDefault()", async () => {
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/start`);
+    reply.addEventListener("redirected", (e) => e.preventDefault());
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+    assert.match(reply.errorString, /'redirected' event listener/);
+  });
+});
+
+Deno.test("redirect layer stops after maxRedirects", async (t) => {
+  await using server = recordingServer((_request, url) => {
+    const n = Number(url.pathname.slice(1));
+    return n >= 5 ? new Response("done") : redirect(302, `/${n + 1}`);
+  });
+  await using loop = recordingServer((_request, url) =>
+    redirect(302, url.pathname === "/a" ? "/b" : "/a")
+  );
+  await t.step("a chain within the limit is followed", async () => {
+    await using manager = new NetworkAccessManager({ maxRedirects: 5 });
+    const reply = manager.get(`${server.url}/0`);
+    assert.equal(await reply.text(), "done");
+    assert.equal(reply.redirects.length, 5);
+  });
+  await t.step("the manager's limit", async () => {
+    await using manager = new NetworkAccessManager({ maxRedirects: 4 });
+    const reply = manager.get(`${server.url}/0`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+    assert.match(reply.errorString, /maxRedirects is 4/);
+  });
+  await t.step("the request's limit", async () => {
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/0`, { maxRedirects: 0 });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+  });
+  await t.step("a loop ends at the default of 50", async () => {
+    await using manager = new NetworkAccessManager();
+    assert.equal(manager.maxRedirects, 50);
+    const reply = manager.get(`${loop.url}/a`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+    assert.equal(loop.seen.length, 51);
+  });
+});
+
+Deno.test("redirect layer rejects bad Location headers", async (t) => {
+  const cases: [string, string | null, RegExp][] = [
+    ["missing", null, /no Location header/],
+    ["invalid", "http://[::1/", /not a valid URL/],
+    ["ftp", "ftp://127.0.0.1/file", /only http and https/],
+    ["data", "data:,hi", /only http and https/],
+    ["file", "file:///etc/passwd", /only http and https/],
+  ];
+  for (const [name, location, message] of cases) {
+    await t.step(name, async () => {
+      await using server = recordingServer(() => redirect(301, location));
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(`${server.url}/`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+      assert.match(reply.errorString, message);
+    });
+  }
+});
+
+Deno.test("redirect layer sends every hop through the layers below", async () => {
+  await using server = recordingServer((_request, url) =>
+    url.pathname === "/end" ? new Response("end") : redirect(302, "/end")
+  );
+  await using manager = new NetworkAccessManager();
+  const seen: [string, number][] = [];
+  const network: Layer = (next) => async (exchange) => {
+    seen.push([exchange.url.pathname, exchange.hop]);
+    return await next(exchange);
+  };
+  manager.use(network, "network");
+  await manager.get(`${server.url}/start`).text();
+  assert.deepEqual(seen, [["/start", 0], ["/end", 1]]);
+});
+
+Deno.test("redirect tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
