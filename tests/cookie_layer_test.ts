@@ -234,6 +234,29 @@ Deno.test("cookie layer merges a user Cookie header with the jar's cookies", asy
       ]);
     },
   );
+
+  await t.step(
+    "a hop to another origin that still carries the header does not send it",
+    async () => {
+      // A request layer sending a second exchange itself, headers and all.
+      const twice: Layer = (next) => async (exchange) => {
+        const first = await next(exchange);
+        await first.body?.cancel();
+        return await next(exchange.next({ url: new URL("http://b.test/again") }));
+      };
+      await using other = managerFor(origin.port);
+      await other.manager.cookieJar!.setCookiesFromUrl(["pre=b"], "http://b.test/");
+      other.manager.use(twice);
+      const before = origin.seen.length;
+      const reply = other.manager.get("http://a.test/", { headers: { cookie: "u=1" } });
+      await reply.text();
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      assert.deepEqual(origin.seen.slice(before).map((s) => [s.host, s.cookie]), [
+        ["a.test", "u=1"],
+        ["b.test", "pre=b"],
+      ]);
+    },
+  );
 });
 
 Deno.test("cookie layer stores no cookie from a response served by the cache", async (t) => {
