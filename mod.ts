@@ -43,6 +43,10 @@ export {
   type NetworkReplyErrorOptions,
 } from "./src/network_error.ts";
 export { NetworkErrorEvent, NetworkProgressEvent, NetworkReplyEvent } from "./src/events.ts";
+export {
+  type NetworkAccessibility,
+  NetworkAccessibleChangedEvent,
+} from "./src/network_accessibility.ts";
 export { type NetworkBody, RequestBody } from "./src/body.ts";
 export {
   Exchange,

@@ -9,7 +9,12 @@ import { type NetworkBody, RequestBody } from "./body.ts";
 import { NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
-import { _accessLayer } from "./layers/access.ts";
+import {
+  _accessLayer,
+  type _AccessSettings,
+  _effectiveAccessibility,
+  _networkGate,
+} from "./layers/access.ts";
 import { _authLayer, type Authenticator } from "./layers/auth.ts";
 import { _cacheLayer } from "./layers/cache.ts";
 import { _cookiesLayer } from "./layers/cookies.ts";
@@ -20,6 +25,12 @@ import { _redirectLayer, type RedirectVerifier } from "./layers/redirect.ts";
 import { _checkRetry, _retryLayer, type RetryOptions } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _ProxyClientPool } from "./_proxy_client.ts";
+import { _PermissionGate } from "./_permission_gate.ts";
+import {
+  _ACCESSIBILITIES,
+  type NetworkAccessibility,
+  NetworkAccessibleChangedEvent,
+} from "./network_accessibility.ts";
 import { _validateProxy, type NetworkProxy, type ProxyFactory } from "./proxy.ts";
 import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
@@ -129,6 +140,20 @@ export interface NetworkAccessManagerOptions {
    */
   caCerts?: string[];
   /**
+   * Whether requests may use the network: `"not-accessible"` turns network access off (new
+   * `http:`/`https:` requests fail with `UnknownNetworkError` unless the cache can answer
+   * them; `file:` and `data:` still work). Requests are also gated by Deno's `net`
+   * permission for their host.
+   * @default {"accessible"}
+   */
+  networkAccessible?: NetworkAccessibility;
+  /**
+   * Asks for a missing `net` (or `read`, for `file:`) permission with
+   * `Deno.permissions.request` (a prompt on a terminal) instead of failing the reply.
+   * @default {false}
+   */
+  requestPermissions?: boolean;
+  /**
    * Supplies credentials when a server (401) or an http proxy (407) asks and neither the
    * credential cache nor the URL has working ones; see {@linkcode Authenticator}.
    * @default {undefined}
@@ -200,6 +225,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
   #caCerts: string[] = [];
+  #networkAccessible: NetworkAccessibility = "accessible";
+  #reportedAccessible: NetworkAccessibility | undefined;
+  #requestPermissions = false;
+  #permissions: _PermissionGate | null = null;
   #authenticator: Authenticator | undefined;
   #redirectVerifier: RedirectVerifier | undefined;
   readonly #credentials = new _CredentialCache();
@@ -269,6 +298,16 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
     if (options.retry !== undefined) this.retry = options.retry;
     for (const layer of options.layers ?? []) this.use(layer);
+    if (this.#transport === transport) {
+      this.#permissions = new _PermissionGate(() => this.#accessibilityChanged());
+    }
+    if (options.networkAccessible !== undefined) {
+      this.networkAccessible = options.networkAccessible;
+    }
+    if (options.requestPermissions !== undefined) {
+      this.requestPermissions = options.requestPermissions;
+    }
+    this.#reportedAccessible = this.networkAccessible;
     this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
     this.#what = "Cannot set manager option";
   }
@@ -393,6 +432,54 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   /** Extra CA certificates (PEM) trusted for https. */
   get caCerts(): readonly string[] {
     return this.#caCerts;
+  }
+
+  /**
+   * Whether requests may use the network. Reads the switch as set, unless Deno's `net`
+   * permission says otherwise: `"not-accessible"` when it is denied for every host,
+   * `"unknown"` when it is granted for some hosts only or would be asked for. Setting
+   * `"not-accessible"` turns network access off; `"accessible"` turns it back on. Every
+   * change fires `networkaccessiblechanged` ({@linkcode NetworkAccessibleChangedEvent}).
+   *
+   * @example Working offline from the cache
+   * ```ts
+   * import { MemoryCache, NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager({ cache: new MemoryCache() });
+   * manager.networkAccessible = "not-accessible";
+   * const reply = manager.get("http://127.0.0.1:9/", { cacheLoadControl: "prefer-cache" });
+   * await reply.finished;
+   * console.log(reply.errorString); // "Network access is disabled"
+   * ```
+   */
+  get networkAccessible(): NetworkAccessibility {
+    return _effectiveAccessibility(this.#networkAccessible, this.#permissions?.netState());
+  }
+  set networkAccessible(value: NetworkAccessibility) {
+    _checkChoice(this.#what, "networkAccessible", value ?? null, _ACCESSIBILITIES);
+    this.#networkAccessible = value;
+    this.#accessibilityChanged();
+  }
+
+  /** Whether a missing permission is asked for with `Deno.permissions.request`. */
+  get requestPermissions(): boolean {
+    return this.#requestPermissions;
+  }
+  set requestPermissions(value: boolean) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `${this.#what}: 'requestPermissions' must be a boolean, got ${typeof value}`,
+      );
+    }
+    this.#requestPermissions = value;
+  }
+
+  #accessibilityChanged(): void {
+    if (this.#reportedAccessible === undefined) return;
+    const now = this.networkAccessible;
+    if (now === this.#reportedAccessible) return;
+    this.#reportedAccessible = now;
+    this.dispatchEvent(new NetworkAccessibleChangedEvent(now));
   }
 
   /** Supplies credentials for 401 and 407 challenges, or `undefined` for none. */
@@ -720,12 +807,21 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     for (const reply of replies) _cancelReply(reply, "Operation canceled: the manager was closed");
     await Promise.all(replies.map((reply) => reply.finished));
     this.#pool.clear();
+    this.#permissions?.close();
+  }
+
+  #accessSettings(): _AccessSettings {
+    return {
+      accessible: () => this.#networkAccessible,
+      permissions: () => this.#permissions,
+      requestPermissions: () => this.#requestPermissions,
+    };
   }
 
   #buildPipeline(): Handler {
     const layers: Layer[] = [
       ...this.#requestLayers,
-      _accessLayer(this),
+      _accessLayer(this, this.#accessSettings()),
       _redirectLayer(this),
       _hstsLayer(this),
       _cookiesLayer(this),
@@ -737,6 +833,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         proxy: () => this.#proxy,
         proxyFactory: () => this.#proxyFactory,
         caCerts: () => this.#caCerts,
+        transferTimeout: () => this.#transferTimeout,
+        gate: _networkGate(this.#accessSettings()),
       }),
       ...this.#networkLayers,
     ];

@@ -1,13 +1,160 @@
 /**
- * The access layer (not yet active: passes exchanges through).
+ * The access layer and the network gate.
+ *
+ * The access layer sits at the top of the pipeline and sees each request once. When network
+ * access is switched off it fails `http:` and `https:` requests that no cache can answer
+ * (`UnknownNetworkError`, "Network access is disabled", as Qt does), and lets the others go
+ * down marked offline so that only the cache may answer them. `file:` URLs are checked
+ * against Deno's `read` permission; `data:` URLs pass.
+ *
+ * The network gate runs for every exchange about to be sent (each redirect hop and retry),
+ * once its proxy is known: offline exchanges stop there, before any socket, and the `net`
+ * permission is checked for the target's `host:port` and the proxy's. Deno needs both when
+ * a proxy is used: `Deno.createHttpClient` checks the proxy's address, and `fetch` checks the
+ * target's although it connects to the proxy. A permission not granted fails the reply with
+ * `UnknownNetworkError` and a message naming the flag that grants it, instead of a thrown
+ * `NotCapable`.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import type { NetworkAccessibility } from "../network_accessibility.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import type { NetworkProxy } from "../proxy.ts";
+import type { _PermissionGate } from "../_permission_gate.ts";
 
-/** Creates the access layer for `manager`. */
-export function _accessLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+/** The key of the offline marker in `exchange.state`: `true` when network access is off. */
+export const _OFFLINE = "offline";
+
+/** The message of a request refused because network access is off (Qt's words). */
+export const _DISABLED_MESSAGE = "Network access is disabled";
+
+/** What the access layer and the gate read from the manager. */
+export interface _AccessSettings {
+  /** The switch as set (not what permissions make of it). */
+  accessible(): NetworkAccessibility;
+  /** The permission cache, or `null` when permissions are not checked (a custom transport). */
+  permissions(): _PermissionGate | null;
+  /** Whether a permission in the `"prompt"` state is asked for. */
+  requestPermissions(): boolean;
+}
+
+function disabled(): NetworkReplyError {
+  return new NetworkReplyError(NetworkError.UnknownNetworkError, _DISABLED_MESSAGE);
+}
+
+/**
+ * What `manager.networkAccessible` reports: the switch, unless Deno's `net` permission says
+ * otherwise (`"denied"` for every host: not accessible; granted for some hosts only or to be
+ * asked for: unknown).
+ */
+export function _effectiveAccessibility(
+  switched: NetworkAccessibility,
+  netState: Deno.PermissionState | undefined,
+): NetworkAccessibility {
+  if (switched === "not-accessible") return "not-accessible";
+  if (netState === undefined || netState === "granted") return switched;
+  return netState === "denied" ? "not-accessible" : "unknown";
+}
+
+/** The `host:port` Deno's `net` permission names for a URL (the scheme's port when none). */
+export function _netHost(url: URL): string {
+  const port = url.port !== ""
+    ? url.port
+    : url.protocol === "https:" || url.protocol === "socks5:" || url.protocol === "socks5h:"
+    ? (url.protocol === "https:" ? "443" : "1080")
+    : "80";
+  return `${url.hostname}:${port}`;
+}
+
+function netMessage(missing: { host: string; what: string; state: string }[]): string {
+  const names = missing.map((m) => `${m.what} ${m.host}`).join(" and ");
+  const hosts = missing.map((m) => m.host).join(",");
+  const denied = missing.some((m) => m.state === "denied");
+  return `Network access to ${names} is not permitted: Deno's net permission is ${
+    denied ? "denied" : "not granted"
+  } (run with --allow-net=${hosts}${denied ? " and without --deny-net for it" : ""})`;
+}
+
+async function checkRead(exchange: Exchange, settings: _AccessSettings): Promise<void> {
+  const permissions = settings.permissions();
+  if (permissions === null) return;
+  const state = await permissions.state(
+    { name: "read", path: exchange.url },
+    settings.requestPermissions(),
+  );
+  if (state === "granted") return;
+  let path = exchange.url.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // The transport reports a malformed path.
+    return;
+  }
+  throw new NetworkReplyError(
+    NetworkError.UnknownNetworkError,
+    `Cannot read ${path}: Deno's read permission is ${
+      state === "denied" ? "denied" : "not granted"
+    } (run with --allow-read=${path})`,
+  );
+}
+
+/**
+ * Creates the access layer for `manager`.
+ *
+ * @param manager The manager; its cache and cache load control decide what may be answered
+ * while offline.
+ * @param settings The switch and the permissions.
+ * @returns The layer.
+ */
+export function _accessLayer(manager: NetworkAccessManager, settings: _AccessSettings): Layer {
+  return (next) => async (exchange) => {
+    const { protocol } = exchange.url;
+    if (protocol === "file:") {
+      await checkRead(exchange, settings);
+      return await next(exchange);
+    }
+    if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
+    if (settings.accessible() === "not-accessible") {
+      const load = exchange.request.cacheLoadControl ?? manager.cacheLoadControl;
+      if (manager.cache === null || load === "always-network") throw disabled();
+      exchange.state.set(_OFFLINE, true);
+    }
+    return await next(exchange);
+  };
+}
+
+/**
+ * Creates the network gate: checked for each exchange about to be sent, with its proxy.
+ *
+ * @param settings The switch and the permissions.
+ * @returns A check that resolves when the exchange may be sent.
+ * @throws {NetworkReplyError} `UnknownNetworkError` when network access is off or a `net`
+ * permission is missing.
+ */
+export function _networkGate(
+  settings: _AccessSettings,
+): (exchange: Exchange, proxy: NetworkProxy) => Promise<void> {
+  return async (exchange, proxy) => {
+    if (exchange.state.get(_OFFLINE) === true || settings.accessible() === "not-accessible") {
+      throw disabled();
+    }
+    const permissions = settings.permissions();
+    if (permissions === null) return;
+    const request = settings.requestPermissions();
+    const needed = [{ host: _netHost(exchange.url), what: "host" }];
+    if (proxy.url !== undefined && proxy.type !== "none" && proxy.type !== "system") {
+      needed.push({ host: _netHost(new URL(proxy.url)), what: "proxy" });
+    }
+    const missing: { host: string; what: string; state: string }[] = [];
+    for (const { host, what } of needed) {
+      const state = await permissions.state({ name: "net", host }, request);
+      if (state !== "granted") missing.push({ host, what, state });
+    }
+    if (missing.length > 0) {
+      throw new NetworkReplyError(NetworkError.UnknownNetworkError, netMessage(missing));
+    }
+  };
 }

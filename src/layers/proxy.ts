@@ -1,28 +1,74 @@
 /**
  * The proxy layer: picks the proxy of each exchange (explicit proxy, proxy factory, or the
- * system's), hands the transport the pooled `Deno.HttpClient` for it, and turns failures
- * through a proxy into proxy error codes with credentials removed from every message.
+ * system's), lets the network gate check it, hands the transport the pooled
+ * `Deno.HttpClient` for it, and turns failures through a proxy into proxy error codes with
+ * credentials removed from every message.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import type { Exchange, Layer } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import {
   _classifyProxyError,
+  _probeProxy,
+  _proxyLabel,
   _proxyQuery,
   _redactProxy,
   _resolveProxy,
   type NetworkProxy,
   type ProxyFactory,
 } from "../proxy.ts";
-import { NetworkReplyError } from "../network_error.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
 export interface _ProxySettings {
   proxy(): NetworkProxy | undefined;
   proxyFactory(): ProxyFactory | undefined;
   caCerts(): string[];
+  /** The manager's transfer timeout (ms, 0 = off), for requests that set none. */
+  transferTimeout?(): number;
+  /** Checked once the proxy is known, before any client is made; throws to refuse. */
+  gate?(exchange: Exchange, proxy: NetworkProxy): Promise<void>;
+}
+
+/**
+ * Waits for the response through a proxy; when it has not come after half the transfer
+ * timeout, asks the proxy whether it is alive (within a quarter of it), and fails with
+ * `ProxyTimeoutError` when it is silent, before the transfer timeout would fail the reply
+ * as a timeout of the target.
+ */
+async function watchProxy(
+  sending: Promise<Response>,
+  proxy: NetworkProxy,
+  timeout: number,
+  caCerts: string[],
+): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let probing: Promise<unknown> | undefined;
+  const silent = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const probeTimeout = Math.max(1, Math.floor(timeout / 4));
+      probing = _probeProxy(proxy, { probeTimeout, caCerts }).then((found) => {
+        if (found !== "timeout") return;
+        reject(
+          new NetworkReplyError(
+            NetworkError.ProxyTimeoutError,
+            `Proxy ${_proxyLabel(proxy)} did not answer within ${
+              Math.floor(timeout / 2) + probeTimeout
+            } ms (transferTimeout ${timeout} ms)`,
+          ),
+        );
+      });
+    }, Math.floor(timeout / 2));
+  });
+  silent.catch(() => {});
+  try {
+    return await Promise.race([sending, silent]);
+  } finally {
+    clearTimeout(timer);
+    await probing;
+  }
 }
 
 /** Creates the proxy layer over a client pool. */
@@ -38,15 +84,30 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
       });
     } catch (error) {
       throw new NetworkReplyError(
-        99,
+        NetworkError.UnknownNetworkError,
         _redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
         { cause: error },
       );
     }
-    exchange.client ??= pool.get(proxy, { caCerts: settings.caCerts() });
     exchange.state.set("proxy", proxy);
+    await settings.gate?.(exchange, proxy);
+    if (exchange.client === undefined) {
+      try {
+        exchange.client = pool.get(proxy, { caCerts: settings.caCerts() });
+      } catch (error) {
+        throw new NetworkReplyError(
+          proxy.type === "none" ? NetworkError.UnknownNetworkError : NetworkError.UnknownProxyError,
+          `Cannot use ${_proxyLabel(proxy)}: ${_redactProxy((error as Error).message, proxy)}`,
+          { cause: error },
+        );
+      }
+    }
+    const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
     try {
-      return await next(exchange);
+      const sending = next(exchange);
+      if (proxy.type === "none" || timeout <= 0) return await sending;
+      sending.catch(() => {});
+      return await watchProxy(sending, proxy, timeout, settings.caCerts());
     } catch (error) {
       if (exchange.signal.aborted) throw error;
       if (proxy.type === "none") throw error;

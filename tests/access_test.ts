@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import {
+  MemoryCache,
+  type NetworkAccessibleChangedEvent,
+  NetworkAccessManager,
+  NetworkError,
+} from "../mod.ts";
+import { _effectiveAccessibility, _netHost } from "../src/layers/access.ts";
+import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+function events(manager: NetworkAccessManager): string[] {
+  const seen: string[] = [];
+  manager.addEventListener("networkaccessiblechanged", (e) => {
+    seen.push((e as NetworkAccessibleChangedEvent).networkAccessible);
+  });
+  return seen;
+}
+
+/** A loopback origin counting the requests that reach it. */
+function countingOrigin(cacheControl = "max-age=60") {
+  let hits = 0;
+  const server = serve((request) => {
+    hits++;
+    return new Response(`origin ${new URL(request.url).pathname} #${hits}`, {
+      headers: { "cache-control": cacheControl, "etag": '"v1"' },
+    });
+  });
+  return {
+    server,
+    get hits() {
+      return hits;
+    },
+  };
+}
+
+Deno.test("networkAccessible is accessible by default with the net permission", async () => {
+  await using manager = new NetworkAccessManager();
+  assert.equal(Deno.permissions.querySync({ name: "net" }).state, "granted");
+  assert.equal(manager.networkAccessible, "accessible");
+});
+
+Deno.test("networkAccessible rejects values that are not accessibilities", async (t) => {
+  await t.step("in the constructor", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ networkAccessible: "off" as never }),
+      {
+        name: "TypeError",
+        message:
+          `Cannot create manager: 'networkAccessible' must be one of "accessible", "not-accessible", "unknown", got "off"`,
+      },
+    );
+  });
+  await t.step("in the setter, undefined included", async () => {
+    await using manager = new NetworkAccessManager();
+    assert.throws(() => manager.networkAccessible = false as never, {
+      name: "TypeError",
+      message: /^Cannot set manager option: 'networkAccessible' must be one of .*, got false$/,
+    });
+    assert.throws(() => manager.networkAccessible = undefined as never, {
+      message: /'networkAccessible' must be one of .*, got null$/,
+    });
+    assert.equal(manager.networkAccessible, "accessible");
+  });
+  await t.step("requestPermissions must be a boolean", () => {
+    assert.throws(() => new NetworkAccessManager({ requestPermissions: "yes" as never }), {
+      name: "TypeError",
+      message: "Cannot create manager: 'requestPermissions' must be a boolean, got string",
+    });
+  });
+});
+
+Deno.test("networkaccessiblechanged fires on every change and only then", async () => {
+  await using manager = new NetworkAccessManager();
+  const seen = events(manager);
+  manager.networkAccessible = "not-accessible";
+  manager.networkAccessible = "not-accessible";
+  assert.equal(manager.networkAccessible, "not-accessible");
+  manager.networkAccessible = "accessible";
+  manager.networkAccessible = "accessible";
+  manager.networkAccessible = "unknown";
+  assert.deepEqual(seen, ["not-accessible", "accessible", "unknown"]);
+});
+
+Deno.test("a manager made not accessible starts so, without an event", async () => {
+  await using manager = new NetworkAccessManager({ networkAccessible: "not-accessible" });
+  const seen = events(manager);
+  assert.equal(manager.networkAccessible, "not-accessible");
+  assert.deepEqual(seen, []);
+});
+
+Deno.test("when not accessible, http and https requests fail at once and reach no socket", async (t) => {
+  const origin = countingOrigin();
+  await using _server = origin.server;
+  await using manager = new NetworkAccessManager({ networkAccessible: "not-accessible" });
+  for (const method of ["GET", "POST", "HEAD"] as const) {
+    await t.step(method, async () => {
+      const errors: number[] = [];
+      const reply = manager.sendCustomRequest(`${origin.server.url}/a`, method);
+      reply.addEventListener("error", () => errors.push(reply.error));
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.equal(reply.errorString, "Network access is disabled");
+      assert.deepEqual(errors, [99]);
+    });
+  }
+  await t.step("https, and hosts that do not exist", async () => {
+    for (const url of ["https://127.0.0.1:1/", "http://no-such-host.invalid/"]) {
+      const reply = manager.get(url);
+      await reply.finished;
+      assert.equal(reply.errorString, "Network access is disabled");
+    }
+  });
+  assert.equal(origin.hits, 0);
+  await t.step("switched back on, requests go out again", async () => {
+    manager.networkAccessible = "accessible";
+    const reply = manager.get(`${origin.server.url}/b`);
+    assert.equal(await reply.text(), "origin /b #1");
+  });
+});
+
+Deno.test("when not accessible, the transport is never reached, even a custom one", async () => {
+  let sent = 0;
+  await using manager = new NetworkAccessManager({
+    networkAccessible: "not-accessible",
+    transport: () => {
+      sent++;
+      return Promise.resolve(new Response("mock"));
+    },
+  });
+  const reply = manager.get("http://mock.test/");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  manager.networkAccessible = "accessible";
+  assert.equal(await manager.get("http://mock.test/").text(), "mock");
+  assert.equal(sent, 1);
+});
+
+Deno.test("when not accessible, file: and data: URLs still work", async () => {
+  await using manager = new NetworkAccessManager({ networkAccessible: "not-accessible" });
+  assert.equal(await manager.get("data:text/plain,offline%20ok").text(), "offline ok");
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(path, "from disk");
+    const url = new URL(`file://${path}`);
+    const reply = manager.get(url);
+    assert.equal(await reply.text(), "from disk");
+    assert.equal(reply.error, NetworkError.NoError);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("when not accessible, the cache answers what it can", async (t) => {
+  let now = Date.parse("2030-01-01T00:00:00Z");
+  const origin = countingOrigin("max-age=60");
+  await using _server = origin.server;
+  await using manager = new NetworkAccessManager({
+    cache: new MemoryCache({ clock: () => now }),
+    clock: () => now,
+  });
+  const base = origin.server.url;
+  for (const path of ["/fresh", "/stale"]) {
+    assert.match(await manager.get(`${base}${path}`).text(), new RegExp(`origin ${path}`));
+  }
+  assert.equal(origin.hits, 2);
+  manager.networkAccessible = "not-accessible";
+
+  await t.step("a fresh entry, under the default prefer-network", async () => {
+    const reply = manager.get(`${base}/fresh`);
+    assert.equal(await reply.text(), "origin /fresh #1");
+    assert.equal(reply.fromCache, true);
+  });
+  await t.step("always-cache and prefer-cache", async () => {
+    for (const cacheLoadControl of ["always-cache", "prefer-cache"] as const) {
+      const reply = manager.get(`${base}/fresh`, { cacheLoadControl });
+      assert.equal(await reply.text(), "origin /fresh #1");
+      assert.equal(reply.fromCache, true);
+    }
+  });
+  await t.step("always-network is refused without asking the cache", async () => {
+    const reply = manager.get(`${base}/fresh`, { cacheLoadControl: "always-network" });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.UnknownNetworkError);
+    assert.equal(reply.errorString, "Network access is disabled");
+  });
+  await t.step("a miss is refused as network access disabled", async () => {
+    const reply = manager.get(`${base}/missing`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.UnknownNetworkError);
+    assert.equal(reply.errorString, "Network access is disabled");
+  });
+  await t.step("a miss under always-cache stays ContentNotFoundError", async () => {
+    const reply = manager.get(`${base}/missing`, { cacheLoadControl: "always-cache" });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+  });
+  now += 120_000;
+  await t.step("a stale entry: prefer-cache serves it, prefer-network does not", async () => {
+    const cached = manager.get(`${base}/stale`, { cacheLoadControl: "prefer-cache" });
+    assert.equal(await cached.text(), "origin /stale #2");
+    assert.equal(cached.fromCache, true);
+    const network = manager.get(`${base}/stale`);
+    await network.finished;
+    assert.equal(network.error, NetworkError.UnknownNetworkError);
+    assert.equal(network.errorString, "Network access is disabled");
+  });
+  await t.step("a manager without a cache refuses every request", async () => {
+    await using bare = new NetworkAccessManager({ networkAccessible: "not-accessible" });
+    const reply = bare.get(`${base}/fresh`, { cacheLoadControl: "always-cache" });
+    await reply.finished;
+    assert.equal(reply.errorString, "Network access is disabled");
+  });
+  assert.equal(origin.hits, 2);
+});
+
+Deno.test("a queued request finds the network off when its turn comes", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  let hits = 0;
+  await using server = serve(async (request) => {
+    hits++;
+    if (new URL(request.url).pathname === "/slow") await held;
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  const first = manager.get(`${server.url}/slow`);
+  const second = manager.get(`${server.url}/next`);
+  while (hits === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  manager.networkAccessible = "not-accessible";
+  release();
+  assert.equal(await first.text(), "ok");
+  await second.finished;
+  assert.equal(second.error, NetworkError.UnknownNetworkError);
+  assert.equal(second.errorString, "Network access is disabled");
+  assert.equal(hits, 1);
+});
+
+Deno.test("_effectiveAccessibility combines the switch with the net permission", () => {
+  const cases: [Parameters<typeof _effectiveAccessibility>, string][] = [
+    [["accessible", "granted"], "accessible"],
+    [["accessible", "prompt"], "unknown"],
+    [["accessible", "denied"], "not-accessible"],
+    [["accessible", undefined], "accessible"],
+    [["not-accessible", "granted"], "not-accessible"],
+    [["unknown", "granted"], "unknown"],
+  ];
+  for (const [args, expected] of cases) assert.equal(_effectiveAccessibility(...args), expected);
+});
+
+Deno.test("_netHost names host:port as Deno's net permission does", () => {
+  assert.equal(_netHost(new URL("http://example.com/")), "example.com:80");
+  assert.equal(_netHost(new URL("https://example.com/")), "example.com:443");
+  assert.equal(_netHost(new URL("http://127.0.0.1:8080/")), "127.0.0.1:8080");
+  assert.equal(_netHost(new URL("http://[::1]:8080/")), "[::1]:8080");
+  assert.equal(_netHost(new URL("socks5://proxy.test:1080")), "proxy.test:1080");
+  assert.equal(_netHost(new URL("socks5://proxy.test")), "proxy.test:1080");
+});
+
+Deno.test("access tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
