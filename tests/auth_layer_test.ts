@@ -1,0 +1,458 @@
+import assert from "node:assert/strict";
+import {
+  type AuthCredentials,
+  type AuthenticationChallenge,
+  AuthenticationRequiredEvent,
+  type Authenticator,
+  NetworkAccessManager,
+  NetworkError,
+} from "../mod.ts";
+import { type AuthServerOptions, startAuthServer } from "./_helpers/auth_server.ts";
+import { startOrigin, startProxyServer } from "./_helpers/proxy_server.ts";
+import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+
+const ALICE = { alice: "wonderland" };
+
+/** An authenticator that records its calls and answers from a list (then gives up). */
+function recorder(...answers: (AuthCredentials | undefined)[]) {
+  const calls: AuthenticationChallenge[] = [];
+  const authenticator: Authenticator = async (_reply, challenge) => {
+    calls.push(challenge);
+    await Promise.resolve();
+    return answers.length > 1 ? answers.shift() : answers[0];
+  };
+  return { calls, authenticator };
+}
+
+function server(options: Partial<AuthServerOptions> = {}) {
+  return startAuthServer({ scheme: "basic", users: ALICE, ...options });
+}
+
+Deno.test("auth layer answers a Basic challenge with the authenticator's credentials", async () => {
+  await using auth = server({ realm: "the realm" });
+  const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+  await using manager = new NetworkAccessManager({ authenticator });
+  const reply = manager.get(`${auth.origin}/private/data`);
+  const events: AuthenticationChallenge[] = [];
+  reply.addEventListener("authenticationrequired", (e) => {
+    assert.ok(e instanceof AuthenticationRequiredEvent);
+    assert.equal(calls.length, 0); // the event comes first
+    events.push(e.challenge);
+  });
+  assert.equal(await reply.text(), "hello alice");
+  assert.equal(reply.error, NetworkError.NoError);
+  assert.equal(calls.length, 1);
+  const challenge = calls[0]!;
+  assert.equal(challenge.scheme, "basic");
+  assert.equal(challenge.realm, "the realm");
+  assert.equal(challenge.proxy, false);
+  assert.equal(challenge.origin, auth.origin);
+  assert.equal(challenge.url.href, `${auth.origin}/private/data`);
+  assert.equal(challenge.attempt, 1);
+  assert.equal(challenge.supported, true);
+  assert.deepEqual(events, [challenge]);
+  assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok"]);
+});
+
+Deno.test("auth layer encodes Basic credentials as UTF-8", async () => {
+  await using auth = server({ users: { "Jürgen": "pässwörd€" } });
+  await using manager = new NetworkAccessManager({
+    authenticator: () => ({ username: "Jürgen", password: "pässwörd€" }),
+  });
+  assert.equal(await manager.get(`${auth.origin}/`).text(), "hello Jürgen");
+});
+
+Deno.test("auth layer gives up with AuthenticationRequiredError and keeps the 401", async (t) => {
+  await t.step("the authenticator returns nothing", async () => {
+    await using auth = server();
+    const { calls, authenticator } = recorder(undefined);
+    await using manager = new NetworkAccessManager({ authenticator });
+    const reply = manager.get(`${auth.origin}/`);
+    const body = await reply.text();
+    assert.equal(calls.length, 1);
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(reply.error, 204);
+    assert.equal(reply.status, 401);
+    assert.match(reply.headers.get("www-authenticate") ?? "", /^Basic realm=/);
+    assert.equal(body, "denied: missing");
+  });
+  await t.step("there is no authenticator, the event still fires", async () => {
+    await using auth = server();
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${auth.origin}/`);
+    let fired = 0;
+    reply.addEventListener("authenticationrequired", () => fired++);
+    assert.equal(await reply.text(), "denied: missing");
+    assert.equal(fired, 1);
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(auth.log.length, 1);
+  });
+});
+
+Deno.test("auth layer asks again after refused credentials, at most three times", async () => {
+  await using auth = server();
+  const { calls, authenticator } = recorder({ username: "alice", password: "wrong" });
+  await using manager = new NetworkAccessManager({ authenticator });
+  const reply = manager.get(`${auth.origin}/`);
+  assert.equal(await reply.text(), "denied: bad-credentials");
+  assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+  assert.deepEqual(calls.map((c) => c.attempt), [1, 2, 3]);
+  assert.deepEqual(auth.log.map((e) => e.outcome), [
+    "missing",
+    "bad-credentials",
+    "bad-credentials",
+    "bad-credentials",
+  ]);
+});
+
+Deno.test("auth layer recovers when a later answer is right", async () => {
+  await using auth = server();
+  const { calls, authenticator } = recorder(
+    { username: "alice", password: "typo" },
+    { username: "alice", password: "wonderland" },
+  );
+  await using manager = new NetworkAccessManager({ authenticator });
+  assert.equal(await manager.get(`${auth.origin}/`).text(), "hello alice");
+  assert.equal(calls.length, 2);
+});
+
+Deno.test("auth layer computes Digest answers the server verifies", async (t) => {
+  const algorithms = [
+    undefined,
+    "MD5",
+    "MD5-sess",
+    "SHA-256",
+    "SHA-256-sess",
+    "SHA-512-256",
+  ] as const;
+  for (const algorithm of algorithms) {
+    await t.step(`${algorithm ?? "no algorithm (MD5)"}, qop=auth`, async () => {
+      await using auth = server({ scheme: "digest", algorithm });
+      const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+      await using manager = new NetworkAccessManager({ authenticator });
+      const reply = manager.get(`${auth.origin}/a/b?x=1`);
+      assert.equal(await reply.text(), "hello alice");
+      assert.equal(calls[0]!.scheme, "digest");
+      assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok"]);
+      if (algorithm?.startsWith("SHA-256")) {
+        assert.match(auth.log[1]!.authorization!, new RegExp(`algorithm=${algorithm}\\b`));
+      }
+    });
+  }
+  await t.step("RFC 2069 server without qop", async () => {
+    await using auth = server({ scheme: "digest", qop: null });
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "alice", password: "wonderland" }),
+    });
+    assert.equal(await manager.get(`${auth.origin}/`).text(), "hello alice");
+  });
+  await t.step("POST with a body is verified with the method", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256" });
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "alice", password: "wonderland" }),
+    });
+    const reply = manager.post(`${auth.origin}/submit`, "payload");
+    assert.equal(await reply.text(), "hello alice");
+    assert.deepEqual(auth.log.map((e) => e.method), ["POST", "POST"]);
+  });
+  await t.step("wrong Digest password is refused", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "nope" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const reply = manager.get(`${auth.origin}/`);
+    await reply.text();
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(calls.length, 3);
+    assert.equal(auth.log.filter((e) => e.outcome === "bad-response").length, 3);
+  });
+});
+
+Deno.test("auth layer prefers Digest over Basic and reports unknown schemes", async (t) => {
+  await t.step("the strongest answerable challenge wins", async () => {
+    await using auth = server({
+      scheme: "digest",
+      algorithm: "SHA-256",
+      extraChallenges: ['Bearer realm="tokens"', 'Basic realm="netaccess test"'],
+    });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${auth.origin}/`).text(), "hello alice");
+    assert.equal(calls[0]!.scheme, "digest");
+    assert.match(auth.log[1]!.authorization!, /^Digest /);
+  });
+  await t.step("a Bearer-only challenge is reported, never answered", async () => {
+    await using bearer = serve(() =>
+      new Response("token required", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="api", error="invalid_token"' },
+      })
+    );
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const reply = manager.get(`${bearer.url}/`);
+    const events: AuthenticationChallenge[] = [];
+    reply.addEventListener("authenticationrequired", (e) => {
+      events.push((e as AuthenticationRequiredEvent).challenge);
+    });
+    assert.equal(await reply.text(), "token required");
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(calls.length, 0);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.scheme, "bearer");
+    assert.equal(events[0]!.realm, "api");
+    assert.equal(events[0]!.supported, false);
+  });
+});
+
+Deno.test("auth layer caches credentials per protection space", async (t) => {
+  await t.step("Basic is sent pre-emptively below an authenticated directory", async () => {
+    await using auth = server();
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${auth.origin}/docs/a`).text(), "hello alice");
+    assert.equal(await manager.get(`${auth.origin}/docs/sub/b`).text(), "hello alice");
+    assert.deepEqual(auth.log.map((e) => [e.path, e.outcome]), [
+      ["/docs/a", "missing"],
+      ["/docs/a", "ok"],
+      ["/docs/sub/b", "ok"],
+    ]);
+    // Outside the directory: challenged, answered from the cache without asking.
+    assert.equal(await manager.get(`${auth.origin}/other`).text(), "hello alice");
+    assert.deepEqual(auth.log.slice(3).map((e) => e.outcome), ["missing", "ok"]);
+    assert.equal(calls.length, 1);
+  });
+  await t.step("Digest reuses the cached nonce with the next nonce count", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    await manager.get(`${auth.origin}/one`).text();
+    await manager.get(`${auth.origin}/two`).text();
+    await manager.get(`${auth.origin}/three`).text();
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok", "ok"]);
+    assert.deepEqual(auth.log.slice(1).map((e) => /nc=([0-9a-f]{8})/.exec(e.authorization!)?.[1]), [
+      "00000001",
+      "00000002",
+      "00000003",
+    ]);
+    assert.equal(auth.nonces().length, 1);
+    assert.equal(calls.length, 1);
+  });
+  await t.step("clearAccessCache() forgets every space", async () => {
+    await using auth = server();
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    await manager.get(`${auth.origin}/a`).text();
+    manager.clearAccessCache();
+    await manager.get(`${auth.origin}/a`).text();
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "missing", "ok"]);
+    assert.equal(calls.length, 2);
+  });
+  await t.step("refused cached credentials are dropped and asked for again", async () => {
+    const users: Record<string, string> = { alice: "wonderland" };
+    await using auth = server({ users });
+    const { calls, authenticator } = recorder(
+      { username: "alice", password: "wonderland" },
+      { username: "alice", password: "changed" },
+    );
+    await using manager = new NetworkAccessManager({ authenticator });
+    await manager.get(`${auth.origin}/a`).text();
+    users.alice = "changed";
+    const reply = manager.get(`${auth.origin}/a`);
+    assert.equal(await reply.text(), "hello alice");
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "bad-credentials", "ok"]);
+    assert.equal(calls.length, 2);
+  });
+});
+
+Deno.test("auth layer retries a stale Digest nonce without asking again", async () => {
+  await using auth = server({ scheme: "digest", algorithm: "MD5-sess" });
+  const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+  await using manager = new NetworkAccessManager({ authenticator });
+  await manager.get(`${auth.origin}/a`).text();
+  auth.expireNonces();
+  const reply = manager.get(`${auth.origin}/a`);
+  assert.equal(await reply.text(), "hello alice");
+  assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "stale", "ok"]);
+  assert.equal(auth.nonces().length, 2);
+  assert.equal(calls.length, 1);
+});
+
+Deno.test("auth layer uses URL credentials and never puts them on the wire", async () => {
+  const heads: string[] = [];
+  await using raw = serveTcp(async (conn) => {
+    const head = await readHead(conn);
+    heads.push(head);
+    const authorized = /^authorization: Basic /im.test(head);
+    const response = authorized
+      ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+      : 'HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Basic realm="r"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+    await conn.write(new TextEncoder().encode(response));
+  });
+  const { calls, authenticator } = recorder(undefined);
+  await using manager = new NetworkAccessManager({ authenticator });
+  const reply = manager.get(`http://bob:s%40cret@127.0.0.1:${raw.port}/path`);
+  assert.equal(await reply.text(), "ok");
+  assert.equal(calls.length, 0);
+  assert.equal(heads.length, 2);
+  for (const head of heads) {
+    assert.match(head, /^GET \/path HTTP\/1\.1\r\n/);
+    assert.doesNotMatch(
+      head.split("\r\n").filter((l) => !/^authorization:/i.test(l)).join("\n"),
+      /bob|cret/,
+    );
+  }
+  assert.match(heads[1]!, new RegExp(`authorization: Basic ${btoa("bob:s@cret")}`, "i"));
+});
+
+Deno.test("auth layer never sends credentials to another origin", async (t) => {
+  await t.step("the cache of one origin stays there", async () => {
+    await using a = server();
+    await using b = server();
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    await manager.get(`${a.origin}/x`).text();
+    const reply = manager.get(`${b.origin}/x`);
+    await reply.text();
+    assert.equal(b.log[0]!.authorization, null);
+    assert.equal(calls.length, 2);
+    assert.equal(calls[1]!.origin, b.origin);
+  });
+  await t.step("a redirect leaves URL credentials and Authorization behind", async () => {
+    await using b = server();
+    await using a = serve((request) =>
+      request.headers.has("authorization")
+        ? Response.redirect(`${b.origin}/landing`, 302)
+        : new Response("", { status: 401, headers: { "www-authenticate": 'Basic realm="a"' } })
+    );
+    const { calls, authenticator } = recorder(undefined);
+    await using manager = new NetworkAccessManager({ authenticator });
+    const reply = manager.get(`http://alice:wonderland@127.0.0.1:${a.port}/start`);
+    await reply.text();
+    assert.equal(reply.status, 401);
+    assert.equal(b.log.length, 1);
+    assert.equal(b.log[0]!.authorization, null);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.origin, b.origin);
+  });
+});
+
+Deno.test("auth layer resends replayable bodies and refuses one-shot streams", async (t) => {
+  await t.step("a string body is sent again with the credentials", async () => {
+    const bodies: string[] = [];
+    await using target = serve(async (request) => {
+      bodies.push(await request.text());
+      return request.headers.has("authorization")
+        ? new Response("stored")
+        : new Response("", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } });
+    });
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "u", password: "p" }),
+    });
+    assert.equal(await manager.put(`${target.url}/doc`, "document").text(), "stored");
+    assert.deepEqual(bodies, ["document", "document"]);
+  });
+  await t.step("a stream body fails with ContentReSendError", async () => {
+    await using auth = server();
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "alice", password: "wonderland" }),
+    });
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const reply = manager.post(`${auth.origin}/upload`, stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.match(reply.errorString, /one-shot stream/);
+    assert.equal(auth.log.length, 1);
+  });
+});
+
+Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization", async (t) => {
+  await using origin = startOrigin();
+  await t.step("Basic proxy credentials from the authenticator", async () => {
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    const { calls, authenticator } = recorder({ username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    const reply = manager.get(origin.url("127.0.0.1", "/via-proxy"));
+    assert.equal(await reply.text(), "origin GET /via-proxy");
+    assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.proxy, true);
+    assert.equal(calls[0]!.realm, "proxy");
+    assert.equal(calls[0]!.origin, new URL(proxy.url).origin);
+    assert.deepEqual(proxy.log.map((r) => r.outcome), [407, 200]);
+    // The next request answers the proxy's challenge from the cache.
+    assert.equal(await manager.get(origin.url("127.0.0.1", "/again")).text(), "origin GET /again");
+    assert.equal(calls.length, 1);
+  });
+  await t.step("no credentials: ProxyAuthenticationRequiredError with the 407", async () => {
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    await using manager = new NetworkAccessManager({ proxy: { type: "http", url: proxy.url } });
+    const reply = manager.get(origin.url("127.0.0.1", "/"));
+    await reply.text();
+    assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError);
+    assert.equal(reply.error, 105);
+    assert.equal(reply.status, 407);
+  });
+  await t.step("Digest proxy credentials, absolute-form uri", async () => {
+    await using digestProxy = startAuthServer({
+      scheme: "digest",
+      algorithm: "SHA-256",
+      users: ALICE,
+      proxy: true,
+    });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: digestProxy.origin },
+    });
+    const reply = manager.get("http://origin.test/through");
+    assert.equal(await reply.text(), "hello alice");
+    assert.equal(calls[0]!.proxy, true);
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok"]);
+  });
+});
+
+Deno.test("auth layer fails the reply when the authenticator misbehaves", async (t) => {
+  await using auth = server();
+  await t.step("it throws", async () => {
+    await using manager = new NetworkAccessManager({
+      authenticator: () => {
+        throw new Error("keychain locked");
+      },
+    });
+    const reply = manager.get(`${auth.origin}/`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.match(reply.errorString, /'authenticator' threw \(keychain locked\)/);
+  });
+  await t.step("it returns something that is not credentials", async () => {
+    await using manager = new NetworkAccessManager({
+      authenticator: () => "alice:wonderland" as unknown as AuthCredentials,
+    });
+    const reply = manager.get(`${auth.origin}/`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.match(reply.errorString, /username, password/);
+  });
+  await t.step("a Basic user name with a colon", async () => {
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "a:b", password: "c" }),
+    });
+    const reply = manager.get(`${auth.origin}/`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.match(reply.errorString, /must not contain ':'/);
+  });
+  await t.step("the option is validated", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ authenticator: "x" as unknown as Authenticator }),
+      /'authenticator' must be a function, got string/,
+    );
+  });
+});
+
+Deno.test("auth layer tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});

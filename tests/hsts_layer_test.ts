@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import {
+  KvHstsStore,
+  type Layer,
+  MemoryHstsStore,
+  NetworkAccessManager,
+  NetworkError,
+  setResponseInfo,
+} from "../mod.ts";
+import { serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+import { makeTestCertificates } from "./_helpers/tls.ts";
+
+const certificates = makeTestCertificates();
+
+/** A network layer answering every exchange itself, recording the URLs that reached it. */
+function fakeNetwork(answer: (url: URL) => Response): { layer: Layer; urls: string[] } {
+  const urls: string[] = [];
+  const layer: Layer = () => (exchange) => {
+    urls.push(exchange.url.href);
+    return Promise.resolve(answer(exchange.url));
+  };
+  return { layer, urls };
+}
+
+/** An https server on loopback (certificate for localhost) that sends `sts` when given. */
+async function httpsServer(sts: string | null = "max-age=600") {
+  const { cert, key } = await certificates;
+  const paths: string[] = [];
+  const server = serve((request) => {
+    paths.push(new URL(request.url).pathname);
+    const headers = new Headers();
+    if (sts !== null) headers.set("strict-transport-security", sts);
+    return new Response("secure", { headers });
+  }, { cert, key });
+  return Object.assign(server, { paths });
+}
+
+Deno.test("HSTS is off by default: nothing is learned or upgraded", async () => {
+  const net = fakeNetwork(() =>
+    new Response("x", { headers: { "strict-transport-security": "max-age=600" } })
+  );
+  await using manager = new NetworkAccessManager();
+  manager.use(net.layer, "network");
+  assert.equal(manager.hstsStore, null);
+  await manager.get("https://secure.test/").text();
+  await manager.get("http://secure.test/").text();
+  assert.deepEqual(net.urls, ["https://secure.test/", "http://secure.test/"]);
+});
+
+Deno.test("HSTS layer learns from https and upgrades http before anything is sent", async (t) => {
+  await t.step("port 80 becomes 443, another port is kept", async () => {
+    const store = new MemoryHstsStore();
+    const net = fakeNetwork(() =>
+      new Response("x", { headers: { "strict-transport-security": "max-age=600" } })
+    );
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(net.layer, "network");
+    await manager.get("https://secure.test/first").text();
+    assert.equal(await store.isKnownHost("secure.test"), true);
+    const reply = manager.get("http://secure.test/page?q=1");
+    await reply.text();
+    assert.equal(reply.url.href, "https://secure.test/page?q=1");
+    await manager.get("http://secure.test:80/a").text();
+    await manager.get("http://secure.test:8080/b").text();
+    assert.deepEqual(net.urls, [
+      "https://secure.test/first",
+      "https://secure.test/page?q=1",
+      "https://secure.test/a",
+      "https://secure.test:8080/b",
+    ]);
+  });
+  await t.step("against a loopback https server", async () => {
+    const { caCert } = await certificates;
+    await using server = await httpsServer();
+    await using manager = new NetworkAccessManager({
+      hstsStore: new MemoryHstsStore(),
+      caCerts: [caCert],
+    });
+    await manager.get(`https://localhost:${server.port}/learn`).text();
+    const reply = manager.get(`http://localhost:${server.port}/upgraded`);
+    assert.equal(await reply.text(), "secure");
+    assert.equal(reply.error, NetworkError.NoError);
+    assert.equal(reply.url.href, `https://localhost:${server.port}/upgraded`);
+    assert.deepEqual(server.paths, ["/learn", "/upgraded"]);
+  });
+  await t.step("the first byte on the wire is a TLS handshake, not a request", async () => {
+    const firstBytes: Uint8Array[] = [];
+    await using tcp = serveTcp(async (conn) => {
+      const buffer = new Uint8Array(512);
+      const n = await conn.read(buffer);
+      if (n !== null) firstBytes.push(buffer.slice(0, n));
+    });
+    await using manager = new NetworkAccessManager({
+      hstsStore: new MemoryHstsStore({ preload: ["localhost"] }),
+    });
+    const reply = manager.get(`http://localhost:${tcp.port}/secret?token=1`);
+    await reply.finished;
+    assert.notEqual(reply.error, NetworkError.NoError);
+    assert.equal(firstBytes.length >= 1, true);
+    assert.equal(firstBytes[0]![0], 0x16); // TLS handshake record
+    assert.doesNotMatch(new TextDecoder().decode(firstBytes[0]), /GET|secret/);
+  });
+});
+
+Deno.test("HSTS layer learns only what RFC 6797 allows", async (t) => {
+  const learnFrom = async (url: string, sts: string) => {
+    const store = new MemoryHstsStore();
+    const net = fakeNetwork(() =>
+      new Response("x", { headers: { "strict-transport-security": sts } })
+    );
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(net.layer, "network");
+    await manager.get(url).text();
+    return store;
+  };
+  await t.step("not from http responses", async () => {
+    const store = await learnFrom("http://plain.test/", "max-age=600");
+    assert.deepEqual(await store.all(), []);
+  });
+  await t.step("not for IP literals", async () => {
+    assert.deepEqual(await (await learnFrom("https://127.0.0.1/", "max-age=600")).all(), []);
+    assert.deepEqual(await (await learnFrom("https://[::1]/", "max-age=600")).all(), []);
+  });
+  await t.step("not from malformed headers", async () => {
+    for (const bad of ["max-age=abc", "includeSubDomains", "max-age=1; max-age=2", "max-age"]) {
+      assert.deepEqual(await (await learnFrom("https://secure.test/", bad)).all(), [], bad);
+    }
+  });
+  await t.step("not from responses the cache answered", async () => {
+    const store = new MemoryHstsStore();
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(() => () =>
+      Promise.resolve(
+        setResponseInfo(
+          new Response("x", { headers: { "strict-transport-security": "max-age=600" } }),
+          { fromCache: true },
+        ),
+      ), "network");
+    await manager.get("https://secure.test/").text();
+    assert.deepEqual(await store.all(), []);
+  });
+  await t.step("includeSubDomains covers subdomains", async () => {
+    const store = await learnFrom("https://secure.test/", "max-age=600; includeSubDomains");
+    assert.equal(await store.isKnownHost("api.secure.test"), true);
+    const plain = await learnFrom("https://secure.test/", "max-age=600");
+    assert.equal(await plain.isKnownHost("api.secure.test"), false);
+  });
+  await t.step("max-age=0 removes the policy", async () => {
+    const store = new MemoryHstsStore();
+    let sts = "max-age=600";
+    const net = fakeNetwork(() =>
+      new Response("x", { headers: { "strict-transport-security": sts } })
+    );
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(net.layer, "network");
+    await manager.get("https://secure.test/").text();
+    assert.equal(await store.isKnownHost("secure.test"), true);
+    sts = "max-age=0";
+    await manager.get("https://secure.test/").text();
+    assert.equal(await store.isKnownHost("secure.test"), false);
+    await manager.get("http://secure.test/").text();
+    assert.equal(net.urls.at(-1), "http://secure.test/");
+  });
+  await t.step("a policy expires on the manager's store clock", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const store = new MemoryHstsStore({ clock: () => now });
+    const net = fakeNetwork(() =>
+      new Response("x", { headers: { "strict-transport-security": "max-age=60" } })
+    );
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(net.layer, "network");
+    await manager.get("https://secure.test/").text();
+    await manager.get("http://secure.test/a").text();
+    now += 61_000;
+    await manager.get("http://secure.test/b").text();
+    assert.deepEqual(net.urls.slice(1), ["https://secure.test/a", "http://secure.test/b"]);
+  });
+});
+
+Deno.test("HSTS layer upgrades redirect targets", async (t) => {
+  const { caCert } = await certificates;
+  await using secure = await httpsServer(null);
+  const plainTarget = `http://localhost:${secure.port}/target`;
+  await t.step("an http redirect to a known host goes to https", async () => {
+    await using up = serve(() => Response.redirect(plainTarget, 302));
+    await using manager = new NetworkAccessManager({
+      hstsStore: new MemoryHstsStore({ preload: ["localhost"] }),
+      caCerts: [caCert],
+    });
+    const reply = manager.get(`${up.url}/start`);
+    assert.equal(await reply.text(), "secure");
+    assert.deepEqual(reply.redirects.map((u) => u.href), [
+      `https://localhost:${secure.port}/target`,
+    ]);
+  });
+  await t.step("https -> http to a known host is not a downgrade", async () => {
+    const { cert, key } = await certificates;
+    await using down = serve(() => Response.redirect(plainTarget, 302), { cert, key });
+    await using manager = new NetworkAccessManager({
+      hstsStore: new MemoryHstsStore({ preload: ["localhost"] }),
+      caCerts: [caCert],
+    });
+    const reply = manager.get(`https://localhost:${down.port}/start`);
+    assert.equal(await reply.text(), "secure");
+    assert.equal(reply.error, NetworkError.NoError);
+  });
+  await t.step("without HSTS the same redirect is refused", async () => {
+    const { cert, key } = await certificates;
+    await using down = serve(() => Response.redirect(plainTarget, 302), { cert, key });
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    const reply = manager.get(`https://localhost:${down.port}/start`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+  });
+});
+
+Deno.test("HSTS policies in a KvHstsStore survive a restart", async () => {
+  const { caCert } = await certificates;
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/hsts.sqlite3`;
+  try {
+    await using server = await httpsServer("max-age=3600; includeSubDomains");
+    {
+      await using store = await KvHstsStore.open({ path });
+      await using manager = new NetworkAccessManager({ hstsStore: store, caCerts: [caCert] });
+      assert.equal(await manager.get(`https://localhost:${server.port}/learn`).text(), "secure");
+    }
+    {
+      await using store = await KvHstsStore.open({ path });
+      const seen: string[] = [];
+      await using manager = new NetworkAccessManager({ hstsStore: store, caCerts: [caCert] });
+      manager.use((next) => (exchange) => {
+        seen.push(exchange.url.href);
+        return next(exchange);
+      }, "network");
+      const reply = manager.get(`http://localhost:${server.port}/after-restart`);
+      assert.equal(await reply.text(), "secure");
+      assert.deepEqual(seen, [`https://localhost:${server.port}/after-restart`]);
+      assert.deepEqual(server.paths, ["/learn", "/after-restart"]);
+      assert.equal((await store.get("localhost"))?.includeSubDomains, true);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HSTS layer fails the reply when the store fails", async () => {
+  const store = await KvHstsStore.open({ path: ":memory:" });
+  await store.close();
+  await using manager = new NetworkAccessManager({ hstsStore: store });
+  const reply = manager.get("http://secure.test/");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.match(reply.errorString, /HSTS store failed/);
+});
+
+Deno.test("HSTS layer tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
