@@ -45,6 +45,8 @@ export let _cancelReply: (reply: NetworkReply, message: string) => void;
 export let _replySignal: (reply: NetworkReply) => AbortSignal;
 /** The upload progress and activity hooks of a reply. */
 export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
+/** Counts one retry of a reply (the retry layer). */
+export let _countRetry: (reply: NetworkReply) => void;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -57,7 +59,7 @@ export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
  *
  * Events: `metadatachanged` (status and headers known), `readyread` (data buffered),
  * `downloadprogress` and `uploadprogress` ({@linkcode NetworkProgressEvent}), `redirected`,
- * `error` ({@linkcode NetworkErrorEvent}), `finished`.
+ * `retry` ({@linkcode NetworkRetryEvent}), `error` ({@linkcode NetworkErrorEvent}), `finished`.
  *
  * @example Streaming a body with progress
  * ```ts
@@ -95,6 +97,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #bytesTotal = -1;
   #uploadLoaded = -1;
   #uploadTotal = -1;
+  #retries = 0;
 
   #settings: _ReplySettings | undefined;
   #resolveFinished!: () => void;
@@ -121,6 +124,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       activity: () => reply.#activity(),
       uploadProgress: (loaded, total) => reply.#uploadProgress(loaded, total),
     });
+    _countRetry = (reply) => void reply.#retries++;
   }
 
   /**
@@ -194,6 +198,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   /** The expected body size, or -1 when unknown. */
   get bytesTotal(): number {
     return this.#bytesTotal;
+  }
+  /** How many times the request was sent again by the retry layer (see `retry` options). */
+  get retries(): number {
+    return this.#retries;
   }
 
   /**

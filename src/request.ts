@@ -5,6 +5,8 @@
  * @module
  */
 
+import { _checkRetry, type RetryOptions } from "./layers/retry.ts";
+
 /** The priority of a request in its host's queue. */
 export type Priority = "high" | "normal" | "low";
 
@@ -71,6 +73,12 @@ export interface NetworkRequestInit {
   sensitiveHeaders?: Iterable<string>;
   /** Free-form attributes read by user layers (Qt's `QNetworkRequest::User` attributes). */
   attributes?: Record<string, unknown>;
+  /**
+   * Retrying of this request: `true` for the defaults, a number for a limit, options, or
+   * `false` for none; `undefined` means the manager's `retry`. When the manager's `retry` is
+   * an object, its fields apply where this one sets none.
+   */
+  retry?: RetryOptions | number | boolean;
 }
 
 const PRIORITIES: readonly string[] = ["high", "normal", "low"];
@@ -188,6 +196,8 @@ export class NetworkRequest {
   sensitiveHeaders: Set<string>;
   /** Free-form attributes for user layers. */
   attributes: Record<string, unknown>;
+  /** Retrying of this request; `undefined` means the manager's `retry`. */
+  retry: RetryOptions | number | boolean | undefined;
 
   /**
    * Creates a request.
@@ -222,6 +232,7 @@ export class NetworkRequest {
         `${what}: 'cacheSaveControl' must be a boolean, got ${describe(init.cacheSaveControl)}`,
       );
     }
+    _checkRetry(what, init.retry);
     if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
       throw new TypeError(`${what}: 'signal' must be an AbortSignal, got ${describe(init.signal)}`);
     }
@@ -238,6 +249,7 @@ export class NetworkRequest {
     this.decompressionGuard = init.decompressionGuard;
     this.sensitiveHeaders = new Set([...init.sensitiveHeaders ?? []].map((h) => h.toLowerCase()));
     this.attributes = { ...init.attributes };
+    this.retry = init.retry;
   }
 
   /**
@@ -263,6 +275,7 @@ export class NetworkRequest {
       decompressionGuard: changes.decompressionGuard ?? this.decompressionGuard,
       sensitiveHeaders: changes.sensitiveHeaders ?? this.sensitiveHeaders,
       attributes: changes.attributes ?? this.attributes,
+      retry: changes.retry ?? this.retry,
     });
   }
 
@@ -286,6 +299,7 @@ export class NetworkRequest {
       _checkInteger(what, "transferTimeout", this.transferTimeout, 0);
       _checkInteger(what, "readBufferSize", this.readBufferSize, 0);
       _checkInteger(what, "decompressionGuard", this.decompressionGuard, -1);
+      _checkRetry(what, this.retry);
       return null;
     } catch (error) {
       return (error as Error).message;

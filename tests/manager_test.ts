@@ -6,6 +6,7 @@ import {
   type NetworkReplyEvent,
   NetworkRequest,
 } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
 import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 function echoServer() {
@@ -291,8 +292,11 @@ Deno.test("NetworkAccessManager.close ends running replies with OperationCancele
 });
 
 Deno.test("NetworkAccessManager.use: a user layer rewrites a request and short-circuits", async () => {
-  await using server = await echoServer();
-  await using manager = new NetworkAccessManager();
+  await using mocked = createMockManager();
+  mocked.mock.route("*", "/*", (request) =>
+    Response.json({ url: request.url, custom: request.headers.get("x-custom") }));
+  const { manager } = mocked;
+  const server = { url: "http://api.test" };
   manager.use((next) => async (exchange) => {
     if (exchange.url.pathname === "/short") {
       return new Response("from the layer", { status: 202, headers: { "x-layer": "yes" } });
@@ -310,12 +314,13 @@ Deno.test("NetworkAccessManager.use: a user layer rewrites a request and short-c
   assert.equal(new URL(echo.url).pathname, "/rewritten");
   assert.equal(echo.custom, "added");
   assert.equal(rewritten.url.pathname, "/rewritten");
+  assert.deepEqual(mocked.recorder.requests.map((r) => r.url.pathname), ["/rewritten"]);
 });
 
 Deno.test("NetworkAccessManager.use at the network position sees each exchange after the queue", async () => {
-  await using manager = new NetworkAccessManager({
-    transport: () => Promise.resolve(new Response("transport")),
-  });
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/x", "transport");
+  const { manager } = mocked;
   const seen: string[] = [];
   manager.use((next) => (exchange) => {
     seen.push(`network ${exchange.url.pathname}`);

@@ -1,0 +1,431 @@
+/**
+ * {@linkcode MockTransport}: a transport that answers from routes, without sockets.
+ *
+ * @module
+ */
+
+import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
+import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
+
+/** A canned response: status, headers and a body (text, bytes, or `json` serialised). */
+export interface MockResponseInit {
+  /**
+   * The status.
+   * @default {200}
+   */
+  status?: number;
+  /**
+   * The status text.
+   * @default {""}
+   */
+  statusText?: string;
+  /**
+   * The response headers.
+   * @default {{}}
+   */
+  headers?: HeadersInit;
+  /**
+   * The body, as text or bytes.
+   * @default {null}
+   */
+  body?: string | Uint8Array | null;
+  /**
+   * A value sent as a JSON body (with `Content-Type: application/json` unless one is set);
+   * wins over `body`.
+   * @default {undefined}
+   */
+  json?: unknown;
+}
+
+/** What a route handler is given besides the request. */
+export interface MockContext {
+  /** The groups the route's URL pattern captured (pathname, then hostname and search). */
+  params: Record<string, string | undefined>;
+  /** The exchange being answered (its `hop`, `request`, `reply`, `signal`). */
+  exchange: Exchange;
+}
+
+/** Answers a matched request, as a `Deno.serve` handler does. */
+export type MockHandler = (
+  request: Request,
+  context: MockContext,
+) => Response | MockResponseInit | Promise<Response | MockResponseInit>;
+
+/** How a route answers: a `Response` (sent as a copy each time), canned fields or a handler. */
+export type MockResponder = Response | MockResponseInit | MockHandler;
+
+/** How a route behaves besides its answer. */
+export interface MockRouteOptions {
+  /**
+   * Milliseconds to wait before answering (aborting the reply stops the wait).
+   * @default {the transport's latency}
+   */
+  latency?: number;
+  /**
+   * Fail the exchange with this {@linkcode NetworkError} code instead of answering, as a
+   * connection error would (e.g. `NetworkError.ConnectionRefusedError`).
+   * @default {undefined}
+   */
+  failure?: NetworkErrorCode;
+  /**
+   * How many requests the route answers; then it no longer matches and later routes (or the
+   * fallback) answer. Useful for "fail twice, then succeed".
+   * @default {Infinity}
+   */
+  times?: number;
+}
+
+/** Options of {@linkcode MockTransport}. */
+export interface MockTransportOptions {
+  /**
+   * Milliseconds every route waits before answering unless it sets its own.
+   * @default {0}
+   */
+  latency?: number;
+  /**
+   * Answers requests no route matches; by default a 404 response whose body names the
+   * request. Pass the library's `transport` to let them go to the network.
+   * @default {undefined}
+   */
+  fallback?: Handler;
+  /**
+   * Waits `ms` milliseconds or until `signal` aborts; replace it to simulate latency without
+   * real waits.
+   * @default {a setTimeout-based wait}
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+interface Route {
+  method: string;
+  pattern: URLPattern;
+  responder: MockResponder;
+  latency: number | undefined;
+  failure: NetworkErrorCode | undefined;
+  remaining: number;
+}
+
+const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
+
+function toPattern(pattern: string | URLPattern | URLPatternInit): URLPattern {
+  if (pattern instanceof URLPattern) return pattern;
+  if (typeof pattern === "string") {
+    return pattern.startsWith("/")
+      ? new URLPattern({ pathname: pattern })
+      : new URLPattern(pattern);
+  }
+  return new URLPattern(pattern);
+}
+
+function checkDelay(what: string, field: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${what}: '${field}' must be a non-negative number, got ${value}`);
+  }
+}
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function toResponse(value: Response | MockResponseInit): Response {
+  if (value instanceof Response) return value;
+  const headers = new Headers(value.headers);
+  let body: string | Uint8Array | null = value.body ?? null;
+  if (value.json !== undefined) {
+    body = JSON.stringify(value.json);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  return new Response(body as BodyInit | null, {
+    status: value.status ?? 200,
+    statusText: value.statusText ?? "",
+    headers,
+  });
+}
+
+/**
+ * Builds the web `Request` a route handler sees from an exchange: method, URL, headers (with
+ * the body's content type when none is set) and body.
+ */
+export function _exchangeToRequest(exchange: Exchange): Request {
+  const headers = new Headers(exchange.headers);
+  let body: BodyInit | undefined;
+  if (exchange.body) {
+    if (exchange.method === "GET" || exchange.method === "HEAD") {
+      throw new NetworkReplyError(
+        NetworkError.ProtocolInvalidOperationError,
+        `A ${exchange.method} request cannot have a body`,
+      );
+    }
+    const opened = exchange.body.open();
+    if (opened.contentType && !headers.has("content-type")) {
+      headers.set("content-type", opened.contentType);
+    }
+    body = opened.body as BodyInit;
+  }
+  try {
+    return new Request(exchange.url, {
+      method: exchange.method,
+      headers,
+      body,
+      signal: exchange.signal,
+    });
+  } catch (error) {
+    if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    throw new NetworkReplyError(
+      NetworkError.ProtocolInvalidOperationError,
+      `Cannot hand ${exchange.method} ${exchange.url.href} to a mock handler: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+/** Sends an exchange's body nowhere, as a canned answer needs none of it. */
+async function drain(exchange: Exchange): Promise<void> {
+  if (exchange.body === null) return;
+  if (exchange.method === "GET" || exchange.method === "HEAD") {
+    throw new NetworkReplyError(
+      NetworkError.ProtocolInvalidOperationError,
+      `A ${exchange.method} request cannot have a body`,
+    );
+  }
+  const { body } = exchange.body.open();
+  if (body instanceof ReadableStream) await body.cancel();
+}
+
+/**
+ * A transport for tests: answers requests from routes matched by method and URL pattern
+ * (`URLPattern`), with latency and failure injection, so code that uses a
+ * {@linkcode NetworkAccessManager} is tested without sockets. Pass {@linkcode MockTransport.handler}
+ * as the manager's `transport` option, or use {@linkcode createMockManager}.
+ *
+ * Routes are tried in the order they were added; the first whose method and pattern match
+ * answers. A string pattern that starts with `/` matches the path on any origin; otherwise it
+ * is a full `URLPattern` string such as `"https://api.example.com/users/:id"`.
+ *
+ * @example Routes with a canned answer, a handler and an injected failure
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ * import { MockTransport } from "@netaccess/core/testing";
+ *
+ * const mock = new MockTransport()
+ *   .route("GET", "/users/:id", (_request, { params }) => ({ json: { id: params.id } }))
+ *   .route("POST", "/users", async (request) => ({ status: 201, json: await request.json() }))
+ *   .fail("GET", "https://down.example/*", NetworkError.ConnectionRefusedError);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * console.log(await manager.get("https://api.example/users/7").json()); // { id: "7" }
+ * const down = manager.get("https://down.example/status");
+ * await down.finished;
+ * console.log(down.error === NetworkError.ConnectionRefusedError); // true
+ * ```
+ */
+export class MockTransport {
+  readonly #routes: Route[] = [];
+  readonly #latency: number;
+  readonly #fallback: Handler | undefined;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  #calls = 0;
+
+  /**
+   * Creates a mock transport with no routes.
+   *
+   * @param options Default latency, the fallback for unmatched requests, the wait function.
+   * @throws {RangeError} When `latency` is negative.
+   * @throws {TypeError} When `fallback` or `sleep` is not a function.
+   */
+  constructor(options: MockTransportOptions = {}) {
+    const what = "Cannot create mock transport";
+    checkDelay(what, "latency", options.latency);
+    if (options.fallback !== undefined && typeof options.fallback !== "function") {
+      throw new TypeError(`${what}: 'fallback' must be a function, got ${typeof options.fallback}`);
+    }
+    if (options.sleep !== undefined && typeof options.sleep !== "function") {
+      throw new TypeError(`${what}: 'sleep' must be a function, got ${typeof options.sleep}`);
+    }
+    this.#latency = options.latency ?? 0;
+    this.#fallback = options.fallback;
+    this.#sleep = options.sleep ?? sleepFor;
+  }
+
+  /**
+   * Adds a route.
+   *
+   * @param method An HTTP method, or `"*"` for any.
+   * @param pattern A `URLPattern`, its init, or a string (a path when it starts with `/`).
+   * @param responder How to answer; a `Response` is copied for each request.
+   * @param options Latency, failure and how many times the route answers.
+   * @returns The transport, for chaining.
+   * @throws {TypeError} When the pattern is invalid, or `failure` is not a NetworkError code.
+   * @throws {RangeError} When `latency` is negative or `times` is not a positive integer.
+   *
+   * @example Fail twice, then answer
+   * ```ts
+   * import { NetworkError } from "@netaccess/core";
+   * import { MockTransport } from "@netaccess/core/testing";
+   *
+   * const mock = new MockTransport()
+   *   .route("GET", "/flaky", { status: 503 }, { times: 2 })
+   *   .route("GET", "/flaky", "ok at last");
+   * console.log(mock.calls); // 0
+   * ```
+   */
+  route(
+    method: string,
+    pattern: string | URLPattern | URLPatternInit,
+    responder: MockResponder | string = {},
+    options: MockRouteOptions = {},
+  ): this {
+    const what = "Cannot add mock route";
+    if (typeof method !== "string" || method === "") {
+      throw new TypeError(`${what}: 'method' must be an HTTP method or "*", got ${method}`);
+    }
+    let compiled: URLPattern;
+    try {
+      compiled = toPattern(pattern);
+    } catch (error) {
+      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}`, { cause: error });
+    }
+    const route = options;
+    checkDelay(what, "latency", route.latency);
+    if (route.failure !== undefined && !KNOWN_CODES.has(route.failure)) {
+      throw new TypeError(`${what}: 'failure' must be a NetworkError code, got ${route.failure}`);
+    }
+    if (
+      route.times !== undefined && route.times !== Infinity &&
+      (!Number.isInteger(route.times) || route.times < 1)
+    ) {
+      throw new RangeError(`${what}: 'times' must be a positive integer, got ${route.times}`);
+    }
+    this.#routes.push({
+      method: method.toUpperCase(),
+      pattern: compiled,
+      responder: typeof responder === "string" ? { body: responder } : responder,
+      latency: route.latency,
+      failure: route.failure,
+      remaining: route.times ?? Infinity,
+    });
+    return this;
+  }
+
+  /**
+   * Adds a route that fails as a connection error would, with a {@linkcode NetworkError} code.
+   *
+   * @param method An HTTP method, or `"*"` for any.
+   * @param pattern A `URLPattern`, its init, or a string (a path when it starts with `/`).
+   * @param code The code the reply fails with, such as `NetworkError.ConnectionRefusedError`.
+   * @param options Latency and how many times the route fails.
+   * @returns The transport, for chaining.
+   * @throws {TypeError} When the pattern is invalid, or `code` is not a NetworkError code.
+   *
+   * @example A host that refuses connections
+   * ```ts
+   * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+   * import { MockTransport } from "@netaccess/core/testing";
+   *
+   * const mock = new MockTransport().fail("*", "https://down.example/*", NetworkError.ConnectionRefusedError);
+   * await using manager = new NetworkAccessManager({ transport: mock.handler });
+   * const reply = manager.get("https://down.example/");
+   * await reply.finished;
+   * console.log(reply.error); // 1
+   * ```
+   */
+  fail(
+    method: string,
+    pattern: string | URLPattern | URLPatternInit,
+    code: NetworkErrorCode,
+    options: Omit<MockRouteOptions, "failure"> = {},
+  ): this {
+    return this.route(method, pattern, {}, { ...options, failure: code });
+  }
+
+  /** Removes every route and sets the call count back to 0. */
+  reset(): void {
+    this.#routes.length = 0;
+    this.#calls = 0;
+  }
+
+  /** How many exchanges the transport has been asked to send. */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /**
+   * The transport as a {@linkcode Handler}, for the manager's `transport` option.
+   *
+   * @returns The handler.
+   */
+  get handler(): Handler {
+    return (exchange) => this.#handle(exchange);
+  }
+
+  async #handle(exchange: Exchange): Promise<Response> {
+    this.#calls++;
+    exchange.monitor.activity();
+    const method = exchange.method.toUpperCase();
+    let found: { route: Route; match: URLPatternResult } | undefined;
+    for (const route of this.#routes) {
+      if (route.remaining <= 0 || (route.method !== "*" && route.method !== method)) continue;
+      const match = route.pattern.exec(exchange.url.href);
+      if (match) {
+        found = { route, match };
+        break;
+      }
+    }
+    if (found === undefined) {
+      if (this.#fallback) return await this.#fallback(exchange);
+      await exchange.body?.discard();
+      return setResponseInfo(
+        new Response(`No mock route matches ${method} ${exchange.url.href}`, {
+          status: 404,
+          statusText: "Not Found",
+        }),
+        { url: exchange.url },
+      );
+    }
+    const { route, match } = found;
+    route.remaining--;
+    const latency = route.latency ?? this.#latency;
+    if (latency > 0) await this.#sleep(latency, exchange.signal);
+    if (exchange.signal.aborted) throw exchange.signal.reason;
+    if (route.failure !== undefined) {
+      await exchange.body?.discard();
+      throw new NetworkReplyError(
+        route.failure,
+        `Mock failure for ${method} ${exchange.url.href} (route ${route.method} ${route.pattern.pathname})`,
+      );
+    }
+    let response: Response;
+    const responder = route.responder;
+    if (typeof responder === "function") {
+      const request = _exchangeToRequest(exchange);
+      const params: Record<string, string | undefined> = {
+        ...match.search.groups,
+        ...match.hostname.groups,
+        ...match.pathname.groups,
+      };
+      response = toResponse(await responder(request, { params, exchange }));
+    } else {
+      await drain(exchange);
+      response = responder instanceof Response ? responder.clone() : toResponse(responder);
+    }
+    if (method === "HEAD") {
+      response.body?.cancel().catch(() => {});
+      response = new Response(null, response);
+    }
+    exchange.monitor.activity();
+    return setResponseInfo(response, { url: exchange.url });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * {@linkcode RequestRecorder}: a layer that records what goes to the network.
+ *
+ * @module
+ */
+
+import { RequestBody } from "../body.ts";
+import type { Exchange, Layer } from "../exchange.ts";
+import type { NetworkRequest } from "../request.ts";
+
+/** One exchange as it went to the transport. */
+export interface RecordedRequest {
+  /** The method. */
+  readonly method: string;
+  /** The target. */
+  readonly url: URL;
+  /** The headers sent, with the body's content type when the request set none. */
+  readonly headers: Headers;
+  /** The body bytes sent, or `null` for none. */
+  readonly body: Uint8Array | null;
+  /** 0 for the first exchange of a reply, then the number of the redirect hop. */
+  readonly hop: number;
+  /** The request as the user made it. */
+  readonly request: NetworkRequest;
+  /**
+   * The body decoded as UTF-8 (`""` for none).
+   *
+   * @returns The body text.
+   */
+  text(): string;
+  /**
+   * The body parsed as JSON.
+   *
+   * @returns The parsed value.
+   * @throws {SyntaxError} When the body is not JSON.
+   */
+  json(): unknown;
+}
+
+async function readAll(body: Uint8Array | Blob | ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) return body.slice();
+  if (body instanceof Blob) return new Uint8Array(await body.arrayBuffer());
+  return new Uint8Array(await new Response(body).arrayBuffer());
+}
+
+/**
+ * Records every exchange that reaches the transport: method, URL, headers and body, one entry
+ * per redirect hop and per retry. Add {@linkcode RequestRecorder.layer} at the `"network"`
+ * position (or use {@linkcode createMockManager}); it works above a mock transport or the real
+ * one. The recorder reads each body whole before passing it on (a stream body is sent as the
+ * bytes read, and stays one-shot for the layers above).
+ *
+ * @example Checking what a client sent
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { MockTransport, RequestRecorder } from "@netaccess/core/testing";
+ *
+ * const recorder = new RequestRecorder();
+ * const mock = new MockTransport().route("POST", "/items", { status: 201 });
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * manager.use(recorder.layer, "network");
+ * await manager.post("https://api.example/items", { name: "pen" }).finished;
+ * console.log(recorder.last?.headers.get("content-type")); // "application/json"
+ * console.log(recorder.last?.json()); // { name: "pen" }
+ * ```
+ */
+export class RequestRecorder {
+  readonly #requests: RecordedRequest[] = [];
+
+  /** The recorded exchanges, oldest first. */
+  get requests(): readonly RecordedRequest[] {
+    return [...this.#requests];
+  }
+
+  /** The last recorded exchange, or `undefined`. */
+  get last(): RecordedRequest | undefined {
+    return this.#requests.at(-1);
+  }
+
+  /** Forgets what was recorded. */
+  clear(): void {
+    this.#requests.length = 0;
+  }
+
+  /**
+   * The recording layer, for `manager.use(recorder.layer, "network")`.
+   *
+   * @returns The layer.
+   */
+  get layer(): Layer {
+    return (next) => async (exchange) => {
+      await this.#record(exchange);
+      return await next(exchange);
+    };
+  }
+
+  async #record(exchange: Exchange): Promise<void> {
+    const headers = new Headers(exchange.headers);
+    let bytes: Uint8Array | null = null;
+    if (exchange.body !== null && exchange.method !== "GET" && exchange.method !== "HEAD") {
+      const opened = exchange.body.open();
+      if (opened.contentType && !headers.has("content-type")) {
+        headers.set("content-type", opened.contentType);
+        exchange.headers.set("content-type", opened.contentType);
+      }
+      const replayable = exchange.body.replayable;
+      bytes = await readAll(opened.body);
+      const copy = bytes.slice();
+      exchange.body = RequestBody.from(replayable ? copy : new Blob([copy]).stream());
+    }
+    const body = bytes;
+    this.#requests.push({
+      method: exchange.method,
+      url: new URL(exchange.url.href),
+      headers,
+      body,
+      hop: exchange.hop,
+      request: exchange.request,
+      text: () => (body === null ? "" : new TextDecoder().decode(body)),
+      json: () => JSON.parse(body === null ? "" : new TextDecoder().decode(body)),
+    });
+  }
+}

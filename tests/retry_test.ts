@@ -1,0 +1,423 @@
+import assert from "node:assert/strict";
+import {
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkErrorCode,
+  type NetworkRetryEvent,
+  type RetryOptions,
+} from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+const URL_ = "https://api.test/thing";
+
+/** A sleep that records each wait and returns at once. */
+function recordingSleep(): { waits: number[]; sleep: NonNullable<RetryOptions["sleep"]> } {
+  const waits: number[] = [];
+  return { waits, sleep: (ms) => (waits.push(ms), Promise.resolve()) };
+}
+
+function statuses(...list: number[]) {
+  const { waits, sleep } = recordingSleep();
+  const mocked = createMockManager({ retry: { sleep, jitter: false } });
+  for (const status of list.slice(0, -1)) {
+    mocked.mock.route("*", "/thing", { status }, { times: 1 });
+  }
+  mocked.mock.route("*", "/thing", { status: list.at(-1)!, body: "last" });
+  return { mocked, waits };
+}
+
+function retryEvents(reply: EventTarget): NetworkRetryEvent[] {
+  const events: NetworkRetryEvent[] = [];
+  reply.addEventListener("retry", (e) => events.push(e as NetworkRetryEvent));
+  return events;
+}
+
+Deno.test("retry is off by default: a 503 fails the reply after one attempt", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/thing", { status: 503 }, { times: 1 }).route("GET", "/thing", "ok");
+  const reply = mocked.manager.get(URL_);
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ServiceUnavailableError);
+  assert.equal(reply.retries, 0);
+  assert.equal(mocked.mock.calls, 1);
+  assert.equal(mocked.manager.retry, false);
+});
+
+Deno.test("retry sends again after transient statuses until one succeeds", async () => {
+  const { mocked, waits } = statuses(503, 502, 200);
+  await using _ = mocked;
+  const reply = mocked.manager.get(URL_);
+  const events = retryEvents(reply);
+  assert.equal(await reply.text(), "last");
+  assert.equal(reply.error, NetworkError.NoError);
+  assert.equal(reply.retries, 2);
+  assert.equal(mocked.mock.calls, 3);
+  assert.deepEqual(waits, [300, 600]);
+  assert.deepEqual(events.map((e) => [e.attempt, e.delay, e.status, e.error]), [
+    [1, 300, 503, NetworkError.NoError],
+    [2, 600, 502, NetworkError.NoError],
+  ]);
+  assert.match(events[0]!.reason, /https:\/\/api\.test\/thing answered 503/);
+});
+
+Deno.test("retry stops at the limit (2 by default) and the reply fails with the last status", async () => {
+  const { mocked } = statuses(503, 503, 503, 200);
+  await using _ = mocked;
+  const reply = mocked.manager.get(URL_);
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ServiceUnavailableError);
+  assert.equal(reply.status, 503);
+  assert.equal(reply.retries, 2);
+  assert.equal(mocked.mock.calls, 3);
+});
+
+Deno.test("retry covers 408, 413, 429, 500, 502, 503 and 504 only", async (t) => {
+  for (const status of [408, 413, 429, 500, 502, 503, 504]) {
+    await t.step(`${status} is retried`, async () => {
+      const { mocked } = statuses(status, 200);
+      await using _ = mocked;
+      const reply = mocked.manager.get(URL_);
+      await reply.finished;
+      assert.equal(reply.status, 200);
+      assert.equal(reply.retries, 1);
+    });
+  }
+  for (const status of [400, 401, 404, 501, 505]) {
+    await t.step(`${status} is not retried`, async () => {
+      const { mocked } = statuses(status, 200);
+      await using _ = mocked;
+      const reply = mocked.manager.get(URL_);
+      await reply.finished;
+      assert.equal(reply.status, status);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step("statusCodes replaces the list", async () => {
+    await using mocked = createMockManager({
+      retry: { statusCodes: [404], sleep: () => Promise.resolve() },
+    });
+    mocked.mock.route("GET", "/thing", { status: 404 }, { times: 1 }).route("GET", "/thing", "");
+    const reply = mocked.manager.get(URL_);
+    await reply.finished;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.retries, 1);
+  });
+});
+
+Deno.test("retry covers idempotent methods only unless told otherwise", async (t) => {
+  for (const method of ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]) {
+    await t.step(`${method} is retried`, async () => {
+      const { mocked } = statuses(503, 200);
+      await using _ = mocked;
+      const reply = mocked.manager.sendCustomRequest(URL_, method);
+      await reply.finished;
+      assert.equal(reply.status, 200);
+      assert.equal(reply.retries, 1);
+    });
+  }
+  for (const method of ["POST", "PATCH"]) {
+    await t.step(`${method} is not retried`, async () => {
+      const { mocked } = statuses(503, 200);
+      await using _ = mocked;
+      const reply = mocked.manager.sendCustomRequest(URL_, method, "data");
+      await reply.finished;
+      assert.equal(reply.status, 503);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step("methods: ['POST'] retries POST with its body each time", async () => {
+    await using mocked = createMockManager({
+      retry: { methods: ["post"], sleep: () => Promise.resolve() },
+    });
+    mocked.mock.route("POST", "/thing", { status: 503 }, { times: 1 })
+      .route("POST", "/thing", { status: 201 });
+    const reply = mocked.manager.post(URL_, { n: 1 });
+    await reply.finished;
+    assert.equal(reply.status, 201);
+    assert.deepEqual(mocked.recorder.requests.map((r) => r.json()), [{ n: 1 }, { n: 1 }]);
+  });
+});
+
+Deno.test("retry covers connection errors, not others", async (t) => {
+  const retried: [string, NetworkErrorCode][] = [
+    ["ConnectionRefusedError", NetworkError.ConnectionRefusedError],
+    ["RemoteHostClosedError", NetworkError.RemoteHostClosedError],
+    ["TimeoutError", NetworkError.TimeoutError],
+    ["TemporaryNetworkFailureError", NetworkError.TemporaryNetworkFailureError],
+  ];
+  for (const [name, code] of retried) {
+    await t.step(`${name} is retried`, async () => {
+      await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+      mocked.mock.fail("GET", "/thing", code, { times: 1 }).route("GET", "/thing", "up");
+      const reply = mocked.manager.get(URL_);
+      const events = retryEvents(reply);
+      assert.equal(await reply.text(), "up");
+      assert.equal(reply.retries, 1);
+      assert.equal(events[0]!.status, 0);
+      assert.equal(events[0]!.error, code);
+      assert.match(events[0]!.reason, new RegExp(`^${name}: Mock failure`));
+    });
+  }
+  for (const code of [NetworkError.HostNotFoundError, NetworkError.SslHandshakeFailedError]) {
+    await t.step(`code ${code} is not retried`, async () => {
+      await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+      mocked.mock.fail("GET", "/thing", code, { times: 1 }).route("GET", "/thing", "up");
+      const reply = mocked.manager.get(URL_);
+      await reply.finished;
+      assert.equal(reply.error, code);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step("a refused loopback connection is retried over the real transport", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using manager = new NetworkAccessManager({ retry: { limit: 3, sleep } });
+    const reply = manager.get(`http://127.0.0.1:${closedPort()}/`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+    assert.equal(reply.retries, 3);
+    assert.equal(waits.length, 3);
+  });
+});
+
+Deno.test("retry backs off exponentially with jitter, capped by backoffLimit", async (t) => {
+  await t.step("without jitter: delay, doubled each time, capped", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({
+      retry: { limit: 5, delay: 100, backoffLimit: 500, jitter: false, sleep },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    await mocked.manager.get(URL_).finished;
+    assert.deepEqual(waits, [100, 200, 400, 500, 500]);
+  });
+  await t.step("with jitter (the default): between half the wait and the wait", async () => {
+    await using mocked = createMockManager({ retry: { limit: 4, sleep: () => Promise.resolve() } });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const replies = Array.from({ length: 10 }, () => mocked.manager.get(URL_));
+    const events = replies.map(retryEvents);
+    await Promise.all(replies.map((r) => r.finished));
+    const waits = events.flat().map((e) => e.delay);
+    assert.equal(waits.length, 40);
+    assert.ok(new Set(waits).size > 4, `jitter gives varied waits, got ${waits}`);
+    for (const event of events.flat()) {
+      const full = 300 * 2 ** (event.attempt - 1);
+      assert.ok(
+        event.delay >= full / 2 && event.delay <= full,
+        `retry ${event.attempt}: ${event.delay} in [${full / 2}, ${full}]`,
+      );
+    }
+  });
+});
+
+Deno.test("retry honours Retry-After up to maxRetryAfter", async (t) => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const clock = () => now;
+  for (
+    const [name, value, expected] of [
+      ["seconds", "2", 2000],
+      ["an HTTP date", new Date(now + 5000).toUTCString(), 5000],
+      ["a date in the past", new Date(now - 5000).toUTCString(), 0],
+    ] as const
+  ) {
+    await t.step(`as ${name}`, async () => {
+      const { waits, sleep } = recordingSleep();
+      await using mocked = createMockManager({ clock, retry: { sleep } });
+      mocked.mock.route("GET", "/thing", { status: 429, headers: { "retry-after": value } }, {
+        times: 1,
+      }).route("GET", "/thing", "ok");
+      const reply = mocked.manager.get(URL_);
+      const events = retryEvents(reply);
+      await reply.finished;
+      assert.equal(reply.status, 200);
+      assert.deepEqual(waits, [expected]);
+      assert.equal(events[0]!.delay, expected);
+    });
+  }
+  await t.step("an invalid value falls back to backoff", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ clock, retry: { sleep, jitter: false } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "soon" } }, {
+      times: 1,
+    }).route("GET", "/thing", "ok");
+    await mocked.manager.get(URL_).finished;
+    assert.deepEqual(waits, [300]);
+  });
+  await t.step("beyond maxRetryAfter the reply fails at once", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ clock, retry: { sleep, maxRetryAfter: 60_000 } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "61" } }, {
+      times: 1,
+    }).route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ServiceUnavailableError);
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(waits, []);
+    assert.equal(mocked.mock.calls, 1);
+  });
+});
+
+Deno.test("retry takes a fresh queue slot for each attempt and frees it while waiting", async () => {
+  const waiting = Promise.withResolvers<void>();
+  const resume = Promise.withResolvers<void>();
+  await using mocked = createMockManager({
+    maxConnectionsPerHost: 1,
+    retry: {
+      sleep: () => {
+        waiting.resolve();
+        return resume.promise;
+      },
+    },
+  });
+  mocked.mock.route("GET", "/thing", { status: 503 }, { times: 1 })
+    .route("GET", "/thing", "retried")
+    .route("GET", "/other", "other");
+  const first = mocked.manager.get(URL_);
+  await waiting.promise;
+  assert.equal(mocked.manager.queue.active("https://api.test"), 0);
+  const other = mocked.manager.get("https://api.test/other");
+  assert.equal(await other.text(), "other");
+  resume.resolve();
+  assert.equal(await first.text(), "retried");
+  assert.deepEqual(mocked.recorder.requests.map((r) => r.url.pathname), [
+    "/thing",
+    "/other",
+    "/thing",
+  ]);
+});
+
+Deno.test("retry stops at once when the reply is aborted during the backoff wait", async (t) => {
+  await t.step("a sleep that ignores the signal", async () => {
+    const waiting = Promise.withResolvers<void>();
+    await using mocked = createMockManager({
+      retry: {
+        sleep: () => {
+          waiting.resolve();
+          return new Promise(() => {});
+        },
+      },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_);
+    await waiting.promise;
+    reply.abort();
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(mocked.mock.calls, 1);
+  });
+  await t.step("the default sleep, with a request signal", async () => {
+    await using mocked = createMockManager({ retry: { delay: 60_000 } });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const controller = new AbortController();
+    const reply = mocked.manager.get(URL_, { signal: controller.signal });
+    reply.addEventListener("retry", () => controller.abort());
+    const started = performance.now();
+    await reply.finished;
+    assert.ok(performance.now() - started < 5000);
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.retries, 1);
+    assert.equal(mocked.mock.calls, 1);
+  });
+});
+
+Deno.test("retry replays only replayable bodies", async (t) => {
+  await t.step("a string body is sent again", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("PUT", "/thing", { status: 503 }, { times: 1 })
+      .route("PUT", "/thing", { status: 204 });
+    const reply = mocked.manager.put(URL_, "content");
+    await reply.finished;
+    assert.equal(reply.status, 204);
+    assert.deepEqual(mocked.recorder.requests.map((r) => r.text()), ["content", "content"]);
+  });
+  await t.step("a stream body is sent once", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("PUT", "/thing", { status: 503 }, { times: 1 })
+      .route("PUT", "/thing", { status: 204 });
+    const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
+    await reply.finished;
+    assert.equal(reply.status, 503);
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(mocked.recorder.requests.map((r) => r.text()), ["streamed"]);
+  });
+});
+
+Deno.test("retry set per request overrides the manager's", async (t) => {
+  await t.step("on for one request of a manager without retry", async () => {
+    const { mocked } = statuses(503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = false;
+    const sleep = () => Promise.resolve();
+    const reply = mocked.manager.get(URL_, { retry: { limit: 1, sleep } });
+    await reply.finished;
+    assert.equal(reply.status, 503);
+    assert.equal(reply.retries, 1);
+  });
+  await t.step("off for one request of a manager with retry", async () => {
+    const { mocked } = statuses(503, 200);
+    await using _ = mocked;
+    const reply = mocked.manager.get(URL_, { retry: false });
+    await reply.finished;
+    assert.equal(reply.retries, 0);
+    assert.equal(reply.status, 503);
+  });
+  await t.step("a number is a limit, the manager's options fill in the rest", async () => {
+    const { mocked } = statuses(503, 503, 503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = { jitter: false, sleep: () => Promise.resolve() };
+    const reply = mocked.manager.get(URL_, { retry: 4 });
+    await reply.finished;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.retries, 4);
+  });
+});
+
+Deno.test("retry options are validated with messages naming the field", async () => {
+  assert.throws(() => new NetworkAccessManager({ retry: -1 }), {
+    name: "RangeError",
+    message: "Cannot create manager: 'retry' must be a non-negative integer, got -1",
+  });
+  assert.throws(() => new NetworkAccessManager({ retry: { limit: 1.5 } }), {
+    message: "Cannot create manager: 'retry.limit' must be a non-negative integer, got 1.5",
+  });
+  assert.throws(() => new NetworkAccessManager({ retry: { methods: ["GET", "B AD"] } }), {
+    name: "TypeError",
+    message: `Cannot create manager: 'retry.methods' must hold HTTP methods only, got "B AD"`,
+  });
+  assert.throws(() => new NetworkAccessManager({ retry: { statusCodes: [700] } }), {
+    message: /'retry.statusCodes' must hold HTTP statuses \(100-599\) only, got 700/,
+  });
+  assert.throws(() => new NetworkAccessManager({ retry: { errorCodes: [12345] as never } }), {
+    message: /'retry.errorCodes' must hold NetworkError codes only, got 12345/,
+  });
+  assert.throws(() => new NetworkAccessManager({ retry: "yes" as never }), {
+    message: `Cannot create manager: 'retry' must be a boolean, a number or an object, got "yes"`,
+  });
+  await using manager = new NetworkAccessManager();
+  assert.throws(() => (manager.retry = { delay: -5 }), {
+    message: "Cannot set manager option: 'retry.delay' must be a non-negative integer, got -5",
+  });
+  const reply = manager.get("https://api.test/", { retry: { jitter: "no" as never } });
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+  assert.match(reply.errorString, /'retry.jitter' must be a boolean, got "no"/);
+});
+
+Deno.test("retry works against a loopback server with real waits", async () => {
+  let hits = 0;
+  await using server = serve(() => {
+    hits++;
+    return hits < 3
+      ? new Response("busy", { status: 503, headers: { "retry-after": "0" } })
+      : new Response("done");
+  });
+  await using manager = new NetworkAccessManager({ retry: true });
+  const reply = manager.get(server.url);
+  assert.equal(await reply.text(), "done");
+  assert.equal(reply.retries, 2);
+  assert.equal(hits, 3);
+});
+
+Deno.test("retry leaves no unhandled rejection behind", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});

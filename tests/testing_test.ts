@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { createMockManager, MockTransport, RequestRecorder } from "../testing.ts";
+import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+Deno.test("MockTransport routes by method and URL pattern, first match first", async (t) => {
+  await using mocked = createMockManager();
+  mocked.mock
+    .route("GET", "/users/:id", (_request, { params }) => ({ json: { id: params.id } }))
+    .route("DELETE", "/users/:id", { status: 204 })
+    .route("GET", "https://:sub.example.test/*", (_r, { params }) => new Response(params.sub))
+    .route("*", new URLPattern({ pathname: "/any" }), "any method")
+    .route("GET", { hostname: "first.test" }, "first")
+    .route("GET", { hostname: "first.test" }, "second");
+  await t.step("a path pattern matches on any origin and captures params", async () => {
+    assert.deepEqual(await mocked.manager.get("https://a.test/users/7").json(), { id: "7" });
+    assert.deepEqual(await mocked.manager.get("http://b.test:8080/users/8").json(), { id: "8" });
+  });
+  await t.step("the method must match", async () => {
+    const reply = mocked.manager.deleteResource("https://a.test/users/7");
+    await reply.finished;
+    assert.equal(reply.status, 204);
+  });
+  await t.step("a full URL pattern captures host groups", async () => {
+    assert.equal(await mocked.manager.get("https://api.example.test/x").text(), "api");
+  });
+  await t.step("'*' matches every method", async () => {
+    assert.equal(await mocked.manager.put("https://a.test/any", "x").text(), "any method");
+    assert.equal(
+      await mocked.manager.sendCustomRequest("https://a.test/any", "PATCH").text(),
+      "any method",
+    );
+  });
+  await t.step("the first matching route answers", async () => {
+    assert.equal(await mocked.manager.get("https://first.test/").text(), "first");
+  });
+  await t.step("unmatched requests get a 404 that names them", async () => {
+    const reply = mocked.manager.post("https://a.test/nothing", "x");
+    assert.equal(await reply.text(), "No mock route matches POST https://a.test/nothing");
+    assert.equal(reply.status, 404);
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+  });
+  assert.equal(mocked.mock.calls, 8);
+});
+
+Deno.test("MockTransport answers with canned fields, a reusable Response, or a handler's Request view", async (t) => {
+  await using mocked = createMockManager();
+  await t.step("json sets the body and the content type", async () => {
+    mocked.mock.route("GET", "/json", { status: 201, statusText: "Created", json: [1, 2] });
+    const reply = mocked.manager.get("https://a.test/json");
+    assert.deepEqual(await reply.json(), [1, 2]);
+    assert.equal(reply.status, 201);
+    assert.equal(reply.statusText, "Created");
+    assert.equal(reply.headers.get("content-type"), "application/json");
+    assert.equal(reply.url.href, "https://a.test/json");
+  });
+  await t.step("a Response is answered as a copy each time", async () => {
+    mocked.mock.route("GET", "/same", new Response("same", { headers: { "x-a": "1" } }));
+    for (let i = 0; i < 3; i++) {
+      const reply = mocked.manager.get("https://a.test/same");
+      assert.equal(await reply.text(), "same");
+      assert.equal(reply.headers.get("x-a"), "1");
+    }
+  });
+  await t.step("a handler sees method, URL, headers and body as a web Request", async () => {
+    mocked.mock.route("POST", "/echo", async (request) =>
+      Response.json({
+        method: request.method,
+        url: request.url,
+        type: request.headers.get("content-type"),
+        custom: request.headers.get("x-custom"),
+        body: await request.json(),
+      }));
+    const reply = mocked.manager.post("https://a.test/echo", { a: 1 }, {
+      headers: { "x-custom": "yes" },
+    });
+    assert.deepEqual(await reply.json(), {
+      method: "POST",
+      url: "https://a.test/echo",
+      type: "application/json",
+      custom: "yes",
+      body: { a: 1 },
+    });
+  });
+  await t.step("HEAD gets the headers and no body", async () => {
+    mocked.mock.route("HEAD", "/head", { body: "ignored", headers: { "x-h": "1" } });
+    const reply = mocked.manager.head("https://a.test/head");
+    assert.equal(await reply.text(), "");
+    assert.equal(reply.headers.get("x-h"), "1");
+  });
+  await t.step("a GET with a body fails as with the real transport", async () => {
+    mocked.mock.route("GET", "/get", "x");
+    const reply = mocked.manager.sendCustomRequest("https://a.test/get", "GET", "body");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+  });
+});
+
+Deno.test("MockTransport injects failures as NetworkError codes, for a number of times", async () => {
+  await using mocked = createMockManager();
+  mocked.mock
+    .fail("GET", "/flaky", NetworkError.RemoteHostClosedError, { times: 2 })
+    .route("GET", "/flaky", "fine");
+  const errors: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = mocked.manager.get("https://a.test/flaky");
+    await reply.finished;
+    errors.push(reply.error);
+    if (i === 0) assert.match(reply.errorString, /^Mock failure for GET https:\/\/a\.test\/flaky/);
+  }
+  assert.deepEqual(errors, [
+    NetworkError.RemoteHostClosedError,
+    NetworkError.RemoteHostClosedError,
+    NetworkError.NoError,
+  ]);
+});
+
+Deno.test("MockTransport adds latency, with an injected sleep or a real one that abort stops", async (t) => {
+  await t.step("route latency wins over the transport's", async () => {
+    const waits: number[] = [];
+    const mock = new MockTransport({
+      latency: 50,
+      sleep: (ms) => (waits.push(ms), Promise.resolve()),
+    });
+    mock.route("GET", "/slow", "slow", { latency: 2000 }).route("GET", "/", "default");
+    await using manager = new NetworkAccessManager({ transport: mock.handler });
+    assert.equal(await manager.get("https://a.test/slow").text(), "slow");
+    assert.equal(await manager.get("https://a.test/").text(), "default");
+    assert.deepEqual(waits, [2000, 50]);
+  });
+  await t.step("an abort ends a real latency wait at once", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("GET", "/slow", "slow", { latency: 60_000 });
+    const reply = mocked.manager.get("https://a.test/slow");
+    setTimeout(() => reply.abort(), 5);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+  });
+});
+
+Deno.test("MockTransport falls back to a given handler for unmatched requests", async () => {
+  await using server = serve(() => new Response("from the network"));
+  const mock = new MockTransport({
+    fallback: () => Promise.resolve(new Response("fallback")),
+  }).route("GET", "/mocked", "mocked");
+  await using manager = new NetworkAccessManager({ transport: mock.handler });
+  assert.equal(await manager.get(`${server.url}/mocked`).text(), "mocked");
+  assert.equal(await manager.get(`${server.url}/other`).text(), "fallback");
+});
+
+Deno.test("MockTransport validates routes with messages naming the field", () => {
+  const mock = new MockTransport();
+  assert.throws(() => mock.route("GET", "/items/(", "x"), {
+    name: "TypeError",
+    message: `Cannot add mock route: invalid pattern "/items/("`,
+  });
+  assert.throws(() => mock.fail("GET", "/x", 12345 as never), {
+    message: "Cannot add mock route: 'failure' must be a NetworkError code, got 12345",
+  });
+  assert.throws(() => mock.route("GET", "/x", "x", { times: 0 }), {
+    name: "RangeError",
+    message: "Cannot add mock route: 'times' must be a positive integer, got 0",
+  });
+  assert.throws(() => new MockTransport({ latency: -1 }), {
+    message: "Cannot create mock transport: 'latency' must be a non-negative number, got -1",
+  });
+  mock.route("GET", "/x", "x");
+  mock.reset();
+  assert.equal(mock.calls, 0);
+});
+
+Deno.test("RequestRecorder records method, URL, headers, body and hop of every exchange", async (t) => {
+  await t.step("bodies of every kind, with the content type the transport would send", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("*", "/*", { status: 204 });
+    await mocked.manager.post("https://a.test/json", { a: [1] }).finished;
+    await mocked.manager.put("https://a.test/text", "plain").finished;
+    await mocked.manager.post("https://a.test/form", new URLSearchParams({ q: "1" })).finished;
+    await mocked.manager.post("https://a.test/stream", new Blob(["streamed"]).stream()).finished;
+    await mocked.manager.get("https://a.test/none", { headers: { "x-k": "v" } }).finished;
+    const [json, text, form, stream, none] = mocked.recorder.requests;
+    assert.deepEqual(json!.json(), { a: [1] });
+    assert.equal(json!.headers.get("content-type"), "application/json");
+    assert.equal(text!.method, "PUT");
+    assert.equal(text!.text(), "plain");
+    assert.equal(text!.headers.get("content-type"), "text/plain;charset=UTF-8");
+    assert.equal(form!.text(), "q=1");
+    assert.equal(stream!.text(), "streamed");
+    assert.equal(none!.body, null);
+    assert.equal(none!.headers.get("x-k"), "v");
+    assert.equal(none!.url.href, "https://a.test/none");
+    assert.equal(none!.hop, 0);
+    assert.equal(mocked.recorder.last, none);
+    mocked.recorder.clear();
+    assert.equal(mocked.recorder.requests.length, 0);
+  });
+  await t.step("it works above the real transport", async () => {
+    await using server = serve(async (request) => new Response(await request.text()));
+    const recorder = new RequestRecorder();
+    await using manager = new NetworkAccessManager();
+    manager.use(recorder.layer, "network");
+    assert.equal(await manager.post(server.url, "echoed").text(), "echoed");
+    assert.equal(recorder.last?.text(), "echoed");
+  });
+});
+
+Deno.test("createMockManager passes manager options and refuses a transport", async () => {
+  await using mocked = createMockManager({ maxConnectionsPerHost: 2, retry: 1 });
+  assert.equal(mocked.manager.maxConnectionsPerHost, 2);
+  assert.equal(mocked.manager.retry, 1);
+  assert.throws(() => createMockManager({ transport: () => Promise.reject() } as never), {
+    message: "Cannot create mock manager: 'transport' is the mock's; pass 'mock' instead",
+  });
+  const mock = new MockTransport().route("GET", "/", "shared");
+  await using other = createMockManager({ mock });
+  assert.equal(other.mock, mock);
+  assert.equal(await other.manager.get("https://a.test/").text(), "shared");
+  await other.close();
+  const late = other.manager.get("https://a.test/");
+  await late.finished;
+  assert.equal(late.error, NetworkError.OperationCanceledError);
+});
+
+Deno.test("testing helpers leave no unhandled rejection behind", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
