@@ -1,13 +1,503 @@
 /**
- * The cache layer (not yet active: passes exchanges through).
+ * The cache layer: an RFC 9111 private cache over the manager's {@linkcode NetworkCache}.
+ * Fresh responses are served without a network exchange (and so take no queue slot), stale
+ * ones are revalidated with `If-None-Match` / `If-Modified-Since` and a `304` refreshes the
+ * stored headers, storable responses are stored while they stream to the reply, and a
+ * successful unsafe request invalidates the URL it targeted.
  *
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import type { CacheEntry, CacheWriter, NetworkCache } from "../cache/network_cache.ts";
+import {
+  _hasValidator,
+  _mergeHeaders,
+  _POLICY_OPTIONS,
+  _policyClass,
+  _policyUrl,
+  _requestRecord,
+  _responseRecord,
+  _servedHeaders,
+  _storableHeaders,
+  _storedRequestRecord,
+  _variantKey,
+  _varyFields,
+  type CachePolicy,
+} from "../cache/_policy.ts";
+import { Exchange, type Handler, type Layer, setResponseInfo } from "../exchange.ts";
+import { _withBody } from "../exchange.ts";
 import type { NetworkAccessManager } from "../manager.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import type { CacheLoadControl } from "../request.ts";
 
-/** Creates the cache layer for `manager`. */
-export function _cacheLayer(_manager: NetworkAccessManager): Layer {
-  return (next) => next;
+/** Methods that never invalidate (RFC 9110 section 9.2.1 safe methods). */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const CONDITIONALS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
+
+type Policy = CachePolicy;
+type PolicyClass = typeof CachePolicy;
+
+interface Candidate {
+  entry: CacheEntry;
+  policy: Policy;
+}
+
+/** What one cache lookup needs to know. */
+interface Context {
+  cache: NetworkCache;
+  exchange: Exchange;
+  next: Handler;
+  Policy: PolicyClass;
+  key: string;
+  save: boolean;
+  clock: () => number;
+}
+
+/**
+ * Creates the cache layer for `manager`; it reads `manager.cache` (off when `null`),
+ * `manager.cacheLoadControl` and `manager.clock` for each exchange.
+ */
+export function _cacheLayer(manager: NetworkAccessManager): Layer {
+  return (next) => async (exchange) => {
+    const cache = manager.cache;
+    const { protocol } = exchange.url;
+    if (cache === null || (protocol !== "http:" && protocol !== "https:")) {
+      return await next(exchange);
+    }
+    const load: CacheLoadControl = exchange.request.cacheLoadControl ??
+      manager.cacheLoadControl;
+    const method = exchange.method;
+    const context: Context = {
+      cache,
+      exchange,
+      next,
+      Policy: _policyClass(manager.clock),
+      key: _policyUrl(exchange.url),
+      save: exchange.request.cacheSaveControl !== false,
+      clock: manager.clock,
+    };
+    if (method !== "GET" && method !== "HEAD") {
+      if (load === "always-cache") throw notInCache(exchange);
+      const response = await next(exchange);
+      if (
+        !SAFE_METHODS.has(method.toUpperCase()) && response.status >= 200 && response.status < 400
+      ) {
+        await invalidate(cache, exchange.url, response.headers);
+      }
+      return response;
+    }
+    // Ranges and the caller's own conditionals go to the network untouched.
+    const headers = exchange.headers;
+    if (headers.has("range") || CONDITIONALS.some((name) => headers.has(name))) {
+      if (load === "always-cache") throw notInCache(exchange);
+      return await next(exchange);
+    }
+    if (load === "always-network") {
+      if (!headers.has("cache-control")) headers.set("cache-control", "no-cache");
+      return await store(context, await next(exchange));
+    }
+    const candidate = await lookup(context);
+    if (load === "always-cache" || load === "prefer-cache") {
+      if (candidate) {
+        const served = await serve(context, candidate.entry, candidate.policy, true);
+        if (served) return served;
+      }
+      if (load === "always-cache") throw notInCache(exchange);
+      return await store(context, await next(exchange));
+    }
+    if (candidate === null) return await store(context, await next(exchange));
+    return await preferNetwork(context, candidate);
+  };
+}
+
+function notInCache(exchange: Exchange): NetworkReplyError {
+  return new NetworkReplyError(
+    NetworkError.ContentNotFoundError,
+    `${exchange.method} ${exchange.url.href} is not in the cache (cache load control "always-cache")`,
+  );
+}
+
+function policyRequest(
+  context: Context,
+): { url: string; method: string; headers: Record<string, string> } {
+  // A HEAD request is answered from a stored GET response.
+  return {
+    url: context.key,
+    method: "GET",
+    headers: _requestRecord(context.exchange.url, context.exchange.headers),
+  };
+}
+
+function headerOf(pairs: readonly [string, string][], name: string): string | undefined {
+  const values = pairs.filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
+  return values.length ? values.join(", ") : undefined;
+}
+
+/** Finds the stored variant of the URL that the request selects, the newest when several. */
+async function lookup(context: Context): Promise<Candidate | null> {
+  let entries: CacheEntry[];
+  try {
+    entries = await context.cache.variants(context.key);
+  } catch {
+    return null;
+  }
+  let best: Candidate | null = null;
+  for (const entry of entries) {
+    if (_variantKey(headerOf(entry.headers, "vary"), context.exchange.headers) !== entry.variant) {
+      continue;
+    }
+    let policy: Policy;
+    try {
+      policy = context.Policy.fromObject(entry.policy as CachePolicy.CachePolicyObject);
+    } catch {
+      continue;
+    }
+    if (best === null || entry.storedAt > best.entry.storedAt) best = { entry, policy };
+  }
+  return best;
+}
+
+/** How the policy lets the request use the stored response. */
+function evaluate(
+  context: Context,
+  candidate: Candidate,
+): { use: "fresh" | "stale-while-revalidate" | "revalidate"; headers: Record<string, string> } {
+  const request = policyRequest(context);
+  let policy = candidate.policy;
+  const object = policy.toObject();
+  const mustRevalidate = object.rescc["must-revalidate"] !== undefined;
+  if (mustRevalidate) {
+    // must-revalidate forbids serving stale, not serving fresh.
+    const rescc = { ...object.rescc };
+    delete rescc["must-revalidate"];
+    policy = context.Policy.fromObject({ ...object, rescc });
+  }
+  const result = policy.evaluateRequest(request);
+  const headers =
+    (result.revalidation?.headers ?? candidate.policy.revalidationHeaders(request)) as Record<
+      string,
+      string
+    >;
+  if (result.response === undefined) return { use: "revalidate", headers };
+  if (mustRevalidate && policy.stale()) return { use: "revalidate", headers };
+  if (result.revalidation === undefined) return { use: "fresh", headers };
+  return { use: "stale-while-revalidate", headers };
+}
+
+function staleIfError(policy: Policy): boolean {
+  const value = Number.parseInt(policy.toObject().rescc["stale-if-error"] ?? "", 10);
+  return Number.isFinite(value) && value > 0 && policy.maxAge() + value > policy.age();
+}
+
+async function preferNetwork(context: Context, candidate: Candidate): Promise<Response> {
+  const { exchange } = context;
+  const { use, headers } = evaluate(context, candidate);
+  if (use === "fresh") {
+    const served = await serve(context, candidate.entry, candidate.policy, true);
+    if (served) return served;
+    return await store(context, await context.next(exchange));
+  }
+  if (use === "stale-while-revalidate") {
+    const revalidation = backgroundRevalidate(context, candidate, headers);
+    const served = await serve(context, candidate.entry, candidate.policy, true, revalidation);
+    if (served) return served;
+    await revalidation;
+    return await store(context, await context.next(exchange));
+  }
+  const original = exchange.headers;
+  const conditional = new Headers(original);
+  for (const name of ["if-none-match", "if-modified-since"]) {
+    if (headers[name]) conditional.set(name, headers[name]);
+  }
+  exchange.headers = conditional;
+  let response: Response;
+  try {
+    response = await context.next(exchange);
+  } catch (error) {
+    exchange.headers = original;
+    if (!exchange.signal.aborted && staleIfError(candidate.policy)) {
+      const served = await serve(context, candidate.entry, candidate.policy, true);
+      if (served) return served;
+    }
+    throw error;
+  }
+  exchange.headers = original;
+  if (response.status === 304) {
+    await response.body?.cancel().catch(() => {});
+    const updated = await refresh(context, candidate, response);
+    const served = await serve(
+      context,
+      candidate.entry,
+      updated.policy,
+      false,
+      undefined,
+      updated.headers,
+    );
+    if (served) return served;
+    return await store(context, await context.next(exchange));
+  }
+  if (response.status >= 500 && response.status <= 504 && staleIfError(candidate.policy)) {
+    const served = await serve(context, candidate.entry, candidate.policy, true);
+    if (served) {
+      await response.body?.cancel().catch(() => {});
+      return served;
+    }
+  }
+  return await store(context, response);
+}
+
+/** Applies a `304` to the stored entry: merged headers, a new policy, a new expiry. */
+async function refresh(
+  context: Context,
+  candidate: Candidate,
+  response: Response,
+): Promise<{ headers: [string, string][]; policy: Policy }> {
+  const headers = _mergeHeaders(candidate.entry.headers, _storableHeaders(response.headers));
+  const request = policyRequest(context);
+  const record = _responseRecord(headers);
+  const policy = new context.Policy(
+    { ...request, headers: _storedRequestRecord(request.headers, record.vary) },
+    { status: candidate.entry.status, headers: record },
+    _POLICY_OPTIONS,
+  );
+  if (context.save) {
+    await context.cache.updateMetaData(candidate.entry, {
+      headers,
+      policy: policy.toObject(),
+      expires: expiresAt(context, policy, headers),
+    }).catch(() => false);
+  }
+  return { headers, policy };
+}
+
+/** Revalidates a stale entry while it is being served; never rejects. */
+async function backgroundRevalidate(
+  context: Context,
+  candidate: Candidate,
+  conditionalHeaders: Record<string, string>,
+): Promise<void> {
+  const { exchange } = context;
+  const headers = new Headers(exchange.headers);
+  for (const name of ["if-none-match", "if-modified-since"]) {
+    if (conditionalHeaders[name]) headers.set(name, conditionalHeaders[name]);
+  }
+  const background = new Exchange({
+    url: new URL(exchange.url.href),
+    method: "GET",
+    headers,
+    body: null,
+    request: exchange.request,
+    reply: exchange.reply,
+    manager: exchange.manager,
+    signal: exchange.signal,
+    monitor: exchange.monitor,
+    client: exchange.client,
+    hop: exchange.hop,
+    state: exchange.state,
+  });
+  try {
+    const response = await context.next(background);
+    if (response.status === 304) {
+      await response.body?.cancel().catch(() => {});
+      await refresh({ ...context, exchange: background }, candidate, response);
+      return;
+    }
+    const stored = await store({ ...context, exchange: background }, response);
+    if (stored.body) { for await (const _ of stored.body) { /* drained into the cache */ } }
+  } catch {
+    // The stale response was served; a failed revalidation leaves the entry as it was.
+  }
+}
+
+/** When the store may drop an entry: never while it can be revalidated. */
+function expiresAt(context: Context, policy: Policy, headers: [string, string][]): number | null {
+  if (_hasValidator(headers)) return null;
+  return context.clock() + policy.timeToLive();
+}
+
+/**
+ * Serves a stored response. Returns `null` when its body is gone. `after` delays the end of
+ * the body (a background revalidation finishing).
+ */
+async function serve(
+  context: Context,
+  entry: CacheEntry,
+  policy: Policy,
+  fromCache: boolean,
+  after?: Promise<void>,
+  headers: readonly [string, string][] = entry.headers,
+): Promise<Response | null> {
+  const { cache, exchange } = context;
+  let body: ReadableStream<Uint8Array> | null = null;
+  try {
+    if (exchange.method === "HEAD" || NULL_BODY_STATUSES.has(entry.status)) {
+      await cache.touch(entry);
+    } else {
+      body = await cache.body(entry);
+      if (body === null) return null;
+    }
+  } catch {
+    return null;
+  }
+  if (after) {
+    if (body === null) await after;
+    else body = delayEnd(body, after);
+  }
+  const response = new Response(body, {
+    status: entry.status,
+    statusText: entry.statusText,
+    headers: _servedHeaders(headers, policy.age()),
+  });
+  return setResponseInfo(response, { url: exchange.url, fromCache });
+}
+
+function delayEnd(
+  source: ReadableStream<Uint8Array>,
+  after: Promise<void>,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) {
+        await after;
+        controller.close();
+      } else controller.enqueue(value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Stores a response from the network if the request allows it and the response is storable,
+ * streaming its body to the reply and to the store at once. The entry is published when the
+ * body completed; a body that fails or is cancelled stores nothing.
+ */
+async function store(context: Context, response: Response): Promise<Response> {
+  const { exchange, cache } = context;
+  if (!context.save || exchange.method !== "GET" || response.status === 206) return response;
+  const pairs = _storableHeaders(response.headers);
+  const record = _responseRecord(pairs);
+  const request = policyRequest(context);
+  let policy: Policy;
+  try {
+    policy = new context.Policy(
+      { ...request, headers: _storedRequestRecord(request.headers, record.vary) },
+      { status: response.status, headers: record },
+      _POLICY_OPTIONS,
+    );
+  } catch {
+    return response;
+  }
+  // The library reads the request's no-store from the request it was built with.
+  if (!policy.storable() || /no-store/i.test(exchange.headers.get("cache-control") ?? "")) {
+    return response;
+  }
+  const vary = response.headers.get("vary");
+  const variant = _variantKey(vary, exchange.headers);
+  if (variant === null) return response;
+  const expires = expiresAt(context, policy, pairs);
+  if (expires !== null && expires <= context.clock()) return response;
+  const varyFields = _varyFields(vary).sort().join(",");
+  const ready = (async () => {
+    // A response whose Vary differs from the stored ones replaces all of them.
+    const stored = await cache.variants(context.key);
+    if (
+      stored.some((e) => _varyFields(headerOf(e.headers, "vary")).sort().join(",") !== varyFields)
+    ) {
+      await cache.remove(context.key);
+    }
+    return cache.prepare({
+      url: context.key,
+      variant,
+      status: response.status,
+      statusText: response.statusText,
+      headers: pairs,
+      policy: policy.toObject(),
+      expires,
+    });
+  })();
+  ready.catch(() => {});
+  return await tee(response, ready, exchange.signal);
+}
+
+async function tee(
+  response: Response,
+  ready: Promise<CacheWriter>,
+  signal: AbortSignal,
+): Promise<Response> {
+  const source = response.body;
+  let settled = false;
+  const abort = async () => {
+    if (settled) return;
+    settled = true;
+    signal.removeEventListener("abort", onAbort);
+    await (await ready.catch(() => null))?.abort().catch(() => {});
+  };
+  const onAbort = () => void abort();
+  const commit = async () => {
+    if (settled) return;
+    settled = true;
+    signal.removeEventListener("abort", onAbort);
+    const writer = await ready.catch(() => null);
+    await writer?.commit().catch(() => false);
+  };
+  if (source === null) {
+    await commit();
+    return response;
+  }
+  signal.addEventListener("abort", onAbort, { once: true });
+  const reader = source.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        await abort();
+        controller.error(error);
+        return;
+      }
+      if (chunk.done) {
+        await commit();
+        controller.close();
+        return;
+      }
+      controller.enqueue(chunk.value);
+      if (settled) return;
+      const writer = await ready.catch(() => null);
+      if (writer === null) {
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        return;
+      }
+      await writer.write(chunk.value).catch(() => {});
+    },
+    async cancel(reason) {
+      await abort();
+      await reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+  return _withBody(response, body);
+}
+
+/** Removes the stored responses an unsafe request made stale (RFC 9111 section 4.4). */
+async function invalidate(cache: NetworkCache, url: URL, headers: Headers): Promise<void> {
+  const targets = [url];
+  for (const name of ["location", "content-location"]) {
+    const value = headers.get(name);
+    if (!value) continue;
+    try {
+      const target = new URL(value, url);
+      if (target.origin === url.origin) targets.push(target);
+    } catch {
+      // not a URL: nothing to invalidate
+    }
+  }
+  for (const target of targets) {
+    await cache.remove(_policyUrl(target)).catch(() => false);
+  }
 }

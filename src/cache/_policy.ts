@@ -1,0 +1,380 @@
+/**
+ * The HTTP caching rules under the cache layer: `http-cache-semantics` driven by the manager's
+ * clock, plus what the library leaves to its caller (strict HTTP-date parsing, variant keys,
+ * the headers of a stored response as served, the merge of a `304`).
+ */
+
+// @ts-types="npm:@types/http-cache-semantics@4.2.0"
+import CachePolicy from "http-cache-semantics";
+import type { Clock } from "../clock.ts";
+
+/** The header record shape `http-cache-semantics` reads. */
+export type _HeaderRecord = Record<string, string>;
+
+/** A request as `http-cache-semantics` sees it. */
+export interface _PolicyRequest {
+  url: string;
+  method: string;
+  headers: _HeaderRecord;
+}
+
+const classes = new WeakMap<Clock, typeof CachePolicy>();
+
+/** The fields of a `CachePolicy` that the storability rule reads. */
+interface PolicyInternals {
+  _reqcc: Record<string, string | boolean>;
+  _rescc: Record<string, string | boolean>;
+  _resHeaders: Record<string, string>;
+  _method: string;
+  _status: number;
+  _isShared: boolean;
+}
+
+/** Statuses whose semantics this cache implements (for `must-understand`). */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  300,
+  301,
+  302,
+  303,
+  307,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
+
+/** Statuses heuristically cacheable (RFC 9110 section 15.1). */
+const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
+
+/**
+ * The `CachePolicy` class whose notion of "now" is `clock`: one subclass per clock, so
+ * `fromObject` keeps reading the same time.
+ */
+export function _policyClass(clock: Clock): typeof CachePolicy {
+  let found = classes.get(clock);
+  if (!found) {
+    found = class ClockedCachePolicy extends CachePolicy {
+      now(): number {
+        return clock();
+      }
+
+      /**
+       * RFC 9111 section 3: any final status may be stored with explicit freshness (the
+       * library knows a fixed list), and `must-understand` stores only the statuses this cache
+       * understands, overriding `no-store`.
+       */
+      override storable(): boolean {
+        const self = this as unknown as PolicyInternals;
+        if (self._reqcc["no-store"]) return false;
+        const method = self._method;
+        const explicit = Boolean(self._rescc["max-age"] || self._resHeaders.expires);
+        if (method !== "GET" && method !== "HEAD" && !(method === "POST" && explicit)) {
+          return false;
+        }
+        const status = self._status;
+        if (status < 200 || status > 599 || status === 206 || status === 304) return false;
+        if (self._rescc["must-understand"]) {
+          if (!UNDERSTOOD_STATUSES.has(status)) return false;
+        } else if (self._rescc["no-store"]) return false;
+        if (self._isShared && self._rescc.private) return false;
+        return explicit || Boolean(self._rescc.public) || HEURISTIC_STATUSES.has(status);
+      }
+    };
+    classes.set(clock, found);
+  }
+  return found;
+}
+
+/** Options of every policy: a private (single-user) cache. */
+export const _POLICY_OPTIONS = { shared: false } as const;
+
+/** Hop-by-hop fields, never stored nor served from the cache (RFC 9111 section 3.1). */
+export const _HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "trailer",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-authentication-info",
+]);
+
+/** Fields a `304` never replaces in the stored response (they describe the stored body). */
+const NOT_UPDATED_BY_304: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-encoding",
+  "content-range",
+  "transfer-encoding",
+]);
+
+const DATE_FIELDS: ReadonlySet<string> = new Set(["date", "expires", "last-modified"]);
+
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
+const LONG_DAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)";
+const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
+const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC850 = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/**
+ * Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, or the obsolete RFC 850 and
+ * asctime forms. Anything else (other zones, missing comma, two values joined) is `NaN`.
+ */
+export function _parseHttpDate(value: string): number {
+  const text = value.trim();
+  let day: string, month: string, year: number, h: string, m: string, s: string;
+  let match = IMF_FIXDATE.exec(text);
+  if (match) {
+    [, day, month, , h, m, s] = match as unknown as string[] as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    year = Number(match[3]);
+  } else if ((match = RFC850.exec(text))) {
+    [, day, month, , h, m, s] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const short = Number(match[3]);
+    // RFC 9110: a two-digit year more than 50 years in the future is in the past century.
+    const thisYear = new Date().getUTCFullYear();
+    year = 2000 + short > thisYear + 50 ? 1900 + short : 2000 + short;
+  } else if ((match = ASCTIME.exec(text))) {
+    [, month, day, h, m, s] = match as unknown as [string, string, string, string, string, string];
+    year = Number(match[6]);
+  } else return NaN;
+  const monthIndex = MONTHS.indexOf(month.toLowerCase());
+  const time = Date.UTC(year, monthIndex, Number(day.trim()), Number(h), Number(m), Number(s));
+  const check = new Date(time);
+  if (check.getUTCDate() !== Number(day.trim()) || Number(h) > 23 || Number(m) > 59) return NaN;
+  if (Number(s) > 60) return NaN;
+  return time;
+}
+
+/**
+ * The response headers as `http-cache-semantics` should read them: lower-case names, fields
+ * listed in `Connection` dropped, and `Date`, `Expires` and `Last-Modified` values that are not
+ * valid HTTP-dates replaced (an invalid `Expires` means "already expired"; an invalid `Date`
+ * or `Last-Modified` is ignored).
+ */
+export function _responseRecord(pairs: Iterable<[string, string]>): _HeaderRecord {
+  const record: _HeaderRecord = {};
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    record[key] = key in record ? `${record[key]}, ${value}` : value;
+  }
+  for (const field of DATE_FIELDS) {
+    const value = record[field];
+    if (value === undefined) continue;
+    if (Number.isNaN(_parseHttpDate(value))) {
+      if (field === "expires") record[field] = "0";
+      else delete record[field];
+    } else record[field] = new Date(_parseHttpDate(value)).toUTCString();
+  }
+  const age = record.age;
+  if (age !== undefined) {
+    // Only the first value counts; a non-integer (such as "1.5") is invalid and ignored.
+    const first = age.split(",")[0]!.trim();
+    if (/^\d+$/.test(first)) record.age = first;
+    else if (/^\d+\./.test(first)) delete record.age;
+  }
+  const cc = record["cache-control"];
+  if (cc !== undefined) record["cache-control"] = _normalizeCacheControl(cc);
+  return record;
+}
+
+/**
+ * Normalizes a `Cache-Control` value for the library: directive names in lower case, and
+ * `max-age` / `s-maxage` values that are not plain digits dropped (a quoted or signed value is
+ * invalid; RFC 9111 section 1.2.2). When a directive repeats with different values, the
+ * response is treated as stale (`max-age=0`).
+ */
+export function _normalizeCacheControl(value: string): string {
+  const out: string[] = [];
+  const seen = new Map<string, string | true>();
+  let conflict = false;
+  for (const part of splitDirectives(value)) {
+    const eq = part.indexOf("=");
+    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (!name) continue;
+    const raw = eq === -1 ? true : part.slice(eq + 1).trim();
+    if ((name === "max-age" || name === "s-maxage") && (raw === true || !/^\d+$/.test(raw))) {
+      continue;
+    }
+    const previous = seen.get(name);
+    if (previous !== undefined) {
+      if (previous !== raw) conflict = true;
+      continue;
+    }
+    seen.set(name, raw);
+    out.push(raw === true ? name : `${name}=${raw}`);
+  }
+  if (conflict) {
+    return [...out.filter((d) => !/^(max-age|s-maxage)=/.test(d)), "max-age=0"].join(", ");
+  }
+  return out.join(", ");
+}
+
+function splitDirectives(value: string): string[] {
+  const parts: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (quoted) {
+      current += c;
+      if (c === "\\" && i + 1 < value.length) current += value[++i];
+      else if (c === '"') quoted = false;
+    } else if (c === '"') {
+      quoted = true;
+      current += c;
+    } else if (c === ",") {
+      parts.push(current);
+      current = "";
+    } else current += c;
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** The request headers as the library reads them, with `host` from the URL. */
+export function _requestRecord(url: URL, headers: Headers): _HeaderRecord {
+  const record: _HeaderRecord = {};
+  for (const [name, value] of headers) record[name] = value;
+  record.host = url.host;
+  return record;
+}
+
+/** The URL a policy is keyed on: no fragment, no userinfo. */
+export function _policyUrl(url: URL): string {
+  const copy = new URL(url.href);
+  copy.hash = "";
+  copy.username = "";
+  copy.password = "";
+  return copy.href;
+}
+
+/**
+ * The request headers kept in a stored policy: only those the library reads on later
+ * requests (host, cache directives, whether credentials were sent) and those named by `vary`.
+ */
+export function _storedRequestRecord(
+  request: _HeaderRecord,
+  vary: string | undefined,
+): _HeaderRecord {
+  const kept: _HeaderRecord = { host: request.host ?? "" };
+  for (const name of ["cache-control", "pragma"]) {
+    if (request[name] !== undefined) kept[name] = request[name];
+  }
+  if (request.authorization !== undefined) kept.authorization = "present";
+  for (const name of _varyFields(vary)) {
+    if (request[name] !== undefined) kept[name] = request[name];
+    else delete kept[name];
+  }
+  return kept;
+}
+
+/** The field names a `Vary` value lists, in lower case (`*` included). */
+export function _varyFields(vary: string | null | undefined): string[] {
+  if (!vary) return [];
+  return vary.split(",").map((f) => f.trim().toLowerCase()).filter((f) => f.length > 0);
+}
+
+/**
+ * The variant key of a request for a response with this `Vary`: the values of the named
+ * request fields, or `null` when the response varies on `*` (it can never be selected).
+ */
+export function _variantKey(vary: string | null | undefined, request: Headers): string | null {
+  const fields = [...new Set(_varyFields(vary))].sort();
+  if (fields.includes("*")) return null;
+  if (fields.length === 0) return "";
+  return JSON.stringify(fields.map((name) => [name, request.get(name)]));
+}
+
+/** Whether a stored response with headers `pairs` has a validator (ETag or Last-Modified). */
+export function _hasValidator(pairs: Iterable<[string, string]>): boolean {
+  for (const [name] of pairs) {
+    const key = name.toLowerCase();
+    if (key === "etag" || key === "last-modified") return true;
+  }
+  return false;
+}
+
+/**
+ * The header pairs to store for a response: hop-by-hop fields and the fields its `Connection`
+ * lists are dropped.
+ */
+export function _storableHeaders(headers: Headers): [string, string][] {
+  const listed = new Set(_varyFields(headers.get("connection")));
+  const out: [string, string][] = [];
+  for (const [name, value] of headers) {
+    if (_HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (name === "set-cookie") {
+      for (const cookie of headers.getSetCookie()) out.push([name, cookie]);
+    } else out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * The stored headers updated by a `304` (RFC 9111 section 3.2): every field the `304` carries
+ * replaces the stored one, except those describing the body.
+ */
+export function _mergeHeaders(
+  stored: readonly [string, string][],
+  fresh: readonly [string, string][],
+): [string, string][] {
+  const replaced = new Set(
+    fresh.map(([name]) => name.toLowerCase()).filter((name) => !NOT_UPDATED_BY_304.has(name)),
+  );
+  const out = stored.filter(([name]) => !replaced.has(name.toLowerCase()));
+  for (const [name, value] of fresh) {
+    if (replaced.has(name.toLowerCase())) out.push([name, value]);
+  }
+  return out;
+}
+
+/** The response headers of a stored response as served: the stored ones plus `Age`. */
+export function _servedHeaders(pairs: readonly [string, string][], age: number): Headers {
+  const headers = new Headers();
+  for (const [name, value] of pairs) {
+    if (name.toLowerCase() === "age") continue;
+    headers.append(name, value);
+  }
+  headers.set("age", String(Math.max(0, Math.floor(age))));
+  return headers;
+}
+
+export { CachePolicy };
