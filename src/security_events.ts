@@ -41,7 +41,10 @@ export interface RedirectDetails {
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:,no-redirect-here");
- * reply.addEventListener("redirected", (e: RedirectedEvent) => console.log(e.status, e.url.href));
+ * reply.addEventListener("redirected", (e) => {
+ *   const redirect = e as RedirectedEvent;
+ *   console.log(redirect.status, redirect.url.href);
+ * });
  * await reply.finished;
  * ```
  */
@@ -109,8 +112,9 @@ export interface AuthenticationChallenge extends AuthChallenge {
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:,public");
- * reply.addEventListener("authenticationrequired", (e: AuthenticationRequiredEvent) => {
- *   console.log(e.challenge.scheme, e.challenge.realm, e.challenge.proxy);
+ * reply.addEventListener("authenticationrequired", (e) => {
+ *   const { challenge } = e as AuthenticationRequiredEvent;
+ *   console.log(challenge.scheme, challenge.realm, challenge.proxy);
  * });
  * await reply.finished;
  * ```

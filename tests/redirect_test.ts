@@ -454,6 +454,19 @@ Deno.test("redirect layer sends every hop through the layers below", async () =>
   assert.deepEqual(seen, [["/start", 0], ["/end", 1]]);
 });
 
+Deno.test("redirectVerifier is validated and settable", () => {
+  assert.throws(
+    () => new NetworkAccessManager({ redirectVerifier: 1 as unknown as () => boolean }),
+    /Cannot create manager: 'redirectVerifier' must be a function, got number/,
+  );
+  const manager = new NetworkAccessManager();
+  const verifier = () => true;
+  manager.redirectVerifier = verifier;
+  assert.equal(manager.redirectVerifier, verifier);
+  manager.redirectVerifier = undefined;
+  assert.equal(manager.redirectVerifier, undefined);
+});
+
 Deno.test("redirect tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });

@@ -43,7 +43,7 @@ import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../se
  *
  * const authenticator: Authenticator = (_reply, challenge) =>
  *   challenge.origin === "https://api.example.com" && !challenge.proxy
- *     ? { username: "me", password: Deno.env.get("API_PASSWORD") ?? "" }
+ *     ? { username: "me", password: "secret" }
  *     : undefined;
  * await using manager = new NetworkAccessManager({ authenticator });
  * ```
