@@ -1,0 +1,394 @@
+import { strict as assert } from "node:assert";
+import { MemoryCache } from "../src/cache/memory_cache.ts";
+import { KvCache } from "../src/cache/kv_cache.ts";
+import type { NetworkCache } from "../src/cache/network_cache.ts";
+import { NetworkAccessManager } from "../src/manager.ts";
+import { NetworkError } from "../src/network_error.ts";
+import type { NetworkRequestInit } from "../src/request.ts";
+import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+
+const START = Date.UTC(2026, 0, 1);
+
+/** A test clock, a store on it, a manager on both, and an origin that counts requests. */
+async function setup(
+  handler: (request: Request, count: number) => Response | Promise<Response>,
+  options: { store?: "memory" | "kv"; maxConnectionsPerHost?: number } = {},
+) {
+  let now = START;
+  const clock = () => now;
+  const cache: NetworkCache = options.store === "kv"
+    ? await KvCache.open({ path: ":memory:", clock })
+    : new MemoryCache({ clock });
+  const seen: { method: string; headers: Headers }[] = [];
+  const server = serve((request) => {
+    seen.push({ method: request.method, headers: new Headers(request.headers) });
+    return handler(request, seen.length);
+  });
+  const manager = new NetworkAccessManager({
+    cache,
+    clock,
+    cookieJar: null,
+    maxConnectionsPerHost: options.maxConnectionsPerHost,
+  });
+  return {
+    url: server.url,
+    seen,
+    cache,
+    manager,
+    advance(seconds: number) {
+      now += seconds * 1000;
+    },
+    async get(path = "/", init?: NetworkRequestInit) {
+      const reply = manager.get(server.url + path, init);
+      const text = await reply.text().catch(() => "");
+      await reply.finished;
+      return { reply, text };
+    },
+    async [Symbol.asyncDispose]() {
+      await manager.close();
+      await server.close();
+      await cache.close();
+    },
+  };
+}
+
+function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+Deno.test("cache layer serves a fresh response from the cache without the network", async (t) => {
+  for (const store of ["memory", "kv"] as const) {
+    await t.step(store, async () => {
+      await using env = await setup((_, n) =>
+        new Response(`body ${n}`, {
+          headers: { "cache-control": "max-age=60", date: httpDate(START) },
+        }), { store });
+      const first = await env.get();
+      assert.equal(first.text, "body 1");
+      assert.equal(first.reply.fromCache, false);
+      env.advance(30);
+      const second = await env.get();
+      assert.equal(second.text, "body 1");
+      assert.equal(second.reply.fromCache, true);
+      assert.equal(second.reply.headers.get("age"), "30");
+      assert.equal(env.seen.length, 1);
+    });
+  }
+});
+
+Deno.test("cache layer revalidates a stale response and merges the 304's headers", async () => {
+  await using env = await setup((request, n) => {
+    if (n === 1) {
+      return new Response("original", {
+        headers: { "cache-control": "max-age=10", etag: '"v1"', "x-version": "1" },
+      });
+    }
+    assert.equal(request.headers.get("if-none-match"), '"v1"');
+    return new Response(null, {
+      status: 304,
+      headers: { "cache-control": "max-age=100", etag: '"v1"', "x-version": "2" },
+    });
+  });
+  await env.get();
+  env.advance(20);
+  const second = await env.get();
+  assert.equal(env.seen.length, 2);
+  assert.equal(second.reply.status, 200);
+  assert.equal(second.text, "original");
+  assert.equal(second.reply.headers.get("x-version"), "2");
+  assert.equal(second.reply.fromCache, false);
+  // The 304's max-age now governs: fresh for 100 s more, served without asking.
+  env.advance(50);
+  const third = await env.get();
+  assert.equal(env.seen.length, 2);
+  assert.equal(third.text, "original");
+  assert.equal(third.reply.headers.get("x-version"), "2");
+  assert.equal(third.reply.fromCache, true);
+});
+
+Deno.test("cache layer honours each cache load control", async (t) => {
+  await t.step("always-network never reads the cache, sends no-cache, and stores", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, { headers: { "cache-control": "max-age=60" } })
+    );
+    await env.get();
+    const forced = await env.get("/", { cacheLoadControl: "always-network" });
+    assert.equal(forced.text, "v2");
+    assert.equal(forced.reply.fromCache, false);
+    assert.equal(env.seen[1]!.headers.get("cache-control"), "no-cache");
+    const after = await env.get();
+    assert.equal(after.text, "v2", "the always-network response was stored");
+    assert.equal(env.seen.length, 2);
+  });
+
+  await t.step("prefer-network revalidates a stale entry", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, { headers: { "cache-control": "max-age=5" } })
+    );
+    await env.get();
+    env.advance(10);
+    assert.equal((await env.get()).text, "v2");
+    assert.equal(env.seen.length, 2);
+  });
+
+  await t.step("prefer-cache serves a stale entry without asking", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, {
+        headers: { "cache-control": "max-age=5", "last-modified": httpDate(START - 1000) },
+      })
+    );
+    await env.get();
+    env.advance(3600);
+    const stale = await env.get("/", { cacheLoadControl: "prefer-cache" });
+    assert.equal(stale.text, "v1");
+    assert.equal(stale.reply.fromCache, true);
+    assert.equal(env.seen.length, 1);
+    const miss = await env.get("/other", { cacheLoadControl: "prefer-cache" });
+    assert.equal(miss.text, "v2", "a miss goes to the network");
+  });
+
+  await t.step("always-cache serves hits and fails misses without the network", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, { headers: { "cache-control": "max-age=5", etag: '"x"' } })
+    );
+    await env.get();
+    env.advance(3600);
+    const hit = await env.get("/", { cacheLoadControl: "always-cache" });
+    assert.equal(hit.text, "v1");
+    assert.equal(hit.reply.fromCache, true);
+    const miss = await env.get("/missing", { cacheLoadControl: "always-cache" });
+    assert.equal(miss.reply.error, NetworkError.ContentNotFoundError);
+    assert.equal(env.seen.length, 1);
+  });
+
+  await t.step("the manager's cacheLoadControl is the default of requests", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, { headers: { "cache-control": "max-age=5", etag: '"x"' } })
+    );
+    await env.get();
+    env.advance(3600);
+    env.manager.cacheLoadControl = "prefer-cache";
+    assert.equal((await env.get()).text, "v1");
+    assert.equal((await env.get("/", { cacheLoadControl: "prefer-network" })).text, "v2");
+    assert.throws(
+      () => {
+        env.manager.cacheLoadControl = "sometimes" as "prefer-cache";
+      },
+      {
+        name: "TypeError",
+        message:
+          `Cannot set manager option: 'cacheLoadControl' must be one of "always-network", "prefer-network", "prefer-cache", "always-cache", got "sometimes"`,
+      },
+    );
+  });
+});
+
+Deno.test("cache layer keeps several variants of one URL apart by Vary", async () => {
+  await using env = await setup((request) =>
+    new Response(`lang ${request.headers.get("accept-language")}`, {
+      headers: { "cache-control": "max-age=60", vary: "Accept-Language" },
+    })
+  );
+  const en = { headers: { "accept-language": "en" } };
+  const fr = { headers: { "accept-language": "fr" } };
+  assert.equal((await env.get("/", en)).text, "lang en");
+  assert.equal((await env.get("/", fr)).text, "lang fr");
+  const enAgain = await env.get("/", en);
+  const frAgain = await env.get("/", fr);
+  assert.equal(enAgain.text, "lang en");
+  assert.equal(frAgain.text, "lang fr");
+  assert.ok(enAgain.reply.fromCache && frAgain.reply.fromCache);
+  assert.equal(env.seen.length, 2);
+  assert.equal((await env.cache.variants(env.url + "/")).length, 2);
+  assert.equal((await env.get("/", { headers: { "accept-language": "de" } })).text, "lang de");
+  assert.equal(env.seen.length, 3);
+});
+
+Deno.test("cache layer stores nothing for no-store, cacheSaveControl false, or Vary: *", async (t) => {
+  const cases: [string, HeadersInit, NetworkRequestInit | undefined][] = [
+    ["response no-store", { "cache-control": "no-store, max-age=60" }, undefined],
+    ["request no-store", { "cache-control": "max-age=60" }, {
+      headers: { "cache-control": "no-store" },
+    }],
+    ["cacheSaveControl false", { "cache-control": "max-age=60" }, { cacheSaveControl: false }],
+    ["Vary: *", { "cache-control": "max-age=60", vary: "*" }, undefined],
+  ];
+  for (const [name, headers, init] of cases) {
+    await t.step(name, async () => {
+      await using env = await setup((_, n) => new Response(`v${n}`, { headers }));
+      await env.get("/", init);
+      assert.equal(await env.cache.cacheSize(), 0);
+      assert.equal((await env.get("/", init)).text, "v2");
+    });
+  }
+});
+
+Deno.test("cache layer invalidates the URL, Location and Content-Location after a POST", async () => {
+  await using env = await setup((request, n) => {
+    if (request.method === "POST") {
+      return new Response("posted", {
+        status: 201,
+        headers: { location: "/created", "content-location": "/described" },
+      });
+    }
+    return new Response(`v${n}`, { headers: { "cache-control": "max-age=600" } });
+  });
+  for (const path of ["/items", "/created", "/described", "/other"]) await env.get(path);
+  assert.equal(env.seen.length, 4);
+  const post = env.manager.post(env.url + "/items", "new item");
+  await post.text();
+  await post.finished;
+  assert.equal(post.status, 201);
+  assert.equal((await env.get("/items")).reply.fromCache, false);
+  assert.equal((await env.get("/created")).reply.fromCache, false);
+  assert.equal((await env.get("/described")).reply.fromCache, false);
+  assert.equal((await env.get("/other")).reply.fromCache, true, "other URLs stay");
+});
+
+Deno.test("cache layer keeps entries after a failed POST", async () => {
+  await using env = await setup((request, n) =>
+    request.method === "POST"
+      ? new Response("nope", { status: 500 })
+      : new Response(`v${n}`, { headers: { "cache-control": "max-age=600" } })
+  );
+  await env.get("/items");
+  const post = env.manager.post(env.url + "/items", "x");
+  await post.text();
+  await post.finished;
+  assert.equal((await env.get("/items")).reply.fromCache, true);
+});
+
+Deno.test("cache layer serves a HEAD request from a stored GET response", async () => {
+  await using env = await setup(() =>
+    new Response("content", { headers: { "cache-control": "max-age=60", "x-a": "1" } })
+  );
+  await env.get();
+  const head = env.manager.head(env.url + "/");
+  await head.finished;
+  assert.equal(head.fromCache, true);
+  assert.equal(head.headers.get("x-a"), "1");
+  assert.equal(env.seen.length, 1);
+});
+
+Deno.test("cache layer: a cache hit takes no slot in the per-host queue", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  await using env = await setup(async (request) => {
+    if (new URL(request.url).pathname === "/slow") await held;
+    return new Response("cached", { headers: { "cache-control": "max-age=60" } });
+  }, { maxConnectionsPerHost: 1 });
+  await env.get("/fast");
+  const slow = env.manager.get(env.url + "/slow");
+  while (env.seen.length < 2) await tick(1);
+  const origin = new URL(env.url).origin;
+  assert.equal(env.manager.queue.active(origin), 1, "the slow request holds the only slot");
+  const hit = await env.get("/fast");
+  assert.equal(hit.reply.fromCache, true);
+  assert.equal(hit.text, "cached");
+  assert.equal(env.manager.queue.active(origin), 1);
+  assert.equal(env.manager.queue.waiting(origin), 0);
+  release();
+  await slow.text();
+  await slow.finished;
+});
+
+Deno.test("cache layer stores nothing from a reply aborted or failed midway", async (t) => {
+  await t.step("aborted by the user", async () => {
+    let chunks = 0;
+    await using env = await setup(() => {
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          chunks++;
+          controller.enqueue(new Uint8Array(1024));
+          if (chunks > 1000) controller.close();
+        },
+      });
+      return new Response(body, { headers: { "cache-control": "max-age=60" } });
+    });
+    const reply = env.manager.get(env.url + "/");
+    let read = 0;
+    for await (const chunk of reply) {
+      read += chunk.length;
+      if (read >= 4096) {
+        reply.abort();
+        break;
+      }
+    }
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(await env.cache.cacheSize(), 0);
+    assert.equal((await env.cache.variants(env.url + "/")).length, 0);
+  });
+
+  await t.step("the connection drops before the end of the body", async () => {
+    await using env = await setup(() => {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ < 3) controller.enqueue(new Uint8Array(1024));
+          else controller.error(new Error("origin failed"));
+        },
+      });
+      return new Response(body, {
+        headers: { "cache-control": "max-age=60", "content-length": "100000" },
+      });
+    });
+    const { reply } = await env.get();
+    assert.notEqual(reply.error, NetworkError.NoError);
+    assert.equal(await env.cache.cacheSize(), 0);
+  });
+
+  await t.step("a complete body streams to the reply and is stored at the end", async () => {
+    const size = 256 * 1024;
+    await using env = await setup(() =>
+      new Response(new Uint8Array(size).fill(7), { headers: { "cache-control": "max-age=60" } })
+    );
+    const first = env.manager.get(env.url + "/");
+    const bytes = await first.bytes();
+    await first.finished;
+    assert.equal(bytes.length, size);
+    const second = env.manager.get(env.url + "/");
+    const again = await second.bytes();
+    await second.finished;
+    assert.equal(second.fromCache, true);
+    assert.deepEqual(again, bytes);
+  });
+});
+
+Deno.test("cache layer serves stale on error and while revalidating when the response allows", async (t) => {
+  await t.step("stale-if-error answers a 503", async () => {
+    await using env = await setup((_, n) =>
+      n === 1
+        ? new Response("good", { headers: { "cache-control": "max-age=10, stale-if-error=60" } })
+        : new Response("down", { status: 503 })
+    );
+    await env.get();
+    env.advance(30);
+    const second = await env.get();
+    assert.equal(second.text, "good");
+    assert.equal(second.reply.status, 200);
+    env.advance(60);
+    assert.equal((await env.get()).reply.status, 503, "past the stale-if-error window");
+  });
+
+  await t.step("stale-while-revalidate serves the stale body and refreshes it", async () => {
+    await using env = await setup((_, n) =>
+      new Response(`v${n}`, {
+        headers: { "cache-control": "max-age=10, stale-while-revalidate=60" },
+      })
+    );
+    await env.get();
+    env.advance(20);
+    const stale = await env.get();
+    assert.equal(stale.text, "v1");
+    assert.equal(stale.reply.fromCache, true);
+    assert.equal(env.seen.length, 2, "revalidated in the background");
+    const fresh = await env.get();
+    assert.equal(fresh.text, "v2");
+    assert.equal(env.seen.length, 2);
+  });
+});
+
+Deno.test("cache layer ends with no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
