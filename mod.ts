@@ -34,6 +34,11 @@ export {
   type Priority,
   type RedirectPolicy,
 } from "./src/request.ts";
+export {
+  NetworkRequestFactory,
+  type NetworkRequestFactoryOptions,
+  type QueryInit,
+} from "./src/request_factory.ts";
 export { NetworkReply, type Operation } from "./src/reply.ts";
 export {
   NetworkError,

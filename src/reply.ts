@@ -14,6 +14,7 @@ import {
   NetworkReplyError,
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
+import { _jsonErrorPosition } from "./_json_position.ts";
 
 /** The operation of a reply (Qt's `QNetworkAccessManager::Operation`). */
 export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
@@ -269,7 +270,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     try {
       return JSON.parse(text);
     } catch (error) {
-      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      const position = /position (\d+)/.exec((error as Error).message)?.[1] ??
+        _jsonErrorPosition(text) ?? undefined;
       throw new NetworkReplyError(
         NetworkError.UnknownContentError,
         `The body of ${this.#url.href} is not valid JSON${

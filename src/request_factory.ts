@@ -1,0 +1,206 @@
+/**
+ * {@linkcode NetworkRequestFactory}: requests to one API made from a base URL, common headers,
+ * a bearer token and common query parameters (Qt's `QNetworkRequestFactory`).
+ *
+ * @module
+ */
+
+import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
+
+/** Query parameters: a `URLSearchParams`, a record, or name/value pairs. */
+export type QueryInit = URLSearchParams | Record<string, string> | [string, string][];
+
+/** Options of {@linkcode NetworkRequestFactory}. */
+export interface NetworkRequestFactoryOptions {
+  /**
+   * Headers sent with every request (a request's own Authorization is replaced by the bearer
+   * token when one is set).
+   * @default {{}}
+   */
+  headers?: HeadersInit;
+  /**
+   * A token sent as `Authorization: Bearer <token>` with every request.
+   * @default {undefined}
+   */
+  bearerToken?: string;
+  /**
+   * Query parameters added to every request, after those of the base URL.
+   * @default {{}}
+   */
+  query?: QueryInit;
+  /**
+   * Other request attributes every request gets (priority, timeouts, retry, cache and cookie
+   * controls...); `headers` here is ignored in favour of the factory's `headers`.
+   * @default {{}}
+   */
+  requestInit?: Omit<NetworkRequestInit, "headers">;
+}
+
+const WHAT = "Cannot create request factory";
+
+function checkToken(what: string, token: unknown): string | undefined {
+  if (token === undefined) return undefined;
+  if (typeof token !== "string" || token === "" || /[\r\n\0]/.test(token)) {
+    throw new TypeError(
+      `${what}: 'bearerToken' must be a non-empty string without line breaks, got ${
+        typeof token === "string" ? JSON.stringify(token) : typeof token
+      }`,
+    );
+  }
+  return token;
+}
+
+function toParams(what: string, field: string, query: QueryInit | undefined): URLSearchParams {
+  if (query === undefined) return new URLSearchParams();
+  try {
+    return new URLSearchParams(query);
+  } catch (error) {
+    throw new TypeError(`${what}: '${field}' must be URLSearchParams, a record or pairs`, {
+      cause: error,
+    });
+  }
+}
+
+function toBase(what: string, value: unknown): URL {
+  let url: URL;
+  try {
+    url = new URL(value as string | URL);
+  } catch {
+    throw new TypeError(
+      `${what}: 'baseUrl' must be an absolute URL, got ${JSON.stringify(String(value))}`,
+    );
+  }
+  url.hash = "";
+  return url;
+}
+
+/**
+ * Makes requests to one API: a base URL to which each path is joined with exactly one `/`,
+ * headers and query parameters common to all, and a bearer token. Qt's
+ * `QNetworkRequestFactory`. The settings are read when a request is made, so changing the token
+ * affects the next requests only.
+ *
+ * @example Requests to a JSON API with a token
+ * ```ts
+ * import { NetworkRequestFactory } from "@netaccess/core";
+ *
+ * const api = new NetworkRequestFactory("https://api.example.com/v1/", {
+ *   headers: { accept: "application/json" },
+ *   bearerToken: "s3cret",
+ *   query: { lang: "en" },
+ * });
+ * const request = api.createRequest("/users", { page: "2" });
+ * console.log(request.url.href); // "https://api.example.com/v1/users?lang=en&page=2"
+ * console.log(request.headers.get("authorization")); // "Bearer s3cret"
+ * ```
+ */
+export class NetworkRequestFactory {
+  #baseUrl: URL;
+  #headers: Headers;
+  #bearerToken: string | undefined;
+  #query: URLSearchParams;
+  #requestInit: Omit<NetworkRequestInit, "headers">;
+
+  /**
+   * Creates a factory.
+   *
+   * @param baseUrl The absolute URL every path is joined to (its query is kept, its fragment
+   * dropped).
+   * @param options Common headers, bearer token, query parameters and request attributes.
+   * @throws {TypeError} When `baseUrl` is not an absolute URL, a header is invalid, or the
+   * token is empty or holds a line break.
+   */
+  constructor(baseUrl: string | URL, options: NetworkRequestFactoryOptions = {}) {
+    this.#baseUrl = toBase(WHAT, baseUrl);
+    try {
+      this.#headers = new Headers(options.headers);
+    } catch (error) {
+      throw new TypeError(`${WHAT}: invalid header (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    this.#bearerToken = checkToken(WHAT, options.bearerToken);
+    this.#query = toParams(WHAT, "query", options.query);
+    this.#requestInit = { ...options.requestInit };
+    // Fail now, not on the first request, when an attribute is invalid.
+    new NetworkRequest(this.#baseUrl, this.#requestInit);
+  }
+
+  /** The base URL (a copy). */
+  get baseUrl(): URL {
+    return new URL(this.#baseUrl.href);
+  }
+  set baseUrl(value: string | URL) {
+    this.#baseUrl = toBase("Cannot set baseUrl", value);
+  }
+
+  /** The headers common to every request (live: changes apply to the next requests). */
+  get commonHeaders(): Headers {
+    return this.#headers;
+  }
+  set commonHeaders(value: HeadersInit) {
+    this.#headers = new Headers(value);
+  }
+
+  /** The bearer token, or `undefined`. */
+  get bearerToken(): string | undefined {
+    return this.#bearerToken;
+  }
+  set bearerToken(value: string | undefined) {
+    this.#bearerToken = checkToken("Cannot set bearerToken", value);
+  }
+
+  /** Stops sending a bearer token (Qt's `clearBearerToken()`). */
+  clearBearerToken(): void {
+    this.#bearerToken = undefined;
+  }
+
+  /** The query parameters common to every request (live). */
+  get queryParameters(): URLSearchParams {
+    return this.#query;
+  }
+  set queryParameters(value: QueryInit) {
+    this.#query = toParams("Cannot set queryParameters", "queryParameters", value);
+  }
+
+  /**
+   * Makes a request for `path` under the base URL.
+   *
+   * @param path A path joined to the base URL's path with exactly one `/` (`""` for the base
+   * URL itself). `?` and `#` in it are part of the path (percent-encoded); give query
+   * parameters in `query`.
+   * @param query Parameters added after the base URL's and the common ones.
+   * @returns A new request with the common headers, token, parameters and attributes.
+   * @throws {TypeError} When `path` is not a string or `query` is not a query.
+   *
+   * @example Paths are joined with exactly one slash
+   * ```ts
+   * import { NetworkRequestFactory } from "@netaccess/core";
+   *
+   * const api = new NetworkRequestFactory("https://api.example.com/v1");
+   * console.log(api.createRequest("items/3").url.href); // "https://api.example.com/v1/items/3"
+   * console.log(api.createRequest("/items/3").url.href); // "https://api.example.com/v1/items/3"
+   * ```
+   */
+  createRequest(path: string = "", query?: QueryInit): NetworkRequest {
+    const what = "Cannot create request";
+    if (typeof path !== "string") {
+      throw new TypeError(`${what}: 'path' must be a string, got ${typeof path}`);
+    }
+    const url = new URL(this.#baseUrl.href);
+    if (path !== "") {
+      const base = url.pathname.replace(/\/+$/, "");
+      const tail = path.replace(/^\/+/, "").replaceAll("?", "%3F").replaceAll("#", "%23");
+      url.pathname = `${base}/${tail}`;
+    }
+    for (const [name, value] of this.#query) url.searchParams.append(name, value);
+    for (const [name, value] of toParams(what, "query", query)) {
+      url.searchParams.append(name, value);
+    }
+    const headers = new Headers(this.#headers);
+    if (this.#bearerToken !== undefined) {
+      headers.set("authorization", `Bearer ${this.#bearerToken}`);
+    }
+    return new NetworkRequest(url, { ...this.#requestInit, headers });
+  }
+}

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+Deno.test("a plain object or array body is sent as JSON with Content-Type application/json", async (t) => {
+  await using mocked = createMockManager();
+  mocked.mock.route("*", "/*", { status: 204 });
+  const cases: [string, unknown][] = [
+    ["object", { name: "pen", tags: ["a"], n: 1.5, ok: true, none: null }],
+    ["array", [1, "two", { three: 3 }]],
+    ["empty object", {}],
+    ["null-prototype object", Object.assign(Object.create(null), { a: 1 })],
+  ];
+  for (const [name, body] of cases) {
+    await t.step(name, async () => {
+      mocked.recorder.clear();
+      await mocked.manager.post("https://api.test/items", body as never).finished;
+      const sent = mocked.recorder.last!;
+      assert.equal(sent.headers.get("content-type"), "application/json");
+      assert.equal(sent.text(), JSON.stringify(body));
+      assert.deepEqual(sent.json(), JSON.parse(JSON.stringify(body)));
+    });
+  }
+  await t.step("a Content-Type the request sets wins", async () => {
+    await mocked.manager.put("https://api.test/items/1", { a: 1 }, {
+      headers: { "content-type": "application/merge-patch+json" },
+    }).finished;
+    assert.equal(mocked.recorder.last!.headers.get("content-type"), "application/merge-patch+json");
+    assert.equal(mocked.recorder.last!.text(), `{"a":1}`);
+  });
+  await t.step("PATCH through sendCustomRequest", async () => {
+    await mocked.manager.sendCustomRequest("https://api.test/items/1", "PATCH", [true]).finished;
+    assert.equal(mocked.recorder.last!.method, "PATCH");
+    assert.equal(mocked.recorder.last!.text(), "[true]");
+  });
+});
+
+Deno.test("a JSON body reaches a real server with its length and type", async () => {
+  await using server = serve(async (request) =>
+    Response.json({
+      type: request.headers.get("content-type"),
+      length: request.headers.get("content-length"),
+      body: await request.json(),
+    })
+  );
+  await using real = new NetworkAccessManager();
+  const body = { "ünïcode": "✓", list: [1, 2] };
+  const echo = await real.post(server.url, body).json() as Record<string, unknown>;
+  assert.equal(echo.type, "application/json");
+  assert.equal(echo.length, String(new TextEncoder().encode(JSON.stringify(body)).byteLength));
+  assert.deepEqual(echo.body, body);
+});
+
+Deno.test("a body JSON cannot serialise, or of no supported type, fails the reply", async (t) => {
+  await using mocked = createMockManager();
+  mocked.mock.route("*", "/*", { status: 204 });
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  const cases: [string, unknown, RegExp][] = [
+    ["circular", circular, /^Invalid body: cannot serialise it as JSON \(.*circular/i],
+    ["a BigInt inside", { n: 1n }, /^Invalid body: cannot serialise it as JSON \(.*BigInt/i],
+    ["a class instance", new (class Point {})(), /^Invalid body: unsupported type Point$/],
+    ["a number", 42, /^Invalid body: unsupported type number$/],
+  ];
+  for (const [name, body, message] of cases) {
+    await t.step(name, async () => {
+      const reply = mocked.manager.post("https://api.test/items", body as never);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, message);
+    });
+  }
+  assert.equal(mocked.mock.calls, 0);
+});
+
+Deno.test("reply.json() parses the body, and names the URL and the position when it is not JSON", async (t) => {
+  await using mocked = createMockManager();
+  mocked.mock
+    .route("GET", "/good", { json: { a: [1, 2] } })
+    .route("GET", "/bad", {
+      body: `{"a": [1, 2,]}`,
+      headers: { "content-type": "application/json" },
+    })
+    .route("GET", "/empty", { body: "" })
+    .route("GET", "/missing", { status: 404, json: { error: "no such item" } });
+  await t.step("valid JSON", async () => {
+    assert.deepEqual(await mocked.manager.get("https://api.test/good").json(), { a: [1, 2] });
+  });
+  await t.step("invalid JSON", async () => {
+    const reply = mocked.manager.get("https://api.test/bad");
+    const error = await reply.json().then(() => null, (e) => e);
+    assert.ok(error instanceof NetworkReplyError);
+    assert.equal(error.code, NetworkError.UnknownContentError);
+    assert.equal(error.reply, reply);
+    assert.ok(error.cause instanceof SyntaxError);
+    assert.match(
+      error.message,
+      /^The body of https:\/\/api\.test\/bad is not valid JSON \(at position 12\): /,
+    );
+    assert.equal(reply.error, NetworkError.NoError, "the reply itself succeeded");
+  });
+  await t.step("an empty body", async () => {
+    await assert.rejects(mocked.manager.get("https://api.test/empty").json(), {
+      name: "NetworkReplyError",
+      message: /^The body of https:\/\/api\.test\/empty is not valid JSON/,
+    });
+  });
+  await t.step("an error status still has its JSON body", async () => {
+    const reply = mocked.manager.get("https://api.test/missing");
+    assert.deepEqual(await reply.json(), { error: "no such item" });
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+  });
+  await t.step("no body at all after a connection error", async () => {
+    mocked.mock.fail("GET", "/down", NetworkError.ConnectionRefusedError);
+    await assert.rejects(mocked.manager.get("https://api.test/down").json(), {
+      name: "NetworkReplyError",
+      code: NetworkError.ConnectionRefusedError,
+    });
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("reply.json() names the position of every kind of JSON syntax error", async (t) => {
+  await using mocked = createMockManager();
+  const cases: [string, number][] = [
+    [`{"a": [1, 2,]}`, 12],
+    [`{"a" 1}`, 5],
+    [`[1, 2`, 5],
+    [`{"a": tru}`, 9],
+    [`[1] x`, 4],
+    [`{'a': 1}`, 1],
+    [`"unterminated`, 13],
+    [``, 0],
+    [`  [01]`, 4],
+  ];
+  for (const [body, position] of cases) {
+    await t.step(JSON.stringify(body), async () => {
+      mocked.mock.reset();
+      mocked.mock.route("GET", "/x", { body });
+      await assert.rejects(mocked.manager.get("https://api.test/x").json(), {
+        name: "NetworkReplyError",
+        message: new RegExp(`is not valid JSON \\(at position ${position}\\)`),
+      });
+    });
+  }
+});

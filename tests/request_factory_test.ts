@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { NetworkRequestFactory } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { takeUnhandledRejections } from "./_helpers/server.ts";
+
+Deno.test("NetworkRequestFactory joins paths to the base URL with exactly one slash", async (t) => {
+  const cases: [string, string, string][] = [
+    ["https://api.test/v1", "users", "https://api.test/v1/users"],
+    ["https://api.test/v1", "/users", "https://api.test/v1/users"],
+    ["https://api.test/v1/", "users", "https://api.test/v1/users"],
+    ["https://api.test/v1/", "/users", "https://api.test/v1/users"],
+    ["https://api.test/v1//", "//users/7/", "https://api.test/v1/users/7/"],
+    ["https://api.test", "users", "https://api.test/users"],
+    ["https://api.test/", "/", "https://api.test/"],
+    ["https://api.test/v1", "", "https://api.test/v1"],
+    ["https://api.test/v1#frag", "a", "https://api.test/v1/a"],
+    ["https://api.test/v1", "a b/c%20d", "https://api.test/v1/a%20b/c%20d"],
+    [
+      "https://api.test/v1",
+      "what?no=query#nor-fragment",
+      "https://api.test/v1/what%3Fno=query%23nor-fragment",
+    ],
+  ];
+  for (const [base, path, expected] of cases) {
+    await t.step(`${JSON.stringify(base)} + ${JSON.stringify(path)}`, () => {
+      assert.equal(new NetworkRequestFactory(base).createRequest(path).url.href, expected);
+    });
+  }
+  await t.step("no path: the base URL", () => {
+    assert.equal(
+      new NetworkRequestFactory("https://api.test/v1/").createRequest().url.href,
+      "https://api.test/v1/",
+    );
+  });
+});
+
+Deno.test("NetworkRequestFactory adds the base URL's, the common and the call's query parameters in order", () => {
+  const api = new NetworkRequestFactory("https://api.test/v1?key=k", { query: { lang: "en" } });
+  assert.equal(
+    api.createRequest("items", { page: "2", q: "a b&c" }).url.href,
+    "https://api.test/v1/items?key=k&lang=en&page=2&q=a+b%26c",
+  );
+  assert.equal(
+    api.createRequest("items", [["tag", "x"], ["tag", "y"]]).url.search,
+    "?key=k&lang=en&tag=x&tag=y",
+  );
+  api.queryParameters.set("lang", "fr");
+  assert.equal(
+    api.createRequest("items", new URLSearchParams("a=1")).url.search,
+    "?key=k&lang=fr&a=1",
+  );
+  api.queryParameters = {};
+  assert.equal(api.createRequest("items").url.search, "?key=k");
+});
+
+Deno.test("NetworkRequestFactory sends common headers, and the bearer token overrides Authorization", () => {
+  const api = new NetworkRequestFactory("https://api.test/", {
+    headers: { accept: "application/json", authorization: "Basic Zm9vOmJhcg==" },
+  });
+  const plain = api.createRequest("a");
+  assert.equal(plain.headers.get("accept"), "application/json");
+  assert.equal(plain.headers.get("authorization"), "Basic Zm9vOmJhcg==");
+  api.bearerToken = "tok-1";
+  assert.equal(api.createRequest("a").headers.get("authorization"), "Bearer tok-1");
+  assert.equal(
+    plain.headers.get("authorization"),
+    "Basic Zm9vOmJhcg==",
+    "earlier requests keep theirs",
+  );
+  const first = api.createRequest("a");
+  first.headers.set("x-only", "first");
+  assert.equal(api.createRequest("a").headers.get("x-only"), null, "requests do not share headers");
+  api.clearBearerToken();
+  assert.equal(api.bearerToken, undefined);
+  assert.equal(api.createRequest("a").headers.get("authorization"), "Basic Zm9vOmJhcg==");
+  api.commonHeaders = { "x-api": "2" };
+  assert.deepEqual([...api.createRequest("a").headers], [["x-api", "2"]]);
+});
+
+Deno.test("NetworkRequestFactory gives every request its request attributes", () => {
+  const api = new NetworkRequestFactory("https://api.test/", {
+    requestInit: { priority: "high", transferTimeout: 5000, retry: 3, attributes: { tag: "x" } },
+  });
+  const request = api.createRequest("a");
+  assert.equal(request.priority, "high");
+  assert.equal(request.transferTimeout, 5000);
+  assert.equal(request.retry, 3);
+  assert.deepEqual(request.attributes, { tag: "x" });
+});
+
+Deno.test("NetworkRequestFactory requests go through a manager", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route(
+    "GET",
+    "https://api.test/v2/users/:id",
+    (request, { params }) =>
+      Response.json({
+        id: params.id,
+        auth: request.headers.get("authorization"),
+        url: request.url,
+      }),
+  );
+  const api = new NetworkRequestFactory("https://api.test/v2/", {
+    bearerToken: "t",
+    query: { v: "1" },
+  });
+  const reply = mocked.manager.get(api.createRequest("users/9"));
+  assert.deepEqual(await reply.json(), {
+    id: "9",
+    auth: "Bearer t",
+    url: "https://api.test/v2/users/9?v=1",
+  });
+});
+
+Deno.test("NetworkRequestFactory validates its options with messages naming them", () => {
+  assert.throws(() => new NetworkRequestFactory("/relative"), {
+    name: "TypeError",
+    message: `Cannot create request factory: 'baseUrl' must be an absolute URL, got "/relative"`,
+  });
+  assert.throws(() => new NetworkRequestFactory("https://a.test/", { bearerToken: "a\r\nb" }), {
+    message:
+      `Cannot create request factory: 'bearerToken' must be a non-empty string without line breaks, got "a\\r\\nb"`,
+  });
+  assert.throws(
+    () => new NetworkRequestFactory("https://a.test/", { headers: { "bad name": "x" } }),
+    {
+      message: /^Cannot create request factory: invalid header/,
+    },
+  );
+  assert.throws(
+    () =>
+      new NetworkRequestFactory("https://a.test/", {
+        requestInit: { priority: "urgent" as never },
+      }),
+    {
+      message: /'priority' must be one of "high", "normal", "low", got "urgent"/,
+    },
+  );
+  const api = new NetworkRequestFactory("https://a.test/");
+  assert.throws(() => (api.baseUrl = "nope"), {
+    message: `Cannot set baseUrl: 'baseUrl' must be an absolute URL, got "nope"`,
+  });
+  assert.throws(() => (api.bearerToken = ""), {
+    message: /^Cannot set bearerToken: 'bearerToken' must be a non-empty string/,
+  });
+  assert.throws(() => api.createRequest(3 as never), {
+    message: "Cannot create request: 'path' must be a string, got number",
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
