@@ -56,6 +56,14 @@ export class _PermissionGate {
     return this.#global.state;
   }
 
+  /** Whether a `net` status the gate holds for one host is granted. */
+  someNetGranted(): boolean {
+    for (const { descriptor, status } of this.#statuses.values()) {
+      if (descriptor.name === "net" && status.state === "granted") return true;
+    }
+    return false;
+  }
+
   /**
    * The state of one permission: from the cache, or queried once (concurrent callers share
    * the query). With `request`, a permission in the `"prompt"` state is asked for with
@@ -118,6 +126,7 @@ export class _PermissionGate {
       entry.status.removeEventListener("change", this.#changed);
       this.#statuses.delete(oldest);
     }
+    this.#onChange();
   }
 
   /** One status changed: the permission as a whole may have too. */

@@ -436,8 +436,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
 
   /**
    * Whether requests may use the network. Reads the switch as set, unless Deno's `net`
-   * permission says otherwise: `"not-accessible"` when it is denied for every host,
-   * `"unknown"` when it is granted for some hosts only or would be asked for. Setting
+   * permission is not granted for every host: then `"unknown"` while it would be asked for
+   * or some host already used is still granted, else `"not-accessible"`. Setting
    * `"not-accessible"` turns network access off; `"accessible"` turns it back on. Every
    * change fires `networkaccessiblechanged` ({@linkcode NetworkAccessibleChangedEvent}).
    *
@@ -453,7 +453,12 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    * ```
    */
   get networkAccessible(): NetworkAccessibility {
-    return _effectiveAccessibility(this.#networkAccessible, this.#permissions?.netState());
+    const permissions = this.#permissions;
+    return _effectiveAccessibility(
+      this.#networkAccessible,
+      permissions?.netState(),
+      permissions?.someNetGranted(),
+    );
   }
   set networkAccessible(value: NetworkAccessibility) {
     _checkChoice(this.#what, "networkAccessible", value ?? null, _ACCESSIBILITIES);

@@ -47,16 +47,18 @@ function disabled(): NetworkReplyError {
 
 /**
  * What `manager.networkAccessible` reports: the switch, unless Deno's `net` permission says
- * otherwise (`"denied"` for every host: not accessible; granted for some hosts only or to be
- * asked for: unknown).
+ * otherwise. Not granted for every host: `"unknown"` while it may be asked for or some host
+ * the manager has used is still granted, `"not-accessible"` when it is denied and no such
+ * host is left.
  */
 export function _effectiveAccessibility(
   switched: NetworkAccessibility,
   netState: Deno.PermissionState | undefined,
+  someHostGranted = false,
 ): NetworkAccessibility {
   if (switched === "not-accessible") return "not-accessible";
   if (netState === undefined || netState === "granted") return switched;
-  return netState === "denied" ? "not-accessible" : "unknown";
+  return netState === "denied" && !someHostGranted ? "not-accessible" : "unknown";
 }
 
 /** The `host:port` Deno's `net` permission names for a URL (the scheme's port when none). */
@@ -73,18 +75,24 @@ function netMessage(missing: { host: string; what: string; state: string }[]): s
   const names = missing.map((m) => `${m.what} ${m.host}`).join(" and ");
   const hosts = missing.map((m) => m.host).join(",");
   const denied = missing.some((m) => m.state === "denied");
-  return `Network access to ${names} is not permitted: Deno's net permission is ${
-    denied ? "denied" : "not granted"
-  } (run with --allow-net=${hosts}${denied ? " and without --deny-net for it" : ""})`;
+  return `Network access to ${names} is not permitted: Deno's net permission ${
+    denied ? "was denied" : "is not granted"
+  } (grant it with --allow-net=${hosts})`;
 }
 
 async function checkRead(exchange: Exchange, settings: _AccessSettings): Promise<void> {
   const permissions = settings.permissions();
   if (permissions === null) return;
-  const state = await permissions.state(
-    { name: "read", path: exchange.url },
-    settings.requestPermissions(),
-  );
+  let state: Deno.PermissionState;
+  try {
+    state = await permissions.state(
+      { name: "read", path: exchange.url },
+      settings.requestPermissions(),
+    );
+  } catch {
+    // A path Deno cannot name in a descriptor: the transport reports it.
+    return;
+  }
   if (state === "granted") return;
   let path = exchange.url.pathname;
   try {
@@ -95,9 +103,9 @@ async function checkRead(exchange: Exchange, settings: _AccessSettings): Promise
   }
   throw new NetworkReplyError(
     NetworkError.UnknownNetworkError,
-    `Cannot read ${path}: Deno's read permission is ${
-      state === "denied" ? "denied" : "not granted"
-    } (run with --allow-read=${path})`,
+    `Cannot read ${path}: Deno's read permission ${
+      state === "denied" ? "was denied" : "is not granted"
+    } (grant it with --allow-read=${path})`,
   );
 }
 
@@ -150,7 +158,13 @@ export function _networkGate(
     }
     const missing: { host: string; what: string; state: string }[] = [];
     for (const { host, what } of needed) {
-      const state = await permissions.state({ name: "net", host }, request);
+      let state: Deno.PermissionState;
+      try {
+        state = await permissions.state({ name: "net", host }, request);
+      } catch {
+        // A host Deno cannot name in a descriptor: fetch reports it.
+        continue;
+      }
       if (state !== "granted") missing.push({ host, what, state });
     }
     if (missing.length > 0) {

@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import {
+  type NetworkAccessibleChangedEvent,
+  NetworkAccessManager,
+  NetworkError,
+  NetworkReplyError,
+} from "../mod.ts";
+import { startOrigin, startProxyServer } from "./_helpers/proxy_server.ts";
+import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+const CHILD = new URL("./testdata/permissions/narrowed_net.ts", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
+
+interface Outcome {
+  error: number;
+  errorString: string;
+  status: number;
+  body: string | null;
+}
+
+Deno.test("a process run with --allow-net=127.0.0.1:<port> gets reply errors, never NotCapable", async () => {
+  await using origin = serve(() => new Response("hello"));
+  await using proxy = startProxyServer();
+  const refused = closedPort();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-net=127.0.0.1:${origin.port}`,
+      CHILD.pathname,
+      String(origin.port),
+      String(proxy.port),
+      String(refused),
+    ],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.doesNotMatch(stderr, /NotCapable/);
+  const results = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, unknown>;
+  const reply = (name: string) => results[name] as Outcome;
+
+  // The allowed host works, before and after the others were refused.
+  assert.deepEqual(reply("allowed"), { error: 0, errorString: "", status: 200, body: "hello" });
+  assert.deepEqual(reply("allowedAgain").body, "hello");
+  // Other ports and other names of the same address are other permissions.
+  assert.equal(reply("otherPort").error, NetworkError.UnknownNetworkError);
+  assert.equal(
+    reply("otherPort").errorString,
+    `Network access to host 127.0.0.1:${refused} is not permitted: Deno's net permission is not granted (grant it with --allow-net=127.0.0.1:${refused})`,
+  );
+  assert.match(
+    reply("otherName").errorString,
+    new RegExp(`--allow-net=localhost:${origin.port}\\)$`),
+  );
+  // file: needs read.
+  assert.equal(reply("file").error, NetworkError.UnknownNetworkError);
+  assert.match(
+    reply("file").errorString,
+    /^Cannot read .*narrowed_net\.ts: Deno's read permission is not granted \(grant it with --allow-read=.*narrowed_net\.ts\)$/,
+  );
+  // Through a proxy, the proxy's address needs the permission too; its password stays out.
+  assert.equal(
+    reply("proxy").errorString,
+    `Network access to proxy 127.0.0.1:${proxy.port} is not permitted: Deno's net permission is not granted (grant it with --allow-net=127.0.0.1:${proxy.port})`,
+  );
+  assert.equal(proxy.accepted, 0);
+  // requestPermissions asks; without a terminal Deno answers "denied".
+  assert.match(reply("requested").errorString, /net permission was denied \(grant it with/);
+  // A revoked host is refused from then on, and with no granted host left the manager reports
+  // the network as not accessible.
+  assert.equal(reply("revoked").error, NetworkError.UnknownNetworkError);
+  assert.match(
+    reply("revoked").errorString,
+    /is not granted \(grant it with --allow-net=127\.0\.0\.1:/,
+  );
+  assert.equal(results.accessibleAtStart, "unknown");
+  assert.equal(results.accessibleBeforeRevoke, "unknown");
+  assert.deepEqual(results.eventsBeforeRevoke, []);
+  assert.equal(results.accessibleAtEnd, "not-accessible");
+  assert.deepEqual(results.events, ["not-accessible"]);
+  assert.deepEqual(results.rejections, []);
+});
+
+Deno.test({
+  name:
+    "narrowed test permissions: a host not granted fails the reply cleanly, a granted one works",
+  permissions: { net: ["127.0.0.1"] },
+  async fn(t) {
+    await using origin = startOrigin();
+    await using manager = new NetworkAccessManager();
+    assert.equal(manager.networkAccessible, "unknown");
+
+    await t.step("the granted host", async () => {
+      const reply = manager.get(origin.url("127.0.0.1", "/ok"));
+      assert.equal(await reply.text(), "origin GET /ok");
+    });
+    await t.step("another name for it", async () => {
+      const reply = manager.get(origin.url("localhost", "/no"));
+      const thrown = await reply.text().catch((e: unknown) => e);
+      assert.ok(thrown instanceof NetworkReplyError, `got ${thrown}`);
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.match(
+        reply.errorString,
+        new RegExp(
+          `^Network access to host localhost:${origin.port} is not permitted: .*--allow-net=localhost:${origin.port}\\)$`,
+        ),
+      );
+    });
+    await t.step("through a proxy, both addresses granted", async () => {
+      await using proxy = startProxyServer();
+      await using proxied = new NetworkAccessManager({ proxy: { type: "http", url: proxy.url } });
+      assert.equal(await proxied.get(origin.url("127.0.0.1", "/p")).text(), "origin GET /p");
+      assert.deepEqual(proxy.log.map((r) => r.kind), ["forward"]);
+    });
+    await t.step("through a proxy, the target's name needs the permission too", async () => {
+      await using proxy = startProxyServer({
+        protocol: "socks5",
+        hosts: { "origin.test": "127.0.0.1" },
+      });
+      await using proxied = new NetworkAccessManager({ proxy: { type: "socks5", url: proxy.url } });
+      const reply = proxied.get(origin.url("origin.test", "/p"));
+      await reply.finished;
+      assert.match(
+        reply.errorString,
+        new RegExp(`host origin\\.test:${origin.port} is not permitted`),
+      );
+      assert.equal(proxy.accepted, 0);
+    });
+    await t.step("a proxy not granted names the proxy", async () => {
+      await using proxied = new NetworkAccessManager({
+        proxy: { type: "http", url: "http://localhost:3128", password: "pw", username: "u" },
+      });
+      const reply = proxied.get(origin.url("127.0.0.1", "/p"));
+      await reply.finished;
+      assert.equal(
+        reply.errorString,
+        "Network access to proxy localhost:3128 is not permitted: Deno's net permission is not granted (grant it with --allow-net=localhost:3128)",
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "revoking the net permission is reflected in networkAccessible, the event and the gate",
+  permissions: { net: true },
+  async fn() {
+    await using origin = startOrigin();
+    await using manager = new NetworkAccessManager();
+    const seen: string[] = [];
+    manager.addEventListener("networkaccessiblechanged", (e) => {
+      seen.push((e as NetworkAccessibleChangedEvent).networkAccessible);
+    });
+    assert.equal(manager.networkAccessible, "accessible");
+    assert.equal(
+      await manager.get(origin.url("127.0.0.1", "/before")).text(),
+      "origin GET /before",
+    );
+    await Deno.permissions.revoke({ name: "net" });
+    assert.equal(manager.networkAccessible, "unknown");
+    assert.deepEqual(seen, ["unknown"]);
+    const reply = manager.get(origin.url("127.0.0.1", "/after"));
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.UnknownNetworkError);
+    assert.match(reply.errorString, new RegExp(`--allow-net=127\\.0\\.0\\.1:${origin.port}\\)$`));
+  },
+});
+
+class FakeStatus extends EventTarget {
+  readonly name = "net";
+  partial = false;
+  onchange = null;
+  constructor(public state: Deno.PermissionState) {
+    super();
+  }
+}
+
+/** Replaces `Deno.permissions.query` / `request` for the length of `fn`. */
+async function withPermissions(
+  fakes: {
+    query?: (descriptor: Deno.PermissionDescriptor) => Deno.PermissionStatus;
+    request?: (descriptor: Deno.PermissionDescriptor) => Deno.PermissionStatus;
+  },
+  fn: () => Promise<void>,
+): Promise<void> {
+  const permissions = Deno.permissions as unknown as Record<string, unknown>;
+  if (fakes.query) {
+    permissions.query = (d: Deno.PermissionDescriptor) => Promise.resolve(fakes.query!(d));
+  }
+  if (fakes.request) {
+    permissions.request = (d: Deno.PermissionDescriptor) => Promise.resolve(fakes.request!(d));
+  }
+  try {
+    await fn();
+  } finally {
+    delete permissions.query;
+    delete permissions.request;
+  }
+}
+
+Deno.test("permission statuses are queried once per host:port and kept", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const asked: string[] = [];
+  await withPermissions({
+    query(descriptor) {
+      asked.push((descriptor as Deno.NetPermissionDescriptor).host ?? "");
+      return Deno.permissions.querySync(descriptor);
+    },
+  }, async () => {
+    await using manager = new NetworkAccessManager();
+    await Promise.all([1, 2, 3].map((n) => manager.get(origin.url("127.0.0.1", `/${n}`)).text()));
+    await manager.get(origin.url("127.0.0.1", "/4")).text();
+    await manager.get(origin.url("localhost", "/5")).text();
+    manager.proxy = { type: "http", url: proxy.url };
+    await manager.get(origin.url("127.0.0.1", "/6")).text();
+  });
+  assert.deepEqual(asked, [
+    `127.0.0.1:${origin.port}`,
+    `localhost:${origin.port}`,
+    `127.0.0.1:${proxy.port}`,
+  ]);
+});
+
+Deno.test("requestPermissions asks once per host for a permission in the prompt state", async (t) => {
+  await using origin = startOrigin();
+  const host = `127.0.0.1:${origin.port}`;
+  const requested: string[] = [];
+  const fakes = {
+    query: () => new FakeStatus("prompt") as unknown as Deno.PermissionStatus,
+    request: (descriptor: Deno.PermissionDescriptor) => {
+      requested.push((descriptor as Deno.NetPermissionDescriptor).host ?? "");
+      return new FakeStatus("granted") as unknown as Deno.PermissionStatus;
+    },
+  };
+  await t.step("off: the reply fails and nothing is asked", async () => {
+    await withPermissions(fakes, async () => {
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(origin.url("127.0.0.1"));
+      await reply.finished;
+      assert.match(reply.errorString, /net permission is not granted/);
+    });
+    assert.deepEqual(requested, []);
+  });
+  await t.step("on: concurrent requests share one question, then go", async () => {
+    await withPermissions(fakes, async () => {
+      await using manager = new NetworkAccessManager({ requestPermissions: true });
+      const bodies = await Promise.all(
+        ["/a", "/b"].map((path) => manager.get(origin.url("127.0.0.1", path)).text()),
+      );
+      assert.deepEqual(bodies, ["origin GET /a", "origin GET /b"]);
+    });
+    assert.deepEqual(requested, [host]);
+  });
+});
+
+Deno.test("close() removes every permission change listener", async () => {
+  await using origin = startOrigin();
+  const statuses = [
+    Deno.permissions.querySync({ name: "net" }),
+    Deno.permissions.querySync({ name: "net", host: `127.0.0.1:${origin.port}` }),
+  ];
+  const listening = new Set<unknown>();
+  for (const status of statuses) {
+    status.addEventListener = (_type: string, listener: unknown) => listening.add(listener);
+    status.removeEventListener = (_type: string, listener: unknown) => listening.delete(listener);
+  }
+  try {
+    const manager = new NetworkAccessManager();
+    await manager.get(origin.url("127.0.0.1")).text();
+    assert.equal(listening.size, 2);
+    await manager.close();
+    assert.equal(listening.size, 0);
+  } finally {
+    for (const status of statuses) {
+      delete (status as unknown as Record<string, unknown>).addEventListener;
+      delete (status as unknown as Record<string, unknown>).removeEventListener;
+    }
+  }
+});
+
+Deno.test("a custom transport is not gated by permissions", {
+  permissions: { net: false },
+}, async () => {
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("mock")),
+  });
+  assert.equal(manager.networkAccessible, "accessible");
+  assert.equal(await manager.get("http://mock.test/").text(), "mock");
+});
+
+Deno.test("permission tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
