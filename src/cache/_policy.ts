@@ -11,13 +11,6 @@ import type { Clock } from "../clock.ts";
 /** The header record shape `http-cache-semantics` reads. */
 export type _HeaderRecord = Record<string, string>;
 
-/** A request as `http-cache-semantics` sees it. */
-export interface _PolicyRequest {
-  url: string;
-  method: string;
-  headers: _HeaderRecord;
-}
-
 const classes = new WeakMap<Clock, typeof CachePolicy>();
 
 /** The fields of a `CachePolicy` that the storability rule reads. */
@@ -144,43 +137,31 @@ const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
  */
 export function _parseHttpDate(value: string): number {
   const text = value.trim();
-  let day: string, month: string, year: number, h: string, m: string, s: string;
-  let match = IMF_FIXDATE.exec(text);
-  if (match) {
-    [, day, month, , h, m, s] = match as unknown as string[] as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    year = Number(match[3]);
+  let parts: { day: string; month: string; year: number; time: string[] };
+  let match: RegExpExecArray | null;
+  if ((match = IMF_FIXDATE.exec(text))) {
+    const [, day, month, year, ...time] = match as unknown as string[];
+    parts = { day: day!, month: month!, year: Number(year), time };
   } else if ((match = RFC850.exec(text))) {
-    [, day, month, , h, m, s] = match as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    const short = Number(match[3]);
+    const [, day, month, year, ...time] = match as unknown as string[];
     // RFC 9110: a two-digit year more than 50 years in the future is in the past century.
-    const thisYear = new Date().getUTCFullYear();
-    year = 2000 + short > thisYear + 50 ? 1900 + short : 2000 + short;
+    const short = Number(year);
+    const limit = new Date().getUTCFullYear() + 50;
+    parts = {
+      day: day!,
+      month: month!,
+      year: 2000 + short > limit ? 1900 + short : 2000 + short,
+      time,
+    };
   } else if ((match = ASCTIME.exec(text))) {
-    [, month, day, h, m, s] = match as unknown as [string, string, string, string, string, string];
-    year = Number(match[6]);
+    const [, month, day, h, m, sec, year] = match as unknown as string[];
+    parts = { day: day!, month: month!, year: Number(year), time: [h!, m!, sec!] };
   } else return NaN;
-  const monthIndex = MONTHS.indexOf(month.toLowerCase());
-  const time = Date.UTC(year, monthIndex, Number(day.trim()), Number(h), Number(m), Number(s));
-  const check = new Date(time);
-  if (check.getUTCDate() !== Number(day.trim()) || Number(h) > 23 || Number(m) > 59) return NaN;
-  if (Number(s) > 60) return NaN;
-  return time;
+  const [h, m, sec] = parts.time.map(Number) as [number, number, number];
+  const day = Number(parts.day.trim());
+  if (h > 23 || m > 59 || sec > 60) return NaN;
+  const time = Date.UTC(parts.year, MONTHS.indexOf(parts.month.toLowerCase()), day, h, m, sec);
+  return new Date(time).getUTCDate() === day ? time : NaN;
 }
 
 /**
