@@ -1,0 +1,368 @@
+import assert from "node:assert/strict";
+import {
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkErrorEvent,
+  type NetworkProxy,
+  type NetworkReply,
+  type ProxyQuery,
+} from "../mod.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import { closedPort, takeUnhandledRejections } from "./_helpers/server.ts";
+
+// Targets are named "origin.test", which the fixture maps to 127.0.0.1: with a proxy the name
+// goes to the proxy unresolved, and a NO_PROXY of "127.0.0.1" in the environment cannot matter.
+const hosts = { "origin.test": "127.0.0.1" };
+const auth = { username: "alice", password: "s3cret-pw" };
+const basic = "Basic " + btoa("alice:s3cret-pw");
+
+/** The reply's outcome, with every error event's message. */
+async function settle(reply: NetworkReply) {
+  const messages: string[] = [];
+  reply.addEventListener("error", (e) => messages.push((e as NetworkErrorEvent).message));
+  const body = await reply.text().catch(() => null);
+  return {
+    error: reply.error,
+    errorString: reply.errorString,
+    status: reply.status,
+    body,
+    messages,
+  };
+}
+
+const PROXY_VARIABLES = [
+  "http_proxy",
+  "HTTP_PROXY",
+  "https_proxy",
+  "HTTPS_PROXY",
+  "all_proxy",
+  "ALL_PROXY",
+  "no_proxy",
+  "NO_PROXY",
+];
+
+/** Runs `fn` with the proxy variables set to `env` only, then puts the old ones back. */
+async function withProxyEnv(env: Record<string, string>, fn: () => Promise<void>): Promise<void> {
+  const saved = new Map(PROXY_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+  for (const name of PROXY_VARIABLES) Deno.env.delete(name);
+  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+  try {
+    await fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+}
+
+Deno.test("manager sends http in absolute form and tunnels https with CONNECT through an http proxy", async () => {
+  await using origin = startOrigin();
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using proxy = startProxyServer({ hosts });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url },
+    caCerts: [TEST_CA_CERT],
+  });
+  assert.equal(await manager.get(origin.url("origin.test", "/plain")).text(), "origin GET /plain");
+  assert.equal(await manager.get(tlsOrigin.url("origin.test", "/tls")).text(), "origin GET /tls");
+  assert.deepEqual(proxy.log.map((r) => [r.kind, r.target]), [
+    ["forward", `origin.test:${origin.port}`],
+    ["connect", `origin.test:${tlsOrigin.port}`],
+  ]);
+});
+
+Deno.test("manager speaks TLS to an https proxy it trusts through caCerts", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts, tls: true });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "https", url: proxy.url },
+    caCerts: [TEST_CA_CERT],
+  });
+  assert.equal(await manager.get(origin.url("origin.test", "/s")).text(), "origin GET /s");
+  assert.equal(proxy.log[0]?.kind, "forward");
+});
+
+Deno.test("manager tunnels through SOCKS5 proxies, socks5 and socks5h", async (t) => {
+  await using origin = startOrigin();
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using proxy = startProxyServer({ protocol: "socks5", hosts });
+  for (const type of ["socks5", "socks5h"] as const) {
+    await t.step(type, async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: proxy.url.replace(/^socks5:/, `${type}:`) },
+        caCerts: [TEST_CA_CERT],
+      });
+      assert.equal(await manager.get(origin.url("origin.test", "/a")).text(), "origin GET /a");
+      assert.equal(await manager.get(tlsOrigin.url("origin.test", "/b")).text(), "origin GET /b");
+    });
+  }
+  assert.deepEqual(proxy.log.map((r) => r.addressType), ["domain", "domain", "domain", "domain"]);
+});
+
+Deno.test("manager sends the NetworkProxy's credentials", async (t) => {
+  await using origin = startOrigin();
+  await using tlsOrigin = startOrigin({ tls: true });
+  await t.step(
+    "Basic to an http proxy, forwarded and on CONNECT, never to the origin",
+    async () => {
+      await using proxy = startProxyServer({ hosts, auth });
+      await using manager = new NetworkAccessManager({
+        proxy: { type: "http", url: proxy.url, ...auth },
+        caCerts: [TEST_CA_CERT],
+      });
+      const plain = manager.get(origin.url("origin.test", "/p"));
+      assert.equal(await plain.text(), "origin GET /p");
+      assert.equal(plain.headers.get("x-seen-proxy-authorization"), "");
+      assert.equal(await manager.get(tlsOrigin.url("origin.test", "/t")).text(), "origin GET /t");
+      assert.deepEqual(proxy.log.map((r) => [r.kind, r.proxyAuthorization, r.outcome]), [
+        ["forward", basic, 200],
+        ["connect", basic, 200],
+      ]);
+    },
+  );
+  await t.step("credentials in the proxy URL", async () => {
+    await using proxy = startProxyServer({ hosts, auth });
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "http", url: proxy.url.replace("//", "//alice:s3cret-pw@") },
+    });
+    assert.equal(await manager.get(origin.url("origin.test", "/u")).text(), "origin GET /u");
+    assert.equal(proxy.log[0]?.proxyAuthorization, basic);
+  });
+  await t.step("username and password to a SOCKS5 proxy", async () => {
+    await using proxy = startProxyServer({ protocol: "socks5", hosts, auth });
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "socks5", url: proxy.url, ...auth },
+    });
+    assert.equal(await manager.get(origin.url("origin.test", "/s")).text(), "origin GET /s");
+    assert.deepEqual(proxy.log[0]?.socksCredentials, auth);
+  });
+});
+
+Deno.test("manager fails with ProxyAuthenticationRequiredError (105) when a proxy refuses the credentials", async (t) => {
+  await using origin = startOrigin();
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using httpProxy = startProxyServer({ hosts, auth });
+  await using socksProxy = startProxyServer({ protocol: "socks5", hosts, auth });
+  const wrong = { username: "alice", password: "wrong-secret" };
+  const cases: [string, NetworkProxy, string][] = [
+    ["http proxy, forwarded, no credentials", { type: "http", url: httpProxy.url }, "plain"],
+    [
+      "http proxy, forwarded, wrong password",
+      { type: "http", url: httpProxy.url, ...wrong },
+      "plain",
+    ],
+    ["http proxy, CONNECT, wrong password", { type: "http", url: httpProxy.url, ...wrong }, "tls"],
+    ["socks5, no credentials", { type: "socks5", url: socksProxy.url }, "plain"],
+    ["socks5, wrong password", { type: "socks5", url: socksProxy.url, ...wrong }, "plain"],
+  ];
+  for (const [name, proxy, target] of cases) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager({ proxy, caCerts: [TEST_CA_CERT] });
+      const url = (target === "tls" ? tlsOrigin : origin).url("origin.test", "/x");
+      const outcome = await settle(manager.get(url));
+      assert.equal(
+        outcome.error,
+        NetworkError.ProxyAuthenticationRequiredError,
+        outcome.errorString,
+      );
+      for (const text of [outcome.errorString, ...outcome.messages]) {
+        assert.ok(!text.includes("wrong-secret"), text);
+        assert.ok(!text.includes(btoa("alice:wrong-secret")), text);
+      }
+    });
+  }
+});
+
+Deno.test("manager reports proxy failures with codes 101 to 104 and no credentials", async (t) => {
+  await using origin = startOrigin();
+  const secret = { username: "alice", password: "hush-hush-42" };
+  const check = (outcome: Awaited<ReturnType<typeof settle>>, code: number) => {
+    assert.equal(outcome.error, code, outcome.errorString);
+    assert.equal(outcome.messages.length, 1);
+    for (const text of [outcome.errorString, ...outcome.messages]) {
+      assert.ok(!text.includes("hush-hush-42"), text);
+      assert.ok(!text.includes(btoa("alice:hush-hush-42")), text);
+    }
+  };
+  for (const type of ["http", "socks5"] as const) {
+    await t.step(`${type}: refused is ProxyConnectionRefusedError (101)`, async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: `${type}://127.0.0.1:${closedPort()}`, ...secret },
+      });
+      const outcome = await settle(manager.get(origin.url("origin.test", "/r")));
+      check(outcome, NetworkError.ProxyConnectionRefusedError);
+      assert.match(outcome.errorString, /^Proxy .*127\.0\.0\.1:\d+ refused the connection/);
+    });
+    await t.step(`${type}: closed is ProxyConnectionClosedError (102)`, async () => {
+      await using proxy = startProxyServer({ protocol: type, mode: "close" });
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: proxy.url, ...secret },
+      });
+      check(
+        await settle(manager.get(origin.url("origin.test", "/c"))),
+        NetworkError.ProxyConnectionClosedError,
+      );
+    });
+    await t.step(`${type}: not found is ProxyNotFoundError (103)`, async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: `${type}://proxy.invalid:3128`, ...secret },
+      });
+      const outcome = await settle(manager.get(origin.url("origin.test", "/n")));
+      check(outcome, NetworkError.ProxyNotFoundError);
+      assert.match(outcome.errorString, /proxy\.invalid:3128/);
+    });
+    await t.step(
+      `${type}: silent past the transfer timeout is ProxyTimeoutError (104)`,
+      async () => {
+        await using proxy = startProxyServer({ protocol: type, mode: "hang" });
+        await using manager = new NetworkAccessManager({
+          proxy: { type, url: proxy.url, ...secret },
+          transferTimeout: 400,
+        });
+        const outcome = await settle(manager.get(origin.url("origin.test", "/t")));
+        check(outcome, NetworkError.ProxyTimeoutError);
+        assert.match(
+          outcome.errorString,
+          /did not answer within \d+ ms \(transferTimeout 400 ms\)$/,
+        );
+      },
+    );
+  }
+  await t.step("a silent target behind a live proxy stays a TimeoutError (4)", async () => {
+    await using silent = startProxyServer({ mode: "hang" });
+    await using proxy = startProxyServer({ hosts: { "silent.test": "127.0.0.1" } });
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "http", url: proxy.url },
+      transferTimeout: 400,
+    });
+    const outcome = await settle(manager.get(`http://silent.test:${silent.port}/`));
+    check(outcome, NetworkError.TimeoutError);
+  });
+});
+
+Deno.test("an explicit proxy wins over the proxy factory", async (t) => {
+  await using origin = startOrigin();
+  await using explicit = startProxyServer({ hosts });
+  await using fromFactory = startProxyServer({ hosts });
+  const queries: ProxyQuery[] = [];
+  const proxyFactory = (query: ProxyQuery): NetworkProxy[] => {
+    queries.push(query);
+    return [{ type: "http", url: fromFactory.url }];
+  };
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: explicit.url },
+    proxyFactory,
+  });
+  await t.step("explicit proxy", async () => {
+    assert.equal(await manager.get(origin.url("origin.test", "/1")).text(), "origin GET /1");
+    assert.equal(explicit.log.length, 1);
+    assert.equal(fromFactory.log.length, 0);
+    assert.equal(queries.length, 0);
+  });
+  await t.step("explicit none is a direct connection", async () => {
+    manager.proxy = { type: "none" };
+    assert.equal(await manager.get(origin.url("127.0.0.1", "/2")).text(), "origin GET /2");
+    assert.equal(explicit.log.length + fromFactory.log.length, 1);
+    assert.equal(queries.length, 0);
+  });
+  await t.step("without one, the factory is asked for every request", async () => {
+    manager.proxy = undefined;
+    assert.equal(await manager.get(origin.url("origin.test", "/3")).text(), "origin GET /3");
+    assert.equal(await manager.get(origin.url("origin.test", "/4")).text(), "origin GET /4");
+    assert.equal(fromFactory.log.length, 2);
+    assert.deepEqual(
+      queries.map((q) => [q.scheme, q.host, q.port, q.url.pathname]),
+      [["http", "origin.test", origin.port, "/3"], ["http", "origin.test", origin.port, "/4"]],
+    );
+  });
+});
+
+Deno.test("a proxy factory chooses per request, and an empty list means direct", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts });
+  await using manager = new NetworkAccessManager({
+    proxyFactory: ({ host }) => host === "127.0.0.1" ? [] : [{ type: "http", url: proxy.url }],
+  });
+  assert.equal(await manager.get(origin.url("127.0.0.1", "/direct")).text(), "origin GET /direct");
+  assert.equal(
+    await manager.get(origin.url("origin.test", "/proxied")).text(),
+    "origin GET /proxied",
+  );
+  assert.deepEqual(proxy.log.map((r) => r.url), [origin.url("origin.test", "/proxied")]);
+});
+
+Deno.test("a factory that throws or returns nothing usable fails the reply, not the caller", async () => {
+  await using manager = new NetworkAccessManager({
+    proxyFactory: () => [{ type: "http", url: "ftp://proxy.test:21" }],
+  });
+  const outcome = await settle(manager.get("http://origin.test/"));
+  assert.equal(outcome.error, NetworkError.UnknownNetworkError);
+  assert.match(outcome.errorString, /^Cannot use proxy: 'proxy.url' must use the scheme "http:"/);
+});
+
+Deno.test('the system proxy is the default, and "system" reads the environment per request', async (t) => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts });
+  await withProxyEnv({ http_proxy: proxy.url, no_proxy: "127.0.0.1" }, async () => {
+    for (const setting of [undefined, { type: "system" } as const]) {
+      await t.step(setting === undefined ? "no proxy set" : "proxy: system", async () => {
+        const before = proxy.log.length;
+        await using manager = new NetworkAccessManager(setting ? { proxy: setting } : {});
+        assert.equal(
+          await manager.get(origin.url("origin.test", "/env")).text(),
+          "origin GET /env",
+        );
+        assert.equal(proxy.log.length, before + 1);
+        assert.equal(
+          await manager.get(origin.url("127.0.0.1", "/bypass")).text(),
+          "origin GET /bypass",
+        );
+        assert.equal(proxy.log.length, before + 1);
+      });
+    }
+  });
+});
+
+Deno.test("one client per proxy configuration, closed by clearConnectionCache and close", async (t) => {
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using proxy = startProxyServer({ hosts });
+  await using socks = startProxyServer({ protocol: "socks5", hosts });
+  const manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url },
+    caCerts: [TEST_CA_CERT],
+  });
+  const fetchTls = async (path: string) => {
+    assert.equal(
+      await manager.get(tlsOrigin.url("origin.test", path)).text(),
+      `origin GET ${path}`,
+    );
+  };
+  await t.step("requests share the proxy's connection", async () => {
+    await fetchTls("/1");
+    await fetchTls("/2");
+    assert.equal(proxy.accepted, 1);
+  });
+  await t.step("another configuration has a client of its own", async () => {
+    manager.proxy = { type: "socks5", url: socks.url };
+    await fetchTls("/3");
+    manager.proxy = { type: "http", url: proxy.url };
+    await fetchTls("/4");
+    assert.equal(proxy.accepted, 1);
+    assert.equal(socks.accepted, 1);
+  });
+  await t.step("clearConnectionCache closes them; the next request connects anew", async () => {
+    manager.clearConnectionCache();
+    await fetchTls("/5");
+    assert.equal(proxy.accepted, 2);
+  });
+  await t.step("close closes them (the resource sanitizer checks)", async () => {
+    await manager.close();
+    const outcome = await settle(manager.get(tlsOrigin.url("origin.test", "/6")));
+    assert.equal(outcome.error, NetworkError.OperationCanceledError);
+  });
+});
+
+Deno.test("manager proxy tests leave no unhandled rejections", () => {
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
