@@ -41,6 +41,13 @@ export {
 } from "./src/request_factory.ts";
 export { NetworkReply, type Operation } from "./src/reply.ts";
 export {
+  type KvFactoryCacheOptions,
+  type KvFactoryStoreOptions,
+  KvNetworkAccessManagerFactory,
+  type KvNetworkAccessManagerFactoryOptions,
+  type NetworkAccessManagerFactory,
+} from "./src/factory.ts";
+export {
   NetworkError,
   type NetworkErrorCode,
   type NetworkErrorCodes,

@@ -1,0 +1,379 @@
+/**
+ * {@linkcode NetworkAccessManagerFactory}: how a host gets managers with the configuration the
+ * application chose, and {@linkcode KvNetworkAccessManagerFactory}, which shares one set of
+ * Deno KV stores among all the managers it makes.
+ *
+ * @module
+ */
+
+import { KvCache } from "./cache/kv_cache.ts";
+import type { Clock } from "./clock.ts";
+import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
+import { KvHstsStore } from "./hsts.ts";
+import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manager.ts";
+
+/**
+ * Makes managers (Qt's `QQmlNetworkAccessManagerFactory`). A host that needs managers — a
+ * worker pool, a server that makes one per request, a plugin system — takes a factory instead
+ * of building managers itself, so every manager gets the configuration the application chose:
+ * cache, cookie jar, HSTS store, proxy factory, policies, layers.
+ *
+ * `create()` returns a new manager on every call and may be called concurrently: an
+ * implementation keeps no shared mutable state without protection (the stores it shares must
+ * be safe for concurrent use, as the KV stores are).
+ *
+ * @example A factory of your own
+ * ```ts
+ * import {
+ *   MemoryCache,
+ *   NetworkAccessManager,
+ *   type NetworkAccessManagerFactory,
+ * } from "@netaccess/core";
+ *
+ * const cache = new MemoryCache();
+ * const factory: NetworkAccessManagerFactory = {
+ *   create: () => new NetworkAccessManager({ cache, redirectPolicy: "same-origin", retry: 2 }),
+ * };
+ * await using manager = factory.create();
+ * console.log(manager.cache === cache); // true
+ * ```
+ */
+export interface NetworkAccessManagerFactory {
+  /**
+   * Makes a new manager.
+   *
+   * @returns A manager no one else holds; the caller closes it.
+   */
+  create(): NetworkAccessManager;
+}
+
+/** Options of the KV cache a {@linkcode KvNetworkAccessManagerFactory} opens. */
+export interface KvFactoryCacheOptions {
+  /**
+   * The key prefix of the cache.
+   * @default {["netaccess", "cache"]}
+   */
+  prefix?: Deno.KvKey;
+  /**
+   * The size in bytes the cache stays under.
+   * @default {52428800}
+   */
+  maxSize?: number;
+}
+
+/** Options of a KV store (cookie jar, HSTS) a {@linkcode KvNetworkAccessManagerFactory} opens. */
+export interface KvFactoryStoreOptions {
+  /**
+   * The key prefix of the store.
+   * @default {the store's own (["netaccess", "cookies"], ["netaccess", "hsts"])}
+   */
+  prefix?: Deno.KvKey;
+}
+
+/**
+ * The configuration of a {@linkcode KvNetworkAccessManagerFactory}. Apart from `kv`, `clock`
+ * and the function-valued manager options (layers, proxy factory, transport), it is plain
+ * data, so it can be sent to a worker with `postMessage` and each worker builds its own factory
+ * on the same KV file.
+ */
+export interface KvNetworkAccessManagerFactoryOptions {
+  /**
+   * The SQLite file of the stores; opened once by the factory and closed with it. With neither
+   * `path` nor `kv`, Deno's default database is opened (`Deno.openKv()`: the hosted KV on Deno
+   * Deploy).
+   * @default {undefined}
+   */
+  path?: string;
+  /**
+   * A database the application opened: the stores use it and the factory never closes it.
+   * @default {undefined}
+   */
+  kv?: Deno.Kv;
+  /**
+   * The HTTP cache ({@linkcode KvCache}): `true`, its options, or `false` for none.
+   * @default {true}
+   */
+  cache?: boolean | KvFactoryCacheOptions;
+  /**
+   * The cookie jar ({@linkcode KvCookieJar}): `true`, its options, or `false` for none (the
+   * managers then handle no cookies).
+   * @default {true}
+   */
+  cookieJar?: boolean | KvFactoryStoreOptions;
+  /**
+   * The HSTS store ({@linkcode KvHstsStore}): `true`, its options, or `false` for HSTS off.
+   * @default {false}
+   */
+  hsts?: boolean | KvFactoryStoreOptions;
+  /**
+   * The clock of the stores and of every manager.
+   * @default {Date.now}
+   */
+  clock?: Clock;
+  /**
+   * The options of every manager made (policies, limits, retry, proxy, layers...); the
+   * stores come from the factory.
+   * @default {{}}
+   */
+  manager?: Omit<NetworkAccessManagerOptions, "cache" | "cookieJar" | "hstsStore" | "clock">;
+}
+
+const WHAT = "Cannot create manager factory";
+
+function checkStore(field: string, value: unknown): void {
+  if (value === undefined || typeof value === "boolean") return;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(`${WHAT}: '${field}' must be a boolean or an object, got ${value}`);
+  }
+}
+
+function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
+  if (value === undefined) return on ? {} as T : null;
+  if (value === false) return null;
+  return value === true ? {} as T : value;
+}
+
+interface Stores {
+  kv: Deno.Kv;
+  owned: boolean;
+  cache: KvCache | null;
+  cookieJar: KvCookieJar | null;
+  hstsStore: KvHstsStore | null;
+}
+
+/**
+ * A {@linkcode NetworkAccessManagerFactory} whose managers share one HTTP cache, one cookie jar
+ * and (optionally) one HSTS store in Deno KV. The stores are opened once, lazily, on one
+ * database connection, and shared by every manager the factory makes; managers do not close
+ * them (closing a manager releases its own connections only). Closing the factory closes the
+ * managers still open, then the stores.
+ *
+ * Opening a KV database is asynchronous and `create()` is not, so a factory has two ways in:
+ * {@linkcode KvNetworkAccessManagerFactory.open} opens the stores and resolves with a factory
+ * whose `create()` works at once; a factory made with `new` opens them on the first
+ * {@linkcode KvNetworkAccessManagerFactory.ready} or
+ * {@linkcode KvNetworkAccessManagerFactory.createAsync}, once however many calls race, and its
+ * `create()` throws until then.
+ *
+ * Several processes or workers, each with its own factory on the same KV file (or every
+ * instance of a Deno Deploy app, on the hosted KV), share cookies and cached responses.
+ *
+ * @example One factory per process; a manager per request
+ * ```ts
+ * import { KvNetworkAccessManagerFactory } from "@netaccess/core";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
+ * await using factory = await KvNetworkAccessManagerFactory.open({
+ *   path,
+ *   manager: { maxRedirects: 5, retry: { limit: 2 } },
+ * });
+ * await using manager = factory.create();
+ * console.log(manager.cache === factory.cache); // true
+ * ```
+ */
+export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactory, AsyncDisposable {
+  readonly #options: KvNetworkAccessManagerFactoryOptions;
+  readonly #managerOptions: NetworkAccessManagerOptions;
+  #opening: Promise<Stores> | undefined;
+  #stores: Stores | undefined;
+  readonly #managers = new Set<NetworkAccessManager>();
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Makes a factory; the stores open on the first `ready` or `createAsync()`.
+   *
+   * @param options The database, which stores, the clock and the managers' options.
+   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
+   * @throws {RangeError} When a manager option is out of range.
+   */
+  constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
+    }
+    if (options.path !== undefined && options.kv !== undefined) {
+      throw new TypeError(`${WHAT}: give either 'kv' or 'path', not both`);
+    }
+    if (options.path !== undefined && typeof options.path !== "string") {
+      throw new TypeError(`${WHAT}: 'path' must be a string, got ${typeof options.path}`);
+    }
+    checkStore("cache", options.cache);
+    checkStore("cookieJar", options.cookieJar);
+    checkStore("hsts", options.hsts);
+    const manager = { ...options.manager };
+    for (const field of ["cache", "cookieJar", "hstsStore", "clock"]) {
+      if (field in manager) {
+        throw new TypeError(
+          `${WHAT}: 'manager.${field}' is set by the factory; use the factory's own option`,
+        );
+      }
+    }
+    if (manager.layers) manager.layers = [...manager.layers];
+    this.#managerOptions = { ...manager, clock: options.clock };
+    // Fail now, not on the first create(), when a manager option is invalid.
+    void new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null }).close();
+    this.#options = { ...options };
+  }
+
+  /**
+   * Opens the stores and returns a factory whose `create()` works at once.
+   *
+   * @param options As for the constructor.
+   * @returns The factory, its stores open.
+   * @throws {TypeError} As the constructor, and when the database cannot be opened.
+   */
+  static async open(
+    options: KvNetworkAccessManagerFactoryOptions = {},
+  ): Promise<KvNetworkAccessManagerFactory> {
+    const factory = new KvNetworkAccessManagerFactory(options);
+    await factory.ready;
+    return factory;
+  }
+
+  /**
+   * Resolves once the stores are open; the first access opens them, later ones (concurrent or
+   * not) wait for the same opening. When opening fails, it rejects, and the next access tries
+   * again.
+   *
+   * @returns A promise of the open factory.
+   */
+  get ready(): Promise<this> {
+    if (this.#closing) {
+      return Promise.reject(new TypeError("Cannot open manager factory: it is closed"));
+    }
+    this.#opening ??= this.#open().then(
+      (stores) => (this.#stores = stores),
+      (error) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening.then(() => this);
+  }
+
+  async #open(): Promise<Stores> {
+    const options = this.#options;
+    const owned = options.kv === undefined;
+    const kv = options.kv ?? await Deno.openKv(options.path);
+    const clock = options.clock;
+    try {
+      const cacheOptions = storeOptions(options.cache, true);
+      const jarOptions = storeOptions(options.cookieJar, true);
+      const hstsOptions = storeOptions(options.hsts, false);
+      const [cache, cookieJar, hstsStore] = await Promise.all([
+        cacheOptions && KvCache.open({ ...cacheOptions, kv, clock }),
+        jarOptions && KvCookieJar.open({ ...jarOptions, kv, clock }),
+        hstsOptions && KvHstsStore.open({ ...hstsOptions, kv, clock }),
+      ]);
+      return { kv, owned, cache, cookieJar, hstsStore };
+    } catch (error) {
+      if (owned) kv.close();
+      throw error;
+    }
+  }
+
+  /** The shared HTTP cache, or `null` before the stores are open or when there is none. */
+  get cache(): KvCache | null {
+    return this.#stores?.cache ?? null;
+  }
+
+  /** The shared cookie jar, or `null` before the stores are open or when there is none. */
+  get cookieJar(): KvCookieJar | null {
+    return this.#stores?.cookieJar ?? null;
+  }
+
+  /** The shared HSTS store, or `null` before the stores are open or when HSTS is off. */
+  get hstsStore(): KvHstsStore | null {
+    return this.#stores?.hstsStore ?? null;
+  }
+
+  /**
+   * Makes a new manager on the shared stores, with the factory's manager options. The caller
+   * closes it; closing it leaves the stores open.
+   *
+   * @returns A new manager.
+   * @throws {TypeError} When the stores are not open yet (`await factory.ready` first, or make
+   * the factory with `open()`), or the factory is closed.
+   */
+  create(): NetworkAccessManager {
+    if (this.#closing) throw new TypeError("Cannot create manager: the factory is closed");
+    const stores = this.#stores;
+    if (stores === undefined) {
+      throw new TypeError(
+        "Cannot create manager: the factory's stores are not open yet; await factory.ready " +
+          "or createAsync(), or make the factory with KvNetworkAccessManagerFactory.open()",
+      );
+    }
+    const manager = new _FactoryManager({
+      ...this.#managerOptions,
+      layers: this.#managerOptions.layers && [...this.#managerOptions.layers],
+      cache: stores.cache,
+      cookieJar: stores.cookieJar,
+      hstsStore: stores.hstsStore,
+    }, (closed) => this.#managers.delete(closed));
+    this.#managers.add(manager);
+    return manager;
+  }
+
+  /**
+   * Opens the stores when needed, then makes a manager as {@linkcode KvNetworkAccessManagerFactory.create}.
+   *
+   * @returns A new manager.
+   * @throws {TypeError} When the factory is closed or the database cannot be opened.
+   */
+  async createAsync(): Promise<NetworkAccessManager> {
+    await this.ready;
+    return this.create();
+  }
+
+  /** How many managers made by this factory are not closed yet. */
+  get openManagers(): number {
+    return this.#managers.size;
+  }
+
+  /**
+   * Closes the managers still open (their replies end with `OperationCanceledError`), then the
+   * stores, then the database when the factory opened it. Safe to call twice.
+   *
+   * @returns Resolves when everything is closed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Closes the factory, as {@linkcode KvNetworkAccessManagerFactory.close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    const stores = await this.#opening?.catch(() => undefined);
+    await Promise.all([...this.#managers].map((manager) => manager.close()));
+    if (stores === undefined) return;
+    await Promise.all([
+      stores.cache?.close(),
+      stores.cookieJar?.close(),
+      stores.hstsStore?.close(),
+    ]);
+    if (stores.owned) stores.kv.close();
+  }
+}
+
+/** A manager that tells its factory when it closes. */
+class _FactoryManager extends NetworkAccessManager {
+  readonly #onClose: (manager: NetworkAccessManager) => void;
+
+  constructor(
+    options: NetworkAccessManagerOptions,
+    onClose: (manager: NetworkAccessManager) => void,
+  ) {
+    super(options);
+    this.#onClose = onClose;
+  }
+
+  override close(): Promise<void> {
+    const closing = super.close();
+    this.#onClose(this);
+    return closing;
+  }
+}

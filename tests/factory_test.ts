@@ -1,0 +1,218 @@
+import assert from "node:assert/strict";
+import {
+  KvNetworkAccessManagerFactory,
+  NetworkAccessManager,
+  type NetworkAccessManagerFactory,
+  NetworkError,
+} from "../mod.ts";
+import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+/** A temporary KV file, removed (with its SQLite side files) on dispose. */
+async function tempKvPath(): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  return {
+    path: `${dir}/state.sqlite3`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** Counts `Deno.openKv` calls while the returned object is alive. */
+function countKvOpens(): { count: () => number } & Disposable {
+  const original = Deno.openKv;
+  let count = 0;
+  Object.defineProperty(Deno, "openKv", {
+    configurable: true,
+    writable: true,
+    value: (...args: Parameters<typeof Deno.openKv>) => {
+      count++;
+      return original(...args);
+    },
+  });
+  return {
+    count: () => count,
+    [Symbol.dispose]: () =>
+      Object.defineProperty(Deno, "openKv", {
+        configurable: true,
+        writable: true,
+        value: original,
+      }),
+  };
+}
+
+/** An origin that sets a cookie on /login, echoes the Cookie header on /whoami, and serves a
+ * cacheable /doc whose body counts the hits. */
+function origin() {
+  const hits = { doc: 0 };
+  const server = serve((request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/login") {
+      return new Response("in", { headers: { "set-cookie": "session=abc; Max-Age=3600" } });
+    }
+    if (url.pathname === "/whoami") return new Response(request.headers.get("cookie") ?? "");
+    hits.doc++;
+    return new Response(`doc ${hits.doc}`, { headers: { "cache-control": "max-age=3600" } });
+  });
+  return Object.assign(server, { hits });
+}
+
+Deno.test("KvNetworkAccessManagerFactory.open makes managers on shared stores, with the chosen options", async () => {
+  await using file = await tempKvPath();
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: file.path,
+    hsts: true,
+    manager: { maxRedirects: 3, retry: { limit: 1 }, redirectPolicy: "same-origin" },
+  });
+  const implementsInterface: NetworkAccessManagerFactory = factory;
+  await using a = implementsInterface.create();
+  await using b = factory.create();
+  assert.ok(a instanceof NetworkAccessManager);
+  assert.notEqual(a, b);
+  assert.ok(factory.cache !== null && factory.cookieJar !== null && factory.hstsStore !== null);
+  for (const manager of [a, b]) {
+    assert.equal(manager.cache, factory.cache);
+    assert.equal(manager.cookieJar, factory.cookieJar);
+    assert.equal(manager.hstsStore, factory.hstsStore);
+    assert.equal(manager.maxRedirects, 3);
+    assert.equal(manager.redirectPolicy, "same-origin");
+    assert.deepEqual(manager.retry, { limit: 1 });
+  }
+  assert.notEqual(a.queue, b.queue, "each manager has its own queue");
+  assert.equal(factory.openManagers, 2);
+});
+
+Deno.test("KvNetworkAccessManagerFactory: managers see each other's cookies and cache entries", async () => {
+  await using server = origin();
+  await using file = await tempKvPath();
+  await using factory = await KvNetworkAccessManagerFactory.open({ path: file.path });
+  {
+    await using first = factory.create();
+    assert.equal(await first.get(`${server.url}/login`).text(), "in");
+    assert.equal(await first.get(`${server.url}/doc`).text(), "doc 1");
+  }
+  assert.equal(factory.openManagers, 0, "a closed manager is forgotten");
+  await using second = factory.create();
+  assert.equal(await second.get(`${server.url}/whoami`).text(), "session=abc");
+  const cached = second.get(`${server.url}/doc`);
+  assert.equal(await cached.text(), "doc 1");
+  assert.equal(cached.fromCache, true);
+  assert.equal(server.hits.doc, 1);
+});
+
+Deno.test("KvNetworkAccessManagerFactory closes managers' connections only, never the shared stores", async () => {
+  await using file = await tempKvPath();
+  await using factory = await KvNetworkAccessManagerFactory.open({ path: file.path });
+  const first = factory.create();
+  await first.close();
+  await first.close();
+  await factory.cookieJar!.setCookiesFromUrl(["a=1"], "https://example.test/");
+  assert.equal((await factory.cookieJar!.allCookies()).length, 1);
+  assert.equal(await factory.cache!.cacheSize(), 0);
+});
+
+Deno.test("KvNetworkAccessManagerFactory opens the stores once when the first calls race", async (t) => {
+  await using file = await tempKvPath();
+  await t.step("create() before the stores are open throws", async () => {
+    await using factory = new KvNetworkAccessManagerFactory({ path: file.path });
+    assert.equal(factory.cache, null);
+    assert.throws(() => factory.create(), {
+      name: "TypeError",
+      message:
+        /^Cannot create manager: the factory's stores are not open yet; await factory\.ready/,
+    });
+  });
+  await t.step(
+    "20 concurrent createAsync() and ready: one database, one set of stores",
+    async () => {
+      using opens = countKvOpens();
+      await using factory = new KvNetworkAccessManagerFactory({ path: file.path, hsts: true });
+      const managers = await Promise.all([
+        ...Array.from({ length: 20 }, () => factory.createAsync()),
+        factory.ready.then((f) => f.create()),
+      ]);
+      assert.equal(opens.count(), 1);
+      assert.equal(new Set(managers).size, 21);
+      assert.equal(new Set(managers.map((m) => m.cache)).size, 1);
+      assert.equal(new Set(managers.map((m) => m.cookieJar)).size, 1);
+      assert.equal(new Set(managers.map((m) => m.hstsStore)).size, 1);
+      assert.equal(await factory.ready, factory);
+      assert.equal(opens.count(), 1);
+      assert.equal(factory.openManagers, 21);
+    },
+  );
+  await t.step(
+    "a failed opening rejects every waiter, and the next access tries again",
+    async () => {
+      using opens = countKvOpens();
+      const factory = new KvNetworkAccessManagerFactory({
+        path: "/nonexistent-dir/x/state.sqlite3",
+      });
+      const results = await Promise.allSettled([factory.createAsync(), factory.createAsync()]);
+      assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+      assert.equal(opens.count(), 1);
+      await assert.rejects(factory.ready);
+      assert.equal(opens.count(), 2);
+      await factory.close();
+    },
+  );
+});
+
+Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the stores and its database", async (t) => {
+  await t.step("a database it opened", async () => {
+    await using server = serve(() => new Promise<Response>(() => {}));
+    await using file = await tempKvPath();
+    const factory = await KvNetworkAccessManagerFactory.open({ path: file.path });
+    const manager = factory.create();
+    const hanging = manager.get(server.url);
+    const cache = factory.cache!;
+    await factory.close();
+    await factory.close();
+    assert.equal(hanging.error, NetworkError.OperationCanceledError);
+    assert.equal(factory.openManagers, 0);
+    await assert.rejects(cache.cacheSize(), /closed/);
+    assert.throws(() => factory.create(), {
+      message: "Cannot create manager: the factory is closed",
+    });
+    await assert.rejects(factory.createAsync(), /it is closed/);
+  });
+  await t.step("a database the application gave stays open", async () => {
+    await using kv = await Deno.openKv(":memory:");
+    {
+      await using factory = await KvNetworkAccessManagerFactory.open({ kv, cookieJar: false });
+      assert.equal(factory.cookieJar, null);
+      await using manager = factory.create();
+      assert.equal(manager.cookieJar, null);
+    }
+    await kv.set(["still", "open"], true);
+    assert.equal((await kv.get(["still", "open"])).value, true);
+  });
+  await t.step("closing before the stores were ever opened", async () => {
+    const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
+    await factory.close();
+    await assert.rejects(factory.ready, /it is closed/);
+  });
+  await t.step("closing while the stores are opening", async () => {
+    const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
+    const ready = factory.ready;
+    await factory.close();
+    await ready;
+    assert.throws(() => factory.create(), /the factory is closed/);
+  });
+});
+
+Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
+  assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
+    message: "Cannot create manager factory: give either 'kv' or 'path', not both",
+  });
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
+    message: "Cannot create manager factory: 'cache' must be a boolean or an object, got yes",
+  });
+  assert.throws(
+    () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
+    { message: /'manager.cookieJar' is set by the factory/ },
+  );
+  assert.throws(() => new KvNetworkAccessManagerFactory({ manager: { maxRedirects: -1 } }), {
+    name: "RangeError",
+    message: "Cannot create manager: 'maxRedirects' must be a non-negative integer, got -1",
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
