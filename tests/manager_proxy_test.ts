@@ -8,7 +8,7 @@ import {
   type ProxyQuery,
 } from "../mod.ts";
 import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
-import { closedPort, takeUnhandledRejections } from "./_helpers/server.ts";
+import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 // Targets are named "origin.test", which the fixture maps to 127.0.0.1: with a proxy the name
 // goes to the proxy unresolved, and a NO_PROXY of "127.0.0.1" in the environment cannot matter.
@@ -172,6 +172,50 @@ Deno.test("manager fails with ProxyAuthenticationRequiredError (105) when a prox
       }
     });
   }
+});
+
+Deno.test("a proxy that refuses credentials with 401, as tinyproxy does, is still a proxy refusal (105)", async (t) => {
+  await using origin = startOrigin();
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using proxy = startProxyServer({ hosts, auth, wrongCredentialsStatus: 401 });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url, username: "alice", password: "wrong-secret" },
+    caCerts: [TEST_CA_CERT],
+  });
+  for (
+    const [name, url] of [
+      ["forwarded", origin.url("origin.test", "/f")],
+      ["CONNECT", tlsOrigin.url("origin.test", "/c")],
+    ]
+  ) {
+    await t.step(name!, async () => {
+      const outcome = await settle(manager.get(url!));
+      assert.equal(
+        outcome.error,
+        NetworkError.ProxyAuthenticationRequiredError,
+        outcome.errorString,
+      );
+      assert.ok(!outcome.errorString.includes("wrong-secret"), outcome.errorString);
+    });
+  }
+});
+
+Deno.test("a 401 from the origin through a proxy that accepts the credentials stays the origin's", async () => {
+  await using origin = serve(() =>
+    new Response("who are you", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="origin"' },
+    })
+  );
+  await using proxy = startProxyServer({ hosts, auth });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url, ...auth },
+  });
+  const outcome = await settle(manager.get(`http://origin.test:${origin.port}/private`));
+  assert.equal(outcome.error, NetworkError.AuthenticationRequiredError, outcome.errorString);
+  assert.equal(outcome.status, 401);
+  // The forwarded request, then the CONNECT that asked the proxy whose 401 it was.
+  assert.deepEqual(proxy.log.map((r) => [r.kind, r.outcome]), [["forward", 200], ["connect", 200]]);
 });
 
 Deno.test("manager reports proxy failures with codes 101 to 104 and no credentials", async (t) => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { _ProxyClientPool } from "../src/_proxy_client.ts";
 import { _classifyProxyError, type NetworkProxy } from "../src/proxy.ts";
 import { NetworkError } from "../src/network_error.ts";
+import { NetworkAccessManager } from "../src/manager.ts";
 import { createProxyClient, startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
 import { loadRealProxies, type RealProxy } from "./_helpers/real_proxies.ts";
 
@@ -152,5 +153,68 @@ Deno.test({
     } finally {
       pool.clear();
     }
+  },
+});
+
+Deno.test({
+  name: "manager through tinyproxy with the NetworkProxy's Basic credentials",
+  ignore: found.tinyproxy === undefined,
+  async fn(t) {
+    const real = found.tinyproxy!;
+    await using origin = startOrigin();
+    await using tlsOrigin = startOrigin({ tls: true });
+    await t.step("http forwarded and https tunnelled", async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: withCredentials("http", real),
+        caCerts: [TEST_CA_CERT],
+      });
+      const plain = manager.get(origin.url("127.0.0.1", "/m"));
+      assert.equal(await plain.text(), "origin GET /m");
+      assert.match(plain.headers.get("x-seen-via") ?? "", /tinyproxy/);
+      assert.equal(plain.headers.get("x-seen-proxy-authorization"), "");
+      assert.equal(await manager.get(tlsOrigin.url("127.0.0.1", "/mt")).text(), "origin GET /mt");
+    });
+    for (const target of ["http", "https"] as const) {
+      await t.step(`a wrong password is ProxyAuthenticationRequiredError, ${target}`, async () => {
+        await using manager = new NetworkAccessManager({
+          proxy: withCredentials("http", real, "wrong-password"),
+          caCerts: [TEST_CA_CERT],
+        });
+        const url = (target === "http" ? origin : tlsOrigin).url("127.0.0.1", "/w");
+        const reply = manager.get(url);
+        await reply.finished;
+        assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError, reply.errorString);
+        assert.ok(!reply.errorString.includes("wrong-password"), reply.errorString);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "manager through dante with SOCKS5 username and password",
+  ignore: found.dante === undefined,
+  async fn(t) {
+    const real = found.dante!;
+    await using origin = startOrigin();
+    await using tlsOrigin = startOrigin({ tls: true });
+    for (const type of ["socks5", "socks5h"] as const) {
+      await t.step(type, async () => {
+        await using manager = new NetworkAccessManager({
+          proxy: { ...withCredentials(type, real), url: real.url.replace(/^socks5:/, `${type}:`) },
+          caCerts: [TEST_CA_CERT],
+        });
+        assert.equal(await manager.get(origin.url("127.0.0.1", "/m")).text(), "origin GET /m");
+        assert.equal(await manager.get(tlsOrigin.url("127.0.0.1", "/mt")).text(), "origin GET /mt");
+      });
+    }
+    await t.step("a wrong password is ProxyAuthenticationRequiredError", async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: withCredentials("socks5", real, "wrong-password"),
+      });
+      const reply = manager.get(origin.url("127.0.0.1", "/w"));
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError, reply.errorString);
+      assert.ok(!reply.errorString.includes("wrong-password"), reply.errorString);
+    });
   },
 });

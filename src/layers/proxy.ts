@@ -11,6 +11,7 @@ import type { Exchange, Layer } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import {
   _classifyProxyError,
+  _probeConnect,
   _probeProxy,
   _proxyLabel,
   _proxyQuery,
@@ -71,6 +72,40 @@ async function watchProxy(
   }
 }
 
+/**
+ * Some HTTP proxies (tinyproxy 1.11) answer a forwarded request whose proxy credentials are
+ * wrong with 401 and `WWW-Authenticate`, as if the origin had asked. When a 401 comes back
+ * through an http proxy that was sent credentials, the proxy is asked for a tunnel with the
+ * same credentials: refused with 401 or 407, the 401 was the proxy's, and the reply fails
+ * with `ProxyAuthenticationRequiredError`; otherwise the response is the origin's.
+ */
+async function refusedCredentials(
+  response: Response,
+  proxy: NetworkProxy,
+  exchange: Exchange,
+  caCerts: string[],
+): Promise<Response> {
+  if (
+    response.status !== 401 || exchange.url.protocol !== "http:" ||
+    (proxy.type !== "http" && proxy.type !== "https") || proxy.username === undefined
+  ) {
+    return response;
+  }
+  const status = await _probeConnect(
+    proxy,
+    `${exchange.url.hostname}:${_proxyQuery(exchange.url).port}`,
+    { caCerts },
+  );
+  if (status !== 401 && status !== 407) return response;
+  await response.body?.cancel().catch(() => {});
+  throw new NetworkReplyError(
+    NetworkError.ProxyAuthenticationRequiredError,
+    `Proxy ${
+      _proxyLabel(proxy)
+    } refused the credentials (HTTP 401 to the forwarded request, HTTP ${status} to CONNECT)`,
+  );
+}
+
 /** Creates the proxy layer over a client pool. */
 export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): Layer {
   return (next) => async (exchange) => {
@@ -105,9 +140,12 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
     const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
     try {
       const sending = next(exchange);
-      if (proxy.type === "none" || timeout <= 0) return await sending;
+      if (proxy.type === "none" || timeout <= 0) {
+        return await refusedCredentials(await sending, proxy, exchange, settings.caCerts());
+      }
       sending.catch(() => {});
-      return await watchProxy(sending, proxy, timeout, settings.caCerts());
+      const response = await watchProxy(sending, proxy, timeout, settings.caCerts());
+      return await refusedCredentials(response, proxy, exchange, settings.caCerts());
     } catch (error) {
       if (exchange.signal.aborted) throw error;
       if (proxy.type === "none") throw error;

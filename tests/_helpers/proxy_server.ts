@@ -28,6 +28,11 @@ export interface ProxyServerOptions {
   hosts?: Record<string, string>;
   /** Speaks TLS to clients (an `https` proxy) with {@linkcode ORIGIN_CERT}; HTTP only. */
   tls?: boolean;
+  /**
+   * The status answered to wrong HTTP credentials (missing ones always get 407); 401 with
+   * `WWW-Authenticate` is what tinyproxy 1.11 sends.
+   */
+  wrongCredentialsStatus?: 401 | 407;
 }
 
 /** One request or tunnel the proxy saw. */
@@ -217,6 +222,14 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
     const { line, headers } = parseHead(await reader.head());
     const [method = "", target = "", version = "HTTP/1.1"] = line.split(" ");
     const proxyAuthorization = header(headers, "proxy-authorization");
+    const refuse = () =>
+      proxyAuthorization !== null && options.wrongCredentialsStatus === 401
+        ? answer(401, "Unauthorized", 'www-authenticate: Basic realm="proxy"\r\n')
+        : answer(
+          407,
+          "Proxy Authentication Required",
+          'proxy-authenticate: Basic realm="proxy"\r\n',
+        );
     const answer = (status: number, reason: string, extra = "") =>
       writeAll(
         client,
@@ -234,12 +247,10 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
       };
       log.push(record);
       if (expectedBasic !== null && proxyAuthorization !== expectedBasic) {
-        record.outcome = 407;
-        await answer(
-          407,
-          "Proxy Authentication Required",
-          'proxy-authenticate: Basic realm="proxy"\r\n',
-        );
+        record.outcome = proxyAuthorization !== null && options.wrongCredentialsStatus === 401
+          ? 401
+          : 407;
+        await refuse();
         return;
       }
       let upstream: Deno.Conn;
@@ -280,12 +291,10 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
       return;
     }
     if (expectedBasic !== null && proxyAuthorization !== expectedBasic) {
-      record.outcome = 407;
-      await answer(
-        407,
-        "Proxy Authentication Required",
-        'proxy-authenticate: Basic realm="proxy"\r\n',
-      );
+      record.outcome = proxyAuthorization !== null && options.wrongCredentialsStatus === 401
+        ? 401
+        : 407;
+      await refuse();
       return;
     }
     let upstream: Deno.Conn;
