@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+Deno.test("connectToHost warms a pooled connection that the next request reuses", async () => {
+  const seen: { method: string; path: string; port: number }[] = [];
+  await using server = serve((request, info) => {
+    seen.push({
+      method: request.method,
+      path: new URL(request.url).pathname,
+      port: info.remoteAddr.port,
+    });
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager();
+  await manager.connectToHost(`${server.url}/some/page?q=1`);
+  assert.equal(await manager.get(`${server.url}/data`).text(), "ok");
+  assert.deepEqual(seen.map((s) => `${s.method} ${s.path}`), ["HEAD /", "GET /data"]);
+  assert.equal(seen[0]!.port, seen[1]!.port, "the GET used the warmed connection");
+});
+
+Deno.test("connectToHost is a hint: it skips cache and cookies and never rejects", async (t) => {
+  await t.step("the warm-up request's attributes", async () => {
+    await using mocked = createMockManager({ retry: true });
+    mocked.mock.route("HEAD", "/", { status: 503 });
+    await mocked.manager.connectToHost("https://api.test/deep/path");
+    const [sent] = mocked.recorder.requests;
+    assert.equal(mocked.recorder.requests.length, 1, "not retried");
+    assert.equal(sent!.method, "HEAD");
+    assert.equal(sent!.url.href, "https://api.test/");
+    assert.equal(sent!.request.cacheLoadControl, "always-network");
+    assert.equal(sent!.request.cacheSaveControl, false);
+    assert.equal(sent!.request.cookieLoadControl, "manual");
+    assert.equal(sent!.request.cookieSaveControl, "manual");
+    assert.equal(sent!.request.redirectPolicy, "manual");
+  });
+  await t.step("a refused connection, a bad URL and other schemes resolve quietly", async () => {
+    await using manager = new NetworkAccessManager();
+    await manager.connectToHost(`http://127.0.0.1:${closedPort()}/`);
+    await manager.connectToHost("not a url");
+    await manager.connectToHost("data:,x");
+    assert.equal(manager.runningReplies.length, 0);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
