@@ -92,7 +92,8 @@ export interface RetryOptions {
  *
  * await using manager = new NetworkAccessManager({ retry: { limit: 1, delay: 10 } });
  * const reply = manager.get("data:,no retries for data URLs");
- * reply.addEventListener("retry", (e: NetworkRetryEvent) => {
+ * reply.addEventListener("retry", (event) => {
+ *   const e = event as NetworkRetryEvent;
  *   console.log(`retry ${e.attempt} in ${e.delay} ms: ${e.reason}`);
  * });
  * await reply.finished;
