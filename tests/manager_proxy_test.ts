@@ -30,32 +30,6 @@ async function settle(reply: NetworkReply) {
   };
 }
 
-const PROXY_VARIABLES = [
-  "http_proxy",
-  "HTTP_PROXY",
-  "https_proxy",
-  "HTTPS_PROXY",
-  "all_proxy",
-  "ALL_PROXY",
-  "no_proxy",
-  "NO_PROXY",
-];
-
-/** Runs `fn` with the proxy variables set to `env` only, then puts the old ones back. */
-async function withProxyEnv(env: Record<string, string>, fn: () => Promise<void>): Promise<void> {
-  const saved = new Map(PROXY_VARIABLES.map((name) => [name, Deno.env.get(name)]));
-  for (const name of PROXY_VARIABLES) Deno.env.delete(name);
-  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
-  try {
-    await fn();
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) Deno.env.delete(name);
-      else Deno.env.set(name, value);
-    }
-  }
-}
-
 Deno.test("manager sends http in absolute form and tunnels https with CONNECT through an http proxy", async () => {
   await using origin = startOrigin();
   await using tlsOrigin = startOrigin({ tls: true });
@@ -345,27 +319,46 @@ Deno.test("a factory that throws or returns nothing usable fails the reply, not 
   assert.match(outcome.errorString, /^Cannot use proxy: 'proxy.url' must use the scheme "http:"/);
 });
 
-Deno.test('the system proxy is the default, and "system" reads the environment per request', async (t) => {
+Deno.test('the system proxy is the default, and "system" reads the environment', async () => {
+  // In a process of its own: the proxy variables are process-wide, and Deno builds the
+  // default HTTP client of every test module from them.
   await using origin = startOrigin();
   await using proxy = startProxyServer({ hosts });
-  await withProxyEnv({ http_proxy: proxy.url, no_proxy: "127.0.0.1" }, async () => {
-    for (const setting of [undefined, { type: "system" } as const]) {
-      await t.step(setting === undefined ? "no proxy set" : "proxy: system", async () => {
-        const before = proxy.log.length;
-        await using manager = new NetworkAccessManager(setting ? { proxy: setting } : {});
-        assert.equal(
-          await manager.get(origin.url("origin.test", "/env")).text(),
-          "origin GET /env",
-        );
-        assert.equal(proxy.log.length, before + 1);
-        assert.equal(
-          await manager.get(origin.url("127.0.0.1", "/bypass")).text(),
-          "origin GET /bypass",
-        );
-        assert.equal(proxy.log.length, before + 1);
-      });
-    }
-  });
+  const env: Record<string, string> = {
+    http_proxy: proxy.url,
+    no_proxy: "127.0.0.1",
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+  };
+  const denoDir = Deno.env.get("DENO_DIR");
+  if (denoDir) env.DENO_DIR = denoDir;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./testdata/proxy/system_proxy.ts", import.meta.url).pathname,
+      origin.url("origin.test", "/env"),
+      origin.url("127.0.0.1", "/bypass"),
+    ],
+    cwd: new URL("../", import.meta.url).pathname,
+    clearEnv: true,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const results = JSON.parse(new TextDecoder().decode(output.stdout));
+  const bypassed = "origin GET /bypass";
+  assert.deepEqual(results.default, { body: "origin GET /env", error: 0, bypassed });
+  assert.deepEqual(results.system, { body: "origin GET /env", error: 0, bypassed });
+  // "none" ignores the environment: origin.test is resolved directly, and does not exist.
+  assert.equal(results.none.body, null);
+  assert.equal(results.none.error, NetworkError.HostNotFoundError);
+  assert.equal(results.none.bypassed, bypassed);
+  assert.deepEqual(proxy.log.map((r) => r.url), [
+    origin.url("origin.test", "/env"),
+    origin.url("origin.test", "/env"),
+  ]);
 });
 
 Deno.test("one client per proxy configuration, closed by clearConnectionCache and close", async (t) => {
