@@ -196,7 +196,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * Requests flow down a pipeline of layers to the transport; `use()` adds layers of your own.
  * Settings are constructor options and writable properties, read when a request is sent.
  *
- * Events: `finished` ({@linkcode NetworkReplyEvent}) for every reply.
+ * Events: `finished` ({@linkcode NetworkReplyEvent}) for every reply;
+ * `networkaccessiblechanged` ({@linkcode NetworkAccessibleChangedEvent}) on every change of
+ * {@linkcode NetworkAccessManager.networkAccessible}.
  *
  * @example Download with progress, then check the outcome
  * ```ts
