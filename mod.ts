@@ -54,7 +54,13 @@ export {
   NetworkReplyError,
   type NetworkReplyErrorOptions,
 } from "./src/network_error.ts";
-export { NetworkErrorEvent, NetworkProgressEvent, NetworkReplyEvent } from "./src/events.ts";
+export {
+  type NetworkAccessManagerEventMap,
+  NetworkErrorEvent,
+  NetworkProgressEvent,
+  NetworkReplyEvent,
+  type NetworkReplyEventMap,
+} from "./src/events.ts";
 export {
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,

@@ -28,9 +28,13 @@ for (const [name, path] of [["1 KiB", "/kib"], ["1 MiB", "/mib"]] as const) {
 Deno.bench("fetch x24 concurrent", { group: "24 concurrent 1 KiB", baseline: true }, async () => {
   await Promise.all(Array.from({ length: 24 }, async () => (await fetch(base + "/kib")).bytes()));
 });
-Deno.bench("manager.get x24 concurrent (6 per host)", { group: "24 concurrent 1 KiB" }, async () => {
-  await Promise.all(Array.from({ length: 24 }, () => manager.get(base + "/kib").bytes()));
-});
+Deno.bench(
+  "manager.get x24 concurrent (6 per host)",
+  { group: "24 concurrent 1 KiB" },
+  async () => {
+    await Promise.all(Array.from({ length: 24 }, () => manager.get(base + "/kib").bytes()));
+  },
+);
 
 globalThis.addEventListener("unload", () => {
   manager.close();

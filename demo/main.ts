@@ -82,6 +82,14 @@ function outcome(reply: NetworkReply): string {
     : `error ${reply.error}: ${reply.errorString}`;
 }
 
+/** A request body produced piece by piece, sent as it is produced. */
+async function* body() {
+  for (let sent = 0; sent < UPLOAD; sent += 256 * 1024) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    yield new Uint8Array(256 * 1024);
+  }
+}
+
 const server = origin();
 await using manager = new NetworkAccessManager({ transferTimeout: 10_000 });
 try {
@@ -100,12 +108,6 @@ try {
   );
 
   // 2. An upload of a streamed body, with upload progress.
-  async function* body() {
-    for (let sent = 0; sent < UPLOAD; sent += 256 * 1024) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      yield new Uint8Array(256 * 1024);
-    }
-  }
   const upload = manager.post(`${server.url}/upload`, body());
   upload.addEventListener("uploadprogress", progressLine("upload  "));
   const echoed = await upload.json() as { received: number };

@@ -6,6 +6,9 @@
 
 import type { NetworkErrorCode } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
+import type { NetworkAccessibleChangedEvent } from "./network_accessibility.ts";
+import type { AuthenticationRequiredEvent, RedirectedEvent } from "./security_events.ts";
+import type { NetworkRetryEvent } from "./layers/retry.ts";
 
 /**
  * `downloadprogress` and `uploadprogress`: bytes moved so far and the total (-1 when unknown).
@@ -102,4 +105,57 @@ export class NetworkReplyEvent extends Event {
     super(type);
     this.reply = reply;
   }
+}
+
+/**
+ * The events of a {@linkcode NetworkReply} by type, for typed listeners.
+ *
+ * @example A typed listener
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * const reply = manager.get("data:,abc");
+ * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * await reply.finished;
+ * ```
+ */
+export interface NetworkReplyEventMap {
+  /** Status and headers are known. */
+  metadatachanged: Event;
+  /** Body data was buffered. */
+  readyread: Event;
+  /** Body bytes received so far. */
+  downloadprogress: NetworkProgressEvent;
+  /** Request body bytes sent so far. */
+  uploadprogress: NetworkProgressEvent;
+  /** A redirect is about to be followed. */
+  redirected: RedirectedEvent;
+  /** A server or proxy asked for credentials. */
+  authenticationrequired: AuthenticationRequiredEvent;
+  /** The request is about to be sent again. */
+  retry: NetworkRetryEvent;
+  /** The reply failed. */
+  error: NetworkErrorEvent;
+  /** The reply finished. */
+  finished: Event;
+}
+
+/**
+ * The events of a {@linkcode NetworkAccessManager} by type, for typed listeners.
+ *
+ * @example A typed listener
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * manager.addEventListener("finished", (e) => console.log(e.reply.url.href));
+ * await manager.get("data:,abc").finished;
+ * ```
+ */
+export interface NetworkAccessManagerEventMap {
+  /** A reply finished. */
+  finished: NetworkReplyEvent;
+  /** `networkAccessible` changed. */
+  networkaccessiblechanged: NetworkAccessibleChangedEvent;
 }

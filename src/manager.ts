@@ -6,7 +6,7 @@
  */
 
 import { type NetworkBody, RequestBody } from "./body.ts";
-import { NetworkReplyEvent } from "./events.ts";
+import { type NetworkAccessManagerEventMap, NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
 import {
@@ -312,6 +312,70 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     this.#reportedAccessible = this.networkAccessible;
     this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
     this.#what = "Cannot set manager option";
+  }
+
+  /**
+   * Adds an event listener, typed for the events of {@linkcode NetworkAccessManagerEventMap}.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override addEventListener<K extends keyof NetworkAccessManagerEventMap>(
+    type: K,
+    listener: (this: NetworkAccessManager, event: NetworkAccessManagerEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Adds an event listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Removes an event listener, typed for the events of {@linkcode NetworkAccessManagerEventMap}.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override removeEventListener<K extends keyof NetworkAccessManagerEventMap>(
+    type: K,
+    listener: (this: NetworkAccessManager, event: NetworkAccessManagerEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Removes an event listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
   }
 
   /** The redirect policy of requests that set none. */

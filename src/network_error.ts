@@ -257,7 +257,8 @@ export function _statusToError(status: number): NetworkErrorCode {
   return status >= 500 ? NetworkError.UnknownServerError : NetworkError.UnknownContentError;
 }
 
-function causeChain(error: unknown): string {
+/** The messages of an error and its causes, joined by `: `. */
+export function _causeChain(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
@@ -283,7 +284,7 @@ export function _classifyError(
   phase: "connect" | "body",
 ): NetworkReplyError {
   if (error instanceof NetworkReplyError) return error;
-  const text = causeChain(error);
+  const text = _causeChain(error);
   const lower = text.toLowerCase();
   const where = typeof url === "string" ? url : url.href;
   const host = typeof url === "string" ? url : url.host;

@@ -7,6 +7,7 @@
  */
 
 import {
+  _causeChain,
   _classifyError,
   NetworkError,
   type NetworkErrorCode,
@@ -750,21 +751,6 @@ async function raceAbort<T>(
   }
 }
 
-function causeText(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
-    if (current instanceof Error) {
-      parts.push(current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(": ");
-}
-
 function isTimeout(error: unknown, lower: string): boolean {
   if (error instanceof DOMException && error.name === "TimeoutError") return true;
   if (error instanceof Deno.errors.TimedOut) return true;
@@ -800,7 +786,7 @@ export async function _classifyProxyError(
   }
   const target = typeof url === "string" ? new URL(url) : url;
   const label = _proxyLabel(proxy);
-  const text = _redactProxy(causeText(error), proxy);
+  const text = _redactProxy(_causeChain(error), proxy);
   const lower = text.toLowerCase();
   const socks = proxy.type === "socks5" || proxy.type === "socks5h";
   const make = (code: NetworkErrorCode, message: string) =>

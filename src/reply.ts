@@ -4,7 +4,7 @@
  * @module
  */
 
-import { NetworkErrorEvent, NetworkProgressEvent } from "./events.ts";
+import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
 import {
   _classifyError,
@@ -150,6 +150,70 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#url = request.url instanceof URL ? new URL(request.url.href) : new URL("about:blank");
     this.#settings = settings;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /**
+   * Adds an event listener, typed for the events of {@linkcode NetworkReplyEventMap}.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override addEventListener<K extends keyof NetworkReplyEventMap>(
+    type: K,
+    listener: (this: NetworkReply, event: NetworkReplyEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Adds an event listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Removes an event listener, typed for the events of {@linkcode NetworkReplyEventMap}.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override removeEventListener<K extends keyof NetworkReplyEventMap>(
+    type: K,
+    listener: (this: NetworkReply, event: NetworkReplyEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Removes an event listener.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
   }
 
   /** The URL of the reply: the last one after redirects. */

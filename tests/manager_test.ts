@@ -293,8 +293,11 @@ Deno.test("NetworkAccessManager.close ends running replies with OperationCancele
 
 Deno.test("NetworkAccessManager.use: a user layer rewrites a request and short-circuits", async () => {
   await using mocked = createMockManager();
-  mocked.mock.route("*", "/*", (request) =>
-    Response.json({ url: request.url, custom: request.headers.get("x-custom") }));
+  mocked.mock.route(
+    "*",
+    "/*",
+    (request) => Response.json({ url: request.url, custom: request.headers.get("x-custom") }),
+  );
   const { manager } = mocked;
   const server = { url: "http://api.test" };
   manager.use((next) => async (exchange) => {

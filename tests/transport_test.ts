@@ -49,14 +49,17 @@ Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
 });
 
 Deno.test({
-  name: "transport reports a file: URL without read permission as ContentAccessDenied",
+  name: "a file: URL without read permission fails with a message naming --allow-read",
   permissions: { read: false },
   async fn() {
     await using manager = new NetworkAccessManager();
     const reply = manager.get("file:///etc/hostname");
     await reply.finished;
-    assert.equal(reply.error, NetworkError.ContentAccessDenied, reply.errorString);
-    assert.match(reply.errorString, /--allow-read/);
+    assert.equal(reply.error, NetworkError.UnknownNetworkError, reply.errorString);
+    assert.match(
+      reply.errorString,
+      /read permission is not granted \(grant it with --allow-read=\/etc\/hostname\)/,
+    );
   },
 });
 
