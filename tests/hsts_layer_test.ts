@@ -10,7 +10,7 @@ import {
 import { serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
-const certificates = makeTestCertificates();
+const certificates = await makeTestCertificates();
 
 /** A network layer answering every exchange itself, recording the URLs that reached it. */
 function fakeNetwork(answer: (url: URL) => Response): { layer: Layer; urls: string[] } {
