@@ -128,7 +128,32 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
-  return setResponseInfo(response, { url });
+  return setResponseInfo(await smallBodyInMemory(response, url), { url });
+}
+
+/** Bodies up to this size, of known length and not compressed, are read in one piece. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Reads a small body in one operation: reading a `fetch` body chunk by chunk through a
+ * stream reader costs more than the whole exchange for bodies of a few KiB. Large, unknown or
+ * compressed bodies (the decompression guard needs to see those grow) stream as they are.
+ */
+async function smallBodyInMemory(response: Response, url: URL): Promise<Response> {
+  if (response.body === null || response.headers.has("content-encoding")) return response;
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  if (!(length >= 0 && length <= SMALL_BODY)) return response;
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await response.bytes();
+  } catch (error) {
+    throw _classifyError(error, url, "body");
+  }
+  return new Response(bytes, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }
 
 function headOf(response: Response): Response {
