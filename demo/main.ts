@@ -1,7 +1,8 @@
 /**
  * The netaccess demo: starts a loopback server, downloads a few MiB through the manager with a
- * live progress line on stderr, uploads a streamed body with upload progress, and prints what
- * happened.
+ * live progress line on stderr, uploads a streamed body with upload progress, then shows a
+ * cache hit, cookies kept across requests, offline mode answered from the cache, and errors as
+ * data. It prints what happened.
  *
  * Run: `npx --yes deno@2.9.6 task demo`
  *
@@ -9,6 +10,7 @@
  */
 
 import {
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkProgressEvent,
@@ -19,6 +21,8 @@ const MIB = 1024 * 1024;
 const DOWNLOAD = 8 * MIB;
 const UPLOAD = 4 * MIB;
 const encoder = new TextEncoder();
+
+const served = { news: 0 };
 
 function origin(): { url: string; close: () => Promise<void> } {
   const controller = new AbortController();
@@ -48,6 +52,20 @@ function origin(): { url: string; close: () => Promise<void> } {
           },
         },
       );
+    }
+    if (pathname === "/news") {
+      served.news++;
+      return new Response(`headlines #${served.news}`, {
+        headers: { "cache-control": "max-age=60", "content-type": "text/plain" },
+      });
+    }
+    if (pathname === "/login") {
+      return new Response("welcome", {
+        headers: { "set-cookie": "session=s3cr3t; Path=/; HttpOnly" },
+      });
+    }
+    if (pathname === "/me") {
+      return new Response(`you sent: ${request.headers.get("cookie") ?? "no cookie"}`);
     }
     if (pathname === "/upload") {
       let size = 0;
@@ -91,7 +109,10 @@ async function* body() {
 }
 
 const server = origin();
-await using manager = new NetworkAccessManager({ transferTimeout: 10_000 });
+await using manager = new NetworkAccessManager({
+  transferTimeout: 10_000,
+  cache: new MemoryCache(), // or: await KvCache.open({ path: "state.sqlite3" })
+});
 try {
   // 1. A download, streamed through the async iterator, with a live progress line.
   const started = performance.now();
@@ -118,7 +139,31 @@ try {
     } MiB`,
   );
 
-  // 3. Errors are data on the reply, never exceptions.
+  // 3. The HTTP cache: the second request is answered without the network.
+  const first = manager.get(`${server.url}/news`);
+  const firstText = await first.text();
+  const second = manager.get(`${server.url}/news`);
+  const secondText = await second.text();
+  console.log(
+    `GET  /news twice: "${firstText}" (fromCache ${first.fromCache}), "${secondText}" ` +
+      `(fromCache ${second.fromCache}); the server answered ${served.news} time(s)`,
+  );
+
+  // 4. Cookies: the jar keeps what /login set and sends it to /me.
+  await manager.get(`${server.url}/login`).finished;
+  console.log(`GET  /me after /login: ${await manager.get(`${server.url}/me`).text()}`);
+
+  // 5. Offline: with network access off, the cache still answers and the rest fails at once.
+  manager.networkAccessible = "not-accessible";
+  const cached = manager.get(`${server.url}/news`, { cacheLoadControl: "prefer-cache" });
+  const offlineText = await cached.text();
+  console.log(`GET  /news offline: "${offlineText}" (fromCache ${cached.fromCache})`);
+  const uncached = manager.get(`${server.url}/big.bin`);
+  await uncached.finished;
+  console.log(`GET  /big.bin offline: error ${uncached.error}: ${uncached.errorString}`);
+  manager.networkAccessible = "accessible";
+
+  // 6. Errors are data on the reply, never exceptions.
   const missing = manager.get(`${server.url}/missing`);
   await missing.finished;
   console.log(
