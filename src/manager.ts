@@ -143,10 +143,11 @@ export interface NetworkAccessManagerOptions {
    * Whether requests may use the network: `"not-accessible"` turns network access off (new
    * `http:`/`https:` requests fail with `UnknownNetworkError` unless the cache can answer
    * them; `file:` and `data:` still work). Requests are also gated by Deno's `net`
-   * permission for their host.
+   * permission for their host. `true` and `false` stand for `"accessible"` and
+   * `"not-accessible"`.
    * @default {"accessible"}
    */
-  networkAccessible?: NetworkAccessibility;
+  networkAccessible?: NetworkAccessibility | boolean;
   /**
    * Asks for a missing `net` (or `read`, for `file:`) permission with
    * `Deno.permissions.request` (a prompt on a terminal) instead of failing the reply.
@@ -504,7 +505,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    * Whether requests may use the network. Reads the switch as set, unless Deno's `net`
    * permission is not granted for every host: then `"unknown"` while it would be asked for
    * or some host already used is still granted, else `"not-accessible"`. Setting
-   * `"not-accessible"` turns network access off; `"accessible"` turns it back on. Every
+   * `"not-accessible"` (or `false`) turns network access off; `"accessible"` (or `true`) turns it
+   * back on. Every
    * change fires `networkaccessiblechanged` ({@linkcode NetworkAccessibleChangedEvent}).
    *
    * @example Working offline from the cache
@@ -526,9 +528,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       permissions?.someNetGranted(),
     );
   }
-  set networkAccessible(value: NetworkAccessibility) {
-    _checkChoice(this.#what, "networkAccessible", value ?? null, _ACCESSIBILITIES);
-    this.#networkAccessible = value;
+  set networkAccessible(value: NetworkAccessibility | boolean) {
+    const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
+    _checkChoice(this.#what, "networkAccessible", choice ?? null, _ACCESSIBILITIES);
+    this.#networkAccessible = choice;
     this.#accessibilityChanged();
   }
 

@@ -52,13 +52,19 @@ Deno.test("networkAccessible rejects values that are not accessibilities", async
   });
   await t.step("in the setter, undefined included", async () => {
     await using manager = new NetworkAccessManager();
-    assert.throws(() => manager.networkAccessible = false as never, {
+    assert.throws(() => manager.networkAccessible = 0 as never, {
       name: "TypeError",
-      message: /^Cannot set manager option: 'networkAccessible' must be one of .*, got false$/,
+      message: /^Cannot set manager option: 'networkAccessible' must be one of .*, got 0$/,
     });
     assert.throws(() => manager.networkAccessible = undefined as never, {
       message: /'networkAccessible' must be one of .*, got null$/,
     });
+    assert.equal(manager.networkAccessible, "accessible");
+  });
+  await t.step("true and false stand for accessible and not-accessible", async () => {
+    await using manager = new NetworkAccessManager({ networkAccessible: false });
+    assert.equal(manager.networkAccessible, "not-accessible");
+    manager.networkAccessible = true;
     assert.equal(manager.networkAccessible, "accessible");
   });
   await t.step("requestPermissions must be a boolean", () => {
