@@ -6,6 +6,7 @@
 
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
+import { _sleep } from "../layers/retry.ts";
 
 /** A canned response: status, headers and a body (text, bytes, or `json` serialised). */
 export interface MockResponseInit {
@@ -122,21 +123,6 @@ function checkDelay(what: string, field: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new RangeError(`${what}: '${field}' must be a non-negative number, got ${value}`);
   }
-}
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function toResponse(value: Response | MockResponseInit): Response {
@@ -257,7 +243,7 @@ export class MockTransport {
     }
     this.#latency = options.latency ?? 0;
     this.#fallback = options.fallback;
-    this.#sleep = options.sleep ?? sleepFor;
+    this.#sleep = options.sleep ?? _sleep;
   }
 
   /**
