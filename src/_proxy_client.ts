@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _validateProxy, type NetworkProxy } from "./proxy.ts";
+import { _envGranted, _validateProxy, type NetworkProxy } from "./proxy.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
 export interface _ProxyClientOptions {
@@ -22,17 +22,12 @@ const PROXY_VARIABLES = [
 ] as const;
 const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
 
-/** Whether `name` may be read and written (one permission covers both), without a prompt. */
-function envGranted(name: string): boolean {
-  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
-}
-
 /**
  * Whether the process environment names a proxy that Deno's own clients would use. False
  * when the variables cannot be read.
  */
 export function _envHasProxy(): boolean {
-  return PROXY_VARIABLES.some((name) => envGranted(name) && !!Deno.env.get(name));
+  return PROXY_VARIABLES.some((name) => _envGranted(name) && !!Deno.env.get(name));
 }
 
 /**
@@ -44,7 +39,7 @@ export function _envHasProxy(): boolean {
 function withoutEnv<T>(names: readonly string[], create: () => T): T {
   const saved = new Map<string, string>();
   for (const name of names) {
-    if (!envGranted(name)) continue;
+    if (!_envGranted(name)) continue;
     const value = Deno.env.get(name);
     if (value === undefined) continue;
     saved.set(name, value);

@@ -261,11 +261,41 @@ const ENV_NAMES = [
   "REQUEST_METHOD",
 ] as const;
 
+const envStatuses = new Map<string, Deno.PermissionStatus>();
+let envWatched = false;
+
+/**
+ * Whether the `env` permission is granted for `name`, without a prompt. Each variable's status
+ * is queried once and kept, as a query per request costs more than the proxy lookup itself;
+ * the cache is emptied when the `env` permission, or the variable's, changes (a revoke, a
+ * grant).
+ */
+export function _envGranted(name: string): boolean {
+  if (!envWatched) {
+    envWatched = true;
+    Deno.permissions.querySync({ name: "env" }).addEventListener(
+      "change",
+      () => envStatuses.clear(),
+    );
+  }
+  let status = envStatuses.get(name);
+  if (status === undefined) {
+    status = Deno.permissions.querySync({ name: "env", variable: name });
+    status.addEventListener("change", () => envStatuses.delete(name));
+    envStatuses.set(name, status);
+  }
+  return status.state === "granted";
+}
+
 function readProcessEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const name of ENV_NAMES) {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") continue;
-    env[name] = Deno.env.get(name);
+    if (!_envGranted(name)) continue;
+    try {
+      env[name] = Deno.env.get(name);
+    } catch {
+      envStatuses.delete(name); // the permission went away in a way no event told
+    }
   }
   return env;
 }

@@ -770,3 +770,19 @@ Deno.test("_classifyProxyError leaves direct connections and cancellation to the
   const canceled = await _classifyProxyError(abort, { type: "http", url: "http://p:1" }, url);
   assert.equal(canceled.code, NetworkError.OperationCanceledError);
 });
+
+Deno.test("systemProxyFactory stops reading the environment once the env permission is revoked", async () => {
+  const script = new URL("./testdata/proxy/env_revoke.ts", import.meta.url);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-read", script.pathname],
+    env: { HTTP_PROXY: "http://127.0.0.1:3128" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
+    before: ["http://127.0.0.1:3128"],
+    after: [],
+  });
+});
