@@ -8,7 +8,29 @@ import { NetworkAccessManager, type NetworkAccessManagerOptions } from "../manag
 import { MockTransport } from "./mock_transport.ts";
 import { RequestRecorder } from "./request_recorder.ts";
 
-/** Options of {@linkcode createMockManager}: the manager's, without `transport`. */
+/**
+ * Options of {@linkcode createMockManager}: the manager's, without `transport`.
+ *
+ * @example A prepared mock, with the manager's retry option
+ * ```ts
+ * import { NetworkError } from "@netaccess/core";
+ * import {
+ *   createMockManager,
+ *   type MockManagerOptions,
+ *   MockTransport,
+ * } from "@netaccess/core/testing";
+ *
+ * const options: MockManagerOptions = {
+ *   mock: new MockTransport()
+ *     .fail("GET", "/config", NetworkError.RemoteHostClosedError, { times: 1 })
+ *     .route("GET", "/config", { json: { theme: "dark" } }),
+ *   retry: { limit: 1, delay: 0 },
+ * };
+ * await using mocked = createMockManager(options);
+ * console.log(await mocked.manager.get("https://app.example/config").json()); // { theme: "dark" }
+ * console.log(mocked.mock === options.mock, mocked.recorder.requests.length); // true 2
+ * ```
+ */
 export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "transport"> {
   /**
    * The transport that answers the manager's requests.
@@ -22,7 +44,22 @@ export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "t
   recorder?: RequestRecorder;
 }
 
-/** A manager, the mock transport under it and the recorder that sees what reaches the mock. */
+/**
+ * A manager, the mock transport under it and the recorder that sees what reaches the mock.
+ *
+ * @example A test fixture that adds routes to a mocked manager
+ * ```ts
+ * import { createMockManager, type MockManager } from "@netaccess/core/testing";
+ *
+ * function withUsers(mocked: MockManager): MockManager {
+ *   mocked.mock.route("GET", "/users", { json: [{ id: 1 }] });
+ *   return mocked;
+ * }
+ * await using mocked = withUsers(createMockManager());
+ * console.log(await mocked.manager.get("https://api.example/users").json()); // [ { id: 1 } ]
+ * console.log(mocked.recorder.last?.url.pathname); // "/users"
+ * ```
+ */
 export interface MockManager extends AsyncDisposable {
   /** The manager to hand to the code under test. */
   readonly manager: NetworkAccessManager;

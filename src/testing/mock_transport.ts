@@ -8,7 +8,26 @@ import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { _sleep } from "../layers/retry.ts";
 
-/** A canned response: status, headers and a body (text, bytes, or `json` serialised). */
+/**
+ * A canned response: status, headers and a body (text, bytes, or `json` serialised).
+ *
+ * @example A route that answers 201 with a JSON body and a header
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { type MockResponseInit, MockTransport } from "@netaccess/core/testing";
+ *
+ * const created: MockResponseInit = {
+ *   status: 201,
+ *   headers: { location: "/items/1" },
+ *   json: { id: 1 },
+ * };
+ * const mock = new MockTransport().route("POST", "/items", created);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * const reply = manager.post("https://api.example/items", { name: "pen" });
+ * console.log(await reply.json(), reply.status); // { id: 1 } 201
+ * console.log(reply.headers.get("location")); // "/items/1"
+ * ```
+ */
 export interface MockResponseInit {
   /**
    * The status.
@@ -38,7 +57,23 @@ export interface MockResponseInit {
   json?: unknown;
 }
 
-/** What a route handler is given besides the request. */
+/**
+ * What a route handler is given besides the request.
+ *
+ * @example A handler that reads the captured path groups and the exchange
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { type MockContext, MockTransport } from "@netaccess/core/testing";
+ *
+ * function fileInfo(_request: Request, { params, exchange }: MockContext) {
+ *   return { json: { file: params.file, hop: exchange.hop, host: exchange.url.hostname } };
+ * }
+ * const mock = new MockTransport().route("GET", "/files/:file", fileInfo);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * console.log(await manager.get("https://files.example/files/a.txt").json());
+ * // { file: "a.txt", hop: 0, host: "files.example" }
+ * ```
+ */
 export interface MockContext {
   /** The groups the route's URL pattern captured (pathname, then hostname and search). */
   params: Record<string, string | undefined>;
@@ -46,16 +81,70 @@ export interface MockContext {
   exchange: Exchange;
 }
 
-/** Answers a matched request, as a `Deno.serve` handler does. */
+/**
+ * Answers a matched request, as a `Deno.serve` handler does.
+ *
+ * @example An echo handler that reads the request body
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { type MockHandler, MockTransport } from "@netaccess/core/testing";
+ *
+ * const echo: MockHandler = async (request) => ({ body: `echo: ${await request.text()}` });
+ * const mock = new MockTransport().route("POST", "/echo", echo);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * console.log(await manager.post("https://api.example/echo", "hello").text()); // "echo: hello"
+ * ```
+ */
 export type MockHandler = (
   request: Request,
   context: MockContext,
 ) => Response | MockResponseInit | Promise<Response | MockResponseInit>;
 
-/** How a route answers: a `Response` (sent as a copy each time), canned fields or a handler. */
+/**
+ * How a route answers: a `Response` (sent as a copy each time), canned fields or a handler.
+ *
+ * @example Routes from a table of the three kinds of answer
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { type MockResponder, MockTransport } from "@netaccess/core/testing";
+ *
+ * const answers: Record<string, MockResponder> = {
+ *   "/ping": new Response("pong"),
+ *   "/health": { json: { up: true } },
+ *   "/time": () => ({ body: "12:00" }),
+ * };
+ * const mock = new MockTransport();
+ * for (const [path, answer] of Object.entries(answers)) mock.route("GET", path, answer);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * console.log(await manager.get("https://api.example/ping").text()); // "pong"
+ * console.log(await manager.get("https://api.example/health").json()); // { up: true }
+ * ```
+ */
 export type MockResponder = Response | MockResponseInit | MockHandler;
 
-/** How a route behaves besides its answer. */
+/**
+ * How a route behaves besides its answer.
+ *
+ * @example A route that fails once after a delay, then a route that answers
+ * ```ts
+ * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
+ * import { type MockRouteOptions, MockTransport } from "@netaccess/core/testing";
+ *
+ * const flaky: MockRouteOptions = {
+ *   latency: 5,
+ *   failure: NetworkError.RemoteHostClosedError,
+ *   times: 1,
+ * };
+ * const mock = new MockTransport()
+ *   .route("GET", "/report", {}, flaky)
+ *   .route("GET", "/report", "ready");
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * const first = manager.get("https://api.example/report");
+ * await first.finished;
+ * console.log(first.error === NetworkError.RemoteHostClosedError); // true
+ * console.log(await manager.get("https://api.example/report").text()); // "ready"
+ * ```
+ */
 export interface MockRouteOptions {
   /**
    * Milliseconds to wait before answering (aborting the reply stops the wait).
@@ -76,7 +165,26 @@ export interface MockRouteOptions {
   times?: number;
 }
 
-/** Options of {@linkcode MockTransport}. */
+/**
+ * Options of {@linkcode MockTransport}.
+ *
+ * @example Simulated latency without real waits, and a fallback for unmatched requests
+ * ```ts
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { MockTransport, type MockTransportOptions } from "@netaccess/core/testing";
+ *
+ * const waits: number[] = [];
+ * const options: MockTransportOptions = {
+ *   latency: 250,
+ *   sleep: async (ms) => void waits.push(ms),
+ *   fallback: async (exchange) => new Response(`fallback for ${exchange.url.pathname}`),
+ * };
+ * const mock = new MockTransport(options).route("GET", "/known", "routed");
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * console.log(await manager.get("https://api.example/known").text(), waits); // "routed" [ 250 ]
+ * console.log(await manager.get("https://api.example/other").text()); // "fallback for /other"
+ * ```
+ */
 export interface MockTransportOptions {
   /**
    * Milliseconds every route waits before answering unless it sets its own.

@@ -8,7 +8,24 @@ import { RequestBody } from "../body.ts";
 import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkRequest } from "../request.ts";
 
-/** One exchange as it went to the transport. */
+/**
+ * One exchange as it went to the transport.
+ *
+ * @example Listing the hops of a redirected POST
+ * ```ts
+ * import { createMockManager, type RecordedRequest } from "@netaccess/core/testing";
+ *
+ * const describe = (sent: RecordedRequest) =>
+ *   `${sent.hop}: ${sent.method} ${sent.url.pathname} ${sent.text()}`;
+ * await using mocked = createMockManager();
+ * mocked.mock
+ *   .route("POST", "/old", { status: 307, headers: { location: "/new" } })
+ *   .route("POST", "/new", { status: 201 });
+ * await mocked.manager.post("https://api.example/old", { name: "pen" }).finished;
+ * console.log(mocked.recorder.requests.map(describe));
+ * // [ '0: POST /old {"name":"pen"}', '1: POST /new {"name":"pen"}' ]
+ * ```
+ */
 export interface RecordedRequest {
   /** The method. */
   readonly method: string;
