@@ -14,7 +14,18 @@ import {
   NetworkReplyError,
 } from "./network_error.ts";
 
-/** The kinds of {@linkcode NetworkProxy}. */
+/**
+ * The kinds of {@linkcode NetworkProxy}.
+ *
+ * @example A SOCKS5 proxy that resolves host names
+ * ```ts
+ * import { NetworkAccessManager, type NetworkProxyType } from "@netaccess/core";
+ *
+ * const type: NetworkProxyType = "socks5h";
+ * await using manager = new NetworkAccessManager({ proxy: { type, url: "localhost:1080" } });
+ * console.log(manager.proxy); // { type: "socks5h", url: "socks5h://localhost:1080" }
+ * ```
+ */
 export type NetworkProxyType = "http" | "https" | "socks5" | "socks5h" | "none" | "system";
 
 /**
@@ -68,6 +79,23 @@ export interface NetworkProxy {
 
 /**
  * What a {@linkcode ProxyFactory} is asked about: the request's URL and its parts.
+ *
+ * @example The query a manager makes for a request
+ * ```ts
+ * import { NetworkAccessManager, type ProxyQuery } from "@netaccess/core";
+ *
+ * const queries: ProxyQuery[] = [];
+ * await using manager = new NetworkAccessManager({
+ *   proxyFactory: (query) => {
+ *     queries.push(query);
+ *     return []; // connect directly
+ *   },
+ *   transport: async () => new Response("ok"),
+ * });
+ * await manager.get("https://API.example.com/v1/items").finished;
+ * for (const { scheme, host, port } of queries) console.log(scheme, host, port);
+ * // "https" "api.example.com" 443
+ * ```
  */
 export interface ProxyQuery {
   /** The URL of the request. */

@@ -32,7 +32,23 @@ import type {
   NetworkCache,
 } from "./network_cache.ts";
 
-/** Options of {@linkcode KvCache.open}. */
+/**
+ * Options of {@linkcode KvCache.open}.
+ *
+ * @example Two caches sharing one database under different prefixes
+ * ```ts
+ * import { KvCache, type KvCacheOptions } from "@netaccess/core";
+ *
+ * await using kv = await Deno.openKv(":memory:");
+ * const options: KvCacheOptions = { kv, prefix: ["app", "http"], maxSize: 8 * 1024 * 1024 };
+ * await using cache = await KvCache.open(options);
+ * await using other = await KvCache.open({ kv, prefix: ["app", "images"] });
+ * await cache.insert({ url: "https://example.com/", status: 200, headers: {} }, [
+ *   new Uint8Array(4),
+ * ]);
+ * console.log(await cache.cacheSize() > 0, await other.cacheSize()); // true 0
+ * ```
+ */
 export interface KvCacheOptions {
   /**
    * A SQLite file (or `":memory:"`) to open; the cache opens it and closes it on

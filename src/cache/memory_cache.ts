@@ -29,7 +29,21 @@ import type {
   NetworkCache,
 } from "./network_cache.ts";
 
-/** Options of {@linkcode MemoryCache}. */
+/**
+ * Options of {@linkcode MemoryCache}.
+ *
+ * @example A small cache on a clock of its own
+ * ```ts
+ * import { MemoryCache, type MemoryCacheOptions } from "@netaccess/core";
+ *
+ * let now = 0;
+ * const options: MemoryCacheOptions = { maxSize: 1024 * 1024, clock: () => now };
+ * await using cache = new MemoryCache(options);
+ * await cache.insert({ url: "https://example.com/", status: 200, headers: {}, expires: 1000 }, []);
+ * now = 2000;
+ * console.log(cache.maxSize, await cache.metaData("https://example.com/")); // 1048576 null
+ * ```
+ */
 export interface MemoryCacheOptions {
   /**
    * The size in bytes (bodies plus metadata) the cache stays under; least recently used

@@ -9,6 +9,23 @@
 /**
  * What the cache layer gives a store about a response it stores, or learns after a `304`.
  * Qt's `QNetworkCacheMetaData`.
+ *
+ * @example Storing one variant of a URL
+ * ```ts
+ * import { type CacheMetaData, MemoryCache } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const metaData: CacheMetaData = {
+ *   url: "https://example.com/news#top",
+ *   variant: "accept-language=en",
+ *   status: 200,
+ *   headers: { "content-type": "text/html", vary: "accept-language" },
+ *   expires: Date.now() + 60_000,
+ * };
+ * await cache.insert(metaData, [new TextEncoder().encode("<h1>News</h1>")]);
+ * const entry = await cache.metaData("https://example.com/news", "accept-language=en");
+ * console.log(entry?.url, entry?.bodySize); // "https://example.com/news" 13
+ * ```
  */
 export interface CacheMetaData {
   /** The URL the response answers; the fragment is dropped. */
@@ -51,10 +68,37 @@ export interface CacheMetaData {
 /**
  * The changes {@linkcode NetworkCache.updateMetaData} applies to a stored entry, for example
  * the headers and policy that a `304 Not Modified` refreshed.
+ *
+ * @example Refreshing a stored response after a `304`
+ * ```ts
+ * import { type CacheMetaDataUpdate, MemoryCache } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const url = "https://example.com/data.json";
+ * await cache.insert({ url, status: 200, headers: { etag: '"v1"' } }, [new Uint8Array(8)]);
+ * const entry = await cache.metaData(url);
+ * const update: CacheMetaDataUpdate = { headers: { etag: '"v1"', "cache-control": "max-age=60" } };
+ * if (entry) console.log(await cache.updateMetaData(entry, update)); // true
+ * console.log((await cache.metaData(url))?.headers);
+ * // [["cache-control", "max-age=60"], ["etag", '"v1"']]
+ * ```
  */
 export type CacheMetaDataUpdate = Partial<Omit<CacheMetaData, "url" | "variant">>;
 
-/** A stored response as a store returns it: its metadata and the facts of its storage. */
+/**
+ * A stored response as a store returns it: its metadata and the facts of its storage.
+ *
+ * @example Listing the stored variants of a URL
+ * ```ts
+ * import { type CacheEntry, MemoryCache } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const url = "https://example.com/logo.svg";
+ * await cache.insert({ url, status: 200, headers: {} }, [new TextEncoder().encode("<svg/>")]);
+ * const entries: CacheEntry[] = await cache.variants(url);
+ * for (const e of entries) console.log(e.status, e.bodySize, e.expires); // 200 6 null
+ * ```
+ */
 export interface CacheEntry {
   /** The URL, normalized (no fragment). */
   readonly url: string;
@@ -89,6 +133,19 @@ export interface CacheEntry {
  * Receives the body of a response being stored, while it is also streamed elsewhere. Nothing
  * is visible to readers until {@linkcode CacheWriter.commit} succeeds; an aborted writer, or one
  * whose body grows larger than the store accepts, stores nothing.
+ *
+ * @example Storing a body as it arrives
+ * ```ts
+ * import { type CacheWriter, MemoryCache } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const url = "https://example.com/feed";
+ * await using writer: CacheWriter = cache.prepare({ url, status: 200, headers: {} });
+ * await writer.write(new TextEncoder().encode("first chunk, "));
+ * console.log(await cache.metaData(url)); // null: nothing is visible before the commit
+ * await writer.write(new TextEncoder().encode("second chunk"));
+ * console.log(await writer.commit(), (await cache.metaData(url))?.bodySize); // true 25
+ * ```
  */
 export interface CacheWriter extends AsyncDisposable {
   /**
@@ -115,7 +172,24 @@ export interface CacheWriter extends AsyncDisposable {
   abort(): Promise<void>;
 }
 
-/** Options of {@linkcode NetworkCache.insert}. */
+/**
+ * Options of {@linkcode NetworkCache.insert}.
+ *
+ * @example Giving up on a body that stalls
+ * ```ts
+ * import { type CacheInsertOptions, MemoryCache } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const controller = new AbortController();
+ * const options: CacheInsertOptions = { signal: controller.signal };
+ * const stalled = new ReadableStream<Uint8Array>({ pull() {} }); // never delivers a chunk
+ * const url = "https://example.com/slow";
+ * const inserting = cache.insert({ url, status: 200, headers: {} }, stalled, options);
+ * controller.abort(new Error("gave up"));
+ * await inserting.catch((error) => console.log(error.message)); // "gave up"
+ * console.log(await cache.metaData(url)); // null
+ * ```
+ */
 export interface CacheInsertOptions {
   /**
    * Aborting it stops reading the body and stores nothing.

@@ -10,6 +10,17 @@ import type { CookieSameSite, NetworkCookie } from "./network_cookie.ts";
 /**
  * A cookie to insert with {@linkcode CookieJar.insertCookie}: a {@linkcode NetworkCookie}
  * whose fields other than `name`, `value` and `domain` may be left out.
+ *
+ * @example Adding a domain cookie by hand
+ * ```ts
+ * import { cookieHeader, MemoryCookieJar, type NetworkCookieInit } from "@netaccess/core";
+ *
+ * const jar = new MemoryCookieJar();
+ * const cookie: NetworkCookieInit = { name: "lang", value: "en", domain: ".example.com" };
+ * console.log(await jar.insertCookie(cookie)); // true
+ * console.log(cookieHeader(await jar.cookiesForUrl("https://docs.example.com/"))); // "lang=en"
+ * console.log(cookieHeader(await jar.cookiesForUrl("https://example.org/"))); // null
+ * ```
  */
 export interface NetworkCookieInit {
   /** The name; may be empty (a nameless cookie). */
@@ -139,7 +150,21 @@ export interface CookieJar {
   clear(): Promise<void>;
 }
 
-/** Options shared by {@linkcode MemoryCookieJar} and {@linkcode KvCookieJar}. */
+/**
+ * Options shared by {@linkcode MemoryCookieJar} and {@linkcode KvCookieJar}.
+ *
+ * @example The same limits for a jar in memory and one in Deno KV
+ * ```ts
+ * import { type CookieJarOptions, KvCookieJar, MemoryCookieJar } from "@netaccess/core";
+ *
+ * const limits: CookieJarOptions = { maxCookiesPerDomain: 2, maxCookies: 1000 };
+ * await using kvJar = await KvCookieJar.open({ ...limits, path: ":memory:" });
+ * for (const jar of [new MemoryCookieJar(limits), kvJar]) {
+ *   await jar.setCookiesFromUrl(["a=1", "b=2", "c=3"], "https://example.com/");
+ *   console.log((await jar.allCookies()).map((c) => c.name)); // ["b", "c"]: "a" was evicted
+ * }
+ * ```
+ */
 export interface CookieJarOptions {
   /**
    * The source of the current time, for expiry, creation and last-access times.

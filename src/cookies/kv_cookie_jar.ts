@@ -11,7 +11,23 @@ import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
 import { _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
 import { _KvCookieStore } from "./_kv_cookie_store.ts";
 
-/** Options of {@linkcode KvCookieJar.open}. */
+/**
+ * Options of {@linkcode KvCookieJar.open}.
+ *
+ * @example A jar on a database the application keeps open
+ * ```ts
+ * import { cookieHeader, KvCookieJar, type KvCookieJarOptions } from "@netaccess/core";
+ *
+ * await using kv = await Deno.openKv(":memory:");
+ * const options: KvCookieJarOptions = { kv, prefix: ["app", "cookies"], maxCookies: 1000 };
+ * {
+ *   await using jar = await KvCookieJar.open(options);
+ *   await jar.setCookiesFromUrl(["id=7; Max-Age=86400"], "https://example.com/");
+ * }
+ * await using again = await KvCookieJar.open(options); // `kv` stayed open
+ * console.log(cookieHeader(await again.cookiesForUrl("https://example.com/"))); // "id=7"
+ * ```
+ */
 export interface KvCookieJarOptions extends CookieJarOptions {
   /**
    * A SQLite file (or `":memory:"`) to open; the jar closes it. Give this or `kv`; with

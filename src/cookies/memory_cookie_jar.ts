@@ -9,7 +9,21 @@ import type { NetworkCookie } from "./network_cookie.ts";
 import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
 import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
 
-/** Options of {@linkcode MemoryCookieJar}. */
+/**
+ * Options of {@linkcode MemoryCookieJar}.
+ *
+ * @example Cookies expiring by the jar's clock
+ * ```ts
+ * import { MemoryCookieJar, type MemoryCookieJarOptions } from "@netaccess/core";
+ *
+ * let now = Date.parse("2030-01-01T00:00:00Z");
+ * const options: MemoryCookieJarOptions = { clock: () => now, maxCookies: 500 };
+ * const jar = new MemoryCookieJar(options);
+ * await jar.setCookiesFromUrl(["session=abc; Max-Age=60"], "https://example.com/");
+ * now += 61_000;
+ * console.log(await jar.allCookies()); // []: expired a second ago
+ * ```
+ */
 export type MemoryCookieJarOptions = CookieJarOptions;
 
 /**

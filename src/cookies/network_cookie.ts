@@ -4,7 +4,21 @@
  * @module
  */
 
-/** The `SameSite` attribute of a cookie, in lower case; `undefined` when absent or unknown. */
+/**
+ * The `SameSite` attribute of a cookie, in lower case; `undefined` when absent or unknown.
+ *
+ * @example Setting and reading `SameSite`
+ * ```ts
+ * import { type CookieSameSite, MemoryCookieJar } from "@netaccess/core";
+ *
+ * const jar = new MemoryCookieJar();
+ * const sameSite: CookieSameSite = "strict";
+ * await jar.insertCookie({ name: "csrf", value: "t0k3n", domain: "example.com", sameSite });
+ * await jar.setCookiesFromUrl(["theme=dark; SameSite=Lax"], "https://example.com/");
+ * for (const c of await jar.allCookies()) console.log(c.name, c.sameSite);
+ * // "csrf" "strict", then "theme" "lax"
+ * ```
+ */
 export type CookieSameSite = "strict" | "lax" | "none";
 
 /**
