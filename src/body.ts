@@ -9,6 +9,22 @@ import { NetworkError, NetworkReplyError } from "./network_error.ts";
 /**
  * What `post`, `put` and `sendCustomRequest` accept as a body. A plain object or array is sent
  * as JSON (with `Content-Type: application/json` unless one is set).
+ *
+ * @example Posting JSON, a form and text
+ * ```ts
+ * import { NetworkAccessManager, type NetworkBody } from "@netaccess/core";
+ * import { MockTransport } from "@netaccess/core/testing";
+ *
+ * const mock = new MockTransport().route("POST", "/", async (request) => ({
+ *   body: `${request.headers.get("content-type")} ${await request.text()}`,
+ * }));
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * const bodies: NetworkBody[] = [{ name: "pen" }, new URLSearchParams({ q: "pen" }), "pen"];
+ * for (const body of bodies) console.log(await manager.post("https://api.example/", body).text());
+ * // application/json {"name":"pen"}
+ * // application/x-www-form-urlencoded;charset=UTF-8 q=pen
+ * // text/plain;charset=UTF-8 pen
+ * ```
  */
 export type NetworkBody =
   | string

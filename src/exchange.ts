@@ -10,7 +10,20 @@ import type { NetworkAccessManager } from "./manager.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkRequest } from "./request.ts";
 
-/** Sends an exchange and resolves with the response (its body not yet read). */
+/**
+ * Sends an exchange and resolves with the response (its body not yet read).
+ *
+ * @example A transport of your own
+ * ```ts
+ * import { type Handler, NetworkAccessManager } from "@netaccess/core";
+ *
+ * const echo: Handler = async (exchange) =>
+ *   new Response(`${exchange.method} ${exchange.url.pathname}`);
+ * await using manager = new NetworkAccessManager({ transport: echo });
+ * const reply = manager.deleteResource("https://example.com/items/1");
+ * console.log(await reply.text()); // "DELETE /items/1"
+ * ```
+ */
 export type Handler = (exchange: Exchange) => Promise<Response>;
 
 /**
@@ -32,7 +45,26 @@ export type Handler = (exchange: Exchange) => Promise<Response>;
  */
 export type Layer = (next: Handler) => Handler;
 
-/** What the layers report to the reply while an exchange is under way. */
+/**
+ * What the layers report to the reply while an exchange is under way.
+ *
+ * @example A transport that reports upload progress
+ * ```ts
+ * import { type ExchangeMonitor, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async (exchange) => {
+ *     const monitor: ExchangeMonitor = exchange.monitor;
+ *     const size = exchange.body?.length ?? -1;
+ *     monitor.uploadProgress(size, size);
+ *     return new Response("stored");
+ *   },
+ * });
+ * const reply = manager.put("https://example.com/file", "twelve bytes");
+ * reply.addEventListener("uploadprogress", (e) => console.log(e.loaded, e.total)); // 12 12
+ * await reply.finished;
+ * ```
+ */
 export interface ExchangeMonitor {
   /** Bytes moved, or a send started: resets the reply's transfer timeout. */
   activity(): void;
@@ -40,7 +72,26 @@ export interface ExchangeMonitor {
   uploadProgress(loaded: number, total: number): void;
 }
 
-/** The parts of an exchange a layer may replace when it sends a new one (a redirect hop). */
+/**
+ * The parts of an exchange a layer may replace when it sends a new one (a redirect hop).
+ *
+ * @example A layer that tries a mirror when the origin is down
+ * ```ts
+ * import { type ExchangeChanges, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async ({ url, hop }) => new Response(url.host, { status: hop === 0 ? 503 : 200 }),
+ * });
+ * manager.use((next) => async (exchange) => {
+ *   const response = await next(exchange);
+ *   if (response.ok) return response;
+ *   const url = new URL(exchange.url.pathname, "https://mirror.example");
+ *   const changes: ExchangeChanges = { url };
+ *   return await next(exchange.next(changes));
+ * });
+ * console.log(await manager.get("https://origin.example/file").text()); // "mirror.example"
+ * ```
+ */
 export interface ExchangeChanges {
   /** The new target. */
   url?: URL;
@@ -149,7 +200,22 @@ export class Exchange {
   }
 }
 
-/** What a layer records about a response besides status, headers and body. */
+/**
+ * What a layer records about a response besides status, headers and body.
+ *
+ * @example A layer that answers from its own store
+ * ```ts
+ * import { NetworkAccessManager, type ResponseInfo, setResponseInfo } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * manager.use(() => async (exchange) => {
+ *   const info: ResponseInfo = { url: exchange.url, fromCache: true };
+ *   return setResponseInfo(new Response("offline copy"), info);
+ * });
+ * const reply = manager.get("https://example.com/");
+ * console.log(await reply.text(), reply.fromCache); // "offline copy" true
+ * ```
+ */
 export interface ResponseInfo {
   /** The URL the response is for (the last hop's). */
   url?: URL;

@@ -47,7 +47,19 @@ export interface NetworkAccessManagerFactory {
   create(): NetworkAccessManager;
 }
 
-/** Options of the KV cache a {@linkcode KvNetworkAccessManagerFactory} opens. */
+/**
+ * Options of the KV cache a {@linkcode KvNetworkAccessManagerFactory} opens.
+ *
+ * @example A smaller cache under a prefix of its own
+ * ```ts
+ * import { type KvFactoryCacheOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
+ *
+ * const cache: KvFactoryCacheOptions = { prefix: ["my-app", "http-cache"], maxSize: 10_485_760 };
+ * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:", cache });
+ * await using manager = factory.create();
+ * console.log(manager.cache === factory.cache, factory.cache?.maxSize); // true 10485760
+ * ```
+ */
 export interface KvFactoryCacheOptions {
   /**
    * The key prefix of the cache.
@@ -61,7 +73,21 @@ export interface KvFactoryCacheOptions {
   maxSize?: number;
 }
 
-/** Options of a KV store (cookie jar, HSTS) a {@linkcode KvNetworkAccessManagerFactory} opens. */
+/**
+ * Options of a KV store (cookie jar, HSTS) a {@linkcode KvNetworkAccessManagerFactory} opens.
+ *
+ * @example Cookie and HSTS stores under the application's prefix
+ * ```ts
+ * import { type KvFactoryStoreOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
+ *
+ * const cookieJar: KvFactoryStoreOptions = { prefix: ["my-app", "cookies"] };
+ * const hsts: KvFactoryStoreOptions = { prefix: ["my-app", "hsts"] };
+ * const path = ":memory:";
+ * await using factory = await KvNetworkAccessManagerFactory.open({ path, cookieJar, hsts });
+ * await using manager = factory.create();
+ * console.log(manager.cookieJar === factory.cookieJar, manager.hstsStore !== null); // true true
+ * ```
+ */
 export interface KvFactoryStoreOptions {
   /**
    * The key prefix of the store.
@@ -75,6 +101,23 @@ export interface KvFactoryStoreOptions {
  * and the function-valued manager options (layers, proxy factory, transport), it is plain
  * data, so it can be sent to a worker with `postMessage` and each worker builds its own factory
  * on the same KV file.
+ *
+ * @example The stores, HSTS and the managers' settings in one object
+ * ```ts
+ * import {
+ *   KvNetworkAccessManagerFactory,
+ *   type KvNetworkAccessManagerFactoryOptions,
+ * } from "@netaccess/core";
+ *
+ * const options: KvNetworkAccessManagerFactoryOptions = {
+ *   path: ":memory:",
+ *   hsts: true,
+ *   manager: { redirectPolicy: "same-origin", maxConnectionsPerHost: 4 },
+ * };
+ * await using factory = await KvNetworkAccessManagerFactory.open(options);
+ * await using manager = factory.create();
+ * console.log(manager.redirectPolicy, manager.hstsStore !== null); // "same-origin" true
+ * ```
  */
 export interface KvNetworkAccessManagerFactoryOptions {
   /**

@@ -58,10 +58,43 @@ import {
   type Operation,
 } from "./reply.ts";
 
-/** Where a user layer sits in the pipeline. */
+/**
+ * Where a user layer sits in the pipeline.
+ *
+ * @example A layer at the network position sees every redirect hop
+ * ```ts
+ * import { type LayerPosition, NetworkAccessManager } from "@netaccess/core";
+ *
+ * const transport = async ({ url }: { url: URL }) =>
+ *   url.pathname === "/old" ? Response.redirect("https://example.com/new") : new Response("moved");
+ * await using manager = new NetworkAccessManager({ transport });
+ * const position: LayerPosition = "network";
+ * manager.use((next) => (exchange) => {
+ *   console.log(exchange.url.pathname); // "/old", then "/new"
+ *   return next(exchange);
+ * }, position);
+ * await manager.get("https://example.com/old").finished;
+ * ```
+ */
 export type LayerPosition = "request" | "network";
 
-/** The options of a {@linkcode NetworkAccessManager}; every field is optional. */
+/**
+ * The options of a {@linkcode NetworkAccessManager}; every field is optional.
+ *
+ * @example A manager with a stricter redirect policy, fewer connections and retries
+ * ```ts
+ * import { NetworkAccessManager, type NetworkAccessManagerOptions } from "@netaccess/core";
+ *
+ * const options: NetworkAccessManagerOptions = {
+ *   redirectPolicy: "same-origin",
+ *   maxConnectionsPerHost: 2,
+ *   transferTimeout: 30_000,
+ *   retry: { limit: 2 },
+ * };
+ * await using manager = new NetworkAccessManager(options);
+ * console.log(manager.redirectPolicy, manager.maxConnectionsPerHost); // "same-origin" 2
+ * ```
+ */
 export interface NetworkAccessManagerOptions {
   /**
    * The redirect policy of requests that set none.

@@ -14,6 +14,18 @@
  *   `file:` and `data:` URLs still work.
  * - `"unknown"`: it cannot be told for every host at once (Deno's `net` permission is granted
  *   for some hosts only, or would be asked for); each request is checked for its own host.
+ *
+ * @example Working offline
+ * ```ts
+ * import { NetworkAccessManager, type NetworkAccessibility } from "@netaccess/core";
+ *
+ * const offline: NetworkAccessibility = "not-accessible";
+ * await using manager = new NetworkAccessManager({ networkAccessible: offline });
+ * const reply = manager.get("https://example.com/");
+ * await reply.finished;
+ * console.log(reply.errorString); // "Network access is disabled"
+ * console.log(await manager.get("data:,still%20works").text()); // "still works"
+ * ```
  */
 export type NetworkAccessibility = "accessible" | "not-accessible" | "unknown";
 

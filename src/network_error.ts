@@ -7,7 +7,23 @@
 
 import type { NetworkReply } from "./reply.ts";
 
-/** The names and numbers of {@linkcode NetworkError}. */
+/**
+ * The names and numbers of {@linkcode NetworkError}.
+ *
+ * @example The name of a reply's error code
+ * ```ts
+ * import { NetworkAccessManager, NetworkError, type NetworkErrorCodes } from "@netaccess/core";
+ *
+ * const names = Object.keys(NetworkError) as (keyof NetworkErrorCodes)[];
+ * const errorName = (code: number) => names.find((name) => NetworkError[name] === code);
+ * await using manager = new NetworkAccessManager({
+ *   transport: async () => new Response(null, { status: 404 }),
+ * });
+ * const reply = manager.get("https://example.com/missing");
+ * await reply.finished;
+ * console.log(errorName(reply.error)); // "ContentNotFoundError"
+ * ```
+ */
 export interface NetworkErrorCodes {
   /** No error condition. */
   readonly NoError: 0;
@@ -167,10 +183,44 @@ export const NetworkError: NetworkErrorCodes = Object.freeze({
   UnknownServerError: 499,
 });
 
-/** One of the numeric codes of {@linkcode NetworkError}. */
+/**
+ * One of the numeric codes of {@linkcode NetworkError}.
+ *
+ * @example A function that takes a code
+ * ```ts
+ * import { NetworkAccessManager, NetworkError, type NetworkErrorCode } from "@netaccess/core";
+ *
+ * const worthRetrying = (code: NetworkErrorCode) =>
+ *   code === NetworkError.TimeoutError || code === NetworkError.ServiceUnavailableError;
+ * await using manager = new NetworkAccessManager({
+ *   transport: async () => new Response(null, { status: 503 }),
+ * });
+ * const reply = manager.get("https://example.com/");
+ * await reply.finished;
+ * console.log(reply.error, worthRetrying(reply.error)); // 403 true
+ * ```
+ */
 export type NetworkErrorCode = NetworkErrorCodes[keyof NetworkErrorCodes];
 
-/** Options of {@linkcode NetworkReplyError}. */
+/**
+ * Options of {@linkcode NetworkReplyError}.
+ *
+ * @example A layer that fails a reply with a code
+ * ```ts
+ * import { NetworkAccessManager, NetworkError, NetworkReplyError } from "@netaccess/core";
+ * import type { NetworkReplyErrorOptions } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager();
+ * manager.use((next) => async (exchange) => {
+ *   if (exchange.url.hostname !== "ads.example") return await next(exchange);
+ *   const options: NetworkReplyErrorOptions = { cause: new Error("ad"), reply: exchange.reply };
+ *   throw new NetworkReplyError(NetworkError.ContentAccessDenied, "The host is blocked", options);
+ * });
+ * const reply = manager.get("https://ads.example/");
+ * await reply.finished;
+ * console.log(reply.error, reply.errorString); // 201 "The host is blocked"
+ * ```
+ */
 export interface NetworkReplyErrorOptions {
   /** The underlying error, when there is one. */
   cause?: unknown;

@@ -16,7 +16,25 @@ import {
 import type { NetworkRequest } from "./request.ts";
 import { _jsonErrorPosition } from "./_json_position.ts";
 
-/** The operation of a reply (Qt's `QNetworkAccessManager::Operation`). */
+/**
+ * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
+ *
+ * @example The operation of each reply
+ * ```ts
+ * import { NetworkAccessManager, type Operation } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({ transport: async () => new Response("ok") });
+ * const replies = [
+ *   manager.get("https://example.com/"),
+ *   manager.sendCustomRequest("https://example.com/", "PATCH", { done: true }),
+ * ];
+ * for (const reply of replies) {
+ *   await reply.finished;
+ *   const operation: Operation = reply.operation;
+ *   console.log(operation, reply.method); // "get" "GET", then "custom" "PATCH"
+ * }
+ * ```
+ */
 export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
 
 /** The settings a reply runs with, resolved from the request and the manager. */

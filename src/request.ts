@@ -7,23 +7,108 @@
 
 import { _checkRetry, type RetryOptions } from "./layers/retry.ts";
 
-/** The priority of a request in its host's queue. */
+/**
+ * The priority of a request in its host's queue.
+ *
+ * @example High-priority requests jump the host's queue
+ * ```ts
+ * import { NetworkAccessManager, type Priority } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   maxConnectionsPerHost: 1,
+ *   transport: async (exchange) => new Response(exchange.url.pathname),
+ * });
+ * const order: string[] = [];
+ * const send = (path: string, priority: Priority) =>
+ *   manager.get(`https://example.com${path}`, { priority }).text().then((t) => order.push(t));
+ * await Promise.all([send("/first", "normal"), send("/later", "low"), send("/soon", "high")]);
+ * console.log(order); // ["/first", "/soon", "/later"]
+ * ```
+ */
 export type Priority = "high" | "normal" | "low";
 
-/** Where a request may be answered from (Qt's `CacheLoadControl`). */
+/**
+ * Where a request may be answered from (Qt's `CacheLoadControl`).
+ *
+ * @example Answering from the cache only
+ * ```ts
+ * import { type CacheLoadControl, MemoryCache, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   cache: new MemoryCache(),
+ *   transport: async () => new Response("stored", { headers: { "cache-control": "max-age=60" } }),
+ * });
+ * await manager.get("https://example.com/").text();
+ * const offline: CacheLoadControl = "always-cache";
+ * const reply = manager.get("https://example.com/", { cacheLoadControl: offline });
+ * console.log(await reply.text(), reply.fromCache); // "stored" true
+ * ```
+ */
 export type CacheLoadControl =
   | "always-network"
   | "prefer-network"
   | "prefer-cache"
   | "always-cache";
 
-/** Whether the cookie layer handles cookies for a request (`"automatic"`) or leaves them alone. */
+/**
+ * Whether the cookie layer handles cookies for a request (`"automatic"`) or leaves them alone.
+ *
+ * @example A request that sends no cookies from the jar
+ * ```ts
+ * import { type CookieControl, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async (exchange) =>
+ *     new Response(exchange.headers.get("cookie") ?? "no cookie", {
+ *       headers: { "set-cookie": "session=1" },
+ *     }),
+ * });
+ * await manager.get("https://example.com/login").text();
+ * const cookies: CookieControl = "manual";
+ * const anonymous = manager.get("https://example.com/", { cookieLoadControl: cookies });
+ * console.log(await anonymous.text()); // "no cookie"
+ * console.log(await manager.get("https://example.com/").text()); // "session=1"
+ * ```
+ */
 export type CookieControl = "automatic" | "manual";
 
-/** How redirects are followed (Qt's `RedirectPolicy`). */
+/**
+ * How redirects are followed (Qt's `RedirectPolicy`).
+ *
+ * @example Refusing redirects to another origin
+ * ```ts
+ * import { NetworkAccessManager, NetworkError, type RedirectPolicy } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async () => Response.redirect("https://other.example/"),
+ * });
+ * const policy: RedirectPolicy = "same-origin";
+ * const reply = manager.get("https://example.com/", { redirectPolicy: policy });
+ * await reply.finished;
+ * console.log(reply.error === NetworkError.InsecureRedirectError); // true
+ * ```
+ */
 export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-verified";
 
-/** The options of a {@linkcode NetworkRequest}; every field is optional. */
+/**
+ * The options of a {@linkcode NetworkRequest}; every field is optional.
+ *
+ * @example The same options for a request object or a single call
+ * ```ts
+ * import { NetworkAccessManager, NetworkRequest, type NetworkRequestInit } from "@netaccess/core";
+ *
+ * const init: NetworkRequestInit = {
+ *   headers: { accept: "text/plain" },
+ *   priority: "low",
+ *   cacheSaveControl: false,
+ *   attributes: { traceId: "abc" },
+ * };
+ * const request = new NetworkRequest("data:text/plain,hi", init);
+ * console.log(request.priority, request.attributes.traceId); // "low" "abc"
+ * await using manager = new NetworkAccessManager();
+ * console.log(await manager.get("data:text/plain,hi", init).text()); // "hi"
+ * ```
+ */
 export interface NetworkRequestInit {
   /** Request headers. */
   headers?: HeadersInit;

@@ -7,10 +7,45 @@
 
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
 
-/** Query parameters: a `URLSearchParams`, a record, or name/value pairs. */
+/**
+ * Query parameters: a `URLSearchParams`, a record, or name/value pairs.
+ *
+ * @example The three forms of query parameters
+ * ```ts
+ * import { NetworkRequestFactory, type QueryInit } from "@netaccess/core";
+ *
+ * const api = new NetworkRequestFactory("https://api.example.com/search");
+ * const queries: QueryInit[] = [
+ *   { q: "pen" },
+ *   [["tag", "a"], ["tag", "b"]],
+ *   new URLSearchParams("page=2"),
+ * ];
+ * for (const query of queries) console.log(api.createRequest("", query).url.search);
+ * // "?q=pen", then "?tag=a&tag=b", then "?page=2"
+ * ```
+ */
 export type QueryInit = URLSearchParams | Record<string, string> | [string, string][];
 
-/** Options of {@linkcode NetworkRequestFactory}. */
+/**
+ * Options of {@linkcode NetworkRequestFactory}.
+ *
+ * @example A factory for one API
+ * ```ts
+ * import { NetworkRequestFactory, type NetworkRequestFactoryOptions } from "@netaccess/core";
+ *
+ * const options: NetworkRequestFactoryOptions = {
+ *   headers: { accept: "application/json" },
+ *   bearerToken: "s3cret",
+ *   query: { lang: "en" },
+ *   requestInit: { priority: "high", transferTimeout: 10_000 },
+ * };
+ * const api = new NetworkRequestFactory("https://api.example.com/v1", options);
+ * const request = api.createRequest("users");
+ * console.log(request.url.href); // "https://api.example.com/v1/users?lang=en"
+ * console.log(request.priority); // "high"
+ * console.log(request.headers.get("authorization")); // "Bearer s3cret"
+ * ```
+ */
 export interface NetworkRequestFactoryOptions {
   /**
    * Headers sent with every request (a request's own Authorization is replaced by the bearer
