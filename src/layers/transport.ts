@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Exchange, Handler } from "../exchange.ts";
+import type { Exchange } from "../exchange.ts";
 import { setResponseInfo } from "../exchange.ts";
 import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { _fetchFile } from "./_file.ts";
@@ -164,6 +164,3 @@ function headOf(response: Response): Response {
     headers: response.headers,
   });
 }
-
-/** The transport as a {@linkcode Handler}. */
-export const _defaultTransport: Handler = transport;
