@@ -223,6 +223,11 @@ export interface ResponseInfo {
   fromCache?: boolean;
   /** The URLs redirected to, in order. */
   redirects?: URL[];
+  /**
+   * True when the whole body was already received (its connection is free): the transport
+   * reads small bodies in one piece.
+   */
+  bodyReceived?: boolean;
 }
 
 const infos = new WeakMap<Response, ResponseInfo>();

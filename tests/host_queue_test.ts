@@ -193,3 +193,28 @@ Deno.test("NetworkReply.abort in every stage finishes once and frees the slot", 
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("NetworkAccessManager frees the slot of a small body as soon as it was received", async () => {
+  await using server = serve(() => new Response("small body"));
+  // readBufferSize 1: a reply nobody reads stops pulling its body after the first chunk.
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1, readBufferSize: 1 });
+  const unread = manager.get(`${server.url}/a`);
+  await new Promise((resolve) =>
+    unread.addEventListener("metadatachanged", resolve, { once: true })
+  );
+  const second = manager.get(`${server.url}/b`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    second.text(),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () => resolve("the second request waited for the unread body's slot"),
+        2000,
+      );
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "small body");
+  assert.equal(unread.isFinished, false);
+  assert.equal(await unread.text(), "small body");
+});

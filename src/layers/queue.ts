@@ -5,7 +5,7 @@
  * @module
  */
 
-import { _onBodyEnd, type Layer } from "../exchange.ts";
+import { _onBodyEnd, type Layer, responseInfo } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
 
 /** Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot. */
@@ -21,6 +21,11 @@ export function _queueLayer(queue: HostQueue): Layer {
     } catch (error) {
       release();
       throw error;
+    }
+    // A body already received holds the connection no longer.
+    if (responseInfo(response).bodyReceived) {
+      release();
+      return response;
     }
     return _onBodyEnd(response, exchange.signal, release);
   };

@@ -149,11 +149,14 @@ async function smallBodyInMemory(response: Response, url: URL): Promise<Response
   } catch (error) {
     throw _classifyError(error, url, "body");
   }
-  return new Response(bytes, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  return setResponseInfo(
+    new Response(bytes, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    }),
+    { bodyReceived: true },
+  );
 }
 
 function headOf(response: Response): Response {
