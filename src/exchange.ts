@@ -276,10 +276,7 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * Returns a response like `response` (status, status text, headers and recorded info) with
  * another body. Layers that watch or transform a body use it.
  */
-export function _withBody(
-  response: Response,
-  body: ReadableStream<Uint8Array> | null,
-): Response {
+export function _withBody(response: Response, body: BodyInit | null): Response {
   const copy = new Response(NULL_BODY_STATUSES.has(response.status) ? null : body, {
     status: response.status,
     statusText: response.statusText,

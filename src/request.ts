@@ -218,6 +218,24 @@ export function _checkInteger(what: string, field: string, value: unknown, min: 
   }
 }
 
+/** Checks the attributes a request and its init share; the messages start with `what`. */
+function checkAttributes(what: string, attributes: NetworkRequestInit): void {
+  _checkChoice(what, "priority", attributes.priority, PRIORITIES);
+  _checkChoice(what, "cacheLoadControl", attributes.cacheLoadControl, LOAD_CONTROLS);
+  _checkChoice(what, "cookieLoadControl", attributes.cookieLoadControl, COOKIE_CONTROLS);
+  _checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
+  _checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
+  _checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
+  _checkInteger(what, "transferTimeout", attributes.transferTimeout, 0);
+  _checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
+  _checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
+  const save = attributes.cacheSaveControl;
+  if (save !== undefined && typeof save !== "boolean") {
+    throw new TypeError(`${what}: 'cacheSaveControl' must be a boolean, got ${describe(save)}`);
+  }
+  _checkRetry(what, attributes.retry);
+}
+
 function parseUrl(input: string | URL): URL {
   if (input instanceof URL) return new URL(input.href);
   if (typeof input !== "string") {
@@ -303,21 +321,7 @@ export class NetworkRequest {
         cause: error,
       });
     }
-    _checkChoice(what, "priority", init.priority, PRIORITIES);
-    _checkChoice(what, "cacheLoadControl", init.cacheLoadControl, LOAD_CONTROLS);
-    _checkChoice(what, "cookieLoadControl", init.cookieLoadControl, COOKIE_CONTROLS);
-    _checkChoice(what, "cookieSaveControl", init.cookieSaveControl, COOKIE_CONTROLS);
-    _checkChoice(what, "redirectPolicy", init.redirectPolicy, REDIRECT_POLICIES);
-    _checkInteger(what, "maxRedirects", init.maxRedirects, 0);
-    _checkInteger(what, "transferTimeout", init.transferTimeout, 0);
-    _checkInteger(what, "readBufferSize", init.readBufferSize, 0);
-    _checkInteger(what, "decompressionGuard", init.decompressionGuard, -1);
-    if (init.cacheSaveControl !== undefined && typeof init.cacheSaveControl !== "boolean") {
-      throw new TypeError(
-        `${what}: 'cacheSaveControl' must be a boolean, got ${describe(init.cacheSaveControl)}`,
-      );
-    }
-    _checkRetry(what, init.retry);
+    checkAttributes(what, init);
     if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
       throw new TypeError(`${what}: 'signal' must be an AbortSignal, got ${describe(init.signal)}`);
     }
@@ -375,16 +379,7 @@ export class NetworkRequest {
       if (!(this.headers instanceof Headers)) {
         throw new TypeError(`${what}: 'headers' must be a Headers object`);
       }
-      _checkChoice(what, "priority", this.priority, PRIORITIES);
-      _checkChoice(what, "cacheLoadControl", this.cacheLoadControl, LOAD_CONTROLS);
-      _checkChoice(what, "cookieLoadControl", this.cookieLoadControl, COOKIE_CONTROLS);
-      _checkChoice(what, "cookieSaveControl", this.cookieSaveControl, COOKIE_CONTROLS);
-      _checkChoice(what, "redirectPolicy", this.redirectPolicy, REDIRECT_POLICIES);
-      _checkInteger(what, "maxRedirects", this.maxRedirects, 0);
-      _checkInteger(what, "transferTimeout", this.transferTimeout, 0);
-      _checkInteger(what, "readBufferSize", this.readBufferSize, 0);
-      _checkInteger(what, "decompressionGuard", this.decompressionGuard, -1);
-      _checkRetry(what, this.retry);
+      checkAttributes(what, this);
       return null;
     } catch (error) {
       return (error as Error).message;

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Exchange } from "../exchange.ts";
-import { setResponseInfo } from "../exchange.ts";
+import { _withBody, type Exchange, setResponseInfo } from "../exchange.ts";
 import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { _fetchFile } from "./_file.ts";
 
@@ -149,21 +148,10 @@ async function smallBodyInMemory(response: Response, url: URL): Promise<Response
   } catch (error) {
     throw _classifyError(error, url, "body");
   }
-  return setResponseInfo(
-    new Response(bytes, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    }),
-    { bodyReceived: true },
-  );
+  return setResponseInfo(_withBody(response, bytes), { bodyReceived: true });
 }
 
 function headOf(response: Response): Response {
   response.body?.cancel().catch(() => {});
-  return new Response(null, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  return _withBody(response, null);
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
+import { _withBody, type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { _sleep } from "../layers/retry.ts";
 
@@ -517,7 +517,7 @@ export class MockTransport {
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});
-      response = new Response(null, response);
+      response = _withBody(response, null);
     }
     exchange.monitor.activity();
     return setResponseInfo(response, { url: exchange.url });

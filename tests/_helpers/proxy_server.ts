@@ -222,14 +222,20 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
     const { line, headers } = parseHead(await reader.head());
     const [method = "", target = "", version = "HTTP/1.1"] = line.split(" ");
     const proxyAuthorization = header(headers, "proxy-authorization");
-    const refuse = () =>
-      proxyAuthorization !== null && options.wrongCredentialsStatus === 401
+    /** Answers a request without the expected credentials (401 or 407); true when it did. */
+    const refused = async (record: ProxyRecord): Promise<boolean> => {
+      if (expectedBasic === null || proxyAuthorization === expectedBasic) return false;
+      const wrong = proxyAuthorization !== null && options.wrongCredentialsStatus === 401;
+      record.outcome = wrong ? 401 : 407;
+      await (wrong
         ? answer(401, "Unauthorized", 'www-authenticate: Basic realm="proxy"\r\n')
         : answer(
           407,
           "Proxy Authentication Required",
           'proxy-authenticate: Basic realm="proxy"\r\n',
-        );
+        ));
+      return true;
+    };
     const answer = (status: number, reason: string, extra = "") =>
       writeAll(
         client,
@@ -246,13 +252,7 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
         outcome: 0,
       };
       log.push(record);
-      if (expectedBasic !== null && proxyAuthorization !== expectedBasic) {
-        record.outcome = proxyAuthorization !== null && options.wrongCredentialsStatus === 401
-          ? 401
-          : 407;
-        await refuse();
-        return;
-      }
+      if (await refused(record)) return;
       let upstream: Deno.Conn;
       try {
         const { host, port } = splitHostPort(target);
@@ -290,13 +290,7 @@ export function startProxyServer(options: ProxyServerOptions = {}): ProxyServer 
       await answer(400, "Bad Request");
       return;
     }
-    if (expectedBasic !== null && proxyAuthorization !== expectedBasic) {
-      record.outcome = proxyAuthorization !== null && options.wrongCredentialsStatus === 401
-        ? 401
-        : 407;
-      await refuse();
-      return;
-    }
+    if (await refused(record)) return;
     let upstream: Deno.Conn;
     try {
       const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
