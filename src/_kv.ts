@@ -8,6 +8,23 @@ export interface _KvSource {
   kv?: Deno.Kv;
 }
 
+/**
+ * Opens a Deno KV database for `what`, failing with an error that names the flag when Deno KV is
+ * not available (it is unstable in Deno 2: `--unstable-kv`, or `"unstable": ["kv"]` in
+ * deno.json).
+ */
+export function _openKvDatabase(path: string | undefined, what: string): Promise<Deno.Kv> {
+  if (typeof Deno.openKv !== "function") {
+    return Promise.reject(
+      new TypeError(
+        `Cannot open ${what}: Deno KV is not available; run with --unstable-kv ` +
+          `or add "unstable": ["kv"] to deno.json`,
+      ),
+    );
+  }
+  return Deno.openKv(path);
+}
+
 /** Opens the database a store uses; `owned` tells whether the store must close it. */
 export async function _openKv(
   source: _KvSource,
@@ -20,7 +37,7 @@ export async function _openKv(
   if (source.path !== undefined && typeof source.path !== "string") {
     throw new TypeError(`Cannot open ${what}: 'path' must be a string, got ${typeof source.path}`);
   }
-  return { kv: await Deno.openKv(source.path), owned: true };
+  return { kv: await _openKvDatabase(source.path, what), owned: true };
 }
 
 function isLocked(error: unknown): boolean {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { _openKvDatabase } from "./_kv.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { Clock } from "./clock.ts";
 import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
@@ -296,7 +297,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   async #open(): Promise<Stores> {
     const options = this.#options;
     const owned = options.kv === undefined;
-    const kv = options.kv ?? await Deno.openKv(options.path);
+    const kv = options.kv ?? await _openKvDatabase(options.path, "manager factory");
     const clock = options.clock;
     try {
       const cacheOptions = storeOptions(options.cache, true);

@@ -29,8 +29,9 @@ import {
 
 const ENCODER = new TextEncoder();
 const MAX_PART_BYTES = 256;
-const ONE = new Deno.KvU64(1n);
-const MINUS_ONE = new Deno.KvU64(0xffffffffffffffffn);
+/** `sum` operands: 1, and 2^64 - 1 (minus one modulo 2^64). */
+const ONE = 1n;
+const MINUS_ONE = 0xffffffffffffffffn;
 const MAX_ATTEMPTS = 100;
 
 async function keyPart(text: string): Promise<string | Uint8Array> {
@@ -81,9 +82,9 @@ export class _KvCookieStore extends _CookieStore {
     const result = await _retryLocked(() => {
       const op = this.#kv.atomic().check(entry).delete(entry.key).sum(
         this.#totalKey,
-        MINUS_ONE.value,
+        MINUS_ONE,
       );
-      if (site !== null) op.sum(this.#siteKey(site), MINUS_ONE.value);
+      if (site !== null) op.sum(this.#siteKey(site), MINUS_ONE);
       return op.commit();
     });
     return result.ok;
@@ -142,7 +143,7 @@ export class _KvCookieStore extends _CookieStore {
       try {
         result = await _retryLocked(() => {
           const op = this.#kv.atomic().check(current).set(key, value);
-          if (isNew) op.sum(this.#totalKey, ONE.value).sum(this.#siteKey(site), ONE.value);
+          if (isNew) op.sum(this.#totalKey, ONE).sum(this.#siteKey(site), ONE);
           return op.commit();
         });
       } catch (error) {

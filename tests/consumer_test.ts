@@ -1,0 +1,103 @@
+/**
+ * The package as a consumer sees it: a project of its own, with its own deno.json (an import map
+ * to the entry points, no `"unstable"`), run with `deno run` and no flag.
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Runs `program` with `deno run <flags>` in a temporary consumer project. */
+async function runConsumer(
+  program: string,
+  flags: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_consumer_" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        imports: {
+          "@netaccess/core": new URL("mod.ts", ROOT).href,
+          "@netaccess/core/testing": new URL("testing.ts", ROOT).href,
+        },
+      }),
+    );
+    await Deno.writeTextFile(`${dir}/main.ts`, program);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", ...flags, "main.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a consumer without the KV flag imports both entry points and makes requests", async () => {
+  const { code, stdout, stderr } = await runConsumer(`
+    import { MemoryCookieJar, NetworkAccessManager } from "@netaccess/core";
+    import { createMockManager } from "@netaccess/core/testing";
+
+    await using manager = new NetworkAccessManager();
+    const text = await manager.get("data:text/plain,hello").text();
+    await using mocked = createMockManager();
+    mocked.mock.route("GET", "/a", { status: 200, headers: { "set-cookie": "id=1" }, body: "a" });
+    const mockedText = await mocked.manager.get("https://api.example/a").text();
+    const jar = new MemoryCookieJar();
+    await jar.setCookiesFromUrl(["theme=dark"], "https://example.com/");
+    const cookies = (await jar.cookiesForUrl("https://example.com/")).map((c) => c.name);
+    console.log(JSON.stringify({ kv: typeof Deno.openKv, text, mockedText, cookies }));
+  `);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    kv: "undefined",
+    text: "hello",
+    mockedText: "a",
+    cookies: ["theme"],
+  });
+});
+
+Deno.test("a consumer without the KV flag gets an error naming the flag from every KV store", async () => {
+  const { code, stdout, stderr } = await runConsumer(`
+    import {
+      KvCache,
+      KvCookieJar,
+      KvHstsStore,
+      KvNetworkAccessManagerFactory,
+    } from "@netaccess/core";
+
+    const opens = {
+      cache: () => KvCache.open({ path: ":memory:" }),
+      cookieJar: () => KvCookieJar.open({ path: ":memory:" }),
+      hsts: () => KvHstsStore.open({ path: ":memory:" }),
+      factory: () => KvNetworkAccessManagerFactory.open({ path: ":memory:" }),
+    };
+    const messages: Record<string, string> = {};
+    for (const [name, open] of Object.entries(opens)) {
+      try {
+        await open();
+        messages[name] = "opened";
+      } catch (error) {
+        messages[name] = (error as Error).name + ": " + (error as Error).message;
+      }
+    }
+    console.log(JSON.stringify(messages));
+  `);
+  assert.equal(code, 0, stderr);
+  const messages = JSON.parse(stdout) as Record<string, string>;
+  assert.deepEqual(Object.keys(messages), ["cache", "cookieJar", "hsts", "factory"]);
+  for (const [name, message] of Object.entries(messages)) {
+    assert.match(message, /^TypeError: Cannot open /, name);
+    assert.match(message, /Deno KV is not available/, name);
+    assert.match(message, /--unstable-kv/, name);
+    assert.match(message, /"unstable": \["kv"\]/, name);
+  }
+});
