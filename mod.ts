@@ -41,7 +41,9 @@ export {
 } from "./src/request_factory.ts";
 export { NetworkReply, type Operation } from "./src/reply.ts";
 export {
+  type CreateManagerOptions,
   type KvFactoryCacheOptions,
+  type KvFactoryCookieJarOptions,
   type KvFactoryStoreOptions,
   KvNetworkAccessManagerFactory,
   type KvNetworkAccessManagerFactoryOptions,

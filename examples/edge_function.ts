@@ -5,6 +5,14 @@
  * KV, so every instance of the function shares them: an upstream answer cached by one instance
  * is served by all the others until it goes stale.
  *
+ * The function serves many end users, so nothing of one user may reach another. The KV cache
+ * is a shared cache (its default mode): it stores no `private` response, nor one to a request
+ * that carried credentials or cookies unless the upstream marks it `public` or `s-maxage`, and
+ * never a `Set-Cookie`. The cookies the upstream sets are kept per end user: each manager is
+ * created with the user's key as its cookie partition, so a session cookie the upstream gives
+ * one user is never sent with another user's request. A request with no known user gets a
+ * manager whose cookies live and die with it.
+ *
  * Run locally:
  *
  * ```sh
@@ -24,6 +32,13 @@ export interface EdgeFunctionOptions {
   upstream: string;
   /** A KV file for the cache and cookie jar; none on Deno Deploy (the hosted KV). */
   kvPath?: string;
+  /**
+   * Who the end user of an incoming request is: the key of their cookie partition, or `null`
+   * for an anonymous request. Put your authentication here (a verified session or token); the
+   * default reads `X-User-Id`, a header that only a trusted gateway in front of the function
+   * may set.
+   */
+  userOf?: (request: Request) => string | null;
 }
 
 /** The request handler, and what releases the stores. */
@@ -32,6 +47,10 @@ export interface EdgeFunction extends AsyncDisposable {
   handler: (request: Request) => Promise<Response>;
   /** Closes the shared stores. */
   close(): Promise<void>;
+}
+
+function defaultUserOf(request: Request): string | null {
+  return request.headers.get("x-user-id");
 }
 
 /**
@@ -56,7 +75,9 @@ export async function createEdgeFunction(options: EdgeFunctionOptions): Promise<
       return new Response("Not found", { status: 404 });
     }
     const city = url.searchParams.get("city") ?? "";
-    await using manager = factory.create();
+    const user = (options.userOf ?? defaultUserOf)(request);
+    // The user's own cookies, in every instance; none of anyone else's.
+    await using manager = factory.create(user === null ? {} : { partition: `user:${user}` });
     const reply = manager.get(api.createRequest("/forecast", { city }), {
       signal: request.signal,
     });

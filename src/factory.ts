@@ -9,7 +9,9 @@
 import { _openKvDatabase } from "./_kv.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { Clock } from "./clock.ts";
+import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
+import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import { KvHstsStore } from "./hsts.ts";
 import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manager.ts";
 
@@ -43,9 +45,37 @@ export interface NetworkAccessManagerFactory {
   /**
    * Makes a new manager.
    *
+   * @param options Per-manager choices, such as the cookie partition of the user it serves.
    * @returns A manager no one else holds; the caller closes it.
    */
-  create(): NetworkAccessManager;
+  create(options?: CreateManagerOptions): NetworkAccessManager;
+}
+
+/**
+ * What one manager made by a factory gets of its own.
+ *
+ * @example A manager whose cookies are one end user's
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CreateManagerOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
+ *
+ * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:" });
+ * const options: CreateManagerOptions = { partition: "user:42" };
+ * await using manager = factory.create(options);
+ * assert.equal((manager.cookieJar as { partitionKey?: string }).partitionKey, "user:42");
+ * ```
+ */
+export interface CreateManagerOptions {
+  /**
+   * The cookie partition of the manager: the key of the end user (or tenant) it acts for.
+   * Managers created with the same partition share cookies (in every process on the
+   * database); no cookie crosses between partitions. Without it, a manager gets a cookie jar
+   * of its own, in memory, unless the factory was asked to share one jar (`cookieJar: {
+   * shared: true }`).
+   *
+   * @default {undefined}
+   */
+  partition?: string;
 }
 
 /**
@@ -98,6 +128,34 @@ export interface KvFactoryStoreOptions {
 }
 
 /**
+ * Options of the KV cookie jar a {@linkcode KvNetworkAccessManagerFactory} opens.
+ *
+ * @example One cookie jar for every manager (a single-user application)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KvFactoryCookieJarOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
+ *
+ * const cookieJar: KvFactoryCookieJarOptions = { prefix: ["my-app", "cookies"], shared: true };
+ * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:", cookieJar });
+ * await using a = factory.create();
+ * await using b = factory.create();
+ * assert.equal(a.cookieJar, factory.cookieJar);
+ * assert.equal(b.cookieJar, factory.cookieJar);
+ * ```
+ */
+export interface KvFactoryCookieJarOptions extends KvFactoryStoreOptions {
+  /**
+   * Whether every manager created without a `partition` uses the one shared jar
+   * ({@linkcode KvNetworkAccessManagerFactory.cookieJar}): right for an application that acts
+   * for one user, wrong for a server acting for many (one user's cookies would go out with
+   * another's requests). When `false`, such a manager gets a jar of its own, in memory.
+   *
+   * @default {false}
+   */
+  shared?: boolean;
+}
+
+/**
  * The configuration of a {@linkcode KvNetworkAccessManagerFactory}. Apart from `kv`, `clock`
  * and the function-valued manager options (layers, proxy factory, transport), it is plain
  * data, so it can be sent to a worker with `postMessage` and each worker builds its own factory
@@ -140,10 +198,12 @@ export interface KvNetworkAccessManagerFactoryOptions {
   cache?: boolean | KvFactoryCacheOptions;
   /**
    * The cookie jar ({@linkcode KvCookieJar}): `true`, its options, or `false` for none (the
-   * managers then handle no cookies).
+   * managers then handle no cookies). Managers share it only when asked: one created with a
+   * `partition` uses that partition of the jar; one created without uses a jar of its own in
+   * memory, or the shared jar with `{ shared: true }`.
    * @default {true}
    */
-  cookieJar?: boolean | KvFactoryStoreOptions;
+  cookieJar?: boolean | KvFactoryCookieJarOptions;
   /**
    * The HSTS store ({@linkcode KvHstsStore}): `true`, its options, or `false` for HSTS off.
    * @default {false}
@@ -221,6 +281,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   #opening: Promise<Stores> | undefined;
   #stores: Stores | undefined;
   readonly #managers = new Set<NetworkAccessManager>();
+  readonly #sharedJar: boolean;
   #closing: Promise<void> | undefined;
 
   /**
@@ -242,6 +303,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     }
     checkStore("cache", options.cache);
     checkStore("cookieJar", options.cookieJar);
+    const shared = typeof options.cookieJar === "object" ? options.cookieJar.shared : undefined;
+    if (shared !== undefined && typeof shared !== "boolean") {
+      throw new TypeError(`${WHAT}: 'cookieJar.shared' must be a boolean, got ${typeof shared}`);
+    }
+    this.#sharedJar = shared === true;
     checkStore("hsts", options.hsts);
     const manager = { ...options.manager };
     for (const field of ["cache", "cookieJar", "hstsStore", "clock"]) {
@@ -301,11 +367,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     const clock = options.clock;
     try {
       const cacheOptions = storeOptions(options.cache, true);
-      const jarOptions = storeOptions(options.cookieJar, true);
+      const jarOptions = storeOptions<KvFactoryCookieJarOptions>(options.cookieJar, true);
       const hstsOptions = storeOptions(options.hsts, false);
       const [cache, cookieJar, hstsStore] = await Promise.all([
         cacheOptions && KvCache.open({ ...cacheOptions, kv, clock }),
-        jarOptions && KvCookieJar.open({ ...jarOptions, kv, clock }),
+        jarOptions && KvCookieJar.open({ prefix: jarOptions.prefix, kv, clock }),
         hstsOptions && KvHstsStore.open({ ...hstsOptions, kv, clock }),
       ]);
       return { kv, owned, cache, cookieJar, hstsStore };
@@ -320,7 +386,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     return this.#stores?.cache ?? null;
   }
 
-  /** The shared cookie jar, or `null` before the stores are open or when there is none. */
+  /**
+   * The factory's cookie jar (unpartitioned; managers use it only with `cookieJar: { shared:
+   * true }`), or `null` before the stores are open or when there is none. Its `clear()` removes
+   * every partition's cookies too.
+   */
   get cookieJar(): KvCookieJar | null {
     return this.#stores?.cookieJar ?? null;
   }
@@ -332,14 +402,21 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
 
   /**
    * Makes a new manager on the shared stores, with the factory's manager options. The caller
-   * closes it; closing it leaves the stores open.
+   * closes it; closing it leaves the stores open. Its cookie jar is the `partition` of the
+   * factory's jar when one is given, else a jar of its own in memory (or the factory's jar
+   * when it was opened with `cookieJar: { shared: true }`).
    *
+   * @param options The manager's cookie partition.
    * @returns A new manager.
    * @throws {TypeError} When the stores are not open yet (`await factory.ready` first, or make
-   * the factory with `open()`), or the factory is closed.
+   * the factory with `open()`), the factory is closed, or `partition` is not a non-empty string.
+   * @throws {RangeError} When `partition` is longer than 512 bytes.
    */
-  create(): NetworkAccessManager {
+  create(options: CreateManagerOptions = {}): NetworkAccessManager {
     if (this.#closing) throw new TypeError("Cannot create manager: the factory is closed");
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
+    }
     const stores = this.#stores;
     if (stores === undefined) {
       throw new TypeError(
@@ -347,11 +424,17 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
           "or createAsync(), or make the factory with KvNetworkAccessManagerFactory.open()",
       );
     }
+    let cookieJar: CookieJar | null = stores.cookieJar;
+    if (cookieJar !== null) {
+      if (options.partition !== undefined) {
+        cookieJar = stores.cookieJar!.partition(options.partition);
+      } else if (!this.#sharedJar) cookieJar = new MemoryCookieJar({ clock: this.#options.clock });
+    }
     const manager = new _FactoryManager({
       ...this.#managerOptions,
       layers: this.#managerOptions.layers && [...this.#managerOptions.layers],
       cache: stores.cache,
-      cookieJar: stores.cookieJar,
+      cookieJar,
       hstsStore: stores.hstsStore,
     }, (closed) => this.#managers.delete(closed));
     this.#managers.add(manager);
@@ -361,12 +444,13 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   /**
    * Opens the stores when needed, then makes a manager as {@linkcode KvNetworkAccessManagerFactory.create}.
    *
+   * @param options The manager's cookie partition.
    * @returns A new manager.
    * @throws {TypeError} When the factory is closed or the database cannot be opened.
    */
-  async createAsync(): Promise<NetworkAccessManager> {
+  async createAsync(options?: CreateManagerOptions): Promise<NetworkAccessManager> {
     await this.ready;
-    return this.create();
+    return this.create(options);
   }
 
   /** How many managers made by this factory are not closed yet. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createEdgeFunction } from "../examples/edge_function.ts";
 import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
-Deno.test("the edge function answers the second call from the shared KV cache, across instances", async () => {
+Deno.test("the edge function answers the second call from the shared KV cache, across instances, and keeps cookies per end user", async () => {
   const seen: { city: string | null; cookie: string | null }[] = [];
   await using upstream = serve((request) => {
     const url = new URL(request.url);
@@ -29,14 +29,17 @@ Deno.test("the edge function answers the second call from the shared KV cache, a
     assert.deepEqual(await hit.json(), { city: "Oslo", forecast: "sun", n: 1 });
     assert.equal(seen.length, 1, "the upstream was called once");
 
-    const other = await fetch(`${edgeB.url}/weather?city=Rome`);
-    assert.equal(other.headers.get("x-cache"), "MISS");
-    await other.body?.cancel();
-    assert.deepEqual(
-      seen[1],
-      { city: "Rome", cookie: "region=eu" },
-      "the cookie jar is shared too",
-    );
+    // Cookies are per end user, in every instance.
+    const alice = { "x-user-id": "alice" };
+    const bob = { "x-user-id": "bob" };
+    await (await fetch(`${edgeA.url}/weather?city=Rome`, { headers: alice })).body?.cancel();
+    assert.deepEqual(seen[1], { city: "Rome", cookie: null });
+    await (await fetch(`${edgeB.url}/weather?city=Paris`, { headers: alice })).body?.cancel();
+    assert.deepEqual(seen[2], { city: "Paris", cookie: "region=eu" }, "alice's cookie follows her");
+    await (await fetch(`${edgeB.url}/weather?city=Lima`, { headers: bob })).body?.cancel();
+    assert.deepEqual(seen[3], { city: "Lima", cookie: null }, "bob never gets alice's cookie");
+    await (await fetch(`${edgeA.url}/weather?city=Kyiv`)).body?.cancel();
+    assert.deepEqual(seen[4], { city: "Kyiv", cookie: null }, "nor does an anonymous request");
 
     const notFound = await fetch(`${edgeA.url}/other`);
     assert.equal(notFound.status, 404);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  KvCookieJar,
   KvNetworkAccessManagerFactory,
+  MemoryCookieJar,
   NetworkAccessManager,
   type NetworkAccessManagerFactory,
   NetworkError,
@@ -68,9 +70,10 @@ Deno.test("KvNetworkAccessManagerFactory.open makes managers on shared stores, w
   assert.ok(a instanceof NetworkAccessManager);
   assert.notEqual(a, b);
   assert.ok(factory.cache !== null && factory.cookieJar !== null && factory.hstsStore !== null);
+  assert.notEqual(a.cookieJar, b.cookieJar, "no cookie jar is shared unless asked");
   for (const manager of [a, b]) {
     assert.equal(manager.cache, factory.cache);
-    assert.equal(manager.cookieJar, factory.cookieJar);
+    assert.ok(manager.cookieJar instanceof MemoryCookieJar);
     assert.equal(manager.hstsStore, factory.hstsStore);
     assert.equal(manager.maxRedirects, 3);
     assert.equal(manager.redirectPolicy, "same-origin");
@@ -80,22 +83,86 @@ Deno.test("KvNetworkAccessManagerFactory.open makes managers on shared stores, w
   assert.equal(factory.openManagers, 2);
 });
 
-Deno.test("KvNetworkAccessManagerFactory: managers see each other's cookies and cache entries", async () => {
+Deno.test("KvNetworkAccessManagerFactory: managers of one partition see each other's cookies; every manager sees the cache", async () => {
   await using server = origin();
   await using file = await tempKvPath();
   await using factory = await KvNetworkAccessManagerFactory.open({ path: file.path });
   {
-    await using first = factory.create();
+    await using first = factory.create({ partition: "alice" });
     assert.equal(await first.get(`${server.url}/login`).text(), "in");
     assert.equal(await first.get(`${server.url}/doc`).text(), "doc 1");
   }
   assert.equal(factory.openManagers, 0, "a closed manager is forgotten");
-  await using second = factory.create();
+  await using second = factory.create({ partition: "alice" });
   assert.equal(await second.get(`${server.url}/whoami`).text(), "session=abc");
   const cached = second.get(`${server.url}/doc`);
   assert.equal(await cached.text(), "doc 1");
   assert.equal(cached.fromCache, true);
   assert.equal(server.hits.doc, 1);
+  await using bob = factory.create({ partition: "bob" });
+  assert.equal(await bob.get(`${server.url}/whoami`).text(), "", "no cookie crosses partitions");
+  await using anonymous = factory.create();
+  assert.equal(await anonymous.get(`${server.url}/whoami`).text(), "");
+  assert.equal(await factory.cookieJar!.allCookies().then((c) => c.length), 0);
+  await factory.cookieJar!.clear();
+  assert.equal(await second.get(`${server.url}/whoami`).text(), "", "clear() empties partitions");
+});
+
+Deno.test("KvNetworkAccessManagerFactory shares one cookie jar only when asked", async () => {
+  await using server = origin();
+  await using file = await tempKvPath();
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: file.path,
+    cookieJar: { shared: true },
+  });
+  await using first = factory.create();
+  await using second = factory.create();
+  assert.equal(first.cookieJar, factory.cookieJar);
+  assert.equal(second.cookieJar, factory.cookieJar);
+  await first.get(`${server.url}/login`).text();
+  assert.equal(await second.get(`${server.url}/whoami`).text(), "session=abc");
+  await using carol = factory.create({ partition: "carol" });
+  assert.notEqual(carol.cookieJar, factory.cookieJar);
+  assert.equal(await carol.get(`${server.url}/whoami`).text(), "", "a partition stays apart");
+  assert.throws(
+    () => new KvNetworkAccessManagerFactory({ cookieJar: { shared: "yes" as never } }),
+    { name: "TypeError", message: /'cookieJar.shared' must be a boolean, got string/ },
+  );
+  assert.throws(() => factory.create({ partition: "" }), {
+    name: "TypeError",
+    message: /'partition' must be a non-empty string, got ""/,
+  });
+  assert.throws(() => factory.create({ partition: "x".repeat(513) }), {
+    name: "RangeError",
+    message: /'partition' must be at most 512 bytes, got 513/,
+  });
+});
+
+Deno.test("KvCookieJar partitions: two processes' jars on one file keep each partition apart", async () => {
+  await using file = await tempKvPath();
+  const url = "https://example.test/";
+  {
+    await using alice = await KvCookieJar.open({ path: file.path, partition: "alice" });
+    await using bob = await KvCookieJar.open({ path: file.path, partition: "bob" });
+    await using root = await KvCookieJar.open({ path: file.path });
+    await alice.setCookiesFromUrl(["session=A; Max-Age=3600"], url);
+    await bob.setCookiesFromUrl(["session=B; Max-Age=3600"], url);
+    await root.setCookiesFromUrl(["theme=dark; Max-Age=3600"], url);
+    assert.deepEqual((await alice.cookiesForUrl(url)).map((c) => c.value), ["A"]);
+    assert.deepEqual((await bob.cookiesForUrl(url)).map((c) => c.value), ["B"]);
+    assert.deepEqual((await root.allCookies()).map((c) => c.value), ["dark"]);
+    assert.equal(alice.partitionKey, "alice");
+    assert.equal(root.partitionKey, null);
+    assert.equal(root.partition("alice").partitionKey, "alice");
+    await bob.clear();
+    assert.deepEqual((await alice.cookiesForUrl(url)).map((c) => c.value), ["A"]);
+  }
+  await using again = await KvCookieJar.open({ path: file.path, partition: "alice" });
+  assert.deepEqual((await again.cookiesForUrl(url)).map((c) => c.value), ["A"], "it persists");
+  await assert.rejects(() => KvCookieJar.open({ path: file.path, partition: 7 as never }), {
+    name: "TypeError",
+    message: /Cannot open cookie jar: 'partition' must be a non-empty string, got 7/,
+  });
 });
 
 Deno.test("KvNetworkAccessManagerFactory closes managers' connections only, never the shared stores", async () => {
@@ -124,7 +191,11 @@ Deno.test("KvNetworkAccessManagerFactory opens the stores once when the first ca
     "20 concurrent createAsync() and ready: one database, one set of stores",
     async () => {
       using opens = countKvOpens();
-      await using factory = new KvNetworkAccessManagerFactory({ path: file.path, hsts: true });
+      await using factory = new KvNetworkAccessManagerFactory({
+        path: file.path,
+        hsts: true,
+        cookieJar: { shared: true },
+      });
       const managers = await Promise.all([
         ...Array.from({ length: 20 }, () => factory.createAsync()),
         factory.ready.then((f) => f.create()),

@@ -61,7 +61,7 @@ Deno.test("KvNetworkAccessManagerFactory in Web Workers: each worker's managers 
     const config: KvNetworkAccessManagerFactoryOptions = {
       path: `${dir}/shared.sqlite3`,
       cache: { maxSize: 8 * 1024 * 1024 },
-      cookieJar: true,
+      cookieJar: { shared: true },
       manager: { maxRedirects: 5, maxConnectionsPerHost: 4, retry: { limit: 1 } },
     };
     const workers = Array.from({ length: WORKERS }, startWorker);

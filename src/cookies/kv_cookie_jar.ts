@@ -8,7 +8,7 @@ import { _openKv } from "../_kv.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
-import { _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
+import { type _StoreLimits, _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
 import { _KvCookieStore } from "./_kv_cookie_store.ts";
 
 /**
@@ -42,9 +42,40 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    * @default {["netaccess", "cookies"]}
    */
   prefix?: Deno.KvKey;
+  /**
+   * The partition of the jar: an opaque key (a user id, a tenant) that keeps its cookies apart
+   * from every other partition's and from the unpartitioned jar's. Jars opened with the same
+   * database, prefix and partition see the same cookies, in every process. The partition is one
+   * element of the jar's keys, `[...prefix, "p", partition]`, under which the jar's usual layout
+   * lives; the limits (`maxCookies`...) apply per partition.
+   *
+   * @default {undefined (no partition)}
+   */
+  partition?: string;
 }
 
 const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
+/** The key element that separates partitions from the jar's own entries. */
+const PARTITIONS = "p";
+const MAX_PARTITION_BYTES = 512;
+
+/** Validates a partition key and returns the key prefix of its jar. */
+function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): Deno.KvKey {
+  if (partition === undefined) return prefix;
+  if (typeof partition !== "string" || partition === "") {
+    throw new TypeError(
+      `Cannot ${what}: 'partition' must be a non-empty string, got ${Deno.inspect(partition)}`,
+    );
+  }
+  const bytes = new TextEncoder().encode(partition).length;
+  if (bytes > MAX_PARTITION_BYTES) {
+    throw new RangeError(
+      `Cannot ${what}: 'partition' must be at most ${MAX_PARTITION_BYTES} bytes, got ${bytes} ` +
+        "(hash a longer key)",
+    );
+  }
+  return [...prefix, PARTITIONS, partition];
+}
 
 /**
  * A {@linkcode CookieJar} in Deno KV: the rules of {@linkcode MemoryCookieJar}, with
@@ -72,12 +103,33 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
   readonly #engine: _CookieEngine;
+  readonly #prefix: Deno.KvKey;
+  readonly #limits: _StoreLimits;
   #closed = false;
+  /**
+   * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
+   * the unpartitioned jar.
+   */
+  readonly partitionKey: string | null;
 
-  private constructor(kv: Deno.Kv, owned: boolean, engine: _CookieEngine) {
+  private constructor(
+    kv: Deno.Kv,
+    owned: boolean,
+    prefix: Deno.KvKey,
+    partition: string | null,
+    limits: _StoreLimits,
+  ) {
     this.#kv = kv;
     this.#owned = owned;
-    this.#engine = engine;
+    this.#prefix = prefix;
+    this.#limits = limits;
+    this.partitionKey = partition;
+    const store = new _KvCookieStore(
+      kv,
+      partitionPrefix(prefix, partition ?? undefined, ""),
+      limits,
+    );
+    this.#engine = new _CookieEngine(store, _TOUCH_THRESHOLD_MS);
   }
 
   /**
@@ -97,9 +149,39 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
         `Cannot ${what}: 'prefix' must be an array (a KV key), got ${typeof prefix}`,
       );
     }
+    partitionPrefix(prefix, options.partition, what);
     const { kv, owned } = await _openKv(options, "cookie jar");
-    const store = new _KvCookieStore(kv, [...prefix], limits);
-    return new KvCookieJar(kv, owned, new _CookieEngine(store, _TOUCH_THRESHOLD_MS));
+    return new KvCookieJar(kv, owned, [...prefix], options.partition ?? null, limits);
+  }
+
+  /**
+   * A jar for one partition of this jar's cookies (one user's, one tenant's), on the same
+   * database and prefix, with the same limits and clock. It shares the database, so it needs no
+   * closing of its own; it stops working when this jar closes the database.
+   *
+   * @example One jar per end user
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { cookieHeader, KvCookieJar } from "@netaccess/core";
+   *
+   * await using jar = await KvCookieJar.open({ path: ":memory:" });
+   * const alice = jar.partition("user:alice");
+   * const bob = jar.partition("user:bob");
+   * await alice.setCookiesFromUrl(["session=a1; Max-Age=3600"], "https://example.com/");
+   * assert.equal(cookieHeader(await alice.cookiesForUrl("https://example.com/")), "session=a1");
+   * assert.deepEqual(await bob.cookiesForUrl("https://example.com/"), []);
+   * assert.equal(alice.partitionKey, "user:alice");
+   * ```
+   *
+   * @param partition The partition key: a non-empty string of at most 512 bytes.
+   * @returns The partition's jar.
+   * @throws {TypeError} When `partition` is not a non-empty string, or this jar is closed.
+   * @throws {RangeError} When `partition` is longer than 512 bytes.
+   */
+  partition(partition: string): KvCookieJar {
+    this.#check("partition cookie jar");
+    partitionPrefix(this.#prefix, partition, "partition cookie jar");
+    return new KvCookieJar(this.#kv, false, this.#prefix, partition, this.#limits);
   }
 
   #check(what: string): void {
@@ -186,7 +268,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   }
 
   /**
-   * Removes every cookie (every entry under the jar's prefix).
+   * Removes every cookie (every entry under the jar's prefix and partition; the unpartitioned
+   * jar's `clear()` removes every partition too).
    *
    * @returns When done.
    * @throws {TypeError} When the jar is closed.
