@@ -7,47 +7,83 @@
 
 import type { Priority } from "./request.ts";
 
+/** One waiting request: a node of its priority's doubly linked list. */
 interface Waiter {
   resolve: (release: () => void) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal;
   onAbort: () => void;
+  list: WaiterList | undefined;
+  prev: Waiter | undefined;
+  next: Waiter | undefined;
+}
+
+/** First come first served; removing any waiter is O(1). */
+class WaiterList {
+  head: Waiter | undefined;
+  tail: Waiter | undefined;
+  size = 0;
+
+  push(waiter: Waiter): void {
+    waiter.list = this;
+    waiter.prev = this.tail;
+    waiter.next = undefined;
+    if (this.tail) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+    this.size++;
+  }
+
+  remove(waiter: Waiter): void {
+    if (waiter.list !== this) return;
+    if (waiter.prev) waiter.prev.next = waiter.next;
+    else this.head = waiter.next;
+    if (waiter.next) waiter.next.prev = waiter.prev;
+    else this.tail = waiter.prev;
+    waiter.list = waiter.prev = waiter.next = undefined;
+    this.size--;
+  }
 }
 
 interface HostState {
   active: number;
-  waiting: Record<Priority, Waiter[]>;
+  waiting: number;
+  lists: Record<Priority, WaiterList>;
 }
 
 const ORDER: readonly Priority[] = ["high", "normal", "low"];
 
 /**
  * Slots per origin, handed out in priority order (high, normal, low), first come first
- * served within one priority. Deno's `fetch` opens as many connections as there are
- * concurrent requests; this is what bounds them.
+ * served within one priority. Deno's `fetch` opens a connection per concurrent HTTP/1.1
+ * request; this is what bounds them. Leaving the queue (an aborted waiter) and closing it
+ * cost the same whatever the number of waiters.
  *
  * @example Two slots for one origin
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HostQueue } from "@netaccess/core";
  *
  * const queue = new HostQueue(() => 2);
  * const signal = new AbortController().signal;
  * const release = await queue.acquire("http://127.0.0.1:8000", "normal", signal);
- * console.log(queue.active("http://127.0.0.1:8000")); // 1
+ * assert.equal(queue.active("http://127.0.0.1:8000"), 1);
  * release();
+ * assert.equal(queue.active("http://127.0.0.1:8000"), 0);
  * ```
  */
 export class HostQueue {
-  readonly #limit: () => number;
+  readonly #limit: (key: string) => number;
   readonly #hosts = new Map<string, HostState>();
+  #closed: { reason: unknown } | undefined;
 
   /**
    * Creates a queue.
    *
-   * @param limit Returns the number of slots per origin; read each time a slot frees, so a
-   * changed setting applies at once.
+   * @param limit Returns the number of slots of an origin (given as its argument); read each
+   * time a request arrives or a slot frees, so a changed setting applies at once.
    */
-  constructor(limit: () => number) {
+  constructor(limit: (key: string) => number) {
     this.#limit = limit;
   }
 
@@ -58,30 +94,37 @@ export class HostQueue {
    * @param priority The request's priority.
    * @param signal Aborting it while waiting leaves the queue at once.
    * @returns A function that releases the slot; calling it again does nothing.
-   * @throws The signal's reason when aborted while waiting.
+   * @throws The signal's reason when aborted while waiting, or the reason given to
+   * {@linkcode HostQueue.close}.
    */
   acquire(key: string, priority: Priority, signal: AbortSignal): Promise<() => void> {
+    if (this.#closed) return Promise.reject(this.#closed.reason);
     if (signal.aborted) return Promise.reject(signal.reason);
     const host = this.#host(key);
-    if (host.active < this.#limit() && ORDER.every((p) => host.waiting[p].length === 0)) {
+    if (host.waiting === 0 && host.active < this.#limit(key)) {
       host.active++;
-      return Promise.resolve(this.#releaser(key));
+      return Promise.resolve(this.#releaser(key, host));
     }
     return new Promise((resolve, reject) => {
+      const list = host.lists[priority];
       const waiter: Waiter = {
         resolve,
         reject,
         signal,
         onAbort: () => {
-          const list = host.waiting[priority];
-          const index = list.indexOf(waiter);
-          if (index >= 0) list.splice(index, 1);
-          this.#forget(key);
+          if (waiter.list === undefined) return;
+          waiter.list.remove(waiter);
+          host.waiting--;
+          this.#forget(key, host);
           reject(signal.reason);
         },
+        list: undefined,
+        prev: undefined,
+        next: undefined,
       };
       signal.addEventListener("abort", waiter.onAbort, { once: true });
-      host.waiting[priority].push(waiter);
+      list.push(waiter);
+      host.waiting++;
     });
   }
 
@@ -102,46 +145,104 @@ export class HostQueue {
    * @returns How many requests wait.
    */
   waiting(key: string): number {
+    return this.#hosts.get(key)?.waiting ?? 0;
+  }
+
+  /**
+   * Hands out the free slots of an origin to its waiters: call it when the origin's limit
+   * grew (the queue also does this whenever a slot is released).
+   *
+   * @param key The origin.
+   */
+  wake(key: string): void {
     const host = this.#hosts.get(key);
-    return host ? ORDER.reduce((n, p) => n + host.waiting[p].length, 0) : 0;
+    if (host) this.#dispatch(key, host);
+  }
+
+  /**
+   * Rejects every waiting request with `reason` in one pass, and every later
+   * {@linkcode HostQueue.acquire}; slots already handed out stay valid until released.
+   * Safe to call twice.
+   *
+   * @param reason Why the queue closed.
+   *
+   * @example Closing a queue with a waiter
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HostQueue } from "@netaccess/core";
+   *
+   * const queue = new HostQueue(() => 1);
+   * const signal = new AbortController().signal;
+   * const release = await queue.acquire("https://example.com", "normal", signal);
+   * const waiting = queue.acquire("https://example.com", "normal", signal);
+   * queue.close(new Error("closed"));
+   * await assert.rejects(waiting, /closed/);
+   * release();
+   * ```
+   */
+  close(reason?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = { reason };
+    for (const host of this.#hosts.values()) {
+      for (const priority of ORDER) {
+        const list = host.lists[priority];
+        for (let waiter = list.head; waiter !== undefined;) {
+          const next = waiter.next;
+          waiter.list = waiter.prev = waiter.next = undefined;
+          waiter.signal.removeEventListener("abort", waiter.onAbort);
+          waiter.reject(reason);
+          waiter = next;
+        }
+        list.head = list.tail = undefined;
+        list.size = 0;
+      }
+      host.waiting = 0;
+    }
+    for (const [key, host] of this.#hosts) this.#forget(key, host);
   }
 
   #host(key: string): HostState {
     let host = this.#hosts.get(key);
     if (!host) {
-      host = { active: 0, waiting: { high: [], normal: [], low: [] } };
+      host = {
+        active: 0,
+        waiting: 0,
+        lists: { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() },
+      };
       this.#hosts.set(key, host);
     }
     return host;
   }
 
-  #releaser(key: string): () => void {
+  #releaser(key: string, host: HostState): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const host = this.#hosts.get(key);
-      if (!host) return;
       host.active--;
       this.#dispatch(key, host);
     };
   }
 
   #dispatch(key: string, host: HostState): void {
-    while (host.active < this.#limit()) {
-      const priority = ORDER.find((p) => host.waiting[p].length > 0);
-      if (priority === undefined) break;
-      const waiter = host.waiting[priority].shift()!;
+    while (host.waiting > 0 && host.active < this.#limit(key)) {
+      const list = host.lists.high.size > 0
+        ? host.lists.high
+        : host.lists.normal.size > 0
+        ? host.lists.normal
+        : host.lists.low;
+      const waiter = list.head!;
+      list.remove(waiter);
+      host.waiting--;
       waiter.signal.removeEventListener("abort", waiter.onAbort);
       host.active++;
-      waiter.resolve(this.#releaser(key));
+      waiter.resolve(this.#releaser(key, host));
     }
-    this.#forget(key);
+    this.#forget(key, host);
   }
 
-  #forget(key: string): void {
-    const host = this.#hosts.get(key);
-    if (host && host.active === 0 && ORDER.every((p) => host.waiting[p].length === 0)) {
+  #forget(key: string, host: HostState): void {
+    if (host.active === 0 && host.waiting === 0 && this.#hosts.get(key) === host) {
       this.#hosts.delete(key);
     }
   }

@@ -910,8 +910,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
 
   async #close(): Promise<void> {
     this.#closed = true;
+    const message = "Operation canceled: the manager was closed";
+    this.#queue.close(new DOMException(message, "AbortError"));
     const replies = [...this.#running];
-    for (const reply of replies) _cancelReply(reply, "Operation canceled: the manager was closed");
+    for (const reply of replies) _cancelReply(reply, message);
     await Promise.all(replies.map((reply) => reply.finished));
     this.#pool.clear();
     this.#permissions?.close();

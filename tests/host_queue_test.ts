@@ -48,6 +48,73 @@ Deno.test("HostQueue: an aborted waiter leaves the queue at once", async () => {
   assert.equal(queue.active("h"), 0);
 });
 
+Deno.test("HostQueue: waiters aborted in the middle leave; the rest keep their order", async () => {
+  const queue = new HostQueue(() => 1);
+  const release = await queue.acquire("h", "normal", new AbortController().signal);
+  const controllers = Array.from({ length: 6 }, () => new AbortController());
+  const order: number[] = [];
+  const waits = controllers.map((controller, i) =>
+    queue.acquire("h", "normal", controller.signal).then(
+      (next) => {
+        order.push(i);
+        next();
+      },
+      () => order.push(-i),
+    )
+  );
+  controllers[0]!.abort();
+  controllers[3]!.abort();
+  controllers[5]!.abort();
+  await tick();
+  assert.equal(queue.waiting("h"), 3);
+  release();
+  await Promise.all(waits);
+  assert.deepEqual(order, [-0, -3, -5, 1, 2, 4]);
+  assert.equal(queue.active("h"), 0);
+  assert.equal(queue.waiting("h"), 0);
+});
+
+Deno.test("HostQueue.close rejects every waiter and every later acquire", async () => {
+  const queue = new HostQueue(() => 1);
+  const signal = new AbortController().signal;
+  const release = await queue.acquire("a", "normal", signal);
+  const held = await queue.acquire("b", "normal", signal);
+  const waits = [
+    queue.acquire("a", "high", signal),
+    queue.acquire("a", "low", signal),
+    queue.acquire("b", "normal", signal),
+  ];
+  const reason = new Error("queue closed");
+  queue.close(reason);
+  queue.close(new Error("second close is ignored"));
+  for (const waiting of waits) await assert.rejects(waiting, (e) => e === reason);
+  assert.equal(queue.waiting("a") + queue.waiting("b"), 0);
+  assert.equal(queue.active("a"), 1, "slots handed out stay valid");
+  await assert.rejects(queue.acquire("c", "normal", signal), (e) => e === reason);
+  release();
+  held();
+  assert.equal(queue.active("a") + queue.active("b"), 0);
+});
+
+Deno.test("HostQueue reads the limit of each origin, and wake() hands out slots it gained", async () => {
+  const limits = new Map([["h2", 1]]);
+  const queue = new HostQueue((key) => limits.get(key) ?? 2);
+  const signal = new AbortController().signal;
+  await queue.acquire("h1", "normal", signal);
+  await queue.acquire("h1", "normal", signal);
+  await queue.acquire("h2", "normal", signal);
+  let started = 0;
+  const waits = [1, 2, 3].map(() => queue.acquire("h2", "normal", signal).then(() => started++));
+  await tick();
+  assert.equal(queue.active("h1"), 2);
+  assert.equal(queue.waiting("h2"), 3);
+  limits.set("h2", 100);
+  queue.wake("h2");
+  await Promise.all(waits);
+  assert.equal(started, 3);
+  assert.equal(queue.active("h2"), 4);
+});
+
 Deno.test("NetworkAccessManager runs at most 6 requests per origin while the rest wait", async () => {
   let inFlight = 0;
   let peak = 0;

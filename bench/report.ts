@@ -1,0 +1,246 @@
+/**
+ * The request path against raw `fetch`, measured side by side in one process: alternating
+ * rounds of the manager and its baseline, the median ratio of the rounds reported (a ratio
+ * above 1 means the manager was faster). What it measures:
+ *
+ * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager);
+ * - 256 MiB streamed through `for await (const chunk of reply)` against reading
+ *   `response.body`, with the growth of the resident set while streaming;
+ * - the cost per request of queuing, aborting and closing 1,000 and 10,000 queued requests
+ *   (the ratio of the per-request cost at 10,000 to that at 1,000: 1 is flat);
+ * - 30 concurrent requests to a local HTTP/2 (TLS) server, against `fetch`.
+ *
+ * Run: `npx --yes deno@2.9.6 run -A bench/report.ts [rounds]` (default 5 rounds).
+ * `--only=get,stream,queue,h2` runs a subset.
+ *
+ * @module
+ */
+
+import { NetworkAccessManager } from "../mod.ts";
+import { makeTestCertificates } from "../tests/_helpers/tls.ts";
+
+const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 5);
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const wanted = (name: string) => only === undefined || only.includes(name);
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const MIB = 1024 * 1024;
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+/** Runs `baseline` and `subject` alternately; returns the per-round ratios baseline/subject. */
+async function compare(
+  baseline: () => Promise<unknown>,
+  subject: () => Promise<unknown>,
+): Promise<{ ratio: number; baseline: number; subject: number }> {
+  await baseline();
+  await subject();
+  const ratios: number[] = [];
+  const base: number[] = [];
+  const subj: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const first = i % 2 === 0;
+    const a = first ? await time(baseline) : 0;
+    const b = await time(subject);
+    const c = first ? a : await time(baseline);
+    base.push(c);
+    subj.push(b);
+    ratios.push(c / b);
+  }
+  return { ratio: median(ratios), baseline: median(base), subject: median(subj) };
+}
+
+const lines: string[] = [];
+function report(line: string): void {
+  lines.push(line);
+  console.log(line);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 KiB GET over loopback.
+
+if (wanted("get")) {
+  const KIB = new Uint8Array(1024).fill(1);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    return new Response(KIB);
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/kib`;
+  const manager = new NetworkAccessManager();
+  const run = (concurrency: number, requests: number, one: () => Promise<unknown>) => () =>
+    Promise.all(Array.from({ length: concurrency }, async () => {
+      for (let i = 0; i < requests / concurrency; i++) await one();
+    }));
+  const viaFetch = async () => await (await fetch(url)).bytes();
+  const viaManager = async () => await manager.get(url).bytes();
+  for (const concurrency of [6, 1]) {
+    const requests = concurrency === 6 ? 3000 : 1500;
+    const r = await compare(
+      run(concurrency, requests, viaFetch),
+      run(concurrency, requests, viaManager),
+    );
+    report(
+      `1 KiB GET, concurrency ${concurrency}: manager ${fmt(r.ratio)}x fetch ` +
+        `(fetch ${fmt((r.baseline * 1000) / requests, 1)} µs/request, manager ${
+          fmt((r.subject * 1000) / requests, 1)
+        } µs/request)`,
+    );
+  }
+  await manager.close();
+  await server.shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 256 MiB streamed.
+
+if (wanted("stream")) {
+  const SIZE = 256 * MIB;
+  const CHUNK = new Uint8Array(64 * 1024).fill(7);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let sent = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= SIZE) return controller.close();
+          controller.enqueue(CHUNK);
+          sent += CHUNK.byteLength;
+        },
+      }, { highWaterMark: 0 }),
+    );
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/stream`;
+  const manager = new NetworkAccessManager();
+  let peak = 0;
+  const sample = (n: number) => {
+    if ((n & 63) === 0) peak = Math.max(peak, Deno.memoryUsage().rss);
+  };
+  const viaFetch = async () => {
+    const reader = (await fetch(url)).body!.getReader();
+    let size = 0;
+    let n = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      sample(n++);
+    }
+    if (size !== SIZE) throw new Error(`fetch read ${size} bytes`);
+  };
+  const viaManager = async () => {
+    const reply = manager.get(url);
+    let size = 0;
+    let n = 0;
+    for await (const chunk of reply) {
+      size += chunk.byteLength;
+      sample(n++);
+    }
+    if (size !== SIZE) throw new Error(`manager read ${size} bytes: ${reply.errorString}`);
+  };
+  const r = await compare(viaFetch, viaManager);
+  const growth: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const before = Deno.memoryUsage().rss;
+    peak = before;
+    await viaManager();
+    growth.push(peak - before);
+  }
+  report(
+    `256 MiB stream: reply iterator ${fmt(r.ratio)}x response.body ` +
+      `(response.body ${fmt(SIZE / MIB / (r.baseline / 1000), 0)} MiB/s, iterator ${
+        fmt(SIZE / MIB / (r.subject / 1000), 0)
+      } MiB/s); RSS growth ${fmt(median(growth) / MIB, 1)} MiB`,
+  );
+  await manager.close();
+  await server.shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queued, aborted and closed requests.
+
+if (wanted("queue")) {
+  // A transport that never answers: every request beyond the one slot waits in the queue.
+  const hang = (exchange: { signal: AbortSignal }) =>
+    new Promise<Response>((_, reject) => {
+      exchange.signal.addEventListener("abort", () => reject(exchange.signal.reason), {
+        once: true,
+      });
+    });
+  const url = "http://queue.test/";
+  const perRequest = async (count: number, end: "abort" | "close") => {
+    const manager = new NetworkAccessManager({
+      transport: hang,
+      maxConnectionsPerHost: 1,
+      cookieJar: null,
+    });
+    const t0 = performance.now();
+    const replies = Array.from({ length: count }, () => manager.get(url));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const t1 = performance.now();
+    if (end === "abort") { for (const reply of replies) reply.abort(); }
+    else await manager.close();
+    await Promise.all(replies.map((reply) => reply.finished));
+    const t2 = performance.now();
+    await manager.close();
+    return { queued: ((t1 - t0) * 1000) / count, ended: ((t2 - t1) * 1000) / count };
+  };
+  for (const end of ["abort", "close"] as const) {
+    const small: { queued: number; ended: number }[] = [];
+    const large: { queued: number; ended: number }[] = [];
+    await perRequest(1000, end);
+    await perRequest(10_000, end);
+    for (let i = 0; i < rounds; i++) {
+      small.push(await perRequest(1000, end));
+      large.push(await perRequest(10_000, end));
+    }
+    const q1 = median(small.map((s) => s.queued));
+    const q10 = median(large.map((s) => s.queued));
+    const e1 = median(small.map((s) => s.ended));
+    const e10 = median(large.map((s) => s.ended));
+    const verb = end === "abort" ? "aborted" : "closed";
+    report(
+      `queue then ${end}: per request at 10,000 / at 1,000 = queued ${fmt(q10 / q1)}x, ${verb} ${
+        fmt(e10 / e1)
+      }x (queued ${fmt(q1, 1)} / ${fmt(q10, 1)} µs, ${verb} ${fmt(e1, 1)} / ${fmt(e10, 1)} µs)`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/2: 30 concurrent requests to one TLS origin.
+
+if (wanted("h2")) {
+  const { caCert, cert, key } = await makeTestCertificates();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return new Response("x".repeat(1024));
+    },
+  );
+  const url = `https://127.0.0.1:${server.addr.port}/h2`;
+  const client = Deno.createHttpClient({ caCerts: [caCert] });
+  const manager = new NetworkAccessManager({ caCerts: [caCert] });
+  const viaFetch = () =>
+    Promise.all(
+      Array.from({ length: 30 }, async () => await (await fetch(url, { client })).bytes()),
+    );
+  const viaManager = () => Promise.all(Array.from({ length: 30 }, () => manager.get(url).bytes()));
+  const r = await compare(viaFetch, viaManager);
+  report(
+    `30 concurrent HTTP/2 requests: manager takes ${fmt(1 / r.ratio)}x fetch's time ` +
+      `(fetch ${fmt(r.baseline, 0)} ms, manager ${fmt(r.subject, 0)} ms)`,
+  );
+  client.close();
+  await manager.close();
+  await server.shutdown();
+}
+
+console.log(`\n${rounds} rounds, medians.`);
