@@ -50,6 +50,8 @@ export {
   type NetworkAccessManagerFactory,
 } from "./src/factory.ts";
 export {
+  InvalidJsonError,
+  type InvalidJsonErrorOptions,
   NetworkError,
   type NetworkErrorCode,
   type NetworkErrorCodes,

@@ -270,6 +270,69 @@ export class NetworkReplyError extends Error {
   }
 }
 
+/**
+ * Options of {@linkcode InvalidJsonError}.
+ *
+ * @example An error for a body that is not JSON
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidJsonError, type InvalidJsonErrorOptions } from "@netaccess/core";
+ *
+ * const options: InvalidJsonErrorOptions = { position: 3, cause: new SyntaxError("bad") };
+ * const error = new InvalidJsonError("The body is not valid JSON", options);
+ * assert.equal(error.position, 3);
+ * ```
+ */
+export interface InvalidJsonErrorOptions {
+  /** The `SyntaxError` of `JSON.parse`. */
+  cause?: unknown;
+  /** The reply whose body it is. */
+  reply?: NetworkReply;
+  /** Where the body stops being JSON (an offset in UTF-16 code units), when known. */
+  position?: number;
+}
+
+/**
+ * Thrown by {@linkcode NetworkReply.json} when a complete body arrived but is not JSON. It is a
+ * `SyntaxError`, as `JSON.parse` and `Response.json()` throw, not a
+ * {@linkcode NetworkReplyError}: the transfer succeeded, and `reply.error` keeps its value
+ * (`NoError`, or the code of an HTTP error status).
+ *
+ * @example Telling a failed transfer from a body that is not JSON
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidJsonError, NetworkAccessManager, NetworkError } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async () => new Response("<html>oops</html>"),
+ * });
+ * const reply = manager.get("https://api.example/items");
+ * const error = await reply.json().catch((e) => e);
+ * assert.ok(error instanceof InvalidJsonError);
+ * assert.equal(error.position, 0);
+ * assert.equal(reply.error, NetworkError.NoError); // the transfer itself succeeded
+ * ```
+ */
+export class InvalidJsonError extends SyntaxError {
+  /** The reply whose body it is, when known. */
+  readonly reply: NetworkReply | undefined;
+  /** Where the body stops being JSON (an offset in UTF-16 code units), when known. */
+  readonly position: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong, naming the URL.
+   * @param options The `cause`, the `reply` and the `position`.
+   */
+  constructor(message: string, options: InvalidJsonErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "InvalidJsonError";
+    this.reply = options.reply;
+    this.position = options.position;
+  }
+}
+
 /** The name of a code, such as `"ContentNotFoundError"` for 203, or `"Unknown"`. */
 export function _errorName(code: number): string {
   for (const [name, value] of Object.entries(NetworkError)) if (value === code) return name;

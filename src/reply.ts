@@ -9,6 +9,7 @@ import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
 import {
   _classifyError,
   _statusToError,
+  InvalidJsonError,
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
@@ -304,7 +305,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    * error status still has its body, and does not throw).
    * @throws {TypeError} When the body was already read.
    */
-  async bytes(): Promise<Uint8Array> {
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     this.#claim("all");
     await this.finished;
     this.#throwIfNoBody();
@@ -341,25 +342,30 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   }
 
   /**
-   * Reads the whole body as JSON.
+   * Reads the whole body as JSON. An HTTP error status is no exception: its body is parsed
+   * and returned, and `error` tells the status's code.
    *
    * @returns The parsed value.
-   * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}, and with
-   * `UnknownContentError` naming the URL and the position when the body is not JSON.
+   * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}: the transfer failed.
+   * @throws {InvalidJsonError} When the body arrived complete but is not JSON (a
+   * `SyntaxError` naming the URL and the position; `error` is unchanged).
    */
   async json(): Promise<unknown> {
     const text = await this.text();
     try {
       return JSON.parse(text);
     } catch (error) {
-      const position = /position (\d+)/.exec((error as Error).message)?.[1] ??
-        _jsonErrorPosition(text) ?? undefined;
-      throw new NetworkReplyError(
-        NetworkError.UnknownContentError,
+      const found = /position (\d+)/.exec((error as Error).message)?.[1];
+      const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
+      throw new InvalidJsonError(
         `The body of ${this.#url.href} is not valid JSON${
-          position === undefined ? "" : ` (at position ${position})`
+          text === ""
+            ? " (it is empty)"
+            : position === undefined
+            ? ""
+            : ` (at position ${position})`
         }: ${(error as Error).message}`,
-        { cause: error, reply: this },
+        { cause: error, reply: this, position },
       );
     }
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
+import { InvalidJsonError, NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
 import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
@@ -90,9 +90,11 @@ Deno.test("reply.json() parses the body, and names the URL and the position when
   await t.step("invalid JSON", async () => {
     const reply = mocked.manager.get("https://api.test/bad");
     const error = await reply.json().then(() => null, (e) => e);
-    assert.ok(error instanceof NetworkReplyError);
-    assert.equal(error.code, NetworkError.UnknownContentError);
+    assert.ok(error instanceof InvalidJsonError);
+    assert.ok(error instanceof SyntaxError, "a SyntaxError, as JSON.parse and Response.json throw");
+    assert.ok(!(error instanceof NetworkReplyError), "not a network error");
     assert.equal(error.reply, reply);
+    assert.equal(error.position, 12);
     assert.ok(error.cause instanceof SyntaxError);
     assert.match(
       error.message,
@@ -102,8 +104,8 @@ Deno.test("reply.json() parses the body, and names the URL and the position when
   });
   await t.step("an empty body", async () => {
     await assert.rejects(mocked.manager.get("https://api.test/empty").json(), {
-      name: "NetworkReplyError",
-      message: /^The body of https:\/\/api\.test\/empty is not valid JSON/,
+      name: "InvalidJsonError",
+      message: /^The body of https:\/\/api\.test\/empty is not valid JSON \(it is empty\)/,
     });
   });
   await t.step("an error status still has its JSON body", async () => {
@@ -139,8 +141,11 @@ Deno.test("reply.json() names the position of every kind of JSON syntax error", 
       mocked.mock.reset();
       mocked.mock.route("GET", "/x", { body });
       await assert.rejects(mocked.manager.get("https://api.test/x").json(), {
-        name: "NetworkReplyError",
-        message: new RegExp(`is not valid JSON \\(at position ${position}\\)`),
+        name: "InvalidJsonError",
+        position,
+        message: body === ""
+          ? /is not valid JSON \(it is empty\)/
+          : new RegExp(`is not valid JSON \\(at position ${position}\\)`),
       });
     });
   }

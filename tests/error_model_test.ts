@@ -1,0 +1,165 @@
+/**
+ * The error model of the body readers, row by row as the README's table states it: the
+ * iterator, `text()`, `bytes()` and `json()` behave alike for each outcome of a reply.
+ */
+
+import assert from "node:assert/strict";
+import { InvalidJsonError, NetworkError, type NetworkReply, NetworkReplyError } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { takeUnhandledRejections } from "./_helpers/server.ts";
+
+type Reader = "iterator" | "text" | "bytes" | "json";
+const READERS: Reader[] = ["iterator", "text", "bytes", "json"];
+const decoder = new TextDecoder();
+
+/** Reads `reply` with `reader`; returns the body as text (json: re-serialised) or the error. */
+async function read(
+  reply: NetworkReply,
+  reader: Reader,
+): Promise<{ body?: string; chunks?: string; error?: unknown }> {
+  let chunks = "";
+  try {
+    switch (reader) {
+      case "iterator":
+        for await (const chunk of reply) chunks += decoder.decode(chunk, { stream: true });
+        return { body: chunks };
+      case "text":
+        return { body: await reply.text() };
+      case "bytes":
+        return { body: decoder.decode(await reply.bytes()) };
+      case "json":
+        return { body: JSON.stringify(await reply.json()) };
+    }
+  } catch (error) {
+    return { chunks, error };
+  }
+}
+
+function mocked() {
+  const m = createMockManager();
+  m.mock
+    .route("GET", "/ok", { json: { ok: true } })
+    .route("GET", "/missing", { status: 404, json: { error: "no such item" } })
+    .route("GET", "/broken", { status: 500, body: "<h1>Internal error</h1>" })
+    .route("GET", "/html", { body: "<html>hi</html>" })
+    .fail("GET", "/refused", NetworkError.ConnectionRefusedError)
+    .route("GET", "/cut", () => {
+      let sent = false;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent) {
+              controller.error(new Error("connection reset by peer"));
+              return;
+            }
+            sent = true;
+            controller.enqueue(new TextEncoder().encode(`{"items": [1, 2`));
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      );
+    });
+  return m;
+}
+
+Deno.test("error model (a): a complete body with an HTTP error status is delivered by every reader", async (t) => {
+  await using m = mocked();
+  for (const reader of READERS) {
+    await t.step(reader, async () => {
+      const missing = m.manager.get("https://api.test/missing");
+      assert.deepEqual(await read(missing, reader), { body: `{"error":"no such item"}` });
+      assert.equal(missing.error, NetworkError.ContentNotFoundError);
+      assert.equal(missing.status, 404);
+      assert.match(missing.errorString, /server replied: 404/);
+    });
+  }
+  await t.step("a 500 with a body that is not JSON: json() throws InvalidJsonError", async () => {
+    const broken = m.manager.get("https://api.test/broken");
+    const { error } = await read(broken, "json");
+    assert.ok(error instanceof InvalidJsonError);
+    assert.equal(broken.error, NetworkError.InternalServerError, "the status's code stays");
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("error model (b): a failed transfer makes every reader throw NetworkReplyError", async (t) => {
+  await using m = mocked();
+  for (const reader of READERS) {
+    await t.step(`${reader}: no response at all`, async () => {
+      const reply = m.manager.get("https://api.test/refused");
+      const { error, chunks } = await read(reply, reader);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, NetworkError.ConnectionRefusedError);
+      assert.equal(error.reply, reply);
+      assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+      assert.equal(chunks, "");
+    });
+    await t.step(`${reader}: cut in the middle of the body`, async () => {
+      const reply = m.manager.get("https://api.test/cut");
+      const { error, chunks } = await read(reply, reader);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, NetworkError.RemoteHostClosedError);
+      assert.equal(reply.error, NetworkError.RemoteHostClosedError);
+      assert.match(error.message, /closed before the reply was complete/);
+      // The iterator hands out what arrived before it throws; the others give nothing.
+      assert.equal(chunks, reader === "iterator" ? `{"items": [1, 2` : "");
+    });
+    await t.step(`${reader}: aborted`, async () => {
+      const reply = m.manager.get("https://api.test/ok");
+      reply.abort();
+      const { error } = await read(reply, reader);
+      assert.ok(error instanceof NetworkReplyError);
+      assert.equal(error.code, NetworkError.OperationCanceledError);
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("error model (c): a body that is not JSON fails json() alone, with InvalidJsonError", async (t) => {
+  await using m = mocked();
+  for (const reader of READERS) {
+    await t.step(reader, async () => {
+      const reply = m.manager.get("https://api.test/html");
+      const { body, error } = await read(reply, reader);
+      assert.equal(reply.error, NetworkError.NoError, "the transfer succeeded");
+      if (reader !== "json") {
+        assert.equal(body, "<html>hi</html>");
+        return;
+      }
+      assert.ok(error instanceof InvalidJsonError);
+      assert.ok(error instanceof SyntaxError);
+      assert.ok(!(error instanceof NetworkReplyError));
+      assert.equal(error.reply, reply);
+      assert.equal(error.position, 0);
+      assert.match(
+        error.message,
+        /^The body of https:\/\/api\.test\/html is not valid JSON \(at position 0\)/,
+      );
+    });
+  }
+});
+
+Deno.test("error model: a second read of a body throws a TypeError naming the URL", async (t) => {
+  await using m = mocked();
+  for (const first of READERS) {
+    for (const second of READERS) {
+      await t.step(`${first} then ${second}`, async () => {
+        const reply = m.manager.get("https://api.test/ok");
+        assert.equal((await read(reply, first)).body, `{"ok":true}`);
+        const { error } = await read(reply, second);
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(
+          (error as Error).message,
+          /^The body of the reply for https:\/\/api\.test\/ok was already read/,
+        );
+      });
+    }
+  }
+});
+
+Deno.test("reply.bytes() is a Uint8Array on an ArrayBuffer, ready for new Response()", async () => {
+  await using m = mocked();
+  const bytes: Uint8Array<ArrayBuffer> = await m.manager.get("https://api.test/ok").bytes();
+  assert.ok(bytes.buffer instanceof ArrayBuffer);
+  assert.deepEqual(await new Response(bytes).json(), { ok: true });
+});
