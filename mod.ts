@@ -84,6 +84,7 @@ export { HostQueue } from "./src/host_queue.ts";
 export { transport } from "./src/layers/transport.ts";
 export { NetworkRetryEvent, type RetryOptions } from "./src/layers/retry.ts";
 export type { Clock } from "./src/clock.ts";
+export type { ClientCertificate } from "./src/tls.ts";
 export type {
   CacheEntry,
   CacheInsertOptions,

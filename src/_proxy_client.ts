@@ -5,11 +5,14 @@
  */
 
 import { _envGranted, _validateProxy, type NetworkProxy } from "./proxy.ts";
+import type { ClientCertificate } from "./tls.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
 export interface _ProxyClientOptions {
   /** Extra CA certificates (PEM) trusted for the target and for an `https` proxy. */
   caCerts?: string[];
+  /** The TLS client certificate presented to servers that ask for one. */
+  clientCertificate?: ClientCertificate;
 }
 
 const PROXY_VARIABLES = [
@@ -64,8 +67,8 @@ export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
 }
 
 /**
- * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials
- * and CA certificates), created on first use and closed by {@linkcode _ProxyClientPool.clear}.
+ * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials,
+ * CA certificates and client certificate), created on first use and closed by {@linkcode _ProxyClientPool.clear}.
  *
  * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
  * default client) unless CA certificates are given or the environment names a proxy, which
@@ -83,7 +86,7 @@ export class _ProxyClientPool {
    * The client for a proxy; `undefined` means `fetch`'s default client.
    *
    * @param proxy A proxy of any type but `"system"` (resolve that first).
-   * @param options Extra CA certificates.
+   * @param options Extra CA certificates and the client certificate.
    * @returns The pooled client, or `undefined` for a plain direct connection.
    * @throws {TypeError} For an invalid proxy or a `"system"` proxy.
    */
@@ -95,23 +98,30 @@ export class _ProxyClientPool {
       );
     }
     const caCerts = options.caCerts ?? [];
+    const identity = options.clientCertificate;
     const direct = normalized.type === "none";
-    if (direct && caCerts.length === 0 && !_envHasProxy()) return undefined;
+    if (direct && caCerts.length === 0 && !identity && !_envHasProxy()) return undefined;
     const key = JSON.stringify([
       normalized.type,
       normalized.url ?? "",
       normalized.username ?? null,
       normalized.password ?? null,
       caCerts,
+      identity?.cert ?? null,
+      identity?.key ?? null,
     ]);
     let client = this.#clients.get(key);
     if (client === undefined) {
-      const clientOptions: Deno.CreateHttpClientOptions = {};
+      const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> =
+        identity ? { cert: identity.cert, key: identity.key } : {};
       if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
       if (!direct) clientOptions.proxy = _denoProxy(normalized);
       client = withoutEnv(
         direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
-        () => Deno.createHttpClient(clientOptions),
+        () =>
+          Deno.createHttpClient(
+            clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
+          ),
       );
       this.#clients.set(key, client);
     }

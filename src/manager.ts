@@ -32,6 +32,11 @@ import {
   NetworkAccessibleChangedEvent,
 } from "./network_accessibility.ts";
 import { _validateProxy, type NetworkProxy, type ProxyFactory } from "./proxy.ts";
+import {
+  _checkClientCertificate,
+  _checkClientCertificates,
+  type ClientCertificate,
+} from "./tls.ts";
 import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
@@ -173,6 +178,18 @@ export interface NetworkAccessManagerOptions {
    */
   caCerts?: string[];
   /**
+   * The TLS client certificate (PEM `cert` and `key`) presented to every https server that
+   * asks for one (mutual TLS); `clientCertificates` wins for the origins it names.
+   * @default {undefined}
+   */
+  clientCertificate?: ClientCertificate;
+  /**
+   * TLS client certificates per https origin (`"https://host:port"`, the port when not 443),
+   * winning over `clientCertificate`.
+   * @default {{}}
+   */
+  clientCertificates?: Record<string, ClientCertificate>;
+  /**
    * Whether requests may use the network: `"not-accessible"` turns network access off (new
    * `http:`/`https:` requests fail with `UnknownNetworkError` unless the cache can answer
    * them; `file:` and `data:` still work). Requests are also gated by Deno's `net`
@@ -261,6 +278,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
   #caCerts: string[] = [];
+  #clientCertificate: ClientCertificate | undefined;
+  #clientCertificates = new Map<string, ClientCertificate>();
   #networkAccessible: NetworkAccessibility = "accessible";
   #reportedAccessible: NetworkAccessibility | undefined;
   #requestPermissions = false;
@@ -323,6 +342,16 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         throw new TypeError(`Cannot create manager: 'caCerts' must be an array of PEM strings`);
       }
       this.#caCerts = [...options.caCerts];
+    }
+    if (options.clientCertificate !== undefined) {
+      this.#clientCertificate = _checkClientCertificate(
+        this.#what,
+        "clientCertificate",
+        options.clientCertificate,
+      );
+    }
+    if (options.clientCertificates !== undefined) {
+      this.#clientCertificates = _checkClientCertificates(this.#what, options.clientCertificates);
     }
     if (options.clock !== undefined && typeof options.clock !== "function") {
       throw new TypeError(
@@ -532,6 +561,41 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   /** Extra CA certificates (PEM) trusted for https. */
   get caCerts(): readonly string[] {
     return this.#caCerts;
+  }
+
+  /**
+   * The TLS client certificate presented to a URL's origin: the one `clientCertificates`
+   * names for it, else `clientCertificate`; `undefined` for none and for URLs that are not
+   * https.
+   *
+   * @param url Any URL of the origin.
+   * @returns The client certificate, or `undefined`.
+   *
+   * @example Per-origin certificates win over the default one
+   * ```ts
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * const pem = (label: string) => `-----BEGIN ${label}-----\nAA==\n-----END ${label}-----\n`;
+   * const everyone = { cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") };
+   * const api = { cert: pem("CERTIFICATE"), key: pem("EC PRIVATE KEY") };
+   * await using manager = new NetworkAccessManager({
+   *   clientCertificate: everyone,
+   *   clientCertificates: { "https://api.example.com:8443": api },
+   * });
+   * console.log(manager.clientCertificateFor("https://api.example.com:8443/x") === api); // true
+   * console.log(manager.clientCertificateFor("https://example.com/") === everyone); // true
+   * console.log(manager.clientCertificateFor("http://example.com/")); // undefined
+   * ```
+   */
+  clientCertificateFor(url: string | URL): ClientCertificate | undefined {
+    let origin: URL;
+    try {
+      origin = new URL(url);
+    } catch {
+      return undefined;
+    }
+    if (origin.protocol !== "https:") return undefined;
+    return this.#clientCertificates.get(origin.origin) ?? this.#clientCertificate;
   }
 
   /**
@@ -942,6 +1006,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         proxy: () => this.#proxy,
         proxyFactory: () => this.#proxyFactory,
         caCerts: () => this.#caCerts,
+        clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
         gate: _networkGate(this.#accessSettings()),
       }),

@@ -6,6 +6,7 @@
  */
 
 import type { NetworkReply } from "./reply.ts";
+import { _tlsCause } from "./tls.ts";
 
 /**
  * The names and numbers of {@linkcode NetworkError}.
@@ -418,11 +419,16 @@ export function _classifyError(
     code = NetworkError.ConnectionRefusedError;
     message = `Connection refused by ${host}: is the server running and listening there?`;
   } else if (
-    /certificate|tls|ssl|handshake|invalidcontenttype|corrupt message|peer sent/.test(lower) &&
+    /certificate|tls|ssl|handshake|fatal alert|invalidcontenttype|corrupt message|peer sent/.test(
+      lower,
+    ) &&
     phase === "connect"
   ) {
     code = NetworkError.SslHandshakeFailedError;
-    message = `TLS handshake with ${host} failed (${text})`;
+    const cause = _tlsCause(text);
+    message = cause === undefined
+      ? `TLS handshake with ${host} failed (${text})`
+      : `TLS handshake with ${host} failed: ${cause} (${text})`;
   } else if (/timed out|timeout/.test(lower)) {
     code = NetworkError.TimeoutError;
     message = `Timed out talking to ${host} (${text})`;

@@ -21,12 +21,15 @@ import {
   type ProxyFactory,
 } from "../proxy.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
 export interface _ProxySettings {
   proxy(): NetworkProxy | undefined;
   proxyFactory(): ProxyFactory | undefined;
   caCerts(): string[];
+  /** The TLS client certificate for an https target, if any. */
+  clientCertificate?(url: URL): ClientCertificate | undefined;
   /** The manager's transfer timeout (ms, 0 = off), for requests that set none. */
   transferTimeout?(): number;
   /** Checked once the proxy is known, before any client is made; throws to refuse. */
@@ -128,7 +131,12 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
     await settings.gate?.(exchange, proxy);
     if (exchange.client === undefined) {
       try {
-        exchange.client = pool.get(proxy, { caCerts: settings.caCerts() });
+        exchange.client = pool.get(proxy, {
+          caCerts: settings.caCerts(),
+          clientCertificate: protocol === "https:"
+            ? settings.clientCertificate?.(exchange.url)
+            : undefined,
+        });
       } catch (error) {
         throw new NetworkReplyError(
           proxy.type === "none" ? NetworkError.UnknownNetworkError : NetworkError.UnknownProxyError,

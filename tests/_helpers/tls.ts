@@ -1,6 +1,6 @@
 /**
  * Self-signed certificates for https tests: a CA and a leaf certificate for 127.0.0.1 and
- * localhost signed by it, made on the spot with `openssl` when it is installed, or with
+ * localhost signed by it (good for servers and for clients), made on the spot with `openssl` when it is installed, or with
  * WebCrypto (ECDSA P-256) and a minimal DER encoder otherwise.
  */
 
@@ -18,8 +18,10 @@ export interface TestCertificates {
 export interface TestCertificateOptions {
   /** How to make them; `"auto"` uses openssl when it runs. Default `"auto"`. */
   method?: "auto" | "openssl" | "webcrypto";
-  /** Lifetime in days from an hour ago. Default 2. */
+  /** Lifetime in days from an hour ago (0: expired an hour ago, webcrypto only). Default 2. */
   days?: number;
+  /** DNS names of the leaf instead of 127.0.0.1, ::1 and localhost (webcrypto only). */
+  names?: string[];
 }
 
 let opensslAvailable: boolean | undefined;
@@ -51,10 +53,11 @@ export async function makeTestCertificates(
 ): Promise<TestCertificates> {
   const method = options.method ?? "auto";
   const days = options.days ?? 2;
-  if (method === "openssl" || (method === "auto" && await hasOpenssl())) {
+  const custom = options.names !== undefined || days <= 0;
+  if (method === "openssl" || (method === "auto" && !custom && await hasOpenssl())) {
     return await withOpenssl(days);
   }
-  return await withWebCrypto(days);
+  return await withWebCrypto(days, options.names);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ async function withOpenssl(days: number): Promise<TestCertificates> {
       [
         "basicConstraints=critical,CA:FALSE",
         "keyUsage=critical,digitalSignature",
-        "extendedKeyUsage=serverAuth",
+        "extendedKeyUsage=serverAuth,clientAuth",
         "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
         "",
       ].join("\n"),
@@ -262,7 +265,7 @@ async function certificate(options: {
   return seq(tbs, ECDSA_SHA256, bitString(derSignature(signature)));
 }
 
-async function withWebCrypto(days: number): Promise<TestCertificates> {
+async function withWebCrypto(days: number, names?: string[]): Promise<TestCertificates> {
   const ca = await crypto.subtle.generateKey(EC_PARAMS, true, ["sign", "verify"]);
   const leaf = await crypto.subtle.generateKey(EC_PARAMS, true, ["sign", "verify"]);
   const caDer = await certificate({
@@ -278,9 +281,10 @@ async function withWebCrypto(days: number): Promise<TestCertificates> {
   });
   const sanIp4 = tlv(0x87, Uint8Array.of(127, 0, 0, 1));
   const sanIp6 = tlv(0x87, Uint8Array.of(...new Array(15).fill(0), 1));
-  const sanDns = tlv(0x82, new TextEncoder().encode("localhost"));
+  const dns = (host: string) => tlv(0x82, new TextEncoder().encode(host));
+  const san = names === undefined ? [sanIp4, sanIp6, dns("localhost")] : names.map(dns);
   const leafDer = await certificate({
-    subject: "localhost",
+    subject: names?.[0] ?? "localhost",
     issuer: "netaccess test CA",
     publicKey: leaf.publicKey,
     signingKey: ca.privateKey,
@@ -288,8 +292,9 @@ async function withWebCrypto(days: number): Promise<TestCertificates> {
     extensions: [
       extension("2.5.29.19", true, seq()), // basicConstraints: not a CA
       extension("2.5.29.15", true, bitString(Uint8Array.of(0x80), 7)), // digitalSignature
-      extension("2.5.29.37", false, seq(oid("1.3.6.1.5.5.7.3.1"))), // serverAuth
-      extension("2.5.29.17", false, seq(sanIp4, sanIp6, sanDns)),
+      // serverAuth, clientAuth: the leaf also serves as a client certificate.
+      extension("2.5.29.37", false, seq(oid("1.3.6.1.5.5.7.3.1"), oid("1.3.6.1.5.5.7.3.2"))),
+      extension("2.5.29.17", false, seq(...san)),
     ],
   });
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", leaf.privateKey));
@@ -298,4 +303,75 @@ async function withWebCrypto(days: number): Promise<TestCertificates> {
     cert: pem("CERTIFICATE", leafDer),
     key: pem("PRIVATE KEY", pkcs8),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server that requires a client certificate
+
+/** A running `openssl s_server` that asks every client for a certificate signed by the CA. */
+export interface MutualTlsServer extends AsyncDisposable {
+  /** `https://127.0.0.1:PORT` */
+  url: string;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `openssl s_server -Verify 1 -www` on 127.0.0.1, port 0, with the leaf of `certs`: a
+ * client without a certificate signed by `certs.caCert` is refused in the handshake (TLS 1.3
+ * `certificate_required`); one with it gets an HTTP 200 status page. Needs `openssl`.
+ */
+export async function serveMutualTls(certs: TestCertificates): Promise<MutualTlsServer> {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_mtls_" });
+  await Deno.writeTextFile(`${dir}/leaf.pem`, certs.cert);
+  await Deno.writeTextFile(`${dir}/leaf.key`, certs.key);
+  await Deno.writeTextFile(`${dir}/ca.pem`, certs.caCert);
+  const child = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      "127.0.0.1:0",
+      "-cert",
+      `${dir}/leaf.pem`,
+      "-key",
+      `${dir}/leaf.key`,
+      "-CAfile",
+      `${dir}/ca.pem`,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-www",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/ACCEPT \S+:\d+/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const port = seen.match(/ACCEPT \S+:(\d+)/)?.[1];
+  const draining = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    closed ??= (async () => {
+      try {
+        child.kill();
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+      await draining.catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    })();
+  if (port === undefined) {
+    await close();
+    throw new Error(`openssl s_server did not start: ${seen}`);
+  }
+  return { url: `https://127.0.0.1:${port}`, close, [Symbol.asyncDispose]: close };
 }

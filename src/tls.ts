@@ -1,0 +1,113 @@
+/**
+ * TLS settings of a manager beside `caCerts`: client certificates, for every https server or
+ * per origin, and the sentence that names the cause of a failed handshake.
+ *
+ * @module
+ */
+
+/**
+ * A TLS client certificate (mutual TLS): the certificate chain and its private key, both PEM,
+ * as `Deno.createHttpClient` takes them. Qt's `QSslConfiguration::setLocalCertificate` and
+ * `setPrivateKey`; got's `https.certificate` and `https.key`.
+ *
+ * @example Present a client certificate to one origin
+ * ```ts
+ * import { type ClientCertificate, NetworkAccessManager } from "@netaccess/core";
+ *
+ * const identity: ClientCertificate = {
+ *   cert: "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+ *   key: "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n",
+ * };
+ * await using manager = new NetworkAccessManager({
+ *   clientCertificates: { "https://api.example.com": identity },
+ * });
+ * console.log(manager.clientCertificateFor("https://api.example.com/v1") === identity); // true
+ * ```
+ */
+export interface ClientCertificate {
+  /** The certificate, then any intermediates, PEM (`-----BEGIN CERTIFICATE-----`). */
+  cert: string;
+  /** The private key of the certificate, PEM (PKCS #8, PKCS #1 or SEC1). */
+  key: string;
+}
+
+const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
+
+/** Checks a client certificate option; returns a copy. */
+export function _checkClientCertificate(
+  what: string,
+  field: string,
+  value: unknown,
+): ClientCertificate {
+  if (value === null || typeof value !== "object") {
+    throw new TypeError(`${what}: '${field}' must be an object { cert, key }, got ${value}`);
+  }
+  const { cert, key } = value as Partial<ClientCertificate>;
+  if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
+    throw new TypeError(`${what}: '${field}.cert' must be a PEM certificate`);
+  }
+  if (typeof key !== "string" || !PEM.test(key) || !/PRIVATE KEY-----/.test(key)) {
+    throw new TypeError(`${what}: '${field}.key' must be a PEM private key`);
+  }
+  return { cert, key };
+}
+
+/** Checks the per-origin client certificates; returns them keyed by normalized origin. */
+export function _checkClientCertificates(
+  what: string,
+  value: unknown,
+): Map<string, ClientCertificate> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `${what}: 'clientCertificates' must be an object of origins to { cert, key }, got ${value}`,
+    );
+  }
+  const out = new Map<string, ClientCertificate>();
+  for (const [origin, certificate] of Object.entries(value)) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new TypeError(
+        `${what}: 'clientCertificates' keys must be https origins, got ${JSON.stringify(origin)}`,
+      );
+    }
+    if (url.protocol !== "https:") {
+      throw new TypeError(
+        `${what}: 'clientCertificates' keys must be https origins, got ${JSON.stringify(origin)}`,
+      );
+    }
+    out.set(
+      url.origin,
+      _checkClientCertificate(what, `clientCertificates[${JSON.stringify(origin)}]`, certificate),
+    );
+  }
+  return out;
+}
+
+/**
+ * The cause of a failed TLS handshake in words a person can act on, from the text of the
+ * error chain (rustls names the cause); `undefined` when the text names none.
+ */
+export function _tlsCause(text: string): string | undefined {
+  const lower = text.toLowerCase();
+  if (/unknownissuer|unknown issuer|self.signed/.test(lower)) {
+    return "unknown issuer: the server's certificate is not signed by a trusted CA " +
+      "(trust its CA with caCerts)";
+  }
+  if (/expired|notvalidyet|not valid yet|not valid after|not valid before/.test(lower)) {
+    return "certificate expired: the server's certificate is outside its validity period";
+  }
+  if (/notvalidforname|not valid for name|name mismatch/.test(lower)) {
+    return "name mismatch: the server's certificate is not valid for this host name";
+  }
+  if (/certificaterequired|certificate required/.test(lower)) {
+    return "certificate required: the server asks for a client certificate " +
+      "(give one with clientCertificate)";
+  }
+  if (/alert: (unknownca|badcertificate|accessdenied|decrypterror)/.test(lower)) {
+    return "client certificate refused: the server does not accept the client certificate";
+  }
+  if (/revoked/.test(lower)) return "certificate revoked";
+  return undefined;
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { serve } from "./_helpers/server.ts";
+import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
+
+const noOpenssl = !(await hasOpenssl());
+if (noOpenssl && Deno.env.get("CI")) {
+  throw new Error(
+    "openssl is missing: CI must install it (.ci/run does) to test client certificates",
+  );
+}
+if (noOpenssl) console.warn("tls_test: openssl is missing, skipping the client certificate tests");
+
+Deno.test("A TLS failure's reply names the cause", async (t) => {
+  const cases = [
+    { name: "unknown issuer", options: {}, trust: false, cause: /unknown issuer/ },
+    { name: "expired", options: { days: 0 }, trust: true, cause: /certificate expired/ },
+    {
+      name: "name mismatch",
+      options: { names: ["other.test"] },
+      trust: true,
+      cause: /name mismatch/,
+    },
+  ];
+  for (const { name, options, trust, cause } of cases) {
+    await t.step(name, async () => {
+      const certs = await makeTestCertificates(options);
+      await using server = serve(() => new Response("secret"), certs);
+      await using manager = new NetworkAccessManager({ caCerts: trust ? [certs.caCert] : [] });
+      const reply = manager.get(server.url);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+      assert.match(reply.errorString, cause);
+      assert.match(reply.errorString, /^TLS handshake with 127\.0\.0\.1:\d+ failed: /);
+    });
+  }
+});
+
+Deno.test({
+  name: "Client certificates: for every request, per origin, and 'certificate required'",
+  ignore: noOpenssl,
+  async fn(t) {
+    const certs = await makeTestCertificates({ method: "openssl" });
+    await using server = await serveMutualTls(certs);
+    const identity = { cert: certs.cert, key: certs.key };
+
+    await t.step("without one the reply says a certificate is required", async () => {
+      await using manager = new NetworkAccessManager({ caCerts: [certs.caCert] });
+      const reply = manager.get(server.url);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+      assert.match(reply.errorString, /certificate required/);
+    });
+
+    await t.step("clientCertificate is presented to every https server", async () => {
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        clientCertificate: identity,
+      });
+      const reply = manager.get(server.url);
+      const text = await reply.text();
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      assert.equal(reply.status, 200);
+      assert.match(text, /s_server/);
+    });
+
+    await t.step("clientCertificates names it per origin, and only there", async () => {
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        clientCertificates: { [server.url]: identity },
+      });
+      const reply = manager.get(`${server.url}/page`);
+      await reply.text();
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      const other = new URL(server.url);
+      other.hostname = "localhost";
+      const elsewhere = manager.get(other);
+      await elsewhere.finished;
+      assert.match(elsewhere.errorString, /certificate required/);
+    });
+
+    await t.step("a certificate from another CA is refused by the server", async () => {
+      const stranger = await makeTestCertificates({ method: "openssl" });
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        clientCertificate: { cert: stranger.cert, key: stranger.key },
+      });
+      const reply = manager.get(server.url);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+      assert.match(reply.errorString, /client certificate refused/);
+    });
+  },
+});
+
+Deno.test("Client certificate options are checked when the manager is made", async (t) => {
+  const pem = (label: string) => `-----BEGIN ${label}-----\nAA==\n-----END ${label}-----\n`;
+  const good = { cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") };
+  await t.step("a cert that is not PEM", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ clientCertificate: { cert: "nope", key: good.key } }),
+      { name: "TypeError", message: /'clientCertificate\.cert' must be a PEM certificate/ },
+    );
+  });
+  await t.step("a key that is not a private key", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ clientCertificate: { cert: good.cert, key: good.cert } }),
+      { name: "TypeError", message: /'clientCertificate\.key' must be a PEM private key/ },
+    );
+  });
+  await t.step("an origin that is not https", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ clientCertificates: { "http://a.test": good } }),
+      { name: "TypeError", message: /keys must be https origins, got "http:\/\/a\.test"/ },
+    );
+  });
+  await t.step("origins are normalized, and http URLs get none", async () => {
+    await using manager = new NetworkAccessManager({
+      clientCertificates: { "https://A.test:443/ignored/path": good },
+    });
+    assert.deepEqual(manager.clientCertificateFor("https://a.test/x"), good);
+    assert.equal(manager.clientCertificateFor("https://b.test/"), undefined);
+    assert.equal(manager.clientCertificateFor("http://a.test/"), undefined);
+  });
+});
