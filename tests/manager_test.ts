@@ -350,7 +350,7 @@ Deno.test("NetworkReply body readers work once, before or after finished", async
   assert.throws(() => late[Symbol.asyncIterator](), /already read/);
   const bad = manager.get("data:application/json,{oops");
   await assert.rejects(bad.json(), {
-    name: "NetworkReplyError",
+    name: "InvalidJsonError",
     message: /data:application\/json,\{oops is not valid JSON \(at position 1\)/,
   });
 });
