@@ -40,6 +40,17 @@ export {
   type QueryInit,
 } from "./src/request_factory.ts";
 export { NetworkReply, type Operation } from "./src/reply.ts";
+export type { ServerSentEvent } from "./src/sse.ts";
+export {
+  SchemaValidationError,
+  type StandardSchemaV1,
+  type StandardSchemaV1InferOutput,
+  type StandardSchemaV1Issue,
+  type StandardSchemaV1PathSegment,
+  type StandardSchemaV1Props,
+  type StandardSchemaV1Result,
+  type StandardSchemaV1Types,
+} from "./src/standard_schema.ts";
 export {
   type CreateManagerOptions,
   type KvFactoryCacheOptions,

@@ -134,6 +134,13 @@ export interface NetworkAccessManagerOptions {
    */
   decompressionGuard?: number;
   /**
+   * The most body bytes a reply accepts (after decompression), 0 for no limit. A body that
+   * grows past it fails the reply with `ProtocolFailure` and stops being read at once; a
+   * declared `Content-Length` over it fails the reply before the body is read.
+   * @default {0}
+   */
+  maxBodySize?: number;
+  /**
    * User layers, outermost first, at the `"request"` position (see {@linkcode NetworkAccessManager.use}).
    * @default {[]}
    */
@@ -270,6 +277,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #maxConnectionsPerHost = 6;
   #readBufferSize = 0;
   #decompressionGuard = 10 * MIB;
+  #maxBodySize = 0;
   #transport: Handler;
   #cache: NetworkCache | null = null;
   #cacheLoadControl: CacheLoadControl = "prefer-network";
@@ -322,6 +330,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     if (options.decompressionGuard !== undefined) {
       this.decompressionGuard = options.decompressionGuard;
     }
+    if (options.maxBodySize !== undefined) this.maxBodySize = options.maxBodySize;
     if (options.transport !== undefined && typeof options.transport !== "function") {
       throw new TypeError(
         `Cannot create manager: 'transport' must be a function, got ${typeof options.transport}`,
@@ -493,6 +502,15 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   set decompressionGuard(value: number) {
     _checkInteger(this.#what, "decompressionGuard", value, -1);
     this.#decompressionGuard = value;
+  }
+
+  /** The most body bytes a reply accepts, after decompression (0 = no limit). */
+  get maxBodySize(): number {
+    return this.#maxBodySize;
+  }
+  set maxBodySize(value: number) {
+    _checkInteger(this.#what, "maxBodySize", value, 0);
+    this.#maxBodySize = value;
   }
 
   /** The HTTP cache, or `null` for none. */
@@ -1061,6 +1079,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       transferTimeout: request.transferTimeout ?? this.#transferTimeout,
       readBufferSize: request.readBufferSize ?? this.#readBufferSize,
       decompressionGuard: request.decompressionGuard ?? this.#decompressionGuard,
+      maxBodySize: request.maxBodySize ?? this.#maxBodySize,
       onFinished: (finished) => {
         signal?.removeEventListener("abort", onAbort);
         this.#running.delete(finished);

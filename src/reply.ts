@@ -16,6 +16,13 @@ import {
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import { _jsonErrorPosition } from "./_json_position.ts";
+import { _parseEventStream, type ServerSentEvent } from "./sse.ts";
+import {
+  _checkSchema,
+  _validate,
+  type StandardSchemaV1,
+  type StandardSchemaV1InferOutput,
+} from "./standard_schema.ts";
 
 /**
  * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
@@ -43,6 +50,7 @@ export interface _ReplySettings {
   transferTimeout: number;
   readBufferSize: number;
   decompressionGuard: number;
+  maxBodySize: number;
   onFinished: (reply: NetworkReply) => void;
 }
 
@@ -350,10 +358,49 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    * @throws {InvalidJsonError} When the body arrived complete but is not JSON (a
    * `SyntaxError` naming the URL and the position; `error` is unchanged).
    */
-  async json(): Promise<unknown> {
+  json(): Promise<unknown>;
+  /**
+   * Reads the whole body as JSON and validates it with a Standard Schema v1 validator (Zod,
+   * Valibot, ArkType, or an object of your own with a `~standard` property).
+   *
+   * @typeParam Schema The schema; the result has its output type.
+   * @param schema The validator.
+   * @returns The value the validator returned (it may transform the parsed JSON).
+   * @throws {SchemaValidationError} When the validator reports issues; the message names the
+   * URL and lists each issue's path and message.
+   * @throws {NetworkReplyError} As {@linkcode NetworkReply.json} without a schema.
+   * @throws {TypeError} When `schema` is not a Standard Schema v1 validator (the body is left
+   * unread).
+   *
+   * @example Validating with a schema written by hand
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager, type StandardSchemaV1 } from "@netaccess/core";
+   *
+   * const Point: StandardSchemaV1<unknown, { x: number }> = {
+   *   "~standard": {
+   *     version: 1,
+   *     vendor: "example",
+   *     validate: (value) =>
+   *       typeof (value as { x?: unknown })?.x === "number"
+   *         ? { value: value as { x: number } }
+   *         : { issues: [{ message: "Expected a number", path: ["x"] }] },
+   *   },
+   * };
+   * await using manager = new NetworkAccessManager();
+   * const point = await manager.get('data:application/json,{"x":1}').json(Point);
+   * assert.equal(point.x, 1);
+   * ```
+   */
+  json<Schema extends StandardSchemaV1>(
+    schema: Schema,
+  ): Promise<StandardSchemaV1InferOutput<Schema>>;
+  async json(schema?: StandardSchemaV1): Promise<unknown> {
+    if (schema !== undefined) _checkSchema("Cannot read JSON", schema);
     const text = await this.text();
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (error) {
       const found = /position (\d+)/.exec((error as Error).message)?.[1];
       const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
@@ -368,6 +415,37 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
         { cause: error, reply: this, position },
       );
     }
+    if (schema === undefined) return value;
+    return await _validate(schema, value, `The body of ${this.#url.href}`, this);
+  }
+
+  /**
+   * Reads the body as a `text/event-stream` (Server-Sent Events), parsed by the HTML
+   * standard's rules: `event`, `data` (several joined by `"\n"`), `id` (one holding NULL is
+   * ignored), `retry`, comments, a leading BOM, CR, LF or CRLF line ends; a last event the
+   * body does not end with a blank line is dropped. Back-pressured like the iterator: the
+   * network is read as fast as events are taken, and breaking out of the loop aborts the
+   * reply. For reconnection, see {@linkcode NetworkAccessManager.eventStream}.
+   *
+   * @typeParam Type The event types the stream sends, for typing `event.type`.
+   * @returns An iterator of events.
+   * @throws {NetworkReplyError} As the iterator, when the transfer fails.
+   * @throws {TypeError} When the body was already read.
+   *
+   * @example Streaming events
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager();
+   * const reply = manager.get("data:text/event-stream,data:%20hello%0A%0A");
+   * const data: string[] = [];
+   * for await (const event of reply.events()) data.push(event.data);
+   * assert.deepEqual(data, ["hello"]);
+   * ```
+   */
+  events<Type extends string = string>(): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+    return _parseEventStream<Type>(this);
   }
 
   /**
@@ -442,7 +520,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     }
     this.#metadata(response, exchange);
     this.dispatchEvent(new Event("metadatachanged"));
-    if (this.isFinished) {
+    if (this.isFinished || this.#declaredTooLarge()) {
       response.body?.cancel().catch(() => {});
       return;
     }
@@ -514,8 +592,29 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     return true;
   }
 
+  #declaredTooLarge(): boolean {
+    const max = this.#settings?.maxBodySize ?? 0;
+    const declared = Number(this.#headers.get("content-length") ?? "");
+    if (max <= 0 || this.method === "HEAD" || !(declared > max)) return false;
+    this.#abortWith(
+      NetworkError.ProtocolFailure,
+      `The body of ${this.#url.href} declares ${declared} bytes (Content-Length), over the ` +
+        `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`,
+    );
+    return true;
+  }
+
   #append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
+    const max = this.#settings?.maxBodySize ?? 0;
+    if (max > 0 && this.#bytesReceived + chunk.byteLength > max) {
+      this.#abortWith(
+        NetworkError.ProtocolFailure,
+        `The body of ${this.#url.href} grew past the limit of ${max} bytes; reading stopped ` +
+          `(raise 'maxBodySize' to allow it)`,
+      );
+      return;
+    }
     this.#bytesReceived += chunk.byteLength;
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;

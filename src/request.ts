@@ -152,6 +152,11 @@ export interface NetworkRequestInit {
    */
   decompressionGuard?: number;
   /**
+   * The most body bytes the reply accepts, after decompression (0 = no limit); `undefined`
+   * means the manager's `maxBodySize`.
+   */
+  maxBodySize?: number;
+  /**
    * Header names (besides Authorization, Proxy-Authorization and Cookie) removed when a
    * redirect leaves the request's origin.
    */
@@ -229,6 +234,7 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   _checkInteger(what, "transferTimeout", attributes.transferTimeout, 0);
   _checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
   _checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
+  _checkInteger(what, "maxBodySize", attributes.maxBodySize, 0);
   const save = attributes.cacheSaveControl;
   if (save !== undefined && typeof save !== "boolean") {
     throw new TypeError(`${what}: 'cacheSaveControl' must be a boolean, got ${describe(save)}`);
@@ -295,6 +301,8 @@ export class NetworkRequest {
   readBufferSize: number | undefined;
   /** Decompression guard threshold in bytes (-1 = off); `undefined` means the manager's. */
   decompressionGuard: number | undefined;
+  /** The most body bytes the reply accepts (0 = no limit); `undefined` means the manager's. */
+  maxBodySize: number | undefined;
   /** Extra header names stripped when a redirect leaves the origin (lower case). */
   sensitiveHeaders: Set<string>;
   /** Free-form attributes for user layers. */
@@ -336,6 +344,7 @@ export class NetworkRequest {
     this.signal = init.signal;
     this.readBufferSize = init.readBufferSize;
     this.decompressionGuard = init.decompressionGuard;
+    this.maxBodySize = init.maxBodySize;
     this.sensitiveHeaders = new Set([...init.sensitiveHeaders ?? []].map((h) => h.toLowerCase()));
     this.attributes = { ...init.attributes };
     this.retry = init.retry;
@@ -362,6 +371,7 @@ export class NetworkRequest {
       signal: changes.signal ?? this.signal,
       readBufferSize: changes.readBufferSize ?? this.readBufferSize,
       decompressionGuard: changes.decompressionGuard ?? this.decompressionGuard,
+      maxBodySize: changes.maxBodySize ?? this.maxBodySize,
       sensitiveHeaders: changes.sensitiveHeaders ?? this.sensitiveHeaders,
       attributes: changes.attributes ?? this.attributes,
       retry: changes.retry ?? this.retry,

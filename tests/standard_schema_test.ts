@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import {
+  NetworkAccessManager,
+  NetworkReplyError,
+  SchemaValidationError,
+  type StandardSchemaV1,
+  type StandardSchemaV1Issue,
+} from "../mod.ts";
+import { serve } from "./_helpers/server.ts";
+
+interface User {
+  id: number;
+  name: string;
+  tags: string[];
+}
+
+/** A Standard Schema v1 validator written by hand, as a library would make one. */
+const UserSchema: StandardSchemaV1<unknown, User> = {
+  "~standard": {
+    version: 1,
+    vendor: "test",
+    validate(value) {
+      const issues: StandardSchemaV1Issue[] = [];
+      const user = value as Record<string, unknown>;
+      if (typeof value !== "object" || value === null) {
+        return { issues: [{ message: "Expected an object" }] };
+      }
+      if (typeof user.id !== "number") issues.push({ message: "Expected a number", path: ["id"] });
+      if (typeof user.name !== "string") {
+        issues.push({ message: "Expected a string", path: [{ key: "name" }] });
+      }
+      if (!Array.isArray(user.tags)) issues.push({ message: "Expected an array", path: ["tags"] });
+      else {
+        user.tags.forEach((tag, i) => {
+          if (typeof tag !== "string") {
+            issues.push({ message: "Expected a string", path: ["tags", { key: i }] });
+          }
+        });
+      }
+      return issues.length > 0 ? { issues } : { value: value as User };
+    },
+  },
+};
+
+/** An asynchronous validator that transforms its input. */
+const AsyncUpper: StandardSchemaV1<unknown, string> = {
+  "~standard": {
+    version: 1,
+    vendor: "test",
+    validate: (value) =>
+      Promise.resolve(
+        typeof value === "string"
+          ? { value: value.toUpperCase() }
+          : { issues: [{ message: "Expected a string", path: ["weird key", Symbol.for("s")] }] },
+      ),
+  },
+};
+
+Deno.test("json(schema) returns the typed value a Standard Schema validator accepts", async () => {
+  await using server = serve(() => Response.json({ id: 7, name: "Ada", tags: ["a", "b"] }));
+  await using manager = new NetworkAccessManager();
+  const user: User = await manager.get(server.url).json(UserSchema);
+  assert.deepEqual(user, { id: 7, name: "Ada", tags: ["a", "b"] });
+  assert.equal(await manager.get(`data:application/json,"shout"`).json(AsyncUpper), "SHOUT");
+});
+
+Deno.test("json(schema) rejects with every issue's path and message", async () => {
+  await using server = serve(() => Response.json({ id: "7", tags: ["a", 2, "c", false] }));
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/users/7`);
+  const error = await reply.json(UserSchema).then(() => null, (e: unknown) => e);
+  assert.ok(error instanceof SchemaValidationError, String(error));
+  assert.equal(error.name, "SchemaValidationError");
+  assert.equal(error.reply, reply);
+  assert.equal(error.issues.length, 4);
+  assert.match(error.message, new RegExp(`The body of ${server.url}/users/7 does not match`));
+  assert.match(error.message, /4 issues/);
+  assert.match(error.message, /\$\.id: Expected a number/);
+  assert.match(error.message, /\$\.name: Expected a string/);
+  assert.match(error.message, /\$\.tags\[1\]: Expected a string/);
+  assert.match(error.message, /\$\.tags\[3\]: Expected a string/);
+
+  const odd = await manager.get("data:application/json,1").json(AsyncUpper).catch((e) => e);
+  assert.ok(odd instanceof SchemaValidationError);
+  assert.match(odd.message, /1 issue\)/);
+  assert.match(odd.message, /\$\["weird key"\]\[Symbol\(s\)\]: Expected a string/);
+});
+
+Deno.test("json(schema) reports a body that is not JSON as before, without validating", async () => {
+  let validated = false;
+  const spy: StandardSchemaV1 = {
+    "~standard": { version: 1, vendor: "test", validate: (value) => (validated = true, { value }) },
+  };
+  await using manager = new NetworkAccessManager();
+  const error = await manager.get("data:application/json,{oops").json(spy).catch((e) => e);
+  assert.ok(error instanceof NetworkReplyError, String(error));
+  assert.match(error.message, /not valid JSON/);
+  assert.equal(validated, false);
+});
+
+Deno.test("json(schema) refuses something that is not a Standard Schema, leaving the body", async () => {
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get("data:application/json,[1]");
+  for (const bad of [{}, null, { "~standard": { version: 2, validate() {} } }, () => {}]) {
+    await assert.rejects(
+      reply.json(bad as unknown as StandardSchemaV1),
+      (e: unknown) =>
+        e instanceof TypeError && /'schema' must be a Standard Schema v1 validator/.test(e.message),
+    );
+  }
+  assert.deepEqual(await reply.json(), [1]);
+});
