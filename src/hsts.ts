@@ -338,16 +338,37 @@ export function _parseStrictTransportSecurity(value: string): _StsDirectives | n
   };
 }
 
-/** The first field of a value that may hold several header fields joined by commas. */
-function firstField(value: string): string {
+/**
+ * Parses a `Strict-Transport-Security` value as `Headers` gives it: several header fields
+ * arrive joined by `", "`. A comma outside a quoted string separates fields; only the first
+ * field counts (RFC 6797 section 8.1), and only when every field is a valid policy, since a
+ * comma inside one field (`max-age=1; x=a,b`) is indistinguishable from two fields and makes
+ * that field invalid.
+ *
+ * @param value The header's value.
+ * @returns The directives of the first field, or `null`.
+ */
+export function _parseStsHeaderValue(value: string): _StsDirectives | null {
+  const fields: string[] = [];
   let quoted = false;
+  let start = 0;
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
     if (quoted && c === "\\") i++;
     else if (c === '"') quoted = !quoted;
-    else if (c === "," && !quoted) return value.slice(0, i);
+    else if (c === "," && !quoted) {
+      fields.push(value.slice(start, i));
+      start = i + 1;
+    }
   }
-  return value;
+  fields.push(value.slice(start));
+  let first: _StsDirectives | null = null;
+  for (const field of fields) {
+    const directives = _parseStrictTransportSecurity(field);
+    if (directives === null) return null;
+    first ??= directives;
+  }
+  return first;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,7 +507,7 @@ abstract class StoreCore {
   async learn(host: string, headerValue: string): Promise<boolean> {
     const key = _normalizeHost(host);
     if (key === "" || _isIpLiteral(key)) return false;
-    const directives = _parseStrictTransportSecurity(firstField(String(headerValue)));
+    const directives = _parseStsHeaderValue(String(headerValue));
     if (directives === null) return false;
     if (directives.maxAge === 0) {
       await this.delete(key);

@@ -747,22 +747,32 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    * `connectToHostEncrypted`) by sending it a `HEAD /` through the pipeline, so the next
    * request finds the connection (and its TLS session) open in the pool. A hint only: the
    * request skips the cache and cookies, follows no redirect and is not retried; whatever
-   * happens, the promise resolves.
+   * happens, the promise resolves, at the latest after `timeout` ms (the warm-up request is
+   * then aborted).
    *
    * @param url Any URL of the origin (`http:` or `https:`); others are ignored.
-   * @returns Resolves when the warm-up request has finished; never rejects.
+   * @param options `timeout`: how long to wait at most, in ms (default 30 000).
+   * @returns Resolves when the warm-up request has finished or timed out; rejects only for an
+   * invalid `timeout`.
+   * @throws {RangeError} When `timeout` is not a positive number.
    *
    * @example Warm the connection while preparing the first request
    * ```ts
    * import { NetworkAccessManager } from "@netaccess/core";
    *
    * await using manager = new NetworkAccessManager();
-   * const warming = manager.connectToHost("http://127.0.0.1:9/");
+   * const warming = manager.connectToHost("http://127.0.0.1:9/", { timeout: 5_000 });
    * // ... build the request ...
    * await warming;
    * ```
    */
-  async connectToHost(url: string | URL): Promise<void> {
+  async connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? 30_000;
+    if (typeof timeout !== "number" || !(timeout > 0)) {
+      throw new RangeError(
+        `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
+      );
+    }
     let origin: URL;
     try {
       origin = new URL("/", url);
@@ -770,14 +780,20 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       return;
     }
     if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
-    await this.head(origin, {
+    const reply = this.head(origin, {
       cacheLoadControl: "always-network",
       cacheSaveControl: false,
       cookieLoadControl: "manual",
       cookieSaveControl: "manual",
       redirectPolicy: "manual",
       retry: false,
-    }).finished;
+    });
+    const timer = setTimeout(() => reply.abort(), timeout);
+    try {
+      await reply.finished;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The per-origin request queue (read-only view for monitoring). */

@@ -75,6 +75,8 @@ export let _replySignal: (reply: NetworkReply) => AbortSignal;
 export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
 /** Counts one retry of a reply (the retry layer). */
 export let _countRetry: (reply: NetworkReply) => void;
+/** Moves a reply to the last of the redirects it followed (the redirect layer). */
+export let _replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) => void;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -153,6 +155,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       uploadProgress: (loaded, total) => reply.#uploadProgress(loaded, total),
     });
     _countRetry = (reply) => void reply.#retries++;
+    _replyRedirected = (reply, redirects) => {
+      reply.#redirects = [...redirects];
+      reply.#url = reply.#redirects.at(-1) ?? reply.#url;
+    };
   }
 
   /**

@@ -389,6 +389,64 @@ Deno.test("cache layer serves stale on error and while revalidating when the res
   });
 });
 
+Deno.test("cache layer honours the request's Cache-Control directives", async (t) => {
+  const fresh = (_: Request, n: number) =>
+    new Response(`v${n}`, { headers: { "cache-control": "max-age=10", date: httpDate(START) } });
+  for (const store of ["memory", "kv"] as const) {
+    await t.step(`${store}: no-store goes to the network and stores nothing`, async () => {
+      await using env = await setup(fresh, { store });
+      await env.get();
+      const second = await env.get("/", { headers: { "cache-control": "no-store" } });
+      assert.equal(second.text, "v2");
+      assert.equal(second.reply.fromCache, false);
+      assert.equal(env.seen.length, 2);
+      const third = await env.get();
+      assert.equal(third.text, "v1", "the stored response was neither used nor replaced");
+      assert.equal(third.reply.fromCache, true);
+    });
+    await t.step(`${store}: only-if-cached with nothing stored answers 504`, async () => {
+      await using env = await setup(fresh, { store });
+      const { reply, text } = await env.get("/", {
+        headers: { "cache-control": "only-if-cached" },
+      });
+      assert.equal(reply.status, 504);
+      assert.equal(reply.error, NetworkError.UnknownServerError);
+      assert.equal(reply.fromCache, true);
+      assert.equal(text, "");
+      assert.equal(env.seen.length, 0, "nothing went to the network");
+    });
+    await t.step(`${store}: only-if-cached answers from the cache when it can`, async () => {
+      await using env = await setup(fresh, { store });
+      await env.get();
+      const hit = await env.get("/", { headers: { "cache-control": "only-if-cached" } });
+      assert.equal(hit.text, "v1");
+      assert.equal(hit.reply.fromCache, true);
+      env.advance(20);
+      const stale = await env.get("/", { headers: { "cache-control": "only-if-cached" } });
+      assert.equal(stale.reply.status, 504, "a stale response is not used without max-stale");
+      const allowed = await env.get("/", {
+        headers: { "cache-control": "only-if-cached, max-stale=60" },
+      });
+      assert.equal(allowed.text, "v1");
+      assert.equal(env.seen.length, 1);
+    });
+    await t.step(`${store}: max-stale accepts a stale response within its bound`, async () => {
+      await using env = await setup(fresh, { store });
+      await env.get();
+      env.advance(20); // 10 s past its freshness
+      const within = await env.get("/", { headers: { "cache-control": "max-stale=30" } });
+      assert.equal(within.text, "v1");
+      assert.equal(within.reply.fromCache, true);
+      const any = await env.get("/", { headers: { "cache-control": "max-stale" } });
+      assert.equal(any.text, "v1");
+      assert.equal(env.seen.length, 1);
+      const beyond = await env.get("/", { headers: { "cache-control": "max-stale=5" } });
+      assert.equal(beyond.text, "v2");
+      assert.equal(env.seen.length, 2);
+    });
+  }
+});
+
 Deno.test("cache layer ends with no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { closedPort, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
 
 Deno.test("connectToHost warms a pooled connection that the next request reuses", async () => {
   const seen: { method: string; path: string; port: number }[] = [];
@@ -43,4 +43,23 @@ Deno.test("connectToHost is a hint: it skips cache and cookies and never rejects
     assert.equal(manager.runningReplies.length, 0);
   });
   assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("connectToHost gives up on a silent server after its timeout", async () => {
+  const heads: number[] = [];
+  await using server = serveTcp(async (conn) => {
+    const buffer = new Uint8Array(4096);
+    heads.push(await conn.read(buffer) ?? 0);
+    while (await conn.read(buffer) !== null); // never answers; ends when the client hangs up
+  });
+  await using manager = new NetworkAccessManager();
+  const started = performance.now();
+  await manager.connectToHost(`http://127.0.0.1:${server.port}/`, { timeout: 100 });
+  assert.ok(performance.now() - started < 10_000);
+  assert.equal(heads.length, 1);
+  assert.deepEqual(manager.runningReplies, []);
+  await assert.rejects(
+    () => manager.connectToHost(`http://127.0.0.1:${server.port}/`, { timeout: 0 }),
+    /'timeout' must be a positive number of ms, got 0/,
+  );
 });

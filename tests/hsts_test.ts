@@ -4,6 +4,7 @@ import {
   _isIpv4,
   _isIpv6,
   _parseStrictTransportSecurity,
+  _parseStsHeaderValue,
   _upgradeUrl,
   type HstsStore,
   KvHstsStore,
@@ -63,6 +64,112 @@ Deno.test("_parseStrictTransportSecurity rejects malformed headers", async (t) =
   for (const value of cases) {
     await t.step(JSON.stringify(value), () => {
       assert.equal(_parseStrictTransportSecurity(value), null);
+    });
+  }
+});
+
+/** Chromium's `Strict-Transport-Security` parsing cases (net/http/http_security_headers_unittest). */
+const CHROMIUM_VALID: [string, boolean][] = [
+  ["max-age=243", false],
+  ["max-age=3488923;", false],
+  ["  Max-agE    = 567", false],
+  ["  mAx-aGe    = 890      ", false],
+  ["max-age=123;incLudesUbdOmains", true],
+  ["incLudesUbdOmains; max-age=123", true],
+  ["   incLudesUbdOmains; max-age=123", true],
+  ["   incLudesUbdOmains; max-age=123; pumpkin=kitten", true],
+  ["   pumpkin=894; incLudesUbdOmains; max-age=123  ", true],
+  ["   pumpkin; incLudesUbdOmains; max-age=123  ", true],
+  ['   pumpkin; incLudesUbdOmains; max-age="123"  ', true],
+  ['animal="squirrel; distinguished"; incLudesUbdOmains; max-age=123', true],
+  ["max-age=394082;  incLudesUbdOmains", true],
+  ["max-age=39408299  ;incLudesUbdOmains", true],
+  ["max-age=394082038  ; incLudesUbdOmains", true],
+  ["max-age=394082038  ; incLudesUbdOmains;", true],
+  [";; max-age=394082038  ; incLudesUbdOmains; ;", true],
+  [";; max-age=394082038  ;", false],
+  ["max-age=0  ;  incLudesUbdOmains   ", true],
+  ["  max-age=999999999999999999999999999999999999999999  ;  incLudesUbdOmains  ", true],
+];
+
+const CHROMIUM_BOGUS = [
+  "",
+  "    ",
+  "abc",
+  "  abc",
+  "  abc   ",
+  "max-age",
+  "  max-age",
+  "  max-age  ",
+  "max-age=",
+  "   max-age=",
+  "   max-age  =",
+  "   max-age=   ",
+  "   max-age  =     ",
+  "   max-age  =     xy",
+  "   max-age  =     3488a923",
+  "max-age=3488a923  ",
+  "max-ag=3488923",
+  "max-aged=3488923",
+  "max-age==3488923",
+  "amax-age=3488923",
+  "max-age=-3488923",
+  "max-age=+3488923",
+  "max-age=13####",
+  "max-age=9223372036854775807#####",
+  "max-age=18446744073709551615####",
+  "max-age=999999999999999999999999$.&#!",
+  "max-age=3488923     e",
+  "max-age=3488923     includesubdomain",
+  "max-age=3488923includesubdomains",
+  "max-age=3488923=includesubdomains",
+  "max-age=3488923 includesubdomainx",
+  "max-age=3488923 includesubdomain=",
+  "max-age=3488923 includesubdomain=true",
+  "max-age=3488923 includesubdomainsx",
+  "max-age=3488923 includesubdomains x",
+  "max-age=34889.23 includesubdomains",
+  "max-age=34889 includesubdomains",
+  ";;;; ;;;",
+  ";;;; includeSubDomains;;;",
+  "   includeSubDomains;  ",
+  ";",
+  "max-age; ;",
+  'max-age="3488923',
+  "max-age=3488923; max-age=3488923",
+];
+
+Deno.test("_parseStsHeaderValue passes Chromium's parsing cases", async (t) => {
+  for (const [value, includeSubDomains] of CHROMIUM_VALID) {
+    await t.step(`valid ${JSON.stringify(value)}`, () => {
+      const parsed = _parseStsHeaderValue(value);
+      assert.notEqual(parsed, null);
+      assert.equal(parsed!.includeSubDomains, includeSubDomains);
+    });
+  }
+  for (const value of CHROMIUM_BOGUS) {
+    await t.step(`bogus ${JSON.stringify(value)}`, () => {
+      assert.equal(_parseStsHeaderValue(value), null);
+    });
+  }
+});
+
+Deno.test("_parseStsHeaderValue: a comma ends a field only outside quoted strings", async (t) => {
+  const cases: [string, number | null][] = [
+    // One field with a comma in a token is invalid, and so is the value as a whole.
+    ["max-age=1; unknownDirective=non,token", null],
+    ["max-age=1, includeSubDomains", null],
+    ["max-age=5,", null],
+    // A comma in a quoted string is part of the value.
+    ['max-age=5; note="a, b"', 5],
+    ['max-age=5; note="a, \\"b, c\\""', 5],
+    // Several valid fields (several header lines): the first counts.
+    ["max-age=5, max-age=9", 5],
+    ['max-age=5; x="1,2", max-age=9; includeSubDomains', 5],
+  ];
+  for (const [value, maxAge] of cases) {
+    await t.step(JSON.stringify(value), () => {
+      assert.equal(_parseStsHeaderValue(value)?.maxAge ?? null, maxAge);
     });
   }
 });
@@ -163,6 +270,12 @@ for (const [name, factory] of factories) {
       assert.equal(await store.learn("example.com", "max-age=600, max-age=0"), true);
       assert.equal((await store.get("example.com"))?.expires, START + 600_000);
       assert.equal(await store.learn("example.com", 'max-age=0; x="a,b", max-age=5'), true);
+      assert.equal(await store.get("example.com"), undefined);
+      // A comma in a token makes the field invalid: nothing is learned.
+      assert.equal(
+        await store.learn("example.com", "max-age=1; unknownDirective=non,token"),
+        false,
+      );
       assert.equal(await store.get("example.com"), undefined);
     });
   });

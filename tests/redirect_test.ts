@@ -6,7 +6,7 @@ import {
   type RedirectDetails,
   RedirectedEvent,
 } from "../mod.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
 /** One request a test server saw. */
@@ -417,11 +417,85 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
     assert.equal(loop.seen.length, 51);
   });
+  await t.step("the failed reply keeps the hops it followed and the last URL", async () => {
+    await using manager = new NetworkAccessManager({ maxRedirects: 3 });
+    const reply = manager.get(`${server.url}/0`);
+    assert.equal(reply.url.href, `${server.url}/0`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+    assert.deepEqual(reply.redirects.map((u) => u.pathname), ["/1", "/2", "/3"]);
+    assert.equal(reply.url.href, `${server.url}/3`);
+  });
+});
+
+Deno.test("redirect layer returns a redirect status without Location as the reply", async (t) => {
+  for (const status of [301, 302, 303, 307, 308]) {
+    await t.step(`${status}`, async () => {
+      await using server = recordingServer(() =>
+        new Response(`no place to go ${status}`, { status, headers: { "x-kept": "yes" } })
+      );
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(`${server.url}/here`);
+      assert.equal(await reply.text(), `no place to go ${status}`);
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(reply.status, status);
+      assert.equal(reply.headers.get("x-kept"), "yes");
+      assert.deepEqual(reply.redirects, []);
+      assert.equal(reply.url.href, `${server.url}/here`);
+    });
+  }
+  await t.step("an empty Location is no Location", async () => {
+    await using server = serveTcp(async (conn) => {
+      await readHead(conn);
+      await conn.write(new TextEncoder().encode(
+        "HTTP/1.1 302 Found\r\nLocation:\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody",
+      ));
+    });
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`http://127.0.0.1:${server.port}/`);
+    assert.equal(await reply.text(), "body");
+    assert.equal(reply.status, 302);
+    assert.equal(reply.error, NetworkError.NoError);
+  });
+});
+
+Deno.test("redirect layer reads a Location of raw UTF-8 bytes as UTF-8", async (t) => {
+  const cases: [string, number[], string][] = [
+    ["a snowman in the query", [...new TextEncoder().encode("/end?\u2603")], "/end?%E2%98%83"],
+    [
+      "a path in Cyrillic",
+      [...new TextEncoder().encode("/\u043f\u0443\u0442\u044c")],
+      "/%D0%BF%D1%83%D1%82%D1%8C",
+    ],
+    ["bytes that are not UTF-8 are kept as bytes", [0x2f, 0x65, 0xe9], "/e%E9"],
+  ];
+  for (const [name, bytes, expected] of cases) {
+    await t.step(name, async () => {
+      const targets: string[] = [];
+      await using server = serveTcp(async (conn) => {
+        const head = await readHead(conn);
+        const target = head.split(" ")[1]!;
+        targets.push(target);
+        const start = new TextEncoder().encode(
+          target === "/start" ? "HTTP/1.1 302 Found\r\nLocation: " : "HTTP/1.1 200 OK\r\nX-A: ",
+        );
+        const end = new TextEncoder().encode(
+          "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        );
+        await conn.write(new Uint8Array([...start, ...bytes, ...end]));
+      });
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(`http://127.0.0.1:${server.port}/start`);
+      assert.equal(await reply.text(), "ok");
+      const path = new URL(reply.url).pathname + new URL(reply.url).search;
+      assert.equal(path, expected);
+      assert.deepEqual(targets, ["/start", expected]);
+    });
+  }
 });
 
 Deno.test("redirect layer rejects bad Location headers", async (t) => {
   const cases: [string, string | null, RegExp][] = [
-    ["missing", null, /no Location header/],
     ["invalid", "http://[::1/", /not a valid URL/],
     ["ftp", "ftp://127.0.0.1/file", /only http and https/],
     ["data", "data:,hi", /only http and https/],

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { _contentTypeFor } from "../src/layers/_file.ts";
-import { takeUnhandledRejections } from "./_helpers/server.ts";
+import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
 
 Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
   const dir = await Deno.makeTempDir();
@@ -97,4 +97,40 @@ Deno.test("_contentTypeFor maps extensions and falls back to octet-stream", () =
   assert.equal(_contentTypeFor("/a/b.png"), "image/png");
   assert.equal(_contentTypeFor("/a.dir/noext"), "application/octet-stream");
   assert.equal(_contentTypeFor("/a/b.unknownext"), "application/octet-stream");
+});
+
+Deno.test("transport fails methods fetch cannot send and over-long URLs with their own code", async (t) => {
+  const seen: string[] = [];
+  await using server = serve((request) => {
+    seen.push(request.method);
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager();
+  for (const method of ["CONNECT", "TRACE", "track"]) {
+    await t.step(method, async () => {
+      const reply = manager.sendCustomRequest(`${server.url}/`, method);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, new RegExp(`Cannot send a ${method} request`));
+    });
+  }
+  await t.step("a 100 KiB URL", async () => {
+    const reply = manager.get(`${server.url}/${"a".repeat(100 * 1024)}`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+    assert.match(reply.errorString, /the URL is 10\d{4} characters long, over the 65533/);
+  });
+  await t.step("the longest URL that can be sent is sent", async () => {
+    await using raw = serveTcp(async (conn) => {
+      await readHead(conn);
+      await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    });
+    const base = `http://127.0.0.1:${raw.port}/`;
+    const reply = manager.get(base + "b".repeat(65_533 - base.length));
+    assert.equal(await reply.text(), "ok");
+    const over = manager.get(base + "b".repeat(65_534 - base.length));
+    await over.finished;
+    assert.equal(over.error, NetworkError.ProtocolInvalidOperationError);
+  });
+  assert.ok(seen.every((method) => method === "GET"));
 });

@@ -93,11 +93,15 @@ export function _cacheLayer(manager: NetworkAccessManager): Layer {
       if (load === "always-cache") throw notInCache(exchange);
       return await next(exchange);
     }
-    if (load === "always-network") {
+    const directives = requestDirectives(headers);
+    // A request's no-store keeps the cache out of it: nothing read, nothing stored.
+    if (directives.has("no-store") && load !== "always-cache") return await next(exchange);
+    if (load === "always-network" && !directives.has("only-if-cached")) {
       if (!headers.has("cache-control")) headers.set("cache-control", "no-cache");
       return await store(context, await next(exchange));
     }
     const candidate = await lookup(context);
+    if (directives.has("only-if-cached")) return await onlyIfCached(context, candidate, load);
     if (load === "always-cache" || load === "prefer-cache") {
       if (candidate) {
         const served = await serve(context, candidate.entry, candidate.policy, true);
@@ -109,6 +113,44 @@ export function _cacheLayer(manager: NetworkAccessManager): Layer {
     if (candidate === null) return await store(context, await next(exchange));
     return await preferNetwork(context, candidate);
   };
+}
+
+/** The directive names of a request's `Cache-Control`, in lower case. */
+function requestDirectives(headers: Headers): Set<string> {
+  const value = headers.get("cache-control");
+  const names = new Set<string>();
+  if (value === null) return names;
+  for (const part of value.split(",")) {
+    const name = part.split("=", 1)[0]!.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * A request with `only-if-cached` (RFC 9111 section 5.2.1.7) never reaches the network: a
+ * stored response it may use (fresh, stale within its `max-stale`, or any stored one under
+ * `"prefer-cache"` and `"always-cache"`) answers it, and otherwise a `504 Gateway Timeout`
+ * made by the cache does.
+ */
+async function onlyIfCached(
+  context: Context,
+  candidate: Candidate | null,
+  load: CacheLoadControl,
+): Promise<Response> {
+  if (candidate !== null) {
+    const anyStored = load === "prefer-cache" || load === "always-cache";
+    if (anyStored || evaluate(context, candidate).use === "fresh") {
+      const served = await serve(context, candidate.entry, candidate.policy, true);
+      if (served) return served;
+    }
+  }
+  const response = new Response(null, {
+    status: 504,
+    statusText: "Gateway Timeout",
+    headers: { "cache-control": "no-store" },
+  });
+  return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
 }
 
 function notInCache(exchange: Exchange): NetworkReplyError {
@@ -310,10 +352,16 @@ async function backgroundRevalidate(
   }
 }
 
+/**
+ * How long a response without validators is kept past its freshness lifetime, so that a
+ * request's `max-stale` can still use it.
+ */
+const STALE_KEPT_MS = 24 * 60 * 60 * 1000;
+
 /** When the store may drop an entry: never while it can be revalidated. */
 function expiresAt(context: Context, policy: Policy, headers: [string, string][]): number | null {
   if (_hasValidator(headers)) return null;
-  return context.clock() + policy.timeToLive();
+  return context.clock() + policy.timeToLive() + STALE_KEPT_MS;
 }
 
 /**
@@ -400,7 +448,8 @@ async function store(context: Context, response: Response): Promise<Response> {
   const variant = _variantKey(vary, exchange.headers);
   if (variant === null) return response;
   const expires = expiresAt(context, policy, pairs);
-  if (expires !== null && expires <= context.clock()) return response;
+  // Nothing could ever use a response that is stale already and has no validator.
+  if (expires !== null && expires - STALE_KEPT_MS <= context.clock()) return response;
   const varyFields = _varyFields(vary).sort().join(",");
   const ready = (async () => {
     // A response whose Vary differs from the stored ones replaces all of them.

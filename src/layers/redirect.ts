@@ -11,7 +11,7 @@ import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exc
 import { _upgradeUrl } from "../hsts.ts";
 import type { NetworkAccessManager } from "../manager.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import type { NetworkReply } from "../reply.ts";
+import { _replyRedirected, type NetworkReply } from "../reply.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
 /**
@@ -57,19 +57,34 @@ function nextMethod(status: number, method: string): { method: string; dropBody:
   return { method, dropBody: false };
 }
 
-function redirectTarget(response: Response, from: URL): URL {
-  const location = response.headers.get("location");
-  if (location === null || location.trim() === "") {
-    fail(
-      NetworkError.ProtocolUnknownError,
-      `Cannot follow the ${response.status} redirect from ${
-        shown(from)
-      }: the response has no Location header`,
-    );
+/**
+ * The Location of a redirect as a string. Headers reach us one character per byte; a value
+ * with bytes over 0x7F is read as UTF-8 (as browsers and curl do), and bytes that are not
+ * UTF-8 are percent-encoded one by one.
+ */
+function locationOf(response: Response): string | null {
+  const raw = response.headers.get("location");
+  if (raw === null) return null;
+  const value = raw.trim();
+  if (!/[\x80-\uffff]/.test(value)) return value;
+  const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0) & 0xff);
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    let out = "";
+    for (const byte of bytes) {
+      out += byte < 0x80 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase()}`;
+    }
+    return out;
   }
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function redirectTarget(response: Response, location: string, from: URL): URL {
   let target: URL;
   try {
-    target = new URL(location.trim(), from);
+    target = new URL(location, from);
   } catch (error) {
     fail(
       NetworkError.ProtocolUnknownError,
@@ -132,7 +147,11 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
     const redirects: URL[] = [];
     for (;;) {
       const response = await next(hop);
-      if (policy === "manual" || !REDIRECT_STATUSES.has(response.status)) {
+      // A redirect status without a Location is an answer in itself (RFC 9110 section 15.4).
+      const location = policy === "manual" || !REDIRECT_STATUSES.has(response.status)
+        ? ""
+        : locationOf(response);
+      if (!location) {
         if (redirects.length > 0) {
           setResponseInfo(response, { url: responseInfo(response).url ?? hop.url, redirects });
         }
@@ -141,7 +160,7 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
       await response.body?.cancel().catch(() => {});
       const status = response.status;
       const from = responseInfo(response).url ?? hop.url;
-      let target = redirectTarget(response, from);
+      let target = redirectTarget(response, location, from);
       if (redirects.length >= maxRedirects) {
         fail(
           NetworkError.TooManyRedirectsError,
@@ -197,6 +216,7 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
         for (const name of sensitive) headers.delete(name);
       }
       redirects.push(_withoutCredentials(target));
+      _replyRedirected(exchange.reply, redirects);
       hop = hop.next({ url: target, method, headers, body });
     }
   };

@@ -87,10 +87,24 @@ export async function transport(exchange: Exchange): Promise<Response> {
         }" is unknown: only http, https, file and data URLs are supported`,
       );
   }
+  if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
+    throw new NetworkReplyError(
+      NetworkError.ProtocolInvalidOperationError,
+      `Cannot send a ${method} request to ${url.host}: the HTTP client does not send CONNECT, ` +
+        `TRACE or TRACK (to tunnel through a proxy, set the manager's 'proxy')`,
+    );
+  }
   // Userinfo is for the auth layer; it never goes on the wire.
   const target = new URL(url.href);
   target.username = "";
   target.password = "";
+  if (target.href.length > MAX_URL_LENGTH) {
+    throw new NetworkReplyError(
+      NetworkError.ProtocolInvalidOperationError,
+      `Cannot send a request to ${url.host}: the URL is ${target.href.length} characters long, ` +
+        `over the ${MAX_URL_LENGTH} the HTTP client sends`,
+    );
+  }
   const headers = new Headers(exchange.headers);
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
@@ -129,6 +143,11 @@ export async function transport(exchange: Exchange): Promise<Response> {
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
   return setResponseInfo(await smallBodyInMemory(response, url), { url });
 }
+
+/** Methods `fetch` refuses to send. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** The longest URL the HTTP client under `fetch` accepts. */
+const MAX_URL_LENGTH = 65_533;
 
 /** Bodies up to this size, of known length and not compressed, are read in one piece. */
 const SMALL_BODY = 64 * 1024;

@@ -39,35 +39,37 @@ export interface PslCase {
 }
 
 /**
- * Cases whose expectations are RFC 6265 (2011) and which come out differently under RFC
- * 6265bis, as current browsers do (nameless cookies, control characters).
+ * The cases whose expectations are RFC 6265 (2011) and which come out differently under RFC
+ * 6265bis, as current browsers do, with the `Cookie` header 6265bis sends (section 5.6: a
+ * pair without `=` is a cookie with an empty name, sent as its value alone; a control
+ * character other than HTAB drops the whole line; an empty name and value drop it too).
  */
-export const rfc6265bisBucket: ReadonlySet<string> = new Set([
-  "0004",
-  "0021",
-  "0023",
-  "0024",
-  "0025",
-  "0026",
-  "0027",
-  "0028",
-  "CHROMIUM0009",
-  "CHROMIUM0010",
-  "CHROMIUM0012",
-  "DISABLED_CHROMIUM0022",
-  "DISABLED_CHROMIUM0023",
-  "MOZILLA0012",
-  "MOZILLA0014",
-  "MOZILLA0015",
-  "MOZILLA0016",
-  "MOZILLA0017",
-  "NAME0017",
-  "NAME0023",
-  "NAME0025",
-  "NAME0028",
-  "NAME0031",
-  "NAME0032",
-  "NAME0033",
+export const rfc6265bisExpected: ReadonlyMap<string, string | null> = new Map([
+  ["0004", "foo"], // foo: a nameless cookie
+  ["0021", "a=b; x; c=d"], // =x is nameless
+  ["0023", "foo"], // an empty line sets nothing
+  ["0024", "foo"], // "=": empty name and value
+  ["0025", "foo"], // "; bar": empty name and value
+  ["0026", "foo"], // whitespace only
+  ["0027", "bar"], // a second nameless cookie replaces the first
+  ["0028", "foo"], // HTAB only
+  ["CHROMIUM0009", "BLAHHH"],
+  ["CHROMIUM0010", '"BLA\\"HHH"'],
+  ["CHROMIUM0012", "ABC"], // =ABC
+  ["DISABLED_CHROMIUM0022", null], // NUL drops the line
+  ["DISABLED_CHROMIUM0023", null], // CR drops the line
+  ["MOZILLA0012", 'test="fubar! = foo; five'], // five is nameless; max-age=2.63, is ignored
+  ["MOZILLA0014", "six"],
+  ["MOZILLA0015", "seven"],
+  ["MOZILLA0016", "eight"], // " =eight" is nameless too
+  ["MOZILLA0017", "eight; test=six"], // the nameless cookie keeps its first creation time
+  ["NAME0017", "a=bar"], // =a=bar: empty name, value "a=bar"
+  ["NAME0023", "foo"], // foo;bar=baz
+  ["NAME0025", "==a=bar"],
+  ["NAME0028", "a"],
+  ["NAME0031", '"foo'], // "foo;bar"=baz: the pair ends at the ;
+  ["NAME0032", '"foo\\"bar'],
+  ["NAME0033", "aaa"],
 ]);
 
 /** The URL whose response carries a case's `Set-Cookie` headers. */
