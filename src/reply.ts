@@ -373,8 +373,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    * @param schema The validator.
    * @returns The value the validator returned (it may transform the parsed JSON).
    * @throws {SchemaValidationError} When the validator reports issues; the message names the
-   * URL and lists each issue's path and message.
-   * @throws {NetworkReplyError} As {@linkcode NetworkReply.json} without a schema.
+   * URL (and the status, for an HTTP error status) and lists each issue's path and message;
+   * `error` is unchanged.
+   * @throws {NetworkReplyError} As {@linkcode NetworkReply.json} without a schema: the transfer
+   * failed.
+   * @throws {InvalidJsonError} As {@linkcode NetworkReply.json} without a schema: the body is
+   * not JSON (the schema is not called).
    * @throws {TypeError} When `schema` is not a Standard Schema v1 validator (the body is left
    * unread).
    *
@@ -422,7 +426,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       );
     }
     if (schema === undefined) return value;
-    return await _validate(schema, value, `The body of ${this.#url.href}`, this);
+    const status = this.#error === NetworkError.NoError
+      ? ""
+      : ` (HTTP ${this.#status} ${this.#statusText})`.replace(" )", ")");
+    return await _validate(schema, value, `The body of ${this.#url.href}${status}`, this);
   }
 
   /**

@@ -171,10 +171,11 @@ export type StandardSchemaV1InferOutput<Schema extends StandardSchemaV1> = NonNu
 >["output"];
 
 /**
- * Thrown by {@linkcode NetworkReply.json} (and the JSON helpers of
- * {@linkcode NetworkRequestFactory}) when the body is JSON but the schema rejects it. The
- * message names the URL and lists each issue as `path: message`; `issues` holds them as the
- * validator gave them.
+ * Thrown by {@linkcode NetworkReply.json} when the body is JSON but the schema rejects it. The
+ * message names the URL (and the status, for an HTTP error status) and lists each issue as
+ * `path: message`; `issues` holds them as the validator gave them. Like `InvalidJsonError`
+ * (a body that is not JSON) and unlike {@linkcode NetworkReplyError} (a failed transfer), it
+ * leaves the reply's `error` as it was: the transfer succeeded.
  *
  * @example Catching a rejected body
  * ```ts

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  InvalidJsonError,
   NetworkAccessManager,
-  NetworkReplyError,
+  NetworkError,
   SchemaValidationError,
   type StandardSchemaV1,
   type StandardSchemaV1Issue,
@@ -86,16 +87,26 @@ Deno.test("json(schema) rejects with every issue's path and message", async () =
   assert.match(odd.message, /\$\["weird key"\]\[Symbol\(s\)\]: Expected a string/);
 });
 
-Deno.test("json(schema) reports a body that is not JSON as before, without validating", async () => {
+Deno.test("json(schema) reports a body that is not JSON as json() does, without validating", async () => {
   let validated = false;
   const spy: StandardSchemaV1 = {
     "~standard": { version: 1, vendor: "test", validate: (value) => (validated = true, { value }) },
   };
   await using manager = new NetworkAccessManager();
   const error = await manager.get("data:application/json,{oops").json(spy).catch((e) => e);
-  assert.ok(error instanceof NetworkReplyError, String(error));
-  assert.match(error.message, /not valid JSON/);
+  assert.ok(error instanceof InvalidJsonError, String(error));
+  assert.match(error.message, /not valid JSON \(at position 1\)/);
   assert.equal(validated, false);
+});
+
+Deno.test("json(schema) on an HTTP error status names the status when the body does not match", async () => {
+  await using server = serve(() => Response.json({ error: "no such user" }, { status: 404 }));
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/users/8`);
+  const error = await reply.json(UserSchema).catch((e) => e);
+  assert.ok(error instanceof SchemaValidationError, String(error));
+  assert.match(error.message, /\/users\/8 \(HTTP 404 Not Found\) does not match the schema/);
+  assert.equal(reply.error, NetworkError.ContentNotFoundError);
 });
 
 Deno.test("json(schema) refuses something that is not a Standard Schema, leaving the body", async () => {
