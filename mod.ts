@@ -75,6 +75,7 @@ export {
   NetworkProgressEvent,
   NetworkReplyEvent,
   type NetworkReplyEventMap,
+  NetworkRetryEvent,
 } from "./src/events.ts";
 export {
   type NetworkAccessibility,
@@ -93,7 +94,7 @@ export {
 } from "./src/exchange.ts";
 export { HostQueue } from "./src/host_queue.ts";
 export { transport } from "./src/layers/transport.ts";
-export { NetworkRetryEvent, type RetryOptions } from "./src/layers/retry.ts";
+export type { RetryOptions } from "./src/retry_options.ts";
 export type { Clock } from "./src/clock.ts";
 export type { ClientCertificate } from "./src/tls.ts";
 export type {

@@ -40,6 +40,36 @@ export async function _openKv(
   return { kv: await _openKvDatabase(source.path, what), owned: true };
 }
 
+/** The longest key prefix a store takes, in bytes, leaving room for its own key parts. */
+const MAX_PREFIX_BYTES = 512;
+const ENCODER = new TextEncoder();
+
+/**
+ * Checks the `prefix` option of a KV-backed store and returns a copy, or `fallback` when it is
+ * `undefined`: a non-empty array of KV key parts, at most 512 bytes long.
+ *
+ * @param what What failed, for the message (`Cannot open cache`).
+ * @param prefix The option's value.
+ * @param fallback The store's default prefix.
+ * @throws {TypeError} When `prefix` is not such an array.
+ */
+export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey): Deno.KvKey {
+  const fail = (why: string) =>
+    new TypeError(`${what}: 'prefix' must be ${why}, got ${Deno.inspect(prefix)}`);
+  if (prefix === undefined) return [...fallback];
+  if (!Array.isArray(prefix) || prefix.length === 0) throw fail("a non-empty array of key parts");
+  let bytes = 0;
+  for (const part of prefix) {
+    if (typeof part === "string") bytes += ENCODER.encode(part).length;
+    else if (part instanceof Uint8Array) bytes += part.length;
+    else if (typeof part === "number" || typeof part === "bigint" || typeof part === "boolean") {
+      bytes += 9;
+    } else throw fail("an array of KV key parts");
+  }
+  if (bytes > MAX_PREFIX_BYTES) throw fail(`at most ${MAX_PREFIX_BYTES} bytes long`);
+  return [...prefix];
+}
+
 function isLocked(error: unknown): boolean {
   return error instanceof Error && /database is locked|busy/i.test(error.message);
 }

@@ -5,6 +5,7 @@
  */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
+import { describe } from "./_validation.ts";
 
 /**
  * What `post`, `put` and `sendCustomRequest` accept as a body. A plain object or array is sent
@@ -139,7 +140,7 @@ export class RequestBody {
       }
       return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
     }
-    throw new TypeError(`Invalid body: unsupported type ${describeType(body)}`);
+    throw new TypeError(`Invalid body: unsupported type, got ${describe(body)}`);
   }
 
   /**
@@ -197,12 +198,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  return (value as object).constructor?.name ?? "object";
-}
-
 function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
   let iterator: AsyncIterator<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>({
@@ -213,7 +208,7 @@ function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<U
       else if (!(value instanceof Uint8Array)) {
         controller.error(
           new TypeError(
-            `Invalid body: the async iterable yielded ${describeType(value)}, not Uint8Array`,
+            `Invalid body: the async iterable must yield Uint8Array chunks, got ${describe(value)}`,
           ),
         );
       } else controller.enqueue(value);

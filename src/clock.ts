@@ -19,6 +19,3 @@
  * ```
  */
 export type Clock = () => number;
-
-/** The wall clock, `Date.now`. */
-export const _systemClock: Clock = (): number => Date.now();

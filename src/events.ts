@@ -8,7 +8,6 @@ import type { NetworkErrorCode } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkAccessibleChangedEvent } from "./network_accessibility.ts";
 import type { AuthenticationRequiredEvent, RedirectedEvent } from "./security_events.ts";
-import type { NetworkRetryEvent } from "./layers/retry.ts";
 
 /**
  * `downloadprogress` and `uploadprogress`: bytes moved so far and the total (-1 when unknown).
@@ -158,4 +157,56 @@ export interface NetworkAccessManagerEventMap {
   finished: NetworkReplyEvent;
   /** `networkAccessible` changed. */
   networkaccessiblechanged: NetworkAccessibleChangedEvent;
+}
+
+/**
+ * The `retry` event of a reply, dispatched before the wait that precedes each new attempt.
+ *
+ * @example Logging retries
+ * ```ts
+ * import { NetworkAccessManager, type NetworkRetryEvent } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({ retry: { limit: 1, delay: 10 } });
+ * const reply = manager.get("data:,no retries for data URLs");
+ * reply.addEventListener("retry", (event) => {
+ *   const e = event as NetworkRetryEvent;
+ *   console.log(`retry ${e.attempt} in ${e.delay} ms: ${e.reason}`);
+ * });
+ * await reply.finished;
+ * console.log(reply.retries); // 0
+ * ```
+ */
+export class NetworkRetryEvent extends Event {
+  /** The number of the retry about to be made: 1 for the first. */
+  readonly attempt: number;
+  /** The wait before it, in milliseconds. */
+  readonly delay: number;
+  /** The status of the response retried, or 0 after a connection error. */
+  readonly status: number;
+  /** The {@linkcode NetworkError} code of the connection error, or `NoError` after a response. */
+  readonly error: NetworkErrorCode;
+  /** Why the request is sent again. */
+  readonly reason: string;
+
+  /**
+   * Creates a retry event.
+   *
+   * @param init The attempt, the wait, and what failed.
+   */
+  constructor(
+    init: {
+      attempt: number;
+      delay: number;
+      status: number;
+      error: NetworkErrorCode;
+      reason: string;
+    },
+  ) {
+    super("retry");
+    this.attempt = init.attempt;
+    this.delay = init.delay;
+    this.status = init.status;
+    this.error = init.error;
+    this.reason = init.reason;
+  }
 }

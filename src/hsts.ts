@@ -6,8 +6,11 @@
  * @module
  */
 
-import { _openKv, _retryLocked } from "./_kv.ts";
-import { _systemClock, type Clock } from "./clock.ts";
+import { _openKv, _retryLocked, checkPrefix } from "./_kv.ts";
+import { checkClock } from "./_clock.ts";
+import { TCHAR } from "./_http_token.ts";
+import { isIpLiteral } from "./_ip.ts";
+import type { Clock } from "./clock.ts";
 
 /** The longest lifetime a policy may have, in seconds (about 68 years); larger values are capped. */
 const MAX_AGE_CAP = 2_147_483_648;
@@ -203,46 +206,6 @@ export interface _StsDirectives {
 // ---------------------------------------------------------------------------------------------
 // Host names
 
-const IPV4 = /^(?:\d{1,3})(?:\.\d{1,3}){3}$/;
-
-/**
- * Tells whether a host is a dotted-decimal IPv4 address (as `URL.hostname` writes them).
- *
- * @param host A host name.
- * @returns Whether it is an IPv4 address.
- */
-export function _isIpv4(host: string): boolean {
-  if (!IPV4.test(host)) return false;
-  return host.split(".").every((part) => Number(part) <= 255);
-}
-
-/**
- * Tells whether a host is an IPv6 address, in brackets as in URLs (`[::1]`) or bare.
- *
- * @param host A host name.
- * @returns Whether it is an IPv6 address.
- */
-export function _isIpv6(host: string): boolean {
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-  if (!bare.includes(":") || !/^[0-9a-fA-F:.]+$/.test(bare)) return false;
-  try {
-    return new URL(`http://[${bare}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Tells whether a host is an IP literal (IPv4, or IPv6 with or without brackets): HSTS never
- * applies to those (RFC 6797 section 8.1.1).
- *
- * @param host A host name.
- * @returns Whether it is an IP address.
- */
-export function _isIpLiteral(host: string): boolean {
-  return _isIpv4(host) || _isIpv6(host);
-}
-
 /** Lower-cases a host and drops one trailing dot. */
 export function _normalizeHost(host: string): string {
   const lower = host.toLowerCase();
@@ -259,8 +222,6 @@ function selfAndParents(host: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // The header parser (RFC 6797 section 6.1)
-
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 
 /**
  * Parses a `Strict-Transport-Security` value strictly by RFC 6797 section 6.1: directives
@@ -387,7 +348,7 @@ export function _parseStsHeaderValue(value: string): _StsDirectives | null {
 export async function _upgradeUrl(url: URL | string, store: HstsStore): Promise<URL | null> {
   const source = typeof url === "string" ? new URL(url) : url;
   if (source.protocol !== "http:") return null;
-  if (_isIpLiteral(source.hostname)) return null;
+  if (isIpLiteral(source.hostname)) return null;
   if (!(await store.isKnownHost(source.hostname))) return null;
   const port = source.port;
   const upgraded = new URL(source.href);
@@ -412,7 +373,7 @@ function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
     throw new TypeError(`Cannot ${what}: 'host' must be a non-empty string, got ${policy.host}`);
   }
   const host = _normalizeHost(policy.host);
-  if (_isIpLiteral(host)) {
+  if (isIpLiteral(host)) {
     throw new TypeError(`Cannot ${what}: 'host' must not be an IP address, got ${policy.host}`);
   }
   if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
@@ -441,14 +402,6 @@ function preloadMap(preload: Iterable<HstsPreload> | undefined, what: string) {
     map.set(policy.host, { expires: policy.expires, includeSubDomains: policy.includeSubDomains });
   }
   return map;
-}
-
-function validateClock(clock: Clock | undefined, what: string): Clock {
-  if (clock === undefined) return _systemClock;
-  if (typeof clock !== "function") {
-    throw new TypeError(`Cannot ${what}: 'clock' must be a function, got ${typeof clock}`);
-  }
-  return clock;
 }
 
 /** Whether one of the policies of (host, parent, grandparent...) makes `host` known. */
@@ -497,7 +450,7 @@ abstract class StoreCore {
 
   async isKnownHost(host: string): Promise<boolean> {
     const key = _normalizeHost(host);
-    if (key === "" || _isIpLiteral(key)) return false;
+    if (key === "" || isIpLiteral(key)) return false;
     const candidates = selfAndParents(key);
     const now = this.#clock();
     if (matches(candidates.map((c) => this.#preload.get(c)), now)) return true;
@@ -506,7 +459,7 @@ abstract class StoreCore {
 
   async learn(host: string, headerValue: string): Promise<boolean> {
     const key = _normalizeHost(host);
-    if (key === "" || _isIpLiteral(key)) return false;
+    if (key === "" || isIpLiteral(key)) return false;
     const directives = _parseStsHeaderValue(String(headerValue));
     if (directives === null) return false;
     if (directives.maxAge === 0) {
@@ -583,7 +536,7 @@ export class MemoryHstsStore implements HstsStore {
   constructor(options: MemoryHstsStoreOptions = {}) {
     const what = "create HSTS store";
     this.#core = new MemoryCore(
-      validateClock(options.clock, what),
+      checkClock(`Cannot ${what}`, options.clock),
       preloadMap(options.preload, what),
     );
   }
@@ -803,14 +756,6 @@ class KvCore extends StoreCore {
   }
 }
 
-function validatePrefix(prefix: Deno.KvKey | undefined, what: string): Deno.KvKey {
-  if (prefix === undefined) return ["netaccess", "hsts"];
-  if (!Array.isArray(prefix)) {
-    throw new TypeError(`Cannot ${what}: 'prefix' must be an array (a Deno.KvKey), got ${prefix}`);
-  }
-  return [...prefix];
-}
-
 /**
  * An {@linkcode HstsStore} in Deno KV, so that policies survive restarts and are shared by
  * every process (or Deno Deploy instance) using the same database. A stored value that cannot
@@ -847,9 +792,9 @@ export class KvHstsStore implements HstsStore, AsyncDisposable {
    */
   static async open(options: KvHstsStoreOptions = {}): Promise<KvHstsStore> {
     const what = "open HSTS store";
-    const clock = validateClock(options.clock, what);
+    const clock = checkClock(`Cannot ${what}`, options.clock);
     const preload = preloadMap(options.preload, what);
-    const prefix = validatePrefix(options.prefix, what);
+    const prefix = checkPrefix(`Cannot ${what}`, options.prefix, ["netaccess", "hsts"]);
     const { kv, owned } = await _openKv({ path: options.path, kv: options.kv }, "HSTS store");
     return new KvHstsStore(new KvCore(kv, prefix, clock, preload), kv, owned);
   }

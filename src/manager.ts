@@ -22,7 +22,8 @@ import { _hstsLayer } from "./layers/hsts.ts";
 import { _proxyLayer } from "./layers/proxy.ts";
 import { _queueLayer } from "./layers/queue.ts";
 import { _redirectLayer, type RedirectVerifier } from "./layers/redirect.ts";
-import { _checkRetry, _retryLayer, type RetryOptions } from "./layers/retry.ts";
+import { _retryLayer } from "./layers/retry.ts";
+import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import { transport } from "./layers/transport.ts";
 import { _ProxyClientPool } from "./_proxy_client.ts";
 import { _PermissionGate } from "./_permission_gate.ts";
@@ -42,17 +43,18 @@ import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import type { HstsStore } from "./hsts.ts";
 import { _CredentialCache } from "./auth/credential_cache.ts";
-import { _systemClock, type Clock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
+import { checkClock } from "./_clock.ts";
+import { isToken } from "./_http_token.ts";
 import { NetworkError } from "./network_error.ts";
 import {
-  _checkChoice,
-  _checkInteger,
-  _choices,
   type CacheLoadControl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
+  requestChoices,
 } from "./request.ts";
+import { checkChoice, checkInteger } from "./_validation.ts";
 import {
   _cancelReply,
   _failReply,
@@ -244,7 +246,6 @@ export interface NetworkAccessManagerOptions {
 }
 
 const MIB = 1024 * 1024;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * The network access manager: one object holds what an application's requests share, and
@@ -362,12 +363,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     if (options.clientCertificates !== undefined) {
       this.#clientCertificates = _checkClientCertificates(this.#what, options.clientCertificates);
     }
-    if (options.clock !== undefined && typeof options.clock !== "function") {
-      throw new TypeError(
-        `Cannot create manager: 'clock' must be a function, got ${typeof options.clock}`,
-      );
-    }
-    this.#clock = options.clock ?? _systemClock;
+    this.#clock = checkClock("Cannot create manager", options.clock);
     if (options.authenticator !== undefined) this.authenticator = options.authenticator;
     if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
     if (options.retry !== undefined) this.retry = options.retry;
@@ -455,7 +451,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#redirectPolicy;
   }
   set redirectPolicy(value: RedirectPolicy) {
-    _checkChoice(this.#what, "redirectPolicy", value, _choices.redirectPolicy);
+    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy);
     this.#redirectPolicy = value;
   }
 
@@ -464,7 +460,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#maxRedirects;
   }
   set maxRedirects(value: number) {
-    _checkInteger(this.#what, "maxRedirects", value, 0);
+    checkInteger(this.#what, "maxRedirects", value, 0);
     this.#maxRedirects = value;
   }
 
@@ -473,7 +469,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#transferTimeout;
   }
   set transferTimeout(value: number) {
-    _checkInteger(this.#what, "transferTimeout", value, 0);
+    checkInteger(this.#what, "transferTimeout", value, 0);
     this.#transferTimeout = value;
   }
 
@@ -482,7 +478,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#maxConnectionsPerHost;
   }
   set maxConnectionsPerHost(value: number) {
-    _checkInteger(this.#what, "maxConnectionsPerHost", value, 1);
+    checkInteger(this.#what, "maxConnectionsPerHost", value, 1);
     this.#maxConnectionsPerHost = value;
   }
 
@@ -491,7 +487,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#readBufferSize;
   }
   set readBufferSize(value: number) {
-    _checkInteger(this.#what, "readBufferSize", value, 0);
+    checkInteger(this.#what, "readBufferSize", value, 0);
     this.#readBufferSize = value;
   }
 
@@ -500,7 +496,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#decompressionGuard;
   }
   set decompressionGuard(value: number) {
-    _checkInteger(this.#what, "decompressionGuard", value, -1);
+    checkInteger(this.#what, "decompressionGuard", value, -1);
     this.#decompressionGuard = value;
   }
 
@@ -509,7 +505,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#maxBodySize;
   }
   set maxBodySize(value: number) {
-    _checkInteger(this.#what, "maxBodySize", value, 0);
+    checkInteger(this.#what, "maxBodySize", value, 0);
     this.#maxBodySize = value;
   }
 
@@ -529,7 +525,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#cacheLoadControl;
   }
   set cacheLoadControl(value: CacheLoadControl) {
-    _checkChoice(this.#what, "cacheLoadControl", value, _choices.cacheLoadControl);
+    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl);
     this.#cacheLoadControl = value;
   }
 
@@ -645,7 +641,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   }
   set networkAccessible(value: NetworkAccessibility | boolean) {
     const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
-    _checkChoice(this.#what, "networkAccessible", choice ?? null, _ACCESSIBILITIES);
+    checkChoice(this.#what, "networkAccessible", choice ?? null, _ACCESSIBILITIES);
     this.#networkAccessible = choice;
     this.#accessibilityChanged();
   }
@@ -717,7 +713,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#retry;
   }
   set retry(value: RetryOptions | number | boolean) {
-    _checkRetry(this.#what, value);
+    checkRetry(this.#what, value);
     this.#retry = value ?? false;
   }
 
@@ -834,7 +830,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     if (typeof layer !== "function") {
       throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${typeof layer}`);
     }
-    _checkChoice("Cannot add layer", "position", position, ["request", "network"]);
+    checkChoice("Cannot add layer", "position", position, ["request", "network"]);
     (position === "request" ? this.#requestLayers : this.#networkLayers).push(layer);
     this.#pipeline = undefined;
     return this;
@@ -1080,7 +1076,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         code = NetworkError.ProtocolInvalidOperationError;
       }
     }
-    if (problem === null && !TOKEN.test(method)) {
+    if (problem === null && !isToken(method)) {
       problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
       code = NetworkError.ProtocolInvalidOperationError;
     }

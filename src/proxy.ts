@@ -13,6 +13,8 @@ import {
   type NetworkErrorCode,
   NetworkReplyError,
 } from "./network_error.ts";
+import { parseIp } from "./_ip.ts";
+import { describe } from "./_validation.ts";
 
 /**
  * The kinds of {@linkcode NetworkProxy}.
@@ -148,14 +150,6 @@ const QUERY_PORTS: Record<string, number> = {
   wss: 443,
   ftp: 21,
 };
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  return String(value);
-}
 
 /** A URL for messages: user info replaced by `***`. */
 function safeUrlText(text: string): string {
@@ -349,63 +343,6 @@ function proxyFromEnv(value: string): NetworkProxy | undefined {
   } catch {
     return undefined;
   }
-}
-
-function parseIPv4(text: string): number[] | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const bytes: number[] = [];
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const value = Number(part);
-    if (value > 255) return undefined;
-    bytes.push(value);
-  }
-  return bytes;
-}
-
-function parseIPv6(text: string): number[] | undefined {
-  if (!text.includes(":")) return undefined;
-  let head = text;
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    const v4 = parseIPv4(text.slice(lastColon + 1));
-    if (!v4) return undefined;
-    tail = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
-    head = text.slice(0, lastColon + 1);
-    if (head.endsWith(":") && !head.endsWith("::")) head = head.slice(0, -1);
-  }
-  const halves = head.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (part: string): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    for (const group of part.split(":")) {
-      if (!/^[0-9a-f]{1,4}$/i.test(group)) return undefined;
-      out.push(parseInt(group, 16));
-    }
-    return out;
-  };
-  const left = groups(halves[0]!);
-  const right = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!left || !right) return undefined;
-  const words = [...left, ...right, ...tail].length;
-  let all: number[];
-  if (halves.length === 2) {
-    if (words > 7) return undefined;
-    all = [...left, ...new Array<number>(8 - words).fill(0), ...right, ...tail];
-  } else {
-    all = [...left, ...tail];
-    if (all.length !== 8) return undefined;
-  }
-  const bytes: number[] = [];
-  for (const word of all) bytes.push(word >> 8, word & 0xff);
-  return bytes;
-}
-
-function parseIp(text: string): number[] | undefined {
-  return parseIPv4(text) ?? parseIPv6(text);
 }
 
 function prefixMatches(address: number[], network: number[], bits: number): boolean {

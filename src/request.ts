@@ -5,7 +5,8 @@
  * @module
  */
 
-import { _checkRetry, type RetryOptions } from "./layers/retry.ts";
+import { checkRetry, type RetryOptions } from "./retry_options.ts";
+import { checkChoice, checkInteger, describe } from "./_validation.ts";
 
 /**
  * The priority of a request in its host's queue.
@@ -186,60 +187,23 @@ const REDIRECT_POLICIES: readonly string[] = [
   "user-verified",
 ];
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value == null) {
-    return String(value);
-  }
-  return typeof value;
-}
-
-/** Checks that `value` is one of `allowed`; the message names `field`. */
-export function _checkChoice(
-  what: string,
-  field: string,
-  value: unknown,
-  allowed: readonly string[],
-): void {
-  if (value !== undefined && (typeof value !== "string" || !allowed.includes(value))) {
-    throw new TypeError(
-      `${what}: '${field}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
-        describe(value)
-      }`,
-    );
-  }
-}
-
-/** Checks that `value` is an integer at least `min` (or `undefined`); the message names `field`. */
-export function _checkInteger(what: string, field: string, value: unknown, min: number): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    const kind = min === 0
-      ? "a non-negative integer"
-      : min === 1
-      ? "a positive integer"
-      : `an integer >= ${min}`;
-    throw new RangeError(`${what}: '${field}' must be ${kind}, got ${describe(value)}`);
-  }
-}
-
 /** Checks the attributes a request and its init share; the messages start with `what`. */
 function checkAttributes(what: string, attributes: NetworkRequestInit): void {
-  _checkChoice(what, "priority", attributes.priority, PRIORITIES);
-  _checkChoice(what, "cacheLoadControl", attributes.cacheLoadControl, LOAD_CONTROLS);
-  _checkChoice(what, "cookieLoadControl", attributes.cookieLoadControl, COOKIE_CONTROLS);
-  _checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
-  _checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
-  _checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
-  _checkInteger(what, "transferTimeout", attributes.transferTimeout, 0);
-  _checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
-  _checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
-  _checkInteger(what, "maxBodySize", attributes.maxBodySize, 0);
+  checkChoice(what, "priority", attributes.priority, PRIORITIES);
+  checkChoice(what, "cacheLoadControl", attributes.cacheLoadControl, LOAD_CONTROLS);
+  checkChoice(what, "cookieLoadControl", attributes.cookieLoadControl, COOKIE_CONTROLS);
+  checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
+  checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
+  checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
+  checkInteger(what, "transferTimeout", attributes.transferTimeout, 0);
+  checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
+  checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
+  checkInteger(what, "maxBodySize", attributes.maxBodySize, 0);
   const save = attributes.cacheSaveControl;
   if (save !== undefined && typeof save !== "boolean") {
     throw new TypeError(`${what}: 'cacheSaveControl' must be a boolean, got ${describe(save)}`);
   }
-  _checkRetry(what, attributes.retry);
+  checkRetry(what, attributes.retry);
 }
 
 function parseUrl(input: string | URL): URL {
@@ -397,7 +361,7 @@ export class NetworkRequest {
   }
 }
 
-export const _choices = {
+export const requestChoices = {
   priority: PRIORITIES,
   cacheLoadControl: LOAD_CONTROLS,
   cookieControl: COOKIE_CONTROLS,

@@ -60,8 +60,12 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
   const cases: [string, unknown, RegExp][] = [
     ["circular", circular, /^Invalid body: cannot serialise it as JSON \(.*circular/i],
     ["a BigInt inside", { n: 1n }, /^Invalid body: cannot serialise it as JSON \(.*BigInt/i],
-    ["a class instance", new (class Point {})(), /^Invalid body: unsupported type Point$/],
-    ["a number", 42, /^Invalid body: unsupported type number$/],
+    [
+      "a class instance",
+      new (class Point {})(),
+      /^Invalid body: unsupported type, got an instance of Point$/,
+    ],
+    ["a number", 42, /^Invalid body: unsupported type, got 42$/],
   ];
   for (const [name, body, message] of cases) {
     await t.step(name, async () => {

@@ -6,6 +6,7 @@
  */
 
 import { type _DigestChallenge, _digestStrength, _parseDigestChallenge } from "./digest.ts";
+import { TCHAR } from "../_http_token.ts";
 
 /**
  * One challenge of a `WWW-Authenticate` or `Proxy-Authenticate` header, as a server sent it.
@@ -31,7 +32,6 @@ export interface AuthChallenge {
   token68?: string;
 }
 
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 const TOKEN68_CHAR = /[A-Za-z0-9\-._~+/]/;
 
 class Scanner {

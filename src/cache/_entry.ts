@@ -1,6 +1,5 @@
 /** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
 
-import type { Clock } from "../clock.ts";
 import type {
   CacheEntry,
   CacheMetaData,
@@ -40,14 +39,6 @@ export function _checkMaxSize(maxSize: unknown, what: string): number {
     );
   }
   return maxSize;
-}
-
-/** Validates the `clock` option of a store. */
-export function _checkClock(clock: unknown, what: string): Clock | undefined {
-  if (clock !== undefined && typeof clock !== "function") {
-    throw new TypeError(`Cannot ${what}: 'clock' must be a function, got ${typeof clock}`);
-  }
-  return clock as Clock | undefined;
 }
 
 /** The fields of an entry that the metadata sets, validated and normalized. */

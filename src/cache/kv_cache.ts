@@ -5,13 +5,13 @@
  * @module
  */
 
-import { _openKv, _retryLocked } from "../_kv.ts";
-import { _systemClock, type Clock } from "../clock.ts";
+import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
+import type { Clock } from "../clock.ts";
+import { checkClock } from "../_clock.ts";
 import {
   _applyUpdate,
   _byteLength,
   _cacheUrl,
-  _checkClock,
   _checkMaxSize,
   _checkMetaData,
   _evictionOrder,
@@ -105,7 +105,6 @@ const PUBLISH_ATTEMPTS = 32;
 const MAX_URL_KEY_BYTES = 1024;
 /** The longest variant kept verbatim in a key; longer ones are hashed. */
 const MAX_VARIANT_KEY_BYTES = 256;
-const MAX_PREFIX_BYTES = 512;
 const U64 = 1n << 64n;
 
 /** A stored entry: the public fields plus the record version. */
@@ -171,23 +170,6 @@ function parseGeneration(value: unknown): GenerationRecord | null {
     return null;
   }
   return r as unknown as GenerationRecord;
-}
-
-function checkPrefix(prefix: unknown): Deno.KvKey {
-  const fail = (why: string) =>
-    new TypeError(`Cannot open cache: 'prefix' must be ${why}, got ${Deno.inspect(prefix)}`);
-  if (prefix === undefined) return ["netaccess", "cache"];
-  if (!Array.isArray(prefix) || prefix.length === 0) throw fail("a non-empty array of key parts");
-  let bytes = 0;
-  for (const part of prefix) {
-    if (typeof part === "string") bytes += _byteLength(part);
-    else if (part instanceof Uint8Array) bytes += part.length;
-    else if (typeof part === "number" || typeof part === "bigint" || typeof part === "boolean") {
-      bytes += 9;
-    } else throw fail("an array of KV key parts");
-  }
-  if (bytes > MAX_PREFIX_BYTES) throw fail(`at most ${MAX_PREFIX_BYTES} bytes long`);
-  return [...prefix];
 }
 
 async function sha256(text: string): Promise<Uint8Array> {
@@ -262,8 +244,8 @@ export class KvCache implements NetworkCache {
    */
   static async open(options: KvCacheOptions = {}): Promise<KvCache> {
     const maxSize = _checkMaxSize(options.maxSize, "open cache");
-    const clock = _checkClock(options.clock, "open cache") ?? _systemClock;
-    const prefix = checkPrefix(options.prefix);
+    const clock = checkClock("Cannot open cache", options.clock);
+    const prefix = checkPrefix("Cannot open cache", options.prefix, ["netaccess", "cache"]);
     const { kv, owned } = await _openKv(options, "cache");
     return new KvCache(kv, owned, prefix, maxSize, clock);
   }

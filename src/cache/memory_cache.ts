@@ -5,11 +5,11 @@
  * @module
  */
 
-import { _systemClock, type Clock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
+import { checkClock } from "../_clock.ts";
 import {
   _applyUpdate,
   _cacheUrl,
-  _checkClock,
   _checkMaxSize,
   _checkMetaData,
   _evictionOrder,
@@ -97,7 +97,7 @@ export class MemoryCache implements NetworkCache {
    */
   constructor(options: MemoryCacheOptions = {}) {
     this.#maxSize = _checkMaxSize(options.maxSize, "create cache");
-    this.#clock = _checkClock(options.clock, "create cache") ?? _systemClock;
+    this.#clock = checkClock("Cannot create cache", options.clock);
   }
 
   /** The size in bytes the cache stays under. */

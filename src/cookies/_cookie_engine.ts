@@ -6,7 +6,7 @@
 
 import { canonicalDomain, Cookie, CookieJar as ToughCookieJar, domainMatch } from "tough-cookie";
 import type { Clock } from "../clock.ts";
-import { _systemClock } from "../clock.ts";
+import { checkClock } from "../_clock.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _isPublicSuffix, _siteOf } from "./_domain.ts";
@@ -30,10 +30,7 @@ export function _resolveLimits(options: CookieJarOptions | undefined, what: stri
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
   }
-  const clock = options?.clock ?? _systemClock;
-  if (typeof clock !== "function") {
-    throw new TypeError(`Cannot ${what}: 'clock' must be a function, got ${typeof clock}`);
-  }
+  const clock = checkClock(`Cannot ${what}`, options?.clock);
   const positive = (field: string, value: unknown, fallback: number): number => {
     if (value === undefined) return fallback;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {

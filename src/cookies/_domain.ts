@@ -1,13 +1,7 @@
 /** Domain rules of the cookie jars: registrable domains (public suffix list), storage sites. */
 
 import { getPublicSuffix } from "tough-cookie";
-
-const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
-
-/** Whether `host` (lower case, brackets removed) is an IPv4 or IPv6 address. */
-export function _isIpAddress(host: string): boolean {
-  return IPV4.test(host) || host.includes(":");
-}
+import { isIpLiteral } from "../_ip.ts";
 
 /**
  * The registrable domain (public suffix plus one label) of `host` by the public suffix list,
@@ -18,7 +12,7 @@ export function _registrableDomain(host: string | null): string | null {
   if (host === null || host === "") return null;
   const lower = host.toLowerCase().replace(/\.$/, "");
   if (lower.split(".").some((label) => label === "")) return null;
-  if (_isIpAddress(lower)) return null;
+  if (isIpLiteral(lower)) return null;
   try {
     return getPublicSuffix(lower, { allowSpecialUseDomain: true, ignoreError: true }) ?? null;
   } catch {
@@ -28,7 +22,7 @@ export function _registrableDomain(host: string | null): string | null {
 
 /** Whether `domain` is a public suffix (no registrable domain, not an IP address). */
 export function _isPublicSuffix(domain: string): boolean {
-  return !_isIpAddress(domain) && _registrableDomain(domain) === null;
+  return !isIpLiteral(domain) && _registrableDomain(domain) === null;
 }
 
 /**

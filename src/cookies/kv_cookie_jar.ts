@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _openKv } from "../_kv.ts";
+import { _openKv, checkPrefix } from "../_kv.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
@@ -143,15 +143,10 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
     const what = "open cookie jar";
     const limits = _resolveLimits(options, what);
-    const prefix = options.prefix ?? DEFAULT_PREFIX;
-    if (!Array.isArray(prefix)) {
-      throw new TypeError(
-        `Cannot ${what}: 'prefix' must be an array (a KV key), got ${typeof prefix}`,
-      );
-    }
+    const prefix = checkPrefix(`Cannot ${what}`, options.prefix, DEFAULT_PREFIX);
     partitionPrefix(prefix, options.partition, what);
     const { kv, owned } = await _openKv(options, "cookie jar");
-    return new KvCookieJar(kv, owned, [...prefix], options.partition ?? null, limits);
+    return new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits);
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import { _withBody, type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import { _sleep } from "../layers/retry.ts";
+import { sleep } from "../retry_options.ts";
 
 /**
  * A canned response: status, headers and a body (text, bytes, or `json` serialised).
@@ -351,7 +351,7 @@ export class MockTransport {
     }
     this.#latency = options.latency ?? 0;
     this.#fallback = options.fallback;
-    this.#sleep = options.sleep ?? _sleep;
+    this.#sleep = options.sleep ?? sleep;
   }
 
   /**

@@ -377,7 +377,7 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
     await assert.rejects(open({ maxSize: 1.5 }), RangeError);
     await assert.rejects(open({ clock: 5 as unknown as Clock }), {
       name: "TypeError",
-      message: /'clock' must be a function, got number$/,
+      message: /'clock' must be a function, got 5$/,
     });
   });
 

@@ -1,0 +1,60 @@
+/**
+ * Validation of options and arguments. Every message has one shape, after Deno's:
+ * `${what}: '${field}' must be ${expected}, got ${describe(value)}`, where `what` says what
+ * failed (`Cannot create request`).
+ *
+ * @module
+ */
+
+/**
+ * A value as a message shows it: strings quoted (long ones cut), numbers, booleans, `null` and
+ * `undefined` as written, arrays as `an array`, functions as `a function`, other objects by
+ * their class (`an object` when plain).
+ */
+export function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  }
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return value.toString();
+  if (value === null || typeof value !== "object") return String(value);
+  if (Array.isArray(value)) return "an array";
+  const name = (value as object).constructor?.name;
+  return name && name !== "Object" ? `an instance of ${name}` : "an object";
+}
+
+/** Checks that `value` is one of `allowed` (or `undefined`); the message names `field`. */
+export function checkChoice(
+  what: string,
+  field: string,
+  value: unknown,
+  allowed: readonly string[],
+): void {
+  if (value !== undefined && (typeof value !== "string" || !allowed.includes(value))) {
+    throw new TypeError(
+      `${what}: '${field}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
+        describe(value)
+      }`,
+    );
+  }
+}
+
+/** Checks that `value` is an integer at least `min` (or `undefined`); the message names `field`. */
+export function checkInteger(what: string, field: string, value: unknown, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    const kind = min === 0
+      ? "a non-negative integer"
+      : min === 1
+      ? "a positive integer"
+      : `an integer >= ${min}`;
+    throw new RangeError(`${what}: '${field}' must be ${kind}, got ${describe(value)}`);
+  }
+}
+
+/** Checks that `value` is a function (or `undefined`); the message names `field`. */
+export function checkFunction(what: string, field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`${what}: '${field}' must be a function, got ${describe(value)}`);
+  }
+}

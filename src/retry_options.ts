@@ -1,0 +1,220 @@
+/**
+ * Retry options: the {@linkcode RetryOptions} a manager or request takes, their check, and the
+ * settings they resolve to (every default applied). The retry layer applies them.
+ *
+ * @module
+ */
+
+import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
+import { isToken } from "./_http_token.ts";
+import { checkInteger, describe } from "./_validation.ts";
+
+/**
+ * How failed requests are sent again. Retrying is off by default (as in Qt); turn it on with
+ * the `retry` option of the manager or of a request: `true` for these defaults, a number for a
+ * `limit`, or an object.
+ *
+ * @example Retry idempotent requests up to 3 times, waiting at most 10 s for Retry-After
+ * ```ts
+ * import { NetworkAccessManager, type RetryOptions } from "@netaccess/core";
+ *
+ * const retry: RetryOptions = { limit: 3, maxRetryAfter: 10_000 };
+ * await using manager = new NetworkAccessManager({ retry });
+ * console.log(manager.retry); // { limit: 3, maxRetryAfter: 10000 }
+ * ```
+ */
+export interface RetryOptions {
+  /**
+   * How many times a request is sent again after the first attempt (0 = never).
+   * @default {2}
+   */
+  limit?: number;
+  /**
+   * The methods retried; the default is the idempotent ones. Add `"POST"` only when the server
+   * makes it safe to repeat.
+   * @default {["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]}
+   */
+  methods?: string[];
+  /**
+   * The response statuses retried.
+   * @default {[408, 413, 429, 500, 502, 503, 504]}
+   */
+  statusCodes?: number[];
+  /**
+   * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
+   * remote host, timed out, temporary network failure, network session failed.
+   * @default {[1, 2, 4, 7, 8]}
+   */
+  errorCodes?: NetworkErrorCode[];
+  /**
+   * The wait before the first retry in milliseconds; each next one doubles it (before jitter).
+   * @default {300}
+   */
+  delay?: number;
+  /**
+   * The longest backoff wait in milliseconds.
+   * @default {30000}
+   */
+  backoffLimit?: number;
+  /**
+   * Whether backoff waits are randomised (a uniform pick between half the wait and the wait),
+   * so that many clients do not retry in step.
+   * @default {true}
+   */
+  jitter?: boolean;
+  /**
+   * The longest `Retry-After` (seconds or an HTTP date) honoured, in milliseconds; when a
+   * response asks for a longer wait, the reply fails at once with that response.
+   * @default {60000}
+   */
+  maxRetryAfter?: number;
+  /**
+   * Waits `ms` milliseconds, or until `signal` aborts. Replace it to run tests without real
+   * waits.
+   * @default {a setTimeout-based wait}
+   */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Retry settings with every default applied. */
+export interface RetrySettings {
+  limit: number;
+  methods: Set<string>;
+  statusCodes: Set<number>;
+  errorCodes: Set<number>;
+  delay: number;
+  backoffLimit: number;
+  jitter: boolean;
+  maxRetryAfter: number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const DEFAULT_METHODS = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
+const DEFAULT_STATUSES = [408, 413, 429, 500, 502, 503, 504];
+const DEFAULT_ERRORS: NetworkErrorCode[] = [
+  NetworkError.ConnectionRefusedError,
+  NetworkError.RemoteHostClosedError,
+  NetworkError.TimeoutError,
+  NetworkError.TemporaryNetworkFailureError,
+  NetworkError.NetworkSessionFailedError,
+];
+const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
+
+function checkCount(what: string, field: string, value: unknown): void {
+  checkInteger(what, field, value, 0);
+}
+
+function checkList<T>(
+  what: string,
+  field: string,
+  value: unknown,
+  valid: (item: unknown) => item is T,
+  kind: string,
+): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${what}: '${field}' must be an array of ${kind}, got ${describe(value)}`);
+  }
+  for (const item of value) {
+    if (!valid(item)) {
+      throw new TypeError(`${what}: '${field}' must hold ${kind} only, got ${describe(item)}`);
+    }
+  }
+}
+
+const isStatus = (item: unknown): item is number =>
+  typeof item === "number" && Number.isInteger(item) && item >= 100 && item <= 599;
+const isCode = (item: unknown): item is number => typeof item === "number" && KNOWN_CODES.has(item);
+
+/**
+ * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}); the message starts
+ * with `what` and names the field.
+ */
+export function checkRetry(what: string, value: unknown): void {
+  if (value === undefined || typeof value === "boolean") return;
+  if (typeof value === "number") return checkCount(what, "retry", value);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `${what}: 'retry' must be a boolean, a number or an object, got ${describe(value)}`,
+    );
+  }
+  const options = value as RetryOptions;
+  checkCount(what, "retry.limit", options.limit);
+  checkCount(what, "retry.delay", options.delay);
+  checkCount(what, "retry.backoffLimit", options.backoffLimit);
+  checkCount(what, "retry.maxRetryAfter", options.maxRetryAfter);
+  checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
+  checkList(what, "retry.statusCodes", options.statusCodes, isStatus, "HTTP statuses (100-599)");
+  checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes");
+  if (options.jitter !== undefined && typeof options.jitter !== "boolean") {
+    throw new TypeError(
+      `${what}: 'retry.jitter' must be a boolean, got ${describe(options.jitter)}`,
+    );
+  }
+  if (options.sleep !== undefined && typeof options.sleep !== "function") {
+    throw new TypeError(
+      `${what}: 'retry.sleep' must be a function, got ${describe(options.sleep)}`,
+    );
+  }
+}
+
+/** Waits `ms` milliseconds, or rejects with the signal's reason when it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+type RetryValue = RetryOptions | number | boolean | undefined;
+
+/**
+ * Resolves checked `retry` values to settings, or `null` when retrying is off. A request's
+ * value wins; when it turns retrying on, the manager's options (when an object) fill in the
+ * fields it does not set.
+ */
+export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySettings | null {
+  const value = request ?? manager;
+  if (value === undefined || value === false || value === 0) return null;
+  const base: RetryOptions = request !== undefined && typeof manager === "object" ? manager : {};
+  const options: RetryOptions = value === true
+    ? { ...base }
+    : typeof value === "number"
+    ? { ...base, limit: value }
+    : { ...base, ...value };
+  const limit = options.limit ?? 2;
+  if (limit === 0) return null;
+  return {
+    limit,
+    methods: new Set((options.methods ?? DEFAULT_METHODS).map((m) => m.toUpperCase())),
+    statusCodes: new Set(options.statusCodes ?? DEFAULT_STATUSES),
+    errorCodes: new Set(options.errorCodes ?? DEFAULT_ERRORS),
+    delay: options.delay ?? 300,
+    backoffLimit: options.backoffLimit ?? 30_000,
+    jitter: options.jitter ?? true,
+    maxRetryAfter: options.maxRetryAfter ?? 60_000,
+    sleep: options.sleep ?? sleep,
+  };
+}
+
+/**
+ * Parses `Retry-After` (delay seconds or an HTTP date) to milliseconds from `now`, or `null`
+ * when absent or invalid.
+ */
+export function parseRetryAfter(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/[a-z]/i.test(text)) return null;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, date - now);
+}
