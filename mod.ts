@@ -119,15 +119,9 @@ export {
 } from "./src/cookies/network_cookie.ts";
 export { MemoryCookieJar, type MemoryCookieJarOptions } from "./src/cookies/memory_cookie_jar.ts";
 export { KvCookieJar, type KvCookieJarOptions } from "./src/cookies/kv_cookie_jar.ts";
-export {
-  type HstsPolicy,
-  type HstsPreload,
-  type HstsStore,
-  KvHstsStore,
-  type KvHstsStoreOptions,
-  MemoryHstsStore,
-  type MemoryHstsStoreOptions,
-} from "./src/hsts.ts";
+export type { HstsPolicy, HstsPreload, HstsStore } from "./src/hsts/hsts_store.ts";
+export { MemoryHstsStore, type MemoryHstsStoreOptions } from "./src/hsts/memory_hsts_store.ts";
+export { KvHstsStore, type KvHstsStoreOptions } from "./src/hsts/kv_hsts_store.ts";
 export type { AuthChallenge } from "./src/auth/challenge.ts";
 export type { AuthCredentials } from "./src/auth/credential_cache.ts";
 export {

@@ -12,7 +12,7 @@ import type { Clock } from "./clock.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
-import { KvHstsStore } from "./hsts.ts";
+import { KvHstsStore } from "./hsts/kv_hsts_store.ts";
 import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manager.ts";
 
 /**

@@ -41,7 +41,7 @@ import {
 import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
-import type { HstsStore } from "./hsts.ts";
+import type { HstsStore } from "./hsts/hsts_store.ts";
 import { _CredentialCache } from "./auth/credential_cache.ts";
 import type { Clock } from "./clock.ts";
 import { checkClock } from "./_clock.ts";

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  _parseStrictTransportSecurity,
-  _parseStsHeaderValue,
-  _upgradeUrl,
-  type HstsStore,
-  KvHstsStore,
-  MemoryHstsStore,
-  type MemoryHstsStoreOptions,
-} from "../src/hsts.ts";
+import { parseStrictTransportSecurity, parseStsHeaderValue } from "../src/hsts/_sts_header.ts";
+import { upgradeUrl } from "../src/hsts/_upgrade.ts";
+import type { HstsStore } from "../src/hsts/hsts_store.ts";
+import { KvHstsStore } from "../src/hsts/kv_hsts_store.ts";
+import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../src/hsts/memory_hsts_store.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
@@ -16,7 +12,7 @@ function testClock() {
   return { clock: () => state.now, advance: (ms: number) => void (state.now += ms) };
 }
 
-Deno.test("_parseStrictTransportSecurity accepts valid headers", async (t) => {
+Deno.test("parseStrictTransportSecurity accepts valid headers", async (t) => {
   const cases: [string, number, boolean][] = [
     ["max-age=31536000", 31536000, false],
     ["max-age=31536000; includeSubDomains", 31536000, true],
@@ -33,12 +29,12 @@ Deno.test("_parseStrictTransportSecurity accepts valid headers", async (t) => {
   ];
   for (const [value, maxAge, includeSubDomains] of cases) {
     await t.step(value, () => {
-      assert.deepEqual(_parseStrictTransportSecurity(value), { maxAge, includeSubDomains });
+      assert.deepEqual(parseStrictTransportSecurity(value), { maxAge, includeSubDomains });
     });
   }
 });
 
-Deno.test("_parseStrictTransportSecurity rejects malformed headers", async (t) => {
+Deno.test("parseStrictTransportSecurity rejects malformed headers", async (t) => {
   const cases = [
     "",
     "includeSubDomains",
@@ -60,7 +56,7 @@ Deno.test("_parseStrictTransportSecurity rejects malformed headers", async (t) =
   ];
   for (const value of cases) {
     await t.step(JSON.stringify(value), () => {
-      assert.equal(_parseStrictTransportSecurity(value), null);
+      assert.equal(parseStrictTransportSecurity(value), null);
     });
   }
 });
@@ -136,22 +132,22 @@ const CHROMIUM_BOGUS = [
   "max-age=3488923; max-age=3488923",
 ];
 
-Deno.test("_parseStsHeaderValue passes Chromium's parsing cases", async (t) => {
+Deno.test("parseStsHeaderValue passes Chromium's parsing cases", async (t) => {
   for (const [value, includeSubDomains] of CHROMIUM_VALID) {
     await t.step(`valid ${JSON.stringify(value)}`, () => {
-      const parsed = _parseStsHeaderValue(value);
+      const parsed = parseStsHeaderValue(value);
       assert.notEqual(parsed, null);
       assert.equal(parsed!.includeSubDomains, includeSubDomains);
     });
   }
   for (const value of CHROMIUM_BOGUS) {
     await t.step(`bogus ${JSON.stringify(value)}`, () => {
-      assert.equal(_parseStsHeaderValue(value), null);
+      assert.equal(parseStsHeaderValue(value), null);
     });
   }
 });
 
-Deno.test("_parseStsHeaderValue: a comma ends a field only outside quoted strings", async (t) => {
+Deno.test("parseStsHeaderValue: a comma ends a field only outside quoted strings", async (t) => {
   const cases: [string, number | null][] = [
     // One field with a comma in a token is invalid, and so is the value as a whole.
     ["max-age=1; unknownDirective=non,token", null],
@@ -166,7 +162,7 @@ Deno.test("_parseStsHeaderValue: a comma ends a field only outside quoted string
   ];
   for (const [value, maxAge] of cases) {
     await t.step(JSON.stringify(value), () => {
-      assert.equal(_parseStsHeaderValue(value)?.maxAge ?? null, maxAge);
+      assert.equal(parseStsHeaderValue(value)?.maxAge ?? null, maxAge);
     });
   }
 });
@@ -350,7 +346,7 @@ Deno.test("Stores validate their options", async () => {
   });
 });
 
-Deno.test("_upgradeUrl rewrites http URLs of known hosts to https", async (t) => {
+Deno.test("upgradeUrl rewrites http URLs of known hosts to https", async (t) => {
   const store = new MemoryHstsStore({
     preload: [{ host: "example.com", includeSubDomains: true }],
   });
@@ -368,16 +364,16 @@ Deno.test("_upgradeUrl rewrites http URLs of known hosts to https", async (t) =>
   ];
   for (const [input, expected] of cases) {
     await t.step(input, async () => {
-      const upgraded = await _upgradeUrl(new URL(input), store);
+      const upgraded = await upgradeUrl(new URL(input), store);
       assert.equal(upgraded?.href ?? null, expected);
     });
   }
   await t.step("a string URL is accepted and the input is not modified", async () => {
     const url = new URL("http://example.com/");
-    await _upgradeUrl(url, store);
+    await upgradeUrl(url, store);
     assert.equal(url.href, "http://example.com/");
     assert.equal(
-      (await _upgradeUrl("http://example.com:443/", store))?.href,
+      (await upgradeUrl("http://example.com:443/", store))?.href,
       "https://example.com/",
     );
   });

@@ -7,7 +7,7 @@
  */
 
 import { type Layer, responseInfo } from "../exchange.ts";
-import { _upgradeUrl } from "../hsts.ts";
+import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { NetworkAccessManager } from "../manager.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
@@ -18,7 +18,7 @@ export function _hstsLayer(manager: NetworkAccessManager): Layer {
     if (store === null) return await next(exchange);
     let upgraded: URL | null;
     try {
-      upgraded = await _upgradeUrl(exchange.url, store);
+      upgraded = await upgradeUrl(exchange.url, store);
     } catch (error) {
       throw new NetworkReplyError(
         NetworkError.UnknownNetworkError,

@@ -8,7 +8,7 @@
 
 import { _withoutCredentials } from "../auth/credential_cache.ts";
 import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exchange.ts";
-import { _upgradeUrl } from "../hsts.ts";
+import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { NetworkAccessManager } from "../manager.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { _replyRedirected, type NetworkReply } from "../reply.ts";
@@ -169,7 +169,7 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
         );
       }
       const store = manager.hstsStore;
-      if (store !== null) target = await _upgradeUrl(target, store) ?? target;
+      if (store !== null) target = await upgradeUrl(target, store) ?? target;
       const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
       if (policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:") {
         fail(

@@ -1,0 +1,162 @@
+/** The logic both HSTS stores share, over a few primitive operations of their backend. */
+
+import { isIpLiteral } from "../_ip.ts";
+import type { Clock } from "../clock.ts";
+import type { HstsPolicy, HstsPreload } from "./hsts_store.ts";
+import { normalizeHost, selfAndParents } from "./_host.ts";
+import { parseStsHeaderValue } from "./_sts_header.ts";
+
+export interface StoredPolicy {
+  expires: number;
+  includeSubDomains: boolean;
+}
+
+export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
+  if (policy === null || typeof policy !== "object") {
+    throw new TypeError(`Cannot ${what}: the policy must be an object, got ${policy}`);
+  }
+  if (typeof policy.host !== "string" || policy.host === "" || policy.host === ".") {
+    throw new TypeError(`Cannot ${what}: 'host' must be a non-empty string, got ${policy.host}`);
+  }
+  const host = normalizeHost(policy.host);
+  if (isIpLiteral(host)) {
+    throw new TypeError(`Cannot ${what}: 'host' must not be an IP address, got ${policy.host}`);
+  }
+  if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
+    throw new TypeError(`Cannot ${what}: 'expires' must be a number, got ${policy.expires}`);
+  }
+  return { host, expires: policy.expires, includeSubDomains: policy.includeSubDomains === true };
+}
+
+export function preloadMap(
+  preload: Iterable<HstsPreload> | undefined,
+  what: string,
+): Map<string, StoredPolicy> {
+  const map = new Map<string, StoredPolicy>();
+  if (preload === undefined) return map;
+  if (
+    preload === null || typeof (preload as Iterable<HstsPreload>)[Symbol.iterator] !== "function"
+  ) {
+    throw new TypeError(`Cannot ${what}: 'preload' must be an iterable, got ${preload}`);
+  }
+  for (const entry of preload) {
+    const policy = validatePolicy(
+      typeof entry === "string" ? { host: entry, expires: Infinity, includeSubDomains: false } : {
+        host: entry?.host,
+        expires: entry?.expires ?? Infinity,
+        includeSubDomains: entry?.includeSubDomains ?? false,
+      },
+      what,
+    );
+    map.set(policy.host, { expires: policy.expires, includeSubDomains: policy.includeSubDomains });
+  }
+  return map;
+}
+
+/** Whether one of the policies of (host, parent, grandparent...) makes `host` known. */
+export function matches(policies: (StoredPolicy | undefined)[], now: number): boolean {
+  return policies.some((policy, index) =>
+    policy !== undefined && policy.expires > now && (index === 0 || policy.includeSubDomains)
+  );
+}
+
+/** The shared logic of both stores over a few primitive operations. */
+export abstract class StoreCore {
+  readonly #clock: Clock;
+  readonly #preload: Map<string, StoredPolicy>;
+
+  constructor(clock: Clock, preload: Map<string, StoredPolicy>) {
+    this.#clock = clock;
+    this.#preload = preload;
+  }
+
+  protected abstract readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]>;
+  protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<void>;
+  protected abstract delete(host: string): Promise<boolean>;
+  protected abstract entries(): Promise<[string, StoredPolicy][]>;
+  protected abstract deleteAll(): Promise<void>;
+
+  /** Reads policies, dropping (and deleting) the expired ones. */
+  async #live(hosts: string[]): Promise<(StoredPolicy | undefined)[]> {
+    const now = this.#clock();
+    const stored = await this.readMany(hosts);
+    return Promise.all(stored.map(async (policy, index) => {
+      if (policy !== undefined && policy.expires <= now) {
+        await this.delete(hosts[index]!);
+        return undefined;
+      }
+      return policy;
+    }));
+  }
+
+  async get(host: string): Promise<HstsPolicy | undefined> {
+    const key = normalizeHost(host);
+    const [stored] = await this.#live([key]);
+    const policy = stored ?? this.#preload.get(key);
+    if (policy === undefined || policy.expires <= this.#clock()) return undefined;
+    return { host: key, expires: policy.expires, includeSubDomains: policy.includeSubDomains };
+  }
+
+  async isKnownHost(host: string): Promise<boolean> {
+    const key = normalizeHost(host);
+    if (key === "" || isIpLiteral(key)) return false;
+    const candidates = selfAndParents(key);
+    const now = this.#clock();
+    if (matches(candidates.map((c) => this.#preload.get(c)), now)) return true;
+    return matches(await this.#live(candidates), now);
+  }
+
+  async learn(host: string, headerValue: string): Promise<boolean> {
+    const key = normalizeHost(host);
+    if (key === "" || isIpLiteral(key)) return false;
+    const directives = parseStsHeaderValue(String(headerValue));
+    if (directives === null) return false;
+    if (directives.maxAge === 0) {
+      await this.delete(key);
+      return true;
+    }
+    const now = this.#clock();
+    await this.write(key, {
+      expires: now + directives.maxAge * 1000,
+      includeSubDomains: directives.includeSubDomains,
+    }, now);
+    return true;
+  }
+
+  async set(policy: HstsPolicy): Promise<void> {
+    const valid = validatePolicy(policy, "set HSTS policy");
+    const now = this.#clock();
+    if (valid.expires <= now) {
+      await this.delete(valid.host);
+      return;
+    }
+    await this.write(valid.host, {
+      expires: valid.expires,
+      includeSubDomains: valid.includeSubDomains,
+    }, now);
+  }
+
+  remove(host: string): Promise<boolean> {
+    return this.delete(normalizeHost(host));
+  }
+
+  clear(): Promise<void> {
+    return this.deleteAll();
+  }
+
+  async all(): Promise<HstsPolicy[]> {
+    const now = this.#clock();
+    const out: HstsPolicy[] = [];
+    const seen = new Set<string>();
+    for (const [host, policy] of await this.entries()) {
+      if (policy.expires <= now) continue;
+      seen.add(host);
+      out.push({ host, expires: policy.expires, includeSubDomains: policy.includeSubDomains });
+    }
+    for (const [host, policy] of this.#preload) {
+      if (seen.has(host) || policy.expires <= now) continue;
+      out.push({ host, expires: policy.expires, includeSubDomains: policy.includeSubDomains });
+    }
+    return out;
+  }
+}

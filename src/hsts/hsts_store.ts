@@ -1,0 +1,130 @@
+/**
+ * The HSTS store contract: {@linkcode HstsStore}, the {@linkcode HstsPolicy} it keeps and the
+ * {@linkcode HstsPreload} entries it starts with.
+ *
+ * @module
+ */
+
+/**
+ * One HSTS policy: the host it protects, when it expires, and whether it covers subdomains.
+ *
+ * @example A policy for a year, subdomains included
+ * ```ts
+ * import type { HstsPolicy } from "@netaccess/core";
+ *
+ * const policy: HstsPolicy = {
+ *   host: "example.com",
+ *   expires: Date.now() + 365 * 24 * 3600 * 1000,
+ *   includeSubDomains: true,
+ * };
+ * console.log(policy.host);
+ * ```
+ */
+export interface HstsPolicy {
+  /** The host name, lower-case, without a trailing dot; never an IP address. */
+  host: string;
+  /** When the policy ends, in milliseconds since the Unix epoch; `Infinity` for never. */
+  expires: number;
+  /** Whether the policy also covers every subdomain of `host`. */
+  includeSubDomains: boolean;
+}
+
+/**
+ * A host to treat as known before any header was seen, as browsers' preload lists do: a host
+ * name, or an object that also says whether subdomains are covered and when the entry ends.
+ * Preloaded policies are not stored, and headers (even `max-age=0`) do not remove them.
+ *
+ * @example Preloading a host and a whole domain
+ * ```ts
+ * import { type HstsPreload, MemoryHstsStore } from "@netaccess/core";
+ *
+ * const preload: HstsPreload[] = ["login.example.com", { host: "example.org", includeSubDomains: true }];
+ * const store = new MemoryHstsStore({ preload });
+ * console.log(await store.isKnownHost("www.example.org")); // true
+ * ```
+ */
+export type HstsPreload = string | {
+  /** The host name. */
+  host: string;
+  /**
+   * Whether subdomains are covered too.
+   *
+   * @default {false}
+   */
+  includeSubDomains?: boolean;
+  /**
+   * When the entry ends, in milliseconds since the Unix epoch.
+   *
+   * @default {Infinity}
+   */
+  expires?: number;
+};
+
+/**
+ * Where a manager keeps HSTS policies. All methods are asynchronous so that a store may live
+ * in a database; host names are compared case-insensitively and without a trailing dot.
+ *
+ * @example Asking a store whether a host is known
+ * ```ts
+ * import { MemoryHstsStore } from "@netaccess/core";
+ *
+ * const store = new MemoryHstsStore();
+ * await store.learn("example.com", "max-age=31536000; includeSubDomains");
+ * console.log(await store.isKnownHost("www.example.com")); // true
+ * ```
+ */
+export interface HstsStore {
+  /**
+   * Returns the live policy stored for exactly this host (or preloaded for it), if any.
+   *
+   * @param host A host name.
+   * @returns The policy, or `undefined`.
+   */
+  get(host: string): Promise<HstsPolicy | undefined>;
+  /**
+   * Tells whether requests to a host must use https: a live policy for the host itself, or
+   * one for a parent domain with `includeSubDomains`. IP addresses are never known hosts.
+   *
+   * @param host A host name, as in `URL.hostname`.
+   * @returns Whether the host is a known HSTS host.
+   */
+  isKnownHost(host: string): Promise<boolean>;
+  /**
+   * Processes a `Strict-Transport-Security` header received from a host over https:
+   * a valid header stores (or, with `max-age=0`, removes) the host's policy; a malformed
+   * header, or an IP address as host, is ignored. Of several header fields combined into one
+   * value, only the first counts (RFC 6797 section 8.1).
+   *
+   * @param host The host that sent the header.
+   * @param headerValue The header's value.
+   * @returns Whether the header was valid and applied.
+   */
+  learn(host: string, headerValue: string): Promise<boolean>;
+  /**
+   * Stores a policy, replacing the host's previous one; an already expired policy removes it.
+   *
+   * @param policy The policy.
+   * @returns A promise that settles when the policy is stored.
+   * @throws {TypeError} When the host is empty or an IP address, or `expires` is not a number.
+   */
+  set(policy: HstsPolicy): Promise<void>;
+  /**
+   * Removes the stored policy of a host (preloaded entries stay).
+   *
+   * @param host A host name.
+   * @returns Whether a policy was removed.
+   */
+  remove(host: string): Promise<boolean>;
+  /**
+   * Removes every stored policy (preloaded entries stay).
+   *
+   * @returns A promise that settles when the store is empty.
+   */
+  clear(): Promise<void>;
+  /**
+   * Lists the live policies: the stored ones, then the preloaded hosts with no stored policy.
+   *
+   * @returns The policies.
+   */
+  all(): Promise<HstsPolicy[]>;
+}

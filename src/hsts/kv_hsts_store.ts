@@ -1,0 +1,296 @@
+/**
+ * {@linkcode KvHstsStore}: HSTS policies in Deno KV, shared by every process using the database.
+ *
+ * @module
+ */
+
+import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
+import { checkClock } from "../_clock.ts";
+import type { Clock } from "../clock.ts";
+import type { HstsPolicy, HstsStore } from "./hsts_store.ts";
+import type { MemoryHstsStoreOptions } from "./memory_hsts_store.ts";
+import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
+
+/**
+ * Options of {@linkcode KvHstsStore.open}.
+ *
+ * @example Sharing one database with other stores
+ * ```ts
+ * import { KvHstsStore, type KvHstsStoreOptions } from "@netaccess/core";
+ *
+ * await using kv = await Deno.openKv(":memory:");
+ * const options: KvHstsStoreOptions = { kv, prefix: ["my-app", "hsts"] };
+ * await using store = await KvHstsStore.open(options);
+ * console.log((await store.all()).length); // 0
+ * ```
+ */
+export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
+  /** A SQLite file (or `":memory:"`) to open; the store closes it. Give this or `kv`. */
+  path?: string;
+  /** A database the application opened; shared with other stores and never closed by this one. */
+  kv?: Deno.Kv;
+  /**
+   * The key prefix under which the policies live.
+   *
+   * @default {["netaccess", "hsts"]}
+   */
+  prefix?: Deno.KvKey;
+}
+
+/** The stored form of a policy in KV; versioned so that a future layout can be told apart. */
+interface KvPolicyValue {
+  v: 1;
+  expires: number;
+  includeSubDomains: boolean;
+}
+
+function decode(value: unknown): StoredPolicy | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const record = value as Partial<KvPolicyValue>;
+  if (
+    record.v !== 1 || typeof record.expires !== "number" || Number.isNaN(record.expires) ||
+    typeof record.includeSubDomains !== "boolean"
+  ) return undefined;
+  return { expires: record.expires, includeSubDomains: record.includeSubDomains };
+}
+
+class KvCore extends StoreCore {
+  readonly #kv: Deno.Kv;
+  readonly #prefix: Deno.KvKey;
+  #closed = false;
+
+  constructor(kv: Deno.Kv, prefix: Deno.KvKey, clock: Clock, preload: Map<string, StoredPolicy>) {
+    super(clock, preload);
+    this.#kv = kv;
+    this.#prefix = prefix;
+  }
+
+  markClosed(): void {
+    this.#closed = true;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new Error("Cannot use HSTS store: it is closed");
+  }
+
+  #key(host: string): Deno.KvKey {
+    return [...this.#prefix, host];
+  }
+
+  protected async readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]> {
+    this.#check();
+    const out: (StoredPolicy | undefined)[] = [];
+    for (let i = 0; i < hosts.length; i += 10) {
+      const slice = hosts.slice(i, i + 10);
+      const entries = await _retryLocked(() => this.#kv.getMany(slice.map((h) => this.#key(h))));
+      for (const entry of entries) {
+        if (entry.value === null) {
+          out.push(undefined);
+          continue;
+        }
+        const policy = decode(entry.value);
+        if (policy === undefined) await this.#deleteIfUnchanged(entry);
+        out.push(policy);
+      }
+    }
+    return out;
+  }
+
+  async #deleteIfUnchanged(entry: Deno.KvEntryMaybe<unknown>): Promise<void> {
+    await _retryLocked(() =>
+      this.#kv.atomic().check({ key: entry.key, versionstamp: entry.versionstamp }).delete(
+        entry.key,
+      ).commit()
+    );
+  }
+
+  protected async write(host: string, policy: StoredPolicy, now: number): Promise<void> {
+    this.#check();
+    const value: KvPolicyValue = {
+      v: 1,
+      expires: policy.expires,
+      includeSubDomains: policy.includeSubDomains,
+    };
+    const lifetime = policy.expires - now;
+    const options = Number.isFinite(lifetime) && lifetime > 0 && lifetime < 2 ** 52
+      ? { expireIn: Math.ceil(lifetime) }
+      : undefined;
+    await _retryLocked(() => this.#kv.set(this.#key(host), value, options));
+  }
+
+  protected async delete(host: string): Promise<boolean> {
+    this.#check();
+    const key = this.#key(host);
+    const entry = await _retryLocked(() => this.#kv.get(key));
+    if (entry.value === null) return false;
+    await _retryLocked(() => this.#kv.delete(key));
+    return decode(entry.value) !== undefined;
+  }
+
+  protected async entries(): Promise<[string, StoredPolicy][]> {
+    this.#check();
+    const out: [string, StoredPolicy][] = [];
+    const corrupt: Deno.KvEntry<unknown>[] = [];
+    for await (const entry of this.#kv.list({ prefix: this.#prefix })) {
+      const host = entry.key[this.#prefix.length];
+      const policy = decode(entry.value);
+      if (typeof host !== "string" || entry.key.length !== this.#prefix.length + 1) continue;
+      if (policy === undefined) corrupt.push(entry);
+      else out.push([host, policy]);
+    }
+    for (const entry of corrupt) await this.#deleteIfUnchanged(entry);
+    return out;
+  }
+
+  protected async deleteAll(): Promise<void> {
+    this.#check();
+    for (;;) {
+      const keys: Deno.KvKey[] = [];
+      for await (const entry of this.#kv.list({ prefix: this.#prefix }, { limit: 500 })) {
+        keys.push(entry.key);
+      }
+      if (keys.length === 0) return;
+      await _retryLocked(() => {
+        const op = this.#kv.atomic();
+        for (const key of keys) op.delete(key);
+        return op.commit();
+      });
+    }
+  }
+}
+
+/**
+ * An {@linkcode HstsStore} in Deno KV, so that policies survive restarts and are shared by
+ * every process (or Deno Deploy instance) using the same database. A stored value that cannot
+ * be read back is ignored and removed.
+ *
+ * @example A persistent store
+ * ```ts
+ * import { KvHstsStore } from "@netaccess/core";
+ *
+ * await using store = await KvHstsStore.open({ path: ":memory:" });
+ * await store.learn("example.com", "max-age=31536000");
+ * console.log(await store.isKnownHost("example.com")); // true
+ * ```
+ */
+export class KvHstsStore implements HstsStore, AsyncDisposable {
+  readonly #core: KvCore;
+  readonly #kv: Deno.Kv;
+  readonly #owned: boolean;
+  #closed = false;
+
+  private constructor(core: KvCore, kv: Deno.Kv, owned: boolean) {
+    this.#core = core;
+    this.#kv = kv;
+    this.#owned = owned;
+  }
+
+  /**
+   * Opens a store in a database given by `path` (opened and closed by the store) or `kv`
+   * (shared, left open).
+   *
+   * @param options Where the policies live, the clock and the preloaded hosts.
+   * @returns The store.
+   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
+   */
+  static async open(options: KvHstsStoreOptions = {}): Promise<KvHstsStore> {
+    const what = "open HSTS store";
+    const clock = checkClock(`Cannot ${what}`, options.clock);
+    const preload = preloadMap(options.preload, what);
+    const prefix = checkPrefix(`Cannot ${what}`, options.prefix, ["netaccess", "hsts"]);
+    const { kv, owned } = await _openKv({ path: options.path, kv: options.kv }, "HSTS store");
+    return new KvHstsStore(new KvCore(kv, prefix, clock, preload), kv, owned);
+  }
+
+  /**
+   * Returns the live policy stored or preloaded for exactly this host.
+   *
+   * @param host A host name.
+   * @returns The policy, or `undefined`.
+   */
+  get(host: string): Promise<HstsPolicy | undefined> {
+    return this.#core.get(host);
+  }
+
+  /**
+   * Tells whether requests to a host must use https.
+   *
+   * @param host A host name.
+   * @returns Whether a live policy covers the host.
+   */
+  isKnownHost(host: string): Promise<boolean> {
+    return this.#core.isKnownHost(host);
+  }
+
+  /**
+   * Processes a `Strict-Transport-Security` header received over https.
+   *
+   * @param host The host that sent it.
+   * @param headerValue The header's value.
+   * @returns Whether the header was valid and applied.
+   */
+  learn(host: string, headerValue: string): Promise<boolean> {
+    return this.#core.learn(host, headerValue);
+  }
+
+  /**
+   * Stores a policy.
+   *
+   * @param policy The policy.
+   * @returns A promise that settles when it is stored.
+   * @throws {TypeError} When the policy is invalid.
+   */
+  set(policy: HstsPolicy): Promise<void> {
+    return this.#core.set(policy);
+  }
+
+  /**
+   * Removes a host's stored policy.
+   *
+   * @param host A host name.
+   * @returns Whether a policy was removed.
+   */
+  remove(host: string): Promise<boolean> {
+    return this.#core.remove(host);
+  }
+
+  /**
+   * Removes every stored policy under the store's prefix.
+   *
+   * @returns A promise that settles when done.
+   */
+  clear(): Promise<void> {
+    return this.#core.clear();
+  }
+
+  /**
+   * Lists the live policies.
+   *
+   * @returns The policies.
+   */
+  all(): Promise<HstsPolicy[]> {
+    return this.#core.all();
+  }
+
+  /**
+   * Closes the database if the store opened it; safe to call twice.
+   *
+   * @returns A promise that settles when closed.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#core.markClosed();
+    if (this.#owned) this.#kv.close();
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the store, as {@linkcode KvHstsStore.close}.
+   *
+   * @returns A promise that settles when closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * {@linkcode MemoryHstsStore}: HSTS policies in memory.
+ *
+ * @module
+ */
+
+import { checkClock } from "../_clock.ts";
+import type { Clock } from "../clock.ts";
+import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
+import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
+
+/**
+ * Options of {@linkcode MemoryHstsStore}.
+ *
+ * @example A store on a clock a test controls
+ * ```ts
+ * import { MemoryHstsStore, type MemoryHstsStoreOptions } from "@netaccess/core";
+ *
+ * let now = Date.UTC(2026, 0, 1);
+ * const options: MemoryHstsStoreOptions = { clock: () => now };
+ * const store = new MemoryHstsStore(options);
+ * await store.learn("example.com", "max-age=60");
+ * now += 61_000;
+ * console.log(await store.isKnownHost("example.com")); // false
+ * ```
+ */
+export interface MemoryHstsStoreOptions {
+  /**
+   * The clock that decides when policies expire.
+   *
+   * @default {Date.now}
+   */
+  clock?: Clock;
+  /**
+   * Hosts known before any header is seen.
+   *
+   * @default {[]}
+   */
+  preload?: Iterable<HstsPreload>;
+}
+
+/**
+ * An {@linkcode HstsStore} in memory: policies last as long as the object.
+ *
+ * @example Learning a policy and upgrading later requests
+ * ```ts
+ * import { MemoryHstsStore } from "@netaccess/core";
+ *
+ * const store = new MemoryHstsStore({ preload: [{ host: "example.org", includeSubDomains: true }] });
+ * await store.learn("example.com", "max-age=600");
+ * console.log(await store.isKnownHost("example.com"), await store.isKnownHost("a.example.org"));
+ * ```
+ */
+export class MemoryHstsStore implements HstsStore {
+  readonly #core: MemoryCore;
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options The clock and the preloaded hosts.
+   * @throws {TypeError} When an option has the wrong type or a preloaded host is invalid.
+   */
+  constructor(options: MemoryHstsStoreOptions = {}) {
+    const what = "create HSTS store";
+    this.#core = new MemoryCore(
+      checkClock(`Cannot ${what}`, options.clock),
+      preloadMap(options.preload, what),
+    );
+  }
+
+  /**
+   * Returns the live policy stored or preloaded for exactly this host.
+   *
+   * @param host A host name.
+   * @returns The policy, or `undefined`.
+   */
+  get(host: string): Promise<HstsPolicy | undefined> {
+    return this.#core.get(host);
+  }
+
+  /**
+   * Tells whether requests to a host must use https.
+   *
+   * @param host A host name.
+   * @returns Whether a live policy covers the host.
+   */
+  isKnownHost(host: string): Promise<boolean> {
+    return this.#core.isKnownHost(host);
+  }
+
+  /**
+   * Processes a `Strict-Transport-Security` header received over https.
+   *
+   * @param host The host that sent it.
+   * @param headerValue The header's value.
+   * @returns Whether the header was valid and applied.
+   */
+  learn(host: string, headerValue: string): Promise<boolean> {
+    return this.#core.learn(host, headerValue);
+  }
+
+  /**
+   * Stores a policy.
+   *
+   * @param policy The policy.
+   * @returns A promise that settles when it is stored.
+   * @throws {TypeError} When the policy is invalid.
+   */
+  set(policy: HstsPolicy): Promise<void> {
+    return this.#core.set(policy);
+  }
+
+  /**
+   * Removes a host's stored policy.
+   *
+   * @param host A host name.
+   * @returns Whether a policy was removed.
+   */
+  remove(host: string): Promise<boolean> {
+    return this.#core.remove(host);
+  }
+
+  /**
+   * Removes every stored policy.
+   *
+   * @returns A promise that settles when done.
+   */
+  clear(): Promise<void> {
+    return this.#core.clear();
+  }
+
+  /**
+   * Lists the live policies.
+   *
+   * @returns The policies.
+   */
+  all(): Promise<HstsPolicy[]> {
+    return this.#core.all();
+  }
+}
+
+class MemoryCore extends StoreCore {
+  readonly #map = new Map<string, StoredPolicy>();
+
+  protected readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]> {
+    return Promise.resolve(hosts.map((host) => this.#map.get(host)));
+  }
+  protected write(host: string, policy: StoredPolicy): Promise<void> {
+    this.#map.set(host, policy);
+    return Promise.resolve();
+  }
+  protected delete(host: string): Promise<boolean> {
+    return Promise.resolve(this.#map.delete(host));
+  }
+  protected entries(): Promise<[string, StoredPolicy][]> {
+    return Promise.resolve([...this.#map]);
+  }
+  protected deleteAll(): Promise<void> {
+    this.#map.clear();
+    return Promise.resolve();
+  }
+}
