@@ -18,6 +18,7 @@ import {
 import { _authLayer, type Authenticator } from "./layers/auth.ts";
 import { _cacheLayer } from "./layers/cache.ts";
 import { _cookiesLayer } from "./layers/cookies.ts";
+import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
 import { _hstsLayer } from "./layers/hsts.ts";
 import { _proxyLayer } from "./layers/proxy.ts";
 import { _queueLayer } from "./layers/queue.ts";
@@ -1022,8 +1023,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   }
 
   #buildPipeline(): Handler {
+    const guarded = (position: LayerPosition) => (layer: Layer, index: number) =>
+      _guardLayer(layer, `Layer ${index + 1} at the "${position}" position`);
     const layers: Layer[] = [
-      ...this.#requestLayers,
+      ...this.#requestLayers.map(guarded("request")),
       _accessLayer(this, this.#accessSettings()),
       _redirectLayer(this),
       _hstsLayer(this),
@@ -1040,9 +1043,12 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         transferTimeout: () => this.#transferTimeout,
         gate: _networkGate(this.#accessSettings()),
       }),
-      ...this.#networkLayers,
+      ...this.#networkLayers.map(guarded("network")),
     ];
-    return layers.reduceRight<Handler>((next, layer) => layer(next), this.#transport);
+    const bottom = this.#transport === transport
+      ? transport
+      : _guardHandler(this.#transport, "The transport (the 'transport' option)");
+    return layers.reduceRight<Handler>((next, layer) => layer(next), bottom);
   }
 
   #send(

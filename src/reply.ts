@@ -521,6 +521,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     let response: Response;
     try {
       response = await handler(exchange);
+      if (!(response instanceof Response)) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The pipeline resolved with ${typeof response} instead of a Response`,
+        );
+      }
     } catch (error) {
       if (this.#state === "finished") return;
       const failure = _classifyError(error, exchange.url, "connect");

@@ -1,0 +1,82 @@
+/**
+ * The guard around user code in the pipeline (the layers of `use()` and a custom transport): a
+ * layer that throws, or resolves with anything but a `Response`, fails its reply with
+ * `UnknownNetworkError` and a message naming the layer's position, instead of an unhandled
+ * rejection. Errors that come from below the layer (through `next`) and cancellations pass
+ * through unchanged.
+ */
+
+import type { Handler, Layer } from "../exchange.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
+
+function describe(value: unknown): string {
+  if (value === undefined) return "undefined (a missing `return`?)";
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "an object";
+  return typeof value;
+}
+
+function failure(where: string, what: string, cause?: unknown): NetworkReplyError {
+  return new NetworkReplyError(NetworkError.UnknownNetworkError, `${where} ${what}`, { cause });
+}
+
+function isCancellation(error: unknown): boolean {
+  return error instanceof DOMException &&
+    (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+/** Guards a handler supplied by the user (`where` names it, such as "The transport"). */
+export function _guardHandler(
+  handler: Handler,
+  where: string,
+  fromBelow?: WeakSet<object>,
+): Handler {
+  return async (exchange: Parameters<Handler>[0]): Promise<Response> => {
+    let response: unknown;
+    try {
+      response = await handler(exchange);
+    } catch (error) {
+      if (
+        error instanceof NetworkReplyError || isCancellation(error) ||
+        (typeof error === "object" && error !== null && fromBelow?.has(error))
+      ) throw error;
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw failure(where, `threw ${message}`, error);
+    }
+    if (!(response instanceof Response)) {
+      throw failure(where, `resolved with ${describe(response)} instead of a Response`);
+    }
+    return response;
+  };
+}
+
+/** Guards a layer supplied by the user; `where` names its position for the messages. */
+export function _guardLayer(layer: Layer, where: string): Layer {
+  return (next) => {
+    const fromBelow = new WeakSet<object>();
+    const tracked: Handler = async (exchange) => {
+      try {
+        return await next(exchange);
+      } catch (error) {
+        if (typeof error === "object" && error !== null) fromBelow.add(error);
+        throw error;
+      }
+    };
+    let handler: unknown;
+    try {
+      handler = layer(tracked);
+    } catch (error) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const thrown = failure(where, `threw ${message} when the pipeline was built`, error);
+      return () => Promise.reject(thrown);
+    }
+    if (typeof handler !== "function") {
+      const thrown = failure(
+        where,
+        `returned ${describe(handler)} instead of a handler ((exchange) => Promise<Response>)`,
+      );
+      return () => Promise.reject(thrown);
+    }
+    return _guardHandler(handler as Handler, where, fromBelow);
+  };
+}

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { type Layer, NetworkAccessManager, NetworkError } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
+import { takeUnhandledRejections, tick } from "./_helpers/server.ts";
+
+const ok: Layer = (next) => (exchange) => next(exchange);
+
+Deno.test("a user layer that fails its contract fails its reply with a message naming its position", async (t) => {
+  const cases: [string, Layer, "request" | "network", RegExp][] = [
+    [
+      "returns nothing",
+      // @ts-expect-error: the missing return this guards against
+      () => async () => {},
+      "request",
+      /^Layer 2 at the "request" position resolved with undefined \(a missing `return`\?\) instead of a Response$/,
+    ],
+    [
+      "returns a string",
+      () => () => Promise.resolve("ok" as unknown as Response),
+      "request",
+      /^Layer 2 at the "request" position resolved with string instead of a Response$/,
+    ],
+    [
+      "returns a plain object",
+      () => () => Promise.resolve({ status: 200 } as unknown as Response),
+      "network",
+      /^Layer 3 at the "network" position resolved with Object instead of a Response$/,
+    ],
+    [
+      "throws",
+      () => () => Promise.reject(new RangeError("no quota left")),
+      "network",
+      /^Layer 3 at the "network" position threw RangeError: no quota left$/,
+    ],
+    [
+      "throws synchronously",
+      () => () => {
+        throw new Error("sync");
+      },
+      "request",
+      /^Layer 2 at the "request" position threw Error: sync$/,
+    ],
+    [
+      "throws when the pipeline is built",
+      () => {
+        throw new Error("bad setup");
+      },
+      "request",
+      /^Layer 2 at the "request" position threw Error: bad setup when the pipeline was built$/,
+    ],
+    [
+      "is not a layer (returns no handler)",
+      (() => undefined) as unknown as Layer,
+      "network",
+      /^Layer 3 at the "network" position returned undefined \(a missing `return`\?\) instead of a handler/,
+    ],
+  ];
+  // At "network", createMockManager's recorder is layer 1; at "request", `ok` is layer 1.
+  for (const [name, layer, position, message] of cases) {
+    await t.step(name, async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("GET", "/*", { body: "from the transport" });
+      mocked.manager.use(ok, position).use(layer, position);
+      const reply = mocked.manager.get("https://api.test/a"); // never throws
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.match(reply.errorString, message);
+      await assert.rejects(reply.text(), { name: "NetworkReplyError", message });
+      // The manager keeps working for the next request.
+      assert.equal(mocked.manager.get("data:,still%20alive").isFinished, false);
+    });
+  }
+  await tick();
+  assert.deepEqual(takeUnhandledRejections(), [], "the process survives: nothing unhandled");
+});
+
+Deno.test("a custom transport that returns nothing fails the reply instead of the process", async () => {
+  await using manager = new NetworkAccessManager({
+    transport: (() => Promise.resolve(undefined)) as never,
+  });
+  const reply = manager.get("https://api.test/a");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.match(
+    reply.errorString,
+    /^The transport \(the 'transport' option\) resolved with undefined \(a missing `return`\?\) instead of a Response$/,
+  );
+  await tick();
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("errors from below a user layer keep their code when the layer lets them through", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.fail("GET", "/down", NetworkError.ConnectionRefusedError);
+  const seen: unknown[] = [];
+  mocked.manager.use((next) => async (exchange) => {
+    try {
+      return await next(exchange);
+    } catch (error) {
+      seen.push(error);
+      throw error;
+    }
+  }, "network");
+  const reply = mocked.manager.get("https://api.test/down");
+  await reply.finished;
+  assert.equal(seen.length, 1);
+  assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  assert.doesNotMatch(reply.errorString, /Layer/);
+});
