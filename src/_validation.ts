@@ -58,3 +58,20 @@ export function checkFunction(what: string, field: string, value: unknown): void
     throw new TypeError(`${what}: '${field}' must be a function, got ${describe(value)}`);
   }
 }
+
+/** The longest delay `setTimeout` honours (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Checks a delay in milliseconds that becomes a timer (or `undefined`): an integer from 0 to
+ * 2^31 - 1. A longer one would make `setTimeout` fire at once: a timeout that never waits.
+ */
+export function checkTimer(what: string, field: string, value: unknown): void {
+  checkInteger(what, field, value, 0);
+  if (typeof value === "number" && value > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${what}: '${field}' must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest ` +
+        `timer), got ${value}; use 0 to turn it off`,
+    );
+  }
+}

@@ -55,8 +55,9 @@ import {
   type RedirectPolicy,
   requestChoices,
 } from "./request.ts";
-import { checkChoice, checkInteger } from "./_validation.ts";
+import { checkChoice, checkInteger, checkTimer } from "./_validation.ts";
 import {
+  _abortReplyFor,
   _cancelReply,
   _failReply,
   _replyMonitor,
@@ -119,6 +120,13 @@ export interface NetworkAccessManagerOptions {
    * @default {0}
    */
   transferTimeout?: number;
+  /**
+   * Total timeout in milliseconds (0 = off): the longest a reply may take from the call to
+   * its end (queue, proxy, connection, redirects, authentication, retries and the body) before
+   * it fails with `TimeoutError`. A request's own `timeout` wins.
+   * @default {0}
+   */
+  timeout?: number;
   /**
    * Requests in flight at once per scheme, host and port; the rest wait in priority order.
    * @default {6}
@@ -276,6 +284,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #redirectPolicy: RedirectPolicy = "no-less-safe";
   #maxRedirects = 50;
   #transferTimeout = 0;
+  #timeout = 0;
   #maxConnectionsPerHost = 6;
   #readBufferSize = 0;
   #decompressionGuard = 10 * MIB;
@@ -325,6 +334,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
     if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
     if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
+    if (options.timeout !== undefined) this.timeout = options.timeout;
     if (options.maxConnectionsPerHost !== undefined) {
       this.maxConnectionsPerHost = options.maxConnectionsPerHost;
     }
@@ -470,8 +480,17 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#transferTimeout;
   }
   set transferTimeout(value: number) {
-    checkInteger(this.#what, "transferTimeout", value, 0);
+    checkTimer(this.#what, "transferTimeout", value);
     this.#transferTimeout = value;
+  }
+
+  /** The total timeout of a reply in milliseconds (0 = off). */
+  get timeout(): number {
+    return this.#timeout;
+  }
+  set timeout(value: number) {
+    checkTimer(this.#what, "timeout", value);
+    this.#timeout = value;
   }
 
   /** Requests in flight at once per scheme, host and port. */
@@ -1092,9 +1111,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     }
 
     const signal = request.signal;
-    const onAbort = () => reply.abort();
+    const onAbort = () => _abortReplyFor(reply, signal!.reason);
     const reply: NetworkReply = new NetworkReply(request, operation, method, {
       transferTimeout: request.transferTimeout ?? this.#transferTimeout,
+      timeout: request.timeout ?? this.#timeout,
       readBufferSize: request.readBufferSize ?? this.#readBufferSize,
       decompressionGuard: request.decompressionGuard ?? this.#decompressionGuard,
       maxBodySize: request.maxBodySize ?? this.#maxBodySize,

@@ -48,6 +48,8 @@ export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
 /** The settings a reply runs with, resolved from the request and the manager. */
 export interface _ReplySettings {
   transferTimeout: number;
+  /** The total timeout (0 = off). */
+  timeout?: number;
   readBufferSize: number;
   decompressionGuard: number;
   maxBodySize: number;
@@ -69,6 +71,11 @@ export let _startReply: (reply: NetworkReply, handler: Handler, exchange: Exchan
 export let _failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
 export let _cancelReply: (reply: NetworkReply, message: string) => void;
+/**
+ * Aborts a reply because the request's signal aborted with `reason`: `TimeoutError` for a
+ * timeout reason (`AbortSignal.timeout()`), else `OperationCanceledError`.
+ */
+export let _abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
 /** The abort signal of a reply's exchanges. */
 export let _replySignal: (reply: NetworkReply) => AbortSignal;
 /** The upload progress and activity hooks of a reply. */
@@ -133,6 +140,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #resolveFinished!: () => void;
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
 
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #chunks: Uint8Array[] = [];
@@ -149,6 +157,14 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     _failReply = (reply, code, message) => reply.#finish(code, message);
     _cancelReply = (reply, message) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message);
+    _abortReplyFor = (reply, reason) => {
+      if (reason instanceof DOMException && reason.name === "TimeoutError") {
+        reply.#abortWith(
+          NetworkError.TimeoutError,
+          `Timed out: the request's signal aborted with a TimeoutError before ${reply.#url.href} finished (${reason.message})`,
+        );
+      } else reply.abort();
+    };
     _replySignal = (reply) => reply.#controller.signal;
     _replyMonitor = (reply) => ({
       activity: () => reply.#activity(),
@@ -514,6 +530,15 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #start(handler: Handler, exchange: Exchange): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
+    const timeout = this.#settings?.timeout ?? 0;
+    if (timeout > 0) {
+      this.#deadline = setTimeout(() => {
+        this.#abortWith(
+          NetworkError.TimeoutError,
+          `Timed out after ${timeout} ms: ${this.#url.href} did not finish in time (timeout)`,
+        );
+      }, timeout);
+    }
     queueMicrotask(() => void this.#run(handler, exchange));
   }
 
@@ -708,6 +733,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     if (this.#state === "finished") return;
     this.#state = "finished";
     clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
     this.#error = code;
     this.#errorString = message;
     if (!this.#bodyDone) {

@@ -6,7 +6,7 @@
  */
 
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
-import { checkChoice, checkInteger, describe } from "./_validation.ts";
+import { checkChoice, checkInteger, checkTimer, describe } from "./_validation.ts";
 
 /**
  * The priority of a request in its host's queue.
@@ -141,7 +141,16 @@ export interface NetworkRequestInit {
   maxRedirects?: number;
   /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
   transferTimeout?: number;
-  /** Aborts the reply when it aborts. */
+  /**
+   * Total timeout in milliseconds (0 = off): the longest the whole reply may take, from the
+   * call through the queue, redirects, retries and the body, before it fails with
+   * `TimeoutError`; `undefined` means the manager's.
+   */
+  timeout?: number;
+  /**
+   * Aborts the reply when it aborts: with `TimeoutError` when its reason is a `TimeoutError`
+   * (`AbortSignal.timeout(ms)`), else with `OperationCanceledError`.
+   */
   signal?: AbortSignal;
   /**
    * Bytes of body buffered while nobody reads (0 = unlimited); `undefined` means the manager's.
@@ -195,7 +204,8 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
   checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
   checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
-  checkInteger(what, "transferTimeout", attributes.transferTimeout, 0);
+  checkTimer(what, "transferTimeout", attributes.transferTimeout);
+  checkTimer(what, "timeout", attributes.timeout);
   checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
   checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
   checkInteger(what, "maxBodySize", attributes.maxBodySize, 0);
@@ -259,7 +269,9 @@ export class NetworkRequest {
   maxRedirects: number | undefined;
   /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
   transferTimeout: number | undefined;
-  /** Aborts the reply when it aborts. */
+  /** Total timeout in milliseconds (0 = off); `undefined` means the manager's. */
+  timeout: number | undefined;
+  /** Aborts the reply when it aborts (with `TimeoutError` for `AbortSignal.timeout()`). */
   signal: AbortSignal | undefined;
   /** Bytes buffered while nobody reads (0 = unlimited); `undefined` means the manager's. */
   readBufferSize: number | undefined;
@@ -305,6 +317,7 @@ export class NetworkRequest {
     this.redirectPolicy = init.redirectPolicy;
     this.maxRedirects = init.maxRedirects;
     this.transferTimeout = init.transferTimeout;
+    this.timeout = init.timeout;
     this.signal = init.signal;
     this.readBufferSize = init.readBufferSize;
     this.decompressionGuard = init.decompressionGuard;
@@ -332,6 +345,7 @@ export class NetworkRequest {
       redirectPolicy: changes.redirectPolicy ?? this.redirectPolicy,
       maxRedirects: changes.maxRedirects ?? this.maxRedirects,
       transferTimeout: changes.transferTimeout ?? this.transferTimeout,
+      timeout: changes.timeout ?? this.timeout,
       signal: changes.signal ?? this.signal,
       readBufferSize: changes.readBufferSize ?? this.readBufferSize,
       decompressionGuard: changes.decompressionGuard ?? this.decompressionGuard,

@@ -7,7 +7,7 @@
 
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { isToken } from "./_http_token.ts";
-import { checkInteger, describe } from "./_validation.ts";
+import { checkInteger, checkTimer, describe } from "./_validation.ts";
 
 /**
  * How failed requests are sent again. Retrying is off by default (as in Qt); turn it on with
@@ -140,9 +140,9 @@ export function checkRetry(what: string, value: unknown): void {
   }
   const options = value as RetryOptions;
   checkCount(what, "retry.limit", options.limit);
-  checkCount(what, "retry.delay", options.delay);
-  checkCount(what, "retry.backoffLimit", options.backoffLimit);
-  checkCount(what, "retry.maxRetryAfter", options.maxRetryAfter);
+  checkTimer(what, "retry.delay", options.delay);
+  checkTimer(what, "retry.backoffLimit", options.backoffLimit);
+  checkTimer(what, "retry.maxRetryAfter", options.maxRetryAfter);
   checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
   checkList(what, "retry.statusCodes", options.statusCodes, isStatus, "HTTP statuses (100-599)");
   checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes");

@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
+import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+
+/** A peer that accepts connections, reads the request and never answers (until closed). */
+function silentPeer() {
+  return serveTcp(async (conn) => {
+    await readHead(conn);
+    await conn.read(new Uint8Array(1)).catch(() => null); // until the client goes away
+  });
+}
+
+/** A server that sends its headers, then one byte every `every` ms for ever. */
+function trickle(every: number) {
+  return serve(() => {
+    let timer: ReturnType<typeof setInterval> | undefined;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          timer = setInterval(() => controller.enqueue(new Uint8Array([46])), every);
+        },
+        cancel() {
+          clearInterval(timer);
+        },
+      }),
+    );
+  });
+}
+
+Deno.test("the total timeout fails a reply whose server never answers with TimeoutError", async (t) => {
+  await using peer = silentPeer();
+  await t.step("the manager's timeout", async () => {
+    await using manager = new NetworkAccessManager({ timeout: 200 });
+    assert.equal(manager.timeout, 200);
+    const reply = manager.get(`${peer.url}/slow`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+    assert.equal(
+      reply.errorString,
+      `Timed out after 200 ms: ${peer.url}/slow did not finish in time (timeout)`,
+    );
+    await assert.rejects(reply.text(), { name: "NetworkReplyError", code: 4 });
+  });
+  await t.step("a request's timeout wins over the manager's", async () => {
+    await using manager = new NetworkAccessManager({ timeout: 600_000 });
+    const reply = manager.get(`${peer.url}/slow`, { timeout: 100 });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+    assert.match(reply.errorString, /^Timed out after 100 ms: /);
+  });
+  await t.step("the property is read when a request is sent", async () => {
+    await using manager = new NetworkAccessManager();
+    assert.equal(manager.timeout, 0, "off by default");
+    manager.timeout = 100;
+    const reply = manager.get(new NetworkRequest(`${peer.url}/slow`));
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("a proxy that never answers is bounded by the total timeout", async () => {
+  await using proxy = silentPeer();
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: `http://127.0.0.1:${proxy.port}` },
+    timeout: 300,
+  });
+  const reply = manager.get("http://origin.example/");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.TimeoutError);
+  assert.match(reply.errorString, /^Timed out after 300 ms: http:\/\/origin\.example\/ did not/);
+});
+
+Deno.test("the total timeout covers the body, which transferTimeout (inactivity) does not", async (t) => {
+  await using server = trickle(20);
+  await t.step("timeout: a body that never ends fails after the total time", async () => {
+    await using manager = new NetworkAccessManager({ timeout: 400, transferTimeout: 60_000 });
+    const reply = manager.get(server.url);
+    let received = 0;
+    const error = await (async () => {
+      for await (const chunk of reply) received += chunk.byteLength;
+    })().catch((e) => e);
+    assert.equal(error?.code, NetworkError.TimeoutError);
+    assert.equal(reply.error, NetworkError.TimeoutError);
+    assert.ok(received > 0, "the body was moving");
+  });
+  await t.step("transferTimeout alone: a moving body is never timed out", async () => {
+    await using manager = new NetworkAccessManager({ transferTimeout: 2_000 });
+    const reply = manager.get(server.url);
+    let received = 0;
+    for await (const chunk of reply) {
+      received += chunk.byteLength;
+      if (received >= 30) break; // 600 ms of trickle, well past no timeout firing
+    }
+    assert.equal(reply.error, NetworkError.OperationCanceledError, "ended by break, not a timeout");
+  });
+});
+
+Deno.test("a request signal from AbortSignal.timeout() fails the reply with TimeoutError", async (t) => {
+  await using peer = silentPeer();
+  await using manager = new NetworkAccessManager();
+  await t.step("AbortSignal.timeout", async () => {
+    const reply = manager.get(`${peer.url}/slow`, { signal: AbortSignal.timeout(100) });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+    assert.match(
+      reply.errorString,
+      new RegExp(`^Timed out: the request's signal aborted with a TimeoutError before ${peer.url}`),
+    );
+  });
+  await t.step("an already timed-out signal", async () => {
+    const signal = AbortSignal.timeout(1);
+    await new Promise((resolve) => signal.addEventListener("abort", resolve));
+    const reply = manager.get(`${peer.url}/slow`, { signal });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+  });
+  await t.step("AbortSignal.any with a timeout keeps the timeout's reason", async () => {
+    const user = new AbortController();
+    const signal = AbortSignal.any([user.signal, AbortSignal.timeout(100)]);
+    const reply = manager.get(`${peer.url}/slow`, { signal });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.TimeoutError);
+  });
+  await t.step("a plain abort is still OperationCanceledError", async () => {
+    const controller = new AbortController();
+    const reply = manager.get(`${peer.url}/slow`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+  });
+});
+
+Deno.test("timer options of 2^31 ms or more are rejected with a clear error", async (t) => {
+  const tooLong = 2 ** 31;
+  const message = (field: string) =>
+    new RegExp(
+      `'${
+        field.replace(".", "\\.")
+      }' must be at most 2147483647 ms \\(about 24\\.8 days, the longest timer\\), got 2147483648; use 0 to turn it off$`,
+    );
+  for (const field of ["timeout", "transferTimeout"] as const) {
+    await t.step(`manager option ${field}`, () => {
+      assert.throws(() => new NetworkAccessManager({ [field]: tooLong }), {
+        name: "RangeError",
+        message: message(field),
+      });
+    });
+    await t.step(`manager property ${field}`, async () => {
+      await using manager = new NetworkAccessManager();
+      assert.throws(() => (manager[field] = tooLong), { name: "RangeError" });
+      manager[field] = 2 ** 31 - 1; // the longest timer is accepted
+      assert.equal(manager[field], 2 ** 31 - 1);
+    });
+    await t.step(`request attribute ${field}`, async () => {
+      assert.throws(() => new NetworkRequest("https://example.com/", { [field]: tooLong }), {
+        name: "RangeError",
+        message: message(field),
+      });
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get("https://example.com/", { [field]: tooLong });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, message(field));
+    });
+  }
+  for (const field of ["delay", "backoffLimit", "maxRetryAfter"] as const) {
+    await t.step(`retry.${field}`, () => {
+      assert.throws(() => new NetworkAccessManager({ retry: { [field]: tooLong } }), {
+        name: "RangeError",
+        message: message(`retry.${field}`),
+      });
+    });
+  }
+  await t.step("negative and fractional values keep their message", () => {
+    assert.throws(() => new NetworkAccessManager({ timeout: -1 }), {
+      message: /'timeout' must be a non-negative integer, got -1/,
+    });
+    assert.throws(() => new NetworkAccessManager({ timeout: 1.5 }), {
+      message: /'timeout' must be a non-negative integer, got 1\.5/,
+    });
+  });
+});
