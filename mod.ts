@@ -102,6 +102,7 @@ export type {
   CacheInsertOptions,
   CacheMetaData,
   CacheMetaDataUpdate,
+  CacheMode,
   CacheWriter,
   NetworkCache,
 } from "./src/cache/network_cache.ts";

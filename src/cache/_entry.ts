@@ -4,6 +4,7 @@ import type {
   CacheEntry,
   CacheMetaData,
   CacheMetaDataUpdate,
+  CacheMode,
   CacheWriter,
 } from "./network_cache.ts";
 
@@ -39,6 +40,17 @@ export function _checkMaxSize(maxSize: unknown, what: string): number {
     );
   }
   return maxSize;
+}
+
+/** Validates the `mode` option of a store. */
+export function _checkMode(mode: unknown, what: string, fallback: CacheMode): CacheMode {
+  if (mode === undefined) return fallback;
+  if (mode !== "shared" && mode !== "private") {
+    throw new TypeError(
+      `Cannot ${what}: 'mode' must be "shared" or "private", got ${Deno.inspect(mode)}`,
+    );
+  }
+  return mode;
 }
 
 /** The fields of an entry that the metadata sets, validated and normalized. */

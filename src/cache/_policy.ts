@@ -21,6 +21,7 @@ interface PolicyInternals {
   _method: string;
   _status: number;
   _isShared: boolean;
+  _noAuthorization: boolean;
 }
 
 /** Statuses whose semantics this cache implements (for `must-understand`). */
@@ -77,7 +78,10 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
         const self = this as unknown as PolicyInternals;
         if (self._reqcc["no-store"]) return false;
         const method = self._method;
-        const explicit = Boolean(self._rescc["max-age"] || self._resHeaders.expires);
+        const rescc = self._rescc;
+        const explicit = Boolean(
+          rescc["max-age"] || self._resHeaders.expires || (self._isShared && rescc["s-maxage"]),
+        );
         if (method !== "GET" && method !== "HEAD" && !(method === "POST" && explicit)) {
           return false;
         }
@@ -86,7 +90,13 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
         if (self._rescc["must-understand"]) {
           if (!UNDERSTOOD_STATUSES.has(status)) return false;
         } else if (self._rescc["no-store"]) return false;
-        if (self._isShared && self._rescc.private) return false;
+        if (self._isShared && rescc.private) return false;
+        // RFC 9111 section 3.5: a shared cache stores a response to a request with
+        // Authorization only when a directive allows it.
+        if (
+          self._isShared && !self._noAuthorization &&
+          !(rescc["must-revalidate"] || rescc.public || rescc["s-maxage"])
+        ) return false;
         return explicit || Boolean(self._rescc.public) || HEURISTIC_STATUSES.has(status);
       }
     };
@@ -95,8 +105,17 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
   return found;
 }
 
-/** Options of every policy: a private (single-user) cache. */
-export const _POLICY_OPTIONS = { shared: false } as const;
+/** The policy options of a private (single-user) cache and of a shared one. */
+const PRIVATE_OPTIONS = { shared: false } as const;
+const SHARED_OPTIONS = { shared: true } as const;
+
+/** The options of the policies of a shared or a private cache. */
+export function _policyOptions(shared: boolean): { shared: boolean } {
+  return shared ? SHARED_OPTIONS : PRIVATE_OPTIONS;
+}
+
+/** Response fields that set cookies: never stored, never served from the cache. */
+export const _COOKIE_FIELDS: ReadonlySet<string> = new Set(["set-cookie", "set-cookie2"]);
 
 /** Hop-by-hop fields, never stored nor served from the cache (RFC 9111 section 3.1). */
 export const _HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -314,17 +333,15 @@ export function _hasValidator(pairs: Iterable<[string, string]>): boolean {
 }
 
 /**
- * The header pairs to store for a response: hop-by-hop fields and the fields its `Connection`
- * lists are dropped.
+ * The header pairs to store for a response: hop-by-hop fields, the fields its `Connection`
+ * lists, and `Set-Cookie` / `Set-Cookie2` (one user's cookies, never replayed) are dropped.
  */
 export function _storableHeaders(headers: Headers): [string, string][] {
   const listed = new Set(_varyFields(headers.get("connection")));
   const out: [string, string][] = [];
   for (const [name, value] of headers) {
-    if (_HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (name === "set-cookie") {
-      for (const cookie of headers.getSetCookie()) out.push([name, cookie]);
-    } else out.push([name, value]);
+    if (_HOP_BY_HOP.has(name) || listed.has(name) || _COOKIE_FIELDS.has(name)) continue;
+    out.push([name, value]);
   }
   return out;
 }
@@ -340,18 +357,24 @@ export function _mergeHeaders(
   const replaced = new Set(
     fresh.map(([name]) => name.toLowerCase()).filter((name) => !NOT_UPDATED_BY_304.has(name)),
   );
-  const out = stored.filter(([name]) => !replaced.has(name.toLowerCase()));
+  const out = stored.filter(([name]) =>
+    !replaced.has(name.toLowerCase()) && !_COOKIE_FIELDS.has(name.toLowerCase())
+  );
   for (const [name, value] of fresh) {
     if (replaced.has(name.toLowerCase())) out.push([name, value]);
   }
   return out;
 }
 
-/** The response headers of a stored response as served: the stored ones plus `Age`. */
+/**
+ * The response headers of a stored response as served: the stored ones plus `Age`, without
+ * any `Set-Cookie` an older store kept.
+ */
 export function _servedHeaders(pairs: readonly [string, string][], age: number): Headers {
   const headers = new Headers();
   for (const [name, value] of pairs) {
-    if (name.toLowerCase() === "age") continue;
+    const key = name.toLowerCase();
+    if (key === "age" || _COOKIE_FIELDS.has(key)) continue;
     headers.append(name, value);
   }
   headers.set("age", String(Math.max(0, Math.floor(age))));

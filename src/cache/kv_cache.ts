@@ -14,6 +14,7 @@ import {
   _cacheUrl,
   _checkMaxSize,
   _checkMetaData,
+  _checkMode,
   _evictionOrder,
   _evictionTarget,
   _insertInto,
@@ -28,6 +29,7 @@ import type {
   CacheInsertOptions,
   CacheMetaData,
   CacheMetaDataUpdate,
+  CacheMode,
   CacheWriter,
   NetworkCache,
 } from "./network_cache.ts";
@@ -85,6 +87,15 @@ export interface KvCacheOptions {
    * @default {Date.now}
    */
   clock?: Clock;
+  /**
+   * Whether the cache serves one user (`"private"`) or several (`"shared"`): see
+   * {@linkcode CacheMode}. A KV database is shared by every process and every edge instance on
+   * it, which most often act for many users, hence the default; an application acting for one
+   * user only may set `"private"`.
+   *
+   * @default {"shared"}
+   */
+  mode?: CacheMode;
 }
 
 /** Bytes per stored body chunk: the largest KV value. */
@@ -219,6 +230,8 @@ export class KvCache implements NetworkCache {
   #clock: Clock;
   #closed = false;
   #writers = new Set<KvCacheWriter>();
+  /** Whether the cache layer treats this cache as shared or private; see {@linkcode CacheMode}. */
+  readonly mode: CacheMode;
 
   private constructor(
     kv: Deno.Kv,
@@ -226,7 +239,9 @@ export class KvCache implements NetworkCache {
     prefix: Deno.KvKey,
     maxSize: number,
     clock: Clock,
+    mode: CacheMode,
   ) {
+    this.mode = mode;
     this.#kv = kv;
     this.#owned = owned;
     this.#prefix = prefix;
@@ -237,7 +252,7 @@ export class KvCache implements NetworkCache {
   /**
    * Opens a cache in a KV database: a file it opens (and closes), or one the application gives.
    *
-   * @param options Where to store, under which prefix, the size limit and the clock.
+   * @param options Where to store, under which prefix, the size limit, the clock and the mode.
    * @returns The open cache.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
    * @throws {RangeError} When `maxSize` is not a positive integer.
@@ -246,8 +261,9 @@ export class KvCache implements NetworkCache {
     const maxSize = _checkMaxSize(options.maxSize, "open cache");
     const clock = checkClock("Cannot open cache", options.clock);
     const prefix = checkPrefix("Cannot open cache", options.prefix, ["netaccess", "cache"]);
+    const mode = _checkMode(options.mode, "open cache", "shared");
     const { kv, owned } = await _openKv(options, "cache");
-    return new KvCache(kv, owned, prefix, maxSize, clock);
+    return new KvCache(kv, owned, prefix, maxSize, clock, mode);
   }
 
   /** The size in bytes the cache stays under. */

@@ -12,6 +12,7 @@ import {
   _cacheUrl,
   _checkMaxSize,
   _checkMetaData,
+  _checkMode,
   _evictionOrder,
   _evictionTarget,
   _insertInto,
@@ -25,6 +26,7 @@ import type {
   CacheInsertOptions,
   CacheMetaData,
   CacheMetaDataUpdate,
+  CacheMode,
   CacheWriter,
   NetworkCache,
 } from "./network_cache.ts";
@@ -59,6 +61,15 @@ export interface MemoryCacheOptions {
    * @default {Date.now}
    */
   clock?: Clock;
+  /**
+   * Whether the cache serves one user (`"private"`, as a browser's) or several (`"shared"`,
+   * as in a server that makes requests for its users): see {@linkcode CacheMode}. A memory
+   * cache lives in one process, most often one user's application, hence the default; a server
+   * acting for several users sets `"shared"`.
+   *
+   * @default {"private"}
+   */
+  mode?: CacheMode;
 }
 
 interface Stored extends CacheEntry {
@@ -87,17 +98,20 @@ export class MemoryCache implements NetworkCache {
   #maxSize: number;
   #clock: Clock;
   #closed = false;
+  /** Whether the cache layer treats this cache as shared or private; see {@linkcode CacheMode}. */
+  readonly mode: CacheMode;
 
   /**
    * Creates an empty cache.
    *
-   * @param options The size limit and clock.
+   * @param options The size limit, clock and mode.
    * @throws {RangeError} When `maxSize` is not a positive integer.
-   * @throws {TypeError} When `clock` is not a function.
+   * @throws {TypeError} When `clock` is not a function or `mode` is not a mode.
    */
   constructor(options: MemoryCacheOptions = {}) {
     this.#maxSize = _checkMaxSize(options.maxSize, "create cache");
     this.#clock = checkClock("Cannot create cache", options.clock);
+    this.mode = _checkMode(options.mode, "create cache", "private");
   }
 
   /** The size in bytes the cache stays under. */

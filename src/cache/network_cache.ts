@@ -200,6 +200,33 @@ export interface CacheInsertOptions {
 }
 
 /**
+ * Whom a cache serves, which decides what it may store (RFC 9111 section 3):
+ *
+ * - `"private"`: one user's cache, as a browser's. It stores responses marked `private` and
+ *   responses to requests that carried credentials, and reads `max-age`, ignoring `s-maxage`.
+ * - `"shared"`: a cache that serves several users, as a proxy's or a CDN's. It never stores a
+ *   `private` response; a response to a request with `Authorization` only when `public`,
+ *   `s-maxage` or `must-revalidate` allows it (section 3.5); a response to a request that
+ *   carried a `Cookie` or credentials in its URL only when it says `public` or `s-maxage`
+ *   (Varnish's rule); and it honours `s-maxage` and `proxy-revalidate`.
+ *
+ * In either mode, `Set-Cookie` and `Set-Cookie2` are never stored.
+ *
+ * @example The mode of a cache shared by every user of a server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CacheMode, KvCache, MemoryCache } from "@netaccess/core";
+ *
+ * await using kv = await KvCache.open({ path: ":memory:" });
+ * const mode: CacheMode = kv.mode;
+ * assert.equal(mode, "shared"); // the default of a store that many processes share
+ * assert.equal(new MemoryCache().mode, "private");
+ * assert.equal(new MemoryCache({ mode: "shared" }).mode, "shared");
+ * ```
+ */
+export type CacheMode = "shared" | "private";
+
+/**
  * A store of HTTP responses that the cache layer of a `NetworkAccessManager` reads and writes.
  * Qt's `QAbstractNetworkCache`. {@linkcode MemoryCache} and {@linkcode KvCache} implement it;
  * an application may give its own.
@@ -225,6 +252,13 @@ export interface CacheInsertOptions {
 export interface NetworkCache extends AsyncDisposable {
   /** The size (bytes) the store keeps {@linkcode NetworkCache.cacheSize} under by eviction. */
   readonly maxSize: number;
+  /**
+   * Whether the cache layer treats the store as a shared or a private cache (see
+   * {@linkcode CacheMode}). A store that does not say is treated as shared.
+   *
+   * @default {"shared"}
+   */
+  readonly mode?: CacheMode;
   /**
    * Reads the metadata of one stored variant of a URL. An expired, corrupt or foreign entry is
    * a miss (and is removed).

@@ -1,5 +1,6 @@
 /**
- * The cache layer: an RFC 9111 private cache over the manager's {@linkcode NetworkCache}.
+ * The cache layer: an RFC 9111 cache over the manager's {@linkcode NetworkCache}, private or
+ * shared as the store's `mode` says (a store that does not say is shared).
  * Fresh responses are served without a network exchange (and so take no queue slot), stale
  * ones are revalidated with `If-None-Match` / `If-Modified-Since` and a `304` refreshes the
  * stored headers, storable responses are stored while they stream to the reply, and a
@@ -12,8 +13,8 @@ import type { CacheEntry, CacheWriter, NetworkCache } from "../cache/network_cac
 import {
   _hasValidator,
   _mergeHeaders,
-  _POLICY_OPTIONS,
   _policyClass,
+  _policyOptions,
   _policyUrl,
   _requestRecord,
   _responseRecord,
@@ -52,6 +53,8 @@ interface Context {
   key: string;
   save: boolean;
   clock: () => number;
+  /** Whether the store is a shared cache (RFC 9111's rules for shared caches apply). */
+  shared: boolean;
 }
 
 /**
@@ -76,6 +79,7 @@ export function _cacheLayer(manager: NetworkAccessManager): Layer {
       key: _policyUrl(exchange.url),
       save: exchange.request.cacheSaveControl !== false,
       clock: manager.clock,
+      shared: cache.mode !== "private",
     };
     if (method !== "GET" && method !== "HEAD") {
       if (load === "always-cache") throw notInCache(exchange);
@@ -200,21 +204,34 @@ async function lookup(context: Context): Promise<Candidate | null> {
   return best;
 }
 
+/**
+ * The policy that tells how long a stored response is fresh. `must-revalidate`, and
+ * `proxy-revalidate` in a shared cache (RFC 9111 section 5.2.2.8), forbid serving it stale,
+ * not serving it fresh, so they are left out of the copy the library reads; the response was
+ * stored, so whatever its Authorization allowed is taken as read.
+ */
+function freshnessPolicy(
+  context: Context,
+  policy: Policy,
+): { policy: Policy; mustRevalidate: boolean } {
+  const object = policy.toObject();
+  const mustRevalidate = object.rescc["must-revalidate"] !== undefined ||
+    (context.shared && object.rescc["proxy-revalidate"] !== undefined);
+  if (!mustRevalidate) return { policy, mustRevalidate };
+  const rescc = { ...object.rescc };
+  delete rescc["must-revalidate"];
+  delete rescc["proxy-revalidate"];
+  // `a` is the library's "no Authorization in the request" flag (http-cache-semantics 4.3.0).
+  return { policy: context.Policy.fromObject({ ...object, rescc, a: true }), mustRevalidate };
+}
+
 /** How the policy lets the request use the stored response. */
 function evaluate(
   context: Context,
   candidate: Candidate,
 ): { use: "fresh" | "stale-while-revalidate" | "revalidate"; headers: Record<string, string> } {
   const request = policyRequest(context);
-  let policy = candidate.policy;
-  const object = policy.toObject();
-  const mustRevalidate = object.rescc["must-revalidate"] !== undefined;
-  if (mustRevalidate) {
-    // must-revalidate forbids serving stale, not serving fresh.
-    const rescc = { ...object.rescc };
-    delete rescc["must-revalidate"];
-    policy = context.Policy.fromObject({ ...object, rescc });
-  }
+  const { policy, mustRevalidate } = freshnessPolicy(context, candidate.policy);
   const result = policy.evaluateRequest(request);
   const headers =
     (result.revalidation?.headers ?? candidate.policy.revalidationHeaders(request)) as Record<
@@ -276,7 +293,11 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
       undefined,
       updated.headers,
     );
-    if (served) return served;
+    if (served) {
+      // The 304's own cookies are this user's, from the network: they go up, never stored.
+      for (const line of response.headers.getSetCookie()) served.headers.append("set-cookie", line);
+      return served;
+    }
     return await store(context, await context.next(exchange));
   }
   if (response.status >= 500 && response.status <= 504 && staleIfError(candidate.policy)) {
@@ -301,7 +322,7 @@ async function refresh(
   const policy = new context.Policy(
     { ...request, headers: _storedRequestRecord(request.headers, record.vary) },
     { status: candidate.entry.status, headers: record },
-    _POLICY_OPTIONS,
+    _policyOptions(context.shared),
   );
   if (context.save) {
     await context.cache.updateMetaData(candidate.entry, {
@@ -361,7 +382,7 @@ const STALE_KEPT_MS = 24 * 60 * 60 * 1000;
 /** When the store may drop an entry: never while it can be revalidated. */
 function expiresAt(context: Context, policy: Policy, headers: [string, string][]): number | null {
   if (_hasValidator(headers)) return null;
-  return context.clock() + policy.timeToLive() + STALE_KEPT_MS;
+  return context.clock() + freshnessPolicy(context, policy).policy.timeToLive() + STALE_KEPT_MS;
 }
 
 /**
@@ -435,13 +456,16 @@ async function store(context: Context, response: Response): Promise<Response> {
     policy = new context.Policy(
       { ...request, headers: _storedRequestRecord(request.headers, record.vary) },
       { status: response.status, headers: record },
-      _POLICY_OPTIONS,
+      _policyOptions(context.shared),
     );
   } catch {
     return response;
   }
   // The library reads the request's no-store from the request it was built with.
   if (!policy.storable() || /no-store/i.test(exchange.headers.get("cache-control") ?? "")) {
+    return response;
+  }
+  if (context.shared && personal(exchange) && !allowsSharing(record["cache-control"])) {
     return response;
   }
   const vary = response.headers.get("vary");
@@ -531,6 +555,20 @@ async function tee(
     },
   }, { highWaterMark: 0 });
   return _withBody(response, body);
+}
+
+/** Whether a request carried a user's state: a `Cookie` (the user's or the jar's), URL credentials. */
+function personal(exchange: Exchange): boolean {
+  const { url } = exchange;
+  return exchange.headers.has("cookie") || url.username !== "" || url.password !== "";
+}
+
+/**
+ * Whether a response says a shared cache may keep it although the request was personal:
+ * `public` or `s-maxage` (Varnish's built-in rule).
+ */
+function allowsSharing(cacheControl: string | undefined): boolean {
+  return /(?:^|,)\s*(?:public|s-maxage=\d+)\s*(?:,|$)/i.test(cacheControl ?? "");
 }
 
 /** Removes the stored responses an unsafe request made stale (RFC 9111 section 4.4). */

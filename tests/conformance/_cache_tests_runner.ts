@@ -73,9 +73,23 @@ export async function loadPublished(name: string): Promise<Record<string, RawRes
   }
 }
 
+/**
+ * Which tests a run takes: `"browser"` for a private cache (the browsers' profile: no
+ * `cdn_only`, no `browser_skip`; 300 tests), `"shared"` for a shared cache (the proxies'
+ * profile without the CDN-only `CDN-Cache-Control` suite: no `browser_only`, no `cdn_only`;
+ * 341 tests).
+ */
+export type Profile = "browser" | "shared";
+
 /** Whether a test belongs to the browser (private cache) profile. */
 export function inBrowserProfile(test: CacheTest): boolean {
   return test.cdn_only !== true && test.browser_skip !== true;
+}
+
+/** Whether a test belongs to `profile`. */
+export function inProfile(test: CacheTest, profile: Profile): boolean {
+  if (profile === "browser") return inBrowserProfile(test);
+  return test.cdn_only !== true && test.browser_only !== true;
 }
 
 class Assertion extends Error {
@@ -422,10 +436,11 @@ export async function runTest(
   }
 }
 
-/** Runs every test of the browser profile through a fresh manager over `makeCache`. */
+/** Runs every test of `profile` through a fresh manager over `makeCache`. */
 export async function runSuites(
   suites: CacheTestSuite[],
   makeCache: (clock: SimulatedClock) => Promise<NetworkCache>,
+  profile: Profile = "browser",
 ): Promise<Record<string, RawResult>> {
   const clock = new SimulatedClock();
   const cache = await makeCache(clock);
@@ -435,7 +450,7 @@ export async function runSuites(
   try {
     for (const suite of suites) {
       for (const test of suite.tests) {
-        if (!inBrowserProfile(test)) continue;
+        if (!inProfile(test, profile)) continue;
         results[test.id] = await runTest(test, manager, origin, clock);
       }
     }
@@ -479,11 +494,12 @@ export interface Tally {
   check: { yes: number; no: number; other: number };
 }
 
-/** Tallies the verdicts of the browser-profile tests of `suites`. */
+/** Tallies the verdicts of the tests of `profile` in `suites`. */
 export function tally(
   allSuites: CacheTestSuite[],
   suites: CacheTestSuite[],
   results: Record<string, RawResult>,
+  profile: Profile = "browser",
 ): Tally {
   const t: Tally = {
     required: { pass: 0, fail: 0, other: 0 },
@@ -492,7 +508,7 @@ export function tally(
   };
   for (const suite of suites) {
     for (const test of suite.tests) {
-      if (!inBrowserProfile(test)) continue;
+      if (!inProfile(test, profile)) continue;
       const v = verdict(allSuites, test.id, results);
       const kind = test.kind ?? "required";
       if (kind === "check") {
@@ -515,6 +531,7 @@ export function formatTable(
   title: string,
   suites: CacheTestSuite[],
   results: Record<string, RawResult>,
+  profile: Profile = "browser",
 ): string {
   const rows: string[][] = [[
     "suite",
@@ -529,10 +546,10 @@ export function formatTable(
     `${t.check.yes}/${t.check.no}/${t.check.other}`,
   ];
   for (const suite of suites) {
-    if (!suite.tests.some(inBrowserProfile)) continue;
-    rows.push(line(suite.id, tally(suites, [suite], results)));
+    if (!suite.tests.some((test) => inProfile(test, profile))) continue;
+    rows.push(line(suite.id, tally(suites, [suite], results, profile)));
   }
-  rows.push(line("TOTAL", tally(suites, suites, results)));
+  rows.push(line("TOTAL", tally(suites, suites, results, profile)));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const text = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
   return `${title}\n${text}`;

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import {
+  type CacheMode,
+  KvCache,
+  MemoryCache,
+  NetworkAccessManager,
+  NetworkRequest,
+} from "../mod.ts";
+import { sharedStateOrigin } from "./_helpers/shared_state_origin.ts";
+
+type RequestKind = "plain" | "authorization" | "cookie" | "url credentials";
+
+/** [request, response Cache-Control, stored by a shared cache, stored by a private cache] */
+const CASES: [RequestKind, string, boolean, boolean][] = [
+  ["plain", "max-age=60", true, true],
+  ["plain", "private, max-age=60", false, true],
+  ["plain", "max-age=0, s-maxage=60", true, false],
+  ["authorization", "max-age=60", false, true],
+  ["authorization", "public, max-age=60", true, true],
+  ["authorization", "s-maxage=60", true, false],
+  ["authorization", "must-revalidate, max-age=60", true, true],
+  ["cookie", "max-age=60", false, true],
+  ["cookie", "must-revalidate, max-age=60", false, true],
+  ["cookie", "public, max-age=60", true, true],
+  ["cookie", "s-maxage=60", true, false],
+  ["url credentials", "max-age=60", false, true],
+  ["url credentials", "public, max-age=60", true, true],
+  ["plain", "max-age=60, proxy-revalidate", true, true],
+];
+
+function request(origin: string, kind: RequestKind, cc: string): NetworkRequest {
+  let url = `${origin}/doc?cc=${encodeURIComponent(cc)}&kind=${encodeURIComponent(kind)}`;
+  const headers = new Headers();
+  if (kind === "authorization") headers.set("authorization", `Basic ${btoa("alice:pw")}`);
+  if (kind === "cookie") headers.set("cookie", "session=alice");
+  if (kind === "url credentials") url = url.replace("://", "://alice:pw@");
+  return new NetworkRequest(url, { headers });
+}
+
+Deno.test("a shared cache stores only what RFC 9111 and Varnish's rule let it share; a private one stores for its user", async (t) => {
+  for (const mode of ["shared", "private"] as const) {
+    for (const [kind, cc, shared, own] of CASES) {
+      const expected = mode === "shared" ? shared : own;
+      await t.step(`${mode}: ${kind}, ${cc}: ${expected ? "stored" : "not stored"}`, async () => {
+        await using origin = sharedStateOrigin();
+        await using manager = new NetworkAccessManager({
+          cache: new MemoryCache({ mode }),
+          cookieJar: null,
+        });
+        await manager.get(request(origin.url, kind, cc)).text();
+        const again = manager.get(request(origin.url, kind, cc));
+        await again.text();
+        assert.equal(again.fromCache, expected);
+      });
+    }
+  }
+});
+
+Deno.test("a shared cache revalidates a stale proxy-revalidate response; a private one may serve it stale", async (t) => {
+  for (const mode of ["shared", "private"] as const) {
+    await t.step(mode, async () => {
+      let now = Date.parse("2030-01-01T00:00:00Z");
+      const clock = () => now;
+      await using origin = sharedStateOrigin();
+      await using manager = new NetworkAccessManager({
+        cache: new MemoryCache({ mode, clock }),
+        cookieJar: null,
+        clock,
+      });
+      const url = `${origin.url}/doc?cc=${
+        encodeURIComponent("max-age=10, proxy-revalidate, stale-while-revalidate=60")
+      }`;
+      await manager.get(url).text();
+      const fresh = manager.get(url);
+      await fresh.text();
+      assert.equal(fresh.fromCache, true, "fresh: served from the cache in both modes");
+      now += 20_000;
+      const stale = manager.get(url);
+      await stale.text();
+      assert.equal(stale.fromCache, mode === "private");
+    });
+  }
+});
+
+Deno.test("cache stores take a mode: KvCache defaults to shared, MemoryCache to private; a bad mode names itself", async () => {
+  await using kv = await KvCache.open({ path: ":memory:" });
+  assert.equal(kv.mode, "shared");
+  await using privateKv = await KvCache.open({ path: ":memory:", mode: "private" });
+  assert.equal(privateKv.mode, "private");
+  assert.equal(new MemoryCache().mode, "private");
+  assert.equal(new MemoryCache({ mode: "shared" }).mode, "shared");
+  assert.throws(() => new MemoryCache({ mode: "public" as CacheMode }), {
+    name: "TypeError",
+    message: `Cannot create cache: 'mode' must be "shared" or "private", got "public"`,
+  });
+  await assert.rejects(() => KvCache.open({ path: ":memory:", mode: 1 as never }), {
+    name: "TypeError",
+    message: `Cannot open cache: 'mode' must be "shared" or "private", got 1`,
+  });
+});
+
+Deno.test("a store that does not say its mode is treated as a shared cache", async () => {
+  await using origin = sharedStateOrigin();
+  const store = new MemoryCache();
+  const unsaid = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "mode") return undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  await using manager = new NetworkAccessManager({ cache: unsaid, cookieJar: null });
+  const url = `${origin.url}/doc?cc=${encodeURIComponent("private, max-age=60")}`;
+  await manager.get(url).text();
+  const again = manager.get(url);
+  await again.text();
+  assert.equal(again.fromCache, false);
+  await store.close();
+});
