@@ -41,7 +41,7 @@ function countKvOpens(): { count: () => number } & Disposable {
   };
 }
 
-/** An origin that sets a cookie on /login, echoes the Cookie header on /whoami, and serves a
+/** An origin that sets a cookie on /login, echoes the Cookie header on /whoami, and serves a public
  * cacheable /doc whose body counts the hits. */
 function origin() {
   const hits = { doc: 0 };
@@ -52,7 +52,9 @@ function origin() {
     }
     if (url.pathname === "/whoami") return new Response(request.headers.get("cookie") ?? "");
     hits.doc++;
-    return new Response(`doc ${hits.doc}`, { headers: { "cache-control": "max-age=3600" } });
+    return new Response(`doc ${hits.doc}`, {
+      headers: { "cache-control": "public, max-age=3600" },
+    });
   });
   return Object.assign(server, { hits });
 }

@@ -48,7 +48,9 @@ function origin() {
     if (url.pathname === "/whoami") return new Response(request.headers.get("cookie") ?? "");
     const key = url.pathname.slice("/doc/".length);
     docHits.set(key, (docHits.get(key) ?? 0) + 1);
-    return new Response(`document ${key}`, { headers: { "cache-control": "max-age=3600" } });
+    return new Response(`document ${key}`, {
+      headers: { "cache-control": "public, max-age=3600" },
+    });
   });
   return Object.assign(server, { docHits });
 }
