@@ -41,6 +41,8 @@ export {
 } from "./src/request_factory.ts";
 export { NetworkReply, type Operation } from "./src/reply.ts";
 export type { ServerSentEvent } from "./src/sse.ts";
+export type { EventStreamOptions } from "./src/event_stream.ts";
+export type { NextPage, PaginateOptions } from "./src/paginate.ts";
 export {
   SchemaValidationError,
   type StandardSchemaV1,

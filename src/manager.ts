@@ -48,6 +48,9 @@ import type { Clock } from "./clock.ts";
 import { checkClock } from "./_clock.ts";
 import { isToken } from "./_http_token.ts";
 import { NetworkError } from "./network_error.ts";
+import { _eventStream, type EventStreamOptions } from "./event_stream.ts";
+import { _paginate, type PaginateOptions } from "./paginate.ts";
+import type { ServerSentEvent } from "./sse.ts";
 import {
   type CacheLoadControl,
   NetworkRequest,
@@ -1004,6 +1007,93 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       ? "delete"
       : "custom";
     return this.#send(request, init, operation, known, body);
+  }
+
+  /**
+   * Iterates the items of a paginated API across its pages. Each page is a GET through the
+   * whole pipeline (cache, cookies, authentication, retry, queue). By default a page's items
+   * are its body parsed as a JSON array, and the next page is the target of its `Link`
+   * header's `rel="next"` (RFC 8288), resolved against the page's URL and sent with the
+   * headers and attributes of the first request. A page that fails ends the iteration with
+   * its reply's error (a {@linkcode NetworkReplyError} with the reply's code and message);
+   * its items are not yielded. Breaking out of the loop aborts the page in flight, and no
+   * further page is requested.
+   *
+   * @typeParam Item The type of the items.
+   * @param request The first page: a URL or a {@linkcode NetworkRequest}.
+   * @param options `items`, `next`, `limit` and `maxPages`.
+   * @returns An async iterator of the items.
+   * @throws {TypeError} At once, when an option has the wrong type.
+   * @throws {RangeError} At once, when `limit` or `maxPages` is not a non-negative integer
+   * or `Infinity`.
+   *
+   * @example Following `Link: <...>; rel="next"`
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager({
+   *   transport: async ({ url }) => {
+   *     const page = Number(url.searchParams.get("page") ?? "1");
+   *     const headers = page < 3 ? { link: `</items?page=${page + 1}>; rel="next"` } : undefined;
+   *     return Response.json([page * 10, page * 10 + 1], { headers });
+   *   },
+   * });
+   * const items: number[] = [];
+   * for await (const item of manager.paginate<number>("https://api.example.com/items")) {
+   *   items.push(item);
+   * }
+   * assert.deepEqual(items, [10, 11, 20, 21, 30, 31]);
+   * ```
+   */
+  paginate<Item = unknown>(
+    request: string | URL | NetworkRequest,
+    options?: PaginateOptions<Item>,
+  ): AsyncGenerator<Item, void, undefined> {
+    return _paginate<Item>((target) => this.get(target), request, options);
+  }
+
+  /**
+   * Opens a Server-Sent Events stream that reconnects as `EventSource` does. Each connection
+   * is a GET through the pipeline with `Accept: text/event-stream`, past the cache; its body
+   * is parsed as {@linkcode NetworkReply.events} does. After a network error or the end of the
+   * body, the stream waits the reconnection time (the server's `retry` field, or
+   * `reconnectionTime`) and connects again with `Last-Event-ID` set to the last event ID. It
+   * ends without reconnecting after a 204 (quietly), another status than 200 or a response
+   * that is not `text/event-stream` (throwing a {@linkcode NetworkReplyError}), and stops on
+   * `break` or when `signal` (or the request's signal) aborts.
+   *
+   * @typeParam Type The event types the stream sends, for typing `event.type`.
+   * @param request The stream's URL or a {@linkcode NetworkRequest}.
+   * @param options `signal`, `lastEventId`, `reconnectionTime`, `maxReconnects`.
+   * @returns An async iterator of the events of every connection.
+   * @throws {TypeError} At once, when an option has the wrong type.
+   * @throws {RangeError} At once, when a number is out of range.
+   *
+   * @example Reading events until one says stop
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager({
+   *   transport: async () =>
+   *     new Response("event: tick\ndata: 1\n\nevent: stop\ndata: \n\n", {
+   *       headers: { "content-type": "text/event-stream" },
+   *     }),
+   * });
+   * const ticks: string[] = [];
+   * for await (const event of manager.eventStream<"tick" | "stop">("https://example.com/clock")) {
+   *   if (event.type === "stop") break;
+   *   ticks.push(event.data);
+   * }
+   * assert.deepEqual(ticks, ["1"]);
+   * ```
+   */
+  eventStream<Type extends string = string>(
+    request: string | URL | NetworkRequest,
+    options?: EventStreamOptions,
+  ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+    return _eventStream<Type>((target, init) => this.get(target, init), request, options);
   }
 
   /**

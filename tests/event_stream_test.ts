@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import {
+  NetworkAccessManager,
+  NetworkError,
+  NetworkReplyError,
+  NetworkRequest,
+  type ServerSentEvent,
+} from "../mod.ts";
+import { serve } from "./_helpers/server.ts";
+
+const encoder = new TextEncoder();
+const SSE = { "content-type": "text/event-stream; charset=utf-8" };
+
+/**
+ * An event-stream server: connection N (from 0) is answered by `script[N]`, a body (closed
+ * after it is sent), a Response, or "error" to break the connection after one event.
+ */
+function streamServer(script: (string | Response | "error")[]) {
+  const requests: { headers: Headers }[] = [];
+  const server = serve((request) => {
+    const step = script[requests.length] ?? new Response(null, { status: 204 });
+    requests.push({ headers: new Headers(request.headers) });
+    if (step instanceof Response) return step;
+    if (step === "error") {
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode("id: e1\ndata: before the break\n\n"));
+            setTimeout(() => controller.error(new Error("connection lost")), 20);
+          },
+        }),
+        { headers: SSE },
+      );
+    }
+    return new Response(step, { headers: SSE });
+  });
+  return { server, requests };
+}
+
+async function collect(stream: AsyncIterable<ServerSentEvent>): Promise<ServerSentEvent[]> {
+  const out: ServerSentEvent[] = [];
+  for await (const event of stream) out.push(event);
+  return out;
+}
+
+Deno.test("eventStream reconnects with Last-Event-ID after the server's retry time", async () => {
+  const { server, requests } = streamServer([
+    "retry: 30\nid: 1\ndata: a\n\nid: 2\ndata: b\n\n",
+    "data: c\n\nid: 3\ndata: partial",
+    "data: d\n\n",
+  ]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  // Were the server's retry ignored, the 60 s reconnection time would let the deadline end the
+  // stream after the first connection.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), 20_000);
+  const events = await collect(
+    manager.eventStream(server.url, { reconnectionTime: 60_000, signal: deadline.signal }),
+  );
+  clearTimeout(timer);
+  assert.deepEqual(events.map((e) => [e.data, e.lastEventId]), [
+    ["a", "1"],
+    ["b", "2"],
+    ["c", "2"],
+    ["d", "2"],
+  ]);
+  assert.equal(events[0]!.retry, 30);
+  assert.deepEqual(requests.map((r) => r.headers.get("last-event-id")), [null, "2", "2", "2"]);
+  assert.ok(requests.every((r) => r.headers.get("accept") === "text/event-stream"));
+  assert.equal(requests.length, 4, "the 204 ended the stream");
+});
+
+Deno.test("eventStream reconnects after a broken connection", async () => {
+  const { server, requests } = streamServer(["error", "data: after\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const events = await collect(manager.eventStream(server.url, { reconnectionTime: 10 }));
+  assert.deepEqual(events.map((e) => e.data), ["before the break", "after"]);
+  assert.equal(requests[1]!.headers.get("last-event-id"), "e1");
+});
+
+Deno.test("eventStream reconnects after a refused connection, up to maxReconnects", async () => {
+  const closed = serve(() => new Response(null));
+  const url = closed.url;
+  await closed.close();
+  await using manager = new NetworkAccessManager();
+  let attempts = 0;
+  manager.addEventListener("finished", () => attempts++);
+  const error = await collect(
+    manager.eventStream(url, { reconnectionTime: 5, maxReconnects: 2 }),
+  ).catch((e) => e);
+  assert.ok(error instanceof NetworkReplyError, String(error));
+  assert.equal(error.code, NetworkError.ConnectionRefusedError);
+  assert.equal(attempts, 3);
+});
+
+Deno.test("eventStream does not reconnect after 204, another status or another type", async (t) => {
+  await using manager = new NetworkAccessManager();
+  await t.step("204 ends the stream quietly", async () => {
+    const { server, requests } = streamServer([new Response(null, { status: 204 })]);
+    await using _ = server;
+    assert.deepEqual(await collect(manager.eventStream(server.url)), []);
+    assert.equal(requests.length, 1);
+  });
+  await t.step("a 500 throws its error", async () => {
+    const { server, requests } = streamServer([new Response("down", { status: 500 })]);
+    await using _ = server;
+    const error = await collect(manager.eventStream(server.url)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.InternalServerError);
+    assert.match(error.message, /answered 500 Internal Server Error; .* not reconnected/);
+    assert.equal(requests.length, 1);
+  });
+  await t.step("a body that is not text/event-stream throws ProtocolFailure", async () => {
+    const { server, requests } = streamServer([Response.json({ data: 1 })]);
+    await using _ = server;
+    const error = await collect(manager.eventStream(server.url)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.ProtocolFailure);
+    assert.match(error.message, /Content-Type "application\/json", not text\/event-stream/);
+    assert.equal(requests.length, 1);
+  });
+});
+
+Deno.test("eventStream stops on break and on an AbortSignal", async (t) => {
+  await using manager = new NetworkAccessManager();
+  await t.step("break aborts the connection and does not reconnect", async () => {
+    let cancelled = false;
+    const { server, requests } = streamServer([
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode("data: 1\n\n"));
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }),
+        { headers: SSE },
+      ),
+    ]);
+    await using _ = server;
+    for await (const event of manager.eventStream(server.url, { reconnectionTime: 1 })) {
+      assert.equal(event.data, "1");
+      break;
+    }
+    for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(cancelled);
+    assert.equal(requests.length, 1);
+  });
+
+  await t.step("a signal aborted while waiting to reconnect", async () => {
+    const { server, requests } = streamServer(["data: 1\n\n"]);
+    await using _ = server;
+    const controller = new AbortController();
+    const events: string[] = [];
+    for await (
+      const event of manager.eventStream(server.url, {
+        signal: controller.signal,
+        reconnectionTime: 60_000,
+      })
+    ) {
+      events.push(event.data);
+      setTimeout(() => controller.abort(), 20);
+    }
+    assert.deepEqual(events, ["1"]);
+    assert.equal(requests.length, 1);
+  });
+
+  await t.step("the request's own signal, aborted mid-stream", async () => {
+    const { server } = streamServer([
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode("data: 1\n\n"));
+          },
+        }),
+        { headers: SSE },
+      ),
+    ]);
+    await using _ = server;
+    const controller = new AbortController();
+    const request = new NetworkRequest(server.url, { signal: controller.signal });
+    const events: string[] = [];
+    for await (const event of manager.eventStream(request)) {
+      events.push(event.data);
+      controller.abort();
+    }
+    assert.deepEqual(events, ["1"]);
+    assert.equal(manager.runningReplies.length, 0);
+  });
+});
+
+Deno.test("eventStream sends a given lastEventId and the request's headers", async () => {
+  const { server, requests } = streamServer(["data: x\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const request = new NetworkRequest(server.url, { headers: { authorization: "Bearer t" } });
+  await collect(manager.eventStream(request, { lastEventId: "41", reconnectionTime: 1 }));
+  assert.equal(requests[0]!.headers.get("last-event-id"), "41");
+  assert.equal(requests[0]!.headers.get("authorization"), "Bearer t");
+  assert.equal(requests[1]!.headers.get("authorization"), "Bearer t");
+});
+
+Deno.test("eventStream checks its options at once", () => {
+  const manager = new NetworkAccessManager();
+  assert.throws(
+    () => manager.eventStream("https://example.com/", { reconnectionTime: -5 }),
+    /Cannot open event stream: 'reconnectionTime' must be a non-negative integer, got -5/,
+  );
+  assert.throws(
+    () => manager.eventStream("https://example.com/", { lastEventId: "a\nb" }),
+    /'lastEventId' must be a string without NULL, CR or LF/,
+  );
+  assert.throws(
+    () => manager.eventStream("https://example.com/", { signal: "x" as never }),
+    /'signal' must be an AbortSignal/,
+  );
+  void manager.close();
+});

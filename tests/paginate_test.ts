@@ -1,0 +1,338 @@
+import assert from "node:assert/strict";
+import {
+  MemoryCache,
+  NetworkAccessManager,
+  NetworkError,
+  NetworkReplyError,
+  NetworkRequest,
+} from "../mod.ts";
+import { findLink, parseLinkHeader } from "../src/_link_header.ts";
+import { serve } from "./_helpers/server.ts";
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+/** The items an iteration yields before it throws, and what it throws. */
+async function collectUntilError<T>(iterable: AsyncIterable<T>) {
+  const items: T[] = [];
+  try {
+    for await (const item of iterable) items.push(item);
+  } catch (error) {
+    return { items, error };
+  }
+  return { items, error: undefined };
+}
+
+/** A paginated API: `/items?page=N` for N in 1..pages, two items a page, linked by Link. */
+function pagedServer(pages: number, answer?: (page: number, request: Request) => Response | null) {
+  const seen: { page: number; headers: Headers }[] = [];
+  const server = serve((request) => {
+    const url = new URL(request.url);
+    const page = Number(url.searchParams.get("page") ?? "1");
+    seen.push({ page, headers: request.headers });
+    const custom = answer?.(page, request);
+    if (custom) return custom;
+    const links = [`</items?page=1>; rel="first"`];
+    if (page > 1) links.push(`<${server.url}/items?page=${page - 1}>; rel=prev`);
+    if (page < pages) {
+      links.push(`</items?page=${page + 1}>; title="a, b; c"; rel="next last"`);
+    }
+    return Response.json([`${page}a`, `${page}b`], { headers: { link: links.join(", ") } });
+  });
+  return { server, seen };
+}
+
+Deno.test("paginate follows three pages linked by Link rel=next", async () => {
+  const { server, seen } = pagedServer(3);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const request = new NetworkRequest(`${server.url}/items`, { headers: { "x-token": "t" } });
+  const items = await collect(manager.paginate<string>(request));
+  assert.deepEqual(items, ["1a", "1b", "2a", "2b", "3a", "3b"]);
+  assert.deepEqual(seen.map((s) => s.page), [1, 2, 3]);
+  assert.deepEqual(seen.map((s) => s.headers.get("x-token")), ["t", "t", "t"], "headers carried");
+});
+
+Deno.test("paginate with custom items and next", async () => {
+  await using server = serve((request) => {
+    const cursor = new URL(request.url).searchParams.get("after");
+    if (cursor === null) return Response.json({ data: [1, 2], more: "2" });
+    if (cursor === "2") return Response.json({ data: [3], more: "3" });
+    return Response.json({ data: [], more: null });
+  });
+  await using manager = new NetworkAccessManager();
+  const bodies = new WeakMap<object, { data: number[]; more: string | null }>();
+  const pages: number[] = [];
+  const nextItems: number[][] = [];
+  const items = await collect(manager.paginate<number>(`${server.url}/list`, {
+    items: async (reply, page) => {
+      pages.push(page);
+      const body = await reply.json() as { data: number[]; more: string | null };
+      bodies.set(reply, body);
+      return body.data;
+    },
+    next: (reply, pageItems) => {
+      nextItems.push(pageItems);
+      const more = bodies.get(reply)!.more;
+      return more === null ? undefined : `list?after=${more}`; // relative to the page's URL
+    },
+  }));
+  assert.deepEqual(items, [1, 2, 3]);
+  assert.deepEqual(pages, [1, 2, 3]);
+  assert.deepEqual(nextItems, [[1, 2], [3], []]);
+});
+
+Deno.test("paginate ends with the reply's error when a middle page fails", async (t) => {
+  await t.step("an HTTP error status", async () => {
+    const { server, seen } = pagedServer(
+      3,
+      (page) => page === 2 ? Response.json({ error: "boom" }, { status: 500 }) : null,
+    );
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const { items, error } = await collectUntilError(manager.paginate(`${server.url}/items`));
+    assert.deepEqual(items, ["1a", "1b"]);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.InternalServerError);
+    assert.match(error.message, /500 Internal Server Error/);
+    assert.equal(error.reply?.status, 500);
+    assert.deepEqual(seen.map((s) => s.page), [1, 2], "the third page was not requested");
+  });
+
+  await t.step("a failed array page yields none of its items", async () => {
+    const { server } = pagedServer(
+      3,
+      (page) => page === 2 ? Response.json(["bad"], { status: 404 }) : null,
+    );
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const { items, error } = await collectUntilError(manager.paginate(`${server.url}/items`));
+    assert.deepEqual(items, ["1a", "1b"]);
+    assert.ok(error instanceof NetworkReplyError);
+    assert.equal(error.code, NetworkError.ContentNotFoundError);
+  });
+
+  await t.step("a transfer that breaks", async () => {
+    const { server } = pagedServer(3, (page) =>
+      page === 2
+        ? new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('["2a",'));
+              controller.error(new Error("gone"));
+            },
+          }),
+        )
+        : null);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.RemoteHostClosedError);
+  });
+
+  await t.step("a page that is not an array says so", async () => {
+    const { server } = pagedServer(3, (page) => page === 2 ? Response.json({ items: [] }) : null);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /page at .*page=2 is a JSON object, not an array: pass 'items'/);
+  });
+});
+
+Deno.test("paginate: break mid-page aborts the page in flight and requests no more", async (t) => {
+  await t.step("a streamed page", async () => {
+    let cancelled = false;
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const { server, seen } = pagedServer(3, (page) => {
+      if (page !== 2) return null;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async start(controller) {
+            controller.enqueue(new TextEncoder().encode("2a\n2b\n"));
+            await stalled; // the rest of the page never comes
+            controller.close();
+          },
+          cancel() {
+            cancelled = true;
+            release();
+          },
+        }),
+        { headers: { link: `</items?page=3>; rel="next"` } },
+      );
+    });
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const replies: { isFinished: boolean; error: number }[] = [];
+    async function* lines(
+      reply: AsyncIterable<Uint8Array> & { isFinished: boolean; error: number },
+    ) {
+      replies.push(reply);
+      const decoder = new TextDecoder();
+      let pending = "";
+      for await (const chunk of reply) {
+        pending += decoder.decode(chunk, { stream: true });
+        const parts = pending.split("\n");
+        pending = parts.pop()!;
+        yield* parts;
+      }
+    }
+    const got: string[] = [];
+    for await (
+      const item of manager.paginate<string>(`${server.url}/items`, {
+        items: (reply, page) => page === 1 ? reply.json() as Promise<string[]> : lines(reply),
+      })
+    ) {
+      got.push(item);
+      if (item === "2a") break;
+    }
+    assert.deepEqual(got, ["1a", "1b", "2a"]);
+    const inFlight = replies[0]!;
+    assert.equal(inFlight.isFinished, true);
+    assert.equal(inFlight.error, NetworkError.OperationCanceledError);
+    for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+    release();
+    assert.ok(cancelled, "the server saw the page's transfer end");
+    assert.deepEqual(seen.map((s) => s.page), [1, 2]);
+  });
+
+  await t.step("a whole page", async () => {
+    const { server, seen } = pagedServer(3);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    for await (const item of manager.paginate(`${server.url}/items`)) {
+      if (item === "2a") break;
+    }
+    assert.deepEqual(seen.map((s) => s.page), [1, 2]);
+    assert.equal(manager.runningReplies.length, 0);
+  });
+});
+
+Deno.test("paginate: limit and maxPages", async (t) => {
+  const { server, seen } = pagedServer(5);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  await t.step("limit stops mid-page and requests no further page", async () => {
+    seen.length = 0;
+    const items = await collect(manager.paginate(`${server.url}/items`, { limit: 3 }));
+    assert.deepEqual(items, ["1a", "1b", "2a"]);
+    assert.deepEqual(seen.map((s) => s.page), [1, 2]);
+  });
+  await t.step("limit at a page's end requests no further page", async () => {
+    seen.length = 0;
+    const items = await collect(manager.paginate(`${server.url}/items`, { limit: 4 }));
+    assert.equal(items.length, 4);
+    assert.deepEqual(seen.map((s) => s.page), [1, 2]);
+  });
+  await t.step("maxPages", async () => {
+    seen.length = 0;
+    const items = await collect(manager.paginate(`${server.url}/items`, { maxPages: 2 }));
+    assert.deepEqual(items, ["1a", "1b", "2a", "2b"]);
+    assert.deepEqual(seen.map((s) => s.page), [1, 2]);
+  });
+  await t.step("limit 0 sends nothing", async () => {
+    seen.length = 0;
+    assert.deepEqual(await collect(manager.paginate(`${server.url}/items`, { limit: 0 })), []);
+    assert.equal(seen.length, 0);
+  });
+});
+
+Deno.test("paginate sends every page through the pipeline: cookies, cache, retry", async () => {
+  let page2Attempts = 0;
+  const { server, seen } = pagedServer(3, (page, request) => {
+    if (page === 1) {
+      return Response.json(["1a"], {
+        headers: { link: `</items?page=2>; rel="next"`, "set-cookie": "session=s1" },
+      });
+    }
+    if (page === 2 && ++page2Attempts === 1) return new Response(null, { status: 503 });
+    if (page === 3) {
+      return Response.json([request.headers.get("cookie")], {
+        headers: { "cache-control": "max-age=600" },
+      });
+    }
+    return null;
+  });
+  await using _ = server;
+  await using manager = new NetworkAccessManager({
+    cache: new MemoryCache(),
+    retry: { limit: 1, delay: 1 },
+  });
+  const first = await collect(manager.paginate(`${server.url}/items`));
+  assert.deepEqual(first, ["1a", "2a", "2b", "session=s1"]);
+  assert.equal(page2Attempts, 2, "page 2 was retried");
+  seen.length = 0;
+  const again = await collect(manager.paginate(`${server.url}/items?page=3`));
+  assert.deepEqual(again, ["session=s1"]);
+  assert.equal(seen.length, 0, "page 3 came from the cache");
+});
+
+Deno.test("paginate stops at a Link that points to the same page", async () => {
+  const { server, seen } = pagedServer(
+    1,
+    (_page, request) => Response.json(["x"], { headers: { link: `<${request.url}>; rel="next"` } }),
+  );
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(`${server.url}/items`)), ["x"]);
+  assert.equal(seen.length, 1);
+});
+
+Deno.test("paginate checks its options at once", () => {
+  const manager = new NetworkAccessManager();
+  assert.throws(() => manager.paginate("https://example.com/", { limit: -1 }), RangeError);
+  assert.throws(
+    () => manager.paginate("https://example.com/", { maxPages: 1.5 }),
+    /Cannot paginate: 'maxPages' must be a non-negative integer, got 1.5/,
+  );
+  assert.throws(
+    () => manager.paginate("https://example.com/", { next: "x" as never }),
+    /Cannot paginate: 'next' must be a function, got string/,
+  );
+  void manager.close();
+});
+
+Deno.test("paginate: an invalid first URL ends the iteration with the reply's error", async () => {
+  await using manager = new NetworkAccessManager();
+  const error = await collect(manager.paginate("not a url")).catch((e) => e);
+  assert.ok(error instanceof NetworkReplyError, String(error));
+  assert.equal(error.code, NetworkError.ProtocolUnknownError);
+});
+
+Deno.test("Link header parsing (RFC 8288)", async (t) => {
+  const base = new URL("https://api.example.com/v1/items?page=2");
+  await t.step("several links, quoted commas and semicolons, relation lists", () => {
+    const header = `<https://a.example/1>; rel="prev", </x;y,z>; title="a, \\"b\\"; c"; ` +
+      `rel="last next", <p3>; REL=Next`;
+    const links = parseLinkHeader(header);
+    assert.deepEqual(links.map((l) => l.target), ["https://a.example/1", "/x;y,z", "p3"]);
+    assert.equal(links[1]!.params.get("title"), 'a, "b"; c');
+    assert.equal(findLink(header, "next", base)?.href, "https://api.example.com/x;y,z");
+  });
+  await t.step("a relative target resolves against the page URL", () => {
+    assert.equal(
+      findLink(`<?page=3>; rel=next`, "next", base)?.href,
+      "https://api.example.com/v1/items?page=3",
+    );
+    assert.equal(
+      findLink(`<page3>; rel="next"`, "next", base)?.href,
+      "https://api.example.com/v1/page3",
+    );
+  });
+  await t.step("rel matches case-insensitively; only the first rel counts", () => {
+    assert.ok(findLink(`<a>; rel="NEXT"`, "next", base));
+    assert.equal(findLink(`<a>; rel="prev"; rel="next"`, "next", base), undefined);
+  });
+  await t.step("links with an anchor, malformed links and no header are skipped", () => {
+    assert.equal(findLink(`<a>; rel=next; anchor="#x"`, "next", base), undefined);
+    assert.equal(findLink(`garbage, <b>; rel=next`, "next", base)?.href, `${base.origin}/v1/b`);
+    assert.equal(findLink(`<a> junk; rel=next, <c>; rel=next`, "next", base)?.pathname, "/v1/c");
+    assert.equal(findLink(null, "next", base), undefined);
+    assert.equal(findLink(`<a; rel=next`, "next", base), undefined);
+  });
+});
