@@ -48,8 +48,10 @@ import type { Clock } from "./clock.ts";
 import { checkClock } from "./_clock.ts";
 import { isToken } from "./_http_token.ts";
 import { NetworkError } from "./network_error.ts";
-import { _eventStream, type EventStreamOptions } from "./event_stream.ts";
-import { _paginate, type PaginateOptions } from "./paginate.ts";
+import type { EventStreamOptions } from "./event_stream.ts";
+import { openEventStream } from "./_event_stream.ts";
+import type { PaginateOptions } from "./paginate.ts";
+import { paginate } from "./_paginate.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import {
   type CacheLoadControl,
@@ -1050,7 +1052,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     request: string | URL | NetworkRequest,
     options?: PaginateOptions<Item>,
   ): AsyncGenerator<Item, void, undefined> {
-    return _paginate<Item>((target) => this.get(target), request, options);
+    return paginate<Item>((target) => this.get(target), request, options);
   }
 
   /**
@@ -1093,7 +1095,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     request: string | URL | NetworkRequest,
     options?: EventStreamOptions,
   ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    return _eventStream<Type>((target, init) => this.get(target, init), request, options);
+    return openEventStream<Type>((target, init) => this.get(target, init), request, options);
   }
 
   /**

@@ -4,10 +4,8 @@
  * @module
  */
 
-import { findLink } from "./_link_header.ts";
-import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
-import { _checkInteger, NetworkRequest } from "./request.ts";
+import type { NetworkRequest } from "./request.ts";
 
 /**
  * What `next` may return: the next page's request (a URL or a {@linkcode NetworkRequest}), or
@@ -93,101 +91,4 @@ export interface PaginateOptions<Item> {
    * @default {Infinity}
    */
   maxPages?: number;
-}
-
-const WHAT = "Cannot paginate";
-
-function checkCount(field: string, value: unknown): void {
-  if (value !== undefined && value !== Infinity) _checkInteger(WHAT, field, value, 0);
-}
-
-/** Checks the options; throws `TypeError` or `RangeError` naming the field. */
-function checkOptions(options: PaginateOptions<unknown>): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
-  }
-  for (const field of ["items", "next"] as const) {
-    if (options[field] !== undefined && typeof options[field] !== "function") {
-      throw new TypeError(`${WHAT}: '${field}' must be a function, got ${typeof options[field]}`);
-    }
-  }
-  checkCount("limit", options.limit);
-  checkCount("maxPages", options.maxPages);
-}
-
-/** The default `items`: the body is a JSON array. */
-async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
-  const body = await reply.json();
-  if (Array.isArray(body)) return body as Item[];
-  throw new TypeError(
-    `The page at ${reply.url.href} is ${
-      body === null ? "null" : typeof body === "object" ? "a JSON object" : `a JSON ${typeof body}`
-    }, not an array: pass 'items' to pick the items of a page`,
-  );
-}
-
-/** The default `next`: the `Link` header's `rel="next"`, unless it points to the same page. */
-function nextLink(reply: NetworkReply): NextPage {
-  const url = findLink(reply.headers.get("link"), "next", reply.url);
-  if (url === undefined || url.href === reply.url.href) return undefined;
-  return reply.request.clone({ url });
-}
-
-/** Throws the error of a failed page: its code and sentence. */
-function throwIfFailed(reply: NetworkReply): void {
-  if (reply.error === NetworkError.NoError) return;
-  throw new NetworkReplyError(reply.error, reply.errorString, { reply });
-}
-
-/**
- * Iterates the items of every page: sends `input` with `send` (the manager's `get`), takes
- * its items, asks for the next page, and so on. Options are checked at once.
- */
-export function _paginate<Item>(
-  send: (request: string | URL | NetworkRequest) => NetworkReply,
-  input: string | URL | NetworkRequest,
-  options: PaginateOptions<Item> = {},
-): AsyncGenerator<Item, void, undefined> {
-  checkOptions(options as PaginateOptions<unknown>);
-  return run(send, input, options);
-}
-
-async function* run<Item>(
-  send: (request: string | URL | NetworkRequest) => NetworkReply,
-  input: string | URL | NetworkRequest,
-  options: PaginateOptions<Item>,
-): AsyncGenerator<Item, void, undefined> {
-  const pick = options.items ?? jsonArray<Item>;
-  const next = options.next ?? nextLink;
-  const limit = options.limit ?? Infinity;
-  const maxPages = options.maxPages ?? Infinity;
-  let count = 0;
-  let target: string | URL | NetworkRequest = input;
-  for (let page = 1; page <= maxPages && count < limit; page++) {
-    const reply = send(target);
-    try {
-      const items: Item[] = [];
-      try {
-        const picked = await pick(reply, page);
-        if (reply.isFinished) throwIfFailed(reply);
-        for await (const item of picked) {
-          items.push(item);
-          yield item;
-          if (++count >= limit) return;
-        }
-        if (!reply.isFinished) await reply.finished;
-      } catch (error) {
-        if (reply.isFinished) throwIfFailed(reply);
-        throw error;
-      }
-      throwIfFailed(reply);
-      const after = await next(reply, items);
-      if (after === undefined || after === null) return;
-      target = after instanceof NetworkRequest
-        ? after
-        : reply.request.clone({ url: new URL(after, reply.url) });
-    } finally {
-      reply.abort();
-    }
-  }
 }

@@ -16,13 +16,10 @@ import {
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import { _jsonErrorPosition } from "./_json_position.ts";
-import { _parseEventStream, type ServerSentEvent } from "./sse.ts";
-import {
-  _checkSchema,
-  _validate,
-  type StandardSchemaV1,
-  type StandardSchemaV1InferOutput,
-} from "./standard_schema.ts";
+import type { ServerSentEvent } from "./sse.ts";
+import { parseEventStream } from "./_sse_parser.ts";
+import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
+import { checkSchema, validate } from "./_schema_validation.ts";
 
 /**
  * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
@@ -422,7 +419,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     schema: Schema,
   ): Promise<StandardSchemaV1InferOutput<Schema>>;
   async json(schema?: StandardSchemaV1): Promise<unknown> {
-    if (schema !== undefined) _checkSchema("Cannot read JSON", schema);
+    if (schema !== undefined) checkSchema("Cannot read JSON", schema);
     const text = await this.text();
     let value: unknown;
     try {
@@ -445,7 +442,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     const status = this.#error === NetworkError.NoError
       ? ""
       : ` (HTTP ${this.#status} ${this.#statusText})`.replace(" )", ")");
-    return await _validate(schema, value, `The body of ${this.#url.href}${status}`, this);
+    return await validate(schema, value, `The body of ${this.#url.href}${status}`, this);
   }
 
   /**
@@ -474,7 +471,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    * ```
    */
   events<Type extends string = string>(): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    return _parseEventStream<Type>(this);
+    return parseEventStream<Type>(this);
   }
 
   /**

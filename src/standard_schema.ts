@@ -216,7 +216,7 @@ export class SchemaValidationError extends Error {
     issues: ReadonlyArray<StandardSchemaV1Issue>,
     reply?: NetworkReply,
   ) {
-    const lines = issues.map((issue) => `  - ${_issuePath(issue)}: ${issue.message}`);
+    const lines = issues.map((issue) => `  - ${issuePath(issue)}: ${issue.message}`);
     super(
       `${what} does not match the schema (${issues.length} ${
         issues.length === 1 ? "issue" : "issues"
@@ -229,7 +229,7 @@ export class SchemaValidationError extends Error {
 }
 
 /** The path of an issue as `$`, `$.items[0].name` or `$["a b"]`. */
-export function _issuePath(issue: StandardSchemaV1Issue): string {
+function issuePath(issue: StandardSchemaV1Issue): string {
   let out = "$";
   for (const part of issue.path ?? []) {
     const key = typeof part === "object" && part !== null ? part.key : part;
@@ -239,36 +239,4 @@ export function _issuePath(issue: StandardSchemaV1Issue): string {
     else out += `[${JSON.stringify(key)}]`;
   }
   return out;
-}
-
-/** Checks that `schema` is a Standard Schema v1; the message starts with `what`. */
-export function _checkSchema(what: string, schema: unknown): asserts schema is StandardSchemaV1 {
-  const props = (schema as { "~standard"?: { version?: unknown; validate?: unknown } } | null)
-    ?.["~standard"];
-  if (
-    (typeof schema !== "object" && typeof schema !== "function") || schema === null ||
-    typeof props !== "object" || props === null || props.version !== 1 ||
-    typeof props.validate !== "function"
-  ) {
-    throw new TypeError(
-      `${what}: 'schema' must be a Standard Schema v1 validator (an object with a '~standard' ` +
-        `property of version 1 and a validate function, as Zod, Valibot and ArkType schemas have)`,
-    );
-  }
-}
-
-/**
- * Validates `value` with `schema`; resolves with the validator's output or rejects with a
- * {@linkcode SchemaValidationError} naming `what`.
- */
-export async function _validate<Schema extends StandardSchemaV1>(
-  schema: Schema,
-  value: unknown,
-  what: string,
-  reply?: NetworkReply,
-): Promise<StandardSchemaV1InferOutput<Schema>> {
-  let result = schema["~standard"].validate(value);
-  if (result instanceof Promise) result = await result;
-  if (result.issues) throw new SchemaValidationError(what, result.issues, reply);
-  return result.value as StandardSchemaV1InferOutput<Schema>;
 }

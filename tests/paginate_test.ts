@@ -6,7 +6,6 @@ import {
   NetworkReplyError,
   NetworkRequest,
 } from "../mod.ts";
-import { findLink, parseLinkHeader } from "../src/_link_header.ts";
 import { serve } from "./_helpers/server.ts";
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -302,37 +301,4 @@ Deno.test("paginate: an invalid first URL ends the iteration with the reply's er
   const error = await collect(manager.paginate("not a url")).catch((e) => e);
   assert.ok(error instanceof NetworkReplyError, String(error));
   assert.equal(error.code, NetworkError.ProtocolUnknownError);
-});
-
-Deno.test("Link header parsing (RFC 8288)", async (t) => {
-  const base = new URL("https://api.example.com/v1/items?page=2");
-  await t.step("several links, quoted commas and semicolons, relation lists", () => {
-    const header = `<https://a.example/1>; rel="prev", </x;y,z>; title="a, \\"b\\"; c"; ` +
-      `rel="last next", <p3>; REL=Next`;
-    const links = parseLinkHeader(header);
-    assert.deepEqual(links.map((l) => l.target), ["https://a.example/1", "/x;y,z", "p3"]);
-    assert.equal(links[1]!.params.get("title"), 'a, "b"; c');
-    assert.equal(findLink(header, "next", base)?.href, "https://api.example.com/x;y,z");
-  });
-  await t.step("a relative target resolves against the page URL", () => {
-    assert.equal(
-      findLink(`<?page=3>; rel=next`, "next", base)?.href,
-      "https://api.example.com/v1/items?page=3",
-    );
-    assert.equal(
-      findLink(`<page3>; rel="next"`, "next", base)?.href,
-      "https://api.example.com/v1/page3",
-    );
-  });
-  await t.step("rel matches case-insensitively; only the first rel counts", () => {
-    assert.ok(findLink(`<a>; rel="NEXT"`, "next", base));
-    assert.equal(findLink(`<a>; rel="prev"; rel="next"`, "next", base), undefined);
-  });
-  await t.step("links with an anchor, malformed links and no header are skipped", () => {
-    assert.equal(findLink(`<a>; rel=next; anchor="#x"`, "next", base), undefined);
-    assert.equal(findLink(`garbage, <b>; rel=next`, "next", base)?.href, `${base.origin}/v1/b`);
-    assert.equal(findLink(`<a> junk; rel=next, <c>; rel=next`, "next", base)?.pathname, "/v1/c");
-    assert.equal(findLink(null, "next", base), undefined);
-    assert.equal(findLink(`<a; rel=next`, "next", base), undefined);
-  });
 });

@@ -5,7 +5,7 @@ import {
   NetworkReplyError,
   type ServerSentEvent,
 } from "../mod.ts";
-import { _parseEventStream } from "../src/sse.ts";
+import { parseEventStream } from "../src/_sse_parser.ts";
 import { serve } from "./_helpers/server.ts";
 
 const encoder = new TextEncoder();
@@ -16,7 +16,7 @@ async function parse(chunks: (string | Uint8Array)[]): Promise<ServerSentEvent[]
     for (const chunk of chunks) yield typeof chunk === "string" ? encoder.encode(chunk) : chunk;
   }
   const events: ServerSentEvent[] = [];
-  for await (const event of _parseEventStream(source())) events.push(event);
+  for await (const event of parseEventStream(source())) events.push(event);
   return events;
 }
 

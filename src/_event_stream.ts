@@ -1,0 +1,184 @@
+/** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
+
+import { sleep } from "./retry_options.ts";
+import { checkInteger } from "./_validation.ts";
+import {
+  _statusToError,
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+} from "./network_error.ts";
+import type { NetworkReply } from "./reply.ts";
+import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import type { ServerSentEvent } from "./sse.ts";
+import type { EventStreamOptions } from "./event_stream.ts";
+import { EventStreamParser, parseEventStream } from "./_sse_parser.ts";
+
+/** Codes after which a stream reconnects: the connection failed or broke. */
+const RECONNECT_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>([
+  NetworkError.ConnectionRefusedError,
+  NetworkError.RemoteHostClosedError,
+  NetworkError.HostNotFoundError,
+  NetworkError.TimeoutError,
+  NetworkError.TemporaryNetworkFailureError,
+  NetworkError.NetworkSessionFailedError,
+  NetworkError.ProxyConnectionRefusedError,
+  NetworkError.ProxyConnectionClosedError,
+  NetworkError.ProxyTimeoutError,
+]);
+
+const WHAT = "Cannot open event stream";
+
+/** Checks the options; throws `TypeError` or `RangeError` naming the field. */
+function checkOptions(options: EventStreamOptions): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`${WHAT}: 'signal' must be an AbortSignal`);
+  }
+  if (options.lastEventId !== undefined) {
+    if (typeof options.lastEventId !== "string" || /[\0\r\n]/.test(options.lastEventId)) {
+      throw new TypeError(
+        `${WHAT}: 'lastEventId' must be a string without NULL, CR or LF, got ${
+          JSON.stringify(options.lastEventId)
+        }`,
+      );
+    }
+  }
+  checkInteger(WHAT, "reconnectionTime", options.reconnectionTime, 0);
+  const max = options.maxReconnects;
+  if (max !== undefined && max !== Infinity) checkInteger(WHAT, "maxReconnects", max, 0);
+}
+
+/** The MIME type essence of a Content-Type, in lower case. */
+function essence(contentType: string | null): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/** Resolves when the reply's status and headers are known, or when it finished. */
+function headersKnown(reply: NetworkReply): Promise<void> {
+  if (reply.isFinished) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      reply.removeEventListener("metadatachanged", done);
+      reply.removeEventListener("finished", done);
+      resolve();
+    };
+    reply.addEventListener("metadatachanged", done);
+    reply.addEventListener("finished", done);
+  });
+}
+
+function replyError(reply: NetworkReply): NetworkReplyError {
+  return new NetworkReplyError(reply.error, reply.errorString, { reply });
+}
+
+/**
+ * Opens an event stream: sends `input` with `send` (the manager's `get`), and yields its
+ * events, reconnecting after a network error or the end of the body. Options are checked at
+ * once.
+ */
+export function openEventStream<Type extends string>(
+  send: (request: string | URL | NetworkRequest, init: NetworkRequestInit) => NetworkReply,
+  input: string | URL | NetworkRequest,
+  options: EventStreamOptions = {},
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  checkOptions(options);
+  return run<Type>(send, input, options);
+}
+
+async function* run<Type extends string>(
+  send: (request: string | URL | NetworkRequest, init: NetworkRequestInit) => NetworkReply,
+  input: string | URL | NetworkRequest,
+  options: EventStreamOptions,
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  const signals = [options.signal, input instanceof NetworkRequest ? input.signal : undefined]
+    .filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length === 0
+    ? new AbortController().signal
+    : signals.length === 1
+    ? signals[0]!
+    : AbortSignal.any(signals);
+  let lastEventId = options.lastEventId ?? "";
+  let delay = options.reconnectionTime ?? 3000;
+  const maxReconnects = options.maxReconnects ?? Infinity;
+  let reconnects = 0;
+  let target: string | URL | NetworkRequest = input;
+  for (;;) {
+    if (signal.aborted) return;
+    const headers = new Headers(target instanceof NetworkRequest ? target.headers : undefined);
+    if (!headers.has("accept")) headers.set("accept", "text/event-stream");
+    if (lastEventId === "") headers.delete("last-event-id");
+    else headers.set("last-event-id", lastEventId);
+    const reply = send(target, {
+      headers,
+      signal,
+      cacheLoadControl: "always-network",
+      cacheSaveControl: false,
+    });
+    target = reply.request;
+    let failure: NetworkReplyError | undefined;
+    await headersKnown(reply);
+    const http = reply.url.protocol === "http:" || reply.url.protocol === "https:";
+    if (signal.aborted) {
+      reply.abort();
+      return;
+    }
+    if (reply.isFinished && reply.status === 0) {
+      if (!RECONNECT_CODES.has(reply.error)) throw replyError(reply);
+      failure = replyError(reply);
+    } else if (reply.status === 204) {
+      reply.abort();
+      return;
+    } else if (http && reply.status !== 200) {
+      reply.abort();
+      const code = _statusToError(reply.status) || NetworkError.ProtocolFailure;
+      throw new NetworkReplyError(
+        code,
+        `The event stream at ${reply.url.href} answered ${reply.status} ${reply.statusText}`
+          .trimEnd() + "; an event stream needs 200, and is not reconnected after another status",
+        { reply },
+      );
+    } else if (essence(reply.headers.get("content-type")) !== "text/event-stream") {
+      reply.abort();
+      throw new NetworkReplyError(
+        NetworkError.ProtocolFailure,
+        `The event stream at ${reply.url.href} answered with Content-Type ${
+          JSON.stringify(reply.headers.get("content-type") ?? "")
+        }, not text/event-stream; it is not reconnected`,
+        { reply },
+      );
+    } else {
+      const parser = new EventStreamParser((ms) => (delay = ms));
+      parser.lastEventId = lastEventId;
+      try {
+        for await (const event of parseEventStream<Type>(reply, parser)) {
+          reconnects = 0;
+          lastEventId = parser.lastEventId;
+          yield event;
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        if (!(error instanceof NetworkReplyError) || !RECONNECT_CODES.has(error.code)) throw error;
+        failure = error;
+      } finally {
+        lastEventId = parser.lastEventId;
+      }
+    }
+    if (reconnects >= maxReconnects) {
+      throw failure ?? new NetworkReplyError(
+        NetworkError.RemoteHostClosedError,
+        `The event stream at ${reply.url.href} ended ${reconnects + 1} times in a row without an ` +
+          `event (maxReconnects ${maxReconnects})`,
+        { reply },
+      );
+    }
+    reconnects++;
+    try {
+      await sleep(delay, signal);
+    } catch {
+      return;
+    }
+  }
+}

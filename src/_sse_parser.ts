@@ -1,0 +1,140 @@
+/** The `text/event-stream` parser (HTML standard, "Interpreting an event stream"). */
+
+import type { ServerSentEvent } from "./sse.ts";
+
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+
+/**
+ * The incremental parser: feed it decoded text, it queues each complete event in `ready` and
+ * calls `onRetry` for each valid `retry` field. Text after the last blank line is kept until more
+ * arrives, and dropped at the end of the stream (a partial last event is not dispatched).
+ */
+export class EventStreamParser {
+  #pending = "";
+  #afterCR = false;
+  #data = "";
+  #hasData = false;
+  #type = "";
+  #lastEventId = "";
+  #sourceLastEventId = "";
+  #retry: number | undefined;
+  readonly #onRetry: ((ms: number) => void) | undefined;
+  /** Events parsed and not yet taken, oldest first. */
+  readonly ready: ServerSentEvent[] = [];
+
+  constructor(onRetry?: (ms: number) => void) {
+    this.#onRetry = onRetry;
+  }
+
+  /**
+   * The last event ID of the stream as of the last blank line (what `Last-Event-ID` carries on
+   * reconnection): an `id` in a block the stream never ended does not count.
+   */
+  get lastEventId(): string {
+    return this.#sourceLastEventId;
+  }
+
+  /** Starts from a known last event ID (a reconnection). */
+  set lastEventId(value: string) {
+    this.#lastEventId = this.#sourceLastEventId = value;
+  }
+
+  /** Parses a piece of the decoded stream. */
+  feed(text: string): void {
+    let start = 0;
+    let i = 0;
+    if (this.#afterCR) {
+      this.#afterCR = false;
+      if (text.charCodeAt(0) === LF) start = i = 1;
+    }
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== LF && c !== CR) continue;
+      const line = this.#pending === ""
+        ? text.slice(start, i)
+        : this.#pending + text.slice(start, i);
+      this.#pending = "";
+      this.#line(line);
+      if (c === CR) {
+        if (i + 1 === text.length) this.#afterCR = true;
+        else if (text.charCodeAt(i + 1) === LF) i++;
+      }
+      start = i + 1;
+    }
+    if (start < text.length) this.#pending += text.slice(start);
+  }
+
+  #line(line: string): void {
+    if (line === "") return this.#dispatch();
+    const colon = line.indexOf(":");
+    if (colon === 0) return; // a comment
+    let field: string;
+    let value: string;
+    if (colon < 0) {
+      field = line;
+      value = "";
+    } else {
+      field = line.slice(0, colon);
+      value = line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1);
+    }
+    switch (field) {
+      case "event":
+        this.#type = value;
+        break;
+      case "data":
+        this.#data = this.#hasData ? `${this.#data}\n${value}` : value;
+        this.#hasData = true;
+        break;
+      case "id":
+        if (!value.includes("\0")) this.#lastEventId = value;
+        break;
+      case "retry":
+        if (/^[0-9]+$/.test(value)) {
+          this.#retry = Number.parseInt(value, 10);
+          this.#onRetry?.(this.#retry);
+        }
+        break;
+    }
+  }
+
+  #dispatch(): void {
+    this.#sourceLastEventId = this.#lastEventId;
+    const retry = this.#retry;
+    this.#retry = undefined;
+    if (!this.#hasData) {
+      this.#type = "";
+      return;
+    }
+    const event: ServerSentEvent = {
+      type: this.#type === "" ? "message" : this.#type,
+      data: this.#data,
+      lastEventId: this.#lastEventId,
+      retry,
+    };
+    this.#data = "";
+    this.#hasData = false;
+    this.#type = "";
+    this.ready.push(event);
+  }
+}
+
+/**
+ * Parses a body of bytes as `text/event-stream`: UTF-8 (a leading BOM skipped, invalid bytes
+ * replaced), lines ended by CR, LF or CRLF, events dispatched on blank lines. Pulls the source
+ * only as fast as events are taken; stopping early stops the source.
+ */
+export async function* parseEventStream<Type extends string>(
+  source: AsyncIterable<Uint8Array>,
+  parser: EventStreamParser = new EventStreamParser(),
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  const decoder = new TextDecoder();
+  const ready = parser.ready;
+  for await (const chunk of source) {
+    parser.feed(decoder.decode(chunk, { stream: true }));
+    while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
+  }
+  parser.feed(decoder.decode());
+  while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
+}
