@@ -9,7 +9,9 @@
  *
  * @example Resuming a stream after a restart
  * ```ts
- *  *  *
+ * import assert from "node:assert/strict";
+ * import { type EventStreamOptions, NetworkAccessManager } from "@netaccess/core";
+ *
  * await using manager = new NetworkAccessManager({
  *   transport: async (exchange) =>
  *     new Response(`id: 43\ndata: after ${exchange.headers.get("last-event-id")}\n\n`, {
