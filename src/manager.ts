@@ -33,12 +33,19 @@ import {
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,
 } from "./network_accessibility.ts";
-import { _validateProxy, type NetworkProxy, type ProxyFactory } from "./proxy.ts";
+import {
+  _proxyQuery,
+  _resolveProxy,
+  _validateProxy,
+  type NetworkProxy,
+  type ProxyFactory,
+} from "./proxy.ts";
 import {
   _checkClientCertificate,
   _checkClientCertificates,
   type ClientCertificate,
 } from "./tls.ts";
+import { _HTTP2_STREAMS, _Http2Origins } from "./_http2.ts";
 import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
@@ -134,6 +141,8 @@ export interface NetworkAccessManagerOptions {
   timeout?: number;
   /**
    * Requests in flight at once per scheme, host and port; the rest wait in priority order.
+   * An https origin reached without a proxy that speaks HTTP/2 (asked once by ALPN, when a
+   * request first has to wait for it) takes up to 100, over one connection.
    * @default {6}
    */
   maxConnectionsPerHost?: number;
@@ -318,6 +327,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   readonly #networkLayers: Layer[] = [];
   #pipeline: Handler | undefined;
   readonly #queue: HostQueue;
+  readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new Set<NetworkReply>();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -394,7 +404,11 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       this.requestPermissions = options.requestPermissions;
     }
     this.#reportedAccessible = this.networkAccessible;
-    this.#queue = new HostQueue(() => this.#maxConnectionsPerHost);
+    this.#queue = new HostQueue((key) =>
+      this.#http2.speaks(key)
+        ? Math.max(_HTTP2_STREAMS, this.#maxConnectionsPerHost)
+        : this.#maxConnectionsPerHost
+    );
     this.#what = "Cannot set manager option";
   }
 
@@ -761,6 +775,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    */
   clearConnectionCache(): void {
     this.#pool.clear();
+    this.#http2.clear();
   }
 
   /**
@@ -1121,6 +1136,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     const replies = [...this.#running];
     for (const reply of replies) _cancelReply(reply, message);
     await Promise.all(replies.map((reply) => reply.finished));
+    await this.#http2.settled();
     this.#pool.clear();
     this.#permissions?.close();
   }
@@ -1131,6 +1147,21 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       permissions: () => this.#permissions,
       requestPermissions: () => this.#requestPermissions,
     };
+  }
+
+  /**
+   * A request to `key` waits for a slot: when the origin is https and reached directly, find
+   * out whether it speaks HTTP/2, whose requests share one connection and need not wait.
+   */
+  #waiting(key: string, url: URL): void {
+    if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
+    try {
+      const proxy = _resolveProxy(_proxyQuery(url), { proxy: this.#proxy });
+      if (proxy.type !== "none") return;
+    } catch {
+      return;
+    }
+    this.#http2.learn(key, url, this.#caCerts);
   }
 
   #buildPipeline(): Handler {
@@ -1145,7 +1176,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       _authLayer(this, this.#credentials),
       _cacheLayer(this),
       _retryLayer(this),
-      _queueLayer(this.#queue),
+      _queueLayer(this.#queue, (key, exchange) => this.#waiting(key, exchange.url)),
       _proxyLayer(this.#pool, {
         proxy: () => this.#proxy,
         proxyFactory: () => this.#proxyFactory,

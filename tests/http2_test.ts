@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { makeTestCertificates } from "./_helpers/tls.ts";
+
+const certs = await makeTestCertificates({ method: "webcrypto" });
+
+/**
+ * An https server (HTTP/2 by ALPN, as `Deno.serve` offers with TLS) that holds every request
+ * until `expected` are in flight at once (or `holdMs` passed without a new one), and reports the peak.
+ */
+function holdingServer(expected: number, holdMs = 1000) {
+  let inFlight = 0;
+  let peak = 0;
+  const waiting: (() => void)[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const releaseAll = () => {
+    clearTimeout(timer);
+    for (const resolve of waiting.splice(0)) resolve();
+  };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: certs.cert, key: certs.key, onListen() {} },
+    async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      const held = new Promise<void>((resolve) => waiting.push(resolve));
+      if (inFlight >= expected) releaseAll();
+      else {
+        clearTimeout(timer);
+        timer = setTimeout(releaseAll, holdMs);
+      }
+      await held;
+      inFlight--;
+      return new Response("stream");
+    },
+  );
+  return {
+    url: `https://127.0.0.1:${server.addr.port}/`,
+    get peak() {
+      return peak;
+    },
+    async [Symbol.asyncDispose]() {
+      releaseAll();
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
+  await using server = holdingServer(12, 300);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 12, "all twelve were in flight at once");
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy to maxConnectionsPerHost", async () => {
+  await using server = holdingServer(12, 300);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    // A factory that always answers "no proxy": the manager cannot know it beforehand.
+    proxyFactory: () => [{ type: "none" }],
+  });
+  const replies = Array.from({ length: 4 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 2);
+});
