@@ -11,7 +11,8 @@ import type { AuthenticationRequiredEvent, RedirectedEvent } from "./security_ev
 
 /**
  * `downloadprogress` and `uploadprogress`: bytes moved so far and the total (-1 when unknown).
- * A last event with the final counts fires when the transfer completes.
+ * At most one every 100 ms (as Qt does): the first always fires, and a last event with the
+ * final counts fires when the transfer completes.
  *
  * @example A progress line
  * ```ts

@@ -330,6 +330,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new Set<NetworkReply>();
   #closed = false;
+  /** Whether a `finished` listener was ever added: no event object is made otherwise. */
+  #finishedListened = false;
   #closing: Promise<void> | undefined;
   #what = "Cannot create manager";
 
@@ -441,6 +443,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
+    if (listener !== null && type === "finished") this.#finishedListened = true;
     super.addEventListener(type, listener, options);
   }
 
@@ -1244,7 +1247,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       onFinished: (finished) => {
         signal?.removeEventListener("abort", onAbort);
         this.#running.delete(finished);
-        this.dispatchEvent(new NetworkReplyEvent("finished", finished));
+        if (this.#finishedListened) this.dispatchEvent(new NetworkReplyEvent("finished", finished));
       },
     });
     if (problem !== null) {

@@ -54,6 +54,8 @@ export interface _ReplySettings {
 }
 
 const MIB = 1024 * 1024;
+/** At most one progress event per this many milliseconds (Qt's rate); the first and the last always. */
+const PROGRESS_INTERVAL = 100;
 const GUARD_RATIOS: Record<string, number> = {
   gzip: 40,
   "x-gzip": 40,
@@ -132,6 +134,11 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #uploadLoaded = -1;
   #uploadTotal = -1;
   #retries = 0;
+  /** Event types that have had a listener: no other event object is ever made. */
+  readonly #listened = new Set<string>();
+  #downloadSentAt = -Infinity;
+  #uploadSentAt = -Infinity;
+  #uploadSent = -1;
 
   #settings: _ReplySettings | undefined;
   #resolveFinished!: () => void;
@@ -227,6 +234,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
+    if (listener !== null) this.#listened.add(type);
     super.addEventListener(type, listener, options);
   }
 
@@ -560,7 +568,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       return;
     }
     this.#metadata(response, exchange);
-    this.dispatchEvent(new Event("metadatachanged"));
+    this.#flushUploadProgress();
+    this.#emit("metadatachanged");
     if (this.isFinished || this.#declaredTooLarge()) {
       response.body?.cancel().catch(() => {});
       return;
@@ -673,11 +682,19 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       return;
     }
     this.#notify();
-    this.dispatchEvent(new Event("readyread"));
-    if (this.#state !== "running") return;
+    this.#emit("readyread");
+    if (this.#state !== "running" || !this.#listened.has("downloadprogress")) return;
+    const now = performance.now();
+    if (now - this.#downloadSentAt < PROGRESS_INTERVAL) return;
+    this.#downloadSentAt = now;
     this.dispatchEvent(
       new NetworkProgressEvent("downloadprogress", this.#bytesReceived, this.#bytesTotal),
     );
+  }
+
+  /** Dispatches a plain event of `type` when something listens for it. */
+  #emit(type: string): void {
+    if (this.#listened.has(type)) this.dispatchEvent(new Event(type));
   }
 
   #notify(): void {
@@ -705,7 +722,23 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     if (this.#state !== "running") return;
     this.#uploadLoaded = loaded;
     this.#uploadTotal = total;
+    if (!this.#listened.has("uploadprogress")) return;
+    const now = performance.now();
+    if (now - this.#uploadSentAt < PROGRESS_INTERVAL && loaded !== total) return;
+    this.#uploadSentAt = now;
+    this.#uploadSent = loaded;
     this.dispatchEvent(new NetworkProgressEvent("uploadprogress", loaded, total));
+  }
+
+  /** The response arrived: the upload is over, and its last progress is told if it was held back. */
+  #flushUploadProgress(): void {
+    if (this.#uploadLoaded < 0 || this.#uploadSent === this.#uploadLoaded) return;
+    if (!this.#listened.has("uploadprogress")) return;
+    this.#uploadSentAt = performance.now();
+    this.#uploadSent = this.#uploadLoaded;
+    this.dispatchEvent(
+      new NetworkProgressEvent("uploadprogress", this.#uploadLoaded, this.#uploadTotal),
+    );
   }
 
   #succeed(): void {
@@ -741,22 +774,26 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     }
     this.#notify();
     if (
-      this.#uploadTotal >= 0 && this.#uploadLoaded !== this.#uploadTotal &&
-      code === NetworkError.NoError
+      this.#uploadTotal >= 0 && this.#uploadSent !== this.#uploadTotal &&
+      code === NetworkError.NoError && this.#listened.has("uploadprogress")
     ) {
       this.dispatchEvent(
         new NetworkProgressEvent("uploadprogress", this.#uploadTotal, this.#uploadTotal),
       );
     }
-    if (code !== NetworkError.NoError) this.dispatchEvent(new NetworkErrorEvent(code, message));
-    this.dispatchEvent(
-      new NetworkProgressEvent(
-        "downloadprogress",
-        this.#bytesReceived,
-        this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
-      ),
-    );
-    this.dispatchEvent(new Event("finished"));
+    if (code !== NetworkError.NoError && this.#listened.has("error")) {
+      this.dispatchEvent(new NetworkErrorEvent(code, message));
+    }
+    if (this.#listened.has("downloadprogress")) {
+      this.dispatchEvent(
+        new NetworkProgressEvent(
+          "downloadprogress",
+          this.#bytesReceived,
+          this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
+        ),
+      );
+    }
+    this.#emit("finished");
     this.#resolveFinished();
     this.#settings?.onFinished(this);
   }
