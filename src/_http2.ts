@@ -17,6 +17,7 @@ export async function _negotiatedProtocol(
   hostname: string,
   port: number,
   caCerts: string[],
+  clientCertificate?: { cert: string; key: string },
 ): Promise<string | null> {
   let conn: Deno.TlsConn | undefined;
   try {
@@ -25,6 +26,7 @@ export async function _negotiatedProtocol(
       port,
       caCerts: caCerts.length > 0 ? caCerts : undefined,
       alpnProtocols: ["h2", "http/1.1"],
+      ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
     });
     const { alpnProtocol } = await conn.handshake();
     return alpnProtocol;
@@ -64,18 +66,26 @@ export class _Http2Origins {
    * @param key The queue's key of the origin.
    * @param url A URL of the origin.
    * @param caCerts Extra CA certificates to trust.
+   * @param clientCertificate The TLS client certificate presented to the origin, if any.
    */
-  learn(key: string, url: URL, caCerts: string[]): void {
+  learn(
+    key: string,
+    url: URL,
+    caCerts: string[],
+    clientCertificate?: { cert: string; key: string },
+  ): void {
     if (url.protocol !== "https:" || this.#known.has(key)) return;
     this.#known.set(key, false);
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
-    const probe = _negotiatedProtocol(hostname, port, caCerts).then((protocol) => {
-      this.#probes.delete(probe);
-      if (protocol !== "h2" || !this.#known.has(key)) return;
-      this.#known.set(key, true);
-      this.#onHttp2(key);
-    });
+    const probe = _negotiatedProtocol(hostname, port, caCerts, clientCertificate).then(
+      (protocol) => {
+        this.#probes.delete(probe);
+        if (protocol !== "h2" || !this.#known.has(key)) return;
+        this.#known.set(key, true);
+        this.#onHttp2(key);
+      },
+    );
     this.#probes.add(probe);
   }
 
