@@ -287,57 +287,17 @@ export function _withBody(response: Response, body: BodyInit | null): Response {
   return copy;
 }
 
-/**
- * Calls `onEnd` exactly once when the response body is done: read to the end, failed,
- * cancelled, or when `signal` aborts; at once when there is no body. Keeps back-pressure: the
- * body is read only as fast as it is pulled.
- */
-export function _onBodyEnd(
-  response: Response,
-  signal: AbortSignal,
-  onEnd: (outcome: "done" | "error" | "cancel") => void,
-): Response {
-  let ended = false;
-  const end = (outcome: "done" | "error" | "cancel") => {
-    if (ended) return;
-    ended = true;
-    signal.removeEventListener("abort", onAbort);
-    onEnd(outcome);
-  };
-  const onAbort = () => {
-    end("cancel");
-    reader?.cancel(signal.reason).catch(() => {});
-  };
-  const source = response.body;
-  if (source === null) {
-    end("done");
-    return response;
-  }
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  if (signal.aborted) {
-    source.cancel(signal.reason).catch(() => {});
-    end("cancel");
-    return _withBody(response, null);
-  }
-  signal.addEventListener("abort", onAbort, { once: true });
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      reader ??= source.getReader();
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
-          controller.close();
-          end("done");
-        } else controller.enqueue(value);
-      } catch (error) {
-        controller.error(error);
-        end("error");
-      }
-    },
-    async cancel(reason) {
-      end("cancel");
-      await (reader ?? source).cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-  return _withBody(response, body);
+const discards = new WeakMap<Response, () => void>();
+
+/** Records what frees the queue slot behind a response when a layer throws the response away. */
+export function _onDiscard(response: Response, free: () => void): void {
+  discards.set(response, free);
+}
+
+/** Throws a response away: cancels its body and frees its queue slot at once. */
+export async function _discard(response: Response): Promise<void> {
+  const free = discards.get(response);
+  discards.delete(response);
+  free?.();
+  await response.body?.cancel().catch(() => {});
 }

@@ -1164,7 +1164,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     } catch {
       return;
     }
-    this.#http2.learn(key, url, this.#caCerts);
+    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
   }
 
   #buildPipeline(): Handler {

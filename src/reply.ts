@@ -83,6 +83,11 @@ export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
 export let _countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed (the redirect layer). */
 export let _replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) => void;
+/**
+ * Gives a reply a queue slot to release when it finishes (its body read, failed or
+ * aborted); released at once when the reply has already finished.
+ */
+export let _holdSlot: (reply: NetworkReply, release: () => void) => void;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -134,6 +139,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #uploadLoaded = -1;
   #uploadTotal = -1;
   #retries = 0;
+  #slots: (() => void)[] | undefined;
   /** Event types that have had a listener: no other event object is ever made. */
   readonly #listened = new Set<string>();
   #downloadSentAt = -Infinity;
@@ -178,6 +184,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     _replyRedirected = (reply, redirects) => {
       reply.#redirects = [...redirects];
       reply.#url = reply.#redirects.at(-1) ?? reply.#url;
+    };
+    _holdSlot = (reply, release) => {
+      if (reply.#state === "finished") release();
+      else (reply.#slots ??= []).push(release);
     };
   }
 
@@ -764,6 +774,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#state = "finished";
     clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
+    if (this.#slots) { for (const release of this.#slots.splice(0)) release(); }
     this.#error = code;
     this.#errorString = message;
     if (!this.#bodyDone) {

@@ -1,12 +1,18 @@
 /**
  * The queue layer: takes a slot of the per-origin queue for every network exchange and
- * releases it exactly once, when the response body is done, fails or is cancelled.
+ * releases it exactly once: at once when the response has no body left to read, else when
+ * the reply finishes (its body read, failed or aborted), when a layer throws the response
+ * away, or when the reply sends its next hop.
  *
  * @module
  */
 
-import { _onBodyEnd, type Exchange, type Layer, responseInfo } from "../exchange.ts";
+import { _onDiscard, type Exchange, type Layer, responseInfo } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
+import { _holdSlot } from "../reply.ts";
+
+/** The key of the slot a reply's last hop holds, in the exchange's shared state. */
+const SLOT = "queue.slot";
 
 /**
  * Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot.
@@ -22,6 +28,8 @@ export function _queueLayer(
     const { protocol, host } = exchange.url;
     if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
     const key = `${protocol}//${host}`;
+    // Hops of one reply go one after the other: the last one's response is done with.
+    (exchange.state.get(SLOT) as (() => void) | undefined)?.();
     const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
     if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
     const release = await acquiring;
@@ -33,10 +41,13 @@ export function _queueLayer(
       throw error;
     }
     // A body already received holds the connection no longer.
-    if (responseInfo(response).bodyReceived) {
+    if (response.body === null || responseInfo(response).bodyReceived) {
       release();
       return response;
     }
-    return _onBodyEnd(response, exchange.signal, release);
+    exchange.state.set(SLOT, release);
+    _onDiscard(response, release);
+    _holdSlot(exchange.reply, release);
+    return response;
   };
 }

@@ -7,7 +7,7 @@
  */
 
 import { NetworkRetryEvent } from "../events.ts";
-import type { Layer } from "../exchange.ts";
+import { _discard, type Layer } from "../exchange.ts";
 import type { NetworkAccessManager } from "../manager.ts";
 import {
   _classifyError,
@@ -75,7 +75,7 @@ export function _retryLayer(manager: NetworkAccessManager): Layer {
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), manager.clock());
       if (retryAfter !== null && retryAfter > settings.maxRetryAfter) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
-      await response.body?.cancel().catch(() => {});
+      await _discard(response);
       announce(
         exchange.reply,
         attempt,
