@@ -1,5 +1,5 @@
 // Streams a large body through a NetworkReply in a process of its own and prints, as JSON,
-// how much the resident set grew. Usage: deno run -A stream_memory.ts <MiB>
+// how much the resident set grew. Usage: deno run -A stream_memory.ts <MiB> [reply|fetch]
 import { NetworkAccessManager } from "../../mod.ts";
 
 const MIB = 1024 * 1024;
@@ -24,7 +24,10 @@ const before = Deno.memoryUsage().rss;
 let peak = before;
 let size = 0;
 let chunks = 0;
-for await (const chunk of manager.get(`http://127.0.0.1:${server.addr.port}/big`)) {
+// "fetch" reads the same body from `response.body`, the baseline.
+const url = `http://127.0.0.1:${server.addr.port}/big`;
+const body = Deno.args[1] === "fetch" ? (await fetch(url)).body! : manager.get(url);
+for await (const chunk of body) {
   size += chunk.byteLength;
   if (++chunks % 16 === 0) peak = Math.max(peak, Deno.memoryUsage().rss);
 }
