@@ -13,6 +13,8 @@ export interface _ProxyClientOptions {
   caCerts?: string[];
   /** The TLS client certificate presented to servers that ask for one. */
   clientCertificate?: ClientCertificate;
+  /** Whether the environment names a proxy, as last read; read now when absent. */
+  envHasProxy?: boolean;
 }
 
 const PROXY_VARIABLES = [
@@ -29,7 +31,8 @@ const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
  * Whether the process environment names a proxy that Deno's own clients would use. False
  * when the variables cannot be read.
  */
-export function _envHasProxy(): boolean {
+export function _envHasProxy(env?: Record<string, string | undefined>): boolean {
+  if (env !== undefined) return PROXY_VARIABLES.some((name) => !!env[name]);
   return PROXY_VARIABLES.some((name) => _envGranted(name) && !!Deno.env.get(name));
 }
 
@@ -100,7 +103,9 @@ export class _ProxyClientPool {
     const caCerts = options.caCerts ?? [];
     const identity = options.clientCertificate;
     const direct = normalized.type === "none";
-    if (direct && caCerts.length === 0 && !identity && !_envHasProxy()) return undefined;
+    if (direct && caCerts.length === 0 && !identity && !(options.envHasProxy ?? _envHasProxy())) {
+      return undefined;
+    }
     const key = JSON.stringify([
       normalized.type,
       normalized.url ?? "",

@@ -249,7 +249,9 @@ const infos = new WeakMap<Response, ResponseInfo>();
  * ```
  */
 export function setResponseInfo(response: Response, info: ResponseInfo): Response {
-  infos.set(response, { ...infos.get(response), ...info });
+  const known = infos.get(response);
+  if (known === undefined) infos.set(response, { ...info });
+  else Object.assign(known, info);
   return response;
 }
 

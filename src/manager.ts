@@ -26,7 +26,7 @@ import { _redirectLayer, type RedirectVerifier } from "./layers/redirect.ts";
 import { _retryLayer } from "./layers/retry.ts";
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import { transport } from "./layers/transport.ts";
-import { _ProxyClientPool } from "./_proxy_client.ts";
+import { _envHasProxy, _ProxyClientPool } from "./_proxy_client.ts";
 import { _PermissionGate } from "./_permission_gate.ts";
 import {
   _ACCESSIBILITIES,
@@ -34,6 +34,8 @@ import {
   NetworkAccessibleChangedEvent,
 } from "./network_accessibility.ts";
 import {
+  _envEpoch,
+  _processProxyEnv,
   _proxyQuery,
   _resolveProxy,
   _validateProxy,
@@ -327,6 +329,10 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   readonly #networkLayers: Layer[] = [];
   #pipeline: Handler | undefined;
   readonly #queue: HostQueue;
+  /** The proxy environment as last read, and the permission epoch it was read under. */
+  #proxyEnv:
+    | { epoch: number; vars: Record<string, string | undefined>; hasProxy: boolean }
+    | undefined;
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new Set<NetworkReply>();
   #closed = false;
@@ -778,6 +784,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    */
   clearConnectionCache(): void {
     this.#pool.clear();
+    this.#proxyEnv = undefined;
     this.#http2.clear();
   }
 
@@ -1159,12 +1166,28 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #waiting(key: string, url: URL): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
     try {
-      const proxy = _resolveProxy(_proxyQuery(url), { proxy: this.#proxy });
+      const proxy = _resolveProxy(_proxyQuery(url), {
+        proxy: this.#proxy,
+        env: this.#systemProxyEnv().vars,
+      });
       if (proxy.type !== "none") return;
     } catch {
       return;
     }
     this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
+  }
+
+  /**
+   * The proxy variables of the environment, read once and again when the `env` permission
+   * changes or `clearConnectionCache()` is called.
+   */
+  #systemProxyEnv(): { vars: Record<string, string | undefined>; hasProxy: boolean } {
+    const epoch = _envEpoch();
+    if (this.#proxyEnv?.epoch !== epoch) {
+      const vars = _processProxyEnv();
+      this.#proxyEnv = { epoch, vars, hasProxy: _envHasProxy(vars) };
+    }
+    return this.#proxyEnv;
   }
 
   #buildPipeline(): Handler {
@@ -1187,6 +1210,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
         gate: _networkGate(this.#accessSettings()),
+        env: () => this.#systemProxyEnv(),
       }),
       ...this.#networkLayers.map(guarded("network")),
     ];

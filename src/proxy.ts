@@ -285,6 +285,7 @@ const ENV_NAMES = [
 
 const envStatuses = new Map<string, Deno.PermissionStatus>();
 let envWatched = false;
+let envEpoch = 0;
 
 /**
  * Whether the `env` permission is granted for `name`, without a prompt. Each variable's status
@@ -295,18 +296,35 @@ let envWatched = false;
 export function _envGranted(name: string): boolean {
   if (!envWatched) {
     envWatched = true;
-    Deno.permissions.querySync({ name: "env" }).addEventListener(
-      "change",
-      () => envStatuses.clear(),
-    );
+    Deno.permissions.querySync({ name: "env" }).addEventListener("change", () => {
+      envStatuses.clear();
+      envEpoch++;
+    });
   }
   let status = envStatuses.get(name);
   if (status === undefined) {
     status = Deno.permissions.querySync({ name: "env", variable: name });
-    status.addEventListener("change", () => envStatuses.delete(name));
+    status.addEventListener("change", () => {
+      envStatuses.delete(name);
+      envEpoch++;
+    });
     envStatuses.set(name, status);
   }
   return status.state === "granted";
+}
+
+/**
+ * A number that changes whenever the `env` permission (or a proxy variable's) changes: a
+ * snapshot of {@linkcode _processProxyEnv} taken under another number is out of date.
+ */
+export function _envEpoch(): number {
+  _envGranted(ENV_NAMES[0]);
+  return envEpoch;
+}
+
+/** The proxy variables of the process environment that may be read, now. */
+export function _processProxyEnv(): Record<string, string | undefined> {
+  return readProcessEnv();
 }
 
 function readProcessEnv(): Record<string, string | undefined> {

@@ -128,7 +128,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #url: URL;
   #status = 0;
   #statusText = "";
-  #headers = new Headers();
+  #headers: Headers | undefined;
   #error: NetworkErrorCode = NetworkError.NoError;
   #errorString = "";
   #state: "idle" | "running" | "finished" = "idle";
@@ -292,9 +292,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   get statusText(): string {
     return this.#statusText;
   }
-  /** The response headers (empty before the metadata arrived). */
+  /** The response headers (empty before the metadata arrived): the response's own, not a copy. */
   get headers(): Headers {
-    return this.#headers;
+    return this.#headers ??= new Headers();
   }
   /** The {@linkcode NetworkError} code; `NoError` (0) unless the reply failed. */
   get error(): NetworkErrorCode {
@@ -375,7 +375,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    */
   async text(): Promise<string> {
     const bytes = await this.bytes();
-    const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(this.#headers.get("content-type") ?? "")
+    const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(this.headers.get("content-type") ?? "")
       ?.[1];
     let decoder: TextDecoder;
     try {
@@ -601,9 +601,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#redirects = info.redirects ?? this.#redirects;
     this.#status = response.status;
     this.#statusText = response.statusText;
-    this.#headers = new Headers(response.headers);
-    const encoding = (this.#headers.get("content-encoding") ?? "").trim().toLowerCase();
-    const length = Number.parseInt(this.#headers.get("content-length") ?? "", 10);
+    // Referenced, not copied: the response's headers are the reply's.
+    const headers = this.#headers = response.headers;
+    const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+    const length = Number.parseInt(headers.get("content-length") ?? "", 10);
     const noBody = this.method === "HEAD" || response.body === null;
     this.#bytesTotal = noBody
       ? 0
@@ -654,7 +655,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #declaredTooLarge(): boolean {
     const max = this.#settings?.maxBodySize ?? 0;
-    const declared = Number(this.#headers.get("content-length") ?? "");
+    const declared = Number(this.headers.get("content-length") ?? "");
     if (max <= 0 || this.method === "HEAD" || !(declared > max)) return false;
     this.#abortWith(
       NetworkError.ProtocolFailure,

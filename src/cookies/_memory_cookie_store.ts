@@ -26,6 +26,11 @@ export class _MemoryCookieStore extends _CookieStore {
     super(limits);
   }
 
+  /** Whether the store holds no cookie. */
+  get empty(): boolean {
+    return this.#sites.size === 0;
+  }
+
   #index(domain: string, create: boolean): DomainIndex | undefined {
     const site = _siteOf(domain);
     let domains = this.#sites.get(site);

@@ -49,6 +49,7 @@ export type MemoryCookieJarOptions = CookieJarOptions;
  */
 export class MemoryCookieJar implements CookieJar {
   readonly #engine: _CookieEngine;
+  readonly #store: _MemoryCookieStore;
 
   /**
    * Creates an empty jar.
@@ -59,7 +60,8 @@ export class MemoryCookieJar implements CookieJar {
    */
   constructor(options?: MemoryCookieJarOptions) {
     const limits = _resolveLimits(options, "create cookie jar");
-    this.#engine = new _CookieEngine(new _MemoryCookieStore(limits), 0);
+    this.#store = new _MemoryCookieStore(limits);
+    this.#engine = new _CookieEngine(this.#store, 0);
   }
 
   /**
@@ -71,6 +73,8 @@ export class MemoryCookieJar implements CookieJar {
    * @throws {TypeError} When `url` is not a valid URL.
    */
   cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
+    // An empty jar has nothing for any valid URL.
+    if (url instanceof URL && this.#store.empty) return Promise.resolve([]);
     return this.#engine.cookiesForUrl(url);
   }
 

@@ -113,11 +113,16 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
     if (exchange.url.protocol !== "http:" && exchange.url.protocol !== "https:") {
       return await next(exchange);
     }
-    const url = new URL(exchange.url.href);
-    const plain = _withoutCredentials(url);
-    plain.hash = "";
+    const url = exchange.url;
+    // Copied only when there is userinfo or a fragment to drop.
+    let plain = url;
+    if (url.username !== "" || url.password !== "" || url.hash !== "") {
+      plain = _withoutCredentials(url);
+      plain.hash = "";
+    }
     const method = exchange.method;
-    const baseHeaders = new Headers(exchange.headers);
+    // The request's own headers: each attempt that adds credentials sends a copy.
+    const baseHeaders = exchange.headers;
     const fromUrl = _credentialsFromUrl(url);
     const usedCache = new Set<string>();
     const usedConfigured = new Set<string>();
@@ -142,7 +147,8 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
 
     let attempt = exchange;
     for (;;) {
-      const headers = new Headers(baseHeaders);
+      let headers = baseHeaders;
+      if (server !== undefined || proxy !== undefined) headers = new Headers(baseHeaders);
       for (
         const [name, answer, uri] of [
           ["authorization", server, plain.pathname + plain.search],

@@ -101,16 +101,21 @@ export function _cookiesLayer(manager: NetworkAccessManager): Layer {
       }
     }
     const header = _mergeCookies(user, cookies);
-    if (header === null) exchange.headers.delete("cookie");
-    else exchange.headers.set("cookie", header);
+    const changed = header !== given;
+    if (changed) {
+      if (header === null) exchange.headers.delete("cookie");
+      else exchange.headers.set("cookie", header);
+    }
 
     let response: Response;
     try {
       response = await next(exchange);
     } finally {
       // The next hop starts from the request's own headers, not from this hop's cookies.
-      if (given === null) exchange.headers.delete("cookie");
-      else exchange.headers.set("cookie", given);
+      if (changed) {
+        if (given === null) exchange.headers.delete("cookie");
+        else exchange.headers.set("cookie", given);
+      }
     }
 
     if (request.cookieSaveControl !== "automatic" || responseInfo(response).fromCache) {

@@ -34,6 +34,11 @@ export interface _ProxySettings {
   transferTimeout?(): number;
   /** Checked once the proxy is known, before any client is made; throws to refuse. */
   gate?(exchange: Exchange, proxy: NetworkProxy): Promise<void>;
+  /**
+   * The proxy variables of the environment as last read, and whether they name a proxy;
+   * read from the process for each exchange when absent.
+   */
+  env?(): { vars: Record<string, string | undefined>; hasProxy: boolean };
 }
 
 /**
@@ -114,18 +119,24 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
   return (next) => async (exchange) => {
     const { protocol } = exchange.url;
     if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
-    let proxy: NetworkProxy;
-    try {
-      proxy = _resolveProxy(_proxyQuery(exchange.url), {
-        proxy: settings.proxy(),
-        proxyFactory: settings.proxyFactory(),
-      });
-    } catch (error) {
-      throw new NetworkReplyError(
-        NetworkError.UnknownNetworkError,
-        _redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
-        { cause: error },
-      );
+    let proxy: NetworkProxy = { type: "none" };
+    const env = settings.env?.();
+    const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
+    // No proxy set and none in the environment: a direct connection, nothing to look up.
+    if (chosen || env === undefined || env.hasProxy) {
+      try {
+        proxy = _resolveProxy(_proxyQuery(exchange.url), {
+          proxy: settings.proxy(),
+          proxyFactory: settings.proxyFactory(),
+          env: env?.vars,
+        });
+      } catch (error) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          _redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
+          { cause: error },
+        );
+      }
     }
     exchange.state.set("proxy", proxy);
     await settings.gate?.(exchange, proxy);
@@ -136,6 +147,7 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
           clientCertificate: protocol === "https:"
             ? settings.clientCertificate?.(exchange.url)
             : undefined,
+          envHasProxy: env?.hasProxy,
         });
       } catch (error) {
         throw new NetworkReplyError(

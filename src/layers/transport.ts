@@ -95,9 +95,12 @@ export async function transport(exchange: Exchange): Promise<Response> {
     );
   }
   // Userinfo is for the auth layer; it never goes on the wire.
-  const target = new URL(url.href);
-  target.username = "";
-  target.password = "";
+  let target = url;
+  if (url.username !== "" || url.password !== "") {
+    target = new URL(url.href);
+    target.username = "";
+    target.password = "";
+  }
   if (target.href.length > MAX_URL_LENGTH) {
     throw new NetworkReplyError(
       NetworkError.ProtocolInvalidOperationError,
@@ -105,7 +108,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
         `over the ${MAX_URL_LENGTH} the HTTP client sends`,
     );
   }
-  const headers = new Headers(exchange.headers);
+  let headers = exchange.headers;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
   if (exchange.body) {
@@ -117,6 +120,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     }
     const opened = exchange.body.open();
     if (opened.contentType && !headers.has("content-type")) {
+      headers = new Headers(headers);
       headers.set("content-type", opened.contentType);
     }
     total = exchange.body.length ?? -1;
