@@ -45,6 +45,12 @@ function nextLink(reply: NetworkReply): NextPage {
   return reply.request.clone({ url });
 }
 
+function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+  return value !== null && value !== undefined &&
+    (typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" ||
+      typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function");
+}
+
 /** Throws the error of a failed page: its code and sentence. */
 function throwIfFailed(reply: NetworkReply): void {
   if (reply.error === NetworkError.NoError) return;
@@ -82,6 +88,12 @@ async function* run<Item>(
       try {
         const picked = await pick(reply, page);
         if (reply.isFinished) throwIfFailed(reply);
+        if (!isIterable(picked)) {
+          throw new TypeError(
+            `${WHAT}: 'items' must return an iterable (such as an array) or an async iterable, ` +
+              `got ${picked === null ? "null" : typeof picked} for the page at ${reply.url.href}`,
+          );
+        }
         for await (const item of picked) {
           items.push(item);
           yield item;

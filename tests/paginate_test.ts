@@ -194,7 +194,7 @@ Deno.test("paginate: break mid-page aborts the page in flight and requests no mo
     const inFlight = replies[0]!;
     assert.equal(inFlight.isFinished, true);
     assert.equal(inFlight.error, NetworkError.OperationCanceledError);
-    for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
     release();
     assert.ok(cancelled, "the server saw the page's transfer end");
     assert.deepEqual(seen.map((s) => s.page), [1, 2]);
@@ -241,12 +241,18 @@ Deno.test("paginate: limit and maxPages", async (t) => {
   });
 });
 
-Deno.test("paginate sends every page through the pipeline: cookies, cache, retry", async () => {
+Deno.test("paginate sends every page through the pipeline: cookies, auth, retry, cache", async () => {
   let page2Attempts = 0;
   const { server, seen } = pagedServer(3, (page, request) => {
     if (page === 1) {
       return Response.json(["1a"], {
         headers: { link: `</items?page=2>; rel="next"`, "set-cookie": "session=s1" },
+      });
+    }
+    if (page === 2 && request.headers.get("authorization") !== `Basic ${btoa("me:pw")}`) {
+      return new Response(null, {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="r"' },
       });
     }
     if (page === 2 && ++page2Attempts === 1) return new Response(null, { status: 503 });
@@ -258,12 +264,15 @@ Deno.test("paginate sends every page through the pipeline: cookies, cache, retry
     return null;
   });
   await using _ = server;
+  let challenges = 0;
   await using manager = new NetworkAccessManager({
     cache: new MemoryCache(),
     retry: { limit: 1, delay: 1 },
+    authenticator: () => (challenges++, { username: "me", password: "pw" }),
   });
   const first = await collect(manager.paginate(`${server.url}/items`));
   assert.deepEqual(first, ["1a", "2a", "2b", "session=s1"]);
+  assert.equal(challenges, 1, "page 2 was authenticated");
   assert.equal(page2Attempts, 2, "page 2 was retried");
   seen.length = 0;
   const again = await collect(manager.paginate(`${server.url}/items?page=3`));
@@ -280,6 +289,23 @@ Deno.test("paginate stops at a Link that points to the same page", async () => {
   await using manager = new NetworkAccessManager();
   assert.deepEqual(await collect(manager.paginate(`${server.url}/items`)), ["x"]);
   assert.equal(seen.length, 1);
+});
+
+Deno.test("paginate: items that returns no iterable fails with a clear error", async () => {
+  const { server } = pagedServer(1);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const error = await collect(
+    manager.paginate(`${server.url}/items`, {
+      items: async (reply) => await reply.json() as never,
+    }),
+  ).then(() => null, (e) => e);
+  assert.equal(error, null, "an array is fine");
+  const bad = await collect(
+    manager.paginate(`${server.url}/items`, { items: () => ({ length: 2 }) as never }),
+  ).catch((e) => e);
+  assert.ok(bad instanceof TypeError);
+  assert.match(bad.message, /'items' must return an iterable .* got object for the page at/);
 });
 
 Deno.test("paginate checks its options at once", () => {
