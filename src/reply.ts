@@ -624,6 +624,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     const reader = this.#reader;
     if (this.#pumping || reader === undefined || this.#bodyDone) return;
     this.#pumping = true;
+    // The transfer timeout runs only while a read waits on the network: back-pressure (a
+    // reader that has not pulled yet) pauses it, and a pull starts it afresh.
+    this.#activity();
     try {
       while (this.#state === "running" && !this.#bodyDone && this.#wantsMore()) {
         const { value, done } = await reader.read();
@@ -643,6 +646,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       this.#pumping = false;
     }
     if (this.#bodyDone && this.#state === "running") this.#succeed();
+    else clearTimeout(this.#timer);
   }
 
   #wantsMore(): boolean {
@@ -680,6 +684,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
     this.#activity();
+    // The last byte of a body of known length is here: its connection serves the next request.
+    if (this.#slots && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal) {
+      for (const release of this.#slots.splice(0)) release();
+    }
     const guard = this.#guard;
     if (
       guard && this.#bytesReceived > guard.threshold &&

@@ -80,7 +80,7 @@ Deno.test("Network failures map to their codes from real causes", async (t) => {
     assert.equal(error.reply, reply);
   });
   for (const length of [100_000, 1_000]) {
-    // A large body streams; a small one is read in one piece by the transport.
+    // A large body and a small one.
     await t.step(`remote closed mid-body -> 2 (Content-Length ${length})`, async () => {
       await using tcp = serveTcp(async (conn) => {
         await readHead(conn);

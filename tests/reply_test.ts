@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, type NetworkProgressEvent } from "../mod.ts";
-import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+import { readHead, serve, serveTcp, takeUnhandledRejections, tick } from "./_helpers/server.ts";
 
 const MIB = 1024 * 1024;
 
@@ -252,6 +252,85 @@ Deno.test("NetworkReply transfer timeout is reset by every byte moved", async ()
   await tight.finished;
   assert.equal(tight.error, NetworkError.TimeoutError);
   await tick(60); // the server's paced stream, cancelled, has one timer left to run
+});
+
+Deno.test("NetworkReply transfer timeout counts the bytes of a small body as they arrive", async () => {
+  // 32 KiB with a Content-Length, trickled in 80 pieces 20 ms apart: 1.6 s in all, far past
+  // the timeout, with every gap far below it.
+  const release = Promise.withResolvers<void>();
+  let restSent = false;
+  await using server = serveTcp(async (conn) => {
+    await readHead(conn);
+    const piece = new Uint8Array(410).fill(0x61);
+    await conn.write(new TextEncoder().encode(
+      `HTTP/1.1 200 OK\r\nContent-Length: ${80 * 410}\r\nConnection: close\r\n\r\n`,
+    ));
+    await conn.write(piece);
+    // The rest waits until the client has seen the headers (or 5 s, to fail clearly).
+    const fallback = Promise.withResolvers<void>();
+    const timer = setTimeout(fallback.resolve, 5_000);
+    await Promise.race([release.promise, fallback.promise]);
+    clearTimeout(timer);
+    restSent = true;
+    for (let i = 1; i < 80; i++) {
+      await tick(20);
+      await conn.write(piece);
+    }
+  });
+  await using manager = new NetworkAccessManager({ transferTimeout: 800 });
+  const reply = manager.get(`http://127.0.0.1:${server.port}/`);
+  let headersBeforeBody: boolean | undefined;
+  reply.addEventListener("metadatachanged", () => {
+    headersBeforeBody = !restSent;
+    release.resolve();
+  });
+  const body = await reply.bytes();
+  assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(body.byteLength, 80 * 410);
+  assert.equal(headersBeforeBody, true, "the headers were reported before the body arrived");
+});
+
+Deno.test("NetworkReply transfer timeout pauses while the reader does not pull", async (t) => {
+  await using server = serve(() => new Response(chunkedStream(4 * MIB, 64 * 1024)));
+  await t.step("an iterating reader that pauses three timeouts long", async () => {
+    await using manager = new NetworkAccessManager({ transferTimeout: 200 });
+    const reply = manager.get(`${server.url}/`);
+    let size = 0;
+    let paused = false;
+    for await (const chunk of reply) {
+      size += chunk.byteLength;
+      if (!paused) {
+        paused = true;
+        await tick(600);
+      }
+    }
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.equal(size, 4 * MIB);
+  });
+  await t.step("a full read buffer nobody reads yet", async () => {
+    await using manager = new NetworkAccessManager({ transferTimeout: 200, readBufferSize: MIB });
+    const reply = manager.get(`${server.url}/`);
+    await tick(600);
+    assert.equal(reply.isRunning, true);
+    assert.equal((await reply.bytes()).byteLength, 4 * MIB);
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  });
+  await t.step("a silent server still times out while the reader waits", async () => {
+    await using silent = serveTcp(async (conn) => {
+      await readHead(conn);
+      await conn.write(
+        new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf"),
+      );
+      while (await conn.read(new Uint8Array(1024)) !== null); // silent until the client goes
+    });
+    await using manager = new NetworkAccessManager({ transferTimeout: 200 });
+    const reply = manager.get(`http://127.0.0.1:${silent.port}/`);
+    await assert.rejects(async () => {
+      for await (const _ of reply) { /* the first 4 bytes, then silence */ }
+    }, /No data moved for 200 ms/);
+    assert.equal(reply.error, NetworkError.TimeoutError);
+  });
 });
 
 async function gzipBomb(decompressed: number): Promise<Uint8Array<ArrayBuffer>> {

@@ -145,34 +145,13 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
-  return setResponseInfo(await smallBodyInMemory(response, url), { url });
+  return setResponseInfo(response, { url });
 }
 
 /** Methods `fetch` refuses to send. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 /** The longest URL the HTTP client under `fetch` accepts. */
 const MAX_URL_LENGTH = 65_533;
-
-/** Bodies up to this size, of known length and not compressed, are read in one piece. */
-const SMALL_BODY = 64 * 1024;
-
-/**
- * Reads a small body in one operation: reading a `fetch` body chunk by chunk through a
- * stream reader costs more than the whole exchange for bodies of a few KiB. Large, unknown or
- * compressed bodies (the decompression guard needs to see those grow) stream as they are.
- */
-async function smallBodyInMemory(response: Response, url: URL): Promise<Response> {
-  if (response.body === null || response.headers.has("content-encoding")) return response;
-  const length = Number(response.headers.get("content-length") ?? NaN);
-  if (!(length >= 0 && length <= SMALL_BODY)) return response;
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await response.bytes();
-  } catch (error) {
-    throw _classifyError(error, url, "body");
-  }
-  return setResponseInfo(_withBody(response, bytes), { bodyReceived: true });
-}
 
 function headOf(response: Response): Response {
   response.body?.cancel().catch(() => {});
