@@ -6,9 +6,10 @@
  */
 
 import type { RequestBody } from "./body.ts";
-import type { NetworkAccessManager } from "./manager.ts";
+import type { NetworkProxy } from "./proxy.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkRequest } from "./request.ts";
+import { recordedInfo, recordInfo } from "./_response.ts";
 
 /**
  * Sends an exchange and resolves with the response (its body not yet read).
@@ -132,16 +133,18 @@ export class Exchange {
   readonly request: NetworkRequest;
   /** The reply this exchange feeds; layers dispatch events on it. */
   readonly reply: NetworkReply;
-  /** The manager that sent the request; layers read its settings. */
-  readonly manager: NetworkAccessManager;
   /** Aborted when the reply is aborted, times out or the manager closes. */
   readonly signal: AbortSignal;
   /** Receives activity and upload progress. */
   readonly monitor: ExchangeMonitor;
   /** 0 for the first request, then the number of the redirect hop. */
   readonly hop: number;
-  /** Scratch space shared by the layers for every hop of one reply. */
+  /**
+   * Scratch space of your own layers, shared by every hop of one reply. The built-in layers
+   * use the typed fields below instead.
+   */
   readonly state: Map<string, unknown>;
+  #shared: Shared = newShared();
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -155,7 +158,6 @@ export class Exchange {
     body: RequestBody | null;
     request: NetworkRequest;
     reply: NetworkReply;
-    manager: NetworkAccessManager;
     signal: AbortSignal;
     monitor: ExchangeMonitor;
     client?: Deno.HttpClient;
@@ -168,7 +170,6 @@ export class Exchange {
     this.body = init.body;
     this.request = init.request;
     this.reply = init.reply;
-    this.manager = init.manager;
     this.signal = init.signal;
     this.monitor = init.monitor;
     this.client = init.client;
@@ -184,20 +185,129 @@ export class Exchange {
    * @returns The new exchange.
    */
   next(changes: ExchangeChanges = {}): Exchange {
-    return new Exchange({
+    return this.#derive(changes, this.hop + 1);
+  }
+
+  /**
+   * Makes another attempt of the same hop (with credentials, or a revalidation): the same
+   * request, reply, signal, state and `hop`, with `changes` applied, a copy of the headers,
+   * and no client yet (the proxy layer picks one).
+   *
+   * @param changes What differs in the new attempt.
+   * @returns The new exchange.
+   *
+   * @example A layer that retries once with a token
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager({
+   *   transport: async ({ headers }) =>
+   *     new Response(null, { status: headers.has("authorization") ? 204 : 401 }),
+   * });
+   * manager.use((next) => async (exchange) => {
+   *   const response = await next(exchange);
+   *   if (response.status !== 401) return response;
+   *   const headers = new Headers(exchange.headers);
+   *   headers.set("authorization", "Bearer token");
+   *   return await next(exchange.again({ headers }));
+   * }, "network");
+   * const reply = manager.get("https://example.com/");
+   * await reply.finished;
+   * assert.equal(reply.status, 204);
+   * ```
+   */
+  again(changes: ExchangeChanges = {}): Exchange {
+    return this.#derive(changes, this.hop);
+  }
+
+  #derive(changes: ExchangeChanges, hop: number): Exchange {
+    const exchange = new Exchange({
       url: changes.url ?? new URL(this.url.href),
       method: changes.method ?? this.method,
       headers: new Headers(changes.headers ?? this.headers),
       body: changes.body === undefined ? this.body : changes.body,
       request: this.request,
       reply: this.reply,
-      manager: this.manager,
       signal: this.signal,
       monitor: this.monitor,
-      hop: this.hop + 1,
+      hop,
       state: this.state,
     });
+    exchange.#shared = this.#shared;
+    return exchange;
   }
+
+  /**
+   * True when network access is off and only the cache may answer: the access layer sets it,
+   * the network gate refuses such exchanges before any socket. Shared by every hop.
+   */
+  get offline(): boolean {
+    return this.#shared.offline;
+  }
+  set offline(value: boolean) {
+    this.#shared.offline = value;
+  }
+
+  /**
+   * The proxy of the last attempt sent, once the proxy layer chose it (`undefined` before);
+   * the auth layer answers a 407 with its credentials. Shared by every hop.
+   */
+  get proxy(): NetworkProxy | undefined {
+    return this.#shared.proxy;
+  }
+  set proxy(value: NetworkProxy | undefined) {
+    this.#shared.proxy = value;
+  }
+
+  /**
+   * The origin of the first hop the cookies layer saw (after HSTS): the only origin a `Cookie`
+   * header the user set is sent to. Shared by every hop.
+   */
+  get firstOrigin(): string | undefined {
+    return this.#shared.firstOrigin;
+  }
+  set firstOrigin(value: string | undefined) {
+    this.#shared.firstOrigin = value;
+  }
+
+  /**
+   * Frees the queue slot the reply's last hop holds (the queue layer sets it), so that the
+   * next hop does not wait behind its own reply. Shared by every hop.
+   */
+  get releaseSlot(): (() => void) | undefined {
+    return this.#shared.releaseSlot;
+  }
+  set releaseSlot(value: (() => void) | undefined) {
+    this.#shared.releaseSlot = value;
+  }
+
+  /** How many times the authenticator was asked for credentials, over every hop. */
+  get authenticatorCalls(): number {
+    return this.#shared.authenticatorCalls;
+  }
+  set authenticatorCalls(value: number) {
+    this.#shared.authenticatorCalls = value;
+  }
+}
+
+/** What the layers record for every hop of one reply. */
+interface Shared {
+  offline: boolean;
+  proxy: NetworkProxy | undefined;
+  firstOrigin: string | undefined;
+  authenticatorCalls: number;
+  releaseSlot: (() => void) | undefined;
+}
+
+function newShared(): Shared {
+  return {
+    offline: false,
+    proxy: undefined,
+    firstOrigin: undefined,
+    authenticatorCalls: 0,
+    releaseSlot: undefined,
+  };
 }
 
 /**
@@ -230,8 +340,6 @@ export interface ResponseInfo {
   bodyReceived?: boolean;
 }
 
-const infos = new WeakMap<Response, ResponseInfo>();
-
 /**
  * Records facts about a response for the reply (and the layers above): the URL it is for,
  * whether it came from the cache, the redirects followed. Merges with what was recorded.
@@ -249,10 +357,7 @@ const infos = new WeakMap<Response, ResponseInfo>();
  * ```
  */
 export function setResponseInfo(response: Response, info: ResponseInfo): Response {
-  const known = infos.get(response);
-  if (known === undefined) infos.set(response, { ...info });
-  else Object.assign(known, info);
-  return response;
+  return recordInfo(response, info);
 }
 
 /**
@@ -269,37 +374,5 @@ export function setResponseInfo(response: Response, info: ResponseInfo): Respons
  * ```
  */
 export function responseInfo(response: Response): ResponseInfo {
-  return infos.get(response) ?? {};
-}
-
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-/**
- * Returns a response like `response` (status, status text, headers and recorded info) with
- * another body. Layers that watch or transform a body use it.
- */
-export function _withBody(response: Response, body: BodyInit | null): Response {
-  const copy = new Response(NULL_BODY_STATUSES.has(response.status) ? null : body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  const info = infos.get(response);
-  if (info) infos.set(copy, { ...info });
-  return copy;
-}
-
-const discards = new WeakMap<Response, () => void>();
-
-/** Records what frees the queue slot behind a response when a layer throws the response away. */
-export function _onDiscard(response: Response, free: () => void): void {
-  discards.set(response, free);
-}
-
-/** Throws a response away: cancels its body and frees its queue slot at once. */
-export async function _discard(response: Response): Promise<void> {
-  const free = discards.get(response);
-  discards.delete(response);
-  free?.();
-  await response.body?.cancel().catch(() => {});
+  return recordedInfo(response) ?? {};
 }

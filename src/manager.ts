@@ -9,21 +9,10 @@ import { type NetworkBody, RequestBody } from "./body.ts";
 import { type NetworkAccessManagerEventMap, NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
-import {
-  _accessLayer,
-  type _AccessSettings,
-  _effectiveAccessibility,
-  _networkGate,
-} from "./layers/access.ts";
-import { _authLayer, type Authenticator } from "./layers/auth.ts";
-import { _cacheLayer } from "./layers/cache.ts";
-import { _cookiesLayer } from "./layers/cookies.ts";
-import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
-import { _hstsLayer } from "./layers/hsts.ts";
-import { _proxyLayer } from "./layers/proxy.ts";
-import { _queueLayer } from "./layers/queue.ts";
-import { _redirectLayer, type RedirectVerifier } from "./layers/redirect.ts";
-import { _retryLayer } from "./layers/retry.ts";
+import { _effectiveAccessibility } from "./layers/access.ts";
+import type { Authenticator } from "./layers/auth.ts";
+import type { RedirectVerifier } from "./layers/redirect.ts";
+import { buildPipeline } from "./pipeline.ts";
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import { transport } from "./layers/transport.ts";
 import { _envHasProxy, _ProxyClientPool } from "./_proxy_client.ts";
@@ -1151,14 +1140,6 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     this.#permissions?.close();
   }
 
-  #accessSettings(): _AccessSettings {
-    return {
-      accessible: () => this.#networkAccessible,
-      permissions: () => this.#permissions,
-      requestPermissions: () => this.#requestPermissions,
-    };
-  }
-
   /**
    * A request to `key` waits for a slot: when the origin is https and reached directly, find
    * out whether it speaks HTTP/2, whose requests share one connection and need not wait.
@@ -1191,33 +1172,28 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   }
 
   #buildPipeline(): Handler {
-    const guarded = (position: LayerPosition) => (layer: Layer, index: number) =>
-      _guardLayer(layer, `Layer ${index + 1} at the "${position}" position`);
-    const layers: Layer[] = [
-      ...this.#requestLayers.map(guarded("request")),
-      _accessLayer(this, this.#accessSettings()),
-      _redirectLayer(this),
-      _hstsLayer(this),
-      _cookiesLayer(this),
-      _authLayer(this, this.#credentials),
-      _cacheLayer(this),
-      _retryLayer(this),
-      _queueLayer(this.#queue, (key, exchange) => this.#waiting(key, exchange.url)),
-      _proxyLayer(this.#pool, {
+    return buildPipeline(this, {
+      requestLayers: this.#requestLayers,
+      networkLayers: this.#networkLayers,
+      transport: this.#transport,
+      access: {
+        accessible: () => this.#networkAccessible,
+        permissions: () => this.#permissions,
+        requestPermissions: () => this.#requestPermissions,
+      },
+      proxy: {
         proxy: () => this.#proxy,
         proxyFactory: () => this.#proxyFactory,
         caCerts: () => this.#caCerts,
         clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
-        gate: _networkGate(this.#accessSettings()),
         env: () => this.#systemProxyEnv(),
-      }),
-      ...this.#networkLayers.map(guarded("network")),
-    ];
-    const bottom = this.#transport === transport
-      ? transport
-      : _guardHandler(this.#transport, "The transport (the 'transport' option)");
-    return layers.reduceRight<Handler>((next, layer) => layer(next), bottom);
+      },
+      queue: this.#queue,
+      onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
+      pool: this.#pool,
+      credentials: this.#credentials,
+    });
   }
 
   #send(
@@ -1289,7 +1265,6 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       body: requestBody,
       request,
       reply,
-      manager: this,
       signal: _replySignal(reply),
       monitor: _replyMonitor(reply),
     });

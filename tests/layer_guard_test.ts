@@ -18,13 +18,13 @@ Deno.test("a user layer that fails its contract fails its reply with a message n
       "returns a string",
       () => () => Promise.resolve("ok" as unknown as Response),
       "request",
-      /^Layer 2 at the "request" position resolved with string instead of a Response$/,
+      /^Layer 2 at the "request" position resolved with "ok" instead of a Response$/,
     ],
     [
       "returns a plain object",
       () => () => Promise.resolve({ status: 200 } as unknown as Response),
       "network",
-      /^Layer 3 at the "network" position resolved with Object instead of a Response$/,
+      /^Layer 3 at the "network" position resolved with an object instead of a Response$/,
     ],
     [
       "throws",

@@ -8,13 +8,7 @@
 
 import type { Handler, Layer } from "../exchange.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
-
-function describe(value: unknown): string {
-  if (value === undefined) return "undefined (a missing `return`?)";
-  if (value === null) return "null";
-  if (typeof value === "object") return value.constructor?.name ?? "an object";
-  return typeof value;
-}
+import { describe } from "../_validation.ts";
 
 function failure(where: string, what: string, cause?: unknown): NetworkReplyError {
   return new NetworkReplyError(NetworkError.UnknownNetworkError, `${where} ${what}`, { cause });
@@ -44,7 +38,12 @@ export function _guardHandler(
       throw failure(where, `threw ${message}`, error);
     }
     if (!(response instanceof Response)) {
-      throw failure(where, `resolved with ${describe(response)} instead of a Response`);
+      throw failure(
+        where,
+        `resolved with ${
+          response === undefined ? "undefined (a missing `return`?)" : describe(response)
+        } instead of a Response`,
+      );
     }
     return response;
   };

@@ -19,20 +19,22 @@
  */
 
 import type { Exchange, Layer } from "../exchange.ts";
-import type { NetworkAccessManager } from "../manager.ts";
 import type { NetworkAccessibility } from "../network_accessibility.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import type { NetworkCache } from "../cache/network_cache.ts";
 import type { NetworkProxy } from "../proxy.ts";
+import type { CacheLoadControl } from "../request.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
-
-/** The key of the offline marker in `exchange.state`: `true` when network access is off. */
-export const _OFFLINE = "offline";
 
 /** The message of a request refused because network access is off (Qt's words). */
 export const _DISABLED_MESSAGE = "Network access is disabled";
 
-/** What the access layer and the gate read from the manager. */
-export interface _AccessSettings {
+/** What the access layer and the gate read, for each request. */
+export interface AccessSettings {
+  /** The cache, which may answer while offline; `null` for none. */
+  readonly cache: NetworkCache | null;
+  /** Where replies come from for requests that set no `cacheLoadControl`. */
+  readonly cacheLoadControl: CacheLoadControl;
   /** The switch as set (not what permissions make of it). */
   accessible(): NetworkAccessibility;
   /** The permission cache, or `null` when permissions are not checked (a custom transport). */
@@ -80,7 +82,7 @@ function netMessage(missing: { host: string; what: string; state: string }[]): s
   } (grant it with --allow-net=${hosts})`;
 }
 
-async function checkRead(exchange: Exchange, settings: _AccessSettings): Promise<void> {
+async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<void> {
   const permissions = settings.permissions();
   if (permissions === null) return;
   let state: Deno.PermissionState;
@@ -110,14 +112,13 @@ async function checkRead(exchange: Exchange, settings: _AccessSettings): Promise
 }
 
 /**
- * Creates the access layer for `manager`.
+ * Creates the access layer.
  *
- * @param manager The manager; its cache and cache load control decide what may be answered
- * while offline.
- * @param settings The switch and the permissions.
+ * @param settings The switch and the permissions; the cache and the cache load control decide
+ * what may be answered while offline.
  * @returns The layer.
  */
-export function _accessLayer(manager: NetworkAccessManager, settings: _AccessSettings): Layer {
+export function accessLayer(settings: AccessSettings): Layer {
   return (next) => async (exchange) => {
     const { protocol } = exchange.url;
     if (protocol === "file:") {
@@ -126,9 +127,9 @@ export function _accessLayer(manager: NetworkAccessManager, settings: _AccessSet
     }
     if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
     if (settings.accessible() === "not-accessible") {
-      const load = exchange.request.cacheLoadControl ?? manager.cacheLoadControl;
-      if (manager.cache === null || load === "always-network") throw disabled();
-      exchange.state.set(_OFFLINE, true);
+      const load = exchange.request.cacheLoadControl ?? settings.cacheLoadControl;
+      if (settings.cache === null || load === "always-network") throw disabled();
+      exchange.offline = true;
     }
     return await next(exchange);
   };
@@ -142,11 +143,11 @@ export function _accessLayer(manager: NetworkAccessManager, settings: _AccessSet
  * @throws {NetworkReplyError} `UnknownNetworkError` when network access is off or a `net`
  * permission is missing.
  */
-export function _networkGate(
-  settings: _AccessSettings,
+export function networkGate(
+  settings: AccessSettings,
 ): (exchange: Exchange, proxy: NetworkProxy) => Promise<void> {
   return async (exchange, proxy) => {
-    if (exchange.state.get(_OFFLINE) === true || settings.accessible() === "not-accessible") {
+    if (exchange.offline || settings.accessible() === "not-accessible") {
       throw disabled();
     }
     const permissions = settings.permissions();

@@ -22,8 +22,7 @@ import {
   type AuthCredentials,
 } from "../auth/credential_cache.ts";
 import { _digestAuthorization, type _DigestChallenge } from "../auth/digest.ts";
-import { Exchange, type Layer } from "../exchange.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy.ts";
 import type { NetworkReply } from "../reply.ts";
@@ -80,8 +79,9 @@ function isCredentials(value: unknown): value is AuthCredentials {
 }
 
 /** The origin of the http proxy an exchange went through, or `undefined`. */
-function httpProxyOf(proxy: unknown): { origin: string; proxy: NetworkProxy } | undefined {
-  const p = proxy as NetworkProxy | undefined;
+function httpProxyOf(
+  p: NetworkProxy | undefined,
+): { origin: string; proxy: NetworkProxy } | undefined {
   if (p === undefined || (p.type !== "http" && p.type !== "https") || p.url === undefined) {
     return undefined;
   }
@@ -92,8 +92,14 @@ function httpProxyOf(proxy: unknown): { origin: string; proxy: NetworkProxy } | 
   }
 }
 
-/** Creates the authentication layer for `manager`, keeping credentials in `cache`. */
-export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCache): Layer {
+/** What the authentication layer reads, for each challenge. */
+export interface AuthSettings {
+  /** Supplies credentials when neither the cache nor the URL has working ones. */
+  readonly authenticator: Authenticator | undefined;
+}
+
+/** Creates the authentication layer, keeping credentials in `cache`. */
+export function authLayer(settings: AuthSettings, cache: _CredentialCache): Layer {
   /** The header value answering with `answer`, counting a Digest nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
     if (answer.scheme === "basic") return _basicAuthorization(answer.credentials);
@@ -137,9 +143,7 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
         usedCache.add(spaceKey(cached.space));
       }
     }
-    const knownProxy = plain.protocol === "http:"
-      ? httpProxyOf(exchange.state.get("proxy"))
-      : undefined;
+    const knownProxy = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
     if (knownProxy !== undefined && !baseHeaders.has("proxy-authorization")) {
       proxy = cache.forProxy(knownProxy.origin);
       if (proxy !== undefined) usedCache.add(spaceKey(proxy.space));
@@ -177,9 +181,7 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
       let origin: string;
       let proxyConfig: NetworkProxy | undefined;
       if (isProxy) {
-        const via = plain.protocol === "http:"
-          ? httpProxyOf(exchange.state.get("proxy"))
-          : undefined;
+        const via = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
         if (via === undefined) return response;
         origin = via.origin;
         proxyConfig = via.proxy;
@@ -207,7 +209,7 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
       });
       if (selected === null) {
         // Schemes this client cannot answer are reported, never guessed.
-        const asks = (exchange.state.get("auth.asks") as number | undefined) ?? 0;
+        const asks = exchange.authenticatorCalls;
         exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
         return response;
       }
@@ -246,19 +248,7 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
       );
       if (isProxy) proxy = answer;
       else server = answer;
-      attempt = new Exchange({
-        url: new URL(url.href),
-        method,
-        headers: new Headers(baseHeaders),
-        body: exchange.body,
-        request: exchange.request,
-        reply: exchange.reply,
-        manager: exchange.manager,
-        signal: exchange.signal,
-        monitor: exchange.monitor,
-        hop: exchange.hop,
-        state: exchange.state,
-      });
+      attempt = exchange.again({ url: new URL(url.href), method, headers: baseHeaders });
     }
 
     /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */
@@ -287,12 +277,12 @@ export function _authLayer(manager: NetworkAccessManager, cache: _CredentialCach
           : fromUrl;
         if (configured !== undefined) return { space, scheme, credentials: configured };
       }
-      const asks = (exchange.state.get("auth.asks") as number | undefined) ?? 0;
+      const asks = exchange.authenticatorCalls;
       if (asks >= MAX_ASKS) return undefined;
-      exchange.state.set("auth.asks", asks + 1);
+      exchange.authenticatorCalls = asks + 1;
       const challenge = describe(asks + 1, true);
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
-      const authenticator = manager.authenticator;
+      const authenticator = settings.authenticator;
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       try {

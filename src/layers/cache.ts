@@ -25,9 +25,10 @@ import {
   _varyFields,
   type CachePolicy,
 } from "../cache/_policy.ts";
-import { Exchange, type Handler, type Layer, setResponseInfo } from "../exchange.ts";
-import { _withBody } from "../exchange.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { Clock } from "../clock.ts";
+import type { Exchange, Handler, Layer } from "../exchange.ts";
+import { setResponseInfo } from "../exchange.ts";
+import { withBody } from "../_response.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
 
@@ -57,28 +58,38 @@ interface Context {
   shared: boolean;
 }
 
+/** What the cache layer reads, for each exchange. */
+export interface CacheSettings {
+  /** The cache; `null` turns the layer off. */
+  readonly cache: NetworkCache | null;
+  /** Where replies come from for requests that set no `cacheLoadControl`. */
+  readonly cacheLoadControl: CacheLoadControl;
+  /** The clock of freshness. */
+  readonly clock: Clock;
+}
+
 /**
- * Creates the cache layer for `manager`; it reads `manager.cache` (off when `null`),
- * `manager.cacheLoadControl` and `manager.clock` for each exchange.
+ * Creates the cache layer; it reads `settings.cache` (off when `null`),
+ * `settings.cacheLoadControl` and `settings.clock` for each exchange.
  */
-export function _cacheLayer(manager: NetworkAccessManager): Layer {
+export function cacheLayer(settings: CacheSettings): Layer {
   return (next) => async (exchange) => {
-    const cache = manager.cache;
+    const cache = settings.cache;
     const { protocol } = exchange.url;
     if (cache === null || (protocol !== "http:" && protocol !== "https:")) {
       return await next(exchange);
     }
     const load: CacheLoadControl = exchange.request.cacheLoadControl ??
-      manager.cacheLoadControl;
+      settings.cacheLoadControl;
     const method = exchange.method;
     const context: Context = {
       cache,
       exchange,
       next,
-      Policy: _policyClass(manager.clock),
+      Policy: _policyClass(settings.clock),
       key: _policyUrl(exchange.url),
       save: exchange.request.cacheSaveControl !== false,
-      clock: manager.clock,
+      clock: settings.clock,
       shared: cache.mode !== "private",
     };
     if (method !== "GET" && method !== "HEAD") {
@@ -345,20 +356,8 @@ async function backgroundRevalidate(
   for (const name of ["if-none-match", "if-modified-since"]) {
     if (conditionalHeaders[name]) headers.set(name, conditionalHeaders[name]);
   }
-  const background = new Exchange({
-    url: new URL(exchange.url.href),
-    method: "GET",
-    headers,
-    body: null,
-    request: exchange.request,
-    reply: exchange.reply,
-    manager: exchange.manager,
-    signal: exchange.signal,
-    monitor: exchange.monitor,
-    client: exchange.client,
-    hop: exchange.hop,
-    state: exchange.state,
-  });
+  const background = exchange.again({ method: "GET", headers, body: null });
+  background.client = exchange.client;
   try {
     const response = await context.next(background);
     if (response.status === 304) {
@@ -554,7 +553,7 @@ async function tee(
       await reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
-  return _withBody(response, body);
+  return withBody(response, body);
 }
 
 /** Whether a request carried a user's state: a `Cookie` (the user's or the jar's), URL credentials. */

@@ -18,13 +18,11 @@
 
 import type { Layer } from "../exchange.ts";
 import { responseInfo } from "../exchange.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { CookieJar } from "../cookies/cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
 const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
-/** `exchange.state` key: the origin of the first hop, the only one a user Cookie goes to. */
-const FIRST_ORIGIN = "cookies.firstOrigin";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -81,17 +79,23 @@ function _jarError(action: string, url: URL, error: unknown): NetworkReplyError 
   );
 }
 
-/** Creates the cookies layer for `manager`; it reads `manager.cookieJar` for each hop. */
-export function _cookiesLayer(manager: NetworkAccessManager): Layer {
+/** What the cookies layer reads, for each hop. */
+export interface CookiesSettings {
+  /** The jar; `null` turns the layer off. */
+  readonly cookieJar: CookieJar | null;
+}
+
+/** Creates the cookies layer; it reads `settings.cookieJar` for each hop. */
+export function cookiesLayer(settings: CookiesSettings): Layer {
   return (next) => async (exchange) => {
-    const jar = manager.cookieJar;
+    const jar = settings.cookieJar;
     const url = exchange.url;
-    const { request, state } = exchange;
+    const { request } = exchange;
     if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return await next(exchange);
-    if (!state.has(FIRST_ORIGIN)) state.set(FIRST_ORIGIN, url.origin);
+    exchange.firstOrigin ??= url.origin;
 
     const given = exchange.headers.get("cookie");
-    const user = given !== null && state.get(FIRST_ORIGIN) === url.origin ? given : null;
+    const user = given !== null && exchange.firstOrigin === url.origin ? given : null;
     let cookies: NetworkCookie[] = [];
     if (request.cookieLoadControl === "automatic") {
       try {

@@ -8,13 +8,19 @@
 
 import { type Layer, responseInfo } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
-/** Creates the HSTS layer for `manager`; it does nothing while `manager.hstsStore` is null. */
-export function _hstsLayer(manager: NetworkAccessManager): Layer {
+/** What the HSTS layer reads, for each request. */
+export interface HstsSettings {
+  /** The store; `null` turns the layer off. */
+  readonly hstsStore: HstsStore | null;
+}
+
+/** Creates the HSTS layer; it does nothing while `settings.hstsStore` is null. */
+export function hstsLayer(settings: HstsSettings): Layer {
   return (next) => async (exchange) => {
-    const store = manager.hstsStore;
+    const store = settings.hstsStore;
     if (store === null) return await next(exchange);
     let upgraded: URL | null;
     try {

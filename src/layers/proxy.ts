@@ -24,7 +24,7 @@ import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
-export interface _ProxySettings {
+export interface ProxySettings {
   proxy(): NetworkProxy | undefined;
   proxyFactory(): ProxyFactory | undefined;
   caCerts(): string[];
@@ -115,7 +115,7 @@ async function refusedCredentials(
 }
 
 /** Creates the proxy layer over a client pool. */
-export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): Layer {
+export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
   return (next) => async (exchange) => {
     const { protocol } = exchange.url;
     if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
@@ -138,7 +138,7 @@ export function _proxyLayer(pool: _ProxyClientPool, settings: _ProxySettings): L
         );
       }
     }
-    exchange.state.set("proxy", proxy);
+    exchange.proxy = proxy;
     await settings.gate?.(exchange, proxy);
     if (exchange.client === undefined) {
       try {

@@ -7,12 +7,10 @@
  * @module
  */
 
-import { _onDiscard, type Exchange, type Layer, responseInfo } from "../exchange.ts";
+import { type Exchange, type Layer, responseInfo } from "../exchange.ts";
+import { onDiscard } from "../_response.ts";
 import type { HostQueue } from "../host_queue.ts";
 import { _holdSlot } from "../reply.ts";
-
-/** The key of the slot a reply's last hop holds, in the exchange's shared state. */
-const SLOT = "queue.slot";
 
 /**
  * Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot.
@@ -20,7 +18,7 @@ const SLOT = "queue.slot";
  * @param queue The per-origin queue.
  * @param onWait Called with the origin's key when an exchange has to wait for a slot.
  */
-export function _queueLayer(
+export function queueLayer(
   queue: HostQueue,
   onWait?: (key: string, exchange: Exchange) => void,
 ): Layer {
@@ -29,7 +27,7 @@ export function _queueLayer(
     if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
     const key = `${protocol}//${host}`;
     // Hops of one reply go one after the other: the last one's response is done with.
-    (exchange.state.get(SLOT) as (() => void) | undefined)?.();
+    exchange.releaseSlot?.();
     const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
     if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
     const release = await acquiring;
@@ -45,8 +43,8 @@ export function _queueLayer(
       release();
       return response;
     }
-    exchange.state.set(SLOT, release);
-    _onDiscard(response, release);
+    exchange.releaseSlot = release;
+    onDiscard(response, release);
     _holdSlot(exchange.reply, release);
     return response;
   };

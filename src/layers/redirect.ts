@@ -9,9 +9,10 @@
 import { _withoutCredentials } from "../auth/credential_cache.ts";
 import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { _replyRedirected, type NetworkReply } from "../reply.ts";
+import type { RedirectPolicy } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
 /**
@@ -107,11 +108,11 @@ function redirectTarget(response: Response, location: string, from: URL): URL {
 }
 
 async function verify(
-  manager: NetworkAccessManager,
+  settings: RedirectSettings,
   exchange: Exchange,
   details: RedirectDetails,
 ): Promise<void> {
-  const verifier = manager.redirectVerifier;
+  const verifier = settings.redirectVerifier;
   const refused = `Redirect from ${shown(details.from)} to ${shown(details.url)} refused`;
   if (verifier === undefined) {
     fail(
@@ -135,11 +136,23 @@ async function verify(
   }
 }
 
-/** Creates the redirect layer for `manager`. */
-export function _redirectLayer(manager: NetworkAccessManager): Layer {
+/** What the redirect layer reads, for each request. */
+export interface RedirectSettings {
+  /** The policy of requests that set none. */
+  readonly redirectPolicy: RedirectPolicy;
+  /** The most redirects of requests that set no limit. */
+  readonly maxRedirects: number;
+  /** Decides redirects under the `"user-verified"` policy. */
+  readonly redirectVerifier: RedirectVerifier | undefined;
+  /** Upgrades redirect targets of known hosts to https; `null` for none. */
+  readonly hstsStore: HstsStore | null;
+}
+
+/** Creates the redirect layer. */
+export function redirectLayer(settings: RedirectSettings): Layer {
   return (next) => async (exchange) => {
-    const policy = exchange.request.redirectPolicy ?? manager.redirectPolicy;
-    const maxRedirects = exchange.request.maxRedirects ?? manager.maxRedirects;
+    const policy = exchange.request.redirectPolicy ?? settings.redirectPolicy;
+    const maxRedirects = exchange.request.maxRedirects ?? settings.maxRedirects;
     const sensitive = exchange.request.sensitiveHeaders;
     // What this layer asked to send; the layers below add cookies and credentials per hop.
     let headers = new Headers(exchange.headers);
@@ -168,7 +181,7 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
             `redirect${redirects.length === 1 ? "" : "s"} (maxRedirects is ${maxRedirects})`,
         );
       }
-      const store = manager.hstsStore;
+      const store = settings.hstsStore;
       if (store !== null) target = await upgradeUrl(target, store) ?? target;
       const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
       if (policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:") {
@@ -192,7 +205,7 @@ export function _redirectLayer(manager: NetworkAccessManager): Layer {
       if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
         fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
       }
-      if (policy === "user-verified") await verify(manager, exchange, details);
+      if (policy === "user-verified") await verify(settings, exchange, details);
 
       const { method, dropBody } = nextMethod(status, hop.method);
       let body = hop.body;

@@ -7,8 +7,9 @@
  */
 
 import { NetworkRetryEvent } from "../events.ts";
-import { _discard, type Layer } from "../exchange.ts";
-import type { NetworkAccessManager } from "../manager.ts";
+import type { Layer } from "../exchange.ts";
+import { discard } from "../_response.ts";
+import type { Clock } from "../clock.ts";
 import {
   _classifyError,
   _errorName,
@@ -16,7 +17,12 @@ import {
   type NetworkErrorCode,
 } from "../network_error.ts";
 import { _countRetry, type NetworkReply } from "../reply.ts";
-import { parseRetryAfter, resolveRetry, type RetrySettings } from "../retry_options.ts";
+import {
+  parseRetryAfter,
+  resolveRetry,
+  type RetryOptions,
+  type RetrySettings,
+} from "../retry_options.ts";
 
 /** The backoff wait before retry `attempt` (1-based). */
 function backoff(settings: RetrySettings, attempt: number): number {
@@ -42,13 +48,21 @@ function wait(
   );
 }
 
+/** What the retry layer reads, for each exchange. */
+export interface RetryLayerSettings {
+  /** Retrying of requests that set no `retry` of their own. */
+  readonly retry: RetryOptions | number | boolean;
+  /** The clock `Retry-After` dates are measured by. */
+  readonly clock: Clock;
+}
+
 /**
- * Creates the retry layer for `manager`. It sits above the queue layer, so every attempt takes
+ * Creates the retry layer. It sits above the queue layer, so every attempt takes
  * a fresh queue slot, and below the redirect layer, so each hop is retried on its own.
  */
-export function _retryLayer(manager: NetworkAccessManager): Layer {
+export function retryLayer(options: RetryLayerSettings): Layer {
   return (next) => async (exchange) => {
-    const settings = resolveRetry(exchange.request.retry, manager.retry);
+    const settings = resolveRetry(exchange.request.retry, options.retry);
     const { protocol } = exchange.url;
     if (
       settings === null || (protocol !== "http:" && protocol !== "https:") ||
@@ -72,10 +86,10 @@ export function _retryLayer(manager: NetworkAccessManager): Layer {
         continue;
       }
       if (!canRetry || !settings.statusCodes.has(response.status)) return response;
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), manager.clock());
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"), options.clock());
       if (retryAfter !== null && retryAfter > settings.maxRetryAfter) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
-      await _discard(response);
+      await discard(response);
       announce(
         exchange.reply,
         attempt,

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { _withBody, type Exchange, setResponseInfo } from "../exchange.ts";
+import { type Exchange, setResponseInfo } from "../exchange.ts";
+import { withBody } from "../_response.ts";
 import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { _fetchFile } from "./_file.ts";
 
@@ -155,5 +156,5 @@ const MAX_URL_LENGTH = 65_533;
 
 function headOf(response: Response): Response {
   response.body?.cancel().catch(() => {});
-  return _withBody(response, null);
+  return withBody(response, null);
 }

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { _withBody, type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
+import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
+import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 
@@ -517,7 +518,7 @@ export class MockTransport {
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});
-      response = _withBody(response, null);
+      response = withBody(response, null);
     }
     exchange.monitor.activity();
     return setResponseInfo(response, { url: exchange.url });

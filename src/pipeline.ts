@@ -1,0 +1,111 @@
+/**
+ * The pipeline: the built-in layers in the order a request meets them, from the reply down to
+ * the transport, and why each sits where it does. Read this, then `exchange.ts`, then the one
+ * layer in question under `layers/`.
+ *
+ * Each layer takes a small settings interface of its own and reads it for each request, so a
+ * setting changed on the manager applies to the next request; the manager satisfies them all.
+ *
+ * @module
+ */
+
+import type { _CredentialCache } from "./auth/credential_cache.ts";
+import type { Exchange, Handler, Layer } from "./exchange.ts";
+import type { HostQueue } from "./host_queue.ts";
+import { accessLayer, type AccessSettings, networkGate } from "./layers/access.ts";
+import { authLayer, type AuthSettings } from "./layers/auth.ts";
+import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
+import { cookiesLayer, type CookiesSettings } from "./layers/cookies.ts";
+import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
+import { proxyLayer, type ProxySettings } from "./layers/proxy.ts";
+import { queueLayer } from "./layers/queue.ts";
+import { redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
+import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
+import { transport } from "./layers/transport.ts";
+import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
+import type { _ProxyClientPool } from "./_proxy_client.ts";
+
+/** The settings every built-in layer reads; a manager has them all. */
+export interface PipelineSettings
+  extends
+    CacheSettings,
+    CookiesSettings,
+    HstsSettings,
+    RedirectSettings,
+    AuthSettings,
+    RetryLayerSettings {}
+
+/** What the pipeline is built from besides the settings. */
+export interface PipelineParts {
+  /** User layers at the `"request"` position, outermost first. */
+  requestLayers: readonly Layer[];
+  /** User layers at the `"network"` position, outermost first. */
+  networkLayers: readonly Layer[];
+  /** The bottom of the pipeline: the built-in `transport` or the user's own. */
+  transport: Handler;
+  /** The switch and the permissions (with the cache settings, for offline answers). */
+  access: Omit<AccessSettings, "cache" | "cacheLoadControl">;
+  /** The proxies, CA certificates, client certificates and transfer timeout. */
+  proxy: Omit<ProxySettings, "gate">;
+  /** The per-origin request queue. */
+  queue: HostQueue;
+  /** Called with the origin's key when an exchange has to wait for a queue slot. */
+  onQueueWait?: (key: string, exchange: Exchange) => void;
+  /** The HTTP clients, one per proxy configuration. */
+  pool: _ProxyClientPool;
+  /** The credentials of the protection spaces met so far. */
+  credentials: _CredentialCache;
+}
+
+/**
+ * Builds the pipeline: the user's request layers, the built-in layers in order, the user's
+ * network layers, and the transport at the bottom. User code (layers, a transport of one's
+ * own) is guarded: a throw or a non-`Response` fails the reply with a message naming it.
+ *
+ * @param settings The settings the layers read for each request (the manager).
+ * @param parts The layers, transport, queue, pools and private settings.
+ * @returns The handler a reply sends its first exchange to.
+ */
+export function buildPipeline(settings: PipelineSettings, parts: PipelineParts): Handler {
+  const access: AccessSettings = {
+    get cache() {
+      return settings.cache;
+    },
+    get cacheLoadControl() {
+      return settings.cacheLoadControl;
+    },
+    accessible: () => parts.access.accessible(),
+    permissions: () => parts.access.permissions(),
+    requestPermissions: () => parts.access.requestPermissions(),
+  };
+  const guarded = (position: string) => (layer: Layer, index: number) =>
+    _guardLayer(layer, `Layer ${index + 1} at the "${position}" position`);
+  const layers: Layer[] = [
+    // First, and once per request: they see the request as the user made it and may answer it.
+    ...parts.requestLayers.map(guarded("request")),
+    // Before any work: a request that network access forbids fails (or goes offline) at once.
+    accessLayer(access),
+    // Above every per-hop layer: each hop goes down again through HSTS, cookies, auth and cache.
+    redirectLayer(settings),
+    // Before cookies and credentials are chosen: they depend on the upgraded https URL.
+    hstsLayer(settings),
+    // Above the cache: a cached response sets no cookie, and every hop sends the jar's cookies.
+    cookiesLayer(settings),
+    // Above the cache: a 401 or 407 is answered by sending again, never stored.
+    authLayer(settings, parts.credentials),
+    // Above retry and queue: a fresh hit takes no queue slot and is never retried.
+    cacheLayer(settings),
+    // Above the queue: every attempt waits for a slot of its own.
+    retryLayer(settings),
+    // Holds a slot per origin only while the network is used, until the body is done.
+    queueLayer(parts.queue, parts.onQueueWait),
+    // Last before sending: the proxy and its client for each attempt, then the network gate.
+    proxyLayer(parts.pool, { ...parts.proxy, gate: networkGate(access) }),
+    // Every exchange that goes to the network: each hop and retry, cookies and credentials set.
+    ...parts.networkLayers.map(guarded("network")),
+  ];
+  const bottom = parts.transport === transport
+    ? transport
+    : _guardHandler(parts.transport, "The transport (the 'transport' option)");
+  return layers.reduceRight<Handler>((next, layer) => layer(next), bottom);
+}
