@@ -10,6 +10,11 @@ import type { Handler, Layer } from "../exchange.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { describe } from "../_validation.ts";
 
+/** A value in a message, with a hint when it is `undefined`. */
+function shown(value: unknown): string {
+  return value === undefined ? "undefined (a missing `return`?)" : describe(value);
+}
+
 function failure(where: string, what: string, cause?: unknown): NetworkReplyError {
   return new NetworkReplyError(NetworkError.UnknownNetworkError, `${where} ${what}`, { cause });
 }
@@ -72,7 +77,7 @@ export function _guardLayer(layer: Layer, where: string): Layer {
     if (typeof handler !== "function") {
       const thrown = failure(
         where,
-        `returned ${describe(handler)} instead of a handler ((exchange) => Promise<Response>)`,
+        `returned ${shown(handler)} instead of a handler ((exchange) => Promise<Response>)`,
       );
       return () => Promise.reject(thrown);
     }
