@@ -27,7 +27,7 @@ export function _cacheUrl(url: string | URL, what: string): string {
   } catch {
     throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got '${String(url)}'`);
   }
-  parsed.hash = "";
+  if (parsed.hash !== "") parsed.hash = "";
   return parsed.href;
 }
 
@@ -85,11 +85,15 @@ function checkFields(
       throw new TypeError(`Cannot ${what}: 'headers' are invalid`, { cause: error });
     }
   }
-  const policy = source.policy === undefined ? (base?.policy ?? null) : source.policy;
-  try {
-    JSON.stringify(policy);
-  } catch (error) {
-    throw new TypeError(`Cannot ${what}: 'policy' must be JSON-compatible`, { cause: error });
+  let policy = base?.policy ?? null;
+  if (source.policy !== undefined) {
+    try {
+      JSON.stringify(source.policy);
+      // Copied once here, frozen with the headers: reads hand both out without copies.
+      policy = structuredClone(source.policy);
+    } catch (error) {
+      throw new TypeError(`Cannot ${what}: 'policy' must be JSON-compatible`, { cause: error });
+    }
   }
   const expires = source.expires === undefined ? (base?.expires ?? null) : source.expires;
   if (expires !== null && (typeof expires !== "number" || !Number.isFinite(expires))) {
@@ -97,7 +101,22 @@ function checkFields(
       `Cannot ${what}: 'expires' must be a time in epoch ms or null, got ${String(expires)}`,
     );
   }
-  return { status, statusText, headers, policy, expires };
+  return {
+    status,
+    statusText,
+    headers: _deepFreeze(headers),
+    policy: _deepFreeze(policy),
+    expires,
+  };
+}
+
+/** Freezes `value` and everything it holds; returns it. */
+export function _deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) _deepFreeze(inner);
+  }
+  return value;
 }
 
 /** Validates and normalizes the metadata of a response to store. */
@@ -166,15 +185,18 @@ export function _evictionOrder(a: CacheEntry, b: CacheEntry): number {
   return a.lastAccess - b.lastAccess || a.storedAt - b.storedAt;
 }
 
-/** Copies the public view of an entry so callers cannot change what a store holds. */
+/**
+ * The public view of an entry, frozen; its headers and policy were frozen when stored, so
+ * they are shared rather than copied.
+ */
 export function _publicEntry(entry: CacheEntry): CacheEntry {
   return Object.freeze({
     url: entry.url,
     variant: entry.variant,
     status: entry.status,
     statusText: entry.statusText,
-    headers: entry.headers.map(([name, value]) => [name, value] as [string, string]),
-    policy: structuredClone(entry.policy),
+    headers: entry.headers,
+    policy: entry.policy,
     expires: entry.expires,
     bodySize: entry.bodySize,
     size: entry.size,

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
+import { _openKv, checkPrefix } from "../_kv.ts";
 import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import {
   _applyUpdate,
-  _byteLength,
   _cacheUrl,
   _checkMaxSize,
   _checkMetaData,
@@ -22,8 +22,29 @@ import {
   _maxEntrySize,
   type _MetaFields,
   _metaSize,
-  _publicEntry,
 } from "./_entry.ts";
+import {
+  _CHUNK_SIZE,
+  _chunkCount,
+  type _DecodedEntry,
+  _decodeEntry,
+  _decodeGeneration,
+  _encodeEntry,
+  _encodeGeneration,
+  _inlineRecordSize,
+  _Keys,
+  _MAX_VALUE,
+  _READ_BATCH,
+  _RETIRE_GRACE_MS,
+  _samePart,
+  _STALE_WRITE_MS,
+  _TOUCH_THRESHOLD_MS,
+  _u64,
+  _urlPart,
+  _variantPart,
+} from "./_kv_cache_schema.ts";
+import { _KvCacheStorage } from "./_kv_cache_storage.ts";
+import { _KvCacheWriter, _PUBLISH_ATTEMPTS } from "./_kv_cache_writer.ts";
 import type {
   CacheEntry,
   CacheInsertOptions,
@@ -33,6 +54,13 @@ import type {
   CacheWriter,
   NetworkCache,
 } from "./network_cache.ts";
+
+/** Chunks read before {@linkcode KvCache.body} resolves: a body this short is read whole. */
+const FIRST_WINDOW = 32;
+/** Decoded records kept, so a repeated hit on the same version parses nothing. */
+const MEMO_SIZE = 256;
+/** Retired bodies collected after each publication. */
+const SWEEP_BATCH = 8;
 
 /**
  * Options of {@linkcode KvCache.open}.
@@ -98,120 +126,25 @@ export interface KvCacheOptions {
   mode?: CacheMode;
 }
 
-/** Bytes per stored body chunk: the largest KV value. */
-const CHUNK_SIZE = 65536;
-/** Full chunks a writer buffers before writing them in one atomic operation. */
-const FLUSH_CHUNKS = 8;
-/** Keys per `getMany` (the KV limit). */
-const READ_BATCH = 10;
-/** Chunks read before {@linkcode KvCache.body} resolves: a body this short is read whole. */
-const FIRST_WINDOW = 32;
-/** Deletions per atomic operation. */
-const DELETE_BATCH = 500;
-/** A write that made no progress for this long was interrupted; `expire()` reclaims it. */
-const STALE_WRITE_MS = 10 * 60 * 1000;
-/** Publications retried after losing a race to another writer of the same entry. */
-const PUBLISH_ATTEMPTS = 32;
-/** The longest URL kept verbatim in a key; longer ones are hashed. */
-const MAX_URL_KEY_BYTES = 1024;
-/** The longest variant kept verbatim in a key; longer ones are hashed. */
-const MAX_VARIANT_KEY_BYTES = 256;
-const U64 = 1n << 64n;
-
-/** A stored entry: the public fields plus the record version. */
-interface EntryRecord extends CacheEntry {
-  readonly v: 1;
-}
-
-/** The record of one body generation: a write in progress, a published body, or a dead one. */
-interface GenerationRecord {
-  state: "pending" | "published" | "dead";
-  url: string;
-  chunks: number;
-  touchedAt: number;
-}
-
-/** A size change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
-function u64(delta: number): bigint {
-  return ((BigInt(delta) % U64) + U64) % U64;
-}
-
-function chunkCount(bodySize: number): number {
-  return Math.ceil(bodySize / CHUNK_SIZE);
-}
-
-function isInteger(value: unknown, min = 0): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= min;
-}
-
-function isTime(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function parseEntry(value: unknown): EntryRecord | null {
-  if (typeof value !== "object" || value === null) return null;
-  const r = value as Record<string, unknown>;
-  if (
-    r.v !== 1 || typeof r.url !== "string" || typeof r.variant !== "string" ||
-    !isInteger(r.status, 100) || typeof r.statusText !== "string" || !Array.isArray(r.headers) ||
-    !(r.expires === null || isTime(r.expires)) || !isInteger(r.bodySize) ||
-    !isInteger(r.size) || !isTime(r.storedAt) || !isTime(r.lastAccess) ||
-    typeof r.generation !== "string" || !("policy" in r)
-  ) {
-    return null;
-  }
-  for (const header of r.headers) {
-    if (
-      !Array.isArray(header) || header.length !== 2 || typeof header[0] !== "string" ||
-      typeof header[1] !== "string"
-    ) {
-      return null;
-    }
-  }
-  return r as unknown as EntryRecord;
-}
-
-function parseGeneration(value: unknown): GenerationRecord | null {
-  if (typeof value !== "object" || value === null) return null;
-  const r = value as Record<string, unknown>;
-  if (
-    (r.state !== "pending" && r.state !== "published" && r.state !== "dead") ||
-    typeof r.url !== "string" || !isInteger(r.chunks) || !isTime(r.touchedAt)
-  ) {
-    return null;
-  }
-  return r as unknown as GenerationRecord;
-}
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
-/** A URL or variant as a key part: verbatim when short, its SHA-256 digest (bytes) when long. */
-async function keyPart(text: string, maxBytes: number): Promise<string | Uint8Array> {
-  return _byteLength(text) <= maxBytes ? text : await sha256(text);
-}
-
-function samePart(a: Deno.KvKeyPart | undefined, b: Deno.KvKeyPart): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    return a.length === b.length && a.every((byte, i) => byte === b[i]);
-  }
-  return a === b;
-}
-
 /**
  * A {@linkcode NetworkCache} in Deno KV, persistent and safe to share between processes.
  *
- * Bodies are stored in 64 KiB chunks under a generation id and published by one atomic write of
- * the metadata, checked against the version it replaces: a reader sees the old entry or the
- * new one, never a mix, even while another process writes the same URL. A write that fails,
- * is aborted or is interrupted (the process dies) publishes nothing; {@linkcode KvCache.expire}
- * reclaims the chunks it left once it made no progress for ten minutes. Expiry is checked on
- * every read, by the cache's clock. A corrupt or foreign value under the prefix is a miss and
- * is removed.
+ * A body that fits in one KV value (64 KiB with its metadata) is stored in the entry record, so
+ * a hit is one KV read; a longer one is stored in 64 KiB chunks under a generation id, read
+ * with the record's first chunks in parallel. Every entry is published by one atomic write of
+ * its record, checked against the version it replaces: a reader sees the old entry or the new
+ * one, never a mix, even while another process writes the same URL. A body that was replaced
+ * or removed stays readable for five minutes, so a reader that started on it finishes it. A
+ * write that fails, is aborted or is interrupted (the process dies) publishes nothing;
+ * {@linkcode KvCache.expire} reclaims the chunks it left once it made no progress for ten
+ * minutes. Expiry is checked on every read, by the cache's clock; a read writes nothing unless
+ * the entry's last access is more than a minute old. A corrupt or foreign value under the
+ * prefix is a miss and is removed. Records are documented bytes behind a format version byte,
+ * readable from other runtimes; records written by version 0.1.0 are still read.
  *
  * @example A persistent cache
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvCache } from "@netaccess/core";
  *
  * await using cache = await KvCache.open({ path: ":memory:", maxSize: 20 * 1024 * 1024 });
@@ -219,17 +152,22 @@ function samePart(a: Deno.KvKeyPart | undefined, b: Deno.KvKeyPart): boolean {
  *   new TextEncoder().encode("hello"),
  * ]);
  * const entry = await cache.metaData("https://example.com/");
- * console.log(entry?.bodySize); // 5
+ * assert.equal(entry?.bodySize, 5);
  * ```
  */
 export class KvCache implements NetworkCache {
   #kv: Deno.Kv;
   #owned: boolean;
-  #prefix: Deno.KvKey;
+  #keys: _Keys;
   #maxSize: number;
   #clock: Clock;
   #closed = false;
-  #writers = new Set<KvCacheWriter>();
+  #storage: _KvCacheStorage;
+  #writers = new Set<_KvCacheWriter>();
+  /** Decoded records by versionstamp, so a repeated hit parses nothing. */
+  #memo = new Map<string, { key: Deno.KvKey; decoded: _DecodedEntry }>();
+  /** The inline body read with an entry (`null`: the body is in chunks). */
+  #bodies = new WeakMap<CacheEntry, Uint8Array | null>();
   /** Whether the cache layer treats this cache as shared or private; see {@linkcode CacheMode}. */
   readonly mode: CacheMode;
 
@@ -244,9 +182,10 @@ export class KvCache implements NetworkCache {
     this.mode = mode;
     this.#kv = kv;
     this.#owned = owned;
-    this.#prefix = prefix;
+    this.#keys = new _Keys(prefix);
     this.#maxSize = maxSize;
     this.#clock = clock;
+    this.#storage = new _KvCacheStorage(kv, this.#keys, clock);
   }
 
   /**
@@ -271,132 +210,99 @@ export class KvCache implements NetworkCache {
     return this.#maxSize;
   }
 
-  // --- keys -------------------------------------------------------------------------------
-
-  async #entryKey(url: string, variant: string): Promise<Deno.KvKey> {
-    return [
-      ...this.#prefix,
-      "e",
-      await keyPart(url, MAX_URL_KEY_BYTES),
-      await keyPart(variant, MAX_VARIANT_KEY_BYTES),
-    ];
-  }
-
-  #genKey(generation: string): Deno.KvKey {
-    return [...this.#prefix, "g", generation];
-  }
-
-  #chunkKey(generation: string, index: number): Deno.KvKey {
-    return [...this.#prefix, "c", generation, index];
-  }
-
-  get #sizeKey(): Deno.KvKey {
-    return [...this.#prefix, "n"];
-  }
-
   // --- KV access, retried while another process holds the lock ------------------------------
 
   #check(what: string): void {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the cache is closed`);
   }
 
-  #get(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<unknown>> {
-    return _retryLocked(() => this.#kv.get(key));
-  }
-
-  async #commit(
-    build: (atomic: Deno.AtomicOperation) => void,
-  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-    const attempt = () =>
-      _retryLocked(() => {
-        const atomic = this.#kv.atomic();
-        build(atomic);
-        return atomic.commit();
-      });
-    try {
-      return await attempt();
-    } catch (error) {
-      // A foreign value where the size counter belongs: recompute the counter, then retry.
-      // KV applies the mutations before a failing `sum` without rolling them back, so every
-      // operation here puts its `sum` before any other mutation.
-      if (!(error instanceof TypeError && /non-U64/.test(error.message))) throw error;
-      await this.#reconcileSize();
-      return await attempt();
-    }
-  }
-
-  #list(prefix: Deno.KvKey): Promise<Deno.KvEntry<unknown>[]> {
-    return _retryLocked(async () => {
-      const entries: Deno.KvEntry<unknown>[] = [];
-      for await (const entry of this.#kv.list({ prefix })) entries.push(entry);
-      return entries;
-    });
-  }
-
   // --- entries ------------------------------------------------------------------------------
 
-  /** Whether `key` is where a record for `entry` belongs. */
-  async #keyFits(key: Deno.KvKey, entry: EntryRecord): Promise<boolean> {
-    const n = this.#prefix.length;
-    return key.length === n + 3 &&
-      samePart(key[n + 1], await keyPart(entry.url, MAX_URL_KEY_BYTES)) &&
-      samePart(key[n + 2], await keyPart(entry.variant, MAX_VARIANT_KEY_BYTES));
+  /**
+   * Decodes the record `item` holds, from the memo when this version was decoded before; a
+   * record that does not belong at its key is `null`. The entry returned is a fresh frozen
+   * object (its headers and policy are shared, and frozen too).
+   */
+  async #decode(item: Deno.KvEntry<unknown>): Promise<_DecodedEntry | null> {
+    const memo = this.#memo.get(item.versionstamp);
+    const n = this.#keys.prefix.length;
+    let decoded: _DecodedEntry;
+    if (
+      memo !== undefined && _samePart(memo.key[n + 1], item.key[n + 1]!) &&
+      _samePart(memo.key[n + 2], item.key[n + 2]!)
+    ) {
+      decoded = memo.decoded;
+    } else {
+      const fresh = _decodeEntry(item.value);
+      if (fresh === null) return null;
+      const { entry } = fresh;
+      if (
+        item.key.length !== n + 3 ||
+        !_samePart(item.key[n + 1], await _urlPart(entry.url)) ||
+        !_samePart(item.key[n + 2], await _variantPart(entry.variant))
+      ) {
+        return null;
+      }
+      decoded = { entry, inline: fresh.inline, body: null };
+      if (this.#memo.size >= MEMO_SIZE) this.#memo.delete(this.#memo.keys().next().value!);
+      this.#memo.set(item.versionstamp, { key: item.key, decoded });
+    }
+    const entry: CacheEntry = Object.freeze({ ...decoded.entry });
+    let body: Uint8Array | null = null;
+    if (decoded.inline) {
+      const value = item.value as Uint8Array;
+      body = value.subarray(value.length - entry.bodySize);
+    }
+    this.#bodies.set(entry, body);
+    return { entry, inline: decoded.inline, body };
   }
 
   /**
-   * Parses a stored entry; a corrupt or foreign value is removed and an expired entry dropped,
+   * Reads a stored entry; a corrupt or foreign value is removed and an expired entry dropped,
    * both reported as `null`.
    */
-  async #live(item: Deno.KvEntryMaybe<unknown>): Promise<EntryRecord | null> {
+  async #live(item: Deno.KvEntryMaybe<unknown>): Promise<_DecodedEntry | null> {
     if (item.versionstamp === null) return null;
-    const entry = parseEntry(item.value);
-    if (entry === null || !(await this.#keyFits(item.key, entry))) {
-      await this.#commit((a) =>
-        a.check({ key: item.key, versionstamp: item.versionstamp }).delete(item.key)
-      );
+    const decoded = await this.#decode(item);
+    if (decoded === null) {
+      await this.#storage.commit((a) => a.check(item).delete(item.key));
       return null;
     }
-    if (_isExpired(entry, this.#clock())) {
-      await this.#removeEntry(item.key, item.versionstamp, entry);
+    if (_isExpired(decoded.entry, this.#clock())) {
+      await this.#removeEntry(item.key, item.versionstamp, decoded);
       return null;
     }
-    return entry;
+    return decoded;
   }
 
-  /** Removes an entry if it is still the version read; then deletes its body. */
-  async #removeEntry(key: Deno.KvKey, versionstamp: string, entry: EntryRecord): Promise<boolean> {
-    const result = await this.#commit((a) =>
-      a.check({ key, versionstamp }).sum(this.#sizeKey, u64(-entry.size)).delete(key)
+  /** Removes an entry if it is still the version read; then retires its body. */
+  async #removeEntry(
+    key: Deno.KvKey,
+    versionstamp: string,
+    { entry, inline }: { entry: CacheEntry; inline: boolean },
+  ): Promise<boolean> {
+    const result = await this.#storage.commit((a) =>
+      a.check({ key, versionstamp }).sum(this.#keys.size, _u64(-entry.size)).delete(key)
     );
     if (!result.ok) return false;
-    await this.#deleteGeneration(entry.generation, chunkCount(entry.bodySize));
+    if (!inline) await this.#storage.retire(entry.generation);
     return true;
-  }
-
-  /** Deletes the chunks of a generation, then its record (so a crash midway leaves a trace). */
-  async #deleteGeneration(generation: string, chunks: number): Promise<void> {
-    for (let start = 0; start < chunks; start += DELETE_BATCH) {
-      const end = Math.min(chunks, start + DELETE_BATCH);
-      await this.#commit((a) => {
-        for (let i = start; i < end; i++) a.delete(this.#chunkKey(generation, i));
-      });
-    }
-    await this.#commit((a) => a.delete(this.#genKey(generation)));
   }
 
   /** Removes the entry at `url`/`variant` if it still holds `generation` (its body is broken). */
   async #dropBroken(entry: CacheEntry): Promise<void> {
-    const key = await this.#entryKey(entry.url, entry.variant);
-    const item = await this.#get(key);
-    const stored = parseEntry(item.value);
-    if (item.versionstamp !== null && stored?.generation === entry.generation) {
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const item = await this.#storage.get(key);
+    const stored = _decodeEntry(item.value);
+    if (item.versionstamp !== null && stored?.entry.generation === entry.generation) {
       await this.#removeEntry(key, item.versionstamp, stored);
     }
   }
 
   /**
    * Reads the metadata of one stored variant of a URL. An expired, corrupt or foreign entry is
-   * a miss, and is removed.
+   * a miss, and is removed. A body stored inline is read with it, so a following
+   * {@linkcode KvCache.body} reads nothing more.
    *
    * @param url The URL; its fragment is ignored.
    * @param variant The variant, `""` for a response without `Vary`.
@@ -405,9 +311,8 @@ export class KvCache implements NetworkCache {
    */
   async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
     this.#check("read cache");
-    const key = await this.#entryKey(_cacheUrl(url, "read cache"), String(variant));
-    const entry = await this.#live(await this.#get(key));
-    return entry === null ? null : _publicEntry(entry);
+    const key = await this.#keys.entry(_cacheUrl(url, "read cache"), String(variant));
+    return (await this.#live(await this.#storage.get(key)))?.entry ?? null;
   }
 
   /**
@@ -419,68 +324,114 @@ export class KvCache implements NetworkCache {
    */
   async variants(url: string | URL): Promise<CacheEntry[]> {
     this.#check("read cache");
-    const part = await keyPart(_cacheUrl(url, "read cache"), MAX_URL_KEY_BYTES);
+    const part = await _urlPart(_cacheUrl(url, "read cache"));
     const entries: CacheEntry[] = [];
-    for (const item of await this.#list([...this.#prefix, "e", part])) {
-      const entry = await this.#live(item);
-      if (entry !== null) entries.push(_publicEntry(entry));
+    for (const item of await this.#storage.list({ prefix: this.#keys.under("e", part) })) {
+      const decoded = await this.#live(item);
+      if (decoded !== null) entries.push(decoded.entry);
     }
     return entries;
   }
 
-  /** Reads chunks `[start, end)` of a body; `null` when one is missing or malformed. */
+  /**
+   * Reads chunks `[start, end)` of a body, `_READ_BATCH` keys per `getMany`, all batches at
+   * once; `null` when one is missing or malformed. With `withRecord`, the entry's record is
+   * read in the first batch, and a record that no longer holds this body is `null` too.
+   */
   async #readChunks(
     entry: CacheEntry,
     start: number,
     end: number,
+    withRecord?: Deno.KvKey,
   ): Promise<Uint8Array[] | null> {
-    const count = chunkCount(entry.bodySize);
+    const count = _chunkCount(entry);
     const batches: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
-    for (let i = start; i < end; i += READ_BATCH) {
+    let i = start;
+    while (i < end || withRecord !== undefined) {
       const keys: Deno.KvKey[] = [];
-      for (let j = i; j < Math.min(end, i + READ_BATCH); j++) {
-        keys.push(this.#chunkKey(entry.generation, j));
+      if (withRecord !== undefined) keys.push(withRecord);
+      for (; i < end && keys.length < _READ_BATCH; i++) {
+        keys.push(this.#keys.chunk(entry.generation, i));
       }
-      batches.push(_retryLocked(() => this.#kv.getMany(keys)));
+      batches.push(this.#storage.getMany(keys));
+      withRecord = undefined;
+    }
+    const items = (await Promise.all(batches)).flat();
+    if (items.length > end - start) {
+      const record = items.shift()!;
+      if (record.versionstamp === null) return null;
+      const stored = this.#memo.get(record.versionstamp)?.decoded ?? _decodeEntry(record.value);
+      if (stored?.entry.generation !== entry.generation) return null;
     }
     const chunks: Uint8Array[] = [];
-    for (const item of (await Promise.all(batches)).flat()) {
+    for (const item of items) {
       const index = start + chunks.length;
-      const expected = index === count - 1 ? entry.bodySize - index * CHUNK_SIZE : CHUNK_SIZE;
+      const expected = index === count - 1 ? entry.bodySize - index * _CHUNK_SIZE : _CHUNK_SIZE;
       if (!(item.value instanceof Uint8Array) || item.value.length !== expected) return null;
       chunks.push(item.value);
     }
     return chunks;
   }
 
+  /** Where the body of `entry` is: inline bytes, `null` for chunks, `undefined` when gone. */
+  async #bodyOf(entry: CacheEntry): Promise<Uint8Array | null | undefined> {
+    const known = this.#bodies.get(entry);
+    if (known === null) return null;
+    // Handed out once: the reader owns those bytes.
+    this.#bodies.delete(entry);
+    if (known !== undefined) return known;
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const stored = _decodeEntry((await this.#storage.get(key)).value);
+    if (stored?.entry.generation !== entry.generation) return stored?.inline ? undefined : null;
+    return stored.body;
+  }
+
   /**
-   * Opens the body stored with `entry`, exactly that body, and records the access. A body of
-   * up to 2 MiB is read whole before this resolves; a longer one streams, and fails with an
-   * error if it is replaced and collected while it is read.
+   * Opens the body stored with `entry`, exactly that body. A body stored inline was read with
+   * the entry; a longer one of up to 2 MiB is read whole before this resolves, and a longer
+   * one streams. A body replaced meanwhile stays readable for five minutes; a reader slower
+   * than that fails with a `NetworkReplyError` of code `UnknownContentError`. The access is
+   * recorded when the last one is more than a minute old.
    *
    * @param entry An entry returned by this cache.
-   * @returns The body, or `null` when it is no longer stored (replaced, removed, corrupt).
+   * @returns The body, or `null` when it is no longer stored (removed, corrupt).
    * @throws {TypeError} When the cache is closed.
    */
   async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
     this.#check("read cache");
-    const count = chunkCount(entry.bodySize);
-    const first = await this.#readChunks(entry, 0, Math.min(count, FIRST_WINDOW));
+    const inline = await this.#bodyOf(entry);
+    if (inline === undefined) return null;
+    if (inline !== null) {
+      await this.#touchIfStale(entry);
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          if (inline.length > 0) controller.enqueue(inline);
+          controller.close();
+        },
+      });
+    }
+    const count = _chunkCount(entry);
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const first = await this.#readChunks(entry, 0, Math.min(count, FIRST_WINDOW), key);
     if (first === null) {
       await this.#dropBroken(entry);
       return null;
     }
-    await this.touch(entry);
+    await this.#touchIfStale(entry);
     const queue = first;
     let next = first.length;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         if (queue.length === 0 && next < count) {
-          const end = Math.min(count, next + READ_BATCH);
+          const end = Math.min(count, next + _READ_BATCH);
           const chunks = await this.#readChunks(entry, next, end);
           if (chunks === null) {
             controller.error(
-              new Error(`Cannot read cached body of '${entry.url}': it was replaced while read`),
+              new NetworkReplyError(
+                NetworkError.UnknownContentError,
+                `Cannot read cached body of '${entry.url}': it was replaced, and collected ` +
+                  `before this reader finished`,
+              ),
             );
             return;
           }
@@ -492,6 +443,15 @@ export class KvCache implements NetworkCache {
         else controller.enqueue(chunk);
       },
     });
+  }
+
+  async #touchIfStale(entry: CacheEntry): Promise<void> {
+    if (this.#clock() - entry.lastAccess < _TOUCH_THRESHOLD_MS) return;
+    try {
+      await this.touch(entry);
+    } catch {
+      // Best effort: a missed access only makes the entry older for eviction.
+    }
   }
 
   // --- writing ------------------------------------------------------------------------------
@@ -508,18 +468,17 @@ export class KvCache implements NetworkCache {
   prepare(metaData: CacheMetaData): CacheWriter {
     this.#check("store cache entry");
     const fields = _checkMetaData(metaData, "store cache entry");
-    const writer = new KvCacheWriter({
+    const writer = new _KvCacheWriter({
       fields,
       metaSize: _metaSize(fields),
       limit: _maxEntrySize(this.#maxSize),
       clock: this.#clock,
-      get: (key) => this.#get(key),
-      commit: (build) => this.#commit(build),
-      entryKey: () => this.#entryKey(fields.url, fields.variant),
-      genKey: (generation) => this.#genKey(generation),
-      chunkKey: (generation, index) => this.#chunkKey(generation, index),
-      sizeKey: this.#sizeKey,
-      deleteGeneration: (generation, chunks) => this.#deleteGeneration(generation, chunks),
+      keys: this.#keys,
+      get: (key) => this.#storage.get(key),
+      commit: (build) => this.#storage.commit(build),
+      entryKey: async () => await this.#keys.entry(fields.url, fields.variant),
+      deleteGeneration: (generation, chunks) => this.#storage.deleteGeneration(generation, chunks),
+      retire: (generation) => this.#storage.retire(generation),
       published: (generation) => this.#afterPublish(generation),
       done: () => this.#writers.delete(writer),
     });
@@ -527,11 +486,16 @@ export class KvCache implements NetworkCache {
     return writer;
   }
 
-  /** Evicts down to 90% of `maxSize` when over it, keeping the entry just written. */
+  /**
+   * Evicts down to 90% of `maxSize` when over it, keeping the entry just written; collects a
+   * few retired bodies.
+   */
   async #afterPublish(keep: string): Promise<void> {
-    if (!this.#closed && await this.cacheSize() > this.#maxSize) {
+    if (this.#closed) return;
+    if (await this.cacheSize() > this.#maxSize) {
       await this.#evict(_evictionTarget(this.#maxSize), keep);
     }
+    await this.#storage.sweep(SWEEP_BATCH);
   }
 
   /**
@@ -553,6 +517,37 @@ export class KvCache implements NetworkCache {
   }
 
   /**
+   * Writes `entry` at `key` over `item` (checked), with its body inline when it was and still
+   * fits, in chunks under the same generation otherwise.
+   */
+  #rewrite(
+    a: Deno.AtomicOperation,
+    key: Deno.KvKey,
+    entry: CacheEntry,
+    body: Uint8Array | null,
+  ): void {
+    if (body !== null && _inlineRecordSize(entry, body.length) > _MAX_VALUE) {
+      for (let i = 0; i * _CHUNK_SIZE < body.length; i++) {
+        a.set(
+          this.#keys.chunk(entry.generation, i),
+          body.slice(i * _CHUNK_SIZE, (i + 1) * _CHUNK_SIZE),
+        );
+      }
+      a.set(
+        this.#keys.generation(entry.generation),
+        _encodeGeneration({
+          state: "published",
+          url: entry.url,
+          chunks: _chunkCount(entry),
+          touchedAt: entry.lastAccess,
+        }),
+      );
+      body = null;
+    }
+    a.set(key, _encodeEntry(entry, body));
+  }
+
+  /**
    * Replaces fields of a stored entry, keeping its body, while it still holds the body `entry`
    * was read with.
    *
@@ -563,18 +558,20 @@ export class KvCache implements NetworkCache {
    */
   async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
     this.#check("update cache entry");
-    const key = await this.#entryKey(entry.url, entry.variant);
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      const item = await this.#get(key);
-      const stored = await this.#live(item);
-      if (stored === null || stored.generation !== entry.generation) return false;
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+      const item = await this.#storage.get(key);
+      const live = await this.#live(item);
+      if (live === null || live.entry.generation !== entry.generation) return false;
+      const stored = live.entry;
       const fields: _MetaFields = _applyUpdate(stored, update, "update cache entry");
       const size = stored.bodySize +
         _metaSize({ ...fields, url: stored.url, variant: stored.variant });
-      const record: EntryRecord = { ...stored, ...fields, size, lastAccess: this.#clock() };
-      const result = await this.#commit((a) =>
-        a.check(item).sum(this.#sizeKey, u64(size - stored.size)).set(key, record)
-      );
+      const record: CacheEntry = { ...stored, ...fields, size, lastAccess: this.#clock() };
+      const result = await this.#storage.commit((a) => {
+        a.check(item).sum(this.#keys.size, _u64(size - stored.size));
+        this.#rewrite(a, key, record, live.body);
+      });
       if (result.ok) {
         await this.#afterPublish(stored.generation);
         return true;
@@ -584,7 +581,9 @@ export class KvCache implements NetworkCache {
   }
 
   /**
-   * Marks an entry as used now, unless it changed since it was read.
+   * Marks an entry as used now, unless it changed since it was read or its last access is
+   * less than a minute old (so that reads write nothing). A record written by version 0.1.0
+   * is rewritten in the current format.
    *
    * @param entry The entry as read.
    * @returns A promise that resolves once the access is recorded.
@@ -592,12 +591,17 @@ export class KvCache implements NetworkCache {
    */
   async touch(entry: CacheEntry): Promise<void> {
     this.#check("update cache entry");
-    const key = await this.#entryKey(entry.url, entry.variant);
-    const item = await this.#get(key);
-    const stored = parseEntry(item.value);
     const now = this.#clock();
-    if (stored?.generation !== entry.generation || stored.lastAccess === now) return;
-    await this.#commit((a) => a.check(item).set(key, { ...stored, lastAccess: now }));
+    if (now - entry.lastAccess < _TOUCH_THRESHOLD_MS) return;
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const item = await this.#storage.get(key);
+    const stored = _decodeEntry(item.value);
+    if (stored?.entry.generation !== entry.generation) return;
+    if (now - stored.entry.lastAccess < _TOUCH_THRESHOLD_MS) return;
+    await this.#storage.commit((a) => {
+      a.check(item);
+      this.#rewrite(a, key, { ...stored.entry, lastAccess: now }, stored.body);
+    });
   }
 
   /**
@@ -609,16 +613,16 @@ export class KvCache implements NetworkCache {
    */
   async remove(url: string | URL): Promise<boolean> {
     this.#check("remove cache entry");
-    const part = await keyPart(_cacheUrl(url, "remove cache entry"), MAX_URL_KEY_BYTES);
+    const part = await _urlPart(_cacheUrl(url, "remove cache entry"));
     let removed = false;
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      const items = await this.#list([...this.#prefix, "e", part]);
+    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+      const items = await this.#storage.list({ prefix: this.#keys.under("e", part) });
       if (items.length === 0) break;
       for (const item of items) {
-        const entry = parseEntry(item.value);
-        if (entry === null) {
-          await this.#commit((a) => a.check(item).delete(item.key));
-        } else if (await this.#removeEntry(item.key, item.versionstamp, entry)) {
+        const decoded = _decodeEntry(item.value);
+        if (decoded === null) {
+          await this.#storage.commit((a) => a.check(item).delete(item.key));
+        } else if (await this.#removeEntry(item.key, item.versionstamp, decoded)) {
           removed = true;
         }
       }
@@ -627,29 +631,30 @@ export class KvCache implements NetworkCache {
   }
 
   /**
-   * Removes every entry, and everything else under the cache's prefix.
+   * Removes every entry, and everything else under the cache's prefix, at once (a reader of a
+   * body removed this way fails).
    *
    * @returns A promise that resolves once the cache is empty.
    * @throws {TypeError} When the cache is closed.
    */
   async clear(): Promise<void> {
     this.#check("clear cache");
-    const n = this.#prefix.length;
-    for (const item of await this.#list([...this.#prefix, "e"])) {
-      const entry = parseEntry(item.value);
-      await this.#commit((a) => {
+    const n = this.#keys.prefix.length;
+    for (const item of await this.#storage.list({ prefix: this.#keys.under("e") })) {
+      const decoded = _decodeEntry(item.value);
+      await this.#storage.commit((a) => {
         a.check(item);
-        if (entry !== null) a.sum(this.#sizeKey, u64(-entry.size));
+        if (decoded !== null) a.sum(this.#keys.size, _u64(-decoded.entry.size));
         a.delete(item.key);
       });
     }
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      const generations = await this.#list([...this.#prefix, "g"]);
+    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+      const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
       if (generations.length === 0) break;
-      for (const item of generations) await this.#collect(item);
+      for (const item of generations) await this.#storage.collect(item);
     }
     // What remains has no generation record: chunks of none, and values we did not write.
-    const rest = (await this.#list(this.#prefix)).filter((item) => {
+    const rest = (await this.#storage.list({ prefix: this.#keys.prefix })).filter((item) => {
       const tag = item.key[n];
       if (tag === "n") return false;
       if (tag === "c" && typeof item.key[n + 1] === "string") return true;
@@ -659,35 +664,12 @@ export class KvCache implements NetworkCache {
       const tag = item.key[n];
       const generation = item.key[n + 1];
       if (tag === "c" && typeof generation === "string") {
-        const record = await this.#get(this.#genKey(generation));
+        const record = await this.#storage.get(this.#keys.generation(generation));
         if (record.versionstamp !== null) continue; // a write that started meanwhile
       }
-      await this.#commit((a) => a.check(item).delete(item.key));
+      await this.#storage.commit((a) => a.check(item).delete(item.key));
     }
-    await this.#reconcileSize();
-  }
-
-  /**
-   * Deletes a generation given its record as read: marked dead first, so that a writer still
-   * adding to it fails its next check; a record that changed meanwhile is left alone.
-   */
-  async #collect(item: Deno.KvEntry<unknown>): Promise<void> {
-    const generation = item.key[this.#prefix.length + 1];
-    const record = parseGeneration(item.value);
-    if (
-      record === null || typeof generation !== "string" ||
-      item.key.length !== this.#prefix.length + 2
-    ) {
-      await this.#commit((a) => a.check(item).delete(item.key));
-      return;
-    }
-    if (record.state !== "dead") {
-      const result = await this.#commit((a) =>
-        a.check(item).set(item.key, { ...record, state: "dead" })
-      );
-      if (!result.ok) return;
-    }
-    await this.#deleteGeneration(generation, record.chunks);
+    await this.#storage.reconcileSize();
   }
 
   /**
@@ -699,36 +681,17 @@ export class KvCache implements NetworkCache {
    */
   async cacheSize(): Promise<number> {
     this.#check("read cache");
-    const item = await this.#get(this.#sizeKey);
-    if (item.versionstamp === null) return 0;
-    if (item.value instanceof Deno.KvU64 && item.value.value < U64 / 2n) {
-      return Number(item.value.value);
-    }
-    return await this.#reconcileSize();
-  }
-
-  /** Recomputes the size counter from the entries, unless something changed it meanwhile. */
-  async #reconcileSize(): Promise<number> {
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      const counter = await this.#get(this.#sizeKey);
-      let total = 0;
-      for (const item of await this.#list([...this.#prefix, "e"])) {
-        total += parseEntry(item.value)?.size ?? 0;
-      }
-      const result = await this.#commit((a) =>
-        a.check(counter).set(this.#sizeKey, new Deno.KvU64(BigInt(total)))
-      );
-      if (result.ok) return total;
-    }
-    return await this.cacheSize();
+    return await this.#storage.size();
   }
 
   /** Live entries with the version each was read at; expired and foreign ones are removed. */
-  async #liveEntries(): Promise<{ key: Deno.KvKey; versionstamp: string; entry: EntryRecord }[]> {
+  async #liveEntries(): Promise<
+    { key: Deno.KvKey; versionstamp: string; decoded: _DecodedEntry }[]
+  > {
     const live = [];
-    for (const item of await this.#list([...this.#prefix, "e"])) {
-      const entry = await this.#live(item);
-      if (entry !== null) live.push({ key: item.key, versionstamp: item.versionstamp, entry });
+    for (const item of await this.#storage.list({ prefix: this.#keys.under("e") })) {
+      const decoded = await this.#live(item);
+      if (decoded !== null) live.push({ key: item.key, versionstamp: item.versionstamp, decoded });
     }
     return live;
   }
@@ -741,17 +704,21 @@ export class KvCache implements NetworkCache {
     const live = await this.#liveEntries();
     let size = await this.cacheSize();
     const last = (e: CacheEntry) => e.generation === keep ? 1 : 0;
-    live.sort((a, b) => last(a.entry) - last(b.entry) || _evictionOrder(a.entry, b.entry));
-    for (const { key, versionstamp, entry } of live) {
+    live.sort((a, b) =>
+      last(a.decoded.entry) - last(b.decoded.entry) ||
+      _evictionOrder(a.decoded.entry, b.decoded.entry)
+    );
+    for (const { key, versionstamp, decoded } of live) {
       if (size <= target) break;
-      if (await this.#removeEntry(key, versionstamp, entry)) size -= entry.size;
+      if (await this.#removeEntry(key, versionstamp, decoded)) size -= decoded.entry.size;
     }
   }
 
   /**
    * Drops expired entries, reclaims the chunks of writes that were interrupted (no progress
-   * for ten minutes by the cache's clock) or replaced bodies a crashed writer left, removes
-   * corrupt records, and evicts least recently used entries down to 90% of `maxSize` when over it.
+   * for ten minutes by the cache's clock), of bodies replaced or removed more than five
+   * minutes ago, and of replaced bodies a crashed writer left; removes corrupt records, and
+   * evicts least recently used entries down to 90% of `maxSize` when over it.
    *
    * @returns The cache size afterwards.
    * @throws {TypeError} When the cache is closed.
@@ -760,17 +727,21 @@ export class KvCache implements NetworkCache {
     this.#check("expire cache");
     // Generations first: one published before this listing is referenced by an entry that
     // the later listing of entries sees, unless it was replaced (then it is garbage).
-    const generations = await this.#list([...this.#prefix, "g"]);
-    const referenced = new Set((await this.#liveEntries()).map(({ entry }) => entry.generation));
+    const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
+    const referenced = new Set(
+      (await this.#liveEntries()).map(({ decoded }) => decoded.entry.generation),
+    );
     const now = this.#clock();
     for (const item of generations) {
-      const generation = item.key[this.#prefix.length + 1];
-      const record = parseGeneration(item.value);
+      const generation = item.key[this.#keys.prefix.length + 1];
+      const record = _decodeGeneration(item.value);
       if (typeof generation === "string" && referenced.has(generation)) continue;
-      if (record?.state === "pending" && now - record.touchedAt < STALE_WRITE_MS) continue;
-      await this.#collect(item);
+      if (record?.state === "pending" && now - record.touchedAt < _STALE_WRITE_MS) continue;
+      if (record?.state === "retired" && now - record.touchedAt < _RETIRE_GRACE_MS) continue;
+      await this.#storage.collect(item);
     }
-    const size = await this.#reconcileSize();
+    await this.#storage.sweep();
+    const size = await this.#storage.reconcileSize();
     if (size > this.#maxSize) await this.#evict(_evictionTarget(this.#maxSize));
     return await this.cacheSize();
   }
@@ -785,6 +756,7 @@ export class KvCache implements NetworkCache {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#writers].map((writer) => writer.discard()));
+    this.#memo.clear();
     if (this.#owned) this.#kv.close();
   }
 
@@ -795,245 +767,5 @@ export class KvCache implements NetworkCache {
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** What a writer needs from its cache. */
-interface WriterContext {
-  fields: _MetaFields & { url: string; variant: string };
-  metaSize: number;
-  limit: number;
-  clock: Clock;
-  get(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<unknown>>;
-  commit(
-    build: (atomic: Deno.AtomicOperation) => void,
-  ): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
-  entryKey(): Promise<Deno.KvKey>;
-  genKey(generation: string): Deno.KvKey;
-  chunkKey(generation: string, index: number): Deno.KvKey;
-  sizeKey: Deno.KvKey;
-  deleteGeneration(generation: string, chunks: number): Promise<void>;
-  published(generation: string): Promise<void>;
-  done(): void;
-}
-
-/**
- * Writes a body in chunks under a fresh generation id, recording progress in the generation
- * record in the same atomic operation, then publishes the entry.
- */
-class KvCacheWriter implements CacheWriter {
-  #context: WriterContext;
-  #generation = crypto.randomUUID();
-  #state: "open" | "failed" | "committed" | "aborted" = "open";
-  #current = new Uint8Array(CHUNK_SIZE);
-  #fill = 0;
-  #ready: Uint8Array[] = [];
-  /** Chunks handed to a flush (their indexes are taken). */
-  #queued = 0;
-  /** Chunks known to be stored. */
-  #written = 0;
-  #bodySize = 0;
-  /** The versionstamp of the generation record as this writer last wrote it. */
-  #generationStamp: string | null = null;
-  #chain: Promise<void> = Promise.resolve();
-  #committing: Promise<boolean> | null = null;
-
-  constructor(context: WriterContext) {
-    this.#context = context;
-  }
-
-  #ensureUsable(what: string): void {
-    if (this.#state === "committed" || this.#state === "aborted") {
-      throw new TypeError(`Cannot ${what}: the cache writer is already ${this.#state}`);
-    }
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    try {
-      this.#ensureUsable("write cache entry");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#state !== "open") return this.#chain;
-    this.#bodySize += chunk.length;
-    if (this.#bodySize + this.#context.metaSize > this.#context.limit) {
-      this.#fail();
-      return this.#chain;
-    }
-    let offset = 0;
-    while (offset < chunk.length) {
-      const take = Math.min(CHUNK_SIZE - this.#fill, chunk.length - offset);
-      this.#current.set(chunk.subarray(offset, offset + take), this.#fill);
-      this.#fill += take;
-      offset += take;
-      if (this.#fill === CHUNK_SIZE) {
-        this.#ready.push(this.#current);
-        this.#current = new Uint8Array(CHUNK_SIZE);
-        this.#fill = 0;
-      }
-    }
-    while (this.#ready.length >= FLUSH_CHUNKS) {
-      const chunks = this.#ready.splice(0, FLUSH_CHUNKS);
-      const start = this.#queued;
-      this.#queued += chunks.length;
-      this.#chain = this.#chain.then(() => this.#flush(start, chunks));
-    }
-    return this.#chain;
-  }
-
-  /** Stops storing: nothing will be published, and what was written is deleted. */
-  #fail(): void {
-    if (this.#state !== "open") return;
-    this.#state = "failed";
-    this.#ready = [];
-    this.#chain = this.#chain.then(() => this.#cleanUp());
-  }
-
-  async #cleanUp(): Promise<void> {
-    if (this.#generationStamp === null) return;
-    this.#generationStamp = null;
-    try {
-      await this.#context.deleteGeneration(this.#generation, this.#written);
-    } catch {
-      // Left for expire(): the generation record is pending and goes stale.
-    }
-  }
-
-  async #flush(start: number, chunks: Uint8Array[]): Promise<void> {
-    if (this.#state !== "open") return;
-    const { commit, genKey, chunkKey, fields, clock } = this.#context;
-    const key = genKey(this.#generation);
-    const record: GenerationRecord = {
-      state: "pending",
-      url: fields.url,
-      chunks: start + chunks.length,
-      touchedAt: clock(),
-    };
-    try {
-      const result = await commit((a) => {
-        a.check({ key, versionstamp: this.#generationStamp });
-        chunks.forEach((chunk, i) => a.set(chunkKey(this.#generation, start + i), chunk));
-        a.set(key, record);
-      });
-      if (result.ok) {
-        this.#generationStamp = result.versionstamp;
-        this.#written = start + chunks.length;
-      } else {
-        // expire() reclaimed this write as interrupted and deletes what it wrote.
-        this.#generationStamp = null;
-        this.#fail();
-      }
-    } catch {
-      this.#fail();
-    }
-  }
-
-  commit(): Promise<boolean> {
-    try {
-      this.#ensureUsable("commit cache entry");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#committing = this.#commit();
-    return this.#committing;
-  }
-
-  async #commit(): Promise<boolean> {
-    await this.#chain;
-    if (this.#state !== "open") {
-      this.#state = "committed";
-      this.#context.done();
-      return false;
-    }
-    this.#state = "committed";
-    try {
-      const published = await this.#publish();
-      if (!published) await this.#cleanUp();
-      return published;
-    } catch {
-      await this.#cleanUp();
-      return false;
-    } finally {
-      this.#context.done();
-    }
-  }
-
-  async #publish(): Promise<boolean> {
-    const { commit, get, entryKey, genKey, chunkKey, sizeKey, fields, metaSize, clock } =
-      this.#context;
-    if (this.#fill > 0) this.#ready.push(this.#current.slice(0, this.#fill));
-    const start = this.#queued;
-    const rest = this.#ready;
-    const chunks = start + rest.length;
-    const size = this.#bodySize + metaSize;
-    const key = await entryKey();
-    const generationKey = genKey(this.#generation);
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      const current = await get(key);
-      const old = parseEntry(current.value);
-      const now = clock();
-      const record: EntryRecord = {
-        v: 1,
-        ...fields,
-        bodySize: this.#bodySize,
-        size,
-        storedAt: now,
-        lastAccess: now,
-        generation: this.#generation,
-      };
-      const result = await commit((a) => {
-        a.check(current).check({ key: generationKey, versionstamp: this.#generationStamp });
-        a.sum(sizeKey, u64(size - (old?.size ?? 0))); // first: see #commit
-        rest.forEach((chunk, i) => a.set(chunkKey(this.#generation, start + i), chunk));
-        a.set(generationKey, { state: "published", url: fields.url, chunks, touchedAt: now });
-        a.set(key, record);
-      });
-      if (result.ok) {
-        this.#generationStamp = null;
-        if (old !== null && old.generation !== this.#generation) {
-          try {
-            await this.#context.deleteGeneration(old.generation, chunkCount(old.bodySize));
-          } catch {
-            // Left for expire(): the old generation is no longer referenced.
-          }
-        }
-        try {
-          await this.#context.published(this.#generation);
-        } catch {
-          // Eviction is retried by the next publication or expire().
-        }
-        return true;
-      }
-      if (this.#generationStamp !== null) {
-        const mine = await get(generationKey);
-        if (mine.versionstamp !== this.#generationStamp) {
-          this.#generationStamp = null; // reclaimed by expire()
-          return false;
-        }
-      }
-    }
-    return false;
-  }
-
-  /** Makes the writer store nothing (its commit returns false), for closing the cache. */
-  async discard(): Promise<void> {
-    this.#fail();
-    await this.#chain;
-    await this.#committing?.catch(() => {});
-  }
-
-  async abort(): Promise<void> {
-    if (this.#state === "committed" || this.#state === "aborted") {
-      await this.#committing; // a publication in flight finishes before the cache closes
-      return;
-    }
-    this.#fail();
-    this.#state = "aborted";
-    await this.#chain;
-    this.#context.done();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.abort();
   }
 }

@@ -191,10 +191,40 @@ function headerOf(pairs: readonly [string, string][], name: string): string | un
   return values.length ? values.join(", ") : undefined;
 }
 
-/** Finds the stored variant of the URL that the request selects, the newest when several. */
+/** Parsed policies by the stored policy object (shared by reads of one stored version). */
+const parsedPolicies = new WeakMap<object, { Policy: PolicyClass; policy: Policy }>();
+
+/** The parsed policy of an entry, parsed once per stored version; `null` when invalid. */
+function policyOf(context: Context, entry: CacheEntry): Policy | null {
+  const stored = entry.policy;
+  const known = typeof stored === "object" && stored !== null
+    ? parsedPolicies.get(stored)
+    : undefined;
+  if (known?.Policy === context.Policy) return known.policy;
+  let policy: Policy;
+  try {
+    policy = context.Policy.fromObject(stored as CachePolicy.CachePolicyObject);
+  } catch {
+    return null;
+  }
+  if (typeof stored === "object" && stored !== null && Object.isFrozen(stored)) {
+    parsedPolicies.set(stored, { Policy: context.Policy, policy });
+  }
+  return policy;
+}
+
+/**
+ * Finds the stored variant of the URL that the request selects, the newest when several. The
+ * usual case, a response without `Vary`, is read by its key; variants are listed otherwise.
+ */
 async function lookup(context: Context): Promise<Candidate | null> {
   let entries: CacheEntry[];
   try {
+    const plain = await context.cache.metaData(context.key);
+    if (plain !== null && headerOf(plain.headers, "vary") === undefined) {
+      const policy = policyOf(context, plain);
+      return policy === null ? null : { entry: plain, policy };
+    }
     entries = await context.cache.variants(context.key);
   } catch {
     return null;
@@ -204,12 +234,8 @@ async function lookup(context: Context): Promise<Candidate | null> {
     if (_variantKey(headerOf(entry.headers, "vary"), context.exchange.headers) !== entry.variant) {
       continue;
     }
-    let policy: Policy;
-    try {
-      policy = context.Policy.fromObject(entry.policy as CachePolicy.CachePolicyObject);
-    } catch {
-      continue;
-    }
+    const policy = policyOf(context, entry);
+    if (policy === null) continue;
     if (best === null || entry.storedAt > best.entry.storedAt) best = { entry, policy };
   }
   return best;

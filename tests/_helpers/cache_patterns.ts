@@ -11,8 +11,8 @@ export function pattern(seed: number, length: number): Uint8Array {
 
 /**
  * Reads the entry of `url` and checks its body against the seed in its `x-seed` header:
- * `"miss"` (nothing, or a body collected while read), `"hit"` (the body of that seed, whole),
- * or `"torn"` (anything else).
+ * `"miss"` (nothing), `"hit"` (the body of that seed, whole),
+ * or `"torn"` (anything else). A read that fails rejects.
  */
 export async function checkBody(
   cache: NetworkCache,
@@ -22,15 +22,9 @@ export async function checkBody(
   const entry = await cache.metaData(url);
   if (entry === null) return "miss";
   const seed = Number(entry.headers.find(([name]) => name === "x-seed")?.[1]);
-  let bytes: Uint8Array;
-  try {
-    const stream = await cache.body(entry);
-    if (stream === null) return "miss";
-    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (error) {
-    if (error instanceof Error && /replaced while read/.test(error.message)) return "miss";
-    throw error;
-  }
+  const stream = await cache.body(entry);
+  if (stream === null) return "miss";
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
   if (bytes.length !== size || entry.bodySize !== size) return "torn";
   const expected = pattern(seed, size);
   for (let i = 0; i < size; i++) if (bytes[i] !== expected[i]) return "torn";

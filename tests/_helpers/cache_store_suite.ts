@@ -24,6 +24,9 @@ export type OpenStore = (options: StoreOptions) => Promise<NetworkCache>;
 const START = Date.UTC(2026, 0, 1);
 const encoder = new TextEncoder();
 
+/** A minute and a second: more than the interval in which a store records one access. */
+const MINUTE = 61_000;
+
 /** A clock a test moves by hand. */
 export function manualClock(): { clock: Clock; advance(ms: number): void } {
   let now = START;
@@ -274,24 +277,24 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
     await using cache = await open({ maxSize, clock: time.clock });
     const url = (i: number) => `https://example.com/lru/${i}`;
     for (let i = 0; i < 4; i++) {
-      time.advance(1000);
+      time.advance(MINUTE);
       await cache.insert(meta(url(i)), [pattern(i, 40_000)]);
     }
-    time.advance(1000);
-    await bodyOf(cache, (await cache.metaData(url(0)))!); // 0 is now the most recently used
-    time.advance(1000);
+    time.advance(MINUTE);
+    await bodyOf(cache, (await cache.metaData(url(0)))!); // 0 is now the most recently used (accesses count to the minute)
+    time.advance(MINUTE);
     await cache.touch((await cache.metaData(url(1)))!); // then 1
     const present = async () => {
       const urls = [];
       for (let i = 0; i < 8; i++) if (await cache.metaData(url(i))) urls.push(i);
       return urls;
     };
-    time.advance(1000);
+    time.advance(MINUTE);
     await cache.insert(meta(url(4)), [pattern(4, 40_000)]);
     // Over 200 000: evicted down to 180 000, least recently used first (2 was stored before 3).
     assert.deepEqual(await present(), [0, 1, 3, 4]);
     for (let i = 5; i < 8; i++) {
-      time.advance(1000);
+      time.advance(MINUTE);
       await cache.insert(meta(url(i)), [pattern(i, 40_000)]);
       assert.ok(await cache.cacheSize() <= maxSize, `size after insert ${i}`);
     }

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { KvCache } from "../src/cache/kv_cache.ts";
+import { NetworkAccessManager } from "../src/manager.ts";
+import { bodyOf, manualClock, pattern } from "./_helpers/cache_store_suite.ts";
+
+const PREFIX = ["netaccess", "cache"];
+const CHUNK = 65536;
+
+function meta(url: string) {
+  return { url, status: 200, headers: { "x-test": "1" } };
+}
+
+/** A database whose operations are counted: reads (get, getMany, list) and atomic writes. */
+function counted(kv: Deno.Kv): { kv: Deno.Kv; ops: { reads: number; writes: number } } {
+  const ops = { reads: 0, writes: 0 };
+  const proxy = new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (name === "get" || name === "getMany" || name === "list") ops.reads++;
+        if (name === "atomic" || name === "set" || name === "delete") ops.writes++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { kv: proxy, ops };
+}
+
+function decodeRecord(value: unknown): { meta: Record<string, unknown>; rest: Uint8Array } {
+  assert.ok(value instanceof Uint8Array, "records are bytes");
+  assert.equal(value[0], 2, "format version byte");
+  const length = new DataView(value.buffer, value.byteOffset).getUint32(1);
+  const meta = JSON.parse(new TextDecoder().decode(value.subarray(5, 5 + length)));
+  return { meta, rest: value.subarray(5 + length) };
+}
+
+Deno.test("KvCache answers a hit on a small body with one KV read and no write", async () => {
+  await using base = await Deno.openKv(":memory:");
+  const { kv, ops } = counted(base);
+  const time = manualClock();
+  await using cache = await KvCache.open({ kv, clock: time.clock });
+  const url = "https://example.com/small";
+  await cache.insert(meta(url), [pattern(1, 1024)]);
+  ops.reads = ops.writes = 0;
+  const entry = (await cache.metaData(url))!;
+  assert.deepEqual(await bodyOf(cache, entry), pattern(1, 1024));
+  assert.deepEqual(ops, { reads: 1, writes: 0 });
+
+  time.advance(59_000);
+  await bodyOf(cache, (await cache.metaData(url))!);
+  assert.equal(ops.writes, 0, "an access within a minute of the last is not written");
+  time.advance(2_000);
+  await bodyOf(cache, (await cache.metaData(url))!);
+  assert.equal(ops.writes, 1, "an older one is");
+  assert.equal((await cache.metaData(url))!.lastAccess, time.clock());
+});
+
+Deno.test("KvCache reads a long body's record, then its first chunks with a check of the record, in parallel", async () => {
+  await using base = await Deno.openKv(":memory:");
+  const { kv, ops } = counted(base);
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/long";
+  await cache.insert(meta(url), [pattern(2, 16 * CHUNK)]);
+  ops.reads = ops.writes = 0;
+  const entry = (await cache.metaData(url))!;
+  assert.deepEqual(await bodyOf(cache, entry), pattern(2, 16 * CHUNK));
+  assert.deepEqual(ops, { reads: 3, writes: 0 }, "a get, then two getMany at once");
+});
+
+Deno.test("KvCache manager hit: one KV read, no write", async () => {
+  await using base = await Deno.openKv(":memory:");
+  const { kv, ops } = counted(base);
+  await using cache = await KvCache.open({ kv });
+  let requests = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    return new Response("hello", { headers: { "cache-control": "max-age=600" } });
+  });
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  assert.equal(await manager.get(url).text(), "hello");
+  ops.reads = ops.writes = 0;
+  const reply = manager.get(url);
+  assert.equal(await reply.text(), "hello");
+  assert.equal(reply.fromCache, true);
+  assert.equal(requests, 1);
+  assert.deepEqual(ops, { reads: 1, writes: 0 });
+});
+
+Deno.test("KvCache writes records as documented bytes any runtime can decode", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  await cache.insert(meta("https://example.com/a"), [pattern(1, 100)]);
+  await cache.insert(meta("https://example.com/b"), [pattern(2, 2 * CHUNK)]);
+  const a = decodeRecord((await kv.get([...PREFIX, "e", "https://example.com/a", ""])).value);
+  assert.equal(a.meta.inline, true);
+  assert.equal(a.meta.url, "https://example.com/a");
+  assert.deepEqual(a.meta.headers, [["x-test", "1"]]);
+  assert.deepEqual(a.rest, pattern(1, 100), "the body follows the metadata");
+  const b = decodeRecord((await kv.get([...PREFIX, "e", "https://example.com/b", ""])).value);
+  assert.equal(b.meta.inline, false);
+  assert.equal(b.rest.length, 0);
+  const generation = decodeRecord(
+    (await kv.get([...PREFIX, "g", b.meta.generation as string]))
+      .value,
+  );
+  assert.deepEqual(
+    { state: generation.meta.state, chunks: generation.meta.chunks },
+    { state: "published", chunks: 2 },
+  );
+});
+
+Deno.test("KvCache stores a body inline up to the KV value limit, and in chunks past it", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/edge";
+  await cache.insert(meta(url), [pattern(1, 10)]);
+  const record = decodeRecord((await kv.get([...PREFIX, "e", url, ""])).value);
+  const largestInline = 65536 - (5 + new TextEncoder().encode(JSON.stringify(record.meta)).length) +
+    10;
+  const seen: boolean[] = [];
+  let largestRecord = 0;
+  for (let size = largestInline - 40; size <= largestInline + 4; size++) {
+    assert.equal(await cache.insert(meta(url), [pattern(size, size)]), true);
+    const value = (await kv.get([...PREFIX, "e", url, ""])).value as Uint8Array;
+    const inline = decodeRecord(value).meta.inline as boolean;
+    seen.push(inline);
+    assert.ok(value.length <= 65536, `a record of ${value.length} bytes`);
+    if (inline) largestRecord = Math.max(largestRecord, value.length);
+    assert.deepEqual(await bodyOf(cache, (await cache.metaData(url))!), pattern(size, size));
+  }
+  assert.ok(seen[0] && !seen.at(-1), "inline below the limit, chunks above it");
+  assert.equal(seen.indexOf(false), seen.lastIndexOf(true) + 1, "one switch");
+  assert.ok(largestRecord > 65536 - 8, `the largest inline record has ${largestRecord} bytes`);
+});
+
+Deno.test("KvCache reads entries written by version 0.1.0 and rewrites them when they change", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  const url = "https://example.com/old";
+  const generation = "0b2c4f2e-0000-4000-8000-000000000001";
+  const body = pattern(7, CHUNK + 10);
+  // What 0.1.0 wrote: V8-serialised objects, the body in chunks.
+  await kv.atomic()
+    .set([...PREFIX, "e", url, ""], {
+      v: 1,
+      url,
+      variant: "",
+      status: 200,
+      statusText: "OK",
+      headers: [["x-test", "old"]],
+      policy: { v: 1 },
+      expires: null,
+      bodySize: body.length,
+      size: body.length + 100,
+      storedAt: time.clock(),
+      lastAccess: time.clock(),
+      generation,
+    })
+    .set([...PREFIX, "g", generation], {
+      state: "published",
+      url,
+      chunks: 2,
+      touchedAt: time.clock(),
+    })
+    .set([...PREFIX, "c", generation, 0], body.slice(0, CHUNK))
+    .set([...PREFIX, "c", generation, 1], body.slice(CHUNK))
+    .set([...PREFIX, "n"], new Deno.KvU64(BigInt(body.length + 100)))
+    .commit();
+  await using cache = await KvCache.open({ kv, clock: time.clock });
+  const entry = (await cache.metaData(url))!;
+  assert.deepEqual(entry.headers, [["x-test", "old"]]);
+  assert.deepEqual(entry.policy, { v: 1 });
+  assert.deepEqual(await bodyOf(cache, entry), body);
+  assert.equal(await cache.expire(), body.length + 100, "expire() keeps it");
+  assert.ok(await cache.metaData(url));
+
+  time.advance(61_000);
+  await cache.touch((await cache.metaData(url))!);
+  const record = decodeRecord((await kv.get([...PREFIX, "e", url, ""])).value);
+  assert.equal(record.meta.generation, generation, "rewritten in the current format");
+  assert.deepEqual(await bodyOf(cache, (await cache.metaData(url))!), body);
+  assert.equal(await cache.remove(url), true);
+  time.advance(5 * 60_000);
+  await cache.expire();
+  const left = await Array.fromAsync(kv.list({ prefix: PREFIX }));
+  assert.deepEqual(left.map((item) => item.key), [[...PREFIX, "n"]]);
+});
+
+Deno.test("KvCache hands out the inline body once per read, so a reader's changes stay its own", async () => {
+  await using cache = await KvCache.open({ path: ":memory:" });
+  const url = "https://example.com/own";
+  await cache.insert(meta(url), [pattern(3, 500)]);
+  const entry = (await cache.metaData(url))!;
+  const first = await bodyOf(cache, entry);
+  first!.fill(0);
+  assert.deepEqual(await bodyOf(cache, entry), pattern(3, 500));
+  assert.deepEqual(await bodyOf(cache, (await cache.metaData(url))!), pattern(3, 500));
+});
