@@ -109,6 +109,40 @@ function toBase(what: string, value: unknown): URL {
   return url;
 }
 
+/** Decodes percent-escapes (up to three levels, as layered decoders might), keeping bad ones. */
+function _decode(segment: string): string {
+  let text = segment;
+  for (let i = 0; i < 3 && text.includes("%"); i++) {
+    try {
+      const decoded = decodeURIComponent(text);
+      if (decoded === text) break;
+      text = decoded;
+    } catch {
+      break;
+    }
+  }
+  return text;
+}
+
+/**
+ * Whether a relative path climbs above its starting point: its `..` segments, read after
+ * percent-decoding and with backslashes as slashes (as URL parsers and servers read them),
+ * outnumber the segments before them at some point.
+ */
+function _climbsAbove(path: string): boolean {
+  let depth = 0;
+  for (const segment of path.split(/[\/\\]/)) {
+    for (const part of _decode(segment).split(/[\/\\]/)) {
+      const trimmed = part.trim();
+      if (trimmed === "" || trimmed === ".") continue;
+      if (trimmed === "..") {
+        if (--depth < 0) return true;
+      } else depth++;
+    }
+  }
+  return false;
+}
+
 /**
  * Makes requests to one API: a base URL to which each path is joined with exactly one `/`,
  * headers and query parameters common to all, and a bearer token. Qt's
@@ -206,7 +240,8 @@ export class NetworkRequestFactory {
    * parameters in `query`.
    * @param query Parameters added after the base URL's and the common ones.
    * @returns A new request with the common headers, token, parameters and attributes.
-   * @throws {TypeError} When `path` is not a string or `query` is not a query.
+   * @throws {TypeError} When `path` is not a string, leads outside the base path (`../admin`,
+   * `%2e%2e/admin`, `..\\admin`), or `query` is not a query.
    *
    * @example Paths are joined with exactly one slash
    * ```ts
@@ -226,7 +261,15 @@ export class NetworkRequestFactory {
     if (path !== "") {
       const base = url.pathname.replace(/\/+$/, "");
       const tail = path.replace(/^\/+/, "").replaceAll("?", "%3F").replaceAll("#", "%23");
+      const escape = () =>
+        new TypeError(
+          `${what}: path ${JSON.stringify(path)} leads outside the base path '${base}/' of ` +
+            `${url.origin}: a '..' segment (also as '%2e%2e', or after a backslash) may not climb ` +
+            "above it",
+        );
+      if (_climbsAbove(tail)) throw escape();
       url.pathname = `${base}/${tail}`;
+      if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) throw escape();
     }
     for (const [name, value] of this.#query) url.searchParams.append(name, value);
     for (const [name, value] of toParams(what, "query", query)) {

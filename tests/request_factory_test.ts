@@ -148,3 +148,44 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, with the token", async (t) => {
+  const api = new NetworkRequestFactory("https://api.test/v1/", { bearerToken: "s3cret" });
+  const escapes = [
+    "../admin",
+    "/../admin",
+    "%2e%2e/admin",
+    "%2E%2E/admin",
+    ".%2e/admin",
+    "%2e./admin",
+    "..\\admin",
+    "users\\..\\..\\admin",
+    "users/../../admin",
+    "a/b/../../../admin",
+    "..",
+    "..%2fadmin",
+    "..%5cadmin",
+    "%252e%252e/admin",
+    "./../admin",
+  ];
+  for (const path of escapes) {
+    await t.step(path, () => {
+      assert.throws(() => api.createRequest(path), {
+        name: "TypeError",
+        message: `Cannot create request: path ${
+          JSON.stringify(path)
+        } leads outside the base path '/v1/' of https://api.test: a '..' segment (also as '%2e%2e', or after a backslash) may not climb above it`,
+      });
+    });
+  }
+  await t.step("paths that stay below the base are joined", () => {
+    const inside: [string, string][] = [
+      ["users/../items", "https://api.test/v1/items"],
+      ["a/./b", "https://api.test/v1/a/b"],
+      ["..a/b..", "https://api.test/v1/..a/b.."],
+      ["users/%2e%2e/items", "https://api.test/v1/items"],
+      ["a\\b", "https://api.test/v1/a/b"],
+    ];
+    for (const [path, href] of inside) assert.equal(api.createRequest(path).url.href, href);
+  });
+});
