@@ -4,6 +4,7 @@
  * @module
  */
 
+import { _redactUserinfo } from "./_redact.ts";
 import type { NetworkErrorCode } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkAccessibleChangedEvent } from "./network_accessibility.ts";
@@ -75,7 +76,7 @@ export class NetworkErrorEvent extends Event {
   constructor(code: NetworkErrorCode, message: string) {
     super("error");
     this.code = code;
-    this.message = message;
+    this.message = _redactUserinfo(message);
   }
 }
 
@@ -208,6 +209,6 @@ export class NetworkRetryEvent extends Event {
     this.delay = init.delay;
     this.status = init.status;
     this.error = init.error;
-    this.reason = init.reason;
+    this.reason = _redactUserinfo(init.reason);
   }
 }

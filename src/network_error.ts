@@ -5,6 +5,7 @@
  * @module
  */
 
+import { _redactUserinfo } from "./_redact.ts";
 import type { NetworkReply } from "./reply.ts";
 import { _tlsCause } from "./tls.ts";
 
@@ -264,7 +265,10 @@ export class NetworkReplyError extends Error {
    * @param options The underlying `cause` and the `reply`.
    */
   constructor(code: NetworkErrorCode, message: string, options: NetworkReplyErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      _redactUserinfo(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "NetworkReplyError";
     this.code = code;
     this.reply = options.reply;
@@ -327,7 +331,10 @@ export class InvalidJsonError extends SyntaxError {
    * @param options The `cause`, the `reply` and the `position`.
    */
   constructor(message: string, options: InvalidJsonErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      _redactUserinfo(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "InvalidJsonError";
     this.reply = options.reply;
     this.position = options.position;

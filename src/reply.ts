@@ -4,6 +4,7 @@
  * @module
  */
 
+import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
 import {
@@ -182,7 +183,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     });
     _countRetry = (reply) => void reply.#retries++;
     _replyRedirected = (reply, redirects) => {
-      reply.#redirects = [...redirects];
+      reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = reply.#redirects.at(-1) ?? reply.#url;
     };
     _holdSlot = (reply, release) => {
@@ -210,7 +211,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.request = request;
     this.operation = operation;
     this.method = method;
-    this.#url = request.url instanceof URL ? new URL(request.url.href) : new URL("about:blank");
+    this.#url = _withoutUserinfo(
+      request.url instanceof URL ? new URL(request.url.href) : new URL("about:blank"),
+    );
     this.#settings = settings;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
@@ -596,9 +599,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #metadata(response: Response, exchange: Exchange): void {
     const info = responseInfo(response);
-    this.#url = info.url ?? exchange.url;
+    this.#url = _withoutUserinfo(info.url ?? exchange.url);
     this.#fromCache = info.fromCache ?? false;
-    this.#redirects = info.redirects ?? this.#redirects;
+    this.#redirects = info.redirects?.map(_withoutUserinfo) ?? this.#redirects;
     this.#status = response.status;
     this.#statusText = response.statusText;
     // Referenced, not copied: the response's headers are the reply's.
@@ -785,7 +788,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     clearTimeout(this.#deadline);
     if (this.#slots) { for (const release of this.#slots.splice(0)) release(); }
     this.#error = code;
-    this.#errorString = message;
+    this.#errorString = _redactUserinfo(message);
     if (!this.#bodyDone) {
       this.#reader?.cancel().catch(() => {});
       if (!this.#controller.signal.aborted) {

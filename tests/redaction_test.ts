@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import {
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkErrorEvent,
+  NetworkReplyError,
+  type NetworkReplyEvent,
+  type NetworkRetryEvent,
+} from "../mod.ts";
+import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+const SECRET = /alice|s3cret|bob|hunter2/;
+
+/** Fails when `value`, written out, names a user or a password of the test's URLs. */
+function assertClean(what: string, value: unknown): void {
+  const text = value instanceof URL ? value.href : String(value);
+  assert.doesNotMatch(text, SECRET, `${what} shows credentials: ${text}`);
+}
+
+function withUser(base: string, path: string): string {
+  return `${base.replace("://", "://alice:s3cret@")}${path}`;
+}
+
+Deno.test("URL userinfo is redacted from every URL and message a reply exposes", async (t) => {
+  let attempts = 0;
+  await using server = serve((request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/hop") {
+      // The server puts credentials in Location; they must not reach reply.url.
+      const location = `http://bob:hunter2@127.0.0.1:${url.port}/final`;
+      return new Response(null, { status: 302, headers: { location } });
+    }
+    if (url.pathname === "/final") return new Response("final");
+    if (url.pathname === "/flaky" && ++attempts === 1) {
+      return new Response("busy", { status: 503, headers: { "retry-after": "0" } });
+    }
+    if (url.pathname === "/missing") return new Response("no", { status: 404 });
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager({ cookieJar: null });
+  const finished: NetworkReplyEvent[] = [];
+  manager.addEventListener("finished", (e) => finished.push(e as NetworkReplyEvent));
+
+  await t.step("reply.url, and the manager's finished event", async () => {
+    const reply = manager.get(withUser(server.url, "/ok"));
+    assertClean("reply.url before it starts", reply.url);
+    assert.equal(await reply.text(), "ok");
+    assertClean("reply.url", reply.url);
+    assert.equal(reply.url.href, `${server.url}/ok`);
+    assertClean("finished event's reply.url", finished.at(-1)!.reply.url);
+  });
+
+  await t.step("redirects, the redirected event and credentials in Location", async () => {
+    const reply = manager.get(withUser(server.url, "/hop"));
+    const events: string[] = [];
+    reply.addEventListener("redirected", (e) => events.push(JSON.stringify(e)));
+    reply.addEventListener(
+      "redirected",
+      (e) => events.push(String((e as Event & { url: URL }).url)),
+    );
+    assert.equal(await reply.text(), "final");
+    assertClean("reply.url after a redirect", reply.url);
+    assert.equal(reply.url.href, `${server.url}/final`);
+    for (const url of reply.redirects) assertClean("reply.redirects", url);
+    assert.equal(reply.redirects.length, 1);
+    for (const event of events) assertClean("redirected event", event);
+  });
+
+  await t.step("errorString, the error event and the thrown error of an HTTP error", async () => {
+    const reply = manager.get(withUser(server.url, "/missing"));
+    const errors: NetworkErrorEvent[] = [];
+    reply.addEventListener("error", (e) => errors.push(e as NetworkErrorEvent));
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+    assert.match(reply.errorString, /127\.0\.0\.1/);
+    assertClean("errorString", reply.errorString);
+    assertClean("error event", errors[0]!.message);
+    assertClean("finished event's errorString", finished.at(-1)!.reply.errorString);
+  });
+
+  await t.step(
+    "errorString, the error event and the thrown error of a refused connection",
+    async () => {
+      const url = `http://alice:s3cret@127.0.0.1:${closedPort()}/x`;
+      const reply = manager.get(url);
+      const errors: NetworkErrorEvent[] = [];
+      reply.addEventListener("error", (e) => errors.push(e as NetworkErrorEvent));
+      const thrown = await reply.text().then(() => null, (error) => error);
+      assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+      assert.ok(thrown instanceof NetworkReplyError);
+      assert.match(thrown.message, /127\.0\.0\.1/);
+      assertClean("thrown error", thrown.message);
+      assertClean("thrown error, written out", Deno.inspect(thrown));
+      assertClean("errorString", reply.errorString);
+      assertClean("error event", errors[0]!.message);
+    },
+  );
+
+  await t.step("thrown errors that name the URL", async () => {
+    const reply = manager.get(withUser(server.url, "/ok"));
+    const thrown = await reply.json().then(() => null, (error) => error);
+    assert.ok(thrown instanceof Error);
+    assert.match(thrown.message, /127\.0\.0\.1/);
+    assertClean("a body that is not JSON", thrown.message);
+    const made = new NetworkReplyError(
+      NetworkError.UnknownNetworkError,
+      "GET http://alice:s3cret@example.com/a and https://bob@example.com/b failed",
+    );
+    assert.equal(made.message, "GET http://example.com/a and https://example.com/b failed");
+  });
+
+  await t.step("retry events", async () => {
+    const reply = manager.get(withUser(server.url, "/flaky"), { retry: { limit: 1, delay: 1 } });
+    const retries: NetworkRetryEvent[] = [];
+    reply.addEventListener("retry", (e) => retries.push(e as NetworkRetryEvent));
+    assert.equal(await reply.text(), "ok");
+    assert.equal(retries.length, 1);
+    assert.match(retries[0]!.reason, /503/);
+    assertClean("retry event", retries[0]!.reason);
+  });
+
+  await t.step("a URL that cannot be requested", async () => {
+    const reply = manager.get("ftp://alice:s3cret@127.0.0.1/file");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+    assertClean("errorString", reply.errorString);
+    assertClean("reply.url", reply.url);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
