@@ -125,8 +125,8 @@ export { KvCookieJar, type KvCookieJarOptions } from "./src/cookies/kv_cookie_ja
 export type { HstsPolicy, HstsPreload, HstsStore } from "./src/hsts/hsts_store.ts";
 export { MemoryHstsStore, type MemoryHstsStoreOptions } from "./src/hsts/memory_hsts_store.ts";
 export { KvHstsStore, type KvHstsStoreOptions } from "./src/hsts/kv_hsts_store.ts";
-export type { AuthChallenge } from "./src/auth/challenge.ts";
-export type { AuthCredentials } from "./src/auth/credential_cache.ts";
+export type { AuthChallenge } from "./src/auth/auth_challenge.ts";
+export type { AuthCredentials } from "./src/auth/auth_credentials.ts";
 export {
   type AuthenticationChallenge,
   AuthenticationRequiredEvent,

@@ -1,16 +1,14 @@
 /**
- * Responses as the layers pass them: the facts recorded about each one, copies with another
+ * Responses as the layers pass them: the facts recorded about each one (`ResponseInfo`), copies with another
  * body, and throwing one away with the queue slot behind it.
  *
  * @module
  */
 
-import type { ResponseInfo } from "./exchange.ts";
-
-const infos = new WeakMap<Response, ResponseInfo>();
+const infos = new WeakMap<Response, object>();
 
 /** Merges `info` into what is recorded about `response`; returns `response`. */
-export function recordInfo(response: Response, info: ResponseInfo): Response {
+export function recordInfo(response: Response, info: object): Response {
   const known = infos.get(response);
   if (known === undefined) infos.set(response, { ...info });
   else Object.assign(known, info);
@@ -18,8 +16,8 @@ export function recordInfo(response: Response, info: ResponseInfo): Response {
 }
 
 /** What is recorded about `response`, or `undefined`. */
-export function recordedInfo(response: Response): ResponseInfo | undefined {
-  return infos.get(response);
+export function recordedInfo<T extends object>(response: Response): T | undefined {
+  return infos.get(response) as T | undefined;
 }
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);

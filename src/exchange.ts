@@ -374,5 +374,5 @@ export function setResponseInfo(response: Response, info: ResponseInfo): Respons
  * ```
  */
 export function responseInfo(response: Response): ResponseInfo {
-  return recordedInfo(response) ?? {};
+  return recordedInfo<ResponseInfo>(response) ?? {};
 }

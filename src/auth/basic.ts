@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AuthCredentials } from "./credential_cache.ts";
+import type { AuthCredentials } from "./auth_credentials.ts";
 
 function base64(bytes: Uint8Array): string {
   let binary = "";

@@ -6,25 +6,9 @@
  */
 
 import type { _DigestChallenge } from "./digest.ts";
+import type { AuthCredentials } from "./auth_credentials.ts";
 
-/**
- * A user name and password for HTTP authentication, as an `authenticationRequired` callback
- * returns them.
- *
- * @example Answering a challenge
- * ```ts
- * import type { AuthCredentials } from "@netaccess/core";
- *
- * const credentials: AuthCredentials = { username: "Aladdin", password: "open sesame" };
- * console.log(credentials.username);
- * ```
- */
-export interface AuthCredentials {
-  /** The user name. */
-  username: string;
-  /** The password. */
-  password: string;
-}
+export type { AuthCredentials };
 
 /** A protection space (RFC 9110 section 11.5): an origin and a realm, for a server or a proxy. */
 export interface _ProtectionSpace {

@@ -6,8 +6,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { AuthChallenge } from "./challenge.ts";
-import type { AuthCredentials } from "./credential_cache.ts";
+import type { AuthChallenge } from "./auth_challenge.ts";
+import type { AuthCredentials } from "./auth_credentials.ts";
 
 /** The Digest algorithms this client computes, with their canonical names. */
 export type _DigestAlgorithm =
