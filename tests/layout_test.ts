@@ -19,6 +19,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_kv.ts",
     "_json_position.ts",
     "_link_header.ts",
+    "_redact.ts",
   ]],
   ["vocabulary", [
     "request.ts",
