@@ -153,7 +153,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #timer: ReturnType<typeof setTimeout> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
 
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #reader: BodyReader | undefined;
   #chunks: Uint8Array[] = [];
   #head = 0;
   #buffered = 0;
@@ -593,8 +593,45 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       this.#succeed();
       return;
     }
-    this.#reader = response.body.getReader();
+    if (this.#isSmall()) {
+      // One read for a small body: a stream reader costs more than the exchange itself for a
+      // few KiB. Once it is in memory its connection is free, whoever reads it and when.
+      let bytes: Uint8Array;
+      try {
+        bytes = await response.bytes();
+      } catch (error) {
+        if (this.#state !== "running") return;
+        const failure = _classifyError(error, this.#url, "body");
+        this.#finish(failure.code, failure.message);
+        return;
+      }
+      if (this.#state !== "running") return;
+      this.#releaseSlots();
+      this.#reader = inMemory(bytes);
+    } else {
+      this.#reader = response.body.getReader();
+    }
     void this.#pump();
+  }
+
+  /**
+   * Whether the body is small, of known length and not compressed, and no transfer timeout
+   * needs to see its bytes arrive: then it is read in one operation.
+   */
+  #isSmall(): boolean {
+    if ((this.#settings?.transferTimeout ?? 0) > 0) return false;
+    const headers = this.headers;
+    if (headers.has("content-encoding")) return false;
+    const length = Number(headers.get("content-length") ?? NaN);
+    return length >= 0 && length <= SMALL_BODY;
+  }
+
+  /** Frees the queue slots the reply holds: its body is in memory, or it finished. */
+  #releaseSlots(): void {
+    const slots = this.#slots;
+    if (slots === undefined) return;
+    this.#slots = undefined;
+    for (const release of slots) release();
   }
 
   #metadata(response: Response, exchange: Exchange): void {
@@ -689,7 +726,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
     if (this.#slots && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal) {
-      for (const release of this.#slots.splice(0)) release();
+      this.#releaseSlots();
     }
     const guard = this.#guard;
     if (
@@ -786,7 +823,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#state = "finished";
     clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
-    if (this.#slots) { for (const release of this.#slots.splice(0)) release(); }
+    this.#releaseSlots();
     this.#error = code;
     this.#errorString = _redactUserinfo(message);
     if (!this.#bodyDone) {
@@ -823,3 +860,25 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Bodies up to this size, of known length and not compressed, are read in one operation. */
+const SMALL_BODY = 64 * 1024;
+
+/** What the reply reads a body through: a stream's reader, or {@linkcode inMemory}. */
+interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A reader of a body already in memory: the bytes, then the end. */
+function inMemory(bytes: Uint8Array): BodyReader {
+  let given = bytes.byteLength === 0;
+  return {
+    read: () => {
+      if (given) return Promise.resolve({ done: true, value: undefined });
+      given = true;
+      return Promise.resolve({ done: false, value: bytes });
+    },
+    cancel: () => Promise.resolve(),
+  };
+}
