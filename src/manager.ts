@@ -317,6 +317,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   readonly #requestLayers: Layer[] = [];
   readonly #networkLayers: Layer[] = [];
   #pipeline: Handler | undefined;
+  /** Which of the cache, the cookie jar and the HSTS store were on when the pipeline was built. */
+  #features = 0;
   readonly #queue: HostQueue;
   /** The proxy environment as last read, and the permission epoch it was read under. */
   #proxyEnv:
@@ -1268,7 +1270,13 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       signal: _replySignal(reply),
       monitor: _replyMonitor(reply),
     });
-    this.#pipeline ??= this.#buildPipeline();
+    // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.
+    const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |
+      (this.#hstsStore === null ? 0 : 4);
+    if (this.#pipeline === undefined || features !== this.#features) {
+      this.#pipeline = this.#buildPipeline();
+      this.#features = features;
+    }
     _startReply(reply, this.#pipeline, exchange);
     if (signal) {
       if (signal.aborted) queueMicrotask(onAbort);

@@ -58,8 +58,20 @@ export interface PipelineParts {
 }
 
 /**
- * Builds the pipeline: the user's request layers, the built-in layers in order, the user's
- * network layers, and the transport at the bottom. User code (layers, a transport of one's
+ * Wraps a layer so that it costs one check and no promise while `on(exchange)` is false: the
+ * exchange goes straight to the next handler.
+ */
+function skipWhenOff(layer: Layer, on: (exchange: Exchange) => boolean): Layer {
+  return (next) => {
+    const active = layer(next);
+    return (exchange) => on(exchange) ? active(exchange) : next(exchange);
+  };
+}
+
+/**
+ * Builds the pipeline: the user's request layers, the built-in layers of the features that are
+ * on (a cache, a cookie jar, an HSTS store; build it again when one turns on or off), the
+ * user's network layers, and the transport at the bottom. User code (layers, a transport of one's
  * own) is guarded: a throw or a non-`Response` fails the reply with a message naming it.
  *
  * @param settings The settings the layers read for each request (the manager).
@@ -88,15 +100,18 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
     // Above every per-hop layer: each hop goes down again through HSTS, cookies, auth and cache.
     redirectLayer(settings),
     // Before cookies and credentials are chosen: they depend on the upgraded https URL.
-    hstsLayer(settings),
+    ...(settings.hstsStore === null ? [] : [hstsLayer(settings)]),
     // Above the cache: a cached response sets no cookie, and every hop sends the jar's cookies.
-    cookiesLayer(settings),
+    ...(settings.cookieJar === null ? [] : [cookiesLayer(settings)]),
     // Above the cache: a 401 or 407 is answered by sending again, never stored.
     authLayer(settings, parts.credentials),
     // Above retry and queue: a fresh hit takes no queue slot and is never retried.
-    cacheLayer(settings),
-    // Above the queue: every attempt waits for a slot of its own.
-    retryLayer(settings),
+    ...(settings.cache === null ? [] : [cacheLayer(settings)]),
+    // Above the queue: every attempt waits for a slot of its own. Requests may turn it on.
+    skipWhenOff(
+      retryLayer(settings),
+      (exchange) => exchange.request.retry !== undefined || settings.retry !== false,
+    ),
     // Holds a slot per origin only while the network is used, until the body is done.
     queueLayer(parts.queue, parts.onQueueWait),
     // Last before sending: the proxy and its client for each attempt, then the network gate.

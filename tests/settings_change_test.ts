@@ -53,6 +53,13 @@ Deno.test("A feature switched on after requests were sent takes effect on the ne
     assert.equal(seen.at(-1)!.cookie, "session=1");
   });
 
+  await t.step("the cookie jar turned off again", async () => {
+    manager.cookieJar = null;
+    await manager.get("https://site.test/").finished;
+    assert.equal(seen.at(-1)!.cookie, null);
+    manager.cookieJar = new MemoryCookieJar();
+  });
+
   await t.step("a cache", async () => {
     manager.cache = new MemoryCache();
     const first = await manager.get("https://site.test/cached").text();
