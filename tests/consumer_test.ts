@@ -101,3 +101,48 @@ Deno.test("a consumer without the KV flag gets an error naming the flag from eve
     assert.match(message, /"unstable": \["kv"\]/, name);
   }
 });
+
+Deno.test("importing the entry points loads no npm package and no node: module until a feature needs it", async (t) => {
+  for (const entry of ["mod.ts", "testing.ts"]) {
+    await t.step(entry, async () => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["info", "--json", entry],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+        roots: string[];
+        modules: {
+          specifier: string;
+          dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+        }[];
+      };
+      const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+      // What evaluating the entry point runs: static imports of code (no types, nothing dynamic).
+      const loaded = new Set<string>();
+      const dynamic = new Set<string>();
+      const pending = [...info.roots];
+      while (pending.length > 0) {
+        const specifier = pending.pop()!;
+        if (loaded.has(specifier)) continue;
+        loaded.add(specifier);
+        for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+          if (dependency.code === undefined) continue;
+          if (dependency.isDynamic) dynamic.add(dependency.code.specifier);
+          else pending.push(dependency.code.specifier);
+        }
+      }
+      // tough-cookie and tldts (a cookie jar's first use), http-cache-semantics (a cache's) and
+      // node:crypto (a Digest challenge's) are imported when first needed, not at import.
+      assert.deepEqual([...loaded].filter((s) => /^(npm|node):/.test(s)), []);
+      assert.ok(loaded.has(new URL("src/cookies/memory_cookie_jar.ts", ROOT).href));
+      const lazy = ["src/cookies/_engines.ts", "src/cache/_policy_class.ts", "node:crypto"];
+      for (const module of lazy) {
+        const specifier = module.startsWith("node:") ? module : new URL(module, ROOT).href;
+        assert.ok(dynamic.has(specifier), `${module} is imported dynamically`);
+      }
+    });
+  }
+});

@@ -6,10 +6,13 @@ import {
   _digestResponse,
   _formatNonceCount,
   _isStale,
+  _loadDigest,
   _newCnonce,
   _parseDigestChallenge,
 } from "../src/auth/digest.ts";
 import { type AuthServerOptions, startAuthServer } from "./_helpers/auth_server.ts";
+
+await _loadDigest(); // node:crypto is loaded on first use; these tests call the hashing directly
 
 function digestOf(header: string) {
   const [challenge] = _parseChallenges(header);

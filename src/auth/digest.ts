@@ -5,9 +5,19 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { AuthChallenge } from "./auth_challenge.ts";
 import type { AuthCredentials } from "./auth_credentials.ts";
+
+/**
+ * `node:crypto` (MD5 and SHA-512/256 are not in WebCrypto), imported on first use: importing it
+ * starts Deno's Node compatibility layer, which a program that never meets Digest should not pay.
+ */
+let nodeCrypto: typeof import("node:crypto") | undefined;
+
+/** Loads what Digest hashing needs; call (and await) before {@linkcode _digestAuthorization}. */
+export async function _loadDigest(): Promise<void> {
+  nodeCrypto ??= await import("node:crypto");
+}
 
 /** The Digest algorithms this client computes, with their canonical names. */
 export type _DigestAlgorithm =
@@ -131,7 +141,9 @@ export interface _DigestInput {
 
 function hashWith(algorithm: _DigestAlgorithm): (text: string) => string {
   const name = ALGORITHMS[algorithm.toLowerCase()]!.hash;
-  return (text) => createHash(name).update(text, "utf8").digest("hex");
+  if (nodeCrypto === undefined) throw new TypeError("Digest hashing used before _loadDigest()");
+  const crypto = nodeCrypto;
+  return (text) => crypto.createHash(name).update(text, "utf8").digest("hex");
 }
 
 /**

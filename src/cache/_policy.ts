@@ -5,104 +5,19 @@
  */
 
 // @ts-types="npm:@types/http-cache-semantics@4.2.0"
-import CachePolicy from "http-cache-semantics";
+import type CachePolicy from "http-cache-semantics";
 import type { Clock } from "../clock.ts";
 
 /** The header record shape `http-cache-semantics` reads. */
 export type _HeaderRecord = Record<string, string>;
 
-const classes = new WeakMap<Clock, typeof CachePolicy>();
-
-/** The fields of a `CachePolicy` that the storability rule reads. */
-interface PolicyInternals {
-  _reqcc: Record<string, string | boolean>;
-  _rescc: Record<string, string | boolean>;
-  _resHeaders: Record<string, string>;
-  _method: string;
-  _status: number;
-  _isShared: boolean;
-  _noAuthorization: boolean;
-}
-
-/** Statuses whose semantics this cache implements (for `must-understand`). */
-const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
-  200,
-  203,
-  204,
-  300,
-  301,
-  302,
-  303,
-  307,
-  308,
-  404,
-  405,
-  410,
-  414,
-  501,
-]);
-
-/** Statuses heuristically cacheable (RFC 9110 section 15.1). */
-const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
-  200,
-  203,
-  204,
-  300,
-  301,
-  308,
-  404,
-  405,
-  410,
-  414,
-  501,
-]);
-
 /**
- * The `CachePolicy` class whose notion of "now" is `clock`: one subclass per clock, so
- * `fromObject` keeps reading the same time.
+ * The `CachePolicy` class whose notion of "now" is `clock` (see `_policy_class.ts`), loading
+ * `http-cache-semantics` on the first call.
  */
-export function _policyClass(clock: Clock): typeof CachePolicy {
-  let found = classes.get(clock);
-  if (!found) {
-    found = class ClockedCachePolicy extends CachePolicy {
-      now(): number {
-        return clock();
-      }
-
-      /**
-       * RFC 9111 section 3: any final status may be stored with explicit freshness (the
-       * library knows a fixed list), and `must-understand` stores only the statuses this cache
-       * understands, overriding `no-store`.
-       */
-      override storable(): boolean {
-        const self = this as unknown as PolicyInternals;
-        if (self._reqcc["no-store"]) return false;
-        const method = self._method;
-        const rescc = self._rescc;
-        const explicit = Boolean(
-          rescc["max-age"] || self._resHeaders.expires || (self._isShared && rescc["s-maxage"]),
-        );
-        if (method !== "GET" && method !== "HEAD" && !(method === "POST" && explicit)) {
-          return false;
-        }
-        const status = self._status;
-        if (status < 200 || status > 599 || status === 206 || status === 304) return false;
-        if (self._rescc["must-understand"]) {
-          if (!UNDERSTOOD_STATUSES.has(status)) return false;
-        } else if (self._rescc["no-store"]) return false;
-        if (self._isShared && rescc.private) return false;
-        // RFC 9111 section 3.5: a shared cache stores a response to a request with
-        // Authorization only when a directive allows it.
-        if (
-          self._isShared && !self._noAuthorization &&
-          !(rescc["must-revalidate"] || rescc.public || rescc["s-maxage"])
-        ) return false;
-        return explicit || Boolean(self._rescc.public) || HEURISTIC_STATUSES.has(status);
-      }
-    };
-    classes.set(clock, found);
-  }
-  return found;
+export async function _loadPolicyClass(clock: Clock): Promise<typeof CachePolicy> {
+  const { _policyClass } = await import("./_policy_class.ts");
+  return _policyClass(clock);
 }
 
 /** The policy options of a private (single-user) cache and of a shared one. */
@@ -381,4 +296,4 @@ export function _servedHeaders(pairs: readonly [string, string][], age: number):
   return headers;
 }
 
-export { CachePolicy };
+export type { CachePolicy };

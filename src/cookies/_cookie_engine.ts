@@ -6,10 +6,10 @@
 
 import { canonicalDomain, Cookie, CookieJar as ToughCookieJar, domainMatch } from "tough-cookie";
 import type { Clock } from "../clock.ts";
-import { checkClock } from "../_clock.ts";
-import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
+import type { CookieJar, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _isPublicSuffix, _siteOf } from "./_domain.ts";
+import { _toUrl } from "./_jar_args.ts";
 import { _parseSetCookie, _prefixAllowed } from "./_set_cookie.ts";
 import {
   type _CookieStore,
@@ -22,47 +22,6 @@ import {
 } from "./_cookie_store.ts";
 
 const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
-const DEFAULT_MAX_PER_DOMAIN = 180;
-const DEFAULT_MAX_COOKIES = 3000;
-
-/** Checks the shared jar options and fills in the defaults. */
-export function _resolveLimits(options: CookieJarOptions | undefined, what: string): _StoreLimits {
-  if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
-  }
-  const clock = checkClock(`Cannot ${what}`, options?.clock);
-  const positive = (field: string, value: unknown, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(
-        `Cannot ${what}: '${field}' must be a positive integer, got ${String(value)}`,
-      );
-    }
-    return value;
-  };
-  return {
-    clock: clock as Clock,
-    maxCookiesPerDomain: positive(
-      "maxCookiesPerDomain",
-      options?.maxCookiesPerDomain,
-      DEFAULT_MAX_PER_DOMAIN,
-    ),
-    maxCookies: positive("maxCookies", options?.maxCookies, DEFAULT_MAX_COOKIES),
-  };
-}
-
-function toUrl(url: unknown, what: string): URL {
-  if (url instanceof URL) return url;
-  if (typeof url === "string") {
-    try {
-      return new URL(url);
-    } catch {
-      // reported below
-    }
-  }
-  const shown = typeof url === "string" ? JSON.stringify(url) : typeof url;
-  throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${shown}`);
-}
 
 function isSecureUrl(url: URL): boolean {
   if (url.protocol === "https:" || url.protocol === "wss:") return true;
@@ -153,7 +112,7 @@ export class _CookieEngine implements CookieJar {
   }
 
   async cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
-    const target = toUrl(url, "get cookies");
+    const target = _toUrl(url, "get cookies");
     if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return [];
     const found = await this.#jar.getCookies(target, { expire: false, sort: true, http: true });
     const now = this.#clock();
@@ -177,7 +136,7 @@ export class _CookieEngine implements CookieJar {
         `Cannot set cookies: 'setCookieHeaders' must be an array of strings, got ${typeof setCookieHeaders}`,
       );
     }
-    const target = toUrl(url, "set cookies");
+    const target = _toUrl(url, "set cookies");
     for (const line of setCookieHeaders) {
       if (typeof line !== "string") {
         throw new TypeError(

@@ -7,9 +7,10 @@
 import { _openKv, checkPrefix } from "../_kv.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
-import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
-import { type _StoreLimits, _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
-import { _KvCookieStore } from "./_kv_cookie_store.ts";
+import type { _CookieEngine } from "./_cookie_engine.ts";
+import type { _StoreLimits } from "./_cookie_store.ts";
+import { _resolveLimits } from "./_jar_args.ts";
+import { _loadEngines } from "./_load_engines.ts";
 
 /**
  * Options of {@linkcode KvCookieJar.open}.
@@ -105,6 +106,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   readonly #engine: _CookieEngine;
   readonly #prefix: Deno.KvKey;
   readonly #limits: _StoreLimits;
+  readonly #engines: Awaited<ReturnType<typeof _loadEngines>>;
   #closed = false;
   /**
    * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
@@ -118,18 +120,19 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     prefix: Deno.KvKey,
     partition: string | null,
     limits: _StoreLimits,
+    engines: Awaited<ReturnType<typeof _loadEngines>>,
   ) {
     this.#kv = kv;
     this.#owned = owned;
     this.#prefix = prefix;
     this.#limits = limits;
     this.partitionKey = partition;
-    const store = new _KvCookieStore(
+    this.#engines = engines;
+    this.#engine = engines._kvEngine(
       kv,
       partitionPrefix(prefix, partition ?? undefined, ""),
       limits,
     );
-    this.#engine = new _CookieEngine(store, _TOUCH_THRESHOLD_MS);
   }
 
   /**
@@ -146,7 +149,14 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, DEFAULT_PREFIX);
     partitionPrefix(prefix, options.partition, what);
     const { kv, owned } = await _openKv(options, "cookie jar");
-    return new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits);
+    let engines;
+    try {
+      engines = await _loadEngines();
+    } catch (error) {
+      if (owned) kv.close();
+      throw error;
+    }
+    return new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits, engines);
   }
 
   /**
@@ -176,7 +186,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   partition(partition: string): KvCookieJar {
     this.#check("partition cookie jar");
     partitionPrefix(this.#prefix, partition, "partition cookie jar");
-    return new KvCookieJar(this.#kv, false, this.#prefix, partition, this.#limits);
+    return new KvCookieJar(this.#kv, false, this.#prefix, partition, this.#limits, this.#engines);
   }
 
   #check(what: string): void {

@@ -6,8 +6,10 @@
 
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
-import { _CookieEngine, _resolveLimits } from "./_cookie_engine.ts";
-import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
+import type { _CookieEngine } from "./_cookie_engine.ts";
+import type { _StoreLimits } from "./_cookie_store.ts";
+import { _resolveLimits, _toUrl } from "./_jar_args.ts";
+import { _loadEngines } from "./_load_engines.ts";
 
 /**
  * Options of {@linkcode MemoryCookieJar}.
@@ -48,8 +50,9 @@ export type MemoryCookieJarOptions = CookieJarOptions;
  * ```
  */
 export class MemoryCookieJar implements CookieJar {
-  readonly #engine: _CookieEngine;
-  readonly #store: _MemoryCookieStore;
+  readonly #limits: _StoreLimits;
+  /** Made on the first call that may store a cookie; until then the jar is empty. */
+  #engine: Promise<_CookieEngine> | undefined;
 
   /**
    * Creates an empty jar.
@@ -59,9 +62,19 @@ export class MemoryCookieJar implements CookieJar {
    * @throws {TypeError} When `clock` is not a function.
    */
   constructor(options?: MemoryCookieJarOptions) {
-    const limits = _resolveLimits(options, "create cookie jar");
-    this.#store = new _MemoryCookieStore(limits);
-    this.#engine = new _CookieEngine(this.#store, 0);
+    this.#limits = _resolveLimits(options, "create cookie jar");
+  }
+
+  /** The engine, loaded with tough-cookie on first use (not at import, nor to read an empty jar). */
+  #load(): Promise<_CookieEngine> {
+    this.#engine ??= _loadEngines().then(
+      (engines) => engines._memoryEngine(this.#limits),
+      (error) => {
+        this.#engine = undefined;
+        throw error;
+      },
+    );
+    return this.#engine;
   }
 
   /**
@@ -73,9 +86,17 @@ export class MemoryCookieJar implements CookieJar {
    * @throws {TypeError} When `url` is not a valid URL.
    */
   cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
-    // An empty jar has nothing for any valid URL.
-    if (url instanceof URL && this.#store.empty) return Promise.resolve([]);
-    return this.#engine.cookiesForUrl(url);
+    // A jar that never stored a cookie has nothing for any valid URL (and no engine loaded).
+    if (this.#engine === undefined) {
+      if (url instanceof URL) return Promise.resolve([]);
+      try {
+        _toUrl(url, "get cookies");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve([]);
+    }
+    return this.#engine.then((engine) => engine.cookiesForUrl(url));
   }
 
   /**
@@ -86,8 +107,8 @@ export class MemoryCookieJar implements CookieJar {
    * @returns How many cookies were stored.
    * @throws {TypeError} When `url` is not a valid URL or a value is not a string.
    */
-  setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number> {
-    return this.#engine.setCookiesFromUrl(setCookieHeaders, url);
+  async setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number> {
+    return await (await this.#load()).setCookiesFromUrl(setCookieHeaders, url);
   }
 
   /**
@@ -97,8 +118,8 @@ export class MemoryCookieJar implements CookieJar {
    * @returns True when stored (false for an expired cookie, which removes the old one).
    * @throws {TypeError} When a field has the wrong type or form.
    */
-  insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
-    return this.#engine.insertCookie(cookie);
+  async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    return await (await this.#load()).insertCookie(cookie);
   }
 
   /**
@@ -108,8 +129,8 @@ export class MemoryCookieJar implements CookieJar {
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form.
    */
-  updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
-    return this.#engine.updateCookie(cookie);
+  async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
+    return await (await this.#load()).updateCookie(cookie);
   }
 
   /**
@@ -119,8 +140,10 @@ export class MemoryCookieJar implements CookieJar {
    * @returns True when a cookie was removed.
    * @throws {TypeError} When a field has the wrong type or form.
    */
-  deleteCookie(cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">): Promise<boolean> {
-    return this.#engine.deleteCookie(cookie);
+  async deleteCookie(
+    cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">,
+  ): Promise<boolean> {
+    return await (await this.#load()).deleteCookie(cookie);
   }
 
   /**
@@ -128,8 +151,8 @@ export class MemoryCookieJar implements CookieJar {
    *
    * @returns The cookies.
    */
-  allCookies(): Promise<NetworkCookie[]> {
-    return this.#engine.allCookies();
+  async allCookies(): Promise<NetworkCookie[]> {
+    return this.#engine === undefined ? [] : await (await this.#engine).allCookies();
   }
 
   /**
@@ -137,7 +160,7 @@ export class MemoryCookieJar implements CookieJar {
    *
    * @returns When done.
    */
-  clear(): Promise<void> {
-    return this.#engine.clear();
+  async clear(): Promise<void> {
+    if (this.#engine !== undefined) await (await this.#engine).clear();
   }
 }

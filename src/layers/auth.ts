@@ -21,7 +21,7 @@ import {
   _withoutCredentials,
   type AuthCredentials,
 } from "../auth/credential_cache.ts";
-import { _digestAuthorization, type _DigestChallenge } from "../auth/digest.ts";
+import { _digestAuthorization, type _DigestChallenge, _loadDigest } from "../auth/digest.ts";
 import type { Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy.ts";
@@ -160,6 +160,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
         ] as const
       ) {
         if (answer === undefined) continue;
+        if (answer.scheme !== "basic") await _loadDigest();
         try {
           headers.set(name, header(answer, method, uri));
         } catch (error) {

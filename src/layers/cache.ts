@@ -12,8 +12,8 @@
 import type { CacheEntry, CacheWriter, NetworkCache } from "../cache/network_cache.ts";
 import {
   _hasValidator,
+  _loadPolicyClass,
   _mergeHeaders,
-  _policyClass,
   _policyOptions,
   _policyUrl,
   _requestRecord,
@@ -86,7 +86,7 @@ export function cacheLayer(settings: CacheSettings): Layer {
       cache,
       exchange,
       next,
-      Policy: _policyClass(settings.clock),
+      Policy: await _loadPolicyClass(settings.clock),
       key: _policyUrl(exchange.url),
       save: exchange.request.cacheSaveControl !== false,
       clock: settings.clock,

@@ -1,0 +1,104 @@
+/**
+ * The `CachePolicy` class of `http-cache-semantics` driven by the manager's clock. This module
+ * loads `http-cache-semantics` (CommonJS, so Deno starts its Node compatibility layer with it);
+ * the cache layer imports it on first use through `_loadPolicyClass`, so that importing the
+ * package, or running a manager without a cache, does not.
+ */
+
+// @ts-types="npm:@types/http-cache-semantics@4.2.0"
+import CachePolicy from "http-cache-semantics";
+import type { Clock } from "../clock.ts";
+
+const classes = new WeakMap<Clock, typeof CachePolicy>();
+
+/** The fields of a `CachePolicy` that the storability rule reads. */
+interface PolicyInternals {
+  _reqcc: Record<string, string | boolean>;
+  _rescc: Record<string, string | boolean>;
+  _resHeaders: Record<string, string>;
+  _method: string;
+  _status: number;
+  _isShared: boolean;
+  _noAuthorization: boolean;
+}
+
+/** Statuses whose semantics this cache implements (for `must-understand`). */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  300,
+  301,
+  302,
+  303,
+  307,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
+
+/** Statuses heuristically cacheable (RFC 9110 section 15.1). */
+const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  203,
+  204,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
+]);
+
+/**
+ * The `CachePolicy` class whose notion of "now" is `clock`: one subclass per clock, so
+ * `fromObject` keeps reading the same time.
+ */
+export function _policyClass(clock: Clock): typeof CachePolicy {
+  let found = classes.get(clock);
+  if (!found) {
+    found = class ClockedCachePolicy extends CachePolicy {
+      now(): number {
+        return clock();
+      }
+
+      /**
+       * RFC 9111 section 3: any final status may be stored with explicit freshness (the
+       * library knows a fixed list), and `must-understand` stores only the statuses this cache
+       * understands, overriding `no-store`.
+       */
+      override storable(): boolean {
+        const self = this as unknown as PolicyInternals;
+        if (self._reqcc["no-store"]) return false;
+        const method = self._method;
+        const rescc = self._rescc;
+        const explicit = Boolean(
+          rescc["max-age"] || self._resHeaders.expires || (self._isShared && rescc["s-maxage"]),
+        );
+        if (method !== "GET" && method !== "HEAD" && !(method === "POST" && explicit)) {
+          return false;
+        }
+        const status = self._status;
+        if (status < 200 || status > 599 || status === 206 || status === 304) return false;
+        if (self._rescc["must-understand"]) {
+          if (!UNDERSTOOD_STATUSES.has(status)) return false;
+        } else if (self._rescc["no-store"]) return false;
+        if (self._isShared && rescc.private) return false;
+        // RFC 9111 section 3.5: a shared cache stores a response to a request with
+        // Authorization only when a directive allows it.
+        if (
+          self._isShared && !self._noAuthorization &&
+          !(rescc["must-revalidate"] || rescc.public || rescc["s-maxage"])
+        ) return false;
+        return explicit || Boolean(self._rescc.public) || HEURISTIC_STATUSES.has(status);
+      }
+    };
+    classes.set(clock, found);
+  }
+  return found;
+}

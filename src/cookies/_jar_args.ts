@@ -1,0 +1,52 @@
+/**
+ * The checks of the cookie jars' options and arguments, apart from the cookie engine so that a
+ * jar is made, and an empty one read, without loading tough-cookie and the public suffix list.
+ */
+
+import type { Clock } from "../clock.ts";
+import { checkClock } from "../_clock.ts";
+import type { CookieJarOptions } from "./cookie_jar.ts";
+import type { _StoreLimits } from "./_cookie_store.ts";
+
+const DEFAULT_MAX_PER_DOMAIN = 180;
+const DEFAULT_MAX_COOKIES = 3000;
+
+/** Checks the shared jar options and fills in the defaults. */
+export function _resolveLimits(options: CookieJarOptions | undefined, what: string): _StoreLimits {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
+  }
+  const clock = checkClock(`Cannot ${what}`, options?.clock);
+  const positive = (field: string, value: unknown, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot ${what}: '${field}' must be a positive integer, got ${String(value)}`,
+      );
+    }
+    return value;
+  };
+  return {
+    clock: clock as Clock,
+    maxCookiesPerDomain: positive(
+      "maxCookiesPerDomain",
+      options?.maxCookiesPerDomain,
+      DEFAULT_MAX_PER_DOMAIN,
+    ),
+    maxCookies: positive("maxCookies", options?.maxCookies, DEFAULT_MAX_COOKIES),
+  };
+}
+
+/** The URL argument of a jar method, or a TypeError naming it. */
+export function _toUrl(url: unknown, what: string): URL {
+  if (url instanceof URL) return url;
+  if (typeof url === "string") {
+    try {
+      return new URL(url);
+    } catch {
+      // reported below
+    }
+  }
+  const shown = typeof url === "string" ? JSON.stringify(url) : typeof url;
+  throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${shown}`);
+}
