@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { closedPort, serve } from "./_helpers/server.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -12,6 +13,7 @@ async function runConsumer(
   program: string,
   flags: string[] = [],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Keep the consumer's output plain: no colours in what the tests read.
   const dir = await Deno.makeTempDir({ prefix: "netaccess_consumer_" });
   try {
     await Deno.writeTextFile(
@@ -27,6 +29,7 @@ async function runConsumer(
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-lock", ...flags, "main.ts"],
       cwd: dir,
+      env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -145,4 +148,26 @@ Deno.test("importing the entry points loads no npm package and no node: module u
       }
     });
   }
+});
+
+Deno.test("the README's first example, run as written, reports a failed transfer and exits cleanly", async (t) => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const first = /```ts\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+  assert.ok(first?.includes(`manager.get("https://example.com/big.bin")`), first);
+  await t.step("a refused connection", async () => {
+    const url = `http://127.0.0.1:${closedPort()}/big.bin`;
+    const program = first.replace("https://example.com/big.bin", url);
+    const { code, stdout, stderr } = await runConsumer(program, ["--allow-net=127.0.0.1"]);
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stdout, /^\d+$/m, "no chunk arrived");
+    assert.match(stderr, /^1 Connection refused by 127\.0\.0\.1:\d+/);
+  });
+  await t.step("a 404 with a body", async () => {
+    await using server = serve(() => new Response("gone", { status: 404 }));
+    const program = first.replace("https://example.com/big.bin", `${server.url}/big.bin`);
+    const { code, stdout, stderr } = await runConsumer(program, ["--allow-net=127.0.0.1"]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^4\n/m, "the body's chunks were read");
+    assert.match(stderr, /^203 Error transferring .*server replied: 404 Not Found\n$/);
+  });
 });
