@@ -1,6 +1,6 @@
 /**
- * Responses as the layers pass them: the facts recorded about each one (`ResponseInfo`), copies with another
- * body, and throwing one away with the queue slot behind it.
+ * Responses as the layers pass them: the facts recorded about each one (`ResponseInfo`), copies
+ * with another body, and throwing one away.
  *
  * @module
  */
@@ -37,17 +37,10 @@ export function withBody(response: Response, body: BodyInit | null): Response {
   return copy;
 }
 
-const discards = new WeakMap<Response, () => void>();
-
-/** Records what frees the queue slot behind a response when a layer throws the response away. */
-export function onDiscard(response: Response, free: () => void): void {
-  discards.set(response, free);
-}
-
-/** Throws a response away: cancels its body and frees its queue slot at once. */
+/**
+ * Throws a response away: cancels its body. Its queue slot is freed by the layer that holds the
+ * exchange (`exchange.releaseSlot`), or when the reply sends its next hop or finishes.
+ */
 export async function discard(response: Response): Promise<void> {
-  const free = discards.get(response);
-  discards.delete(response);
-  free?.();
   await response.body?.cancel().catch(() => {});
 }

@@ -48,7 +48,8 @@ class WaiterList {
 interface HostState {
   active: number;
   waiting: number;
-  lists: Record<Priority, WaiterList>;
+  /** Made when a request first has to wait for this origin. */
+  lists: Record<Priority, WaiterList> | undefined;
 }
 
 const ORDER: readonly Priority[] = ["high", "normal", "low"];
@@ -106,6 +107,7 @@ export class HostQueue {
       return Promise.resolve(this.#releaser(key, host));
     }
     return new Promise((resolve, reject) => {
+      host.lists ??= { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() };
       const list = host.lists[priority];
       const waiter: Waiter = {
         resolve,
@@ -185,7 +187,8 @@ export class HostQueue {
     this.#closed = { reason };
     for (const host of this.#hosts.values()) {
       for (const priority of ORDER) {
-        const list = host.lists[priority];
+        const list = host.lists?.[priority];
+        if (list === undefined) continue;
         for (let waiter = list.head; waiter !== undefined;) {
           const next = waiter.next;
           waiter.list = waiter.prev = waiter.next = undefined;
@@ -204,11 +207,7 @@ export class HostQueue {
   #host(key: string): HostState {
     let host = this.#hosts.get(key);
     if (!host) {
-      host = {
-        active: 0,
-        waiting: 0,
-        lists: { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() },
-      };
+      host = { active: 0, waiting: 0, lists: undefined };
       this.#hosts.set(key, host);
     }
     return host;
@@ -226,11 +225,12 @@ export class HostQueue {
 
   #dispatch(key: string, host: HostState): void {
     while (host.waiting > 0 && host.active < this.#limit(key)) {
-      const list = host.lists.high.size > 0
-        ? host.lists.high
-        : host.lists.normal.size > 0
-        ? host.lists.normal
-        : host.lists.low;
+      const lists = host.lists!;
+      const list = lists.high.size > 0
+        ? lists.high
+        : lists.normal.size > 0
+        ? lists.normal
+        : lists.low;
       const waiter = list.head!;
       list.remove(waiter);
       host.waiting--;

@@ -357,6 +357,14 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#claim("all");
     await this.finished;
     this.#throwIfNoBody();
+    const only = this.#chunks.length - this.#head === 1 ? this.#chunks[this.#head]! : undefined;
+    if (only !== undefined && only.buffer instanceof ArrayBuffer) {
+      // One chunk (a small body read in one operation): it is the body, no copy.
+      this.#chunks = [];
+      this.#head = 0;
+      this.#buffered = 0;
+      return only as Uint8Array<ArrayBuffer>;
+    }
     const out = new Uint8Array(this.#buffered);
     let offset = 0;
     for (let i = this.#head; i < this.#chunks.length; i++) {

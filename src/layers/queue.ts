@@ -1,14 +1,13 @@
 /**
  * The queue layer: takes a slot of the per-origin queue for every network exchange and
  * releases it exactly once: at once when the response has no body left to read, else when
- * the reply finishes (its body read, failed or aborted), when a layer throws the response
- * away, or when the reply sends its next hop.
+ * the reply has its body in memory or finishes (read, failed or aborted), when the retry
+ * layer waits to send again, or when the reply sends its next hop.
  *
  * @module
  */
 
 import { type Exchange, type Layer, responseInfo } from "../exchange.ts";
-import { onDiscard } from "../_response.ts";
 import type { HostQueue } from "../host_queue.ts";
 import { _holdSlot } from "../reply.ts";
 
@@ -44,7 +43,6 @@ export function queueLayer(
       return response;
     }
     exchange.releaseSlot = release;
-    onDiscard(response, release);
     _holdSlot(exchange.reply, release);
     return response;
   };

@@ -89,6 +89,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), options.clock());
       if (retryAfter !== null && retryAfter > settings.maxRetryAfter) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
+      exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       announce(
         exchange.reply,
