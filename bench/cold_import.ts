@@ -13,8 +13,11 @@
 export const KY = "npm:ky@2.1.0";
 const ROOT = new URL("../", import.meta.url);
 
-/** Makes a consumer project that imports `specifier` and prints how long the import took. */
-async function consumer(name: string, specifier: string): Promise<string> {
+/**
+ * Makes a consumer project that imports `specifier` (nothing when `null`) and prints how long the
+ * import took.
+ */
+async function consumer(name: string, specifier: string | null): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: `netaccess_cold_${name}_` });
   await Deno.writeTextFile(
     `${dir}/deno.json`,
@@ -29,7 +32,7 @@ async function consumer(name: string, specifier: string): Promise<string> {
   await Deno.writeTextFile(
     `${dir}/main.ts`,
     `const start = performance.now();\n` +
-      `await import(${JSON.stringify(specifier)});\n` +
+      (specifier === null ? "" : `await import(${JSON.stringify(specifier)});\n`) +
       `console.log(performance.now() - start);\n`,
   );
   return dir;
@@ -67,6 +70,11 @@ export interface ColdImportResult {
   importRatio: number;
   /** netaccess's median process time over ky's. */
   processRatio: number;
+  /**
+   * netaccess's median process time over ky's, each less the median of a process that imports
+   * nothing (what the import adds to a cold start).
+   */
+  addedRatio: number;
 }
 
 /** Measures `samples` cold imports of each consumer, alternating them. */
@@ -78,6 +86,7 @@ export async function measureColdImport(samples = 15): Promise<ColdImportResult>
       "data:text/javascript,export * from '@netaccess/core'; export * from '@netaccess/core/testing';",
     ),
     [`ky (${KY})`]: await consumer("ky", "ky"),
+    "nothing (deno start-up)": await consumer("none", null),
   };
   try {
     const times: Record<string, { import: number[]; process: number[] }> = {};
@@ -99,12 +108,14 @@ export async function measureColdImport(samples = 15): Promise<ColdImportResult>
       processMs[name] = median(process);
     }
     const ky = `ky (${KY})`;
+    const startUp = processMs["nothing (deno start-up)"]!;
     return {
       samples,
       importMs,
       processMs,
       importRatio: importMs["@netaccess/core"]! / importMs[ky]!,
       processRatio: processMs["@netaccess/core"]! / processMs[ky]!,
+      addedRatio: (processMs["@netaccess/core"]! - startUp) / (processMs[ky]! - startUp),
     };
   } finally {
     for (const dir of Object.values(consumers)) await Deno.remove(dir, { recursive: true });
@@ -123,6 +134,7 @@ if (import.meta.main) {
   }
   console.log(
     `ratio to ky: import ${result.importRatio.toFixed(2)}x (target: within 2x), ` +
-      `whole process ${result.processRatio.toFixed(2)}x`,
+      `whole process ${result.processRatio.toFixed(2)}x, ` +
+      `process less start-up ${result.addedRatio.toFixed(2)}x`,
   );
 }
