@@ -1,28 +1,24 @@
 /**
- * The netaccess demo: starts a loopback server, downloads a few MiB through the manager with a
- * live progress line on stderr, uploads a streamed body with upload progress, then shows a
- * cache hit, cookies kept across requests, offline mode answered from the cache, and errors as
- * data. It prints what happened.
+ * The netaccess demo, through the command line: starts a loopback server, then runs the
+ * `netaccess` command (src/cli.ts) against it, each step a process of its own sharing one
+ * state file (Deno KV) for the cache, cookies and HSTS: a download with progress, the same URL
+ * as a cache hit, a revalidation answered 304, a login whose cookie a second process still
+ * sends, a redirect chain in verbose mode, and the network switched off.
  *
  * Run: `npx --yes deno@2.9.6 task demo`
  *
  * @module
  */
 
-import {
-  MemoryCache,
-  NetworkAccessManager,
-  NetworkError,
-  type NetworkProgressEvent,
-  type NetworkReply,
-} from "../mod.ts";
+const KIB = 1024;
+const BLOCK = 64 * KIB;
+const BLOCKS = 32;
+const PACE_MS = 40;
+const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const decoder = new TextDecoder();
 
-const MIB = 1024 * 1024;
-const DOWNLOAD = 8 * MIB;
-const UPLOAD = 4 * MIB;
-const encoder = new TextEncoder();
-
-const served = { news: 0 };
+const served = { big: 0, news: 0 };
 
 function origin(): { url: string; close: () => Promise<void> } {
   const controller = new AbortController();
@@ -33,46 +29,56 @@ function origin(): { url: string; close: () => Promise<void> } {
     onListen() {},
   }, async (request) => {
     const { pathname } = new URL(request.url);
-    if (pathname === "/big.bin") {
-      const block = new Uint8Array(256 * 1024).fill(42);
-      let sent = 0;
-      return new Response(
-        new ReadableStream<Uint8Array>({
-          async pull(stream) {
-            if (sent >= DOWNLOAD) return stream.close();
-            await new Promise((resolve) => setTimeout(resolve, 15)); // a visible pace
-            sent += block.byteLength;
-            stream.enqueue(block);
+    switch (pathname) {
+      case "/big.bin": {
+        served.big++;
+        let sent = 0;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            async pull(stream) {
+              if (sent === BLOCKS) return stream.close();
+              // Paced on purpose, so that the progress line has something to show.
+              await new Promise((resolve) => setTimeout(resolve, PACE_MS));
+              stream.enqueue(new Uint8Array(BLOCK).fill(0x2a));
+              sent++;
+            },
+          }, { highWaterMark: 0 }),
+          {
+            headers: {
+              "content-length": String(BLOCK * BLOCKS),
+              "content-type": "application/octet-stream",
+              "cache-control": "max-age=60",
+            },
           },
-        }, { highWaterMark: 0 }),
-        {
-          headers: {
-            "content-length": String(DOWNLOAD),
-            "content-type": "application/octet-stream",
-          },
-        },
-      );
+        );
+      }
+      case "/news":
+        served.news++;
+        if (request.headers.get("if-none-match") === '"edition-1"') {
+          return new Response(null, { status: 304, headers: { etag: '"edition-1"' } });
+        }
+        return new Response("today's headlines\n", {
+          headers: { "cache-control": "no-cache", etag: '"edition-1"' },
+        });
+      case "/login": {
+        const form = await request.formData().catch(() => new FormData());
+        const user = String(form.get("user") ?? "guest");
+        return new Response(`welcome, ${user}\n`, {
+          headers: { "set-cookie": `session=${user}; Path=/; Max-Age=600; HttpOnly` },
+        });
+      }
+      case "/me": {
+        const session = request.headers.get("cookie")?.match(/session=([^;]+)/)?.[1];
+        return new Response(session ? `logged in as ${session}\n` : "not logged in\n");
+      }
+      case "/old":
+        return Response.redirect(new URL("/older", request.url), 301);
+      case "/older":
+        return Response.redirect(new URL("/new", request.url), 302);
+      case "/new":
+        return new Response("you found the new place\n");
     }
-    if (pathname === "/news") {
-      served.news++;
-      return new Response(`headlines #${served.news}`, {
-        headers: { "cache-control": "max-age=60", "content-type": "text/plain" },
-      });
-    }
-    if (pathname === "/login") {
-      return new Response("welcome", {
-        headers: { "set-cookie": "session=s3cr3t; Path=/; HttpOnly" },
-      });
-    }
-    if (pathname === "/me") {
-      return new Response(`you sent: ${request.headers.get("cookie") ?? "no cookie"}`);
-    }
-    if (pathname === "/upload") {
-      let size = 0;
-      for await (const chunk of request.body ?? []) size += chunk.byteLength;
-      return Response.json({ received: size });
-    }
-    return new Response("not found", { status: 404 });
+    return new Response("not found\n", { status: 404 });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -83,101 +89,78 @@ function origin(): { url: string; close: () => Promise<void> } {
   };
 }
 
-function progressLine(label: string): (event: Event) => void {
-  return (event) => {
-    const { loaded, total } = event as NetworkProgressEvent;
-    const percent = total > 0 ? ` ${((loaded / total) * 100).toFixed(0).padStart(3)}%` : "";
-    const bar = total > 0 ? `[${"#".repeat(Math.round((loaded / total) * 30)).padEnd(30)}]` : "";
-    Deno.stderr.writeSync(
-      encoder.encode(`\r${label} ${bar}${percent} ${(loaded / MIB).toFixed(2)} MiB`),
-    );
-  };
+/** Runs `netaccess ARGS`, printing the command; stderr goes to the terminal when `live`. */
+async function netaccess(
+  state: string,
+  args: string[],
+  options: { live?: boolean; cwd?: string; show?: RegExp } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  console.log(`\n$ netaccess ${args.join(" ")}`);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--config", CONFIG, CLI, "--state", state, ...args],
+    cwd: options.cwd,
+    stdout: "piped",
+    stderr: options.live ? "inherit" : "piped",
+  }).output();
+  const { code, stdout } = output;
+  const out = decoder.decode(stdout);
+  const err = options.live ? "" : decoder.decode(output.stderr);
+  if (out) Deno.stdout.writeSync(stdout);
+  const lines = err.split("\n").filter((line) =>
+    line && (!options.show || options.show.test(line))
+  );
+  for (const line of lines) console.log(line);
+  if (code !== 0) console.log(`(exit code ${code})`);
+  return { code, out, err };
 }
 
-function outcome(reply: NetworkReply): string {
-  return reply.error === NetworkError.NoError
-    ? `HTTP ${reply.status}`
-    : `error ${reply.error}: ${reply.errorString}`;
-}
-
-/** A request body produced piece by piece, sent as it is produced. */
-async function* body() {
-  for (let sent = 0; sent < UPLOAD; sent += 256 * 1024) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    yield new Uint8Array(256 * 1024);
-  }
-}
-
+const started = performance.now();
 const server = origin();
-await using manager = new NetworkAccessManager({
-  transferTimeout: 10_000,
-  cache: new MemoryCache(), // or: await KvCache.open({ path: "state.sqlite3" })
-});
+const dir = await Deno.makeTempDir({ prefix: "netaccess_demo_" });
+const state = `${dir}/state.sqlite3`;
 try {
-  // 1. A download, streamed through the async iterator, with a live progress line.
-  const started = performance.now();
-  const download = manager.get(`${server.url}/big.bin`);
-  download.addEventListener("downloadprogress", progressLine("download"));
-  let received = 0;
-  for await (const chunk of download) received += chunk.byteLength;
-  await download.finished;
-  const seconds = (performance.now() - started) / 1000;
-  Deno.stderr.writeSync(encoder.encode("\n"));
+  console.log(`A loopback server is up at ${server.url}; every command below is a new process,`);
+  console.log(`and they share one state file (cache, cookies, HSTS): ${state}`);
+
   console.log(
-    `GET  ${download.url.pathname}: ${outcome(download)}, ${(received / MIB).toFixed(1)} MiB in ` +
-      `${seconds.toFixed(2)} s (${(received / MIB / seconds).toFixed(1)} MiB/s)`,
+    `\n1. A download with progress. The server paces /big.bin on purpose (${BLOCK / KIB} KiB ` +
+      `every ${PACE_MS} ms, ${BLOCK * BLOCKS / KIB} KiB in all) so the progress line moves.`,
   );
+  await netaccess(state, ["--progress", "-O", `${server.url}/big.bin`], { live: true, cwd: dir });
 
-  // 2. An upload of a streamed body, with upload progress.
-  const upload = manager.post(`${server.url}/upload`, body());
-  upload.addEventListener("uploadprogress", progressLine("upload  "));
-  const echoed = await upload.json() as { received: number };
-  Deno.stderr.writeSync(encoder.encode("\n"));
+  console.log("\n2. The same URL again: a cache hit, the server is not asked.");
+  await netaccess(state, ["-v", "-O", `${server.url}/big.bin`], { cwd: dir, show: /^\* cache/ });
+  console.log(`   (the server sent /big.bin ${served.big} time(s))`);
+
   console.log(
-    `POST ${upload.url.pathname}: ${outcome(upload)}, the server received ${
-      (echoed.received / MIB).toFixed(1)
-    } MiB`,
+    "\n3. A page the server wants revalidated (no-cache, ETag): the second run gets 304.",
   );
+  await netaccess(state, [`${server.url}/news`]);
+  await netaccess(state, ["-v", `${server.url}/news`], {
+    show: /^(> if-none-match|< 304|\* cache)/,
+  });
 
-  // 3. The HTTP cache: the second request is answered without the network.
-  const first = manager.get(`${server.url}/news`);
-  const firstText = await first.text();
-  const second = manager.get(`${server.url}/news`);
-  const secondText = await second.text();
-  console.log(
-    `GET  /news twice: "${firstText}" (fromCache ${first.fromCache}), "${secondText}" ` +
-      `(fromCache ${second.fromCache}); the server answered ${served.news} time(s)`,
-  );
+  console.log("\n4. A login sets a cookie; a second process is still logged in.");
+  await netaccess(state, ["-v", "-d", "user=ada", `${server.url}/login`], {
+    show: /^\* cookie/,
+  });
+  await netaccess(state, [`${server.url}/me`]);
 
-  // 4. Cookies: the jar keeps what /login set and sends it to /me.
-  await manager.get(`${server.url}/login`).finished;
-  console.log(`GET  /me after /login: ${await manager.get(`${server.url}/me`).text()}`);
+  console.log("\n5. A redirect chain in verbose mode: every hop.");
+  await netaccess(state, ["-v", `${server.url}/old`], {
+    show: /^(> GET|< \d{3}|< location|\* redirect)/,
+  });
 
-  // 5. Offline: with network access off, the cache still answers and the rest fails at once.
-  manager.networkAccessible = "not-accessible";
-  const cached = manager.get(`${server.url}/news`, { cacheLoadControl: "prefer-cache" });
-  const offlineText = await cached.text();
-  console.log(`GET  /news offline: "${offlineText}" (fromCache ${cached.fromCache})`);
-  const uncached = manager.get(`${server.url}/big.bin`);
-  await uncached.finished;
-  console.log(`GET  /big.bin offline: error ${uncached.error}: ${uncached.errorString}`);
-  manager.networkAccessible = "accessible";
+  console.log("\n6. The network switched off: the download comes from the cache...");
+  await netaccess(state, ["--offline", "-v", "-o", "again.bin", `${server.url}/big.bin`], {
+    cwd: dir,
+    show: /^\* cache/,
+  });
+  console.log("   ...and what the cache does not hold fails with a clear error:");
+  await netaccess(state, ["--offline", `${server.url}/new-today`]);
 
-  // 6. Errors are data on the reply, never exceptions.
-  const missing = manager.get(`${server.url}/missing`);
-  await missing.finished;
-  console.log(
-    `GET  /missing: error ${missing.error} (${
-      Object.entries(NetworkError).find(([, v]) => v === missing.error)?.[0]
-    })`,
-  );
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closedPort = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const refused = manager.get(`http://127.0.0.1:${closedPort}/`);
-  await refused.finished;
-  console.log(`GET  a closed port: error ${refused.error}: ${refused.errorString}`);
+  console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 } finally {
-  await manager.close();
   await server.close();
+  await Deno.remove(dir, { recursive: true });
 }

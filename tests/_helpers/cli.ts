@@ -1,0 +1,62 @@
+/** Runs the command line (`src/cli.ts`) as a subprocess, as a person would. */
+
+const CLI = new URL("../../src/cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** What a run of the command line produced. */
+export interface CliResult {
+  code: number;
+  stdout: Uint8Array;
+  /** stdout as text. */
+  out: string;
+  /** stderr as text. */
+  err: string;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface CliOptions {
+  /** Bytes or text on stdin (default: none). */
+  stdin?: Uint8Array | string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** The working directory. */
+  cwd?: string;
+  /** The `--state` file; `null` adds no `--state` (the default path). Default `":memory:"`. */
+  state?: string | null;
+}
+
+/** The `deno` arguments that run the command line with this repository's configuration. */
+export function cliCommand(args: string[], state: string | null = ":memory:"): string[] {
+  return [
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    CONFIG,
+    CLI,
+    ...(state === null ? [] : ["--state", state]),
+    ...args,
+  ];
+}
+
+/** Runs `netaccess ARGS` and collects its exit code and output. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: cliCommand(args, options.state === undefined ? ":memory:" : options.state),
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
+    );
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout, out: decoder.decode(stdout), err: decoder.decode(stderr) };
+}

@@ -1,0 +1,660 @@
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { cliCommand, runCli } from "./_helpers/cli.ts";
+import { serve } from "./_helpers/server.ts";
+import { startProxyServer } from "./_helpers/proxy_server.ts";
+import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
+import { EXIT_CODES } from "../src/cli.ts";
+
+const encoder = new TextEncoder();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits `ms`, or less when `signal` aborts (the client went away). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+/** A loopback server with the routes the tests use, counting requests per path. */
+function startServer() {
+  const hits = new Map<string, number>();
+  let active = 0;
+  let peak = 0;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const server = serve(async (request) => {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    switch (path) {
+      case "/bytes":
+        return new Response(Uint8Array.from({ length: 256 }, (_, i) => i));
+      case "/text":
+        return new Response("hello\n");
+      case "/echo": {
+        const type = request.headers.get("content-type") ?? "";
+        let form: Record<string, string> | undefined;
+        let body = "";
+        if (type.startsWith("multipart/form-data")) {
+          form = {};
+          for (const [name, value] of await request.formData()) {
+            form[name] = typeof value === "string"
+              ? value
+              : `${value.name}:${value.type}:${await value.text()}`;
+          }
+        } else body = await request.text();
+        return Response.json({
+          method: request.method,
+          headers: Object.fromEntries(request.headers),
+          body,
+          form,
+        });
+      }
+      case "/a":
+        return Response.redirect(new URL("/b", url), 302);
+      case "/b":
+        return Response.redirect(new URL("/c", url), 301);
+      case "/c":
+        return new Response("end of the chain\n");
+      case "/login":
+        return new Response("welcome\n", {
+          headers: { "set-cookie": "session=s3cret; Path=/; Max-Age=3600; HttpOnly" },
+        });
+      case "/me":
+        return new Response(`${request.headers.get("cookie") ?? "anonymous"}\n`);
+      case "/fresh":
+        return new Response(`fresh ${hits.get(path)}\n`, {
+          headers: { "cache-control": "max-age=600" },
+        });
+      case "/validate":
+        if (request.headers.get("if-none-match") === '"v1"') {
+          return new Response(null, { status: 304, headers: { etag: '"v1"' } });
+        }
+        return new Response("validated body\n", {
+          headers: { "cache-control": "no-cache", etag: '"v1"' },
+        });
+      case "/nostore":
+        return new Response("secret\n", { headers: { "cache-control": "no-store" } });
+      case "/slow":
+        await pause(4000, request.signal);
+        return new Response("late\n");
+      case "/stall": {
+        let id: ReturnType<typeof setTimeout> | undefined;
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(encoder.encode("first bytes, then nothing"));
+              id = setTimeout(() => controller.close(), 4000);
+              timers.add(id);
+            },
+            cancel() {
+              clearTimeout(id);
+            },
+          }),
+        );
+      }
+      case "/flaky":
+        return (hits.get(path) ?? 0) <= 2
+          ? new Response("busy\n", { status: 503 })
+          : new Response("finally\n");
+      case "/auth": {
+        const expected = `Basic ${btoa("bob:pa ss")}`;
+        if (request.headers.get("authorization") === expected) return new Response("hi bob\n");
+        return new Response("who?\n", {
+          status: 401,
+          headers: { "www-authenticate": 'Basic realm="test"' },
+        });
+      }
+      case "/missing":
+        return new Response("no such page\n", { status: 404 });
+      case "/empty.txt":
+        return new Response(null, { status: 200 });
+      default:
+        if (path.startsWith("/files/") || path === "/paced") {
+          active++;
+          peak = Math.max(peak, active);
+          const chunks = Number(url.searchParams.get("chunks") ?? 4);
+          const size = 8192;
+          let sent = 0;
+          return new Response(
+            new ReadableStream({
+              async pull(controller) {
+                if (sent === chunks) {
+                  active--;
+                  controller.close();
+                  return;
+                }
+                await sleep(Number(url.searchParams.get("pace") ?? 60));
+                controller.enqueue(new Uint8Array(size).fill(0x61 + (sent % 26)));
+                sent++;
+              },
+              cancel() {
+                active--;
+              },
+            }),
+            { headers: { "content-length": String(chunks * size) } },
+          );
+        }
+        return new Response("not found\n", { status: 404 });
+    }
+  });
+  return {
+    url: server.url,
+    hits,
+    get peak() {
+      return peak;
+    },
+    async close() {
+      for (const id of timers) clearTimeout(id);
+      await server.close();
+    },
+  };
+}
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+}
+
+Deno.test("cli: --help, --version and bad arguments", async (t) => {
+  await t.step("--help lists every option and exits 0", async () => {
+    const { code, out } = await runCli(["--help"]);
+    assert.equal(code, 0);
+    for (
+      const option of [
+        "--request",
+        "--header",
+        "--data",
+        "--json",
+        "--form",
+        "--output",
+        "--remote-name",
+        "--head",
+        "--location",
+        "--max-redirs",
+        "--redirect-policy",
+        "--proxy",
+        "--user",
+        "--state",
+        "--no-cache",
+        "--offline",
+        "--no-cookies",
+        "--timeout",
+        "--transfer-timeout",
+        "--retry",
+        "--parallel",
+        "--verbose",
+        "--silent",
+        "--fail",
+        "--progress",
+        "--cacert",
+        "--cert",
+        "--key",
+      ]
+    ) assert.match(out, new RegExp(`${option}\\b`), option);
+    assert.match(out, /no -k\/--insecure/);
+  });
+  await t.step("--version prints the package version", async () => {
+    const { code, out } = await runCli(["--version"]);
+    assert.equal(code, 0);
+    assert.match(out, new RegExp(`^netaccess ${denoJson.version.replaceAll(".", "\\.")} `));
+  });
+  const bad: [string[], RegExp][] = [
+    [[], /no URL given/],
+    [["--bogus", "http://x.test/"], /Unknown option '--bogus'/],
+    [["-X", "BAD@", "http://x.test/"], /-X takes an HTTP method, got "BAD@"/],
+    [["--retry", "two", "http://x.test/"], /--retry takes a whole number .*"two"/],
+    [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
+    [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
+    [["-H", "no colon", "http://x.test/"], /-H takes "Name: value"/],
+    [["-o", "f", "http://x.test/1", "http://x.test/2"], /-o names one file/],
+    [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
+    [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
+    [["-x", "ftp://p.test", "http://x.test/"], /proxy scheme "ftp" is not supported/],
+    [["-O", "http://x.test/"], /has none: use -o FILE/],
+    [["-k", "https://x.test/"], /Deno has no per-client switch .* --cacert FILE/],
+  ];
+  for (const [args, message] of bad) {
+    await t.step(`${args.join(" ") || "(nothing)"}: one line and the usage, exit 2`, async () => {
+      const { code, err, out } = await runCli(args);
+      assert.equal(code, EXIT_CODES.usage, err);
+      assert.equal(out, "");
+      const lines = err.trimEnd().split("\n");
+      assert.equal(lines.length, 2, err);
+      assert.match(lines[0]!, message);
+      assert.match(lines[1]!, /^usage: netaccess \[options\] URL\.\.\./);
+    });
+  }
+});
+
+Deno.test("cli: bodies, files, methods and headers", async (t) => {
+  const server = startServer();
+  const dir = await tempDir();
+  try {
+    await t.step("the body goes to stdout, binary-safe", async () => {
+      const { code, stdout } = await runCli([`${server.url}/bytes`]);
+      assert.equal(code, 0);
+      assert.deepEqual(stdout, Uint8Array.from({ length: 256 }, (_, i) => i));
+    });
+    await t.step("-o writes a file, -O one named after the URL", async () => {
+      const file = `${dir}/out.bin`;
+      const saved = await runCli(["-o", file, `${server.url}/bytes`]);
+      assert.equal(saved.code, 0);
+      assert.equal(saved.out, "");
+      assert.equal((await Deno.readFile(file)).byteLength, 256);
+      const named = await runCli(["-O", `${server.url}/files/x.bin?chunks=2&pace=1`], {
+        cwd: dir,
+      });
+      assert.equal(named.code, 0, named.err);
+      assert.equal((await Deno.readFile(`${dir}/x.bin`)).byteLength, 16384);
+      const empty = await runCli(["-O", `${server.url}/empty.txt`], { cwd: dir });
+      assert.equal(empty.code, 0, empty.err);
+      assert.equal((await Deno.readFile(`${dir}/empty.txt`)).byteLength, 0);
+    });
+    await t.step("-X and -H", async () => {
+      const { code, out } = await runCli([
+        "-X",
+        "PATCH",
+        "-H",
+        "X-One: 1",
+        "-H",
+        "Accept: text/plain",
+        `${server.url}/echo`,
+      ]);
+      assert.equal(code, 0);
+      const echo = JSON.parse(out);
+      assert.equal(echo.method, "PATCH");
+      assert.equal(echo.headers["x-one"], "1");
+      assert.equal(echo.headers.accept, "text/plain");
+    });
+    await t.step("-d text (POST, form type), several -d joined by &", async () => {
+      const { out } = await runCli(["-d", "a=1", "-d", "b=2", `${server.url}/echo`]);
+      const echo = JSON.parse(out);
+      assert.equal(echo.method, "POST");
+      assert.equal(echo.body, "a=1&b=2");
+      assert.equal(echo.headers["content-type"], "application/x-www-form-urlencoded");
+    });
+    await t.step("-d @file and -d @- (stdin)", async () => {
+      await Deno.writeTextFile(`${dir}/payload.txt`, "from a file\nline two\n");
+      const fromFile = JSON.parse(
+        (await runCli(["-d", `@${dir}/payload.txt`, `${server.url}/echo`])).out,
+      );
+      assert.equal(fromFile.body, "from a file\nline two\n");
+      const fromStdin = JSON.parse(
+        (await runCli(["-X", "PUT", "-d", "@-", `${server.url}/echo`], { stdin: "piped in" }))
+          .out,
+      );
+      assert.equal(fromStdin.method, "PUT");
+      assert.equal(fromStdin.body, "piped in");
+      const missing = await runCli(["-d", `@${dir}/nope`, `${server.url}/echo`]);
+      assert.equal(missing.code, EXIT_CODES.failure);
+      assert.match(missing.err, /^netaccess: Cannot read the --data file .*nope: /);
+    });
+    await t.step("--json sets the JSON types", async () => {
+      const echo = JSON.parse((await runCli(["--json", '{"a":1}', `${server.url}/echo`])).out);
+      assert.equal(echo.method, "POST");
+      assert.equal(echo.body, '{"a":1}');
+      assert.equal(echo.headers["content-type"], "application/json");
+      assert.equal(echo.headers.accept, "application/json");
+    });
+    await t.step("-F fields, files with a type, and <file contents", async () => {
+      await Deno.writeTextFile(`${dir}/note.txt`, "file body");
+      const echo = JSON.parse(
+        (await runCli([
+          "-F",
+          "name=pen",
+          "-F",
+          `upload=@${dir}/note.txt;type=text/plain`,
+          "-F",
+          `inline=<${dir}/note.txt`,
+          `${server.url}/echo`,
+        ])).out,
+      );
+      assert.equal(echo.method, "POST");
+      assert.deepEqual(echo.form, {
+        name: "pen",
+        upload: "note.txt:text/plain:file body",
+        inline: "file body",
+      });
+    });
+    await t.step("-I prints the status line and headers, no body", async () => {
+      const { code, out } = await runCli(["-I", `${server.url}/text`]);
+      assert.equal(code, 0);
+      assert.match(out, /^HTTP 200 OK\r\n/);
+      assert.match(out, /content-length: 6\r\n/);
+      assert.doesNotMatch(out, /hello/);
+    });
+    await t.step("--fail: exit 22 and no body on an HTTP error; without it, the body", async () => {
+      const plain = await runCli([`${server.url}/missing`]);
+      assert.equal(plain.code, 0);
+      assert.equal(plain.out, "no such page\n");
+      const failing = await runCli(["--fail", `${server.url}/missing`]);
+      assert.equal(failing.code, EXIT_CODES.httpError);
+      assert.equal(failing.out, "");
+      assert.match(failing.err, /returned HTTP 404 Not Found/);
+      assert.equal(failing.err.trim().split("\n").length, 1);
+    });
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) => {
+  const server = startServer();
+  try {
+    await t.step("-L follows by default; -v shows every hop", async () => {
+      const { code, out, err } = await runCli(["-L", "-v", `${server.url}/a`]);
+      assert.equal(code, 0);
+      assert.equal(out, "end of the chain\n");
+      assert.match(err, /> GET \/a .*\n[^]*< 302 Found\n[^]*< location: .*\/b\n/);
+      assert.match(err, /\* redirect 302 to http:\/\/127\.0\.0\.1:\d+\/b \(hop 1\)/);
+      assert.match(err, /\* redirect 301 to http:\/\/127\.0\.0\.1:\d+\/c \(hop 2\)/);
+      assert.match(err, /> GET \/c /);
+    });
+    await t.step("--max-redirs and --redirect-policy", async () => {
+      const limited = await runCli(["--max-redirs", "1", `${server.url}/a`]);
+      assert.equal(limited.code, EXIT_CODES.protocol, limited.err);
+      assert.match(limited.err, /redirect/i);
+      const manual = await runCli(["--redirect-policy", "manual", "-I", `${server.url}/a`]);
+      assert.equal(manual.code, 0, manual.err);
+      assert.match(manual.out, /^HTTP 302 Found/);
+    });
+    await t.step("-u user:password answers a Basic challenge", async () => {
+      const { code, out } = await runCli(["-u", "bob:pa ss", `${server.url}/auth`]);
+      assert.equal(code, 0);
+      assert.equal(out, "hi bob\n");
+      const wrong = await runCli(["--fail", "-u", "bob:nope", `${server.url}/auth`]);
+      assert.equal(wrong.code, EXIT_CODES.httpError);
+      assert.match(wrong.err, /-u USER/);
+      const asking = await runCli(["-u", "bob", `${server.url}/auth`]);
+      assert.equal(asking.code, EXIT_CODES.usage);
+      assert.match(asking.err, /stdin is not a terminal .*-u bob:PASSWORD/);
+    });
+    await t.step("-v does not show credentials", async () => {
+      const { err } = await runCli(["-v", "-u", "bob:pa ss", `${server.url}/auth`]);
+      assert.match(err, /> authorization: Basic \*\*\*/);
+      assert.doesNotMatch(err, new RegExp(btoa("bob:pa ss")));
+    });
+    await t.step("-x sends through the proxy; a refused proxy exits 5", async () => {
+      await using proxy = startProxyServer();
+      const { code, out } = await runCli(["-x", proxy.url, `${server.url}/text`]);
+      assert.equal(code, 0);
+      assert.equal(out, "hello\n");
+      assert.equal(proxy.log.length, 1);
+      assert.equal(proxy.log[0]!.url, `${server.url}/text`);
+      const port = proxy.port;
+      await proxy.close();
+      const refused = await runCli(["-x", `http://127.0.0.1:${port}`, `${server.url}/text`]);
+      assert.equal(refused.code, EXIT_CODES.proxy);
+      assert.match(refused.err, /^netaccess: GET .* failed: Proxy .* refused the connection/);
+    });
+    await t.step("a refused connection exits 7 with one line", async () => {
+      const closed = serve(() => new Response());
+      const url = closed.url;
+      await closed.close();
+      const { code, err } = await runCli([url]);
+      assert.equal(code, EXIT_CODES.connection);
+      assert.equal(err.trim().split("\n").length, 1);
+      assert.match(err, /Connection refused by 127\.0\.0\.1:\d+: is the server running/);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cli: state shared between processes: cookies, cache, offline", async (t) => {
+  const server = startServer();
+  const dir = await tempDir();
+  const state = `${dir}/state.sqlite3`;
+  try {
+    await t.step("a login in one process, still logged in in the next", async () => {
+      const login = await runCli(["-v", `${server.url}/login`], { state });
+      assert.equal(login.code, 0);
+      assert.match(login.err, /\* cookie stored: session for 127\.0\.0\.1\/ until /);
+      const me = await runCli([`${server.url}/me`], { state });
+      assert.equal(me.out, "session=s3cret\n");
+      const without = await runCli(["--no-cookies", `${server.url}/me`], { state });
+      assert.equal(without.out, "anonymous\n");
+      const other = await runCli([`${server.url}/me`], { state: `${dir}/other.sqlite3` });
+      assert.equal(other.out, "anonymous\n");
+    });
+    await t.step("a fresh response is stored, then served as a hit", async () => {
+      const first = await runCli(["-v", `${server.url}/fresh`], { state });
+      assert.equal(first.out, "fresh 1\n");
+      assert.match(first.err, /\* cache: stored/);
+      const second = await runCli(["-v", `${server.url}/fresh`], { state });
+      assert.equal(second.out, "fresh 1\n");
+      assert.match(second.err, /\* cache: hit, fresh/);
+      assert.equal(server.hits.get("/fresh"), 1);
+      const bypass = await runCli(["-v", "--no-cache", `${server.url}/fresh`], { state });
+      assert.equal(bypass.out, "fresh 2\n");
+      assert.match(bypass.err, /\* cache: off \(--no-cache\)/);
+    });
+    await t.step("a no-cache response is revalidated with a 304", async () => {
+      await runCli([`${server.url}/validate`], { state });
+      const again = await runCli(["-v", `${server.url}/validate`], { state });
+      assert.equal(again.out, "validated body\n");
+      assert.match(again.err, /> if-none-match: "v1"/);
+      assert.match(again.err, /< 304 Not Modified/);
+      assert.match(again.err, /\* cache: revalidated: the server answered 304 Not Modified/);
+    });
+    await t.step("verbose says why a response is not stored", async () => {
+      const { err } = await runCli(["-v", `${server.url}/nostore`], { state });
+      assert.match(err, /\* cache: not storable: Cache-Control: no-store/);
+    });
+    await t.step("--offline serves from the cache, or says it cannot", async () => {
+      const served = await runCli(["-v", "--offline", `${server.url}/validate`], { state });
+      assert.equal(served.code, 0, served.err);
+      assert.equal(served.out, "validated body\n");
+      assert.match(served.err, /\* cache: hit, served from the cache with the network off/);
+      const missing = await runCli(["--offline", `${server.url}/nostore`], { state });
+      assert.equal(missing.code, EXIT_CODES.connection);
+      assert.match(missing.err, /not in the cache, and --offline keeps the network off/);
+      assert.equal(missing.err.trim().split("\n").length, 1);
+    });
+    await t.step("the default state is in $XDG_CACHE_HOME/netaccess", async () => {
+      const { code } = await runCli([`${server.url}/login`], {
+        state: null,
+        env: { XDG_CACHE_HOME: `${dir}/xdg` },
+      });
+      assert.equal(code, 0);
+      assert.ok((await Deno.stat(`${dir}/xdg/netaccess/state.sqlite3`)).isFile);
+    });
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) => {
+  const server = startServer();
+  const dir = await tempDir();
+  try {
+    await t.step("--timeout ends the whole transfer: exit 28", async () => {
+      const { code, err } = await runCli(["--timeout", "0.5", `${server.url}/slow`]);
+      assert.equal(code, EXIT_CODES.timeout);
+      assert.match(
+        err,
+        /^netaccess: GET .*\/slow failed: Timed out after 500 ms: .*--timeout SECONDS\)\n$/,
+      );
+    });
+    await t.step("--transfer-timeout fails a stalled body: exit 28", async () => {
+      const { code, err } = await runCli(["--transfer-timeout", "0.5", `${server.url}/stall`]);
+      assert.equal(code, EXIT_CODES.timeout, err);
+      assert.match(err, /No data moved for 500 ms.*--transfer-timeout SECONDS\)\n$/);
+    });
+    await t.step("--retry N retries a 503", async () => {
+      const { code, out } = await runCli(["--retry", "3", `${server.url}/flaky`]);
+      assert.equal(code, 0);
+      assert.equal(out, "finally\n");
+      assert.equal(server.hits.get("/flaky"), 3);
+    });
+    await t.step("--parallel N downloads N at once, one progress line each", async () => {
+      const urls = ["one", "two", "three"].map((name) =>
+        `${server.url}/files/${name}.bin?chunks=4&pace=80`
+      );
+      const { code, err } = await runCli(["--parallel", "2", "--progress", "-O", ...urls], {
+        cwd: dir,
+      });
+      assert.equal(code, 0, err);
+      for (const name of ["one", "two", "three"]) {
+        assert.equal((await Deno.readFile(`${dir}/${name}.bin`)).byteLength, 4 * 8192);
+        assert.match(err, new RegExp(`${name}\\.bin {2}32\\.0 KiB / 32\\.0 KiB {2}100%`));
+      }
+      assert.equal(server.peak, 2);
+    });
+    await t.step(
+      "progress: none when not a terminal, --progress forces it, -s hides it",
+      async () => {
+        const url = `${server.url}/paced?chunks=4&pace=20`;
+        const quiet = await runCli(["-o", `${dir}/p1`, url]);
+        assert.equal(quiet.err, "");
+        const forced = await runCli(["--progress", "-o", `${dir}/p2`, url]);
+        assert.ok(forced.err.startsWith("\r\x1b[2Kp2 "), forced.err);
+        assert.match(forced.err, /p2 {2}32\.0 KiB \/ 32\.0 KiB {2}100% {2}.* in 0:0\d\n$/);
+        const silent = await runCli(["-s", "--progress", "-o", `${dir}/p3`, url]);
+        assert.equal(silent.err, "");
+      },
+    );
+    await t.step("upload progress for -d @file and -F", async () => {
+      await Deno.writeFile(`${dir}/up.bin`, new Uint8Array(200_000));
+      const data = await runCli(["--progress", "-d", `@${dir}/up.bin`, `${server.url}/echo`]);
+      assert.equal(data.code, 0);
+      assert.match(data.err, /↑ echo {2}195\.3 KiB \/ 195\.3 KiB {2}100%/);
+      const form = await runCli(["--progress", "-F", `f=@${dir}/up.bin`, `${server.url}/echo`]);
+      assert.match(form.err, /↑ echo {2}195\.\d KiB \/ 195\.\d KiB {2}100%/);
+    });
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
+  const certs = await makeTestCertificates();
+  const dir = await tempDir();
+  await Deno.writeTextFile(`${dir}/ca.pem`, certs.caCert);
+  await Deno.writeTextFile(`${dir}/me.pem`, certs.cert);
+  await Deno.writeTextFile(`${dir}/me.key`, certs.key);
+  await using server = serve(() => new Response("over tls\n"), certs);
+  try {
+    await t.step("an unknown issuer: exit 35, the cause and the hint", async () => {
+      const { code, err } = await runCli([server.url]);
+      assert.equal(code, EXIT_CODES.tls);
+      assert.match(err, /unknown issuer.*trust the server's CA with --cacert FILE/);
+    });
+    await t.step("--cacert trusts the CA", async () => {
+      const { code, out } = await runCli(["--cacert", `${dir}/ca.pem`, server.url]);
+      assert.equal(code, 0);
+      assert.equal(out, "over tls\n");
+    });
+    await t.step({
+      name: "--cert and --key answer a server that requires a client certificate",
+      ignore: !(await hasOpenssl()) && !Deno.env.get("CI"),
+      fn: async () => {
+        const mtlsCerts = await makeTestCertificates({ method: "openssl" });
+        await Deno.writeTextFile(`${dir}/mca.pem`, mtlsCerts.caCert);
+        await Deno.writeTextFile(`${dir}/m.pem`, mtlsCerts.cert);
+        await Deno.writeTextFile(`${dir}/m.key`, mtlsCerts.key);
+        await using mtls = await serveMutualTls(mtlsCerts);
+        const refused = await runCli(["--cacert", `${dir}/mca.pem`, mtls.url]);
+        assert.equal(refused.code, EXIT_CODES.tls);
+        assert.match(refused.err, /certificate required.*--cert and --key/);
+        const ok = await runCli([
+          "--cacert",
+          `${dir}/mca.pem`,
+          "--cert",
+          `${dir}/m.pem`,
+          "--key",
+          `${dir}/m.key`,
+          mtls.url,
+        ]);
+        assert.equal(ok.code, 0, ok.err);
+        assert.match(ok.out, /s_server/);
+      },
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Whether `script` (util-linux) can run a command under a pseudo-terminal. */
+async function hasScript(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("script", {
+      args: ["-q", "-e", "-c", "true", "/dev/null"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+const script = await hasScript();
+if (!script && Deno.env.get("CI")) {
+  throw new Error("script (util-linux) is missing: CI must install it (.ci/run does)");
+}
+if (!script) console.warn("cli_test: `script` is missing, skipping the pseudo-terminal tests");
+
+/** Runs the command line under a pseudo-terminal; returns everything the terminal showed. */
+async function underTerminal(args: string[], cwd: string) {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), ...cliCommand(args)].map(quote).join(" ");
+  const { code, stdout } = await new Deno.Command("script", {
+    args: ["-q", "-e", "-f", "-c", command, "/dev/null"],
+    cwd,
+    env: { NO_COLOR: "1", TERM: "xterm" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code, screen: new TextDecoder().decode(stdout) };
+}
+
+Deno.test({
+  name: "cli: under a terminal the progress line redraws in place and ends at 100%",
+  ignore: !script,
+  async fn(t) {
+    const server = startServer();
+    const dir = await tempDir();
+    try {
+      await t.step("progress redraws, at most ten times a second, then 100%", async () => {
+        const { code, screen } = await underTerminal(
+          ["-o", "paced.bin", `${server.url}/paced?chunks=16&pace=100`],
+          dir,
+        );
+        assert.equal(code, 0, screen);
+        const frames = screen.split("\r\x1b[2K").slice(1);
+        const percents = frames.map((frame) => Number(frame.match(/(\d+)%/)?.[1] ?? -1));
+        assert.ok(frames.length >= 4, `redrawn ${frames.length} times: ${JSON.stringify(screen)}`);
+        assert.ok(frames.length <= 40, `too many frames: ${frames.length}`);
+        for (let i = 1; i < percents.length; i++) assert.ok(percents[i]! >= percents[i - 1]!);
+        assert.ok(percents.some((p) => p > 0 && p < 100), JSON.stringify(percents));
+        assert.match(
+          frames.at(-1)!,
+          /^paced\.bin {2}128\.0 KiB \/ 128\.0 KiB {2}100% {2}.* in 0:0\d/,
+        );
+        assert.match(frames[1] ?? "", /left/);
+        assert.equal((await Deno.readFile(`${dir}/paced.bin`)).byteLength, 16 * 8192);
+      });
+      await t.step("a binary body to the terminal is refused with a hint", async () => {
+        const { code, screen } = await underTerminal([`${server.url}/bytes`], dir);
+        assert.equal(code, EXIT_CODES.output);
+        assert.match(screen, /binary output can mess up a terminal: write it with -o FILE/);
+        assert.ok(!screen.includes("\0"), "no byte of the body reached the terminal");
+      });
+    } finally {
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
