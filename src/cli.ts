@@ -425,8 +425,9 @@ async function askPassword(user: string): Promise<string> {
       true,
     );
   }
-  Deno.stderr.writeSync(encoder.encode(`Password for ${user}: `));
+  // Raw before the prompt: whatever is typed once it shows is never echoed.
   Deno.stdin.setRaw(true);
+  Deno.stderr.writeSync(encoder.encode(`Password for ${user}: `));
   const bytes: number[] = [];
   const buffer = new Uint8Array(64);
   try {

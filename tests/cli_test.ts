@@ -458,6 +458,25 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.match(missing.err, /not in the cache, and --offline keeps the network off/);
       assert.equal(missing.err.trim().split("\n").length, 1);
     });
+    await t.step("without Deno KV the state lasts one run, and it says so", async () => {
+      const project = `${dir}/consumer`;
+      await Deno.mkdir(project);
+      await Deno.writeTextFile(
+        `${project}/deno.json`,
+        JSON.stringify({ imports: denoJson.imports }),
+      );
+      const args = cliCommand([`${server.url}/login`], `${dir}/kvless.sqlite3`);
+      args.splice(args.indexOf("--config") + 1, 1, `${project}/deno.json`);
+      const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-lock", ...args.slice(1)],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+      }).output();
+      const err = new TextDecoder().decode(stderr);
+      assert.equal(code, 0, err);
+      assert.equal(new TextDecoder().decode(stdout), "welcome\n");
+      assert.match(err, /^netaccess: Deno KV is not available \(run with --unstable-kv\)/);
+    });
     await t.step("the default state is in $XDG_CACHE_HOME/netaccess", async () => {
       const { code } = await runCli([`${server.url}/login`], {
         state: null,
@@ -488,6 +507,21 @@ Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) =
       const { code, err } = await runCli(["--transfer-timeout", "0.5", `${server.url}/stall`]);
       assert.equal(code, EXIT_CODES.timeout, err);
       assert.match(err, /No data moved for 500 ms.*--transfer-timeout SECONDS\)\n$/);
+    });
+    await t.step("Ctrl-C (SIGINT) cancels the transfer: exit 130", async () => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: cliCommand(["-o", `${dir}/interrupted`, `${server.url}/slow`]),
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const before = server.hits.get("/slow") ?? 0;
+      while ((server.hits.get("/slow") ?? 0) === before) await sleep(20);
+      child.kill("SIGINT");
+      const status = await child.status;
+      assert.equal(status.signal, null, "the command handled SIGINT and exited by itself");
+      assert.equal(status.code, EXIT_CODES.canceled);
     });
     await t.step("--retry N retries a 503", async () => {
       const { code, out } = await runCli(["--retry", "3", `${server.url}/flaky`]);
@@ -645,6 +679,38 @@ Deno.test({
         );
         assert.match(frames[1] ?? "", /left/);
         assert.equal((await Deno.readFile(`${dir}/paced.bin`)).byteLength, 16 * 8192);
+      });
+      await t.step("-u USER asks for the password on the terminal without echoing it", async () => {
+        const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+        const command = [Deno.execPath(), ...cliCommand(["-u", "bob", `${server.url}/auth`])]
+          .map(quote).join(" ");
+        const child = new Deno.Command("script", {
+          args: ["-q", "-e", "-f", "-c", command, "/dev/null"],
+          env: { NO_COLOR: "1", TERM: "xterm" },
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let screen = "";
+        while (!screen.includes("Password for bob: ")) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          screen += value;
+        }
+        const writer = child.stdin.getWriter();
+        await writer.write(encoder.encode("pa ss\r"));
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          screen += value;
+        }
+        await writer.close().catch(() => {});
+        const { code } = await child.status;
+        assert.equal(code, 0, screen);
+        assert.match(screen, /Password for bob: /);
+        assert.match(screen, /hi bob/);
+        assert.doesNotMatch(screen, /pa ss/);
       });
       await t.step("a binary body to the terminal is refused with a hint", async () => {
         const { code, screen } = await underTerminal([`${server.url}/bytes`], dir);
