@@ -63,6 +63,7 @@ const LEVELS: [name: string, files: string[]][] = [
   ["pipeline", ["pipeline.ts"]],
   ["manager", ["manager.ts", "manager/"]],
   ["factory", ["factory.ts", "testing/"]],
+  ["entry points", ["cli.ts", "cli/"]],
 ];
 
 /**
