@@ -126,7 +126,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   /** Resolves when the reply has finished, successfully or not; never rejects. */
   readonly finished: Promise<void>;
 
-  #url: URL;
+  #url: URL | undefined;
   #status = 0;
   #statusText = "";
   #headers: Headers | undefined;
@@ -172,7 +172,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       if (reason instanceof DOMException && reason.name === "TimeoutError") {
         reply.#abortWith(
           NetworkError.TimeoutError,
-          `Timed out: the request's signal aborted with a TimeoutError before ${reply.#url.href} finished (${reason.message})`,
+          `Timed out: the request's signal aborted with a TimeoutError before ${reply.url.href} finished (${reason.message})`,
         );
       } else reply.abort();
     };
@@ -184,7 +184,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     _countRetry = (reply) => void reply.#retries++;
     _replyRedirected = (reply, redirects) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
-      reply.#url = reply.#redirects.at(-1) ?? reply.#url;
+      reply.#url = reply.#redirects.at(-1) ?? reply.url;
     };
     _holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
@@ -211,9 +211,6 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.request = request;
     this.operation = operation;
     this.method = method;
-    this.#url = _withoutUserinfo(
-      request.url instanceof URL ? new URL(request.url.href) : new URL("about:blank"),
-    );
     this.#settings = settings;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
@@ -285,7 +282,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   /** The URL of the reply: the last one after redirects. */
   get url(): URL {
-    return this.#url;
+    // Until the response names its URL, the request's, copied when first asked for.
+    return this.#url ??= _withoutUserinfo(
+      this.request.url instanceof URL ? new URL(this.request.url.href) : new URL("about:blank"),
+    );
   }
   /** The HTTP status, or 0 before the metadata arrived (or when there was no response). */
   get status(): number {
@@ -457,7 +457,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       const found = /position (\d+)/.exec((error as Error).message)?.[1];
       const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
       throw new InvalidJsonError(
-        `The body of ${this.#url.href} is not valid JSON${
+        `The body of ${this.url.href} is not valid JSON${
           text === ""
             ? " (it is empty)"
             : position === undefined
@@ -471,7 +471,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     const status = this.#error === NetworkError.NoError
       ? ""
       : ` (HTTP ${this.#status} ${this.#statusText})`.replace(" )", ")");
-    return await validate(schema, value, `The body of ${this.#url.href}${status}`, this);
+    return await validate(schema, value, `The body of ${this.url.href}${status}`, this);
   }
 
   /**
@@ -542,7 +542,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #claim(consumer: "iterator" | "all"): void {
     if (this.#consumer !== "none") {
-      throw new TypeError(`The body of the reply for ${this.#url.href} was already read`);
+      throw new TypeError(`The body of the reply for ${this.url.href} was already read`);
     }
     this.#consumer = consumer;
     void this.#pump();
@@ -561,7 +561,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       this.#deadline = setTimeout(() => {
         this.#abortWith(
           NetworkError.TimeoutError,
-          `Timed out after ${timeout} ms: ${this.#url.href} did not finish in time (timeout)`,
+          `Timed out after ${timeout} ms: ${this.url.href} did not finish in time (timeout)`,
         );
       }, timeout);
     }
@@ -609,7 +609,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
         bytes = await response.bytes();
       } catch (error) {
         if (this.#state !== "running") return;
-        const failure = _classifyError(error, this.#url, "body");
+        const failure = _classifyError(error, this.url, "body");
         this.#finish(failure.code, failure.message);
         return;
       }
@@ -687,7 +687,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failure = _classifyError(error, this.#url, "body");
+      const failure = _classifyError(error, this.url, "body");
       this.#finish(failure.code, failure.message);
       return;
     } finally {
@@ -711,7 +711,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     if (max <= 0 || this.method === "HEAD" || !(declared > max)) return false;
     this.#abortWith(
       NetworkError.ProtocolFailure,
-      `The body of ${this.#url.href} declares ${declared} bytes (Content-Length), over the ` +
+      `The body of ${this.url.href} declares ${declared} bytes (Content-Length), over the ` +
         `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`,
     );
     return true;
@@ -723,7 +723,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     if (max > 0 && this.#bytesReceived + chunk.byteLength > max) {
       this.#abortWith(
         NetworkError.ProtocolFailure,
-        `The body of ${this.#url.href} grew past the limit of ${max} bytes; reading stopped ` +
+        `The body of ${this.url.href} grew past the limit of ${max} bytes; reading stopped ` +
           `(raise 'maxBodySize' to allow it)`,
       );
       return;
@@ -743,7 +743,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     ) {
       this.#finish(
         NetworkError.ProtocolFailure,
-        `Decompression of ${this.#url.href} stopped: ${guard.compressed} compressed bytes grew past ${this.#bytesReceived} ` +
+        `Decompression of ${this.url.href} stopped: ${guard.compressed} compressed bytes grew past ${this.#bytesReceived} ` +
           `bytes (over ${guard.ratio}:1), a likely decompression bomb; raise or turn off 'decompressionGuard' to allow it`,
       );
       return;
@@ -779,7 +779,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       this.#abortWith(
         NetworkError.TimeoutError,
         `No data moved for ${timeout} ms while talking to ${
-          this.#url.host || this.#url.href
+          this.url.host || this.url.href
         } (transferTimeout)`,
       );
     }, timeout);
@@ -809,12 +809,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   }
 
   #succeed(): void {
-    const code = this.#url.protocol === "http:" || this.#url.protocol === "https:"
+    const code = this.url.protocol === "http:" || this.url.protocol === "https:"
       ? _statusToError(this.#status)
       : NetworkError.NoError;
     const message = code === NetworkError.NoError
       ? ""
-      : `Error transferring ${this.#url.href} - server replied: ${this.#status} ${this.#statusText}`
+      : `Error transferring ${this.url.href} - server replied: ${this.#status} ${this.#statusText}`
         .trimEnd();
     this.#finish(code, message);
   }
