@@ -135,10 +135,10 @@ export {
 } from "./src/security_events.ts";
 export type { Authenticator } from "./src/layers/auth.ts";
 export type { RedirectVerifier } from "./src/layers/redirect.ts";
-export {
-  type NetworkProxy,
-  type NetworkProxyType,
-  type ProxyFactory,
-  type ProxyQuery,
-  systemProxyFactory,
-} from "./src/proxy.ts";
+export type {
+  NetworkProxy,
+  NetworkProxyType,
+  ProxyFactory,
+  ProxyQuery,
+} from "./src/proxy/network_proxy.ts";
+export { systemProxyFactory } from "./src/proxy/system_proxy.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { _envGranted, _validateProxy, type NetworkProxy } from "./proxy.ts";
+import { type NetworkProxy, validateProxy } from "./proxy/network_proxy.ts";
+import { envGranted } from "./proxy/system_proxy.ts";
 import type { ClientCertificate } from "./tls.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
@@ -33,7 +34,7 @@ const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
  */
 export function _envHasProxy(env?: Record<string, string | undefined>): boolean {
   if (env !== undefined) return PROXY_VARIABLES.some((name) => !!env[name]);
-  return PROXY_VARIABLES.some((name) => _envGranted(name) && !!Deno.env.get(name));
+  return PROXY_VARIABLES.some((name) => envGranted(name) && !!Deno.env.get(name));
 }
 
 /**
@@ -45,7 +46,7 @@ export function _envHasProxy(env?: Record<string, string | undefined>): boolean 
 function withoutEnv<T>(names: readonly string[], create: () => T): T {
   const saved = new Map<string, string>();
   for (const name of names) {
-    if (!_envGranted(name)) continue;
+    if (!envGranted(name)) continue;
     const value = Deno.env.get(name);
     if (value === undefined) continue;
     saved.set(name, value);
@@ -94,7 +95,7 @@ export class _ProxyClientPool {
    * @throws {TypeError} For an invalid proxy or a `"system"` proxy.
    */
   get(proxy: NetworkProxy, options: _ProxyClientOptions = {}): Deno.HttpClient | undefined {
-    const normalized = _validateProxy(proxy, "Cannot create HTTP client");
+    const normalized = validateProxy(proxy, "Cannot create HTTP client");
     if (normalized.type === "system") {
       throw new TypeError(
         `Cannot create HTTP client: 'proxy.type' "system" must be resolved to a proxy first`,

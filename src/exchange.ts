@@ -6,7 +6,7 @@
  */
 
 import type { RequestBody } from "./body.ts";
-import type { NetworkProxy } from "./proxy.ts";
+import type { NetworkProxy } from "./proxy/network_proxy.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkRequest } from "./request.ts";
 import { recordedInfo, recordInfo } from "./_response.ts";

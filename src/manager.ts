@@ -23,14 +23,13 @@ import {
   NetworkAccessibleChangedEvent,
 } from "./network_accessibility.ts";
 import {
-  _envEpoch,
-  _processProxyEnv,
-  _proxyQuery,
-  _resolveProxy,
-  _validateProxy,
   type NetworkProxy,
   type ProxyFactory,
-} from "./proxy.ts";
+  proxyQuery,
+  validateProxy,
+} from "./proxy/network_proxy.ts";
+import { envEpoch, processProxyEnv } from "./proxy/system_proxy.ts";
+import { resolveProxy } from "./proxy/_resolve.ts";
 import {
   _checkClientCertificate,
   _checkClientCertificates,
@@ -597,7 +596,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     return this.#proxy;
   }
   set proxy(value: NetworkProxy | undefined) {
-    this.#proxy = value === undefined ? undefined : _validateProxy(value, this.#what);
+    this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
   }
 
   /** Chooses the proxies of each request when no `proxy` is set. */
@@ -1149,7 +1148,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #waiting(key: string, url: URL): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
     try {
-      const proxy = _resolveProxy(_proxyQuery(url), {
+      const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
         env: this.#systemProxyEnv().vars,
       });
@@ -1165,9 +1164,9 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    * changes or `clearConnectionCache()` is called.
    */
   #systemProxyEnv(): { vars: Record<string, string | undefined>; hasProxy: boolean } {
-    const epoch = _envEpoch();
+    const epoch = envEpoch();
     if (this.#proxyEnv?.epoch !== epoch) {
-      const vars = _processProxyEnv();
+      const vars = processProxyEnv();
       this.#proxyEnv = { epoch, vars, hasProxy: _envHasProxy(vars) };
     }
     return this.#proxyEnv;

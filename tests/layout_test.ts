@@ -38,7 +38,6 @@ const LEVELS: [name: string, files: string[]][] = [
     "cache/",
     "cookies/",
     "hsts/",
-    "proxy.ts",
     "proxy/",
     "_proxy_client.ts",
     "_permission_gate.ts",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { _ProxyClientPool } from "../src/_proxy_client.ts";
-import { _classifyProxyError, type NetworkProxy } from "../src/proxy.ts";
+import type { NetworkProxy } from "../src/proxy/network_proxy.ts";
+import { classifyProxyError } from "../src/proxy/_probe.ts";
 import { NetworkError } from "../src/network_error.ts";
 import { NetworkAccessManager } from "../src/manager.ts";
 import { createProxyClient, startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
@@ -93,7 +94,7 @@ Deno.test({
         const proxy = withCredentials("http", real, "wrong-password");
         const client = pool.get(proxy, { caCerts: [TEST_CA_CERT] });
         const url = tlsOrigin.url("127.0.0.1");
-        const error = await _classifyProxyError(await failure(client, url), proxy, url);
+        const error = await classifyProxyError(await failure(client, url), proxy, url);
         assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
         assert.ok(!error.message.includes("wrong-password"));
       });
@@ -140,14 +141,14 @@ Deno.test({
         const proxy = withCredentials("socks5", real, "wrong-password");
         const client = pool.get(proxy);
         const url = origin.url("127.0.0.1");
-        const error = await _classifyProxyError(await failure(client, url), proxy, url);
+        const error = await classifyProxyError(await failure(client, url), proxy, url);
         assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
         assert.ok(!error.message.includes("wrong-password"));
       });
       await t.step("no credentials is ProxyAuthenticationRequiredError", async () => {
         const proxy: NetworkProxy = { type: "socks5", url: real.url };
         const url = origin.url("127.0.0.1");
-        const error = await _classifyProxyError(await failure(pool.get(proxy), url), proxy, url);
+        const error = await classifyProxyError(await failure(pool.get(proxy), url), proxy, url);
         assert.equal(error.code, NetworkError.ProxyAuthenticationRequiredError);
       });
     } finally {

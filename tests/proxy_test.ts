@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  _classifyProxyError,
-  _probeConnect,
-  _probeProxy,
-  _proxyLabel,
-  _proxyQuery,
-  _redactProxy,
-  _resolveProxy,
-  _validateProxy,
   type NetworkProxy,
   type ProxyFactory,
-  systemProxyFactory,
-} from "../src/proxy.ts";
+  proxyLabel,
+  proxyQuery,
+  validateProxy,
+} from "../src/proxy/network_proxy.ts";
+import { systemProxyFactory } from "../src/proxy/system_proxy.ts";
+import { classifyProxyError, probeConnect, probeProxy } from "../src/proxy/_probe.ts";
+import { redactProxy } from "../src/proxy/_redact.ts";
+import { resolveProxy } from "../src/proxy/_resolve.ts";
 import { _envHasProxy, _ProxyClientPool } from "../src/_proxy_client.ts";
 import { NetworkError } from "../src/network_error.ts";
 import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
@@ -21,7 +19,7 @@ const SECRET = "pa55:w0rd/é";
 const auth = { username: "alice", password: SECRET };
 
 function query(url: string) {
-  return _proxyQuery(new URL(url));
+  return proxyQuery(new URL(url));
 }
 
 function proxyFor(env: Record<string, string>, url: string): NetworkProxy[] {
@@ -66,9 +64,9 @@ async function classify(
 ) {
   const pool = new _ProxyClientPool();
   try {
-    const normalized = _validateProxy(proxy, "test");
+    const normalized = validateProxy(proxy, "test");
     const error = await fetchError(pool, normalized, url, init);
-    return await _classifyProxyError(error, normalized, url, {
+    return await classifyProxyError(error, normalized, url, {
       probeTimeout,
       caCerts: [TEST_CA_CERT],
     });
@@ -77,7 +75,7 @@ async function classify(
   }
 }
 
-Deno.test("_proxyQuery gives the scheme, the bare host and the effective port", () => {
+Deno.test("proxyQuery gives the scheme, the bare host and the effective port", () => {
   assert.deepEqual(
     { ...query("https://Example.COM/a"), url: undefined },
     { url: undefined, scheme: "https", host: "example.com", port: 443 },
@@ -212,12 +210,14 @@ Deno.test("systemProxyFactory honours every NO_PROXY form", async (t) => {
 Deno.test("systemProxyFactory reads the process environment only with permission", async () => {
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    const module = new URL("../src/proxy.ts", import.meta.url).href;
+    const module = new URL("../src/proxy/system_proxy.ts", import.meta.url).href;
+    const query = new URL("../src/proxy/network_proxy.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
-      `import { systemProxyFactory, _proxyQuery } from "${module}";
+      `import { systemProxyFactory } from "${module}";
+import { proxyQuery } from "${query}";
 const f = systemProxyFactory();
-const ask = (u: string) => f(_proxyQuery(new URL(u))).map((p) => p.url);
+const ask = (u: string) => f(proxyQuery(new URL(u))).map((p) => p.url);
 console.log(JSON.stringify([ask("http://a.test/"), ask("https://a.test/"), ask("https://skip.test/")]));`,
     );
     const run = async (allowEnv: string) => {
@@ -253,37 +253,37 @@ console.log(JSON.stringify([ask("http://a.test/"), ask("https://a.test/"), ask("
   }
 });
 
-Deno.test("_validateProxy normalizes proxies", async (t) => {
+Deno.test("validateProxy normalizes proxies", async (t) => {
   await t.step("URLs get their scheme and default port", () => {
-    assert.deepEqual(_validateProxy({ type: "http", url: "proxy.test" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "http", url: "proxy.test" }, "x"), {
       type: "http",
       url: "http://proxy.test:80",
     });
-    assert.deepEqual(_validateProxy({ type: "https", url: "https://Proxy.Test" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "https", url: "https://Proxy.Test" }, "x"), {
       type: "https",
       url: "https://proxy.test:443",
     });
-    assert.deepEqual(_validateProxy({ type: "socks5", url: "127.0.0.1" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "socks5", url: "127.0.0.1" }, "x"), {
       type: "socks5",
       url: "socks5://127.0.0.1:1080",
     });
-    assert.deepEqual(_validateProxy({ type: "socks5h", url: "socks5h://[::1]:9050" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "socks5h", url: "socks5h://[::1]:9050" }, "x"), {
       type: "socks5h",
       url: "socks5h://[::1]:9050",
     });
   });
   await t.step("credentials leave the URL; explicit fields win", () => {
-    assert.deepEqual(_validateProxy({ type: "http", url: "http://a%40b:p%3Aw@h:1" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "http", url: "http://a%40b:p%3Aw@h:1" }, "x"), {
       type: "http",
       url: "http://h:1",
       username: "a@b",
       password: "p:w",
     });
     assert.deepEqual(
-      _validateProxy({ type: "http", url: "http://a:b@h:1", username: "u", password: "v" }, "x"),
+      validateProxy({ type: "http", url: "http://a:b@h:1", username: "u", password: "v" }, "x"),
       { type: "http", url: "http://h:1", username: "u", password: "v" },
     );
-    assert.deepEqual(_validateProxy({ type: "http", url: "h:1", username: "u" }, "x"), {
+    assert.deepEqual(validateProxy({ type: "http", url: "h:1", username: "u" }, "x"), {
       type: "http",
       url: "http://h:1",
       username: "u",
@@ -291,12 +291,12 @@ Deno.test("_validateProxy normalizes proxies", async (t) => {
     });
   });
   await t.step("none and system need no URL", () => {
-    assert.deepEqual(_validateProxy({ type: "none" }, "x"), { type: "none" });
-    assert.deepEqual(_validateProxy({ type: "system", url: "ignored" }, "x"), { type: "system" });
+    assert.deepEqual(validateProxy({ type: "none" }, "x"), { type: "none" });
+    assert.deepEqual(validateProxy({ type: "system", url: "ignored" }, "x"), { type: "system" });
   });
 });
 
-Deno.test("_validateProxy rejects bad proxies with Deno-style messages", () => {
+Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
   const where = "Cannot create manager";
   const cases: [unknown, ErrorConstructor | RangeErrorConstructor, string][] = [
     [null, TypeError, `${where}: 'proxy' must be an object, got null`],
@@ -342,7 +342,7 @@ Deno.test("_validateProxy rejects bad proxies with Deno-style messages", () => {
     ],
   ];
   for (const [input, kind, message] of cases) {
-    assert.throws(() => _validateProxy(input, where), (e: unknown) => {
+    assert.throws(() => validateProxy(input, where), (e: unknown) => {
       assert.ok(e instanceof kind, `${message}: ${e}`);
       assert.equal((e as Error).message, message);
       return true;
@@ -350,41 +350,41 @@ Deno.test("_validateProxy rejects bad proxies with Deno-style messages", () => {
   }
 });
 
-Deno.test("_resolveProxy: an explicit proxy wins over the factory", async (t) => {
+Deno.test("resolveProxy: an explicit proxy wins over the factory", async (t) => {
   const env = { HTTPS_PROXY: "http://system.test:8" };
   const factory: ProxyFactory = () => [{ type: "socks5", url: "socks5://factory.test:1" }];
   const q = query("https://target.test/");
   await t.step("explicit proxy", () => {
     const proxy: NetworkProxy = { type: "http", url: "explicit.test:3128" };
-    assert.deepEqual(_resolveProxy(q, { proxy, proxyFactory: factory, env }), {
+    assert.deepEqual(resolveProxy(q, { proxy, proxyFactory: factory, env }), {
       type: "http",
       url: "http://explicit.test:3128",
     });
   });
   await t.step("explicit none is direct, whatever the factory says", () => {
-    assert.deepEqual(_resolveProxy(q, { proxy: { type: "none" }, proxyFactory: factory, env }), {
+    assert.deepEqual(resolveProxy(q, { proxy: { type: "none" }, proxyFactory: factory, env }), {
       type: "none",
     });
   });
   await t.step("explicit system follows the environment", () => {
-    assert.deepEqual(_resolveProxy(q, { proxy: { type: "system" }, proxyFactory: factory, env }), {
+    assert.deepEqual(resolveProxy(q, { proxy: { type: "system" }, proxyFactory: factory, env }), {
       type: "http",
       url: "http://system.test:8",
     });
-    assert.deepEqual(_resolveProxy(q, { proxy: { type: "system" }, env: {} }), { type: "none" });
+    assert.deepEqual(resolveProxy(q, { proxy: { type: "system" }, env: {} }), { type: "none" });
   });
   await t.step("no proxy: the factory", () => {
-    assert.deepEqual(_resolveProxy(q, { proxyFactory: factory, env }), {
+    assert.deepEqual(resolveProxy(q, { proxyFactory: factory, env }), {
       type: "socks5",
       url: "socks5://factory.test:1",
     });
   });
   await t.step("no proxy and no factory: the system", () => {
-    assert.deepEqual(_resolveProxy(q, { env }), { type: "http", url: "http://system.test:8" });
+    assert.deepEqual(resolveProxy(q, { env }), { type: "http", url: "http://system.test:8" });
   });
   await t.step("the factory is asked about the request's URL", () => {
     const seen: string[] = [];
-    _resolveProxy(q, {
+    resolveProxy(q, {
       proxyFactory: (query) => {
         seen.push(`${query.scheme} ${query.host} ${query.port} ${query.url.href}`);
         return [];
@@ -394,10 +394,10 @@ Deno.test("_resolveProxy: an explicit proxy wins over the factory", async (t) =>
   });
 });
 
-Deno.test("_resolveProxy uses the first usable entry of the factory's list", async (t) => {
+Deno.test("resolveProxy uses the first usable entry of the factory's list", async (t) => {
   const q = query("http://target.test/");
   await t.step("an empty list is a direct connection", () => {
-    assert.deepEqual(_resolveProxy(q, { proxyFactory: () => [] }), { type: "none" });
+    assert.deepEqual(resolveProxy(q, { proxyFactory: () => [] }), { type: "none" });
   });
   await t.step("invalid entries are skipped", () => {
     const list = [
@@ -406,28 +406,28 @@ Deno.test("_resolveProxy uses the first usable entry of the factory's list", asy
       { type: "https", url: "https://good.test:1" },
       { type: "http", url: "http://later.test:1" },
     ] satisfies NetworkProxy[];
-    assert.deepEqual(_resolveProxy(q, { proxyFactory: () => list }), {
+    assert.deepEqual(resolveProxy(q, { proxyFactory: () => list }), {
       type: "https",
       url: "https://good.test:1",
     });
   });
   await t.step("none and system entries count as usable", () => {
     assert.deepEqual(
-      _resolveProxy(q, { proxyFactory: () => [{ type: "none" }, { type: "http", url: "h:1" }] }),
+      resolveProxy(q, { proxyFactory: () => [{ type: "none" }, { type: "http", url: "h:1" }] }),
       { type: "none" },
     );
     assert.deepEqual(
-      _resolveProxy(q, { proxyFactory: () => [{ type: "system" }], env: { ALL_PROXY: "h:2" } }),
+      resolveProxy(q, { proxyFactory: () => [{ type: "system" }], env: { ALL_PROXY: "h:2" } }),
       { type: "http", url: "http://h:2" },
     );
   });
   await t.step("when nothing is usable the first error is thrown", () => {
     assert.throws(
-      () => _resolveProxy(q, { proxyFactory: () => [{ type: "http" }, { type: "bad" as "http" }] }),
+      () => resolveProxy(q, { proxyFactory: () => [{ type: "http" }, { type: "bad" as "http" }] }),
       { name: "TypeError", message: /'proxy\.url' must be a non-empty string/ },
     );
     assert.throws(
-      () => _resolveProxy(q, { proxyFactory: (() => null) as unknown as ProxyFactory }),
+      () => resolveProxy(q, { proxyFactory: (() => null) as unknown as ProxyFactory }),
       {
         name: "TypeError",
         message: "Cannot use proxy: 'proxyFactory' must return an array, got null",
@@ -436,7 +436,7 @@ Deno.test("_resolveProxy uses the first usable entry of the factory's list", asy
   });
 });
 
-Deno.test("_redactProxy removes every form of the credentials", () => {
+Deno.test("redactProxy removes every form of the credentials", () => {
   const proxy: NetworkProxy = {
     type: "http",
     url: "http://proxy:1",
@@ -452,7 +452,7 @@ Deno.test("_redactProxy removes every form of the credentials", () => {
     `raw ${SECRET} and ${encodeURIComponent(SECRET)}`,
     "alice stays",
   ].join("\n");
-  const out = _redactProxy(text, proxy);
+  const out = redactProxy(text, proxy);
   assert.ok(!out.includes(SECRET));
   assert.ok(!out.includes(encodeURIComponent(SECRET)));
   assert.ok(!out.includes(token));
@@ -469,13 +469,13 @@ Deno.test("_redactProxy removes every form of the credentials", () => {
   );
   // Credentials still inside the proxy's URL are found too.
   assert.equal(
-    _redactProxy("secret=hunter22", { type: "http", url: "http://bob:hunter22@p:1" }),
+    redactProxy("secret=hunter22", { type: "http", url: "http://bob:hunter22@p:1" }),
     "secret=***",
   );
   // Without a proxy, user info and Proxy-Authorization values still go.
-  assert.equal(_redactProxy("see socks5://u:p@h:1 now"), "see socks5://***@h:1 now");
+  assert.equal(redactProxy("see socks5://u:p@h:1 now"), "see socks5://***@h:1 now");
   assert.equal(
-    _proxyLabel(_validateProxy({ ...proxy, url: "http://x:y@proxy:1" }, "x")),
+    proxyLabel(validateProxy({ ...proxy, url: "http://x:y@proxy:1" }, "x")),
     "http://proxy:1",
   );
 });
@@ -589,7 +589,7 @@ Deno.test("_ProxyClientPool clients ignore the proxy environment variables", asy
   }
 });
 
-Deno.test("_classifyProxyError: a proxy port that refuses is ProxyConnectionRefusedError", async (t) => {
+Deno.test("classifyProxyError: a proxy port that refuses is ProxyConnectionRefusedError", async (t) => {
   await using origin = startOrigin();
   const port = deadPort();
   for (const type of ["http", "socks5", "socks5h"] as const) {
@@ -612,7 +612,7 @@ Deno.test("_classifyProxyError: a proxy port that refuses is ProxyConnectionRefu
   });
 });
 
-Deno.test("_classifyProxyError: a proxy that closes is ProxyConnectionClosedError", async (t) => {
+Deno.test("classifyProxyError: a proxy that closes is ProxyConnectionClosedError", async (t) => {
   await using origin = startOrigin({ tls: true });
   await using plain = startOrigin();
   await using http = startProxyServer({ hosts, mode: "close" });
@@ -638,7 +638,7 @@ Deno.test("_classifyProxyError: a proxy that closes is ProxyConnectionClosedErro
   });
 });
 
-Deno.test("_classifyProxyError: an unresolvable proxy host is ProxyNotFoundError", async (t) => {
+Deno.test("classifyProxyError: an unresolvable proxy host is ProxyNotFoundError", async (t) => {
   for (const type of ["http", "socks5h"] as const) {
     await t.step(type, async () => {
       const error = await classify(
@@ -652,7 +652,7 @@ Deno.test("_classifyProxyError: an unresolvable proxy host is ProxyNotFoundError
   }
 });
 
-Deno.test("_classifyProxyError tells a silent proxy from a silent target", async (t) => {
+Deno.test("classifyProxyError tells a silent proxy from a silent target", async (t) => {
   await t.step("a proxy that accepts and never answers is ProxyTimeoutError", async () => {
     await using hang = startProxyServer({ hosts, mode: "hang" });
     await using hangSocks = startProxyServer({ protocol: "socks5", hosts, mode: "hang" });
@@ -685,7 +685,7 @@ Deno.test("_classifyProxyError tells a silent proxy from a silent target", async
   });
 });
 
-Deno.test("_classifyProxyError keeps target failures reported by the proxy as target errors", async (t) => {
+Deno.test("classifyProxyError keeps target failures reported by the proxy as target errors", async (t) => {
   await using socks = startProxyServer({ protocol: "socks5", hosts });
   await t.step("target refused through SOCKS5 is ConnectionRefusedError", async () => {
     const error = await classify(
@@ -714,7 +714,7 @@ Deno.test("_classifyProxyError keeps target failures reported by the proxy as ta
   });
 });
 
-Deno.test("_classifyProxyError: refused credentials are ProxyAuthenticationRequiredError", async (t) => {
+Deno.test("classifyProxyError: refused credentials are ProxyAuthenticationRequiredError", async (t) => {
   await using origin = startOrigin({ tls: true });
   await using http = startProxyServer({ hosts, auth });
   await using socks = startProxyServer({ protocol: "socks5", hosts, auth });
@@ -737,22 +737,22 @@ Deno.test("_classifyProxyError: refused credentials are ProxyAuthenticationRequi
       assert.ok(!error.message.includes(SECRET));
     }
   });
-  await t.step("_probeConnect reports the proxy's answer to CONNECT", async () => {
-    const proxy = _validateProxy({ type: "http", url: http.url, ...wrong }, "x");
-    assert.equal(await _probeConnect(proxy, "origin.test:1"), 407);
-    const right = _validateProxy({ type: "http", url: http.url, ...auth }, "x");
-    assert.equal(await _probeConnect(right, `origin.test:${deadPort()}`), 502);
+  await t.step("probeConnect reports the proxy's answer to CONNECT", async () => {
+    const proxy = validateProxy({ type: "http", url: http.url, ...wrong }, "x");
+    assert.equal(await probeConnect(proxy, "origin.test:1"), 407);
+    const right = validateProxy({ type: "http", url: http.url, ...auth }, "x");
+    assert.equal(await probeConnect(right, `origin.test:${deadPort()}`), 502);
     assert.equal(http.log.at(-1)?.proxyAuthorization, "Basic " + btoa("alice:pa55:w0rd/Ã©"));
   });
 });
 
-Deno.test("_probeProxy tells refused, missing, silent and live proxies apart", async () => {
+Deno.test("probeProxy tells refused, missing, silent and live proxies apart", async () => {
   await using live = startProxyServer({ hosts });
   await using liveSocks = startProxyServer({ protocol: "socks5", hosts });
   await using liveTls = startProxyServer({ hosts, tls: true });
   await using hang = startProxyServer({ hosts, mode: "hang" });
   const probe = (proxy: NetworkProxy) =>
-    _probeProxy(_validateProxy(proxy, "x"), { probeTimeout: 150, caCerts: [TEST_CA_CERT] });
+    probeProxy(validateProxy(proxy, "x"), { probeTimeout: 150, caCerts: [TEST_CA_CERT] });
   assert.equal(await probe({ type: "http", url: live.url }), "alive");
   assert.equal(await probe({ type: "socks5", url: liveSocks.url }), "alive");
   assert.equal(await probe({ type: "https", url: liveTls.url }), "alive");
@@ -761,13 +761,13 @@ Deno.test("_probeProxy tells refused, missing, silent and live proxies apart", a
   assert.equal(await probe({ type: "socks5", url: "proxy.invalid:1080" }), "not-found");
 });
 
-Deno.test("_classifyProxyError leaves direct connections and cancellation to the target rules", async () => {
+Deno.test("classifyProxyError leaves direct connections and cancellation to the target rules", async () => {
   const url = `http://127.0.0.1:${deadPort()}/`;
   const refused = await fetch(url).catch((e: unknown) => e);
-  const direct = await _classifyProxyError(refused, { type: "none" }, url);
+  const direct = await classifyProxyError(refused, { type: "none" }, url);
   assert.equal(direct.code, NetworkError.ConnectionRefusedError);
   const abort = new DOMException("aborted", "AbortError");
-  const canceled = await _classifyProxyError(abort, { type: "http", url: "http://p:1" }, url);
+  const canceled = await classifyProxyError(abort, { type: "http", url: "http://p:1" }, url);
   assert.equal(canceled.code, NetworkError.OperationCanceledError);
 });
 

@@ -22,7 +22,7 @@ import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkAccessibility } from "../network_accessibility.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
-import type { NetworkProxy } from "../proxy.ts";
+import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import type { CacheLoadControl } from "../request.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
 

@@ -24,7 +24,7 @@ import {
 import { _digestAuthorization, type _DigestChallenge, _loadDigest } from "../auth/digest.ts";
 import type { Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import type { NetworkProxy } from "../proxy.ts";
+import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import type { NetworkReply } from "../reply.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
 

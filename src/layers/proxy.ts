@@ -9,17 +9,11 @@
 
 import type { Exchange, Layer } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
-import {
-  _classifyProxyError,
-  _probeConnect,
-  _probeProxy,
-  _proxyLabel,
-  _proxyQuery,
-  _redactProxy,
-  _resolveProxy,
-  type NetworkProxy,
-  type ProxyFactory,
-} from "../proxy.ts";
+import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
+import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
+import { classifyProxyError, refusedCredentials, watchProxy } from "../proxy/_probe.ts";
+import { redactProxy } from "../proxy/_redact.ts";
+import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { ClientCertificate } from "../tls.ts";
 
@@ -41,79 +35,6 @@ export interface ProxySettings {
   env?(): { vars: Record<string, string | undefined>; hasProxy: boolean };
 }
 
-/**
- * Waits for the response through a proxy; when it has not come after half the transfer
- * timeout, asks the proxy whether it is alive (within a quarter of it), and fails with
- * `ProxyTimeoutError` when it is silent, before the transfer timeout would fail the reply
- * as a timeout of the target.
- */
-async function watchProxy(
-  sending: Promise<Response>,
-  proxy: NetworkProxy,
-  timeout: number,
-  caCerts: string[],
-): Promise<Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let probing: Promise<unknown> | undefined;
-  const silent = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const probeTimeout = Math.max(1, Math.floor(timeout / 4));
-      probing = _probeProxy(proxy, { probeTimeout, caCerts }).then((found) => {
-        if (found !== "timeout") return;
-        reject(
-          new NetworkReplyError(
-            NetworkError.ProxyTimeoutError,
-            `Proxy ${_proxyLabel(proxy)} did not answer within ${
-              Math.floor(timeout / 2) + probeTimeout
-            } ms (transferTimeout ${timeout} ms)`,
-          ),
-        );
-      });
-    }, Math.floor(timeout / 2));
-  });
-  silent.catch(() => {});
-  try {
-    return await Promise.race([sending, silent]);
-  } finally {
-    clearTimeout(timer);
-    await probing;
-  }
-}
-
-/**
- * Some HTTP proxies (tinyproxy 1.11) answer a forwarded request whose proxy credentials are
- * wrong with 401 and `WWW-Authenticate`, as if the origin had asked. When a 401 comes back
- * through an http proxy that was sent credentials, the proxy is asked for a tunnel with the
- * same credentials: refused with 401 or 407, the 401 was the proxy's, and the reply fails
- * with `ProxyAuthenticationRequiredError`; otherwise the response is the origin's.
- */
-async function refusedCredentials(
-  response: Response,
-  proxy: NetworkProxy,
-  exchange: Exchange,
-  caCerts: string[],
-): Promise<Response> {
-  if (
-    response.status !== 401 || exchange.url.protocol !== "http:" ||
-    (proxy.type !== "http" && proxy.type !== "https") || proxy.username === undefined
-  ) {
-    return response;
-  }
-  const status = await _probeConnect(
-    proxy,
-    `${exchange.url.hostname}:${_proxyQuery(exchange.url).port}`,
-    { caCerts },
-  );
-  if (status !== 401 && status !== 407) return response;
-  await response.body?.cancel().catch(() => {});
-  throw new NetworkReplyError(
-    NetworkError.ProxyAuthenticationRequiredError,
-    `Proxy ${
-      _proxyLabel(proxy)
-    } refused the credentials (HTTP 401 to the forwarded request, HTTP ${status} to CONNECT)`,
-  );
-}
-
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
   return (next) => async (exchange) => {
@@ -125,7 +46,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
     // No proxy set and none in the environment: a direct connection, nothing to look up.
     if (chosen || env === undefined || env.hasProxy) {
       try {
-        proxy = _resolveProxy(_proxyQuery(exchange.url), {
+        proxy = resolveProxy(proxyQuery(exchange.url), {
           proxy: settings.proxy(),
           proxyFactory: settings.proxyFactory(),
           env: env?.vars,
@@ -133,7 +54,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       } catch (error) {
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
-          _redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
+          redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
           { cause: error },
         );
       }
@@ -152,7 +73,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       } catch (error) {
         throw new NetworkReplyError(
           proxy.type === "none" ? NetworkError.UnknownNetworkError : NetworkError.UnknownProxyError,
-          `Cannot use ${_proxyLabel(proxy)}: ${_redactProxy((error as Error).message, proxy)}`,
+          `Cannot use ${proxyLabel(proxy)}: ${redactProxy((error as Error).message, proxy)}`,
           { cause: error },
         );
       }
@@ -161,15 +82,15 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
     try {
       const sending = next(exchange);
       if (proxy.type === "none" || timeout <= 0) {
-        return await refusedCredentials(await sending, proxy, exchange, settings.caCerts());
+        return await refusedCredentials(await sending, proxy, exchange.url, settings.caCerts());
       }
       sending.catch(() => {});
       const response = await watchProxy(sending, proxy, timeout, settings.caCerts());
-      return await refusedCredentials(response, proxy, exchange, settings.caCerts());
+      return await refusedCredentials(response, proxy, exchange.url, settings.caCerts());
     } catch (error) {
       if (exchange.signal.aborted) throw error;
       if (proxy.type === "none") throw error;
-      throw await _classifyProxyError(
+      throw await classifyProxyError(
         error instanceof NetworkReplyError && error.cause !== undefined ? error.cause : error,
         proxy,
         exchange.url,

@@ -1,0 +1,397 @@
+/**
+ * Proxy error probing: what `fetch` cannot say about a failure through a proxy is learnt by
+ * opening a connection of our own to the proxy. Every probe here runs after something failed.
+ */
+
+import {
+  _causeChain,
+  _classifyError,
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+} from "../network_error.ts";
+import { DEFAULT_PORTS, type NetworkProxy, proxyLabel, proxyQuery } from "./network_proxy.ts";
+import { base64, redactProxy } from "./_redact.ts";
+
+/** What a probe of a proxy's address found. */
+export type ProbeResult = "refused" | "not-found" | "timeout" | "alive" | "unknown";
+
+/** Options of {@linkcode probeProxy} and {@linkcode classifyProxyError}. */
+export interface ProbeOptions {
+  /**
+   * How long the probe waits for the proxy to accept and answer, in milliseconds.
+   *
+   * @default {1000}
+   */
+  probeTimeout?: number;
+  /** Extra CA certificates (PEM) to trust when probing an `https` proxy. */
+  caCerts?: string[];
+}
+
+const DNS_FAILURE =
+  /dns error|failed to lookup address|name or service not known|no such host|nodename nor servname|temporary failure in name resolution|no address associated/;
+
+type Reached<T> = { value: T } | { failure: Exclude<ProbeResult, "alive"> };
+
+/**
+ * Opens a connection to the proxy (TLS for an `https` proxy) and runs `talk` on it, all
+ * within the probe's time limit; the connection is closed afterwards whatever happens.
+ */
+async function reachProxy<T>(
+  proxy: NetworkProxy,
+  options: ProbeOptions,
+  talk: (conn: Deno.Conn) => Promise<T>,
+): Promise<Reached<T>> {
+  if (proxy.url === undefined || proxy.type === "none" || proxy.type === "system") {
+    return { failure: "unknown" };
+  }
+  const url = new URL(proxy.url);
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || DEFAULT_PORTS[url.protocol]);
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.probeTimeout ?? 1000);
+  let conn: Deno.Conn | undefined;
+  try {
+    const tcp = await Deno.connect({ hostname, port, signal: controller.signal });
+    conn = tcp;
+    let open: Deno.Conn = tcp;
+    if (proxy.type === "https") {
+      open = conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
+    }
+    const talking = talk(open).then(
+      (value) => ({ value }),
+      () => ({ failure: "unknown" as const }),
+    );
+    return await raceAbort(talking, controller.signal, () => open.close()) ??
+      { failure: "timeout" };
+  } catch (error) {
+    if (timedOut) return { failure: "timeout" };
+    if (error instanceof Deno.errors.ConnectionRefused) return { failure: "refused" };
+    if (error instanceof Deno.errors.TimedOut) return { failure: "timeout" };
+    const text = error instanceof Error ? error.message.toLowerCase() : String(error);
+    if (DNS_FAILURE.test(text)) return { failure: "not-found" };
+    if (/refused/.test(text)) return { failure: "refused" };
+    return { failure: "unknown" };
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the race.
+    }
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/**
+ * Checks a proxy's address: can a TCP (or TLS) connection be opened, and does the proxy say
+ * anything back within the time limit? SOCKS5 proxies get a greeting, HTTP proxies an
+ * `OPTIONS *` request; for an `https` proxy any answer to the TLS handshake counts.
+ *
+ * @returns `"refused"`, `"not-found"`, `"timeout"` (no connection, or no answer), `"alive"`,
+ * or `"unknown"` (another failure, or no permission to connect).
+ */
+export async function probeProxy(
+  proxy: NetworkProxy,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
+  const reached = await reachProxy(proxy, options, async (conn) => {
+    if (proxy.type === "https") {
+      // A certificate the probe does not trust is still an answer.
+      await (conn as Deno.TlsConn).handshake().catch(() => {});
+      return "alive" as const;
+    }
+    const greeting = proxy.type === "http"
+      ? new TextEncoder().encode(`OPTIONS * HTTP/1.1\r\nHost: ${new URL(proxy.url!).host}\r\n\r\n`)
+      : new Uint8Array([5, 1, 0]);
+    await writeAll(conn, greeting);
+    const n = await conn.read(new Uint8Array(64));
+    return n === null ? "unknown" as const : "alive" as const;
+  });
+  return "value" in reached ? reached.value : reached.failure;
+}
+
+/**
+ * Asks an HTTP proxy to open a tunnel to `authority` (`host:port`), with the proxy's
+ * credentials, and returns the status it answers with (then closes the connection), or
+ * undefined when there is no answer. Used to learn why Deno's tunnel failed.
+ */
+export async function probeConnect(
+  proxy: NetworkProxy,
+  authority: string,
+  options: ProbeOptions = {},
+): Promise<number | undefined> {
+  if (proxy.type !== "http" && proxy.type !== "https") return undefined;
+  const reached = await reachProxy(proxy, options, async (conn) => {
+    const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
+    if (proxy.username !== undefined) {
+      lines.push(
+        `Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`,
+      );
+    }
+    await writeAll(conn, new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+    let head = "";
+    const buffer = new Uint8Array(1024);
+    while (!head.includes("\r\n") && head.length < 4096) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      head += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+    }
+    const match = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(head);
+    return match ? Number(match[1]) : undefined;
+  });
+  return "value" in reached ? reached.value : undefined;
+}
+
+/** Resolves with the promise's value, or undefined when the signal aborts first. */
+async function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  onAbort: () => void,
+): Promise<T | undefined> {
+  if (signal.aborted) {
+    onAbort();
+    await promise.catch(() => {});
+    return undefined;
+  }
+  let listener: (() => void) | undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    listener = () => resolve(undefined);
+    signal.addEventListener("abort", listener, { once: true });
+  });
+  try {
+    const winner = await Promise.race([promise, aborted]);
+    if (signal.aborted && winner === undefined) {
+      try {
+        onAbort();
+      } catch {
+        // Already closed.
+      }
+      await promise.catch(() => {});
+    }
+    return winner;
+  } finally {
+    signal.removeEventListener("abort", listener!);
+  }
+}
+
+function isTimeout(error: unknown, lower: string): boolean {
+  if (error instanceof DOMException && error.name === "TimeoutError") return true;
+  if (error instanceof Deno.errors.TimedOut) return true;
+  return /timed out|timeout/.test(lower);
+}
+
+/**
+ * Classifies an error thrown by `fetch` through a proxy (before any response arrived):
+ * proxy failures become `ProxyConnectionRefusedError` (101), `ProxyConnectionClosedError`
+ * (102), `ProxyNotFoundError` (103), `ProxyTimeoutError` (104),
+ * `ProxyAuthenticationRequiredError` (105) or `UnknownProxyError` (199); failures of the
+ * target reported through the proxy keep their target codes. Deno reports a dead proxy with
+ * the same words as a dead target, so where the words do not settle it the proxy's address
+ * is probed (see {@linkcode probeProxy}). Messages name the proxy without credentials.
+ *
+ * @param error What `fetch` threw.
+ * @param proxy The proxy the request went through (normalized, or `{ type: "none" }`).
+ * @param url The request's URL.
+ * @param options The probe's time limit and CA certificates.
+ * @returns The error with its code; never throws.
+ */
+export async function classifyProxyError(
+  error: unknown,
+  proxy: NetworkProxy,
+  url: URL | string,
+  options: ProbeOptions = {},
+): Promise<NetworkReplyError> {
+  if (error instanceof NetworkReplyError) return error;
+  const redacted = (e: NetworkReplyError): NetworkReplyError =>
+    new NetworkReplyError(e.code, redactProxy(e.message, proxy), { cause: e.cause });
+  if (proxy.type === "none" || proxy.type === "system" || proxy.url === undefined) {
+    return redacted(_classifyError(error, url, "connect"));
+  }
+  const target = typeof url === "string" ? new URL(url) : url;
+  const label = proxyLabel(proxy);
+  const text = redactProxy(_causeChain(error), proxy);
+  const lower = text.toLowerCase();
+  const socks = proxy.type === "socks5" || proxy.type === "socks5h";
+  const make = (code: NetworkErrorCode, message: string) =>
+    new NetworkReplyError(code, redactProxy(message, proxy), { cause: error });
+  const fromProbe = async (): Promise<NetworkReplyError | undefined> => {
+    const found = await probeProxy(proxy, options);
+    if (found === "refused") {
+      return make(
+        NetworkError.ProxyConnectionRefusedError,
+        `Proxy ${label} refused the connection: is it running and listening there? (${text})`,
+      );
+    }
+    if (found === "not-found") {
+      return make(NetworkError.ProxyNotFoundError, `Proxy host of ${label} not found (${text})`);
+    }
+    if (found === "timeout") {
+      return make(
+        NetworkError.ProxyTimeoutError,
+        `Proxy ${label} did not answer in time (${text})`,
+      );
+    }
+    return undefined;
+  };
+
+  if (error instanceof DOMException && error.name === "AbortError") {
+    return redacted(_classifyError(error, target, "connect"));
+  }
+  if (
+    /proxy authentication required|no acceptable auth methods|password auth failure/.test(lower)
+  ) {
+    return make(
+      NetworkError.ProxyAuthenticationRequiredError,
+      `Proxy ${label} requires authentication, and the credentials were missing or refused (${text})`,
+    );
+  }
+  if (/unsuccessful tunnel/.test(lower)) {
+    // Deno does not say what the proxy answered to CONNECT: ask again. An answer to CONNECT
+    // comes from the proxy itself, so 401 (which tinyproxy sends for wrong credentials) is as
+    // much a demand for proxy credentials as 407.
+    const status = await probeConnect(
+      proxy,
+      `${target.hostname}:${proxyQuery(target).port}`,
+      options,
+    );
+    if (status === 401 || status === 407) {
+      return make(
+        NetworkError.ProxyAuthenticationRequiredError,
+        `Proxy ${label} refused the credentials (HTTP ${status} to CONNECT) (${text})`,
+      );
+    }
+    return make(
+      NetworkError.UnknownProxyError,
+      `Proxy ${label} could not open a tunnel to ${target.host}${
+        status === undefined ? "" : ` (HTTP ${status} to CONNECT)`
+      } (${text})`,
+    );
+  }
+  if (DNS_FAILURE.test(lower)) {
+    // With a proxy Deno resolves only the proxy's host: the target's is sent to the proxy.
+    return make(NetworkError.ProxyNotFoundError, `Proxy host of ${label} not found (${text})`);
+  }
+  if (socks && /host unreachable|network unreachable/.test(lower)) {
+    return make(
+      NetworkError.HostNotFoundError,
+      `Host ${target.host} not found or unreachable, says proxy ${label} (${text})`,
+    );
+  }
+  if (/proxy server unreachable/.test(lower)) {
+    return await fromProbe() ??
+      make(
+        NetworkError.ProxyConnectionRefusedError,
+        `Proxy ${label} refused the connection: is it running and listening there? (${text})`,
+      );
+  }
+  if (/connection refused|os error 111|econnrefused/.test(lower)) {
+    if (!socks && /tcp connect error/.test(lower)) {
+      return make(
+        NetworkError.ProxyConnectionRefusedError,
+        `Proxy ${label} refused the connection: is it running and listening there? (${text})`,
+      );
+    }
+    return await fromProbe() ??
+      make(
+        NetworkError.ConnectionRefusedError,
+        `Connection refused by ${target.host}, says proxy ${label} (${text})`,
+      );
+  }
+  if (isTimeout(error, lower)) {
+    return await fromProbe() ?? redacted(_classifyError(error, target, "connect"));
+  }
+  const handshakeEof = /unexpected eof while tunneling/.test(lower) ||
+    (socks && /\(connect\)/.test(lower) && /unexpected end of file/.test(lower));
+  const forwardedClose = !socks && target.protocol === "http:" &&
+    /connection closed before message completed|connection reset|broken pipe|incomplete message/
+      .test(lower);
+  if (handshakeEof || forwardedClose) {
+    return make(
+      NetworkError.ProxyConnectionClosedError,
+      `Proxy ${label} closed the connection before the reply began (${text})`,
+    );
+  }
+  return redacted(_classifyError(error, target, "connect"));
+}
+
+/**
+ * Waits for the response through a proxy; when it has not come after half the transfer
+ * timeout, asks the proxy whether it is alive (within a quarter of it), and fails with
+ * `ProxyTimeoutError` when it is silent, before the transfer timeout would fail the reply
+ * as a timeout of the target.
+ */
+export async function watchProxy(
+  sending: Promise<Response>,
+  proxy: NetworkProxy,
+  timeout: number,
+  caCerts: string[],
+): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let probing: Promise<unknown> | undefined;
+  const silent = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const probeTimeout = Math.max(1, Math.floor(timeout / 4));
+      probing = probeProxy(proxy, { probeTimeout, caCerts }).then((found) => {
+        if (found !== "timeout") return;
+        reject(
+          new NetworkReplyError(
+            NetworkError.ProxyTimeoutError,
+            `Proxy ${proxyLabel(proxy)} did not answer within ${
+              Math.floor(timeout / 2) + probeTimeout
+            } ms (transferTimeout ${timeout} ms)`,
+          ),
+        );
+      });
+    }, Math.floor(timeout / 2));
+  });
+  silent.catch(() => {});
+  try {
+    return await Promise.race([sending, silent]);
+  } finally {
+    clearTimeout(timer);
+    await probing;
+  }
+}
+
+/**
+ * Some HTTP proxies (tinyproxy 1.11) answer a forwarded request whose proxy credentials are
+ * wrong with 401 and `WWW-Authenticate`, as if the origin had asked. When a 401 comes back
+ * through an http proxy that was sent credentials, the proxy is asked for a tunnel with the
+ * same credentials: refused with 401 or 407, the 401 was the proxy's, and the reply fails
+ * with `ProxyAuthenticationRequiredError`; otherwise the response is the origin's.
+ */
+export async function refusedCredentials(
+  response: Response,
+  proxy: NetworkProxy,
+  url: URL,
+  caCerts: string[],
+): Promise<Response> {
+  if (
+    response.status !== 401 || url.protocol !== "http:" ||
+    (proxy.type !== "http" && proxy.type !== "https") || proxy.username === undefined
+  ) {
+    return response;
+  }
+  const status = await probeConnect(
+    proxy,
+    `${url.hostname}:${proxyQuery(url).port}`,
+    { caCerts },
+  );
+  if (status !== 401 && status !== 407) return response;
+  await response.body?.cancel().catch(() => {});
+  throw new NetworkReplyError(
+    NetworkError.ProxyAuthenticationRequiredError,
+    `Proxy ${
+      proxyLabel(proxy)
+    } refused the credentials (HTTP 401 to the forwarded request, HTTP ${status} to CONNECT)`,
+  );
+}

@@ -1,0 +1,57 @@
+/** The proxy one request goes through: explicit, from a factory, or the system's. */
+
+import { describe } from "../_validation.ts";
+import {
+  type NetworkProxy,
+  type ProxyFactory,
+  type ProxyQuery,
+  validateProxy,
+} from "./network_proxy.ts";
+import { systemProxyFactory } from "./system_proxy.ts";
+
+/** Options of {@linkcode resolveProxy}. */
+export interface ResolveProxyOptions {
+  /** An explicit proxy; wins over `proxyFactory`. */
+  proxy?: NetworkProxy;
+  /** Consulted when there is no explicit proxy; the system factory when absent too. */
+  proxyFactory?: ProxyFactory;
+  /** The environment the `"system"` proxy reads; the process environment when absent. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The proxy one request goes through: the explicit `proxy` when there is one (Qt's rule),
+ * else the first usable entry of `proxyFactory(query)`, else the system proxy. `"system"`
+ * expands to {@linkcode systemProxyFactory}; an empty list means `{ type: "none" }`.
+ * Unusable entries of a factory's list are skipped; when none is usable, the first one's
+ * validation error is thrown.
+ *
+ * @returns A normalized proxy, never of type `"system"`.
+ * @throws {TypeError} When the explicit proxy, or every listed proxy, is invalid, or the
+ * factory does not return an array.
+ */
+export function resolveProxy(query: ProxyQuery, options: ResolveProxyOptions = {}): NetworkProxy {
+  const system = (): NetworkProxy => systemProxyFactory(options.env)(query)[0] ?? { type: "none" };
+  if (options.proxy !== undefined) {
+    const proxy = validateProxy(options.proxy, "Cannot use proxy");
+    return proxy.type === "system" ? system() : proxy;
+  }
+  if (options.proxyFactory === undefined) return system();
+  const list: unknown = options.proxyFactory(query);
+  if (!Array.isArray(list)) {
+    throw new TypeError(
+      `Cannot use proxy: 'proxyFactory' must return an array, got ${describe(list)}`,
+    );
+  }
+  let firstError: unknown;
+  for (const entry of list) {
+    try {
+      const proxy = validateProxy(entry, "Cannot use proxy");
+      return proxy.type === "system" ? system() : proxy;
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+  return { type: "none" };
+}

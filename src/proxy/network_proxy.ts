@@ -1,0 +1,259 @@
+/**
+ * Proxies: {@linkcode NetworkProxy}, the {@linkcode ProxyFactory} that chooses them per
+ * request and the {@linkcode ProxyQuery} it gets, with their validation.
+ *
+ * @module
+ */
+
+import { describe } from "../_validation.ts";
+
+/**
+ * The kinds of {@linkcode NetworkProxy}.
+ *
+ * @example A SOCKS5 proxy that resolves host names
+ * ```ts
+ * import { NetworkAccessManager, type NetworkProxyType } from "@netaccess/core";
+ *
+ * const type: NetworkProxyType = "socks5h";
+ * await using manager = new NetworkAccessManager({ proxy: { type, url: "localhost:1080" } });
+ * console.log(manager.proxy); // { type: "socks5h", url: "socks5h://localhost:1080" }
+ * ```
+ */
+export type NetworkProxyType = "http" | "https" | "socks5" | "socks5h" | "none" | "system";
+
+/**
+ * A proxy to send requests through, or the absence of one.
+ *
+ * - `"http"`: an HTTP proxy (`http://host:port`); plain `http:` requests are forwarded in
+ *   absolute form, `https:` requests are tunnelled with `CONNECT`.
+ * - `"https"`: the same, spoken over TLS to the proxy (`https://host:port`).
+ * - `"socks5"`, `"socks5h"`: a SOCKS5 proxy (`socks5://host:port`, `socks5h://host:port`).
+ *   Deno hands the target's host name to the proxy in both cases, so the proxy resolves it
+ *   (as Qt's `Socks5Proxy` does); the two types behave the same.
+ * - `"none"`: a direct connection, ignoring the proxy environment variables.
+ * - `"system"`: whatever {@linkcode systemProxyFactory} finds in the environment, per request.
+ *
+ * Credentials are sent with Basic authentication to HTTP proxies (on every forwarded request
+ * and on `CONNECT`) and with the username/password method to SOCKS5 proxies. They may also be
+ * given as the URL's user info (`http://user:pass@host:3128`); `username` and `password` win.
+ * They never appear in a reply's `errorString`, in events or in messages.
+ *
+ * @example A proxy with credentials
+ * ```ts
+ * import { NetworkAccessManager, type NetworkProxy } from "@netaccess/core";
+ *
+ * const proxy: NetworkProxy = {
+ *   type: "http",
+ *   url: "http://proxy.example.com:3128",
+ *   username: "alice",
+ *   password: "secret",
+ * };
+ * await using manager = new NetworkAccessManager({ proxy });
+ * ```
+ */
+export interface NetworkProxy {
+  /** The kind of proxy. */
+  type: NetworkProxyType;
+  /**
+   * The proxy's address: a URL whose scheme matches `type` (`http:`, `https:`, `socks5:`,
+   * `socks5h:`), or `host:port`. Without a port: 80 for `http`, 443 for `https`, 1080 for
+   * SOCKS5. Required for the proxy types, ignored for `"none"` and `"system"`.
+   */
+  url?: string;
+  /** The user name to authenticate with. */
+  username?: string;
+  /**
+   * The password to authenticate with.
+   *
+   * @default {""} when a `username` is given
+   */
+  password?: string;
+}
+
+/**
+ * What a {@linkcode ProxyFactory} is asked about: the request's URL and its parts.
+ *
+ * @example The query a manager makes for a request
+ * ```ts
+ * import { NetworkAccessManager, type ProxyQuery } from "@netaccess/core";
+ *
+ * const queries: ProxyQuery[] = [];
+ * await using manager = new NetworkAccessManager({
+ *   proxyFactory: (query) => {
+ *     queries.push(query);
+ *     return []; // connect directly
+ *   },
+ *   transport: async () => new Response("ok"),
+ * });
+ * await manager.get("https://API.example.com/v1/items").finished;
+ * for (const { scheme, host, port } of queries) console.log(scheme, host, port);
+ * // "https" "api.example.com" 443
+ * ```
+ */
+export interface ProxyQuery {
+  /** The URL of the request. */
+  url: URL;
+  /** The URL scheme without the colon, such as `"https"`. */
+  scheme: string;
+  /** The host name or IP address, lower case, without the brackets of an IPv6 literal. */
+  host: string;
+  /** The port, the scheme's default when the URL has none, or -1 for an unknown scheme. */
+  port: number;
+}
+
+/**
+ * Chooses the proxies of one request: an ordered list, of which the first usable entry is
+ * used. An empty list means a direct connection. The factory is consulted for every request
+ * (and every redirect hop), so it may look at the scheme, host and port.
+ *
+ * @param query The request's URL and its parts.
+ * @returns The proxies to use, best first; `[]` for a direct connection.
+ *
+ * @example Internal hosts direct, the rest through a proxy
+ * ```ts
+ * import { NetworkAccessManager, type ProxyFactory } from "@netaccess/core";
+ *
+ * const proxyFactory: ProxyFactory = ({ host }) =>
+ *   host.endsWith(".corp.example") ? [] : [{ type: "http", url: "http://proxy.corp.example:3128" }];
+ * await using manager = new NetworkAccessManager({ proxyFactory });
+ * ```
+ */
+export type ProxyFactory = (query: ProxyQuery) => NetworkProxy[];
+
+const PROXY_TYPES: readonly NetworkProxyType[] = [
+  "http",
+  "https",
+  "socks5",
+  "socks5h",
+  "none",
+  "system",
+];
+export const DEFAULT_PORTS: Record<string, number> = {
+  "http:": 80,
+  "https:": 443,
+  "socks5:": 1080,
+  "socks5h:": 1080,
+};
+const QUERY_PORTS: Record<string, number> = {
+  http: 80,
+  https: 443,
+  ws: 80,
+  wss: 443,
+  ftp: 21,
+};
+
+/** A URL for messages: user info replaced by `***`. */
+function safeUrlText(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?\S*@/i, (_m, scheme = "") => `${scheme}***@`);
+}
+
+export function decodeUserInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Checks a {@linkcode NetworkProxy} and returns it normalized: `url` as `scheme://host:port`
+ * without user info, credentials in `username` and `password`.
+ *
+ * @param proxy The value to check.
+ * @param where The start of the message, e.g. `"Cannot create manager"`.
+ * @returns The normalized proxy.
+ * @throws {TypeError} When a field has the wrong type or the URL does not fit the type.
+ * @throws {RangeError} When the port is out of range.
+ */
+export function validateProxy(proxy: unknown, where: string): NetworkProxy {
+  if (typeof proxy !== "object" || proxy === null || Array.isArray(proxy)) {
+    throw new TypeError(`${where}: 'proxy' must be an object, got ${describe(proxy)}`);
+  }
+  const { type, url, username, password } = proxy as Record<string, unknown>;
+  if (typeof type !== "string" || !PROXY_TYPES.includes(type as NetworkProxyType)) {
+    throw new TypeError(
+      `${where}: 'proxy.type' must be one of ${PROXY_TYPES.map((t) => `"${t}"`).join(", ")}, got ${
+        describe(type)
+      }`,
+    );
+  }
+  if (type === "none" || type === "system") return { type };
+  if (typeof url !== "string" || url.trim() === "") {
+    throw new TypeError(
+      `${where}: 'proxy.url' must be a non-empty string for a "${type}" proxy, got ${
+        typeof url === "string" ? '""' : describe(url)
+      }`,
+    );
+  }
+  if (username !== undefined && typeof username !== "string") {
+    throw new TypeError(`${where}: 'proxy.username' must be a string, got ${describe(username)}`);
+  }
+  if (password !== undefined && typeof password !== "string") {
+    throw new TypeError(`${where}: 'proxy.password' must be a string, got a ${typeof password}`);
+  }
+  const scheme = `${type}:`;
+  const text = url.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `${type}://${text}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    throw new TypeError(
+      `${where}: 'proxy.url' must be a URL or host:port, got "${safeUrlText(text)}"`,
+    );
+  }
+  if (parsed.protocol !== scheme) {
+    throw new TypeError(
+      `${where}: 'proxy.url' must use the scheme "${scheme}" of a "${type}" proxy, got "${parsed.protocol}"`,
+    );
+  }
+  if (parsed.hostname === "") {
+    throw new TypeError(`${where}: 'proxy.url' has no host, got "${safeUrlText(text)}"`);
+  }
+  if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search || parsed.hash) {
+    throw new TypeError(
+      `${where}: 'proxy.url' must not have a path, query or fragment, got "${safeUrlText(text)}"`,
+    );
+  }
+  // Non-special schemes (socks5:) keep the port as written; check the range ourselves.
+  const port = parsed.port === "" ? DEFAULT_PORTS[scheme]! : Number(parsed.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(
+      `${where}: 'proxy.url' port must be an integer from 1 to 65535, got ${parsed.port}`,
+    );
+  }
+  const user = username ?? (parsed.username ? decodeUserInfo(parsed.username) : undefined);
+  const pass = password ??
+    (parsed.username || parsed.password ? decodeUserInfo(parsed.password) : undefined);
+  if (user === undefined && pass !== undefined) {
+    throw new TypeError(`${where}: 'proxy.password' is given without 'proxy.username'`);
+  }
+  const normalized: NetworkProxy = {
+    type: type as NetworkProxyType,
+    url: `${parsed.protocol}//${parsed.hostname.toLowerCase()}:${port}`,
+  };
+  if (user !== undefined) {
+    normalized.username = user;
+    normalized.password = pass ?? "";
+  }
+  return normalized;
+}
+
+/**
+ * The proxy's address for messages and logs, without credentials, e.g.
+ * `http://127.0.0.1:3128`; `"no proxy"` for a direct connection.
+ */
+export function proxyLabel(proxy: NetworkProxy): string {
+  if (proxy.type === "none") return "no proxy";
+  if (proxy.type === "system") return "the system proxy";
+  if (proxy.url === undefined) return `a ${proxy.type} proxy`;
+  return safeUrlText(proxy.url).replace(/\/$/, "");
+}
+
+/** The parts of a URL a {@linkcode ProxyFactory} is asked about. */
+export function proxyQuery(url: URL): ProxyQuery {
+  const scheme = url.protocol.replace(/:$/, "");
+  const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  const port = url.port === "" ? (QUERY_PORTS[scheme] ?? -1) : Number(url.port);
+  return { url, scheme, host, port };
+}

@@ -1,0 +1,235 @@
+/**
+ * {@linkcode systemProxyFactory}: the proxy settings of the environment (HTTP_PROXY,
+ * HTTPS_PROXY, ALL_PROXY, NO_PROXY), read under Deno's `env` permission.
+ *
+ * @module
+ */
+
+import { parseIp } from "../_ip.ts";
+import {
+  type NetworkProxy,
+  type ProxyFactory,
+  type ProxyQuery,
+  validateProxy,
+} from "./network_proxy.ts";
+
+/** The variables {@linkcode systemProxyFactory} reads. */
+const ENV_NAMES = [
+  "http_proxy",
+  "HTTP_PROXY",
+  "https_proxy",
+  "HTTPS_PROXY",
+  "all_proxy",
+  "ALL_PROXY",
+  "no_proxy",
+  "NO_PROXY",
+  "REQUEST_METHOD",
+] as const;
+
+const envStatuses = new Map<string, Deno.PermissionStatus>();
+let envWatched = false;
+let epoch = 0;
+
+/**
+ * Whether the `env` permission is granted for `name`, without a prompt. Each variable's status
+ * is queried once and kept, as a query per request costs more than the proxy lookup itself;
+ * the cache is emptied when the `env` permission, or the variable's, changes (a revoke, a
+ * grant).
+ */
+export function envGranted(name: string): boolean {
+  if (!envWatched) {
+    envWatched = true;
+    Deno.permissions.querySync({ name: "env" }).addEventListener("change", () => {
+      envStatuses.clear();
+      epoch++;
+    });
+  }
+  let status = envStatuses.get(name);
+  if (status === undefined) {
+    status = Deno.permissions.querySync({ name: "env", variable: name });
+    status.addEventListener("change", () => {
+      envStatuses.delete(name);
+      epoch++;
+    });
+    envStatuses.set(name, status);
+  }
+  return status.state === "granted";
+}
+
+/**
+ * A number that changes whenever the `env` permission (or a proxy variable's) changes: a
+ * snapshot of {@linkcode processProxyEnv} taken under another number is out of date.
+ */
+export function envEpoch(): number {
+  envGranted(ENV_NAMES[0]);
+  return epoch;
+}
+
+/** The proxy variables of the process environment that may be read, now. */
+export function processProxyEnv(): Record<string, string | undefined> {
+  return readProcessEnv();
+}
+
+function readProcessEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) {
+    if (!envGranted(name)) continue;
+    try {
+      env[name] = Deno.env.get(name);
+    } catch {
+      envStatuses.delete(name); // the permission went away in a way no event told
+    }
+  }
+  return env;
+}
+
+/** Lower case first, then upper case; an empty value counts as unset. */
+function lookup(env: Record<string, string | undefined>, lower: string): string | undefined {
+  const small = env[lower]?.trim();
+  if (small) return small;
+  const upper = lower.toUpperCase();
+  if (upper === "HTTP_PROXY" && env.REQUEST_METHOD !== undefined) return undefined;
+  const big = env[upper]?.trim();
+  return big ? big : undefined;
+}
+
+function proxyFromEnv(value: string): NetworkProxy | undefined {
+  const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
+  const scheme = match ? match[1]!.toLowerCase() : "http";
+  if (scheme !== "http" && scheme !== "https" && scheme !== "socks5" && scheme !== "socks5h") {
+    return undefined;
+  }
+  try {
+    return validateProxy({ type: scheme, url: value }, "proxy");
+  } catch {
+    return undefined;
+  }
+}
+
+function prefixMatches(address: number[], network: number[], bits: number): boolean {
+  if (address.length !== network.length) return false;
+  for (let i = 0; i < address.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((address[i]! & mask) !== (network[i]! & mask)) return false;
+  }
+  return true;
+}
+
+type NoProxyRule =
+  | { kind: "all" }
+  | { kind: "domain"; domain: string; port?: number }
+  | { kind: "ip"; bytes: number[]; bits: number; port?: number };
+
+function parseNoProxy(value: string): NoProxyRule[] {
+  const rules: NoProxyRule[] = [];
+  for (const raw of value.split(/[\s,]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (entry === "") continue;
+    if (entry === "*") {
+      rules.push({ kind: "all" });
+      continue;
+    }
+    let host = entry;
+    let port: number | undefined;
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    if (bracketed) {
+      host = bracketed[1]!;
+      port = bracketed[2] === undefined ? undefined : Number(bracketed[2]);
+    } else if ((entry.match(/:/g) ?? []).length === 1) {
+      const at = entry.lastIndexOf(":");
+      if (!/^\d+$/.test(entry.slice(at + 1))) continue;
+      host = entry.slice(0, at);
+      port = Number(entry.slice(at + 1));
+    }
+    const slash = host.indexOf("/");
+    if (slash >= 0) {
+      const bytes = parseIp(host.slice(0, slash));
+      const bits = Number(host.slice(slash + 1));
+      if (!bytes || !/^\d+$/.test(host.slice(slash + 1)) || bits > bytes.length * 8) continue;
+      rules.push({ kind: "ip", bytes, bits, port });
+      continue;
+    }
+    const bytes = parseIp(host);
+    if (bytes) {
+      rules.push({ kind: "ip", bytes, bits: bytes.length * 8, port });
+      continue;
+    }
+    const domain = host.replace(/^\*?\./, "").replace(/\.$/, "");
+    if (domain !== "") rules.push({ kind: "domain", domain, port });
+  }
+  return rules;
+}
+
+function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  const address = parseIp(name);
+  for (const rule of rules) {
+    if (rule.kind === "all") return true;
+    if (rule.port !== undefined && rule.port !== port) continue;
+    if (rule.kind === "ip") {
+      if (address && prefixMatches(address, rule.bytes, rule.bits)) return true;
+    } else if (!address && (name === rule.domain || name.endsWith(`.${rule.domain}`))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * A {@linkcode ProxyFactory} that follows the proxy environment variables, computed by this
+ * library (not left to Deno) with these rules:
+ *
+ * - `https:` and `wss:` requests use `https_proxy`, other `http:` and `ws:` requests use
+ *   `http_proxy`; either falls back to `all_proxy`, which also serves every other scheme.
+ * - Each name is read in lower case first, then in upper case (curl's order); an empty value
+ *   counts as unset. `HTTP_PROXY` in upper case is ignored when `REQUEST_METHOD` is set (a CGI
+ *   program, where a request's `Proxy:` header would become `HTTP_PROXY`).
+ * - A value is a URL with the scheme `http`, `https`, `socks5` or `socks5h` (none means
+ *   `http`), with optional `user:password@`. Other schemes and unparsable values are ignored.
+ * - `no_proxy` / `NO_PROXY` is a list separated by commas or spaces, case-insensitive. `*`
+ *   alone bypasses the proxy for every host. A name matches itself and its subdomains
+ *   (`example.com` matches `example.com` and `a.example.com`, not `badexample.com`); a
+ *   leading `.` or `*.` changes nothing. IP literals (`127.0.0.1`, `::1`, `[::1]`) match that
+ *   address and CIDR ranges (`10.0.0.0/8`, `fe80::/10`) match any address inside; an IP entry
+ *   never matches a host name, and names are not resolved. `host:port` or `[v6]:port`
+ *   matches that port only. Nothing is bypassed implicitly, not even `localhost`.
+ *
+ * @param env The variables to read; when absent, the process environment is read on every
+ * query. Reading it needs the `env` permission for those names
+ * (`--allow-env=http_proxy,HTTP_PROXY,https_proxy,HTTPS_PROXY,all_proxy,ALL_PROXY,no_proxy,NO_PROXY,REQUEST_METHOD`
+ * or `--allow-env`); a variable without permission reads as unset, without a prompt.
+ * @returns A factory answering `[proxy]`, or `[]` for a direct connection.
+ *
+ * @example Which proxy a URL would use
+ * ```ts
+ * import { systemProxyFactory } from "@netaccess/core";
+ *
+ * const factory = systemProxyFactory({
+ *   HTTPS_PROXY: "http://proxy.example.com:3128",
+ *   NO_PROXY: "localhost,.internal.example,10.0.0.0/8",
+ * });
+ * const url = new URL("https://api.example.com/");
+ * console.log(factory({ url, scheme: "https", host: url.hostname, port: 443 }));
+ * // [{ type: "http", url: "http://proxy.example.com:3128" }]
+ * ```
+ */
+export function systemProxyFactory(env?: Record<string, string | undefined>): ProxyFactory {
+  const fixed = env === undefined ? undefined : { ...env };
+  return (query: ProxyQuery): NetworkProxy[] => {
+    const vars = fixed ?? readProcessEnv();
+    const scheme = query.scheme.toLowerCase();
+    const specific = scheme === "https" || scheme === "wss"
+      ? lookup(vars, "https_proxy")
+      : scheme === "http" || scheme === "ws"
+      ? lookup(vars, "http_proxy")
+      : undefined;
+    const value = specific ?? lookup(vars, "all_proxy");
+    if (value === undefined) return [];
+    const noProxy = lookup(vars, "no_proxy");
+    if (noProxy !== undefined && bypasses(parseNoProxy(noProxy), query.host, query.port)) {
+      return [];
+    }
+    const proxy = proxyFromEnv(value);
+    return proxy ? [proxy] : [];
+  };
+}
