@@ -35,14 +35,15 @@ import {
   MemoryCookieJar,
   MemoryHstsStore,
   NetworkAccessManager,
-  type NetworkBody,
   type NetworkCache,
   NetworkError,
   type NetworkErrorCode,
   type NetworkProxy,
   type NetworkReply,
   NetworkReplyError,
+  NetworkRequest,
   type RedirectPolicy,
+  RequestBody,
 } from "../mod.ts";
 import { _ObservedCache } from "./cli/_observed_cache.ts";
 import { _ProgressDisplay } from "./cli/_progress.ts";
@@ -309,7 +310,11 @@ async function dataBytes(value: string, option: string): Promise<Uint8Array> {
   }
 }
 
-/** A body sent as a stream of 64 KiB slices so that its upload progress can be shown. */
+/**
+ * A body sent as a stream of 64 KiB slices so that its upload progress can be shown. The
+ * request carries the bytes (replayable for redirects and authentication); each send gets a
+ * stream of its own.
+ */
 function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
   let offset = 0;
   return new ReadableStream<Uint8Array>({
@@ -323,22 +328,6 @@ function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
       offset = end;
     },
   }, { highWaterMark: 0 });
-}
-
-/** A `-d @file` body streamed from disk, with its size. */
-async function fileStream(
-  path: string,
-): Promise<{ stream: ReadableStream<Uint8Array>; size: number }> {
-  try {
-    const file = await Deno.open(path);
-    const { size } = await file.stat();
-    return { stream: file.readable, size };
-  } catch (error) {
-    throw new Exit(
-      EXIT_CODES.failure,
-      `Cannot read the --data file ${path}: ${(error as Error).message}`,
-    );
-  }
 }
 
 async function formBody(fields: string[]): Promise<{ bytes: Uint8Array; type: string }> {
@@ -500,7 +489,7 @@ interface Plan {
   urls: URL[];
   method: string;
   headers: Headers;
-  body: (() => Promise<{ body: NetworkBody; size: number } | null>) | null;
+  body: Uint8Array | null;
   output: string | undefined;
   remoteName: boolean;
   head: boolean;
@@ -571,35 +560,24 @@ async function plan(values: Values, positionals: string[]): Promise<Plan> {
   }
   let body: Plan["body"] = null;
   if (values.data !== undefined) {
-    const data = values.data;
     if (!headers.has("content-type")) {
       headers.set("content-type", "application/x-www-form-urlencoded");
     }
-    body = async () => {
-      if (data.length === 1 && data[0]!.startsWith("@") && data[0] !== "@-") {
-        const { stream, size } = await fileStream(data[0]!.slice(1));
-        return { body: stream, size };
-      }
-      const parts = await Promise.all(data.map((d) => dataBytes(d, "--data")));
-      const joined = parts.length === 1 ? parts[0]! : encoder.encode(
-        parts.map((p) => new TextDecoder().decode(p)).join("&"),
-      );
-      return { body: joined, size: joined.byteLength };
-    };
+    const parts = [];
+    for (const data of values.data) parts.push(await dataBytes(data, "--data"));
+    body = parts.length === 1 ? parts[0]! : encoder.encode(
+      parts.map((part) => new TextDecoder().decode(part)).join("&"),
+    );
   } else if (values.json !== undefined) {
-    const json = values.json;
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
     if (!headers.has("accept")) headers.set("accept", "application/json");
-    body = async () => {
-      const parts = await Promise.all(json.map((d) => dataBytes(d, "--json")));
-      const text = parts.map((p) => new TextDecoder().decode(p)).join("");
-      return { body: encoder.encode(text), size: encoder.encode(text).byteLength };
-    };
+    const parts = [];
+    for (const json of values.json) parts.push(await dataBytes(json, "--json"));
+    body = encoder.encode(parts.map((part) => new TextDecoder().decode(part)).join(""));
   } else if (values.form !== undefined) {
-    const fields = values.form;
-    const form = await formBody(fields);
+    const form = await formBody(values.form);
     if (!headers.has("content-type")) headers.set("content-type", form.type);
-    body = () => Promise.resolve({ body: sliced(form.bytes), size: form.bytes.byteLength });
+    body = form.bytes;
   }
   const method = values.request?.toUpperCase() ??
     (values.head ? "HEAD" : body !== null ? "POST" : "GET");
@@ -856,7 +834,15 @@ async function run(
     throw new Exit(EXIT_CODES.usage, (error as Error).message, true);
   }
   await using _closing = manager;
+  const uploads = new WeakMap<NetworkRequest, Uint8Array>();
   const network: Layer = (next) => async (exchange) => {
+    // This send gets a stream of the bytes (for upload progress); the layers above keep seeing
+    // the replayable bytes, so a 307 or an authentication challenge can send them again.
+    const upload = uploads.get(exchange.request);
+    const replayable = exchange.body;
+    if (upload !== undefined && replayable !== null) {
+      exchange.body = RequestBody.from(sliced(upload));
+    }
     const hop: Hop = {
       url: new URL(exchange.url.href),
       method: exchange.method,
@@ -873,7 +859,12 @@ async function run(
       for (const [name, value] of exchange.headers) lines.push(`> ${name}: ${redact(name, value)}`);
       verbose(lines.join("\n"));
     }
-    const response = await next(exchange);
+    let response: Response;
+    try {
+      response = await next(exchange);
+    } finally {
+      exchange.body = replayable;
+    }
     hop.status = response.status;
     hop.responseHeaders = new Headers(response.headers);
     if (settings.verbose) {
@@ -905,6 +896,7 @@ async function run(
         cache,
         state.cookieJar,
         hops,
+        uploads,
         progress,
         controller.signal,
         verbose,
@@ -941,6 +933,7 @@ async function transfer(
   cache: _ObservedCache | null,
   jar: CookieJar | null,
   hops: Map<NetworkReply, Hop[]>,
+  uploads: WeakMap<NetworkRequest, Uint8Array>,
   progress: _ProgressDisplay,
   signal: AbortSignal,
   verbose: (line: string) => void,
@@ -948,18 +941,20 @@ async function transfer(
 ): Promise<number> {
   const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
-  const prepared = settings.body ? await settings.body() : null;
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
-  const reply = manager.sendCustomRequest(url, settings.method, prepared?.body, {
+  const request = new NetworkRequest(url, {
     headers: settings.headers,
     signal,
     ...(loadControl ? { cacheLoadControl: loadControl } : {}),
   });
-  if (prepared && prepared.size > 0) {
+  const body = settings.body;
+  if (body !== null) uploads.set(request, body);
+  const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
+  if (body !== null && body.byteLength > 0) {
     const upload = progress.bar(`↑ ${label}`);
     reply.addEventListener("uploadprogress", (event) => {
-      upload.update(event.loaded, prepared.size);
-      if (event.loaded >= prepared.size) upload.finish();
+      upload.update(event.loaded, body.byteLength);
+      if (event.loaded >= body.byteLength) upload.finish();
     });
   }
   const download = progress.bar(settings.head ? `${label} (headers)` : label);

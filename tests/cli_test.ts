@@ -58,6 +58,8 @@ function startServer() {
       }
       case "/a":
         return Response.redirect(new URL("/b", url), 302);
+      case "/moved":
+        return Response.redirect(new URL("/echo", url), 307);
       case "/b":
         return Response.redirect(new URL("/c", url), 301);
       case "/c":
@@ -105,7 +107,10 @@ function startServer() {
           : new Response("finally\n");
       case "/auth": {
         const expected = `Basic ${btoa("bob:pa ss")}`;
-        if (request.headers.get("authorization") === expected) return new Response("hi bob\n");
+        const size = (await request.bytes()).byteLength;
+        if (request.headers.get("authorization") === expected) {
+          return new Response(size ? `hi bob, ${size} bytes\n` : "hi bob\n");
+        }
         return new Response("who?\n", {
           status: 401,
           headers: { "www-authenticate": 'Basic realm="test"' },
@@ -376,6 +381,31 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.equal(asking.code, EXIT_CODES.usage);
       assert.match(asking.err, /stdin is not a terminal .*-u bob:PASSWORD/);
     });
+    await t.step(
+      "an upload is sent again for a 307 and for a challenge, with progress",
+      async () => {
+        const dir = await tempDir();
+        try {
+          await Deno.writeFile(`${dir}/up.bin`, new Uint8Array(100_000).fill(1));
+          const moved = await runCli(["-d", "kept", `${server.url}/moved`]);
+          assert.equal(moved.code, 0, moved.err);
+          assert.equal(JSON.parse(moved.out).body, "kept");
+          const challenged = await runCli([
+            "--progress",
+            "-u",
+            "bob:pa ss",
+            "-d",
+            `@${dir}/up.bin`,
+            `${server.url}/auth`,
+          ]);
+          assert.equal(challenged.code, 0, challenged.err);
+          assert.equal(challenged.out, "hi bob, 100000 bytes\n");
+          assert.match(challenged.err, /↑ auth {2}97\.7 KiB \/ 97\.7 KiB {2}100%/);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
     await t.step("-v does not show credentials", async () => {
       const { err } = await runCli(["-v", "-u", "bob:pa ss", `${server.url}/auth`]);
       assert.match(err, /> authorization: Basic \*\*\*/);
