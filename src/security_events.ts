@@ -99,6 +99,13 @@ export interface AuthenticationChallenge extends AuthChallenge {
   readonly attempt: number;
   /** Whether this client can answer the scheme (Basic and Digest); others are only reported. */
   readonly supported: boolean;
+  /**
+   * `true` when this is a Basic challenge from an origin that challenged with Digest before
+   * (in this manager): answering it sends the password in clear (base64), so neither cached nor
+   * URL credentials are used, and only credentials the authenticator returns knowing this are
+   * sent. Absent otherwise.
+   */
+  readonly downgrade?: boolean;
 }
 
 /**

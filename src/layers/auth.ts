@@ -98,8 +98,25 @@ export interface AuthSettings {
   readonly authenticator: Authenticator | undefined;
 }
 
+/**
+ * Whether cached credentials may answer for a request: always when its URL names no user,
+ * else only that user's own (the same name, and the same password when the URL gives one).
+ * Userinfo wins over the cache and is never merged with another user's credentials.
+ */
+function ownCredentials(cached: AuthCredentials, fromUrl: AuthCredentials | undefined): boolean {
+  if (fromUrl === undefined) return true;
+  return cached.username === fromUrl.username &&
+    (fromUrl.password === "" || cached.password === fromUrl.password);
+}
+
 /** Creates the authentication layer, keeping credentials in `cache`. */
 export function authLayer(settings: AuthSettings, cache: _CredentialCache): Layer {
+  /**
+   * The origins (servers', proxies') that challenged with Digest: a Basic challenge from one of
+   * them is a downgrade, answered only by the authenticator, told so.
+   */
+  const digestOrigins = new Set<string>();
+
   /** The header value answering with `answer`, counting a Digest nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
     if (answer.scheme === "basic") return _basicAuthorization(answer.credentials);
@@ -138,7 +155,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
 
     if (!baseHeaders.has("authorization")) {
       const cached = cache.forUrl(plain);
-      if (cached !== undefined) {
+      if (cached !== undefined && ownCredentials(cached.credentials, fromUrl)) {
         server = cached;
         usedCache.add(spaceKey(cached.space));
       }
@@ -197,6 +214,9 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
         : NetworkError.AuthenticationRequiredError;
       const shown: AuthChallenge = selected?.challenge ?? challenges[0]!;
       const space: _ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
+      const originKey = `${isProxy}|${origin}`;
+      if (selected?.scheme === "digest") digestOrigins.add(originKey);
+      const downgrade = selected?.scheme === "basic" && digestOrigins.has(originKey);
       const describe = (count: number, supported: boolean): AuthenticationChallenge => ({
         scheme: shown.scheme,
         realm: shown.realm,
@@ -207,6 +227,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
         url: new URL(plain.href),
         attempt: count,
         supported,
+        ...(downgrade ? { downgrade } : {}),
       });
       if (selected === null) {
         // Schemes this client cannot answer are reported, never guessed.
@@ -229,7 +250,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
         answer = sent;
       } else {
         if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
-        answer = await choose(selected, space, isProxy, proxyConfig, describe, code);
+        answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
       }
       if (answer === undefined) return response;
       if (exchange.body !== null && !exchange.body.replayable) {
@@ -260,15 +281,19 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
       proxyConfig: NetworkProxy | undefined,
       describe: (count: number, supported: boolean) => AuthenticationChallenge,
       code: NetworkErrorCode,
+      downgrade: boolean,
     ): Promise<Answer | undefined> {
       const key = spaceKey(space);
       const scheme = selected.scheme;
-      if (!usedCache.has(key)) {
+      // A downgrade from Digest to Basic sends a password in clear only if the user says so.
+      if (!usedCache.has(key) && !downgrade) {
         usedCache.add(key);
         const cached = cache.get(space);
-        if (cached !== undefined) return { space, scheme, credentials: cached.credentials };
+        if (cached !== undefined && (isProxy || ownCredentials(cached.credentials, fromUrl))) {
+          return { space, scheme, credentials: cached.credentials };
+        }
       }
-      if (!usedConfigured.has(key)) {
+      if (!usedConfigured.has(key) && !downgrade) {
         usedConfigured.add(key);
         const configured = isProxy
           ? (proxyConfig?.username === undefined ? undefined : {
