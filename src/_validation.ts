@@ -63,15 +63,23 @@ export function checkFunction(what: string, field: string, value: unknown): void
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * Checks a delay in milliseconds that becomes a timer (or `undefined`): an integer from 0 to
- * 2^31 - 1. A longer one would make `setTimeout` fire at once: a timeout that never waits.
+ * Refuses a delay in milliseconds (already checked otherwise) that is too long for a timer:
+ * `setTimeout` would fire a delay of 2^31 ms or more at once, a timeout that never waits.
  */
-export function checkTimer(what: string, field: string, value: unknown): void {
-  checkInteger(what, field, value, 0);
+export function checkTimerRange(what: string, field: string, value: unknown): void {
   if (typeof value === "number" && value > MAX_TIMER_MS) {
     throw new RangeError(
       `${what}: '${field}' must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest ` +
         `timer), got ${value}; use 0 to turn it off`,
     );
   }
+}
+
+/**
+ * Checks a delay in milliseconds that becomes a timer (or `undefined`): an integer from 0 to
+ * 2^31 - 1.
+ */
+export function checkTimer(what: string, field: string, value: unknown): void {
+  checkInteger(what, field, value, 0);
+  checkTimerRange(what, field, value);
 }

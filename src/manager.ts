@@ -57,7 +57,7 @@ import {
   type RedirectPolicy,
   requestChoices,
 } from "./request.ts";
-import { checkChoice, checkInteger, checkTimer } from "./_validation.ts";
+import { checkChoice, checkInteger, checkTimer, checkTimerRange } from "./_validation.ts";
 import {
   _abortReplyFor,
   _cancelReply,
@@ -809,6 +809,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
         `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
       );
     }
+    checkTimerRange("Cannot connect to host", "timeout", timeout);
     let origin: URL;
     try {
       origin = new URL("/", url);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
+import { MockTransport } from "../testing.ts";
 import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
 
 /** A peer that accepts connections, reads the request and never answers (until closed). */
@@ -172,6 +173,23 @@ Deno.test("timer options of 2^31 ms or more are rejected with a clear error", as
       });
     });
   }
+  await t.step("connectToHost's timeout", async () => {
+    await using manager = new NetworkAccessManager();
+    await assert.rejects(manager.connectToHost("https://example.com/", { timeout: tooLong }), {
+      name: "RangeError",
+      message: /^Cannot connect to host: 'timeout' must be at most 2147483647 ms/,
+    });
+  });
+  await t.step("a mock transport's latency", () => {
+    assert.throws(() => new MockTransport({ latency: tooLong }), {
+      name: "RangeError",
+      message: /'latency' must be at most 2147483647 ms/,
+    });
+    assert.throws(() => new MockTransport().route("GET", "/", { body: "" }, { latency: tooLong }), {
+      name: "RangeError",
+      message: /'latency' must be at most 2147483647 ms/,
+    });
+  });
   await t.step("negative and fractional values keep their message", () => {
     assert.throws(() => new NetworkAccessManager({ timeout: -1 }), {
       message: /'timeout' must be a non-negative integer, got -1/,

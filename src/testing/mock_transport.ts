@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkTimerRange } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -232,6 +233,7 @@ function checkDelay(what: string, field: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new RangeError(`${what}: '${field}' must be a non-negative number, got ${value}`);
   }
+  checkTimerRange(what, field, value);
 }
 
 function toResponse(value: Response | MockResponseInit): Response {
