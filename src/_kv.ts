@@ -90,3 +90,30 @@ export async function _retryLocked<T>(operation: () => Promise<T>, attempts = 12
     }
   }
 }
+
+/**
+ * Commits the atomic operation `build` makes, retried while the database is locked. A `sum`
+ * that meets a value other than a `Deno.KvU64` (a foreign or corrupt counter) makes `repair`
+ * run (it rewrites the counters), then the operation is tried once more. KV applies the
+ * mutations before a failing `sum` without rolling them back, so callers put every `sum`
+ * before any other mutation.
+ */
+export async function commitCounted(
+  kv: Deno.Kv,
+  build: (atomic: Deno.AtomicOperation) => void,
+  repair: () => Promise<unknown>,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  const attempt = () =>
+    _retryLocked(() => {
+      const atomic = kv.atomic();
+      build(atomic);
+      return atomic.commit();
+    });
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!(error instanceof TypeError && /non-U64/.test(error.message))) throw error;
+    await repair();
+    return await attempt();
+  }
+}

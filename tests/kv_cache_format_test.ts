@@ -2,29 +2,13 @@ import assert from "node:assert/strict";
 import { KvCache } from "../src/cache/kv_cache.ts";
 import { NetworkAccessManager } from "../src/manager.ts";
 import { bodyOf, manualClock, pattern } from "./_helpers/cache_store_suite.ts";
+import { countedKv } from "./_helpers/kv_spy.ts";
 
 const PREFIX = ["netaccess", "cache"];
 const CHUNK = 65536;
 
 function meta(url: string) {
   return { url, status: 200, headers: { "x-test": "1" } };
-}
-
-/** A database whose operations are counted: reads (get, getMany, list) and atomic writes. */
-function counted(kv: Deno.Kv): { kv: Deno.Kv; ops: { reads: number; writes: number } } {
-  const ops = { reads: 0, writes: 0 };
-  const proxy = new Proxy(kv, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (name === "get" || name === "getMany" || name === "list") ops.reads++;
-        if (name === "atomic" || name === "set" || name === "delete") ops.writes++;
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { kv: proxy, ops };
 }
 
 function decodeRecord(value: unknown): { meta: Record<string, unknown>; rest: Uint8Array } {
@@ -37,7 +21,7 @@ function decodeRecord(value: unknown): { meta: Record<string, unknown>; rest: Ui
 
 Deno.test("KvCache answers a hit on a small body with one KV read and no write", async () => {
   await using base = await Deno.openKv(":memory:");
-  const { kv, ops } = counted(base);
+  const { kv, ops } = countedKv(base);
   const time = manualClock();
   await using cache = await KvCache.open({ kv, clock: time.clock });
   const url = "https://example.com/small";
@@ -58,7 +42,7 @@ Deno.test("KvCache answers a hit on a small body with one KV read and no write",
 
 Deno.test("KvCache reads a long body's record, then its first chunks with a check of the record, in parallel", async () => {
   await using base = await Deno.openKv(":memory:");
-  const { kv, ops } = counted(base);
+  const { kv, ops } = countedKv(base);
   await using cache = await KvCache.open({ kv });
   const url = "https://example.com/long";
   await cache.insert(meta(url), [pattern(2, 16 * CHUNK)]);
@@ -70,7 +54,7 @@ Deno.test("KvCache reads a long body's record, then its first chunks with a chec
 
 Deno.test("KvCache manager hit: one KV read, no write", async () => {
   await using base = await Deno.openKv(":memory:");
-  const { kv, ops } = counted(base);
+  const { kv, ops } = countedKv(base);
   await using cache = await KvCache.open({ kv });
   let requests = 0;
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {

@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../src/cache/kv_cache.ts";
 import { checkBody, pattern } from "./_helpers/cache_patterns.ts";
+import { killAfter, spawnScript } from "./_helpers/kv_spy.ts";
 
 const WORKER = new URL("./_helpers/cache_worker.ts", import.meta.url).pathname;
 const PREFIX = ["netaccess", "cache"];
 const MiB = 1024 * 1024;
 
 function worker(...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", WORKER, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return spawnScript(WORKER, ...args);
 }
 
 async function finish(child: Deno.ChildProcess): Promise<string> {
@@ -109,18 +106,10 @@ Deno.test("KvCache survives a writer killed midway: the old entry stays, expire(
       await using cache = await KvCache.open({ path });
       await cache.insert({ url, status: 200, headers: { "x-seed": "1" } }, [pattern(1, MiB)]);
     }
-    const child = worker("half", path, url, "2", String(5 * MiB));
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let output = "";
-    while (!output.includes("half")) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      output += value;
-    }
-    child.kill("SIGKILL");
-    await reader.cancel();
-    await child.stderr.cancel();
-    const status = await child.status;
+    const { output, status } = await killAfter(
+      worker("half", path, url, "2", String(5 * MiB)),
+      "half",
+    );
     assert.equal(output.trim(), "half");
     assert.equal(status.signal, "SIGKILL");
 

@@ -55,25 +55,25 @@ Deno.test("KvCookieJar loses no cookie when two processes write one file at once
   }
 });
 
-Deno.test("KvCookieJar skips and removes a corrupt entry, listing only the request's site", async () => {
+Deno.test("KvCookieJar skips and removes a corrupt bundle, reading only the request's domains", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
     await using jar = await KvCookieJar.open({ kv, clock: () => START });
     await jar.setCookiesFromUrl(["good=1"], "https://a.example.com/");
-    const corruptA = ["netaccess", "cookies", "c", "example.com", "a.example.com", "/", "bad"];
-    const corruptB = ["netaccess", "cookies", "c", "other.org", "other.org", "/", "bad"];
+    const corruptA = ["netaccess", "cookies", "d", "example.com", "example.com"];
+    const corruptB = ["netaccess", "cookies", "d", "other.org", "other.org"];
     await kv.set(corruptA, { name: 42 });
-    await kv.set(corruptB, "not a cookie");
+    await kv.set(corruptB, new Uint8Array([2, 123]));
     assert.equal(cookieHeader(await jar.cookiesForUrl("https://a.example.com/")), "good=1");
     assert.equal((await kv.get(corruptA)).versionstamp, null);
-    // Another site's keys were not listed, so its corrupt entry is still there...
+    // Another site's bundle was not read, so it is still there...
     assert.notEqual((await kv.get(corruptB)).versionstamp, null);
     assert.deepEqual(await jar.cookiesForUrl("https://other.org/"), []);
     assert.equal((await kv.get(corruptB)).versionstamp, null);
-    // ...and a corrupt value where a cookie is about to be written does no harm.
-    await kv.set(["netaccess", "cookies", "c", "example.com", "a.example.com", "/", "x"], 7);
+    // ...and a corrupt value where a bundle is about to be written does no harm.
+    await kv.set(["netaccess", "cookies", "d", "example.com", "a.example.com"], 7);
     assert.equal(await jar.setCookiesFromUrl(["x=2"], "https://a.example.com/"), 1);
-    assert.deepEqual((await jar.allCookies()).map((c) => c.name), ["good", "x"]);
+    assert.deepEqual((await jar.allCookies()).map((c) => c.name), ["x"]);
   } finally {
     kv.close();
   }

@@ -4,7 +4,7 @@
  * generations (retired when replaced, collected after the grace period).
  */
 
-import { _retryLocked } from "../_kv.ts";
+import { _retryLocked, commitCounted } from "../_kv.ts";
 import type { Clock } from "../clock.ts";
 import {
   _counterValue,
@@ -47,25 +47,11 @@ export class _KvCacheStorage {
     return _retryLocked(() => this.kv.get(key));
   }
 
-  async commit(
+  commit(
     build: (atomic: Deno.AtomicOperation) => void,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-    const attempt = () =>
-      _retryLocked(() => {
-        const atomic = this.kv.atomic();
-        build(atomic);
-        return atomic.commit();
-      });
-    try {
-      return await attempt();
-    } catch (error) {
-      // A foreign value where the size counter belongs: recompute the counter, then retry.
-      // KV applies the mutations before a failing `sum` without rolling them back, so every
-      // operation here puts its `sum` before any other mutation.
-      if (!(error instanceof TypeError && /non-U64/.test(error.message))) throw error;
-      await this.reconcileSize();
-      return await attempt();
-    }
+    // A foreign value where the size counter belongs: recompute the counter, then retry.
+    return commitCounted(this.kv, build, () => this.reconcileSize());
   }
 
   list(selector: Deno.KvListSelector): Promise<Deno.KvEntry<unknown>[]> {

@@ -8,20 +8,36 @@ import { canonicalDomain, Cookie, CookieJar as ToughCookieJar, domainMatch } fro
 import type { Clock } from "../clock.ts";
 import type { CookieJar, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
-import { _isPublicSuffix, _siteOf } from "./_domain.ts";
+import { _candidateDomains, _isPublicSuffix, _siteOf } from "./_domain.ts";
 import { _toUrl } from "./_jar_args.ts";
-import { _parseSetCookie, _prefixAllowed } from "./_set_cookie.ts";
+import {
+  _byteLength,
+  _MAX_NAME_VALUE_BYTES,
+  _parseSetCookie,
+  _prefixAllowed,
+} from "./_set_cookie.ts";
 import {
   type _CookieStore,
-  _fromTough,
   _isExpired,
   _publicCookie,
-  _recordOf,
   type _StoredCookie,
   type _StoreLimits,
 } from "./_cookie_store.ts";
 
 const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
+// Control characters (HTAB aside) and ';' end a cookie in a `Cookie` header.
+// deno-lint-ignore no-control-regex
+const BAD_VALUE = /[\x00-\x08\x0A-\x1F\x7F;]/;
+// A name also stops at '=', and may hold no whitespace or ','.
+// deno-lint-ignore no-control-regex
+const BAD_NAME = /[\x00-\x1F\x7F;=,\s]/;
+/** Request hosts whose canonical form and candidate domains are kept. */
+const HOST_MEMO = 1024;
+
+/** The order of cookies in a `Cookie` header: longer paths first, then earlier creation. */
+export function _sendOrder(a: _StoredCookie, b: _StoredCookie): number {
+  return b.path.length - a.path.length || a.creationTime - b.creationTime || a.seq - b.seq;
+}
 
 function isSecureUrl(url: URL): boolean {
   if (url.protocol === "https:" || url.protocol === "wss:") return true;
@@ -34,6 +50,17 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
   return requestPath === cookiePath ||
     (requestPath.startsWith(cookiePath) &&
       (cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/"));
+}
+
+/** The path cookies are matched against: the URL's, percent-decoded where that is valid. */
+function requestPath(url: URL): string {
+  const path = url.pathname || "/";
+  if (!path.includes("%")) return path;
+  try {
+    return decodeURI(path);
+  } catch {
+    return path;
+  }
 }
 
 function nextSeq(): number {
@@ -57,17 +84,32 @@ function normalizeInit(
     );
   };
   if (typeof init.name !== "string") fail("name", "a string", init.name);
+  if (BAD_NAME.test(init.name)) {
+    fail("name", "free of control characters, whitespace, ';', ',' and '='", init.name);
+  }
   if (typeof init.domain !== "string" || init.domain.replace(/^\./, "") === "") {
     fail("domain", "a non-empty string", init.domain);
   }
   const path = init.path ?? "/";
-  if (typeof path !== "string" || !path.startsWith("/")) {
-    fail("path", "a string starting with '/'", path);
+  if (typeof path !== "string" || !path.startsWith("/") || BAD_VALUE.test(path)) {
+    fail("path", "a string starting with '/', free of control characters and ';'", path);
+  }
+  if (BAD_VALUE.test(init.domain) || /[\s,]/.test(init.domain)) {
+    fail("domain", "a host name", init.domain);
   }
   const domain = canonicalDomain(init.domain) ?? "";
   const hostOnly = init.hostOnly ?? !init.domain.startsWith(".");
   if (full) {
     if (typeof init.value !== "string") fail("value", "a string", init.value);
+    if (BAD_VALUE.test(init.value)) {
+      fail("value", "free of control characters (CR, LF and others) and ';'", init.value);
+    }
+    const bytes = _byteLength(init.name) + _byteLength(init.value);
+    if (bytes > _MAX_NAME_VALUE_BYTES) {
+      throw new RangeError(
+        `Cannot ${what}: 'name' and 'value' must be at most ${_MAX_NAME_VALUE_BYTES} bytes together, got ${bytes}`,
+      );
+    }
     const expires = init.expires ?? null;
     if (expires !== null && (typeof expires !== "number" || Number.isNaN(expires))) {
       fail("expires", "a number or null", expires);
@@ -96,6 +138,7 @@ export class _CookieEngine implements CookieJar {
   readonly #jar: ToughCookieJar;
   readonly #clock: Clock;
   readonly #touchThreshold: number;
+  readonly #hosts = new Map<string, { host: string; domains: string[] }>();
 
   constructor(store: _CookieStore, touchThreshold: number) {
     this.#store = store;
@@ -111,22 +154,66 @@ export class _CookieEngine implements CookieJar {
     });
   }
 
+  /**
+   * The request host as cookies see it, with the domains whose cookies it may get; kept for the
+   * hosts seen last, as both come from the public suffix list.
+   */
+  #hostOf(hostname: string): { host: string; domains: string[] } {
+    let known = this.#hosts.get(hostname);
+    if (known === undefined) {
+      const host = canonicalDomain(hostname) ?? hostname;
+      known = { host, domains: _candidateDomains(host) };
+      if (this.#hosts.size >= HOST_MEMO) this.#hosts.delete(this.#hosts.keys().next().value!);
+      this.#hosts.set(hostname, known);
+    }
+    return known;
+  }
+
+  /**
+   * The cookies for `url`, matched on the stored records (RFC 6265 section 5.4): the host's
+   * own host-only cookies and the domain cookies of it and its parents, path-matched, secure
+   * ones only over a secure origin, unexpired; longer paths first, then earlier creation.
+   */
+  /** Readies the store (a KV store moves cookies of an older layout into its own). */
+  async open(): Promise<void> {
+    await this.#store.open();
+  }
+
   async cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
     const target = _toUrl(url, "get cookies");
     if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return [];
-    const found = await this.#jar.getCookies(target, { expire: false, sort: true, http: true });
+    const { host, domains } = this.#hostOf(target.hostname);
+    const found = await this.#store.find(host, domains);
+    if (found.length === 0) return [];
     const now = this.#clock();
-    const cookies: NetworkCookie[] = [];
-    const stale: _StoredCookie[] = [];
+    const secure = isSecureUrl(target);
+    const path = requestPath(target);
+    const matched: _StoredCookie[] = [];
+    let expired: _StoredCookie[] | undefined;
     for (const c of found) {
-      const record = { ...(_recordOf(c) ?? _fromTough(c, now)) };
-      if (now - record.lastAccessTime >= this.#touchThreshold) {
-        record.lastAccessTime = now;
-        stale.push(record);
+      if (c.expires !== null && c.expires <= now) {
+        (expired ??= []).push(c);
+      } else if (
+        (!c.hostOnly || c.domain === host) && (secure || !c.secure) && pathMatches(path, c.path)
+      ) {
+        matched.push(c);
       }
-      cookies.push(_publicCookie(record));
     }
-    if (stale.length > 0) await this.#store.touch(stale, now);
+    if (expired !== undefined) {
+      for (const c of expired) await this.#store.remove(c.domain, c.path, c.name);
+    }
+    matched.sort(_sendOrder);
+    const cookies: NetworkCookie[] = [];
+    let stale: _StoredCookie[] | undefined;
+    for (const c of matched) {
+      const cookie = _publicCookie(c);
+      if (now - c.lastAccessTime >= this.#touchThreshold) {
+        cookie.lastAccessTime = now;
+        (stale ??= []).push({ ...c, lastAccessTime: now });
+      }
+      cookies.push(cookie);
+    }
+    if (stale !== undefined) await this.#store.touch(stale, now);
     return cookies;
   }
 

@@ -161,8 +161,13 @@ export abstract class _CookieStore extends Store {
 
   /** The record of one cookie, or undefined. */
   abstract get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined>;
-  /** The records of `host`'s domain and its parent domains (any path, maybe expired). */
-  abstract find(host: string): Promise<_StoredCookie[]>;
+  /**
+   * The records of `host`'s domain and its parent domains (any path, maybe expired), the
+   * store's own: callers read them and never change them.
+   *
+   * @param domains The candidate domains of `host`, when the caller has them.
+   */
+  abstract find(host: string, domains?: string[]): Promise<_StoredCookie[]>;
   /** The records of every domain of `site` (any path, maybe expired). */
   abstract findSite(site: string): Promise<_StoredCookie[]>;
   /** Creates or replaces a record, then evicts beyond the limits. */
@@ -177,6 +182,11 @@ export abstract class _CookieStore extends Store {
   abstract all(): Promise<_StoredCookie[]>;
   /** Sets the last-access time of records, best effort. */
   abstract touch(cookies: _StoredCookie[], time: number): Promise<void>;
+
+  /** Readies the store before its first use; nothing to do unless a subclass says so. */
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
 
   /** The records for `host` that have not expired; expired ones are removed. */
   async live(host: string): Promise<_StoredCookie[]> {

@@ -1,46 +1,130 @@
 /**
  * The Deno KV tough-cookie store of {@linkcode KvCookieJar}.
  *
- * Keys, under the jar's prefix `P`:
- * - `[...P, "c", site, domain, path, name]`: one cookie (a {@linkcode _StoredCookie});
- *   `site` is the registrable domain, so a request lists only its host's domain and parent
- *   domains, and a site's cookies are one prefix. A path or name longer than 256 bytes is
- *   keyed by its SHA-256 digest (a `Uint8Array`, never equal to a string part).
+ * Keys, under the jar's prefix `P` (a partition's prefix for a partition):
+ * - `[...P, "d", site, domain]`: the bundle of one domain's cookies, so a request reads its
+ *   host's domain and parent domains with one `getMany`. `site` is the registrable domain, so
+ *   a site's cookies are one prefix. A bundle larger than one KV value continues in
+ *   `[...P, "d", site, domain, i]` for `i` = 1, 2, ...; every part carries the same tag, and a
+ *   reader that finds parts of two writes reads again.
  * - `[...P, "n", site]` and `[...P, "count"]`: `Deno.KvU64` cookie counts per site and in
- *   total, kept by `sum` mutations in the atomic write that adds or removes a cookie, and
- *   recounted when eviction runs.
+ *   total, kept by `sum` mutations in the atomic write that changes a bundle, and recounted
+ *   when eviction runs or a count is not a `Deno.KvU64`.
  *
- * Every write is atomic, checked against the versionstamp it read (so concurrent writers
- * never lose each other's cookies) and retried on `database is locked`. A value that is not a
- * well-formed cookie is skipped and removed.
+ * A bundle part is bytes any runtime can decode: byte 0 is the format version (`2`), the rest
+ * UTF-8 JSON `{"tag": string, "parts": number, "cookies": [...]}` (`parts` in the first part
+ * only), each cookie an object with the fields of `NetworkCookie` plus `seq`, its creation
+ * sequence. Version 0.1.0 kept one V8-serialised cookie per key under
+ * `[...P, "c", site, domain, path, name]`; opening a jar moves such cookies into bundles, each
+ * key deleted in the atomic write that stores its cookie.
+ *
+ * Every write is atomic and checked against the version of the bundle it read (so
+ * concurrent writers never lose each other's cookies) and retried on `database is locked`.
+ * A value that does not decode is skipped and removed.
  */
 
-import { _retryLocked } from "../_kv.ts";
+import { _retryLocked, commitCounted } from "../_kv.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
   _CookieStore,
   _evictionOrder,
   _isSameCookie,
   _isStoredCookie,
+  _publicCookie,
   _purgeTarget,
   type _StoredCookie,
   type _StoreLimits,
 } from "./_cookie_store.ts";
 
-const ENCODER = new TextEncoder();
-const MAX_PART_BYTES = 256;
-/** `sum` operands: 1, and 2^64 - 1 (minus one modulo 2^64). */
-const ONE = 1n;
-const MINUS_ONE = 0xffffffffffffffffn;
+/** The format version byte of the bundles this version writes. */
+const FORMAT = 2;
+/** The largest KV value. */
+const MAX_VALUE = 65536;
+/** Keys per `getMany` (the KV limit). */
+const READ_BATCH = 10;
+/** Deletions per atomic operation. */
+const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
+const U64 = 1n << 64n;
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder("utf-8", { fatal: true });
 
-async function keyPart(text: string): Promise<string | Uint8Array> {
-  const bytes = ENCODER.encode(text);
-  if (bytes.length <= MAX_PART_BYTES) return text;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+/** A change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
+function u64(delta: number): bigint {
+  return ((BigInt(delta) % U64) + U64) % U64;
 }
 
-/** Cookie records in Deno KV. */
+/** One decoded bundle part. */
+interface Part {
+  tag: string;
+  parts: number;
+  cookies: _StoredCookie[];
+}
+
+/** A domain's bundle as read: the version of its first part, its parts, its cookies. */
+interface Bundle {
+  site: string;
+  domain: string;
+  head: Deno.KvEntryMaybe<unknown>;
+  parts: number;
+  cookies: _StoredCookie[];
+}
+
+function record(c: _StoredCookie): _StoredCookie {
+  return { ..._publicCookie(c), seq: c.seq };
+}
+
+function decodePart(value: unknown, domain: string): Part | null {
+  if (!(value instanceof Uint8Array) || value[0] !== FORMAT) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(DECODER.decode(value.subarray(1)));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null) return null;
+  const { tag, parts, cookies } = parsed as Record<string, unknown>;
+  if (typeof tag !== "string" || !Array.isArray(cookies)) return null;
+  if (parts !== undefined && !(Number.isSafeInteger(parts) && (parts as number) >= 1)) return null;
+  const valid = cookies.filter((c): c is _StoredCookie =>
+    _isStoredCookie(c) && c.domain === domain
+  );
+  return { tag, parts: (parts as number | undefined) ?? 1, cookies: valid };
+}
+
+/** Splits cookies into the bytes of bundle parts, each within the KV value limit. */
+function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
+  const tag = crypto.randomUUID();
+  const groups: string[][] = [[]];
+  let size = 0;
+  // Room for the envelope of a part: format byte, tag, part count, brackets.
+  const room = MAX_VALUE - 1 - JSON.stringify({ tag, parts: 999999, cookies: [] }).length;
+  for (const c of cookies) {
+    const json = JSON.stringify(record(c));
+    const bytes = ENCODER.encode(json).length + 1;
+    if (bytes > room) {
+      throw new RangeError(`Cannot store cookie '${c.name}': it is larger than a KV value`);
+    }
+    if (size + bytes > room) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(json);
+    size += bytes;
+  }
+  return groups.map((group, i) => {
+    const head = i === 0
+      ? `{"tag":${JSON.stringify(tag)},"parts":${groups.length},`
+      : `{"tag":${JSON.stringify(tag)},`;
+    const json = ENCODER.encode(`${head}"cookies":[${group.join(",")}]}`);
+    const out = new Uint8Array(json.length + 1);
+    out[0] = FORMAT;
+    out.set(json, 1);
+    return out;
+  });
+}
+
+/** Cookie records in Deno KV, one bundle per domain. */
 export class _KvCookieStore extends _CookieStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
@@ -51,15 +135,10 @@ export class _KvCookieStore extends _CookieStore {
     this.#prefix = prefix;
   }
 
-  async #key(domain: string, path: string, name: string): Promise<Deno.KvKey> {
-    return [
-      ...this.#prefix,
-      "c",
-      _siteOf(domain),
-      domain,
-      await keyPart(path),
-      await keyPart(name),
-    ];
+  #bundleKey(site: string, domain: string, part = 0): Deno.KvKey {
+    return part === 0
+      ? [...this.#prefix, "d", site, domain]
+      : [...this.#prefix, "d", site, domain, part];
   }
 
   #siteKey(site: string): Deno.KvKey {
@@ -70,98 +149,169 @@ export class _KvCookieStore extends _CookieStore {
     return [...this.#prefix, "count"];
   }
 
-  /** The site a cookie key belongs to, read from the key itself. */
-  #siteOfKey(key: Deno.KvKey): string | null {
-    const part = key[this.#prefix.length + 1];
-    return typeof part === "string" ? part : null;
+  /**
+   * Commits an atomic operation; a count that is not a `Deno.KvU64` cannot be summed, so the
+   * counts are recomputed and the operation tried again. `sum`s come first in every
+   * operation: KV applies the mutations before a failing `sum` without rolling them back.
+   */
+  #commit(
+    build: (op: Deno.AtomicOperation) => void,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    return commitCounted(this.#kv, build, () => this.#recount());
   }
 
-  /** Removes `entry` if it still holds what was read, with its counts. */
-  async #removeEntry(entry: Deno.KvEntry<unknown>): Promise<boolean> {
-    const site = this.#siteOfKey(entry.key);
-    const result = await _retryLocked(() => {
-      const op = this.#kv.atomic().check(entry).delete(entry.key).sum(
-        this.#totalKey,
-        MINUS_ONE,
+  /** Assembles bundles from their first parts, reading further parts when there are any. */
+  async #assemble(heads: Deno.KvEntryMaybe<unknown>[]): Promise<Bundle[]> {
+    const n = this.#prefix.length;
+    const bundles: Bundle[] = [];
+    for (const head of heads) {
+      const site = head.key[n + 1] as string;
+      const domain = head.key[n + 2] as string;
+      bundles.push(
+        head.versionstamp === null
+          ? { site, domain, head, parts: 0, cookies: [] }
+          : await this.#bundleFrom(site, domain, head),
       );
-      if (site !== null) op.sum(this.#siteKey(site), MINUS_ONE);
-      return op.commit();
-    });
-    return result.ok;
-  }
-
-  /** The well-formed cookies among `entries`; corrupt ones are removed. */
-  async #valid(entries: Deno.KvEntry<unknown>[]): Promise<Deno.KvEntry<_StoredCookie>[]> {
-    const valid: Deno.KvEntry<_StoredCookie>[] = [];
-    for (const entry of entries) {
-      if (
-        _isStoredCookie(entry.value) && this.#siteOfKey(entry.key) === _siteOf(entry.value.domain)
-      ) {
-        valid.push(entry as Deno.KvEntry<_StoredCookie>);
-      } else {
-        await this.#removeEntry(entry);
-      }
     }
-    return valid;
+    return bundles;
   }
 
-  async #list(prefix: Deno.KvKey): Promise<Deno.KvEntry<_StoredCookie>[]> {
-    const entries = await _retryLocked(() => Array.fromAsync(this.#kv.list({ prefix })));
-    return await this.#valid(entries);
+  /** The bundle whose first part is `head`; a corrupt one is removed. */
+  async #bundleFrom(
+    site: string,
+    domain: string,
+    head: Deno.KvEntryMaybe<unknown>,
+  ): Promise<Bundle> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (head.versionstamp === null) return { site, domain, head, parts: 0, cookies: [] };
+      const first = decodePart(head.value, domain);
+      if (first === null) {
+        await this.#drop(head, site, domain);
+        head = await this.#get(this.#bundleKey(site, domain));
+        continue;
+      }
+      if (first.parts === 1) return { site, domain, head, parts: 1, cookies: first.cookies };
+      const keys = [];
+      for (let i = 1; i < first.parts; i++) keys.push(this.#bundleKey(site, domain, i));
+      const rest = await this.#getMany(keys);
+      const parts = rest.map((item) => decodePart(item.value, domain));
+      if (parts.every((part) => part?.tag === first.tag)) {
+        return {
+          site,
+          domain,
+          head,
+          parts: first.parts,
+          cookies: [first, ...parts].flatMap((part) => part!.cookies),
+        };
+      }
+      // Parts of another write: read the bundle again.
+      head = await this.#get(this.#bundleKey(site, domain));
+    }
+    throw new Error(`Cannot read cookies of '${domain}': too much contention`);
+  }
+
+  /** Removes a bundle that does not decode, if it is still the version read. */
+  async #drop(head: Deno.KvEntryMaybe<unknown>, site: string, domain: string): Promise<void> {
+    await this.#commit((op) => op.check(head).delete(this.#bundleKey(site, domain)));
+  }
+
+  #get(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<unknown>> {
+    return _retryLocked(() => this.#kv.get(key));
+  }
+
+  async #getMany(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<unknown>[]> {
+    const batches = [];
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const batch = keys.slice(i, i + READ_BATCH);
+      batches.push(_retryLocked(() => this.#kv.getMany(batch)));
+    }
+    return (await Promise.all(batches)).flat();
+  }
+
+  async #read(domain: string): Promise<Bundle> {
+    const site = _siteOf(domain);
+    return await this.#bundleFrom(site, domain, await this.#get(this.#bundleKey(site, domain)));
+  }
+
+  /** Every bundle under `prefix` (first parts listed, further parts read as needed). */
+  async #listBundles(prefix: Deno.KvKey): Promise<Bundle[]> {
+    const n = this.#prefix.length;
+    const heads = (await _retryLocked(() => Array.fromAsync(this.#kv.list({ prefix }))))
+      .filter((item) => {
+        if (item.key.length === n + 3) return true;
+        if (item.key.length !== n + 4 || typeof item.key[n + 3] !== "number") {
+          void this.#commit((op) => op.check(item).delete(item.key)).catch(() => {});
+        }
+        return false;
+      });
+    return await this.#assemble(heads);
+  }
+
+  /**
+   * Rewrites the bundle of `domain` with what `change` makes of its cookies (`null`: no
+   * change), checked against the version read and retried when another write came first.
+   * `counted` cookies of the result were already counted (moved from the old layout).
+   *
+   * @returns The cookies before and after, or null when nothing changed.
+   */
+  async #update(
+    domain: string,
+    change: (cookies: _StoredCookie[]) => _StoredCookie[] | null,
+    options: { attempts?: number; counted?: number; also?: (op: Deno.AtomicOperation) => void } =
+      {},
+  ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
+    const attempts = options.attempts ?? MAX_ATTEMPTS;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const bundle = await this.#read(domain);
+      const after = change(bundle.cookies);
+      if (after === null) return null;
+      const parts = after.length === 0 ? [] : encodeBundle(after);
+      const delta = after.length - bundle.cookies.length - (options.counted ?? 0);
+      const result = await this.#commit((op) => {
+        if (delta !== 0) {
+          op.sum(this.#totalKey, u64(delta)).sum(this.#siteKey(bundle.site), u64(delta));
+        }
+        op.check(bundle.head);
+        parts.forEach((bytes, i) => op.set(this.#bundleKey(bundle.site, domain, i), bytes));
+        for (let i = parts.length; i < bundle.parts; i++) {
+          op.delete(this.#bundleKey(bundle.site, domain, i));
+        }
+        options.also?.(op);
+      });
+      if (result.ok) return { before: bundle.cookies, after };
+    }
+    if (attempts < MAX_ATTEMPTS) return null;
+    throw new Error(`Cannot store cookies of '${domain}': too much contention`);
   }
 
   async get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined> {
-    const key = await this.#key(domain, path, name);
-    const entry = await _retryLocked(() => this.#kv.get(key));
-    if (entry.versionstamp === null) return undefined;
-    const [valid] = await this.#valid([entry]);
-    return valid?.value;
+    return (await this.#read(domain)).cookies.find((c) => c.path === path && c.name === name);
   }
 
-  async find(host: string): Promise<_StoredCookie[]> {
-    const lists = await Promise.all(
-      _candidateDomains(host).map((domain) =>
-        this.#list([...this.#prefix, "c", _siteOf(domain), domain])
-      ),
-    );
-    return lists.flat().map((entry) => entry.value);
+  async find(host: string, domains = _candidateDomains(host)): Promise<_StoredCookie[]> {
+    const site = _siteOf(domains[domains.length - 1]!);
+    const heads = await this.#getMany(domains.map((domain) => this.#bundleKey(site, domain)));
+    if (heads.every((head) => head.versionstamp === null)) return [];
+    return (await this.#assemble(heads)).flatMap((bundle) => bundle.cookies);
   }
 
   async findSite(site: string): Promise<_StoredCookie[]> {
-    return (await this.#list([...this.#prefix, "c", site])).map((entry) => entry.value);
+    return (await this.#listBundles([...this.#prefix, "d", site])).flatMap((b) => b.cookies);
   }
 
   async put(cookie: _StoredCookie): Promise<void> {
-    const key = await this.#key(cookie.domain, cookie.path, cookie.name);
-    const site = _siteOf(cookie.domain);
-    const value: _StoredCookie = { ...cookie };
-    if (value.sameSite === undefined) delete value.sameSite;
-    for (let attempt = 1;; attempt++) {
-      const current = await _retryLocked(() => this.#kv.get(key));
-      const isNew = current.versionstamp === null;
-      let result: Deno.KvCommitResult | Deno.KvCommitError;
-      try {
-        result = await _retryLocked(() => {
-          const op = this.#kv.atomic().check(current).set(key, value);
-          if (isNew) op.sum(this.#totalKey, ONE).sum(this.#siteKey(site), ONE);
-          return op.commit();
-        });
-      } catch (error) {
-        // A count that is not a KvU64 cannot be summed: recount, then try again.
-        if (!(error instanceof Error) || !/non-U64/.test(error.message)) throw error;
-        await this.#recount();
-        continue;
-      }
-      if (result.ok) {
-        if (isNew) await this.#evict(site, value);
-        return;
-      }
-      if (attempt >= MAX_ATTEMPTS) throw new Error("Cannot store cookie: too much contention");
+    const value = record(cookie);
+    const result = await this.#update(cookie.domain, (cookies) => {
+      const others = cookies.filter((c) => !_isSameCookie(c, value));
+      return [...others, value];
+    });
+    if (result !== null && result.after.length > result.before.length) {
+      await this.#evict(_siteOf(cookie.domain), value);
     }
   }
 
   async #count(key: Deno.KvKey): Promise<number> {
-    const entry = await _retryLocked(() => this.#kv.get(key));
+    const entry = await this.#get(key);
     return entry.value instanceof Deno.KvU64 ? Number(entry.value.value) : Infinity;
   }
 
@@ -169,44 +319,42 @@ export class _KvCookieStore extends _CookieStore {
   async #evict(site: string, keep: _StoredCookie): Promise<void> {
     const { maxCookiesPerDomain, maxCookies } = this.limits;
     if (await this.#count(this.#siteKey(site)) > maxCookiesPerDomain) {
-      await this.#evictFrom([...this.#prefix, "c", site], maxCookiesPerDomain, keep, [
-        this.#siteKey(site),
-      ]);
+      await this.#evictFrom([...this.#prefix, "d", site], maxCookiesPerDomain, keep);
     }
     if (await this.#count(this.#totalKey) > maxCookies) {
-      await this.#evictFrom([...this.#prefix, "c"], maxCookies, keep, [this.#totalKey]);
+      await this.#evictFrom([...this.#prefix, "d"], maxCookies, keep);
     }
   }
 
-  async #evictFrom(
-    prefix: Deno.KvKey,
-    limit: number,
-    keep: _StoredCookie,
-    counters: Deno.KvKey[],
-  ): Promise<void> {
-    const entries = await this.#list(prefix);
-    if (entries.length > limit) {
-      const order = _evictionOrder(this.limits.clock());
-      const victims = entries
-        .filter((e) => !_isSameCookie(e.value, keep))
-        .sort((a, b) => order(a.value, b.value))
-        .slice(0, entries.length - _purgeTarget(limit));
-      for (const victim of victims) await this.#removeEntry(victim);
+  async #evictFrom(prefix: Deno.KvKey, limit: number, keep: _StoredCookie): Promise<void> {
+    const cookies = (await this.#listBundles(prefix)).flatMap((bundle) => bundle.cookies);
+    if (cookies.length <= limit) {
+      // The count drifted (a removed corrupt bundle, a foreign value): count again.
+      await this.#recount();
       return;
     }
-    // The count drifted (a removed corrupt entry, a crash): set it to what the listing saw.
-    for (const counter of counters) {
-      await _retryLocked(() => this.#kv.set(counter, new Deno.KvU64(BigInt(entries.length))));
+    const order = _evictionOrder(this.limits.clock());
+    const victims = cookies
+      .filter((c) => !_isSameCookie(c, keep))
+      .sort(order)
+      .slice(0, cookies.length - _purgeTarget(limit));
+    const byDomain = Map.groupBy(victims, (c) => c.domain);
+    for (const [domain, gone] of byDomain) {
+      await this.#update(domain, (current) => {
+        const kept = current.filter((c) => !gone.some((v) => _isSameCookie(v, c)));
+        return kept.length === current.length ? null : kept;
+      });
     }
   }
 
-  /** Sets every count from a listing of the cookies. */
+  /** Sets every count from a listing of the bundles. */
   async #recount(): Promise<void> {
-    const entries = await this.#list([...this.#prefix, "c"]);
+    const bundles = await this.#listBundles([...this.#prefix, "d"]);
     const sites = new Map<string, number>();
-    for (const entry of entries) {
-      const site = this.#siteOfKey(entry.key)!;
-      sites.set(site, (sites.get(site) ?? 0) + 1);
+    let total = 0;
+    for (const bundle of bundles) {
+      sites.set(bundle.site, (sites.get(bundle.site) ?? 0) + bundle.cookies.length);
+      total += bundle.cookies.length;
     }
     const counters = await _retryLocked(() =>
       Array.fromAsync(this.#kv.list({ prefix: [...this.#prefix, "n"] }))
@@ -220,33 +368,31 @@ export class _KvCookieStore extends _CookieStore {
     for (const [site, count] of sites) {
       await _retryLocked(() => this.#kv.set(this.#siteKey(site), new Deno.KvU64(BigInt(count))));
     }
-    await _retryLocked(() => this.#kv.set(this.#totalKey, new Deno.KvU64(BigInt(entries.length))));
+    await _retryLocked(() => this.#kv.set(this.#totalKey, new Deno.KvU64(BigInt(total))));
   }
 
   async remove(domain: string, path: string, name: string): Promise<boolean> {
-    const key = await this.#key(domain, path, name);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const current = await _retryLocked(() => this.#kv.get(key));
-      if (current.versionstamp === null) return false;
-      if (await this.#removeEntry(current)) return true;
-    }
-    throw new Error("Cannot remove cookie: too much contention");
+    const result = await this.#update(domain, (cookies) => {
+      const kept = cookies.filter((c) => !(c.path === path && c.name === name));
+      return kept.length === cookies.length ? null : kept;
+    });
+    return result !== null;
   }
 
   async removeMatching(domain: string, path: string | null): Promise<void> {
-    for (const entry of await this.#list([...this.#prefix, "c", _siteOf(domain), domain])) {
-      if (path === null || entry.value.path === path) {
-        await this.remove(entry.value.domain, entry.value.path, entry.value.name);
-      }
-    }
+    await this.#update(domain, (cookies) => {
+      const kept = path === null ? [] : cookies.filter((c) => c.path !== path);
+      return kept.length === cookies.length ? null : kept;
+    });
   }
 
+  /** Removes everything under the prefix, partitions included. */
   async clearAll(): Promise<void> {
     const entries = await _retryLocked(() =>
       Array.fromAsync(this.#kv.list({ prefix: this.#prefix }))
     );
-    for (let i = 0; i < entries.length; i += 500) {
-      const batch = entries.slice(i, i + 500);
+    for (let i = 0; i < entries.length; i += DELETE_BATCH) {
+      const batch = entries.slice(i, i + DELETE_BATCH);
       await _retryLocked(() => {
         const op = this.#kv.atomic();
         for (const entry of batch) op.delete(entry.key);
@@ -256,27 +402,64 @@ export class _KvCookieStore extends _CookieStore {
   }
 
   async all(): Promise<_StoredCookie[]> {
-    return (await this.#list([...this.#prefix, "c"])).map((entry) => entry.value);
+    return (await this.#listBundles([...this.#prefix, "d"])).flatMap((bundle) => bundle.cookies);
   }
 
   async touch(cookies: _StoredCookie[], time: number): Promise<void> {
-    const keys = await Promise.all(cookies.map((c) => this.#key(c.domain, c.path, c.name)));
-    for (let i = 0; i < keys.length; i += 10) {
-      const batch = keys.slice(i, i + 10);
-      const entries = await _retryLocked(() => this.#kv.getMany<unknown[]>(batch));
-      const live = entries.filter((entry) => _isStoredCookie(entry.value));
-      if (live.length === 0) continue;
-      // Best effort: a concurrent write wins over a last-access update.
-      await _retryLocked(() => {
-        const op = this.#kv.atomic();
-        for (const entry of live) {
-          op.check(entry).set(entry.key, {
-            ...(entry.value as _StoredCookie),
-            lastAccessTime: time,
-          });
-        }
-        return op.commit();
-      });
+    for (const [domain, touched] of Map.groupBy(cookies, (c) => c.domain)) {
+      // Best effort: one attempt; a concurrent write wins over a last-access update.
+      await this.#update(domain, (current) => {
+        let changed = false;
+        const next = current.map((c) => {
+          if (!touched.some((t) => _isSameCookie(t, c))) return c;
+          changed = true;
+          return { ...c, lastAccessTime: time };
+        });
+        return changed ? next : null;
+      }, { attempts: 1 });
+    }
+  }
+
+  /**
+   * Moves the cookies version 0.1.0 stored (one V8-serialised value per cookie) into
+   * bundles: each old key is deleted in the atomic write that stores its cookie, so none is
+   * lost, and one that does not decode is removed. Costs one short listing when there are
+   * none.
+   */
+  override async open(): Promise<void> {
+    const prefix = [...this.#prefix, "c"];
+    const first = await _retryLocked(() =>
+      Array.fromAsync(this.#kv.list({ prefix }, { limit: 1 }))
+    );
+    if (first.length === 0) return;
+    const entries = await _retryLocked(() => Array.fromAsync(this.#kv.list({ prefix })));
+    const n = this.#prefix.length;
+    const valid: Deno.KvEntry<_StoredCookie>[] = [];
+    for (const entry of entries) {
+      const site = entry.key[n + 1];
+      if (_isStoredCookie(entry.value) && site === _siteOf(entry.value.domain)) {
+        valid.push(entry as Deno.KvEntry<_StoredCookie>);
+      } else {
+        await this.#commit((op) => {
+          op.sum(this.#totalKey, u64(-1));
+          if (typeof site === "string") op.sum(this.#siteKey(site), u64(-1));
+          op.check(entry).delete(entry.key);
+        });
+      }
+    }
+    for (const [domain, old] of Map.groupBy(valid, (entry) => entry.value.domain)) {
+      for (let i = 0; i < old.length; i += 100) {
+        const batch = old.slice(i, i + 100);
+        await this.#update(domain, (cookies) => {
+          const moved = batch.map((entry) => record(entry.value));
+          return [...cookies.filter((c) => !moved.some((m) => _isSameCookie(m, c))), ...moved];
+        }, {
+          counted: batch.length,
+          also: (op) => {
+            for (const entry of batch) op.check(entry).delete(entry.key);
+          },
+        });
+      }
     }
   }
 }

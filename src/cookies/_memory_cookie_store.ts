@@ -16,9 +16,10 @@ function idOf(path: string, name: string): string {
   return `${path.length}:${path}${name}`;
 }
 
-/** Cookie records in maps: site, then domain, then path and name. */
+/** Cookie records in maps: site, then domain, then path and name; and by domain alone. */
 export class _MemoryCookieStore extends _CookieStore {
   #sites = new Map<string, Map<string, DomainIndex>>();
+  #domains = new Map<string, DomainIndex>();
   #siteCounts = new Map<string, number>();
   #total = 0;
 
@@ -43,6 +44,7 @@ export class _MemoryCookieStore extends _CookieStore {
     if (index === undefined && create) {
       index = new Map();
       domains.set(domain, index);
+      this.#domains.set(domain, index);
     }
     return index;
   }
@@ -52,11 +54,11 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(found === undefined ? undefined : { ...found });
   }
 
-  find(host: string): Promise<_StoredCookie[]> {
+  find(host: string, domains = _candidateDomains(host)): Promise<_StoredCookie[]> {
     const out: _StoredCookie[] = [];
-    for (const domain of _candidateDomains(host)) {
-      const index = this.#index(domain, false);
-      if (index !== undefined) { for (const c of index.values()) out.push({ ...c }); }
+    for (const domain of domains) {
+      const index = this.#domains.get(domain);
+      if (index !== undefined) { for (const c of index.values()) out.push(c); }
     }
     return Promise.resolve(out);
   }
@@ -106,7 +108,10 @@ export class _MemoryCookieStore extends _CookieStore {
     const domains = this.#sites.get(site);
     const index = domains?.get(domain);
     if (index === undefined || !index.delete(idOf(path, name))) return false;
-    if (index.size === 0) domains!.delete(domain);
+    if (index.size === 0) {
+      domains!.delete(domain);
+      this.#domains.delete(domain);
+    }
     if (domains!.size === 0) this.#sites.delete(site);
     const count = (this.#siteCounts.get(site) ?? 1) - 1;
     if (count === 0) this.#siteCounts.delete(site);
@@ -129,6 +134,7 @@ export class _MemoryCookieStore extends _CookieStore {
 
   clearAll(): Promise<void> {
     this.#sites.clear();
+    this.#domains.clear();
     this.#siteCounts.clear();
     this.#total = 0;
     return Promise.resolve();
@@ -148,8 +154,11 @@ export class _MemoryCookieStore extends _CookieStore {
 
   touch(cookies: _StoredCookie[], time: number): Promise<void> {
     for (const c of cookies) {
-      const stored = this.#index(c.domain, false)?.get(idOf(c.path, c.name));
-      if (stored !== undefined) stored.lastAccessTime = time;
+      const index = this.#domains.get(c.domain);
+      const id = idOf(c.path, c.name);
+      const stored = index?.get(id);
+      // Replaced, not changed: records handed out by find() stay as they were.
+      if (stored !== undefined) index!.set(id, { ...stored, lastAccessTime: time });
     }
     return Promise.resolve();
   }

@@ -36,7 +36,8 @@ export interface _ParsedSetCookie {
 const FORBIDDEN_CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/;
 const ENCODER = new TextEncoder();
 
-function byteLength(text: string): number {
+/** The length of `text` in UTF-8 bytes. */
+export function _byteLength(text: string): number {
   // ASCII fast path: one byte per code unit.
   // deno-lint-ignore no-control-regex
   return /^[\x00-\x7F]*$/.test(text) ? text.length : ENCODER.encode(text).length;
@@ -59,7 +60,7 @@ export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | n
   const name = equals === -1 ? "" : trimWsp(pair.slice(0, equals));
   const value = trimWsp(equals === -1 ? pair : pair.slice(equals + 1));
   if (name === "" && value === "") return null;
-  if (byteLength(name) + byteLength(value) > _MAX_NAME_VALUE_BYTES) return null;
+  if (_byteLength(name) + _byteLength(value) > _MAX_NAME_VALUE_BYTES) return null;
 
   const cookie: _ParsedSetCookie = {
     name,
@@ -78,7 +79,7 @@ export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | n
     const eq = attribute.indexOf("=");
     const attributeName = trimWsp(eq === -1 ? attribute : attribute.slice(0, eq)).toLowerCase();
     const attributeValue = eq === -1 ? "" : trimWsp(attribute.slice(eq + 1));
-    if (byteLength(attributeValue) > _MAX_ATTRIBUTE_VALUE_BYTES) continue;
+    if (_byteLength(attributeValue) > _MAX_ATTRIBUTE_VALUE_BYTES) continue;
     switch (attributeName) {
       case "expires": {
         const date = parseDate(attributeValue);

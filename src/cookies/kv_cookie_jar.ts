@@ -81,8 +81,9 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
 /**
  * A {@linkcode CookieJar} in Deno KV: the rules of {@linkcode MemoryCookieJar}, with
  * cookies that outlive the process and are shared by every process (or Deno Deploy
- * instance) on the database. One key per cookie under its site, domain and path; a request
- * lists only its host's domain and parent domains. Writes are atomic and checked, so
+ * instance) on the database. One value per domain holds that domain's cookies, so a request
+ * reads its host's domain and parent domains in one operation, and sees what another process
+ * stored before it. Writes are atomic and checked, so
  * concurrent writers lose no cookie, and are retried while SQLite reports `database is
  * locked`; a corrupt entry is skipped and removed. To spare writes, a cookie's last-access
  * time is rewritten only when it is more than a minute old (as Chromium does).
@@ -156,7 +157,14 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       if (owned) kv.close();
       throw error;
     }
-    return new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits, engines);
+    const jar = new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits, engines);
+    try {
+      await jar.#engine.open();
+    } catch (error) {
+      await jar.close();
+      throw error;
+    }
+    return jar;
   }
 
   /**

@@ -1,0 +1,57 @@
+/** Deno KV databases whose operations a test counts, and scripts it runs in processes of their own. */
+
+/** The operations counted on a database: reads (get, getMany, list) and writes. */
+export interface KvOps {
+  reads: number;
+  writes: number;
+}
+
+/** `kv` seen through a proxy that counts its reads and writes (atomic, set, delete). */
+export function countedKv(kv: Deno.Kv): { kv: Deno.Kv; ops: KvOps } {
+  const ops = { reads: 0, writes: 0 };
+  const proxy = new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (name === "get" || name === "getMany" || name === "list") ops.reads++;
+        if (name === "atomic" || name === "set" || name === "delete") ops.writes++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { kv: proxy, ops };
+}
+
+/** Starts `deno run -A --unstable-kv <script> ...args` with its output piped. */
+export function spawnScript(script: string, ...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Waits until `child` prints `marker`, waits `delay` ms more, then kills it with SIGKILL.
+ *
+ * @returns What it printed, and how it ended.
+ */
+export async function killAfter(
+  child: Deno.ChildProcess,
+  marker: string,
+  delay = 0,
+): Promise<{ output: string; status: Deno.CommandStatus }> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let output = "";
+  while (!output.includes(marker)) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  child.kill("SIGKILL");
+  await reader.cancel();
+  await child.stderr.cancel();
+  return { output, status: await child.status };
+}
