@@ -1,8 +1,15 @@
-// cookiesForUrl on a jar of 10,000 cookies over 1,000 domains: KvCookieJar and
-// MemoryCookieJar against tough-cookie's own MemoryCookieStore (the baseline).
+/**
+ * Cookie lookups, each group's ratios from one run:
+ * - `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each lookup):
+ *   `MemoryCookieJar` and `KvCookieJar` (a SQLite file) against tough-cookie's own
+ *   `MemoryCookieStore` (the baseline);
+ * - a manager GET over loopback whose host has 20 cookies, with each jar, against the same GET
+ *   with no jar (the baseline).
+ *
+ * Run: `npx --yes deno@2.9.6 bench -A bench/cookie_jar_bench.ts`
+ */
 import { CookieJar as ToughCookieJar, MemoryCookieStore } from "tough-cookie";
-import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
-import { MemoryCookieJar } from "../src/cookies/memory_cookie_jar.ts";
+import { KvCookieJar, MemoryCookieJar, NetworkAccessManager } from "../mod.ts";
 
 const DOMAINS = 1000;
 const PER_DOMAIN = 10;
@@ -18,9 +25,10 @@ function setCookies(d: number): string[] {
   return lines;
 }
 
+const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
 const limits = { maxCookies: 20_000 };
 const memory = new MemoryCookieJar(limits);
-const kv = await KvCookieJar.open({ path: ":memory:", ...limits });
+const kv = await KvCookieJar.open({ path: file, ...limits });
 const tough = new ToughCookieJar(new MemoryCookieStore());
 for (let d = 0; d < DOMAINS; d++) {
   const url = `https://www.site${d}.com/`;
@@ -39,35 +47,70 @@ for (
   if (count !== DOMAINS * PER_DOMAIN) throw new Error(`${name} jar holds ${count} cookies`);
 }
 
+// One lookup per domain first: the steady state, where last-access times are recent and a
+// lookup writes nothing.
+for (let d = 0; d < DOMAINS; d++) {
+  await memory.cookiesForUrl(`https://www.site${d}.com/app/api/items`);
+  await kv.cookiesForUrl(`https://www.site${d}.com/app/api/items`);
+}
+
 let i = 0;
 const nextUrl = () => `https://www.site${(i++ * 7919) % DOMAINS}.com/app/api/items`;
+const lookups = "cookiesForUrl, 10,000 cookies over 1,000 domains";
 
-Deno.bench({
-  name: "tough-cookie MemoryCookieStore getCookies",
-  group: "cookiesForUrl, 10,000 cookies over 1,000 domains",
-  baseline: true,
-  async fn() {
+Deno.bench(
+  "tough-cookie MemoryCookieStore getCookies",
+  { group: lookups, baseline: true },
+  async () => {
     const cookies = await tough.getCookies(nextUrl());
     if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
   },
+);
+Deno.bench("MemoryCookieJar cookiesForUrl", { group: lookups }, async () => {
+  const cookies = await memory.cookiesForUrl(nextUrl());
+  if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
+});
+Deno.bench("KvCookieJar cookiesForUrl", { group: lookups }, async () => {
+  const cookies = await kv.cookiesForUrl(nextUrl());
+  if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
 });
 
-Deno.bench({
-  name: "MemoryCookieJar cookiesForUrl",
-  group: "cookiesForUrl, 10,000 cookies over 1,000 domains",
-  async fn() {
-    const cookies = await memory.cookiesForUrl(nextUrl());
-    if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
-  },
+// A GET whose host has 20 cookies.
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  return new Response(String(request.headers.get("cookie")?.length ?? 0));
+});
+const url = `http://127.0.0.1:${server.addr.port}/`;
+const twenty = Array.from({ length: 20 }, (_, n) => `k${n}=value-${n}; Max-Age=86400`);
+const getFile = await Deno.makeTempFile({ suffix: ".sqlite3" });
+const memoryJar = new MemoryCookieJar();
+const kvJar = await KvCookieJar.open({ path: getFile });
+await memoryJar.setCookiesFromUrl(twenty, url);
+await kvJar.setCookiesFromUrl(twenty, url);
+const noJar = new NetworkAccessManager({ cookieJar: null });
+const withMemory = new NetworkAccessManager({ cookieJar: memoryJar });
+const withKv = new NetworkAccessManager({ cookieJar: kvJar });
+const expected = await withMemory.get(url).text();
+if (expected === "0" || expected !== await withKv.get(url).text()) {
+  throw new Error("both jars must send the 20 cookies");
+}
+const get20 = "GET with 20 cookies for the host";
+Deno.bench("manager GET, no cookie jar", { group: get20, baseline: true }, async () => {
+  await noJar.get(url).text();
+});
+Deno.bench("manager GET, MemoryCookieJar", { group: get20 }, async () => {
+  await withMemory.get(url).text();
+});
+Deno.bench("manager GET, KvCookieJar", { group: get20 }, async () => {
+  await withKv.get(url).text();
 });
 
-Deno.bench({
-  name: "KvCookieJar cookiesForUrl",
-  group: "cookiesForUrl, 10,000 cookies over 1,000 domains",
-  async fn() {
-    const cookies = await kv.cookiesForUrl(nextUrl());
-    if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
-  },
+globalThis.addEventListener("unload", () => {
+  noJar.close();
+  withMemory.close();
+  withKv.close();
+  kv.close();
+  kvJar.close();
+  server.shutdown();
+  Deno.removeSync(file);
+  Deno.removeSync(getFile);
 });
-
-globalThis.addEventListener("unload", () => void kv.close());
