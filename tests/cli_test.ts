@@ -424,6 +424,19 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.equal(refused.code, EXIT_CODES.proxy);
       assert.match(refused.err, /^netaccess: GET .* failed: Proxy .* refused the connection/);
     });
+    await t.step("without --allow-net the error says which permission to grant", async () => {
+      const args = cliCommand([`${server.url}/text`]);
+      args.splice(args.indexOf("-A"), 1, "--allow-env");
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+      }).output();
+      const err = new TextDecoder().decode(stderr);
+      assert.equal(code, EXIT_CODES.connection, err);
+      assert.equal(err.trim().split("\n").length, 1, err);
+      assert.match(err, new RegExp(`--allow-net=${new URL(server.url).host}`));
+    });
     await t.step("a refused connection exits 7 with one line", async () => {
       const closed = serve(() => new Response());
       const url = closed.url;
@@ -584,6 +597,15 @@ Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) =
         assert.match(forced.err, /p2 {2}32\.0 KiB \/ 32\.0 KiB {2}100% {2}.* in 0:0\d\n$/);
         const silent = await runCli(["-s", "--progress", "-o", `${dir}/p3`, url]);
         assert.equal(silent.err, "");
+        // 64 chunks 5 ms apart: a redraw per chunk would be 64 frames in about a third of a
+        // second; at most ten a second leaves a handful, whatever the pace of the machine.
+        const fastUrl = `${server.url}/paced?chunks=64&pace=5`;
+        const started = performance.now();
+        const fast = await runCli(["--progress", "-o", `${dir}/p4`, fastUrl]);
+        const elapsed = performance.now() - started;
+        const frames = fast.err.split("\r\x1b[2K").length - 1;
+        assert.ok(frames <= Math.ceil(elapsed / 100) + 2, `${frames} frames in ${elapsed} ms`);
+        assert.match(fast.err, /100%/);
       },
     );
     await t.step("upload progress for -d @file and -F", async () => {
