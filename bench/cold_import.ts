@@ -2,8 +2,14 @@
  * Cold import of the package against ky's, as a consumer pays it on every cold start (an edge
  * function's, a CLI's): each sample is a fresh `deno run` process in a consumer project of its
  * own (its own deno.json and import map, no flag), which times its one `import()` with
- * `performance.now()`. The two kinds of process alternate, so load on the machine hits both
- * alike; the result is the ratio of the medians, measured in the same run.
+ * `performance.now()`. The kinds of process alternate, so load on the machine hits them alike;
+ * the results are ratios of medians measured in the same run:
+ *
+ * - import: the timed `import()`, the evaluation of the modules (Deno reads and compiles a
+ *   statically known graph before the program starts, so this part excludes that);
+ * - whole process: the wall time of the process, start-up included;
+ * - process less start-up: each process's time less that of a process that imports nothing,
+ *   what the import adds to a cold start, reading and compiling included (the noisiest).
  *
  * Run: `deno run -A bench/cold_import.ts [samples]` (or `deno task bench:import`). The first
  * run downloads ky into Deno's cache; that warm-up sample is not counted.
