@@ -338,6 +338,11 @@ export interface ResponseInfo {
    * reads small bodies in one piece.
    */
   bodyReceived?: boolean;
+  /**
+   * For a body the library decodes: the compressed bytes received so far, which the
+   * decompression guard weighs against the decoded ones.
+   */
+  compressedBytes?: () => number;
 }
 
 /**

@@ -89,6 +89,8 @@ export let _replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) =>
  * aborted); released at once when the reply has already finished.
  */
 export let _holdSlot: (reply: NetworkReply, release: () => void) => void;
+/** Whether the library decodes the reply's content codings (its decompression guard is on). */
+export let _decodesContent: (reply: NetworkReply) => boolean;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -161,7 +163,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #pumping = false;
   #consumer: "none" | "iterator" | "all" = "none";
   #wake: (() => void) | undefined;
-  #guard: { compressed: number; ratio: number; threshold: number } | undefined;
+  #guard: { compressed: () => number; ratio: number; threshold: number } | undefined;
 
   static {
     _startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
@@ -186,6 +188,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = reply.#redirects.at(-1) ?? reply.url;
     };
+    _decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
     _holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
       else (reply.#slots ??= []).push(release);
@@ -663,8 +666,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       : -1;
     const guard = this.#settings?.decompressionGuard ?? 10 * MIB;
     const ratio = GUARD_RATIOS[encoding];
-    if (guard >= 0 && ratio !== undefined && Number.isFinite(length) && length > 0) {
-      this.#guard = { compressed: length, ratio, threshold: guard };
+    // The compressed bytes: counted as they arrive where the library decodes, else the length
+    // the response declares (fetch decoded it); a body from the cache was checked already.
+    const compressed = info.compressedBytes ??
+      (Number.isFinite(length) && length > 0 ? () => length : undefined);
+    if (guard >= 0 && ratio !== undefined && compressed !== undefined && !info.fromCache) {
+      this.#guard = { compressed, ratio, threshold: guard };
     }
   }
 
@@ -737,16 +744,16 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       this.#releaseSlots();
     }
     const guard = this.#guard;
-    if (
-      guard && this.#bytesReceived > guard.threshold &&
-      this.#bytesReceived / guard.compressed > guard.ratio
-    ) {
-      this.#finish(
-        NetworkError.ProtocolFailure,
-        `Decompression of ${this.url.href} stopped: ${guard.compressed} compressed bytes grew past ${this.#bytesReceived} ` +
-          `bytes (over ${guard.ratio}:1), a likely decompression bomb; raise or turn off 'decompressionGuard' to allow it`,
-      );
-      return;
+    if (guard && this.#bytesReceived > guard.threshold) {
+      const compressed = guard.compressed();
+      if (this.#bytesReceived / compressed > guard.ratio) {
+        this.#finish(
+          NetworkError.ProtocolFailure,
+          `Decompression of ${this.url.href} stopped: ${compressed} compressed bytes grew past ${this.#bytesReceived} ` +
+            `bytes (over ${guard.ratio}:1), a likely decompression bomb; raise or turn off 'decompressionGuard' to allow it`,
+        );
+        return;
+      }
     }
     this.#notify();
     this.#emit("readyread");

@@ -333,6 +333,60 @@ Deno.test("NetworkReply transfer timeout pauses while the reader does not pull",
   });
 });
 
+async function compress(
+  bytes: Uint8Array<ArrayBuffer>,
+  format: "gzip" | "deflate" | "brotli",
+): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(
+    new CompressionStream(format as CompressionFormat),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("NetworkReply bodies in a content coding are decoded by the library", async (t) => {
+  const text = "a body worth compressing, ".repeat(4000);
+  const seen: (string | null)[] = [];
+  await using server = serve(async (request) => {
+    seen.push(request.headers.get("accept-encoding"));
+    const path = new URL(request.url).pathname;
+    const format = path.includes("br") ? "brotli" : path.includes("deflate") ? "deflate" : "gzip";
+    const coding = format === "brotli" ? "br" : path.includes("x-gzip") ? "x-gzip" : format;
+    const body = path.includes("corrupt")
+      ? new TextEncoder().encode("this is not compressed at all")
+      : await compress(new TextEncoder().encode(text), format);
+    return new Response(path.includes("chunked") ? new Blob([body]).stream() : body, {
+      headers: { "content-encoding": coding, "content-type": "text/plain" },
+    });
+  });
+  await using manager = new NetworkAccessManager();
+  for (const path of ["/gzip", "/x-gzip", "/deflate", "/br", "/gzip-chunked", "/br-chunked"]) {
+    await t.step(path, async () => {
+      const reply = manager.get(`${server.url}${path}`);
+      assert.equal(await reply.text(), text);
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(seen.at(-1), "identity", "fetch is asked not to decode");
+    });
+  }
+  await t.step("a body that does not decode fails with ProtocolFailure", async () => {
+    for (const path of ["/gzip-corrupt", "/br-corrupt-chunked"]) {
+      const reply = manager.get(`${server.url}${path}`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+      assert.match(reply.errorString, /body of .* cannot be decoded/);
+    }
+  });
+  await t.step("an Accept-Encoding of the caller's own is sent as it is", async () => {
+    const reply = manager.get(`${server.url}/gzip`, { headers: { "accept-encoding": "gzip" } });
+    assert.equal(await reply.text(), text, "fetch decoded it");
+    assert.equal(seen.at(-1), "gzip");
+  });
+  await t.step("with the guard off, fetch negotiates and decodes", async () => {
+    const reply = manager.get(`${server.url}/br-chunked`, { decompressionGuard: -1 });
+    assert.equal(await reply.text(), text);
+    assert.notEqual(seen.at(-1), "identity");
+  });
+});
+
 async function gzipBomb(decompressed: number): Promise<Uint8Array<ArrayBuffer>> {
   const stream = (chunkedStream(decompressed, MIB) as ReadableStream<BufferSource>).pipeThrough(
     new CompressionStream("gzip"),
@@ -371,6 +425,24 @@ Deno.test("NetworkReply decompression guard stops a real gzip bomb", async (t) =
     for await (const chunk of reply) size += chunk.byteLength;
     assert.equal(size, 64 * MIB);
     assert.equal(reply.error, NetworkError.NoError);
+  });
+  await t.step("a chunked bomb (no Content-Length) fails too: the library counts", async () => {
+    for (const format of ["gzip", "deflate", "brotli"] as const) {
+      const compressed = await compress(new Uint8Array(64 * MIB), format);
+      const coding = format === "brotli" ? "br" : format;
+      await using chunked = serve(() =>
+        new Response(new Blob([compressed]).stream(), { headers: { "content-encoding": coding } })
+      );
+      const reply = manager.get(`${chunked.url}/`);
+      await reply.finished;
+      assert.equal(reply.headers.get("content-length"), null, "sent chunked");
+      assert.equal(reply.error, NetworkError.ProtocolFailure, `${coding}: ${reply.errorString}`);
+      assert.match(reply.errorString, /decompression bomb/);
+      // Brotli inflates its 104 bytes in one piece; gzip and deflate go slice by slice.
+      if (format !== "brotli") {
+        assert.ok(reply.bytesReceived < 12 * MIB, `${reply.bytesReceived} bytes decompressed`);
+      }
+    }
   });
   await t.step("a lower threshold per manager", async () => {
     await using strict = new NetworkAccessManager({ decompressionGuard: MIB });

@@ -9,6 +9,7 @@
 import { type Exchange, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
+import { _decodesContent } from "../reply.ts";
 import { _fetchFile } from "./_file.ts";
 
 function countingStream(
@@ -110,6 +111,14 @@ export async function transport(exchange: Exchange): Promise<Response> {
     );
   }
   let headers = exchange.headers;
+  // With the decompression guard on, the library decodes content codings itself so that it can
+  // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
+  // the request asks for "identity".
+  const decodeHere = _decodesContent(exchange.reply) && !headers.has("accept-encoding");
+  if (decodeHere) {
+    headers = new Headers(headers);
+    headers.set("accept-encoding", "identity");
+  }
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
   if (exchange.body) {
@@ -121,7 +130,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     }
     const opened = exchange.body.open();
     if (opened.contentType && !headers.has("content-type")) {
-      headers = new Headers(headers);
+      if (!decodeHere) headers = new Headers(headers);
       headers.set("content-type", opened.contentType);
     }
     total = exchange.body.length ?? -1;
@@ -146,7 +155,80 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
+  if (decodeHere) response = decode(response, url);
   return setResponseInfo(response, { url });
+}
+
+/** The most compressed bytes handed to the decoder at once. */
+const DECODE_SLICE = 2048;
+
+/** The content codings the library decodes, by their `DecompressionStream` format. */
+const DECODERS: Record<string, string> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+  br: "brotli",
+};
+
+/**
+ * Decodes a body in a content coding the library knows (a single coding; others stay as they
+ * are), counting the compressed bytes for the decompression guard (`compressedBytes`). A body
+ * that does not decode fails with `ProtocolFailure`. The headers stay as received, as `fetch`
+ * keeps them when it decodes.
+ */
+function decode(response: Response, url: URL): Response {
+  const source = response.body;
+  const coding = response.headers.get("content-encoding")?.trim().toLowerCase() ?? "";
+  const format = DECODERS[coding];
+  if (source === null || format === undefined) return response;
+  const reader = source.getReader();
+  let compressed = 0;
+  let networkError: unknown;
+  const counted = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else {
+          compressed += value.byteLength;
+          // Small slices bound what one of them inflates to (gzip: about 1 MiB per KiB) before
+          // the guard sees it.
+          for (let at = 0; at < value.byteLength; at += DECODE_SLICE) {
+            controller.enqueue(value.subarray(at, at + DECODE_SLICE) as Uint8Array<ArrayBuffer>);
+          }
+        }
+      } catch (error) {
+        networkError = error;
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  const decoded = counted.pipeThrough(new DecompressionStream(format as CompressionFormat))
+    .getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await decoded.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        controller.error(
+          networkError ?? new NetworkReplyError(
+            NetworkError.ProtocolFailure,
+            `The ${coding} body of ${url.href} cannot be decoded (${(error as Error).message})`,
+            { cause: error },
+          ),
+        );
+      }
+    },
+    cancel(reason) {
+      return decoded.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return setResponseInfo(withBody(response, body), { compressedBytes: () => compressed });
 }
 
 /** Methods `fetch` refuses to send. */
