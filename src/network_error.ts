@@ -443,6 +443,13 @@ export function _classifyError(
     code = NetworkError.ProtocolUnknownError;
     message = `Protocol "${typeof url === "string" ? url : url.protocol}" is unknown (${text})`;
   } else if (
+    /invalid http|invalid content-length|message head is too large|invalid chunk|header.*too (large|long)/
+      .test(lower)
+  ) {
+    // The HTTP client could not parse the response: a breakdown of the protocol (Qt's code).
+    code = NetworkError.ProtocolFailure;
+    message = `The response of ${host} is malformed (${text})`;
+  } else if (
     phase === "body" ||
     /connection closed|connection reset|broken pipe|incomplete message|unexpected eof|end of file|os error 104|canceled|closed before/
       .test(lower)
