@@ -8,6 +8,7 @@
 
 import { _openKvDatabase } from "./_kv.ts";
 import { KvCache } from "./cache/kv_cache.ts";
+import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
@@ -89,6 +90,7 @@ export interface CreateManagerOptions {
  * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:", cache });
  * await using manager = factory.create();
  * console.log(manager.cache === factory.cache, factory.cache?.maxSize); // true 10485760
+ * console.log(factory.cache?.mode); // "shared"
  * ```
  */
 export interface KvFactoryCacheOptions {
@@ -102,6 +104,12 @@ export interface KvFactoryCacheOptions {
    * @default {52428800}
    */
   maxSize?: number;
+  /**
+   * Whether the cache serves several users (`"shared"`: the managers of a server acting for
+   * many) or one (`"private"`); see {@linkcode CacheMode}.
+   * @default {"shared"}
+   */
+  mode?: CacheMode;
 }
 
 /**

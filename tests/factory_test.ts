@@ -126,6 +126,12 @@ Deno.test("KvNetworkAccessManagerFactory shares one cookie jar only when asked",
   await using carol = factory.create({ partition: "carol" });
   assert.notEqual(carol.cookieJar, factory.cookieJar);
   assert.equal(await carol.get(`${server.url}/whoami`).text(), "", "a partition stays apart");
+  assert.equal(factory.cache!.mode, "shared", "the factory's KV cache is a shared cache");
+  await using single = await KvNetworkAccessManagerFactory.open({
+    path: ":memory:",
+    cache: { mode: "private" },
+  });
+  assert.equal(single.cache!.mode, "private");
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ cookieJar: { shared: "yes" as never } }),
     { name: "TypeError", message: /'cookieJar.shared' must be a boolean, got string/ },
