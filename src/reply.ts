@@ -70,7 +70,7 @@ export let _startReply: (reply: NetworkReply, handler: Handler, exchange: Exchan
 /** Fails a reply before it starts (bad URL, closed manager). */
 export let _failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
-export let _cancelReply: (reply: NetworkReply, message: string) => void;
+export let _cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
 /**
  * Aborts a reply because the request's signal aborted with `reason`: `TimeoutError` for a
  * timeout reason (`AbortSignal.timeout()`), else `OperationCanceledError`.
@@ -168,8 +168,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   static {
     _startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
     _failReply = (reply, code, message) => reply.#finish(code, message);
-    _cancelReply = (reply, message) =>
-      reply.#abortWith(NetworkError.OperationCanceledError, message);
+    _cancelReply = (reply, message, reason) =>
+      reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
     _abortReplyFor = (reply, reason) => {
       if (reason instanceof DOMException && reason.name === "TimeoutError") {
         reply.#abortWith(
@@ -826,10 +826,10 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#finish(code, message);
   }
 
-  #abortWith(code: NetworkErrorCode, message: string): void {
+  #abortWith(code: NetworkErrorCode, message: string, reason?: DOMException): void {
     if (this.#state === "finished") return;
     const name = code === NetworkError.TimeoutError ? "TimeoutError" : "AbortError";
-    this.#controller.abort(new DOMException(message, name));
+    this.#controller.abort(reason ?? new DOMException(message, name));
     this.#finish(code, message);
   }
 
