@@ -83,6 +83,14 @@ export class _PermissionGate {
     return status.state;
   }
 
+  /**
+   * The state of one permission if it is known already (queried before and watched since), at
+   * once; `undefined` when it has to be queried with {@linkcode _PermissionGate.state}.
+   */
+  known(descriptor: _GateDescriptor): Deno.PermissionState | undefined {
+    return this.#touch(keyOf(descriptor))?.state;
+  }
+
   /** Removes every listener and forgets every status; safe to call twice. */
   close(): void {
     this.#closed = true;

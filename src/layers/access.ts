@@ -119,19 +119,17 @@ async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<
  * @returns The layer.
  */
 export function accessLayer(settings: AccessSettings): Layer {
-  return (next) => async (exchange) => {
+  // No promise of its own: an allowed request goes on at once.
+  return (next) => (exchange) => {
     const { protocol } = exchange.url;
-    if (protocol === "file:") {
-      await checkRead(exchange, settings);
-      return await next(exchange);
-    }
-    if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
+    if (protocol === "file:") return checkRead(exchange, settings).then(() => next(exchange));
+    if (protocol !== "http:" && protocol !== "https:") return next(exchange);
     if (settings.accessible() === "not-accessible") {
       const load = exchange.request.cacheLoadControl ?? settings.cacheLoadControl;
-      if (settings.cache === null || load === "always-network") throw disabled();
+      if (settings.cache === null || load === "always-network") return Promise.reject(disabled());
       exchange.offline = true;
     }
-    return await next(exchange);
+    return next(exchange);
   };
 }
 
@@ -145,13 +143,31 @@ export function accessLayer(settings: AccessSettings): Layer {
  */
 export function networkGate(
   settings: AccessSettings,
-): (exchange: Exchange, proxy: NetworkProxy) => Promise<void> {
-  return async (exchange, proxy) => {
+): (exchange: Exchange, proxy: NetworkProxy) => Promise<void> | undefined {
+  return (exchange, proxy) => {
     if (exchange.offline || settings.accessible() === "not-accessible") {
-      throw disabled();
+      return Promise.reject(disabled());
     }
     const permissions = settings.permissions();
-    if (permissions === null) return;
+    if (permissions === null) return undefined;
+    // A direct request to a host already granted (and watched for a change): nothing to wait for.
+    if (proxy.type === "none" || proxy.url === undefined) {
+      try {
+        if (permissions.known({ name: "net", host: _netHost(exchange.url) }) === "granted") {
+          return undefined;
+        }
+      } catch {
+        // A host Deno cannot name in a descriptor: the full check below says so.
+      }
+    }
+    return check(exchange, proxy, permissions);
+  };
+
+  async function check(
+    exchange: Exchange,
+    proxy: NetworkProxy,
+    permissions: NonNullable<ReturnType<AccessSettings["permissions"]>>,
+  ): Promise<void> {
     const request = settings.requestPermissions();
     const needed = [{ host: _netHost(exchange.url), what: "host" }];
     if (proxy.url !== undefined && proxy.type !== "none" && proxy.type !== "system") {
@@ -171,5 +187,5 @@ export function networkGate(
     if (missing.length > 0) {
       throw new NetworkReplyError(NetworkError.UnknownNetworkError, netMessage(missing));
     }
-  };
+  }
 }

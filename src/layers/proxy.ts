@@ -27,7 +27,7 @@ export interface ProxySettings {
   /** The manager's transfer timeout (ms, 0 = off), for requests that set none. */
   transferTimeout?(): number;
   /** Checked once the proxy is known, before any client is made; throws to refuse. */
-  gate?(exchange: Exchange, proxy: NetworkProxy): Promise<void>;
+  gate?(exchange: Exchange, proxy: NetworkProxy): Promise<void> | undefined;
   /**
    * The proxy variables of the environment as last read, and whether they name a proxy;
    * read from the process for each exchange when absent.
@@ -60,7 +60,8 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       }
     }
     exchange.proxy = proxy;
-    await settings.gate?.(exchange, proxy);
+    const gating = settings.gate?.(exchange, proxy);
+    if (gating !== undefined) await gating;
     if (exchange.client === undefined) {
       try {
         exchange.client = pool.get(proxy, {
