@@ -21,6 +21,13 @@ import type { ServerSentEvent } from "./sse.ts";
 import { parseEventStream } from "./_sse_parser.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
+import {
+  BodyBuffer,
+  type BodyReader,
+  DecompressionGuard,
+  inMemory,
+  SMALL_BODY,
+} from "./_reply_body.ts";
 
 /**
  * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
@@ -57,13 +64,6 @@ export interface _ReplySettings {
 const MIB = 1024 * 1024;
 /** At most one progress event per this many milliseconds (Qt's rate); the first and the last always. */
 const PROGRESS_INTERVAL = 100;
-const GUARD_RATIOS: Record<string, number> = {
-  gzip: 40,
-  "x-gzip": 40,
-  deflate: 40,
-  br: 100,
-  zstd: 100,
-};
 
 /** Starts a reply: the manager's entry into the reply's private state. */
 export let _startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
@@ -156,14 +156,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #deadline: ReturnType<typeof setTimeout> | undefined;
 
   #reader: BodyReader | undefined;
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #buffered = 0;
+  readonly #buffer = new BodyBuffer();
   #bodyDone = false;
   #pumping = false;
   #consumer: "none" | "iterator" | "all" = "none";
   #wake: (() => void) | undefined;
-  #guard: { compressed: () => number; ratio: number; threshold: number } | undefined;
+  #guard: DecompressionGuard | undefined;
 
   static {
     _startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
@@ -360,25 +358,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#claim("all");
     await this.finished;
     this.#throwIfNoBody();
-    const only = this.#chunks.length - this.#head === 1 ? this.#chunks[this.#head]! : undefined;
-    if (only !== undefined && only.buffer instanceof ArrayBuffer) {
-      // One chunk (a small body read in one operation): it is the body, no copy.
-      this.#chunks = [];
-      this.#head = 0;
-      this.#buffered = 0;
-      return only as Uint8Array<ArrayBuffer>;
-    }
-    const out = new Uint8Array(this.#buffered);
-    let offset = 0;
-    for (let i = this.#head; i < this.#chunks.length; i++) {
-      const chunk = this.#chunks[i]!;
-      out.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    this.#chunks = [];
-    this.#head = 0;
-    this.#buffered = 0;
-    return out;
+    return this.#buffer.takeAll();
   }
 
   /**
@@ -518,14 +498,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {
         for (;;) {
-          if (this.#head < this.#chunks.length) {
-            const chunk = this.#chunks[this.#head]!;
-            this.#chunks[this.#head++] = EMPTY;
-            this.#buffered -= chunk.byteLength;
-            if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
-              this.#chunks = this.#chunks.slice(this.#head);
-              this.#head = 0;
-            }
+          const chunk = this.#buffer.shift();
+          if (chunk !== undefined) {
             void this.#pump();
             return { value: chunk, done: false };
           }
@@ -664,15 +638,12 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       : Number.isFinite(length)
       ? length
       : -1;
-    const guard = this.#settings?.decompressionGuard ?? 10 * MIB;
-    const ratio = GUARD_RATIOS[encoding];
-    // The compressed bytes: counted as they arrive where the library decodes, else the length
-    // the response declares (fetch decoded it); a body from the cache was checked already.
-    const compressed = info.compressedBytes ??
-      (Number.isFinite(length) && length > 0 ? () => length : undefined);
-    if (guard >= 0 && ratio !== undefined && compressed !== undefined && !info.fromCache) {
-      this.#guard = { compressed, ratio, threshold: guard };
-    }
+    // A body from the cache was checked already.
+    this.#guard = info.fromCache ? undefined : DecompressionGuard.for(
+      headers,
+      this.#settings?.decompressionGuard ?? 10 * MIB,
+      info.compressedBytes,
+    );
   }
 
   async #pump(): Promise<void> {
@@ -707,8 +678,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #wantsMore(): boolean {
     if (this.#consumer === "all") return true;
     const limit = this.#settings?.readBufferSize ?? 0;
-    if (limit > 0) return this.#buffered < limit;
-    if (this.#consumer === "iterator") return this.#buffered === 0;
+    if (limit > 0) return this.#buffer.size < limit;
+    if (this.#consumer === "iterator") return this.#buffer.empty;
     return true;
   }
 
@@ -736,24 +707,16 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       return;
     }
     this.#bytesReceived += chunk.byteLength;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.byteLength;
+    this.#buffer.push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
     if (this.#slots && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal) {
       this.#releaseSlots();
     }
-    const guard = this.#guard;
-    if (guard && this.#bytesReceived > guard.threshold) {
-      const compressed = guard.compressed();
-      if (this.#bytesReceived / compressed > guard.ratio) {
-        this.#finish(
-          NetworkError.ProtocolFailure,
-          `Decompression of ${this.url.href} stopped: ${compressed} compressed bytes grew past ${this.#bytesReceived} ` +
-            `bytes (over ${guard.ratio}:1), a likely decompression bomb; raise or turn off 'decompressionGuard' to allow it`,
-        );
-        return;
-      }
+    const bomb = this.#guard?.check(this.#bytesReceived, this.url.href);
+    if (bomb !== undefined) {
+      this.#finish(NetworkError.ProtocolFailure, bomb);
+      return;
     }
     this.#notify();
     this.#emit("readyread");
@@ -872,28 +835,4 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#resolveFinished();
     this.#settings?.onFinished(this);
   }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** Bodies up to this size, of known length and not compressed, are read in one operation. */
-const SMALL_BODY = 64 * 1024;
-
-/** What the reply reads a body through: a stream's reader, or {@linkcode inMemory}. */
-interface BodyReader {
-  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
-  cancel(reason?: unknown): Promise<void>;
-}
-
-/** A reader of a body already in memory: the bytes, then the end. */
-function inMemory(bytes: Uint8Array): BodyReader {
-  let given = bytes.byteLength === 0;
-  return {
-    read: () => {
-      if (given) return Promise.resolve({ done: true, value: undefined });
-      given = true;
-      return Promise.resolve({ done: false, value: bytes });
-    },
-    cancel: () => Promise.resolve(),
-  };
 }

@@ -1,0 +1,152 @@
+/**
+ * The reply's body machinery: the buffer of received chunks, the decompression guard, and the
+ * readers a body is pulled through.
+ *
+ * @module
+ */
+
+const EMPTY = new Uint8Array(0);
+
+/** The chunks received and not yet read, in order, with their total size. */
+export class BodyBuffer {
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #size = 0;
+
+  /** Bytes held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether no chunk is held. */
+  get empty(): boolean {
+    return this.#head >= this.#chunks.length;
+  }
+
+  /** Adds a chunk at the end. */
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+  }
+
+  /** Takes the first chunk, or `undefined` when none is held. */
+  shift(): Uint8Array | undefined {
+    if (this.#head >= this.#chunks.length) return undefined;
+    const chunk = this.#chunks[this.#head]!;
+    this.#chunks[this.#head++] = EMPTY;
+    this.#size -= chunk.byteLength;
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+    return chunk;
+  }
+
+  /** Takes everything held as one array: the chunk itself when there is only one. */
+  takeAll(): Uint8Array<ArrayBuffer> {
+    const only = this.#chunks.length - this.#head === 1 ? this.#chunks[this.#head]! : undefined;
+    let out: Uint8Array<ArrayBuffer>;
+    if (only !== undefined && only.buffer instanceof ArrayBuffer) {
+      // One chunk (a small body read in one operation): it is the body, no copy.
+      out = only as Uint8Array<ArrayBuffer>;
+    } else {
+      out = new Uint8Array(this.#size);
+      let offset = 0;
+      for (let i = this.#head; i < this.#chunks.length; i++) {
+        const chunk = this.#chunks[i]!;
+        out.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#size = 0;
+    return out;
+  }
+}
+
+const GUARD_RATIOS: Record<string, number> = {
+  gzip: 40,
+  "x-gzip": 40,
+  deflate: 40,
+  br: 100,
+  zstd: 100,
+};
+
+/**
+ * The decompression guard: a compressed body of declared length that grows past `threshold`
+ * bytes and past a ratio (40:1 for gzip and deflate, 100:1 for br and zstd) is a likely
+ * decompression bomb.
+ */
+export class DecompressionGuard {
+  readonly #compressed: () => number;
+  readonly #ratio: number;
+  readonly #threshold: number;
+
+  private constructor(compressed: () => number, ratio: number, threshold: number) {
+    this.#compressed = compressed;
+    this.#ratio = ratio;
+    this.#threshold = threshold;
+  }
+
+  /**
+   * The guard of a body with these `headers`, or `undefined` when none applies (the guard is
+   * off, the body is not compressed, or its compressed size is unknown).
+   *
+   * @param headers The response headers.
+   * @param threshold Decompressed bytes from which the ratio counts; negative turns it off.
+   * @param counted The compressed bytes so far, where the library decodes the body itself;
+   * otherwise the length the response declares (fetch decoded it).
+   */
+  static for(
+    headers: Headers,
+    threshold: number,
+    counted?: () => number,
+  ): DecompressionGuard | undefined {
+    const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+    const ratio = GUARD_RATIOS[encoding];
+    const length = Number.parseInt(headers.get("content-length") ?? "", 10);
+    const compressed = counted ??
+      (Number.isFinite(length) && length > 0 ? () => length : undefined);
+    if (threshold < 0 || ratio === undefined || compressed === undefined) return undefined;
+    return new DecompressionGuard(compressed, ratio, threshold);
+  }
+
+  /**
+   * Checks the decompressed size so far.
+   *
+   * @param received Decompressed bytes received.
+   * @param url The body's URL, for the message.
+   * @returns Why the body must stop, or `undefined` while it may go on.
+   */
+  check(received: number, url: string): string | undefined {
+    if (received <= this.#threshold) return undefined;
+    const compressed = this.#compressed();
+    if (received / compressed <= this.#ratio) return undefined;
+    return `Decompression of ${url} stopped: ${compressed} compressed bytes grew past ` +
+      `${received} bytes (over ${this.#ratio}:1), a likely decompression bomb; raise or turn ` +
+      "off 'decompressionGuard' to allow it";
+  }
+}
+
+/** Bodies up to this size, of known length and not compressed, are read in one operation. */
+export const SMALL_BODY = 64 * 1024;
+
+/** What the reply reads a body through: a stream's reader, or {@linkcode inMemory}. */
+export interface BodyReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A reader of a body already in memory: the bytes, then the end. */
+export function inMemory(bytes: Uint8Array): BodyReader {
+  let given = bytes.byteLength === 0;
+  return {
+    read: () => {
+      if (given) return Promise.resolve({ done: true, value: undefined });
+      given = true;
+      return Promise.resolve({ done: false, value: bytes });
+    },
+    cancel: () => Promise.resolve(),
+  };
+}
