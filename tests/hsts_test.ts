@@ -428,6 +428,25 @@ Deno.test("KvHstsStore ignores and removes corrupt values", async () => {
   assert.equal((await kv.get(["p", "worse.example"])).value, null);
 });
 
+Deno.test("KvHstsStore writes policies as records other runtimes decode, and reads 0.1.0 ones", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  await using store = await KvHstsStore.open({ kv, clock, prefix: ["p"] });
+  await store.learn("example.com", "max-age=60; includeSubDomains");
+  const value = (await kv.get(["p", "example.com"])).value;
+  assert.ok(value instanceof Uint8Array, "a record is bytes");
+  assert.equal(value[0], 2, "format version byte");
+  const length = new DataView(value.buffer, value.byteOffset).getUint32(1);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(value.subarray(5, 5 + length))), {
+    expires: START + 60_000,
+    includeSubDomains: true,
+  });
+  // What 0.1.0 wrote: a V8-serialised object.
+  await kv.set(["p", "old.example"], { v: 1, expires: START + 5000, includeSubDomains: false });
+  assert.equal(await store.isKnownHost("old.example"), true);
+  assert.equal(await store.isKnownHost("x.old.example"), false);
+});
+
 Deno.test("KvHstsStore keeps stores with different prefixes apart", async () => {
   await using kv = await Deno.openKv(":memory:");
   const { clock } = testClock();

@@ -31,7 +31,9 @@ function decodeBundle(
 ): { tag: string; parts?: number; cookies: { name: string }[] } {
   assert.ok(value instanceof Uint8Array, "bundles are bytes");
   assert.equal(value[0], 2, "format version byte");
-  return JSON.parse(new TextDecoder().decode(value.subarray(1)));
+  const length = new DataView(value.buffer, value.byteOffset).getUint32(1);
+  assert.equal(value.length, 5 + length, "nothing after the JSON");
+  return JSON.parse(new TextDecoder().decode(value.subarray(5)));
 }
 
 Deno.test("KvCookieJar reads a lookup's domains in one getMany and writes nothing within a minute", async () => {

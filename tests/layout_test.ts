@@ -17,6 +17,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_http_token.ts",
     "_ip.ts",
     "_kv.ts",
+    "_kv_record.ts",
     "_json_position.ts",
     "_link_header.ts",
     "_redact.ts",

@@ -12,9 +12,8 @@
  *   reading, collected once it is older than {@linkcode _RETIRE_GRACE_MS}.
  * - `[...P, "n"]`: the size counter, a `Deno.KvU64` kept by `sum` mutations.
  *
- * Records are bytes any runtime can decode (Node and Bun read the same file through npm's
- * `@deno/kv`): byte 0 is the format version ({@linkcode _FORMAT}), bytes 1-4 the length `n` of
- * the metadata as a big-endian unsigned integer, then `n` bytes of UTF-8 JSON. An entry record
+ * Records are in the byte layout of `../_kv_record.ts`, which any runtime can decode: a format
+ * byte, the length of the metadata, the metadata as UTF-8 JSON, then any further bytes. An entry record
  * whose metadata says `"inline": true` carries its whole body after the metadata (a body that
  * fits in one KV value is read with its metadata in one operation); any other entry's body is
  * in chunks. Entry metadata: `url`, `variant`, `status`, `statusText`, `headers` (name-value
@@ -26,11 +25,10 @@
  * record is rewritten in the current format when it next changes.
  */
 
+import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
 import { _byteLength, _deepFreeze } from "./_entry.ts";
 import type { CacheEntry } from "./network_cache.ts";
 
-/** The format version byte of the records this version writes. */
-export const _FORMAT = 2;
 /** Bytes per stored body chunk: the largest KV value. */
 export const _CHUNK_SIZE = 65536;
 /** The largest KV value: an entry record with its body inline stays within it. */
@@ -47,10 +45,8 @@ export const _TOUCH_THRESHOLD_MS = 60 * 1000;
 const MAX_URL_KEY_BYTES = 1024;
 /** The longest variant kept verbatim in a key; longer ones are hashed. */
 const MAX_VARIANT_KEY_BYTES = 256;
-const HEADER_BYTES = 5;
 const U64 = 1n << 64n;
 const ENCODER = new TextEncoder();
-const DECODER = new TextDecoder("utf-8", { fatal: true });
 
 /** An entry record as read: the entry (frozen), where its body is, and the body when inline. */
 export interface _DecodedEntry {
@@ -90,40 +86,14 @@ function isTime(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
 }
 
-/** Encodes `meta` as JSON behind the format byte, followed by `body`. */
-function encode(meta: unknown, body: Uint8Array | null): Uint8Array {
-  const json = ENCODER.encode(JSON.stringify(meta));
-  const out = new Uint8Array(HEADER_BYTES + json.length + (body?.length ?? 0));
-  out[0] = _FORMAT;
-  new DataView(out.buffer).setUint32(1, json.length);
-  out.set(json, HEADER_BYTES);
-  if (body !== null) out.set(body, HEADER_BYTES + json.length);
-  return out;
-}
-
-/** Splits a record in the current format into its parsed metadata and what follows it. */
-function decode(bytes: Uint8Array): { meta: unknown; rest: Uint8Array } | null {
-  if (bytes.length < HEADER_BYTES || bytes[0] !== _FORMAT) return null;
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
-  if (HEADER_BYTES + length > bytes.length) return null;
-  try {
-    const meta: unknown = JSON.parse(
-      DECODER.decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + length)),
-    );
-    return { meta, rest: bytes.subarray(HEADER_BYTES + length) };
-  } catch {
-    return null;
-  }
-}
-
 /** The bytes of an entry record; `body` is given when it is inline. */
 export function _encodeEntry(entry: CacheEntry, body: Uint8Array | null): Uint8Array {
-  return encode(entryFields(entry, body !== null), body);
+  return encodeRecord(entryFields(entry, body !== null), body);
 }
 
 /** The bytes an entry record of `entry` with an inline body of `bodySize` takes. */
 export function _inlineRecordSize(entry: CacheEntry, bodySize: number): number {
-  return HEADER_BYTES + _byteLength(JSON.stringify(entryFields(entry, true))) + bodySize;
+  return recordSize(entryFields(entry, true), bodySize);
 }
 
 function entryFields(entry: CacheEntry, inline: boolean): CacheEntry & { inline: boolean } {
@@ -171,7 +141,7 @@ function checkEntry(r: Record<string, unknown>): boolean {
  */
 export function _decodeEntry(value: unknown): _DecodedEntry | null {
   if (value instanceof Uint8Array) {
-    const decoded = decode(value);
+    const decoded = decodeRecord(value);
     if (decoded === null || typeof decoded.meta !== "object" || decoded.meta === null) return null;
     const r = decoded.meta as Record<string, unknown>;
     if (!checkEntry(r) || typeof r.inline !== "boolean") return null;
@@ -194,14 +164,14 @@ function publicEntry(r: Record<string, unknown>): CacheEntry {
 
 /** The bytes of a generation record. */
 export function _encodeGeneration(record: _GenerationRecord): Uint8Array {
-  return encode(record, null);
+  return encodeRecord(record);
 }
 
 /** Decodes a generation record of either format; `null` for anything else. */
 export function _decodeGeneration(value: unknown): _GenerationRecord | null {
   let meta: unknown = value;
   if (value instanceof Uint8Array) {
-    const decoded = decode(value);
+    const decoded = decodeRecord(value);
     if (decoded === null || decoded.rest.length !== 0) return null;
     meta = decoded.meta;
   }

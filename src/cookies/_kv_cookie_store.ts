@@ -11,9 +11,9 @@
  *   total, kept by `sum` mutations in the atomic write that changes a bundle, and recounted
  *   when eviction runs or a count is not a `Deno.KvU64`.
  *
- * A bundle part is bytes any runtime can decode: byte 0 is the format version (`2`), the rest
- * UTF-8 JSON `{"tag": string, "parts": number, "cookies": [...]}` (`parts` in the first part
- * only), each cookie an object with the fields of `NetworkCookie` plus `seq`, its creation
+ * A bundle part is a record in the byte layout of `../_kv_record.ts`, which any runtime can
+ * decode, whose JSON is `{"tag": string, "parts": number, "cookies": [...]}` (`parts` in the
+ * first part only), each cookie an object with the fields of `NetworkCookie` plus `seq`, its creation
  * sequence. Version 0.1.0 kept one V8-serialised cookie per key under
  * `[...P, "c", site, domain, path, name]`; opening a jar moves such cookies into bundles, each
  * key deleted in the atomic write that stores its cookie.
@@ -24,6 +24,7 @@
  */
 
 import { _retryLocked, commitCounted } from "../_kv.ts";
+import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
   _CookieStore,
@@ -36,8 +37,6 @@ import {
   type _StoreLimits,
 } from "./_cookie_store.ts";
 
-/** The format version byte of the bundles this version writes. */
-const FORMAT = 2;
 /** The largest KV value. */
 const MAX_VALUE = 65536;
 /** Keys per `getMany` (the KV limit). */
@@ -47,7 +46,6 @@ const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
 const U64 = 1n << 64n;
 const ENCODER = new TextEncoder();
-const DECODER = new TextDecoder("utf-8", { fatal: true });
 
 /** A change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
 function u64(delta: number): bigint {
@@ -75,13 +73,9 @@ function record(c: _StoredCookie): _StoredCookie {
 }
 
 function decodePart(value: unknown, domain: string): Part | null {
-  if (!(value instanceof Uint8Array) || value[0] !== FORMAT) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(DECODER.decode(value.subarray(1)));
-  } catch {
-    return null;
-  }
+  const decoded = decodeRecord(value);
+  if (decoded === null || decoded.rest.length !== 0) return null;
+  const parsed = decoded.meta;
   if (typeof parsed !== "object" || parsed === null) return null;
   const { tag, parts, cookies } = parsed as Record<string, unknown>;
   if (typeof tag !== "string" || !Array.isArray(cookies)) return null;
@@ -95,13 +89,13 @@ function decodePart(value: unknown, domain: string): Part | null {
 /** Splits cookies into the bytes of bundle parts, each within the KV value limit. */
 function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
   const tag = crypto.randomUUID();
-  const groups: string[][] = [[]];
+  const groups: _StoredCookie[][] = [[]];
   let size = 0;
-  // Room for the envelope of a part: format byte, tag, part count, brackets.
-  const room = MAX_VALUE - 1 - JSON.stringify({ tag, parts: 999999, cookies: [] }).length;
+  // Room for the envelope of a part: header, tag, part count, brackets and commas.
+  const room = MAX_VALUE - recordSize({ tag, parts: 999999, cookies: [] });
   for (const c of cookies) {
-    const json = JSON.stringify(record(c));
-    const bytes = ENCODER.encode(json).length + 1;
+    const stored = record(c);
+    const bytes = ENCODER.encode(JSON.stringify(stored)).length + 1;
     if (bytes > room) {
       throw new RangeError(`Cannot store cookie '${c.name}': it is larger than a KV value`);
     }
@@ -109,19 +103,12 @@ function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
       groups.push([]);
       size = 0;
     }
-    groups.at(-1)!.push(json);
+    groups.at(-1)!.push(stored);
     size += bytes;
   }
-  return groups.map((group, i) => {
-    const head = i === 0
-      ? `{"tag":${JSON.stringify(tag)},"parts":${groups.length},`
-      : `{"tag":${JSON.stringify(tag)},`;
-    const json = ENCODER.encode(`${head}"cookies":[${group.join(",")}]}`);
-    const out = new Uint8Array(json.length + 1);
-    out[0] = FORMAT;
-    out.set(json, 1);
-    return out;
-  });
+  return groups.map((group, i) =>
+    encodeRecord(i === 0 ? { tag, parts: groups.length, cookies: group } : { tag, cookies: group })
+  );
 }
 
 /** Cookie records in Deno KV, one bundle per domain. */

@@ -5,6 +5,7 @@
  */
 
 import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
+import { decodeRecord, encodeRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPolicy, HstsStore } from "./hsts_store.ts";
@@ -37,18 +38,26 @@ export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
   prefix?: Deno.KvKey;
 }
 
-/** The stored form of a policy in KV; versioned so that a future layout can be told apart. */
-interface KvPolicyValue {
-  v: 1;
-  expires: number;
-  includeSubDomains: boolean;
-}
-
+/**
+ * A policy as stored: a record in the byte layout of `../_kv_record.ts` (readable from any
+ * runtime) whose JSON is `{"expires", "includeSubDomains"}`, `expires` `null` for a policy
+ * that never expires. Version 0.1.0 wrote a
+ * V8-serialised `{ v: 1, expires, includeSubDomains }`, still read.
+ */
 function decode(value: unknown): StoredPolicy | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  const record = value as Partial<KvPolicyValue>;
+  const decoded = decodeRecord(value);
+  let fields: unknown = value;
+  if (decoded !== null) {
+    if (decoded.rest.length !== 0) return undefined;
+    fields = decoded.meta;
+  } else if (value instanceof Uint8Array || (value as { v?: unknown } | null)?.v !== 1) {
+    return undefined;
+  }
+  if (fields === null || typeof fields !== "object") return undefined;
+  const record = { ...fields } as { expires?: unknown; includeSubDomains?: unknown };
+  if (decoded !== null && record.expires === null) record.expires = Infinity;
   if (
-    record.v !== 1 || typeof record.expires !== "number" || Number.isNaN(record.expires) ||
+    typeof record.expires !== "number" || Number.isNaN(record.expires) ||
     typeof record.includeSubDomains !== "boolean"
   ) return undefined;
   return { expires: record.expires, includeSubDomains: record.includeSubDomains };
@@ -106,11 +115,10 @@ class KvCore extends StoreCore {
 
   protected async write(host: string, policy: StoredPolicy, now: number): Promise<void> {
     this.#check();
-    const value: KvPolicyValue = {
-      v: 1,
-      expires: policy.expires,
-      includeSubDomains: policy.includeSubDomains,
-    };
+    const expires = Number.isFinite(policy.expires) ? policy.expires : policy.expires > 0
+      ? null // never
+      : Number.MIN_SAFE_INTEGER;
+    const value = encodeRecord({ expires, includeSubDomains: policy.includeSubDomains });
     const lifetime = policy.expires - now;
     const options = Number.isFinite(lifetime) && lifetime > 0 && lifetime < 2 ** 52
       ? { expireIn: Math.ceil(lifetime) }

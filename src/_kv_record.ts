@@ -1,0 +1,48 @@
+/**
+ * The byte layout of every record the KV stores write (cache entries and body generations,
+ * cookie bundles, HSTS policies), so that any runtime opening the database (Node and Bun through
+ * npm's `@deno/kv`) decodes them: byte 0 is the format version ({@linkcode RECORD_FORMAT}),
+ * bytes 1-4 the length `n` of the metadata as a big-endian unsigned integer, then `n` bytes of
+ * UTF-8 JSON, then any bytes the record carries after it (a cache entry's inline body).
+ */
+
+/** The format version byte of the records this version writes. */
+export const RECORD_FORMAT = 2;
+const HEADER_BYTES = 5;
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder("utf-8", { fatal: true });
+
+/** A record: `meta` as JSON behind the format byte and its length, then `rest`. */
+export function encodeRecord(meta: unknown, rest: Uint8Array | null = null): Uint8Array {
+  const json = ENCODER.encode(JSON.stringify(meta));
+  const out = new Uint8Array(HEADER_BYTES + json.length + (rest?.length ?? 0));
+  out[0] = RECORD_FORMAT;
+  new DataView(out.buffer).setUint32(1, json.length);
+  out.set(json, HEADER_BYTES);
+  if (rest !== null) out.set(rest, HEADER_BYTES + json.length);
+  return out;
+}
+
+/** The bytes a record of `meta` takes, with `restBytes` after it. */
+export function recordSize(meta: unknown, restBytes = 0): number {
+  return HEADER_BYTES + ENCODER.encode(JSON.stringify(meta)).length + restBytes;
+}
+
+/**
+ * Splits a record of the current format into its parsed metadata and the bytes after it;
+ * `null` for anything else (another format, a foreign or truncated value).
+ */
+export function decodeRecord(value: unknown): { meta: unknown; rest: Uint8Array } | null {
+  if (!(value instanceof Uint8Array) || value.length < HEADER_BYTES) return null;
+  if (value[0] !== RECORD_FORMAT) return null;
+  const length = new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(1);
+  if (HEADER_BYTES + length > value.length) return null;
+  try {
+    const meta: unknown = JSON.parse(
+      DECODER.decode(value.subarray(HEADER_BYTES, HEADER_BYTES + length)),
+    );
+    return { meta, rest: value.subarray(HEADER_BYTES + length) };
+  } catch {
+    return null;
+  }
+}
