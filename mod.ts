@@ -21,11 +21,8 @@
  * @module
  */
 
-export {
-  type LayerPosition,
-  NetworkAccessManager,
-  type NetworkAccessManagerOptions,
-} from "./src/manager.ts";
+export { NetworkAccessManager } from "./src/manager.ts";
+export type { LayerPosition, NetworkAccessManagerOptions } from "./src/manager_options.ts";
 export {
   type CacheLoadControl,
   type CookieControl,

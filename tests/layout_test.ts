@@ -61,7 +61,7 @@ const LEVELS: [name: string, files: string[]][] = [
   ]],
   ["layers", ["layers/"]],
   ["pipeline", ["pipeline.ts"]],
-  ["manager", ["manager.ts", "manager/"]],
+  ["manager", ["manager.ts", "manager_options.ts", "manager/"]],
   ["factory", ["factory.ts", "testing/"]],
   ["entry points", ["cli.ts", "cli/"]],
 ];

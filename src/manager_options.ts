@@ -1,0 +1,210 @@
+/**
+ * The options of a {@linkcode NetworkAccessManager}, and where user layers sit in its
+ * pipeline.
+ *
+ * @module
+ */
+
+import type { Handler, Layer } from "./exchange.ts";
+import type { NetworkCache } from "./cache/network_cache.ts";
+import type { Clock } from "./clock.ts";
+import type { CookieJar } from "./cookies/cookie_jar.ts";
+import type { HstsStore } from "./hsts/hsts_store.ts";
+import type { Authenticator } from "./layers/auth.ts";
+import type { RedirectVerifier } from "./layers/redirect.ts";
+import type { NetworkAccessibility } from "./network_accessibility.ts";
+import type { NetworkProxy, ProxyFactory } from "./proxy/network_proxy.ts";
+import type { CacheLoadControl, RedirectPolicy } from "./request.ts";
+import type { RetryOptions } from "./retry_options.ts";
+import type { ClientCertificate } from "./tls.ts";
+
+/**
+ * Where a user layer sits in the pipeline.
+ *
+ * @example A layer at the network position sees every redirect hop
+ * ```ts
+ * import { type LayerPosition, NetworkAccessManager } from "@netaccess/core";
+ *
+ * const transport = async ({ url }: { url: URL }) =>
+ *   url.pathname === "/old" ? Response.redirect("https://example.com/new") : new Response("moved");
+ * await using manager = new NetworkAccessManager({ transport });
+ * const position: LayerPosition = "network";
+ * manager.use((next) => (exchange) => {
+ *   console.log(exchange.url.pathname); // "/old", then "/new"
+ *   return next(exchange);
+ * }, position);
+ * await manager.get("https://example.com/old").finished;
+ * ```
+ */
+export type LayerPosition = "request" | "network";
+
+/**
+ * The options of a {@linkcode NetworkAccessManager}; every field is optional.
+ *
+ * @example A manager with a stricter redirect policy, fewer connections and retries
+ * ```ts
+ * import { NetworkAccessManager, type NetworkAccessManagerOptions } from "@netaccess/core";
+ *
+ * const options: NetworkAccessManagerOptions = {
+ *   redirectPolicy: "same-origin",
+ *   maxConnectionsPerHost: 2,
+ *   transferTimeout: 30_000,
+ *   retry: { limit: 2 },
+ * };
+ * await using manager = new NetworkAccessManager(options);
+ * console.log(manager.redirectPolicy, manager.maxConnectionsPerHost); // "same-origin" 2
+ * ```
+ */
+export interface NetworkAccessManagerOptions {
+  /**
+   * The redirect policy of requests that set none.
+   * @default {"no-less-safe"}
+   */
+  redirectPolicy?: RedirectPolicy;
+  /**
+   * The most redirects a request follows before failing with `TooManyRedirectsError`.
+   * @default {50}
+   */
+  maxRedirects?: number;
+  /**
+   * Inactivity timeout in milliseconds, reset by every byte moved either way (0 = off).
+   * @default {0}
+   */
+  transferTimeout?: number;
+  /**
+   * Total timeout in milliseconds (0 = off): the longest a reply may take from the call to
+   * its end (queue, proxy, connection, redirects, authentication, retries and the body) before
+   * it fails with `TimeoutError`. A request's own `timeout` wins.
+   * @default {0}
+   */
+  timeout?: number;
+  /**
+   * Requests in flight at once per scheme, host and port; the rest wait in priority order.
+   * An https origin reached without a proxy that speaks HTTP/2 (asked once by ALPN, when a
+   * request first has to wait for it) takes up to 100, over one connection.
+   * @default {6}
+   */
+  maxConnectionsPerHost?: number;
+  /**
+   * Bytes of body a reply buffers while nobody reads it (0 = unlimited).
+   * @default {0}
+   */
+  readBufferSize?: number;
+  /**
+   * Decompressed size in bytes from which a reply whose compression ratio exceeds 40:1
+   * (gzip, deflate) or 100:1 (br, zstd) fails as a likely decompression bomb; -1 turns the
+   * guard off. While it is on, requests ask for `Accept-Encoding: identity` (unless they set
+   * their own) and the library decodes what servers compress anyway, counting the compressed
+   * bytes of every body; off, `fetch` negotiates gzip and br and decodes them.
+   * @default {10485760}
+   */
+  decompressionGuard?: number;
+  /**
+   * The most body bytes a reply accepts (after decompression), 0 for no limit. A body that
+   * grows past it fails the reply with `ProtocolFailure` and stops being read at once; a
+   * declared `Content-Length` over it fails the reply before the body is read.
+   * @default {0}
+   */
+  maxBodySize?: number;
+  /**
+   * User layers, outermost first, at the `"request"` position (see {@linkcode NetworkAccessManager.use}).
+   * @default {[]}
+   */
+  layers?: Layer[];
+  /**
+   * The HTTP cache; `null` for none.
+   * @default {null}
+   */
+  cache?: NetworkCache | null;
+  /**
+   * Where replies come from for requests that set no `cacheLoadControl` (Qt's
+   * `CacheLoadControl`): `"prefer-network"` serves fresh stored responses and revalidates stale
+   * ones, `"always-network"` never reads the cache, `"prefer-cache"` serves any stored response,
+   * `"always-cache"` never uses the network.
+   * @default {"prefer-network"}
+   */
+  cacheLoadControl?: CacheLoadControl;
+  /**
+   * The cookie jar; `null` turns cookie handling off. The default jar keeps time by `clock`.
+   * @default {new MemoryCookieJar()}
+   */
+  cookieJar?: CookieJar | null;
+  /**
+   * The HSTS store; HSTS (RFC 6797) is on when one is given.
+   * @default {null}
+   */
+  hstsStore?: HstsStore | null;
+  /**
+   * The proxy of every request; wins over `proxyFactory` (Qt's rule). When neither is set,
+   * the system's proxy settings apply (`systemProxyFactory()`).
+   * @default {undefined}
+   */
+  proxy?: NetworkProxy;
+  /**
+   * Chooses the proxies of each request when no `proxy` is set.
+   * @default {undefined}
+   */
+  proxyFactory?: ProxyFactory;
+  /**
+   * Extra CA certificates (PEM) trusted for https targets and https proxies.
+   * @default {[]}
+   */
+  caCerts?: string[];
+  /**
+   * The TLS client certificate (PEM `cert` and `key`) presented to every https server that
+   * asks for one (mutual TLS); `clientCertificates` wins for the origins it names.
+   * @default {undefined}
+   */
+  clientCertificate?: ClientCertificate;
+  /**
+   * TLS client certificates per https origin (`"https://host:port"`, the port when not 443),
+   * winning over `clientCertificate`.
+   * @default {{}}
+   */
+  clientCertificates?: Record<string, ClientCertificate>;
+  /**
+   * Whether requests may use the network: `"not-accessible"` turns network access off (new
+   * `http:`/`https:` requests fail with `UnknownNetworkError` unless the cache can answer
+   * them; `file:` and `data:` still work). Requests are also gated by Deno's `net`
+   * permission for their host. `true` and `false` stand for `"accessible"` and
+   * `"not-accessible"`.
+   * @default {"accessible"}
+   */
+  networkAccessible?: NetworkAccessibility | boolean;
+  /**
+   * Asks for a missing `net` (or `read`, for `file:`) permission with
+   * `Deno.permissions.request` (a prompt on a terminal) instead of failing the reply.
+   * @default {false}
+   */
+  requestPermissions?: boolean;
+  /**
+   * Supplies credentials when a server (401) or an http proxy (407) asks and neither the
+   * credential cache nor the URL has working ones; see {@linkcode Authenticator}.
+   * @default {undefined}
+   */
+  authenticator?: Authenticator;
+  /**
+   * Decides each redirect under the `"user-verified"` redirect policy; without one, such
+   * redirects are refused. See {@linkcode RedirectVerifier}.
+   * @default {undefined}
+   */
+  redirectVerifier?: RedirectVerifier;
+  /**
+   * The clock of cache freshness, cookie expiry and HSTS lifetimes.
+   * @default {Date.now}
+   */
+  clock?: Clock;
+  /**
+   * The bottom of the pipeline: sends an exchange and returns the response. Replace it to
+   * answer requests without sockets (tests, mocks).
+   * @default {transport}
+   */
+  transport?: Handler;
+  /**
+   * Retrying of failed requests (connection errors, 408, 413, 429, 500, 502, 503, 504) for
+   * idempotent methods: `true` for the defaults of {@linkcode RetryOptions}, a number for a
+   * limit, or options; requests may override it with their own `retry`.
+   * @default {false}
+   */
+  retry?: RetryOptions | number | boolean;
+}
