@@ -4,6 +4,8 @@ import {
   _normalizeCacheControl,
   _parseHttpDate,
   _responseRecord,
+  _servedHeaders,
+  _storableHeaders,
   _variantKey,
 } from "../src/cache/_policy.ts";
 
@@ -71,4 +73,18 @@ Deno.test("a 304 replaces stored fields but not those describing the body", () =
     ["x-a", "2"],
     ["x-new", "n"],
   ]);
+});
+
+Deno.test("Set-Cookie and Set-Cookie2 are never stored, merged by a 304, nor served, even from an older entry", () => {
+  const response = new Headers([
+    ["content-type", "text/plain"],
+    ["set-cookie", "session=alice"],
+    ["set-cookie", "theme=dark"],
+    ["set-cookie2", "legacy=1"],
+  ]);
+  assert.deepEqual(_storableHeaders(response), [["content-type", "text/plain"]]);
+  const older: [string, string][] = [["etag", '"v1"'], ["Set-Cookie", "session=alice"]];
+  assert.deepEqual(_mergeHeaders(older, [["etag", '"v2"']]), [["etag", '"v2"']]);
+  const served = _servedHeaders([...older, ["set-cookie2", "legacy=1"]], 5);
+  assert.deepEqual([...served], [["age", "5"], ["etag", '"v1"']]);
 });
