@@ -7,6 +7,7 @@ import {
   NetworkRequest,
 } from "../mod.ts";
 import { sharedStateOrigin } from "./_helpers/shared_state_origin.ts";
+import { serve } from "./_helpers/server.ts";
 
 type RequestKind = "plain" | "authorization" | "cookie" | "url credentials";
 
@@ -116,4 +117,46 @@ Deno.test("a store that does not say its mode is treated as a shared cache", asy
   await again.text();
   assert.equal(again.fromCache, false);
   await store.close();
+});
+
+Deno.test("a shared cache answers a request's own If-None-Match or If-Modified-Since from a fresh stored response; a private one passes it on", async (t) => {
+  for (const mode of ["shared", "private"] as const) {
+    await t.step(mode, async () => {
+      let hits = 0;
+      const lastModified = "Mon, 01 Jan 2029 00:00:00 GMT";
+      await using server = serve(() => {
+        hits++;
+        return new Response("body", {
+          headers: { "cache-control": "max-age=60", etag: 'W/"v1"', "last-modified": lastModified },
+        });
+      });
+      await using manager = new NetworkAccessManager({
+        cache: new MemoryCache({ mode }),
+        cookieJar: null,
+      });
+      await manager.get(`${server.url}/doc`).text();
+      const cases: [Record<string, string>, number][] = [
+        [{ "if-none-match": '"v1"' }, 304],
+        [{ "if-none-match": '"other", W/"v1"' }, 304],
+        [{ "if-none-match": "*" }, 304],
+        [{ "if-modified-since": lastModified }, 304],
+        [{ "if-none-match": '"v2"' }, 200],
+        [{ "if-none-match": '"v2"', "if-modified-since": lastModified }, 200],
+        [{ "if-modified-since": "Sun, 31 Dec 2028 00:00:00 GMT" }, 200],
+        [{ "if-match": '"v1"' }, 200],
+      ];
+      for (const [headers, status] of cases) {
+        const before = hits;
+        const reply = manager.get(new NetworkRequest(`${server.url}/doc`, { headers }));
+        await reply.text();
+        const fromCache = mode === "shared" && status === 304;
+        assert.equal(reply.fromCache, fromCache, JSON.stringify(headers));
+        assert.equal(hits - before, fromCache ? 0 : 1, JSON.stringify(headers));
+        if (fromCache) {
+          assert.equal(reply.status, 304);
+          assert.equal(reply.headers.get("etag"), 'W/"v1"');
+        }
+      }
+    });
+  }
 });

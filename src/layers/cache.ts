@@ -14,6 +14,7 @@ import {
   _hasValidator,
   _loadPolicyClass,
   _mergeHeaders,
+  _parseHttpDate,
   _policyOptions,
   _policyUrl,
   _requestRecord,
@@ -105,6 +106,12 @@ export function cacheLayer(settings: CacheSettings): Layer {
     // Ranges and the caller's own conditionals go to the network untouched.
     const headers = exchange.headers;
     if (headers.has("range") || CONDITIONALS.some((name) => headers.has(name))) {
+      // A shared cache answers a validation request from a fresh stored response (RFC 9111
+      // section 4.3.2), as a proxy does; a private one passes it on.
+      if (context.shared && load === "prefer-network") {
+        const answered = await answerValidation(context);
+        if (answered !== null) return answered;
+      }
       if (load === "always-cache") throw notInCache(exchange);
       return await next(exchange);
     }
@@ -260,6 +267,46 @@ function freshnessPolicy(
   delete rescc["proxy-revalidate"];
   // `a` is the library's "no Authorization in the request" flag (http-cache-semantics 4.3.0).
   return { policy: context.Policy.fromObject({ ...object, rescc, a: true }), mustRevalidate };
+}
+
+/** The opaque tags of an `If-None-Match` or `ETag` value (weak or strong alike), or `"*"`. */
+function entityTags(value: string): Set<string> | "*" {
+  if (value.trim() === "*") return "*";
+  return new Set(value.match(/"[^"]*"/g) ?? []);
+}
+
+/**
+ * A `304` for a request whose conditionals are `If-None-Match` (weak comparison, RFC 9110
+ * section 13.1.2) or, without it, `If-Modified-Since`, when a fresh stored response meets
+ * them; else `null`.
+ */
+async function answerValidation(context: Context): Promise<Response | null> {
+  const headers = context.exchange.headers;
+  const inm = headers.get("if-none-match");
+  const ims = headers.get("if-modified-since");
+  if (headers.has("if-match") || headers.has("if-unmodified-since")) return null;
+  if (inm === null && ims === null) return null;
+  const candidate = await lookup(context);
+  if (candidate === null || evaluate(context, candidate).use !== "fresh") return null;
+  const stored = candidate.entry.headers;
+  if (inm !== null) {
+    const etag = headerOf(stored, "etag");
+    if (etag === undefined) return null;
+    const wanted = entityTags(inm);
+    const tags = [...entityTags(etag) as Set<string>];
+    if (wanted !== "*" && !tags.some((tag) => wanted.has(tag))) return null;
+  } else {
+    const since = _parseHttpDate(ims!);
+    const changed = _parseHttpDate(headerOf(stored, "last-modified") ?? "");
+    if (Number.isNaN(since) || Number.isNaN(changed) || changed > since) return null;
+  }
+  const served = _servedHeaders(stored, candidate.policy.age());
+  for (const name of ["content-length", "content-range", "content-encoding"]) {
+    served.delete(name);
+  }
+  await context.cache.touch(candidate.entry).catch(() => {});
+  const response = new Response(null, { status: 304, statusText: "Not Modified", headers: served });
+  return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
 }
 
 /** How the policy lets the request use the stored response. */
