@@ -3,12 +3,14 @@
  * one run: the same request over loopback with the cache off, a hit in a `MemoryCache` and in a
  * `KvCache` (a SQLite file) through the manager, a hit in Deno's built-in Cache API
  * (`caches.open` / `cache.match`), and the bare KV reads a hit cannot do without (the entry's
- * record; for 1 MiB, the record and then its 16 chunks).
+ * record; for 1 MiB, the record and then its 16 chunks). A last group reads one entry's record
+ * in the format 0.1.0 wrote (a V8-serialised object) and in the current one (bytes and JSON).
  *
  * Run: `npx --yes deno@2.9.6 bench -A bench/cache_bench.ts`
  */
 
 import { KvCache, MemoryCache, NetworkAccessManager } from "../mod.ts";
+import { _decodeEntry } from "../src/cache/_kv_cache_schema.ts";
 
 const BODIES = {
   "1 KiB": new Uint8Array(1024).fill(1),
@@ -75,6 +77,27 @@ for (const [name, path] of [["1 KiB", "/kib"], ["1 MiB", "/mib"]] as const) {
     await kv.get(url).bytes();
   });
   Deno.bench(`bare kv.getMany of the entry ${name}`, { group }, bareReads);
+}
+
+// Reading an entry's record: the V8-serialised object 0.1.0 wrote against the current bytes.
+{
+  const url = base + "/kib";
+  const recordKey = ["netaccess", "cache", "e", url, ""];
+  const entry = (await kvCache.metaData(url))!;
+  const oldKey = ["bench", "v1-record"];
+  await db.set(oldKey, { v: 1, ...entry });
+  const group = "entry record read";
+  Deno.bench("kv.get of a 0.1.0 record (V8-serialised)", { group, baseline: true }, async () => {
+    const item = await db.get<{ headers: unknown }>(oldKey);
+    if (!item.value?.headers) throw new Error("no record");
+  });
+  Deno.bench("kv.get + decode of the current record (bytes)", { group }, async () => {
+    const decoded = _decodeEntry((await db.get(recordKey)).value);
+    if (decoded === null) throw new Error("no record");
+  });
+  Deno.bench("KvCache.metaData (decoded once per stored version)", { group }, async () => {
+    if ((await kvCache.metaData(url)) === null) throw new Error("no record");
+  });
 }
 
 globalThis.addEventListener("unload", () => {
