@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs and starts two real proxies on loopback for tests/proxy_interop_test.ts:
+# Installs and starts two real proxies on loopback for tests/proxy/proxy_interop_test.ts:
 #   tinyproxy  HTTP proxy with Basic authentication   http://127.0.0.1:18888
 #   danted     SOCKS5 proxy with username/password     socks5://127.0.0.1:11080
 # and writes their addresses and credentials to $NETACCESS_PROXIES_FILE

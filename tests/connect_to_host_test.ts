@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { closedPort, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("connectToHost warms a pooled connection that the next request reuses", async () => {
   const seen: { method: string; path: string; port: number }[] = [];

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { createEdgeFunction } from "../examples/edge_function.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("the edge function answers the second call from the shared KV cache, across instances, and keeps cookies per end user", async () => {
   const seen: { city: string | null; cookie: string | null }[] = [];

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { InvalidJsonError, NetworkError, type NetworkReply, NetworkReplyError } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 type Reader = "iterator" | "text" | "bytes" | "json";
 const READERS: Reader[] = ["iterator", "text", "bytes", "json"];

@@ -7,7 +7,9 @@ import {
   type NetworkAccessManagerFactory,
   NetworkError,
 } from "../mod.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 /** A temporary KV file, removed (with its SQLite side files) on dispose. */
 async function tempKvPath(): Promise<{ path: string } & AsyncDisposable> {

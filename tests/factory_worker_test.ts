@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { KvNetworkAccessManagerFactoryOptions } from "../mod.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const WORKERS = 4;
 const MANAGERS = 3;

@@ -6,7 +6,14 @@ import {
   type NetworkReply,
   NetworkRequest,
 } from "../mod.ts";
-import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+import {
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+  tick,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("HostQueue hands out slots by priority, FIFO within one, and releases once", async () => {
   const queue = new HostQueue(() => 1);

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { InvalidJsonError, NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("a plain object or array body is sent as JSON with Content-Type application/json", async (t) => {
   await using mocked = createMockManager();

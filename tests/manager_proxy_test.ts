@@ -8,7 +8,14 @@ import {
   type ProxyQuery,
 } from "../mod.ts";
 import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 // Targets are named "origin.test", which the fixture maps to 127.0.0.1: with a proxy the name
 // goes to the proxy unresolved, and a NO_PROXY of "127.0.0.1" in the environment cannot matter.

@@ -7,7 +7,9 @@ import {
   NetworkRequest,
 } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 function echoServer() {
   return serve(async (request) => {

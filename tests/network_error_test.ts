@@ -3,11 +3,14 @@ import { NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts
 import { _statusToError } from "../src/network_error.ts";
 import {
   closedPort,
+  guardUnhandledRejections,
   readHead,
   serve,
   serveTcp,
   takeUnhandledRejections,
 } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("NetworkError is frozen and carries Qt's numbers", () => {
   assert.equal(Object.isFrozen(NetworkError), true);

@@ -6,7 +6,14 @@ import {
   NetworkReplyError,
 } from "../mod.ts";
 import { startOrigin, startProxyServer } from "./_helpers/proxy_server.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const CHILD = new URL("./testdata/permissions/narrowed_net.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);

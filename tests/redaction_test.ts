@@ -7,7 +7,14 @@ import {
   type NetworkReplyEvent,
   type NetworkRetryEvent,
 } from "../mod.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const SECRET = /alice|s3cret|bob|hunter2/;
 

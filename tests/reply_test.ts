@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, type NetworkProgressEvent } from "../mod.ts";
-import { readHead, serve, serveTcp, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+import {
+  guardUnhandledRejections,
+  readHead,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+  tick,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const MIB = 1024 * 1024;
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { NetworkRequestFactory } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("NetworkRequestFactory joins paths to the base URL with exactly one slash", async (t) => {
   const cases: [string, string, string][] = [

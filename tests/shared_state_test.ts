@@ -9,7 +9,9 @@ import {
   NetworkRequest,
 } from "../mod.ts";
 import { sharedStateOrigin } from "./_helpers/shared_state_origin.ts";
-import { takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const USER_SCRIPT = new URL("./_helpers/shared_state_user.ts", import.meta.url).pathname;
 

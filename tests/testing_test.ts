@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { createMockManager, MockTransport, RequestRecorder } from "../testing.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("MockTransport routes by method and URL pattern, first match first", async (t) => {
   await using mocked = createMockManager();

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { MockTransport } from "../testing.ts";
-import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+import {
+  guardUnhandledRejections,
+  readHead,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "./_helpers/server.ts";
+
+guardUnhandledRejections();
 
 /** A peer that accepts connections, reads the request and never answers (until closed). */
 function silentPeer() {

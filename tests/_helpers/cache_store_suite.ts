@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 // @ts-types="npm:@types/http-cache-semantics@4.2.0"
 import CachePolicy from "http-cache-semantics";
 import type { Clock } from "../../src/clock.ts";
+import { type FakeClock, fakeClock } from "./fake_clock.ts";
 import type { CacheEntry, NetworkCache } from "../../src/cache/network_cache.ts";
 import { pattern } from "./cache_patterns.ts";
 
@@ -28,10 +29,8 @@ const encoder = new TextEncoder();
 const MINUTE = 61_000;
 
 /** A clock a test moves by hand. */
-export function manualClock(): { clock: Clock; advance(ms: number): void } {
-  let now = START;
-  return { clock: () => now, advance: (ms) => void (now += ms) };
-}
+/** A fake clock at START (the tests' shared one). */
+export const manualClock = (): FakeClock => fakeClock(START);
 
 /** Splits `bytes` into chunks of the given sizes, cycling through them. */
 export function split(bytes: Uint8Array, sizes: number[]): Uint8Array[] {

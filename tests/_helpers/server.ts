@@ -105,14 +105,27 @@ export function closedPort(): number {
   return port;
 }
 
-const rejections: unknown[] = [];
-globalThis.addEventListener("unhandledrejection", (event) => {
-  rejections.push(event.reason);
-  event.preventDefault();
-});
+let rejections: unknown[] | undefined;
+
+/**
+ * Records unhandled rejections from now on (instead of letting one fail the run), so that a
+ * test asserts with {@linkcode takeUnhandledRejections} that none happened. Call it once, at
+ * the top of a test module that asserts so; importing this file installs nothing.
+ */
+export function guardUnhandledRejections(): void {
+  if (rejections !== undefined) return;
+  const seen: unknown[] = rejections = [];
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    seen.push(event.reason);
+    event.preventDefault();
+  });
+}
 
 /** Unhandled rejections seen since the last call (the list is emptied). */
 export function takeUnhandledRejections(): unknown[] {
+  if (rejections === undefined) {
+    throw new Error("guardUnhandledRejections() was not called in this test module");
+  }
   return rejections.splice(0);
 }
 

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { KvCache } from "../../src/cache/kv_cache.ts";
 import { MemoryCache } from "../../src/cache/memory_cache.ts";
 import type { CacheMode, NetworkCache } from "../../src/cache/network_cache.ts";
-import { takeUnhandledRejections } from "../_helpers/server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "../_helpers/server.ts";
 import {
   type CacheTestSuite,
   formatTable,
@@ -17,6 +17,8 @@ import {
   tally,
   verdict,
 } from "./_cache_tests_runner.ts";
+
+guardUnhandledRejections();
 
 const suites = await loadSuites();
 if (suites === null) {

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { KvCookieJar, NetworkAccessManager, NetworkError } from "../../mod.ts";
-import { serveTcp, takeUnhandledRejections } from "../_helpers/server.ts";
+import { guardUnhandledRejections, serveTcp, takeUnhandledRejections } from "../_helpers/server.ts";
 import { loopbackHosts } from "../_helpers/loopback_hosts.ts";
 import {
   conformanceRoot,
@@ -22,6 +22,8 @@ import {
   parserSetUrl,
   rfc6265bisExpected,
 } from "./_cookies_data.ts";
+
+guardUnhandledRejections();
 
 const parserCases = await loadParserCases();
 const dateCases = await loadDateCases();

@@ -16,12 +16,15 @@ import {
 } from "../../mod.ts";
 import {
   closedPort,
+  guardUnhandledRejections,
   readHead,
   serve,
   serveTcp,
   takeUnhandledRejections,
   tick,
 } from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const encoder = new TextEncoder();
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { _parseChallenges } from "../src/auth/challenge.ts";
+import { _parseChallenges } from "../../src/auth/challenge.ts";
 import {
   _CredentialCache,
   _credentialsFromUrl,
   _directoryOf,
   _withoutCredentials,
-} from "../src/auth/credential_cache.ts";
-import { type _DigestChallenge, _parseDigestChallenge } from "../src/auth/digest.ts";
+} from "../../src/auth/credential_cache.ts";
+import { type _DigestChallenge, _parseDigestChallenge } from "../../src/auth/digest.ts";
 
 const ALICE = { username: "alice", password: "secret" };
 const BOB = { username: "bob", password: "hunter2" };

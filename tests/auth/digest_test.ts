@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { _challengesFromHeaders, _parseChallenges } from "../src/auth/challenge.ts";
-import { _CredentialCache, type AuthCredentials } from "../src/auth/credential_cache.ts";
+import { _challengesFromHeaders, _parseChallenges } from "../../src/auth/challenge.ts";
+import { _CredentialCache, type AuthCredentials } from "../../src/auth/credential_cache.ts";
 import {
   _digestAuthorization,
   _digestResponse,
@@ -9,8 +9,8 @@ import {
   _loadDigest,
   _newCnonce,
   _parseDigestChallenge,
-} from "../src/auth/digest.ts";
-import { type AuthServerOptions, startAuthServer } from "./_helpers/auth_server.ts";
+} from "../../src/auth/digest.ts";
+import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
 
 await _loadDigest(); // node:crypto is loaded on first use; these tests call the hashing directly
 

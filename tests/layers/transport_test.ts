@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError } from "../mod.ts";
-import { _contentTypeFor } from "../src/layers/_file.ts";
-import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+import { NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { _contentTypeFor } from "../../src/layers/_file.ts";
+import {
+  guardUnhandledRejections,
+  readHead,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
   const dir = await Deno.makeTempDir();

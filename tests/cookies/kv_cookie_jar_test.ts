@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
-import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
-import { cookieHeader } from "../src/cookies/network_cookie.ts";
+import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 
 const START = Date.UTC(2026, 0, 1);
-const WRITER = new URL("./testdata/cookies/kv_cookie_writer.ts", import.meta.url);
-const CONFIG = new URL("../deno.json", import.meta.url);
+const WRITER = new URL("../testdata/cookies/kv_cookie_writer.ts", import.meta.url);
+const CONFIG = new URL("../../deno.json", import.meta.url);
 
 async function runWriter(path: string, label: string, count: number): Promise<number> {
   const output = await new Deno.Command(Deno.execPath(), {

@@ -5,9 +5,16 @@ import {
   type NetworkErrorCode,
   type NetworkRetryEvent,
   type RetryOptions,
-} from "../mod.ts";
-import { createMockManager } from "../testing.ts";
-import { closedPort, serve, takeUnhandledRejections } from "./_helpers/server.ts";
+} from "../../mod.ts";
+import { createMockManager } from "../../testing.ts";
+import {
+  closedPort,
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+} from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const URL_ = "https://api.test/thing";
 

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
-import { parseStrictTransportSecurity, parseStsHeaderValue } from "../src/hsts/_sts_header.ts";
-import { upgradeUrl } from "../src/hsts/_upgrade.ts";
-import type { HstsStore } from "../src/hsts/hsts_store.ts";
-import { KvHstsStore } from "../src/hsts/kv_hsts_store.ts";
-import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../src/hsts/memory_hsts_store.ts";
+import { parseStrictTransportSecurity, parseStsHeaderValue } from "../../src/hsts/_sts_header.ts";
+import { upgradeUrl } from "../../src/hsts/_upgrade.ts";
+import type { HstsStore } from "../../src/hsts/hsts_store.ts";
+import { KvHstsStore } from "../../src/hsts/kv_hsts_store.ts";
+import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../../src/hsts/memory_hsts_store.ts";
+import { fakeClock } from "../_helpers/fake_clock.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
-function testClock() {
-  const state = { now: START };
-  return { clock: () => state.now, advance: (ms: number) => void (state.now += ms) };
-}
+const testClock = () => fakeClock(START);
 
 Deno.test("parseStrictTransportSecurity accepts valid headers", async (t) => {
   const cases: [string, number, boolean][] = [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { _basicAuthorization } from "../src/auth/basic.ts";
-import { _challengesFromHeaders, _selectChallenge } from "../src/auth/challenge.ts";
-import { startAuthServer } from "./_helpers/auth_server.ts";
+import { _basicAuthorization } from "../../src/auth/basic.ts";
+import { _challengesFromHeaders, _selectChallenge } from "../../src/auth/challenge.ts";
+import { startAuthServer } from "../_helpers/auth_server.ts";
 
 Deno.test("_basicAuthorization encodes the RFC 7617 examples", async (t) => {
   await t.step("section 2: Aladdin", () => {

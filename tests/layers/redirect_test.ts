@@ -5,9 +5,17 @@ import {
   NetworkError,
   type RedirectDetails,
   RedirectedEvent,
-} from "../mod.ts";
-import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
-import { makeTestCertificates } from "./_helpers/tls.ts";
+} from "../../mod.ts";
+import {
+  guardUnhandledRejections,
+  readHead,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "../_helpers/server.ts";
+import { makeTestCertificates } from "../_helpers/tls.ts";
+
+guardUnhandledRejections();
 
 /** One request a test server saw. */
 interface Seen {

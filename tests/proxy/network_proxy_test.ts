@@ -5,14 +5,14 @@ import {
   proxyLabel,
   proxyQuery,
   validateProxy,
-} from "../src/proxy/network_proxy.ts";
-import { systemProxyFactory } from "../src/proxy/system_proxy.ts";
-import { classifyProxyError, probeConnect, probeProxy } from "../src/proxy/_probe.ts";
-import { redactProxy } from "../src/proxy/_redact.ts";
-import { resolveProxy } from "../src/proxy/_resolve.ts";
-import { _envHasProxy, _ProxyClientPool } from "../src/_proxy_client.ts";
-import { NetworkError } from "../src/network_error.ts";
-import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+} from "../../src/proxy/network_proxy.ts";
+import { systemProxyFactory } from "../../src/proxy/system_proxy.ts";
+import { classifyProxyError, probeConnect, probeProxy } from "../../src/proxy/_probe.ts";
+import { redactProxy } from "../../src/proxy/_redact.ts";
+import { resolveProxy } from "../../src/proxy/_resolve.ts";
+import { _envHasProxy, _ProxyClientPool } from "../../src/_proxy_client.ts";
+import { NetworkError } from "../../src/network_error.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "../_helpers/proxy_server.ts";
 
 const hosts = { "origin.test": "127.0.0.1" };
 const SECRET = "pa55:w0rd/é";
@@ -210,8 +210,8 @@ Deno.test("systemProxyFactory honours every NO_PROXY form", async (t) => {
 Deno.test("systemProxyFactory reads the process environment only with permission", async () => {
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    const module = new URL("../src/proxy/system_proxy.ts", import.meta.url).href;
-    const query = new URL("../src/proxy/network_proxy.ts", import.meta.url).href;
+    const module = new URL("../../src/proxy/system_proxy.ts", import.meta.url).href;
+    const query = new URL("../../src/proxy/network_proxy.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
       `import { systemProxyFactory } from "${module}";
@@ -772,7 +772,7 @@ Deno.test("classifyProxyError leaves direct connections and cancellation to the 
 });
 
 Deno.test("systemProxyFactory stops reading the environment once the env permission is revoked", async () => {
-  const script = new URL("./testdata/proxy/env_revoke.ts", import.meta.url);
+  const script = new URL("../testdata/proxy/env_revoke.ts", import.meta.url);
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-env", "--allow-read", script.pathname],
     env: { HTTP_PROXY: "http://127.0.0.1:3128" },

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { _ProxyClientPool } from "../src/_proxy_client.ts";
-import type { NetworkProxy } from "../src/proxy/network_proxy.ts";
-import { classifyProxyError } from "../src/proxy/_probe.ts";
-import { NetworkError } from "../src/network_error.ts";
-import { NetworkAccessManager } from "../src/manager.ts";
-import { createProxyClient, startOrigin, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
-import { loadRealProxies, type RealProxy } from "./_helpers/real_proxies.ts";
+import { _ProxyClientPool } from "../../src/_proxy_client.ts";
+import type { NetworkProxy } from "../../src/proxy/network_proxy.ts";
+import { classifyProxyError } from "../../src/proxy/_probe.ts";
+import { NetworkError } from "../../src/network_error.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
+import { createProxyClient, startOrigin, TEST_CA_CERT } from "../_helpers/proxy_server.ts";
+import { loadRealProxies, type RealProxy } from "../_helpers/real_proxies.ts";
 
 // Real proxies from Debian's packages, started by .ci/proxies.sh. Outside CI their absence
 // skips these tests with a message; in CI (the CI variable is set) it fails them.

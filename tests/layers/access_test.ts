@@ -4,9 +4,11 @@ import {
   type NetworkAccessibleChangedEvent,
   NetworkAccessManager,
   NetworkError,
-} from "../mod.ts";
-import { _effectiveAccessibility, _netHost } from "../src/layers/access.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
+} from "../../mod.ts";
+import { _effectiveAccessibility, _netHost } from "../../src/layers/access.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 function events(manager: NetworkAccessManager): string[] {
   const seen: string[] = [];

@@ -7,7 +7,7 @@ import {
   _servedHeaders,
   _storableHeaders,
   _variantKey,
-} from "../src/cache/_policy.ts";
+} from "../../src/cache/_policy.ts";
 
 const NOV_6_1994 = Date.UTC(1994, 10, 6, 8, 49, 37);
 

@@ -4,7 +4,7 @@ import {
   _parseChallenges,
   _selectChallenge,
   type AuthChallenge,
-} from "../src/auth/challenge.ts";
+} from "../../src/auth/challenge.ts";
 
 /** Plain objects for deepEqual (params have a null prototype). */
 function plain(challenges: AuthChallenge[]): unknown[] {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { KvCache } from "../src/cache/kv_cache.ts";
-import { checkBody, pattern } from "./_helpers/cache_patterns.ts";
-import { killAfter, spawnScript } from "./_helpers/kv_spy.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
+import { checkBody, pattern } from "../_helpers/cache_patterns.ts";
+import { killAfter, spawnScript } from "../_helpers/kv_spy.ts";
 
-const WORKER = new URL("./_helpers/cache_worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../_helpers/cache_worker.ts", import.meta.url).pathname;
 const PREFIX = ["netaccess", "cache"];
 const MiB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MemoryCache } from "../src/cache/memory_cache.ts";
-import { cacheStoreSuite, pattern } from "./_helpers/cache_store_suite.ts";
+import { MemoryCache } from "../../src/cache/memory_cache.ts";
+import { cacheStoreSuite, pattern } from "../_helpers/cache_store_suite.ts";
 
 // deno-lint-ignore require-await
 cacheStoreSuite("MemoryCache", async (options) => new MemoryCache(options));

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { type Layer, NetworkAccessManager, NetworkError } from "../mod.ts";
-import { createMockManager } from "../testing.ts";
-import { takeUnhandledRejections, tick } from "./_helpers/server.ts";
+import { type Layer, NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { createMockManager } from "../../testing.ts";
+import { guardUnhandledRejections, takeUnhandledRejections, tick } from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const ok: Layer = (next) => (exchange) => next(exchange);
 

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { KvCache } from "../src/cache/kv_cache.ts";
-import { NetworkError, NetworkReplyError } from "../src/network_error.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
+import { NetworkError, NetworkReplyError } from "../../src/network_error.ts";
 import {
   bodyOf,
   cacheStoreSuite,
   manualClock,
   pattern,
   readAll,
-} from "./_helpers/cache_store_suite.ts";
+} from "../_helpers/cache_store_suite.ts";
 
 cacheStoreSuite("KvCache", (options) => KvCache.open({ path: ":memory:", ...options }));
 

@@ -1,18 +1,16 @@
 import { strict as assert } from "node:assert";
-import type { Clock } from "../src/clock.ts";
-import type { CookieJar, CookieJarOptions } from "../src/cookies/cookie_jar.ts";
-import { MemoryCookieJar } from "../src/cookies/memory_cookie_jar.ts";
-import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
-import { cookieHeader } from "../src/cookies/network_cookie.ts";
+import type { Clock } from "../../src/clock.ts";
+import type { CookieJar, CookieJarOptions } from "../../src/cookies/cookie_jar.ts";
+import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
+import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { cookieHeader } from "../../src/cookies/network_cookie.ts";
+import { fakeClock } from "../_helpers/fake_clock.ts";
 
 const START = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 
 /** A clock the test moves by hand. */
-function manualClock(): { clock: Clock; advance(ms: number): void } {
-  let now = START;
-  return { clock: () => now, advance: (ms) => (now += ms) };
-}
+const manualClock = () => fakeClock(START);
 
 type ManualClock = ReturnType<typeof manualClock>;
 

@@ -7,9 +7,11 @@ import {
   NetworkAccessManager,
   NetworkError,
   setResponseInfo,
-} from "../mod.ts";
-import { serve, takeUnhandledRejections } from "./_helpers/server.ts";
-import { loopbackHosts } from "./_helpers/loopback_hosts.ts";
+} from "../../mod.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
+import { loopbackHosts } from "../_helpers/loopback_hosts.ts";
+
+guardUnhandledRejections();
 
 /** What the origin saw of one request. */
 interface Seen {

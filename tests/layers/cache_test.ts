@@ -1,11 +1,18 @@
 import { strict as assert } from "node:assert";
-import { MemoryCache } from "../src/cache/memory_cache.ts";
-import { KvCache } from "../src/cache/kv_cache.ts";
-import type { NetworkCache } from "../src/cache/network_cache.ts";
-import { NetworkAccessManager } from "../src/manager.ts";
-import { NetworkError } from "../src/network_error.ts";
-import type { NetworkRequestInit } from "../src/request.ts";
-import { serve, takeUnhandledRejections, tick } from "./_helpers/server.ts";
+import { MemoryCache } from "../../src/cache/memory_cache.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
+import type { NetworkCache } from "../../src/cache/network_cache.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
+import { NetworkError } from "../../src/network_error.ts";
+import type { NetworkRequestInit } from "../../src/request.ts";
+import {
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+  tick,
+} from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const START = Date.UTC(2026, 0, 1);
 

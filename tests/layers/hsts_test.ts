@@ -6,9 +6,16 @@ import {
   NetworkAccessManager,
   NetworkError,
   setResponseInfo,
-} from "../mod.ts";
-import { serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
-import { makeTestCertificates } from "./_helpers/tls.ts";
+} from "../../mod.ts";
+import {
+  guardUnhandledRejections,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "../_helpers/server.ts";
+import { makeTestCertificates } from "../_helpers/tls.ts";
+
+guardUnhandledRejections();
 
 const certificates = await makeTestCertificates();
 

@@ -6,10 +6,18 @@ import {
   type Authenticator,
   NetworkAccessManager,
   NetworkError,
-} from "../mod.ts";
-import { type AuthServerOptions, startAuthServer } from "./_helpers/auth_server.ts";
-import { startOrigin, startProxyServer } from "./_helpers/proxy_server.ts";
-import { readHead, serve, serveTcp, takeUnhandledRejections } from "./_helpers/server.ts";
+} from "../../mod.ts";
+import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
+import { startOrigin, startProxyServer } from "../_helpers/proxy_server.ts";
+import {
+  guardUnhandledRejections,
+  readHead,
+  serve,
+  serveTcp,
+  takeUnhandledRejections,
+} from "../_helpers/server.ts";
+
+guardUnhandledRejections();
 
 const ALICE = { alice: "wonderland" };
 
