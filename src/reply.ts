@@ -592,7 +592,15 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
       if (this.#state !== "running") return;
       this.#releaseSlots();
-      this.#reader = inMemory(bytes);
+      this.#append(bytes);
+      if (this.#state !== "running") return;
+      if (this.#wantsMore()) {
+        this.#bodyDone = true;
+        this.#succeed();
+        return;
+      }
+      // Buffered for a reader still to come: the end is read once it pulls.
+      this.#reader = inMemory(new Uint8Array(0));
     } else {
       this.#reader = response.body.getReader();
     }
