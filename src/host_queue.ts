@@ -131,6 +131,36 @@ export class HostQueue {
   }
 
   /**
+   * Takes a slot for `key` at once when one is free and nobody waits, without a promise.
+   *
+   * @param key The origin.
+   * @returns A function that releases the slot, or `undefined` when the request has to wait
+   * ({@linkcode HostQueue.acquire}).
+   *
+   * @example Taking a free slot
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HostQueue } from "@netaccess/core";
+   *
+   * const queue = new HostQueue(() => 1);
+   * const release = queue.tryAcquire("https://example.com");
+   * assert.ok(release);
+   * assert.equal(queue.tryAcquire("https://example.com"), undefined);
+   * release();
+   * ```
+   */
+  tryAcquire(key: string): (() => void) | undefined {
+    if (this.#closed) return undefined;
+    const host = this.#host(key);
+    if (host.waiting === 0 && host.active < this.#limit(key)) {
+      host.active++;
+      return this.#releaser(key, host);
+    }
+    this.#forget(key, host);
+    return undefined;
+  }
+
+  /**
    * The number of requests in flight for an origin.
    *
    * @param key The origin.

@@ -27,9 +27,12 @@ export function queueLayer(
     const key = `${protocol}//${host}`;
     // Hops of one reply go one after the other: the last one's response is done with.
     exchange.releaseSlot?.();
-    const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
-    if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
-    const release = await acquiring;
+    let release = exchange.signal.aborted ? undefined : queue.tryAcquire(key);
+    if (release === undefined) {
+      const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
+      if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
+      release = await acquiring;
+    }
     let response: Response;
     try {
       response = await next(exchange);
