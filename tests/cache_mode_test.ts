@@ -160,3 +160,38 @@ Deno.test("a shared cache answers a request's own If-None-Match or If-Modified-S
     });
   }
 });
+
+Deno.test("a response that varies on Cookie or Authorization is stored without the cookie or token in clear", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv, mode: "private" });
+  let hits = 0;
+  await using server = serve((request) => {
+    hits++;
+    return new Response(`for ${request.headers.get("cookie")}`, {
+      headers: { "cache-control": "max-age=60", vary: "Cookie, Authorization" },
+    });
+  });
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null });
+  const get = async (cookie: string) => {
+    const headers = { cookie, authorization: "Bearer token-of-alice-123" };
+    const reply = manager.get(new NetworkRequest(`${server.url}/doc`, { headers }));
+    return { body: await reply.text(), fromCache: reply.fromCache };
+  };
+  assert.deepEqual(await get("session=alice-secret-cookie"), {
+    body: "for session=alice-secret-cookie",
+    fromCache: false,
+  });
+  assert.deepEqual(await get("session=alice-secret-cookie"), {
+    body: "for session=alice-secret-cookie",
+    fromCache: true,
+  });
+  assert.deepEqual(await get("session=bob"), { body: "for session=bob", fromCache: false });
+  assert.equal(hits, 2);
+  const stored = Deno.inspect(await Array.fromAsync(kv.list({ prefix: [] })), {
+    depth: 20,
+    iterableLimit: 1000,
+    strAbbreviateSize: 100_000,
+  });
+  assert.match(stored, /sha-256:/);
+  assert.doesNotMatch(stored, /alice-secret-cookie|token-of-alice-123/);
+});

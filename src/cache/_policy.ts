@@ -231,11 +231,38 @@ export function _varyFields(vary: string | null | undefined): string[] {
  * The variant key of a request for a response with this `Vary`: the values of the named
  * request fields, or `null` when the response varies on `*` (it can never be selected).
  */
-export function _variantKey(vary: string | null | undefined, request: Headers): string | null {
+export function _variantKey(
+  vary: string | null | undefined,
+  request: Pick<Headers, "get">,
+): string | null {
   const fields = [...new Set(_varyFields(vary))].sort();
   if (fields.includes("*")) return null;
   if (fields.length === 0) return "";
   return JSON.stringify(fields.map((name) => [name, request.get(name)]));
+}
+
+/** Request fields whose values are secrets: never written to a store in clear. */
+const SECRET_FIELDS = ["authorization", "cookie", "proxy-authorization"] as const;
+const NO_SECRETS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/**
+ * The digests (`sha-256:` and base64) of the secret fields a request carries, which stand for
+ * their values in variant keys and stored policies, so a `Vary: Cookie` or `Vary:
+ * Authorization` response never writes the user's cookie or token to the store. Empty (and no
+ * work) when the request carries none.
+ */
+export async function _secretDigests(headers: Headers): Promise<Record<string, string>> {
+  if (!SECRET_FIELDS.some((name) => headers.has(name))) return NO_SECRETS;
+  const digests: Record<string, string> = {};
+  for (const name of SECRET_FIELDS) {
+    const value = headers.get(name);
+    if (value === null) continue;
+    const bytes = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)),
+    );
+    digests[name] = `sha-256:${btoa(String.fromCharCode(...bytes))}`;
+  }
+  return digests;
 }
 
 /** Whether a stored response with headers `pairs` has a validator (ETag or Last-Modified). */

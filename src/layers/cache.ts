@@ -19,6 +19,7 @@ import {
   _policyUrl,
   _requestRecord,
   _responseRecord,
+  _secretDigests,
   _servedHeaders,
   _storableHeaders,
   _storedRequestRecord,
@@ -57,6 +58,8 @@ interface Context {
   clock: () => number;
   /** Whether the store is a shared cache (RFC 9111's rules for shared caches apply). */
   shared: boolean;
+  /** The request's secret fields as digests: what stands for them in anything stored. */
+  secrets: Record<string, string>;
 }
 
 /** What the cache layer reads, for each exchange. */
@@ -92,6 +95,7 @@ export function cacheLayer(settings: CacheSettings): Layer {
       save: exchange.request.cacheSaveControl !== false,
       clock: settings.clock,
       shared: cache.mode !== "private",
+      secrets: await _secretDigests(exchange.headers),
     };
     if (method !== "GET" && method !== "HEAD") {
       if (load === "always-cache") throw notInCache(exchange);
@@ -189,7 +193,10 @@ function policyRequest(
   return {
     url: context.key,
     method: "GET",
-    headers: _requestRecord(context.exchange.url, context.exchange.headers),
+    headers: {
+      ..._requestRecord(context.exchange.url, context.exchange.headers),
+      ...context.secrets,
+    },
   };
 }
 
@@ -220,6 +227,12 @@ function policyOf(context: Context, entry: CacheEntry): Policy | null {
   return policy;
 }
 
+/** The request headers as keys read them: secret fields as their digests. */
+function keyHeaders(context: Context): Pick<Headers, "get"> {
+  const { secrets, exchange } = context;
+  return { get: (name) => secrets[name.toLowerCase()] ?? exchange.headers.get(name) };
+}
+
 /**
  * Finds the stored variant of the URL that the request selects, the newest when several. The
  * usual case, a response without `Vary`, is read by its key; variants are listed otherwise.
@@ -238,7 +251,7 @@ async function lookup(context: Context): Promise<Candidate | null> {
   }
   let best: Candidate | null = null;
   for (const entry of entries) {
-    if (_variantKey(headerOf(entry.headers, "vary"), context.exchange.headers) !== entry.variant) {
+    if (_variantKey(headerOf(entry.headers, "vary"), keyHeaders(context)) !== entry.variant) {
       continue;
     }
     const policy = policyOf(context, entry);
@@ -541,7 +554,7 @@ async function store(context: Context, response: Response): Promise<Response> {
     return response;
   }
   const vary = response.headers.get("vary");
-  const variant = _variantKey(vary, exchange.headers);
+  const variant = _variantKey(vary, keyHeaders(context));
   if (variant === null) return response;
   const expires = expiresAt(context, policy, pairs);
   // Nothing could ever use a response that is stale already and has no validator.
