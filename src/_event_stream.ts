@@ -3,10 +3,10 @@
 import { sleep } from "./retry_options.ts";
 import { checkInteger } from "./_validation.ts";
 import {
-  _statusToError,
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
+  statusToError,
 } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
@@ -133,7 +133,7 @@ async function* run<Type extends string>(
       return;
     } else if (http && reply.status !== 200) {
       reply.abort();
-      const code = _statusToError(reply.status) || NetworkError.ProtocolFailure;
+      const code = statusToError(reply.status) || NetworkError.ProtocolFailure;
       throw new NetworkReplyError(
         code,
         `The event stream at ${reply.url.href} answered ${reply.status} ${reply.statusText}`

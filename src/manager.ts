@@ -9,7 +9,7 @@ import { type NetworkBody, RequestBody } from "./body.ts";
 import { type NetworkAccessManagerEventMap, NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
-import { _effectiveAccessibility } from "./layers/access.ts";
+import { effectiveAccessibility } from "./layers/access.ts";
 import type { Authenticator } from "./layers/auth.ts";
 import type { RedirectVerifier } from "./layers/redirect.ts";
 import { buildPipeline } from "./pipeline.ts";
@@ -18,7 +18,7 @@ import { transport } from "./layers/transport.ts";
 import { _envHasProxy, _ProxyClientPool } from "./_proxy_client.ts";
 import { _PermissionGate } from "./_permission_gate.ts";
 import {
-  _ACCESSIBILITIES,
+  ACCESSIBILITIES,
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,
 } from "./network_accessibility.ts";
@@ -30,17 +30,13 @@ import {
 } from "./proxy/network_proxy.ts";
 import { envEpoch, processProxyEnv } from "./proxy/system_proxy.ts";
 import { resolveProxy } from "./proxy/_resolve.ts";
-import {
-  _checkClientCertificate,
-  _checkClientCertificates,
-  type ClientCertificate,
-} from "./tls.ts";
+import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "./tls.ts";
 import { _HTTP2_STREAMS, _Http2Origins } from "./_http2.ts";
 import type { NetworkCache } from "./cache/network_cache.ts";
 import type { CookieJar } from "./cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import type { HstsStore } from "./hsts/hsts_store.ts";
-import { _CredentialCache } from "./auth/credential_cache.ts";
+import { CredentialCache } from "./auth/credential_cache.ts";
 import type { Clock } from "./clock.ts";
 import { checkClock } from "./_clock.ts";
 import { isToken } from "./_http_token.ts";
@@ -59,14 +55,14 @@ import {
 } from "./request.ts";
 import { checkChoice, checkInteger, checkTimer, checkTimerRange } from "./_validation.ts";
 import {
-  _abortReplyFor,
-  _cancelReply,
-  _failReply,
-  _replyMonitor,
-  _replySignal,
-  _startReply,
+  abortReplyFor,
+  cancelReply,
+  failReply,
   NetworkReply,
   type Operation,
+  replyMonitor,
+  replySignal,
+  startReply,
 } from "./reply.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "./manager_options.ts";
 
@@ -123,7 +119,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   #permissions: _PermissionGate | null = null;
   #authenticator: Authenticator | undefined;
   #redirectVerifier: RedirectVerifier | undefined;
-  readonly #credentials = new _CredentialCache();
+  readonly #credentials = new CredentialCache();
   #retry: RetryOptions | number | boolean = false;
   readonly #clock: Clock;
   readonly #pool = new _ProxyClientPool();
@@ -192,14 +188,14 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       this.#caCerts = [...options.caCerts];
     }
     if (options.clientCertificate !== undefined) {
-      this.#clientCertificate = _checkClientCertificate(
+      this.#clientCertificate = checkClientCertificate(
         this.#what,
         "clientCertificate",
         options.clientCertificate,
       );
     }
     if (options.clientCertificates !== undefined) {
-      this.#clientCertificates = _checkClientCertificates(this.#what, options.clientCertificates);
+      this.#clientCertificates = checkClientCertificates(this.#what, options.clientCertificates);
     }
     this.#clock = checkClock("Cannot create manager", options.clock);
     if (options.authenticator !== undefined) this.authenticator = options.authenticator;
@@ -485,7 +481,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    */
   get networkAccessible(): NetworkAccessibility {
     const permissions = this.#permissions;
-    return _effectiveAccessibility(
+    return effectiveAccessibility(
       this.#networkAccessible,
       permissions?.netState(),
       permissions?.someNetGranted(),
@@ -493,7 +489,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
   }
   set networkAccessible(value: NetworkAccessibility | boolean) {
     const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
-    checkChoice(this.#what, "networkAccessible", choice ?? null, _ACCESSIBILITIES);
+    checkChoice(this.#what, "networkAccessible", choice ?? null, ACCESSIBILITIES);
     this.#networkAccessible = choice;
     this.#accessibilityChanged();
   }
@@ -951,7 +947,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     const reason = new DOMException(message, "AbortError");
     this.#queue.close(reason);
     const replies = [...this.#running];
-    for (const reply of replies) _cancelReply(reply, message, reason);
+    for (const reply of replies) cancelReply(reply, message, reason);
     await Promise.all(replies.map((reply) => reply.finished));
     await this.#http2.settled();
     this.#pool.clear();
@@ -1055,7 +1051,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     }
 
     const signal = request.signal;
-    const onAbort = () => _abortReplyFor(reply, signal!.reason);
+    const onAbort = () => abortReplyFor(reply, signal!.reason);
     const reply: NetworkReply = new NetworkReply(request, operation, method, {
       transferTimeout: request.transferTimeout ?? this.#transferTimeout,
       timeout: request.timeout ?? this.#timeout,
@@ -1072,7 +1068,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       const message = problem;
       const failure = code;
       requestBody?.discard();
-      queueMicrotask(() => _failReply(reply, failure, message));
+      queueMicrotask(() => failReply(reply, failure, message));
       return reply;
     }
     this.#running.add(reply);
@@ -1083,8 +1079,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       body: requestBody,
       request,
       reply,
-      signal: _replySignal(reply),
-      monitor: _replyMonitor(reply),
+      signal: replySignal(reply),
+      monitor: replyMonitor(reply),
     });
     // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.
     const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |
@@ -1093,7 +1089,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       this.#pipeline = this.#buildPipeline();
       this.#features = features;
     }
-    _startReply(reply, this.#pipeline, exchange);
+    startReply(reply, this.#pipeline, exchange);
     if (signal) {
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener("abort", onAbort, { once: true });

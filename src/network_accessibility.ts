@@ -61,7 +61,7 @@ export class NetworkAccessibleChangedEvent extends Event {
 }
 
 /** The values of {@linkcode NetworkAccessibility}. */
-export const _ACCESSIBILITIES: readonly NetworkAccessibility[] = [
+export const ACCESSIBILITIES: readonly NetworkAccessibility[] = [
   "accessible",
   "not-accessible",
   "unknown",

@@ -7,7 +7,7 @@
 
 import { _redactUserinfo } from "./_redact.ts";
 import type { NetworkReply } from "./reply.ts";
-import { _tlsCause } from "./tls.ts";
+import { tlsCause } from "./tls.ts";
 
 /**
  * The names and numbers of {@linkcode NetworkError}.
@@ -342,13 +342,13 @@ export class InvalidJsonError extends SyntaxError {
 }
 
 /** The name of a code, such as `"ContentNotFoundError"` for 203, or `"Unknown"`. */
-export function _errorName(code: number): string {
+export function errorName(code: number): string {
   for (const [name, value] of Object.entries(NetworkError)) if (value === code) return name;
   return "Unknown";
 }
 
 /** Qt's mapping of an HTTP status to an error code; 0 for statuses below 400. */
-export function _statusToError(status: number): NetworkErrorCode {
+export function statusToError(status: number): NetworkErrorCode {
   if (status < 400) return NetworkError.NoError;
   switch (status) {
     case 400:
@@ -379,7 +379,7 @@ export function _statusToError(status: number): NetworkErrorCode {
 }
 
 /** The messages of an error and its causes, joined by `: `. */
-export function _causeChain(error: unknown): string {
+export function causeChain(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 6; depth++) {
@@ -399,13 +399,13 @@ export function _causeChain(error: unknown): string {
  * sentence. `url` names the target in the message; `phase` tells whether the headers had
  * arrived (an error while reading the body is a closed connection, not a refused one).
  */
-export function _classifyError(
+export function classifyError(
   error: unknown,
   url: URL | string,
   phase: "connect" | "body",
 ): NetworkReplyError {
   if (error instanceof NetworkReplyError) return error;
-  const text = _causeChain(error);
+  const text = causeChain(error);
   const lower = text.toLowerCase();
   const where = typeof url === "string" ? url : url.href;
   const host = typeof url === "string" ? url : url.host;
@@ -432,7 +432,7 @@ export function _classifyError(
     phase === "connect"
   ) {
     code = NetworkError.SslHandshakeFailedError;
-    const cause = _tlsCause(text);
+    const cause = tlsCause(text);
     message = cause === undefined
       ? `TLS handshake with ${host} failed (${text})`
       : `TLS handshake with ${host} failed: ${cause} (${text})`;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { _CredentialCache } from "./auth/credential_cache.ts";
+import type { CredentialCache } from "./auth/credential_cache.ts";
 import type { Exchange, Handler, Layer } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
 import { accessLayer, type AccessSettings, networkGate } from "./layers/access.ts";
@@ -54,7 +54,7 @@ export interface PipelineParts {
   /** The HTTP clients, one per proxy configuration. */
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
-  credentials: _CredentialCache;
+  credentials: CredentialCache;
 }
 
 /**

@@ -8,12 +8,12 @@ import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
 import {
-  _classifyError,
-  _statusToError,
+  classifyError,
   InvalidJsonError,
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
+  statusToError,
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import { _jsonErrorPosition } from "./_json_position.ts";
@@ -51,7 +51,7 @@ import {
 export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
 
 /** The settings a reply runs with, resolved from the request and the manager. */
-export interface _ReplySettings {
+export interface ReplySettings {
   transferTimeout: number;
   /** The total timeout (0 = off). */
   timeout?: number;
@@ -66,31 +66,31 @@ const MIB = 1024 * 1024;
 const PROGRESS_INTERVAL = 100;
 
 /** Starts a reply: the manager's entry into the reply's private state. */
-export let _startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
+export let startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
 /** Fails a reply before it starts (bad URL, closed manager). */
-export let _failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
+export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
-export let _cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
+export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
 /**
  * Aborts a reply because the request's signal aborted with `reason`: `TimeoutError` for a
  * timeout reason (`AbortSignal.timeout()`), else `OperationCanceledError`.
  */
-export let _abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
+export let abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
 /** The abort signal of a reply's exchanges. */
-export let _replySignal: (reply: NetworkReply) => AbortSignal;
+export let replySignal: (reply: NetworkReply) => AbortSignal;
 /** The upload progress and activity hooks of a reply. */
-export let _replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
+export let replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
 /** Counts one retry of a reply (the retry layer). */
-export let _countRetry: (reply: NetworkReply) => void;
+export let countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed (the redirect layer). */
-export let _replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) => void;
+export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) => void;
 /**
  * Gives a reply a queue slot to release when it finishes (its body read, failed or
  * aborted); released at once when the reply has already finished.
  */
-export let _holdSlot: (reply: NetworkReply, release: () => void) => void;
+export let holdSlot: (reply: NetworkReply, release: () => void) => void;
 /** Whether the library decodes the reply's content codings (its decompression guard is on). */
-export let _decodesContent: (reply: NetworkReply) => boolean;
+export let decodesContent: (reply: NetworkReply) => boolean;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -149,7 +149,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #uploadSentAt = -Infinity;
   #uploadSent = -1;
 
-  #settings: _ReplySettings | undefined;
+  #settings: ReplySettings | undefined;
   #resolveFinished!: () => void;
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -164,11 +164,11 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #guard: DecompressionGuard | undefined;
 
   static {
-    _startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
-    _failReply = (reply, code, message) => reply.#finish(code, message);
-    _cancelReply = (reply, message, reason) =>
+    startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
+    failReply = (reply, code, message) => reply.#finish(code, message);
+    cancelReply = (reply, message, reason) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
-    _abortReplyFor = (reply, reason) => {
+    abortReplyFor = (reply, reason) => {
       if (reason instanceof DOMException && reason.name === "TimeoutError") {
         reply.#abortWith(
           NetworkError.TimeoutError,
@@ -176,18 +176,18 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
         );
       } else reply.abort();
     };
-    _replySignal = (reply) => reply.#controller.signal;
-    _replyMonitor = (reply) => ({
+    replySignal = (reply) => reply.#controller.signal;
+    replyMonitor = (reply) => ({
       activity: () => reply.#activity(),
       uploadProgress: (loaded, total) => reply.#uploadProgress(loaded, total),
     });
-    _countRetry = (reply) => void reply.#retries++;
-    _replyRedirected = (reply, redirects) => {
+    countRetry = (reply) => void reply.#retries++;
+    replyRedirected = (reply, redirects) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = reply.#redirects.at(-1) ?? reply.url;
     };
-    _decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
-    _holdSlot = (reply, release) => {
+    decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
+    holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
       else (reply.#slots ??= []).push(release);
     };
@@ -206,7 +206,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     request: NetworkRequest,
     operation: Operation,
     method: string,
-    settings?: _ReplySettings,
+    settings?: ReplySettings,
   ) {
     super();
     this.request = request;
@@ -557,7 +557,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
     } catch (error) {
       if (this.#state === "finished") return;
-      const failure = _classifyError(error, exchange.url, "connect");
+      const failure = classifyError(error, exchange.url, "connect");
       this.#finish(failure.code, failure.message);
       return;
     }
@@ -586,7 +586,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
         bytes = await response.bytes();
       } catch (error) {
         if (this.#state !== "running") return;
-        const failure = _classifyError(error, this.url, "body");
+        const failure = classifyError(error, this.url, "body");
         this.#finish(failure.code, failure.message);
         return;
       }
@@ -673,7 +673,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failure = _classifyError(error, this.url, "body");
+      const failure = classifyError(error, this.url, "body");
       this.#finish(failure.code, failure.message);
       return;
     } finally {
@@ -788,7 +788,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #succeed(): void {
     const code = this.url.protocol === "http:" || this.url.protocol === "https:"
-      ? _statusToError(this.#status)
+      ? statusToError(this.#status)
       : NetworkError.NoError;
     const message = code === NetworkError.NoError
       ? ""

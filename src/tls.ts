@@ -34,7 +34,7 @@ export interface ClientCertificate {
 const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
 
 /** Checks a client certificate option; returns a copy. */
-export function _checkClientCertificate(
+export function checkClientCertificate(
   what: string,
   field: string,
   value: unknown,
@@ -53,7 +53,7 @@ export function _checkClientCertificate(
 }
 
 /** Checks the per-origin client certificates; returns them keyed by normalized origin. */
-export function _checkClientCertificates(
+export function checkClientCertificates(
   what: string,
   value: unknown,
 ): Map<string, ClientCertificate> {
@@ -79,7 +79,7 @@ export function _checkClientCertificates(
     }
     out.set(
       url.origin,
-      _checkClientCertificate(what, `clientCertificates[${JSON.stringify(origin)}]`, certificate),
+      checkClientCertificate(what, `clientCertificates[${JSON.stringify(origin)}]`, certificate),
     );
   }
   return out;
@@ -89,7 +89,7 @@ export function _checkClientCertificates(
  * The cause of a failed TLS handshake in words a person can act on, from the text of the
  * error chain (rustls names the cause); `undefined` when the text names none.
  */
-export function _tlsCause(text: string): string | undefined {
+export function tlsCause(text: string): string | undefined {
   const lower = text.toLowerCase();
   if (/unknownissuer|unknown issuer|self.signed/.test(lower)) {
     return "unknown issuer: the server's certificate is not signed by a trusted CA " +

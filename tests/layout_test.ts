@@ -1,4 +1,7 @@
-/** The shape of `src/`: dependencies point down a fixed order of levels and form no cycle. */
+/**
+ * The shape of `src/`: dependencies point down a fixed order of levels and form no cycle;
+ * public files (no `_` in their path) export no `_` names.
+ */
 
 import assert from "node:assert/strict";
 
@@ -203,6 +206,22 @@ Deno.test("no layer imports the manager", async () => {
     targets.some((to) => to === "manager.ts" || to.startsWith("manager/"))
   );
   assert.deepEqual(offenders.map(([from]) => from), []);
+});
+
+Deno.test("public files export no _-prefixed names", async () => {
+  const offenders: string[] = [];
+  for (const file of await sourceFiles(SRC)) {
+    if (file.split("/").some((part) => part.startsWith("_"))) continue;
+    const text = await Deno.readTextFile(new URL(file, SRC));
+    for (
+      const match of text.matchAll(
+        /^export\s+(?:declare\s+)?(?:async\s+)?(?:abstract\s+)?(?:function\*?|const|let|class|interface|type|enum)\s+(_\w*)/gm,
+      )
+    ) {
+      offenders.push(`${file}: ${match[1]}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
 });
 
 Deno.test("the layout checks find what they look for", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
-import { _statusToError } from "../src/network_error.ts";
+import { statusToError } from "../src/network_error.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -55,7 +55,7 @@ Deno.test("HTTP statuses map to Qt's codes and keep status, headers and body", a
   ];
   for (const [status, code] of expected) {
     await t.step(`${status} -> ${code}`, async () => {
-      assert.equal(_statusToError(status), code);
+      assert.equal(statusToError(status), code);
       if (status === 304) return;
       const reply = manager.get(`${server.url}/${status}`);
       const errors: number[] = [];

@@ -22,7 +22,7 @@ function base64(bytes: Uint8Array): string {
  * @returns The header value, starting with `Basic `.
  * @throws {TypeError} When the user name contains a colon, or either part a control character.
  */
-export function _basicAuthorization(credentials: AuthCredentials): string {
+export function basicAuthorization(credentials: AuthCredentials): string {
   const { username, password } = credentials;
   if (username.includes(":")) {
     throw new TypeError(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type _DigestChallenge, _digestStrength, _parseDigestChallenge } from "./digest.ts";
+import { type DigestChallenge, digestStrength, parseDigestChallenge } from "./digest.ts";
 import { TCHAR } from "../_http_token.ts";
 import type { AuthChallenge } from "./auth_challenge.ts";
 
@@ -135,7 +135,7 @@ function makeChallenge(
  * @param value The header value.
  * @returns The challenges, in order.
  */
-export function _parseChallenges(value: string): AuthChallenge[] {
+export function parseChallenges(value: string): AuthChallenge[] {
   const challenges: AuthChallenge[] = [];
   const scanner = new Scanner(value);
   let current: { scheme: string; params: Record<string, string>; token68?: string } | undefined;
@@ -198,14 +198,14 @@ export function _parseChallenges(value: string): AuthChallenge[] {
  * @param proxy Whether to read the proxy's challenges.
  * @returns The challenges, in order; empty when the header is absent.
  */
-export function _challengesFromHeaders(headers: Headers, proxy: boolean): AuthChallenge[] {
+export function challengesFromHeaders(headers: Headers, proxy: boolean): AuthChallenge[] {
   const value = headers.get(proxy ? "proxy-authenticate" : "www-authenticate");
-  return value === null ? [] : _parseChallenges(value);
+  return value === null ? [] : parseChallenges(value);
 }
 
 /** The challenge a client answers, with its Digest reading when it is a Digest challenge. */
-export type _SelectedChallenge =
-  | { scheme: "digest"; challenge: AuthChallenge; digest: _DigestChallenge }
+export type SelectedChallenge =
+  | { scheme: "digest"; challenge: AuthChallenge; digest: DigestChallenge }
   | { scheme: "basic"; challenge: AuthChallenge };
 
 /**
@@ -217,13 +217,13 @@ export type _SelectedChallenge =
  * @param challenges The parsed challenges.
  * @returns The choice, or `null` when none can be answered.
  */
-export function _selectChallenge(challenges: readonly AuthChallenge[]): _SelectedChallenge | null {
-  let best: { challenge: AuthChallenge; digest: _DigestChallenge } | undefined;
+export function selectChallenge(challenges: readonly AuthChallenge[]): SelectedChallenge | null {
+  let best: { challenge: AuthChallenge; digest: DigestChallenge } | undefined;
   for (const challenge of challenges) {
-    const digest = _parseDigestChallenge(challenge);
+    const digest = parseDigestChallenge(challenge);
     if (
       digest !== null &&
-      (best === undefined || _digestStrength(digest) > _digestStrength(best.digest))
+      (best === undefined || digestStrength(digest) > digestStrength(best.digest))
     ) {
       best = { challenge, digest };
     }

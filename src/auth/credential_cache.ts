@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { _DigestChallenge } from "./digest.ts";
+import type { DigestChallenge } from "./digest.ts";
 import type { AuthCredentials } from "./auth_credentials.ts";
 
 export type { AuthCredentials };
 
 /** A protection space (RFC 9110 section 11.5): an origin and a realm, for a server or a proxy. */
-export interface _ProtectionSpace {
+export interface ProtectionSpace {
   /** The origin (`scheme://host:port`) of the server, or of the proxy when `proxy` is true. */
   origin: string;
   /** The realm of the challenge (case-sensitive). */
@@ -21,24 +21,24 @@ export interface _ProtectionSpace {
 }
 
 /** What the cache holds for one protection space. */
-export interface _CachedCredentials {
+export interface CachedCredentials {
   /** The protection space. */
-  readonly space: _ProtectionSpace;
+  readonly space: ProtectionSpace;
   /** The scheme the credentials were accepted with. */
   readonly scheme: "basic" | "digest";
   /** The credentials. */
   readonly credentials: AuthCredentials;
   /** For Digest, the last challenge (its nonce is reused until the server calls it stale). */
-  readonly digest: _DigestChallenge | undefined;
+  readonly digest: DigestChallenge | undefined;
   /** For Digest, the last nonce count used with the challenge's nonce (0 before the first). */
   readonly nc: number;
 }
 
 interface Entry {
-  space: _ProtectionSpace;
+  space: ProtectionSpace;
   scheme: "basic" | "digest";
   credentials: AuthCredentials;
-  digest: _DigestChallenge | undefined;
+  digest: DigestChallenge | undefined;
   nc: number;
   /** Path prefixes (directories) of the origin known to be in the space. */
   paths: Set<string>;
@@ -51,7 +51,7 @@ interface Entry {
  * @param url A URL.
  * @returns The credentials, or `undefined`.
  */
-export function _credentialsFromUrl(url: URL): AuthCredentials | undefined {
+export function credentialsFromUrl(url: URL): AuthCredentials | undefined {
   if (url.username === "" && url.password === "") return undefined;
   const decode = (part: string) => {
     try {
@@ -69,7 +69,7 @@ export function _credentialsFromUrl(url: URL): AuthCredentials | undefined {
  * @param url A URL.
  * @returns The URL without user name and password.
  */
-export function _withoutCredentials(url: URL): URL {
+export function withoutCredentials(url: URL): URL {
   const copy = new URL(url.href);
   copy.username = "";
   copy.password = "";
@@ -77,16 +77,16 @@ export function _withoutCredentials(url: URL): URL {
 }
 
 /** The directory part of a path: everything up to and including the last `/`. */
-export function _directoryOf(pathname: string): string {
+export function directoryOf(pathname: string): string {
   const slash = pathname.lastIndexOf("/");
   return slash < 0 ? "/" : pathname.slice(0, slash + 1);
 }
 
-function spaceKey(space: _ProtectionSpace): string {
+function spaceKey(space: ProtectionSpace): string {
   return JSON.stringify([space.proxy ? "proxy" : "server", space.origin, space.realm]);
 }
 
-function validateSpace(space: _ProtectionSpace): _ProtectionSpace {
+function validateSpace(space: ProtectionSpace): ProtectionSpace {
   if (typeof space?.origin !== "string" || typeof space.realm !== "string") {
     throw new TypeError(
       "Cannot use credential cache: a protection space needs an 'origin' and a 'realm' string",
@@ -95,7 +95,7 @@ function validateSpace(space: _ProtectionSpace): _ProtectionSpace {
   return { origin: space.origin, realm: space.realm, proxy: space.proxy === true };
 }
 
-function snapshot(entry: Entry): _CachedCredentials {
+function snapshot(entry: Entry): CachedCredentials {
   return {
     space: { ...entry.space },
     scheme: entry.scheme,
@@ -111,7 +111,7 @@ function snapshot(entry: Entry): _CachedCredentials {
  * so that a later request can authenticate pre-emptively (RFC 7617 section 2.2: a path at or
  * below the directory of an authenticated one). The oldest spaces are evicted past a bound.
  */
-export class _CredentialCache {
+export class CredentialCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
 
@@ -147,10 +147,10 @@ export class _CredentialCache {
    * @returns The cached state.
    */
   store(
-    space: _ProtectionSpace,
-    value: { scheme: "basic" | "digest"; credentials: AuthCredentials; digest?: _DigestChallenge },
+    space: ProtectionSpace,
+    value: { scheme: "basic" | "digest"; credentials: AuthCredentials; digest?: DigestChallenge },
     url?: URL,
-  ): _CachedCredentials {
+  ): CachedCredentials {
     const valid = validateSpace(space);
     const key = spaceKey(valid);
     const previous = this.#entries.get(key);
@@ -165,12 +165,12 @@ export class _CredentialCache {
       paths: previous?.paths ?? new Set(),
     };
     if (url !== undefined && url.origin === valid.origin) {
-      entry.paths.add(_directoryOf(url.pathname));
+      entry.paths.add(directoryOf(url.pathname));
     }
     for (const uri of value.digest?.domain ?? []) {
       try {
         const resolved = new URL(uri, valid.origin);
-        if (resolved.origin === valid.origin) entry.paths.add(_directoryOf(resolved.pathname));
+        if (resolved.origin === valid.origin) entry.paths.add(directoryOf(resolved.pathname));
       } catch {
         // A domain entry that is not a URI is ignored.
       }
@@ -189,7 +189,7 @@ export class _CredentialCache {
    * @param space The protection space.
    * @returns The cached state, or `undefined`.
    */
-  get(space: _ProtectionSpace): _CachedCredentials | undefined {
+  get(space: ProtectionSpace): CachedCredentials | undefined {
     const entry = this.#entries.get(spaceKey(validateSpace(space)));
     return entry === undefined ? undefined : snapshot(entry);
   }
@@ -202,7 +202,7 @@ export class _CredentialCache {
    * @param url The request URL.
    * @returns The cached state, or `undefined`.
    */
-  forUrl(url: URL): _CachedCredentials | undefined {
+  forUrl(url: URL): CachedCredentials | undefined {
     let best: Entry | undefined;
     let bestLength = -1;
     for (const entry of this.#entries.values()) {
@@ -224,7 +224,7 @@ export class _CredentialCache {
    * @param proxyOrigin The proxy's origin, such as `http://proxy.example:3128`.
    * @returns The cached state, or `undefined`.
    */
-  forProxy(proxyOrigin: string): _CachedCredentials | undefined {
+  forProxy(proxyOrigin: string): CachedCredentials | undefined {
     let found: Entry | undefined;
     for (const entry of this.#entries.values()) {
       if (entry.space.proxy && entry.space.origin === proxyOrigin) found = entry;
@@ -239,7 +239,7 @@ export class _CredentialCache {
    * @returns The nonce count for the next request (1 for the first use of a nonce).
    * @throws {RangeError} When the space holds no Digest challenge.
    */
-  nextNonceCount(space: _ProtectionSpace): number {
+  nextNonceCount(space: ProtectionSpace): number {
     const entry = this.#entries.get(spaceKey(validateSpace(space)));
     if (entry?.digest === undefined) {
       throw new RangeError(
@@ -258,7 +258,7 @@ export class _CredentialCache {
    * @param digest The new challenge.
    * @returns Whether the space was in the cache.
    */
-  updateDigest(space: _ProtectionSpace, digest: _DigestChallenge): boolean {
+  updateDigest(space: ProtectionSpace, digest: DigestChallenge): boolean {
     const entry = this.#entries.get(spaceKey(validateSpace(space)));
     if (entry === undefined) return false;
     if (entry.digest?.nonce !== digest.nonce) entry.nc = 0;
@@ -272,7 +272,7 @@ export class _CredentialCache {
    * @param space The protection space.
    * @returns Whether it was in the cache.
    */
-  delete(space: _ProtectionSpace): boolean {
+  delete(space: ProtectionSpace): boolean {
     return this.#entries.delete(spaceKey(validateSpace(space)));
   }
 

@@ -14,13 +14,13 @@ import type { AuthCredentials } from "./auth_credentials.ts";
  */
 let nodeCrypto: typeof import("node:crypto") | undefined;
 
-/** Loads what Digest hashing needs; call (and await) before {@linkcode _digestAuthorization}. */
-export async function _loadDigest(): Promise<void> {
+/** Loads what Digest hashing needs; call (and await) before {@linkcode digestAuthorization}. */
+export async function loadDigest(): Promise<void> {
   nodeCrypto ??= await import("node:crypto");
 }
 
 /** The Digest algorithms this client computes, with their canonical names. */
-export type _DigestAlgorithm =
+export type DigestAlgorithm =
   | "MD5"
   | "MD5-sess"
   | "SHA-256"
@@ -28,7 +28,7 @@ export type _DigestAlgorithm =
   | "SHA-512-256"
   | "SHA-512-256-sess";
 
-const ALGORITHMS: Record<string, { name: _DigestAlgorithm; hash: string; strength: number }> = {
+const ALGORITHMS: Record<string, { name: DigestAlgorithm; hash: string; strength: number }> = {
   "md5": { name: "MD5", hash: "md5", strength: 1 },
   "md5-sess": { name: "MD5-sess", hash: "md5", strength: 1 },
   "sha-256": { name: "SHA-256", hash: "sha256", strength: 2 },
@@ -38,7 +38,7 @@ const ALGORITHMS: Record<string, { name: _DigestAlgorithm; hash: string; strengt
 };
 
 /** A Digest challenge this client can answer, with the choices it made. */
-export interface _DigestChallenge {
+export interface DigestChallenge {
   /** The protection space's realm. */
   realm: string;
   /** The server's nonce. */
@@ -46,7 +46,7 @@ export interface _DigestChallenge {
   /** The opaque string to echo, when the server sent one. */
   opaque: string | undefined;
   /** The algorithm, canonical name; `MD5` when the server named none. */
-  algorithm: _DigestAlgorithm;
+  algorithm: DigestAlgorithm;
   /** Whether the server named the algorithm (it is echoed only then). */
   algorithmGiven: boolean;
   /** The quality of protection used: `"auth"`, or undefined for an RFC 2069 server. */
@@ -60,7 +60,7 @@ export interface _DigestChallenge {
 }
 
 /** A Digest challenge's strength, for choosing among several: higher is better. */
-export function _digestStrength(challenge: _DigestChallenge): number {
+export function digestStrength(challenge: DigestChallenge): number {
   return ALGORITHMS[challenge.algorithm.toLowerCase()]?.strength ?? 0;
 }
 
@@ -72,7 +72,7 @@ export function _digestStrength(challenge: _DigestChallenge): number {
  * @param challenge A parsed challenge.
  * @returns The Digest challenge, or `null`.
  */
-export function _parseDigestChallenge(challenge: AuthChallenge): _DigestChallenge | null {
+export function parseDigestChallenge(challenge: AuthChallenge): DigestChallenge | null {
   if (challenge.scheme !== "digest") return null;
   const { params } = challenge;
   const realm = params.realm;
@@ -108,25 +108,25 @@ export function _parseDigestChallenge(challenge: AuthChallenge): _DigestChalleng
  * @param challenge A parsed challenge.
  * @returns Whether it carries `stale=true`.
  */
-export function _isStale(challenge: AuthChallenge): boolean {
+export function isStale(challenge: AuthChallenge): boolean {
   return challenge.scheme === "digest" && challenge.params.stale?.toLowerCase() === "true";
 }
 
 /** A fresh client nonce: 16 random bytes, hex. */
-export function _newCnonce(): string {
+export function newCnonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The 8 hex digits of a nonce count. */
-export function _formatNonceCount(nc: number): string {
+export function formatNonceCount(nc: number): string {
   return nc.toString(16).padStart(8, "0");
 }
 
-/** What {@linkcode _digestResponse} and {@linkcode _digestAuthorization} need. */
-export interface _DigestInput {
+/** What {@linkcode digestResponse} and {@linkcode digestAuthorization} need. */
+export interface DigestInput {
   /** The challenge being answered. */
-  challenge: _DigestChallenge;
+  challenge: DigestChallenge;
   /** The user's credentials. */
   credentials: AuthCredentials;
   /** The request method. */
@@ -139,9 +139,9 @@ export interface _DigestInput {
   cnonce?: string;
 }
 
-function hashWith(algorithm: _DigestAlgorithm): (text: string) => string {
+function hashWith(algorithm: DigestAlgorithm): (text: string) => string {
   const name = ALGORITHMS[algorithm.toLowerCase()]!.hash;
-  if (nodeCrypto === undefined) throw new TypeError("Digest hashing used before _loadDigest()");
+  if (nodeCrypto === undefined) throw new TypeError("Digest hashing used before loadDigest()");
   const crypto = nodeCrypto;
   return (text) => crypto.createHash(name).update(text, "utf8").digest("hex");
 }
@@ -153,14 +153,14 @@ function hashWith(algorithm: _DigestAlgorithm): (text: string) => string {
  * the challenge has a `qop`.
  * @returns The lower-case hex response.
  */
-export function _digestResponse(input: _DigestInput & { cnonce: string }): string {
+export function digestResponse(input: DigestInput & { cnonce: string }): string {
   const { challenge, credentials, method, uri, nc, cnonce } = input;
   const h = hashWith(challenge.algorithm);
   let ha1 = h(`${credentials.username}:${challenge.realm}:${credentials.password}`);
   if (challenge.algorithm.endsWith("-sess")) ha1 = h(`${ha1}:${challenge.nonce}:${cnonce}`);
   const ha2 = h(`${method}:${uri}`);
   if (challenge.qop === undefined) return h(`${ha1}:${challenge.nonce}:${ha2}`);
-  return h(`${ha1}:${challenge.nonce}:${_formatNonceCount(nc)}:${cnonce}:${challenge.qop}:${ha2}`);
+  return h(`${ha1}:${challenge.nonce}:${formatNonceCount(nc)}:${cnonce}:${challenge.qop}:${ha2}`);
 }
 
 function quote(value: string): string {
@@ -195,15 +195,15 @@ function extValue(value: string): string {
  * @returns The header value, starting with `Digest `.
  * @throws {TypeError} When the nonce count is not a positive integer below 2^32.
  */
-export function _digestAuthorization(input: _DigestInput): string {
+export function digestAuthorization(input: DigestInput): string {
   const { challenge, credentials, uri, nc } = input;
   if (!Number.isInteger(nc) || nc < 1 || nc > 0xffffffff) {
     throw new TypeError(
       `Cannot answer Digest challenge: 'nc' must be an integer 1-2^32, got ${nc}`,
     );
   }
-  const cnonce = input.cnonce ?? _newCnonce();
-  const response = _digestResponse({ ...input, cnonce });
+  const cnonce = input.cnonce ?? newCnonce();
+  const response = digestResponse({ ...input, cnonce });
   const parts: string[] = [];
   if (challenge.userhash) {
     const h = hashWith(challenge.algorithm);
@@ -217,7 +217,7 @@ export function _digestAuthorization(input: _DigestInput): string {
   if (challenge.algorithmGiven) parts.push(`algorithm=${challenge.algorithm}`);
   parts.push(`nonce=${quote(challenge.nonce)}`);
   if (challenge.qop !== undefined) {
-    parts.push(`nc=${_formatNonceCount(nc)}`, `cnonce=${quote(cnonce)}`, `qop=${challenge.qop}`);
+    parts.push(`nc=${formatNonceCount(nc)}`, `cnonce=${quote(cnonce)}`, `qop=${challenge.qop}`);
   }
   parts.push(`response=${quote(response)}`);
   if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);

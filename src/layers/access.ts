@@ -27,7 +27,7 @@ import type { CacheLoadControl } from "../request.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
 
 /** The message of a request refused because network access is off (Qt's words). */
-export const _DISABLED_MESSAGE = "Network access is disabled";
+export const DISABLED_MESSAGE = "Network access is disabled";
 
 /** What the access layer and the gate read, for each request. */
 export interface AccessSettings {
@@ -44,7 +44,7 @@ export interface AccessSettings {
 }
 
 function disabled(): NetworkReplyError {
-  return new NetworkReplyError(NetworkError.UnknownNetworkError, _DISABLED_MESSAGE);
+  return new NetworkReplyError(NetworkError.UnknownNetworkError, DISABLED_MESSAGE);
 }
 
 /**
@@ -53,7 +53,7 @@ function disabled(): NetworkReplyError {
  * the manager has used is still granted, `"not-accessible"` when it is denied and no such
  * host is left.
  */
-export function _effectiveAccessibility(
+export function effectiveAccessibility(
   switched: NetworkAccessibility,
   netState: Deno.PermissionState | undefined,
   someHostGranted = false,
@@ -64,7 +64,7 @@ export function _effectiveAccessibility(
 }
 
 /** The `host:port` Deno's `net` permission names for a URL (the scheme's port when none). */
-export function _netHost(url: URL): string {
+export function netHost(url: URL): string {
   const port = url.port !== ""
     ? url.port
     : url.protocol === "https:" || url.protocol === "socks5:" || url.protocol === "socks5h:"
@@ -153,7 +153,7 @@ export function networkGate(
     // A direct request to a host already granted (and watched for a change): nothing to wait for.
     if (proxy.type === "none" || proxy.url === undefined) {
       try {
-        if (permissions.known({ name: "net", host: _netHost(exchange.url) }) === "granted") {
+        if (permissions.known({ name: "net", host: netHost(exchange.url) }) === "granted") {
           return undefined;
         }
       } catch {
@@ -169,9 +169,9 @@ export function networkGate(
     permissions: NonNullable<ReturnType<AccessSettings["permissions"]>>,
   ): Promise<void> {
     const request = settings.requestPermissions();
-    const needed = [{ host: _netHost(exchange.url), what: "host" }];
+    const needed = [{ host: netHost(exchange.url), what: "host" }];
     if (proxy.url !== undefined && proxy.type !== "none" && proxy.type !== "system") {
-      needed.push({ host: _netHost(new URL(proxy.url)), what: "proxy" });
+      needed.push({ host: netHost(new URL(proxy.url)), what: "proxy" });
     }
     const missing: { host: string; what: string; state: string }[] = [];
     for (const { host, what } of needed) {

@@ -7,21 +7,21 @@
  * @module
  */
 
-import { _basicAuthorization } from "../auth/basic.ts";
+import { basicAuthorization } from "../auth/basic.ts";
 import {
-  _challengesFromHeaders,
-  _selectChallenge,
-  type _SelectedChallenge,
+  challengesFromHeaders,
+  selectChallenge,
+  type SelectedChallenge,
 } from "../auth/challenge.ts";
 import type { AuthChallenge } from "../auth/challenge.ts";
 import {
-  type _CredentialCache,
-  _credentialsFromUrl,
-  type _ProtectionSpace,
-  _withoutCredentials,
   type AuthCredentials,
+  type CredentialCache,
+  credentialsFromUrl,
+  type ProtectionSpace,
+  withoutCredentials,
 } from "../auth/credential_cache.ts";
-import { _digestAuthorization, type _DigestChallenge, _loadDigest } from "../auth/digest.ts";
+import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/digest.ts";
 import type { Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
@@ -59,16 +59,16 @@ const MAX_STALE = 2;
 
 /** Credentials about to be sent (or sent) for one protection space. */
 interface Answer {
-  space: _ProtectionSpace;
+  space: ProtectionSpace;
   scheme: "basic" | "digest";
   credentials: AuthCredentials;
 }
 
-function sameSpace(a: _ProtectionSpace, b: _ProtectionSpace): boolean {
+function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
   return a.origin === b.origin && a.realm === b.realm && a.proxy === b.proxy;
 }
 
-function spaceKey(space: _ProtectionSpace): string {
+function spaceKey(space: ProtectionSpace): string {
   return JSON.stringify([space.proxy, space.origin, space.realm]);
 }
 
@@ -110,7 +110,7 @@ function ownCredentials(cached: AuthCredentials, fromUrl: AuthCredentials | unde
 }
 
 /** Creates the authentication layer, keeping credentials in `cache`. */
-export function authLayer(settings: AuthSettings, cache: _CredentialCache): Layer {
+export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer {
   /**
    * The origins (servers', proxies') that challenged with Digest: a Basic challenge from one of
    * them is a downgrade, answered only by the authenticator, told so.
@@ -119,11 +119,11 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
 
   /** The header value answering with `answer`, counting a Digest nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
-    if (answer.scheme === "basic") return _basicAuthorization(answer.credentials);
+    if (answer.scheme === "basic") return basicAuthorization(answer.credentials);
     const digest = cache.get(answer.space)?.digest;
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
     const nc = cache.nextNonceCount(answer.space);
-    return _digestAuthorization({
+    return digestAuthorization({
       challenge: digest,
       credentials: answer.credentials,
       method,
@@ -140,13 +140,13 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
     // Copied only when there is userinfo or a fragment to drop.
     let plain = url;
     if (url.username !== "" || url.password !== "" || url.hash !== "") {
-      plain = _withoutCredentials(url);
+      plain = withoutCredentials(url);
       plain.hash = "";
     }
     const method = exchange.method;
     // The request's own headers: each attempt that adds credentials sends a copy.
     const baseHeaders = exchange.headers;
-    const fromUrl = _credentialsFromUrl(url);
+    const fromUrl = credentialsFromUrl(url);
     const usedCache = new Set<string>();
     const usedConfigured = new Set<string>();
     let server: Answer | undefined;
@@ -177,7 +177,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
         ] as const
       ) {
         if (answer === undefined) continue;
-        if (answer.scheme !== "basic") await _loadDigest();
+        if (answer.scheme !== "basic") await loadDigest();
         try {
           headers.set(name, header(answer, method, uri));
         } catch (error) {
@@ -206,14 +206,14 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
       } else {
         origin = plain.origin;
       }
-      const challenges = _challengesFromHeaders(response.headers, isProxy);
+      const challenges = challengesFromHeaders(response.headers, isProxy);
       if (challenges.length === 0) return response;
-      const selected = _selectChallenge(challenges);
+      const selected = selectChallenge(challenges);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
         : NetworkError.AuthenticationRequiredError;
       const shown: AuthChallenge = selected?.challenge ?? challenges[0]!;
-      const space: _ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
+      const space: ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
       const originKey = `${isProxy}|${origin}`;
       if (selected?.scheme === "digest") digestOrigins.add(originKey);
       const downgrade = selected?.scheme === "basic" && digestOrigins.has(originKey);
@@ -237,7 +237,7 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
       }
 
       const sent = isProxy ? proxy : server;
-      const digest: _DigestChallenge | undefined = selected.scheme === "digest"
+      const digest: DigestChallenge | undefined = selected.scheme === "digest"
         ? selected.digest
         : undefined;
       let answer: Answer | undefined;
@@ -275,8 +275,8 @@ export function authLayer(settings: AuthSettings, cache: _CredentialCache): Laye
 
     /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */
     async function choose(
-      selected: _SelectedChallenge,
-      space: _ProtectionSpace,
+      selected: SelectedChallenge,
+      space: ProtectionSpace,
       isProxy: boolean,
       proxyConfig: NetworkProxy | undefined,
       describe: (count: number, supported: boolean) => AuthenticationChallenge,

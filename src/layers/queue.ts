@@ -9,7 +9,7 @@
 
 import { type Exchange, type Layer, responseInfo } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
-import { _holdSlot } from "../reply.ts";
+import { holdSlot } from "../reply.ts";
 
 /**
  * Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot.
@@ -46,7 +46,7 @@ export function queueLayer(
       return response;
     }
     exchange.releaseSlot = release;
-    _holdSlot(exchange.reply, release);
+    holdSlot(exchange.reply, release);
     return response;
   };
 }

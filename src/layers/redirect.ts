@@ -6,12 +6,12 @@
  * @module
  */
 
-import { _withoutCredentials } from "../auth/credential_cache.ts";
+import { withoutCredentials } from "../auth/credential_cache.ts";
 import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import { _replyRedirected, type NetworkReply } from "../reply.ts";
+import { type NetworkReply, replyRedirected } from "../reply.ts";
 import type { RedirectPolicy } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
@@ -40,7 +40,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
 
 function shown(url: URL): string {
-  return _withoutCredentials(url).href;
+  return withoutCredentials(url).href;
 }
 
 function fail(code: NetworkErrorCode, message: string, cause?: unknown): never {
@@ -197,8 +197,8 @@ export function redirectLayer(settings: RedirectSettings): Layer {
         );
       }
       const details: RedirectDetails = {
-        url: _withoutCredentials(target),
-        from: _withoutCredentials(from),
+        url: withoutCredentials(target),
+        from: withoutCredentials(from),
         status,
         hop: redirects.length + 1,
       };
@@ -228,8 +228,8 @@ export function redirectLayer(settings: RedirectSettings): Layer {
         for (const name of CROSS_ORIGIN_STRIPPED) headers.delete(name);
         for (const name of sensitive) headers.delete(name);
       }
-      redirects.push(_withoutCredentials(target));
-      _replyRedirected(exchange.reply, redirects);
+      redirects.push(withoutCredentials(target));
+      replyRedirected(exchange.reply, redirects);
       hop = hop.next({ url: target, method, headers, body });
     }
   };

@@ -10,13 +10,8 @@ import { NetworkRetryEvent } from "../events.ts";
 import type { Layer } from "../exchange.ts";
 import { discard } from "../_response.ts";
 import type { Clock } from "../clock.ts";
-import {
-  _classifyError,
-  _errorName,
-  NetworkError,
-  type NetworkErrorCode,
-} from "../network_error.ts";
-import { _countRetry, type NetworkReply } from "../reply.ts";
+import { classifyError, errorName, NetworkError, type NetworkErrorCode } from "../network_error.ts";
+import { countRetry, type NetworkReply } from "../reply.ts";
 import {
   parseRetryAfter,
   resolveRetry,
@@ -78,7 +73,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         response = await next(exchange);
       } catch (error) {
         if (exchange.signal.aborted || !canRetry) throw error;
-        const failure = _classifyError(error, exchange.url, "connect");
+        const failure = classifyError(error, exchange.url, "connect");
         if (!settings.errorCodes.has(failure.code)) throw error;
         const delay = backoff(settings, attempt);
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
@@ -112,8 +107,8 @@ function announce(
   error: NetworkErrorCode,
   message: string,
 ): void {
-  _countRetry(reply);
-  const what = status === 0 ? `${_errorName(error)}: ${message}` : message;
+  countRetry(reply);
+  const what = status === 0 ? `${errorName(error)}: ${message}` : message;
   reply.dispatchEvent(
     new NetworkRetryEvent({ attempt, delay, status, error, reason: what }),
   );

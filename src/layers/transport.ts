@@ -8,8 +8,8 @@
 
 import { type Exchange, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
-import { _classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
-import { _decodesContent } from "../reply.ts";
+import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
+import { decodesContent } from "../reply.ts";
 import { _fetchFile } from "./_file.ts";
 
 function countingStream(
@@ -114,7 +114,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
   // With the decompression guard on, the library decodes content codings itself so that it can
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
   // the request asks for "identity".
-  const decodeHere = _decodesContent(exchange.reply) && !headers.has("accept-encoding");
+  const decodeHere = decodesContent(exchange.reply) && !headers.has("accept-encoding");
   if (decodeHere) {
     headers = new Headers(headers);
     headers.set("accept-encoding", "identity");
@@ -151,7 +151,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     });
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
-    throw _classifyError(error, url, "connect");
+    throw classifyError(error, url, "connect");
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);

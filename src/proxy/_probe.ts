@@ -4,8 +4,8 @@
  */
 
 import {
-  _causeChain,
-  _classifyError,
+  causeChain,
+  classifyError,
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
@@ -214,11 +214,11 @@ export async function classifyProxyError(
   const redacted = (e: NetworkReplyError): NetworkReplyError =>
     new NetworkReplyError(e.code, redactProxy(e.message, proxy), { cause: e.cause });
   if (proxy.type === "none" || proxy.type === "system" || proxy.url === undefined) {
-    return redacted(_classifyError(error, url, "connect"));
+    return redacted(classifyError(error, url, "connect"));
   }
   const target = typeof url === "string" ? new URL(url) : url;
   const label = proxyLabel(proxy);
-  const text = redactProxy(_causeChain(error), proxy);
+  const text = redactProxy(causeChain(error), proxy);
   const lower = text.toLowerCase();
   const socks = proxy.type === "socks5" || proxy.type === "socks5h";
   const make = (code: NetworkErrorCode, message: string) =>
@@ -244,7 +244,7 @@ export async function classifyProxyError(
   };
 
   if (error instanceof DOMException && error.name === "AbortError") {
-    return redacted(_classifyError(error, target, "connect"));
+    return redacted(classifyError(error, target, "connect"));
   }
   if (
     /proxy authentication required|no acceptable auth methods|password auth failure/.test(lower)
@@ -307,7 +307,7 @@ export async function classifyProxyError(
       );
   }
   if (isTimeout(error, lower)) {
-    return await fromProbe() ?? redacted(_classifyError(error, target, "connect"));
+    return await fromProbe() ?? redacted(classifyError(error, target, "connect"));
   }
   const handshakeEof = /unexpected eof while tunneling/.test(lower) ||
     (socks && /\(connect\)/.test(lower) && /unexpected end of file/.test(lower));
@@ -320,7 +320,7 @@ export async function classifyProxyError(
       `Proxy ${label} closed the connection before the reply began (${text})`,
     );
   }
-  return redacted(_classifyError(error, target, "connect"));
+  return redacted(classifyError(error, target, "connect"));
 }
 
 /**

@@ -255,7 +255,7 @@ function toResponse(value: Response | MockResponseInit): Response {
  * Builds the web `Request` a route handler sees from an exchange: method, URL, headers (with
  * the body's content type when none is set) and body.
  */
-export function _exchangeToRequest(exchange: Exchange): Request {
+export function exchangeToRequest(exchange: Exchange): Request {
   const headers = new Headers(exchange.headers);
   let body: BodyInit | undefined;
   if (exchange.body) {
@@ -507,7 +507,7 @@ export class MockTransport {
     let response: Response;
     const responder = route.responder;
     if (typeof responder === "function") {
-      const request = _exchangeToRequest(exchange);
+      const request = exchangeToRequest(exchange);
       const params: Record<string, string | undefined> = {
         ...match.search.groups,
         ...match.hostname.groups,

@@ -1,32 +1,32 @@
 import assert from "node:assert/strict";
-import { _basicAuthorization } from "../../src/auth/basic.ts";
-import { _challengesFromHeaders, _selectChallenge } from "../../src/auth/challenge.ts";
+import { basicAuthorization } from "../../src/auth/basic.ts";
+import { challengesFromHeaders, selectChallenge } from "../../src/auth/challenge.ts";
 import { startAuthServer } from "../_helpers/auth_server.ts";
 
-Deno.test("_basicAuthorization encodes the RFC 7617 examples", async (t) => {
+Deno.test("basicAuthorization encodes the RFC 7617 examples", async (t) => {
   await t.step("section 2: Aladdin", () => {
     assert.equal(
-      _basicAuthorization({ username: "Aladdin", password: "open sesame" }),
+      basicAuthorization({ username: "Aladdin", password: "open sesame" }),
       "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
     );
   });
   await t.step("section 2.1: UTF-8 with charset", () => {
     assert.equal(
-      _basicAuthorization({ username: "test", password: "123\u00A3" }),
+      basicAuthorization({ username: "test", password: "123\u00A3" }),
       "Basic dGVzdDoxMjPCow==",
     );
   });
   await t.step("a colon in the password is allowed", () => {
-    assert.equal(_basicAuthorization({ username: "u", password: "a:b" }), `Basic ${btoa("u:a:b")}`);
+    assert.equal(basicAuthorization({ username: "u", password: "a:b" }), `Basic ${btoa("u:a:b")}`);
   });
 });
 
-Deno.test("_basicAuthorization refuses user names it cannot encode", () => {
-  assert.throws(() => _basicAuthorization({ username: "a:b", password: "p" }), {
+Deno.test("basicAuthorization refuses user names it cannot encode", () => {
+  assert.throws(() => basicAuthorization({ username: "a:b", password: "p" }), {
     name: "TypeError",
     message: "Cannot use Basic authentication: 'username' must not contain ':', got a:b",
   });
-  assert.throws(() => _basicAuthorization({ username: "a", password: "p\r\n" }), {
+  assert.throws(() => basicAuthorization({ username: "a", password: "p\r\n" }), {
     name: "TypeError",
     message: /must not contain control characters/,
   });
@@ -43,7 +43,7 @@ Deno.test("Basic authenticates against a verifying server, in UTF-8", async () =
   const first = await fetch(url);
   await first.body?.cancel();
   assert.equal(first.status, 401);
-  const chosen = _selectChallenge(_challengesFromHeaders(first.headers, false));
+  const chosen = selectChallenge(challengesFromHeaders(first.headers, false));
   assert.equal(chosen?.scheme, "basic");
   assert.equal(chosen?.challenge.realm, "WallyWorld");
   assert.equal(chosen?.challenge.params.charset, "UTF-8");
@@ -55,7 +55,7 @@ Deno.test("Basic authenticates against a verifying server, in UTF-8", async () =
     ] as const
   ) {
     const response = await fetch(url, {
-      headers: { authorization: _basicAuthorization({ username, password }) },
+      headers: { authorization: basicAuthorization({ username, password }) },
     });
     const body = await response.text();
     assert.equal(response.status, status, body);

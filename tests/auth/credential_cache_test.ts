@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
-import { _parseChallenges } from "../../src/auth/challenge.ts";
+import { parseChallenges } from "../../src/auth/challenge.ts";
 import {
-  _CredentialCache,
-  _credentialsFromUrl,
-  _directoryOf,
-  _withoutCredentials,
+  CredentialCache,
+  credentialsFromUrl,
+  directoryOf,
+  withoutCredentials,
 } from "../../src/auth/credential_cache.ts";
-import { type _DigestChallenge, _parseDigestChallenge } from "../../src/auth/digest.ts";
+import { type DigestChallenge, parseDigestChallenge } from "../../src/auth/digest.ts";
 
 const ALICE = { username: "alice", password: "secret" };
 const BOB = { username: "bob", password: "hunter2" };
 
-function digest(header: string): _DigestChallenge {
-  const parsed = _parseDigestChallenge(_parseChallenges(header)[0]!);
+function digest(header: string): DigestChallenge {
+  const parsed = parseDigestChallenge(parseChallenges(header)[0]!);
   assert.ok(parsed);
   return parsed;
 }
 
-Deno.test("_CredentialCache finds credentials for the same or a deeper path of the origin", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache finds credentials for the same or a deeper path of the origin", () => {
+  const cache = new CredentialCache();
   const origin = "http://example.com:8080";
   cache.store(
     { origin, realm: "docs", proxy: false },
@@ -34,8 +34,8 @@ Deno.test("_CredentialCache finds credentials for the same or a deeper path of t
   assert.equal(hit("/"), undefined);
 });
 
-Deno.test("_CredentialCache never gives credentials to another origin", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache never gives credentials to another origin", () => {
+  const cache = new CredentialCache();
   cache.store(
     { origin: "http://example.com", realm: "r", proxy: false },
     { scheme: "basic", credentials: ALICE },
@@ -60,8 +60,8 @@ Deno.test("_CredentialCache never gives credentials to another origin", () => {
   assert.deepEqual(cache.forUrl(new URL("http://example.com/x"))?.credentials, ALICE);
 });
 
-Deno.test("_CredentialCache prefers the longest matching path and keeps realms apart", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache prefers the longest matching path and keeps realms apart", () => {
+  const cache = new CredentialCache();
   const origin = "https://example.com";
   cache.store(
     { origin, realm: "root", proxy: false },
@@ -80,8 +80,8 @@ Deno.test("_CredentialCache prefers the longest matching path and keeps realms a
   assert.deepEqual(cache.get({ origin, realm: "Admin", proxy: false })?.credentials, BOB);
 });
 
-Deno.test("_CredentialCache keeps proxy spaces apart from server spaces", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache keeps proxy spaces apart from server spaces", () => {
+  const cache = new CredentialCache();
   const proxyOrigin = "http://proxy.example:3128";
   cache.store(
     { origin: proxyOrigin, realm: "r", proxy: true },
@@ -100,8 +100,8 @@ Deno.test("_CredentialCache keeps proxy spaces apart from server spaces", () => 
   assert.deepEqual(cache.forProxy(proxyOrigin)?.credentials, BOB);
 });
 
-Deno.test("_CredentialCache counts Digest nonce uses per nonce", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache counts Digest nonce uses per nonce", () => {
+  const cache = new CredentialCache();
   const space = { origin: "http://example.com", realm: "r", proxy: false };
   const first = digest('Digest realm="r", nonce="one", qop="auth"');
   cache.store(space, { scheme: "digest", credentials: ALICE, digest: first });
@@ -128,8 +128,8 @@ Deno.test("_CredentialCache counts Digest nonce uses per nonce", () => {
   });
 });
 
-Deno.test("_CredentialCache adds a Digest domain's same-origin URIs to the space", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache adds a Digest domain's same-origin URIs to the space", () => {
+  const cache = new CredentialCache();
   const origin = "http://example.com";
   cache.store(
     { origin, realm: "r", proxy: false },
@@ -147,8 +147,8 @@ Deno.test("_CredentialCache adds a Digest domain's same-origin URIs to the space
   assert.equal(cache.forUrl(new URL("/", origin)), undefined);
 });
 
-Deno.test("_CredentialCache forgets spaces on delete, clear and past its bound", () => {
-  const cache = new _CredentialCache(2);
+Deno.test("CredentialCache forgets spaces on delete, clear and past its bound", () => {
+  const cache = new CredentialCache(2);
   const space = (realm: string) => ({ origin: "http://example.com", realm, proxy: false });
   cache.store(space("a"), { scheme: "basic", credentials: ALICE });
   cache.store(space("b"), { scheme: "basic", credentials: ALICE });
@@ -161,14 +161,14 @@ Deno.test("_CredentialCache forgets spaces on delete, clear and past its bound",
   assert.equal(cache.delete(space("a")), false);
   cache.clear();
   assert.equal(cache.size, 0);
-  assert.throws(() => new _CredentialCache(0), {
+  assert.throws(() => new CredentialCache(0), {
     name: "RangeError",
     message: "Cannot create credential cache: 'maxEntries' must be a positive integer, got 0",
   });
 });
 
-Deno.test("_CredentialCache returns copies that do not change the cache", () => {
-  const cache = new _CredentialCache();
+Deno.test("CredentialCache returns copies that do not change the cache", () => {
+  const cache = new CredentialCache();
   const space = { origin: "http://example.com", realm: "r", proxy: false };
   const credentials = { ...ALICE };
   cache.store(space, { scheme: "basic", credentials });
@@ -180,23 +180,23 @@ Deno.test("_CredentialCache returns copies that do not change the cache", () => 
 
 Deno.test("URL userinfo helpers decode credentials and strip them", () => {
   const url = new URL("http://us%40er:p%C3%A4ss%3Aword@example.com:8080/a?b#c");
-  assert.deepEqual(_credentialsFromUrl(url), { username: "us@er", password: "päss:word" });
-  assert.deepEqual(_credentialsFromUrl(new URL("http://user@example.com/")), {
+  assert.deepEqual(credentialsFromUrl(url), { username: "us@er", password: "päss:word" });
+  assert.deepEqual(credentialsFromUrl(new URL("http://user@example.com/")), {
     username: "user",
     password: "",
   });
-  assert.equal(_credentialsFromUrl(new URL("http://example.com/")), undefined);
-  assert.deepEqual(_credentialsFromUrl(new URL("http://%E0%A4%A@example.com/")), {
+  assert.equal(credentialsFromUrl(new URL("http://example.com/")), undefined);
+  assert.deepEqual(credentialsFromUrl(new URL("http://%E0%A4%A@example.com/")), {
     username: "%E0%A4%A",
     password: "",
   });
-  assert.equal(_withoutCredentials(url).href, "http://example.com:8080/a?b#c");
+  assert.equal(withoutCredentials(url).href, "http://example.com:8080/a?b#c");
   assert.equal(url.username, "us%40er");
 });
 
-Deno.test("_directoryOf keeps the path up to the last slash", () => {
-  assert.equal(_directoryOf("/docs/a/page.html"), "/docs/a/");
-  assert.equal(_directoryOf("/docs/a/"), "/docs/a/");
-  assert.equal(_directoryOf("/"), "/");
-  assert.equal(_directoryOf(""), "/");
+Deno.test("directoryOf keeps the path up to the last slash", () => {
+  assert.equal(directoryOf("/docs/a/page.html"), "/docs/a/");
+  assert.equal(directoryOf("/docs/a/"), "/docs/a/");
+  assert.equal(directoryOf("/"), "/");
+  assert.equal(directoryOf(""), "/");
 });

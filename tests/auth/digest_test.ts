@@ -1,23 +1,23 @@
 import assert from "node:assert/strict";
-import { _challengesFromHeaders, _parseChallenges } from "../../src/auth/challenge.ts";
-import { _CredentialCache, type AuthCredentials } from "../../src/auth/credential_cache.ts";
+import { challengesFromHeaders, parseChallenges } from "../../src/auth/challenge.ts";
+import { type AuthCredentials, CredentialCache } from "../../src/auth/credential_cache.ts";
 import {
-  _digestAuthorization,
-  _digestResponse,
-  _formatNonceCount,
-  _isStale,
-  _loadDigest,
-  _newCnonce,
-  _parseDigestChallenge,
+  digestAuthorization,
+  digestResponse,
+  formatNonceCount,
+  isStale,
+  loadDigest,
+  newCnonce,
+  parseDigestChallenge,
 } from "../../src/auth/digest.ts";
 import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
 
-await _loadDigest(); // node:crypto is loaded on first use; these tests call the hashing directly
+await loadDigest(); // node:crypto is loaded on first use; these tests call the hashing directly
 
 function digestOf(header: string) {
-  const [challenge] = _parseChallenges(header);
+  const [challenge] = parseChallenges(header);
   assert.ok(challenge);
-  const digest = _parseDigestChallenge(challenge);
+  const digest = parseDigestChallenge(challenge);
   assert.ok(digest, `not an answerable Digest challenge: ${header}`);
   return digest;
 }
@@ -47,9 +47,9 @@ Deno.test("Digest answers the RFC 7616 section 3.9.1 example", async (t) => {
         nc: 1,
         cnonce: RFC7616_CNONCE,
       };
-      assert.equal(_digestResponse(input), response);
+      assert.equal(digestResponse(input), response);
       assert.equal(
-        _digestAuthorization(input),
+        digestAuthorization(input),
         `Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", ` +
           `algorithm=${algorithm}, nonce="${RFC7616_NONCE}", nc=00000001, ` +
           `cnonce="${RFC7616_CNONCE}", qop=auth, response="${response}", ` +
@@ -65,7 +65,7 @@ Deno.test("Digest answers the RFC 2617 section 3.5 example (MD5, no algorithm na
       'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"',
   );
   assert.equal(challenge.algorithm, "MD5");
-  const header = _digestAuthorization({
+  const header = digestAuthorization({
     challenge,
     credentials: { username: "Mufasa", password: "Circle Of Life" },
     method: "GET",
@@ -77,7 +77,7 @@ Deno.test("Digest answers the RFC 2617 section 3.5 example (MD5, no algorithm na
   assert.doesNotMatch(header, /algorithm=/);
 });
 
-Deno.test("_parseDigestChallenge reads what it can answer and refuses the rest", async (t) => {
+Deno.test("parseDigestChallenge reads what it can answer and refuses the rest", async (t) => {
   await t.step("fields, algorithm names case-insensitive, stale and userhash", () => {
     const digest = digestOf(
       'Digest realm="r", nonce="n", algorithm=sha-256-SESS, qop="auth-int, auth", ' +
@@ -109,22 +109,22 @@ Deno.test("_parseDigestChallenge reads what it can answer and refuses the rest",
         'Basic realm="r", nonce="n"',
       ]
     ) {
-      const [challenge] = _parseChallenges(header);
-      assert.equal(_parseDigestChallenge(challenge!), null, header);
+      const [challenge] = parseChallenges(header);
+      assert.equal(parseDigestChallenge(challenge!), null, header);
     }
   });
-  await t.step("_isStale", () => {
-    assert.equal(_isStale(_parseChallenges('Digest realm="r", nonce="n", stale=true')[0]!), true);
-    assert.equal(_isStale(_parseChallenges('Digest realm="r", nonce="n", stale=false')[0]!), false);
-    assert.equal(_isStale(_parseChallenges('Basic realm="r", stale=true')[0]!), false);
+  await t.step("isStale", () => {
+    assert.equal(isStale(parseChallenges('Digest realm="r", nonce="n", stale=true')[0]!), true);
+    assert.equal(isStale(parseChallenges('Digest realm="r", nonce="n", stale=false')[0]!), false);
+    assert.equal(isStale(parseChallenges('Basic realm="r", stale=true')[0]!), false);
   });
 });
 
-Deno.test("_digestAuthorization encodes user names and counts", async (t) => {
+Deno.test("digestAuthorization encodes user names and counts", async (t) => {
   const challenge = digestOf('Digest realm="r", nonce="n", qop="auth", algorithm=SHA-256');
   const base = { challenge, method: "GET", uri: "/", cnonce: "c" };
   await t.step("quotes and backslashes are escaped", () => {
-    const header = _digestAuthorization({
+    const header = digestAuthorization({
       ...base,
       credentials: { username: 'a"b\\c', password: "p" },
       nc: 1,
@@ -132,7 +132,7 @@ Deno.test("_digestAuthorization encodes user names and counts", async (t) => {
     assert.match(header, /^Digest username="a\\"b\\\\c", /);
   });
   await t.step("a non-ASCII user name goes in username* (RFC 8187)", () => {
-    const header = _digestAuthorization({
+    const header = digestAuthorization({
       ...base,
       credentials: { username: "Jäsøn Doe", password: "p" },
       nc: 1,
@@ -140,21 +140,21 @@ Deno.test("_digestAuthorization encodes user names and counts", async (t) => {
     assert.match(header, /^Digest username\*=UTF-8''J%C3%A4s%C3%B8n%20Doe, /);
   });
   await t.step("nonce counts are 8 hex digits and validated", () => {
-    assert.equal(_formatNonceCount(1), "00000001");
-    assert.equal(_formatNonceCount(255), "000000ff");
+    assert.equal(formatNonceCount(1), "00000001");
+    assert.equal(formatNonceCount(255), "000000ff");
     assert.match(
-      _digestAuthorization({ ...base, credentials: MUFASA, nc: 26 }),
+      digestAuthorization({ ...base, credentials: MUFASA, nc: 26 }),
       /nc=0000001a, cnonce="c"/,
     );
-    assert.throws(() => _digestAuthorization({ ...base, credentials: MUFASA, nc: 0 }), {
+    assert.throws(() => digestAuthorization({ ...base, credentials: MUFASA, nc: 0 }), {
       name: "TypeError",
       message: /'nc' must be an integer 1-2\^32, got 0/,
     });
   });
   await t.step("a fresh cnonce each time when none is given", () => {
-    assert.match(_newCnonce(), /^[0-9a-f]{32}$/);
-    assert.notEqual(_newCnonce(), _newCnonce());
-    const header = _digestAuthorization({ ...base, cnonce: undefined, credentials: MUFASA, nc: 1 });
+    assert.match(newCnonce(), /^[0-9a-f]{32}$/);
+    assert.notEqual(newCnonce(), newCnonce());
+    const header = digestAuthorization({ ...base, cnonce: undefined, credentials: MUFASA, nc: 1 });
     assert.match(header, /cnonce="[0-9a-f]{32}"/);
   });
 });
@@ -167,7 +167,7 @@ async function request(
   origin: string,
   path: string,
   credentials: AuthCredentials,
-  cache: _CredentialCache,
+  cache: CredentialCache,
 ): Promise<{ status: number; body: string; rounds: number }> {
   const url = new URL(path, origin);
   const uri = url.pathname + url.search;
@@ -175,7 +175,7 @@ async function request(
   const cached = cache.forUrl(url);
   if (cached?.digest !== undefined) {
     const nc = cache.nextNonceCount(cached.space);
-    authorization = _digestAuthorization({
+    authorization = digestAuthorization({
       challenge: cached.digest,
       credentials,
       method: "GET",
@@ -189,14 +189,14 @@ async function request(
     });
     const body = await response.text();
     if (response.status !== 401 || rounds === 3) return { status: response.status, body, rounds };
-    const challenges = _challengesFromHeaders(response.headers, false);
-    const digest = challenges.map(_parseDigestChallenge).find((d) => d !== null);
+    const challenges = challengesFromHeaders(response.headers, false);
+    const digest = challenges.map(parseDigestChallenge).find((d) => d !== null);
     if (digest === undefined) return { status: response.status, body, rounds };
     const space = { origin: url.origin, realm: digest.realm, proxy: false };
     if (authorization !== undefined && !digest.stale) return { status: 401, body, rounds };
     cache.store(space, { scheme: "digest", credentials, digest }, url);
     const nc = cache.nextNonceCount(space);
-    authorization = _digestAuthorization({
+    authorization = digestAuthorization({
       challenge: digest,
       credentials,
       method: "GET",
@@ -223,7 +223,7 @@ Deno.test("Digest authenticates against a verifying server", async (t) => {
   for (const [name, options] of variants) {
     await t.step(name, async () => {
       await using server = startAuthServer({ scheme: "digest", users: USERS, ...options });
-      const cache = new _CredentialCache();
+      const cache = new CredentialCache();
       const first = await request(server.origin, "/dir/index.html?x=1", MUFASA, cache);
       assert.deepEqual(first, { status: 200, body: "hello Mufasa", rounds: 2 });
       // The next request to the same space uses the cached nonce at once.
@@ -240,14 +240,14 @@ Deno.test("Digest sends a non-ASCII user name the server can read", async () => 
   const result = await request(server.origin, "/", {
     username: "Jäsøn Doe",
     password: "Secret, or not?",
-  }, new _CredentialCache());
+  }, new CredentialCache());
   assert.equal(result.status, 200);
   assert.equal(result.body, "hello Jäsøn Doe");
 });
 
 Deno.test("Digest retries a stale nonce without new credentials", async () => {
   await using server = startAuthServer({ scheme: "digest", users: USERS, algorithm: "SHA-256" });
-  const cache = new _CredentialCache();
+  const cache = new CredentialCache();
   assert.equal((await request(server.origin, "/a", MUFASA, cache)).status, 200);
   server.expireNonces();
   const again = await request(server.origin, "/b", MUFASA, cache);
@@ -264,7 +264,7 @@ Deno.test("Digest with a wrong password is refused by the server", async () => {
     server.origin,
     "/",
     { username: "Mufasa", password: "nope" },
-    new _CredentialCache(),
+    new CredentialCache(),
   );
   assert.equal(result.status, 401);
   assert.deepEqual(server.log.map((e) => e.outcome), ["missing", "bad-response"]);
@@ -274,8 +274,8 @@ Deno.test("The verifying server refuses a replayed nonce count", async () => {
   await using server = startAuthServer({ scheme: "digest", users: USERS, algorithm: "MD5" });
   const probe = await fetch(`${server.origin}/`);
   await probe.body?.cancel();
-  const challenge = _parseDigestChallenge(_challengesFromHeaders(probe.headers, false)[0]!)!;
-  const authorization = _digestAuthorization({
+  const challenge = parseDigestChallenge(challengesFromHeaders(probe.headers, false)[0]!)!;
+  const authorization = digestAuthorization({
     challenge,
     credentials: MUFASA,
     method: "GET",

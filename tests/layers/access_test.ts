@@ -5,7 +5,7 @@ import {
   NetworkAccessManager,
   NetworkError,
 } from "../../mod.ts";
-import { _effectiveAccessibility, _netHost } from "../../src/layers/access.ts";
+import { effectiveAccessibility, netHost } from "../../src/layers/access.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -243,8 +243,8 @@ Deno.test("a queued request finds the network off when its turn comes", async ()
   assert.equal(hits, 1);
 });
 
-Deno.test("_effectiveAccessibility combines the switch with the net permission", () => {
-  const cases: [Parameters<typeof _effectiveAccessibility>, string][] = [
+Deno.test("effectiveAccessibility combines the switch with the net permission", () => {
+  const cases: [Parameters<typeof effectiveAccessibility>, string][] = [
     [["accessible", "granted"], "accessible"],
     [["accessible", "prompt"], "unknown"],
     [["accessible", "denied"], "not-accessible"],
@@ -252,16 +252,16 @@ Deno.test("_effectiveAccessibility combines the switch with the net permission",
     [["not-accessible", "granted"], "not-accessible"],
     [["unknown", "granted"], "unknown"],
   ];
-  for (const [args, expected] of cases) assert.equal(_effectiveAccessibility(...args), expected);
+  for (const [args, expected] of cases) assert.equal(effectiveAccessibility(...args), expected);
 });
 
-Deno.test("_netHost names host:port as Deno's net permission does", () => {
-  assert.equal(_netHost(new URL("http://example.com/")), "example.com:80");
-  assert.equal(_netHost(new URL("https://example.com/")), "example.com:443");
-  assert.equal(_netHost(new URL("http://127.0.0.1:8080/")), "127.0.0.1:8080");
-  assert.equal(_netHost(new URL("http://[::1]:8080/")), "[::1]:8080");
-  assert.equal(_netHost(new URL("socks5://proxy.test:1080")), "proxy.test:1080");
-  assert.equal(_netHost(new URL("socks5://proxy.test")), "proxy.test:1080");
+Deno.test("netHost names host:port as Deno's net permission does", () => {
+  assert.equal(netHost(new URL("http://example.com/")), "example.com:80");
+  assert.equal(netHost(new URL("https://example.com/")), "example.com:443");
+  assert.equal(netHost(new URL("http://127.0.0.1:8080/")), "127.0.0.1:8080");
+  assert.equal(netHost(new URL("http://[::1]:8080/")), "[::1]:8080");
+  assert.equal(netHost(new URL("socks5://proxy.test:1080")), "proxy.test:1080");
+  assert.equal(netHost(new URL("socks5://proxy.test")), "proxy.test:1080");
 });
 
 Deno.test("access tests leave no unhandled rejections", () => {
