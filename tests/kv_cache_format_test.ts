@@ -182,3 +182,14 @@ Deno.test("KvCache hands out the inline body once per read, so a reader's change
   assert.deepEqual(await bodyOf(cache, entry), pattern(3, 500));
   assert.deepEqual(await bodyOf(cache, (await cache.metaData(url))!), pattern(3, 500));
 });
+
+Deno.test("KvCache keys a URL without its fragment, an empty one included", async () => {
+  await using cache = await KvCache.open({ path: ":memory:" });
+  await cache.insert(meta("https://example.com/page#"), [pattern(1, 10)]);
+  assert.ok(await cache.metaData("https://example.com/page"));
+  assert.ok(await cache.metaData("https://example.com/page#top"));
+  assert.equal(
+    (await cache.metaData("https://example.com/page#"))?.url,
+    "https://example.com/page",
+  );
+});

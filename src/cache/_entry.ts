@@ -27,7 +27,9 @@ export function _cacheUrl(url: string | URL, what: string): string {
   } catch {
     throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got '${String(url)}'`);
   }
-  if (parsed.hash !== "") parsed.hash = "";
+  const href = parsed.href;
+  if (!href.includes("#")) return href;
+  parsed.hash = ""; // also drops an empty fragment's "#"
   return parsed.href;
 }
 

@@ -194,6 +194,9 @@ export function _requestRecord(url: URL, headers: Headers): _HeaderRecord {
 
 /** The URL a policy is keyed on: no fragment, no userinfo. */
 export function _policyUrl(url: URL): string {
+  // The usual URL has none of the parts to drop: no copy, no setters.
+  const href = url.href;
+  if (!href.includes("#") && url.username === "" && url.password === "") return href;
   const copy = new URL(url.href);
   copy.hash = "";
   copy.username = "";
