@@ -135,6 +135,9 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     | undefined;
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new Set<NetworkReply>();
+  /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
+  readonly #background = new Set<Promise<void>>();
+  readonly #closeSignal = new AbortController();
   #closed = false;
   /** Whether a `finished` listener was ever added: no event object is made otherwise. */
   #finishedListened = false;
@@ -948,7 +951,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     this.#queue.close(reason);
     const replies = [...this.#running];
     for (const reply of replies) cancelReply(reply, message, reason);
-    await Promise.all(replies.map((reply) => reply.finished));
+    this.#closeSignal.abort(reason);
+    await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();
     this.#pool.clear();
     this.#permissions?.close();
@@ -1007,6 +1011,13 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
       pool: this.#pool,
       credentials: this.#credentials,
+      background: (task) => {
+        if (this.#closed) return;
+        const running: Promise<void> = task(this.#closeSignal.signal).catch(() => {}).finally(() =>
+          this.#background.delete(running)
+        );
+        this.#background.add(running);
+      },
     });
   }
 

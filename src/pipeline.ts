@@ -55,6 +55,11 @@ export interface PipelineParts {
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
   credentials: CredentialCache;
+  /**
+   * Runs work that outlives the reply it started from (a background revalidation): the
+   * manager aborts it through the signal when it closes, and waits for it.
+   */
+  background?: (task: (signal: AbortSignal) => Promise<void>) => void;
 }
 
 /**
@@ -106,7 +111,7 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
     // Above the cache: a 401 or 407 is answered by sending again, never stored.
     authLayer(settings, parts.credentials),
     // Above retry and queue: a fresh hit takes no queue slot and is never retried.
-    ...(settings.cache === null ? [] : [cacheLayer(settings)]),
+    ...(settings.cache === null ? [] : [cacheLayer(settings, parts.background)]),
     // Above the queue: every attempt waits for a slot of its own. Requests may turn it on.
     skipWhenOff(
       retryLayer(settings),

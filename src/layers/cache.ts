@@ -28,7 +28,7 @@ import {
   type CachePolicy,
 } from "../cache/_policy.ts";
 import type { Clock } from "../clock.ts";
-import type { Exchange, Handler, Layer } from "../exchange.ts";
+import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -60,6 +60,8 @@ interface Context {
   shared: boolean;
   /** The request's secret fields as digests: what stands for them in anything stored. */
   secrets: Record<string, string>;
+  /** Runs a task that outlives the reply (the manager's), or `undefined`. */
+  background: ((task: (signal: AbortSignal) => Promise<void>) => void) | undefined;
 }
 
 /** What the cache layer reads, for each exchange. */
@@ -76,7 +78,10 @@ export interface CacheSettings {
  * Creates the cache layer; it reads `settings.cache` (off when `null`),
  * `settings.cacheLoadControl` and `settings.clock` for each exchange.
  */
-export function cacheLayer(settings: CacheSettings): Layer {
+export function cacheLayer(
+  settings: CacheSettings,
+  background?: (task: (signal: AbortSignal) => Promise<void>) => void,
+): Layer {
   return (next) => async (exchange) => {
     const cache = settings.cache;
     const { protocol } = exchange.url;
@@ -96,6 +101,7 @@ export function cacheLayer(settings: CacheSettings): Layer {
       clock: settings.clock,
       shared: cache.mode !== "private",
       secrets: await _secretDigests(exchange.headers),
+      background,
     };
     if (method !== "GET" && method !== "HEAD") {
       if (load === "always-cache") throw notInCache(exchange);
@@ -355,11 +361,14 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
     return await store(context, await context.next(exchange));
   }
   if (use === "stale-while-revalidate") {
-    const revalidation = backgroundRevalidate(context, candidate, headers);
-    const served = await serve(context, candidate.entry, candidate.policy, true, revalidation);
-    if (served) return served;
-    await revalidation;
-    return await store(context, await context.next(exchange));
+    const served = await serve(context, candidate.entry, candidate.policy, true);
+    if (served === null) return await store(context, await context.next(exchange));
+    // The stale response answers now; the revalidation runs on its own, never waited for.
+    const revalidate = (signal: AbortSignal) =>
+      backgroundRevalidate(context, candidate, headers, signal);
+    if (context.background) context.background(revalidate);
+    else void revalidate(exchange.signal);
+    return served;
   }
   const original = exchange.headers;
   const conditional = new Headers(original);
@@ -382,14 +391,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
   if (response.status === 304) {
     await response.body?.cancel().catch(() => {});
     const updated = await refresh(context, candidate, response);
-    const served = await serve(
-      context,
-      candidate.entry,
-      updated.policy,
-      false,
-      undefined,
-      updated.headers,
-    );
+    const served = await serve(context, candidate.entry, updated.policy, false, updated.headers);
     if (served) {
       // The 304's own cookies are this user's, from the network: they go up, never stored.
       for (const line of response.headers.getSetCookie()) served.headers.append("set-cookie", line);
@@ -431,19 +433,33 @@ async function refresh(
   return { headers, policy };
 }
 
-/** Revalidates a stale entry while it is being served; never rejects. */
+/**
+ * Revalidates a stale entry that was served, as an exchange of its own: `signal` (the
+ * manager closing) aborts it, not the end of the reply. Never rejects.
+ */
 async function backgroundRevalidate(
   context: Context,
   candidate: Candidate,
   conditionalHeaders: Record<string, string>,
+  signal: AbortSignal,
 ): Promise<void> {
   const { exchange } = context;
   const headers = new Headers(exchange.headers);
   for (const name of ["if-none-match", "if-modified-since"]) {
     if (conditionalHeaders[name]) headers.set(name, conditionalHeaders[name]);
   }
-  const background = exchange.again({ method: "GET", headers, body: null });
-  background.client = exchange.client;
+  const background = new Exchange({
+    url: new URL(exchange.url.href),
+    method: "GET",
+    headers,
+    body: null,
+    request: exchange.request,
+    reply: exchange.reply,
+    signal,
+    monitor: QUIET,
+    client: exchange.client,
+    hop: exchange.hop,
+  });
   try {
     const response = await context.next(background);
     if (response.status === 304) {
@@ -470,16 +486,15 @@ function expiresAt(context: Context, policy: Policy, headers: [string, string][]
   return context.clock() + freshnessPolicy(context, policy).policy.timeToLive() + STALE_KEPT_MS;
 }
 
-/**
- * Serves a stored response. Returns `null` when its body is gone. `after` delays the end of
- * the body (a background revalidation finishing).
- */
+/** What a background exchange reports its activity and progress to: nobody. */
+const QUIET: ExchangeMonitor = { activity() {}, uploadProgress() {} };
+
+/** Serves a stored response. Returns `null` when its body is gone. */
 async function serve(
   context: Context,
   entry: CacheEntry,
   policy: Policy,
   fromCache: boolean,
-  after?: Promise<void>,
   headers: readonly [string, string][] = entry.headers,
 ): Promise<Response | null> {
   const { cache, exchange } = context;
@@ -494,35 +509,12 @@ async function serve(
   } catch {
     return null;
   }
-  if (after) {
-    if (body === null) await after;
-    else body = delayEnd(body, after);
-  }
   const response = new Response(body, {
     status: entry.status,
     statusText: entry.statusText,
     headers: _servedHeaders(headers, policy.age()),
   });
   return setResponseInfo(response, { url: exchange.url, fromCache });
-}
-
-function delayEnd(
-  source: ReadableStream<Uint8Array>,
-  after: Promise<void>,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) {
-        await after;
-        controller.close();
-      } else controller.enqueue(value);
-    },
-    async cancel(reason) {
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
 }
 
 /**

@@ -378,6 +378,61 @@ Deno.test("cache layer serves stale on error and while revalidating when the res
     assert.equal((await env.get()).reply.status, 503, "past the stale-if-error window");
   });
 
+  await t.step("stale-while-revalidate: text() does not wait for a silent origin", async () => {
+    const release = Promise.withResolvers<void>();
+    await using env = await setup(async (request, n) => {
+      if (n === 2) {
+        // The revalidation: the origin says nothing until the test lets it, or the client goes.
+        await Promise.race([
+          release.promise,
+          new Promise((resolve) => request.signal.addEventListener("abort", resolve)),
+        ]);
+      }
+      return new Response(`v${n}`, {
+        headers: { "cache-control": "max-age=10, stale-while-revalidate=60" },
+      });
+    });
+    await env.get();
+    env.advance(20);
+    const stale = env.manager.get(env.url + "/");
+    let settled = false;
+    const text = stale.text().finally(() => (settled = true));
+    const deadline = Date.now() + 5_000;
+    while (!settled && Date.now() < deadline) await tick(10);
+    assert.equal(settled, true, "text() resolved while the revalidation still waits");
+    assert.equal(await text, "v1");
+    assert.equal(stale.fromCache, true);
+    assert.equal(env.seen.length, 2, "the revalidation was sent");
+    release.resolve();
+    // The refreshed response is stored once the revalidation completes.
+    let fresh = "";
+    for (let i = 0; i < 200 && fresh !== "v2"; i++) {
+      await tick(10);
+      fresh = (await env.get("/", { cacheLoadControl: "prefer-cache" })).text;
+    }
+    assert.equal(fresh, "v2");
+    assert.equal(env.seen.length, 2);
+  });
+
+  await t.step(
+    "stale-while-revalidate: closing the manager ends a pending revalidation",
+    async () => {
+      await using env = await setup(async (request, n) => {
+        if (n === 2) {
+          await new Promise((resolve) => request.signal.addEventListener("abort", resolve));
+        }
+        return new Response(`v${n}`, {
+          headers: { "cache-control": "max-age=10, stale-while-revalidate=60" },
+        });
+      });
+      await env.get();
+      env.advance(20);
+      assert.equal((await env.get()).text, "v1");
+      while (env.seen.length < 2) await tick(5);
+      await env.manager.close(); // returns although the origin never answers
+    },
+  );
+
   await t.step("stale-while-revalidate serves the stale body and refreshes it", async () => {
     await using env = await setup((_, n) =>
       new Response(`v${n}`, {
@@ -389,9 +444,16 @@ Deno.test("cache layer serves stale on error and while revalidating when the res
     const stale = await env.get();
     assert.equal(stale.text, "v1");
     assert.equal(stale.reply.fromCache, true);
+    for (let i = 0; i < 200 && env.seen.length < 2; i++) await tick(5);
     assert.equal(env.seen.length, 2, "revalidated in the background");
+    let stored = "";
+    for (let i = 0; i < 200 && stored !== "v2"; i++) {
+      await tick(5);
+      stored = (await env.get("/", { cacheLoadControl: "prefer-cache" })).text;
+    }
     const fresh = await env.get();
     assert.equal(fresh.text, "v2");
+    assert.equal(fresh.reply.fromCache, true);
     assert.equal(env.seen.length, 2);
   });
 });
