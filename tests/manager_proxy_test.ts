@@ -181,6 +181,27 @@ Deno.test("a proxy that refuses credentials with 401, as tinyproxy does, is stil
   }
 });
 
+Deno.test("a 401 the authenticator answers through a proxy with credentials asks the proxy nothing more", async () => {
+  await using origin = serve((request) =>
+    request.headers.get("authorization") === `Basic ${btoa("bob:pw")}`
+      ? new Response("hello bob")
+      : new Response("who are you", {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="origin"' },
+      })
+  );
+  await using proxy = startProxyServer({ hosts, auth });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url, ...auth },
+    authenticator: () => ({ username: "bob", password: "pw" }),
+  });
+  const reply = manager.get(`http://origin.test:${origin.port}/private`);
+  assert.equal(await reply.text(), "hello bob");
+  assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  // Two forwarded requests (the challenge, the answer); no CONNECT probe: nothing failed.
+  assert.deepEqual(proxy.log.map((r) => [r.kind, r.outcome]), [["forward", 200], ["forward", 200]]);
+});
+
 Deno.test("a 401 from the origin through a proxy that accepts the credentials stays the origin's", async () => {
   await using origin = serve(() =>
     new Response("who are you", {

@@ -25,6 +25,7 @@ import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/d
 import type { Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
+import { refusedCredentials } from "../proxy/_probe.ts";
 import type { NetworkReply } from "../reply.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
 
@@ -96,6 +97,8 @@ function httpProxyOf(
 export interface AuthSettings {
   /** Supplies credentials when neither the cache nor the URL has working ones. */
   readonly authenticator: Authenticator | undefined;
+  /** Extra CA certificates, for asking an https proxy whose 401 it was. */
+  readonly caCerts: readonly string[];
 }
 
 /**
@@ -132,7 +135,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     });
   };
 
-  return (next) => async (exchange) => {
+  const answering: Layer = (next) => async (exchange) => {
     if (exchange.url.protocol !== "http:" && exchange.url.protocol !== "https:") {
       return await next(exchange);
     }
@@ -337,5 +340,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         credentials: { username: credentials.username, password: credentials.password },
       };
     }
+  };
+
+  // A 401 through an http proxy that was sent credentials may be the proxy's refusal (as
+  // tinyproxy answers): asked only when the reply would fail with it, never on the way.
+  return (next) => {
+    const handler = answering(next);
+    return async (exchange) => {
+      const response = await handler(exchange);
+      if (response.status !== 401 || exchange.proxy === undefined) return response;
+      return await refusedCredentials(
+        response,
+        exchange.proxy,
+        exchange.url,
+        settings.caCerts,
+      );
+    };
   };
 }

@@ -11,7 +11,7 @@ import type { Exchange, Layer } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
 import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
-import { classifyProxyError, refusedCredentials, watchProxy } from "../proxy/_probe.ts";
+import { classifyProxyError, watchProxy } from "../proxy/_probe.ts";
 import { redactProxy } from "../proxy/_redact.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -83,11 +83,11 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
     try {
       const sending = next(exchange);
       if (proxy.type === "none" || timeout <= 0) {
-        return await refusedCredentials(await sending, proxy, exchange.url, settings.caCerts());
+        return await sending;
       }
       sending.catch(() => {});
       const response = await watchProxy(sending, proxy, timeout, settings.caCerts());
-      return await refusedCredentials(response, proxy, exchange.url, settings.caCerts());
+      return response;
     } catch (error) {
       if (exchange.signal.aborted) throw error;
       if (proxy.type === "none") throw error;

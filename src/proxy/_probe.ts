@@ -373,7 +373,7 @@ export async function refusedCredentials(
   response: Response,
   proxy: NetworkProxy,
   url: URL,
-  caCerts: string[],
+  caCerts: readonly string[],
 ): Promise<Response> {
   if (
     response.status !== 401 || url.protocol !== "http:" ||
@@ -384,7 +384,7 @@ export async function refusedCredentials(
   const status = await probeConnect(
     proxy,
     `${url.hostname}:${proxyQuery(url).port}`,
-    { caCerts },
+    { caCerts: [...caCerts] },
   );
   if (status !== 401 && status !== 407) return response;
   await response.body?.cancel().catch(() => {});
