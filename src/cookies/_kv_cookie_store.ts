@@ -44,6 +44,10 @@ const READ_BATCH = 10;
 /** Deletions per atomic operation. */
 const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
+/** Decoded bundles kept, each valid while its first part keeps the versionstamp it had. */
+const DECODED_BUNDLES = 4096;
+/** Request hosts whose bundle keys are kept. */
+const HOST_KEYS = 1024;
 const U64 = 1n << 64n;
 const ENCODER = new TextEncoder();
 
@@ -115,6 +119,14 @@ function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
 export class _KvCookieStore extends _CookieStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
+  /**
+   * The cookies of bundles read, by domain, with the versionstamp of the first part they were
+   * read at: every write rewrites or deletes that part, so an equal versionstamp from a new
+   * read means the same cookies, and any other write (this process's or another's) a new read.
+   */
+  readonly #decoded = new Map<string, { stamp: string; cookies: _StoredCookie[] }>();
+  /** The bundle keys a request host reads, by host. */
+  readonly #hostKeys = new Map<string, Deno.KvKey[]>();
 
   constructor(kv: Deno.Kv, prefix: Deno.KvKey, limits: _StoreLimits) {
     super(limits);
@@ -275,11 +287,57 @@ export class _KvCookieStore extends _CookieStore {
     return (await this.#read(domain)).cookies.find((c) => c.path === path && c.name === name);
   }
 
-  async find(host: string, domains = _candidateDomains(host)): Promise<_StoredCookie[]> {
-    const site = _siteOf(domains[domains.length - 1]!);
-    const heads = await this.#getMany(domains.map((domain) => this.#bundleKey(site, domain)));
-    if (heads.every((head) => head.versionstamp === null)) return [];
-    return (await this.#assemble(heads)).flatMap((bundle) => bundle.cookies);
+  async find(host: string, domains?: string[]): Promise<_StoredCookie[]> {
+    const keys = this.#keysOf(host, domains);
+    const heads = keys.length <= READ_BATCH
+      ? await _retryLocked(() => this.#kv.getMany(keys))
+      : await this.#getMany(keys);
+    let found: _StoredCookie[] | undefined;
+    let shared = true;
+    for (const head of heads) {
+      if (head.versionstamp === null) continue;
+      const cookies = await this.#cookiesOf(head);
+      if (cookies.length === 0) continue;
+      if (found === undefined) found = cookies;
+      else if (shared) {
+        found = [...found, ...cookies];
+        shared = false;
+      } else found.push(...cookies);
+    }
+    return found ?? [];
+  }
+
+  /** The keys of the bundles of `host`'s candidate domains, kept for the hosts seen last. */
+  #keysOf(host: string, domains: string[] | undefined): Deno.KvKey[] {
+    let keys = this.#hostKeys.get(host);
+    if (keys === undefined) {
+      const candidates = domains ?? _candidateDomains(host);
+      const site = _siteOf(candidates[candidates.length - 1]!);
+      keys = candidates.map((domain) => this.#bundleKey(site, domain));
+      if (this.#hostKeys.size >= HOST_KEYS) {
+        this.#hostKeys.delete(this.#hostKeys.keys().next().value!);
+      }
+      this.#hostKeys.set(host, keys);
+    }
+    return keys;
+  }
+
+  /** The cookies of the bundle whose first part is `head`: decoded once per version. */
+  async #cookiesOf(head: Deno.KvEntryMaybe<unknown>): Promise<_StoredCookie[]> {
+    const n = this.#prefix.length;
+    const domain = head.key[n + 2] as string;
+    const cached = this.#decoded.get(domain);
+    if (cached !== undefined && cached.stamp === head.versionstamp) return cached.cookies;
+    const bundle = await this.#bundleFrom(head.key[n + 1] as string, domain, head);
+    if (bundle.head.versionstamp === null) {
+      this.#decoded.delete(domain);
+    } else {
+      if (cached === undefined && this.#decoded.size >= DECODED_BUNDLES) {
+        this.#decoded.delete(this.#decoded.keys().next().value!);
+      }
+      this.#decoded.set(domain, { stamp: bundle.head.versionstamp, cookies: bundle.cookies });
+    }
+    return bundle.cookies;
   }
 
   async findSite(site: string): Promise<_StoredCookie[]> {

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
+import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 
 const START = Date.UTC(2026, 0, 1);
 const WRITER = new URL("../testdata/cookies/kv_cookie_writer.ts", import.meta.url);
@@ -170,4 +171,27 @@ Deno.test("KvCookieJar stores names and paths too long for a key part", async ()
   assert.deepEqual(sent.map((c) => [c.name.length, c.value]), [[3000, "w"]]);
   assert.equal(await jar.deleteCookie({ name, domain: "example.com", path }), true);
   assert.deepEqual(await jar.allCookies(), []);
+});
+
+Deno.test("KvCookieJar decodes a bundle once per version and sees another process's cookie on the next lookup", async () => {
+  await using db = await tempDb();
+  assert.equal(await runWriter(db.path, "p", 10), 10);
+  const kv = await Deno.openKv(db.path);
+  try {
+    const store = new _KvCookieStore(kv, ["netaccess", "cookies"], {
+      clock: () => Date.now(),
+      maxCookiesPerDomain: 180,
+      maxCookies: 3000,
+    });
+    const first = await store.find("www.site1.com");
+    assert.deepEqual(first.map((c) => c.name).sort(), ["p-1", "p-6"]);
+    // The same version: the decoded cookies, not a new decode.
+    assert.equal(await store.find("www.site1.com"), first);
+    assert.equal(await runWriter(db.path, "q", 2), 2);
+    const next = await store.find("www.site1.com");
+    assert.deepEqual(next.map((c) => c.name).sort(), ["p-1", "p-6", "q-1"]);
+    assert.equal(await store.find("www.site1.com"), next);
+  } finally {
+    kv.close();
+  }
 });
