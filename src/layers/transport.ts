@@ -184,19 +184,28 @@ function decode(response: Response, url: URL): Response {
   const reader = source.getReader();
   let compressed = 0;
   let networkError: unknown;
-  const counted = new ReadableStream<Uint8Array<ArrayBuffer>>({
+  /** A first chunk read to tell zlib from raw deflate; `null` when the body ended there. */
+  let first: Uint8Array | null | undefined;
+  const enqueue = (controller: ReadableStreamDefaultController<Uint8Array>, value: Uint8Array) => {
+    compressed += value.byteLength;
+    // Small slices bound what one of them inflates to (gzip: about 1 MiB per KiB) before the
+    // guard sees it.
+    for (let at = 0; at < value.byteLength; at += DECODE_SLICE) {
+      controller.enqueue(value.subarray(at, at + DECODE_SLICE));
+    }
+  };
+  const counted = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (first !== undefined) {
+        if (first === null) controller.close();
+        else enqueue(controller, first);
+        first = undefined;
+        return;
+      }
       try {
         const { value, done } = await reader.read();
         if (done) controller.close();
-        else {
-          compressed += value.byteLength;
-          // Small slices bound what one of them inflates to (gzip: about 1 MiB per KiB) before
-          // the guard sees it.
-          for (let at = 0; at < value.byteLength; at += DECODE_SLICE) {
-            controller.enqueue(value.subarray(at, at + DECODE_SLICE) as Uint8Array<ArrayBuffer>);
-          }
-        }
+        else enqueue(controller, value);
       } catch (error) {
         networkError = error;
         controller.error(error);
@@ -206,11 +215,29 @@ function decode(response: Response, url: URL): Response {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-  const decoded = counted.pipeThrough(new DecompressionStream(format as CompressionFormat))
-    .getReader();
+  /** Starts decoding; "deflate" is zlib (RFC 9110), or raw deflate as some servers send it. */
+  const start = async () => {
+    let chosen = format;
+    if (coding === "deflate") {
+      try {
+        const { value, done } = await reader.read();
+        first = done ? null : value;
+      } catch (error) {
+        networkError = error;
+        throw error;
+      }
+      if (first && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
+        chosen = "deflate-raw";
+      }
+    }
+    return (counted as ReadableStream<Uint8Array<ArrayBuffer>>)
+      .pipeThrough(new DecompressionStream(chosen as CompressionFormat)).getReader();
+  };
+  let decoded: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
+        decoded ??= await start();
         const { value, done } = await decoded.read();
         if (done) controller.close();
         else controller.enqueue(value);
@@ -225,10 +252,15 @@ function decode(response: Response, url: URL): Response {
       }
     },
     cancel(reason) {
-      return decoded.cancel(reason);
+      return decoded ? decoded.cancel(reason) : reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
   return setResponseInfo(withBody(response, body), { compressedBytes: () => compressed });
+}
+
+/** Whether two bytes open a zlib stream (RFC 1950): method 8, and a header check of 31. */
+function isZlibHeader(cmf: number, flg: number): boolean {
+  return (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
 }
 
 /** Methods `fetch` refuses to send. */
