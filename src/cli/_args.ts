@@ -1,0 +1,251 @@
+/**
+ * The arguments of the command line: its options, usage and help text, and the plan of a run
+ * checked from them.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import denoJson from "../../deno.json" with { type: "json" };
+import type { NetworkProxy } from "../../mod.ts";
+import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { requestOf } from "./_request.ts";
+import { statePathHint } from "./state_path.ts";
+
+/** The one-line usage, shown after a bad argument. */
+export const USAGE = "usage: netaccess [options] URL... (netaccess --help for the options)";
+/** The text of `--help`. */
+export const HELP =
+  `netaccess ${denoJson.version}: fetch URLs with a persistent HTTP cache, cookie jar and HSTS
+
+usage: netaccess [options] URL...
+
+Request
+  -X, --request METHOD      method (default GET, or POST with -d, --json, -F)
+  -H, --header "N: V"       add a header (repeatable)
+  -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &)
+      --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
+  -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
+  -I, --head                send HEAD and print the response headers
+  -u, --user USER[:PASS]    credentials (asks for the password on a terminal when missing)
+Redirects
+  -L, --location            follow redirects (the default)
+      --max-redirs N        most redirects to follow (default 50)
+      --redirect-policy P   manual, no-less-safe (default), same-origin, user-verified
+Output
+  -o, --output FILE         write the body to FILE
+  -O, --remote-name         write the body to a file named after the URL
+  -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
+  -s, --silent              no progress lines
+      --progress            progress lines even when stderr is not a terminal
+  -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
+State
+      --state PATH          the Deno KV file of cookies, cache and HSTS
+                            (default: ${statePathHint()})
+      --no-cache            neither read nor write the cache
+      --no-cookies          neither send nor store cookies
+      --offline             network off: served from the cache, or an error
+Network
+  -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://
+  -m, --timeout SECONDS     the whole transfer must end within SECONDS
+      --transfer-timeout S  fail when no byte moves for S seconds
+      --retry N             retry failed idempotent requests up to N times
+      --parallel N          transfer up to N URLs at once (each to its own file, with -O)
+TLS
+      --cacert FILE         trust the CA certificates (PEM) in FILE
+      --cert FILE           client certificate (PEM), with --key
+      --key FILE            private key (PEM) of --cert
+                            (no -k/--insecure: Deno has no per-client switch to skip
+                            certificate checks; trust the server's CA with --cacert)
+  -h, --help                this help
+  -V, --version             the version
+
+Exit codes: 0 ok, 2 bad arguments, 3 protocol, 5 proxy, 7 connection, 22 HTTP error (--fail),
+23 binary to terminal, 26 content, 28 timeout, 35 TLS, 130 canceled, 1 other.`;
+
+const OPTIONS = {
+  request: { type: "string", short: "X" },
+  header: { type: "string", short: "H", multiple: true },
+  data: { type: "string", short: "d", multiple: true },
+  json: { type: "string", multiple: true },
+  form: { type: "string", short: "F", multiple: true },
+  head: { type: "boolean", short: "I" },
+  user: { type: "string", short: "u" },
+  location: { type: "boolean", short: "L" },
+  "max-redirs": { type: "string" },
+  "redirect-policy": { type: "string" },
+  output: { type: "string", short: "o" },
+  "remote-name": { type: "boolean", short: "O" },
+  verbose: { type: "boolean", short: "v" },
+  silent: { type: "boolean", short: "s" },
+  progress: { type: "boolean" },
+  fail: { type: "boolean", short: "f" },
+  state: { type: "string" },
+  "no-cache": { type: "boolean" },
+  "no-cookies": { type: "boolean" },
+  offline: { type: "boolean" },
+  proxy: { type: "string", short: "x" },
+  timeout: { type: "string", short: "m" },
+  "transfer-timeout": { type: "string" },
+  retry: { type: "string" },
+  parallel: { type: "string" },
+  cacert: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  insecure: { type: "boolean", short: "k" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+export const REDIRECT_POLICIES = ["manual", "no-less-safe", "same-origin", "user-verified"];
+
+/** A number of seconds, as milliseconds. */
+export function seconds(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || value.trim() === "") {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `--${name} takes a number of seconds above 0, got "${value}"`,
+      true,
+    );
+  }
+  return Math.max(1, Math.round(n * 1000));
+}
+
+/** A whole number of at least `min`. */
+export function count(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || value.trim() === "") {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `--${name} takes a whole number of at least ${min}, got "${value}"`,
+      true,
+    );
+  }
+  return n;
+}
+
+/** The proxy of `-x`. */
+export function parseProxy(value: string): NetworkProxy {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
+  } catch {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-x takes a proxy URL such as http://host:3128, got "${value}"`,
+      true,
+    );
+  }
+  const type = url.protocol.slice(0, -1);
+  if (!["http", "https", "socks5", "socks5h"].includes(type)) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-x: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
+      true,
+    );
+  }
+  const proxy: NetworkProxy = {
+    type: type as NetworkProxy["type"],
+    url: `${url.protocol}//${url.host}`,
+  };
+  if (url.username) {
+    proxy.username = decodeURIComponent(url.username);
+    proxy.password = decodeURIComponent(url.password);
+  }
+  return proxy;
+}
+
+/** What a run does, checked from its arguments. */
+export interface Plan {
+  urls: URL[];
+  method: string;
+  headers: Headers;
+  body: Uint8Array | null;
+  output: string | undefined;
+  remoteName: boolean;
+  head: boolean;
+  verbose: boolean;
+  progress: boolean;
+  fail: boolean;
+  offline: boolean;
+  noCache: boolean;
+  noCookies: boolean;
+  timeout: number | undefined;
+  parallel: number | undefined;
+}
+
+function parsed(args: string[]) {
+  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+/** The values of the options, by long name. */
+export type Values = ReturnType<typeof parsed>["values"];
+
+/** Parses `args` (throws on an unknown option or a missing value). */
+export function parse(args: string[]): { values: Values; positionals: string[] } {
+  return parsed(args);
+}
+
+/** Checks the arguments and makes the plan of a run. */
+export async function plan(values: Values, positionals: string[]): Promise<Plan> {
+  if (values.insecure) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "-k/--insecure is not available: Deno has no per-client switch to skip certificate checks; " +
+        "trust the server's CA with --cacert FILE (or run Deno with " +
+        "--unsafely-ignore-certificate-errors=HOST)",
+      true,
+    );
+  }
+  if (positionals.length === 0) throw new Exit(EXIT_CODES.usage, "no URL given", true);
+  const urls = positionals.map((text) => {
+    try {
+      return new URL(/^[a-z][a-z0-9+.-]*:/i.test(text) ? text : `http://${text}`);
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `"${text}" is not a URL`, true);
+    }
+  });
+  const bodies = [values.data, values.json, values.form].filter((v) => v !== undefined).length;
+  if (bodies > 1) throw new Exit(EXIT_CODES.usage, "give one of -d, --json and -F", true);
+  if (values.head && bodies > 0) {
+    throw new Exit(EXIT_CODES.usage, "-I sends no body: drop -d, --json or -F", true);
+  }
+  if (values.output !== undefined && values["remote-name"]) {
+    throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
+  }
+  if (values.output !== undefined && urls.length > 1) {
+    throw new Exit(EXIT_CODES.usage, "-o names one file: use -O for several URLs", true);
+  }
+  const parallel = count("parallel", values.parallel, 1);
+  if (parallel !== undefined && urls.length > 1 && !values["remote-name"]) {
+    throw new Exit(EXIT_CODES.usage, "--parallel writes each URL to its own file: add -O", true);
+  }
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    throw new Exit(EXIT_CODES.usage, "--cert and --key go together", true);
+  }
+  if (values["no-cache"] && values.offline) {
+    throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
+  }
+  const { method, headers, body } = await requestOf(values, urls);
+  const stderrTerminal = Deno.stderr.isTerminal();
+  return {
+    urls,
+    method,
+    headers,
+    body,
+    output: values.output,
+    remoteName: values["remote-name"] ?? false,
+    head: values.head ?? false,
+    verbose: values.verbose ?? false,
+    progress: !values.silent && (values.progress === true || stderrTerminal),
+    fail: values.fail ?? false,
+    offline: values.offline ?? false,
+    noCache: values["no-cache"] ?? false,
+    noCookies: values["no-cookies"] ?? false,
+    timeout: seconds("timeout", values.timeout),
+    parallel,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The request of a command line: method, headers and body (`-X`, `-H`, `-d`, `--json`, `-F`,
+ * `-u`), and the files and streams its options read.
+ *
+ * @module
+ */
+
+import { Exit, EXIT_CODES } from "./exit_codes.ts";
+
+const encoder = new TextEncoder();
+
+export async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Exit(EXIT_CODES.failure, `Cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  return await new Response(Deno.stdin.readable).bytes();
+}
+
+/** The bytes of `-d`/`--json` DATA: text, `@file` or `@-`. */
+async function dataBytes(value: string, option: string): Promise<Uint8Array> {
+  if (!value.startsWith("@")) return encoder.encode(value);
+  const path = value.slice(1);
+  if (path === "-") return await readStdin();
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw new Exit(
+      EXIT_CODES.failure,
+      `Cannot read the ${option} file ${path}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * A body sent as a stream of 64 KiB slices so that its upload progress can be shown. The
+ * request carries the bytes (replayable for redirects and authentication); each send gets a
+ * stream of its own.
+ */
+export function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.byteLength) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(bytes.byteLength, offset + 64 * 1024);
+      controller.enqueue(bytes.slice(offset, end));
+      offset = end;
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function formBody(fields: string[]): Promise<{ bytes: Uint8Array; type: string }> {
+  const form = new FormData();
+  for (const field of fields) {
+    const eq = field.indexOf("=");
+    if (eq <= 0) {
+      throw new Exit(
+        EXIT_CODES.usage,
+        `-F takes NAME=VALUE, NAME=@FILE or NAME=<FILE, got "${field}"`,
+        true,
+      );
+    }
+    const name = field.slice(0, eq);
+    const value = field.slice(eq + 1);
+    if (value.startsWith("@")) {
+      const [path = "", ...params] = value.slice(1).split(";");
+      let type = "application/octet-stream";
+      let filename = path.split(/[\\/]/).pop() ?? path;
+      for (const param of params) {
+        const [key, ...rest] = param.split("=");
+        if (key?.trim() === "type") type = rest.join("=");
+        if (key?.trim() === "filename") filename = rest.join("=");
+      }
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await Deno.readFile(path);
+      } catch (error) {
+        throw new Exit(
+          EXIT_CODES.failure,
+          `Cannot read the -F file ${path}: ${(error as Error).message}`,
+        );
+      }
+      form.append(name, new Blob([bytes], { type }), filename);
+    } else if (value.startsWith("<")) {
+      form.append(name, await readText(value.slice(1), "the -F file"));
+    } else {
+      form.append(name, value);
+    }
+  }
+  const response = new Response(form);
+  return {
+    bytes: await response.bytes(),
+    type: response.headers.get("content-type") ?? "multipart/form-data",
+  };
+}
+
+/** Reads a password from the terminal without echoing it. */
+async function askPassword(user: string): Promise<string> {
+  if (!Deno.stdin.isTerminal()) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-u ${user} has no password and stdin is not a terminal to ask for it: give -u ${user}:PASSWORD`,
+      true,
+    );
+  }
+  // Raw before the prompt: whatever is typed once it shows is never echoed.
+  Deno.stdin.setRaw(true);
+  Deno.stderr.writeSync(encoder.encode(`Password for ${user}: `));
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(64);
+  try {
+    read: for (;;) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      for (const byte of buffer.subarray(0, n)) {
+        if (byte === 0x0d || byte === 0x0a) break read;
+        if (byte === 0x03) throw new Exit(EXIT_CODES.canceled, "Canceled");
+        if (byte === 0x7f || byte === 0x08) bytes.pop();
+        else bytes.push(byte);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    Deno.stderr.writeSync(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(Uint8Array.from(bytes));
+}
+
+/** The options that make the request. */
+export interface RequestOptions {
+  request?: string;
+  header?: string[];
+  data?: string[];
+  json?: string[];
+  form?: string[];
+  head?: boolean;
+  user?: string;
+}
+
+/**
+ * The method, headers and body that `values` ask for; `-u` credentials go into each of
+ * `urls`.
+ */
+export async function requestOf(
+  values: RequestOptions,
+  urls: URL[],
+): Promise<{ method: string; headers: Headers; body: Uint8Array | null }> {
+  const headers = new Headers();
+  for (const line of values.header ?? []) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new Exit(EXIT_CODES.usage, `-H takes "Name: value", got "${line}"`, true);
+    try {
+      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `-H "${line}" is not a valid header`, true);
+    }
+  }
+  let body: Uint8Array | null = null;
+  if (values.data !== undefined) {
+    if (!headers.has("content-type")) {
+      headers.set("content-type", "application/x-www-form-urlencoded");
+    }
+    const parts = [];
+    for (const data of values.data) parts.push(await dataBytes(data, "--data"));
+    body = parts.length === 1 ? parts[0]! : encoder.encode(
+      parts.map((part) => new TextDecoder().decode(part)).join("&"),
+    );
+  } else if (values.json !== undefined) {
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    if (!headers.has("accept")) headers.set("accept", "application/json");
+    const parts = [];
+    for (const json of values.json) parts.push(await dataBytes(json, "--json"));
+    body = encoder.encode(parts.map((part) => new TextDecoder().decode(part)).join(""));
+  } else if (values.form !== undefined) {
+    const form = await formBody(values.form);
+    if (!headers.has("content-type")) headers.set("content-type", form.type);
+    body = form.bytes;
+  }
+  const method = values.request?.toUpperCase() ??
+    (values.head ? "HEAD" : body !== null ? "POST" : "GET");
+  if (values.request !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(values.request)) {
+    throw new Exit(EXIT_CODES.usage, `-X takes an HTTP method, got "${values.request}"`, true);
+  }
+  if (values.user !== undefined) {
+    const colon = values.user.indexOf(":");
+    const user = colon < 0 ? values.user : values.user.slice(0, colon);
+    const password = colon < 0 ? await askPassword(user) : values.user.slice(colon + 1);
+    for (const url of urls) {
+      url.username = encodeURIComponent(user);
+      url.password = encodeURIComponent(password);
+    }
+  }
+  return { method, headers, body };
+}

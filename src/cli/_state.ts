@@ -1,0 +1,79 @@
+/**
+ * The state of a command line run (HTTP cache, cookie jar, HSTS) opened from its Deno KV file.
+ *
+ * @module
+ */
+
+import {
+  type CookieJar,
+  type HstsStore,
+  KvCache,
+  KvCookieJar,
+  KvHstsStore,
+  MemoryCache,
+  MemoryCookieJar,
+  MemoryHstsStore,
+  type NetworkCache,
+} from "../../mod.ts";
+import type { Plan } from "./_args.ts";
+import { Exit, EXIT_CODES } from "./exit_codes.ts";
+
+/** The stores of a run, closed together. */
+export interface State extends AsyncDisposable {
+  cache: NetworkCache | null;
+  cookieJar: CookieJar | null;
+  hstsStore: HstsStore;
+}
+
+/** Opens the state file at `path` (`null`: in memory), or warns and keeps it in memory. */
+export async function openState(
+  path: string | null,
+  plan: Plan,
+  warn: (line: string) => void,
+): Promise<State> {
+  let kv: Deno.Kv | null = null;
+  if (path !== null && typeof Deno.openKv !== "function") {
+    warn(
+      "Deno KV is not available (run with --unstable-kv): cookies, cache and HSTS last this run only",
+    );
+  } else if (path !== null) {
+    if (path !== ":memory:") {
+      const dir = path.replace(/[\\/][^\\/]*$/, "");
+      if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true }).catch(() => {});
+    }
+    try {
+      kv = await Deno.openKv(path);
+    } catch (error) {
+      throw new Exit(
+        EXIT_CODES.failure,
+        `Cannot open the state file ${path}: ${
+          (error as Error).message
+        } (give another with --state PATH)`,
+      );
+    }
+  }
+  // The state file is one person's: a private cache, which may keep responses to requests
+  // that carried their cookies or credentials.
+  const cache = plan.noCache
+    ? null
+    : kv
+    ? await KvCache.open({ kv, mode: "private" })
+    : new MemoryCache();
+  const cookieJar = plan.noCookies
+    ? null
+    : kv
+    ? await KvCookieJar.open({ kv })
+    : new MemoryCookieJar();
+  const hstsStore = kv ? await KvHstsStore.open({ kv }) : new MemoryHstsStore();
+  return {
+    cache,
+    cookieJar,
+    hstsStore,
+    async [Symbol.asyncDispose]() {
+      await cache?.close();
+      await (cookieJar as KvCookieJar | null)?.close?.();
+      await (hstsStore as KvHstsStore).close?.();
+      kv?.close();
+    },
+  };
+}

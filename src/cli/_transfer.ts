@@ -1,0 +1,204 @@
+/**
+ * One URL of a command line run: its request sent, its body written to stdout or a file, its
+ * failure told, and its exit code.
+ *
+ * @module
+ */
+
+import {
+  type CacheLoadControl,
+  type CookieJar,
+  type NetworkAccessManager,
+  NetworkError,
+  type NetworkReply,
+  NetworkReplyError,
+  NetworkRequest,
+} from "../../mod.ts";
+import type { _ObservedCache } from "./_observed_cache.ts";
+import type { _ProgressDisplay } from "./_progress.ts";
+import type { Plan } from "./_args.ts";
+import { explain, type Hop } from "./_verbose.ts";
+import { Exit, EXIT_CODES, exitCode } from "./exit_codes.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes all of `bytes`. */
+export async function writeAll(
+  writer: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.byteLength) offset += await writer.write(bytes.subarray(offset));
+}
+
+function remoteName(url: URL): string {
+  const name = decodeURIComponent(url.pathname.split("/").pop() ?? "");
+  if (!name || name === "." || name === "..") {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-O takes the file name from the URL, and ${url.href} has none: use -o FILE`,
+      true,
+    );
+  }
+  return name;
+}
+
+function hint(reply: NetworkReply, offline: boolean): string {
+  const text = reply.errorString;
+  switch (reply.error) {
+    case NetworkError.SslHandshakeFailedError:
+      if (/certificate required/.test(text)) {
+        return " (give a client certificate with --cert and --key)";
+      }
+      if (/unknown issuer/.test(text)) return " (trust the server's CA with --cacert FILE)";
+      return "";
+    case NetworkError.ProxyNotFoundError:
+      return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
+    case NetworkError.ProxyAuthenticationRequiredError:
+      return " (give the proxy's credentials in -x http://user:pass@host:port)";
+    case NetworkError.AuthenticationRequiredError:
+      return " (give credentials with -u USER[:PASSWORD])";
+    case NetworkError.UnknownNetworkError:
+      if (offline && /disabled/i.test(text)) {
+        return ": not in the cache, and --offline keeps the network off";
+      }
+      return "";
+    case NetworkError.TimeoutError:
+      if (/\(timeout\)$/.test(text)) return " (allow more with --timeout SECONDS)";
+      if (/^No data moved/.test(text)) return " (allow more with --transfer-timeout SECONDS)";
+      return "";
+    case NetworkError.ContentNotFoundError:
+      if (offline && reply.status === 0) return ": not in the cache (--offline)";
+      return "";
+  }
+  return "";
+}
+
+/** Sends the request of `url`, writes its body and resolves with its exit code. */
+export async function transfer(
+  url: URL,
+  settings: Plan,
+  manager: NetworkAccessManager,
+  cache: _ObservedCache | null,
+  jar: CookieJar | null,
+  hops: Map<NetworkReply, Hop[]>,
+  uploads: WeakMap<NetworkRequest, Uint8Array>,
+  progress: _ProgressDisplay,
+  signal: AbortSignal,
+  verbose: (line: string) => void,
+  stderr: (line: string) => void,
+): Promise<number> {
+  const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
+  const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
+  const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
+  const request = new NetworkRequest(url, {
+    headers: settings.headers,
+    signal,
+    ...(loadControl ? { cacheLoadControl: loadControl } : {}),
+  });
+  const body = settings.body;
+  if (body !== null) uploads.set(request, body);
+  const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
+  if (body !== null && body.byteLength > 0) {
+    const upload = progress.bar(`↑ ${label}`);
+    reply.addEventListener("uploadprogress", (event) => {
+      upload.update(event.loaded, body.byteLength);
+      if (event.loaded >= body.byteLength) upload.finish();
+    });
+  }
+  const download = progress.bar(settings.head ? `${label} (headers)` : label);
+  reply.addEventListener("redirected", (event) => {
+    verbose(`* redirect ${event.status} to ${event.url.href} (hop ${event.hop})`);
+  });
+  reply.addEventListener("downloadprogress", (event) => {
+    download.update(event.loaded, event.total);
+  });
+  const failHttp = () => settings.fail && reply.status >= 400;
+  type Sink = { write(p: Uint8Array): Promise<number>; close(): void };
+  let out = null as Sink | null;
+  let refused = false;
+  let writeError: Error | null = null;
+  const copy = async () => {
+    for await (const chunk of reply) {
+      if (failHttp() || settings.head) continue;
+      if (out === null) {
+        if (file !== undefined) {
+          try {
+            out = await Deno.open(file, { write: true, create: true, truncate: true });
+          } catch (error) {
+            writeError = error as Error;
+            reply.abort();
+            return;
+          }
+        } else {
+          if (Deno.stdout.isTerminal() && chunk.includes(0)) {
+            refused = true;
+            reply.abort();
+            return;
+          }
+          out = { write: (p) => Deno.stdout.write(p), close() {} };
+        }
+      }
+      try {
+        await writeAll(out, chunk);
+      } catch (error) {
+        writeError = error as Error;
+        reply.abort();
+        return;
+      }
+    }
+  };
+  try {
+    try {
+      await copy();
+    } catch (error) {
+      // A failed reply ends its iteration with its error; the reply says what it was.
+      if (!(error instanceof NetworkReplyError)) throw error;
+    }
+    await reply.finished;
+    if (
+      out === null && file !== undefined && !settings.head && !failHttp() && writeError === null &&
+      !refused && reply.error === NetworkError.NoError
+    ) {
+      // An empty body still makes the file.
+      try {
+        (await Deno.open(file, { write: true, create: true, truncate: true })).close();
+      } catch (error) {
+        writeError = error as Error;
+      }
+    }
+  } finally {
+    out?.close();
+  }
+  if (reply.error === NetworkError.NoError || reply.status > 0) download.finish();
+  if (settings.head && reply.status > 0) {
+    const lines = [`HTTP ${reply.status} ${reply.statusText}`.trimEnd()];
+    for (const [name, value] of reply.headers) lines.push(`${name}: ${value}`);
+    await writeAll(Deno.stdout, encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+  }
+  if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
+  if (refused) {
+    progress.end();
+    stderr(
+      `netaccess: ${reply.url.href} is binary, and binary output can mess up a terminal: ` +
+        `write it with -o FILE or -O, or pipe it (| cat) to see it anyway`,
+    );
+    return EXIT_CODES.output;
+  }
+  if (writeError !== null) {
+    progress.end();
+    stderr(`netaccess: cannot write ${file ?? "stdout"}: ${writeError.message}`);
+    return EXIT_CODES.failure;
+  }
+  if (reply.error === NetworkError.NoError) return EXIT_CODES.ok;
+  const code = exitCode(reply.error, reply.status);
+  if (code === EXIT_CODES.httpError && !settings.fail) return EXIT_CODES.ok;
+  if (code === EXIT_CODES.canceled && signal.aborted) return code;
+  progress.end();
+  const what = reply.status > 0
+    ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
+      .trimEnd()
+    : `${settings.method} ${reply.url.href} failed`;
+  stderr(`netaccess: ${what}: ${reply.errorString}${hint(reply, settings.offline)}`);
+  return code;
+}

@@ -1,0 +1,87 @@
+/**
+ * The exit codes of the command line and the failure that carries one to the end of a run.
+ *
+ * @module
+ */
+
+import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
+
+/**
+ * The exit codes of the command line, by class of failure ({@linkcode NetworkError} ranges).
+ * HTTP error statuses (4xx, 5xx) are a success unless `--fail` is given.
+ *
+ * | code | meaning |
+ * | --- | --- |
+ * | 0 | success |
+ * | 1 | another failure (a file that cannot be read or written) |
+ * | 2 | bad arguments: a one-line error and the usage line |
+ * | 3 | protocol: an invalid URL, an unknown scheme, a refused or endless redirect, a malformed response |
+ * | 5 | proxy: refused, not found, closed, timed out, authentication required |
+ * | 7 | connection: refused, host not found, closed early, network off or not permitted |
+ * | 22 | HTTP error status (400 and up), with `--fail` only |
+ * | 23 | output refused: a binary body to a terminal |
+ * | 26 | content: not in the cache offline, a body that cannot be sent again |
+ * | 28 | timeout: `--timeout`, `--transfer-timeout`, or the connection |
+ * | 35 | TLS: the handshake failed (unknown issuer, expired, name mismatch, certificate required) |
+ * | 130 | canceled (Ctrl-C) |
+ *
+ * @example Telling failures apart in a script
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT_CODES } from "@netaccess/core/cli";
+ *
+ * assert.equal(EXIT_CODES.httpError, 22);
+ * assert.equal(EXIT_CODES.timeout, 28);
+ * ```
+ */
+export const EXIT_CODES: {
+  readonly ok: 0;
+  readonly failure: 1;
+  readonly usage: 2;
+  readonly protocol: 3;
+  readonly proxy: 5;
+  readonly connection: 7;
+  readonly httpError: 22;
+  readonly output: 23;
+  readonly content: 26;
+  readonly timeout: 28;
+  readonly tls: 35;
+  readonly canceled: 130;
+} = Object.freeze({
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  protocol: 3,
+  proxy: 5,
+  connection: 7,
+  httpError: 22,
+  output: 23,
+  content: 26,
+  timeout: 28,
+  tls: 35,
+  canceled: 130,
+});
+
+/** A failure that ends the run with a code and a one-line message. */
+export class Exit extends Error {
+  constructor(readonly code: number, message: string, readonly usage = false) {
+    super(message);
+  }
+}
+
+/** The exit code of a failed reply. */
+export function exitCode(error: NetworkErrorCode, status: number): number {
+  if (error === NetworkError.OperationCanceledError) return EXIT_CODES.canceled;
+  if (error === NetworkError.TimeoutError) return EXIT_CODES.timeout;
+  if (error === NetworkError.SslHandshakeFailedError) return EXIT_CODES.tls;
+  if (
+    error === NetworkError.TooManyRedirectsError || error === NetworkError.InsecureRedirectError
+  ) {
+    return EXIT_CODES.protocol;
+  }
+  if (error < 100) return EXIT_CODES.connection;
+  if (error < 200) return EXIT_CODES.proxy;
+  if (error >= 301 && error < 400) return EXIT_CODES.protocol;
+  if (status >= 400) return EXIT_CODES.httpError;
+  return EXIT_CODES.content;
+}
