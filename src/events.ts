@@ -166,6 +166,7 @@ export interface NetworkAccessManagerEventMap {
  *
  * @example Logging retries
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkRetryEvent } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({ retry: { limit: 1, delay: 10 } });
@@ -175,7 +176,7 @@ export interface NetworkAccessManagerEventMap {
  *   console.log(`retry ${e.attempt} in ${e.delay} ms: ${e.reason}`);
  * });
  * await reply.finished;
- * console.log(reply.retries); // 0
+ * assert.equal(reply.retries, 0);
  * ```
  */
 export class NetworkRetryEvent extends Event {

@@ -16,13 +16,14 @@ import { recordedInfo, recordInfo } from "./_response.ts";
  *
  * @example A transport of your own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Handler, NetworkAccessManager } from "@netaccess/core";
  *
  * const echo: Handler = async (exchange) =>
  *   new Response(`${exchange.method} ${exchange.url.pathname}`);
  * await using manager = new NetworkAccessManager({ transport: echo });
  * const reply = manager.deleteResource("https://example.com/items/1");
- * console.log(await reply.text()); // "DELETE /items/1"
+ * assert.equal(await reply.text(), "DELETE /items/1");
  * ```
  */
 export type Handler = (exchange: Exchange) => Promise<Response>;
@@ -33,6 +34,7 @@ export type Handler = (exchange: Exchange) => Promise<Response>;
  *
  * @example A layer that adds a header and answers one path itself
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Layer, NetworkAccessManager } from "@netaccess/core";
  *
  * const layer: Layer = (next) => async (exchange) => {
@@ -41,7 +43,7 @@ export type Handler = (exchange: Exchange) => Promise<Response>;
  *   return await next(exchange);
  * };
  * await using manager = new NetworkAccessManager({ layers: [layer] });
- * console.log(await manager.get("http://127.0.0.1:9/health").text()); // "ok"
+ * assert.equal(await manager.get("http://127.0.0.1:9/health").text(), "ok");
  * ```
  */
 export type Layer = (next: Handler) => Handler;
@@ -78,6 +80,7 @@ export interface ExchangeMonitor {
  *
  * @example A layer that tries a mirror when the origin is down
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ExchangeChanges, NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -90,7 +93,7 @@ export interface ExchangeMonitor {
  *   const changes: ExchangeChanges = { url };
  *   return await next(exchange.next(changes));
  * });
- * console.log(await manager.get("https://origin.example/file").text()); // "mirror.example"
+ * assert.equal(await manager.get("https://origin.example/file").text(), "mirror.example");
  * ```
  */
 export interface ExchangeChanges {
@@ -355,10 +358,11 @@ export interface ResponseInfo {
  *
  * @example Marking a response a layer made itself
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setResponseInfo, responseInfo } from "@netaccess/core";
  *
  * const response = setResponseInfo(new Response("hi"), { url: new URL("https://example.com/") });
- * console.log(responseInfo(response).url?.href); // "https://example.com/"
+ * assert.equal(responseInfo(response).url?.href, "https://example.com/");
  * ```
  */
 export function setResponseInfo(response: Response, info: ResponseInfo): Response {
@@ -373,9 +377,10 @@ export function setResponseInfo(response: Response, info: ResponseInfo): Respons
  *
  * @example Checking whether a response came from the cache
  * ```ts
+ * import assert from "node:assert/strict";
  * import { responseInfo } from "@netaccess/core";
  *
- * console.log(responseInfo(new Response("x")).fromCache ?? false); // false
+ * assert.equal(responseInfo(new Response("x")).fromCache ?? false, false);
  * ```
  */
 export function responseInfo(response: Response): ResponseInfo {

@@ -28,6 +28,7 @@ import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manage
  *
  * @example A factory of your own
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   MemoryCache,
  *   NetworkAccessManager,
@@ -39,7 +40,7 @@ import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manage
  *   create: () => new NetworkAccessManager({ cache, redirectPolicy: "same-origin", retry: 2 }),
  * };
  * await using manager = factory.create();
- * console.log(manager.cache === cache); // true
+ * assert.equal(manager.cache === cache, true);
  * ```
  */
 export interface NetworkAccessManagerFactory {
@@ -84,13 +85,14 @@ export interface CreateManagerOptions {
  *
  * @example A smaller cache under a prefix of its own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type KvFactoryCacheOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
  *
  * const cache: KvFactoryCacheOptions = { prefix: ["my-app", "http-cache"], maxSize: 10_485_760 };
  * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:", cache });
  * await using manager = factory.create();
  * console.log(manager.cache === factory.cache, factory.cache?.maxSize); // true 10485760
- * console.log(factory.cache?.mode); // "shared"
+ * assert.equal(factory.cache?.mode, "shared");
  * ```
  */
 export interface KvFactoryCacheOptions {
@@ -272,6 +274,7 @@ interface Stores {
  *
  * @example One factory per process; a manager per request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvNetworkAccessManagerFactory } from "@netaccess/core";
  *
  * const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
@@ -280,7 +283,7 @@ interface Stores {
  *   manager: { maxRedirects: 5, retry: { limit: 2 } },
  * });
  * await using manager = factory.create();
- * console.log(manager.cache === factory.cache); // true
+ * assert.equal(manager.cache === factory.cache, true);
  * ```
  */
 export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactory, AsyncDisposable {

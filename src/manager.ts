@@ -438,6 +438,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    *
    * @example Per-origin certificates win over the default one
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
    * const pem = (label: string) => `-----BEGIN ${label}-----\nAA==\n-----END ${label}-----\n`;
@@ -447,9 +448,9 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    *   clientCertificate: everyone,
    *   clientCertificates: { "https://api.example.com:8443": api },
    * });
-   * console.log(manager.clientCertificateFor("https://api.example.com:8443/x") === api); // true
-   * console.log(manager.clientCertificateFor("https://example.com/") === everyone); // true
-   * console.log(manager.clientCertificateFor("http://example.com/")); // undefined
+   * assert.deepEqual(manager.clientCertificateFor("https://api.example.com:8443/x"), api);
+   * assert.deepEqual(manager.clientCertificateFor("https://example.com/"), everyone);
+   * assert.equal(manager.clientCertificateFor("http://example.com/"), undefined);
    * ```
    */
   clientCertificateFor(url: string | URL): ClientCertificate | undefined {
@@ -473,13 +474,14 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    *
    * @example Working offline from the cache
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryCache, NetworkAccessManager } from "@netaccess/core";
    *
    * await using manager = new NetworkAccessManager({ cache: new MemoryCache() });
    * manager.networkAccessible = "not-accessible";
    * const reply = manager.get("http://127.0.0.1:9/", { cacheLoadControl: "prefer-cache" });
    * await reply.finished;
-   * console.log(reply.errorString); // "Network access is disabled"
+   * assert.equal(reply.errorString, "Network access is disabled");
    * ```
    */
   get networkAccessible(): NetworkAccessibility {
@@ -670,6 +672,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    *
    * @example A layer that answers one host itself
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
    * await using manager = new NetworkAccessManager();
@@ -677,7 +680,7 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    *   if (exchange.url.hostname === "mock.test") return new Response("mocked");
    *   return await next(exchange);
    * });
-   * console.log(await manager.get("http://mock.test/").text()); // "mocked"
+   * assert.equal(await manager.get("http://mock.test/").text(), "mocked");
    * ```
    */
   use(layer: Layer, position: LayerPosition = "request"): this {

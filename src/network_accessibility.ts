@@ -17,14 +17,15 @@
  *
  * @example Working offline
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkAccessibility } from "@netaccess/core";
  *
  * const offline: NetworkAccessibility = "not-accessible";
  * await using manager = new NetworkAccessManager({ networkAccessible: offline });
  * const reply = manager.get("https://example.com/");
  * await reply.finished;
- * console.log(reply.errorString); // "Network access is disabled"
- * console.log(await manager.get("data:,still%20works").text()); // "still works"
+ * assert.equal(reply.errorString, "Network access is disabled");
+ * assert.equal(await manager.get("data:,still%20works").text(), "still works");
  * ```
  */
 export type NetworkAccessibility = "accessible" | "not-accessible" | "unknown";
@@ -36,11 +37,12 @@ export type NetworkAccessibility = "accessible" | "not-accessible" | "unknown";
  *
  * @example Following the switch
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkAccessibleChangedEvent } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * manager.addEventListener("networkaccessiblechanged", (e: NetworkAccessibleChangedEvent) => {
- *   console.log(e.networkAccessible); // "not-accessible"
+ *   assert.equal(e.networkAccessible, "not-accessible");
  * });
  * manager.networkAccessible = "not-accessible";
  * ```

@@ -14,6 +14,7 @@ import { tlsCause } from "./tls.ts";
  *
  * @example The name of a reply's error code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError, type NetworkErrorCodes } from "@netaccess/core";
  *
  * const names = Object.keys(NetworkError) as (keyof NetworkErrorCodes)[];
@@ -23,7 +24,7 @@ import { tlsCause } from "./tls.ts";
  * });
  * const reply = manager.get("https://example.com/missing");
  * await reply.finished;
- * console.log(errorName(reply.error)); // "ContentNotFoundError"
+ * assert.equal(errorName(reply.error), "ContentNotFoundError");
  * ```
  */
 export interface NetworkErrorCodes {

@@ -13,6 +13,7 @@ import { checkChoice, checkInteger, checkTimer, describe } from "./_validation.t
  *
  * @example High-priority requests jump the host's queue
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type Priority } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -23,7 +24,7 @@ import { checkChoice, checkInteger, checkTimer, describe } from "./_validation.t
  * const send = (path: string, priority: Priority) =>
  *   manager.get(`https://example.com${path}`, { priority }).text().then((t) => order.push(t));
  * await Promise.all([send("/first", "normal"), send("/later", "low"), send("/soon", "high")]);
- * console.log(order); // ["/first", "/soon", "/later"]
+ * assert.deepEqual(order, ["/first", "/soon", "/later"]);
  * ```
  */
 export type Priority = "high" | "normal" | "low";
@@ -56,6 +57,7 @@ export type CacheLoadControl =
  *
  * @example A request that sends no cookies from the jar
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CookieControl, NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -67,8 +69,8 @@ export type CacheLoadControl =
  * await manager.get("https://example.com/login").text();
  * const cookies: CookieControl = "manual";
  * const anonymous = manager.get("https://example.com/", { cookieLoadControl: cookies });
- * console.log(await anonymous.text()); // "no cookie"
- * console.log(await manager.get("https://example.com/").text()); // "session=1"
+ * assert.equal(await anonymous.text(), "no cookie");
+ * assert.equal(await manager.get("https://example.com/").text(), "session=1");
  * ```
  */
 export type CookieControl = "automatic" | "manual";
@@ -78,6 +80,7 @@ export type CookieControl = "automatic" | "manual";
  *
  * @example Refusing redirects to another origin
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError, type RedirectPolicy } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -86,7 +89,7 @@ export type CookieControl = "automatic" | "manual";
  * const policy: RedirectPolicy = "same-origin";
  * const reply = manager.get("https://example.com/", { redirectPolicy: policy });
  * await reply.finished;
- * console.log(reply.error === NetworkError.InsecureRedirectError); // true
+ * assert.equal(reply.error === NetworkError.InsecureRedirectError, true);
  * ```
  */
 export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-verified";
@@ -96,6 +99,7 @@ export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-v
  *
  * @example The same options for a request object or a single call
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkRequest, type NetworkRequestInit } from "@netaccess/core";
  *
  * const init: NetworkRequestInit = {
@@ -107,7 +111,7 @@ export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-v
  * const request = new NetworkRequest("data:text/plain,hi", init);
  * console.log(request.priority, request.attributes.traceId); // "low" "abc"
  * await using manager = new NetworkAccessManager();
- * console.log(await manager.get("data:text/plain,hi", init).text()); // "hi"
+ * assert.equal(await manager.get("data:text/plain,hi", init).text(), "hi");
  * ```
  */
 export interface NetworkRequestInit {
@@ -237,6 +241,7 @@ function parseUrl(input: string | URL): URL {
  *
  * @example A request with a header and a priority
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkRequest } from "@netaccess/core";
  *
  * const request = new NetworkRequest("data:application/json,[1,2]", {
@@ -245,7 +250,7 @@ function parseUrl(input: string | URL): URL {
  *   transferTimeout: 30_000,
  * });
  * await using manager = new NetworkAccessManager();
- * console.log(await manager.get(request).json()); // [1, 2]
+ * assert.deepEqual(await manager.get(request).json(), [1, 2]);
  * ```
  */
 export class NetworkRequest {

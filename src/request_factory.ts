@@ -31,6 +31,7 @@ export type QueryInit = URLSearchParams | Record<string, string> | [string, stri
  *
  * @example A factory for one API
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkRequestFactory, type NetworkRequestFactoryOptions } from "@netaccess/core";
  *
  * const options: NetworkRequestFactoryOptions = {
@@ -41,9 +42,9 @@ export type QueryInit = URLSearchParams | Record<string, string> | [string, stri
  * };
  * const api = new NetworkRequestFactory("https://api.example.com/v1", options);
  * const request = api.createRequest("users");
- * console.log(request.url.href); // "https://api.example.com/v1/users?lang=en"
- * console.log(request.priority); // "high"
- * console.log(request.headers.get("authorization")); // "Bearer s3cret"
+ * assert.equal(request.url.href, "https://api.example.com/v1/users?lang=en");
+ * assert.equal(request.priority, "high");
+ * assert.equal(request.headers.get("authorization"), "Bearer s3cret");
  * ```
  */
 export interface NetworkRequestFactoryOptions {
@@ -151,6 +152,7 @@ function _climbsAbove(path: string): boolean {
  *
  * @example Requests to a JSON API with a token
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkRequestFactory } from "@netaccess/core";
  *
  * const api = new NetworkRequestFactory("https://api.example.com/v1/", {
@@ -159,8 +161,8 @@ function _climbsAbove(path: string): boolean {
  *   query: { lang: "en" },
  * });
  * const request = api.createRequest("/users", { page: "2" });
- * console.log(request.url.href); // "https://api.example.com/v1/users?lang=en&page=2"
- * console.log(request.headers.get("authorization")); // "Bearer s3cret"
+ * assert.equal(request.url.href, "https://api.example.com/v1/users?lang=en&page=2");
+ * assert.equal(request.headers.get("authorization"), "Bearer s3cret");
  * ```
  */
 export class NetworkRequestFactory {
@@ -245,11 +247,12 @@ export class NetworkRequestFactory {
    *
    * @example Paths are joined with exactly one slash
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkRequestFactory } from "@netaccess/core";
    *
    * const api = new NetworkRequestFactory("https://api.example.com/v1");
-   * console.log(api.createRequest("items/3").url.href); // "https://api.example.com/v1/items/3"
-   * console.log(api.createRequest("/items/3").url.href); // "https://api.example.com/v1/items/3"
+   * assert.equal(api.createRequest("items/3").url.href, "https://api.example.com/v1/items/3");
+   * assert.equal(api.createRequest("/items/3").url.href, "https://api.example.com/v1/items/3");
    * ```
    */
   createRequest(path: string = "", query?: QueryInit): NetworkRequest {

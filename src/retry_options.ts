@@ -16,11 +16,12 @@ import { checkInteger, checkTimer, describe } from "./_validation.ts";
  *
  * @example Retry idempotent requests up to 3 times, waiting at most 10 s for Retry-After
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type RetryOptions } from "@netaccess/core";
  *
  * const retry: RetryOptions = { limit: 3, maxRetryAfter: 10_000 };
  * await using manager = new NetworkAccessManager({ retry });
- * console.log(manager.retry); // { limit: 3, maxRetryAfter: 10000 }
+ * assert.deepEqual(manager.retry, { limit: 3, maxRetryAfter: 10000 });
  * ```
  */
 export interface RetryOptions {

@@ -12,6 +12,7 @@
  *
  * @example Present a client certificate to one origin
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClientCertificate, NetworkAccessManager } from "@netaccess/core";
  *
  * const identity: ClientCertificate = {
@@ -21,7 +22,7 @@
  * await using manager = new NetworkAccessManager({
  *   clientCertificates: { "https://api.example.com": identity },
  * });
- * console.log(manager.clientCertificateFor("https://api.example.com/v1") === identity); // true
+ * assert.deepEqual(manager.clientCertificateFor("https://api.example.com/v1"), identity);
  * ```
  */
 export interface ClientCertificate {

@@ -83,13 +83,14 @@ let generations = 0;
  *
  * @example A manager with an in-memory cache
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache({ maxSize: 10 * 1024 * 1024 });
  * await cache.insert({ url: "https://example.com/a", status: 200, headers: {} }, [
  *   new TextEncoder().encode("body"),
  * ]);
- * console.log(await cache.cacheSize() > 0); // true
+ * assert.equal(await cache.cacheSize() > 0, true);
  * ```
  */
 export class MemoryCache implements NetworkCache {

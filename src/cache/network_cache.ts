@@ -177,6 +177,7 @@ export interface CacheWriter extends AsyncDisposable {
  *
  * @example Giving up on a body that stalls
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheInsertOptions, MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
@@ -187,7 +188,7 @@ export interface CacheWriter extends AsyncDisposable {
  * const inserting = cache.insert({ url, status: 200, headers: {} }, stalled, options);
  * controller.abort(new Error("gave up"));
  * await inserting.catch((error) => console.log(error.message)); // "gave up"
- * console.log(await cache.metaData(url)); // null
+ * assert.equal(await cache.metaData(url), null);
  * ```
  */
 export interface CacheInsertOptions {

@@ -13,13 +13,14 @@ import type { CookieSameSite, NetworkCookie } from "./network_cookie.ts";
  *
  * @example Adding a domain cookie by hand
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, MemoryCookieJar, type NetworkCookieInit } from "@netaccess/core";
  *
  * const jar = new MemoryCookieJar();
  * const cookie: NetworkCookieInit = { name: "lang", value: "en", domain: ".example.com" };
- * console.log(await jar.insertCookie(cookie)); // true
- * console.log(cookieHeader(await jar.cookiesForUrl("https://docs.example.com/"))); // "lang=en"
- * console.log(cookieHeader(await jar.cookiesForUrl("https://example.org/"))); // null
+ * assert.equal(await jar.insertCookie(cookie), true);
+ * assert.equal(cookieHeader(await jar.cookiesForUrl("https://docs.example.com/")), "lang=en");
+ * assert.equal(cookieHeader(await jar.cookiesForUrl("https://example.org/")), null);
  * ```
  */
 export interface NetworkCookieInit {
@@ -85,13 +86,14 @@ export interface NetworkCookieInit {
  *
  * @example One request and its response, by hand
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, type CookieJar, MemoryCookieJar } from "@netaccess/core";
  *
  * const jar: CookieJar = new MemoryCookieJar();
  * const url = "https://example.com/account";
  * await jar.setCookiesFromUrl(["session=abc; Secure; HttpOnly; SameSite=Lax"], url);
  * const header = cookieHeader(await jar.cookiesForUrl(url));
- * console.log(header); // "session=abc"
+ * assert.equal(header, "session=abc");
  * ```
  */
 export interface CookieJar {

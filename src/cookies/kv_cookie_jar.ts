@@ -17,6 +17,7 @@ import { _loadEngines } from "./_load_engines.ts";
  *
  * @example A jar on a database the application keeps open
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, KvCookieJar, type KvCookieJarOptions } from "@netaccess/core";
  *
  * await using kv = await Deno.openKv(":memory:");
@@ -26,7 +27,7 @@ import { _loadEngines } from "./_load_engines.ts";
  *   await jar.setCookiesFromUrl(["id=7; Max-Age=86400"], "https://example.com/");
  * }
  * await using again = await KvCookieJar.open(options); // `kv` stayed open
- * console.log(cookieHeader(await again.cookiesForUrl("https://example.com/"))); // "id=7"
+ * assert.equal(cookieHeader(await again.cookiesForUrl("https://example.com/")), "id=7");
  * ```
  */
 export interface KvCookieJarOptions extends CookieJarOptions {
@@ -90,6 +91,7 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
  *
  * @example A jar in a SQLite file, closed by `await using`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, KvCookieJar } from "@netaccess/core";
  *
  * const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
@@ -98,7 +100,7 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
  *   await jar.setCookiesFromUrl(["id=7; Max-Age=86400"], "https://example.com/");
  * }
  * await using again = await KvCookieJar.open({ path });
- * console.log(cookieHeader(await again.cookiesForUrl("https://example.com/"))); // "id=7"
+ * assert.equal(cookieHeader(await again.cookiesForUrl("https://example.com/")), "id=7");
  * ```
  */
 export class KvCookieJar implements CookieJar, AsyncDisposable {

@@ -70,12 +70,13 @@ export interface NetworkCookie {
  *
  * @example Building the Cookie header for a request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, MemoryCookieJar } from "@netaccess/core";
  *
  * const jar = new MemoryCookieJar();
  * await jar.setCookiesFromUrl(["a=1", "b=2; Path=/docs", "nameless"], "https://example.com/");
  * const header = cookieHeader(await jar.cookiesForUrl("https://example.com/docs/x"));
- * console.log(header); // "b=2; a=1; nameless"
+ * assert.equal(header, "b=2; a=1; nameless");
  * ```
  */
 export function cookieHeader(cookies: readonly NetworkCookie[]): string | null {

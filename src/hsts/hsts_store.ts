@@ -36,11 +36,12 @@ export interface HstsPolicy {
  *
  * @example Preloading a host and a whole domain
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type HstsPreload, MemoryHstsStore } from "@netaccess/core";
  *
  * const preload: HstsPreload[] = ["login.example.com", { host: "example.org", includeSubDomains: true }];
  * const store = new MemoryHstsStore({ preload });
- * console.log(await store.isKnownHost("www.example.org")); // true
+ * assert.equal(await store.isKnownHost("www.example.org"), true);
  * ```
  */
 export type HstsPreload = string | {
@@ -66,11 +67,12 @@ export type HstsPreload = string | {
  *
  * @example Asking a store whether a host is known
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryHstsStore } from "@netaccess/core";
  *
  * const store = new MemoryHstsStore();
  * await store.learn("example.com", "max-age=31536000; includeSubDomains");
- * console.log(await store.isKnownHost("www.example.com")); // true
+ * assert.equal(await store.isKnownHost("www.example.com"), true);
  * ```
  */
 export interface HstsStore {

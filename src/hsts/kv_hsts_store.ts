@@ -17,12 +17,13 @@ import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
  *
  * @example Sharing one database with other stores
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvHstsStore, type KvHstsStoreOptions } from "@netaccess/core";
  *
  * await using kv = await Deno.openKv(":memory:");
  * const options: KvHstsStoreOptions = { kv, prefix: ["my-app", "hsts"] };
  * await using store = await KvHstsStore.open(options);
- * console.log((await store.all()).length); // 0
+ * assert.equal((await store.all()).length, 0);
  * ```
  */
 export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
@@ -174,11 +175,12 @@ class KvCore extends StoreCore {
  *
  * @example A persistent store
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvHstsStore } from "@netaccess/core";
  *
  * await using store = await KvHstsStore.open({ path: ":memory:" });
  * await store.learn("example.com", "max-age=31536000");
- * console.log(await store.isKnownHost("example.com")); // true
+ * assert.equal(await store.isKnownHost("example.com"), true);
  * ```
  */
 export class KvHstsStore implements HstsStore, AsyncDisposable {

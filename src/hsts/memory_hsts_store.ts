@@ -14,6 +14,7 @@ import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
  *
  * @example A store on a clock a test controls
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryHstsStore, type MemoryHstsStoreOptions } from "@netaccess/core";
  *
  * let now = Date.UTC(2026, 0, 1);
@@ -21,7 +22,7 @@ import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
  * const store = new MemoryHstsStore(options);
  * await store.learn("example.com", "max-age=60");
  * now += 61_000;
- * console.log(await store.isKnownHost("example.com")); // false
+ * assert.equal(await store.isKnownHost("example.com"), false);
  * ```
  */
 export interface MemoryHstsStoreOptions {

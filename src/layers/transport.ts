@@ -46,10 +46,11 @@ function countingStream(
  *
  * @example Using the transport under a custom layer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, transport } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({ transport });
- * console.log(await manager.get("data:,plain").text()); // "plain"
+ * assert.equal(await manager.get("data:,plain").text(), "plain");
  * ```
  */
 export async function transport(exchange: Exchange): Promise<Response> {

@@ -12,11 +12,12 @@ import { describe } from "../_validation.ts";
  *
  * @example A SOCKS5 proxy that resolves host names
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkProxyType } from "@netaccess/core";
  *
  * const type: NetworkProxyType = "socks5h";
  * await using manager = new NetworkAccessManager({ proxy: { type, url: "localhost:1080" } });
- * console.log(manager.proxy); // { type: "socks5h", url: "socks5h://localhost:1080" }
+ * assert.deepEqual(manager.proxy, { type: "socks5h", url: "socks5h://localhost:1080" });
  * ```
  */
 export type NetworkProxyType = "http" | "https" | "socks5" | "socks5h" | "none" | "system";

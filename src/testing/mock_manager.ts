@@ -13,6 +13,7 @@ import { RequestRecorder } from "./request_recorder.ts";
  *
  * @example A prepared mock, with the manager's retry option
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkError } from "@netaccess/core";
  * import {
  *   createMockManager,
@@ -27,7 +28,7 @@ import { RequestRecorder } from "./request_recorder.ts";
  *   retry: { limit: 1, delay: 0 },
  * };
  * await using mocked = createMockManager(options);
- * console.log(await mocked.manager.get("https://app.example/config").json()); // { theme: "dark" }
+ * assert.deepEqual(await mocked.manager.get("https://app.example/config").json(), { theme: "dark" });
  * console.log(mocked.mock === options.mock, mocked.recorder.requests.length); // true 2
  * ```
  */
@@ -49,6 +50,7 @@ export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "t
  *
  * @example A test fixture that adds routes to a mocked manager
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMockManager, type MockManager } from "@netaccess/core/testing";
  *
  * function withUsers(mocked: MockManager): MockManager {
@@ -56,8 +58,8 @@ export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "t
  *   return mocked;
  * }
  * await using mocked = withUsers(createMockManager());
- * console.log(await mocked.manager.get("https://api.example/users").json()); // [ { id: 1 } ]
- * console.log(mocked.recorder.last?.url.pathname); // "/users"
+ * assert.deepEqual(await mocked.manager.get("https://api.example/users").json(), [ { id: 1 } ]);
+ * assert.equal(mocked.recorder.last?.url.pathname, "/users");
  * ```
  */
 export interface MockManager extends AsyncDisposable {
@@ -87,6 +89,7 @@ export interface MockManager extends AsyncDisposable {
  *
  * @example Testing a function that calls an API
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type NetworkAccessManager } from "@netaccess/core";
  * import { createMockManager } from "@netaccess/core/testing";
  *
@@ -97,8 +100,8 @@ export interface MockManager extends AsyncDisposable {
  *
  * await using mocked = createMockManager();
  * mocked.mock.route("GET", "/users/:id", (_request, { params }) => ({ json: { name: `user ${params.id}` } }));
- * console.log(await userName(mocked.manager, 7)); // "user 7"
- * console.log(mocked.recorder.requests.length); // 1
+ * assert.equal(await userName(mocked.manager, 7), "user 7");
+ * assert.equal(mocked.recorder.requests.length, 1);
  * ```
  */
 export function createMockManager(options: MockManagerOptions = {}): MockManager {

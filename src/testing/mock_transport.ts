@@ -15,6 +15,7 @@ import { sleep } from "../retry_options.ts";
  *
  * @example A route that answers 201 with a JSON body and a header
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { type MockResponseInit, MockTransport } from "@netaccess/core/testing";
  *
@@ -27,7 +28,7 @@ import { sleep } from "../retry_options.ts";
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * const reply = manager.post("https://api.example/items", { name: "pen" });
  * console.log(await reply.json(), reply.status); // { id: 1 } 201
- * console.log(reply.headers.get("location")); // "/items/1"
+ * assert.equal(reply.headers.get("location"), "/items/1");
  * ```
  */
 export interface MockResponseInit {
@@ -88,13 +89,14 @@ export interface MockContext {
  *
  * @example An echo handler that reads the request body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { type MockHandler, MockTransport } from "@netaccess/core/testing";
  *
  * const echo: MockHandler = async (request) => ({ body: `echo: ${await request.text()}` });
  * const mock = new MockTransport().route("POST", "/echo", echo);
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * console.log(await manager.post("https://api.example/echo", "hello").text()); // "echo: hello"
+ * assert.equal(await manager.post("https://api.example/echo", "hello").text(), "echo: hello");
  * ```
  */
 export type MockHandler = (
@@ -107,6 +109,7 @@ export type MockHandler = (
  *
  * @example Routes from a table of the three kinds of answer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { type MockResponder, MockTransport } from "@netaccess/core/testing";
  *
@@ -118,8 +121,8 @@ export type MockHandler = (
  * const mock = new MockTransport();
  * for (const [path, answer] of Object.entries(answers)) mock.route("GET", path, answer);
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * console.log(await manager.get("https://api.example/ping").text()); // "pong"
- * console.log(await manager.get("https://api.example/health").json()); // { up: true }
+ * assert.equal(await manager.get("https://api.example/ping").text(), "pong");
+ * assert.deepEqual(await manager.get("https://api.example/health").json(), { up: true });
  * ```
  */
 export type MockResponder = Response | MockResponseInit | MockHandler;
@@ -129,6 +132,7 @@ export type MockResponder = Response | MockResponseInit | MockHandler;
  *
  * @example A route that fails once after a delay, then a route that answers
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  * import { type MockRouteOptions, MockTransport } from "@netaccess/core/testing";
  *
@@ -143,8 +147,8 @@ export type MockResponder = Response | MockResponseInit | MockHandler;
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * const first = manager.get("https://api.example/report");
  * await first.finished;
- * console.log(first.error === NetworkError.RemoteHostClosedError); // true
- * console.log(await manager.get("https://api.example/report").text()); // "ready"
+ * assert.equal(first.error === NetworkError.RemoteHostClosedError, true);
+ * assert.equal(await manager.get("https://api.example/report").text(), "ready");
  * ```
  */
 export interface MockRouteOptions {
@@ -172,6 +176,7 @@ export interface MockRouteOptions {
  *
  * @example Simulated latency without real waits, and a fallback for unmatched requests
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { MockTransport, type MockTransportOptions } from "@netaccess/core/testing";
  *
@@ -184,7 +189,7 @@ export interface MockRouteOptions {
  * const mock = new MockTransport(options).route("GET", "/known", "routed");
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * console.log(await manager.get("https://api.example/known").text(), waits); // "routed" [ 250 ]
- * console.log(await manager.get("https://api.example/other").text()); // "fallback for /other"
+ * assert.equal(await manager.get("https://api.example/other").text(), "fallback for /other");
  * ```
  */
 export interface MockTransportOptions {
@@ -315,6 +320,7 @@ async function drain(exchange: Exchange): Promise<void> {
  *
  * @example Routes with a canned answer, a handler and an injected failure
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  * import { MockTransport } from "@netaccess/core/testing";
  *
@@ -323,10 +329,10 @@ async function drain(exchange: Exchange): Promise<void> {
  *   .route("POST", "/users", async (request) => ({ status: 201, json: await request.json() }))
  *   .fail("GET", "https://down.example/*", NetworkError.ConnectionRefusedError);
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * console.log(await manager.get("https://api.example/users/7").json()); // { id: "7" }
+ * assert.deepEqual(await manager.get("https://api.example/users/7").json(), { id: "7" });
  * const down = manager.get("https://down.example/status");
  * await down.finished;
- * console.log(down.error === NetworkError.ConnectionRefusedError); // true
+ * assert.equal(down.error === NetworkError.ConnectionRefusedError, true);
  * ```
  */
 export class MockTransport {
@@ -370,13 +376,14 @@ export class MockTransport {
    *
    * @example Fail twice, then answer
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkError } from "@netaccess/core";
    * import { MockTransport } from "@netaccess/core/testing";
    *
    * const mock = new MockTransport()
    *   .route("GET", "/flaky", { status: 503 }, { times: 2 })
    *   .route("GET", "/flaky", "ok at last");
-   * console.log(mock.calls); // 0
+   * assert.equal(mock.calls, 0);
    * ```
    */
   route(
@@ -429,6 +436,7 @@ export class MockTransport {
    *
    * @example A host that refuses connections
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
    * import { MockTransport } from "@netaccess/core/testing";
    *
@@ -436,7 +444,7 @@ export class MockTransport {
    * await using manager = new NetworkAccessManager({ transport: mock.handler });
    * const reply = manager.get("https://down.example/");
    * await reply.finished;
-   * console.log(reply.error); // 1
+   * assert.equal(reply.error, 1);
    * ```
    */
   fail(

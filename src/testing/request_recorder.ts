@@ -69,6 +69,7 @@ async function readAll(body: Uint8Array | Blob | ReadableStream<Uint8Array>): Pr
  *
  * @example Checking what a client sent
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { MockTransport, RequestRecorder } from "@netaccess/core/testing";
  *
@@ -77,8 +78,8 @@ async function readAll(body: Uint8Array | Blob | ReadableStream<Uint8Array>): Pr
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * manager.use(recorder.layer, "network");
  * await manager.post("https://api.example/items", { name: "pen" }).finished;
- * console.log(recorder.last?.headers.get("content-type")); // "application/json"
- * console.log(recorder.last?.json()); // { name: "pen" }
+ * assert.equal(recorder.last?.headers.get("content-type"), "application/json");
+ * assert.deepEqual(recorder.last?.json(), { name: "pen" });
  * ```
  */
 export class RequestRecorder {
