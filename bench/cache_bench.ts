@@ -87,7 +87,14 @@ for (const [name, path] of [["1 KiB", "/kib"], ["1 MiB", "/mib"]] as const) {
   const oldKey = ["bench", "v1-record"];
   await db.set(oldKey, { v: 1, ...entry });
   const group = "entry record read";
-  Deno.bench("kv.get of a 0.1.0 record (V8-serialised)", { group, baseline: true }, async () => {
+  Deno.bench("kv.get + decode of a 0.1.0 record (V8-serialised)", {
+    group,
+    baseline: true,
+  }, async () => {
+    const decoded = _decodeEntry((await db.get(oldKey)).value);
+    if (decoded === null) throw new Error("no record");
+  });
+  Deno.bench("kv.get of a 0.1.0 record, unchecked", { group }, async () => {
     const item = await db.get<{ headers: unknown }>(oldKey);
     if (!item.value?.headers) throw new Error("no record");
   });

@@ -97,6 +97,11 @@ export function _inlineRecordSize(entry: CacheEntry, bodySize: number): number {
 }
 
 function entryFields(entry: CacheEntry, inline: boolean): CacheEntry & { inline: boolean } {
+  return { ...publicFields(entry), inline };
+}
+
+/** The fields of an entry, and no others, in the order they are stored. */
+function publicFields(entry: CacheEntry): CacheEntry {
   return {
     url: entry.url,
     variant: entry.variant,
@@ -110,7 +115,6 @@ function entryFields(entry: CacheEntry, inline: boolean): CacheEntry & { inline:
     storedAt: entry.storedAt,
     lastAccess: entry.lastAccess,
     generation: entry.generation,
-    inline,
   };
 }
 
@@ -157,9 +161,7 @@ export function _decodeEntry(value: unknown): _DecodedEntry | null {
 }
 
 function publicEntry(r: Record<string, unknown>): CacheEntry {
-  const fields = entryFields(r as unknown as CacheEntry, false) as Partial<{ inline: boolean }>;
-  delete fields.inline;
-  return _deepFreeze(fields as CacheEntry);
+  return _deepFreeze(publicFields(r as unknown as CacheEntry));
 }
 
 /** The bytes of a generation record. */
