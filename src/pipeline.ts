@@ -103,7 +103,10 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
     // Before any work: a request that network access forbids fails (or goes offline) at once.
     accessLayer(access),
     // Above every per-hop layer: each hop goes down again through HSTS, cookies, auth and cache.
-    redirectLayer(settings),
+    redirectLayer(
+      settings,
+      settings.cache !== null || parts.networkLayers.length > 0 || parts.transport !== transport,
+    ),
     // Before cookies and credentials are chosen: they depend on the upgraded https URL.
     ...(settings.hstsStore === null ? [] : [hstsLayer(settings)]),
     // Above the cache: a cached response sets no cookie, and every hop sends the jar's cookies.

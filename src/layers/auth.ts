@@ -150,8 +150,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     // The request's own headers: each attempt that adds credentials sends a copy.
     const baseHeaders = exchange.headers;
     const fromUrl = credentialsFromUrl(url);
-    const usedCache = new Set<string>();
-    const usedConfigured = new Set<string>();
+    // The protection spaces whose cached or configured credentials this request has tried:
+    // made when there is a first one.
+    let usedCache: Set<string> | undefined;
+    let usedConfigured: Set<string> | undefined;
     let server: Answer | undefined;
     let proxy: Answer | undefined;
     let staleRetries = 0;
@@ -160,38 +162,26 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       const cached = cache.forUrl(plain);
       if (cached !== undefined && ownCredentials(cached.credentials, fromUrl)) {
         server = cached;
-        usedCache.add(spaceKey(cached.space));
+        usedCache = new Set([spaceKey(cached.space)]);
       }
     }
     const knownProxy = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
     if (knownProxy !== undefined && !baseHeaders.has("proxy-authorization")) {
       proxy = cache.forProxy(knownProxy.origin);
-      if (proxy !== undefined) usedCache.add(spaceKey(proxy.space));
+      if (proxy !== undefined) (usedCache ??= new Set()).add(spaceKey(proxy.space));
     }
 
     let attempt = exchange;
     for (;;) {
+      // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
-      if (server !== undefined || proxy !== undefined) headers = new Headers(baseHeaders);
-      for (
-        const [name, answer, uri] of [
-          ["authorization", server, plain.pathname + plain.search],
-          ["proxy-authorization", proxy, plain.href],
-        ] as const
-      ) {
-        if (answer === undefined) continue;
-        if (answer.scheme !== "basic") await loadDigest();
-        try {
-          headers.set(name, header(answer, method, uri));
-        } catch (error) {
-          if (error instanceof RangeError) continue; // the cached space went away meanwhile
-          throw new NetworkReplyError(
-            answer.space.proxy
-              ? NetworkError.ProxyAuthenticationRequiredError
-              : NetworkError.AuthenticationRequiredError,
-            `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
-            { cause: error },
-          );
+      if (server !== undefined || proxy !== undefined) {
+        headers = new Headers(baseHeaders);
+        if (server !== undefined) {
+          await answerWith(headers, "authorization", server, plain.pathname + plain.search);
+        }
+        if (proxy !== undefined) {
+          await answerWith(headers, "proxy-authorization", proxy, plain.href);
         }
       }
       attempt.headers = headers;
@@ -210,7 +200,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         origin = plain.origin;
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
-      if (challenges.length === 0) return response;
+      if (challenges.length === 0) return await refused(response);
       const selected = selectChallenge(challenges);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
@@ -236,7 +226,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         // Schemes this client cannot answer are reported, never guessed.
         const asks = exchange.authenticatorCalls;
         exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
-        return response;
+        return await refused(response);
       }
 
       const sent = isProxy ? proxy : server;
@@ -255,7 +245,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
         answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
       }
-      if (answer === undefined) return response;
+      if (answer === undefined) return await refused(response);
       if (exchange.body !== null && !exchange.body.replayable) {
         await response.body?.cancel().catch(() => {});
         throw new NetworkReplyError(
@@ -276,6 +266,37 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       attempt = exchange.again({ url: new URL(url.href), method, headers: baseHeaders });
     }
 
+    /**
+     * A 401 that ends the reply: through an http proxy that was sent credentials, it may be the
+     * proxy's refusal (as tinyproxy answers), asked only now, never on the way.
+     */
+    function refused(response: Response): Response | Promise<Response> {
+      if (response.status !== 401 || exchange.proxy === undefined) return response;
+      return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
+    }
+
+    /** Sets the header answering with `answer` (none when its space went away meanwhile). */
+    async function answerWith(
+      headers: Headers,
+      name: string,
+      answer: Answer,
+      uri: string,
+    ): Promise<void> {
+      if (answer.scheme !== "basic") await loadDigest();
+      try {
+        headers.set(name, header(answer, method, uri));
+      } catch (error) {
+        if (error instanceof RangeError) return; // the cached space went away meanwhile
+        throw new NetworkReplyError(
+          answer.space.proxy
+            ? NetworkError.ProxyAuthenticationRequiredError
+            : NetworkError.AuthenticationRequiredError,
+          `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    }
+
     /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */
     async function choose(
       selected: SelectedChallenge,
@@ -289,6 +310,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       const key = spaceKey(space);
       const scheme = selected.scheme;
       // A downgrade from Digest to Basic sends a password in clear only if the user says so.
+      usedCache ??= new Set();
       if (!usedCache.has(key) && !downgrade) {
         usedCache.add(key);
         const cached = cache.get(space);
@@ -296,6 +318,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           return { space, scheme, credentials: cached.credentials };
         }
       }
+      usedConfigured ??= new Set();
       if (!usedConfigured.has(key) && !downgrade) {
         usedConfigured.add(key);
         const configured = isProxy
@@ -342,19 +365,5 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     }
   };
 
-  // A 401 through an http proxy that was sent credentials may be the proxy's refusal (as
-  // tinyproxy answers): asked only when the reply would fail with it, never on the way.
-  return (next) => {
-    const handler = answering(next);
-    return async (exchange) => {
-      const response = await handler(exchange);
-      if (response.status !== 401 || exchange.proxy === undefined) return response;
-      return await refusedCredentials(
-        response,
-        exchange.proxy,
-        exchange.url,
-        settings.caCerts,
-      );
-    };
-  };
+  return answering;
 }

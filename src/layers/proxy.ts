@@ -35,68 +35,93 @@ export interface ProxySettings {
   env?(): { vars: Record<string, string | undefined>; hasProxy: boolean };
 }
 
+/** The proxy of a direct connection. */
+const DIRECT: NetworkProxy = Object.freeze({ type: "none" });
+
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
-  return (next) => async (exchange) => {
+  return (next) => (exchange) => {
     const { protocol } = exchange.url;
-    if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
-    let proxy: NetworkProxy = { type: "none" };
-    const env = settings.env?.();
-    const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
-    // No proxy set and none in the environment: a direct connection, nothing to look up.
-    if (chosen || env === undefined || env.hasProxy) {
-      try {
-        proxy = resolveProxy(proxyQuery(exchange.url), {
-          proxy: settings.proxy(),
-          proxyFactory: settings.proxyFactory(),
-          env: env?.vars,
-        });
-      } catch (error) {
-        throw new NetworkReplyError(
-          NetworkError.UnknownNetworkError,
-          redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
-          { cause: error },
-        );
-      }
-    }
-    exchange.proxy = proxy;
-    const gating = settings.gate?.(exchange, proxy);
-    if (gating !== undefined) await gating;
-    if (exchange.client === undefined) {
-      try {
-        exchange.client = pool.get(proxy, {
-          caCerts: settings.caCerts(),
-          clientCertificate: protocol === "https:"
-            ? settings.clientCertificate?.(exchange.url)
-            : undefined,
-          envHasProxy: env?.hasProxy,
-        });
-      } catch (error) {
-        throw new NetworkReplyError(
-          proxy.type === "none" ? NetworkError.UnknownNetworkError : NetworkError.UnknownProxyError,
-          `Cannot use ${proxyLabel(proxy)}: ${redactProxy((error as Error).message, proxy)}`,
-          { cause: error },
-        );
-      }
-    }
-    const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
+    if (protocol !== "http:" && protocol !== "https:") return next(exchange);
+    // No promise of its own for a direct connection already allowed: the exchange goes on.
     try {
-      const sending = next(exchange);
-      if (proxy.type === "none" || timeout <= 0) {
-        return await sending;
+      let proxy = DIRECT;
+      const env = settings.env?.();
+      const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
+      // No proxy set and none in the environment: a direct connection, nothing to look up.
+      if (chosen || env === undefined || env.hasProxy) {
+        try {
+          proxy = resolveProxy(proxyQuery(exchange.url), {
+            proxy: settings.proxy(),
+            proxyFactory: settings.proxyFactory(),
+            env: env?.vars,
+          });
+        } catch (error) {
+          throw new NetworkReplyError(
+            NetworkError.UnknownNetworkError,
+            redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
+            { cause: error },
+          );
+        }
       }
-      sending.catch(() => {});
-      const response = await watchProxy(sending, proxy, timeout, settings.caCerts());
-      return response;
+      exchange.proxy = proxy;
+      const gating = settings.gate?.(exchange, proxy);
+      if (gating !== undefined) return gating.then(() => send(exchange, proxy, env?.hasProxy));
+      return send(exchange, proxy, env?.hasProxy);
     } catch (error) {
-      if (exchange.signal.aborted) throw error;
-      if (proxy.type === "none") throw error;
-      throw await classifyProxyError(
-        error instanceof NetworkReplyError && error.cause !== undefined ? error.cause : error,
-        proxy,
-        exchange.url,
-        { caCerts: settings.caCerts() },
-      );
+      return Promise.reject(error);
+    }
+
+    function send(
+      exchange: Exchange,
+      proxy: NetworkProxy,
+      envHasProxy: boolean | undefined,
+    ): Promise<Response> {
+      if (exchange.client === undefined) {
+        try {
+          exchange.client = pool.get(proxy, {
+            caCerts: settings.caCerts(),
+            clientCertificate: protocol === "https:"
+              ? settings.clientCertificate?.(exchange.url)
+              : undefined,
+            envHasProxy,
+          });
+        } catch (error) {
+          throw new NetworkReplyError(
+            proxy.type === "none"
+              ? NetworkError.UnknownNetworkError
+              : NetworkError.UnknownProxyError,
+            `Cannot use ${proxyLabel(proxy)}: ${redactProxy((error as Error).message, proxy)}`,
+            { cause: error },
+          );
+        }
+      }
+      const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
+      // Direct and without a transfer timeout: failures and responses pass through as they are.
+      if (proxy.type === "none" && timeout <= 0) return next(exchange);
+      return throughProxy(exchange, proxy, timeout);
+    }
+
+    async function throughProxy(
+      exchange: Exchange,
+      proxy: NetworkProxy,
+      timeout: number,
+    ): Promise<Response> {
+      try {
+        const sending = next(exchange);
+        if (proxy.type === "none" || timeout <= 0) return await sending;
+        sending.catch(() => {});
+        return await watchProxy(sending, proxy, timeout, settings.caCerts());
+      } catch (error) {
+        if (exchange.signal.aborted) throw error;
+        if (proxy.type === "none") throw error;
+        throw await classifyProxyError(
+          error instanceof NetworkReplyError && error.cause !== undefined ? error.cause : error,
+          proxy,
+          exchange.url,
+          { caCerts: settings.caCerts() },
+        );
+      }
     }
   };
 }

@@ -148,14 +148,22 @@ export interface RedirectSettings {
   readonly hstsStore: HstsStore | null;
 }
 
-/** Creates the redirect layer. */
-export function redirectLayer(settings: RedirectSettings): Layer {
+/**
+ * Creates the redirect layer.
+ *
+ * @param settings What it reads for each request.
+ * @param copyHeaders Whether a layer below may change the headers it is given in place (a
+ * user's layer or transport, the cache): the layer then keeps a copy of what it asked to send
+ * for the next hop. The built-in layers below it otherwise either restore what they change
+ * (cookies, the transport's `accept-encoding`) or send a copy (credentials).
+ */
+export function redirectLayer(settings: RedirectSettings, copyHeaders = true): Layer {
   return (next) => async (exchange) => {
     const policy = exchange.request.redirectPolicy ?? settings.redirectPolicy;
     const maxRedirects = exchange.request.maxRedirects ?? settings.maxRedirects;
     const sensitive = exchange.request.sensitiveHeaders;
     // What this layer asked to send; the layers below add cookies and credentials per hop.
-    let headers = new Headers(exchange.headers);
+    let headers = copyHeaders ? new Headers(exchange.headers) : exchange.headers;
     let hop = exchange;
     const redirects: URL[] = [];
     for (;;) {

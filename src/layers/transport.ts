@@ -114,12 +114,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
   let headers = exchange.headers;
   // With the decompression guard on, the library decodes content codings itself so that it can
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
-  // the request asks for "identity".
+  // the request asks for "identity". The header is set on the exchange's own headers only while
+  // `fetch` copies them (synchronously), and removed before anything else can see it.
   const decodeHere = decodesContent(exchange.reply) && !headers.has("accept-encoding");
-  if (decodeHere) {
-    headers = new Headers(headers);
-    headers.set("accept-encoding", "identity");
-  }
+  let identity = decodeHere;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
   if (exchange.body) {
@@ -131,8 +129,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
     }
     const opened = exchange.body.open();
     if (opened.contentType && !headers.has("content-type")) {
-      if (!decodeHere) headers = new Headers(headers);
+      headers = new Headers(headers);
       headers.set("content-type", opened.contentType);
+      if (identity) headers.set("accept-encoding", "identity");
+      identity = false;
     }
     total = exchange.body.length ?? -1;
     body = opened.body instanceof ReadableStream
@@ -142,14 +142,30 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   let response: Response;
   try {
-    response = await fetch(target, {
-      method,
-      headers,
-      body: body as BodyInit | undefined,
-      redirect: "manual",
-      signal: exchange.signal,
-      client: exchange.client,
-    });
+    let sending: Promise<Response>;
+    if (identity) {
+      try {
+        headers.set("accept-encoding", "identity");
+      } catch {
+        // Headers that cannot be changed (a response's): send a copy.
+        headers = new Headers(headers);
+        headers.set("accept-encoding", "identity");
+        identity = false;
+      }
+    }
+    try {
+      sending = fetch(target, {
+        method,
+        headers,
+        body: body as BodyInit | undefined,
+        redirect: "manual",
+        signal: exchange.signal,
+        client: exchange.client,
+      });
+    } finally {
+      if (identity) headers.delete("accept-encoding");
+    }
+    response = await sending;
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
     throw classifyError(error, url, "connect");

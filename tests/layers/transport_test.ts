@@ -142,3 +142,46 @@ Deno.test("transport fails methods fetch cannot send and over-long URLs with the
   });
   assert.ok(seen.every((method) => method === "GET"));
 });
+
+Deno.test("transport asks for identity coding without changing the exchange's headers", async (t) => {
+  const sent: { encoding: string | null; type: string | null }[] = [];
+  await using server = serve((request) => {
+    sent.push({
+      encoding: request.headers.get("accept-encoding"),
+      type: request.headers.get("content-type"),
+    });
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager();
+  const after: (string | null)[] = [];
+  const given: Headers[] = [];
+  manager.use((next) => async (exchange) => {
+    given.push(exchange.headers);
+    const response = await next(exchange);
+    after.push(exchange.headers.get("accept-encoding"));
+    return response;
+  }, "network");
+  await t.step("a GET sends identity; the layers above never see it", async () => {
+    assert.equal(await manager.get(server.url).text(), "ok");
+    assert.deepEqual(sent.at(-1), { encoding: "identity", type: null });
+    assert.deepEqual(after.at(-1), null);
+    assert.deepEqual([...given.at(-1)!.keys()], []);
+  });
+  await t.step("a body with its own content type sends both", async () => {
+    assert.equal(await manager.post(server.url, "text").text(), "ok");
+    assert.deepEqual(sent.at(-1), { encoding: "identity", type: "text/plain;charset=UTF-8" });
+    assert.deepEqual(after.at(-1), null);
+  });
+  await t.step("headers that cannot be changed are sent as a copy", async () => {
+    const fetched = await fetch("data:,x");
+    await fetched.body?.cancel();
+    const frozen = fetched.headers;
+    manager.use((next) => (exchange) => {
+      exchange.headers = frozen;
+      return next(exchange);
+    }, "network");
+    assert.equal(await manager.get(server.url).text(), "ok");
+    assert.equal(sent.at(-1)!.encoding, "identity");
+    assert.equal(frozen.get("accept-encoding"), null);
+  });
+});
