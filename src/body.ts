@@ -56,10 +56,13 @@ type Source =
  *
  * @example Inspecting a body in a layer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RequestBody } from "@netaccess/core";
  *
  * const body = RequestBody.from("hello");
- * console.log(body.replayable, body.length, body.contentType); // true 5 "text/plain;charset=UTF-8"
+ * assert.equal(body.replayable, true);
+ * assert.equal(body.length, 5);
+ * assert.equal(body.contentType, "text/plain;charset=UTF-8");
  * ```
  */
 export class RequestBody {

@@ -318,6 +318,7 @@ function newShared(): Shared {
  *
  * @example A layer that answers from its own store
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type ResponseInfo, setResponseInfo } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
@@ -326,7 +327,8 @@ function newShared(): Shared {
  *   return setResponseInfo(new Response("offline copy"), info);
  * });
  * const reply = manager.get("https://example.com/");
- * console.log(await reply.text(), reply.fromCache); // "offline copy" true
+ * assert.equal(await reply.text(), "offline copy");
+ * assert.equal(reply.fromCache, true);
  * ```
  */
 export interface ResponseInfo {

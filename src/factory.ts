@@ -91,7 +91,8 @@ export interface CreateManagerOptions {
  * const cache: KvFactoryCacheOptions = { prefix: ["my-app", "http-cache"], maxSize: 10_485_760 };
  * await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:", cache });
  * await using manager = factory.create();
- * console.log(manager.cache === factory.cache, factory.cache?.maxSize); // true 10485760
+ * assert.equal(manager.cache === factory.cache, true);
+ * assert.equal(factory.cache?.maxSize, 10485760);
  * assert.equal(factory.cache?.mode, "shared");
  * ```
  */
@@ -119,6 +120,7 @@ export interface KvFactoryCacheOptions {
  *
  * @example Cookie and HSTS stores under the application's prefix
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type KvFactoryStoreOptions, KvNetworkAccessManagerFactory } from "@netaccess/core";
  *
  * const cookieJar: KvFactoryStoreOptions = { prefix: ["my-app", "cookies"] };
@@ -126,7 +128,8 @@ export interface KvFactoryCacheOptions {
  * const path = ":memory:";
  * await using factory = await KvNetworkAccessManagerFactory.open({ path, cookieJar, hsts });
  * await using manager = factory.create();
- * console.log(manager.cookieJar === factory.cookieJar, manager.hstsStore !== null); // true true
+ * assert.notEqual(manager.cookieJar, null);
+ * assert.equal(manager.hstsStore !== null, true);
  * ```
  */
 export interface KvFactoryStoreOptions {
@@ -173,6 +176,7 @@ export interface KvFactoryCookieJarOptions extends KvFactoryStoreOptions {
  *
  * @example The stores, HSTS and the managers' settings in one object
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   KvNetworkAccessManagerFactory,
  *   type KvNetworkAccessManagerFactoryOptions,
@@ -185,7 +189,8 @@ export interface KvFactoryCookieJarOptions extends KvFactoryStoreOptions {
  * };
  * await using factory = await KvNetworkAccessManagerFactory.open(options);
  * await using manager = factory.create();
- * console.log(manager.redirectPolicy, manager.hstsStore !== null); // "same-origin" true
+ * assert.equal(manager.redirectPolicy, "same-origin");
+ * assert.equal(manager.hstsStore !== null, true);
  * ```
  */
 export interface KvNetworkAccessManagerFactoryOptions {

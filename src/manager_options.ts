@@ -43,6 +43,7 @@ export type LayerPosition = "request" | "network";
  *
  * @example A manager with a stricter redirect policy, fewer connections and retries
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkAccessManagerOptions } from "@netaccess/core";
  *
  * const options: NetworkAccessManagerOptions = {
@@ -52,7 +53,8 @@ export type LayerPosition = "request" | "network";
  *   retry: { limit: 2 },
  * };
  * await using manager = new NetworkAccessManager(options);
- * console.log(manager.redirectPolicy, manager.maxConnectionsPerHost); // "same-origin" 2
+ * assert.equal(manager.redirectPolicy, "same-origin");
+ * assert.equal(manager.maxConnectionsPerHost, 2);
  * ```
  */
 export interface NetworkAccessManagerOptions {

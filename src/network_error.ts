@@ -191,6 +191,7 @@ export const NetworkError: NetworkErrorCodes = Object.freeze({
  *
  * @example A function that takes a code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError, type NetworkErrorCode } from "@netaccess/core";
  *
  * const worthRetrying = (code: NetworkErrorCode) =>
@@ -200,7 +201,8 @@ export const NetworkError: NetworkErrorCodes = Object.freeze({
  * });
  * const reply = manager.get("https://example.com/");
  * await reply.finished;
- * console.log(reply.error, worthRetrying(reply.error)); // 403 true
+ * assert.equal(reply.error, 403);
+ * assert.equal(worthRetrying(reply.error), true);
  * ```
  */
 export type NetworkErrorCode = NetworkErrorCodes[keyof NetworkErrorCodes];
@@ -210,6 +212,7 @@ export type NetworkErrorCode = NetworkErrorCodes[keyof NetworkErrorCodes];
  *
  * @example A layer that fails a reply with a code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError, NetworkReplyError } from "@netaccess/core";
  * import type { NetworkReplyErrorOptions } from "@netaccess/core";
  *
@@ -221,7 +224,8 @@ export type NetworkErrorCode = NetworkErrorCodes[keyof NetworkErrorCodes];
  * });
  * const reply = manager.get("https://ads.example/");
  * await reply.finished;
- * console.log(reply.error, reply.errorString); // 201 "The host is blocked"
+ * assert.equal(reply.error, 201);
+ * assert.equal(reply.errorString, "The host is blocked");
  * ```
  */
 export interface NetworkReplyErrorOptions {

@@ -107,6 +107,7 @@ export let decodesContent: (reply: NetworkReply) => boolean;
  *
  * @example Streaming a body with progress
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
@@ -115,7 +116,8 @@ export let decodesContent: (reply: NetworkReply) => boolean;
  * let size = 0;
  * for await (const chunk of reply) size += chunk.byteLength;
  * await reply.finished;
- * console.log(size, reply.error === NetworkError.NoError); // 4 true
+ * assert.equal(size, 4);
+ * assert.equal(reply.error === NetworkError.NoError, true);
  * ```
  */
 export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Array> {

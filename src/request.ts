@@ -34,6 +34,7 @@ export type Priority = "high" | "normal" | "low";
  *
  * @example Answering from the cache only
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheLoadControl, MemoryCache, NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -43,7 +44,8 @@ export type Priority = "high" | "normal" | "low";
  * await manager.get("https://example.com/").text();
  * const offline: CacheLoadControl = "always-cache";
  * const reply = manager.get("https://example.com/", { cacheLoadControl: offline });
- * console.log(await reply.text(), reply.fromCache); // "stored" true
+ * assert.equal(await reply.text(), "stored");
+ * assert.equal(reply.fromCache, true);
  * ```
  */
 export type CacheLoadControl =
@@ -109,7 +111,8 @@ export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-v
  *   attributes: { traceId: "abc" },
  * };
  * const request = new NetworkRequest("data:text/plain,hi", init);
- * console.log(request.priority, request.attributes.traceId); // "low" "abc"
+ * assert.equal(request.priority, "low");
+ * assert.equal(request.attributes.traceId, "abc");
  * await using manager = new NetworkAccessManager();
  * assert.equal(await manager.get("data:text/plain,hi", init).text(), "hi");
  * ```

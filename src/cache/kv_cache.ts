@@ -67,6 +67,7 @@ const SWEEP_BATCH = 8;
  *
  * @example Two caches sharing one database under different prefixes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvCache, type KvCacheOptions } from "@netaccess/core";
  *
  * await using kv = await Deno.openKv(":memory:");
@@ -76,7 +77,8 @@ const SWEEP_BATCH = 8;
  * await cache.insert({ url: "https://example.com/", status: 200, headers: {} }, [
  *   new Uint8Array(4),
  * ]);
- * console.log(await cache.cacheSize() > 0, await other.cacheSize()); // true 0
+ * assert.equal(await cache.cacheSize() > 0, true);
+ * assert.equal(await other.cacheSize(), 0);
  * ```
  */
 export interface KvCacheOptions {

@@ -36,6 +36,7 @@ import type {
  *
  * @example A small cache on a clock of its own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryCache, type MemoryCacheOptions } from "@netaccess/core";
  *
  * let now = 0;
@@ -43,7 +44,8 @@ import type {
  * await using cache = new MemoryCache(options);
  * await cache.insert({ url: "https://example.com/", status: 200, headers: {}, expires: 1000 }, []);
  * now = 2000;
- * console.log(cache.maxSize, await cache.metaData("https://example.com/")); // 1048576 null
+ * assert.equal(cache.maxSize, 1048576);
+ * assert.equal(await cache.metaData("https://example.com/"), null);
  * ```
  */
 export interface MemoryCacheOptions {

@@ -12,6 +12,7 @@
  *
  * @example Storing one variant of a URL
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheMetaData, MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
@@ -24,7 +25,8 @@
  * };
  * await cache.insert(metaData, [new TextEncoder().encode("<h1>News</h1>")]);
  * const entry = await cache.metaData("https://example.com/news", "accept-language=en");
- * console.log(entry?.url, entry?.bodySize); // "https://example.com/news" 13
+ * assert.equal(entry?.url, "https://example.com/news");
+ * assert.equal(entry?.bodySize, 13);
  * ```
  */
 export interface CacheMetaData {
@@ -136,6 +138,7 @@ export interface CacheEntry {
  *
  * @example Storing a body as it arrives
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheWriter, MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
@@ -144,7 +147,8 @@ export interface CacheEntry {
  * await writer.write(new TextEncoder().encode("first chunk, "));
  * console.log(await cache.metaData(url)); // null: nothing is visible before the commit
  * await writer.write(new TextEncoder().encode("second chunk"));
- * console.log(await writer.commit(), (await cache.metaData(url))?.bodySize); // true 25
+ * assert.equal(await writer.commit(), true);
+ * assert.equal((await cache.metaData(url))?.bodySize, 25);
  * ```
  */
 export interface CacheWriter extends AsyncDisposable {

@@ -27,12 +27,14 @@ export type CookieSameSite = "strict" | "lax" | "none";
  *
  * @example Reading the cookies a jar holds
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryCookieJar, type NetworkCookie } from "@netaccess/core";
  *
  * const jar = new MemoryCookieJar();
  * await jar.setCookiesFromUrl(["id=42; Path=/; HttpOnly"], "https://example.com/login");
  * const cookies: NetworkCookie[] = await jar.allCookies();
- * console.log(cookies[0]?.name, cookies[0]?.hostOnly); // "id" true
+ * assert.equal(cookies[0]?.name, "id");
+ * assert.equal(cookies[0]?.hostOnly, true);
  * ```
  */
 export interface NetworkCookie {

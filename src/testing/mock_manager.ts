@@ -29,7 +29,8 @@ import { RequestRecorder } from "./request_recorder.ts";
  * };
  * await using mocked = createMockManager(options);
  * assert.deepEqual(await mocked.manager.get("https://app.example/config").json(), { theme: "dark" });
- * console.log(mocked.mock === options.mock, mocked.recorder.requests.length); // true 2
+ * assert.equal(mocked.mock === options.mock, true);
+ * assert.equal(mocked.recorder.requests.length, 2);
  * ```
  */
 export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "transport"> {
