@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type NetworkBody, RequestBody } from "./body.ts";
+import type { NetworkBody } from "./body.ts";
 import { type NetworkAccessManagerEventMap, NetworkReplyEvent } from "./events.ts";
 import { Exchange, type Handler, type Layer } from "./exchange.ts";
 import { HostQueue } from "./host_queue.ts";
@@ -39,8 +39,6 @@ import type { HstsStore } from "./hsts/hsts_store.ts";
 import { CredentialCache } from "./auth/credential_cache.ts";
 import type { Clock } from "./clock.ts";
 import { checkClock } from "./_clock.ts";
-import { isToken } from "./_http_token.ts";
-import { NetworkError } from "./network_error.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { openEventStream } from "./_event_stream.ts";
 import type { PaginateOptions } from "./paginate.ts";
@@ -48,12 +46,12 @@ import { paginate } from "./_paginate.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import {
   type CacheLoadControl,
-  NetworkRequest,
+  type NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
   requestChoices,
 } from "./request.ts";
-import { checkChoice, checkInteger, checkTimer, checkTimerRange } from "./_validation.ts";
+import { checkChoice, checkInteger, checkTimer } from "./_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -65,6 +63,8 @@ import {
   startReply,
 } from "./reply.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "./manager_options.ts";
+import { warmConnection } from "./manager/_connect.ts";
+import { customOperation, prepareRequest } from "./manager/_send.ts";
 
 export type { LayerPosition, NetworkAccessManagerOptions };
 
@@ -617,35 +617,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
    * await warming;
    * ```
    */
-  async connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {
-    const timeout = options.timeout ?? 30_000;
-    if (typeof timeout !== "number" || !(timeout > 0)) {
-      throw new RangeError(
-        `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
-      );
-    }
-    checkTimerRange("Cannot connect to host", "timeout", timeout);
-    let origin: URL;
-    try {
-      origin = new URL("/", url);
-    } catch {
-      return;
-    }
-    if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
-    const reply = this.head(origin, {
-      cacheLoadControl: "always-network",
-      cacheSaveControl: false,
-      cookieLoadControl: "manual",
-      cookieSaveControl: "manual",
-      redirectPolicy: "manual",
-      retry: false,
-    });
-    const timer = setTimeout(() => reply.abort(), timeout);
-    try {
-      await reply.finished;
-    } finally {
-      clearTimeout(timer);
-    }
+  connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {
+    return warmConnection((origin, init) => this.head(origin, init), url, options);
   }
 
   /** The per-origin request queue (read-only view for monitoring). */
@@ -826,21 +799,8 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     body?: NetworkBody,
     init?: NetworkRequestInit,
   ): NetworkReply {
-    const method = typeof verb === "string" ? verb : "";
-    const upper = method.toUpperCase();
-    const known = ["GET", "HEAD", "POST", "PUT", "DELETE"].includes(upper) ? upper : method;
-    const operation: Operation = known === "GET"
-      ? "get"
-      : known === "HEAD"
-      ? "head"
-      : known === "POST"
-      ? "post"
-      : known === "PUT"
-      ? "put"
-      : known === "DELETE"
-      ? "delete"
-      : "custom";
-    return this.#send(request, init, operation, known, body);
+    const { method, operation } = customOperation(verb);
+    return this.#send(request, init, operation, method, body);
   }
 
   /**
@@ -1031,39 +991,13 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
     method: string,
     body?: NetworkBody,
   ): NetworkReply {
-    let request: NetworkRequest;
-    let problem: string | null = null;
-    let code: typeof NetworkError[keyof typeof NetworkError] = NetworkError.ProtocolUnknownError;
-    try {
-      request = input instanceof NetworkRequest
-        ? (init === undefined ? input : input.clone(init))
-        : new NetworkRequest(input, init);
-      problem = request._problem();
-      if (problem) code = NetworkError.ProtocolInvalidOperationError;
-    } catch (error) {
-      problem = (error as Error).message;
-      const isUrl = /url/i.test(problem);
-      code = isUrl ? NetworkError.ProtocolUnknownError : NetworkError.ProtocolInvalidOperationError;
-      request = new NetworkRequest("about:blank");
-    }
-    let requestBody: RequestBody | null = null;
-    if (problem === null && body !== undefined && body !== null) {
-      try {
-        requestBody = RequestBody.from(body);
-      } catch (error) {
-        problem = (error as Error).message;
-        code = NetworkError.ProtocolInvalidOperationError;
-      }
-    }
-    if (problem === null && !isToken(method)) {
-      problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
-      code = NetworkError.ProtocolInvalidOperationError;
-    }
-    if (problem === null && this.#closed) {
-      problem = "Operation canceled: the manager was closed";
-      code = NetworkError.OperationCanceledError;
-    }
-
+    const { request, body: requestBody, problem, code } = prepareRequest(
+      input,
+      init,
+      method,
+      body,
+      this.#closed,
+    );
     const signal = request.signal;
     const onAbort = () => abortReplyFor(reply, signal!.reason);
     const reply: NetworkReply = new NetworkReply(request, operation, method, {

@@ -1,0 +1,57 @@
+/**
+ * Connection warm-up: a `HEAD /` to an origin that opens the connection (and its TLS
+ * session) for the requests that follow.
+ *
+ * @module
+ */
+
+import type { NetworkRequestInit } from "../request.ts";
+import { checkTimerRange } from "../_validation.ts";
+
+/** A reply as the warm-up needs it. */
+interface Abortable {
+  abort(): void;
+  readonly finished: Promise<unknown>;
+}
+
+/**
+ * Sends `HEAD /` to the origin of `url` with `head`, past the cache and cookies, with no
+ * redirect and no retry, and resolves when it finishes or after `timeout` ms (aborting it).
+ * URLs that are not `http:` or `https:` are ignored.
+ *
+ * @throws {RangeError} When `timeout` is not a positive number.
+ */
+export async function warmConnection(
+  head: (url: URL, init: NetworkRequestInit) => Abortable,
+  url: string | URL,
+  options: { timeout?: number },
+): Promise<void> {
+  const timeout = options.timeout ?? 30_000;
+  if (typeof timeout !== "number" || !(timeout > 0)) {
+    throw new RangeError(
+      `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
+    );
+  }
+  checkTimerRange("Cannot connect to host", "timeout", timeout);
+  let origin: URL;
+  try {
+    origin = new URL("/", url);
+  } catch {
+    return;
+  }
+  if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
+  const reply = head(origin, {
+    cacheLoadControl: "always-network",
+    cacheSaveControl: false,
+    cookieLoadControl: "manual",
+    cookieSaveControl: "manual",
+    redirectPolicy: "manual",
+    retry: false,
+  });
+  const timer = setTimeout(() => reply.abort(), timeout);
+  try {
+    await reply.finished;
+  } finally {
+    clearTimeout(timer);
+  }
+}

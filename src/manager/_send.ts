@@ -1,0 +1,88 @@
+/**
+ * How a request call becomes the parts of a reply: the request, its body and the problem that
+ * fails it at once (an invalid URL, option, body or method, or a closed manager).
+ *
+ * @module
+ */
+
+import { type NetworkBody, RequestBody } from "../body.ts";
+import { isToken } from "../_http_token.ts";
+import { NetworkError } from "../network_error.ts";
+import { NetworkRequest, type NetworkRequestInit } from "../request.ts";
+import type { Operation } from "../reply.ts";
+
+/** A request call checked: what to send, or why the reply fails at once. */
+export interface PreparedRequest {
+  /** The request (`about:blank` when the input could not make one). */
+  request: NetworkRequest;
+  /** The request body, or `null` for none. */
+  body: RequestBody | null;
+  /** Why the reply fails at once, or `null`. */
+  problem: string | null;
+  /** The error code of `problem`. */
+  code: typeof NetworkError[keyof typeof NetworkError];
+}
+
+/**
+ * Checks a request call: the request (made from a URL and options, or cloned with `init`),
+ * its body, the method, and whether the manager is closed.
+ */
+export function prepareRequest(
+  input: string | URL | NetworkRequest,
+  init: NetworkRequestInit | undefined,
+  method: string,
+  body: NetworkBody | undefined,
+  closed: boolean,
+): PreparedRequest {
+  let request: NetworkRequest;
+  let problem: string | null = null;
+  let code: PreparedRequest["code"] = NetworkError.ProtocolUnknownError;
+  try {
+    request = input instanceof NetworkRequest
+      ? (init === undefined ? input : input.clone(init))
+      : new NetworkRequest(input, init);
+    problem = request._problem();
+    if (problem) code = NetworkError.ProtocolInvalidOperationError;
+  } catch (error) {
+    problem = (error as Error).message;
+    const isUrl = /url/i.test(problem);
+    code = isUrl ? NetworkError.ProtocolUnknownError : NetworkError.ProtocolInvalidOperationError;
+    request = new NetworkRequest("about:blank");
+  }
+  let requestBody: RequestBody | null = null;
+  if (problem === null && body !== undefined && body !== null) {
+    try {
+      requestBody = RequestBody.from(body);
+    } catch (error) {
+      problem = (error as Error).message;
+      code = NetworkError.ProtocolInvalidOperationError;
+    }
+  }
+  if (problem === null && !isToken(method)) {
+    problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
+    code = NetworkError.ProtocolInvalidOperationError;
+  }
+  if (problem === null && closed) {
+    problem = "Operation canceled: the manager was closed";
+    code = NetworkError.OperationCanceledError;
+  }
+  return { request, body: requestBody, problem, code };
+}
+
+const OPERATIONS: Record<string, Operation> = {
+  GET: "get",
+  HEAD: "head",
+  POST: "post",
+  PUT: "put",
+  DELETE: "delete",
+};
+
+/**
+ * The method and operation of a custom verb: the five known methods in any case are
+ * upper-cased and keep their own operation; any other verb is sent as written, as `"custom"`.
+ */
+export function customOperation(verb: unknown): { method: string; operation: Operation } {
+  const method = typeof verb === "string" ? verb : "";
+  const operation = OPERATIONS[method.toUpperCase()];
+  return operation ? { method: method.toUpperCase(), operation } : { method, operation: "custom" };
+}
