@@ -87,52 +87,80 @@ export interface CookiesSettings {
 
 /** Creates the cookies layer; it reads `settings.cookieJar` for each hop. */
 export function cookiesLayer(settings: CookiesSettings): Layer {
-  return (next) => async (exchange) => {
+  return (next) => (exchange) => {
     const jar = settings.cookieJar;
     const url = exchange.url;
-    const { request } = exchange;
-    if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return await next(exchange);
+    if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return next(exchange);
     exchange.firstOrigin ??= url.origin;
-
-    const given = exchange.headers.get("cookie");
-    const user = given !== null && exchange.firstOrigin === url.origin ? given : null;
-    let cookies: NetworkCookie[] = [];
-    if (request.cookieLoadControl === "automatic") {
+    if (exchange.request.cookieLoadControl !== "automatic") {
       try {
-        cookies = await jar.cookiesForUrl(url);
+        return send(jar, []);
       } catch (error) {
-        throw _jarError("read the cookies for", url, error);
+        return Promise.reject(error);
       }
     }
-    const header = _mergeCookies(user, cookies);
-    const changed = header !== given;
-    if (changed) {
+    // No promise of its own until the jar answers.
+    let loading: Promise<NetworkCookie[]>;
+    try {
+      loading = jar.cookiesForUrl(url);
+    } catch (error) {
+      return Promise.reject(_jarError("read the cookies for", url, error));
+    }
+    return loading.then(
+      (cookies) => send(jar, cookies),
+      (error) => {
+        throw _jarError("read the cookies for", url, error);
+      },
+    );
+
+    /** Sends the hop with the jar's `cookies`, then stores the cookies the response sets. */
+    function send(jar: CookieJar, cookies: readonly NetworkCookie[]): Promise<Response> {
+      const given = exchange.headers.get("cookie");
+      const user = given !== null && exchange.firstOrigin === url.origin ? given : null;
+      const header = _mergeCookies(user, cookies);
+      if (header === given) return next(exchange).then(save);
       if (header === null) exchange.headers.delete("cookie");
       else exchange.headers.set("cookie", header);
-    }
-
-    let response: Response;
-    try {
-      response = await next(exchange);
-    } finally {
       // The next hop starts from the request's own headers, not from this hop's cookies.
-      if (changed) {
+      const restore = () => {
         if (given === null) exchange.headers.delete("cookie");
         else exchange.headers.set("cookie", given);
+      };
+      let sending: Promise<Response>;
+      try {
+        sending = next(exchange);
+      } catch (error) {
+        restore();
+        throw error;
+      }
+      return sending.then((response) => {
+        restore();
+        return save(response);
+      }, (error) => {
+        restore();
+        throw error;
+      });
+
+      function save(response: Response): Response | Promise<Response> {
+        if (
+          exchange.request.cookieSaveControl !== "automatic" || responseInfo(response).fromCache
+        ) {
+          return response;
+        }
+        const lines = response.headers.getSetCookie();
+        if (lines.length === 0) return response;
+        return store(jar, response, lines);
       }
     }
 
-    if (request.cookieSaveControl !== "automatic" || responseInfo(response).fromCache) {
+    async function store(jar: CookieJar, response: Response, lines: string[]): Promise<Response> {
+      try {
+        await jar.setCookiesFromUrl(lines.map(_fromWire), url);
+      } catch (error) {
+        await response.body?.cancel().catch(() => {});
+        throw _jarError("store the cookies of", url, error);
+      }
       return response;
     }
-    const lines = response.headers.getSetCookie();
-    if (lines.length === 0) return response;
-    try {
-      await jar.setCookiesFromUrl(lines.map(_fromWire), url);
-    } catch (error) {
-      await response.body?.cancel().catch(() => {});
-      throw _jarError("store the cookies of", url, error);
-    }
-    return response;
   };
 }

@@ -77,7 +77,11 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       proxy: NetworkProxy,
       envHasProxy: boolean | undefined,
     ): Promise<Response> {
-      if (exchange.client === undefined) {
+      // A direct connection with no certificates to add is fetch's own client: nothing to make.
+      const plain = proxy === DIRECT && envHasProxy === false &&
+        settings.caCerts().length === 0 &&
+        (protocol === "http:" || settings.clientCertificate?.(exchange.url) === undefined);
+      if (exchange.client === undefined && !plain) {
         try {
           exchange.client = pool.get(proxy, {
             caCerts: settings.caCerts(),
