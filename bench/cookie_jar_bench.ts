@@ -2,7 +2,8 @@
  * Cookie lookups, each group's ratios from one run:
  * - `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each lookup):
  *   `MemoryCookieJar` and `KvCookieJar` (a SQLite file) against tough-cookie's own
- *   `MemoryCookieStore` (the baseline);
+ *   `MemoryCookieStore` (the baseline), and the bare `kv.getMany` of the host's bundles;
+ * - `KvCookieJar` on a host without cookies against the bare `kv.getMany` it cannot skip;
  * - a manager GET over loopback whose host has 20 cookies, with each jar, against the same GET
  *   with no jar (the baseline).
  *
@@ -30,6 +31,9 @@ const limits = { maxCookies: 20_000 };
 const memory = new MemoryCookieJar(limits);
 const kv = await KvCookieJar.open({ path: file, ...limits });
 const tough = new ToughCookieJar(new MemoryCookieStore());
+// The same file opened again, for the bare reads a lookup cannot do without.
+const db = await Deno.openKv(file);
+const BUNDLES = ["netaccess", "cookies", "d"];
 for (let d = 0; d < DOMAINS; d++) {
   const url = `https://www.site${d}.com/`;
   const lines = setCookies(d);
@@ -74,6 +78,26 @@ Deno.bench("KvCookieJar cookiesForUrl", { group: lookups }, async () => {
   const cookies = await kv.cookiesForUrl(nextUrl());
   if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
 });
+Deno.bench("bare kv.getMany of the host's bundles (the KV floor)", { group: lookups }, async () => {
+  const d = (i++ * 7919) % DOMAINS;
+  const site = `site${d}.com`;
+  const found = await db.getMany([[...BUNDLES, site, `www.${site}`], [...BUNDLES, site, site]]);
+  if (found.every((entry) => entry.versionstamp === null)) throw new Error("no bundles");
+});
+
+// A lookup for a host the jar holds no cookies for, against the bare read it cannot skip.
+const empty = "cookiesForUrl, a host without cookies";
+Deno.bench("bare kv.getMany of the host's (absent) bundles", {
+  group: empty,
+  baseline: true,
+}, async () => {
+  const site = `nosite${(i++ * 7919) % DOMAINS}.com`;
+  await db.getMany([[...BUNDLES, site, `www.${site}`], [...BUNDLES, site, site]]);
+});
+Deno.bench("KvCookieJar cookiesForUrl, host without cookies", { group: empty }, async () => {
+  const cookies = await kv.cookiesForUrl(`https://www.nosite${(i++ * 7919) % DOMAINS}.com/`);
+  if (cookies.length !== 0) throw new Error("cookies for a host without any");
+});
 
 // A GET whose host has 20 cookies.
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
@@ -109,6 +133,7 @@ globalThis.addEventListener("unload", () => {
   withMemory.close();
   withKv.close();
   kv.close();
+  db.close();
   kvJar.close();
   server.shutdown();
   Deno.removeSync(file);
