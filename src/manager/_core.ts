@@ -1,0 +1,572 @@
+/**
+ * The state behind a manager: its settings, checked as they are set, and the machinery that
+ * sends requests (the pipeline, the per-origin queue, the HTTP clients, the running replies)
+ * and closes it all. The public class in `manager.ts` documents the settings and forwards to
+ * this one.
+ *
+ * @module
+ */
+
+import type { NetworkBody } from "../body.ts";
+import type { PipelineSettings } from "../pipeline.ts";
+import { NetworkReplyEvent } from "../events.ts";
+import { Exchange, type Handler, type Layer } from "../exchange.ts";
+import { HostQueue } from "../host_queue.ts";
+import { effectiveAccessibility } from "../layers/access.ts";
+import type { Authenticator } from "../layers/auth.ts";
+import type { RedirectVerifier } from "../layers/redirect.ts";
+import { buildPipeline } from "../pipeline.ts";
+import { checkRetry, type RetryOptions } from "../retry_options.ts";
+import { transport } from "../layers/transport.ts";
+import { _envHasProxy, _ProxyClientPool } from "../_proxy_client.ts";
+import { _PermissionGate } from "../_permission_gate.ts";
+import {
+  ACCESSIBILITIES,
+  type NetworkAccessibility,
+  NetworkAccessibleChangedEvent,
+} from "../network_accessibility.ts";
+import {
+  type NetworkProxy,
+  type ProxyFactory,
+  proxyQuery,
+  validateProxy,
+} from "../proxy/network_proxy.ts";
+import { envEpoch, processProxyEnv } from "../proxy/system_proxy.ts";
+import { resolveProxy } from "../proxy/_resolve.ts";
+import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "../tls.ts";
+import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
+import type { NetworkCache } from "../cache/network_cache.ts";
+import type { CookieJar } from "../cookies/cookie_jar.ts";
+import { MemoryCookieJar } from "../cookies/memory_cookie_jar.ts";
+import type { HstsStore } from "../hsts/hsts_store.ts";
+import { CredentialCache } from "../auth/credential_cache.ts";
+import type { Clock } from "../clock.ts";
+import { checkClock } from "../_clock.ts";
+import {
+  type CacheLoadControl,
+  type NetworkRequest,
+  type NetworkRequestInit,
+  type RedirectPolicy,
+  requestChoices,
+} from "../request.ts";
+import { checkChoice, checkInteger, checkTimer } from "../_validation.ts";
+import {
+  abortReplyFor,
+  cancelReply,
+  failReply,
+  NetworkReply,
+  type Operation,
+  replyMonitor,
+  replySignal,
+  startReply,
+} from "../reply.ts";
+import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
+import { prepareRequest } from "./_send.ts";
+
+const MIB = 1024 * 1024;
+
+/**
+ * The settings and request machinery of one manager. The layers read the settings from here
+ * (it is their {@linkcode PipelineSettings}); events go to the manager.
+ */
+export class ManagerCore implements PipelineSettings {
+  /** The manager, where `finished` and `networkaccessiblechanged` are dispatched. */
+  readonly #owner: EventTarget;
+  #redirectPolicy: RedirectPolicy = "no-less-safe";
+  #maxRedirects = 50;
+  #transferTimeout = 0;
+  #timeout = 0;
+  #maxConnectionsPerHost = 6;
+  #readBufferSize = 0;
+  #decompressionGuard = 10 * MIB;
+  #maxBodySize = 0;
+  #transport: Handler;
+  #cache: NetworkCache | null = null;
+  #cacheLoadControl: CacheLoadControl = "prefer-network";
+  #cookieJar: CookieJar | null;
+  #hstsStore: HstsStore | null = null;
+  #proxy: NetworkProxy | undefined;
+  #proxyFactory: ProxyFactory | undefined;
+  #caCerts: string[] = [];
+  #clientCertificate: ClientCertificate | undefined;
+  #clientCertificates = new Map<string, ClientCertificate>();
+  #networkAccessible: NetworkAccessibility = "accessible";
+  #reportedAccessible: NetworkAccessibility | undefined;
+  #requestPermissions = false;
+  #permissions: _PermissionGate | null = null;
+  #authenticator: Authenticator | undefined;
+  #redirectVerifier: RedirectVerifier | undefined;
+  readonly #credentials = new CredentialCache();
+  #retry: RetryOptions | number | boolean = false;
+  readonly #clock: Clock;
+  readonly #pool = new _ProxyClientPool();
+  readonly #requestLayers: Layer[] = [];
+  readonly #networkLayers: Layer[] = [];
+  #pipeline: Handler | undefined;
+  /** Which of the cache, the cookie jar and the HSTS store were on when the pipeline was built. */
+  #features = 0;
+  readonly #queue: HostQueue;
+  /** The proxy environment as last read, and the permission epoch it was read under. */
+  #proxyEnv:
+    | { epoch: number; vars: Record<string, string | undefined>; hasProxy: boolean }
+    | undefined;
+  readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
+  readonly #running = new Set<NetworkReply>();
+  /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
+  readonly #background = new Set<Promise<void>>();
+  readonly #closeSignal = new AbortController();
+  #closed = false;
+  /** Whether a `finished` listener was ever added: no event object is made otherwise. */
+  finishedListened = false;
+  #closing: Promise<void> | undefined;
+  #what = "Cannot create manager";
+
+  constructor(owner: EventTarget, options: NetworkAccessManagerOptions) {
+    this.#owner = owner;
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
+    }
+    if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
+    if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
+    if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
+    if (options.timeout !== undefined) this.timeout = options.timeout;
+    if (options.maxConnectionsPerHost !== undefined) {
+      this.maxConnectionsPerHost = options.maxConnectionsPerHost;
+    }
+    if (options.readBufferSize !== undefined) this.readBufferSize = options.readBufferSize;
+    if (options.decompressionGuard !== undefined) {
+      this.decompressionGuard = options.decompressionGuard;
+    }
+    if (options.maxBodySize !== undefined) this.maxBodySize = options.maxBodySize;
+    if (options.transport !== undefined && typeof options.transport !== "function") {
+      throw new TypeError(
+        `Cannot create manager: 'transport' must be a function, got ${typeof options.transport}`,
+      );
+    }
+    this.#transport = options.transport ?? transport;
+    this.#cookieJar = null;
+    this.cookieJar = options.cookieJar === undefined
+      ? new MemoryCookieJar({ clock: () => this.#clock() })
+      : options.cookieJar;
+    if (options.cache !== undefined) this.cache = options.cache;
+    if (options.cacheLoadControl !== undefined) this.cacheLoadControl = options.cacheLoadControl;
+    if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
+    if (options.proxy !== undefined) this.proxy = options.proxy;
+    if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
+    if (options.caCerts !== undefined) {
+      if (!Array.isArray(options.caCerts) || options.caCerts.some((c) => typeof c !== "string")) {
+        throw new TypeError(`Cannot create manager: 'caCerts' must be an array of PEM strings`);
+      }
+      this.#caCerts = [...options.caCerts];
+    }
+    if (options.clientCertificate !== undefined) {
+      this.#clientCertificate = checkClientCertificate(
+        this.#what,
+        "clientCertificate",
+        options.clientCertificate,
+      );
+    }
+    if (options.clientCertificates !== undefined) {
+      this.#clientCertificates = checkClientCertificates(this.#what, options.clientCertificates);
+    }
+    this.#clock = checkClock("Cannot create manager", options.clock);
+    if (options.authenticator !== undefined) this.authenticator = options.authenticator;
+    if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
+    if (options.retry !== undefined) this.retry = options.retry;
+    for (const layer of options.layers ?? []) this.use(layer, "request");
+    if (this.#transport === transport) {
+      this.#permissions = new _PermissionGate(() => this.#accessibilityChanged());
+    }
+    if (options.networkAccessible !== undefined) {
+      this.networkAccessible = options.networkAccessible;
+    }
+    if (options.requestPermissions !== undefined) {
+      this.requestPermissions = options.requestPermissions;
+    }
+    this.#reportedAccessible = this.networkAccessible;
+    this.#queue = new HostQueue((key) =>
+      this.#http2.speaks(key)
+        ? Math.max(_HTTP2_STREAMS, this.#maxConnectionsPerHost)
+        : this.#maxConnectionsPerHost
+    );
+    this.#what = "Cannot set manager option";
+  }
+
+  get redirectPolicy(): RedirectPolicy {
+    return this.#redirectPolicy;
+  }
+  set redirectPolicy(value: RedirectPolicy) {
+    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy);
+    this.#redirectPolicy = value;
+  }
+
+  get maxRedirects(): number {
+    return this.#maxRedirects;
+  }
+  set maxRedirects(value: number) {
+    checkInteger(this.#what, "maxRedirects", value, 0);
+    this.#maxRedirects = value;
+  }
+
+  get transferTimeout(): number {
+    return this.#transferTimeout;
+  }
+  set transferTimeout(value: number) {
+    checkTimer(this.#what, "transferTimeout", value);
+    this.#transferTimeout = value;
+  }
+
+  get timeout(): number {
+    return this.#timeout;
+  }
+  set timeout(value: number) {
+    checkTimer(this.#what, "timeout", value);
+    this.#timeout = value;
+  }
+
+  get maxConnectionsPerHost(): number {
+    return this.#maxConnectionsPerHost;
+  }
+  set maxConnectionsPerHost(value: number) {
+    checkInteger(this.#what, "maxConnectionsPerHost", value, 1);
+    this.#maxConnectionsPerHost = value;
+  }
+
+  get readBufferSize(): number {
+    return this.#readBufferSize;
+  }
+  set readBufferSize(value: number) {
+    checkInteger(this.#what, "readBufferSize", value, 0);
+    this.#readBufferSize = value;
+  }
+
+  get decompressionGuard(): number {
+    return this.#decompressionGuard;
+  }
+  set decompressionGuard(value: number) {
+    checkInteger(this.#what, "decompressionGuard", value, -1);
+    this.#decompressionGuard = value;
+  }
+
+  get maxBodySize(): number {
+    return this.#maxBodySize;
+  }
+  set maxBodySize(value: number) {
+    checkInteger(this.#what, "maxBodySize", value, 0);
+    this.#maxBodySize = value;
+  }
+
+  get cache(): NetworkCache | null {
+    return this.#cache;
+  }
+  set cache(value: NetworkCache | null) {
+    if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
+      throw new TypeError(`${this.#what}: 'cache' must be a NetworkCache or null`);
+    }
+    this.#cache = value;
+  }
+
+  get cacheLoadControl(): CacheLoadControl {
+    return this.#cacheLoadControl;
+  }
+  set cacheLoadControl(value: CacheLoadControl) {
+    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl);
+    this.#cacheLoadControl = value;
+  }
+
+  get cookieJar(): CookieJar | null {
+    return this.#cookieJar;
+  }
+  set cookieJar(value: CookieJar | null) {
+    if (
+      value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
+    ) {
+      throw new TypeError(`${this.#what}: 'cookieJar' must be a CookieJar or null`);
+    }
+    this.#cookieJar = value;
+  }
+
+  get hstsStore(): HstsStore | null {
+    return this.#hstsStore;
+  }
+  set hstsStore(value: HstsStore | null) {
+    if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
+      throw new TypeError(`${this.#what}: 'hstsStore' must be an HstsStore or null`);
+    }
+    this.#hstsStore = value;
+  }
+
+  get proxy(): NetworkProxy | undefined {
+    return this.#proxy;
+  }
+  set proxy(value: NetworkProxy | undefined) {
+    this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
+  }
+
+  get proxyFactory(): ProxyFactory | undefined {
+    return this.#proxyFactory;
+  }
+  set proxyFactory(value: ProxyFactory | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
+    }
+    this.#proxyFactory = value;
+  }
+
+  get caCerts(): readonly string[] {
+    return this.#caCerts;
+  }
+
+  clientCertificateFor(url: string | URL): ClientCertificate | undefined {
+    let origin: URL;
+    try {
+      origin = new URL(url);
+    } catch {
+      return undefined;
+    }
+    if (origin.protocol !== "https:") return undefined;
+    return this.#clientCertificates.get(origin.origin) ?? this.#clientCertificate;
+  }
+
+  get networkAccessible(): NetworkAccessibility {
+    const permissions = this.#permissions;
+    return effectiveAccessibility(
+      this.#networkAccessible,
+      permissions?.netState(),
+      permissions?.someNetGranted(),
+    );
+  }
+  set networkAccessible(value: NetworkAccessibility | boolean) {
+    const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
+    checkChoice(this.#what, "networkAccessible", choice ?? null, ACCESSIBILITIES);
+    this.#networkAccessible = choice;
+    this.#accessibilityChanged();
+  }
+
+  get requestPermissions(): boolean {
+    return this.#requestPermissions;
+  }
+  set requestPermissions(value: boolean) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `${this.#what}: 'requestPermissions' must be a boolean, got ${typeof value}`,
+      );
+    }
+    this.#requestPermissions = value;
+  }
+
+  #accessibilityChanged(): void {
+    if (this.#reportedAccessible === undefined) return;
+    const now = this.networkAccessible;
+    if (now === this.#reportedAccessible) return;
+    this.#reportedAccessible = now;
+    this.#owner.dispatchEvent(new NetworkAccessibleChangedEvent(now));
+  }
+
+  get authenticator(): Authenticator | undefined {
+    return this.#authenticator;
+  }
+  set authenticator(value: Authenticator | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`${this.#what}: 'authenticator' must be a function, got ${typeof value}`);
+    }
+    this.#authenticator = value;
+  }
+
+  get redirectVerifier(): RedirectVerifier | undefined {
+    return this.#redirectVerifier;
+  }
+  set redirectVerifier(value: RedirectVerifier | undefined) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(
+        `${this.#what}: 'redirectVerifier' must be a function, got ${typeof value}`,
+      );
+    }
+    this.#redirectVerifier = value;
+  }
+
+  clearAccessCache(): void {
+    this.#credentials.clear();
+  }
+
+  get retry(): RetryOptions | number | boolean {
+    return this.#retry;
+  }
+  set retry(value: RetryOptions | number | boolean) {
+    checkRetry(this.#what, value);
+    this.#retry = value ?? false;
+  }
+
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  clearConnectionCache(): void {
+    this.#pool.clear();
+    this.#proxyEnv = undefined;
+    this.#http2.clear();
+  }
+
+  get queue(): HostQueue {
+    return this.#queue;
+  }
+
+  get runningReplies(): readonly NetworkReply[] {
+    return [...this.#running];
+  }
+
+  use(layer: Layer, position: LayerPosition): void {
+    if (typeof layer !== "function") {
+      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${typeof layer}`);
+    }
+    checkChoice("Cannot add layer", "position", position, ["request", "network"]);
+    (position === "request" ? this.#requestLayers : this.#networkLayers).push(layer);
+    this.#pipeline = undefined;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    const message = "Operation canceled: the manager was closed";
+    // One reason for all: closing 100,000 replies makes no 100,000 exceptions.
+    const reason = new DOMException(message, "AbortError");
+    this.#queue.close(reason);
+    const replies = [...this.#running];
+    for (const reply of replies) cancelReply(reply, message, reason);
+    this.#closeSignal.abort(reason);
+    await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
+    await this.#http2.settled();
+    this.#pool.clear();
+    this.#permissions?.close();
+  }
+
+  /**
+   * A request to `key` waits for a slot: when the origin is https and reached directly, find
+   * out whether it speaks HTTP/2, whose requests share one connection and need not wait.
+   */
+  #waiting(key: string, url: URL): void {
+    if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
+    try {
+      const proxy = resolveProxy(proxyQuery(url), {
+        proxy: this.#proxy,
+        env: this.#systemProxyEnv().vars,
+      });
+      if (proxy.type !== "none") return;
+    } catch {
+      return;
+    }
+    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
+  }
+
+  /**
+   * The proxy variables of the environment, read once and again when the `env` permission
+   * changes or `clearConnectionCache()` is called.
+   */
+  #systemProxyEnv(): { vars: Record<string, string | undefined>; hasProxy: boolean } {
+    const epoch = envEpoch();
+    if (this.#proxyEnv?.epoch !== epoch) {
+      const vars = processProxyEnv();
+      this.#proxyEnv = { epoch, vars, hasProxy: _envHasProxy(vars) };
+    }
+    return this.#proxyEnv;
+  }
+
+  #buildPipeline(): Handler {
+    return buildPipeline(this, {
+      requestLayers: this.#requestLayers,
+      networkLayers: this.#networkLayers,
+      transport: this.#transport,
+      access: {
+        accessible: () => this.#networkAccessible,
+        permissions: () => this.#permissions,
+        requestPermissions: () => this.#requestPermissions,
+      },
+      proxy: {
+        proxy: () => this.#proxy,
+        proxyFactory: () => this.#proxyFactory,
+        caCerts: () => this.#caCerts,
+        clientCertificate: (url) => this.clientCertificateFor(url),
+        transferTimeout: () => this.#transferTimeout,
+        env: () => this.#systemProxyEnv(),
+      },
+      queue: this.#queue,
+      onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
+      pool: this.#pool,
+      credentials: this.#credentials,
+      background: (task) => {
+        if (this.#closed) return;
+        const running: Promise<void> = task(this.#closeSignal.signal).catch(() => {}).finally(() =>
+          this.#background.delete(running)
+        );
+        this.#background.add(running);
+      },
+    });
+  }
+
+  send(
+    input: string | URL | NetworkRequest,
+    init: NetworkRequestInit | undefined,
+    operation: Operation,
+    method: string,
+    body?: NetworkBody,
+  ): NetworkReply {
+    const { request, body: requestBody, problem, code } = prepareRequest(
+      input,
+      init,
+      method,
+      body,
+      this.#closed,
+    );
+    const signal = request.signal;
+    const onAbort = () => abortReplyFor(reply, signal!.reason);
+    const reply: NetworkReply = new NetworkReply(request, operation, method, {
+      transferTimeout: request.transferTimeout ?? this.#transferTimeout,
+      timeout: request.timeout ?? this.#timeout,
+      readBufferSize: request.readBufferSize ?? this.#readBufferSize,
+      decompressionGuard: request.decompressionGuard ?? this.#decompressionGuard,
+      maxBodySize: request.maxBodySize ?? this.#maxBodySize,
+      onFinished: (finished) => {
+        signal?.removeEventListener("abort", onAbort);
+        this.#running.delete(finished);
+        if (this.finishedListened) {
+          this.#owner.dispatchEvent(new NetworkReplyEvent("finished", finished));
+        }
+      },
+    });
+    if (problem !== null) {
+      const message = problem;
+      const failure = code;
+      requestBody?.discard();
+      queueMicrotask(() => failReply(reply, failure, message));
+      return reply;
+    }
+    this.#running.add(reply);
+    const exchange = new Exchange({
+      url: new URL(request.url.href),
+      method,
+      headers: new Headers(request.headers),
+      body: requestBody,
+      request,
+      reply,
+      signal: replySignal(reply),
+      monitor: replyMonitor(reply),
+    });
+    // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.
+    const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |
+      (this.#hstsStore === null ? 0 : 4);
+    if (this.#pipeline === undefined || features !== this.#features) {
+      this.#pipeline = this.#buildPipeline();
+      this.#features = features;
+    }
+    startReply(reply, this.#pipeline, exchange);
+    if (signal) {
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return reply;
+  }
+}
