@@ -21,32 +21,42 @@ export function queueLayer(
   queue: HostQueue,
   onWait?: (key: string, exchange: Exchange) => void,
 ): Layer {
-  return (next) => async (exchange) => {
-    const { protocol, host } = exchange.url;
-    if (protocol !== "http:" && protocol !== "https:") return await next(exchange);
-    const key = `${protocol}//${host}`;
-    // Hops of one reply go one after the other: the last one's response is done with.
-    exchange.releaseSlot?.();
-    let release = exchange.signal.aborted ? undefined : queue.tryAcquire(key);
-    if (release === undefined) {
+  return (next) => {
+    /** Sends `exchange` holding a slot; releases it exactly once. */
+    const send = (exchange: Exchange, release: () => void): Promise<Response> => {
+      let sending: Promise<Response>;
+      try {
+        sending = next(exchange);
+      } catch (error) {
+        release();
+        return Promise.reject(error);
+      }
+      return sending.then((response) => {
+        // A body already received holds the connection no longer.
+        if (response.body === null || responseInfo(response).bodyReceived) {
+          release();
+          return response;
+        }
+        exchange.releaseSlot = release;
+        holdSlot(exchange.reply, release);
+        return response;
+      }, (error) => {
+        release();
+        throw error;
+      });
+    };
+    return (exchange) => {
+      const { protocol, host } = exchange.url;
+      if (protocol !== "http:" && protocol !== "https:") return next(exchange);
+      const key = `${protocol}//${host}`;
+      // Hops of one reply go one after the other: the last one's response is done with.
+      exchange.releaseSlot?.();
+      // A free slot: no promise of its own before sending.
+      const release = exchange.signal.aborted ? undefined : queue.tryAcquire(key);
+      if (release !== undefined) return send(exchange, release);
       const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
       if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
-      release = await acquiring;
-    }
-    let response: Response;
-    try {
-      response = await next(exchange);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    // A body already received holds the connection no longer.
-    if (response.body === null || responseInfo(response).bodyReceived) {
-      release();
-      return response;
-    }
-    exchange.releaseSlot = release;
-    holdSlot(exchange.reply, release);
-    return response;
+      return acquiring.then((release) => send(exchange, release));
+    };
   };
 }
