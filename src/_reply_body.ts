@@ -150,3 +150,14 @@ export function inMemory(bytes: Uint8Array): BodyReader {
     cancel: () => Promise.resolve(),
   };
 }
+
+/**
+ * The bytes a body will have, from `Content-Length`: -1 when unknown, or when a content
+ * coding other than `identity` makes the decoded length differ.
+ */
+export function expectedLength(headers: Headers): number {
+  const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
+  if (encoding && encoding !== "identity") return -1;
+  const length = Number.parseInt(headers.get("content-length") ?? "", 10);
+  return Number.isFinite(length) ? length : -1;
+}

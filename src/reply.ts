@@ -9,14 +9,12 @@ import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } fr
 import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
 import {
   classifyError,
-  InvalidJsonError,
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
   statusToError,
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
-import { _jsonErrorPosition } from "./_json_position.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import { parseEventStream } from "./_sse_parser.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
@@ -25,9 +23,12 @@ import {
   BodyBuffer,
   type BodyReader,
   DecompressionGuard,
+  expectedLength,
   inMemory,
   SMALL_BODY,
 } from "./_reply_body.ts";
+import { decodeText, parseJson } from "./reply/_decode.ts";
+import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
 
 /**
  * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
@@ -62,8 +63,6 @@ export interface ReplySettings {
 }
 
 const MIB = 1024 * 1024;
-/** At most one progress event per this many milliseconds (Qt's rate); the first and the last always. */
-const PROGRESS_INTERVAL = 100;
 
 /** Starts a reply: the manager's entry into the reply's private state. */
 export let startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
@@ -141,15 +140,13 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #redirects: URL[] = [];
   #bytesReceived = 0;
   #bytesTotal = -1;
-  #uploadLoaded = -1;
-  #uploadTotal = -1;
+  /** Made at the first upload progress report: replies that send no body make none. */
+  #upload: UploadProgress | undefined;
   #retries = 0;
   #slots: (() => void)[] | undefined;
   /** Event types that have had a listener: no other event object is ever made. */
   readonly #listened = new Set<string>();
   #downloadSentAt = -Infinity;
-  #uploadSentAt = -Infinity;
-  #uploadSent = -1;
 
   #settings: ReplySettings | undefined;
   #resolveFinished!: () => void;
@@ -371,15 +368,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
    */
   async text(): Promise<string> {
     const bytes = await this.bytes();
-    const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(this.headers.get("content-type") ?? "")
-      ?.[1];
-    let decoder: TextDecoder;
-    try {
-      decoder = new TextDecoder(charset ?? "utf-8");
-    } catch {
-      decoder = new TextDecoder();
-    }
-    return decoder.decode(bytes);
+    return decodeText(bytes, this.headers.get("content-type"));
   }
 
   /**
@@ -435,23 +424,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   async json(schema?: StandardSchemaV1): Promise<unknown> {
     if (schema !== undefined) checkSchema("Cannot read JSON", schema);
     const text = await this.text();
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      const found = /position (\d+)/.exec((error as Error).message)?.[1];
-      const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
-      throw new InvalidJsonError(
-        `The body of ${this.url.href} is not valid JSON${
-          text === ""
-            ? " (it is empty)"
-            : position === undefined
-            ? ""
-            : ` (at position ${position})`
-        }: ${(error as Error).message}`,
-        { cause: error, reply: this, position },
-      );
-    }
+    const value = parseJson(text, this.url.href, this);
     if (schema === undefined) return value;
     const status = this.#error === NetworkError.NoError
       ? ""
@@ -568,7 +541,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       return;
     }
     this.#metadata(response, exchange);
-    this.#flushUploadProgress();
+    this.#upload?.flush();
     this.#emit("metadatachanged");
     if (this.isFinished || this.#declaredTooLarge()) {
       response.body?.cancel().catch(() => {});
@@ -638,16 +611,8 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.#statusText = response.statusText;
     // Referenced, not copied: the response's headers are the reply's.
     const headers = this.#headers = response.headers;
-    const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
-    const length = Number.parseInt(headers.get("content-length") ?? "", 10);
     const noBody = this.method === "HEAD" || response.body === null;
-    this.#bytesTotal = noBody
-      ? 0
-      : encoding && encoding !== "identity"
-      ? -1
-      : Number.isFinite(length)
-      ? length
-      : -1;
+    this.#bytesTotal = noBody ? 0 : expectedLength(headers);
     // A body from the cache was checked already.
     this.#guard = info.fromCache ? undefined : DecompressionGuard.for(
       headers,
@@ -767,25 +732,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #uploadProgress(loaded: number, total: number): void {
     if (this.#state !== "running") return;
-    this.#uploadLoaded = loaded;
-    this.#uploadTotal = total;
-    if (!this.#listened.has("uploadprogress")) return;
-    const now = performance.now();
-    if (now - this.#uploadSentAt < PROGRESS_INTERVAL && loaded !== total) return;
-    this.#uploadSentAt = now;
-    this.#uploadSent = loaded;
-    this.dispatchEvent(new NetworkProgressEvent("uploadprogress", loaded, total));
-  }
-
-  /** The response arrived: the upload is over, and its last progress is told if it was held back. */
-  #flushUploadProgress(): void {
-    if (this.#uploadLoaded < 0 || this.#uploadSent === this.#uploadLoaded) return;
-    if (!this.#listened.has("uploadprogress")) return;
-    this.#uploadSentAt = performance.now();
-    this.#uploadSent = this.#uploadLoaded;
-    this.dispatchEvent(
-      new NetworkProgressEvent("uploadprogress", this.#uploadLoaded, this.#uploadTotal),
-    );
+    (this.#upload ??= new UploadProgress(this, this.#listened)).update(loaded, total);
   }
 
   #succeed(): void {
@@ -821,14 +768,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
     }
     this.#notify();
-    if (
-      this.#uploadTotal >= 0 && this.#uploadSent !== this.#uploadTotal &&
-      code === NetworkError.NoError && this.#listened.has("uploadprogress")
-    ) {
-      this.dispatchEvent(
-        new NetworkProgressEvent("uploadprogress", this.#uploadTotal, this.#uploadTotal),
-      );
-    }
+    if (code === NetworkError.NoError) this.#upload?.complete();
     if (code !== NetworkError.NoError && this.#listened.has("error")) {
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }

@@ -168,6 +168,17 @@ async function importGraph(): Promise<Map<string, string[]>> {
   return graph;
 }
 
+/** The most lines a file of `src/` may have: past it, a file holds more than one concept. */
+const MAX_LINES = 800;
+
+/** The files of `files` (name and text) over `limit` lines, each with its count. */
+export function longFiles(files: [file: string, text: string][], limit = MAX_LINES): string[] {
+  return files
+    .map(([file, text]) => [file, text.split("\n").length - (text.endsWith("\n") ? 1 : 0)] as const)
+    .filter(([, lines]) => lines > limit)
+    .map(([file, lines]) => `${file}: ${lines} lines`);
+}
+
 const allowed = (from: string, to: string) => ALLOWED.some(([f, t]) => f === from && t === to);
 
 Deno.test("every file of src/ has a level", async () => {
@@ -208,6 +219,14 @@ Deno.test("no layer imports the manager", async () => {
   assert.deepEqual(offenders.map(([from]) => from), []);
 });
 
+Deno.test(`no file of src/ is over ${MAX_LINES} lines`, async () => {
+  const files: [string, string][] = [];
+  for (const file of await sourceFiles(SRC)) {
+    files.push([file, await Deno.readTextFile(new URL(file, SRC))]);
+  }
+  assert.deepEqual(longFiles(files), [], "split these files along their concepts");
+});
+
 Deno.test("public files export no _-prefixed names", async () => {
   const offenders: string[] = [];
   for (const file of await sourceFiles(SRC)) {
@@ -238,4 +257,8 @@ Deno.test("the layout checks find what they look for", () => {
   assert.equal(levelOf("layers/cache.ts"), levelOf("layers/redirect.ts"));
   assert.ok(levelOf("manager.ts") > levelOf("pipeline.ts"));
   assert.ok(levelOf("pipeline.ts") > levelOf("layers/cache.ts"));
+  assert.deepEqual(longFiles([["a.ts", "x\n".repeat(3)], ["b.ts", "x\n".repeat(2)]], 2), [
+    "a.ts: 3 lines",
+  ]);
+  assert.deepEqual(longFiles([["c.ts", "x\ny"]], 1), ["c.ts: 2 lines"]);
 });

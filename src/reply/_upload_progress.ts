@@ -1,0 +1,63 @@
+/**
+ * The `uploadprogress` events of a reply: at most one per {@linkcode PROGRESS_INTERVAL}
+ * milliseconds, the last of the upload always, and a final one at the total when the reply
+ * succeeds after progress that was held back.
+ *
+ * @module
+ */
+
+import { NetworkProgressEvent } from "../events.ts";
+
+/** At most one progress event per this many milliseconds (Qt's rate); the first and the last always. */
+export const PROGRESS_INTERVAL = 100;
+
+/** The upload progress of one reply, made at its first progress report. */
+export class UploadProgress {
+  readonly #target: EventTarget;
+  readonly #listened: ReadonlySet<string>;
+  #loaded = -1;
+  #total = -1;
+  #sentAt = -Infinity;
+  #sent = -1;
+
+  /**
+   * @param target The reply, where events are dispatched.
+   * @param listened The event types the reply has listeners for.
+   */
+  constructor(target: EventTarget, listened: ReadonlySet<string>) {
+    this.#target = target;
+    this.#listened = listened;
+  }
+
+  /** `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now. */
+  update(loaded: number, total: number): void {
+    this.#loaded = loaded;
+    this.#total = total;
+    if (!this.#listened.has("uploadprogress")) return;
+    const now = performance.now();
+    if (now - this.#sentAt < PROGRESS_INTERVAL && loaded !== total) return;
+    this.#sentAt = now;
+    this.#sent = loaded;
+    this.#target.dispatchEvent(new NetworkProgressEvent("uploadprogress", loaded, total));
+  }
+
+  /** The response arrived: the upload is over, and its last progress is told if it was held back. */
+  flush(): void {
+    if (this.#loaded < 0 || this.#sent === this.#loaded) return;
+    if (!this.#listened.has("uploadprogress")) return;
+    this.#sentAt = performance.now();
+    this.#sent = this.#loaded;
+    this.#target.dispatchEvent(
+      new NetworkProgressEvent("uploadprogress", this.#loaded, this.#total),
+    );
+  }
+
+  /** The reply succeeded: a known total not told yet is told as complete. */
+  complete(): void {
+    if (this.#total < 0 || this.#sent === this.#total) return;
+    if (!this.#listened.has("uploadprogress")) return;
+    this.#target.dispatchEvent(
+      new NetworkProgressEvent("uploadprogress", this.#total, this.#total),
+    );
+  }
+}
