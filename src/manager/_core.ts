@@ -548,7 +548,10 @@ export class ManagerCore implements PipelineSettings {
     const exchange = new Exchange({
       url: new URL(request.url.href),
       method,
-      headers: new Headers(request.headers),
+      // A request made here from a URL alone has no headers to copy.
+      headers: typeof input !== "string" && !(input instanceof URL) || init?.headers !== undefined
+        ? new Headers(request.headers)
+        : new Headers(),
       body: requestBody,
       request,
       reply,
