@@ -2,7 +2,7 @@
 
 import { isIpLiteral } from "../_ip.ts";
 import type { Clock } from "../clock.ts";
-import type { HstsPolicy, HstsPreload } from "./hsts_store.ts";
+import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
 import { normalizeHost, selfAndParents } from "./_host.ts";
 import { parseStsHeaderValue } from "./_sts_header.ts";
 
@@ -158,5 +158,89 @@ export abstract class StoreCore {
       out.push({ host, expires: policy.expires, includeSubDomains: policy.includeSubDomains });
     }
     return out;
+  }
+}
+
+/**
+ * The methods of {@linkcode HstsStore} both stores share, each handed to the store's
+ * {@linkcode StoreCore}.
+ *
+ * @ignore
+ */
+export abstract class HstsStoreMethods implements HstsStore {
+  readonly #core: StoreCore;
+
+  constructor(core: StoreCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Returns the live policy stored or preloaded for exactly this host.
+   *
+   * @param host A host name.
+   * @returns The policy, or `undefined`.
+   */
+  get(host: string): Promise<HstsPolicy | undefined> {
+    return this.#core.get(host);
+  }
+
+  /**
+   * Tells whether requests to a host must use https.
+   *
+   * @param host A host name.
+   * @returns Whether a live policy covers the host.
+   */
+  isKnownHost(host: string): Promise<boolean> {
+    return this.#core.isKnownHost(host);
+  }
+
+  /**
+   * Processes a `Strict-Transport-Security` header received over https.
+   *
+   * @param host The host that sent it.
+   * @param headerValue The header's value.
+   * @returns Whether the header was valid and applied.
+   */
+  learn(host: string, headerValue: string): Promise<boolean> {
+    return this.#core.learn(host, headerValue);
+  }
+
+  /**
+   * Stores a policy.
+   *
+   * @param policy The policy.
+   * @returns A promise that settles when it is stored.
+   * @throws {TypeError} When the policy is invalid.
+   */
+  set(policy: HstsPolicy): Promise<void> {
+    return this.#core.set(policy);
+  }
+
+  /**
+   * Removes a host's stored policy.
+   *
+   * @param host A host name.
+   * @returns Whether a policy was removed.
+   */
+  remove(host: string): Promise<boolean> {
+    return this.#core.remove(host);
+  }
+
+  /**
+   * Removes every stored policy (a KV store: every entry under its prefix).
+   *
+   * @returns A promise that settles when done.
+   */
+  clear(): Promise<void> {
+    return this.#core.clear();
+  }
+
+  /**
+   * Lists the live policies.
+   *
+   * @returns The policies.
+   */
+  all(): Promise<HstsPolicy[]> {
+    return this.#core.all();
   }
 }

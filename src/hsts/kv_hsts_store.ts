@@ -8,9 +8,9 @@ import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
 import { decodeRecord, encodeRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
 import type { Clock } from "../clock.ts";
-import type { HstsPolicy, HstsStore } from "./hsts_store.ts";
+import type { HstsStore } from "./hsts_store.ts";
 import type { MemoryHstsStoreOptions } from "./memory_hsts_store.ts";
-import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
+import { HstsStoreMethods, preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
 
 /**
  * Options of {@linkcode KvHstsStore.open}.
@@ -183,13 +183,14 @@ class KvCore extends StoreCore {
  * assert.equal(await store.isKnownHost("example.com"), true);
  * ```
  */
-export class KvHstsStore implements HstsStore, AsyncDisposable {
+export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDisposable {
   readonly #core: KvCore;
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
   #closed = false;
 
   private constructor(core: KvCore, kv: Deno.Kv, owned: boolean) {
+    super(core);
     this.#core = core;
     this.#kv = kv;
     this.#owned = owned;
@@ -210,76 +211,6 @@ export class KvHstsStore implements HstsStore, AsyncDisposable {
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, ["netaccess", "hsts"]);
     const { kv, owned } = await _openKv({ path: options.path, kv: options.kv }, "HSTS store");
     return new KvHstsStore(new KvCore(kv, prefix, clock, preload), kv, owned);
-  }
-
-  /**
-   * Returns the live policy stored or preloaded for exactly this host.
-   *
-   * @param host A host name.
-   * @returns The policy, or `undefined`.
-   */
-  get(host: string): Promise<HstsPolicy | undefined> {
-    return this.#core.get(host);
-  }
-
-  /**
-   * Tells whether requests to a host must use https.
-   *
-   * @param host A host name.
-   * @returns Whether a live policy covers the host.
-   */
-  isKnownHost(host: string): Promise<boolean> {
-    return this.#core.isKnownHost(host);
-  }
-
-  /**
-   * Processes a `Strict-Transport-Security` header received over https.
-   *
-   * @param host The host that sent it.
-   * @param headerValue The header's value.
-   * @returns Whether the header was valid and applied.
-   */
-  learn(host: string, headerValue: string): Promise<boolean> {
-    return this.#core.learn(host, headerValue);
-  }
-
-  /**
-   * Stores a policy.
-   *
-   * @param policy The policy.
-   * @returns A promise that settles when it is stored.
-   * @throws {TypeError} When the policy is invalid.
-   */
-  set(policy: HstsPolicy): Promise<void> {
-    return this.#core.set(policy);
-  }
-
-  /**
-   * Removes a host's stored policy.
-   *
-   * @param host A host name.
-   * @returns Whether a policy was removed.
-   */
-  remove(host: string): Promise<boolean> {
-    return this.#core.remove(host);
-  }
-
-  /**
-   * Removes every stored policy under the store's prefix.
-   *
-   * @returns A promise that settles when done.
-   */
-  clear(): Promise<void> {
-    return this.#core.clear();
-  }
-
-  /**
-   * Lists the live policies.
-   *
-   * @returns The policies.
-   */
-  all(): Promise<HstsPolicy[]> {
-    return this.#core.all();
   }
 
   /**

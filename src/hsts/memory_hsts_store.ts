@@ -6,8 +6,8 @@
 
 import { checkClock } from "../_clock.ts";
 import type { Clock } from "../clock.ts";
-import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
-import { preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
+import type { HstsPreload, HstsStore } from "./hsts_store.ts";
+import { HstsStoreMethods, preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
 
 /**
  * Options of {@linkcode MemoryHstsStore}.
@@ -52,9 +52,7 @@ export interface MemoryHstsStoreOptions {
  * console.log(await store.isKnownHost("example.com"), await store.isKnownHost("a.example.org"));
  * ```
  */
-export class MemoryHstsStore implements HstsStore {
-  readonly #core: MemoryCore;
-
+export class MemoryHstsStore extends HstsStoreMethods implements HstsStore {
   /**
    * Creates an empty store.
    *
@@ -63,80 +61,12 @@ export class MemoryHstsStore implements HstsStore {
    */
   constructor(options: MemoryHstsStoreOptions = {}) {
     const what = "create HSTS store";
-    this.#core = new MemoryCore(
-      checkClock(`Cannot ${what}`, options.clock),
-      preloadMap(options.preload, what),
+    super(
+      new MemoryCore(
+        checkClock(`Cannot ${what}`, options.clock),
+        preloadMap(options.preload, what),
+      ),
     );
-  }
-
-  /**
-   * Returns the live policy stored or preloaded for exactly this host.
-   *
-   * @param host A host name.
-   * @returns The policy, or `undefined`.
-   */
-  get(host: string): Promise<HstsPolicy | undefined> {
-    return this.#core.get(host);
-  }
-
-  /**
-   * Tells whether requests to a host must use https.
-   *
-   * @param host A host name.
-   * @returns Whether a live policy covers the host.
-   */
-  isKnownHost(host: string): Promise<boolean> {
-    return this.#core.isKnownHost(host);
-  }
-
-  /**
-   * Processes a `Strict-Transport-Security` header received over https.
-   *
-   * @param host The host that sent it.
-   * @param headerValue The header's value.
-   * @returns Whether the header was valid and applied.
-   */
-  learn(host: string, headerValue: string): Promise<boolean> {
-    return this.#core.learn(host, headerValue);
-  }
-
-  /**
-   * Stores a policy.
-   *
-   * @param policy The policy.
-   * @returns A promise that settles when it is stored.
-   * @throws {TypeError} When the policy is invalid.
-   */
-  set(policy: HstsPolicy): Promise<void> {
-    return this.#core.set(policy);
-  }
-
-  /**
-   * Removes a host's stored policy.
-   *
-   * @param host A host name.
-   * @returns Whether a policy was removed.
-   */
-  remove(host: string): Promise<boolean> {
-    return this.#core.remove(host);
-  }
-
-  /**
-   * Removes every stored policy.
-   *
-   * @returns A promise that settles when done.
-   */
-  clear(): Promise<void> {
-    return this.#core.clear();
-  }
-
-  /**
-   * Lists the live policies.
-   *
-   * @returns The policies.
-   */
-  all(): Promise<HstsPolicy[]> {
-    return this.#core.all();
   }
 }
 
