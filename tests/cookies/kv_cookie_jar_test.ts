@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
+import { countedKv } from "../_helpers/kv_spy.ts";
 
 const START = Date.UTC(2026, 0, 1);
 const WRITER = new URL("../testdata/cookies/kv_cookie_writer.ts", import.meta.url);
@@ -193,5 +194,31 @@ Deno.test("KvCookieJar decodes a bundle once per version and sees another proces
     assert.equal(await store.find("www.site1.com"), next);
   } finally {
     kv.close();
+  }
+});
+
+Deno.test("KvCookieJar lookup makes one KV read and no write, for a host with cookies or without", async () => {
+  const database = await Deno.openKv(":memory:");
+  try {
+    const { kv, ops } = countedKv(database);
+    await using jar = await KvCookieJar.open({ kv, clock: () => START });
+    await jar.setCookiesFromUrl(["a=1; Domain=example.com", "b=2"], "https://www.example.com/");
+    const urls = [
+      "https://www.example.com/",
+      "https://www.example.com/again",
+      "https://example.com/",
+      "https://other.org/",
+      "https://a.b.other.org/",
+    ];
+    const headers = [];
+    for (const url of urls) {
+      ops.reads = 0;
+      ops.writes = 0;
+      headers.push(cookieHeader(await jar.cookiesForUrl(url)));
+      assert.deepEqual(ops, { reads: 1, writes: 0 }, url);
+    }
+    assert.deepEqual(headers, ["a=1; b=2", "a=1; b=2", "a=1", null, null]);
+  } finally {
+    database.close();
   }
 });
