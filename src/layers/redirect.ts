@@ -7,7 +7,13 @@
  */
 
 import { withoutCredentials } from "../auth/credential_cache.ts";
-import { type Exchange, type Layer, responseInfo, setResponseInfo } from "../exchange.ts";
+import {
+  type Exchange,
+  type Handler,
+  type Layer,
+  responseInfo,
+  setResponseInfo,
+} from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -158,16 +164,40 @@ export interface RedirectSettings {
  * (cookies, the transport's `accept-encoding`) or send a copy (credentials).
  */
 export function redirectLayer(settings: RedirectSettings, copyHeaders = true): Layer {
-  return (next) => async (exchange) => {
+  return (next) => (exchange) => {
     const policy = exchange.request.redirectPolicy ?? settings.redirectPolicy;
     const maxRedirects = exchange.request.maxRedirects ?? settings.maxRedirects;
-    const sensitive = exchange.request.sensitiveHeaders;
     // What this layer asked to send; the layers below add cookies and credentials per hop.
-    let headers = copyHeaders ? new Headers(exchange.headers) : exchange.headers;
+    const headers = copyHeaders ? new Headers(exchange.headers) : exchange.headers;
+    let sending: Promise<Response>;
+    try {
+      sending = next(exchange);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // No promise of its own unless a redirect may be followed.
+    if (policy === "manual") return sending;
+    return sending.then((response) =>
+      REDIRECT_STATUSES.has(response.status)
+        ? follow(next, exchange, policy, maxRedirects, headers, response)
+        : response
+    );
+  };
+
+  /** Follows the redirects from the first hop's `first` response on. */
+  async function follow(
+    next: Handler,
+    exchange: Exchange,
+    policy: RedirectPolicy,
+    maxRedirects: number,
+    asked: Headers,
+    first: Response,
+  ): Promise<Response> {
+    const sensitive = exchange.request.sensitiveHeaders;
+    let headers = asked;
     let hop = exchange;
     const redirects: URL[] = [];
-    for (;;) {
-      const response = await next(hop);
+    for (let response = first;; response = await next(hop)) {
       // A redirect status without a Location is an answer in itself (RFC 9110 section 15.4).
       const location = policy === "manual" || !REDIRECT_STATUSES.has(response.status)
         ? ""
@@ -240,5 +270,5 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
       replyRedirected(exchange.reply, redirects);
       hop = hop.next({ url: target, method, headers, body });
     }
-  };
+  }
 }
