@@ -19,6 +19,7 @@
 
 import { NetworkAccessManager } from "../mod.ts";
 import { makeTestCertificates } from "../tests/_helpers/tls.ts";
+import { serveStream } from "./_stream_server.ts";
 
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 5);
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
@@ -104,19 +105,7 @@ if (wanted("get")) {
 
 if (wanted("stream")) {
   const SIZE = 256 * MIB;
-  const CHUNK = new Uint8Array(64 * 1024).fill(7);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
-    let sent = 0;
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent >= SIZE) return controller.close();
-          controller.enqueue(CHUNK);
-          sent += CHUNK.byteLength;
-        },
-      }, { highWaterMark: 0 }),
-    );
-  });
+  const server = serveStream(SIZE);
   const url = `http://127.0.0.1:${server.addr.port}/stream`;
   const manager = new NetworkAccessManager();
   let peak = 0;

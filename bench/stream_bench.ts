@@ -9,21 +9,10 @@
 
 import { NetworkAccessManager } from "../mod.ts";
 import { makeTestCertificates } from "../tests/_helpers/tls.ts";
+import { serveStream } from "./_stream_server.ts";
 
 const SIZE = 64 * 1024 * 1024;
-const CHUNK = new Uint8Array(64 * 1024).fill(7);
-const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
-  let sent = 0;
-  return new Response(
-    new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent >= SIZE) return controller.close();
-        controller.enqueue(CHUNK);
-        sent += CHUNK.byteLength;
-      },
-    }, { highWaterMark: 0 }),
-  );
-});
+const plain = serveStream(SIZE);
 const streamUrl = `http://127.0.0.1:${plain.addr.port}/stream`;
 
 const { caCert, cert, key } = await makeTestCertificates();

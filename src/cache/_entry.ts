@@ -187,12 +187,9 @@ export function _evictionOrder(a: CacheEntry, b: CacheEntry): number {
   return a.lastAccess - b.lastAccess || a.storedAt - b.storedAt;
 }
 
-/**
- * The public view of an entry, frozen; its headers and policy were frozen when stored, so
- * they are shared rather than copied.
- */
-export function _publicEntry(entry: CacheEntry): CacheEntry {
-  return Object.freeze({
+/** The fields of an entry, and no others, in the order they are stored. */
+export function _entryFields(entry: CacheEntry): CacheEntry {
+  return {
     url: entry.url,
     variant: entry.variant,
     status: entry.status,
@@ -205,7 +202,15 @@ export function _publicEntry(entry: CacheEntry): CacheEntry {
     storedAt: entry.storedAt,
     lastAccess: entry.lastAccess,
     generation: entry.generation,
-  });
+  };
+}
+
+/**
+ * The public view of an entry, frozen; its headers and policy were frozen when stored, so
+ * they are shared rather than copied.
+ */
+export function _publicEntry(entry: CacheEntry): CacheEntry {
+  return Object.freeze(_entryFields(entry));
 }
 
 /**

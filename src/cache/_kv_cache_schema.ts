@@ -26,7 +26,7 @@
  */
 
 import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
-import { _byteLength, _deepFreeze } from "./_entry.ts";
+import { _byteLength, _deepFreeze, _entryFields } from "./_entry.ts";
 import type { CacheEntry } from "./network_cache.ts";
 
 /** Bytes per stored body chunk: the largest KV value. */
@@ -97,25 +97,7 @@ export function _inlineRecordSize(entry: CacheEntry, bodySize: number): number {
 }
 
 function entryFields(entry: CacheEntry, inline: boolean): CacheEntry & { inline: boolean } {
-  return { ...publicFields(entry), inline };
-}
-
-/** The fields of an entry, and no others, in the order they are stored. */
-function publicFields(entry: CacheEntry): CacheEntry {
-  return {
-    url: entry.url,
-    variant: entry.variant,
-    status: entry.status,
-    statusText: entry.statusText,
-    headers: entry.headers,
-    policy: entry.policy,
-    expires: entry.expires,
-    bodySize: entry.bodySize,
-    size: entry.size,
-    storedAt: entry.storedAt,
-    lastAccess: entry.lastAccess,
-    generation: entry.generation,
-  };
+  return { ..._entryFields(entry), inline };
 }
 
 function checkEntry(r: Record<string, unknown>): boolean {
@@ -161,7 +143,7 @@ export function _decodeEntry(value: unknown): _DecodedEntry | null {
 }
 
 function publicEntry(r: Record<string, unknown>): CacheEntry {
-  return _deepFreeze(publicFields(r as unknown as CacheEntry));
+  return _deepFreeze(_entryFields(r as unknown as CacheEntry));
 }
 
 /** The bytes of a generation record. */
