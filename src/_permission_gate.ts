@@ -34,6 +34,8 @@ export class _PermissionGate {
   #global: Deno.PermissionStatus | undefined;
   #closed = false;
   #refreshing = false;
+  /** The key of the most recently used status (the last in `#statuses`), if any. */
+  #last: string | undefined;
 
   /**
    * @param onChange Called after a watched status changed.
@@ -104,6 +106,9 @@ export class _PermissionGate {
   #touch(key: string): Deno.PermissionStatus | undefined {
     const watched = this.#statuses.get(key);
     if (watched === undefined) return undefined;
+    // Already the most recent (one host asked again and again): nothing to move.
+    if (key === this.#last) return watched.status;
+    this.#last = key;
     this.#statuses.delete(key);
     this.#statuses.set(key, watched);
     return watched.status;
@@ -128,6 +133,7 @@ export class _PermissionGate {
     known?.status.removeEventListener("change", this.#changed);
     this.#statuses.delete(key);
     this.#statuses.set(key, { descriptor, status });
+    this.#last = key;
     status.addEventListener("change", this.#changed);
     while (this.#statuses.size > LIMIT) {
       const [oldest, entry] = this.#statuses.entries().next().value!;

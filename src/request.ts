@@ -330,8 +330,12 @@ export class NetworkRequest {
     this.readBufferSize = init.readBufferSize;
     this.decompressionGuard = init.decompressionGuard;
     this.maxBodySize = init.maxBodySize;
-    this.sensitiveHeaders = new Set([...init.sensitiveHeaders ?? []].map((h) => h.toLowerCase()));
-    this.attributes = { ...init.attributes };
+    const sensitive = new Set<string>();
+    if (init.sensitiveHeaders !== undefined) {
+      for (const name of init.sensitiveHeaders) sensitive.add(name.toLowerCase());
+    }
+    this.sensitiveHeaders = sensitive;
+    this.attributes = init.attributes === undefined ? {} : { ...init.attributes };
     this.retry = init.retry;
   }
 

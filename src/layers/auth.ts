@@ -22,7 +22,7 @@ import {
   withoutCredentials,
 } from "../auth/credential_cache.ts";
 import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/digest.ts";
-import type { Layer } from "../exchange.ts";
+import type { Exchange, Handler, Layer } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
@@ -135,10 +135,30 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     });
   };
 
-  const answering: Layer = (next) => async (exchange) => {
-    if (exchange.url.protocol !== "http:" && exchange.url.protocol !== "https:") {
-      return await next(exchange);
+  const answering: Layer = (next) => (exchange) => {
+    const url = exchange.url;
+    if (url.protocol !== "http:" && url.protocol !== "https:") return next(exchange);
+    if (cache.size === 0 && url.username === "" && url.password === "") {
+      // Nothing to send pre-emptively: the request goes as it is, and only a challenge enters
+      // the loop that answers it.
+      return next(exchange).then((response) =>
+        response.status === 401 || response.status === 407
+          ? challenged(next, exchange, response)
+          : response
+      );
     }
+    return challenged(next, exchange, undefined);
+  };
+
+  /**
+   * Sends `exchange` (unless `first`, its response without credentials, came already) and
+   * answers challenges until a response is final.
+   */
+  const challenged = async (
+    next: Handler,
+    exchange: Exchange,
+    first: Response | undefined,
+  ): Promise<Response> => {
     const url = exchange.url;
     // Copied only when there is userinfo or a fragment to drop.
     let plain = url;
@@ -158,7 +178,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let proxy: Answer | undefined;
     let staleRetries = 0;
 
-    if (!baseHeaders.has("authorization")) {
+    // With `first`, nothing was sent pre-emptively (the cache was empty then).
+    if (first === undefined && !baseHeaders.has("authorization")) {
       const cached = cache.forUrl(plain);
       if (cached !== undefined && ownCredentials(cached.credentials, fromUrl)) {
         server = cached;
@@ -166,7 +187,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
     }
     const knownProxy = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
-    if (knownProxy !== undefined && !baseHeaders.has("proxy-authorization")) {
+    if (
+      first === undefined && knownProxy !== undefined && !baseHeaders.has("proxy-authorization")
+    ) {
       proxy = cache.forProxy(knownProxy.origin);
       if (proxy !== undefined) (usedCache ??= new Set()).add(spaceKey(proxy.space));
     }
@@ -184,8 +207,14 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           await answerWith(headers, "proxy-authorization", proxy, plain.href);
         }
       }
-      attempt.headers = headers;
-      const response = await next(attempt);
+      let response: Response;
+      if (first !== undefined) {
+        response = first;
+        first = undefined;
+      } else {
+        attempt.headers = headers;
+        response = await next(attempt);
+      }
       const isProxy = response.status === 407;
       if (response.status !== 401 && !isProxy) return response;
 
