@@ -90,7 +90,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
         }" is unknown: only http, https, file and data URLs are supported`,
       );
   }
-  if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
+  if (method !== "GET" && FORBIDDEN_METHODS.has(method.toUpperCase())) {
     throw new NetworkReplyError(
       NetworkError.ProtocolInvalidOperationError,
       `Cannot send a ${method} request to ${url.host}: the HTTP client does not send CONNECT, ` +

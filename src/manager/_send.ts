@@ -38,11 +38,17 @@ export function prepareRequest(
   let problem: string | null = null;
   let code: PreparedRequest["code"] = NetworkError.ProtocolUnknownError;
   try {
-    request = input instanceof NetworkRequest
-      ? (init === undefined ? input : input.clone(init))
-      : new NetworkRequest(input, init);
-    problem = request._problem();
-    if (problem) code = NetworkError.ProtocolInvalidOperationError;
+    if (input instanceof NetworkRequest && init === undefined) {
+      // The caller's own request: its fields are writable, so check them again.
+      request = input;
+      problem = request._problem();
+      if (problem) code = NetworkError.ProtocolInvalidOperationError;
+    } else {
+      // Made here, by a constructor that checks the same things.
+      request = input instanceof NetworkRequest
+        ? input.clone(init)
+        : new NetworkRequest(input, init);
+    }
   } catch (error) {
     problem = (error as Error).message;
     const isUrl = /url/i.test(problem);
