@@ -153,6 +153,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
+  /** The exchange, and the transfer timeout's message once it fired through its proxy. */
+  #exchange: Exchange | undefined;
+  #proxyTimeout: string | undefined;
 
   #reader: BodyReader | undefined;
   readonly #buffer = new BodyBuffer();
@@ -523,6 +526,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   async #run(handler: Handler, exchange: Exchange): Promise<void> {
     let response: Response;
     try {
+      this.#exchange = exchange;
       response = await handler(exchange);
       if (!(response instanceof Response)) {
         throw new NetworkReplyError(
@@ -532,7 +536,11 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
     } catch (error) {
       if (this.#state === "finished") return;
-      const failure = classifyError(error, exchange.url, "connect");
+      // After a transfer timeout through a proxy, only the proxy layer's probe changes it.
+      const failure = this.#proxyTimeout === undefined ||
+          (error as NetworkReplyError).code === NetworkError.ProxyTimeoutError
+        ? classifyError(error, exchange.url, "connect")
+        : { code: NetworkError.TimeoutError, message: this.#proxyTimeout };
       this.#finish(failure.code, failure.message);
       return;
     }
@@ -718,15 +726,19 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #activity(): void {
     if (this.#state !== "running") return;
     const timeout = this.#settings?.transferTimeout ?? 0;
-    if (timeout <= 0) return;
+    if (timeout <= 0 || this.#proxyTimeout !== undefined) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      this.#abortWith(
-        NetworkError.TimeoutError,
-        `No data moved for ${timeout} ms while talking to ${
-          this.url.host || this.url.href
-        } (transferTimeout)`,
-      );
+      const message = `No data moved for ${timeout} ms while talking to ${
+        this.url.host || this.url.href
+      } (transferTimeout)`;
+      if (this.#status !== 0 || this.#exchange?.proxy?.url === undefined) {
+        return this.#abortWith(NetworkError.TimeoutError, message);
+      }
+      // No response through a proxy: the proxy layer probes it (within 1 s), or it stands.
+      this.#proxyTimeout = message;
+      this.#controller.abort(new DOMException(message, "TimeoutError"));
+      this.#timer = setTimeout(() => this.#finish(NetworkError.TimeoutError, message), 2000);
     }, timeout);
   }
 

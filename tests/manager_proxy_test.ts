@@ -287,6 +287,27 @@ Deno.test("manager reports proxy failures with codes 101 to 104 and no credentia
   });
 });
 
+Deno.test("a slow reply through a proxy opens no connection of its own to the proxy", async (t) => {
+  // The origin answers after 60% of the transfer timeout: slow, not failed, so nothing probes.
+  await using origin = serve(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    return new Response("slow but fine");
+  });
+  for (const type of ["http", "socks5"] as const) {
+    await t.step(type, async () => {
+      await using proxy = startProxyServer({ protocol: type, hosts });
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: proxy.url },
+        transferTimeout: 2000,
+      });
+      const outcome = await settle(manager.get(`http://origin.test:${origin.port}/slow`));
+      assert.equal(outcome.error, NetworkError.NoError, outcome.errorString);
+      assert.equal(outcome.body, "slow but fine");
+      assert.equal(proxy.accepted, 1, "only the request's own connection reached the proxy");
+    });
+  }
+});
+
 Deno.test("an explicit proxy wins over the proxy factory", async (t) => {
   await using origin = startOrigin();
   await using explicit = startProxyServer({ hosts });

@@ -11,7 +11,7 @@ import type { Exchange, Layer } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
 import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
-import { classifyProxyError, watchProxy } from "../proxy/_probe.ts";
+import { classifyProxyError, proxyTimeoutError } from "../proxy/_probe.ts";
 import { redactProxy } from "../proxy/_redact.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -112,13 +112,19 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       timeout: number,
     ): Promise<Response> {
       try {
-        const sending = next(exchange);
-        if (proxy.type === "none" || timeout <= 0) return await sending;
-        sending.catch(() => {});
-        return await watchProxy(sending, proxy, timeout, settings.caCerts());
+        return await next(exchange);
       } catch (error) {
-        if (exchange.signal.aborted) throw error;
         if (proxy.type === "none") throw error;
+        if (exchange.signal.aborted) {
+          // Only once the transfer timeout failed the exchange is the proxy probed.
+          const reason = exchange.signal.reason;
+          const timedOut = timeout > 0 && reason instanceof DOMException &&
+            reason.name === "TimeoutError" && reason.message.endsWith("(transferTimeout)");
+          throw (timedOut
+            ? await proxyTimeoutError(proxy, timeout, settings.caCerts())
+            : undefined) ??
+            error;
+        }
         throw await classifyProxyError(
           error instanceof NetworkReplyError && error.cause !== undefined ? error.cause : error,
           proxy,

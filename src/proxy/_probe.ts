@@ -324,42 +324,23 @@ export async function classifyProxyError(
 }
 
 /**
- * Waits for the response through a proxy; when it has not come after half the transfer
- * timeout, asks the proxy whether it is alive (within a quarter of it), and fails with
- * `ProxyTimeoutError` when it is silent, before the transfer timeout would fail the reply
- * as a timeout of the target.
+ * Says whose silence a transfer timeout through a proxy was, once it fired: the proxy is
+ * probed once (within a quarter of the timeout, at most a second), and a proxy that does not
+ * answer makes the failure `ProxyTimeoutError`; otherwise undefined (the target was silent).
  */
-export async function watchProxy(
-  sending: Promise<Response>,
+export async function proxyTimeoutError(
   proxy: NetworkProxy,
   timeout: number,
   caCerts: string[],
-): Promise<Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let probing: Promise<unknown> | undefined;
-  const silent = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const probeTimeout = Math.max(1, Math.floor(timeout / 4));
-      probing = probeProxy(proxy, { probeTimeout, caCerts }).then((found) => {
-        if (found !== "timeout") return;
-        reject(
-          new NetworkReplyError(
-            NetworkError.ProxyTimeoutError,
-            `Proxy ${proxyLabel(proxy)} did not answer within ${
-              Math.floor(timeout / 2) + probeTimeout
-            } ms (transferTimeout ${timeout} ms)`,
-          ),
-        );
-      });
-    }, Math.floor(timeout / 2));
-  });
-  silent.catch(() => {});
-  try {
-    return await Promise.race([sending, silent]);
-  } finally {
-    clearTimeout(timer);
-    await probing;
-  }
+): Promise<NetworkReplyError | undefined> {
+  const probeTimeout = Math.max(1, Math.min(1000, Math.floor(timeout / 4)));
+  if (await probeProxy(proxy, { probeTimeout, caCerts }) !== "timeout") return undefined;
+  return new NetworkReplyError(
+    NetworkError.ProxyTimeoutError,
+    `Proxy ${proxyLabel(proxy)} did not answer within ${
+      timeout + probeTimeout
+    } ms (transferTimeout ${timeout} ms)`,
+  );
 }
 
 /**
