@@ -668,8 +668,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #declaredTooLarge(): boolean {
     const max = this.#settings?.maxBodySize ?? 0;
+    if (max <= 0 || this.method === "HEAD") return false;
     const declared = Number(this.headers.get("content-length") ?? "");
-    if (max <= 0 || this.method === "HEAD" || !(declared > max)) return false;
+    if (!(declared > max)) return false;
     this.#abortWith(
       NetworkError.ProtocolFailure,
       `The body of ${this.url.href} declares ${declared} bytes (Content-Length), over the ` +
