@@ -161,3 +161,20 @@ export function expectedLength(headers: Headers): number {
   const length = Number.parseInt(headers.get("content-length") ?? "", 10);
   return Number.isFinite(length) ? length : -1;
 }
+
+/**
+ * Why a body may not be read under a `maxBodySize` of `max` bytes (positive) because its
+ * `Content-Length` declares more, or null when it may.
+ */
+export function declaredOverLimit(
+  url: URL,
+  headers: Headers,
+  method: string,
+  max: number,
+): string | null {
+  if (method === "HEAD") return null;
+  const declared = Number(headers.get("content-length") ?? "");
+  if (!(declared > max)) return null;
+  return `The body of ${url.href} declares ${declared} bytes (Content-Length), over the ` +
+    `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`;
+}

@@ -22,6 +22,7 @@ import { checkSchema, validate } from "./_schema_validation.ts";
 import {
   BodyBuffer,
   type BodyReader,
+  declaredOverLimit,
   DecompressionGuard,
   expectedLength,
   inMemory,
@@ -668,15 +669,9 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
 
   #declaredTooLarge(): boolean {
     const max = this.#settings?.maxBodySize ?? 0;
-    if (max <= 0 || this.method === "HEAD") return false;
-    const declared = Number(this.headers.get("content-length") ?? "");
-    if (!(declared > max)) return false;
-    this.#abortWith(
-      NetworkError.ProtocolFailure,
-      `The body of ${this.url.href} declares ${declared} bytes (Content-Length), over the ` +
-        `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`,
-    );
-    return true;
+    const problem = max > 0 ? declaredOverLimit(this.url, this.headers, this.method, max) : null;
+    if (problem !== null) this.#abortWith(NetworkError.ProtocolFailure, problem);
+    return problem !== null;
   }
 
   #append(chunk: Uint8Array): void {
