@@ -108,6 +108,18 @@ export interface ExchangeChanges {
 }
 
 /**
+ * The abort reason of an exchange whose transfer timeout fired before any response arrived. A
+ * layer that knows more about why nothing arrived (the proxy layer, which can ask the proxy)
+ * tells it by its class, not by its message.
+ */
+export class TransferTimeoutAbort extends DOMException {
+  /** Makes the reason with the message the reply will show. */
+  constructor(message: string) {
+    super(message, "TimeoutError");
+  }
+}
+
+/**
  * One request on its way through the layers. `url`, `method`, `headers`, `body` and `client`
  * are what will be sent, and layers change them; `request` is what the user asked for.
  *

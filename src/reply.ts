@@ -6,7 +6,7 @@
 
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
-import { type Exchange, type Handler, responseInfo } from "./exchange.ts";
+import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
 import {
   classifyError,
   NetworkError,
@@ -733,7 +733,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
       }
       // No response through a proxy: the proxy layer probes it (within 1 s), or it stands.
       this.#proxyTimeout = message;
-      this.#controller.abort(new DOMException(message, "TimeoutError"));
+      this.#controller.abort(new TransferTimeoutAbort(message));
       this.#timer = setTimeout(() => this.#finish(NetworkError.TimeoutError, message), 2000);
     }, timeout);
   }

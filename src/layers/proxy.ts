@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Exchange, Layer } from "../exchange.ts";
+import { type Exchange, type Layer, TransferTimeoutAbort } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
 import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
@@ -117,9 +117,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         if (proxy.type === "none") throw error;
         if (exchange.signal.aborted) {
           // Only once the transfer timeout failed the exchange is the proxy probed.
-          const reason = exchange.signal.reason;
-          const timedOut = timeout > 0 && reason instanceof DOMException &&
-            reason.name === "TimeoutError" && reason.message.endsWith("(transferTimeout)");
+          const timedOut = timeout > 0 && exchange.signal.reason instanceof TransferTimeoutAbort;
           throw (timedOut
             ? await proxyTimeoutError(proxy, timeout, settings.caCerts())
             : undefined) ??
