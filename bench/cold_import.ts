@@ -15,33 +15,23 @@
  * run downloads ky into Deno's cache; that warm-up sample is not counted.
  */
 
+import { makeConsumer } from "../tests/_helpers/consumer.ts";
+
 /** ky from npm, pinned to an exact version. */
 export const KY = "npm:ky@2.1.0";
-const ROOT = new URL("../", import.meta.url);
 
 /**
  * Makes a consumer project that imports `specifier` (nothing when `null`) and prints how long the
  * import took.
  */
 async function consumer(name: string, specifier: string | null): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: `netaccess_cold_${name}_` });
-  await Deno.writeTextFile(
-    `${dir}/deno.json`,
-    JSON.stringify({
-      imports: {
-        "@netaccess/core": new URL("mod.ts", ROOT).href,
-        "@netaccess/core/testing": new URL("testing.ts", ROOT).href,
-        "ky": KY,
-      },
-    }),
-  );
-  await Deno.writeTextFile(
-    `${dir}/main.ts`,
+  return await makeConsumer(
+    `netaccess_cold_${name}_`,
     `const start = performance.now();\n` +
       (specifier === null ? "" : `await import(${JSON.stringify(specifier)});\n`) +
       `console.log(performance.now() - start);\n`,
+    { ky: KY },
   );
-  return dir;
 }
 
 /** Runs the consumer in `dir` once; returns the import time and the whole process time (ms). */

@@ -20,7 +20,8 @@ export function recordedInfo<T extends object>(response: Response): T | undefine
   return infos.get(response) as T | undefined;
 }
 
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+/** Statuses whose responses have no body (Fetch: a null body status). */
+export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
 /**
  * Returns a response like `response` (status, status text, headers and recorded info) with

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { closedPort, serve } from "./_helpers/server.ts";
+import { makeConsumer } from "./_helpers/consumer.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -14,18 +15,8 @@ async function runConsumer(
   flags: string[] = [],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   // Keep the consumer's output plain: no colours in what the tests read.
-  const dir = await Deno.makeTempDir({ prefix: "netaccess_consumer_" });
+  const dir = await makeConsumer("netaccess_consumer_", program);
   try {
-    await Deno.writeTextFile(
-      `${dir}/deno.json`,
-      JSON.stringify({
-        imports: {
-          "@netaccess/core": new URL("mod.ts", ROOT).href,
-          "@netaccess/core/testing": new URL("testing.ts", ROOT).href,
-        },
-      }),
-    );
-    await Deno.writeTextFile(`${dir}/main.ts`, program);
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-lock", ...flags, "main.ts"],
       cwd: dir,

@@ -8,6 +8,7 @@
 // @ts-types="npm:@types/http-cache-semantics@4.2.0"
 import CachePolicy from "http-cache-semantics";
 import type { Clock } from "../clock.ts";
+import { _HEURISTIC_STATUSES, _UNDERSTOOD_STATUSES } from "./_statuses.ts";
 
 const classes = new WeakMap<Clock, typeof CachePolicy>();
 
@@ -21,39 +22,6 @@ interface PolicyInternals {
   _isShared: boolean;
   _noAuthorization: boolean;
 }
-
-/** Statuses whose semantics this cache implements (for `must-understand`). */
-const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
-  200,
-  203,
-  204,
-  300,
-  301,
-  302,
-  303,
-  307,
-  308,
-  404,
-  405,
-  410,
-  414,
-  501,
-]);
-
-/** Statuses heuristically cacheable (RFC 9110 section 15.1). */
-const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
-  200,
-  203,
-  204,
-  300,
-  301,
-  308,
-  404,
-  405,
-  410,
-  414,
-  501,
-]);
 
 /**
  * The `CachePolicy` class whose notion of "now" is `clock`: one subclass per clock, so
@@ -86,7 +54,7 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
         const status = self._status;
         if (status < 200 || status > 599 || status === 206 || status === 304) return false;
         if (self._rescc["must-understand"]) {
-          if (!UNDERSTOOD_STATUSES.has(status)) return false;
+          if (!_UNDERSTOOD_STATUSES.has(status)) return false;
         } else if (self._rescc["no-store"]) return false;
         if (self._isShared && rescc.private) return false;
         // RFC 9111 section 3.5: a shared cache stores a response to a request with
@@ -95,7 +63,7 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
           self._isShared && !self._noAuthorization &&
           !(rescc["must-revalidate"] || rescc.public || rescc["s-maxage"])
         ) return false;
-        return explicit || Boolean(self._rescc.public) || HEURISTIC_STATUSES.has(status);
+        return explicit || Boolean(self._rescc.public) || _HEURISTIC_STATUSES.has(status);
       }
     };
     classes.set(clock, found);

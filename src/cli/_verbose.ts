@@ -8,6 +8,7 @@
 import { type CookieJar, NetworkError, type NetworkReply } from "../../mod.ts";
 import type { Plan } from "./_args.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
+import { _HEURISTIC_STATUSES } from "../cache/_statuses.ts";
 
 /** A header value fit to print: credentials hidden. */
 export function redact(name: string, value: string): string {
@@ -22,7 +23,7 @@ function whyNotStored(method: string, status: number, request: Headers, response
   if (/no-store/.test(request.get("cache-control") ?? "")) return "the request said no-store";
   if (/no-store/.test(cc)) return "Cache-Control: no-store";
   if (response.get("vary")?.trim() === "*") return "Vary: *";
-  const heuristic = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501].includes(status);
+  const heuristic = _HEURISTIC_STATUSES.has(status);
   const explicit = /max-age|s-maxage|public/.test(cc) || response.has("expires");
   const validator = response.has("etag") || response.has("last-modified");
   if (!heuristic && !explicit) {

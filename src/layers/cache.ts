@@ -30,13 +30,12 @@ import {
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { setResponseInfo } from "../exchange.ts";
-import { withBody } from "../_response.ts";
+import { NULL_BODY_STATUSES, withBody } from "../_response.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
 
 /** Methods that never invalidate (RFC 9110 section 9.2.1 safe methods). */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const CONDITIONALS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
 
 type Policy = CachePolicy;
