@@ -35,6 +35,7 @@ import type { LayerPosition, NetworkAccessManagerOptions } from "./manager_optio
 import { warmConnection } from "./manager/_connect.ts";
 import { customOperation } from "./manager/_send.ts";
 import { ManagerCore } from "./manager/_core.ts";
+import { TypedEventTarget } from "./_typed_event_target.ts";
 
 export type { LayerPosition, NetworkAccessManagerOptions };
 
@@ -62,7 +63,9 @@ export type { LayerPosition, NetworkAccessManagerOptions };
  * else console.log(text); // "hello world"
  * ```
  */
-export class NetworkAccessManager extends EventTarget implements AsyncDisposable {
+export class NetworkAccessManager
+  extends TypedEventTarget<NetworkAccessManagerEventMap, NetworkAccessManager>
+  implements AsyncDisposable {
   readonly #core: ManagerCore;
 
   /**
@@ -79,71 +82,6 @@ export class NetworkAccessManager extends EventTarget implements AsyncDisposable
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
     this.#core = new ManagerCore(this, options);
-  }
-
-  /**
-   * Adds an event listener, typed for the events of {@linkcode NetworkAccessManagerEventMap}.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override addEventListener<K extends keyof NetworkAccessManagerEventMap>(
-    type: K,
-    listener: (this: NetworkAccessManager, event: NetworkAccessManagerEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /**
-   * Adds an event listener.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    if (listener !== null && type === "finished") this.#core.finishedListened = true;
-    super.addEventListener(type, listener, options);
-  }
-
-  /**
-   * Removes an event listener, typed for the events of {@linkcode NetworkAccessManagerEventMap}.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override removeEventListener<K extends keyof NetworkAccessManagerEventMap>(
-    type: K,
-    listener: (this: NetworkAccessManager, event: NetworkAccessManagerEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /**
-   * Removes an event listener.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 
   /** The redirect policy of requests that set none. */

@@ -17,6 +17,7 @@ import {
 import type { NetworkRequest } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import { parseEventStream } from "./_sse_parser.ts";
+import { listenedTypes, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
 import {
@@ -120,7 +121,8 @@ export let decodesContent: (reply: NetworkReply) => boolean;
  * assert.equal(reply.error === NetworkError.NoError, true);
  * ```
  */
-export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Array> {
+export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>
+  implements AsyncIterable<Uint8Array> {
   /** The request as sent by the user. */
   readonly request: NetworkRequest;
   /** The operation. */
@@ -146,7 +148,7 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
   #retries = 0;
   #slots: (() => void)[] | undefined;
   /** Event types that have had a listener: no other event object is ever made. */
-  readonly #listened = new Set<string>();
+  readonly #listened: ReadonlySet<string> = listenedTypes(this);
   #downloadSentAt = -Infinity;
 
   #settings: ReplySettings | undefined;
@@ -217,71 +219,6 @@ export class NetworkReply extends EventTarget implements AsyncIterable<Uint8Arra
     this.method = method;
     this.#settings = settings;
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
-  }
-
-  /**
-   * Adds an event listener, typed for the events of {@linkcode NetworkReplyEventMap}.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override addEventListener<K extends keyof NetworkReplyEventMap>(
-    type: K,
-    listener: (this: NetworkReply, event: NetworkReplyEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /**
-   * Adds an event listener.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    if (listener !== null) this.#listened.add(type);
-    super.addEventListener(type, listener, options);
-  }
-
-  /**
-   * Removes an event listener, typed for the events of {@linkcode NetworkReplyEventMap}.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override removeEventListener<K extends keyof NetworkReplyEventMap>(
-    type: K,
-    listener: (this: NetworkReply, event: NetworkReplyEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /**
-   * Removes an event listener.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options Listener options.
-   */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 
   /** The URL of the reply: the last one after redirects. */

@@ -24,6 +24,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_json_position.ts",
     "_link_header.ts",
     "_redact.ts",
+    "_typed_event_target.ts",
   ]],
   ["vocabulary", [
     "request.ts",

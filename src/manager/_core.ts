@@ -7,6 +7,7 @@
  * @module
  */
 
+import { listenedTypes, type TypedEventTarget } from "../_typed_event_target.ts";
 import type { NetworkBody } from "../body.ts";
 import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
@@ -116,13 +117,14 @@ export class ManagerCore implements PipelineSettings {
   readonly #background = new Set<Promise<void>>();
   readonly #closeSignal = new AbortController();
   #closed = false;
-  /** Whether a `finished` listener was ever added: no event object is made otherwise. */
-  finishedListened = false;
+  /** The event types the owner has listeners for: no `finished` event is made otherwise. */
+  readonly #listened: ReadonlySet<string>;
   #closing: Promise<void> | undefined;
   #what = "Cannot create manager";
 
-  constructor(owner: EventTarget, options: NetworkAccessManagerOptions) {
+  constructor(owner: TypedEventTarget<object, unknown>, options: NetworkAccessManagerOptions) {
     this.#owner = owner;
+    this.#listened = listenedTypes(owner);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
@@ -532,7 +534,7 @@ export class ManagerCore implements PipelineSettings {
       onFinished: (finished) => {
         signal?.removeEventListener("abort", onAbort);
         this.#running.delete(finished);
-        if (this.finishedListened) {
+        if (this.#listened.has("finished")) {
           this.#owner.dispatchEvent(new NetworkReplyEvent("finished", finished));
         }
       },
