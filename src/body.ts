@@ -13,6 +13,7 @@ import { describe } from "./_validation.ts";
  *
  * @example Posting JSON, a form and text
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkBody } from "@netaccess/core";
  * import { MockTransport } from "@netaccess/core/testing";
  *
@@ -21,10 +22,15 @@ import { describe } from "./_validation.ts";
  * }));
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * const bodies: NetworkBody[] = [{ name: "pen" }, new URLSearchParams({ q: "pen" }), "pen"];
- * for (const body of bodies) console.log(await manager.post("https://api.example/", body).text());
- * // application/json {"name":"pen"}
- * // application/x-www-form-urlencoded;charset=UTF-8 q=pen
- * // text/plain;charset=UTF-8 pen
+ * const received: string[] = [];
+ * for (const body of bodies) {
+ *   received.push(await manager.post("https://api.example/", body).text());
+ * }
+ * assert.deepEqual(received, [
+ *   'application/json {"name":"pen"}',
+ *   "application/x-www-form-urlencoded;charset=UTF-8 q=pen",
+ *   "text/plain;charset=UTF-8 pen",
+ * ]);
  * ```
  */
 export type NetworkBody =

@@ -10,12 +10,22 @@
  *
  * @example Reading the challenge of a 401 reply
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { AuthChallenge } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
- * function describe(challenge: AuthChallenge): string {
- *   return `${challenge.scheme} for realm ${challenge.realm ?? "(none)"}`;
- * }
- * console.log(describe({ scheme: "basic", realm: "api", params: { realm: "api" } }));
+ * await using mocked = createMockManager();
+ * const wwwAuthenticate = 'Basic realm="api", charset="UTF-8"';
+ * mocked.mock.route("GET", "/", { status: 401, headers: { "www-authenticate": wwwAuthenticate } });
+ * const reply = mocked.manager.get("https://api.example/");
+ * const challenges: AuthChallenge[] = [];
+ * reply.addEventListener("authenticationrequired", (e) => challenges.push(e.challenge));
+ * await reply.finished;
+ * assert.equal(reply.status, 401);
+ * const [challenge] = challenges as [AuthChallenge];
+ * assert.equal(challenge.scheme, "basic"); // lower-case
+ * assert.equal(challenge.realm, "api");
+ * assert.equal(challenge.params.charset, "UTF-8");
  * ```
  */
 export interface AuthChallenge {

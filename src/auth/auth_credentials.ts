@@ -10,10 +10,20 @@
  *
  * @example Answering a challenge
  * ```ts
- * import type { AuthCredentials } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { type AuthCredentials, NetworkAccessManager } from "@netaccess/core";
+ * import { MockTransport } from "@netaccess/core/testing";
  *
  * const credentials: AuthCredentials = { username: "Aladdin", password: "open sesame" };
- * console.log(credentials.username);
+ * const mock = new MockTransport().route("GET", "/", (request) =>
+ *   request.headers.get("authorization") === "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+ *     ? { body: "welcome" }
+ *     : { status: 401, headers: { "www-authenticate": 'Basic realm="cave"' } });
+ * await using manager = new NetworkAccessManager({
+ *   transport: mock.handler,
+ *   authenticator: () => credentials,
+ * });
+ * assert.equal(await manager.get("https://cave.example/").text(), "welcome");
  * ```
  */
 export interface AuthCredentials {

@@ -73,6 +73,7 @@ export interface CacheMetaData {
  *
  * @example Refreshing a stored response after a `304`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheMetaDataUpdate, MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
@@ -80,9 +81,12 @@ export interface CacheMetaData {
  * await cache.insert({ url, status: 200, headers: { etag: '"v1"' } }, [new Uint8Array(8)]);
  * const entry = await cache.metaData(url);
  * const update: CacheMetaDataUpdate = { headers: { etag: '"v1"', "cache-control": "max-age=60" } };
- * if (entry) console.log(await cache.updateMetaData(entry, update)); // true
- * console.log((await cache.metaData(url))?.headers);
- * // [["cache-control", "max-age=60"], ["etag", '"v1"']]
+ * assert.ok(entry);
+ * assert.equal(await cache.updateMetaData(entry, update), true);
+ * assert.deepEqual((await cache.metaData(url))?.headers, [
+ *   ["cache-control", "max-age=60"],
+ *   ["etag", '"v1"'],
+ * ]);
  * ```
  */
 export type CacheMetaDataUpdate = Partial<Omit<CacheMetaData, "url" | "variant">>;
@@ -92,13 +96,14 @@ export type CacheMetaDataUpdate = Partial<Omit<CacheMetaData, "url" | "variant">
  *
  * @example Listing the stored variants of a URL
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CacheEntry, MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
  * const url = "https://example.com/logo.svg";
  * await cache.insert({ url, status: 200, headers: {} }, [new TextEncoder().encode("<svg/>")]);
  * const entries: CacheEntry[] = await cache.variants(url);
- * for (const e of entries) console.log(e.status, e.bodySize, e.expires); // 200 6 null
+ * assert.deepEqual(entries.map((e) => [e.status, e.bodySize, e.expires]), [[200, 6, null]]);
  * ```
  */
 export interface CacheEntry {
@@ -145,7 +150,7 @@ export interface CacheEntry {
  * const url = "https://example.com/feed";
  * await using writer: CacheWriter = cache.prepare({ url, status: 200, headers: {} });
  * await writer.write(new TextEncoder().encode("first chunk, "));
- * console.log(await cache.metaData(url)); // null: nothing is visible before the commit
+ * assert.equal(await cache.metaData(url), null); // nothing is visible before the commit
  * await writer.write(new TextEncoder().encode("second chunk"));
  * assert.equal(await writer.commit(), true);
  * assert.equal((await cache.metaData(url))?.bodySize, 25);
@@ -191,7 +196,7 @@ export interface CacheWriter extends AsyncDisposable {
  * const url = "https://example.com/slow";
  * const inserting = cache.insert({ url, status: 200, headers: {} }, stalled, options);
  * controller.abort(new Error("gave up"));
- * await inserting.catch((error) => console.log(error.message)); // "gave up"
+ * await assert.rejects(inserting, { message: "gave up" });
  * assert.equal(await cache.metaData(url), null);
  * ```
  */
@@ -242,6 +247,7 @@ export type CacheMode = "shared" | "private";
  *
  * @example Storing a response and reading it back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryCache } from "@netaccess/core";
  *
  * await using cache = new MemoryCache();
@@ -250,8 +256,11 @@ export type CacheMode = "shared" | "private";
  *   [new TextEncoder().encode("hello")],
  * );
  * const entry = await cache.metaData("https://example.com/");
- * const body = entry && await cache.body(entry);
- * if (body) console.log(await new Response(body).text()); // "hello"
+ * assert.ok(entry);
+ * assert.equal(entry.status, 200);
+ * const body = await cache.body(entry);
+ * assert.ok(body);
+ * assert.equal(await new Response(body).text(), "hello");
  * ```
  */
 export interface NetworkCache extends AsyncDisposable {

@@ -157,13 +157,15 @@ export interface CookieJar {
  *
  * @example The same limits for a jar in memory and one in Deno KV
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CookieJarOptions, KvCookieJar, MemoryCookieJar } from "@netaccess/core";
  *
  * const limits: CookieJarOptions = { maxCookiesPerDomain: 2, maxCookies: 1000 };
  * await using kvJar = await KvCookieJar.open({ ...limits, path: ":memory:" });
  * for (const jar of [new MemoryCookieJar(limits), kvJar]) {
  *   await jar.setCookiesFromUrl(["a=1", "b=2", "c=3"], "https://example.com/");
- *   console.log((await jar.allCookies()).map((c) => c.name)); // ["b", "c"]: "a" was evicted
+ *   const names = (await jar.allCookies()).map((c) => c.name).sort();
+ *   assert.deepEqual(names, ["b", "c"]); // "a" was evicted
  * }
  * ```
  */

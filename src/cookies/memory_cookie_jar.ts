@@ -16,14 +16,16 @@ import { _loadEngines } from "./_load_engines.ts";
  *
  * @example Cookies expiring by the jar's clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryCookieJar, type MemoryCookieJarOptions } from "@netaccess/core";
  *
  * let now = Date.parse("2030-01-01T00:00:00Z");
  * const options: MemoryCookieJarOptions = { clock: () => now, maxCookies: 500 };
  * const jar = new MemoryCookieJar(options);
  * await jar.setCookiesFromUrl(["session=abc; Max-Age=60"], "https://example.com/");
+ * assert.equal((await jar.allCookies()).length, 1);
  * now += 61_000;
- * console.log(await jar.allCookies()); // []: expired a second ago
+ * assert.deepEqual(await jar.allCookies(), []); // expired a second ago
  * ```
  */
 export type MemoryCookieJarOptions = CookieJarOptions;
@@ -38,6 +40,7 @@ export type MemoryCookieJarOptions = CookieJarOptions;
  *
  * @example Cookies of a response sent back with the next request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cookieHeader, MemoryCookieJar } from "@netaccess/core";
  *
  * const jar = new MemoryCookieJar({ maxCookies: 500 });
@@ -45,8 +48,9 @@ export type MemoryCookieJarOptions = CookieJarOptions;
  *   ["theme=dark; Max-Age=3600", "bad=1; Domain=co.uk"],
  *   "https://shop.example.co.uk/",
  * );
- * console.log(stored); // 1: a public suffix cannot take cookies
- * console.log(cookieHeader(await jar.cookiesForUrl("https://shop.example.co.uk/cart")));
+ * assert.equal(stored, 1); // a public suffix cannot take cookies
+ * const cookies = await jar.cookiesForUrl("https://shop.example.co.uk/cart");
+ * assert.equal(cookieHeader(cookies), "theme=dark");
  * ```
  */
 export class MemoryCookieJar implements CookieJar {

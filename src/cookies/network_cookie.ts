@@ -9,14 +9,18 @@
  *
  * @example Setting and reading `SameSite`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CookieSameSite, MemoryCookieJar } from "@netaccess/core";
  *
  * const jar = new MemoryCookieJar();
  * const sameSite: CookieSameSite = "strict";
  * await jar.insertCookie({ name: "csrf", value: "t0k3n", domain: "example.com", sameSite });
  * await jar.setCookiesFromUrl(["theme=dark; SameSite=Lax"], "https://example.com/");
- * for (const c of await jar.allCookies()) console.log(c.name, c.sameSite);
- * // "csrf" "strict", then "theme" "lax"
+ * const cookies = await jar.allCookies();
+ * assert.deepEqual(cookies.map((c) => [c.name, c.sameSite]), [
+ *   ["csrf", "strict"],
+ *   ["theme", "lax"],
+ * ]);
  * ```
  */
 export type CookieSameSite = "strict" | "lax" | "none";

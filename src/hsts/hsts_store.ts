@@ -10,14 +10,19 @@
  *
  * @example A policy for a year, subdomains included
  * ```ts
- * import type { HstsPolicy } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { type HstsPolicy, MemoryHstsStore } from "@netaccess/core";
  *
- * const policy: HstsPolicy = {
+ * const now = Date.UTC(2030, 0, 1);
+ * const store = new MemoryHstsStore({ clock: () => now });
+ * await store.learn("Example.COM", "max-age=31536000; includeSubDomains");
+ * const policy: HstsPolicy | undefined = await store.get("example.com");
+ * assert.deepEqual(policy, {
  *   host: "example.com",
- *   expires: Date.now() + 365 * 24 * 3600 * 1000,
+ *   expires: now + 365 * 24 * 3600 * 1000,
  *   includeSubDomains: true,
- * };
- * console.log(policy.host);
+ * });
+ * assert.equal(await store.isKnownHost("api.example.com"), true);
  * ```
  */
 export interface HstsPolicy {

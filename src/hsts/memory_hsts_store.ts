@@ -45,11 +45,19 @@ export interface MemoryHstsStoreOptions {
  *
  * @example Learning a policy and upgrading later requests
  * ```ts
- * import { MemoryHstsStore } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { MemoryHstsStore, NetworkAccessManager } from "@netaccess/core";
  *
  * const store = new MemoryHstsStore({ preload: [{ host: "example.org", includeSubDomains: true }] });
  * await store.learn("example.com", "max-age=600");
- * console.log(await store.isKnownHost("example.com"), await store.isKnownHost("a.example.org"));
+ * assert.equal(await store.isKnownHost("example.com"), true);
+ * assert.equal(await store.isKnownHost("a.example.org"), true);
+ * await using manager = new NetworkAccessManager({
+ *   hstsStore: store,
+ *   transport: async ({ url }) => new Response(url.href),
+ * });
+ * assert.equal(await manager.get("http://example.com/a").text(), "https://example.com/a");
+ * assert.equal(await manager.get("http://a.example.org/").text(), "https://a.example.org/");
  * ```
  */
 export class MemoryHstsStore extends HstsStoreMethods implements HstsStore {
