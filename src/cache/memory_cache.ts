@@ -7,20 +7,9 @@
 
 import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
-import {
-  _applyUpdate,
-  _cacheUrl,
-  _checkMaxSize,
-  _checkMetaData,
-  _checkMode,
-  _evictionOrder,
-  _evictionTarget,
-  _insertInto,
-  _isExpired,
-  _maxEntrySize,
-  _metaSize,
-  _publicEntry,
-} from "./_entry.ts";
+import { CacheCore, type StoredEntry } from "./_cache_core.ts";
+import { _checkMaxSize, _checkMode } from "./_entry.ts";
+import { MemoryBackend } from "./_memory_backend.ts";
 import type {
   CacheEntry,
   CacheInsertOptions,
@@ -74,12 +63,6 @@ export interface MemoryCacheOptions {
   mode?: CacheMode;
 }
 
-interface Stored extends CacheEntry {
-  readonly chunks: readonly Uint8Array[];
-}
-
-let generations = 0;
-
 /**
  * A {@linkcode NetworkCache} in memory: fast, private to the process, gone when it exits.
  *
@@ -96,11 +79,7 @@ let generations = 0;
  * ```
  */
 export class MemoryCache implements NetworkCache {
-  #entries = new Map<string, Map<string, Stored>>();
-  #size = 0;
-  #maxSize: number;
-  #clock: Clock;
-  #closed = false;
+  readonly #core: CacheCore<StoredEntry>;
   /** Whether the cache layer treats this cache as shared or private; see {@linkcode CacheMode}. */
   readonly mode: CacheMode;
 
@@ -112,110 +91,56 @@ export class MemoryCache implements NetworkCache {
    * @throws {TypeError} When `clock` is not a function or `mode` is not a mode.
    */
   constructor(options: MemoryCacheOptions = {}) {
-    this.#maxSize = _checkMaxSize(options.maxSize, "create cache");
-    this.#clock = checkClock("Cannot create cache", options.clock);
+    const maxSize = _checkMaxSize(options.maxSize, "create cache");
+    const clock = checkClock("Cannot create cache", options.clock);
     this.mode = _checkMode(options.mode, "create cache", "private");
+    this.#core = new CacheCore(new MemoryBackend(clock), maxSize, clock);
   }
 
   /** The size in bytes the cache stays under. */
   get maxSize(): number {
-    return this.#maxSize;
-  }
-
-  /** Settles once the cache may be used, rejecting when it is closed. */
-  #use(what: string): Promise<void> {
-    return this.#closed
-      ? Promise.reject(new TypeError(`Cannot ${what}: the cache is closed`))
-      : Promise.resolve();
-  }
-
-  #get(url: string, variant: string): Stored | null {
-    const stored = this.#entries.get(url)?.get(variant);
-    if (stored === undefined) return null;
-    if (_isExpired(stored, this.#clock())) {
-      this.#delete(stored);
-      return null;
-    }
-    return stored;
-  }
-
-  #delete(stored: Stored): void {
-    const variants = this.#entries.get(stored.url);
-    if (variants?.get(stored.variant) !== stored) return;
-    variants.delete(stored.variant);
-    if (variants.size === 0) this.#entries.delete(stored.url);
-    this.#size -= stored.size;
-  }
-
-  #set(stored: Stored): void {
-    let variants = this.#entries.get(stored.url);
-    if (variants === undefined) {
-      variants = new Map();
-      this.#entries.set(stored.url, variants);
-    }
-    const old = variants.get(stored.variant);
-    if (old !== undefined) this.#size -= old.size;
-    variants.set(stored.variant, stored);
-    this.#size += stored.size;
+    return this.#core.maxSize;
   }
 
   /**
-   * Reads the metadata of one stored variant of a URL; an expired entry is a miss.
+   * Reads the metadata of one stored variant of a URL; an expired entry is a miss (and is
+   * dropped). Reading the same stored entry twice gives the same frozen object.
    *
    * @param url The URL; its fragment is ignored.
    * @param variant The variant, `""` for a response without `Vary`.
    * @returns The entry, or `null` on a miss.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
-    await this.#use("read cache");
-    const stored = this.#get(_cacheUrl(url, "read cache"), variant);
-    return stored === null ? null : _publicEntry(stored);
+  metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
+    return this.#core.metaData(url, variant);
   }
 
   /**
-   * Reads the metadata of every stored variant of a URL.
+   * Reads the metadata of every stored variant of a URL; expired ones are dropped.
    *
    * @param url The URL; its fragment is ignored.
-   * @returns The live entries.
+   * @returns The live entries, in the order they were first stored.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  async variants(url: string | URL): Promise<CacheEntry[]> {
-    await this.#use("read cache");
-    const key = _cacheUrl(url, "read cache");
-    const entries: CacheEntry[] = [];
-    for (const variant of [...(this.#entries.get(key)?.keys() ?? [])]) {
-      const stored = this.#get(key, variant);
-      if (stored !== null) entries.push(_publicEntry(stored));
-    }
-    return entries;
+  variants(url: string | URL): Promise<CacheEntry[]> {
+    return this.#core.variants(url);
   }
 
   /**
-   * Opens the body stored with `entry` and records the access.
+   * Opens the body stored with `entry` and records the access. Each chunk read is a copy: a
+   * reader that changes its bytes changes nothing stored.
    *
    * @param entry An entry returned by this cache.
    * @returns The body, or `null` when the entry was replaced, removed or expired since.
    * @throws {TypeError} When the cache is closed.
    */
-  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
-    await this.#use("read cache");
-    const stored = this.#get(entry.url, entry.variant);
-    if (stored === null || stored.generation !== entry.generation) return null;
-    this.#set({ ...stored, lastAccess: this.#clock() });
-    const chunks = [...stored.chunks];
-    let index = 0;
-    return new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const chunk = chunks[index++];
-        if (chunk === undefined) controller.close();
-        else controller.enqueue(chunk.slice());
-      },
-    });
+  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+    return this.#core.body(entry);
   }
 
   /**
-   * Starts storing a response whose body is still arriving.
+   * Starts storing a response whose body is still arriving; the chunks are kept (copied) until
+   * the commit publishes them.
    *
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
@@ -223,65 +148,12 @@ export class MemoryCache implements NetworkCache {
    * @throws {RangeError} When `status` is not an HTTP status.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
-    if (this.#closed) throw new TypeError("Cannot store cache entry: the cache is closed");
-    const fields = _checkMetaData(metaData, "store cache entry");
-    const metaSize = _metaSize(fields);
-    const limit = _maxEntrySize(this.#maxSize);
-    const chunks: Uint8Array[] = [];
-    let bodySize = 0;
-    let state: "open" | "too-large" | "committed" | "aborted" = "open";
-    const usable = (what: string): Promise<void> =>
-      state === "committed" || state === "aborted"
-        ? Promise.reject(new TypeError(`Cannot ${what}: the cache writer is already ${state}`))
-        : Promise.resolve();
-    const writer: CacheWriter = {
-      write: async (chunk: Uint8Array): Promise<void> => {
-        await usable("write cache entry");
-        if (state === "open") {
-          bodySize += chunk.length;
-          if (bodySize + metaSize > limit) {
-            state = "too-large";
-            chunks.length = 0;
-          } else if (chunk.length > 0) {
-            chunks.push(chunk.slice());
-          }
-        }
-        return;
-      },
-      commit: async (): Promise<boolean> => {
-        await usable("commit cache entry");
-        const accepted = state === "open" && !this.#closed;
-        state = "committed";
-        if (!accepted) return false;
-        const now = this.#clock();
-        const stored: Stored = {
-          ...fields,
-          bodySize,
-          size: bodySize + metaSize,
-          storedAt: now,
-          lastAccess: now,
-          generation: `m${++generations}`,
-          chunks,
-        };
-        this.#set(stored);
-        if (this.#size > this.#maxSize) this.#evict(stored);
-        return true;
-      },
-      abort: (): Promise<void> => {
-        if (state !== "committed") {
-          state = "aborted";
-          chunks.length = 0;
-        }
-        return Promise.resolve();
-      },
-      [Symbol.asyncDispose]: (): Promise<void> => writer.abort(),
-    };
-    return writer;
+    return this.#core.prepare(metaData);
   }
 
   /**
-   * Stores a response, reading its body to the end; an error from `body` or an abort stores
-   * nothing and is rethrown.
+   * Stores a response once its body has been read to the end; an error from `body` or an abort
+   * stores nothing and is rethrown.
    *
    * @param metaData The response to store.
    * @param body The body chunks.
@@ -294,104 +166,62 @@ export class MemoryCache implements NetworkCache {
     body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     options: CacheInsertOptions = {},
   ): Promise<boolean> {
-    try {
-      return _insertInto(this.prepare(metaData), body, options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#core.insert(metaData, body, options);
   }
 
   /**
    * Replaces fields of a stored entry, keeping its body, while it still holds the body `entry`
-   * was read with.
+   * was read with; counts as an access.
    *
    * @param entry The entry as read.
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
    */
-  async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
-    await this.#use("update cache entry");
-    const stored = this.#get(entry.url, entry.variant);
-    if (stored === null || stored.generation !== entry.generation) return false;
-    const fields = _applyUpdate(stored, update, "update cache entry");
-    const metaSize = _metaSize({ ...fields, url: stored.url, variant: stored.variant });
-    const updated: Stored = {
-      ...stored,
-      ...fields,
-      size: stored.bodySize + metaSize,
-      lastAccess: this.#clock(),
-    };
-    this.#set(updated);
-    if (this.#size > this.#maxSize) this.#evict(updated);
-    return true;
+  updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
+    return this.#core.updateMetaData(entry, update);
   }
 
   /**
    * Marks an entry as used now.
    *
    * @param entry The entry as read.
-   * @returns A promise that resolves at once.
+   * @returns A promise that resolves once the access is recorded.
    * @throws {TypeError} When the cache is closed.
    */
-  async touch(entry: CacheEntry): Promise<void> {
-    await this.#use("update cache entry");
-    const stored = this.#get(entry.url, entry.variant);
-    if (stored !== null && stored.generation === entry.generation) {
-      this.#set({ ...stored, lastAccess: this.#clock() });
-    }
+  touch(entry: CacheEntry): Promise<void> {
+    return this.#core.touch(entry);
   }
 
   /**
-   * Removes every variant stored for a URL.
+   * Removes every variant stored for a URL, expired ones included.
    *
    * @param url The URL; its fragment is ignored.
    * @returns Whether anything was removed.
    * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
    */
-  async remove(url: string | URL): Promise<boolean> {
-    await this.#use("remove cache entry");
-    const variants = this.#entries.get(_cacheUrl(url, "remove cache entry"));
-    if (variants === undefined) return false;
-    for (const stored of [...variants.values()]) this.#delete(stored);
-    return true;
+  remove(url: string | URL): Promise<boolean> {
+    return this.#core.remove(url);
   }
 
   /**
    * Removes every entry.
    *
-   * @returns A promise that resolves at once.
+   * @returns A promise that resolves once the cache is empty.
    * @throws {TypeError} When the cache is closed.
    */
-  async clear(): Promise<void> {
-    await this.#use("clear cache");
-    this.#entries.clear();
-    this.#size = 0;
+  clear(): Promise<void> {
+    return this.#core.clear();
   }
 
   /**
-   * The bytes the stored entries count: bodies plus metadata.
+   * The bytes the stored entries count: bodies plus metadata, kept as entries come and go.
    *
    * @returns The size in bytes.
+   * @throws {TypeError} When the cache is closed.
    */
-  async cacheSize(): Promise<number> {
-    await this.#use("read cache");
-    return this.#size;
-  }
-
-  /** Evicts expired entries, then least recently used ones; `keep` goes last. */
-  #evict(keep?: Stored): void {
-    const now = this.#clock();
-    const all = [...this.#entries.values()].flatMap((variants) => [...variants.values()]);
-    for (const stored of all) if (_isExpired(stored, now)) this.#delete(stored);
-    if (this.#size <= this.#maxSize) return;
-    const target = _evictionTarget(this.#maxSize);
-    const last = (s: Stored) => s.generation === keep?.generation ? 1 : 0;
-    const order = (a: Stored, b: Stored) => last(a) - last(b) || _evictionOrder(a, b);
-    for (const stored of all.filter((s) => !_isExpired(s, now)).sort(order)) {
-      if (this.#size <= target) break;
-      this.#delete(stored);
-    }
+  cacheSize(): Promise<number> {
+    return this.#core.cacheSize();
   }
 
   /**
@@ -401,22 +231,17 @@ export class MemoryCache implements NetworkCache {
    * @returns The cache size afterwards.
    * @throws {TypeError} When the cache is closed.
    */
-  async expire(): Promise<number> {
-    await this.#use("expire cache");
-    this.#evict();
-    return this.#size;
+  expire(): Promise<number> {
+    return this.#core.expire();
   }
 
   /**
    * Empties and closes the cache; writers still open store nothing. Safe to call twice.
    *
-   * @returns A promise that resolves at once.
+   * @returns A promise that resolves once closed.
    */
   close(): Promise<void> {
-    this.#closed = true;
-    this.#entries.clear();
-    this.#size = 0;
-    return Promise.resolve();
+    return this.#core.close();
   }
 
   /**

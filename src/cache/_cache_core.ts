@@ -1,0 +1,257 @@
+/**
+ * The rules of a {@linkcode NetworkCache}, written once for {@linkcode MemoryCache} and
+ * {@linkcode KvCache}: the closed check, URL and metadata validation, expiry on read, the
+ * generation check of `body`, `updateMetaData` and `touch`, how often a read records an access,
+ * the size limit of an entry, and least-recently-used eviction. Where the entries are kept is a
+ * {@linkcode CacheBackend}: a few primitive operations, in memory or in Deno KV.
+ *
+ * The body is the backend's alone: a `KvCache` hit reads the record and its inline body (or its
+ * first chunks) in one KV operation, which a generic read-then-open could not do.
+ *
+ * The cookie jars and HSTS stores follow the same design (README, "How it works").
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import {
+  _applyUpdate,
+  _cacheUrl,
+  _checkMetaData,
+  _evictionOrder,
+  _evictionTarget,
+  _insertInto,
+  _isExpired,
+  _maxEntrySize,
+  type _MetaFields,
+  _metaSize,
+} from "./_entry.ts";
+import type {
+  CacheEntry,
+  CacheInsertOptions,
+  CacheMetaData,
+  CacheMetaDataUpdate,
+  CacheWriter,
+} from "./network_cache.ts";
+
+/** Attempts of a read-modify-write that lost a race to another writer of the same entry. */
+const ATTEMPTS = 32;
+
+/** A stored entry as a backend read it: the entry, and whatever the backend needs to change it. */
+export interface StoredEntry {
+  readonly entry: CacheEntry;
+}
+
+/** What a backend's writer is given: the checked metadata, its size, and the entry limit. */
+export interface WriterSpec {
+  fields: _MetaFields & { url: string; variant: string };
+  metaSize: number;
+  /** The largest entry (body plus metadata) the cache accepts. */
+  limit: number;
+  /** Called after an entry of body generation `generation` was published. */
+  published(generation: string): Promise<void>;
+}
+
+/** Where a cache keeps its entries: a few primitive operations, in memory or in KV. */
+export interface CacheBackend<S extends StoredEntry> {
+  /** A last access younger than this (ms) is not rewritten by a read: `0` records every read. */
+  readonly touchThreshold: number;
+  /** Reads the entry at `url` and `variant`, expired or not; a corrupt one is removed. */
+  read(url: string, variant: string): Promise<S | null>;
+  /** Reads the entries of one URL, or all of them; corrupt ones are removed. */
+  list(url?: string): Promise<S[]>;
+  /** Writes `entry` over `stored` with the same body, unless it changed since it was read. */
+  replace(stored: S, entry: CacheEntry): Promise<boolean>;
+  /** Removes `stored`, unless it changed since it was read. */
+  remove(stored: S): Promise<boolean>;
+  /** Opens the body of `entry` when the entry still holds it. */
+  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null>;
+  /** A writer that publishes an entry when its body completed. */
+  writer(spec: WriterSpec): CacheWriter;
+  /** The bytes the stored entries count. */
+  size(): Promise<number>;
+  /** Removes everything. */
+  clear(): Promise<void>;
+  /** Called after each publication, once eviction is done. */
+  afterPublish(): Promise<void>;
+  /**
+   * Reclaims what interrupted or replaced writes left; `live` lists the live entries (dropping
+   * expired ones). Returns the size afterwards.
+   */
+  reclaim(live: () => Promise<S[]>): Promise<number>;
+  /** Releases what the backend holds. */
+  close(): Promise<void>;
+}
+
+/** The rules of a cache over a backend; the public classes forward their methods here. */
+export class CacheCore<S extends StoredEntry> {
+  readonly #backend: CacheBackend<S>;
+  readonly #maxSize: number;
+  readonly #clock: Clock;
+  #closed = false;
+
+  constructor(backend: CacheBackend<S>, maxSize: number, clock: Clock) {
+    this.#backend = backend;
+    this.#maxSize = maxSize;
+    this.#clock = clock;
+  }
+
+  get maxSize(): number {
+    return this.#maxSize;
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw new TypeError(`Cannot ${what}: the cache is closed`);
+  }
+
+  /** `stored`, or `null` (after removing it) when it expired. */
+  async #live(stored: S | null): Promise<S | null> {
+    if (stored === null || !_isExpired(stored.entry, this.#clock())) return stored;
+    await this.#backend.remove(stored);
+    return null;
+  }
+
+  /** The live entries of one URL, or all of them; expired ones are removed. */
+  async #liveList(url?: string): Promise<S[]> {
+    const live: S[] = [];
+    for (const stored of await this.#backend.list(url)) {
+      if ((await this.#live(stored)) !== null) live.push(stored);
+    }
+    return live;
+  }
+
+  async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
+    this.#check("read cache");
+    const key = _cacheUrl(url, "read cache");
+    return (await this.#live(await this.#backend.read(key, String(variant))))?.entry ?? null;
+  }
+
+  async variants(url: string | URL): Promise<CacheEntry[]> {
+    this.#check("read cache");
+    const live = await this.#liveList(_cacheUrl(url, "read cache"));
+    return live.map((stored) => stored.entry);
+  }
+
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+    this.#check("read cache");
+    const body = await this.#backend.body(entry);
+    if (body !== null && this.#clock() - entry.lastAccess >= this.#backend.touchThreshold) {
+      try {
+        await this.touch(entry);
+      } catch {
+        // Best effort: a missed access only makes the entry older for eviction.
+      }
+    }
+    return body;
+  }
+
+  prepare(metaData: CacheMetaData): CacheWriter {
+    this.#check("store cache entry");
+    const fields = _checkMetaData(metaData, "store cache entry");
+    return this.#backend.writer({
+      fields,
+      metaSize: _metaSize(fields),
+      limit: _maxEntrySize(this.#maxSize),
+      published: (generation) => this.#afterPublish(generation),
+    });
+  }
+
+  insert(
+    metaData: CacheMetaData,
+    body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: CacheInsertOptions = {},
+  ): Promise<boolean> {
+    try {
+      return _insertInto(this.prepare(metaData), body, options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Evicts down to 90% of `maxSize` when over it, keeping the entry just written. */
+  async #afterPublish(keep: string): Promise<void> {
+    if (this.#closed) return;
+    if (await this.#backend.size() > this.#maxSize) await this.#evict(keep);
+    await this.#backend.afterPublish();
+  }
+
+  async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
+    this.#check("update cache entry");
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const stored = await this.#live(await this.#backend.read(entry.url, entry.variant));
+      if (stored === null || stored.entry.generation !== entry.generation) return false;
+      const old = stored.entry;
+      const fields = _applyUpdate(old, update, "update cache entry");
+      const size = old.bodySize + _metaSize({ ...fields, url: old.url, variant: old.variant });
+      const updated = { ...old, ...fields, size, lastAccess: this.#clock() };
+      if (await this.#backend.replace(stored, updated)) {
+        await this.#afterPublish(old.generation);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  async touch(entry: CacheEntry): Promise<void> {
+    this.#check("update cache entry");
+    const now = this.#clock();
+    const threshold = this.#backend.touchThreshold;
+    if (now - entry.lastAccess < threshold) return;
+    const stored = await this.#live(await this.#backend.read(entry.url, entry.variant));
+    if (stored === null || stored.entry.generation !== entry.generation) return;
+    if (now - stored.entry.lastAccess < threshold) return;
+    await this.#backend.replace(stored, { ...stored.entry, lastAccess: now });
+  }
+
+  async remove(url: string | URL): Promise<boolean> {
+    this.#check("remove cache entry");
+    const key = _cacheUrl(url, "remove cache entry");
+    let removed = false;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const stored = await this.#backend.list(key);
+      if (stored.length === 0) break;
+      for (const one of stored) if (await this.#backend.remove(one)) removed = true;
+    }
+    return removed;
+  }
+
+  async clear(): Promise<void> {
+    this.#check("clear cache");
+    await this.#backend.clear();
+  }
+
+  async cacheSize(): Promise<number> {
+    this.#check("read cache");
+    return await this.#backend.size();
+  }
+
+  /**
+   * Drops expired entries; when still over `maxSize`, evicts least recently used ones down to
+   * 90% of it, the entry holding generation `keep` last.
+   */
+  async #evict(keep?: string): Promise<void> {
+    const live = await this.#liveList();
+    let size = await this.#backend.size();
+    if (size <= this.#maxSize) return;
+    const target = _evictionTarget(this.#maxSize);
+    const last = (s: S) => s.entry.generation === keep ? 1 : 0;
+    live.sort((a, b) => last(a) - last(b) || _evictionOrder(a.entry, b.entry));
+    for (const stored of live) {
+      if (size <= target) break;
+      if (await this.#backend.remove(stored)) size -= stored.entry.size;
+    }
+  }
+
+  async expire(): Promise<number> {
+    this.#check("expire cache");
+    const size = await this.#backend.reclaim(() => this.#liveList());
+    if (size > this.#maxSize) await this.#evict();
+    return await this.#backend.size();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#backend.close();
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The backend of {@linkcode KvCache}: entry records in Deno KV (layout in
+ * `_kv_cache_schema.ts`), each checked against its versionstamp when it changes, so that
+ * processes sharing the database see one entry or the other, never a mix.
+ *
+ * A record read is decoded once per stored version (memo by versionstamp), and an inline body
+ * read with it is handed to the next `body()` of that entry, so a hit is one KV read.
+ */
+
+import type { Clock } from "../clock.ts";
+import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import type { CacheBackend, WriterSpec } from "./_cache_core.ts";
+import {
+  _CHUNK_SIZE,
+  _chunkCount,
+  type _DecodedEntry,
+  _decodeEntry,
+  _decodeGeneration,
+  _encodeEntry,
+  _encodeGeneration,
+  _inlineRecordSize,
+  type _Keys,
+  _MAX_VALUE,
+  _READ_BATCH,
+  _RETIRE_GRACE_MS,
+  _samePart,
+  _STALE_WRITE_MS,
+  _TOUCH_THRESHOLD_MS,
+  _u64,
+  _urlPart,
+  _variantPart,
+} from "./_kv_cache_schema.ts";
+import { _KvCacheStorage } from "./_kv_cache_storage.ts";
+import { _KvCacheWriter, _PUBLISH_ATTEMPTS } from "./_kv_cache_writer.ts";
+import type { CacheEntry, CacheWriter } from "./network_cache.ts";
+
+/** Chunks read before a body opens: a body this short is read whole. */
+const FIRST_WINDOW = 32;
+/** Decoded records kept, so a repeated hit on the same version parses nothing. */
+const MEMO_SIZE = 256;
+/** Retired bodies collected after each publication. */
+const SWEEP_BATCH = 8;
+
+/** An entry record as read: decoded, with its key and the version read. */
+interface KvStored extends _DecodedEntry {
+  readonly key: Deno.KvKey;
+  readonly versionstamp: string;
+}
+
+/** Entry records in Deno KV, for {@linkcode KvCache}. */
+export class KvBackend implements CacheBackend<KvStored> {
+  /** A read writes nothing unless the last access is older than this. */
+  readonly touchThreshold = _TOUCH_THRESHOLD_MS;
+  #kv: Deno.Kv;
+  #owned: boolean;
+  #keys: _Keys;
+  #clock: Clock;
+  #storage: _KvCacheStorage;
+  #writers = new Set<_KvCacheWriter>();
+  /** Decoded records by versionstamp, so a repeated hit parses nothing. */
+  #memo = new Map<string, { key: Deno.KvKey; decoded: _DecodedEntry }>();
+  /** The inline body read with an entry (`null`: the body is in chunks). */
+  #bodies = new WeakMap<CacheEntry, Uint8Array | null>();
+
+  constructor(kv: Deno.Kv, owned: boolean, keys: _Keys, clock: Clock) {
+    this.#kv = kv;
+    this.#owned = owned;
+    this.#keys = keys;
+    this.#clock = clock;
+    this.#storage = new _KvCacheStorage(kv, keys, clock);
+  }
+
+  /**
+   * Decodes the record `item` holds, from the memo when this version was decoded before; a
+   * record that does not belong at its key is `null`. The entry returned is a fresh frozen
+   * object (its headers and policy are shared, and frozen too).
+   */
+  async #decode(item: Deno.KvEntry<unknown>): Promise<KvStored | null> {
+    const memo = this.#memo.get(item.versionstamp);
+    const n = this.#keys.prefix.length;
+    let decoded: _DecodedEntry;
+    if (
+      memo !== undefined && _samePart(memo.key[n + 1], item.key[n + 1]!) &&
+      _samePart(memo.key[n + 2], item.key[n + 2]!)
+    ) {
+      decoded = memo.decoded;
+    } else {
+      const fresh = _decodeEntry(item.value);
+      if (fresh === null) return null;
+      const { entry } = fresh;
+      if (
+        item.key.length !== n + 3 ||
+        !_samePart(item.key[n + 1], await _urlPart(entry.url)) ||
+        !_samePart(item.key[n + 2], await _variantPart(entry.variant))
+      ) {
+        return null;
+      }
+      decoded = { entry, inline: fresh.inline, body: null };
+      if (this.#memo.size >= MEMO_SIZE) this.#memo.delete(this.#memo.keys().next().value!);
+      this.#memo.set(item.versionstamp, { key: item.key, decoded });
+    }
+    const entry: CacheEntry = Object.freeze({ ...decoded.entry });
+    let body: Uint8Array | null = null;
+    if (decoded.inline) {
+      const value = item.value as Uint8Array;
+      body = value.subarray(value.length - entry.bodySize);
+    }
+    this.#bodies.set(entry, body);
+    const { key, versionstamp } = item;
+    return { entry, inline: decoded.inline, body, key, versionstamp };
+  }
+
+  /** The entry `item` holds; a corrupt or foreign value is removed and reported as `null`. */
+  async #stored(item: Deno.KvEntryMaybe<unknown>): Promise<KvStored | null> {
+    if (item.versionstamp === null) return null;
+    const stored = await this.#decode(item);
+    if (stored === null) await this.#storage.commit((a) => a.check(item).delete(item.key));
+    return stored;
+  }
+
+  async read(url: string, variant: string): Promise<KvStored | null> {
+    const key = await this.#keys.entry(url, variant);
+    return await this.#stored(await this.#storage.get(key));
+  }
+
+  async list(url?: string): Promise<KvStored[]> {
+    const prefix = url === undefined
+      ? this.#keys.under("e")
+      : this.#keys.under("e", await _urlPart(url));
+    const all: KvStored[] = [];
+    for (const item of await this.#storage.list({ prefix })) {
+      const stored = await this.#stored(item);
+      if (stored !== null) all.push(stored);
+    }
+    return all;
+  }
+
+  async replace(stored: KvStored, entry: CacheEntry): Promise<boolean> {
+    const result = await this.#storage.commit((a) => {
+      a.check(stored);
+      if (entry.size !== stored.entry.size) {
+        a.sum(this.#keys.size, _u64(entry.size - stored.entry.size));
+      }
+      this.#rewrite(a, stored.key, entry, stored.body);
+    });
+    return result.ok;
+  }
+
+  /**
+   * Writes `entry` at `key` (the caller checks the version it replaces), with its body inline
+   * when it was and still fits, in chunks under the same generation otherwise.
+   */
+  #rewrite(
+    a: Deno.AtomicOperation,
+    key: Deno.KvKey,
+    entry: CacheEntry,
+    body: Uint8Array | null,
+  ): void {
+    if (body !== null && _inlineRecordSize(entry, body.length) > _MAX_VALUE) {
+      for (let i = 0; i * _CHUNK_SIZE < body.length; i++) {
+        a.set(
+          this.#keys.chunk(entry.generation, i),
+          body.slice(i * _CHUNK_SIZE, (i + 1) * _CHUNK_SIZE),
+        );
+      }
+      a.set(
+        this.#keys.generation(entry.generation),
+        _encodeGeneration({
+          state: "published",
+          url: entry.url,
+          chunks: _chunkCount(entry),
+          touchedAt: entry.lastAccess,
+        }),
+      );
+      body = null;
+    }
+    a.set(key, _encodeEntry(entry, body));
+  }
+
+  /** Removes an entry if it is still the version read; then retires its body. */
+  async remove({ key, versionstamp, entry, inline }: KvStored): Promise<boolean> {
+    const result = await this.#storage.commit((a) =>
+      a.check({ key, versionstamp }).sum(this.#keys.size, _u64(-entry.size)).delete(key)
+    );
+    if (!result.ok) return false;
+    if (!inline) await this.#storage.retire(entry.generation);
+    return true;
+  }
+
+  /** Removes the entry at `url`/`variant` if it still holds `generation` (its body is broken). */
+  async #dropBroken(entry: CacheEntry): Promise<void> {
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const item = await this.#storage.get(key);
+    const stored = _decodeEntry(item.value);
+    if (item.versionstamp !== null && stored?.entry.generation === entry.generation) {
+      await this.remove({ ...stored, key, versionstamp: item.versionstamp });
+    }
+  }
+
+  /**
+   * Reads chunks `[start, end)` of a body, `_READ_BATCH` keys per `getMany`, all batches at
+   * once; `null` when one is missing or malformed. With `withRecord`, the entry's record is
+   * read in the first batch, and a record that no longer holds this body is `null` too.
+   */
+  async #readChunks(
+    entry: CacheEntry,
+    start: number,
+    end: number,
+    withRecord?: Deno.KvKey,
+  ): Promise<Uint8Array[] | null> {
+    const count = _chunkCount(entry);
+    const batches: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+    let i = start;
+    while (i < end || withRecord !== undefined) {
+      const keys: Deno.KvKey[] = [];
+      if (withRecord !== undefined) keys.push(withRecord);
+      for (; i < end && keys.length < _READ_BATCH; i++) {
+        keys.push(this.#keys.chunk(entry.generation, i));
+      }
+      batches.push(this.#storage.getMany(keys));
+      withRecord = undefined;
+    }
+    const items = (await Promise.all(batches)).flat();
+    if (items.length > end - start) {
+      const record = items.shift()!;
+      if (record.versionstamp === null) return null;
+      const stored = this.#memo.get(record.versionstamp)?.decoded ?? _decodeEntry(record.value);
+      if (stored?.entry.generation !== entry.generation) return null;
+    }
+    const chunks: Uint8Array[] = [];
+    for (const item of items) {
+      const index = start + chunks.length;
+      const expected = index === count - 1 ? entry.bodySize - index * _CHUNK_SIZE : _CHUNK_SIZE;
+      if (!(item.value instanceof Uint8Array) || item.value.length !== expected) return null;
+      chunks.push(item.value);
+    }
+    return chunks;
+  }
+
+  /** Where the body of `entry` is: inline bytes, `null` for chunks, `undefined` when gone. */
+  async #bodyOf(entry: CacheEntry): Promise<Uint8Array | null | undefined> {
+    const known = this.#bodies.get(entry);
+    if (known === null) return null;
+    // Handed out once: the reader owns those bytes.
+    this.#bodies.delete(entry);
+    if (known !== undefined) return known;
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const stored = _decodeEntry((await this.#storage.get(key)).value);
+    if (stored?.entry.generation !== entry.generation) return stored?.inline ? undefined : null;
+    return stored.body;
+  }
+
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+    const inline = await this.#bodyOf(entry);
+    if (inline === undefined) return null;
+    if (inline !== null) {
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          if (inline.length > 0) controller.enqueue(inline);
+          controller.close();
+        },
+      });
+    }
+    const count = _chunkCount(entry);
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const first = await this.#readChunks(entry, 0, Math.min(count, FIRST_WINDOW), key);
+    if (first === null) {
+      await this.#dropBroken(entry);
+      return null;
+    }
+    const queue = first;
+    let next = first.length;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (queue.length === 0 && next < count) {
+          const end = Math.min(count, next + _READ_BATCH);
+          const chunks = await this.#readChunks(entry, next, end);
+          if (chunks === null) {
+            controller.error(
+              new NetworkReplyError(
+                NetworkError.UnknownContentError,
+                `Cannot read cached body of '${entry.url}': it was replaced, and collected ` +
+                  `before this reader finished`,
+              ),
+            );
+            return;
+          }
+          queue.push(...chunks);
+          next = end;
+        }
+        const chunk = queue.shift();
+        if (chunk === undefined) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+  }
+
+  writer(spec: WriterSpec): CacheWriter {
+    const { fields } = spec;
+    const writer = new _KvCacheWriter({
+      fields,
+      metaSize: spec.metaSize,
+      limit: spec.limit,
+      clock: this.#clock,
+      keys: this.#keys,
+      get: (key) => this.#storage.get(key),
+      commit: (build) => this.#storage.commit(build),
+      entryKey: async () => await this.#keys.entry(fields.url, fields.variant),
+      deleteGeneration: (generation, chunks) => this.#storage.deleteGeneration(generation, chunks),
+      retire: (generation) => this.#storage.retire(generation),
+      published: spec.published,
+      done: () => this.#writers.delete(writer),
+    });
+    this.#writers.add(writer);
+    return writer;
+  }
+
+  size(): Promise<number> {
+    return this.#storage.size();
+  }
+
+  /** Removes every entry, and everything else under the cache's prefix, at once. */
+  async clear(): Promise<void> {
+    const n = this.#keys.prefix.length;
+    for (const item of await this.#storage.list({ prefix: this.#keys.under("e") })) {
+      const decoded = _decodeEntry(item.value);
+      await this.#storage.commit((a) => {
+        a.check(item);
+        if (decoded !== null) a.sum(this.#keys.size, _u64(-decoded.entry.size));
+        a.delete(item.key);
+      });
+    }
+    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+      const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
+      if (generations.length === 0) break;
+      for (const item of generations) await this.#storage.collect(item);
+    }
+    // What remains has no generation record: chunks of none, and values we did not write.
+    const rest = (await this.#storage.list({ prefix: this.#keys.prefix })).filter((item) => {
+      const tag = item.key[n];
+      if (tag === "n") return false;
+      if (tag === "c" && typeof item.key[n + 1] === "string") return true;
+      return tag !== "e" && tag !== "g";
+    });
+    for (const item of rest) {
+      const tag = item.key[n];
+      const generation = item.key[n + 1];
+      if (tag === "c" && typeof generation === "string") {
+        const record = await this.#storage.get(this.#keys.generation(generation));
+        if (record.versionstamp !== null) continue; // a write that started meanwhile
+      }
+      await this.#storage.commit((a) => a.check(item).delete(item.key));
+    }
+    await this.#storage.reconcileSize();
+  }
+
+  /** Collects a few retired bodies. */
+  afterPublish(): Promise<void> {
+    return this.#storage.sweep(SWEEP_BATCH);
+  }
+
+  /**
+   * Reclaims the chunks of writes that were interrupted (no progress for ten minutes by the
+   * cache's clock), of bodies replaced or removed more than five minutes ago, and of replaced
+   * bodies a crashed writer left; recomputes the size counter.
+   */
+  async reclaim(live: () => Promise<KvStored[]>): Promise<number> {
+    // Generations first: one published before this listing is referenced by an entry that
+    // the later listing of entries sees, unless it was replaced (then it is garbage).
+    const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
+    const referenced = new Set((await live()).map((stored) => stored.entry.generation));
+    const now = this.#clock();
+    for (const item of generations) {
+      const generation = item.key[this.#keys.prefix.length + 1];
+      const record = _decodeGeneration(item.value);
+      if (typeof generation === "string" && referenced.has(generation)) continue;
+      if (record?.state === "pending" && now - record.touchedAt < _STALE_WRITE_MS) continue;
+      if (record?.state === "retired" && now - record.touchedAt < _RETIRE_GRACE_MS) continue;
+      await this.#storage.collect(item);
+    }
+    await this.#storage.sweep();
+    return await this.#storage.reconcileSize();
+  }
+
+  /** Makes open writers store nothing, and closes a database the cache opened. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#writers].map((writer) => writer.discard()));
+    this.#memo.clear();
+    if (this.#owned) this.#kv.close();
+  }
+}
