@@ -169,49 +169,92 @@ export class _CookieEngine implements CookieJar {
     return known;
   }
 
-  /**
-   * The cookies for `url`, matched on the stored records (RFC 6265 section 5.4): the host's
-   * own host-only cookies and the domain cookies of it and its parents, path-matched, secure
-   * ones only over a secure origin, unexpired; longer paths first, then earlier creation.
-   */
   /** Readies the store (a KV store moves cookies of an older layout into its own). */
   async open(): Promise<void> {
     await this.#store.open();
   }
 
+  /**
+   * The cookies for `url`, matched on the stored records (RFC 6265 section 5.4): the host's
+   * own host-only cookies and the domain cookies of it and its parents, path-matched, secure
+   * ones only over a secure origin, unexpired; longer paths first, then earlier creation.
+   */
   async cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
     const target = _toUrl(url, "get cookies");
     if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return [];
     const { host, domains } = this.#hostOf(target.hostname);
     const found = await this.#store.find(host, domains);
     if (found.length === 0) return [];
+    return await this.#match(target, host, found);
+  }
+
+  /**
+   * The cookies for `url` when the store answers at once (the memory store): no promise of the
+   * store's own.
+   */
+  cookiesForUrlNow(
+    url: string | URL,
+    find: (domains: readonly string[]) => readonly _StoredCookie[][],
+  ): NetworkCookie[] | Promise<NetworkCookie[]> {
+    const target = _toUrl(url, "get cookies");
+    if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return [];
+    const { host, domains } = this.#hostOf(target.hostname);
+    const found = find(domains);
+    if (found.length === 0) return [];
+    return this.#match(target, host, found);
+  }
+
+  /** Matches the records found for a request (RFC 6265 section 5.4) and sets their access time. */
+  #match(
+    target: URL,
+    host: string,
+    found: readonly (readonly _StoredCookie[])[],
+  ): NetworkCookie[] | Promise<NetworkCookie[]> {
     const now = this.#clock();
     const secure = isSecureUrl(target);
     const path = requestPath(target);
     const matched: _StoredCookie[] = [];
     let expired: _StoredCookie[] | undefined;
-    for (const c of found) {
-      if (c.expires !== null && c.expires <= now) {
-        (expired ??= []).push(c);
-      } else if (
-        (!c.hostOnly || c.domain === host) && (secure || !c.secure) && pathMatches(path, c.path)
-      ) {
-        matched.push(c);
+    for (let d = 0; d < found.length; d++) {
+      const list = found[d]!;
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        if (c.expires !== null && c.expires <= now) {
+          (expired ??= []).push(c);
+        } else if (
+          (!c.hostOnly || c.domain === host) && (secure || !c.secure) && pathMatches(path, c.path)
+        ) {
+          matched.push(c);
+        }
       }
     }
-    if (expired !== undefined) {
-      for (const c of expired) await this.#store.remove(c.domain, c.path, c.name);
-    }
-    matched.sort(_sendOrder);
-    const cookies: NetworkCookie[] = [];
+    if (matched.length > 1) matched.sort(_sendOrder);
+    const cookies: NetworkCookie[] = new Array(matched.length);
     let stale: _StoredCookie[] | undefined;
-    for (const c of matched) {
+    const inPlace = this.#store.ownRecordsWritable;
+    for (let i = 0; i < matched.length; i++) {
+      const c = matched[i]!;
       const cookie = _publicCookie(c);
       if (now - c.lastAccessTime >= this.#touchThreshold) {
         cookie.lastAccessTime = now;
-        (stale ??= []).push({ ...c, lastAccessTime: now });
+        if (inPlace) c.lastAccessTime = now;
+        else (stale ??= []).push(c);
       }
-      cookies.push(cookie);
+      cookies[i] = cookie;
+    }
+    if (expired === undefined && stale === undefined) return cookies;
+    return this.#afterMatch(cookies, expired, stale, now);
+  }
+
+  /** Removes the expired records a lookup met and sets the access time of those it sends. */
+  async #afterMatch(
+    cookies: NetworkCookie[],
+    expired: _StoredCookie[] | undefined,
+    stale: _StoredCookie[] | undefined,
+    now: number,
+  ): Promise<NetworkCookie[]> {
+    if (expired !== undefined) {
+      for (const c of expired) await this.#store.remove(c.domain, c.path, c.name);
     }
     if (stale !== undefined) await this.#store.touch(stale, now);
     return cookies;

@@ -93,13 +93,6 @@ export function _byCreation(a: _StoredCookie, b: _StoredCookie): number {
   return a.creationTime - b.creationTime || a.seq - b.seq;
 }
 
-const records = new WeakMap<Cookie, _StoredCookie>();
-
-/** The record a tough-cookie `Cookie` handed out by a store was made from. */
-export function _recordOf(cookie: Cookie): _StoredCookie | undefined {
-  return records.get(cookie);
-}
-
 function toTough(c: _StoredCookie): Cookie {
   const cookie = new Cookie({
     key: c.name,
@@ -115,7 +108,6 @@ function toTough(c: _StoredCookie): Cookie {
     lastAccessed: new Date(c.lastAccessTime),
   });
   cookie.creationIndex = c.seq;
-  records.set(cookie, c);
   return cookie;
 }
 
@@ -152,6 +144,11 @@ function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): Prom
 export abstract class _CookieStore extends Store {
   /** Limits and clock. */
   readonly limits: _StoreLimits;
+  /**
+   * Whether the records find() gives may be written in place (a last-access time set on them
+   * is stored), so that a lookup needs no touch().
+   */
+  readonly ownRecordsWritable: boolean = false;
 
   constructor(limits: _StoreLimits) {
     super();
@@ -162,12 +159,12 @@ export abstract class _CookieStore extends Store {
   /** The record of one cookie, or undefined. */
   abstract get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined>;
   /**
-   * The records of `host`'s domain and its parent domains (any path, maybe expired), the
-   * store's own: callers read them and never change them.
+   * The records of `host`'s domain and its parent domains (any path, maybe expired), one
+   * array per domain that has any: the store's own, which callers read and never change.
    *
    * @param domains The candidate domains of `host`, when the caller has them.
    */
-  abstract find(host: string, domains?: string[]): Promise<_StoredCookie[]>;
+  abstract find(host: string, domains?: string[]): Promise<readonly _StoredCookie[][]>;
   /** The records of every domain of `site` (any path, maybe expired). */
   abstract findSite(site: string): Promise<_StoredCookie[]>;
   /** Creates or replaces a record, then evicts beyond the limits. */
@@ -180,8 +177,8 @@ export abstract class _CookieStore extends Store {
   abstract clearAll(): Promise<void>;
   /** Every record (maybe expired), in no order. */
   abstract all(): Promise<_StoredCookie[]>;
-  /** Sets the last-access time of records, best effort. */
-  abstract touch(cookies: _StoredCookie[], time: number): Promise<void>;
+  /** Sets the last-access time of records that find() gave, best effort. */
+  abstract touch(cookies: readonly _StoredCookie[], time: number): Promise<void>;
 
   /** Readies the store before its first use; nothing to do unless a subclass says so. */
   open(): Promise<void> {
@@ -190,7 +187,7 @@ export abstract class _CookieStore extends Store {
 
   /** The records for `host` that have not expired; expired ones are removed. */
   async live(host: string): Promise<_StoredCookie[]> {
-    return await this.#dropExpired(await this.find(host));
+    return await this.#dropExpired((await this.find(host)).flat());
   }
 
   /** Every record that has not expired, oldest first; expired ones are removed. */

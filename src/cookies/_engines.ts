@@ -9,9 +9,12 @@ import { type _StoreLimits, _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
 import { _KvCookieStore } from "./_kv_cookie_store.ts";
 import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
 
-/** The engine of a {@linkcode MemoryCookieJar}. */
-export function _memoryEngine(limits: _StoreLimits): _CookieEngine {
-  return new _CookieEngine(new _MemoryCookieStore(limits), 0);
+/** The engine of a {@linkcode MemoryCookieJar}, and its store. */
+export function _memoryEngine(
+  limits: _StoreLimits,
+): { engine: _CookieEngine; store: _MemoryCookieStore } {
+  const store = new _MemoryCookieStore(limits);
+  return { engine: new _CookieEngine(store, 0), store };
 }
 
 /** The engine of a {@linkcode KvCookieJar} over the keys under `prefix`. */

@@ -287,24 +287,18 @@ export class _KvCookieStore extends _CookieStore {
     return (await this.#read(domain)).cookies.find((c) => c.path === path && c.name === name);
   }
 
-  async find(host: string, domains?: string[]): Promise<_StoredCookie[]> {
+  async find(host: string, domains?: string[]): Promise<readonly _StoredCookie[][]> {
     const keys = this.#keysOf(host, domains);
     const heads = keys.length <= READ_BATCH
       ? await _retryLocked(() => this.#kv.getMany(keys))
       : await this.#getMany(keys);
-    let found: _StoredCookie[] | undefined;
-    let shared = true;
+    const found: _StoredCookie[][] = [];
     for (const head of heads) {
       if (head.versionstamp === null) continue;
       const cookies = await this.#cookiesOf(head);
-      if (cookies.length === 0) continue;
-      if (found === undefined) found = cookies;
-      else if (shared) {
-        found = [...found, ...cookies];
-        shared = false;
-      } else found.push(...cookies);
+      if (cookies.length !== 0) found.push(cookies);
     }
-    return found ?? [];
+    return found;
   }
 
   /** The keys of the bundles of `host`'s candidate domains, kept for the hosts seen last. */
@@ -450,7 +444,7 @@ export class _KvCookieStore extends _CookieStore {
     return (await this.#listBundles([...this.#prefix, "d"])).flatMap((bundle) => bundle.cookies);
   }
 
-  async touch(cookies: _StoredCookie[], time: number): Promise<void> {
+  async touch(cookies: readonly _StoredCookie[], time: number): Promise<void> {
     for (const [domain, touched] of Map.groupBy(cookies, (c) => c.domain)) {
       // Best effort: one attempt; a concurrent write wins over a last-access update.
       await this.#update(domain, (current) => {

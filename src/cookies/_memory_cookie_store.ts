@@ -10,7 +10,28 @@ import {
   type _StoreLimits,
 } from "./_cookie_store.ts";
 
-type DomainIndex = Map<string, _StoredCookie>;
+/** One domain's records by path and name, with an array of them made on demand for reads. */
+class DomainIndex extends Map<string, _StoredCookie> {
+  /** The records as an array, or null when a change made it stale. */
+  list: _StoredCookie[] | null = null;
+
+  override set(id: string, cookie: _StoredCookie): this {
+    this.list = null;
+    return super.set(id, cookie);
+  }
+
+  override delete(id: string): boolean {
+    this.list = null;
+    return super.delete(id);
+  }
+
+  /** The records, the same array until the next change (callers never change it). */
+  records(): _StoredCookie[] {
+    return this.list ??= [...this.values()];
+  }
+}
+
+const NONE: readonly _StoredCookie[][] = Object.freeze([]) as readonly _StoredCookie[][];
 
 function idOf(path: string, name: string): string {
   return `${path.length}:${path}${name}`;
@@ -22,6 +43,7 @@ export class _MemoryCookieStore extends _CookieStore {
   #domains = new Map<string, DomainIndex>();
   #siteCounts = new Map<string, number>();
   #total = 0;
+  override readonly ownRecordsWritable = true;
 
   constructor(limits: _StoreLimits) {
     super(limits);
@@ -42,7 +64,7 @@ export class _MemoryCookieStore extends _CookieStore {
     }
     let index = domains.get(domain);
     if (index === undefined && create) {
-      index = new Map();
+      index = new DomainIndex();
       domains.set(domain, index);
       this.#domains.set(domain, index);
     }
@@ -54,13 +76,18 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(found === undefined ? undefined : { ...found });
   }
 
-  find(host: string, domains = _candidateDomains(host)): Promise<_StoredCookie[]> {
-    const out: _StoredCookie[] = [];
+  find(host: string, domains = _candidateDomains(host)): Promise<readonly _StoredCookie[][]> {
+    return Promise.resolve(this.findNow(domains));
+  }
+
+  /** What {@linkcode find} resolves to, at once: the domain map is the has-cookies index. */
+  findNow(domains: readonly string[]): readonly _StoredCookie[][] {
+    let out: _StoredCookie[][] | undefined;
     for (const domain of domains) {
       const index = this.#domains.get(domain);
-      if (index !== undefined) { for (const c of index.values()) out.push(c); }
+      if (index !== undefined) (out ??= []).push(index.records());
     }
-    return Promise.resolve(out);
+    return out ?? NONE;
   }
 
   findSite(site: string): Promise<_StoredCookie[]> {
@@ -152,14 +179,9 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(this.#allRecords().map((c) => ({ ...c })));
   }
 
-  touch(cookies: _StoredCookie[], time: number): Promise<void> {
-    for (const c of cookies) {
-      const index = this.#domains.get(c.domain);
-      const id = idOf(c.path, c.name);
-      const stored = index?.get(id);
-      // Replaced, not changed: records handed out by find() stay as they were.
-      if (stored !== undefined) index!.set(id, { ...stored, lastAccessTime: time });
-    }
+  /** Sets the time on the records themselves (those find() gave; one replaced since is gone). */
+  touch(cookies: readonly _StoredCookie[], time: number): Promise<void> {
+    for (const c of cookies) c.lastAccessTime = time;
     return Promise.resolve();
   }
 }

@@ -7,7 +7,7 @@
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
-import type { _StoreLimits } from "./_cookie_store.ts";
+import type { _StoredCookie, _StoreLimits } from "./_cookie_store.ts";
 import { _resolveLimits, _toUrl } from "./_jar_args.ts";
 import { _loadEngines } from "./_load_engines.ts";
 
@@ -57,6 +57,11 @@ export class MemoryCookieJar implements CookieJar {
   readonly #limits: _StoreLimits;
   /** Made on the first call that may store a cookie; until then the jar is empty. */
   #engine: Promise<_CookieEngine> | undefined;
+  /** The engine once loaded, and the lookup of its store, which answers at once. */
+  #ready: {
+    engine: _CookieEngine;
+    find: (domains: readonly string[]) => readonly _StoredCookie[][];
+  } | undefined;
 
   /**
    * Creates an empty jar.
@@ -72,7 +77,11 @@ export class MemoryCookieJar implements CookieJar {
   /** The engine, loaded with tough-cookie on first use (not at import, nor to read an empty jar). */
   #load(): Promise<_CookieEngine> {
     this.#engine ??= _loadEngines().then(
-      (engines) => engines._memoryEngine(this.#limits),
+      (engines) => {
+        const { engine, store } = engines._memoryEngine(this.#limits);
+        this.#ready = { engine, find: (domains) => store.findNow(domains) };
+        return engine;
+      },
       (error) => {
         this.#engine = undefined;
         throw error;
@@ -90,6 +99,14 @@ export class MemoryCookieJar implements CookieJar {
    * @throws {TypeError} When `url` is not a valid URL.
    */
   cookiesForUrl(url: string | URL): Promise<NetworkCookie[]> {
+    const ready = this.#ready;
+    if (ready !== undefined) {
+      try {
+        return Promise.resolve(ready.engine.cookiesForUrlNow(url, ready.find));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     // A jar that never stored a cookie has nothing for any valid URL (and no engine loaded).
     if (this.#engine === undefined) {
       if (url instanceof URL) return Promise.resolve([]);
