@@ -8,14 +8,20 @@
  *
  * @example Download, stream and check
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:text/plain,hello");
- * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
- * for await (const chunk of reply) console.log(chunk.byteLength);
+ * const progress: [number, number][] = [];
+ * reply.addEventListener("downloadprogress", (e) => progress.push([e.loaded, e.total]));
+ * const decoder = new TextDecoder();
+ * let text = "";
+ * for await (const chunk of reply) text += decoder.decode(chunk, { stream: true });
  * await reply.finished;
- * if (reply.error !== NetworkError.NoError) console.error(reply.error, reply.errorString);
+ * assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+ * assert.equal(text, "hello");
+ * assert.deepEqual(progress.at(-1), [5, 5]);
  * ```
  *
  * @module

@@ -17,14 +17,17 @@ import type { AuthenticationRequiredEvent, RedirectedEvent } from "./security_ev
  *
  * @example A progress line
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkProgressEvent } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:,0123456789");
+ * const lines: string[] = [];
  * reply.addEventListener("downloadprogress", (e: NetworkProgressEvent) => {
- *   console.log(`${e.loaded} of ${e.total}`);
+ *   lines.push(`${e.loaded} of ${e.total}`);
  * });
  * await reply.finished;
+ * assert.equal(lines.at(-1), "10 of 10"); // the last event has the final counts
  * ```
  */
 export class NetworkProgressEvent extends Event {
@@ -51,14 +54,19 @@ export class NetworkProgressEvent extends Event {
  * The `error` event of a reply: the code and the sentence, also on `reply.error` and
  * `reply.errorString`. Fires once, before `finished`.
  *
- * @example Logging errors
+ * @example The error of a reply, as an event
  * ```ts
- * import { NetworkAccessManager, type NetworkErrorEvent } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { NetworkAccessManager, NetworkError, type NetworkErrorEvent } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("gopher://example.invalid/");
- * reply.addEventListener("error", (e: NetworkErrorEvent) => console.log(e.code, e.message));
+ * const events: NetworkErrorEvent[] = [];
+ * reply.addEventListener("error", (e: NetworkErrorEvent) => events.push(e));
  * await reply.finished;
+ * assert.equal(events.length, 1);
+ * assert.equal(events[0]?.code, NetworkError.ProtocolUnknownError);
+ * assert.equal(events[0]?.message, reply.errorString);
  * ```
  */
 export class NetworkErrorEvent extends Event {
@@ -85,11 +93,15 @@ export class NetworkErrorEvent extends Event {
  *
  * @example Counting finished replies
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkReplyEvent } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
- * manager.addEventListener("finished", (e: NetworkReplyEvent) => console.log(e.reply.url.href));
+ * let finished = 0;
+ * manager.addEventListener("finished", (_e: NetworkReplyEvent) => finished++);
  * await manager.get("data:,x").finished;
+ * await manager.get("gopher://example.invalid/").finished; // failed replies finish too
+ * assert.equal(finished, 2);
  * ```
  */
 export class NetworkReplyEvent extends Event {
@@ -113,12 +125,17 @@ export class NetworkReplyEvent extends Event {
  *
  * @example A typed listener
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:,abc");
- * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * let loaded = 0;
+ * reply.addEventListener("downloadprogress", (e) => { // e is a NetworkProgressEvent
+ *   loaded = e.loaded;
+ * });
  * await reply.finished;
+ * assert.equal(loaded, 3);
  * ```
  */
 export interface NetworkReplyEventMap {
@@ -147,11 +164,14 @@ export interface NetworkReplyEventMap {
  *
  * @example A typed listener
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
- * manager.addEventListener("finished", (e) => console.log(e.reply.url.href));
+ * const urls: string[] = [];
+ * manager.addEventListener("finished", (e) => urls.push(e.reply.url.href)); // e: NetworkReplyEvent
  * await manager.get("data:,abc").finished;
+ * assert.deepEqual(urls, ["data:,abc"]);
  * ```
  */
 export interface NetworkAccessManagerEventMap {
@@ -164,19 +184,23 @@ export interface NetworkAccessManagerEventMap {
 /**
  * The `retry` event of a reply, dispatched before the wait that precedes each new attempt.
  *
- * @example Logging retries
+ * @example Recording the retries of a reply
  * ```ts
  * import assert from "node:assert/strict";
- * import { NetworkAccessManager, type NetworkRetryEvent } from "@netaccess/core";
+ * import type { NetworkRetryEvent } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
- * await using manager = new NetworkAccessManager({ retry: { limit: 1, delay: 10 } });
- * const reply = manager.get("data:,no retries for data URLs");
- * reply.addEventListener("retry", (event) => {
- *   const e = event as NetworkRetryEvent;
- *   console.log(`retry ${e.attempt} in ${e.delay} ms: ${e.reason}`);
- * });
- * await reply.finished;
- * assert.equal(reply.retries, 0);
+ * const sleep = async () => {}; // no real waits
+ * await using mocked = createMockManager({ retry: { limit: 2, delay: 10, jitter: false, sleep } });
+ * mocked.mock
+ *   .route("GET", "/", { status: 503 }, { times: 1 })
+ *   .route("GET", "/", { body: "ok" });
+ * const reply = mocked.manager.get("https://api.example/");
+ * const retries: NetworkRetryEvent[] = [];
+ * reply.addEventListener("retry", (e) => retries.push(e));
+ * assert.equal(await reply.text(), "ok");
+ * assert.deepEqual(retries.map((e) => [e.attempt, e.delay, e.status]), [[1, 10, 503]]);
+ * assert.equal(reply.retries, 1);
  * ```
  */
 export class NetworkRetryEvent extends Event {

@@ -53,6 +53,7 @@ export type Layer = (next: Handler) => Handler;
  *
  * @example A transport that reports upload progress
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ExchangeMonitor, NetworkAccessManager } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({
@@ -64,8 +65,10 @@ export type Layer = (next: Handler) => Handler;
  *   },
  * });
  * const reply = manager.put("https://example.com/file", "twelve bytes");
- * reply.addEventListener("uploadprogress", (e) => console.log(e.loaded, e.total)); // 12 12
+ * const progress: [number, number][] = [];
+ * reply.addEventListener("uploadprogress", (e) => progress.push([e.loaded, e.total]));
  * await reply.finished;
+ * assert.deepEqual(progress.at(-1), [12, 12]);
  * ```
  */
 export interface ExchangeMonitor {
@@ -125,12 +128,20 @@ export class TransferTimeoutAbort extends DOMException {
  *
  * @example Reading an exchange in a layer
  * ```ts
- * import { type Layer } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { type Layer, NetworkAccessManager } from "@netaccess/core";
  *
- * const log: Layer = (next) => async (exchange) => {
- *   console.log(exchange.method, exchange.url.href, exchange.hop);
+ * const seen: string[] = [];
+ * const record: Layer = (next) => async (exchange) => {
+ *   seen.push(`${exchange.method} ${exchange.url.href} ${exchange.hop}`);
  *   return await next(exchange);
  * };
+ * await using manager = new NetworkAccessManager({
+ *   layers: [record],
+ *   transport: async () => new Response("ok"),
+ * });
+ * await manager.post("https://api.example/items", { name: "pen" }).finished;
+ * assert.deepEqual(seen, ["POST https://api.example/items 0"]);
  * ```
  */
 export class Exchange {

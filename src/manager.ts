@@ -53,14 +53,19 @@ export type { LayerPosition, NetworkAccessManagerOptions };
  *
  * @example Download with progress, then check the outcome
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({ transferTimeout: 30_000 });
  * const reply = manager.get("data:text/plain,hello%20world");
- * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * let loaded = 0;
+ * reply.addEventListener("downloadprogress", (e) => {
+ *   loaded = e.loaded;
+ * });
  * const text = await reply.text();
- * if (reply.error !== NetworkError.NoError) console.error(reply.errorString);
- * else console.log(text); // "hello world"
+ * assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+ * assert.equal(text, "hello world");
+ * assert.equal(loaded, 11);
  * ```
  */
 export class NetworkAccessManager
@@ -402,12 +407,22 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once; errors are reported on it.
    *
-   * @example
+   * @example Reading a resource, and a missing one
    * ```ts
-   * import { NetworkAccessManager } from "@netaccess/core";
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
    *
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   (request) => new Response("hi", { status: request.url.endsWith("/hi") ? 200 : 404 }),
+   * );
    * await using manager = new NetworkAccessManager();
-   * console.log(await manager.get("data:,hi").text());
+   * const base = `http://127.0.0.1:${server.addr.port}`;
+   * assert.equal(await manager.get(`${base}/hi`).text(), "hi");
+   * const missing = manager.get(`${base}/nothing`);
+   * await missing.finished;
+   * assert.equal(missing.status, 404);
+   * assert.equal(missing.error, NetworkError.ContentNotFoundError); // errors are on the reply
    * ```
    */
   get(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
@@ -421,14 +436,17 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once; its body is empty.
    *
-   * @example
+   * @example Asking for the headers only
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
    * await using manager = new NetworkAccessManager();
-   * const reply = manager.head("data:,hi");
+   * const reply = manager.head("data:text/plain,hi");
    * await reply.finished;
-   * console.log(reply.headers.get("content-type"));
+   * assert.equal(reply.status, 200);
+   * assert.equal(reply.headers.get("content-type"), "text/plain");
+   * assert.equal(await reply.text(), ""); // the headers only
    * ```
    */
   head(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
@@ -444,14 +462,22 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once.
    *
-   * @example
+   * @example Posting JSON
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   async (request) => {
+   *     const item = { type: request.headers.get("content-type"), ...await request.json() };
+   *     return Response.json(item, { status: 201 });
+   *   },
+   * );
    * await using manager = new NetworkAccessManager();
-   * const reply = manager.post("http://127.0.0.1:9/items", { name: "a" });
-   * await reply.finished;
-   * console.log(reply.error, reply.errorString);
+   * const reply = manager.post(`http://127.0.0.1:${server.addr.port}/items`, { name: "a" });
+   * assert.deepEqual(await reply.json(), { type: "application/json", name: "a" });
+   * assert.equal(reply.status, 201);
    * ```
    */
   post(
@@ -470,12 +496,18 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once.
    *
-   * @example
+   * @example Replacing a resource
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   async (request) => new Response(`${request.method} ${await request.text()}`),
+   * );
    * await using manager = new NetworkAccessManager();
-   * await manager.put("http://127.0.0.1:9/items/1", "new content").finished;
+   * const url = `http://127.0.0.1:${server.addr.port}/items/1`;
+   * assert.equal(await manager.put(url, "new content").text(), "PUT new content");
    * ```
    */
   put(
@@ -493,12 +525,20 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once.
    *
-   * @example
+   * @example Deleting a resource
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   (request) => new Response(null, { status: request.method === "DELETE" ? 204 : 405 }),
+   * );
    * await using manager = new NetworkAccessManager();
-   * await manager.deleteResource("http://127.0.0.1:9/items/1").finished;
+   * const reply = manager.deleteResource(`http://127.0.0.1:${server.addr.port}/items/1`);
+   * await reply.finished;
+   * assert.equal(reply.status, 204);
+   * assert.equal(reply.operation, "delete");
    * ```
    */
   deleteResource(request: string | URL | NetworkRequest, init?: NetworkRequestInit): NetworkReply {
@@ -514,12 +554,20 @@ export class NetworkAccessManager
    * @param init Request options when `request` is a URL.
    * @returns The reply, at once; an invalid verb fails it with `ProtocolInvalidOperationError`.
    *
-   * @example
+   * @example Sending PATCH
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   async (request) => new Response(`${request.method} ${await request.text()}`),
+   * );
    * await using manager = new NetworkAccessManager();
-   * await manager.sendCustomRequest("http://127.0.0.1:9/items/1", "PATCH", { done: true }).finished;
+   * const url = `http://127.0.0.1:${server.addr.port}/items/1`;
+   * const reply = manager.sendCustomRequest(url, "PATCH", { done: true });
+   * assert.equal(await reply.text(), 'PATCH {"done":true}');
+   * assert.equal(reply.operation, "custom");
    * ```
    */
   sendCustomRequest(

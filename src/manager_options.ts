@@ -23,17 +23,20 @@ import type { ClientCertificate } from "./tls.ts";
  *
  * @example A layer at the network position sees every redirect hop
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type LayerPosition, NetworkAccessManager } from "@netaccess/core";
  *
  * const transport = async ({ url }: { url: URL }) =>
  *   url.pathname === "/old" ? Response.redirect("https://example.com/new") : new Response("moved");
  * await using manager = new NetworkAccessManager({ transport });
  * const position: LayerPosition = "network";
+ * const paths: string[] = [];
  * manager.use((next) => (exchange) => {
- *   console.log(exchange.url.pathname); // "/old", then "/new"
+ *   paths.push(exchange.url.pathname);
  *   return next(exchange);
  * }, position);
- * await manager.get("https://example.com/old").finished;
+ * assert.equal(await manager.get("https://example.com/old").text(), "moved");
+ * assert.deepEqual(paths, ["/old", "/new"]);
  * ```
  */
 export type LayerPosition = "request" | "network";

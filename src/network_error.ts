@@ -107,12 +107,17 @@ export interface NetworkErrorCodes {
  *
  * @example Checking the outcome of a reply
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, NetworkError } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:text/plain,hello");
  * await reply.finished;
- * if (reply.error !== NetworkError.NoError) console.error(reply.errorString);
+ * assert.equal(reply.error, NetworkError.NoError);
+ * const failed = manager.get("gopher://example.invalid/");
+ * await failed.finished;
+ * assert.equal(failed.error, NetworkError.ProtocolUnknownError); // 301, in the protocol range
+ * assert.match(failed.errorString, /"gopher" is unknown/);
  * ```
  */
 export const NetworkError: NetworkErrorCodes = Object.freeze({
@@ -245,15 +250,16 @@ export interface NetworkReplyErrorOptions {
  *
  * @example Reading the body of a failed reply
  * ```ts
- * import { NetworkAccessManager, NetworkReplyError } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { NetworkAccessManager, NetworkError, NetworkReplyError } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("gopher://example.invalid/");
- * try {
- *   await reply.text();
- * } catch (e) {
- *   if (e instanceof NetworkReplyError) console.log(e.code, e.message); // 301 ...
- * }
+ * const error = await reply.text().catch((e) => e);
+ * assert.ok(error instanceof NetworkReplyError);
+ * assert.equal(error.code, NetworkError.ProtocolUnknownError);
+ * assert.equal(error.message, reply.errorString);
+ * assert.equal(error.reply, reply);
  * ```
  */
 export class NetworkReplyError extends Error {

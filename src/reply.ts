@@ -37,6 +37,7 @@ import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
  *
  * @example The operation of each reply
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type Operation } from "@netaccess/core";
  *
  * await using manager = new NetworkAccessManager({ transport: async () => new Response("ok") });
@@ -44,11 +45,12 @@ import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
  *   manager.get("https://example.com/"),
  *   manager.sendCustomRequest("https://example.com/", "PATCH", { done: true }),
  * ];
+ * const seen: [Operation, string][] = [];
  * for (const reply of replies) {
  *   await reply.finished;
- *   const operation: Operation = reply.operation;
- *   console.log(operation, reply.method); // "get" "GET", then "custom" "PATCH"
+ *   seen.push([reply.operation, reply.method]);
  * }
+ * assert.deepEqual(seen, [["get", "GET"], ["custom", "PATCH"]]);
  * ```
  */
 export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
@@ -113,12 +115,14 @@ export let decodesContent: (reply: NetworkReply) => boolean;
  *
  * await using manager = new NetworkAccessManager();
  * const reply = manager.get("data:application/octet-stream;base64,AAECAw==");
- * reply.addEventListener("downloadprogress", (e) => console.log(e.loaded, e.total));
+ * const progress: [number, number][] = [];
+ * reply.addEventListener("downloadprogress", (e) => progress.push([e.loaded, e.total]));
  * let size = 0;
  * for await (const chunk of reply) size += chunk.byteLength;
  * await reply.finished;
  * assert.equal(size, 4);
- * assert.equal(reply.error === NetworkError.NoError, true);
+ * assert.deepEqual(progress.at(-1), [4, 4]);
+ * assert.equal(reply.error, NetworkError.NoError);
  * ```
  */
 export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>

@@ -12,6 +12,7 @@ import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
  *
  * @example The three forms of query parameters
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkRequestFactory, type QueryInit } from "@netaccess/core";
  *
  * const api = new NetworkRequestFactory("https://api.example.com/search");
@@ -20,8 +21,11 @@ import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
  *   [["tag", "a"], ["tag", "b"]],
  *   new URLSearchParams("page=2"),
  * ];
- * for (const query of queries) console.log(api.createRequest("", query).url.search);
- * // "?q=pen", then "?tag=a&tag=b", then "?page=2"
+ * assert.deepEqual(queries.map((query) => api.createRequest("", query).url.search), [
+ *   "?q=pen",
+ *   "?tag=a&tag=b",
+ *   "?page=2",
+ * ]);
  * ```
  */
 export type QueryInit = URLSearchParams | Record<string, string> | [string, string][];

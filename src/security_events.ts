@@ -10,12 +10,15 @@ import type { AuthChallenge } from "./auth/challenge.ts";
 /**
  * A redirect about to be followed: where from, where to, and the status that asked for it.
  *
- * @example Logging a redirect
+ * @example A redirect as one line of a log
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RedirectDetails } from "@netaccess/core";
  *
- * const log = (r: RedirectDetails) => console.log(`${r.status}: ${r.from.href} -> ${r.url.href}`);
- * log({ from: new URL("http://a.test/"), url: new URL("http://b.test/"), status: 302, hop: 1 });
+ * const line = (r: RedirectDetails) => `${r.status}: ${r.from.href} -> ${r.url.href}`;
+ * const from = new URL("http://a.test/");
+ * const redirect: RedirectDetails = { from, url: new URL("http://b.test/"), status: 302, hop: 1 };
+ * assert.equal(line(redirect), "302: http://a.test/ -> http://b.test/");
  * ```
  */
 export interface RedirectDetails {
@@ -37,15 +40,21 @@ export interface RedirectDetails {
  *
  * @example Watching the hops of a reply
  * ```ts
- * import { NetworkAccessManager, type RedirectedEvent } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import type { RedirectedEvent } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
- * await using manager = new NetworkAccessManager();
- * const reply = manager.get("data:,no-redirect-here");
- * reply.addEventListener("redirected", (e) => {
- *   const redirect = e as RedirectedEvent;
- *   console.log(redirect.status, redirect.url.href);
- * });
- * await reply.finished;
+ * await using mocked = createMockManager();
+ * mocked.mock
+ *   .route("GET", "/old", { status: 301, headers: { location: "/new" } })
+ *   .route("GET", "/new", { body: "moved here" });
+ * const reply = mocked.manager.get("https://shop.example/old");
+ * const hops: RedirectedEvent[] = [];
+ * reply.addEventListener("redirected", (e) => hops.push(e));
+ * assert.equal(await reply.text(), "moved here");
+ * assert.deepEqual(hops.map((e) => [e.hop, e.status, e.from.pathname, e.url.pathname]), [
+ *   [1, 301, "/old", "/new"],
+ * ]);
  * ```
  */
 export class RedirectedEvent extends Event implements RedirectDetails {
@@ -113,17 +122,27 @@ export interface AuthenticationChallenge extends AuthChallenge {
  * It fires before the manager's `authenticator` is called (also when there is none, and for
  * schemes this client cannot answer), so observers see every challenge.
  *
- * @example Logging challenges
+ * @example Watching challenges, answered or not
  * ```ts
- * import { type AuthenticationRequiredEvent, NetworkAccessManager } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { type AuthenticationRequiredEvent, NetworkError } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
- * await using manager = new NetworkAccessManager();
- * const reply = manager.get("data:,public");
- * reply.addEventListener("authenticationrequired", (e) => {
- *   const { challenge } = e as AuthenticationRequiredEvent;
- *   console.log(challenge.scheme, challenge.realm, challenge.proxy);
- * });
+ * await using mocked = createMockManager(); // no authenticator: nobody answers
+ * const challenge = { status: 401, headers: { "www-authenticate": 'Bearer realm="api"' } };
+ * mocked.mock.route("GET", "/me", challenge);
+ * const reply = mocked.manager.get("https://api.example/me");
+ * const events: AuthenticationRequiredEvent[] = [];
+ * reply.addEventListener("authenticationrequired", (e) => events.push(e));
  * await reply.finished;
+ * assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+ * const [{ challenge: asked }] = events as [AuthenticationRequiredEvent];
+ * assert.deepEqual([asked.scheme, asked.realm, asked.proxy, asked.supported], [
+ *   "bearer",
+ *   "api",
+ *   false,
+ *   false, // only Basic and Digest are answered
+ * ]);
  * ```
  */
 export class AuthenticationRequiredEvent extends Event {

@@ -76,6 +76,7 @@ export interface NetworkProxy {
  *
  * @example The query a manager makes for a request
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type ProxyQuery } from "@netaccess/core";
  *
  * const queries: ProxyQuery[] = [];
@@ -87,8 +88,9 @@ export interface NetworkProxy {
  *   transport: async () => new Response("ok"),
  * });
  * await manager.get("https://API.example.com/v1/items").finished;
- * for (const { scheme, host, port } of queries) console.log(scheme, host, port);
- * // "https" "api.example.com" 443
+ * assert.deepEqual(queries.map(({ scheme, host, port }) => [scheme, host, port]), [
+ *   ["https", "api.example.com", 443],
+ * ]);
  * ```
  */
 export interface ProxyQuery {

@@ -202,15 +202,22 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  *
  * @example Which proxy a URL would use
  * ```ts
+ * import assert from "node:assert/strict";
  * import { systemProxyFactory } from "@netaccess/core";
  *
  * const factory = systemProxyFactory({
  *   HTTPS_PROXY: "http://proxy.example.com:3128",
  *   NO_PROXY: "localhost,.internal.example,10.0.0.0/8",
  * });
- * const url = new URL("https://api.example.com/");
- * console.log(factory({ url, scheme: "https", host: url.hostname, port: 443 }));
- * // [{ type: "http", url: "http://proxy.example.com:3128" }]
+ * const proxiesOf = (href: string) => {
+ *   const url = new URL(href);
+ *   return factory({ url, scheme: url.protocol.slice(0, -1), host: url.hostname, port: 443 });
+ * };
+ * assert.deepEqual(proxiesOf("https://api.example.com/"), [
+ *   { type: "http", url: "http://proxy.example.com:3128" },
+ * ]);
+ * assert.deepEqual(proxiesOf("https://db.internal.example/"), []); // NO_PROXY: direct
+ * assert.deepEqual(proxiesOf("http://api.example.com/"), []); // no HTTP_PROXY: direct
  * ```
  */
 export function systemProxyFactory(env?: Record<string, string | undefined>): ProxyFactory {

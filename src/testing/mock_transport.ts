@@ -27,7 +27,8 @@ import { sleep } from "../retry_options.ts";
  * const mock = new MockTransport().route("POST", "/items", created);
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
  * const reply = manager.post("https://api.example/items", { name: "pen" });
- * console.log(await reply.json(), reply.status); // { id: 1 } 201
+ * assert.deepEqual(await reply.json(), { id: 1 });
+ * assert.equal(reply.status, 201);
  * assert.equal(reply.headers.get("location"), "/items/1");
  * ```
  */
@@ -65,6 +66,7 @@ export interface MockResponseInit {
  *
  * @example A handler that reads the captured path groups and the exchange
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager } from "@netaccess/core";
  * import { type MockContext, MockTransport } from "@netaccess/core/testing";
  *
@@ -73,8 +75,11 @@ export interface MockResponseInit {
  * }
  * const mock = new MockTransport().route("GET", "/files/:file", fileInfo);
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * console.log(await manager.get("https://files.example/files/a.txt").json());
- * // { file: "a.txt", hop: 0, host: "files.example" }
+ * assert.deepEqual(await manager.get("https://files.example/files/a.txt").json(), {
+ *   file: "a.txt",
+ *   hop: 0,
+ *   host: "files.example",
+ * });
  * ```
  */
 export interface MockContext {
@@ -188,7 +193,8 @@ export interface MockRouteOptions {
  * };
  * const mock = new MockTransport(options).route("GET", "/known", "routed");
  * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * console.log(await manager.get("https://api.example/known").text(), waits); // "routed" [ 250 ]
+ * assert.equal(await manager.get("https://api.example/known").text(), "routed");
+ * assert.deepEqual(waits, [250]); // the latency, handed to `sleep`
  * assert.equal(await manager.get("https://api.example/other").text(), "fallback for /other");
  * ```
  */

@@ -13,6 +13,7 @@ import type { NetworkRequest } from "../request.ts";
  *
  * @example Listing the hops of a redirected POST
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMockManager, type RecordedRequest } from "@netaccess/core/testing";
  *
  * const describe = (sent: RecordedRequest) =>
@@ -22,8 +23,10 @@ import type { NetworkRequest } from "../request.ts";
  *   .route("POST", "/old", { status: 307, headers: { location: "/new" } })
  *   .route("POST", "/new", { status: 201 });
  * await mocked.manager.post("https://api.example/old", { name: "pen" }).finished;
- * console.log(mocked.recorder.requests.map(describe));
- * // [ '0: POST /old {"name":"pen"}', '1: POST /new {"name":"pen"}' ]
+ * assert.deepEqual(mocked.recorder.requests.map(describe), [
+ *   '0: POST /old {"name":"pen"}',
+ *   '1: POST /new {"name":"pen"}',
+ * ]);
  * ```
  */
 export interface RecordedRequest {
