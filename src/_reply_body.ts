@@ -90,22 +90,24 @@ export class DecompressionGuard {
   }
 
   /**
-   * The guard of a body with these `headers`, or `undefined` when none applies (the guard is
+   * The guard of a body with these headers, or `undefined` when none applies (the guard is
    * off, the body is not compressed, or its compressed size is unknown).
    *
-   * @param headers The response headers.
+   * @param encoding The `Content-Encoding` header, or `null`.
+   * @param declared The `Content-Length` header, or `null`.
    * @param threshold Decompressed bytes from which the ratio counts; negative turns it off.
    * @param counted The compressed bytes so far, where the library decodes the body itself;
    * otherwise the length the response declares (fetch decoded it).
    */
   static for(
-    headers: Headers,
+    encoding: string | null,
+    declared: string | null,
     threshold: number,
     counted?: () => number,
   ): DecompressionGuard | undefined {
-    const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
-    const ratio = GUARD_RATIOS[encoding];
-    const length = Number.parseInt(headers.get("content-length") ?? "", 10);
+    if (encoding === null || threshold < 0) return undefined;
+    const ratio = GUARD_RATIOS[encoding.trim().toLowerCase()];
+    const length = Number.parseInt(declared ?? "", 10);
     const compressed = counted ??
       (Number.isFinite(length) && length > 0 ? () => length : undefined);
     if (threshold < 0 || ratio === undefined || compressed === undefined) return undefined;
@@ -154,12 +156,17 @@ export function inMemory(bytes: Uint8Array): BodyReader {
 /**
  * The bytes a body will have, from `Content-Length`: -1 when unknown, or when a content
  * coding other than `identity` makes the decoded length differ.
+ *
+ * @param encoding The `Content-Encoding` header, or `null`.
+ * @param length The `Content-Length` header, or `null`.
  */
-export function expectedLength(headers: Headers): number {
-  const encoding = (headers.get("content-encoding") ?? "").trim().toLowerCase();
-  if (encoding && encoding !== "identity") return -1;
-  const length = Number.parseInt(headers.get("content-length") ?? "", 10);
-  return Number.isFinite(length) ? length : -1;
+export function expectedLength(encoding: string | null, length: string | null): number {
+  if (encoding !== null) {
+    const coding = encoding.trim().toLowerCase();
+    if (coding && coding !== "identity") return -1;
+  }
+  const bytes = length === null ? NaN : Number.parseInt(length, 10);
+  return Number.isFinite(bytes) ? bytes : -1;
 }
 
 /**

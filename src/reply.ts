@@ -147,6 +147,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #redirects: URL[] = [];
   #bytesReceived = 0;
   #bytesTotal = -1;
+  /** Whether the response names a content coding (its body is then not read in one go). */
+  #coded = false;
   /** Made at the first upload progress report: replies that send no body make none. */
   #upload: UploadProgress | undefined;
   #retries = 0;
@@ -537,11 +539,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * needs to see its bytes arrive: then it is read in one operation.
    */
   #isSmall(): boolean {
-    if ((this.#settings?.transferTimeout ?? 0) > 0) return false;
-    const headers = this.headers;
-    if (headers.has("content-encoding")) return false;
-    const length = Number(headers.get("content-length") ?? NaN);
-    return length >= 0 && length <= SMALL_BODY;
+    if ((this.#settings?.transferTimeout ?? 0) > 0 || this.#coded) return false;
+    return this.#bytesTotal >= 0 && this.#bytesTotal <= SMALL_BODY;
   }
 
   /** Frees the queue slots the reply holds: its body is in memory, or it finished. */
@@ -561,11 +560,15 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#statusText = response.statusText;
     // Referenced, not copied: the response's headers are the reply's.
     const headers = this.#headers = response.headers;
+    const encoding = headers.get("content-encoding");
+    const length = headers.get("content-length");
     const noBody = this.method === "HEAD" || response.body === null;
-    this.#bytesTotal = noBody ? 0 : expectedLength(headers);
+    this.#coded = encoding !== null;
+    this.#bytesTotal = noBody ? 0 : expectedLength(encoding, length);
     // A body from the cache was checked already.
     this.#guard = info.fromCache ? undefined : DecompressionGuard.for(
-      headers,
+      encoding,
+      length,
       this.#settings?.decompressionGuard ?? 10 * MIB,
       info.compressedBytes,
     );
@@ -685,7 +688,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #succeed(): void {
-    const code = this.url.protocol === "http:" || this.url.protocol === "https:"
+    const protocol = this.url.protocol;
+    const code = protocol === "http:" || protocol === "https:"
       ? statusToError(this.#status)
       : NetworkError.NoError;
     const message = code === NetworkError.NoError
@@ -705,8 +709,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #finish(code: NetworkErrorCode, message: string): void {
     if (this.#state === "finished") return;
     this.#state = "finished";
-    clearTimeout(this.#timer);
-    clearTimeout(this.#deadline);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
     this.#releaseSlots();
     this.#error = code;
     this.#errorString = _redactUserinfo(message);
