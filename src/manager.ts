@@ -293,10 +293,24 @@ export class NetworkAccessManager
    *
    * @example Logging out
    * ```ts
-   * import { NetworkAccessManager } from "@netaccess/core";
+   * import assert from "node:assert/strict";
+   * import { createMockManager } from "@netaccess/core/testing";
    *
-   * await using manager = new NetworkAccessManager();
-   * manager.clearAccessCache();
+   * let asked = 0;
+   * await using mocked = createMockManager({
+   *   authenticator: () => (asked++, { username: "me", password: "secret" }),
+   * });
+   * mocked.mock.route("GET", "/account", (request) =>
+   *   request.headers.has("authorization")
+   *     ? { body: "my account" }
+   *     : { status: 401, headers: { "www-authenticate": 'Basic realm="shop"' } });
+   * const url = "https://shop.example/account";
+   * assert.equal(await mocked.manager.get(url).text(), "my account");
+   * assert.equal(await mocked.manager.get(url).text(), "my account"); // cached credentials
+   * assert.equal(asked, 1);
+   * mocked.manager.clearAccessCache();
+   * assert.equal(await mocked.manager.get(url).text(), "my account");
+   * assert.equal(asked, 2); // challenged and asked again
    * ```
    */
   clearAccessCache(): void {
@@ -320,12 +334,15 @@ export class NetworkAccessManager
    * Closes the pooled HTTP clients (one per proxy configuration); the next requests open new
    * connections. Qt's `clearConnectionCache()`.
    *
-   * @example
+   * @example The manager stays usable
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
    * await using manager = new NetworkAccessManager();
    * manager.clearConnectionCache();
+   * manager.clearConnectionCache(); // safe to call again
+   * assert.equal(await manager.get("data:,still%20usable").text(), "still usable");
    * ```
    */
   clearConnectionCache(): void {
@@ -348,12 +365,24 @@ export class NetworkAccessManager
    *
    * @example Warm the connection while preparing the first request
    * ```ts
+   * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * const seen: string[] = [];
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   (request) => {
+   *     seen.push(`${request.method} ${new URL(request.url).pathname}`);
+   *     return new Response("ok");
+   *   },
+   * );
    * await using manager = new NetworkAccessManager();
-   * const warming = manager.connectToHost("http://127.0.0.1:9/", { timeout: 5_000 });
+   * const origin = `http://127.0.0.1:${server.addr.port}`;
+   * const warming = manager.connectToHost(`${origin}/items`, { timeout: 5_000 });
    * // ... build the request ...
    * await warming;
+   * assert.equal(await manager.get(`${origin}/items`).text(), "ok");
+   * assert.deepEqual(seen, ["HEAD /", "GET /items"]);
    * ```
    */
   connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {

@@ -89,12 +89,26 @@ export class RedirectedEvent extends Event implements RedirectDetails {
  *
  * @example Answering only one realm of one origin
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { AuthCredentials, AuthenticationChallenge } from "@netaccess/core";
  *
  * function answer(challenge: AuthenticationChallenge): AuthCredentials | undefined {
  *   if (challenge.proxy || challenge.origin !== "https://api.example.com") return undefined;
  *   return challenge.realm === "api" ? { username: "me", password: "secret" } : undefined;
  * }
+ * const challenge: AuthenticationChallenge = {
+ *   scheme: "basic",
+ *   realm: "api",
+ *   params: { realm: "api" },
+ *   proxy: false,
+ *   origin: "https://api.example.com",
+ *   url: new URL("https://api.example.com/me"),
+ *   attempt: 1,
+ *   supported: true,
+ * };
+ * assert.deepEqual(answer(challenge), { username: "me", password: "secret" });
+ * assert.equal(answer({ ...challenge, realm: "admin" }), undefined);
+ * assert.equal(answer({ ...challenge, origin: "https://evil.example" }), undefined);
  * ```
  */
 export interface AuthenticationChallenge extends AuthChallenge {

@@ -39,13 +39,23 @@ import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../se
  *
  * @example Credentials for one origin only
  * ```ts
- * import { type Authenticator, NetworkAccessManager } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { type Authenticator, NetworkError } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
  * const authenticator: Authenticator = (_reply, challenge) =>
  *   challenge.origin === "https://api.example.com" && !challenge.proxy
  *     ? { username: "me", password: "secret" }
  *     : undefined;
- * await using manager = new NetworkAccessManager({ authenticator });
+ * await using mocked = createMockManager({ authenticator });
+ * mocked.mock.route("GET", "/", (request) =>
+ *   request.headers.has("authorization")
+ *     ? { body: "signed in" }
+ *     : { status: 401, headers: { "www-authenticate": 'Basic realm="api"' } });
+ * assert.equal(await mocked.manager.get("https://api.example.com/").text(), "signed in");
+ * const elsewhere = mocked.manager.get("https://other.example/");
+ * await elsewhere.finished;
+ * assert.equal(elsewhere.error, NetworkError.AuthenticationRequiredError); // no credentials sent
  * ```
  */
 export type Authenticator = (

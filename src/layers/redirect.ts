@@ -28,11 +28,22 @@ import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
  *
  * @example Following redirects within one site only
  * ```ts
- * import { NetworkAccessManager, type RedirectVerifier } from "@netaccess/core";
+ * import assert from "node:assert/strict";
+ * import { NetworkError, type RedirectVerifier } from "@netaccess/core";
+ * import { createMockManager } from "@netaccess/core/testing";
  *
  * const redirectVerifier: RedirectVerifier = (_reply, redirect) =>
  *   redirect.url.hostname.endsWith(".example.com");
- * await using manager = new NetworkAccessManager({ redirectPolicy: "user-verified", redirectVerifier });
+ * await using mocked = createMockManager({ redirectPolicy: "user-verified", redirectVerifier });
+ * const to = (location: string) => ({ status: 302, headers: { location } });
+ * mocked.mock
+ *   .route("GET", "/to-cdn", to("https://cdn.example.com/file"))
+ *   .route("GET", "/away", to("https://elsewhere.test/file"))
+ *   .route("GET", "/file", { body: "the file" });
+ * assert.equal(await mocked.manager.get("https://www.example.com/to-cdn").text(), "the file");
+ * const away = mocked.manager.get("https://www.example.com/away");
+ * await away.finished;
+ * assert.equal(away.error, NetworkError.InsecureRedirectError);
  * ```
  */
 export type RedirectVerifier = (

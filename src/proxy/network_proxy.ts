@@ -41,15 +41,23 @@ export type NetworkProxyType = "http" | "https" | "socks5" | "socks5h" | "none" 
  *
  * @example A proxy with credentials
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type NetworkProxy } from "@netaccess/core";
  *
+ * // A stand-in HTTP proxy on loopback that answers with what it was sent.
+ * await using proxyServer = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   (request) => new Response(`${request.headers.get("proxy-authorization")} ${request.url}`),
+ * );
  * const proxy: NetworkProxy = {
  *   type: "http",
- *   url: "http://proxy.example.com:3128",
+ *   url: `http://127.0.0.1:${proxyServer.addr.port}`,
  *   username: "alice",
  *   password: "secret",
  * };
  * await using manager = new NetworkAccessManager({ proxy });
+ * const text = await manager.get("http://app.example/path").text();
+ * assert.equal(text, "Basic YWxpY2U6c2VjcmV0 http://app.example/path"); // alice:secret
  * ```
  */
 export interface NetworkProxy {
@@ -114,11 +122,22 @@ export interface ProxyQuery {
  *
  * @example Internal hosts direct, the rest through a proxy
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NetworkAccessManager, type ProxyFactory } from "@netaccess/core";
  *
  * const proxyFactory: ProxyFactory = ({ host }) =>
  *   host.endsWith(".corp.example") ? [] : [{ type: "http", url: "http://proxy.corp.example:3128" }];
  * await using manager = new NetworkAccessManager({ proxyFactory });
+ * const query = (host: string) => ({
+ *   url: new URL(`https://${host}/`),
+ *   scheme: "https",
+ *   host,
+ *   port: 443,
+ * });
+ * assert.deepEqual(manager.proxyFactory?.(query("wiki.corp.example")), []);
+ * assert.deepEqual(manager.proxyFactory?.(query("example.com")), [
+ *   { type: "http", url: "http://proxy.corp.example:3128" },
+ * ]);
  * ```
  */
 export type ProxyFactory = (query: ProxyQuery) => NetworkProxy[];
