@@ -1,9 +1,13 @@
 /**
  * Cookie lookups, each group's ratios from one run:
  * - `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each lookup):
- *   `MemoryCookieJar` and `KvCookieJar` (a SQLite file) against tough-cookie's own
- *   `MemoryCookieStore` (the baseline), and the bare `kv.getMany` of the host's bundles;
- * - `KvCookieJar` on a host without cookies against the bare `kv.getMany` it cannot skip;
+ *   `MemoryCookieJar` and `KvCookieJar` against tough-cookie's own `MemoryCookieStore` (the
+ *   baseline). The `KvCookieJar` opened on the SQLite file by `path` sees other processes'
+ *   writes from SQLite's wal-index header and reads KV only after a write; the same file
+ *   passed as `kv` reads KV on every lookup. The floors of a KV read: a bare `kv.get` of one
+ *   small key and the bare `kv.getMany` of the host's bundles;
+ * - `KvCookieJar` on a host without cookies, both ways, against the bare `kv.getMany` of its
+ *   (absent) bundles;
  * - a manager GET over loopback whose host has 20 cookies, with each jar, against the same GET
  *   with no jar (the baseline).
  *
@@ -27,12 +31,17 @@ function setCookies(d: number): string[] {
 }
 
 const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
-const limits = { maxCookies: 20_000 };
+// A clock that stands still: the steady state where every cookie was sent less than a minute
+// ago, however long the run takes, so a lookup writes no last-access time (a host whose
+// cookies were last sent over a minute ago costs one write, whatever the jar).
+const T0 = Date.now();
+const limits = { maxCookies: 20_000, clock: () => T0 };
 const memory = new MemoryCookieJar(limits);
 const kv = await KvCookieJar.open({ path: file, ...limits });
 const tough = new ToughCookieJar(new MemoryCookieStore());
-// The same file opened again, for the bare reads a lookup cannot do without.
+// The same file opened again, for the bare reads, and for a jar on a database passed in.
 const db = await Deno.openKv(file);
+const passed = await KvCookieJar.open({ kv: db, ...limits });
 const BUNDLES = ["netaccess", "cookies", "d"];
 for (let d = 0; d < DOMAINS; d++) {
   const url = `https://www.site${d}.com/`;
@@ -51,11 +60,14 @@ for (
   if (count !== DOMAINS * PER_DOMAIN) throw new Error(`${name} jar holds ${count} cookies`);
 }
 
+await db.set(["bench", "small"], 1);
 // One lookup per domain first: the steady state, where last-access times are recent and a
 // lookup writes nothing.
 for (let d = 0; d < DOMAINS; d++) {
   await memory.cookiesForUrl(`https://www.site${d}.com/app/api/items`);
   await kv.cookiesForUrl(`https://www.site${d}.com/app/api/items`);
+  await kv.cookiesForUrl(`https://www.nosite${d}.com/`);
+  await passed.cookiesForUrl(`https://www.site${d}.com/app/api/items`);
 }
 
 let i = 0;
@@ -74,9 +86,16 @@ Deno.bench("MemoryCookieJar cookiesForUrl", { group: lookups }, async () => {
   const cookies = await memory.cookiesForUrl(nextUrl());
   if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
 });
-Deno.bench("KvCookieJar cookiesForUrl", { group: lookups }, async () => {
+Deno.bench("KvCookieJar cookiesForUrl (opened by path)", { group: lookups }, async () => {
   const cookies = await kv.cookiesForUrl(nextUrl());
   if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
+});
+Deno.bench("KvCookieJar cookiesForUrl (database passed as kv)", { group: lookups }, async () => {
+  const cookies = await passed.cookiesForUrl(nextUrl());
+  if (cookies.length !== PER_DOMAIN) throw new Error("wrong cookies");
+});
+Deno.bench("bare kv.get of one small key (a KV read's floor)", { group: lookups }, async () => {
+  if ((await db.get(["bench", "small"])).versionstamp === null) throw new Error("no key");
 });
 Deno.bench("bare kv.getMany of the host's bundles (the KV floor)", { group: lookups }, async () => {
   const d = (i++ * 7919) % DOMAINS;
@@ -94,8 +113,16 @@ Deno.bench("bare kv.getMany of the host's (absent) bundles", {
   const site = `nosite${(i++ * 7919) % DOMAINS}.com`;
   await db.getMany([[...BUNDLES, site, `www.${site}`], [...BUNDLES, site, site]]);
 });
-Deno.bench("KvCookieJar cookiesForUrl, host without cookies", { group: empty }, async () => {
+Deno.bench("KvCookieJar cookiesForUrl, host without cookies (opened by path)", {
+  group: empty,
+}, async () => {
   const cookies = await kv.cookiesForUrl(`https://www.nosite${(i++ * 7919) % DOMAINS}.com/`);
+  if (cookies.length !== 0) throw new Error("cookies for a host without any");
+});
+Deno.bench("KvCookieJar cookiesForUrl, host without cookies (passed as kv)", {
+  group: empty,
+}, async () => {
+  const cookies = await passed.cookiesForUrl(`https://www.nosite${(i++ * 7919) % DOMAINS}.com/`);
   if (cookies.length !== 0) throw new Error("cookies for a host without any");
 });
 
@@ -106,8 +133,8 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (re
 const url = `http://127.0.0.1:${server.addr.port}/`;
 const twenty = Array.from({ length: 20 }, (_, n) => `k${n}=value-${n}; Max-Age=86400`);
 const getFile = await Deno.makeTempFile({ suffix: ".sqlite3" });
-const memoryJar = new MemoryCookieJar();
-const kvJar = await KvCookieJar.open({ path: getFile });
+const memoryJar = new MemoryCookieJar({ clock: limits.clock });
+const kvJar = await KvCookieJar.open({ path: getFile, clock: limits.clock });
 await memoryJar.setCookiesFromUrl(twenty, url);
 await kvJar.setCookiesFromUrl(twenty, url);
 const noJar = new NetworkAccessManager({ cookieJar: null });
@@ -133,6 +160,7 @@ globalThis.addEventListener("unload", () => {
   withMemory.close();
   withKv.close();
   kv.close();
+  passed.close();
   db.close();
   kvJar.close();
   server.shutdown();

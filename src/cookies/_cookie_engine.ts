@@ -32,7 +32,7 @@ const BAD_VALUE = /[\x00-\x08\x0A-\x1F\x7F;]/;
 // deno-lint-ignore no-control-regex
 const BAD_NAME = /[\x00-\x1F\x7F;=,\s]/;
 /** Request hosts whose canonical form and candidate domains are kept. */
-const HOST_MEMO = 1024;
+const HOST_MEMO = 4096;
 
 /** The order of cookies in a `Cookie` header: longer paths first, then earlier creation. */
 export function _sendOrder(a: _StoredCookie, b: _StoredCookie): number {

@@ -7,6 +7,7 @@
 import { _CookieEngine } from "./_cookie_engine.ts";
 import { type _StoreLimits, _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
 import { _KvCookieStore } from "./_kv_cookie_store.ts";
+import { _KvChanges } from "./_kv_changes.ts";
 import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
 
 /** The engine of a {@linkcode MemoryCookieJar}, and its store. */
@@ -17,7 +18,22 @@ export function _memoryEngine(
   return { engine: new _CookieEngine(store, 0), store };
 }
 
-/** The engine of a {@linkcode KvCookieJar} over the keys under `prefix`. */
-export function _kvEngine(kv: Deno.Kv, prefix: Deno.KvKey, limits: _StoreLimits): _CookieEngine {
-  return new _CookieEngine(new _KvCookieStore(kv, prefix, limits), _TOUCH_THRESHOLD_MS);
+/**
+ * The engine of a {@linkcode KvCookieJar} over the keys under `prefix`, and its store.
+ *
+ * @param changes The change detector of the database, when it has one.
+ */
+export function _kvEngine(
+  kv: Deno.Kv,
+  prefix: Deno.KvKey,
+  limits: _StoreLimits,
+  changes: _KvChanges | null,
+): { engine: _CookieEngine; store: _KvCookieStore } {
+  const store = new _KvCookieStore(kv, prefix, limits, changes);
+  return { engine: new _CookieEngine(store, _TOUCH_THRESHOLD_MS), store };
+}
+
+/** The change detector of the database a jar opened at `path`, or null. */
+export function _kvChanges(path: string): _KvChanges | null {
+  return _KvChanges.open(path);
 }

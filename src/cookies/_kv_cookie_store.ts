@@ -26,6 +26,7 @@
 import { _retryLocked, commitCounted } from "../_kv.ts";
 import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
+import type { _KvChanges } from "./_kv_changes.ts";
 import {
   _CookieStore,
   _evictionOrder,
@@ -46,14 +47,22 @@ const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
 /** Decoded bundles kept, each valid while its first part keeps the versionstamp it had. */
 const DECODED_BUNDLES = 4096;
-/** Request hosts whose bundle keys are kept. */
-const HOST_KEYS = 1024;
+/** Request hosts whose bundle keys (and, for a file database, last cookies found) are kept. */
+const HOST_KEYS = 4096;
 const U64 = 1n << 64n;
 const ENCODER = new TextEncoder();
 
 /** A change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
 function u64(delta: number): bigint {
   return ((BigInt(delta) % U64) + U64) % U64;
+}
+
+/** The bundle keys a request host reads, and what they held when last read. */
+interface HostEntry {
+  keys: Deno.KvKey[];
+  /** The cookies found, while the database's generation stays `generation`. */
+  found: readonly _StoredCookie[][] | null;
+  generation: number;
 }
 
 /** One decoded bundle part. */
@@ -125,13 +134,26 @@ export class _KvCookieStore extends _CookieStore {
    * read means the same cookies, and any other write (this process's or another's) a new read.
    */
   readonly #decoded = new Map<string, { stamp: string; cookies: _StoredCookie[] }>();
-  /** The bundle keys a request host reads, by host. */
-  readonly #hostKeys = new Map<string, Deno.KvKey[]>();
+  /** The bundle keys a request host reads and what they held, by host. */
+  readonly #hosts = new Map<string, HostEntry>();
+  /**
+   * Tells whether the database may have changed since a lookup read it, when the database is
+   * a local file; then a lookup whose host's bundles were read since the last write anywhere
+   * in the database (this process's or another's) reads nothing: the hosts read are the
+   * has-cookies index, hosts without cookies included.
+   */
+  changes: _KvChanges | null;
 
-  constructor(kv: Deno.Kv, prefix: Deno.KvKey, limits: _StoreLimits) {
+  constructor(
+    kv: Deno.Kv,
+    prefix: Deno.KvKey,
+    limits: _StoreLimits,
+    changes: _KvChanges | null = null,
+  ) {
     super(limits);
     this.#kv = kv;
     this.#prefix = prefix;
+    this.changes = changes;
   }
 
   #bundleKey(site: string, domain: string, part = 0): Deno.KvKey {
@@ -288,7 +310,21 @@ export class _KvCookieStore extends _CookieStore {
   }
 
   async find(host: string, domains?: string[]): Promise<readonly _StoredCookie[][]> {
-    const keys = this.#keysOf(host, domains);
+    const entry = this.#hostEntry(host, domains);
+    const changes = this.changes;
+    if (changes === null) return await this.#findIn(entry.keys);
+    // Taken before the read: a write after it gives a new generation, so the result read is
+    // never kept past a write it may not have seen.
+    const generation = changes.generation();
+    if (entry.found !== null && entry.generation === generation) return entry.found;
+    const found = await this.#findIn(entry.keys);
+    entry.found = found;
+    entry.generation = generation;
+    return found;
+  }
+
+  /** The cookies of the bundles at `keys` (first parts): one read, more for large bundles. */
+  async #findIn(keys: Deno.KvKey[]): Promise<readonly _StoredCookie[][]> {
     const heads = keys.length <= READ_BATCH
       ? await _retryLocked(() => this.#kv.getMany(keys))
       : await this.#getMany(keys);
@@ -301,19 +337,20 @@ export class _KvCookieStore extends _CookieStore {
     return found;
   }
 
-  /** The keys of the bundles of `host`'s candidate domains, kept for the hosts seen last. */
-  #keysOf(host: string, domains: string[] | undefined): Deno.KvKey[] {
-    let keys = this.#hostKeys.get(host);
-    if (keys === undefined) {
+  /** The bundle keys of `host`'s candidate domains, kept for the hosts seen last. */
+  #hostEntry(host: string, domains: string[] | undefined): HostEntry {
+    let entry = this.#hosts.get(host);
+    if (entry === undefined) {
       const candidates = domains ?? _candidateDomains(host);
       const site = _siteOf(candidates[candidates.length - 1]!);
-      keys = candidates.map((domain) => this.#bundleKey(site, domain));
-      if (this.#hostKeys.size >= HOST_KEYS) {
-        this.#hostKeys.delete(this.#hostKeys.keys().next().value!);
+      const keys = candidates.map((domain) => this.#bundleKey(site, domain));
+      entry = { keys, found: null, generation: 0 };
+      if (this.#hosts.size >= HOST_KEYS) {
+        this.#hosts.delete(this.#hosts.keys().next().value!);
       }
-      this.#hostKeys.set(host, keys);
+      this.#hosts.set(host, entry);
     }
-    return keys;
+    return entry;
   }
 
   /** The cookies of the bundle whose first part is `head`: decoded once per version. */

@@ -9,6 +9,8 @@ import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_ja
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
+import type { _KvChanges } from "./_kv_changes.ts";
+import type { _KvCookieStore } from "./_kv_cookie_store.ts";
 import { _resolveLimits } from "./_jar_args.ts";
 import { _loadEngines } from "./_load_engines.ts";
 
@@ -34,6 +36,12 @@ export interface KvCookieJarOptions extends CookieJarOptions {
   /**
    * A SQLite file (or `":memory:"`) to open; the jar closes it. Give this or `kv`; with
    * neither, Deno's default database is opened.
+   *
+   * A jar on a file it opened reads KV for a host only when the database was written since it
+   * last read that host, in any process: SQLite's shared wal-index beside the file (its
+   * `-shm`) tells, for a 48-byte file read, so a repeated lookup (a host without cookies too)
+   * reads nothing. That needs read permission on the `-shm` file (a directory grant); without
+   * it, and on a `kv` passed in, every lookup makes one KV read.
    */
   path?: string;
   /** A database the application opened; shared, never closed by the jar. */
@@ -110,6 +118,9 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   readonly #prefix: Deno.KvKey;
   readonly #limits: _StoreLimits;
   readonly #engines: Awaited<ReturnType<typeof _loadEngines>>;
+  /** The database's change detector, shared with the partitions' jars; closed with the jar. */
+  readonly #changes: { detector: _KvChanges | null };
+  readonly #store: _KvCookieStore;
   #closed = false;
   /**
    * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
@@ -124,6 +135,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     partition: string | null,
     limits: _StoreLimits,
     engines: Awaited<ReturnType<typeof _loadEngines>>,
+    changes: { detector: _KvChanges | null },
   ) {
     this.#kv = kv;
     this.#owned = owned;
@@ -131,11 +143,15 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     this.#limits = limits;
     this.partitionKey = partition;
     this.#engines = engines;
-    this.#engine = engines._kvEngine(
+    this.#changes = changes;
+    const { engine, store } = engines._kvEngine(
       kv,
       partitionPrefix(prefix, partition ?? undefined, ""),
       limits,
+      changes.detector,
     );
+    this.#engine = engine;
+    this.#store = store;
   }
 
   /**
@@ -159,12 +175,27 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       if (owned) kv.close();
       throw error;
     }
-    const jar = new KvCookieJar(kv, owned, prefix, options.partition ?? null, limits, engines);
+    const changes = { detector: null as _KvChanges | null };
+    const jar = new KvCookieJar(
+      kv,
+      owned,
+      prefix,
+      options.partition ?? null,
+      limits,
+      engines,
+      changes,
+    );
     try {
       await jar.#engine.open();
     } catch (error) {
       await jar.close();
       throw error;
+    }
+    // A database the jar opened from a file, read once by now: its writes can be seen
+    // without a KV read. (One the application passed may be used by code that closes it.)
+    if (owned && typeof options.path === "string") {
+      changes.detector = engines._kvChanges(options.path);
+      jar.#store.changes = changes.detector;
     }
     return jar;
   }
@@ -196,7 +227,15 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   partition(partition: string): KvCookieJar {
     this.#check("partition cookie jar");
     partitionPrefix(this.#prefix, partition, "partition cookie jar");
-    return new KvCookieJar(this.#kv, false, this.#prefix, partition, this.#limits, this.#engines);
+    return new KvCookieJar(
+      this.#kv,
+      false,
+      this.#prefix,
+      partition,
+      this.#limits,
+      this.#engines,
+      this.#changes,
+    );
   }
 
   #check(what: string): void {
@@ -303,7 +342,10 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      if (this.#owned) this.#kv.close();
+      if (this.#owned) {
+        this.#changes.detector?.close();
+        this.#kv.close();
+      }
     }
     return Promise.resolve();
   }

@@ -1,31 +1,11 @@
 import { strict as assert } from "node:assert";
+import { runWriter, tempDb } from "../_helpers/cookie_db.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
 
 const START = Date.UTC(2026, 0, 1);
-const WRITER = new URL("../testdata/cookies/kv_cookie_writer.ts", import.meta.url);
-const CONFIG = new URL("../../deno.json", import.meta.url);
-
-async function runWriter(path: string, label: string, count: number): Promise<number> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG.pathname, WRITER.pathname, path, label, String(count)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  return Number(new TextDecoder().decode(output.stdout).trim());
-}
-
-async function tempDb(): Promise<{ path: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir();
-  return {
-    path: `${dir}/cookies.sqlite3`,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
 
 Deno.test("KvCookieJar keeps cookies across processes", async () => {
   await using db = await tempDb();

@@ -1,0 +1,140 @@
+import { strict as assert } from "node:assert";
+import { runWriter, tempDb } from "../_helpers/cookie_db.ts";
+import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { cookieHeader } from "../../src/cookies/network_cookie.ts";
+import { _KvChanges } from "../../src/cookies/_kv_changes.ts";
+
+const START = Date.UTC(2026, 0, 1);
+
+/** Counts the KV reads of every database of this process while it is not disposed. */
+function countReads(): { reads: number } & Disposable {
+  const proto = Deno.Kv.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const names = ["get", "getMany", "list"] as const;
+  const originals = names.map((name) => proto[name]!);
+  const counter = { reads: 0, [Symbol.dispose]: () => {} };
+  names.forEach((name, i) => {
+    proto[name] = function (this: Deno.Kv, ...args: unknown[]) {
+      counter.reads++;
+      return originals[i]!.apply(this, args);
+    };
+  });
+  counter[Symbol.dispose] = () => names.forEach((name, i) => proto[name] = originals[i]!);
+  return counter;
+}
+
+/** The Cookie header for each URL, and the KV reads each lookup made. */
+async function lookups(
+  jar: KvCookieJar,
+  urls: string[],
+): Promise<{ headers: (string | null)[]; reads: number[] }> {
+  const headers = [];
+  const reads = [];
+  for (const url of urls) {
+    using counter = countReads();
+    headers.push(cookieHeader(await jar.cookiesForUrl(url)));
+    reads.push(counter.reads);
+  }
+  return { headers, reads };
+}
+
+const URLS = [
+  "https://www.example.com/",
+  "https://example.com/",
+  "https://other.org/",
+  "https://a.b.other.org/",
+];
+
+Deno.test("KvCookieJar on a file: a host read since the last write, with cookies or without, costs no KV read", async () => {
+  await using db = await tempDb();
+  await using jar = await KvCookieJar.open({ path: db.path, clock: () => START });
+  await jar.setCookiesFromUrl(["a=1; Domain=example.com", "b=2"], "https://www.example.com/");
+  const first = await lookups(jar, URLS);
+  assert.deepEqual(first, { headers: ["a=1; b=2", "a=1", null, null], reads: [1, 1, 1, 1] });
+  const again = await lookups(jar, URLS);
+  assert.deepEqual(again, { headers: first.headers, reads: [0, 0, 0, 0] });
+  // A partition shares the database and its change detector, not the cookies.
+  const part = jar.partition("user:1");
+  assert.deepEqual(await lookups(part, URLS.slice(0, 1)), { headers: [null], reads: [1] });
+  assert.deepEqual(await lookups(part, URLS.slice(0, 1)), { headers: [null], reads: [0] });
+  // A write anywhere in the database makes every host read again, once.
+  await jar.setCookiesFromUrl(["c=3"], "https://other.org/");
+  assert.deepEqual(await lookups(jar, URLS), {
+    headers: ["a=1; b=2", "a=1", "c=3", null],
+    reads: [1, 1, 1, 1],
+  });
+  assert.deepEqual((await lookups(jar, URLS)).reads, [0, 0, 0, 0]);
+});
+
+Deno.test("KvCookieJar on a file: another process's new cookie is sent on the next lookup", async () => {
+  await using db = await tempDb();
+  await using jar = await KvCookieJar.open({ path: db.path });
+  await jar.setCookiesFromUrl(["own=1; Max-Age=3600"], "https://www.site1.com/");
+  const urls = ["https://www.site1.com/", "https://www.site2.com/", "https://www.site9.com/"];
+  assert.deepEqual((await lookups(jar, urls)).headers, ["own=1", null, null]);
+  assert.deepEqual((await lookups(jar, urls)).reads, [0, 0, 0]);
+  // site1.com had cookies, site2.com had none: both were answered without a read before.
+  assert.equal(await runWriter(db.path, "q", 3), 3);
+  const next = await lookups(jar, urls);
+  assert.deepEqual(next.headers, ["own=1; q-1=1", "q-2=2", null]);
+  assert.deepEqual(next.reads, [1, 1, 1]);
+  assert.equal(await runWriter(db.path, "r", 2), 2);
+  assert.deepEqual((await lookups(jar, urls)).headers, ["own=1; q-1=1; r-1=1", "q-2=2", null]);
+});
+
+Deno.test("KvCookieJar on a file: a delete, an update and a clear through another connection, and expiry, show on the next lookup", async () => {
+  await using db = await tempDb();
+  let now = START;
+  const clock = () => now;
+  await using jar = await KvCookieJar.open({ path: db.path, clock });
+  await using other = await KvCookieJar.open({ path: db.path, clock });
+  await other.setCookiesFromUrl(
+    ["a=1; Max-Age=3600", "b=2; Max-Age=60", "c=3; Max-Age=3600"],
+    "https://example.com/",
+  );
+  const url = "https://example.com/";
+  assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "a=1; b=2; c=3");
+  assert.equal(await other.deleteCookie({ name: "a", domain: "example.com", path: "/" }), true);
+  assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "b=2; c=3");
+  const [c] = (await other.allCookies()).filter((cookie) => cookie.name === "c");
+  assert.equal(await other.updateCookie({ ...c!, value: "33" }), true);
+  assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "b=2; c=33");
+  // Expiry is by the clock on every lookup, with nothing written in between.
+  now += 61_000;
+  assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "c=33");
+  assert.deepEqual((await other.allCookies()).map((cookie) => cookie.name), ["c"]);
+  await other.clear();
+  assert.deepEqual(await jar.cookiesForUrl(url), []);
+  await other.setCookiesFromUrl(["d=4"], url);
+  assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "d=4");
+});
+
+Deno.test("KV change detector: only for a file database, and a new generation for every write", async () => {
+  assert.equal(_KvChanges.open(":memory:"), null);
+  assert.equal(_KvChanges.open("https://kv.example.com/database"), null);
+  await using db = await tempDb();
+  assert.equal(_KvChanges.open(db.path), null); // no database there yet
+  const kv = await Deno.openKv(db.path);
+  const other = await Deno.openKv(db.path);
+  const changes = _KvChanges.open(db.path);
+  try {
+    assert.ok(changes !== null);
+    const first = changes.generation();
+    await kv.get(["k"]);
+    assert.equal(changes.generation(), first, "a read is not a write");
+    await other.set(["k"], 1);
+    const second = changes.generation();
+    assert.notEqual(second, first);
+    assert.equal(changes.generation(), second);
+    for (let i = 0; i < 3; i++) {
+      const before = changes.generation();
+      await other.atomic().set(["k"], i).commit();
+      assert.notEqual(changes.generation(), before, `write ${i}`);
+    }
+    changes.close();
+    assert.notEqual(changes.generation(), changes.generation(), "closed: always new");
+  } finally {
+    changes?.close();
+    kv.close();
+    other.close();
+  }
+});
