@@ -123,7 +123,11 @@ export class CacheCore<S extends StoredEntry> {
   async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
     this.#check("read cache");
     const key = _cacheUrl(url, "read cache");
-    return (await this.#live(await this.#backend.read(key, String(variant))))?.entry ?? null;
+    const stored = await this.#backend.read(key, String(variant));
+    if (stored === null) return null;
+    if (!_isExpired(stored.entry, this.#clock())) return stored.entry;
+    await this.#backend.remove(stored);
+    return null;
   }
 
   async variants(url: string | URL): Promise<CacheEntry[]> {
@@ -135,9 +139,10 @@ export class CacheCore<S extends StoredEntry> {
   async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
     this.#check("read cache");
     const body = await this.#backend.body(entry);
-    if (body !== null && this.#clock() - entry.lastAccess >= this.#backend.touchThreshold) {
+    const now = this.#clock();
+    if (body !== null && now - entry.lastAccess >= this.#backend.touchThreshold) {
       try {
-        await this.touch(entry);
+        await this.#touch(entry, now);
       } catch {
         // Best effort: a missed access only makes the entry older for eviction.
       }
@@ -195,11 +200,14 @@ export class CacheCore<S extends StoredEntry> {
   async touch(entry: CacheEntry): Promise<void> {
     this.#check("update cache entry");
     const now = this.#clock();
-    const threshold = this.#backend.touchThreshold;
-    if (now - entry.lastAccess < threshold) return;
+    if (now - entry.lastAccess >= this.#backend.touchThreshold) await this.#touch(entry, now);
+  }
+
+  /** Records an access at `now` to the entry, unless it changed or its last access is recent. */
+  async #touch(entry: CacheEntry, now: number): Promise<void> {
     const stored = await this.#live(await this.#backend.read(entry.url, entry.variant));
     if (stored === null || stored.entry.generation !== entry.generation) return;
-    if (now - stored.entry.lastAccess < threshold) return;
+    if (now - stored.entry.lastAccess < this.#backend.touchThreshold) return;
     await this.#backend.replace(stored, { ...stored.entry, lastAccess: now });
   }
 

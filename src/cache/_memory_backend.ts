@@ -4,7 +4,11 @@
  *
  * A body is copied once when written and once per chunk when read: a stored chunk is never
  * handed out, so a reader that changes the bytes it was given cannot change what the next
- * reader gets.
+ * reader gets. Nothing below the reader could tell a reader that only copies (`bytes()`) from
+ * one that keeps or changes the chunks: a user's layer above the cache sees the same stream.
+ * The copies cost 0.15 to 0.8 ms per MiB read on a loaded 2-core machine, 22% to 62% of a
+ * 1 MiB hit through the manager (`bench/cache_rounds.ts`); copying the whole body into one
+ * buffer instead measured slower still, and chunks of another size cost the same per byte.
  */
 
 import type { Clock } from "../clock.ts";
@@ -21,8 +25,8 @@ let generations = 0;
 
 /** Entries in memory, for {@linkcode MemoryCache}. */
 export class MemoryBackend implements CacheBackend<Stored> {
-  /** Every read records its access: in memory that costs nothing. */
-  readonly touchThreshold = 0;
+  /** Every read records its access (in memory that costs little), once per millisecond. */
+  readonly touchThreshold = 1;
   #entries = new Map<string, Map<string, Stored>>();
   #size = 0;
   #clock: Clock;
