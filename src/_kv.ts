@@ -22,7 +22,18 @@ export function _openKvDatabase(path: string | undefined, what: string): Promise
       ),
     );
   }
-  return Deno.openKv(path);
+  return Deno.openKv(path).then((kv) => {
+    if (path !== undefined) kvPaths.set(kv, path);
+    return kv;
+  });
+}
+
+/** The path each database opened by {@linkcode _openKvDatabase} was opened at. */
+const kvPaths = new WeakMap<Deno.Kv, string>();
+
+/** The path `kv` was opened at, when {@linkcode _openKvDatabase} opened it. */
+export function _kvPath(kv: Deno.Kv): string | undefined {
+  return kvPaths.get(kv);
 }
 
 /** Opens the database a store uses; `owned` tells whether the store must close it. */

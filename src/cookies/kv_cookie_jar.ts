@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _openKv, checkPrefix } from "../_kv.ts";
+import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
@@ -40,8 +40,9 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    * A jar on a file it opened reads KV for a host only when the database was written since it
    * last read that host, in any process: SQLite's shared wal-index beside the file (its
    * `-shm`) tells, for a 48-byte file read, so a repeated lookup (a host without cookies too)
-   * reads nothing. That needs read permission on the `-shm` file (a directory grant); without
-   * it, and on a `kv` passed in, every lookup makes one KV read.
+   * reads nothing (so does a jar of a manager factory opened with `path`). That needs read
+   * permission on the `-shm` file (a directory grant); without it, and on a `kv` the
+   * application opened, every lookup makes one KV read.
    */
   path?: string;
   /** A database the application opened; shared, never closed by the jar. */
@@ -121,6 +122,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /** The database's change detector, shared with the partitions' jars; closed with the jar. */
   readonly #changes: { detector: _KvChanges | null };
   readonly #store: _KvCookieStore;
+  /** Whether this jar (not a partition's) closes the change detector. */
+  #ownsChanges = false;
   #closed = false;
   /**
    * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
@@ -191,12 +194,15 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       await jar.close();
       throw error;
     }
-    // A database the jar opened from a file, read once by now: its writes can be seen
-    // without a KV read. (One the application passed may be used by code that closes it.)
-    if (owned && typeof options.path === "string") {
-      changes.detector = engines._kvChanges(options.path);
+    // A database opened from a file, by the jar or by this library for it (a manager
+    // factory's), read once by now: its writes can be seen without a KV read. The detector
+    // is the jar's, closed with it, before the database closes.
+    const path = owned ? options.path : _kvPath(kv);
+    if (typeof path === "string") {
+      changes.detector = engines._kvChanges(path);
       jar.#store.changes = changes.detector;
     }
+    jar.#ownsChanges = true;
     return jar;
   }
 
@@ -342,10 +348,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      if (this.#owned) {
-        this.#changes.detector?.close();
-        this.#kv.close();
-      }
+      if (this.#ownsChanges) this.#changes.detector?.close();
+      if (this.#owned) this.#kv.close();
     }
     return Promise.resolve();
   }

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { runWriter, tempDb } from "../_helpers/cookie_db.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { KvNetworkAccessManagerFactory } from "../../src/factory.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvChanges } from "../../src/cookies/_kv_changes.ts";
 
@@ -106,6 +107,30 @@ Deno.test("KvCookieJar on a file: a delete, an update and a clear through anothe
   assert.deepEqual(await jar.cookiesForUrl(url), []);
   await other.setCookiesFromUrl(["d=4"], url);
   assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "d=4");
+});
+
+Deno.test("KvCookieJar of a manager factory opened with a path reads KV only after a write; a database passed in is read on every lookup", async () => {
+  await using db = await tempDb();
+  {
+    await using factory = await KvNetworkAccessManagerFactory.open({ path: db.path });
+    const jar = factory.cookieJar!;
+    await jar.setCookiesFromUrl(["a=1"], "https://example.com/");
+    const urls = ["https://example.com/", "https://other.org/"];
+    assert.deepEqual(await lookups(jar, urls), { headers: ["a=1", null], reads: [1, 1] });
+    assert.deepEqual(await lookups(jar, urls), { headers: ["a=1", null], reads: [0, 0] });
+    assert.deepEqual(await lookups(jar.partition("p"), urls.slice(1)), {
+      headers: [null],
+      reads: [1],
+    });
+  }
+  const kv = await Deno.openKv(db.path);
+  try {
+    await using jar = await KvCookieJar.open({ kv });
+    const urls = ["https://example.com/", "https://example.com/"];
+    assert.deepEqual(await lookups(jar, urls), { headers: ["a=1", "a=1"], reads: [1, 1] });
+  } finally {
+    kv.close();
+  }
 });
 
 Deno.test("KV change detector: only for a file database, and a new generation for every write", async () => {
