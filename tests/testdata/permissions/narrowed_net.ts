@@ -1,4 +1,4 @@
-// Run by tests/permissions_test.ts with --allow-net=127.0.0.1:<origin port> and nothing else.
+// Run by tests/_permission_gate_test.ts with --allow-net=127.0.0.1:<origin port> and nothing else.
 // Prints one JSON object: what each request ended with, the accessibility events, and
 // anything thrown or rejected unhandled.
 import { NetworkAccessManager, type NetworkAccessibleChangedEvent } from "../../../mod.ts";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager } from "../mod.ts";
-import { createMockManager } from "../testing.ts";
+import { NetworkAccessManager } from "../../mod.ts";
+import { createMockManager } from "../../testing.ts";
 import {
   closedPort,
   guardUnhandledRejections,
   serve,
   serveTcp,
   takeUnhandledRejections,
-} from "./_helpers/server.ts";
+} from "../_helpers/server.ts";
 
 guardUnhandledRejections();
 
