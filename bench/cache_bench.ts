@@ -5,8 +5,7 @@
  * (`caches.open` / `cache.match`), and the bare KV reads a hit cannot do without (the entry's
  * record; for 1 MiB, the record and then its 16 chunks). Then one entry's record in the format
  * 0.1.0 wrote (a V8-serialised object) and in the current one (bytes and JSON), read through KV
- * and decoded in memory; last, `MemoryCache.body()`, which copies every chunk, against the
- * stored chunks streamed as they are.
+ * and decoded in memory. `cache_rounds.ts` measures the small differences in alternating rounds.
  *
  * Run: `npx --yes deno@2.9.6 bench -A bench/cache_bench.ts`
  */
@@ -134,35 +133,6 @@ const oldCache = await KvCache.open({ kv: db, prefix: ["bench", "v1"] });
   });
 }
 
-// MemoryCache.body() copies every chunk it hands out (a reader may change its bytes); against
-// the same chunks streamed as stored, which is what handing them out would cost.
-const memoryCache = new MemoryCache({ maxSize: 64 * 1024 * 1024 });
-{
-  const url = "https://example.com/mib";
-  const chunks = Array.from({ length: 16 }, () => new Uint8Array(65536).fill(3));
-  await memoryCache.insert({ url, status: 200, headers: {} }, chunks);
-  const group = "MemoryCache body 1 MiB";
-  Deno.bench("metaData + body() read to the end (a copy per chunk)", {
-    group,
-    baseline: true,
-  }, async () => {
-    const entry = await memoryCache.metaData(url);
-    for await (const _ of (await memoryCache.body(entry!))!);
-  });
-  Deno.bench("metaData + the stored chunks streamed without copies", { group }, async () => {
-    await memoryCache.metaData(url);
-    let index = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const chunk = chunks[index++];
-        if (chunk === undefined) controller.close();
-        else controller.enqueue(chunk);
-      },
-    });
-    for await (const _ of stream);
-  });
-}
-
 /** V8's serializer as Deno KV runs it on values other than bytes. */
 function v8Serializer(): {
   serialize(value: unknown, options: { forStorage: boolean }): Uint8Array;
@@ -178,7 +148,6 @@ globalThis.addEventListener("unload", () => {
   kv.close();
   kvCache.close();
   oldCache.close();
-  memoryCache.close();
   db.close();
   server.shutdown();
   Deno.removeSync(file);

@@ -35,7 +35,7 @@ import type {
 } from "./network_cache.ts";
 
 /** Attempts of a read-modify-write that lost a race to another writer of the same entry. */
-const ATTEMPTS = 32;
+export const ATTEMPTS = 32;
 
 /** A stored entry as a backend read it: the entry, and whatever the backend needs to change it. */
 export interface StoredEntry {

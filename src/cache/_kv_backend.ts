@@ -9,7 +9,7 @@
 
 import type { Clock } from "../clock.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
-import type { CacheBackend, WriterSpec } from "./_cache_core.ts";
+import { ATTEMPTS, type CacheBackend, type WriterSpec } from "./_cache_core.ts";
 import {
   _CHUNK_SIZE,
   _chunkCount,
@@ -31,7 +31,7 @@ import {
   _variantPart,
 } from "./_kv_cache_schema.ts";
 import { _KvCacheStorage } from "./_kv_cache_storage.ts";
-import { _KvCacheWriter, _PUBLISH_ATTEMPTS } from "./_kv_cache_writer.ts";
+import { _KvCacheWriter } from "./_kv_cache_writer.ts";
 import type { CacheEntry, CacheWriter } from "./network_cache.ts";
 
 /** Chunks read before a body opens: a body this short is read whole. */
@@ -330,7 +330,7 @@ export class KvBackend implements CacheBackend<KvStored> {
         a.delete(item.key);
       });
     }
-    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
       if (generations.length === 0) break;
       for (const item of generations) await this.#storage.collect(item);

@@ -14,7 +14,7 @@ import {
   type _Keys,
   _RETIRE_GRACE_MS,
 } from "./_kv_cache_schema.ts";
-import { _PUBLISH_ATTEMPTS } from "./_kv_cache_writer.ts";
+import { ATTEMPTS } from "./_cache_core.ts";
 
 /** Deletions per atomic operation. */
 const DELETE_BATCH = 500;
@@ -64,7 +64,7 @@ export class _KvCacheStorage {
    */
   async retire(generation: string): Promise<void> {
     const key = this.#keys.generation(generation);
-    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const item = await this.get(key);
       const record = _decodeGeneration(item.value);
       if (item.versionstamp === null || record === null) return; // collected, or for expire()
@@ -141,7 +141,7 @@ export class _KvCacheStorage {
 
   /** Recomputes the size counter from the entries, unless something changed it meanwhile. */
   async reconcileSize(): Promise<number> {
-    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const counter = await this.get(this.#keys.size);
       let total = 0;
       for (const item of await this.list({ prefix: this.#keys.under("e") })) {

@@ -5,6 +5,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { ATTEMPTS } from "./_cache_core.ts";
 import type { _MetaFields } from "./_entry.ts";
 import {
   _CHUNK_SIZE,
@@ -21,8 +22,6 @@ import type { CacheEntry, CacheWriter } from "./network_cache.ts";
 
 /** Full chunks a writer buffers before writing them in one atomic operation. */
 const FLUSH_CHUNKS = 8;
-/** Publications retried after losing a race to another writer of the same entry. */
-export const _PUBLISH_ATTEMPTS = 32;
 
 /** What a writer needs from its cache. */
 export interface _WriterContext {
@@ -208,7 +207,7 @@ export class _KvCacheWriter implements CacheWriter {
     const key = await entryKey();
     const generationKey = keys.generation(this.#generation);
     let inline: Uint8Array | null | undefined;
-    for (let attempt = 0; attempt < _PUBLISH_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await get(key);
       const old = _decodeEntry(current.value);
       const now = clock();
@@ -224,7 +223,7 @@ export class _KvCacheWriter implements CacheWriter {
       const record = _encodeEntry(entry, inline);
       const result = await commit((a) => {
         a.check(current);
-        a.sum(keys.size, _u64(size - (old?.entry.size ?? 0))); // first: see KvCache#commit
+        a.sum(keys.size, _u64(size - (old?.entry.size ?? 0))); // first: see commitCounted in ../_kv.ts
         if (inline === null) {
           a.check({ key: generationKey, versionstamp: this.#generationStamp });
           rest.forEach((chunk, i) => a.set(keys.chunk(this.#generation, start + i), chunk));

@@ -104,7 +104,7 @@ export class MemoryCache implements NetworkCache {
 
   /**
    * Reads the metadata of one stored variant of a URL; an expired entry is a miss (and is
-   * dropped). Reading the same stored entry twice gives the same frozen object.
+   * dropped).
    *
    * @param url The URL; its fragment is ignored.
    * @param variant The variant, `""` for a response without `Vary`.
