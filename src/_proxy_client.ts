@@ -80,6 +80,16 @@ export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
  */
 export class _ProxyClientPool {
   #clients = new Map<string, Deno.HttpClient>();
+  #ownsDirect = false;
+
+  /**
+   * Whether plain direct connections go through a client of the pool's own: only after the
+   * first {@linkcode clear}, whose promise of new connections `fetch`'s shared client (which
+   * cannot be closed) would not keep.
+   */
+  get ownsDirect(): boolean {
+    return this.#ownsDirect;
+  }
 
   /** Number of open clients. */
   get size(): number {
@@ -91,7 +101,8 @@ export class _ProxyClientPool {
    *
    * @param proxy A proxy of any type but `"system"` (resolve that first).
    * @param options Extra CA certificates and the client certificate.
-   * @returns The pooled client, or `undefined` for a plain direct connection.
+   * @returns The pooled client, or `undefined` for a plain direct connection (until the first
+   * {@linkcode clear}).
    * @throws {TypeError} For an invalid proxy or a `"system"` proxy.
    */
   get(proxy: NetworkProxy, options: _ProxyClientOptions = {}): Deno.HttpClient | undefined {
@@ -104,7 +115,10 @@ export class _ProxyClientPool {
     const caCerts = options.caCerts ?? [];
     const identity = options.clientCertificate;
     const direct = normalized.type === "none";
-    if (direct && caCerts.length === 0 && !identity && !(options.envHasProxy ?? _envHasProxy())) {
+    if (
+      direct && caCerts.length === 0 && !identity && !this.#ownsDirect &&
+      !(options.envHasProxy ?? _envHasProxy())
+    ) {
       return undefined;
     }
     const key = JSON.stringify([
@@ -134,8 +148,12 @@ export class _ProxyClientPool {
     return client;
   }
 
-  /** Closes every client; the next {@linkcode get} makes new ones. Safe to call twice. */
+  /**
+   * Closes every client; the next {@linkcode get} makes new ones, for plain direct connections
+   * too (from then on in a client of the pool's own). Safe to call twice.
+   */
   clear(): void {
+    this.#ownsDirect = true;
     const clients = [...this.#clients.values()];
     this.#clients.clear();
     for (const client of clients) {

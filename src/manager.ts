@@ -332,17 +332,24 @@ export class NetworkAccessManager
 
   /**
    * Closes the pooled HTTP clients (one per proxy configuration); the next requests open new
-   * connections. Qt's `clearConnectionCache()`.
+   * connections, direct ones included. Qt's `clearConnectionCache()`.
    *
-   * @example The manager stays usable
+   * @example The next request opens a new connection
    * ```ts
    * import assert from "node:assert/strict";
    * import { NetworkAccessManager } from "@netaccess/core";
    *
+   * const ports: number[] = [];
+   * await using server = Deno.serve(
+   *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+   *   (_request, info) => (ports.push(info.remoteAddr.port), new Response("ok")),
+   * );
    * await using manager = new NetworkAccessManager();
+   * const url = `http://127.0.0.1:${server.addr.port}/`;
+   * await manager.get(url).text();
    * manager.clearConnectionCache();
-   * manager.clearConnectionCache(); // safe to call again
-   * assert.equal(await manager.get("data:,still%20usable").text(), "still usable");
+   * await manager.get(url).text();
+   * assert.notEqual(ports[1], ports[0]);
    * ```
    */
   clearConnectionCache(): void {

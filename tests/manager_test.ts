@@ -356,3 +356,28 @@ Deno.test("NetworkReply body readers work once, before or after finished", async
     message: /data:application\/json,\{oops is not valid JSON \(at position 1\)/,
   });
 });
+
+Deno.test("clearConnectionCache makes the next direct requests open new connections", async () => {
+  const ports: number[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (_request, info) => {
+      ports.push(info.remoteAddr.port);
+      return new Response("ok");
+    },
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  await using manager = new NetworkAccessManager();
+  const get = async () => assert.equal(await manager.get(url).text(), "ok");
+  await get();
+  await get();
+  assert.equal(ports[1], ports[0], "a kept-alive connection serves the second request");
+  manager.clearConnectionCache();
+  await get();
+  await get();
+  assert.notEqual(ports[2], ports[1], "the connection cache was cleared");
+  assert.equal(ports[3], ports[2], "the new connection is kept alive in turn");
+  manager.clearConnectionCache();
+  await get();
+  assert.notEqual(ports[4], ports[3], "a second clear closes the pool's own client too");
+});

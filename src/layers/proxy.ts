@@ -78,7 +78,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       envHasProxy: boolean | undefined,
     ): Promise<Response> {
       // A direct connection with no certificates to add is fetch's own client: nothing to make.
-      const plain = proxy === DIRECT && envHasProxy === false &&
+      const plain = proxy === DIRECT && envHasProxy === false && !pool.ownsDirect &&
         settings.caCerts().length === 0 &&
         (protocol === "http:" || settings.clientCertificate?.(exchange.url) === undefined);
       if (exchange.client === undefined && !plain) {
