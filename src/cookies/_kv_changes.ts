@@ -38,9 +38,10 @@ export class _KvChanges {
    */
   static open(path: string): _KvChanges | null {
     if (path === "" || path === ":memory:" || /^[a-z][a-z\d+.-]*:\/\//i.test(path)) return null;
-    const shm = `${path}-shm`;
     let file: Deno.FsFile | undefined;
     try {
+      // SQLite names the index after the database's real path, symbolic links resolved.
+      const shm = `${Deno.realPathSync(path)}-shm`;
       if (Deno.permissions.querySync({ name: "read", path: shm }).state !== "granted") return null;
       file = Deno.openSync(shm, { read: true });
       const changes = new _KvChanges(file);

@@ -157,6 +157,19 @@ Deno.test("KV change detector: only for a file database, and a new generation fo
     }
     changes.close();
     assert.notEqual(changes.generation(), changes.generation(), "closed: always new");
+    // A database reached through a symbolic link: the index beside the real file.
+    const link = `${db.path}.link`;
+    await Deno.symlink(db.path, link);
+    await Deno.writeFile(`${link}-shm`, new Uint8Array(32768)); // not the live index
+    const linked = _KvChanges.open(link);
+    try {
+      assert.ok(linked !== null);
+      const before = linked.generation();
+      await other.set(["k"], "via link");
+      assert.notEqual(linked.generation(), before);
+    } finally {
+      linked?.close();
+    }
   } finally {
     changes?.close();
     kv.close();
