@@ -110,17 +110,17 @@ export class KvBackend implements CacheBackend<KvStored> {
     return { entry, inline: decoded.inline, body, key, versionstamp };
   }
 
-  /** The entry `item` holds; a corrupt or foreign value is removed and reported as `null`. */
-  async #stored(item: Deno.KvEntryMaybe<unknown>): Promise<KvStored | null> {
-    if (item.versionstamp === null) return null;
-    const stored = await this.#decode(item);
-    if (stored === null) await this.#storage.commit((a) => a.check(item).delete(item.key));
-    return stored;
+  /** Removes a corrupt or foreign value, unless it changed since it was read; `null`. */
+  async #dropCorrupt(item: Deno.KvEntry<unknown>): Promise<null> {
+    await this.#storage.commit((a) => a.check(item).delete(item.key));
+    return null;
   }
 
   async read(url: string, variant: string): Promise<KvStored | null> {
-    const key = await this.#keys.entry(url, variant);
-    return await this.#stored(await this.#storage.get(key));
+    const key = this.#keys.entry(url, variant);
+    const item = await this.#storage.get(Array.isArray(key) ? key : await key);
+    if (item.versionstamp === null) return null;
+    return await this.#decode(item) ?? await this.#dropCorrupt(item);
   }
 
   async list(url?: string): Promise<KvStored[]> {
@@ -129,7 +129,7 @@ export class KvBackend implements CacheBackend<KvStored> {
       : this.#keys.under("e", await _urlPart(url));
     const all: KvStored[] = [];
     for (const item of await this.#storage.list({ prefix })) {
-      const stored = await this.#stored(item);
+      const stored = await this.#decode(item) ?? await this.#dropCorrupt(item);
       if (stored !== null) all.push(stored);
     }
     return all;
@@ -237,13 +237,20 @@ export class KvBackend implements CacheBackend<KvStored> {
     return chunks;
   }
 
-  /** Where the body of `entry` is: inline bytes, `null` for chunks, `undefined` when gone. */
-  async #bodyOf(entry: CacheEntry): Promise<Uint8Array | null | undefined> {
+  /**
+   * Where the body of `entry` is: inline bytes, `null` for chunks, `undefined` when gone. The
+   * inline body read with the entry is handed out once (the reader owns those bytes); after
+   * that, or for an entry this process did not read, the record is read again.
+   */
+  #bodyOf(entry: CacheEntry): Uint8Array | null | Promise<Uint8Array | null | undefined> {
     const known = this.#bodies.get(entry);
     if (known === null) return null;
-    // Handed out once: the reader owns those bytes.
     this.#bodies.delete(entry);
-    if (known !== undefined) return known;
+    return known ?? this.#readBody(entry);
+  }
+
+  /** Reads the record of `entry` again for its inline body (see {@linkcode #bodyOf}). */
+  async #readBody(entry: CacheEntry): Promise<Uint8Array | null | undefined> {
     const key = await this.#keys.entry(entry.url, entry.variant);
     const stored = _decodeEntry((await this.#storage.get(key)).value);
     if (stored?.entry.generation !== entry.generation) return stored?.inline ? undefined : null;
@@ -251,7 +258,8 @@ export class KvBackend implements CacheBackend<KvStored> {
   }
 
   async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
-    const inline = await this.#bodyOf(entry);
+    const where = this.#bodyOf(entry);
+    const inline = where instanceof Promise ? await where : where;
     if (inline === undefined) return null;
     if (inline !== null) {
       return new ReadableStream<Uint8Array>({
