@@ -323,6 +323,33 @@ Deno.test("CookieJar.cookiesForUrl updates the last-access time", async (t) => {
   });
 });
 
+Deno.test("CookieJar.cookiesForUrl sees each change to a domain it already looked up", async (t) => {
+  await eachJar(t, {}, async (jar, time) => {
+    const url = "https://www.example.com/";
+    await jar.setCookiesFromUrl(["a=1; Max-Age=60", "b=2"], url);
+    assert.equal(await header(jar, url), "a=1; b=2");
+    // Added to a domain whose cookies were read: the new one is sent.
+    await jar.setCookiesFromUrl(["c=3"], url);
+    assert.equal(await header(jar, url), "a=1; b=2; c=3");
+    // Replaced: the new value, in the old one's creation order.
+    await jar.setCookiesFromUrl(["b=22"], url);
+    assert.equal(await header(jar, url), "a=1; b=22; c=3");
+    // Removed.
+    assert.equal(await jar.deleteCookie({ name: "c", domain: "www.example.com", path: "/" }), true);
+    assert.equal(await header(jar, url), "a=1; b=22");
+    // Expired.
+    time.advance(61_000);
+    assert.equal(await header(jar, url), "b=22");
+    assert.deepEqual((await jar.allCookies()).map((c) => c.name), ["b"]);
+    // Cleared, then set again.
+    await jar.clear();
+    assert.equal(await header(jar, url), null);
+    await jar.setCookiesFromUrl(["d=4; Domain=example.com"], url);
+    assert.equal(await header(jar, url), "d=4");
+    assert.equal(await header(jar, "https://example.com/"), "d=4");
+  });
+});
+
 Deno.test("CookieJar insertCookie, updateCookie and deleteCookie work on domain, path and name", async (t) => {
   await eachJar(t, {}, async (jar, time) => {
     assert.equal(await jar.insertCookie({ name: "a", value: "1", domain: ".Example.com" }), true);
