@@ -12,8 +12,9 @@
  * round trip to the database thread.
  *
  * The file is used only when it is there, readable without a permission prompt, and holds a
- * header of the known version; anything else (`:memory:`, a remote database, another
- * journal mode) leaves the jar reading KV on every lookup.
+ * header of the known version; anything else (`:memory:`, a remote database, a database
+ * reached through a symbolic link, another journal mode) leaves the jar reading KV on every
+ * lookup.
  */
 
 /** Bytes of the first copy of the wal-index header. */
@@ -40,9 +41,13 @@ export class _KvChanges {
     if (path === "" || path === ":memory:" || /^[a-z][a-z\d+.-]*:\/\//i.test(path)) return null;
     let file: Deno.FsFile | undefined;
     try {
-      // SQLite names the index after the database's real path, symbolic links resolved.
-      const shm = `${Deno.realPathSync(path)}-shm`;
-      if (Deno.permissions.querySync({ name: "read", path: shm }).state !== "granted") return null;
+      // Queried first, so that nothing here asks the user for a permission.
+      const granted = (path: string) =>
+        Deno.permissions.querySync({ name: "read", path }).state === "granted";
+      // SQLite puts the index beside the file a symbolic link points to: not looked for.
+      if (!granted(path) || Deno.lstatSync(path).isSymlink) return null;
+      const shm = `${path}-shm`;
+      if (!granted(shm)) return null;
       file = Deno.openSync(shm, { read: true });
       const changes = new _KvChanges(file);
       if (!changes.#readHeader()) throw new Error("short wal-index header");
