@@ -304,6 +304,23 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
     assert.ok(total <= 180_000);
   });
 
+  Deno.test(`${name} makes room by dropping expired entries before evicting a live one`, async () => {
+    const time = manualClock();
+    await using cache = await open({ maxSize: 200_000, clock: time.clock });
+    const expired = "https://example.com/room/expired";
+    await cache.insert(meta(expired, { expires: time.now + MINUTE }), [pattern(1, 20_000)]);
+    time.advance(MINUTE);
+    await cache.insert(meta("https://example.com/room/a"), [pattern(2, 95_000)]);
+    time.advance(MINUTE);
+    // 210 000 bytes of bodies: over maxSize until the expired entry goes, then under it (but
+    // over the 90% that eviction of live entries aims at), so no live entry is evicted.
+    await cache.insert(meta("https://example.com/room/b"), [pattern(3, 95_000)]);
+    assert.ok(await cache.metaData("https://example.com/room/a"), "the older live entry stays");
+    assert.ok(await cache.metaData("https://example.com/room/b"), "the new entry stays");
+    const size = await cache.cacheSize();
+    assert.ok(size > 190_000 && size <= 200_000, `size ${size}`);
+  });
+
   Deno.test(`${name} keeps the entry just stored when every entry was used at the same time`, async () => {
     const time = manualClock();
     await using cache = await open({ maxSize: 100_000, clock: time.clock });
