@@ -263,3 +263,63 @@ Deno.test("the layout checks find what they look for", () => {
   ]);
   assert.deepEqual(longFiles([["c.ts", "x\ny"]], 1), ["c.ts: 2 lines"]);
 });
+
+/**
+ * Test files that follow no single source file: suites that exercise the whole library. Every
+ * other test mirrors `src/`: `tests/<path>_test.ts` tests `src/<path>.ts` (or `mod.ts`,
+ * `testing.ts`), and `tests/<path>_<aspect>_test.ts` one aspect of it.
+ */
+const SUITES: readonly string[] = [
+  "conformance/", // third-party vectors: cookies, HTTP caching, the public suffix list
+  "faults/", // the fault suite and the soak test, through the whole manager
+  "consumer", // a temporary consumer project without this repository's deno.json
+  "doc_examples", // the doc examples of every public file
+  "edge_function", // the edge-function example end to end
+  "error_model", // the README's error model, through every reader
+  "json_api_example", // examples/json_api.ts
+  "layout", // this file
+  "proxy/proxy_interop", // the real proxies CI installs
+  "proxy_fixture", // the test proxy server in tests/_helpers/
+  "redaction", // userinfo removed at every site that shows a URL
+  "settings_change", // manager settings changed between requests
+  "shared_state", // two managers and two processes on one KV database
+  "timeout", // the total timeout, across transport, proxy and body
+];
+
+/** The test files (paths under `tests/`, without `_test.ts`) that mirror no source file. */
+export function unmirrored(tests: readonly string[], sources: readonly string[]): string[] {
+  const stems = new Set(sources.map((source) => source.replace(/\.ts$/, "")));
+  return tests.filter((test) => {
+    if (SUITES.some((suite) => suite.endsWith("/") ? test.startsWith(suite) : test === suite)) {
+      return false;
+    }
+    if (stems.has(test)) return false;
+    // An aspect of a source file: `cache/kv_cache_process` of `cache/kv_cache`.
+    for (let at = test.lastIndexOf("_"); at > 0; at = test.lastIndexOf("_", at - 1)) {
+      if (stems.has(test.slice(0, at))) return false;
+    }
+    return true;
+  });
+}
+
+Deno.test("tests/ mirrors src/: each test file is named after the file it tests, or is a listed suite", async () => {
+  const root = new URL("./", import.meta.url);
+  const tests = (await sourceFiles(root))
+    .filter((file) => file.endsWith("_test.ts") && !/^(_helpers|testdata)\//.test(file))
+    .map((file) => file.slice(0, -"_test.ts".length));
+  const sources = [...await sourceFiles(SRC), "mod.ts", "testing.ts"];
+  assert.deepEqual(unmirrored(tests, sources), [], "rename these tests after their source files");
+  assert.ok(tests.length > 50, `only ${tests.length} test files found`);
+});
+
+Deno.test("the mirror check finds what it looks for", () => {
+  const sources = ["cache/kv_cache.ts", "_ip.ts", "mod.ts"];
+  assert.deepEqual(
+    unmirrored(
+      ["cache/kv_cache", "cache/kv_cache_process", "_ip", "mod", "layout", "faults/x", "ip", "kv"],
+      sources,
+    ),
+    ["ip", "kv"],
+  );
+  assert.deepEqual(unmirrored(["cache/kv"], sources), ["cache/kv"]);
+});

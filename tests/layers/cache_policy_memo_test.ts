@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { KvCache } from "../src/cache/kv_cache.ts";
-import { MemoryCache } from "../src/cache/memory_cache.ts";
-import { _policyClass } from "../src/cache/_policy_class.ts";
-import { NetworkAccessManager } from "../src/manager.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
+import { MemoryCache } from "../../src/cache/memory_cache.ts";
+import { _policyClass } from "../../src/cache/_policy_class.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
 
 Deno.test("cache layer parses a stored policy once per stored version, not on every hit", async (t) => {
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {

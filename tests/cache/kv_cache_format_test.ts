@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { KvCache } from "../src/cache/kv_cache.ts";
-import { NetworkAccessManager } from "../src/manager.ts";
-import { bodyOf, manualClock, pattern } from "./_helpers/cache_store_suite.ts";
-import { countedKv } from "./_helpers/kv_spy.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
+import { bodyOf, manualClock, pattern } from "../_helpers/cache_store_suite.ts";
+import { countedKv } from "../_helpers/kv_spy.ts";
 
 const PREFIX = ["netaccess", "cache"];
 const CHUNK = 65536;

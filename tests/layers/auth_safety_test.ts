@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type AuthenticationChallenge, NetworkAccessManager, NetworkError } from "../mod.ts";
-import { type AuthServerOptions, startAuthServer } from "./_helpers/auth_server.ts";
-import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+import { type AuthenticationChallenge, NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
 

@@ -5,9 +5,9 @@ import {
   MemoryCache,
   NetworkAccessManager,
   NetworkRequest,
-} from "../mod.ts";
-import { sharedStateOrigin } from "./_helpers/shared_state_origin.ts";
-import { serve } from "./_helpers/server.ts";
+} from "../../mod.ts";
+import { sharedStateOrigin } from "../_helpers/shared_state_origin.ts";
+import { serve } from "../_helpers/server.ts";
 
 type RequestKind = "plain" | "authorization" | "cookie" | "url credentials";
 

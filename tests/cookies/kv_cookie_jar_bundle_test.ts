@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
-import { cookieHeader } from "../src/cookies/network_cookie.ts";
-import { NetworkAccessManager } from "../src/manager.ts";
-import { countedKv, killAfter, spawnScript } from "./_helpers/kv_spy.ts";
+import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { cookieHeader } from "../../src/cookies/network_cookie.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
+import { countedKv, killAfter, spawnScript } from "../_helpers/kv_spy.ts";
 
 const START = Date.UTC(2026, 0, 1);
 const P = ["netaccess", "cookies"];
-const WORKER = new URL("./_helpers/cookie_worker.ts", import.meta.url).pathname;
+const WORKER = new URL("../_helpers/cookie_worker.ts", import.meta.url).pathname;
 
 function worker(...args: string[]): Deno.ChildProcess {
   return spawnScript(WORKER, ...args);
