@@ -16,40 +16,18 @@
 
 import { KvCache, MemoryCache, NetworkAccessManager } from "../mod.ts";
 import { _decodeEntry } from "../src/cache/_kv_cache_schema.ts";
+import { median, pair as measure } from "./_rounds.ts";
 
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 21);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
-
-/** Runs `a` and `b` `n` times each per round, alternating which goes first. */
-async function pair(
+const pair = async (
   name: string,
   n: number,
   a: () => unknown,
   b: () => unknown,
-): Promise<[number, number]> {
-  const times: [number[], number[]] = [[], []];
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [0, 1] as const : [1, 0] as const;
-    const took = [0, 0];
-    for (const which of order) {
-      const fn = which === 0 ? a : b;
-      const start = performance.now();
-      for (let i = 0; i < n; i++) {
-        const result = fn();
-        if (result instanceof Promise) await result; // a synchronous step is not awaited
-      }
-      took[which] = (performance.now() - start) / n * 1000;
-      times[which].push(took[which]);
-    }
-    ratios.push(took[0]! / took[1]!);
-  }
-  const [ta, tb] = [median(times[0]), median(times[1])];
-  console.log(
-    `${name}: ${ta.toFixed(1)} µs against ${tb.toFixed(1)} µs, ratio ${median(ratios).toFixed(2)}x`,
-  );
-  return [ta, tb];
-}
+): Promise<[number, number]> => {
+  const { baseline, subject } = await measure(name, { n, rounds }, a, b);
+  return [baseline, subject];
+};
 
 /** V8's serializer as Deno KV runs it on values other than bytes. */
 const v8 = (Deno as unknown as Record<symbol, { core: V8 }>)[

@@ -11,13 +11,19 @@ import type { Clock } from "../clock.ts";
 /** The header record shape `http-cache-semantics` reads. */
 export type _HeaderRecord = Record<string, string>;
 
+/** The module of the clocked policy classes, once loaded. */
+let policyModule: typeof import("./_policy_class.ts") | undefined;
+
 /**
  * The `CachePolicy` class whose notion of "now" is `clock` (see `_policy_class.ts`), loading
- * `http-cache-semantics` on the first call.
+ * `http-cache-semantics` on the first call; later calls answer without a promise.
  */
-export async function _loadPolicyClass(clock: Clock): Promise<typeof CachePolicy> {
-  const { _policyClass } = await import("./_policy_class.ts");
-  return _policyClass(clock);
+export function _loadPolicyClass(clock: Clock): typeof CachePolicy | Promise<typeof CachePolicy> {
+  if (policyModule !== undefined) return policyModule._policyClass(clock);
+  return import("./_policy_class.ts").then((loaded) => {
+    policyModule = loaded;
+    return loaded._policyClass(clock);
+  });
 }
 
 /** The policy options of a private (single-user) cache and of a shared one. */
@@ -254,8 +260,15 @@ const NO_SECRETS: Record<string, string> = Object.freeze({}) as Record<string, s
  * Authorization` response never writes the user's cookie or token to the store. Empty (and no
  * work) when the request carries none.
  */
-export async function _secretDigests(headers: Headers): Promise<Record<string, string>> {
+export function _secretDigests(
+  headers: Headers,
+): Record<string, string> | Promise<Record<string, string>> {
+  // No secret, no promise: the usual request costs two lookups.
   if (!SECRET_FIELDS.some((name) => headers.has(name))) return NO_SECRETS;
+  return digestsOf(headers);
+}
+
+async function digestsOf(headers: Headers): Promise<Record<string, string>> {
   const digests: Record<string, string> = {};
   for (const name of SECRET_FIELDS) {
     const value = headers.get(name);

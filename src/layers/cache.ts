@@ -90,16 +90,19 @@ export function cacheLayer(
     const load: CacheLoadControl = exchange.request.cacheLoadControl ??
       settings.cacheLoadControl;
     const method = exchange.method;
+    // Both are at hand after the first request (no class to load, no secret to digest).
+    const loading = _loadPolicyClass(settings.clock);
+    const digesting = _secretDigests(exchange.headers);
     const context: Context = {
       cache,
       exchange,
       next,
-      Policy: await _loadPolicyClass(settings.clock),
+      Policy: loading instanceof Promise ? await loading : loading,
       key: _policyUrl(exchange.url),
       save: exchange.request.cacheSaveControl !== false,
       clock: settings.clock,
       shared: cache.mode !== "private",
-      secrets: await _secretDigests(exchange.headers),
+      secrets: digesting instanceof Promise ? await digesting : digesting,
       background,
     };
     if (method !== "GET" && method !== "HEAD") {

@@ -1,0 +1,199 @@
+/**
+ * The stores' figures measured side by side, in alternating rounds in one process (the median
+ * ratio of the rounds; above 1, the store's path is faster than its baseline), so that a
+ * shared machine's load moves both sides alike:
+ *
+ * - `cache`: a manager + `KvCache` hit of 1 KiB against Deno's Cache API (`caches.match()` and
+ *   the body) and against the bare `kv.getMany` of the entry's record; a 1 MiB hit against a
+ *   loopback `fetch` of the same body; a manager + `MemoryCache` hit of 1 KiB against the
+ *   Cache API;
+ * - `cookies`: `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each
+ *   lookup) against tough-cookie's own `MemoryCookieStore`, for `MemoryCookieJar`, a
+ *   `KvCookieJar` opened by `path` and one on a database passed as `kv`; a manager GET whose host
+ *   has 20 cookies, with each jar, against the same GET with no jar.
+ *
+ * KV stores are SQLite files. Run:
+ * `npx --yes deno@2.9.6 run -A bench/stores_report.ts [rounds] [--only=cache,cookies]`
+ * (default 9 rounds).
+ *
+ * @module
+ */
+
+import { CookieJar as ToughCookieJar, MemoryCookieStore } from "tough-cookie";
+import {
+  KvCache,
+  KvCookieJar,
+  MemoryCache,
+  MemoryCookieJar,
+  NetworkAccessManager,
+} from "../mod.ts";
+import { pair } from "./_rounds.ts";
+
+const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 9);
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const wanted = (name: string) => only === undefined || only.includes(name);
+
+if (wanted("cache")) {
+  const bodies = { kib: new Uint8Array(1024).fill(1), mib: new Uint8Array(1024 * 1024).fill(2) };
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const body = new URL(request.url).pathname === "/mib" ? bodies.mib : bodies.kib;
+    return new Response(body, { headers: { "cache-control": "max-age=86400" } });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
+  const db = await Deno.openKv(file);
+  const kvCache = await KvCache.open({ kv: db, maxSize: 64 * 1024 * 1024 });
+  const kv = new NetworkAccessManager({ cookieJar: null, cache: kvCache });
+  const memory = new NetworkAccessManager({ cookieJar: null, cache: new MemoryCache() });
+  const webCache = await caches.open("netaccess-stores-report");
+  try {
+    for (const path of ["/kib", "/mib"]) {
+      for (const manager of [kv, memory]) {
+        await manager.get(base + path).bytes();
+        const hit = manager.get(base + path);
+        await hit.bytes();
+        if (!hit.fromCache) throw new Error(`${path} must be a cache hit`);
+      }
+      await webCache.put(base + path, await fetch(base + path));
+    }
+    const kib = base + "/kib";
+    const mib = base + "/mib";
+    const record = ["netaccess", "cache", "e", kib, ""];
+    const options = { n: 200, rounds };
+    await pair(
+      "manager + KvCache hit 1 KiB against caches.match() + body",
+      options,
+      async () => await (await webCache.match(kib))!.bytes(),
+      async () => await kv.get(kib).bytes(),
+    );
+    await pair(
+      "manager + KvCache hit 1 KiB against a bare kv.getMany of its record",
+      options,
+      async () => {
+        const [entry] = await db.getMany([record]);
+        if (entry?.versionstamp === null) throw new Error("no record");
+      },
+      async () => await kv.get(kib).bytes(),
+    );
+    await pair(
+      "manager + KvCache hit 1 MiB against a loopback fetch",
+      { n: 20, rounds },
+      async () => await (await fetch(mib)).bytes(),
+      async () => await kv.get(mib).bytes(),
+    );
+    await pair(
+      "manager + MemoryCache hit 1 KiB against caches.match() + body",
+      options,
+      async () => await (await webCache.match(kib))!.bytes(),
+      async () => await memory.get(kib).bytes(),
+    );
+  } finally {
+    await kv.close();
+    await memory.close();
+    await kvCache.close();
+    db.close();
+    await caches.delete("netaccess-stores-report");
+    await Deno.remove(file);
+  }
+}
+
+if (wanted("cookies")) {
+  const DOMAINS = 1000;
+  /** Ten Set-Cookie lines per site: five domain cookies, five host-only, on three paths. */
+  const setCookies = (d: number) =>
+    Array.from({ length: 10 }, (_, j) => {
+      const domain = j < 5 ? `; Domain=site${d}.com` : "";
+      return `c${j}=value-${d}-${j}; Path=${
+        ["/", "/app", "/app/api"][j % 3]
+      }${domain}; Max-Age=86400`;
+    });
+  // A clock that stands still: the steady state where every cookie was sent less than a minute
+  // ago, so that a lookup writes no last-access time, however long the run takes.
+  const T0 = Date.now();
+  const limits = { maxCookies: 20_000, clock: () => T0 };
+  const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
+  const memory = new MemoryCookieJar(limits);
+  const byPath = await KvCookieJar.open({ path: file, ...limits });
+  const db = await Deno.openKv(file);
+  const passed = await KvCookieJar.open({ kv: db, ...limits });
+  const tough = new ToughCookieJar(new MemoryCookieStore());
+  const get = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => new Response(String(request.headers.get("cookie")?.length ?? 0)),
+  );
+  const getFile = await Deno.makeTempFile({ suffix: ".sqlite3" });
+  const kvJar = await KvCookieJar.open({ path: getFile, clock: limits.clock });
+  const memoryJar = new MemoryCookieJar({ clock: limits.clock });
+  const noJar = new NetworkAccessManager({ cookieJar: null });
+  const withMemory = new NetworkAccessManager({ cookieJar: memoryJar });
+  const withKv = new NetworkAccessManager({ cookieJar: kvJar });
+  try {
+    for (let d = 0; d < DOMAINS; d++) {
+      const url = `https://www.site${d}.com/`;
+      const lines = setCookies(d);
+      await memory.setCookiesFromUrl(lines, url);
+      await byPath.setCookiesFromUrl(lines, url);
+      for (const line of lines) await tough.setCookie(line, url);
+    }
+    let i = 0;
+    const next = () => `https://www.site${(i++ * 7919) % DOMAINS}.com/app/api/items`;
+    const check = (cookies: readonly unknown[]) => {
+      if (cookies.length !== 10) throw new Error(`${cookies.length} cookies, not 10`);
+    };
+    const options = { n: 1000, rounds };
+    const viaTough = async () => check(await tough.getCookies(next()));
+    await pair(
+      "MemoryCookieJar lookup against tough-cookie's MemoryCookieStore",
+      options,
+      viaTough,
+      async () => check(await memory.cookiesForUrl(next())),
+    );
+    await pair(
+      "KvCookieJar (opened by path) lookup against tough-cookie's MemoryCookieStore",
+      options,
+      viaTough,
+      async () => check(await byPath.cookiesForUrl(next())),
+    );
+    await pair(
+      "KvCookieJar (database passed as kv) lookup against tough-cookie's MemoryCookieStore",
+      { n: 200, rounds },
+      viaTough,
+      async () => check(await passed.cookiesForUrl(next())),
+    );
+
+    const url = `http://127.0.0.1:${get.addr.port}/`;
+    const twenty = Array.from({ length: 20 }, (_, n) => `k${n}=value-${n}; Max-Age=86400`);
+    await memoryJar.setCookiesFromUrl(twenty, url);
+    await kvJar.setCookiesFromUrl(twenty, url);
+    const sent = await withMemory.get(url).text();
+    if (sent === "0" || sent !== await withKv.get(url).text()) {
+      throw new Error("both jars must send the 20 cookies");
+    }
+    const viaNoJar = async () => await noJar.get(url).text();
+    await pair(
+      "GET with 20 cookies for the host, MemoryCookieJar against no jar",
+      { n: 300, rounds },
+      viaNoJar,
+      async () => await withMemory.get(url).text(),
+    );
+    await pair(
+      "GET with 20 cookies for the host, KvCookieJar against no jar",
+      { n: 300, rounds },
+      viaNoJar,
+      async () => await withKv.get(url).text(),
+    );
+  } finally {
+    await noJar.close();
+    await withMemory.close();
+    await withKv.close();
+    await kvJar.close();
+    await passed.close();
+    await byPath.close();
+    db.close();
+    await get.shutdown();
+    await Deno.remove(file);
+    await Deno.remove(getFile);
+  }
+}
+
+console.log(`\n${rounds} rounds, medians.`);
