@@ -5,19 +5,49 @@
  * @module
  */
 
-const infos = new WeakMap<Response, object>();
+/**
+ * Where the facts are kept: on the response itself, under a symbol (a property costs less than a
+ * `WeakMap` entry, which the garbage collector has to trace apart); in a `WeakMap` for a
+ * response that takes no property (frozen).
+ */
+const INFO: unique symbol = Symbol("netaccess.responseInfo");
+type Recorded = Response & { [INFO]?: object };
+const frozen = new WeakMap<Response, object>();
+
+function store(response: Response, info: object): void {
+  try {
+    (response as Recorded)[INFO] = info;
+  } catch {
+    frozen.set(response, info);
+  }
+}
+
+function recorded(response: Response): object | undefined {
+  return (response as Recorded)[INFO] ?? frozen.get(response);
+}
 
 /** Merges `info` into what is recorded about `response`; returns `response`. */
 export function recordInfo(response: Response, info: object): Response {
-  const known = infos.get(response);
-  if (known === undefined) infos.set(response, { ...info });
+  const known = recorded(response);
+  if (known === undefined) store(response, { ...info });
+  else Object.assign(known, info);
+  return response;
+}
+
+/**
+ * {@linkcode recordInfo} with an object of the caller's own, made for the call: kept as it is
+ * when nothing was recorded yet (no copy).
+ */
+export function recordOwnInfo(response: Response, info: object): Response {
+  const known = recorded(response);
+  if (known === undefined) store(response, info);
   else Object.assign(known, info);
   return response;
 }
 
 /** What is recorded about `response`, or `undefined`. */
 export function recordedInfo<T extends object>(response: Response): T | undefined {
-  return infos.get(response) as T | undefined;
+  return recorded(response) as T | undefined;
 }
 
 /** Statuses whose responses have no body (Fetch: a null body status). */
@@ -33,8 +63,8 @@ export function withBody(response: Response, body: BodyInit | null): Response {
     statusText: response.statusText,
     headers: response.headers,
   });
-  const info = infos.get(response);
-  if (info) infos.set(copy, { ...info });
+  const info = recorded(response);
+  if (info) store(copy, { ...info });
   return copy;
 }
 

@@ -170,7 +170,13 @@ export class Exchange {
    * use the typed fields below instead.
    */
   readonly state: Map<string, unknown>;
-  #shared: Shared = newShared();
+  /** The first exchange of the reply: it holds what every hop shares. */
+  #root: Exchange = this;
+  #offline = false;
+  #proxy: NetworkProxy | undefined;
+  #firstOrigin: string | undefined;
+  #authenticatorCalls = 0;
+  #releaseSlot: (() => void) | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -260,7 +266,7 @@ export class Exchange {
       hop,
       state: this.state,
     });
-    exchange.#shared = this.#shared;
+    exchange.#root = this.#root;
     return exchange;
   }
 
@@ -269,10 +275,10 @@ export class Exchange {
    * the network gate refuses such exchanges before any socket. Shared by every hop.
    */
   get offline(): boolean {
-    return this.#shared.offline;
+    return this.#root.#offline;
   }
   set offline(value: boolean) {
-    this.#shared.offline = value;
+    this.#root.#offline = value;
   }
 
   /**
@@ -280,10 +286,10 @@ export class Exchange {
    * the auth layer answers a 407 with its credentials. Shared by every hop.
    */
   get proxy(): NetworkProxy | undefined {
-    return this.#shared.proxy;
+    return this.#root.#proxy;
   }
   set proxy(value: NetworkProxy | undefined) {
-    this.#shared.proxy = value;
+    this.#root.#proxy = value;
   }
 
   /**
@@ -291,10 +297,10 @@ export class Exchange {
    * header the user set is sent to. Shared by every hop.
    */
   get firstOrigin(): string | undefined {
-    return this.#shared.firstOrigin;
+    return this.#root.#firstOrigin;
   }
   set firstOrigin(value: string | undefined) {
-    this.#shared.firstOrigin = value;
+    this.#root.#firstOrigin = value;
   }
 
   /**
@@ -302,38 +308,19 @@ export class Exchange {
    * next hop does not wait behind its own reply. Shared by every hop.
    */
   get releaseSlot(): (() => void) | undefined {
-    return this.#shared.releaseSlot;
+    return this.#root.#releaseSlot;
   }
   set releaseSlot(value: (() => void) | undefined) {
-    this.#shared.releaseSlot = value;
+    this.#root.#releaseSlot = value;
   }
 
   /** How many times the authenticator was asked for credentials, over every hop. */
   get authenticatorCalls(): number {
-    return this.#shared.authenticatorCalls;
+    return this.#root.#authenticatorCalls;
   }
   set authenticatorCalls(value: number) {
-    this.#shared.authenticatorCalls = value;
+    this.#root.#authenticatorCalls = value;
   }
-}
-
-/** What the layers record for every hop of one reply. */
-interface Shared {
-  offline: boolean;
-  proxy: NetworkProxy | undefined;
-  firstOrigin: string | undefined;
-  authenticatorCalls: number;
-  releaseSlot: (() => void) | undefined;
-}
-
-function newShared(): Shared {
-  return {
-    offline: false,
-    proxy: undefined,
-    firstOrigin: undefined,
-    authenticatorCalls: 0,
-    releaseSlot: undefined,
-  };
 }
 
 /**

@@ -67,6 +67,8 @@ export interface ReplySettings {
 }
 
 const MIB = 1024 * 1024;
+/** The redirects of a reply that followed none: one array for all. */
+const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 
 /** Starts a reply: the manager's entry into the reply's private state. */
 export let startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
@@ -144,7 +146,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #errorString = "";
   #state: "idle" | "running" | "finished" = "idle";
   #fromCache = false;
-  #redirects: URL[] = [];
+  #redirects: readonly URL[] = NO_REDIRECTS;
   #bytesReceived = 0;
   #bytesTotal = -1;
   /** Whether the response names a content coding (its body is then not read in one go). */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { Exchange, type ExchangeMonitor, NetworkAccessManager, NetworkRequest } from "../mod.ts";
+import {
+  Exchange,
+  type ExchangeMonitor,
+  NetworkAccessManager,
+  NetworkRequest,
+  responseInfo,
+  setResponseInfo,
+} from "../mod.ts";
 import { cookiesLayer } from "../src/layers/cookies.ts";
 import { MemoryCookieJar } from "../src/cookies/memory_cookie_jar.ts";
 
@@ -79,4 +86,13 @@ Deno.test("a layer is built from its own settings, without a manager", async () 
   assert.deepEqual(sent, ["a=1", null]);
   assert.deepEqual((await jar.allCookies()).map((c) => c.name).sort(), ["a", "b"]);
   await exchange.reply.finished;
+});
+
+Deno.test("setResponseInfo records on a frozen response too, and merges", () => {
+  const response = Object.freeze(new Response("x"));
+  setResponseInfo(response, { fromCache: true });
+  setResponseInfo(response, { url: new URL("https://example.com/") });
+  assert.equal(responseInfo(response).fromCache, true);
+  assert.equal(responseInfo(response).url?.href, "https://example.com/");
+  assert.deepEqual(responseInfo(new Response("y")), {});
 });

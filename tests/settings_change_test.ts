@@ -102,3 +102,62 @@ Deno.test("A feature switched on after requests were sent takes effect on the ne
     assert.equal(header, "yes");
   });
 });
+
+Deno.test("A reply setting changed after requests were sent applies to the next request", async (t) => {
+  const body = new Uint8Array(2048);
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response(body, { headers: { "content-length": "2048" } })),
+  });
+  // Replies of requests that set none of these share the manager's settings as they were.
+  assert.equal((await manager.get("https://site.test/").bytes()).byteLength, 2048);
+
+  await t.step("maxBodySize", async () => {
+    manager.maxBodySize = 1024;
+    const reply = manager.get("https://site.test/");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure);
+    const own = manager.get("https://site.test/", { maxBodySize: 4096 });
+    await own.finished;
+    assert.equal(own.error, NetworkError.NoError);
+    manager.maxBodySize = 0;
+    assert.equal((await manager.get("https://site.test/").bytes()).byteLength, 2048);
+  });
+
+  await t.step("decompressionGuard", async () => {
+    const seen: (string | null)[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+      seen.push(request.headers.get("accept-encoding"));
+      return new Response("ok");
+    });
+    try {
+      await using network = new NetworkAccessManager();
+      const url = `http://127.0.0.1:${server.addr.port}/`;
+      await network.get(url).finished;
+      network.decompressionGuard = -1;
+      await network.get(url).finished;
+      network.decompressionGuard = 1024;
+      await network.get(url).finished;
+      assert.equal(seen[0], "identity");
+      assert.notEqual(seen[1], "identity");
+      assert.equal(seen[2], "identity");
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  await t.step("timeout", async () => {
+    await using slow = new NetworkAccessManager({
+      transport: (exchange) =>
+        new Promise((_, reject) =>
+          exchange.signal.addEventListener("abort", () => reject(exchange.signal.reason))
+        ),
+    });
+    const first = slow.get("https://site.test/", { timeout: 20 });
+    await first.finished;
+    assert.equal(first.error, NetworkError.TimeoutError);
+    slow.timeout = 20;
+    const second = slow.get("https://site.test/");
+    await second.finished;
+    assert.equal(second.error, NetworkError.TimeoutError);
+  });
+});

@@ -31,6 +31,12 @@ import { _loadEngines } from "./_load_engines.ts";
 export type MemoryCookieJarOptions = CookieJarOptions;
 
 /**
+ * Whether `jar` is a {@linkcode MemoryCookieJar} that never stored a cookie: it has none for
+ * any URL, and a lookup can be skipped.
+ */
+export let jarNeverStored: (jar: CookieJar) => boolean;
+
+/**
  * A {@linkcode CookieJar} in memory, for one process and its lifetime; the default jar of a
  * manager. Cookies follow RFC 6265bis as browsers apply it, through tough-cookie: the public
  * suffix list (no cookie for `co.uk`), host-only cookies, path rules, `Secure` only from and
@@ -57,6 +63,10 @@ export class MemoryCookieJar implements CookieJar {
   readonly #limits: _StoreLimits;
   /** Made on the first call that may store a cookie; until then the jar is empty. */
   #engine: Promise<_CookieEngine> | undefined;
+
+  static {
+    jarNeverStored = (jar) => #engine in jar && jar.#engine === undefined;
+  }
   /** The engine once loaded, and the lookup of its store, which answers at once. */
   #ready: {
     engine: _CookieEngine;

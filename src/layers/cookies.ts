@@ -19,6 +19,7 @@
 import type { Layer } from "../exchange.ts";
 import { responseInfo } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
+import { jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
@@ -92,7 +93,8 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
     const url = exchange.url;
     if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return next(exchange);
     exchange.firstOrigin ??= url.origin;
-    if (exchange.request.cookieLoadControl !== "automatic") {
+    // A memory jar that never stored a cookie has none to send: no lookup, no promise.
+    if (exchange.request.cookieLoadControl !== "automatic" || jarNeverStored(jar)) {
       try {
         return send(jar, []);
       } catch (error) {
@@ -116,6 +118,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
     /** Sends the hop with the jar's `cookies`, then stores the cookies the response sets. */
     function send(jar: CookieJar, cookies: readonly NetworkCookie[]): Promise<Response> {
       const given = exchange.headers.get("cookie");
+      if (given === null && cookies.length === 0) return next(exchange).then(save);
       const user = given !== null && exchange.firstOrigin === url.origin ? given : null;
       const header = _mergeCookies(user, cookies);
       if (header === given) return next(exchange).then(save);
@@ -142,13 +145,9 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
       });
 
       function save(response: Response): Response | Promise<Response> {
-        if (
-          exchange.request.cookieSaveControl !== "automatic" || responseInfo(response).fromCache
-        ) {
-          return response;
-        }
+        if (exchange.request.cookieSaveControl !== "automatic") return response;
         const lines = response.headers.getSetCookie();
-        if (lines.length === 0) return response;
+        if (lines.length === 0 || responseInfo(response).fromCache) return response;
         return store(jar, response, lines);
       }
     }

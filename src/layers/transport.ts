@@ -7,7 +7,7 @@
  */
 
 import { type Exchange, setResponseInfo } from "../exchange.ts";
-import { withBody } from "../_response.ts";
+import { recordOwnInfo, withBody } from "../_response.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
 import { _fetchFile } from "./_file.ts";
@@ -114,8 +114,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
   const headers = exchange.headers;
   // With the decompression guard on, the library decodes content codings itself so that it can
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
-  // the request asks for "identity". `fetch` is given the header list as pairs (which it reads
-  // faster than a `Headers`), with that header added; the exchange's headers stay as they are.
+  // the request asks for "identity". `fetch` is given the header list with that header added (see
+  // `headerList`); the exchange's headers stay as they are.
   const decodeHere = decodesContent(exchange.reply) && !headers.has("accept-encoding");
   let contentType: string | undefined;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
@@ -135,13 +135,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
-  let sent: HeadersInit = headers;
-  if (decodeHere || contentType !== undefined) {
-    const pairs: [string, string][] = [...headers];
-    if (contentType !== undefined) pairs.push(["content-type", contentType]);
-    if (decodeHere) pairs.push(["accept-encoding", "identity"]);
-    sent = pairs;
-  }
+  const sent = headerList(headers, contentType, decodeHere);
   let response: Response;
   try {
     response = await fetch(target, {
@@ -159,7 +153,34 @@ export async function transport(exchange: Exchange): Promise<Response> {
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
   if (decodeHere) response = decode(response, url);
-  return setResponseInfo(response, { url });
+  return recordOwnInfo(response, { url });
+}
+
+/**
+ * The header list as `fetch` reads it fastest, with the content type and `accept-encoding:
+ * identity` added: a record (a `Headers` object or pairs cost `fetch` an iterator per header),
+ * or pairs when a name repeats (`set-cookie`).
+ */
+function headerList(
+  headers: Headers,
+  contentType: string | undefined,
+  identity: boolean,
+): HeadersInit {
+  const list = { __proto__: null } as unknown as Record<string, string>;
+  let repeated = false;
+  headers.forEach((value, name) => {
+    if (name in list) repeated = true;
+    else list[name] = value;
+  });
+  if (repeated) {
+    const pairs: [string, string][] = [...headers];
+    if (contentType !== undefined) pairs.push(["content-type", contentType]);
+    if (identity) pairs.push(["accept-encoding", "identity"]);
+    return pairs;
+  }
+  if (contentType !== undefined) list["content-type"] = contentType;
+  if (identity) list["accept-encoding"] = "identity";
+  return list;
 }
 
 /** The most compressed bytes handed to the decoder at once. */

@@ -58,6 +58,7 @@ import {
   NetworkReply,
   type Operation,
   replyMonitor,
+  type ReplySettings,
   replySignal,
   startReply,
 } from "../reply.ts";
@@ -81,6 +82,8 @@ export class ManagerCore implements PipelineSettings {
   #readBufferSize = 0;
   #decompressionGuard = 10 * MIB;
   #maxBodySize = 0;
+  /** The settings of replies whose requests set none of their own; made again on a change. */
+  #replySettings: ReplySettings | undefined;
   #transport: Handler;
   #cache: NetworkCache | null = null;
   #cacheLoadControl: CacheLoadControl = "prefer-network";
@@ -216,6 +219,7 @@ export class ManagerCore implements PipelineSettings {
   set transferTimeout(value: number) {
     checkTimer(this.#what, "transferTimeout", value);
     this.#transferTimeout = value;
+    this.#replySettings = undefined;
   }
 
   get timeout(): number {
@@ -224,6 +228,7 @@ export class ManagerCore implements PipelineSettings {
   set timeout(value: number) {
     checkTimer(this.#what, "timeout", value);
     this.#timeout = value;
+    this.#replySettings = undefined;
   }
 
   get maxConnectionsPerHost(): number {
@@ -240,6 +245,7 @@ export class ManagerCore implements PipelineSettings {
   set readBufferSize(value: number) {
     checkInteger(this.#what, "readBufferSize", value, 0);
     this.#readBufferSize = value;
+    this.#replySettings = undefined;
   }
 
   get decompressionGuard(): number {
@@ -248,6 +254,7 @@ export class ManagerCore implements PipelineSettings {
   set decompressionGuard(value: number) {
     checkInteger(this.#what, "decompressionGuard", value, -1);
     this.#decompressionGuard = value;
+    this.#replySettings = undefined;
   }
 
   get maxBodySize(): number {
@@ -256,6 +263,7 @@ export class ManagerCore implements PipelineSettings {
   set maxBodySize(value: number) {
     checkInteger(this.#what, "maxBodySize", value, 0);
     this.#maxBodySize = value;
+    this.#replySettings = undefined;
   }
 
   get cache(): NetworkCache | null {
@@ -509,6 +517,28 @@ export class ManagerCore implements PipelineSettings {
     });
   }
 
+  /** What a reply runs with: the request's own settings, else the manager's. */
+  #settingsFor(
+    request: NetworkRequest | undefined,
+    onFinished: (reply: NetworkReply) => void,
+  ): ReplySettings {
+    return {
+      transferTimeout: request?.transferTimeout ?? this.#transferTimeout,
+      timeout: request?.timeout ?? this.#timeout,
+      readBufferSize: request?.readBufferSize ?? this.#readBufferSize,
+      decompressionGuard: request?.decompressionGuard ?? this.#decompressionGuard,
+      maxBodySize: request?.maxBodySize ?? this.#maxBodySize,
+      onFinished,
+    };
+  }
+
+  readonly #replyFinished = (reply: NetworkReply): void => {
+    this.#running.delete(reply);
+    if (this.#listened.has("finished")) {
+      this.#owner.dispatchEvent(new NetworkReplyEvent("finished", reply));
+    }
+  };
+
   send(
     input: string | URL | NetworkRequest,
     init: NetworkRequestInit | undefined,
@@ -524,21 +554,27 @@ export class ManagerCore implements PipelineSettings {
       this.#closed,
     );
     const signal = request.signal;
-    const onAbort = () => abortReplyFor(reply, signal!.reason);
-    const reply: NetworkReply = new NetworkReply(request, operation, method, {
-      transferTimeout: request.transferTimeout ?? this.#transferTimeout,
-      timeout: request.timeout ?? this.#timeout,
-      readBufferSize: request.readBufferSize ?? this.#readBufferSize,
-      decompressionGuard: request.decompressionGuard ?? this.#decompressionGuard,
-      maxBodySize: request.maxBodySize ?? this.#maxBodySize,
-      onFinished: (finished) => {
-        signal?.removeEventListener("abort", onAbort);
-        this.#running.delete(finished);
-        if (this.#listened.has("finished")) {
-          this.#owner.dispatchEvent(new NetworkReplyEvent("finished", finished));
-        }
-      },
-    });
+    let onAbort: (() => void) | undefined;
+    let settings: ReplySettings;
+    if (
+      signal === undefined && request.transferTimeout === undefined &&
+      request.timeout === undefined && request.readBufferSize === undefined &&
+      request.decompressionGuard === undefined && request.maxBodySize === undefined
+    ) {
+      // Nothing of the reply's own: the manager's settings, one object for all such replies.
+      settings = this.#replySettings ??= this.#settingsFor(undefined, this.#replyFinished);
+    } else {
+      const abort = signal === undefined ? undefined : () => abortReplyFor(reply, signal.reason);
+      onAbort = abort;
+      settings = this.#settingsFor(
+        request,
+        abort === undefined ? this.#replyFinished : (finished) => {
+          signal!.removeEventListener("abort", abort);
+          this.#replyFinished(finished);
+        },
+      );
+    }
+    const reply: NetworkReply = new NetworkReply(request, operation, method, settings);
     if (problem !== null) {
       const message = problem;
       const failure = code;
@@ -568,7 +604,7 @@ export class ManagerCore implements PipelineSettings {
       this.#features = features;
     }
     startReply(reply, this.#pipeline, exchange);
-    if (signal) {
+    if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener("abort", onAbort, { once: true });
     }

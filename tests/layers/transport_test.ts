@@ -185,3 +185,29 @@ Deno.test("transport asks for identity coding without changing the exchange's he
     assert.equal(frozen.get("accept-encoding"), null);
   });
 });
+
+Deno.test("transport sends every request header as given, repeated and unusual names too", async () => {
+  let received: [string, string][] = [];
+  await using server = serve((request) => {
+    const ours = ["x-one", "__proto__", "constructor", "set-cookie", "accept-encoding"];
+    received = [...request.headers].filter(([name]) => ours.includes(name));
+    return new Response("ok");
+  });
+  await using manager = new NetworkAccessManager({ decompressionGuard: -1 });
+  const headers = new Headers([["x-one", "1"], ["__proto__", "p"], ["constructor", "c"]]);
+  headers.append("set-cookie", "a=1");
+  headers.append("set-cookie", "b=2");
+  headers.set("accept-encoding", "gzip");
+  assert.equal(await manager.get(server.url, { headers }).text(), "ok");
+  assert.deepEqual(
+    received.sort(),
+    [
+      ["__proto__", "p"],
+      ["accept-encoding", "gzip"],
+      ["constructor", "c"],
+      ["set-cookie", "a=1"],
+      ["set-cookie", "b=2"],
+      ["x-one", "1"],
+    ].sort(),
+  );
+});
