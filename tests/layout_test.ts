@@ -21,6 +21,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_ip.ts",
     "_kv.ts",
     "_kv_record.ts",
+    "_kv_changes.ts",
     "_json_position.ts",
     "_link_header.ts",
     "_redact.ts",

@@ -4,10 +4,13 @@
  * processes sharing the database see one entry or the other, never a mix.
  *
  * A record read is decoded once per stored version (memo by versionstamp), and an inline body
- * read with it is handed to the next `body()` of that entry, so a hit is one KV read.
+ * read with it is handed to the next `body()` of that entry, so a hit is one KV read. On a
+ * database in a local file, a hit makes no KV read at all while nothing was written to the
+ * database since its record was last read (`_kv_changes.ts` tells, from SQLite's wal-index).
  */
 
 import type { Clock } from "../clock.ts";
+import type { _KvChanges } from "../_kv_changes.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { ATTEMPTS, type CacheBackend, type WriterSpec } from "./_cache_core.ts";
 import {
@@ -40,6 +43,17 @@ const FIRST_WINDOW = 32;
 const MEMO_SIZE = 256;
 /** Retired bodies collected after each publication. */
 const SWEEP_BATCH = 8;
+/** Bytes of the records kept between reads while the database is unchanged. */
+const RECENT_BYTES = 4 * 1024 * 1024;
+/** The largest record kept between reads. */
+const RECENT_RECORD = 64 * 1024;
+
+/** A record read, kept for the next read while the database is unchanged. */
+interface Recent {
+  readonly item: Deno.KvEntryMaybe<unknown>;
+  readonly generation: number;
+  readonly size: number;
+}
 
 /** An entry record as read: decoded, with its key and the version read. */
 interface KvStored extends _DecodedEntry {
@@ -56,6 +70,11 @@ export class KvBackend implements CacheBackend<KvStored> {
   #keys: _Keys;
   #clock: Clock;
   #storage: _KvCacheStorage;
+  /** The change detector of the database's file, or `null` (every read goes to KV). */
+  #changes: _KvChanges | null = null;
+  /** The records read last, by URL and variant, with the generation they were read in. */
+  #recent = new Map<string, Recent>();
+  #recentBytes = 0;
   #writers = new Set<_KvCacheWriter>();
   /** Decoded records by versionstamp, so a repeated hit parses nothing. */
   #memo = new Map<string, { key: Deno.KvKey; decoded: _DecodedEntry }>();
@@ -116,11 +135,72 @@ export class KvBackend implements CacheBackend<KvStored> {
     return null;
   }
 
+  /**
+   * Reads records without a KV read while `changes` says that nothing was written to the
+   * database since they were read. The backend closes it.
+   */
+  watch(changes: _KvChanges): void {
+    this.#changes = changes;
+  }
+
   async read(url: string, variant: string): Promise<KvStored | null> {
-    const key = this.#keys.entry(url, variant);
-    const item = await this.#storage.get(Array.isArray(key) ? key : await key);
+    const item = await this.#readItem(url, variant);
     if (item.versionstamp === null) return null;
     return await this.#decode(item) ?? await this.#dropCorrupt(item);
+  }
+
+  /**
+   * The record at `url` and `variant` as KV holds it: read, or kept from the last read when
+   * nothing was written to the database since (its bytes copied, so that a reader of the inline
+   * body changes nothing another reads).
+   */
+  async #readItem(url: string, variant: string): Promise<Deno.KvEntryMaybe<unknown>> {
+    const changes = this.#changes;
+    const at = `${variant}\n${url}`;
+    // Taken before the read: a write after it gives a new generation, so what the read found
+    // is never used past a write it may not have seen.
+    const generation = changes === null ? 0 : changes.generation();
+    const kept = this.#recent.get(at);
+    if (kept !== undefined && changes !== null && kept.generation === generation) {
+      const value = kept.item.value;
+      return value instanceof Uint8Array
+        ? { ...kept.item as Deno.KvEntry<unknown>, value: value.slice() }
+        : kept.item;
+    }
+    const key = this.#keys.entry(url, variant);
+    const item = await this.#storage.get(Array.isArray(key) ? key : await key);
+    if (changes !== null) this.#keep(at, item, generation);
+    return item;
+  }
+
+  /** Keeps `item` for the next read of `at`, within the byte budget (oldest dropped first). */
+  #keep(at: string, item: Deno.KvEntryMaybe<unknown>, generation: number): void {
+    const value = item.value;
+    const size = value instanceof Uint8Array
+      ? value.byteLength
+      : item.versionstamp === null
+      ? 0
+      : -1;
+    const old = this.#recent.get(at);
+    if (old !== undefined) {
+      this.#recent.delete(at);
+      this.#recentBytes -= old.size;
+    }
+    // Only records of documented bytes (or a miss); a 0.1.0 record is read each time.
+    if (size < 0 || size > RECENT_RECORD) return;
+    while (this.#recentBytes + size > RECENT_BYTES && this.#recent.size > 0) {
+      const [oldest, dropped] = this.#recent.entries().next().value!;
+      this.#recent.delete(oldest);
+      this.#recentBytes -= dropped.size;
+    }
+    this.#recent.set(at, {
+      item: value instanceof Uint8Array
+        ? { ...item as Deno.KvEntry<unknown>, value: value.slice() }
+        : item,
+      generation,
+      size,
+    });
+    this.#recentBytes += size;
   }
 
   async list(url?: string): Promise<KvStored[]> {
@@ -394,6 +474,11 @@ export class KvBackend implements CacheBackend<KvStored> {
   async close(): Promise<void> {
     await Promise.all([...this.#writers].map((writer) => writer.discard()));
     this.#memo.clear();
+    this.#recent.clear();
+    this.#recentBytes = 0;
+    // The detector's file closes before the database it watches.
+    this.#changes?.close();
+    this.#changes = null;
     if (this.#owned) this.#kv.close();
   }
 }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { _openKv, checkPrefix } from "../_kv.ts";
+import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
+import { _KvChanges } from "../_kv_changes.ts";
 import { checkClock } from "../_clock.ts";
 import { CacheCore, type StoredEntry } from "./_cache_core.ts";
 import { _checkMaxSize, _checkMode } from "./_entry.ts";
@@ -142,6 +143,11 @@ export class KvCache implements NetworkCache {
     const mode = _checkMode(options.mode, "open cache", "shared");
     const { kv, owned } = await _openKv(options, "cache");
     const backend = new KvBackend(kv, owned, new _Keys(prefix), clock);
+    // A database in a file the cache (or a manager factory) opened: a hit on a record read
+    // before, with nothing written since, needs no KV read.
+    const path = owned ? options.path : _kvPath(kv);
+    const changes = typeof path === "string" ? _KvChanges.open(path) : null;
+    if (changes !== null) backend.watch(changes);
     return new KvCache(new CacheCore(backend, maxSize, clock), mode);
   }
 
@@ -151,8 +157,9 @@ export class KvCache implements NetworkCache {
   }
 
   /**
-   * Reads the metadata of one stored variant of a URL: one KV read, parsed once per stored
-   * version. An expired, corrupt or foreign entry is a miss, and is removed. A body stored
+   * Reads the metadata of one stored variant of a URL: one KV read (none on a database opened
+   * by `path` when nothing was written to it since this record was last read), parsed once per
+   * stored version. An expired, corrupt or foreign entry is a miss, and is removed. A body stored
    * inline is read with it, so a following {@linkcode KvCache.body} reads nothing more.
    *
    * @param url The URL; its fragment is ignored.

@@ -7,7 +7,7 @@
 import { _CookieEngine } from "./_cookie_engine.ts";
 import { type _StoreLimits, _TOUCH_THRESHOLD_MS } from "./_cookie_store.ts";
 import { _KvCookieStore } from "./_kv_cookie_store.ts";
-import { _KvChanges } from "./_kv_changes.ts";
+import { _KvChanges } from "../_kv_changes.ts";
 import { _MemoryCookieStore } from "./_memory_cookie_store.ts";
 
 /** The engine of a {@linkcode MemoryCookieJar}, and its store. */

@@ -26,7 +26,7 @@
 import { _retryLocked, commitCounted } from "../_kv.ts";
 import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
-import type { _KvChanges } from "./_kv_changes.ts";
+import type { _KvChanges } from "../_kv_changes.ts";
 import {
   _CookieStore,
   _evictionOrder,

@@ -9,7 +9,7 @@ import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_ja
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
-import type { _KvChanges } from "./_kv_changes.ts";
+import type { _KvChanges } from "../_kv_changes.ts";
 import type { _KvCookieStore } from "./_kv_cookie_store.ts";
 import { _resolveLimits } from "./_jar_args.ts";
 import { _loadEngines } from "./_load_engines.ts";

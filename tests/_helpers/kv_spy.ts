@@ -55,3 +55,19 @@ export async function killAfter(
   await child.stderr.cancel();
   return { output, status: await child.status };
 }
+
+/** Counts the KV reads of every database of this process while it is not disposed. */
+export function countReads(): { reads: number } & Disposable {
+  const proto = Deno.Kv.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const names = ["get", "getMany", "list"] as const;
+  const originals = names.map((name) => proto[name]!);
+  const counter = { reads: 0, [Symbol.dispose]: () => {} };
+  names.forEach((name, i) => {
+    proto[name] = function (this: Deno.Kv, ...args: unknown[]) {
+      counter.reads++;
+      return originals[i]!.apply(this, args);
+    };
+  });
+  counter[Symbol.dispose] = () => names.forEach((name, i) => proto[name] = originals[i]!);
+  return counter;
+}

@@ -1,6 +1,6 @@
 /**
  * Whether a Deno KV database in a local file may have been written since an earlier look,
- * told without a KV read, so that a cookie jar can answer from what it read before.
+ * told without a KV read, so that a cookie jar or a cache can answer from what it read before.
  *
  * Deno KV keeps a file database in SQLite's write-ahead-log mode, in which every process on
  * the file maps the same wal-index, the `-shm` file beside it. The index starts with a

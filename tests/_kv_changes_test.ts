@@ -1,27 +1,12 @@
 import { strict as assert } from "node:assert";
-import { runWriter, tempDb } from "../_helpers/cookie_db.ts";
-import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
-import { KvNetworkAccessManagerFactory } from "../../src/factory.ts";
-import { cookieHeader } from "../../src/cookies/network_cookie.ts";
-import { _KvChanges } from "../../src/cookies/_kv_changes.ts";
+import { runWriter, tempDb } from "./_helpers/cookie_db.ts";
+import { countReads } from "./_helpers/kv_spy.ts";
+import { KvCookieJar } from "../src/cookies/kv_cookie_jar.ts";
+import { KvNetworkAccessManagerFactory } from "../src/factory.ts";
+import { cookieHeader } from "../src/cookies/network_cookie.ts";
+import { _KvChanges } from "../src/_kv_changes.ts";
 
 const START = Date.UTC(2026, 0, 1);
-
-/** Counts the KV reads of every database of this process while it is not disposed. */
-function countReads(): { reads: number } & Disposable {
-  const proto = Deno.Kv.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const names = ["get", "getMany", "list"] as const;
-  const originals = names.map((name) => proto[name]!);
-  const counter = { reads: 0, [Symbol.dispose]: () => {} };
-  names.forEach((name, i) => {
-    proto[name] = function (this: Deno.Kv, ...args: unknown[]) {
-      counter.reads++;
-      return originals[i]!.apply(this, args);
-    };
-  });
-  counter[Symbol.dispose] = () => names.forEach((name, i) => proto[name] = originals[i]!);
-  return counter;
-}
 
 /** The Cookie header for each URL, and the KV reads each lookup made. */
 async function lookups(
@@ -136,16 +121,16 @@ Deno.test("KvCookieJar of a manager factory opened with a path reads KV only aft
 Deno.test("KvCookieJar with read and write granted on the database file alone: no prompt, and another process's cookie on the next lookup", async () => {
   await using db = await tempDb();
   assert.equal(await runWriter(db.path, "p", 5), 5);
-  const reader = new URL("../testdata/cookies/kv_cookie_reader.ts", import.meta.url).pathname;
+  const reader = new URL("./testdata/cookies/kv_cookie_reader.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--unstable-kv",
       "--no-prompt",
-      `--allow-read=${db.path},${reader},${new URL("../../src/", import.meta.url).pathname}`,
+      `--allow-read=${db.path},${reader},${new URL("../src/", import.meta.url).pathname}`,
       `--allow-write=${db.path}`,
       "--config",
-      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("../deno.json", import.meta.url).pathname,
       reader,
       db.path,
       "1",
