@@ -30,3 +30,13 @@ export async function checkBody(
   for (let i = 0; i < size; i++) if (bytes[i] !== expected[i]) return "torn";
   return "hit";
 }
+
+/** Runs `fn` with the path of a database file in a new temporary folder, removed after. */
+export async function withDatabase(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kv_cache_" });
+  try {
+    await fn(`${dir}/cache.sqlite3`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
 import { countReads, spawnScript } from "../_helpers/kv_spy.ts";
-import { pattern } from "../_helpers/cache_patterns.ts";
+import { pattern, withDatabase } from "../_helpers/cache_patterns.ts";
 import { bodyOf } from "../_helpers/cache_store_suite.ts";
 
 const WORKER = new URL("../_helpers/cache_worker.ts", import.meta.url).pathname;
-
-async function withDatabase(fn: (path: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kv_cache_changes_" });
-  try {
-    await fn(`${dir}/cache.sqlite3`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Stores `url` with body `pattern(seed, size)` from another process. */
 async function storeElsewhere(path: string, url: string, seed: number, size: number) {

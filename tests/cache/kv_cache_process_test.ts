@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
-import { checkBody, pattern } from "../_helpers/cache_patterns.ts";
+import { checkBody, pattern, withDatabase } from "../_helpers/cache_patterns.ts";
 import { killAfter, spawnScript } from "../_helpers/kv_spy.ts";
 
 const WORKER = new URL("../_helpers/cache_worker.ts", import.meta.url).pathname;
@@ -16,15 +16,6 @@ async function finish(child: Deno.ChildProcess): Promise<string> {
   const decoder = new TextDecoder();
   assert.equal(code, 0, decoder.decode(stderr));
   return decoder.decode(stdout).trim();
-}
-
-async function withDatabase(fn: (path: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kv_cache_" });
-  try {
-    await fn(`${dir}/cache.sqlite3`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function count(kv: Deno.Kv, tag: string): Promise<number> {
