@@ -10,15 +10,23 @@
 let listenedOf: (target: TypedEventTarget<object, unknown>) => Set<string>;
 
 /**
+ * Whether a listener was ever added for `type` on `target` (a type stays listed after its
+ * listeners are removed: dispatching to nobody is harmless, missing a listener is not).
+ */
+export let listensTo: (target: TypedEventTarget<object, unknown>, type: string) => boolean;
+
+/**
  * An `EventTarget` typed by the event map `M`; `Self` is the `this` of a listener.
  *
  * @ignore
  */
 export abstract class TypedEventTarget<M extends object, Self> extends EventTarget {
-  readonly #listened = new Set<string>();
+  /** Made when a listener is first added (or the owner asks): most replies get none. */
+  #listened: Set<string> | undefined;
 
   static {
-    listenedOf = (target) => target.#listened;
+    listenedOf = (target) => target.#listened ??= new Set();
+    listensTo = (target, type) => target.#listened?.has(type) === true;
   }
 
   /**
@@ -50,7 +58,7 @@ export abstract class TypedEventTarget<M extends object, Self> extends EventTarg
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    if (listener !== null) this.#listened.add(type);
+    if (listener !== null) (this.#listened ??= new Set()).add(type);
     super.addEventListener(type, listener, options);
   }
 

@@ -123,6 +123,12 @@ export class TransferTimeoutAbort extends DOMException {
 }
 
 /**
+ * Records the URL of the first hop the cookies layer sees, whose origin `firstOrigin` tells
+ * when asked (most requests never ask); does nothing once one is known.
+ */
+export let noteFirstUrl: (exchange: Exchange, url: URL) => void;
+
+/**
  * One request on its way through the layers. `url`, `method`, `headers`, `body` and `client`
  * are what will be sent, and layers change them; `request` is what the user asked for.
  *
@@ -175,6 +181,8 @@ export class Exchange {
   #offline = false;
   #proxy: NetworkProxy | undefined;
   #firstOrigin: string | undefined;
+  /** The first hop's URL as the cookies layer saw it, until its origin is asked for. */
+  #firstHref: string | undefined;
   #authenticatorCalls = 0;
   #releaseSlot: (() => void) | undefined;
 
@@ -297,10 +305,25 @@ export class Exchange {
    * header the user set is sent to. Shared by every hop.
    */
   get firstOrigin(): string | undefined {
-    return this.#root.#firstOrigin;
+    const root = this.#root;
+    if (root.#firstHref !== undefined) {
+      root.#firstOrigin = new URL(root.#firstHref).origin;
+      root.#firstHref = undefined;
+    }
+    return root.#firstOrigin;
   }
   set firstOrigin(value: string | undefined) {
     this.#root.#firstOrigin = value;
+    this.#root.#firstHref = undefined;
+  }
+
+  static {
+    noteFirstUrl = (exchange, url) => {
+      const root = exchange.#root;
+      if (root.#firstOrigin === undefined && root.#firstHref === undefined) {
+        root.#firstHref = url.href;
+      }
+    };
   }
 
   /**

@@ -54,6 +54,9 @@ interface HostState {
 
 const ORDER: readonly Priority[] = ["high", "normal", "low"];
 
+/** Origins known before idle ones are let go. */
+const IDLE_ORIGINS = 64;
+
 /**
  * Slots per origin, handed out in priority order (high, normal, low), first come first
  * served within one priority. Deno's `fetch` opens a connection per concurrent HTTP/1.1
@@ -76,6 +79,7 @@ const ORDER: readonly Priority[] = ["high", "normal", "low"];
 export class HostQueue {
   readonly #limit: (key: string) => number;
   readonly #hosts = new Map<string, HostState>();
+  #sweepAt = IDLE_ORIGINS;
   #closed: { reason: unknown } | undefined;
 
   /**
@@ -117,7 +121,7 @@ export class HostQueue {
           if (waiter.list === undefined) return;
           waiter.list.remove(waiter);
           host.waiting--;
-          this.#forget(key, host);
+          this.#forget(host);
           reject(signal.reason);
         },
         list: undefined,
@@ -156,7 +160,7 @@ export class HostQueue {
       host.active++;
       return this.#releaser(key, host);
     }
-    this.#forget(key, host);
+    this.#forget(host);
     return undefined;
   }
 
@@ -231,7 +235,9 @@ export class HostQueue {
       }
       host.waiting = 0;
     }
-    for (const [key, host] of this.#hosts) this.#forget(key, host);
+    for (const [key, host] of this.#hosts) {
+      if (host.active === 0 && host.waiting === 0) this.#hosts.delete(key);
+    }
   }
 
   #host(key: string): HostState {
@@ -268,12 +274,19 @@ export class HostQueue {
       host.active++;
       waiter.resolve(this.#releaser(key, host));
     }
-    this.#forget(key, host);
+    this.#forget(host);
   }
 
-  #forget(key: string, host: HostState): void {
-    if (host.active === 0 && host.waiting === 0 && this.#hosts.get(key) === host) {
-      this.#hosts.delete(key);
+  /**
+   * Lets an idle origin go, in batches: its state stays for the next request to it (no entry
+   * made and dropped per request) until more than `#sweepAt` origins are known, then every idle
+   * one goes at once, and the bar is set to twice the busy ones (amortised constant time).
+   */
+  #forget(host: HostState): void {
+    if (host.active !== 0 || host.waiting !== 0 || this.#hosts.size <= this.#sweepAt) return;
+    for (const [key, known] of this.#hosts) {
+      if (known.active === 0 && known.waiting === 0) this.#hosts.delete(key);
     }
+    this.#sweepAt = Math.max(IDLE_ORIGINS, 2 * this.#hosts.size);
   }
 }

@@ -17,7 +17,7 @@ import {
 import type { NetworkRequest } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import { parseEventStream } from "./_sse_parser.ts";
-import { listenedTypes, TypedEventTarget } from "./_typed_event_target.ts";
+import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
 import {
@@ -67,6 +67,11 @@ export interface ReplySettings {
 }
 
 const MIB = 1024 * 1024;
+/**
+ * The abort reason of every reply aborted with `abort()`: one for all, as making a
+ * `DOMException` (with its stack) costs more than the rest of aborting a queued reply.
+ */
+const CANCELED = new DOMException("Operation canceled", "AbortError");
 /** The redirects of a reply that followed none: one array for all. */
 const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 
@@ -154,9 +159,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** Made at the first upload progress report: replies that send no body make none. */
   #upload: UploadProgress | undefined;
   #retries = 0;
+  /** The queue slot the reply holds, and any more (one per hop whose body it reads). */
+  #slot: (() => void) | undefined;
   #slots: (() => void)[] | undefined;
-  /** Event types that have had a listener: no other event object is ever made. */
-  readonly #listened: ReadonlySet<string> = listenedTypes(this);
   #downloadSentAt = -Infinity;
 
   #settings: ReplySettings | undefined;
@@ -202,6 +207,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
     holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
+      else if (reply.#slot === undefined) reply.#slot = release;
       else (reply.#slots ??= []).push(release);
     };
   }
@@ -291,7 +297,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * once finished.
    */
   abort(): void {
-    this.#abortWith(NetworkError.OperationCanceledError, "Operation canceled");
+    this.#abortWith(NetworkError.OperationCanceledError, "Operation canceled", CANCELED);
   }
 
   /**
@@ -424,7 +430,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         for (;;) {
           const chunk = this.#buffer.shift();
           if (chunk !== undefined) {
-            void this.#pump();
+            this.#pump();
             return { value: chunk, done: false };
           }
           if (this.#state === "finished") {
@@ -446,7 +452,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       throw new TypeError(`The body of the reply for ${this.url.href} was already read`);
     }
     this.#consumer = consumer;
-    void this.#pump();
+    this.#pump();
   }
 
   #throwIfNoBody(): void {
@@ -533,7 +539,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     } else {
       this.#reader = response.body.getReader();
     }
-    void this.#pump();
+    this.#pump();
   }
 
   /**
@@ -547,10 +553,12 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   /** Frees the queue slots the reply holds: its body is in memory, or it finished. */
   #releaseSlots(): void {
+    const slot = this.#slot;
+    if (slot === undefined) return;
     const slots = this.#slots;
-    if (slots === undefined) return;
-    this.#slots = undefined;
-    for (const release of slots) release();
+    this.#slot = this.#slots = undefined;
+    slot();
+    if (slots !== undefined) { for (let i = 0; i < slots.length; i++) slots[i]!(); }
   }
 
   #metadata(response: Response, exchange: Exchange): void {
@@ -576,9 +584,14 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     );
   }
 
-  async #pump(): Promise<void> {
+  /** Reads the body on while it is wanted: no promise when there is nothing to read. */
+  #pump(): void {
     const reader = this.#reader;
     if (this.#pumping || reader === undefined || this.#bodyDone) return;
+    void this.#pumpFrom(reader);
+  }
+
+  async #pumpFrom(reader: BodyReader): Promise<void> {
     this.#pumping = true;
     // The transfer timeout runs only while a read waits on the network: back-pressure (a
     // reader that has not pulled yet) pauses it, and a pull starts it afresh.
@@ -635,7 +648,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#buffer.push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
-    if (this.#slots && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal) {
+    if (
+      this.#slot !== undefined && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal
+    ) {
       this.#releaseSlots();
     }
     const bomb = this.#guard?.check(this.#bytesReceived, this.url.href);
@@ -645,7 +660,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     this.#notify();
     this.#emit("readyread");
-    if (this.#state !== "running" || !this.#listened.has("downloadprogress")) return;
+    if (this.#state !== "running" || !listensTo(this, "downloadprogress")) return;
     const now = performance.now();
     if (now - this.#downloadSentAt < PROGRESS_INTERVAL) return;
     this.#downloadSentAt = now;
@@ -656,7 +671,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   /** Dispatches a plain event of `type` when something listens for it. */
   #emit(type: string): void {
-    if (this.#listened.has(type)) this.dispatchEvent(new Event(type));
+    if (listensTo(this, type)) this.dispatchEvent(new Event(type));
   }
 
   #notify(): void {
@@ -686,7 +701,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   #uploadProgress(loaded: number, total: number): void {
     if (this.#state !== "running") return;
-    (this.#upload ??= new UploadProgress(this, this.#listened)).update(loaded, total);
+    (this.#upload ??= new UploadProgress(this)).update(loaded, total);
   }
 
   #succeed(): void {
@@ -724,10 +739,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     this.#notify();
     if (code === NetworkError.NoError) this.#upload?.complete();
-    if (code !== NetworkError.NoError && this.#listened.has("error")) {
+    if (code !== NetworkError.NoError && listensTo(this, "error")) {
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }
-    if (this.#listened.has("downloadprogress")) {
+    if (listensTo(this, "downloadprogress")) {
       this.dispatchEvent(
         new NetworkProgressEvent(
           "downloadprogress",

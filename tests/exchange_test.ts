@@ -96,3 +96,21 @@ Deno.test("setResponseInfo records on a frozen response too, and merges", () => 
   assert.equal(responseInfo(response).url?.href, "https://example.com/");
   assert.deepEqual(responseInfo(new Response("y")), {});
 });
+
+Deno.test("the cookies layer records the first hop's origin as it was, read when asked", async () => {
+  const jar = new MemoryCookieJar();
+  const seen: (string | undefined)[] = [];
+  const handler = cookiesLayer({ cookieJar: jar })((exchange) => {
+    // Asked for on the second hop only: the first hop's URL has changed in place by then.
+    if (exchange.hop > 0) seen.push(exchange.firstOrigin);
+    return Promise.resolve(new Response(null));
+  });
+  const first = exchangeFor("http://example.com:8080/a");
+  await handler(first);
+  first.url.host = "changed.example";
+  const hop = first.next({ url: new URL("https://example.org/b") });
+  await handler(hop);
+  assert.deepEqual(seen, ["http://example.com:8080"]);
+  assert.equal(hop.firstOrigin, "http://example.com:8080");
+  await first.reply.finished;
+});

@@ -483,3 +483,30 @@ Deno.test("NetworkReply decompression guard stops a real gzip bomb", async (t) =
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("an aborted reply aborts its exchange's signal with an AbortError", async () => {
+  const reasons: unknown[] = [];
+  await using manager = new NetworkAccessManager({
+    transport: (exchange) =>
+      new Promise((_, reject) =>
+        exchange.signal.addEventListener("abort", () => {
+          reasons.push(exchange.signal.reason);
+          reject(exchange.signal.reason);
+        })
+      ),
+  });
+  for (let i = 0; i < 2; i++) {
+    const reply = manager.get("https://site.test/");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    reply.abort();
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.errorString, "Operation canceled");
+  }
+  assert.equal(reasons.length, 2);
+  for (const reason of reasons) {
+    assert.ok(reason instanceof DOMException);
+    assert.equal(reason.name, "AbortError");
+    assert.equal(reason.message, "Operation canceled");
+  }
+});

@@ -17,7 +17,7 @@
  */
 
 import type { Layer } from "../exchange.ts";
-import { responseInfo } from "../exchange.ts";
+import { noteFirstUrl, responseInfo } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
@@ -92,7 +92,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
     const jar = settings.cookieJar;
     const url = exchange.url;
     if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return next(exchange);
-    exchange.firstOrigin ??= url.origin;
+    noteFirstUrl(exchange, url);
     // A memory jar that never stored a cookie has none to send: no lookup, no promise.
     if (exchange.request.cookieLoadControl !== "automatic" || jarNeverStored(jar)) {
       try {

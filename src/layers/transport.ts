@@ -115,8 +115,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
   // With the decompression guard on, the library decodes content codings itself so that it can
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
   // the request asks for "identity". `fetch` is given the header list with that header added (see
-  // `headerList`); the exchange's headers stay as they are.
-  const decodeHere = decodesContent(exchange.reply) && !headers.has("accept-encoding");
+  // `headerRecord`); the exchange's headers stay as they are.
+  const list = headerRecord(headers);
+  const decodeHere = decodesContent(exchange.reply) &&
+    !(list === undefined ? headers.has("accept-encoding") : Object.hasOwn(list, "accept-encoding"));
   let contentType: string | undefined;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
@@ -128,14 +130,27 @@ export async function transport(exchange: Exchange): Promise<Response> {
       );
     }
     const opened = exchange.body.open();
-    if (opened.contentType && !headers.has("content-type")) contentType = opened.contentType;
+    const typed = list === undefined
+      ? headers.has("content-type")
+      : Object.hasOwn(list, "content-type");
+    if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
     body = opened.body instanceof ReadableStream
       ? countingStream(opened.body, exchange, total)
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
-  const sent = headerList(headers, contentType, decodeHere);
+  let sent: HeadersInit;
+  if (list !== undefined) {
+    if (contentType !== undefined) list["content-type"] = contentType;
+    if (decodeHere) list["accept-encoding"] = "identity";
+    sent = list;
+  } else {
+    const pairs: [string, string][] = [...headers];
+    if (contentType !== undefined) pairs.push(["content-type", contentType]);
+    if (decodeHere) pairs.push(["accept-encoding", "identity"]);
+    sent = pairs;
+  }
   let response: Response;
   try {
     response = await fetch(target, {
@@ -156,31 +171,23 @@ export async function transport(exchange: Exchange): Promise<Response> {
   return recordOwnInfo(response, { url });
 }
 
+/** Set on a header record when a name repeats or cannot be a key of its own. */
+const UNFIT: unique symbol = Symbol("unfit");
+type HeaderRecord = Record<string, string> & { [UNFIT]?: true };
+
+function addHeader(this: HeaderRecord, value: string, name: string): void {
+  if (name === "__proto__" || Object.hasOwn(this, name)) this[UNFIT] = true;
+  else this[name] = value;
+}
+
 /**
- * The header list as `fetch` reads it fastest, with the content type and `accept-encoding:
- * identity` added: a record (a `Headers` object or pairs cost `fetch` an iterator per header),
- * or pairs when a name repeats (`set-cookie`).
+ * The headers as a record, which `fetch` reads fastest (a `Headers` object or pairs cost it an
+ * iterator per header); `undefined` when a name repeats (`set-cookie`) or is `__proto__`.
  */
-function headerList(
-  headers: Headers,
-  contentType: string | undefined,
-  identity: boolean,
-): HeadersInit {
-  const list = { __proto__: null } as unknown as Record<string, string>;
-  let repeated = false;
-  headers.forEach((value, name) => {
-    if (name in list) repeated = true;
-    else list[name] = value;
-  });
-  if (repeated) {
-    const pairs: [string, string][] = [...headers];
-    if (contentType !== undefined) pairs.push(["content-type", contentType]);
-    if (identity) pairs.push(["accept-encoding", "identity"]);
-    return pairs;
-  }
-  if (contentType !== undefined) list["content-type"] = contentType;
-  if (identity) list["accept-encoding"] = "identity";
-  return list;
+function headerRecord(headers: Headers): Record<string, string> | undefined {
+  const list: HeaderRecord = {};
+  headers.forEach(addHeader, list);
+  return list[UNFIT] ? undefined : list;
 }
 
 /** The most compressed bytes handed to the decoder at once. */

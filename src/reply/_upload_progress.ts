@@ -7,14 +7,14 @@
  */
 
 import { NetworkProgressEvent } from "../events.ts";
+import { listensTo, type TypedEventTarget } from "../_typed_event_target.ts";
 
 /** At most one progress event per this many milliseconds (Qt's rate); the first and the last always. */
 export const PROGRESS_INTERVAL = 100;
 
 /** The upload progress of one reply, made at its first progress report. */
 export class UploadProgress {
-  readonly #target: EventTarget;
-  readonly #listened: ReadonlySet<string>;
+  readonly #target: TypedEventTarget<object, unknown>;
   #loaded = -1;
   #total = -1;
   #sentAt = -Infinity;
@@ -22,18 +22,16 @@ export class UploadProgress {
 
   /**
    * @param target The reply, where events are dispatched.
-   * @param listened The event types the reply has listeners for.
    */
-  constructor(target: EventTarget, listened: ReadonlySet<string>) {
+  constructor(target: TypedEventTarget<object, unknown>) {
     this.#target = target;
-    this.#listened = listened;
   }
 
   /** `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now. */
   update(loaded: number, total: number): void {
     this.#loaded = loaded;
     this.#total = total;
-    if (!this.#listened.has("uploadprogress")) return;
+    if (!listensTo(this.#target, "uploadprogress")) return;
     const now = performance.now();
     if (now - this.#sentAt < PROGRESS_INTERVAL && loaded !== total) return;
     this.#sentAt = now;
@@ -44,7 +42,7 @@ export class UploadProgress {
   /** The response arrived: the upload is over, and its last progress is told if it was held back. */
   flush(): void {
     if (this.#loaded < 0 || this.#sent === this.#loaded) return;
-    if (!this.#listened.has("uploadprogress")) return;
+    if (!listensTo(this.#target, "uploadprogress")) return;
     this.#sentAt = performance.now();
     this.#sent = this.#loaded;
     this.#target.dispatchEvent(
@@ -55,7 +53,7 @@ export class UploadProgress {
   /** The reply succeeded: a known total not told yet is told as complete. */
   complete(): void {
     if (this.#total < 0 || this.#sent === this.#total) return;
-    if (!this.#listened.has("uploadprogress")) return;
+    if (!listensTo(this.#target, "uploadprogress")) return;
     this.#target.dispatchEvent(
       new NetworkProgressEvent("uploadprogress", this.#total, this.#total),
     );

@@ -386,3 +386,19 @@ Deno.test("cookie layer fails the reply when the jar fails", async (t) => {
 Deno.test("cookie layer tests leave no unhandled rejection", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("cookies layer: a memory jar filled directly, not through a response, is read", async () => {
+  const jar = new MemoryCookieJar();
+  const sent: (string | null)[] = [];
+  await using manager = new NetworkAccessManager({
+    cookieJar: jar,
+    transport: (exchange) => {
+      sent.push(exchange.headers.get("cookie"));
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  await manager.get("https://site.test/").finished;
+  assert.equal(await jar.insertCookie({ name: "id", value: "7", domain: "site.test" }), true);
+  await manager.get("https://site.test/").finished;
+  assert.deepEqual(sent, [null, "id=7"]);
+});
