@@ -175,7 +175,9 @@ export class Exchange {
    * Scratch space of your own layers, shared by every hop of one reply. The built-in layers
    * use the typed fields below instead.
    */
-  readonly state: Map<string, unknown>;
+  declare readonly state: Map<string, unknown>;
+  /** The scratch space, made when a layer first asks for it (most requests never do). */
+  #state: Map<string, unknown> | undefined;
   /** The first exchange of the reply: it holds what every hop shares. */
   #root: Exchange = this;
   #offline = false;
@@ -214,7 +216,7 @@ export class Exchange {
     this.monitor = init.monitor;
     this.client = init.client;
     this.hop = init.hop ?? 0;
-    this.state = init.state ?? new Map();
+    this.#state = init.state;
   }
 
   /**
@@ -272,7 +274,6 @@ export class Exchange {
       signal: this.signal,
       monitor: this.monitor,
       hop,
-      state: this.state,
     });
     exchange.#root = this.#root;
     return exchange;
@@ -318,6 +319,14 @@ export class Exchange {
   }
 
   static {
+    // `state` is a field to its readers, made on first use and shared with the first exchange.
+    Object.defineProperty(Exchange.prototype, "state", {
+      get(this: Exchange): Map<string, unknown> {
+        const root = this.#root;
+        return root.#state ??= new Map();
+      },
+      configurable: true,
+    });
     noteFirstUrl = (exchange, url) => {
       const root = exchange.#root;
       if (root.#firstOrigin === undefined && root.#firstHref === undefined) {

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Layer } from "../exchange.ts";
+import type { Exchange, Layer } from "../exchange.ts";
 import { noteFirstUrl, responseInfo } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { jarNeverStored } from "../cookies/memory_cookie_jar.ts";
@@ -88,40 +88,22 @@ export interface CookiesSettings {
 
 /** Creates the cookies layer; it reads `settings.cookieJar` for each hop. */
 export function cookiesLayer(settings: CookiesSettings): Layer {
-  return (next) => (exchange) => {
-    const jar = settings.cookieJar;
-    const url = exchange.url;
-    if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return next(exchange);
-    noteFirstUrl(exchange, url);
-    // A memory jar that never stored a cookie has none to send: no lookup, no promise.
-    if (exchange.request.cookieLoadControl !== "automatic" || jarNeverStored(jar)) {
-      try {
-        return send(jar, []);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    // No promise of its own until the jar answers.
-    let loading: Promise<NetworkCookie[]>;
-    try {
-      loading = jar.cookiesForUrl(url);
-    } catch (error) {
-      return Promise.reject(_jarError("read the cookies for", url, error));
-    }
-    return loading.then(
-      (cookies) => send(jar, cookies),
-      (error) => {
-        throw _jarError("read the cookies for", url, error);
-      },
-    );
-
+  return (next) => {
     /** Sends the hop with the jar's `cookies`, then stores the cookies the response sets. */
-    function send(jar: CookieJar, cookies: readonly NetworkCookie[]): Promise<Response> {
+    const send = (
+      exchange: Exchange,
+      url: URL,
+      jar: CookieJar,
+      cookies: readonly NetworkCookie[],
+    ): Promise<Response> => {
       const given = exchange.headers.get("cookie");
-      if (given === null && cookies.length === 0) return next(exchange).then(save);
-      const user = given !== null && exchange.firstOrigin === url.origin ? given : null;
-      const header = _mergeCookies(user, cookies);
-      if (header === given) return next(exchange).then(save);
+      const header = given === null && cookies.length === 0 ? null : _mergeCookies(
+        given !== null && exchange.firstOrigin === url.origin ? given : null,
+        cookies,
+      );
+      if (header === given) {
+        return next(exchange).then((response) => save(exchange, url, jar, response));
+      }
       if (header === null) exchange.headers.delete("cookie");
       else exchange.headers.set("cookie", header);
       // The next hop starts from the request's own headers, not from this hop's cookies.
@@ -138,28 +120,67 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
       }
       return sending.then((response) => {
         restore();
-        return save(response);
+        return save(exchange, url, jar, response);
       }, (error) => {
         restore();
         throw error;
       });
+    };
 
-      function save(response: Response): Response | Promise<Response> {
-        if (exchange.request.cookieSaveControl !== "automatic") return response;
-        const lines = response.headers.getSetCookie();
-        if (lines.length === 0 || responseInfo(response).fromCache) return response;
-        return store(jar, response, lines);
+    return (exchange) => {
+      const jar = settings.cookieJar;
+      const url = exchange.url;
+      if (jar === null || !COOKIE_SCHEMES.has(url.protocol)) return next(exchange);
+      noteFirstUrl(exchange, url);
+      // A memory jar that never stored a cookie has none to send: no lookup, no promise.
+      if (exchange.request.cookieLoadControl !== "automatic" || jarNeverStored(jar)) {
+        try {
+          return send(exchange, url, jar, []);
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
-    }
-
-    async function store(jar: CookieJar, response: Response, lines: string[]): Promise<Response> {
+      // No promise of its own until the jar answers.
+      let loading: Promise<NetworkCookie[]>;
       try {
-        await jar.setCookiesFromUrl(lines.map(_fromWire), url);
+        loading = jar.cookiesForUrl(url);
       } catch (error) {
-        await response.body?.cancel().catch(() => {});
-        throw _jarError("store the cookies of", url, error);
+        return Promise.reject(_jarError("read the cookies for", url, error));
       }
-      return response;
-    }
+      return loading.then(
+        (cookies) => send(exchange, url, jar, cookies),
+        (error) => {
+          throw _jarError("read the cookies for", url, error);
+        },
+      );
+    };
   };
+}
+
+/** Stores the cookies `response` sets, unless the request says not to or it came from the cache. */
+function save(
+  exchange: Exchange,
+  url: URL,
+  jar: CookieJar,
+  response: Response,
+): Response | Promise<Response> {
+  if (exchange.request.cookieSaveControl !== "automatic") return response;
+  const lines = response.headers.getSetCookie();
+  if (lines.length === 0 || responseInfo(response).fromCache) return response;
+  return store(jar, url, response, lines);
+}
+
+async function store(
+  jar: CookieJar,
+  url: URL,
+  response: Response,
+  lines: string[],
+): Promise<Response> {
+  try {
+    await jar.setCookiesFromUrl(lines.map(_fromWire), url);
+  } catch (error) {
+    await response.body?.cancel().catch(() => {});
+    throw _jarError("store the cookies of", url, error);
+  }
+  return response;
 }

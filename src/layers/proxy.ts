@@ -40,42 +40,13 @@ const DIRECT: NetworkProxy = Object.freeze({ type: "none" });
 
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
-  return (next) => (exchange) => {
-    const { protocol } = exchange.url;
-    if (protocol !== "http:" && protocol !== "https:") return next(exchange);
-    // No promise of its own for a direct connection already allowed: the exchange goes on.
-    try {
-      let proxy = DIRECT;
-      const env = settings.env?.();
-      const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
-      // No proxy set and none in the environment: a direct connection, nothing to look up.
-      if (chosen || env === undefined || env.hasProxy) {
-        try {
-          proxy = resolveProxy(proxyQuery(exchange.url), {
-            proxy: settings.proxy(),
-            proxyFactory: settings.proxyFactory(),
-            env: env?.vars,
-          });
-        } catch (error) {
-          throw new NetworkReplyError(
-            NetworkError.UnknownNetworkError,
-            redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
-            { cause: error },
-          );
-        }
-      }
-      exchange.proxy = proxy;
-      const gating = settings.gate?.(exchange, proxy);
-      if (gating !== undefined) return gating.then(() => send(exchange, proxy, env?.hasProxy));
-      return send(exchange, proxy, env?.hasProxy);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-
+  return (next) => {
+    // Made once per pipeline, not per request.
     function send(
       exchange: Exchange,
       proxy: NetworkProxy,
       envHasProxy: boolean | undefined,
+      protocol: string,
     ): Promise<Response> {
       // A direct connection with no certificates to add is fetch's own client: nothing to make.
       const plain = proxy === DIRECT && envHasProxy === false && !pool.ownsDirect &&
@@ -131,5 +102,40 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         );
       }
     }
+
+    return (exchange) => {
+      const { protocol } = exchange.url;
+      if (protocol !== "http:" && protocol !== "https:") return next(exchange);
+      // No promise of its own for a direct connection already allowed: the exchange goes on.
+      try {
+        let proxy = DIRECT;
+        const env = settings.env?.();
+        const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
+        // No proxy set and none in the environment: a direct connection, nothing to look up.
+        if (chosen || env === undefined || env.hasProxy) {
+          try {
+            proxy = resolveProxy(proxyQuery(exchange.url), {
+              proxy: settings.proxy(),
+              proxyFactory: settings.proxyFactory(),
+              env: env?.vars,
+            });
+          } catch (error) {
+            throw new NetworkReplyError(
+              NetworkError.UnknownNetworkError,
+              redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
+              { cause: error },
+            );
+          }
+        }
+        exchange.proxy = proxy;
+        const gating = settings.gate?.(exchange, proxy);
+        if (gating !== undefined) {
+          return gating.then(() => send(exchange, proxy, env?.hasProxy, protocol));
+        }
+        return send(exchange, proxy, env?.hasProxy, protocol);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
   };
 }
