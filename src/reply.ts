@@ -6,7 +6,13 @@
 
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
-import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
+import {
+  type Exchange,
+  type ExchangeMonitor,
+  type Handler,
+  responseInfo,
+  TransferTimeoutAbort,
+} from "./exchange.ts";
 import {
   classifyError,
   NetworkError,
@@ -102,6 +108,26 @@ export let holdSlot: (reply: NetworkReply, release: () => void) => void;
 /** Whether the library decodes the reply's content codings (its decompression guard is on). */
 export let decodesContent: (reply: NetworkReply) => boolean;
 
+let monitorActivity: (reply: NetworkReply) => void;
+let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;
+
+/** The monitor of a reply's exchanges: one object with the reply behind a private field. */
+class ReplyMonitor implements ExchangeMonitor {
+  readonly #reply: NetworkReply;
+
+  constructor(reply: NetworkReply) {
+    this.#reply = reply;
+  }
+
+  activity(): void {
+    monitorActivity(this.#reply);
+  }
+
+  uploadProgress(loaded: number, total: number): void {
+    monitorUpload(this.#reply, loaded, total);
+  }
+}
+
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
  * manager's operations; never throws there. The body is an async iterator of `Uint8Array`
@@ -195,10 +221,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       } else reply.abort();
     };
     replySignal = (reply) => reply.#controller.signal;
-    replyMonitor = (reply) => ({
-      activity: () => reply.#activity(),
-      uploadProgress: (loaded, total) => reply.#uploadProgress(loaded, total),
-    });
+    replyMonitor = (reply) => new ReplyMonitor(reply);
+    monitorActivity = (reply) => reply.#activity();
+    monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
     replyRedirected = (reply, redirects) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
