@@ -3,7 +3,8 @@
  * rounds of the manager and its baseline, the median ratio of the rounds reported (a ratio
  * above 1 means the manager was faster). What it measures:
  *
- * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager);
+ * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), and
+ *   the floor: `fetch` with the options the manager must pass, against a bare `fetch(url)`;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body`, with the growth of the resident set while streaming;
  * - the cost per request of queuing, aborting and closing 1,000 and 10,000 queued requests
@@ -83,6 +84,15 @@ if (wanted("get")) {
     }));
   const viaFetch = async () => await (await fetch(url)).bytes();
   const viaManager = async () => await manager.get(url).bytes();
+  // The floor: `fetch` called as the manager has to call it (an abort signal, manual redirects,
+  // and `accept-encoding: identity` so that the decompression guard can count compressed bytes).
+  const asManagerCalls = async () =>
+    await (await fetch(url, {
+      method: "GET",
+      headers: { "accept-encoding": "identity" },
+      redirect: "manual",
+      signal: new AbortController().signal,
+    })).bytes();
   for (const concurrency of [6, 1]) {
     const requests = concurrency === 6 ? 3000 : 1500;
     const r = await compare(
@@ -94,6 +104,15 @@ if (wanted("get")) {
         `(fetch ${fmt((r.baseline * 1000) / requests, 1)} µs/request, manager ${
           fmt((r.subject * 1000) / requests, 1)
         } µs/request)`,
+    );
+    const floor = await compare(
+      run(concurrency, requests, viaFetch),
+      run(concurrency, requests, asManagerCalls),
+    );
+    report(
+      `  floor, concurrency ${concurrency}: fetch with the manager's options ${
+        fmt(floor.ratio)
+      }x bare fetch`,
     );
   }
   await manager.close();
