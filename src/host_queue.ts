@@ -7,16 +7,36 @@
 
 import type { Priority } from "./request.ts";
 
-/** One waiting request: a node of its priority's doubly linked list. */
-interface Waiter {
-  resolve: (release: () => void) => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal;
-  onAbort: () => void;
-  list: WaiterList | undefined;
-  prev: Waiter | undefined;
-  next: Waiter | undefined;
+/**
+ * One waiting request: a node of its priority's doubly linked list, and the listener of its
+ * signal's `abort` event (an object with `handleEvent`: no closure per waiter).
+ */
+class Waiter {
+  list: WaiterList | undefined = undefined;
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+
+  constructor(
+    readonly resolve: (release: () => void) => void,
+    readonly reject: (reason: unknown) => void,
+    readonly signal: AbortSignal,
+    readonly host: HostState,
+    /** Lets the host go when the last waiter left (the queue's, shared by its waiters). */
+    readonly left: (host: HostState) => void,
+  ) {}
+
+  /** The signal aborted: leaves the queue and rejects with the signal's reason. */
+  handleEvent(): void {
+    if (this.list === undefined) return;
+    this.list.remove(this);
+    this.host.waiting--;
+    this.left(this.host);
+    this.reject(this.signal.reason);
+  }
 }
+
+/** The options of every waiter's `abort` listener. */
+const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
 
 /** First come first served; removing any waiter is O(1). */
 class WaiterList {
@@ -80,6 +100,7 @@ export class HostQueue {
   readonly #limit: (key: string) => number;
   readonly #hosts = new Map<string, HostState>();
   #sweepAt = IDLE_ORIGINS;
+  readonly #left = (host: HostState): void => this.#forget(host);
   #closed: { reason: unknown } | undefined;
 
   /**
@@ -113,22 +134,8 @@ export class HostQueue {
     return new Promise((resolve, reject) => {
       host.lists ??= { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() };
       const list = host.lists[priority];
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          if (waiter.list === undefined) return;
-          waiter.list.remove(waiter);
-          host.waiting--;
-          this.#forget(host);
-          reject(signal.reason);
-        },
-        list: undefined,
-        prev: undefined,
-        next: undefined,
-      };
-      signal.addEventListener("abort", waiter.onAbort, { once: true });
+      const waiter = new Waiter(resolve, reject, signal, host, this.#left);
+      signal.addEventListener("abort", waiter, ONCE);
       list.push(waiter);
       host.waiting++;
     });
@@ -226,7 +233,7 @@ export class HostQueue {
         for (let waiter = list.head; waiter !== undefined;) {
           const next = waiter.next;
           waiter.list = waiter.prev = waiter.next = undefined;
-          waiter.signal.removeEventListener("abort", waiter.onAbort);
+          waiter.signal.removeEventListener("abort", waiter);
           waiter.reject(reason);
           waiter = next;
         }
@@ -270,7 +277,7 @@ export class HostQueue {
       const waiter = list.head!;
       list.remove(waiter);
       host.waiting--;
-      waiter.signal.removeEventListener("abort", waiter.onAbort);
+      waiter.signal.removeEventListener("abort", waiter);
       host.active++;
       waiter.resolve(this.#releaser(key, host));
     }
