@@ -10,6 +10,7 @@ import type { CookieJar, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _candidateDomains, _isPublicSuffix, _siteOf } from "./_domain.ts";
 import { _toUrl } from "./_jar_args.ts";
+import { cookiePair } from "./_wire.ts";
 import {
   _byteLength,
   _MAX_NAME_VALUE_BYTES,
@@ -204,12 +205,44 @@ export class _CookieEngine implements CookieJar {
     return this.#match(target, host, found);
   }
 
-  /** Matches the records found for a request (RFC 6265 section 5.4) and sets their access time. */
-  #match(
+  /**
+   * The `Cookie` header for `url` when the store answers at once (the memory store), written
+   * from the stored records with no cookie object made: `null` when no cookie matches.
+   */
+  cookieHeaderNow(
+    url: URL,
+    find: (domains: readonly string[]) => readonly _StoredCookie[][],
+  ): string | null | Promise<string | null> {
+    if (!COOKIE_SCHEMES.has(url.protocol) || url.hostname === "") return null;
+    const { host, domains } = this.#hostOf(url.hostname);
+    const found = find(domains);
+    if (found.length === 0) return null;
+    const matched = this.#matching(url, host, found);
+    const now = matched.now;
+    let header = "";
+    let stale: _StoredCookie[] | undefined;
+    const inPlace = this.#store.ownRecordsWritable;
+    for (const c of matched.cookies) {
+      header += (header === "" ? "" : "; ") + cookiePair(c.name, c.value);
+      if (now - c.lastAccessTime >= this.#touchThreshold) {
+        if (inPlace) c.lastAccessTime = now;
+        else (stale ??= []).push(c);
+      }
+    }
+    const result = header === "" ? null : header;
+    if (matched.expired === undefined && stale === undefined) return result;
+    return this.#afterMatch([], matched.expired, stale, now).then(() => result);
+  }
+
+  /**
+   * The records found for a request that it matches (RFC 6265 section 5.4), in sending order,
+   * and the expired ones met.
+   */
+  #matching(
     target: URL,
     host: string,
     found: readonly (readonly _StoredCookie[])[],
-  ): NetworkCookie[] | Promise<NetworkCookie[]> {
+  ): { cookies: _StoredCookie[]; expired: _StoredCookie[] | undefined; now: number } {
     const now = this.#clock();
     const secure = isSecureUrl(target);
     const path = requestPath(target);
@@ -229,6 +262,16 @@ export class _CookieEngine implements CookieJar {
       }
     }
     if (matched.length > 1) matched.sort(_sendOrder);
+    return { cookies: matched, expired, now };
+  }
+
+  /** Matches the records found for a request (RFC 6265 section 5.4) and sets their access time. */
+  #match(
+    target: URL,
+    host: string,
+    found: readonly (readonly _StoredCookie[])[],
+  ): NetworkCookie[] | Promise<NetworkCookie[]> {
+    const { cookies: matched, expired, now } = this.#matching(target, host, found);
     const cookies: NetworkCookie[] = new Array(matched.length);
     let stale: _StoredCookie[] | undefined;
     const inPlace = this.#store.ownRecordsWritable;

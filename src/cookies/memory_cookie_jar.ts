@@ -37,6 +37,16 @@ export type MemoryCookieJarOptions = CookieJarOptions;
 export let jarNeverStored: (jar: CookieJar) => boolean;
 
 /**
+ * The `Cookie` header `jar` sends to `url`, written from its records with no cookie object
+ * made, when `jar` is a {@linkcode MemoryCookieJar} whose store is loaded (`null` for no
+ * cookie); `undefined` otherwise, when the caller asks `cookiesForUrl`.
+ */
+export let jarCookieHeader: (
+  jar: CookieJar,
+  url: URL,
+) => string | null | Promise<string | null> | undefined;
+
+/**
  * A {@linkcode CookieJar} in memory, for one process and its lifetime; the default jar of a
  * manager. Cookies follow RFC 6265bis as browsers apply it, through tough-cookie: the public
  * suffix list (no cookie for `co.uk`), host-only cookies, path rules, `Secure` only from and
@@ -66,6 +76,10 @@ export class MemoryCookieJar implements CookieJar {
 
   static {
     jarNeverStored = (jar) => #engine in jar && jar.#engine === undefined;
+    jarCookieHeader = (jar, url) => {
+      if (!(#ready in jar) || jar.#ready === undefined) return undefined;
+      return jar.#ready.engine.cookieHeaderNow(url, jar.#ready.find);
+    };
   }
   /** The engine once loaded, and the lookup of its store, which answers at once. */
   #ready: {

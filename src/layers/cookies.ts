@@ -19,33 +19,12 @@
 import type { Exchange, Layer } from "../exchange.ts";
 import { noteFirstUrl, responseInfo } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
-import { jarNeverStored } from "../cookies/memory_cookie_jar.ts";
+import { jarCookieHeader, jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import { cookiePair, fromWire } from "../cookies/_wire.ts";
 
 const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const encoder = new TextEncoder();
-
-/** Reads a header value (one char per byte) as UTF-8, or leaves it when it is not UTF-8. */
-function _fromWire(value: string): string {
-  if (!/[\x80-\xff]/.test(value)) return value;
-  const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0));
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return value;
-  }
-}
-
-/** Writes text as a header value: UTF-8 bytes, one char per byte. */
-function _toWire(value: string): string {
-  if (!/[^ -~\t]/.test(value)) return value;
-  let out = "";
-  for (const byte of encoder.encode(value)) out += String.fromCharCode(byte);
-  return out;
-}
 
 /** The names of the `name=value` pairs of a Cookie header (`""` for a nameless pair). */
 function _cookieNames(header: string): Set<string> {
@@ -67,7 +46,7 @@ function _mergeCookies(user: string | null, cookies: readonly NetworkCookie[]): 
   if (own) parts.push(own);
   for (const cookie of cookies) {
     if (names.has(cookie.name)) continue;
-    parts.push(_toWire(cookie.name === "" ? cookie.value : `${cookie.name}=${cookie.value}`));
+    parts.push(cookiePair(cookie.name, cookie.value));
   }
   return parts.length === 0 ? null : parts.join("; ");
 }
@@ -101,6 +80,17 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         given !== null && exchange.firstOrigin === url.origin ? given : null,
         cookies,
       );
+      return sendWith(exchange, url, jar, given, header);
+    };
+
+    /** Sends the hop with the `Cookie` header `header` (the request's own was `given`). */
+    const sendWith = (
+      exchange: Exchange,
+      url: URL,
+      jar: CookieJar,
+      given: string | null,
+      header: string | null,
+    ): Promise<Response> => {
       if (header === given) {
         return next(exchange).then((response) => save(exchange, url, jar, response));
       }
@@ -140,6 +130,30 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
           return Promise.reject(error);
         }
       }
+      // A memory jar writes the header from its records when the request sets none of its own.
+      if (!exchange.headers.has("cookie")) {
+        let written: string | null | Promise<string | null> | undefined;
+        try {
+          written = jarCookieHeader(jar, url);
+        } catch (error) {
+          return Promise.reject(_jarError("read the cookies for", url, error));
+        }
+        if (written instanceof Promise) {
+          return written.then(
+            (header) => sendWith(exchange, url, jar, null, header),
+            (error) => {
+              throw _jarError("read the cookies for", url, error);
+            },
+          );
+        }
+        if (written !== undefined) {
+          try {
+            return sendWith(exchange, url, jar, null, written);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        }
+      }
       // No promise of its own until the jar answers.
       let loading: Promise<NetworkCookie[]>;
       try {
@@ -177,7 +191,7 @@ async function store(
   lines: string[],
 ): Promise<Response> {
   try {
-    await jar.setCookiesFromUrl(lines.map(_fromWire), url);
+    await jar.setCookiesFromUrl(lines.map(fromWire), url);
   } catch (error) {
     await response.body?.cancel().catch(() => {});
     throw _jarError("store the cookies of", url, error);

@@ -402,3 +402,37 @@ Deno.test("cookies layer: a memory jar filled directly, not through a response, 
   await manager.get("https://site.test/").finished;
   assert.deepEqual(sent, [null, "id=7"]);
 });
+
+Deno.test("cookies layer: a memory jar writes the header from its records, with no cookie objects", async () => {
+  let now = Date.UTC(2030, 0, 1);
+  let lookups = 0;
+  class CountingJar extends MemoryCookieJar {
+    override cookiesForUrl(url: string | URL) {
+      lookups++;
+      return super.cookiesForUrl(url);
+    }
+  }
+  const jar = new CountingJar({ clock: () => now });
+  await using origin = cookieOrigin();
+  await using env = managerFor(origin.port, { cookieJar: jar });
+  const { manager } = env;
+  await manager.get(
+    at("http://a.test/app/", { set: ["a=1; Path=/", "b=2; Path=/app", "short=3; Max-Age=60"] }),
+  ).text();
+  lookups = 0;
+  // Longer paths first (short=3 has the default path, /app), then earlier creation.
+  assert.equal(await cookieSeenBy(manager, "http://a.test/app/x"), "b=2; short=3; a=1");
+  assert.equal(await cookieSeenBy(manager, "http://a.test/"), "a=1");
+  assert.equal(lookups, 0, "the header was written without cookie objects");
+  // An expired cookie is not sent, and the lookup that met it removes it.
+  now += 61_000;
+  assert.equal(await cookieSeenBy(manager, "http://a.test/app/x"), "b=2; a=1");
+  assert.deepEqual((await jar.allCookies()).map((c) => c.name).sort(), ["a", "b"]);
+  // The last-access time of what was sent is recorded, as a lookup records it.
+  const sent = (await jar.allCookies()).find((c) => c.name === "a")!;
+  assert.equal(sent.lastAccessTime, now);
+  // With a Cookie header of the request's own, the jar's cookies are merged into it.
+  const reply = manager.get("http://a.test/app/x", { headers: { cookie: "mine=0; a=9" } });
+  assert.equal(((await reply.json()) as { cookie: string }).cookie, "mine=0; a=9; b=2");
+  assert.equal(lookups, 1);
+});
