@@ -7,13 +7,15 @@
  *   the body) and against the bare `kv.getMany` of the entry's record, and a 1 MiB hit against
  *   a loopback `fetch` of the same body, for a cache opened by `path` and one on the same file
  *   passed as `kv`; a manager + `MemoryCache` hit of 1 KiB against the Cache API;
+ * - `cookie-get`: a manager GET whose host has 20 cookies, with a `MemoryCookieJar` and a
+ *   `KvCookieJar` opened by `path`, against the same GET with no jar (run before the lookups
+ *   below fill the process with 10,000 cookies);
  * - `cookies`: `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each
  *   lookup) against tough-cookie's own `MemoryCookieStore`, for `MemoryCookieJar`, a
- *   `KvCookieJar` opened by `path` and one on a database passed as `kv`; a manager GET whose host
- *   has 20 cookies, with each jar, against the same GET with no jar.
+ *   `KvCookieJar` opened by `path` and one on a database passed as `kv`.
  *
  * KV stores are SQLite files. Run:
- * `npx --yes deno@2.9.6 run -A bench/stores_report.ts [rounds] [--only=cache,cookies]`
+ * `npx --yes deno@2.9.6 run -A bench/stores_report.ts [rounds] [--only=cache,cookie-get,cookies]`
  * (default 9 rounds).
  *
  * @module
@@ -107,6 +109,51 @@ if (wanted("cache")) {
   }
 }
 
+if (wanted("cookie-get")) {
+  // First, in a process that holds nothing else: a jar of 20 cookies, as the GET has.
+  const clock = () => Date.now();
+  const get = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => new Response(String(request.headers.get("cookie")?.length ?? 0)),
+  );
+  const getFile = await Deno.makeTempFile({ suffix: ".sqlite3" });
+  const kvJar = await KvCookieJar.open({ path: getFile, clock });
+  const memoryJar = new MemoryCookieJar({ clock });
+  const noJar = new NetworkAccessManager({ cookieJar: null });
+  const withMemory = new NetworkAccessManager({ cookieJar: memoryJar });
+  const withKv = new NetworkAccessManager({ cookieJar: kvJar });
+  try {
+    const url = `http://127.0.0.1:${get.addr.port}/`;
+    const twenty = Array.from({ length: 20 }, (_, n) => `k${n}=value-${n}; Max-Age=86400`);
+    await memoryJar.setCookiesFromUrl(twenty, url);
+    await kvJar.setCookiesFromUrl(twenty, url);
+    const sent = await withMemory.get(url).text();
+    if (sent === "0" || sent !== await withKv.get(url).text()) {
+      throw new Error("both jars must send the 20 cookies");
+    }
+    const viaNoJar = async () => await noJar.get(url).text();
+    await pair(
+      "GET with 20 cookies for the host, MemoryCookieJar against no jar",
+      { n: 300, rounds },
+      viaNoJar,
+      async () => await withMemory.get(url).text(),
+    );
+    await pair(
+      "GET with 20 cookies for the host, KvCookieJar against no jar",
+      { n: 300, rounds },
+      viaNoJar,
+      async () => await withKv.get(url).text(),
+    );
+  } finally {
+    await noJar.close();
+    await withMemory.close();
+    await withKv.close();
+    await kvJar.close();
+    await get.shutdown();
+    await Deno.remove(getFile);
+  }
+}
+
 if (wanted("cookies")) {
   const DOMAINS = 1000;
   /** Ten Set-Cookie lines per site: five domain cookies, five host-only, on three paths. */
@@ -127,16 +174,6 @@ if (wanted("cookies")) {
   const db = await Deno.openKv(file);
   const passed = await KvCookieJar.open({ kv: db, ...limits });
   const tough = new ToughCookieJar(new MemoryCookieStore());
-  const get = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request) => new Response(String(request.headers.get("cookie")?.length ?? 0)),
-  );
-  const getFile = await Deno.makeTempFile({ suffix: ".sqlite3" });
-  const kvJar = await KvCookieJar.open({ path: getFile, clock: limits.clock });
-  const memoryJar = new MemoryCookieJar({ clock: limits.clock });
-  const noJar = new NetworkAccessManager({ cookieJar: null });
-  const withMemory = new NetworkAccessManager({ cookieJar: memoryJar });
-  const withKv = new NetworkAccessManager({ cookieJar: kvJar });
   try {
     for (let d = 0; d < DOMAINS; d++) {
       const url = `https://www.site${d}.com/`;
@@ -170,39 +207,11 @@ if (wanted("cookies")) {
       viaTough,
       async () => check(await passed.cookiesForUrl(next())),
     );
-
-    const url = `http://127.0.0.1:${get.addr.port}/`;
-    const twenty = Array.from({ length: 20 }, (_, n) => `k${n}=value-${n}; Max-Age=86400`);
-    await memoryJar.setCookiesFromUrl(twenty, url);
-    await kvJar.setCookiesFromUrl(twenty, url);
-    const sent = await withMemory.get(url).text();
-    if (sent === "0" || sent !== await withKv.get(url).text()) {
-      throw new Error("both jars must send the 20 cookies");
-    }
-    const viaNoJar = async () => await noJar.get(url).text();
-    await pair(
-      "GET with 20 cookies for the host, MemoryCookieJar against no jar",
-      { n: 300, rounds },
-      viaNoJar,
-      async () => await withMemory.get(url).text(),
-    );
-    await pair(
-      "GET with 20 cookies for the host, KvCookieJar against no jar",
-      { n: 300, rounds },
-      viaNoJar,
-      async () => await withKv.get(url).text(),
-    );
   } finally {
-    await noJar.close();
-    await withMemory.close();
-    await withKv.close();
-    await kvJar.close();
     await passed.close();
     await byPath.close();
     db.close();
-    await get.shutdown();
     await Deno.remove(file);
-    await Deno.remove(getFile);
   }
 }
 
