@@ -75,9 +75,12 @@ export class MemoryCookieJar implements CookieJar {
   #engine: Promise<_CookieEngine> | undefined;
 
   static {
-    jarNeverStored = (jar) => #engine in jar && jar.#engine === undefined;
+    // Only a jar whose lookup is this class's own: a subclass that overrides `cookiesForUrl`
+    // (to filter or add cookies) is always asked.
+    const own = (jar: CookieJar) => jar.cookiesForUrl === MemoryCookieJar.prototype.cookiesForUrl;
+    jarNeverStored = (jar) => #engine in jar && jar.#engine === undefined && own(jar);
     jarCookieHeader = (jar, url) => {
-      if (!(#ready in jar) || jar.#ready === undefined) return undefined;
+      if (!(#ready in jar) || jar.#ready === undefined || !own(jar)) return undefined;
       return jar.#ready.engine.cookieHeaderNow(url, jar.#ready.find);
     };
   }

@@ -403,27 +403,18 @@ Deno.test("cookies layer: a memory jar filled directly, not through a response, 
   assert.deepEqual(sent, [null, "id=7"]);
 });
 
-Deno.test("cookies layer: a memory jar writes the header from its records, with no cookie objects", async () => {
+Deno.test("cookies layer: a memory jar's header is written from its records as a lookup would", async () => {
   let now = Date.UTC(2030, 0, 1);
-  let lookups = 0;
-  class CountingJar extends MemoryCookieJar {
-    override cookiesForUrl(url: string | URL) {
-      lookups++;
-      return super.cookiesForUrl(url);
-    }
-  }
-  const jar = new CountingJar({ clock: () => now });
+  const jar = new MemoryCookieJar({ clock: () => now });
   await using origin = cookieOrigin();
   await using env = managerFor(origin.port, { cookieJar: jar });
   const { manager } = env;
   await manager.get(
     at("http://a.test/app/", { set: ["a=1; Path=/", "b=2; Path=/app", "short=3; Max-Age=60"] }),
   ).text();
-  lookups = 0;
   // Longer paths first (short=3 has the default path, /app), then earlier creation.
   assert.equal(await cookieSeenBy(manager, "http://a.test/app/x"), "b=2; short=3; a=1");
   assert.equal(await cookieSeenBy(manager, "http://a.test/"), "a=1");
-  assert.equal(lookups, 0, "the header was written without cookie objects");
   // An expired cookie is not sent, and the lookup that met it removes it.
   now += 61_000;
   assert.equal(await cookieSeenBy(manager, "http://a.test/app/x"), "b=2; a=1");
@@ -434,5 +425,24 @@ Deno.test("cookies layer: a memory jar writes the header from its records, with 
   // With a Cookie header of the request's own, the jar's cookies are merged into it.
   const reply = manager.get("http://a.test/app/x", { headers: { cookie: "mine=0; a=9" } });
   assert.equal(((await reply.json()) as { cookie: string }).cookie, "mine=0; a=9; b=2");
+});
+
+Deno.test("cookies layer asks a MemoryCookieJar subclass that overrides cookiesForUrl", async () => {
+  let lookups = 0;
+  class FilteringJar extends MemoryCookieJar {
+    override async cookiesForUrl(url: string | URL) {
+      lookups++;
+      return (await super.cookiesForUrl(url)).filter((c) => c.name !== "tracker");
+    }
+  }
+  await using origin = cookieOrigin();
+  // One subclass that never stored a cookie, and one that did: both are asked.
+  await using empty = managerFor(origin.port, { cookieJar: new FilteringJar() });
+  assert.equal(await cookieSeenBy(empty.manager, "http://a.test/"), null);
   assert.equal(lookups, 1);
+  const jar = new FilteringJar();
+  await jar.setCookiesFromUrl(["kept=1", "tracker=2"], "http://a.test/");
+  await using env = managerFor(origin.port, { cookieJar: jar });
+  assert.equal(await cookieSeenBy(env.manager, "http://a.test/"), "kept=1");
+  assert.equal(lookups, 2);
 });
