@@ -45,6 +45,8 @@ const MEMO_SIZE = 256;
 const SWEEP_BATCH = 8;
 /** Bytes of the records kept between reads while the database is unchanged. */
 const RECENT_BYTES = 4 * 1024 * 1024;
+/** What a kept record counts besides its bytes (its key and bookkeeping): misses count too. */
+const RECENT_ENTRY = 256;
 /** The largest record kept between reads. */
 const RECENT_RECORD = 64 * 1024;
 
@@ -75,13 +77,21 @@ export class KvBackend implements CacheBackend<KvStored> {
   /** The records read last, by URL and variant, with the generation they were read in. */
   #recent = new Map<string, Recent>();
   #recentBytes = 0;
+  readonly #recentBudget: number;
   #writers = new Set<_KvCacheWriter>();
   /** Decoded records by versionstamp, so a repeated hit parses nothing. */
   #memo = new Map<string, { key: Deno.KvKey; decoded: _DecodedEntry }>();
   /** The inline body read with an entry (`null`: the body is in chunks). */
   #bodies = new WeakMap<CacheEntry, Uint8Array | null>();
 
-  constructor(kv: Deno.Kv, owned: boolean, keys: _Keys, clock: Clock) {
+  constructor(
+    kv: Deno.Kv,
+    owned: boolean,
+    keys: _Keys,
+    clock: Clock,
+    recentBudget = RECENT_BYTES,
+  ) {
+    this.#recentBudget = recentBudget;
     this.#kv = kv;
     this.#owned = owned;
     this.#keys = keys;
@@ -173,22 +183,26 @@ export class KvBackend implements CacheBackend<KvStored> {
     return item;
   }
 
-  /** Keeps `item` for the next read of `at`, within the byte budget (oldest dropped first). */
+  /**
+   * Keeps `item` for the next read of `at`, within the budget (oldest dropped first): each
+   * entry counts its bytes, its key and a fixed share, so that misses are bounded too.
+   */
   #keep(at: string, item: Deno.KvEntryMaybe<unknown>, generation: number): void {
     const value = item.value;
-    const size = value instanceof Uint8Array
-      ? value.byteLength
-      : item.versionstamp === null
-      ? 0
-      : -1;
     const old = this.#recent.get(at);
     if (old !== undefined) {
       this.#recent.delete(at);
       this.#recentBytes -= old.size;
     }
     // Only records of documented bytes (or a miss); a 0.1.0 record is read each time.
-    if (size < 0 || size > RECENT_RECORD) return;
-    while (this.#recentBytes + size > RECENT_BYTES && this.#recent.size > 0) {
+    const bytes = value instanceof Uint8Array
+      ? value.byteLength
+      : item.versionstamp === null
+      ? 0
+      : -1;
+    if (bytes < 0 || bytes > RECENT_RECORD) return;
+    const size = bytes + 2 * at.length + RECENT_ENTRY;
+    while (this.#recentBytes + size > this.#recentBudget && this.#recent.size > 0) {
       const [oldest, dropped] = this.#recent.entries().next().value!;
       this.#recent.delete(oldest);
       this.#recentBytes -= dropped.size;
