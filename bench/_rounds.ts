@@ -25,11 +25,11 @@ export interface PairResult {
 
 /**
  * Runs `baseline` and `subject` `n` times each per round, for `rounds` rounds, alternating
- * which goes first, and prints a line naming the pair.
+ * which goes first, and prints a line naming the pair (unless `quiet`).
  */
 export async function pair(
   name: string,
-  options: { n: number; rounds: number },
+  options: { n: number; rounds: number; quiet?: boolean },
   baseline: () => unknown,
   subject: () => unknown,
 ): Promise<PairResult> {
@@ -54,6 +54,7 @@ export async function pair(
     ratios.push(took[0]! / took[1]!);
   }
   const result = { baseline: median(times[0]), subject: median(times[1]), ratio: median(ratios) };
+  if (options.quiet) return result;
   console.log(
     `${name}: ${result.ratio.toFixed(2)}x (${result.baseline.toFixed(1)} µs against ${
       result.subject.toFixed(1)

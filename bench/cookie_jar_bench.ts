@@ -15,27 +15,15 @@
  */
 import { CookieJar as ToughCookieJar, MemoryCookieStore } from "tough-cookie";
 import { KvCookieJar, MemoryCookieJar, NetworkAccessManager } from "../mod.ts";
+import { PER_SITE, siteCookies, SITES, stillClock } from "./_cookie_sites.ts";
 
-const DOMAINS = 1000;
-const PER_DOMAIN = 10;
-
-/** Ten Set-Cookie lines per site: five domain cookies, five host-only, on three paths. */
-function setCookies(d: number): string[] {
-  const lines: string[] = [];
-  for (let j = 0; j < PER_DOMAIN; j++) {
-    const path = ["/", "/app", "/app/api"][j % 3];
-    const domain = j < 5 ? `; Domain=site${d}.com` : "";
-    lines.push(`c${j}=value-${d}-${j}; Path=${path}${domain}; Max-Age=86400`);
-  }
-  return lines;
-}
+const DOMAINS = SITES;
+const PER_DOMAIN = PER_SITE;
 
 const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
-// A clock that stands still: the steady state where every cookie was sent less than a minute
-// ago, however long the run takes, so a lookup writes no last-access time (a host whose
-// cookies were last sent over a minute ago costs one write, whatever the jar).
-const T0 = Date.now();
-const limits = { maxCookies: 20_000, clock: () => T0 };
+// A host whose cookies were last sent over a minute ago costs one write, whatever the jar: the
+// clock stands still so every lookup meets the steady state.
+const limits = { maxCookies: 20_000, clock: stillClock() };
 const memory = new MemoryCookieJar(limits);
 const kv = await KvCookieJar.open({ path: file, ...limits });
 const tough = new ToughCookieJar(new MemoryCookieStore());
@@ -45,7 +33,7 @@ const passed = await KvCookieJar.open({ kv: db, ...limits });
 const BUNDLES = ["netaccess", "cookies", "d"];
 for (let d = 0; d < DOMAINS; d++) {
   const url = `https://www.site${d}.com/`;
-  const lines = setCookies(d);
+  const lines = siteCookies(d);
   await memory.setCookiesFromUrl(lines, url);
   await kv.setCookiesFromUrl(lines, url);
   for (const line of lines) await tough.setCookie(line, url);

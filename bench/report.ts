@@ -21,45 +21,25 @@
 import { NetworkAccessManager } from "../mod.ts";
 import { makeTestCertificates } from "../tests/_helpers/tls.ts";
 import { serveStream } from "./_stream_server.ts";
+import { median, pair, type PairResult } from "./_rounds.ts";
 
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 5);
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const wanted = (name: string) => only === undefined || only.includes(name);
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 const MIB = 1024 * 1024;
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
-
-/** Runs `baseline` and `subject` alternately; returns the per-round ratios baseline/subject. */
+/**
+ * Runs `baseline` and `subject` (each a whole batch) once per round, alternating which goes
+ * first; the median ratio baseline/subject and the median times in milliseconds.
+ */
 async function compare(
   baseline: () => Promise<unknown>,
   subject: () => Promise<unknown>,
-): Promise<{ ratio: number; baseline: number; subject: number }> {
-  await baseline();
-  await subject();
-  const ratios: number[] = [];
-  const base: number[] = [];
-  const subj: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const first = i % 2 === 0;
-    const a = first ? await time(baseline) : 0;
-    const b = await time(subject);
-    const c = first ? a : await time(baseline);
-    base.push(c);
-    subj.push(b);
-    ratios.push(c / b);
-  }
-  return { ratio: median(ratios), baseline: median(base), subject: median(subj) };
+): Promise<PairResult> {
+  const r = await pair("", { n: 1, rounds, quiet: true }, baseline, subject);
+  return { ratio: r.ratio, baseline: r.baseline / 1000, subject: r.subject / 1000 };
 }
 
 const lines: string[] = [];

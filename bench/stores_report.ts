@@ -30,6 +30,7 @@ import {
   NetworkAccessManager,
 } from "../mod.ts";
 import { pair } from "./_rounds.ts";
+import { PER_SITE, siteCookies, SITES, stillClock } from "./_cookie_sites.ts";
 
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 9);
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
@@ -155,19 +156,8 @@ if (wanted("cookie-get")) {
 }
 
 if (wanted("cookies")) {
-  const DOMAINS = 1000;
-  /** Ten Set-Cookie lines per site: five domain cookies, five host-only, on three paths. */
-  const setCookies = (d: number) =>
-    Array.from({ length: 10 }, (_, j) => {
-      const domain = j < 5 ? `; Domain=site${d}.com` : "";
-      return `c${j}=value-${d}-${j}; Path=${
-        ["/", "/app", "/app/api"][j % 3]
-      }${domain}; Max-Age=86400`;
-    });
-  // A clock that stands still: the steady state where every cookie was sent less than a minute
-  // ago, so that a lookup writes no last-access time, however long the run takes.
-  const T0 = Date.now();
-  const limits = { maxCookies: 20_000, clock: () => T0 };
+  const DOMAINS = SITES;
+  const limits = { maxCookies: 20_000, clock: stillClock() };
   const file = await Deno.makeTempFile({ suffix: ".sqlite3" });
   const memory = new MemoryCookieJar(limits);
   const byPath = await KvCookieJar.open({ path: file, ...limits });
@@ -177,7 +167,7 @@ if (wanted("cookies")) {
   try {
     for (let d = 0; d < DOMAINS; d++) {
       const url = `https://www.site${d}.com/`;
-      const lines = setCookies(d);
+      const lines = siteCookies(d);
       await memory.setCookiesFromUrl(lines, url);
       await byPath.setCookiesFromUrl(lines, url);
       for (const line of lines) await tough.setCookie(line, url);
@@ -185,7 +175,9 @@ if (wanted("cookies")) {
     let i = 0;
     const next = () => `https://www.site${(i++ * 7919) % DOMAINS}.com/app/api/items`;
     const check = (cookies: readonly unknown[]) => {
-      if (cookies.length !== 10) throw new Error(`${cookies.length} cookies, not 10`);
+      if (cookies.length !== PER_SITE) {
+        throw new Error(`${cookies.length} cookies, not ${PER_SITE}`);
+      }
     };
     const options = { n: 1000, rounds };
     const viaTough = async () => check(await tough.getCookies(next()));
