@@ -217,32 +217,29 @@ export class _CookieEngine implements CookieJar {
     const { host, domains } = this.#hostOf(url.hostname);
     const found = find(domains);
     if (found.length === 0) return null;
-    const matched = this.#matching(url, host, found);
-    const now = matched.now;
+    const { cookies, expired, stale, now } = this.#matching(url, host, found);
     let header = "";
-    let stale: _StoredCookie[] | undefined;
-    const inPlace = this.#store.ownRecordsWritable;
-    for (const c of matched.cookies) {
-      header += (header === "" ? "" : "; ") + cookiePair(c.name, c.value);
-      if (now - c.lastAccessTime >= this.#touchThreshold) {
-        if (inPlace) c.lastAccessTime = now;
-        else (stale ??= []).push(c);
-      }
-    }
+    for (const c of cookies) header += (header === "" ? "" : "; ") + cookiePair(c.name, c.value);
     const result = header === "" ? null : header;
-    if (matched.expired === undefined && stale === undefined) return result;
-    return this.#afterMatch([], matched.expired, stale, now).then(() => result);
+    if (expired === undefined && stale === undefined) return result;
+    return this.#afterMatch([], expired, stale, now).then(() => result);
   }
 
   /**
    * The records found for a request that it matches (RFC 6265 section 5.4), in sending order,
-   * and the expired ones met.
+   * with their access time set (in place, or `stale` lists those the store must rewrite), and
+   * the expired ones met.
    */
   #matching(
     target: URL,
     host: string,
     found: readonly (readonly _StoredCookie[])[],
-  ): { cookies: _StoredCookie[]; expired: _StoredCookie[] | undefined; now: number } {
+  ): {
+    cookies: _StoredCookie[];
+    expired: _StoredCookie[] | undefined;
+    stale: _StoredCookie[] | undefined;
+    now: number;
+  } {
     const now = this.#clock();
     const secure = isSecureUrl(target);
     const path = requestPath(target);
@@ -262,7 +259,14 @@ export class _CookieEngine implements CookieJar {
       }
     }
     if (matched.length > 1) matched.sort(_sendOrder);
-    return { cookies: matched, expired, now };
+    let stale: _StoredCookie[] | undefined;
+    const inPlace = this.#store.ownRecordsWritable;
+    for (const c of matched) {
+      if (now - c.lastAccessTime < this.#touchThreshold) continue;
+      if (inPlace) c.lastAccessTime = now;
+      else (stale ??= []).push(c);
+    }
+    return { cookies: matched, expired, stale, now };
   }
 
   /** Matches the records found for a request (RFC 6265 section 5.4) and sets their access time. */
@@ -271,18 +275,12 @@ export class _CookieEngine implements CookieJar {
     host: string,
     found: readonly (readonly _StoredCookie[])[],
   ): NetworkCookie[] | Promise<NetworkCookie[]> {
-    const { cookies: matched, expired, now } = this.#matching(target, host, found);
+    const { cookies: matched, expired, stale, now } = this.#matching(target, host, found);
     const cookies: NetworkCookie[] = new Array(matched.length);
-    let stale: _StoredCookie[] | undefined;
-    const inPlace = this.#store.ownRecordsWritable;
     for (let i = 0; i < matched.length; i++) {
-      const c = matched[i]!;
-      const cookie = _publicCookie(c);
-      if (now - c.lastAccessTime >= this.#touchThreshold) {
-        cookie.lastAccessTime = now;
-        if (inPlace) c.lastAccessTime = now;
-        else (stale ??= []).push(c);
-      }
+      const cookie = _publicCookie(matched[i]!);
+      // A record the store rewrites after the lookup shows the access time it will have.
+      if (now - cookie.lastAccessTime >= this.#touchThreshold) cookie.lastAccessTime = now;
       cookies[i] = cookie;
     }
     if (expired === undefined && stale === undefined) return cookies;
