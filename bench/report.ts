@@ -3,8 +3,9 @@
  * rounds of the manager and its baseline, the median ratio of the rounds reported (a ratio
  * above 1 means the manager was faster). What it measures:
  *
- * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), and
- *   the floor: `fetch` with the options the manager must pass, against a bare `fetch(url)`;
+ * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), the
+ *   floor (`fetch` with the options the manager must pass) and the least wrapper (that `fetch`
+ *   in a reply object that counts its origin's slot), each against a bare `fetch(url)`;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body`, with the growth of the resident set while streaming;
  * - the cost per request of queuing, aborting and closing 1,000 and 10,000 queued requests
@@ -73,6 +74,42 @@ if (wanted("get")) {
       redirect: "manual",
       signal: new AbortController().signal,
     })).bytes();
+  // The least a manager can do with that floor: parse the URL, count the origin's slot, send as
+  // above, keep status and headers, read the body, and settle a reply object with events. What
+  // the manager adds to it (queue order, permissions, proxies, redirect, auth and cookie policy,
+  // timeouts, progress) must fit between this line and the target.
+  const slots = new Map<string, number>();
+  class LeastReply extends EventTarget {
+    status = 0;
+    headers: Headers | undefined;
+    readonly #body: Promise<Uint8Array>;
+    constructor(target: URL) {
+      super();
+      this.#body = this.#run(target);
+    }
+    async #run(target: URL): Promise<Uint8Array> {
+      await null;
+      const host = target.host;
+      slots.set(host, (slots.get(host) ?? 0) + 1);
+      try {
+        const response = await fetch(target, {
+          method: "GET",
+          headers: { "accept-encoding": "identity" },
+          redirect: "manual",
+          signal: new AbortController().signal,
+        });
+        this.status = response.status;
+        this.headers = response.headers;
+        return await response.bytes();
+      } finally {
+        slots.set(host, slots.get(host)! - 1);
+      }
+    }
+    bytes(): Promise<Uint8Array> {
+      return this.#body;
+    }
+  }
+  const viaLeast = async () => await new LeastReply(new URL(url)).bytes();
   for (const concurrency of [6, 1]) {
     const requests = concurrency === 6 ? 3000 : 1500;
     const r = await compare(
@@ -93,6 +130,13 @@ if (wanted("get")) {
       `  floor, concurrency ${concurrency}: fetch with the manager's options ${
         fmt(floor.ratio)
       }x bare fetch`,
+    );
+    const least = await compare(
+      run(concurrency, requests, viaFetch),
+      run(concurrency, requests, viaLeast),
+    );
+    report(
+      `  least wrapper, concurrency ${concurrency}: ${fmt(least.ratio)}x bare fetch`,
     );
   }
   await manager.close();
