@@ -12,7 +12,8 @@
  *   below fill the process with 10,000 cookies);
  * - `cookies`: `cookiesForUrl` on a jar of 10,000 cookies over 1,000 domains (10 match each
  *   lookup) against tough-cookie's own `MemoryCookieStore`, for `MemoryCookieJar`, a
- *   `KvCookieJar` opened by `path` and one on a database passed as `kv`.
+ *   `KvCookieJar` opened by `path` and one on a database passed as `kv`, and the floor of the
+ *   latter: one bare `kv.get` on the same database against the same baseline.
  *
  * KV stores are SQLite files. Run:
  * `npx --yes deno@2.9.6 run -A bench/stores_report.ts [rounds] [--only=cache,cookie-get,cookies]`
@@ -198,6 +199,17 @@ if (wanted("cookies")) {
       { n: 200, rounds },
       viaTough,
       async () => check(await passed.cookiesForUrl(next())),
+    );
+    // The floor of a store that cannot tell whether the database changed: one KV read of one
+    // small value, whatever the store does with it.
+    await db.set(["floor"], new Uint8Array(1024));
+    await pair(
+      "  floor: one bare kv.get of 1 KiB on the same database against tough-cookie's lookup",
+      { n: 200, rounds },
+      viaTough,
+      async () => {
+        if ((await db.get(["floor"])).versionstamp === null) throw new Error("no value");
+      },
     );
   } finally {
     await passed.close();
