@@ -8,8 +8,9 @@
  *   in a reply object that counts its origin's slot), each against a bare `fetch(url)`;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body`, with the growth of the resident set while streaming;
- * - the cost per request of queuing, aborting and closing 1,000 and 10,000 queued requests
- *   (the ratio of the per-request cost at 10,000 to that at 1,000: 1 is flat);
+ * - the cost per request of queuing, aborting and closing 1,000, 10,000 and 30,000 queued
+ *   requests, each round in a process of its own (the ratio of the per-request cost at 10,000
+ *   to that at 1,000: 1 is flat);
  * - 30 concurrent requests to a local HTTP/2 (TLS) server that answers after 50 ms, against
  *   `fetch` (held to 6 per host, the manager would take 5 times as long).
  *
@@ -199,50 +200,33 @@ if (wanted("stream")) {
 // Queued, aborted and closed requests.
 
 if (wanted("queue")) {
-  // A transport that never answers: every request beyond the one slot waits in the queue.
-  const hang = (exchange: { signal: AbortSignal }) =>
-    new Promise<Response>((_, reject) => {
-      exchange.signal.addEventListener("abort", () => reject(exchange.signal.reason), {
-        once: true,
-      });
-    });
-  const url = "http://queue.test/";
-  const perRequest = async (count: number, end: "abort" | "close") => {
-    const manager = new NetworkAccessManager({
-      transport: hang,
-      maxConnectionsPerHost: 1,
-      cookieJar: null,
-    });
-    const t0 = performance.now();
-    const replies = Array.from({ length: count }, () => manager.get(url));
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const t1 = performance.now();
-    if (end === "abort") { for (const reply of replies) reply.abort(); }
-    else await manager.close();
-    await Promise.all(replies.map((reply) => reply.finished));
-    const t2 = performance.now();
-    await manager.close();
-    return { queued: ((t1 - t0) * 1000) / count, ended: ((t2 - t1) * 1000) / count };
+  // Each round in a fresh process (`_queue_round.ts`), warmed up and collected first: in one
+  // process, a round would pay for the collection of the garbage the round before left.
+  const round = async (count: number, end: "abort" | "close") => {
+    const script = new URL("./_queue_round.ts", import.meta.url).pathname;
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", script, String(count), end],
+      stderr: "inherit",
+    }).output();
+    if (!success) throw new Error(`${script} ${count} ${end} failed`);
+    return JSON.parse(new TextDecoder().decode(stdout)) as { queued: number; ended: number };
   };
+  const SIZES = [1000, 10_000, 30_000];
   for (const end of ["abort", "close"] as const) {
-    const small: { queued: number; ended: number }[] = [];
-    const large: { queued: number; ended: number }[] = [];
-    await perRequest(1000, end);
-    await perRequest(10_000, end);
+    const runs = SIZES.map(() => [] as { queued: number; ended: number }[]);
     // The garbage collector makes single rounds vary a lot: at least 9.
     for (let i = 0; i < Math.max(rounds, 9); i++) {
-      small.push(await perRequest(1000, end));
-      large.push(await perRequest(10_000, end));
+      for (const [k, size] of SIZES.entries()) runs[k]!.push(await round(size, end));
     }
-    const q1 = median(small.map((s) => s.queued));
-    const q10 = median(large.map((s) => s.queued));
-    const e1 = median(small.map((s) => s.ended));
-    const e10 = median(large.map((s) => s.ended));
+    const queued = runs.map((r) => median(r.map((s) => s.queued)));
+    const ended = runs.map((r) => median(r.map((s) => s.ended)));
     const verb = end === "abort" ? "aborted" : "closed";
     report(
-      `queue then ${end}: per request at 10,000 / at 1,000 = queued ${fmt(q10 / q1)}x, ${verb} ${
-        fmt(e10 / e1)
-      }x (queued ${fmt(q1, 1)} / ${fmt(q10, 1)} µs, ${verb} ${fmt(e1, 1)} / ${fmt(e10, 1)} µs)`,
+      `queue then ${end}: per request at 10,000 / at 1,000 = queued ${
+        fmt(queued[1]! / queued[0]!)
+      }x, ${verb} ${fmt(ended[1]! / ended[0]!)}x (µs at 1,000 / 10,000 / 30,000: queued ${
+        queued.map((q) => fmt(q, 1)).join(" / ")
+      }, ${verb} ${ended.map((e) => fmt(e, 1)).join(" / ")})`,
     );
   }
 }

@@ -129,6 +129,12 @@ export class TransferTimeoutAbort extends DOMException {
 export let noteFirstUrl: (exchange: Exchange, url: URL) => void;
 
 /**
+ * The exchange's signal when it has one already (given, or made by a read of `signal`);
+ * `undefined` while it is still to be made from the reply.
+ */
+export let signalIfMade: (exchange: Exchange) => AbortSignal | undefined;
+
+/**
  * One request on its way through the layers. `url`, `method`, `headers`, `body` and `client`
  * are what will be sent, and layers change them; `request` is what the user asked for.
  *
@@ -165,8 +171,14 @@ export class Exchange {
   readonly request: NetworkRequest;
   /** The reply this exchange feeds; layers dispatch events on it. */
   readonly reply: NetworkReply;
-  /** Aborted when the reply is aborted, times out or the manager closes. */
-  readonly signal: AbortSignal;
+  /**
+   * Aborted when the reply is aborted, times out or the manager closes. An exchange the manager
+   * made gets its reply's signal when a layer or the transport first reads it: a reply that
+   * never reaches the network makes none.
+   */
+  declare readonly signal: AbortSignal;
+  /** The signal, or what makes it from the reply when first read. */
+  #signal: AbortSignal | ((reply: NetworkReply) => AbortSignal);
   /** Receives activity and upload progress. */
   readonly monitor: ExchangeMonitor;
   /** 0 for the first request, then the number of the redirect hop. */
@@ -191,7 +203,8 @@ export class Exchange {
   /**
    * Creates an exchange; the manager does this for each reply.
    *
-   * @param init Every field of the exchange.
+   * @param init Every field of the exchange; `signal` may be a function that makes the signal
+   * from the reply when the exchange's `signal` is first read.
    */
   constructor(init: {
     url: URL;
@@ -200,7 +213,7 @@ export class Exchange {
     body: RequestBody | null;
     request: NetworkRequest;
     reply: NetworkReply;
-    signal: AbortSignal;
+    signal: AbortSignal | ((reply: NetworkReply) => AbortSignal);
     monitor: ExchangeMonitor;
     client?: Deno.HttpClient;
     hop?: number;
@@ -212,7 +225,7 @@ export class Exchange {
     this.body = init.body;
     this.request = init.request;
     this.reply = init.reply;
-    this.signal = init.signal;
+    this.#signal = init.signal;
     this.monitor = init.monitor;
     this.client = init.client;
     this.hop = init.hop ?? 0;
@@ -271,7 +284,7 @@ export class Exchange {
       body: changes.body === undefined ? this.body : changes.body,
       request: this.request,
       reply: this.reply,
-      signal: this.signal,
+      signal: this.#signal,
       monitor: this.monitor,
       hop,
     });
@@ -327,6 +340,18 @@ export class Exchange {
       },
       configurable: true,
     });
+    // `signal` too, made on first read when the exchange was given a function for it.
+    Object.defineProperty(Exchange.prototype, "signal", {
+      get(this: Exchange): AbortSignal {
+        const signal = this.#signal;
+        return typeof signal === "function" ? (this.#signal = signal(this.reply)) : signal;
+      },
+      configurable: true,
+    });
+    signalIfMade = (exchange) => {
+      const signal = exchange.#signal;
+      return typeof signal === "function" ? undefined : signal;
+    };
     noteFirstUrl = (exchange, url) => {
       const root = exchange.#root;
       if (root.#firstOrigin === undefined && root.#firstHref === undefined) {

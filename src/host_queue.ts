@@ -11,6 +11,9 @@ import type { Priority } from "./request.ts";
  * One waiting request: a node of its priority's doubly linked list, and the listener of its
  * signal's `abort` event (an object with `handleEvent`: no closure per waiter).
  */
+/** What a waiter leaves the queue on: an `AbortSignal`, or a reply's lighter stand-in. */
+type QueueSignal = Parameters<HostQueue["acquire"]>[2];
+
 class Waiter {
   list: WaiterList | undefined = undefined;
   prev: Waiter | undefined = undefined;
@@ -19,7 +22,7 @@ class Waiter {
   constructor(
     readonly resolve: (release: () => void) => void,
     readonly reject: (reason: unknown) => void,
-    readonly signal: AbortSignal,
+    readonly signal: QueueSignal,
     readonly host: HostState,
     /** Lets the host go when the last waiter left (the queue's, shared by its waiters). */
     readonly left: (host: HostState) => void,
@@ -118,12 +121,26 @@ export class HostQueue {
    *
    * @param key The origin.
    * @param priority The request's priority.
-   * @param signal Aborting it while waiting leaves the queue at once.
+   * @param signal Aborting it while waiting leaves the queue at once: an `AbortSignal`, or
+   * anything with its `aborted` and `reason` that calls the `abort` listener object it is given.
    * @returns A function that releases the slot; calling it again does nothing.
    * @throws The signal's reason when aborted while waiting, or the reason given to
    * {@linkcode HostQueue.close}.
    */
-  acquire(key: string, priority: Priority, signal: AbortSignal): Promise<() => void> {
+  acquire(
+    key: string,
+    priority: Priority,
+    signal: {
+      readonly aborted: boolean;
+      readonly reason: unknown;
+      addEventListener(
+        type: "abort",
+        listener: EventListenerObject,
+        options: AddEventListenerOptions,
+      ): void;
+      removeEventListener(type: "abort", listener: EventListenerObject): void;
+    },
+  ): Promise<() => void> {
     if (this.#closed) return Promise.reject(this.#closed.reason);
     if (signal.aborted) return Promise.reject(signal.reason);
     const host = this.#host(key);

@@ -37,6 +37,7 @@ import {
 } from "./_reply_body.ts";
 import { decodeText, parseJson } from "./reply/_decode.ts";
 import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
+import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 
 /**
  * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
@@ -92,8 +93,15 @@ export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMExcep
  * timeout reason (`AbortSignal.timeout()`), else `OperationCanceledError`.
  */
 export let abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
-/** The abort signal of a reply's exchanges. */
+/** The abort signal of a reply's exchanges, made on the first call. */
 export let replySignal: (reply: NetworkReply) => AbortSignal;
+/** Whether a reply's exchanges were aborted (the reply was aborted or finished early). */
+export let replyAborted: (reply: NetworkReply) => boolean;
+/**
+ * What a request of a reply waits for a queue slot on when no signal was made for it: it calls
+ * its `abort` listeners when the reply aborts its exchanges, as the signal would.
+ */
+export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
 /** The upload progress and activity hooks of a reply. */
 export let replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
 /** Counts one retry of a reply (the retry layer). */
@@ -192,7 +200,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   #settings: ReplySettings | undefined;
   #resolveFinished!: () => void;
-  readonly #controller = new AbortController();
+  /** The exchanges' abort: no `AbortController` until their signal is read. */
+  readonly #abort = new ExchangeAbort();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #deadline: ReturnType<typeof setTimeout> | undefined;
   /** The exchange, and the transfer timeout's message once it fired through its proxy. */
@@ -220,7 +229,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         );
       } else reply.abort();
     };
-    replySignal = (reply) => reply.#controller.signal;
+    replySignal = (reply) => reply.#abort.signal;
+    replyAborted = (reply) => reply.#abort.aborted;
+    replyAbortSource = (reply) => reply.#abort;
     replyMonitor = (reply) => new ReplyMonitor(reply);
     monitorActivity = (reply) => reply.#activity();
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
@@ -719,7 +730,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
       // No response through a proxy: the proxy layer probes it (within 1 s), or it stands.
       this.#proxyTimeout = message;
-      this.#controller.abort(new TransferTimeoutAbort(message));
+      this.#abort.abort(new TransferTimeoutAbort(message));
       this.#timer = setTimeout(() => this.#finish(NetworkError.TimeoutError, message), 2000);
     }, timeout);
   }
@@ -744,7 +755,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #abortWith(code: NetworkErrorCode, message: string, reason?: DOMException): void {
     if (this.#state === "finished") return;
     const name = code === NetworkError.TimeoutError ? "TimeoutError" : "AbortError";
-    this.#controller.abort(reason ?? new DOMException(message, name));
+    this.#abort.abort(reason, message, name);
     this.#finish(code, message);
   }
 
@@ -758,9 +769,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#errorString = _redactUserinfo(message);
     if (!this.#bodyDone) {
       this.#reader?.cancel().catch(() => {});
-      if (!this.#controller.signal.aborted) {
-        this.#controller.abort(new DOMException(message || "Reply finished", "AbortError"));
-      }
+      this.#abort.abort(undefined, message || "Reply finished");
     }
     this.#notify();
     if (code === NetworkError.NoError) this.#upload?.complete();

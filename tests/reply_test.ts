@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError, type NetworkProgressEvent } from "../mod.ts";
+import {
+  NetworkAccessManager,
+  NetworkError,
+  type NetworkProgressEvent,
+  type NetworkReply,
+} from "../mod.ts";
+import { countAbortControllers } from "./_helpers/abort_controllers.ts";
 import {
   guardUnhandledRejections,
   readHead,
@@ -509,4 +515,72 @@ Deno.test("an aborted reply aborts its exchange's signal with an AbortError", as
     assert.equal(reason.name, "AbortError");
     assert.equal(reason.message, "Operation canceled");
   }
+});
+
+Deno.test("A reply makes its exchanges' AbortController only when a layer or the transport reads the signal", async () => {
+  await using quiet = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("ok")),
+  });
+  let made = await countAbortControllers(async () => {
+    assert.equal(await quiet.get("http://signal.test/").text(), "ok");
+  });
+  assert.equal(made, 0, "a transport that never reads the signal: none made");
+  await using reading = new NetworkAccessManager({
+    transport: ({ signal }) => Promise.resolve(new Response(String(signal.aborted))),
+  });
+  made = await countAbortControllers(async () => {
+    assert.equal(await reading.get("http://signal.test/").text(), "false");
+  });
+  assert.equal(made, 1);
+});
+
+Deno.test("A request aborted while it waits in the queue makes no AbortController and frees its place", async () => {
+  const hanging: (() => void)[] = [];
+  await using manager = new NetworkAccessManager({
+    maxConnectionsPerHost: 1,
+    transport: ({ signal, url }) =>
+      url.pathname === "/hang"
+        ? new Promise<Response>((_, reject) => {
+          hanging.push(() => reject(signal.reason));
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        })
+        : Promise.resolve(new Response("third")),
+  });
+  const first = manager.get("http://queue.test/hang");
+  await tick(2);
+  let second!: NetworkReply;
+  const third = manager.get("http://queue.test/third");
+  const made = await countAbortControllers(async () => {
+    second = manager.get("http://queue.test/second", { priority: "high" });
+    await tick(2);
+    assert.equal(manager.queue.waiting("http://queue.test"), 2);
+    second.abort();
+  });
+  assert.equal(made, 0, "sent, queued and aborted with no AbortController");
+  assert.equal(second.error, NetworkError.OperationCanceledError);
+  assert.equal(manager.queue.waiting("http://queue.test"), 1);
+  first.abort();
+  assert.equal(await third.text(), "third");
+  assert.equal(hanging.length, 1);
+});
+
+Deno.test("A layer that first reads the exchange's signal after the reply was aborted finds it aborted", async () => {
+  let resume!: () => void;
+  const seen: unknown[] = [];
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("never")),
+    layers: [(next) => async (exchange) => {
+      await new Promise<void>((resolve) => (resume = resolve));
+      seen.push(exchange.signal.aborted, (exchange.signal.reason as DOMException).name);
+      return await next(exchange);
+    }],
+  });
+  const reply = manager.get("http://late.test/");
+  await tick(2);
+  reply.abort();
+  resume();
+  await reply.finished;
+  await tick(2);
+  assert.deepEqual(seen, [true, "AbortError"]);
+  assert.equal(reply.error, NetworkError.OperationCanceledError);
 });

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { type Exchange, type Layer, responseInfo } from "../exchange.ts";
+import { type Exchange, type Layer, responseInfo, signalIfMade } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
-import { holdSlot } from "../reply.ts";
+import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
 
 /**
  * Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot.
@@ -51,10 +51,17 @@ export function queueLayer(
       const key = `${protocol}//${host}`;
       // Hops of one reply go one after the other: the last one's response is done with.
       exchange.releaseSlot?.();
+      // Neither waiting nor a free slot makes the exchange's signal: the reply stands in for it.
+      const signal = signalIfMade(exchange);
+      const aborted = signal === undefined ? replyAborted(exchange.reply) : signal.aborted;
       // A free slot: no promise of its own before sending.
-      const release = exchange.signal.aborted ? undefined : queue.tryAcquire(key);
+      const release = aborted ? undefined : queue.tryAcquire(key);
       if (release !== undefined) return send(exchange, release);
-      const acquiring = queue.acquire(key, exchange.request.priority, exchange.signal);
+      const acquiring = queue.acquire(
+        key,
+        exchange.request.priority,
+        signal ?? replyAbortSource(exchange.reply),
+      );
       if (onWait !== undefined && queue.waiting(key) > 0) onWait(key, exchange);
       return acquiring.then((release) => send(exchange, release));
     };

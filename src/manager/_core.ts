@@ -593,7 +593,7 @@ export class ManagerCore implements PipelineSettings {
       body: requestBody,
       request,
       reply,
-      signal: replySignal(reply),
+      signal: replySignal,
       monitor: replyMonitor(reply),
     });
     // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.

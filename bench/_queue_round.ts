@@ -1,0 +1,50 @@
+/**
+ * One round of `bench/report.ts`'s queue figures, in a process of its own so that no round
+ * inherits the garbage of another: queues `count` requests behind one busy slot, then ends
+ * them with `abort()` one by one or with the manager's `close()`, after warm-up rounds.
+ *
+ * Run: `deno run -A --v8-flags=--expose-gc bench/_queue_round.ts <count> <abort|close>`; prints
+ * `{"queued": µs, "ended": µs}`, the cost per request of each phase.
+ *
+ * @module
+ */
+
+import { NetworkAccessManager } from "../mod.ts";
+
+const count = Number(Deno.args[0]);
+const end = Deno.args[1];
+if (!(count > 0) || (end !== "abort" && end !== "close")) {
+  throw new TypeError("usage: _queue_round.ts <count> <abort|close>");
+}
+// A transport that never answers: every request beyond the one slot waits in the queue.
+const hang = (exchange: { signal: AbortSignal }) =>
+  new Promise<Response>((_, reject) => {
+    exchange.signal.addEventListener("abort", () => reject(exchange.signal.reason), {
+      once: true,
+    });
+  });
+
+async function round(): Promise<{ queued: number; ended: number }> {
+  const manager = new NetworkAccessManager({
+    transport: hang,
+    maxConnectionsPerHost: 1,
+    cookieJar: null,
+  });
+  const t0 = performance.now();
+  const replies = Array.from({ length: count }, () => manager.get("http://queue.test/"));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const t1 = performance.now();
+  if (end === "abort") { for (const reply of replies) reply.abort(); }
+  else await manager.close();
+  await Promise.all(replies.map((reply) => reply.finished));
+  const t2 = performance.now();
+  await manager.close();
+  return { queued: ((t1 - t0) * 1000) / count, ended: ((t2 - t1) * 1000) / count };
+}
+
+// Rounds of 30,000 requests in all warm the code up (so that every size runs compiled code),
+// then a full collection (with `--v8-flags=--expose-gc`) leaves the measured round none of
+// their garbage.
+for (let done = 0; done < 30_000; done += count) await round();
+(globalThis as { gc?: () => void }).gc?.();
+console.log(JSON.stringify(await round()));
