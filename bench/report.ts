@@ -7,7 +7,8 @@
  *   floor (`fetch` with the options the manager must pass) and the least wrapper (that `fetch`
  *   in a reply object that counts its origin's slot), each against a bare `fetch(url)`;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
- *   `response.body`, with the growth of the resident set while streaming;
+ *   `response.body` with its reader and with `for await`, with the growth of the resident set
+ *   while streaming;
  * - the cost per request of queuing, aborting and closing 1,000, 10,000 and 30,000 queued
  *   requests, each round in a process of its own (the ratio of the per-request cost at 10,000
  *   to that at 1,000: 1 is flat);
@@ -168,6 +169,16 @@ if (wanted("stream")) {
     }
     if (size !== SIZE) throw new Error(`fetch read ${size} bytes`);
   };
+  // The same loop as the reply's: `for await` over `response.body`.
+  const viaBodyIterator = async () => {
+    let size = 0;
+    let n = 0;
+    for await (const chunk of (await fetch(url)).body!) {
+      size += chunk.byteLength;
+      sample(n++);
+    }
+    if (size !== SIZE) throw new Error(`fetch read ${size} bytes`);
+  };
   const viaManager = async () => {
     const reply = manager.get(url);
     let size = 0;
@@ -179,6 +190,7 @@ if (wanted("stream")) {
     if (size !== SIZE) throw new Error(`manager read ${size} bytes: ${reply.errorString}`);
   };
   const r = await compare(viaFetch, viaManager);
+  const loop = await compare(viaBodyIterator, viaManager);
   const growth: number[] = [];
   for (let i = 0; i < 3; i++) {
     const before = Deno.memoryUsage().rss;
@@ -191,6 +203,12 @@ if (wanted("stream")) {
       `(response.body ${fmt(SIZE / MIB / (r.baseline / 1000), 0)} MiB/s, iterator ${
         fmt(SIZE / MIB / (r.subject / 1000), 0)
       } MiB/s); RSS growth ${fmt(median(growth) / MIB, 1)} MiB`,
+  );
+  report(
+    `  the same against \`for await\` over response.body: ${fmt(loop.ratio)}x ` +
+      `(${fmt(SIZE / MIB / (loop.baseline / 1000), 0)} MiB/s against ${
+        fmt(SIZE / MIB / (loop.subject / 1000), 0)
+      } MiB/s)`,
   );
   await manager.close();
   await server.shutdown();
