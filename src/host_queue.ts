@@ -7,13 +7,13 @@
 
 import type { Priority } from "./request.ts";
 
+/** What a waiter leaves the queue on: an `AbortSignal`, or a reply's lighter stand-in. */
+type QueueSignal = Parameters<HostQueue["acquire"]>[2];
+
 /**
  * One waiting request: a node of its priority's doubly linked list, and the listener of its
  * signal's `abort` event (an object with `handleEvent`: no closure per waiter).
  */
-/** What a waiter leaves the queue on: an `AbortSignal`, or a reply's lighter stand-in. */
-type QueueSignal = Parameters<HostQueue["acquire"]>[2];
-
 class Waiter {
   list: WaiterList | undefined = undefined;
   prev: Waiter | undefined = undefined;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkProgressEvent,
@@ -532,6 +533,21 @@ Deno.test("A reply makes its exchanges' AbortController only when a layer or the
     assert.equal(await reading.get("http://signal.test/").text(), "false");
   });
   assert.equal(made, 1);
+  // A fresh hit of the cache never goes below the cache layer: none made either.
+  await using cached = new NetworkAccessManager({
+    cache: new MemoryCache(),
+    transport: ({ signal }) =>
+      Promise.resolve(
+        new Response(String(signal.aborted), { headers: { "cache-control": "max-age=60" } }),
+      ),
+  });
+  assert.equal(await cached.get("http://signal.test/").text(), "false");
+  made = await countAbortControllers(async () => {
+    const hit = cached.get("http://signal.test/");
+    assert.equal(await hit.text(), "false");
+    assert.equal(hit.fromCache, true);
+  });
+  assert.equal(made, 0, "a fresh cache hit: none made");
 });
 
 Deno.test("A request aborted while it waits in the queue makes no AbortController and frees its place", async () => {

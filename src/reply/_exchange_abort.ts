@@ -12,7 +12,7 @@ const ABORT_EVENT = new Event("abort");
 /**
  * The abort state of one reply's exchanges. Its `signal` is made on first read (aborted at
  * once when the exchanges were aborted before). A request waiting for a queue slot listens
- * here instead, as on a signal: `aborted`, `reason` and one `abort` listener object.
+ * here instead, as on a signal: `aborted`, `reason`, and `abort` listener objects.
  */
 export class ExchangeAbort {
   #controller: AbortController | undefined;
