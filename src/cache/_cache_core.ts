@@ -14,6 +14,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { describe } from "../_validation.ts";
 import {
   _applyUpdate,
   _cacheUrl,
@@ -104,6 +105,22 @@ export class CacheCore<S extends StoredEntry> {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the cache is closed`);
   }
 
+  /** Checks that `entry` is an entry the store gave (its URL, variant and generation). */
+  #checkEntry(what: string, entry: CacheEntry): void {
+    this.#check(what);
+    const { url, variant, generation, lastAccess } = (entry ?? {}) as Partial<CacheEntry>;
+    if (
+      typeof url !== "string" || typeof variant !== "string" || typeof generation !== "string" ||
+      typeof lastAccess !== "number"
+    ) {
+      throw new TypeError(
+        `Cannot ${what}: 'entry' must be a CacheEntry from metaData() or variants(), got ${
+          describe(entry)
+        }`,
+      );
+    }
+  }
+
   /** `stored`, or `null` (after removing it) when it expired. */
   async #live(stored: S | null): Promise<S | null> {
     if (stored === null || !_isExpired(stored.entry, this.#clock())) return stored;
@@ -137,7 +154,7 @@ export class CacheCore<S extends StoredEntry> {
   }
 
   async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
-    this.#check("read cache");
+    this.#checkEntry("read cache", entry);
     const body = await this.#backend.body(entry);
     const now = this.#clock();
     if (body !== null && now - entry.lastAccess >= this.#backend.touchThreshold) {
@@ -181,7 +198,7 @@ export class CacheCore<S extends StoredEntry> {
   }
 
   async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
-    this.#check("update cache entry");
+    this.#checkEntry("update cache entry", entry);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const stored = await this.#live(await this.#backend.read(entry.url, entry.variant));
       if (stored === null || stored.entry.generation !== entry.generation) return false;
@@ -198,7 +215,7 @@ export class CacheCore<S extends StoredEntry> {
   }
 
   async touch(entry: CacheEntry): Promise<void> {
-    this.#check("update cache entry");
+    this.#checkEntry("update cache entry", entry);
     const now = this.#clock();
     if (now - entry.lastAccess >= this.#backend.touchThreshold) await this.#touch(entry, now);
   }

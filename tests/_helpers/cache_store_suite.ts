@@ -97,6 +97,19 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
     assert.ok(entry.size > body.length, "metadata counts toward the size");
   });
 
+  test("rejects what is not an entry it gave, naming it, in body(), touch() and updateMetaData()", async (cache) => {
+    const message =
+      /'entry' must be a CacheEntry from metaData\(\) or variants\(\), got "https:\/\/example.com\/a"/;
+    const notEntry = "https://example.com/a" as unknown as CacheEntry;
+    await assert.rejects(cache.body(notEntry), message);
+    await assert.rejects(cache.touch(notEntry), message);
+    await assert.rejects(cache.updateMetaData(notEntry, { expires: null }), message);
+    await assert.rejects(
+      cache.body({ url: "https://example.com/a" } as unknown as CacheEntry),
+      /'entry' must be a CacheEntry .*got an object/,
+    );
+  });
+
   test("serves an empty body", async (cache) => {
     await cache.insert(meta("https://example.com/empty"), []);
     const entry = await cache.metaData("https://example.com/empty");
