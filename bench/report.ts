@@ -77,7 +77,8 @@ if (wanted("get")) {
       signal: new AbortController().signal,
     })).bytes();
   // The least a manager can do with that floor: parse the URL, count the origin's slot, send as
-  // above, keep status and headers, read the body, and settle a reply object with events. What
+  // above, keep status and headers, read the body, and settle a reply object (an `EventTarget`
+  // that sends no event). What
   // the manager adds to it (queue order, permissions, proxies, redirect, auth and cookie policy,
   // timeouts, progress) must fit between this line and the target.
   const slots = new Map<string, number>();
@@ -221,7 +222,8 @@ if (wanted("queue")) {
   // Each round in a fresh process (`_queue_round.ts`), warmed up and collected first: in one
   // process, a round would pay for the collection of the garbage the round before left.
   const round = async (count: number, end: "abort" | "close") => {
-    const script = new URL("./_queue_round.ts", import.meta.url).pathname;
+    // As a URL: `deno run` takes one, and a path with spaces stays whole.
+    const script = new URL("./_queue_round.ts", import.meta.url).href;
     const { stdout, success } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--v8-flags=--expose-gc", script, String(count), end],
       stderr: "inherit",
