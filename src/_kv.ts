@@ -11,7 +11,9 @@ export interface _KvSource {
 /**
  * Opens a Deno KV database for `what`, failing with an error that names the flag when Deno KV is
  * not available (it is unstable in Deno 2: `--unstable-kv`, or `"unstable": ["kv"]` in
- * deno.json).
+ * deno.json). Opening is retried while SQLite reports the file locked: workers or processes
+ * that open one new file at the same moment race to set it up, and the losers are told
+ * `database is locked` at once.
  */
 export function _openKvDatabase(path: string | undefined, what: string): Promise<Deno.Kv> {
   if (typeof Deno.openKv !== "function") {
@@ -22,11 +24,14 @@ export function _openKvDatabase(path: string | undefined, what: string): Promise
       ),
     );
   }
-  return Deno.openKv(path).then((kv) => {
+  return _retryLocked(() => Deno.openKv(path), OPEN_ATTEMPTS).then((kv) => {
     if (path !== undefined) kvPaths.set(kv, path);
     return kv;
   });
 }
+
+/** How often opening a locked database is tried: between 1.1 and 2.3 s of waiting in all. */
+const OPEN_ATTEMPTS = 9;
 
 /** The path each database opened by {@linkcode _openKvDatabase} was opened at. */
 const kvPaths = new WeakMap<Deno.Kv, string>();

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { _openKvDatabase } from "../src/_kv.ts";
+
+/** Runs `body` with `Deno.openKv` replaced by `openKv`. */
+async function withOpenKv(
+  openKv: (path?: string) => Promise<Deno.Kv>,
+  body: () => Promise<void>,
+): Promise<void> {
+  const own = Object.getOwnPropertyDescriptor(Deno, "openKv")!;
+  Object.defineProperty(Deno, "openKv", { value: openKv, configurable: true, writable: true });
+  try {
+    await body();
+  } finally {
+    Object.defineProperty(Deno, "openKv", own);
+  }
+}
+
+Deno.test("opening a KV database is tried again while SQLite reports it locked", async () => {
+  const real = Deno.openKv;
+  const paths: (string | undefined)[] = [];
+  await withOpenKv((path) => {
+    paths.push(path);
+    return paths.length <= 2 ? Promise.reject(new Error("database is locked")) : real(path);
+  }, async () => {
+    const kv = await _openKvDatabase(":memory:", "cache");
+    try {
+      await kv.set(["k"], 1);
+      assert.equal((await kv.get(["k"])).value, 1);
+    } finally {
+      kv.close();
+    }
+  });
+  assert.deepEqual(paths, [":memory:", ":memory:", ":memory:"]);
+});
+
+/** How many times `_openKvDatabase` calls `Deno.openKv` when every call fails with `error`. */
+async function callsUntilFailure(error: Error): Promise<number> {
+  let calls = 0;
+  await withOpenKv(() => {
+    calls++;
+    return Promise.reject(error);
+  }, async () => {
+    await assert.rejects(_openKvDatabase("db.sqlite3", "cache"), (thrown) => thrown === error);
+  });
+  return calls;
+}
+
+Deno.test("opening a KV database fails at once on another error, and gives up on a lock that stays", async () => {
+  assert.equal(
+    await callsUntilFailure(new TypeError("Invalid database path")),
+    1,
+    "an error other than a lock is not retried",
+  );
+  assert.equal(
+    await callsUntilFailure(new Error("database is locked")),
+    9,
+    "a lock that is never released is tried 9 times, then reported",
+  );
+});
+
+Deno.test("workers that open one new KV file at the same moment all get it", async () => {
+  const WORKERS = 4;
+  const ROUNDS = 60;
+  const workers = Array.from(
+    { length: WORKERS },
+    () =>
+      new Worker(new URL("./testdata/workers/kv_open_worker.ts", import.meta.url), {
+        type: "module",
+      }),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const failures: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Without retrying, about one open in twenty lost the race to set up the file.
+      const path = `${dir}/shared-${round}.sqlite3`;
+      const results = await Promise.all(workers.map((worker) =>
+        new Promise<string>((resolve) => {
+          worker.onmessage = (event: MessageEvent<string>) => resolve(event.data);
+          worker.postMessage(path);
+        })
+      ));
+      failures.push(...results.filter((result) => result !== "ok"));
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${WORKERS * ROUNDS} opens failed`);
+  } finally {
+    for (const worker of workers) worker.terminate();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
