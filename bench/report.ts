@@ -4,8 +4,9 @@
  * above 1 means the manager was faster). What it measures:
  *
  * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), the
- *   floor (`fetch` with the options the manager must pass) and the least wrapper (that `fetch`
- *   in a reply object that counts its origin's slot), each against a bare `fetch(url)`;
+ *   floor (`fetch` with the options the manager must pass), the least wrapper (that `fetch`
+ *   in a reply object that counts its origin's slot) and the manager without a cookie jar and
+ *   decompression guard, each against a bare `fetch(url)`;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body` with its reader and with `for await`, with the growth of the resident set
  *   while streaming;
@@ -113,6 +114,10 @@ if (wanted("get")) {
     }
   }
   const viaLeast = async () => await new LeastReply(new URL(url)).bytes();
+  // The manager with the two features that cost the most turned off: no cookie jar, and no
+  // decompression guard (so no `accept-encoding: identity` on the wire, and no decoder).
+  const lean = new NetworkAccessManager({ cookieJar: null, decompressionGuard: -1 });
+  const viaLean = async () => await lean.get(url).bytes();
   for (const concurrency of [6, 1]) {
     const requests = concurrency === 6 ? 3000 : 1500;
     const r = await compare(
@@ -141,8 +146,18 @@ if (wanted("get")) {
     report(
       `  least wrapper, concurrency ${concurrency}: ${fmt(least.ratio)}x bare fetch`,
     );
+    const off = await compare(
+      run(concurrency, requests, viaFetch),
+      run(concurrency, requests, viaLean),
+    );
+    report(
+      `  no cookie jar, no decompression guard, concurrency ${concurrency}: ${
+        fmt(off.ratio)
+      }x bare fetch`,
+    );
   }
   await manager.close();
+  await lean.close();
   await server.shutdown();
 }
 

@@ -406,8 +406,9 @@ export interface ResponseInfo {
   /** The URLs redirected to, in order. */
   redirects?: URL[];
   /**
-   * True when the whole body was already received (its connection is free): the transport
-   * reads small bodies in one piece.
+   * True when the whole body was already received (its connection is free), as a transport or
+   * layer that read it in one piece records it: the queue layer then frees the origin's slot at
+   * once.
    */
   bodyReceived?: boolean;
   /**

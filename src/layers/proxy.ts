@@ -110,9 +110,11 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       try {
         let proxy = DIRECT;
         const env = settings.env?.();
-        const chosen = settings.proxy() !== undefined || settings.proxyFactory() !== undefined;
-        // No proxy set and none in the environment: a direct connection, nothing to look up.
-        if (chosen || env === undefined || env.hasProxy) {
+        const configured = settings.proxy();
+        const chosen = configured !== undefined || settings.proxyFactory() !== undefined;
+        // No proxy set and none in the environment, or `{ type: "none" }` set (checked when it
+        // was set, and it wins over a factory): a direct connection, nothing to look up.
+        if (configured?.type !== "none" && (chosen || env === undefined || env.hasProxy)) {
           try {
             proxy = resolveProxy(proxyQuery(exchange.url), {
               proxy: settings.proxy(),
