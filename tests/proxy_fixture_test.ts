@@ -206,9 +206,19 @@ Deno.test("proxy fixture in close mode drops every connection at once", async (t
 Deno.test("proxy fixture in hang mode holds connections until closed", async () => {
   await using origin = startOrigin();
   const proxy = startProxyServer({ hosts, mode: "hang" });
-  const error = await fetchFails({ url: proxy.url }, origin.url("origin.test"), {
-    signal: AbortSignal.timeout(150),
+  const controller = new AbortController();
+  const failing = fetchFails({ url: proxy.url }, origin.url("origin.test"), {
+    signal: controller.signal,
   });
+  // However long a loaded machine takes to connect: once accepted, the request is held, not
+  // answered, until the client gives up.
+  for (let waited = 0; proxy.accepted === 0 && waited < 10_000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(proxy.accepted, 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  controller.abort(new DOMException("Gave up waiting for the proxy", "TimeoutError"));
+  const error = await failing;
   assert.equal((error as DOMException).name, "TimeoutError");
   assert.equal(proxy.accepted, 1);
   await proxy.close();
