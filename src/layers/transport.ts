@@ -153,14 +153,20 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   let response: Response;
   try {
-    response = await fetch(target, {
-      method,
-      headers: sent,
-      body: body as BodyInit | undefined,
-      redirect: "manual",
-      signal: exchange.signal,
-      client: exchange.client,
-    });
+    // A GET goes without `method` (fetch's default), which `fetch` would check and normalize.
+    response = await fetch(
+      target,
+      method === "GET"
+        ? { headers: sent, redirect: "manual", signal: exchange.signal, client: exchange.client }
+        : {
+          method,
+          headers: sent,
+          body: body as BodyInit | undefined,
+          redirect: "manual",
+          signal: exchange.signal,
+          client: exchange.client,
+        },
+    );
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
     throw classifyError(error, url, "connect");
