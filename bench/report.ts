@@ -72,7 +72,6 @@ if (wanted("get")) {
   // and `accept-encoding: identity` so that the decompression guard can count compressed bytes).
   const asManagerCalls = async () =>
     await (await fetch(url, {
-      method: "GET",
       headers: { "accept-encoding": "identity" },
       redirect: "manual",
       signal: new AbortController().signal,
@@ -97,7 +96,6 @@ if (wanted("get")) {
       slots.set(host, (slots.get(host) ?? 0) + 1);
       try {
         const response = await fetch(target, {
-          method: "GET",
           headers: { "accept-encoding": "identity" },
           redirect: "manual",
           signal: new AbortController().signal,
