@@ -112,7 +112,7 @@ if (wanted("get")) {
     }
   }
   const viaLeast = async () => await new LeastReply(new URL(url)).bytes();
-  // The manager with the two features that cost the most turned off: no cookie jar, and no
+  // The manager with the two features a plain GET meets turned off: no cookie jar, and no
   // decompression guard (so no `accept-encoding: identity` on the wire, and no decoder).
   const lean = new NetworkAccessManager({ cookieJar: null, decompressionGuard: -1 });
   const viaLean = async () => await lean.get(url).bytes();

@@ -117,14 +117,14 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         if (configured?.type !== "none" && (chosen || env === undefined || env.hasProxy)) {
           try {
             proxy = resolveProxy(proxyQuery(exchange.url), {
-              proxy: settings.proxy(),
+              proxy: configured,
               proxyFactory: settings.proxyFactory(),
               env: env?.vars,
             });
           } catch (error) {
             throw new NetworkReplyError(
               NetworkError.UnknownNetworkError,
-              redactProxy((error as Error).message, settings.proxy() ?? { type: "none" }),
+              redactProxy((error as Error).message, configured ?? { type: "none" }),
               { cause: error },
             );
           }
