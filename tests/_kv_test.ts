@@ -1,19 +1,6 @@
 import assert from "node:assert/strict";
 import { _openKvDatabase } from "../src/_kv.ts";
-
-/** Runs `body` with `Deno.openKv` replaced by `openKv`. */
-async function withOpenKv(
-  openKv: (path?: string) => Promise<Deno.Kv>,
-  body: () => Promise<void>,
-): Promise<void> {
-  const own = Object.getOwnPropertyDescriptor(Deno, "openKv")!;
-  Object.defineProperty(Deno, "openKv", { value: openKv, configurable: true, writable: true });
-  try {
-    await body();
-  } finally {
-    Object.defineProperty(Deno, "openKv", own);
-  }
-}
+import { withOpenKv } from "./_helpers/kv_spy.ts";
 
 Deno.test("opening a KV database is tried again while SQLite reports it locked", async () => {
   const real = Deno.openKv;

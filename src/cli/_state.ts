@@ -15,6 +15,7 @@ import {
   MemoryHstsStore,
   type NetworkCache,
 } from "../../mod.ts";
+import { _openKvDatabase } from "../_kv.ts";
 import type { Plan } from "./_args.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
@@ -42,7 +43,8 @@ export async function openState(
       if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true }).catch(() => {});
     }
     try {
-      kv = await Deno.openKv(path);
+      // Tried again while SQLite reports the file locked: runs started at once on a new file.
+      kv = await _openKvDatabase(path, "the state file");
     } catch (error) {
       throw new Exit(
         EXIT_CODES.failure,

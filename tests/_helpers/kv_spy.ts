@@ -71,3 +71,17 @@ export function countReads(): { reads: number } & Disposable {
   counter[Symbol.dispose] = () => names.forEach((name, i) => proto[name] = originals[i]!);
   return counter;
 }
+
+/** Runs `body` with `Deno.openKv` replaced by `openKv`. */
+export async function withOpenKv(
+  openKv: (path?: string) => Promise<Deno.Kv>,
+  body: () => Promise<void>,
+): Promise<void> {
+  const own = Object.getOwnPropertyDescriptor(Deno, "openKv")!;
+  Object.defineProperty(Deno, "openKv", { value: openKv, configurable: true, writable: true });
+  try {
+    await body();
+  } finally {
+    Object.defineProperty(Deno, "openKv", own);
+  }
+}
