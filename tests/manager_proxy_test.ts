@@ -7,7 +7,12 @@ import {
   type NetworkReply,
   type ProxyQuery,
 } from "../mod.ts";
-import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import {
+  runWithEnv,
+  startOrigin,
+  startProxyServer,
+  TEST_CA_CERT,
+} from "./_helpers/proxy_server.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -373,30 +378,13 @@ Deno.test('the system proxy is the default, and "system" reads the environment',
   // default HTTP client of every test module from them.
   await using origin = startOrigin();
   await using proxy = startProxyServer({ hosts });
-  const env: Record<string, string> = {
-    http_proxy: proxy.url,
-    no_proxy: "127.0.0.1",
-    PATH: Deno.env.get("PATH") ?? "",
-    HOME: Deno.env.get("HOME") ?? "",
-  };
-  const denoDir = Deno.env.get("DENO_DIR");
-  if (denoDir) env.DENO_DIR = denoDir;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("./testdata/proxy/system_proxy.ts", import.meta.url).pathname,
-      origin.url("origin.test", "/env"),
-      origin.url("127.0.0.1", "/bypass"),
-    ],
-    cwd: new URL("../", import.meta.url).pathname,
-    clearEnv: true,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  const results = JSON.parse(new TextDecoder().decode(output.stdout));
+  const { code, stdout, stderr } = await runWithEnv(
+    new URL("./testdata/proxy/system_proxy.ts", import.meta.url),
+    [origin.url("origin.test", "/env"), origin.url("127.0.0.1", "/bypass")],
+    { http_proxy: proxy.url, no_proxy: "127.0.0.1" },
+  );
+  assert.equal(code, 0, stderr);
+  const results = JSON.parse(stdout);
   const bypassed = "origin GET /bypass";
   assert.deepEqual(results.default, { body: "origin GET /env", error: 0, bypassed });
   assert.deepEqual(results.system, { body: "origin GET /env", error: 0, bypassed });

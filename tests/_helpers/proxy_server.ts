@@ -553,3 +553,38 @@ export function startOrigin(options: { tls?: boolean } = {}): Origin {
     [Symbol.asyncDispose]: close,
   };
 }
+
+/**
+ * Runs `deno run -A <script> ...args` in a process of its own whose environment holds `vars` and
+ * nothing else of this one's but `PATH`, `HOME` and `DENO_DIR`: proxy variables are process-wide,
+ * and a test module running at the same time would read them.
+ *
+ * @returns The exit code, and standard output and error as text.
+ */
+export async function runWithEnv(
+  script: URL,
+  args: string[],
+  vars: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {
+    ...vars,
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+  };
+  const denoDir = Deno.env.get("DENO_DIR");
+  if (denoDir) env.DENO_DIR = denoDir;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script.pathname, ...args],
+    cwd: new URL("../../", import.meta.url).pathname,
+    clearEnv: true,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
+}

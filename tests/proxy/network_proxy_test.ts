@@ -12,7 +12,12 @@ import { redactProxy } from "../../src/proxy/_redact.ts";
 import { resolveProxy } from "../../src/proxy/_resolve.ts";
 import { _envHasProxy, _ProxyClientPool } from "../../src/_proxy_client.ts";
 import { NetworkError } from "../../src/network_error.ts";
-import { startOrigin, startProxyServer, TEST_CA_CERT } from "../_helpers/proxy_server.ts";
+import {
+  runWithEnv,
+  startOrigin,
+  startProxyServer,
+  TEST_CA_CERT,
+} from "../_helpers/proxy_server.ts";
 
 const hosts = { "origin.test": "127.0.0.1" };
 const SECRET = "pa55:w0rd/é";
@@ -543,50 +548,35 @@ Deno.test("_ProxyClientPool.clear closes every client and is safe twice", async 
   pool.clear();
 });
 
-Deno.test("_ProxyClientPool clients ignore the proxy environment variables", async (t) => {
+Deno.test("_ProxyClientPool clients ignore the proxy environment variables", async () => {
+  // In a process of its own, started with the variables set: they are process-wide, and a
+  // manager in another test module running at the same time would read them.
   await using origin = startOrigin();
   await using proxy = startProxyServer({ hosts });
   await using decoy = startProxyServer({ hosts });
-  const pool = new _ProxyClientPool();
-  const before = Deno.env.get("NO_PROXY");
-  // The variables are set only while the clients are made (synchronously): Deno reads them
-  // then, and nothing else in this process sees them.
-  const withEnv = <T>(vars: Record<string, string>, fn: () => T): T => {
-    const saved = Object.keys(vars).map((name) => [name, Deno.env.get(name)] as const);
-    for (const [name, value] of Object.entries(vars)) Deno.env.set(name, value);
-    try {
-      return fn();
-    } finally {
-      for (const [name, value] of saved) {
-        if (value === undefined) Deno.env.delete(name);
-        else Deno.env.set(name, value);
-      }
-    }
-  };
-  try {
-    await t.step("NO_PROXY does not bypass an explicit proxy", async () => {
-      const client = withEnv(
-        { NO_PROXY: "origin.test", no_proxy: "origin.test" },
-        () => pool.get({ type: "http", url: proxy.url }),
-      );
-      const response = await fetch(origin.url("origin.test", "/via"), { client });
-      assert.equal(await response.text(), "origin GET /via");
-      assert.deepEqual(proxy.log.map((r) => r.url), [origin.url("origin.test", "/via")]);
-    });
-    await t.step("HTTP_PROXY does not proxy a direct connection", async () => {
-      const client = withEnv(
-        { HTTP_PROXY: decoy.url, http_proxy: decoy.url, ALL_PROXY: decoy.url },
-        () => pool.get({ type: "none" }),
-      );
-      assert.ok(client !== undefined, "a direct client of its own while HTTP_PROXY is set");
-      const response = await fetch(origin.url("127.0.0.1", "/direct"), { client });
-      assert.equal(await response.text(), "origin GET /direct");
-      assert.equal(decoy.accepted, 0);
-    });
-    assert.equal(Deno.env.get("NO_PROXY"), before, "the variables are restored");
-  } finally {
-    pool.clear();
-  }
+  const { code, stdout, stderr } = await runWithEnv(
+    new URL("../testdata/proxy/pool_env.ts", import.meta.url),
+    [proxy.url, origin.url("origin.test", "/via"), origin.url("127.0.0.1", "/direct")],
+    {
+      HTTP_PROXY: decoy.url,
+      http_proxy: decoy.url,
+      ALL_PROXY: decoy.url,
+      NO_PROXY: "origin.test",
+      no_proxy: "origin.test",
+    },
+  );
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    // NO_PROXY does not bypass an explicit proxy.
+    via: "origin GET /via",
+    // HTTP_PROXY does not proxy a direct connection: it gets a client of its own.
+    direct: "origin GET /direct",
+    directClient: true,
+    // The variables are back once the clients are made.
+    after: { HTTP_PROXY: decoy.url, NO_PROXY: "origin.test" },
+  });
+  assert.deepEqual(proxy.log.map((r) => r.url), [origin.url("origin.test", "/via")]);
+  assert.equal(decoy.accepted, 0);
 });
 
 Deno.test("classifyProxyError: a proxy port that refuses is ProxyConnectionRefusedError", async (t) => {
