@@ -59,11 +59,16 @@ Deno.test("workers that open one new KV file at the same moment all get it", asy
   try {
     const failures: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      // Without retrying, about one open in twenty lost the race to set up the file.
+      // Without retrying, up to one open in twenty lost the race to set up the file.
       const path = `${dir}/shared-${round}.sqlite3`;
       const results = await Promise.all(workers.map((worker) =>
         new Promise<string>((resolve) => {
           worker.onmessage = (event: MessageEvent<string>) => resolve(event.data);
+          // A worker that throws answers with its error, not with silence.
+          worker.onerror = (event) => {
+            event.preventDefault();
+            resolve(`worker error: ${event.message}`);
+          };
           worker.postMessage(path);
         })
       ));
