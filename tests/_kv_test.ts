@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { _openKvDatabase } from "../src/_kv.ts";
-import { withOpenKv } from "./_helpers/kv_spy.ts";
+import { lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
 
 Deno.test("opening a KV database is tried again while SQLite reports it locked", async () => {
-  const real = Deno.openKv;
-  const paths: (string | undefined)[] = [];
-  await withOpenKv((path) => {
-    paths.push(path);
-    return paths.length <= 2 ? Promise.reject(new Error("database is locked")) : real(path);
-  }, async () => {
+  const { openKv, paths } = lockedThenOpen(2);
+  await withOpenKv(openKv, async () => {
     const kv = await _openKvDatabase(":memory:", "cache");
     try {
       await kv.set(["k"], 1);

@@ -7,7 +7,7 @@ import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls
 import { EXIT_CODES } from "../src/cli.ts";
 import { openState } from "../src/cli/_state.ts";
 import type { Plan } from "../src/cli/_args.ts";
-import { withOpenKv } from "./_helpers/kv_spy.ts";
+import { lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -540,17 +540,13 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
 Deno.test("cli: a state file another run is still setting up is opened once it is ready", async () => {
   // Runs started at once on a new state file race to set it up; SQLite tells the losers
   // "database is locked" at once.
-  const real = Deno.openKv;
-  let calls = 0;
-  await withOpenKv((path) => {
-    calls++;
-    return calls <= 2 ? Promise.reject(new Error("database is locked")) : real(path);
-  }, async () => {
+  const { openKv, paths } = lockedThenOpen(2);
+  await withOpenKv(openKv, async () => {
     const plan = { noCache: false, noCookies: false } as Plan;
     await using state = await openState(":memory:", plan, (line) => assert.fail(line));
     assert.ok(state.cache !== null && state.cookieJar !== null);
   });
-  assert.equal(calls, 3);
+  assert.equal(paths.length, 3);
 });
 
 Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) => {

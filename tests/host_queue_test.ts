@@ -5,6 +5,7 @@ import {
   NetworkError,
   type NetworkReply,
   NetworkRequest,
+  setResponseInfo,
 } from "../mod.ts";
 import {
   guardUnhandledRejections,
@@ -291,4 +292,38 @@ Deno.test("NetworkAccessManager frees the slot of a small body as soon as it was
   assert.equal(outcome, "small body");
   assert.equal(unread.isFinished, false);
   assert.equal(await unread.text(), "small body");
+});
+
+Deno.test("a response recorded as bodyReceived frees its origin's slot at once", async (t) => {
+  // A transport whose bodies are in memory: two chunks, pulled one at a time.
+  const transport = (received: boolean) => () => {
+    const chunks = ["part one, ", "part two"];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const chunk = chunks.shift();
+        if (chunk === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(chunk));
+      },
+    }, { highWaterMark: 0 });
+    return Promise.resolve(setResponseInfo(new Response(body), { bodyReceived: received }));
+  };
+  for (const received of [true, false]) {
+    await t.step(`bodyReceived: ${received}`, async () => {
+      // readBufferSize 1: a reply nobody reads stops pulling its body after the first chunk.
+      await using manager = new NetworkAccessManager({
+        transport: transport(received),
+        maxConnectionsPerHost: 1,
+        readBufferSize: 1,
+      });
+      const unread = manager.get("https://origin.test/a");
+      const second = manager.get("https://origin.test/b");
+      await tick(100);
+      // Recorded as received, the first body holds no slot and the second is answered;
+      // otherwise the second waits for the slot (status 0: no response yet).
+      assert.equal(second.status, received ? 200 : 0);
+      assert.equal(unread.isFinished, false);
+      assert.equal(await unread.text(), "part one, part two");
+      assert.equal(await second.text(), "part one, part two");
+    });
+  }
 });

@@ -153,20 +153,18 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   let response: Response;
   try {
+    const init: RequestInit & { client?: Deno.HttpClient } = {
+      headers: sent,
+      redirect: "manual",
+      signal: exchange.signal,
+      client: exchange.client,
+    };
     // A GET goes without `method` (fetch's default), which `fetch` would check and normalize.
-    response = await fetch(
-      target,
-      method === "GET"
-        ? { headers: sent, redirect: "manual", signal: exchange.signal, client: exchange.client }
-        : {
-          method,
-          headers: sent,
-          body: body as BodyInit | undefined,
-          redirect: "manual",
-          signal: exchange.signal,
-          client: exchange.client,
-        },
-    );
+    if (method !== "GET") {
+      init.method = method;
+      init.body = body as BodyInit | undefined;
+    }
+    response = await fetch(target, init);
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
     throw classifyError(error, url, "connect");

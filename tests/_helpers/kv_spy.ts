@@ -85,3 +85,20 @@ export async function withOpenKv(
     Object.defineProperty(Deno, "openKv", own);
   }
 }
+
+/**
+ * A `Deno.openKv` that fails `times` times with SQLite's "database is locked", as when another
+ * worker is setting up a new file, then opens; `paths` lists what each call was given. Make it
+ * before {@linkcode withOpenKv} puts it in place.
+ */
+export function lockedThenOpen(
+  times: number,
+): { openKv: (path?: string) => Promise<Deno.Kv>; paths: (string | undefined)[] } {
+  const real = Deno.openKv;
+  const paths: (string | undefined)[] = [];
+  const openKv = (path?: string) => {
+    paths.push(path);
+    return paths.length <= times ? Promise.reject(new Error("database is locked")) : real(path);
+  };
+  return { openKv, paths };
+}
