@@ -135,6 +135,21 @@ export let noteFirstUrl: (exchange: Exchange, url: URL) => void;
 export let signalIfMade: (exchange: Exchange) => AbortSignal | undefined;
 
 /**
+ * The exchange's headers when it has any (given, or made by a read of `headers`); `undefined`
+ * for an exchange that was given none and whose headers nobody read: it sends none.
+ */
+export let headersIfMade: (exchange: Exchange) => Headers | undefined;
+
+/**
+ * Gives an exchange the response it already received (the direct lane's, see `pipeline.ts`),
+ * for the pipeline to act on instead of sending it again.
+ */
+export let setReplay: (exchange: Exchange, response: Response) => void;
+
+/** The response given with {@linkcode setReplay}, once; `undefined` after, or when none. */
+export let takeReplay: (exchange: Exchange) => Response | undefined;
+
+/**
  * One request on its way through the layers. `url`, `method`, `headers`, `body` and `client`
  * are what will be sent, and layers change them; `request` is what the user asked for.
  *
@@ -161,8 +176,13 @@ export class Exchange {
   url: URL;
   /** The method of this hop. */
   method: string;
-  /** The headers to send. */
-  headers: Headers;
+  /**
+   * The headers to send. An exchange made without headers gets an empty `Headers` when a layer
+   * or the transport first reads it: a request that sends none makes none.
+   */
+  declare headers: Headers;
+  /** The headers, or `undefined` until they are given or first read. */
+  #headers: Headers | undefined;
   /** The body to send, or `null`. */
   body: RequestBody | null;
   /** The HTTP client the transport uses (a proxy's), or `undefined` for the default. */
@@ -199,17 +219,19 @@ export class Exchange {
   #firstHref: string | undefined;
   #authenticatorCalls = 0;
   #releaseSlot: (() => void) | undefined;
+  #replay: Response | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
    *
    * @param init Every field of the exchange; `signal` may be a function that makes the signal
-   * from the reply when the exchange's `signal` is first read.
+   * from the reply when the exchange's `signal` is first read, and `headers` may be left out
+   * (empty headers are made when first read).
    */
   constructor(init: {
     url: URL;
     method: string;
-    headers: Headers;
+    headers?: Headers;
     body: RequestBody | null;
     request: NetworkRequest;
     reply: NetworkReply;
@@ -221,7 +243,7 @@ export class Exchange {
   }) {
     this.url = init.url;
     this.method = init.method;
-    this.headers = init.headers;
+    this.#headers = init.headers;
     this.body = init.body;
     this.request = init.request;
     this.reply = init.reply;
@@ -280,7 +302,11 @@ export class Exchange {
     const exchange = new Exchange({
       url: changes.url ?? new URL(this.url.href),
       method: changes.method ?? this.method,
-      headers: new Headers(changes.headers ?? this.headers),
+      headers: changes.headers !== undefined
+        ? new Headers(changes.headers)
+        : this.#headers === undefined
+        ? undefined
+        : new Headers(this.#headers),
       body: changes.body === undefined ? this.body : changes.body,
       request: this.request,
       reply: this.reply,
@@ -340,6 +366,17 @@ export class Exchange {
       },
       configurable: true,
     });
+    // `headers` too, made on first read when the exchange was given none; writable.
+    Object.defineProperty(Exchange.prototype, "headers", {
+      get(this: Exchange): Headers {
+        return this.#headers ??= new Headers();
+      },
+      set(this: Exchange, value: Headers) {
+        this.#headers = value;
+      },
+      configurable: true,
+    });
+    headersIfMade = (exchange) => exchange.#headers;
     // `signal` too, made on first read when the exchange was given a function for it.
     Object.defineProperty(Exchange.prototype, "signal", {
       get(this: Exchange): AbortSignal {
@@ -351,6 +388,12 @@ export class Exchange {
     signalIfMade = (exchange) => {
       const signal = exchange.#signal;
       return typeof signal === "function" ? undefined : signal;
+    };
+    setReplay = (exchange, response) => void (exchange.#replay = response);
+    takeReplay = (exchange) => {
+      const response = exchange.#replay;
+      if (response !== undefined) exchange.#replay = undefined;
+      return response;
     };
     noteFirstUrl = (exchange, url) => {
       const root = exchange.#root;

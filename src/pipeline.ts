@@ -10,16 +10,26 @@
  */
 
 import type { CredentialCache } from "./auth/credential_cache.ts";
-import type { Exchange, Handler, Layer } from "./exchange.ts";
+import { jarNeverStored } from "./cookies/memory_cookie_jar.ts";
+import {
+  type Exchange,
+  type Handler,
+  headersIfMade,
+  type Layer,
+  responseInfo,
+  setReplay,
+  takeReplay,
+} from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
-import { accessLayer, type AccessSettings, networkGate } from "./layers/access.ts";
+import { accessLayer, type AccessSettings, netHost, networkGate } from "./layers/access.ts";
 import { authLayer, type AuthSettings } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
 import { cookiesLayer, type CookiesSettings } from "./layers/cookies.ts";
 import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
-import { proxyLayer, type ProxySettings } from "./layers/proxy.ts";
+import { DIRECT, proxyLayer, type ProxySettings } from "./layers/proxy.ts";
 import { queueLayer } from "./layers/queue.ts";
-import { redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
+import { isRedirectStatus, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
+import { holdSlot, replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
@@ -55,6 +65,12 @@ export interface PipelineParts {
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
   credentials: CredentialCache;
+  /**
+   * Whether a direct connection needs no HTTP client of its own: no proxy (set, from a
+   * factory or from the environment), no CA or client certificates. Read for each request by
+   * the direct lane; without it the lane is off.
+   */
+  plainDirect?: () => boolean;
   /**
    * Runs work that outlives the reply it started from (a background revalidation): the
    * manager aborts it through the signal when it closes, and waits for it.
@@ -97,7 +113,8 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
   };
   const guarded = (position: string) => (layer: Layer, index: number) =>
     _guardLayer(layer, `Layer ${index + 1} at the "${position}" position`);
-  const layers: Layer[] = [
+  // Once per request, each hop, each attempt: the layers from the reply down to the queue.
+  const upper: Layer[] = [
     // First, and once per request: they see the request as the user made it and may answer it.
     ...parts.requestLayers.map(guarded("request")),
     // Before any work: a request that network access forbids fails (or goes offline) at once.
@@ -120,6 +137,9 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
       retryLayer(settings),
       (exchange) => exchange.request.retry !== undefined || settings.retry !== false,
     ),
+  ];
+  // Each attempt sent to the network: from the queue down to the transport.
+  const lower: Layer[] = [
     // Holds a slot per origin only while the network is used, until the body is done.
     queueLayer(parts.queue, parts.onQueueWait),
     // Last before sending: the proxy and its client for each attempt, then the network gate.
@@ -130,5 +150,90 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
   const bottom = parts.transport === transport
     ? transport
     : _guardHandler(parts.transport, "The transport (the 'transport' option)");
-  return layers.reduceRight<Handler>((next, layer) => layer(next), bottom);
+  const compose = (layers: Layer[], below: Handler) =>
+    layers.reduceRight<Handler>((next, layer) => layer(next), below);
+  const sent = compose(lower, bottom);
+  const plainDirect = parts.plainDirect;
+  if (
+    plainDirect === undefined || parts.requestLayers.length > 0 ||
+    parts.networkLayers.length > 0 || parts.transport !== transport || settings.cache !== null ||
+    settings.hstsStore !== null
+  ) {
+    return compose(upper, sent);
+  }
+  // The direct lane is possible: the pipeline takes back the responses it receives.
+  const pipeline = compose(upper, (exchange) => {
+    const received = takeReplay(exchange);
+    return received === undefined ? sent(exchange) : Promise.resolve(received);
+  });
+  return directLane(settings, parts, plainDirect, pipeline);
+}
+
+/**
+ * The direct lane: a request that none of the layers would change on its way down (no cookie
+ * to send, no credentials to offer, no retry, a direct connection the `net` permission is
+ * known to allow, a free queue slot) goes from the reply to the transport in one step, doing
+ * what the queue and proxy layers would. Its response goes up the same way unless a layer
+ * acts on it (a redirect to follow, a 401 or 407 to answer, cookies to store): then the whole
+ * pipeline runs with it, and the transport hands that response back instead of sending again.
+ * Any other request takes the pipeline.
+ */
+function directLane(
+  settings: PipelineSettings,
+  parts: PipelineParts,
+  plainDirect: () => boolean,
+  pipeline: Handler,
+): Handler {
+  const { queue, credentials } = parts;
+  return (exchange) => {
+    const { url, request } = exchange;
+    const { protocol } = url;
+    const jar = settings.cookieJar;
+    if (
+      (protocol !== "http:" && protocol !== "https:") || credentials.size !== 0 ||
+      request.retry !== undefined || settings.retry !== false ||
+      (jar !== null &&
+        ((request.cookieLoadControl === "automatic" && !jarNeverStored(jar)) ||
+          headersIfMade(exchange)?.get("cookie") != null)) ||
+      parts.access.accessible() === "not-accessible" || !plainDirect() ||
+      replyAborted(exchange.reply)
+    ) {
+      return pipeline(exchange);
+    }
+    // The network gate's check, when its answer is known without waiting: granted.
+    const permissions = parts.access.permissions();
+    if (permissions !== null) {
+      let state: Deno.PermissionState | undefined;
+      try {
+        state = permissions.known({ name: "net", host: netHost(url) });
+      } catch {
+        state = undefined;
+      }
+      if (state !== "granted") return pipeline(exchange);
+    }
+    const release = queue.tryAcquire(`${protocol}//${url.host}`);
+    if (release === undefined) return pipeline(exchange);
+    exchange.proxy = DIRECT;
+    return transport(exchange).then((response) => {
+      if (response.body === null || responseInfo(response).bodyReceived) release();
+      else {
+        exchange.releaseSlot = release;
+        holdSlot(exchange.reply, release);
+      }
+      const status = response.status;
+      const policy = request.redirectPolicy ?? settings.redirectPolicy;
+      if (
+        status === 401 || status === 407 || (policy !== "manual" && isRedirectStatus(status)) ||
+        (jar !== null && request.cookieSaveControl === "automatic" &&
+          response.headers.has("set-cookie"))
+      ) {
+        setReplay(exchange, response);
+        return pipeline(exchange);
+      }
+      return response;
+    }, (error) => {
+      release();
+      throw error;
+    });
+  };
 }

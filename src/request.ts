@@ -223,6 +223,12 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   checkRetry(what, attributes.retry);
 }
 
+/**
+ * Takes the URL of a request the manager made itself for the first exchange, without a copy: the
+ * request keeps its `href` and makes its own `URL` from it when `url` is read.
+ */
+export let takeUrl: (request: NetworkRequest) => URL;
+
 function parseUrl(input: string | URL): URL {
   if (input instanceof URL) return new URL(input.href);
   if (typeof input !== "string") {
@@ -258,7 +264,11 @@ function parseUrl(input: string | URL): URL {
  */
 export class NetworkRequest {
   /** The target URL. */
-  url: URL;
+  declare url: URL;
+  /** The URL, or `undefined` while only its `href` is kept (see `takeUrl`). */
+  #url: URL | undefined;
+  /** The `href` of a URL handed to the manager's first exchange: `url` is made from it when read. */
+  #href: string | undefined;
   /** The request headers. */
   headers: Headers;
   /** The priority in the host's queue. */
@@ -294,6 +304,28 @@ export class NetworkRequest {
   /** Retrying of this request; `undefined` means the manager's `retry`. */
   retry: RetryOptions | number | boolean | undefined;
 
+  static {
+    // `url` is a field to its readers; a URL the manager took for its exchange is copied from
+    // its `href` when first read (most replies never read it).
+    Object.defineProperty(NetworkRequest.prototype, "url", {
+      get(this: NetworkRequest): URL {
+        return this.#url ??= new URL(this.#href!);
+      },
+      set(this: NetworkRequest, value: URL) {
+        this.#url = value;
+        this.#href = undefined;
+      },
+      configurable: true,
+      enumerable: true,
+    });
+    takeUrl = (request) => {
+      const url = request.url;
+      request.#href = url.href;
+      request.#url = undefined;
+      return url;
+    };
+  }
+
   /**
    * Creates a request.
    *
@@ -305,7 +337,7 @@ export class NetworkRequest {
    */
   constructor(url: string | URL, init: NetworkRequestInit = {}) {
     const what = "Cannot create request";
-    this.url = parseUrl(url);
+    this.#url = parseUrl(url);
     try {
       this.headers = new Headers(init.headers);
     } catch (error) {

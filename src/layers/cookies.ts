@@ -17,7 +17,7 @@
  */
 
 import type { Exchange, Layer } from "../exchange.ts";
-import { noteFirstUrl, responseInfo } from "../exchange.ts";
+import { headersIfMade, noteFirstUrl, responseInfo } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { jarCookieHeader, jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
@@ -75,7 +75,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
       jar: CookieJar,
       cookies: readonly NetworkCookie[],
     ): Promise<Response> => {
-      const given = exchange.headers.get("cookie");
+      const given = headersIfMade(exchange)?.get("cookie") ?? null;
       const header = given === null && cookies.length === 0 ? null : _mergeCookies(
         given !== null && exchange.firstOrigin === url.origin ? given : null,
         cookies,
@@ -131,7 +131,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         }
       }
       // A memory jar writes the header from its records when the request sets none of its own.
-      if (!exchange.headers.has("cookie")) {
+      if (headersIfMade(exchange)?.get("cookie") == null) {
         let written: string | null | Promise<string | null> | undefined;
         try {
           written = jarCookieHeader(jar, url);

@@ -36,7 +36,7 @@ export interface ProxySettings {
 }
 
 /** The proxy of a direct connection. */
-const DIRECT: NetworkProxy = Object.freeze({ type: "none" });
+export const DIRECT: NetworkProxy = Object.freeze({ type: "none" });
 
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {

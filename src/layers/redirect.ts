@@ -10,6 +10,7 @@ import { withoutCredentials } from "../auth/credential_cache.ts";
 import {
   type Exchange,
   type Handler,
+  headersIfMade,
   type Layer,
   responseInfo,
   setResponseInfo,
@@ -52,6 +53,11 @@ export type RedirectVerifier = (
 ) => boolean | Promise<boolean>;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Whether the redirect layer acts on a response of this status (under a policy but "manual"). */
+export function isRedirectStatus(status: number): boolean {
+  return REDIRECT_STATUSES.has(status);
+}
 
 /** Headers that never follow a redirect to another origin. */
 const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
@@ -178,8 +184,9 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
   return (next) => (exchange) => {
     const policy = exchange.request.redirectPolicy ?? settings.redirectPolicy;
     const maxRedirects = exchange.request.maxRedirects ?? settings.maxRedirects;
-    // What this layer asked to send; the layers below add cookies and credentials per hop.
-    const headers = copyHeaders ? new Headers(exchange.headers) : exchange.headers;
+    // What this layer asked to send; the layers below add cookies and credentials per hop. Read
+    // when a redirect is followed unless a layer below may change it in place.
+    const headers = copyHeaders ? new Headers(headersIfMade(exchange)) : undefined;
     let sending: Promise<Response>;
     try {
       sending = next(exchange);
@@ -201,11 +208,11 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     exchange: Exchange,
     policy: RedirectPolicy,
     maxRedirects: number,
-    asked: Headers,
+    asked: Headers | undefined,
     first: Response,
   ): Promise<Response> {
     const sensitive = exchange.request.sensitiveHeaders;
-    let headers = asked;
+    let headers = asked ?? exchange.headers;
     let hop = exchange;
     const redirects: URL[] = [];
     for (let response = first;; response = await next(hop)) {

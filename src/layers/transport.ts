@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Exchange, setResponseInfo } from "../exchange.ts";
+import { type Exchange, headersIfMade, setResponseInfo } from "../exchange.ts";
 import { recordOwnInfo, withBody } from "../_response.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
@@ -111,14 +111,17 @@ export async function transport(exchange: Exchange): Promise<Response> {
         `over the ${MAX_URL_LENGTH} the HTTP client sends`,
     );
   }
-  const headers = exchange.headers;
+  // An exchange that was given no headers and whose headers no layer read sends none of its own.
+  const headers = headersIfMade(exchange);
   // With the decompression guard on, the library decodes content codings itself so that it can
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
   // the request asks for "identity". `fetch` is given the header list with that header added (see
   // `headerRecord`); the exchange's headers stay as they are.
-  const list = headerRecord(headers);
+  const list = headers === undefined ? {} : headerRecord(headers);
   const decodeHere = decodesContent(exchange.reply) &&
-    !(list === undefined ? headers.has("accept-encoding") : Object.hasOwn(list, "accept-encoding"));
+    !(list === undefined
+      ? headers!.has("accept-encoding")
+      : Object.hasOwn(list, "accept-encoding"));
   let contentType: string | undefined;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
@@ -131,7 +134,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     }
     const opened = exchange.body.open();
     const typed = list === undefined
-      ? headers.has("content-type")
+      ? headers!.has("content-type")
       : Object.hasOwn(list, "content-type");
     if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
@@ -146,7 +149,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     if (decodeHere) list["accept-encoding"] = "identity";
     sent = list;
   } else {
-    const pairs: [string, string][] = [...headers];
+    const pairs: [string, string][] = [...headers!];
     if (contentType !== undefined) pairs.push(["content-type", contentType]);
     if (decodeHere) pairs.push(["accept-encoding", "identity"]);
     sent = pairs;

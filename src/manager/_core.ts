@@ -45,10 +45,11 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
-  type NetworkRequest,
+  NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
   requestChoices,
+  takeUrl,
 } from "../request.ts";
 import { checkChoice, checkInteger, checkTimer } from "../_validation.ts";
 import {
@@ -503,6 +504,13 @@ export class ManagerCore implements PipelineSettings {
         transferTimeout: () => this.#transferTimeout,
         env: () => this.#systemProxyEnv(),
       },
+      plainDirect: () =>
+        (this.#proxy === undefined
+          ? this.#proxyFactory === undefined
+          : this.#proxy.type === "none") &&
+        !this.#systemProxyEnv().hasProxy && this.#caCerts.length === 0 &&
+        this.#clientCertificate === undefined && this.#clientCertificates.size === 0 &&
+        !this.#pool.ownsDirect,
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
       pool: this.#pool,
@@ -584,12 +592,15 @@ export class ManagerCore implements PipelineSettings {
     }
     this.#running.add(reply);
     const exchange = new Exchange({
-      url: new URL(request.url.href),
+      // A request made here gives its URL (it was parsed for it, and nothing else holds it).
+      url: input instanceof NetworkRequest && init === undefined
+        ? new URL(request.url.href)
+        : takeUrl(request),
       method,
-      // A request made here from a URL alone has no headers to copy.
+      // A request made here from a URL alone has no headers to copy (none are made until read).
       headers: typeof input !== "string" && !(input instanceof URL) || init?.headers !== undefined
         ? new Headers(request.headers)
-        : new Headers(),
+        : undefined,
       body: requestBody,
       request,
       reply,
