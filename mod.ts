@@ -42,7 +42,8 @@ export {
   type NetworkRequestFactoryOptions,
   type QueryInit,
 } from "./src/request_factory.ts";
-export { NetworkReply, type Operation } from "./src/reply.ts";
+export { NetworkReply } from "./src/reply.ts";
+export type { Operation } from "./src/reply/operation.ts";
 export type { ServerSentEvent } from "./src/sse.ts";
 export type { EventStreamOptions } from "./src/event_stream.ts";
 export type { NextPage, PaginateOptions } from "./src/paginate.ts";

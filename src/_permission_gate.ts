@@ -36,12 +36,24 @@ export class _PermissionGate {
   #refreshing = false;
   /** The key of the most recently used status (the last in `#statuses`), if any. */
   #last: string | undefined;
+  #epoch = 0;
 
   /**
    * @param onChange Called after a watched status changed.
    */
   constructor(onChange: () => void) {
-    this.#onChange = onChange;
+    this.#onChange = () => {
+      this.#epoch++;
+      onChange();
+    };
+  }
+
+  /**
+   * A number that changes whenever a status is learned, changes or is forgotten, and when the
+   * gate closes: an answer of {@linkcode _PermissionGate.known} holds while it stays the same.
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Number of statuses cached (the `net` permission as a whole not counted). */
@@ -96,6 +108,7 @@ export class _PermissionGate {
   /** Removes every listener and forgets every status; safe to call twice. */
   close(): void {
     this.#closed = true;
+    this.#epoch++;
     for (const { status } of this.#statuses.values()) {
       status.removeEventListener("change", this.#changed);
     }

@@ -185,6 +185,8 @@ function directLane(
   pipeline: Handler,
 ): Handler {
   const { queue, credentials } = parts;
+  let grantedOrigin: string | undefined;
+  let grantedEpoch = -1;
   return (exchange) => {
     const { url, request } = exchange;
     const { protocol } = url;
@@ -200,9 +202,11 @@ function directLane(
     ) {
       return pipeline(exchange);
     }
-    // The network gate's check, when its answer is known without waiting: granted.
+    const key = `${protocol}//${url.host}`;
+    // The network gate's check, when its answer is known without waiting: granted (kept for
+    // the last origin while no permission changes).
     const permissions = parts.access.permissions();
-    if (permissions !== null) {
+    if (permissions !== null && (key !== grantedOrigin || permissions.epoch !== grantedEpoch)) {
       let state: Deno.PermissionState | undefined;
       try {
         state = permissions.known({ name: "net", host: netHost(url) });
@@ -210,8 +214,10 @@ function directLane(
         state = undefined;
       }
       if (state !== "granted") return pipeline(exchange);
+      grantedOrigin = key;
+      grantedEpoch = permissions.epoch;
     }
-    const release = queue.tryAcquire(`${protocol}//${url.host}`);
+    const release = queue.tryAcquire(key);
     if (release === undefined) return pipeline(exchange);
     exchange.proxy = DIRECT;
     return transport(exchange).then((response) => {
@@ -225,7 +231,7 @@ function directLane(
       if (
         status === 401 || status === 407 || (policy !== "manual" && isRedirectStatus(status)) ||
         (jar !== null && request.cookieSaveControl === "automatic" &&
-          response.headers.has("set-cookie"))
+          response.headers.getSetCookie().length > 0)
       ) {
         setReplay(exchange, response);
         return pipeline(exchange);

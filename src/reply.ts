@@ -6,13 +6,7 @@
 
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
-import {
-  type Exchange,
-  type ExchangeMonitor,
-  type Handler,
-  responseInfo,
-  TransferTimeoutAbort,
-} from "./exchange.ts";
+import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
 import {
   classifyError,
   NetworkError,
@@ -38,29 +32,7 @@ import {
 import { decodeText, parseJson } from "./reply/_decode.ts";
 import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
-
-/**
- * The operation of a reply (Qt's `QNetworkAccessManager::Operation`).
- *
- * @example The operation of each reply
- * ```ts
- * import assert from "node:assert/strict";
- * import { NetworkAccessManager, type Operation } from "@netaccess/core";
- *
- * await using manager = new NetworkAccessManager({ transport: async () => new Response("ok") });
- * const replies = [
- *   manager.get("https://example.com/"),
- *   manager.sendCustomRequest("https://example.com/", "PATCH", { done: true }),
- * ];
- * const seen: [Operation, string][] = [];
- * for (const reply of replies) {
- *   await reply.finished;
- *   seen.push([reply.operation, reply.method]);
- * }
- * assert.deepEqual(seen, [["get", "GET"], ["custom", "PATCH"]]);
- * ```
- */
-export type Operation = "head" | "get" | "put" | "post" | "delete" | "custom";
+import type { Operation } from "./reply/operation.ts";
 
 /** The settings a reply runs with, resolved from the request and the manager. */
 export interface ReplySettings {
@@ -102,8 +74,6 @@ export let replyAborted: (reply: NetworkReply) => boolean;
  * its `abort` listeners when the reply aborts its exchanges, as the signal would.
  */
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
-/** The upload progress and activity hooks of a reply. */
-export let replyMonitor: (reply: NetworkReply) => Exchange["monitor"];
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed (the redirect layer). */
@@ -116,25 +86,15 @@ export let holdSlot: (reply: NetworkReply, release: () => void) => void;
 /** Whether the library decodes the reply's content codings (its decompression guard is on). */
 export let decodesContent: (reply: NetworkReply) => boolean;
 
-let monitorActivity: (reply: NetworkReply) => void;
-let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;
+/** What a list of running replies keeps on a reply (see `reply/_running.ts`). */
+export let replyLink: (reply: NetworkReply) => unknown;
+/** Sets what a list of running replies keeps on a reply. */
+export let setReplyLink: (reply: NetworkReply, link: unknown) => void;
 
-/** The monitor of a reply's exchanges: one object with the reply behind a private field. */
-class ReplyMonitor implements ExchangeMonitor {
-  readonly #reply: NetworkReply;
-
-  constructor(reply: NetworkReply) {
-    this.#reply = reply;
-  }
-
-  activity(): void {
-    monitorActivity(this.#reply);
-  }
-
-  uploadProgress(loaded: number, total: number): void {
-    monitorUpload(this.#reply, loaded, total);
-  }
-}
+/** Tells a reply that bytes moved or a send started (its transfer timeout starts again). */
+export let monitorActivity: (reply: NetworkReply) => void;
+/** Tells a reply the upload progress of its current send. */
+export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;
 
 /**
  * The reply to one request: metadata, progress, errors and the body. Returned at once by the
@@ -215,8 +175,16 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #consumer: "none" | "iterator" | "all" = "none";
   #wake: (() => void) | undefined;
   #guard: DecompressionGuard | undefined;
+  /** The `bytes()` call waiting for the reply to finish. */
+  #whole:
+    | { resolve(bytes: Uint8Array<ArrayBuffer>): void; reject(error: unknown): void }
+    | undefined;
+  /** What the running list the reply is in keeps on it. */
+  #link: unknown;
 
   static {
+    replyLink = (reply) => reply.#link;
+    setReplyLink = (reply, link) => void (reply.#link = link);
     startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
     failReply = (reply, code, message) => reply.#finish(code, message);
     cancelReply = (reply, message, reason) =>
@@ -232,7 +200,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     replySignal = (reply) => reply.#abort.signal;
     replyAborted = (reply) => reply.#abort.aborted;
     replyAbortSource = (reply) => reply.#abort;
-    replyMonitor = (reply) => new ReplyMonitor(reply);
     monitorActivity = (reply) => reply.#activity();
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
@@ -344,9 +311,21 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * error status still has its body, and does not throw).
    * @throws {TypeError} When the body was already read.
    */
-  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    this.#claim("all");
-    await this.finished;
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    try {
+      this.#claim("all");
+      // Settled by `#finish` with the body, or at once when the reply finished already.
+      if (this.#state !== "finished") {
+        return new Promise((resolve, reject) => (this.#whole = { resolve, reject }));
+      }
+      return Promise.resolve(this.#takeWhole());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The whole body, once the reply finished. */
+  #takeWhole(): Uint8Array<ArrayBuffer> {
     this.#throwIfNoBody();
     return this.#buffer.takeAll();
   }
@@ -612,7 +591,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#coded = encoding !== null;
     this.#bytesTotal = noBody ? 0 : expectedLength(encoding, length);
     // A body from the cache was checked already.
-    this.#guard = info.fromCache ? undefined : DecompressionGuard.for(
+    this.#guard = info.fromCache || encoding === null ? undefined : DecompressionGuard.for(
       encoding,
       length,
       this.#settings?.decompressionGuard ?? 10 * MIB,
@@ -787,6 +766,15 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     this.#emit("finished");
     this.#resolveFinished();
+    const whole = this.#whole;
+    if (whole !== undefined) {
+      this.#whole = undefined;
+      try {
+        whole.resolve(this.#takeWhole());
+      } catch (error) {
+        whole.reject(error);
+      }
+    }
     this.#settings?.onFinished(this);
   }
 }

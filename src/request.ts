@@ -229,6 +229,9 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
  */
 export let takeUrl: (request: NetworkRequest) => URL;
 
+/** The options of a request made from a URL alone. */
+const NO_INIT: NetworkRequestInit = Object.freeze({});
+
 function parseUrl(input: string | URL): URL {
   if (input instanceof URL) return new URL(input.href);
   if (typeof input !== "string") {
@@ -335,7 +338,7 @@ export class NetworkRequest {
    * attribute has a value outside its choices (the message names the field).
    * @throws {RangeError} When a numeric attribute is out of range.
    */
-  constructor(url: string | URL, init: NetworkRequestInit = {}) {
+  constructor(url: string | URL, init: NetworkRequestInit = NO_INIT) {
     const what = "Cannot create request";
     this.#url = parseUrl(url);
     try {
@@ -345,7 +348,8 @@ export class NetworkRequest {
         cause: error,
       });
     }
-    checkAttributes(what, init);
+    // A request made from a URL alone has nothing to check.
+    if (init !== NO_INIT) checkAttributes(what, init);
     if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
       throw new TypeError(`${what}: 'signal' must be an AbortSignal, got ${describe(init.signal)}`);
     }

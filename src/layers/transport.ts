@@ -215,9 +215,13 @@ const DECODERS: Record<string, string> = {
  * keeps them when it decodes.
  */
 function decode(response: Response, url: URL): Response {
-  const source = response.body;
-  const coding = response.headers.get("content-encoding")?.trim().toLowerCase() ?? "";
+  const encoding = response.headers.get("content-encoding");
+  if (encoding === null) return response;
+  const coding = encoding.trim().toLowerCase();
   const format = DECODERS[coding];
+  // The body is asked for only when there is one to decode (a body given as bytes makes its
+  // stream when first asked for).
+  const source = format === undefined ? null : response.body;
   if (source === null || format === undefined) return response;
   const reader = source.getReader();
   let compressed = 0;

@@ -57,12 +57,13 @@ import {
   cancelReply,
   failReply,
   NetworkReply,
-  type Operation,
-  replyMonitor,
   type ReplySettings,
   replySignal,
   startReply,
 } from "../reply.ts";
+import { RunningReplies } from "../reply/_running.ts";
+import { ReplyMonitor } from "../reply/_monitor.ts";
+import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
 import { prepareRequest } from "./_send.ts";
 
@@ -116,7 +117,7 @@ export class ManagerCore implements PipelineSettings {
     | { epoch: number; vars: Record<string, string | undefined>; hasProxy: boolean }
     | undefined;
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
-  readonly #running = new Set<NetworkReply>();
+  readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
   readonly #background = new Set<Promise<void>>();
   readonly #closeSignal = new AbortController();
@@ -423,7 +424,7 @@ export class ManagerCore implements PipelineSettings {
   }
 
   get runningReplies(): readonly NetworkReply[] {
-    return [...this.#running];
+    return this.#running.toArray();
   }
 
   use(layer: Layer, position: LayerPosition): void {
@@ -446,7 +447,7 @@ export class ManagerCore implements PipelineSettings {
     // One reason for all: closing 100,000 replies makes no 100,000 exceptions.
     const reason = new DOMException(message, "AbortError");
     this.#queue.close(reason);
-    const replies = [...this.#running];
+    const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, message, reason);
     this.#closeSignal.abort(reason);
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
@@ -605,7 +606,7 @@ export class ManagerCore implements PipelineSettings {
       request,
       reply,
       signal: replySignal,
-      monitor: replyMonitor(reply),
+      monitor: new ReplyMonitor(reply),
     });
     // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.
     const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |

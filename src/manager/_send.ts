@@ -9,7 +9,7 @@ import { type NetworkBody, RequestBody } from "../body.ts";
 import { isToken } from "../_http_token.ts";
 import { NetworkError } from "../network_error.ts";
 import { NetworkRequest, type NetworkRequestInit } from "../request.ts";
-import type { Operation } from "../reply.ts";
+import type { Operation } from "../reply/operation.ts";
 
 /** A request call checked: what to send, or why the reply fails at once. */
 export interface PreparedRequest {
@@ -64,7 +64,7 @@ export function prepareRequest(
       code = NetworkError.ProtocolInvalidOperationError;
     }
   }
-  if (problem === null && !isToken(method)) {
+  if (problem === null && method !== "GET" && !isToken(method)) {
     problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
     code = NetworkError.ProtocolInvalidOperationError;
   }

@@ -61,7 +61,8 @@ export function envGranted(name: string): boolean {
  * snapshot of {@linkcode processProxyEnv} taken under another number is out of date.
  */
 export function envEpoch(): number {
-  envGranted(ENV_NAMES[0]);
+  // Once the `env` permission is watched, a change to it moves the number: nothing to query.
+  if (!envWatched) envGranted(ENV_NAMES[0]);
   return epoch;
 }
 
