@@ -13,17 +13,20 @@
 const INFO: unique symbol = Symbol("netaccess.responseInfo");
 type Recorded = Response & { [INFO]?: object };
 const frozen = new WeakMap<Response, object>();
+/** Whether any response was recorded in `frozen`: until then no lookup there (which hashes). */
+let anyFrozen = false;
 
 function store(response: Response, info: object): void {
   try {
     (response as Recorded)[INFO] = info;
   } catch {
     frozen.set(response, info);
+    anyFrozen = true;
   }
 }
 
 function recorded(response: Response): object | undefined {
-  return (response as Recorded)[INFO] ?? frozen.get(response);
+  return (response as Recorded)[INFO] ?? (anyFrozen ? frozen.get(response) : undefined);
 }
 
 /** Merges `info` into what is recorded about `response`; returns `response`. */

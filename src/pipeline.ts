@@ -187,6 +187,9 @@ function directLane(
   const { queue, credentials } = parts;
   let grantedOrigin: string | undefined;
   let grantedEpoch = -1;
+  let lastKey = "";
+  let lastHost: string | undefined;
+  let lastProtocol: string | undefined;
   return (exchange) => {
     const { url, request } = exchange;
     const { protocol } = url;
@@ -202,7 +205,15 @@ function directLane(
     ) {
       return pipeline(exchange);
     }
-    const key = `${protocol}//${url.host}`;
+    // The queue's key of the origin: the last one's string again when the origin is the same
+    // (a string made once is hashed once).
+    const host = url.host;
+    if (host !== lastHost || protocol !== lastProtocol) {
+      lastKey = `${protocol}//${host}`;
+      lastHost = host;
+      lastProtocol = protocol;
+    }
+    const key = lastKey;
     // The network gate's check, when its answer is known without waiting: granted (kept for
     // the last origin while no permission changes).
     const permissions = parts.access.permissions();

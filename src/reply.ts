@@ -511,19 +511,20 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#finish(failure.code, failure.message);
       return;
     }
+    const body = response.body;
     if (this.#state === "finished") {
-      response.body?.cancel().catch(() => {});
+      body?.cancel().catch(() => {});
       return;
     }
-    this.#metadata(response, exchange);
+    this.#metadata(response, body === null, exchange);
     this.#upload?.flush();
     this.#emit("metadatachanged");
     if (this.isFinished || this.#declaredTooLarge()) {
-      response.body?.cancel().catch(() => {});
+      body?.cancel().catch(() => {});
       return;
     }
-    if (response.body === null || this.method === "HEAD") {
-      response.body?.cancel().catch(() => {});
+    if (body === null || this.method === "HEAD") {
+      body?.cancel().catch(() => {});
       this.#bodyDone = true;
       this.#succeed();
       return;
@@ -552,7 +553,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       // Buffered for a reader still to come: the end is read once it pulls.
       this.#reader = inMemory(new Uint8Array(0));
     } else {
-      this.#reader = response.body.getReader();
+      this.#reader = body.getReader();
     }
     this.#pump();
   }
@@ -576,7 +577,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     if (slots !== undefined) { for (let i = 0; i < slots.length; i++) slots[i]!(); }
   }
 
-  #metadata(response: Response, exchange: Exchange): void {
+  #metadata(response: Response, bodiless: boolean, exchange: Exchange): void {
     const info = responseInfo(response);
     this.#url = _withoutUserinfo(info.url ?? exchange.url);
     this.#fromCache = info.fromCache ?? false;
@@ -587,7 +588,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     const headers = this.#headers = response.headers;
     const encoding = headers.get("content-encoding");
     const length = headers.get("content-length");
-    const noBody = this.method === "HEAD" || response.body === null;
+    const noBody = bodiless || this.method === "HEAD";
     this.#coded = encoding !== null;
     this.#bytesTotal = noBody ? 0 : expectedLength(encoding, length);
     // A body from the cache was checked already.
@@ -720,7 +721,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #succeed(): void {
-    const protocol = this.url.protocol;
+    // Below 400 no status is an error, whatever the scheme: no need to look at the URL.
+    const protocol = this.#status < 400 ? "" : this.url.protocol;
     const code = protocol === "http:" || protocol === "https:"
       ? statusToError(this.#status)
       : NetworkError.NoError;

@@ -301,9 +301,12 @@ export class NetworkRequest {
   /** The most body bytes the reply accepts (0 = no limit); `undefined` means the manager's. */
   maxBodySize: number | undefined;
   /** Extra header names stripped when a redirect leaves the origin (lower case). */
-  sensitiveHeaders: Set<string>;
+  declare sensitiveHeaders: Set<string>;
   /** Free-form attributes for user layers. */
-  attributes: Record<string, unknown>;
+  declare attributes: Record<string, unknown>;
+  /** The sensitive header names and the attributes, made when first read unless given. */
+  #sensitive: Set<string> | undefined;
+  #attributes: Record<string, unknown> | undefined;
   /** Retrying of this request; `undefined` means the manager's `retry`. */
   retry: RetryOptions | number | boolean | undefined;
 
@@ -317,6 +320,27 @@ export class NetworkRequest {
       set(this: NetworkRequest, value: URL) {
         this.#url = value;
         this.#href = undefined;
+      },
+      configurable: true,
+      enumerable: true,
+    });
+    // `sensitiveHeaders` and `attributes` too, made when first read (most requests have none).
+    Object.defineProperty(NetworkRequest.prototype, "sensitiveHeaders", {
+      get(this: NetworkRequest): Set<string> {
+        return this.#sensitive ??= new Set();
+      },
+      set(this: NetworkRequest, value: Set<string>) {
+        this.#sensitive = value;
+      },
+      configurable: true,
+      enumerable: true,
+    });
+    Object.defineProperty(NetworkRequest.prototype, "attributes", {
+      get(this: NetworkRequest): Record<string, unknown> {
+        return this.#attributes ??= {};
+      },
+      set(this: NetworkRequest, value: Record<string, unknown>) {
+        this.#attributes = value;
       },
       configurable: true,
       enumerable: true,
@@ -366,12 +390,12 @@ export class NetworkRequest {
     this.readBufferSize = init.readBufferSize;
     this.decompressionGuard = init.decompressionGuard;
     this.maxBodySize = init.maxBodySize;
-    const sensitive = new Set<string>();
     if (init.sensitiveHeaders !== undefined) {
+      const sensitive = new Set<string>();
       for (const name of init.sensitiveHeaders) sensitive.add(name.toLowerCase());
+      this.#sensitive = sensitive;
     }
-    this.sensitiveHeaders = sensitive;
-    this.attributes = init.attributes === undefined ? {} : { ...init.attributes };
+    if (init.attributes !== undefined) this.#attributes = { ...init.attributes };
     this.retry = init.retry;
   }
 

@@ -152,6 +152,38 @@ Deno.test("NetworkAccessManager runs at most 6 requests per origin while the res
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
+Deno.test("NetworkAccessManager counts each origin's slots apart, whatever order their requests come in", async () => {
+  const gates: (() => void)[] = [];
+  const hold = async () => {
+    await new Promise<void>((resolve) => gates.push(resolve));
+    return new Response("done");
+  };
+  await using a = serve(hold);
+  await using b = serve(hold);
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  // One request to each origin first (the second to an origin takes the quickest way).
+  for (const server of [a, b]) {
+    const first = manager.get(`${server.url}/first`);
+    while (gates.length < 1) await tick(5);
+    gates.shift()!();
+    await first.finished;
+  }
+  // Then both origins, in turn: each one's first request runs, its second waits for it.
+  const replies = [b, b, a, a].map((server, i) => manager.get(`${server.url}/r${i}`));
+  while (gates.length < 2) await tick(5);
+  await tick(20);
+  assert.equal(gates.length, 2);
+  for (const server of [a, b]) {
+    assert.equal(manager.queue.active(server.url), 1);
+    assert.equal(manager.queue.waiting(server.url), 1);
+  }
+  while (replies.some((r) => !r.isFinished)) {
+    gates.shift()?.();
+    await tick(2);
+  }
+  assert.ok(replies.every((r) => r.error === NetworkError.NoError));
+});
+
 Deno.test("NetworkAccessManager: priorities reorder the queue", async () => {
   const served: string[] = [];
   const gates: (() => void)[] = [];

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { NetworkAccessManager, NetworkRequest } from "../mod.ts";
+
+Deno.test("A request's sensitive headers and attributes are its own, empty unless given, and writable", () => {
+  const first = new NetworkRequest("https://example.com/");
+  const second = new NetworkRequest("https://example.com/");
+  assert.equal(first.sensitiveHeaders.size, 0);
+  assert.deepEqual(first.attributes, {});
+  first.sensitiveHeaders.add("x-api-key");
+  first.attributes.trace = "abc";
+  assert.equal(second.sensitiveHeaders.size, 0);
+  assert.deepEqual(second.attributes, {});
+  second.sensitiveHeaders = new Set(["x-token"]);
+  second.attributes = { tag: 1 };
+  const copy = second.clone();
+  assert.deepEqual([...copy.sensitiveHeaders], ["x-token"]);
+  assert.deepEqual(copy.attributes, { tag: 1 });
+  assert.notEqual(copy.attributes, second.attributes);
+  const given = new NetworkRequest("https://example.com/", {
+    sensitiveHeaders: ["X-Secret"],
+    attributes: { id: 7 },
+  });
+  assert.deepEqual([...given.sensitiveHeaders], ["x-secret"]);
+  assert.deepEqual(given.attributes, { id: 7 });
+});
+
+Deno.test("The URL of a request the manager made is the reply's own to change: what is sent does not move", async () => {
+  const seen: string[] = [];
+  await using manager = new NetworkAccessManager({
+    transport: async (exchange) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      seen.push(exchange.url.pathname);
+      return new Response(null, { status: exchange.url.pathname === "/from" ? 302 : 200 });
+    },
+    layers: [(next) => async (exchange) => {
+      // Redirect by hand, from the request's own URL: it must be the one asked for.
+      const response = await next(exchange);
+      if (response.status !== 302) return response;
+      return await next(exchange.next({ url: new URL("/to", exchange.request.url) }));
+    }],
+  });
+  const reply = manager.get("https://example.com/from");
+  assert.equal(reply.request.url.href, "https://example.com/from");
+  reply.request.url.pathname = "/changed";
+  await reply.finished;
+  assert.deepEqual(seen, ["/from", "/to"]);
+  assert.equal(reply.request.url.pathname, "/changed");
+});
