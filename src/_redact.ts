@@ -13,7 +13,8 @@ export function _redactUserinfo(text: string): string {
 
 /** `url` without user name and password: `url` itself when it has none, else a copy. */
 export function _withoutUserinfo(url: URL): URL {
-  if (url.username === "" && url.password === "") return url;
+  // Userinfo is always followed by "@": a URL without one has none (a quicker test).
+  if (!url.href.includes("@") || (url.username === "" && url.password === "")) return url;
   const copy = new URL(url.href);
   copy.username = "";
   copy.password = "";

@@ -273,7 +273,9 @@ export class NetworkRequest {
   /** The `href` of a URL handed to the manager's first exchange: `url` is made from it when read. */
   #href: string | undefined;
   /** The request headers. */
-  headers: Headers;
+  declare headers: Headers;
+  /** The headers, made when first read unless given. */
+  #headers: Headers | undefined;
   /** The priority in the host's queue. */
   priority: Priority;
   /** Where the reply may come from; `undefined` means the manager's setting. */
@@ -324,7 +326,18 @@ export class NetworkRequest {
       configurable: true,
       enumerable: true,
     });
-    // `sensitiveHeaders` and `attributes` too, made when first read (most requests have none).
+    // `headers`, `sensitiveHeaders` and `attributes` too, made when first read (most requests
+    // made from a URL alone never read them).
+    Object.defineProperty(NetworkRequest.prototype, "headers", {
+      get(this: NetworkRequest): Headers {
+        return this.#headers ??= new Headers();
+      },
+      set(this: NetworkRequest, value: Headers) {
+        this.#headers = value;
+      },
+      configurable: true,
+      enumerable: true,
+    });
     Object.defineProperty(NetworkRequest.prototype, "sensitiveHeaders", {
       get(this: NetworkRequest): Set<string> {
         return this.#sensitive ??= new Set();
@@ -366,7 +379,7 @@ export class NetworkRequest {
     const what = "Cannot create request";
     this.#url = parseUrl(url);
     try {
-      this.headers = new Headers(init.headers);
+      if (init.headers !== undefined) this.#headers = new Headers(init.headers);
     } catch (error) {
       throw new TypeError(`${what}: invalid header (${(error as Error).message})`, {
         cause: error,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { _withoutUserinfo } from "../src/_redact.ts";
 import {
   NetworkAccessManager,
   NetworkError,
@@ -134,4 +135,29 @@ Deno.test("URL userinfo is redacted from every URL and message a reply exposes",
     assertClean("reply.url", reply.url);
   });
   assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("_withoutUserinfo copies only a URL with userinfo, an '@' elsewhere or not", () => {
+  const plain = new URL("https://example.com/a@b?c=@");
+  assert.equal(_withoutUserinfo(plain), plain);
+  const bare = new URL("https://example.com/");
+  assert.equal(_withoutUserinfo(bare), bare);
+  for (
+    const href of [
+      "https://me:pw@example.com/a@b",
+      "https://me@example.com/",
+      "https://:pw@example.com/",
+    ]
+  ) {
+    const url = new URL(href);
+    const stripped = _withoutUserinfo(url);
+    assert.notEqual(stripped, url);
+    assert.equal(stripped.username, "");
+    assert.equal(stripped.password, "");
+    assert.equal(url.href, href, "the URL given is left as it was");
+  }
+  assert.equal(
+    _withoutUserinfo(new URL("https://me:pw@example.com/a@b")).href,
+    "https://example.com/a@b",
+  );
 });
