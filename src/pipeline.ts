@@ -6,11 +6,15 @@
  * Each layer takes a small settings interface of its own and reads it for each request, so a
  * setting changed on the manager applies to the next request; the manager satisfies them all.
  *
+ * With no layer of the user's, no cache and no HSTS store, a request that none of the layers
+ * would change on its way down takes the direct lane (`directLane` below) to the transport, and
+ * goes through the layers only when its response is one they act on.
+ *
  * @module
  */
 
 import type { CredentialCache } from "./auth/credential_cache.ts";
-import { jarNeverStored } from "./cookies/memory_cookie_jar.ts";
+import { jarCookieHeader, jarNeverStored } from "./cookies/memory_cookie_jar.ts";
 import {
   type Exchange,
   type Handler,
@@ -170,13 +174,13 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
 }
 
 /**
- * The direct lane: a request that none of the layers would change on its way down (no cookie
- * to send, no credentials to offer, no retry, a direct connection the `net` permission is
- * known to allow, a free queue slot) goes from the reply to the transport in one step, doing
- * what the queue and proxy layers would. Its response goes up the same way unless a layer
- * acts on it (a redirect to follow, a 401 or 407 to answer, cookies to store): then the whole
- * pipeline runs with it, and the transport hands that response back instead of sending again.
- * Any other request takes the pipeline.
+ * The direct lane: a request that none of the layers would change on its way down but for the
+ * cookies of a memory jar (no `Cookie` header of its own, no credentials to offer, no retry, a
+ * direct connection the `net` permission is known to allow, a free queue slot) goes from the
+ * reply to the transport in one step, doing what the cookies, queue and proxy layers would. Its response goes up the same way unless a layer
+ * acts on it (a redirect to follow, a 401 or 407 to answer, cookies to store): then the layers
+ * above the queue run with it, and where the queue would send the exchange, that response comes
+ * back instead (`takeReplay`). Any other request takes the pipeline.
  */
 function directLane(
   settings: PipelineSettings,
@@ -197,13 +201,24 @@ function directLane(
     if (
       (protocol !== "http:" && protocol !== "https:") || credentials.size !== 0 ||
       request.retry !== undefined || settings.retry !== false ||
-      (jar !== null &&
-        ((request.cookieLoadControl === "automatic" && !jarNeverStored(jar)) ||
-          headersIfMade(exchange)?.get("cookie") != null)) ||
+      (jar !== null && headersIfMade(exchange)?.get("cookie") != null) ||
       parts.access.accessible() === "not-accessible" || !plainDirect() ||
       replyAborted(exchange.reply)
     ) {
       return pipeline(exchange);
+    }
+    // The jar's cookies, when a memory jar writes their header at once (as the cookies layer
+    // has it written); any other jar is asked by the cookies layer.
+    let cookie: string | null = null;
+    if (jar !== null && request.cookieLoadControl === "automatic" && !jarNeverStored(jar)) {
+      let written: string | null | Promise<string | null> | undefined;
+      try {
+        written = jarCookieHeader(jar, url);
+      } catch {
+        written = undefined;
+      }
+      if (written !== null && typeof written !== "string") return pipeline(exchange);
+      cookie = written;
     }
     // The queue's key of the origin: the last one's string again when the origin is the same
     // (a string made once is hashed once).
@@ -231,7 +246,15 @@ function directLane(
     const release = queue.tryAcquire(key);
     if (release === undefined) return pipeline(exchange);
     exchange.proxy = DIRECT;
-    return transport(exchange).then((response) => {
+    // Sent with the jar's cookies; the exchange's headers are the request's own again after.
+    if (cookie !== null) exchange.headers.set("cookie", cookie);
+    let sending: Promise<Response>;
+    try {
+      sending = transport(exchange);
+    } finally {
+      if (cookie !== null) exchange.headers.delete("cookie");
+    }
+    return sending.then((response) => {
       if (response.body === null || responseInfo(response).bodyReceived) release();
       else {
         exchange.releaseSlot = release;

@@ -184,6 +184,11 @@ Deno.test("Over the network, a request that needs no layer's work and every sett
           : new Response("welcome");
       case "/login":
         return new Response("in", { headers: { "set-cookie": "session=1; Path=/" } });
+      case "/renew":
+        return new Response(null, {
+          status: 302,
+          headers: { location: "/", "set-cookie": "session=2; Path=/" },
+        });
       case "/flaky":
         // 503 to the first request after `flaky` was reset, 200 to the next.
         return ++flaky === 1 ? new Response("", { status: 503 }) : new Response("again");
@@ -220,6 +225,10 @@ Deno.test("Over the network, a request that needs no layer's work and every sett
       await manager.get(`${base}/login`).finished;
       await manager.get(`${base}/`).finished;
       assert.equal(seen.at(-1)!.cookie, "session=1");
+      // A redirect that sets the cookie anew: its next hop sends the new value, not the one the
+      // first hop was sent with.
+      await manager.get(`${base}/renew`).finished;
+      assert.deepEqual(seen.slice(-2).map((s) => s.cookie), ["session=1", "session=2"]);
       manager.cookieJar = new MemoryCookieJar();
       await manager.get(`${base}/`).finished;
       assert.equal(seen.at(-1)!.cookie, null);
