@@ -20,20 +20,19 @@ import {
   type Handler,
   headersIfMade,
   type Layer,
-  responseInfo,
   setReplay,
   takeReplay,
 } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
-import { accessLayer, type AccessSettings, netHost, networkGate } from "./layers/access.ts";
+import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
 import { authLayer, type AuthSettings } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
 import { cookiesLayer, type CookiesSettings } from "./layers/cookies.ts";
 import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
 import { DIRECT, proxyLayer, type ProxySettings } from "./layers/proxy.ts";
-import { queueLayer } from "./layers/queue.ts";
+import { keepSlot, queueLayer } from "./layers/queue.ts";
 import { isRedirectStatus, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
-import { holdSlot, replyAborted } from "./reply.ts";
+import { replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
@@ -177,10 +176,11 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
  * The direct lane: a request that none of the layers would change on its way down but for the
  * cookies of a memory jar (no `Cookie` header of its own, no credentials to offer, no retry, a
  * direct connection the `net` permission is known to allow, a free queue slot) goes from the
- * reply to the transport in one step, doing what the cookies, queue and proxy layers would. Its response goes up the same way unless a layer
- * acts on it (a redirect to follow, a 401 or 407 to answer, cookies to store): then the layers
- * above the queue run with it, and where the queue would send the exchange, that response comes
- * back instead (`takeReplay`). Any other request takes the pipeline.
+ * reply to the transport in one step, doing what the cookies, queue and proxy layers would.
+ * Its response goes up the same way unless a layer acts on it (a redirect to follow, a 401 or
+ * 407 to answer, cookies to store): then the layers above the queue run with it, and where the
+ * queue would send the exchange, that response comes back instead (`takeReplay`). Any other
+ * request takes the pipeline.
  */
 function directLane(
   settings: PipelineSettings,
@@ -233,13 +233,7 @@ function directLane(
     // the last origin while no permission changes).
     const permissions = parts.access.permissions();
     if (permissions !== null && (key !== grantedOrigin || permissions.epoch !== grantedEpoch)) {
-      let state: Deno.PermissionState | undefined;
-      try {
-        state = permissions.known({ name: "net", host: netHost(url) });
-      } catch {
-        state = undefined;
-      }
-      if (state !== "granted") return pipeline(exchange);
+      if (!knownGranted(permissions, url)) return pipeline(exchange);
       grantedOrigin = key;
       grantedEpoch = permissions.epoch;
     }
@@ -255,11 +249,7 @@ function directLane(
       if (cookie !== null) exchange.headers.delete("cookie");
     }
     return sending.then((response) => {
-      if (response.body === null || responseInfo(response).bodyReceived) release();
-      else {
-        exchange.releaseSlot = release;
-        holdSlot(exchange.reply, release);
-      }
+      keepSlot(exchange, response, release);
       const status = response.status;
       const policy = request.redirectPolicy ?? settings.redirectPolicy;
       if (

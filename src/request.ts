@@ -229,6 +229,9 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
  */
 export let takeUrl: (request: NetworkRequest) => URL;
 
+/** Sets a field of a request. */
+type Setter<V> = (request: NetworkRequest, value: V) => void;
+
 /** The options of a request made from a URL alone. */
 const NO_INIT: NetworkRequestInit = Object.freeze({});
 
@@ -313,50 +316,33 @@ export class NetworkRequest {
   retry: RetryOptions | number | boolean | undefined;
 
   static {
-    // `url` is a field to its readers; a URL the manager took for its exchange is copied from
-    // its `href` when first read (most replies never read it).
-    Object.defineProperty(NetworkRequest.prototype, "url", {
-      get(this: NetworkRequest): URL {
-        return this.#url ??= new URL(this.#href!);
-      },
-      set(this: NetworkRequest, value: URL) {
-        this.#url = value;
-        this.#href = undefined;
-      },
-      configurable: true,
-      enumerable: true,
+    // These are fields to their readers. A URL the manager took for its exchange is copied from
+    // its `href` when first read (most replies never read it); the headers, sensitive header
+    // names and attributes are made when first read (most requests made from a URL alone never
+    // read them).
+    const field = <V>(name: string, get: (request: NetworkRequest) => V, set: Setter<V>) =>
+      Object.defineProperty(NetworkRequest.prototype, name, {
+        get(this: NetworkRequest): V {
+          return get(this);
+        },
+        set(this: NetworkRequest, value: V) {
+          set(this, value);
+        },
+        configurable: true,
+        enumerable: true,
+      });
+    field("url", (request) => request.#url ??= new URL(request.#href!), (request, value: URL) => {
+      request.#url = value;
+      request.#href = undefined;
     });
-    // `headers`, `sensitiveHeaders` and `attributes` too, made when first read (most requests
-    // made from a URL alone never read them).
-    Object.defineProperty(NetworkRequest.prototype, "headers", {
-      get(this: NetworkRequest): Headers {
-        return this.#headers ??= new Headers();
-      },
-      set(this: NetworkRequest, value: Headers) {
-        this.#headers = value;
-      },
-      configurable: true,
-      enumerable: true,
+    field("headers", (request) => request.#headers ??= new Headers(), (request, value) => {
+      request.#headers = value;
     });
-    Object.defineProperty(NetworkRequest.prototype, "sensitiveHeaders", {
-      get(this: NetworkRequest): Set<string> {
-        return this.#sensitive ??= new Set();
-      },
-      set(this: NetworkRequest, value: Set<string>) {
-        this.#sensitive = value;
-      },
-      configurable: true,
-      enumerable: true,
+    field("sensitiveHeaders", (request) => request.#sensitive ??= new Set(), (request, value) => {
+      request.#sensitive = value;
     });
-    Object.defineProperty(NetworkRequest.prototype, "attributes", {
-      get(this: NetworkRequest): Record<string, unknown> {
-        return this.#attributes ??= {};
-      },
-      set(this: NetworkRequest, value: Record<string, unknown>) {
-        this.#attributes = value;
-      },
-      configurable: true,
-      enumerable: true,
+    field("attributes", (request) => request.#attributes ??= {}, (request, value) => {
+      request.#attributes = value;
     });
     takeUrl = (request) => {
       const url = request.url;

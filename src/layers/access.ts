@@ -63,6 +63,22 @@ export function effectiveAccessibility(
   return netState === "denied" && !someHostGranted ? "not-accessible" : "unknown";
 }
 
+/**
+ * Whether the `net` permission for `url`'s host is known to be granted (queried before and
+ * watched since), without waiting; `false` when it is not known yet, or for a host Deno cannot
+ * name in a descriptor (the gate's full check says why).
+ */
+export function knownGranted(
+  permissions: NonNullable<ReturnType<AccessSettings["permissions"]>>,
+  url: URL,
+): boolean {
+  try {
+    return permissions.known({ name: "net", host: netHost(url) }) === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /** The `host:port` Deno's `net` permission names for a URL (the scheme's port when none). */
 export function netHost(url: URL): string {
   const port = url.port !== ""
@@ -151,14 +167,10 @@ export function networkGate(
     const permissions = settings.permissions();
     if (permissions === null) return undefined;
     // A direct request to a host already granted (and watched for a change): nothing to wait for.
-    if (proxy.type === "none" || proxy.url === undefined) {
-      try {
-        if (permissions.known({ name: "net", host: netHost(exchange.url) }) === "granted") {
-          return undefined;
-        }
-      } catch {
-        // A host Deno cannot name in a descriptor: the full check below says so.
-      }
+    if (
+      (proxy.type === "none" || proxy.url === undefined) && knownGranted(permissions, exchange.url)
+    ) {
+      return undefined;
     }
     return check(exchange, proxy, permissions);
   };

@@ -12,6 +12,20 @@ import type { HostQueue } from "../host_queue.ts";
 import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
 
 /**
+ * Hands the slot an exchange was sent in to what holds it now that `response` came: freed at once
+ * when the response has no body left to read (a body already received holds the connection no
+ * longer), else held by the reply until its body is done, and by the exchange for its next hop.
+ */
+export function keepSlot(exchange: Exchange, response: Response, release: () => void): void {
+  if (response.body === null || responseInfo(response).bodyReceived) {
+    release();
+    return;
+  }
+  exchange.releaseSlot = release;
+  holdSlot(exchange.reply, release);
+}
+
+/**
  * Creates the queue layer over `queue`. Exchanges for `file:` and `data:` take no slot.
  *
  * @param queue The per-origin queue.
@@ -32,13 +46,7 @@ export function queueLayer(
         return Promise.reject(error);
       }
       return sending.then((response) => {
-        // A body already received holds the connection no longer.
-        if (response.body === null || responseInfo(response).bodyReceived) {
-          release();
-          return response;
-        }
-        exchange.releaseSlot = release;
-        holdSlot(exchange.reply, release);
+        keepSlot(exchange, response, release);
         return response;
       }, (error) => {
         release();
