@@ -65,13 +65,13 @@ export class BodyBuffer {
   }
 }
 
-const GUARD_RATIOS: Record<string, number> = {
-  gzip: 40,
-  "x-gzip": 40,
-  deflate: 40,
-  br: 100,
-  zstd: 100,
-};
+const GUARD_RATIOS: ReadonlyMap<string, number> = new Map([
+  ["gzip", 40],
+  ["x-gzip", 40],
+  ["deflate", 40],
+  ["br", 100],
+  ["zstd", 100],
+]);
 
 /**
  * The decompression guard: a compressed body of declared length that grows past `threshold`
@@ -106,7 +106,7 @@ export class DecompressionGuard {
     counted?: () => number,
   ): DecompressionGuard | undefined {
     if (encoding === null || threshold < 0) return undefined;
-    const ratio = GUARD_RATIOS[encoding.trim().toLowerCase()];
+    const ratio = GUARD_RATIOS.get(encoding.trim().toLowerCase());
     const length = Number.parseInt(declared ?? "", 10);
     const compressed = counted ??
       (Number.isFinite(length) && length > 0 ? () => length : undefined);

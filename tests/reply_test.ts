@@ -367,6 +367,24 @@ async function compress(
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+Deno.test("NetworkReply passes a body in a coding it does not know as it came, whatever the coding's name", async () => {
+  // Names an object has from its prototype must not pass for codings the library decodes.
+  await using server = serve((request) =>
+    new Response("as sent", {
+      headers: { "content-encoding": new URL(request.url).pathname.slice(1) },
+    })
+  );
+  await using manager = new NetworkAccessManager();
+  for (const coding of ["constructor", "toString", "__proto__", "hasOwnProperty", "unknown"]) {
+    // With a guard that weighs every byte too: no ratio is known for such a coding.
+    for (const decompressionGuard of [undefined, 1]) {
+      const reply = manager.get(`${server.url}/${coding}`, { decompressionGuard });
+      assert.equal(await reply.text(), "as sent", coding);
+      assert.equal(reply.error, NetworkError.NoError, `${coding}: ${reply.errorString}`);
+    }
+  }
+});
+
 Deno.test("NetworkReply bodies in a content coding are decoded by the library", async (t) => {
   const text = "a body worth compressing, ".repeat(4000);
   const seen: (string | null)[] = [];

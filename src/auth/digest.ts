@@ -28,14 +28,16 @@ export type DigestAlgorithm =
   | "SHA-512-256"
   | "SHA-512-256-sess";
 
-const ALGORITHMS: Record<string, { name: DigestAlgorithm; hash: string; strength: number }> = {
-  "md5": { name: "MD5", hash: "md5", strength: 1 },
-  "md5-sess": { name: "MD5-sess", hash: "md5", strength: 1 },
-  "sha-256": { name: "SHA-256", hash: "sha256", strength: 2 },
-  "sha-256-sess": { name: "SHA-256-sess", hash: "sha256", strength: 2 },
-  "sha-512-256": { name: "SHA-512-256", hash: "sha512-256", strength: 3 },
-  "sha-512-256-sess": { name: "SHA-512-256-sess", hash: "sha512-256", strength: 3 },
-};
+/** The algorithms this client answers, by their lower-case names. */
+const ALGORITHMS: ReadonlyMap<string, { name: DigestAlgorithm; hash: string; strength: number }> =
+  new Map([
+    ["md5", { name: "MD5", hash: "md5", strength: 1 }],
+    ["md5-sess", { name: "MD5-sess", hash: "md5", strength: 1 }],
+    ["sha-256", { name: "SHA-256", hash: "sha256", strength: 2 }],
+    ["sha-256-sess", { name: "SHA-256-sess", hash: "sha256", strength: 2 }],
+    ["sha-512-256", { name: "SHA-512-256", hash: "sha512-256", strength: 3 }],
+    ["sha-512-256-sess", { name: "SHA-512-256-sess", hash: "sha512-256", strength: 3 }],
+  ]);
 
 /** A Digest challenge this client can answer, with the choices it made. */
 export interface DigestChallenge {
@@ -61,7 +63,7 @@ export interface DigestChallenge {
 
 /** A Digest challenge's strength, for choosing among several: higher is better. */
 export function digestStrength(challenge: DigestChallenge): number {
-  return ALGORITHMS[challenge.algorithm.toLowerCase()]?.strength ?? 0;
+  return ALGORITHMS.get(challenge.algorithm.toLowerCase())?.strength ?? 0;
 }
 
 /**
@@ -79,7 +81,7 @@ export function parseDigestChallenge(challenge: AuthChallenge): DigestChallenge 
   const nonce = params.nonce;
   if (realm === undefined || nonce === undefined) return null;
   const algorithmName = params.algorithm;
-  const algorithm = ALGORITHMS[(algorithmName ?? "MD5").toLowerCase()];
+  const algorithm = ALGORITHMS.get((algorithmName ?? "MD5").toLowerCase());
   if (algorithm === undefined) return null;
   let qop: "auth" | undefined;
   if (params.qop !== undefined) {
@@ -140,7 +142,7 @@ export interface DigestInput {
 }
 
 function hashWith(algorithm: DigestAlgorithm): (text: string) => string {
-  const name = ALGORITHMS[algorithm.toLowerCase()]!.hash;
+  const name = ALGORITHMS.get(algorithm.toLowerCase())!.hash;
   if (nodeCrypto === undefined) throw new TypeError("Digest hashing used before loadDigest()");
   const crypto = nodeCrypto;
   return (text) => crypto.createHash(name).update(text, "utf8").digest("hex");

@@ -2,39 +2,39 @@
 
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
-const TYPES: Record<string, string> = {
-  txt: "text/plain;charset=UTF-8",
-  md: "text/markdown;charset=UTF-8",
-  html: "text/html;charset=UTF-8",
-  htm: "text/html;charset=UTF-8",
-  css: "text/css;charset=UTF-8",
-  csv: "text/csv;charset=UTF-8",
-  js: "text/javascript;charset=UTF-8",
-  mjs: "text/javascript;charset=UTF-8",
-  ts: "text/typescript;charset=UTF-8",
-  json: "application/json",
-  xml: "application/xml",
-  svg: "image/svg+xml",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  ico: "image/vnd.microsoft.icon",
-  pdf: "application/pdf",
-  zip: "application/zip",
-  gz: "application/gzip",
-  wasm: "application/wasm",
-  mp3: "audio/mpeg",
-  mp4: "video/mp4",
-  woff2: "font/woff2",
-};
+const TYPES: ReadonlyMap<string, string> = new Map([
+  ["txt", "text/plain;charset=UTF-8"],
+  ["md", "text/markdown;charset=UTF-8"],
+  ["html", "text/html;charset=UTF-8"],
+  ["htm", "text/html;charset=UTF-8"],
+  ["css", "text/css;charset=UTF-8"],
+  ["csv", "text/csv;charset=UTF-8"],
+  ["js", "text/javascript;charset=UTF-8"],
+  ["mjs", "text/javascript;charset=UTF-8"],
+  ["ts", "text/typescript;charset=UTF-8"],
+  ["json", "application/json"],
+  ["xml", "application/xml"],
+  ["svg", "image/svg+xml"],
+  ["png", "image/png"],
+  ["jpg", "image/jpeg"],
+  ["jpeg", "image/jpeg"],
+  ["gif", "image/gif"],
+  ["webp", "image/webp"],
+  ["ico", "image/vnd.microsoft.icon"],
+  ["pdf", "application/pdf"],
+  ["zip", "application/zip"],
+  ["gz", "application/gzip"],
+  ["wasm", "application/wasm"],
+  ["mp3", "audio/mpeg"],
+  ["mp4", "video/mp4"],
+  ["woff2", "font/woff2"],
+]);
 
 /** The content type for a file name, from its extension; `application/octet-stream` otherwise. */
 export function _contentTypeFor(path: string): string {
   const dot = path.lastIndexOf(".");
   const ext = dot > path.lastIndexOf("/") ? path.slice(dot + 1).toLowerCase() : "";
-  return TYPES[ext] ?? "application/octet-stream";
+  return TYPES.get(ext) ?? "application/octet-stream";
 }
 
 /** Answers a `file:` exchange from the file system. */

@@ -201,12 +201,12 @@ function headerRecord(headers: Headers): Record<string, string> | undefined {
 const DECODE_SLICE = 2048;
 
 /** The content codings the library decodes, by their `DecompressionStream` format. */
-const DECODERS: Record<string, string> = {
-  gzip: "gzip",
-  "x-gzip": "gzip",
-  deflate: "deflate",
-  br: "brotli",
-};
+const DECODERS: ReadonlyMap<string, string> = new Map([
+  ["gzip", "gzip"],
+  ["x-gzip", "gzip"],
+  ["deflate", "deflate"],
+  ["br", "brotli"],
+]);
 
 /**
  * Decodes a body in a content coding the library knows (a single coding; others stay as they
@@ -218,7 +218,7 @@ function decode(response: Response, url: URL): Response {
   const encoding = response.headers.get("content-encoding");
   if (encoding === null) return response;
   const coding = encoding.trim().toLowerCase();
-  const format = DECODERS[coding];
+  const format = DECODERS.get(coding);
   // The body is asked for only when there is one to decode (a body given as bytes makes its
   // stream when first asked for).
   const source = format === undefined ? null : response.body;

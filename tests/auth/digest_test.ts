@@ -106,6 +106,9 @@ Deno.test("parseDigestChallenge reads what it can answer and refuses the rest", 
         'Digest realm="r", nonce="n", algorithm=SHA-1',
         'Digest realm="r", nonce="n", qop="auth-int"',
         'Digest realm="r", nonce="n", algorithm=MD5-sess',
+        // Names an object has from its prototype are no algorithms.
+        'Digest realm="r", nonce="n", algorithm=constructor',
+        'Digest realm="r", nonce="n", algorithm=__proto__',
         'Basic realm="r", nonce="n"',
       ]
     ) {

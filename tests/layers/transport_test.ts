@@ -28,6 +28,14 @@ Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
       assert.equal(reply.bytesTotal, 16);
       assert.equal(reply.error, NetworkError.NoError);
     });
+    await t.step("an extension it does not know, whatever its name, is octet-stream", async () => {
+      for (const name of ["data.unknown", "data.constructor", "data.__proto__"]) {
+        await Deno.writeTextFile(`${dir}/${name}`, "x");
+        const reply = manager.get(new URL(`file://${dir}/${name}`));
+        assert.equal(await reply.text(), "x");
+        assert.equal(reply.headers.get("content-type"), "application/octet-stream", name);
+      }
+    });
     await t.step("HEAD has the metadata and no body", async () => {
       const reply = manager.head(url);
       assert.equal((await reply.bytes()).byteLength, 0);
