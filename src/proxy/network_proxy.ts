@@ -156,13 +156,13 @@ export const DEFAULT_PORTS: Record<string, number> = {
   "socks5:": 1080,
   "socks5h:": 1080,
 };
-const QUERY_PORTS: Record<string, number> = {
-  http: 80,
-  https: 443,
-  ws: 80,
-  wss: 443,
-  ftp: 21,
-};
+const QUERY_PORTS: ReadonlyMap<string, number> = new Map([
+  ["http", 80],
+  ["https", 443],
+  ["ws", 80],
+  ["wss", 443],
+  ["ftp", 21],
+]);
 
 /** A URL for messages: user info replaced by `***`. */
 function safeUrlText(text: string): string {
@@ -276,6 +276,6 @@ export function proxyLabel(proxy: NetworkProxy): string {
 export function proxyQuery(url: URL): ProxyQuery {
   const scheme = url.protocol.replace(/:$/, "");
   const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  const port = url.port === "" ? (QUERY_PORTS[scheme] ?? -1) : Number(url.port);
+  const port = url.port === "" ? (QUERY_PORTS.get(scheme) ?? -1) : Number(url.port);
   return { url, scheme, host, port };
 }

@@ -89,6 +89,9 @@ Deno.test("proxyQuery gives the scheme, the bare host and the effective port", (
   assert.equal(query("http://[::1]:8080/").port, 8080);
   assert.equal(query("http://h/").port, 80);
   assert.equal(query("gopher://h/").port, -1);
+  // A scheme named like an object's property has no default port either.
+  assert.equal(query("constructor://h/").port, -1);
+  assert.equal(query("tostring://h/").port, -1);
 });
 
 Deno.test("systemProxyFactory picks the variable by scheme, then ALL_PROXY", async (t) => {
