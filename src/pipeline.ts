@@ -25,13 +25,13 @@ import {
 } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
 import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
-import { authLayer, type AuthSettings } from "./layers/auth.ts";
+import { authLayer, type AuthSettings, isChallenge } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
-import { cookiesLayer, type CookiesSettings } from "./layers/cookies.ts";
+import { cookiesLayer, type CookiesSettings, cookiesToStore } from "./layers/cookies.ts";
 import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
 import { DIRECT, proxyLayer, type ProxySettings } from "./layers/proxy.ts";
 import { keepSlot, queueLayer } from "./layers/queue.ts";
-import { isRedirectStatus, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
+import { followsRedirect, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
 import { replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
@@ -79,6 +79,11 @@ export interface PipelineParts {
    * manager aborts it through the signal when it closes, and waits for it.
    */
   background?: (task: (signal: AbortSignal) => Promise<void>) => void;
+}
+
+/** Whether an exchange may be retried: the request or the manager turned retry on. */
+function retrying(settings: PipelineSettings, exchange: Exchange): boolean {
+  return exchange.request.retry !== undefined || settings.retry !== false;
 }
 
 /**
@@ -136,10 +141,7 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
     // Above retry and queue: a fresh hit takes no queue slot and is never retried.
     ...(settings.cache === null ? [] : [cacheLayer(settings, parts.background)]),
     // Above the queue: every attempt waits for a slot of its own. Requests may turn it on.
-    skipWhenOff(
-      retryLayer(settings),
-      (exchange) => exchange.request.retry !== undefined || settings.retry !== false,
-    ),
+    skipWhenOff(retryLayer(settings), (exchange) => retrying(settings, exchange)),
   ];
   // Each attempt sent to the network: from the queue down to the transport.
   const lower: Layer[] = [
@@ -200,7 +202,7 @@ function directLane(
     const jar = settings.cookieJar;
     if (
       (protocol !== "http:" && protocol !== "https:") || credentials.size !== 0 ||
-      request.retry !== undefined || settings.retry !== false ||
+      retrying(settings, exchange) ||
       (jar !== null && headersIfMade(exchange)?.get("cookie") != null) ||
       parts.access.accessible() === "not-accessible" || !plainDirect() ||
       replyAborted(exchange.reply)
@@ -250,12 +252,12 @@ function directLane(
     }
     return sending.then((response) => {
       keepSlot(exchange, response, release);
+      // A response a layer acts on goes up through the layers.
       const status = response.status;
-      const policy = request.redirectPolicy ?? settings.redirectPolicy;
       if (
-        status === 401 || status === 407 || (policy !== "manual" && isRedirectStatus(status)) ||
-        (jar !== null && request.cookieSaveControl === "automatic" &&
-          response.headers.getSetCookie().length > 0)
+        isChallenge(status) ||
+        followsRedirect(request.redirectPolicy ?? settings.redirectPolicy, status) ||
+        (jar !== null && cookiesToStore(exchange, response).length > 0)
       ) {
         setReplay(exchange, response);
         return pipeline(exchange);

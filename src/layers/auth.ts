@@ -122,6 +122,11 @@ function ownCredentials(cached: AuthCredentials, fromUrl: AuthCredentials | unde
     (fromUrl.password === "" || cached.password === fromUrl.password);
 }
 
+/** Whether the auth layer answers a response of this status: 401 or 407, a challenge. */
+export function isChallenge(status: number): boolean {
+  return status === 401 || status === 407;
+}
+
 /** Creates the authentication layer, keeping credentials in `cache`. */
 export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer {
   /**
@@ -152,9 +157,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // Nothing to send pre-emptively: the request goes as it is, and only a challenge enters
       // the loop that answers it.
       return next(exchange).then((response) =>
-        response.status === 401 || response.status === 407
-          ? challenged(next, exchange, response)
-          : response
+        isChallenge(response.status) ? challenged(next, exchange, response) : response
       );
     }
     return challenged(next, exchange, undefined);

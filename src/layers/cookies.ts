@@ -178,10 +178,18 @@ function save(
   jar: CookieJar,
   response: Response,
 ): Response | Promise<Response> {
-  if (exchange.request.cookieSaveControl !== "automatic") return response;
+  const lines = cookiesToStore(exchange, response);
+  return lines.length === 0 ? response : store(jar, url, response, lines);
+}
+
+/**
+ * The `Set-Cookie` lines the cookies layer stores from `response` (none when the request says
+ * not to, or the response came from the cache).
+ */
+export function cookiesToStore(exchange: Exchange, response: Response): string[] {
+  if (exchange.request.cookieSaveControl !== "automatic") return [];
   const lines = response.headers.getSetCookie();
-  if (lines.length === 0 || responseInfo(response).fromCache) return response;
-  return store(jar, url, response, lines);
+  return lines.length === 0 || responseInfo(response).fromCache ? [] : lines;
 }
 
 async function store(

@@ -54,9 +54,9 @@ export type RedirectVerifier = (
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** Whether the redirect layer acts on a response of this status (under a policy but "manual"). */
-export function isRedirectStatus(status: number): boolean {
-  return REDIRECT_STATUSES.has(status);
+/** Whether the redirect layer follows a response of this status under `policy`. */
+export function followsRedirect(policy: RedirectPolicy, status: number): boolean {
+  return policy !== "manual" && REDIRECT_STATUSES.has(status);
 }
 
 /** Headers that never follow a redirect to another origin. */
@@ -196,7 +196,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     // No promise of its own unless a redirect may be followed.
     if (policy === "manual") return sending;
     return sending.then((response) =>
-      REDIRECT_STATUSES.has(response.status)
+      followsRedirect(policy, response.status)
         ? follow(next, exchange, policy, maxRedirects, headers, response)
         : response
     );
