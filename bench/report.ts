@@ -4,9 +4,10 @@
  * above 1 means the manager was faster). What it measures:
  *
  * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), the
- *   floor (`fetch` with the options the manager must pass), the least wrapper (that `fetch`
- *   in a reply object that counts its origin's slot) and the manager without a cookie jar and
- *   decompression guard, each against a bare `fetch(url)`;
+ *   floor (`fetch` with the options the manager must pass), the least wrapper (that `fetch` in a
+ *   reply object that counts its origin's slot) and the manager without a cookie jar and
+ *   decompression guard, each against a bare `fetch(url)`; and the floor against the floor
+ *   without the decompression guard's `accept-encoding` header;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body` with its reader and with `for await`, with the growth of the resident set
  *   while streaming;
@@ -76,6 +77,10 @@ if (wanted("get")) {
       redirect: "manual",
       signal: new AbortController().signal,
     })).bytes();
+  // The floor less the guard's header (what a manager with the decompression guard off sends).
+  const withoutGuardHeader = async () =>
+    await (await fetch(url, { redirect: "manual", signal: new AbortController().signal }))
+      .bytes();
   // The least a manager can do with that floor: parse the URL, count the origin's slot, send as
   // above, keep status and headers, read the body, and settle a reply object (an `EventTarget`
   // that sends no event). What
@@ -136,6 +141,15 @@ if (wanted("get")) {
       `  floor, concurrency ${concurrency}: fetch with the manager's options ${
         fmt(floor.ratio)
       }x bare fetch`,
+    );
+    const header = await compare(
+      run(concurrency, requests, withoutGuardHeader),
+      run(concurrency, requests, asManagerCalls),
+    );
+    report(
+      `  the guard's accept-encoding header, concurrency ${concurrency}: the floor ${
+        fmt(header.ratio)
+      }x the floor without it`,
     );
     const least = await compare(
       run(concurrency, requests, viaFetch),
