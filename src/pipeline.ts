@@ -183,6 +183,10 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
  * 407 to answer, cookies to store): then the layers above the queue run with it, and where the
  * queue would send the exchange, that response comes back instead (`takeReplay`). Any other
  * request takes the pipeline.
+ *
+ * The checks on the way down restate when each layer has nothing to do; a layer that comes to do
+ * more on the way down needs its check here too (`tests/settings_change_test.ts` fails when one
+ * is missing). On the way up the lane asks the layers' own predicates.
  */
 function directLane(
   settings: PipelineSettings,
