@@ -377,6 +377,20 @@ export class Exchange {
       configurable: true,
     });
     headersIfMade = (exchange) => exchange.#headers;
+    // Shown by `console.log` and `Deno.inspect` with its headers, as a plain field would be.
+    Object.defineProperty(Exchange.prototype, Symbol.for("Deno.customInspect"), {
+      value(
+        this: Exchange,
+        inspect: (value: unknown, options: unknown) => string,
+        options: unknown,
+      ): string {
+        // `headers` is no own field (it is made when first read): shown as it is, or empty.
+        const { url, method, headers: _accessor, ...rest } = { ...this };
+        const shown = { url, method, headers: this.#headers ?? new Headers(), ...rest };
+        return `Exchange ${inspect(shown, options)}`;
+      },
+      configurable: true,
+    });
     // `signal` too, made on first read when the exchange was given a function for it.
     Object.defineProperty(Exchange.prototype, "signal", {
       get(this: Exchange): AbortSignal {

@@ -229,6 +229,9 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
  */
 export let takeUrl: (request: NetworkRequest) => URL;
 
+/** `Deno.inspect`, as a custom inspection is given it. */
+type Inspect = (value: unknown, options: unknown) => string;
+
 /** Sets a field of a request. */
 type Setter<V> = (request: NetworkRequest, value: V) => void;
 
@@ -343,6 +346,22 @@ export class NetworkRequest {
     });
     field("attributes", (request) => request.#attributes ??= {}, (request, value) => {
       request.#attributes = value;
+    });
+    // Shown by `console.log` and `Deno.inspect` with every field, as plain fields would be.
+    Object.defineProperty(NetworkRequest.prototype, Symbol.for("Deno.customInspect"), {
+      value(this: NetworkRequest, inspect: Inspect, options: unknown): string {
+        // The fields made when first read are no own fields: shown as they are, or empty.
+        const { url: _u, headers: _h, sensitiveHeaders: _s, attributes: _a, ...own } = { ...this };
+        const shown = {
+          url: this.#url ?? new URL(this.#href!),
+          headers: this.#headers ?? new Headers(),
+          ...own,
+          sensitiveHeaders: this.#sensitive ?? new Set(),
+          attributes: this.#attributes ?? {},
+        };
+        return `NetworkRequest ${inspect(shown, options)}`;
+      },
+      configurable: true,
     });
     takeUrl = (request) => {
       const url = request.url;

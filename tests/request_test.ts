@@ -46,3 +46,35 @@ Deno.test("The URL of a request the manager made is the reply's own to change: w
   assert.deepEqual(seen, ["/from", "/to"]);
   assert.equal(reply.request.url.pathname, "/changed");
 });
+
+Deno.test("console.log shows every field of a request and an exchange, made yet or not", async () => {
+  const request = new NetworkRequest("https://example.com/a", {
+    headers: { accept: "text/plain" },
+  });
+  const shown = Deno.inspect(request);
+  for (
+    const part of [
+      'href: "https://example.com/a"',
+      'headers: Headers { accept: "text/plain" }',
+      'priority: "normal"',
+      "sensitiveHeaders: Set(0) {}",
+      "attributes: {}",
+    ]
+  ) {
+    assert.ok(shown.includes(part), `${part} in ${shown}`);
+  }
+  // A request the manager made, whose URL went to its first exchange, shows it too; an exchange
+  // made without headers shows them empty.
+  let inspected = "";
+  await using manager = new NetworkAccessManager({
+    transport: (exchange) => {
+      inspected = Deno.inspect(exchange, { depth: 1 });
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  const reply = manager.get("https://example.com/b");
+  assert.ok(Deno.inspect(reply.request).includes('href: "https://example.com/b"'));
+  await reply.finished;
+  assert.match(inspected, /^Exchange \{/);
+  assert.ok(inspected.includes('method: "GET"') && inspected.includes("headers: Headers {}"));
+});
