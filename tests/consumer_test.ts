@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { closedPort, serve } from "./_helpers/server.ts";
 import { makeConsumer } from "./_helpers/consumer.ts";
+import { type DenoOutput, runDeno } from "./_helpers/deno_run.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -13,23 +14,14 @@ const ROOT = new URL("../", import.meta.url);
 async function runConsumer(
   program: string,
   flags: string[] = [],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<DenoOutput> {
   // Keep the consumer's output plain: no colours in what the tests read.
   const dir = await makeConsumer("netaccess_consumer_", program);
   try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", ...flags, "main.ts"],
+    return await runDeno(["run", "--no-lock", ...flags, "main.ts"], {
       cwd: dir,
       env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
+import { runDeno } from "./_helpers/deno_run.ts";
 
 Deno.test("examples/json_api.ts runs: schema, pages, events, body limit", async () => {
   const script = new URL("../examples/json_api.ts", import.meta.url);
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script.pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { code, stdout: out, stderr } = await runDeno(["run", "-A", script.pathname]);
+  assert.equal(code, 0, stderr);
   assert.match(out, /user Ada/);
   assert.match(out, /does not match the schema \(2 issues\)/);
   assert.match(out, /users user 1, user 2, user 3, user 4, user 5, user 6/);

@@ -1,5 +1,6 @@
 /** Temporary cookie databases, and a process of its own that writes cookies to one. */
 import { strict as assert } from "node:assert";
+import { runDeno } from "./deno_run.ts";
 
 const WRITER = new URL("../testdata/cookies/kv_cookie_writer.ts", import.meta.url);
 const CONFIG = new URL("../../deno.json", import.meta.url);
@@ -11,14 +12,11 @@ const CONFIG = new URL("../../deno.json", import.meta.url);
  * @returns How many cookies it stored.
  */
 export async function runWriter(path: string, label: string, count: number): Promise<number> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG.pathname, WRITER.pathname, path, label, String(count)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  return Number(new TextDecoder().decode(output.stdout).trim());
+  const { code, stdout, stderr } = await runDeno(
+    ["run", "-A", "--config", CONFIG.pathname, WRITER.pathname, path, label, String(count)],
+  );
+  assert.equal(code, 0, stderr);
+  return Number(stdout.trim());
 }
 
 /** A KV file path in a new temporary folder, removed on dispose. */

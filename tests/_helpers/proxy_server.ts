@@ -7,6 +7,8 @@
  * @module
  */
 
+import { type DenoOutput, runDeno } from "./deno_run.ts";
+
 /** How the proxy behaves once it has accepted a connection. */
 export type ProxyServerMode =
   /** Serves the protocol. */
@@ -565,7 +567,7 @@ export async function runWithEnv(
   script: URL,
   args: string[],
   vars: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<DenoOutput> {
   const env: Record<string, string> = {
     ...vars,
     PATH: Deno.env.get("PATH") ?? "",
@@ -573,18 +575,9 @@ export async function runWithEnv(
   };
   const denoDir = Deno.env.get("DENO_DIR");
   if (denoDir) env.DENO_DIR = denoDir;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script.pathname, ...args],
+  return await runDeno(["run", "-A", script.pathname, ...args], {
     cwd: new URL("../../", import.meta.url).pathname,
     clearEnv: true,
     env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: text.decode(output.stdout),
-    stderr: text.decode(output.stderr),
-  };
+  });
 }
