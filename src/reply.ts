@@ -134,8 +134,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   readonly operation: Operation;
   /** The HTTP method (the verb of a custom request). */
   readonly method: string;
-  /** Resolves when the reply has finished, successfully or not; never rejects. */
-  readonly finished: Promise<void>;
 
   #url: URL | undefined;
   #status = 0;
@@ -159,7 +157,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #downloadSentAt = -Infinity;
 
   #settings: ReplySettings | undefined;
-  #resolveFinished!: () => void;
+  /** `finished`, made when first asked for, and what settles it. */
+  #finished: Promise<void> | undefined;
+  #resolveFinished: (() => void) | undefined;
   /** The exchanges' abort: no `AbortController` until their signal is read. */
   readonly #abort = new ExchangeAbort();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -235,7 +235,14 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.operation = operation;
     this.method = method;
     this.#settings = settings;
-    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** Resolves when the reply has finished, successfully or not; never rejects. */
+  get finished(): Promise<void> {
+    // Made when first asked for: most replies are awaited through their body instead.
+    return this.#finished ??= this.#state === "finished"
+      ? Promise.resolve()
+      : new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
   /** The URL of the reply: the last one after redirects. */
@@ -767,7 +774,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       );
     }
     this.#emit("finished");
-    this.#resolveFinished();
+    this.#resolveFinished?.();
     const whole = this.#whole;
     if (whole !== undefined) {
       this.#whole = undefined;

@@ -118,6 +118,29 @@ Deno.test("NetworkReply with the default buffer finishes without a reader", asyn
   assert.equal((await reply.bytes()).byteLength, 2 * MIB);
 });
 
+Deno.test("NetworkReply.finished is one promise, asked for early or late", async () => {
+  await using server = serve(() => new Response("done"));
+  await using manager = new NetworkAccessManager();
+  // Asked for while running: it settles when the reply finishes.
+  const early = manager.get(`${server.url}/early`);
+  const waiting = early.finished;
+  assert.equal(early.finished, waiting);
+  await waiting;
+  assert.equal(early.isFinished, true);
+  // Asked for only after the reply finished (its body read): settled already.
+  const late = manager.get(`${server.url}/late`);
+  assert.equal(await late.text(), "done");
+  let settled = false;
+  void late.finished.then(() => (settled = true));
+  await Promise.resolve();
+  assert.equal(settled, true);
+  assert.equal(late.finished, late.finished);
+  // A reply that failed at once (an invalid URL) settles it too, never rejecting.
+  const failed = manager.get("http://[bad/");
+  await failed.finished;
+  assert.notEqual(failed.errorString, "");
+});
+
 Deno.test("NetworkReply events come in order, once each, with progress", async () => {
   const total = 1 * MIB;
   await using server = serve(() =>

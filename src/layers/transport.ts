@@ -99,7 +99,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   // Userinfo is for the auth layer; it never goes on the wire.
   let target = url;
-  if (url.username !== "" || url.password !== "") {
+  if (url.href.includes("@") && (url.username !== "" || url.password !== "")) {
     target = new URL(url.href);
     target.username = "";
     target.password = "";
@@ -117,7 +117,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
   // count the compressed bytes of every body: fetch decodes gzip and br out of its sight unless
   // the request asks for "identity". `fetch` is given the header list with that header added (see
   // `headerRecord`); the exchange's headers stay as they are.
-  const list = headers === undefined ? {} : headerRecord(headers);
+  const list = headers === undefined ? NO_HEADERS : headerRecord(headers);
   const decodeHere = decodesContent(exchange.reply) &&
     !(list === undefined
       ? headers!.has("accept-encoding")
@@ -144,10 +144,14 @@ export async function transport(exchange: Exchange): Promise<Response> {
     exchange.monitor.uploadProgress(0, total);
   }
   let sent: HeadersInit;
-  if (list !== undefined) {
-    if (contentType !== undefined) list["content-type"] = contentType;
-    if (decodeHere) list["accept-encoding"] = "identity";
-    sent = list;
+  if (list === NO_HEADERS && contentType === undefined) {
+    // No header of the exchange's: a record that `fetch` only reads.
+    sent = decodeHere ? IDENTITY : NO_HEADERS;
+  } else if (list !== undefined) {
+    const record = list === NO_HEADERS ? {} : list;
+    if (contentType !== undefined) record["content-type"] = contentType;
+    if (decodeHere) record["accept-encoding"] = "identity";
+    sent = record;
   } else {
     const pairs: [string, string][] = [...headers!];
     if (contentType !== undefined) pairs.push(["content-type", contentType]);
@@ -177,6 +181,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
   if (decodeHere) response = decode(response, url);
   return recordOwnInfo(response, { url });
 }
+
+/** The header records sent for an exchange without headers, never written to. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const IDENTITY: Record<string, string> = Object.freeze({ "accept-encoding": "identity" });
 
 /** Set on a header record when a name repeats or cannot be a key of its own. */
 const UNFIT: unique symbol = Symbol("unfit");
