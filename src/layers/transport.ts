@@ -145,8 +145,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   let sent: HeadersInit;
   if (list === NO_HEADERS && contentType === undefined) {
-    // No header of the exchange's: a record that `fetch` only reads.
-    sent = decodeHere ? IDENTITY : NO_HEADERS;
+    // No header of the exchange's: a record made whole at once (no property added to it after).
+    sent = decodeHere ? { "accept-encoding": "identity" } : {};
   } else if (list !== undefined) {
     const record = list === NO_HEADERS ? {} : list;
     if (contentType !== undefined) record["content-type"] = contentType;
@@ -182,9 +182,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
   return recordOwnInfo(response, { url });
 }
 
-/** The header records sent for an exchange without headers, never written to. */
+/** Stands for the header record of an exchange without headers (never sent, never written). */
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-const IDENTITY: Record<string, string> = Object.freeze({ "accept-encoding": "identity" });
 
 /** Set on a header record when a name repeats or cannot be a key of its own. */
 const UNFIT: unique symbol = Symbol("unfit");

@@ -194,6 +194,30 @@ Deno.test("transport asks for identity coding without changing the exchange's he
   });
 });
 
+Deno.test("transport gives fetch a header record of each request's own", async () => {
+  // A stubbed fetch that writes to the record it is given: neither fails, nor leaks the write
+  // into the next request.
+  const seen: string[][] = [];
+  const real = globalThis.fetch;
+  globalThis.fetch = ((_input: unknown, init?: RequestInit) => {
+    const record = init!.headers as Record<string, string>;
+    seen.push(Object.keys(record));
+    record["x-written"] = "by the stub";
+    return Promise.resolve(new Response("ok"));
+  }) as typeof fetch;
+  try {
+    await using manager = new NetworkAccessManager();
+    await using lean = new NetworkAccessManager({ decompressionGuard: -1 });
+    assert.equal(await manager.get("http://127.0.0.1:9/a").text(), "ok");
+    assert.equal(await manager.get("http://127.0.0.1:9/b").text(), "ok");
+    assert.equal(await lean.get("http://127.0.0.1:9/c").text(), "ok");
+    assert.equal(await lean.get("http://127.0.0.1:9/d").text(), "ok");
+  } finally {
+    globalThis.fetch = real;
+  }
+  assert.deepEqual(seen, [["accept-encoding"], ["accept-encoding"], [], []]);
+});
+
 Deno.test("transport sends every request header as given, repeated and unusual names too", async () => {
   let received: [string, string][] = [];
   await using server = serve((request) => {
