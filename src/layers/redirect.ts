@@ -159,6 +159,10 @@ async function verify(
   }
 }
 
+/** Stands for the headers the redirect layer asked to send when the exchange had none. */
+const NONE_ASKED: unique symbol = Symbol("no headers asked");
+type Asked = Headers | typeof NONE_ASKED;
+
 /** What the redirect layer reads, for each request. */
 export interface RedirectSettings {
   /** The policy of requests that set none. */
@@ -185,8 +189,13 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     const policy = exchange.request.redirectPolicy ?? settings.redirectPolicy;
     const maxRedirects = exchange.request.maxRedirects ?? settings.maxRedirects;
     // What this layer asked to send; the layers below add cookies and credentials per hop. Read
-    // when a redirect is followed unless a layer below may change it in place.
-    const headers = copyHeaders ? new Headers(headersIfMade(exchange)) : undefined;
+    // when a redirect is followed unless a layer below may change it in place: then a copy, or
+    // `NONE_ASKED` for an exchange that has no headers (the next hop then starts with none).
+    let headers: Asked | undefined;
+    if (copyHeaders) {
+      const made = headersIfMade(exchange);
+      headers = made === undefined ? NONE_ASKED : new Headers(made);
+    }
     let sending: Promise<Response>;
     try {
       sending = next(exchange);
@@ -208,11 +217,11 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     exchange: Exchange,
     policy: RedirectPolicy,
     maxRedirects: number,
-    asked: Headers | undefined,
+    asked: Asked | undefined,
     first: Response,
   ): Promise<Response> {
     const sensitive = exchange.request.sensitiveHeaders;
-    let headers = asked ?? exchange.headers;
+    let headers = asked === NONE_ASKED ? new Headers() : asked ?? exchange.headers;
     let hop = exchange;
     const redirects: URL[] = [];
     for (let response = first;; response = await next(hop)) {

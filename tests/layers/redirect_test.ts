@@ -536,6 +536,30 @@ Deno.test("redirect layer sends every hop through the layers below", async () =>
   assert.deepEqual(seen, [["/start", 0], ["/end", 1]]);
 });
 
+Deno.test("redirect layer sends each hop what was asked, not what a layer below wrote in place", async (t) => {
+  await using server = recordingServer((_request, url) =>
+    url.pathname === "/end" ? new Response("end") : redirect(302, "/end")
+  );
+  // A layer of the user's below the redirect layer, adding to the exchange's headers in place:
+  // a hop that started with the last hop's headers would send both values.
+  await using manager = new NetworkAccessManager();
+  manager.use((next) => (exchange) => {
+    exchange.headers.append("x-hop", exchange.url.pathname);
+    return next(exchange);
+  }, "network");
+  const sent = () =>
+    server.seen.slice(-2).map((s) => [s.path, s.headers.get("x-hop"), s.headers.get("x-asked")]);
+  await t.step("a request without headers: the next hop starts with none", async () => {
+    assert.equal(await manager.get(`${server.url}/start`).text(), "end");
+    assert.deepEqual(sent(), [["/start", "/start", null], ["/end", "/end", null]]);
+  });
+  await t.step("a request with headers: the next hop starts with them as asked", async () => {
+    const reply = manager.get(`${server.url}/start`, { headers: { "x-asked": "yes" } });
+    assert.equal(await reply.text(), "end");
+    assert.deepEqual(sent(), [["/start", "/start", "yes"], ["/end", "/end", "yes"]]);
+  });
+});
+
 Deno.test("redirectVerifier is validated and settable", () => {
   assert.throws(
     () => new NetworkAccessManager({ redirectVerifier: 1 as unknown as () => boolean }),
