@@ -13,7 +13,7 @@
  *   while streaming;
  * - the cost per request of queuing, aborting and closing 1,000, 10,000 and 30,000 queued
  *   requests, each round in a process of its own (the ratio of the per-request cost at 10,000
- *   to that at 1,000: 1 is flat);
+ *   to that at 1,000: 1 is flat), each phase and both together;
  * - 30 concurrent requests to a local HTTP/2 (TLS) server that answers after 50 ms, against
  *   `fetch` (held to 6 per host, the manager would take 5 times as long).
  *
@@ -279,13 +279,20 @@ if (wanted("queue")) {
     }
     const queued = runs.map((r) => median(r.map((s) => s.queued)));
     const ended = runs.map((r) => median(r.map((s) => s.ended)));
+    // Both phases of each round together: the collector's work moves from one phase to the
+    // other as the heap's sizes change, and the sum shows what a queued request costs in all.
+    const whole = runs.map((r) => median(r.map((s) => s.queued + s.ended)));
     const verb = end === "abort" ? "aborted" : "closed";
     report(
       `queue then ${end}: per request at 10,000 / at 1,000 = queued ${
         fmt(queued[1]! / queued[0]!)
-      }x, ${verb} ${fmt(ended[1]! / ended[0]!)}x (µs at 1,000 / 10,000 / 30,000: queued ${
+      }x, ${verb} ${fmt(ended[1]! / ended[0]!)}x, both ${
+        fmt(whole[1]! / whole[0]!)
+      }x (µs at 1,000 / 10,000 / 30,000: queued ${
         queued.map((q) => fmt(q, 1)).join(" / ")
-      }, ${verb} ${ended.map((e) => fmt(e, 1)).join(" / ")})`,
+      }, ${verb} ${ended.map((e) => fmt(e, 1)).join(" / ")}, both ${
+        whole.map((w) => fmt(w, 1)).join(" / ")
+      })`,
     );
   }
 }
