@@ -15,22 +15,20 @@
 
 import type { CredentialCache } from "./auth/credential_cache.ts";
 import { jarCookieHeader, jarNeverStored } from "./cookies/memory_cookie_jar.ts";
-import {
-  type Exchange,
-  type Handler,
-  headersIfMade,
-  type Layer,
-  setReplay,
-  takeReplay,
-} from "./exchange.ts";
+import { type Exchange, type Handler, type Layer, setReplay, takeReplay } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
 import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
 import { authLayer, type AuthSettings, isChallenge } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
-import { cookiesLayer, type CookiesSettings, cookiesToStore } from "./layers/cookies.ts";
+import {
+  cookiesLayer,
+  type CookiesSettings,
+  cookiesToStore,
+  ownCookieHeader,
+} from "./layers/cookies.ts";
 import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
 import { DIRECT, proxyLayer, type ProxySettings } from "./layers/proxy.ts";
-import { keepSlot, queueLayer } from "./layers/queue.ts";
+import { keepSlot, queueKey, queueLayer } from "./layers/queue.ts";
 import { followsRedirect, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
 import { replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
@@ -207,7 +205,7 @@ function directLane(
     if (
       (protocol !== "http:" && protocol !== "https:") || credentials.size !== 0 ||
       retrying(settings, exchange) ||
-      (jar !== null && headersIfMade(exchange)?.get("cookie") != null) ||
+      (jar !== null && ownCookieHeader(exchange) !== null) ||
       parts.access.accessible() === "not-accessible" || !plainDirect() ||
       replyAborted(exchange.reply)
     ) {
@@ -230,7 +228,7 @@ function directLane(
     // (a string made once is hashed once).
     const host = url.host;
     if (host !== lastHost || protocol !== lastProtocol) {
-      lastKey = `${protocol}//${host}`;
+      lastKey = queueKey(protocol, host);
       lastHost = host;
       lastProtocol = protocol;
     }

@@ -75,7 +75,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
       jar: CookieJar,
       cookies: readonly NetworkCookie[],
     ): Promise<Response> => {
-      const given = headersIfMade(exchange)?.get("cookie") ?? null;
+      const given = ownCookieHeader(exchange);
       const header = given === null && cookies.length === 0 ? null : _mergeCookies(
         given !== null && exchange.firstOrigin === url.origin ? given : null,
         cookies,
@@ -131,7 +131,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         }
       }
       // A memory jar writes the header from its records when the request sets none of its own.
-      if (headersIfMade(exchange)?.get("cookie") == null) {
+      if (ownCookieHeader(exchange) === null) {
         let written: string | null | Promise<string | null> | undefined;
         try {
           written = jarCookieHeader(jar, url);
@@ -180,6 +180,14 @@ function save(
 ): Response | Promise<Response> {
   const lines = cookiesToStore(exchange, response);
   return lines.length === 0 ? response : store(jar, url, response, lines);
+}
+
+/**
+ * The request's own `Cookie` header on this hop, or `null`: the cookies layer merges the jar's
+ * cookies into it, and writes a memory jar's header at once only when there is none.
+ */
+export function ownCookieHeader(exchange: Exchange): string | null {
+  return headersIfMade(exchange)?.get("cookie") ?? null;
 }
 
 /**

@@ -11,6 +11,11 @@ import { type Exchange, type Layer, responseInfo, signalIfMade } from "../exchan
 import type { HostQueue } from "../host_queue.ts";
 import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
 
+/** The queue's key of an origin (`https://example.com:8443`): its slots and HTTP/2 state. */
+export function queueKey(protocol: string, host: string): string {
+  return `${protocol}//${host}`;
+}
+
 /**
  * Hands the slot an exchange was sent in to what holds it now that `response` came: freed at once
  * when the response has no body left to read (a body already received holds the connection no
@@ -56,7 +61,7 @@ export function queueLayer(
     return (exchange) => {
       const { protocol, host } = exchange.url;
       if (protocol !== "http:" && protocol !== "https:") return next(exchange);
-      const key = `${protocol}//${host}`;
+      const key = queueKey(protocol, host);
       // Hops of one reply go one after the other: the last one's response is done with.
       exchange.releaseSlot?.();
       // Neither waiting nor a free slot makes the exchange's signal: the reply stands in for it.

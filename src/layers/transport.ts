@@ -8,6 +8,7 @@
 
 import { type Exchange, headersIfMade, setResponseInfo } from "../exchange.ts";
 import { recordOwnInfo, withBody } from "../_response.ts";
+import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
 import { _fetchFile } from "./_file.ts";
@@ -98,12 +99,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     );
   }
   // Userinfo is for the auth layer; it never goes on the wire.
-  let target = url;
-  if (url.href.includes("@") && (url.username !== "" || url.password !== "")) {
-    target = new URL(url.href);
-    target.username = "";
-    target.password = "";
-  }
+  const target = _withoutUserinfo(url);
   if (target.href.length > MAX_URL_LENGTH) {
     throw new NetworkReplyError(
       NetworkError.ProtocolInvalidOperationError,
