@@ -16,6 +16,73 @@ interface Watched {
 /** Statuses kept at most; the least recently used are let go beyond it. */
 const LIMIT = 256;
 
+/** The gates' callbacks for one status, and the one listener Deno calls for them all. */
+interface Watchers {
+  /** Each gate's callback, held weakly: a manager no one holds is collected all the same. */
+  readonly callbacks: Set<WeakRef<() => void>>;
+  readonly listener: () => void;
+  /** The number of callbacks at which the ones of collected gates are swept out. */
+  sweepAt: number;
+}
+
+/**
+ * Every status some gate watches, with the gates' callbacks. Deno hands every query of one
+ * descriptor the same status object for the life of the process: a listener per gate on it
+ * would keep each manager never closed alive for as long, and make adding one cost as much as
+ * the listeners before it (Deno compares a new listener with each). One listener per status
+ * calls the gates still alive; the last gate to stop watching removes it.
+ */
+const watching = new Map<Deno.PermissionStatus, Watchers>();
+
+/** The fewest callbacks of one status before the ones of collected gates are swept out. */
+const SWEEP_AT = 64;
+
+/** Calls `callback` (until `unwatch`) whenever `status` changes, holding it weakly. */
+function watch(status: Deno.PermissionStatus, callback: WeakRef<() => void>): void {
+  let watchers = watching.get(status);
+  if (watchers === undefined) {
+    const callbacks = new Set<WeakRef<() => void>>();
+    const listener = (): void => {
+      for (const ref of [...callbacks]) {
+        const changed = ref.deref();
+        if (changed === undefined) callbacks.delete(ref);
+        else changed();
+      }
+      if (callbacks.size === 0) stopWatching(status);
+    };
+    watchers = { callbacks, listener, sweepAt: SWEEP_AT };
+    watching.set(status, watchers);
+    status.addEventListener("change", listener);
+  }
+  watchers.callbacks.add(callback);
+  if (watchers.callbacks.size >= watchers.sweepAt) {
+    for (const ref of watchers.callbacks) {
+      if (ref.deref() === undefined) watchers.callbacks.delete(ref);
+    }
+    watchers.sweepAt = Math.max(SWEEP_AT, 2 * watchers.callbacks.size);
+  }
+}
+
+/** Stops calling `callback` for `status`. */
+function unwatch(status: Deno.PermissionStatus, callback: WeakRef<() => void>): void {
+  const watchers = watching.get(status);
+  if (watchers === undefined) return;
+  watchers.callbacks.delete(callback);
+  if (watchers.callbacks.size === 0) stopWatching(status);
+}
+
+/** How many callbacks are kept for `status`, the collected gates' not yet swept out included. */
+export function _watcherCount(status: Deno.PermissionStatus): number {
+  return watching.get(status)?.callbacks.size ?? 0;
+}
+
+function stopWatching(status: Deno.PermissionStatus): void {
+  const watchers = watching.get(status);
+  if (watchers === undefined) return;
+  watching.delete(status);
+  status.removeEventListener("change", watchers.listener);
+}
+
 function keyOf(descriptor: _GateDescriptor): string {
   if (descriptor.name === "net") return `net ${descriptor.host ?? ""}`;
   const path = descriptor.path;
@@ -65,7 +132,7 @@ export class _PermissionGate {
   netState(): Deno.PermissionState {
     if (this.#global === undefined) {
       this.#global = Deno.permissions.querySync({ name: "net" });
-      if (!this.#closed) this.#global.addEventListener("change", this.#globalChanged);
+      if (!this.#closed) watch(this.#global, this.#globalRef);
     }
     return this.#global.state;
   }
@@ -110,10 +177,10 @@ export class _PermissionGate {
     this.#closed = true;
     this.#epoch++;
     for (const { status } of this.#statuses.values()) {
-      status.removeEventListener("change", this.#changed);
+      unwatch(status, this.#changedRef);
     }
     this.#statuses.clear();
-    this.#global?.removeEventListener("change", this.#globalChanged);
+    if (this.#global !== undefined) unwatch(this.#global, this.#globalRef);
   }
 
   #touch(key: string): Deno.PermissionStatus | undefined {
@@ -143,14 +210,14 @@ export class _PermissionGate {
     if (this.#closed) return;
     const known = this.#statuses.get(key);
     if (known?.status === status) return;
-    known?.status.removeEventListener("change", this.#changed);
+    if (known !== undefined) unwatch(known.status, this.#changedRef);
     this.#statuses.delete(key);
     this.#statuses.set(key, { descriptor, status });
     this.#last = key;
-    status.addEventListener("change", this.#changed);
+    watch(status, this.#changedRef);
     while (this.#statuses.size > LIMIT) {
       const [oldest, entry] = this.#statuses.entries().next().value!;
-      entry.status.removeEventListener("change", this.#changed);
+      unwatch(entry.status, this.#changedRef);
       this.#statuses.delete(oldest);
     }
     this.#onChange();
@@ -179,4 +246,8 @@ export class _PermissionGate {
     }
     this.#onChange();
   };
+
+  /** The two callbacks as the statuses' listeners hold them: weakly (see `watch`). */
+  readonly #changedRef = new WeakRef(this.#changed);
+  readonly #globalRef = new WeakRef(this.#globalChanged);
 }

@@ -18,6 +18,19 @@ guardUnhandledRejections();
 const CHILD = new URL("./testdata/permissions/narrowed_net.ts", import.meta.url);
 const ROOT = new URL("../", import.meta.url);
 
+/** Runs `deno run <args>` from the project's root; its exit code must be 0. */
+async function runChild(args: string[]): Promise<{ stdout: unknown; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...args],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  return { stdout: JSON.parse(new TextDecoder().decode(output.stdout)), stderr };
+}
+
 interface Outcome {
   error: number;
   errorString: string;
@@ -29,23 +42,15 @@ Deno.test("a process run with --allow-net=127.0.0.1:<port> gets reply errors, ne
   await using origin = serve(() => new Response("hello"));
   await using proxy = startProxyServer();
   const refused = closedPort();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1:${origin.port}`,
-      CHILD.pathname,
-      String(origin.port),
-      String(proxy.port),
-      String(refused),
-    ],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
+  const { stdout, stderr } = await runChild([
+    `--allow-net=127.0.0.1:${origin.port}`,
+    CHILD.pathname,
+    String(origin.port),
+    String(proxy.port),
+    String(refused),
+  ]);
   assert.doesNotMatch(stderr, /NotCapable/);
-  const results = JSON.parse(new TextDecoder().decode(output.stdout)) as Record<string, unknown>;
+  const results = stdout as Record<string, unknown>;
   const reply = (name: string) => results[name] as Outcome;
 
   // The allowed host works, before and after the others were refused.
@@ -262,11 +267,17 @@ Deno.test("requestPermissions asks once per host for a permission in the prompt 
   });
 });
 
-Deno.test("close() removes every permission change listener", async () => {
-  await using origin = startOrigin();
+/**
+ * Counts the `change` listeners on the net permission's status and on `port`'s host's for the
+ * length of `fn`, which gets the set of listeners.
+ */
+async function countingListeners(
+  port: number,
+  fn: (listening: Set<unknown>) => Promise<void>,
+): Promise<void> {
   const statuses = [
     Deno.permissions.querySync({ name: "net" }),
-    Deno.permissions.querySync({ name: "net", host: `127.0.0.1:${origin.port}` }),
+    Deno.permissions.querySync({ name: "net", host: `127.0.0.1:${port}` }),
   ];
   const listening = new Set<unknown>();
   for (const status of statuses) {
@@ -274,17 +285,83 @@ Deno.test("close() removes every permission change listener", async () => {
     status.removeEventListener = (_type: string, listener: unknown) => listening.delete(listener);
   }
   try {
-    const manager = new NetworkAccessManager();
-    await manager.get(origin.url("127.0.0.1")).text();
-    assert.equal(listening.size, 2);
-    await manager.close();
-    assert.equal(listening.size, 0);
+    await fn(listening);
   } finally {
     for (const status of statuses) {
       delete (status as unknown as Record<string, unknown>).addEventListener;
       delete (status as unknown as Record<string, unknown>).removeEventListener;
     }
   }
+}
+
+Deno.test("close() removes every permission change listener", async () => {
+  await using origin = startOrigin();
+  await countingListeners(origin.port, async (listening) => {
+    const manager = new NetworkAccessManager();
+    await manager.get(origin.url("127.0.0.1")).text();
+    assert.equal(listening.size, 2);
+    await manager.close();
+    assert.equal(listening.size, 0);
+  });
+});
+
+Deno.test("managers share one change listener per permission status", async () => {
+  await using origin = startOrigin();
+  await countingListeners(origin.port, async (listening) => {
+    const managers = [1, 2, 3].map(() => new NetworkAccessManager());
+    for (const manager of managers) await manager.get(origin.url("127.0.0.1")).text();
+    // One listener on the net permission and one on the host's, for all three.
+    assert.equal(listening.size, 2);
+    await managers[0]!.close();
+    await managers[1]!.close();
+    assert.equal(listening.size, 2);
+    // The last manager to stop watching removes them.
+    await managers[2]!.close();
+    assert.equal(listening.size, 0);
+  });
+});
+
+Deno.test({
+  name: "a revoke reaches every open manager, and none that was closed",
+  permissions: { net: true },
+  async fn() {
+    await using origin = startOrigin();
+    const managers = [1, 2, 3].map(() => new NetworkAccessManager());
+    const seen = managers.map(() => [] as string[]);
+    managers.forEach((manager, i) =>
+      manager.addEventListener("networkaccessiblechanged", (e) => {
+        seen[i]!.push((e as NetworkAccessibleChangedEvent).networkAccessible);
+      })
+    );
+    try {
+      for (const manager of managers) {
+        assert.equal(await manager.get(origin.url("127.0.0.1")).text(), "origin GET /");
+      }
+      await managers[1]!.close();
+      await Deno.permissions.revoke({ name: "net" });
+      assert.deepEqual(seen, [["unknown"], [], ["unknown"]]);
+      assert.equal(managers[0]!.networkAccessible, "unknown");
+      assert.equal(managers[2]!.networkAccessible, "unknown");
+    } finally {
+      for (const manager of managers) await manager.close();
+    }
+  },
+});
+
+Deno.test("a manager never closed is collected: permission statuses hold it weakly", async () => {
+  const { stdout } = await runChild([
+    "--allow-net=127.0.0.1",
+    "--v8-flags=--expose-gc",
+    new URL("./testdata/permissions/unclosed_managers.ts", import.meta.url).pathname,
+  ]);
+  const { made, collected, kept } = stdout as { made: number; collected: number; kept: number };
+  assert.equal(made, 50);
+  // Each manager watched the net permission and its host's status, which live as long as the
+  // process: they must not keep the managers alive.
+  assert.equal(collected, made);
+  // The callbacks of collected managers are swept out as more are added: the 1,050 managers
+  // made leave at most half as many, not one each.
+  assert.ok(kept > 0 && kept < 525, `the net permission's status keeps ${kept} callbacks`);
 });
 
 Deno.test("a custom transport is not gated by permissions", {
