@@ -6,8 +6,9 @@
  * - 1 KiB GET over loopback, 6 requests at a time and one at a time (the default manager), the
  *   floor (`fetch` with the options the manager must pass), the least wrapper (that `fetch` in a
  *   reply object that counts its origin's slot) and the manager without a cookie jar and
- *   decompression guard, each against a bare `fetch(url)`; and the floor against the floor
- *   without the decompression guard's `accept-encoding` header;
+ *   decompression guard, each against a bare `fetch(url)`; the floor against the floor
+ *   without the decompression guard's `accept-encoding` header; and a manager made, used for
+ *   one GET and closed for each request, one at a time;
  * - 256 MiB streamed through `for await (const chunk of reply)` against reading
  *   `response.body` with its reader and with `for await`, with the growth of the resident set
  *   while streaming;
@@ -179,6 +180,20 @@ if (wanted("get")) {
       }x bare fetch`,
     );
   }
+  // A manager per request, as a server that makes one for each request it handles: made, used
+  // for one GET and closed (`await using`), one at a time.
+  const viaFresh = async () => {
+    await using fresh = new NetworkAccessManager();
+    await fresh.get(url).bytes();
+  };
+  const perRequest = await compare11(run(1, 1500, viaFetch), run(1, 1500, viaFresh));
+  report(
+    `a manager per request (made, one 1 KiB GET, closed), one at a time: ${
+      fmt(perRequest.ratio)
+    }x fetch (fetch ${fmt(perRequest.baseline * 1000 / 1500, 1)} µs/request, manager ${
+      fmt(perRequest.subject * 1000 / 1500, 1)
+    } µs/request)`,
+  );
   await manager.close();
   await lean.close();
   await server.shutdown();

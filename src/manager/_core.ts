@@ -68,6 +68,12 @@ import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_opti
 import { prepareRequest } from "./_send.ts";
 
 const MIB = 1024 * 1024;
+/**
+ * The reason every reply and queued request a closed manager cancels is given: one for every
+ * reply and manager, as making a `DOMException` (its stack captured) costs more than closing an
+ * idle manager.
+ */
+const CLOSED = new DOMException("Operation canceled: the manager was closed", "AbortError");
 
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
@@ -120,7 +126,8 @@ export class ManagerCore implements PipelineSettings {
   readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
   readonly #background = new Set<Promise<void>>();
-  readonly #closeSignal = new AbortController();
+  /** Aborts the background work when the manager closes: made for the first such work. */
+  #closeController: AbortController | undefined;
   #closed = false;
   /** The event types the owner has listeners for: no `finished` event is made otherwise. */
   readonly #listened: ReadonlySet<string>;
@@ -443,13 +450,10 @@ export class ManagerCore implements PipelineSettings {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    const message = "Operation canceled: the manager was closed";
-    // One reason for all: closing 100,000 replies makes no 100,000 exceptions.
-    const reason = new DOMException(message, "AbortError");
-    this.#queue.close(reason);
+    this.#queue.close(CLOSED);
     const replies = this.#running.toArray();
-    for (const reply of replies) cancelReply(reply, message, reason);
-    this.#closeSignal.abort(reason);
+    for (const reply of replies) cancelReply(reply, CLOSED.message, CLOSED);
+    this.#closeController?.abort(CLOSED);
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();
     this.#pool.clear();
@@ -518,9 +522,9 @@ export class ManagerCore implements PipelineSettings {
       credentials: this.#credentials,
       background: (task) => {
         if (this.#closed) return;
-        const running: Promise<void> = task(this.#closeSignal.signal).catch(() => {}).finally(() =>
-          this.#background.delete(running)
-        );
+        const running: Promise<void> = task(
+          (this.#closeController ??= new AbortController()).signal,
+        ).catch(() => {}).finally(() => this.#background.delete(running));
         this.#background.add(running);
       },
     });
