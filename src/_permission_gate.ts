@@ -247,7 +247,10 @@ export class _PermissionGate {
     this.#onChange();
   };
 
-  /** The two callbacks as the statuses' listeners hold them: weakly (see `watch`). */
+  /**
+   * The two callbacks as the statuses' listeners hold them: weakly (see `watch`). Declared after
+   * them, as fields are made in order.
+   */
   readonly #changedRef = new WeakRef(this.#changed);
   readonly #globalRef = new WeakRef(this.#globalChanged);
 }

@@ -65,7 +65,7 @@ import { RunningReplies } from "../reply/_running.ts";
 import { ReplyMonitor } from "../reply/_monitor.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
-import { prepareRequest } from "./_send.ts";
+import { CLOSED_MESSAGE, prepareRequest } from "./_send.ts";
 
 const MIB = 1024 * 1024;
 /**
@@ -73,7 +73,7 @@ const MIB = 1024 * 1024;
  * reply and manager, as making a `DOMException` (its stack captured) costs more than closing an
  * idle manager.
  */
-const CLOSED = new DOMException("Operation canceled: the manager was closed", "AbortError");
+const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
 
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
@@ -452,7 +452,7 @@ export class ManagerCore implements PipelineSettings {
     this.#closed = true;
     this.#queue.close(CLOSED);
     const replies = this.#running.toArray();
-    for (const reply of replies) cancelReply(reply, CLOSED.message, CLOSED);
+    for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();

@@ -11,6 +11,9 @@ import { NetworkError } from "../network_error.ts";
 import { NetworkRequest, type NetworkRequestInit } from "../request.ts";
 import type { Operation } from "../reply/operation.ts";
 
+/** Why a request made after the manager closed fails, and why close() cancels the others. */
+export const CLOSED_MESSAGE = "Operation canceled: the manager was closed";
+
 /** A request call checked: what to send, or why the reply fails at once. */
 export interface PreparedRequest {
   /** The request (`about:blank` when the input could not make one). */
@@ -69,7 +72,7 @@ export function prepareRequest(
     code = NetworkError.ProtocolInvalidOperationError;
   }
   if (problem === null && closed) {
-    problem = "Operation canceled: the manager was closed";
+    problem = CLOSED_MESSAGE;
     code = NetworkError.OperationCanceledError;
   }
   return { request, body: requestBody, problem, code };
