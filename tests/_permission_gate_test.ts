@@ -12,6 +12,7 @@ import {
   serve,
   takeUnhandledRejections,
 } from "./_helpers/server.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 
 guardUnhandledRejections();
 
@@ -20,15 +21,9 @@ const ROOT = new URL("../", import.meta.url);
 
 /** Runs `deno run <args>` from the project's root; its exit code must be 0. */
 async function runChild(args: string[]): Promise<{ stdout: unknown; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...args],
-    cwd: ROOT.pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
-  return { stdout: JSON.parse(new TextDecoder().decode(output.stdout)), stderr };
+  const { code, stdout, stderr } = await runDeno(["run", ...args], { cwd: ROOT.pathname });
+  assert.equal(code, 0, stderr);
+  return { stdout: JSON.parse(stdout), stderr };
 }
 
 interface Outcome {
