@@ -71,8 +71,27 @@ export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
 }
 
 /**
+ * Closes the clients of a pool no one holds any more (a manager that was never closed): a
+ * `Deno.HttpClient` is a resource of the process, which the collector does not free.
+ */
+const abandoned = new FinalizationRegistry<Map<string, Deno.HttpClient>>(closeClients);
+
+function closeClients(clients: Map<string, Deno.HttpClient>): void {
+  const open = [...clients.values()];
+  clients.clear();
+  for (const client of open) {
+    try {
+      client.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/**
  * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials,
- * CA certificates and client certificate), created on first use and closed by {@linkcode _ProxyClientPool.clear}.
+ * CA certificates and client certificate), created on first use and closed by {@linkcode _ProxyClientPool.clear}
+ * (or, when no one holds the pool any more, once it is collected).
  *
  * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
  * default client) unless CA certificates are given or the environment names a proxy, which
@@ -143,6 +162,8 @@ export class _ProxyClientPool {
             clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
           ),
       );
+      // The map, not the pool, is what the registry holds: the pool stays collectable.
+      if (this.#clients.size === 0) abandoned.register(this, this.#clients, this);
       this.#clients.set(key, client);
     }
     return client;
@@ -154,14 +175,7 @@ export class _ProxyClientPool {
    */
   clear(): void {
     this.#ownsDirect = true;
-    const clients = [...this.#clients.values()];
-    this.#clients.clear();
-    for (const client of clients) {
-      try {
-        client.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    abandoned.unregister(this);
+    closeClients(this.#clients);
   }
 }

@@ -12,6 +12,8 @@ import { redactProxy } from "../../src/proxy/_redact.ts";
 import { resolveProxy } from "../../src/proxy/_resolve.ts";
 import { _envHasProxy, _ProxyClientPool } from "../../src/_proxy_client.ts";
 import { NetworkError } from "../../src/network_error.ts";
+import { runDeno } from "../_helpers/deno_run.ts";
+import { closedPort } from "../_helpers/server.ts";
 import {
   runWithEnv,
   startOrigin,
@@ -549,6 +551,21 @@ Deno.test("_ProxyClientPool.clear closes every client and is safe twice", async 
   const fresh = pool.get({ type: "http", url: proxy.url });
   assert.notEqual(fresh, client);
   pool.clear();
+});
+
+Deno.test("_ProxyClientPool: the clients of a pool no one holds are closed once it is collected", async () => {
+  // Managers that each send a request through a proxy (a client of their own) and are never
+  // closed: a Deno.HttpClient is a resource of the process, which the collector does not free.
+  const { code, stdout, stderr } = await runDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--v8-flags=--expose-gc",
+    new URL("../testdata/proxy/abandoned_clients.ts", import.meta.url).pathname,
+    String(closedPort()),
+    String(closedPort()),
+  ], { cwd: new URL("../../", import.meta.url).pathname });
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), { made: 20, closed: 20 });
 });
 
 Deno.test("_ProxyClientPool clients ignore the proxy environment variables", async () => {
