@@ -99,20 +99,31 @@ function closeClients(clients: Map<string, Deno.HttpClient>): void {
  */
 export class _ProxyClientPool {
   #clients = new Map<string, Deno.HttpClient>();
-  #ownsDirect = false;
-
   /**
-   * Whether plain direct connections go through a client of the pool's own: only after the
-   * first {@linkcode clear}, whose promise of new connections `fetch`'s shared client (which
-   * cannot be closed) would not keep.
+   * Set by the first {@linkcode clear}: from then on direct connections get a client of the
+   * pool's own, whose connections a later `clear()` can close (`fetch`'s shared client cannot be
+   * closed, so its connections would outlive the promise of new ones).
    */
-  get ownsDirect(): boolean {
-    return this.#ownsDirect;
-  }
+  #ownsDirect = false;
 
   /** Number of open clients. */
   get size(): number {
     return this.#clients.size;
+  }
+
+  /**
+   * Whether a direct connection goes through `fetch`'s default client (no client of the pool's
+   * own): no CA certificates, no client certificate, no proxy named by the environment, and no
+   * {@linkcode clear} yet.
+   *
+   * @param caCerts How many extra CA certificates are given.
+   * @param certificate Whether a client certificate is given.
+   * @param envHasProxy Whether the environment names a proxy, as last read; read now when absent.
+   * @returns `true` when {@linkcode get} gives `undefined` for a direct connection.
+   */
+  takesDefaultClient(caCerts: number, certificate: boolean, envHasProxy?: boolean): boolean {
+    return caCerts === 0 && !certificate && !this.#ownsDirect &&
+      !(envHasProxy ?? _envHasProxy());
   }
 
   /**
@@ -134,10 +145,7 @@ export class _ProxyClientPool {
     const caCerts = options.caCerts ?? [];
     const identity = options.clientCertificate;
     const direct = normalized.type === "none";
-    if (
-      direct && caCerts.length === 0 && !identity && !this.#ownsDirect &&
-      !(options.envHasProxy ?? _envHasProxy())
-    ) {
+    if (direct && this.takesDefaultClient(caCerts.length, !!identity, options.envHasProxy)) {
       return undefined;
     }
     const key = JSON.stringify([

@@ -48,10 +48,13 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       envHasProxy: boolean | undefined,
       protocol: string,
     ): Promise<Response> {
-      // A direct connection with no certificates to add is fetch's own client: nothing to make.
-      const plain = proxy === DIRECT && envHasProxy === false && !pool.ownsDirect &&
-        settings.caCerts().length === 0 &&
-        (protocol === "http:" || settings.clientCertificate?.(exchange.url) === undefined);
+      // A direct connection that takes fetch's own client (the pool's rule): nothing to make.
+      const plain = proxy === DIRECT && envHasProxy === false &&
+        pool.takesDefaultClient(
+          settings.caCerts().length,
+          protocol === "https:" && settings.clientCertificate?.(exchange.url) !== undefined,
+          envHasProxy,
+        );
       if (exchange.client === undefined && !plain) {
         try {
           exchange.client = pool.get(proxy, {

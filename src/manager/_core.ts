@@ -509,13 +509,17 @@ export class ManagerCore implements PipelineSettings {
         transferTimeout: () => this.#transferTimeout,
         env: () => this.#systemProxyEnv(),
       },
+      // No proxy set, and no client of the pool's own for any direct connection (the pool's
+      // rule, asked with a certificate when any origin has one).
       plainDirect: () =>
         (this.#proxy === undefined
           ? this.#proxyFactory === undefined
           : this.#proxy.type === "none") &&
-        !this.#systemProxyEnv().hasProxy && this.#caCerts.length === 0 &&
-        this.#clientCertificate === undefined && this.#clientCertificates.size === 0 &&
-        !this.#pool.ownsDirect,
+        this.#pool.takesDefaultClient(
+          this.#caCerts.length,
+          this.#clientCertificate !== undefined || this.#clientCertificates.size !== 0,
+          this.#systemProxyEnv().hasProxy,
+        ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
       pool: this.#pool,
