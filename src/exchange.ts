@@ -150,6 +150,19 @@ export let setReplay: (exchange: Exchange, response: Response) => void;
 export let takeReplay: (exchange: Exchange) => Response | undefined;
 
 /**
+ * Gives an exchange the queue slot of `key` its request waited for before it entered the
+ * pipeline (the manager's, see `manager/_core.ts`), for the queue layer or the direct lane to
+ * send it in instead of asking the queue.
+ */
+export let setHeldSlot: (exchange: Exchange, key: string, release: () => void) => void;
+
+/**
+ * The slot given with {@linkcode setHeldSlot}, once, when it is `key`'s: a slot of another origin
+ * (the URL changed on the way down) is released. `undefined` after, or when none.
+ */
+export let takeHeldSlot: (exchange: Exchange, key: string) => (() => void) | undefined;
+
+/**
  * One request on its way through the layers. `url`, `method`, `headers`, `body` and `client`
  * are what will be sent, and layers change them; `request` is what the user asked for.
  *
@@ -220,6 +233,8 @@ export class Exchange {
   #authenticatorCalls = 0;
   #releaseSlot: (() => void) | undefined;
   #replay: Response | undefined;
+  #held: (() => void) | undefined;
+  #heldKey = "";
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -404,6 +419,18 @@ export class Exchange {
       return typeof signal === "function" ? undefined : signal;
     };
     setReplay = (exchange, response) => void (exchange.#replay = response);
+    setHeldSlot = (exchange, key, release) => {
+      exchange.#held = release;
+      exchange.#heldKey = key;
+    };
+    takeHeldSlot = (exchange, key) => {
+      const release = exchange.#held;
+      if (release === undefined) return undefined;
+      exchange.#held = undefined;
+      if (exchange.#heldKey === key) return release;
+      release();
+      return undefined;
+    };
     takeReplay = (exchange) => {
       const response = exchange.#replay;
       if (response !== undefined) exchange.#replay = undefined;

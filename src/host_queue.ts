@@ -11,6 +11,21 @@ import type { Priority } from "./request.ts";
 type QueueSignal = Parameters<HostQueue["acquire"]>[2];
 
 /**
+ * Waits for a slot of `key` without a promise, when none is free: `granted` gets the release
+ * function when the slot is handed out, `refused` the reason when the signal aborts or the
+ * queue closes first. Returns `false`, and waits for nothing, when a slot is free now (or the
+ * queue is closed, or the signal aborted): the caller then goes on as if it had not asked.
+ */
+export let parkInQueue: (
+  queue: HostQueue,
+  key: string,
+  priority: Priority,
+  signal: QueueSignal,
+  granted: (release: () => void) => void,
+  refused: (reason: unknown) => void,
+) => boolean;
+
+/**
  * One waiting request: a node of its priority's doubly linked list, and the listener of its
  * signal's `abort` event (an object with `handleEvent`: no closure per waiter).
  */
@@ -106,6 +121,19 @@ export class HostQueue {
   readonly #left = (host: HostState): void => this.#forget(host);
   #closed: { reason: unknown } | undefined;
 
+  static {
+    parkInQueue = (queue, key, priority, signal, granted, refused) => {
+      if (queue.#closed || signal.aborted) return false;
+      const host = queue.#host(key);
+      if (host.waiting === 0 && host.active < queue.#limit(key)) {
+        queue.#forget(host);
+        return false;
+      }
+      queue.#wait(host, priority, signal, granted, refused);
+      return true;
+    };
+  }
+
   /**
    * Creates a queue.
    *
@@ -148,14 +176,22 @@ export class HostQueue {
       host.active++;
       return Promise.resolve(this.#releaser(key, host));
     }
-    return new Promise((resolve, reject) => {
-      host.lists ??= { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() };
-      const list = host.lists[priority];
-      const waiter = new Waiter(resolve, reject, signal, host, this.#left);
-      signal.addEventListener("abort", waiter, ONCE);
-      list.push(waiter);
-      host.waiting++;
-    });
+    return new Promise((resolve, reject) => this.#wait(host, priority, signal, resolve, reject));
+  }
+
+  /** Puts a waiter at the end of its priority's list. */
+  #wait(
+    host: HostState,
+    priority: Priority,
+    signal: QueueSignal,
+    resolve: (release: () => void) => void,
+    reject: (reason: unknown) => void,
+  ): void {
+    host.lists ??= { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() };
+    const waiter = new Waiter(resolve, reject, signal, host, this.#left);
+    signal.addEventListener("abort", waiter, ONCE);
+    host.lists[priority].push(waiter);
+    host.waiting++;
   }
 
   /**

@@ -15,7 +15,14 @@
 
 import type { CredentialCache } from "./auth/credential_cache.ts";
 import { jarCookieHeader, jarNeverStored } from "./cookies/memory_cookie_jar.ts";
-import { type Exchange, type Handler, type Layer, setReplay, takeReplay } from "./exchange.ts";
+import {
+  type Exchange,
+  type Handler,
+  type Layer,
+  setReplay,
+  takeHeldSlot,
+  takeReplay,
+} from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
 import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
 import { authLayer, type AuthSettings, isChallenge } from "./layers/auth.ts";
@@ -241,7 +248,7 @@ function directLane(
       grantedOrigin = key;
       grantedEpoch = permissions.epoch;
     }
-    const release = queue.tryAcquire(key);
+    const release = takeHeldSlot(exchange, key) ?? queue.tryAcquire(key);
     if (release === undefined) return pipeline(exchange);
     exchange.proxy = DIRECT;
     // Sent with the jar's cookies; the exchange's headers are the request's own again after.

@@ -54,8 +54,10 @@ const CANCELED = new DOMException("Operation canceled", "AbortError");
 /** The redirects of a reply that followed none: one array for all. */
 const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 
-/** Starts a reply: the manager's entry into the reply's private state. */
-export let startReply: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
+/** Starts a reply (the manager's entry); without a handler it waits for `sendParked`. */
+export let startReply: (reply: NetworkReply, handler?: Handler, exchange?: Exchange) => void;
+/** Sends a parked reply's exchange once it has its slot, unless it finished meanwhile. */
+export let sendParked: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
 /** Fails a reply before it starts (bad URL, closed manager). */
 export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
@@ -186,6 +188,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     replyLink = (reply) => reply.#link;
     setReplyLink = (reply, link) => void (reply.#link = link);
     startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
+    sendParked = (reply, handler, exchange) => reply.#send(handler, exchange);
     failReply = (reply, code, message) => reply.#finish(code, message);
     cancelReply = (reply, message, reason) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
@@ -211,7 +214,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
       else if (reply.#slot === undefined) reply.#slot = release;
-      else (reply.#slots ??= []).push(release);
+      else if (reply.#slot !== release) (reply.#slots ??= []).push(release);
     };
   }
 
@@ -482,7 +485,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     throw new NetworkReplyError(this.#error, this.#errorString, { reply: this });
   }
 
-  #start(handler: Handler, exchange: Exchange): void {
+  /** Running from now on, with its timeout; sent now, or when its queue slot is free. */
+  #start(handler?: Handler, exchange?: Exchange): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
     const timeout = this.#settings?.timeout ?? 0;
@@ -494,7 +498,13 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         );
       }, timeout);
     }
-    queueMicrotask(() => void this.#run(handler, exchange));
+    if (handler !== undefined) this.#send(handler, exchange!);
+  }
+
+  /** Sends the exchange unless the reply finished first (aborted while it waited for a slot). */
+  #send(handler: Handler, exchange: Exchange): void {
+    if (this.#state !== "running") return;
+    queueMicrotask(() => void (this.#state === "running" && this.#run(handler, exchange)));
   }
 
   async #run(handler: Handler, exchange: Exchange): Promise<void> {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  type Handler,
   HostQueue,
+  MemoryHstsStore,
   NetworkAccessManager,
   NetworkError,
   type NetworkReply,
@@ -358,4 +360,141 @@ Deno.test("a response recorded as bodyReceived frees its origin's slot at once",
       assert.equal(await second.text(), "part one, part two");
     });
   }
+});
+
+// A request that has to wait for a queue slot waits before it enters the pipeline, when nothing
+// above the queue could answer it or send it elsewhere: it takes or joins its origin's queue when
+// it is made, and the layers run once it has its slot.
+
+/** A transport that answers each request when the test opens its gate, recording what it saw. */
+function gated() {
+  const seen: string[] = [];
+  const gates: (() => void)[] = [];
+  const transport: Handler = (exchange) => {
+    seen.push(exchange.url.href);
+    return new Promise((resolve, reject) => {
+      gates.push(() => resolve(new Response(`answer to ${exchange.url.pathname}`)));
+      exchange.signal.addEventListener("abort", () => reject(exchange.signal.reason));
+    });
+  };
+  return { seen, gates, transport };
+}
+
+Deno.test("requests take or join their origin's queue when they are made, and leave it by priority", async () => {
+  const { seen, gates, transport } = gated();
+  await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+  const key = "http://queue.test";
+  const replies = [
+    manager.get("http://queue.test/first"),
+    manager.get(new NetworkRequest("http://queue.test/low", { priority: "low" })),
+    manager.get("http://queue.test/normal"),
+    manager.get(new NetworkRequest("http://queue.test/high", { priority: "high" })),
+  ];
+  // At once, before any microtask: the first has the slot, the others wait in line.
+  assert.equal(manager.queue.active(key), 1);
+  assert.equal(manager.queue.waiting(key), 3);
+  while (replies.some((reply) => !reply.isFinished)) {
+    gates.shift()?.();
+    await tick(1);
+  }
+  assert.deepEqual(seen.map((href) => new URL(href).pathname), [
+    "/first",
+    "/high",
+    "/normal",
+    "/low",
+  ]);
+  assert.ok(replies.every((reply) => reply.error === NetworkError.NoError));
+  assert.equal(manager.queue.active(key), 0);
+});
+
+Deno.test("a request aborted or closed while it waits for a slot says which, and frees its place", async () => {
+  const { seen, gates, transport } = gated();
+  const manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+  const key = "http://queue.test";
+  const first = manager.get("http://queue.test/first");
+  const aborted = manager.get("http://queue.test/aborted");
+  const next = manager.get("http://queue.test/next");
+  const closed = manager.get("http://queue.test/closed");
+  aborted.abort();
+  assert.equal(aborted.error, NetworkError.OperationCanceledError);
+  assert.equal(aborted.errorString, "Operation canceled");
+  assert.equal(manager.queue.waiting(key), 2);
+  while (gates.length === 0) await tick(1);
+  gates.shift()!();
+  await first.finished;
+  while (gates.length === 0) await tick(1);
+  assert.deepEqual(seen.map((href) => new URL(href).pathname), ["/first", "/next"]);
+  await manager.close();
+  assert.equal(next.error, NetworkError.OperationCanceledError);
+  assert.equal(closed.error, NetworkError.OperationCanceledError);
+  assert.equal(closed.errorString, "Operation canceled: the manager was closed");
+  assert.equal(seen.length, 2);
+  assert.equal(manager.queue.waiting(key), 0);
+});
+
+Deno.test("a request that waited for its slot is sent with the cookies set by the response before it", async () => {
+  const cookies: (string | null)[] = [];
+  let open: (() => void) | undefined;
+  await using server = serve(async (request) => {
+    cookies.push(request.headers.get("cookie"));
+    if (new URL(request.url).pathname === "/login") {
+      await new Promise<void>((resolve) => (open = resolve));
+      return new Response("in", { headers: { "set-cookie": "session=abc; Path=/" } });
+    }
+    return new Response("page");
+  });
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  // Made together: the page waits for the login's slot, and its cookies are read when it is sent.
+  const login = manager.get(`${server.url}/login`);
+  const page = manager.get(`${server.url}/page`);
+  while (open === undefined) await tick(1);
+  open();
+  assert.equal(await login.text(), "in");
+  assert.equal(await page.text(), "page");
+  assert.deepEqual(cookies, [null, "session=abc"]);
+});
+
+Deno.test("what turns on while requests wait applies to them, and their slots are all given back", async (t) => {
+  await t.step("a layer added at the request position answers them", async () => {
+    const { seen, gates, transport } = gated();
+    await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+    const first = manager.get("http://queue.test/first");
+    const waiting = manager.get("http://queue.test/waiting");
+    const after = manager.get("http://queue.test/after");
+    manager.use((next) => (exchange) =>
+      exchange.url.pathname === "/waiting"
+        ? Promise.resolve(new Response("from the layer"))
+        : next(exchange)
+    );
+    while (gates.length === 0) await tick(1);
+    gates.shift()!();
+    assert.equal(await first.text(), "answer to /first");
+    assert.equal(await waiting.text(), "from the layer");
+    while (gates.length === 0) await tick(1);
+    gates.shift()!();
+    assert.equal(await after.text(), "answer to /after");
+    assert.deepEqual(seen.map((href) => new URL(href).pathname), ["/first", "/after"]);
+    assert.equal(manager.queue.active("http://queue.test"), 0);
+  });
+
+  await t.step(
+    "an HSTS store sends them to another origin, which has slots of its own",
+    async () => {
+      const { seen, gates, transport } = gated();
+      await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+      const first = manager.get("http://queue.test/first");
+      const waiting = manager.get("http://queue.test/waiting");
+      manager.hstsStore = new MemoryHstsStore({ preload: [{ host: "queue.test" }] });
+      while (gates.length === 0) await tick(1);
+      gates.shift()!();
+      await first.finished;
+      while (gates.length === 0) await tick(1);
+      assert.equal(seen[1], "https://queue.test/waiting");
+      assert.equal(manager.queue.active("http://queue.test"), 0);
+      assert.equal(manager.queue.active("https://queue.test"), 1);
+      gates.shift()!();
+      assert.equal(await waiting.text(), "answer to /waiting");
+      assert.equal(manager.queue.active("https://queue.test"), 0);
+    },
+  );
 });

@@ -1,13 +1,20 @@
 /**
- * The queue layer: takes a slot of the per-origin queue for every network exchange and
- * releases it exactly once: at once when the response has no body left to read, else when
+ * The queue layer: takes a slot of the per-origin queue for every network exchange (or sends
+ * it in the slot its request took, or waited for, before it entered the pipeline: see the
+ * manager's `#enqueue`) and releases it exactly once: at once when the response has no body left to read, else when
  * the reply has its body in memory or finishes (read, failed or aborted), when the retry
  * layer waits to send again, or when the reply sends its next hop.
  *
  * @module
  */
 
-import { type Exchange, type Layer, responseInfo, signalIfMade } from "../exchange.ts";
+import {
+  type Exchange,
+  type Layer,
+  responseInfo,
+  signalIfMade,
+  takeHeldSlot,
+} from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
 import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
 
@@ -67,8 +74,11 @@ export function queueLayer(
       // Neither waiting nor a free slot makes the exchange's signal: the reply stands in for it.
       const signal = signalIfMade(exchange);
       const aborted = signal === undefined ? replyAborted(exchange.reply) : signal.aborted;
-      // A free slot: no promise of its own before sending.
-      const release = aborted ? undefined : queue.tryAcquire(key);
+      // The slot the request waited for before it entered the pipeline, or a free one: no
+      // promise of its own before sending.
+      const held = takeHeldSlot(exchange, key);
+      if (aborted) held?.();
+      const release = aborted ? undefined : held ?? queue.tryAcquire(key);
       if (release !== undefined) return send(exchange, release);
       const acquiring = queue.acquire(
         key,

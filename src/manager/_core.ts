@@ -11,9 +11,10 @@ import { listenedTypes, type TypedEventTarget } from "../_typed_event_target.ts"
 import type { NetworkBody } from "../body.ts";
 import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
-import { Exchange, type Handler, type Layer } from "../exchange.ts";
-import { HostQueue } from "../host_queue.ts";
-import { effectiveAccessibility } from "../layers/access.ts";
+import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
+import { HostQueue, parkInQueue } from "../host_queue.ts";
+import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
+import { queueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
@@ -56,9 +57,13 @@ import {
   abortReplyFor,
   cancelReply,
   failReply,
+  holdSlot,
   NetworkReply,
+  replyAborted,
+  replyAbortSource,
   type ReplySettings,
   replySignal,
+  sendParked,
   startReply,
 } from "../reply.ts";
 import { RunningReplies } from "../reply/_running.ts";
@@ -117,6 +122,10 @@ export class ManagerCore implements PipelineSettings {
   #pipeline: Handler | undefined;
   /** Which of the cache, the cookie jar and the HSTS store were on when the pipeline was built. */
   #features = 0;
+  /** The queue's key of the last origin a request was made for, and that origin. */
+  #lastKey = "";
+  #lastHost: string | undefined;
+  #lastProtocol: string | undefined;
   readonly #queue: HostQueue;
   /** The proxy environment as last read, and the permission epoch it was read under. */
   #proxyEnv:
@@ -556,6 +565,79 @@ export class ManagerCore implements PipelineSettings {
     }
   };
 
+  /** The pipeline of the features that are on: built again when one turned on or off. */
+  #currentPipeline(): Handler {
+    const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |
+      (this.#hstsStore === null ? 0 : 4);
+    if (this.#pipeline === undefined || features !== this.#features) {
+      this.#pipeline = this.#buildPipeline();
+      this.#features = features;
+    }
+    return this.#pipeline;
+  }
+
+  /**
+   * Takes the queue slot of a request's origin when it is made, before the request enters the
+   * pipeline, when nothing above the queue could answer it or send it to another origin (no
+   * layer at the "request" position, no cache, no HSTS store) and the network may be used for
+   * it (the switch is on, and the `net` permission is granted for every host or known to be
+   * granted for this one). A free slot is taken at once and the request starts; without one the
+   * request waits in the queue as it is: its reply and exchange and a place in line, and nothing
+   * of the pipeline, whose layers run once it has its slot (cookies are read and credentials
+   * chosen when it is sent). The queue layer (or the direct lane) sends it in that slot; the
+   * reply releases the slot when it finishes, if nothing took it.
+   *
+   * @returns Whether the request took a slot or waits for one; if not, it is to be started.
+   */
+  #enqueue(reply: NetworkReply, exchange: Exchange): boolean {
+    if (this.#requestLayers.length !== 0 || this.#cache !== null || this.#hstsStore !== null) {
+      return false;
+    }
+    const url = exchange.url;
+    const protocol = url.protocol;
+    if (protocol !== "http:" && protocol !== "https:") return false;
+    if (this.#networkAccessible === "not-accessible") return false;
+    const permissions = this.#permissions;
+    if (
+      permissions !== null && permissions.netState() !== "granted" &&
+      !knownGranted(permissions, url)
+    ) return false;
+    // The last origin's key again when the origin is the same (a string made once is hashed once).
+    const host = url.host;
+    if (host !== this.#lastHost || protocol !== this.#lastProtocol) {
+      this.#lastKey = queueKey(protocol, host);
+      this.#lastHost = host;
+      this.#lastProtocol = protocol;
+    }
+    const key = this.#lastKey;
+    const release = this.#queue.tryAcquire(key);
+    if (release !== undefined) {
+      setHeldSlot(exchange, key, release);
+      holdSlot(reply, release);
+      startReply(reply, this.#currentPipeline(), exchange);
+      return true;
+    }
+    const waits = parkInQueue(
+      this.#queue,
+      key,
+      exchange.request.priority,
+      replyAbortSource(reply),
+      (release) => {
+        setHeldSlot(exchange, key, release);
+        holdSlot(reply, release);
+        sendParked(reply, this.#currentPipeline(), exchange);
+      },
+      // The queue closed (the manager closes); a reply that was aborted has finished already.
+      () => {
+        if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
+      },
+    );
+    if (!waits) return false;
+    startReply(reply);
+    if (protocol === "https:") this.#waiting(key, url);
+    return true;
+  }
+
   send(
     input: string | URL | NetworkRequest,
     init: NetworkRequestInit | undefined,
@@ -616,14 +698,7 @@ export class ManagerCore implements PipelineSettings {
       signal: replySignal,
       monitor: new ReplyMonitor(reply),
     });
-    // The pipeline holds the layers of the features that are on: rebuilt when one turns on or off.
-    const features = (this.#cache === null ? 0 : 1) | (this.#cookieJar === null ? 0 : 2) |
-      (this.#hstsStore === null ? 0 : 4);
-    if (this.#pipeline === undefined || features !== this.#features) {
-      this.#pipeline = this.#buildPipeline();
-      this.#features = features;
-    }
-    startReply(reply, this.#pipeline, exchange);
+    if (!this.#enqueue(reply, exchange)) startReply(reply, this.#currentPipeline(), exchange);
     if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener("abort", onAbort, { once: true });
