@@ -14,7 +14,8 @@
  *   while streaming;
  * - the cost per request of queuing, aborting and closing 1,000, 10,000 and 30,000 queued
  *   requests, each round in a process of its own (the ratio of the per-request cost at 10,000
- *   to that at 1,000: 1 is flat), each phase and both together;
+ *   to that at 1,000: 1 is flat), each phase and both together; and the same for a least queue
+ *   of reply objects, the baseline (what the machine does to as many objects that stay alive);
  * - 30 concurrent requests to a local HTTP/2 (TLS) server that answers after 50 ms, against
  *   `fetch` (held to 6 per host, the manager would take 5 times as long).
  *
@@ -275,11 +276,13 @@ if (wanted("stream")) {
 if (wanted("queue")) {
   // Each round in a fresh process (`_queue_round.ts`), warmed up and collected first: in one
   // process, a round would pay for the collection of the garbage the round before left.
-  const round = async (count: number, end: "abort" | "close") => {
+  const round = async (count: number, end: "abort" | "close", least: boolean) => {
     // As a URL: `deno run` takes one, and a path with spaces stays whole.
     const script = new URL("./_queue_round.ts", import.meta.url).href;
+    const args = ["run", "-A", "--v8-flags=--expose-gc", script, String(count), end];
+    if (least) args.push("least");
     const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--v8-flags=--expose-gc", script, String(count), end],
+      args,
       stderr: "inherit",
     }).output();
     if (!success) throw new Error(`${script} ${count} ${end} failed`);
@@ -287,28 +290,29 @@ if (wanted("queue")) {
   };
   const SIZES = [1000, 10_000, 30_000];
   for (const end of ["abort", "close"] as const) {
-    const runs = SIZES.map(() => [] as { queued: number; ended: number }[]);
-    // The garbage collector makes single rounds vary a lot: at least 9.
-    for (let i = 0; i < Math.max(rounds, 9); i++) {
-      for (const [k, size] of SIZES.entries()) runs[k]!.push(await round(size, end));
+    // The manager, and the baseline: a least queue of reply objects (`_queue_round.ts`).
+    for (const least of [false, true]) {
+      const runs = SIZES.map(() => [] as { queued: number; ended: number }[]);
+      // The garbage collector makes single rounds vary a lot: at least 9.
+      for (let i = 0; i < Math.max(rounds, 9); i++) {
+        for (const [k, size] of SIZES.entries()) runs[k]!.push(await round(size, end, least));
+      }
+      const queued = runs.map((r) => median(r.map((s) => s.queued)));
+      const ended = runs.map((r) => median(r.map((s) => s.ended)));
+      // Both phases of each round together: the collector's work moves from one phase to the
+      // other as the heap's sizes change, and the sum shows what a queued request costs in all.
+      const whole = runs.map((r) => median(r.map((s) => s.queued + s.ended)));
+      const verb = end === "abort" ? "aborted" : "closed";
+      report(
+        `${least ? "  least queue" : "queue"} then ${end}: per request at 10,000 / at 1,000 = ` +
+          `queued ${fmt(queued[1]! / queued[0]!)}x, ${verb} ${fmt(ended[1]! / ended[0]!)}x, ` +
+          `both ${fmt(whole[1]! / whole[0]!)}x (µs at 1,000 / 10,000 / 30,000: queued ${
+            queued.map((q) => fmt(q, 2)).join(" / ")
+          }, ${verb} ${ended.map((e) => fmt(e, 2)).join(" / ")}, both ${
+            whole.map((w) => fmt(w, 2)).join(" / ")
+          })`,
+      );
     }
-    const queued = runs.map((r) => median(r.map((s) => s.queued)));
-    const ended = runs.map((r) => median(r.map((s) => s.ended)));
-    // Both phases of each round together: the collector's work moves from one phase to the
-    // other as the heap's sizes change, and the sum shows what a queued request costs in all.
-    const whole = runs.map((r) => median(r.map((s) => s.queued + s.ended)));
-    const verb = end === "abort" ? "aborted" : "closed";
-    report(
-      `queue then ${end}: per request at 10,000 / at 1,000 = queued ${
-        fmt(queued[1]! / queued[0]!)
-      }x, ${verb} ${fmt(ended[1]! / ended[0]!)}x, both ${
-        fmt(whole[1]! / whole[0]!)
-      }x (µs at 1,000 / 10,000 / 30,000: queued ${
-        queued.map((q) => fmt(q, 1)).join(" / ")
-      }, ${verb} ${ended.map((e) => fmt(e, 1)).join(" / ")}, both ${
-        whole.map((w) => fmt(w, 1)).join(" / ")
-      })`,
-    );
   }
 }
 

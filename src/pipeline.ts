@@ -8,7 +8,9 @@
  *
  * With no layer of the user's, no cache and no HSTS store, a request that none of the layers
  * would change on its way down takes the direct lane (`directLane` below) to the transport, and
- * goes through the layers only when its response is one they act on.
+ * goes through the layers only when its response is one they act on. A request that has to wait
+ * for a queue slot may wait before it enters the pipeline (the manager's `#enqueue`) and then
+ * comes down holding its slot, which the queue layer or the lane sends it in.
  *
  * @module
  */
