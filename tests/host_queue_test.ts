@@ -498,3 +498,28 @@ Deno.test("what turns on while requests wait applies to them, and their slots ar
     },
   );
 });
+
+Deno.test("a request's timeout and its own signal end it while it waits for a slot", async () => {
+  const { seen, gates, transport } = gated();
+  await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+  const key = "http://queue.test";
+  const first = manager.get("http://queue.test/first");
+  const timed = manager.get(new NetworkRequest("http://queue.test/timed", { timeout: 20 }));
+  const controller = new AbortController();
+  const signalled = manager.get(
+    new NetworkRequest("http://queue.test/signalled", { signal: controller.signal }),
+  );
+  assert.equal(manager.queue.waiting(key), 2);
+  controller.abort();
+  await signalled.finished;
+  assert.equal(signalled.error, NetworkError.OperationCanceledError);
+  await timed.finished;
+  assert.equal(timed.error, NetworkError.TimeoutError);
+  assert.match(timed.errorString, /Timed out after 20 ms/);
+  assert.equal(manager.queue.waiting(key), 0);
+  while (gates.length === 0) await tick(1);
+  gates.shift()!();
+  assert.equal(await first.text(), "answer to /first");
+  assert.deepEqual(seen.map((href) => new URL(href).pathname), ["/first"]);
+  assert.equal(manager.queue.active(key), 0);
+});
