@@ -12,17 +12,19 @@ type QueueSignal = Parameters<HostQueue["acquire"]>[2];
 
 /**
  * Waits for a slot of `key` without a promise, when none is free: `granted` gets the release
- * function when the slot is handed out, `refused` the reason when the signal aborts or the
- * queue closes first. Returns `false`, and waits for nothing, when a slot is free now (or the
- * queue is closed, or the signal aborted): the caller then goes on as if it had not asked.
+ * function and `data` when the slot is handed out, `refused` the reason and `data` when the
+ * signal aborts or the queue closes first (so one pair of functions serves every waiter).
+ * Returns `false`, and waits for nothing, when a slot is free now (or the queue is closed, or
+ * the signal aborted): the caller then goes on as if it had not asked.
  */
 export let parkInQueue: (
   queue: HostQueue,
   key: string,
   priority: Priority,
   signal: QueueSignal,
-  granted: (release: () => void) => void,
-  refused: (reason: unknown) => void,
+  granted: (release: () => void, data: unknown) => void,
+  refused: (reason: unknown, data: unknown) => void,
+  data: unknown,
 ) => boolean;
 
 /**
@@ -35,12 +37,16 @@ class Waiter {
   next: Waiter | undefined = undefined;
 
   constructor(
-    readonly resolve: (release: () => void) => void,
-    readonly reject: (reason: unknown) => void,
+    /** Called with the release function and `data`. */
+    readonly resolve: (release: () => void, data: unknown) => void,
+    /** Called with the reason and `data`. */
+    readonly reject: (reason: unknown, data: unknown) => void,
     readonly signal: QueueSignal,
     readonly host: HostState,
     /** Lets the host go when the last waiter left (the queue's, shared by its waiters). */
     readonly left: (host: HostState) => void,
+    /** What `resolve` and `reject` are called with besides, so that they need not be closures. */
+    readonly data: unknown,
   ) {}
 
   /** The signal aborted: leaves the queue and rejects with the signal's reason. */
@@ -49,7 +55,7 @@ class Waiter {
     this.list.remove(this);
     this.host.waiting--;
     this.left(this.host);
-    this.reject(this.signal.reason);
+    this.reject(this.signal.reason, this.data);
   }
 }
 
@@ -122,14 +128,14 @@ export class HostQueue {
   #closed: { reason: unknown } | undefined;
 
   static {
-    parkInQueue = (queue, key, priority, signal, granted, refused) => {
+    parkInQueue = (queue, key, priority, signal, granted, refused, data) => {
       if (queue.#closed || signal.aborted) return false;
       const host = queue.#host(key);
       if (host.waiting === 0 && host.active < queue.#limit(key)) {
         queue.#forget(host);
         return false;
       }
-      queue.#wait(host, priority, signal, granted, refused);
+      queue.#wait(host, priority, signal, granted, refused, data);
       return true;
     };
   }
@@ -176,7 +182,9 @@ export class HostQueue {
       host.active++;
       return Promise.resolve(this.#releaser(key, host));
     }
-    return new Promise((resolve, reject) => this.#wait(host, priority, signal, resolve, reject));
+    return new Promise((resolve, reject) =>
+      this.#wait(host, priority, signal, resolve, reject, undefined)
+    );
   }
 
   /** Puts a waiter at the end of its priority's list. */
@@ -184,11 +192,12 @@ export class HostQueue {
     host: HostState,
     priority: Priority,
     signal: QueueSignal,
-    resolve: (release: () => void) => void,
-    reject: (reason: unknown) => void,
+    resolve: (release: () => void, data: unknown) => void,
+    reject: (reason: unknown, data: unknown) => void,
+    data: unknown,
   ): void {
     host.lists ??= { high: new WaiterList(), normal: new WaiterList(), low: new WaiterList() };
-    const waiter = new Waiter(resolve, reject, signal, host, this.#left);
+    const waiter = new Waiter(resolve, reject, signal, host, this.#left, data);
     signal.addEventListener("abort", waiter, ONCE);
     host.lists[priority].push(waiter);
     host.waiting++;
@@ -287,7 +296,7 @@ export class HostQueue {
           const next = waiter.next;
           waiter.list = waiter.prev = waiter.next = undefined;
           waiter.signal.removeEventListener("abort", waiter);
-          waiter.reject(reason);
+          waiter.reject(reason, waiter.data);
           waiter = next;
         }
         list.head = list.tail = undefined;
@@ -332,7 +341,7 @@ export class HostQueue {
       host.waiting--;
       waiter.signal.removeEventListener("abort", waiter);
       host.active++;
-      waiter.resolve(this.#releaser(key, host));
+      waiter.resolve(this.#releaser(key, host), waiter.data);
     }
     this.#forget(host);
   }

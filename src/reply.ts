@@ -156,7 +156,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** The queue slot the reply holds, and any more (one per hop whose body it reads). */
   #slot: (() => void) | undefined;
   #slots: (() => void)[] | undefined;
-  #downloadSentAt = -Infinity;
+  // Not -Infinity: `performance.now()` is never negative, and an integer takes no heap number.
+  #downloadSentAt = -PROGRESS_INTERVAL;
 
   #settings: ReplySettings | undefined;
   /** `finished`, made when first asked for, and what settles it. */

@@ -602,14 +602,7 @@ export class ManagerCore implements PipelineSettings {
       permissions !== null && permissions.netState() !== "granted" &&
       !knownGranted(permissions, url)
     ) return false;
-    // The last origin's key again when the origin is the same (a string made once is hashed once).
-    const host = url.host;
-    if (host !== this.#lastHost || protocol !== this.#lastProtocol) {
-      this.#lastKey = queueKey(protocol, host);
-      this.#lastHost = host;
-      this.#lastProtocol = protocol;
-    }
-    const key = this.#lastKey;
+    const key = this.#keyOf(protocol, url.host);
     const release = this.#queue.tryAcquire(key);
     if (release !== undefined) {
       setHeldSlot(exchange, key, release);
@@ -622,21 +615,46 @@ export class ManagerCore implements PipelineSettings {
       key,
       exchange.request.priority,
       replyAbortSource(reply),
-      (release) => {
-        setHeldSlot(exchange, key, release);
-        holdSlot(reply, release);
-        sendParked(reply, this.#currentPipeline(), exchange);
-      },
-      // The queue closed (the manager closes); a reply that was aborted has finished already.
-      () => {
-        if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
-      },
+      this.#granted,
+      this.#refused,
+      exchange,
     );
     if (!waits) return false;
     startReply(reply);
     if (protocol === "https:") this.#waiting(key, url);
     return true;
   }
+
+  /**
+   * The queue's key of an origin: the last one's string again when the origin is the same (a
+   * string made once is hashed once).
+   */
+  #keyOf(protocol: string, host: string): string {
+    if (host !== this.#lastHost || protocol !== this.#lastProtocol) {
+      this.#lastKey = queueKey(protocol, host);
+      this.#lastHost = host;
+      this.#lastProtocol = protocol;
+    }
+    return this.#lastKey;
+  }
+
+  /**
+   * A request that waited in `#enqueue` has its slot: it goes down the pipeline holding it, and
+   * its reply releases the slot when it finishes if no layer took it (a layer answered it).
+   */
+  readonly #granted = (release: () => void, data: unknown): void => {
+    const exchange = data as Exchange;
+    const url = exchange.url;
+    setHeldSlot(exchange, this.#keyOf(url.protocol, url.host), release);
+    holdSlot(exchange.reply, release);
+    sendParked(exchange.reply, this.#currentPipeline(), exchange);
+  };
+
+  /** The queue closed on a waiting request (the manager closes); an aborted one has finished. */
+  readonly #refused = (_reason: unknown, data: unknown): void => {
+    const reply = (data as Exchange).reply;
+    if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
+  };
 
   send(
     input: string | URL | NetworkRequest,
