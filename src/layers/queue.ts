@@ -1,9 +1,9 @@
 /**
  * The queue layer: takes a slot of the per-origin queue for every network exchange (or sends
  * it in the slot its request took, or waited for, before it entered the pipeline: see the
- * manager's `#enqueue`) and releases it exactly once: at once when the response has no body left to read, else when
- * the reply has its body in memory or finishes (read, failed or aborted), when the retry
- * layer waits to send again, or when the reply sends its next hop.
+ * manager's `#enqueue`) and releases it exactly once: at once when the response has no body
+ * left to read, else when the reply has its body in memory or finishes (read, failed or
+ * aborted), when the retry layer waits to send again, or when the reply sends its next hop.
  *
  * @module
  */
