@@ -37,7 +37,7 @@ import {
 } from "./layers/cookies.ts";
 import { hstsLayer, type HstsSettings } from "./layers/hsts.ts";
 import { DIRECT, proxyLayer, type ProxySettings } from "./layers/proxy.ts";
-import { keepSlot, queueKey, queueLayer } from "./layers/queue.ts";
+import { keepSlot, lastQueueKey, queueLayer } from "./layers/queue.ts";
 import { followsRedirect, redirectLayer, type RedirectSettings } from "./layers/redirect.ts";
 import { replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
@@ -204,9 +204,7 @@ function directLane(
   const { queue, credentials } = parts;
   let grantedOrigin: string | undefined;
   let grantedEpoch = -1;
-  let lastKey = "";
-  let lastHost: string | undefined;
-  let lastProtocol: string | undefined;
+  const keyOf = lastQueueKey();
   return (exchange) => {
     const { url, request } = exchange;
     const { protocol } = url;
@@ -233,15 +231,7 @@ function directLane(
       if (written !== null && typeof written !== "string") return pipeline(exchange);
       cookie = written;
     }
-    // The queue's key of the origin: the last one's string again when the origin is the same
-    // (a string made once is hashed once).
-    const host = url.host;
-    if (host !== lastHost || protocol !== lastProtocol) {
-      lastKey = queueKey(protocol, host);
-      lastHost = host;
-      lastProtocol = protocol;
-    }
-    const key = lastKey;
+    const key = keyOf(protocol, url.host);
     // The network gate's check, when its answer is known without waiting: granted (kept for
     // the last origin while no permission changes).
     const permissions = parts.access.permissions();

@@ -24,6 +24,24 @@ export function queueKey(protocol: string, host: string): string {
 }
 
 /**
+ * {@linkcode queueKey} that gives the last origin's string again when the origin is the same (a
+ * string made once is hashed once): one per pipeline, one per manager.
+ */
+export function lastQueueKey(): (protocol: string, host: string) => string {
+  let lastKey = "";
+  let lastHost: string | undefined;
+  let lastProtocol: string | undefined;
+  return (protocol, host) => {
+    if (host !== lastHost || protocol !== lastProtocol) {
+      lastKey = queueKey(protocol, host);
+      lastHost = host;
+      lastProtocol = protocol;
+    }
+    return lastKey;
+  };
+}
+
+/**
  * Hands the slot an exchange was sent in to what holds it now that `response` came: freed at once
  * when the response has no body left to read (a body already received holds the connection no
  * longer), else held by the reply until its body is done, and by the exchange for its next hop.

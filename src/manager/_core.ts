@@ -14,7 +14,7 @@ import { NetworkReplyEvent } from "../events.ts";
 import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
 import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
-import { queueKey } from "../layers/queue.ts";
+import { lastQueueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
@@ -122,10 +122,8 @@ export class ManagerCore implements PipelineSettings {
   #pipeline: Handler | undefined;
   /** Which of the cache, the cookie jar and the HSTS store were on when the pipeline was built. */
   #features = 0;
-  /** The queue's key of the last origin a request was made for, and that origin. */
-  #lastKey = "";
-  #lastHost: string | undefined;
-  #lastProtocol: string | undefined;
+  /** The queue's key of an origin (the last origin's again while it is the same). */
+  readonly #keyOf = lastQueueKey();
   readonly #queue: HostQueue;
   /** The proxy environment as last read, and the permission epoch it was read under. */
   #proxyEnv:
@@ -623,19 +621,6 @@ export class ManagerCore implements PipelineSettings {
     startReply(reply);
     if (protocol === "https:") this.#waiting(key, url);
     return true;
-  }
-
-  /**
-   * The queue's key of an origin: the last one's string again when the origin is the same (a
-   * string made once is hashed once).
-   */
-  #keyOf(protocol: string, host: string): string {
-    if (host !== this.#lastHost || protocol !== this.#lastProtocol) {
-      this.#lastKey = queueKey(protocol, host);
-      this.#lastHost = host;
-      this.#lastProtocol = protocol;
-    }
-    return this.#lastKey;
   }
 
   /**
