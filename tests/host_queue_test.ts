@@ -523,3 +523,60 @@ Deno.test("a request's timeout and its own signal end it while it waits for a sl
   assert.deepEqual(seen.map((href) => new URL(href).pathname), ["/first"]);
   assert.equal(manager.queue.active(key), 0);
 });
+
+Deno.test("a one-shot body whose request is never sent is cancelled: aborted while it waits, or refused", async (t) => {
+  const streamBody = () => {
+    const state = { cancelled: false };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new Uint8Array([1]));
+        controller.close();
+      },
+      cancel() {
+        state.cancelled = true;
+      },
+    });
+    return { stream, state };
+  };
+
+  await t.step("aborted while it waits for a slot", async () => {
+    const { gates, transport } = gated();
+    await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
+    const first = manager.get("http://queue.test/first");
+    const { stream, state } = streamBody();
+    const upload = manager.post("http://queue.test/upload", stream);
+    upload.abort();
+    await upload.finished;
+    await tick(1);
+    assert.equal(state.cancelled, true);
+    while (gates.length === 0) await tick(1);
+    gates.shift()!();
+    await first.finished;
+  });
+
+  await t.step("refused by the network switch", async () => {
+    await using manager = new NetworkAccessManager({ networkAccessible: "not-accessible" });
+    const { stream, state } = streamBody();
+    const upload = manager.post("http://127.0.0.1:9/upload", stream);
+    await upload.finished;
+    assert.equal(upload.error, NetworkError.UnknownNetworkError);
+    await tick(1);
+    assert.equal(state.cancelled, true);
+  });
+
+  await t.step("sent: its stream is read, not cancelled", async () => {
+    const received: number[] = [];
+    await using manager = new NetworkAccessManager({
+      transport: async (exchange) => {
+        const opened = exchange.body!.open().body as ReadableStream<Uint8Array>;
+        for await (const chunk of opened) received.push(...chunk);
+        return new Response("stored");
+      },
+    });
+    const { stream, state } = streamBody();
+    assert.equal(await manager.post("http://queue.test/upload", stream).text(), "stored");
+    await tick(1);
+    assert.deepEqual(received, [1]);
+    assert.equal(state.cancelled, false);
+  });
+});

@@ -701,6 +701,11 @@ export class ManagerCore implements PipelineSettings {
       signal: replySignal,
       monitor: new ReplyMonitor(reply),
     });
+    // A one-shot body the reply never sends (aborted while it waited, refused, answered by a
+    // layer) is cancelled once the reply finishes, so that its source closes; a sent one was read.
+    if (requestBody !== null && !requestBody.replayable) {
+      void reply.finished.then(() => requestBody.discard());
+    }
     if (!this.#enqueue(reply, exchange)) startReply(reply, this.#currentPipeline(), exchange);
     if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);
