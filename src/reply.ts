@@ -62,10 +62,7 @@ export let sendParked: (reply: NetworkReply, handler: Handler, exchange: Exchang
 export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
 export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
-/**
- * Aborts a reply because the request's signal aborted with `reason`: `TimeoutError` for a
- * timeout reason (`AbortSignal.timeout()`), else `OperationCanceledError`.
- */
+/** Aborts a reply as its request's signal did: `TimeoutError` for a timeout `reason`. */
 export let abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
 /** The abort signal of a reply's exchanges, made on the first call. */
 export let replySignal: (reply: NetworkReply) => AbortSignal;
@@ -763,7 +760,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#state = "finished";
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#deadline !== undefined) clearTimeout(this.#deadline);
-    this.#releaseSlots();
+    // Its slot goes back a microtask later: aborting requests in line order (each abort frees
+    // the slot) does not hand it to the next request only for that one to be aborted too.
+    if (this.#slot !== undefined) queueMicrotask(() => this.#releaseSlots());
     this.#error = code;
     this.#errorString = _redactUserinfo(message);
     if (!this.#bodyDone) {
