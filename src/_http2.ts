@@ -60,6 +60,11 @@ export class _Http2Origins {
     return this.#known.get(key) === true;
   }
 
+  /** Whether the origin was asked already, or is being asked (`learn` would do nothing). */
+  asked(key: string): boolean {
+    return this.#known.has(key);
+  }
+
   /**
    * Finds out, once, whether the https origin of `url` speaks HTTP/2.
    *

@@ -184,8 +184,9 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
 /**
  * The direct lane: a request that none of the layers would change on its way down but for the
  * cookies of a memory jar (no `Cookie` header of its own, no credentials to offer, no retry, a
- * direct connection the `net` permission is known to allow, a free queue slot) goes from the
- * reply to the transport in one step, doing what the cookies, queue and proxy layers would.
+ * direct connection the `net` permission is known to allow, the queue slot the manager took for
+ * it when it was made: see its `#enqueue`) goes from the reply to the transport in one step,
+ * doing what the cookies, queue and proxy layers would.
  * Its response goes up the same way unless a layer acts on it (a redirect to follow, a 401 or
  * 407 to answer, cookies to store): then the layers above the queue run with it, and where the
  * queue would send the exchange, that response comes back instead (`takeReplay`). Any other
@@ -201,7 +202,7 @@ function directLane(
   plainDirect: () => boolean,
   pipeline: Handler,
 ): Handler {
-  const { queue, credentials } = parts;
+  const { credentials } = parts;
   let grantedOrigin: string | undefined;
   let grantedEpoch = -1;
   const keyOf = lastQueueKey();
@@ -240,7 +241,8 @@ function directLane(
       grantedOrigin = key;
       grantedEpoch = permissions.epoch;
     }
-    const release = takeHeldSlot(exchange, key) ?? queue.tryAcquire(key);
+    // The slot the manager took when the request was made (or waited for, before the pipeline).
+    const release = takeHeldSlot(exchange, key);
     if (release === undefined) return pipeline(exchange);
     exchange.proxy = DIRECT;
     // Sent with the jar's cookies; the exchange's headers are the request's own again after.

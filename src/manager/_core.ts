@@ -473,6 +473,8 @@ export class ManagerCore implements PipelineSettings {
    */
   #waiting(key: string, url: URL): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
+    // Asked once per origin: the proxy and certificate lookups below are for the first waiter.
+    if (this.#http2.asked(key)) return;
     try {
       const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
