@@ -4,8 +4,8 @@ import { findLink } from "./_link_header.ts";
 import { checkInteger } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
-import { NetworkRequest } from "./request.ts";
-import type { NextPage, PaginateOptions } from "./paginate.ts";
+import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
+import type { PaginateOptions } from "./paginate.ts";
 
 const WHAT = "Cannot paginate";
 
@@ -38,11 +38,25 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
   );
 }
 
-/** The default `next`: the `Link` header's `rel="next"`, unless it points to the same page. */
-function nextLink(reply: NetworkReply): NextPage {
+/**
+ * The default `next`: the `Link` header's `rel="next"`, unless it points to a page of this walk
+ * (`walked` holds the URLs asked for and answered from), which ends the walk.
+ */
+function nextLink(reply: NetworkReply, walked: Set<string>): URL | undefined {
   const url = findLink(reply.headers.get("link"), "next", reply.url);
-  if (url === undefined || url.href === reply.url.href) return undefined;
-  return reply.request.clone({ url });
+  return url === undefined || walked.has(url.href) ? undefined : url;
+}
+
+/**
+ * The request of the next page at `url`: the page's request with another URL. Its headers go
+ * to another origin only without the credentials a redirect there would drop.
+ */
+function nextRequest(reply: NetworkReply, url: URL): NetworkRequest {
+  const request = reply.request;
+  if (url.origin === request.url.origin) return request.clone({ url });
+  const headers = new Headers(request.headers);
+  stripCrossOriginHeaders(headers, request.sensitiveHeaders);
+  return request.clone({ url, headers });
 }
 
 function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
@@ -76,7 +90,10 @@ async function* run<Item>(
   options: PaginateOptions<Item>,
 ): AsyncGenerator<Item, void, undefined> {
   const pick = options.items ?? jsonArray<Item>;
-  const next = options.next ?? nextLink;
+  // The pages of this walk, for the default `next` only: a `next` of the caller's may ask for
+  // the same URL again (a cursor in a header).
+  const walked = options.next === undefined ? new Set<string>() : undefined;
+  const next = options.next ?? ((reply: NetworkReply) => nextLink(reply, walked!));
   const limit = options.limit ?? Infinity;
   const maxPages = options.maxPages ?? Infinity;
   let count = 0;
@@ -105,11 +122,12 @@ async function* run<Item>(
         throw error;
       }
       throwIfFailed(reply);
+      walked?.add(reply.request.url.href).add(reply.url.href);
       const after = await next(reply, items);
       if (after === undefined || after === null) return;
       target = after instanceof NetworkRequest
         ? after
-        : reply.request.clone({ url: new URL(after, reply.url) });
+        : nextRequest(reply, new URL(after, reply.url));
     } finally {
       reply.abort();
     }

@@ -621,9 +621,13 @@ export class NetworkAccessManager
    * whole pipeline (cache, cookies, authentication, retry, queue). By default a page's items
    * are its body parsed as a JSON array, and the next page is the target of its `Link`
    * header's `rel="next"` (RFC 8288), resolved against the page's URL and sent with the
-   * headers and attributes of the first request. A page that fails ends the iteration with
-   * its reply's error (a {@linkcode NetworkReplyError} with the reply's code and message);
-   * its items are not yielded. Breaking out of the loop aborts the page in flight, and no
+   * headers and attributes of the first request; a link to a page already walked ends the
+   * walk. A page on another origin than the first request's, and every page after it, goes
+   * without the headers a redirect to another origin drops (Authorization,
+   * Proxy-Authorization, Cookie, the request's `sensitiveHeaders`). A page that fails ends the
+   * iteration with its reply's error (a {@linkcode NetworkReplyError} with the reply's code
+   * and message); its items are not yielded, except those an async iterable `items` already
+   * streamed, before the error. Breaking out of the loop aborts the page in flight, and no
    * further page is requested.
    *
    * @typeParam Item The type of the items.

@@ -67,7 +67,8 @@ export type NextPage = NetworkRequest | string | URL | undefined | null;
 export interface PaginateOptions<Item> {
   /**
    * Picks the items of a page: an array, any iterable, or an async iterable (streamed: items
-   * are yielded as it produces them). `page` counts from 1.
+   * are yielded as it produces them, and when the page then fails, its error is thrown after
+   * them). `page` counts from 1.
    * @default {the body parsed as JSON, which must be an array}
    */
   items?: (
@@ -77,8 +78,9 @@ export interface PaginateOptions<Item> {
   /**
    * Returns the request of the next page, or `undefined` (or `null`) to stop; `items` holds
    * the items of the page just read. A URL (a string may be relative to the page's URL) is
-   * sent with the headers and attributes of the page's request.
-   * @default {the `Link` header's `rel="next"` target (RFC 8288), resolved against the page's URL}
+   * sent with the headers and attributes of the page's request, less the credentials a
+   * redirect drops when it is on another origin; a request is sent as it is.
+   * @default {the `Link` header's `rel="next"` target (RFC 8288) unless already walked}
    */
   next?: (reply: NetworkReply, items: Item[]) => NextPage | Promise<NextPage>;
   /**

@@ -229,6 +229,18 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
  */
 export let takeUrl: (request: NetworkRequest) => URL;
 
+/** Headers that never go to another origin than their request's, besides its `sensitiveHeaders`. */
+const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
+
+/**
+ * Removes from `headers` what must not follow a request to another origin (a redirect, a next
+ * page): Authorization, Proxy-Authorization, Cookie and the names in `sensitive` (lower case).
+ */
+export function stripCrossOriginHeaders(headers: Headers, sensitive: Iterable<string>): void {
+  for (const name of CROSS_ORIGIN_STRIPPED) headers.delete(name);
+  for (const name of sensitive) headers.delete(name);
+}
+
 /** `Deno.inspect`, as a custom inspection is given it. */
 type Inspect = (value: unknown, options: unknown) => string;
 

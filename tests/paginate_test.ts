@@ -5,6 +5,7 @@ import {
   NetworkError,
   NetworkReplyError,
   NetworkRequest,
+  NetworkRequestFactory,
 } from "../mod.ts";
 import { serve } from "./_helpers/server.ts";
 
@@ -129,6 +130,39 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
     await using _ = server;
     await using manager = new NetworkAccessManager();
     const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.RemoteHostClosedError);
+  });
+
+  await t.step("a streamed page yields what it streamed, then throws", async () => {
+    const { server } = pagedServer(3, (page) =>
+      page === 2
+        ? new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("2a\n2b\n"));
+              setTimeout(() => controller.error(new Error("gone")), 20);
+            },
+          }),
+        )
+        : null);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    async function* lines(reply: AsyncIterable<Uint8Array>) {
+      const text = new TextDecoder();
+      let buffered = "";
+      for await (const chunk of reply) {
+        buffered += text.decode(chunk, { stream: true });
+        const parts = buffered.split("\n");
+        buffered = parts.pop()!;
+        yield* parts;
+      }
+    }
+    const { items, error } = await collectUntilError(manager.paginate<string>(
+      `${server.url}/items`,
+      { items: (reply, page) => page === 2 ? lines(reply) : reply.json() as Promise<string[]> },
+    ));
+    assert.deepEqual(items, ["1a", "1b", "2a", "2b"]);
     assert.ok(error instanceof NetworkReplyError, String(error));
     assert.equal(error.code, NetworkError.RemoteHostClosedError);
   });
@@ -289,6 +323,108 @@ Deno.test("paginate stops at a Link that points to the same page", async () => {
   await using manager = new NetworkAccessManager();
   assert.deepEqual(await collect(manager.paginate(`${server.url}/items`)), ["x"]);
   assert.equal(seen.length, 1);
+});
+
+Deno.test("paginate ends at a Link back to any page it walked, not only the same page", async () => {
+  // /a -> /b -> /a: the second link to /a ends the walk.
+  const asked: string[] = [];
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    asked.push(path);
+    const next = path === "/a" ? "/b" : "/a";
+    return Response.json([path], { headers: { link: `<${next}>; rel="next"` } });
+  });
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(`${server.url}/a`, { maxPages: 10 })), [
+    "/a",
+    "/b",
+  ]);
+  assert.deepEqual(asked, ["/a", "/b"]);
+});
+
+Deno.test("paginate sends a next page on another origin without the credentials a redirect drops", async (t) => {
+  /** What each request arrived with: path and the headers a cross-origin hop must not carry. */
+  type Seen = {
+    path: string;
+    authorization: string | null;
+    cookie: string | null;
+    key: string | null;
+  };
+  const seenOn = (seen: Seen[]) => (request: Request) => {
+    seen.push({
+      path: new URL(request.url).pathname + new URL(request.url).search,
+      authorization: request.headers.get("authorization"),
+      cookie: request.headers.get("cookie"),
+      key: request.headers.get("x-api-key"),
+    });
+  };
+  const other: Seen[] = [];
+  // Another port on 127.0.0.1 is another origin. Its page 2 links to its page 3.
+  await using away = serve((request) => {
+    seenOn(other)(request);
+    const page = new URL(request.url).searchParams.get("page");
+    return Response.json([`away${page}`], {
+      headers: page === "2" ? { link: `</v1/items?page=3>; rel="next"` } : {},
+    });
+  });
+  const home: Seen[] = [];
+  await using server = serve((request) => {
+    seenOn(home)(request);
+    const url = new URL(request.url);
+    if (url.pathname === "/v1/redirect") {
+      return new Response(null, { status: 302, headers: { location: `${away.url}/v1/r` } });
+    }
+    const page = url.searchParams.get("page") ?? "1";
+    const next = url.searchParams.get("next")!;
+    return Response.json([`home${page}`], {
+      headers: page === "1" ? { link: `<${next}>; rel="next"` } : {},
+    });
+  });
+  const api = new NetworkRequestFactory(`${server.url}/v1/`, {
+    bearerToken: "SECRET",
+    headers: { cookie: "session=1", "x-api-key": "k" },
+    requestInit: { sensitiveHeaders: ["X-Api-Key"] },
+  });
+  await using manager = new NetworkAccessManager();
+
+  await t.step("a Link to another origin: none of them, on that page and the next", async () => {
+    const next = `${away.url}/v1/items?page=2`;
+    const items = await collect(manager.paginate(api.createRequest("items", { next })));
+    assert.deepEqual(items, ["home1", "away2", "away3"]);
+    assert.equal(home[0]!.authorization, "Bearer SECRET");
+    assert.deepEqual(other.map((s) => [s.path, s.authorization, s.cookie, s.key]), [
+      ["/v1/items?page=2", null, null, null],
+      ["/v1/items?page=3", null, null, null],
+    ]);
+  });
+
+  await t.step("the same headers as a redirect to that origin drops", async () => {
+    other.length = 0;
+    await manager.get(api.createRequest("redirect")).bytes();
+    assert.deepEqual(other.map((s) => [s.path, s.authorization, s.cookie, s.key]), [
+      ["/v1/r", null, null, null],
+    ]);
+  });
+
+  await t.step("a next page on the same origin keeps them", async () => {
+    home.length = 0;
+    const next = `${server.url}/v1/items?page=2`;
+    const items = await collect(manager.paginate(api.createRequest("items", { next })));
+    assert.deepEqual(items, ["home1", "home2"]);
+    assert.deepEqual(home.map((s) => [s.authorization, s.cookie, s.key]), [
+      ["Bearer SECRET", "session=1", "k"],
+      ["Bearer SECRET", "session=1", "k"],
+    ]);
+  });
+
+  await t.step("a URL from the caller's next: the same rule", async () => {
+    other.length = 0;
+    const items = await collect(manager.paginate(api.createRequest("items", { next: "x" }), {
+      next: (reply) => reply.url.origin === server.url ? `${away.url}/v1/items?page=3` : undefined,
+    }));
+    assert.deepEqual(items, ["home1", "away3"]);
+    assert.deepEqual(other.map((s) => [s.authorization, s.cookie, s.key]), [[null, null, null]]);
+  });
 });
 
 Deno.test("paginate: items that returns no iterable fails with a clear error", async () => {

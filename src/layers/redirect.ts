@@ -19,7 +19,7 @@ import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { type NetworkReply, replyRedirected } from "../reply.ts";
-import type { RedirectPolicy } from "../request.ts";
+import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
 /**
@@ -58,9 +58,6 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export function followsRedirect(policy: RedirectPolicy, status: number): boolean {
   return policy !== "manual" && REDIRECT_STATUSES.has(status);
 }
-
-/** Headers that never follow a redirect to another origin. */
-const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
 
 function shown(url: URL): string {
   return withoutCredentials(url).href;
@@ -290,8 +287,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
         );
       }
       if (target.origin !== from.origin) {
-        for (const name of CROSS_ORIGIN_STRIPPED) headers.delete(name);
-        for (const name of sensitive) headers.delete(name);
+        stripCrossOriginHeaders(headers, sensitive);
       }
       redirects.push(withoutCredentials(target));
       replyRedirected(exchange.reply, redirects);
