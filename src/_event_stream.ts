@@ -76,22 +76,30 @@ function replyError(reply: NetworkReply): NetworkReplyError {
 
 /**
  * Opens an event stream: sends `input` with `send` (the manager's `get`), and yields its
- * events, reconnecting after a network error or the end of the body. Options are checked at
- * once.
+ * events, reconnecting after a network error or the end of the body. `closed` aborts when the
+ * manager closes: it ends a wait to reconnect, and the request then sent fails as the manager's
+ * requests do once it is closed. Options are checked at once.
  */
 export function openEventStream<Type extends string>(
   send: (request: string | URL | NetworkRequest, init: NetworkRequestInit) => NetworkReply,
   input: string | URL | NetworkRequest,
   options: EventStreamOptions = {},
+  closed?: AbortSignal,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   checkOptions(options);
-  return run<Type>(send, input, options);
+  return run<Type>(send, input, options, closed);
+}
+
+/** That `n` connections in a row (`n` >= 1) ended without an event. */
+function endedWithoutEvent(n: number): string {
+  return n === 1 ? "ended without an event" : `ended ${n} times in a row without an event`;
 }
 
 async function* run<Type extends string>(
   send: (request: string | URL | NetworkRequest, init: NetworkRequestInit) => NetworkReply,
   input: string | URL | NetworkRequest,
   options: EventStreamOptions,
+  closed: AbortSignal | undefined,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   const signals = [options.signal, input instanceof NetworkRequest ? input.signal : undefined]
     .filter((s): s is AbortSignal => s !== undefined);
@@ -100,10 +108,14 @@ async function* run<Type extends string>(
     : signals.length === 1
     ? signals[0]!
     : AbortSignal.any(signals);
+  // The wait to reconnect ends when the manager closes, too.
+  const wait = closed === undefined ? signal : AbortSignal.any([signal, closed]);
   let lastEventId = options.lastEventId ?? "";
   let delay = options.reconnectionTime ?? 3000;
   const maxReconnects = options.maxReconnects ?? Infinity;
   let reconnects = 0;
+  /** Connections in a row without an event: since the last event, or all of them. */
+  let empty = 0;
   let target: string | URL | NetworkRequest = input;
   for (;;) {
     if (signal.aborted) return;
@@ -118,6 +130,7 @@ async function* run<Type extends string>(
       cacheSaveControl: false,
     });
     target = reply.request;
+    empty++;
     let failure: NetworkReplyError | undefined;
     await headersKnown(reply);
     const http = reply.url.protocol === "http:" || reply.url.protocol === "https:";
@@ -155,6 +168,7 @@ async function* run<Type extends string>(
       try {
         for await (const event of parseEventStream<Type>(reply, parser)) {
           reconnects = 0;
+          empty = 0;
           lastEventId = parser.lastEventId;
           yield event;
         }
@@ -169,16 +183,18 @@ async function* run<Type extends string>(
     if (reconnects >= maxReconnects) {
       throw failure ?? new NetworkReplyError(
         NetworkError.RemoteHostClosedError,
-        `The event stream at ${reply.url.href} ended ${reconnects + 1} times in a row without an ` +
-          `event (maxReconnects ${maxReconnects})`,
+        `The event stream at ${reply.url.href} ${
+          empty === 0 ? "ended, and is not reconnected" : endedWithoutEvent(empty)
+        } (maxReconnects ${maxReconnects})`,
         { reply },
       );
     }
     reconnects++;
     try {
-      await sleep(delay, signal);
+      await sleep(delay, wait);
     } catch {
-      return;
+      if (signal.aborted) return;
+      // Else the manager closed: the next request fails at once, and its error is thrown.
     }
   }
 }

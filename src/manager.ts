@@ -672,7 +672,9 @@ export class NetworkAccessManager
    * `reconnectionTime`) and connects again with `Last-Event-ID` set to the last event ID. It
    * ends without reconnecting after a 204 (quietly), another status than 200 or a response
    * that is not `text/event-stream` (throwing a {@linkcode NetworkReplyError}), and stops on
-   * `break` or when `signal` (or the request's signal) aborts.
+   * `break` or when `signal` (or the request's signal) aborts. When the manager closes, it
+   * throws the closed manager's `OperationCanceledError` at once, also while it waits to
+   * reconnect.
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
    * @param request The stream's URL or a {@linkcode NetworkRequest}.
@@ -704,7 +706,12 @@ export class NetworkAccessManager
     request: string | URL | NetworkRequest,
     options?: EventStreamOptions,
   ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    return openEventStream<Type>((target, init) => this.get(target, init), request, options);
+    return openEventStream<Type>(
+      (target, init) => this.get(target, init),
+      request,
+      options,
+      this.#core.closeSignal,
+    );
   }
 
   /**

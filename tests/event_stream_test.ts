@@ -192,6 +192,63 @@ Deno.test("eventStream stops on break and on an AbortSignal", async (t) => {
   });
 });
 
+Deno.test("eventStream ends its wait to reconnect at once when the manager closes", async () => {
+  // The server asks for 10 s between connections; close() 20 ms into the wait ends it.
+  const { server, requests } = streamServer(["retry: 10000\ndata: 1\n\n"]);
+  await using _ = server;
+  const manager = new NetworkAccessManager();
+  const events: string[] = [];
+  let closedAt = 0;
+  const error = await (async () => {
+    for await (const event of manager.eventStream(server.url)) {
+      events.push(event.data);
+      setTimeout(() => {
+        closedAt = Date.now();
+        manager.close();
+      }, 20);
+    }
+  })().catch((e) => e);
+  const waited = Date.now() - closedAt;
+  assert.deepEqual(events, ["1"]);
+  assert.ok(error instanceof NetworkReplyError, String(error));
+  assert.equal(error.code, NetworkError.OperationCanceledError);
+  assert.match(error.message, /the manager was closed/);
+  assert.ok(waited < 5000, `the stream threw ${waited} ms after close()`);
+  assert.equal(requests.length, 1, "no connection after close()");
+  await manager.close();
+});
+
+Deno.test("eventStream counts the connections that ended without an event in its error", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const cases: [name: string, script: string[], maxReconnects: number, message: RegExp][] = [
+    ["events, then the end", ["data: a\n\ndata: b\n\n"], 0, /ended, and is not reconnected/],
+    ["one connection without an event", [": nothing\n\n"], 0, /ended without an event/],
+    [
+      "an event, then two connections without one",
+      ["data: a\n\n", "", ""],
+      2,
+      /ended 2 times in a row without an event/,
+    ],
+    ["no event at all", ["", ""], 1, /ended 2 times in a row without an event/],
+  ];
+  for (const [name, script, maxReconnects, message] of cases) {
+    await t.step(name, async () => {
+      const { server, requests } = streamServer(script);
+      await using _ = server;
+      const events: string[] = [];
+      const error = await (async () => {
+        const stream = manager.eventStream(server.url, { reconnectionTime: 1, maxReconnects });
+        for await (const event of stream) events.push(event.data);
+      })().catch((e) => e);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, NetworkError.RemoteHostClosedError);
+      assert.match(error.message, message);
+      assert.ok(error.message.endsWith(`(maxReconnects ${maxReconnects})`), error.message);
+      assert.equal(requests.length, script.length);
+    });
+  }
+});
+
 Deno.test("eventStream sends a given lastEventId and the request's headers", async () => {
   const { server, requests } = streamServer(["data: x\n\n"]);
   await using _ = server;

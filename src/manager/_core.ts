@@ -450,6 +450,16 @@ export class ManagerCore implements PipelineSettings {
     this.#pipeline = undefined;
   }
 
+  /**
+   * Aborts when the manager closes (aborted already once it has): for waits outside any reply,
+   * such as an event stream's before it reconnects. Made when first asked for.
+   */
+  get closeSignal(): AbortSignal {
+    const controller = this.#closeController ??= new AbortController();
+    if (this.#closed) controller.abort(CLOSED);
+    return controller.signal;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
