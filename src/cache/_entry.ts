@@ -1,5 +1,6 @@
 /** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
 
+import { describe } from "../_validation.ts";
 import type {
   CacheEntry,
   CacheMetaData,
@@ -38,7 +39,7 @@ export function _checkMaxSize(maxSize: unknown, what: string): number {
   if (maxSize === undefined) return _DEFAULT_MAX_SIZE;
   if (typeof maxSize !== "number" || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
     throw new RangeError(
-      `Cannot ${what}: 'maxSize' must be a positive integer, got ${String(maxSize)}`,
+      `Cannot ${what}: 'maxSize' must be a positive integer, got ${describe(maxSize)}`,
     );
   }
   return maxSize;
@@ -64,18 +65,93 @@ export interface _MetaFields {
   expires: number | null;
 }
 
+/** The statuses a stored response may have: those a `Response` can carry, 200 to 599. */
+export function _isStoredStatus(status: unknown): status is number {
+  return typeof status === "number" && Number.isInteger(status) && status >= 200 && status <= 599;
+}
+
+/** A reason phrase as `Response` accepts it (RFC 9112): tab, space and visible bytes. */
+const STATUS_TEXT = /^[\t\x20-\x7E\x80-\xFF]*$/;
+/** A field name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value as `Headers` accepts it: bytes, without NUL, CR or LF. */
+// deno-lint-ignore no-control-regex
+const HEADER_VALUE = /^[^\x00\r\n\u0100-\uFFFF]*$/;
+
+/** Whether `text` is a status text a `Response` accepts. */
+export function _isStatusText(text: unknown): text is string {
+  return typeof text === "string" && STATUS_TEXT.test(text);
+}
+
+/**
+ * Whether a stored name-value pair is a header a `Response` accepts (pairs were normalized by
+ * `Headers` when stored, so a stored value needs no trimming).
+ */
+export function _isHeader(name: string, value: string): boolean {
+  return HEADER_NAME.test(name) && HEADER_VALUE.test(value);
+}
+
+/** The pairs of headers in any form `Headers` takes, for naming the one it refused. */
+function headerPairs(init: unknown): unknown[] {
+  if (typeof init !== "object" || init === null) return [];
+  if (Symbol.iterator in init) {
+    try {
+      return [...(init as Iterable<unknown>)];
+    } catch {
+      return [];
+    }
+  }
+  return Object.entries(init);
+}
+
+/** Why `Headers` refused `init`: the header at fault, named, with its value when that is it. */
+function headersFault(init: unknown): string {
+  if (typeof init !== "object" || init === null) {
+    return `must be a Headers, pairs or a record, got ${describe(init)}`;
+  }
+  for (const pair of headerPairs(init)) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      return `must hold name-value pairs, got ${describe(pair)}`;
+    }
+    const [name, value] = pair as [unknown, unknown];
+    try {
+      new Headers([[name as string, "" as string]]);
+    } catch {
+      return `has an invalid header name ${describe(String(name))}`;
+    }
+    try {
+      new Headers([["x", value as string]]);
+    } catch {
+      return `has an invalid value for header ${describe(String(name))}: ${
+        describe(String(value))
+      } (no NUL, CR or LF; characters up to U+00FF)`;
+    }
+  }
+  return "are invalid";
+}
+
 function checkFields(
   source: CacheMetaDataUpdate,
   base: _MetaFields | null,
   what: string,
 ): _MetaFields {
   const status = source.status ?? base?.status;
-  if (typeof status !== "number" || !Number.isInteger(status) || status < 100 || status > 999) {
-    throw new RangeError(`Cannot ${what}: 'status' must be an HTTP status, got ${String(status)}`);
+  if (!_isStoredStatus(status)) {
+    throw new RangeError(
+      `Cannot ${what}: 'status' must be an HTTP status from 200 to 599, got ${describe(status)}`,
+    );
   }
   const statusText = source.statusText ?? base?.statusText ?? "";
   if (typeof statusText !== "string") {
-    throw new TypeError(`Cannot ${what}: 'statusText' must be a string, got ${typeof statusText}`);
+    throw new TypeError(
+      `Cannot ${what}: 'statusText' must be a string, got ${describe(statusText)}`,
+    );
+  }
+  if (!_isStatusText(statusText)) {
+    throw new TypeError(
+      `Cannot ${what}: 'statusText' must be tabs, spaces and visible characters up to U+00FF ` +
+        `(no line breaks), got ${describe(statusText)}`,
+    );
   }
   let headers: [string, string][];
   if (source.headers === undefined && base !== null) {
@@ -84,7 +160,9 @@ function checkFields(
     try {
       headers = [...new Headers(source.headers)];
     } catch (error) {
-      throw new TypeError(`Cannot ${what}: 'headers' are invalid`, { cause: error });
+      throw new TypeError(`Cannot ${what}: 'headers' ${headersFault(source.headers)}`, {
+        cause: error,
+      });
     }
   }
   let policy = base?.policy ?? null;

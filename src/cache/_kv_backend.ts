@@ -21,6 +21,7 @@ import {
   _decodeGeneration,
   _encodeEntry,
   _encodeGeneration,
+  _entryAccount,
   _inlineRecordSize,
   type _Keys,
   _MAX_VALUE,
@@ -139,9 +140,31 @@ export class KvBackend implements CacheBackend<KvStored> {
     return { entry, inline: decoded.inline, body, key, versionstamp };
   }
 
-  /** Removes a corrupt or foreign value, unless it changed since it was read; `null`. */
+  /**
+   * Removes a corrupt or foreign value, unless it changed since it was read, with what it
+   * counts and holds. A record of this key that still says its size and where its body is
+   * goes as {@linkcode KvBackend.remove} removes an entry: its size off the counter, its body
+   * retired. Anything else (a value too broken to say, a record copied from another URL's key)
+   * is deleted, the counter is recomputed, and the bodies of the key's URL that no entry
+   * references are retired. Returns `null`.
+   */
   async #dropCorrupt(item: Deno.KvEntry<unknown>): Promise<null> {
-    await this.#storage.commit((a) => a.check(item).delete(item.key));
+    const n = this.#keys.prefix.length;
+    const account = _entryAccount(item.value);
+    if (
+      account !== null && item.key.length === n + 3 &&
+      _samePart(item.key[n + 1], await _urlPart(account.url)) &&
+      _samePart(item.key[n + 2], await _variantPart(account.variant))
+    ) {
+      await this.#remove(item, account.size, account.inline ? null : account.generation);
+      return null;
+    }
+    const result = await this.#storage.commit((a) => a.check(item).delete(item.key));
+    if (result.ok) {
+      await this.#storage.reconcileSize();
+      const urlPart = item.key[n + 1];
+      if (urlPart !== undefined) await this.#storage.retireUnreferenced(urlPart);
+    }
     return null;
   }
 
@@ -272,12 +295,24 @@ export class KvBackend implements CacheBackend<KvStored> {
   }
 
   /** Removes an entry if it is still the version read; then retires its body. */
-  async remove({ key, versionstamp, entry, inline }: KvStored): Promise<boolean> {
+  remove({ key, versionstamp, entry, inline }: KvStored): Promise<boolean> {
+    return this.#remove({ key, versionstamp }, entry.size, inline ? null : entry.generation);
+  }
+
+  /**
+   * Removes the record `item` if it is still the version read, taking `size` off the counter;
+   * then retires body `generation` (`null` for a body inline in the record).
+   */
+  async #remove(
+    item: Deno.AtomicCheck,
+    size: number,
+    generation: string | null,
+  ): Promise<boolean> {
     const result = await this.#storage.commit((a) =>
-      a.check({ key, versionstamp }).sum(this.#keys.size, _u64(-entry.size)).delete(key)
+      a.check(item).sum(this.#keys.size, _u64(-size)).delete(item.key)
     );
     if (!result.ok) return false;
-    if (!inline) await this.#storage.retire(entry.generation);
+    if (generation !== null) await this.#storage.retire(generation);
     return true;
   }
 
@@ -425,10 +460,10 @@ export class KvBackend implements CacheBackend<KvStored> {
   async clear(): Promise<void> {
     const n = this.#keys.prefix.length;
     for (const item of await this.#storage.list({ prefix: this.#keys.under("e") })) {
-      const decoded = _decodeEntry(item.value);
+      const account = _entryAccount(item.value);
       await this.#storage.commit((a) => {
         a.check(item);
-        if (decoded !== null) a.sum(this.#keys.size, _u64(-decoded.entry.size));
+        if (account !== null) a.sum(this.#keys.size, _u64(-account.size));
         a.delete(item.key);
       });
     }

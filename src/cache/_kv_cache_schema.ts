@@ -26,7 +26,14 @@
  */
 
 import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
-import { _byteLength, _deepFreeze, _entryFields } from "./_entry.ts";
+import {
+  _byteLength,
+  _deepFreeze,
+  _entryFields,
+  _isHeader,
+  _isStatusText,
+  _isStoredStatus,
+} from "./_entry.ts";
 import type { CacheEntry } from "./network_cache.ts";
 
 /** Bytes per stored body chunk: the largest KV value. */
@@ -100,10 +107,15 @@ function entryFields(entry: CacheEntry, inline: boolean): CacheEntry & { inline:
   return { ..._entryFields(entry), inline };
 }
 
+/**
+ * Whether a decoded record holds an entry: its fields of the right types, and a status, status
+ * text and headers a `Response` accepts (a record changed outside the cache could hold others,
+ * and would fail every request for its URL).
+ */
 function checkEntry(r: Record<string, unknown>): boolean {
   if (
     typeof r.url !== "string" || typeof r.variant !== "string" ||
-    !isInteger(r.status, 100) || typeof r.statusText !== "string" || !Array.isArray(r.headers) ||
+    !_isStoredStatus(r.status) || !_isStatusText(r.statusText) || !Array.isArray(r.headers) ||
     !(r.expires === null || isTime(r.expires)) || !isInteger(r.bodySize) ||
     !isInteger(r.size) || !isTime(r.storedAt) || !isTime(r.lastAccess) ||
     typeof r.generation !== "string" || !("policy" in r)
@@ -113,12 +125,48 @@ function checkEntry(r: Record<string, unknown>): boolean {
   for (const header of r.headers) {
     if (
       !Array.isArray(header) || header.length !== 2 || typeof header[0] !== "string" ||
-      typeof header[1] !== "string"
+      typeof header[1] !== "string" || !_isHeader(header[0], header[1])
     ) {
       return false;
     }
   }
   return true;
+}
+
+/** What an entry record counts, read from a record that may be corrupt otherwise. */
+export interface _EntryAccount {
+  url: string;
+  variant: string;
+  /** The bytes the record counts in the size counter. */
+  size: number;
+  /** The body generation, in chunks unless `inline`. */
+  generation: string;
+  inline: boolean;
+}
+
+/**
+ * The fields of an entry record, of either format, that its removal needs: its URL and
+ * variant, the size it counts and where its body is; `null` when even these are unreadable.
+ * The size counter counts exactly the records this reads.
+ */
+export function _entryAccount(value: unknown): _EntryAccount | null {
+  let meta: unknown = value;
+  let inline: unknown = false;
+  if (value instanceof Uint8Array) {
+    meta = decodeRecord(value)?.meta;
+    if (typeof meta !== "object" || meta === null) return null;
+    inline = (meta as Record<string, unknown>).inline;
+  } else if (typeof meta !== "object" || meta === null || (meta as { v?: unknown }).v !== 1) {
+    return null;
+  }
+  const r = meta as Record<string, unknown>;
+  if (
+    typeof r.url !== "string" || typeof r.variant !== "string" || !isInteger(r.size) ||
+    typeof r.generation !== "string" || typeof inline !== "boolean"
+  ) {
+    return null;
+  }
+  return { url: r.url, variant: r.variant, size: r.size, generation: r.generation, inline };
 }
 
 /**

@@ -8,11 +8,13 @@ import { _retryLocked, commitCounted } from "../_kv.ts";
 import type { Clock } from "../clock.ts";
 import {
   _counterValue,
-  _decodeEntry,
   _decodeGeneration,
   _encodeGeneration,
+  _entryAccount,
   type _Keys,
   _RETIRE_GRACE_MS,
+  _samePart,
+  _urlPart,
 } from "./_kv_cache_schema.ts";
 import { ATTEMPTS } from "./_cache_core.ts";
 
@@ -76,6 +78,33 @@ export class _KvCacheStorage {
           .set(this.#keys.retired(now, generation), new Uint8Array(0))
       );
       if (result.ok) return;
+    }
+  }
+
+  /**
+   * Retires the published bodies of one URL (`urlPart` as in its entry keys) that none of its
+   * entries references: what an entry record too corrupt to name its body left.
+   */
+  async retireUnreferenced(urlPart: Deno.KvKeyPart): Promise<void> {
+    // Generations first, as expire() lists them: a body published before this listing is
+    // referenced by an entry the later listing sees, unless it was replaced (then it is garbage).
+    const generations = await this.list({ prefix: this.#keys.under("g") });
+    const referenced = new Set<string>();
+    for (const item of await this.list({ prefix: this.#keys.under("e", urlPart) })) {
+      const account = _entryAccount(item.value);
+      if (account !== null) referenced.add(account.generation);
+    }
+    const n = this.#keys.prefix.length;
+    for (const item of generations) {
+      const generation = item.key[n + 1];
+      const record = _decodeGeneration(item.value);
+      if (
+        typeof generation !== "string" || record?.state !== "published" ||
+        referenced.has(generation) || !_samePart(urlPart, await _urlPart(record.url))
+      ) {
+        continue;
+      }
+      await this.retire(generation);
     }
   }
 
@@ -145,7 +174,7 @@ export class _KvCacheStorage {
       const counter = await this.get(this.#keys.size);
       let total = 0;
       for (const item of await this.list({ prefix: this.#keys.under("e") })) {
-        total += _decodeEntry(item.value)?.entry.size ?? 0;
+        total += _entryAccount(item.value)?.size ?? 0;
       }
       const result = await this.commit((a) =>
         a.check(counter).set(this.#keys.size, new Deno.KvU64(BigInt(total)))

@@ -9,10 +9,9 @@ import { ATTEMPTS } from "./_cache_core.ts";
 import type { _MetaFields } from "./_entry.ts";
 import {
   _CHUNK_SIZE,
-  _chunkCount,
-  _decodeEntry,
   _encodeEntry,
   _encodeGeneration,
+  _entryAccount,
   _inlineRecordSize,
   type _Keys,
   _MAX_VALUE,
@@ -37,7 +36,7 @@ export interface _WriterContext {
   entryKey(): Promise<Deno.KvKey>;
   deleteGeneration(generation: string, chunks: number): Promise<void>;
   /** Retires the body an entry held, once the entry no longer references it. */
-  retire(generation: string, chunks: number): Promise<void>;
+  retire(generation: string): Promise<void>;
   published(generation: string): Promise<void>;
   done(): void;
 }
@@ -209,7 +208,8 @@ export class _KvCacheWriter implements CacheWriter {
     let inline: Uint8Array | null | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const current = await get(key);
-      const old = _decodeEntry(current.value);
+      // Read as the size counter counts it: a record corrupt in its other fields is replaced.
+      const old = _entryAccount(current.value);
       const now = clock();
       const entry: CacheEntry = {
         ...fields,
@@ -223,7 +223,7 @@ export class _KvCacheWriter implements CacheWriter {
       const record = _encodeEntry(entry, inline);
       const result = await commit((a) => {
         a.check(current);
-        a.sum(keys.size, _u64(size - (old?.entry.size ?? 0))); // first: see commitCounted in ../_kv.ts
+        a.sum(keys.size, _u64(size - (old?.size ?? 0))); // first: see commitCounted in ../_kv.ts
         if (inline === null) {
           a.check({ key: generationKey, versionstamp: this.#generationStamp });
           rest.forEach((chunk, i) => a.set(keys.chunk(this.#generation, start + i), chunk));
@@ -236,9 +236,9 @@ export class _KvCacheWriter implements CacheWriter {
       });
       if (result.ok) {
         this.#generationStamp = null;
-        if (old !== null && !old.inline && old.entry.generation !== this.#generation) {
+        if (old !== null && !old.inline && old.generation !== this.#generation) {
           try {
-            await this.#context.retire(old.entry.generation, _chunkCount(old.entry));
+            await this.#context.retire(old.generation);
           } catch {
             // Left for expire(): the old generation is no longer referenced.
           }

@@ -102,7 +102,8 @@ export interface KvCacheOptions {
  * {@linkcode KvCache.expire} reclaims the chunks it left once it made no progress for ten
  * minutes. Expiry is checked on every read, by the cache's clock; a read writes nothing unless
  * the entry's last access is more than a minute old. A corrupt or foreign value under the
- * prefix is a miss and is removed. Records are documented bytes behind a format version byte,
+ * prefix (a record whose status, status text or headers no `Response` can carry included) is a
+ * miss and is removed, with the size it counted and its body. Records are documented bytes behind a format version byte,
  * readable from other runtimes; records written by version 0.1.0 are still read.
  *
  * @example A persistent cache
@@ -205,7 +206,7 @@ export class KvCache implements NetworkCache {
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
     return this.#core.prepare(metaData);
@@ -220,6 +221,7 @@ export class KvCache implements NetworkCache {
    * @param options The abort signal.
    * @returns Whether the entry was stored (`false` when it is too large, or storage failed).
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   insert(
     metaData: CacheMetaData,
@@ -238,6 +240,7 @@ export class KvCache implements NetworkCache {
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
     return this.#core.updateMetaData(entry, update);

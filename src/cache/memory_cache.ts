@@ -145,7 +145,7 @@ export class MemoryCache implements NetworkCache {
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
     return this.#core.prepare(metaData);
@@ -160,6 +160,7 @@ export class MemoryCache implements NetworkCache {
    * @param options The abort signal.
    * @returns Whether the entry was stored (`false` when it is too large).
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   insert(
     metaData: CacheMetaData,
@@ -177,6 +178,7 @@ export class MemoryCache implements NetworkCache {
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
+   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
    */
   updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
     return this.#core.updateMetaData(entry, update);

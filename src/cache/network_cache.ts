@@ -40,15 +40,15 @@ export interface CacheMetaData {
    * @default {""}
    */
   variant?: string;
-  /** The HTTP status of the response. */
+  /** The HTTP status of the response, from 200 to 599 (what a `Response` can carry). */
   status: number;
   /**
-   * The HTTP status text of the response.
+   * The HTTP status text of the response: tabs, spaces and visible characters up to U+00FF.
    *
    * @default {""}
    */
   statusText?: string;
-  /** The response headers as stored. */
+  /** The response headers as stored: names and values that `Headers` accepts. */
   headers: HeadersInit;
   /**
    * The freshness state of the response, opaque to the store: a JSON-compatible value such as

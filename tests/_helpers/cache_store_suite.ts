@@ -135,9 +135,73 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
       () => cache.prepare({ ...meta("https://example.com/"), status: 42 }),
       {
         name: "RangeError",
-        message: "Cannot store cache entry: 'status' must be an HTTP status, got 42",
+        message:
+          "Cannot store cache entry: 'status' must be an HTTP status from 200 to 599, got 42",
       },
     );
+  });
+
+  test("refuses a status, status text or header a response cannot carry, naming it", async (cache) => {
+    const url = "https://example.com/refused";
+    const refused: [Record<string, unknown>, string, string][] = [
+      [{ status: 999 }, "RangeError", "'status' must be an HTTP status from 200 to 599, got 999"],
+      [{ status: 101 }, "RangeError", "'status' must be an HTTP status from 200 to 599, got 101"],
+      [
+        { status: "200" },
+        "RangeError",
+        `'status' must be an HTTP status from 200 to 599, got "200"`,
+      ],
+      [
+        { statusText: "OK\nInjected: 1" },
+        "TypeError",
+        "'statusText' must be tabs, spaces and visible characters up to U+00FF (no line " +
+        `breaks), got "OK\\nInjected: 1"`,
+      ],
+      [{ statusText: 5 }, "TypeError", "'statusText' must be a string, got 5"],
+      [
+        { headers: [["bad name", "v"]] },
+        "TypeError",
+        `'headers' has an invalid header name "bad name"`,
+      ],
+      [
+        { headers: { "content-type": "text/plain", "x-a": "a\r\nb" } },
+        "TypeError",
+        `'headers' has an invalid value for header "x-a": "a\\r\\nb" (no NUL, CR or LF; ` +
+        "characters up to U+00FF)",
+      ],
+      [
+        { headers: new Map([["x-a", "a\u0000b"]]) },
+        "TypeError",
+        `'headers' has an invalid value for header "x-a": "a\\u0000b" (no NUL, CR or LF; ` +
+        "characters up to U+00FF)",
+      ],
+    ];
+    for (const [fields, name, message] of refused) {
+      assert.throws(() => cache.prepare(meta(url, fields)), {
+        name,
+        message: `Cannot store cache entry: ${message}`,
+      });
+      await assert.rejects(cache.insert(meta(url, fields), []), {
+        name,
+        message: `Cannot store cache entry: ${message}`,
+      });
+    }
+    assert.equal(await cache.metaData(url), null);
+    assert.equal(await cache.insert(meta(url, { statusText: "OK" }), [encoder.encode("x")]), true);
+    const entry = (await cache.metaData(url))!;
+    for (const [fields, name, message] of refused) {
+      await assert.rejects(cache.updateMetaData(entry, fields), {
+        name,
+        message: `Cannot update cache entry: ${message}`,
+      });
+    }
+    const kept = (await cache.metaData(url))!;
+    assert.equal(kept.status, 200);
+    assert.equal(kept.statusText, "OK");
+    assert.deepEqual(kept.headers, [["content-type", "text/plain"]]);
+    // Tabs and bytes up to U+00FF are what a response carries, and are kept.
+    assert.equal(await cache.updateMetaData(entry, { statusText: "Tr\u00e8s\tbien" }), true);
+    assert.equal((await cache.metaData(url))!.statusText, "Tr\u00e8s\tbien");
   });
 
   test("keeps variants side by side and lets http-cache-semantics pick one", async (cache) => {
@@ -407,6 +471,10 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
       message: /'maxSize' must be a positive integer, got 0$/,
     });
     await assert.rejects(open({ maxSize: 1.5 }), RangeError);
+    await assert.rejects(open({ maxSize: "10" as unknown as number }), {
+      name: "RangeError",
+      message: /'maxSize' must be a positive integer, got "10"$/,
+    });
     await assert.rejects(open({ clock: 5 as unknown as Clock }), {
       name: "TypeError",
       message: /'clock' must be a function, got 5$/,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
+import { NetworkAccessManager } from "../../src/manager.ts";
 import { NetworkError, NetworkReplyError } from "../../src/network_error.ts";
 import {
   bodyOf,
@@ -162,6 +163,137 @@ Deno.test("KvCache treats a corrupt or foreign value under its prefix as a miss 
     assert.equal(await cache.expire(), z.size);
     assert.equal((await kv.get([...PREFIX, "g", "bogus"])).versionstamp, null);
   });
+});
+
+/** Rewrites the metadata of the entry record at `key` with `change`, keeping its inline body. */
+async function rewriteRecord(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  change: (meta: Record<string, unknown>) => void,
+): Promise<void> {
+  const value = (await kv.get<Uint8Array>(key)).value!;
+  const length = new DataView(value.buffer, value.byteOffset).getUint32(1);
+  const meta = JSON.parse(new TextDecoder().decode(value.subarray(5, 5 + length)));
+  change(meta);
+  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const rest = value.subarray(5 + length);
+  const record = new Uint8Array(5 + json.length + rest.length);
+  record[0] = 2;
+  new DataView(record.buffer).setUint32(1, json.length);
+  record.set(json, 5);
+  record.set(rest, 5 + json.length);
+  await kv.set(key, record);
+}
+
+/** Changes to a record that leave it well-formed but not a response `Response` can carry. */
+const UNSERVABLE: [string, (meta: Record<string, unknown>) => void][] = [
+  ["a header name with a space", (m) => m.headers = [["bad name", "v"]]],
+  ["a header value with NUL", (m) => m.headers = [["x-a", "a\u0000b"]]],
+  ["a header value with CRLF", (m) => m.headers = [["x-a", "a\r\nb"]]],
+  ["a header value past U+00FF", (m) => m.headers = [["x-a", "\u20ac"]]],
+  ["status 999", (m) => m.status = 999],
+  ["status 101", (m) => m.status = 101],
+  ["a status text with a line break", (m) => m.statusText = "OK\nInjected: 1"],
+];
+
+Deno.test("KvCache treats a record no response can be built from as a miss, and removes it with its size and body", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/x";
+  const key = [...PREFIX, "e", url, ""];
+  for (const [label, change] of UNSERVABLE) {
+    for (const bodySize of [100, 3 * CHUNK]) {
+      await t.step(`${label}, body of ${bodySize} bytes`, async () => {
+        await cache.insert(meta(url), [pattern(1, bodySize)]);
+        const generation = (await cache.metaData(url))!.generation;
+        await rewriteRecord(kv, key, change);
+        assert.equal(await cache.metaData(url), null);
+        assert.equal((await kv.get(key)).versionstamp, null, "the record is removed");
+        assert.equal(await cache.cacheSize(), 0, "its size is taken off");
+        assert.equal(
+          (await keys(kv, "r")).some((k) => k[k.length - 1] === generation),
+          bodySize > 100,
+          "a body in chunks is retired",
+        );
+        await cache.insert(meta(url), [pattern(1, 100)]);
+        await rewriteRecord(kv, key, change);
+        assert.deepEqual(await cache.variants(url), []);
+        assert.deepEqual(await keys(kv, "e"), []);
+        assert.equal(await cache.cacheSize(), 0);
+        // Replaced without being read: the new entry's size takes the old one's place.
+        await cache.insert(meta(url), [pattern(1, bodySize)]);
+        const old = (await cache.metaData(url))!.generation;
+        await rewriteRecord(kv, key, change);
+        await cache.insert(meta(url), [pattern(2, 100)]);
+        assert.equal(await cache.cacheSize(), (await cache.metaData(url))!.size);
+        assert.equal((await keys(kv, "r")).some((k) => k[k.length - 1] === old), bodySize > 100);
+        await cache.clear();
+      });
+    }
+  }
+});
+
+Deno.test("KvCache sends a GET for a URL whose record no response can be built from to the network, and stores the response again", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  let requests = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    return new Response(`v${requests}`, { headers: { "cache-control": "max-age=600" } });
+  });
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  for (const [label, change] of UNSERVABLE) {
+    assert.equal(await manager.get(url).text(), `v${requests}`, label);
+    await rewriteRecord(kv, [...PREFIX, "e", url, ""], change);
+    for (const cacheLoadControl of ["prefer-cache", "prefer-network"] as const) {
+      const reply = manager.get(url, { cacheLoadControl });
+      assert.equal(await reply.text(), `v${requests}`, `${label}, ${cacheLoadControl}`);
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(reply.fromCache, cacheLoadControl === "prefer-network", label);
+    }
+    await cache.clear();
+  }
+});
+
+Deno.test("KvCache takes a corrupt record's size off when it removes it, and retires its body", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  const urls = [0, 1, 2, 3].map((i) => `https://example.com/${i}`);
+  const generations: string[] = [];
+  const sizes: number[] = [];
+  {
+    await using cache = await KvCache.open({ kv, clock: time.clock });
+    for (const url of urls) {
+      await cache.insert(meta(url), [pattern(1, 200_000)]);
+      const entry = (await cache.metaData(url))!;
+      generations.push(entry.generation);
+      sizes.push(entry.size);
+    }
+  }
+  const key = (url: string) => [...PREFIX, "e", url, ""];
+  await kv.set(key(urls[0]!), "garbage"); // says nothing of its size or body
+  await rewriteRecord(kv, key(urls[1]!), (m) => m.headers = [["bad name", "v"]]);
+  await rewriteRecord(kv, key(urls[2]!), (m) => m.size = -1);
+  await rewriteRecord(kv, key(urls[3]!), (m) => m.url = "https://example.com/elsewhere");
+  await using cache = await KvCache.open({ kv, clock: time.clock, maxSize: 900_000 });
+  assert.equal(await cache.metaData(urls[0]!), null);
+  // The counter is recomputed without the garbage: the records that still say their size count.
+  assert.equal(await cache.cacheSize(), sizes[1]! + sizes[3]!);
+  for (const url of urls) assert.equal(await cache.metaData(url), null);
+  assert.equal(await cache.cacheSize(), 0);
+  assert.deepEqual(await keys(kv, "e"), []);
+  const retired = (await keys(kv, "r")).map((k) => k[k.length - 1]).sort();
+  assert.deepEqual(retired, [...generations].sort(), "every body is retired");
+  // What they counted is free again: four new responses of the same size are all kept.
+  for (const url of urls) assert.equal(await cache.insert(meta(url), [pattern(2, 200_000)]), true);
+  for (const url of urls) assert.ok(await cache.metaData(url), url);
+  // The retired bodies are collected after the grace period, by the next publication.
+  time.advance(5 * 60_000);
+  await cache.insert(meta("https://example.com/next"), [pattern(3, 10)]);
+  const left = new Set((await keys(kv, "c")).map((k) => k[k.length - 2]));
+  assert.ok(generations.every((generation) => !left.has(generation)), "their chunks are gone");
+  assert.equal((await keys(kv, "g")).length, 4);
 });
 
 Deno.test("KvCache keeps a replaced body readable for five minutes, then collects it", async () => {
