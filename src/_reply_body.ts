@@ -131,7 +131,10 @@ export class DecompressionGuard {
   }
 }
 
-/** Bodies up to this size, of known length and not compressed, are read in one operation. */
+/**
+ * Bodies up to this size, of known length and not compressed, are read in one operation when
+ * nothing watches them arrive (see `NetworkReply`).
+ */
 export const SMALL_BODY = 64 * 1024;
 
 /** What the reply reads a body through: a stream's reader, or {@linkcode inMemory}. */

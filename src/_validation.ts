@@ -52,6 +52,41 @@ export function checkInteger(what: string, field: string, value: unknown, min: n
   }
 }
 
+/** Checks that `value` is an object (or `undefined`); the message names `field`. */
+export function checkObject(what: string, field: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== "object" || value === null)) {
+    throw new TypeError(`${what}: '${field}' must be an object, got ${describe(value)}`);
+  }
+}
+
+/**
+ * The error of headers `new Headers(headers)` refused, its message starting with `what`: a
+ * header whose name or value holds a character above U+00FF is named (they are ByteStrings);
+ * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL).
+ */
+export function headersError(what: string, headers: unknown, error: unknown): TypeError {
+  const wide = wideHeader(headers);
+  const message = wide === undefined
+    ? `${what}: invalid header (${(error as Error).message})`
+    : `${what}: invalid header ${JSON.stringify(wide[0])}: its name and value must be Latin-1 ` +
+      `(ByteStrings, no character above U+00FF), got the value ${describe(wide[1])}; encode ` +
+      "the text first, e.g. with encodeURIComponent";
+  return new TypeError(message, { cause: error });
+}
+
+/** The first header of a `HeadersInit` whose name or value holds a character above U+00FF. */
+function wideHeader(headers: unknown): [string, string] | undefined {
+  try {
+    const entries = typeof headers === "object" && headers !== null && Symbol.iterator in headers
+      ? headers as Iterable<[unknown, unknown]>
+      : Object.entries(headers as object);
+    for (const [name, value] of entries) {
+      if (/[^\0-\xff]/.test(`${name}${value}`)) return [String(name), String(value)];
+    }
+  } catch { /* not a list of headers: the reason `Headers` gave stands */ }
+  return undefined;
+}
+
 /** Checks that `value` is a function (or `undefined`); the message names `field`. */
 export function checkFunction(what: string, field: string, value: unknown): void {
   if (value !== undefined && typeof value !== "function") {

@@ -158,7 +158,8 @@ export class RequestBody {
    * multipart content type with its boundary.
    *
    * @returns What to hand to `fetch`, and the content type when it is only known now.
-   * @throws {NetworkReplyError} `ContentReSendError` when a one-shot body is opened again.
+   * @throws {NetworkReplyError} `ContentReSendError` when a one-shot body is opened again;
+   * `ProtocolInvalidOperationError` when its stream is already being read (locked).
    */
   open(): { body: Uint8Array | Blob | ReadableStream<Uint8Array>; contentType: string | null } {
     const source = this.#source;
@@ -183,6 +184,13 @@ export class RequestBody {
           );
         }
         this.#opened = true;
+        if (source.stream.locked) {
+          throw new NetworkReplyError(
+            NetworkError.ProtocolInvalidOperationError,
+            "Invalid body: the ReadableStream is already being read (locked), by another " +
+              "request it was sent with or a reader of its own; a stream can be sent once",
+          );
+        }
         return { body: source.stream, contentType: this.contentType };
     }
   }
@@ -216,7 +224,8 @@ function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<U
       if (done) controller.close();
       else if (!(value instanceof Uint8Array)) {
         controller.error(
-          new TypeError(
+          new NetworkReplyError(
+            NetworkError.ProtocolInvalidOperationError,
             `Invalid body: the async iterable must yield Uint8Array chunks, got ${describe(value)}`,
           ),
         );

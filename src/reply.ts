@@ -5,7 +5,7 @@
  */
 
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
-import { NetworkErrorEvent, NetworkProgressEvent, type NetworkReplyEventMap } from "./events.ts";
+import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
 import {
   classifyError,
@@ -30,7 +30,8 @@ import {
   SMALL_BODY,
 } from "./_reply_body.ts";
 import { decodeText, parseJson } from "./reply/_decode.ts";
-import { PROGRESS_INTERVAL, UploadProgress } from "./reply/_upload_progress.ts";
+import { UploadProgress } from "./reply/_upload_progress.ts";
+import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import type { Operation } from "./reply/operation.ts";
 
@@ -153,8 +154,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** The queue slot the reply holds, and any more (one per hop whose body it reads). */
   #slot: (() => void) | undefined;
   #slots: (() => void)[] | undefined;
-  // Not -Infinity: `performance.now()` is never negative, and an integer takes no heap number.
-  #downloadSentAt = -PROGRESS_INTERVAL;
+  /** Made when a `downloadprogress` listener first has progress to hear. */
+  #download: DownloadProgress | undefined;
 
   #settings: ReplySettings | undefined;
   /** `finished`, made when first asked for, and what settles it. */
@@ -574,12 +575,15 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   /**
-   * Whether the body is small, of known length and not compressed, and no transfer timeout
-   * needs to see its bytes arrive: then it is read in one operation.
+   * Whether the body is small, of known length and not compressed, and nothing watches its
+   * bytes arrive (a transfer timeout, an iterator, a `readyread` or `downloadprogress`
+   * listener): then it is read in one operation.
    */
   #isSmall(): boolean {
     if ((this.#settings?.transferTimeout ?? 0) > 0 || this.#coded) return false;
-    return this.#bytesTotal >= 0 && this.#bytesTotal <= SMALL_BODY;
+    if (this.#bytesTotal < 0 || this.#bytesTotal > SMALL_BODY) return false;
+    return this.#consumer !== "iterator" && !listensTo(this, "readyread") &&
+      !listensTo(this, "downloadprogress");
   }
 
   /** Frees the queue slots the reply holds: its body is in memory, or it finished. */
@@ -692,12 +696,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#notify();
     this.#emit("readyread");
     if (this.#state !== "running" || !listensTo(this, "downloadprogress")) return;
-    const now = performance.now();
-    if (now - this.#downloadSentAt < PROGRESS_INTERVAL) return;
-    this.#downloadSentAt = now;
-    this.dispatchEvent(
-      new NetworkProgressEvent("downloadprogress", this.#bytesReceived, this.#bytesTotal),
-    );
+    (this.#download ??= new DownloadProgress(this)).update(this.#bytesReceived, this.#bytesTotal);
   }
 
   /** Dispatches a plain event of `type` when something listens for it. */
@@ -775,12 +774,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }
     if (listensTo(this, "downloadprogress")) {
-      this.dispatchEvent(
-        new NetworkProgressEvent(
-          "downloadprogress",
-          this.#bytesReceived,
-          this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
-        ),
+      (this.#download ??= new DownloadProgress(this)).finish(
+        this.#bytesReceived,
+        this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
       );
     }
     this.#emit("finished");

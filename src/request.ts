@@ -6,7 +6,14 @@
  */
 
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
-import { checkChoice, checkInteger, checkTimer, describe } from "./_validation.ts";
+import {
+  checkChoice,
+  checkInteger,
+  checkObject,
+  checkTimer,
+  describe,
+  headersError,
+} from "./_validation.ts";
 
 /**
  * The priority of a request in its host's queue.
@@ -388,19 +395,19 @@ export class NetworkRequest {
    *
    * @param url The target, absolute.
    * @param init Headers, priority and attributes.
-   * @throws {TypeError} When the URL is invalid, a header name or value is invalid, or an
-   * attribute has a value outside its choices (the message names the field).
+   * @throws {TypeError} When the URL is invalid, `init` is not an object, a header name or
+   * value is invalid, or an attribute has a value outside its choices (the message names the
+   * field).
    * @throws {RangeError} When a numeric attribute is out of range.
    */
   constructor(url: string | URL, init: NetworkRequestInit = NO_INIT) {
     const what = "Cannot create request";
     this.#url = parseUrl(url);
+    if (init !== NO_INIT) checkObject(what, "init", init);
     try {
       if (init.headers !== undefined) this.#headers = new Headers(init.headers);
     } catch (error) {
-      throw new TypeError(`${what}: invalid header (${(error as Error).message})`, {
-        cause: error,
-      });
+      throw headersError(what, init.headers, error);
     }
     // A request made from a URL alone has nothing to check.
     if (init !== NO_INIT) checkAttributes(what, init);

@@ -6,6 +6,7 @@
  */
 
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import { headersError } from "./_validation.ts";
 
 /**
  * Query parameters: a `URLSearchParams`, a record, or name/value pairs.
@@ -190,9 +191,7 @@ export class NetworkRequestFactory {
     try {
       this.#headers = new Headers(options.headers);
     } catch (error) {
-      throw new TypeError(`${WHAT}: invalid header (${(error as Error).message})`, {
-        cause: error,
-      });
+      throw headersError(WHAT, options.headers, error);
     }
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);

@@ -80,6 +80,54 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
   assert.equal(mocked.mock.calls, 0);
 });
 
+Deno.test("a streamed body that yields no bytes, or is already being read, fails the reply as invalid", async (t) => {
+  await using server = serve(async (request) => new Response(await request.text()));
+  await using manager = new NetworkAccessManager();
+  const fails = async (body: unknown, message: RegExp) => {
+    const reply = manager.post(server.url, body as ReadableStream<Uint8Array>);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError, reply.errorString);
+    assert.match(reply.errorString, message);
+  };
+  await t.step("an async iterable yielding a string", async () => {
+    const body = (async function* () {
+      yield "text";
+    })();
+    await fails(
+      body,
+      /^Invalid body: the async iterable must yield Uint8Array chunks, got "text"$/,
+    );
+  });
+  await t.step("a ReadableStream yielding a string", async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue("text");
+        controller.close();
+      },
+    });
+    await fails(
+      body,
+      /^Invalid body: the ReadableStream must yield Uint8Array chunks, got "text"$/,
+    );
+  });
+  await t.step("the same ReadableStream sent twice", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([0x61]));
+        controller.close();
+      },
+    });
+    assert.equal(await manager.post(server.url, body).text(), "a");
+    await fails(body, /^Invalid body: the ReadableStream is already being read \(locked\)/);
+  });
+  await t.step("a ReadableStream with a reader of its own", async () => {
+    const body = new ReadableStream<Uint8Array>();
+    const reader = body.getReader();
+    await fails(body, /already being read \(locked\).*a stream can be sent once$/);
+    reader.releaseLock();
+  });
+});
+
 Deno.test("reply.json() parses the body, and names the URL and the position when it is not JSON", async (t) => {
   await using mocked = createMockManager();
   mocked.mock

@@ -196,6 +196,38 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     await reply.finished;
     assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
   });
+  await t.step("a header value beyond Latin-1, named with a hint", async () => {
+    for (const headers of [{ "x-note": "café €" }, [["x-note", "café €"]]] as HeadersInit[]) {
+      const reply = manager.get("http://127.0.0.1:9/", { headers });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: invalid header "x-note": its name and value must be Latin-1 ` +
+          `(ByteStrings, no character above U+00FF), got the value "café €"; encode the text ` +
+          "first, e.g. with encodeURIComponent",
+      );
+    }
+  });
+  await t.step("init that is not an object", async () => {
+    const request = new NetworkRequest("http://127.0.0.1:9/");
+    for (
+      const [input, init, got] of [
+        ["http://127.0.0.1:9/", 5, "5"],
+        ["http://127.0.0.1:9/", null, "null"],
+        [request, 5, "5"],
+        [request, "fast", '"fast"'],
+      ] as const
+    ) {
+      const reply = manager.get(input, init as never);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: 'init' must be an object, got ${got}`,
+      );
+    }
+  });
   await t.step("invalid method", async () => {
     const reply = manager.sendCustomRequest("http://127.0.0.1:9/", "BAD VERB");
     await reply.finished;
@@ -247,6 +279,18 @@ Deno.test("NetworkAccessManager validates its options with messages naming them"
   });
   assert.throws(() => new NetworkAccessManager({ transferTimeout: 1.5 }), RangeError);
   assert.throws(() => new NetworkAccessManager({ decompressionGuard: -2 }), RangeError);
+  assert.throws(() => new NetworkAccessManager({ layers: 5 as never }), {
+    name: "TypeError",
+    message: "Cannot create manager: 'layers' must be an array of functions, got 5",
+  });
+  assert.throws(() => new NetworkAccessManager({ layers: { a: 1 } as never }), {
+    name: "TypeError",
+    message: "Cannot create manager: 'layers' must be an array of functions, got an object",
+  });
+  assert.throws(() => new NetworkAccessManager({ layers: [(next) => next, "x" as never] }), {
+    name: "TypeError",
+    message: `Cannot create manager: 'layers[1]' must be a function, got "x"`,
+  });
   const manager = new NetworkAccessManager();
   assert.throws(() => (manager.maxConnectionsPerHost = -1), /'maxConnectionsPerHost'/);
   assert.equal(manager.maxConnectionsPerHost, 6);

@@ -241,6 +241,93 @@ Deno.test("NetworkReply progress events come at most once per 100 ms, the first 
   });
 });
 
+Deno.test("NetworkReply sends one downloadprogress event for a small body, not the last twice", async () => {
+  await using server = serve(() => new Response("hello world"));
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/small`);
+  const events: [number, number][] = [];
+  reply.addEventListener("downloadprogress", (e) => events.push([e.loaded, e.total]));
+  assert.equal(await reply.text(), "hello world");
+  assert.deepEqual(events, [[11, 11]]);
+});
+
+const PIECE = 1000;
+
+/**
+ * A server that sends a body of `pieces` pieces of 1,000 bytes with a Content-Length, each
+ * piece once the client said it got the one before (`arrived()`), or after 3 s, so that a client
+ * that waits for the whole body fails the test instead of hanging. With `cutAfter`, the
+ * connection closes once the client got that many pieces.
+ */
+function trickle(pieces: number, cutAfter = pieces) {
+  let next = Promise.withResolvers<void>();
+  const state = { sent: 0 };
+  const server = serveTcp(async (conn) => {
+    await readHead(conn);
+    await conn.write(new TextEncoder().encode(
+      `HTTP/1.1 200 OK\r\nContent-Length: ${pieces * PIECE}\r\nConnection: close\r\n\r\n`,
+    ));
+    for (let i = 0; i < cutAfter; i++) {
+      await conn.write(new Uint8Array(PIECE).fill(0x61));
+      state.sent += PIECE;
+      if (i + 1 === pieces) break;
+      const timer = setTimeout(next.resolve, 3_000);
+      await next.promise;
+      clearTimeout(timer);
+      next = Promise.withResolvers<void>();
+    }
+  });
+  return { server, state, arrived: () => next.resolve() };
+}
+
+Deno.test("NetworkReply streams a small body of known length to whatever watches it arrive", async (t) => {
+  await using manager = new NetworkAccessManager();
+  await t.step("an iterator gets the chunks as they arrive", async () => {
+    const { server, state, arrived } = trickle(3);
+    await using _ = server;
+    const reply = manager.get(`${server.url}/`);
+    const chunks: [number, number][] = [];
+    for await (const chunk of reply) {
+      chunks.push([chunk.byteLength, state.sent]);
+      arrived();
+    }
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.ok(chunks.length > 1, `${chunks.length} chunks`);
+    assert.equal(chunks.reduce((sum, [n]) => sum + n, 0), 3 * PIECE);
+    assert.ok(chunks[0]![1] < 3 * PIECE, "the first chunk came before the server sent the rest");
+  });
+  for (const type of ["downloadprogress", "readyread"] as const) {
+    await t.step(`a ${type} listener hears it arrive, read with bytes()`, async () => {
+      // Two pieces: progress events come at most once per 100 ms, the last always.
+      const { server, arrived } = trickle(2);
+      await using _ = server;
+      const reply = manager.get(`${server.url}/`);
+      const heard: number[] = [];
+      reply.addEventListener(type, () => {
+        heard.push(reply.bytesReceived);
+        arrived();
+      });
+      assert.equal((await reply.bytes()).byteLength, 2 * PIECE);
+      assert.ok(heard[0]! < 2 * PIECE, `${type} before the end: ${heard.join()}`);
+      assert.equal(heard.at(-1), 2 * PIECE);
+    });
+  }
+  await t.step("an iterator of a body cut midway gets what arrived, then the error", async () => {
+    const { server, arrived } = trickle(3, 1);
+    await using _ = server;
+    const reply = manager.get(`${server.url}/`);
+    let size = 0;
+    await assert.rejects(async () => {
+      for await (const chunk of reply) {
+        size += chunk.byteLength;
+        arrived();
+      }
+    }, { name: "NetworkReplyError" });
+    assert.equal(size, PIECE);
+    assert.equal(reply.error, NetworkError.RemoteHostClosedError, reply.errorString);
+  });
+});
+
 Deno.test("NetworkReply listeners added after the reply started get every later event", async () => {
   const release = Promise.withResolvers<void>();
   await using server = serve(() => {

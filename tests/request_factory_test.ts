@@ -130,6 +130,13 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
     },
   );
   assert.throws(
+    () => new NetworkRequestFactory("https://a.test/", { headers: { "x-note": "€" } }),
+    {
+      message:
+        /^Cannot create request factory: invalid header "x-note": its name and value must be Latin-1 .* got the value "€"; encode the text first, e\.g\. with encodeURIComponent$/,
+    },
+  );
+  assert.throws(
     () =>
       new NetworkRequestFactory("https://a.test/", {
         requestInit: { priority: "urgent" as never },

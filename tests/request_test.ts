@@ -24,6 +24,26 @@ Deno.test("A request's sensitive headers and attributes are its own, empty unles
   assert.deepEqual(given.attributes, { id: 7 });
 });
 
+Deno.test("NetworkRequest names what is wrong with its init and its headers", () => {
+  assert.throws(() => new NetworkRequest("https://example.com/", 5 as never), {
+    name: "TypeError",
+    message: "Cannot create request: 'init' must be an object, got 5",
+  });
+  assert.throws(() => new NetworkRequest("https://example.com/", null as never), {
+    name: "TypeError",
+    message: "Cannot create request: 'init' must be an object, got null",
+  });
+  assert.throws(
+    () => new NetworkRequest("https://example.com/", { headers: { accept: "*/*", "x-€": "a" } }),
+    { name: "TypeError", message: /^Cannot create request: invalid header "x-€": .*Latin-1/ },
+  );
+  // Other invalid headers keep the reason Headers gives.
+  assert.throws(() => new NetworkRequest("https://example.com/", { headers: { "x-a": "a\nb" } }), {
+    name: "TypeError",
+    message: /^Cannot create request: invalid header \(Invalid header value/,
+  });
+});
+
 Deno.test("The URL of a request the manager made is the reply's own to change: what is sent does not move", async () => {
   const seen: string[] = [];
   await using manager = new NetworkAccessManager({

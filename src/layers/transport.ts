@@ -11,20 +11,47 @@ import { recordOwnInfo, withBody } from "../_response.ts";
 import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
+import { describe } from "../_validation.ts";
 import { _fetchFile } from "./_file.ts";
 
+/** What a streamed request body's source failed with, when it failed. */
+interface Upload {
+  error?: unknown;
+}
+
+/**
+ * The stream `fetch` reads a streamed request body from: it reports the upload's progress, and
+ * keeps in `upload` what the source failed with (`fetch` keeps only its message).
+ */
 function countingStream(
   source: ReadableStream<Uint8Array>,
   exchange: Exchange,
   total: number,
+  upload: Upload,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   let loaded = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        upload.error = error;
+        throw error;
+      }
+      if (result.done) {
         controller.close();
+        return;
+      }
+      const value = result.value;
+      if (!ArrayBuffer.isView(value)) {
+        upload.error = new NetworkReplyError(
+          NetworkError.ProtocolInvalidOperationError,
+          `Invalid body: the ReadableStream must yield Uint8Array chunks, got ${describe(value)}`,
+        );
+        controller.error(upload.error);
+        reader.cancel(upload.error).catch(() => {});
         return;
       }
       loaded += value.byteLength;
@@ -121,6 +148,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
   let contentType: string | undefined;
   let body: Uint8Array | Blob | ReadableStream<Uint8Array> | undefined;
   let total = 0;
+  let upload: Upload | undefined;
   if (exchange.body) {
     if (method === "GET" || method === "HEAD") {
       throw new NetworkReplyError(
@@ -135,7 +163,7 @@ export async function transport(exchange: Exchange): Promise<Response> {
     if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
     body = opened.body instanceof ReadableStream
-      ? countingStream(opened.body, exchange, total)
+      ? countingStream(opened.body, exchange, total, upload = {})
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
@@ -170,6 +198,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
     response = await fetch(target, init);
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
+    // A stream or async iterable that yields no bytes fails as an invalid body.
+    if (upload?.error instanceof NetworkReplyError) throw upload.error;
     throw classifyError(error, url, "connect");
   }
   exchange.monitor.activity();

@@ -52,7 +52,7 @@ import {
   requestChoices,
   takeUrl,
 } from "../request.ts";
-import { checkChoice, checkInteger, checkTimer } from "../_validation.ts";
+import { checkChoice, checkInteger, checkTimer, describe } from "../_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -194,7 +194,20 @@ export class ManagerCore implements PipelineSettings {
     if (options.authenticator !== undefined) this.authenticator = options.authenticator;
     if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
     if (options.retry !== undefined) this.retry = options.retry;
-    for (const layer of options.layers ?? []) this.use(layer, "request");
+    const layers: unknown = options.layers ?? [];
+    if (!Array.isArray(layers)) {
+      throw new TypeError(
+        `${this.#what}: 'layers' must be an array of functions, got ${describe(layers)}`,
+      );
+    }
+    for (let i = 0; i < layers.length; i++) {
+      if (typeof layers[i] !== "function") {
+        throw new TypeError(
+          `${this.#what}: 'layers[${i}]' must be a function, got ${describe(layers[i])}`,
+        );
+      }
+      this.use(layers[i], "request");
+    }
     if (this.#transport === transport) {
       this.#permissions = new _PermissionGate(() => this.#accessibilityChanged());
     }

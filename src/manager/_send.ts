@@ -9,6 +9,7 @@ import { type NetworkBody, RequestBody } from "../body.ts";
 import { isToken } from "../_http_token.ts";
 import { NetworkError } from "../network_error.ts";
 import { NetworkRequest, type NetworkRequestInit } from "../request.ts";
+import { checkObject } from "../_validation.ts";
 import type { Operation } from "../reply/operation.ts";
 
 /** Why a request made after the manager closed fails, and why close() cancels the others. */
@@ -47,10 +48,11 @@ export function prepareRequest(
       problem = request._problem();
       if (problem) code = NetworkError.ProtocolInvalidOperationError;
     } else {
-      // Made here, by a constructor that checks the same things.
-      request = input instanceof NetworkRequest
-        ? input.clone(init)
-        : new NetworkRequest(input, init);
+      // Made here, by a constructor that checks the same things (`init` included).
+      if (input instanceof NetworkRequest) {
+        checkObject("Cannot create request", "init", init);
+        request = input.clone(init);
+      } else request = new NetworkRequest(input, init);
     }
   } catch (error) {
     problem = (error as Error).message;
