@@ -10,6 +10,7 @@ import type { CookieJar, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import { _candidateDomains, _isPublicSuffix, _siteOf } from "./_domain.ts";
 import { _toUrl } from "./_jar_args.ts";
+import { parseIPv6 } from "../_ip.ts";
 import { cookiePair } from "./_wire.ts";
 import {
   _byteLength,
@@ -64,6 +65,23 @@ function requestPath(url: URL): string {
   }
 }
 
+/**
+ * Whether a canonical cookie domain is a host a request can have: the host of a URL made
+ * from it is itself (so no port, scheme, path or percent escape; an IPv6 address as
+ * `canonicalDomain` writes it, without brackets), with no empty label.
+ */
+function isHostName(domain: string): boolean {
+  if (domain === "" || domain.replace(/\.$/, "").split(".").includes("")) return false;
+  const ipv6 = domain.includes(":");
+  if (ipv6 && parseIPv6(domain) === undefined) return false;
+  const host = ipv6 ? `[${domain}]` : domain;
+  try {
+    return new URL(`http://${host}/`).hostname === host;
+  } catch {
+    return false;
+  }
+}
+
 function nextSeq(): number {
   return new Cookie().creationIndex;
 }
@@ -75,7 +93,9 @@ function normalizeInit(
   full: boolean,
 ): Omit<NetworkCookieInit, "path"> & { path: string; hostOnly: boolean } {
   if (typeof init !== "object" || init === null) {
-    throw new TypeError(`Cannot ${what}: the cookie must be an object, got ${typeof init}`);
+    throw new TypeError(
+      `Cannot ${what}: the cookie must be an object, got ${init === null ? "null" : typeof init}`,
+    );
   }
   const fail = (field: string, expected: string, value: unknown): never => {
     throw new TypeError(
@@ -101,6 +121,17 @@ function normalizeInit(
   const domain = canonicalDomain(init.domain) ?? "";
   const hostOnly = init.hostOnly ?? !init.domain.startsWith(".");
   if (full) {
+    // Checked on insert and update only, so that a record stored before can still be deleted.
+    if (!isHostName(domain)) {
+      fail("domain", "a host name (no scheme, port or path)", init.domain);
+    }
+    if (!hostOnly && _isPublicSuffix(domain)) {
+      throw new TypeError(
+        `Cannot ${what}: 'domain' must not be a public suffix for a domain cookie (set 'hostOnly' for a cookie of that host alone), got ${
+          JSON.stringify(init.domain)
+        }`,
+      );
+    }
     if (typeof init.value !== "string") fail("value", "a string", init.value);
     if (BAD_VALUE.test(init.value)) {
       fail("value", "free of control characters (CR, LF and others) and ';'", init.value);

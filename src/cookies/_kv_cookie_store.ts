@@ -6,7 +6,9 @@
  *   host's domain and parent domains with one `getMany`. `site` is the registrable domain, so
  *   a site's cookies are one prefix. A bundle larger than one KV value continues in
  *   `[...P, "d", site, domain, i]` for `i` = 1, 2, ...; every part carries the same tag, and a
- *   reader that finds parts of two writes reads again.
+ *   reader that finds parts of two writes reads again. A first part that is still as read while
+ *   its parts are missing or carry another tag, or that claims more parts than one atomic write
+ *   can hold, is corrupt.
  * - `[...P, "n", site]` and `[...P, "count"]`: `Deno.KvU64` cookie counts per site and in
  *   total, kept by `sum` mutations in the atomic write that changes a bundle, and recounted
  *   when eviction runs or a count is not a `Deno.KvU64`.
@@ -20,7 +22,7 @@
  *
  * Every write is atomic and checked against the version of the bundle it read (so
  * concurrent writers never lose each other's cookies) and retried on `database is locked`.
- * A value that does not decode is skipped and removed.
+ * A value that does not decode, and a corrupt bundle, is skipped and removed.
  */
 
 import { _retryLocked, commitCounted } from "../_kv.ts";
@@ -40,6 +42,14 @@ import {
 
 /** The largest KV value. */
 const MAX_VALUE = 65536;
+/** The most bytes one atomic operation writes (keys and values). */
+const MAX_MUTATION_BYTES = 819200;
+/**
+ * The most parts a bundle can have: all of them are written by one atomic operation, and any
+ * two consecutive parts together hold more than one value's room (the first cookie of the
+ * later one did not fit in the earlier one). A first part that claims more is corrupt.
+ */
+const MAX_PARTS = 2 * Math.ceil(MAX_MUTATION_BYTES / MAX_VALUE) + 1;
 /** Keys per `getMany` (the KV limit). */
 const READ_BATCH = 10;
 /** Deletions per atomic operation. */
@@ -92,7 +102,10 @@ function decodePart(value: unknown, domain: string): Part | null {
   if (typeof parsed !== "object" || parsed === null) return null;
   const { tag, parts, cookies } = parsed as Record<string, unknown>;
   if (typeof tag !== "string" || !Array.isArray(cookies)) return null;
-  if (parts !== undefined && !(Number.isSafeInteger(parts) && (parts as number) >= 1)) return null;
+  if (
+    parts !== undefined &&
+    !(Number.isInteger(parts) && (parts as number) >= 1 && (parts as number) <= MAX_PARTS)
+  ) return null;
   const valid = cookies.filter((c): c is _StoredCookie =>
     _isStoredCookie(c) && c.domain === domain
   );
@@ -207,7 +220,7 @@ export class _KvCookieStore extends _CookieStore {
       if (head.versionstamp === null) return { site, domain, head, parts: 0, cookies: [] };
       const first = decodePart(head.value, domain);
       if (first === null) {
-        await this.#drop(head, site, domain);
+        await this.#drop(head, site, domain, 1);
         head = await this.#get(this.#bundleKey(site, domain));
         continue;
       }
@@ -225,15 +238,31 @@ export class _KvCookieStore extends _CookieStore {
           cookies: [first, ...parts].flatMap((part) => part!.cookies),
         };
       }
-      // Parts of another write: read the bundle again.
-      head = await this.#get(this.#bundleKey(site, domain));
+      // Every write replaces the first part with all the others, so parts that do not match
+      // a first part that is still the one read are missing or not its own: the bundle is
+      // corrupt. Otherwise they are parts of another write: read the bundle again.
+      const again = await this.#get(this.#bundleKey(site, domain));
+      if (again.versionstamp === head.versionstamp) {
+        await this.#drop(head, site, domain, first.parts);
+        head = await this.#get(this.#bundleKey(site, domain));
+      } else {
+        head = again;
+      }
     }
     throw new Error(`Cannot read cookies of '${domain}': too much contention`);
   }
 
-  /** Removes a bundle that does not decode, if it is still the version read. */
-  async #drop(head: Deno.KvEntryMaybe<unknown>, site: string, domain: string): Promise<void> {
-    await this.#commit((op) => op.check(head).delete(this.#bundleKey(site, domain)));
+  /** Removes a corrupt bundle and the `parts - 1` parts after its first, if still as read. */
+  async #drop(
+    head: Deno.KvEntryMaybe<unknown>,
+    site: string,
+    domain: string,
+    parts: number,
+  ): Promise<void> {
+    await this.#commit((op) => {
+      op.check(head);
+      for (let i = 0; i < parts; i++) op.delete(this.#bundleKey(site, domain, i));
+    });
   }
 
   #get(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<unknown>> {

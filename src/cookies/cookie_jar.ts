@@ -30,7 +30,8 @@ export interface NetworkCookieInit {
   value: string;
   /**
    * The domain. A leading dot (`.example.com`) makes a domain cookie, sent to subdomains too,
-   * unless `hostOnly` says otherwise.
+   * unless `hostOnly` says otherwise. A host name (no scheme, port or path); a domain cookie's
+   * may not be a public suffix.
    */
   domain: string;
   /**

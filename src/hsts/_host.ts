@@ -6,6 +6,24 @@ export function normalizeHost(host: string): string {
   return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }
 
+/**
+ * Whether a normalised host is a host name as `URL.hostname` writes it: a URL made from it has
+ * it as its host, so it holds no scheme, port, path, space, upper-case or non-ASCII letter.
+ */
+export function isHostName(host: string): boolean {
+  if (host === "") return false;
+  try {
+    return new URL(`http://${host}/`).hostname === host;
+  } catch {
+    return false;
+  }
+}
+
+/** A value as an error message shows it: strings quoted. */
+export function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
 /** The host and each of its parent domains, nearest first: `a.b.c` -> `a.b.c`, `b.c`, `c`. */
 export function selfAndParents(host: string): string[] {
   const labels = host.split(".");

@@ -3,7 +3,7 @@
 import { isIpLiteral } from "../_ip.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
-import { normalizeHost, selfAndParents } from "./_host.ts";
+import { isHostName, normalizeHost, selfAndParents, shown } from "./_host.ts";
 import { parseStsHeaderValue } from "./_sts_header.ts";
 
 export interface StoredPolicy {
@@ -16,16 +16,42 @@ export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
     throw new TypeError(`Cannot ${what}: the policy must be an object, got ${policy}`);
   }
   if (typeof policy.host !== "string" || policy.host === "" || policy.host === ".") {
-    throw new TypeError(`Cannot ${what}: 'host' must be a non-empty string, got ${policy.host}`);
+    throw new TypeError(
+      `Cannot ${what}: 'host' must be a non-empty string, got ${shown(policy.host)}`,
+    );
   }
   const host = normalizeHost(policy.host);
   if (isIpLiteral(host)) {
     throw new TypeError(`Cannot ${what}: 'host' must not be an IP address, got ${policy.host}`);
   }
+  if (!isHostName(host)) throw badHost(what, policy.host);
   if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
     throw new TypeError(`Cannot ${what}: 'expires' must be a number, got ${policy.expires}`);
   }
-  return { host, expires: policy.expires, includeSubDomains: policy.includeSubDomains === true };
+  if (typeof policy.includeSubDomains !== "boolean") {
+    throw new TypeError(
+      `Cannot ${what}: 'includeSubDomains' must be a boolean, got ${
+        shown(policy.includeSubDomains)
+      }`,
+    );
+  }
+  return { host, expires: policy.expires, includeSubDomains: policy.includeSubDomains };
+}
+
+function badHost(what: string, host: unknown): TypeError {
+  return new TypeError(
+    `Cannot ${what}: 'host' must be a host name (no scheme, port, path or spaces), got ${
+      shown(host)
+    }`,
+  );
+}
+
+/** The host argument of a store method, normalised; a `TypeError` when it is not a string. */
+function hostArgument(host: unknown, what: string): string {
+  if (typeof host !== "string") {
+    throw new TypeError(`Cannot ${what}: 'host' must be a string, got ${shown(host)}`);
+  }
+  return normalizeHost(host);
 }
 
 export function preloadMap(
@@ -35,9 +61,14 @@ export function preloadMap(
   const map = new Map<string, StoredPolicy>();
   if (preload === undefined) return map;
   if (
-    preload === null || typeof (preload as Iterable<HstsPreload>)[Symbol.iterator] !== "function"
+    preload === null || typeof preload === "string" ||
+    typeof (preload as Iterable<HstsPreload>)[Symbol.iterator] !== "function"
   ) {
-    throw new TypeError(`Cannot ${what}: 'preload' must be an iterable, got ${preload}`);
+    throw new TypeError(
+      `Cannot ${what}: 'preload' must be an array (or other iterable) of hosts, got ${
+        shown(preload)
+      }`,
+    );
   }
   for (const entry of preload) {
     const policy = validatePolicy(
@@ -90,7 +121,7 @@ export abstract class StoreCore {
   }
 
   async get(host: string): Promise<HstsPolicy | undefined> {
-    const key = normalizeHost(host);
+    const key = hostArgument(host, "get HSTS policy");
     const [stored] = await this.#live([key]);
     const policy = stored ?? this.#preload.get(key);
     if (policy === undefined || policy.expires <= this.#clock()) return undefined;
@@ -98,7 +129,7 @@ export abstract class StoreCore {
   }
 
   async isKnownHost(host: string): Promise<boolean> {
-    const key = normalizeHost(host);
+    const key = hostArgument(host, "check HSTS host");
     if (key === "" || isIpLiteral(key)) return false;
     const candidates = selfAndParents(key);
     const now = this.#clock();
@@ -107,8 +138,10 @@ export abstract class StoreCore {
   }
 
   async learn(host: string, headerValue: string): Promise<boolean> {
-    const key = normalizeHost(host);
-    if (key === "" || isIpLiteral(key)) return false;
+    const what = "learn HSTS policy";
+    const key = hostArgument(host, what);
+    if (isIpLiteral(key)) return false;
+    if (!isHostName(key)) throw badHost(what, host);
     const directives = parseStsHeaderValue(String(headerValue));
     if (directives === null) return false;
     if (directives.maxAge === 0) {
@@ -136,8 +169,8 @@ export abstract class StoreCore {
     }, now);
   }
 
-  remove(host: string): Promise<boolean> {
-    return this.delete(normalizeHost(host));
+  async remove(host: string): Promise<boolean> {
+    return await this.delete(hostArgument(host, "remove HSTS policy"));
   }
 
   clear(): Promise<void> {
@@ -179,6 +212,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    *
    * @param host A host name.
    * @returns The policy, or `undefined`.
+   * @throws {TypeError} When `host` is not a string.
    */
   get(host: string): Promise<HstsPolicy | undefined> {
     return this.#core.get(host);
@@ -189,6 +223,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    *
    * @param host A host name.
    * @returns Whether a live policy covers the host.
+   * @throws {TypeError} When `host` is not a string.
    */
   isKnownHost(host: string): Promise<boolean> {
     return this.#core.isKnownHost(host);
@@ -200,6 +235,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    * @param host The host that sent it.
    * @param headerValue The header's value.
    * @returns Whether the header was valid and applied.
+   * @throws {TypeError} When `host` is not a string or not a host name.
    */
   learn(host: string, headerValue: string): Promise<boolean> {
     return this.#core.learn(host, headerValue);
@@ -221,6 +257,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    *
    * @param host A host name.
    * @returns Whether a policy was removed.
+   * @throws {TypeError} When `host` is not a string.
    */
   remove(host: string): Promise<boolean> {
     return this.#core.remove(host);

@@ -50,7 +50,7 @@ export interface HstsPolicy {
  * ```
  */
 export type HstsPreload = string | {
-  /** The host name. */
+  /** The host name (no scheme, port or path; not an IP address). */
   host: string;
   /**
    * Whether subdomains are covered too.
@@ -86,6 +86,7 @@ export interface HstsStore {
    *
    * @param host A host name.
    * @returns The policy, or `undefined`.
+   * @throws {TypeError} When `host` is not a string.
    */
   get(host: string): Promise<HstsPolicy | undefined>;
   /**
@@ -94,6 +95,7 @@ export interface HstsStore {
    *
    * @param host A host name, as in `URL.hostname`.
    * @returns Whether the host is a known HSTS host.
+   * @throws {TypeError} When `host` is not a string.
    */
   isKnownHost(host: string): Promise<boolean>;
   /**
@@ -102,9 +104,12 @@ export interface HstsStore {
    * header, or an IP address as host, is ignored. Of several header fields combined into one
    * value, only the first counts (RFC 6797 section 8.1).
    *
-   * @param host The host that sent the header.
+   * @param host The host that sent the header, as in `URL.hostname` (a trailing dot and
+   *   upper case are fine).
    * @param headerValue The header's value.
    * @returns Whether the header was valid and applied.
+   * @throws {TypeError} When `host` is not a string or not a host name (a port, a scheme, a
+   *   space).
    */
   learn(host: string, headerValue: string): Promise<boolean>;
   /**
@@ -112,7 +117,8 @@ export interface HstsStore {
    *
    * @param policy The policy.
    * @returns A promise that settles when the policy is stored.
-   * @throws {TypeError} When the host is empty or an IP address, or `expires` is not a number.
+   * @throws {TypeError} When the host is not a host name (empty, a port, a scheme, a space) or
+   *   is an IP address, `expires` is not a number, or `includeSubDomains` is not a boolean.
    */
   set(policy: HstsPolicy): Promise<void>;
   /**
@@ -120,6 +126,7 @@ export interface HstsStore {
    *
    * @param host A host name.
    * @returns Whether a policy was removed.
+   * @throws {TypeError} When `host` is not a string.
    */
   remove(host: string): Promise<boolean>;
   /**

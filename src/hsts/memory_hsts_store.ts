@@ -33,7 +33,8 @@ export interface MemoryHstsStoreOptions {
    */
   clock?: Clock;
   /**
-   * Hosts known before any header is seen.
+   * Hosts known before any header is seen: an array (or other iterable, not a string) of
+   * host names and `{ host, includeSubDomains?, expires? }` entries.
    *
    * @default {[]}
    */

@@ -1,6 +1,10 @@
 import { strict as assert } from "node:assert";
 import type { Clock } from "../../src/clock.ts";
-import type { CookieJar, CookieJarOptions } from "../../src/cookies/cookie_jar.ts";
+import type {
+  CookieJar,
+  CookieJarOptions,
+  NetworkCookieInit,
+} from "../../src/cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
@@ -446,4 +450,71 @@ Deno.test("CookieJar rejects invalid arguments with messages naming the field", 
   });
   assert.throws(() => new MemoryCookieJar({ maxCookiesPerDomain: 1.5 }), RangeError);
   assert.throws(() => new MemoryCookieJar({ clock: 5 as unknown as Clock }), TypeError);
+});
+
+Deno.test("CookieJar insertCookie and updateCookie reject a domain no request host can have, naming it", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const form = "a host name (no scheme, port or path)";
+    const cases: [string, string][] = [
+      ["example.com:80", form],
+      ["https://example.com", form],
+      ["example.com/app", form],
+      ["ex%41mple.com", form],
+      ["a..example.com", form],
+      ["[::1]:80", form],
+    ];
+    for (const [domain, expected] of cases) {
+      for (const method of ["insert", "update"] as const) {
+        await assert.rejects(() => jar[`${method}Cookie`]({ name: "n", value: "v", domain }), {
+          name: "TypeError",
+          message: `Cannot ${method} cookie: 'domain' must be ${expected}, got ${
+            JSON.stringify(domain)
+          }`,
+        });
+      }
+    }
+    for (const domain of [".com", ".co.uk", "com"]) {
+      await assert.rejects(
+        () => jar.insertCookie({ name: "n", value: "v", domain, hostOnly: false }),
+        {
+          name: "TypeError",
+          message:
+            `Cannot insert cookie: 'domain' must not be a public suffix for a domain cookie (set 'hostOnly' for a cookie of that host alone), got ${
+              JSON.stringify(domain)
+            }`,
+        },
+      );
+    }
+    assert.deepEqual(await jar.allCookies(), [], "nothing stored");
+    // A host-only cookie of a host that is a public suffix, an IP address, a name in another
+    // script or case: each is stored and sent to its host.
+    const usable: [NetworkCookieInit, string][] = [
+      [{ name: "ps", value: "1", domain: ".com", hostOnly: true }, "https://com/"],
+      [{ name: "v4", value: "1", domain: "127.0.0.1" }, "http://127.0.0.1/"],
+      [{ name: "v6", value: "1", domain: "[::1]" }, "http://[::1]:8000/"],
+      [{ name: "idn", value: "1", domain: "bücher.de" }, "https://bücher.de/"],
+      [{ name: "up", value: "1", domain: ".EXAMPLE.com" }, "https://www.example.com/"],
+    ];
+    for (const [cookie, url] of usable) {
+      assert.equal(await jar.insertCookie(cookie), true, cookie.domain);
+      assert.equal(await header(jar, url), `${cookie.name}=1`, url);
+    }
+  });
+});
+
+Deno.test("CookieJar insertCookie and deleteCookie of null say 'got null'", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    await assert.rejects(() => jar.insertCookie(null as unknown as NetworkCookieInit), {
+      name: "TypeError",
+      message: "Cannot insert cookie: the cookie must be an object, got null",
+    });
+    await assert.rejects(() => jar.deleteCookie(null as unknown as NetworkCookieInit), {
+      name: "TypeError",
+      message: "Cannot delete cookie: the cookie must be an object, got null",
+    });
+    await assert.rejects(() => jar.insertCookie("a=1" as unknown as NetworkCookieInit), {
+      name: "TypeError",
+      message: "Cannot insert cookie: the cookie must be an object, got string",
+    });
+  });
 });

@@ -3,6 +3,7 @@ import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
 import { countedKv, killAfter, spawnScript } from "../_helpers/kv_spy.ts";
+import { encodeRecord } from "../../src/_kv_record.ts";
 
 const START = Date.UTC(2026, 0, 1);
 const P = ["netaccess", "cookies"];
@@ -207,5 +208,79 @@ Deno.test("Cookie jars reject cookie values with CR, LF or ';', and other invali
     });
     assert.deepEqual(await jar.allCookies(), []);
     assert.equal(await jar.insertCookie({ ...base, value: "fine\tvalue" }), true);
+  }
+});
+
+/** Overwrites the first part of `key`'s bundle with a record that claims `parts` parts. */
+async function claimParts(kv: Deno.Kv, key: Deno.KvKey, parts: number): Promise<void> {
+  await kv.set(key, encodeRecord({ tag: "t", parts, cookies: [] }));
+}
+
+Deno.test("KvCookieJar removes a bundle whose parts are missing, not its own or too many, and the site works at once", async (t) => {
+  const key = [...P, "d", "example.com", "www.example.com"];
+  const url = "https://www.example.com/";
+  const cases: [string, (kv: Deno.Kv) => Promise<void>][] = [
+    ["a second part that does not exist", (kv) => claimParts(kv, key, 2)],
+    ["a second part of another write", async (kv) => {
+      await claimParts(kv, key, 2);
+      await kv.set([...key, 1], encodeRecord({ tag: "other", cookies: [] }));
+    }],
+    ["a second part that does not decode", async (kv) => {
+      await claimParts(kv, key, 2);
+      await kv.set([...key, 1], "garbage");
+    }],
+    ["more parts than one atomic write can hold", (kv) => claimParts(kv, key, 28)],
+    ["a billion parts", (kv) => claimParts(kv, key, 1e9)],
+  ];
+  for (const [name, corrupt] of cases) {
+    await t.step(name, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      await using jar = await KvCookieJar.open({ kv, clock: () => START });
+      await jar.setCookiesFromUrl(["a=1"], url);
+      await corrupt(kv);
+      assert.deepEqual(await jar.cookiesForUrl(url), [], "a miss");
+      assert.equal((await kv.get(key)).versionstamp, null, "the first part is removed");
+      assert.equal((await kv.get([...key, 1])).versionstamp, null, "so is the second");
+      assert.equal(await jar.setCookiesFromUrl(["b=2"], url), 1);
+      assert.equal(cookieHeader(await jar.cookiesForUrl(url)), "b=2");
+      await corrupt(kv);
+      assert.deepEqual(await jar.allCookies(), []);
+      await corrupt(kv);
+      assert.equal(
+        await jar.insertCookie({ name: "c", value: "3", domain: "www.example.com" }),
+        true,
+      );
+      await corrupt(kv);
+      assert.equal(await jar.deleteCookie({ name: "c", domain: "www.example.com" }), false);
+      assert.equal(await jar.setCookiesFromUrl(["d=4"], url), 1);
+      assert.deepEqual((await jar.allCookies()).map((c) => c.name), ["d"]);
+    });
+  }
+});
+
+Deno.test("KvCookieJar: a bundle that claims parts it does not have fails no reply, and the next Set-Cookie is sent", async (t) => {
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      new Response(request.headers.get("cookie") ?? "", {
+        headers: { "set-cookie": "n=new; Max-Age=60" },
+      }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  const key = [...P, "d", "127.0.0.1", "127.0.0.1"];
+  for (const parts of [2, 1e9]) {
+    await t.step(`parts ${parts}`, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      await using jar = await KvCookieJar.open({ kv });
+      await using manager = new NetworkAccessManager({ cookieJar: jar });
+      await jar.setCookiesFromUrl(["old=1"], url);
+      await claimParts(kv, key, parts);
+      const first = manager.get(url);
+      assert.equal(await first.text(), "");
+      assert.equal(first.error, 0, first.errorString);
+      const second = manager.get(url);
+      assert.equal(await second.text(), "n=new");
+      assert.equal(second.error, 0, second.errorString);
+    });
   }
 });

@@ -293,6 +293,56 @@ for (const [name, factory] of factories) {
     });
   });
 
+  Deno.test(`${name} refuses host arguments that are not host names, naming them`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      const notString = (what: string, value: string) => ({
+        name: "TypeError",
+        message: `Cannot ${what}: 'host' must be a string, got ${value}`,
+      });
+      const bad = <T>(value: T) => value as unknown as string;
+      await assert.rejects(store.learn(bad(5), "max-age=1"), notString("learn HSTS policy", "5"));
+      await assert.rejects(store.isKnownHost(bad(null)), notString("check HSTS host", "null"));
+      await assert.rejects(store.get(bad(undefined)), notString("get HSTS policy", "undefined"));
+      await assert.rejects(
+        store.remove(bad({})),
+        notString("remove HSTS policy", "[object Object]"),
+      );
+      const notHost = (what: string, host: string) => ({
+        name: "TypeError",
+        message:
+          `Cannot ${what}: 'host' must be a host name (no scheme, port, path or spaces), got ${
+            JSON.stringify(host)
+          }`,
+      });
+      for (const host of ["example.net:443", "https://a.com/", "a b.com", "bücher.de", ""]) {
+        await assert.rejects(store.learn(host, "max-age=100"), notHost("learn HSTS policy", host));
+        await assert.rejects(
+          store.set({ host, expires: Infinity, includeSubDomains: false }),
+          host === ""
+            ? { name: "TypeError", message: /'host' must be a non-empty string, got ""/ }
+            : notHost("set HSTS policy", host),
+        );
+      }
+      await assert.rejects(
+        store.set({ host: "s.com", expires: Infinity, includeSubDomains: bad("yes") as never }),
+        {
+          name: "TypeError",
+          message: `Cannot set HSTS policy: 'includeSubDomains' must be a boolean, got "yes"`,
+        },
+      );
+      assert.deepEqual(await store.all(), [], "nothing stored");
+      // What URL.hostname gives is a host name, whatever its case or trailing dot.
+      for (const host of ["Example.COM.", "a_b.example", "xn--bcher-kva.de"]) {
+        assert.equal(await store.learn(host, "max-age=100"), true, host);
+        assert.equal(await store.isKnownHost(host), true, host);
+      }
+      assert.equal(await store.isKnownHost("example.com"), true);
+      assert.equal(await store.isKnownHost("a b.com"), false);
+      assert.equal(await store.learn("[::1]", "max-age=100"), false);
+    });
+  });
+
   Deno.test(`${name} preloads hosts that headers do not remove`, async () => {
     const { clock, advance } = testClock();
     const preload = [
@@ -333,6 +383,32 @@ Deno.test("Stores validate their options", async () => {
     name: "TypeError",
     message: "Cannot create HSTS store: 'host' must not be an IP address, got 127.0.0.1",
   });
+  const stores: [string, (preload: unknown) => unknown][] = [
+    ["create", (preload) => new MemoryHstsStore({ preload } as never)],
+    ["open", (preload) => KvHstsStore.open({ path: ":memory:", preload } as never)],
+  ];
+  for (const [verb, open] of stores) {
+    const message = (got: string) => ({
+      name: "TypeError",
+      message: `Cannot ${verb} HSTS store: ${got}`,
+    });
+    await assert.rejects(
+      async () => await open("example.com"),
+      message(`'preload' must be an array (or other iterable) of hosts, got "example.com"`),
+    );
+    await assert.rejects(
+      async () => await open([{ host: "a.com", includeSubDomains: "yes" }]),
+      message(`'includeSubDomains' must be a boolean, got "yes"`),
+    );
+    await assert.rejects(
+      async () => await open(["example.com:443"]),
+      message(
+        `'host' must be a host name (no scheme, port, path or spaces), got "example.com:443"`,
+      ),
+    );
+  }
+  const fromSet = new MemoryHstsStore({ preload: new Set(["set.example"]) });
+  assert.equal(await fromSet.isKnownHost("set.example"), true, "any iterable but a string");
   await assert.rejects(KvHstsStore.open({ prefix: "hsts" as unknown as Deno.KvKey }), {
     name: "TypeError",
     message: `Cannot open HSTS store: 'prefix' must be a non-empty array of key parts, got "hsts"`,
