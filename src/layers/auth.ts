@@ -135,9 +135,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    */
   const digestOrigins = new Set<string>();
 
-  /** The header value answering with `answer`, counting a Digest nonce use. */
+  /** The Digest header value answering with `answer`, counting a nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
-    if (answer.scheme === "basic") return basicAuthorization(answer.credentials);
     const digest = cache.get(answer.space)?.digest;
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
     const nc = cache.nextNonceCount(answer.space);
@@ -148,6 +147,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       uri,
       nc,
     });
+  };
+
+  /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
+  const basicHeader = (answer: Answer): string => {
+    try {
+      return basicAuthorization(answer.credentials);
+    } catch (error) {
+      throw new NetworkReplyError(
+        answer.space.proxy
+          ? NetworkError.ProxyAuthenticationRequiredError
+          : NetworkError.AuthenticationRequiredError,
+        `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   };
 
   const answering: Layer = (next) => (exchange) => {
@@ -285,19 +299,18 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         answer = sent;
       } else {
         if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
-        answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
+        try {
+          answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
+        } catch (error) {
+          await response.body?.cancel().catch(() => {});
+          throw error;
+        }
       }
       if (answer === undefined) return await refused(response);
-      if (exchange.body !== null && !exchange.body.replayable) {
-        await response.body?.cancel().catch(() => {});
-        throw new NetworkReplyError(
-          NetworkError.ContentReSendError,
-          `Cannot answer the authentication challenge of ${origin}: the request must be sent ` +
-            `again with credentials, and its body is a one-shot stream that was already sent; ` +
-            `pass a string, bytes, Blob, FormData or URLSearchParams to allow resending`,
-        );
-      }
       await response.body?.cancel().catch(() => {});
+      if (oneShot()) throw cannotResend(origin);
+      // Built before they are cached: credentials Basic cannot encode fail this reply only.
+      if (answer.scheme === "basic") basicHeader(answer);
       cache.store(
         space,
         { scheme: answer.scheme, credentials: answer.credentials, digest },
@@ -317,6 +330,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
     }
 
+    /** Whether the request's body is a one-shot stream, which cannot be sent again. */
+    function oneShot(): boolean {
+      return exchange.body !== null && !exchange.body.replayable;
+    }
+
+    /** The failure of a challenge that only sending the body again could answer. */
+    function cannotResend(origin: string): NetworkReplyError {
+      return new NetworkReplyError(
+        NetworkError.ContentReSendError,
+        `Cannot answer the authentication challenge of ${origin}: the request must be sent ` +
+          `again with credentials, and its body is a one-shot stream that was already sent; ` +
+          `pass a string, bytes, Blob, FormData or URLSearchParams to allow resending`,
+      );
+    }
+
     /** Sets the header answering with `answer` (none when its space went away meanwhile). */
     async function answerWith(
       headers: Headers,
@@ -324,18 +352,16 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       answer: Answer,
       uri: string,
     ): Promise<void> {
-      if (answer.scheme !== "basic") await loadDigest();
-      try {
-        headers.set(name, header(answer, method, uri));
-      } catch (error) {
-        if (error instanceof RangeError) return; // the cached space went away meanwhile
-        throw new NetworkReplyError(
-          answer.space.proxy
-            ? NetworkError.ProxyAuthenticationRequiredError
-            : NetworkError.AuthenticationRequiredError,
-          `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
-          { cause: error },
-        );
+      if (answer.scheme !== "basic") {
+        await loadDigest();
+        try {
+          headers.set(name, header(answer, method, uri));
+        } catch (error) {
+          if (error instanceof RangeError) return; // the cached space went away meanwhile
+          throw error;
+        }
+      } else {
+        headers.set(name, basicHeader(answer));
       }
     }
 
@@ -373,10 +399,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const asks = exchange.authenticatorCalls;
       if (asks >= MAX_ASKS) return undefined;
+      const authenticator = settings.authenticator;
+      // Credentials asked for could only be sent with the body again: none are asked for.
+      if (authenticator !== undefined && oneShot()) throw cannotResend(space.origin);
       exchange.authenticatorCalls = asks + 1;
       const challenge = describe(asks + 1, true);
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
-      const authenticator = settings.authenticator;
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       try {
