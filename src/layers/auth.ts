@@ -22,7 +22,13 @@ import {
   withoutCredentials,
 } from "../auth/credential_cache.ts";
 import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/digest.ts";
-import type { Exchange, Handler, Layer } from "../exchange.ts";
+import {
+  type Exchange,
+  type Handler,
+  type Layer,
+  type ProxyChosen,
+  setProxyChosen,
+} from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
@@ -213,26 +219,52 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         usedCache = new Set([spaceKey(cached.space)]);
       }
     }
-    const knownProxy = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
-    if (
-      first === undefined && knownProxy !== undefined && !baseHeaders.has("proxy-authorization")
-    ) {
-      proxy = cache.forProxy(knownProxy.origin);
-      if (proxy !== undefined) (usedCache ??= new Set()).add(spaceKey(proxy.space));
-    }
+    // Proxy credentials go where the proxy is known: the proxy layer, below the cache and the
+    // queue, calls `toProxy` once it chose the proxy of an attempt. A request that sets its own
+    // `Proxy-Authorization` keeps it until a 407 of its own is answered.
+    let proxyAnswered = false;
+    /** The `Proxy-Authorization` value `toProxy` set on the current attempt. */
+    let proxyValue: string | undefined;
+    const toProxy: ProxyChosen = (sending, chosen) => {
+      proxy = undefined;
+      const via = httpProxyOf(chosen);
+      const cached = via === undefined ? undefined : cache.forProxy(via.origin);
+      let value: string | undefined;
+      if (cached !== undefined) {
+        try {
+          value = cached.scheme === "basic"
+            ? basicAuthorization(cached.credentials)
+            : header(cached, method, plain.href);
+        } catch {
+          value = undefined; // the space went away meanwhile: the proxy challenges again
+        }
+      }
+      // Sent again (a retry) to a proxy without credentials: what was set for another goes.
+      if (
+        value === undefined && (proxyValue === undefined ||
+          sending.headers.get("proxy-authorization") !== proxyValue)
+      ) {
+        proxyValue = undefined;
+        return;
+      }
+      const headers = new Headers(sending.headers);
+      if (value === undefined) headers.delete("proxy-authorization");
+      else headers.set("proxy-authorization", value);
+      sending.headers = headers;
+      proxyValue = value;
+      if (cached !== undefined && value !== undefined) {
+        proxy = cached;
+        (usedCache ??= new Set()).add(spaceKey(cached.space));
+      }
+    };
 
     let attempt = exchange;
     for (;;) {
       // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
-      if (server !== undefined || proxy !== undefined) {
+      if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        if (server !== undefined) {
-          await answerWith(headers, "authorization", server, plain.pathname + plain.search);
-        }
-        if (proxy !== undefined) {
-          await answerWith(headers, "proxy-authorization", proxy, plain.href);
-        }
+        await answerWith(headers, "authorization", server, plain.pathname + plain.search);
       }
       let response: Response;
       if (first !== undefined) {
@@ -240,7 +272,14 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         first = undefined;
       } else {
         attempt.headers = headers;
+        proxy = undefined;
+        proxyValue = undefined;
+        const hooked = plain.protocol === "http:" &&
+          (proxyAnswered || !baseHeaders.has("proxy-authorization"));
+        if (hooked) setProxyChosen(attempt, toProxy);
         response = await next(attempt);
+        // The next hop starts from what was asked, not from the proxy's credentials.
+        if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
       if (response.status !== 401 && !isProxy) return response;
@@ -311,12 +350,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (oneShot()) throw cannotResend(origin);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
+      else await loadDigest(); // the proxy layer's call builds the header without waiting
       cache.store(
         space,
         { scheme: answer.scheme, credentials: answer.credentials, digest },
         isProxy ? undefined : plain,
       );
-      if (isProxy) proxy = answer;
+      if (isProxy) proxyAnswered = true;
       else server = answer;
       attempt = exchange.again({ url: new URL(url.href), method, headers: baseHeaders });
     }

@@ -422,6 +422,36 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     assert.equal(await manager.get(origin.url("127.0.0.1", "/again")).text(), "origin GET /again");
     assert.equal(calls.length, 1);
   });
+  await t.step("later requests send the cached proxy credentials up front", async () => {
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    await using open = startProxyServer();
+    const { calls, authenticator } = recorder({ username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      // 127.0.0.1 through the proxy that asks for credentials, localhost through the other.
+      proxyFactory: (query) => [
+        { type: "http", url: query.url.hostname === "localhost" ? open.url : proxy.url },
+      ],
+    });
+    assert.equal(await manager.get(origin.url("127.0.0.1", "/a")).text(), "origin GET /a");
+    assert.equal(
+      await manager.post(origin.url("127.0.0.1", "/b"), "text").text(),
+      "origin POST /b",
+    );
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const streamed = manager.post(origin.url("127.0.0.1", "/c"), stream);
+    assert.equal(await streamed.text(), "origin POST /c");
+    assert.deepEqual(proxy.log.map((r) => [r.url, r.outcome]), [
+      [origin.url("127.0.0.1", "/a"), 407],
+      [origin.url("127.0.0.1", "/a"), 200],
+      [origin.url("127.0.0.1", "/b"), 200],
+      [origin.url("127.0.0.1", "/c"), 200],
+    ]);
+    assert.equal(calls.length, 1);
+    // Another proxy is never sent them.
+    assert.equal(await manager.get(origin.url("localhost", "/d")).text(), "origin GET /d");
+    assert.deepEqual(open.log.map((r) => r.proxyAuthorization), [null]);
+  });
   await t.step("no credentials: ProxyAuthenticationRequiredError with the 407", async () => {
     await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
     await using manager = new NetworkAccessManager({ proxy: { type: "http", url: proxy.url } });
@@ -447,6 +477,11 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     assert.equal(await reply.text(), "hello alice");
     assert.equal(calls[0]!.proxy, true);
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok"]);
+    // Up front on the next request, with the cached nonce and the next nonce count.
+    assert.equal(await manager.get("http://origin.test/again").text(), "hello alice");
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+    assert.match(digestProxy.log[2]!.authorization!, /nc=00000002/);
+    assert.equal(calls.length, 1);
   });
 });
 
