@@ -79,6 +79,11 @@ interface Answer {
   space: ProtectionSpace;
   scheme: "basic" | "digest";
   credentials: AuthCredentials;
+  /**
+   * For credentials the cache does not hold yet (a URL's, until they work): the Digest
+   * challenge they answer and the nonce count used with it. Cached credentials have none.
+   */
+  pending?: { digest: DigestChallenge | undefined; nc: number };
 }
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
@@ -143,9 +148,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
 
   /** The Digest header value answering with `answer`, counting a nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
-    const digest = cache.get(answer.space)?.digest;
+    const pending = answer.pending;
+    const digest = pending === undefined ? cache.get(answer.space)?.digest : pending.digest;
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
-    const nc = cache.nextNonceCount(answer.space);
+    const nc = pending === undefined ? cache.nextNonceCount(answer.space) : ++pending.nc;
     return digestAuthorization({
       challenge: digest,
       credentials: answer.credentials,
@@ -282,7 +288,19 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
-      if (response.status !== 401 && !isProxy) return response;
+      if (response.status !== 401 && !isProxy) {
+        // The server took credentials the cache did not hold yet: they join it now.
+        const pending = server?.pending;
+        if (pending !== undefined) {
+          const { space, scheme, credentials } = server!;
+          cache.store(
+            space,
+            { scheme, credentials, digest: pending.digest, nc: pending.nc },
+            plain,
+          );
+        }
+        return response;
+      }
 
       let origin: string;
       let proxyConfig: NetworkProxy | undefined;
@@ -337,7 +355,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         staleRetries++;
         answer = sent;
       } else {
-        if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
+        // Refused: cached credentials leave the cache; pending ones were never in it, and what
+        // the cache holds (which worked for other requests) stays.
+        if (sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space)) {
+          cache.delete(space);
+        }
         try {
           answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
         } catch (error) {
@@ -351,11 +373,18 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
       else await loadDigest(); // the proxy layer's call builds the header without waiting
-      cache.store(
-        space,
-        { scheme: answer.scheme, credentials: answer.credentials, digest },
-        isProxy ? undefined : plain,
-      );
+      const pending = answer.pending;
+      if (pending !== undefined) {
+        // Not cached until they work: a new challenge restarts the nonce count of a new nonce.
+        if (pending.digest?.nonce !== digest?.nonce) pending.nc = 0;
+        pending.digest = digest;
+      } else {
+        cache.store(
+          space,
+          { scheme: answer.scheme, credentials: answer.credentials, digest },
+          isProxy ? undefined : plain,
+        );
+      }
       if (isProxy) proxyAnswered = true;
       else server = answer;
       attempt = exchange.again({ url: new URL(url.href), method, headers: baseHeaders });
@@ -435,7 +464,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
             password: proxyConfig.password ?? "",
           })
           : fromUrl;
-        if (configured !== undefined) return { space, scheme, credentials: configured };
+        if (configured !== undefined) {
+          // A URL's credentials answer this request; they join the cache once they work.
+          return isProxy ? { space, scheme, credentials: configured } : {
+            space,
+            scheme,
+            credentials: configured,
+            pending: { digest: undefined, nc: 0 },
+          };
+        }
       }
       const asks = exchange.authenticatorCalls;
       if (asks >= MAX_ASKS) return undefined;
