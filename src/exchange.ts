@@ -150,6 +150,19 @@ export let setReplay: (exchange: Exchange, response: Response) => void;
 export let takeReplay: (exchange: Exchange) => Response | undefined;
 
 /**
+ * What the proxy layer calls on an exchange once it chose the proxy of an attempt, before the
+ * attempt goes on: the auth layer sets the proxy's cached credentials there, where the proxy is
+ * known. Called again for each attempt the retry layer sends of the same exchange.
+ */
+export type ProxyChosen = (exchange: Exchange, proxy: NetworkProxy) => void;
+
+/** Sets (or, with `undefined`, removes) what the proxy layer calls once it chose the proxy. */
+export let setProxyChosen: (exchange: Exchange, hook: ProxyChosen | undefined) => void;
+
+/** What {@linkcode setProxyChosen} set for the exchange, or `undefined`. */
+export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
+
+/**
  * Gives an exchange the queue slot of `key` its request waited for before it entered the
  * pipeline (the manager's, see `manager/_core.ts`), for the queue layer or the direct lane to
  * send it in instead of asking the queue.
@@ -235,6 +248,7 @@ export class Exchange {
   #replay: Response | undefined;
   #held: (() => void) | undefined;
   #heldKey = "";
+  #proxyChosen: ProxyChosen | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -419,6 +433,8 @@ export class Exchange {
       return typeof signal === "function" ? undefined : signal;
     };
     setReplay = (exchange, response) => void (exchange.#replay = response);
+    setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
+    proxyChosen = (exchange) => exchange.#proxyChosen;
     setHeldSlot = (exchange, key, release) => {
       exchange.#held = release;
       exchange.#heldKey = key;

@@ -139,16 +139,23 @@ export class CredentialCache {
    * Records credentials that a server (or proxy) accepted, or that are about to be sent, for a
    * protection space. With a `url`, the directory of its path joins the space's paths; a
    * Digest challenge's `domain` URIs of the same origin join too. A new Digest nonce restarts
-   * the nonce count; the same nonce keeps it.
+   * the nonce count (at `value.nc` when given); the same nonce keeps it (or the higher of the
+   * two).
    *
    * @param space The protection space.
-   * @param value The scheme, credentials and, for Digest, the challenge.
+   * @param value The scheme, credentials and, for Digest, the challenge and the nonce count
+   * already used with its nonce.
    * @param url The URL that was (or is being) authenticated.
    * @returns The cached state.
    */
   store(
     space: ProtectionSpace,
-    value: { scheme: "basic" | "digest"; credentials: AuthCredentials; digest?: DigestChallenge },
+    value: {
+      scheme: "basic" | "digest";
+      credentials: AuthCredentials;
+      digest?: DigestChallenge | undefined;
+      nc?: number;
+    },
     url?: URL,
   ): CachedCredentials {
     const valid = validateSpace(space);
@@ -161,7 +168,7 @@ export class CredentialCache {
       scheme: value.scheme,
       credentials: { username: value.credentials.username, password: value.credentials.password },
       digest: value.digest,
-      nc: sameNonce ? previous!.nc : 0,
+      nc: Math.max(sameNonce ? previous!.nc : 0, value.nc ?? 0),
       paths: previous?.paths ?? new Set(),
     };
     if (url !== undefined && url.origin === valid.origin) {

@@ -22,7 +22,13 @@ import {
   withoutCredentials,
 } from "../auth/credential_cache.ts";
 import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/digest.ts";
-import type { Exchange, Handler, Layer } from "../exchange.ts";
+import {
+  type Exchange,
+  type Handler,
+  type Layer,
+  type ProxyChosen,
+  setProxyChosen,
+} from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
@@ -73,6 +79,11 @@ interface Answer {
   space: ProtectionSpace;
   scheme: "basic" | "digest";
   credentials: AuthCredentials;
+  /**
+   * For credentials the cache does not hold yet (a URL's, until they work): the Digest
+   * challenge they answer and the nonce count used with it. Cached credentials have none.
+   */
+  pending?: { digest: DigestChallenge | undefined; nc: number };
 }
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
@@ -135,12 +146,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    */
   const digestOrigins = new Set<string>();
 
-  /** The header value answering with `answer`, counting a Digest nonce use. */
+  /** The Digest header value answering with `answer`, counting a nonce use. */
   const header = (answer: Answer, method: string, uri: string): string => {
-    if (answer.scheme === "basic") return basicAuthorization(answer.credentials);
-    const digest = cache.get(answer.space)?.digest;
+    const pending = answer.pending;
+    const digest = pending === undefined ? cache.get(answer.space)?.digest : pending.digest;
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
-    const nc = cache.nextNonceCount(answer.space);
+    const nc = pending === undefined ? cache.nextNonceCount(answer.space) : ++pending.nc;
     return digestAuthorization({
       challenge: digest,
       credentials: answer.credentials,
@@ -148,6 +159,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       uri,
       nc,
     });
+  };
+
+  /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
+  const basicHeader = (answer: Answer): string => {
+    try {
+      return basicAuthorization(answer.credentials);
+    } catch (error) {
+      throw new NetworkReplyError(
+        answer.space.proxy
+          ? NetworkError.ProxyAuthenticationRequiredError
+          : NetworkError.AuthenticationRequiredError,
+        `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   };
 
   const answering: Layer = (next) => (exchange) => {
@@ -199,26 +225,52 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         usedCache = new Set([spaceKey(cached.space)]);
       }
     }
-    const knownProxy = plain.protocol === "http:" ? httpProxyOf(exchange.proxy) : undefined;
-    if (
-      first === undefined && knownProxy !== undefined && !baseHeaders.has("proxy-authorization")
-    ) {
-      proxy = cache.forProxy(knownProxy.origin);
-      if (proxy !== undefined) (usedCache ??= new Set()).add(spaceKey(proxy.space));
-    }
+    // Proxy credentials go where the proxy is known: the proxy layer, below the cache and the
+    // queue, calls `toProxy` once it chose the proxy of an attempt. A request that sets its own
+    // `Proxy-Authorization` keeps it until a 407 of its own is answered.
+    let proxyAnswered = false;
+    /** The `Proxy-Authorization` value `toProxy` set on the current attempt. */
+    let proxyValue: string | undefined;
+    const toProxy: ProxyChosen = (sending, chosen) => {
+      proxy = undefined;
+      const via = httpProxyOf(chosen);
+      const cached = via === undefined ? undefined : cache.forProxy(via.origin);
+      let value: string | undefined;
+      if (cached !== undefined) {
+        try {
+          value = cached.scheme === "basic"
+            ? basicAuthorization(cached.credentials)
+            : header(cached, method, plain.href);
+        } catch {
+          value = undefined; // the space went away meanwhile: the proxy challenges again
+        }
+      }
+      // Sent again (a retry) to a proxy without credentials: what was set for another goes.
+      if (
+        value === undefined && (proxyValue === undefined ||
+          sending.headers.get("proxy-authorization") !== proxyValue)
+      ) {
+        proxyValue = undefined;
+        return;
+      }
+      const headers = new Headers(sending.headers);
+      if (value === undefined) headers.delete("proxy-authorization");
+      else headers.set("proxy-authorization", value);
+      sending.headers = headers;
+      proxyValue = value;
+      if (cached !== undefined && value !== undefined) {
+        proxy = cached;
+        (usedCache ??= new Set()).add(spaceKey(cached.space));
+      }
+    };
 
     let attempt = exchange;
     for (;;) {
       // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
-      if (server !== undefined || proxy !== undefined) {
+      if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        if (server !== undefined) {
-          await answerWith(headers, "authorization", server, plain.pathname + plain.search);
-        }
-        if (proxy !== undefined) {
-          await answerWith(headers, "proxy-authorization", proxy, plain.href);
-        }
+        await answerWith(headers, "authorization", server, plain.pathname + plain.search);
       }
       let response: Response;
       if (first !== undefined) {
@@ -226,10 +278,29 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         first = undefined;
       } else {
         attempt.headers = headers;
+        proxy = undefined;
+        proxyValue = undefined;
+        const hooked = plain.protocol === "http:" &&
+          (proxyAnswered || !baseHeaders.has("proxy-authorization"));
+        if (hooked) setProxyChosen(attempt, toProxy);
         response = await next(attempt);
+        // The next hop starts from what was asked, not from the proxy's credentials.
+        if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
-      if (response.status !== 401 && !isProxy) return response;
+      if (response.status !== 401 && !isProxy) {
+        // The server took credentials the cache did not hold yet: they join it now.
+        const pending = server?.pending;
+        if (pending !== undefined) {
+          const { space, scheme, credentials } = server!;
+          cache.store(
+            space,
+            { scheme, credentials, digest: pending.digest, nc: pending.nc },
+            plain,
+          );
+        }
+        return response;
+      }
 
       let origin: string;
       let proxyConfig: NetworkProxy | undefined;
@@ -284,26 +355,37 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         staleRetries++;
         answer = sent;
       } else {
-        if (sent !== undefined && sameSpace(sent.space, space)) cache.delete(space);
-        answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
+        // Refused: cached credentials leave the cache; pending ones were never in it, and what
+        // the cache holds (which worked for other requests) stays.
+        if (sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space)) {
+          cache.delete(space);
+        }
+        try {
+          answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
+        } catch (error) {
+          await response.body?.cancel().catch(() => {});
+          throw error;
+        }
       }
       if (answer === undefined) return await refused(response);
-      if (exchange.body !== null && !exchange.body.replayable) {
-        await response.body?.cancel().catch(() => {});
-        throw new NetworkReplyError(
-          NetworkError.ContentReSendError,
-          `Cannot answer the authentication challenge of ${origin}: the request must be sent ` +
-            `again with credentials, and its body is a one-shot stream that was already sent; ` +
-            `pass a string, bytes, Blob, FormData or URLSearchParams to allow resending`,
+      await response.body?.cancel().catch(() => {});
+      if (oneShot()) throw cannotResend(origin);
+      // Built before they are cached: credentials Basic cannot encode fail this reply only.
+      if (answer.scheme === "basic") basicHeader(answer);
+      else await loadDigest(); // the proxy layer's call builds the header without waiting
+      const pending = answer.pending;
+      if (pending !== undefined) {
+        // Not cached until they work: a new challenge restarts the nonce count of a new nonce.
+        if (pending.digest?.nonce !== digest?.nonce) pending.nc = 0;
+        pending.digest = digest;
+      } else {
+        cache.store(
+          space,
+          { scheme: answer.scheme, credentials: answer.credentials, digest },
+          isProxy ? undefined : plain,
         );
       }
-      await response.body?.cancel().catch(() => {});
-      cache.store(
-        space,
-        { scheme: answer.scheme, credentials: answer.credentials, digest },
-        isProxy ? undefined : plain,
-      );
-      if (isProxy) proxy = answer;
+      if (isProxy) proxyAnswered = true;
       else server = answer;
       attempt = exchange.again({ url: new URL(url.href), method, headers: baseHeaders });
     }
@@ -317,6 +399,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
     }
 
+    /** Whether the request's body is a one-shot stream, which cannot be sent again. */
+    function oneShot(): boolean {
+      return exchange.body !== null && !exchange.body.replayable;
+    }
+
+    /** The failure of a challenge that only sending the body again could answer. */
+    function cannotResend(origin: string): NetworkReplyError {
+      return new NetworkReplyError(
+        NetworkError.ContentReSendError,
+        `Cannot answer the authentication challenge of ${origin}: the request must be sent ` +
+          `again with credentials, and its body is a one-shot stream that was already sent; ` +
+          `pass a string, bytes, Blob, FormData or URLSearchParams to allow resending`,
+      );
+    }
+
     /** Sets the header answering with `answer` (none when its space went away meanwhile). */
     async function answerWith(
       headers: Headers,
@@ -324,18 +421,16 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       answer: Answer,
       uri: string,
     ): Promise<void> {
-      if (answer.scheme !== "basic") await loadDigest();
-      try {
-        headers.set(name, header(answer, method, uri));
-      } catch (error) {
-        if (error instanceof RangeError) return; // the cached space went away meanwhile
-        throw new NetworkReplyError(
-          answer.space.proxy
-            ? NetworkError.ProxyAuthenticationRequiredError
-            : NetworkError.AuthenticationRequiredError,
-          `Cannot authenticate to ${answer.space.origin}: ${(error as Error).message}`,
-          { cause: error },
-        );
+      if (answer.scheme !== "basic") {
+        await loadDigest();
+        try {
+          headers.set(name, header(answer, method, uri));
+        } catch (error) {
+          if (error instanceof RangeError) return; // the cached space went away meanwhile
+          throw error;
+        }
+      } else {
+        headers.set(name, basicHeader(answer));
       }
     }
 
@@ -369,14 +464,24 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
             password: proxyConfig.password ?? "",
           })
           : fromUrl;
-        if (configured !== undefined) return { space, scheme, credentials: configured };
+        if (configured !== undefined) {
+          // A URL's credentials answer this request; they join the cache once they work.
+          return isProxy ? { space, scheme, credentials: configured } : {
+            space,
+            scheme,
+            credentials: configured,
+            pending: { digest: undefined, nc: 0 },
+          };
+        }
       }
       const asks = exchange.authenticatorCalls;
       if (asks >= MAX_ASKS) return undefined;
+      const authenticator = settings.authenticator;
+      // Credentials asked for could only be sent with the body again: none are asked for.
+      if (authenticator !== undefined && oneShot()) throw cannotResend(space.origin);
       exchange.authenticatorCalls = asks + 1;
       const challenge = describe(asks + 1, true);
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
-      const authenticator = settings.authenticator;
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       try {

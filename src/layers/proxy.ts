@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Exchange, type Layer, TransferTimeoutAbort } from "../exchange.ts";
+import { type Exchange, type Layer, proxyChosen, TransferTimeoutAbort } from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
 import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
@@ -133,6 +133,8 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           }
         }
         exchange.proxy = proxy;
+        // The proxy's credentials, known only now (see `layers/auth.ts`).
+        proxyChosen(exchange)?.(exchange, proxy);
         const gating = settings.gate?.(exchange, proxy);
         if (gating !== undefined) {
           return gating.then(() => send(exchange, proxy, env?.hasProxy, protocol));

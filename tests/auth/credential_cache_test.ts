@@ -128,6 +128,20 @@ Deno.test("CredentialCache counts Digest nonce uses per nonce", () => {
   });
 });
 
+Deno.test("CredentialCache continues the nonce count a stored answer already used", () => {
+  const cache = new CredentialCache();
+  const space = { origin: "http://example.com", realm: "r", proxy: false };
+  const challenge = digest('Digest realm="r", nonce="one", qop="auth"');
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: challenge, nc: 2 });
+  assert.equal(cache.nextNonceCount(space), 3);
+  // The same nonce keeps the higher count, a new one starts from the count given.
+  cache.store(space, { scheme: "digest", credentials: BOB, digest: challenge, nc: 1 });
+  assert.equal(cache.nextNonceCount(space), 4);
+  const next = digest('Digest realm="r", nonce="two", qop="auth"');
+  cache.store(space, { scheme: "digest", credentials: BOB, digest: next, nc: 1 });
+  assert.equal(cache.nextNonceCount(space), 2);
+});
+
 Deno.test("CredentialCache adds a Digest domain's same-origin URIs to the space", () => {
   const cache = new CredentialCache();
   const origin = "http://example.com";

@@ -59,6 +59,42 @@ Deno.test("userinfo in a request URL wins over cached credentials and is never m
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
+Deno.test("credentials in a request URL join the cache only once they work", async (t) => {
+  for (const scheme of ["basic", "digest"] as const) {
+    await t.step(
+      `${scheme}: a wrong password in a URL neither replaces nor drops what worked`,
+      async () => {
+        await using server = startAuthServer({ scheme, users: USERS });
+        await using manager = new NetworkAccessManager();
+        const get = async (url: string) => {
+          const before = server.log.length;
+          const reply = manager.get(url);
+          await reply.text();
+          return { error: reply.error, outcomes: server.log.slice(before).map((e) => e.outcome) };
+        };
+        assert.deepEqual(await get(withUser(server.origin, "alice:A-pass", "/d/1")), {
+          error: NetworkError.NoError,
+          outcomes: ["missing", "ok"],
+        });
+        // Cached once they worked: sent up front (for Digest with the next nonce count).
+        assert.deepEqual(await get(`${server.origin}/d/2`), {
+          error: NetworkError.NoError,
+          outcomes: ["ok"],
+        });
+        assert.deepEqual(await get(withUser(server.origin, "alice:wrong", "/d/3")), {
+          error: NetworkError.AuthenticationRequiredError,
+          outcomes: ["missing", scheme === "basic" ? "bad-credentials" : "bad-response"],
+        });
+        assert.deepEqual(await get(`${server.origin}/d/4`), {
+          error: NetworkError.NoError,
+          outcomes: ["ok"],
+        });
+      },
+    );
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
 Deno.test("a server that answered Digest never gets Basic credentials unless the authenticator accepts the downgrade", async (t) => {
   for (const accept of [false, true]) {
     await t.step(accept ? "the authenticator accepts" : "the authenticator refuses", async () => {

@@ -359,17 +359,45 @@ Deno.test("auth layer resends replayable bodies and refuses one-shot streams", a
     assert.equal(await manager.put(`${target.url}/doc`, "document").text(), "stored");
     assert.deepEqual(bodies, ["document", "document"]);
   });
-  await t.step("a stream body fails with ContentReSendError", async () => {
+  await t.step("a stream body fails with ContentReSendError, without asking", async () => {
     await using auth = server();
-    await using manager = new NetworkAccessManager({
-      authenticator: () => ({ username: "alice", password: "wonderland" }),
-    });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
     const stream = ReadableStream.from([new TextEncoder().encode("once")]);
     const reply = manager.post(`${auth.origin}/upload`, stream);
+    let events = 0;
+    reply.addEventListener("authenticationrequired", () => events++);
     await reply.finished;
     assert.equal(reply.error, NetworkError.ContentReSendError);
     assert.match(reply.errorString, /one-shot stream/);
     assert.equal(auth.log.length, 1);
+    assert.equal(calls.length, 0, "credentials that could not be sent were asked for");
+    assert.equal(events, 0);
+  });
+  await t.step("a stream body through a proxy that answers 407: the same", async () => {
+    await using origin = startOrigin();
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    const { calls, authenticator } = recorder({ username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const reply = manager.post(origin.url("127.0.0.1", "/upload"), stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.match(reply.errorString, /one-shot stream/);
+    assert.deepEqual(proxy.log.map((r) => r.outcome), [407]);
+    assert.equal(calls.length, 0);
+  });
+  await t.step("a stream body and no authenticator: the 401 is the reply", async () => {
+    await using auth = server();
+    await using manager = new NetworkAccessManager();
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const reply = manager.post(`${auth.origin}/upload`, stream);
+    await reply.text();
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(reply.status, 401);
   });
 });
 
@@ -393,6 +421,36 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     // The next request answers the proxy's challenge from the cache.
     assert.equal(await manager.get(origin.url("127.0.0.1", "/again")).text(), "origin GET /again");
     assert.equal(calls.length, 1);
+  });
+  await t.step("later requests send the cached proxy credentials up front", async () => {
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    await using open = startProxyServer();
+    const { calls, authenticator } = recorder({ username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      // 127.0.0.1 through the proxy that asks for credentials, localhost through the other.
+      proxyFactory: (query) => [
+        { type: "http", url: query.url.hostname === "localhost" ? open.url : proxy.url },
+      ],
+    });
+    assert.equal(await manager.get(origin.url("127.0.0.1", "/a")).text(), "origin GET /a");
+    assert.equal(
+      await manager.post(origin.url("127.0.0.1", "/b"), "text").text(),
+      "origin POST /b",
+    );
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const streamed = manager.post(origin.url("127.0.0.1", "/c"), stream);
+    assert.equal(await streamed.text(), "origin POST /c");
+    assert.deepEqual(proxy.log.map((r) => [r.url, r.outcome]), [
+      [origin.url("127.0.0.1", "/a"), 407],
+      [origin.url("127.0.0.1", "/a"), 200],
+      [origin.url("127.0.0.1", "/b"), 200],
+      [origin.url("127.0.0.1", "/c"), 200],
+    ]);
+    assert.equal(calls.length, 1);
+    // Another proxy is never sent them.
+    assert.equal(await manager.get(origin.url("localhost", "/d")).text(), "origin GET /d");
+    assert.deepEqual(open.log.map((r) => r.proxyAuthorization), [null]);
   });
   await t.step("no credentials: ProxyAuthenticationRequiredError with the 407", async () => {
     await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
@@ -419,6 +477,11 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     assert.equal(await reply.text(), "hello alice");
     assert.equal(calls[0]!.proxy, true);
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok"]);
+    // Up front on the next request, with the cached nonce and the next nonce count.
+    assert.equal(await manager.get("http://origin.test/again").text(), "hello alice");
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+    assert.match(digestProxy.log[2]!.authorization!, /nc=00000002/);
+    assert.equal(calls.length, 1);
   });
 });
 
@@ -453,6 +516,29 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
     assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
     assert.match(reply.errorString, /must not contain ':'/);
   });
+  await t.step(
+    "credentials Basic cannot encode are not cached: the next request asks again",
+    async () => {
+      await using auth = server();
+      const { calls, authenticator } = recorder(
+        { username: "al:ice", password: "x" },
+        { username: "alice", password: "wonderland" },
+      );
+      await using manager = new NetworkAccessManager({ authenticator });
+      const first = manager.get(`${auth.origin}/dir/a`);
+      await first.finished;
+      assert.equal(first.error, NetworkError.AuthenticationRequiredError);
+      assert.match(first.errorString, /'username' must not contain ':', got al:ice/);
+      const second = manager.get(`${auth.origin}/dir/b`);
+      assert.equal(await second.text(), "hello alice");
+      assert.equal(calls.length, 2);
+      assert.deepEqual(auth.log.map((e) => [e.path, e.outcome]), [
+        ["/dir/a", "missing"],
+        ["/dir/b", "missing"],
+        ["/dir/b", "ok"],
+      ]);
+    },
+  );
   await t.step("the option is validated", () => {
     assert.throws(
       () => new NetworkAccessManager({ authenticator: "x" as unknown as Authenticator }),
