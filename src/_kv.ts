@@ -1,5 +1,7 @@
 /** Shared helpers for the Deno KV backed stores (cache, cookie jar, HSTS). */
 
+import { describe } from "./_validation.ts";
+
 /** Options shared by the `open()` functions of the KV-backed stores. */
 export interface _KvSource {
   /** A SQLite file (or `":memory:"`) to open; opened and closed by the store. */
@@ -41,6 +43,17 @@ export function _kvPath(kv: Deno.Kv): string | undefined {
   return kvPaths.get(kv);
 }
 
+/**
+ * Checks that `kv` is a `Deno.Kv` (from `Deno.openKv()`), before any store uses it; `what`
+ * starts the message, such as "Cannot open cache".
+ */
+export function _checkKv(what: string, kv: unknown): asserts kv is Deno.Kv {
+  const Kv = (Deno as { Kv?: unknown }).Kv;
+  if (typeof Kv !== "function" || !(kv instanceof Kv)) {
+    throw new TypeError(`${what}: 'kv' must be a Deno.Kv from Deno.openKv(), got ${describe(kv)}`);
+  }
+}
+
 /** Opens the database a store uses; `owned` tells whether the store must close it. */
 export async function _openKv(
   source: _KvSource,
@@ -49,7 +62,10 @@ export async function _openKv(
   if (source.kv !== undefined && source.path !== undefined) {
     throw new TypeError(`Cannot open ${what}: give either 'kv' or 'path', not both`);
   }
-  if (source.kv !== undefined) return { kv: source.kv, owned: false };
+  if (source.kv !== undefined) {
+    _checkKv(`Cannot open ${what}`, source.kv);
+    return { kv: source.kv, owned: false };
+  }
   if (source.path !== undefined && typeof source.path !== "string") {
     throw new TypeError(`Cannot open ${what}: 'path' must be a string, got ${typeof source.path}`);
   }

@@ -1,10 +1,12 @@
 /** Checking a Standard Schema v1 validator and running it. */
 
 import type { NetworkReply } from "./reply.ts";
+import { describe } from "./_validation.ts";
 import {
   SchemaValidationError,
   type StandardSchemaV1,
   type StandardSchemaV1InferOutput,
+  type StandardSchemaV1Issue,
 } from "./standard_schema.ts";
 
 /** Checks that `schema` is a Standard Schema v1; the message starts with `what`. */
@@ -25,7 +27,8 @@ export function checkSchema(what: string, schema: unknown): asserts schema is St
 
 /**
  * Validates `value` with `schema`; resolves with the validator's output or rejects with a
- * {@linkcode SchemaValidationError} naming `what`.
+ * {@linkcode SchemaValidationError} naming `what`, or with a `TypeError` when the validator
+ * returns something that is not a result.
  */
 export async function validate<Schema extends StandardSchemaV1>(
   schema: Schema,
@@ -33,8 +36,17 @@ export async function validate<Schema extends StandardSchemaV1>(
   what: string,
   reply?: NetworkReply,
 ): Promise<StandardSchemaV1InferOutput<Schema>> {
-  let result = schema["~standard"].validate(value);
+  let result: unknown = schema["~standard"].validate(value);
   if (result instanceof Promise) result = await result;
-  if (result.issues) throw new SchemaValidationError(what, result.issues, reply);
-  return result.value as StandardSchemaV1InferOutput<Schema>;
+  const issues = (result as { issues?: unknown } | null)?.issues;
+  if (typeof result !== "object" || result === null || (issues && !Array.isArray(issues))) {
+    const vendor = describe(schema["~standard"].vendor);
+    throw new TypeError(
+      `Cannot validate ${what[0]!.toLowerCase()}${what.slice(1)}: the schema's validate() ` +
+        `(vendor ${vendor}) returned ${describe(result)}, not a result ({ value } or ` +
+        `{ issues: [...] })`,
+    );
+  }
+  if (issues) throw new SchemaValidationError(what, issues as StandardSchemaV1Issue[], reply);
+  return (result as { value: unknown }).value as StandardSchemaV1InferOutput<Schema>;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { _openKvDatabase } from "./_kv.ts";
+import { _checkKv, _openKvDatabase } from "./_kv.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
@@ -304,7 +304,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * Makes a factory; the stores open on the first `ready` or `createAsync()`.
    *
    * @param options The database, which stores, the clock and the managers' options.
-   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
+   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, or an
+   * option has the wrong type.
    * @throws {RangeError} When a manager option is out of range.
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
@@ -317,6 +318,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     if (options.path !== undefined && typeof options.path !== "string") {
       throw new TypeError(`${WHAT}: 'path' must be a string, got ${typeof options.path}`);
     }
+    if (options.kv !== undefined) _checkKv(WHAT, options.kv);
     checkStore("cache", options.cache);
     checkStore("cookieJar", options.cookieJar);
     const shared = typeof options.cookieJar === "object" ? options.cookieJar.shared : undefined;

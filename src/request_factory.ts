@@ -6,10 +6,11 @@
  */
 
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { headersError } from "./_validation.ts";
+import { describe, headersError } from "./_validation.ts";
 
 /**
- * Query parameters: a `URLSearchParams`, a record, or name/value pairs.
+ * Query parameters: a `URLSearchParams`, a record, or name/value pairs; every name and value
+ * is a string (a number, `null` or an array as a value throws a `TypeError` naming it).
  *
  * @example The three forms of query parameters
  * ```ts
@@ -91,15 +92,40 @@ function checkToken(what: string, token: unknown): string | undefined {
   return token;
 }
 
+/**
+ * The parameters of `query`: a `URLSearchParams`, a plain object of strings, or an array of
+ * `[name, value]` string pairs. Anything else (a number, `null`, a value that is not a string,
+ * such as an array) throws, rather than being turned into text by `URLSearchParams`.
+ */
 function toParams(what: string, field: string, query: QueryInit | undefined): URLSearchParams {
   if (query === undefined) return new URLSearchParams();
-  try {
-    return new URLSearchParams(query);
-  } catch (error) {
-    throw new TypeError(`${what}: '${field}' must be URLSearchParams, a record or pairs`, {
-      cause: error,
+  if (query instanceof URLSearchParams) return new URLSearchParams(query);
+  const bad = (where: string, expected: string, value: unknown) =>
+    new TypeError(`${what}: '${field}${where}' must be ${expected}, got ${describe(value)}`);
+  if (Array.isArray(query)) {
+    query.forEach((pair: unknown, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        const got = Array.isArray(pair)
+          ? `an array of ${pair.length} ${pair.length === 1 ? "item" : "items"}`
+          : describe(pair);
+        throw new TypeError(
+          `${what}: '${field}[${i}]' must be a [name, value] pair of strings, got ${got}`,
+        );
+      }
+      pair.forEach((part: unknown, j) => {
+        if (typeof part !== "string") throw bad(`[${i}][${j}]`, "a string", part);
+      });
     });
+    return new URLSearchParams(query);
   }
+  const proto = typeof query === "object" && query !== null ? Object.getPrototypeOf(query) : 0;
+  if (proto !== Object.prototype && proto !== null) {
+    throw bad("", "URLSearchParams, a record of strings or [name, value] pairs", query);
+  }
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value !== "string") throw bad(`.${name}`, "a string", value);
+  }
+  return new URLSearchParams(query);
 }
 
 function toBase(what: string, value: unknown): URL {

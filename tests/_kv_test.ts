@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { _openKvDatabase } from "../src/_kv.ts";
-import { lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
+import { KvCache, KvCookieJar, KvHstsStore, KvNetworkAccessManagerFactory } from "../mod.ts";
+import { countedKv, lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
 
 Deno.test("opening a KV database is tried again while SQLite reports it locked", async () => {
   const { openKv, paths } = lockedThenOpen(2);
@@ -74,5 +75,27 @@ Deno.test("workers that open one new KV file at the same moment all get it", asy
   } finally {
     for (const worker of workers) worker.terminate();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the KV stores refuse a 'kv' that is not a Deno.Kv, naming it", async () => {
+  const stores = [["cache", KvCache], ["cookie jar", KvCookieJar], ["HSTS store", KvHstsStore]];
+  for (const [what, store] of stores as [string, { open(o: object): Promise<unknown> }][]) {
+    await assert.rejects(store.open({ kv: {} }), {
+      name: "TypeError",
+      message: `Cannot open ${what}: 'kv' must be a Deno.Kv from Deno.openKv(), got an object`,
+    });
+  }
+  await assert.rejects(KvNetworkAccessManagerFactory.open({ kv: {} as Deno.Kv }), {
+    message:
+      "Cannot create manager factory: 'kv' must be a Deno.Kv from Deno.openKv(), got an object",
+  });
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const { kv: counted } = countedKv(kv);
+    await using cache = await KvCache.open({ kv: counted });
+    assert.equal(await cache.cacheSize(), 0);
+  } finally {
+    kv.close();
   }
 });

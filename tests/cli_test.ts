@@ -178,6 +178,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--request",
         "--header",
         "--data",
+        "--data-binary",
         "--json",
         "--form",
         "--output",
@@ -217,6 +218,11 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--bogus", "http://x.test/"], /Unknown option '--bogus'/],
     [["-X", "BAD@", "http://x.test/"], /-X takes an HTTP method, got "BAD@"/],
     [["--retry", "two", "http://x.test/"], /--retry takes a whole number .*"two"/],
+    [["--retry", "-1", "http://x.test/"], /^netaccess: --retry takes a whole number .*"-1"$/],
+    [["--max-redirs", "-1", "http://x.test/"], /--max-redirs takes a whole number .*"-1"$/],
+    [["-m", "-2", "http://x.test/"], /--timeout takes a number of seconds above 0, got "-2"$/],
+    [["--retry", "-v", "http://x.test/"], /--retry takes a whole number .*"-v"$/],
+    [["-d", "a", "--data-binary", "b", "http://x.test/"], /give one of -d, --data-binary, /],
     [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
     [["-H", "no colon", "http://x.test/"], /-H takes "Name: value"/],
@@ -287,18 +293,37 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.equal(echo.body, "a=1&b=2");
       assert.equal(echo.headers["content-type"], "application/x-www-form-urlencoded");
     });
-    await t.step("-d @file and -d @- (stdin)", async () => {
-      await Deno.writeTextFile(`${dir}/payload.txt`, "from a file\nline two\n");
+    await t.step("-d @file and -d @- (stdin), without their line breaks as in curl", async () => {
+      await Deno.writeTextFile(`${dir}/payload.txt`, "from a file\r\nline two\n");
       const fromFile = JSON.parse(
         (await runCli(["-d", `@${dir}/payload.txt`, `${server.url}/echo`])).out,
       );
-      assert.equal(fromFile.body, "from a file\nline two\n");
+      assert.equal(fromFile.body, "from a fileline two");
       const fromStdin = JSON.parse(
-        (await runCli(["-X", "PUT", "-d", "@-", `${server.url}/echo`], { stdin: "piped in" }))
+        (await runCli(["-X", "PUT", "-d", "@-", `${server.url}/echo`], {
+          stdin: "piped\nin\r\n",
+        }))
           .out,
       );
       assert.equal(fromStdin.method, "PUT");
-      assert.equal(fromStdin.body, "piped in");
+      assert.equal(fromStdin.body, "pipedin");
+      const joined = JSON.parse(
+        (await runCli(["-d", "a=1\n", "-d", `@${dir}/payload.txt`, `${server.url}/echo`])).out,
+      );
+      assert.equal(joined.body, "a=1\n&from a fileline two", "text keeps its line breaks");
+      const json = JSON.parse(
+        (await runCli(["--json", `@${dir}/payload.txt`, `${server.url}/echo`])).out,
+      );
+      assert.equal(json.body, "from a file\r\nline two\n", "--json keeps them");
+      const binary = await runCli(["--data-binary", `@${dir}/payload.txt`, `${server.url}/echo`]);
+      const echoed = JSON.parse(binary.out);
+      assert.equal(echoed.body, "from a file\r\nline two\n", "--data-binary keeps them");
+      assert.equal(echoed.method, "POST");
+      assert.equal(echoed.headers["content-type"], "application/x-www-form-urlencoded");
+      const binaryStdin = await runCli(["--data-binary", "@-", `${server.url}/echo`], {
+        stdin: "a\nb\n",
+      });
+      assert.equal(JSON.parse(binaryStdin.out).body, "a\nb\n");
       const missing = await runCli(["-d", `@${dir}/nope`, `${server.url}/echo`]);
       assert.equal(missing.code, EXIT_CODES.failure);
       assert.match(missing.err, /^netaccess: Cannot read the --data file .*nope: /);

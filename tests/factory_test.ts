@@ -284,6 +284,15 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
   assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
     message: "Cannot create manager factory: give either 'kv' or 'path', not both",
   });
+  for (
+    const [kv, shown] of [[{}, "an object"], [null, "null"], ["state.sqlite3", '"state.sqlite3"']]
+  ) {
+    assert.throws(() => new KvNetworkAccessManagerFactory({ kv: kv as never }), {
+      name: "TypeError",
+      message:
+        `Cannot create manager factory: 'kv' must be a Deno.Kv from Deno.openKv(), got ${shown}`,
+    });
+  }
   assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
     message: "Cannot create manager factory: 'cache' must be a boolean or an object, got yes",
   });

@@ -158,6 +158,38 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
+Deno.test("NetworkRequestFactory takes query parameters only as strings, naming what is not", () => {
+  const api = new NetworkRequestFactory("https://a.test/");
+  const records = "URLSearchParams, a record of strings or [name, value] pairs";
+  const cases: [unknown, string][] = [
+    [5, `'query' must be ${records}, got 5`],
+    [null, `'query' must be ${records}, got null`],
+    ["a=b", `'query' must be ${records}, got "a=b"`],
+    [new Map([["a", "b"]]), `'query' must be ${records}, got an instance of Map`],
+    [{ a: null }, "'query.a' must be a string, got null"],
+    [{ page: 2 }, "'query.page' must be a string, got 2"],
+    [{ b: ["x", "y"] }, "'query.b' must be a string, got an array"],
+    [[["a"]], "'query[0]' must be a [name, value] pair of strings, got an array of 1 item"],
+    [["ab"], `'query[0]' must be a [name, value] pair of strings, got "ab"`],
+    [[["a", "1"], ["b", 2]], "'query[1][1]' must be a string, got 2"],
+  ];
+  for (const [query, message] of cases) {
+    assert.throws(() => new NetworkRequestFactory("https://a.test/", { query: query as never }), {
+      name: "TypeError",
+      message: `Cannot create request factory: ${message}`,
+    });
+    assert.throws(() => api.createRequest("x", query as never), {
+      name: "TypeError",
+      message: `Cannot create request: ${message}`,
+    });
+  }
+  assert.throws(() => (api.queryParameters = { a: 1 } as never), {
+    message: "Cannot set queryParameters: 'queryParameters.a' must be a string, got 1",
+  });
+  const plain = Object.assign(Object.create(null), { a: "1" });
+  assert.equal(api.createRequest("x", plain).url.search, "?a=1");
+});
+
 Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, with the token", async (t) => {
   const api = new NetworkRequestFactory("https://api.test/v1/", { bearerToken: "s3cret" });
   const escapes = [

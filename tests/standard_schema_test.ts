@@ -121,3 +121,23 @@ Deno.test("json(schema) refuses something that is not a Standard Schema, leaving
   }
   assert.deepEqual(await reply.json(), [1]);
 });
+
+Deno.test("json(schema) names a validator that returns something that is not a result", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const results: [unknown, string][] = [
+    [undefined, "undefined"],
+    [null, "null"],
+    [Promise.resolve(7), "7"],
+    [{ issues: "bad" }, "an object"],
+  ];
+  for (const [result, shown] of results) {
+    await t.step(`validate() returning ${shown}`, async () => {
+      const schema = { "~standard": { version: 1, vendor: "mine", validate: () => result } };
+      await assert.rejects(manager.get("data:application/json,[1]").json(schema as never), {
+        name: "TypeError",
+        message: "Cannot validate the body of data:application/json,[1]: the schema's validate() " +
+          `(vendor "mine") returned ${shown}, not a result ({ value } or { issues: [...] })`,
+      });
+    });
+  }
+});

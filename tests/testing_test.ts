@@ -117,6 +117,69 @@ Deno.test("MockTransport injects failures as NetworkError codes, for a number of
   ]);
 });
 
+Deno.test("MockTransport fails a request whose handler returns no answer, naming the route", async (t) => {
+  await using mocked = createMockManager();
+  const results: [string, unknown, string][] = [
+    ["/undefined", undefined, "undefined (a missing `return`?)"],
+    ["/null", null, "null"],
+    ["/number", 42, "42"],
+    ["/text", "hi", '"hi"'],
+    ["/bytes", new Uint8Array([1]), "an instance of Uint8Array"],
+  ];
+  for (const [path, result] of results) {
+    mocked.mock.route("GET", `https://api.test${path}`, () => result as never);
+  }
+  for (const [path, , shown] of results) {
+    await t.step(`a handler returning ${shown}`, async () => {
+      const reply = mocked.manager.get(`https://api.test${path}`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.equal(
+        reply.errorString,
+        `The handler of mock route GET https://api.test${path} returned ${shown} for GET ` +
+          `https://api.test${path}; it must return a Response or a { status, headers, body | json } object`,
+      );
+    });
+  }
+  await t.step("the documented results still answer", async () => {
+    mocked.mock
+      .route("GET", "/response", () => new Response("r", { status: 202 }))
+      .route(
+        "GET",
+        "/fields",
+        () => Promise.resolve({ status: 201, headers: { "x-a": "1" }, body: "f" }),
+      )
+      .route("GET", "/json", () => ({ json: { ok: true } }));
+    const response = mocked.manager.get("https://a.test/response");
+    assert.equal(await response.text(), "r");
+    assert.equal(response.status, 202);
+    const fields = mocked.manager.get("https://a.test/fields");
+    assert.equal(await fields.text(), "f");
+    assert.equal(fields.headers.get("x-a"), "1");
+    assert.deepEqual(await mocked.manager.get("https://a.test/json").json(), { ok: true });
+  });
+});
+
+Deno.test("MockTransport names a route by its method and full pattern", async (t) => {
+  await using mocked = createMockManager();
+  mocked.mock
+    .fail("GET", "https://down.example/*", NetworkError.ConnectionRefusedError)
+    .fail("*", "/gone/:id", NetworkError.RemoteHostClosedError)
+    .fail("post", new URLPattern({ hostname: "h.test", pathname: "/p" }), 1);
+  const cases = [
+    ["GET", "https://down.example/s", "GET https://down.example/*"],
+    ["GET", "https://a.test/gone/1", "* /gone/:id"],
+    ["POST", "https://h.test/p", "POST *://h.test:*/p"],
+  ];
+  for (const [method, url, route] of cases) {
+    await t.step(route!, async () => {
+      const reply = mocked.manager.sendCustomRequest(url!, method!);
+      await reply.finished;
+      assert.equal(reply.errorString, `Mock failure for ${method} ${url} (route ${route})`);
+    });
+  }
+});
+
 Deno.test("MockTransport adds latency, with an injected sleep or a real one that abort stops", async (t) => {
   await t.step("route latency wins over the transport's", async () => {
     const waits: number[] = [];
@@ -163,6 +226,13 @@ Deno.test("MockTransport validates routes with messages naming the field", () =>
     name: "RangeError",
     message: "Cannot add mock route: 'times' must be a positive integer, got 0",
   });
+  for (const [responder, shown] of [[null, "null"], [42, "42"], [[], "an array"]] as const) {
+    assert.throws(() => mock.route("GET", "/x", responder as never), {
+      name: "TypeError",
+      message: "Cannot add mock route: 'responder' must be a Response, a " +
+        `{ status, headers, body | json } object, a string or a handler function, got ${shown}`,
+    });
+  }
   assert.throws(() => new MockTransport({ latency: -1 }), {
     message: "Cannot create mock transport: 'latency' must be a non-negative number, got -1",
   });

@@ -21,9 +21,11 @@ export const HELP =
 usage: netaccess [options] URL...
 
 Request
-  -X, --request METHOD      method (default GET, or POST with -d, --json, -F)
+  -X, --request METHOD      method (default GET, or POST with a body)
   -H, --header "N: V"       add a header (repeatable)
-  -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &)
+  -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &);
+                            the line breaks of a file or stdin are dropped, as in curl
+      --data-binary DATA    as -d, but a file or stdin is sent as it is
       --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
   -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
   -I, --head                send HEAD and print the response headers
@@ -67,6 +69,7 @@ const OPTIONS = {
   request: { type: "string", short: "X" },
   header: { type: "string", short: "H", multiple: true },
   data: { type: "string", short: "d", multiple: true },
+  "data-binary": { type: "string", multiple: true },
   json: { type: "string", multiple: true },
   form: { type: "string", short: "F", multiple: true },
   head: { type: "boolean", short: "I" },
@@ -184,9 +187,41 @@ function parsed(args: string[]) {
 /** The values of the options, by long name. */
 export type Values = ReturnType<typeof parsed>["values"];
 
+/** The options that take a number, by how they are written, and their long names. */
+const NUMBER_OPTIONS = new Map([
+  ["--max-redirs", "max-redirs"],
+  ["-m", "timeout"],
+  ["--timeout", "timeout"],
+  ["--transfer-timeout", "transfer-timeout"],
+  ["--retry", "retry"],
+  ["--parallel", "parallel"],
+]);
+
+/**
+ * `args` with each number option that is followed by an argument starting with `-` (such as
+ * `--retry -1`) joined to it as `--retry=-1`: as in curl, the option takes that argument, and
+ * the check of its value names it, where `parseArgs` would call it ambiguous.
+ */
+function joinNumberValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = NUMBER_OPTIONS.get(arg);
+    const next = args[i + 1];
+    if (arg === "--") return joined.concat(args.slice(i));
+    if (name !== undefined && next !== undefined && next.startsWith("-")) {
+      joined.push(`--${name}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 /** Parses `args` (throws on an unknown option or a missing value). */
 export function parse(args: string[]): { values: Values; positionals: string[] } {
-  return parsed(args);
+  return parsed(joinNumberValues(args));
 }
 
 /** Checks the arguments and makes the plan of a run. */
@@ -208,10 +243,17 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.usage, `"${text}" is not a URL`, true);
     }
   });
-  const bodies = [values.data, values.json, values.form].filter((v) => v !== undefined).length;
-  if (bodies > 1) throw new Exit(EXIT_CODES.usage, "give one of -d, --json and -F", true);
+  const bodies = [values.data, values["data-binary"], values.json, values.form]
+    .filter((v) => v !== undefined).length;
+  if (bodies > 1) {
+    throw new Exit(EXIT_CODES.usage, "give one of -d, --data-binary, --json and -F", true);
+  }
   if (values.head && bodies > 0) {
-    throw new Exit(EXIT_CODES.usage, "-I sends no body: drop -d, --json or -F", true);
+    throw new Exit(
+      EXIT_CODES.usage,
+      "-I sends no body: drop -d, --data-binary, --json or -F",
+      true,
+    );
   }
   if (values.output !== undefined && values["remote-name"]) {
     throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);

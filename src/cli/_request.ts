@@ -36,6 +36,12 @@ async function dataBytes(value: string, option: string): Promise<Uint8Array> {
   }
 }
 
+/** `bytes` without their CR and LF bytes. */
+function withoutLineBreaks(bytes: Uint8Array): Uint8Array {
+  if (!bytes.includes(0x0a) && !bytes.includes(0x0d)) return bytes;
+  return bytes.filter((byte) => byte !== 0x0a && byte !== 0x0d);
+}
+
 /**
  * A body sent as a stream of 64 KiB slices so that its upload progress can be shown. The
  * request carries the bytes (replayable for redirects and authentication); each send gets a
@@ -138,6 +144,7 @@ export interface RequestOptions {
   request?: string;
   header?: string[];
   data?: string[];
+  "data-binary"?: string[];
   json?: string[];
   form?: string[];
   head?: boolean;
@@ -163,12 +170,19 @@ export async function requestOf(
     }
   }
   let body: Uint8Array | null = null;
-  if (values.data !== undefined) {
+  const binary = values["data-binary"] !== undefined;
+  const data = values.data ?? values["data-binary"];
+  if (data !== undefined) {
     if (!headers.has("content-type")) {
       headers.set("content-type", "application/x-www-form-urlencoded");
     }
+    const option = binary ? "--data-binary" : "--data";
     const parts = [];
-    for (const data of values.data) parts.push(await dataBytes(data, "--data"));
+    for (const value of data) {
+      const bytes = await dataBytes(value, option);
+      // As curl's -d: the carriage returns and newlines of a file or stdin are not sent.
+      parts.push(!binary && value.startsWith("@") ? withoutLineBreaks(bytes) : bytes);
+    }
     body = parts.length === 1 ? parts[0]! : encoder.encode(
       parts.map((part) => new TextDecoder().decode(part)).join("&"),
     );

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkTimerRange } from "../_validation.ts";
+import { checkTimerRange, describe } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -221,6 +221,8 @@ export interface MockTransportOptions {
 interface Route {
   method: string;
   pattern: URLPattern;
+  /** The method and the full pattern, for messages. */
+  name: string;
   responder: MockResponder;
   latency: number | undefined;
   failure: NetworkErrorCode | undefined;
@@ -237,6 +239,25 @@ function toPattern(pattern: string | URLPattern | URLPatternInit): URLPattern {
       : new URLPattern(pattern);
   }
   return new URLPattern(pattern);
+}
+
+/** The pattern as it was given, for messages: a string as written, else its parts. */
+function describePattern(given: string | URLPattern | URLPatternInit, pattern: URLPattern): string {
+  if (typeof given === "string") return given;
+  const parts = ["protocol", "username", "password", "hostname", "port"] as const;
+  if (parts.every((part) => pattern[part] === "*") && pattern.search === "*") {
+    return pattern.pathname;
+  }
+  const port = pattern.port === "" ? "" : `:${pattern.port}`;
+  const search = pattern.search === "*" || pattern.search === "" ? "" : `?${pattern.search}`;
+  return `${pattern.protocol}://${pattern.hostname}${port}${pattern.pathname}${search}`;
+}
+
+/** A canned answer (`MockResponseInit`): a plain object, as a handler's result may also be. */
+function isResponseInit(value: unknown): value is MockResponseInit {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 function checkDelay(what: string, field: string, value: unknown): void {
@@ -377,7 +398,8 @@ export class MockTransport {
    * @param responder How to answer; a `Response` is copied for each request.
    * @param options Latency, failure and how many times the route answers.
    * @returns The transport, for chaining.
-   * @throws {TypeError} When the pattern is invalid, or `failure` is not a NetworkError code.
+   * @throws {TypeError} When the pattern is invalid, `responder` is none of a `Response`, a
+   * `MockResponseInit` object, a string or a function, or `failure` is not a NetworkError code.
    * @throws {RangeError} When `latency` is negative or `times` is not a positive integer.
    *
    * @example Fail twice, then answer
@@ -408,6 +430,15 @@ export class MockTransport {
     } catch (error) {
       throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}`, { cause: error });
     }
+    if (
+      typeof responder !== "string" && typeof responder !== "function" &&
+      !(responder instanceof Response) && !isResponseInit(responder)
+    ) {
+      throw new TypeError(
+        `${what}: 'responder' must be a Response, a { status, headers, body | json } object, ` +
+          `a string or a handler function, got ${describe(responder)}`,
+      );
+    }
     const route = options;
     checkDelay(what, "latency", route.latency);
     if (route.failure !== undefined && !KNOWN_CODES.has(route.failure)) {
@@ -422,6 +453,7 @@ export class MockTransport {
     this.#routes.push({
       method: method.toUpperCase(),
       pattern: compiled,
+      name: `${method.toUpperCase()} ${describePattern(pattern, compiled)}`,
       responder: typeof responder === "string" ? { body: responder } : responder,
       latency: route.latency,
       failure: route.failure,
@@ -515,7 +547,7 @@ export class MockTransport {
       await exchange.body?.discard();
       throw new NetworkReplyError(
         route.failure,
-        `Mock failure for ${method} ${exchange.url.href} (route ${route.method} ${route.pattern.pathname})`,
+        `Mock failure for ${method} ${exchange.url.href} (route ${route.name})`,
       );
     }
     let response: Response;
@@ -527,7 +559,17 @@ export class MockTransport {
         ...match.hostname.groups,
         ...match.pathname.groups,
       };
-      response = toResponse(await responder(request, { params, exchange }));
+      const result: unknown = await responder(request, { params, exchange });
+      if (!(result instanceof Response) && !isResponseInit(result)) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} returned ${
+            result === undefined ? "undefined (a missing `return`?)" : describe(result)
+          } for ${method} ${exchange.url.href}; it must return a Response or a ` +
+            `{ status, headers, body | json } object`,
+        );
+      }
+      response = toResponse(result);
     } else {
       await drain(exchange);
       response = responder instanceof Response ? responder.clone() : toResponse(responder);
