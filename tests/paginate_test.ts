@@ -27,6 +27,19 @@ async function collectUntilError<T>(iterable: AsyncIterable<T>) {
 }
 
 /** A paginated API: `/items?page=N` for N in 1..pages, two items a page, linked by Link. */
+/** A response whose body sends `text`, then breaks (at once, or `ms` later). */
+function breaksAfter(text: string, ms: number): Response {
+  return new Response(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(text));
+        if (ms === 0) controller.error(new Error("gone"));
+        else setTimeout(() => controller.error(new Error("gone")), ms);
+      },
+    }),
+  );
+}
+
 function pagedServer(pages: number, answer?: (page: number, request: Request) => Response | null) {
   const seen: { page: number; headers: Headers }[] = [];
   const server = serve((request) => {
@@ -116,17 +129,7 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
   });
 
   await t.step("a transfer that breaks", async () => {
-    const { server } = pagedServer(3, (page) =>
-      page === 2
-        ? new Response(
-          new ReadableStream({
-            start(controller) {
-              controller.enqueue(new TextEncoder().encode('["2a",'));
-              controller.error(new Error("gone"));
-            },
-          }),
-        )
-        : null);
+    const { server } = pagedServer(3, (page) => page === 2 ? breaksAfter('["2a",', 0) : null);
     await using _ = server;
     await using manager = new NetworkAccessManager();
     const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
@@ -135,17 +138,7 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
   });
 
   await t.step("a streamed page yields what it streamed, then throws", async () => {
-    const { server } = pagedServer(3, (page) =>
-      page === 2
-        ? new Response(
-          new ReadableStream({
-            start(controller) {
-              controller.enqueue(new TextEncoder().encode("2a\n2b\n"));
-              setTimeout(() => controller.error(new Error("gone")), 20);
-            },
-          }),
-        )
-        : null);
+    const { server } = pagedServer(3, (page) => page === 2 ? breaksAfter("2a\n2b\n", 20) : null);
     await using _ = server;
     await using manager = new NetworkAccessManager();
     async function* lines(reply: AsyncIterable<Uint8Array>) {
