@@ -100,21 +100,27 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /**
  * Refuses a delay in milliseconds (already checked otherwise) that is too long for a timer:
  * `setTimeout` would fire a delay of 2^31 ms or more at once, a timeout that never waits.
+ * `zero` ends the message: what 0 means for the field (a timeout: off).
  */
-export function checkTimerRange(what: string, field: string, value: unknown): void {
+export function checkTimerRange(
+  what: string,
+  field: string,
+  value: unknown,
+  zero = "use 0 to turn it off",
+): void {
   if (typeof value === "number" && value > MAX_TIMER_MS) {
     throw new RangeError(
       `${what}: '${field}' must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest ` +
-        `timer), got ${value}; use 0 to turn it off`,
+        `timer), got ${value}; ${zero}`,
     );
   }
 }
 
 /**
  * Checks a delay in milliseconds that becomes a timer (or `undefined`): an integer from 0 to
- * 2^31 - 1.
+ * 2^31 - 1. `zero` ends the message for a value too long (see {@linkcode checkTimerRange}).
  */
-export function checkTimer(what: string, field: string, value: unknown): void {
+export function checkTimer(what: string, field: string, value: unknown, zero?: string): void {
   checkInteger(what, field, value, 0);
-  checkTimerRange(what, field, value);
+  checkTimerRange(what, field, value, zero);
 }

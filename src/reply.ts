@@ -76,8 +76,8 @@ export let replyAborted: (reply: NetworkReply) => boolean;
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
-/** Moves a reply to the last of the redirects it followed (the redirect layer). */
-export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[]) => void;
+/** Moves a reply to the last of the redirects it followed, or to `url` (redirect, HSTS layers). */
+export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[], url?: URL) => void;
 /**
  * Gives a reply a queue slot to release when it finishes (its body read, failed or
  * aborted); released at once when the reply has already finished.
@@ -205,9 +205,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorActivity = (reply) => reply.#activity();
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
-    replyRedirected = (reply, redirects) => {
+    replyRedirected = (reply, redirects, url) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
-      reply.#url = reply.#redirects.at(-1) ?? reply.url;
+      reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
     };
     decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
     holdSlot = (reply, release) => {

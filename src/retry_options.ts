@@ -43,7 +43,8 @@ export interface RetryOptions {
   statusCodes?: number[];
   /**
    * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
-   * remote host, timed out, temporary network failure, network session failed.
+   * remote host, timed out, temporary network failure, network session failed. Only failures
+   * before the response count: one while its body streams is never retried.
    * @default {[1, 2, 4, 7, 8]}
    */
   errorCodes?: NetworkErrorCode[];
@@ -141,9 +142,16 @@ export function checkRetry(what: string, value: unknown): void {
   }
   const options = value as RetryOptions;
   checkCount(what, "retry.limit", options.limit);
-  checkTimer(what, "retry.delay", options.delay);
-  checkTimer(what, "retry.backoffLimit", options.backoffLimit);
-  checkTimer(what, "retry.maxRetryAfter", options.maxRetryAfter);
+  // 0 is no wait, not retries off (that is `retry: false`).
+  const noWait = "use 0 to retry without waiting, or retry: false for no retries";
+  checkTimer(what, "retry.delay", options.delay, noWait);
+  checkTimer(what, "retry.backoffLimit", options.backoffLimit, noWait);
+  checkTimer(
+    what,
+    "retry.maxRetryAfter",
+    options.maxRetryAfter,
+    "with 0 any Retry-After wait fails the reply at once",
+  );
   checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
   checkList(what, "retry.statusCodes", options.statusCodes, isStatus, "HTTP statuses (100-599)");
   checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes");

@@ -90,6 +90,52 @@ Deno.test("a process run with --allow-net=127.0.0.1:<port> gets reply errors, ne
   assert.deepEqual(results.rejections, []);
 });
 
+Deno.test("a host denied by --deny-net is reported as such, not as one --allow-net would grant", async (t) => {
+  const child = new URL("./testdata/permissions/denied_net.ts", import.meta.url).pathname;
+  const [target, other, proxy] = [closedPort(), closedPort(), closedPort()];
+  const urls = [`http://127.0.0.1:${target}/`, `http://127.0.0.1:${other}/`];
+  const run = async (flags: string[]) =>
+    (await runChild([...flags, child, `http://127.0.0.1:${proxy}`, ...urls])).stdout as string[];
+  const denied = (hosts: string) =>
+    `Deno's net permission is denied, by --deny-net or at an earlier prompt (remove the ` +
+    `--deny-net entry that covers ${hosts}: --allow-net does not override it)`;
+  await t.step("--deny-net for every host", async () => {
+    const messages = await run(["--deny-net"]);
+    assert.equal(
+      messages[0],
+      `Network access to host 127.0.0.1:${target} is not permitted: Deno's net permission is ` +
+        "denied, by --deny-net or at an earlier prompt (remove --deny-net: --allow-net does not " +
+        "override it)",
+    );
+  });
+  await t.step("--deny-net for one host, --allow-net for the others", async () => {
+    const messages = await run(["--allow-net", `--deny-net=127.0.0.1:${target}`]);
+    assert.equal(
+      messages[0],
+      `Network access to host 127.0.0.1:${target} is not permitted: ${
+        denied(`127.0.0.1:${target}`)
+      }`,
+    );
+    assert.match(messages[1]!, /^Connection refused by 127\.0\.0\.1:/);
+  });
+  await t.step("a denied proxy and a target not granted are told apart", async () => {
+    const messages = await run([`--deny-net=127.0.0.1:${proxy}`]);
+    assert.equal(
+      messages[1],
+      `Network access to host 127.0.0.1:${other} is not permitted: Deno's net permission is not ` +
+        `granted (grant it with --allow-net=127.0.0.1:${other})`,
+    );
+    assert.equal(
+      messages[2],
+      `Network access to host 127.0.0.1:${target} and proxy 127.0.0.1:${proxy} is not ` +
+        `permitted: Deno's net permission is denied for 127.0.0.1:${proxy}, by --deny-net or at ` +
+        `an earlier prompt (remove the --deny-net entry that covers 127.0.0.1:${proxy}: ` +
+        `--allow-net does not override it) and is not granted for 127.0.0.1:${target} (grant it ` +
+        `with --allow-net=127.0.0.1:${target})`,
+    );
+  });
+});
+
 Deno.test({
   name:
     "narrowed test permissions: a host not granted fails the reply cleanly, a granted one works",

@@ -6,6 +6,7 @@ import {
   type NetworkProxy,
   type NetworkReply,
   type ProxyQuery,
+  systemProxyFactory,
 } from "../mod.ts";
 import {
   runWithEnv,
@@ -396,6 +397,38 @@ Deno.test('the system proxy is the default, and "system" reads the environment',
     origin.url("origin.test", "/env"),
     origin.url("origin.test", "/env"),
   ]);
+});
+
+Deno.test("a malformed proxy variable fails the request instead of sending it direct", async (t) => {
+  await using origin = startOrigin();
+  await t.step("systemProxyFactory(env)", async () => {
+    for (const value of ["ftp://127.0.0.1:1", "http://127.0.0.1:99999", "http://bob:pw@[oops"]) {
+      await using manager = new NetworkAccessManager({
+        proxyFactory: systemProxyFactory({ HTTP_PROXY: value }),
+      });
+      const outcome = await settle(manager.get(origin.url("127.0.0.1", "/direct")));
+      assert.equal(outcome.error, NetworkError.UnknownNetworkError, value);
+      assert.equal(outcome.body, null);
+      assert.match(outcome.errorString, /^Cannot use proxy: the environment variable HTTP_PROXY /);
+      assert.ok(!outcome.errorString.includes("pw"), outcome.errorString);
+    }
+  });
+  await t.step("the process environment, for the default manager; none stays direct", async () => {
+    const { code, stdout, stderr } = await runWithEnv(
+      new URL("./testdata/proxy/bad_env_proxy.ts", import.meta.url),
+      [origin.url("127.0.0.1", "/direct")],
+      { HTTP_PROXY: "http://bob:pw@127.0.0.1:99999" },
+    );
+    assert.equal(code, 0, stderr);
+    const results = JSON.parse(stdout);
+    assert.deepEqual(results.default, {
+      body: null,
+      error: NetworkError.UnknownNetworkError,
+      errorString: "Cannot use proxy: the environment variable HTTP_PROXY is not a usable proxy " +
+        'URL (must be a URL or host:port), got "http://127.0.0.1:99999"',
+    });
+    assert.deepEqual(results.none, { body: "origin GET /direct", error: 0, errorString: "" });
+  });
 });
 
 Deno.test("one client per proxy configuration, closed by clearConnectionCache and close", async (t) => {

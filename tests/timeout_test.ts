@@ -142,11 +142,11 @@ Deno.test("a request signal from AbortSignal.timeout() fails the reply with Time
 
 Deno.test("timer options of 2^31 ms or more are rejected with a clear error", async (t) => {
   const tooLong = 2 ** 31;
-  const message = (field: string) =>
+  const message = (field: string, zero = "use 0 to turn it off") =>
     new RegExp(
       `'${
         field.replace(".", "\\.")
-      }' must be at most 2147483647 ms \\(about 24\\.8 days, the longest timer\\), got 2147483648; use 0 to turn it off$`,
+      }' must be at most 2147483647 ms \\(about 24\\.8 days, the longest timer\\), got 2147483648; ${zero}$`,
     );
   for (const field of ["timeout", "transferTimeout"] as const) {
     await t.step(`manager option ${field}`, () => {
@@ -173,11 +173,18 @@ Deno.test("timer options of 2^31 ms or more are rejected with a clear error", as
       assert.match(reply.errorString, message(field));
     });
   }
-  for (const field of ["delay", "backoffLimit", "maxRetryAfter"] as const) {
+  // For retry waits 0 means no wait, not retries off.
+  const noWait = "use 0 to retry without waiting, or retry: false for no retries";
+  const retryFields = [
+    ["delay", noWait],
+    ["backoffLimit", noWait],
+    ["maxRetryAfter", "with 0 any Retry-After wait fails the reply at once"],
+  ] as const;
+  for (const [field, zero] of retryFields) {
     await t.step(`retry.${field}`, () => {
       assert.throws(() => new NetworkAccessManager({ retry: { [field]: tooLong } }), {
         name: "RangeError",
-        message: message(`retry.${field}`),
+        message: message(`retry.${field}`, zero),
       });
     });
   }

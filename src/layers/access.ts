@@ -12,8 +12,8 @@
  * permission is checked for the target's `host:port` and the proxy's. Deno needs both when
  * a proxy is used: `Deno.createHttpClient` checks the proxy's address, and `fetch` checks the
  * target's although it connects to the proxy. A permission not granted fails the reply with
- * `UnknownNetworkError` and a message naming the flag that grants it, instead of a thrown
- * `NotCapable`.
+ * `UnknownNetworkError` and a message naming the flag that grants it (or, for a host a
+ * `--deny-net` flag covers, the entry to remove), instead of a thrown `NotCapable`.
  *
  * @module
  */
@@ -89,13 +89,35 @@ export function netHost(url: URL): string {
   return `${url.hostname}:${port}`;
 }
 
-function netMessage(missing: { host: string; what: string; state: string }[]): string {
+/**
+ * Why a host may not be reached: `"prompt"` not granted (nor asked), `"refused"` denied when the
+ * manager asked, `"denied"` denied before it asked (a `--deny-net` flag, or an earlier prompt).
+ */
+type Refusal = "prompt" | "refused" | "denied";
+
+function netMessage(
+  missing: { host: string; what: string; why: Refusal }[],
+  allDenied: boolean,
+): string {
   const names = missing.map((m) => `${m.what} ${m.host}`).join(" and ");
-  const hosts = missing.map((m) => m.host).join(",");
-  const denied = missing.some((m) => m.state === "denied");
+  const reasons: string[] = [];
+  for (const why of ["denied", "refused", "prompt"] as const) {
+    const hosts = missing.filter((m) => m.why === why).map((m) => m.host);
+    if (hosts.length === 0) continue;
+    const forWhom = hosts.length < missing.length ? ` for ${hosts.join(" and ")}` : "";
+    reasons.push(
+      why === "denied"
+        // --allow-net does not lift a --deny-net entry: naming it would not help.
+        ? `is denied${forWhom}, by --deny-net or at an earlier prompt (remove ${
+          allDenied ? "--deny-net" : `the --deny-net entry that covers ${hosts.join(" and ")}`
+        }: --allow-net does not override it)`
+        : `${why === "refused" ? "was denied" : "is not granted"}${forWhom} (grant it with ` +
+          `--allow-net=${hosts.join(",")})`,
+    );
+  }
   return `Network access to ${names} is not permitted: Deno's net permission ${
-    denied ? "was denied" : "is not granted"
-  } (grant it with --allow-net=${hosts})`;
+    reasons.join(" and ")
+  }`;
 }
 
 async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<void> {
@@ -185,19 +207,32 @@ export function networkGate(
     if (proxy.url !== undefined && proxy.type !== "none" && proxy.type !== "system") {
       needed.push({ host: netHost(new URL(proxy.url)), what: "proxy" });
     }
-    const missing: { host: string; what: string; state: string }[] = [];
+    const missing: { host: string; what: string; why: Refusal }[] = [];
     for (const { host, what } of needed) {
       let state: Deno.PermissionState;
+      let asked = false;
       try {
-        state = await permissions.state({ name: "net", host }, request);
+        state = await permissions.state({ name: "net", host });
+        if (state === "prompt" && request) {
+          asked = true;
+          state = await permissions.state({ name: "net", host }, true);
+        }
       } catch {
         // A host Deno cannot name in a descriptor: fetch reports it.
         continue;
       }
-      if (state !== "granted") missing.push({ host, what, state });
+      if (state === "granted") continue;
+      missing.push({
+        host,
+        what,
+        why: state === "prompt" ? "prompt" : asked ? "refused" : "denied",
+      });
     }
     if (missing.length > 0) {
-      throw new NetworkReplyError(NetworkError.UnknownNetworkError, netMessage(missing));
+      throw new NetworkReplyError(
+        NetworkError.UnknownNetworkError,
+        netMessage(missing, permissions.netState() === "denied"),
+      );
     }
   }
 }

@@ -10,6 +10,7 @@ import { type Layer, responseInfo } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import { replyRedirected } from "../reply.ts";
 
 /** What the HSTS layer reads, for each request. */
 export interface HstsSettings {
@@ -34,8 +35,19 @@ export function hstsLayer(settings: HstsSettings): Layer {
         { cause: error },
       );
     }
-    if (upgraded !== null) exchange.url = upgraded;
-    const response = await next(exchange);
+    let response: Response;
+    if (upgraded === null) response = await next(exchange);
+    else {
+      exchange.url = upgraded;
+      try {
+        response = await next(exchange);
+      } catch (error) {
+        // A failed request reports the URL it tried, as a response would have.
+        const { reply } = exchange;
+        replyRedirected(reply, reply.redirects, upgraded);
+        throw error;
+      }
+    }
     const sts = response.headers.get("strict-transport-security");
     const url = responseInfo(response).url ?? exchange.url;
     if (sts !== null && url.protocol === "https:" && !responseInfo(response).fromCache) {

@@ -84,27 +84,48 @@ function readProcessEnv(): Record<string, string | undefined> {
   return env;
 }
 
-/** Lower case first, then upper case; an empty value counts as unset. */
-function lookup(env: Record<string, string | undefined>, lower: string): string | undefined {
+/**
+ * The variable's name and value, lower case first, then upper case; an empty value counts as
+ * unset.
+ */
+function lookup(
+  env: Record<string, string | undefined>,
+  lower: string,
+): [name: string, value: string] | undefined {
   const small = env[lower]?.trim();
-  if (small) return small;
+  if (small) return [lower, small];
   const upper = lower.toUpperCase();
   if (upper === "HTTP_PROXY" && env.REQUEST_METHOD !== undefined) return undefined;
   const big = env[upper]?.trim();
-  return big ? big : undefined;
+  return big ? [upper, big] : undefined;
 }
 
-function proxyFromEnv(value: string): NetworkProxy | undefined {
+/**
+ * The proxy a variable names. A value that names none fails: the requests it was meant for
+ * must not go direct unnoticed.
+ */
+function proxyFromEnv(name: string, value: string): NetworkProxy {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
   const scheme = match ? match[1]!.toLowerCase() : "http";
-  if (scheme !== "http" && scheme !== "https" && scheme !== "socks5" && scheme !== "socks5h") {
-    return undefined;
+  let problem = "the scheme must be http, https, socks5 or socks5h";
+  if (scheme === "http" || scheme === "https" || scheme === "socks5" || scheme === "socks5h") {
+    try {
+      return validateProxy({ type: scheme, url: value }, "proxy");
+    } catch (error) {
+      // The check's own words, without its prefix and the value it quotes (shown below).
+      problem = (error as Error).message.replace(/^proxy: 'proxy\.url' /, "").replace(
+        /, got [^]*$/,
+        "",
+      );
+    }
   }
-  try {
-    return validateProxy({ type: scheme, url: value }, "proxy");
-  } catch {
-    return undefined;
-  }
+  // Whatever stands before the last "@" may hold a password: it is never shown.
+  const at = value.lastIndexOf("@");
+  const shown = at < 0 ? value : `${match?.[0] ?? ""}***${value.slice(at)}`;
+  throw new TypeError(
+    `Cannot use proxy: the environment variable ${name} is not a usable proxy URL (${problem}), ` +
+      `got "${shown}"`,
+  );
 }
 
 function prefixMatches(address: number[], network: number[], bits: number): boolean {
@@ -186,7 +207,9 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  *   counts as unset. `HTTP_PROXY` in upper case is ignored when `REQUEST_METHOD` is set (a CGI
  *   program, where a request's `Proxy:` header would become `HTTP_PROXY`).
  * - A value is a URL with the scheme `http`, `https`, `socks5` or `socks5h` (none means
- *   `http`), with optional `user:password@`. Other schemes and unparsable values are ignored.
+ *   `http`), with optional `user:password@`. A request whose variable (after `no_proxy`)
+ *   holds anything else is not sent direct: the factory throws, naming the variable and its
+ *   value with the user info hidden.
  * - `no_proxy` / `NO_PROXY` is a list separated by commas or spaces, case-insensitive. `*`
  *   alone bypasses the proxy for every host. A name matches itself and its subdomains
  *   (`example.com` matches `example.com` and `a.example.com`, not `badexample.com`); a
@@ -198,8 +221,10 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  * @param env The variables to read; when absent, the process environment is read on every
  * query. Reading it needs the `env` permission for those names
  * (`--allow-env=http_proxy,HTTP_PROXY,https_proxy,HTTPS_PROXY,all_proxy,ALL_PROXY,no_proxy,NO_PROXY,REQUEST_METHOD`
- * or `--allow-env`); a variable without permission reads as unset, without a prompt.
- * @returns A factory answering `[proxy]`, or `[]` for a direct connection.
+ * or `--allow-env`); a variable without permission reads as unset, without a prompt. (Deno's
+ * own HTTP client still applies it: see the README, "Proxies".)
+ * @returns A factory answering `[proxy]`, or `[]` for a direct connection. It throws a
+ * `TypeError` when the variable a query would use is not a usable proxy URL.
  *
  * @example Which proxy a URL would use
  * ```ts
@@ -231,13 +256,12 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
       : scheme === "http" || scheme === "ws"
       ? lookup(vars, "http_proxy")
       : undefined;
-    const value = specific ?? lookup(vars, "all_proxy");
-    if (value === undefined) return [];
+    const variable = specific ?? lookup(vars, "all_proxy");
+    if (variable === undefined) return [];
     const noProxy = lookup(vars, "no_proxy");
-    if (noProxy !== undefined && bypasses(parseNoProxy(noProxy), query.host, query.port)) {
+    if (noProxy !== undefined && bypasses(parseNoProxy(noProxy[1]), query.host, query.port)) {
       return [];
     }
-    const proxy = proxyFromEnv(value);
-    return proxy ? [proxy] : [];
+    return [proxyFromEnv(...variable)];
   };
 }

@@ -221,6 +221,26 @@ Deno.test("HSTS layer upgrades redirect targets", async (t) => {
   });
 });
 
+Deno.test("an upgraded request that fails reports the https URL it tried", async (t) => {
+  await using plain = serve(() => new Response("plain"));
+  await using manager = new NetworkAccessManager({
+    hstsStore: new MemoryHstsStore({ preload: ["localhost"] }),
+  });
+  await t.step("a handshake that fails", async () => {
+    const reply = manager.get(`http://localhost:${plain.port}/p`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+    assert.equal(reply.url.href, `https://localhost:${plain.port}/p`);
+    assert.deepEqual(reply.redirects, []);
+  });
+  await t.step("a refused connection, with user info kept out", async () => {
+    const reply = manager.get("http://user:pw@localhost/p");
+    await reply.finished;
+    assert.notEqual(reply.error, NetworkError.NoError);
+    assert.equal(reply.url.href, "https://localhost/p");
+  });
+});
+
 Deno.test("HSTS policies in a KvHstsStore survive a restart", async () => {
   const { caCert } = await certificates;
   const dir = await Deno.makeTempDir();

@@ -154,8 +154,49 @@ Deno.test("systemProxyFactory parses proxy values", () => {
   assert.deepEqual(proxyFor({ HTTP_PROXY: "socks5h://proxy.local" }, "http://x/"), [
     { type: "socks5h", url: "socks5h://proxy.local:1080" },
   ]);
-  assert.deepEqual(proxyFor({ HTTP_PROXY: "socks4://proxy.local:1080" }, "http://x/"), []);
-  assert.deepEqual(proxyFor({ HTTP_PROXY: "http://" }, "http://x/"), []);
+});
+
+Deno.test("systemProxyFactory throws for a malformed value, naming the variable", async (t) => {
+  const cases: [Record<string, string>, string, string][] = [
+    [
+      { HTTP_PROXY: "ftp://127.0.0.1:1" },
+      "HTTP_PROXY",
+      "the scheme must be http, https, socks5 or socks5h",
+    ],
+    [{ http_proxy: "socks4://u:s3cret@proxy.local:1080" }, "http_proxy", "the scheme must be"],
+    [{ HTTP_PROXY: "http://127.0.0.1:99999" }, "HTTP_PROXY", "must be a URL or host:port"],
+    [{ HTTP_PROXY: "http://[oops" }, "HTTP_PROXY", "must be a URL or host:port"],
+    [{ HTTP_PROXY: "http://" }, "HTTP_PROXY", "must be a URL or host:port"],
+    [{ ALL_PROXY: "socks5://u:s3cret@h:1/path" }, "ALL_PROXY", "must not have a path"],
+  ];
+  for (const [env, name, problem] of cases) {
+    await t.step(JSON.stringify(env), () => {
+      assert.throws(() => proxyFor(env, "http://x/"), (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.ok(
+          error.message.startsWith(`Cannot use proxy: the environment variable ${name} `),
+          error.message,
+        );
+        assert.ok(error.message.includes(problem), error.message);
+        assert.ok(!error.message.includes("s3cret"), error.message);
+        return true;
+      });
+    });
+  }
+  await t.step("the value is quoted with its user info hidden", () => {
+    assert.throws(
+      () => proxyFor({ HTTP_PROXY: "http://bob:s3cret@127.0.0.1:99999" }, "http://x/"),
+      {
+        message: "Cannot use proxy: the environment variable HTTP_PROXY is not a usable proxy " +
+          'URL (must be a URL or host:port), got "http://***@127.0.0.1:99999"',
+      },
+    );
+  });
+  await t.step("only the variable a request would use, after NO_PROXY, counts", () => {
+    const env = { HTTP_PROXY: "ftp://bad:1", HTTPS_PROXY: "http://ok:1", NO_PROXY: "skip.test" };
+    assert.deepEqual(proxyFor(env, "https://x/"), [{ type: "http", url: "http://ok:1" }]);
+    assert.deepEqual(proxyFor(env, "http://skip.test/"), []);
+  });
 });
 
 Deno.test("systemProxyFactory honours every NO_PROXY form", async (t) => {
