@@ -31,14 +31,32 @@ export async function writeAll(
   while (offset < bytes.byteLength) offset += await writer.write(bytes.subarray(offset));
 }
 
+/**
+ * The file `-O` writes: the URL's last path segment, percent-decoded. A name that decodes to a
+ * path (`..%2F`, `%5C`), to `.` or `..`, holds a control character or is not valid
+ * percent-encoding is refused: a link's name never writes outside the current directory.
+ */
 function remoteName(url: URL): string {
-  const name = decodeURIComponent(url.pathname.split("/").pop() ?? "");
-  if (!name || name === "." || name === "..") {
+  const segment = url.pathname.split("/").pop() ?? "";
+  const refuse = (why: string): never => {
+    const shown = new URL(url.href);
+    shown.username = shown.password = ""; // -u puts the credentials there
     throw new Exit(
       EXIT_CODES.usage,
-      `-O takes the file name from the URL, and ${url.href} has none: use -o FILE`,
+      `-O takes the file name from the URL, and ${shown.href} ${why}: use -o FILE`,
       true,
     );
+  };
+  let name = "";
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    refuse(`has a file name that is not valid percent-encoding (${JSON.stringify(segment)})`);
+  }
+  if (!name || name === "." || name === "..") refuse("has none");
+  // deno-lint-ignore no-control-regex
+  if (/[/\\\x00-\x1F\x7F]/.test(name)) {
+    refuse(`names ${JSON.stringify(name)}, which is not a plain file name`);
   }
   return name;
 }
