@@ -167,7 +167,14 @@ export function checkRetry(what: string, value: unknown): void {
   }
 }
 
-/** Waits `ms` milliseconds, or rejects with the signal's reason when it aborts. */
+/** The longest delay a timer takes; a longer one would fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits `ms` milliseconds (at most about 24.8 days: a longer wait, such as an event stream's
+ * `retry: 99999999999`, waits that long rather than firing at once), or rejects with the
+ * signal's reason when it aborts.
+ */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -178,7 +185,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

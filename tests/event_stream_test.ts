@@ -218,6 +218,29 @@ Deno.test("eventStream ends its wait to reconnect at once when the manager close
   await manager.close();
 });
 
+Deno.test("eventStream waits out a retry time too long for a timer instead of reconnecting at once", async (t) => {
+  // A timer given more than 2^31 - 1 ms fires after 1 ms: the stream would reconnect in a loop.
+  const cases: [string, string, number | undefined][] = [
+    ["the server's retry field", "retry: 2147483648\ndata: 1\n\n", undefined],
+    ["the server's retry field, past 2^53", `retry: ${"9".repeat(30)}\ndata: 1\n\n`, undefined],
+    ["the reconnectionTime option", "data: 1\n\n", 2 ** 31],
+  ];
+  for (const [name, body, reconnectionTime] of cases) {
+    await t.step(name, async () => {
+      const { server, requests } = streamServer(Array(50).fill(body));
+      await using _ = server;
+      await using manager = new NetworkAccessManager();
+      const signal = AbortSignal.timeout(300);
+      const events = await collect(manager.eventStream(server.url, {
+        signal,
+        ...(reconnectionTime === undefined ? {} : { reconnectionTime }),
+      }));
+      assert.deepEqual(events.map((e) => e.data), ["1"]);
+      assert.equal(requests.length, 1, "no reconnection within 300 ms");
+    });
+  }
+});
+
 Deno.test("eventStream counts the connections that ended without an event in its error", async (t) => {
   await using manager = new NetworkAccessManager();
   const cases: [name: string, script: string[], maxReconnects: number, message: RegExp][] = [
