@@ -7,7 +7,7 @@
 
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { isToken } from "./_http_token.ts";
-import { checkInteger, checkTimer, describe } from "./_validation.ts";
+import { checkInteger, checkTimer, describe, MAX_TIMER_MS } from "./_validation.ts";
 
 /**
  * How failed requests are sent again. Retrying is off by default (as in Qt); turn it on with
@@ -166,9 +166,6 @@ export function checkRetry(what: string, value: unknown): void {
     );
   }
 }
-
-/** The longest delay a timer takes; a longer one would fire after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Waits `ms` milliseconds (at most about 24.8 days: a longer wait, such as an event stream's
