@@ -14,6 +14,7 @@ import {
   NetworkReplyError,
   NetworkRequest,
 } from "../../mod.ts";
+import { _withoutUserinfo } from "../_redact.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
@@ -39,11 +40,10 @@ export async function writeAll(
 function remoteName(url: URL): string {
   const segment = url.pathname.split("/").pop() ?? "";
   const refuse = (why: string): never => {
-    const shown = new URL(url.href);
-    shown.username = shown.password = ""; // -u puts the credentials there
+    // -u puts the credentials in the URL: they are not shown.
     throw new Exit(
       EXIT_CODES.usage,
-      `-O takes the file name from the URL, and ${shown.href} ${why}: use -o FILE`,
+      `-O takes the file name from the URL, and ${_withoutUserinfo(url).href} ${why}: use -o FILE`,
       true,
     );
   };
