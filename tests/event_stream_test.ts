@@ -80,6 +80,22 @@ Deno.test("eventStream reconnects after a broken connection", async () => {
   assert.equal(requests[1]!.headers.get("last-event-id"), "e1");
 });
 
+Deno.test("eventStream sends an ID beyond ASCII as UTF-8 in Last-Event-ID", async () => {
+  const { server, requests } = streamServer(["id: 日本\ndata: a\n\n", "data: b\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const events = await collect(
+    manager.eventStream(server.url, { reconnectionTime: 5, lastEventId: "é" }),
+  );
+  assert.deepEqual(events.map((e) => [e.data, e.lastEventId]), [["a", "日本"], ["b", "日本"]]);
+  // A header value arrives one char per byte: the UTF-8 bytes of the ID.
+  const sent = requests.map((r) => {
+    const value = r.headers.get("last-event-id") ?? "";
+    return new TextDecoder().decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
+  });
+  assert.deepEqual(sent, ["é", "日本", "日本"]);
+});
+
 Deno.test("eventStream reconnects after a refused connection, up to maxReconnects", async () => {
   const closed = serve(() => new Response(null));
   const url = closed.url;
