@@ -13,6 +13,8 @@ import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, parseEventStream } from "./_sse_parser.ts";
+// An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
+import { toWire } from "./cookies/_wire.ts";
 
 /** Codes after which a stream reconnects: the connection failed or broke. */
 const RECONNECT_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>([
@@ -122,7 +124,7 @@ async function* run<Type extends string>(
     const headers = new Headers(target instanceof NetworkRequest ? target.headers : undefined);
     if (!headers.has("accept")) headers.set("accept", "text/event-stream");
     if (lastEventId === "") headers.delete("last-event-id");
-    else headers.set("last-event-id", lastEventId);
+    else headers.set("last-event-id", toWire(lastEventId));
     const reply = send(target, {
       headers,
       signal,

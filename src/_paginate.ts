@@ -40,11 +40,22 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
 
 /**
  * The default `next`: the `Link` header's `rel="next"`, unless it points to a page of this walk
- * (`walked` holds the URLs asked for and answered from), which ends the walk.
+ * (`walked` holds the URLs asked for and answered from), which ends the walk. A link to another
+ * scheme than http or https (a server pointing at `file:` or `data:`) fails the walk, as a
+ * redirect there does: what a server sends never reads local files.
  */
 function nextLink(reply: NetworkReply, walked: Set<string>): URL | undefined {
   const url = findLink(reply.headers.get("link"), "next", reply.url);
-  return url === undefined || walked.has(url.href) ? undefined : url;
+  if (url === undefined || walked.has(url.href)) return undefined;
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new NetworkReplyError(
+      NetworkError.ProtocolUnknownError,
+      `${WHAT}: the Link rel="next" of the page at ${reply.url.href} points to a ${url.protocol} ` +
+        `URL; only http and https pages are followed (pass 'next' to choose the next page)`,
+      { reply },
+    );
+  }
+  return url;
 }
 
 /**

@@ -622,8 +622,9 @@ export class NetworkAccessManager
    * are its body parsed as a JSON array, and the next page is the target of its `Link`
    * header's `rel="next"` (RFC 8288), resolved against the page's URL and sent with the
    * headers and attributes of the first request; a link to a page already walked ends the
-   * walk. A page on another origin than the first request's, and every page after it, goes
-   * without the headers a redirect to another origin drops (Authorization,
+   * walk, and a link to another scheme than http or https (`file:`, `data:`) fails it with
+   * `ProtocolUnknownError`. A page on another origin than the first request's, and every page
+   * after it, goes without the headers a redirect to another origin drops (Authorization,
    * Proxy-Authorization, Cookie, the request's `sensitiveHeaders`). A page that fails ends the
    * iteration with its reply's error (a {@linkcode NetworkReplyError} with the reply's code
    * and message); its items are not yielded, except those an async iterable `items` already

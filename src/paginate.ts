@@ -80,7 +80,8 @@ export interface PaginateOptions<Item> {
    * the items of the page just read. A URL (a string may be relative to the page's URL) is
    * sent with the headers and attributes of the page's request, less the credentials a
    * redirect drops when it is on another origin; a request is sent as it is.
-   * @default {the `Link` header's `rel="next"` target (RFC 8288) unless already walked}
+   * @default {the `Link` header's `rel="next"` target (RFC 8288) unless already walked; an
+   * http or https one only}
    */
   next?: (reply: NetworkReply, items: Item[]) => NextPage | Promise<NextPage>;
   /**

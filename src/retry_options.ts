@@ -7,7 +7,7 @@
 
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { isToken } from "./_http_token.ts";
-import { checkInteger, checkTimer, describe } from "./_validation.ts";
+import { checkInteger, checkTimer, describe, MAX_TIMER_MS } from "./_validation.ts";
 
 /**
  * How failed requests are sent again. Retrying is off by default (as in Qt); turn it on with
@@ -167,7 +167,11 @@ export function checkRetry(what: string, value: unknown): void {
   }
 }
 
-/** Waits `ms` milliseconds, or rejects with the signal's reason when it aborts. */
+/**
+ * Waits `ms` milliseconds (at most about 24.8 days: a longer wait, such as an event stream's
+ * `retry: 99999999999`, waits that long rather than firing at once), or rejects with the
+ * signal's reason when it aborts.
+ */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -178,7 +182,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }

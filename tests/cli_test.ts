@@ -231,6 +231,10 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
     [["-x", "ftp://p.test", "http://x.test/"], /proxy scheme "ftp" is not supported/],
     [["-O", "http://x.test/"], /has none: use -o FILE/],
+    [["-O", "http://x.test/..%2Fup.txt"], /names "\.\.\/up\.txt", which is not a plain file name/],
+    [["-O", "http://x.test/a%5Cb"], /names "a\\\\b", which is not a plain file name/],
+    [["-O", "http://x.test/bad%E0"], /not valid percent-encoding \("bad%E0"\): use -o FILE/],
+    [["-u", "me:pw", "-O", "http://x.test/"], /and http:\/\/x\.test\/ has none/],
     [["-k", "https://x.test/"], /Deno has no per-client switch .* --cacert FILE/],
   ];
   for (const [args, message] of bad) {

@@ -80,6 +80,22 @@ Deno.test("eventStream reconnects after a broken connection", async () => {
   assert.equal(requests[1]!.headers.get("last-event-id"), "e1");
 });
 
+Deno.test("eventStream sends an ID beyond ASCII as UTF-8 in Last-Event-ID", async () => {
+  const { server, requests } = streamServer(["id: 日本\ndata: a\n\n", "data: b\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const events = await collect(
+    manager.eventStream(server.url, { reconnectionTime: 5, lastEventId: "é" }),
+  );
+  assert.deepEqual(events.map((e) => [e.data, e.lastEventId]), [["a", "日本"], ["b", "日本"]]);
+  // A header value arrives one char per byte: the UTF-8 bytes of the ID.
+  const sent = requests.map((r) => {
+    const value = r.headers.get("last-event-id") ?? "";
+    return new TextDecoder().decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
+  });
+  assert.deepEqual(sent, ["é", "日本", "日本"]);
+});
+
 Deno.test("eventStream reconnects after a refused connection, up to maxReconnects", async () => {
   const closed = serve(() => new Response(null));
   const url = closed.url;
@@ -216,6 +232,29 @@ Deno.test("eventStream ends its wait to reconnect at once when the manager close
   assert.ok(waited < 5000, `the stream threw ${waited} ms after close()`);
   assert.equal(requests.length, 1, "no connection after close()");
   await manager.close();
+});
+
+Deno.test("eventStream waits out a retry time too long for a timer instead of reconnecting at once", async (t) => {
+  // A timer given more than 2^31 - 1 ms fires after 1 ms: the stream would reconnect in a loop.
+  const cases: [string, string, number | undefined][] = [
+    ["the server's retry field", "retry: 2147483648\ndata: 1\n\n", undefined],
+    ["the server's retry field, past 2^53", `retry: ${"9".repeat(30)}\ndata: 1\n\n`, undefined],
+    ["the reconnectionTime option", "data: 1\n\n", 2 ** 31],
+  ];
+  for (const [name, body, reconnectionTime] of cases) {
+    await t.step(name, async () => {
+      const { server, requests } = streamServer(Array(50).fill(body));
+      await using _ = server;
+      await using manager = new NetworkAccessManager();
+      const signal = AbortSignal.timeout(300);
+      const events = await collect(manager.eventStream(server.url, {
+        signal,
+        ...(reconnectionTime === undefined ? {} : { reconnectionTime }),
+      }));
+      assert.deepEqual(events.map((e) => e.data), ["1"]);
+      assert.equal(requests.length, 1, "no reconnection within 300 ms");
+    });
+  }
 });
 
 Deno.test("eventStream counts the connections that ended without an event in its error", async (t) => {

@@ -335,6 +335,35 @@ Deno.test("paginate ends at a Link back to any page it walked, not only the same
   assert.deepEqual(asked, ["/a", "/b"]);
 });
 
+Deno.test("paginate fails at a Link rel=next to a file: or data: URL, reading nothing", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const secret = `${dir}/secret.json`;
+  await Deno.writeTextFile(secret, JSON.stringify(["from disk"]));
+  try {
+    for (
+      const [scheme, target] of [
+        ["file:", new URL(`file://${secret}`).href],
+        ["data:", `data:application/json,["injected"]`],
+      ] as const
+    ) {
+      await t.step(scheme, async () => {
+        await using server = serve(() =>
+          Response.json(["page 1"], { headers: { link: `<${target}>; rel="next"` } })
+        );
+        await using manager = new NetworkAccessManager();
+        const { items, error } = await collectUntilError(manager.paginate(`${server.url}/list`));
+        assert.deepEqual(items, ["page 1"], "nothing from the link's target");
+        assert.ok(error instanceof NetworkReplyError, String(error));
+        assert.equal(error.code, NetworkError.ProtocolUnknownError);
+        assert.match(error.message, new RegExp(`points to a ${scheme} URL`));
+        assert.match(error.message, /only http and https pages are followed/);
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("paginate sends a next page on another origin without the credentials a redirect drops", async (t) => {
   /** What each request arrived with: path and the headers a cross-origin hop must not carry. */
   type Seen = {

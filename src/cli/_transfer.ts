@@ -14,6 +14,7 @@ import {
   NetworkReplyError,
   NetworkRequest,
 } from "../../mod.ts";
+import { _withoutUserinfo } from "../_redact.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
@@ -31,14 +32,31 @@ export async function writeAll(
   while (offset < bytes.byteLength) offset += await writer.write(bytes.subarray(offset));
 }
 
+/**
+ * The file `-O` writes: the URL's last path segment, percent-decoded. A name that decodes to a
+ * path (`..%2F`, `%5C`), to `.` or `..`, holds a control character or is not valid
+ * percent-encoding is refused: a link's name never writes outside the current directory.
+ */
 function remoteName(url: URL): string {
-  const name = decodeURIComponent(url.pathname.split("/").pop() ?? "");
-  if (!name || name === "." || name === "..") {
+  const segment = url.pathname.split("/").pop() ?? "";
+  const refuse = (why: string): never => {
+    // -u puts the credentials in the URL: they are not shown.
     throw new Exit(
       EXIT_CODES.usage,
-      `-O takes the file name from the URL, and ${url.href} has none: use -o FILE`,
+      `-O takes the file name from the URL, and ${_withoutUserinfo(url).href} ${why}: use -o FILE`,
       true,
     );
+  };
+  let name = "";
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    refuse(`has a file name that is not valid percent-encoding (${JSON.stringify(segment)})`);
+  }
+  if (!name || name === "." || name === "..") refuse("has none");
+  // deno-lint-ignore no-control-regex
+  if (/[/\\\x00-\x1F\x7F]/.test(name)) {
+    refuse(`names ${JSON.stringify(name)}, which is not a plain file name`);
   }
   return name;
 }
