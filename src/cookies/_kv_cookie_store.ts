@@ -50,6 +50,11 @@ const MAX_MUTATION_BYTES = 819200;
  * later one did not fit in the earlier one). A first part that claims more is corrupt.
  */
 const MAX_PARTS = 2 * Math.ceil(MAX_MUTATION_BYTES / MAX_VALUE) + 1;
+/**
+ * The most bytes the parts of one bundle take: what one atomic write holds, less room for the
+ * parts' keys, the counts and the check that go with them.
+ */
+const MAX_BUNDLE_BYTES = MAX_MUTATION_BYTES - 64 * 1024;
 /** Keys per `getMany` (the KV limit). */
 const READ_BATCH = 10;
 /** Deletions per atomic operation. */
@@ -135,6 +140,35 @@ function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
   return groups.map((group, i) =>
     encodeRecord(i === 0 ? { tag, parts: groups.length, cookies: group } : { tag, cookies: group })
   );
+}
+
+/**
+ * Encodes `cookies` as bundle parts that one atomic write can store: when they take more than
+ * {@linkcode MAX_BUNDLE_BYTES}, cookies other than `keep` go in eviction order (expired first,
+ * then least recently used) until the rest fit.
+ */
+function encodeFitting(
+  cookies: _StoredCookie[],
+  keep: _StoredCookie,
+  now: number,
+): { cookies: _StoredCookie[]; parts: Uint8Array[] } {
+  let parts = encodeBundle(cookies);
+  let bytes = parts.reduce((sum, part) => sum + part.length, 0);
+  if (bytes <= MAX_BUNDLE_BYTES) return { cookies, parts };
+  const victims = cookies.filter((c) => !_isSameCookie(c, keep)).sort(_evictionOrder(now));
+  while (bytes > MAX_BUNDLE_BYTES && victims.length > 0) {
+    // Enough victims to cover the excess, then encode again: a part may end with unused room.
+    const gone = new Set<_StoredCookie>();
+    for (let excess = bytes - MAX_BUNDLE_BYTES; excess > 0 && victims.length > 0;) {
+      const victim = victims.shift()!;
+      gone.add(victim);
+      excess -= ENCODER.encode(JSON.stringify(record(victim))).length + 1;
+    }
+    cookies = cookies.filter((c) => !gone.has(c));
+    parts = encodeBundle(cookies);
+    bytes = parts.reduce((sum, part) => sum + part.length, 0);
+  }
+  return { cookies, parts };
 }
 
 /** Cookie records in Deno KV, one bundle per domain. */
@@ -300,22 +334,31 @@ export class _KvCookieStore extends _CookieStore {
   /**
    * Rewrites the bundle of `domain` with what `change` makes of its cookies (`null`: no
    * change), checked against the version read and retried when another write came first.
-   * `counted` cookies of the result were already counted (moved from the old layout).
+   * `counted` cookies of the result were already counted (moved from the old layout). With
+   * `fit`, cookies other than that one are evicted when the result is too large for one write.
    *
    * @returns The cookies before and after, or null when nothing changed.
    */
   async #update(
     domain: string,
     change: (cookies: _StoredCookie[]) => _StoredCookie[] | null,
-    options: { attempts?: number; counted?: number; also?: (op: Deno.AtomicOperation) => void } =
-      {},
+    options: {
+      attempts?: number;
+      counted?: number;
+      also?: (op: Deno.AtomicOperation) => void;
+      fit?: _StoredCookie;
+    } = {},
   ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
     const attempts = options.attempts ?? MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const bundle = await this.#read(domain);
-      const after = change(bundle.cookies);
-      if (after === null) return null;
-      const parts = after.length === 0 ? [] : encodeBundle(after);
+      const changed = change(bundle.cookies);
+      if (changed === null) return null;
+      const { cookies: after, parts } = changed.length === 0
+        ? { cookies: changed, parts: [] }
+        : options.fit === undefined
+        ? { cookies: changed, parts: encodeBundle(changed) }
+        : encodeFitting(changed, options.fit, this.limits.clock());
       const delta = after.length - bundle.cookies.length - (options.counted ?? 0);
       const result = await this.#commit((op) => {
         if (delta !== 0) {
@@ -409,7 +452,7 @@ export class _KvCookieStore extends _CookieStore {
     const result = await this.#update(cookie.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, value));
       return [...others, value];
-    });
+    }, { fit: value });
     if (result !== null && result.after.length > result.before.length) {
       await this.#evict(_siteOf(cookie.domain), value);
     }
