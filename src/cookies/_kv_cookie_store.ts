@@ -60,6 +60,10 @@ const READ_BATCH = 10;
 /** Deletions per atomic operation. */
 const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
+/** Attempts of a recount that other writes keep interrupting; the last one is unchecked. */
+const RECOUNT_ATTEMPTS = 8;
+/** Counts written per atomic operation by a recount (each with its check). */
+const RECOUNT_BATCH = 50;
 /** Decoded bundles kept, each valid while its first part keeps the versionstamp it had. */
 const DECODED_BUNDLES = 4096;
 /** Request hosts whose bundle keys (and, for a file database, last cookies found) are kept. */
@@ -495,28 +499,63 @@ export class _KvCookieStore extends _CookieStore {
     }
   }
 
-  /** Sets every count from a listing of the bundles. */
+  /**
+   * Sets every count from a listing of the bundles. Every write that changes a count sums the
+   * total and its site's count, so a count read before the listing and still unchanged when
+   * its new value is written saw no such write meanwhile: each count is written checked
+   * against the version read, and the whole recount starts again when a check fails. Under
+   * contention that outlasts the attempts, the last one writes unchecked (a count that is not
+   * a `Deno.KvU64` must not stay).
+   */
   async #recount(): Promise<void> {
-    const bundles = await this.#listBundles([...this.#prefix, "d"]);
-    const sites = new Map<string, number>();
-    let total = 0;
-    for (const bundle of bundles) {
-      sites.set(bundle.site, (sites.get(bundle.site) ?? 0) + bundle.cookies.length);
-      total += bundle.cookies.length;
-    }
-    const counters = await _retryLocked(() =>
-      Array.fromAsync(this.#kv.list({ prefix: [...this.#prefix, "n"] }))
-    );
-    for (const counter of counters) {
-      const site = counter.key[this.#prefix.length + 1];
-      if (typeof site !== "string" || !sites.has(site)) {
-        await _retryLocked(() => this.#kv.delete(counter.key));
+    const n = this.#prefix.length;
+    for (let attempt = 1;; attempt++) {
+      const checked = attempt < RECOUNT_ATTEMPTS;
+      const total = await this.#get(this.#totalKey);
+      const counters = await _retryLocked(() =>
+        Array.fromAsync(this.#kv.list({ prefix: [...this.#prefix, "n"] }))
+      );
+      const bundles = await this.#listBundles([...this.#prefix, "d"]);
+      const sites = new Map<string, number>();
+      let count = 0;
+      for (const bundle of bundles) {
+        sites.set(bundle.site, (sites.get(bundle.site) ?? 0) + bundle.cookies.length);
+        count += bundle.cookies.length;
+      }
+      // Each site's count as read (a site without one: checked to be still without one).
+      const changes: [Deno.AtomicCheck, number | null][] = [];
+      for (const counter of counters) {
+        const site = counter.key[n + 1];
+        if (typeof site === "string" && counter.key.length === n + 2) {
+          changes.push([counter, sites.get(site) ?? null]);
+          sites.delete(site);
+        } else changes.push([counter, null]);
+      }
+      for (const [site, value] of sites) {
+        changes.push([{ key: this.#siteKey(site), versionstamp: null }, value]);
+      }
+      let ok = true;
+      for (let i = 0; i < changes.length && ok; i += RECOUNT_BATCH) {
+        const result = await _retryLocked(() => {
+          const op = this.#kv.atomic();
+          for (const [counter, value] of changes.slice(i, i + RECOUNT_BATCH)) {
+            if (checked) op.check(counter);
+            if (value === null) op.delete(counter.key);
+            else op.set(counter.key, new Deno.KvU64(BigInt(value)));
+          }
+          return op.commit();
+        });
+        ok = result.ok;
+      }
+      if (ok) {
+        const result = await _retryLocked(() => {
+          const op = this.#kv.atomic();
+          if (checked) op.check(total);
+          return op.set(this.#totalKey, new Deno.KvU64(BigInt(count))).commit();
+        });
+        if (result.ok) return;
       }
     }
-    for (const [site, count] of sites) {
-      await _retryLocked(() => this.#kv.set(this.#siteKey(site), new Deno.KvU64(BigInt(count))));
-    }
-    await _retryLocked(() => this.#kv.set(this.#totalKey, new Deno.KvU64(BigInt(total))));
   }
 
   async remove(domain: string, path: string, name: string): Promise<boolean> {
