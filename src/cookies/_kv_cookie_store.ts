@@ -32,6 +32,7 @@ import type { _KvChanges } from "../_kv_changes.ts";
 import {
   _CookieStore,
   _evictionOrder,
+  _isExpired,
   _isSameCookie,
   _isStoredCookie,
   _publicCookie,
@@ -564,6 +565,18 @@ export class _KvCookieStore extends _CookieStore {
       return kept.length === cookies.length ? null : kept;
     });
     return result !== null;
+  }
+
+  async removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void> {
+    for (const [domain, expired] of Map.groupBy(cookies, (c) => c.domain)) {
+      // Checked against the bundle as it is now: a fresh cookie of an expired one's name stays.
+      await this.#update(domain, (current) => {
+        const kept = current.filter((c) =>
+          !(_isExpired(c, now) && expired.some((e) => _isSameCookie(e, c)))
+        );
+        return kept.length === current.length ? null : kept;
+      });
+    }
   }
 
   async removeMatching(domain: string, path: string | null): Promise<void> {

@@ -116,6 +116,55 @@ Deno.test("KvCookieJar: a recount loses no cookie another jar stores while it co
   }
 });
 
+Deno.test("KvCookieJar: removing an expired cookie a lookup met keeps the fresh one another jar stored meanwhile", async (t) => {
+  const url = "https://app.example/";
+  for (const lookup of ["cookiesForUrl", "allCookies"] as const) {
+    await t.step(lookup, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      let during: (() => Promise<void>) | null = null;
+      // This jar's database: once armed, another jar writes right after the jar's next read.
+      const seen = new Proxy(kv, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (typeof value !== "function") return value;
+          if (name !== "getMany" && name !== "list") return value.bind(target);
+          const after = async () => {
+            const run = during;
+            during = null;
+            await run?.();
+          };
+          if (name === "getMany") {
+            return async (...args: unknown[]) => {
+              const items = await value.apply(target, args);
+              await after();
+              return items;
+            };
+          }
+          return (...args: unknown[]) =>
+            (async function* () {
+              yield* value.apply(target, args);
+              await after();
+            })();
+        },
+      });
+      let now = START;
+      await using jar = await KvCookieJar.open({ kv: seen, clock: () => now });
+      await using other = await KvCookieJar.open({ kv, clock: () => now });
+      await other.setCookiesFromUrl(["session=old; Max-Age=60"], url);
+      now += 120_000; // the old session expired
+      during = async () => {
+        assert.equal(await other.setCookiesFromUrl(["session=new; Max-Age=3600"], url), 1);
+      };
+      const found = lookup === "cookiesForUrl"
+        ? await jar.cookiesForUrl(url)
+        : await jar.allCookies();
+      assert.equal(during, null, "the other jar stored its cookie during the lookup");
+      assert.deepEqual(found, [], "the lookup read before the new cookie was stored");
+      assert.equal(cookieHeader(await other.cookiesForUrl(url)), "session=new");
+    });
+  }
+});
+
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
