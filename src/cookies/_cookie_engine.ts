@@ -326,7 +326,7 @@ export class _CookieEngine implements CookieJar {
     now: number,
   ): Promise<NetworkCookie[]> {
     if (expired !== undefined) {
-      for (const c of expired) await this.#store.remove(c.domain, c.path, c.name);
+      await this.#store.removeExpired(expired, now);
     }
     if (stale !== undefined) await this.#store.touch(stale, now);
     return cookies;

@@ -171,6 +171,12 @@ export abstract class _CookieStore extends Store {
   abstract put(cookie: _StoredCookie): Promise<void>;
   /** Removes one record; true when it existed. */
   abstract remove(domain: string, path: string, name: string): Promise<boolean>;
+  /**
+   * Removes the records of the names of `cookies` (records a lookup found expired at `now`)
+   * that are still expired at `now`: a cookie of one of those names stored since the lookup
+   * read (by another process, or a request running meanwhile) stays.
+   */
+  abstract removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void>;
   /** Removes the records of `domain` (and `path`, when given). */
   abstract removeMatching(domain: string, path: string | null): Promise<void>;
   /** Removes every record. */
@@ -208,10 +214,9 @@ export abstract class _CookieStore extends Store {
   async #dropExpired(cookies: _StoredCookie[]): Promise<_StoredCookie[]> {
     const now = this.limits.clock();
     const live: _StoredCookie[] = [];
-    for (const c of cookies) {
-      if (_isExpired(c, now)) await this.remove(c.domain, c.path, c.name);
-      else live.push(c);
-    }
+    const expired: _StoredCookie[] = [];
+    for (const c of cookies) (_isExpired(c, now) ? expired : live).push(c);
+    if (expired.length > 0) await this.removeExpired(expired, now);
     return live;
   }
 

@@ -32,6 +32,7 @@ import type { _KvChanges } from "../_kv_changes.ts";
 import {
   _CookieStore,
   _evictionOrder,
+  _isExpired,
   _isSameCookie,
   _isStoredCookie,
   _publicCookie,
@@ -50,11 +51,20 @@ const MAX_MUTATION_BYTES = 819200;
  * later one did not fit in the earlier one). A first part that claims more is corrupt.
  */
 const MAX_PARTS = 2 * Math.ceil(MAX_MUTATION_BYTES / MAX_VALUE) + 1;
+/**
+ * The most bytes the parts of one bundle take: what one atomic write holds, less room for the
+ * parts' keys, the counts and the check that go with them.
+ */
+const MAX_BUNDLE_BYTES = MAX_MUTATION_BYTES - 64 * 1024;
 /** Keys per `getMany` (the KV limit). */
 const READ_BATCH = 10;
 /** Deletions per atomic operation. */
 const DELETE_BATCH = 500;
 const MAX_ATTEMPTS = 100;
+/** Attempts of a recount that other writes keep interrupting; the last one is unchecked. */
+const RECOUNT_ATTEMPTS = 8;
+/** Counts written per atomic operation by a recount (each with its check). */
+const RECOUNT_BATCH = 50;
 /** Decoded bundles kept, each valid while its first part keeps the versionstamp it had. */
 const DECODED_BUNDLES = 4096;
 /** Request hosts whose bundle keys (and, for a file database, last cookies found) are kept. */
@@ -135,6 +145,35 @@ function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
   return groups.map((group, i) =>
     encodeRecord(i === 0 ? { tag, parts: groups.length, cookies: group } : { tag, cookies: group })
   );
+}
+
+/**
+ * Encodes `cookies` as bundle parts that one atomic write can store: when they take more than
+ * {@linkcode MAX_BUNDLE_BYTES}, cookies other than `keep` go in eviction order (expired first,
+ * then least recently used) until the rest fit.
+ */
+function encodeFitting(
+  cookies: _StoredCookie[],
+  keep: _StoredCookie,
+  now: number,
+): { cookies: _StoredCookie[]; parts: Uint8Array[] } {
+  let parts = encodeBundle(cookies);
+  let bytes = parts.reduce((sum, part) => sum + part.length, 0);
+  if (bytes <= MAX_BUNDLE_BYTES) return { cookies, parts };
+  const victims = cookies.filter((c) => !_isSameCookie(c, keep)).sort(_evictionOrder(now));
+  while (bytes > MAX_BUNDLE_BYTES && victims.length > 0) {
+    // Enough victims to cover the excess, then encode again: a part may end with unused room.
+    const gone = new Set<_StoredCookie>();
+    for (let excess = bytes - MAX_BUNDLE_BYTES; excess > 0 && victims.length > 0;) {
+      const victim = victims.shift()!;
+      gone.add(victim);
+      excess -= ENCODER.encode(JSON.stringify(record(victim))).length + 1;
+    }
+    cookies = cookies.filter((c) => !gone.has(c));
+    parts = encodeBundle(cookies);
+    bytes = parts.reduce((sum, part) => sum + part.length, 0);
+  }
+  return { cookies, parts };
 }
 
 /** Cookie records in Deno KV, one bundle per domain. */
@@ -300,22 +339,31 @@ export class _KvCookieStore extends _CookieStore {
   /**
    * Rewrites the bundle of `domain` with what `change` makes of its cookies (`null`: no
    * change), checked against the version read and retried when another write came first.
-   * `counted` cookies of the result were already counted (moved from the old layout).
+   * `counted` cookies of the result were already counted (moved from the old layout). With
+   * `fit`, cookies other than that one are evicted when the result is too large for one write.
    *
    * @returns The cookies before and after, or null when nothing changed.
    */
   async #update(
     domain: string,
     change: (cookies: _StoredCookie[]) => _StoredCookie[] | null,
-    options: { attempts?: number; counted?: number; also?: (op: Deno.AtomicOperation) => void } =
-      {},
+    options: {
+      attempts?: number;
+      counted?: number;
+      also?: (op: Deno.AtomicOperation) => void;
+      fit?: _StoredCookie;
+    } = {},
   ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
     const attempts = options.attempts ?? MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const bundle = await this.#read(domain);
-      const after = change(bundle.cookies);
-      if (after === null) return null;
-      const parts = after.length === 0 ? [] : encodeBundle(after);
+      const changed = change(bundle.cookies);
+      if (changed === null) return null;
+      const { cookies: after, parts } = changed.length === 0
+        ? { cookies: changed, parts: [] }
+        : options.fit === undefined
+        ? { cookies: changed, parts: encodeBundle(changed) }
+        : encodeFitting(changed, options.fit, this.limits.clock());
       const delta = after.length - bundle.cookies.length - (options.counted ?? 0);
       const result = await this.#commit((op) => {
         if (delta !== 0) {
@@ -409,7 +457,7 @@ export class _KvCookieStore extends _CookieStore {
     const result = await this.#update(cookie.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, value));
       return [...others, value];
-    });
+    }, { fit: value });
     if (result !== null && result.after.length > result.before.length) {
       await this.#evict(_siteOf(cookie.domain), value);
     }
@@ -452,28 +500,63 @@ export class _KvCookieStore extends _CookieStore {
     }
   }
 
-  /** Sets every count from a listing of the bundles. */
+  /**
+   * Sets every count from a listing of the bundles. Every write that changes a count sums the
+   * total and its site's count, so a count read before the listing and still unchanged when
+   * its new value is written saw no such write meanwhile: each count is written checked
+   * against the version read, and the whole recount starts again when a check fails. Under
+   * contention that outlasts the attempts, the last one writes unchecked (a count that is not
+   * a `Deno.KvU64` must not stay).
+   */
   async #recount(): Promise<void> {
-    const bundles = await this.#listBundles([...this.#prefix, "d"]);
-    const sites = new Map<string, number>();
-    let total = 0;
-    for (const bundle of bundles) {
-      sites.set(bundle.site, (sites.get(bundle.site) ?? 0) + bundle.cookies.length);
-      total += bundle.cookies.length;
-    }
-    const counters = await _retryLocked(() =>
-      Array.fromAsync(this.#kv.list({ prefix: [...this.#prefix, "n"] }))
-    );
-    for (const counter of counters) {
-      const site = counter.key[this.#prefix.length + 1];
-      if (typeof site !== "string" || !sites.has(site)) {
-        await _retryLocked(() => this.#kv.delete(counter.key));
+    const n = this.#prefix.length;
+    for (let attempt = 1;; attempt++) {
+      const checked = attempt < RECOUNT_ATTEMPTS;
+      const total = await this.#get(this.#totalKey);
+      const counters = await _retryLocked(() =>
+        Array.fromAsync(this.#kv.list({ prefix: [...this.#prefix, "n"] }))
+      );
+      const bundles = await this.#listBundles([...this.#prefix, "d"]);
+      const sites = new Map<string, number>();
+      let count = 0;
+      for (const bundle of bundles) {
+        sites.set(bundle.site, (sites.get(bundle.site) ?? 0) + bundle.cookies.length);
+        count += bundle.cookies.length;
+      }
+      // Each site's count as read (a site without one: checked to be still without one).
+      const changes: [Deno.AtomicCheck, number | null][] = [];
+      for (const counter of counters) {
+        const site = counter.key[n + 1];
+        if (typeof site === "string" && counter.key.length === n + 2) {
+          changes.push([counter, sites.get(site) ?? null]);
+          sites.delete(site);
+        } else changes.push([counter, null]);
+      }
+      for (const [site, value] of sites) {
+        changes.push([{ key: this.#siteKey(site), versionstamp: null }, value]);
+      }
+      let ok = true;
+      for (let i = 0; i < changes.length && ok; i += RECOUNT_BATCH) {
+        const result = await _retryLocked(() => {
+          const op = this.#kv.atomic();
+          for (const [counter, value] of changes.slice(i, i + RECOUNT_BATCH)) {
+            if (checked) op.check(counter);
+            if (value === null) op.delete(counter.key);
+            else op.set(counter.key, new Deno.KvU64(BigInt(value)));
+          }
+          return op.commit();
+        });
+        ok = result.ok;
+      }
+      if (ok) {
+        const result = await _retryLocked(() => {
+          const op = this.#kv.atomic();
+          if (checked) op.check(total);
+          return op.set(this.#totalKey, new Deno.KvU64(BigInt(count))).commit();
+        });
+        if (result.ok) return;
       }
     }
-    for (const [site, count] of sites) {
-      await _retryLocked(() => this.#kv.set(this.#siteKey(site), new Deno.KvU64(BigInt(count))));
-    }
-    await _retryLocked(() => this.#kv.set(this.#totalKey, new Deno.KvU64(BigInt(total))));
   }
 
   async remove(domain: string, path: string, name: string): Promise<boolean> {
@@ -482,6 +565,18 @@ export class _KvCookieStore extends _CookieStore {
       return kept.length === cookies.length ? null : kept;
     });
     return result !== null;
+  }
+
+  async removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void> {
+    for (const [domain, expired] of Map.groupBy(cookies, (c) => c.domain)) {
+      // Checked against the bundle as it is now: a fresh cookie of an expired one's name stays.
+      await this.#update(domain, (current) => {
+        const kept = current.filter((c) =>
+          !(_isExpired(c, now) && expired.some((e) => _isSameCookie(e, c)))
+        );
+        return kept.length === current.length ? null : kept;
+      });
+    }
   }
 
   async removeMatching(domain: string, path: string | null): Promise<void> {

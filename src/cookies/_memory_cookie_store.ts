@@ -4,6 +4,7 @@ import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
   _CookieStore,
   _evictionOrder,
+  _isExpired,
   _isSameCookie,
   _purgeTarget,
   type _StoredCookie,
@@ -149,6 +150,14 @@ export class _MemoryCookieStore extends _CookieStore {
 
   remove(domain: string, path: string, name: string): Promise<boolean> {
     return Promise.resolve(this.#delete(domain, path, name));
+  }
+
+  removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void> {
+    for (const c of cookies) {
+      const current = this.#index(c.domain, false)?.get(idOf(c.path, c.name));
+      if (current !== undefined && _isExpired(current, now)) this.#delete(c.domain, c.path, c.name);
+    }
+    return Promise.resolve();
   }
 
   removeMatching(domain: string, path: string | null): Promise<void> {

@@ -88,6 +88,32 @@ Deno.test("KvCookieJar bundles: one domain's cookies over the KV value limit spa
   assert.equal(total.value?.value, 5n);
 });
 
+Deno.test("KvCookieJar: a domain's cookies beyond one atomic write keep being stored, least recently used out", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  let now = START;
+  await using jar = await KvCookieJar.open({ kv, clock: () => now });
+  // Within the per-site limit (180), but 100 such cookies are more than one atomic write
+  // (800 KiB) holds: quotes take two bytes each in the bundle's JSON.
+  const path = `/${"p".repeat(1000)}`;
+  const url = `https://big.example${path}`;
+  const line = (i: number) => `c${i}="${`${i}`.padEnd(4000, '"')}; Path=${path}`;
+  for (let i = 0; i < 100; i++) {
+    now += 1000;
+    assert.equal(await jar.setCookiesFromUrl([line(i)], url), 1, `cookie ${i}`);
+  }
+  const names = (await jar.cookiesForUrl(url)).map((c) => c.name);
+  assert.ok(names.length >= 60 && names.length < 100, `${names.length} cookies kept`);
+  assert.deepEqual(
+    names,
+    Array.from({ length: names.length }, (_, i) => `c${100 - names.length + i}`),
+    "the newest cookies are kept",
+  );
+  const total = await kv.get<Deno.KvU64>([...P, "count"]);
+  assert.equal(total.value?.value, BigInt(names.length), "the count follows");
+  const key = [...P, "d", "big.example", "big.example"];
+  assert.ok(decodeBundle((await kv.get(key)).value).parts! <= 27);
+});
+
 Deno.test("KvCookieJar: two processes see each other's new cookies on their next lookup", async () => {
   await using db = await tempDb();
   await using jar = await KvCookieJar.open({ path: db.path });

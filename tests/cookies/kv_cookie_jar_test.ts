@@ -77,6 +77,94 @@ Deno.test("KvCookieJar recounts when a count is corrupt and still bounds the jar
   }
 });
 
+Deno.test("KvCookieJar: a recount loses no cookie another jar stores while it counts", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const P = ["netaccess", "cookies"];
+  let during: (() => Promise<void>) | null = null;
+  // This jar's database: once armed, another jar writes after the jar listed the bundles.
+  const seen = new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (name !== "list") return typeof value === "function" ? value.bind(target) : value;
+      return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+        const items = target.list(selector, options);
+        const prefix = "prefix" in selector ? selector.prefix : [];
+        if (during === null || prefix.length !== 3 || prefix[2] !== "d") return items;
+        const run = during;
+        during = null;
+        return (async function* () {
+          yield* items;
+          await run();
+        })();
+      };
+    },
+  });
+  await using jar = await KvCookieJar.open({ kv: seen, clock: () => START });
+  await using other = await KvCookieJar.open({ kv, clock: () => START });
+  await other.setCookiesFromUrl(["x=1"], "https://one.example/");
+  await kv.set([...P, "count"], "garbage"); // this jar's next write recounts
+  during = async () => {
+    assert.equal(await other.setCookiesFromUrl(["z=1"], "https://two.example/"), 1);
+  };
+  assert.equal(await jar.setCookiesFromUrl(["y=1"], "https://three.example/"), 1);
+  assert.equal(during, null, "the other jar wrote during the recount");
+  assert.equal((await jar.allCookies()).length, 3);
+  const count = async (key: Deno.KvKey) => (await kv.get<Deno.KvU64>(key)).value?.value;
+  assert.equal(await count([...P, "count"]), 3n);
+  for (const site of ["one.example", "two.example", "three.example"]) {
+    assert.equal(await count([...P, "n", site]), 1n, site);
+  }
+});
+
+Deno.test("KvCookieJar: removing an expired cookie a lookup met keeps the fresh one another jar stored meanwhile", async (t) => {
+  const url = "https://app.example/";
+  for (const lookup of ["cookiesForUrl", "allCookies"] as const) {
+    await t.step(lookup, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      let during: (() => Promise<void>) | null = null;
+      // This jar's database: once armed, another jar writes right after the jar's next read.
+      const seen = new Proxy(kv, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target);
+          if (typeof value !== "function") return value;
+          if (name !== "getMany" && name !== "list") return value.bind(target);
+          const after = async () => {
+            const run = during;
+            during = null;
+            await run?.();
+          };
+          if (name === "getMany") {
+            return async (...args: unknown[]) => {
+              const items = await value.apply(target, args);
+              await after();
+              return items;
+            };
+          }
+          return (...args: unknown[]) =>
+            (async function* () {
+              yield* value.apply(target, args);
+              await after();
+            })();
+        },
+      });
+      let now = START;
+      await using jar = await KvCookieJar.open({ kv: seen, clock: () => now });
+      await using other = await KvCookieJar.open({ kv, clock: () => now });
+      await other.setCookiesFromUrl(["session=old; Max-Age=60"], url);
+      now += 120_000; // the old session expired
+      during = async () => {
+        assert.equal(await other.setCookiesFromUrl(["session=new; Max-Age=3600"], url), 1);
+      };
+      const found = lookup === "cookiesForUrl"
+        ? await jar.cookiesForUrl(url)
+        : await jar.allCookies();
+      assert.equal(during, null, "the other jar stored its cookie during the lookup");
+      assert.deepEqual(found, [], "the lookup read before the new cookie was stored");
+      assert.equal(cookieHeader(await other.cookiesForUrl(url)), "session=new");
+    });
+  }
+});
+
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
