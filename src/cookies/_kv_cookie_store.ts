@@ -176,6 +176,12 @@ function encodeFitting(
   return { cookies, parts };
 }
 
+/** Whether `now` is the record `then` was: the same cookie, not set again or used since. */
+function unchangedSince(then: _StoredCookie, now: _StoredCookie): boolean {
+  return _isSameCookie(then, now) && then.value === now.value &&
+    then.expires === now.expires && then.lastAccessTime === now.lastAccessTime;
+}
+
 /** Cookie records in Deno KV, one bundle per domain. */
 export class _KvCookieStore extends _CookieStore {
   readonly #kv: Deno.Kv;
@@ -493,8 +499,9 @@ export class _KvCookieStore extends _CookieStore {
       .slice(0, cookies.length - _purgeTarget(limit));
     const byDomain = Map.groupBy(victims, (c) => c.domain);
     for (const [domain, gone] of byDomain) {
+      // Only as listed: a cookie set or used since (by another jar) is no longer the one chosen.
       await this.#update(domain, (current) => {
-        const kept = current.filter((c) => !gone.some((v) => _isSameCookie(v, c)));
+        const kept = current.filter((c) => !gone.some((v) => unchangedSince(v, c)));
         return kept.length === current.length ? null : kept;
       });
     }

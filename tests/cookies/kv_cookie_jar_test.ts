@@ -116,53 +116,92 @@ Deno.test("KvCookieJar: a recount loses no cookie another jar stores while it co
   }
 });
 
+/**
+ * `kv` as a jar sees it: once armed with `run`, it runs `run` (another jar's write) right after
+ * the jar's next read of a kind in `reads`.
+ */
+function interleaved(kv: Deno.Kv, reads: readonly string[] = ["getMany", "list"]) {
+  let during: (() => Promise<void>) | null = null;
+  const seen = new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (typeof name !== "string" || !reads.includes(name)) return value.bind(target);
+      const after = async () => {
+        const run = during;
+        during = null;
+        await run?.();
+      };
+      if (name === "getMany") {
+        return async (...args: unknown[]) => {
+          const items = await value.apply(target, args);
+          await after();
+          return items;
+        };
+      }
+      return (...args: unknown[]) =>
+        (async function* () {
+          yield* value.apply(target, args);
+          await after();
+        })();
+    },
+  });
+  return {
+    seen,
+    arm: (run: () => Promise<void>) => void (during = run),
+    armed: () => during !== null,
+  };
+}
+
 Deno.test("KvCookieJar: removing an expired cookie a lookup met keeps the fresh one another jar stored meanwhile", async (t) => {
   const url = "https://app.example/";
   for (const lookup of ["cookiesForUrl", "allCookies"] as const) {
     await t.step(lookup, async () => {
       await using kv = await Deno.openKv(":memory:");
-      let during: (() => Promise<void>) | null = null;
-      // This jar's database: once armed, another jar writes right after the jar's next read.
-      const seen = new Proxy(kv, {
-        get(target, name) {
-          const value = Reflect.get(target, name, target);
-          if (typeof value !== "function") return value;
-          if (name !== "getMany" && name !== "list") return value.bind(target);
-          const after = async () => {
-            const run = during;
-            during = null;
-            await run?.();
-          };
-          if (name === "getMany") {
-            return async (...args: unknown[]) => {
-              const items = await value.apply(target, args);
-              await after();
-              return items;
-            };
-          }
-          return (...args: unknown[]) =>
-            (async function* () {
-              yield* value.apply(target, args);
-              await after();
-            })();
-        },
-      });
+      const { seen, arm, armed } = interleaved(kv);
       let now = START;
       await using jar = await KvCookieJar.open({ kv: seen, clock: () => now });
       await using other = await KvCookieJar.open({ kv, clock: () => now });
       await other.setCookiesFromUrl(["session=old; Max-Age=60"], url);
       now += 120_000; // the old session expired
-      during = async () => {
+      arm(async () => {
         assert.equal(await other.setCookiesFromUrl(["session=new; Max-Age=3600"], url), 1);
-      };
+      });
       const found = lookup === "cookiesForUrl"
         ? await jar.cookiesForUrl(url)
         : await jar.allCookies();
-      assert.equal(during, null, "the other jar stored its cookie during the lookup");
+      assert.ok(!armed(), "the other jar stored its cookie during the lookup");
       assert.deepEqual(found, [], "the lookup read before the new cookie was stored");
       assert.equal(cookieHeader(await other.cookiesForUrl(url)), "session=new");
     });
   }
+});
+
+Deno.test("KvCookieJar: eviction keeps a cookie another jar renewed after the eviction listed it", async () => {
+  const url = "https://app.example/";
+  await using kv = await Deno.openKv(":memory:");
+  // Armed at the next listing: the eviction's (a jar reads a domain's bundle with getMany).
+  const { seen, arm, armed } = interleaved(kv, ["list"]);
+  let now = START;
+  await using jar = await KvCookieJar.open({ kv: seen, clock: () => now, maxCookiesPerDomain: 3 });
+  await using other = await KvCookieJar.open({ kv, clock: () => now, maxCookiesPerDomain: 3 });
+  for (const name of ["session", "b", "c"]) {
+    now += 1000;
+    await other.setCookiesFromUrl([`${name}=1; Max-Age=3600`], url);
+  }
+  now += 1000;
+  // The fourth cookie is over the limit: the eviction lists the site and picks the least
+  // recently used (session); the other jar renews session right after that listing.
+  let listed = false;
+  arm(async () => {
+    listed = true;
+    await other.setCookiesFromUrl(["session=renewed; Max-Age=3600"], url);
+  });
+  await jar.setCookiesFromUrl(["d=1; Max-Age=3600"], url);
+  assert.ok(listed && !armed());
+  const names = (await other.cookiesForUrl(url)).map((c) => `${c.name}=${c.value}`).sort();
+  assert.ok(names.includes("session=renewed"), `the renewed cookie stays: ${names.join("; ")}`);
+  assert.ok(names.includes("d=1"), `the new cookie stays: ${names.join("; ")}`);
 });
 
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
