@@ -125,6 +125,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /** Whether this jar (not a partition's) closes the change detector. */
   #ownsChanges = false;
   #closed = false;
+  /** The jar this one is a partition of (see `partition()`): it closes with it. */
+  #parent: KvCookieJar | null = null;
   /**
    * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
    * the unpartitioned jar.
@@ -209,7 +211,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /**
    * A jar for one partition of this jar's cookies (one user's, one tenant's), on the same
    * database and prefix, with the same limits and clock. It shares the database, so it needs no
-   * closing of its own; it stops working when this jar closes the database.
+   * closing of its own; once this jar is closed, it is closed too (its methods throw).
    *
    * @example One jar per end user
    * ```ts
@@ -233,7 +235,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   partition(partition: string): KvCookieJar {
     this.#check("partition cookie jar");
     partitionPrefix(this.#prefix, partition, "partition cookie jar");
-    return new KvCookieJar(
+    const jar = new KvCookieJar(
       this.#kv,
       false,
       this.#prefix,
@@ -242,10 +244,16 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       this.#engines,
       this.#changes,
     );
+    jar.#parent = this;
+    return jar;
+  }
+
+  #isClosed(): boolean {
+    return this.#closed || (this.#parent !== null && this.#parent.#isClosed());
   }
 
   #check(what: string): void {
-    if (this.#closed) throw new TypeError(`Cannot ${what}: the cookie jar is closed`);
+    if (this.#isClosed()) throw new TypeError(`Cannot ${what}: the cookie jar is closed`);
   }
 
   /**
