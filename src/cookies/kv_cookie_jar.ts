@@ -5,6 +5,7 @@
  */
 
 import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
+import { checkPartition } from "../_validation.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
@@ -68,23 +69,11 @@ export interface KvCookieJarOptions extends CookieJarOptions {
 const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
 /** The key element that separates partitions from the jar's own entries. */
 const PARTITIONS = "p";
-const MAX_PARTITION_BYTES = 512;
 
 /** Validates a partition key and returns the key prefix of its jar. */
 function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): Deno.KvKey {
   if (partition === undefined) return prefix;
-  if (typeof partition !== "string" || partition === "") {
-    throw new TypeError(
-      `Cannot ${what}: 'partition' must be a non-empty string, got ${Deno.inspect(partition)}`,
-    );
-  }
-  const bytes = new TextEncoder().encode(partition).length;
-  if (bytes > MAX_PARTITION_BYTES) {
-    throw new RangeError(
-      `Cannot ${what}: 'partition' must be at most ${MAX_PARTITION_BYTES} bytes, got ${bytes} ` +
-        "(hash a longer key)",
-    );
-  }
+  checkPartition(`Cannot ${what}`, partition);
   return [...prefix, PARTITIONS, partition];
 }
 
