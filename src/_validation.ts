@@ -124,3 +124,29 @@ export function checkTimer(what: string, field: string, value: unknown, zero?: s
   checkInteger(what, field, value, 0);
   checkTimerRange(what, field, value, zero);
 }
+
+/** The longest cookie partition key, in UTF-8 bytes (it is one element of KV keys). */
+export const MAX_PARTITION_BYTES = 512;
+
+/**
+ * Checks a cookie partition key (or `undefined`): a non-empty string of at most
+ * {@linkcode MAX_PARTITION_BYTES} bytes.
+ */
+export function checkPartition(
+  what: string,
+  partition: unknown,
+): asserts partition is string | undefined {
+  if (partition === undefined) return;
+  if (typeof partition !== "string" || partition === "") {
+    throw new TypeError(
+      `${what}: 'partition' must be a non-empty string, got ${describe(partition)}`,
+    );
+  }
+  const bytes = new TextEncoder().encode(partition).length;
+  if (bytes > MAX_PARTITION_BYTES) {
+    throw new RangeError(
+      `${what}: 'partition' must be at most ${MAX_PARTITION_BYTES} bytes, got ${bytes} ` +
+        "(hash a longer key)",
+    );
+  }
+}

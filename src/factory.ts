@@ -7,6 +7,7 @@
  */
 
 import { _checkKv, _openKvDatabase } from "./_kv.ts";
+import { checkPartition } from "./_validation.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
@@ -442,6 +443,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
           "or createAsync(), or make the factory with KvNetworkAccessManagerFactory.open()",
       );
     }
+    // Checked even without a jar, so a bad key fails now and not once cookies are turned on.
+    checkPartition("Cannot create manager", options.partition);
     let cookieJar: CookieJar | null = stores.cookieJar;
     if (cookieJar !== null) {
       if (options.partition !== undefined) {

@@ -532,6 +532,11 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(missing.code, EXIT_CODES.connection);
       assert.match(missing.err, /not in the cache, and --offline keeps the network off/);
       assert.equal(missing.err.trim().split("\n").length, 1);
+      // A file: URL never comes from the cache: a missing file is not called a cache miss.
+      const file = await runCli(["--offline", `file://${dir}/no-such-file`], { state });
+      assert.equal(file.code, EXIT_CODES.content, file.err);
+      assert.match(file.err, /does not exist$/m);
+      assert.doesNotMatch(file.err, /cache/);
     });
     await t.step("without Deno KV the state lasts one run, and it says so", async () => {
       const project = `${dir}/consumer`;

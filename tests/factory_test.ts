@@ -148,6 +148,30 @@ Deno.test("KvNetworkAccessManagerFactory shares one cookie jar only when asked",
   });
 });
 
+Deno.test("KvNetworkAccessManagerFactory.create checks the partition without a cookie jar too", async () => {
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: ":memory:",
+    cookieJar: false,
+  });
+  assert.throws(() => factory.create({ partition: "" }), {
+    name: "TypeError",
+    message: `Cannot create manager: 'partition' must be a non-empty string, got ""`,
+  });
+  assert.throws(() => factory.create({ partition: 7 as never }), {
+    name: "TypeError",
+    message: "Cannot create manager: 'partition' must be a non-empty string, got 7",
+  });
+  assert.throws(() => factory.create({ partition: "x".repeat(513) }), {
+    name: "RangeError",
+    message: "Cannot create manager: 'partition' must be at most 512 bytes, got 513 " +
+      "(hash a longer key)",
+  });
+  await assert.rejects(() => factory.createAsync({ partition: "" }), TypeError);
+  assert.equal(factory.openManagers, 0);
+  await using manager = factory.create({ partition: "user:1" });
+  assert.equal(manager.cookieJar, null);
+});
+
 Deno.test("KvCookieJar partitions: two processes' jars on one file keep each partition apart", async () => {
   await using file = await tempKvPath();
   const url = "https://example.test/";

@@ -236,6 +236,11 @@ Deno.test("MockTransport validates routes with messages naming the field", () =>
   assert.throws(() => new MockTransport({ latency: -1 }), {
     message: "Cannot create mock transport: 'latency' must be a non-negative number, got -1",
   });
+  assert.throws(() => mock.route("GET", "/x", "x", { latency: 2 ** 31 }), {
+    name: "RangeError",
+    message: "Cannot add mock route: 'latency' must be at most 2147483647 ms (about 24.8 days, " +
+      "the longest timer), got 2147483648; use 0 to answer without waiting",
+  });
   mock.route("GET", "/x", "x");
   mock.reset();
   assert.equal(mock.calls, 0);

@@ -85,9 +85,6 @@ function hint(reply: NetworkReply, offline: boolean): string {
       if (/\(timeout\)$/.test(text)) return " (allow more with --timeout SECONDS)";
       if (/^No data moved/.test(text)) return " (allow more with --transfer-timeout SECONDS)";
       return "";
-    case NetworkError.ContentNotFoundError:
-      if (offline && reply.status === 0) return ": not in the cache (--offline)";
-      return "";
   }
   return "";
 }

@@ -20,7 +20,7 @@ import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
  * | 7 | connection: refused, host not found, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` only |
  * | 23 | output refused: a binary body to a terminal |
- * | 26 | content: not in the cache offline, a body that cannot be sent again |
+ * | 26 | content: a body that cannot be sent again, a `file:` URL missing or unreadable |
  * | 28 | timeout: `--timeout`, `--transfer-timeout`, or the connection |
  * | 35 | TLS: the handshake failed (unknown issuer, expired, name mismatch, certificate required) |
  * | 130 | canceled (Ctrl-C) |

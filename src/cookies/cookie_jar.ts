@@ -179,13 +179,15 @@ export interface CookieJarOptions {
   clock?: Clock;
   /**
    * How many cookies one site (registrable domain, e.g. `example.co.uk`, subdomains included)
-   * may hold; storing one more evicts the least recently used of that site.
+   * may hold; storing one more evicts that site's least recently used cookies (expired ones
+   * first) down to 90 % of the limit (162 of 180), as Chromium does.
    *
    * @default {180}
    */
   maxCookiesPerDomain?: number;
   /**
-   * How many cookies the jar may hold; storing one more evicts the least recently used.
+   * How many cookies the jar may hold; storing one more evicts the least recently used
+   * (expired ones first) down to 90 % of the limit (2700 of 3000).
    *
    * @default {3000}
    */

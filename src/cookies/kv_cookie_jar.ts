@@ -5,6 +5,7 @@
  */
 
 import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
+import { checkPartition } from "../_validation.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
@@ -68,23 +69,11 @@ export interface KvCookieJarOptions extends CookieJarOptions {
 const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
 /** The key element that separates partitions from the jar's own entries. */
 const PARTITIONS = "p";
-const MAX_PARTITION_BYTES = 512;
 
 /** Validates a partition key and returns the key prefix of its jar. */
 function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): Deno.KvKey {
   if (partition === undefined) return prefix;
-  if (typeof partition !== "string" || partition === "") {
-    throw new TypeError(
-      `Cannot ${what}: 'partition' must be a non-empty string, got ${Deno.inspect(partition)}`,
-    );
-  }
-  const bytes = new TextEncoder().encode(partition).length;
-  if (bytes > MAX_PARTITION_BYTES) {
-    throw new RangeError(
-      `Cannot ${what}: 'partition' must be at most ${MAX_PARTITION_BYTES} bytes, got ${bytes} ` +
-        "(hash a longer key)",
-    );
-  }
+  checkPartition(`Cannot ${what}`, partition);
   return [...prefix, PARTITIONS, partition];
 }
 
@@ -125,6 +114,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /** Whether this jar (not a partition's) closes the change detector. */
   #ownsChanges = false;
   #closed = false;
+  /** The jar this one is a partition of (see `partition()`): it closes with it. */
+  #parent: KvCookieJar | null = null;
   /**
    * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
    * the unpartitioned jar.
@@ -209,7 +200,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /**
    * A jar for one partition of this jar's cookies (one user's, one tenant's), on the same
    * database and prefix, with the same limits and clock. It shares the database, so it needs no
-   * closing of its own; it stops working when this jar closes the database.
+   * closing of its own; once this jar is closed, it is closed too (its methods throw).
    *
    * @example One jar per end user
    * ```ts
@@ -233,7 +224,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   partition(partition: string): KvCookieJar {
     this.#check("partition cookie jar");
     partitionPrefix(this.#prefix, partition, "partition cookie jar");
-    return new KvCookieJar(
+    const jar = new KvCookieJar(
       this.#kv,
       false,
       this.#prefix,
@@ -242,10 +233,16 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       this.#engines,
       this.#changes,
     );
+    jar.#parent = this;
+    return jar;
+  }
+
+  #isClosed(): boolean {
+    return this.#closed || (this.#parent !== null && this.#parent.#isClosed());
   }
 
   #check(what: string): void {
-    if (this.#closed) throw new TypeError(`Cannot ${what}: the cookie jar is closed`);
+    if (this.#isClosed()) throw new TypeError(`Cannot ${what}: the cookie jar is closed`);
   }
 
   /**

@@ -32,7 +32,13 @@ export async function warmConnection(
       `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
     );
   }
-  checkTimerRange("Cannot connect to host", "timeout", timeout);
+  // 0 is refused above, so the message says what to do instead of "use 0 to turn it off".
+  checkTimerRange(
+    "Cannot connect to host",
+    "timeout",
+    timeout,
+    "leave it out for the default of 30000 ms",
+  );
   let origin: URL;
   try {
     origin = new URL("/", url);

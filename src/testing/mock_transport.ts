@@ -265,7 +265,7 @@ function checkDelay(what: string, field: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new RangeError(`${what}: '${field}' must be a non-negative number, got ${value}`);
   }
-  checkTimerRange(what, field, value);
+  checkTimerRange(what, field, value, "use 0 to answer without waiting");
 }
 
 function toResponse(value: Response | MockResponseInit): Response {

@@ -300,6 +300,23 @@ Deno.test("CookieJar evicts the least recently used cookies of a site beyond max
   });
 });
 
+Deno.test("CookieJar evicts a site's least recently used cookies down to 90 % of maxCookiesPerDomain", async (t) => {
+  await eachJar(t, { maxCookiesPerDomain: 20 }, async (jar, time) => {
+    for (let i = 0; i < 20; i++) {
+      await jar.setCookiesFromUrl([`c${i}=1; Path=/${i}`], "https://example.com/");
+      time.advance(2 * MINUTE);
+    }
+    await jar.setCookiesFromUrl(["other=1"], "https://other.org/"); // another site: untouched
+    await jar.cookiesForUrl("https://example.com/0"); // c0 used: not a victim
+    time.advance(2 * MINUTE);
+    await jar.setCookiesFromUrl(["new=1"], "https://www.example.com/");
+    const names = new Set((await jar.allCookies()).map((c) => c.name));
+    assert.equal(names.size, 18 + 1);
+    for (const gone of ["c1", "c2", "c3"]) assert.ok(!names.has(gone), gone);
+    for (const kept of ["c0", "c4", "c19", "new", "other"]) assert.ok(names.has(kept), kept);
+  });
+});
+
 Deno.test("CookieJar evicts the least recently used cookies beyond maxCookies, down to 90 %", async (t) => {
   await eachJar(t, { maxCookies: 20 }, async (jar, time) => {
     for (let i = 0; i < 20; i++) {

@@ -238,6 +238,41 @@ Deno.test("KvCookieJar opened by path closes its database, safely twice", async 
   assert.equal((await again.allCookies()).length, 1);
 });
 
+Deno.test("KvCookieJar partitions are closed with their jar, with the closed-jar TypeError", async (t) => {
+  const closed = { name: "TypeError", message: /the cookie jar is closed/ };
+  const check = async (partition: KvCookieJar) => {
+    await assert.rejects(() => partition.allCookies(), closed);
+    await assert.rejects(() => partition.cookiesForUrl("https://example.com/"), closed);
+    await assert.rejects(
+      () => partition.setCookiesFromUrl(["b=2"], "https://example.com/"),
+      closed,
+    );
+    assert.throws(() => partition.partition("nested"), closed);
+  };
+  await t.step("a jar opened by path (its database closed)", async () => {
+    await using db = await tempDb();
+    const jar = await KvCookieJar.open({ path: db.path });
+    const partition = jar.partition("user:1");
+    await partition.setCookiesFromUrl(["a=1"], "https://example.com/");
+    const nested = partition.partition("user:1:tab");
+    await jar.close();
+    await check(partition);
+    await check(nested);
+  });
+  await t.step("a jar on a shared Deno.Kv (the database stays open)", async () => {
+    await using db = await tempDb();
+    using kv = await Deno.openKv(db.path);
+    const jar = await KvCookieJar.open({ kv });
+    const partition = jar.partition("user:1");
+    await partition.setCookiesFromUrl(["a=1"], "https://example.com/");
+    await jar.close();
+    await check(partition);
+    // The cookies are still in the database, for a jar opened on it again.
+    await using again = await KvCookieJar.open({ kv });
+    assert.equal((await again.partition("user:1").allCookies()).length, 1);
+  });
+});
+
 Deno.test("KvCookieJar.open validates its options", async () => {
   const kv = await Deno.openKv(":memory:");
   try {

@@ -71,3 +71,15 @@ Deno.test("connectToHost gives up on a silent server after its timeout", async (
     /'timeout' must be a positive number of ms, got 0/,
   );
 });
+
+Deno.test("connectToHost refuses a timeout too long for a timer without suggesting 0", async () => {
+  await using manager = new NetworkAccessManager();
+  for (const timeout of [2 ** 31, Infinity]) {
+    await assert.rejects(() => manager.connectToHost("http://127.0.0.1:9/", { timeout }), {
+      name: "RangeError",
+      message: "Cannot connect to host: 'timeout' must be at most 2147483647 ms (about 24.8 " +
+        `days, the longest timer), got ${timeout}; leave it out for the default of 30000 ms`,
+    });
+  }
+  assert.deepEqual(manager.runningReplies, []);
+});
