@@ -259,7 +259,7 @@ function decode(response: Response, url: URL): Response {
   const reader = source.getReader();
   let compressed = 0;
   let networkError: unknown;
-  /** A first chunk read to tell zlib from raw deflate; `null` when the body ended there. */
+  /** The first chunk, read before decoding starts; `null` when the body ended there. */
   let first: Uint8Array | null | undefined;
   const enqueue = (controller: ReadableStreamDefaultController<Uint8Array>, value: Uint8Array) => {
     compressed += value.byteLength;
@@ -290,29 +290,36 @@ function decode(response: Response, url: URL): Response {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-  /** Starts decoding; "deflate" is zlib (RFC 9110), or raw deflate as some servers send it. */
+  /**
+   * Starts decoding, or returns `null` for a body of no bytes: that is empty whatever its coding
+   * says, as `fetch` and browsers take it. "deflate" is zlib (RFC 9110), or raw deflate as some
+   * servers send it.
+   */
   const start = async () => {
+    try {
+      const { value, done } = await reader.read();
+      first = done ? null : value;
+    } catch (error) {
+      networkError = error;
+      throw error;
+    }
+    if (first === null) return null;
     let chosen = format;
-    if (coding === "deflate") {
-      try {
-        const { value, done } = await reader.read();
-        first = done ? null : value;
-      } catch (error) {
-        networkError = error;
-        throw error;
-      }
-      if (first && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
-        chosen = "deflate-raw";
-      }
+    if (coding === "deflate" && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
+      chosen = "deflate-raw";
     }
     return (counted as ReadableStream<Uint8Array<ArrayBuffer>>)
       .pipeThrough(new DecompressionStream(chosen as CompressionFormat)).getReader();
   };
-  let decoded: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let decoded: ReadableStreamDefaultReader<Uint8Array> | null | undefined;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        decoded ??= await start();
+        if (decoded === undefined) decoded = await start();
+        if (decoded === null) {
+          controller.close();
+          return;
+        }
         const { value, done } = await decoded.read();
         if (done) controller.close();
         else controller.enqueue(value);

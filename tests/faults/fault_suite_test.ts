@@ -321,6 +321,20 @@ const faults: Fault[] = [
     message: /cannot be decoded/,
   },
   {
+    name: "sends Content-Encoding gzip with an empty body",
+    serve: answer(OK, "Content-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
+    code: NetworkError.NoError,
+    status: 200,
+    body: "",
+  },
+  {
+    name: "sends Content-Encoding br with an empty chunked body",
+    serve: answer(OK, "Content-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    code: NetworkError.NoError,
+    status: 200,
+    body: "",
+  },
+  {
     name: "sends a gzip body cut short inside a complete chunked body",
     serve: async (conn) => {
       await readHead(conn);
