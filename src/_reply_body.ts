@@ -106,7 +106,8 @@ export class DecompressionGuard {
     counted?: () => number,
   ): DecompressionGuard | undefined {
     if (encoding === null || threshold < 0) return undefined;
-    const ratio = GUARD_RATIOS.get(encoding.trim().toLowerCase());
+    const coding = encoding.trim().toLowerCase();
+    const ratio = GUARD_RATIOS.get(coding) ?? stackedRatio(coding);
     const length = Number.parseInt(declared ?? "", 10);
     const compressed = counted ??
       (Number.isFinite(length) && length > 0 ? () => length : undefined);
@@ -129,6 +130,23 @@ export class DecompressionGuard {
       `${received} bytes (over ${this.#ratio}:1), a likely decompression bomb; raise or turn ` +
       "off 'decompressionGuard' to allow it";
   }
+}
+
+/**
+ * The ratio of a `Content-Encoding` that lists several codings: the highest of theirs
+ * (`identity` aside), or `undefined` when one has none.
+ */
+function stackedRatio(encoding: string): number | undefined {
+  if (!encoding.includes(",")) return undefined;
+  let highest: number | undefined;
+  for (const part of encoding.split(",")) {
+    const coding = part.trim();
+    if (coding === "" || coding === "identity") continue;
+    const ratio = GUARD_RATIOS.get(coding);
+    if (ratio === undefined) return undefined;
+    highest = Math.max(highest ?? 0, ratio);
+  }
+  return highest;
 }
 
 /**

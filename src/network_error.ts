@@ -408,12 +408,14 @@ export function causeChain(error: unknown): string {
 /**
  * Classifies an error thrown by `fetch` or by reading a response body into a code and a
  * sentence. `url` names the target in the message; `phase` tells whether the headers had
- * arrived (an error while reading the body is a closed connection, not a refused one).
+ * arrived (an error while reading the body is a closed connection, not a refused one), and
+ * `"coded body"` that the body has a `Content-Encoding` (`fetch` decodes gzip and br itself
+ * when the decompression guard is off, and reports a body that does not decode as a read error).
  */
 export function classifyError(
   error: unknown,
   url: URL | string,
-  phase: "connect" | "body",
+  phase: "connect" | "body" | "coded body",
 ): NetworkReplyError {
   if (error instanceof NetworkReplyError) return error;
   const text = causeChain(error);
@@ -461,7 +463,14 @@ export function classifyError(
     code = NetworkError.ProtocolFailure;
     message = `The response of ${host} is malformed (${text})`;
   } else if (
-    phase === "body" ||
+    phase === "coded body" &&
+    /invalid gzip header|unexpected end of file|brotli error|reached unexpected eof/.test(lower)
+  ) {
+    // The decoder's errors: the connection delivered the body, which did not decode.
+    code = NetworkError.ProtocolFailure;
+    message = `The body of ${where} cannot be decoded (${text})`;
+  } else if (
+    phase !== "connect" ||
     /connection closed|connection reset|broken pipe|incomplete message|unexpected eof|end of file|os error 104|canceled|closed before/
       .test(lower)
   ) {

@@ -643,7 +643,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failure = classifyError(error, this.url, "body");
+      const failure = classifyError(error, this.url, this.#coded ? "coded body" : "body");
       this.#finish(failure.code, failure.message);
       return;
     } finally {

@@ -561,6 +561,56 @@ Deno.test("NetworkReply bodies in a content coding are decoded by the library", 
   });
 });
 
+Deno.test("NetworkReply decodes stacked content codings in the order they were applied", async (t) => {
+  const text = "a body worth compressing twice, ".repeat(4000);
+  const plain = new TextEncoder().encode(text);
+  /** Applies each format in turn, as a server lists them in Content-Encoding. */
+  const stack = async (bytes: Uint8Array<ArrayBuffer>, formats: string[]) => {
+    for (const format of formats) bytes = await compress(bytes, format as "gzip");
+    return bytes;
+  };
+  const bodies = new Map<string, [string[], string[]]>([
+    // path: [formats applied, Content-Encoding lines]
+    ["/gzip-br", [["gzip", "brotli"], ["gzip, br"]]],
+    ["/two-lines", [["gzip", "deflate"], ["gzip", "deflate"]]],
+    ["/br-gzip-chunked", [["brotli", "gzip"], ["BR , gzip"]]],
+    ["/with-identity", [["gzip"], ["identity, gzip"]]],
+    ["/unknown-inside", [["gzip"], ["x-unknown, gzip"]]],
+  ]);
+  await using server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    const [formats, lines] = bodies.get(path)!;
+    const body = await stack(plain, formats);
+    const headers = new Headers();
+    for (const line of lines) headers.append("content-encoding", line);
+    return new Response(path.includes("chunked") ? new Blob([body]).stream() : body, { headers });
+  });
+  await using manager = new NetworkAccessManager();
+  for (const path of ["/gzip-br", "/two-lines", "/br-gzip-chunked", "/with-identity"]) {
+    await t.step(path, async () => {
+      const reply = manager.get(`${server.url}${path}`);
+      assert.equal(await reply.text(), text);
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    });
+  }
+  await t.step("a stack with a coding the library does not know passes as it came", async () => {
+    const reply = manager.get(`${server.url}/unknown-inside`);
+    assert.deepEqual(await reply.bytes(), await stack(plain, ["gzip"]));
+    assert.equal(reply.error, NetworkError.NoError);
+  });
+  await t.step("the decompression guard weighs a stack too", async () => {
+    const bomb = await stack(new Uint8Array(64 * MIB), ["gzip", "gzip"]);
+    await using bombs = serve(() =>
+      new Response(bomb, { headers: { "content-encoding": "gzip, gzip" } })
+    );
+    const reply = manager.get(`${bombs.url}/`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+    assert.match(reply.errorString, /decompression bomb/);
+    assert.ok(reply.bytesReceived < 12 * MIB, `${reply.bytesReceived} bytes decompressed`);
+  });
+});
+
 async function gzipBomb(decompressed: number): Promise<Uint8Array<ArrayBuffer>> {
   const stream = (chunkedStream(decompressed, MIB) as ReadableStream<BufferSource>).pipeThrough(
     new CompressionStream("gzip"),

@@ -242,16 +242,52 @@ const DECODERS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /**
- * Decodes a body in a content coding the library knows (a single coding; others stay as they
- * are), counting the compressed bytes for the decompression guard (`compressedBytes`). A body
- * that does not decode fails with `ProtocolFailure`. The headers stay as received, as `fetch`
- * keeps them when it decodes.
+ * The codings of a `Content-Encoding` that lists several (RFC 9110 section 8.4: in the order
+ * they were applied), last applied first, without `identity`; `undefined` when one of them is
+ * not known to the library or none is listed.
+ */
+function stackedCodings(encoding: string): string[] | undefined {
+  if (!encoding.includes(",")) return undefined;
+  const codings: string[] = [];
+  for (const part of encoding.split(",")) {
+    const coding = part.trim();
+    if (coding === "" || coding === "identity") continue;
+    if (!DECODERS.has(coding)) return undefined;
+    codings.unshift(coding);
+  }
+  return codings.length === 0 ? undefined : codings;
+}
+
+/** Cuts chunks into slices of at most {@linkcode DECODE_SLICE} bytes. */
+function slices(): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (let at = 0; at < chunk.byteLength; at += DECODE_SLICE) {
+        controller.enqueue(chunk.subarray(at, at + DECODE_SLICE));
+      }
+    },
+  });
+}
+
+/**
+ * Decodes a body in the content codings the library knows (one, or several stacked; a body with
+ * any other stays as it is), counting the compressed bytes for the decompression guard
+ * (`compressedBytes`). A body that does not decode fails with `ProtocolFailure`. The headers
+ * stay as received, as `fetch` keeps them when it decodes.
  */
 function decode(response: Response, url: URL): Response {
   const encoding = response.headers.get("content-encoding");
   if (encoding === null) return response;
   const coding = encoding.trim().toLowerCase();
-  const format = DECODERS.get(coding);
+  let outer = coding;
+  let format = DECODERS.get(coding);
+  /** The codings under the outer one, for a stack. */
+  let inner: string[] | undefined;
+  if (format === undefined) {
+    inner = stackedCodings(coding);
+    outer = inner?.shift() ?? coding;
+    format = DECODERS.get(outer);
+  }
   // The body is asked for only when there is one to decode (a body given as bytes makes its
   // stream when first asked for).
   const source = format === undefined ? null : response.body;
@@ -259,7 +295,7 @@ function decode(response: Response, url: URL): Response {
   const reader = source.getReader();
   let compressed = 0;
   let networkError: unknown;
-  /** A first chunk read to tell zlib from raw deflate; `null` when the body ended there. */
+  /** The first chunk, read before decoding starts; `null` when the body ended there. */
   let first: Uint8Array | null | undefined;
   const enqueue = (controller: ReadableStreamDefaultController<Uint8Array>, value: Uint8Array) => {
     compressed += value.byteLength;
@@ -290,29 +326,42 @@ function decode(response: Response, url: URL): Response {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-  /** Starts decoding; "deflate" is zlib (RFC 9110), or raw deflate as some servers send it. */
+  /**
+   * Starts decoding, or returns `null` for a body of no bytes: that is empty whatever its coding
+   * says, as `fetch` and browsers take it. "deflate" is zlib (RFC 9110), or raw deflate as some
+   * servers send it.
+   */
   const start = async () => {
-    let chosen = format;
-    if (coding === "deflate") {
-      try {
-        const { value, done } = await reader.read();
-        first = done ? null : value;
-      } catch (error) {
-        networkError = error;
-        throw error;
-      }
-      if (first && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
-        chosen = "deflate-raw";
-      }
+    try {
+      const { value, done } = await reader.read();
+      first = done ? null : value;
+    } catch (error) {
+      networkError = error;
+      throw error;
     }
-    return (counted as ReadableStream<Uint8Array<ArrayBuffer>>)
-      .pipeThrough(new DecompressionStream(chosen as CompressionFormat)).getReader();
+    if (first === null) return null;
+    let chosen = format;
+    if (outer === "deflate" && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
+      chosen = "deflate-raw";
+    }
+    let stream = (counted as ReadableStream<Uint8Array<ArrayBuffer>>)
+      .pipeThrough(new DecompressionStream(chosen as CompressionFormat));
+    // A stack: each decoder takes the last one's output in slices too, for the guard.
+    for (const next of inner ?? []) {
+      stream = stream.pipeThrough(slices() as TransformStream<Uint8Array<ArrayBuffer>>)
+        .pipeThrough(new DecompressionStream(DECODERS.get(next) as CompressionFormat));
+    }
+    return stream.getReader();
   };
-  let decoded: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let decoded: ReadableStreamDefaultReader<Uint8Array> | null | undefined;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        decoded ??= await start();
+        if (decoded === undefined) decoded = await start();
+        if (decoded === null) {
+          controller.close();
+          return;
+        }
         const { value, done } = await decoded.read();
         if (done) controller.close();
         else controller.enqueue(value);

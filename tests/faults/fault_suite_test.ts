@@ -294,6 +294,47 @@ const faults: Fault[] = [
     code: NetworkError.ProtocolFailure,
   },
   {
+    name: "sends Content-Encoding gzip with a body that is not gzip, the guard off",
+    serve: answer(OK, "Content-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"),
+    init: { decompressionGuard: -1 },
+    code: NetworkError.ProtocolFailure,
+    message: /cannot be decoded/,
+  },
+  {
+    name: "sends Content-Encoding br with a body that is not brotli, the guard off",
+    serve: answer(OK, "Content-Encoding: br\r\nContent-Length: 12\r\n\r\nnot brotli!!"),
+    init: { decompressionGuard: -1 },
+    code: NetworkError.ProtocolFailure,
+    message: /cannot be decoded/,
+  },
+  {
+    name: "sends a gzip body cut short with its whole Content-Length, the guard off",
+    serve: async (conn) => {
+      await readHead(conn);
+      const whole = await gzip(encoder.encode("a perfectly ordinary body ".repeat(100)));
+      const cut = whole.subarray(0, whole.byteLength - 12);
+      await send(conn, OK, `Content-Encoding: gzip\r\nContent-Length: ${cut.byteLength}\r\n\r\n`);
+      await send(conn, cut);
+    },
+    init: { decompressionGuard: -1 },
+    code: NetworkError.ProtocolFailure,
+    message: /cannot be decoded/,
+  },
+  {
+    name: "sends Content-Encoding gzip with an empty body",
+    serve: answer(OK, "Content-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
+    code: NetworkError.NoError,
+    status: 200,
+    body: "",
+  },
+  {
+    name: "sends Content-Encoding br with an empty chunked body",
+    serve: answer(OK, "Content-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    code: NetworkError.NoError,
+    status: 200,
+    body: "",
+  },
+  {
     name: "sends a gzip body cut short inside a complete chunked body",
     serve: async (conn) => {
       await readHead(conn);
