@@ -100,7 +100,8 @@ export interface NetworkAccessManagerOptions {
    * (gzip, deflate) or 100:1 (br, zstd) fails as a likely decompression bomb; -1 turns the
    * guard off. While it is on, requests ask for `Accept-Encoding: identity` (unless they set
    * their own) and the library decodes what servers compress anyway (stacked codings too, by
-   * the highest ratio of theirs), counting the compressed bytes of every body; off, `fetch` negotiates gzip and br and decodes them.
+   * the highest ratio of theirs), counting the compressed bytes of every body; off, `fetch`
+   * negotiates gzip and br and decodes them.
    * @default {10485760}
    */
   decompressionGuard?: number;
