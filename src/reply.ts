@@ -15,8 +15,9 @@ import {
   statusToError,
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
-import type { ServerSentEvent } from "./sse.ts";
-import { parseEventStream } from "./_sse_parser.ts";
+import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
+import { EventStreamParser, parseEventStream } from "./_sse_parser.ts";
+import { checkInteger, checkObject } from "./_validation.ts";
 import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
@@ -74,6 +75,14 @@ export let replyAborted: (reply: NetworkReply) => boolean;
  * its `abort` listeners when the reply aborts its exchanges, as the signal would.
  */
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
+/**
+ * Reads a reply's body as events with `parser`; an event past the parser's limit fails the
+ * reply with `ProtocolFailure` (when it is still running) and is thrown as that error.
+ */
+export let replyEvents: <Type extends string>(
+  reply: NetworkReply,
+  parser: EventStreamParser,
+) => AsyncGenerator<ServerSentEvent<Type>, void, undefined>;
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed, or to `url` (redirect, HSTS layers). */
@@ -205,6 +214,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorActivity = (reply) => reply.#activity();
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
+    replyEvents = (reply, parser) =>
+      parseEventStream(reply, parser, (message) => reply.#eventTooLong(message));
     replyRedirected = (reply, redirects, url) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
@@ -419,10 +430,17 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * network is read as fast as events are taken, and breaking out of the loop aborts the
    * reply. For reconnection, see {@linkcode NetworkAccessManager.eventStream}.
    *
+   * A line, or the data of one event, longer than `maxEventLength` (1 MiB of ASCII by default)
+   * stops reading: the reply fails with `ProtocolFailure` (unless it finished already) and
+   * the iterator throws that error, naming the limit.
+   *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
+   * @param options `maxEventLength`.
    * @returns An iterator of events.
-   * @throws {NetworkReplyError} As the iterator, when the transfer fails.
-   * @throws {TypeError} When the body was already read.
+   * @throws {NetworkReplyError} As the iterator, when the transfer fails, or with
+   * `ProtocolFailure` when a line or an event is longer than `maxEventLength`.
+   * @throws {TypeError} When the body was already read, or `options` is not an object.
+   * @throws {RangeError} At once, when `maxEventLength` is not a non-negative integer.
    *
    * @example Streaming events
    * ```ts
@@ -436,8 +454,18 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * assert.deepEqual(data, ["hello"]);
    * ```
    */
-  events<Type extends string = string>(): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    return parseEventStream<Type>(this);
+  events<Type extends string = string>(
+    options?: ServerSentEventsOptions,
+  ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+    checkObject("Cannot read events", "options", options);
+    checkInteger("Cannot read events", "maxEventLength", options?.maxEventLength, 0);
+    return replyEvents<Type>(this, new EventStreamParser(undefined, options?.maxEventLength));
+  }
+
+  #eventTooLong(message: string): NetworkReplyError {
+    const full = `The event stream at ${this.url.href} sent ${message}`;
+    this.#abortWith(NetworkError.ProtocolFailure, full);
+    return new NetworkReplyError(NetworkError.ProtocolFailure, full, { reply: this });
   }
 
   /**
