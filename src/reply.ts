@@ -301,11 +301,19 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get redirects(): readonly URL[] {
     return this.#redirects;
   }
-  /** Body bytes received so far (after decompression). */
+  /**
+   * Body bytes received so far (after decompression), as Qt's `downloadProgress` counts them.
+   * After a `maxBodySize` failure they include the chunk that went past the limit, which no
+   * reader gets; after a `Content-Length` over it, nothing was read and they are 0.
+   */
   get bytesReceived(): number {
     return this.#bytesReceived;
   }
-  /** The expected body size, or -1 when unknown. */
+  /**
+   * The expected body size: the `Content-Length` (a `data:` URL's decoded length, a file's
+   * size; 0 for a response without a body), or -1 when unknown (none declared, or a content
+   * coding the library decodes, so the length on the wire is not the body's).
+   */
   get bytesTotal(): number {
     return this.#bytesTotal;
   }
@@ -699,7 +707,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     const max = this.#settings?.maxBodySize ?? 0;
-    if (max > 0 && this.#bytesReceived + chunk.byteLength > max) {
+    // Counted first: a chunk that goes past `maxBodySize` was received, though no reader gets it.
+    const received = this.#bytesReceived += chunk.byteLength;
+    if (max > 0 && received > max) {
       this.#abortWith(
         NetworkError.ProtocolFailure,
         `The body of ${this.url.href} grew past the limit of ${max} bytes; reading stopped ` +
@@ -707,7 +717,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       );
       return;
     }
-    this.#bytesReceived += chunk.byteLength;
     this.#buffer.push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
