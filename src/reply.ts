@@ -293,7 +293,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get isRunning(): boolean {
     return this.#state === "running";
   }
-  /** Whether the response came from the cache. */
+  /**
+   * Whether the body came from the cache: a fresh (or stale, where allowed) stored response
+   * served without the network, or a stored one the server confirmed with `304 Not Modified`
+   * (as Qt's `SourceIsFromCacheAttribute`).
+   */
   get fromCache(): boolean {
     return this.#fromCache;
   }
@@ -635,7 +639,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #metadata(response: Response, bodiless: boolean, exchange: Exchange): void {
     const info = responseInfo(response);
     this.#url = _withoutUserinfo(info.url ?? exchange.url);
-    this.#fromCache = info.fromCache ?? false;
+    this.#fromCache = info.fromCache ?? info.revalidated ?? false;
     this.#redirects = info.redirects?.map(_withoutUserinfo) ?? this.#redirects;
     this.#status = response.status;
     this.#statusText = response.statusText;
