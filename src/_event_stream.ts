@@ -8,11 +8,11 @@ import {
   NetworkReplyError,
   statusToError,
 } from "./network_error.ts";
-import { type NetworkReply, replyEvents } from "./reply.ts";
+import { failReply, type NetworkReply } from "./reply.ts";
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
-import { EventStreamParser } from "./_sse_parser.ts";
+import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
 import { toWire } from "./cookies/_wire.ts";
 
@@ -169,7 +169,9 @@ async function* run<Type extends string>(
       const parser = new EventStreamParser((ms) => (delay = ms), options.maxEventLength);
       parser.lastEventId = lastEventId;
       try {
-        for await (const event of replyEvents<Type>(reply, parser)) {
+        const tooLong = (message: string) =>
+          failReply(reply, NetworkError.ProtocolFailure, message);
+        for await (const event of replyEvents<Type>(reply, parser, tooLong)) {
           reconnects = 0;
           empty = 0;
           lastEventId = parser.lastEventId;

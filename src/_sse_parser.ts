@@ -1,7 +1,9 @@
 /** The `text/event-stream` parser (HTML standard, "Interpreting an event stream"). */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
-import type { ServerSentEvent } from "./sse.ts";
+import type { NetworkReply } from "./reply.ts";
+import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
+import { checkInteger, checkObject } from "./_validation.ts";
 
 const LF = 10;
 const CR = 13;
@@ -185,4 +187,36 @@ function feed(parser: EventStreamParser, text: string, fail: (message: string) =
   } catch (error) {
     throw error instanceof EventTooLongError ? fail(error.message) : error;
   }
+}
+
+/**
+ * The parser for `options` of `NetworkReply.events()`, once they are checked.
+ *
+ * @throws {TypeError} When `options` is not an object.
+ * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
+ */
+export function eventsParser(
+  what: string,
+  options: ServerSentEventsOptions | undefined,
+): EventStreamParser {
+  checkObject(what, "options", options);
+  checkInteger(what, "maxEventLength", options?.maxEventLength, 0);
+  return new EventStreamParser(undefined, options?.maxEventLength);
+}
+
+/**
+ * Reads `reply`'s body as events with `parser`. A line or an event's data past the parser's
+ * limit is handed to `abort` (which fails the reply with `ProtocolFailure`, when it still
+ * runs) and thrown as that `NetworkReplyError`, naming the URL and the limit.
+ */
+export function replyEvents<Type extends string>(
+  reply: NetworkReply,
+  parser: EventStreamParser,
+  abort: (message: string) => void,
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  return parseEventStream<Type>(reply, parser, (message) => {
+    const full = `The event stream at ${reply.url.href} sent ${message}`;
+    abort(full);
+    return new NetworkReplyError(NetworkError.ProtocolFailure, full, { reply });
+  });
 }

@@ -16,8 +16,7 @@ import {
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
-import { EventStreamParser, parseEventStream } from "./_sse_parser.ts";
-import { checkInteger, checkObject } from "./_validation.ts";
+import { eventsParser, replyEvents } from "./_sse_parser.ts";
 import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
@@ -60,7 +59,7 @@ const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 export let startReply: (reply: NetworkReply, handler?: Handler, exchange?: Exchange) => void;
 /** Sends a parked reply's exchange once it has its slot, unless it finished meanwhile. */
 export let sendParked: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
-/** Fails a reply before it starts (bad URL, closed manager). */
+/** Fails a reply: before it starts (bad URL, closed manager), or a body it cannot read on. */
 export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
 export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
@@ -75,14 +74,6 @@ export let replyAborted: (reply: NetworkReply) => boolean;
  * its `abort` listeners when the reply aborts its exchanges, as the signal would.
  */
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
-/**
- * Reads a reply's body as events with `parser`; an event past the parser's limit fails the
- * reply with `ProtocolFailure` (when it is still running) and is thrown as that error.
- */
-export let replyEvents: <Type extends string>(
-  reply: NetworkReply,
-  parser: EventStreamParser,
-) => AsyncGenerator<ServerSentEvent<Type>, void, undefined>;
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed, or to `url` (redirect, HSTS layers). */
@@ -214,8 +205,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorActivity = (reply) => reply.#activity();
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
-    replyEvents = (reply, parser) =>
-      parseEventStream(reply, parser, (message) => reply.#eventTooLong(message));
     replyRedirected = (reply, redirects, url) => {
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
@@ -293,11 +282,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get isRunning(): boolean {
     return this.#state === "running";
   }
-  /**
-   * Whether the body came from the cache: a fresh (or stale, where allowed) stored response
-   * served without the network, or a stored one the server confirmed with `304 Not Modified`
-   * (as Qt's `SourceIsFromCacheAttribute`).
-   */
+  /** Whether the body came from the cache: a hit, or a stored response a `304` confirmed. */
   get fromCache(): boolean {
     return this.#fromCache;
   }
@@ -305,19 +290,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get redirects(): readonly URL[] {
     return this.#redirects;
   }
-  /**
-   * Body bytes received so far (after decompression), as Qt's `downloadProgress` counts them.
-   * After a `maxBodySize` failure they include the chunk that went past the limit, which no
-   * reader gets; after a `Content-Length` over it, nothing was read and they are 0.
-   */
+  /** Body bytes received (decoded), counting a last chunk that went past `maxBodySize`. */
   get bytesReceived(): number {
     return this.#bytesReceived;
   }
-  /**
-   * The expected body size: the `Content-Length` (a `data:` URL's decoded length, a file's
-   * size; 0 for a response without a body), or -1 when unknown (none declared, or a content
-   * coding the library decodes, so the length on the wire is not the body's).
-   */
+  /** The expected body size (`Content-Length`, a `data:` URL's length), or -1 when unknown. */
   get bytesTotal(): number {
     return this.#bytesTotal;
   }
@@ -438,21 +415,16 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * Reads the body as a `text/event-stream` (Server-Sent Events), parsed by the HTML
    * standard's rules: `event`, `data` (several joined by `"\n"`), `id` (one holding NULL is
    * ignored), `retry`, comments, a leading BOM, CR, LF or CRLF line ends; a last event the
-   * body does not end with a blank line is dropped. Back-pressured like the iterator: the
-   * network is read as fast as events are taken, and breaking out of the loop aborts the
-   * reply. For reconnection, see {@linkcode NetworkAccessManager.eventStream}.
-   *
-   * A line, or the data of one event, longer than `maxEventLength` (1 MiB of ASCII by default)
-   * stops reading: the reply fails with `ProtocolFailure` (unless it finished already) and
-   * the iterator throws that error, naming the limit.
+   * body does not end with a blank line is dropped. Back-pressured (read as fast as events are
+   * taken); breaking out of the loop aborts the reply, and a line or an event longer than
+   * `maxEventLength` fails it with `ProtocolFailure`. To reconnect, see `manager.eventStream`.
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
-   * @param options `maxEventLength`.
+   * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
    * @returns An iterator of events.
-   * @throws {NetworkReplyError} As the iterator, when the transfer fails, or with
-   * `ProtocolFailure` when a line or an event is longer than `maxEventLength`.
+   * @throws {NetworkReplyError} As the iterator, when the transfer fails or an event is too long.
    * @throws {TypeError} When the body was already read, or `options` is not an object.
-   * @throws {RangeError} At once, when `maxEventLength` is not a non-negative integer.
+   * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
    *
    * @example Streaming events
    * ```ts
@@ -469,15 +441,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   events<Type extends string = string>(
     options?: ServerSentEventsOptions,
   ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    checkObject("Cannot read events", "options", options);
-    checkInteger("Cannot read events", "maxEventLength", options?.maxEventLength, 0);
-    return replyEvents<Type>(this, new EventStreamParser(undefined, options?.maxEventLength));
-  }
-
-  #eventTooLong(message: string): NetworkReplyError {
-    const full = `The event stream at ${this.url.href} sent ${message}`;
-    this.#abortWith(NetworkError.ProtocolFailure, full);
-    return new NetworkReplyError(NetworkError.ProtocolFailure, full, { reply: this });
+    const parser = eventsParser("Cannot read events", options);
+    return replyEvents<Type>(this, parser, (m) => this.#finish(NetworkError.ProtocolFailure, m));
   }
 
   /**
@@ -711,7 +676,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     const max = this.#settings?.maxBodySize ?? 0;
-    // Counted first: a chunk that goes past `maxBodySize` was received, though no reader gets it.
     const received = this.#bytesReceived += chunk.byteLength;
     if (max > 0 && received > max) {
       this.#abortWith(
