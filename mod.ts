@@ -44,7 +44,7 @@ export {
 } from "./src/request_factory.ts";
 export { NetworkReply } from "./src/reply.ts";
 export type { Operation } from "./src/reply/operation.ts";
-export type { ServerSentEvent } from "./src/sse.ts";
+export type { ServerSentEvent, ServerSentEventsOptions } from "./src/sse.ts";
 export type { EventStreamOptions } from "./src/event_stream.ts";
 export type { NextPage, PaginateOptions } from "./src/paginate.ts";
 export {

@@ -8,11 +8,11 @@ import {
   NetworkReplyError,
   statusToError,
 } from "./network_error.ts";
-import type { NetworkReply } from "./reply.ts";
+import { failReply, type NetworkReply } from "./reply.ts";
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
-import { EventStreamParser, parseEventStream } from "./_sse_parser.ts";
+import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
 import { toWire } from "./cookies/_wire.ts";
 
@@ -49,6 +49,7 @@ function checkOptions(options: EventStreamOptions): void {
     }
   }
   checkInteger(WHAT, "reconnectionTime", options.reconnectionTime, 0);
+  checkInteger(WHAT, "maxEventLength", options.maxEventLength, 0);
   const max = options.maxReconnects;
   if (max !== undefined && max !== Infinity) checkInteger(WHAT, "maxReconnects", max, 0);
 }
@@ -165,10 +166,12 @@ async function* run<Type extends string>(
         { reply },
       );
     } else {
-      const parser = new EventStreamParser((ms) => (delay = ms));
+      const parser = new EventStreamParser((ms) => (delay = ms), options.maxEventLength);
       parser.lastEventId = lastEventId;
       try {
-        for await (const event of parseEventStream<Type>(reply, parser)) {
+        const tooLong = (message: string) =>
+          failReply(reply, NetworkError.ProtocolFailure, message);
+        for await (const event of replyEvents<Type>(reply, parser, tooLong)) {
           reconnects = 0;
           empty = 0;
           lastEventId = parser.lastEventId;

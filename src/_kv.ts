@@ -102,6 +102,28 @@ export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey)
   return [...prefix];
 }
 
+/** The longest key Deno KV stores or reads, in bytes as it encodes keys. */
+export const MAX_KEY_BYTES = 2048;
+
+/**
+ * The bytes `key` takes in Deno KV's encoding (at most; exact for strings, bytes and
+ * numbers): a string or bytes part is its bytes (NUL doubled) and two more, a number nine, a
+ * boolean one.
+ */
+export function _keyBytes(key: Deno.KvKey): number {
+  let bytes = 0;
+  for (const part of key) {
+    if (typeof part === "string") {
+      bytes += 2 + ENCODER.encode(part).length + part.split("\0").length - 1;
+    } else if (part instanceof Uint8Array) {
+      bytes += 2 + part.length + part.filter((b) => b === 0).length;
+    } else if (typeof part === "number") bytes += 9;
+    else if (typeof part === "bigint") bytes += 3 + Math.ceil(part.toString(16).length / 2);
+    else bytes += 1;
+  }
+  return bytes;
+}
+
 function isLocked(error: unknown): boolean {
   return error instanceof Error && /database is locked|busy/i.test(error.message);
 }

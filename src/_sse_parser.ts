@@ -1,17 +1,33 @@
 /** The `text/event-stream` parser (HTML standard, "Interpreting an event stream"). */
 
-import type { ServerSentEvent } from "./sse.ts";
+import { NetworkError, NetworkReplyError } from "./network_error.ts";
+import type { NetworkReply } from "./reply.ts";
+import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
+import { checkInteger, checkObject } from "./_validation.ts";
 
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
 
+/** The default `maxEventLength`: 2^20 UTF-16 code units (1 MiB of ASCII). */
+export const MAX_EVENT_LENGTH = 1024 * 1024;
+
+/** Thrown by {@linkcode EventStreamParser.feed} when a line or an event's data is too long. */
+export class EventTooLongError extends Error {
+  override name = "EventTooLongError";
+}
+
 /**
  * The incremental parser: feed it decoded text, it queues each complete event in `ready` and
  * calls `onRetry` for each valid `retry` field. Text after the last blank line is kept until more
  * arrives, and dropped at the end of the stream (a partial last event is not dispatched).
+ *
+ * A line, and the data of one event, may hold up to `maxLength` UTF-16 code units (0 = no
+ * limit); past that `feed` throws an {@linkcode EventTooLongError}, so a stream that never
+ * ends its line cannot make the parser buffer without bound.
  */
 export class EventStreamParser {
+  readonly #max: number;
   #pending = "";
   #afterCR = false;
   #data = "";
@@ -24,8 +40,9 @@ export class EventStreamParser {
   /** Events parsed and not yet taken, oldest first. */
   readonly ready: ServerSentEvent[] = [];
 
-  constructor(onRetry?: (ms: number) => void) {
+  constructor(onRetry?: (ms: number) => void, maxLength: number = MAX_EVENT_LENGTH) {
     this.#onRetry = onRetry;
+    this.#max = maxLength > 0 ? maxLength : Infinity;
   }
 
   /**
@@ -41,7 +58,11 @@ export class EventStreamParser {
     this.#lastEventId = this.#sourceLastEventId = value;
   }
 
-  /** Parses a piece of the decoded stream. */
+  /**
+   * Parses a piece of the decoded stream.
+   *
+   * @throws {EventTooLongError} When a line or an event's data grows past the limit.
+   */
   feed(text: string): void {
     let start = 0;
     let i = 0;
@@ -52,6 +73,7 @@ export class EventStreamParser {
     for (; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c !== LF && c !== CR) continue;
+      if (this.#pending.length + i - start > this.#max) this.#tooLong("a line");
       const line = this.#pending === ""
         ? text.slice(start, i)
         : this.#pending + text.slice(start, i);
@@ -63,7 +85,17 @@ export class EventStreamParser {
       }
       start = i + 1;
     }
-    if (start < text.length) this.#pending += text.slice(start);
+    if (start < text.length) {
+      if (this.#pending.length + text.length - start > this.#max) this.#tooLong("a line");
+      this.#pending += text.slice(start);
+    }
+  }
+
+  #tooLong(what: string): never {
+    throw new EventTooLongError(
+      `${what} longer than ${this.#max} characters (UTF-16 code units); reading stopped ` +
+        `(raise 'maxEventLength' to allow it)`,
+    );
   }
 
   #line(line: string): void {
@@ -84,6 +116,9 @@ export class EventStreamParser {
         this.#type = value;
         break;
       case "data":
+        if (this.#hasData && this.#data.length + 1 + value.length > this.#max) {
+          this.#tooLong("an event whose data is");
+        }
         this.#data = this.#hasData ? `${this.#data}\n${value}` : value;
         this.#hasData = true;
         break;
@@ -124,17 +159,64 @@ export class EventStreamParser {
  * Parses a body of bytes as `text/event-stream`: UTF-8 (a leading BOM skipped, invalid bytes
  * replaced), lines ended by CR, LF or CRLF, events dispatched on blank lines. Pulls the source
  * only as fast as events are taken; stopping early stops the source.
+ *
+ * A line or an event's data past the parser's limit throws what `fail` makes of the message
+ * ("a line longer than ..."; by default a `NetworkReplyError` with `ProtocolFailure`), and
+ * stops the source.
  */
 export async function* parseEventStream<Type extends string>(
   source: AsyncIterable<Uint8Array>,
   parser: EventStreamParser = new EventStreamParser(),
+  fail: (message: string) => Error = (message) =>
+    new NetworkReplyError(NetworkError.ProtocolFailure, `The event stream sent ${message}`),
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   const decoder = new TextDecoder();
   const ready = parser.ready;
   for await (const chunk of source) {
-    parser.feed(decoder.decode(chunk, { stream: true }));
+    // Failed inside the loop: `fail` runs before leaving it stops (aborts) the source.
+    feed(parser, decoder.decode(chunk, { stream: true }), fail);
     while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
   }
-  parser.feed(decoder.decode());
+  feed(parser, decoder.decode(), fail);
   while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
+}
+
+function feed(parser: EventStreamParser, text: string, fail: (message: string) => Error): void {
+  try {
+    parser.feed(text);
+  } catch (error) {
+    throw error instanceof EventTooLongError ? fail(error.message) : error;
+  }
+}
+
+/**
+ * The parser for `options` of `NetworkReply.events()`, once they are checked.
+ *
+ * @throws {TypeError} When `options` is not an object.
+ * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
+ */
+export function eventsParser(
+  what: string,
+  options: ServerSentEventsOptions | undefined,
+): EventStreamParser {
+  checkObject(what, "options", options);
+  checkInteger(what, "maxEventLength", options?.maxEventLength, 0);
+  return new EventStreamParser(undefined, options?.maxEventLength);
+}
+
+/**
+ * Reads `reply`'s body as events with `parser`. A line or an event's data past the parser's
+ * limit is handed to `abort` (which fails the reply with `ProtocolFailure`, when it still
+ * runs) and thrown as that `NetworkReplyError`, naming the URL and the limit.
+ */
+export function replyEvents<Type extends string>(
+  reply: NetworkReply,
+  parser: EventStreamParser,
+  abort: (message: string) => void,
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  return parseEventStream<Type>(reply, parser, (message) => {
+    const full = `The event stream at ${reply.url.href} sent ${message}`;
+    abort(full);
+    return new NetworkReplyError(NetworkError.ProtocolFailure, full, { reply });
+  });
 }

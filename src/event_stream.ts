@@ -4,8 +4,11 @@
  * @module
  */
 
+import type { ServerSentEventsOptions } from "./sse.ts";
+
 /**
- * Options of {@linkcode NetworkAccessManager.eventStream}.
+ * Options of {@linkcode NetworkAccessManager.eventStream}; `maxEventLength` as for
+ * {@linkcode NetworkReply.events}.
  *
  * @example Resuming a stream after a restart
  * ```ts
@@ -25,7 +28,7 @@
  * }
  * ```
  */
-export interface EventStreamOptions {
+export interface EventStreamOptions extends ServerSentEventsOptions {
   /**
    * Ends the stream (quietly, as `break` does) when it aborts, also while waiting to
    * reconnect.

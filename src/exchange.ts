@@ -503,6 +503,12 @@ export interface ResponseInfo {
   url?: URL;
   /** True when the response came from the cache without a network exchange. */
   fromCache?: boolean;
+  /**
+   * True when the response is a stored one the server confirmed with `304 Not Modified`: its
+   * body comes from the cache (the reply's `fromCache` is true, as Qt's
+   * `SourceIsFromCacheAttribute` is), its exchange and its `Set-Cookie` lines from the network.
+   */
+  revalidated?: boolean;
   /** The URLs redirected to, in order. */
   redirects?: URL[];
   /**

@@ -679,7 +679,8 @@ export class NetworkAccessManager
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
    * @param request The stream's URL or a {@linkcode NetworkRequest}.
-   * @param options `signal`, `lastEventId`, `reconnectionTime`, `maxReconnects`.
+   * @param options `signal`, `lastEventId`, `reconnectionTime`, `maxReconnects`,
+   *   `maxEventLength`.
    * @returns An async iterator of the events of every connection.
    * @throws {TypeError} At once, when an option has the wrong type.
    * @throws {RangeError} At once, when a number is out of range.

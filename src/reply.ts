@@ -15,8 +15,8 @@ import {
   statusToError,
 } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
-import type { ServerSentEvent } from "./sse.ts";
-import { parseEventStream } from "./_sse_parser.ts";
+import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
+import { eventsParser, replyEvents } from "./_sse_parser.ts";
 import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
@@ -59,7 +59,7 @@ const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 export let startReply: (reply: NetworkReply, handler?: Handler, exchange?: Exchange) => void;
 /** Sends a parked reply's exchange once it has its slot, unless it finished meanwhile. */
 export let sendParked: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
-/** Fails a reply before it starts (bad URL, closed manager). */
+/** Fails a reply: before it starts (bad URL, closed manager), or a body it cannot read on. */
 export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
 /** Cancels a running reply with a message (the manager closing). */
 export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
@@ -282,7 +282,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get isRunning(): boolean {
     return this.#state === "running";
   }
-  /** Whether the response came from the cache. */
+  /** Whether the body came from the cache: a hit, or a stored response a `304` confirmed. */
   get fromCache(): boolean {
     return this.#fromCache;
   }
@@ -290,11 +290,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get redirects(): readonly URL[] {
     return this.#redirects;
   }
-  /** Body bytes received so far (after decompression). */
+  /** Body bytes received (decoded), counting a last chunk that went past `maxBodySize`. */
   get bytesReceived(): number {
     return this.#bytesReceived;
   }
-  /** The expected body size, or -1 when unknown. */
+  /** The expected body size (`Content-Length`, a `data:` URL's length), or -1 when unknown. */
   get bytesTotal(): number {
     return this.#bytesTotal;
   }
@@ -415,14 +415,16 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * Reads the body as a `text/event-stream` (Server-Sent Events), parsed by the HTML
    * standard's rules: `event`, `data` (several joined by `"\n"`), `id` (one holding NULL is
    * ignored), `retry`, comments, a leading BOM, CR, LF or CRLF line ends; a last event the
-   * body does not end with a blank line is dropped. Back-pressured like the iterator: the
-   * network is read as fast as events are taken, and breaking out of the loop aborts the
-   * reply. For reconnection, see {@linkcode NetworkAccessManager.eventStream}.
+   * body does not end with a blank line is dropped. Back-pressured (read as fast as events are
+   * taken); breaking out of the loop aborts the reply, and a line or an event longer than
+   * `maxEventLength` fails it with `ProtocolFailure`. To reconnect, see `manager.eventStream`.
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
+   * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
    * @returns An iterator of events.
-   * @throws {NetworkReplyError} As the iterator, when the transfer fails.
-   * @throws {TypeError} When the body was already read.
+   * @throws {NetworkReplyError} As the iterator, when the transfer fails or an event is too long.
+   * @throws {TypeError} When the body was already read, or `options` is not an object.
+   * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
    *
    * @example Streaming events
    * ```ts
@@ -436,8 +438,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * assert.deepEqual(data, ["hello"]);
    * ```
    */
-  events<Type extends string = string>(): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-    return parseEventStream<Type>(this);
+  events<Type extends string = string>(
+    options?: ServerSentEventsOptions,
+  ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+    const parser = eventsParser("Cannot read events", options);
+    return replyEvents<Type>(this, parser, (m) => this.#finish(NetworkError.ProtocolFailure, m));
   }
 
   /**
@@ -599,7 +604,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #metadata(response: Response, bodiless: boolean, exchange: Exchange): void {
     const info = responseInfo(response);
     this.#url = _withoutUserinfo(info.url ?? exchange.url);
-    this.#fromCache = info.fromCache ?? false;
+    this.#fromCache = info.fromCache ?? info.revalidated ?? false;
     this.#redirects = info.redirects?.map(_withoutUserinfo) ?? this.#redirects;
     this.#status = response.status;
     this.#statusText = response.statusText;
@@ -671,7 +676,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     const max = this.#settings?.maxBodySize ?? 0;
-    if (max > 0 && this.#bytesReceived + chunk.byteLength > max) {
+    const received = this.#bytesReceived += chunk.byteLength;
+    if (max > 0 && received > max) {
       this.#abortWith(
         NetworkError.ProtocolFailure,
         `The body of ${this.url.href} grew past the limit of ${max} bytes; reading stopped ` +
@@ -679,7 +685,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       );
       return;
     }
-    this.#bytesReceived += chunk.byteLength;
     this.#buffer.push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.

@@ -44,3 +44,36 @@ export interface ServerSentEvent<Type extends string = string> {
    */
   readonly retry: number | undefined;
 }
+
+/**
+ * Options of {@linkcode NetworkReply.events} (and of
+ * {@linkcode NetworkAccessManager.eventStream}, which takes these too).
+ *
+ * @example Allowing longer events
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NetworkAccessManager, type ServerSentEventsOptions } from "@netaccess/core";
+ *
+ * await using manager = new NetworkAccessManager({
+ *   transport: async () =>
+ *     new Response(`data: ${"x".repeat(2_000_000)}\n\n`, {
+ *       headers: { "content-type": "text/event-stream" },
+ *     }),
+ * });
+ * const options: ServerSentEventsOptions = { maxEventLength: 4 * 1024 * 1024 };
+ * for await (const event of manager.get("https://example.com/feed").events(options)) {
+ *   assert.equal(event.data.length, 2_000_000);
+ * }
+ * ```
+ */
+export interface ServerSentEventsOptions {
+  /**
+   * The longest line, and the longest `data` of one event (its lines joined), in UTF-16 code
+   * units (what `string.length` counts; one per ASCII character). A stream that sends more
+   * without a line break, or an event with more data, fails with `ProtocolFailure` naming the
+   * limit, and reading stops: a stream that never ends a line cannot fill the memory. `0` is no
+   * limit.
+   * @default {1048576}
+   */
+  maxEventLength?: number;
+}

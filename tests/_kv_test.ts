@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { _openKvDatabase } from "../src/_kv.ts";
+import { _keyBytes, _openKvDatabase, MAX_KEY_BYTES } from "../src/_kv.ts";
 import { KvCache, KvCookieJar, KvHstsStore, KvNetworkAccessManagerFactory } from "../mod.ts";
 import { countedKv, lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
 
@@ -95,6 +95,30 @@ Deno.test("the KV stores refuse a 'kv' that is not a Deno.Kv, naming it", async 
     const { kv: counted } = countedKv(kv);
     await using cache = await KvCache.open({ kv: counted });
     assert.equal(await cache.cacheSize(), 0);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("_keyBytes counts a key as Deno KV does: 2048 bytes is the longest key", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    for (
+      const make of [
+        (n: number) => ["s".repeat(n)],
+        (
+          n: number,
+        ) => ["netaccess", "é".repeat(100), "x\0y", new Uint8Array([0, 1]), "d".repeat(n), 1],
+      ]
+    ) {
+      let n = 1;
+      while (_keyBytes(make(n + 1)) <= MAX_KEY_BYTES) n++;
+      assert.equal(_keyBytes(make(n)), MAX_KEY_BYTES);
+      await kv.set(make(n), 1);
+      assert.equal((await kv.get(make(n))).value, 1);
+      await assert.rejects(() => kv.set(make(n + 1), 1), /too large/i);
+      await assert.rejects(() => kv.get(make(n + 1)), /too large/i);
+    }
   } finally {
     kv.close();
   }

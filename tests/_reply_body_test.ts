@@ -60,7 +60,9 @@ Deno.test("maxBodySize: a 1 MiB body with a 64 KiB limit fails the reply", async
       assert.equal(errorEvent, 1);
       assert.match(reply.errorString, /grew past the limit of 65536 bytes; reading stopped/);
       assert.match(reply.errorString, new RegExp(server.url));
-      assert.ok(reply.bytesReceived <= 64 * KIB, `accepted ${reply.bytesReceived} bytes`);
+      // Received: the chunk that went past the limit counts, though no reader gets it.
+      assert.ok(reply.bytesReceived > 64 * KIB, `received ${reply.bytesReceived} bytes`);
+      assert.ok(reply.bytesReceived <= server.state.produced, `received ${reply.bytesReceived}`);
       // The reply finished while the server still held most of the body back.
       assert.ok(server.state.produced <= 128 * KIB + 16 * KIB, `produced ${server.state.produced}`);
     },
@@ -97,6 +99,24 @@ Deno.test("maxBodySize: a 1 MiB body with a 64 KiB limit fails the reply", async
     assert.deepEqual(chunks, []);
     assert.equal(reply.bytesReceived, 0);
   });
+});
+
+Deno.test("maxBodySize: bytesReceived counts what arrived before reading stopped", async () => {
+  // One 16 KiB chunk, no Content-Length, a 1 KiB limit: the first chunk is already past it.
+  await using server = bodyServer(16 * KIB, false);
+  await using manager = new NetworkAccessManager({ maxBodySize: KIB });
+  const reply = manager.get(server.url, { headers: { "accept-encoding": "identity" } });
+  const progress: number[] = [];
+  reply.addEventListener("downloadprogress", (e) => progress.push(e.loaded));
+  const chunks: Uint8Array[] = [];
+  const error = await (async () => {
+    for await (const chunk of reply) chunks.push(chunk);
+  })().catch((e) => e);
+  assert.ok(error instanceof NetworkReplyError && error.code === NetworkError.ProtocolFailure);
+  assert.deepEqual(chunks, [], "no reader gets bytes past the limit");
+  assert.ok(reply.bytesReceived > KIB, `received ${reply.bytesReceived} bytes`);
+  assert.ok(reply.bytesReceived <= 16 * KIB, `received ${reply.bytesReceived} bytes`);
+  assert.equal(progress.at(-1), reply.bytesReceived);
 });
 
 Deno.test("maxBodySize: bodies up to the limit, and without a limit, are read whole", async (t) => {

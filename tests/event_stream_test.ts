@@ -315,3 +315,20 @@ Deno.test("eventStream checks its options at once", () => {
   );
   void manager.close();
 });
+
+Deno.test("eventStream fails with ProtocolFailure past maxEventLength and does not reconnect", async () => {
+  const { server, requests } = streamServer([`data: ${"x".repeat(200)}\n\n`, "data: ok\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  await assert.rejects(
+    collect(manager.eventStream(server.url, { maxEventLength: 100, reconnectionTime: 0 })),
+    (error: unknown) =>
+      error instanceof NetworkReplyError && error.code === NetworkError.ProtocolFailure &&
+      /a line longer than 100 characters/.test(error.message),
+  );
+  assert.equal(requests.length, 1);
+  assert.throws(
+    () => manager.eventStream(server.url, { maxEventLength: 1.5 }),
+    /Cannot open event stream: 'maxEventLength' must be a non-negative integer, got 1.5/,
+  );
+});

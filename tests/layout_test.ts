@@ -79,6 +79,7 @@ const ALLOWED: [from: string, to: string, why: string][] = [
   ["network_error.ts", "reply.ts", "NetworkReplyError.reply names the reply that failed"],
   ["standard_schema.ts", "reply.ts", "SchemaValidationError.reply names the reply"],
   ["_schema_validation.ts", "reply.ts", "validation errors name the reply (type only)"],
+  ["_sse_parser.ts", "reply.ts", "an event too long fails the reply it names (type only)"],
   ["events.ts", "reply.ts", "NetworkReplyEvent carries the reply that finished"],
   ["exchange.ts", "reply.ts", "Exchange.reply is where layers dispatch events"],
 ];

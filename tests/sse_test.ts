@@ -176,3 +176,85 @@ Deno.test("events() throws the reply's error when the transfer fails", async () 
     for await (const _ of reply.events()) { /* none */ }
   }, (error: unknown) => error instanceof NetworkReplyError && error.code === 399);
 });
+
+Deno.test("events() stops a line that never ends at maxEventLength (1 MiB by default)", async () => {
+  const chunk = encoder.encode("x".repeat(64 * 1024));
+  let produced = 0;
+  let cancelled = false;
+  // 16 MiB without a line break, then the end of the body.
+  await using server = serve(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (++produced > 256) return controller.close();
+          controller.enqueue(chunk);
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }, { highWaterMark: 0 }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(server.url, { headers: { "accept-encoding": "identity" } });
+  await assert.rejects(
+    async () => {
+      for await (const _ of reply.events()) { /* none */ }
+    },
+    (error: unknown) =>
+      error instanceof NetworkReplyError && error.code === NetworkError.ProtocolFailure &&
+      error.reply === reply &&
+      /sent a line longer than 1048576 characters .*'maxEventLength'/.test(error.message),
+  );
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ProtocolFailure);
+  assert.match(reply.errorString, /longer than 1048576 characters/);
+  for (let i = 0; i < 500 && !cancelled; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cancelled, `the server's stream was cancelled after ${produced} chunks of 64 KiB`);
+});
+
+Deno.test("events() bounds a line and an event's data by maxEventLength", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const events = (body: string, maxEventLength?: number) =>
+    manager.get(`data:text/event-stream,${encodeURIComponent(body)}`).events({ maxEventLength });
+  const rejectsWith = (body: string, max: number, pattern: RegExp) =>
+    assert.rejects(async () => {
+      for await (const _ of events(body, max)) { /* none */ }
+    }, (error: unknown) =>
+      error instanceof NetworkReplyError && error.code === NetworkError.ProtocolFailure &&
+      pattern.test(error.message));
+
+  await t.step("a line up to the limit passes, one past it fails", async () => {
+    const line = `data: ${"x".repeat(94)}`; // 100 characters
+    const taken: string[] = [];
+    for await (const event of events(`${line}\n\n`, 100)) taken.push(event.data);
+    assert.deepEqual(taken, ["x".repeat(94)]);
+    await rejectsWith(`${line}x\n\n`, 100, /sent a line longer than 100 characters/);
+    // Also while the line is still open at the end of the body.
+    await rejectsWith(line + "x", 100, /sent a line longer than 100 characters/);
+  });
+  await t.step("the data of one event, line by line", async () => {
+    const line = `data: ${"x".repeat(60)}\n`;
+    await rejectsWith(line + line + "\n", 100, /an event whose data is longer than 100 char/);
+    // Two events of 60 each are fine.
+    const taken: string[] = [];
+    for await (const event of events(`${line}\n${line}\n`, 100)) taken.push(event.data);
+    assert.equal(taken.length, 2);
+  });
+  await t.step("0 is no limit", async () => {
+    const taken: string[] = [];
+    for await (const event of events(`data: ${"x".repeat(2000)}\n\n`, 0)) {
+      taken.push(event.data);
+    }
+    assert.equal(taken[0]!.length, 2000);
+  });
+  await t.step("a bad limit is refused at once", () => {
+    const reply = manager.get("data:text/event-stream,");
+    assert.throws(
+      () => reply.events({ maxEventLength: -1 }),
+      /Cannot read events: 'maxEventLength' must be a non-negative integer, got -1/,
+    );
+    reply.abort();
+  });
+});

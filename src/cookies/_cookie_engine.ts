@@ -364,6 +364,8 @@ export class _CookieEngine implements CookieJar {
         }
       }
       if (!_prefixAllowed(parsed, domain === null)) continue;
+      // A domain the store cannot hold (a KV key too long for it) gets no cookies.
+      if (!this.#store.keeps(domain ?? host)) continue;
       if (!parsed.secure && !secureOrigin) {
         if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, parsed.path, target)) {
           continue;

@@ -186,6 +186,14 @@ export abstract class _CookieStore extends Store {
   /** Sets the last-access time of records that find() gave, best effort. */
   abstract touch(cookies: readonly _StoredCookie[], time: number): Promise<void>;
 
+  /**
+   * Whether the store can hold cookies of `domain` (a canonical domain); a store that cannot
+   * (its key for the domain would be too long) has none for it and stores none.
+   */
+  keeps(_domain: string): boolean {
+    return true;
+  }
+
   /** Readies the store before its first use; nothing to do unless a subclass says so. */
   open(): Promise<void> {
     return Promise.resolve();
@@ -201,8 +209,12 @@ export abstract class _CookieStore extends Store {
     return (await this.#dropExpired(await this.all())).sort(_byCreation);
   }
 
-  /** Stores a record, or removes its identity when it has already expired. */
+  /**
+   * Stores a record, or removes its identity when it has already expired; false when it is
+   * not stored (expired, or of a domain the store cannot hold).
+   */
   async store(cookie: _StoredCookie): Promise<boolean> {
+    if (!this.keeps(cookie.domain)) return false;
     if (_isExpired(cookie, this.limits.clock())) {
       await this.remove(cookie.domain, cookie.path, cookie.name);
       return false;

@@ -20,12 +20,16 @@
  * `[...P, "c", site, domain, path, name]`; opening a jar moves such cookies into bundles, each
  * key deleted in the atomic write that stores its cookie.
  *
+ * A domain whose bundle key would be longer than a KV key may be (2 KiB: a domain and its site
+ * of about 1000 bytes each, less the prefix; no DNS name is that long) holds no cookies: a
+ * lookup reads none for it and a cookie for it is not stored.
+ *
  * Every write is atomic and checked against the version of the bundle it read (so
  * concurrent writers never lose each other's cookies) and retried on `database is locked`.
  * A value that does not decode, and a corrupt bundle, is skipped and removed.
  */
 
-import { _retryLocked, commitCounted } from "../_kv.ts";
+import { _keyBytes, _retryLocked, commitCounted, MAX_KEY_BYTES } from "../_kv.ts";
 import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
@@ -186,6 +190,8 @@ function unchangedSince(then: _StoredCookie, now: _StoredCookie): boolean {
 export class _KvCookieStore extends _CookieStore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
+  /** The bytes a bundle key has for its site and domain: a key is at most 2 KiB. */
+  readonly #room: number;
   /**
    * The cookies of bundles read, by domain, with the versionstamp of the first part they were
    * read at: every write rewrites or deletes that part, so an equal versionstamp from a new
@@ -212,6 +218,19 @@ export class _KvCookieStore extends _CookieStore {
     this.#kv = kv;
     this.#prefix = prefix;
     this.changes = changes;
+    // Less the prefix, "d" and a part number.
+    this.#room = MAX_KEY_BYTES - _keyBytes([...prefix, "d", 0]);
+  }
+
+  /** Whether the bundle keys of `domain` are short enough for KV. */
+  override keeps(domain: string): boolean {
+    return this.#fits(_siteOf(domain), domain);
+  }
+
+  #fits(site: string, domain: string): boolean {
+    // Cheap for the usual domain: 4 UTF-8 bytes per character at most.
+    return 4 * (site.length + domain.length) + 4 <= this.#room ||
+      _keyBytes([site, domain]) <= this.#room;
   }
 
   #bundleKey(site: string, domain: string, part = 0): Deno.KvKey {
@@ -325,6 +344,10 @@ export class _KvCookieStore extends _CookieStore {
 
   async #read(domain: string): Promise<Bundle> {
     const site = _siteOf(domain);
+    if (!this.#fits(site, domain)) {
+      const head = { key: this.#bundleKey(site, domain), value: null, versionstamp: null };
+      return { site, domain, head, parts: 0, cookies: [] };
+    }
     return await this.#bundleFrom(site, domain, await this.#get(this.#bundleKey(site, domain)));
   }
 
@@ -408,6 +431,7 @@ export class _KvCookieStore extends _CookieStore {
 
   /** The cookies of the bundles at `keys` (first parts): one read, more for large bundles. */
   async #findIn(keys: Deno.KvKey[]): Promise<readonly _StoredCookie[][]> {
+    if (keys.length === 0) return [];
     const heads = keys.length <= READ_BATCH
       ? await _retryLocked(() => this.#kv.getMany(keys))
       : await this.#getMany(keys);
@@ -426,7 +450,8 @@ export class _KvCookieStore extends _CookieStore {
     if (entry === undefined) {
       const candidates = domains ?? _candidateDomains(host);
       const site = _siteOf(candidates[candidates.length - 1]!);
-      const keys = candidates.map((domain) => this.#bundleKey(site, domain));
+      const keys = candidates.filter((domain) => this.#fits(site, domain))
+        .map((domain) => this.#bundleKey(site, domain));
       entry = { keys, found: null, generation: 0 };
       if (this.#hosts.size >= HOST_KEYS) {
         this.#hosts.delete(this.#hosts.keys().next().value!);
@@ -455,10 +480,13 @@ export class _KvCookieStore extends _CookieStore {
   }
 
   async findSite(site: string): Promise<_StoredCookie[]> {
+    // Every domain of the site is at least as long as the site.
+    if (!this.#fits(site, site)) return [];
     return (await this.#listBundles([...this.#prefix, "d", site])).flatMap((b) => b.cookies);
   }
 
   async put(cookie: _StoredCookie): Promise<void> {
+    if (!this.keeps(cookie.domain)) return;
     const value = record(cookie);
     const result = await this.#update(cookie.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, value));

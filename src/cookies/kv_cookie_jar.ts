@@ -85,7 +85,10 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
  * stored before it. Writes are atomic and checked, so
  * concurrent writers lose no cookie, and are retried while SQLite reports `database is
  * locked`; a corrupt entry is skipped and removed. To spare writes, a cookie's last-access
- * time is rewritten only when it is more than a minute old (as Chromium does).
+ * time is rewritten only when it is more than a minute old (as Chromium does). A domain too
+ * long for a KV key (2 KiB for the prefix, partition, site and domain; about 1000 characters,
+ * far past a DNS name's 253) holds no cookies: none are sent to it and its cookies are not
+ * stored, and nothing fails.
  *
  * @example A jar in a SQLite file, closed by `await using`
  * ```ts

@@ -140,7 +140,10 @@ class KvCore extends StoreCore {
     this.#check();
     const out: [string, StoredPolicy][] = [];
     const corrupt: Deno.KvEntry<unknown>[] = [];
-    for await (const entry of this.#kv.list({ prefix: this.#prefix })) {
+    const listed = await _retryLocked(() =>
+      Array.fromAsync(this.#kv.list({ prefix: this.#prefix }))
+    );
+    for (const entry of listed) {
       const host = entry.key[this.#prefix.length];
       const policy = decode(entry.value);
       if (typeof host !== "string" || entry.key.length !== this.#prefix.length + 1) continue;
@@ -154,10 +157,11 @@ class KvCore extends StoreCore {
   protected async deleteAll(): Promise<void> {
     this.#check();
     for (;;) {
-      const keys: Deno.KvKey[] = [];
-      for await (const entry of this.#kv.list({ prefix: this.#prefix }, { limit: 500 })) {
-        keys.push(entry.key);
-      }
+      const keys = (await _retryLocked(() =>
+        Array.fromAsync(this.#kv.list({ prefix: this.#prefix }, { limit: 500 }))
+      )).map((entry) =>
+        entry.key
+      );
       if (keys.length === 0) return;
       await _retryLocked(() => {
         const op = this.#kv.atomic();
@@ -171,7 +175,8 @@ class KvCore extends StoreCore {
 /**
  * An {@linkcode HstsStore} in Deno KV, so that policies survive restarts and are shared by
  * every process (or Deno Deploy instance) using the same database. A stored value that cannot
- * be read back is ignored and removed.
+ * be read back is ignored and removed. Every operation, `all()` and `clear()` included, is
+ * tried again while SQLite reports `database is locked` (another process writing the file).
  *
  * @example A persistent store
  * ```ts

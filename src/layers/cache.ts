@@ -393,7 +393,14 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
   if (response.status === 304) {
     await response.body?.cancel().catch(() => {});
     const updated = await refresh(context, candidate, response);
-    const served = await serve(context, candidate.entry, updated.policy, false, updated.headers);
+    const served = await serve(
+      context,
+      candidate.entry,
+      updated.policy,
+      false,
+      updated.headers,
+      true,
+    );
     if (served) {
       // The 304's own cookies are this user's, from the network: they go up, never stored.
       for (const line of response.headers.getSetCookie()) served.headers.append("set-cookie", line);
@@ -491,13 +498,17 @@ function expiresAt(context: Context, policy: Policy, headers: [string, string][]
 /** What a background exchange reports its activity and progress to: nobody. */
 const QUIET: ExchangeMonitor = { activity() {}, uploadProgress() {} };
 
-/** Serves a stored response. Returns `null` when its body is gone. */
+/**
+ * Serves a stored response: from the cache alone, or `revalidated` by a `304`. Returns `null`
+ * when its body is gone.
+ */
 async function serve(
   context: Context,
   entry: CacheEntry,
   policy: Policy,
   fromCache: boolean,
   headers: readonly [string, string][] = entry.headers,
+  revalidated = false,
 ): Promise<Response | null> {
   const { cache, exchange } = context;
   let body: ReadableStream<Uint8Array> | null = null;
@@ -516,7 +527,10 @@ async function serve(
     statusText: entry.statusText,
     headers: _servedHeaders(headers, policy.age()),
   });
-  return setResponseInfo(response, { url: exchange.url, fromCache });
+  return setResponseInfo(
+    response,
+    revalidated ? { url: exchange.url, revalidated } : { url: exchange.url, fromCache },
+  );
 }
 
 /**

@@ -97,7 +97,12 @@ export async function transport(exchange: Exchange): Promise<Response> {
       }
       try {
         const response = await fetch(url, { signal: exchange.signal });
-        return setResponseInfo(method === "HEAD" ? headOf(response) : response, { url });
+        // Decoded in full already: its length is its Content-Length (so the reply's
+        // `bytesTotal`), as Qt gives a data: URL.
+        const bytes = await response.bytes();
+        const sized = withBody(response, method === "HEAD" ? null : bytes);
+        sized.headers.set("content-length", String(bytes.byteLength));
+        return setResponseInfo(sized, { url });
       } catch (error) {
         if (exchange.signal.aborted) throw error;
         throw new NetworkReplyError(
@@ -391,8 +396,3 @@ function isZlibHeader(cmf: number, flg: number): boolean {
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 /** The longest URL the HTTP client under `fetch` accepts. */
 const MAX_URL_LENGTH = 65_533;
-
-function headOf(response: Response): Response {
-  response.body?.cancel().catch(() => {});
-  return withBody(response, null);
-}

@@ -102,3 +102,38 @@ export function lockedThenOpen(
   };
   return { openKv, paths };
 }
+
+/**
+ * `kv` seen through a proxy whose calls of `name` fail with SQLite's "database is locked" while
+ * `state.failures` is above 0 (each failure counts it down), as when another process holds the
+ * write lock; a `list` fails when first iterated, as a real one does. `state.calls` counts the
+ * calls of `name`.
+ */
+export function lockedKv(
+  kv: Deno.Kv,
+  name: "get" | "getMany" | "list" | "set" | "delete",
+  failures: number,
+): { kv: Deno.Kv; state: { calls: number; failures: number } } {
+  const state = { calls: 0, failures };
+  const proxy = new Proxy(kv, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (property !== name) return value.bind(target);
+      return (...args: unknown[]) => {
+        state.calls++;
+        if (state.failures <= 0) return value.apply(target, args);
+        state.failures--;
+        const error = new Error("database is locked");
+        if (name !== "list") return Promise.reject(error);
+        return {
+          next: () => Promise.reject(error),
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+        };
+      };
+    },
+  });
+  return { kv: proxy, state };
+}

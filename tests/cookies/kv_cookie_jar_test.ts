@@ -4,6 +4,7 @@ import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
+import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
@@ -365,4 +366,49 @@ Deno.test("KvCookieJar lookup makes one KV read and no write, for a host with co
   } finally {
     database.close();
   }
+});
+
+Deno.test("KvCookieJar holds no cookies for a host too long for a KV key, and does not fail", async (t) => {
+  // 2 KiB keys hold the site and the domain: a 1100-character name is past that, a DNS name
+  // (253 at most) never is.
+  const long = `${"a".repeat(1100)}.com`;
+  const longUrl = `https://${long}/`;
+  await t.step("the jar's operations", async () => {
+    await using jar = await KvCookieJar.open({ path: ":memory:", clock: () => START });
+    assert.deepEqual(await jar.cookiesForUrl(longUrl), []);
+    assert.deepEqual(await jar.cookiesForUrl(`https://www.${long}/`), []);
+    assert.equal(await jar.setCookiesFromUrl(["a=1"], longUrl), 0);
+    assert.equal(await jar.setCookiesFromUrl([`b=2; Domain=${long}`], `https://x.${long}/`), 0);
+    assert.equal(await jar.insertCookie({ name: "c", value: "3", domain: long, path: "/" }), false);
+    assert.equal(await jar.updateCookie({ name: "a", value: "4", domain: long, path: "/" }), false);
+    assert.equal(await jar.deleteCookie({ name: "a", domain: long, path: "/" }), false);
+    assert.deepEqual(await jar.allCookies(), []);
+    // Other hosts keep working.
+    assert.equal(await jar.setCookiesFromUrl(["ok=1"], "https://example.com/"), 1);
+    assert.equal(cookieHeader(await jar.cookiesForUrl("https://example.com/")), "ok=1");
+  });
+  await t.step("a 253-character DNS name in a partition under a long prefix", async () => {
+    const label = "b".repeat(63);
+    const dns = `${label}.${label}.${label}.${"c".repeat(57)}.com`;
+    assert.equal(dns.length, 253);
+    await using jar = await KvCookieJar.open({ path: ":memory:", prefix: ["p".repeat(500)] });
+    const part = jar.partition("q".repeat(500));
+    assert.equal(await part.setCookiesFromUrl(["a=1"], `https://${dns}/`), 1);
+    assert.equal(cookieHeader(await part.cookiesForUrl(`https://${dns}/`)), "a=1");
+    // Under that prefix and partition, a 600-character name no longer fits: no cookies.
+    const mid = `${"m".repeat(600)}.com`;
+    assert.equal(await part.setCookiesFromUrl(["a=1"], `https://${mid}/`), 0);
+    assert.deepEqual(await part.cookiesForUrl(`https://${mid}/`), []);
+  });
+  await t.step("a request to such a host does not fail because of the jar", async () => {
+    await using jar = await KvCookieJar.open({ path: ":memory:" });
+    await using manager = new NetworkAccessManager({
+      cookieJar: jar,
+      transport: () => Promise.resolve(new Response("ok", { headers: { "set-cookie": "s=1" } })),
+    });
+    const reply = manager.get(longUrl);
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.deepEqual(await jar.allCookies(), []);
+  });
 });

@@ -5,6 +5,7 @@ import type { HstsStore } from "../../src/hsts/hsts_store.ts";
 import { KvHstsStore } from "../../src/hsts/kv_hsts_store.ts";
 import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../../src/hsts/memory_hsts_store.ts";
 import { fakeClock } from "../_helpers/fake_clock.ts";
+import { lockedKv } from "../_helpers/kv_spy.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
@@ -532,4 +533,29 @@ Deno.test("KvHstsStore keeps stores with different prefixes apart", async () => 
   await one.clear();
   assert.equal(await one.isKnownHost("example.com"), false);
   assert.equal(await two.isKnownHost("example.org"), true);
+});
+
+Deno.test("KvHstsStore lists and clears its policies again while the database is locked", async (t) => {
+  await using db = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  const { kv, state } = lockedKv(db, "list", 0);
+  await using store = await KvHstsStore.open({ kv, clock });
+  await store.set({ host: "a.example", expires: START + 5000, includeSubDomains: false });
+  await store.set({ host: "b.example", expires: START + 5000, includeSubDomains: true });
+  await t.step("all()", async () => {
+    state.failures = 2;
+    state.calls = 0;
+    const hosts = (await store.all()).map((p) => p.host).sort();
+    assert.deepEqual(hosts, ["a.example", "b.example"]);
+    assert.equal(state.calls, 3);
+  });
+  await t.step("clear()", async () => {
+    state.failures = 2;
+    state.calls = 0;
+    await store.clear();
+    assert.ok(state.calls >= 3, `${state.calls} listings`);
+    assert.equal(state.failures, 0);
+    assert.deepEqual(await store.all(), []);
+    assert.equal(await store.isKnownHost("a.example"), false);
+  });
 });

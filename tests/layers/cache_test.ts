@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { MemoryCache } from "../../src/cache/memory_cache.ts";
+import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
 import { KvCache } from "../../src/cache/kv_cache.ts";
 import type { NetworkCache } from "../../src/cache/network_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
@@ -103,7 +104,8 @@ Deno.test("cache layer revalidates a stale response and merges the 304's headers
   assert.equal(second.reply.status, 200);
   assert.equal(second.text, "original");
   assert.equal(second.reply.headers.get("x-version"), "2");
-  assert.equal(second.reply.fromCache, false);
+  // The body came from the cache, as Qt's SourceIsFromCacheAttribute says after a 304.
+  assert.equal(second.reply.fromCache, true);
   // The 304's max-age now governs: fresh for 100 s more, served without asking.
   env.advance(50);
   const third = await env.get();
@@ -111,6 +113,49 @@ Deno.test("cache layer revalidates a stale response and merges the 304's headers
   assert.equal(third.text, "original");
   assert.equal(third.reply.headers.get("x-version"), "2");
   assert.equal(third.reply.fromCache, true);
+});
+
+Deno.test("cache layer: a revalidated reply is fromCache, and its 304's Set-Cookie reaches the jar", async () => {
+  let now = START;
+  const clock = () => now;
+  let requests = 0;
+  await using server = serve((request) => {
+    requests++;
+    if (request.headers.get("if-none-match") === '"v1"') {
+      return new Response(null, {
+        status: 304,
+        headers: { "cache-control": "max-age=10", etag: '"v1"', "set-cookie": "seen=2" },
+      });
+    }
+    return new Response("stored body", {
+      headers: { "cache-control": "max-age=10", etag: '"v1"', "set-cookie": "seen=1" },
+    });
+  });
+  const cookieJar = new MemoryCookieJar({ clock });
+  await using manager = new NetworkAccessManager({
+    cache: new MemoryCache({ clock }),
+    clock,
+    cookieJar,
+  });
+  const first = manager.get(server.url);
+  assert.equal(await first.text(), "stored body");
+  assert.equal(first.fromCache, false);
+  now += 20_000;
+  const revalidated = manager.get(server.url);
+  const atMetadata: boolean[] = [];
+  revalidated.addEventListener("metadatachanged", () => atMetadata.push(revalidated.fromCache));
+  assert.equal(await revalidated.text(), "stored body");
+  assert.equal(requests, 2);
+  assert.equal(revalidated.status, 200);
+  assert.deepEqual(atMetadata, [true]);
+  assert.equal(revalidated.fromCache, true);
+  // Its exchange was the network's: the 304's cookie is stored, as any response's.
+  assert.deepEqual((await cookieJar.cookiesForUrl(server.url)).map((c) => c.value), ["2"]);
+  // Fresh again: served without the network.
+  const hit = manager.get(server.url);
+  assert.equal(await hit.text(), "stored body");
+  assert.equal(hit.fromCache, true);
+  assert.equal(requests, 2);
 });
 
 Deno.test("cache layer honours each cache load control", async (t) => {

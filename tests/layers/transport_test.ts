@@ -94,6 +94,27 @@ Deno.test("transport answers data: URLs", async (t) => {
   await t.step("HEAD has no body", async () => {
     const reply = manager.head("data:,abc");
     assert.equal((await reply.bytes()).byteLength, 0);
+    assert.equal(reply.headers.get("content-length"), "3");
+    assert.equal(reply.bytesTotal, 0);
+  });
+  await t.step("bytesTotal is the decoded length, known with the metadata", async () => {
+    for (
+      const [url, length] of [["data:application/octet-stream;base64,AAECAw==", 4], [
+        "data:text/plain;charset=utf-8,h%C3%A9llo",
+        6,
+      ], ["data:,", 0]] as const
+    ) {
+      const reply = manager.get(url);
+      const atMetadata: number[] = [];
+      reply.addEventListener("metadatachanged", () => atMetadata.push(reply.bytesTotal));
+      const progress: [number, number][] = [];
+      reply.addEventListener("downloadprogress", (e) => progress.push([e.loaded, e.total]));
+      assert.equal((await reply.bytes()).byteLength, length);
+      assert.deepEqual(atMetadata, [length], url);
+      assert.equal(reply.bytesTotal, length);
+      assert.equal(reply.headers.get("content-length"), String(length));
+      assert.deepEqual(progress.at(-1), [length, length]);
+    }
   });
   await t.step("PUT is ProtocolInvalidOperationError", async () => {
     const reply = manager.put("data:,abc", "x");
