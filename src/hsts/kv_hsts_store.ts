@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _openKv, _retryLocked, checkPrefix } from "../_kv.ts";
+import { _keyBytes, _openKv, _retryLocked, checkPrefix, MAX_KEY_BYTES } from "../_kv.ts";
 import { decodeRecord, encodeRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
 import type { Clock } from "../clock.ts";
@@ -67,12 +67,21 @@ function decode(value: unknown): StoredPolicy | undefined {
 class KvCore extends StoreCore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
+  /** The bytes a key has for its host: a KV key is at most 2 KiB. */
+  readonly #room: number;
   #closed = false;
 
   constructor(kv: Deno.Kv, prefix: Deno.KvKey, clock: Clock, preload: Map<string, StoredPolicy>) {
     super(clock, preload);
     this.#kv = kv;
     this.#prefix = prefix;
+    this.#room = MAX_KEY_BYTES - _keyBytes(prefix);
+  }
+
+  /** Whether `host` makes a key short enough for KV: a longer one has no policy stored. */
+  #fits(host: string): boolean {
+    // Cheap for the usual host: 4 UTF-8 bytes per character at most.
+    return 4 * host.length + 2 <= this.#room || _keyBytes([host]) <= this.#room;
   }
 
   markClosed(): void {
@@ -92,9 +101,14 @@ class KvCore extends StoreCore {
     const out: (StoredPolicy | undefined)[] = [];
     for (let i = 0; i < hosts.length; i += 10) {
       const slice = hosts.slice(i, i + 10);
-      const entries = await _retryLocked(() => this.#kv.getMany(slice.map((h) => this.#key(h))));
-      for (const entry of entries) {
-        if (entry.value === null) {
+      const fits = slice.filter((h) => this.#fits(h));
+      const entries = fits.length === 0
+        ? []
+        : await _retryLocked(() => this.#kv.getMany(fits.map((h) => this.#key(h))));
+      let next = 0;
+      for (const host of slice) {
+        const entry = host === fits[next] ? entries[next++] : undefined;
+        if (entry === undefined || entry.value === null) {
           out.push(undefined);
           continue;
         }
@@ -124,11 +138,13 @@ class KvCore extends StoreCore {
     const options = Number.isFinite(lifetime) && lifetime > 0 && lifetime < 2 ** 52
       ? { expireIn: Math.ceil(lifetime) }
       : undefined;
+    if (!this.#fits(host)) return;
     await _retryLocked(() => this.#kv.set(this.#key(host), value, options));
   }
 
   protected async delete(host: string): Promise<boolean> {
     this.#check();
+    if (!this.#fits(host)) return false;
     const key = this.#key(host);
     const entry = await _retryLocked(() => this.#kv.get(key));
     if (entry.value === null) return false;

@@ -6,6 +6,7 @@ import { KvHstsStore } from "../../src/hsts/kv_hsts_store.ts";
 import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../../src/hsts/memory_hsts_store.ts";
 import { fakeClock } from "../_helpers/fake_clock.ts";
 import { lockedKv } from "../_helpers/kv_spy.ts";
+import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
@@ -557,5 +558,54 @@ Deno.test("KvHstsStore lists and clears its policies again while the database is
     assert.equal(state.failures, 0);
     assert.deepEqual(await store.all(), []);
     assert.equal(await store.isKnownHost("a.example"), false);
+  });
+});
+
+Deno.test("KvHstsStore keeps no policy for a host too long for a KV key, and does not fail", async (t) => {
+  // A key is at most 2 KiB: a 2100-character name is past that, a DNS name (253) never is.
+  const long = `${"a".repeat(2100)}.com`;
+  await t.step("the store's operations", async () => {
+    await using store = await KvHstsStore.open({ path: ":memory:", clock: testClock().clock });
+    assert.equal(await store.isKnownHost(long), false);
+    assert.equal(await store.isKnownHost(`www.${long}`), false);
+    await store.learn(long, "max-age=60; includeSubDomains");
+    await store.set({ host: long, expires: START + 5000, includeSubDomains: true });
+    assert.equal(await store.remove(long), false);
+    assert.deepEqual(await store.all(), []);
+    // Other hosts keep working, their parents looked up beside the long one.
+    await store.learn("example.com", "max-age=60; includeSubDomains");
+    assert.equal(await store.isKnownHost("www.example.com"), true);
+  });
+  await t.step("what fits depends on the prefix", async () => {
+    const label = "b".repeat(63);
+    const dns = `${label}.${label}.${label}.${"c".repeat(57)}.com`;
+    const mid = `${"m".repeat(1796)}.com`;
+    await using kv = await Deno.openKv(":memory:");
+    const { clock } = testClock();
+    await using short = await KvHstsStore.open({ kv, clock });
+    await using longPrefix = await KvHstsStore.open({ kv, clock, prefix: ["p".repeat(500)] });
+    for (const store of [short, longPrefix]) await store.learn(dns, "max-age=60");
+    assert.equal(await longPrefix.isKnownHost(dns), true, "a DNS name always fits");
+    // An 1800-character name fits under the default prefix, not under a 500-byte one.
+    await short.learn(mid, "max-age=60");
+    await longPrefix.learn(mid, "max-age=60");
+    assert.equal(await short.isKnownHost(mid), true);
+    assert.equal(await longPrefix.isKnownHost(mid), false);
+  });
+  await t.step("a request to such a host does not fail because of the store", async () => {
+    await using store = await KvHstsStore.open({ path: ":memory:" });
+    await using manager = new NetworkAccessManager({
+      hstsStore: store,
+      transport: () =>
+        Promise.resolve(
+          new Response("ok", { headers: { "strict-transport-security": "max-age=60" } }),
+        ),
+    });
+    const reply = manager.get(`https://${long}/`);
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    const plain = manager.get(`http://${long}/`);
+    assert.equal(await plain.text(), "ok");
+    assert.equal(plain.url.protocol, "http:");
   });
 });
