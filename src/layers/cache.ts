@@ -4,7 +4,8 @@
  * Fresh responses are served without a network exchange (and so take no queue slot), stale
  * ones are revalidated with `If-None-Match` / `If-Modified-Since` and a `304` refreshes the
  * stored headers, storable responses are stored while they stream to the reply, and a
- * successful unsafe request invalidates the URL it targeted.
+ * successful unsafe request invalidates the URL it targeted. Each redirect hop comes through it
+ * as a request of its own; a redirect's body cancelled unread (followed) is read on and stored.
  *
  * @module
  */
@@ -61,6 +62,8 @@ interface Context {
   secrets: Record<string, string>;
   /** Runs a task that outlives the reply (the manager's), or `undefined`. */
   background: ((task: (signal: AbortSignal) => Promise<void>) => void) | undefined;
+  /** The manager's transfer timeout in milliseconds (0: none). */
+  transferTimeout: number;
 }
 
 /** What the cache layer reads, for each exchange. */
@@ -71,6 +74,11 @@ export interface CacheSettings {
   readonly cacheLoadControl: CacheLoadControl;
   /** The clock of freshness. */
   readonly clock: Clock;
+  /**
+   * The manager's transfer timeout: reading on a followed redirect's body to store it gives up
+   * within half of it, so that the read never fails the reply.
+   */
+  readonly transferTimeout?: number;
 }
 
 /**
@@ -104,6 +112,7 @@ export function cacheLayer(
       shared: cache.mode !== "private",
       secrets: digesting instanceof Promise ? await digesting : digesting,
       background,
+      transferTimeout: settings.transferTimeout ?? 0,
     };
     if (method !== "GET" && method !== "HEAD") {
       if (load === "always-cache") throw notInCache(exchange);
@@ -587,14 +596,70 @@ async function store(context: Context, response: Response): Promise<Response> {
     });
   })();
   ready.catch(() => {});
-  return await tee(response, ready, exchange.signal);
+  const timeout = exchange.request.transferTimeout ?? context.transferTimeout;
+  const wait = timeout > 0
+    ? Math.min(REDIRECT_BODY_WAIT_MS, Math.max(1, Math.floor(timeout / 2)))
+    : REDIRECT_BODY_WAIT_MS;
+  return await tee(response, ready, exchange, wait);
 }
 
+/** The statuses of a redirect a client follows to its `Location` (RFC 9110 section 15.4). */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The most bytes of a redirect's body read on to store it when its reader cancels it (a
+ * redirect that is followed is cancelled unread); a longer body is not stored.
+ */
+const REDIRECT_BODY_READ = 64 * 1024;
+
+/**
+ * How long reading a cancelled redirect's body on waits for its next bytes before it gives up
+ * (and stores nothing): a stalled body delays the redirect by no more than this, or by half the
+ * transfer timeout when that is shorter.
+ */
+const REDIRECT_BODY_WAIT_MS = 500;
+
+/**
+ * How many more bytes of a cancelled body are read on to store it: up to
+ * {@linkcode REDIRECT_BODY_READ} of a redirect's body, unless its declared length is longer;
+ * none of any other body.
+ */
+function readOnAfterCancel(response: Response): number {
+  if (!REDIRECT_STATUSES.has(response.status) || !response.headers.has("location")) return 0;
+  const declared = Number(response.headers.get("content-length") ?? 0);
+  return declared > REDIRECT_BODY_READ ? 0 : REDIRECT_BODY_READ;
+}
+
+/** The next read of `reader`, or `null` when nothing came within `ms`. */
+function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number,
+): Promise<ReadableStreamReadResult<Uint8Array> | null> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    reader.read().then((chunk) => {
+      clearTimeout(timer);
+      resolve(chunk);
+    }, (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/**
+ * Streams the body to the reply and to the store. A body read to its end is published; one that
+ * fails, is aborted or is cancelled is not, except a short redirect body cancelled unread: it is
+ * read on to its end (each chunk counts as activity for the transfer timeout, and a pause of
+ * `wait` milliseconds gives up) and published.
+ */
 async function tee(
   response: Response,
   ready: Promise<CacheWriter>,
-  signal: AbortSignal,
+  exchange: Exchange,
+  wait: number,
 ): Promise<Response> {
+  const { signal } = exchange;
   const source = response.body;
   let settled = false;
   const abort = async () => {
@@ -617,6 +682,30 @@ async function tee(
   }
   signal.addEventListener("abort", onAbort, { once: true });
   const reader = source.getReader();
+  let readOn = readOnAfterCancel(response);
+  /** Reads the rest of a cancelled body into the store; whether it was published. */
+  const storeRest = async (): Promise<boolean> => {
+    const writer = await ready.catch(() => null);
+    if (writer === null) return false;
+    while (!settled && !signal.aborted) {
+      let chunk: ReadableStreamReadResult<Uint8Array> | null;
+      try {
+        chunk = await readWithin(reader, wait);
+      } catch {
+        return false;
+      }
+      if (chunk === null) return false;
+      if (chunk.done) {
+        await commit();
+        return true;
+      }
+      readOn -= chunk.value.byteLength;
+      if (readOn < 0) return false;
+      exchange.monitor.activity();
+      await writer.write(chunk.value).catch(() => {});
+    }
+    return false;
+  };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -632,6 +721,7 @@ async function tee(
         controller.close();
         return;
       }
+      readOn -= chunk.value.byteLength;
       controller.enqueue(chunk.value);
       if (settled) return;
       const writer = await ready.catch(() => null);
@@ -643,6 +733,7 @@ async function tee(
       await writer.write(chunk.value).catch(() => {});
     },
     async cancel(reason) {
+      if (readOn > 0 && !settled && await storeRest()) return;
       await abort();
       await reader.cancel(reason).catch(() => {});
     },
