@@ -99,3 +99,20 @@ Deno.test("KvCache evicting while another cache on the database evicts removes o
   assert.deepEqual(present, [2, 3, 4, 5, 6, 7, 8, 9, 10], "two entries evicted, not four");
   assert.equal(await cache.cacheSize(), 9 * size);
 });
+
+Deno.test("KvCache expire() collects the chunks of a body whose generation record is corrupt", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  await using cache = await KvCache.open({ kv, clock: time.clock });
+  const url = "https://example.com/big";
+  await cache.insert(meta(url, 1), [pattern(1, 3 * CHUNK + 5)]);
+  const entry = (await cache.metaData(url))!;
+  assert.equal((await keys(kv, "c")).length, 4);
+  await kv.set([...PREFIX, "g", entry.generation], "not a generation record");
+  assert.deepEqual(await bodyOf(cache, entry), pattern(1, 3 * CHUNK + 5), "the body still reads");
+  assert.equal(await cache.remove(url), true);
+  time.advance(10 * MINUTE);
+  assert.equal(await cache.expire(), 0);
+  assert.deepEqual(await keys(kv, "g"), []);
+  assert.deepEqual(await keys(kv, "c"), [], "no chunk is left behind");
+});
