@@ -116,3 +116,42 @@ Deno.test("KvCache expire() collects the chunks of a body whose generation recor
   assert.deepEqual(await keys(kv, "g"), []);
   assert.deepEqual(await keys(kv, "c"), [], "no chunk is left behind");
 });
+
+Deno.test("KvCache readers finish a body another cache replaced or removed, though a third ran expire() before it was retired", async (t) => {
+  for (const change of ["replaced", "removed"] as const) {
+    await t.step(change, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      const time = manualClock();
+      const url = "https://example.com/long";
+      const { seen, arm, pending } = interleaved(kv);
+      await using reader = await KvCache.open({ kv, clock: time.clock });
+      await using writer = await KvCache.open({ kv: seen, clock: time.clock });
+      await using janitor = await KvCache.open({ kv, clock: time.clock });
+      await reader.insert(meta(url, 1), [pattern(1, 40 * CHUNK)]);
+      const entry = (await reader.metaData(url))!;
+      const stream = (await reader.body(entry))!.getReader();
+      const first = (await stream.read()).value!;
+      // The writer has published (or removed) and reads the old body's record to retire it.
+      const old = [...PREFIX, "g", entry.generation];
+      arm("get", (key) => sameKey(key as Deno.KvKey, old), async () => {
+        await janitor.expire();
+      });
+      if (change === "replaced") await writer.insert(meta(url, 2), [pattern(2, 3 * CHUNK)]);
+      else assert.equal(await writer.remove(url), true);
+      assert.equal(pending(), 0, "expire() ran before the old body was retired");
+      const body = new Uint8Array(40 * CHUNK);
+      body.set(first);
+      let offset = first.length;
+      for (let read = await stream.read(); !read.done; read = await stream.read()) {
+        body.set(read.value, offset);
+        offset += read.value.length;
+      }
+      assert.equal(offset, 40 * CHUNK);
+      assert.deepEqual(body, pattern(1, 40 * CHUNK), "the body the reader started, whole");
+      time.advance(5 * MINUTE);
+      await janitor.expire();
+      const live = change === "replaced" ? 3 : 0;
+      assert.equal((await keys(kv, "c")).length, live, "then it is collected");
+    });
+  }
+});
