@@ -23,7 +23,7 @@ function interleaved(kv: Deno.Kv) {
   const hooks: {
     name: "get" | "list";
     match: (arg: unknown) => boolean;
-    run: () => Promise<void>;
+    run: () => Promise<void> | void;
   }[] = [];
   const after = async (name: string, arg: unknown) => {
     const index = hooks.findIndex((hook) => hook.name === name && hook.match(arg));
@@ -54,8 +54,11 @@ function interleaved(kv: Deno.Kv) {
   });
   return {
     seen,
-    arm: (name: "get" | "list", match: (arg: unknown) => boolean, run: () => Promise<void>) =>
-      void hooks.push({ name, match, run }),
+    arm: (
+      name: "get" | "list",
+      match: (arg: unknown) => boolean,
+      run: () => Promise<void> | void,
+    ) => void hooks.push({ name, match, run }),
     pending: () => hooks.length,
   };
 }
@@ -87,7 +90,7 @@ Deno.test("KvCache evicting while another cache on the database evicts removes o
   const isEntries = (selector: unknown) =>
     sameKey((selector as { prefix?: Deno.KvKey }).prefix ?? [], [...PREFIX, "e"]);
   // Once `cache` listed the entries to evict and read the size, `other` evicts first.
-  arm("list", isEntries, async () => {
+  arm("list", isEntries, () => {
     arm("get", (key) => sameKey(key as Deno.KvKey, [...PREFIX, "n"]), async () => {
       await other.expire();
     });
