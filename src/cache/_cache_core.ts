@@ -263,7 +263,9 @@ export class CacheCore<S extends StoredEntry> {
     live.sort((a, b) => last(a) - last(b) || _evictionOrder(a.entry, b.entry));
     for (const stored of live) {
       if (size <= target) break;
-      if (await this.#backend.remove(stored)) size -= stored.entry.size;
+      await this.#backend.remove(stored);
+      // Read again, not counted down: other caches on the database may be evicting too.
+      size = await this.#backend.size();
     }
   }
 

@@ -499,7 +499,8 @@ export class KvBackend implements CacheBackend<KvStored> {
   /**
    * Reclaims the chunks of writes that were interrupted (no progress for ten minutes by the
    * cache's clock), of bodies replaced or removed more than five minutes ago, and of replaced
-   * bodies a crashed writer left; recomputes the size counter.
+   * bodies a crashed writer left (retired when found, so collected five minutes later);
+   * recomputes the size counter.
    */
   async reclaim(live: () => Promise<KvStored[]>): Promise<number> {
     // Generations first: one published before this listing is referenced by an entry that
@@ -513,6 +514,12 @@ export class KvBackend implements CacheBackend<KvStored> {
       if (typeof generation === "string" && referenced.has(generation)) continue;
       if (record?.state === "pending" && now - record.touchedAt < _STALE_WRITE_MS) continue;
       if (record?.state === "retired" && now - record.touchedAt < _RETIRE_GRACE_MS) continue;
+      if (record?.state === "published" && typeof generation === "string") {
+        // Replaced or removed, and not yet retired: by a writer that died, or by one about to
+        // retire it, whose readers may still be reading it. It gets their grace period.
+        await this.#storage.retire(generation);
+        continue;
+      }
       await this.#storage.collect(item);
     }
     await this.#storage.sweep();

@@ -153,6 +153,15 @@ export class _KvCacheStorage {
     const generation = item.key[n + 1];
     const record = _decodeGeneration(item.value);
     if (record === null || typeof generation !== "string" || item.key.length !== n + 2) {
+      // A corrupt record cannot say how many chunks its body has: those stored go first.
+      if (typeof generation === "string" && item.key.length === n + 2) {
+        const chunks = await this.list({ prefix: this.#keys.under("c", generation) });
+        for (let start = 0; start < chunks.length; start += DELETE_BATCH) {
+          await this.commit((a) => {
+            for (const chunk of chunks.slice(start, start + DELETE_BATCH)) a.delete(chunk.key);
+          });
+        }
+      }
       await this.commit((a) => a.check(item).delete(item.key));
       return;
     }

@@ -296,7 +296,8 @@ export class KvCache implements NetworkCache {
   /**
    * Drops expired entries, reclaims the chunks of writes that were interrupted (no progress
    * for ten minutes by the cache's clock), of bodies replaced or removed more than five
-   * minutes ago, and of replaced bodies a crashed writer left; removes corrupt records, and
+   * minutes ago, and of replaced bodies a crashed writer left (five minutes after it finds
+   * them, as a reader may still be reading one); removes corrupt records, and
    * evicts least recently used entries down to 90% of `maxSize` when over it.
    *
    * @returns The cache size afterwards.
