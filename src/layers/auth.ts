@@ -209,8 +209,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     // The request's own headers: each attempt that adds credentials sends a copy.
     const baseHeaders = exchange.headers;
     const fromUrl = credentialsFromUrl(url);
-    // The protection spaces whose cached or configured credentials this request has tried:
-    // made when there is a first one.
+    // The protection spaces whose cached credentials this request has tried, and the server
+    // and proxy origins whose configured ones (the URL's, the proxy's) it has: made when there
+    // is a first one.
     let usedCache: Set<string> | undefined;
     let usedConfigured: Set<string> | undefined;
     let server: Answer | undefined;
@@ -455,9 +456,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           return { space, scheme, credentials: cached.credentials };
         }
       }
+      // The URL's or the proxy's own credentials are tried once per exchange, whatever the
+      // realm: a server that names a new realm with each challenge cannot make them loop.
+      const side = `${isProxy}|${space.origin}`;
       usedConfigured ??= new Set();
-      if (!usedConfigured.has(key) && !downgrade) {
-        usedConfigured.add(key);
+      if (!usedConfigured.has(side) && !downgrade) {
+        usedConfigured.add(side);
         const configured = isProxy
           ? (proxyConfig?.username === undefined ? undefined : {
             username: proxyConfig.username,

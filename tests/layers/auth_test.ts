@@ -550,3 +550,37 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
 Deno.test("auth layer tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("auth layer tries a URL's or a proxy's own credentials once, whatever the realm", async (t) => {
+  /** A server (or http proxy) that challenges with a new realm each time; 500 past 20 rounds. */
+  const changing = (status: 401 | 407) => {
+    let rounds = 0;
+    const server = serve(() => {
+      rounds++;
+      if (rounds > 20) return new Response("looping", { status: 500 });
+      const name = status === 401 ? "www-authenticate" : "proxy-authenticate";
+      return new Response("", { status, headers: { [name]: `Basic realm="r${rounds}"` } });
+    });
+    return { server, rounds: () => rounds };
+  };
+  await t.step("the URL's credentials", async () => {
+    const { server: target, rounds } = changing(401);
+    await using _ = target;
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`http://alice:wonderland@127.0.0.1:${target.port}/`);
+    await reply.text();
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(rounds(), 2);
+  });
+  await t.step("the proxy's credentials", async () => {
+    const { server: proxy, rounds } = changing(407);
+    await using _ = proxy;
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "http", url: proxy.url, username: "pu", password: "pp" },
+    });
+    const reply = manager.get("http://origin.test/");
+    await reply.text();
+    assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError);
+    assert.equal(rounds(), 2);
+  });
+});
