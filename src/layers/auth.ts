@@ -271,7 +271,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let headers = baseHeaders;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        await answerWith(headers, "authorization", server, plain.pathname + plain.search);
+        // The request target as sent: the path and query, a `?` with an empty query kept.
+        const target = plain.href.slice(plain.origin.length);
+        await answerWith(headers, "authorization", server, target);
       }
       let response: Response;
       if (first !== undefined) {

@@ -598,3 +598,25 @@ Deno.test("auth layer tries a URL's or a proxy's own credentials once, whatever 
     assert.equal(rounds(), 2);
   });
 });
+
+Deno.test("auth layer's Digest uri is the request target as sent, an empty query included", async () => {
+  const seen: { target: string; uri: string | undefined }[] = [];
+  await using raw = serveTcp(async (conn) => {
+    const head = await readHead(conn);
+    const target = head.split(" ")[1]!;
+    const authorization = /^authorization: (.*)$/im.exec(head)?.[1];
+    const uri = authorization === undefined ? undefined : /uri="([^"]*)"/.exec(authorization)?.[1];
+    seen.push({ target, uri });
+    const response = uri === target
+      ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+      : 'HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Digest realm="r", nonce="n1", qop="auth"\r\n' +
+        "content-length: 0\r\nconnection: close\r\n\r\n";
+    await conn.write(new TextEncoder().encode(response));
+  });
+  await using manager = new NetworkAccessManager({
+    authenticator: () => ({ username: "alice", password: "wonderland" }),
+  });
+  const reply = manager.get(`http://127.0.0.1:${raw.port}/p?#top`);
+  assert.equal(await reply.text(), "ok");
+  assert.deepEqual(seen, [{ target: "/p?", uri: undefined }, { target: "/p?", uri: "/p?" }]);
+});
