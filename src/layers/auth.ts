@@ -179,9 +179,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
   const answering: Layer = (next) => (exchange) => {
     const url = exchange.url;
     if (url.protocol !== "http:" && url.protocol !== "https:") return next(exchange);
-    if (cache.size === 0 && url.username === "" && url.password === "") {
-      // Nothing to send pre-emptively: the request goes as it is, and only a challenge enters
-      // the loop that answers it.
+    if (url.username === "" && url.password === "" && !cache.mayAnswer(url)) {
+      // Nothing to send pre-emptively (nothing cached for its origin, or for a proxy it may go
+      // through): the request goes as it is, and only a challenge enters the loop that answers
+      // it.
       return next(exchange).then((response) =>
         isChallenge(response.status) ? challenged(next, exchange, response) : response
       );

@@ -4,9 +4,14 @@ import {
   type AuthenticationChallenge,
   AuthenticationRequiredEvent,
   type Authenticator,
+  Exchange,
   NetworkAccessManager,
   NetworkError,
+  NetworkRequest,
 } from "../../mod.ts";
+import { CredentialCache } from "../../src/auth/credential_cache.ts";
+import { proxyChosen } from "../../src/exchange.ts";
+import { authLayer } from "../../src/layers/auth.ts";
 import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
 import { startOrigin, startProxyServer } from "../_helpers/proxy_server.ts";
 import {
@@ -619,4 +624,41 @@ Deno.test("auth layer's Digest uri is the request target as sent, an empty query
   const reply = manager.get(`http://127.0.0.1:${raw.port}/p?#top`);
   assert.equal(await reply.text(), "ok");
   assert.deepEqual(seen, [{ target: "/p?", uri: undefined }, { target: "/p?", uri: "/p?" }]);
+});
+
+Deno.test("auth layer passes a request on untouched when nothing is cached for its origin", async () => {
+  const cache = new CredentialCache();
+  const layer = authLayer({ authenticator: undefined, caCerts: [] }, cache);
+  const hooked: boolean[] = [];
+  const handler = layer((exchange) => {
+    hooked.push(proxyChosen(exchange) !== undefined);
+    return Promise.resolve(new Response("ok"));
+  });
+  await using manager = new NetworkAccessManager();
+  const exchangeFor = (url: string) =>
+    new Exchange({
+      url: new URL(url),
+      method: "GET",
+      headers: new Headers(),
+      body: null,
+      request: new NetworkRequest(url),
+      reply: manager.get("data:,"),
+      signal: new AbortController().signal,
+      monitor: { activity() {}, uploadProgress() {} },
+    });
+  const send = async (url: string) => await (await handler(exchangeFor(url))).text();
+  cache.store({ origin: "http://a.test", realm: "r", proxy: false }, {
+    scheme: "basic",
+    credentials: { username: "alice", password: "wonderland" },
+  });
+  await send("http://a.test/");
+  await send("http://b.test/");
+  cache.store({ origin: "http://proxy.test:3128", realm: "p", proxy: true }, {
+    scheme: "basic",
+    credentials: { username: "pu", password: "pp" },
+  });
+  await send("http://b.test/");
+  await send("https://b.test/");
+  // a.test's space may answer; b.test has none until a proxy's credentials may go with it.
+  assert.deepEqual(hooked, [true, false, true, false]);
 });
