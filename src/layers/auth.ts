@@ -146,11 +146,26 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    */
   const digestOrigins = new Set<string>();
 
-  /** The Digest header value answering with `answer`, counting a nonce use. */
-  const header = (answer: Answer, method: string, uri: string): string => {
+  /** The Digest challenge `answer` answers: its own, or its space's cached one. */
+  const digestOf = (answer: Answer): DigestChallenge | undefined =>
+    answer.pending === undefined ? cache.get(answer.space)?.digest : answer.pending.digest;
+
+  /**
+   * The Digest header value answering with `answer`, counting a nonce use; `body` is the
+   * request's body as sent, for `qop=auth-int`.
+   */
+  const header = (
+    answer: Answer,
+    method: string,
+    uri: string,
+    body: Uint8Array | undefined,
+  ): string => {
     const pending = answer.pending;
-    const digest = pending === undefined ? cache.get(answer.space)?.digest : pending.digest;
+    const digest = digestOf(answer);
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
+    if (digest.qop === "auth-int" && body === undefined) {
+      throw new RangeError("the body for qop=auth-int is not known");
+    }
     const nc = pending === undefined ? cache.nextNonceCount(answer.space) : ++pending.nc;
     return digestAuthorization({
       challenge: digest,
@@ -158,6 +173,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       method,
       uri,
       nc,
+      body,
     });
   };
 
@@ -218,6 +234,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let server: Answer | undefined;
     let proxy: Answer | undefined;
     let staleRetries = 0;
+    // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes and
+    // Blobs (not for FormData, whose boundary is drawn as it is sent, or streams); read once a
+    // challenge asks for it.
+    const hashable = exchange.body === null || exchange.body.length !== null;
+    let entity: Uint8Array | undefined;
 
     // With `first`, nothing was sent pre-emptively (the cache was empty then).
     if (first === undefined && !baseHeaders.has("authorization")) {
@@ -242,7 +263,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         try {
           value = cached.scheme === "basic"
             ? basicAuthorization(cached.credentials)
-            : header(cached, method, plain.href);
+            : header(cached, method, plain.href, entity);
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -318,7 +339,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
       if (challenges.length === 0) return await refused(response);
-      const selected = selectChallenge(challenges);
+      const selected = selectChallenge(challenges, hashable);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
         : NetworkError.AuthenticationRequiredError;
@@ -376,7 +397,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (oneShot()) throw cannotResend(origin);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
-      else await loadDigest(); // the proxy layer's call builds the header without waiting
+      else {
+        await loadDigest(); // the proxy layer's call builds the header without waiting
+        if (digest?.qop === "auth-int") entity ??= await readEntity();
+      }
       const pending = answer.pending;
       if (pending !== undefined) {
         // Not cached until they work: a new challenge restarts the nonce count of a new nonce.
@@ -403,6 +427,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
     }
 
+    /** The request's body as it is sent, or undefined when it is known only then. */
+    async function readEntity(): Promise<Uint8Array | undefined> {
+      const body = exchange.body;
+      if (body === null) return new Uint8Array(0);
+      if (!hashable) return undefined;
+      const data = body.open().body;
+      return data instanceof Uint8Array ? data : new Uint8Array(await (data as Blob).arrayBuffer());
+    }
+
     /** Whether the request's body is a one-shot stream, which cannot be sent again. */
     function oneShot(): boolean {
       return exchange.body !== null && !exchange.body.replayable;
@@ -427,8 +460,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     ): Promise<void> {
       if (answer.scheme !== "basic") {
         await loadDigest();
+        if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
-          headers.set(name, header(answer, method, uri));
+          headers.set(name, header(answer, method, uri, entity));
         } catch (error) {
           if (error instanceof RangeError) return; // the cached space went away meanwhile
           throw error;

@@ -662,3 +662,55 @@ Deno.test("auth layer passes a request on untouched when nothing is cached for i
   // a.test's space may answer; b.test has none until a proxy's credentials may go with it.
   assert.deepEqual(hooked, [true, false, true, false]);
 });
+
+Deno.test("auth layer answers Digest qop=auth-int with the body's digest", async (t) => {
+  const bodies: [string, () => string | Uint8Array | Blob | null][] = [
+    ["GET, no body", () => null],
+    ["a string body", () => "payload"],
+    ["a bytes body", () => new Uint8Array([0, 1, 2, 255])],
+    ["a Blob body", () => new Blob(["blob ", "payload"])],
+  ];
+  for (const [name, body] of bodies) {
+    await t.step(name, async () => {
+      await using auth = server({ scheme: "digest", algorithm: "SHA-256", qop: "auth-int" });
+      const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+      await using manager = new NetworkAccessManager({ authenticator });
+      const data = body();
+      const url = `${auth.origin}/int/a?x=1`;
+      const reply = data === null ? manager.get(url) : manager.post(url, data);
+      assert.equal(await reply.text(), "hello alice");
+      assert.equal(calls.length, 1);
+      assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok"]);
+      assert.match(auth.log[1]!.authorization!, /qop=auth-int/);
+      // Up front on the next request, with its own body's digest.
+      const next = manager.post(`${auth.origin}/int/b`, "another body");
+      assert.equal(await next.text(), "hello alice");
+      assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+    });
+  }
+  await t.step("auth is used when both are offered", async () => {
+    await using auth = server({ scheme: "digest", qop: "auth-int, auth" });
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "alice", password: "wonderland" }),
+    });
+    assert.equal(await manager.post(`${auth.origin}/`, "x").text(), "hello alice");
+    assert.match(auth.log[1]!.authorization!, /qop=auth,/);
+  });
+  await t.step("a FormData body, unknown before it is sent: reported as unsupported", async () => {
+    await using auth = server({ scheme: "digest", qop: "auth-int" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const form = new FormData();
+    form.set("field", "value");
+    const reply = manager.post(`${auth.origin}/`, form);
+    const events: AuthenticationChallenge[] = [];
+    reply.addEventListener("authenticationrequired", (e) => events.push(e.challenge));
+    await reply.text();
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(reply.status, 401);
+    assert.equal(calls.length, 0);
+    assert.deepEqual(events.map((e) => [e.scheme, e.params.qop, e.supported]), [
+      ["digest", "auth-int", false],
+    ]);
+  });
+});
