@@ -211,7 +211,7 @@ function directLane(
     const { protocol } = url;
     const jar = settings.cookieJar;
     if (
-      (protocol !== "http:" && protocol !== "https:") || credentials.size !== 0 ||
+      (protocol !== "http:" && protocol !== "https:") || credentials.mayAnswer(url) ||
       retrying(settings, exchange) ||
       (jar !== null && ownCookieHeader(exchange) !== null) ||
       parts.access.accessible() === "not-accessible" || !plainDirect() ||

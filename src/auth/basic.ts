@@ -24,9 +24,10 @@ function base64(bytes: Uint8Array): string {
  */
 export function basicAuthorization(credentials: AuthCredentials): string {
   const { username, password } = credentials;
+  // Credentials stay out of messages: the user name is not echoed.
   if (username.includes(":")) {
     throw new TypeError(
-      `Cannot use Basic authentication: 'username' must not contain ':', got ${username}`,
+      "Cannot use Basic authentication: 'username' must not contain ':' (RFC 7617 user-id)",
     );
   }
   // deno-lint-ignore no-control-regex

@@ -215,14 +215,19 @@ export type SelectedChallenge =
  * Negotiate...) and Digest challenges it cannot answer are passed over, never guessed.
  *
  * @param challenges The parsed challenges.
+ * @param authInt Whether a Digest challenge offering only `qop=auth-int` can be answered (the
+ * request's body is known before it is sent).
  * @returns The choice, or `null` when none can be answered.
  */
-export function selectChallenge(challenges: readonly AuthChallenge[]): SelectedChallenge | null {
+export function selectChallenge(
+  challenges: readonly AuthChallenge[],
+  authInt = true,
+): SelectedChallenge | null {
   let best: { challenge: AuthChallenge; digest: DigestChallenge } | undefined;
   for (const challenge of challenges) {
     const digest = parseDigestChallenge(challenge);
     if (
-      digest !== null &&
+      digest !== null && (authInt || digest.qop !== "auth-int") &&
       (best === undefined || digestStrength(digest) > digestStrength(best.digest))
     ) {
       best = { challenge, digest };

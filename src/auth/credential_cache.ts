@@ -114,6 +114,9 @@ function snapshot(entry: Entry): CachedCredentials {
 export class CredentialCache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
+  /** How many server spaces each origin has, and how many proxy spaces there are. */
+  readonly #serverOrigins = new Map<string, number>();
+  #proxySpaces = 0;
 
   /**
    * Creates an empty cache.
@@ -133,6 +136,38 @@ export class CredentialCache {
   /** How many protection spaces the cache holds. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Whether the cache may hold credentials to send with a request to `url`: a server space of
+   * its origin, or, for a plain-http request (which may go through an http proxy), any proxy
+   * space. When not, the request has nothing to send up front.
+   *
+   * @param url The request URL.
+   * @returns Whether {@linkcode forUrl} or {@linkcode forProxy} may answer for it.
+   */
+  mayAnswer(url: URL): boolean {
+    if (this.#entries.size === 0) return false;
+    return (this.#proxySpaces > 0 && url.protocol === "http:") ||
+      this.#serverOrigins.has(url.origin);
+  }
+
+  #count(space: ProtectionSpace, delta: 1 | -1): void {
+    if (space.proxy) {
+      this.#proxySpaces += delta;
+      return;
+    }
+    const count = (this.#serverOrigins.get(space.origin) ?? 0) + delta;
+    if (count > 0) this.#serverOrigins.set(space.origin, count);
+    else this.#serverOrigins.delete(space.origin);
+  }
+
+  #remove(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#entries.delete(key);
+    this.#count(entry.space, -1);
+    return true;
   }
 
   /**
@@ -182,10 +217,11 @@ export class CredentialCache {
         // A domain entry that is not a URI is ignored.
       }
     }
-    this.#entries.delete(key);
+    this.#remove(key);
     this.#entries.set(key, entry);
+    this.#count(valid, 1);
     while (this.#entries.size > this.#maxEntries) {
-      this.#entries.delete(this.#entries.keys().next().value!);
+      this.#remove(this.#entries.keys().next().value!);
     }
     return snapshot(entry);
   }
@@ -280,11 +316,13 @@ export class CredentialCache {
    * @returns Whether it was in the cache.
    */
   delete(space: ProtectionSpace): boolean {
-    return this.#entries.delete(spaceKey(validateSpace(space)));
+    return this.#remove(spaceKey(validateSpace(space)));
   }
 
   /** Forgets every protection space. */
   clear(): void {
     this.#entries.clear();
+    this.#serverOrigins.clear();
+    this.#proxySpaces = 0;
   }
 }

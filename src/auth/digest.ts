@@ -51,8 +51,11 @@ export interface DigestChallenge {
   algorithm: DigestAlgorithm;
   /** Whether the server named the algorithm (it is echoed only then). */
   algorithmGiven: boolean;
-  /** The quality of protection used: `"auth"`, or undefined for an RFC 2069 server. */
-  qop: "auth" | undefined;
+  /**
+   * The quality of protection used: `"auth"` when offered, else `"auth-int"` (the request's
+   * body is digested too), or undefined for an RFC 2069 server.
+   */
+  qop: "auth" | "auth-int" | undefined;
   /** Whether the server said the previous nonce was stale (retry without asking again). */
   stale: boolean;
   /** Whether the server supports a hashed user name. */
@@ -68,8 +71,8 @@ export function digestStrength(challenge: DigestChallenge): number {
 
 /**
  * Reads a Digest challenge, or returns `null` when it cannot be answered: no `realm` or
- * `nonce`, an unknown algorithm, a `qop` list without `auth` (only `auth-int`), or a
- * `-sess` algorithm without `qop`.
+ * `nonce`, an unknown algorithm, a `qop` list with neither `auth` nor `auth-int`, or a
+ * `-sess` algorithm without `qop`. Of `auth` and `auth-int`, `auth` is chosen when offered.
  *
  * @param challenge A parsed challenge.
  * @returns The Digest challenge, or `null`.
@@ -83,11 +86,12 @@ export function parseDigestChallenge(challenge: AuthChallenge): DigestChallenge 
   const algorithmName = params.algorithm;
   const algorithm = ALGORITHMS.get((algorithmName ?? "MD5").toLowerCase());
   if (algorithm === undefined) return null;
-  let qop: "auth" | undefined;
+  let qop: "auth" | "auth-int" | undefined;
   if (params.qop !== undefined) {
     const offered = params.qop.split(",").map((q) => q.trim().toLowerCase());
-    if (!offered.includes("auth")) return null;
-    qop = "auth";
+    if (offered.includes("auth")) qop = "auth";
+    else if (offered.includes("auth-int")) qop = "auth-int";
+    else return null;
   }
   if (qop === undefined && algorithm.name.endsWith("-sess")) return null;
   return {
@@ -139,28 +143,41 @@ export interface DigestInput {
   nc: number;
   /** The client nonce; a fresh one when absent. */
   cnonce?: string;
+  /** The request's body as sent (empty for none): required for `qop=auth-int`. */
+  body?: Uint8Array;
 }
 
-function hashWith(algorithm: DigestAlgorithm): (text: string) => string {
+function hashWith(algorithm: DigestAlgorithm): (text: string | Uint8Array) => string {
   const name = ALGORITHMS.get(algorithm.toLowerCase())!.hash;
   if (nodeCrypto === undefined) throw new TypeError("Digest hashing used before loadDigest()");
   const crypto = nodeCrypto;
-  return (text) => crypto.createHash(name).update(text, "utf8").digest("hex");
+  return (data) =>
+    typeof data === "string"
+      ? crypto.createHash(name).update(data, "utf8").digest("hex")
+      : crypto.createHash(name).update(data).digest("hex");
 }
 
 /**
  * Computes the `response` value of a Digest answer (RFC 7616 section 3.4.1).
  *
  * @param input The challenge, credentials, request and counters; `cnonce` is required when
- * the challenge has a `qop`.
+ * the challenge has a `qop`, `body` when it is `auth-int`.
  * @returns The lower-case hex response.
+ * @throws {TypeError} When the qop is `auth-int` and no `body` is given.
  */
 export function digestResponse(input: DigestInput & { cnonce: string }): string {
   const { challenge, credentials, method, uri, nc, cnonce } = input;
   const h = hashWith(challenge.algorithm);
   let ha1 = h(`${credentials.username}:${challenge.realm}:${credentials.password}`);
   if (challenge.algorithm.endsWith("-sess")) ha1 = h(`${ha1}:${challenge.nonce}:${cnonce}`);
-  const ha2 = h(`${method}:${uri}`);
+  let a2 = `${method}:${uri}`;
+  if (challenge.qop === "auth-int") {
+    if (input.body === undefined) {
+      throw new TypeError("Cannot answer Digest challenge: qop=auth-int needs the 'body'");
+    }
+    a2 += `:${h(input.body)}`;
+  }
+  const ha2 = h(a2);
   if (challenge.qop === undefined) return h(`${ha1}:${challenge.nonce}:${ha2}`);
   return h(`${ha1}:${challenge.nonce}:${formatNonceCount(nc)}:${cnonce}:${challenge.qop}:${ha2}`);
 }
@@ -193,9 +210,11 @@ function extValue(value: string): string {
  * printable ASCII), realm, uri, algorithm (when the server named one), nonce, and with `qop`
  * the nonce count, client nonce and qop; the response; and the opaque value echoed.
  *
- * @param input The challenge, credentials, request and nonce count.
+ * @param input The challenge, credentials, request and nonce count (and the body for
+ * `qop=auth-int`).
  * @returns The header value, starting with `Digest `.
- * @throws {TypeError} When the nonce count is not a positive integer below 2^32.
+ * @throws {TypeError} When the nonce count is not a positive integer below 2^32, or the qop is
+ * `auth-int` and no `body` is given.
  */
 export function digestAuthorization(input: DigestInput): string {
   const { challenge, credentials, uri, nc } = input;

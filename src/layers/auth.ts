@@ -146,11 +146,26 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    */
   const digestOrigins = new Set<string>();
 
-  /** The Digest header value answering with `answer`, counting a nonce use. */
-  const header = (answer: Answer, method: string, uri: string): string => {
+  /** The Digest challenge `answer` answers: its own, or its space's cached one. */
+  const digestOf = (answer: Answer): DigestChallenge | undefined =>
+    answer.pending === undefined ? cache.get(answer.space)?.digest : answer.pending.digest;
+
+  /**
+   * The Digest header value answering with `answer`, counting a nonce use; `body` is the
+   * request's body as sent, for `qop=auth-int`.
+   */
+  const header = (
+    answer: Answer,
+    method: string,
+    uri: string,
+    body: Uint8Array | undefined,
+  ): string => {
     const pending = answer.pending;
-    const digest = pending === undefined ? cache.get(answer.space)?.digest : pending.digest;
+    const digest = digestOf(answer);
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
+    if (digest.qop === "auth-int" && body === undefined) {
+      throw new RangeError("the body for qop=auth-int is not known");
+    }
     const nc = pending === undefined ? cache.nextNonceCount(answer.space) : ++pending.nc;
     return digestAuthorization({
       challenge: digest,
@@ -158,6 +173,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       method,
       uri,
       nc,
+      body,
     });
   };
 
@@ -179,9 +195,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
   const answering: Layer = (next) => (exchange) => {
     const url = exchange.url;
     if (url.protocol !== "http:" && url.protocol !== "https:") return next(exchange);
-    if (cache.size === 0 && url.username === "" && url.password === "") {
-      // Nothing to send pre-emptively: the request goes as it is, and only a challenge enters
-      // the loop that answers it.
+    if (url.username === "" && url.password === "" && !cache.mayAnswer(url)) {
+      // Nothing to send pre-emptively (nothing cached for its origin, or for a proxy it may go
+      // through): the request goes as it is, and only a challenge enters the loop that answers
+      // it.
       return next(exchange).then((response) =>
         isChallenge(response.status) ? challenged(next, exchange, response) : response
       );
@@ -209,13 +226,19 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     // The request's own headers: each attempt that adds credentials sends a copy.
     const baseHeaders = exchange.headers;
     const fromUrl = credentialsFromUrl(url);
-    // The protection spaces whose cached or configured credentials this request has tried:
-    // made when there is a first one.
+    // The protection spaces whose cached credentials this request has tried, and the server
+    // and proxy origins whose configured ones (the URL's, the proxy's) it has: made when there
+    // is a first one.
     let usedCache: Set<string> | undefined;
     let usedConfigured: Set<string> | undefined;
     let server: Answer | undefined;
     let proxy: Answer | undefined;
     let staleRetries = 0;
+    // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes and
+    // Blobs (not for FormData, whose boundary is drawn as it is sent, or streams); read once a
+    // challenge asks for it.
+    const hashable = exchange.body === null || exchange.body.length !== null;
+    let entity: Uint8Array | undefined;
 
     // With `first`, nothing was sent pre-emptively (the cache was empty then).
     if (first === undefined && !baseHeaders.has("authorization")) {
@@ -240,7 +263,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         try {
           value = cached.scheme === "basic"
             ? basicAuthorization(cached.credentials)
-            : header(cached, method, plain.href);
+            : header(cached, method, plain.href, entity);
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -270,7 +293,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let headers = baseHeaders;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        await answerWith(headers, "authorization", server, plain.pathname + plain.search);
+        // The request target as sent: the path and query, a `?` with an empty query kept.
+        const target = plain.href.slice(plain.origin.length);
+        await answerWith(headers, "authorization", server, target);
       }
       let response: Response;
       if (first !== undefined) {
@@ -314,7 +339,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
       if (challenges.length === 0) return await refused(response);
-      const selected = selectChallenge(challenges);
+      const selected = selectChallenge(challenges, hashable);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
         : NetworkError.AuthenticationRequiredError;
@@ -372,7 +397,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (oneShot()) throw cannotResend(origin);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
-      else await loadDigest(); // the proxy layer's call builds the header without waiting
+      else {
+        await loadDigest(); // the proxy layer's call builds the header without waiting
+        if (digest?.qop === "auth-int") entity ??= await readEntity();
+      }
       const pending = answer.pending;
       if (pending !== undefined) {
         // Not cached until they work: a new challenge restarts the nonce count of a new nonce.
@@ -399,6 +427,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
     }
 
+    /** The request's body as it is sent, or undefined when it is known only then. */
+    async function readEntity(): Promise<Uint8Array | undefined> {
+      const body = exchange.body;
+      if (body === null) return new Uint8Array(0);
+      if (!hashable) return undefined;
+      const data = body.open().body;
+      return data instanceof Uint8Array ? data : new Uint8Array(await (data as Blob).arrayBuffer());
+    }
+
     /** Whether the request's body is a one-shot stream, which cannot be sent again. */
     function oneShot(): boolean {
       return exchange.body !== null && !exchange.body.replayable;
@@ -423,8 +460,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     ): Promise<void> {
       if (answer.scheme !== "basic") {
         await loadDigest();
+        if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
-          headers.set(name, header(answer, method, uri));
+          headers.set(name, header(answer, method, uri, entity));
         } catch (error) {
           if (error instanceof RangeError) return; // the cached space went away meanwhile
           throw error;
@@ -455,9 +493,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           return { space, scheme, credentials: cached.credentials };
         }
       }
+      // The URL's or the proxy's own credentials are tried once per exchange, whatever the
+      // realm: a server that names a new realm with each challenge cannot make them loop.
+      const side = `${isProxy}|${space.origin}`;
       usedConfigured ??= new Set();
-      if (!usedConfigured.has(key) && !downgrade) {
-        usedConfigured.add(key);
+      if (!usedConfigured.has(side) && !downgrade) {
+        usedConfigured.add(side);
         const configured = isProxy
           ? (proxyConfig?.username === undefined ? undefined : {
             username: proxyConfig.username,

@@ -69,7 +69,10 @@ export interface NetworkProxy {
    * SOCKS5. Required for the proxy types, ignored for `"none"` and `"system"`.
    */
   url?: string;
-  /** The user name to authenticate with. */
+  /**
+   * The user name to authenticate with; without `:` for an `http` or `https` proxy (Basic
+   * authentication cannot carry one).
+   */
   username?: string;
   /**
    * The password to authenticate with.
@@ -184,7 +187,8 @@ export function decodeUserInfo(text: string): string {
  * @param proxy The value to check.
  * @param where The start of the message, e.g. `"Cannot create manager"`.
  * @returns The normalized proxy.
- * @throws {TypeError} When a field has the wrong type or the URL does not fit the type.
+ * @throws {TypeError} When a field has the wrong type, the URL does not fit the type, or the
+ * user name of an http or https proxy contains `:`.
  * @throws {RangeError} When the port is out of range.
  */
 export function validateProxy(proxy: unknown, where: string): NetworkProxy {
@@ -249,6 +253,12 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
     (parsed.username || parsed.password ? decodeUserInfo(parsed.password) : undefined);
   if (user === undefined && pass !== undefined) {
     throw new TypeError(`${where}: 'proxy.password' is given without 'proxy.username'`);
+  }
+  // Basic credentials (RFC 7617) cannot carry a user-id with a colon; SOCKS5 ones can.
+  if ((type === "http" || type === "https") && user?.includes(":")) {
+    throw new TypeError(
+      `${where}: 'proxy.username' must not contain ':' for a "${type}" proxy (Basic authentication)`,
+    );
   }
   const normalized: NetworkProxy = {
     type: type as NetworkProxyType,

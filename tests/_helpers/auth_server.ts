@@ -17,7 +17,10 @@ export interface AuthServerOptions {
   users: Record<string, string>;
   /** Digest algorithm named in the challenge; `undefined` names none (MD5 implied). */
   algorithm?: "MD5" | "MD5-sess" | "SHA-256" | "SHA-256-sess" | "SHA-512-256" | "SHA-512-256-sess";
-  /** The qop offered; `null` offers none (an RFC 2069 server). Default `"auth"`. */
+  /**
+   * The qop offered (`"auth"`, `"auth-int"` or a list); `null` offers none (an RFC 2069
+   * server). Default `"auth"`.
+   */
   qop?: string | null;
   /** Whether the challenge says `userhash=true`. Default false. */
   userhash?: boolean;
@@ -141,6 +144,7 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
     method: string,
     target: string,
     absolute: string,
+    body: Uint8Array,
   ): { user?: string; outcome: string } => {
     const match = /^Digest\s+(.*)$/is.exec(authorization);
     if (match === null) return { outcome: "not-digest" };
@@ -180,10 +184,14 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
       if (p.has("qop") || p.has("nc") || p.has("cnonce")) return { outcome: "unexpected-qop" };
       expected = H(`${ha1}:${nonce}:${ha2}`);
     } else {
-      if (p.get("qop") !== "auth") return { outcome: "bad-qop" };
+      const used = p.get("qop") ?? "";
+      if (!qop.split(",").map((q) => q.trim()).includes(used)) return { outcome: "bad-qop" };
       if (!/^[0-9a-f]{8}$/.test(ncText) || cnonce === "") return { outcome: "bad-nc-or-cnonce" };
       nc = parseInt(ncText, 16);
-      expected = H(`${ha1}:${nonce}:${ncText}:${cnonce}:auth:${ha2}`);
+      const ha2Used = used === "auth-int"
+        ? H(`${method}:${uri}:${createHash(hashName).update(body).digest("hex")}`)
+        : ha2;
+      expected = H(`${ha1}:${nonce}:${ncText}:${cnonce}:${used}:${ha2Used}`);
     }
     if (p.get("response") !== expected) return { outcome: "bad-response" };
     if (state.stale) return { outcome: "stale" };
@@ -198,7 +206,8 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
 
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request) => {
+    async (request) => {
+      const body = await request.bytes();
       const url = new URL(request.url);
       const target = url.pathname + url.search;
       const authorization = request.headers.get(proxy ? "proxy-authorization" : "authorization");
@@ -213,7 +222,7 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
       if (authorization !== null) {
         result = options.scheme === "basic"
           ? verifyBasic(authorization)
-          : verifyDigest(authorization, request.method, target, url.href);
+          : verifyDigest(authorization, request.method, target, url.href, body);
       }
       if (result.outcome === "ok") {
         record(200, "ok");

@@ -24,7 +24,7 @@ Deno.test("basicAuthorization encodes the RFC 7617 examples", async (t) => {
 Deno.test("basicAuthorization refuses user names it cannot encode", () => {
   assert.throws(() => basicAuthorization({ username: "a:b", password: "p" }), {
     name: "TypeError",
-    message: "Cannot use Basic authentication: 'username' must not contain ':', got a:b",
+    message: "Cannot use Basic authentication: 'username' must not contain ':' (RFC 7617 user-id)",
   });
   assert.throws(() => basicAuthorization({ username: "a", password: "p\r\n" }), {
     name: "TypeError",

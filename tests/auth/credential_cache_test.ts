@@ -214,3 +214,30 @@ Deno.test("directoryOf keeps the path up to the last slash", () => {
   assert.equal(directoryOf("/"), "/");
   assert.equal(directoryOf(""), "/");
 });
+
+Deno.test("CredentialCache.mayAnswer: only an origin with a space, or plain http with a proxy's", () => {
+  const cache = new CredentialCache(2);
+  const a = { origin: "http://a.test", realm: "r", proxy: false };
+  const url = (href: string) => new URL(href);
+  assert.equal(cache.mayAnswer(url("http://a.test/")), false);
+  cache.store(a, { scheme: "basic", credentials: ALICE });
+  cache.store(a, { scheme: "basic", credentials: BOB }); // the same space again
+  assert.equal(cache.mayAnswer(url("http://a.test/x")), true);
+  assert.equal(cache.mayAnswer(url("http://b.test/x")), false);
+  assert.equal(cache.mayAnswer(url("https://a.test/x")), false);
+  const proxy = { origin: "http://proxy.test:3128", realm: "p", proxy: true };
+  cache.store(proxy, { scheme: "basic", credentials: ALICE });
+  // A plain-http request may go through that proxy; an https one sends it nothing.
+  assert.equal(cache.mayAnswer(url("http://b.test/x")), true);
+  assert.equal(cache.mayAnswer(url("https://b.test/x")), false);
+  cache.delete(proxy);
+  assert.equal(cache.mayAnswer(url("http://b.test/x")), false);
+  assert.equal(cache.mayAnswer(url("http://a.test/x")), true);
+  // Evicted past the bound, and cleared.
+  cache.store({ ...a, origin: "http://c.test" }, { scheme: "basic", credentials: ALICE });
+  cache.store({ ...a, origin: "http://d.test" }, { scheme: "basic", credentials: ALICE });
+  assert.equal(cache.mayAnswer(url("http://a.test/x")), false);
+  assert.equal(cache.mayAnswer(url("http://d.test/x")), true);
+  cache.clear();
+  assert.equal(cache.mayAnswer(url("http://d.test/x")), false);
+});

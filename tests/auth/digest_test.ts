@@ -59,6 +59,22 @@ Deno.test("Digest answers the RFC 7616 section 3.9.1 example", async (t) => {
   }
 });
 
+Deno.test("Digest qop=auth-int digests the body into A2", async () => {
+  const { createHash } = await import("node:crypto");
+  const md5 = (data: string) => createHash("md5").update(data).digest("hex");
+  const challenge = digestOf('Digest realm="r", nonce="n", qop="auth-int"');
+  const body = new TextEncoder().encode("entity body");
+  const input = { challenge, credentials: MUFASA, method: "POST", uri: "/u", nc: 1, cnonce: "c" };
+  const ha1 = md5("Mufasa:r:Circle of Life");
+  const ha2 = md5(`POST:/u:${md5("entity body")}`);
+  assert.equal(digestResponse({ ...input, body }), md5(`${ha1}:n:00000001:c:auth-int:${ha2}`));
+  assert.match(digestAuthorization({ ...input, body }), /, qop=auth-int, /);
+  assert.throws(() => digestAuthorization(input), {
+    name: "TypeError",
+    message: /qop=auth-int needs the 'body'/,
+  });
+});
+
 Deno.test("Digest answers the RFC 2617 section 3.5 example (MD5, no algorithm named)", () => {
   const challenge = digestOf(
     'Digest realm="testrealm@host.com", qop="auth,auth-int", ' +
@@ -95,6 +111,10 @@ Deno.test("parseDigestChallenge reads what it can answer and refuses the rest", 
       domain: ["/a/", "https://other.example/b"],
     });
   });
+  await t.step("auth-int when it is the only qop offered, auth when both are", () => {
+    assert.equal(digestOf('Digest realm="r", nonce="n", qop="auth-int"').qop, "auth-int");
+    assert.equal(digestOf('Digest realm="r", nonce="n", qop="auth-int, auth"').qop, "auth");
+  });
   await t.step("no qop means an RFC 2069 answer", () => {
     assert.equal(digestOf('Digest realm="r", nonce="n"').qop, undefined);
   });
@@ -104,7 +124,7 @@ Deno.test("parseDigestChallenge reads what it can answer and refuses the rest", 
         'Digest realm="r"',
         'Digest nonce="n"',
         'Digest realm="r", nonce="n", algorithm=SHA-1',
-        'Digest realm="r", nonce="n", qop="auth-int"',
+        'Digest realm="r", nonce="n", qop="auth-conf"',
         'Digest realm="r", nonce="n", algorithm=MD5-sess',
         // Names an object has from its prototype are no algorithms.
         'Digest realm="r", nonce="n", algorithm=constructor',

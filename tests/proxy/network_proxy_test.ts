@@ -387,6 +387,16 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       `${where}: 'proxy.username' must be a string, got 5`,
     ],
     [
+      { type: "http", url: "h:1", username: "se:cret", password: "p" },
+      TypeError,
+      `${where}: 'proxy.username' must not contain ':' for a "http" proxy (Basic authentication)`,
+    ],
+    [
+      { type: "https", url: "https://se%3Acret:p@h:1" },
+      TypeError,
+      `${where}: 'proxy.username' must not contain ':' for a "https" proxy (Basic authentication)`,
+    ],
+    [
       { type: "http", url: `http://u:${SECRET}@exa mple:1` },
       TypeError,
       `${where}: 'proxy.url' must be a URL or host:port, got "http://***@exa mple:1"`,
@@ -399,6 +409,11 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       return true;
     });
   }
+  // SOCKS5 sends the user name as it is (RFC 1929): a colon is fine there.
+  assert.equal(
+    validateProxy({ type: "socks5", url: "h:1", username: "a:b", password: "c" }, where).username,
+    "a:b",
+  );
 });
 
 Deno.test("resolveProxy: an explicit proxy wins over the factory", async (t) => {
