@@ -535,7 +535,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#metadata(response, body === null, exchange);
     this.#upload?.flush();
     this.#emit("metadatachanged");
-    if (this.isFinished || this.#declaredTooLarge()) {
+    // A response without a body (204, 304) declares no body of its own to refuse.
+    if (this.isFinished || (body !== null && this.#declaredTooLarge())) {
       body?.cancel().catch(() => {});
       return;
     }
