@@ -461,14 +461,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
             this.#throwIfNoBody();
             return { value: undefined, done: true };
           }
-          await new Promise<void>((resolve) => {
-            // Another pull waits already (a reader that prefetches): both wake, in order.
-            const waiting = this.#wake;
-            this.#wake = waiting === undefined ? resolve : () => {
-              waiting();
-              resolve();
-            };
-          });
+          // Another pull may wait already (a reader that prefetches): both wake, in order.
+          const waiting = this.#wake;
+          await new Promise<void>((resolve) =>
+            this.#wake = waiting === undefined ? resolve : () => void (waiting(), resolve())
+          );
         }
       },
       return: (): Promise<IteratorResult<Uint8Array>> => {
