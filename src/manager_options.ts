@@ -108,7 +108,8 @@ export interface NetworkAccessManagerOptions {
   /**
    * The most body bytes a reply accepts (after decompression), 0 for no limit. A body that
    * grows past it fails the reply with `ProtocolFailure` and stops being read at once; a
-   * declared `Content-Length` over it fails the reply before the body is read.
+   * declared `Content-Length` over it fails the reply before the body is read (not a response
+   * without a body: a HEAD reply, a 204, a 304).
    * @default {0}
    */
   maxBodySize?: number;

@@ -34,17 +34,10 @@ import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import type { Operation } from "./reply/operation.ts";
+import type { ReplySettingsOf } from "./reply/_settings.ts";
 
 /** The settings a reply runs with, resolved from the request and the manager. */
-export interface ReplySettings {
-  transferTimeout: number;
-  /** The total timeout (0 = off). */
-  timeout?: number;
-  readBufferSize: number;
-  decompressionGuard: number;
-  maxBodySize: number;
-  onFinished: (reply: NetworkReply) => void;
-}
+export type ReplySettings = ReplySettingsOf<NetworkReply>;
 
 const MIB = 1024 * 1024;
 /**
@@ -466,7 +459,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
             this.#throwIfNoBody();
             return { value: undefined, done: true };
           }
-          await new Promise<void>((resolve) => (this.#wake = resolve));
+          // Another pull may wait already (a reader that prefetches): both wake, in order.
+          const waiting = this.#wake;
+          await new Promise<void>((resolve) =>
+            this.#wake = waiting === undefined ? resolve : () => void (waiting(), resolve())
+          );
         }
       },
       return: (): Promise<IteratorResult<Uint8Array>> => {
@@ -540,7 +537,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#metadata(response, body === null, exchange);
     this.#upload?.flush();
     this.#emit("metadatachanged");
-    if (this.isFinished || this.#declaredTooLarge()) {
+    // A response without a body (204, 304) declares no body of its own to refuse.
+    if (this.isFinished || (body !== null && this.#declaredTooLarge())) {
       body?.cancel().catch(() => {});
       return;
     }

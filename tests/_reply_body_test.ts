@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkReplyError, NetworkRequest } from "../mod.ts";
-import { serve } from "./_helpers/server.ts";
+import { readHead, serve, serveTcp } from "./_helpers/server.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -138,6 +138,23 @@ Deno.test("maxBodySize: bodies up to the limit, and without a limit, are read wh
     const strict = manager.get(new NetworkRequest(server.url, { maxBodySize: MIB - 1 }));
     await strict.finished;
     assert.equal(strict.error, NetworkError.ProtocolFailure);
+  });
+  await t.step("a 304 is not affected by the length of what it stands for", async () => {
+    // A 304 has no body; its Content-Length may tell the size of the representation.
+    await using raw = serveTcp(async (conn) => {
+      await readHead(conn);
+      await conn.write(
+        new TextEncoder().encode(
+          `HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: ${MIB}\r\n\r\n`,
+        ),
+      );
+    });
+    await using manager = new NetworkAccessManager({ maxBodySize: 1 });
+    const reply = manager.get(raw.url, { headers: { "if-none-match": '"v1"' } });
+    await reply.finished;
+    assert.equal(reply.status, 304);
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.equal((await reply.bytes()).byteLength, 0);
   });
   await t.step("HEAD replies are not affected by a declared length", async () => {
     await using sized = bodyServer(MIB, true);

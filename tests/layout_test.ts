@@ -282,6 +282,7 @@ const SUITES: readonly string[] = [
   "layout", // this file
   "proxy/proxy_interop", // the real proxies CI installs
   "proxy_fixture", // the test proxy server in tests/_helpers/
+  "reply/lifecycle_fuzz", // seeded random traffic: the reply lifecycle through the whole manager
   "redaction", // userinfo removed at every site that shows a URL
   "settings_change", // manager settings changed between requests
   "shared_state", // two managers and two processes on one KV database

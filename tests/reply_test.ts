@@ -5,6 +5,7 @@ import {
   NetworkError,
   type NetworkProgressEvent,
   type NetworkReply,
+  NetworkReplyError,
 } from "../mod.ts";
 import { countAbortControllers } from "./_helpers/abort_controllers.ts";
 import {
@@ -359,6 +360,30 @@ Deno.test("NetworkReply listeners added after the reply started get every later 
   assert.ok(events.includes("downloadprogress"));
   assert.deepEqual(events.slice(-3), ["downloadprogress", "finished", "manager finished"]);
   assert.ok(!events.includes("error"));
+});
+
+Deno.test("NetworkReply iterator settles every pull it was given, when two wait at once", async () => {
+  await using server = serve(() => new Response(chunkedStream(3 * 1024, 1024)));
+  await using manager = new NetworkAccessManager();
+  const reply = manager.get(`${server.url}/prefetch`);
+  const iterator = reply[Symbol.asyncIterator]();
+  // Two pulls before any byte arrived, as a reader that prefetches makes them.
+  let settled = 0;
+  const pulls = [iterator.next(), iterator.next()].map((pull) =>
+    pull.finally(() => settled++).catch((error) => error)
+  );
+  await Promise.race(pulls);
+  reply.abort();
+  await tick();
+  assert.equal(settled, 2, "a pull made while another waited never settled");
+  const [first, second] = await Promise.all(pulls);
+  assert.equal(first.done, false);
+  assert.ok(
+    second instanceof NetworkReplyError
+      ? second.code === NetworkError.OperationCanceledError
+      : second.done === false,
+    String(second),
+  );
 });
 
 Deno.test("NetworkReply transfer timeout is reset by every byte moved", async () => {
