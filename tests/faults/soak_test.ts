@@ -29,6 +29,10 @@ interface SoakResult {
 }
 
 Deno.test("soak: 20,000 requests with random aborts, errors and timeouts each finish exactly once, leak no slot, and keep memory flat", async () => {
+  // A hang fails the test (the run is killed after ten minutes); its speed is not a result:
+  // the same run takes 16 s on a quiet machine and three times that on a busy one.
+  const hung = new AbortController();
+  const watchdog = setTimeout(() => hung.abort(), 600_000);
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -41,7 +45,9 @@ Deno.test("soak: 20,000 requests with random aborts, errors and timeouts each fi
     stdout: "piped",
     // The broken bodies make the server log their errors.
     stderr: "piped",
-  }).output();
+    signal: hung.signal,
+  }).output().finally(() => clearTimeout(watchdog));
+  assert.ok(!hung.signal.aborted, "the soak run hung: killed after ten minutes");
   const stdout = new TextDecoder().decode(output.stdout).trim();
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr).slice(-2000));
   const result = JSON.parse(stdout.split("\n").at(-1)!) as SoakResult;
@@ -67,5 +73,4 @@ Deno.test("soak: 20,000 requests with random aborts, errors and timeouts each fi
   const [first, ...rest] = result.heap;
   assert.ok(rest.length >= 9);
   assert.ok(Math.max(...rest) - first! < 8 * MIB, `heap ${result.heap.join(", ")}`);
-  assert.ok(result.elapsedMs < 60_000, `${result.elapsedMs} ms`);
 });
