@@ -483,6 +483,54 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
   }
 });
 
+Deno.test("cli: -u sends Basic with the first request, and only to the URL's origin", async () => {
+  const seen: { origin: string; path: string; authorization: string | null }[] = [];
+  const record = (request: Request) => {
+    const url = new URL(request.url);
+    seen.push({
+      origin: url.origin,
+      path: url.pathname,
+      authorization: request.headers.get("authorization"),
+    });
+  };
+  await using other = serve((request) => {
+    record(request);
+    return new Response("elsewhere\n");
+  });
+  await using server = serve((request) => {
+    record(request);
+    const path = new URL(request.url).pathname;
+    if (path === "/away") return Response.redirect(`${other.url}/landed`, 302);
+    if (path === "/here") return Response.redirect(new URL("/home", request.url), 302);
+    if (request.headers.get("authorization") === `Basic ${btoa("bob:pw")}`) {
+      return new Response(`hi bob at ${path}\n`);
+    }
+    return new Response("who?\n", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="test"' },
+    });
+  });
+  const basic = `Basic ${btoa("bob:pw")}`;
+  const once = await runCli(["-u", "bob:pw", `${server.url}/private`]);
+  assert.equal(once.code, 0, once.err);
+  assert.equal(once.out, "hi bob at /private\n");
+  assert.deepEqual(seen.splice(0), [
+    { origin: server.url, path: "/private", authorization: basic },
+  ]);
+  const same = await runCli(["-L", "-u", "bob:pw", `${server.url}/here`]);
+  assert.equal(same.out, "hi bob at /home\n", same.err);
+  assert.deepEqual(seen.splice(0).map((hit) => hit.authorization), [basic, basic]);
+  const away = await runCli(["-L", "-u", "bob:pw", `${server.url}/away`]);
+  assert.equal(away.out, "elsewhere\n", away.err);
+  assert.deepEqual(seen.splice(0), [
+    { origin: server.url, path: "/away", authorization: basic },
+    { origin: other.url, path: "/landed", authorization: null },
+  ]);
+  const own = await runCli(["-u", "bob:pw", "-H", "Authorization: Bearer t", `${server.url}/x`]);
+  assert.equal(own.code, 0, own.err);
+  assert.equal(seen[0]?.authorization, "Bearer t", "a header of one's own wins, as in curl");
+});
+
 Deno.test("cli: state shared between processes: cookies, cache, offline", async (t) => {
   const server = startServer();
   const dir = await tempDir();

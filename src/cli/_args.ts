@@ -29,7 +29,8 @@ Request
       --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
   -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
   -I, --head                send HEAD and print the response headers
-  -u, --user USER[:PASS]    credentials (asks for the password on a terminal when missing)
+  -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
+                            origin (asks for a missing password on a terminal)
 Redirects
   -L, --location            follow redirects (the default)
       --max-redirs N        most redirects to follow (default 50)

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { basicAuthorization } from "../auth/basic.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
@@ -206,6 +207,19 @@ export async function requestOf(
     const colon = values.user.indexOf(":");
     const user = colon < 0 ? values.user : values.user.slice(0, colon);
     const password = colon < 0 ? await askPassword(user) : values.user.slice(colon + 1);
+    // As curl: Basic goes with the first request. The header is the request's own, so a
+    // redirect to another origin drops it; the URL's userinfo answers a Digest challenge.
+    if (!headers.has("authorization")) {
+      try {
+        headers.set("authorization", basicAuthorization({ username: user, password }));
+      } catch {
+        throw new Exit(
+          EXIT_CODES.usage,
+          "-u: the user name and password must not contain control characters",
+          true,
+        );
+      }
+    }
     for (const url of urls) {
       url.username = encodeURIComponent(user);
       url.password = encodeURIComponent(password);
