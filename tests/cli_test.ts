@@ -385,7 +385,17 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
 Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) => {
   const server = startServer();
   try {
-    await t.step("-L follows by default; -v shows every hop", async () => {
+    await t.step("without -L a redirect is the answer, as in curl", async () => {
+      const { code, out, err } = await runCli([`${server.url}/a`]);
+      assert.equal(code, 0, err);
+      assert.equal(out, "");
+      assert.equal(err, "");
+      assert.equal(server.hits.get("/b"), undefined);
+      const head = await runCli(["-I", `${server.url}/a`]);
+      assert.match(head.out, /^HTTP 302 Found\r\n/);
+      assert.match(head.out, /\r\nlocation: http:\/\/127\.0\.0\.1:\d+\/b\r\n/);
+    });
+    await t.step("-L follows; -v shows every hop", async () => {
       const { code, out, err } = await runCli(["-L", "-v", `${server.url}/a`]);
       assert.equal(code, 0);
       assert.equal(out, "end of the chain\n");
@@ -395,7 +405,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.match(err, /> GET \/c /);
     });
     await t.step("--max-redirs and --redirect-policy", async () => {
-      const limited = await runCli(["--max-redirs", "1", `${server.url}/a`]);
+      const limited = await runCli(["-L", "--max-redirs", "1", `${server.url}/a`]);
       assert.equal(limited.code, EXIT_CODES.protocol, limited.err);
       assert.match(limited.err, /redirect/i);
       const manual = await runCli(["--redirect-policy", "manual", "-I", `${server.url}/a`]);
@@ -419,7 +429,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
         const dir = await tempDir();
         try {
           await Deno.writeFile(`${dir}/up.bin`, new Uint8Array(100_000).fill(1));
-          const moved = await runCli(["-d", "kept", `${server.url}/moved`]);
+          const moved = await runCli(["-L", "-d", "kept", `${server.url}/moved`]);
           assert.equal(moved.code, 0, moved.err);
           assert.equal(JSON.parse(moved.out).body, "kept");
           const challenged = await runCli([

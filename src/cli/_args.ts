@@ -32,9 +32,10 @@ Request
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
 Redirects
-  -L, --location            follow redirects (the default)
-      --max-redirs N        most redirects to follow (default 50)
-      --redirect-policy P   manual, no-less-safe (default), same-origin, user-verified
+  -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
+      --max-redirs N        most redirects to follow with -L (default 50)
+      --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
+                            not from https to http), same-origin, user-verified, manual
 Output
   -o, --output FILE         write the body to FILE
   -O, --remote-name         write the body to a file named after the URL

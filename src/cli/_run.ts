@@ -33,7 +33,9 @@ export async function run(
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
   const retry = count("retry", values.retry, 0);
-  const redirectPolicy = values["redirect-policy"];
+  // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
+  const redirectPolicy = values["redirect-policy"] ??
+    (values.location ? undefined : "manual");
   if (redirectPolicy !== undefined && !REDIRECT_POLICIES.includes(redirectPolicy)) {
     throw new Exit(
       EXIT_CODES.usage,
