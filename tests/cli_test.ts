@@ -479,6 +479,23 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.equal(err.trim().split("\n").length, 1, err);
       assert.match(err, new RegExp(`--allow-net=${new URL(server.url).host}`));
     });
+    await t.step("as in curl, a host name that does not resolve exits 6", async () => {
+      const { code, err } = await runCli(["http://host-that-does-not-exist.invalid/"]);
+      assert.equal(code, EXIT_CODES.hostNotFound, err);
+      assert.equal(code, 6);
+      assert.match(
+        err,
+        /^netaccess: GET .* failed: Host host-that-does-not-exist\.invalid not found/,
+      );
+    });
+    await t.step("as in curl, a malformed URL exits 3, with one line", async () => {
+      for (const url of ["http://[::1", "http://exa mple.test/"]) {
+        const { code, err, out } = await runCli([url]);
+        assert.equal(code, 3, err);
+        assert.equal(out, "");
+        assert.equal(err, `netaccess: "${url}" is not a URL\n`);
+      }
+    });
     await t.step("a refused connection exits 7 with one line", async () => {
       const closed = serve(() => new Response());
       const url = closed.url;

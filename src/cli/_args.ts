@@ -64,8 +64,9 @@ TLS
   -h, --help                this help
   -V, --version             the version
 
-Exit codes: 0 ok, 2 bad arguments, 3 protocol, 5 proxy, 7 connection, 22 HTTP error (--fail),
-23 binary to terminal, 26 content, 28 timeout, 35 TLS, 130 canceled, 1 other.`;
+Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
+7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS,
+130 canceled, 1 other.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },
@@ -242,7 +243,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     try {
       return new URL(/^[a-z][a-z0-9+.-]*:/i.test(text) ? text : `http://${text}`);
     } catch {
-      throw new Exit(EXIT_CODES.usage, `"${text}" is not a URL`, true);
+      // As curl: a URL that cannot be parsed exits 3.
+      throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
   const bodies = [values.data, values["data-binary"], values.json, values.form]
