@@ -225,7 +225,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["-d", "a", "--data-binary", "b", "http://x.test/"], /give one of -d, --data-binary, /],
     [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
-    [["-H", "no colon", "http://x.test/"], /-H takes "Name: value"/],
+    [["-H", "no colon", "http://x.test/"], /-H takes "Name: value" \("Name;" for an empty/],
     [["-o", "f", "http://x.test/1", "http://x.test/2"], /-o names one file/],
     [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
@@ -289,6 +289,46 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.equal(echo.method, "PATCH");
       assert.equal(echo.headers["x-one"], "1");
       assert.equal(echo.headers.accept, "text/plain");
+    });
+    await t.step('as in curl, -H "Name;" sends it empty, -H "Name:" sends none', async () => {
+      const empty = await runCli([
+        "-H",
+        "X-Empty;",
+        "-H",
+        "X-Gone: 1",
+        "-H",
+        "X-Gone:",
+        `${server.url}/echo`,
+      ]);
+      assert.equal(empty.code, 0, empty.err);
+      assert.equal(empty.err, "");
+      const echo = JSON.parse(empty.out);
+      assert.equal(echo.headers["x-empty"], "");
+      assert.equal("x-gone" in echo.headers, false);
+      const untyped = await runCli(["-d", "a=1", "-H", "Content-Type:", `${server.url}/echo`]);
+      const posted = JSON.parse(untyped.out);
+      assert.equal(posted.body, "a=1");
+      assert.equal("content-type" in posted.headers, false, "-d sets no type of its own then");
+      const json = JSON.parse(
+        (await runCli(["--json", "{}", "-H", "Accept:", `${server.url}/echo`])).out,
+      );
+      assert.notEqual(json.headers.accept, "application/json");
+      assert.notEqual(json.headers.accept, "", "never an empty Accept");
+      const anonymous = await runCli([
+        "-u",
+        "bob:pw",
+        "-H",
+        "Authorization:",
+        `${server.url}/echo`,
+      ]);
+      assert.equal("authorization" in JSON.parse(anonymous.out).headers, false);
+    });
+    await t.step('-H "User-Agent:" warns that Deno sends one anyway', async () => {
+      const { code, out, err } = await runCli(["-H", "User-Agent:", `${server.url}/echo`]);
+      assert.equal(code, 0, err);
+      assert.match(JSON.parse(out).headers["user-agent"], /^Deno\//);
+      assert.match(err, /^netaccess: warning: -H "User-Agent:": User-Agent cannot be left out/);
+      assert.equal(err.trim().split("\n").length, 1, err);
     });
     await t.step("-d text (POST, form type), several -d joined by &", async () => {
       const { out } = await runCli(["-d", "a=1", "-d", "b=2", `${server.url}/echo`]);

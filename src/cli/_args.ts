@@ -22,7 +22,7 @@ usage: netaccess [options] URL...
 
 Request
   -X, --request METHOD      method (default GET, or POST with a body)
-  -H, --header "N: V"       add a header (repeatable)
+  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
   -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &);
                             the line breaks of a file or stdin are dropped, as in curl
       --data-binary DATA    as -d, but a file or stdin is sent as it is
@@ -170,6 +170,8 @@ export interface Plan {
   method: string;
   headers: Headers;
   body: Uint8Array | null;
+  /** What the command line could not do as asked, told on stderr before the transfers. */
+  warnings: string[];
   output: string | undefined;
   remoteName: boolean;
   head: boolean;
@@ -275,13 +277,14 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
-  const { method, headers, body } = await requestOf(values, urls);
+  const { method, headers, body, warnings } = await requestOf(values, urls);
   const stderrTerminal = Deno.stderr.isTerminal();
   return {
     urls,
     method,
     headers,
     body,
+    warnings,
     output: values.output,
     remoteName: values["remote-name"] ?? false,
     head: values.head ?? false,

@@ -30,6 +30,7 @@ export async function run(
   stderr: (line: string) => void,
 ): Promise<number> {
   const settings = await plan(values, positionals);
+  for (const warning of settings.warnings) stderr(`netaccess: warning: ${warning}`);
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
   const retry = count("retry", values.retry, 0);
