@@ -199,6 +199,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--parallel",
         "--verbose",
         "--silent",
+        "--show-error",
         "--fail",
         "--progress",
         "--cacert",
@@ -415,6 +416,25 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.equal(failing.out, "");
       assert.match(failing.err, /returned HTTP 404 Not Found/);
       assert.equal(failing.err.trim().split("\n").length, 1);
+    });
+    await t.step("as in curl, -s keeps failures quiet and -sS tells them", async () => {
+      const quiet = await runCli(["-s", "--fail", `${server.url}/missing`]);
+      assert.equal(quiet.code, EXIT_CODES.httpError);
+      assert.equal(quiet.err, "");
+      const told = await runCli(["-sS", "--fail", `${server.url}/missing`]);
+      assert.equal(told.code, EXIT_CODES.httpError);
+      assert.match(told.err, /^netaccess: GET .* returned HTTP 404 Not Found/);
+      assert.equal(told.err.trim().split("\n").length, 1);
+      const unreadable = await runCli(["-s", "-d", `@${dir}/nope`, `${server.url}/echo`]);
+      assert.equal(unreadable.code, EXIT_CODES.failure);
+      assert.equal(unreadable.err, "");
+      const bad = await runCli(["-s", "--bogus", `${server.url}/text`]);
+      assert.equal(bad.code, EXIT_CODES.usage);
+      assert.match(
+        bad.err,
+        /^netaccess: Unknown option '--bogus'\nusage: /,
+        "bad arguments are told",
+      );
     });
   } finally {
     await server.close();

@@ -40,7 +40,9 @@ Output
   -o, --output FILE         write the body to FILE
   -O, --remote-name         write the body to a file named after the URL
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
-  -s, --silent              no progress lines
+  -s, --silent              no progress lines, warnings or error messages (the exit code
+                            tells a failure; bad arguments are still told)
+  -S, --show-error          with -s, error messages all the same (-sS)
       --progress            progress lines even when stderr is not a terminal
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
 State
@@ -84,6 +86,7 @@ const OPTIONS = {
   "remote-name": { type: "boolean", short: "O" },
   verbose: { type: "boolean", short: "v" },
   silent: { type: "boolean", short: "s" },
+  "show-error": { type: "boolean", short: "S" },
   progress: { type: "boolean" },
   fail: { type: "boolean", short: "f" },
   state: { type: "string" },
