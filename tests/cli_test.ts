@@ -184,6 +184,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--output",
         "--remote-name",
         "--head",
+        "--include",
         "--location",
         "--max-redirs",
         "--redirect-policy",
@@ -406,6 +407,14 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.match(out, /^HTTP 200 OK\r\n/);
       assert.match(out, /content-length: 6\r\n/);
       assert.doesNotMatch(out, /hello/);
+    });
+    await t.step("-i writes the status line and headers before the body", async () => {
+      const { code, out, err } = await runCli(["-i", `${server.url}/text`]);
+      assert.equal(code, 0, err);
+      assert.match(out, /^HTTP 200 OK\r\n(.+\r\n)*content-length: 6\r\n(.+\r\n)*\r\nhello\n$/);
+      const empty = await runCli(["-i", "-o", `${dir}/empty.head`, `${server.url}/empty.txt`]);
+      assert.equal(empty.code, 0, empty.err);
+      assert.match(await Deno.readTextFile(`${dir}/empty.head`), /^HTTP 200 OK\r\n.*\r\n\r\n$/s);
     });
     await t.step("--fail: exit 22 and no body on an HTTP error; without it, the body", async () => {
       const plain = await runCli([`${server.url}/missing`]);

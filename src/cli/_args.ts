@@ -29,6 +29,7 @@ Request
       --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
   -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
   -I, --head                send HEAD and print the response headers
+  -i, --include             the status line and headers before the body
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
 Redirects
@@ -78,6 +79,7 @@ const OPTIONS = {
   json: { type: "string", multiple: true },
   form: { type: "string", short: "F", multiple: true },
   head: { type: "boolean", short: "I" },
+  include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
   location: { type: "boolean", short: "L" },
   "max-redirs": { type: "string" },
@@ -178,6 +180,7 @@ export interface Plan {
   output: string | undefined;
   remoteName: boolean;
   head: boolean;
+  include: boolean;
   verbose: boolean;
   progress: boolean;
   fail: boolean;
@@ -291,6 +294,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     output: values.output,
     remoteName: values["remote-name"] ?? false,
     head: values.head ?? false,
+    include: values.include ?? false,
     verbose: values.verbose ?? false,
     progress: !values.silent && (values.progress === true || stderrTerminal),
     fail: values.fail ?? false,
