@@ -147,7 +147,7 @@ try {
   await netaccess(state, [`${server.url}/me`]);
 
   console.log("\n5. A redirect chain in verbose mode: every hop.");
-  await netaccess(state, ["-v", `${server.url}/old`], {
+  await netaccess(state, ["-L", "-v", `${server.url}/old`], {
     show: /^(> GET|< \d{3}|< location|\* redirect)/,
   });
 

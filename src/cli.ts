@@ -76,15 +76,18 @@ export async function main(args: string[]): Promise<number> {
     );
     return EXIT_CODES.ok;
   }
+  // As curl: -s keeps failures quiet (the exit code tells them), -S shows them again; a bad
+  // argument is told either way.
+  const report = values.silent && !values["show-error"] ? () => {} : stderr;
   try {
-    return await run(values, positionals, stderr);
+    return await run(values, positionals, stderr, report);
   } catch (error) {
     if (error instanceof Exit) {
-      stderr(`netaccess: ${error.message}`);
+      (error.usage ? stderr : report)(`netaccess: ${error.message}`);
       if (error.usage) stderr(USAGE);
       return error.code;
     }
-    stderr(`netaccess: ${(error as Error)?.message ?? error}`);
+    report(`netaccess: ${(error as Error)?.message ?? error}`);
     return EXIT_CODES.failure;
   }
 }

@@ -184,6 +184,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--output",
         "--remote-name",
         "--head",
+        "--include",
         "--location",
         "--max-redirs",
         "--redirect-policy",
@@ -199,6 +200,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--parallel",
         "--verbose",
         "--silent",
+        "--show-error",
         "--fail",
         "--progress",
         "--cacert",
@@ -225,7 +227,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["-d", "a", "--data-binary", "b", "http://x.test/"], /give one of -d, --data-binary, /],
     [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
-    [["-H", "no colon", "http://x.test/"], /-H takes "Name: value"/],
+    [["-H", "no colon", "http://x.test/"], /-H takes "Name: value" \("Name;" for an empty/],
     [["-o", "f", "http://x.test/1", "http://x.test/2"], /-o names one file/],
     [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
@@ -289,6 +291,46 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.equal(echo.method, "PATCH");
       assert.equal(echo.headers["x-one"], "1");
       assert.equal(echo.headers.accept, "text/plain");
+    });
+    await t.step('as in curl, -H "Name;" sends it empty, -H "Name:" sends none', async () => {
+      const empty = await runCli([
+        "-H",
+        "X-Empty;",
+        "-H",
+        "X-Gone: 1",
+        "-H",
+        "X-Gone:",
+        `${server.url}/echo`,
+      ]);
+      assert.equal(empty.code, 0, empty.err);
+      assert.equal(empty.err, "");
+      const echo = JSON.parse(empty.out);
+      assert.equal(echo.headers["x-empty"], "");
+      assert.equal("x-gone" in echo.headers, false);
+      const untyped = await runCli(["-d", "a=1", "-H", "Content-Type:", `${server.url}/echo`]);
+      const posted = JSON.parse(untyped.out);
+      assert.equal(posted.body, "a=1");
+      assert.equal("content-type" in posted.headers, false, "-d sets no type of its own then");
+      const json = JSON.parse(
+        (await runCli(["--json", "{}", "-H", "Accept:", `${server.url}/echo`])).out,
+      );
+      assert.notEqual(json.headers.accept, "application/json");
+      assert.notEqual(json.headers.accept, "", "never an empty Accept");
+      const anonymous = await runCli([
+        "-u",
+        "bob:pw",
+        "-H",
+        "Authorization:",
+        `${server.url}/echo`,
+      ]);
+      assert.equal("authorization" in JSON.parse(anonymous.out).headers, false);
+    });
+    await t.step('-H "User-Agent:" warns that Deno sends one anyway', async () => {
+      const { code, out, err } = await runCli(["-H", "User-Agent:", `${server.url}/echo`]);
+      assert.equal(code, 0, err);
+      assert.match(JSON.parse(out).headers["user-agent"], /^Deno\//);
+      assert.match(err, /^netaccess: warning: -H "User-Agent:": User-Agent cannot be left out/);
+      assert.equal(err.trim().split("\n").length, 1, err);
     });
     await t.step("-d text (POST, form type), several -d joined by &", async () => {
       const { out } = await runCli(["-d", "a=1", "-d", "b=2", `${server.url}/echo`]);
@@ -366,6 +408,14 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.match(out, /content-length: 6\r\n/);
       assert.doesNotMatch(out, /hello/);
     });
+    await t.step("-i writes the status line and headers before the body", async () => {
+      const { code, out, err } = await runCli(["-i", `${server.url}/text`]);
+      assert.equal(code, 0, err);
+      assert.match(out, /^HTTP 200 OK\r\n(.+\r\n)*content-length: 6\r\n(.+\r\n)*\r\nhello\n$/);
+      const empty = await runCli(["-i", "-o", `${dir}/empty.head`, `${server.url}/empty.txt`]);
+      assert.equal(empty.code, 0, empty.err);
+      assert.match(await Deno.readTextFile(`${dir}/empty.head`), /^HTTP 200 OK\r\n.*\r\n\r\n$/s);
+    });
     await t.step("--fail: exit 22 and no body on an HTTP error; without it, the body", async () => {
       const plain = await runCli([`${server.url}/missing`]);
       assert.equal(plain.code, 0);
@@ -376,6 +426,25 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.match(failing.err, /returned HTTP 404 Not Found/);
       assert.equal(failing.err.trim().split("\n").length, 1);
     });
+    await t.step("as in curl, -s keeps failures quiet and -sS tells them", async () => {
+      const quiet = await runCli(["-s", "--fail", `${server.url}/missing`]);
+      assert.equal(quiet.code, EXIT_CODES.httpError);
+      assert.equal(quiet.err, "");
+      const told = await runCli(["-sS", "--fail", `${server.url}/missing`]);
+      assert.equal(told.code, EXIT_CODES.httpError);
+      assert.match(told.err, /^netaccess: GET .* returned HTTP 404 Not Found/);
+      assert.equal(told.err.trim().split("\n").length, 1);
+      const unreadable = await runCli(["-s", "-d", `@${dir}/nope`, `${server.url}/echo`]);
+      assert.equal(unreadable.code, EXIT_CODES.failure);
+      assert.equal(unreadable.err, "");
+      const bad = await runCli(["-s", "--bogus", `${server.url}/text`]);
+      assert.equal(bad.code, EXIT_CODES.usage);
+      assert.match(
+        bad.err,
+        /^netaccess: Unknown option '--bogus'\nusage: /,
+        "bad arguments are told",
+      );
+    });
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
@@ -385,7 +454,17 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
 Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) => {
   const server = startServer();
   try {
-    await t.step("-L follows by default; -v shows every hop", async () => {
+    await t.step("without -L a redirect is the answer, as in curl", async () => {
+      const { code, out, err } = await runCli([`${server.url}/a`]);
+      assert.equal(code, 0, err);
+      assert.equal(out, "");
+      assert.equal(err, "");
+      assert.equal(server.hits.get("/b"), undefined);
+      const head = await runCli(["-I", `${server.url}/a`]);
+      assert.match(head.out, /^HTTP 302 Found\r\n/);
+      assert.match(head.out, /\r\nlocation: http:\/\/127\.0\.0\.1:\d+\/b\r\n/);
+    });
+    await t.step("-L follows; -v shows every hop", async () => {
       const { code, out, err } = await runCli(["-L", "-v", `${server.url}/a`]);
       assert.equal(code, 0);
       assert.equal(out, "end of the chain\n");
@@ -395,7 +474,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.match(err, /> GET \/c /);
     });
     await t.step("--max-redirs and --redirect-policy", async () => {
-      const limited = await runCli(["--max-redirs", "1", `${server.url}/a`]);
+      const limited = await runCli(["-L", "--max-redirs", "1", `${server.url}/a`]);
       assert.equal(limited.code, EXIT_CODES.protocol, limited.err);
       assert.match(limited.err, /redirect/i);
       const manual = await runCli(["--redirect-policy", "manual", "-I", `${server.url}/a`]);
@@ -419,7 +498,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
         const dir = await tempDir();
         try {
           await Deno.writeFile(`${dir}/up.bin`, new Uint8Array(100_000).fill(1));
-          const moved = await runCli(["-d", "kept", `${server.url}/moved`]);
+          const moved = await runCli(["-L", "-d", "kept", `${server.url}/moved`]);
           assert.equal(moved.code, 0, moved.err);
           assert.equal(JSON.parse(moved.out).body, "kept");
           const challenged = await runCli([
@@ -469,6 +548,23 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.equal(err.trim().split("\n").length, 1, err);
       assert.match(err, new RegExp(`--allow-net=${new URL(server.url).host}`));
     });
+    await t.step("as in curl, a host name that does not resolve exits 6", async () => {
+      const { code, err } = await runCli(["http://host-that-does-not-exist.invalid/"]);
+      assert.equal(code, EXIT_CODES.hostNotFound, err);
+      assert.equal(code, 6);
+      assert.match(
+        err,
+        /^netaccess: GET .* failed: Host host-that-does-not-exist\.invalid not found/,
+      );
+    });
+    await t.step("as in curl, a malformed URL exits 3, with one line", async () => {
+      for (const url of ["http://[::1", "http://exa mple.test/"]) {
+        const { code, err, out } = await runCli([url]);
+        assert.equal(code, 3, err);
+        assert.equal(out, "");
+        assert.equal(err, `netaccess: "${url}" is not a URL\n`);
+      }
+    });
     await t.step("a refused connection exits 7 with one line", async () => {
       const closed = serve(() => new Response());
       const url = closed.url;
@@ -481,6 +577,54 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
   } finally {
     await server.close();
   }
+});
+
+Deno.test("cli: -u sends Basic with the first request, and only to the URL's origin", async () => {
+  const seen: { origin: string; path: string; authorization: string | null }[] = [];
+  const record = (request: Request) => {
+    const url = new URL(request.url);
+    seen.push({
+      origin: url.origin,
+      path: url.pathname,
+      authorization: request.headers.get("authorization"),
+    });
+  };
+  await using other = serve((request) => {
+    record(request);
+    return new Response("elsewhere\n");
+  });
+  await using server = serve((request) => {
+    record(request);
+    const path = new URL(request.url).pathname;
+    if (path === "/away") return Response.redirect(`${other.url}/landed`, 302);
+    if (path === "/here") return Response.redirect(new URL("/home", request.url), 302);
+    if (request.headers.get("authorization") === `Basic ${btoa("bob:pw")}`) {
+      return new Response(`hi bob at ${path}\n`);
+    }
+    return new Response("who?\n", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="test"' },
+    });
+  });
+  const basic = `Basic ${btoa("bob:pw")}`;
+  const once = await runCli(["-u", "bob:pw", `${server.url}/private`]);
+  assert.equal(once.code, 0, once.err);
+  assert.equal(once.out, "hi bob at /private\n");
+  assert.deepEqual(seen.splice(0), [
+    { origin: server.url, path: "/private", authorization: basic },
+  ]);
+  const same = await runCli(["-L", "-u", "bob:pw", `${server.url}/here`]);
+  assert.equal(same.out, "hi bob at /home\n", same.err);
+  assert.deepEqual(seen.splice(0).map((hit) => hit.authorization), [basic, basic]);
+  const away = await runCli(["-L", "-u", "bob:pw", `${server.url}/away`]);
+  assert.equal(away.out, "elsewhere\n", away.err);
+  assert.deepEqual(seen.splice(0), [
+    { origin: server.url, path: "/away", authorization: basic },
+    { origin: other.url, path: "/landed", authorization: null },
+  ]);
+  const own = await runCli(["-u", "bob:pw", "-H", "Authorization: Bearer t", `${server.url}/x`]);
+  assert.equal(own.code, 0, own.err);
+  assert.equal(seen[0]?.authorization, "Bearer t", "a header of one's own wins, as in curl");
 });
 
 Deno.test("cli: state shared between processes: cookies, cache, offline", async (t) => {

@@ -22,23 +22,28 @@ usage: netaccess [options] URL...
 
 Request
   -X, --request METHOD      method (default GET, or POST with a body)
-  -H, --header "N: V"       add a header (repeatable)
+  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
   -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &);
                             the line breaks of a file or stdin are dropped, as in curl
       --data-binary DATA    as -d, but a file or stdin is sent as it is
       --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
   -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
   -I, --head                send HEAD and print the response headers
-  -u, --user USER[:PASS]    credentials (asks for the password on a terminal when missing)
+  -i, --include             the status line and headers before the body
+  -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
+                            origin (asks for a missing password on a terminal)
 Redirects
-  -L, --location            follow redirects (the default)
-      --max-redirs N        most redirects to follow (default 50)
-      --redirect-policy P   manual, no-less-safe (default), same-origin, user-verified
+  -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
+      --max-redirs N        most redirects to follow with -L (default 50)
+      --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
+                            not from https to http), same-origin, user-verified, manual
 Output
   -o, --output FILE         write the body to FILE
   -O, --remote-name         write the body to a file named after the URL
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
-  -s, --silent              no progress lines
+  -s, --silent              no progress lines, warnings or error messages (the exit code
+                            tells a failure; bad arguments are still told)
+  -S, --show-error          with -s, error messages all the same (-sS)
       --progress            progress lines even when stderr is not a terminal
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
 State
@@ -62,8 +67,9 @@ TLS
   -h, --help                this help
   -V, --version             the version
 
-Exit codes: 0 ok, 2 bad arguments, 3 protocol, 5 proxy, 7 connection, 22 HTTP error (--fail),
-23 binary to terminal, 26 content, 28 timeout, 35 TLS, 130 canceled, 1 other.`;
+Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
+7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS,
+130 canceled, 1 other.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },
@@ -73,6 +79,7 @@ const OPTIONS = {
   json: { type: "string", multiple: true },
   form: { type: "string", short: "F", multiple: true },
   head: { type: "boolean", short: "I" },
+  include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
   location: { type: "boolean", short: "L" },
   "max-redirs": { type: "string" },
@@ -81,6 +88,7 @@ const OPTIONS = {
   "remote-name": { type: "boolean", short: "O" },
   verbose: { type: "boolean", short: "v" },
   silent: { type: "boolean", short: "s" },
+  "show-error": { type: "boolean", short: "S" },
   progress: { type: "boolean" },
   fail: { type: "boolean", short: "f" },
   state: { type: "string" },
@@ -167,9 +175,12 @@ export interface Plan {
   method: string;
   headers: Headers;
   body: Uint8Array | null;
+  /** What the command line could not do as asked, told on stderr before the transfers. */
+  warnings: string[];
   output: string | undefined;
   remoteName: boolean;
   head: boolean;
+  include: boolean;
   verbose: boolean;
   progress: boolean;
   fail: boolean;
@@ -240,7 +251,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     try {
       return new URL(/^[a-z][a-z0-9+.-]*:/i.test(text) ? text : `http://${text}`);
     } catch {
-      throw new Exit(EXIT_CODES.usage, `"${text}" is not a URL`, true);
+      // As curl: a URL that cannot be parsed exits 3.
+      throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
   const bodies = [values.data, values["data-binary"], values.json, values.form]
@@ -271,16 +283,18 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
-  const { method, headers, body } = await requestOf(values, urls);
+  const { method, headers, body, warnings } = await requestOf(values, urls);
   const stderrTerminal = Deno.stderr.isTerminal();
   return {
     urls,
     method,
     headers,
     body,
+    warnings,
     output: values.output,
     remoteName: values["remote-name"] ?? false,
     head: values.head ?? false,
+    include: values.include ?? false,
     verbose: values.verbose ?? false,
     progress: !values.silent && (values.progress === true || stderrTerminal),
     fail: values.fail ?? false,

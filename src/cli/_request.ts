@@ -5,6 +5,7 @@
  * @module
  */
 
+import { basicAuthorization } from "../auth/basic.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
@@ -139,6 +140,9 @@ async function askPassword(user: string): Promise<string> {
   return new TextDecoder().decode(Uint8Array.from(bytes));
 }
 
+/** The headers that get a default value (from Deno's `fetch`) when a request has none. */
+const FETCH_DEFAULTS = new Set(["accept", "accept-language", "accept-encoding", "user-agent"]);
+
 /** The options that make the request. */
 export interface RequestOptions {
   request?: string;
@@ -158,22 +162,50 @@ export interface RequestOptions {
 export async function requestOf(
   values: RequestOptions,
   urls: URL[],
-): Promise<{ method: string; headers: Headers; body: Uint8Array | null }> {
+): Promise<{ method: string; headers: Headers; body: Uint8Array | null; warnings: string[] }> {
   const headers = new Headers();
+  // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
+  const removed = new Set<string>();
+  const warnings: string[] = [];
   for (const line of values.header ?? []) {
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new Exit(EXIT_CODES.usage, `-H takes "Name: value", got "${line}"`, true);
+    // As curl: `-H "Name;"` sends the header with an empty value.
+    const empty = colon < 0 && line.trimEnd().endsWith(";");
+    if (colon <= 0 && !empty) {
+      throw new Exit(
+        EXIT_CODES.usage,
+        `-H takes "Name: value" ("Name;" for an empty value, "Name:" to send none), got "${line}"`,
+        true,
+      );
+    }
+    const name = (empty ? line.trimEnd().slice(0, -1) : line.slice(0, colon)).trim();
+    const value = empty ? "" : line.slice(colon + 1).trim();
     try {
-      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      if (!empty && value === "") {
+        // As curl: `-H "Name:"` sends no such header.
+        headers.delete(name);
+        removed.add(name.toLowerCase());
+        if (FETCH_DEFAULTS.has(name.toLowerCase())) {
+          warnings.push(
+            `-H "${line}": ${name} cannot be left out, a request without one gets a default ` +
+              `value from Deno's fetch (give -H "${name}: VALUE" to choose it)`,
+          );
+        }
+      } else {
+        headers.append(name, value);
+        removed.delete(name.toLowerCase());
+      }
     } catch {
       throw new Exit(EXIT_CODES.usage, `-H "${line}" is not a valid header`, true);
     }
   }
+  /** Whether the command line sets `name` itself: not given, and not removed, with -H. */
+  const mayAdd = (name: string) => !headers.has(name) && !removed.has(name);
   let body: Uint8Array | null = null;
   const binary = values["data-binary"] !== undefined;
   const data = values.data ?? values["data-binary"];
   if (data !== undefined) {
-    if (!headers.has("content-type")) {
+    if (mayAdd("content-type")) {
       headers.set("content-type", "application/x-www-form-urlencoded");
     }
     const option = binary ? "--data-binary" : "--data";
@@ -187,14 +219,14 @@ export async function requestOf(
       parts.map((part) => new TextDecoder().decode(part)).join("&"),
     );
   } else if (values.json !== undefined) {
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-    if (!headers.has("accept")) headers.set("accept", "application/json");
+    if (mayAdd("content-type")) headers.set("content-type", "application/json");
+    if (mayAdd("accept")) headers.set("accept", "application/json");
     const parts = [];
     for (const json of values.json) parts.push(await dataBytes(json, "--json"));
     body = encoder.encode(parts.map((part) => new TextDecoder().decode(part)).join(""));
   } else if (values.form !== undefined) {
     const form = await formBody(values.form);
-    if (!headers.has("content-type")) headers.set("content-type", form.type);
+    if (mayAdd("content-type")) headers.set("content-type", form.type);
     body = form.bytes;
   }
   const method = values.request?.toUpperCase() ??
@@ -206,10 +238,23 @@ export async function requestOf(
     const colon = values.user.indexOf(":");
     const user = colon < 0 ? values.user : values.user.slice(0, colon);
     const password = colon < 0 ? await askPassword(user) : values.user.slice(colon + 1);
+    // As curl: Basic goes with the first request. The header is the request's own, so a
+    // redirect to another origin drops it; the URL's userinfo answers a Digest challenge.
+    if (mayAdd("authorization")) {
+      try {
+        headers.set("authorization", basicAuthorization({ username: user, password }));
+      } catch {
+        throw new Exit(
+          EXIT_CODES.usage,
+          "-u: the user name and password must not contain control characters",
+          true,
+        );
+      }
+    }
     for (const url of urls) {
       url.username = encodeURIComponent(user);
       url.password = encodeURIComponent(password);
     }
   }
-  return { method, headers, body };
+  return { method, headers, body, warnings };
 }

@@ -23,17 +23,24 @@ import { type Hop, redact } from "./_verbose.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 
-/** Runs the command line with parsed arguments and resolves with the exit code. */
+/**
+ * Runs the command line with parsed arguments and resolves with the exit code. `stderr` takes
+ * verbose lines, `report` failures and warnings.
+ */
 export async function run(
   values: Values,
   positionals: string[],
   stderr: (line: string) => void,
+  report: (line: string) => void = stderr,
 ): Promise<number> {
   const settings = await plan(values, positionals);
+  for (const warning of settings.warnings) report(`netaccess: warning: ${warning}`);
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
   const retry = count("retry", values.retry, 0);
-  const redirectPolicy = values["redirect-policy"];
+  // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
+  const redirectPolicy = values["redirect-policy"] ??
+    (values.location ? undefined : "manual");
   if (redirectPolicy !== undefined && !REDIRECT_POLICIES.includes(redirectPolicy)) {
     throw new Exit(
       EXIT_CODES.usage,
@@ -148,7 +155,7 @@ export async function run(
         progress,
         controller.signal,
         verbose,
-        stderr,
+        report,
       )
     );
     let worst = EXIT_CODES.ok as number;

@@ -129,6 +129,12 @@ export async function transfer(
     download.update(event.loaded, event.total);
   });
   const failHttp = () => settings.fail && reply.status >= 400;
+  // -i: the status line and headers go before the body, where the body goes.
+  const headerBlock = () => {
+    const lines = [`HTTP ${reply.status} ${reply.statusText}`.trimEnd()];
+    for (const [name, value] of reply.headers) lines.push(`${name}: ${value}`);
+    return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
+  };
   type Sink = { write(p: Uint8Array): Promise<number>; close(): void };
   let out = null as Sink | null;
   let refused = false;
@@ -152,6 +158,15 @@ export async function transfer(
             return;
           }
           out = { write: (p) => Deno.stdout.write(p), close() {} };
+        }
+        if (settings.include) {
+          try {
+            await writeAll(out, headerBlock());
+          } catch (error) {
+            writeError = error as Error;
+            reply.abort();
+            return;
+          }
         }
       }
       try {
@@ -177,20 +192,22 @@ export async function transfer(
     ) {
       // An empty body still makes the file.
       try {
-        (await Deno.open(file, { write: true, create: true, truncate: true })).close();
+        using made = await Deno.open(file, { write: true, create: true, truncate: true });
+        if (settings.include) await writeAll(made, headerBlock());
       } catch (error) {
         writeError = error as Error;
       }
+    } else if (
+      out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
+      reply.status > 0 && reply.error === NetworkError.NoError
+    ) {
+      await writeAll(Deno.stdout, headerBlock());
     }
   } finally {
     out?.close();
   }
   if (reply.error === NetworkError.NoError || reply.status > 0) download.finish();
-  if (settings.head && reply.status > 0) {
-    const lines = [`HTTP ${reply.status} ${reply.statusText}`.trimEnd()];
-    for (const [name, value] of reply.headers) lines.push(`${name}: ${value}`);
-    await writeAll(Deno.stdout, encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
-  }
+  if (settings.head && reply.status > 0) await writeAll(Deno.stdout, headerBlock());
   if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
   if (refused) {
     progress.end();

@@ -15,9 +15,10 @@ import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
  * | 0 | success |
  * | 1 | another failure (a file that cannot be read or written) |
  * | 2 | bad arguments: a one-line error and the usage line |
- * | 3 | protocol: an invalid URL, an unknown scheme, a refused or endless redirect, a malformed response |
+ * | 3 | protocol: a malformed URL, an unknown scheme, a refused or endless redirect, a malformed response |
  * | 5 | proxy: refused, not found, closed, timed out, authentication required |
- * | 7 | connection: refused, host not found, closed early, network off or not permitted |
+ * | 6 | the host name could not be resolved |
+ * | 7 | connection: refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` only |
  * | 23 | output refused: a binary body to a terminal |
  * | 26 | content: a body that cannot be sent again, a `file:` URL missing or unreadable |
@@ -40,6 +41,7 @@ export const EXIT_CODES: {
   readonly usage: 2;
   readonly protocol: 3;
   readonly proxy: 5;
+  readonly hostNotFound: 6;
   readonly connection: 7;
   readonly httpError: 22;
   readonly output: 23;
@@ -53,6 +55,7 @@ export const EXIT_CODES: {
   usage: 2,
   protocol: 3,
   proxy: 5,
+  hostNotFound: 6,
   connection: 7,
   httpError: 22,
   output: 23,
@@ -79,6 +82,7 @@ export function exitCode(error: NetworkErrorCode, status: number): number {
   ) {
     return EXIT_CODES.protocol;
   }
+  if (error === NetworkError.HostNotFoundError) return EXIT_CODES.hostNotFound;
   if (error < 100) return EXIT_CODES.connection;
   if (error < 200) return EXIT_CODES.proxy;
   if (error >= 301 && error < 400) return EXIT_CODES.protocol;
