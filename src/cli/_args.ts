@@ -132,13 +132,18 @@ export function count(name: string, value: string | undefined, min: number): num
 
 /** The proxy of `-x`. */
 export function parseProxy(value: string): NetworkProxy {
+  // Whatever stands before the last "@" may hold a password: it is never shown.
+  const at = value.lastIndexOf("@");
+  const shown = at < 0
+    ? value
+    : `${/^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? ""}***${value.slice(at)}`;
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
   } catch {
     throw new Exit(
       EXIT_CODES.usage,
-      `-x takes a proxy URL such as http://host:3128, got "${value}"`,
+      `-x takes a proxy URL such as http://host:3128, got "${shown}"`,
       true,
     );
   }
@@ -155,8 +160,16 @@ export function parseProxy(value: string): NetworkProxy {
     url: `${url.protocol}//${url.host}`,
   };
   if (url.username) {
-    proxy.username = decodeURIComponent(url.username);
-    proxy.password = decodeURIComponent(url.password);
+    try {
+      proxy.username = decodeURIComponent(url.username);
+      proxy.password = decodeURIComponent(url.password);
+    } catch {
+      throw new Exit(
+        EXIT_CODES.usage,
+        `-x: the proxy's user name or password is not valid percent-encoding, got "${shown}"`,
+        true,
+      );
+    }
   }
   return proxy;
 }
