@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { NetworkProxy } from "../../mod.ts";
+import { safeUrlText } from "../proxy/network_proxy.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { requestOf } from "./_request.ts";
 import { statePathHint } from "./state_path.ts";
@@ -132,11 +133,7 @@ export function count(name: string, value: string | undefined, min: number): num
 
 /** The proxy of `-x`. */
 export function parseProxy(value: string): NetworkProxy {
-  // Whatever stands before the last "@" may hold a password: it is never shown.
-  const at = value.lastIndexOf("@");
-  const shown = at < 0
-    ? value
-    : `${/^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? ""}***${value.slice(at)}`;
+  const shown = safeUrlText(value); // no password in messages
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);

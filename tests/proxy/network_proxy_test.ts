@@ -401,6 +401,17 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       TypeError,
       `${where}: 'proxy.url' must be a URL or host:port, got "http://***@exa mple:1"`,
     ],
+    // A password with a space is still a password: hidden up to the last "@".
+    [
+      { type: "http", url: "http://u:hush hush@[oops" },
+      TypeError,
+      `${where}: 'proxy.url' must be a URL or host:port, got "http://***@[oops"`,
+    ],
+    [
+      { type: "http", url: "http://u:hush hush@h:1/path" },
+      TypeError,
+      `${where}: 'proxy.url' must not have a path, query or fragment, got "http://***@h:1/path"`,
+    ],
   ];
   for (const [input, kind, message] of cases) {
     assert.throws(() => validateProxy(input, where), (e: unknown) => {
