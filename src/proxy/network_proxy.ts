@@ -253,9 +253,10 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
       `${where}: 'proxy.url' port must be an integer from 1 to 65535, got ${parsed.port}`,
     );
   }
-  const user = username ?? (parsed.username ? decodeUserInfo(parsed.username) : undefined);
-  const pass = password ??
-    (parsed.username || parsed.password ? decodeUserInfo(parsed.password) : undefined);
+  // User info with only a password (`http://:token@host`) has an empty user name.
+  const inUrl = parsed.username !== "" || parsed.password !== "";
+  const user = username ?? (inUrl ? decodeUserInfo(parsed.username) : undefined);
+  const pass = password ?? (inUrl ? decodeUserInfo(parsed.password) : undefined);
   if (user === undefined && pass !== undefined) {
     throw new TypeError(`${where}: 'proxy.password' is given without 'proxy.username'`);
   }

@@ -334,6 +334,13 @@ Deno.test("validateProxy normalizes proxies", async (t) => {
       validateProxy({ type: "http", url: "http://a:b@h:1", username: "u", password: "v" }, "x"),
       { type: "http", url: "http://h:1", username: "u", password: "v" },
     );
+    // An empty user name with a password (a token), as curl and Go send it: Basic ":token".
+    assert.deepEqual(validateProxy({ type: "http", url: "http://:t%40ken@h:1" }, "x"), {
+      type: "http",
+      url: "http://h:1",
+      username: "",
+      password: "t@ken",
+    });
     assert.deepEqual(validateProxy({ type: "http", url: "h:1", username: "u" }, "x"), {
       type: "http",
       url: "http://h:1",
