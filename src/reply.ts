@@ -743,10 +743,12 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     const code = protocol === "http:" || protocol === "https:"
       ? statusToError(this.#status)
       : NetworkError.NoError;
+    const by = this.#status === 407 ? this.#exchange?.proxy?.url : undefined; // 407: the proxy's
     const message = code === NetworkError.NoError
       ? ""
-      : `Error transferring ${this.url.href} - server replied: ${this.#status} ${this.#statusText}`
-        .trimEnd();
+      : `Error transferring ${this.url.href} - ${
+        by === undefined ? "server" : `proxy ${by}`
+      } replied: ${this.#status} ${this.#statusText}`.trimEnd();
     this.#finish(code, message);
   }
 

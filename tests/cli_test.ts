@@ -232,6 +232,9 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
     [["-x", "ftp://p.test", "http://x.test/"], /proxy scheme "ftp" is not supported/],
+    // The credentials of a malformed proxy URL are not echoed back.
+    [["-x", "http://bob:s3cret@[oops", "http://x.test/"], /got "http:\/\/\*\*\*@\[oops"$/],
+    [["-x", "http://bob:s3%zz@p.test", "http://x.test/"], /-x: .*percent-encoding/],
     [["-O", "http://x.test/"], /has none: use -o FILE/],
     [["-O", "http://x.test/..%2Fup.txt"], /names "\.\.\/up\.txt", which is not a plain file name/],
     [["-O", "http://x.test/a%5Cb"], /names "a\\\\b", which is not a plain file name/],

@@ -153,6 +153,11 @@ Deno.test("manager fails with ProxyAuthenticationRequiredError (105) when a prox
         NetworkError.ProxyAuthenticationRequiredError,
         outcome.errorString,
       );
+      // The message names the proxy that asked, not only the target.
+      assert.ok(
+        outcome.errorString.includes(proxy.url!.replace(/^\w+:\/\//, "")),
+        outcome.errorString,
+      );
       for (const text of [outcome.errorString, ...outcome.messages]) {
         assert.ok(!text.includes("wrong-secret"), text);
         assert.ok(!text.includes(btoa("alice:wrong-secret")), text);

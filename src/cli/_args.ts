@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { NetworkProxy } from "../../mod.ts";
+import { safeUrlText } from "../proxy/network_proxy.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { requestOf } from "./_request.ts";
 import { statePathHint } from "./state_path.ts";
@@ -140,13 +141,14 @@ export function count(name: string, value: string | undefined, min: number): num
 
 /** The proxy of `-x`. */
 export function parseProxy(value: string): NetworkProxy {
+  const shown = safeUrlText(value); // no password in messages
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
   } catch {
     throw new Exit(
       EXIT_CODES.usage,
-      `-x takes a proxy URL such as http://host:3128, got "${value}"`,
+      `-x takes a proxy URL such as http://host:3128, got "${shown}"`,
       true,
     );
   }
@@ -163,8 +165,16 @@ export function parseProxy(value: string): NetworkProxy {
     url: `${url.protocol}//${url.host}`,
   };
   if (url.username) {
-    proxy.username = decodeURIComponent(url.username);
-    proxy.password = decodeURIComponent(url.password);
+    try {
+      proxy.username = decodeURIComponent(url.username);
+      proxy.password = decodeURIComponent(url.password);
+    } catch {
+      throw new Exit(
+        EXIT_CODES.usage,
+        `-x: the proxy's user name or password is not valid percent-encoding, got "${shown}"`,
+        true,
+      );
+    }
   }
   return proxy;
 }

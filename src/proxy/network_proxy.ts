@@ -167,9 +167,14 @@ const QUERY_PORTS: ReadonlyMap<string, number> = new Map([
   ["ftp", 21],
 ]);
 
-/** A URL for messages: user info replaced by `***`. */
-function safeUrlText(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?\S*@/i, (_m, scheme = "") => `${scheme}***@`);
+/**
+ * A URL for messages: whatever stands between the scheme and the last `@` replaced by `***`,
+ * as it may hold a password (even one with spaces, or in a URL that does not parse).
+ */
+export function safeUrlText(text: string): string {
+  const at = text.lastIndexOf("@");
+  if (at < 0) return text;
+  return `${/^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ""}***${text.slice(at)}`;
 }
 
 export function decodeUserInfo(text: string): string {
@@ -248,9 +253,10 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
       `${where}: 'proxy.url' port must be an integer from 1 to 65535, got ${parsed.port}`,
     );
   }
-  const user = username ?? (parsed.username ? decodeUserInfo(parsed.username) : undefined);
-  const pass = password ??
-    (parsed.username || parsed.password ? decodeUserInfo(parsed.password) : undefined);
+  // User info with only a password (`http://:token@host`) has an empty user name.
+  const inUrl = parsed.username !== "" || parsed.password !== "";
+  const user = username ?? (inUrl ? decodeUserInfo(parsed.username) : undefined);
+  const pass = password ?? (inUrl ? decodeUserInfo(parsed.password) : undefined);
   if (user === undefined && pass !== undefined) {
     throw new TypeError(`${where}: 'proxy.password' is given without 'proxy.username'`);
   }

@@ -10,6 +10,7 @@ import {
   type NetworkProxy,
   type ProxyFactory,
   type ProxyQuery,
+  safeUrlText,
   validateProxy,
 } from "./network_proxy.ts";
 
@@ -119,12 +120,9 @@ function proxyFromEnv(name: string, value: string): NetworkProxy {
       );
     }
   }
-  // Whatever stands before the last "@" may hold a password: it is never shown.
-  const at = value.lastIndexOf("@");
-  const shown = at < 0 ? value : `${match?.[0] ?? ""}***${value.slice(at)}`;
   throw new TypeError(
     `Cannot use proxy: the environment variable ${name} is not a usable proxy URL (${problem}), ` +
-      `got "${shown}"`,
+      `got "${safeUrlText(value)}"`,
   );
 }
 

@@ -334,6 +334,13 @@ Deno.test("validateProxy normalizes proxies", async (t) => {
       validateProxy({ type: "http", url: "http://a:b@h:1", username: "u", password: "v" }, "x"),
       { type: "http", url: "http://h:1", username: "u", password: "v" },
     );
+    // An empty user name with a password (a token), as curl and Go send it: Basic ":token".
+    assert.deepEqual(validateProxy({ type: "http", url: "http://:t%40ken@h:1" }, "x"), {
+      type: "http",
+      url: "http://h:1",
+      username: "",
+      password: "t@ken",
+    });
     assert.deepEqual(validateProxy({ type: "http", url: "h:1", username: "u" }, "x"), {
       type: "http",
       url: "http://h:1",
@@ -400,6 +407,17 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       { type: "http", url: `http://u:${SECRET}@exa mple:1` },
       TypeError,
       `${where}: 'proxy.url' must be a URL or host:port, got "http://***@exa mple:1"`,
+    ],
+    // A password with a space is still a password: hidden up to the last "@".
+    [
+      { type: "http", url: "http://u:hush hush@[oops" },
+      TypeError,
+      `${where}: 'proxy.url' must be a URL or host:port, got "http://***@[oops"`,
+    ],
+    [
+      { type: "http", url: "http://u:hush hush@h:1/path" },
+      TypeError,
+      `${where}: 'proxy.url' must not have a path, query or fragment, got "http://***@h:1/path"`,
     ],
   ];
   for (const [input, kind, message] of cases) {
