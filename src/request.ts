@@ -293,8 +293,23 @@ function parseUrl(input: string | URL): URL {
   try {
     return new URL(input);
   } catch {
-    throw new TypeError(`Cannot create request: invalid URL ${JSON.stringify(input)}`);
+    throw new TypeError(
+      `Cannot create request: invalid URL ${JSON.stringify(input)}${urlHint(input)}`,
+    );
   }
+}
+
+/** How to mend a URL that does not parse, when it is relative or has no scheme; else "". */
+function urlHint(input: string): string {
+  if (/^[/.?#]/.test(input)) {
+    return ": it is relative, and a request needs an absolute URL such as " +
+      `"https://example.com${input.startsWith("/") ? input : `/${input}`}" (a ` +
+      "NetworkRequestFactory joins paths to a base URL)";
+  }
+  if (/^[\w-]+(\.[\w-]+)*(:\d+)?([/?#]|$)/.test(input)) {
+    return `: it has no scheme; did you mean "https://${input}"?`;
+  }
+  return "";
 }
 
 /**
@@ -421,8 +436,9 @@ export class NetworkRequest {
    *
    * @param url The target, absolute.
    * @param init Headers, priority and attributes.
-   * @throws {TypeError} When the URL is invalid, `init` is not an object or has a key that is
-   * no option (the message names it and the closest option), a header name or value is invalid, or an attribute has a
+   * @throws {TypeError} When the URL is invalid (relative, or without a scheme: the message
+   * says how to mend it), `init` is not an object or has a key that is no option (the message
+   * names it and the closest option), a header name or value is invalid, or an attribute has a
    * value outside its choices (the message names the field).
    * @throws {RangeError} When a numeric attribute is out of range.
    */

@@ -174,10 +174,38 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     assert.match(reply.errorString, /invalid URL "http:\/\/\[::1"/);
     await assert.rejects(reply.text(), { name: "NetworkReplyError", code: 301 });
   });
-  await t.step("relative URL", async () => {
+  await t.step("relative URL, named with a hint", async () => {
     const reply = manager.get("/relative");
     await reply.finished;
     assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+    assert.equal(
+      reply.errorString,
+      'Cannot create request: invalid URL "/relative": it is relative, and a request needs an ' +
+        'absolute URL such as "https://example.com/relative" (a NetworkRequestFactory joins ' +
+        "paths to a base URL)",
+    );
+  });
+  await t.step("a URL without a scheme, named with a hint", async () => {
+    for (
+      const [url, hint] of [
+        ["example.com", '"https://example.com"'],
+        ["api.example.com/v1?x=1", '"https://api.example.com/v1?x=1"'],
+        ["127.0.0.1:8000/x", '"https://127.0.0.1:8000/x"'],
+      ]
+    ) {
+      const reply = manager.get(url!);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: invalid URL "${url}": it has no scheme; did you mean ${hint}?`,
+      );
+    }
+    // "localhost:8000" parses, as a URL of the scheme "localhost".
+    const reply = manager.get("localhost:8000/x");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+    assert.match(reply.errorString, /; did you mean "http:\/\/localhost:8000\/x"\?$/);
   });
   await t.step("unknown scheme", async () => {
     const reply = manager.get("gopher://example.invalid/");
