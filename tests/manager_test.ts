@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  KvCache,
+  MemoryCookieJar,
+  MemoryHstsStore,
   NetworkAccessManager,
   NetworkError,
   type NetworkReply,
@@ -452,4 +455,32 @@ Deno.test("clearConnectionCache makes the next direct requests open new connecti
   manager.clearConnectionCache();
   await get();
   assert.notEqual(ports[4], ports[3], "a second clear closes the pool's own client too");
+});
+
+Deno.test("a store option still opening, or a store class, is refused with how to mend it", async () => {
+  const kvCache = KvCache.open({ path: ":memory:" });
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { cache: kvCache },
+      "'cache' must be a NetworkCache or null, got a Promise: await KvCache.open() before passing it",
+    ],
+    [
+      { cookieJar: MemoryCookieJar },
+      "'cookieJar' must be a CookieJar or null, got a function: pass an instance, such as " +
+      "new MemoryCookieJar()",
+    ],
+    [
+      { hstsStore: Promise.resolve(new MemoryHstsStore()) },
+      "'hstsStore' must be an HstsStore or null, got a Promise: await KvHstsStore.open() before " +
+      "passing it",
+    ],
+    [{ cache: {} }, "'cache' must be a NetworkCache or null, got an object"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => new NetworkAccessManager(options), {
+      name: "TypeError",
+      message: `Cannot create manager: ${message}`,
+    });
+  }
+  await (await kvCache).close();
 });

@@ -74,6 +74,19 @@ import { CLOSED_MESSAGE, prepareRequest } from "./_send.ts";
 
 const MIB = 1024 * 1024;
 
+/**
+ * What a store option got, with the mending of the likeliest mistakes: a store still opening
+ * (`KvCache.open()` not awaited), a class where an instance belongs. `kind` ends the stores'
+ * names (`Cache`: `KvCache`, `MemoryCache`).
+ */
+function storeGot(value: unknown, kind: string): string {
+  if (value instanceof Promise) return `, got a Promise: await Kv${kind}.open() before passing it`;
+  if (typeof value === "function") {
+    return `, got a function: pass an instance, such as new Memory${kind}()`;
+  }
+  return `, got ${describe(value)}`;
+}
+
 /** The names of the manager's options (the type says every one is here). */
 const MANAGER_OPTIONS = Object.keys(
   {
@@ -332,7 +345,9 @@ export class ManagerCore implements PipelineSettings {
   }
   set cache(value: NetworkCache | null) {
     if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
-      throw new TypeError(`${this.#what}: 'cache' must be a NetworkCache or null`);
+      throw new TypeError(
+        `${this.#what}: 'cache' must be a NetworkCache or null${storeGot(value, "Cache")}`,
+      );
     }
     this.#cache = value;
   }
@@ -352,7 +367,9 @@ export class ManagerCore implements PipelineSettings {
     if (
       value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
     ) {
-      throw new TypeError(`${this.#what}: 'cookieJar' must be a CookieJar or null`);
+      throw new TypeError(
+        `${this.#what}: 'cookieJar' must be a CookieJar or null${storeGot(value, "CookieJar")}`,
+      );
     }
     this.#cookieJar = value;
   }
@@ -362,7 +379,9 @@ export class ManagerCore implements PipelineSettings {
   }
   set hstsStore(value: HstsStore | null) {
     if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
-      throw new TypeError(`${this.#what}: 'hstsStore' must be an HstsStore or null`);
+      throw new TypeError(
+        `${this.#what}: 'hstsStore' must be an HstsStore or null${storeGot(value, "HstsStore")}`,
+      );
     }
     this.#hstsStore = value;
   }
