@@ -199,6 +199,30 @@ Deno.test("every options object refuses a misspelt option instead of ignoring it
       /^Cannot create manager: unknown option 'partiton'; did you mean 'partition'\?$/,
     );
   });
+  await t.step("retry, paginate and event stream options", async () => {
+    await throws(
+      () => new NetworkAccessManager({ retry: { limt: 3 } } as never),
+      /^Cannot create manager: unknown option 'retry.limt'; did you mean 'retry.limit'\?$/,
+    );
+    await throws(
+      () => new NetworkRequest("https://example.com/", { retry: { dealy: 0 } } as never),
+      /unknown option 'retry.dealy'; did you mean 'retry.delay'\?/,
+    );
+    await using manager = new NetworkAccessManager({
+      transport: () => Promise.resolve(new Response("[]")),
+    });
+    const drain = async (items: AsyncIterable<unknown>) => {
+      for await (const _ of items) { /* nothing */ }
+    };
+    await throws(
+      () => drain(manager.paginate("https://example.com/", { maxPage: 1 } as never)),
+      /^Cannot paginate: unknown option 'maxPage'; did you mean 'maxPages'\?$/,
+    );
+    await throws(
+      () => drain(manager.eventStream("https://example.com/", { lastEventID: "1" } as never)),
+      /^Cannot open event stream: unknown option 'lastEventID'; did you mean 'lastEventId'\?$/,
+    );
+  });
   await t.step("stores", async () => {
     await throws(
       () => new MemoryCache({ maxsize: 1 } as never),
