@@ -1,7 +1,7 @@
 /** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
 
 import { sleep } from "./retry_options.ts";
-import { checkInteger } from "./_validation.ts";
+import { checkInteger, checkKeys } from "./_validation.ts";
 import {
   NetworkError,
   type NetworkErrorCode,
@@ -31,11 +31,23 @@ const RECONNECT_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>
 
 const WHAT = "Cannot open event stream";
 
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    signal: 1,
+    lastEventId: 1,
+    reconnectionTime: 1,
+    maxReconnects: 1,
+    maxEventLength: 1,
+  } satisfies Record<keyof EventStreamOptions, 1>,
+);
+
 /** Checks the options; throws `TypeError` or `RangeError` naming the field. */
 function checkOptions(options: EventStreamOptions): void {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
   }
+  checkKeys(WHAT, options, OPTIONS);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError(`${WHAT}: 'signal' must be an AbortSignal`);
   }

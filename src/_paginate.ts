@@ -1,13 +1,18 @@
 /** The page loop behind `NetworkAccessManager.paginate`. */
 
 import { findLink } from "./_link_header.ts";
-import { checkInteger } from "./_validation.ts";
+import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
 import type { PaginateOptions } from "./paginate.ts";
 
 const WHAT = "Cannot paginate";
+
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  { items: 1, next: 1, limit: 1, maxPages: 1 } satisfies Record<keyof PaginateOptions<unknown>, 1>,
+);
 
 function checkCount(field: string, value: unknown): void {
   if (value !== undefined && value !== Infinity) checkInteger(WHAT, field, value, 0);
@@ -18,6 +23,7 @@ function checkOptions(options: PaginateOptions<unknown>): void {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
   }
+  checkKeys(WHAT, options, OPTIONS);
   for (const field of ["items", "next"] as const) {
     if (options[field] !== undefined && typeof options[field] !== "function") {
       throw new TypeError(`${WHAT}: '${field}' must be a function, got ${typeof options[field]}`);

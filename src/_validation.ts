@@ -150,3 +150,59 @@ export function checkPartition(
     );
   }
 }
+
+/**
+ * Refuses a key of the options object `options` that is not one of `known`: a misspelt option
+ * would otherwise be ignored without a word. The message names the key and, when one is close
+ * (a typo, another case), the option it was meant to be, else every option:
+ * `Cannot create manager: unknown option 'timout'; did you mean 'timeout'?`. `field` names the
+ * object when it is not the options themselves (`cache` of a factory's options).
+ */
+export function checkKeys(
+  what: string,
+  options: object,
+  known: readonly string[],
+  field?: string,
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const name = field === undefined ? key : `${field}.${key}`;
+    const close = closest(key, known);
+    const hint = close === undefined
+      ? `; the options are ${known.map((k) => `'${k}'`).join(", ")}`
+      : `; did you mean '${field === undefined ? close : `${field}.${close}`}'?`;
+    throw new TypeError(`${what}: unknown option '${name}'${hint}`);
+  }
+}
+
+/** The word of `words` closest to `word` (case aside), if one is near enough to be a typo. */
+function closest(word: string, words: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of words) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row = rows[i] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row[j] = j;
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        distance = Math.min(distance, rows[i - 2]![j - 2]! + 1);
+      }
+      row[j] = distance;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}

@@ -149,7 +149,11 @@ export class RequestBody {
       }
       return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
     }
-    throw new TypeError(`Invalid body: unsupported type, got ${describe(body)}`);
+    throw new TypeError(
+      `Invalid body: unsupported type, got ${describe(body)}; send a string, bytes, a Blob, ` +
+        "FormData, URLSearchParams, a ReadableStream or async iterable of bytes, or a plain " +
+        "object or array (sent as JSON)",
+    );
   }
 
   /**

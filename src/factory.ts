@@ -7,7 +7,7 @@
  */
 
 import { _checkKv, _openKvDatabase } from "./_kv.ts";
-import { checkPartition } from "./_validation.ts";
+import { checkKeys, checkPartition } from "./_validation.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
@@ -240,11 +240,36 @@ export interface KvNetworkAccessManagerFactoryOptions {
 
 const WHAT = "Cannot create manager factory";
 
+/** The names of the factory's options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    path: 1,
+    kv: 1,
+    cache: 1,
+    cookieJar: 1,
+    hsts: 1,
+    clock: 1,
+    manager: 1,
+  } satisfies Record<keyof KvNetworkAccessManagerFactoryOptions, 1>,
+);
+
+/** The names of the options of each store (the types say every one is here). */
+const STORE_OPTIONS: Record<string, readonly string[]> = {
+  cache: Object.keys(
+    { prefix: 1, maxSize: 1, mode: 1 } satisfies Record<keyof KvFactoryCacheOptions, 1>,
+  ),
+  cookieJar: Object.keys(
+    { prefix: 1, shared: 1 } satisfies Record<keyof KvFactoryCookieJarOptions, 1>,
+  ),
+  hsts: Object.keys({ prefix: 1 } satisfies Record<keyof KvFactoryStoreOptions, 1>),
+};
+
 function checkStore(field: string, value: unknown): void {
   if (value === undefined || typeof value === "boolean") return;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError(`${WHAT}: '${field}' must be a boolean or an object, got ${value}`);
   }
+  checkKeys(WHAT, value, STORE_OPTIONS[field]!, field);
 }
 
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
@@ -313,6 +338,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
     }
+    checkKeys(WHAT, options, OPTIONS);
     if (options.path !== undefined && options.kv !== undefined) {
       throw new TypeError(`${WHAT}: give either 'kv' or 'path', not both`);
     }
@@ -443,6 +469,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
           "or createAsync(), or make the factory with KvNetworkAccessManagerFactory.open()",
       );
     }
+    checkKeys("Cannot create manager", options, ["partition"]);
     // Checked even without a jar, so a bad key fails now and not once cookies are turned on.
     checkPartition("Cannot create manager", options.partition);
     let cookieJar: CookieJar | null = stores.cookieJar;

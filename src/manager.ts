@@ -77,8 +77,8 @@ export class NetworkAccessManager
    * Creates a manager.
    *
    * @param options Settings; each is also a writable property.
-   * @throws {TypeError} When an option has the wrong type or is not one of its choices (the
-   * message names it).
+   * @throws {TypeError} When an option has the wrong type, is not one of its choices, or is
+   * no option of the manager (a misspelt name: the message names it and the closest option).
    * @throws {RangeError} When a numeric option is out of range.
    */
   constructor(options: NetworkAccessManagerOptions = {}) {

@@ -9,6 +9,7 @@ import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import {
   checkChoice,
   checkInteger,
+  checkKeys,
   checkObject,
   checkTimer,
   describe,
@@ -210,6 +211,31 @@ const REDIRECT_POLICIES: readonly string[] = [
   "user-verified",
 ];
 
+/** The names of a request's options (the type says every one is here). */
+const INIT_OPTIONS = Object.keys(
+  {
+    headers: 1,
+    priority: 1,
+    cacheLoadControl: 1,
+    cacheSaveControl: 1,
+    cookieLoadControl: 1,
+    cookieSaveControl: 1,
+    redirectPolicy: 1,
+    maxRedirects: 1,
+    transferTimeout: 1,
+    timeout: 1,
+    signal: 1,
+    readBufferSize: 1,
+    decompressionGuard: 1,
+    maxBodySize: 1,
+    sensitiveHeaders: 1,
+    attributes: 1,
+    retry: 1,
+  } satisfies Record<keyof NetworkRequestInit, 1>,
+);
+/** The names of the changes `clone()` takes: the options and the URL. */
+const CLONE_OPTIONS = [...INIT_OPTIONS, "url"];
+
 /** Checks the attributes a request and its init share; the messages start with `what`. */
 function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   checkChoice(what, "priority", attributes.priority, PRIORITIES);
@@ -267,8 +293,23 @@ function parseUrl(input: string | URL): URL {
   try {
     return new URL(input);
   } catch {
-    throw new TypeError(`Cannot create request: invalid URL ${JSON.stringify(input)}`);
+    throw new TypeError(
+      `Cannot create request: invalid URL ${JSON.stringify(input)}${urlHint(input)}`,
+    );
   }
+}
+
+/** How to mend a URL that does not parse, when it is relative or has no scheme; else "". */
+function urlHint(input: string): string {
+  if (/^[/.?#]/.test(input)) {
+    return ": it is relative, and a request needs an absolute URL such as " +
+      `"https://example.com${input.startsWith("/") ? input : `/${input}`}" (a ` +
+      "NetworkRequestFactory joins paths to a base URL)";
+  }
+  if (/^[\w-]+(\.[\w-]+)*(:\d+)?([/?#]|$)/.test(input)) {
+    return `: it has no scheme; did you mean "https://${input}"?`;
+  }
+  return "";
 }
 
 /**
@@ -395,15 +436,19 @@ export class NetworkRequest {
    *
    * @param url The target, absolute.
    * @param init Headers, priority and attributes.
-   * @throws {TypeError} When the URL is invalid, `init` is not an object, a header name or
-   * value is invalid, or an attribute has a value outside its choices (the message names the
-   * field).
+   * @throws {TypeError} When the URL is invalid (relative, or without a scheme: the message
+   * says how to mend it), `init` is not an object or has a key that is no option (the message
+   * names it and the closest option), a header name or value is invalid, or an attribute has a
+   * value outside its choices (the message names the field).
    * @throws {RangeError} When a numeric attribute is out of range.
    */
   constructor(url: string | URL, init: NetworkRequestInit = NO_INIT) {
     const what = "Cannot create request";
     this.#url = parseUrl(url);
-    if (init !== NO_INIT) checkObject(what, "init", init);
+    if (init !== NO_INIT) {
+      checkObject(what, "init", init);
+      checkKeys(what, init, INIT_OPTIONS);
+    }
     try {
       if (init.headers !== undefined) this.#headers = new Headers(init.headers);
     } catch (error) {
@@ -444,6 +489,8 @@ export class NetworkRequest {
    * @throws {TypeError} Under the same conditions as the constructor.
    */
   clone(changes: NetworkRequestInit & { url?: string | URL } = {}): NetworkRequest {
+    checkObject("Cannot create request", "changes", changes);
+    checkKeys("Cannot create request", changes, CLONE_OPTIONS);
     return new NetworkRequest(changes.url ?? this.url, {
       headers: changes.headers ?? this.headers,
       priority: changes.priority ?? this.priority,

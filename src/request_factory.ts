@@ -6,7 +6,7 @@
  */
 
 import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { describe, headersError } from "./_validation.ts";
+import { checkKeys, checkObject, describe, headersError } from "./_validation.ts";
 
 /**
  * Query parameters: a `URLSearchParams`, a record, or name/value pairs; every name and value
@@ -79,6 +79,16 @@ export interface NetworkRequestFactoryOptions {
 }
 
 const WHAT = "Cannot create request factory";
+
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    headers: 1,
+    bearerToken: 1,
+    query: 1,
+    requestInit: 1,
+  } satisfies Record<keyof NetworkRequestFactoryOptions, 1>,
+);
 
 function checkToken(what: string, token: unknown): string | undefined {
   if (token === undefined) return undefined;
@@ -209,11 +219,13 @@ export class NetworkRequestFactory {
    * @param baseUrl The absolute URL every path is joined to (its query is kept, its fragment
    * dropped).
    * @param options Common headers, bearer token, query parameters and request attributes.
-   * @throws {TypeError} When `baseUrl` is not an absolute URL, a header is invalid, or the
-   * token is empty or holds a line break.
+   * @throws {TypeError} When `baseUrl` is not an absolute URL, an option is unknown (misspelt),
+   * a header is invalid, or the token is empty or holds a line break.
    */
   constructor(baseUrl: string | URL, options: NetworkRequestFactoryOptions = {}) {
     this.#baseUrl = toBase(WHAT, baseUrl);
+    checkObject(WHAT, "options", options);
+    checkKeys(WHAT, options, OPTIONS);
     try {
       this.#headers = new Headers(options.headers);
     } catch (error) {

@@ -7,7 +7,7 @@
 
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { isToken } from "./_http_token.ts";
-import { checkInteger, checkTimer, describe, MAX_TIMER_MS } from "./_validation.ts";
+import { checkInteger, checkKeys, checkTimer, describe, MAX_TIMER_MS } from "./_validation.ts";
 
 /**
  * How failed requests are sent again. Retrying is off by default (as in Qt); turn it on with
@@ -128,6 +128,21 @@ const isStatus = (item: unknown): item is number =>
   typeof item === "number" && Number.isInteger(item) && item >= 100 && item <= 599;
 const isCode = (item: unknown): item is number => typeof item === "number" && KNOWN_CODES.has(item);
 
+/** The names of the retry options (the type says every one is here). */
+const RETRY_OPTIONS = Object.keys(
+  {
+    limit: 1,
+    methods: 1,
+    statusCodes: 1,
+    errorCodes: 1,
+    delay: 1,
+    backoffLimit: 1,
+    jitter: 1,
+    maxRetryAfter: 1,
+    sleep: 1,
+  } satisfies Record<keyof RetryOptions, 1>,
+);
+
 /**
  * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}); the message starts
  * with `what` and names the field.
@@ -141,6 +156,7 @@ export function checkRetry(what: string, value: unknown): void {
     );
   }
   const options = value as RetryOptions;
+  checkKeys(what, options, RETRY_OPTIONS, "retry");
   checkCount(what, "retry.limit", options.limit);
   // 0 is no wait, not retries off (that is `retry: false`).
   const noWait = "use 0 to retry without waiting, or retry: false for no retries";

@@ -1,5 +1,24 @@
 import assert from "node:assert/strict";
-import { checkChoice, checkFunction, checkInteger, describe } from "../src/_validation.ts";
+import {
+  checkChoice,
+  checkFunction,
+  checkInteger,
+  checkKeys,
+  describe,
+} from "../src/_validation.ts";
+import {
+  KvCache,
+  KvCookieJar,
+  KvHstsStore,
+  KvNetworkAccessManagerFactory,
+  MemoryCache,
+  MemoryCookieJar,
+  MemoryHstsStore,
+  NetworkAccessManager,
+  NetworkError,
+  NetworkRequest,
+  NetworkRequestFactory,
+} from "../mod.ts";
 import { checkClock, systemClock } from "../src/_clock.ts";
 import { isToken } from "../src/_http_token.ts";
 import { checkPrefix } from "../src/_kv.ts";
@@ -70,5 +89,152 @@ Deno.test("checkPrefix copies a valid KV prefix and rejects others in one messag
   });
   assert.throws(() => checkPrefix("Cannot open store", ["x".repeat(600)], fallback), {
     message: /'prefix' must be at most 512 bytes long/,
+  });
+});
+
+Deno.test("checkKeys refuses an unknown key, naming it and the option it is closest to", () => {
+  const known = ["timeout", "maxConnectionsPerHost", "cache"];
+  checkKeys("Cannot x", { timeout: 1, cache: null }, known);
+  const refused = (options: object, field?: string) => {
+    try {
+      checkKeys("Cannot x", options, known, field);
+    } catch (error) {
+      assert.ok(error instanceof TypeError);
+      return error.message;
+    }
+    assert.fail("accepted");
+  };
+  assert.equal(
+    refused({ timout: 1 }),
+    "Cannot x: unknown option 'timout'; did you mean 'timeout'?",
+  );
+  assert.equal(
+    refused({ tiemout: 1 }),
+    "Cannot x: unknown option 'tiemout'; did you mean 'timeout'?",
+  );
+  assert.equal(
+    refused({ maxconnectionsperhost: 1 }),
+    "Cannot x: unknown option 'maxconnectionsperhost'; did you mean 'maxConnectionsPerHost'?",
+  );
+  // An undefined value is still a misspelt option.
+  assert.match(refused({ Cache: undefined }), /unknown option 'Cache'; did you mean 'cache'\?/);
+  assert.equal(
+    refused({ proxy: 1 }),
+    "Cannot x: unknown option 'proxy'; the options are 'timeout', 'maxConnectionsPerHost', 'cache'",
+  );
+  assert.equal(
+    refused({ cahce: 1 }, "store"),
+    "Cannot x: unknown option 'store.cahce'; did you mean 'store.cache'?",
+  );
+});
+
+Deno.test("every options object refuses a misspelt option instead of ignoring it", async (t) => {
+  const throws = async (make: () => unknown, message: RegExp) => {
+    await assert.rejects(async () => await make(), (error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  };
+  await t.step("manager", async () => {
+    await throws(
+      () => new NetworkAccessManager({ timout: 10 } as never),
+      /^Cannot create manager: unknown option 'timout'; did you mean 'timeout'\?$/,
+    );
+    await throws(
+      () => new NetworkAccessManager({ maxConectionsPerHost: 2 } as never),
+      /unknown option 'maxConectionsPerHost'; did you mean 'maxConnectionsPerHost'\?/,
+    );
+  });
+  await t.step("request, its clone and a request call's options", async () => {
+    await throws(
+      () => new NetworkRequest("https://example.com/", { priorty: "high" } as never),
+      /^Cannot create request: unknown option 'priorty'; did you mean 'priority'\?$/,
+    );
+    const request = new NetworkRequest("https://example.com/");
+    await throws(
+      () => request.clone({ urll: "https://example.org/" } as never),
+      /did you mean 'url'/,
+    );
+    await using manager = new NetworkAccessManager({
+      transport: () => Promise.resolve(new Response()),
+    });
+    for (
+      const reply of [
+        manager.get("https://example.com/", { timout: 5 } as never),
+        manager.get(request, { timout: 5 } as never),
+      ]
+    ) {
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, /unknown option 'timout'; did you mean 'timeout'\?/);
+    }
+    // An unknown option is an invalid operation, whatever its name: not an invalid URL.
+    const named = manager.get("https://example.com/", { baseUrl: "https://example.org/" } as never);
+    await named.finished;
+    assert.equal(named.error, NetworkError.ProtocolInvalidOperationError);
+    assert.match(
+      named.errorString,
+      /^Cannot create request: unknown option 'baseUrl'; the options/,
+    );
+  });
+  await t.step("request factory", async () => {
+    await throws(
+      () => new NetworkRequestFactory("https://example.com/", { header: {} } as never),
+      /^Cannot create request factory: unknown option 'header'; did you mean 'headers'\?$/,
+    );
+  });
+  await t.step("manager factory, its stores and create()", async () => {
+    await throws(
+      () => new KvNetworkAccessManagerFactory({ pth: ":memory:" } as never),
+      /^Cannot create manager factory: unknown option 'pth'; did you mean 'path'\?$/,
+    );
+    await throws(
+      () => new KvNetworkAccessManagerFactory({ cookieJar: { share: true } } as never),
+      /unknown option 'cookieJar.share'; did you mean 'cookieJar.shared'\?/,
+    );
+    await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:" });
+    await throws(
+      () => factory.create({ partiton: "u1" } as never),
+      /^Cannot create manager: unknown option 'partiton'; did you mean 'partition'\?$/,
+    );
+  });
+  await t.step("retry, paginate and event stream options", async () => {
+    await throws(
+      () => new NetworkAccessManager({ retry: { limt: 3 } } as never),
+      /^Cannot create manager: unknown option 'retry.limt'; did you mean 'retry.limit'\?$/,
+    );
+    await throws(
+      () => new NetworkRequest("https://example.com/", { retry: { dealy: 0 } } as never),
+      /unknown option 'retry.dealy'; did you mean 'retry.delay'\?/,
+    );
+    await using manager = new NetworkAccessManager({
+      transport: () => Promise.resolve(new Response("[]")),
+    });
+    const drain = async (items: AsyncIterable<unknown>) => {
+      for await (const _ of items) { /* nothing */ }
+    };
+    await throws(
+      () => drain(manager.paginate("https://example.com/", { maxPage: 1 } as never)),
+      /^Cannot paginate: unknown option 'maxPage'; did you mean 'maxPages'\?$/,
+    );
+    await throws(
+      () => drain(manager.eventStream("https://example.com/", { lastEventID: "1" } as never)),
+      /^Cannot open event stream: unknown option 'lastEventID'; did you mean 'lastEventId'\?$/,
+    );
+  });
+  await t.step("stores", async () => {
+    await throws(
+      () => new MemoryCache({ maxsize: 1 } as never),
+      /'maxsize'; did you mean 'maxSize'/,
+    );
+    await throws(() => KvCache.open({ maxsize: 1 } as never), /^Cannot open cache: unknown option/);
+    await throws(() => new MemoryCookieJar({ maxCookie: 1 } as never), /did you mean 'maxCookies'/);
+    await throws(
+      () => KvCookieJar.open({ partion: "a" } as never),
+      /^Cannot open cookie jar: unknown option 'partion'; did you mean 'partition'\?$/,
+    );
+    await throws(() => new MemoryHstsStore({ prelaod: [] } as never), /did you mean 'preload'/);
+    await throws(() => KvHstsStore.open({ prefx: ["a"] } as never), /did you mean 'prefix'/);
   });
 });

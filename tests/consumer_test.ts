@@ -14,13 +14,14 @@ const ROOT = new URL("../", import.meta.url);
 async function runConsumer(
   program: string,
   flags: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<DenoOutput> {
   // Keep the consumer's output plain: no colours in what the tests read.
   const dir = await makeConsumer("netaccess_consumer_", program);
   try {
     return await runDeno(["run", "--no-lock", ...flags, "main.ts"], {
       cwd: dir,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -153,4 +154,60 @@ Deno.test("the README's first example, run as written, reports a failed transfer
     assert.match(stdout, /^4\n/m, "the body's chunks were read");
     assert.match(stderr, /^203 Error transferring .*server replied: 404 Not Found\n$/);
   });
+});
+
+Deno.test("the README's servers keep their manager factory open while they serve", async (t) => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const servers = blocks.filter((block) => block.includes("Deno.serve("));
+  assert.equal(servers.length, 3);
+  await using upstream = serve(() => new Response("upstream says hi"));
+  // Deno.serve stood in by a server that takes one request once the module has run on.
+  const prelude = `
+    async function authenticate(_request: Request) { return "ada"; }
+    function serveOnce(handler: (request: Request) => Promise<Response>) {
+      const finished = new Promise((resolve) => setTimeout(resolve, 0)).then(async () => {
+        const response = await handler(new Request("http://localhost/?city=Bergen"));
+        console.log(response.status, await response.text());
+      });
+      return { finished };
+    }
+  `;
+  for (const [i, block] of servers.entries()) {
+    await t.step(`server ${i + 1}`, async () => {
+      const program = prelude + block.replaceAll("Deno.serve(", "serveOnce(")
+        .replaceAll("https://api.example.com", upstream.url);
+      const { code, stdout, stderr } = await runConsumer(program, [
+        "--unstable-kv",
+        "--allow-net=127.0.0.1",
+        "--allow-env=KV_PATH",
+        "--allow-read=.",
+        "--allow-write=.",
+      ], { KV_PATH: ":memory:" });
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, "200 upstream says hi\n");
+    });
+  }
+});
+
+Deno.test("the README's request factory example runs with API_TOKEN unset", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    .find((b) => b.includes("new NetworkRequestFactory("));
+  assert.ok(block);
+  let authorization: string | null = "not asked";
+  await using api = serve((request) => {
+    authorization = request.headers.get("authorization");
+    return Response.json({ id: 1, name: "pen" }, { status: 201 });
+  });
+  const program = block.replace("https://api.example.com", api.url) +
+    "\nconsole.log(JSON.stringify(item));\n";
+  const { code, stdout, stderr } = await runConsumer(program, [
+    "--allow-net=127.0.0.1",
+    "--allow-env=API_TOKEN",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, '{"id":1,"name":"pen"}\n');
+  // The child inherits this process's environment: with no API_TOKEN, no Authorization header.
+  if (Deno.env.get("API_TOKEN") === undefined) assert.equal(authorization, null);
 });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  KvCache,
+  MemoryCookieJar,
+  MemoryHstsStore,
   NetworkAccessManager,
   NetworkError,
   type NetworkReply,
@@ -174,10 +177,38 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     assert.match(reply.errorString, /invalid URL "http:\/\/\[::1"/);
     await assert.rejects(reply.text(), { name: "NetworkReplyError", code: 301 });
   });
-  await t.step("relative URL", async () => {
+  await t.step("relative URL, named with a hint", async () => {
     const reply = manager.get("/relative");
     await reply.finished;
     assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+    assert.equal(
+      reply.errorString,
+      'Cannot create request: invalid URL "/relative": it is relative, and a request needs an ' +
+        'absolute URL such as "https://example.com/relative" (a NetworkRequestFactory joins ' +
+        "paths to a base URL)",
+    );
+  });
+  await t.step("a URL without a scheme, named with a hint", async () => {
+    for (
+      const [url, hint] of [
+        ["example.com", '"https://example.com"'],
+        ["api.example.com/v1?x=1", '"https://api.example.com/v1?x=1"'],
+        ["127.0.0.1:8000/x", '"https://127.0.0.1:8000/x"'],
+      ]
+    ) {
+      const reply = manager.get(url!);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: invalid URL "${url}": it has no scheme; did you mean ${hint}?`,
+      );
+    }
+    // "localhost:8000" parses, as a URL of the scheme "localhost".
+    const reply = manager.get("localhost:8000/x");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+    assert.match(reply.errorString, /; did you mean "http:\/\/localhost:8000\/x"\?$/);
   });
   await t.step("unknown scheme", async () => {
     const reply = manager.get("gopher://example.invalid/");
@@ -424,4 +455,32 @@ Deno.test("clearConnectionCache makes the next direct requests open new connecti
   manager.clearConnectionCache();
   await get();
   assert.notEqual(ports[4], ports[3], "a second clear closes the pool's own client too");
+});
+
+Deno.test("a store option still opening, or a store class, is refused with how to mend it", async () => {
+  const kvCache = KvCache.open({ path: ":memory:" });
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { cache: kvCache },
+      "'cache' must be a NetworkCache or null, got a Promise: await KvCache.open() before passing it",
+    ],
+    [
+      { cookieJar: MemoryCookieJar },
+      "'cookieJar' must be a CookieJar or null, got a function: pass an instance, such as " +
+      "new MemoryCookieJar()",
+    ],
+    [
+      { hstsStore: Promise.resolve(new MemoryHstsStore()) },
+      "'hstsStore' must be an HstsStore or null, got a Promise: await KvHstsStore.open() before " +
+      "passing it",
+    ],
+    [{ cache: {} }, "'cache' must be a NetworkCache or null, got an object"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => new NetworkAccessManager(options), {
+      name: "TypeError",
+      message: `Cannot create manager: ${message}`,
+    });
+  }
+  await (await kvCache).close();
 });

@@ -8,6 +8,7 @@
 import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
 import { _KvChanges } from "../_kv_changes.ts";
 import { checkClock } from "../_clock.ts";
+import { checkKeys, checkObject } from "../_validation.ts";
 import { CacheCore, type StoredEntry } from "./_cache_core.ts";
 import { _checkMaxSize, _checkMode } from "./_entry.ts";
 import { KvBackend } from "./_kv_backend.ts";
@@ -89,6 +90,18 @@ export interface KvCacheOptions {
   mode?: CacheMode;
 }
 
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    path: 1,
+    kv: 1,
+    prefix: 1,
+    maxSize: 1,
+    clock: 1,
+    mode: 1,
+  } satisfies Record<keyof KvCacheOptions, 1>,
+);
+
 /**
  * A {@linkcode NetworkCache} in Deno KV, persistent and safe to share between processes.
  *
@@ -134,10 +147,13 @@ export class KvCache implements NetworkCache {
    *
    * @param options Where to store, under which prefix, the size limit, the clock and the mode.
    * @returns The open cache.
-   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
+   * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type or
+   * is unknown (misspelt).
    * @throws {RangeError} When `maxSize` is not a positive integer.
    */
   static async open(options: KvCacheOptions = {}): Promise<KvCache> {
+    checkObject("Cannot open cache", "options", options);
+    checkKeys("Cannot open cache", options, OPTIONS);
     const maxSize = _checkMaxSize(options.maxSize, "open cache");
     const clock: Clock = checkClock("Cannot open cache", options.clock);
     const prefix = checkPrefix("Cannot open cache", options.prefix, ["netaccess", "cache"]);

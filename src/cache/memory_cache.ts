@@ -7,6 +7,7 @@
 
 import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
+import { checkKeys, checkObject } from "../_validation.ts";
 import { CacheCore, type StoredEntry } from "./_cache_core.ts";
 import { _checkMaxSize, _checkMode } from "./_entry.ts";
 import { MemoryBackend } from "./_memory_backend.ts";
@@ -63,6 +64,15 @@ export interface MemoryCacheOptions {
   mode?: CacheMode;
 }
 
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    maxSize: 1,
+    clock: 1,
+    mode: 1,
+  } satisfies Record<keyof MemoryCacheOptions, 1>,
+);
+
 /**
  * A {@linkcode NetworkCache} in memory: fast, private to the process, gone when it exits.
  *
@@ -88,9 +98,12 @@ export class MemoryCache implements NetworkCache {
    *
    * @param options The size limit, clock and mode.
    * @throws {RangeError} When `maxSize` is not a positive integer.
-   * @throws {TypeError} When `clock` is not a function or `mode` is not a mode.
+   * @throws {TypeError} When `clock` is not a function, `mode` is not a mode, or an option is
+   * unknown (misspelt).
    */
   constructor(options: MemoryCacheOptions = {}) {
+    checkObject("Cannot create cache", "options", options);
+    checkKeys("Cannot create cache", options, OPTIONS);
     const maxSize = _checkMaxSize(options.maxSize, "create cache");
     const clock = checkClock("Cannot create cache", options.clock);
     this.mode = _checkMode(options.mode, "create cache", "private");

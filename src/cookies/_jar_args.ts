@@ -7,15 +7,29 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import type { CookieJarOptions } from "./cookie_jar.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
+import { checkKeys } from "../_validation.ts";
 
 const DEFAULT_MAX_PER_DOMAIN = 180;
 const DEFAULT_MAX_COOKIES = 3000;
 
-/** Checks the shared jar options and fills in the defaults. */
-export function _resolveLimits(options: CookieJarOptions | undefined, what: string): _StoreLimits {
+/** The names of the options every jar has (the type says every one is here). */
+export const _JAR_OPTIONS: readonly string[] = Object.keys(
+  { clock: 1, maxCookiesPerDomain: 1, maxCookies: 1 } satisfies Record<keyof CookieJarOptions, 1>,
+);
+
+/**
+ * Checks the shared jar options and fills in the defaults; `known` names every option of the
+ * jar (the shared ones by default).
+ */
+export function _resolveLimits(
+  options: CookieJarOptions | undefined,
+  what: string,
+  known: readonly string[] = _JAR_OPTIONS,
+): _StoreLimits {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
   }
+  if (options !== undefined) checkKeys(`Cannot ${what}`, options, known);
   const clock = checkClock(`Cannot ${what}`, options?.clock);
   const positive = (field: string, value: unknown, fallback: number): number => {
     if (value === undefined) return fallback;

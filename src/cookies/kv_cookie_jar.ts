@@ -12,7 +12,7 @@ import type { _CookieEngine } from "./_cookie_engine.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
 import type { _KvCookieStore } from "./_kv_cookie_store.ts";
-import { _resolveLimits } from "./_jar_args.ts";
+import { _JAR_OPTIONS, _resolveLimits } from "./_jar_args.ts";
 import { _loadEngines } from "./_load_engines.ts";
 
 /**
@@ -65,6 +65,17 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    */
   partition?: string;
 }
+
+/** The names of the options: a jar's, and the database's (the type says every one is here). */
+const OPTIONS = [
+  ..._JAR_OPTIONS,
+  ...Object.keys(
+    { path: 1, kv: 1, prefix: 1, partition: 1 } satisfies Record<
+      Exclude<keyof KvCookieJarOptions, keyof CookieJarOptions>,
+      1
+    >,
+  ),
+];
 
 const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
 /** The key element that separates partitions from the jar's own entries. */
@@ -161,7 +172,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    */
   static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
     const what = "open cookie jar";
-    const limits = _resolveLimits(options, what);
+    const limits = _resolveLimits(options, what, OPTIONS);
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, DEFAULT_PREFIX);
     partitionPrefix(prefix, options.partition, what);
     const { kv, owned } = await _openKv(options, "cookie jar");

@@ -7,6 +7,7 @@
 import { _keyBytes, _openKv, _retryLocked, checkPrefix, MAX_KEY_BYTES } from "../_kv.ts";
 import { decodeRecord, encodeRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
+import { checkKeys, checkObject } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsStore } from "./hsts_store.ts";
 import type { MemoryHstsStoreOptions } from "./memory_hsts_store.ts";
@@ -38,6 +39,17 @@ export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
    */
   prefix?: Deno.KvKey;
 }
+
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    clock: 1,
+    preload: 1,
+    path: 1,
+    kv: 1,
+    prefix: 1,
+  } satisfies Record<keyof KvHstsStoreOptions, 1>,
+);
 
 /**
  * A policy as stored: a record in the byte layout of `../_kv_record.ts` (readable from any
@@ -227,6 +239,8 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
    */
   static async open(options: KvHstsStoreOptions = {}): Promise<KvHstsStore> {
     const what = "open HSTS store";
+    checkObject(`Cannot ${what}`, "options", options);
+    checkKeys(`Cannot ${what}`, options, OPTIONS);
     const clock = checkClock(`Cannot ${what}`, options.clock);
     const preload = preloadMap(options.preload, what);
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, ["netaccess", "hsts"]);

@@ -5,6 +5,7 @@
  */
 
 import { checkClock } from "../_clock.ts";
+import { checkKeys, checkObject } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPreload, HstsStore } from "./hsts_store.ts";
 import { HstsStoreMethods, preloadMap, StoreCore, type StoredPolicy } from "./_store_core.ts";
@@ -41,6 +42,14 @@ export interface MemoryHstsStoreOptions {
   preload?: Iterable<HstsPreload>;
 }
 
+/** The names of the options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  {
+    clock: 1,
+    preload: 1,
+  } satisfies Record<keyof MemoryHstsStoreOptions, 1>,
+);
+
 /**
  * An {@linkcode HstsStore} in memory: policies last as long as the object.
  *
@@ -70,6 +79,8 @@ export class MemoryHstsStore extends HstsStoreMethods implements HstsStore {
    */
   constructor(options: MemoryHstsStoreOptions = {}) {
     const what = "create HSTS store";
+    checkObject(`Cannot ${what}`, "options", options);
+    checkKeys(`Cannot ${what}`, options, OPTIONS);
     super(
       new MemoryCore(
         checkClock(`Cannot ${what}`, options.clock),

@@ -115,13 +115,17 @@ export async function transport(exchange: Exchange): Promise<Response> {
       }
     case "file:":
       return setResponseInfo(await _fetchFile(url, method, exchange.signal), { url });
-    default:
+    default: {
+      // "localhost:8000/x" is a URL of the scheme "localhost": a host and port, the scheme left out.
+      const hostAndPort = url.host === "" && /^\d+(\/|$)/.test(url.pathname);
       throw new NetworkReplyError(
         NetworkError.ProtocolUnknownError,
         `Protocol "${
           url.protocol.slice(0, -1)
-        }" is unknown: only http, https, file and data URLs are supported`,
+        }" is unknown: only http, https, file and data URLs are supported` +
+          (hostAndPort ? `; did you mean "http://${url.href}"?` : ""),
       );
+    }
   }
   if (method !== "GET" && FORBIDDEN_METHODS.has(method.toUpperCase())) {
     throw new NetworkReplyError(

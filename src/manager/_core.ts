@@ -52,7 +52,7 @@ import {
   requestChoices,
   takeUrl,
 } from "../request.ts";
-import { checkChoice, checkInteger, checkTimer, describe } from "../_validation.ts";
+import { checkChoice, checkInteger, checkKeys, checkTimer, describe } from "../_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -73,6 +73,50 @@ import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_opti
 import { CLOSED_MESSAGE, prepareRequest } from "./_send.ts";
 
 const MIB = 1024 * 1024;
+
+/**
+ * What a store option got, with the mending of the likeliest mistakes: a store still opening
+ * (`KvCache.open()` not awaited), a class where an instance belongs. `kind` ends the stores'
+ * names (`Cache`: `KvCache`, `MemoryCache`).
+ */
+function storeGot(value: unknown, kind: string): string {
+  if (value instanceof Promise) return `, got a Promise: await Kv${kind}.open() before passing it`;
+  if (typeof value === "function") {
+    return `, got a function: pass an instance, such as new Memory${kind}()`;
+  }
+  return `, got ${describe(value)}`;
+}
+
+/** The names of the manager's options (the type says every one is here). */
+const MANAGER_OPTIONS = Object.keys(
+  {
+    redirectPolicy: 1,
+    maxRedirects: 1,
+    transferTimeout: 1,
+    timeout: 1,
+    maxConnectionsPerHost: 1,
+    readBufferSize: 1,
+    decompressionGuard: 1,
+    maxBodySize: 1,
+    layers: 1,
+    cache: 1,
+    cacheLoadControl: 1,
+    cookieJar: 1,
+    hstsStore: 1,
+    proxy: 1,
+    proxyFactory: 1,
+    caCerts: 1,
+    clientCertificate: 1,
+    clientCertificates: 1,
+    networkAccessible: 1,
+    requestPermissions: 1,
+    authenticator: 1,
+    redirectVerifier: 1,
+    clock: 1,
+    transport: 1,
+    retry: 1,
+  } satisfies Record<keyof NetworkAccessManagerOptions, 1>,
+);
 /**
  * The reason every reply and queued request a closed manager cancels is given: one for every
  * reply and manager, as making a `DOMException` (its stack captured) costs more than closing an
@@ -147,6 +191,7 @@ export class ManagerCore implements PipelineSettings {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
+    checkKeys(this.#what, options, MANAGER_OPTIONS);
     if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
     if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
     if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
@@ -300,7 +345,9 @@ export class ManagerCore implements PipelineSettings {
   }
   set cache(value: NetworkCache | null) {
     if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
-      throw new TypeError(`${this.#what}: 'cache' must be a NetworkCache or null`);
+      throw new TypeError(
+        `${this.#what}: 'cache' must be a NetworkCache or null${storeGot(value, "Cache")}`,
+      );
     }
     this.#cache = value;
   }
@@ -320,7 +367,9 @@ export class ManagerCore implements PipelineSettings {
     if (
       value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
     ) {
-      throw new TypeError(`${this.#what}: 'cookieJar' must be a CookieJar or null`);
+      throw new TypeError(
+        `${this.#what}: 'cookieJar' must be a CookieJar or null${storeGot(value, "CookieJar")}`,
+      );
     }
     this.#cookieJar = value;
   }
@@ -330,7 +379,9 @@ export class ManagerCore implements PipelineSettings {
   }
   set hstsStore(value: HstsStore | null) {
     if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
-      throw new TypeError(`${this.#what}: 'hstsStore' must be an HstsStore or null`);
+      throw new TypeError(
+        `${this.#what}: 'hstsStore' must be an HstsStore or null${storeGot(value, "HstsStore")}`,
+      );
     }
     this.#hstsStore = value;
   }

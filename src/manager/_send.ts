@@ -56,7 +56,7 @@ export function prepareRequest(
     }
   } catch (error) {
     problem = (error as Error).message;
-    const isUrl = /url/i.test(problem);
+    const isUrl = /^Cannot create request: ('url' |invalid URL )/.test(problem);
     code = isUrl ? NetworkError.ProtocolUnknownError : NetworkError.ProtocolInvalidOperationError;
     request = new NetworkRequest("about:blank");
   }
