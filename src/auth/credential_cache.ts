@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DigestChallenge } from "./digest.ts";
+import { type DigestChallenge, newCnonce } from "./digest.ts";
 import type { AuthCredentials } from "./auth_credentials.ts";
 
 export type { AuthCredentials };
@@ -32,6 +32,12 @@ export interface CachedCredentials {
   readonly digest: DigestChallenge | undefined;
   /** For Digest, the last nonce count used with the challenge's nonce (0 before the first). */
   readonly nc: number;
+  /**
+   * For a `-sess` Digest algorithm, the client nonce of the first request with the challenge's
+   * nonce: the session key is made from it, and later requests with that nonce send it again.
+   * `undefined` before that request, and for other algorithms.
+   */
+  readonly cnonce: string | undefined;
 }
 
 interface Entry {
@@ -40,6 +46,7 @@ interface Entry {
   credentials: AuthCredentials;
   digest: DigestChallenge | undefined;
   nc: number;
+  cnonce: string | undefined;
   /** Path prefixes (directories) of the origin known to be in the space. */
   paths: Set<string>;
 }
@@ -102,6 +109,7 @@ function snapshot(entry: Entry): CachedCredentials {
     credentials: { ...entry.credentials },
     digest: entry.digest,
     nc: entry.nc,
+    cnonce: entry.cnonce,
   };
 }
 
@@ -174,12 +182,13 @@ export class CredentialCache {
    * Records credentials that a server (or proxy) accepted, or that are about to be sent, for a
    * protection space. With a `url`, the directory of its path joins the space's paths; a
    * Digest challenge's `domain` URIs of the same origin join too. A new Digest nonce restarts
-   * the nonce count (at `value.nc` when given); the same nonce keeps it (or the higher of the
-   * two).
+   * the nonce count (at `value.nc` when given) and the `-sess` session (at `value.cnonce` when
+   * given); the same nonce keeps them (the higher of the two counts, the given client nonce).
    *
    * @param space The protection space.
-   * @param value The scheme, credentials and, for Digest, the challenge and the nonce count
-   * already used with its nonce.
+   * @param value The scheme, credentials and, for Digest, the challenge, the nonce count
+   * already used with its nonce and, for a `-sess` algorithm, the client nonce its session key
+   * was made with.
    * @param url The URL that was (or is being) authenticated.
    * @returns The cached state.
    */
@@ -190,6 +199,7 @@ export class CredentialCache {
       credentials: AuthCredentials;
       digest?: DigestChallenge | undefined;
       nc?: number;
+      cnonce?: string | undefined;
     },
     url?: URL,
   ): CachedCredentials {
@@ -204,6 +214,7 @@ export class CredentialCache {
       credentials: { username: value.credentials.username, password: value.credentials.password },
       digest: value.digest,
       nc: Math.max(sameNonce ? previous!.nc : 0, value.nc ?? 0),
+      cnonce: value.cnonce ?? (sameNonce ? previous!.cnonce : undefined),
       paths: previous?.paths ?? new Set(),
     };
     if (url !== undefined && url.origin === valid.origin) {
@@ -294,8 +305,30 @@ export class CredentialCache {
   }
 
   /**
+   * The client nonce to send with the space's Digest nonce when its algorithm is a `-sess` one:
+   * drawn on the first call after a new nonce, the same one on every later call with that
+   * nonce, so that the session key (RFC 7616 section 3.4.2) stays the one the first request
+   * made (why it is sent again: `digestAuthorization` in digest.ts).
+   *
+   * @param space The protection space.
+   * @returns The client nonce, or `undefined` for an algorithm without a session (a fresh
+   * client nonce goes with each request).
+   * @throws {RangeError} When the space holds no Digest challenge.
+   */
+  sessionCnonce(space: ProtectionSpace): string | undefined {
+    const entry = this.#entries.get(spaceKey(validateSpace(space)));
+    if (entry?.digest === undefined) {
+      throw new RangeError(
+        `Cannot make Digest session: no Digest challenge cached for realm '${space.realm}' of ${space.origin}`,
+      );
+    }
+    if (!entry.digest.algorithm.endsWith("-sess")) return undefined;
+    return entry.cnonce ??= newCnonce();
+  }
+
+  /**
    * Replaces the space's Digest challenge (after `stale=true`, or a `nextnonce`), keeping the
-   * credentials; a new nonce restarts the nonce count.
+   * credentials; a new nonce restarts the nonce count and the `-sess` session.
    *
    * @param space The protection space.
    * @param digest The new challenge.
@@ -304,7 +337,10 @@ export class CredentialCache {
   updateDigest(space: ProtectionSpace, digest: DigestChallenge): boolean {
     const entry = this.#entries.get(spaceKey(validateSpace(space)));
     if (entry === undefined) return false;
-    if (entry.digest?.nonce !== digest.nonce) entry.nc = 0;
+    if (entry.digest?.nonce !== digest.nonce) {
+      entry.nc = 0;
+      entry.cnonce = undefined;
+    }
     entry.digest = digest;
     return true;
   }

@@ -2,6 +2,20 @@
  * HTTP Digest authentication (RFC 7616, and RFC 2069 servers without `qop`): reading a
  * Digest challenge and computing the `Authorization` header that answers it.
  *
+ * A `-sess` algorithm (MD5-sess, SHA-256-sess, SHA-512-256-sess) has a session key,
+ * `H(A1) = H(H(user:realm:password):nonce:cnonce)`, that RFC 7616 section 3.4.2 (and RFC 2617
+ * section 3.2.2.2) computes once, with the nonce of a challenge and the cnonce of the first
+ * request answering it; later requests with that nonce reuse the key, and a server such as
+ * Apache's mod_auth_digest keeps the key it computed then. The client keeps that first cnonce
+ * per protection space and nonce and sends it again with every later request using the nonce,
+ * with the next nonce count, as curl does: the key each request's answer is made with is then
+ * the session key whether the server kept it or computes it again from the cnonce it is sent,
+ * and whichever of several concurrent first requests reaches the server first. Each answer
+ * still differs from the last by its nonce count (RFC 7616 section 3.4: a server detects a
+ * replay by its count), which the RFC requires, not a new cnonce. A new nonce (a `stale=true`
+ * or any new challenge) starts a new session with a new cnonce. Algorithms without `-sess`
+ * send a fresh cnonce with each request.
+ *
  * @module
  */
 
@@ -141,7 +155,10 @@ export interface DigestInput {
   uri: string;
   /** How many requests used this nonce, this one included (from 1). */
   nc: number;
-  /** The client nonce; a fresh one when absent. */
+  /**
+   * The client nonce; a fresh one when absent. For a `-sess` algorithm it makes the session
+   * key: pass the cnonce of the first request with this nonce on every later one.
+   */
   cnonce?: string;
   /** The request's body as sent (empty for none): required for `qop=auth-int`. */
   body?: Uint8Array;
@@ -208,7 +225,9 @@ function extValue(value: string): string {
  * Builds the `Authorization` (or `Proxy-Authorization`) value answering a Digest challenge:
  * the user name (hashed when the server supports `userhash`, or as `username*` when it is not
  * printable ASCII), realm, uri, algorithm (when the server named one), nonce, and with `qop`
- * the nonce count, client nonce and qop; the response; and the opaque value echoed.
+ * the nonce count, client nonce and qop; the response; and the opaque value echoed. For a
+ * `-sess` algorithm the caller keeps the session: it passes the `cnonce` of the first request
+ * with the challenge's nonce on every later one (see the module doc).
  *
  * @param input The challenge, credentials, request and nonce count (and the body for
  * `qop=auth-int`).

@@ -21,7 +21,12 @@ import {
   type ProtectionSpace,
   withoutCredentials,
 } from "../auth/credential_cache.ts";
-import { digestAuthorization, type DigestChallenge, loadDigest } from "../auth/digest.ts";
+import {
+  digestAuthorization,
+  type DigestChallenge,
+  loadDigest,
+  newCnonce,
+} from "../auth/digest.ts";
 import {
   type Exchange,
   type Handler,
@@ -83,7 +88,7 @@ interface Answer {
    * For credentials the cache does not hold yet (a URL's, until they work): the Digest
    * challenge they answer and the nonce count used with it. Cached credentials have none.
    */
-  pending?: { digest: DigestChallenge | undefined; nc: number };
+  pending?: { digest: DigestChallenge | undefined; nc: number; cnonce?: string | undefined };
 }
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
@@ -166,13 +171,24 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     if (digest.qop === "auth-int" && body === undefined) {
       throw new RangeError("the body for qop=auth-int is not known");
     }
-    const nc = pending === undefined ? cache.nextNonceCount(answer.space) : ++pending.nc;
+    let nc: number;
+    // A `-sess` session key is made with the first cnonce of the nonce; later requests send
+    // that cnonce again (see digest.ts). Other algorithms draw a fresh one each time.
+    let cnonce: string | undefined;
+    if (pending === undefined) {
+      nc = cache.nextNonceCount(answer.space);
+      cnonce = cache.sessionCnonce(answer.space);
+    } else {
+      nc = ++pending.nc;
+      if (digest.algorithm.endsWith("-sess")) cnonce = pending.cnonce ??= newCnonce();
+    }
     return digestAuthorization({
       challenge: digest,
       credentials: answer.credentials,
       method,
       uri,
       nc,
+      cnonce,
       body,
     });
   };
@@ -320,7 +336,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           const { space, scheme, credentials } = server!;
           cache.store(
             space,
-            { scheme, credentials, digest: pending.digest, nc: pending.nc },
+            { scheme, credentials, digest: pending.digest, nc: pending.nc, cnonce: pending.cnonce },
             plain,
           );
         }
@@ -403,8 +419,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const pending = answer.pending;
       if (pending !== undefined) {
-        // Not cached until they work: a new challenge restarts the nonce count of a new nonce.
-        if (pending.digest?.nonce !== digest?.nonce) pending.nc = 0;
+        // Not cached until they work: a new nonce restarts the nonce count and the `-sess`
+        // session.
+        if (pending.digest?.nonce !== digest?.nonce) {
+          pending.nc = 0;
+          pending.cnonce = undefined;
+        }
         pending.digest = digest;
       } else {
         cache.store(

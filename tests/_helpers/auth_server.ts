@@ -30,6 +30,14 @@ export interface AuthServerOptions {
   proxy?: boolean;
   /** Only paths starting with this prefix are protected. Default `"/"`. */
   protectedPrefix?: string;
+  /**
+   * How a `-sess` algorithm's session key `H(H(user:realm:password):nonce:cnonce)` is made:
+   * `"first"` computes it once per nonce, with the cnonce of the first accepted answer, and
+   * verifies every later answer with that nonce against it (RFC 7616 section 3.4.2, as Apache's
+   * mod_auth_digest keeps it); `"each"` computes it from each answer's own cnonce. Default
+   * `"first"`.
+   */
+  sessionKey?: "first" | "each";
   /** A nonce turns stale after this many accepted uses. Default unlimited. */
   nonceUses?: number;
   /** Challenges sent before the server's own one (e.g. `Bearer realm="x"`). */
@@ -102,8 +110,12 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
   const prefix = options.protectedPrefix ?? "/";
   const proxy = options.proxy === true;
   const log: AuthLogEntry[] = [];
-  /** nonce -> { uses, highest nc seen, stale } */
-  const nonces = new Map<string, { uses: number; lastNc: number; stale: boolean }>();
+  const sessionKey = options.sessionKey ?? "first";
+  /** nonce -> { uses, highest nc seen, stale, the session key made at its first accepted use } */
+  const nonces = new Map<
+    string,
+    { uses: number; lastNc: number; stale: boolean; session?: { user: string; ha1: string } }
+  >();
 
   const algorithm = options.algorithm ?? "MD5";
   const hashName = HASHES[algorithm.toLowerCase().replace(/-sess$/, "")]!;
@@ -176,7 +188,13 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
     const cnonce = p.get("cnonce") ?? "";
     const ncText = p.get("nc") ?? "";
     let ha1 = H(`${user}:${realm}:${password}`);
-    if (algorithm.endsWith("-sess")) ha1 = H(`${ha1}:${nonce}:${cnonce}`);
+    const sess = algorithm.endsWith("-sess");
+    if (sess) {
+      const kept = sessionKey === "first" && state.session?.user === user
+        ? state.session
+        : undefined;
+      ha1 = kept?.ha1 ?? H(`${ha1}:${nonce}:${cnonce}`);
+    }
     const ha2 = H(`${method}:${uri}`);
     let expected: string;
     let nc = 0;
@@ -200,6 +218,7 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
       state.lastNc = nc;
     }
     state.uses++;
+    if (sess && sessionKey === "first") state.session ??= { user, ha1 };
     if (options.nonceUses !== undefined && state.uses >= options.nonceUses) state.stale = true;
     return { user, outcome: "ok" };
   };

@@ -142,6 +142,55 @@ Deno.test("CredentialCache continues the nonce count a stored answer already use
   assert.equal(cache.nextNonceCount(space), 2);
 });
 
+Deno.test("CredentialCache keeps one -sess client nonce per Digest nonce", () => {
+  const cache = new CredentialCache();
+  const space = { origin: "http://example.com", realm: "r", proxy: false };
+  const first = digest('Digest realm="r", nonce="one", qop="auth", algorithm=MD5-sess');
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: first });
+  assert.equal(cache.get(space)?.cnonce, undefined);
+  const session = cache.sessionCnonce(space);
+  assert.match(session!, /^[0-9a-f]{32}$/);
+  assert.equal(cache.sessionCnonce(space), session);
+  assert.equal(cache.get(space)?.cnonce, session);
+  // Storing the same nonce again keeps the session.
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: first });
+  assert.equal(cache.sessionCnonce(space), session);
+  // A new nonce starts a new session, whether it comes by updateDigest or store.
+  cache.updateDigest(
+    space,
+    digest('Digest realm="r", nonce="two", qop="auth", algorithm=MD5-sess, stale=true'),
+  );
+  const second = cache.sessionCnonce(space);
+  assert.notEqual(second, session);
+  assert.equal(cache.sessionCnonce(space), second);
+  cache.store(space, {
+    scheme: "digest",
+    credentials: ALICE,
+    digest: digest('Digest realm="r", nonce="three", qop="auth", algorithm=MD5-sess'),
+  });
+  assert.equal(cache.get(space)?.cnonce, undefined);
+  assert.notEqual(cache.sessionCnonce(space), second);
+  // An answer that made its session before it was stored brings its client nonce along.
+  const four = digest('Digest realm="r", nonce="four", qop="auth", algorithm=SHA-256-sess');
+  cache.store(space, { scheme: "digest", credentials: BOB, digest: four, nc: 1, cnonce: "c4" });
+  assert.equal(cache.sessionCnonce(space), "c4");
+  // Algorithms without a session draw a fresh client nonce per request.
+  const plain = { ...space, realm: "plain" };
+  cache.store(plain, {
+    scheme: "digest",
+    credentials: ALICE,
+    digest: digest('Digest realm="plain", nonce="one", qop="auth", algorithm=SHA-256'),
+  });
+  assert.equal(cache.sessionCnonce(plain), undefined);
+  const basicSpace = { ...space, realm: "basic" };
+  cache.store(basicSpace, { scheme: "basic", credentials: BOB });
+  assert.throws(() => cache.sessionCnonce(basicSpace), {
+    name: "RangeError",
+    message: "Cannot make Digest session: no Digest challenge cached for realm 'basic' of " +
+      "http://example.com",
+  });
+});
+
 Deno.test("CredentialCache adds a Digest domain's same-origin URIs to the space", () => {
   const cache = new CredentialCache();
   const origin = "http://example.com";

@@ -204,6 +204,7 @@ async function request(
       method: "GET",
       uri,
       nc,
+      cnonce: cache.sessionCnonce(cached.space),
     });
   }
   for (let rounds = 1;; rounds++) {
@@ -225,6 +226,7 @@ async function request(
       method: "GET",
       uri,
       nc,
+      cnonce: cache.sessionCnonce(space),
     });
   }
 }
@@ -238,6 +240,11 @@ Deno.test("Digest authenticates against a verifying server", async (t) => {
     ["SHA-256", { algorithm: "SHA-256" }],
     ["SHA-256-sess", { algorithm: "SHA-256-sess" }],
     ["SHA-512-256", { algorithm: "SHA-512-256" }],
+    ["SHA-512-256-sess", { algorithm: "SHA-512-256-sess" }],
+    ["MD5-sess, a server computing the key from each cnonce", {
+      algorithm: "MD5-sess",
+      sessionKey: "each",
+    }],
     ["no algorithm named (MD5)", {}],
     ["RFC 2069 (no qop, no opaque)", { qop: null, opaque: null }],
     ["qop list with auth-int first", { algorithm: "SHA-256", qop: "auth-int,auth" }],
@@ -254,6 +261,39 @@ Deno.test("Digest authenticates against a verifying server", async (t) => {
       assert.deepEqual(second, { status: 200, body: "hello Mufasa", rounds: 1 });
       assert.deepEqual(server.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
       if (options.qop !== null) assert.match(server.log[2]!.authorization!, /nc=00000002/);
+    });
+  }
+});
+
+Deno.test("The verifying server keeps a -sess session key from the nonce's first answer", async (t) => {
+  for (const sessionKey of ["first", "each"] as const) {
+    await t.step(`sessionKey: ${sessionKey}`, async () => {
+      await using server = startAuthServer({
+        scheme: "digest",
+        users: USERS,
+        algorithm: "MD5-sess",
+        sessionKey,
+      });
+      const probe = await fetch(`${server.origin}/`);
+      await probe.body?.cancel();
+      const challenge = parseDigestChallenge(challengesFromHeaders(probe.headers, false)[0]!)!;
+      const send = async (nc: number, cnonce: string) => {
+        const authorization = digestAuthorization({
+          challenge,
+          credentials: MUFASA,
+          method: "GET",
+          uri: "/",
+          nc,
+          cnonce,
+        });
+        const response = await fetch(`${server.origin}/`, { headers: { authorization } });
+        await response.body?.cancel();
+        return response.status;
+      };
+      assert.equal(await send(1, "first"), 200);
+      assert.equal(await send(2, "first"), 200);
+      // A session key made again from another cnonce is not the nonce's session key.
+      assert.equal(await send(3, "second"), sessionKey === "first" ? 401 : 200);
     });
   }
 });

@@ -290,6 +290,89 @@ Deno.test("auth layer retries a stale Digest nonce without asking again", async 
   assert.equal(calls.length, 1);
 });
 
+/** A Digest answer's parameter, e.g. its `cnonce` or `nc`. */
+function param(authorization: string | null, name: string): string | undefined {
+  return new RegExp(`\\b${name}="?([^",]*)"?`).exec(authorization ?? "")?.[1];
+}
+
+Deno.test("auth layer keeps a -sess session key for the requests that reuse its nonce", async (t) => {
+  for (const algorithm of ["MD5-sess", "SHA-256-sess", "SHA-512-256-sess"] as const) {
+    await t.step(`${algorithm}, a server that keeps the first session key`, async () => {
+      await using auth = server({ scheme: "digest", algorithm });
+      const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+      await using manager = new NetworkAccessManager({ authenticator });
+      for (const path of ["/a", "/b", "/c"]) {
+        assert.equal(await manager.get(`${auth.origin}${path}`).text(), "hello alice");
+      }
+      // One challenge, then every request that reuses the nonce is taken at once.
+      assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok", "ok"]);
+      assert.equal(auth.nonces().length, 1);
+      assert.equal(calls.length, 1);
+      const answers = auth.log.slice(1).map((e) => e.authorization);
+      assert.deepEqual(answers.map((a) => param(a, "nc")), ["00000001", "00000002", "00000003"]);
+      // The session's client nonce is sent again: a server may compute the key from it.
+      assert.equal(new Set(answers.map((a) => param(a, "cnonce"))).size, 1);
+    });
+  }
+  await t.step("a new nonce starts a new session", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256-sess" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    for (const path of ["/a", "/b"]) await manager.get(`${auth.origin}${path}`).text();
+    auth.expireNonces();
+    for (const path of ["/c", "/d"]) {
+      assert.equal(await manager.get(`${auth.origin}${path}`).text(), "hello alice");
+    }
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok", "stale", "ok", "ok"]);
+    assert.equal(auth.nonces().length, 2);
+    assert.equal(calls.length, 1);
+    const [, first, , , renewed, reused] = auth.log.map((e) => e.authorization);
+    assert.equal(param(renewed!, "nonce"), auth.nonces()[1]);
+    assert.notEqual(param(renewed!, "cnonce"), param(first!, "cnonce"));
+    assert.equal(param(reused!, "cnonce"), param(renewed!, "cnonce"));
+    assert.deepEqual([param(renewed!, "nc"), param(reused!, "nc")], ["00000001", "00000002"]);
+  });
+  await t.step("URL credentials keep their session once cached", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "MD5-sess" });
+    const { calls, authenticator } = recorder(undefined);
+    await using manager = new NetworkAccessManager({ authenticator });
+    const url = new URL(auth.origin);
+    url.username = "alice";
+    url.password = "wonderland";
+    for (const path of ["/a", "/b"]) {
+      url.pathname = path;
+      assert.equal(await manager.get(url.href).text(), "hello alice");
+    }
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+    assert.equal(calls.length, 0);
+  });
+  await t.step("an http proxy's session", async () => {
+    await using digestProxy = startAuthServer({
+      scheme: "digest",
+      algorithm: "MD5-sess",
+      users: ALICE,
+      proxy: true,
+    });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: digestProxy.origin },
+    });
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello alice");
+    assert.equal(await manager.get("http://origin.test/b").text(), "hello alice");
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+    assert.equal(calls.length, 1);
+  });
+  await t.step("a server that computes the key from each cnonce", async () => {
+    await using auth = server({ scheme: "digest", algorithm: "MD5-sess", sessionKey: "each" });
+    await using manager = new NetworkAccessManager({
+      authenticator: () => ({ username: "alice", password: "wonderland" }),
+    });
+    for (const path of ["/a", "/b"]) await manager.get(`${auth.origin}${path}`).text();
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+  });
+});
+
 Deno.test("auth layer uses URL credentials and never puts them on the wire", async () => {
   const heads: string[] = [];
   await using raw = serveTcp(async (conn) => {
