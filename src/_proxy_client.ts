@@ -70,35 +70,77 @@ export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
   return out;
 }
 
-/**
- * Closes the clients of a pool no one holds any more (a manager that was never closed): a
- * `Deno.HttpClient` is a resource of the process, which the collector does not free.
- */
-const abandoned = new FinalizationRegistry<Map<string, Deno.HttpClient>>(closeClients);
+/** How many clients a pool keeps for reuse, the least recently used closed first. */
+export const _MAX_POOLED_CLIENTS = 16;
 
-function closeClients(clients: Map<string, Deno.HttpClient>): void {
-  const open = [...clients.values()];
-  clients.clear();
-  for (const client of open) {
-    try {
-      client.close();
-    } catch {
-      // Already closed.
-    }
+/** A pooled client and the requests using it. */
+interface Entry {
+  client: Deno.HttpClient;
+  /** Requests sent with the client whose replies are not done yet. */
+  users: number;
+  /** Out of the pool: closed when its last request is done. */
+  evicted: boolean;
+  closed: boolean;
+}
+
+/** The clients of a pool, in least-recently-used order, and those evicted but still in use. */
+interface Clients {
+  pooled: Map<string, Entry>;
+  evicted: Set<Entry>;
+}
+
+/** Clients of every pool that are open now. */
+let openClients = 0;
+
+/** How many clients of every pool are open now (for tests). */
+export function _openClients(): number {
+  return openClients;
+}
+
+function closeEntry(entry: Entry): void {
+  if (entry.closed) return;
+  entry.closed = true;
+  openClients--;
+  try {
+    entry.client.close();
+  } catch {
+    // Already closed.
   }
 }
 
 /**
+ * Closes the clients of a pool no one holds any more (a manager that was never closed): a
+ * `Deno.HttpClient` is a resource of the process, which the collector does not free.
+ */
+const abandoned = new FinalizationRegistry<Clients>(closeClients);
+
+function closeClients(clients: Clients): void {
+  const open = [...clients.pooled.values(), ...clients.evicted];
+  clients.pooled.clear();
+  clients.evicted.clear();
+  for (const entry of open) closeEntry(entry);
+}
+
+const NOTHING_HELD = (): void => {};
+
+/**
  * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials,
- * CA certificates and client certificate), created on first use and closed by {@linkcode _ProxyClientPool.clear}
- * (or, when no one holds the pool any more, once it is collected).
+ * CA certificates and client certificate), created on first use, at most `max` of them in
+ * least-recently-used order. A client pushed out by a new one is closed once no request uses it
+ * (see {@linkcode _ProxyClientPool.hold}); every client is closed by
+ * {@linkcode _ProxyClientPool.clear} (or, when no one holds the pool any more, once it is
+ * collected).
  *
  * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
  * default client) unless CA certificates are given or the environment names a proxy, which
  * Deno's default client would use; then a client is made with the proxy variables hidden.
  */
 export class _ProxyClientPool {
-  #clients = new Map<string, Deno.HttpClient>();
+  #clients: Clients = { pooled: new Map(), evicted: new Set() };
+  #entries = new WeakMap<Deno.HttpClient, Entry>();
+  /** The entry {@linkcode get} gave last: asked again, it is the most recent already. */
+  #newest: Entry | undefined;
+  #max: number;
   /**
    * Set by the first {@linkcode clear}: from then on direct connections get a client of the
    * pool's own, whose connections a later `clear()` can close (`fetch`'s shared client cannot be
@@ -106,9 +148,14 @@ export class _ProxyClientPool {
    */
   #ownsDirect = false;
 
-  /** Number of open clients. */
+  /** @param max How many clients the pool keeps; more are closed, least recently used first. */
+  constructor(max: number = _MAX_POOLED_CLIENTS) {
+    this.#max = max;
+  }
+
+  /** Number of open clients: those in the pool and those evicted but still in use. */
   get size(): number {
-    return this.#clients.size;
+    return this.#clients.pooled.size + this.#clients.evicted.size;
   }
 
   /**
@@ -157,24 +204,87 @@ export class _ProxyClientPool {
       identity?.cert ?? null,
       identity?.key ?? null,
     ]);
-    let client = this.#clients.get(key);
-    if (client === undefined) {
-      const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> =
-        identity ? { cert: identity.cert, key: identity.key } : {};
-      if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
-      if (!direct) clientOptions.proxy = _denoProxy(normalized);
-      client = withoutEnv(
-        direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
-        () =>
-          Deno.createHttpClient(
-            clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
-          ),
-      );
-      // The map, not the pool, is what the registry holds: the pool stays collectable.
-      if (this.#clients.size === 0) abandoned.register(this, this.#clients, this);
-      this.#clients.set(key, client);
+    const pooled = this.#clients.pooled;
+    let entry = pooled.get(key);
+    if (entry !== undefined) {
+      if (entry !== this.#newest) {
+        // Most recently used last: the first entry is the next to go.
+        pooled.delete(key);
+        pooled.set(key, entry);
+        this.#newest = entry;
+      }
+      return entry.client;
     }
+    const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = identity
+      ? { cert: identity.cert, key: identity.key }
+      : {};
+    if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
+    if (!direct) clientOptions.proxy = _denoProxy(normalized);
+    const client = withoutEnv(
+      direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
+      () =>
+        Deno.createHttpClient(
+          clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
+        ),
+    );
+    openClients++;
+    // The clients, not the pool, are what the registry holds: the pool stays collectable.
+    if (this.size === 0) abandoned.register(this, this.#clients, this);
+    entry = { client, users: 0, evicted: false, closed: false };
+    this.#entries.set(client, entry);
+    pooled.set(key, entry);
+    this.#newest = entry;
+    if (pooled.size > this.#max) this.#evict();
     return client;
+  }
+
+  /**
+   * Pushes one client out of the pool: the least recently used one no request is using, closed
+   * now, else the least recently used one, closed when its last request is done.
+   */
+  #evict(): void {
+    const pooled = this.#clients.pooled;
+    let victim: [string, Entry] | undefined;
+    for (const item of pooled) {
+      if (item[1] === this.#newest) break; // the one just made
+      victim ??= item;
+      if (item[1].users === 0) {
+        victim = item;
+        break;
+      }
+    }
+    if (victim === undefined) return;
+    const [key, entry] = victim;
+    pooled.delete(key);
+    if (entry.users === 0) {
+      closeEntry(entry);
+    } else {
+      entry.evicted = true;
+      this.#clients.evicted.add(entry);
+    }
+  }
+
+  /**
+   * Counts one request using `client` until the returned function is called (once its reply's
+   * body is done, or it failed): a client evicted meanwhile stays open until then.
+   *
+   * @param client A client {@linkcode get} gave.
+   * @returns Releases the request's hold; calling it again does nothing.
+   */
+  hold(client: Deno.HttpClient): () => void {
+    const entry = this.#entries.get(client);
+    if (entry === undefined || entry.closed) return NOTHING_HELD;
+    entry.users++;
+    const evicted = this.#clients.evicted;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--entry.users === 0 && entry.evicted) {
+        evicted.delete(entry);
+        closeEntry(entry);
+      }
+    };
   }
 
   /**
@@ -183,6 +293,7 @@ export class _ProxyClientPool {
    */
   clear(): void {
     this.#ownsDirect = true;
+    this.#newest = undefined;
     abandoned.unregister(this);
     closeClients(this.#clients);
   }

@@ -331,8 +331,8 @@ export class NetworkAccessManager
   }
 
   /**
-   * Closes the pooled HTTP clients (one per proxy configuration); the next requests open new
-   * connections, direct ones included. Qt's `clearConnectionCache()`.
+   * Closes the pooled HTTP clients (one per proxy configuration, for the 16 used most recently);
+   * the next requests open new connections, direct ones included. Qt's `clearConnectionCache()`.
    *
    * @example The next request opens a new connection
    * ```ts

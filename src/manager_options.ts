@@ -148,7 +148,9 @@ export interface NetworkAccessManagerOptions {
    */
   proxy?: NetworkProxy;
   /**
-   * Chooses the proxies of each request when no `proxy` is set.
+   * Chooses the proxies of each request when no `proxy` is set. The manager keeps an HTTP
+   * client for each of the 16 proxy configurations used most recently; an older one is closed
+   * once no reply reads a body through it.
    * @default {undefined}
    */
   proxyFactory?: ProxyFactory;

@@ -71,7 +71,7 @@ export interface PipelineParts {
   queue: HostQueue;
   /** Called with the origin's key when an exchange has to wait for a queue slot. */
   onQueueWait?: (key: string, exchange: Exchange) => void;
-  /** The HTTP clients, one per proxy configuration. */
+  /** The HTTP clients, one per proxy configuration, for the 16 used most recently. */
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
   credentials: CredentialCache;

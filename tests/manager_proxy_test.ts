@@ -9,11 +9,14 @@ import {
   systemProxyFactory,
 } from "../mod.ts";
 import {
+  ORIGIN_CERT,
+  ORIGIN_KEY,
   runWithEnv,
   startOrigin,
   startProxyServer,
   TEST_CA_CERT,
 } from "./_helpers/proxy_server.ts";
+import { _MAX_POOLED_CLIENTS, _openClients } from "../src/_proxy_client.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -473,6 +476,101 @@ Deno.test("one client per proxy configuration, closed by clearConnectionCache an
     const outcome = await settle(manager.get(tlsOrigin.url("origin.test", "/6")));
     assert.equal(outcome.error, NetworkError.OperationCanceledError);
   });
+});
+
+Deno.test("a proxy factory with credentials per request keeps at most 16 clients open", async () => {
+  await using tlsOrigin = startOrigin({ tls: true });
+  await using proxy = startProxyServer({ hosts });
+  let username = "";
+  const before = _openClients();
+  const manager = new NetworkAccessManager({
+    proxyFactory: () => [{ type: "http", url: proxy.url, username, password: "pw" }],
+    caCerts: [TEST_CA_CERT],
+  });
+  const fetchAs = async (user: string) => {
+    username = user;
+    assert.equal(await manager.get(tlsOrigin.url("origin.test", "/")).text(), "origin GET /");
+  };
+  try {
+    for (let i = 0; i < 40; i++) {
+      await fetchAs(`user${i}`);
+      assert.ok(_openClients() - before <= _MAX_POOLED_CLIENTS);
+    }
+    assert.equal(_openClients() - before, _MAX_POOLED_CLIENTS);
+    const accepted = proxy.accepted;
+    await fetchAs("user39"); // still pooled: its connection serves again
+    assert.equal(proxy.accepted, accepted);
+    await fetchAs("user0"); // closed long ago: a new client, a new connection
+    assert.equal(proxy.accepted, accepted + 1);
+  } finally {
+    await manager.close();
+  }
+  assert.equal(_openClients(), before);
+});
+
+Deno.test("a client pushed out of the pool while its reply streams closes when the body ends", async () => {
+  const streams = new Map<string, ReadableStreamDefaultController<Uint8Array>>();
+  const encoder = new TextEncoder();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: ORIGIN_CERT, key: ORIGIN_KEY, onListen() {} },
+    (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/quick") return new Response("quick");
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            streams.set(pathname, controller);
+            controller.enqueue(encoder.encode(`head ${pathname};`));
+          },
+        }),
+      );
+    },
+  );
+  await using proxy = startProxyServer({ hosts });
+  const url = (path: string) => `https://origin.test:${server.addr.port}${path}`;
+  let username = "";
+  const before = _openClients();
+  const manager = new NetworkAccessManager({
+    proxyFactory: () => [{ type: "http", url: proxy.url, username, password: "pw" }],
+    caCerts: [TEST_CA_CERT],
+    maxConnectionsPerHost: 2 * _MAX_POOLED_CLIENTS,
+  });
+  const decoder = new TextDecoder();
+  try {
+    // Every pooled client busy with a body still streaming.
+    const running = [];
+    for (let i = 0; i < _MAX_POOLED_CLIENTS; i++) {
+      username = `streamer${i}`;
+      const reply = manager.get(url(`/s${i}`));
+      const chunks = reply[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      assert.equal(decoder.decode(first.value), `head /s${i};`);
+      running.push({ reply, chunks, text: decoder.decode(first.value) });
+    }
+    assert.equal(_openClients() - before, _MAX_POOLED_CLIENTS);
+    // One more configuration pushes out the least recently used client, still in use.
+    username = "newcomer";
+    assert.equal(await manager.get(url("/quick")).text(), "quick");
+    assert.equal(_openClients() - before, _MAX_POOLED_CLIENTS + 1);
+    // Its body streams on to the end, then the client is closed.
+    const evicted = running[0]!;
+    streams.get("/s0")!.enqueue(encoder.encode("tail"));
+    streams.get("/s0")!.close();
+    for (let next = await evicted.chunks.next(); !next.done; next = await evicted.chunks.next()) {
+      evicted.text += decoder.decode(next.value);
+    }
+    await evicted.reply.finished;
+    assert.equal(evicted.reply.error, NetworkError.NoError);
+    assert.equal(evicted.text, "head /s0;tail");
+    assert.equal(_openClients() - before, _MAX_POOLED_CLIENTS);
+    for (let i = 1; i < running.length; i++) streams.get(`/s${i}`)!.close();
+    for (const { reply } of running.slice(1)) await reply.finished;
+    assert.equal(_openClients() - before, _MAX_POOLED_CLIENTS);
+  } finally {
+    await manager.close();
+    await server.shutdown();
+  }
+  assert.equal(_openClients(), before);
 });
 
 Deno.test("manager proxy tests leave no unhandled rejections", () => {

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Exchange, type Layer, proxyChosen, TransferTimeoutAbort } from "../exchange.ts";
+import {
+  type Exchange,
+  type Layer,
+  proxyChosen,
+  responseInfo,
+  TransferTimeoutAbort,
+} from "../exchange.ts";
 import type { _ProxyClientPool } from "../_proxy_client.ts";
 import type { NetworkProxy, ProxyFactory } from "../proxy/network_proxy.ts";
 import { proxyLabel, proxyQuery } from "../proxy/network_proxy.ts";
@@ -15,6 +21,7 @@ import { classifyProxyError, proxyTimeoutError } from "../proxy/_probe.ts";
 import { redactProxy } from "../proxy/_redact.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import { holdSlot } from "../reply.ts";
 import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
@@ -38,6 +45,16 @@ export interface ProxySettings {
 /** The proxy of a direct connection. */
 export const DIRECT: NetworkProxy = Object.freeze({ type: "none" });
 
+/**
+ * Hands the hold on the client an exchange was sent with to its reply: released at once when the
+ * response has no body left to read, else when the reply's body is done (read, failed or
+ * aborted), as a queue slot is.
+ */
+function keepClient(exchange: Exchange, response: Response, release: () => void): void {
+  if (response.body === null || responseInfo(response).bodyReceived) release();
+  else holdSlot(exchange.reply, release);
+}
+
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
   return (next) => {
@@ -55,15 +72,18 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           protocol === "https:" && settings.clientCertificate?.(exchange.url) !== undefined,
           envHasProxy,
         );
+      let release: (() => void) | undefined;
       if (exchange.client === undefined && !plain) {
         try {
-          exchange.client = pool.get(proxy, {
+          const client = exchange.client = pool.get(proxy, {
             caCerts: settings.caCerts(),
             clientCertificate: protocol === "https:"
               ? settings.clientCertificate?.(exchange.url)
               : undefined,
             envHasProxy,
           });
+          // The client stays open while this request uses it, even once the pool lets it go.
+          if (client !== undefined) release = pool.hold(client);
         } catch (error) {
           throw new NetworkReplyError(
             proxy.type === "none"
@@ -75,9 +95,24 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         }
       }
       const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
-      // Direct and without a transfer timeout: failures and responses pass through as they are.
-      if (proxy.type === "none" && timeout <= 0) return next(exchange);
-      return throughProxy(exchange, proxy, timeout);
+      let sending: Promise<Response>;
+      try {
+        // Direct and without a transfer timeout: failures and responses pass through as they are.
+        sending = proxy.type === "none" && timeout <= 0
+          ? next(exchange)
+          : throughProxy(exchange, proxy, timeout);
+      } catch (error) {
+        release?.();
+        throw error;
+      }
+      if (release === undefined) return sending;
+      return sending.then((response) => {
+        keepClient(exchange, response, release);
+        return response;
+      }, (error) => {
+        release();
+        throw error;
+      });
     }
 
     async function throughProxy(

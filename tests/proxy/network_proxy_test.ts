@@ -611,6 +611,50 @@ Deno.test("_ProxyClientPool keeps one client per configuration", async (t) => {
   }
 });
 
+Deno.test("_ProxyClientPool keeps the most recently used clients and closes the others once unused", async (t) => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts });
+  const target = origin.url("origin.test");
+  const works = async (client: Deno.HttpClient) =>
+    assert.equal(await (await fetch(target, { client })).text(), "origin GET /");
+  const as = (username: string): NetworkProxy => ({ type: "http", url: proxy.url, username });
+  await t.step("the least recently used client is closed when one too many is made", async () => {
+    const pool = new _ProxyClientPool(2);
+    try {
+      const a = pool.get(as("a"))!;
+      const b = pool.get(as("b"))!;
+      assert.equal(pool.get(as("a")), a); // a is now the most recent
+      pool.get(as("c"));
+      assert.equal(pool.size, 2);
+      await assert.rejects(fetch(target, { client: b }));
+      await works(a);
+      assert.notEqual(pool.get(as("b")), b);
+    } finally {
+      pool.clear();
+    }
+  });
+  await t.step("a client in use stays open until its last request lets go", async () => {
+    const pool = new _ProxyClientPool(1);
+    try {
+      const a = pool.get(as("a"))!;
+      const first = pool.hold(a);
+      const second = pool.hold(a);
+      pool.get(as("b"));
+      assert.equal(pool.size, 2);
+      await works(a);
+      first();
+      first();
+      assert.equal(pool.size, 2);
+      await works(a);
+      second();
+      assert.equal(pool.size, 1);
+      await assert.rejects(fetch(target, { client: a }));
+    } finally {
+      pool.clear();
+    }
+  });
+});
+
 Deno.test("_ProxyClientPool.clear closes every client and is safe twice", async () => {
   await using origin = startOrigin();
   await using proxy = startProxyServer({ hosts });
