@@ -84,6 +84,17 @@ export function serveTcp(onConnection: (conn: Deno.TcpConn) => Promise<void>): T
   return { url: `http://127.0.0.1:${port}`, port, close, [Symbol.asyncDispose]: close };
 }
 
+/** `bytes` as one chunk of a `Transfer-Encoding: chunked` body (its size line, the bytes, CRLF). */
+export function chunk(bytes: Uint8Array): Uint8Array {
+  const encoder = new TextEncoder();
+  const head = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
+  const out = new Uint8Array(head.byteLength + bytes.byteLength + 2);
+  out.set(head);
+  out.set(bytes, head.byteLength);
+  out.set(encoder.encode("\r\n"), head.byteLength + bytes.byteLength);
+  return out;
+}
+
 /** Reads an HTTP/1.1 request head from a raw connection. */
 export async function readHead(conn: Deno.Conn): Promise<string> {
   const decoder = new TextDecoder();

@@ -15,6 +15,7 @@ import {
   type NetworkRequestInit,
 } from "../../mod.ts";
 import {
+  chunk,
   closedPort,
   guardUnhandledRejections,
   readHead,
@@ -60,15 +61,6 @@ async function gzip(bytes: Uint8Array, format: CompressionFormat = "gzip"): Prom
 
 /** `size` zero bytes compressed, made once. */
 const zeros = await gzip(new Uint8Array(64 * 1024 * 1024));
-
-function chunk(bytes: Uint8Array): Uint8Array {
-  const head = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
-  const out = new Uint8Array(head.byteLength + bytes.byteLength + 2);
-  out.set(head);
-  out.set(bytes, head.byteLength);
-  out.set(encoder.encode("\r\n"), head.byteLength + bytes.byteLength);
-  return out;
-}
 
 interface Fault {
   /** What the server does wrong. */

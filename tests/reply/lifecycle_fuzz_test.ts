@@ -15,6 +15,7 @@ import {
   NetworkReplyError,
 } from "../../mod.ts";
 import {
+  chunk,
   guardUnhandledRejections,
   serveTcp,
   takeUnhandledRejections,
@@ -91,15 +92,6 @@ class Heads {
       this.#pending += latin1.decode(this.#buffer.subarray(0, n));
     }
   }
-}
-
-function chunk(bytes: Uint8Array): Uint8Array {
-  const head = encoder.encode(`${bytes.byteLength.toString(16)}\r\n`);
-  const out = new Uint8Array(head.byteLength + bytes.byteLength + 2);
-  out.set(head);
-  out.set(bytes, head.byteLength);
-  out.set(encoder.encode("\r\n"), head.byteLength + bytes.byteLength);
-  return out;
 }
 
 /** Answers one request; returns whether the connection may serve another. */
