@@ -9,6 +9,7 @@
 
 import {
   type Exchange,
+  type Handler,
   type Layer,
   proxyChosen,
   responseInfo,
@@ -22,6 +23,7 @@ import { redactProxy } from "../proxy/_redact.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { holdSlot } from "../reply.ts";
+import { sendHolding } from "./_hold.ts";
 import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
@@ -95,24 +97,13 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         }
       }
       const timeout = exchange.request.transferTimeout ?? settings.transferTimeout?.() ?? 0;
-      let sending: Promise<Response>;
-      try {
-        // Direct and without a transfer timeout: failures and responses pass through as they are.
-        sending = proxy.type === "none" && timeout <= 0
-          ? next(exchange)
-          : throughProxy(exchange, proxy, timeout);
-      } catch (error) {
-        release?.();
-        throw error;
+      // Direct and without a transfer timeout: failures and responses pass through as they are.
+      const direct = proxy.type === "none" && timeout <= 0;
+      if (release === undefined) {
+        return direct ? next(exchange) : throughProxy(exchange, proxy, timeout);
       }
-      if (release === undefined) return sending;
-      return sending.then((response) => {
-        keepClient(exchange, response, release);
-        return response;
-      }, (error) => {
-        release();
-        throw error;
-      });
+      const send: Handler = direct ? next : (exchange) => throughProxy(exchange, proxy, timeout);
+      return sendHolding(send, exchange, release, keepClient);
     }
 
     async function throughProxy(

@@ -17,6 +17,7 @@ import {
 } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
 import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
+import { sendHolding } from "./_hold.ts";
 
 /** The queue's key of an origin (`https://example.com:8443`): its slots and HTTP/2 state. */
 export function queueKey(protocol: string, host: string): string {
@@ -67,22 +68,8 @@ export function queueLayer(
 ): Layer {
   return (next) => {
     /** Sends `exchange` holding a slot; releases it exactly once. */
-    const send = (exchange: Exchange, release: () => void): Promise<Response> => {
-      let sending: Promise<Response>;
-      try {
-        sending = next(exchange);
-      } catch (error) {
-        release();
-        return Promise.reject(error);
-      }
-      return sending.then((response) => {
-        keepSlot(exchange, response, release);
-        return response;
-      }, (error) => {
-        release();
-        throw error;
-      });
-    };
+    const send = (exchange: Exchange, release: () => void): Promise<Response> =>
+      sendHolding(next, exchange, release, keepSlot);
     return (exchange) => {
       const { protocol, host } = exchange.url;
       if (protocol !== "http:" && protocol !== "https:") return next(exchange);
