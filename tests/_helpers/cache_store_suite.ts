@@ -28,8 +28,14 @@ const encoder = new TextEncoder();
 /** A minute and a second: more than the interval in which a store records one access. */
 const MINUTE = 61_000;
 
-/** A clock a test moves by hand. */
-/** A fake clock at START (the tests' shared one). */
+/** The keys stored under `prefix` in `kv`, in order. */
+export async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
+  const found: Deno.KvKey[] = [];
+  for await (const item of kv.list({ prefix })) found.push(item.key);
+  return found;
+}
+
+/** A clock a test moves by hand, at START (the tests' shared one). */
 export const manualClock = (): FakeClock => fakeClock(START);
 
 /** Splits `bytes` into chunks of the given sizes, cycling through them. */

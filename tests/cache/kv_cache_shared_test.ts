@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
-import { bodyOf, manualClock, pattern } from "../_helpers/cache_store_suite.ts";
+import { bodyOf, keysUnder, manualClock, pattern } from "../_helpers/cache_store_suite.ts";
 
 const PREFIX = ["netaccess", "cache"];
 const CHUNK = 65536;
@@ -63,11 +63,8 @@ function interleaved(kv: Deno.Kv) {
   };
 }
 
-async function keys(kv: Deno.Kv, ...tags: Deno.KvKeyPart[]): Promise<Deno.KvKey[]> {
-  const found: Deno.KvKey[] = [];
-  for await (const item of kv.list({ prefix: [...PREFIX, ...tags] })) found.push(item.key);
-  return found;
-}
+/** The keys stored under the cache's prefix and `tags`. */
+const keys = (kv: Deno.Kv, ...tags: Deno.KvKeyPart[]) => keysUnder(kv, [...PREFIX, ...tags]);
 
 Deno.test("KvCache evicting while another cache on the database evicts removes only what the size asks", async () => {
   await using kv = await Deno.openKv(":memory:");

@@ -5,6 +5,7 @@ import { NetworkError, NetworkReplyError } from "../../src/network_error.ts";
 import {
   bodyOf,
   cacheStoreSuite,
+  keysUnder,
   manualClock,
   pattern,
   readAll,
@@ -19,11 +20,8 @@ function meta(url: string, extra: Record<string, unknown> = {}) {
   return { url, status: 200, headers: { "content-type": "application/octet-stream" }, ...extra };
 }
 
-async function keys(kv: Deno.Kv, ...tags: Deno.KvKeyPart[]): Promise<Deno.KvKey[]> {
-  const found: Deno.KvKey[] = [];
-  for await (const item of kv.list({ prefix: [...PREFIX, ...tags] })) found.push(item.key);
-  return found;
-}
+/** The keys stored under the cache's prefix and `tags`. */
+const keys = (kv: Deno.Kv, ...tags: Deno.KvKeyPart[]) => keysUnder(kv, [...PREFIX, ...tags]);
 
 Deno.test("KvCache defaults to a 50 MiB maxSize under the prefix ['netaccess', 'cache']", async () => {
   await using kv = await Deno.openKv(":memory:");
