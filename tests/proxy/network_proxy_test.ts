@@ -364,6 +364,49 @@ console.log(reply.error, await reply.text());`,
   }
 });
 
+Deno.test("validateProxy gives a SOCKS5 proxy's host as an http URL has it", () => {
+  for (const type of ["socks5", "socks5h"]) {
+    for (
+      const [url, expected] of [
+        [`${type}://bücher.example`, `${type}://xn--bcher-kva.example:1080`],
+        [`${type}://B%C3%9Ccher.Example:1081`, `${type}://xn--bcher-kva.example:1081`],
+        ["bücher.example:1082", `${type}://xn--bcher-kva.example:1082`],
+        [`${type}://0x7f.1`, `${type}://127.0.0.1:1080`],
+        [`${type}://[::1]:1080`, `${type}://[::1]:1080`],
+      ]
+    ) {
+      assert.deepEqual(validateProxy({ type, url }, "x"), { type, url: expected }, url!);
+    }
+    for (const url of [`${type}://a%2Fb.example`, `${type}://1.2.3.4.5`]) {
+      assert.throws(() => validateProxy({ type, url }, "x"), {
+        name: "TypeError",
+        message: `x: 'proxy.url' has an invalid host name, got "${url}"`,
+      });
+    }
+  }
+  assert.deepEqual(
+    systemProxyFactory({ ALL_PROXY: "socks5h://bücher.example" })(
+      proxyQuery(new URL("https://a.test/")),
+    ),
+    [{ type: "socks5h", url: "socks5h://xn--bcher-kva.example:1080" }],
+  );
+});
+
+Deno.test("systemProxyFactory matches NO_PROXY names past ASCII by their punycode form", () => {
+  assert.ok(bypassed("bücher.example", "http://bücher.example/"));
+  assert.ok(bypassed("BÜCHER.example", "http://xn--bcher-kva.example/"));
+  assert.ok(bypassed(".bücher.example,other.test", "https://a.bücher.example/"));
+  assert.ok(bypassed("*.bücher.example", "https://a.bücher.example/"));
+  assert.ok(bypassed("bücher.example:8080", "http://bücher.example:8080/"));
+  assert.ok(!bypassed("bücher.example:8080", "http://bücher.example/"));
+  assert.ok(!bypassed("bücher.example", "http://xn--bcher-kva.example.test/"));
+  assert.ok(bypassed("xn--bcher-kva.example", "http://bücher.example/"));
+  // A query built by hand may name the host in Unicode.
+  const factory = systemProxyFactory({ HTTP_PROXY: "http://p:1", NO_PROXY: "bücher.example" });
+  const url = new URL("http://bücher.example/");
+  assert.deepEqual(factory({ url, scheme: "http", host: "Bücher.example", port: 80 }), []);
+});
+
 Deno.test("validateProxy normalizes proxies", async (t) => {
   await t.step("URLs get their scheme and default port", () => {
     assert.deepEqual(validateProxy({ type: "http", url: "proxy.test" }, "x"), {
