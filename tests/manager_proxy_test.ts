@@ -90,6 +90,27 @@ Deno.test("manager tunnels through SOCKS5 proxies, socks5 and socks5h", async (t
   assert.deepEqual(proxy.log.map((r) => r.addressType), ["domain", "domain", "domain", "domain"]);
 });
 
+Deno.test("manager names an internationalised host to a SOCKS5 proxy in its ASCII form", async (t) => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({
+    protocol: "socks5",
+    hosts: { "xn--bcher-kva.example": "127.0.0.1" },
+  });
+  for (const type of ["socks5", "socks5h"] as const) {
+    await t.step(type, async () => {
+      await using manager = new NetworkAccessManager({
+        proxy: { type, url: proxy.url.replace(/^socks5:/, `${type}:`) },
+      });
+      const reply = manager.get(origin.url("BÜCHER.example", "/a"));
+      assert.equal(await reply.text(), "origin GET /a");
+      assert.equal(reply.error, NetworkError.NoError);
+      const record = proxy.log.at(-1)!;
+      assert.equal(record.target, `xn--bcher-kva.example:${origin.port}`);
+      assert.equal(record.addressType, "domain");
+    });
+  }
+});
+
 Deno.test("manager sends the NetworkProxy's credentials", async (t) => {
   await using origin = startOrigin();
   await using tlsOrigin = startOrigin({ tls: true });

@@ -109,8 +109,10 @@ export class KvBackend implements CacheBackend<KvStored> {
     const memo = this.#memo.get(item.versionstamp);
     const n = this.#keys.prefix.length;
     let decoded: _DecodedEntry;
+    // One commit may write several keys (another writer's): the memo is of this key only.
     if (
-      memo !== undefined && _samePart(memo.key[n + 1], item.key[n + 1]!) &&
+      memo !== undefined && item.key.length === n + 3 &&
+      _samePart(memo.key[n + 1], item.key[n + 1]!) &&
       _samePart(memo.key[n + 2], item.key[n + 2]!)
     ) {
       decoded = memo.decoded;
@@ -444,6 +446,7 @@ export class KvBackend implements CacheBackend<KvStored> {
       commit: (build) => this.#storage.commit(build),
       entryKey: async () => await this.#keys.entry(fields.url, fields.variant),
       deleteGeneration: (generation, chunks) => this.#storage.deleteGeneration(generation, chunks),
+      reconcileSize: () => this.#storage.reconcileSize(),
       retire: (generation) => this.#storage.retire(generation),
       published: spec.published,
       done: () => this.#writers.delete(writer),
@@ -472,10 +475,11 @@ export class KvBackend implements CacheBackend<KvStored> {
       if (generations.length === 0) break;
       for (const item of generations) await this.#storage.collect(item);
     }
-    // What remains has no generation record: chunks of none, and values we did not write.
+    // What remains has no generation record: chunks of none, and values we did not write
+    // (a key with a tag of ours but not our shape among them: `[...P, "e"]`, `[...P, "n", 1]`).
     const rest = (await this.#storage.list({ prefix: this.#keys.prefix })).filter((item) => {
       const tag = item.key[n];
-      if (tag === "n") return false;
+      if (item.key.length === n + 1) return tag !== "n";
       if (tag === "c" && typeof item.key[n + 1] === "string") return true;
       return tag !== "e" && tag !== "g";
     });

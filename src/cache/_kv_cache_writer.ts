@@ -35,6 +35,8 @@ export interface _WriterContext {
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
   entryKey(): Promise<Deno.KvKey>;
   deleteGeneration(generation: string, chunks: number): Promise<void>;
+  /** Recomputes the size counter from the entry records. */
+  reconcileSize(): Promise<number>;
   /** Retires the body an entry held, once the entry no longer references it. */
   retire(generation: string): Promise<void>;
   published(generation: string): Promise<void>;
@@ -236,6 +238,15 @@ export class _KvCacheWriter implements CacheWriter {
       });
       if (result.ok) {
         this.#generationStamp = null;
+        if (old === null && current.versionstamp !== null) {
+          // A value this version cannot read (a newer format's record, a foreign one) was
+          // replaced: what it counted, if anything, is unknown, so the counter is recomputed.
+          try {
+            await this.#context.reconcileSize();
+          } catch {
+            // Recomputed by the next expire().
+          }
+        }
         if (old !== null && !old.inline && old.generation !== this.#generation) {
           try {
             await this.#context.retire(old.generation);

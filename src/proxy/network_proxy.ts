@@ -253,6 +253,19 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
       `${where}: 'proxy.url' port must be an integer from 1 to 65535, got ${parsed.port}`,
     );
   }
+  // A non-special scheme (socks5:) keeps the host as written, a name past ASCII
+  // percent-encoded: the host an http: URL would have is the one to connect to (punycode,
+  // IPv4 in dotted decimal).
+  let hostname = parsed.hostname.toLowerCase();
+  if (type === "socks5" || type === "socks5h") {
+    try {
+      hostname = new URL(`http://${parsed.hostname}`).hostname;
+    } catch {
+      throw new TypeError(
+        `${where}: 'proxy.url' has an invalid host name, got "${safeUrlText(text)}"`,
+      );
+    }
+  }
   // User info with only a password (`http://:token@host`) has an empty user name.
   const inUrl = parsed.username !== "" || parsed.password !== "";
   const user = username ?? (inUrl ? decodeUserInfo(parsed.username) : undefined);
@@ -268,7 +281,7 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   }
   const normalized: NetworkProxy = {
     type: type as NetworkProxyType,
-    url: `${parsed.protocol}//${parsed.hostname.toLowerCase()}:${port}`,
+    url: `${parsed.protocol}//${hostname}:${port}`,
   };
   if (user !== undefined) {
     normalized.username = user;

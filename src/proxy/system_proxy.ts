@@ -135,6 +135,21 @@ function prefixMatches(address: number[], network: number[], bits: number): bool
   return true;
 }
 
+/**
+ * A host name as a URL has it: a name with characters past ASCII in its ASCII (punycode) form,
+ * `bücher.example` as `xn--bcher-kva.example`, so that it matches the host of a request. Other
+ * text is kept as it is.
+ */
+function asciiHost(host: string): string {
+  // deno-lint-ignore no-control-regex
+  if (/^[\x00-\x7f]*$/.test(host) || /[/?#@\\%\[\]]/.test(host)) return host;
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return host;
+  }
+}
+
 type NoProxyRule =
   | { kind: "all" }
   | { kind: "domain"; domain: string; port?: number }
@@ -161,6 +176,7 @@ function parseNoProxy(value: string): NoProxyRule[] {
       host = entry.slice(0, at);
       port = Number(entry.slice(at + 1));
     }
+    host = asciiHost(host);
     const slash = host.indexOf("/");
     if (slash >= 0) {
       const bytes = parseIp(host.slice(0, slash));
@@ -181,7 +197,7 @@ function parseNoProxy(value: string): NoProxyRule[] {
 }
 
 function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
-  const name = host.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  const name = asciiHost(host.toLowerCase().replace(/^\[(.*)\]$/, "$1")).replace(/\.$/, "");
   const address = parseIp(name);
   for (const rule of rules) {
     if (rule.kind === "all") return true;
@@ -211,7 +227,8 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  * - `no_proxy` / `NO_PROXY` is a list separated by commas or spaces, case-insensitive. `*`
  *   alone bypasses the proxy for every host. A name matches itself and its subdomains
  *   (`example.com` matches `example.com` and `a.example.com`, not `badexample.com`); a
- *   leading `.` or `*.` changes nothing. IP literals (`127.0.0.1`, `::1`, `[::1]`) match that
+ *   leading `.` or `*.` changes nothing; a name past ASCII matches its punycode form
+ *   (`bücher.example` matches `xn--bcher-kva.example`). IP literals (`127.0.0.1`, `::1`, `[::1]`) match that
  *   address and CIDR ranges (`10.0.0.0/8`, `fe80::/10`) match any address inside; an IP entry
  *   never matches a host name, and names are not resolved. `host:port` or `[v6]:port`
  *   matches that port only. Nothing is bypassed implicitly, not even `localhost`.

@@ -163,6 +163,103 @@ Deno.test("KvCache treats a corrupt or foreign value under its prefix as a miss 
   });
 });
 
+/** Keys under the cache's prefix that it never writes, each with a value. */
+const STRAY_KEYS: [Deno.KvKey, unknown][] = [
+  [[...PREFIX, "e"], "tag alone"],
+  [[...PREFIX, "e", "https://example.com/a"], "no variant"],
+  [[...PREFIX, "e", "https://example.com/a", "", "x"], "too long"],
+  [[...PREFIX, "e", "https://example.com/a", 7], new Uint8Array([2, 0, 0, 0, 2, 123, 125])],
+  [[...PREFIX, "e", 5, 6], 1],
+  [[...PREFIX, "g"], 1],
+  [[...PREFIX, "g", 1], 1],
+  [[...PREFIX, "g", "x", "y"], 1],
+  [[...PREFIX, "c"], 1],
+  [[...PREFIX, "c", "gen"], 1],
+  [[...PREFIX, "c", 1, 2], 1],
+  [[...PREFIX, "r"], 1],
+  [[...PREFIX, "r", "x"], 1],
+  [[...PREFIX, "r", 5, 6], 1],
+  [[...PREFIX, "r", true, "g"], 1],
+  [[...PREFIX, "n", "x"], 1],
+  [[...PREFIX, "zzz"], 1],
+  [[...PREFIX, 7], 1],
+];
+
+Deno.test("KvCache ignores keys under its prefix that it did not write, and clear() removes them", async (t) => {
+  for (const [key, value] of STRAY_KEYS) {
+    await t.step(JSON.stringify(key.slice(PREFIX.length)), async () => {
+      await using kv = await Deno.openKv(":memory:");
+      const time = manualClock();
+      await using cache = await KvCache.open({ kv, clock: time.clock, maxSize: 400_000 });
+      await kv.set(key, value);
+      const [a, b, c] = ["a", "b", "c"].map((path) => `https://example.com/${path}`) as [
+        string,
+        string,
+        string,
+      ];
+      assert.equal(await cache.insert(meta(a), [pattern(1, 100)]), true);
+      assert.equal(await cache.insert(meta(b), [pattern(2, 200_000)]), true);
+      const sizeA = (await cache.metaData(a))!.size;
+      const entryB = (await cache.metaData(b))!;
+      assert.equal(await cache.cacheSize(), sizeA + entryB.size);
+      assert.equal((await cache.variants(a)).length, 1);
+      assert.deepEqual(await bodyOf(cache, entryB), pattern(2, 200_000));
+      // Over maxSize: the least recently used entries are evicted.
+      assert.equal(await cache.insert(meta(c), [pattern(3, 200_000)]), true);
+      const live = async () => {
+        const entries = await Promise.all([a, b, c].map((url) => cache.metaData(url)));
+        return entries.reduce((sum, entry) => sum + (entry?.size ?? 0), 0);
+      };
+      const kept = await live();
+      assert.ok(kept <= 400_000 && kept >= (await cache.metaData(c))!.size);
+      assert.equal(await cache.cacheSize(), kept);
+      time.advance(11 * 60_000);
+      assert.equal(await cache.expire(), kept);
+      await cache.remove(c);
+      assert.equal(await cache.cacheSize(), await live());
+      await cache.clear();
+      assert.equal(await cache.cacheSize(), 0);
+      assert.deepEqual(await keys(kv), [[...PREFIX, "n"]], "clear() leaves only the counter");
+    });
+  }
+});
+
+Deno.test("KvCache reads only its own record from a commit that wrote other keys beside it", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/a";
+  const key = [...PREFIX, "e", url, ""];
+  await cache.insert(meta(url), [pattern(1, 100)]);
+  // Another writer copies the record and, in the same commit, a value under a longer key.
+  await kv.atomic().set(key, (await kv.get(key)).value).set([...key, "x"], "junk").commit();
+  const entry = await cache.metaData(url);
+  assert.ok(entry);
+  const variants = await cache.variants(url);
+  assert.deepEqual(variants.map((e) => e.generation), [entry.generation]);
+  assert.deepEqual(await keys(kv, "e"), [key], "the stray value is removed");
+  assert.equal(await cache.cacheSize(), entry.size);
+});
+
+Deno.test("KvCache recomputes its size when an insert replaces a record of a newer format", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  const url = "https://example.com/a";
+  const key = [...PREFIX, "e", url, ""];
+  // What a later version might write: format byte 3, counted in the size by that version.
+  const json = new TextEncoder().encode(JSON.stringify({ url, variant: "", size: 5000 }));
+  const record = new Uint8Array(5 + json.length + 4900);
+  record[0] = 3;
+  new DataView(record.buffer).setUint32(1, json.length);
+  record.set(json, 5);
+  await kv.atomic().set(key, record).sum([...PREFIX, "n"], 5000n).commit();
+  for (const bodySize of [100, 3 * CHUNK]) {
+    assert.equal(await cache.insert(meta(url), [pattern(1, bodySize)]), true);
+    const entry = (await cache.metaData(url))!;
+    assert.equal(await cache.cacheSize(), entry.size, `body of ${bodySize} bytes`);
+    await kv.atomic().set(key, record).sum([...PREFIX, "n"], 5000n).commit();
+  }
+});
+
 /** Rewrites the metadata of the entry record at `key` with `change`, keeping its inline body. */
 async function rewriteRecord(
   kv: Deno.Kv,

@@ -12,6 +12,7 @@ import { redactProxy } from "../../src/proxy/_redact.ts";
 import { resolveProxy } from "../../src/proxy/_resolve.ts";
 import { _envHasProxy, _ProxyClientPool } from "../../src/_proxy_client.ts";
 import { NetworkError } from "../../src/network_error.ts";
+import { makeConsumer } from "../_helpers/consumer.ts";
 import { runDeno } from "../_helpers/deno_run.ts";
 import { closedPort } from "../_helpers/server.ts";
 import {
@@ -302,6 +303,108 @@ console.log(JSON.stringify([ask("http://a.test/"), ask("https://a.test/"), ask("
   } finally {
     await Deno.remove(script);
   }
+});
+
+Deno.test("the documented --allow-env list lets the httpoxy guard work, with no prompt", async (t) => {
+  const root = new URL("../../", import.meta.url);
+  const list = (text: string) => /`--allow-env=(http_proxy[^`]*)`/.exec(text)?.[1];
+  const readme = list(await Deno.readTextFile(new URL("README.md", root)));
+  const doc = list(await Deno.readTextFile(new URL("src/proxy/system_proxy.ts", root)));
+  assert.ok(readme, "the README lists the variables systemProxyFactory() reads");
+  assert.equal(readme, doc, "the README and the API doc list the same variables");
+  assert.ok(readme.split(",").includes("REQUEST_METHOD"));
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const dir = await makeConsumer(
+    "netaccess_httpoxy_",
+    `import { NetworkAccessManager, systemProxyFactory } from "@netaccess/core";
+await using manager = new NetworkAccessManager(
+  Deno.args[0] === "factory" ? { proxyFactory: systemProxyFactory() } : {},
+);
+const reply = manager.get(${JSON.stringify(origin.url("127.0.0.1", "/cgi"))});
+console.log(reply.error, await reply.text());`,
+  );
+  try {
+    const run = async (vars: Record<string, string>, mode: string) => {
+      const env: Record<string, string> = {
+        ...vars,
+        NO_COLOR: "1",
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+      };
+      const denoDir = Deno.env.get("DENO_DIR");
+      if (denoDir) env.DENO_DIR = denoDir;
+      const before = proxy.log.length;
+      const output = await runDeno([
+        "run",
+        "--no-lock",
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        `--allow-env=${readme}`,
+        "main.ts",
+        mode,
+      ], { cwd: dir, clearEnv: true, env });
+      assert.equal(output.code, 0, output.stderr);
+      assert.equal(output.stdout, "0 origin GET /cgi\n");
+      return proxy.log.length - before;
+    };
+    for (const mode of ["system", "factory"]) {
+      await t.step(mode, async () => {
+        assert.equal(await run({ HTTP_PROXY: proxy.url }, mode), 1, "HTTP_PROXY is used");
+        assert.equal(
+          await run({ HTTP_PROXY: proxy.url, REQUEST_METHOD: "GET" }, mode),
+          0,
+          "a CGI program ignores HTTP_PROXY",
+        );
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("validateProxy gives a SOCKS5 proxy's host as an http URL has it", () => {
+  for (const type of ["socks5", "socks5h"]) {
+    for (
+      const [url, expected] of [
+        [`${type}://bücher.example`, `${type}://xn--bcher-kva.example:1080`],
+        [`${type}://B%C3%9Ccher.Example:1081`, `${type}://xn--bcher-kva.example:1081`],
+        ["bücher.example:1082", `${type}://xn--bcher-kva.example:1082`],
+        [`${type}://0x7f.1`, `${type}://127.0.0.1:1080`],
+        [`${type}://[::1]:1080`, `${type}://[::1]:1080`],
+      ]
+    ) {
+      assert.deepEqual(validateProxy({ type, url }, "x"), { type, url: expected }, url!);
+    }
+    for (const url of [`${type}://a%2Fb.example`, `${type}://1.2.3.4.5`]) {
+      assert.throws(() => validateProxy({ type, url }, "x"), {
+        name: "TypeError",
+        message: `x: 'proxy.url' has an invalid host name, got "${url}"`,
+      });
+    }
+  }
+  assert.deepEqual(
+    systemProxyFactory({ ALL_PROXY: "socks5h://bücher.example" })(
+      proxyQuery(new URL("https://a.test/")),
+    ),
+    [{ type: "socks5h", url: "socks5h://xn--bcher-kva.example:1080" }],
+  );
+});
+
+Deno.test("systemProxyFactory matches NO_PROXY names past ASCII by their punycode form", () => {
+  assert.ok(bypassed("bücher.example", "http://bücher.example/"));
+  assert.ok(bypassed("BÜCHER.example", "http://xn--bcher-kva.example/"));
+  assert.ok(bypassed(".bücher.example,other.test", "https://a.bücher.example/"));
+  assert.ok(bypassed("*.bücher.example", "https://a.bücher.example/"));
+  assert.ok(bypassed("bücher.example:8080", "http://bücher.example:8080/"));
+  assert.ok(!bypassed("bücher.example:8080", "http://bücher.example/"));
+  assert.ok(!bypassed("bücher.example", "http://xn--bcher-kva.example.test/"));
+  assert.ok(bypassed("xn--bcher-kva.example", "http://bücher.example/"));
+  // A query built by hand may name the host in Unicode.
+  const factory = systemProxyFactory({ HTTP_PROXY: "http://p:1", NO_PROXY: "bücher.example" });
+  const url = new URL("http://bücher.example/");
+  assert.deepEqual(factory({ url, scheme: "http", host: "Bücher.example", port: 80 }), []);
 });
 
 Deno.test("validateProxy normalizes proxies", async (t) => {
