@@ -86,6 +86,8 @@ export let setReplyLink: (reply: NetworkReply, link: unknown) => void;
 
 /** Tells a reply that bytes moved or a send started (its transfer timeout starts again). */
 export let monitorActivity: (reply: NetworkReply) => void;
+/** Tells a reply its next hop waits for a queue slot: no transfer, no transfer timeout. */
+export let monitorQueued: (reply: NetworkReply) => void;
 /** Tells a reply the upload progress of its current send. */
 export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;
 
@@ -196,6 +198,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     replyAborted = (reply) => reply.#abort.aborted;
     replyAbortSource = (reply) => reply.#abort;
     monitorActivity = (reply) => reply.#activity();
+    monitorQueued = (reply) => void (reply.#proxyTimeout ?? clearTimeout(reply.#timer));
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
     replyRedirected = (reply, redirects, url) => {
