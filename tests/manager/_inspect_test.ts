@@ -3,7 +3,7 @@ import { NetworkAccessManager } from "../../mod.ts";
 
 Deno.test("console.log(manager) shows its replies under way and its settings", async () => {
   await using manager = new NetworkAccessManager({
-    transport: async () => new Response("ok"),
+    transport: () => Promise.resolve(new Response("ok")),
     maxConnectionsPerHost: 2,
     transferTimeout: 500,
     proxy: { type: "http", url: "http://bob:secret@127.0.0.1:3128" },
