@@ -35,6 +35,7 @@ import type { LayerPosition, NetworkAccessManagerOptions } from "./manager_optio
 import { warmConnection } from "./manager/_connect.ts";
 import { customOperation } from "./manager/_send.ts";
 import { ManagerCore } from "./manager/_core.ts";
+import { inspectManagers } from "./manager/_inspect.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
 export type { LayerPosition, NetworkAccessManagerOptions };
@@ -72,6 +73,10 @@ export class NetworkAccessManager
   extends TypedEventTarget<NetworkAccessManagerEventMap, NetworkAccessManager>
   implements AsyncDisposable {
   readonly #core: ManagerCore;
+
+  static {
+    inspectManagers(NetworkAccessManager.prototype); // `console.log(manager)` shows its state
+  }
 
   /**
    * Creates a manager.

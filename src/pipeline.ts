@@ -42,7 +42,7 @@ import { followsRedirect, redirectLayer, type RedirectSettings } from "./layers/
 import { replyAborted } from "./reply.ts";
 import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
-import { _guardHandler, _guardLayer } from "./layers/_guard.ts";
+import { _guardLayer, _guardTransport } from "./layers/_guard.ts";
 import type { _ProxyClientPool } from "./_proxy_client.ts";
 
 /** The settings every built-in layer reads; a manager has them all. */
@@ -161,7 +161,7 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
   ];
   const bottom = parts.transport === transport
     ? transport
-    : _guardHandler(parts.transport, "The transport (the 'transport' option)");
+    : _guardTransport(parts.transport, "The transport (the 'transport' option)");
   const compose = (layers: Layer[], below: Handler) =>
     layers.reduceRight<Handler>((next, layer) => layer(next), below);
   const sent = compose(lower, bottom);

@@ -33,6 +33,7 @@ import { decodeText, parseJson } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
+import { inspectReplies } from "./reply/_inspect.ts";
 import type { Operation } from "./reply/operation.ts";
 import type { ReplySettingsOf } from "./reply/_settings.ts";
 
@@ -62,19 +63,13 @@ export let abortReplyFor: (reply: NetworkReply, reason: unknown) => void;
 export let replySignal: (reply: NetworkReply) => AbortSignal;
 /** Whether a reply's exchanges were aborted (the reply was aborted or finished early). */
 export let replyAborted: (reply: NetworkReply) => boolean;
-/**
- * What a request of a reply waits for a queue slot on when no signal was made for it: it calls
- * its `abort` listeners when the reply aborts its exchanges, as the signal would.
- */
+/** What a request waits for a slot on without a signal: aborted with the reply's exchanges. */
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
 /** Moves a reply to the last of the redirects it followed, or to `url` (redirect, HSTS layers). */
 export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[], url?: URL) => void;
-/**
- * Gives a reply a queue slot to release when it finishes (its body read, failed or
- * aborted); released at once when the reply has already finished.
- */
+/** Gives a reply a queue slot to release when it finishes (at once if it has finished). */
 export let holdSlot: (reply: NetworkReply, release: () => void) => void;
 /** Whether the library decodes the reply's content codings (its decompression guard is on). */
 export let decodesContent: (reply: NetworkReply) => boolean;
@@ -86,6 +81,8 @@ export let setReplyLink: (reply: NetworkReply, link: unknown) => void;
 
 /** Tells a reply that bytes moved or a send started (its transfer timeout starts again). */
 export let monitorActivity: (reply: NetworkReply) => void;
+/** Tells a reply its next hop waits for a queue slot: no transfer, no transfer timeout. */
+export let monitorQueued: (reply: NetworkReply) => void;
 /** Tells a reply the upload progress of its current send. */
 export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;
 
@@ -177,6 +174,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #link: unknown;
 
   static {
+    inspectReplies(NetworkReply.prototype); // `console.log(reply)` shows its state
     replyLink = (reply) => reply.#link;
     setReplyLink = (reply, link) => void (reply.#link = link);
     startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
@@ -196,6 +194,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     replyAborted = (reply) => reply.#abort.aborted;
     replyAbortSource = (reply) => reply.#abort;
     monitorActivity = (reply) => reply.#activity();
+    monitorQueued = (reply) => void (reply.#proxyTimeout ?? clearTimeout(reply.#timer));
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
     replyRedirected = (reply, redirects, url) => {

@@ -7,6 +7,7 @@ import {
   serve,
   serveTcp,
   takeUnhandledRejections,
+  tick,
 } from "./_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -213,4 +214,57 @@ Deno.test("timer options of 2^31 ms or more are rejected with a clear error", as
       message: /'timeout' must be a non-negative integer, got 1\.5/,
     });
   });
+});
+
+Deno.test("transferTimeout does not count a redirect hop's wait for a queue slot", async (t) => {
+  // `/hold` answers after 500 ms, holding the only slot of the origin meanwhile; `/moved`
+  // redirects at once to `/target`, which answers at once, and `/lost` to `/never`, which
+  // answers only when the test ends.
+  const end = Promise.withResolvers<void>();
+  await using server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/moved" || path === "/lost") {
+      const location = path === "/moved" ? "/target" : "/never";
+      return new Response(null, { status: 302, headers: { location } });
+    }
+    if (path === "/hold") await tick(500);
+    if (path === "/never") await end.promise;
+    return new Response(path);
+  });
+  try {
+    for (const where of ["manager", "request"] as const) {
+      await t.step(`the ${where}'s transferTimeout`, async () => {
+        await using manager = new NetworkAccessManager({
+          maxConnectionsPerHost: 1,
+          transferTimeout: where === "manager" ? 200 : 0,
+        });
+        const moved = manager.get(`${server.url}/moved`, {
+          transferTimeout: where === "request" ? 200 : undefined,
+        });
+        // Waits for the slot behind `moved`'s first hop, and takes it before its second hop.
+        const hold = manager.get(`${server.url}/hold`, { transferTimeout: 2_000 });
+        assert.equal(await moved.text(), "/target", moved.errorString);
+        assert.equal(moved.error, NetworkError.NoError);
+        assert.equal(moved.redirects.length, 1);
+        assert.equal(await hold.text(), "/hold");
+      });
+    }
+    await t.step("the hop times out once it is sent and nothing moves", async () => {
+      await using manager = new NetworkAccessManager({
+        maxConnectionsPerHost: 1,
+        transferTimeout: 200,
+      });
+      const lost = manager.get(`${server.url}/lost`);
+      const hold = manager.get(`${server.url}/hold`, { transferTimeout: 2_000 });
+      const started = performance.now();
+      await lost.finished;
+      assert.equal(lost.error, NetworkError.TimeoutError);
+      assert.match(lost.errorString, /^No data moved for 200 ms /);
+      assert.ok(performance.now() - started >= 600, "500 ms in the queue, then 200 ms sent");
+      assert.equal(await hold.text(), "/hold");
+    });
+  } finally {
+    end.resolve();
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
 });

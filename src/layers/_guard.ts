@@ -54,6 +54,21 @@ export function _guardHandler(
   };
 }
 
+/**
+ * Guards a transport supplied by the user, and tells the reply its upload is complete when the
+ * transport answers: a body of known length was handed over whole (Qt reports the last upload
+ * progress at the total). A transport that told it already is not told again.
+ */
+export function _guardTransport(handler: Handler, where: string): Handler {
+  const guarded = _guardHandler(handler, where);
+  return async (exchange) => {
+    const response = await guarded(exchange);
+    const total = exchange.body?.length ?? -1;
+    if (total >= 0) exchange.monitor.uploadProgress(total, total);
+    return response;
+  };
+}
+
 /** Guards a layer supplied by the user; `where` names its position for the messages. */
 export function _guardLayer(layer: Layer, where: string): Layer {
   return (next) => {

@@ -16,7 +16,7 @@ import {
   takeHeldSlot,
 } from "../exchange.ts";
 import type { HostQueue } from "../host_queue.ts";
-import { holdSlot, replyAborted, replyAbortSource } from "../reply.ts";
+import { holdSlot, monitorQueued, replyAborted, replyAbortSource } from "../reply.ts";
 import { sendHolding } from "./_hold.ts";
 
 /** The queue's key of an origin (`https://example.com:8443`): its slots and HTTP/2 state. */
@@ -85,6 +85,8 @@ export function queueLayer(
       if (aborted) held?.();
       const release = aborted ? undefined : held ?? queue.tryAcquire(key);
       if (release !== undefined) return send(exchange, release);
+      // A hop that waits has not started: its transfer timeout starts again when it is sent.
+      monitorQueued(exchange.reply);
       const acquiring = queue.acquire(
         key,
         exchange.request.priority,

@@ -213,8 +213,24 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
+  const received = response.headers;
+  if (received.has("transfer-encoding") && received.has("content-length")) {
+    response = withoutLength(response);
+  }
   if (decodeHere) response = decode(response, url);
   return recordOwnInfo(response, { url });
+}
+
+/**
+ * A response framed by `Transfer-Encoding` that names a `Content-Length` too: the length is not
+ * the body's (RFC 9112 section 6.3: Transfer-Encoding overrides it, and a recipient that passes
+ * the message on removes it), so the reply takes the length as unknown and the cache stores
+ * none. `fetch` reads such a body to its chunked end already.
+ */
+function withoutLength(response: Response): Response {
+  const framed = withBody(response, response.body);
+  framed.headers.delete("content-length");
+  return framed;
 }
 
 /** Stands for the header record of an exchange without headers (never sent, never written). */

@@ -29,6 +29,8 @@ export class UploadProgress {
 
   /** `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now. */
   update(loaded: number, total: number): void {
+    // The end of a send told again (by a transport, then by what called it): told once.
+    if (loaded === total && this.#sent === loaded && this.#total === total) return;
     this.#loaded = loaded;
     this.#total = total;
     if (!listensTo(this.#target, "uploadprogress")) return;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type Layer, NetworkAccessManager, NetworkError } from "../../mod.ts";
-import { createMockManager } from "../../testing.ts";
+import { type Layer, NetworkAccessManager, NetworkError, type NetworkReply } from "../../mod.ts";
+import { createMockManager, MockTransport } from "../../testing.ts";
 import { guardUnhandledRejections, takeUnhandledRejections, tick } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -108,4 +108,65 @@ Deno.test("errors from below a user layer keep their code when the layer lets th
   assert.equal(seen.length, 1);
   assert.equal(reply.error, NetworkError.ConnectionRefusedError);
   assert.doesNotMatch(reply.errorString, /Layer/);
+});
+
+Deno.test("a custom transport's upload is reported complete when it answers", async (t) => {
+  const progressOf = (reply: NetworkReply) => {
+    const seen: [number, number][] = [];
+    reply.addEventListener("uploadprogress", (e) => seen.push([e.loaded, e.total]));
+    return seen;
+  };
+  await t.step("a mock transport: the body's total, once", async () => {
+    const mock = new MockTransport();
+    mock.route("PUT", "https://example.com/file", { status: 201 });
+    mock.route("POST", "https://example.com/echo", async (request) => ({
+      body: await request.text(),
+    }));
+    await using manager = new NetworkAccessManager({ transport: mock.handler });
+    const put = manager.put("https://example.com/file", "twelve bytes");
+    const putProgress = progressOf(put);
+    await put.finished;
+    assert.equal(put.status, 201);
+    assert.deepEqual(putProgress, [[12, 12]]);
+    const post = manager.post("https://example.com/echo", new Uint8Array(5));
+    const postProgress = progressOf(post);
+    assert.equal((await post.bytes()).byteLength, 5);
+    assert.deepEqual(postProgress, [[5, 5]]);
+  });
+  await t.step("a transport that reports its own progress is not told twice", async () => {
+    await using manager = new NetworkAccessManager({
+      transport: (exchange) => {
+        const size = exchange.body?.length ?? -1;
+        exchange.monitor.uploadProgress(0, size);
+        exchange.monitor.uploadProgress(size, size);
+        return Promise.resolve(new Response("stored"));
+      },
+    });
+    const reply = manager.put("https://example.com/file", "twelve bytes");
+    const progress = progressOf(reply);
+    await reply.finished;
+    assert.deepEqual(progress, [[0, 12], [12, 12]]);
+  });
+  await t.step(
+    "no body, a body of unknown length, or a failed transport: no progress",
+    async () => {
+      await using manager = new NetworkAccessManager({
+        transport: async (exchange) => {
+          await exchange.body?.discard();
+          if (exchange.url.pathname === "/fail") throw new TypeError("no route");
+          return new Response("ok");
+        },
+      });
+      const replies = [
+        manager.get("https://example.com/"),
+        manager.post("https://example.com/", ReadableStream.from([new Uint8Array(3)])),
+        manager.put("https://example.com/fail", "twelve bytes"),
+      ];
+      const progress = replies.map(progressOf);
+      await Promise.all(replies.map((reply) => reply.finished));
+      assert.equal(replies[2]!.error, NetworkError.UnknownNetworkError);
+      assert.deepEqual(progress, [[], [], []]);
+    },
+  );
+  assert.deepEqual(takeUnhandledRejections(), []);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { MemoryCache, NetworkAccessManager, NetworkError } from "../../mod.ts";
 import { _contentTypeFor } from "../../src/layers/_file.ts";
 import {
   guardUnhandledRejections,
@@ -263,4 +263,60 @@ Deno.test("transport sends every request header as given, repeated and unusual n
       ["x-one", "1"],
     ].sort(),
   );
+});
+
+Deno.test("transport ignores a Content-Length sent beside Transfer-Encoding: chunked", async (t) => {
+  // RFC 9112 section 6.3: Transfer-Encoding overrides Content-Length, which is removed before
+  // the response goes on. The declared lengths are false: longer and shorter than the body.
+  const body = "twenty-eight bytes, chunked.";
+  await using server = serveTcp(async (conn) => {
+    const head = await readHead(conn);
+    const declared = head.startsWith("GET /short") ? 5 : 5000;
+    await conn.write(new TextEncoder().encode(
+      "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n" +
+        `Content-Length: ${declared}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+        `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    ));
+  });
+  for (const path of ["/long", "/short"]) {
+    await t.step(
+      `a false length (${path}): unknown, the body read to its chunked end`,
+      async () => {
+        await using manager = new NetworkAccessManager();
+        const reply = manager.get(`${server.url}${path}`);
+        const progress: [number, number][] = [];
+        let totalAtMetadata: number | undefined;
+        reply.addEventListener("metadatachanged", () => totalAtMetadata = reply.bytesTotal);
+        reply.addEventListener("downloadprogress", (e) => progress.push([e.loaded, e.total]));
+        assert.equal(await reply.text(), body);
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        assert.equal(totalAtMetadata, -1);
+        assert.equal(reply.headers.get("content-length"), null);
+        assert.equal(reply.headers.get("transfer-encoding"), "chunked");
+        assert.deepEqual(progress.at(-1), [28, 28]);
+        assert.ok(progress.every(([, total]) => total === -1 || total === 28), String(progress));
+      },
+    );
+  }
+  await t.step("maxBodySize does not refuse the body for its false length", async () => {
+    await using manager = new NetworkAccessManager({ maxBodySize: 1000 });
+    const reply = manager.get(`${server.url}/long`);
+    assert.equal(await reply.text(), body, reply.errorString);
+  });
+  await t.step("the cache stores no false length", async () => {
+    const cache = new MemoryCache();
+    await using manager = new NetworkAccessManager({ cache });
+    assert.equal(await manager.get(`${server.url}/long`).text(), body);
+    const hit = manager.get(`${server.url}/long`);
+    assert.equal(await hit.text(), body);
+    assert.equal(hit.fromCache, true);
+    assert.notEqual(hit.headers.get("content-length"), "5000");
+    assert.ok(hit.bytesTotal === -1 || hit.bytesTotal === 28, String(hit.bytesTotal));
+    const stored = await cache.metaData(new URL(`${server.url}/long`));
+    assert.equal(
+      stored?.headers.find(([name]) => name.toLowerCase() === "content-length")?.[1],
+      undefined,
+    );
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
 });
