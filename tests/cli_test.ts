@@ -478,7 +478,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
     });
     await t.step("--max-redirs and --redirect-policy", async () => {
       const limited = await runCli(["-L", "--max-redirs", "1", `${server.url}/a`]);
-      assert.equal(limited.code, EXIT_CODES.protocol, limited.err);
+      assert.equal(limited.code, EXIT_CODES.tooManyRedirects, limited.err);
       assert.match(limited.err, /redirect/i);
       const manual = await runCli(["--redirect-policy", "manual", "-I", `${server.url}/a`]);
       assert.equal(manual.code, 0, manual.err);
@@ -826,9 +826,9 @@ Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
   await Deno.writeTextFile(`${dir}/me.key`, certs.key);
   await using server = serve(() => new Response("over tls\n"), certs);
   try {
-    await t.step("an unknown issuer: exit 35, the cause and the hint", async () => {
+    await t.step("an unknown issuer: exit 60 as in curl, the cause and the hint", async () => {
       const { code, err } = await runCli([server.url]);
-      assert.equal(code, EXIT_CODES.tls);
+      assert.equal(code, EXIT_CODES.peerVerification);
       assert.match(err, /unknown issuer.*trust the server's CA with --cacert FILE/);
     });
     await t.step("--cacert trusts the CA", async () => {

@@ -69,8 +69,8 @@ TLS
   -V, --version             the version
 
 Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS,
-130 canceled, 1 other.`;
+7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS
+handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },

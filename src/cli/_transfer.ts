@@ -223,7 +223,7 @@ export async function transfer(
     return EXIT_CODES.failure;
   }
   if (reply.error === NetworkError.NoError) return EXIT_CODES.ok;
-  const code = exitCode(reply.error, reply.status);
+  const code = exitCode(reply.error, reply.status, reply.errorString);
   if (code === EXIT_CODES.httpError && !settings.fail) return EXIT_CODES.ok;
   if (code === EXIT_CODES.canceled && signal.aborted) return code;
   progress.end();
