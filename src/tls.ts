@@ -86,20 +86,37 @@ export function checkClientCertificates(
   return out;
 }
 
+const UNKNOWN_ISSUER = /unknownissuer|unknown issuer|self.signed/;
+const EXPIRED = /expired|notvalidyet|not valid yet|not valid after|not valid before/;
+const NAME_MISMATCH = /notvalidforname|not valid for name|name mismatch/;
+const REVOKED = /revoked/;
+
+/**
+ * Whether the text of a failed TLS handshake says the server's certificate could not be
+ * verified (unknown issuer, outside its validity period, not for the host name, revoked), as
+ * opposed to a handshake that failed otherwise (a client certificate asked for or refused, no
+ * common protocol).
+ */
+export function peerNotVerified(text: string): boolean {
+  const lower = text.toLowerCase();
+  return UNKNOWN_ISSUER.test(lower) || EXPIRED.test(lower) || NAME_MISMATCH.test(lower) ||
+    REVOKED.test(lower);
+}
+
 /**
  * The cause of a failed TLS handshake in words a person can act on, from the text of the
  * error chain (rustls names the cause); `undefined` when the text names none.
  */
 export function tlsCause(text: string): string | undefined {
   const lower = text.toLowerCase();
-  if (/unknownissuer|unknown issuer|self.signed/.test(lower)) {
+  if (UNKNOWN_ISSUER.test(lower)) {
     return "unknown issuer: the server's certificate is not signed by a trusted CA " +
       "(trust its CA with caCerts)";
   }
-  if (/expired|notvalidyet|not valid yet|not valid after|not valid before/.test(lower)) {
+  if (EXPIRED.test(lower)) {
     return "certificate expired: the server's certificate is outside its validity period";
   }
-  if (/notvalidforname|not valid for name|name mismatch/.test(lower)) {
+  if (NAME_MISMATCH.test(lower)) {
     return "name mismatch: the server's certificate is not valid for this host name";
   }
   if (/certificaterequired|certificate required/.test(lower)) {
@@ -109,6 +126,6 @@ export function tlsCause(text: string): string | undefined {
   if (/alert: (unknownca|badcertificate|accessdenied|decrypterror)/.test(lower)) {
     return "client certificate refused: the server does not accept the client certificate";
   }
-  if (/revoked/.test(lower)) return "certificate revoked";
+  if (REVOKED.test(lower)) return "certificate revoked";
   return undefined;
 }

@@ -206,6 +206,12 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--cacert",
         "--cert",
         "--key",
+        "--user-agent",
+        "--compressed",
+        "--write-out",
+        "--dump-header",
+        "--connect-timeout",
+        "--location-trusted",
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);
@@ -226,6 +232,8 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--retry", "-v", "http://x.test/"], /--retry takes a whole number .*"-v"$/],
     [["-d", "a", "--data-binary", "b", "http://x.test/"], /give one of -d, --data-binary, /],
     [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
+    [["--connect-timeout", "-1", "http://x.test/"], /--connect-timeout takes a number .*"-1"$/],
+    [["--user-agent"], /Option '-A, --user-agent <value>' argument missing/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
     [["-H", "no colon", "http://x.test/"], /-H takes "Name: value" \("Name;" for an empty/],
     [["-o", "f", "http://x.test/1", "http://x.test/2"], /-o names one file/],
@@ -407,17 +415,23 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
     await t.step("-I prints the status line and headers, no body", async () => {
       const { code, out } = await runCli(["-I", `${server.url}/text`]);
       assert.equal(code, 0);
-      assert.match(out, /^HTTP 200 OK\r\n/);
+      assert.match(out, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(out, /content-length: 6\r\n/);
       assert.doesNotMatch(out, /hello/);
     });
     await t.step("-i writes the status line and headers before the body", async () => {
       const { code, out, err } = await runCli(["-i", `${server.url}/text`]);
       assert.equal(code, 0, err);
-      assert.match(out, /^HTTP 200 OK\r\n(.+\r\n)*content-length: 6\r\n(.+\r\n)*\r\nhello\n$/);
+      assert.match(
+        out,
+        /^HTTP\/1\.1 200 OK\r\n(.+\r\n)*content-length: 6\r\n(.+\r\n)*\r\nhello\n$/,
+      );
       const empty = await runCli(["-i", "-o", `${dir}/empty.head`, `${server.url}/empty.txt`]);
       assert.equal(empty.code, 0, empty.err);
-      assert.match(await Deno.readTextFile(`${dir}/empty.head`), /^HTTP 200 OK\r\n.*\r\n\r\n$/s);
+      assert.match(
+        await Deno.readTextFile(`${dir}/empty.head`),
+        /^HTTP\/1\.1 200 OK\r\n.*\r\n\r\n$/s,
+      );
     });
     await t.step("--fail: exit 22 and no body on an HTTP error; without it, the body", async () => {
       const plain = await runCli([`${server.url}/missing`]);
@@ -464,7 +478,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.equal(err, "");
       assert.equal(server.hits.get("/b"), undefined);
       const head = await runCli(["-I", `${server.url}/a`]);
-      assert.match(head.out, /^HTTP 302 Found\r\n/);
+      assert.match(head.out, /^HTTP\/1\.1 302 Found\r\n/);
       assert.match(head.out, /\r\nlocation: http:\/\/127\.0\.0\.1:\d+\/b\r\n/);
     });
     await t.step("-L follows; -v shows every hop", async () => {
@@ -478,11 +492,11 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
     });
     await t.step("--max-redirs and --redirect-policy", async () => {
       const limited = await runCli(["-L", "--max-redirs", "1", `${server.url}/a`]);
-      assert.equal(limited.code, EXIT_CODES.protocol, limited.err);
+      assert.equal(limited.code, EXIT_CODES.tooManyRedirects, limited.err);
       assert.match(limited.err, /redirect/i);
       const manual = await runCli(["--redirect-policy", "manual", "-I", `${server.url}/a`]);
       assert.equal(manual.code, 0, manual.err);
-      assert.match(manual.out, /^HTTP 302 Found/);
+      assert.match(manual.out, /^HTTP\/1\.1 302 Found/);
     });
     await t.step("-u user:password answers a Basic challenge", async () => {
       const { code, out } = await runCli(["-u", "bob:pa ss", `${server.url}/auth`]);
@@ -826,9 +840,9 @@ Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
   await Deno.writeTextFile(`${dir}/me.key`, certs.key);
   await using server = serve(() => new Response("over tls\n"), certs);
   try {
-    await t.step("an unknown issuer: exit 35, the cause and the hint", async () => {
+    await t.step("an unknown issuer: exit 60 as in curl, the cause and the hint", async () => {
       const { code, err } = await runCli([server.url]);
-      assert.equal(code, EXIT_CODES.tls);
+      assert.equal(code, EXIT_CODES.peerVerification);
       assert.match(err, /unknown issuer.*trust the server's CA with --cacert FILE/);
     });
     await t.step("--cacert trusts the CA", async () => {

@@ -11,6 +11,7 @@ import type { NetworkProxy } from "../../mod.ts";
 import { safeUrlText } from "../proxy/network_proxy.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { requestOf } from "./_request.ts";
+import { writeOutFormat } from "./_write_out.ts";
 import { statePathHint } from "./state_path.ts";
 
 /** The one-line usage, shown after a bad argument. */
@@ -30,17 +31,28 @@ Request
       --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
   -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
   -I, --head                send HEAD and print the response headers
-  -i, --include             the status line and headers before the body
+  -i, --include             the status line and headers before the body (of every
+                            response with -L: redirects too)
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
+  -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
+      --compressed          ask for gzip or br (Accept-Encoding) and decode it
 Redirects
   -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
-      --max-redirs N        most redirects to follow with -L (default 50)
+      --max-redirs N        most redirects to follow with -L (default 50), then exit 47
+      --location-trusted    as -L, and send -u credentials (and -H Authorization) to the
+                            other hosts redirected to as well (by default only to the URL's)
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
                             not from https to http), same-origin, user-verified, manual
 Output
   -o, --output FILE         write the body to FILE
   -O, --remote-name         write the body to a file named after the URL
+  -D, --dump-header FILE    write the status lines and headers to FILE (- for stdout)
+  -w, --write-out FORMAT    print FORMAT after each transfer (@file or @- reads it):
+                            %{http_code} %{http_version} %{url_effective} %{method}
+                            %{size_download} %{time_total} %{content_type}
+                            %{num_redirects} %{exitcode} %{errormsg} %header{NAME}
+                            %{stderr} %{stdout} %%, and \n \r \t \\ escapes
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
   -s, --silent              no progress lines, warnings or error messages (the exit code
                             tells a failure; bad arguments are still told)
@@ -56,6 +68,8 @@ State
 Network
   -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://
   -m, --timeout SECONDS     the whole transfer must end within SECONDS
+      --connect-timeout S   each request must have its response headers within S
+                            seconds (connection, TLS and the server's first answer)
       --transfer-timeout S  fail when no byte moves for S seconds
       --retry N             retry failed idempotent requests up to N times
       --parallel N          transfer up to N URLs at once (each to its own file, with -O)
@@ -69,8 +83,8 @@ TLS
   -V, --version             the version
 
 Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS,
-130 canceled, 1 other.`;
+7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS
+handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },
@@ -82,11 +96,16 @@ const OPTIONS = {
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
+  "user-agent": { type: "string", short: "A" },
+  compressed: { type: "boolean" },
   location: { type: "boolean", short: "L" },
+  "location-trusted": { type: "boolean" },
   "max-redirs": { type: "string" },
   "redirect-policy": { type: "string" },
   output: { type: "string", short: "o" },
   "remote-name": { type: "boolean", short: "O" },
+  "dump-header": { type: "string", short: "D" },
+  "write-out": { type: "string", short: "w" },
   verbose: { type: "boolean", short: "v" },
   silent: { type: "boolean", short: "s" },
   "show-error": { type: "boolean", short: "S" },
@@ -98,6 +117,7 @@ const OPTIONS = {
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
   timeout: { type: "string", short: "m" },
+  "connect-timeout": { type: "string" },
   "transfer-timeout": { type: "string" },
   retry: { type: "string" },
   parallel: { type: "string" },
@@ -198,7 +218,15 @@ export interface Plan {
   noCache: boolean;
   noCookies: boolean;
   timeout: number | undefined;
+  /** `--connect-timeout`: the most milliseconds each request waits for its response headers. */
+  connectTimeout: number | undefined;
   parallel: number | undefined;
+  /** `-D`: where the status lines and headers go (`-` for stdout). */
+  dumpHeader: string | undefined;
+  /** `-w`: the format printed after each transfer, escapes and `@file` read. */
+  writeOut: string | undefined;
+  /** `--location-trusted`: credentials go to every host redirected to. */
+  locationTrusted: boolean;
 }
 
 function parsed(args: string[]) {
@@ -214,6 +242,7 @@ const NUMBER_OPTIONS = new Map([
   ["-m", "timeout"],
   ["--timeout", "timeout"],
   ["--transfer-timeout", "transfer-timeout"],
+  ["--connect-timeout", "connect-timeout"],
   ["--retry", "retry"],
   ["--parallel", "parallel"],
 ]);
@@ -294,6 +323,9 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
   const { method, headers, body, warnings } = await requestOf(values, urls);
+  const writeOut = values["write-out"] === undefined
+    ? undefined
+    : await writeOutFormat(values["write-out"], warnings);
   const stderrTerminal = Deno.stderr.isTerminal();
   return {
     urls,
@@ -312,6 +344,10 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
     timeout: seconds("timeout", values.timeout),
+    connectTimeout: seconds("connect-timeout", values["connect-timeout"]),
     parallel,
+    dumpHeader: values["dump-header"],
+    writeOut,
+    locationTrusted: values["location-trusted"] ?? false,
   };
 }

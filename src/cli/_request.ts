@@ -153,6 +153,8 @@ export interface RequestOptions {
   form?: string[];
   head?: boolean;
   user?: string;
+  "user-agent"?: string;
+  compressed?: boolean;
 }
 
 /**
@@ -201,6 +203,26 @@ export async function requestOf(
   }
   /** Whether the command line sets `name` itself: not given, and not removed, with -H. */
   const mayAdd = (name: string) => !headers.has(name) && !removed.has(name);
+  const agent = values["user-agent"];
+  if (agent !== undefined && mayAdd("user-agent")) {
+    if (agent.trim() === "") {
+      // As curl's -A "": no User-Agent of its own, but fetch sends its default.
+      warnings.push(
+        `-A "": User-Agent cannot be left out, a request without one gets a default value ` +
+          `from Deno's fetch (give -A NAME to choose it)`,
+      );
+    } else {
+      try {
+        headers.set("user-agent", agent);
+      } catch {
+        throw new Exit(EXIT_CODES.usage, `-A "${agent}" is not a valid User-Agent value`, true);
+      }
+    }
+  }
+  // As curl: --compressed asks for the codings it decodes (a -H Accept-Encoding wins). A
+  // request with its own Accept-Encoding is decoded by Deno's fetch, which decodes gzip and br
+  // (not deflate, which curl asks for too).
+  if (values.compressed && mayAdd("accept-encoding")) headers.set("accept-encoding", "gzip, br");
   let body: Uint8Array | null = null;
   const binary = values["data-binary"] !== undefined;
   const data = values.data ?? values["data-binary"];

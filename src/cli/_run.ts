@@ -8,18 +8,22 @@
 import {
   type Layer,
   NetworkAccessManager,
+  NetworkError,
   type NetworkReply,
+  NetworkReplyError,
   type NetworkRequest,
   type RedirectPolicy,
   RequestBody,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
+import { HttpVersions } from "./_headers_out.ts";
 import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText, sliced } from "./_request.ts";
 import { openState } from "./_state.ts";
 import { transfer } from "./_transfer.ts";
 import { type Hop, redact } from "./_verbose.ts";
+import { usesHttpVersion } from "./_write_out.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 
@@ -40,7 +44,7 @@ export async function run(
   const retry = count("retry", values.retry, 0);
   // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
   const redirectPolicy = values["redirect-policy"] ??
-    (values.location ? undefined : "manual");
+    (values.location || values["location-trusted"] ? undefined : "manual");
   if (redirectPolicy !== undefined && !REDIRECT_POLICIES.includes(redirectPolicy)) {
     throw new Exit(
       EXIT_CODES.usage,
@@ -90,6 +94,18 @@ export async function run(
   }
   await using _closing = manager;
   const uploads = new WeakMap<NetworkRequest, Uint8Array>();
+  // The versions of status lines (-i, -I, -D, -w %{http_version}): https origins are asked in
+  // a TLS handshake of their own, only when one is printed.
+  const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
+    (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
+  const versions = new HttpVersions(
+    printsVersion && proxy === undefined && !settings.offline,
+    caCerts,
+    clientCertificate,
+  );
+  const trustedAuthorization = settings.locationTrusted
+    ? settings.headers.get("authorization")
+    : null;
   const network: Layer = (next) => async (exchange) => {
     // This send gets a stream of the bytes (for upload progress); the layers above keep seeing
     // the replayable bytes, so a 307 or an authentication challenge can send them again.
@@ -98,11 +114,19 @@ export async function run(
     if (upload !== undefined && replayable !== null) {
       exchange.body = RequestBody.from(sliced(upload));
     }
+    // --location-trusted: the credentials of -u (or -H Authorization) go to every host
+    // redirected to, where the redirect layer leaves them out.
+    if (
+      trustedAuthorization !== null && exchange.hop > 0 && !exchange.headers.has("authorization")
+    ) {
+      exchange.headers.set("authorization", trustedAuthorization);
+    }
     const hop: Hop = {
       url: new URL(exchange.url.href),
       method: exchange.method,
       requestHeaders: new Headers(exchange.headers),
       status: 0,
+      statusText: "",
       responseHeaders: new Headers(),
     };
     const list = hops.get(exchange.reply) ?? [];
@@ -116,11 +140,14 @@ export async function run(
     }
     let response: Response;
     try {
-      response = await next(exchange);
+      response = settings.connectTimeout === undefined
+        ? await next(exchange)
+        : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);
     } finally {
       exchange.body = replayable;
     }
     hop.status = response.status;
+    hop.statusText = response.statusText;
     hop.responseHeaders = new Headers(response.headers);
     if (settings.verbose) {
       const lines = [`< ${response.status} ${response.statusText}`.trimEnd()];
@@ -151,6 +178,7 @@ export async function run(
         cache,
         state.cookieJar,
         hops,
+        versions,
         uploads,
         progress,
         controller.signal,
@@ -178,5 +206,38 @@ export async function run(
     } catch {
       // No signals on this platform.
     }
+  }
+}
+
+/**
+ * `--connect-timeout`: `response`, or a `TimeoutError` when its headers take longer than `ms`.
+ * Deno's `fetch` does not tell when a connection is up, so the time runs from the send of each
+ * request (each redirect hop, each attempt) to its response headers: connection, TLS
+ * handshake and the server's first answer, not the body.
+ */
+async function headersWithin(
+  response: Promise<Response>,
+  ms: number,
+  url: URL,
+): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // The send is aborted with the reply, which this error fails; a response that comes
+      // after all is let go.
+      response.then((late) => late.body?.cancel(), () => {}).catch(() => {});
+      reject(
+        new NetworkReplyError(
+          NetworkError.TimeoutError,
+          `Connection to ${url.host} timed out after ${ms} ms: no response headers ` +
+            "(--connect-timeout)",
+        ),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([response, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

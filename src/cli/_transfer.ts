@@ -15,10 +15,12 @@ import {
   NetworkRequest,
 } from "../../mod.ts";
 import { _withoutUserinfo } from "../_redact.ts";
+import { headerBlocks, type HttpVersions } from "./_headers_out.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
 import { explain, type Hop } from "./_verbose.ts";
+import { renderWriteOut } from "./_write_out.ts";
 import { Exit, EXIT_CODES, exitCode } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
@@ -97,12 +99,14 @@ export async function transfer(
   cache: _ObservedCache | null,
   jar: CookieJar | null,
   hops: Map<NetworkReply, Hop[]>,
+  versions: HttpVersions,
   uploads: WeakMap<NetworkRequest, Uint8Array>,
   progress: _ProgressDisplay,
   signal: AbortSignal,
   verbose: (line: string) => void,
   stderr: (line: string) => void,
 ): Promise<number> {
+  const started = performance.now();
   const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
@@ -129,20 +133,40 @@ export async function transfer(
     download.update(event.loaded, event.total);
   });
   const failHttp = () => settings.fail && reply.status >= 400;
-  // -i: the status line and headers go before the body, where the body goes.
-  const headerBlock = () => {
-    const lines = [`HTTP ${reply.status} ${reply.statusText}`.trimEnd()];
-    for (const [name, value] of reply.headers) lines.push(`${name}: ${value}`);
-    return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
-  };
+  // -i: the status lines and headers go before the body, where the body goes.
+  const headerBlock = () => headerBlocks(reply, hops.get(reply) ?? [], versions);
   type Sink = { write(p: Uint8Array): Promise<number>; close(): void };
   let out = null as Sink | null;
   let refused = false;
   let writeError: Error | null = null;
+  /** What could not be written. */
+  let unwritten = file ?? "stdout";
+  // -D: they go to a file, or to stdout before the body.
+  let dumped = settings.dumpHeader === undefined;
+  /** Writes the -D headers once; false when they cannot be written. */
+  const dump = async () => {
+    if (dumped || reply.status === 0) return true;
+    dumped = true;
+    const target = settings.dumpHeader!;
+    try {
+      const text = await headerBlock();
+      if (target === "-") await writeAll(Deno.stdout, text);
+      else await Deno.writeFile(target, text);
+      return true;
+    } catch (error) {
+      writeError = error as Error;
+      unwritten = target === "-" ? "stdout" : target;
+      return false;
+    }
+  };
   const copy = async () => {
     for await (const chunk of reply) {
       if (failHttp() || settings.head) continue;
       if (out === null) {
+        if (!(await dump())) {
+          reply.abort();
+          return;
+        }
         if (file !== undefined) {
           try {
             out = await Deno.open(file, { write: true, create: true, truncate: true });
@@ -161,7 +185,7 @@ export async function transfer(
         }
         if (settings.include) {
           try {
-            await writeAll(out, headerBlock());
+            await writeAll(out, await headerBlock());
           } catch (error) {
             writeError = error as Error;
             reply.abort();
@@ -193,7 +217,7 @@ export async function transfer(
       // An empty body still makes the file.
       try {
         using made = await Deno.open(file, { write: true, create: true, truncate: true });
-        if (settings.include) await writeAll(made, headerBlock());
+        if (settings.include) await writeAll(made, await headerBlock());
       } catch (error) {
         writeError = error as Error;
       }
@@ -201,36 +225,69 @@ export async function transfer(
       out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
       reply.status > 0 && reply.error === NetworkError.NoError
     ) {
-      await writeAll(Deno.stdout, headerBlock());
+      if (await dump()) await writeAll(Deno.stdout, await headerBlock());
     }
+    if (writeError === null) await dump();
   } finally {
     out?.close();
   }
   if (reply.error === NetworkError.NoError || reply.status > 0) download.finish();
-  if (settings.head && reply.status > 0) await writeAll(Deno.stdout, headerBlock());
+  if (settings.head && reply.status > 0) await writeAll(Deno.stdout, await headerBlock());
   if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
+  const { code, message } = outcome(
+    reply,
+    settings,
+    refused,
+    writeError === null ? null : `cannot write ${unwritten}: ${(writeError as Error).message}`,
+    signal,
+  );
+  if (message !== "") {
+    progress.end();
+    stderr(`netaccess: ${message}`);
+  }
+  if (settings.writeOut !== undefined) {
+    const pieces = await renderWriteOut(settings.writeOut, {
+      status: reply.status,
+      httpVersion: () => versions.of(reply.url),
+      url: reply.url,
+      method: settings.method,
+      size: reply.bytesReceived,
+      elapsed: performance.now() - started,
+      headers: reply.headers,
+      redirects: reply.redirects.length,
+      exitCode: code,
+      error: message,
+    });
+    for (const { to, text } of pieces) {
+      await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
+    }
+  }
+  return code;
+}
+
+/** The exit code of a transfer, and the error told for it (`""` for none). */
+function outcome(
+  reply: NetworkReply,
+  settings: Plan,
+  refused: boolean,
+  writeError: string | null,
+  signal: AbortSignal,
+): { code: number; message: string } {
   if (refused) {
-    progress.end();
-    stderr(
-      `netaccess: ${reply.url.href} is binary, and binary output can mess up a terminal: ` +
+    return {
+      code: EXIT_CODES.output,
+      message: `${reply.url.href} is binary, and binary output can mess up a terminal: ` +
         `write it with -o FILE or -O, or pipe it (| cat) to see it anyway`,
-    );
-    return EXIT_CODES.output;
+    };
   }
-  if (writeError !== null) {
-    progress.end();
-    stderr(`netaccess: cannot write ${file ?? "stdout"}: ${writeError.message}`);
-    return EXIT_CODES.failure;
-  }
-  if (reply.error === NetworkError.NoError) return EXIT_CODES.ok;
-  const code = exitCode(reply.error, reply.status);
-  if (code === EXIT_CODES.httpError && !settings.fail) return EXIT_CODES.ok;
-  if (code === EXIT_CODES.canceled && signal.aborted) return code;
-  progress.end();
+  if (writeError !== null) return { code: EXIT_CODES.failure, message: writeError };
+  if (reply.error === NetworkError.NoError) return { code: EXIT_CODES.ok, message: "" };
+  const code = exitCode(reply.error, reply.status, reply.errorString);
+  if (code === EXIT_CODES.httpError && !settings.fail) return { code: EXIT_CODES.ok, message: "" };
+  if (code === EXIT_CODES.canceled && signal.aborted) return { code, message: "" };
   const what = reply.status > 0
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
       .trimEnd()
     : `${settings.method} ${reply.url.href} failed`;
-  stderr(`netaccess: ${what}: ${reply.errorString}${hint(reply, settings.offline)}`);
-  return code;
+  return { code, message: `${what}: ${reply.errorString}${hint(reply, settings.offline)}` };
 }

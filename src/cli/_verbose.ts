@@ -41,6 +41,7 @@ export interface Hop {
   method: string;
   requestHeaders: Headers;
   status: number;
+  statusText: string;
   responseHeaders: Headers;
 }
 

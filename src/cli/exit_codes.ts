@@ -5,6 +5,7 @@
  */
 
 import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
+import { peerNotVerified } from "../tls.ts";
 
 /**
  * The exit codes of the command line, by class of failure ({@linkcode NetworkError} ranges).
@@ -15,7 +16,7 @@ import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
  * | 0 | success |
  * | 1 | another failure (a file that cannot be read or written) |
  * | 2 | bad arguments: a one-line error and the usage line |
- * | 3 | protocol: a malformed URL, an unknown scheme, a refused or endless redirect, a malformed response |
+ * | 3 | protocol: a malformed URL, an unknown scheme, a refused redirect, a malformed response |
  * | 5 | proxy: refused, not found, closed, timed out, authentication required |
  * | 6 | the host name could not be resolved |
  * | 7 | connection: refused, closed early, network off or not permitted |
@@ -23,7 +24,9 @@ import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
  * | 23 | output refused: a binary body to a terminal |
  * | 26 | content: a body that cannot be sent again, a `file:` URL missing or unreadable |
  * | 28 | timeout: `--timeout`, `--transfer-timeout`, or the connection |
- * | 35 | TLS: the handshake failed (unknown issuer, expired, name mismatch, certificate required) |
+ * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
+ * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
+ * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked) |
  * | 130 | canceled (Ctrl-C) |
  *
  * @example Telling failures apart in a script
@@ -33,6 +36,7 @@ import { NetworkError, type NetworkErrorCode } from "../../mod.ts";
  *
  * assert.equal(EXIT_CODES.httpError, 22);
  * assert.equal(EXIT_CODES.timeout, 28);
+ * assert.equal(EXIT_CODES.peerVerification, 60);
  * ```
  */
 export const EXIT_CODES: {
@@ -48,6 +52,8 @@ export const EXIT_CODES: {
   readonly content: 26;
   readonly timeout: 28;
   readonly tls: 35;
+  readonly tooManyRedirects: 47;
+  readonly peerVerification: 60;
   readonly canceled: 130;
 } = Object.freeze({
   ok: 0,
@@ -62,6 +68,8 @@ export const EXIT_CODES: {
   content: 26,
   timeout: 28,
   tls: 35,
+  tooManyRedirects: 47,
+  peerVerification: 60,
   canceled: 130,
 });
 
@@ -72,16 +80,18 @@ export class Exit extends Error {
   }
 }
 
-/** The exit code of a failed reply. */
-export function exitCode(error: NetworkErrorCode, status: number): number {
+/**
+ * The exit code of a failed reply; `errorString` tells a certificate that could not be
+ * verified (60) from another failed TLS handshake (35).
+ */
+export function exitCode(error: NetworkErrorCode, status: number, errorString = ""): number {
   if (error === NetworkError.OperationCanceledError) return EXIT_CODES.canceled;
   if (error === NetworkError.TimeoutError) return EXIT_CODES.timeout;
-  if (error === NetworkError.SslHandshakeFailedError) return EXIT_CODES.tls;
-  if (
-    error === NetworkError.TooManyRedirectsError || error === NetworkError.InsecureRedirectError
-  ) {
-    return EXIT_CODES.protocol;
+  if (error === NetworkError.SslHandshakeFailedError) {
+    return peerNotVerified(errorString) ? EXIT_CODES.peerVerification : EXIT_CODES.tls;
   }
+  if (error === NetworkError.TooManyRedirectsError) return EXIT_CODES.tooManyRedirects;
+  if (error === NetworkError.InsecureRedirectError) return EXIT_CODES.protocol;
   if (error === NetworkError.HostNotFoundError) return EXIT_CODES.hostNotFound;
   if (error < 100) return EXIT_CODES.connection;
   if (error < 200) return EXIT_CODES.proxy;
