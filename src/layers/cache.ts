@@ -28,6 +28,7 @@ import {
   _varyFields,
   type CachePolicy,
 } from "../cache/_policy.ts";
+import { _byteRange, _sliceBody } from "../cache/_range.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { setResponseInfo } from "../exchange.ts";
@@ -125,14 +126,20 @@ export function cacheLayer(
       }
       return response;
     }
-    // Ranges and the caller's own conditionals go to the network untouched.
+    // Ranges and the caller's own conditionals go to the network untouched, but for a range
+    // of a stored complete response, and (in a shared cache) a validation it answers.
     const headers = exchange.headers;
-    if (headers.has("range") || CONDITIONALS.some((name) => headers.has(name))) {
+    const conditional = CONDITIONALS.some((name) => headers.has(name));
+    if (conditional || headers.has("range")) {
       // A shared cache answers a validation request from a fresh stored response (RFC 9111
       // section 4.3.2), as a proxy does; a private one passes it on.
       if (context.shared && load === "prefer-network") {
         const answered = await answerValidation(context);
         if (answered !== null) return answered;
+      }
+      if (!conditional && !headers.has("if-range") && load !== "always-network") {
+        const ranged = await serveRange(context, load);
+        if (ranged !== null) return ranged;
       }
       if (load === "always-cache") throw notInCache(exchange);
       return await next(exchange);
@@ -338,6 +345,43 @@ async function answerValidation(context: Context): Promise<Response | null> {
   await context.cache.touch(candidate.entry).catch(() => {});
   const response = new Response(null, { status: 304, statusText: "Not Modified", headers: served });
   return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
+}
+
+/**
+ * A `206` with one byte range of a stored complete `200` that the request may use (fresh, or
+ * any stored one under `"prefer-cache"` and `"always-cache"`), or `null`: several ranges, a
+ * range the body cannot satisfy, a coded body (stored decoded, while ranges count coded bytes)
+ * and a request's `no-store` or `no-cache` are left to the origin.
+ */
+async function serveRange(context: Context, load: CacheLoadControl): Promise<Response | null> {
+  const { exchange } = context;
+  const directives = requestDirectives(exchange.headers);
+  if (exchange.method !== "GET" || directives.has("no-store")) return null;
+  const candidate = await lookup(context);
+  if (candidate === null || candidate.entry.status !== 200) return null;
+  const { entry, policy } = candidate;
+  if (headerOf(entry.headers, "content-encoding") !== undefined) return null;
+  const range = _byteRange(exchange.headers.get("range")!, entry.bodySize);
+  if (range === null) return null;
+  const anyStored = (load === "prefer-cache" || load === "always-cache") &&
+    !directives.has("no-cache");
+  if (!anyStored && evaluate(context, candidate).use !== "fresh") return null;
+  let body: ReadableStream<Uint8Array> | null;
+  try {
+    body = await context.cache.body(entry);
+  } catch {
+    return null;
+  }
+  if (body === null) return null;
+  const headers = _servedHeaders(entry.headers, policy.age());
+  headers.set("content-range", `bytes ${range.first}-${range.last}/${entry.bodySize}`);
+  headers.set("content-length", String(range.last - range.first + 1));
+  const response = new Response(_sliceBody(body, range), {
+    status: 206,
+    statusText: "Partial Content",
+    headers,
+  });
+  return setResponseInfo(response, { url: exchange.url, fromCache: true });
 }
 
 /** How the policy lets the request use the stored response. */
