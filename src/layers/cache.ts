@@ -142,6 +142,10 @@ export function cacheLayer(
         if (ranged !== null) return ranged;
       }
       if (load === "always-cache") throw notInCache(exchange);
+      // only-if-cached never reaches the network, whatever else the request asks.
+      if (requestDirectives(headers).has("only-if-cached")) {
+        return await onlyIfCached(context, null, load);
+      }
       return await next(exchange);
     }
     const directives = requestDirectives(headers);

@@ -202,3 +202,28 @@ Deno.test("cache layer never stores a 206 as the full response", async (t) => {
 Deno.test("cache layer ranges end with no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("cache layer: a range or conditional request with only-if-cached never reaches the network", async (t) => {
+  for (const store of STORES) {
+    await t.step(store, async () => {
+      await using env = await setup(store, origin("0123456789A"));
+      const onlyIfCached = { "cache-control": "only-if-cached" };
+      for (
+        const headers of [
+          { ...onlyIfCached, range: "bytes=0-1" },
+          { ...onlyIfCached, "if-none-match": '"a"' },
+        ]
+      ) {
+        const { reply } = await env.get({ headers });
+        assert.equal(reply.status, 504, JSON.stringify(headers));
+        assert.equal(reply.fromCache, true);
+      }
+      assert.equal(env.seen.length, 0);
+      await env.get();
+      const ranged = await env.get(range("bytes=0-1", { headers: onlyIfCached }));
+      assert.equal(ranged.reply.status, 206);
+      assert.equal(ranged.text, "01");
+      assert.equal(env.seen.length, 1);
+    });
+  }
+});
