@@ -67,13 +67,16 @@ const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 const LONG_DAY = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)";
 const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
-const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
-const RFC850 = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
-const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+// Names in any case, as browsers read them ("THU", "AUG", "gmt"): RFC 9110 asks senders for
+// the exact case and recipients for robustness.
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`, "i");
+const RFC850 = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`, "i");
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`, "i");
 
 /**
  * Parses an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, or the obsolete RFC 850 and
- * asctime forms. Anything else (other zones, missing comma, two values joined) is `NaN`.
+ * asctime forms, with day, month and zone names in any case. Anything else (other zones,
+ * missing comma, two values joined) is `NaN`.
  */
 export function _parseHttpDate(value: string): number {
   const text = value.trim();

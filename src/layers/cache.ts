@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { CacheEntry, CacheWriter, NetworkCache } from "../cache/network_cache.ts";
+import type { CacheEntry, NetworkCache } from "../cache/network_cache.ts";
 import {
   _hasValidator,
   _loadPolicyClass,
@@ -28,10 +28,12 @@ import {
   _varyFields,
   type CachePolicy,
 } from "../cache/_policy.ts";
+import { _byteRange, _sliceBody } from "../cache/_range.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { setResponseInfo } from "../exchange.ts";
-import { NULL_BODY_STATUSES, withBody } from "../_response.ts";
+import { NULL_BODY_STATUSES } from "../_response.ts";
+import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
 
@@ -124,16 +126,26 @@ export function cacheLayer(
       }
       return response;
     }
-    // Ranges and the caller's own conditionals go to the network untouched.
+    // Ranges and the caller's own conditionals go to the network untouched, but for a range
+    // of a stored complete response, and (in a shared cache) a validation it answers.
     const headers = exchange.headers;
-    if (headers.has("range") || CONDITIONALS.some((name) => headers.has(name))) {
+    const conditional = CONDITIONALS.some((name) => headers.has(name));
+    if (conditional || headers.has("range")) {
       // A shared cache answers a validation request from a fresh stored response (RFC 9111
       // section 4.3.2), as a proxy does; a private one passes it on.
       if (context.shared && load === "prefer-network") {
         const answered = await answerValidation(context);
         if (answered !== null) return answered;
       }
+      if (!conditional && !headers.has("if-range") && load !== "always-network") {
+        const ranged = await serveRange(context, load);
+        if (ranged !== null) return ranged;
+      }
       if (load === "always-cache") throw notInCache(exchange);
+      // only-if-cached never reaches the network, whatever else the request asks.
+      if (requestDirectives(headers).has("only-if-cached")) {
+        return await onlyIfCached(context, null, load);
+      }
       return await next(exchange);
     }
     const directives = requestDirectives(headers);
@@ -337,6 +349,43 @@ async function answerValidation(context: Context): Promise<Response | null> {
   await context.cache.touch(candidate.entry).catch(() => {});
   const response = new Response(null, { status: 304, statusText: "Not Modified", headers: served });
   return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
+}
+
+/**
+ * A `206` with one byte range of a stored complete `200` that the request may use (fresh, or
+ * any stored one under `"prefer-cache"` and `"always-cache"`), or `null`: several ranges, a
+ * range the body cannot satisfy, a coded body (stored decoded, while ranges count coded bytes)
+ * and a request's `no-store` or `no-cache` are left to the origin.
+ */
+async function serveRange(context: Context, load: CacheLoadControl): Promise<Response | null> {
+  const { exchange } = context;
+  const directives = requestDirectives(exchange.headers);
+  if (exchange.method !== "GET" || directives.has("no-store")) return null;
+  const candidate = await lookup(context);
+  if (candidate === null || candidate.entry.status !== 200) return null;
+  const { entry, policy } = candidate;
+  if (headerOf(entry.headers, "content-encoding") !== undefined) return null;
+  const range = _byteRange(exchange.headers.get("range")!, entry.bodySize);
+  if (range === null) return null;
+  const anyStored = (load === "prefer-cache" || load === "always-cache") &&
+    !directives.has("no-cache");
+  if (!anyStored && evaluate(context, candidate).use !== "fresh") return null;
+  let body: ReadableStream<Uint8Array> | null;
+  try {
+    body = await context.cache.body(entry);
+  } catch {
+    return null;
+  }
+  if (body === null) return null;
+  const headers = _servedHeaders(entry.headers, policy.age());
+  headers.set("content-range", `bytes ${range.first}-${range.last}/${entry.bodySize}`);
+  headers.set("content-length", String(range.last - range.first + 1));
+  const response = new Response(_sliceBody(body, range), {
+    status: 206,
+    statusText: "Partial Content",
+    headers,
+  });
+  return setResponseInfo(response, { url: exchange.url, fromCache: true });
 }
 
 /** How the policy lets the request use the stored response. */
@@ -601,144 +650,6 @@ async function store(context: Context, response: Response): Promise<Response> {
     ? Math.min(REDIRECT_BODY_WAIT_MS, Math.max(1, Math.floor(timeout / 2)))
     : REDIRECT_BODY_WAIT_MS;
   return await tee(response, ready, exchange, wait);
-}
-
-/** The statuses of a redirect a client follows to its `Location` (RFC 9110 section 15.4). */
-const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-
-/**
- * The most bytes of a redirect's body read on to store it when its reader cancels it (a
- * redirect that is followed is cancelled unread); a longer body is not stored.
- */
-const REDIRECT_BODY_READ = 64 * 1024;
-
-/**
- * How long reading a cancelled redirect's body on waits for its next bytes before it gives up
- * (and stores nothing): a stalled body delays the redirect by no more than this, or by half the
- * transfer timeout when that is shorter.
- */
-const REDIRECT_BODY_WAIT_MS = 500;
-
-/**
- * How many more bytes of a cancelled body are read on to store it: up to
- * {@linkcode REDIRECT_BODY_READ} of a redirect's body, unless its declared length is longer;
- * none of any other body.
- */
-function readOnAfterCancel(response: Response): number {
-  if (!REDIRECT_STATUSES.has(response.status) || !response.headers.has("location")) return 0;
-  const declared = Number(response.headers.get("content-length") ?? 0);
-  return declared > REDIRECT_BODY_READ ? 0 : REDIRECT_BODY_READ;
-}
-
-/** The next read of `reader`, or `null` when nothing came within `ms`. */
-function readWithin(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  ms: number,
-): Promise<ReadableStreamReadResult<Uint8Array> | null> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(null), ms);
-    reader.read().then((chunk) => {
-      clearTimeout(timer);
-      resolve(chunk);
-    }, (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-/**
- * Streams the body to the reply and to the store. A body read to its end is published; one that
- * fails, is aborted or is cancelled is not, except a short redirect body cancelled unread: it is
- * read on to its end (each chunk counts as activity for the transfer timeout, and a pause of
- * `wait` milliseconds gives up) and published.
- */
-async function tee(
-  response: Response,
-  ready: Promise<CacheWriter>,
-  exchange: Exchange,
-  wait: number,
-): Promise<Response> {
-  const { signal } = exchange;
-  const source = response.body;
-  let settled = false;
-  const abort = async () => {
-    if (settled) return;
-    settled = true;
-    signal.removeEventListener("abort", onAbort);
-    await (await ready.catch(() => null))?.abort().catch(() => {});
-  };
-  const onAbort = () => void abort();
-  const commit = async () => {
-    if (settled) return;
-    settled = true;
-    signal.removeEventListener("abort", onAbort);
-    const writer = await ready.catch(() => null);
-    await writer?.commit().catch(() => false);
-  };
-  if (source === null) {
-    await commit();
-    return response;
-  }
-  signal.addEventListener("abort", onAbort, { once: true });
-  const reader = source.getReader();
-  let readOn = readOnAfterCancel(response);
-  /** Reads the rest of a cancelled body into the store; whether it was published. */
-  const storeRest = async (): Promise<boolean> => {
-    const writer = await ready.catch(() => null);
-    if (writer === null) return false;
-    while (!settled && !signal.aborted) {
-      let chunk: ReadableStreamReadResult<Uint8Array> | null;
-      try {
-        chunk = await readWithin(reader, wait);
-      } catch {
-        return false;
-      }
-      if (chunk === null) return false;
-      if (chunk.done) {
-        await commit();
-        return true;
-      }
-      readOn -= chunk.value.byteLength;
-      if (readOn < 0) return false;
-      exchange.monitor.activity();
-      await writer.write(chunk.value).catch(() => {});
-    }
-    return false;
-  };
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        await abort();
-        controller.error(error);
-        return;
-      }
-      if (chunk.done) {
-        await commit();
-        controller.close();
-        return;
-      }
-      readOn -= chunk.value.byteLength;
-      controller.enqueue(chunk.value);
-      if (settled) return;
-      const writer = await ready.catch(() => null);
-      if (writer === null) {
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        return;
-      }
-      await writer.write(chunk.value).catch(() => {});
-    },
-    async cancel(reason) {
-      if (readOn > 0 && !settled && await storeRest()) return;
-      await abort();
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-  return withBody(response, body);
 }
 
 /** Whether a request carried a user's state: a `Cookie` (the user's or the jar's), URL credentials. */

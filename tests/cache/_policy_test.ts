@@ -17,6 +17,12 @@ Deno.test("HTTP-date parsing accepts the three RFC 9110 forms and nothing else",
     assert.equal(_parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), NOV_6_1994);
     assert.equal(_parseHttpDate("Sun Nov  6 08:49:37 1994"), NOV_6_1994);
   });
+  await t.step("names in any case, as browsers read them", () => {
+    assert.equal(_parseHttpDate("sun, 06 Nov 1994 08:49:37 GMT"), NOV_6_1994);
+    assert.equal(_parseHttpDate("SUN, 06 NOV 1994 08:49:37 gmt"), NOV_6_1994);
+    assert.equal(_parseHttpDate("SUNDAY, 06-nov-94 08:49:37 Gmt"), NOV_6_1994);
+    assert.equal(_parseHttpDate("SUN NOV  6 08:49:37 1994"), NOV_6_1994);
+  });
   await t.step("invalid forms", () => {
     for (
       const value of [
@@ -24,7 +30,7 @@ Deno.test("HTTP-date parsing accepts the three RFC 9110 forms and nothing else",
         "Thu, 18 Aug 2050 2:01:18 GMT",
         "Thu 18 Aug 2050 02:01:18 GMT",
         "Thu, 31 Feb 2050 02:01:18 GMT",
-        "sun, 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 Z",
         "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:38 GMT",
         "0",
       ]

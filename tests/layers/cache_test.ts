@@ -561,6 +561,25 @@ Deno.test("cache layer honours the request's Cache-Control directives", async (t
   }
 });
 
+Deno.test("cache layer reads an Expires whose names are not in the usual case, as browsers do", async (t) => {
+  for (
+    const expires of [
+      "THU, 18 Aug 2050 02:01:18 GMT",
+      "Thu, 18 AUG 2050 02:01:18 GMT",
+      "Thu, 18 Aug 2050 02:01:18 gMT",
+    ]
+  ) {
+    await t.step(expires, async () => {
+      await using env = await setup((_, n) => new Response(`v${n}`, { headers: { expires } }));
+      await env.get();
+      env.advance(3);
+      const second = await env.get();
+      assert.equal(second.text, "v1");
+      assert.equal(second.reply.fromCache, true);
+    });
+  }
+});
+
 Deno.test("cache layer ends with no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
