@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { MockTransport } from "../testing.ts";
 import {
+  closedPort,
   guardUnhandledRejections,
   readHead,
   serve,
@@ -262,6 +263,63 @@ Deno.test("transferTimeout does not count a redirect hop's wait for a queue slot
       assert.match(lost.errorString, /^No data moved for 200 ms /);
       assert.ok(performance.now() - started >= 600, "500 ms in the queue, then 200 ms sent");
       assert.equal(await hold.text(), "/hold");
+    });
+  } finally {
+    end.resolve();
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transferTimeout does not count the retry layer's wait before it sends again", async (t) => {
+  // `/busy` answers 503 (after a Retry-After of 1 s for `?after`) once, then 200; `/stall`
+  // answers 503 once, then its headers and no byte more until the test ends.
+  const end = Promise.withResolvers<void>();
+  const seen = new Map<string, number>();
+  await using server = serve((request) => {
+    const url = new URL(request.url);
+    const hits = (seen.get(url.href) ?? 0) + 1;
+    seen.set(url.href, hits);
+    if (hits === 1) {
+      const headers = url.search === "?after" ? { "retry-after": "1" } : undefined;
+      return new Response("busy", { status: 503, headers });
+    }
+    if (url.pathname === "/stall") {
+      return new Response(
+        new ReadableStream({ start: (c) => void end.promise.then(() => c.close()) }),
+      );
+    }
+    return new Response("done");
+  });
+  const retry = { delay: 300, jitter: false, limit: 1 };
+  try {
+    await t.step("a backoff wait after a 503", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 100 });
+      const reply = manager.get(`${server.url}/busy`);
+      assert.equal(await reply.text(), "done", reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("a Retry-After wait", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 300 });
+      const reply = manager.get(`${server.url}/busy?after`);
+      assert.equal(await reply.text(), "done", reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("a backoff wait after a refused connection", async () => {
+      await using manager = new NetworkAccessManager({ retry });
+      const reply = manager.get(`http://127.0.0.1:${closedPort()}/`, { transferTimeout: 100 });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ConnectionRefusedError, reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("the attempt sent again times out when nothing moves", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 200 });
+      const started = performance.now();
+      const reply = manager.get(`${server.url}/stall`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.TimeoutError);
+      assert.match(reply.errorString, /^No data moved for 200 ms /);
+      assert.equal(reply.retries, 1);
+      assert.ok(performance.now() - started >= 500, "300 ms of backoff, then 200 ms sent");
     });
   } finally {
     end.resolve();
