@@ -326,3 +326,29 @@ Deno.test("transferTimeout does not count the retry layer's wait before it sends
   }
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("transferTimeout does not count the wait for the authenticator", async (t) => {
+  await using server = serve((request) =>
+    request.headers.get("authorization") === null
+      ? new Response("sign in", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } })
+      : new Response("signed in")
+  );
+  for (const answer of [{ username: "u", password: "p" }, undefined]) {
+    await t.step(answer === undefined ? "it gives up" : "it answers", async () => {
+      await using manager = new NetworkAccessManager({
+        transferTimeout: 100,
+        authenticator: async () => (await tick(300), answer),
+      });
+      const reply = manager.get(server.url);
+      const body = await reply.text();
+      if (answer === undefined) {
+        assert.equal(reply.error, NetworkError.AuthenticationRequiredError, reply.errorString);
+        assert.equal(body, "sign in");
+      } else {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        assert.equal(body, "signed in");
+      }
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
