@@ -352,3 +352,29 @@ Deno.test("transferTimeout does not count the wait for the authenticator", async
   }
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("transferTimeout does not count the wait for the redirectVerifier", async (t) => {
+  await using server = serve((request) =>
+    new URL(request.url).pathname === "/moved"
+      ? new Response(null, { status: 302, headers: { location: "/target" } })
+      : new Response("target")
+  );
+  for (const allowed of [true, false]) {
+    await t.step(allowed ? "it allows the hop" : "it refuses the hop", async () => {
+      await using manager = new NetworkAccessManager({
+        transferTimeout: 100,
+        redirectPolicy: "user-verified",
+        redirectVerifier: async () => (await tick(300), allowed),
+      });
+      const reply = manager.get(`${server.url}/moved`);
+      await reply.finished;
+      if (allowed) {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        assert.equal(await reply.text(), "target");
+      } else {
+        assert.equal(reply.error, NetworkError.InsecureRedirectError, reply.errorString);
+      }
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
