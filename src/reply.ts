@@ -81,7 +81,7 @@ export let setReplyLink: (reply: NetworkReply, link: unknown) => void;
 
 /** Tells a reply that bytes moved or a send started (its transfer timeout starts again). */
 export let monitorActivity: (reply: NetworkReply) => void;
-/** Tells a reply its next hop waits for a queue slot: no transfer, no transfer timeout. */
+/** Tells a reply its next send waits (for a slot, a retry, a callback): no transfer timeout. */
 export let monitorQueued: (reply: NetworkReply) => void;
 /** Tells a reply the upload progress of its current send. */
 export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) => void;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { MockTransport } from "../testing.ts";
 import {
+  closedPort,
   guardUnhandledRejections,
   readHead,
   serve,
@@ -265,6 +266,115 @@ Deno.test("transferTimeout does not count a redirect hop's wait for a queue slot
     });
   } finally {
     end.resolve();
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transferTimeout does not count the retry layer's wait before it sends again", async (t) => {
+  // `/busy` answers 503 (after a Retry-After of 1 s for `?after`) once, then 200; `/stall`
+  // answers 503 once, then its headers and no byte more until the test ends.
+  const end = Promise.withResolvers<void>();
+  const seen = new Map<string, number>();
+  await using server = serve((request) => {
+    const url = new URL(request.url);
+    const hits = (seen.get(url.href) ?? 0) + 1;
+    seen.set(url.href, hits);
+    if (hits === 1) {
+      const headers = url.search === "?after" ? { "retry-after": "1" } : undefined;
+      return new Response("busy", { status: 503, headers });
+    }
+    if (url.pathname === "/stall") {
+      return new Response(
+        new ReadableStream({ start: (c) => void end.promise.then(() => c.close()) }),
+      );
+    }
+    return new Response("done");
+  });
+  const retry = { delay: 300, jitter: false, limit: 1 };
+  try {
+    await t.step("a backoff wait after a 503", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 100 });
+      const reply = manager.get(`${server.url}/busy`);
+      assert.equal(await reply.text(), "done", reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("a Retry-After wait", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 300 });
+      const reply = manager.get(`${server.url}/busy?after`);
+      assert.equal(await reply.text(), "done", reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("a backoff wait after a refused connection", async () => {
+      await using manager = new NetworkAccessManager({ retry });
+      const reply = manager.get(`http://127.0.0.1:${closedPort()}/`, { transferTimeout: 100 });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ConnectionRefusedError, reply.errorString);
+      assert.equal(reply.retries, 1);
+    });
+    await t.step("the attempt sent again times out when nothing moves", async () => {
+      await using manager = new NetworkAccessManager({ retry, transferTimeout: 200 });
+      const started = performance.now();
+      const reply = manager.get(`${server.url}/stall`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.TimeoutError);
+      assert.match(reply.errorString, /^No data moved for 200 ms /);
+      assert.equal(reply.retries, 1);
+      assert.ok(performance.now() - started >= 500, "300 ms of backoff, then 200 ms sent");
+    });
+  } finally {
+    end.resolve();
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transferTimeout does not count the wait for the authenticator", async (t) => {
+  await using server = serve((request) =>
+    request.headers.get("authorization") === null
+      ? new Response("sign in", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } })
+      : new Response("signed in")
+  );
+  for (const answer of [{ username: "u", password: "p" }, undefined]) {
+    await t.step(answer === undefined ? "it gives up" : "it answers", async () => {
+      await using manager = new NetworkAccessManager({
+        transferTimeout: 100,
+        authenticator: async () => (await tick(300), answer),
+      });
+      const reply = manager.get(server.url);
+      const body = await reply.text();
+      if (answer === undefined) {
+        assert.equal(reply.error, NetworkError.AuthenticationRequiredError, reply.errorString);
+        assert.equal(body, "sign in");
+      } else {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        assert.equal(body, "signed in");
+      }
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transferTimeout does not count the wait for the redirectVerifier", async (t) => {
+  await using server = serve((request) =>
+    new URL(request.url).pathname === "/moved"
+      ? new Response(null, { status: 302, headers: { location: "/target" } })
+      : new Response("target")
+  );
+  for (const allowed of [true, false]) {
+    await t.step(allowed ? "it allows the hop" : "it refuses the hop", async () => {
+      await using manager = new NetworkAccessManager({
+        transferTimeout: 100,
+        redirectPolicy: "user-verified",
+        redirectVerifier: async () => (await tick(300), allowed),
+      });
+      const reply = manager.get(`${server.url}/moved`);
+      await reply.finished;
+      if (allowed) {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        assert.equal(await reply.text(), "target");
+      } else {
+        assert.equal(reply.error, NetworkError.InsecureRedirectError, reply.errorString);
+      }
+    });
   }
   assert.deepEqual(takeUnhandledRejections(), []);
 });

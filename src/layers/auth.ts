@@ -37,7 +37,7 @@ import {
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
-import type { NetworkReply } from "../reply.ts";
+import { monitorQueued, type NetworkReply } from "../reply.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
 
 /**
@@ -545,6 +545,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
+      // Waiting for the application moves no data: the transfer timeout starts again with the
+      // send that answers the challenge (or the read of the refusal's body).
+      monitorQueued(exchange.reply);
       try {
         credentials = await authenticator(exchange.reply, challenge);
       } catch (error) {

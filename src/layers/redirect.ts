@@ -18,7 +18,7 @@ import {
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import { type NetworkReply, replyRedirected } from "../reply.ts";
+import { monitorQueued, type NetworkReply, replyRedirected } from "../reply.ts";
 import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
@@ -141,6 +141,8 @@ async function verify(
     );
   }
   let allowed: boolean;
+  // Asking the application moves no data: the transfer timeout starts again with the next hop.
+  monitorQueued(exchange.reply);
   try {
     allowed = await verifier(exchange.reply, details);
   } catch (error) {

@@ -11,7 +11,7 @@ import type { Layer } from "../exchange.ts";
 import { discard } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import { classifyError, errorName, NetworkError, type NetworkErrorCode } from "../network_error.ts";
-import { countRetry, type NetworkReply } from "../reply.ts";
+import { countRetry, monitorQueued, type NetworkReply } from "../reply.ts";
 import {
   parseRetryAfter,
   resolveRetry,
@@ -77,6 +77,8 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         if (!settings.errorCodes.has(failure.code)) throw error;
         const delay = backoff(settings, attempt);
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
+        // Waiting to send again moves no data: the transfer timeout starts again with the send.
+        monitorQueued(exchange.reply);
         await wait(settings.sleep, delay, exchange.signal);
         continue;
       }
@@ -94,6 +96,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         NetworkError.NoError,
         `${exchange.url.href} answered ${response.status} ${response.statusText}`.trimEnd(),
       );
+      monitorQueued(exchange.reply);
       await wait(settings.sleep, delay, exchange.signal);
     }
   };

@@ -224,6 +224,8 @@ Deno.test("retry honours Retry-After up to maxRetryAfter", async (t) => {
       ["seconds", "2", 2000],
       ["an HTTP date", new Date(now + 5000).toUTCString(), 5000],
       ["a date in the past", new Date(now - 5000).toUTCString(), 0],
+      ["an RFC 850 date", "Thursday, 01-Jan-26 12:00:05 GMT", 5000],
+      ["an asctime date (UTC, not local time)", "Thu Jan  1 12:00:05 2026", 5000],
     ] as const
   ) {
     await t.step(`as ${name}`, async () => {
@@ -240,14 +242,30 @@ Deno.test("retry honours Retry-After up to maxRetryAfter", async (t) => {
       assert.equal(events[0]!.delay, expected);
     });
   }
-  await t.step("an invalid value falls back to backoff", async () => {
-    const { waits, sleep } = recordingSleep();
-    await using mocked = createMockManager({ clock, retry: { sleep, jitter: false } });
-    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "soon" } }, {
-      times: 1,
-    }).route("GET", "/thing", "ok");
-    await mocked.manager.get(URL_).finished;
-    assert.deepEqual(waits, [300]);
+  // `Date.parse` reads the last three as dates in 2001, 2030 and 2001.
+  for (const value of ["soon", "-5", "1.5", "garbage 5", "Soon 2030", "x-1"]) {
+    await t.step(`an invalid value (${value}) falls back to backoff`, async () => {
+      const { waits, sleep } = recordingSleep();
+      await using mocked = createMockManager({ clock, retry: { sleep, jitter: false } });
+      mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": value } }, {
+        times: 1,
+      }).route("GET", "/thing", "ok");
+      const reply = mocked.manager.get(URL_);
+      await reply.finished;
+      assert.equal(reply.status, 200);
+      assert.deepEqual(waits, [300]);
+    });
+  }
+  await t.step("an invalid date (31 February, 25 o'clock) falls back to backoff", async () => {
+    for (const value of ["Sat, 31 Feb 2026 12:00:00 GMT", "Thu, 01 Jan 2026 25:00:00 GMT"]) {
+      const { waits, sleep } = recordingSleep();
+      await using mocked = createMockManager({ clock, retry: { sleep, jitter: false } });
+      mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": value } }, {
+        times: 1,
+      }).route("GET", "/thing", "ok");
+      await mocked.manager.get(URL_).finished;
+      assert.deepEqual(waits, [300], value);
+    }
   });
   await t.step("beyond maxRetryAfter the reply fails at once", async () => {
     const { waits, sleep } = recordingSleep();
