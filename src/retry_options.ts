@@ -7,6 +7,7 @@
 
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { isToken } from "./_http_token.ts";
+import { parseHttpDate } from "./_http_date.ts";
 import { checkInteger, checkKeys, checkTimer, describe, MAX_TIMER_MS } from "./_validation.ts";
 
 /**
@@ -232,41 +233,6 @@ export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySet
     maxRetryAfter: options.maxRetryAfter ?? 60_000,
     sleep: options.sleep ?? sleep,
   };
-}
-
-const MONTHS = "janfebmaraprmayjunjulaugsepoctnovdec";
-/** IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`). */
-const IMF_OR_RFC850 =
-  /^[a-z]{3,9}, (\d\d?)[ -]([a-z]{3})[ -](\d{4}|\d\d) (\d\d):(\d\d):(\d\d) GMT$/i;
-/** asctime (`Sun Nov  6 08:49:37 1994`), in UTC. */
-const ASCTIME = /^[a-z]{3} ([a-z]{3}) +(\d\d?) (\d\d):(\d\d):(\d\d) (\d{4})$/i;
-
-/**
- * Parses an HTTP date (RFC 9110 section 5.6.7: IMF-fixdate and the two obsolete forms) to
- * milliseconds since the epoch, or `NaN`: unlike `Date.parse`, nothing else passes (not
- * `"soon 2030"`), and a date without a zone is UTC, not local time.
- */
-function parseHttpDate(text: string, now: number): number {
-  let day, month, year, hour, minute, second;
-  let match = IMF_OR_RFC850.exec(text);
-  if (match !== null) [, day, month, year, hour, minute, second] = match;
-  else if ((match = ASCTIME.exec(text)) !== null) {
-    [, month, day, hour, minute, second, year] = match;
-  } else return NaN;
-  const index = MONTHS.indexOf(month!.toLowerCase());
-  if (index % 3 !== 0) return NaN;
-  let fullYear = Number(year);
-  if (year!.length === 2) {
-    // A two-digit year more than 50 years ahead is the last such year in the past.
-    const thisYear = new Date(now).getUTCFullYear();
-    fullYear += Math.floor(thisYear / 100) * 100;
-    if (fullYear > thisYear + 50) fullYear -= 100;
-  }
-  const [d, h, m, s] = [Number(day), Number(hour), Number(minute), Number(second)];
-  const date = Date.UTC(fullYear, index / 3, d, h, m, s);
-  // Out of range fields (31 Feb, 25:00) roll over in Date.UTC: refused instead.
-  const parsed = new Date(date);
-  return parsed.getUTCDate() !== d || h > 23 || m > 59 || s > 60 ? NaN : date;
 }
 
 /**

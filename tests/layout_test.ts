@@ -18,6 +18,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_clock.ts",
     "_validation.ts",
     "_http_token.ts",
+    "_http_date.ts",
     "_ip.ts",
     "_kv.ts",
     "_kv_record.ts",

@@ -11,11 +11,11 @@
  */
 
 import type { CacheEntry, NetworkCache } from "../cache/network_cache.ts";
+import { parseHttpDate } from "../_http_date.ts";
 import {
   _hasValidator,
   _loadPolicyClass,
   _mergeHeaders,
-  _parseHttpDate,
   _policyOptions,
   _policyUrl,
   _requestRecord,
@@ -338,8 +338,8 @@ async function answerValidation(context: Context): Promise<Response | null> {
     const tags = [...entityTags(etag) as Set<string>];
     if (wanted !== "*" && !tags.some((tag) => wanted.has(tag))) return null;
   } else {
-    const since = _parseHttpDate(ims!);
-    const changed = _parseHttpDate(headerOf(stored, "last-modified") ?? "");
+    const since = parseHttpDate(ims!);
+    const changed = parseHttpDate(headerOf(stored, "last-modified") ?? "");
     if (Number.isNaN(since) || Number.isNaN(changed) || changed > since) return null;
   }
   const served = _servedHeaders(stored, candidate.policy.age());
