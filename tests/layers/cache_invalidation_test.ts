@@ -5,58 +5,16 @@
  */
 
 import { strict as assert } from "node:assert";
-import { KvCache } from "../../src/cache/kv_cache.ts";
-import { MemoryCache } from "../../src/cache/memory_cache.ts";
-import type { NetworkCache } from "../../src/cache/network_cache.ts";
-import { NetworkAccessManager } from "../../src/manager.ts";
-import { NetworkRequest, type NetworkRequestInit } from "../../src/request.ts";
-import type { NetworkReply } from "../../src/reply.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
+import { cacheOrigin, STORES } from "../_helpers/cache_origin.ts";
 
 guardUnhandledRejections();
 
-const START = Date.UTC(2026, 0, 1);
-const STORES = ["memory", "kv"] as const;
-
 /** A clock, a store on it, a manager on both, and an origin that counts requests. */
-async function setup(
+const setup = (
   store: "memory" | "kv",
   handler: (request: Request, count: number) => Response | Promise<Response>,
-) {
-  let now = START;
-  const clock = () => now;
-  const cache: NetworkCache = store === "kv"
-    ? await KvCache.open({ path: ":memory:", clock })
-    : new MemoryCache({ clock });
-  const seen: { method: string; path: string }[] = [];
-  const server = serve((request) => {
-    seen.push({ method: request.method, path: new URL(request.url).pathname });
-    return handler(request, seen.length);
-  });
-  const manager = new NetworkAccessManager({ cache, clock, cookieJar: null });
-  const done = async (reply: NetworkReply) => {
-    const text = await reply.text().catch(() => "");
-    await reply.finished;
-    return { reply, text };
-  };
-  return {
-    seen,
-    cache,
-    manager,
-    url: server.url,
-    advance(seconds: number) {
-      now += seconds * 1000;
-    },
-    get: (path = "/", init?: NetworkRequestInit) => done(manager.get(server.url + path, init)),
-    send: (verb: string, path: string) =>
-      done(manager.sendCustomRequest(new NetworkRequest(server.url + path), verb, "x")),
-    async [Symbol.asyncDispose]() {
-      await manager.close();
-      await server.close();
-      await cache.close();
-    },
-  };
-}
+) => cacheOrigin(handler, { store });
 
 const cached = (request: Request, n: number) =>
   new Response(`${new URL(request.url).pathname} v${n}`, {

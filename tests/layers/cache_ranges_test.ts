@@ -4,53 +4,20 @@
  */
 
 import { strict as assert } from "node:assert";
-import { KvCache } from "../../src/cache/kv_cache.ts";
-import { MemoryCache } from "../../src/cache/memory_cache.ts";
-import type { NetworkCache } from "../../src/cache/network_cache.ts";
-import { NetworkAccessManager } from "../../src/manager.ts";
 import type { NetworkRequestInit } from "../../src/request.ts";
-import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
+import { guardUnhandledRejections, takeUnhandledRejections } from "../_helpers/server.ts";
+import { cacheOrigin, STORES } from "../_helpers/cache_origin.ts";
 
 guardUnhandledRejections();
-
-const START = Date.UTC(2026, 0, 1);
-const STORES = ["memory", "kv"] as const;
 
 /** A clock, a store on it, a manager on both, and an origin that records what it was sent. */
 async function setup(
   store: "memory" | "kv",
   handler: (request: Request, count: number) => Response | Promise<Response>,
 ) {
-  let now = START;
-  const clock = () => now;
-  const cache: NetworkCache = store === "kv"
-    ? await KvCache.open({ path: ":memory:", clock })
-    : new MemoryCache({ clock });
-  const seen: Headers[] = [];
-  const server = serve((request) => {
-    seen.push(new Headers(request.headers));
-    return handler(request, seen.length);
-  });
-  const manager = new NetworkAccessManager({ cache, clock, cookieJar: null });
-  return {
-    seen,
-    cache,
-    url: server.url,
-    advance(seconds: number) {
-      now += seconds * 1000;
-    },
-    async get(init?: NetworkRequestInit) {
-      const reply = manager.get(server.url + "/file", init);
-      const text = await reply.text().catch(() => "");
-      await reply.finished;
-      return { reply, text };
-    },
-    async [Symbol.asyncDispose]() {
-      await manager.close();
-      await server.close();
-      await cache.close();
-    },
-  };
+  const env = await cacheOrigin(handler, { store });
+  const { get } = env;
+  return Object.assign(env, { get: (init?: NetworkRequestInit) => get("/file", init) });
 }
 
 /** An origin that sends `body` with `headers`, and honours a single `Range` itself. */
@@ -131,7 +98,10 @@ Deno.test("cache layer leaves to the origin the ranges it cannot answer from the
         const { reply } = await env.get(init);
         assert.equal(reply.fromCache, false, JSON.stringify(init.headers));
         assert.equal(env.seen.length, i + 2);
-        assert.equal(env.seen.at(-1)!.get("range"), (init.headers as Record<string, string>).range);
+        assert.equal(
+          env.seen.at(-1)!.headers.get("range"),
+          (init.headers as Record<string, string>).range,
+        );
       }
       const full = await env.get();
       assert.equal(full.text, "0123456789A", "the stored response is still the complete one");

@@ -1,8 +1,6 @@
 import { strict as assert } from "node:assert";
 import { MemoryCache } from "../../src/cache/memory_cache.ts";
 import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
-import { KvCache } from "../../src/cache/kv_cache.ts";
-import type { NetworkCache } from "../../src/cache/network_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
 import { NetworkError } from "../../src/network_error.ts";
 import type { NetworkRequestInit } from "../../src/request.ts";
@@ -12,53 +10,15 @@ import {
   takeUnhandledRejections,
   tick,
 } from "../_helpers/server.ts";
+import { cacheOrigin, START } from "../_helpers/cache_origin.ts";
 
 guardUnhandledRejections();
 
-const START = Date.UTC(2026, 0, 1);
-
 /** A test clock, a store on it, a manager on both, and an origin that counts requests. */
-async function setup(
+const setup = (
   handler: (request: Request, count: number) => Response | Promise<Response>,
   options: { store?: "memory" | "kv"; maxConnectionsPerHost?: number } = {},
-) {
-  let now = START;
-  const clock = () => now;
-  const cache: NetworkCache = options.store === "kv"
-    ? await KvCache.open({ path: ":memory:", clock })
-    : new MemoryCache({ clock });
-  const seen: { method: string; headers: Headers }[] = [];
-  const server = serve((request) => {
-    seen.push({ method: request.method, headers: new Headers(request.headers) });
-    return handler(request, seen.length);
-  });
-  const manager = new NetworkAccessManager({
-    cache,
-    clock,
-    cookieJar: null,
-    maxConnectionsPerHost: options.maxConnectionsPerHost,
-  });
-  return {
-    url: server.url,
-    seen,
-    cache,
-    manager,
-    advance(seconds: number) {
-      now += seconds * 1000;
-    },
-    async get(path = "/", init?: NetworkRequestInit) {
-      const reply = manager.get(server.url + path, init);
-      const text = await reply.text().catch(() => "");
-      await reply.finished;
-      return { reply, text };
-    },
-    async [Symbol.asyncDispose]() {
-      await manager.close();
-      await server.close();
-      await cache.close();
-    },
-  };
-}
+) => cacheOrigin(handler, options);
 
 function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
