@@ -354,6 +354,8 @@ export class _CookieEngine implements CookieJar {
       const now = this.#clock();
       const parsed = _parseSetCookie(line, now);
       if (parsed === null) continue;
+      // RFC 6265bis: a SameSite=None cookie must be Secure.
+      if (parsed.sameSite === "none" && !parsed.secure) continue;
       let domain = parsed.domain === "" ? null : parsed.domain;
       if (domain !== null) {
         // deno-lint-ignore no-control-regex

@@ -135,6 +135,16 @@ Deno.test("CookieJar keeps HttpOnly and SameSite, sending HttpOnly cookies over 
   });
 });
 
+Deno.test("CookieJar ignores a SameSite=None cookie that is not Secure", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const lines = ["n=1; SameSite=None", "lower=1; samesite=none", "ok=1; SameSite=None; Secure"];
+    assert.equal(await jar.setCookiesFromUrl(lines, "https://example.com/"), 1);
+    assert.equal(await jar.setCookiesFromUrl(["plain=1; SameSite=None"], "http://a.test/"), 0);
+    assert.equal(await header(jar, "https://example.com/"), "ok=1");
+    assert.equal(await header(jar, "http://a.test/"), null);
+  });
+});
+
 Deno.test("CookieJar enforces the __Secure- and __Host- prefixes, case-insensitively", async (t) => {
   await eachJar(t, {}, async (jar) => {
     const url = "https://www.example.com/";
