@@ -347,7 +347,7 @@ export class _CookieEngine implements CookieJar {
       }
     }
     if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return 0;
-    const host = canonicalDomain(target.hostname) ?? "";
+    const { host, domains } = this.#hostOf(target.hostname);
     const secureOrigin = isSecureUrl(target);
     let stored = 0;
     for (const line of setCookieHeaders) {
@@ -360,9 +360,17 @@ export class _CookieEngine implements CookieJar {
       if (domain !== null) {
         // deno-lint-ignore no-control-regex
         if (/[^\x00-\x7F]/.test(domain)) continue;
+        // An IPv6 host as a URL writes it: `Domain=[::1]` names the host `::1`.
+        if (domain.startsWith("[") && domain.endsWith("]") && domain.includes(":")) {
+          domain = domain.slice(1, -1);
+        }
         if (_isPublicSuffix(domain)) {
           if (domain !== host) continue;
           domain = null;
+        } else if (domain !== host && !domains.includes(domain)) {
+          // Not the host or a parent domain whose cookies it is sent (`Domain=localhost` from
+          // `app.localhost`): such a cookie would never come back.
+          continue;
         }
       }
       if (!_prefixAllowed(parsed, domain === null)) continue;
