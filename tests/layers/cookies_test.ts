@@ -446,3 +446,47 @@ Deno.test("cookies layer asks a MemoryCookieJar subclass that overrides cookiesF
   assert.equal(await cookieSeenBy(env.manager, "http://a.test/"), "kept=1");
   assert.equal(lookups, 2);
 });
+
+Deno.test("cookie layer stores a 401's Set-Cookie and sends it with the authenticated retry", async (t) => {
+  for (const kind of ["MemoryCookieJar", "KvCookieJar"] as const) {
+    for (const [via, own] of [["authenticator", false], ["URL userinfo", true]] as const) {
+      await t.step(`${kind}, credentials from the ${via}`, async () => {
+        const seen: (string | null)[] = [];
+        await using server = serve((request) => {
+          seen.push(request.headers.get("cookie"));
+          if (request.headers.get("authorization") === null) {
+            const headers = new Headers({ "www-authenticate": 'Basic realm="r"' });
+            headers.append("set-cookie", "sticky=node1");
+            headers.append("set-cookie", "mine=jar");
+            return new Response("who?", { status: 401, headers });
+          }
+          return new Response("welcome", { headers: { "set-cookie": "session=s1" } });
+        });
+        await using cookieJar = kind === "MemoryCookieJar"
+          ? Object.assign(new MemoryCookieJar(), { [Symbol.asyncDispose]: async () => {} })
+          : await KvCookieJar.open({ path: ":memory:" });
+        await using manager = new NetworkAccessManager({
+          cookieJar,
+          authenticator: () => Promise.resolve({ username: "u", password: "p" }),
+        });
+        const url = new URL(`${server.url}/private`);
+        if (via === "URL userinfo") {
+          url.username = "u";
+          url.password = "p";
+        }
+        const reply = manager.get(url, own ? { headers: { cookie: "mine=own" } } : {});
+        assert.equal(await reply.text(), "welcome");
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        // A request's own `mine` wins over the jar's, as on any hop.
+        assert.deepEqual(
+          seen,
+          own ? ["mine=own", "mine=own; sticky=node1"] : [null, "sticky=node1; mine=jar"],
+        );
+        const names = (await cookieJar.allCookies()).map((c) => `${c.name}=${c.value}`);
+        assert.deepEqual(names, ["sticky=node1", "mine=jar", "session=s1"]);
+        await manager.get(`${server.url}/again`).text();
+        assert.equal(seen.at(-1), "sticky=node1; mine=jar; session=s1");
+      });
+    }
+  }
+});
