@@ -139,8 +139,11 @@ Deno.test("CookieJar ignores a SameSite=None cookie that is not Secure", async (
   await eachJar(t, {}, async (jar) => {
     const lines = ["n=1; SameSite=None", "lower=1; samesite=none", "ok=1; SameSite=None; Secure"];
     assert.equal(await jar.setCookiesFromUrl(lines, "https://example.com/"), 1);
+    // Partitioned is ignored: an ordinary cookie, sent like the others.
+    const partitioned = "p=1; Secure; Partitioned; SameSite=None";
+    assert.equal(await jar.setCookiesFromUrl([partitioned], "https://example.com/"), 1);
     assert.equal(await jar.setCookiesFromUrl(["plain=1; SameSite=None"], "http://a.test/"), 0);
-    assert.equal(await header(jar, "https://example.com/"), "ok=1");
+    assert.equal(await header(jar, "https://example.com/"), "ok=1; p=1");
     assert.equal(await header(jar, "http://a.test/"), null);
   });
 });
