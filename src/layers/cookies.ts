@@ -52,6 +52,12 @@ function _mergeCookies(user: string | null, cookies: readonly NetworkCookie[]): 
   return parts.length === 0 ? null : parts.join("; ");
 }
 
+/** Sets the `Cookie` header of `headers` back to the request's own, `given`. */
+function _restoreCookie(headers: Headers, given: string | null): void {
+  if (given === null) headers.delete("cookie");
+  else headers.set("cookie", given);
+}
+
 function _jarError(action: string, url: URL, error: unknown): NetworkReplyError {
   return new NetworkReplyError(
     NetworkError.UnknownNetworkError,
@@ -123,13 +129,9 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         touched = headers;
       });
       // The next hop starts from the request's own headers, not from this hop's cookies.
-      const restoreOn = (headers: Headers) => {
-        if (given === null) headers.delete("cookie");
-        else headers.set("cookie", given);
-      };
       const restore = () => {
-        if (changed) restoreOn(exchange.headers);
-        if (touched !== undefined) restoreOn(touched);
+        if (changed) _restoreCookie(exchange.headers, given);
+        if (touched !== undefined) _restoreCookie(touched, given);
       };
       let sending: Promise<Response>;
       try {
