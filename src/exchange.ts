@@ -163,12 +163,12 @@ export let setProxyChosen: (exchange: Exchange, hook: ProxyChosen | undefined) =
 export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
 
 /**
- * What a layer that answers a response itself and sends the exchange again (the auth layer, for
- * a 401 it answers with credentials) calls first, so that a layer above that acts on every
- * response sees that one too: the cookies layer stores its `Set-Cookie` lines and sets the
- * `Cookie` header of `headers`, those the next attempt is made from.
+ * What a layer calls on a response from the network that it does not pass up (a 401 the auth
+ * layer answers with credentials, a background revalidation's), so that a layer above that acts
+ * on every response sees that one too: the cookies layer stores its `Set-Cookie` lines and, when
+ * the exchange is sent again from `headers`, sets their `Cookie` header for that attempt.
  */
-export type InterimResponse = (response: Response, headers: Headers) => Promise<void>;
+export type InterimResponse = (response: Response, headers: Headers | null) => Promise<void>;
 
 /** Sets (or, with `undefined`, removes) what a layer calls on a response it answers itself. */
 export let setInterimResponse: (exchange: Exchange, hook: InterimResponse | undefined) => void;

@@ -30,7 +30,7 @@ import {
 } from "../cache/_policy.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
-import { setResponseInfo } from "../exchange.ts";
+import { interimResponse, setResponseInfo } from "../exchange.ts";
 import { NULL_BODY_STATUSES, withBody } from "../_response.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
@@ -480,6 +480,8 @@ async function backgroundRevalidate(
   });
   try {
     const response = await context.next(background);
+    // Its cookies are this user's, from the network, as a response passed up would be.
+    await interimResponse(exchange)?.(response, null);
     if (response.status === 304) {
       await response.body?.cancel().catch(() => {});
       await refresh({ ...context, exchange: background }, candidate, response);

@@ -3,7 +3,8 @@
  * the manager's jar holds for the hop's URL in a `Cookie` header, and stores every
  * `Set-Cookie` of the hop's response in the jar before the response goes up (so a cookie set
  * by a 302 is sent with the next hop). A 401 that the auth layer answers stores its cookies
- * too, and the answer carries them. Responses served from the cache store nothing.
+ * too, and the answer carries them; so does a background revalidation's response. Responses
+ * served from the cache store nothing.
  *
  * - `cookieLoadControl: "manual"` sends no cookie from the jar; `cookieSaveControl:
  *   "manual"` stores none. A `null` jar turns the layer off.
@@ -113,7 +114,7 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         } catch (error) {
           throw _jarError("store the cookies of", url, error);
         }
-        if (exchange.request.cookieLoadControl !== "automatic") return;
+        if (headers === null || exchange.request.cookieLoadControl !== "automatic") return;
         let cookies: NetworkCookie[];
         try {
           cookies = await jar.cookiesForUrl(url);

@@ -3,6 +3,7 @@ import {
   type CookieJar,
   KvCookieJar,
   type Layer,
+  MemoryCache,
   MemoryCookieJar,
   NetworkAccessManager,
   NetworkError,
@@ -488,5 +489,40 @@ Deno.test("cookie layer stores a 401's Set-Cookie and sends it with the authenti
         assert.equal(seen.at(-1), "sticky=node1; mine=jar; session=s1");
       });
     }
+  }
+});
+
+Deno.test("cookie layer stores the Set-Cookie of a background revalidation", async (t) => {
+  for (const answer of [200, 304] as const) {
+    await t.step(`a ${answer}`, async () => {
+      let now = Date.UTC(2026, 0, 1);
+      const clock = () => now;
+      const seen: (string | null)[] = [];
+      await using server = serve((request) => {
+        seen.push(request.headers.get("cookie"));
+        const headers = new Headers({
+          "cache-control": "max-age=10, stale-while-revalidate=600",
+          etag: '"v1"',
+          "set-cookie": `n${seen.length}=${answer}`,
+        });
+        const conditional = request.headers.get("if-none-match") !== null;
+        if (conditional && answer === 304) return new Response(null, { status: 304, headers });
+        return new Response("v1", { headers });
+      });
+      await using manager = new NetworkAccessManager({ cache: new MemoryCache({ clock }), clock });
+      const jar = manager.cookieJar!;
+      assert.equal(await manager.get(`${server.url}/r`).text(), "v1");
+      now += 20_000;
+      const stale = manager.get(`${server.url}/r`);
+      assert.equal(await stale.text(), "v1");
+      assert.equal(stale.fromCache, true);
+      let names: string[] = [];
+      for (let i = 0; i < 400 && names.length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        names = (await jar.allCookies()).map((c) => `${c.name}=${c.value}`);
+      }
+      assert.deepEqual(seen, [null, "n1=" + answer], "the revalidation carries the jar's cookies");
+      assert.deepEqual(names, [`n1=${answer}`, `n2=${answer}`]);
+    });
   }
 });
