@@ -163,6 +163,20 @@ export let setProxyChosen: (exchange: Exchange, hook: ProxyChosen | undefined) =
 export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
 
 /**
+ * What a layer calls on a response from the network that it does not pass up (a 401 the auth
+ * layer answers with credentials, a background revalidation's), so that a layer above that acts
+ * on every response sees that one too: the cookies layer stores its `Set-Cookie` lines and, when
+ * the exchange is sent again from `headers`, sets their `Cookie` header for that attempt.
+ */
+export type InterimResponse = (response: Response, headers: Headers | null) => Promise<void>;
+
+/** Sets (or, with `undefined`, removes) what a layer calls on a response it answers itself. */
+export let setInterimResponse: (exchange: Exchange, hook: InterimResponse | undefined) => void;
+
+/** What {@linkcode setInterimResponse} set for the exchange, or `undefined`. */
+export let interimResponse: (exchange: Exchange) => InterimResponse | undefined;
+
+/**
  * Gives an exchange the queue slot of `key` its request waited for before it entered the
  * pipeline (the manager's, see `manager/_core.ts`), for the queue layer or the direct lane to
  * send it in instead of asking the queue.
@@ -249,6 +263,7 @@ export class Exchange {
   #held: (() => void) | undefined;
   #heldKey = "";
   #proxyChosen: ProxyChosen | undefined;
+  #interim: InterimResponse | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -435,6 +450,8 @@ export class Exchange {
     setReplay = (exchange, response) => void (exchange.#replay = response);
     setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
     proxyChosen = (exchange) => exchange.#proxyChosen;
+    setInterimResponse = (exchange, hook) => void (exchange.#interim = hook);
+    interimResponse = (exchange) => exchange.#interim;
     setHeldSlot = (exchange, key, release) => {
       exchange.#held = release;
       exchange.#heldKey = key;

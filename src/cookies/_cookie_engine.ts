@@ -54,6 +54,18 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
       (cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/"));
 }
 
+/** The default path of a cookie set by a response from `url` (RFC 6265 section 5.1.4). */
+function defaultPath(url: URL): string {
+  let pathname = url.pathname;
+  try {
+    pathname = decodeURI(pathname);
+  } catch {
+    // keep it encoded
+  }
+  const slash = pathname.lastIndexOf("/");
+  return slash <= 0 ? "/" : pathname.slice(0, slash);
+}
+
 /** The path cookies are matched against: the URL's, percent-decoded where that is valid. */
 function requestPath(url: URL): string {
   const path = url.pathname || "/";
@@ -347,27 +359,38 @@ export class _CookieEngine implements CookieJar {
       }
     }
     if (!COOKIE_SCHEMES.has(target.protocol) || target.hostname === "") return 0;
-    const host = canonicalDomain(target.hostname) ?? "";
+    const { host, domains } = this.#hostOf(target.hostname);
     const secureOrigin = isSecureUrl(target);
     let stored = 0;
     for (const line of setCookieHeaders) {
       const now = this.#clock();
       const parsed = _parseSetCookie(line, now);
       if (parsed === null) continue;
+      // RFC 6265bis: a SameSite=None cookie must be Secure.
+      if (parsed.sameSite === "none" && !parsed.secure) continue;
       let domain = parsed.domain === "" ? null : parsed.domain;
       if (domain !== null) {
         // deno-lint-ignore no-control-regex
         if (/[^\x00-\x7F]/.test(domain)) continue;
+        // An IPv6 host as a URL writes it: `Domain=[::1]` names the host `::1`.
+        if (domain.startsWith("[") && domain.endsWith("]") && domain.includes(":")) {
+          domain = domain.slice(1, -1);
+        }
         if (_isPublicSuffix(domain)) {
           if (domain !== host) continue;
           domain = null;
+        } else if (domain !== host && !domains.includes(domain)) {
+          // Not the host or a parent domain whose cookies it is sent (`Domain=localhost` from
+          // `app.localhost`): such a cookie would never come back.
+          continue;
         }
       }
       if (!_prefixAllowed(parsed, domain === null)) continue;
-      // A domain the store cannot hold (a KV key too long for it) gets no cookies.
-      if (!this.#store.keeps(domain ?? host)) continue;
+      const path = parsed.path ?? defaultPath(target);
+      // A cookie the store cannot hold (a KV key or value too long for it) is not stored.
+      if (!this.#store.holds(parsed.name, parsed.value, domain ?? host, path)) continue;
       if (!parsed.secure && !secureOrigin) {
-        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, parsed.path, target)) {
+        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path)) {
           continue;
         }
       }
@@ -399,27 +422,15 @@ export class _CookieEngine implements CookieJar {
   async #shadowsSecureCookie(
     name: string,
     domain: string,
-    path: string | null,
-    target: URL,
+    path: string,
   ): Promise<boolean> {
     const existing = await this.#store.findSite(_siteOf(domain));
     if (!existing.some((c) => c.secure && c.name === name)) return false;
-    let newPath = path;
-    if (newPath === null) {
-      let pathname = target.pathname;
-      try {
-        pathname = decodeURI(pathname);
-      } catch {
-        // keep it encoded
-      }
-      const slash = pathname.lastIndexOf("/");
-      newPath = slash <= 0 ? "/" : pathname.slice(0, slash);
-    }
     return existing.some((c) =>
       c.secure && c.name === name &&
       (domainMatch(c.domain, domain, false) === true ||
         domainMatch(domain, c.domain, false) === true) &&
-      pathMatches(newPath, c.path)
+      pathMatches(path, c.path)
     );
   }
 

@@ -194,6 +194,14 @@ export abstract class _CookieStore extends Store {
     return true;
   }
 
+  /**
+   * Whether the store can hold a cookie of this name, value, domain (canonical) and path; a
+   * store that cannot (its key or value for it would be too long) does not store it.
+   */
+  holds(_name: string, _value: string, domain: string, _path: string): boolean {
+    return this.keeps(domain);
+  }
+
   /** Readies the store before its first use; nothing to do unless a subclass says so. */
   open(): Promise<void> {
     return Promise.resolve();
@@ -211,10 +219,10 @@ export abstract class _CookieStore extends Store {
 
   /**
    * Stores a record, or removes its identity when it has already expired; false when it is
-   * not stored (expired, or of a domain the store cannot hold).
+   * not stored (expired, or a cookie the store cannot hold).
    */
   async store(cookie: _StoredCookie): Promise<boolean> {
-    if (!this.keeps(cookie.domain)) return false;
+    if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
     if (_isExpired(cookie, this.limits.clock())) {
       await this.remove(cookie.domain, cookie.path, cookie.name);
       return false;

@@ -75,6 +75,28 @@ const DECODED_BUNDLES = 4096;
 const HOST_KEYS = 4096;
 const U64 = 1n << 64n;
 const ENCODER = new TextEncoder();
+/** The bytes a part has for its cookies: a value, less the envelope (header, tag, part count). */
+const PART_ROOM = MAX_VALUE - recordSize({ tag: crypto.randomUUID(), parts: 999999, cookies: [] });
+/** A number whose JSON is as long as any number's (24 characters). */
+const LONGEST_NUMBER = -2.2250738585072014e-308;
+/**
+ * The most bytes a stored cookie's fields other than name, value, domain and path take in a
+ * part: its JSON with those four empty, every number at its longest, and a comma.
+ */
+const RECORD_FIELD_BYTES = JSON.stringify({
+  name: "",
+  value: "",
+  domain: "",
+  path: "",
+  expires: LONGEST_NUMBER,
+  secure: false,
+  httpOnly: false,
+  hostOnly: false,
+  creationTime: LONGEST_NUMBER,
+  lastAccessTime: LONGEST_NUMBER,
+  sameSite: "strict",
+  seq: LONGEST_NUMBER,
+}).length + 1;
 
 /** A change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
 function u64(delta: number): bigint {
@@ -132,7 +154,7 @@ function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
   const groups: _StoredCookie[][] = [[]];
   let size = 0;
   // Room for the envelope of a part: header, tag, part count, brackets and commas.
-  const room = MAX_VALUE - recordSize({ tag, parts: 999999, cookies: [] });
+  const room = PART_ROOM;
   for (const c of cookies) {
     const stored = record(c);
     const bytes = ENCODER.encode(JSON.stringify(stored)).length + 1;
@@ -225,6 +247,16 @@ export class _KvCookieStore extends _CookieStore {
   /** Whether the bundle keys of `domain` are short enough for KV. */
   override keeps(domain: string): boolean {
     return this.#fits(_siteOf(domain), domain);
+  }
+
+  /** Whether the domain's keys, and a record of the cookie in one KV value, are short enough. */
+  override holds(name: string, value: string, domain: string, path: string): boolean {
+    if (!this.keeps(domain)) return false;
+    // JSON strings of the four: quotes and escapes (at most 6 bytes per UTF-16 unit).
+    const text = name.length + value.length + domain.length + path.length;
+    if (6 * text + 8 + RECORD_FIELD_BYTES <= PART_ROOM) return true;
+    const bytes = ENCODER.encode(JSON.stringify([name, value, domain, path])).length;
+    return bytes + RECORD_FIELD_BYTES <= PART_ROOM;
   }
 
   #fits(site: string, domain: string): boolean {
@@ -486,7 +518,7 @@ export class _KvCookieStore extends _CookieStore {
   }
 
   async put(cookie: _StoredCookie): Promise<void> {
-    if (!this.keeps(cookie.domain)) return;
+    if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return;
     const value = record(cookie);
     const result = await this.#update(cookie.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, value));

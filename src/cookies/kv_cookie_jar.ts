@@ -99,7 +99,8 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
  * time is rewritten only when it is more than a minute old (as Chromium does). A domain too
  * long for a KV key (2 KiB for the prefix, partition, site and domain; about 1000 characters,
  * far past a DNS name's 253) holds no cookies: none are sent to it and its cookies are not
- * stored, and nothing fails.
+ * stored, and nothing fails; nor is a cookie stored that is larger than one KV value (64 KiB, a
+ * cookie without `Path` taking a long URL's path).
  *
  * @example A jar in a SQLite file, closed by `await using`
  * ```ts

@@ -30,6 +30,7 @@ import {
 import {
   type Exchange,
   type Handler,
+  interimResponse,
   type Layer,
   type ProxyChosen,
   setProxyChosen,
@@ -410,6 +411,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       if (answer === undefined) return await refused(response);
       await response.body?.cancel().catch(() => {});
+      // A server's challenge may set cookies (a session, a sticky backend) that the answer must
+      // carry: the layers above see it before the next attempt is made from `baseHeaders`.
+      if (!isProxy) await interimResponse(exchange)?.(response, baseHeaders);
       if (oneShot()) throw cannotResend(origin);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);

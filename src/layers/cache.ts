@@ -31,7 +31,7 @@ import {
 import { _byteRange, _sliceBody } from "../cache/_range.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
-import { setResponseInfo } from "../exchange.ts";
+import { interimResponse, setResponseInfo } from "../exchange.ts";
 import { NULL_BODY_STATUSES } from "../_response.ts";
 import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -529,6 +529,8 @@ async function backgroundRevalidate(
   });
   try {
     const response = await context.next(background);
+    // Its cookies are this user's, from the network, as a response passed up would be.
+    await interimResponse(exchange)?.(response, null);
     if (response.status === 304) {
       await response.body?.cancel().catch(() => {});
       await refresh({ ...context, exchange: background }, candidate, response);

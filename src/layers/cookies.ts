@@ -2,7 +2,9 @@
  * The cookies layer: for every hop (the first request and each redirect), sends the cookies
  * the manager's jar holds for the hop's URL in a `Cookie` header, and stores every
  * `Set-Cookie` of the hop's response in the jar before the response goes up (so a cookie set
- * by a 302 is sent with the next hop). Responses served from the cache store nothing.
+ * by a 302 is sent with the next hop). A 401 that the auth layer answers stores its cookies
+ * too, and the answer carries them; so does a background revalidation's response. Responses
+ * served from the cache store nothing.
  *
  * - `cookieLoadControl: "manual"` sends no cookie from the jar; `cookieSaveControl:
  *   "manual"` stores none. A `null` jar turns the layer off.
@@ -17,7 +19,7 @@
  */
 
 import type { Exchange, Layer } from "../exchange.ts";
-import { headersIfMade, noteFirstUrl, responseInfo } from "../exchange.ts";
+import { headersIfMade, noteFirstUrl, responseInfo, setInterimResponse } from "../exchange.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { jarCookieHeader, jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
@@ -49,6 +51,12 @@ function _mergeCookies(user: string | null, cookies: readonly NetworkCookie[]): 
     parts.push(cookiePair(cookie.name, cookie.value));
   }
   return parts.length === 0 ? null : parts.join("; ");
+}
+
+/** Sets the `Cookie` header of `headers` back to the request's own, `given`. */
+function _restoreCookie(headers: Headers, given: string | null): void {
+  if (given === null) headers.delete("cookie");
+  else headers.set("cookie", given);
 }
 
 function _jarError(action: string, url: URL, error: unknown): NetworkReplyError {
@@ -91,15 +99,40 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
       given: string | null,
       header: string | null,
     ): Promise<Response> => {
-      if (header === given) {
-        return next(exchange).then((response) => save(exchange, url, jar, response));
+      const changed = header !== given;
+      if (changed) {
+        if (header === null) exchange.headers.delete("cookie");
+        else exchange.headers.set("cookie", header);
       }
-      if (header === null) exchange.headers.delete("cookie");
-      else exchange.headers.set("cookie", header);
+      /** The headers a response answered below (a 401) set cookies on, for the next attempt. */
+      let touched: Headers | undefined;
+      setInterimResponse(exchange, async (response, headers) => {
+        const lines = cookiesToStore(exchange, response);
+        if (lines.length === 0) return;
+        try {
+          await jar.setCookiesFromUrl(lines.map(fromWire), url);
+        } catch (error) {
+          throw _jarError("store the cookies of", url, error);
+        }
+        if (headers === null || exchange.request.cookieLoadControl !== "automatic") return;
+        let cookies: NetworkCookie[];
+        try {
+          cookies = await jar.cookiesForUrl(url);
+        } catch (error) {
+          throw _jarError("read the cookies for", url, error);
+        }
+        const merged = _mergeCookies(
+          given !== null && exchange.firstOrigin === url.origin ? given : null,
+          cookies,
+        );
+        if (merged === null) headers.delete("cookie");
+        else headers.set("cookie", merged);
+        touched = headers;
+      });
       // The next hop starts from the request's own headers, not from this hop's cookies.
       const restore = () => {
-        if (given === null) exchange.headers.delete("cookie");
-        else exchange.headers.set("cookie", given);
+        if (changed) _restoreCookie(exchange.headers, given);
+        if (touched !== undefined) _restoreCookie(touched, given);
       };
       let sending: Promise<Response>;
       try {

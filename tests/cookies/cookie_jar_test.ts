@@ -135,6 +135,42 @@ Deno.test("CookieJar keeps HttpOnly and SameSite, sending HttpOnly cookies over 
   });
 });
 
+Deno.test("CookieJar ignores a SameSite=None cookie that is not Secure", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const lines = ["n=1; SameSite=None", "lower=1; samesite=none", "ok=1; SameSite=None; Secure"];
+    assert.equal(await jar.setCookiesFromUrl(lines, "https://example.com/"), 1);
+    // Partitioned is ignored: an ordinary cookie, sent like the others.
+    const partitioned = "p=1; Secure; Partitioned; SameSite=None";
+    assert.equal(await jar.setCookiesFromUrl([partitioned], "https://example.com/"), 1);
+    assert.equal(await jar.setCookiesFromUrl(["plain=1; SameSite=None"], "http://a.test/"), 0);
+    assert.equal(await header(jar, "https://example.com/"), "ok=1; p=1");
+    assert.equal(await header(jar, "http://a.test/"), null);
+  });
+});
+
+Deno.test("CookieJar ignores a Domain whose cookie would not be sent back to the host", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    // `localhost` (and the other special-use names) is the top of its hosts' sites: a
+    // subdomain's cookie for it would reach `localhost` alone, never the host that set it.
+    assert.equal(
+      await jar.setCookiesFromUrl(["a=1; Domain=localhost"], "http://app.localhost/"),
+      0,
+    );
+    assert.equal(await jar.setCookiesFromUrl(["t=1; Domain=test"], "http://api.test/"), 0);
+    assert.equal(await jar.setCookiesFromUrl(["b=1; Domain=localhost"], "http://localhost/"), 1);
+    assert.equal(await header(jar, "http://app.localhost/"), null);
+    assert.equal(await header(jar, "http://localhost/"), "b=1");
+    // An IPv6 host's Domain as a URL writes it, or without brackets: the host itself.
+    const v6 = ["c=1; Domain=[::1]", "d=1; Domain=::1", "e=1; Domain=[::2]"];
+    assert.equal(await jar.setCookiesFromUrl(v6, "http://[::1]:8000/"), 2);
+    assert.equal(await header(jar, "http://[::1]:8000/"), "c=1; d=1");
+    assert.deepEqual(
+      (await jar.allCookies()).map((c) => `${c.name} ${c.domain}`),
+      ["b localhost", "c ::1", "d ::1"],
+    );
+  });
+});
+
 Deno.test("CookieJar enforces the __Secure- and __Host- prefixes, case-insensitively", async (t) => {
   await eachJar(t, {}, async (jar) => {
     const url = "https://www.example.com/";

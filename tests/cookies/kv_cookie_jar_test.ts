@@ -412,3 +412,41 @@ Deno.test("KvCookieJar holds no cookies for a host too long for a KV key, and do
     assert.deepEqual(await jar.allCookies(), []);
   });
 });
+
+Deno.test("KvCookieJar stores no cookie too large for a KV value, and the reply does not fail", async () => {
+  // A cookie without Path takes its response's path, which only the URL limits (64 KiB): with
+  // its value, past a 64 KiB KV value.
+  const dir = "/" + "p".repeat(62_400);
+  await using jar = await KvCookieJar.open({ path: ":memory:", clock: () => START });
+  await using manager = new NetworkAccessManager({
+    cookieJar: jar,
+    transport: (request) => {
+      const value = new URL(request.url).searchParams.get("v")!;
+      return Promise.resolve(new Response("ok", { headers: { "set-cookie": `big=${value}` } }));
+    },
+  });
+  const url = `https://example.com${dir}/x?v=${"v".repeat(3000)}`;
+  assert.ok(url.length < 65_533, "a URL the HTTP client sends");
+  const reply = manager.get(url);
+  assert.equal(await reply.text(), "ok");
+  assert.equal(reply.error, NetworkError.NoError, reply.errorString.slice(0, 200));
+  assert.deepEqual(await jar.allCookies(), []);
+  // A shorter value fits.
+  assert.equal(await jar.setCookiesFromUrl(["big=1"], `https://example.com${dir}/x`), 1);
+  assert.equal(cookieHeader(await jar.cookiesForUrl(`https://example.com${dir}/`)), "big=1");
+  assert.equal(
+    await jar.insertCookie({ name: "n", value: "v".repeat(4000), domain: "a.test", path: dir }),
+    false,
+  );
+  // Around the limit a cookie is stored or not; nothing throws.
+  let stored = 0;
+  for (let extra = 0; extra <= 5000; extra += 250) {
+    const path = `/${"q".repeat(61_000 + extra)}/x`;
+    stored += await jar.setCookiesFromUrl(
+      [`n${extra}=${"w".repeat(100)}`],
+      `https://b${extra}.test${path}`,
+    );
+  }
+  assert.ok(stored > 0 && stored < 21, `stored ${stored}`);
+  assert.equal((await jar.allCookies()).length, stored + 1);
+});

@@ -3,6 +3,7 @@ import {
   type CookieJar,
   KvCookieJar,
   type Layer,
+  MemoryCache,
   MemoryCookieJar,
   NetworkAccessManager,
   NetworkError,
@@ -445,4 +446,83 @@ Deno.test("cookies layer asks a MemoryCookieJar subclass that overrides cookiesF
   await using env = managerFor(origin.port, { cookieJar: jar });
   assert.equal(await cookieSeenBy(env.manager, "http://a.test/"), "kept=1");
   assert.equal(lookups, 2);
+});
+
+Deno.test("cookie layer stores a 401's Set-Cookie and sends it with the authenticated retry", async (t) => {
+  for (const kind of ["MemoryCookieJar", "KvCookieJar"] as const) {
+    for (const [via, own] of [["authenticator", false], ["URL userinfo", true]] as const) {
+      await t.step(`${kind}, credentials from the ${via}`, async () => {
+        const seen: (string | null)[] = [];
+        await using server = serve((request) => {
+          seen.push(request.headers.get("cookie"));
+          if (request.headers.get("authorization") === null) {
+            const headers = new Headers({ "www-authenticate": 'Basic realm="r"' });
+            headers.append("set-cookie", "sticky=node1");
+            headers.append("set-cookie", "mine=jar");
+            return new Response("who?", { status: 401, headers });
+          }
+          return new Response("welcome", { headers: { "set-cookie": "session=s1" } });
+        });
+        await using cookieJar = kind === "MemoryCookieJar"
+          ? Object.assign(new MemoryCookieJar(), { [Symbol.asyncDispose]: async () => {} })
+          : await KvCookieJar.open({ path: ":memory:" });
+        await using manager = new NetworkAccessManager({
+          cookieJar,
+          authenticator: () => Promise.resolve({ username: "u", password: "p" }),
+        });
+        const url = new URL(`${server.url}/private`);
+        if (via === "URL userinfo") {
+          url.username = "u";
+          url.password = "p";
+        }
+        const reply = manager.get(url, own ? { headers: { cookie: "mine=own" } } : {});
+        assert.equal(await reply.text(), "welcome");
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+        // A request's own `mine` wins over the jar's, as on any hop.
+        assert.deepEqual(
+          seen,
+          own ? ["mine=own", "mine=own; sticky=node1"] : [null, "sticky=node1; mine=jar"],
+        );
+        const names = (await cookieJar.allCookies()).map((c) => `${c.name}=${c.value}`);
+        assert.deepEqual(names, ["sticky=node1", "mine=jar", "session=s1"]);
+        await manager.get(`${server.url}/again`).text();
+        assert.equal(seen.at(-1), "sticky=node1; mine=jar; session=s1");
+      });
+    }
+  }
+});
+
+Deno.test("cookie layer stores the Set-Cookie of a background revalidation", async (t) => {
+  for (const answer of [200, 304] as const) {
+    await t.step(`a ${answer}`, async () => {
+      let now = Date.UTC(2026, 0, 1);
+      const clock = () => now;
+      const seen: (string | null)[] = [];
+      await using server = serve((request) => {
+        seen.push(request.headers.get("cookie"));
+        const headers = new Headers({
+          "cache-control": "max-age=10, stale-while-revalidate=600",
+          etag: '"v1"',
+          "set-cookie": `n${seen.length}=${answer}`,
+        });
+        const conditional = request.headers.get("if-none-match") !== null;
+        if (conditional && answer === 304) return new Response(null, { status: 304, headers });
+        return new Response("v1", { headers });
+      });
+      await using manager = new NetworkAccessManager({ cache: new MemoryCache({ clock }), clock });
+      const jar = manager.cookieJar!;
+      assert.equal(await manager.get(`${server.url}/r`).text(), "v1");
+      now += 20_000;
+      const stale = manager.get(`${server.url}/r`);
+      assert.equal(await stale.text(), "v1");
+      assert.equal(stale.fromCache, true);
+      let names: string[] = [];
+      for (let i = 0; i < 400 && names.length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        names = (await jar.allCookies()).map((c) => `${c.name}=${c.value}`);
+      }
+      assert.deepEqual(seen, [null, "n1=" + answer], "the revalidation carries the jar's cookies");
+      assert.deepEqual(names, [`n1=${answer}`, `n2=${answer}`]);
+    });
+  }
 });
