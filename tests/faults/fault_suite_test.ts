@@ -388,9 +388,12 @@ const faults: Fault[] = [
   },
   {
     name: "redirects to a port where nothing listens",
-    serve: answer(
-      `HTTP/1.1 307 Temporary\r\nLocation: http://127.0.0.1:${closedPort()}/\r\nContent-Length: 0\r\n\r\n`,
-    ),
+    // The port is found closed as the redirect is sent, not when the suite is defined: a port
+    // closed that long before may serve another test's server by then.
+    serve: (conn) =>
+      answer(
+        `HTTP/1.1 307 Temporary\r\nLocation: http://127.0.0.1:${closedPort()}/\r\nContent-Length: 0\r\n\r\n`,
+      )(conn),
     code: NetworkError.ConnectionRefusedError,
   },
   {
