@@ -354,7 +354,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         origin = plain.origin;
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
-      if (challenges.length === 0) return await refused(response);
+      const sent = isProxy ? proxy : server;
+      if (challenges.length === 0) {
+        // A bare refusal (no challenge to answer) still refuses what was sent.
+        if (sent !== undefined && sent.pending === undefined) forget(sent);
+        return await refused(response);
+      }
       const selected = selectChallenge(challenges, hashable);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
@@ -380,10 +385,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         // Schemes this client cannot answer are reported, never guessed.
         const asks = exchange.authenticatorCalls;
         exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
+        if (sent !== undefined && sent.pending === undefined) forget(sent);
         return await refused(response);
       }
 
-      const sent = isProxy ? proxy : server;
       const digest: DigestChallenge | undefined = selected.scheme === "digest"
         ? selected.digest
         : undefined;
@@ -397,9 +402,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         answer = sent;
       } else {
         // Refused: cached credentials leave the cache; pending ones were never in it, and what
-        // the cache holds (which worked for other requests) stays.
-        if (sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space)) {
-          cache.delete(space);
+        // the cache holds (which worked for other requests) stays. When another request put new
+        // credentials there meanwhile, this one tries them before asking.
+        if (
+          sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space) &&
+          forget(sent)
+        ) {
+          usedCache?.delete(spaceKey(space));
         }
         try {
           answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
@@ -445,6 +454,21 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     function refused(response: Response): Response | Promise<Response> {
       if (response.status !== 401 || exchange.proxy === undefined) return response;
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
+    }
+
+    /**
+     * Drops refused cached credentials from the cache, unless another request replaced them
+     * meanwhile.
+     *
+     * @returns Whether the cache holds other credentials for the space.
+     */
+    function forget(refusedAnswer: Answer): boolean {
+      const held = cache.get(refusedAnswer.space)?.credentials;
+      if (held === undefined) return false;
+      const { username, password } = refusedAnswer.credentials;
+      if (held.username !== username || held.password !== password) return true;
+      cache.delete(refusedAnswer.space);
+      return false;
     }
 
     /** The request's body as it is sent, or undefined when it is known only then. */

@@ -797,3 +797,134 @@ Deno.test("auth layer answers Digest qop=auth-int with the body's digest", async
     ]);
   });
 });
+
+/**
+ * A server (or, with `proxy`, an http proxy answering itself) that accepts `users` with Basic,
+ * challenges a request without credentials, and refuses wrong ones with a bare 401 (407): no
+ * challenge header, as many APIs answer (with `challenge`, the challenge again). `hold` delays the
+ * refusal of a request.
+ */
+function bareRefusals(
+  users: Record<string, string>,
+  options: {
+    proxy?: boolean;
+    challenge?: boolean;
+    hold?: (path: string) => Promise<void> | undefined;
+  } = {},
+) {
+  const log: { path: string; authorization: string | null; status: number }[] = [];
+  const status = options.proxy ? 407 : 401;
+  const server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    const authorization = request.headers.get(
+      options.proxy ? "proxy-authorization" : "authorization",
+    );
+    const entry = { path, authorization, status: 200 };
+    log.push(entry);
+    const name = options.proxy ? "proxy-authenticate" : "www-authenticate";
+    const challenge = { [name]: 'Basic realm="r"' };
+    if (authorization === null) {
+      entry.status = status;
+      return new Response("", { status, headers: challenge });
+    }
+    const [user = "", password] = atob(authorization.slice(6)).split(":");
+    if (users[user] !== password) {
+      await options.hold?.(path);
+      entry.status = status;
+      return new Response("", { status, headers: options.challenge ? challenge : {} });
+    }
+    return new Response(`hello ${user}`);
+  });
+  return { server, log };
+}
+
+const basic = (username: string, password: string) => `Basic ${btoa(`${username}:${password}`)}`;
+
+Deno.test("auth layer drops cached credentials the server refuses", async (t) => {
+  await t.step("a 401 without a challenge to cached credentials drops them", async () => {
+    const users: Record<string, string> = { alice: "wonderland" };
+    const { server: target, log } = bareRefusals(users);
+    await using _ = target;
+    const { calls, authenticator } = recorder(
+      { username: "alice", password: "wonderland" },
+      { username: "alice", password: "changed" },
+    );
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${target.url}/a`).text(), "hello alice");
+    users.alice = "changed";
+    const refused = manager.get(`${target.url}/a`);
+    await refused.text();
+    assert.equal(refused.error, NetworkError.AuthenticationRequiredError);
+    // The next request starts without the refused credentials and is asked for new ones.
+    assert.equal(await manager.get(`${target.url}/a`).text(), "hello alice");
+    assert.deepEqual(log.map((e) => [e.authorization, e.status]), [
+      [null, 401],
+      [basic("alice", "wonderland"), 200],
+      [basic("alice", "wonderland"), 401],
+      [null, 401],
+      [basic("alice", "changed"), 200],
+    ]);
+    assert.equal(calls.length, 2);
+  });
+  await t.step("a 407 without a challenge to cached proxy credentials drops them", async () => {
+    const users: Record<string, string> = { pu: "pp" };
+    const { server: proxy, log } = bareRefusals(users, { proxy: true });
+    await using _ = proxy;
+    const { calls, authenticator } = recorder(
+      { username: "pu", password: "pp" },
+      { username: "pu", password: "new" },
+    );
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello pu");
+    users.pu = "new";
+    const refused = manager.get("http://origin.test/a");
+    await refused.text();
+    assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError);
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello pu");
+    assert.deepEqual(log.map((e) => [e.authorization, e.status]), [
+      [null, 407],
+      [basic("pu", "pp"), 200],
+      [basic("pu", "pp"), 407],
+      [null, 407],
+      [basic("pu", "new"), 200],
+    ]);
+    assert.equal(calls.length, 2);
+  });
+  await t.step(
+    "a late refusal keeps the credentials another request stored meanwhile",
+    async () => {
+      const users: Record<string, string> = { alice: "wonderland" };
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      // The refusal of /late waits until /early has signed in with the new password.
+      const { server: target, log } = bareRefusals(users, {
+        challenge: true,
+        hold: (path) => path === "/late" ? released : undefined,
+      });
+      await using _ = target;
+      const { calls, authenticator } = recorder(
+        { username: "alice", password: "wonderland" },
+        { username: "alice", password: "changed" },
+      );
+      await using manager = new NetworkAccessManager({ authenticator });
+      assert.equal(await manager.get(`${target.url}/early`).text(), "hello alice");
+      users.alice = "changed";
+      const late = manager.get(`${target.url}/late`);
+      const early = manager.get(`${target.url}/early`);
+      // /early is refused, asks and signs in with the new password.
+      assert.equal(await early.text(), "hello alice");
+      release();
+      // /late's refusal drops nothing it did not send: it retries with the new credentials.
+      assert.equal(await late.text(), "hello alice");
+      assert.equal(await manager.get(`${target.url}/next`).text(), "hello alice");
+      assert.deepEqual(log.slice(-2).map((e) => [e.path, e.authorization]), [
+        ["/late", basic("alice", "changed")],
+        ["/next", basic("alice", "changed")],
+      ]);
+      assert.equal(calls.length, 2);
+    },
+  );
+});
