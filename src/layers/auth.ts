@@ -46,7 +46,8 @@ import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../se
  * work. Return (or resolve) a user name and password to retry with, or `undefined` to give up:
  * the reply then ends with the 401 or 407 response, as `AuthenticationRequiredError` (204) or
  * `ProxyAuthenticationRequiredError` (105). After credentials are refused it is asked again,
- * at most three times per reply.
+ * at most three times per reply. Concurrent challenges of one protection space and scheme ask
+ * once: the replies challenged while that call is under way wait for its answer and use it.
  *
  * @example Credentials for one origin only
  * ```ts
@@ -150,6 +151,33 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    * them is a downgrade, answered only by the authenticator, told so.
    */
   const digestOrigins = new Set<string>();
+  /**
+   * The authenticator calls under way, by protection space and scheme: a challenge of the same
+   * space that comes meanwhile (concurrent requests) waits for that answer instead of asking too.
+   */
+  const asking = new Map<string, Promise<AuthCredentials | undefined>>();
+  /** Asks the authenticator for `key`'s space, or joins the call under way for it. */
+  const ask = (
+    key: string,
+    authenticator: Authenticator,
+    reply: NetworkReply,
+    challenge: AuthenticationChallenge,
+  ): Promise<AuthCredentials | undefined> => {
+    let pending = asking.get(key);
+    if (pending === undefined) {
+      // Called now (a throw becomes the rejection); the entry goes once the answer is in.
+      const call = new Promise<AuthCredentials | undefined>((resolve) =>
+        resolve(authenticator(reply, challenge))
+      );
+      pending = call;
+      asking.set(key, call);
+      const done = () => {
+        if (asking.get(key) === call) asking.delete(key);
+      };
+      call.then(done, done);
+    }
+    return pending;
+  };
 
   /** The Digest challenge `answer` answers: its own, or its space's cached one. */
   const digestOf = (answer: Answer): DigestChallenge | undefined =>
@@ -570,7 +598,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       try {
-        credentials = await authenticator(exchange.reply, challenge);
+        credentials = await ask(
+          JSON.stringify([key, scheme]),
+          authenticator,
+          exchange.reply,
+          challenge,
+        );
       } catch (error) {
         throw new NetworkReplyError(
           code,

@@ -7,6 +7,7 @@ import {
   Exchange,
   NetworkAccessManager,
   NetworkError,
+  type NetworkReply,
   NetworkRequest,
 } from "../../mod.ts";
 import { CredentialCache } from "../../src/auth/credential_cache.ts";
@@ -927,4 +928,83 @@ Deno.test("auth layer drops cached credentials the server refuses", async (t) =>
       assert.equal(calls.length, 2);
     },
   );
+});
+
+Deno.test("auth layer asks once for concurrent challenges of one protection space", async (t) => {
+  /**
+   * An authenticator that answers `answer` once `expected` replies were challenged (their
+   * `authenticationrequired` events), so that every challenge is in before the first answer.
+   */
+  const gated = (expected: number, answer: AuthCredentials | undefined) => {
+    let challenged = 0;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => open = resolve);
+    const calls: AuthenticationChallenge[] = [];
+    const authenticator: Authenticator = async (_reply, challenge) => {
+      calls.push(challenge);
+      await opened;
+      return answer;
+    };
+    const watch = (reply: NetworkReply) =>
+      reply.addEventListener("authenticationrequired", () => {
+        if (++challenged === expected) open();
+      });
+    return { calls, authenticator, watch };
+  };
+  const paths = ["/a", "/b", "/c", "/d", "/e"];
+  await t.step("five requests to a server share one answer", async () => {
+    await using auth = server();
+    const { calls, authenticator, watch } = gated(5, { username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map(() => "hello alice"),
+    );
+    assert.equal(calls.length, 1);
+  });
+  await t.step("no credentials given: all of them fail", async () => {
+    await using auth = server();
+    const { calls, authenticator, watch } = gated(5, undefined);
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    await Promise.all(replies.map((r) => r.text()));
+    assert.deepEqual(
+      replies.map((r) => [r.error, r.status]),
+      paths.map(() => [NetworkError.AuthenticationRequiredError, 401]),
+    );
+    assert.equal(calls.length, 1);
+  });
+  await t.step("five requests through a proxy share one answer", async () => {
+    await using origin = startOrigin();
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    const { calls, authenticator, watch } = gated(5, { username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    const replies = paths.map((path) => manager.get(origin.url("127.0.0.1", path)));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map((path) => `origin GET ${path}`),
+    );
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.proxy, true);
+  });
+  await t.step("different realms are asked apart", async () => {
+    await using one = server({ realm: "one" });
+    await using two = server({ realm: "two" });
+    const { calls, authenticator, watch } = gated(2, { username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = [manager.get(`${one.origin}/`), manager.get(`${two.origin}/`)];
+    replies.forEach(watch);
+    assert.deepEqual(await Promise.all(replies.map((r) => r.text())), [
+      "hello alice",
+      "hello alice",
+    ]);
+    assert.deepEqual(calls.map((c) => c.realm).sort(), ["one", "two"]);
+  });
 });
