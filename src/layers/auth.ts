@@ -305,9 +305,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let value: string | undefined;
       if (cached !== undefined) {
         try {
+          // The Digest uri is the path and query even though the request line to the proxy is
+          // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
           value = cached.scheme === "basic"
             ? basicAuthorization(cached.credentials)
-            : header(cached, method, plain.href, entity);
+            : header(cached, method, requestTarget(), entity);
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -337,9 +339,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let headers = baseHeaders;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        // The request target as sent: the path and query, a `?` with an empty query kept.
-        const target = plain.href.slice(plain.origin.length);
-        await answerWith(headers, "authorization", server, target);
+        await answerWith(headers, "authorization", server, requestTarget());
       }
       let response: Response;
       if (first !== undefined) {
@@ -482,6 +482,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     function refused(response: Response): Response | Promise<Response> {
       if (response.status !== 401 || exchange.proxy === undefined) return response;
       return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
+    }
+
+    /** The request target in origin-form: the path and query, a `?` with an empty query kept. */
+    function requestTarget(): string {
+      return plain.href.slice(plain.origin.length);
     }
 
     /**

@@ -550,7 +550,7 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     assert.equal(reply.error, 105);
     assert.equal(reply.status, 407);
   });
-  await t.step("Digest proxy credentials, absolute-form uri", async () => {
+  await t.step("Digest proxy credentials, the uri the path as curl sends it", async () => {
     await using digestProxy = startAuthServer({
       scheme: "digest",
       algorithm: "SHA-256",
@@ -562,14 +562,39 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
       authenticator,
       proxy: { type: "http", url: digestProxy.origin },
     });
-    const reply = manager.get("http://origin.test/through");
+    const reply = manager.get("http://origin.test/through?q=1");
     assert.equal(await reply.text(), "hello alice");
     assert.equal(calls[0]!.proxy, true);
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok"]);
+    // The request line is in absolute-form; the uri is the path and query all the same.
+    assert.equal(param(digestProxy.log[1]!.authorization, "uri"), "/through?q=1");
     // Up front on the next request, with the cached nonce and the next nonce count.
     assert.equal(await manager.get("http://origin.test/again").text(), "hello alice");
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
     assert.match(digestProxy.log[2]!.authorization!, /nc=00000002/);
+    assert.equal(param(digestProxy.log[2]!.authorization, "uri"), "/again");
+    assert.equal(calls.length, 1);
+  });
+  await t.step("Digest to an origin behind a plain-http proxy", async () => {
+    await using proxy = startProxyServer();
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    assert.equal(await manager.get(`${auth.origin}/behind?q=1`).text(), "hello alice");
+    assert.equal(await manager.get(`${auth.origin}/next`).text(), "hello alice");
+    assert.deepEqual(proxy.log.map((r) => r.url), [
+      `${auth.origin}/behind?q=1`,
+      `${auth.origin}/behind?q=1`,
+      `${auth.origin}/next`,
+    ]);
+    assert.deepEqual(auth.log.map((e) => [e.outcome, param(e.authorization, "uri")]), [
+      ["missing", undefined],
+      ["ok", "/behind?q=1"],
+      ["ok", "/next"],
+    ]);
     assert.equal(calls.length, 1);
   });
 });
