@@ -481,7 +481,20 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
      */
     function refused(response: Response): Response | Promise<Response> {
       if (response.status !== 401 || exchange.proxy === undefined) return response;
-      return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
+      // Cached Basic proxy credentials are probed with as they were sent; refused, they go.
+      const sentProxy = proxy?.scheme === "basic" ? proxy : undefined;
+      const probed = refusedCredentials(
+        response,
+        exchange.proxy,
+        exchange.url,
+        settings.caCerts,
+        sentProxy === undefined ? undefined : proxyValue,
+      );
+      if (sentProxy === undefined) return probed;
+      return probed.catch((error) => {
+        forget(sentProxy);
+        throw error;
+      });
     }
 
     /** The request target in origin-form: the path and query, a `?` with an empty query kept. */

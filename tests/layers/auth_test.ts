@@ -955,6 +955,37 @@ Deno.test("auth layer drops cached credentials the server refuses", async (t) =>
   );
 });
 
+Deno.test("auth layer drops cached proxy credentials a proxy refuses with 401, as tinyproxy does", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({
+    auth: { username: "pu", password: "pp" },
+    wrongCredentialsStatus: 401,
+  });
+  const answers = [{ username: "pu", password: "wrong" }, { username: "pu", password: "pp" }];
+  const calls: AuthenticationChallenge[] = [];
+  await using manager = new NetworkAccessManager({
+    // The proxy's challenges get an answer; the 401 (the origin's, as far as it says) none.
+    authenticator: (_reply, challenge) => {
+      calls.push(challenge);
+      return challenge.proxy ? answers.shift() : undefined;
+    },
+    proxy: { type: "http", url: proxy.url },
+  });
+  const refused = manager.get(origin.url("127.0.0.1", "/a"));
+  await refused.finished;
+  assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError, refused.errorString);
+  // The refused credentials are gone: the next request is challenged and asks again.
+  assert.equal(await manager.get(origin.url("127.0.0.1", "/b")).text(), "origin GET /b");
+  const forwarded = proxy.log.filter((r) => r.kind === "forward");
+  assert.deepEqual(forwarded.map((r) => [r.url, r.outcome]), [
+    [origin.url("127.0.0.1", "/a"), 407],
+    [origin.url("127.0.0.1", "/a"), 401],
+    [origin.url("127.0.0.1", "/b"), 407],
+    [origin.url("127.0.0.1", "/b"), 200],
+  ]);
+  assert.deepEqual(calls.map((c) => c.proxy), [true, false, true]);
+});
+
 Deno.test("auth layer asks once for concurrent challenges of one protection space", async (t) => {
   /**
    * An authenticator that answers `answer` once `expected` replies were challenged (their
