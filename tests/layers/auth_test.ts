@@ -1050,6 +1050,38 @@ Deno.test("auth layer asks once for concurrent challenges of one protection spac
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.proxy, true);
   });
+  await t.step("five requests whose cached credentials are refused ask once", async () => {
+    const users: Record<string, string> = { alice: "wonderland" };
+    await using auth = server({ users });
+    const { calls, authenticator, watch } = gated(5, undefined);
+    let seeded = false;
+    await using manager = new NetworkAccessManager({
+      authenticator: async (reply, challenge) => {
+        if (seeded) {
+          await authenticator(reply, challenge);
+          return { username: "alice", password: "changed" };
+        }
+        seeded = true;
+        return { username: "alice", password: "wonderland" };
+      },
+    });
+    assert.equal(await manager.get(`${auth.origin}/first`).text(), "hello alice");
+    users.alice = "changed";
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map(() => "hello alice"),
+    );
+    assert.equal(calls.length, 1);
+    assert.deepEqual(
+      auth.log.slice(2).map((e) => e.outcome).sort(),
+      [
+        ...paths.map(() => "bad-credentials"),
+        ...paths.map(() => "ok"),
+      ].sort(),
+    );
+  });
   await t.step("different realms are asked apart", async () => {
     await using one = server({ realm: "one" });
     await using two = server({ realm: "two" });
