@@ -278,6 +278,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let server: Answer | undefined;
     let proxy: Answer | undefined;
     let staleRetries = 0;
+    /** Whether the current attempt carries `server`'s credentials (none when they cannot go). */
+    let serverSent = false;
     // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes and
     // Blobs (not for FormData, whose boundary is drawn as it is sent, or streams); read once a
     // challenge asks for it.
@@ -339,7 +341,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let headers = baseHeaders;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        await answerWith(headers, "authorization", server, requestTarget());
+        serverSent = await answerWith(headers, "authorization", server, requestTarget());
       }
       let response: Response;
       if (first !== undefined) {
@@ -382,7 +384,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         origin = plain.origin;
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
-      const sent = isProxy ? proxy : server;
+      // The credentials this response refuses: those the attempt carried.
+      const sent = isProxy ? proxy : serverSent ? server : undefined;
       if (challenges.length === 0) {
         // A bare refusal (no challenge to answer) still refuses what was sent.
         if (sent !== undefined && sent.pending === undefined) forget(sent);
@@ -541,25 +544,31 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       );
     }
 
-    /** Sets the header answering with `answer` (none when its space went away meanwhile). */
+    /**
+     * Sets the header answering with `answer`: none when its space went away meanwhile, or when
+     * `qop=auth-int` needs a body known only as it is sent.
+     *
+     * @returns Whether the header was set.
+     */
     async function answerWith(
       headers: Headers,
       name: string,
       answer: Answer,
       uri: string,
-    ): Promise<void> {
+    ): Promise<boolean> {
       if (answer.scheme !== "basic") {
         await loadDigest();
         if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
           headers.set(name, header(answer, method, uri, entity));
         } catch (error) {
-          if (error instanceof RangeError) return; // the cached space went away meanwhile
+          if (error instanceof RangeError) return false;
           throw error;
         }
       } else {
         headers.set(name, basicHeader(answer));
       }
+      return true;
     }
 
     /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */

@@ -919,6 +919,21 @@ Deno.test("auth layer drops cached credentials the server refuses", async (t) =>
     ]);
     assert.equal(calls.length, 2);
   });
+  await t.step("credentials a request could not send stay cached", async () => {
+    await using auth = server({ scheme: "digest", qop: "auth-int" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${auth.origin}/a`).text(), "hello alice");
+    // A FormData body is not known before it is sent: no qop=auth-int answer goes with it.
+    const form = new FormData();
+    form.set("field", "value");
+    const unanswered = manager.post(`${auth.origin}/a`, form);
+    await unanswered.text();
+    assert.equal(unanswered.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(await manager.get(`${auth.origin}/b`).text(), "hello alice");
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "missing", "ok"]);
+    assert.equal(calls.length, 1);
+  });
   await t.step(
     "a late refusal keeps the credentials another request stored meanwhile",
     async () => {
