@@ -151,7 +151,10 @@ export interface DigestInput {
   credentials: AuthCredentials;
   /** The request method. */
   method: string;
-  /** The request target as sent in the request line (path and query, for origin-form). */
+  /**
+   * The request target in origin-form: the path and query, also when the request line to an
+   * http proxy is in absolute-form (as curl sends it).
+   */
   uri: string;
   /** How many requests used this nonce, this one included (from 1). */
   nc: number;

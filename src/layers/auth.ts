@@ -47,7 +47,8 @@ import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../se
  * work. Return (or resolve) a user name and password to retry with, or `undefined` to give up:
  * the reply then ends with the 401 or 407 response, as `AuthenticationRequiredError` (204) or
  * `ProxyAuthenticationRequiredError` (105). After credentials are refused it is asked again,
- * at most three times per reply.
+ * at most three times per reply. Concurrent challenges of one protection space and scheme ask
+ * once: the replies challenged while that call is under way wait for its answer and use it.
  *
  * @example Credentials for one origin only
  * ```ts
@@ -151,6 +152,33 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    * them is a downgrade, answered only by the authenticator, told so.
    */
   const digestOrigins = new Set<string>();
+  /**
+   * The authenticator calls under way, by protection space and scheme: a challenge of the same
+   * space that comes meanwhile (concurrent requests) waits for that answer instead of asking too.
+   */
+  const asking = new Map<string, Promise<AuthCredentials | undefined>>();
+  /** Asks the authenticator for `key`'s space, or joins the call under way for it. */
+  const ask = (
+    key: string,
+    authenticator: Authenticator,
+    reply: NetworkReply,
+    challenge: AuthenticationChallenge,
+  ): Promise<AuthCredentials | undefined> => {
+    let pending = asking.get(key);
+    if (pending === undefined) {
+      // Called now (a throw becomes the rejection); the entry goes once the answer is in.
+      const call = new Promise<AuthCredentials | undefined>((resolve) =>
+        resolve(authenticator(reply, challenge))
+      );
+      pending = call;
+      asking.set(key, call);
+      const done = () => {
+        if (asking.get(key) === call) asking.delete(key);
+      };
+      call.then(done, done);
+    }
+    return pending;
+  };
 
   /** The Digest challenge `answer` answers: its own, or its space's cached one. */
   const digestOf = (answer: Answer): DigestChallenge | undefined =>
@@ -251,6 +279,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let server: Answer | undefined;
     let proxy: Answer | undefined;
     let staleRetries = 0;
+    /** Whether the current attempt carries `server`'s credentials (none when they cannot go). */
+    let serverSent = false;
     // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes and
     // Blobs (not for FormData, whose boundary is drawn as it is sent, or streams); read once a
     // challenge asks for it.
@@ -278,9 +308,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let value: string | undefined;
       if (cached !== undefined) {
         try {
+          // The Digest uri is the path and query even though the request line to the proxy is
+          // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
           value = cached.scheme === "basic"
             ? basicAuthorization(cached.credentials)
-            : header(cached, method, plain.href, entity);
+            : header(cached, method, requestTarget(), entity);
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -310,9 +342,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let headers = baseHeaders;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
-        // The request target as sent: the path and query, a `?` with an empty query kept.
-        const target = plain.href.slice(plain.origin.length);
-        await answerWith(headers, "authorization", server, target);
+        serverSent = await answerWith(headers, "authorization", server, requestTarget());
       }
       let response: Response;
       if (first !== undefined) {
@@ -355,7 +385,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         origin = plain.origin;
       }
       const challenges = challengesFromHeaders(response.headers, isProxy);
-      if (challenges.length === 0) return await refused(response);
+      // The credentials this response refuses: those the attempt carried.
+      const sent = isProxy ? proxy : serverSent ? server : undefined;
+      if (challenges.length === 0) {
+        // A bare refusal (no challenge to answer) still refuses what was sent.
+        if (sent !== undefined && sent.pending === undefined) forget(sent);
+        return await refused(response);
+      }
       const selected = selectChallenge(challenges, hashable);
       const code: NetworkErrorCode = isProxy
         ? NetworkError.ProxyAuthenticationRequiredError
@@ -381,10 +417,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         // Schemes this client cannot answer are reported, never guessed.
         const asks = exchange.authenticatorCalls;
         exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
+        if (sent !== undefined && sent.pending === undefined) forget(sent);
         return await refused(response);
       }
 
-      const sent = isProxy ? proxy : server;
       const digest: DigestChallenge | undefined = selected.scheme === "digest"
         ? selected.digest
         : undefined;
@@ -398,9 +434,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         answer = sent;
       } else {
         // Refused: cached credentials leave the cache; pending ones were never in it, and what
-        // the cache holds (which worked for other requests) stays.
-        if (sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space)) {
-          cache.delete(space);
+        // the cache holds (which worked for other requests) stays. When another request put new
+        // credentials there meanwhile, this one tries them before asking.
+        if (
+          sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space) &&
+          forget(sent)
+        ) {
+          usedCache?.delete(spaceKey(space));
         }
         try {
           answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
@@ -448,7 +488,40 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
      */
     function refused(response: Response): Response | Promise<Response> {
       if (response.status !== 401 || exchange.proxy === undefined) return response;
-      return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts);
+      // Cached Basic proxy credentials are probed with as they were sent; refused, they go.
+      const sentProxy = proxy?.scheme === "basic" ? proxy : undefined;
+      const probed = refusedCredentials(
+        response,
+        exchange.proxy,
+        exchange.url,
+        settings.caCerts,
+        sentProxy === undefined ? undefined : proxyValue,
+      );
+      if (sentProxy === undefined) return probed;
+      return probed.catch((error) => {
+        forget(sentProxy);
+        throw error;
+      });
+    }
+
+    /** The request target in origin-form: the path and query, a `?` with an empty query kept. */
+    function requestTarget(): string {
+      return plain.href.slice(plain.origin.length);
+    }
+
+    /**
+     * Drops refused cached credentials from the cache, unless another request replaced them
+     * meanwhile.
+     *
+     * @returns Whether the cache holds other credentials for the space.
+     */
+    function forget(refusedAnswer: Answer): boolean {
+      const held = cache.get(refusedAnswer.space)?.credentials;
+      if (held === undefined) return false;
+      const { username, password } = refusedAnswer.credentials;
+      if (held.username !== username || held.password !== password) return true;
+      cache.delete(refusedAnswer.space);
+      return false;
     }
 
     /** The request's body as it is sent, or undefined when it is known only then. */
@@ -475,25 +548,31 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       );
     }
 
-    /** Sets the header answering with `answer` (none when its space went away meanwhile). */
+    /**
+     * Sets the header answering with `answer`: none when its space went away meanwhile, or when
+     * `qop=auth-int` needs a body known only as it is sent.
+     *
+     * @returns Whether the header was set.
+     */
     async function answerWith(
       headers: Headers,
       name: string,
       answer: Answer,
       uri: string,
-    ): Promise<void> {
+    ): Promise<boolean> {
       if (answer.scheme !== "basic") {
         await loadDigest();
         if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
           headers.set(name, header(answer, method, uri, entity));
         } catch (error) {
-          if (error instanceof RangeError) return; // the cached space went away meanwhile
+          if (error instanceof RangeError) return false;
           throw error;
         }
       } else {
         headers.set(name, basicHeader(answer));
       }
+      return true;
     }
 
     /** Picks the credentials for a new round: cache, then URL or proxy settings, then asking. */
@@ -553,7 +632,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // send that answers the challenge (or the read of the refusal's body).
       monitorQueued(exchange.reply);
       try {
-        credentials = await authenticator(exchange.reply, challenge);
+        credentials = await ask(
+          JSON.stringify([key, scheme]),
+          authenticator,
+          exchange.reply,
+          challenge,
+        );
       } catch (error) {
         throw new NetworkReplyError(
           code,

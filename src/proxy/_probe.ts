@@ -121,18 +121,21 @@ export async function probeProxy(
 
 /**
  * Asks an HTTP proxy to open a tunnel to `authority` (`host:port`), with the proxy's
- * credentials, and returns the status it answers with (then closes the connection), or
- * undefined when there is no answer. Used to learn why Deno's tunnel failed.
+ * credentials (or the `Proxy-Authorization` value `authorization`), and returns the status it
+ * answers with (then closes the connection), or undefined when there is no answer. Used to learn
+ * why Deno's tunnel failed.
  */
 export async function probeConnect(
   proxy: NetworkProxy,
   authority: string,
   options: ProbeOptions = {},
+  authorization?: string,
 ): Promise<number | undefined> {
   if (proxy.type !== "http" && proxy.type !== "https") return undefined;
   const reached = await reachProxy(proxy, options, async (conn) => {
     const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
-    if (proxy.username !== undefined) {
+    if (authorization !== undefined) lines.push(`Proxy-Authorization: ${authorization}`);
+    else if (proxy.username !== undefined) {
       lines.push(
         `Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`,
       );
@@ -348,17 +351,21 @@ export async function proxyTimeoutError(
  * wrong with 401 and `WWW-Authenticate`, as if the origin had asked. When a 401 comes back
  * through an http proxy that was sent credentials, the proxy is asked for a tunnel with the
  * same credentials: refused with 401 or 407, the 401 was the proxy's, and the reply fails
- * with `ProxyAuthenticationRequiredError`; otherwise the response is the origin's.
+ * with `ProxyAuthenticationRequiredError`; otherwise the response is the origin's. The
+ * credentials are the proxy's settings, or `authorization`, the `Proxy-Authorization` value that
+ * was sent (credentials an authenticator gave).
  */
 export async function refusedCredentials(
   response: Response,
   proxy: NetworkProxy,
   url: URL,
   caCerts: readonly string[],
+  authorization?: string,
 ): Promise<Response> {
   if (
     response.status !== 401 || url.protocol !== "http:" ||
-    (proxy.type !== "http" && proxy.type !== "https") || proxy.username === undefined
+    (proxy.type !== "http" && proxy.type !== "https") ||
+    (proxy.username === undefined && authorization === undefined)
   ) {
     return response;
   }
@@ -366,6 +373,7 @@ export async function refusedCredentials(
     proxy,
     `${url.hostname}:${proxyQuery(url).port}`,
     { caCerts: [...caCerts] },
+    authorization,
   );
   if (status !== 401 && status !== 407) return response;
   await response.body?.cancel().catch(() => {});

@@ -7,6 +7,7 @@ import {
   Exchange,
   NetworkAccessManager,
   NetworkError,
+  type NetworkReply,
   NetworkRequest,
 } from "../../mod.ts";
 import { CredentialCache } from "../../src/auth/credential_cache.ts";
@@ -549,7 +550,7 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
     assert.equal(reply.error, 105);
     assert.equal(reply.status, 407);
   });
-  await t.step("Digest proxy credentials, absolute-form uri", async () => {
+  await t.step("Digest proxy credentials, the uri the path as curl sends it", async () => {
     await using digestProxy = startAuthServer({
       scheme: "digest",
       algorithm: "SHA-256",
@@ -561,14 +562,39 @@ Deno.test("auth layer answers a 407 from an http proxy with Proxy-Authorization"
       authenticator,
       proxy: { type: "http", url: digestProxy.origin },
     });
-    const reply = manager.get("http://origin.test/through");
+    const reply = manager.get("http://origin.test/through?q=1");
     assert.equal(await reply.text(), "hello alice");
     assert.equal(calls[0]!.proxy, true);
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok"]);
+    // The request line is in absolute-form; the uri is the path and query all the same.
+    assert.equal(param(digestProxy.log[1]!.authorization, "uri"), "/through?q=1");
     // Up front on the next request, with the cached nonce and the next nonce count.
     assert.equal(await manager.get("http://origin.test/again").text(), "hello alice");
     assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
     assert.match(digestProxy.log[2]!.authorization!, /nc=00000002/);
+    assert.equal(param(digestProxy.log[2]!.authorization, "uri"), "/again");
+    assert.equal(calls.length, 1);
+  });
+  await t.step("Digest to an origin behind a plain-http proxy", async () => {
+    await using proxy = startProxyServer();
+    await using auth = server({ scheme: "digest", algorithm: "SHA-256" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    assert.equal(await manager.get(`${auth.origin}/behind?q=1`).text(), "hello alice");
+    assert.equal(await manager.get(`${auth.origin}/next`).text(), "hello alice");
+    assert.deepEqual(proxy.log.map((r) => r.url), [
+      `${auth.origin}/behind?q=1`,
+      `${auth.origin}/behind?q=1`,
+      `${auth.origin}/next`,
+    ]);
+    assert.deepEqual(auth.log.map((e) => [e.outcome, param(e.authorization, "uri")]), [
+      ["missing", undefined],
+      ["ok", "/behind?q=1"],
+      ["ok", "/next"],
+    ]);
     assert.equal(calls.length, 1);
   });
 });
@@ -795,5 +821,293 @@ Deno.test("auth layer answers Digest qop=auth-int with the body's digest", async
     assert.deepEqual(events.map((e) => [e.scheme, e.params.qop, e.supported]), [
       ["digest", "auth-int", false],
     ]);
+  });
+});
+
+/**
+ * A server (or, with `proxy`, an http proxy answering itself) that accepts `users` with Basic,
+ * challenges a request without credentials, and refuses wrong ones with a bare 401 (407): no
+ * challenge header, as many APIs answer (with `challenge`, the challenge again). `hold` delays the
+ * refusal of a request.
+ */
+function bareRefusals(
+  users: Record<string, string>,
+  options: {
+    proxy?: boolean;
+    challenge?: boolean;
+    hold?: (path: string) => Promise<void> | undefined;
+  } = {},
+) {
+  const log: { path: string; authorization: string | null; status: number }[] = [];
+  const status = options.proxy ? 407 : 401;
+  const server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    const authorization = request.headers.get(
+      options.proxy ? "proxy-authorization" : "authorization",
+    );
+    const entry = { path, authorization, status: 200 };
+    log.push(entry);
+    const name = options.proxy ? "proxy-authenticate" : "www-authenticate";
+    const challenge = { [name]: 'Basic realm="r"' };
+    if (authorization === null) {
+      entry.status = status;
+      return new Response("", { status, headers: challenge });
+    }
+    const [user = "", password] = atob(authorization.slice(6)).split(":");
+    if (users[user] !== password) {
+      await options.hold?.(path);
+      entry.status = status;
+      return new Response("", { status, headers: options.challenge ? challenge : {} });
+    }
+    return new Response(`hello ${user}`);
+  });
+  return { server, log };
+}
+
+const basic = (username: string, password: string) => `Basic ${btoa(`${username}:${password}`)}`;
+
+Deno.test("auth layer drops cached credentials the server refuses", async (t) => {
+  await t.step("a 401 without a challenge to cached credentials drops them", async () => {
+    const users: Record<string, string> = { alice: "wonderland" };
+    const { server: target, log } = bareRefusals(users);
+    await using _ = target;
+    const { calls, authenticator } = recorder(
+      { username: "alice", password: "wonderland" },
+      { username: "alice", password: "changed" },
+    );
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${target.url}/a`).text(), "hello alice");
+    users.alice = "changed";
+    const refused = manager.get(`${target.url}/a`);
+    await refused.text();
+    assert.equal(refused.error, NetworkError.AuthenticationRequiredError);
+    // The next request starts without the refused credentials and is asked for new ones.
+    assert.equal(await manager.get(`${target.url}/a`).text(), "hello alice");
+    assert.deepEqual(log.map((e) => [e.authorization, e.status]), [
+      [null, 401],
+      [basic("alice", "wonderland"), 200],
+      [basic("alice", "wonderland"), 401],
+      [null, 401],
+      [basic("alice", "changed"), 200],
+    ]);
+    assert.equal(calls.length, 2);
+  });
+  await t.step("a 407 without a challenge to cached proxy credentials drops them", async () => {
+    const users: Record<string, string> = { pu: "pp" };
+    const { server: proxy, log } = bareRefusals(users, { proxy: true });
+    await using _ = proxy;
+    const { calls, authenticator } = recorder(
+      { username: "pu", password: "pp" },
+      { username: "pu", password: "new" },
+    );
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello pu");
+    users.pu = "new";
+    const refused = manager.get("http://origin.test/a");
+    await refused.text();
+    assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError);
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello pu");
+    assert.deepEqual(log.map((e) => [e.authorization, e.status]), [
+      [null, 407],
+      [basic("pu", "pp"), 200],
+      [basic("pu", "pp"), 407],
+      [null, 407],
+      [basic("pu", "new"), 200],
+    ]);
+    assert.equal(calls.length, 2);
+  });
+  await t.step("credentials a request could not send stay cached", async () => {
+    await using auth = server({ scheme: "digest", qop: "auth-int" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    assert.equal(await manager.get(`${auth.origin}/a`).text(), "hello alice");
+    // A FormData body is not known before it is sent: no qop=auth-int answer goes with it.
+    const form = new FormData();
+    form.set("field", "value");
+    const unanswered = manager.post(`${auth.origin}/a`, form);
+    await unanswered.text();
+    assert.equal(unanswered.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(await manager.get(`${auth.origin}/b`).text(), "hello alice");
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "missing", "ok"]);
+    assert.equal(calls.length, 1);
+  });
+  await t.step(
+    "a late refusal keeps the credentials another request stored meanwhile",
+    async () => {
+      const users: Record<string, string> = { alice: "wonderland" };
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      // The refusal of /late waits until /early has signed in with the new password.
+      const { server: target, log } = bareRefusals(users, {
+        challenge: true,
+        hold: (path) => path === "/late" ? released : undefined,
+      });
+      await using _ = target;
+      const { calls, authenticator } = recorder(
+        { username: "alice", password: "wonderland" },
+        { username: "alice", password: "changed" },
+      );
+      await using manager = new NetworkAccessManager({ authenticator });
+      assert.equal(await manager.get(`${target.url}/early`).text(), "hello alice");
+      users.alice = "changed";
+      const late = manager.get(`${target.url}/late`);
+      const early = manager.get(`${target.url}/early`);
+      // /early is refused, asks and signs in with the new password.
+      assert.equal(await early.text(), "hello alice");
+      release();
+      // /late's refusal drops nothing it did not send: it retries with the new credentials.
+      assert.equal(await late.text(), "hello alice");
+      assert.equal(await manager.get(`${target.url}/next`).text(), "hello alice");
+      assert.deepEqual(log.slice(-2).map((e) => [e.path, e.authorization]), [
+        ["/late", basic("alice", "changed")],
+        ["/next", basic("alice", "changed")],
+      ]);
+      assert.equal(calls.length, 2);
+    },
+  );
+});
+
+Deno.test("auth layer drops cached proxy credentials a proxy refuses with 401, as tinyproxy does", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({
+    auth: { username: "pu", password: "pp" },
+    wrongCredentialsStatus: 401,
+  });
+  const answers = [{ username: "pu", password: "wrong" }, { username: "pu", password: "pp" }];
+  const calls: AuthenticationChallenge[] = [];
+  await using manager = new NetworkAccessManager({
+    // The proxy's challenges get an answer; the 401 (the origin's, as far as it says) none.
+    authenticator: (_reply, challenge) => {
+      calls.push(challenge);
+      return challenge.proxy ? answers.shift() : undefined;
+    },
+    proxy: { type: "http", url: proxy.url },
+  });
+  const refused = manager.get(origin.url("127.0.0.1", "/a"));
+  await refused.finished;
+  assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError, refused.errorString);
+  // The refused credentials are gone: the next request is challenged and asks again.
+  assert.equal(await manager.get(origin.url("127.0.0.1", "/b")).text(), "origin GET /b");
+  const forwarded = proxy.log.filter((r) => r.kind === "forward");
+  assert.deepEqual(forwarded.map((r) => [r.url, r.outcome]), [
+    [origin.url("127.0.0.1", "/a"), 407],
+    [origin.url("127.0.0.1", "/a"), 401],
+    [origin.url("127.0.0.1", "/b"), 407],
+    [origin.url("127.0.0.1", "/b"), 200],
+  ]);
+  assert.deepEqual(calls.map((c) => c.proxy), [true, false, true]);
+});
+
+Deno.test("auth layer asks once for concurrent challenges of one protection space", async (t) => {
+  /**
+   * An authenticator that answers `answer` once `expected` replies were challenged (their
+   * `authenticationrequired` events), so that every challenge is in before the first answer.
+   */
+  const gated = (expected: number, answer: AuthCredentials | undefined) => {
+    let challenged = 0;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => open = resolve);
+    const calls: AuthenticationChallenge[] = [];
+    const authenticator: Authenticator = async (_reply, challenge) => {
+      calls.push(challenge);
+      await opened;
+      return answer;
+    };
+    const watch = (reply: NetworkReply) =>
+      reply.addEventListener("authenticationrequired", () => {
+        if (++challenged === expected) open();
+      });
+    return { calls, authenticator, watch };
+  };
+  const paths = ["/a", "/b", "/c", "/d", "/e"];
+  await t.step("five requests to a server share one answer", async () => {
+    await using auth = server();
+    const { calls, authenticator, watch } = gated(5, { username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map(() => "hello alice"),
+    );
+    assert.equal(calls.length, 1);
+  });
+  await t.step("no credentials given: all of them fail", async () => {
+    await using auth = server();
+    const { calls, authenticator, watch } = gated(5, undefined);
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    await Promise.all(replies.map((r) => r.text()));
+    assert.deepEqual(
+      replies.map((r) => [r.error, r.status]),
+      paths.map(() => [NetworkError.AuthenticationRequiredError, 401]),
+    );
+    assert.equal(calls.length, 1);
+  });
+  await t.step("five requests through a proxy share one answer", async () => {
+    await using origin = startOrigin();
+    await using proxy = startProxyServer({ auth: { username: "pu", password: "pp" } });
+    const { calls, authenticator, watch } = gated(5, { username: "pu", password: "pp" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: proxy.url },
+    });
+    const replies = paths.map((path) => manager.get(origin.url("127.0.0.1", path)));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map((path) => `origin GET ${path}`),
+    );
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.proxy, true);
+  });
+  await t.step("five requests whose cached credentials are refused ask once", async () => {
+    const users: Record<string, string> = { alice: "wonderland" };
+    await using auth = server({ users });
+    const { calls, authenticator, watch } = gated(5, undefined);
+    let seeded = false;
+    await using manager = new NetworkAccessManager({
+      authenticator: async (reply, challenge) => {
+        if (seeded) {
+          await authenticator(reply, challenge);
+          return { username: "alice", password: "changed" };
+        }
+        seeded = true;
+        return { username: "alice", password: "wonderland" };
+      },
+    });
+    assert.equal(await manager.get(`${auth.origin}/first`).text(), "hello alice");
+    users.alice = "changed";
+    const replies = paths.map((path) => manager.get(`${auth.origin}${path}`));
+    replies.forEach(watch);
+    assert.deepEqual(
+      await Promise.all(replies.map((r) => r.text())),
+      paths.map(() => "hello alice"),
+    );
+    assert.equal(calls.length, 1);
+    assert.deepEqual(
+      auth.log.slice(2).map((e) => e.outcome).sort(),
+      [
+        ...paths.map(() => "bad-credentials"),
+        ...paths.map(() => "ok"),
+      ].sort(),
+    );
+  });
+  await t.step("different realms are asked apart", async () => {
+    await using one = server({ realm: "one" });
+    await using two = server({ realm: "two" });
+    const { calls, authenticator, watch } = gated(2, { username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({ authenticator });
+    const replies = [manager.get(`${one.origin}/`), manager.get(`${two.origin}/`)];
+    replies.forEach(watch);
+    assert.deepEqual(await Promise.all(replies.map((r) => r.text())), [
+      "hello alice",
+      "hello alice",
+    ]);
+    assert.deepEqual(calls.map((c) => c.realm).sort(), ["one", "two"]);
   });
 });
