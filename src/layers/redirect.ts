@@ -123,7 +123,13 @@ function redirectTarget(response: Response, location: string, from: URL): URL {
       }: only http and https redirect targets are followed`,
     );
   }
-  target.hash = target.hash || from.hash;
+  // A Location without a fragment takes the one of the URL it came from (RFC 9110 section
+  // 10.2.2, Fetch); one with a fragment, even an empty one (`/page#`), keeps its own. `#` is in
+  // a serialised URL only where its fragment starts.
+  if (!target.href.includes("#")) {
+    const at = from.href.indexOf("#");
+    if (at !== -1) target.hash = from.href.slice(at);
+  }
   return target;
 }
 
