@@ -123,8 +123,34 @@ function redirectTarget(response: Response, location: string, from: URL): URL {
       }: only http and https redirect targets are followed`,
     );
   }
-  target.hash = target.hash || from.hash;
+  // A Location without a fragment takes the one of the URL it came from (RFC 9110 section
+  // 10.2.2, Fetch); one with a fragment, even an empty one (`/page#`), keeps its own. `#` is in
+  // a serialised URL only where its fragment starts.
+  if (!target.href.includes("#")) {
+    const at = from.href.indexOf("#");
+    if (at !== -1) target.hash = from.href.slice(at);
+  }
   return target;
+}
+
+/** The redirect target as HSTS has it sent (RFC 6797 section 8.3); a store that fails fails it. */
+async function upgraded(
+  response: Response,
+  from: URL,
+  target: URL,
+  store: HstsStore,
+): Promise<URL> {
+  try {
+    return await upgradeUrl(target, store) ?? target;
+  } catch (error) {
+    fail(
+      NetworkError.UnknownNetworkError,
+      `Cannot follow the ${response.status} redirect from ${shown(from)} to ${
+        shown(target)
+      }: the HSTS store failed (${(error as Error)?.message ?? error})`,
+      error,
+    );
+  }
 }
 
 async function verify(
@@ -246,7 +272,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
         );
       }
       const store = settings.hstsStore;
-      if (store !== null) target = await upgradeUrl(target, store) ?? target;
+      if (store !== null) target = await upgraded(response, from, target, store);
       const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
       if (policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:") {
         fail(

@@ -281,6 +281,29 @@ Deno.test("HSTS layer fails the reply when the store fails", async () => {
   assert.match(reply.errorString, /HSTS store failed/);
 });
 
+Deno.test("a redirect fails with a message naming the HSTS store when the store fails", async () => {
+  const store = new MemoryHstsStore();
+  const isKnownHost = store.isKnownHost.bind(store);
+  store.isKnownHost = (host) =>
+    host === "b.test" ? Promise.reject(new Error("disk on fire")) : isKnownHost(host);
+  const net = fakeNetwork((url) =>
+    url.hostname === "a.test"
+      ? new Response(null, { status: 302, headers: { location: "http://user:pw@b.test/x" } })
+      : new Response("b")
+  );
+  await using manager = new NetworkAccessManager({ hstsStore: store });
+  manager.use(net.layer, "network");
+  const reply = manager.get("http://a.test/start");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.equal(
+    reply.errorString,
+    "Cannot follow the 302 redirect from http://a.test/start to http://b.test/x: " +
+      "the HSTS store failed (disk on fire)",
+  );
+  assert.deepEqual(net.urls, ["http://a.test/start"]);
+});
+
 Deno.test("HSTS layer tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });

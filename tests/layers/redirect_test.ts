@@ -502,6 +502,30 @@ Deno.test("redirect layer reads a Location of raw UTF-8 bytes as UTF-8", async (
   }
 });
 
+Deno.test("redirect layer keeps a Location's fragment, else the one it came from", async (t) => {
+  await using server = recordingServer((_request, url) => {
+    const to = url.searchParams.get("to");
+    return to === null ? new Response("end") : redirect(302, to);
+  });
+  const start = (to: string) => `${server.url}/s?to=${encodeURIComponent(to)}`;
+  const cases: [string, string, string][] = [
+    ["no fragment: the original's is inherited", `${start("/end")}#orig`, "/end#orig"],
+    ["its own fragment wins", `${start("/end#own")}#orig`, "/end#own"],
+    ["an empty fragment is a fragment", `${start("/end#")}#orig`, "/end#"],
+    ["an original empty fragment is inherited", `${start("/end")}#`, "/end#"],
+    ["along a chain", `${start(`/s?to=${encodeURIComponent("/end")}`)}#orig`, "/end#orig"],
+  ];
+  for (const [name, url, expected] of cases) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager();
+      const reply = manager.get(url);
+      assert.equal(await reply.text(), "end");
+      assert.equal(reply.url.href, `${server.url}${expected}`);
+      assert.equal(reply.redirects.at(-1)!.href, `${server.url}${expected}`);
+    });
+  }
+});
+
 Deno.test("redirect layer rejects bad Location headers", async (t) => {
   const cases: [string, string | null, RegExp][] = [
     ["invalid", "http://[::1/", /not a valid URL/],
