@@ -5,8 +5,8 @@
  * @module
  */
 
-import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { checkKeys, checkObject, describe, headersError } from "./_validation.ts";
+import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import { checkKeys, checkObject, describe } from "./_validation.ts";
 
 /**
  * Query parameters: a `URLSearchParams`, a record, or name/value pairs; every name and value
@@ -59,7 +59,7 @@ export interface NetworkRequestFactoryOptions {
    * token when one is set).
    * @default {{}}
    */
-  headers?: HeadersInit;
+  headers?: HeadersInit | Record<string, string | null | undefined>;
   /**
    * A token sent as `Authorization: Bearer <token>` with every request.
    * @default {undefined}
@@ -226,11 +226,7 @@ export class NetworkRequestFactory {
     this.#baseUrl = toBase(WHAT, baseUrl);
     checkObject(WHAT, "options", options);
     checkKeys(WHAT, options, OPTIONS);
-    try {
-      this.#headers = new Headers(options.headers);
-    } catch (error) {
-      throw headersError(WHAT, options.headers, error);
-    }
+    this.#headers = makeHeaders(WHAT, options.headers ?? {});
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);
     this.#requestInit = { ...options.requestInit };
@@ -251,7 +247,7 @@ export class NetworkRequestFactory {
     return this.#headers;
   }
   set commonHeaders(value: HeadersInit) {
-    this.#headers = new Headers(value);
+    this.#headers = makeHeaders("Cannot set commonHeaders", value);
   }
 
   /** The bearer token, or `undefined`. */

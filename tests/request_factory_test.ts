@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { NetworkRequestFactory } from "../mod.ts";
+import { NetworkAccessManager, NetworkRequestFactory } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 guardUnhandledRejections();
 
@@ -229,4 +229,65 @@ Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, 
     ];
     for (const [path, href] of inside) assert.equal(api.createRequest(path).url.href, href);
   });
+});
+
+Deno.test("a factory's request sent with headers of the call keeps its own, each replaced or removed by name", async (t) => {
+  await using server = serve((request) =>
+    Response.json(Object.fromEntries(
+      ["authorization", "accept", "x-client", "if-none-match"].map((name) => [
+        name,
+        request.headers.get(name),
+      ]),
+    ))
+  );
+  const api = new NetworkRequestFactory(`${server.url}/v1/`, {
+    headers: { accept: "application/json", "x-client": "app/1" },
+    bearerToken: "s3cret",
+  });
+  await using manager = new NetworkAccessManager();
+  await t.step("a header of the call is added; the token and the common headers stay", async () => {
+    const reply = manager.get(api.createRequest("items"), {
+      headers: { "if-none-match": '"v1"' },
+    });
+    assert.deepEqual(await reply.json(), {
+      authorization: "Bearer s3cret",
+      accept: "application/json",
+      "x-client": "app/1",
+      "if-none-match": '"v1"',
+    });
+  });
+  await t.step("one of the same name replaces it, as Headers or pairs too", async () => {
+    for (const headers of [new Headers({ "x-client": "cli/2" }), [["x-client", "cli/2"]]]) {
+      const reply = manager.get(api.createRequest("items"), { headers: headers as HeadersInit });
+      assert.equal(((await reply.json()) as Record<string, string>)["x-client"], "cli/2");
+    }
+  });
+  await t.step("undefined or null removes it", async () => {
+    const reply = manager.post(api.createRequest("items"), { a: 1 }, {
+      headers: { "x-client": undefined, authorization: null },
+    });
+    assert.deepEqual(await reply.json(), {
+      authorization: null,
+      accept: "application/json",
+      "x-client": null,
+      "if-none-match": null,
+    });
+  });
+  await t.step("the factory's request is left as it was", () => {
+    const request = api.createRequest("items");
+    manager.get(request, { headers: { "x-client": null } }).abort();
+    assert.equal(request.headers.get("x-client"), "app/1");
+  });
+});
+
+Deno.test("a header record's undefined and null values are not sent as text", async () => {
+  await using server = serve((request) =>
+    new Response(JSON.stringify([...request.headers].filter(([name]) => name.startsWith("x-"))))
+  );
+  await using manager = new NetworkAccessManager();
+  const maybe: string | undefined = undefined;
+  const reply = manager.get(server.url, { headers: { "x-a": "1", "x-b": maybe, "x-c": null } });
+  assert.deepEqual(await reply.json(), [["x-a", "1"]]);
+  const api = new NetworkRequestFactory(server.url, { headers: { "x-d": undefined, "x-e": "2" } });
+  assert.deepEqual(await manager.get(api.createRequest()).json(), [["x-e", "2"]]);
 });
