@@ -158,20 +158,33 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
-Deno.test("NetworkRequestFactory takes query parameters only as strings, naming what is not", () => {
+Deno.test("NetworkRequestFactory takes query values as strings, numbers and booleans, naming what is not", () => {
   const api = new NetworkRequestFactory("https://a.test/");
-  const records = "URLSearchParams, a record of strings or [name, value] pairs";
+  const records = "URLSearchParams, a record or [name, value] pairs";
+  const value = "a string, a finite number or a boolean";
   const cases: [unknown, string][] = [
     [5, `'query' must be ${records}, got 5`],
     [null, `'query' must be ${records}, got null`],
     ["a=b", `'query' must be ${records}, got "a=b"`],
     [new Map([["a", "b"]]), `'query' must be ${records}, got an instance of Map`],
-    [{ a: null }, "'query.a' must be a string, got null"],
-    [{ page: 2 }, "'query.page' must be a string, got 2"],
-    [{ b: ["x", "y"] }, "'query.b' must be a string, got an array"],
-    [[["a"]], "'query[0]' must be a [name, value] pair of strings, got an array of 1 item"],
-    [["ab"], `'query[0]' must be a [name, value] pair of strings, got "ab"`],
-    [[["a", "1"], ["b", 2]], "'query[1][1]' must be a string, got 2"],
+    [
+      { a: null },
+      `'query.a' must be ${value}, an array of them, or undefined (left out), got null`,
+    ],
+    [
+      { page: NaN },
+      `'query.page' must be ${value}, an array of them, or undefined (left out), got NaN`,
+    ],
+    [{ b: ["x", null] }, `'query.b[1]' must be ${value}, got null`],
+    [{ b: [["x"]] }, `'query.b[0]' must be ${value}, got an array`],
+    [
+      { d: new Date(0) },
+      `'query.d' must be ${value}, an array of them, or undefined (left out), got an instance of Date`,
+    ],
+    [[["a"]], "'query[0]' must be a [name, value] pair, got an array of 1 item"],
+    [["ab"], `'query[0]' must be a [name, value] pair, got "ab"`],
+    [[["a", "1"], ["b", undefined]], `'query[1][1]' must be ${value}, got undefined`],
+    [[[1, "a"]], "'query[0][0]' must be a string, got 1"],
   ];
   for (const [query, message] of cases) {
     assert.throws(() => new NetworkRequestFactory("https://a.test/", { query: query as never }), {
@@ -183,11 +196,36 @@ Deno.test("NetworkRequestFactory takes query parameters only as strings, naming 
       message: `Cannot create request: ${message}`,
     });
   }
-  assert.throws(() => (api.queryParameters = { a: 1 } as never), {
-    message: "Cannot set queryParameters: 'queryParameters.a' must be a string, got 1",
+  assert.throws(() => (api.queryParameters = { a: {} } as never), {
+    message: `Cannot set queryParameters: 'queryParameters.a' must be ${value}, an array of ` +
+      "them, or undefined (left out), got an object",
   });
   const plain = Object.assign(Object.create(null), { a: "1" });
   assert.equal(api.createRequest("x", plain).url.search, "?a=1");
+});
+
+Deno.test("NetworkRequestFactory writes numbers and booleans, repeats arrays and leaves out undefined", async () => {
+  await using server = serve((request) => new Response(new URL(request.url).search));
+  const api = new NetworkRequestFactory(`${server.url}/search?key=k`, {
+    query: { lang: "en", debug: undefined, v: 2 },
+  });
+  await using manager = new NetworkAccessManager();
+  const cursor: string | undefined = undefined;
+  const request = api.createRequest("items", {
+    q: "a b&c",
+    page: 2,
+    exact: false,
+    tag: ["x", "y"],
+    limit: [10],
+    none: [],
+    cursor,
+  });
+  assert.equal(
+    await manager.get(request).text(),
+    "?key=k&lang=en&v=2&q=a+b%26c&page=2&exact=false&tag=x&tag=y&limit=10",
+  );
+  const pairs = api.createRequest("items", [["page", 3], ["all", true], ["tag", "z"]]);
+  assert.equal(await manager.get(pairs).text(), "?key=k&lang=en&v=2&page=3&all=true&tag=z");
 });
 
 Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, with the token", async (t) => {
