@@ -59,9 +59,37 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
   mocked.mock.route("*", "/*", { status: 204 });
   const circular: Record<string, unknown> = {};
   circular.self = circular;
+  const deep: { user: { friends: unknown[] } } = { user: { friends: [] } };
+  deep.user.friends.push({ name: "b", best: deep.user });
+  const serialise = "^Invalid body: cannot serialise it as JSON: ";
   const cases: [string, unknown, RegExp][] = [
-    ["circular", circular, /^Invalid body: cannot serialise it as JSON \(.*circular/i],
-    ["a BigInt inside", { n: 1n }, /^Invalid body: cannot serialise it as JSON \(.*BigInt/i],
+    ["circular", circular, new RegExp(`${serialise}\\$\\.self refers back to \\$, a cycle$`)],
+    [
+      "a cycle deep inside",
+      deep,
+      new RegExp(
+        `${serialise}\\$\\.user\\.friends\\[0\\]\\.best refers back to \\$\\.user, a cycle$`,
+      ),
+    ],
+    [
+      "a BigInt inside",
+      { items: [{ "unit price": 1n }] },
+      new RegExp(
+        `${serialise}\\$\\.items\\[0\\]\\["unit price"\\] is a BigInt \\(1n\\), which JSON cannot ` +
+          "hold; send it as a string or a number$",
+      ),
+    ],
+    [
+      "a toJSON that throws",
+      {
+        a: {
+          toJSON: () => {
+            throw new Error("no");
+          },
+        },
+      },
+      /^Invalid body: cannot serialise it as JSON \(no\)$/,
+    ],
     [
       "a class instance",
       new (class Point {})(),
