@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { InvalidJsonError, NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
+import {
+  InvalidJsonError,
+  NetworkAccessManager,
+  NetworkError,
+  NetworkReplyError,
+  NetworkRequest,
+  NetworkRequestFactory,
+} from "../mod.ts";
 import { createMockManager } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
@@ -52,6 +59,36 @@ Deno.test("a JSON body reaches a real server with its length and type", async ()
   assert.equal(echo.type, "application/json");
   assert.equal(echo.length, String(new TextEncoder().encode(JSON.stringify(body)).byteLength));
   assert.deepEqual(echo.body, body);
+});
+
+Deno.test("a FormData body is sent with its multipart type and boundary over a Content-Type of the request's", async (t) => {
+  await using server = serve(async (request) => {
+    const form = await request.formData();
+    return Response.json({ name: form.get("name"), type: request.headers.get("content-type") });
+  });
+  await using manager = new NetworkAccessManager();
+  const api = new NetworkRequestFactory(server.url, {
+    headers: { "content-type": "application/json", "x-client": "app" },
+  });
+  const cases: [string, NetworkRequest | string][] = [
+    ["a factory's common application/json", api.createRequest("upload")],
+    [
+      "a multipart type with a boundary of the caller's",
+      new NetworkRequest(server.url, {
+        headers: { "content-type": "multipart/form-data; boundary=x" },
+      }),
+    ],
+    ["no Content-Type", server.url],
+  ];
+  for (const [name, request] of cases) {
+    await t.step(name, async () => {
+      const form = new FormData();
+      form.set("name", "pen");
+      const body = await manager.post(request, form).json() as { name: string; type: string };
+      assert.equal(body.name, "pen");
+      assert.match(body.type, /^multipart\/form-data; boundary=-+\d+$/);
+    });
+  }
 });
 
 Deno.test("a body JSON cannot serialise, or of no supported type, fails the reply", async (t) => {
