@@ -41,6 +41,7 @@ export {
   NetworkRequestFactory,
   type NetworkRequestFactoryOptions,
   type QueryInit,
+  type QueryValue,
 } from "./src/request_factory.ts";
 export { NetworkReply } from "./src/reply.ts";
 export type { Operation } from "./src/reply/operation.ts";

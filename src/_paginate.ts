@@ -33,10 +33,11 @@ function checkOptions(options: PaginateOptions<unknown>): void {
   checkCount("maxPages", options.maxPages);
 }
 
-/** The default `items`: the body is a JSON array. */
+/** The default `items`: the body is a JSON array; an empty one (a `204`) has no items. */
 async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
   const body = await reply.json();
   if (Array.isArray(body)) return body as Item[];
+  if (body === undefined) return [];
   throw new TypeError(
     `The page at ${reply.url.href} is ${
       body === null ? "null" : typeof body === "object" ? "a JSON object" : `a JSON ${typeof body}`

@@ -140,11 +140,12 @@ export class RequestBody {
       try {
         text = JSON.stringify(body);
       } catch (error) {
+        const problem = jsonProblem(body);
         throw new TypeError(
-          `Invalid body: cannot serialise it as JSON (${(error as Error).message})`,
-          {
-            cause: error,
-          },
+          `Invalid body: cannot serialise it as JSON${
+            problem === null ? ` (${(error as Error).message})` : `: ${problem}`
+          }`,
+          { cause: error },
         );
       }
       return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
@@ -210,6 +211,49 @@ export class RequestBody {
       this.#opened = true;
       await this.#source.stream.cancel().catch(() => {});
     }
+  }
+}
+
+/**
+ * What in `root` JSON cannot serialise, with its path: `$.user.id is a BigInt (1n) ...` or
+ * `$.self refers back to $, a cycle`; `null` when it is something else (a `toJSON` that throws).
+ * Walked only after `JSON.stringify` failed, as it walks: `toJSON` first, own enumerable keys.
+ */
+function jsonProblem(root: unknown): string | null {
+  const parents: object[] = [];
+  const paths: string[] = [];
+  const walk = (input: unknown, key: string, path: string): string | null => {
+    let value = input;
+    if (typeof (value as { toJSON?: unknown } | null)?.toJSON === "function") {
+      value = (value as { toJSON(key: string): unknown }).toJSON(key);
+    }
+    if (typeof value === "bigint") {
+      return `${path} is a BigInt (${value}n), which JSON cannot hold; send it as a string or a ` +
+        "number";
+    }
+    if (value === null || typeof value !== "object") return null;
+    const at = parents.indexOf(value);
+    if (at !== -1) return `${path} refers back to ${paths[at]}, a cycle`;
+    parents.push(value);
+    paths.push(path);
+    const array = Array.isArray(value);
+    for (const [name, item] of Object.entries(value)) {
+      const member = array
+        ? `[${name}]`
+        : /^[A-Za-z_$][\w$]*$/.test(name)
+        ? `.${name}`
+        : `[${JSON.stringify(name)}]`;
+      const problem = walk(item, name, `${path}${member}`);
+      if (problem !== null) return problem;
+    }
+    parents.pop();
+    paths.pop();
+    return null;
+  };
+  try {
+    return walk(root, "", "$");
+  } catch {
+    return null;
   }
 }
 

@@ -445,7 +445,7 @@ export class NetworkAccessManager
    * Sends a GET request.
    *
    * @param request A URL or a {@linkcode NetworkRequest}.
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once; errors are reported on it.
    *
    * @example Reading a resource, and a missing one
@@ -474,7 +474,7 @@ export class NetworkAccessManager
    * Sends a HEAD request.
    *
    * @param request A URL or a {@linkcode NetworkRequest}.
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once; its body is empty.
    *
    * @example Asking for the headers only
@@ -500,7 +500,7 @@ export class NetworkAccessManager
    * @param request A URL or a {@linkcode NetworkRequest}.
    * @param body The body: string, bytes, Blob, FormData, URLSearchParams, a stream, an async
    * iterable of bytes (streamed), or a plain object or array (JSON).
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once.
    *
    * @example Posting JSON
@@ -534,7 +534,7 @@ export class NetworkAccessManager
    *
    * @param request A URL or a {@linkcode NetworkRequest}.
    * @param body The body, as for {@linkcode NetworkAccessManager.post}.
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once.
    *
    * @example Replacing a resource
@@ -563,7 +563,7 @@ export class NetworkAccessManager
    * Sends a DELETE request.
    *
    * @param request A URL or a {@linkcode NetworkRequest}.
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once.
    *
    * @example Deleting a resource
@@ -592,7 +592,7 @@ export class NetworkAccessManager
    * @param request A URL or a {@linkcode NetworkRequest}.
    * @param verb The method, an HTTP token such as `"PATCH"` or `"PROPFIND"`.
    * @param body The body, as for {@linkcode NetworkAccessManager.post}.
-   * @param init Request options when `request` is a URL.
+   * @param init Request options; with a `NetworkRequest`, fields to replace (headers by name).
    * @returns The reply, at once; an invalid verb fails it with `ProtocolInvalidOperationError`.
    *
    * @example Sending PATCH

@@ -346,10 +346,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * Reads the whole body as JSON. An HTTP error status is no exception: its body is parsed
    * and returned, and `error` tells the status's code.
    *
-   * @returns The parsed value.
+   * @returns The parsed value; `undefined` for an empty body (a 204, a HEAD, Content-Length 0).
    * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}: the transfer failed.
-   * @throws {InvalidJsonError} When the body arrived complete but is not JSON (a
-   * `SyntaxError` naming the URL and the position; `error` is unchanged).
+   * @throws {InvalidJsonError} When the body arrived complete but is not JSON (a `SyntaxError`
+   * naming the URL, an error status, a Content-Type other than JSON, the position).
    */
   json(): Promise<unknown>;
   /**

@@ -126,8 +126,12 @@ export type RedirectPolicy = "manual" | "no-less-safe" | "same-origin" | "user-v
  * ```
  */
 export interface NetworkRequestInit {
-  /** Request headers. */
-  headers?: HeadersInit;
+  /**
+   * Request headers. In a record, a header whose value is `undefined` or `null` is not sent;
+   * given with a {@linkcode NetworkRequest} to an operation, each one replaces the request's
+   * header of that name, and `undefined` or `null` removes it.
+   */
+  headers?: HeadersInit | Record<string, string | null | undefined>;
   /**
    * The request's priority in its host's queue.
    * @default {"normal"}
@@ -272,6 +276,42 @@ const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"]
 export function stripCrossOriginHeaders(headers: Headers, sensitive: Iterable<string>): void {
   for (const name of CROSS_ORIGIN_STRIPPED) headers.delete(name);
   for (const name of sensitive) headers.delete(name);
+}
+
+/**
+ * Makes the headers of `init`: a record's `undefined` and `null` values are left out (rather
+ * than sent as the text "undefined"); `base`, when given, is copied first and each header of
+ * `init` replaces it, an `undefined` or `null` value removing it.
+ *
+ * @throws {TypeError} When a header is invalid; the message starts with `what`.
+ */
+export function makeHeaders(
+  what: string,
+  init: NonNullable<NetworkRequestInit["headers"]>,
+  base?: Headers,
+): Headers {
+  try {
+    const record = !(init instanceof Headers) && !Array.isArray(init) &&
+      !(Symbol.iterator in init);
+    if (base === undefined && !record) return new Headers(init as HeadersInit);
+    const headers = new Headers(base);
+    if (!record) {
+      const seen = new Set<string>();
+      for (const [name, value] of new Headers(init as HeadersInit)) {
+        if (!seen.has(name)) headers.delete(name);
+        seen.add(name);
+        headers.append(name, value);
+      }
+      return headers;
+    }
+    for (const [name, value] of Object.entries(init)) {
+      if (value === undefined || value === null) headers.delete(name);
+      else headers.set(name, value);
+    }
+    return headers;
+  } catch (error) {
+    throw headersError(what, init, error);
+  }
 }
 
 /** `Deno.inspect`, as a custom inspection is given it. */
@@ -449,11 +489,7 @@ export class NetworkRequest {
       checkObject(what, "init", init);
       checkKeys(what, init, INIT_OPTIONS);
     }
-    try {
-      if (init.headers !== undefined) this.#headers = new Headers(init.headers);
-    } catch (error) {
-      throw headersError(what, init.headers, error);
-    }
+    if (init.headers !== undefined) this.#headers = makeHeaders(what, init.headers);
     // A request made from a URL alone has nothing to check.
     if (init !== NO_INIT) checkAttributes(what, init);
     if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {

@@ -5,12 +5,14 @@
  * @module
  */
 
-import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { checkKeys, checkObject, describe, headersError } from "./_validation.ts";
+import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import { checkKeys, checkObject, describe } from "./_validation.ts";
 
 /**
- * Query parameters: a `URLSearchParams`, a record, or name/value pairs; every name and value
- * is a string (a number, `null` or an array as a value throws a `TypeError` naming it).
+ * Query parameters: a `URLSearchParams`, a record, or name/value pairs. A value is a string, a
+ * finite number or a boolean (written as `String` writes it); in a record, an array repeats the
+ * name for each of its values and `undefined` leaves the name out. Anything else (`null`,
+ * `NaN`, an object) throws a `TypeError` naming it.
  *
  * @example The three forms of query parameters
  * ```ts
@@ -18,19 +20,38 @@ import { checkKeys, checkObject, describe, headersError } from "./_validation.ts
  * import { NetworkRequestFactory, type QueryInit } from "@netaccess/core";
  *
  * const api = new NetworkRequestFactory("https://api.example.com/search");
+ * const cursor: string | undefined = undefined;
  * const queries: QueryInit[] = [
- *   { q: "pen" },
+ *   { q: "pen", page: 2, exact: true, tag: ["a", "b"], cursor },
  *   [["tag", "a"], ["tag", "b"]],
  *   new URLSearchParams("page=2"),
  * ];
  * assert.deepEqual(queries.map((query) => api.createRequest("", query).url.search), [
- *   "?q=pen",
+ *   "?q=pen&page=2&exact=true&tag=a&tag=b",
  *   "?tag=a&tag=b",
  *   "?page=2",
  * ]);
  * ```
  */
-export type QueryInit = URLSearchParams | Record<string, string> | [string, string][];
+export type QueryInit =
+  | URLSearchParams
+  | Record<string, QueryValue | readonly QueryValue[] | undefined>
+  | [string, QueryValue][];
+
+/**
+ * One query parameter value: a string, a finite number or a boolean.
+ *
+ * @example Numbers and booleans are written as `String` writes them
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NetworkRequestFactory, type QueryValue } from "@netaccess/core";
+ *
+ * const page: QueryValue = 2;
+ * const api = new NetworkRequestFactory("https://api.example.com/items");
+ * assert.equal(api.createRequest("", { page, all: false }).url.search, "?page=2&all=false");
+ * ```
+ */
+export type QueryValue = string | number | boolean;
 
 /**
  * Options of {@linkcode NetworkRequestFactory}.
@@ -59,7 +80,7 @@ export interface NetworkRequestFactoryOptions {
    * token when one is set).
    * @default {{}}
    */
-  headers?: HeadersInit;
+  headers?: HeadersInit | Record<string, string | null | undefined>;
   /**
    * A token sent as `Authorization: Bearer <token>` with every request.
    * @default {undefined}
@@ -103,39 +124,49 @@ function checkToken(what: string, token: unknown): string | undefined {
 }
 
 /**
- * The parameters of `query`: a `URLSearchParams`, a plain object of strings, or an array of
- * `[name, value]` string pairs. Anything else (a number, `null`, a value that is not a string,
- * such as an array) throws, rather than being turned into text by `URLSearchParams`.
+ * The parameters of `query`: a `URLSearchParams`, a plain object, or an array of `[name, value]`
+ * pairs, whose values are strings, finite numbers or booleans (a record's arrays repeat the
+ * name, its `undefined` values are left out). Anything else (`null`, `NaN`, an object) throws,
+ * rather than being turned into text by `URLSearchParams`.
  */
 function toParams(what: string, field: string, query: QueryInit | undefined): URLSearchParams {
   if (query === undefined) return new URLSearchParams();
   if (query instanceof URLSearchParams) return new URLSearchParams(query);
   const bad = (where: string, expected: string, value: unknown) =>
     new TypeError(`${what}: '${field}${where}' must be ${expected}, got ${describe(value)}`);
+  const VALUE = "a string, a finite number or a boolean";
+  const text = (where: string, value: unknown, expected = VALUE): string => {
+    if (typeof value === "string") return value;
+    if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "boolean") {
+      return String(value);
+    }
+    throw bad(where, expected, value);
+  };
+  const params = new URLSearchParams();
   if (Array.isArray(query)) {
     query.forEach((pair: unknown, i) => {
       if (!Array.isArray(pair) || pair.length !== 2) {
         const got = Array.isArray(pair)
           ? `an array of ${pair.length} ${pair.length === 1 ? "item" : "items"}`
           : describe(pair);
-        throw new TypeError(
-          `${what}: '${field}[${i}]' must be a [name, value] pair of strings, got ${got}`,
-        );
+        throw new TypeError(`${what}: '${field}[${i}]' must be a [name, value] pair, got ${got}`);
       }
-      pair.forEach((part: unknown, j) => {
-        if (typeof part !== "string") throw bad(`[${i}][${j}]`, "a string", part);
-      });
+      if (typeof pair[0] !== "string") throw bad(`[${i}][0]`, "a string", pair[0]);
+      params.append(pair[0], text(`[${i}][1]`, pair[1]));
     });
-    return new URLSearchParams(query);
+    return params;
   }
   const proto = typeof query === "object" && query !== null ? Object.getPrototypeOf(query) : 0;
   if (proto !== Object.prototype && proto !== null) {
-    throw bad("", "URLSearchParams, a record of strings or [name, value] pairs", query);
+    throw bad("", "URLSearchParams, a record or [name, value] pairs", query);
   }
+  const ALL = `${VALUE}, an array of them, or undefined (left out)`;
   for (const [name, value] of Object.entries(query)) {
-    if (typeof value !== "string") throw bad(`.${name}`, "a string", value);
+    if (value === undefined) continue;
+    if (!Array.isArray(value)) params.append(name, text(`.${name}`, value, ALL));
+    else value.forEach((item, i) => params.append(name, text(`.${name}[${i}]`, item)));
   }
-  return new URLSearchParams(query);
+  return params;
 }
 
 function toBase(what: string, value: unknown): URL {
@@ -226,11 +257,7 @@ export class NetworkRequestFactory {
     this.#baseUrl = toBase(WHAT, baseUrl);
     checkObject(WHAT, "options", options);
     checkKeys(WHAT, options, OPTIONS);
-    try {
-      this.#headers = new Headers(options.headers);
-    } catch (error) {
-      throw headersError(WHAT, options.headers, error);
-    }
+    this.#headers = makeHeaders(WHAT, options.headers ?? {});
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);
     this.#requestInit = { ...options.requestInit };
@@ -251,7 +278,7 @@ export class NetworkRequestFactory {
     return this.#headers;
   }
   set commonHeaders(value: HeadersInit) {
-    this.#headers = new Headers(value);
+    this.#headers = makeHeaders("Cannot set commonHeaders", value);
   }
 
   /** The bearer token, or `undefined`. */

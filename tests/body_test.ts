@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { InvalidJsonError, NetworkAccessManager, NetworkError, NetworkReplyError } from "../mod.ts";
+import {
+  InvalidJsonError,
+  NetworkAccessManager,
+  NetworkError,
+  NetworkReplyError,
+  NetworkRequest,
+  NetworkRequestFactory,
+} from "../mod.ts";
 import { createMockManager } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
@@ -54,14 +61,72 @@ Deno.test("a JSON body reaches a real server with its length and type", async ()
   assert.deepEqual(echo.body, body);
 });
 
+Deno.test("a FormData body is sent with its multipart type and boundary over a Content-Type of the request's", async (t) => {
+  await using server = serve(async (request) => {
+    const form = await request.formData();
+    return Response.json({ name: form.get("name"), type: request.headers.get("content-type") });
+  });
+  await using manager = new NetworkAccessManager();
+  const api = new NetworkRequestFactory(server.url, {
+    headers: { "content-type": "application/json", "x-client": "app" },
+  });
+  const cases: [string, NetworkRequest | string][] = [
+    ["a factory's common application/json", api.createRequest("upload")],
+    [
+      "a multipart type with a boundary of the caller's",
+      new NetworkRequest(server.url, {
+        headers: { "content-type": "multipart/form-data; boundary=x" },
+      }),
+    ],
+    ["no Content-Type", server.url],
+  ];
+  for (const [name, request] of cases) {
+    await t.step(name, async () => {
+      const form = new FormData();
+      form.set("name", "pen");
+      const body = await manager.post(request, form).json() as { name: string; type: string };
+      assert.equal(body.name, "pen");
+      assert.match(body.type, /^multipart\/form-data; boundary=-+\d+$/);
+    });
+  }
+});
+
 Deno.test("a body JSON cannot serialise, or of no supported type, fails the reply", async (t) => {
   await using mocked = createMockManager();
   mocked.mock.route("*", "/*", { status: 204 });
   const circular: Record<string, unknown> = {};
   circular.self = circular;
+  const deep: { user: { friends: unknown[] } } = { user: { friends: [] } };
+  deep.user.friends.push({ name: "b", best: deep.user });
+  const serialise = "^Invalid body: cannot serialise it as JSON: ";
   const cases: [string, unknown, RegExp][] = [
-    ["circular", circular, /^Invalid body: cannot serialise it as JSON \(.*circular/i],
-    ["a BigInt inside", { n: 1n }, /^Invalid body: cannot serialise it as JSON \(.*BigInt/i],
+    ["circular", circular, new RegExp(`${serialise}\\$\\.self refers back to \\$, a cycle$`)],
+    [
+      "a cycle deep inside",
+      deep,
+      new RegExp(
+        `${serialise}\\$\\.user\\.friends\\[0\\]\\.best refers back to \\$\\.user, a cycle$`,
+      ),
+    ],
+    [
+      "a BigInt inside",
+      { items: [{ "unit price": 1n }] },
+      new RegExp(
+        `${serialise}\\$\\.items\\[0\\]\\["unit price"\\] is a BigInt \\(1n\\), which JSON cannot ` +
+          "hold; send it as a string or a number$",
+      ),
+    ],
+    [
+      "a toJSON that throws",
+      {
+        a: {
+          toJSON: () => {
+            throw new Error("no");
+          },
+        },
+      },
+      /^Invalid body: cannot serialise it as JSON \(no\)$/,
+    ],
     [
       "a class instance",
       new (class Point {})(),
@@ -156,11 +221,8 @@ Deno.test("reply.json() parses the body, and names the URL and the position when
     );
     assert.equal(reply.error, NetworkError.NoError, "the reply itself succeeded");
   });
-  await t.step("an empty body", async () => {
-    await assert.rejects(mocked.manager.get("https://api.test/empty").json(), {
-      name: "InvalidJsonError",
-      message: /^The body of https:\/\/api\.test\/empty is not valid JSON \(it is empty\)/,
-    });
+  await t.step("an empty body is undefined", async () => {
+    assert.equal(await mocked.manager.get("https://api.test/empty").json(), undefined);
   });
   await t.step("an error status still has its JSON body", async () => {
     const reply = mocked.manager.get("https://api.test/missing");
@@ -187,7 +249,7 @@ Deno.test("reply.json() names the position of every kind of JSON syntax error", 
     [`[1] x`, 4],
     [`{'a': 1}`, 1],
     [`"unterminated`, 13],
-    [``, 0],
+    [` `, 1],
     [`  [01]`, 4],
   ];
   for (const [body, position] of cases) {
@@ -197,10 +259,55 @@ Deno.test("reply.json() names the position of every kind of JSON syntax error", 
       await assert.rejects(mocked.manager.get("https://api.test/x").json(), {
         name: "InvalidJsonError",
         position,
-        message: body === ""
-          ? /is not valid JSON \(it is empty\)/
-          : new RegExp(`is not valid JSON \\(at position ${position}\\)`),
+        message: new RegExp(`is not valid JSON \\(at position ${position}\\)`),
       });
     });
   }
+});
+
+Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Content-Length 0, HEAD", async (t) => {
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/204") return new Response(null, { status: 204 });
+    if (path === "/space") return new Response(" \n", { status: 200 });
+    return new Response(request.method === "HEAD" ? null : "", {
+      status: path === "/404" ? 404 : 200,
+      headers: { "content-type": "application/json", "content-length": "0" },
+    });
+  });
+  await using manager = new NetworkAccessManager();
+  await t.step("204 No Content", async () => {
+    const reply = manager.deleteResource(`${server.url}/204`);
+    assert.equal(await reply.json(), undefined);
+    assert.equal(reply.status, 204);
+  });
+  await t.step("200 with Content-Length: 0", async () => {
+    assert.equal(await manager.post(`${server.url}/empty`, { a: 1 }).json(), undefined);
+  });
+  await t.step("HEAD", async () => {
+    assert.equal(await manager.head(`${server.url}/empty`).json(), undefined);
+  });
+  await t.step("an error status with no body", async () => {
+    const reply = manager.get(`${server.url}/404`);
+    assert.equal(await reply.json(), undefined);
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+  });
+  await t.step("a schema sees undefined", async () => {
+    const seen: unknown[] = [];
+    const schema = {
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: (value: unknown) => (seen.push(value), { value: value ?? null }),
+      },
+    };
+    assert.equal(await manager.get(`${server.url}/204`).json(schema), null);
+    assert.deepEqual(seen, [undefined]);
+  });
+  await t.step("whitespace is not empty: InvalidJsonError", async () => {
+    await assert.rejects(manager.get(`${server.url}/space`).json(), {
+      name: "InvalidJsonError",
+      position: 2,
+    });
+  });
 });

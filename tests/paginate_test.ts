@@ -69,6 +69,21 @@ Deno.test("paginate follows three pages linked by Link rel=next", async () => {
   assert.deepEqual(seen.map((s) => s.headers.get("x-token")), ["t", "t", "t"], "headers carried");
 });
 
+Deno.test("paginate reads a page with no body (204) as no items, and follows its Link", async () => {
+  const seen: string[] = [];
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    seen.push(path);
+    if (path === "/items") {
+      return new Response(null, { status: 204, headers: { link: '</more>; rel="next"' } });
+    }
+    return Response.json(["last"]);
+  });
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate<string>(`${server.url}/items`)), ["last"]);
+  assert.deepEqual(seen, ["/items", "/more"]);
+});
+
 Deno.test("paginate with custom items and next", async () => {
   await using server = serve((request) => {
     const cursor = new URL(request.url).searchParams.get("after");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { NetworkRequestFactory } from "../mod.ts";
+import { NetworkAccessManager, NetworkRequestFactory } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
-import { guardUnhandledRejections, takeUnhandledRejections } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 guardUnhandledRejections();
 
@@ -158,20 +158,33 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
-Deno.test("NetworkRequestFactory takes query parameters only as strings, naming what is not", () => {
+Deno.test("NetworkRequestFactory takes query values as strings, numbers and booleans, naming what is not", () => {
   const api = new NetworkRequestFactory("https://a.test/");
-  const records = "URLSearchParams, a record of strings or [name, value] pairs";
+  const records = "URLSearchParams, a record or [name, value] pairs";
+  const value = "a string, a finite number or a boolean";
   const cases: [unknown, string][] = [
     [5, `'query' must be ${records}, got 5`],
     [null, `'query' must be ${records}, got null`],
     ["a=b", `'query' must be ${records}, got "a=b"`],
     [new Map([["a", "b"]]), `'query' must be ${records}, got an instance of Map`],
-    [{ a: null }, "'query.a' must be a string, got null"],
-    [{ page: 2 }, "'query.page' must be a string, got 2"],
-    [{ b: ["x", "y"] }, "'query.b' must be a string, got an array"],
-    [[["a"]], "'query[0]' must be a [name, value] pair of strings, got an array of 1 item"],
-    [["ab"], `'query[0]' must be a [name, value] pair of strings, got "ab"`],
-    [[["a", "1"], ["b", 2]], "'query[1][1]' must be a string, got 2"],
+    [
+      { a: null },
+      `'query.a' must be ${value}, an array of them, or undefined (left out), got null`,
+    ],
+    [
+      { page: NaN },
+      `'query.page' must be ${value}, an array of them, or undefined (left out), got NaN`,
+    ],
+    [{ b: ["x", null] }, `'query.b[1]' must be ${value}, got null`],
+    [{ b: [["x"]] }, `'query.b[0]' must be ${value}, got an array`],
+    [
+      { d: new Date(0) },
+      `'query.d' must be ${value}, an array of them, or undefined (left out), got an instance of Date`,
+    ],
+    [[["a"]], "'query[0]' must be a [name, value] pair, got an array of 1 item"],
+    [["ab"], `'query[0]' must be a [name, value] pair, got "ab"`],
+    [[["a", "1"], ["b", undefined]], `'query[1][1]' must be ${value}, got undefined`],
+    [[[1, "a"]], "'query[0][0]' must be a string, got 1"],
   ];
   for (const [query, message] of cases) {
     assert.throws(() => new NetworkRequestFactory("https://a.test/", { query: query as never }), {
@@ -183,11 +196,36 @@ Deno.test("NetworkRequestFactory takes query parameters only as strings, naming 
       message: `Cannot create request: ${message}`,
     });
   }
-  assert.throws(() => (api.queryParameters = { a: 1 } as never), {
-    message: "Cannot set queryParameters: 'queryParameters.a' must be a string, got 1",
+  assert.throws(() => (api.queryParameters = { a: {} } as never), {
+    message: `Cannot set queryParameters: 'queryParameters.a' must be ${value}, an array of ` +
+      "them, or undefined (left out), got an object",
   });
   const plain = Object.assign(Object.create(null), { a: "1" });
   assert.equal(api.createRequest("x", plain).url.search, "?a=1");
+});
+
+Deno.test("NetworkRequestFactory writes numbers and booleans, repeats arrays and leaves out undefined", async () => {
+  await using server = serve((request) => new Response(new URL(request.url).search));
+  const api = new NetworkRequestFactory(`${server.url}/search?key=k`, {
+    query: { lang: "en", debug: undefined, v: 2 },
+  });
+  await using manager = new NetworkAccessManager();
+  const cursor: string | undefined = undefined;
+  const request = api.createRequest("items", {
+    q: "a b&c",
+    page: 2,
+    exact: false,
+    tag: ["x", "y"],
+    limit: [10],
+    none: [],
+    cursor,
+  });
+  assert.equal(
+    await manager.get(request).text(),
+    "?key=k&lang=en&v=2&q=a+b%26c&page=2&exact=false&tag=x&tag=y&limit=10",
+  );
+  const pairs = api.createRequest("items", [["page", 3], ["all", true], ["tag", "z"]]);
+  assert.equal(await manager.get(pairs).text(), "?key=k&lang=en&v=2&page=3&all=true&tag=z");
 });
 
 Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, with the token", async (t) => {
@@ -229,4 +267,65 @@ Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, 
     ];
     for (const [path, href] of inside) assert.equal(api.createRequest(path).url.href, href);
   });
+});
+
+Deno.test("a factory's request sent with headers of the call keeps its own, each replaced or removed by name", async (t) => {
+  await using server = serve((request) =>
+    Response.json(Object.fromEntries(
+      ["authorization", "accept", "x-client", "if-none-match"].map((name) => [
+        name,
+        request.headers.get(name),
+      ]),
+    ))
+  );
+  const api = new NetworkRequestFactory(`${server.url}/v1/`, {
+    headers: { accept: "application/json", "x-client": "app/1" },
+    bearerToken: "s3cret",
+  });
+  await using manager = new NetworkAccessManager();
+  await t.step("a header of the call is added; the token and the common headers stay", async () => {
+    const reply = manager.get(api.createRequest("items"), {
+      headers: { "if-none-match": '"v1"' },
+    });
+    assert.deepEqual(await reply.json(), {
+      authorization: "Bearer s3cret",
+      accept: "application/json",
+      "x-client": "app/1",
+      "if-none-match": '"v1"',
+    });
+  });
+  await t.step("one of the same name replaces it, as Headers or pairs too", async () => {
+    for (const headers of [new Headers({ "x-client": "cli/2" }), [["x-client", "cli/2"]]]) {
+      const reply = manager.get(api.createRequest("items"), { headers: headers as HeadersInit });
+      assert.equal(((await reply.json()) as Record<string, string>)["x-client"], "cli/2");
+    }
+  });
+  await t.step("undefined or null removes it", async () => {
+    const reply = manager.post(api.createRequest("items"), { a: 1 }, {
+      headers: { "x-client": undefined, authorization: null },
+    });
+    assert.deepEqual(await reply.json(), {
+      authorization: null,
+      accept: "application/json",
+      "x-client": null,
+      "if-none-match": null,
+    });
+  });
+  await t.step("the factory's request is left as it was", () => {
+    const request = api.createRequest("items");
+    manager.get(request, { headers: { "x-client": null } }).abort();
+    assert.equal(request.headers.get("x-client"), "app/1");
+  });
+});
+
+Deno.test("a header record's undefined and null values are not sent as text", async () => {
+  await using server = serve((request) =>
+    new Response(JSON.stringify([...request.headers].filter(([name]) => name.startsWith("x-"))))
+  );
+  await using manager = new NetworkAccessManager();
+  const maybe: string | undefined = undefined;
+  const reply = manager.get(server.url, { headers: { "x-a": "1", "x-b": maybe, "x-c": null } });
+  assert.deepEqual(await reply.json(), [["x-a", "1"]]);
+  const api = new NetworkRequestFactory(server.url, { headers: { "x-d": undefined, "x-e": "2" } });
+  assert.deepEqual(await manager.get(api.createRequest()).json(), [["x-e", "2"]]);
 });

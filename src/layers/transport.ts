@@ -166,9 +166,11 @@ export async function transport(exchange: Exchange): Promise<Response> {
       );
     }
     const opened = exchange.body.open();
-    const typed = list === undefined
-      ? headers!.has("content-type")
-      : Object.hasOwn(list, "content-type");
+    // A FormData body's multipart type names the boundary made for this send, which no header
+    // of the request's can know: it replaces theirs (a common `application/json` included).
+    const form = exchange.body.contentType === null && opened.contentType !== null;
+    const typed = !form &&
+      (list === undefined ? headers!.has("content-type") : Object.hasOwn(list, "content-type"));
     if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
     body = opened.body instanceof ReadableStream
@@ -187,7 +189,11 @@ export async function transport(exchange: Exchange): Promise<Response> {
     sent = record;
   } else {
     const pairs: [string, string][] = [...headers!];
-    if (contentType !== undefined) pairs.push(["content-type", contentType]);
+    if (contentType !== undefined) {
+      const at = pairs.findIndex(([name]) => name === "content-type");
+      if (at !== -1) pairs.splice(at, 1);
+      pairs.push(["content-type", contentType]);
+    }
     if (decodeHere) pairs.push(["accept-encoding", "identity"]);
     sent = pairs;
   }

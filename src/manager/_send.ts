@@ -8,7 +8,7 @@
 import { type NetworkBody, RequestBody } from "../body.ts";
 import { isToken } from "../_http_token.ts";
 import { NetworkError } from "../network_error.ts";
-import { NetworkRequest, type NetworkRequestInit } from "../request.ts";
+import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "../request.ts";
 import { checkObject } from "../_validation.ts";
 import type { Operation } from "../reply/operation.ts";
 
@@ -51,7 +51,13 @@ export function prepareRequest(
       // Made here, by a constructor that checks the same things (`init` included).
       if (input instanceof NetworkRequest) {
         checkObject("Cannot create request", "init", init);
-        request = input.clone(init);
+        // The request's headers stay; each of `init` replaces (or removes) the one of its name.
+        request = input.clone(
+          init!.headers === undefined ? init : {
+            ...init,
+            headers: makeHeaders("Cannot create request", init!.headers, input.headers),
+          },
+        );
       } else request = new NetworkRequest(input, init);
     }
   } catch (error) {
