@@ -332,3 +332,48 @@ Deno.test("eventStream fails with ProtocolFailure past maxEventLength and does n
     /Cannot open event stream: 'maxEventLength' must be a non-negative integer, got 1.5/,
   );
 });
+
+Deno.test("eventStream reconnects to the URL its redirects led to", async (t) => {
+  await using manager = new NetworkAccessManager();
+  for (const status of [301, 302, 303, 307, 308]) {
+    await t.step(`after a ${status}`, async () => {
+      const paths: string[] = [];
+      let served = 0;
+      await using server = serve((request) => {
+        const { pathname } = new URL(request.url);
+        paths.push(pathname);
+        if (pathname === "/old") {
+          return new Response(null, { status, headers: { location: "/new" } });
+        }
+        if (++served > 2) return new Response(null, { status: 204 });
+        return new Response(`id: ${served}\ndata: ${served}\n\n`, { headers: SSE });
+      });
+      const events = await collect(
+        manager.eventStream(`${server.url}/old`, { reconnectionTime: 1 }),
+      );
+      assert.deepEqual(events.map((e) => e.data), ["1", "2"]);
+      assert.deepEqual(paths, ["/old", "/new", "/new", "/new"]);
+    });
+  }
+
+  await t.step("to another origin, without the request's credentials", async () => {
+    const seen: (string | null)[] = [];
+    await using target = serve((request) => {
+      seen.push(request.headers.get("authorization"));
+      if (seen.length > 2) return new Response(null, { status: 204 });
+      return new Response(`data: ${seen.length}\n\n`, { headers: SSE });
+    });
+    let starts = 0;
+    await using start = serve(() => {
+      starts++;
+      return new Response(null, { status: 307, headers: { location: `${target.url}/feed` } });
+    });
+    const request = new NetworkRequest(`${start.url}/feed`, {
+      headers: { authorization: "Bearer secret" },
+    });
+    const events = await collect(manager.eventStream(request, { reconnectionTime: 1 }));
+    assert.deepEqual(events.map((e) => e.data), ["1", "2"]);
+    assert.equal(starts, 1, "the reconnections went to the redirect's target");
+    assert.deepEqual(seen, [null, null, null]);
+  });
+});
