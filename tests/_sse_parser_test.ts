@@ -211,6 +211,18 @@ const CASES: Case[] = [
     stream: "foo: bar\nDATA: x\nData: y\nEvent: z\ndata: a\nid : 1\n\n",
     events: [["message", "a", ""]],
   },
+  // The web-platform-tests' streams (eventsource/format-field-parsing, format-newlines).
+  {
+    name: "field parsing: NULL, case, names with extra characters, leading spaces",
+    stream: "data:\0\ndata:  2\rData:1\ndata\0:2\ndata:1\r\0data:4\nda-ta:3\rdata_5\ndata:3\r" +
+      "data:\r\n data:32\ndata:4\n\n",
+    events: [["message", "\0\n 2\n1\n3\n\n4", ""]],
+  },
+  {
+    name: "newlines: an empty data line between CRLF and LF lines",
+    stream: "data:test\r\ndata\ndata:test\r\n\r",
+    events: [["message", "test\n\ntest", ""]],
+  },
   // The end of the stream.
   {
     name: "an event without its blank line is not dispatched",
