@@ -9,7 +9,7 @@ import {
   statusToError,
 } from "./network_error.ts";
 import { failReply, type NetworkReply } from "./reply.ts";
-import { NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import { NetworkRequest, type NetworkRequestInit, stripCrossOriginHeaders } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
@@ -85,6 +85,23 @@ function headersKnown(reply: NetworkReply): Promise<void> {
   });
 }
 
+/**
+ * The request to reconnect with after `reply` followed redirects: the same request, sent to the
+ * URL they led to (as `EventSource` does), and without what a redirect drops on the way to
+ * another origin when one of them went there.
+ */
+function redirected(reply: NetworkReply): NetworkRequest {
+  const request = reply.request;
+  const url = reply.url;
+  const origin = request.url.origin;
+  if (url.origin === origin && reply.redirects.every((hop) => hop.origin === origin)) {
+    return request.clone({ url });
+  }
+  const headers = new Headers(request.headers);
+  stripCrossOriginHeaders(headers, request.sensitiveHeaders);
+  return request.clone({ url, headers });
+}
+
 function replyError(reply: NetworkReply): NetworkReplyError {
   return new NetworkReplyError(reply.error, reply.errorString, { reply });
 }
@@ -148,6 +165,7 @@ async function* run<Type extends string>(
     empty++;
     let failure: NetworkReplyError | undefined;
     await headersKnown(reply);
+    if (reply.redirects.length > 0) target = redirected(reply);
     const http = reply.url.protocol === "http:" || reply.url.protocol === "https:";
     if (signal.aborted) {
       reply.abort();

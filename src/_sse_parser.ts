@@ -8,6 +8,7 @@ import { checkInteger, checkObject } from "./_validation.ts";
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
+const BOM = 0xfeff;
 
 /** The default `maxEventLength`: 2^20 UTF-16 code units (1 MiB of ASCII). */
 export const MAX_EVENT_LENGTH = 1024 * 1024;
@@ -64,6 +65,9 @@ export class EventStreamParser {
    * @throws {EventTooLongError} When a line or an event's data grows past the limit.
    */
   feed(text: string): void {
+    // Nothing decoded yet (an empty chunk, part of a character): a CR before it still pairs
+    // with an LF after it.
+    if (text === "") return;
     let start = 0;
     let i = 0;
     if (this.#afterCR) {
@@ -170,14 +174,23 @@ export async function* parseEventStream<Type extends string>(
   fail: (message: string) => Error = (message) =>
     new NetworkReplyError(NetworkError.ProtocolFailure, `The event stream sent ${message}`),
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
-  const decoder = new TextDecoder();
+  // The BOM is skipped here, not by the decoder: Deno's streaming TextDecoder also drops a
+  // U+FEFF that starts a later chunk, which the stream's text keeps.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  let started = false;
+  const decode = (chunk?: Uint8Array): string => {
+    const text = chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
+    if (started || text === "") return text;
+    started = true;
+    return text.charCodeAt(0) === BOM ? text.slice(1) : text;
+  };
   const ready = parser.ready;
   for await (const chunk of source) {
     // Failed inside the loop: `fail` runs before leaving it stops (aborts) the source.
-    feed(parser, decoder.decode(chunk, { stream: true }), fail);
+    feed(parser, decode(chunk), fail);
     while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
   }
-  feed(parser, decoder.decode(), fail);
+  feed(parser, decode(), fail);
   while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
 }
 

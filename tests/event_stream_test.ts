@@ -332,3 +332,142 @@ Deno.test("eventStream fails with ProtocolFailure past maxEventLength and does n
     /Cannot open event stream: 'maxEventLength' must be a non-negative integer, got 1.5/,
   );
 });
+
+Deno.test("eventStream reconnects to the URL its redirects led to", async (t) => {
+  await using manager = new NetworkAccessManager();
+  for (const status of [301, 302, 303, 307, 308]) {
+    await t.step(`after a ${status}`, async () => {
+      const paths: string[] = [];
+      let served = 0;
+      await using server = serve((request) => {
+        const { pathname } = new URL(request.url);
+        paths.push(pathname);
+        if (pathname === "/old") {
+          return new Response(null, { status, headers: { location: "/new" } });
+        }
+        if (++served > 2) return new Response(null, { status: 204 });
+        return new Response(`id: ${served}\ndata: ${served}\n\n`, { headers: SSE });
+      });
+      const events = await collect(
+        manager.eventStream(`${server.url}/old`, { reconnectionTime: 1 }),
+      );
+      assert.deepEqual(events.map((e) => e.data), ["1", "2"]);
+      assert.deepEqual(paths, ["/old", "/new", "/new", "/new"]);
+    });
+  }
+
+  await t.step("to another origin, without the request's credentials", async () => {
+    const seen: (string | null)[] = [];
+    await using target = serve((request) => {
+      seen.push(request.headers.get("authorization"));
+      if (seen.length > 2) return new Response(null, { status: 204 });
+      return new Response(`data: ${seen.length}\n\n`, { headers: SSE });
+    });
+    let starts = 0;
+    await using start = serve(() => {
+      starts++;
+      return new Response(null, { status: 307, headers: { location: `${target.url}/feed` } });
+    });
+    const request = new NetworkRequest(`${start.url}/feed`, {
+      headers: { authorization: "Bearer secret" },
+    });
+    const events = await collect(manager.eventStream(request, { reconnectionTime: 1 }));
+    assert.deepEqual(events.map((e) => e.data), ["1", "2"]);
+    assert.equal(starts, 1, "the reconnections went to the redirect's target");
+    assert.deepEqual(seen, [null, null, null]);
+  });
+});
+
+Deno.test("eventStream fails without reconnecting on a status other than 200 or another type", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const body = encoder.encode("data: never\n\n");
+  const cases: [name: string, response: () => Response, code: number, message: RegExp][] = [
+    ["201", () => new Response(body, { status: 201, headers: SSE }), 399, /answered 201 Created/],
+    ["205", () => new Response(null, { status: 205, headers: SSE }), 399, /answered 205/],
+    ["404", () => new Response(body, { status: 404, headers: SSE }), 203, /answered 404/],
+    ["503", () => new Response(body, { status: 503, headers: SSE }), 403, /answered 503/],
+    [
+      "text/plain",
+      () => new Response(body, { headers: { "content-type": "text/plain" } }),
+      399,
+      /Content-Type "text\/plain", not text\/event-stream/,
+    ],
+    ["no Content-Type", () => new Response(body), 399, /Content-Type "", not text\/event-stream/],
+    [
+      "a longer type that starts alike",
+      () => new Response(body, { headers: { "content-type": "text/event-streams" } }),
+      399,
+      /Content-Type "text\/event-streams"/,
+    ],
+  ];
+  for (const [name, response, code, message] of cases) {
+    await t.step(name, async () => {
+      const { server, requests } = streamServer([response()]);
+      await using _ = server;
+      const error = await collect(manager.eventStream(server.url, { reconnectionTime: 1 }))
+        .catch((e) => e);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, code);
+      assert.match(error.message, message);
+      assert.match(error.message, /not reconnected/);
+      assert.equal(requests.length, 1);
+    });
+  }
+});
+
+Deno.test("eventStream takes text/event-stream with parameters and in any case", async (t) => {
+  await using manager = new NetworkAccessManager();
+  for (
+    const type of [
+      "text/event-stream",
+      "TEXT/Event-Stream",
+      "text/event-stream;",
+      "text/event-stream ; charset=utf-8",
+    ]
+  ) {
+    await t.step(type, async () => {
+      const { server } = streamServer([
+        new Response("data: a\n\n", { headers: { "content-type": type } }),
+      ]);
+      await using _ = server;
+      const events = await collect(manager.eventStream(server.url, { reconnectionTime: 1 }));
+      assert.deepEqual(events.map((e) => e.data), ["a"]);
+    });
+  }
+});
+
+Deno.test("eventStream sends the last event ID the stream set, and none once it is reset", async () => {
+  const { server, requests } = streamServer([
+    "id: 1\ndata: a\n\n",
+    "id\ndata: b\n\n",
+    "id: 2\n\n",
+    "id: 3\0\ndata: c\n\nid: 4\ndata: never dispatched\n",
+  ]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const events = await collect(manager.eventStream(server.url, { reconnectionTime: 1 }));
+  assert.deepEqual(events.map((e) => [e.data, e.lastEventId]), [["a", "1"], ["b", ""], [
+    "c",
+    "2",
+  ]]);
+  assert.deepEqual(requests.map((r) => r.headers.get("last-event-id")), [
+    null,
+    "1",
+    null,
+    "2",
+    "2",
+  ]);
+});
+
+Deno.test("eventStream takes a retry from a block the connection never ended", async () => {
+  // Were the retry ignored, the 60 s reconnection time would outlast the deadline.
+  const { server, requests } = streamServer(["data: a\n\nretry: 5\n", "data: b\n\n"]);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const signal = AbortSignal.timeout(10_000);
+  const events = await collect(
+    manager.eventStream(server.url, { reconnectionTime: 60_000, signal }),
+  );
+  assert.deepEqual(events.map((e) => e.data), ["a", "b"]);
+  assert.equal(requests.length, 3);
+});
