@@ -28,6 +28,7 @@ export {
   type MockHandler,
   type MockResponder,
   type MockResponseInit,
+  type MockRouteInfo,
   type MockRouteOptions,
   MockTransport,
   type MockTransportOptions,
