@@ -10,6 +10,7 @@ import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
+import { checkChunks, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 
 /**
@@ -61,6 +62,20 @@ export interface MockResponseInit {
    * @default {undefined}
    */
   json?: unknown;
+  /**
+   * The body as chunks the reply reads one by one (a new stream for each request, read on
+   * demand), to test a reply's async iterator, `readyread` and `downloadprogress` events, or a
+   * `transferTimeout` with `chunkDelay`; wins over `body` and `json`. Set `Content-Length` to
+   * give progress a total.
+   * @default {undefined}
+   */
+  chunks?: readonly (string | Uint8Array)[];
+  /**
+   * Milliseconds to wait before each chunk after the first, with the transport's `sleep`
+   * (aborting the reply stops the wait).
+   * @default {0}
+   */
+  chunkDelay?: number;
 }
 
 /**
@@ -327,21 +342,6 @@ function checkDelay(what: string, field: string, value: unknown): void {
   checkTimerRange(what, field, value, "use 0 to answer without waiting");
 }
 
-function toResponse(value: Response | MockResponseInit): Response {
-  if (value instanceof Response) return value;
-  const headers = new Headers(value.headers);
-  let body: string | Uint8Array | null = value.body ?? null;
-  if (value.json !== undefined) {
-    body = JSON.stringify(value.json);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-  }
-  return new Response(body as BodyInit | null, {
-    status: value.status ?? 200,
-    statusText: value.statusText ?? "",
-    headers,
-  });
-}
-
 /**
  * Builds the web `Request` a route handler sees from an exchange: method, URL, headers (with
  * the body's content type when none is set) and body.
@@ -524,6 +524,7 @@ export class MockTransport {
           `a string or a handler function, got ${describe(responder)}`,
       );
     }
+    if (isResponseInit(responder)) checkChunks(what, responder);
     const route = options;
     const matchers = compileMatchers(what, route);
     checkDelay(what, "latency", route.latency);
@@ -751,10 +752,12 @@ export class MockTransport {
             `{ status, headers, body | json } object`,
         );
       }
-      response = toResponse(result);
+      response = toResponse(result, this.#sleep, exchange.signal);
     } else {
       await drain(exchange);
-      response = responder instanceof Response ? responder.clone() : toResponse(responder);
+      response = responder instanceof Response
+        ? responder.clone()
+        : toResponse(responder, this.#sleep, exchange.signal);
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});
