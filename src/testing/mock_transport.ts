@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkTimerRange, describe } from "../_validation.ts";
+import { checkChoice, checkTimerRange, describe } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -282,6 +282,14 @@ export interface MockTransportOptions {
    */
   fallback?: Handler;
   /**
+   * What a request no route matches (and no `fallback` takes) gets: `"404"` a 404 response
+   * whose status text names the request and whose body lists the routes, closest first, with
+   * why each missed; `"fail"` fails the reply with `ContentNotFoundError` and that text as its
+   * `errorString`, so a body reader such as `json()` throws it rather than a parse error.
+   * @default {"404"}
+   */
+  unmatched?: "404" | "fail";
+  /**
    * Waits `ms` milliseconds or until `signal` aborts; replace it to simulate latency without
    * real waits.
    * @default {a setTimeout-based wait}
@@ -450,6 +458,7 @@ export class MockTransport {
   readonly #routes: Route[] = [];
   readonly #latency: number;
   readonly #fallback: Handler | undefined;
+  readonly #failUnmatched: boolean;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #unmatched: string[] = [];
   #calls = 0;
@@ -459,7 +468,8 @@ export class MockTransport {
    *
    * @param options Default latency, the fallback for unmatched requests, the wait function.
    * @throws {RangeError} When `latency` is negative.
-   * @throws {TypeError} When `fallback` or `sleep` is not a function.
+   * @throws {TypeError} When `fallback` or `sleep` is not a function, or `unmatched` is neither
+   * `"404"` nor `"fail"`.
    */
   constructor(options: MockTransportOptions = {}) {
     const what = "Cannot create mock transport";
@@ -471,6 +481,8 @@ export class MockTransport {
       throw new TypeError(`${what}: 'sleep' must be a function, got ${typeof options.sleep}`);
     }
     this.#latency = options.latency ?? 0;
+    checkChoice(what, "unmatched", options.unmatched, ["404", "fail"]);
+    this.#failUnmatched = options.unmatched === "fail";
     this.#fallback = options.fallback;
     this.#sleep = options.sleep ?? sleep;
   }
@@ -711,12 +723,11 @@ export class MockTransport {
       const { misses } = found;
       const shown = misses.slice(0, 10).map((miss) => `\n  ${miss}`).join("");
       const more = misses.length > 10 ? `\n  ... and ${misses.length - 10} more` : "";
+      const text = `No mock route matches ${request}` +
+        (misses.length === 0 ? " (no routes)" : `; the routes, closest first:${shown}${more}`);
+      if (this.#failUnmatched) throw new NetworkReplyError(NetworkError.ContentNotFoundError, text);
       return setResponseInfo(
-        new Response(
-          `No mock route matches ${request}` +
-            (misses.length === 0 ? " (no routes)" : `; the routes, closest first:${shown}${more}`),
-          { status: 404, statusText: "Not Found" },
-        ),
+        new Response(text, { status: 404, statusText: `No mock route matches ${request}` }),
         { url: exchange.url },
       );
     }

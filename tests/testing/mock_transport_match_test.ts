@@ -115,6 +115,38 @@ Deno.test("MockTransport answers an unmatched request with the routes that came 
   assert.equal(reply.error, NetworkError.ContentNotFoundError);
 });
 
+Deno.test("MockTransport names an unmatched request in the errorString, or fails it when asked", async (t) => {
+  await t.step("by default a 404 whose status text names the request", async () => {
+    await using mocked = createMockManager();
+    const reply = mocked.manager.get("https://a.test/missing");
+    await reply.finished;
+    assert.equal(reply.status, 404);
+    assert.equal(
+      reply.errorString,
+      "Error transferring https://a.test/missing - server replied: 404 No mock route matches " +
+        "GET https://a.test/missing",
+    );
+  });
+  await t.step('unmatched: "fail" fails the reply with the routes in its errorString', async () => {
+    await using mocked = createMockManager({ mock: new MockTransport({ unmatched: "fail" }) });
+    mocked.mock.route("POST", "/users", { json: [] });
+    const reply = mocked.manager.get("https://a.test/users");
+    const message = "No mock route matches GET https://a.test/users; the routes, closest " +
+      "first:\n  POST /users: the method is GET";
+    await assert.rejects(reply.json(), { code: NetworkError.ContentNotFoundError, message });
+    assert.equal(reply.error, NetworkError.ContentNotFoundError);
+    assert.equal(reply.errorString, message);
+    assert.equal(reply.status, 0);
+  });
+  await t.step("the option is checked", () => {
+    assert.throws(() => new MockTransport({ unmatched: "throw" as never }), {
+      name: "TypeError",
+      message:
+        `Cannot create mock transport: 'unmatched' must be one of "404", "fail", got "throw"`,
+    });
+  });
+});
+
 Deno.test("MockTransport lists the routes not used up, and asserts there are none", async (t) => {
   await using mocked = createMockManager();
   mocked.mock
