@@ -525,7 +525,13 @@ export class MockTransport {
     try {
       compiled = toPattern(pattern);
     } catch (error) {
-      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}`, { cause: error });
+      const path = typeof pattern === "string" && pattern.startsWith("/") ? pattern : "";
+      const query = path.indexOf("?");
+      const hint = query === -1 ? "" : ` (a path pattern has no query: match it with the ` +
+        `'query' option, { query: ${JSON.stringify(path.slice(query + 1))} })`;
+      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}${hint}`, {
+        cause: error,
+      });
     }
     if (
       typeof responder !== "string" && typeof responder !== "function" &&
