@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetworkError } from "../../mod.ts";
+import { MemoryCache, NetworkError } from "../../mod.ts";
 import { createMockManager, MockTransport } from "../../testing.ts";
 import { guardUnhandledRejections, takeUnhandledRejections } from "../_helpers/server.ts";
 
@@ -74,6 +74,37 @@ Deno.test("MockTransport matches bodies as text or as JSON values, and the handl
     assert.deepEqual(await reply.json(), { name: "pen", tags: ["a", "b"] });
     assert.deepEqual(mocked.recorder.last?.json(), { name: "pen", tags: ["a", "b"] });
   });
+});
+
+Deno.test("MockTransport matches what the redirect, cookie, auth and cache layers above it send", async () => {
+  await using mocked = createMockManager({
+    cache: new MemoryCache(),
+    authenticator: () => ({ username: "ann", password: "pw" }),
+  });
+  mocked.mock
+    .route("GET", "/old", { status: 302, headers: { location: "/me", "set-cookie": "sid=1" } }, {
+      times: 1,
+    })
+    .route("GET", "/me", { body: "ann", headers: { "cache-control": "max-age=60" } }, {
+      headers: { cookie: "sid=1", authorization: `Basic ${btoa("ann:pw")}` },
+      times: 1,
+    })
+    .route("GET", "/me", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }, {
+      headers: { cookie: "sid=1" },
+      times: 1,
+    });
+  const reply = mocked.manager.get("https://a.test/old");
+  assert.equal(await reply.text(), "ann");
+  assert.equal(reply.url.href, "https://a.test/me");
+  const cached = mocked.manager.get("https://a.test/me");
+  assert.equal(await cached.text(), "ann");
+  assert.equal(cached.fromCache, true);
+  mocked.mock.assertNoPendingRoutes();
+  assert.deepEqual(mocked.recorder.requests.map((sent) => sent.url.pathname), [
+    "/old",
+    "/me",
+    "/me",
+  ]);
 });
 
 Deno.test("MockTransport validates matchers with messages naming the field", () => {
