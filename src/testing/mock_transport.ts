@@ -710,7 +710,14 @@ export class MockTransport {
         text ??= await bufferBody(exchange);
         reason = matchers.body(text);
       }
-      if (reason === null) return { route, match };
+      // Reading the body waited: a concurrent request may have used the route up meanwhile.
+      if (reason === null && route.remaining <= 0) reason = `used up after ${route.times}`;
+      if (reason === null) {
+        // Taken at once: a concurrent request must not match a route this one used up.
+        route.remaining--;
+        route.calls++;
+        return { route, match };
+      }
       near.push(`${route.name}: ${reason}`);
     }
     return { misses: [...near, ...far] };
@@ -738,8 +745,6 @@ export class MockTransport {
       );
     }
     const { route, match } = found;
-    route.remaining--;
-    route.calls++;
     const latency = route.latency ?? this.#latency;
     if (latency > 0) await this.#sleep(latency, exchange.signal);
     if (exchange.signal.aborted) throw exchange.signal.reason;

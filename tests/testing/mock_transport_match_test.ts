@@ -107,6 +107,27 @@ Deno.test("MockTransport matches what the redirect, cookie, auth and cache layer
   ]);
 });
 
+Deno.test("MockTransport gives a route with times to no more concurrent requests than that", async (t) => {
+  await using mocked = createMockManager();
+  const texts = (path: string, body?: string) =>
+    Promise.all(
+      [1, 2, 3].map(() =>
+        body === undefined
+          ? mocked.manager.get(`https://a.test${path}`).text()
+          : mocked.manager.post(`https://a.test${path}`, body).text()
+      ),
+    );
+  await t.step("matched on method and URL", async () => {
+    mocked.mock.route("GET", "/x", "first", { times: 1 }).route("GET", "/x", "later");
+    assert.deepEqual(await texts("/x"), ["first", "later", "later"]);
+  });
+  await t.step("matched on a body that is read first", async () => {
+    mocked.mock.route("POST", "/y", "first", { body: "b", times: 1 }).route("POST", "/y", "later");
+    assert.deepEqual(await texts("/y", "b"), ["first", "later", "later"]);
+  });
+  mocked.mock.assertNoPendingRoutes();
+});
+
 Deno.test("MockTransport validates matchers with messages naming the field", () => {
   const mock = new MockTransport();
   assert.throws(() => mock.route("GET", "/users?page=1&sort=name", "x"), {
