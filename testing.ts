@@ -1,6 +1,7 @@
 /**
  * Test helpers for code that uses `@netaccess/core`: a {@linkcode MockTransport} that answers
- * requests from routes (method and `URLPattern`) with latency and failure injection, a
+ * requests from routes (method, `URLPattern`, and the query, headers or body when asked) with
+ * latency, chunked bodies and failure injection, and checks that every route was used, a
  * {@linkcode RequestRecorder} that records what reaches the transport, and
  * {@linkcode createMockManager} that wires both under a manager. No socket is opened.
  *
@@ -28,6 +29,7 @@ export {
   type MockHandler,
   type MockResponder,
   type MockResponseInit,
+  type MockRouteInfo,
   type MockRouteOptions,
   MockTransport,
   type MockTransportOptions,

@@ -4,11 +4,14 @@
  * @module
  */
 
-import { checkTimerRange, describe } from "../_validation.ts";
+import { checkChoice, checkTimerRange, describe } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
+import { RequestBody } from "../body.ts";
+import { checkChunks, toResponse } from "./_mock_response.ts";
+import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 
 /**
  * A canned response: status, headers and a body (text, bytes, or `json` serialised).
@@ -59,6 +62,20 @@ export interface MockResponseInit {
    * @default {undefined}
    */
   json?: unknown;
+  /**
+   * The body as chunks the reply reads one by one (a new stream for each request, read on
+   * demand), to test a reply's async iterator, `readyread` and `downloadprogress` events, or a
+   * `transferTimeout` with `chunkDelay`; wins over `body` and `json`. Set `Content-Length` to
+   * give progress a total.
+   * @default {undefined}
+   */
+  chunks?: readonly (string | Uint8Array)[];
+  /**
+   * Milliseconds to wait before each chunk after the first, with the transport's `sleep`
+   * (aborting the reply stops the wait).
+   * @default {0}
+   */
+  chunkDelay?: number;
 }
 
 /**
@@ -174,6 +191,60 @@ export interface MockRouteOptions {
    * @default {Infinity}
    */
   times?: number;
+  /**
+   * The query the request must have, whatever the order of its parameters: an object of
+   * parameter names to a value, a RegExp or a predicate (every named parameter present once
+   * and matching, no other parameter), a query string or `URLSearchParams` (the same pairs,
+   * in any order), or a predicate over the whole query.
+   * @default {undefined (any query the URL pattern allows)}
+   */
+  query?:
+    | Record<string, string | RegExp | ((value: string) => boolean)>
+    | URLSearchParams
+    | string
+    | ((query: URLSearchParams) => boolean);
+  /**
+   * Headers the request must have (others may be there too): names, in any case, to a value,
+   * a RegExp or a predicate; or a predicate over all the headers.
+   * @default {undefined (any headers)}
+   */
+  headers?:
+    | Record<string, string | RegExp | ((value: string) => boolean)>
+    | ((headers: Headers) => boolean);
+  /**
+   * The body the request must have, as text (`""` for none): the exact text, a RegExp or a
+   * predicate.
+   * @default {undefined (any body)}
+   */
+  body?: string | RegExp | ((text: string) => boolean);
+  /**
+   * A value the request's body must equal once parsed as JSON (objects compared by value,
+   * whatever the order of their keys).
+   * @default {undefined (any body)}
+   */
+  json?: unknown;
+}
+
+/**
+ * A route as {@linkcode MockTransport.pendingRoutes} lists it.
+ *
+ * @example Listing the routes a test has not used up
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type MockRouteInfo, MockTransport } from "@netaccess/core/testing";
+ *
+ * const mock = new MockTransport().route("GET", "/a", "a", { times: 2 });
+ * const pending: MockRouteInfo[] = mock.pendingRoutes();
+ * assert.deepEqual(pending, [{ name: "GET /a", calls: 0, times: 2 }]);
+ * ```
+ */
+export interface MockRouteInfo {
+  /** The method, the pattern and what the route matches besides, as messages show it. */
+  readonly name: string;
+  /** How many requests the route has answered. */
+  readonly calls: number;
+  /** How many it answers in all (`Infinity` unless `times` was given). */
+  readonly times: number;
 }
 
 /**
@@ -211,6 +282,14 @@ export interface MockTransportOptions {
    */
   fallback?: Handler;
   /**
+   * What a request no route matches (and no `fallback` takes) gets: `"404"` a 404 response
+   * whose status text names the request and whose body lists the routes, closest first, with
+   * why each missed; `"fail"` fails the reply with `ContentNotFoundError` and that text as its
+   * `errorString`, so a body reader such as `json()` throws it rather than a parse error.
+   * @default {"404"}
+   */
+  unmatched?: "404" | "fail";
+  /**
    * Waits `ms` milliseconds or until `signal` aborts; replace it to simulate latency without
    * real waits.
    * @default {a setTimeout-based wait}
@@ -227,6 +306,9 @@ interface Route {
   latency: number | undefined;
   failure: NetworkErrorCode | undefined;
   remaining: number;
+  times: number;
+  calls: number;
+  matchers: RouteMatchers | undefined;
 }
 
 const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
@@ -268,21 +350,6 @@ function checkDelay(what: string, field: string, value: unknown): void {
   checkTimerRange(what, field, value, "use 0 to answer without waiting");
 }
 
-function toResponse(value: Response | MockResponseInit): Response {
-  if (value instanceof Response) return value;
-  const headers = new Headers(value.headers);
-  let body: string | Uint8Array | null = value.body ?? null;
-  if (value.json !== undefined) {
-    body = JSON.stringify(value.json);
-    if (!headers.has("content-type")) headers.set("content-type", "application/json");
-  }
-  return new Response(body as BodyInit | null, {
-    status: value.status ?? 200,
-    statusText: value.statusText ?? "",
-    headers,
-  });
-}
-
 /**
  * Builds the web `Request` a route handler sees from an exchange: method, URL, headers (with
  * the body's content type when none is set) and body.
@@ -320,6 +387,31 @@ export function exchangeToRequest(exchange: Exchange): Request {
       { cause: error },
     );
   }
+}
+
+/** The request headers as sent: the exchange's, with the body's content type if none is set. */
+function requestHeaders(exchange: Exchange): Headers {
+  const type = exchange.body?.contentType;
+  if (!type || exchange.headers.has("content-type")) return exchange.headers;
+  const headers = new Headers(exchange.headers);
+  headers.set("content-type", type);
+  return headers;
+}
+
+/**
+ * Reads the request body whole, for a body matcher, and puts the bytes back on the exchange
+ * (one-shot still when it was a stream); returns it as text, `""` for none.
+ */
+async function bufferBody(exchange: Exchange): Promise<string> {
+  if (exchange.body === null) return "";
+  const replayable = exchange.body.replayable;
+  const opened = exchange.body.open();
+  if (opened.contentType && !exchange.headers.has("content-type")) {
+    exchange.headers.set("content-type", opened.contentType);
+  }
+  const bytes = new Uint8Array(await new Response(opened.body as BodyInit).arrayBuffer());
+  exchange.body = RequestBody.from(replayable ? bytes : new Blob([bytes]).stream());
+  return new TextDecoder().decode(bytes);
 }
 
 /** Sends an exchange's body nowhere, as a canned answer needs none of it. */
@@ -366,7 +458,9 @@ export class MockTransport {
   readonly #routes: Route[] = [];
   readonly #latency: number;
   readonly #fallback: Handler | undefined;
+  readonly #failUnmatched: boolean;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #unmatched: string[] = [];
   #calls = 0;
 
   /**
@@ -374,7 +468,8 @@ export class MockTransport {
    *
    * @param options Default latency, the fallback for unmatched requests, the wait function.
    * @throws {RangeError} When `latency` is negative.
-   * @throws {TypeError} When `fallback` or `sleep` is not a function.
+   * @throws {TypeError} When `fallback` or `sleep` is not a function, or `unmatched` is neither
+   * `"404"` nor `"fail"`.
    */
   constructor(options: MockTransportOptions = {}) {
     const what = "Cannot create mock transport";
@@ -386,6 +481,8 @@ export class MockTransport {
       throw new TypeError(`${what}: 'sleep' must be a function, got ${typeof options.sleep}`);
     }
     this.#latency = options.latency ?? 0;
+    checkChoice(what, "unmatched", options.unmatched, ["404", "fail"]);
+    this.#failUnmatched = options.unmatched === "fail";
     this.#fallback = options.fallback;
     this.#sleep = options.sleep ?? sleep;
   }
@@ -428,7 +525,13 @@ export class MockTransport {
     try {
       compiled = toPattern(pattern);
     } catch (error) {
-      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}`, { cause: error });
+      const path = typeof pattern === "string" && pattern.startsWith("/") ? pattern : "";
+      const query = path.indexOf("?");
+      const hint = query === -1 ? "" : ` (a path pattern has no query: match it with the ` +
+        `'query' option, { query: ${JSON.stringify(path.slice(query + 1))} })`;
+      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}${hint}`, {
+        cause: error,
+      });
     }
     if (
       typeof responder !== "string" && typeof responder !== "function" &&
@@ -439,7 +542,9 @@ export class MockTransport {
           `a string or a handler function, got ${describe(responder)}`,
       );
     }
+    if (isResponseInit(responder)) checkChunks(what, responder);
     const route = options;
+    const matchers = compileMatchers(what, route);
     checkDelay(what, "latency", route.latency);
     if (route.failure !== undefined && !KNOWN_CODES.has(route.failure)) {
       throw new TypeError(`${what}: 'failure' must be a NetworkError code, got ${route.failure}`);
@@ -450,14 +555,18 @@ export class MockTransport {
     ) {
       throw new RangeError(`${what}: 'times' must be a positive integer, got ${route.times}`);
     }
+    const name = `${method.toUpperCase()} ${describePattern(pattern, compiled)}`;
     this.#routes.push({
       method: method.toUpperCase(),
       pattern: compiled,
-      name: `${method.toUpperCase()} ${describePattern(pattern, compiled)}`,
+      name: matchers ? `${name} (${matchers.label})` : name,
       responder: typeof responder === "string" ? { body: responder } : responder,
       latency: route.latency,
       failure: route.failure,
       remaining: route.times ?? Infinity,
+      times: route.times ?? Infinity,
+      calls: 0,
+      matchers,
     });
     return this;
   }
@@ -494,9 +603,10 @@ export class MockTransport {
     return this.route(method, pattern, {}, { ...options, failure: code });
   }
 
-  /** Removes every route and sets the call count back to 0. */
+  /** Removes every route, forgets unmatched requests and sets the call count back to 0. */
   reset(): void {
     this.#routes.length = 0;
+    this.#unmatched.length = 0;
     this.#calls = 0;
   }
 
@@ -514,32 +624,127 @@ export class MockTransport {
     return (exchange) => this.#handle(exchange);
   }
 
+  /**
+   * The routes not used up: those given `times` that answered fewer requests, and the others
+   * that answered none.
+   *
+   * @returns Each such route's name, calls and times, in the order they were added.
+   *
+   * @example A route the code under test never called
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { createMockManager } from "@netaccess/core/testing";
+   *
+   * await using mocked = createMockManager();
+   * mocked.mock.route("GET", "/used", "u").route("POST", "/unused", "x");
+   * await mocked.manager.get("https://api.example/used").text();
+   * assert.deepEqual(mocked.mock.pendingRoutes().map((route) => route.name), ["POST /unused"]);
+   * ```
+   */
+  pendingRoutes(): MockRouteInfo[] {
+    return this.#routes
+      .filter((route) => route.times === Infinity ? route.calls === 0 : route.remaining > 0)
+      .map(({ name, calls, times }) => ({ name, calls, times }));
+  }
+
+  /**
+   * Throws when a route is not used up (see {@linkcode MockTransport.pendingRoutes}), with a
+   * table of those routes and the requests that matched no route; call it at the end of a test.
+   *
+   * @throws {Error} When a route is pending, naming each with its calls and times.
+   *
+   * @example Every route was called
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { createMockManager } from "@netaccess/core/testing";
+   *
+   * await using mocked = createMockManager();
+   * mocked.mock.route("GET", "/a", "a", { times: 2 }).route("GET", "/b", "b");
+   * await mocked.manager.get("https://api.example/a").text();
+   * await mocked.manager.get("https://api.example/b").text();
+   * assert.throws(() => mocked.mock.assertNoPendingRoutes(), /GET \/a +1 +2/);
+   * await mocked.manager.get("https://api.example/a").text();
+   * mocked.mock.assertNoPendingRoutes();
+   * ```
+   */
+  assertNoPendingRoutes(): void {
+    const pending = this.pendingRoutes();
+    if (pending.length === 0) return;
+    throw new Error(pendingMessage(pending, this.#unmatched));
+  }
+
+  /**
+   * Finds the first route that matches, reading the request body only when a route whose
+   * method and URL match has a body matcher; otherwise returns why each route missed.
+   */
+  async #find(
+    exchange: Exchange,
+    method: string,
+  ): Promise<{ route: Route; match: URLPatternResult } | { misses: string[] }> {
+    const near: string[] = [];
+    const far: string[] = [];
+    let headers: Headers | undefined;
+    let text: string | undefined;
+    for (const route of this.#routes) {
+      const match = route.pattern.exec(exchange.url.href);
+      if (!match) {
+        far.push(`${route.name}: the URL does not match`);
+        continue;
+      }
+      if (route.method !== "*" && route.method !== method) {
+        near.push(`${route.name}: the method is ${method}`);
+        continue;
+      }
+      if (route.remaining <= 0) {
+        near.push(`${route.name}: used up after ${route.times}`);
+        continue;
+      }
+      const matchers = route.matchers;
+      let reason: string | null = null;
+      if (matchers?.query) reason = matchers.query(exchange.url.searchParams);
+      if (reason === null && matchers?.headers) {
+        headers ??= requestHeaders(exchange);
+        reason = matchers.headers(headers);
+      }
+      if (reason === null && matchers?.body) {
+        text ??= await bufferBody(exchange);
+        reason = matchers.body(text);
+      }
+      // Reading the body waited: a concurrent request may have used the route up meanwhile.
+      if (reason === null && route.remaining <= 0) reason = `used up after ${route.times}`;
+      if (reason === null) {
+        // Taken at once: a concurrent request must not match a route this one used up.
+        route.remaining--;
+        route.calls++;
+        return { route, match };
+      }
+      near.push(`${route.name}: ${reason}`);
+    }
+    return { misses: [...near, ...far] };
+  }
+
   async #handle(exchange: Exchange): Promise<Response> {
     this.#calls++;
     exchange.monitor.activity();
     const method = exchange.method.toUpperCase();
-    let found: { route: Route; match: URLPatternResult } | undefined;
-    for (const route of this.#routes) {
-      if (route.remaining <= 0 || (route.method !== "*" && route.method !== method)) continue;
-      const match = route.pattern.exec(exchange.url.href);
-      if (match) {
-        found = { route, match };
-        break;
-      }
-    }
-    if (found === undefined) {
+    const found = await this.#find(exchange, method);
+    if ("misses" in found) {
+      const request = `${method} ${exchange.url.href}`;
+      this.#unmatched.push(request);
       if (this.#fallback) return await this.#fallback(exchange);
       await exchange.body?.discard();
+      const { misses } = found;
+      const shown = misses.slice(0, 10).map((miss) => `\n  ${miss}`).join("");
+      const more = misses.length > 10 ? `\n  ... and ${misses.length - 10} more` : "";
+      const text = `No mock route matches ${request}` +
+        (misses.length === 0 ? " (no routes)" : `; the routes, closest first:${shown}${more}`);
+      if (this.#failUnmatched) throw new NetworkReplyError(NetworkError.ContentNotFoundError, text);
       return setResponseInfo(
-        new Response(`No mock route matches ${method} ${exchange.url.href}`, {
-          status: 404,
-          statusText: "Not Found",
-        }),
+        new Response(text, { status: 404, statusText: `No mock route matches ${request}` }),
         { url: exchange.url },
       );
     }
     const { route, match } = found;
-    route.remaining--;
     const latency = route.latency ?? this.#latency;
     if (latency > 0) await this.#sleep(latency, exchange.signal);
     if (exchange.signal.aborted) throw exchange.signal.reason;
@@ -569,10 +774,12 @@ export class MockTransport {
             `{ status, headers, body | json } object`,
         );
       }
-      response = toResponse(result);
+      response = toResponse(result, this.#sleep, exchange.signal);
     } else {
       await drain(exchange);
-      response = responder instanceof Response ? responder.clone() : toResponse(responder);
+      response = responder instanceof Response
+        ? responder.clone()
+        : toResponse(responder, this.#sleep, exchange.signal);
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});
