@@ -151,10 +151,14 @@ async function* run<Type extends string>(
   let target: string | URL | NetworkRequest = input;
   for (;;) {
     if (signal.aborted) return;
-    const headers = new Headers(target instanceof NetworkRequest ? target.headers : undefined);
-    if (!headers.has("accept")) headers.set("accept", "text/event-stream");
-    if (lastEventId === "") headers.delete("last-event-id");
-    else headers.set("last-event-id", toWire(lastEventId));
+    // Replaces the request's headers by name: a null value removes the ID the request carries
+    // from the connection before, once the stream reset it.
+    const headers: Record<string, string | null> = {
+      "last-event-id": lastEventId === "" ? null : toWire(lastEventId),
+    };
+    if (!(target instanceof NetworkRequest && target.headers.has("accept"))) {
+      headers.accept = "text/event-stream";
+    }
     const reply = send(target, {
       headers,
       signal,
