@@ -14,7 +14,7 @@ import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
-import { toWire } from "./cookies/_wire.ts";
+import { fromWire, toWire } from "./cookies/_wire.ts";
 
 /** Codes after which a stream reconnects: the connection failed or broke. */
 const RECONNECT_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>([
@@ -64,6 +64,27 @@ function checkOptions(options: EventStreamOptions): void {
   checkInteger(WHAT, "maxEventLength", options.maxEventLength, 0);
   const max = options.maxReconnects;
   if (max !== undefined && max !== Infinity) checkInteger(WHAT, "maxReconnects", max, 0);
+}
+
+/**
+ * The last event ID of the first request: the `lastEventId` option, or else the request's own
+ * `Last-Event-ID` header (as `EventSource` polyfills take it); throws `TypeError` when both are
+ * given and differ.
+ */
+function initialLastEventId(
+  input: string | URL | NetworkRequest,
+  option: string | undefined,
+): string {
+  const header = input instanceof NetworkRequest ? input.headers.get("last-event-id") : null;
+  if (header === null) return option ?? "";
+  const id = fromWire(header);
+  if (option !== undefined && option !== id) {
+    throw new TypeError(
+      `${WHAT}: the request's Last-Event-ID header ${JSON.stringify(id)} and the 'lastEventId' ` +
+        `option ${JSON.stringify(option)} differ; give the ID once`,
+    );
+  }
+  return id;
 }
 
 /** The MIME type essence of a Content-Type, in lower case. */
@@ -119,7 +140,7 @@ export function openEventStream<Type extends string>(
   closed?: AbortSignal,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   checkOptions(options);
-  return run<Type>(send, input, options, closed);
+  return run<Type>(send, input, options, initialLastEventId(input, options.lastEventId), closed);
 }
 
 /** That `n` connections in a row (`n` >= 1) ended without an event. */
@@ -131,6 +152,7 @@ async function* run<Type extends string>(
   send: (request: string | URL | NetworkRequest, init: NetworkRequestInit) => NetworkReply,
   input: string | URL | NetworkRequest,
   options: EventStreamOptions,
+  initialId: string,
   closed: AbortSignal | undefined,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   const signals = [options.signal, input instanceof NetworkRequest ? input.signal : undefined]
@@ -142,7 +164,7 @@ async function* run<Type extends string>(
     : AbortSignal.any(signals);
   // The wait to reconnect ends when the manager closes, too.
   const wait = closed === undefined ? signal : AbortSignal.any([signal, closed]);
-  let lastEventId = options.lastEventId ?? "";
+  let lastEventId = initialId;
   let delay = options.reconnectionTime ?? 3000;
   const maxReconnects = options.maxReconnects ?? Infinity;
   let reconnects = 0;
@@ -151,10 +173,14 @@ async function* run<Type extends string>(
   let target: string | URL | NetworkRequest = input;
   for (;;) {
     if (signal.aborted) return;
-    const headers = new Headers(target instanceof NetworkRequest ? target.headers : undefined);
-    if (!headers.has("accept")) headers.set("accept", "text/event-stream");
-    if (lastEventId === "") headers.delete("last-event-id");
-    else headers.set("last-event-id", toWire(lastEventId));
+    // Replaces the request's headers by name: a null value removes the ID the request carries
+    // from the connection before, once the stream reset it.
+    const headers: Record<string, string | null> = {
+      "last-event-id": lastEventId === "" ? null : toWire(lastEventId),
+    };
+    if (!(target instanceof NetworkRequest && target.headers.has("accept"))) {
+      headers.accept = "text/event-stream";
+    }
     const reply = send(target, {
       headers,
       signal,

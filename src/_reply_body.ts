@@ -5,6 +5,8 @@
  * @module
  */
 
+import { causeChain, classifyError, NetworkError, NetworkReplyError } from "./network_error.ts";
+
 const EMPTY = new Uint8Array(0);
 
 /** The chunks received and not yet read, in order, with their total size. */
@@ -205,4 +207,34 @@ export function declaredOverLimit(
   if (!(declared > max)) return null;
   return `The body of ${url.href} declares ${declared} bytes (Content-Length), over the ` +
     `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`;
+}
+
+/**
+ * The failure of a body read that threw: {@linkcode classifyError}'s, where a connection that
+ * closed is told with how much of the body of `url` arrived.
+ *
+ * @param error What the read threw.
+ * @param url The body's URL.
+ * @param coded Whether the body has a content coding (`received` counts decoded bytes).
+ * @param received Body bytes that arrived, or -1 when the body was read in one operation (the
+ * bytes that arrived before the close are not known then).
+ * @param total The declared length (`Content-Length`), or -1.
+ */
+export function bodyError(
+  error: unknown,
+  url: URL,
+  coded: boolean,
+  received: number,
+  total: number,
+): NetworkReplyError {
+  const failure = classifyError(error, url, coded ? "coded body" : "body");
+  if (failure === error || failure.code !== NetworkError.RemoteHostClosedError) return failure;
+  const of = `of ${url.href}`;
+  const arrived = received < 0
+    ? `fewer than the ${total} bytes (Content-Length) ${of} arrived`
+    : total >= 0
+    ? `${received} of the ${total} bytes (Content-Length) ${of} arrived`
+    : `${received}${coded ? " decoded" : ""} bytes ${of} arrived, not the end of the body`;
+  const message = `Connection to ${url.host} closed before the reply was complete: ${arrived}`;
+  return new NetworkReplyError(failure.code, `${message} (${causeChain(error)})`, { cause: error });
 }

@@ -37,7 +37,8 @@ export interface EventStreamOptions extends ServerSentEventsOptions {
   signal?: AbortSignal;
   /**
    * The last event ID to send (as `Last-Event-ID`) with the first request, to resume a
-   * stream; `""` for none.
+   * stream; `""` for none. A `Last-Event-ID` header on the request given to `eventStream` does
+   * the same (read as UTF-8); giving both with different IDs throws a `TypeError`.
    * @default {""}
    */
   lastEventId?: string;

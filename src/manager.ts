@@ -640,7 +640,8 @@ export class NetworkAccessManager
    * @param request The first page: a URL or a {@linkcode NetworkRequest}.
    * @param options `items`, `next`, `limit` and `maxPages`.
    * @returns An async iterator of the items.
-   * @throws {TypeError} At once, when an option has the wrong type.
+   * @throws {TypeError} At once, when an option has the wrong type, or the request's
+   *   `Last-Event-ID` header and `lastEventId` name different IDs.
    * @throws {RangeError} At once, when `limit` or `maxPages` is not a non-negative integer
    * or `Infinity`.
    *
@@ -687,7 +688,8 @@ export class NetworkAccessManager
    * @param options `signal`, `lastEventId`, `reconnectionTime`, `maxReconnects`,
    *   `maxEventLength`.
    * @returns An async iterator of the events of every connection.
-   * @throws {TypeError} At once, when an option has the wrong type.
+   * @throws {TypeError} At once, when an option has the wrong type, or the request's
+   *   `Last-Event-ID` header and `lastEventId` name different IDs.
    * @throws {RangeError} At once, when a number is out of range.
    *
    * @example Reading events until one says stop

@@ -7,13 +7,8 @@
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
-import {
-  classifyError,
-  NetworkError,
-  type NetworkErrorCode,
-  NetworkReplyError,
-  statusToError,
-} from "./network_error.ts";
+import { classifyError, NetworkError, type NetworkErrorCode } from "./network_error.ts";
+import { NetworkReplyError, statusToError } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
 import { eventsParser, replyEvents } from "./_sse_parser.ts";
@@ -22,6 +17,7 @@ import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_s
 import { checkSchema, validate } from "./_schema_validation.ts";
 import {
   BodyBuffer,
+  bodyError,
   type BodyReader,
   declaredOverLimit,
   DecompressionGuard,
@@ -282,7 +278,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get redirects(): readonly URL[] {
     return this.#redirects;
   }
-  /** Body bytes received (decoded), counting a last chunk that went past `maxBodySize`. */
+  /**
+   * Body bytes received (decoded), counting a last chunk that went past `maxBodySize`; 0 when a
+   * small body that nothing watched was read in one operation and the server cut it short.
+   */
   get bytesReceived(): number {
     return this.#bytesReceived;
   }
@@ -555,7 +554,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         bytes = await response.bytes();
       } catch (error) {
         if (this.#state !== "running") return;
-        const failure = classifyError(error, this.url, "body");
+        const failure = bodyError(error, this.url, false, -1, this.#bytesTotal);
         this.#finish(failure.code, failure.message);
         return;
       }
@@ -645,8 +644,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failure = classifyError(error, this.url, this.#coded ? "coded body" : "body");
-      this.#finish(failure.code, failure.message);
+      const failed = bodyError(error, this.url, this.#coded, this.#bytesReceived, this.#bytesTotal);
+      this.#finish(failed.code, failed.message);
       return;
     } finally {
       this.#pumping = false;

@@ -471,3 +471,40 @@ Deno.test("eventStream takes a retry from a block the connection never ended", a
   assert.deepEqual(events.map((e) => e.data), ["a", "b"]);
   assert.equal(requests.length, 3);
 });
+
+Deno.test("eventStream takes the request's Last-Event-ID header as the last event ID to resume from", async (t) => {
+  await t.step("sent with the first request, and its events carry it", async () => {
+    const { server, requests } = streamServer(["data: a\n\n", "id: 8\ndata: b\n\n"]);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const request = new NetworkRequest(server.url, { headers: { "last-event-id": "7" } });
+    const events = await collect(manager.eventStream(request, { reconnectionTime: 1 }));
+    assert.deepEqual(events.map((e) => [e.data, e.lastEventId]), [["a", "7"], ["b", "8"]]);
+    assert.deepEqual(requests.map((r) => r.headers.get("last-event-id")), ["7", "7", "8"]);
+  });
+  await t.step("a header beyond ASCII is read as UTF-8", async () => {
+    const { server, requests } = streamServer(["data: a\n\n"]);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    // "é" as UTF-8 on the wire, one char per byte.
+    const request = new NetworkRequest(server.url, { headers: { "last-event-id": "\xc3\xa9" } });
+    const events = await collect(manager.eventStream(request, { reconnectionTime: 1 }));
+    assert.deepEqual(events.map((e) => e.lastEventId), ["é"]);
+    assert.deepEqual(requests.map((r) => r.headers.get("last-event-id")), ["\xc3\xa9", "\xc3\xa9"]);
+  });
+  await t.step("the same ID as the lastEventId option is fine; another is refused at once", () => {
+    const manager = new NetworkAccessManager();
+    const request = new NetworkRequest("https://example.com/feed", {
+      headers: { "last-event-id": "7" },
+    });
+    void manager.eventStream(request, { lastEventId: "7" });
+    assert.throws(
+      () => manager.eventStream(request, { lastEventId: "9" }),
+      (error) =>
+        error instanceof TypeError &&
+        error.message ===
+          `Cannot open event stream: the request's Last-Event-ID header "7" and the 'lastEventId' option "9" differ; give the ID once`,
+    );
+    void manager.close();
+  });
+});
