@@ -199,7 +199,8 @@ export interface NetworkAccessManagerOptions {
    */
   redirectVerifier?: RedirectVerifier;
   /**
-   * The clock of cache freshness, cookie expiry and HSTS lifetimes.
+   * The clock of cache freshness, `Retry-After` dates and the default cookie jar's expiry. A
+   * store made apart (a cookie jar, an HSTS store) keeps time by its own `clock`.
    * @default {Date.now}
    */
   clock?: Clock;

@@ -99,6 +99,9 @@ Deno.test("cli: as curl, too many redirects exit 47 and an unverified certificat
     const { out } = await runCli(["--help"]);
     assert.match(out, /47 too many redirects/);
     assert.match(out, /60 server certificate not verified/);
+    // The escapes -w knows, named as they are written, not as the characters they stand for.
+    assert.ok(out.includes("and \\n \\r \\t \\\\ escapes"), out);
+    assert.ok(!out.includes("\r"), "no carriage return in the help text");
   });
 });
 

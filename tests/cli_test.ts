@@ -121,6 +121,10 @@ function startServer() {
       }
       case "/missing":
         return new Response("no such page\n", { status: 404 });
+      case "/bad":
+        return new Response("bad request\n", { status: 400 });
+      case "/teapot":
+        return new Response("short and stout\n", { status: 418 });
       case "/empty.txt":
         return new Response(null, { status: 200 });
       default:
@@ -442,6 +446,16 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.equal(failing.out, "");
       assert.match(failing.err, /returned HTTP 404 Not Found/);
       assert.equal(failing.err.trim().split("\n").length, 1);
+      // Every HTTP error status, whatever error code it maps to (400 is a protocol error, 418
+      // unknown content): curl's 0 without --fail, 22 with it.
+      for (const [path, body] of [["/bad", "bad request\n"], ["/teapot", "short and stout\n"]]) {
+        const shown = await runCli([`${server.url}${path}`]);
+        assert.equal(shown.code, 0, `${path}: ${shown.err}`);
+        assert.equal(shown.out, body);
+        const refused = await runCli(["--fail", `${server.url}${path}`]);
+        assert.equal(refused.code, EXIT_CODES.httpError, `${path}: ${refused.err}`);
+        assert.equal(refused.out, "");
+      }
     });
     await t.step("as in curl, -s keeps failures quiet and -sS tells them", async () => {
       const quiet = await runCli(["-s", "--fail", `${server.url}/missing`]);

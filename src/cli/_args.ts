@@ -52,7 +52,7 @@ Output
                             %{http_code} %{http_version} %{url_effective} %{method}
                             %{size_download} %{time_total} %{content_type}
                             %{num_redirects} %{exitcode} %{errormsg} %header{NAME}
-                            %{stderr} %{stdout} %%, and \n \r \t \\ escapes
+                            %{stderr} %{stdout} %%, and \\n \\r \\t \\\\ escapes
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
   -s, --silent              no progress lines, warnings or error messages (the exit code
                             tells a failure; bad arguments are still told)

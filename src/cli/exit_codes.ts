@@ -95,7 +95,8 @@ export function exitCode(error: NetworkErrorCode, status: number, errorString = 
   if (error === NetworkError.HostNotFoundError) return EXIT_CODES.hostNotFound;
   if (error < 100) return EXIT_CODES.connection;
   if (error < 200) return EXIT_CODES.proxy;
-  if (error >= 301 && error < 400) return EXIT_CODES.protocol;
+  // An HTTP error status, whichever code it maps to (400 is ProtocolInvalidOperationError).
   if (status >= 400) return EXIT_CODES.httpError;
+  if (error >= 301 && error < 400) return EXIT_CODES.protocol;
   return EXIT_CODES.content;
 }
