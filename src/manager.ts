@@ -330,7 +330,7 @@ export class NetworkAccessManager
     this.#core.retry = value;
   }
 
-  /** The clock of cache freshness, cookie expiry and HSTS lifetimes. */
+  /** The clock of cache freshness, `Retry-After` dates and the default cookie jar's expiry. */
   get clock(): Clock {
     return this.#core.clock;
   }
