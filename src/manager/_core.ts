@@ -20,7 +20,7 @@ import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
 import { checkRetry, type RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
-import { _envHasProxy, _ProxyClientPool } from "../_proxy_client.ts";
+import { _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
 import {
   ACCESSIBILITIES,
@@ -33,7 +33,7 @@ import {
   proxyQuery,
   validateProxy,
 } from "../proxy/network_proxy.ts";
-import { envEpoch, processProxyEnv } from "../proxy/system_proxy.ts";
+import { forgetProxyEnv, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "../tls.ts";
 import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
@@ -169,10 +169,6 @@ export class ManagerCore implements PipelineSettings {
   /** The queue's key of an origin (the last origin's again while it is the same). */
   readonly #keyOf = lastQueueKey();
   readonly #queue: HostQueue;
-  /** The proxy environment as last read, and the permission epoch it was read under. */
-  #proxyEnv:
-    | { epoch: number; vars: Record<string, string | undefined>; hasProxy: boolean }
-    | undefined;
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
@@ -493,7 +489,7 @@ export class ManagerCore implements PipelineSettings {
 
   clearConnectionCache(): void {
     this.#pool.clear();
-    this.#proxyEnv = undefined;
+    forgetProxyEnv();
     this.#http2.clear();
   }
 
@@ -552,26 +548,13 @@ export class ManagerCore implements PipelineSettings {
     try {
       const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
-        env: this.#systemProxyEnv().vars,
+        env: proxyEnvSnapshot().vars,
       });
       if (proxy.type !== "none") return;
     } catch {
       return;
     }
     this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
-  }
-
-  /**
-   * The proxy variables of the environment, read once and again when the `env` permission
-   * changes or `clearConnectionCache()` is called.
-   */
-  #systemProxyEnv(): { vars: Record<string, string | undefined>; hasProxy: boolean } {
-    const epoch = envEpoch();
-    if (this.#proxyEnv?.epoch !== epoch) {
-      const vars = processProxyEnv();
-      this.#proxyEnv = { epoch, vars, hasProxy: _envHasProxy(vars) };
-    }
-    return this.#proxyEnv;
   }
 
   #buildPipeline(): Handler {
@@ -590,7 +573,7 @@ export class ManagerCore implements PipelineSettings {
         caCerts: () => this.#caCerts,
         clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
-        env: () => this.#systemProxyEnv(),
+        env: proxyEnvSnapshot,
       },
       // No proxy set, and no client of the pool's own for any direct connection (the pool's
       // rule, asked with a certificate when any origin has one).
@@ -601,7 +584,7 @@ export class ManagerCore implements PipelineSettings {
         this.#pool.takesDefaultClient(
           this.#caCerts.length,
           this.#clientCertificate !== undefined || this.#clientCertificates.size !== 0,
-          this.#systemProxyEnv().hasProxy,
+          proxyEnvSnapshot().hasProxy,
         ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
