@@ -525,12 +525,22 @@ export class ManagerCore implements PipelineSettings {
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  #close(): Promise<void> {
     this.#closed = true;
     this.#queue.close(CLOSED);
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
+    // Nothing to wait for (the manager of one request, closed once it is done): released now.
+    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
+      return this.#closeLater(replies);
+    }
+    this.#pool.clear();
+    this.#permissions?.close();
+    return Promise.resolve();
+  }
+
+  async #closeLater(replies: NetworkReply[]): Promise<void> {
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();
     this.#pool.clear();
