@@ -250,7 +250,7 @@ export class ManagerCore implements PipelineSettings {
       this.use(layers[i], "request");
     }
     if (this.#transport === transport) {
-      this.#permissions = new _PermissionGate(() => this.#accessibilityChanged());
+      this.#permissions = new _PermissionGate(this.#accessibilityChanged);
     }
     if (options.networkAccessible !== undefined) {
       this.networkAccessible = options.networkAccessible;
@@ -441,13 +441,13 @@ export class ManagerCore implements PipelineSettings {
     this.#requestPermissions = value;
   }
 
-  #accessibilityChanged(): void {
+  readonly #accessibilityChanged = (): void => {
     if (this.#reportedAccessible === undefined) return;
     const now = this.networkAccessible;
     if (now === this.#reportedAccessible) return;
     this.#reportedAccessible = now;
     this.#owner.dispatchEvent(new NetworkAccessibleChangedEvent(now));
-  }
+  };
 
   get authenticator(): Authenticator | undefined {
     return this.#authenticator;
