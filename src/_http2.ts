@@ -99,6 +99,11 @@ export class _Http2Origins {
     this.#known.clear();
   }
 
+  /** Whether no handshake is under way. */
+  get settledNow(): boolean {
+    return this.#probes.size === 0;
+  }
+
   /** Resolves when no handshake is under way. */
   async settled(): Promise<void> {
     while (this.#probes.size > 0) await Promise.all(this.#probes);

@@ -97,7 +97,7 @@ function keyOf(descriptor: _GateDescriptor): string {
 export class _PermissionGate {
   readonly #statuses = new Map<string, Watched>();
   readonly #pending = new Map<string, Promise<Deno.PermissionStatus>>();
-  readonly #onChange: () => void;
+  readonly #callback: () => void;
   #global: Deno.PermissionStatus | undefined;
   #closed = false;
   #refreshing = false;
@@ -109,10 +109,12 @@ export class _PermissionGate {
    * @param onChange Called after a watched status changed.
    */
   constructor(onChange: () => void) {
-    this.#onChange = () => {
-      this.#epoch++;
-      onChange();
-    };
+    this.#callback = onChange;
+  }
+
+  #onChange(): void {
+    this.#epoch++;
+    this.#callback();
   }
 
   /**

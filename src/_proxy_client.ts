@@ -115,6 +115,7 @@ function closeEntry(entry: Entry): void {
 const abandoned = new FinalizationRegistry<Clients>(closeClients);
 
 function closeClients(clients: Clients): void {
+  if (clients.pooled.size === 0 && clients.evicted.size === 0) return;
   const open = [...clients.pooled.values(), ...clients.evicted];
   clients.pooled.clear();
   clients.evicted.clear();

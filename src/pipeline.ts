@@ -26,7 +26,13 @@ import {
   takeReplay,
 } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
-import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
+import {
+  accessLayer,
+  type AccessSettings,
+  knownGranted,
+  netHost,
+  networkGate,
+} from "./layers/access.ts";
 import { authLayer, type AuthSettings, isChallenge } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
 import {
@@ -44,6 +50,7 @@ import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _guardLayer, _guardTransport } from "./layers/_guard.ts";
 import type { _ProxyClientPool } from "./_proxy_client.ts";
+import type { _PermissionGate } from "./_permission_gate.ts";
 
 /** The settings every built-in layer reads; a manager has them all. */
 export interface PipelineSettings
@@ -115,6 +122,50 @@ function skipWhenOff(layer: Layer, on: (exchange: Exchange) => boolean): Layer {
  * @returns The handler a reply sends its first exchange to.
  */
 export function buildPipeline(settings: PipelineSettings, parts: PipelineParts): Handler {
+  const plainDirect = parts.plainDirect;
+  const requestLayers = [...parts.requestLayers];
+  const networkLayers = [...parts.networkLayers];
+  const features: Features = {
+    cache: settings.cache !== null,
+    cookies: settings.cookieJar !== null,
+    hsts: settings.hstsStore !== null,
+  };
+  if (
+    plainDirect === undefined || requestLayers.length > 0 || networkLayers.length > 0 ||
+    parts.transport !== transport || features.cache || features.hsts
+  ) {
+    return composeLayers(settings, parts, features, requestLayers, networkLayers, false);
+  }
+  // The direct lane is possible: the layers are made when a request first needs them (a manager
+  // whose requests all take the lane makes none), as they would have been made now.
+  let pipeline: Handler | undefined;
+  return directLane(
+    settings,
+    parts,
+    plainDirect,
+    (exchange) => (pipeline ??= composeLayers(settings, parts, features, [], [], true))(exchange),
+  );
+}
+
+/** Which of the features with a layer of their own were on when the pipeline was built. */
+interface Features {
+  cache: boolean;
+  cookies: boolean;
+  hsts: boolean;
+}
+
+/**
+ * The layers from the reply down to the transport. With `replays`, the direct lane is above
+ * them: the pipeline takes back the responses it received where the queue would send.
+ */
+function composeLayers(
+  settings: PipelineSettings,
+  parts: PipelineParts,
+  features: Features,
+  requestLayers: readonly Layer[],
+  networkLayers: readonly Layer[],
+  replays: boolean,
+): Handler {
   const access: AccessSettings = {
     get cache() {
       return settings.cache;
@@ -131,22 +182,22 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
   // Once per request, each hop, each attempt: the layers from the reply down to the queue.
   const upper: Layer[] = [
     // First, and once per request: they see the request as the user made it and may answer it.
-    ...parts.requestLayers.map(guarded("request")),
+    ...requestLayers.map(guarded("request")),
     // Before any work: a request that network access forbids fails (or goes offline) at once.
     accessLayer(access),
     // Above every per-hop layer: each hop goes down again through HSTS, cookies, auth and cache.
     redirectLayer(
       settings,
-      settings.cache !== null || parts.networkLayers.length > 0 || parts.transport !== transport,
+      features.cache || networkLayers.length > 0 || parts.transport !== transport,
     ),
     // Before cookies and credentials are chosen: they depend on the upgraded https URL.
-    ...(settings.hstsStore === null ? [] : [hstsLayer(settings)]),
+    ...(features.hsts ? [hstsLayer(settings)] : []),
     // Above the cache: a cached response sets no cookie, and every hop sends the jar's cookies.
-    ...(settings.cookieJar === null ? [] : [cookiesLayer(settings)]),
+    ...(features.cookies ? [cookiesLayer(settings)] : []),
     // Above the cache: a 401 or 407 is answered by sending again, never stored.
     authLayer(settings, parts.credentials),
     // Above retry and queue: a fresh hit takes no queue slot and is never retried.
-    ...(settings.cache === null ? [] : [cacheLayer(settings, parts.background)]),
+    ...(features.cache ? [cacheLayer(settings, parts.background)] : []),
     // Above the queue: every attempt waits for a slot of its own. Requests may turn it on.
     skipWhenOff(retryLayer(settings), (exchange) => retrying(settings, exchange)),
   ];
@@ -157,7 +208,7 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
     // Last before sending: the proxy and its client for each attempt, then the network gate.
     proxyLayer(parts.pool, { ...parts.proxy, gate: networkGate(access) }),
     // Every exchange that goes to the network: each hop and retry, cookies and credentials set.
-    ...parts.networkLayers.map(guarded("network")),
+    ...networkLayers.map(guarded("network")),
   ];
   const bottom = parts.transport === transport
     ? transport
@@ -165,20 +216,11 @@ export function buildPipeline(settings: PipelineSettings, parts: PipelineParts):
   const compose = (layers: Layer[], below: Handler) =>
     layers.reduceRight<Handler>((next, layer) => layer(next), below);
   const sent = compose(lower, bottom);
-  const plainDirect = parts.plainDirect;
-  if (
-    plainDirect === undefined || parts.requestLayers.length > 0 ||
-    parts.networkLayers.length > 0 || parts.transport !== transport || settings.cache !== null ||
-    settings.hstsStore !== null
-  ) {
-    return compose(upper, sent);
-  }
-  // The direct lane is possible: the pipeline takes back the responses it receives.
-  const pipeline = compose(upper, (exchange) => {
+  if (!replays) return compose(upper, sent);
+  return compose(upper, (exchange) => {
     const received = takeReplay(exchange);
     return received === undefined ? sent(exchange) : Promise.resolve(received);
   });
-  return directLane(settings, parts, plainDirect, pipeline);
 }
 
 /**
@@ -206,7 +248,17 @@ function directLane(
   let grantedOrigin: string | undefined;
   let grantedEpoch = -1;
   const keyOf = lastQueueKey();
-  return (exchange) => {
+  /**
+   * The `net` permission of the origin is not known yet (a manager's first request to it): asked,
+   * then the lane is tried once more; anything but a grant goes the pipeline's way, whose gate
+   * says why (or asks for it, with `requestPermissions`).
+   */
+  const ask = (exchange: Exchange, permissions: _PermissionGate): Promise<Response> =>
+    permissions.state({ name: "net", host: netHost(exchange.url) }).then(
+      (state) => state === "granted" ? lane(exchange, true) : pipeline(exchange),
+      () => pipeline(exchange),
+    );
+  const lane = (exchange: Exchange, asked: boolean): Promise<Response> => {
     const { url, request } = exchange;
     const { protocol } = url;
     const jar = settings.cookieJar;
@@ -237,7 +289,9 @@ function directLane(
     // the last origin while no permission changes).
     const permissions = parts.access.permissions();
     if (permissions !== null && (key !== grantedOrigin || permissions.epoch !== grantedEpoch)) {
-      if (!knownGranted(permissions, url)) return pipeline(exchange);
+      if (!knownGranted(permissions, url)) {
+        return asked ? pipeline(exchange) : ask(exchange, permissions);
+      }
       grantedOrigin = key;
       grantedEpoch = permissions.epoch;
     }
@@ -271,4 +325,5 @@ function directLane(
       throw error;
     });
   };
+  return (exchange) => lane(exchange, false);
 }

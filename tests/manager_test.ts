@@ -484,3 +484,45 @@ Deno.test("a store option still opening, or a store class, is refused with how t
   }
   await (await kvCache).close();
 });
+
+Deno.test("a manager made after another reads the proxy variables no more, until clearConnectionCache()", async () => {
+  await using server = serve(() => new Response("ok"));
+  const read: string[] = [];
+  const get = Deno.env.get;
+  Deno.env.get = (name: string) => (read.push(name), get.call(Deno.env, name));
+  try {
+    {
+      await using first = new NetworkAccessManager();
+      assert.equal(await first.get(`${server.url}/`).text(), "ok");
+    }
+    read.length = 0;
+    await using second = new NetworkAccessManager();
+    assert.equal(await second.get(`${server.url}/`).text(), "ok");
+    assert.equal(read.length, 0, `read: ${read.join(", ")}`);
+    second.clearConnectionCache();
+    assert.equal(await second.get(`${server.url}/`).text(), "ok");
+    // REQUEST_METHOD is read for the proxy environment alone.
+    assert.ok(read.includes("REQUEST_METHOD"), `read: ${read.join(", ")}`);
+  } finally {
+    Deno.env.get = get;
+  }
+});
+
+Deno.test("close() of a manager with nothing running lets go of its permission listeners at once", async () => {
+  await using server = serve(() => new Response("ok"));
+  const status = Deno.permissions.querySync({ name: "net", host: new URL(server.url).host });
+  const listening = new Set<unknown>();
+  status.addEventListener = (_type: string, listener: unknown) => listening.add(listener);
+  status.removeEventListener = (_type: string, listener: unknown) => listening.delete(listener);
+  try {
+    const manager = new NetworkAccessManager();
+    assert.equal(await manager.get(`${server.url}/`).text(), "ok");
+    assert.equal(listening.size, 1);
+    const closing = manager.close();
+    assert.equal(listening.size, 0);
+    await closing;
+  } finally {
+    delete (status as unknown as Record<string, unknown>).addEventListener;
+    delete (status as unknown as Record<string, unknown>).removeEventListener;
+  }
+});

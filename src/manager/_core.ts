@@ -20,7 +20,7 @@ import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
 import { checkRetry, type RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
-import { _envHasProxy, _ProxyClientPool } from "../_proxy_client.ts";
+import { _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
 import {
   ACCESSIBILITIES,
@@ -33,7 +33,7 @@ import {
   proxyQuery,
   validateProxy,
 } from "../proxy/network_proxy.ts";
-import { envEpoch, processProxyEnv } from "../proxy/system_proxy.ts";
+import { forgetProxyEnv, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "../tls.ts";
 import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
@@ -169,10 +169,6 @@ export class ManagerCore implements PipelineSettings {
   /** The queue's key of an origin (the last origin's again while it is the same). */
   readonly #keyOf = lastQueueKey();
   readonly #queue: HostQueue;
-  /** The proxy environment as last read, and the permission epoch it was read under. */
-  #proxyEnv:
-    | { epoch: number; vars: Record<string, string | undefined>; hasProxy: boolean }
-    | undefined;
   readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
   readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
@@ -254,7 +250,7 @@ export class ManagerCore implements PipelineSettings {
       this.use(layers[i], "request");
     }
     if (this.#transport === transport) {
-      this.#permissions = new _PermissionGate(() => this.#accessibilityChanged());
+      this.#permissions = new _PermissionGate(this.#accessibilityChanged);
     }
     if (options.networkAccessible !== undefined) {
       this.networkAccessible = options.networkAccessible;
@@ -445,13 +441,13 @@ export class ManagerCore implements PipelineSettings {
     this.#requestPermissions = value;
   }
 
-  #accessibilityChanged(): void {
+  readonly #accessibilityChanged = (): void => {
     if (this.#reportedAccessible === undefined) return;
     const now = this.networkAccessible;
     if (now === this.#reportedAccessible) return;
     this.#reportedAccessible = now;
     this.#owner.dispatchEvent(new NetworkAccessibleChangedEvent(now));
-  }
+  };
 
   get authenticator(): Authenticator | undefined {
     return this.#authenticator;
@@ -493,7 +489,7 @@ export class ManagerCore implements PipelineSettings {
 
   clearConnectionCache(): void {
     this.#pool.clear();
-    this.#proxyEnv = undefined;
+    forgetProxyEnv();
     this.#http2.clear();
   }
 
@@ -529,12 +525,22 @@ export class ManagerCore implements PipelineSettings {
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  #close(): Promise<void> {
     this.#closed = true;
     this.#queue.close(CLOSED);
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
+    // Nothing to wait for (the manager of one request, closed once it is done): released now.
+    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
+      return this.#closeLater(replies);
+    }
+    this.#pool.clear();
+    this.#permissions?.close();
+    return Promise.resolve();
+  }
+
+  async #closeLater(replies: NetworkReply[]): Promise<void> {
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();
     this.#pool.clear();
@@ -552,26 +558,13 @@ export class ManagerCore implements PipelineSettings {
     try {
       const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
-        env: this.#systemProxyEnv().vars,
+        env: proxyEnvSnapshot().vars,
       });
       if (proxy.type !== "none") return;
     } catch {
       return;
     }
     this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
-  }
-
-  /**
-   * The proxy variables of the environment, read once and again when the `env` permission
-   * changes or `clearConnectionCache()` is called.
-   */
-  #systemProxyEnv(): { vars: Record<string, string | undefined>; hasProxy: boolean } {
-    const epoch = envEpoch();
-    if (this.#proxyEnv?.epoch !== epoch) {
-      const vars = processProxyEnv();
-      this.#proxyEnv = { epoch, vars, hasProxy: _envHasProxy(vars) };
-    }
-    return this.#proxyEnv;
   }
 
   #buildPipeline(): Handler {
@@ -590,7 +583,7 @@ export class ManagerCore implements PipelineSettings {
         caCerts: () => this.#caCerts,
         clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
-        env: () => this.#systemProxyEnv(),
+        env: proxyEnvSnapshot,
       },
       // No proxy set, and no client of the pool's own for any direct connection (the pool's
       // rule, asked with a certificate when any origin has one).
@@ -601,7 +594,7 @@ export class ManagerCore implements PipelineSettings {
         this.#pool.takesDefaultClient(
           this.#caCerts.length,
           this.#clientCertificate !== undefined || this.#clientCertificates.size !== 0,
-          this.#systemProxyEnv().hasProxy,
+          proxyEnvSnapshot().hasProxy,
         ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),

@@ -59,7 +59,7 @@ export function envGranted(name: string): boolean {
 
 /**
  * A number that changes whenever the `env` permission (or a proxy variable's) changes: a
- * snapshot of {@linkcode processProxyEnv} taken under another number is out of date.
+ * snapshot of {@linkcode proxyEnvSnapshot} taken under another number is out of date.
  */
 export function envEpoch(): number {
   // Once the `env` permission is watched, a change to it moves the number: nothing to query.
@@ -67,9 +67,39 @@ export function envEpoch(): number {
   return epoch;
 }
 
-/** The proxy variables of the process environment that may be read, now. */
-export function processProxyEnv(): Record<string, string | undefined> {
-  return readProcessEnv();
+/** The proxy variables as read under one {@linkcode envEpoch}. */
+export interface ProxyEnvSnapshot {
+  /** The epoch of the read: out of date once {@linkcode envEpoch} moves on. */
+  readonly epoch: number;
+  /** The variables that could be read. */
+  readonly vars: Record<string, string | undefined>;
+  /** Whether a variable names a proxy that Deno's own clients would use. */
+  readonly hasProxy: boolean;
+}
+
+/** The last snapshot {@linkcode proxyEnvSnapshot} took. */
+let snapshot: ProxyEnvSnapshot | undefined;
+
+/**
+ * The proxy variables, read once for the process and again when the `env` permission changes
+ * (or after {@linkcode forgetProxyEnv}): every manager takes the same snapshot, instead of
+ * reading the variables for itself (a manager made per request would read them per request).
+ */
+export function proxyEnvSnapshot(): ProxyEnvSnapshot {
+  const epoch = envEpoch();
+  if (snapshot?.epoch === epoch) return snapshot;
+  const vars = readProcessEnv();
+  const hasProxy = !!(vars.ALL_PROXY || vars.all_proxy || vars.HTTPS_PROXY || vars.https_proxy ||
+    vars.HTTP_PROXY || vars.http_proxy);
+  return snapshot = { epoch, vars, hasProxy };
+}
+
+/**
+ * Makes every snapshot out of date, as a change of the `env` permission does: the next
+ * {@linkcode proxyEnvSnapshot} reads the variables again.
+ */
+export function forgetProxyEnv(): void {
+  epoch++;
 }
 
 function readProcessEnv(): Record<string, string | undefined> {
