@@ -1,6 +1,6 @@
 /**
  * A command line run: the manager built from the arguments, the network layer that shows
- * headers and upload progress, and the transfers of its URLs.
+ * headers, and the transfers of its URLs.
  *
  * @module
  */
