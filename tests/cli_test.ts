@@ -234,7 +234,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--max-redirs", "-1", "http://x.test/"], /--max-redirs takes a whole number .*"-1"$/],
     [["-m", "-2", "http://x.test/"], /--timeout takes a number of seconds above 0, got "-2"$/],
     [["--retry", "-v", "http://x.test/"], /--retry takes a whole number .*"-v"$/],
-    [["-d", "a", "--data-binary", "b", "http://x.test/"], /give one of -d, --data-binary, /],
+    [["-d", "a", "-F", "b=c", "http://x.test/"], /-d and -F each choose the request.s method/],
     [["--timeout", "0", "http://x.test/"], /--timeout takes a number of seconds above 0/],
     [["--connect-timeout", "-1", "http://x.test/"], /--connect-timeout takes a number .*"-1"$/],
     [["--user-agent"], /Option '-A, --user-agent <value>' argument missing/],

@@ -11,6 +11,8 @@ import type { NetworkProxy } from "../../mod.ts";
 import { safeUrlText } from "../proxy/network_proxy.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { requestOf } from "./_request.ts";
+import { DATA_OPTIONS, type DataArg } from "./_data.ts";
+import type { FormArg } from "./_form.ts";
 import { writeOutFormat } from "./_write_out.ts";
 import { statePathHint } from "./state_path.ts";
 
@@ -23,13 +25,26 @@ export const HELP =
 usage: netaccess [options] URL...
 
 Request
-  -X, --request METHOD      method (default GET, or POST with a body)
+  -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T);
+                            the body stays as the other options make it
   -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
-  -d, --data DATA           body: text, @file, or @- for stdin (repeatable, joined by &);
-                            the line breaks of a file or stdin are dropped, as in curl
+  -d, --data DATA           body: text, @file, or @- for stdin, as a form (POST); the
+                            line breaks of a file or stdin are dropped, as in curl; the
+                            data options are repeatable and joined by & in their order
+      --data-ascii DATA     the same as -d
       --data-binary DATA    as -d, but a file or stdin is sent as it is
-      --json DATA           JSON body (text, @file, @-), with JSON Content-Type and Accept
-  -F, --form N=V            multipart field: N=value, N=@file[;type=T][;filename=F], N=<file
+      --data-raw DATA       as -d, but a leading @ is sent as it is (no file)
+      --data-urlencode D    as -d, the content URL-encoded: content, =content,
+                            name=content, @file, name@file (a file as it is)
+      --json DATA           as --data-binary, with JSON Content-Type and Accept (pieces
+                            joined without &)
+  -G, --get                 the data in the URL's query, sent with GET (HEAD with -I)
+  -F, --form N=V            multipart field (POST): N=value, N=@file (a file upload),
+                            N=<file (a text field from a file), - for stdin; then
+                            ;type=T, ;filename=F (@ only), ;headers="N: V"
+      --form-string N=V     multipart text field, its value taken as it is
+  -T, --upload-file FILE    PUT FILE (- for stdin) to the URL (FILE's name added to a
+                            URL ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
                             response with -L: redirects too)
@@ -90,9 +105,15 @@ const OPTIONS = {
   request: { type: "string", short: "X" },
   header: { type: "string", short: "H", multiple: true },
   data: { type: "string", short: "d", multiple: true },
+  "data-ascii": { type: "string", multiple: true },
   "data-binary": { type: "string", multiple: true },
+  "data-raw": { type: "string", multiple: true },
+  "data-urlencode": { type: "string", multiple: true },
   json: { type: "string", multiple: true },
+  get: { type: "boolean", short: "G" },
   form: { type: "string", short: "F", multiple: true },
+  "form-string": { type: "string", multiple: true },
+  "upload-file": { type: "string", short: "T", multiple: true },
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
@@ -205,6 +226,9 @@ export interface Plan {
   method: string;
   headers: Headers;
   body: Uint8Array | null;
+  /** `-T`: the bytes each of its URLs is sent, with `uploadMethod` (PUT, or that of `-X`). */
+  uploads: Map<URL, Uint8Array>;
+  uploadMethod: string;
   /** What the command line could not do as asked, told on stderr before the transfers. */
   warnings: string[];
   output: string | undefined;
@@ -230,11 +254,17 @@ export interface Plan {
 }
 
 function parsed(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
 }
 
-/** The values of the options, by long name. */
-export type Values = ReturnType<typeof parsed>["values"];
+/** The options that send data or form fields, whose order makes the body. */
+const SENDS = new Set<string>([...DATA_OPTIONS, "form", "form-string"]);
+
+/**
+ * The values of the options, by long name, and `sends`: the data and form options in the order
+ * given.
+ */
+export type Values = ReturnType<typeof parsed>["values"] & { sends?: (DataArg | FormArg)[] };
 
 /** The options that take a number, by how they are written, and their long names. */
 const NUMBER_OPTIONS = new Map([
@@ -271,7 +301,14 @@ function joinNumberValues(args: string[]): string[] {
 
 /** Parses `args` (throws on an unknown option or a missing value). */
 export function parse(args: string[]): { values: Values; positionals: string[] } {
-  return parsed(joinNumberValues(args));
+  const { values, positionals, tokens } = parsed(joinNumberValues(args));
+  const sends: (DataArg | FormArg)[] = [];
+  for (const token of tokens) {
+    if (token.kind === "option" && SENDS.has(token.name) && token.value !== undefined) {
+      sends.push({ option: token.name, value: token.value } as DataArg | FormArg);
+    }
+  }
+  return { values: { ...values, sends }, positionals };
 }
 
 /** Checks the arguments and makes the plan of a run. */
@@ -294,18 +331,6 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
-  const bodies = [values.data, values["data-binary"], values.json, values.form]
-    .filter((v) => v !== undefined).length;
-  if (bodies > 1) {
-    throw new Exit(EXIT_CODES.usage, "give one of -d, --data-binary, --json and -F", true);
-  }
-  if (values.head && bodies > 0) {
-    throw new Exit(
-      EXIT_CODES.usage,
-      "-I sends no body: drop -d, --data-binary, --json or -F",
-      true,
-    );
-  }
   if (values.output !== undefined && values["remote-name"]) {
     throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
   }
@@ -322,7 +347,10 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
-  const { method, headers, body, warnings } = await requestOf(values, urls);
+  const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
+    values,
+    urls,
+  );
   const writeOut = values["write-out"] === undefined
     ? undefined
     : await writeOutFormat(values["write-out"], warnings);
@@ -332,6 +360,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     method,
     headers,
     body,
+    uploads,
+    uploadMethod,
     warnings,
     output: values.output,
     remoteName: values["remote-name"] ?? false,

@@ -1,11 +1,13 @@
 /**
- * The request of a command line: method, headers and body (`-X`, `-H`, `-d`, `--json`, `-F`,
- * `-u`), and the files and streams its options read.
+ * The request of a command line: method, headers and body (`-X`, `-H`, `-d` and the other
+ * data options, `-G`, `-F`, `-T`, `-u`), and the files and streams its options read.
  *
  * @module
  */
 
 import { basicAuthorization } from "../auth/basic.ts";
+import { DATA_OPTIONS, type DataArg, dataBody, uploads, withQuery } from "./_data.ts";
+import { type FormArg, formBody } from "./_form.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
@@ -16,96 +18,6 @@ export async function readText(path: string, what: string): Promise<string> {
   } catch (error) {
     throw new Exit(EXIT_CODES.failure, `Cannot read ${what} ${path}: ${(error as Error).message}`);
   }
-}
-
-async function readStdin(): Promise<Uint8Array> {
-  return await new Response(Deno.stdin.readable).bytes();
-}
-
-/** The bytes of `-d`/`--json` DATA: text, `@file` or `@-`. */
-async function dataBytes(value: string, option: string): Promise<Uint8Array> {
-  if (!value.startsWith("@")) return encoder.encode(value);
-  const path = value.slice(1);
-  if (path === "-") return await readStdin();
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    throw new Exit(
-      EXIT_CODES.failure,
-      `Cannot read the ${option} file ${path}: ${(error as Error).message}`,
-    );
-  }
-}
-
-/** `bytes` without their CR and LF bytes. */
-function withoutLineBreaks(bytes: Uint8Array): Uint8Array {
-  if (!bytes.includes(0x0a) && !bytes.includes(0x0d)) return bytes;
-  return bytes.filter((byte) => byte !== 0x0a && byte !== 0x0d);
-}
-
-/**
- * A body sent as a stream of 64 KiB slices so that its upload progress can be shown. The
- * request carries the bytes (replayable for redirects and authentication); each send gets a
- * stream of its own.
- */
-export function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.byteLength) {
-        controller.close();
-        return;
-      }
-      const end = Math.min(bytes.byteLength, offset + 64 * 1024);
-      controller.enqueue(bytes.slice(offset, end));
-      offset = end;
-    },
-  }, { highWaterMark: 0 });
-}
-
-async function formBody(fields: string[]): Promise<{ bytes: Uint8Array; type: string }> {
-  const form = new FormData();
-  for (const field of fields) {
-    const eq = field.indexOf("=");
-    if (eq <= 0) {
-      throw new Exit(
-        EXIT_CODES.usage,
-        `-F takes NAME=VALUE, NAME=@FILE or NAME=<FILE, got "${field}"`,
-        true,
-      );
-    }
-    const name = field.slice(0, eq);
-    const value = field.slice(eq + 1);
-    if (value.startsWith("@")) {
-      const [path = "", ...params] = value.slice(1).split(";");
-      let type = "application/octet-stream";
-      let filename = path.split(/[\\/]/).pop() ?? path;
-      for (const param of params) {
-        const [key, ...rest] = param.split("=");
-        if (key?.trim() === "type") type = rest.join("=");
-        if (key?.trim() === "filename") filename = rest.join("=");
-      }
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await Deno.readFile(path);
-      } catch (error) {
-        throw new Exit(
-          EXIT_CODES.failure,
-          `Cannot read the -F file ${path}: ${(error as Error).message}`,
-        );
-      }
-      form.append(name, new Blob([bytes], { type }), filename);
-    } else if (value.startsWith("<")) {
-      form.append(name, await readText(value.slice(1), "the -F file"));
-    } else {
-      form.append(name, value);
-    }
-  }
-  const response = new Response(form);
-  return {
-    bytes: await response.bytes(),
-    type: response.headers.get("content-type") ?? "multipart/form-data",
-  };
 }
 
 /** Reads a password from the terminal without echoing it. */
@@ -147,10 +59,10 @@ const FETCH_DEFAULTS = new Set(["accept", "accept-language", "accept-encoding", 
 export interface RequestOptions {
   request?: string;
   header?: string[];
-  data?: string[];
-  "data-binary"?: string[];
-  json?: string[];
-  form?: string[];
+  /** The data and form options, in the order given. */
+  sends?: (DataArg | FormArg)[];
+  get?: boolean;
+  "upload-file"?: string[];
   head?: boolean;
   user?: string;
   "user-agent"?: string;
@@ -164,7 +76,14 @@ export interface RequestOptions {
 export async function requestOf(
   values: RequestOptions,
   urls: URL[],
-): Promise<{ method: string; headers: Headers; body: Uint8Array | null; warnings: string[] }> {
+): Promise<{
+  method: string;
+  headers: Headers;
+  body: Uint8Array | null;
+  uploads: Map<URL, Uint8Array>;
+  uploadMethod: string;
+  warnings: string[];
+}> {
   const headers = new Headers();
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
   const removed = new Set<string>();
@@ -223,36 +142,66 @@ export async function requestOf(
   // request with its own Accept-Encoding is decoded by Deno's fetch, which decodes gzip and br
   // (not deflate, which curl asks for too).
   if (values.compressed && mayAdd("accept-encoding")) headers.set("accept-encoding", "gzip, br");
-  let body: Uint8Array | null = null;
-  const binary = values["data-binary"] !== undefined;
-  const data = values.data ?? values["data-binary"];
-  if (data !== undefined) {
-    if (mayAdd("content-type")) {
-      headers.set("content-type", "application/x-www-form-urlencoded");
-    }
-    const option = binary ? "--data-binary" : "--data";
-    const parts = [];
-    for (const value of data) {
-      const bytes = await dataBytes(value, option);
-      // As curl's -d: the carriage returns and newlines of a file or stdin are not sent.
-      parts.push(!binary && value.startsWith("@") ? withoutLineBreaks(bytes) : bytes);
-    }
-    body = parts.length === 1 ? parts[0]! : encoder.encode(
-      parts.map((part) => new TextDecoder().decode(part)).join("&"),
+  const sends = values.sends ?? [];
+  const data = sends.filter((arg): arg is DataArg =>
+    (DATA_OPTIONS as readonly string[]).includes(arg.option)
+  );
+  const form = sends.filter((arg): arg is FormArg => !data.includes(arg as DataArg));
+  const files = values["upload-file"] ?? [];
+  // As curl: one way of sending a body at a time.
+  const ways = [
+    data.length > 0 && !values.get ? "-d" : "",
+    form.length > 0 ? "-F" : "",
+    files.length > 0 ? "-T" : "",
+    values.head ? "-I" : "",
+  ].filter((way) => way !== "");
+  if (ways.length > 1) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `${ways.join(" and ")} each choose the request's method and body: give one of them` +
+        (ways.includes("-d") ? " (-G puts the data of -d in the URL instead)" : ""),
+      true,
     );
-  } else if (values.json !== undefined) {
-    if (mayAdd("content-type")) headers.set("content-type", "application/json");
-    if (mayAdd("accept")) headers.set("accept", "application/json");
-    const parts = [];
-    for (const json of values.json) parts.push(await dataBytes(json, "--json"));
-    body = encoder.encode(parts.map((part) => new TextDecoder().decode(part)).join(""));
-  } else if (values.form !== undefined) {
-    const form = await formBody(values.form);
-    if (mayAdd("content-type")) headers.set("content-type", form.type);
-    body = form.bytes;
   }
+  if (values.get && form.length > 0) {
+    throw new Exit(EXIT_CODES.usage, "-G puts the data of -d in the URL: -F sends a body", true);
+  }
+  let body: Uint8Array | null = null;
+  const json = data.some((arg) => arg.option === "json");
+  if (data.length > 0) {
+    const bytes = await dataBody(data);
+    if (values.get) {
+      for (const url of urls) withQuery(url, bytes);
+    } else {
+      body = bytes;
+      if (mayAdd("content-type")) {
+        headers.set(
+          "content-type",
+          json ? "application/json" : "application/x-www-form-urlencoded",
+        );
+      }
+    }
+    // As curl's --json (7.82): JSON is asked for in return.
+    if (json && mayAdd("accept")) headers.set("accept", "application/json");
+  } else if (form.length > 0) {
+    const multipart = await formBody(form, warnings);
+    if (mayAdd("content-type")) headers.set("content-type", multipart.type);
+    body = multipart.bytes;
+  }
+  const sent = await uploads(files, urls);
   const method = values.request?.toUpperCase() ??
     (values.head ? "HEAD" : body !== null ? "POST" : "GET");
+  const uploadMethod = values.request?.toUpperCase() ?? "PUT";
+  const bodied = body !== null ? method : sent.size > 0 ? uploadMethod : "";
+  if (bodied === "GET" || bodied === "HEAD") {
+    // curl sends it; Deno's fetch sends no body with GET or HEAD.
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-X ${values.request} cannot carry a body: Deno's fetch sends none with GET or HEAD` +
+        (body !== null && form.length === 0 ? " (-G puts the data in the URL)" : ""),
+      true,
+    );
+  }
   if (values.request !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(values.request)) {
     throw new Exit(EXIT_CODES.usage, `-X takes an HTTP method, got "${values.request}"`, true);
   }
@@ -278,5 +227,12 @@ export async function requestOf(
       url.password = encodeURIComponent(password);
     }
   }
-  return { method, headers, body, warnings };
+  return {
+    method,
+    headers,
+    body,
+    uploads: sent,
+    uploadMethod,
+    warnings,
+  };
 }

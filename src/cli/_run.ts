@@ -1,6 +1,6 @@
 /**
  * A command line run: the manager built from the arguments, the network layer that shows
- * headers and upload progress, and the transfers of its URLs.
+ * headers, and the transfers of its URLs.
  *
  * @module
  */
@@ -11,15 +11,13 @@ import {
   NetworkError,
   type NetworkReply,
   NetworkReplyError,
-  type NetworkRequest,
   type RedirectPolicy,
-  RequestBody,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
 import { HttpVersions } from "./_headers_out.ts";
 import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
-import { readText, sliced } from "./_request.ts";
+import { readText } from "./_request.ts";
 import { openState } from "./_state.ts";
 import { transfer } from "./_transfer.ts";
 import { type Hop, redact } from "./_verbose.ts";
@@ -93,7 +91,6 @@ export async function run(
     throw new Exit(EXIT_CODES.usage, (error as Error).message, true);
   }
   await using _closing = manager;
-  const uploads = new WeakMap<NetworkRequest, Uint8Array>();
   // The versions of status lines (-i, -I, -D, -w %{http_version}): https origins are asked in
   // a TLS handshake of their own, only when one is printed.
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
@@ -107,13 +104,6 @@ export async function run(
     ? settings.headers.get("authorization")
     : null;
   const network: Layer = (next) => async (exchange) => {
-    // This send gets a stream of the bytes (for upload progress); the layers above keep seeing
-    // the replayable bytes, so a 307 or an authentication challenge can send them again.
-    const upload = uploads.get(exchange.request);
-    const replayable = exchange.body;
-    if (upload !== undefined && replayable !== null) {
-      exchange.body = RequestBody.from(sliced(upload));
-    }
     // --location-trusted: the credentials of -u (or -H Authorization) go to every host
     // redirected to, where the redirect layer leaves them out.
     if (
@@ -138,14 +128,11 @@ export async function run(
       for (const [name, value] of exchange.headers) lines.push(`> ${name}: ${redact(name, value)}`);
       verbose(lines.join("\n"));
     }
-    let response: Response;
-    try {
-      response = settings.connectTimeout === undefined
-        ? await next(exchange)
-        : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);
-    } finally {
-      exchange.body = replayable;
-    }
+    // The body goes as its bytes, with a Content-Length as curl sends it (a stream would go
+    // chunked, which servers such as object stores refuse with 411 Length Required).
+    const response = settings.connectTimeout === undefined
+      ? await next(exchange)
+      : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);
     hop.status = response.status;
     hop.statusText = response.statusText;
     hop.responseHeaders = new Headers(response.headers);
@@ -179,7 +166,6 @@ export async function run(
         state.cookieJar,
         hops,
         versions,
-        uploads,
         progress,
         controller.signal,
         verbose,

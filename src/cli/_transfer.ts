@@ -100,13 +100,15 @@ export async function transfer(
   jar: CookieJar | null,
   hops: Map<NetworkReply, Hop[]>,
   versions: HttpVersions,
-  uploads: WeakMap<NetworkRequest, Uint8Array>,
   progress: _ProgressDisplay,
   signal: AbortSignal,
   verbose: (line: string) => void,
   stderr: (line: string) => void,
 ): Promise<number> {
   const started = performance.now();
+  // -T: this URL's file, with its method.
+  const upload = settings.uploads.get(url);
+  if (upload !== undefined) settings = { ...settings, body: upload, method: settings.uploadMethod };
   const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
@@ -116,7 +118,6 @@ export async function transfer(
     ...(loadControl ? { cacheLoadControl: loadControl } : {}),
   });
   const body = settings.body;
-  if (body !== null) uploads.set(request, body);
   const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
   if (body !== null && body.byteLength > 0) {
     const upload = progress.bar(`↑ ${label}`);
