@@ -263,3 +263,42 @@ async function waitFor(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+Deno.test("an empty Blob or File body is sent with Content-Length: 0, not chunked", async () => {
+  const { server, seen } = recordingServer();
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  for (const body of [new Blob([]), new File([], "empty.txt", { type: "text/plain" })]) {
+    assert.equal(await manager.put(server.url, body).text(), "ok");
+  }
+  assert.deepEqual(seen.map((s) => [s.length, s.chunked, s.type]), [
+    ["0", false, null],
+    ["0", false, "text/plain"],
+  ]);
+});
+
+Deno.test("a ReadableStream that yields a view other than Uint8Array fails the reply as invalid, naming it", async () => {
+  const { server } = recordingServer();
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  for (const chunk of [new Uint16Array([258]), new DataView(new ArrayBuffer(2))]) {
+    let cancelled = false;
+    const body = new ReadableStream<unknown>({
+      start(controller) {
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }) as ReadableStream<Uint8Array>;
+    const reply = manager.post(server.url, body);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError, reply.errorString);
+    assert.equal(
+      reply.errorString,
+      "Invalid body: the ReadableStream must yield Uint8Array chunks, got an instance of " +
+        chunk.constructor.name,
+    );
+    assert.equal(cancelled, true, "the source is cancelled");
+  }
+});

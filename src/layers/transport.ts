@@ -45,7 +45,9 @@ function countingStream(
         return;
       }
       const value = result.value;
-      if (!ArrayBuffer.isView(value)) {
+      // Any other view (a DataView, a Uint16Array) `fetch` fails with "expected typed
+      // ArrayBufferView".
+      if (!(value instanceof Uint8Array)) {
         upload.error = new NetworkReplyError(
           NetworkError.ProtocolInvalidOperationError,
           `Invalid body: the ReadableStream must yield Uint8Array chunks, got ${describe(value)}`,
@@ -64,6 +66,9 @@ function countingStream(
     },
   }, { highWaterMark: 0 });
 }
+
+/** An empty body. */
+const NO_BYTES = new Uint8Array(0);
 
 /** The most bytes of a Blob body read at once, and counted as handed to `fetch`. */
 const BLOB_SLICE = 64 * 1024;
@@ -217,7 +222,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
     body = opened.body instanceof ReadableStream
       ? countingStream(opened.body, exchange, total, upload = { loaded: 0 })
       : opened.body instanceof Blob
-      ? new CountingBlob(opened.body, exchange)
+      // `fetch` sends an empty Blob chunked; no bytes go with Content-Length: 0.
+      ? (opened.body.size === 0 ? NO_BYTES : new CountingBlob(opened.body, exchange))
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
