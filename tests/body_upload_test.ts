@@ -302,3 +302,43 @@ Deno.test("a ReadableStream that yields a view other than Uint8Array fails the r
     assert.equal(cancelled, true, "the source is cancelled");
   }
 });
+
+Deno.test("a stream body the server answers before reading it all is cancelled when the reply finishes, so that its file closes", async () => {
+  // The server refuses the upload at once, without reading it.
+  await using server = serve(() => new Response("too large", { status: 413 }));
+  await using manager = new NetworkAccessManager();
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, new Uint8Array(16 * MIB));
+    const file = await Deno.open(path);
+    let read = 0;
+    const body = file.readable.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        async transform(chunk, controller) {
+          read += chunk.byteLength;
+          // A slow source: the answer comes while it is still being read.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const reply = manager.post(server.url, body);
+    assert.equal(await reply.text(), "too large");
+    assert.equal(reply.status, 413);
+    assert.ok(read < 16 * MIB, `the whole file was read: ${read} bytes`);
+    // The file closes once its stream is cancelled (the test's sanitizer checks it too), with
+    // no more of it read.
+    const readThen = read;
+    await waitFor(() => {
+      try {
+        file.statSync();
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    assert.ok(read <= readThen + 64 * 1024, `read on after the reply finished: ${read} bytes`);
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -22,7 +22,10 @@ interface Upload {
 
 /**
  * The stream `fetch` reads a streamed request body from: it reports the upload's progress, and
- * keeps in `upload` what the source failed with (`fetch` keeps only its message).
+ * keeps in `upload` what the source failed with (`fetch` keeps only its message). When the reply
+ * finishes before the source ended (the server answered without reading the whole body), the
+ * source is cancelled, so that it closes, and the stream fails, so that `fetch` sends no more
+ * and the server never sees the body end.
  */
 function countingStream(
   source: ReadableStream<Uint8Array>,
@@ -31,16 +34,35 @@ function countingStream(
   upload: Upload,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
+  let ended = false;
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  void exchange.reply.finished.then(() => {
+    if (ended) return;
+    ended = true;
+    const reason = new NetworkReplyError(
+      NetworkError.OperationCanceledError,
+      "The reply finished before its request body was sent whole",
+    );
+    stream.error(reason);
+    reader.cancel(reason).catch(() => {});
+  });
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream = controller;
+    },
     async pull(controller) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await reader.read();
       } catch (error) {
+        if (ended) return;
+        ended = true;
         upload.error = error;
         throw error;
       }
+      if (ended) return;
       if (result.done) {
+        ended = true;
         controller.close();
         return;
       }
@@ -48,6 +70,7 @@ function countingStream(
       // Any other view (a DataView, a Uint16Array) `fetch` fails with "expected typed
       // ArrayBufferView".
       if (!(value instanceof Uint8Array)) {
+        ended = true;
         upload.error = new NetworkReplyError(
           NetworkError.ProtocolInvalidOperationError,
           `Invalid body: the ReadableStream must yield Uint8Array chunks, got ${describe(value)}`,
@@ -62,6 +85,7 @@ function countingStream(
       controller.enqueue(value);
     },
     async cancel(reason) {
+      ended = true;
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
