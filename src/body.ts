@@ -51,7 +51,7 @@ const encoder = new TextEncoder();
 type Source =
   | { kind: "bytes"; bytes: Uint8Array }
   | { kind: "blob"; blob: Blob }
-  | { kind: "form"; form: FormData }
+  | { kind: "form"; blob: Blob; type: string }
   | { kind: "stream"; stream: ReadableStream<Uint8Array> };
 
 /**
@@ -76,7 +76,7 @@ export class RequestBody {
   #opened = false;
   /** Whether the body can be sent more than once. */
   readonly replayable: boolean;
-  /** The size in bytes, or `null` when unknown until sent (streams, FormData). */
+  /** The size in bytes, or `null` when unknown until sent (streams). */
   readonly length: number | null;
   /** The content type the body implies (used when the request sets none), or `null`. */
   readonly contentType: string | null;
@@ -87,9 +87,9 @@ export class RequestBody {
     this.replayable = source.kind !== "stream";
     this.length = source.kind === "bytes"
       ? source.bytes.byteLength
-      : source.kind === "blob"
-      ? source.blob.size
-      : null;
+      : source.kind === "stream"
+      ? null
+      : source.blob.size;
   }
 
   /**
@@ -121,7 +121,9 @@ export class RequestBody {
     if (body instanceof Blob) {
       return new RequestBody({ kind: "blob", blob: body }, body.type || null);
     }
-    if (body instanceof FormData) return new RequestBody({ kind: "form", form: body }, null);
+    if (body instanceof FormData) {
+      return new RequestBody({ kind: "form", ...multipart(body) }, null);
+    }
     if (body instanceof URLSearchParams) {
       return new RequestBody(
         { kind: "bytes", bytes: encoder.encode(body.toString()) },
@@ -159,8 +161,9 @@ export class RequestBody {
 
   /**
    * Opens the body for one send: bytes or a Blob for bodies of known length (sent with
-   * Content-Length), a stream otherwise (sent chunked). A FormData body also returns the
-   * multipart content type with its boundary.
+   * Content-Length), a stream otherwise (sent chunked). A FormData body is a Blob of its
+   * `multipart/form-data` encoding, made when the body was, and also returns that content type
+   * with its boundary (the same for every send).
    *
    * @returns What to hand to `fetch`, and the content type when it is only known now.
    * @throws {NetworkReplyError} `ContentReSendError` when a one-shot body is opened again;
@@ -173,13 +176,8 @@ export class RequestBody {
         return { body: source.bytes, contentType: this.contentType };
       case "blob":
         return { body: source.blob, contentType: this.contentType };
-      case "form": {
-        const response = new Response(source.form);
-        return {
-          body: response.body!,
-          contentType: response.headers.get("content-type"),
-        };
-      }
+      case "form":
+        return { body: source.blob, contentType: source.type };
       case "stream":
         if (this.#opened) {
           throw new NetworkReplyError(
@@ -257,6 +255,44 @@ function jsonProblem(root: unknown): string | null {
   }
 }
 
+/**
+ * A FormData's `multipart/form-data` encoding (the HTML standard's, as `fetch` makes it) as a
+ * Blob whose files are parts of it, not copies, so that it is sent with its Content-Length.
+ */
+function multipart(form: FormData): { blob: Blob; type: string } {
+  const digits = crypto.getRandomValues(new Uint8Array(24)).map((byte) => byte % 10).join("");
+  const boundary = `----${digits}`;
+  const parts: BlobPart[] = [];
+  for (const [name, value] of form) {
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="${
+      escapeField(newlines(name))
+    }"`;
+    if (typeof value === "string") {
+      parts.push(`${head}\r\n\r\n${newlines(value)}\r\n`);
+    } else {
+      parts.push(
+        `${head}; filename="${escapeField(value.name)}"\r\nContent-Type: ${
+          value.type || "application/octet-stream"
+        }\r\n\r\n`,
+        value,
+        "\r\n",
+      );
+    }
+  }
+  parts.push(`--${boundary}--\r\n`);
+  return { blob: new Blob(parts), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** Every line break (CR, LF or CRLF) as CRLF. */
+function newlines(text: string): string {
+  return text.replace(/\r(?!\n)|(?<!\r)\n/g, "\r\n");
+}
+
+/** A name or file name as a quoted string of a multipart header holds it. */
+function escapeField(text: string): string {
+  return text.replace(/[\n\r"]/g, (c) => c === "\n" ? "%0A" : c === "\r" ? "%0D" : "%22");
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object") return false;
   const proto = Object.getPrototypeOf(value);
@@ -271,12 +307,13 @@ function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<U
       const { value, done } = await iterator.next();
       if (done) controller.close();
       else if (!(value instanceof Uint8Array)) {
-        controller.error(
-          new NetworkReplyError(
-            NetworkError.ProtocolInvalidOperationError,
-            `Invalid body: the async iterable must yield Uint8Array chunks, got ${describe(value)}`,
-          ),
+        const error = new NetworkReplyError(
+          NetworkError.ProtocolInvalidOperationError,
+          `Invalid body: the async iterable must yield Uint8Array chunks, got ${describe(value)}`,
         );
+        controller.error(error);
+        // Closed as a `for await` that stops would close it, so that its source closes.
+        await iterator.return?.(error);
       } else controller.enqueue(value);
     },
     async cancel(reason) {

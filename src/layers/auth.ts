@@ -281,8 +281,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let staleRetries = 0;
     /** Whether the current attempt carries `server`'s credentials (none when they cannot go). */
     let serverSent = false;
-    // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes and
-    // Blobs (not for FormData, whose boundary is drawn as it is sent, or streams); read once a
+    // The body as sent, for Digest `qop=auth-int`: known before sending for none, bytes, Blobs
+    // and FormData (its encoding is made once, with one boundary), not for streams; read once a
     // challenge asks for it.
     const hashable = exchange.body === null || exchange.body.length !== null;
     let entity: Uint8Array | undefined;

@@ -14,14 +14,18 @@ import { decodesContent } from "../reply.ts";
 import { describe } from "../_validation.ts";
 import { _fetchFile } from "./_file.ts";
 
-/** What a streamed request body's source failed with, when it failed. */
+/** A streamed request body's count of bytes handed to `fetch`, and what its source failed with. */
 interface Upload {
+  loaded: number;
   error?: unknown;
 }
 
 /**
  * The stream `fetch` reads a streamed request body from: it reports the upload's progress, and
- * keeps in `upload` what the source failed with (`fetch` keeps only its message).
+ * keeps in `upload` what the source failed with (`fetch` keeps only its message). When the reply
+ * finishes before the source ended (the server answered without reading the whole body), the
+ * source is cancelled, so that it closes, and the stream fails, so that `fetch` sends no more
+ * and the server never sees the body end.
  */
 function countingStream(
   source: ReadableStream<Uint8Array>,
@@ -30,22 +34,43 @@ function countingStream(
   upload: Upload,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
-  let loaded = 0;
+  let ended = false;
+  let stream!: ReadableStreamDefaultController<Uint8Array>;
+  void exchange.reply.finished.then(() => {
+    if (ended) return;
+    ended = true;
+    const reason = new NetworkReplyError(
+      NetworkError.OperationCanceledError,
+      "The reply finished before its request body was sent whole",
+    );
+    stream.error(reason);
+    reader.cancel(reason).catch(() => {});
+  });
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream = controller;
+    },
     async pull(controller) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await reader.read();
       } catch (error) {
+        if (ended) return;
+        ended = true;
         upload.error = error;
         throw error;
       }
+      if (ended) return;
       if (result.done) {
+        ended = true;
         controller.close();
         return;
       }
       const value = result.value;
-      if (!ArrayBuffer.isView(value)) {
+      // Any other view (a DataView, a Uint16Array) `fetch` fails with "expected typed
+      // ArrayBufferView".
+      if (!(value instanceof Uint8Array)) {
+        ended = true;
         upload.error = new NetworkReplyError(
           NetworkError.ProtocolInvalidOperationError,
           `Invalid body: the ReadableStream must yield Uint8Array chunks, got ${describe(value)}`,
@@ -54,15 +79,60 @@ function countingStream(
         reader.cancel(upload.error).catch(() => {});
         return;
       }
-      loaded += value.byteLength;
+      upload.loaded += value.byteLength;
       exchange.monitor.activity();
-      exchange.monitor.uploadProgress(loaded, total);
+      exchange.monitor.uploadProgress(upload.loaded, total);
       controller.enqueue(value);
     },
     async cancel(reason) {
+      ended = true;
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/** An empty body. */
+const NO_BYTES = new Uint8Array(0);
+
+/** The most bytes of a Blob body read at once, and counted as handed to `fetch`. */
+const BLOB_SLICE = 64 * 1024;
+
+/**
+ * A Blob body as `fetch` sends it: with its size as Content-Length, read from the stream
+ * `stream()` gives. That stream reads the Blob in slices, each counted for the upload's progress
+ * as `fetch` takes it, so that neither a large part of the Blob is copied whole into memory nor
+ * its progress told only at the end. Its parts are the Blob's, not copies.
+ */
+class CountingBlob extends Blob {
+  readonly #blob: Blob;
+  readonly #exchange: Exchange;
+
+  constructor(blob: Blob, exchange: Exchange) {
+    super([blob]);
+    this.#blob = blob;
+    this.#exchange = exchange;
+  }
+
+  override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    const blob = this.#blob;
+    const exchange = this.#exchange;
+    const total = blob.size;
+    let loaded = 0;
+    return new ReadableStream<Uint8Array<ArrayBuffer>>({
+      async pull(controller) {
+        if (loaded >= total) {
+          controller.close();
+          return;
+        }
+        const end = Math.min(loaded + BLOB_SLICE, total);
+        const bytes = new Uint8Array(await blob.slice(loaded, end).arrayBuffer());
+        loaded = end;
+        exchange.monitor.activity();
+        exchange.monitor.uploadProgress(loaded, total);
+        controller.enqueue(bytes);
+      },
+    }, { highWaterMark: 0 });
+  }
 }
 
 /**
@@ -174,7 +244,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
     if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
     body = opened.body instanceof ReadableStream
-      ? countingStream(opened.body, exchange, total, upload = {})
+      ? countingStream(opened.body, exchange, total, upload = { loaded: 0 })
+      : opened.body instanceof Blob
+      // `fetch` sends an empty Blob chunked; no bytes go with Content-Length: 0.
+      ? (opened.body.size === 0 ? NO_BYTES : new CountingBlob(opened.body, exchange))
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
@@ -213,8 +286,10 @@ export async function transport(exchange: Exchange): Promise<Response> {
     response = await fetch(target, init);
   } catch (error) {
     if (exchange.signal.aborted) throw exchange.signal.reason;
-    // A stream or async iterable that yields no bytes fails as an invalid body.
+    // A stream or async iterable that yields no bytes fails as an invalid body; one whose source
+    // failed names what it failed with (`fetch` tells only "fetch failed" and its message).
     if (upload?.error instanceof NetworkReplyError) throw upload.error;
+    if (upload !== undefined && "error" in upload) throw sourceFailed(upload, url);
     throw classifyError(error, url, "connect");
   }
   exchange.monitor.activity();
@@ -225,6 +300,22 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   if (decodeHere) response = decode(response, url);
   return recordOwnInfo(response, { url });
+}
+
+/** The failure of a request whose streamed body's source failed while it was sent. */
+function sourceFailed(upload: Upload, url: URL): NetworkReplyError {
+  const error = upload.error;
+  const what = error instanceof Error
+    ? `${error.name}: ${error.message}`
+    : typeof error === "string"
+    ? error
+    : describe(error);
+  return new NetworkReplyError(
+    NetworkError.UnknownNetworkError,
+    `Sending the request body to ${_withoutUserinfo(url).href} failed after ${upload.loaded} ` +
+      `bytes: its stream failed with ${what}`,
+    { cause: error },
+  );
 }
 
 /**
