@@ -9,18 +9,35 @@
 /** How many requests an HTTP/2 origin gets at once (Qt multiplexes up to 100 streams). */
 export const _HTTP2_STREAMS = 100;
 
+/** How long the handshake that asks an origin for its protocol may take. */
+export const _PROBE_MS = 10_000;
+
 /**
  * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
- * `http/1.1`. Resolves with the protocol, or `null` when the handshake fails or picks none.
+ * `http/1.1`. Resolves with the protocol, or `null` when the handshake fails, picks none, or
+ * `signal` aborts (the connection is closed then, the handshake left unfinished).
  */
 export async function _negotiatedProtocol(
   hostname: string,
   port: number,
   caCerts: string[],
   clientCertificate?: { cert: string; key: string },
+  signal?: AbortSignal,
 ): Promise<string | null> {
   let conn: Deno.TlsConn | undefined;
+  let closed = false;
+  const close = () => {
+    if (closed || conn === undefined) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal?.addEventListener("abort", close);
   try {
+    if (signal?.aborted) return null;
     conn = await Deno.connectTls({
       hostname,
       port,
@@ -28,16 +45,14 @@ export async function _negotiatedProtocol(
       alpnProtocols: ["h2", "http/1.1"],
       ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
     });
+    if (signal?.aborted) return null;
     const { alpnProtocol } = await conn.handshake();
-    return alpnProtocol;
+    return signal?.aborted ? null : alpnProtocol;
   } catch {
     return null;
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Already closed.
-    }
+    signal?.removeEventListener("abort", close);
+    close();
   }
 }
 
@@ -49,6 +64,8 @@ export class _Http2Origins {
   readonly #known = new Map<string, boolean>();
   readonly #probes = new Set<Promise<void>>();
   readonly #onHttp2: (key: string) => void;
+  /** Aborts the handshakes under way: made for the first. */
+  #controller: AbortController | undefined;
 
   /** @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2. */
   constructor(onHttp2: (key: string) => void) {
@@ -83,20 +100,41 @@ export class _Http2Origins {
     this.#known.set(key, false);
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
-    const probe = _negotiatedProtocol(hostname, port, caCerts, clientCertificate).then(
-      (protocol) => {
-        this.#probes.delete(probe);
-        if (protocol !== "h2" || !this.#known.has(key)) return;
-        this.#known.set(key, true);
-        this.#onHttp2(key);
-      },
-    );
+    const { signal } = this.#controller ??= new AbortController();
+    // Its own deadline: an origin that accepts and never answers holds no connection for long.
+    const late = new AbortController();
+    const timer = setTimeout(() => late.abort(), _PROBE_MS);
+    const probe = _negotiatedProtocol(
+      hostname,
+      port,
+      caCerts,
+      clientCertificate,
+      AbortSignal.any([signal, late.signal]),
+    ).then((protocol) => {
+      clearTimeout(timer);
+      this.#probes.delete(probe);
+      // Asked before clear() or close(): the answer is of connections that are gone.
+      if (protocol !== "h2" || signal.aborted) return;
+      this.#known.set(key, true);
+      this.#onHttp2(key);
+    });
     this.#probes.add(probe);
   }
 
-  /** Forgets what was learned (the connections it was learned on are gone). */
+  /** Forgets what was learned (the connections it was learned on are gone), and stops asking. */
   clear(): void {
     this.#known.clear();
+    this.#abort();
+  }
+
+  /** Stops the handshakes under way, which then settle at once (the manager closes). */
+  close(): void {
+    this.#abort();
+  }
+
+  #abort(): void {
+    this.#controller?.abort();
+    this.#controller = undefined;
   }
 
   /** Whether no handshake is under way. */

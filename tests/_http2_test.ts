@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { _negotiatedProtocol } from "../src/_http2.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
 const certs = await makeTestCertificates({ method: "webcrypto" });
@@ -69,4 +70,68 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.equal(server.peak, 2);
+});
+
+/** A TCP server on loopback that accepts connections and never says a word (no TLS handshake). */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    url: `https://127.0.0.1:${listener.addr.port}/`,
+    async [Symbol.asyncDispose]() {
+      for (const conn of conns) conn.close();
+      listener.close();
+      await accepting;
+    },
+  };
+}
+
+Deno.test("NetworkAccessManager.close() settles at once while an origin's TLS handshake hangs", async () => {
+  await using server = silentServer();
+  const manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 1,
+    timeout: 200,
+  });
+  // The second waits for the first's slot: the manager asks the origin for HTTP/2.
+  const replies = [manager.get(server.url), manager.get(server.url)];
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closing = manager.close();
+  const outcome = await Promise.race([
+    closing.then(() => "closed"),
+    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "closed", "the handshake of the HTTP/2 question was given up");
+});
+
+Deno.test("_negotiatedProtocol gives up a handshake the origin never answers when its signal aborts", async () => {
+  await using server = silentServer();
+  const port = Number(new URL(server.url).port);
+  const controller = new AbortController();
+  const asking = _negotiatedProtocol(
+    "127.0.0.1",
+    port,
+    [certs.caCert],
+    undefined,
+    controller.signal,
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const aborting = setTimeout(() => controller.abort(), 50);
+  const outcome = await Promise.race([
+    asking,
+    new Promise((resolve) => timer = setTimeout(() => resolve("still asking"), 2000)),
+  ]);
+  clearTimeout(timer);
+  clearTimeout(aborting);
+  assert.equal(outcome, null);
 });

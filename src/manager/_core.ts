@@ -531,6 +531,7 @@ export class ManagerCore implements PipelineSettings {
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
+    this.#http2.close();
     // Nothing to wait for (the manager of one request, closed once it is done): released now.
     if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
       return this.#closeLater(replies);
