@@ -12,10 +12,13 @@ export const _HTTP2_STREAMS = 100;
 /** How long the handshake that asks an origin for its protocol may take. */
 export const _PROBE_MS = 10_000;
 
+/** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
+export const _RETRY_MS = 1000;
+
 /**
  * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
- * `http/1.1`. Resolves with the protocol, or `null` when the handshake fails, picks none, or
- * `signal` aborts (the connection is closed then, the handshake left unfinished).
+ * `http/1.1`. Resolves with the protocol, `null` when the handshake picks none, or `undefined`
+ * when it fails or `signal` aborts (the connection is closed then, the handshake left unfinished).
  */
 export async function _negotiatedProtocol(
   hostname: string,
@@ -23,7 +26,7 @@ export async function _negotiatedProtocol(
   caCerts: string[],
   clientCertificate?: { cert: string; key: string },
   signal?: AbortSignal,
-): Promise<string | null> {
+): Promise<string | null | undefined> {
   let conn: Deno.TlsConn | undefined;
   let closed = false;
   const close = () => {
@@ -37,7 +40,7 @@ export async function _negotiatedProtocol(
   };
   signal?.addEventListener("abort", close);
   try {
-    if (signal?.aborted) return null;
+    if (signal?.aborted) return undefined;
     conn = await Deno.connectTls({
       hostname,
       port,
@@ -45,11 +48,11 @@ export async function _negotiatedProtocol(
       alpnProtocols: ["h2", "http/1.1"],
       ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
     });
-    if (signal?.aborted) return null;
+    if (signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
-    return signal?.aborted ? null : alpnProtocol;
+    return signal?.aborted ? undefined : alpnProtocol;
   } catch {
-    return null;
+    return undefined;
   } finally {
     signal?.removeEventListener("abort", close);
     close();
@@ -61,7 +64,8 @@ export async function _negotiatedProtocol(
  * unknown origin and calls `onHttp2` with its key when the answer is `h2`.
  */
 export class _Http2Origins {
-  readonly #known = new Map<string, boolean>();
+  /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
+  readonly #known = new Map<string, boolean | number>();
   readonly #probes = new Set<Promise<void>>();
   readonly #onHttp2: (key: string) => void;
   /** Aborts the handshakes under way: made for the first. */
@@ -77,9 +81,14 @@ export class _Http2Origins {
     return this.#known.get(key) === true;
   }
 
-  /** Whether the origin was asked already, or is being asked (`learn` would do nothing). */
+  /**
+   * Whether the origin was asked already, or is being asked (`learn` would do nothing). An origin
+   * whose handshake failed (down, refused, too slow) is asked again {@linkcode _RETRY_MS} later.
+   */
   asked(key: string): boolean {
-    return this.#known.has(key);
+    const known = this.#known.get(key);
+    return known !== undefined &&
+      (typeof known !== "number" || performance.now() - known < _RETRY_MS);
   }
 
   /**
@@ -96,7 +105,7 @@ export class _Http2Origins {
     caCerts: string[],
     clientCertificate?: { cert: string; key: string },
   ): void {
-    if (url.protocol !== "https:" || this.#known.has(key)) return;
+    if (url.protocol !== "https:" || this.asked(key)) return;
     this.#known.set(key, false);
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
@@ -114,7 +123,9 @@ export class _Http2Origins {
       clearTimeout(timer);
       this.#probes.delete(probe);
       // Asked before clear() or close(): the answer is of connections that are gone.
-      if (protocol !== "h2" || signal.aborted) return;
+      if (signal.aborted) return;
+      if (protocol === undefined) this.#known.set(key, performance.now());
+      if (protocol !== "h2") return;
       this.#known.set(key, true);
       this.#onHttp2(key);
     });

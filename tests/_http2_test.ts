@@ -9,7 +9,7 @@ const certs = await makeTestCertificates({ method: "webcrypto" });
  * An https server (HTTP/2 by ALPN, as `Deno.serve` offers with TLS) that holds every request
  * until `expected` are in flight at once (or `holdMs` passed without a new one), and reports the peak.
  */
-function holdingServer(expected: number, holdMs = 1000) {
+function holdingServer(expected: number, holdMs = 1000, port = 0) {
   let inFlight = 0;
   let peak = 0;
   const waiting: (() => void)[] = [];
@@ -19,7 +19,7 @@ function holdingServer(expected: number, holdMs = 1000) {
     for (const resolve of waiting.splice(0)) resolve();
   };
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, cert: certs.cert, key: certs.key, onListen() {} },
+    { hostname: "127.0.0.1", port, cert: certs.cert, key: certs.key, onListen() {} },
     async () => {
       inFlight++;
       peak = Math.max(peak, inFlight);
@@ -133,5 +133,26 @@ Deno.test("_negotiatedProtocol gives up a handshake the origin never answers whe
   ]);
   clearTimeout(timer);
   clearTimeout(aborting);
-  assert.equal(outcome, null);
+  assert.equal(outcome, undefined);
+});
+
+Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is up, when it was down at first", async () => {
+  const reserved = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = reserved.addr.port;
+  reserved.close();
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const url = `https://127.0.0.1:${port}/`;
+  // Refused: the third waits, and the question asked then fails too.
+  const refused = Array.from({ length: 3 }, () => manager.get(url));
+  await Promise.all(refused.map((reply) => reply.finished));
+  for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await using server = holdingServer(12, 300, port);
+  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
