@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { _negotiatedProtocol } from "../src/_http2.ts";
+import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
 const certs = await makeTestCertificates({ method: "webcrypto" });
@@ -38,6 +39,10 @@ function holdingServer(expected: number, holdMs = 1000, port = 0) {
     url: `https://127.0.0.1:${server.addr.port}/`,
     get peak() {
       return peak;
+    },
+    /** Forgets the peak so far. */
+    resetPeak() {
+      peak = 0;
     },
     async [Symbol.asyncDispose]() {
       releaseAll();
@@ -156,3 +161,32 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
+
+for (const protocol of ["http", "socks5", "factory"] as const) {
+  Deno.test(
+    `NetworkAccessManager holds an HTTP/2 origin learned directly to maxConnectionsPerHost once ${
+      { http: "an HTTP proxy", socks5: "a SOCKS5 proxy", factory: "a proxyFactory" }[protocol]
+    } is set`,
+    async () => {
+      await using proxy = startProxyServer({ protocol: protocol === "socks5" ? "socks5" : "http" });
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 2,
+      });
+      await using server = holdingServer(12, 300);
+      const direct = Array.from({ length: 12 }, () => manager.get(server.url));
+      await Promise.all(direct.map((reply) => reply.finished));
+      assert.equal(server.peak, 12, "learned directly");
+      server.resetPeak();
+      if (protocol === "factory") manager.proxyFactory = () => [{ type: "none" }];
+      else manager.proxy = { type: protocol, url: proxy.url };
+      const replies = Array.from({ length: 6 }, () => manager.get(server.url));
+      await Promise.all(replies.map((reply) => reply.finished));
+      for (const reply of replies) {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      }
+      assert.equal(server.peak, 2);
+      if (protocol !== "factory") assert.ok(proxy.log.length > 0, "sent through the proxy");
+    },
+  );
+}

@@ -387,6 +387,8 @@ export class ManagerCore implements PipelineSettings {
   }
   set proxy(value: NetworkProxy | undefined) {
     this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
+    // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
+    this.#http2.clear();
   }
 
   get proxyFactory(): ProxyFactory | undefined {
@@ -397,6 +399,7 @@ export class ManagerCore implements PipelineSettings {
       throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
     }
     this.#proxyFactory = value;
+    this.#http2.clear();
   }
 
   get caCerts(): readonly string[] {
