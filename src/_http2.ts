@@ -12,6 +12,12 @@ export const _HTTP2_STREAMS = 100;
 /** How long the handshake that asks an origin for its protocol may take. */
 export const _PROBE_MS = 10_000;
 
+/**
+ * How long an origin's `h2` answer holds: an origin asked longer ago is asked again (without
+ * holding its requests meanwhile) when it next has more requests in flight than the HTTP/1.1 limit.
+ */
+export const _RECHECK_MS = 60_000;
+
 /** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
 export const _RETRY_MS = 1000;
 
@@ -68,17 +74,30 @@ export class _Http2Origins {
   readonly #known = new Map<string, boolean | number>();
   readonly #probes = new Set<Promise<void>>();
   readonly #onHttp2: (key: string) => void;
+  readonly #recheckMs: number;
+  /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
+  readonly #answeredAt = new Map<string, number>();
   /** Aborts the handshakes under way: made for the first. */
   #controller: AbortController | undefined;
 
-  /** @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2. */
-  constructor(onHttp2: (key: string) => void) {
+  /**
+   * @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2.
+   * @param recheckMs How long an `h2` answer holds ({@linkcode _RECHECK_MS}).
+   */
+  constructor(onHttp2: (key: string) => void, recheckMs = _RECHECK_MS) {
     this.#onHttp2 = onHttp2;
+    this.#recheckMs = recheckMs;
   }
 
   /** Whether the origin (`https://host:port` as the queue keys it) is known to speak HTTP/2. */
   speaks(key: string): boolean {
     return this.#known.get(key) === true;
+  }
+
+  /** Whether the `h2` answer of an origin that {@linkcode speaks} HTTP/2 is to be asked again. */
+  stale(key: string): boolean {
+    const at = this.#answeredAt.get(key);
+    return at !== undefined && performance.now() - at >= this.#recheckMs;
   }
 
   /**
@@ -92,21 +111,31 @@ export class _Http2Origins {
   }
 
   /**
-   * Finds out, once, whether the https origin of `url` speaks HTTP/2.
+   * Finds out, once, whether the https origin of `url` speaks HTTP/2 (or again, when `again`:
+   * the origin keeps what it said until the new answer).
    *
    * @param key The queue's key of the origin.
    * @param url A URL of the origin.
    * @param caCerts Extra CA certificates to trust.
    * @param clientCertificate The TLS client certificate presented to the origin, if any.
+   * @param again Asks an origin known to speak HTTP/2 again ({@linkcode stale}).
    */
   learn(
     key: string,
     url: URL,
     caCerts: string[],
     clientCertificate?: { cert: string; key: string },
+    again = false,
   ): void {
-    if (url.protocol !== "https:" || this.asked(key)) return;
-    this.#known.set(key, false);
+    if (url.protocol !== "https:") return;
+    if (again) {
+      if (!this.stale(key)) return;
+      // Asked once per period: the answer stands meanwhile.
+      this.#answeredAt.set(key, performance.now());
+    } else {
+      if (this.asked(key)) return;
+      this.#known.set(key, false);
+    }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
     const { signal } = this.#controller ??= new AbortController();
@@ -124,8 +153,14 @@ export class _Http2Origins {
       this.#probes.delete(probe);
       // Asked before clear() or close(): the answer is of connections that are gone.
       if (signal.aborted) return;
-      if (protocol === undefined) this.#known.set(key, performance.now());
-      if (protocol !== "h2") return;
+      if (protocol !== "h2") {
+        // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
+        this.#answeredAt.delete(key);
+        this.#known.set(key, protocol === undefined ? performance.now() : false);
+        return;
+      }
+      this.#answeredAt.set(key, performance.now());
+      if (this.#known.get(key) === true) return;
       this.#known.set(key, true);
       this.#onHttp2(key);
     });
@@ -135,6 +170,7 @@ export class _Http2Origins {
   /** Forgets what was learned (the connections it was learned on are gone), and stops asking. */
   clear(): void {
     this.#known.clear();
+    this.#answeredAt.clear();
     this.#abort();
   }
 
