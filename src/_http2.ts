@@ -9,18 +9,44 @@
 /** How many requests an HTTP/2 origin gets at once (Qt multiplexes up to 100 streams). */
 export const _HTTP2_STREAMS = 100;
 
+/** How long the handshake that asks an origin for its protocol may take. */
+export const _PROBE_MS = 10_000;
+
+/**
+ * How long an origin's `h2` answer holds: an origin asked longer ago is asked again (without
+ * holding its requests meanwhile) when it next has more requests in flight than the HTTP/1.1 limit.
+ */
+export const _RECHECK_MS = 60_000;
+
+/** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
+export const _RETRY_MS = 1000;
+
 /**
  * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
- * `http/1.1`. Resolves with the protocol, or `null` when the handshake fails or picks none.
+ * `http/1.1`. Resolves with the protocol, `null` when the handshake picks none, or `undefined`
+ * when it fails or `signal` aborts (the connection is closed then, the handshake left unfinished).
  */
 export async function _negotiatedProtocol(
   hostname: string,
   port: number,
   caCerts: string[],
   clientCertificate?: { cert: string; key: string },
-): Promise<string | null> {
+  signal?: AbortSignal,
+): Promise<string | null | undefined> {
   let conn: Deno.TlsConn | undefined;
+  let closed = false;
+  const close = () => {
+    if (closed || conn === undefined) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal?.addEventListener("abort", close);
   try {
+    if (signal?.aborted) return undefined;
     conn = await Deno.connectTls({
       hostname,
       port,
@@ -28,16 +54,14 @@ export async function _negotiatedProtocol(
       alpnProtocols: ["h2", "http/1.1"],
       ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
     });
+    if (signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
-    return alpnProtocol;
+    return signal?.aborted ? undefined : alpnProtocol;
   } catch {
-    return null;
+    return undefined;
   } finally {
-    try {
-      conn?.close();
-    } catch {
-      // Already closed.
-    }
+    signal?.removeEventListener("abort", close);
+    close();
   }
 }
 
@@ -46,13 +70,23 @@ export async function _negotiatedProtocol(
  * unknown origin and calls `onHttp2` with its key when the answer is `h2`.
  */
 export class _Http2Origins {
-  readonly #known = new Map<string, boolean>();
+  /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
+  readonly #known = new Map<string, boolean | number>();
   readonly #probes = new Set<Promise<void>>();
   readonly #onHttp2: (key: string) => void;
+  readonly #recheckMs: number;
+  /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
+  readonly #answeredAt = new Map<string, number>();
+  /** Aborts the handshakes under way: made for the first. */
+  #controller: AbortController | undefined;
 
-  /** @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2. */
-  constructor(onHttp2: (key: string) => void) {
+  /**
+   * @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2.
+   * @param recheckMs How long an `h2` answer holds ({@linkcode _RECHECK_MS}).
+   */
+  constructor(onHttp2: (key: string) => void, recheckMs = _RECHECK_MS) {
     this.#onHttp2 = onHttp2;
+    this.#recheckMs = recheckMs;
   }
 
   /** Whether the origin (`https://host:port` as the queue keys it) is known to speak HTTP/2. */
@@ -60,43 +94,94 @@ export class _Http2Origins {
     return this.#known.get(key) === true;
   }
 
-  /** Whether the origin was asked already, or is being asked (`learn` would do nothing). */
-  asked(key: string): boolean {
-    return this.#known.has(key);
+  /** Whether the `h2` answer of an origin that {@linkcode speaks} HTTP/2 is to be asked again. */
+  stale(key: string): boolean {
+    const at = this.#answeredAt.get(key);
+    return at !== undefined && performance.now() - at >= this.#recheckMs;
   }
 
   /**
-   * Finds out, once, whether the https origin of `url` speaks HTTP/2.
+   * Whether the origin was asked already, or is being asked (`learn` would do nothing). An origin
+   * whose handshake failed (down, refused, too slow) is asked again {@linkcode _RETRY_MS} later.
+   */
+  asked(key: string): boolean {
+    const known = this.#known.get(key);
+    return known !== undefined &&
+      (typeof known !== "number" || performance.now() - known < _RETRY_MS);
+  }
+
+  /**
+   * Finds out, once, whether the https origin of `url` speaks HTTP/2 (or again, when `again`:
+   * the origin keeps what it said until the new answer).
    *
    * @param key The queue's key of the origin.
    * @param url A URL of the origin.
    * @param caCerts Extra CA certificates to trust.
    * @param clientCertificate The TLS client certificate presented to the origin, if any.
+   * @param again Asks an origin known to speak HTTP/2 again ({@linkcode stale}).
    */
   learn(
     key: string,
     url: URL,
     caCerts: string[],
     clientCertificate?: { cert: string; key: string },
+    again = false,
   ): void {
-    if (url.protocol !== "https:" || this.#known.has(key)) return;
-    this.#known.set(key, false);
+    if (url.protocol !== "https:") return;
+    if (again) {
+      if (!this.stale(key)) return;
+      // Asked once per period: the answer stands meanwhile.
+      this.#answeredAt.set(key, performance.now());
+    } else {
+      if (this.asked(key)) return;
+      this.#known.set(key, false);
+    }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
-    const probe = _negotiatedProtocol(hostname, port, caCerts, clientCertificate).then(
-      (protocol) => {
-        this.#probes.delete(probe);
-        if (protocol !== "h2" || !this.#known.has(key)) return;
-        this.#known.set(key, true);
-        this.#onHttp2(key);
-      },
-    );
+    const { signal } = this.#controller ??= new AbortController();
+    // Its own deadline: an origin that accepts and never answers holds no connection for long.
+    const late = new AbortController();
+    const timer = setTimeout(() => late.abort(), _PROBE_MS);
+    const probe = _negotiatedProtocol(
+      hostname,
+      port,
+      caCerts,
+      clientCertificate,
+      AbortSignal.any([signal, late.signal]),
+    ).then((protocol) => {
+      clearTimeout(timer);
+      this.#probes.delete(probe);
+      // Asked before clear() or close(): the answer is of connections that are gone.
+      if (signal.aborted) return;
+      if (protocol !== "h2") {
+        // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
+        this.#answeredAt.delete(key);
+        this.#known.set(key, protocol === undefined ? performance.now() : false);
+        return;
+      }
+      this.#answeredAt.set(key, performance.now());
+      if (this.#known.get(key) === true) return;
+      this.#known.set(key, true);
+      this.#onHttp2(key);
+    });
     this.#probes.add(probe);
   }
 
-  /** Forgets what was learned (the connections it was learned on are gone). */
+  /** Forgets what was learned (the connections it was learned on are gone), and stops asking. */
   clear(): void {
     this.#known.clear();
+    this.#answeredAt.clear();
+    this.#abort();
+  }
+
+  /** Stops the handshakes under way, which then settle at once (the manager closes). */
+  close(): void {
+    this.#abort();
+  }
+
+  #abort(): void {
+    this.#controller?.abort();
+    this.#controller = undefined;
   }
 
   /** Whether no handshake is under way. */

@@ -121,7 +121,7 @@ const IDLE_ORIGINS = 64;
  * ```
  */
 export class HostQueue {
-  readonly #limit: (key: string) => number;
+  readonly #limit: (key: string, active: number) => number;
   readonly #hosts = new Map<string, HostState>();
   #sweepAt = IDLE_ORIGINS;
   readonly #left = (host: HostState): void => this.#forget(host);
@@ -131,7 +131,7 @@ export class HostQueue {
     parkInQueue = (queue, key, priority, signal, granted, refused, data) => {
       if (queue.#closed || signal.aborted) return false;
       const host = queue.#host(key);
-      if (host.waiting === 0 && host.active < queue.#limit(key)) {
+      if (host.waiting === 0 && host.active < queue.#limit(key, host.active)) {
         queue.#forget(host);
         return false;
       }
@@ -143,10 +143,11 @@ export class HostQueue {
   /**
    * Creates a queue.
    *
-   * @param limit Returns the number of slots of an origin (given as its argument); read each
-   * time a request arrives or a slot frees, so a changed setting applies at once.
+   * @param limit Returns the number of slots of an origin (given as its first argument, with
+   * how many of its slots are taken); read each time a request arrives or a slot frees, so a
+   * changed setting applies at once.
    */
-  constructor(limit: (key: string) => number) {
+  constructor(limit: (key: string, active: number) => number) {
     this.#limit = limit;
   }
 
@@ -178,7 +179,7 @@ export class HostQueue {
     if (this.#closed) return Promise.reject(this.#closed.reason);
     if (signal.aborted) return Promise.reject(signal.reason);
     const host = this.#host(key);
-    if (host.waiting === 0 && host.active < this.#limit(key)) {
+    if (host.waiting === 0 && host.active < this.#limit(key, host.active)) {
       host.active++;
       return Promise.resolve(this.#releaser(key, host));
     }
@@ -225,7 +226,7 @@ export class HostQueue {
   tryAcquire(key: string): (() => void) | undefined {
     if (this.#closed) return undefined;
     const host = this.#host(key);
-    if (host.waiting === 0 && host.active < this.#limit(key)) {
+    if (host.waiting === 0 && host.active < this.#limit(key, host.active)) {
       host.active++;
       return this.#releaser(key, host);
     }
@@ -329,7 +330,7 @@ export class HostQueue {
   }
 
   #dispatch(key: string, host: HostState): void {
-    while (host.waiting > 0 && host.active < this.#limit(key)) {
+    while (host.waiting > 0 && host.active < this.#limit(key, host.active)) {
       const lists = host.lists!;
       const list = lists.high.size > 0
         ? lists.high

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { _Http2Origins, _negotiatedProtocol, _RECHECK_MS } from "../src/_http2.ts";
+import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
 const certs = await makeTestCertificates({ method: "webcrypto" });
@@ -8,7 +10,7 @@ const certs = await makeTestCertificates({ method: "webcrypto" });
  * An https server (HTTP/2 by ALPN, as `Deno.serve` offers with TLS) that holds every request
  * until `expected` are in flight at once (or `holdMs` passed without a new one), and reports the peak.
  */
-function holdingServer(expected: number, holdMs = 1000) {
+function holdingServer(expected: number, holdMs = 1000, port = 0) {
   let inFlight = 0;
   let peak = 0;
   const waiting: (() => void)[] = [];
@@ -18,7 +20,7 @@ function holdingServer(expected: number, holdMs = 1000) {
     for (const resolve of waiting.splice(0)) resolve();
   };
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, cert: certs.cert, key: certs.key, onListen() {} },
+    { hostname: "127.0.0.1", port, cert: certs.cert, key: certs.key, onListen() {} },
     async () => {
       inFlight++;
       peak = Math.max(peak, inFlight);
@@ -37,6 +39,10 @@ function holdingServer(expected: number, holdMs = 1000) {
     url: `https://127.0.0.1:${server.addr.port}/`,
     get peak() {
       return peak;
+    },
+    /** Forgets the peak so far. */
+    resetPeak() {
+      peak = 0;
     },
     async [Symbol.asyncDispose]() {
       releaseAll();
@@ -69,4 +75,263 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.equal(server.peak, 2);
+});
+
+/** A TCP server on loopback that accepts connections and never says a word (no TLS handshake). */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    url: `https://127.0.0.1:${listener.addr.port}/`,
+    async [Symbol.asyncDispose]() {
+      for (const conn of conns) conn.close();
+      listener.close();
+      await accepting;
+    },
+  };
+}
+
+Deno.test("NetworkAccessManager.close() settles at once while an origin's TLS handshake hangs", async () => {
+  await using server = silentServer();
+  const manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 1,
+    timeout: 200,
+  });
+  // The second waits for the first's slot: the manager asks the origin for HTTP/2.
+  const replies = [manager.get(server.url), manager.get(server.url)];
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closing = manager.close();
+  const outcome = await Promise.race([
+    closing.then(() => "closed"),
+    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "closed", "the handshake of the HTTP/2 question was given up");
+});
+
+Deno.test("_negotiatedProtocol gives up a handshake the origin never answers when its signal aborts", async () => {
+  await using server = silentServer();
+  const port = Number(new URL(server.url).port);
+  const controller = new AbortController();
+  const asking = _negotiatedProtocol(
+    "127.0.0.1",
+    port,
+    [certs.caCert],
+    undefined,
+    controller.signal,
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const aborting = setTimeout(() => controller.abort(), 50);
+  const outcome = await Promise.race([
+    asking,
+    new Promise((resolve) => timer = setTimeout(() => resolve("still asking"), 2000)),
+  ]);
+  clearTimeout(timer);
+  clearTimeout(aborting);
+  assert.equal(outcome, undefined);
+});
+
+Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is up, when it was down at first", async () => {
+  const reserved = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = reserved.addr.port;
+  reserved.close();
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const url = `https://127.0.0.1:${port}/`;
+  // Refused: the third waits, and the question asked then fails too.
+  const refused = Array.from({ length: 3 }, () => manager.get(url));
+  await Promise.all(refused.map((reply) => reply.finished));
+  for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await using server = holdingServer(12, 300, port);
+  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 12, "all twelve were in flight at once");
+});
+
+for (const protocol of ["http", "socks5", "factory"] as const) {
+  Deno.test(
+    `NetworkAccessManager holds an HTTP/2 origin learned directly to maxConnectionsPerHost once ${
+      { http: "an HTTP proxy", socks5: "a SOCKS5 proxy", factory: "a proxyFactory" }[protocol]
+    } is set`,
+    async () => {
+      await using proxy = startProxyServer({ protocol: protocol === "socks5" ? "socks5" : "http" });
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 2,
+      });
+      await using server = holdingServer(12, 300);
+      const direct = Array.from({ length: 12 }, () => manager.get(server.url));
+      await Promise.all(direct.map((reply) => reply.finished));
+      assert.equal(server.peak, 12, "learned directly");
+      server.resetPeak();
+      if (protocol === "factory") manager.proxyFactory = () => [{ type: "none" }];
+      else manager.proxy = { type: protocol, url: proxy.url };
+      const replies = Array.from({ length: 6 }, () => manager.get(server.url));
+      await Promise.all(replies.map((reply) => reply.finished));
+      for (const reply of replies) {
+        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      }
+      assert.equal(server.peak, 2);
+      if (protocol !== "factory") assert.ok(proxy.log.length > 0, "sent through the proxy");
+    },
+  );
+}
+
+/**
+ * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port`, holding every request
+ * `holdMs`, and reporting how many were in flight at once.
+ */
+function http1Server(port: number, holdMs = 200) {
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port,
+    cert: certs.cert,
+    key: certs.key,
+    alpnProtocols: ["http/1.1"],
+  });
+  const conns = new Set<Deno.Conn>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let inFlight = 0;
+  let peak = 0;
+  const decoder = new TextDecoder();
+  const answer = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+  const serve = async (conn: Deno.Conn) => {
+    conns.add(conn);
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        text += decoder.decode(buffer.subarray(0, n));
+        while (text.includes("\r\n\r\n")) {
+          text = text.slice(text.indexOf("\r\n\r\n") + 4);
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => (timers.delete(timer), resolve()), holdMs);
+            timers.add(timer);
+          });
+          inFlight--;
+          await conn.write(answer);
+        }
+      }
+    } catch {
+      // Closed.
+    }
+    conns.delete(conn);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  const serving: Promise<void>[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) serving.push(serve(conn));
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    get peak() {
+      return peak;
+    },
+    /** Forgets the peak so far. */
+    resetPeak() {
+      peak = 0;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const timer of timers) clearTimeout(timer);
+      listener.close();
+      for (const conn of conns) conn.close();
+      await accepting;
+      await Promise.all(serving);
+    },
+  };
+}
+
+Deno.test("NetworkAccessManager asks again after clearConnectionCache() when an HTTP/2 origin comes back speaking HTTP/1.1 only", async () => {
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const h2 = holdingServer(12, 300);
+  const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+  await Promise.all(direct.map((reply) => reply.finished));
+  assert.equal(h2.peak, 12, "learned as HTTP/2");
+  await h2[Symbol.asyncDispose]();
+  await using http1 = http1Server(Number(new URL(h2.url).port));
+  manager.clearConnectionCache();
+  const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(http1.peak, 2);
+});
+
+Deno.test("_Http2Origins asks an HTTP/2 origin again once its answer is old, keeping it meanwhile", async () => {
+  const woken: string[] = [];
+  const origins = new _Http2Origins((key) => woken.push(key), 50);
+  const h2 = holdingServer(1, 10);
+  const url = new URL(h2.url);
+  const key = url.origin;
+  origins.learn(key, url, [certs.caCert]);
+  await origins.settled();
+  assert.ok(origins.speaks(key));
+  assert.deepEqual(woken, [key]);
+  assert.equal(origins.stale(key), false);
+  await h2[Symbol.asyncDispose]();
+  await using _http1 = http1Server(Number(url.port));
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.ok(origins.stale(key));
+  origins.learn(key, url, [certs.caCert], undefined, true);
+  assert.ok(origins.speaks(key), "the old answer holds until the new one");
+  assert.equal(origins.stale(key), false, "asked once");
+  await origins.settled();
+  assert.equal(origins.speaks(key), false);
+  assert.equal(origins.stale(key), false);
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking HTTP/1.1 only to maxConnectionsPerHost once its answer is old", async () => {
+  const now = performance.now;
+  let offset = 0;
+  performance.now = () => now.call(performance) + offset;
+  try {
+    await using manager = new NetworkAccessManager({
+      caCerts: [certs.caCert],
+      maxConnectionsPerHost: 2,
+    });
+    const h2 = holdingServer(12, 300);
+    const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+    await Promise.all(direct.map((reply) => reply.finished));
+    assert.equal(h2.peak, 12, "learned as HTTP/2");
+    await h2[Symbol.asyncDispose]();
+    await using http1 = http1Server(Number(new URL(h2.url).port));
+    offset = _RECHECK_MS;
+    // Over the limit, the old answer is asked again; these still go at once.
+    const first = Array.from({ length: 6 }, () => manager.get(h2.url));
+    await Promise.all(first.map((reply) => reply.finished));
+    http1.resetPeak();
+    const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+    await Promise.all(replies.map((reply) => reply.finished));
+    for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.equal(http1.peak, 2);
+  } finally {
+    performance.now = now;
+  }
 });

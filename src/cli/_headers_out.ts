@@ -59,13 +59,17 @@ export class HttpVersions {
   async #ask(url: URL): Promise<string> {
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), PROBE_MS));
+    // Past its deadline the handshake is given up and its connection closed.
+    const late = new AbortController();
+    const timer = setTimeout(() => late.abort(), PROBE_MS);
     try {
-      const protocol = await Promise.race([
-        _negotiatedProtocol(hostname, port, this.#caCerts, this.#clientCertificate),
-        late,
-      ]);
+      const protocol = await _negotiatedProtocol(
+        hostname,
+        port,
+        this.#caCerts,
+        this.#clientCertificate,
+        late.signal,
+      );
       return protocol === "h2" ? "2" : "1.1";
     } finally {
       clearTimeout(timer);

@@ -259,11 +259,13 @@ export class ManagerCore implements PipelineSettings {
       this.requestPermissions = options.requestPermissions;
     }
     this.#reportedAccessible = this.networkAccessible;
-    this.#queue = new HostQueue((key) =>
-      this.#http2.speaks(key)
-        ? Math.max(_HTTP2_STREAMS, this.#maxConnectionsPerHost)
-        : this.#maxConnectionsPerHost
-    );
+    // Past the HTTP/1.1 limit only, an origin's HTTP/2 answer is read, and asked again when old.
+    this.#queue = new HostQueue((key, active) => {
+      const max = this.#maxConnectionsPerHost;
+      if (active < max || !this.#http2.speaks(key)) return max;
+      if (this.#http2.stale(key)) this.#waiting(key, new URL(key), true);
+      return Math.max(_HTTP2_STREAMS, max);
+    });
     this.#what = "Cannot set manager option";
   }
 
@@ -387,6 +389,8 @@ export class ManagerCore implements PipelineSettings {
   }
   set proxy(value: NetworkProxy | undefined) {
     this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
+    // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
+    this.#http2.clear();
   }
 
   get proxyFactory(): ProxyFactory | undefined {
@@ -397,6 +401,7 @@ export class ManagerCore implements PipelineSettings {
       throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
     }
     this.#proxyFactory = value;
+    this.#http2.clear();
   }
 
   get caCerts(): readonly string[] {
@@ -531,6 +536,7 @@ export class ManagerCore implements PipelineSettings {
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
+    this.#http2.close();
     // Nothing to wait for (the manager of one request, closed once it is done): released now.
     if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
       return this.#closeLater(replies);
@@ -549,12 +555,13 @@ export class ManagerCore implements PipelineSettings {
 
   /**
    * A request to `key` waits for a slot: when the origin is https and reached directly, find
-   * out whether it speaks HTTP/2, whose requests share one connection and need not wait.
+   * out whether it speaks HTTP/2, whose requests share one connection and need not wait
+   * (`again`: an origin whose `h2` answer is old is asked anew).
    */
-  #waiting(key: string, url: URL): void {
+  #waiting(key: string, url: URL, again = false): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
     // Asked once per origin: the proxy and certificate lookups below are for the first waiter.
-    if (this.#http2.asked(key)) return;
+    if (!again && this.#http2.asked(key)) return;
     try {
       const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
@@ -564,7 +571,7 @@ export class ManagerCore implements PipelineSettings {
     } catch {
       return;
     }
-    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url));
+    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url), again);
   }
 
   #buildPipeline(): Handler {
