@@ -6,6 +6,7 @@
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import { describe } from "./_validation.ts";
+import { type MultipartPart, multipartPieces } from "./_multipart.ts";
 
 /**
  * What `post`, `put` and `sendCustomRequest` accept as a body. A plain object or array is sent
@@ -262,35 +263,26 @@ function jsonProblem(root: unknown): string | null {
 function multipart(form: FormData): { blob: Blob; type: string } {
   const digits = crypto.getRandomValues(new Uint8Array(24)).map((byte) => byte % 10).join("");
   const boundary = `----${digits}`;
-  const parts: BlobPart[] = [];
+  const parts: MultipartPart[] = [];
   for (const [name, value] of form) {
-    const head = `--${boundary}\r\nContent-Disposition: form-data; name="${
-      escapeField(newlines(name))
-    }"`;
-    if (typeof value === "string") {
-      parts.push(`${head}\r\n\r\n${newlines(value)}\r\n`);
-    } else {
-      parts.push(
-        `${head}; filename="${escapeField(value.name)}"\r\nContent-Type: ${
-          value.type || "application/octet-stream"
-        }\r\n\r\n`,
-        value,
-        "\r\n",
-      );
-    }
+    parts.push(
+      typeof value === "string" ? { name: newlines(name), body: newlines(value) } : {
+        name: newlines(name),
+        filename: value.name,
+        type: value.type || "application/octet-stream",
+        body: value,
+      },
+    );
   }
-  parts.push(`--${boundary}--\r\n`);
-  return { blob: new Blob(parts), type: `multipart/form-data; boundary=${boundary}` };
+  return {
+    blob: new Blob(multipartPieces(boundary, parts)),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 /** Every line break (CR, LF or CRLF) as CRLF. */
 function newlines(text: string): string {
   return text.replace(/\r(?!\n)|(?<!\r)\n/g, "\r\n");
-}
-
-/** A name or file name as a quoted string of a multipart header holds it. */
-function escapeField(text: string): string {
-  return text.replace(/[\n\r"]/g, (c) => c === "\n" ? "%0A" : c === "\r" ? "%0D" : "%22");
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -19,6 +19,7 @@ const LEVELS: [name: string, files: string[]][] = [
     "_validation.ts",
     "_http_token.ts",
     "_http_date.ts",
+    "_multipart.ts",
     "_ip.ts",
     "_kv.ts",
     "_kv_record.ts",

@@ -51,7 +51,7 @@ function withoutLineBreaks(bytes: Uint8Array): Uint8Array {
 }
 
 /** The bytes of `parts` one after the other. */
-export function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
   let at = 0;

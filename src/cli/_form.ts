@@ -5,8 +5,9 @@
  * @module
  */
 
-import { concat, readBytes } from "./_data.ts";
+import { readBytes } from "./_data.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { multipartPieces } from "../_multipart.ts";
 
 const encoder = new TextEncoder();
 
@@ -61,11 +62,6 @@ function word(text: string, at: number): { word: string; end: number } {
   const end = text.indexOf(";", at);
   const stop = end < 0 ? text.length : end;
   return { word: text.slice(at, stop).trimEnd(), end: stop };
-}
-
-/** A multipart name or file name, with `"`, CR and LF escaped as curl escapes them. */
-function quoted(text: string): string {
-  return `"${text.replaceAll('"', "%22").replaceAll("\r", "%0D").replaceAll("\n", "%0A")}"`;
 }
 
 /** Reads one `-F NAME=CONTENT` into a part. */
@@ -143,15 +139,10 @@ export async function formBody(
   const random = crypto.getRandomValues(new Uint8Array(12));
   const boundary = "-".repeat(22) +
     Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("");
-  const chunks: Uint8Array[] = [];
-  for (const part of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(part.name)}`;
-    if (part.filename !== undefined) head += `; filename=${quoted(part.filename)}`;
-    head += "\r\n";
-    if (part.type !== undefined) head += `Content-Type: ${part.type}\r\n`;
-    for (const line of part.headers) head += `${line}\r\n`;
-    chunks.push(encoder.encode(head + "\r\n"), part.bytes, encoder.encode("\r\n"));
-  }
-  chunks.push(encoder.encode(`--${boundary}--\r\n`));
-  return { bytes: concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
+  const pieces = multipartPieces(
+    boundary,
+    parts.map((part) => ({ ...part, body: part.bytes as Uint8Array<ArrayBuffer> })),
+  );
+  const bytes = new Uint8Array(await new Blob(pieces).arrayBuffer());
+  return { bytes, type: `multipart/form-data; boundary=${boundary}` };
 }
