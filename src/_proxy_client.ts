@@ -5,7 +5,7 @@
  */
 
 import { type NetworkProxy, validateProxy } from "./proxy/network_proxy.ts";
-import { envGranted } from "./proxy/system_proxy.ts";
+import { envGranted, namesProxy, PROXY_VARIABLES } from "./proxy/system_proxy.ts";
 import type { ClientCertificate } from "./tls.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
@@ -18,14 +18,6 @@ export interface _ProxyClientOptions {
   envHasProxy?: boolean;
 }
 
-const PROXY_VARIABLES = [
-  "ALL_PROXY",
-  "all_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "HTTP_PROXY",
-  "http_proxy",
-] as const;
 const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
 
 /**
@@ -33,7 +25,7 @@ const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
  * when the variables cannot be read.
  */
 export function _envHasProxy(env?: Record<string, string | undefined>): boolean {
-  if (env !== undefined) return PROXY_VARIABLES.some((name) => !!env[name]);
+  if (env !== undefined) return namesProxy(env);
   return PROXY_VARIABLES.some((name) => envGranted(name) && !!Deno.env.get(name));
 }
 

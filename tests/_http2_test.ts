@@ -266,19 +266,28 @@ function http1Server(port: number, holdMs = 200) {
   };
 }
 
-Deno.test("NetworkAccessManager asks again after clearConnectionCache() when an HTTP/2 origin comes back speaking HTTP/1.1 only", async () => {
-  await using manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
-  });
+/**
+ * Has `manager` (held to 2 per host) learn that a loopback origin speaks HTTP/2, with 12 requests
+ * in flight at once, then restarts that origin on its port speaking HTTP/1.1 only.
+ */
+async function learnedThenHttp1(manager: NetworkAccessManager) {
   const h2 = holdingServer(12, 300);
   const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
   await Promise.all(direct.map((reply) => reply.finished));
   assert.equal(h2.peak, 12, "learned as HTTP/2");
   await h2[Symbol.asyncDispose]();
-  await using http1 = http1Server(Number(new URL(h2.url).port));
+  return { url: h2.url, http1: http1Server(Number(new URL(h2.url).port)) };
+}
+
+Deno.test("NetworkAccessManager asks again after clearConnectionCache() when an HTTP/2 origin comes back speaking HTTP/1.1 only", async () => {
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const { url, http1 } = await learnedThenHttp1(manager);
+  await using _ = http1;
   manager.clearConnectionCache();
-  const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+  const replies = Array.from({ length: 6 }, () => manager.get(url));
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.equal(http1.peak, 2);
@@ -316,18 +325,14 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
       caCerts: [certs.caCert],
       maxConnectionsPerHost: 2,
     });
-    const h2 = holdingServer(12, 300);
-    const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
-    await Promise.all(direct.map((reply) => reply.finished));
-    assert.equal(h2.peak, 12, "learned as HTTP/2");
-    await h2[Symbol.asyncDispose]();
-    await using http1 = http1Server(Number(new URL(h2.url).port));
+    const { url, http1 } = await learnedThenHttp1(manager);
+    await using _ = http1;
     offset = _RECHECK_MS;
     // Over the limit, the old answer is asked again; these still go at once.
-    const first = Array.from({ length: 6 }, () => manager.get(h2.url));
+    const first = Array.from({ length: 6 }, () => manager.get(url));
     await Promise.all(first.map((reply) => reply.finished));
     http1.resetPeak();
-    const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+    const replies = Array.from({ length: 6 }, () => manager.get(url));
     await Promise.all(replies.map((reply) => reply.finished));
     for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
     assert.equal(http1.peak, 2);

@@ -10,7 +10,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import type { NetworkProxy } from "../../mod.ts";
 import { safeUrlText } from "../proxy/network_proxy.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
-import { requestOf } from "./_request.ts";
+import { requestOf, type RequestParts } from "./_request.ts";
 import { DATA_OPTIONS, type DataArg } from "./_data.ts";
 import type { FormArg } from "./_form.ts";
 import { writeOutFormat } from "./_write_out.ts";
@@ -221,16 +221,8 @@ export function parseProxy(value: string): NetworkProxy {
 }
 
 /** What a run does, checked from its arguments. */
-export interface Plan {
+export interface Plan extends RequestParts {
   urls: URL[];
-  method: string;
-  headers: Headers;
-  body: Uint8Array | null;
-  /** `-T`: the bytes each of its URLs is sent, with `uploadMethod` (PUT, or that of `-X`). */
-  uploads: Map<URL, Uint8Array>;
-  uploadMethod: string;
-  /** What the command line could not do as asked, told on stderr before the transfers. */
-  warnings: string[];
   output: string | undefined;
   remoteName: boolean;
   head: boolean;

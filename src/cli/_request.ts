@@ -69,6 +69,18 @@ export interface RequestOptions {
   compressed?: boolean;
 }
 
+/** What a run sends: the method, headers and body of its requests, and its uploads. */
+export interface RequestParts {
+  method: string;
+  headers: Headers;
+  body: Uint8Array | null;
+  /** `-T`: the bytes each of its URLs is sent, with `uploadMethod` (PUT, or that of `-X`). */
+  uploads: Map<URL, Uint8Array>;
+  uploadMethod: string;
+  /** What the command line could not do as asked, told on stderr before the transfers. */
+  warnings: string[];
+}
+
 /**
  * The method, headers and body that `values` ask for; `-u` credentials go into each of
  * `urls`.
@@ -76,14 +88,7 @@ export interface RequestOptions {
 export async function requestOf(
   values: RequestOptions,
   urls: URL[],
-): Promise<{
-  method: string;
-  headers: Headers;
-  body: Uint8Array | null;
-  uploads: Map<URL, Uint8Array>;
-  uploadMethod: string;
-  warnings: string[];
-}> {
+): Promise<RequestParts> {
   const headers = new Headers();
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
   const removed = new Set<string>();

@@ -89,9 +89,22 @@ export function proxyEnvSnapshot(): ProxyEnvSnapshot {
   const epoch = envEpoch();
   if (snapshot?.epoch === epoch) return snapshot;
   const vars = readProcessEnv();
-  const hasProxy = !!(vars.ALL_PROXY || vars.all_proxy || vars.HTTPS_PROXY || vars.https_proxy ||
-    vars.HTTP_PROXY || vars.http_proxy);
-  return snapshot = { epoch, vars, hasProxy };
+  return snapshot = { epoch, vars, hasProxy: namesProxy(vars) };
+}
+
+/** The variables that name a proxy Deno's own clients would use. */
+export const PROXY_VARIABLES = [
+  "ALL_PROXY",
+  "all_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+] as const;
+
+/** Whether `env` names a proxy that Deno's own clients would use. */
+export function namesProxy(env: Record<string, string | undefined>): boolean {
+  return PROXY_VARIABLES.some((name) => !!env[name]);
 }
 
 /**

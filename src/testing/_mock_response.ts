@@ -7,19 +7,73 @@
 
 import { checkTimerRange } from "../_validation.ts";
 
-/** The fields of `MockResponseInit` this file reads. */
-export interface CannedResponse {
+/**
+ * A canned response: status, headers and a body (text, bytes, or `json` serialised).
+ *
+ * @example A route that answers 201 with a JSON body and a header
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NetworkAccessManager } from "@netaccess/core";
+ * import { type MockResponseInit, MockTransport } from "@netaccess/core/testing";
+ *
+ * const created: MockResponseInit = {
+ *   status: 201,
+ *   headers: { location: "/items/1" },
+ *   json: { id: 1 },
+ * };
+ * const mock = new MockTransport().route("POST", "/items", created);
+ * await using manager = new NetworkAccessManager({ transport: mock.handler });
+ * const reply = manager.post("https://api.example/items", { name: "pen" });
+ * assert.deepEqual(await reply.json(), { id: 1 });
+ * assert.equal(reply.status, 201);
+ * assert.equal(reply.headers.get("location"), "/items/1");
+ * ```
+ */
+export interface MockResponseInit {
+  /**
+   * The status.
+   * @default {200}
+   */
   status?: number;
+  /**
+   * The status text.
+   * @default {""}
+   */
   statusText?: string;
+  /**
+   * The response headers.
+   * @default {{}}
+   */
   headers?: HeadersInit;
+  /**
+   * The body, as text or bytes.
+   * @default {null}
+   */
   body?: string | Uint8Array | null;
+  /**
+   * A value sent as a JSON body (with `Content-Type: application/json` unless one is set);
+   * wins over `body`.
+   * @default {undefined}
+   */
   json?: unknown;
+  /**
+   * The body as chunks the reply reads one by one (a new stream for each request, read on
+   * demand), to test a reply's async iterator, `readyread` and `downloadprogress` events, or a
+   * `transferTimeout` with `chunkDelay`; wins over `body` and `json`. Set `Content-Length` to
+   * give progress a total.
+   * @default {undefined}
+   */
   chunks?: readonly (string | Uint8Array)[];
+  /**
+   * Milliseconds to wait before each chunk after the first, with the transport's `sleep`
+   * (aborting the reply stops the wait).
+   * @default {0}
+   */
   chunkDelay?: number;
 }
 
 /** Checks the `chunks` and `chunkDelay` of a canned answer; the message starts with `what`. */
-export function checkChunks(what: string, value: CannedResponse): void {
+export function checkChunks(what: string, value: MockResponseInit): void {
   const { chunks, chunkDelay } = value;
   if (chunks !== undefined) {
     if (!Array.isArray(chunks)) {
@@ -76,7 +130,7 @@ function chunkStream(
 
 /** The `Response` of a canned answer, or the given `Response` as it is. */
 export function toResponse(
-  value: Response | CannedResponse,
+  value: Response | MockResponseInit,
   sleep: (ms: number, signal: AbortSignal) => Promise<void>,
   signal: AbortSignal,
 ): Response {

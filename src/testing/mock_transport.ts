@@ -10,73 +10,10 @@ import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
-import { checkChunks, toResponse } from "./_mock_response.ts";
+import { checkChunks, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 
-/**
- * A canned response: status, headers and a body (text, bytes, or `json` serialised).
- *
- * @example A route that answers 201 with a JSON body and a header
- * ```ts
- * import assert from "node:assert/strict";
- * import { NetworkAccessManager } from "@netaccess/core";
- * import { type MockResponseInit, MockTransport } from "@netaccess/core/testing";
- *
- * const created: MockResponseInit = {
- *   status: 201,
- *   headers: { location: "/items/1" },
- *   json: { id: 1 },
- * };
- * const mock = new MockTransport().route("POST", "/items", created);
- * await using manager = new NetworkAccessManager({ transport: mock.handler });
- * const reply = manager.post("https://api.example/items", { name: "pen" });
- * assert.deepEqual(await reply.json(), { id: 1 });
- * assert.equal(reply.status, 201);
- * assert.equal(reply.headers.get("location"), "/items/1");
- * ```
- */
-export interface MockResponseInit {
-  /**
-   * The status.
-   * @default {200}
-   */
-  status?: number;
-  /**
-   * The status text.
-   * @default {""}
-   */
-  statusText?: string;
-  /**
-   * The response headers.
-   * @default {{}}
-   */
-  headers?: HeadersInit;
-  /**
-   * The body, as text or bytes.
-   * @default {null}
-   */
-  body?: string | Uint8Array | null;
-  /**
-   * A value sent as a JSON body (with `Content-Type: application/json` unless one is set);
-   * wins over `body`.
-   * @default {undefined}
-   */
-  json?: unknown;
-  /**
-   * The body as chunks the reply reads one by one (a new stream for each request, read on
-   * demand), to test a reply's async iterator, `readyread` and `downloadprogress` events, or a
-   * `transferTimeout` with `chunkDelay`; wins over `body` and `json`. Set `Content-Length` to
-   * give progress a total.
-   * @default {undefined}
-   */
-  chunks?: readonly (string | Uint8Array)[];
-  /**
-   * Milliseconds to wait before each chunk after the first, with the transport's `sleep`
-   * (aborting the reply stops the wait).
-   * @default {0}
-   */
-  chunkDelay?: number;
-}
+export type { MockResponseInit };
 
 /**
  * What a route handler is given besides the request.
