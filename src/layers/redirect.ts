@@ -157,6 +157,22 @@ function redirectTarget(response: Response, location: string, from: URL): URL {
   return target;
 }
 
+/**
+ * The message of a reply that redirects once too often: where it was sent, after how many
+ * redirects, and whether it goes round in a loop (sent to a URL it was at before).
+ */
+function tooMany(start: URL, from: URL, target: URL, redirects: URL[], max: number): string {
+  const where = `Too many redirects: ${shown(from)} redirected to ${shown(target)}`;
+  const count = redirects.length === 0
+    ? `${where}, and maxRedirects is 0`
+    : `${where} after ${redirects.length} redirect${redirects.length === 1 ? "" : "s"} ` +
+      `(maxRedirects is ${max})`;
+  const page = (url: URL) => url.href.split("#", 1)[0];
+  const to = page(target);
+  const loops = page(start) === to || redirects.some((url) => page(url) === to);
+  return loops ? `${count}; the redirects loop: that URL was visited before` : count;
+}
+
 /** The redirect target as HSTS has it sent (RFC 6797 section 8.3); a store that fails fails it. */
 async function upgraded(
   response: Response,
@@ -297,8 +313,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
       if (redirects.length >= maxRedirects) {
         fail(
           NetworkError.TooManyRedirectsError,
-          `Too many redirects: ${shown(from)} redirected again after ${redirects.length} ` +
-            `redirect${redirects.length === 1 ? "" : "s"} (maxRedirects is ${maxRedirects})`,
+          tooMany(exchange.url, from, target, redirects, maxRedirects),
         );
       }
       const store = settings.hstsStore;

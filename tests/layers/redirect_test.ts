@@ -411,13 +411,21 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
     const reply = manager.get(`${server.url}/0`);
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
-    assert.match(reply.errorString, /maxRedirects is 4/);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${server.url}/4 redirected to ${server.url}/5 after 4 redirects ` +
+        `(maxRedirects is 4)`,
+    );
   });
   await t.step("the request's limit", async () => {
     await using manager = new NetworkAccessManager();
     const reply = manager.get(`${server.url}/0`, { maxRedirects: 0 });
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${server.url}/0 redirected to ${server.url}/1, and maxRedirects is 0`,
+    );
   });
   await t.step("a loop ends at the default of 50", async () => {
     await using manager = new NetworkAccessManager();
@@ -426,6 +434,11 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
     assert.equal(loop.seen.length, 51);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${loop.url}/a redirected to ${loop.url}/b after 50 redirects ` +
+        `(maxRedirects is 50); the redirects loop: that URL was visited before`,
+    );
   });
   await t.step("the failed reply keeps the hops it followed and the last URL", async () => {
     await using manager = new NetworkAccessManager({ maxRedirects: 3 });
