@@ -53,6 +53,29 @@ export function recordedInfo<T extends object>(response: Response): T | undefine
   return recorded(response) as T | undefined;
 }
 
+/** The symbol of Deno's `Headers` under which the fields are listed as received. */
+let fieldList: symbol | undefined;
+
+/**
+ * The values of a header that came in more than one field, in order, or `undefined` when it
+ * came once or not at all. `Headers` joins repeated fields with ", " and has no public way to
+ * list them (but for `Set-Cookie`), and a value may contain ", " itself: the fields are read from
+ * the list Deno keeps inside each `Headers` object (Deno 2.9), and `undefined` is the answer
+ * where there is none. Only for headers looked at rarely (a redirect's `Location`).
+ */
+export function repeatedField(headers: Headers, name: string): string[] | undefined {
+  fieldList ??= Object.getOwnPropertySymbols(headers).find((s) => s.description === "header list");
+  const list = fieldList === undefined ? undefined : Reflect.get(headers, fieldList);
+  if (!Array.isArray(list)) return undefined;
+  const values: string[] = [];
+  for (const field of list) {
+    if (Array.isArray(field) && String(field[0]).toLowerCase() === name) {
+      values.push(String(field[1]));
+    }
+  }
+  return values.length > 1 ? values : undefined;
+}
+
 /** Statuses whose responses have no body (Fetch: a null body status). */
 export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 

@@ -529,6 +529,12 @@ export interface ResponseInfo {
   /** The URLs redirected to, in order. */
   redirects?: URL[];
   /**
+   * The values of the response's `Location` fields, in order, when it had more than one (its
+   * `Headers` join them into one value, which may not be told from one URL with ", " in it): the
+   * redirect layer follows none when they differ. The transport records them for redirects.
+   */
+  locations?: readonly string[];
+  /**
    * True when the whole body was already received (its connection is free), as a transport or
    * layer that read it in one piece records it: the queue layer then frees the origin's slot at
    * once.

@@ -31,7 +31,7 @@ import {
 import { _byteRange, _sliceBody } from "../cache/_range.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
-import { interimResponse, setResponseInfo } from "../exchange.ts";
+import { interimResponse, responseInfo, setResponseInfo } from "../exchange.ts";
 import { NULL_BODY_STATUSES } from "../_response.ts";
 import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -601,6 +601,10 @@ async function serve(
 async function store(context: Context, response: Response): Promise<Response> {
   const { exchange, cache } = context;
   if (!context.save || exchange.method !== "GET" || response.status === 206) return response;
+  // A redirect with several Location fields: stored, they would come back joined as one.
+  if (response.status >= 300 && response.status < 400 && responseInfo(response).locations) {
+    return response;
+  }
   const pairs = _storableHeaders(response.headers);
   const record = _responseRecord(pairs);
   const request = policyRequest(context);

@@ -19,6 +19,7 @@ import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { monitorQueued, type NetworkReply, replyRedirected } from "../reply.ts";
+import { repeatedField } from "../_response.ts";
 import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
@@ -79,14 +80,37 @@ function nextMethod(status: number, method: string): { method: string; dropBody:
 }
 
 /**
- * The Location of a redirect as a string. Headers reach us one character per byte; a value
- * with bytes over 0x7F is read as UTF-8 (as browsers and curl do), and bytes that are not
- * UTF-8 are percent-encoded one by one.
+ * The Location of a redirect as a string, or `null` without one. Headers reach us one character
+ * per byte; a value with bytes over 0x7F is read as UTF-8 (as browsers and curl do), and bytes
+ * that are not UTF-8 are percent-encoded one by one. Several Location fields are one answer
+ * only when they are equal (as browsers have it); differing ones fail the reply.
  */
-function locationOf(response: Response): string | null {
-  const raw = response.headers.get("location");
-  if (raw === null) return null;
-  const value = raw.trim();
+function locationOf(response: Response, hop: URL): string | null {
+  const fields = responseInfo(response).locations ?? repeatedField(response.headers, "location");
+  let value: string;
+  if (fields !== undefined && fields.length > 1) {
+    const distinct = [...new Set(fields.map((field) => field.trim()))];
+    if (distinct.length > 1) {
+      fail(
+        NetworkError.ProtocolFailure,
+        `Cannot follow the ${response.status} redirect from ${
+          shown(responseInfo(response).url ?? hop)
+        }: the response has ${fields.length} Location fields with different values (${
+          distinct.map((field) => JSON.stringify(field)).join(", ")
+        })`,
+      );
+    }
+    value = distinct[0]!;
+  } else {
+    const raw = response.headers.get("location");
+    if (raw === null) return null;
+    value = raw.trim();
+    // Equal fields joined, where the fields themselves could not be read: one of them.
+    if (value.includes(", ")) {
+      const parts = value.split(", ");
+      if (parts.every((part) => part === parts[0])) value = parts[0]!;
+    }
+  }
   if (!/[\x80-\uffff]/.test(value)) return value;
   const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0) & 0xff);
   try {
@@ -131,6 +155,22 @@ function redirectTarget(response: Response, location: string, from: URL): URL {
     if (at !== -1) target.hash = from.href.slice(at);
   }
   return target;
+}
+
+/**
+ * The message of a reply that redirects once too often: where it was sent, after how many
+ * redirects, and whether it goes round in a loop (sent to a URL it was at before).
+ */
+function tooMany(start: URL, from: URL, target: URL, redirects: URL[], max: number): string {
+  const where = `Too many redirects: ${shown(from)} redirected to ${shown(target)}`;
+  const count = redirects.length === 0
+    ? `${where}, and maxRedirects is 0`
+    : `${where} after ${redirects.length} redirect${redirects.length === 1 ? "" : "s"} ` +
+      `(maxRedirects is ${max})`;
+  const page = (url: URL) => url.href.split("#", 1)[0];
+  const to = page(target);
+  const loops = page(start) === to || redirects.some((url) => page(url) === to);
+  return loops ? `${count}; the redirects loop: that URL was visited before` : count;
 }
 
 /** The redirect target as HSTS has it sent (RFC 6797 section 8.3); a store that fails fails it. */
@@ -251,9 +291,15 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     const redirects: URL[] = [];
     for (let response = first;; response = await next(hop)) {
       // A redirect status without a Location is an answer in itself (RFC 9110 section 15.4).
-      const location = policy === "manual" || !REDIRECT_STATUSES.has(response.status)
-        ? ""
-        : locationOf(response);
+      let location: string | null = "";
+      if (policy !== "manual" && REDIRECT_STATUSES.has(response.status)) {
+        try {
+          location = locationOf(response, hop.url);
+        } catch (error) {
+          await response.body?.cancel().catch(() => {});
+          throw error;
+        }
+      }
       if (!location) {
         if (redirects.length > 0) {
           setResponseInfo(response, { url: responseInfo(response).url ?? hop.url, redirects });
@@ -267,8 +313,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
       if (redirects.length >= maxRedirects) {
         fail(
           NetworkError.TooManyRedirectsError,
-          `Too many redirects: ${shown(from)} redirected again after ${redirects.length} ` +
-            `redirect${redirects.length === 1 ? "" : "s"} (maxRedirects is ${maxRedirects})`,
+          tooMany(exchange.url, from, target, redirects, maxRedirects),
         );
       }
       const store = settings.hstsStore;

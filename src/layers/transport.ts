@@ -7,7 +7,7 @@
  */
 
 import { type Exchange, headersIfMade, setResponseInfo } from "../exchange.ts";
-import { recordOwnInfo, withBody } from "../_response.ts";
+import { recordOwnInfo, repeatedField, withBody } from "../_response.ts";
 import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
@@ -295,11 +295,15 @@ export async function transport(exchange: Exchange): Promise<Response> {
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
   const received = response.headers;
+  // A redirect's Location fields as received, when there are several: `Headers` joins them.
+  const locations = response.status >= 300 && response.status < 400
+    ? repeatedField(received, "location")
+    : undefined;
   if (received.has("transfer-encoding") && received.has("content-length")) {
     response = withoutLength(response);
   }
   if (decodeHere) response = decode(response, url);
-  return recordOwnInfo(response, { url });
+  return recordOwnInfo(response, locations === undefined ? { url } : { url, locations });
 }
 
 /** The failure of a request whose streamed body's source failed while it was sent. */

@@ -115,8 +115,15 @@ export function forgetProxyEnv(): void {
   epoch++;
 }
 
+/**
+ * Variables read from the process without permission for `REQUEST_METHOD`: whether this is a
+ * CGI program is unknown, and upper-case `HTTP_PROXY` is not to be trusted.
+ */
+const cgiUnknown = new WeakSet<Record<string, string | undefined>>();
+
 function readProcessEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
+  if (!envGranted("REQUEST_METHOD")) cgiUnknown.add(env);
   for (const name of ENV_NAMES) {
     if (!envGranted(name)) continue;
     try {
@@ -262,7 +269,9 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  *   `http_proxy`; either falls back to `all_proxy`, which also serves every other scheme.
  * - Each name is read in lower case first, then in upper case (curl's order); an empty value
  *   counts as unset. `HTTP_PROXY` in upper case is ignored when `REQUEST_METHOD` is set (a CGI
- *   program, where a request's `Proxy:` header would become `HTTP_PROXY`).
+ *   program, where a request's `Proxy:` header would become `HTTP_PROXY`); reading the process
+ *   environment without permission for `REQUEST_METHOD`, a query that would use it throws
+ *   instead, as the factory cannot tell whether it is safe.
  * - A value is a URL with the scheme `http`, `https`, `socks5` or `socks5h` (none means
  *   `http`), with optional `user:password@`. A request whose variable (after `no_proxy`)
  *   holds anything else is not sent direct: the factory throws, naming the variable and its
@@ -282,7 +291,8 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  * or `--allow-env`); a variable without permission reads as unset, without a prompt. (Deno's
  * own HTTP client still applies it: see the README, "Proxies".)
  * @returns A factory answering `[proxy]`, or `[]` for a direct connection. It throws a
- * `TypeError` when the variable a query would use is not a usable proxy URL.
+ * `TypeError` when the variable a query would use is not a usable proxy URL, or is upper-case
+ * `HTTP_PROXY` read without permission for `REQUEST_METHOD`.
  *
  * @example Which proxy a URL would use
  * ```ts
@@ -306,6 +316,7 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  */
 export function systemProxyFactory(env?: Record<string, string | undefined>): ProxyFactory {
   const fixed = env === undefined ? undefined : { ...env };
+  if (env !== undefined && cgiUnknown.has(env)) cgiUnknown.add(fixed!);
   return (query: ProxyQuery): NetworkProxy[] => {
     const vars = fixed ?? readProcessEnv();
     const scheme = query.scheme.toLowerCase();
@@ -319,6 +330,14 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
     const noProxy = lookup(vars, "no_proxy");
     if (noProxy !== undefined && bypasses(parseNoProxy(noProxy[1]), query.host, query.port)) {
       return [];
+    }
+    if (variable[0] === "HTTP_PROXY" && cgiUnknown.has(vars)) {
+      throw new TypeError(
+        "Cannot use proxy: the environment variable HTTP_PROXY is set, but REQUEST_METHOD may " +
+          "not be read, so it is unknown whether this is a CGI program (where a request's " +
+          "'Proxy' header becomes HTTP_PROXY); add REQUEST_METHOD to --allow-env, or name the " +
+          "proxy in http_proxy",
+      );
     }
     return [proxyFromEnv(...variable)];
   };

@@ -6,6 +6,7 @@
  */
 
 import { checkTimerRange } from "../_validation.ts";
+import { recordInfo, repeatedField } from "../_response.ts";
 
 /**
  * A canned response: status, headers and a body (text, bytes, or `json` serialised).
@@ -144,9 +145,9 @@ export function toResponse(
     body = JSON.stringify(value.json);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
-  return new Response(body, {
-    status: value.status ?? 200,
-    statusText: value.statusText ?? "",
-    headers,
-  });
+  const status = value.status ?? 200;
+  const response = new Response(body, { status, statusText: value.statusText ?? "", headers });
+  // Several Location fields, as a transport records them (the response's Headers join them).
+  const locations = status >= 300 && status < 400 ? repeatedField(headers, "location") : undefined;
+  return locations === undefined ? response : recordInfo(response, { locations });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type Layer,
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type RedirectDetails,
@@ -14,6 +15,7 @@ import {
   takeUnhandledRejections,
 } from "../_helpers/server.ts";
 import { makeTestCertificates } from "../_helpers/tls.ts";
+import { createMockManager } from "../../testing.ts";
 
 guardUnhandledRejections();
 
@@ -409,13 +411,21 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
     const reply = manager.get(`${server.url}/0`);
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
-    assert.match(reply.errorString, /maxRedirects is 4/);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${server.url}/4 redirected to ${server.url}/5 after 4 redirects ` +
+        `(maxRedirects is 4)`,
+    );
   });
   await t.step("the request's limit", async () => {
     await using manager = new NetworkAccessManager();
     const reply = manager.get(`${server.url}/0`, { maxRedirects: 0 });
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${server.url}/0 redirected to ${server.url}/1, and maxRedirects is 0`,
+    );
   });
   await t.step("a loop ends at the default of 50", async () => {
     await using manager = new NetworkAccessManager();
@@ -424,6 +434,11 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
     await reply.finished;
     assert.equal(reply.error, NetworkError.TooManyRedirectsError);
     assert.equal(loop.seen.length, 51);
+    assert.equal(
+      reply.errorString,
+      `Too many redirects: ${loop.url}/a redirected to ${loop.url}/b after 50 redirects ` +
+        `(maxRedirects is 50); the redirects loop: that URL was visited before`,
+    );
   });
   await t.step("the failed reply keeps the hops it followed and the last URL", async () => {
     await using manager = new NetworkAccessManager({ maxRedirects: 3 });
@@ -543,6 +558,94 @@ Deno.test("redirect layer rejects bad Location headers", async (t) => {
       assert.match(reply.errorString, message);
     });
   }
+});
+
+Deno.test("redirect layer follows several Location fields only when they are equal", async (t) => {
+  /** A server answering `/start` with `status` and one Location field per entry of `fields`. */
+  const rawServer = (fields: string[], status = 302, extra = "") => {
+    const targets: string[] = [];
+    const server = serveTcp(async (conn) => {
+      const target = (await readHead(conn)).split(" ")[1]!;
+      targets.push(target);
+      const head = target === "/start"
+        ? `HTTP/1.1 ${status} Moved\r\n${extra}${fields.map((f) => `Location: ${f}\r\n`).join("")}`
+        : "HTTP/1.1 200 OK\r\n";
+      await conn.write(new TextEncoder().encode(
+        `${head}Content-Length: 2\r\nConnection: close\r\n\r\nok`,
+      ));
+    });
+    return Object.assign(server, { targets });
+  };
+  await t.step("different values fail the reply, naming them", async () => {
+    await using server = rawServer(["/a", "/b,c"]);
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/start`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+    assert.equal(
+      reply.errorString,
+      `Cannot follow the 302 redirect from ${server.url}/start: the response has 2 Location ` +
+        `fields with different values ("/a", "/b,c")`,
+    );
+    assert.deepEqual(server.targets, ["/start"]);
+    assert.deepEqual(reply.redirects, []);
+  });
+  await t.step("equal values are one Location", async () => {
+    await using server = rawServer(["/end", "/end", "/end"]);
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/start`);
+    assert.equal(await reply.text(), "ok");
+    assert.deepEqual(server.targets, ["/start", "/end"]);
+  });
+  await t.step("one Location with a comma and a space is one URL", async () => {
+    await using server = rawServer(["/x?q=Paris, France"]);
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/start`);
+    assert.equal(await reply.text(), "ok");
+    assert.deepEqual(server.targets, ["/start", "/x?q=Paris,%20France"]);
+  });
+  await t.step("the manual policy hands the response over as it came", async () => {
+    await using server = rawServer(["/a", "/b"]);
+    await using manager = new NetworkAccessManager({ redirectPolicy: "manual" });
+    const reply = manager.get(`${server.url}/start`);
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.error, NetworkError.NoError);
+    assert.equal(reply.headers.get("location"), "/a, /b");
+  });
+  await t.step("from a mock transport, canned or as a Response", async () => {
+    await using mocked = createMockManager();
+    const twice = (a: string, b: string): [string, string][] => [["location", a], ["location", b]];
+    mocked.mock
+      .route("GET", "/canned", { status: 302, headers: twice("/a", "/b") })
+      .route("GET", "/response", new Response(null, { status: 307, headers: twice("/a", "/c") }))
+      .route("GET", "/equal", { status: 302, headers: twice("/end", "/end") })
+      // Headers copied from Headers: only the joined value is left.
+      .route(
+        "GET",
+        "/copied",
+        new Response(null, { status: 302, headers: new Headers(twice("/end", "/end")) }),
+      )
+      .route("GET", "/end", { body: "end" });
+    for (const [path, values] of [["canned", `"/a", "/b"`], ["response", `"/a", "/c"`]]) {
+      const reply = mocked.manager.get(`https://example.com/${path}`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolFailure, path);
+      assert.match(reply.errorString, new RegExp(`different values \\(${values}\\)$`));
+    }
+    assert.equal(await mocked.manager.get("https://example.com/equal").text(), "end");
+    assert.equal(await mocked.manager.get("https://example.com/copied").text(), "end");
+  });
+  await t.step("a cached 301 is not stored to be followed joined later", async () => {
+    await using server = rawServer(["/a", "/b"], 301, "Cache-Control: max-age=3600\r\n");
+    await using manager = new NetworkAccessManager({ cache: new MemoryCache() });
+    for (let i = 0; i < 2; i++) {
+      const reply = manager.get(`${server.url}/start`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolFailure, `request ${i + 1}`);
+      assert.equal(reply.fromCache, false);
+    }
+    assert.deepEqual(server.targets, ["/start", "/start"]);
+  });
 });
 
 Deno.test("redirect layer sends every hop through the layers below", async () => {

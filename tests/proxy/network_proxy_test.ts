@@ -140,6 +140,12 @@ Deno.test("systemProxyFactory reads lower case before upper case", async (t) => 
     const lower = { http_proxy: "http://ok:1", REQUEST_METHOD: "GET" };
     assert.equal(proxyFor(lower, "http://x/")[0]?.url, "http://ok:1");
   });
+  await t.step(
+    "variables given to it are all there is: no REQUEST_METHOD is not a CGI program",
+    () => {
+      assert.equal(proxyFor({ HTTP_PROXY: "http://ok:1" }, "http://x/")[0]?.url, "http://ok:1");
+    },
+  );
 });
 
 Deno.test("systemProxyFactory parses proxy values", () => {
@@ -357,6 +363,84 @@ console.log(reply.error, await reply.text());`,
           0,
           "a CGI program ignores HTTP_PROXY",
         );
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without permission for REQUEST_METHOD, HTTP_PROXY fails the reply instead of being trusted", async (t) => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const dir = await makeConsumer(
+    "netaccess_httpoxy_unknown_",
+    `import { NetworkAccessManager, systemProxyFactory } from "@netaccess/core";
+await using manager = new NetworkAccessManager(
+  Deno.args[0] === "factory" ? { proxyFactory: systemProxyFactory() } : {},
+);
+const reply = manager.get(${JSON.stringify(origin.url("127.0.0.1", "/cgi"))});
+await reply.finished;
+console.log(JSON.stringify([reply.error, reply.errorString]));`,
+  );
+  const documented = "http_proxy,HTTP_PROXY,https_proxy,HTTPS_PROXY,all_proxy,ALL_PROXY," +
+    "no_proxy,NO_PROXY";
+  try {
+    const run = async (allowEnv: string, vars: Record<string, string>, mode: string) => {
+      const env: Record<string, string> = {
+        ...vars,
+        NO_COLOR: "1",
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+      };
+      const denoDir = Deno.env.get("DENO_DIR");
+      if (denoDir) env.DENO_DIR = denoDir;
+      const before = proxy.log.length;
+      const output = await runDeno([
+        "run",
+        "--no-lock",
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        `--allow-env=${allowEnv}`,
+        "main.ts",
+        mode,
+      ], { cwd: dir, clearEnv: true, env });
+      assert.equal(output.code, 0, output.stderr);
+      assert.equal(output.stderr, "", "no prompt, no warning");
+      const [error, errorString] = JSON.parse(output.stdout);
+      return { error, errorString, proxied: proxy.log.length - before };
+    };
+    for (const mode of ["system", "factory"]) {
+      await t.step(mode, async () => {
+        for (const allowEnv of [documented, "HTTP_PROXY"]) {
+          for (
+            const vars of [
+              { HTTP_PROXY: proxy.url, REQUEST_METHOD: "GET" },
+              { HTTP_PROXY: proxy.url },
+            ] as Record<string, string>[]
+          ) {
+            const got = await run(allowEnv, vars, mode);
+            assert.equal(got.proxied, 0, `${allowEnv}: the proxy is not used`);
+            assert.equal(got.error, NetworkError.UnknownNetworkError, got.errorString);
+            assert.match(got.errorString, /HTTP_PROXY is set, but REQUEST_METHOD may not be read/);
+            assert.match(got.errorString, /add REQUEST_METHOD to --allow-env/);
+          }
+        }
+        // Lower case is never set by a CGI server: used without REQUEST_METHOD.
+        const lower = await run(
+          "http_proxy",
+          { http_proxy: proxy.url, REQUEST_METHOD: "GET" },
+          mode,
+        );
+        assert.deepEqual(lower, { error: NetworkError.NoError, errorString: "", proxied: 1 });
+        // NO_PROXY still sends the request direct.
+        const bypassed = await run(
+          documented,
+          { HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
+          mode,
+        );
+        assert.deepEqual(bypassed, { error: NetworkError.NoError, errorString: "", proxied: 0 });
       });
     }
   } finally {
