@@ -368,6 +368,8 @@ export class _CookieEngine implements CookieJar {
       if (parsed === null) continue;
       // RFC 6265bis: a SameSite=None cookie must be Secure.
       if (parsed.sameSite === "none" && !parsed.secure) continue;
+      // CHIPS (draft-cutler-httpbis-partitioned-cookies): a Partitioned cookie must be Secure.
+      if (parsed.partitioned && !parsed.secure) continue;
       let domain = parsed.domain === "" ? null : parsed.domain;
       if (domain !== null) {
         // deno-lint-ignore no-control-regex

@@ -148,6 +148,23 @@ Deno.test("CookieJar ignores a SameSite=None cookie that is not Secure", async (
   });
 });
 
+Deno.test("CookieJar ignores a Partitioned cookie that is not Secure, and keeps a Secure one as an ordinary cookie", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const url = "https://example.com/";
+    const insecure = ["p=1; Partitioned", "q=1; partitioned; Path=/", "r=1; PARTITIONED=yes"];
+    assert.equal(await jar.setCookiesFromUrl(insecure, url), 0);
+    // Not even as a deletion: an existing cookie of the name stays.
+    assert.equal(await jar.setCookiesFromUrl(["p=old"], url), 1);
+    assert.equal(await jar.setCookiesFromUrl(["p=new; Partitioned; Max-Age=0"], url), 0);
+    assert.equal(await jar.setCookiesFromUrl(["s=1; Partitioned; Secure"], url), 1);
+    // Loopback http may set Secure cookies, so Partitioned ones too.
+    assert.equal(await jar.setCookiesFromUrl(["l=1; Partitioned"], "http://localhost/"), 0);
+    assert.equal(await jar.setCookiesFromUrl(["l=2; Partitioned; Secure"], "http://localhost/"), 1);
+    assert.equal(await header(jar, url), "p=old; s=1");
+    assert.equal(await header(jar, "http://localhost/"), "l=2");
+  });
+});
+
 Deno.test("CookieJar ignores a Domain whose cookie would not be sent back to the host", async (t) => {
   await eachJar(t, {}, async (jar) => {
     // `localhost` (and the other special-use names) is the top of its hosts' sites: a
