@@ -392,7 +392,7 @@ export class _CookieEngine implements CookieJar {
       // A cookie the store cannot hold (a KV key or value too long for it) is not stored.
       if (!this.#store.holds(parsed.name, parsed.value, domain ?? host, path)) continue;
       if (!parsed.secure && !secureOrigin) {
-        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path)) {
+        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path, now)) {
           continue;
         }
       }
@@ -419,17 +419,19 @@ export class _CookieEngine implements CookieJar {
   /**
    * RFC 6265bis "leave secure cookies alone": an insecure origin may not set a cookie that
    * would shadow a Secure cookie of the same name (domains matching either way, the new
-   * path matching the old one).
+   * path matching the old one) that has not expired at `now`.
    */
   async #shadowsSecureCookie(
     name: string,
     domain: string,
     path: string,
+    now: number,
   ): Promise<boolean> {
-    const existing = await this.#store.findSite(_siteOf(domain));
-    if (!existing.some((c) => c.secure && c.name === name)) return false;
+    const existing = (await this.#store.findSite(_siteOf(domain))).filter((c) =>
+      c.secure && c.name === name && !_isExpired(c, now)
+    );
+    if (existing.length === 0) return false;
     return existing.some((c) =>
-      c.secure && c.name === name &&
       (domainMatch(c.domain, domain, false) === true ||
         domainMatch(domain, c.domain, false) === true) &&
       pathMatches(path, c.path)

@@ -335,6 +335,23 @@ Deno.test("CookieJar does not let an insecure origin shadow a Secure cookie", as
   });
 });
 
+Deno.test("CookieJar lets an insecure origin set a name whose Secure cookie has expired", async (t) => {
+  await eachJar(t, {}, async (jar, time) => {
+    // Of a sibling host, which a lookup of the insecure origin's host never reads.
+    await jar.setCookiesFromUrl(["id=old; Secure; Max-Age=60"], "https://www.example.com/");
+    assert.equal(
+      await jar.setCookiesFromUrl(["id=new; Domain=example.com"], "http://example.com/"),
+      0,
+    );
+    time.advance(2 * MINUTE);
+    assert.equal(
+      await jar.setCookiesFromUrl(["id=new; Domain=example.com"], "http://example.com/"),
+      1,
+    );
+    assert.equal(await header(jar, "http://www.example.com/"), "id=new");
+  });
+});
+
 Deno.test("CookieJar evicts the least recently used cookies of a site beyond maxCookiesPerDomain", async (t) => {
   await eachJar(t, { maxCookiesPerDomain: 3 }, async (jar, time) => {
     for (const name of ["a", "b", "c"]) {
