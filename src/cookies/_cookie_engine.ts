@@ -66,7 +66,10 @@ function defaultPath(url: URL): string {
   return slash <= 0 ? "/" : pathname.slice(0, slash);
 }
 
-/** The path cookies are matched against: the URL's, percent-decoded where that is valid. */
+/**
+ * The path cookies are matched against: the URL's, percent-decoded where that is valid (a
+ * lookup also matches the path as the URL writes it, escapes and all).
+ */
 function requestPath(url: URL): string {
   const path = url.pathname || "/";
   if (!path.includes("%")) return path;
@@ -286,6 +289,8 @@ export class _CookieEngine implements CookieJar {
     const now = this.#clock();
     const secure = isSecureUrl(target);
     const path = requestPath(target);
+    // A path with escapes also matches as written: a cookie's `Path` may be escaped the same way.
+    const written = target.pathname === path ? null : target.pathname;
     const matched: _StoredCookie[] = [];
     let expired: _StoredCookie[] | undefined;
     for (let d = 0; d < found.length; d++) {
@@ -295,7 +300,8 @@ export class _CookieEngine implements CookieJar {
         if (c.expires !== null && c.expires <= now) {
           (expired ??= []).push(c);
         } else if (
-          (!c.hostOnly || c.domain === host) && (secure || !c.secure) && pathMatches(path, c.path)
+          (!c.hostOnly || c.domain === host) && (secure || !c.secure) &&
+          (pathMatches(path, c.path) || (written !== null && pathMatches(written, c.path)))
         ) {
           matched.push(c);
         }

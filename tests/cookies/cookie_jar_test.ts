@@ -84,6 +84,24 @@ Deno.test("CookieJar uses the default path and matches paths by segment", async 
   });
 });
 
+Deno.test("CookieJar sends a cookie whose Path is escaped as its URL's path is", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const url = "https://example.com/my%20app/caf%C3%A9/login";
+    const lines = [
+      "enc=1; Path=/my%20app",
+      "deep=2; Path=/my%20app/caf%C3%A9",
+      "dec=3; Path=/my app",
+    ];
+    assert.equal(await jar.setCookiesFromUrl(lines, url), 3);
+    assert.equal(
+      await header(jar, "https://example.com/my%20app/caf%C3%A9/x"),
+      "deep=2; enc=1; dec=3",
+    );
+    assert.equal(await header(jar, "https://example.com/my%20app/"), "enc=1; dec=3");
+    assert.equal(await header(jar, "https://example.com/my%20apps/"), null);
+  });
+});
+
 Deno.test("CookieJar orders the Cookie header by longer path first, then earlier creation", async (t) => {
   await eachJar(t, {}, async (jar, time) => {
     await jar.setCookiesFromUrl(["late=1; Path=/"], "https://example.com/");
