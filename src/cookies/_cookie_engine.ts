@@ -151,6 +151,10 @@ function normalizeInit(
     if (BAD_VALUE.test(init.value)) {
       fail("value", "free of control characters (CR, LF and others) and ';'", init.value);
     }
+    if (init.name === "" && init.value === "") {
+      // RFC 6265bis ignores such a Set-Cookie; stored, it would add an empty pair to the header.
+      fail("value", "non-empty when 'name' is empty", init.value);
+    }
     const bytes = _byteLength(init.name) + _byteLength(init.value);
     if (bytes > _MAX_NAME_VALUE_BYTES) {
       throw new RangeError(

@@ -546,6 +546,16 @@ Deno.test("CookieJar rejects invalid arguments with messages naming the field", 
       () => jar.insertCookie({ name: "a", value: "1", domain: "e.com", path: "x" }),
       TypeError,
     );
+    await assert.rejects(() => jar.insertCookie({ name: "", value: "", domain: "e.com" }), {
+      name: "TypeError",
+      message: `Cannot insert cookie: 'value' must be non-empty when 'name' is empty, got ""`,
+    });
+    assert.equal(await jar.insertCookie({ name: "", value: "nameless", domain: "e.com" }), true);
+    await assert.rejects(() => jar.updateCookie({ name: "", value: "", domain: "e.com" }), {
+      name: "TypeError",
+      message: `Cannot update cookie: 'value' must be non-empty when 'name' is empty, got ""`,
+    });
+    assert.equal(await header(jar, "https://e.com/"), "nameless");
     assert.deepEqual(await jar.cookiesForUrl("ftp://example.com/"), []);
     assert.equal(await jar.setCookiesFromUrl(["a=1"], "file:///tmp/x"), 0);
   });
