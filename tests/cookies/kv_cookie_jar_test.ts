@@ -71,6 +71,22 @@ Deno.test("KvCookieJar stores every Set-Cookie of a burst of responses for one h
   });
 });
 
+Deno.test("KvCookieJar: a cookie one jar deletes with Max-Age=0 or a past Expires is gone from another jar on the file", async () => {
+  await using db = await tempDb();
+  await using a = await KvCookieJar.open({ path: db.path });
+  await using b = await KvCookieJar.open({ path: db.path });
+  const url = "https://www.example.com/app";
+  const sent = async (jar: KvCookieJar) => cookieHeader(await jar.cookiesForUrl(url));
+  await a.setCookiesFromUrl(["sid=1; Path=/", "dom=1; Domain=example.com; Path=/"], url);
+  assert.equal(await sent(b), "sid=1; dom=1");
+  assert.equal(await b.setCookiesFromUrl(["sid=; Path=/; Max-Age=0"], url), 0);
+  assert.equal(await sent(a), "dom=1");
+  const past = "Expires=Thu, 01 Jan 1970 00:00:01 GMT";
+  assert.equal(await a.setCookiesFromUrl([`dom=; Domain=example.com; Path=/; ${past}`], url), 0);
+  assert.equal(await sent(b), null);
+  assert.deepEqual(await b.allCookies(), []);
+});
+
 Deno.test("KvCookieJar skips and removes a corrupt bundle, reading only the request's domains", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
