@@ -66,7 +66,10 @@ function defaultPath(url: URL): string {
   return slash <= 0 ? "/" : pathname.slice(0, slash);
 }
 
-/** The path cookies are matched against: the URL's, percent-decoded where that is valid. */
+/**
+ * The path cookies are matched against: the URL's, percent-decoded where that is valid (a
+ * lookup also matches the path as the URL writes it, escapes and all).
+ */
 function requestPath(url: URL): string {
   const path = url.pathname || "/";
   if (!path.includes("%")) return path;
@@ -147,6 +150,10 @@ function normalizeInit(
     if (typeof init.value !== "string") fail("value", "a string", init.value);
     if (BAD_VALUE.test(init.value)) {
       fail("value", "free of control characters (CR, LF and others) and ';'", init.value);
+    }
+    if (init.name === "" && init.value === "") {
+      // RFC 6265bis ignores such a Set-Cookie; stored, it would add an empty pair to the header.
+      fail("value", "non-empty when 'name' is empty", init.value);
     }
     const bytes = _byteLength(init.name) + _byteLength(init.value);
     if (bytes > _MAX_NAME_VALUE_BYTES) {
@@ -286,6 +293,8 @@ export class _CookieEngine implements CookieJar {
     const now = this.#clock();
     const secure = isSecureUrl(target);
     const path = requestPath(target);
+    // A path with escapes also matches as written: a cookie's `Path` may be escaped the same way.
+    const written = target.pathname === path ? null : target.pathname;
     const matched: _StoredCookie[] = [];
     let expired: _StoredCookie[] | undefined;
     for (let d = 0; d < found.length; d++) {
@@ -295,7 +304,8 @@ export class _CookieEngine implements CookieJar {
         if (c.expires !== null && c.expires <= now) {
           (expired ??= []).push(c);
         } else if (
-          (!c.hostOnly || c.domain === host) && (secure || !c.secure) && pathMatches(path, c.path)
+          (!c.hostOnly || c.domain === host) && (secure || !c.secure) &&
+          (pathMatches(path, c.path) || (written !== null && pathMatches(written, c.path)))
         ) {
           matched.push(c);
         }
@@ -368,6 +378,8 @@ export class _CookieEngine implements CookieJar {
       if (parsed === null) continue;
       // RFC 6265bis: a SameSite=None cookie must be Secure.
       if (parsed.sameSite === "none" && !parsed.secure) continue;
+      // CHIPS (draft-cutler-httpbis-partitioned-cookies): a Partitioned cookie must be Secure.
+      if (parsed.partitioned && !parsed.secure) continue;
       let domain = parsed.domain === "" ? null : parsed.domain;
       if (domain !== null) {
         // deno-lint-ignore no-control-regex
@@ -390,7 +402,7 @@ export class _CookieEngine implements CookieJar {
       // A cookie the store cannot hold (a KV key or value too long for it) is not stored.
       if (!this.#store.holds(parsed.name, parsed.value, domain ?? host, path)) continue;
       if (!parsed.secure && !secureOrigin) {
-        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path)) {
+        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path, now)) {
           continue;
         }
       }
@@ -417,17 +429,19 @@ export class _CookieEngine implements CookieJar {
   /**
    * RFC 6265bis "leave secure cookies alone": an insecure origin may not set a cookie that
    * would shadow a Secure cookie of the same name (domains matching either way, the new
-   * path matching the old one).
+   * path matching the old one) that has not expired at `now`.
    */
   async #shadowsSecureCookie(
     name: string,
     domain: string,
     path: string,
+    now: number,
   ): Promise<boolean> {
-    const existing = await this.#store.findSite(_siteOf(domain));
-    if (!existing.some((c) => c.secure && c.name === name)) return false;
+    const existing = (await this.#store.findSite(_siteOf(domain))).filter((c) =>
+      c.secure && c.name === name && !_isExpired(c, now)
+    );
+    if (existing.length === 0) return false;
     return existing.some((c) =>
-      c.secure && c.name === name &&
       (domainMatch(c.domain, domain, false) === true ||
         domainMatch(domain, c.domain, false) === true) &&
       pathMatches(path, c.path)

@@ -111,6 +111,14 @@ interface HostEntry {
   generation: number;
 }
 
+/** How {@linkcode _KvCookieStore} rewrites a bundle (see its `#update`). */
+interface UpdateOptions {
+  attempts?: number;
+  counted?: number;
+  also?: (op: Deno.AtomicOperation) => void;
+  fit?: _StoredCookie;
+}
+
 /** One decoded bundle part. */
 interface Part {
   tag: string;
@@ -222,6 +230,13 @@ export class _KvCookieStore extends _CookieStore {
   readonly #decoded = new Map<string, { stamp: string; cookies: _StoredCookie[] }>();
   /** The bundle keys a request host reads and what they held, by host. */
   readonly #hosts = new Map<string, HostEntry>();
+  /**
+   * The last write queued for each domain's bundle, settled or not: this store's writes to a
+   * bundle run one after another, so that a burst of them (responses that all set a cookie of
+   * one host) does not make each retry the others' versions until attempts run out. Writes of
+   * other jars and processes are still checked against the version read, and retried.
+   */
+  readonly #writes = new Map<string, Promise<void>>();
   /**
    * Tells whether the database may have changed since a lookup read it, when the database is
    * a local file; then a lookup whose host's bundles were read since the last write anywhere
@@ -402,18 +417,34 @@ export class _KvCookieStore extends _CookieStore {
    * change), checked against the version read and retried when another write came first.
    * `counted` cookies of the result were already counted (moved from the old layout). With
    * `fit`, cookies other than that one are evicted when the result is too large for one write.
+   * This store's writes to one domain run one at a time (see `#writes`).
    *
    * @returns The cookies before and after, or null when nothing changed.
    */
-  async #update(
+  #update(
     domain: string,
     change: (cookies: _StoredCookie[]) => _StoredCookie[] | null,
-    options: {
-      attempts?: number;
-      counted?: number;
-      also?: (op: Deno.AtomicOperation) => void;
-      fit?: _StoredCookie;
-    } = {},
+    options: UpdateOptions = {},
+  ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
+    // A best-effort write (fewer attempts: a last-access time) does not wait for the others.
+    if ((options.attempts ?? MAX_ATTEMPTS) < MAX_ATTEMPTS) {
+      return this.#updateNow(domain, change, options);
+    }
+    const previous = this.#writes.get(domain);
+    const write = () => this.#updateNow(domain, change, options);
+    const result = previous === undefined ? write() : previous.then(write);
+    const tail = result.then(() => {}, () => {});
+    this.#writes.set(domain, tail);
+    void tail.then(() => {
+      if (this.#writes.get(domain) === tail) this.#writes.delete(domain);
+    });
+    return result;
+  }
+
+  async #updateNow(
+    domain: string,
+    change: (cookies: _StoredCookie[]) => _StoredCookie[] | null,
+    options: UpdateOptions,
   ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
     const attempts = options.attempts ?? MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -29,6 +29,8 @@ export interface _ParsedSetCookie {
   secure: boolean;
   httpOnly: boolean;
   sameSite: "strict" | "lax" | "none" | undefined;
+  /** Whether the line has a `Partitioned` attribute (CHIPS). */
+  partitioned: boolean;
 }
 
 // CTLs other than HTAB: %x00-08 / %x0A-1F / %x7F.
@@ -71,6 +73,7 @@ export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | n
     secure: false,
     httpOnly: false,
     sameSite: undefined,
+    partitioned: false,
   };
   let maxAgeExpiry: number | null = null;
   let expiresExpiry: number | null = null;
@@ -105,6 +108,9 @@ export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | n
         break;
       case "httponly":
         cookie.httpOnly = true;
+        break;
+      case "partitioned":
+        cookie.partitioned = true;
         break;
       case "samesite": {
         const v = attributeValue.toLowerCase();

@@ -84,6 +84,24 @@ Deno.test("CookieJar uses the default path and matches paths by segment", async 
   });
 });
 
+Deno.test("CookieJar sends a cookie whose Path is escaped as its URL's path is", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const url = "https://example.com/my%20app/caf%C3%A9/login";
+    const lines = [
+      "enc=1; Path=/my%20app",
+      "deep=2; Path=/my%20app/caf%C3%A9",
+      "dec=3; Path=/my app",
+    ];
+    assert.equal(await jar.setCookiesFromUrl(lines, url), 3);
+    assert.equal(
+      await header(jar, "https://example.com/my%20app/caf%C3%A9/x"),
+      "deep=2; enc=1; dec=3",
+    );
+    assert.equal(await header(jar, "https://example.com/my%20app/"), "enc=1; dec=3");
+    assert.equal(await header(jar, "https://example.com/my%20apps/"), null);
+  });
+});
+
 Deno.test("CookieJar orders the Cookie header by longer path first, then earlier creation", async (t) => {
   await eachJar(t, {}, async (jar, time) => {
     await jar.setCookiesFromUrl(["late=1; Path=/"], "https://example.com/");
@@ -145,6 +163,23 @@ Deno.test("CookieJar ignores a SameSite=None cookie that is not Secure", async (
     assert.equal(await jar.setCookiesFromUrl(["plain=1; SameSite=None"], "http://a.test/"), 0);
     assert.equal(await header(jar, "https://example.com/"), "ok=1; p=1");
     assert.equal(await header(jar, "http://a.test/"), null);
+  });
+});
+
+Deno.test("CookieJar ignores a Partitioned cookie that is not Secure, and keeps a Secure one as an ordinary cookie", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const url = "https://example.com/";
+    const insecure = ["p=1; Partitioned", "q=1; partitioned; Path=/", "r=1; PARTITIONED=yes"];
+    assert.equal(await jar.setCookiesFromUrl(insecure, url), 0);
+    // Not even as a deletion: an existing cookie of the name stays.
+    assert.equal(await jar.setCookiesFromUrl(["p=old"], url), 1);
+    assert.equal(await jar.setCookiesFromUrl(["p=new; Partitioned; Max-Age=0"], url), 0);
+    assert.equal(await jar.setCookiesFromUrl(["s=1; Partitioned; Secure"], url), 1);
+    // Loopback http may set Secure cookies, so Partitioned ones too.
+    assert.equal(await jar.setCookiesFromUrl(["l=1; Partitioned"], "http://localhost/"), 0);
+    assert.equal(await jar.setCookiesFromUrl(["l=2; Partitioned; Secure"], "http://localhost/"), 1);
+    assert.equal(await header(jar, url), "p=old; s=1");
+    assert.equal(await header(jar, "http://localhost/"), "l=2");
   });
 });
 
@@ -315,6 +350,23 @@ Deno.test("CookieJar does not let an insecure origin shadow a Secure cookie", as
     );
     assert.equal(await jar.setCookiesFromUrl(["other=1"], "http://www.example.com/"), 1);
     assert.equal(await header(jar, "https://www.example.com/x"), "id=secret; other=1");
+  });
+});
+
+Deno.test("CookieJar lets an insecure origin set a name whose Secure cookie has expired", async (t) => {
+  await eachJar(t, {}, async (jar, time) => {
+    // Of a sibling host, which a lookup of the insecure origin's host never reads.
+    await jar.setCookiesFromUrl(["id=old; Secure; Max-Age=60"], "https://www.example.com/");
+    assert.equal(
+      await jar.setCookiesFromUrl(["id=new; Domain=example.com"], "http://example.com/"),
+      0,
+    );
+    time.advance(2 * MINUTE);
+    assert.equal(
+      await jar.setCookiesFromUrl(["id=new; Domain=example.com"], "http://example.com/"),
+      1,
+    );
+    assert.equal(await header(jar, "http://www.example.com/"), "id=new");
   });
 });
 
@@ -494,6 +546,16 @@ Deno.test("CookieJar rejects invalid arguments with messages naming the field", 
       () => jar.insertCookie({ name: "a", value: "1", domain: "e.com", path: "x" }),
       TypeError,
     );
+    await assert.rejects(() => jar.insertCookie({ name: "", value: "", domain: "e.com" }), {
+      name: "TypeError",
+      message: `Cannot insert cookie: 'value' must be non-empty when 'name' is empty, got ""`,
+    });
+    assert.equal(await jar.insertCookie({ name: "", value: "nameless", domain: "e.com" }), true);
+    await assert.rejects(() => jar.updateCookie({ name: "", value: "", domain: "e.com" }), {
+      name: "TypeError",
+      message: `Cannot update cookie: 'value' must be non-empty when 'name' is empty, got ""`,
+    });
+    assert.equal(await header(jar, "https://e.com/"), "nameless");
     assert.deepEqual(await jar.cookiesForUrl("ftp://example.com/"), []);
     assert.equal(await jar.setCookiesFromUrl(["a=1"], "file:///tmp/x"), 0);
   });

@@ -38,6 +38,55 @@ Deno.test("KvCookieJar loses no cookie when two processes write one file at once
   }
 });
 
+Deno.test("KvCookieJar stores every Set-Cookie of a burst of responses for one host, the last one winning", async (t) => {
+  // A sticky-session cookie refreshed by each of 300 concurrent responses.
+  const burst = async (jars: KvCookieJar[]) => {
+    const url = "https://api.example.com/orders";
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 300 },
+        (_, i) =>
+          jars[i % jars.length]!.setCookiesFromUrl([`lb=v${i}; Path=/`, `n${i % 100}=${i}`], url),
+      ),
+    );
+    const failed = results.filter((r) => r.status === "rejected");
+    assert.deepEqual(failed.slice(0, 1), []);
+    assert.ok(results.every((r) => r.status === "fulfilled" && r.value === 2));
+    for (const jar of jars) {
+      const cookies = await jar.cookiesForUrl(url);
+      assert.equal(cookies.length, 101);
+    }
+  };
+  await t.step("one jar: the last response's value", async () => {
+    await using jar = await KvCookieJar.open({ path: ":memory:" });
+    await burst([jar]);
+    const lb = (await jar.cookiesForUrl("https://api.example.com/")).find((c) => c.name === "lb");
+    assert.equal(lb?.value, "v299");
+  });
+  await t.step("two jars on one file", async () => {
+    await using db = await tempDb();
+    await using a = await KvCookieJar.open({ path: db.path });
+    await using b = await KvCookieJar.open({ path: db.path });
+    await burst([a, b]);
+  });
+});
+
+Deno.test("KvCookieJar: a cookie one jar deletes with Max-Age=0 or a past Expires is gone from another jar on the file", async () => {
+  await using db = await tempDb();
+  await using a = await KvCookieJar.open({ path: db.path });
+  await using b = await KvCookieJar.open({ path: db.path });
+  const url = "https://www.example.com/app";
+  const sent = async (jar: KvCookieJar) => cookieHeader(await jar.cookiesForUrl(url));
+  await a.setCookiesFromUrl(["sid=1; Path=/", "dom=1; Domain=example.com; Path=/"], url);
+  assert.equal(await sent(b), "sid=1; dom=1");
+  assert.equal(await b.setCookiesFromUrl(["sid=; Path=/; Max-Age=0"], url), 0);
+  assert.equal(await sent(a), "dom=1");
+  const past = "Expires=Thu, 01 Jan 1970 00:00:01 GMT";
+  assert.equal(await a.setCookiesFromUrl([`dom=; Domain=example.com; Path=/; ${past}`], url), 0);
+  assert.equal(await sent(b), null);
+  assert.deepEqual(await b.allCookies(), []);
+});
+
 Deno.test("KvCookieJar skips and removes a corrupt bundle, reading only the request's domains", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
