@@ -18,6 +18,7 @@ import {
   type AuthCredentials,
   type CredentialCache,
   credentialsFromUrl,
+  type NonceState,
   type ProtectionSpace,
   withoutCredentials,
 } from "../auth/credential_cache.ts";
@@ -88,9 +89,27 @@ interface Answer {
   credentials: AuthCredentials;
   /**
    * For credentials the cache does not hold yet (a URL's, until they work): the Digest
-   * challenge they answer and the nonce count used with it. Cached credentials have none.
+   * challenge they answer. Cached credentials have none.
    */
-  pending?: { digest: DigestChallenge | undefined; nc: number; cnonce?: string | undefined };
+  pending?: { digest: DigestChallenge | undefined };
+}
+
+/**
+ * A Digest header value made for one attempt, with what it was made from: sent as it is when
+ * its nonce count is above every count already sent with its nonce, else made again with a new
+ * count (see `sendDigest`).
+ */
+interface DigestStamp {
+  value: string;
+  nc: number;
+  sent: boolean;
+  readonly state: NonceState;
+  readonly digest: DigestChallenge;
+  readonly credentials: AuthCredentials;
+  readonly method: string;
+  readonly uri: string;
+  readonly cnonce: string | undefined;
+  readonly body: Uint8Array | undefined;
 }
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
@@ -185,41 +204,64 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     answer.pending === undefined ? cache.get(answer.space)?.digest : answer.pending.digest;
 
   /**
-   * The Digest header value answering with `answer`, counting a nonce use; `body` is the
-   * request's body as sent, for `qop=auth-int`.
+   * The Digest header value answering with `answer`, drawing the next count of its nonce; `body`
+   * is the request's body as sent, for `qop=auth-int`. It goes to the network through
+   * `sendDigest`.
    */
-  const header = (
+  const stampDigest = (
     answer: Answer,
     method: string,
     uri: string,
     body: Uint8Array | undefined,
-  ): string => {
-    const pending = answer.pending;
+  ): DigestStamp => {
     const digest = digestOf(answer);
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
     if (digest.qop === "auth-int" && body === undefined) {
       throw new RangeError("the body for qop=auth-int is not known");
     }
-    let nc: number;
-    // A `-sess` session key is made with the first cnonce of the nonce; later requests send
-    // that cnonce again (see digest.ts). Other algorithms draw a fresh one each time.
-    let cnonce: string | undefined;
-    if (pending === undefined) {
-      nc = cache.nextNonceCount(answer.space);
-      cnonce = cache.sessionCnonce(answer.space);
-    } else {
-      nc = ++pending.nc;
-      if (digest.algorithm.endsWith("-sess")) cnonce = pending.cnonce ??= newCnonce();
-    }
-    return digestAuthorization({
+    // One count per nonce, whichever request (cached credentials or a URL's) uses it. A `-sess`
+    // session key is made with the first cnonce of the nonce; later requests send that cnonce
+    // again (see digest.ts). Other algorithms draw a fresh one each time.
+    const state = cache.nonceState(answer.space, digest);
+    const cnonce = digest.algorithm.endsWith("-sess") ? state.cnonce ??= newCnonce() : undefined;
+    const { credentials } = answer;
+    const nc = ++state.nc;
+    const value = digestAuthorization({
       challenge: digest,
-      credentials: answer.credentials,
+      credentials,
       method,
       uri,
       nc,
       cnonce,
       body,
     });
+    return { value, nc, sent: false, state, digest, credentials, method, uri, cnonce, body };
+  };
+
+  /**
+   * The Digest header value to send now: the stamp's own when its count is above every count
+   * sent with its nonce, else (another request with a later count went first, or the stamp was
+   * sent before and this is a retry) one made with a new count. The counts a nonce is sent with
+   * thus never repeat and rise in the order the requests go to the network, however the queue
+   * and the retries order them.
+   */
+  const sendDigest = (stamp: DigestStamp): string => {
+    const { state } = stamp;
+    if (stamp.sent || stamp.nc <= state.sent) {
+      stamp.nc = ++state.nc;
+      stamp.value = digestAuthorization({
+        challenge: stamp.digest,
+        credentials: stamp.credentials,
+        method: stamp.method,
+        uri: stamp.uri,
+        nc: stamp.nc,
+        cnonce: stamp.cnonce,
+        body: stamp.body,
+      });
+    }
+    stamp.sent = true;
+    state.sent = stamp.nc;
+    return stamp.value;
   };
 
   /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
@@ -312,7 +354,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
           value = cached.scheme === "basic"
             ? basicAuthorization(cached.credentials)
-            : header(cached, method, requestTarget(), entity);
+            : sendDigest(stampDigest(cached, method, requestTarget(), entity));
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -336,10 +378,32 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
     };
 
+    /** The server's Digest answer of the current attempt, counted again as it is sent. */
+    let serverStamp: DigestStamp | undefined;
+    /** Whether the current attempt gets the proxy's credentials as it is sent. */
+    let proxyHooked = false;
+    /**
+     * What the proxy layer calls as an attempt goes to the network (each retry too): the
+     * server's Digest answer takes its nonce count now, and the proxy's credentials are set.
+     */
+    const onSend: ProxyChosen = (sending, chosen) => {
+      if (serverStamp !== undefined) {
+        const before = serverStamp.value;
+        const value = sendDigest(serverStamp);
+        if (value !== before) {
+          const headers = new Headers(sending.headers);
+          headers.set("authorization", value);
+          sending.headers = headers;
+        }
+      }
+      if (proxyHooked) toProxy(sending, chosen);
+    };
+
     let attempt = exchange;
     for (;;) {
       // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
+      serverStamp = undefined;
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
         serverSent = await answerWith(headers, "authorization", server, requestTarget());
@@ -352,9 +416,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         attempt.headers = headers;
         proxy = undefined;
         proxyValue = undefined;
-        const hooked = plain.protocol === "http:" &&
+        proxyHooked = plain.protocol === "http:" &&
           (proxyAnswered || !baseHeaders.has("proxy-authorization"));
-        if (hooked) setProxyChosen(attempt, toProxy);
+        if (proxyHooked || serverStamp !== undefined) setProxyChosen(attempt, onSend);
         response = await next(attempt);
         // The next hop starts from what was asked, not from the proxy's credentials.
         if (proxyValue !== undefined) attempt.headers = headers;
@@ -365,11 +429,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         const pending = server?.pending;
         if (pending !== undefined) {
           const { space, scheme, credentials } = server!;
-          cache.store(
-            space,
-            { scheme, credentials, digest: pending.digest, nc: pending.nc, cnonce: pending.cnonce },
-            plain,
-          );
+          cache.store(space, { scheme, credentials, digest: pending.digest }, plain);
         }
         return response;
       }
@@ -463,12 +523,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const pending = answer.pending;
       if (pending !== undefined) {
-        // Not cached until they work: a new nonce restarts the nonce count and the `-sess`
-        // session.
-        if (pending.digest?.nonce !== digest?.nonce) {
-          pending.nc = 0;
-          pending.cnonce = undefined;
-        }
+        // Not cached until they work; the nonce's count is the cache's (`nonceState`).
         pending.digest = digest;
       } else {
         cache.store(
@@ -564,11 +619,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         await loadDigest();
         if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
-          headers.set(name, header(answer, method, uri, entity));
+          serverStamp = stampDigest(answer, method, uri, entity);
         } catch (error) {
           if (error instanceof RangeError) return false;
           throw error;
         }
+        headers.set(name, serverStamp.value);
       } else {
         headers.set(name, basicHeader(answer));
       }
@@ -614,7 +670,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
             space,
             scheme,
             credentials: configured,
-            pending: { digest: undefined, nc: 0 },
+            pending: { digest: undefined },
           };
         }
       }

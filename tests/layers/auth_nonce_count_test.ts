@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { type Layer, NetworkAccessManager, NetworkRequest } from "../../mod.ts";
+
+/**
+ * A Digest server (MD5, qop=auth) that tracks the nonce count per nonce, as RFC 7616 section
+ * 3.4 describes it: an answer whose count was seen before with its nonce is a replay, refused
+ * with a new challenge (not `stale`). `sharedNonce` gives every challenge the same nonce, as
+ * servers whose nonces are made from the time (Apache's mod_auth_digest) do within a second.
+ * `busyOnce` answers the first accepted request to that path 503 (after counting its nc).
+ */
+function startCountingServer(options: { sharedNonce?: boolean; busyOnce?: string } = {}) {
+  const realm = "counted";
+  const users: Record<string, string> = { alice: "wonderland" };
+  const md5 = (text: string) => createHash("md5").update(text).digest("hex");
+  const seen = new Map<string, Set<number>>();
+  const shared = randomBytes(12).toString("hex");
+  const log: { path: string; nc: number | undefined; outcome: string }[] = [];
+  let busy = options.busyOnce;
+  const challenge = () => {
+    const nonce = options.sharedNonce ? shared : randomBytes(12).toString("hex");
+    if (!seen.has(nonce)) seen.set(nonce, new Set());
+    return `Digest realm="${realm}", qop="auth", nonce="${nonce}", opaque="o"`;
+  };
+  const verify = (authorization: string | null, method: string, target: string) => {
+    if (authorization === null) return { outcome: "missing" };
+    const p = new Map<string, string>();
+    for (const m of authorization.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) {
+      p.set(m[1]!.toLowerCase(), m[2] ?? m[3]!);
+    }
+    const nonce = p.get("nonce") ?? "";
+    const counts = seen.get(nonce);
+    const ncText = p.get("nc") ?? "";
+    const nc = parseInt(ncText, 16);
+    const password = users[p.get("username") ?? ""];
+    if (counts === undefined || password === undefined || p.get("uri") !== target) {
+      return { nc, outcome: "bad" };
+    }
+    const ha1 = md5(`${p.get("username")}:${realm}:${password}`);
+    const ha2 = md5(`${method}:${target}`);
+    const expected = md5(`${ha1}:${nonce}:${ncText}:${p.get("cnonce")}:auth:${ha2}`);
+    if (p.get("response") !== expected) return { nc, outcome: "bad-response" };
+    if (counts.has(nc)) return { nc, outcome: "nc-replay" };
+    counts.add(nc);
+    return { nc, outcome: "ok" };
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    await request.body?.cancel();
+    const url = new URL(request.url);
+    const target = url.pathname + url.search;
+    const { nc, outcome } = verify(request.headers.get("authorization"), request.method, target);
+    log.push({ path: target, nc, outcome });
+    if (outcome !== "ok") {
+      return new Response(outcome, { status: 401, headers: { "www-authenticate": challenge() } });
+    }
+    if (busy === target) {
+      busy = undefined;
+      return new Response("busy", { status: 503, headers: { "retry-after": "0" } });
+    }
+    return new Response(`hello ${target}`);
+  });
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    log,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** A network layer (each exchange as it goes to the transport) recording the nc it carries. */
+function recordSent(sent: number[]): Layer {
+  return (next) => (exchange) => {
+    const nc = /\bnc=([0-9a-f]{8})/.exec(exchange.headers.get("authorization") ?? "")?.[1];
+    if (nc !== undefined) sent.push(parseInt(nc, 16));
+    return next(exchange);
+  };
+}
+
+const increasing = (counts: number[]) => counts.every((nc, i) => i === 0 || nc > counts[i - 1]!);
+
+Deno.test("Digest nonce counts never repeat and rise in the order requests are sent", async (t) => {
+  const paths = Array.from({ length: 10 }, (_, i) => `/p${i}`);
+  await t.step("10 concurrent requests of mixed priorities after the first challenge", async () => {
+    await using server = startCountingServer();
+    let asks = 0;
+    const sent: number[] = [];
+    await using manager = new NetworkAccessManager({
+      authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+    });
+    // A request layer of one's own: requests wait for their queue slot inside the pipeline.
+    manager.use((next) => (exchange) => next(exchange));
+    manager.use(recordSent(sent), "network");
+    assert.equal(await manager.get(`${server.origin}/first`).text(), "hello /first");
+    const replies = paths.map((path, i) =>
+      manager.get(new NetworkRequest(`${server.origin}${path}`), {
+        priority: i % 2 === 0 ? "low" : "high",
+      })
+    );
+    assert.deepEqual(
+      await Promise.all(replies.map((reply) => reply.text())),
+      paths.map((path) => `hello ${path}`),
+    );
+    assert.equal(asks, 1);
+    assert.equal(sent.length, 11);
+    assert.ok(increasing(sent), `sent out of order: ${sent}`);
+    assert.deepEqual(server.log.filter((e) => e.outcome !== "ok").map((e) => e.outcome), [
+      "missing",
+    ]);
+  });
+  await t.step("a retried request sends a new count", async () => {
+    await using server = startCountingServer({ busyOnce: "/busy" });
+    let asks = 0;
+    const sent: number[] = [];
+    await using manager = new NetworkAccessManager({
+      authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+      retry: { limit: 1, delay: 0, jitter: false },
+    });
+    manager.use(recordSent(sent), "network");
+    assert.equal(await manager.get(`${server.origin}/first`).text(), "hello /first");
+    assert.equal(await manager.get(`${server.origin}/busy`).text(), "hello /busy");
+    assert.equal(asks, 1);
+    assert.deepEqual(sent, [1, 2, 3]);
+    assert.deepEqual(server.log.map((e) => e.outcome), ["missing", "ok", "ok", "ok"]);
+  });
+  await t.step("concurrent requests with a URL's credentials and one nonce", async () => {
+    await using server = startCountingServer({ sharedNonce: true });
+    const sent: number[] = [];
+    await using manager = new NetworkAccessManager();
+    manager.use(recordSent(sent), "network");
+    const url = new URL(server.origin);
+    url.username = "alice";
+    url.password = "wonderland";
+    const replies = paths.map((path) => manager.get(new URL(path, url)));
+    assert.deepEqual(
+      await Promise.all(replies.map((reply) => reply.text())),
+      paths.map((path) => `hello ${path}`),
+    );
+    assert.deepEqual(sent.toSorted((a, b) => a - b), paths.map((_, i) => i + 1));
+    assert.ok(increasing(sent), `sent out of order: ${sent}`);
+    assert.equal(server.log.filter((e) => e.outcome === "nc-replay").length, 0);
+  });
+});
