@@ -10,6 +10,7 @@
 import { basicAuthorization } from "../auth/basic.ts";
 import {
   challengesFromHeaders,
+  parseAuthParams,
   selectChallenge,
   type SelectedChallenge,
 } from "../auth/challenge.ts";
@@ -264,6 +265,26 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     return stamp.value;
   };
 
+  /**
+   * Takes the `nextnonce` of an `Authentication-Info` (or `Proxy-Authentication-Info`) value
+   * (RFC 7616 section 3.5) for the next requests of the space `stamp` answered, unless they
+   * moved on to another nonce meanwhile: the server wants it used, and may call the old one
+   * stale.
+   */
+  const takeNextNonce = (answer: Answer, stamp: DigestStamp, info: string | null): void => {
+    if (info === null) return;
+    const nonce = parseAuthParams(info).nextnonce;
+    const used = stamp.digest;
+    if (nonce === undefined || nonce === "" || nonce === used.nonce) return;
+    const digest: DigestChallenge = { ...used, nonce, stale: false };
+    const pending = answer.pending;
+    if (pending !== undefined) {
+      if (pending.digest?.nonce === used.nonce) pending.digest = digest;
+    } else if (cache.get(answer.space)?.digest?.nonce === used.nonce) {
+      cache.updateDigest(answer.space, digest);
+    }
+  };
+
   /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
   const basicHeader = (answer: Answer): string => {
     try {
@@ -343,8 +364,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let proxyAnswered = false;
     /** The `Proxy-Authorization` value `toProxy` set on the current attempt. */
     let proxyValue: string | undefined;
+    /** The proxy's Digest answer of the current attempt, for its `nextnonce`. */
+    let proxyStamp: DigestStamp | undefined;
     const toProxy: ProxyChosen = (sending, chosen) => {
       proxy = undefined;
+      proxyStamp = undefined;
       const via = httpProxyOf(chosen);
       const cached = via === undefined ? undefined : cache.forProxy(via.origin);
       let value: string | undefined;
@@ -352,9 +376,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         try {
           // The Digest uri is the path and query even though the request line to the proxy is
           // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
-          value = cached.scheme === "basic"
-            ? basicAuthorization(cached.credentials)
-            : sendDigest(stampDigest(cached, method, requestTarget(), entity));
+          if (cached.scheme === "basic") value = basicAuthorization(cached.credentials);
+          else {
+            proxyStamp = stampDigest(cached, method, requestTarget(), entity);
+            value = sendDigest(proxyStamp);
+          }
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -416,6 +442,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         attempt.headers = headers;
         proxy = undefined;
         proxyValue = undefined;
+        proxyStamp = undefined;
         proxyHooked = plain.protocol === "http:" &&
           (proxyAnswered || !baseHeaders.has("proxy-authorization"));
         if (proxyHooked || serverStamp !== undefined) setProxyChosen(attempt, onSend);
@@ -424,7 +451,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
+      if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
+        takeNextNonce(proxy, proxyStamp, response.headers.get("proxy-authentication-info"));
+      }
       if (response.status !== 401 && !isProxy) {
+        if (serverStamp !== undefined && serverSent) {
+          takeNextNonce(server!, serverStamp, response.headers.get("authentication-info"));
+        }
         // The server took credentials the cache did not hold yet: they join it now.
         const pending = server?.pending;
         if (pending !== undefined) {

@@ -8,8 +8,14 @@ import { type Layer, NetworkAccessManager, NetworkRequest } from "../../mod.ts";
  * with a new challenge (not `stale`). `sharedNonce` gives every challenge the same nonce, as
  * servers whose nonces are made from the time (Apache's mod_auth_digest) do within a second.
  * `busyOnce` answers the first accepted request to that path 503 (after counting its nc).
+ * `nextNonce` makes each nonce good for one request, and gives the next one in
+ * `Authentication-Info` (RFC 7616 section 3.5); an old one is answered `stale=true`. `proxy`
+ * plays an http proxy: 407, `Proxy-Authenticate`, `Proxy-Authorization`,
+ * `Proxy-Authentication-Info`.
  */
-function startCountingServer(options: { sharedNonce?: boolean; busyOnce?: string } = {}) {
+function startCountingServer(
+  options: { sharedNonce?: boolean; busyOnce?: string; nextNonce?: boolean; proxy?: boolean } = {},
+) {
   const realm = "counted";
   const users: Record<string, string> = { alice: "wonderland" };
   const md5 = (text: string) => createHash("md5").update(text).digest("hex");
@@ -17,11 +23,15 @@ function startCountingServer(options: { sharedNonce?: boolean; busyOnce?: string
   const shared = randomBytes(12).toString("hex");
   const log: { path: string; nc: number | undefined; outcome: string }[] = [];
   let busy = options.busyOnce;
-  const challenge = () => {
+  const used = new Set<string>();
+  const newNonce = () => {
     const nonce = options.sharedNonce ? shared : randomBytes(12).toString("hex");
     if (!seen.has(nonce)) seen.set(nonce, new Set());
-    return `Digest realm="${realm}", qop="auth", nonce="${nonce}", opaque="o"`;
+    return nonce;
   };
+  const challenge = (stale: boolean) =>
+    `Digest realm="${realm}", qop="auth", nonce="${newNonce()}", opaque="o"` +
+    (stale ? ", stale=true" : "");
   const verify = (authorization: string | null, method: string, target: string) => {
     if (authorization === null) return { outcome: "missing" };
     const p = new Map<string, string>();
@@ -40,24 +50,40 @@ function startCountingServer(options: { sharedNonce?: boolean; busyOnce?: string
     const ha2 = md5(`${method}:${target}`);
     const expected = md5(`${ha1}:${nonce}:${ncText}:${p.get("cnonce")}:auth:${ha2}`);
     if (p.get("response") !== expected) return { nc, outcome: "bad-response" };
+    if (used.has(nonce)) return { nc, outcome: "stale" };
     if (counts.has(nc)) return { nc, outcome: "nc-replay" };
     counts.add(nc);
+    if (options.nextNonce) used.add(nonce);
     return { nc, outcome: "ok" };
   };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     await request.body?.cancel();
     const url = new URL(request.url);
     const target = url.pathname + url.search;
-    const { nc, outcome } = verify(request.headers.get("authorization"), request.method, target);
+    const proxy = options.proxy === true;
+    const authorization = request.headers.get(proxy ? "proxy-authorization" : "authorization");
+    const { nc, outcome } = verify(authorization, request.method, target);
     log.push({ path: target, nc, outcome });
     if (outcome !== "ok") {
-      return new Response(outcome, { status: 401, headers: { "www-authenticate": challenge() } });
+      return new Response(outcome, {
+        status: proxy ? 407 : 401,
+        headers: {
+          [proxy ? "proxy-authenticate" : "www-authenticate"]: challenge(outcome === "stale"),
+        },
+      });
     }
     if (busy === target) {
       busy = undefined;
       return new Response("busy", { status: 503, headers: { "retry-after": "0" } });
     }
-    return new Response(`hello ${target}`);
+    const headers = new Headers();
+    if (options.nextNonce) {
+      headers.set(
+        proxy ? "proxy-authentication-info" : "authentication-info",
+        `qop=auth, nextnonce="${newNonce()}"`,
+      );
+    }
+    return new Response(`hello ${target}`, { headers });
   });
   return {
     origin: `http://127.0.0.1:${server.addr.port}`,
@@ -137,5 +163,41 @@ Deno.test("Digest nonce counts never repeat and rise in the order requests are s
     assert.deepEqual(sent.toSorted((a, b) => a - b), paths.map((_, i) => i + 1));
     assert.ok(increasing(sent), `sent out of order: ${sent}`);
     assert.equal(server.log.filter((e) => e.outcome === "nc-replay").length, 0);
+  });
+});
+
+Deno.test("Digest takes the nextnonce of Authentication-Info for the next request", async (t) => {
+  for (const proxy of [false, true]) {
+    await t.step(proxy ? "from an http proxy" : "from a server", async () => {
+      await using server = startCountingServer({ nextNonce: true, proxy });
+      let asks = 0;
+      await using manager = new NetworkAccessManager({
+        authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+        ...(proxy ? { proxy: { type: "http", url: server.origin } } : {}),
+      });
+      const base = proxy ? "http://origin.test" : server.origin;
+      for (const path of ["/a", "/b", "/c"]) {
+        assert.equal(await manager.get(`${base}${path}`).text(), `hello ${path}`);
+      }
+      assert.equal(asks, 1);
+      // Each request after the first uses the nonce the last one gave, from nc 1: none is
+      // answered stale and sent again.
+      assert.deepEqual(server.log.map((e) => [e.path, e.outcome, e.nc]), [
+        ["/a", "missing", undefined],
+        ["/a", "ok", 1],
+        ["/b", "ok", 1],
+        ["/c", "ok", 1],
+      ]);
+    });
+  }
+  await t.step("with a URL's credentials", async () => {
+    await using server = startCountingServer({ nextNonce: true });
+    await using manager = new NetworkAccessManager();
+    const url = new URL(server.origin);
+    url.username = "alice";
+    url.password = "wonderland";
+    assert.equal(await manager.get(new URL("/a", url)).text(), "hello /a");
+    assert.equal(await manager.get(new URL("/b", url)).text(), "hello /b");
+    assert.deepEqual(server.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
   });
 });
