@@ -52,6 +52,8 @@ export interface NonceState {
   sent: number;
   /** For a `-sess` algorithm, the client nonce its session key is made with. */
   cnonce: string | undefined;
+  /** The credentials a response accepted with the nonce, once one did. */
+  accepted?: AuthCredentials;
 }
 
 interface Entry {

@@ -93,6 +93,11 @@ interface Answer {
    * challenge they answer. Cached credentials have none.
    */
   pending?: { digest: DigestChallenge | undefined };
+  /**
+   * For cached credentials, the Digest challenge this request was given, answered instead of
+   * the one the cache holds (which another request may have replaced meanwhile).
+   */
+  own?: DigestChallenge | undefined;
 }
 
 /**
@@ -202,7 +207,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
 
   /** The Digest challenge `answer` answers: its own, or its space's cached one. */
   const digestOf = (answer: Answer): DigestChallenge | undefined =>
-    answer.pending === undefined ? cache.get(answer.space)?.digest : answer.pending.digest;
+    answer.pending === undefined
+      ? answer.own ?? cache.get(answer.space)?.digest
+      : answer.pending.digest;
 
   /**
    * The Digest header value answering with `answer`, drawing the next count of its nonce; `body`
@@ -406,6 +413,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
 
     /** The server's Digest answer of the current attempt, counted again as it is sent. */
     let serverStamp: DigestStamp | undefined;
+    const dropServerStamp = () => void (serverStamp = undefined);
     /** Whether the current attempt gets the proxy's credentials as it is sent. */
     let proxyHooked = false;
     /**
@@ -429,7 +437,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     for (;;) {
       // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
-      serverStamp = undefined;
+      // Set by `answerWith` (a call, so that the type of what it set is not narrowed away).
+      dropServerStamp();
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
         serverSent = await answerWith(headers, "authorization", server, requestTarget());
@@ -452,10 +461,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const isProxy = response.status === 407;
       if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
+        proxyStamp.state.accepted = proxyStamp.credentials;
         takeNextNonce(proxy, proxyStamp, response.headers.get("proxy-authentication-info"));
       }
       if (response.status !== 401 && !isProxy) {
         if (serverStamp !== undefined && serverSent) {
+          serverStamp.state.accepted = serverStamp.credentials;
           takeNextNonce(server!, serverStamp, response.headers.get("authentication-info"));
         }
         // The server took credentials the cache did not hold yet: they join it now.
@@ -518,11 +529,20 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         ? selected.digest
         : undefined;
       let answer: Answer | undefined;
+      // Refused although a response accepted these credentials with this nonce before: what the
+      // server refuses is the nonce or its count (a server that wants the counts to arrive in
+      // order, which concurrent requests over several connections may not), not the credentials.
+      const sentStamp = isProxy ? proxyStamp : serverSent ? serverStamp : undefined;
+      const accepted = sentStamp?.state.accepted;
+      const replayed = accepted !== undefined &&
+        accepted.username === sentStamp!.credentials.username &&
+        accepted.password === sentStamp!.credentials.password;
       if (
-        digest?.stale && sent?.scheme === "digest" && sameSpace(sent.space, space) &&
-        staleRetries < MAX_STALE
+        (digest?.stale || (digest !== undefined && replayed)) && sent?.scheme === "digest" &&
+        sameSpace(sent.space, space) && staleRetries < MAX_STALE
       ) {
-        // The credentials were right; only the nonce aged. Retry without asking.
+        // The credentials were right; only the nonce aged. Retry with the new one, without
+        // asking.
         staleRetries++;
         answer = sent;
       } else {
@@ -564,6 +584,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           { scheme: answer.scheme, credentials: answer.credentials, digest },
           isProxy ? undefined : plain,
         );
+        answer.own = digest;
       }
       if (isProxy) proxyAnswered = true;
       else server = answer;

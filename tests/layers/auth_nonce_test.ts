@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { type Layer, NetworkAccessManager, NetworkRequest } from "../../mod.ts";
+import { startAuthServer } from "../_helpers/auth_server.ts";
 
 /**
  * A Digest server (MD5, qop=auth) that tracks the nonce count per nonce, as RFC 7616 section
@@ -11,10 +12,18 @@ import { type Layer, NetworkAccessManager, NetworkRequest } from "../../mod.ts";
  * `nextNonce` makes each nonce good for one request, and gives the next one in
  * `Authentication-Info` (RFC 7616 section 3.5); an old one is answered `stale=true`. `proxy`
  * plays an http proxy: 407, `Proxy-Authenticate`, `Proxy-Authorization`,
- * `Proxy-Authentication-Info`.
+ * `Proxy-Authentication-Info`. `refuseOnce` refuses the first answer to that path, right as it
+ * is, with a new challenge that is not `stale` (as a server does that wants the counts of a nonce
+ * to arrive in order, when another request's higher count came first).
  */
 function startCountingServer(
-  options: { sharedNonce?: boolean; busyOnce?: string; nextNonce?: boolean; proxy?: boolean } = {},
+  options: {
+    sharedNonce?: boolean;
+    busyOnce?: string;
+    nextNonce?: boolean;
+    proxy?: boolean;
+    refuseOnce?: string;
+  } = {},
 ) {
   const realm = "counted";
   const users: Record<string, string> = { alice: "wonderland" };
@@ -23,6 +32,7 @@ function startCountingServer(
   const shared = randomBytes(12).toString("hex");
   const log: { path: string; nc: number | undefined; outcome: string }[] = [];
   let busy = options.busyOnce;
+  let refuse = options.refuseOnce;
   const used = new Set<string>();
   const newNonce = () => {
     const nonce = options.sharedNonce ? shared : randomBytes(12).toString("hex");
@@ -62,7 +72,11 @@ function startCountingServer(
     const target = url.pathname + url.search;
     const proxy = options.proxy === true;
     const authorization = request.headers.get(proxy ? "proxy-authorization" : "authorization");
-    const { nc, outcome } = verify(authorization, request.method, target);
+    let { nc, outcome } = verify(authorization, request.method, target);
+    if (outcome === "ok" && refuse === target) {
+      refuse = undefined;
+      outcome = "nc-order";
+    }
     log.push({ path: target, nc, outcome });
     if (outcome !== "ok") {
       return new Response(outcome, {
@@ -200,4 +214,53 @@ Deno.test("Digest takes the nextnonce of Authentication-Info for the next reques
     assert.equal(await manager.get(new URL("/b", url)).text(), "hello /b");
     assert.deepEqual(server.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
   });
+});
+
+Deno.test("Digest credentials a nonce was accepted with are sent again with a new nonce when only the nonce is refused", async (t) => {
+  await t.step("a refusal after the nonce worked: no asking, the cache kept", async () => {
+    await using server = startCountingServer({ refuseOnce: "/b" });
+    let asks = 0;
+    await using manager = new NetworkAccessManager({
+      authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+    });
+    for (const path of ["/a", "/b", "/c"]) {
+      assert.equal(await manager.get(`${server.origin}${path}`).text(), `hello ${path}`);
+    }
+    assert.equal(asks, 1);
+    assert.deepEqual(server.log.map((e) => [e.path, e.outcome]), [
+      ["/a", "missing"],
+      ["/a", "ok"],
+      ["/b", "nc-order"],
+      ["/b", "ok"],
+      ["/c", "ok"],
+    ]);
+  });
+  await t.step("wrong credentials are still asked for again", async () => {
+    await using server = startCountingServer();
+    const answers = [
+      { username: "alice", password: "wrong" },
+      { username: "alice", password: "wonderland" },
+    ];
+    let asks = 0;
+    await using manager = new NetworkAccessManager({ authenticator: () => answers[asks++] });
+    assert.equal(await manager.get(`${server.origin}/a`).text(), "hello /a");
+    assert.equal(asks, 2);
+  });
+  await t.step(
+    "10 concurrent requests to a server that refuses a count lower than one it saw",
+    async () => {
+      // This server refuses a count at or below the highest one it saw with the nonce; requests
+      // sent at once over several connections may reach it in any order.
+      await using auth = startAuthServer({ scheme: "digest", users: { alice: "wonderland" } });
+      let asks = 0;
+      await using manager = new NetworkAccessManager({
+        authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+      });
+      assert.equal(await manager.get(`${auth.origin}/first`).text(), "hello alice");
+      const replies = Array.from({ length: 10 }, (_, i) => manager.get(`${auth.origin}/p${i}`));
+      const texts = await Promise.all(replies.map((reply) => reply.text()));
+      assert.deepEqual(texts, replies.map(() => "hello alice"));
+      assert.equal(asks, 1);
+    },
+  );
 });
