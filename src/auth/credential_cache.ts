@@ -392,7 +392,12 @@ export class CredentialCache {
    * @returns Whether it was in the cache.
    */
   delete(space: ProtectionSpace): boolean {
-    return this.#remove(spaceKey(validateSpace(space)));
+    const key = spaceKey(validateSpace(space));
+    // The space's nonces keep their counts (the server may still know them), not the credentials.
+    for (const [nonceKey, state] of this.#nonces) {
+      if (nonceKey.startsWith(`${key}\n`)) state.accepted = undefined;
+    }
+    return this.#remove(key);
   }
 
   /** Forgets every protection space. */
