@@ -456,8 +456,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           (proxyAnswered || !baseHeaders.has("proxy-authorization"));
         if (proxyHooked || serverStamp !== undefined) setProxyChosen(attempt, onSend);
         response = await next(attempt);
-        // The next hop starts from what was asked, not from the proxy's credentials.
-        if (proxyValue !== undefined) attempt.headers = headers;
+        // The next hop starts from what was asked, not from the credentials of this one: the
+        // first attempt is the exchange the layers above (a redirect's next hop) read again.
+        if (attempt === exchange) attempt.headers = baseHeaders;
+        else if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
       if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {

@@ -14,7 +14,8 @@ import { startAuthServer } from "../_helpers/auth_server.ts";
  * plays an http proxy: 407, `Proxy-Authenticate`, `Proxy-Authorization`,
  * `Proxy-Authentication-Info`. `refuseOnce` refuses the first answer to that path, right as it
  * is, with a new challenge that is not `stale` (as a server does that wants the counts of a nonce
- * to arrive in order, when another request's higher count came first).
+ * to arrive in order, when another request's higher count came first). `redirect` answers an
+ * accepted request to its first path with a 302 to the second.
  */
 function startCountingServer(
   options: {
@@ -23,6 +24,7 @@ function startCountingServer(
     nextNonce?: boolean;
     proxy?: boolean;
     refuseOnce?: string;
+    redirect?: [string, string];
   } = {},
 ) {
   const realm = "counted";
@@ -89,6 +91,9 @@ function startCountingServer(
     if (busy === target) {
       busy = undefined;
       return new Response("busy", { status: 503, headers: { "retry-after": "0" } });
+    }
+    if (options.redirect?.[0] === target) {
+      return new Response(null, { status: 302, headers: { location: options.redirect[1] } });
     }
     const headers = new Headers();
     if (options.nextNonce) {
@@ -263,4 +268,23 @@ Deno.test("Digest credentials a nonce was accepted with are sent again with a ne
       assert.equal(asks, 1);
     },
   );
+});
+
+Deno.test("Digest answers each hop of a same-origin redirect afresh, with its own uri and count", async () => {
+  await using server = startCountingServer({ redirect: ["/a", "/b"] });
+  let asks = 0;
+  await using manager = new NetworkAccessManager({
+    authenticator: () => (asks++, { username: "alice", password: "wonderland" }),
+  });
+  // The second time, /a is answered up front from the cache; its hop to /b must not carry that.
+  assert.equal(await manager.get(`${server.origin}/a`).text(), "hello /b");
+  assert.equal(await manager.get(`${server.origin}/a`).text(), "hello /b");
+  assert.equal(asks, 1);
+  assert.deepEqual(server.log.map((e) => [e.path, e.outcome, e.nc]), [
+    ["/a", "missing", undefined],
+    ["/a", "ok", 1],
+    ["/b", "ok", 2],
+    ["/a", "ok", 3],
+    ["/b", "ok", 4],
+  ]);
 });
