@@ -191,6 +191,31 @@ export function parseChallenges(value: string): AuthChallenge[] {
 }
 
 /**
+ * Parses a comma-separated list of auth-params (`name=token` or `name="quoted \"string\""`), as
+ * `Authentication-Info` and `Proxy-Authentication-Info` carry them (RFC 9110 section 11.6.3).
+ * Malformed elements are skipped; of a parameter given twice, the first counts.
+ *
+ * @param value The header value.
+ * @returns The parameters by lower-case name, quoted strings unescaped.
+ */
+export function parseAuthParams(value: string): Record<string, string> {
+  const params = Object.create(null) as Record<string, string>;
+  const scanner = new Scanner(value);
+  while (!scanner.done) {
+    scanner.skipOws();
+    if (scanner.peek() === ",") {
+      scanner.i++;
+      continue;
+    }
+    if (scanner.done) break;
+    const param = readParam(scanner);
+    if (param === undefined) scanner.skipElement();
+    else if (!(param[0] in params)) params[param[0]] = param[1];
+  }
+  return params;
+}
+
+/**
  * Reads the challenges of a response: `WWW-Authenticate` for a 401, or `Proxy-Authenticate`
  * for a 407 (`proxy` true).
  *

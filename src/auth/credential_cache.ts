@@ -40,13 +40,29 @@ export interface CachedCredentials {
   readonly cnonce: string | undefined;
 }
 
+/**
+ * What is kept of one Digest nonce of a protection space, shared by every request that answers
+ * with it (cached credentials and a URL's alike): a server that tracks the nonce count per nonce
+ * refuses a count it saw before, whichever request sent it.
+ */
+export interface NonceState {
+  /** The last nonce count drawn for the nonce (0 before the first). */
+  nc: number;
+  /** The highest nonce count sent with the nonce (0 before the first). */
+  sent: number;
+  /** For a `-sess` algorithm, the client nonce its session key is made with. */
+  cnonce: string | undefined;
+  /** The credentials a response accepted with the nonce, once one did. */
+  accepted?: AuthCredentials;
+}
+
 interface Entry {
   space: ProtectionSpace;
   scheme: "basic" | "digest";
   credentials: AuthCredentials;
   digest: DigestChallenge | undefined;
-  nc: number;
-  cnonce: string | undefined;
+  /** The state of `digest`'s nonce. */
+  nonce: NonceState | undefined;
   /** Path prefixes (directories) of the origin known to be in the space. */
   paths: Set<string>;
 }
@@ -108,8 +124,8 @@ function snapshot(entry: Entry): CachedCredentials {
     scheme: entry.scheme,
     credentials: { ...entry.credentials },
     digest: entry.digest,
-    nc: entry.nc,
-    cnonce: entry.cnonce,
+    nc: entry.nonce?.nc ?? 0,
+    cnonce: entry.nonce?.cnonce,
   };
 }
 
@@ -121,6 +137,8 @@ function snapshot(entry: Entry): CachedCredentials {
  */
 export class CredentialCache {
   readonly #entries = new Map<string, Entry>();
+  /** The states of the Digest nonces in use, by space and nonce; the least recently used go. */
+  readonly #nonces = new Map<string, NonceState>();
   readonly #maxEntries: number;
   /** How many server spaces each origin has, and how many proxy spaces there are. */
   readonly #serverOrigins = new Map<string, number>();
@@ -181,9 +199,10 @@ export class CredentialCache {
   /**
    * Records credentials that a server (or proxy) accepted, or that are about to be sent, for a
    * protection space. With a `url`, the directory of its path joins the space's paths; a
-   * Digest challenge's `domain` URIs of the same origin join too. A new Digest nonce restarts
-   * the nonce count (at `value.nc` when given) and the `-sess` session (at `value.cnonce` when
-   * given); the same nonce keeps them (the higher of the two counts, the given client nonce).
+   * Digest challenge's `domain` URIs of the same origin join too. The nonce count and `-sess`
+   * session are those of the nonce ({@linkcode CredentialCache.nonceState}): a new nonce starts
+   * them, the same nonce keeps them; `value.nc` raises the count to at least that, and
+   * `value.cnonce` sets the session's client nonce.
    *
    * @param space The protection space.
    * @param value The scheme, credentials and, for Digest, the challenge, the nonce count
@@ -206,15 +225,17 @@ export class CredentialCache {
     const valid = validateSpace(space);
     const key = spaceKey(valid);
     const previous = this.#entries.get(key);
-    const sameNonce = previous?.digest !== undefined && value.digest !== undefined &&
-      previous.digest.nonce === value.digest.nonce;
+    const nonce = value.digest === undefined ? undefined : this.nonceState(valid, value.digest);
+    if (nonce !== undefined) {
+      nonce.nc = Math.max(nonce.nc, value.nc ?? 0);
+      if (value.cnonce !== undefined) nonce.cnonce = value.cnonce;
+    }
     const entry: Entry = {
       space: valid,
       scheme: value.scheme,
       credentials: { username: value.credentials.username, password: value.credentials.password },
       digest: value.digest,
-      nc: Math.max(sameNonce ? previous!.nc : 0, value.nc ?? 0),
-      cnonce: value.cnonce ?? (sameNonce ? previous!.cnonce : undefined),
+      nonce,
       paths: previous?.paths ?? new Set(),
     };
     if (url !== undefined && url.origin === valid.origin) {
@@ -300,8 +321,8 @@ export class CredentialCache {
         `Cannot count nonce: no Digest challenge cached for realm '${space.realm}' of ${space.origin}`,
       );
     }
-    entry.nc += 1;
-    return entry.nc;
+    entry.nonce ??= this.nonceState(entry.space, entry.digest);
+    return ++entry.nonce.nc;
   }
 
   /**
@@ -323,7 +344,8 @@ export class CredentialCache {
       );
     }
     if (!entry.digest.algorithm.endsWith("-sess")) return undefined;
-    return entry.cnonce ??= newCnonce();
+    entry.nonce ??= this.nonceState(entry.space, entry.digest);
+    return entry.nonce.cnonce ??= newCnonce();
   }
 
   /**
@@ -337,12 +359,30 @@ export class CredentialCache {
   updateDigest(space: ProtectionSpace, digest: DigestChallenge): boolean {
     const entry = this.#entries.get(spaceKey(validateSpace(space)));
     if (entry === undefined) return false;
-    if (entry.digest?.nonce !== digest.nonce) {
-      entry.nc = 0;
-      entry.cnonce = undefined;
-    }
     entry.digest = digest;
+    entry.nonce = this.nonceState(entry.space, digest);
     return true;
+  }
+
+  /**
+   * The state of a Digest nonce of a protection space (its nonce count, the highest count sent,
+   * its `-sess` client nonce), one object for every request that answers with that nonce; made
+   * at the first call for the nonce.
+   *
+   * @param space The protection space.
+   * @param digest The challenge whose nonce it is.
+   * @returns The nonce's state, to count in.
+   */
+  nonceState(space: ProtectionSpace, digest: DigestChallenge): NonceState {
+    const key = `${spaceKey(validateSpace(space))}\n${digest.nonce}`;
+    let state = this.#nonces.get(key);
+    if (state !== undefined) this.#nonces.delete(key);
+    else state = { nc: 0, sent: 0, cnonce: undefined };
+    this.#nonces.set(key, state);
+    while (this.#nonces.size > this.#maxEntries * 2) {
+      this.#nonces.delete(this.#nonces.keys().next().value!);
+    }
+    return state;
   }
 
   /**
@@ -352,12 +392,18 @@ export class CredentialCache {
    * @returns Whether it was in the cache.
    */
   delete(space: ProtectionSpace): boolean {
-    return this.#remove(spaceKey(validateSpace(space)));
+    const key = spaceKey(validateSpace(space));
+    // The space's nonces keep their counts (the server may still know them), not the credentials.
+    for (const [nonceKey, state] of this.#nonces) {
+      if (nonceKey.startsWith(`${key}\n`)) state.accepted = undefined;
+    }
+    return this.#remove(key);
   }
 
   /** Forgets every protection space. */
   clear(): void {
     this.#entries.clear();
+    this.#nonces.clear();
     this.#serverOrigins.clear();
     this.#proxySpaces = 0;
   }

@@ -10,6 +10,7 @@
 import { basicAuthorization } from "../auth/basic.ts";
 import {
   challengesFromHeaders,
+  parseAuthParams,
   selectChallenge,
   type SelectedChallenge,
 } from "../auth/challenge.ts";
@@ -18,6 +19,7 @@ import {
   type AuthCredentials,
   type CredentialCache,
   credentialsFromUrl,
+  type NonceState,
   type ProtectionSpace,
   withoutCredentials,
 } from "../auth/credential_cache.ts";
@@ -88,9 +90,32 @@ interface Answer {
   credentials: AuthCredentials;
   /**
    * For credentials the cache does not hold yet (a URL's, until they work): the Digest
-   * challenge they answer and the nonce count used with it. Cached credentials have none.
+   * challenge they answer. Cached credentials have none.
    */
-  pending?: { digest: DigestChallenge | undefined; nc: number; cnonce?: string | undefined };
+  pending?: { digest: DigestChallenge | undefined };
+  /**
+   * For cached credentials, the Digest challenge this request was given, answered instead of
+   * the one the cache holds (which another request may have replaced meanwhile).
+   */
+  own?: DigestChallenge | undefined;
+}
+
+/**
+ * A Digest header value made for one attempt, with what it was made from: sent as it is when
+ * its nonce count is above every count already sent with its nonce, else made again with a new
+ * count (see `sendDigest`).
+ */
+interface DigestStamp {
+  value: string;
+  nc: number;
+  sent: boolean;
+  readonly state: NonceState;
+  readonly digest: DigestChallenge;
+  readonly credentials: AuthCredentials;
+  readonly method: string;
+  readonly uri: string;
+  readonly cnonce: string | undefined;
+  readonly body: Uint8Array | undefined;
 }
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
@@ -182,44 +207,89 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
 
   /** The Digest challenge `answer` answers: its own, or its space's cached one. */
   const digestOf = (answer: Answer): DigestChallenge | undefined =>
-    answer.pending === undefined ? cache.get(answer.space)?.digest : answer.pending.digest;
+    answer.pending === undefined
+      ? answer.own ?? cache.get(answer.space)?.digest
+      : answer.pending.digest;
 
   /**
-   * The Digest header value answering with `answer`, counting a nonce use; `body` is the
-   * request's body as sent, for `qop=auth-int`.
+   * The Digest header value answering with `answer`, drawing the next count of its nonce; `body`
+   * is the request's body as sent, for `qop=auth-int`. It goes to the network through
+   * `sendDigest`.
    */
-  const header = (
+  const stampDigest = (
     answer: Answer,
     method: string,
     uri: string,
     body: Uint8Array | undefined,
-  ): string => {
-    const pending = answer.pending;
+  ): DigestStamp => {
     const digest = digestOf(answer);
     if (digest === undefined) throw new RangeError("no Digest challenge cached");
     if (digest.qop === "auth-int" && body === undefined) {
       throw new RangeError("the body for qop=auth-int is not known");
     }
-    let nc: number;
-    // A `-sess` session key is made with the first cnonce of the nonce; later requests send
-    // that cnonce again (see digest.ts). Other algorithms draw a fresh one each time.
-    let cnonce: string | undefined;
-    if (pending === undefined) {
-      nc = cache.nextNonceCount(answer.space);
-      cnonce = cache.sessionCnonce(answer.space);
-    } else {
-      nc = ++pending.nc;
-      if (digest.algorithm.endsWith("-sess")) cnonce = pending.cnonce ??= newCnonce();
-    }
-    return digestAuthorization({
+    // One count per nonce, whichever request (cached credentials or a URL's) uses it. A `-sess`
+    // session key is made with the first cnonce of the nonce; later requests send that cnonce
+    // again (see digest.ts). Other algorithms draw a fresh one each time.
+    const state = cache.nonceState(answer.space, digest);
+    const cnonce = digest.algorithm.endsWith("-sess") ? state.cnonce ??= newCnonce() : undefined;
+    const { credentials } = answer;
+    const nc = ++state.nc;
+    const value = digestAuthorization({
       challenge: digest,
-      credentials: answer.credentials,
+      credentials,
       method,
       uri,
       nc,
       cnonce,
       body,
     });
+    return { value, nc, sent: false, state, digest, credentials, method, uri, cnonce, body };
+  };
+
+  /**
+   * The Digest header value to send now: the stamp's own when its count is above every count
+   * sent with its nonce, else (another request with a later count went first, or the stamp was
+   * sent before and this is a retry) one made with a new count. The counts a nonce is sent with
+   * thus never repeat and rise in the order the requests go to the network, however the queue
+   * and the retries order them.
+   */
+  const sendDigest = (stamp: DigestStamp): string => {
+    const { state } = stamp;
+    if (stamp.sent || stamp.nc <= state.sent) {
+      stamp.nc = ++state.nc;
+      stamp.value = digestAuthorization({
+        challenge: stamp.digest,
+        credentials: stamp.credentials,
+        method: stamp.method,
+        uri: stamp.uri,
+        nc: stamp.nc,
+        cnonce: stamp.cnonce,
+        body: stamp.body,
+      });
+    }
+    stamp.sent = true;
+    state.sent = stamp.nc;
+    return stamp.value;
+  };
+
+  /**
+   * Takes the `nextnonce` of an `Authentication-Info` (or `Proxy-Authentication-Info`) value
+   * (RFC 7616 section 3.5) for the next requests of the space `stamp` answered, unless they
+   * moved on to another nonce meanwhile: the server wants it used, and may call the old one
+   * stale.
+   */
+  const takeNextNonce = (answer: Answer, stamp: DigestStamp, info: string | null): void => {
+    if (info === null) return;
+    const nonce = parseAuthParams(info).nextnonce;
+    const used = stamp.digest;
+    if (nonce === undefined || nonce === "" || nonce === used.nonce) return;
+    const digest: DigestChallenge = { ...used, nonce, stale: false };
+    const pending = answer.pending;
+    if (pending !== undefined) {
+      if (pending.digest?.nonce === used.nonce) pending.digest = digest;
+    } else if (cache.get(answer.space)?.digest?.nonce === used.nonce) {
+      cache.updateDigest(answer.space, digest);
+    }
   };
 
   /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
@@ -301,8 +371,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     let proxyAnswered = false;
     /** The `Proxy-Authorization` value `toProxy` set on the current attempt. */
     let proxyValue: string | undefined;
+    /** The proxy's Digest answer of the current attempt, for its `nextnonce`. */
+    let proxyStamp: DigestStamp | undefined;
     const toProxy: ProxyChosen = (sending, chosen) => {
       proxy = undefined;
+      proxyStamp = undefined;
       const via = httpProxyOf(chosen);
       const cached = via === undefined ? undefined : cache.forProxy(via.origin);
       let value: string | undefined;
@@ -310,9 +383,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         try {
           // The Digest uri is the path and query even though the request line to the proxy is
           // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
-          value = cached.scheme === "basic"
-            ? basicAuthorization(cached.credentials)
-            : header(cached, method, requestTarget(), entity);
+          if (cached.scheme === "basic") value = basicAuthorization(cached.credentials);
+          else {
+            proxyStamp = stampDigest(cached, method, requestTarget(), entity);
+            value = sendDigest(proxyStamp);
+          }
         } catch {
           value = undefined; // the space went away meanwhile: the proxy challenges again
         }
@@ -336,10 +411,34 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
     };
 
+    /** The server's Digest answer of the current attempt, counted again as it is sent. */
+    let serverStamp: DigestStamp | undefined;
+    const dropServerStamp = () => void (serverStamp = undefined);
+    /** Whether the current attempt gets the proxy's credentials as it is sent. */
+    let proxyHooked = false;
+    /**
+     * What the proxy layer calls as an attempt goes to the network (each retry too): the
+     * server's Digest answer takes its nonce count now, and the proxy's credentials are set.
+     */
+    const onSend: ProxyChosen = (sending, chosen) => {
+      if (serverStamp !== undefined) {
+        const before = serverStamp.value;
+        const value = sendDigest(serverStamp);
+        if (value !== before) {
+          const headers = new Headers(sending.headers);
+          headers.set("authorization", value);
+          sending.headers = headers;
+        }
+      }
+      if (proxyHooked) toProxy(sending, chosen);
+    };
+
     let attempt = exchange;
     for (;;) {
       // No credentials to send: the request's own headers, uncopied.
       let headers = baseHeaders;
+      // Set by `answerWith` (a call, so that the type of what it set is not narrowed away).
+      dropServerStamp();
       if (server !== undefined) {
         headers = new Headers(baseHeaders);
         serverSent = await answerWith(headers, "authorization", server, requestTarget());
@@ -352,24 +451,31 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         attempt.headers = headers;
         proxy = undefined;
         proxyValue = undefined;
-        const hooked = plain.protocol === "http:" &&
+        proxyStamp = undefined;
+        proxyHooked = plain.protocol === "http:" &&
           (proxyAnswered || !baseHeaders.has("proxy-authorization"));
-        if (hooked) setProxyChosen(attempt, toProxy);
+        if (proxyHooked || serverStamp !== undefined) setProxyChosen(attempt, onSend);
         response = await next(attempt);
-        // The next hop starts from what was asked, not from the proxy's credentials.
-        if (proxyValue !== undefined) attempt.headers = headers;
+        // The next hop starts from what was asked, not from the credentials of this one: the
+        // first attempt is the exchange the layers above (a redirect's next hop) read again.
+        if (attempt === exchange) attempt.headers = baseHeaders;
+        else if (proxyValue !== undefined) attempt.headers = headers;
       }
       const isProxy = response.status === 407;
+      if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
+        proxyStamp.state.accepted = proxyStamp.credentials;
+        takeNextNonce(proxy, proxyStamp, response.headers.get("proxy-authentication-info"));
+      }
       if (response.status !== 401 && !isProxy) {
+        if (serverStamp !== undefined && serverSent) {
+          serverStamp.state.accepted = serverStamp.credentials;
+          takeNextNonce(server!, serverStamp, response.headers.get("authentication-info"));
+        }
         // The server took credentials the cache did not hold yet: they join it now.
         const pending = server?.pending;
         if (pending !== undefined) {
           const { space, scheme, credentials } = server!;
-          cache.store(
-            space,
-            { scheme, credentials, digest: pending.digest, nc: pending.nc, cnonce: pending.cnonce },
-            plain,
-          );
+          cache.store(space, { scheme, credentials, digest: pending.digest }, plain);
         }
         return response;
       }
@@ -425,11 +531,20 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         ? selected.digest
         : undefined;
       let answer: Answer | undefined;
+      // Refused although a response accepted these credentials with this nonce before: what the
+      // server refuses is the nonce or its count (a server that wants the counts to arrive in
+      // order, which concurrent requests over several connections may not), not the credentials.
+      const sentStamp = isProxy ? proxyStamp : serverSent ? serverStamp : undefined;
+      const accepted = sentStamp?.state.accepted;
+      const replayed = accepted !== undefined &&
+        accepted.username === sentStamp!.credentials.username &&
+        accepted.password === sentStamp!.credentials.password;
       if (
-        digest?.stale && sent?.scheme === "digest" && sameSpace(sent.space, space) &&
-        staleRetries < MAX_STALE
+        (digest?.stale || (digest !== undefined && replayed)) && sent?.scheme === "digest" &&
+        sameSpace(sent.space, space) && staleRetries < MAX_STALE
       ) {
-        // The credentials were right; only the nonce aged. Retry without asking.
+        // The credentials were right; only the nonce aged. Retry with the new one, without
+        // asking.
         staleRetries++;
         answer = sent;
       } else {
@@ -463,12 +578,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const pending = answer.pending;
       if (pending !== undefined) {
-        // Not cached until they work: a new nonce restarts the nonce count and the `-sess`
-        // session.
-        if (pending.digest?.nonce !== digest?.nonce) {
-          pending.nc = 0;
-          pending.cnonce = undefined;
-        }
+        // Not cached until they work; the nonce's count is the cache's (`nonceState`).
         pending.digest = digest;
       } else {
         cache.store(
@@ -476,6 +586,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           { scheme: answer.scheme, credentials: answer.credentials, digest },
           isProxy ? undefined : plain,
         );
+        answer.own = digest;
       }
       if (isProxy) proxyAnswered = true;
       else server = answer;
@@ -564,11 +675,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         await loadDigest();
         if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
-          headers.set(name, header(answer, method, uri, entity));
+          serverStamp = stampDigest(answer, method, uri, entity);
         } catch (error) {
           if (error instanceof RangeError) return false;
           throw error;
         }
+        headers.set(name, serverStamp.value);
       } else {
         headers.set(name, basicHeader(answer));
       }
@@ -614,7 +726,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
             space,
             scheme,
             credentials: configured,
-            pending: { digest: undefined, nc: 0 },
+            pending: { digest: undefined },
           };
         }
       }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type AuthChallenge,
   challengesFromHeaders,
+  parseAuthParams,
   parseChallenges,
   selectChallenge,
 } from "../../src/auth/challenge.ts";
@@ -144,4 +145,17 @@ Deno.test("selectChallenge prefers the strongest Digest, then Basic, never unkno
     assert.equal(selectChallenge(parseChallenges('Bearer realm="api", Negotiate')), null);
     assert.equal(selectChallenge([]), null);
   });
+});
+
+Deno.test("parseAuthParams reads an Authentication-Info list", () => {
+  assert.deepEqual(
+    { ...parseAuthParams('qop=auth, rspauth="a,b", cnonce="c\\"d" , nc=00000001, nextnonce="n1"') },
+    { qop: "auth", rspauth: "a,b", cnonce: 'c"d', nc: "00000001", nextnonce: "n1" },
+  );
+  // Malformed elements are skipped; the first of a repeated name counts.
+  assert.deepEqual(
+    { ...parseAuthParams('junk, NextNonce="x", nextnonce="y", bad="unterminated') },
+    { nextnonce: "x" },
+  );
+  assert.deepEqual({ ...parseAuthParams("") }, {});
 });

@@ -290,3 +290,23 @@ Deno.test("CredentialCache.mayAnswer: only an origin with a space, or plain http
   cache.clear();
   assert.equal(cache.mayAnswer(url("http://d.test/x")), false);
 });
+
+Deno.test("CredentialCache shares a nonce's state and forgets its credentials with the space", () => {
+  const cache = new CredentialCache();
+  const space = { origin: "http://example.com", realm: "r", proxy: false };
+  const challenge = digest('Digest realm="r", nonce="one", qop="auth"');
+  // A URL's credentials count in the same state as cached ones: one count per nonce.
+  const state = cache.nonceState(space, challenge);
+  state.nc = 2;
+  state.accepted = ALICE;
+  cache.store(space, { scheme: "digest", credentials: ALICE, digest: challenge });
+  assert.equal(cache.nextNonceCount(space), 3);
+  assert.equal(cache.nonceState({ ...space, realm: "other" }, challenge).nc, 0);
+  // Forgotten credentials leave no password behind; the count goes on (the server knows it).
+  cache.delete(space);
+  assert.equal(state.accepted, undefined);
+  assert.equal(cache.nonceState(space, challenge), state);
+  assert.equal(state.nc, 3);
+  cache.clear();
+  assert.notEqual(cache.nonceState(space, challenge), state);
+});

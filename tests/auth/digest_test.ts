@@ -59,6 +59,43 @@ Deno.test("Digest answers the RFC 7616 section 3.9.1 example", async (t) => {
   }
 });
 
+Deno.test("Digest SHA-512-256 is SHA-512/256, not the truncated SHA-512 of RFC 7616's 3.9.2 example", async () => {
+  // RFC 7616 section 3.9.2 (userhash, SHA-512-256): its example values, username
+  // 488869477bf257147b804c45308cd62ac4e25eb717b12b298c79e62dcea254ec and response
+  // ae66e67d6b427bd3f120414a82e4acff38e8ecd9101d6c861229025f607a79dd, are those of SHA-512 cut to
+  // 256 bits; the algorithm the RFC names (section 3.2, FIPS 180-4 SHA-512/256, other initial
+  // values) gives the ones below, as OpenSSL (and curl through it) computes it.
+  const { createHash } = await import("node:crypto");
+  const truncated = (text: string) =>
+    createHash("sha512").update(text, "utf8").digest("hex").slice(0, 64);
+  const user = "J\u00e4s\u00f8n Doe";
+  assert.equal(
+    truncated(`${user}:api@example.org`),
+    "488869477bf257147b804c45308cd62ac4e25eb717b12b298c79e62dcea254ec",
+  );
+  const challenge = digestOf(
+    'Digest realm="api@example.org", qop="auth", algorithm=SHA-512-256, ' +
+      'nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", ' +
+      'opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", charset=UTF-8, userhash=true',
+  );
+  assert.equal(
+    digestAuthorization({
+      challenge,
+      credentials: { username: user, password: "Secret, or not?" },
+      method: "GET",
+      uri: "/doe.json",
+      nc: 1,
+      cnonce: "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+    }),
+    'Digest username="793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b", ' +
+      'realm="api@example.org", uri="/doe.json", algorithm=SHA-512-256, ' +
+      'nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", nc=00000001, ' +
+      'cnonce="NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v", qop=auth, ' +
+      'response="3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5", ' +
+      'opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", userhash=true',
+  );
+});
+
 Deno.test("Digest qop=auth-int digests the body into A2", async () => {
   const { createHash } = await import("node:crypto");
   const md5 = (data: string) => createHash("md5").update(data).digest("hex");
