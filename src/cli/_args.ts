@@ -25,8 +25,9 @@ export const HELP =
 usage: netaccess [options] URL...
 
 Request
-  -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T);
-                            the body stays as the other options make it
+  -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
+                            sent as given (fetch upper-cases DELETE, GET, HEAD, OPTIONS,
+                            POST, PUT); the body stays as the other options make it
   -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
   -d, --data DATA           body: text, @file, or @- for stdin, as a form (POST); the
                             line breaks of a file or stdin are dropped, as in curl; the
@@ -43,8 +44,8 @@ Request
                             N=<file (a text field from a file), - for stdin; then
                             ;type=T, ;filename=F (@ only), ;headers="N: V"
       --form-string N=V     multipart text field, its value taken as it is
-  -T, --upload-file FILE    PUT FILE (- for stdin) to the URL (FILE's name added to a
-                            URL ending in /); one -T for each URL, in order
+  -T, --upload-file FILE    PUT FILE (- for stdin, sent as it is read) to the URL (FILE's
+                            name added to a URL ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
                             response with -L: redirects too)

@@ -6,7 +6,7 @@
  */
 
 import { basicAuthorization } from "../auth/basic.ts";
-import { DATA_OPTIONS, type DataArg, dataBody, uploads, withQuery } from "./_data.ts";
+import { DATA_OPTIONS, type DataArg, dataBody, type Upload, uploads, withQuery } from "./_data.ts";
 import { type FormArg, formBody } from "./_form.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
@@ -55,6 +55,15 @@ async function askPassword(user: string): Promise<string> {
 /** The headers that get a default value (from Deno's `fetch`) when a request has none. */
 const FETCH_DEFAULTS = new Set(["accept", "accept-language", "accept-encoding", "user-agent"]);
 
+/** The methods fetch upper-cases, in whatever case they are given. */
+const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/** The method `-X METHOD` puts on the wire: as given, but for those fetch upper-cases. */
+function wireMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
 /** The options that make the request. */
 export interface RequestOptions {
   request?: string;
@@ -73,9 +82,12 @@ export interface RequestOptions {
 export interface RequestParts {
   method: string;
   headers: Headers;
-  body: Uint8Array | null;
-  /** `-T`: the bytes each of its URLs is sent, with `uploadMethod` (PUT, or that of `-X`). */
-  uploads: Map<URL, Uint8Array>;
+  body: Upload | null;
+  /**
+   * `-T`: what each of its URLs is sent, a file's bytes or stdin as it comes, with
+   * `uploadMethod` (PUT, or that of `-X`).
+   */
+  uploads: Map<URL, Upload>;
   uploadMethod: string;
   /** What the command line could not do as asked, told on stderr before the transfers. */
   warnings: string[];
@@ -194,9 +206,11 @@ export async function requestOf(
     body = multipart.bytes;
   }
   const sent = await uploads(files, urls);
-  const method = values.request?.toUpperCase() ??
-    (values.head ? "HEAD" : body !== null ? "POST" : "GET");
-  const uploadMethod = values.request?.toUpperCase() ?? "PUT";
+  // As curl, -X sends the method as given (methods are case-sensitive), but for the six that
+  // fetch upper-cases whatever their case (the Fetch standard's normalization).
+  const custom = values.request === undefined ? undefined : wireMethod(values.request);
+  const method = custom ?? (values.head ? "HEAD" : body !== null ? "POST" : "GET");
+  const uploadMethod = custom ?? "PUT";
   const bodied = body !== null ? method : sent.size > 0 ? uploadMethod : "";
   if (bodied === "GET" || bodied === "HEAD") {
     // curl sends it; Deno's fetch sends no body with GET or HEAD.

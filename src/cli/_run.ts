@@ -129,7 +129,8 @@ export async function run(
       verbose(lines.join("\n"));
     }
     // The body goes as its bytes, with a Content-Length as curl sends it (a stream would go
-    // chunked, which servers such as object stores refuse with 411 Length Required).
+    // chunked, which servers such as object stores refuse with 411 Length Required); stdin of
+    // -T - goes as it is read, chunked, as curl sends it.
     const response = settings.connectTimeout === undefined
       ? await next(exchange)
       : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);

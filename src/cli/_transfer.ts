@@ -119,7 +119,12 @@ export async function transfer(
   });
   const body = settings.body;
   const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
-  if (body !== null && body.byteLength > 0) {
+  if (body instanceof ReadableStream) {
+    // Stdin (-T -): its size is known once it ends.
+    const upload = progress.bar(`↑ ${label}`);
+    reply.addEventListener("uploadprogress", (event) => upload.update(event.loaded, -1));
+    void reply.finished.then(() => upload.finish());
+  } else if (body !== null && body.byteLength > 0) {
     const upload = progress.bar(`↑ ${label}`);
     reply.addEventListener("uploadprogress", (event) => {
       upload.update(event.loaded, body.byteLength);
