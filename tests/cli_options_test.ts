@@ -101,3 +101,137 @@ Deno.test("cli: -T - is stdin for one URL only", async () => {
   assert.equal(twice.code, EXIT_CODES.usage);
   assert.match(twice.err, /^netaccess: -T - \(or \.\) sends stdin as it is read, to one URL/);
 });
+
+/** A loopback server: a body, a 404 with a body, a slow answer, a 503 until the third try. */
+function startServer() {
+  const tries: number[] = [];
+  const server = serve(async (request) => {
+    const url = new URL(request.url);
+    await request.body?.cancel();
+    switch (url.pathname) {
+      case "/missing":
+        return new Response("not here\n", { status: 404 });
+      case "/slow": {
+        // The headers at once, the body's end late (its timer cleared when the client goes).
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(encoder.encode("early, "));
+              timer = setTimeout(() => controller.close(), 1500);
+            },
+            cancel() {
+              clearTimeout(timer);
+            },
+          }),
+        );
+      }
+      case "/flaky":
+        tries.push(performance.now());
+        return tries.length % 3 === 0
+          ? new Response("at last\n")
+          : new Response("busy\n", { status: 503 });
+      case "/headers":
+        return Response.json(Object.fromEntries(request.headers));
+      default:
+        return new Response(`body of ${url.pathname}\n`);
+    }
+  });
+  return Object.assign(server, { tries });
+}
+
+Deno.test("cli: -o -, --output-dir and --create-dirs, as curl", async (t) => {
+  await using server = startServer();
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    await t.step("-o - writes the body to stdout, no file named -", async () => {
+      const { code, out, err } = await runCli(["-o", "-", `${server.url}/x`], { cwd: dir });
+      assert.equal(code, 0, err);
+      assert.equal(out, "body of /x\n");
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+    });
+    await t.step("--output-dir: the file of -o or -O goes in it", async () => {
+      await Deno.mkdir(`${dir}/out`);
+      const named = await runCli(["--output-dir", "out", "-o", "f.txt", `${server.url}/o`], {
+        cwd: dir,
+      });
+      assert.equal(named.code, 0, named.err);
+      assert.equal(await Deno.readTextFile(`${dir}/out/f.txt`), "body of /o\n");
+      const remote = await runCli(["--output-dir", `${dir}/out`, "-O", `${server.url}/r.txt`]);
+      assert.equal(remote.code, 0, remote.err);
+      assert.equal(await Deno.readTextFile(`${dir}/out/r.txt`), "body of /r.txt\n");
+    });
+    await t.step("a directory missing: exit 23, as curl; --create-dirs makes it", async () => {
+      const missing = await runCli(["--output-dir", "new", "-o", "a/f.txt", `${server.url}/n`], {
+        cwd: dir,
+      });
+      assert.equal(missing.code, EXIT_CODES.output, missing.err);
+      assert.match(missing.err, /^netaccess: cannot write new\/a\/f\.txt: /);
+      const made = await runCli([
+        "--create-dirs",
+        "--output-dir",
+        "new",
+        "-o",
+        "a/f.txt",
+        `${server.url}/n`,
+      ], { cwd: dir });
+      assert.equal(made.code, 0, made.err);
+      assert.equal(await Deno.readTextFile(`${dir}/new/a/f.txt`), "body of /n\n");
+      const empty = await runCli(["--create-dirs", "-I", "-o", `${dir}/e/h.txt`, server.url]);
+      assert.equal(empty.code, 0, empty.err);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: --fail-with-body exits 22 and writes the body, as curl", async () => {
+  await using server = startServer();
+  const { code, out, err } = await runCli(["--fail-with-body", `${server.url}/missing`]);
+  assert.equal(code, EXIT_CODES.httpError);
+  assert.equal(out, "not here\n");
+  assert.match(err, /^netaccess: GET .*\/missing returned HTTP 404 Not Found/);
+  const ok = await runCli(["--fail-with-body", `${server.url}/x`]);
+  assert.equal(ok.code, 0, ok.err);
+  const both = await runCli(["-f", "--fail-with-body", `${server.url}/x`]);
+  assert.equal(both.code, EXIT_CODES.usage);
+  assert.match(both.err, /^netaccess: -f\/--fail writes no body .* give one of them/);
+});
+
+Deno.test("cli: --max-time is -m, as in curl", async () => {
+  await using server = startServer();
+  const { code, err } = await runCli(["--max-time", "0.3", `${server.url}/slow`]);
+  assert.equal(code, EXIT_CODES.timeout, err);
+  const bad = await runCli(["--max-time", "-1", `${server.url}/slow`]);
+  assert.equal(bad.code, EXIT_CODES.usage);
+  assert.match(bad.err, /^netaccess: --max-time takes a number of seconds above 0, got "-1"/);
+});
+
+Deno.test("cli: --retry-delay waits that long before each retry, as curl", async () => {
+  await using server = startServer();
+  const { code, out, err } = await runCli([
+    "--retry",
+    "2",
+    "--retry-delay",
+    "1",
+    `${server.url}/flaky`,
+  ]);
+  assert.equal(code, 0, err);
+  assert.equal(out, "at last\n");
+  const [first, second, third] = server.tries;
+  assert.equal(server.tries.length, 3);
+  // The default backoff waits 0.3 s then 0.6 s, less with jitter.
+  assert.ok(second! - first! >= 950, `first wait ${second! - first!} ms`);
+  assert.ok(third! - second! >= 950, `second wait ${third! - second!} ms`);
+  const bad = await runCli(["--retry-delay", "soon", server.url]);
+  assert.equal(bad.code, EXIT_CODES.usage);
+  assert.match(bad.err, /^netaccess: --retry-delay takes a number of seconds above 0/);
+});
+
+Deno.test('cli: -H "Host: NAME" is told it is not sent, where curl sends it', async () => {
+  await using server = startServer();
+  const { code, out, err } = await runCli(["-H", "Host: example.org", `${server.url}/headers`]);
+  assert.equal(code, 0, err);
+  assert.equal(JSON.parse(out).host, new URL(server.url).host);
+  assert.match(err, /^netaccess: warning: -H "Host: example.org" is not sent: Deno's fetch /);
+});

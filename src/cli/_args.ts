@@ -61,8 +61,10 @@ Redirects
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
                             not from https to http), same-origin, user-verified, manual
 Output
-  -o, --output FILE         write the body to FILE
+  -o, --output FILE         write the body to FILE (- for stdout)
   -O, --remote-name         write the body to a file named after the URL
+      --output-dir DIR      the files of -o and -O go in DIR
+      --create-dirs         make the missing directories of the -o or -O file
   -D, --dump-header FILE    write the status lines and headers to FILE (- for stdout)
   -w, --write-out FORMAT    print FORMAT after each transfer (@file or @- reads it):
                             %{http_code} %{http_version} %{url_effective} %{method}
@@ -75,6 +77,7 @@ Output
   -S, --show-error          with -s, error messages all the same (-sS)
       --progress            progress lines even when stderr is not a terminal
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
+      --fail-with-body      exit 22 on HTTP errors, writing the body all the same
 State
       --state PATH          the Deno KV file of cookies, cache and HSTS
                             (default: ${statePathHint()})
@@ -83,11 +86,13 @@ State
       --offline             network off: served from the cache, or an error
 Network
   -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://
-  -m, --timeout SECONDS     the whole transfer must end within SECONDS
+  -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
       --connect-timeout S   each request must have its response headers within S
                             seconds (connection, TLS and the server's first answer)
       --transfer-timeout S  fail when no byte moves for S seconds
       --retry N             retry failed idempotent requests up to N times
+      --retry-delay S       wait S seconds before each retry (default: a backoff from
+                            0.3 s, doubled each time)
       --parallel N          transfer up to N URLs at once (each to its own file, with -O)
 TLS
       --cacert FILE         trust the CA certificates (PEM) in FILE
@@ -99,7 +104,7 @@ TLS
   -V, --version             the version
 
 Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS
+7 connection, 22 HTTP error (--fail), 23 write error or binary to terminal, 26 content, 28 timeout, 35 TLS
 handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
 
 const OPTIONS = {
@@ -125,6 +130,8 @@ const OPTIONS = {
   "max-redirs": { type: "string" },
   "redirect-policy": { type: "string" },
   output: { type: "string", short: "o" },
+  "output-dir": { type: "string" },
+  "create-dirs": { type: "boolean" },
   "remote-name": { type: "boolean", short: "O" },
   "dump-header": { type: "string", short: "D" },
   "write-out": { type: "string", short: "w" },
@@ -133,15 +140,18 @@ const OPTIONS = {
   "show-error": { type: "boolean", short: "S" },
   progress: { type: "boolean" },
   fail: { type: "boolean", short: "f" },
+  "fail-with-body": { type: "boolean" },
   state: { type: "string" },
   "no-cache": { type: "boolean" },
   "no-cookies": { type: "boolean" },
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
   timeout: { type: "string", short: "m" },
+  "max-time": { type: "string" },
   "connect-timeout": { type: "string" },
   "transfer-timeout": { type: "string" },
   retry: { type: "string" },
+  "retry-delay": { type: "string" },
   parallel: { type: "string" },
   cacert: { type: "string" },
   cert: { type: "string" },
@@ -224,13 +234,20 @@ export function parseProxy(value: string): NetworkProxy {
 /** What a run does, checked from its arguments. */
 export interface Plan extends RequestParts {
   urls: URL[];
+  /** `-o`: the file the body goes to (`-` for stdout). */
   output: string | undefined;
+  /** `--output-dir`: the directory the files of `-o` and `-O` go in. */
+  outputDir: string | undefined;
+  /** `--create-dirs`: the directories of the output file are made when missing. */
+  createDirs: boolean;
   remoteName: boolean;
   head: boolean;
   include: boolean;
   verbose: boolean;
   progress: boolean;
   fail: boolean;
+  /** `--fail-with-body`: exit 22 on an HTTP error, with the body written all the same. */
+  failWithBody: boolean;
   offline: boolean;
   noCache: boolean;
   noCookies: boolean;
@@ -264,9 +281,11 @@ const NUMBER_OPTIONS = new Map([
   ["--max-redirs", "max-redirs"],
   ["-m", "timeout"],
   ["--timeout", "timeout"],
+  ["--max-time", "max-time"],
   ["--transfer-timeout", "transfer-timeout"],
   ["--connect-timeout", "connect-timeout"],
   ["--retry", "retry"],
+  ["--retry-delay", "retry-delay"],
   ["--parallel", "parallel"],
 ]);
 
@@ -337,6 +356,13 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new Exit(EXIT_CODES.usage, "--cert and --key go together", true);
   }
+  if (values.fail && values["fail-with-body"]) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "-f/--fail writes no body on an HTTP error, --fail-with-body writes it: give one of them",
+      true,
+    );
+  }
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
@@ -357,16 +383,22 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     uploadMethod,
     warnings,
     output: values.output,
+    outputDir: values["output-dir"],
+    createDirs: values["create-dirs"] ?? false,
     remoteName: values["remote-name"] ?? false,
     head: values.head ?? false,
     include: values.include ?? false,
     verbose: values.verbose ?? false,
     progress: !values.silent && (values.progress === true || stderrTerminal),
     fail: values.fail ?? false,
+    failWithBody: values["fail-with-body"] ?? false,
     offline: values.offline ?? false,
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
-    timeout: seconds("timeout", values.timeout),
+    // As curl, -m is --max-time; --timeout is its other name.
+    timeout: values["max-time"] !== undefined
+      ? seconds("max-time", values["max-time"])
+      : seconds("timeout", values.timeout),
     connectTimeout: seconds("connect-timeout", values["connect-timeout"]),
     parallel,
     dumpHeader: values["dump-header"],

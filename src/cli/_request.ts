@@ -129,6 +129,12 @@ export async function requestOf(
               `value from Deno's fetch (give -H "${name}: VALUE" to choose it)`,
           );
         }
+      } else if (name.toLowerCase() === "host") {
+        // curl sends it (a virtual host on another address); fetch sends the URL's.
+        warnings.push(
+          `-H "${line}" is not sent: Deno's fetch sends the URL's host in Host ` +
+            `(put the host name in the URL instead)`,
+        );
       } else {
         headers.append(name, value);
         removed.delete(name.toLowerCase());

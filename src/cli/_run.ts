@@ -40,6 +40,10 @@ export async function run(
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
   const retry = count("retry", values.retry, 0);
+  // As curl's --retry-delay: the same wait before each retry, no backoff (0: the backoff).
+  const retryDelay = values["retry-delay"]?.trim() === "0"
+    ? undefined
+    : seconds("retry-delay", values["retry-delay"]);
   // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
   const redirectPolicy = values["redirect-policy"] ??
     (values.location || values["location-trusted"] ? undefined : "manual");
@@ -83,7 +87,16 @@ export async function run(
       ...(maxRedirects !== undefined ? { maxRedirects } : {}),
       ...(transferTimeout !== undefined ? { transferTimeout } : {}),
       ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      ...(retry !== undefined ? { retry: retry > 0 ? retry : false } : {}),
+      ...(retry !== undefined
+        ? {
+          retry: retry === 0 ? false : retryDelay === undefined ? retry : {
+            limit: retry,
+            delay: retryDelay,
+            backoffLimit: retryDelay,
+            jitter: false,
+          },
+        }
+        : {}),
       ...(redirectPolicy ? { redirectPolicy: redirectPolicy as RedirectPolicy } : {}),
       ...(settings.parallel ? { maxConnectionsPerHost: settings.parallel } : {}),
     });

@@ -14,6 +14,7 @@ import {
   NetworkReplyError,
   NetworkRequest,
 } from "../../mod.ts";
+import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { headerBlocks, type HttpVersions } from "./_headers_out.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
@@ -63,6 +64,22 @@ function remoteName(url: URL): string {
   return name;
 }
 
+/**
+ * The file the body of `url` goes to, or `undefined` for stdout: that of `-o` (`-` is stdout,
+ * as in curl) or `-O`, in the directory of `--output-dir` (put before it, as curl does).
+ */
+function outputFile(url: URL, settings: Plan): string | undefined {
+  const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
+  if (file === undefined || file === "-") return undefined;
+  return settings.outputDir === undefined ? file : `${settings.outputDir}/${file}`;
+}
+
+/** Opens `file` to write, first making its directories with `--create-dirs`. */
+async function openOutput(file: string, createDirs: boolean): Promise<Deno.FsFile> {
+  if (createDirs) await Deno.mkdir(dirname(file), { recursive: true });
+  return await Deno.open(file, { write: true, create: true, truncate: true });
+}
+
 function hint(reply: NetworkReply, offline: boolean): string {
   const text = reply.errorString;
   switch (reply.error) {
@@ -109,7 +126,7 @@ export async function transfer(
   // -T: this URL's file, with its method.
   const upload = settings.uploads.get(url);
   if (upload !== undefined) settings = { ...settings, body: upload, method: settings.uploadMethod };
-  const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
+  const file = outputFile(url, settings);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
   const request = new NetworkRequest(url, {
@@ -175,14 +192,15 @@ export async function transfer(
         }
         if (file !== undefined) {
           try {
-            out = await Deno.open(file, { write: true, create: true, truncate: true });
+            out = await openOutput(file, settings.createDirs);
           } catch (error) {
             writeError = error as Error;
             reply.abort();
             return;
           }
         } else {
-          if (Deno.stdout.isTerminal() && chunk.includes(0)) {
+          // As curl, -o - writes a binary body to the terminal all the same.
+          if (settings.output !== "-" && Deno.stdout.isTerminal() && chunk.includes(0)) {
             refused = true;
             reply.abort();
             return;
@@ -222,7 +240,7 @@ export async function transfer(
     ) {
       // An empty body still makes the file.
       try {
-        using made = await Deno.open(file, { write: true, create: true, truncate: true });
+        using made = await openOutput(file, settings.createDirs);
         if (settings.include) await writeAll(made, await headerBlock());
       } catch (error) {
         writeError = error as Error;
@@ -283,13 +301,16 @@ function outcome(
     return {
       code: EXIT_CODES.output,
       message: `${reply.url.href} is binary, and binary output can mess up a terminal: ` +
-        `write it with -o FILE or -O, or pipe it (| cat) to see it anyway`,
+        `write it with -o FILE or -O, or pipe it (| cat) or give -o - to see it anyway`,
     };
   }
-  if (writeError !== null) return { code: EXIT_CODES.failure, message: writeError };
+  // As curl: what cannot be written exits 23.
+  if (writeError !== null) return { code: EXIT_CODES.output, message: writeError };
   if (reply.error === NetworkError.NoError) return { code: EXIT_CODES.ok, message: "" };
   const code = exitCode(reply.error, reply.status, reply.errorString);
-  if (code === EXIT_CODES.httpError && !settings.fail) return { code: EXIT_CODES.ok, message: "" };
+  if (code === EXIT_CODES.httpError && !settings.fail && !settings.failWithBody) {
+    return { code: EXIT_CODES.ok, message: "" };
+  }
   if (code === EXIT_CODES.canceled && signal.aborted) return { code, message: "" };
   const what = reply.status > 0
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
