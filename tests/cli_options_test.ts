@@ -235,3 +235,14 @@ Deno.test('cli: -H "Host: NAME" is told it is not sent, where curl sends it', as
   assert.equal(JSON.parse(out).host, new URL(server.url).host);
   assert.match(err, /^netaccess: warning: -H "Host: example.org" is not sent: Deno's fetch /);
 });
+
+Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', async () => {
+  await using proxy = serve((request) => new Response(`proxied ${request.url}\n`));
+  const env = { HTTP_PROXY: proxy.url, http_proxy: proxy.url };
+  const through = await runCli(["http://example.invalid/p"], { env });
+  assert.equal(through.code, 0, through.err);
+  assert.equal(through.out, "proxied http://example.invalid/p\n");
+  const direct = await runCli(["-x", "", "http://example.invalid/p"], { env });
+  assert.equal(direct.code, EXIT_CODES.hostNotFound, direct.err);
+  assert.equal(direct.out, "");
+});

@@ -85,7 +85,8 @@ State
       --no-cookies          neither send nor store cookies
       --offline             network off: served from the cache, or an error
 Network
-  -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://
+  -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://; "" for none
+                            (a direct connection, whatever HTTP_PROXY and the like say)
   -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
       --connect-timeout S   each request must have its response headers within S
                             seconds (connection, TLS and the server's first answer)
@@ -191,8 +192,9 @@ export function count(name: string, value: string | undefined, min: number): num
   return n;
 }
 
-/** The proxy of `-x`. */
+/** The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment. */
 export function parseProxy(value: string): NetworkProxy {
+  if (value === "") return { type: "none" };
   const shown = safeUrlText(value); // no password in messages
   let url: URL;
   try {

@@ -109,7 +109,7 @@ export async function run(
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
   const versions = new HttpVersions(
-    printsVersion && proxy === undefined && !settings.offline,
+    printsVersion && (proxy === undefined || proxy.type === "none") && !settings.offline,
     caCerts,
     clientCertificate,
   );
