@@ -246,3 +246,81 @@ Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', asy
   assert.equal(direct.code, EXIT_CODES.hostNotFound, direct.err);
   assert.equal(direct.out, "");
 });
+
+Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
+  await using server = serve((request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/set") {
+      const headers = new Headers();
+      headers.append("set-cookie", "a=1; Path=/");
+      headers.append("set-cookie", "b=2; Path=/; HttpOnly; Max-Age=3600");
+      return new Response("set\n", { headers });
+    }
+    return new Response(`${request.headers.get("cookie")}\n`);
+  });
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    await t.step("-b NAME=VALUE is sent as a Cookie header", async () => {
+      const { code, out, err } = await runCli(["-b", "k=v; k2=v2", `${server.url}/show`]);
+      assert.equal(code, 0, err);
+      assert.equal(out, "k=v; k2=v2\n");
+    });
+    await t.step("-b FILE sends the file's cookies for the URL; a bad line warns", async () => {
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      await Deno.writeTextFile(
+        `${dir}/in.txt`,
+        [
+          "# Netscape HTTP Cookie File",
+          "",
+          `127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\ts1`,
+          `#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t${later}\tkept\tk1`,
+          `127.0.0.1\tFALSE\t/\tFALSE\t1000\told\tgone`,
+          `127.0.0.1\tFALSE\t/other\tFALSE\t0\telsewhere\tx`,
+          `.example.com\tTRUE\t/\tFALSE\t0\tforeign\tx`,
+          `127.0.0.1\tFALSE\t/\tFALSE\tsoon\tbad\tx`,
+        ].join("\n"),
+      );
+      const { code, out, err } = await runCli(["-b", `${dir}/in.txt`, `${server.url}/show`]);
+      assert.equal(code, 0, err);
+      assert.deepEqual(out.trim().split("; ").sort(), ["kept=k1", "session=s1"]);
+      assert.match(err, /^netaccess: warning: -b .*in\.txt, line 8 skipped: its expiry "soon" /);
+    });
+    await t.step("-c FILE writes the run's cookies as curl does; -b reads them back", async () => {
+      const set = await runCli([
+        "-b",
+        `${dir}/none.txt`,
+        "-c",
+        `${dir}/jar.txt`,
+        `${server.url}/set`,
+      ]);
+      assert.equal(set.code, 0, set.err);
+      const lines = (await Deno.readTextFile(`${dir}/jar.txt`)).split("\n");
+      assert.equal(lines[0], "# Netscape HTTP Cookie File");
+      assert.ok(lines.includes("127.0.0.1\tFALSE\t/\tFALSE\t0\ta\t1"), lines.join("\n"));
+      assert.ok(
+        lines.some((line) => /^#HttpOnly_127\.0\.0\.1\tFALSE\t\/\tFALSE\t\d{10}\tb\t2$/.test(line)),
+        lines.join("\n"),
+      );
+      const back = await runCli(["-b", `${dir}/jar.txt`, `${server.url}/show`]);
+      assert.deepEqual(back.out.trim().split("; ").sort(), ["a=1", "b=2"]);
+      const stdout = await runCli(["-s", "-c", "-", `${server.url}/set`]);
+      assert.match(stdout.out, /^set\n# Netscape HTTP Cookie File\n/);
+    });
+    await t.step("with -b FILE or -c, the state's cookies are left alone", async () => {
+      const state = `${dir}/state.sqlite3`;
+      const stored = await runCli([`${server.url}/set`], { state });
+      assert.equal(stored.code, 0, stored.err);
+      const own = await runCli(["-b", `${dir}/none.txt`, `${server.url}/show`], { state });
+      assert.equal(own.out, "null\n");
+      const kept = await runCli([`${server.url}/show`], { state });
+      assert.deepEqual(kept.out.trim().split("; ").sort(), ["a=1", "b=2"]);
+    });
+    await t.step("--no-cookies with -b or -c is refused", async () => {
+      const both = await runCli(["--no-cookies", "-c", `${dir}/x.txt`, server.url]);
+      assert.equal(both.code, EXIT_CODES.usage);
+      assert.match(both.err, /^netaccess: --no-cookies sends and stores none: drop -c/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -216,6 +216,13 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--dump-header",
         "--connect-timeout",
         "--location-trusted",
+        "--max-time",
+        "--fail-with-body",
+        "--output-dir",
+        "--create-dirs",
+        "--retry-delay",
+        "--cookie",
+        "--cookie-jar",
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);

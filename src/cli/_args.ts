@@ -52,6 +52,11 @@ Request
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
+  -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
+                            (Netscape format) the run's cookies start from
+  -c, --cookie-jar FILE     write the run's cookies to FILE at its end (- for stdout);
+                            with -b FILE or -c, the cookies are the file's, not the
+                            state's
       --compressed          ask for gzip or br (Accept-Encoding) and decode it
 Redirects
   -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
@@ -124,6 +129,8 @@ const OPTIONS = {
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
+  cookie: { type: "string", short: "b" },
+  "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
   compressed: { type: "boolean" },
   location: { type: "boolean", short: "L" },
@@ -253,6 +260,10 @@ export interface Plan extends RequestParts {
   offline: boolean;
   noCache: boolean;
   noCookies: boolean;
+  /** `-b FILE`: the cookie file (Netscape format) the run's cookies start from. */
+  cookieFile: string | undefined;
+  /** `-c FILE`: where the run's cookies are written at its end (`-` for stdout). */
+  cookieJarFile: string | undefined;
   timeout: number | undefined;
   /** `--connect-timeout`: the most milliseconds each request waits for its response headers. */
   connectTimeout: number | undefined;
@@ -365,6 +376,17 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       true,
     );
   }
+  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file.
+  const cookieFile = values.cookie !== undefined && !values.cookie.includes("=")
+    ? values.cookie
+    : undefined;
+  if (values["no-cookies"] && (values.cookie !== undefined || values["cookie-jar"] !== undefined)) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `--no-cookies sends and stores none: drop ${values.cookie !== undefined ? "-b" : "-c"}`,
+      true,
+    );
+  }
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
@@ -397,6 +419,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     offline: values.offline ?? false,
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
+    cookieFile,
+    cookieJarFile: values["cookie-jar"],
     // As curl, -m is --max-time; --timeout is its other name.
     timeout: values["max-time"] !== undefined
       ? seconds("max-time", values["max-time"])

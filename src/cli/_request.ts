@@ -76,6 +76,7 @@ export interface RequestOptions {
   user?: string;
   "user-agent"?: string;
   compressed?: boolean;
+  cookie?: string;
 }
 
 /** What a run sends: the method, headers and body of its requests, and its uploads. */
@@ -159,6 +160,14 @@ export async function requestOf(
       } catch {
         throw new Exit(EXIT_CODES.usage, `-A "${agent}" is not a valid User-Agent value`, true);
       }
+    }
+  }
+  // As curl: -b NAME=VALUE is sent as it is, in a Cookie header (a -H Cookie wins).
+  if (values.cookie?.includes("=") && mayAdd("cookie")) {
+    try {
+      headers.set("cookie", values.cookie);
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `-b "${values.cookie}" is not a valid Cookie value`, true);
     }
   }
   // As curl: --compressed asks for the codings it decodes (a -H Accept-Encoding wins). A

@@ -6,6 +6,7 @@
  */
 
 import {
+  type CookieJar,
   type Layer,
   NetworkAccessManager,
   NetworkError,
@@ -19,7 +20,8 @@ import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText } from "./_request.ts";
 import { openState } from "./_state.ts";
-import { transfer } from "./_transfer.ts";
+import { transfer, writeAll } from "./_transfer.ts";
+import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, redact } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
@@ -64,6 +66,13 @@ export async function run(
   };
   const statePath = values.state ?? defaultStatePath();
   await using state = await openState(statePath, settings, (line) => stderr(`netaccess: ${line}`));
+  if (settings.cookieFile !== undefined && state.cookieJar !== null) {
+    await readCookieFile(
+      settings.cookieFile,
+      state.cookieJar,
+      (line) => report(`netaccess: warning: ${line}`),
+    );
+  }
   const cache = state.cache === null ? null : new _ObservedCache(state.cache);
   const hops = new Map<NetworkReply, Hop[]>();
   const progress = new _ProgressDisplay(settings.progress ? Deno.stderr : null);
@@ -198,6 +207,9 @@ export async function run(
         if (code !== 0 && worst === 0) worst = code;
       }
     }
+    if (settings.cookieJarFile !== undefined && state.cookieJar !== null) {
+      await saveCookies(settings.cookieJarFile, state.cookieJar, report);
+    }
     if (interrupted) return EXIT_CODES.canceled;
     return worst;
   } finally {
@@ -206,6 +218,26 @@ export async function run(
     } catch {
       // No signals on this platform.
     }
+  }
+}
+
+/**
+ * `-c FILE`: writes the cookies of `jar` to `path` (`-` for stdout). As in curl, a file that
+ * cannot be written is a warning, and the exit code stays that of the transfers.
+ */
+async function saveCookies(
+  path: string,
+  jar: CookieJar,
+  report: (line: string) => void,
+): Promise<void> {
+  const bytes = new TextEncoder().encode(await cookieFileText(jar));
+  try {
+    if (path === "-") await writeAll(Deno.stdout, bytes);
+    else await Deno.writeFile(path, bytes);
+  } catch (error) {
+    report(
+      `netaccess: warning: cannot write the -c cookie file ${path}: ${(error as Error).message}`,
+    );
   }
 }
 
