@@ -150,6 +150,34 @@ Deno.test("cli: -o -, --output-dir and --create-dirs, as curl", async (t) => {
       assert.equal(out, "body of /x\n");
       assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
     });
+    await t.step("one -o for each URL, in order; the URLs after them to stdout", async () => {
+      const urls = ["/1", "/2", "/3"].map((path) => `${server.url}${path}`);
+      const { code, out, err } = await runCli(["-o", "one.txt", "-o", "two.txt", ...urls], {
+        cwd: dir,
+      });
+      assert.equal(code, 0, err);
+      assert.equal(out, "body of /3\n");
+      assert.equal(await Deno.readTextFile(`${dir}/one.txt`), "body of /1\n");
+      assert.equal(await Deno.readTextFile(`${dir}/two.txt`), "body of /2\n");
+      const extra = await runCli(["-o", "-", "-o", "three.txt", urls[0]!], { cwd: dir });
+      assert.equal(extra.code, 0, extra.err);
+      assert.equal(extra.out, "body of /1\n");
+      assert.match(extra.err, /^netaccess: warning: 2 -o for 1 URL: -o three\.txt not used/);
+      const parallel = await runCli([
+        "--parallel",
+        "2",
+        "-o",
+        "p1",
+        "-o",
+        "p2",
+        ...urls.slice(0, 2),
+      ], {
+        cwd: dir,
+      });
+      assert.equal(parallel.code, 0, parallel.err);
+      assert.equal(await Deno.readTextFile(`${dir}/p2`), "body of /2\n");
+      for (const name of ["one.txt", "two.txt", "p1", "p2"]) await Deno.remove(`${dir}/${name}`);
+    });
     await t.step("--output-dir: the file of -o or -O goes in it", async () => {
       await Deno.mkdir(`${dir}/out`);
       const named = await runCli(["--output-dir", "out", "-o", "f.txt", `${server.url}/o`], {

@@ -66,7 +66,8 @@ Redirects
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
                             not from https to http), same-origin, user-verified, manual
 Output
-  -o, --output FILE         write the body to FILE (- for stdout)
+  -o, --output FILE         write the body to FILE (- for stdout); one -o for each URL,
+                            in order, the URLs after them to stdout
   -O, --remote-name         write the body to a file named after the URL
       --output-dir DIR      the files of -o and -O go in DIR
       --create-dirs         make the missing directories of the -o or -O file
@@ -137,7 +138,7 @@ const OPTIONS = {
   "location-trusted": { type: "boolean" },
   "max-redirs": { type: "string" },
   "redirect-policy": { type: "string" },
-  output: { type: "string", short: "o" },
+  output: { type: "string", short: "o", multiple: true },
   "output-dir": { type: "string" },
   "create-dirs": { type: "boolean" },
   "remote-name": { type: "boolean", short: "O" },
@@ -243,8 +244,8 @@ export function parseProxy(value: string): NetworkProxy {
 /** What a run does, checked from its arguments. */
 export interface Plan extends RequestParts {
   urls: URL[];
-  /** `-o`: the file the body goes to (`-` for stdout). */
-  output: string | undefined;
+  /** `-o`: the file each URL's body goes to (`-` for stdout), one for each URL in order. */
+  outputs: Map<URL, string>;
   /** `--output-dir`: the directory the files of `-o` and `-O` go in. */
   outputDir: string | undefined;
   /** `--create-dirs`: the directories of the output file are made when missing. */
@@ -356,15 +357,22 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
-  if (values.output !== undefined && values["remote-name"]) {
+  const files = values.output ?? [];
+  if (files.length > 0 && values["remote-name"]) {
     throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
   }
-  if (values.output !== undefined && urls.length > 1) {
-    throw new Exit(EXIT_CODES.usage, "-o names one file: use -O for several URLs", true);
-  }
+  // As curl: each -o names the file of one URL, in order; the URLs after them go to stdout.
+  const outputs = new Map(files.slice(0, urls.length).map((file, i) => [urls[i]!, file]));
   const parallel = count("parallel", values.parallel, 1);
-  if (parallel !== undefined && urls.length > 1 && !values["remote-name"]) {
-    throw new Exit(EXIT_CODES.usage, "--parallel writes each URL to its own file: add -O", true);
+  if (
+    parallel !== undefined && urls.length > 1 && !values["remote-name"] &&
+    urls.some((url) => (outputs.get(url) ?? "-") === "-")
+  ) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "--parallel writes each URL to its own file: add -O, or an -o for each URL",
+      true,
+    );
   }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new Exit(EXIT_CODES.usage, "--cert and --key go together", true);
@@ -394,6 +402,12 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     values,
     urls,
   );
+  if (files.length > urls.length) {
+    warnings.push(
+      `${files.length} -o for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
+        `-o ${files.slice(urls.length).join(", -o ")} not used (one -o for each URL, in order)`,
+    );
+  }
   const writeOut = values["write-out"] === undefined
     ? undefined
     : await writeOutFormat(values["write-out"], warnings);
@@ -406,7 +420,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     uploads,
     uploadMethod,
     warnings,
-    output: values.output,
+    outputs,
     outputDir: values["output-dir"],
     createDirs: values["create-dirs"] ?? false,
     remoteName: values["remote-name"] ?? false,

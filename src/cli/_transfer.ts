@@ -65,11 +65,11 @@ function remoteName(url: URL): string {
 }
 
 /**
- * The file the body of `url` goes to, or `undefined` for stdout: that of `-o` (`-` is stdout,
+ * The file the body of `url` goes to, or `undefined` for stdout: its `-o` (`-` is stdout,
  * as in curl) or `-O`, in the directory of `--output-dir` (put before it, as curl does).
  */
 function outputFile(url: URL, settings: Plan): string | undefined {
-  const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
+  const file = settings.outputs.get(url) ?? (settings.remoteName ? remoteName(url) : undefined);
   if (file === undefined || file === "-") return undefined;
   return settings.outputDir === undefined ? file : `${settings.outputDir}/${file}`;
 }
@@ -200,7 +200,7 @@ export async function transfer(
           }
         } else {
           // As curl, -o - writes a binary body to the terminal all the same.
-          if (settings.output !== "-" && Deno.stdout.isTerminal() && chunk.includes(0)) {
+          if (settings.outputs.get(url) !== "-" && Deno.stdout.isTerminal() && chunk.includes(0)) {
             refused = true;
             reply.abort();
             return;
