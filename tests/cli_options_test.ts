@@ -178,6 +178,19 @@ Deno.test("cli: -o -, --output-dir and --create-dirs, as curl", async (t) => {
       assert.equal(await Deno.readTextFile(`${dir}/p2`), "body of /2\n");
       for (const name of ["one.txt", "two.txt", "p1", "p2"]) await Deno.remove(`${dir}/${name}`);
     });
+    await t.step("-I -o FILE writes the headers to FILE, as curl (-sI -o /dev/null)", async () => {
+      const { code, out, err } = await runCli(
+        ["-sI", "-o", "head.txt", "-w", "%{http_code}", `${server.url}/h`],
+        { cwd: dir },
+      );
+      assert.equal(code, 0, err);
+      assert.equal(out, "200");
+      assert.match(
+        await Deno.readTextFile(`${dir}/head.txt`),
+        /^HTTP\/1\.1 200 OK\r\n(.+\r\n)+\r\n$/,
+      );
+      await Deno.remove(`${dir}/head.txt`);
+    });
     await t.step("--output-dir: the file of -o or -O goes in it", async () => {
       await Deno.mkdir(`${dir}/out`);
       const named = await runCli(["--output-dir", "out", "-o", "f.txt", `${server.url}/o`], {

@@ -256,7 +256,19 @@ export async function transfer(
     out?.close();
   }
   if (reply.error === NetworkError.NoError || reply.status > 0) download.finish();
-  if (settings.head && reply.status > 0) await writeAll(Deno.stdout, await headerBlock());
+  // -I: the headers are what is written, to the file of -o or -O as in curl (`-sI -o /dev/null`).
+  if (settings.head && reply.status > 0 && writeError === null) {
+    try {
+      if (file === undefined) await writeAll(Deno.stdout, await headerBlock());
+      else {
+        using made = await openOutput(file, settings.createDirs);
+        await writeAll(made, await headerBlock());
+      }
+    } catch (error) {
+      writeError = error as Error;
+      unwritten = file ?? "stdout";
+    }
+  }
   if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
   const { code, message } = outcome(
     reply,
