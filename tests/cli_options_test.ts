@@ -365,3 +365,34 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: -H @FILE adds a file's header lines and -e sets the Referer, as curl", async () => {
+  await using server = startServer();
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/headers.txt`, "X-One: 1\r\nX-Empty;\n\nAccept: text/x\n");
+    const { code, out, err } = await runCli([
+      "-H",
+      `@${dir}/headers.txt`,
+      "-e",
+      "https://from.example/",
+      `${server.url}/headers`,
+    ]);
+    assert.equal(code, 0, err);
+    const seen = JSON.parse(out);
+    assert.equal(seen["x-one"], "1");
+    assert.equal(seen["x-empty"], "");
+    assert.equal(seen.accept, "text/x");
+    assert.equal(seen.referer, "https://from.example/");
+    const stdin = await runCli(["-H", "@-", `${server.url}/headers`], { stdin: "X-In: yes\n" });
+    assert.equal(JSON.parse(stdin.out)["x-in"], "yes");
+    const auto = await runCli(["-e", "https://from.example/;auto", `${server.url}/headers`]);
+    assert.equal(JSON.parse(auto.out).referer, "https://from.example/");
+    assert.match(auto.err, /^netaccess: warning: -e ".*;auto": ";auto" .* is not supported/);
+    const missing = await runCli(["-H", `@${dir}/none.txt`, server.url]);
+    assert.equal(missing.code, EXIT_CODES.failure);
+    assert.match(missing.err, /^netaccess: Cannot read the -H file .*none\.txt: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -28,7 +28,8 @@ Request
   -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
                             sent as given (fetch upper-cases DELETE, GET, HEAD, OPTIONS,
                             POST, PUT); the body stays as the other options make it
-  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
+  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N;
+                            @FILE (@- for stdin) adds the lines of FILE
   -d, --data DATA           body: text, @file, or @- for stdin, as a form (POST); the
                             line breaks of a file or stdin are dropped, as in curl; the
                             data options are repeatable and joined by & in their order
@@ -52,6 +53,7 @@ Request
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
+  -e, --referer URL         the Referer header (-H "Referer: ..." wins)
   -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
                             (Netscape format) the run's cookies start from
   -c, --cookie-jar FILE     write the run's cookies to FILE at its end (- for stdout);
@@ -133,6 +135,7 @@ const OPTIONS = {
   cookie: { type: "string", short: "b" },
   "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
+  referer: { type: "string", short: "e" },
   compressed: { type: "boolean" },
   location: { type: "boolean", short: "L" },
   "location-trusted": { type: "boolean" },

@@ -6,7 +6,15 @@
  */
 
 import { basicAuthorization } from "../auth/basic.ts";
-import { DATA_OPTIONS, type DataArg, dataBody, type Upload, uploads, withQuery } from "./_data.ts";
+import {
+  DATA_OPTIONS,
+  type DataArg,
+  dataBody,
+  readBytes,
+  type Upload,
+  uploads,
+  withQuery,
+} from "./_data.ts";
 import { type FormArg, formBody } from "./_form.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
@@ -75,8 +83,25 @@ export interface RequestOptions {
   head?: boolean;
   user?: string;
   "user-agent"?: string;
+  referer?: string;
   compressed?: boolean;
   cookie?: string;
+}
+
+/** The lines of `-H`: as curl, `-H @FILE` (`@-` for stdin) gives the lines of FILE. */
+async function headerLines(args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const arg of args) {
+    if (!arg.startsWith("@")) {
+      lines.push(arg);
+      continue;
+    }
+    const bytes = await readBytes(arg.slice(1), "-H");
+    for (const line of new TextDecoder().decode(bytes).split(/\r?\n/)) {
+      if (line.trim() !== "") lines.push(line);
+    }
+  }
+  return lines;
 }
 
 /** What a run sends: the method, headers and body of its requests, and its uploads. */
@@ -106,7 +131,7 @@ export async function requestOf(
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
   const removed = new Set<string>();
   const warnings: string[] = [];
-  for (const line of values.header ?? []) {
+  for (const line of await headerLines(values.header ?? [])) {
     const colon = line.indexOf(":");
     // As curl: `-H "Name;"` sends the header with an empty value.
     const empty = colon < 0 && line.trimEnd().endsWith(";");
@@ -168,6 +193,21 @@ export async function requestOf(
       headers.set("cookie", values.cookie);
     } catch {
       throw new Exit(EXIT_CODES.usage, `-b "${values.cookie}" is not a valid Cookie value`, true);
+    }
+  }
+  // As curl's -e: the Referer header (a -H Referer wins); ";auto" is curl's, on redirects.
+  const referer = values.referer?.replace(/;auto$/, "");
+  if (values.referer?.endsWith(";auto")) {
+    warnings.push(
+      `-e "${values.referer}": ";auto" (a Referer on each redirect followed) is not supported; ` +
+        "the Referer goes with the first request",
+    );
+  }
+  if (referer !== undefined && referer !== "" && mayAdd("referer")) {
+    try {
+      headers.set("referer", referer);
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `-e "${referer}" is not a valid Referer value`, true);
     }
   }
   // As curl: --compressed asks for the codings it decodes (a -H Accept-Encoding wins). A
