@@ -396,3 +396,53 @@ Deno.test("cli: -H @FILE adds a file's header lines and -e sets the Referer, as 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: -OJ names the file after Content-Disposition, never overwriting, as curl", async () => {
+  await using server = serve((request) => {
+    const disposition = new URL(request.url).searchParams.get("cd");
+    return new Response(
+      `body ${disposition}\n`,
+      disposition === null ? {} : { headers: { "content-disposition": disposition } },
+    );
+  });
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  const get = (disposition: string | null, ...args: string[]) =>
+    runCli([
+      ...args,
+      "-OJ",
+      `${server.url}/from-url.txt${
+        disposition === null ? "" : `?cd=${encodeURIComponent(disposition)}`
+      }`,
+    ], { cwd: dir });
+  try {
+    const plain = await get('attachment; filename="../up/report 1.txt"');
+    assert.equal(plain.code, 0, plain.err);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/report 1.txt`),
+      'body attachment; filename="../up/report 1.txt"\n',
+    );
+    const extended = await get(`attachment; filename*=UTF-8''na%C3%AFve.txt; filename="x.txt"`);
+    assert.equal(extended.code, 0, extended.err);
+    assert.ok((await Deno.stat(`${dir}/naïve.txt`)).isFile);
+    const none = await get(null);
+    assert.equal(none.code, 0, none.err);
+    assert.equal(await Deno.readTextFile(`${dir}/from-url.txt`), "body null\n");
+    const again = await get('attachment; filename="report 1.txt"');
+    assert.equal(again.code, EXIT_CODES.output);
+    assert.match(again.err, /^netaccess: cannot write report 1\.txt: /);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/report 1.txt`),
+      'body attachment; filename="../up/report 1.txt"\n',
+      "not overwritten",
+    );
+    await Deno.mkdir(`${dir}/out`);
+    const inDir = await get("attachment; filename=in.txt", "--output-dir", "out");
+    assert.equal(inDir.code, 0, inDir.err);
+    assert.ok((await Deno.stat(`${dir}/out/in.txt`)).isFile);
+    const alone = await runCli(["-J", server.url]);
+    assert.equal(alone.code, EXIT_CODES.usage);
+    assert.match(alone.err, /^netaccess: -J names the file of -O: add -O/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

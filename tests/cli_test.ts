@@ -223,6 +223,8 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--retry-delay",
         "--cookie",
         "--cookie-jar",
+        "--remote-header-name",
+        "--referer",
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);

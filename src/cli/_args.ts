@@ -71,6 +71,8 @@ Output
   -o, --output FILE         write the body to FILE (- for stdout); one -o for each URL,
                             in order, the URLs after them to stdout
   -O, --remote-name         write the body to a file named after the URL
+  -J, --remote-header-name  with -O, the file named by the response's
+                            Content-Disposition (an existing file is not overwritten)
       --output-dir DIR      the files of -o and -O go in DIR
       --create-dirs         make the missing directories of the -o or -O file
   -D, --dump-header FILE    write the status lines and headers to FILE (- for stdout)
@@ -145,6 +147,7 @@ const OPTIONS = {
   "output-dir": { type: "string" },
   "create-dirs": { type: "boolean" },
   "remote-name": { type: "boolean", short: "O" },
+  "remote-header-name": { type: "boolean", short: "J" },
   "dump-header": { type: "string", short: "D" },
   "write-out": { type: "string", short: "w" },
   verbose: { type: "boolean", short: "v" },
@@ -254,6 +257,8 @@ export interface Plan extends RequestParts {
   /** `--create-dirs`: the directories of the output file are made when missing. */
   createDirs: boolean;
   remoteName: boolean;
+  /** `-J`: with `-O`, the file is named by the response's `Content-Disposition`. */
+  remoteHeaderName: boolean;
   head: boolean;
   include: boolean;
   verbose: boolean;
@@ -360,6 +365,9 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
+  if (values["remote-header-name"] && !values["remote-name"]) {
+    throw new Exit(EXIT_CODES.usage, "-J names the file of -O: add -O", true);
+  }
   const files = values.output ?? [];
   if (files.length > 0 && values["remote-name"]) {
     throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
@@ -427,6 +435,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     outputDir: values["output-dir"],
     createDirs: values["create-dirs"] ?? false,
     remoteName: values["remote-name"] ?? false,
+    remoteHeaderName: values["remote-header-name"] ?? false,
     head: values.head ?? false,
     include: values.include ?? false,
     verbose: values.verbose ?? false,

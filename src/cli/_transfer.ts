@@ -74,10 +74,50 @@ function outputFile(url: URL, settings: Plan): string | undefined {
   return settings.outputDir === undefined ? file : `${settings.outputDir}/${file}`;
 }
 
-/** Opens `file` to write, first making its directories with `--create-dirs`. */
-async function openOutput(file: string, createDirs: boolean): Promise<Deno.FsFile> {
+/**
+ * Opens `file` to write, first making its directories with `--create-dirs`; `createNew`
+ * refuses a file that exists.
+ */
+async function openOutput(
+  file: string,
+  createDirs: boolean,
+  createNew = false,
+): Promise<Deno.FsFile> {
   if (createDirs) await Deno.mkdir(dirname(file), { recursive: true });
-  return await Deno.open(file, { write: true, create: true, truncate: true });
+  return await Deno.open(
+    file,
+    createNew ? { write: true, createNew: true } : {
+      write: true,
+      create: true,
+      truncate: true,
+    },
+  );
+}
+
+/**
+ * `-J`: the file name a `Content-Disposition` header gives (`filename*` in UTF-8, else
+ * `filename`), without its directories as in curl, or `undefined` when it gives none fit for a
+ * file.
+ */
+function dispositionName(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  let name: string | undefined;
+  const extended = /(?:^|;)\s*filename\*\s*=\s*utf-8'[^']*'([^;\s]+)/i.exec(header);
+  if (extended) {
+    try {
+      name = decodeURIComponent(extended[1]!);
+    } catch {
+      name = undefined;
+    }
+  }
+  if (name === undefined) {
+    const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(header);
+    if (plain) name = plain[1] !== undefined ? plain[1].replace(/\\(.)/g, "$1") : plain[2];
+  }
+  name = name?.split(/[\\/]/).pop()?.trim();
+  // deno-lint-ignore no-control-regex
+  if (!name || name === "." || name === ".." || /[\x00-\x1F\x7F]/.test(name)) return undefined;
+  return name;
 }
 
 function hint(reply: NetworkReply, offline: boolean): string {
@@ -164,6 +204,16 @@ export async function transfer(
   let writeError: Error | null = null;
   /** What could not be written. */
   let unwritten = file ?? "stdout";
+  /** Where the body goes: `file`, or with -J the name the response gives, never overwritten. */
+  let target = file;
+  let exclusive = false;
+  const resolveTarget = () => {
+    if (!settings.remoteHeaderName || file === undefined || exclusive) return;
+    const name = dispositionName(reply.headers.get("content-disposition"));
+    if (name === undefined) return;
+    target = unwritten = settings.outputDir === undefined ? name : `${settings.outputDir}/${name}`;
+    exclusive = true;
+  };
   // -D: they go to a file, or to stdout before the body.
   let dumped = settings.dumpHeader === undefined;
   /** Writes the -D headers once; false when they cannot be written. */
@@ -192,7 +242,8 @@ export async function transfer(
         }
         if (file !== undefined) {
           try {
-            out = await openOutput(file, settings.createDirs);
+            resolveTarget();
+            out = await openOutput(target!, settings.createDirs, exclusive);
           } catch (error) {
             writeError = error as Error;
             reply.abort();
@@ -240,7 +291,8 @@ export async function transfer(
     ) {
       // An empty body still makes the file.
       try {
-        using made = await openOutput(file, settings.createDirs);
+        resolveTarget();
+        using made = await openOutput(target!, settings.createDirs, exclusive);
         if (settings.include) await writeAll(made, await headerBlock());
       } catch (error) {
         writeError = error as Error;
@@ -261,12 +313,13 @@ export async function transfer(
     try {
       if (file === undefined) await writeAll(Deno.stdout, await headerBlock());
       else {
-        using made = await openOutput(file, settings.createDirs);
+        resolveTarget();
+        using made = await openOutput(target!, settings.createDirs, exclusive);
         await writeAll(made, await headerBlock());
       }
     } catch (error) {
       writeError = error as Error;
-      unwritten = file ?? "stdout";
+      unwritten = target ?? "stdout";
     }
   }
   if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
