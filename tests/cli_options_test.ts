@@ -446,3 +446,22 @@ Deno.test("cli: -OJ names the file after Content-Disposition, never overwriting,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: stdin goes to the first option that reads it, the next find it empty, as curl", async () => {
+  await using server = serve(async (request) =>
+    Response.json({
+      xa: request.headers.get("x-a"),
+      length: request.headers.get("content-length"),
+      body: await request.text(),
+    })
+  );
+  const twice = await runCli(["-d", "@-", "-d", "@-", server.url], { stdin: "a=1" });
+  assert.equal(twice.code, 0, twice.err);
+  assert.equal(JSON.parse(twice.out).body, "a=1&");
+  const headers = await runCli(["-H", "@-", "-T", "-", server.url], { stdin: "X-A: 1\n" });
+  assert.equal(headers.code, 0, headers.err);
+  assert.deepEqual(JSON.parse(headers.out), { xa: "1", length: "0", body: "" });
+  const format = await runCli(["-w", "@-", "-T", "-", server.url], { stdin: "|%{http_code}" });
+  assert.equal(format.code, 0, format.err);
+  assert.match(format.out, /\|200$/);
+});

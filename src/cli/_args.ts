@@ -409,19 +409,22 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
+  // As curl, -w @- reads stdin before -T - sends it.
+  const formatWarnings: string[] = [];
+  const writeOut = values["write-out"] === undefined
+    ? undefined
+    : await writeOutFormat(values["write-out"], formatWarnings);
   const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
     values,
     urls,
   );
+  warnings.push(...formatWarnings);
   if (files.length > urls.length) {
     warnings.push(
       `${files.length} -o for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
         `-o ${files.slice(urls.length).join(", -o ")} not used (one -o for each URL, in order)`,
     );
   }
-  const writeOut = values["write-out"] === undefined
-    ? undefined
-    : await writeOutFormat(values["write-out"], warnings);
   const stderrTerminal = Deno.stderr.isTerminal();
   return {
     urls,

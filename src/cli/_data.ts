@@ -26,9 +26,23 @@ export interface DataArg {
   value: string;
 }
 
-/** Reads stdin to its end. */
+/** Whether an option has taken stdin: another that reads it finds it at its end. */
+let stdinTaken = false;
+
+/**
+ * Stdin, for the first option that reads it; as in curl, the next ones find it at its end
+ * (`null`), where a second reader of the stream would fail.
+ */
+function takeStdin(): ReadableStream<Uint8Array> | null {
+  if (stdinTaken) return null;
+  stdinTaken = true;
+  return Deno.stdin.readable;
+}
+
+/** Reads stdin to its end (nothing when another option read it first). */
 export async function readStdin(): Promise<Uint8Array> {
-  return await new Response(Deno.stdin.readable).bytes();
+  const stdin = takeStdin();
+  return stdin === null ? new Uint8Array() : await new Response(stdin).bytes();
 }
 
 /** The bytes of `path` (`-` for stdin), or an error naming `option` and the file. */
@@ -170,7 +184,7 @@ export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Up
   for (const [i, file] of files.entries()) {
     const url = urls[i]!;
     const stdin = file === "-" || file === ".";
-    sent.set(url, stdin ? Deno.stdin.readable : await readBytes(file, "-T"));
+    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await readBytes(file, "-T"));
     if (!stdin && url.pathname.endsWith("/")) {
       url.pathname += encodeURIComponent(file.split(/[\\/]/).pop()!);
     }
