@@ -465,3 +465,18 @@ Deno.test("cli: stdin goes to the first option that reads it, the next find it e
   assert.equal(format.code, 0, format.err);
   assert.match(format.out, /\|200$/);
 });
+
+Deno.test("cli: -T - with -L: a redirect that sends the body again says to give -T FILE", async () => {
+  await using server = serve(async (request) => {
+    await request.body?.cancel();
+    return new URL(request.url).pathname === "/moved"
+      ? new Response(null, { status: 307, headers: { location: "/there" } })
+      : new Response("there\n");
+  });
+  const { code, err } = await runCli(["-L", "-T", "-", `${server.url}/moved`], { stdin: "x" });
+  assert.equal(code, EXIT_CODES.content, err);
+  assert.match(
+    err,
+    /Cannot follow the 307 redirect .*\(-T - sends stdin as it is read, once: .*-T FILE\)\n$/,
+  );
+});

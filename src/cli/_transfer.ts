@@ -129,6 +129,9 @@ function hint(reply: NetworkReply, offline: boolean): string {
       }
       if (/unknown issuer/.test(text)) return " (trust the server's CA with --cacert FILE)";
       return "";
+    case NetworkError.ContentReSendError:
+      // Only stdin (-T -) is a one-shot body on the command line.
+      return " (-T - sends stdin as it is read, once: save it to a file and give -T FILE)";
     case NetworkError.ProxyNotFoundError:
       return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
     case NetworkError.ProxyAuthenticationRequiredError:
