@@ -480,3 +480,24 @@ Deno.test("cli: -T - with -L: a redirect that sends the body again says to give 
     /Cannot follow the 307 redirect .*\(-T - sends stdin as it is read, once: .*-T FILE\)\n$/,
   );
 });
+
+Deno.test("cli: -i shows an HTTP error response with an empty body; -o still makes its file", async () => {
+  await using server = serve(() => new Response(null, { status: 404 }));
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    const shown = await runCli(["-i", `${server.url}/gone`]);
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(shown.out, /^HTTP\/1\.1 404 Not Found\r\n(.+\r\n)*\r\n$/);
+    const saved = await runCli(["-i", "-o", `${dir}/head.txt`, `${server.url}/gone`]);
+    assert.equal(saved.code, 0, saved.err);
+    assert.match(await Deno.readTextFile(`${dir}/head.txt`), /^HTTP\/1\.1 404 Not Found\r\n/);
+    const empty = await runCli(["-o", `${dir}/empty.txt`, `${server.url}/gone`]);
+    assert.equal(empty.code, 0, empty.err);
+    assert.equal(await Deno.readTextFile(`${dir}/empty.txt`), "");
+    const failing = await runCli(["-f", "-o", `${dir}/failed.txt`, `${server.url}/gone`]);
+    assert.equal(failing.code, EXIT_CODES.httpError);
+    await assert.rejects(Deno.stat(`${dir}/failed.txt`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

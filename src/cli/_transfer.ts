@@ -199,6 +199,11 @@ export async function transfer(
     download.update(event.loaded, event.total);
   });
   const failHttp = () => settings.fail && reply.status >= 400;
+  /** Whether a response came whole: a success, or an HTTP error status (empty bodies too). */
+  const answered = () =>
+    reply.status > 0 &&
+    (reply.error === NetworkError.NoError ||
+      exitCode(reply.error, reply.status, reply.errorString) === EXIT_CODES.httpError);
   // -i: the status lines and headers go before the body, where the body goes.
   const headerBlock = () => headerBlocks(reply, hops.get(reply) ?? [], versions);
   type Sink = { write(p: Uint8Array): Promise<number>; close(): void };
@@ -290,7 +295,7 @@ export async function transfer(
     await reply.finished;
     if (
       out === null && file !== undefined && !settings.head && !failHttp() && writeError === null &&
-      !refused && reply.error === NetworkError.NoError
+      !refused && answered()
     ) {
       // An empty body still makes the file.
       try {
@@ -302,7 +307,7 @@ export async function transfer(
       }
     } else if (
       out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
-      reply.status > 0 && reply.error === NetworkError.NoError
+      answered()
     ) {
       if (await dump()) await writeAll(Deno.stdout, await headerBlock());
     }
