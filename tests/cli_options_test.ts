@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { cliCommand, runCli } from "./_helpers/cli.ts";
 import { readHead, serve, serveTcp } from "./_helpers/server.ts";
+import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { EXIT_CODES } from "../src/cli.ts";
 
 const encoder = new TextEncoder();
@@ -500,4 +501,18 @@ Deno.test("cli: -i shows an HTTP error response with an empty body; -o still mak
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cli: -U gives the credentials of the proxy of -x, as curl", async () => {
+  await using server = serve(() => new Response("through\n"));
+  await using proxy = startProxyServer({ auth: { username: "pat", password: "s:cret" } });
+  const { code, out, err } = await runCli(["-x", proxy.url, "-U", "pat:s:cret", server.url]);
+  assert.equal(code, 0, err);
+  assert.equal(out, "through\n");
+  assert.equal(proxy.log.at(-1)!.proxyAuthorization, `Basic ${btoa("pat:s:cret")}`);
+  const wrong = await runCli(["-x", proxy.url, "-U", "pat:nope", server.url]);
+  assert.equal(wrong.code, EXIT_CODES.proxy, wrong.err);
+  const alone = await runCli(["-U", "pat:s:cret", server.url]);
+  assert.equal(alone.code, EXIT_CODES.usage);
+  assert.match(alone.err, /^netaccess: -U gives the credentials of the proxy of -x: add -x/);
 });

@@ -225,6 +225,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--cookie-jar",
         "--remote-header-name",
         "--referer",
+        "--proxy-user",
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);

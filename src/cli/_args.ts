@@ -97,6 +97,7 @@ State
 Network
   -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://; "" for none
                             (a direct connection, whatever HTTP_PROXY and the like say)
+  -U, --proxy-user U:P      the credentials of the proxy of -x
   -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
       --connect-timeout S   each request must have its response headers within S
                             seconds (connection, TLS and the server's first answer)
@@ -161,6 +162,7 @@ const OPTIONS = {
   "no-cookies": { type: "boolean" },
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
+  "proxy-user": { type: "string", short: "U" },
   timeout: { type: "string", short: "m" },
   "max-time": { type: "string" },
   "connect-timeout": { type: "string" },

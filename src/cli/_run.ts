@@ -57,6 +57,15 @@ export async function run(
     );
   }
   const proxy = values.proxy === undefined ? undefined : parseProxy(values.proxy);
+  if (values["proxy-user"] !== undefined) {
+    // As curl's -U USER:PASSWORD: the credentials of the proxy, over those of its URL.
+    if (proxy === undefined || proxy.type === "none") {
+      throw new Exit(EXIT_CODES.usage, "-U gives the credentials of the proxy of -x: add -x", true);
+    }
+    const colon = values["proxy-user"].indexOf(":");
+    proxy.username = colon < 0 ? values["proxy-user"] : values["proxy-user"].slice(0, colon);
+    proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
+  }
   const caCerts = values.cacert === undefined
     ? undefined
     : [await readText(values.cacert, "the --cacert file")];
