@@ -216,6 +216,16 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
         "--dump-header",
         "--connect-timeout",
         "--location-trusted",
+        "--max-time",
+        "--fail-with-body",
+        "--output-dir",
+        "--create-dirs",
+        "--retry-delay",
+        "--cookie",
+        "--cookie-jar",
+        "--remote-header-name",
+        "--referer",
+        "--proxy-user",
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);
@@ -240,7 +250,6 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--user-agent"], /Option '-A, --user-agent <value>' argument missing/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
     [["-H", "no colon", "http://x.test/"], /-H takes "Name: value" \("Name;" for an empty/],
-    [["-o", "f", "http://x.test/1", "http://x.test/2"], /-o names one file/],
     [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
     [["-x", "ftp://p.test", "http://x.test/"], /proxy scheme "ftp" is not supported/],

@@ -25,9 +25,11 @@ export const HELP =
 usage: netaccess [options] URL...
 
 Request
-  -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T);
-                            the body stays as the other options make it
-  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N
+  -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
+                            sent as given (fetch upper-cases DELETE, GET, HEAD, OPTIONS,
+                            POST, PUT); the body stays as the other options make it
+  -H, --header "N: V"       add a header (repeatable); "N;" sends N empty, "N:" sends no N;
+                            @FILE (@- for stdin) adds the lines of FILE
   -d, --data DATA           body: text, @file, or @- for stdin, as a form (POST); the
                             line breaks of a file or stdin are dropped, as in curl; the
                             data options are repeatable and joined by & in their order
@@ -43,14 +45,20 @@ Request
                             N=<file (a text field from a file), - for stdin; then
                             ;type=T, ;filename=F (@ only), ;headers="N: V"
       --form-string N=V     multipart text field, its value taken as it is
-  -T, --upload-file FILE    PUT FILE (- for stdin) to the URL (FILE's name added to a
-                            URL ending in /); one -T for each URL, in order
+  -T, --upload-file FILE    PUT FILE (- for stdin, sent as it is read) to the URL (FILE's
+                            name added to a URL ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
                             response with -L: redirects too)
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
+  -e, --referer URL         the Referer header (-H "Referer: ..." wins)
+  -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
+                            (Netscape format) the run's cookies start from
+  -c, --cookie-jar FILE     write the run's cookies to FILE at its end (- for stdout);
+                            with -b FILE or -c, the cookies are the file's, not the
+                            state's
       --compressed          ask for gzip or br (Accept-Encoding) and decode it
 Redirects
   -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
@@ -60,8 +68,13 @@ Redirects
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
                             not from https to http), same-origin, user-verified, manual
 Output
-  -o, --output FILE         write the body to FILE
+  -o, --output FILE         write the body to FILE (- for stdout); one -o for each URL,
+                            in order, the URLs after them to stdout
   -O, --remote-name         write the body to a file named after the URL
+  -J, --remote-header-name  with -O, the file named by the response's
+                            Content-Disposition (an existing file is not overwritten)
+      --output-dir DIR      the files of -o and -O go in DIR
+      --create-dirs         make the missing directories of the -o or -O file
   -D, --dump-header FILE    write the status lines and headers to FILE (- for stdout)
   -w, --write-out FORMAT    print FORMAT after each transfer (@file or @- reads it):
                             %{http_code} %{http_version} %{url_effective} %{method}
@@ -74,6 +87,7 @@ Output
   -S, --show-error          with -s, error messages all the same (-sS)
       --progress            progress lines even when stderr is not a terminal
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
+      --fail-with-body      exit 22 on HTTP errors, writing the body all the same
 State
       --state PATH          the Deno KV file of cookies, cache and HSTS
                             (default: ${statePathHint()})
@@ -81,12 +95,16 @@ State
       --no-cookies          neither send nor store cookies
       --offline             network off: served from the cache, or an error
 Network
-  -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://
-  -m, --timeout SECONDS     the whole transfer must end within SECONDS
+  -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://; "" for none
+                            (a direct connection, whatever HTTP_PROXY and the like say)
+  -U, --proxy-user U:P      the credentials of the proxy of -x
+  -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
       --connect-timeout S   each request must have its response headers within S
                             seconds (connection, TLS and the server's first answer)
       --transfer-timeout S  fail when no byte moves for S seconds
       --retry N             retry failed idempotent requests up to N times
+      --retry-delay S       wait S seconds before each retry (default: a backoff from
+                            0.3 s, doubled each time)
       --parallel N          transfer up to N URLs at once (each to its own file, with -O)
 TLS
       --cacert FILE         trust the CA certificates (PEM) in FILE
@@ -98,7 +116,7 @@ TLS
   -V, --version             the version
 
 Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 binary to terminal, 26 content, 28 timeout, 35 TLS
+7 connection, 22 HTTP error (--fail), 23 write error or binary to terminal, 26 content, 28 timeout, 35 TLS
 handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
 
 const OPTIONS = {
@@ -117,14 +135,20 @@ const OPTIONS = {
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
+  cookie: { type: "string", short: "b" },
+  "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
+  referer: { type: "string", short: "e" },
   compressed: { type: "boolean" },
   location: { type: "boolean", short: "L" },
   "location-trusted": { type: "boolean" },
   "max-redirs": { type: "string" },
   "redirect-policy": { type: "string" },
-  output: { type: "string", short: "o" },
+  output: { type: "string", short: "o", multiple: true },
+  "output-dir": { type: "string" },
+  "create-dirs": { type: "boolean" },
   "remote-name": { type: "boolean", short: "O" },
+  "remote-header-name": { type: "boolean", short: "J" },
   "dump-header": { type: "string", short: "D" },
   "write-out": { type: "string", short: "w" },
   verbose: { type: "boolean", short: "v" },
@@ -132,15 +156,19 @@ const OPTIONS = {
   "show-error": { type: "boolean", short: "S" },
   progress: { type: "boolean" },
   fail: { type: "boolean", short: "f" },
+  "fail-with-body": { type: "boolean" },
   state: { type: "string" },
   "no-cache": { type: "boolean" },
   "no-cookies": { type: "boolean" },
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
+  "proxy-user": { type: "string", short: "U" },
   timeout: { type: "string", short: "m" },
+  "max-time": { type: "string" },
   "connect-timeout": { type: "string" },
   "transfer-timeout": { type: "string" },
   retry: { type: "string" },
+  "retry-delay": { type: "string" },
   parallel: { type: "string" },
   cacert: { type: "string" },
   cert: { type: "string" },
@@ -180,8 +208,9 @@ export function count(name: string, value: string | undefined, min: number): num
   return n;
 }
 
-/** The proxy of `-x`. */
+/** The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment. */
 export function parseProxy(value: string): NetworkProxy {
+  if (value === "") return { type: "none" };
   const shown = safeUrlText(value); // no password in messages
   let url: URL;
   try {
@@ -223,16 +252,29 @@ export function parseProxy(value: string): NetworkProxy {
 /** What a run does, checked from its arguments. */
 export interface Plan extends RequestParts {
   urls: URL[];
-  output: string | undefined;
+  /** `-o`: the file each URL's body goes to (`-` for stdout), one for each URL in order. */
+  outputs: Map<URL, string>;
+  /** `--output-dir`: the directory the files of `-o` and `-O` go in. */
+  outputDir: string | undefined;
+  /** `--create-dirs`: the directories of the output file are made when missing. */
+  createDirs: boolean;
   remoteName: boolean;
+  /** `-J`: with `-O`, the file is named by the response's `Content-Disposition`. */
+  remoteHeaderName: boolean;
   head: boolean;
   include: boolean;
   verbose: boolean;
   progress: boolean;
   fail: boolean;
+  /** `--fail-with-body`: exit 22 on an HTTP error, with the body written all the same. */
+  failWithBody: boolean;
   offline: boolean;
   noCache: boolean;
   noCookies: boolean;
+  /** `-b FILE`: the cookie file (Netscape format) the run's cookies start from. */
+  cookieFile: string | undefined;
+  /** `-c FILE`: where the run's cookies are written at its end (`-` for stdout). */
+  cookieJarFile: string | undefined;
   timeout: number | undefined;
   /** `--connect-timeout`: the most milliseconds each request waits for its response headers. */
   connectTimeout: number | undefined;
@@ -263,9 +305,11 @@ const NUMBER_OPTIONS = new Map([
   ["--max-redirs", "max-redirs"],
   ["-m", "timeout"],
   ["--timeout", "timeout"],
+  ["--max-time", "max-time"],
   ["--transfer-timeout", "transfer-timeout"],
   ["--connect-timeout", "connect-timeout"],
   ["--retry", "retry"],
+  ["--retry-delay", "retry-delay"],
   ["--parallel", "parallel"],
 ]);
 
@@ -323,29 +367,66 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
-  if (values.output !== undefined && values["remote-name"]) {
+  if (values["remote-header-name"] && !values["remote-name"]) {
+    throw new Exit(EXIT_CODES.usage, "-J names the file of -O: add -O", true);
+  }
+  const files = values.output ?? [];
+  if (files.length > 0 && values["remote-name"]) {
     throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
   }
-  if (values.output !== undefined && urls.length > 1) {
-    throw new Exit(EXIT_CODES.usage, "-o names one file: use -O for several URLs", true);
-  }
+  // As curl: each -o names the file of one URL, in order; the URLs after them go to stdout.
+  const outputs = new Map(files.slice(0, urls.length).map((file, i) => [urls[i]!, file]));
   const parallel = count("parallel", values.parallel, 1);
-  if (parallel !== undefined && urls.length > 1 && !values["remote-name"]) {
-    throw new Exit(EXIT_CODES.usage, "--parallel writes each URL to its own file: add -O", true);
+  if (
+    parallel !== undefined && urls.length > 1 && !values["remote-name"] &&
+    urls.some((url) => (outputs.get(url) ?? "-") === "-")
+  ) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "--parallel writes each URL to its own file: add -O, or an -o for each URL",
+      true,
+    );
   }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new Exit(EXIT_CODES.usage, "--cert and --key go together", true);
   }
+  if (values.fail && values["fail-with-body"]) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "-f/--fail writes no body on an HTTP error, --fail-with-body writes it: give one of them",
+      true,
+    );
+  }
+  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file.
+  const cookieFile = values.cookie !== undefined && !values.cookie.includes("=")
+    ? values.cookie
+    : undefined;
+  if (values["no-cookies"] && (values.cookie !== undefined || values["cookie-jar"] !== undefined)) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `--no-cookies sends and stores none: drop ${values.cookie !== undefined ? "-b" : "-c"}`,
+      true,
+    );
+  }
   if (values["no-cache"] && values.offline) {
     throw new Exit(EXIT_CODES.usage, "--offline serves from the cache: drop --no-cache", true);
   }
+  // As curl, -w @- reads stdin before -T - sends it.
+  const formatWarnings: string[] = [];
+  const writeOut = values["write-out"] === undefined
+    ? undefined
+    : await writeOutFormat(values["write-out"], formatWarnings);
   const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
     values,
     urls,
   );
-  const writeOut = values["write-out"] === undefined
-    ? undefined
-    : await writeOutFormat(values["write-out"], warnings);
+  warnings.push(...formatWarnings);
+  if (files.length > urls.length) {
+    warnings.push(
+      `${files.length} -o for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
+        `-o ${files.slice(urls.length).join(", -o ")} not used (one -o for each URL, in order)`,
+    );
+  }
   const stderrTerminal = Deno.stderr.isTerminal();
   return {
     urls,
@@ -355,17 +436,26 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     uploads,
     uploadMethod,
     warnings,
-    output: values.output,
+    outputs,
+    outputDir: values["output-dir"],
+    createDirs: values["create-dirs"] ?? false,
     remoteName: values["remote-name"] ?? false,
+    remoteHeaderName: values["remote-header-name"] ?? false,
     head: values.head ?? false,
     include: values.include ?? false,
     verbose: values.verbose ?? false,
     progress: !values.silent && (values.progress === true || stderrTerminal),
     fail: values.fail ?? false,
+    failWithBody: values["fail-with-body"] ?? false,
     offline: values.offline ?? false,
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
-    timeout: seconds("timeout", values.timeout),
+    cookieFile,
+    cookieJarFile: values["cookie-jar"],
+    // As curl, -m is --max-time; --timeout is its other name.
+    timeout: values["max-time"] !== undefined
+      ? seconds("max-time", values["max-time"])
+      : seconds("timeout", values.timeout),
     connectTimeout: seconds("connect-timeout", values["connect-timeout"]),
     parallel,
     dumpHeader: values["dump-header"],

@@ -26,9 +26,23 @@ export interface DataArg {
   value: string;
 }
 
-/** Reads stdin to its end. */
+/** Whether an option has taken stdin: another that reads it finds it at its end. */
+let stdinTaken = false;
+
+/**
+ * Stdin, for the first option that reads it; as in curl, the next ones find it at its end
+ * (`null`), where a second reader of the stream would fail.
+ */
+function takeStdin(): ReadableStream<Uint8Array> | null {
+  if (stdinTaken) return null;
+  stdinTaken = true;
+  return Deno.stdin.readable;
+}
+
+/** Reads stdin to its end (nothing when another option read it first). */
 export async function readStdin(): Promise<Uint8Array> {
-  return await new Response(Deno.stdin.readable).bytes();
+  const stdin = takeStdin();
+  return stdin === null ? new Uint8Array() : await new Response(stdin).bytes();
 }
 
 /** The bytes of `path` (`-` for stdin), or an error naming `option` and the file. */
@@ -140,11 +154,15 @@ export function withQuery(url: URL, data: Uint8Array): void {
   url.search = url.search.length > 1 ? `${url.search.slice(1)}&${text}` : text;
 }
 
+/** What `-T` sends: a file's bytes, or stdin as it comes. */
+export type Upload = Uint8Array | ReadableStream<Uint8Array>;
+
 /**
  * `-T`: the file each URL gets, in order (`-` or `.` for stdin), and the URL with the file's
- * name added where it ends in `/`, as curl does.
+ * name added where it ends in `/`, as curl does. Stdin is sent as it is read, as curl sends it
+ * (chunked: its size is not known), so it is given once.
  */
-export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Uint8Array>> {
+export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Upload>> {
   if (files.length > urls.length) {
     throw new Exit(
       EXIT_CODES.usage,
@@ -154,11 +172,19 @@ export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Ui
       true,
     );
   }
-  const sent = new Map<URL, Uint8Array>();
+  const stdins = files.filter((file) => file === "-" || file === ".").length;
+  if (stdins > 1) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      `-T - (or .) sends stdin as it is read, to one URL: it is given ${stdins} times`,
+      true,
+    );
+  }
+  const sent = new Map<URL, Upload>();
   for (const [i, file] of files.entries()) {
     const url = urls[i]!;
     const stdin = file === "-" || file === ".";
-    sent.set(url, await readBytes(stdin ? "-" : file, "-T"));
+    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await readBytes(file, "-T"));
     if (!stdin && url.pathname.endsWith("/")) {
       url.pathname += encodeURIComponent(file.split(/[\\/]/).pop()!);
     }

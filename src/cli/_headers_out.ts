@@ -1,7 +1,8 @@
 /**
  * The status lines and headers the command line prints (`-i`, `-I`, `-D`), as curl prints
- * them: `HTTP/1.1 200 OK`, or `HTTP/2 200` (HTTP/2 has no reason phrase), one block per
- * response with the redirects followed before the last.
+ * them: `HTTP/1.1 200 OK`, or `HTTP/2 200 ` (HTTP/2 has no reason phrase; curl ends the status
+ * code with a space all the same), one block per response with the redirects followed before
+ * the last.
  *
  * Deno's `fetch` does not tell which HTTP version a response came in, so the version is the
  * one its client speaks to the origin: HTTP/1.1 for `http:` (it speaks HTTP/2 only after a TLS
@@ -84,9 +85,9 @@ export function headerBlock(
   statusText: string,
   headers: Headers,
 ): string {
-  // As curl: HTTP/2 has no reason phrase.
+  // As curl: HTTP/2 has no reason phrase, and its status code is followed by a space.
   const lines = [
-    version === "2" ? `HTTP/2 ${status}` : `HTTP/${version} ${status} ${statusText}`.trimEnd(),
+    version === "2" ? `HTTP/2 ${status} ` : `HTTP/${version} ${status} ${statusText}`.trimEnd(),
   ];
   for (const [name, value] of headers) lines.push(`${name}: ${value}`);
   return lines.join("\r\n") + "\r\n\r\n";

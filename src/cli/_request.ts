@@ -6,7 +6,15 @@
  */
 
 import { basicAuthorization } from "../auth/basic.ts";
-import { DATA_OPTIONS, type DataArg, dataBody, uploads, withQuery } from "./_data.ts";
+import {
+  DATA_OPTIONS,
+  type DataArg,
+  dataBody,
+  readBytes,
+  type Upload,
+  uploads,
+  withQuery,
+} from "./_data.ts";
 import { type FormArg, formBody } from "./_form.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
@@ -55,6 +63,15 @@ async function askPassword(user: string): Promise<string> {
 /** The headers that get a default value (from Deno's `fetch`) when a request has none. */
 const FETCH_DEFAULTS = new Set(["accept", "accept-language", "accept-encoding", "user-agent"]);
 
+/** The methods fetch upper-cases, in whatever case they are given. */
+const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/** The method `-X METHOD` puts on the wire: as given, but for those fetch upper-cases. */
+function wireMethod(method: string): string {
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
 /** The options that make the request. */
 export interface RequestOptions {
   request?: string;
@@ -66,16 +83,37 @@ export interface RequestOptions {
   head?: boolean;
   user?: string;
   "user-agent"?: string;
+  referer?: string;
   compressed?: boolean;
+  cookie?: string;
+}
+
+/** The lines of `-H`: as curl, `-H @FILE` (`@-` for stdin) gives the lines of FILE. */
+async function headerLines(args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const arg of args) {
+    if (!arg.startsWith("@")) {
+      lines.push(arg);
+      continue;
+    }
+    const bytes = await readBytes(arg.slice(1), "-H");
+    for (const line of new TextDecoder().decode(bytes).split(/\r?\n/)) {
+      if (line.trim() !== "") lines.push(line);
+    }
+  }
+  return lines;
 }
 
 /** What a run sends: the method, headers and body of its requests, and its uploads. */
 export interface RequestParts {
   method: string;
   headers: Headers;
-  body: Uint8Array | null;
-  /** `-T`: the bytes each of its URLs is sent, with `uploadMethod` (PUT, or that of `-X`). */
-  uploads: Map<URL, Uint8Array>;
+  body: Upload | null;
+  /**
+   * `-T`: what each of its URLs is sent, a file's bytes or stdin as it comes, with
+   * `uploadMethod` (PUT, or that of `-X`).
+   */
+  uploads: Map<URL, Upload>;
   uploadMethod: string;
   /** What the command line could not do as asked, told on stderr before the transfers. */
   warnings: string[];
@@ -93,7 +131,7 @@ export async function requestOf(
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
   const removed = new Set<string>();
   const warnings: string[] = [];
-  for (const line of values.header ?? []) {
+  for (const line of await headerLines(values.header ?? [])) {
     const colon = line.indexOf(":");
     // As curl: `-H "Name;"` sends the header with an empty value.
     const empty = colon < 0 && line.trimEnd().endsWith(";");
@@ -117,6 +155,12 @@ export async function requestOf(
               `value from Deno's fetch (give -H "${name}: VALUE" to choose it)`,
           );
         }
+      } else if (name.toLowerCase() === "host") {
+        // curl sends it (a virtual host on another address); fetch sends the URL's.
+        warnings.push(
+          `-H "${line}" is not sent: Deno's fetch sends the URL's host in Host ` +
+            `(put the host name in the URL instead)`,
+        );
       } else {
         headers.append(name, value);
         removed.delete(name.toLowerCase());
@@ -141,6 +185,29 @@ export async function requestOf(
       } catch {
         throw new Exit(EXIT_CODES.usage, `-A "${agent}" is not a valid User-Agent value`, true);
       }
+    }
+  }
+  // As curl: -b NAME=VALUE is sent as it is, in a Cookie header (a -H Cookie wins).
+  if (values.cookie?.includes("=") && mayAdd("cookie")) {
+    try {
+      headers.set("cookie", values.cookie);
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `-b "${values.cookie}" is not a valid Cookie value`, true);
+    }
+  }
+  // As curl's -e: the Referer header (a -H Referer wins); ";auto" is curl's, on redirects.
+  const referer = values.referer?.replace(/;auto$/, "");
+  if (values.referer?.endsWith(";auto")) {
+    warnings.push(
+      `-e "${values.referer}": ";auto" (a Referer on each redirect followed) is not supported; ` +
+        "the Referer goes with the first request",
+    );
+  }
+  if (referer !== undefined && referer !== "" && mayAdd("referer")) {
+    try {
+      headers.set("referer", referer);
+    } catch {
+      throw new Exit(EXIT_CODES.usage, `-e "${referer}" is not a valid Referer value`, true);
     }
   }
   // As curl: --compressed asks for the codings it decodes (a -H Accept-Encoding wins). A
@@ -194,9 +261,11 @@ export async function requestOf(
     body = multipart.bytes;
   }
   const sent = await uploads(files, urls);
-  const method = values.request?.toUpperCase() ??
-    (values.head ? "HEAD" : body !== null ? "POST" : "GET");
-  const uploadMethod = values.request?.toUpperCase() ?? "PUT";
+  // As curl, -X sends the method as given (methods are case-sensitive), but for the six that
+  // fetch upper-cases whatever their case (the Fetch standard's normalization).
+  const custom = values.request === undefined ? undefined : wireMethod(values.request);
+  const method = custom ?? (values.head ? "HEAD" : body !== null ? "POST" : "GET");
+  const uploadMethod = custom ?? "PUT";
   const bodied = body !== null ? method : sent.size > 0 ? uploadMethod : "";
   if (bodied === "GET" || bodied === "HEAD") {
     // curl sends it; Deno's fetch sends no body with GET or HEAD.

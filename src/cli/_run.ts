@@ -6,6 +6,7 @@
  */
 
 import {
+  type CookieJar,
   type Layer,
   NetworkAccessManager,
   NetworkError,
@@ -19,7 +20,8 @@ import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText } from "./_request.ts";
 import { openState } from "./_state.ts";
-import { transfer } from "./_transfer.ts";
+import { transfer, writeAll } from "./_transfer.ts";
+import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, redact } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
@@ -40,6 +42,10 @@ export async function run(
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
   const retry = count("retry", values.retry, 0);
+  // As curl's --retry-delay: the same wait before each retry, no backoff (0: the backoff).
+  const retryDelay = values["retry-delay"]?.trim() === "0"
+    ? undefined
+    : seconds("retry-delay", values["retry-delay"]);
   // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
   const redirectPolicy = values["redirect-policy"] ??
     (values.location || values["location-trusted"] ? undefined : "manual");
@@ -51,6 +57,15 @@ export async function run(
     );
   }
   const proxy = values.proxy === undefined ? undefined : parseProxy(values.proxy);
+  if (values["proxy-user"] !== undefined) {
+    // As curl's -U USER:PASSWORD: the credentials of the proxy, over those of its URL.
+    if (proxy === undefined || proxy.type === "none") {
+      throw new Exit(EXIT_CODES.usage, "-U gives the credentials of the proxy of -x: add -x", true);
+    }
+    const colon = values["proxy-user"].indexOf(":");
+    proxy.username = colon < 0 ? values["proxy-user"] : values["proxy-user"].slice(0, colon);
+    proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
+  }
   const caCerts = values.cacert === undefined
     ? undefined
     : [await readText(values.cacert, "the --cacert file")];
@@ -60,6 +75,13 @@ export async function run(
   };
   const statePath = values.state ?? defaultStatePath();
   await using state = await openState(statePath, settings, (line) => stderr(`netaccess: ${line}`));
+  if (settings.cookieFile !== undefined && state.cookieJar !== null) {
+    await readCookieFile(
+      settings.cookieFile,
+      state.cookieJar,
+      (line) => report(`netaccess: warning: ${line}`),
+    );
+  }
   const cache = state.cache === null ? null : new _ObservedCache(state.cache);
   const hops = new Map<NetworkReply, Hop[]>();
   const progress = new _ProgressDisplay(settings.progress ? Deno.stderr : null);
@@ -83,7 +105,16 @@ export async function run(
       ...(maxRedirects !== undefined ? { maxRedirects } : {}),
       ...(transferTimeout !== undefined ? { transferTimeout } : {}),
       ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
-      ...(retry !== undefined ? { retry: retry > 0 ? retry : false } : {}),
+      ...(retry !== undefined
+        ? {
+          retry: retry === 0 ? false : retryDelay === undefined ? retry : {
+            limit: retry,
+            delay: retryDelay,
+            backoffLimit: retryDelay,
+            jitter: false,
+          },
+        }
+        : {}),
       ...(redirectPolicy ? { redirectPolicy: redirectPolicy as RedirectPolicy } : {}),
       ...(settings.parallel ? { maxConnectionsPerHost: settings.parallel } : {}),
     });
@@ -96,7 +127,7 @@ export async function run(
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
   const versions = new HttpVersions(
-    printsVersion && proxy === undefined && !settings.offline,
+    printsVersion && (proxy === undefined || proxy.type === "none") && !settings.offline,
     caCerts,
     clientCertificate,
   );
@@ -129,7 +160,8 @@ export async function run(
       verbose(lines.join("\n"));
     }
     // The body goes as its bytes, with a Content-Length as curl sends it (a stream would go
-    // chunked, which servers such as object stores refuse with 411 Length Required).
+    // chunked, which servers such as object stores refuse with 411 Length Required); stdin of
+    // -T - goes as it is read, chunked, as curl sends it.
     const response = settings.connectTimeout === undefined
       ? await next(exchange)
       : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);
@@ -184,6 +216,9 @@ export async function run(
         if (code !== 0 && worst === 0) worst = code;
       }
     }
+    if (settings.cookieJarFile !== undefined && state.cookieJar !== null) {
+      await saveCookies(settings.cookieJarFile, state.cookieJar, report);
+    }
     if (interrupted) return EXIT_CODES.canceled;
     return worst;
   } finally {
@@ -192,6 +227,26 @@ export async function run(
     } catch {
       // No signals on this platform.
     }
+  }
+}
+
+/**
+ * `-c FILE`: writes the cookies of `jar` to `path` (`-` for stdout). As in curl, a file that
+ * cannot be written is a warning, and the exit code stays that of the transfers.
+ */
+async function saveCookies(
+  path: string,
+  jar: CookieJar,
+  report: (line: string) => void,
+): Promise<void> {
+  const bytes = new TextEncoder().encode(await cookieFileText(jar));
+  try {
+    if (path === "-") await writeAll(Deno.stdout, bytes);
+    else await Deno.writeFile(path, bytes);
+  } catch (error) {
+    report(
+      `netaccess: warning: cannot write the -c cookie file ${path}: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -61,8 +61,11 @@ export async function openState(
     : kv
     ? await KvCache.open({ kv, mode: "private" })
     : new MemoryCache();
+  // As curl's -b FILE and -c FILE: the run's cookies are those of the files, not the state's.
   const cookieJar = plan.noCookies
     ? null
+    : plan.cookieFile !== undefined || plan.cookieJarFile !== undefined
+    ? new MemoryCookieJar()
     : kv
     ? await KvCookieJar.open({ kv })
     : new MemoryCookieJar();

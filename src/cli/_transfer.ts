@@ -14,6 +14,7 @@ import {
   NetworkReplyError,
   NetworkRequest,
 } from "../../mod.ts";
+import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { headerBlocks, type HttpVersions } from "./_headers_out.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
@@ -63,6 +64,62 @@ function remoteName(url: URL): string {
   return name;
 }
 
+/**
+ * The file the body of `url` goes to, or `undefined` for stdout: its `-o` (`-` is stdout,
+ * as in curl) or `-O`, in the directory of `--output-dir` (put before it, as curl does).
+ */
+function outputFile(url: URL, settings: Plan): string | undefined {
+  const file = settings.outputs.get(url) ?? (settings.remoteName ? remoteName(url) : undefined);
+  if (file === undefined || file === "-") return undefined;
+  return settings.outputDir === undefined ? file : `${settings.outputDir}/${file}`;
+}
+
+/**
+ * Opens `file` to write, first making its directories with `--create-dirs`; `createNew`
+ * refuses a file that exists.
+ */
+async function openOutput(
+  file: string,
+  createDirs: boolean,
+  createNew = false,
+): Promise<Deno.FsFile> {
+  if (createDirs) await Deno.mkdir(dirname(file), { recursive: true });
+  return await Deno.open(
+    file,
+    createNew ? { write: true, createNew: true } : {
+      write: true,
+      create: true,
+      truncate: true,
+    },
+  );
+}
+
+/**
+ * `-J`: the file name a `Content-Disposition` header gives (`filename*` in UTF-8, else
+ * `filename`), without its directories as in curl, or `undefined` when it gives none fit for a
+ * file.
+ */
+function dispositionName(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  let name: string | undefined;
+  const extended = /(?:^|;)\s*filename\*\s*=\s*utf-8'[^']*'([^;\s]+)/i.exec(header);
+  if (extended) {
+    try {
+      name = decodeURIComponent(extended[1]!);
+    } catch {
+      name = undefined;
+    }
+  }
+  if (name === undefined) {
+    const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(header);
+    if (plain) name = plain[1] !== undefined ? plain[1].replace(/\\(.)/g, "$1") : plain[2];
+  }
+  name = name?.split(/[\\/]/).pop()?.trim();
+  // deno-lint-ignore no-control-regex
+  if (!name || name === "." || name === ".." || /[\x00-\x1F\x7F]/.test(name)) return undefined;
+  return name;
+}
+
 function hint(reply: NetworkReply, offline: boolean): string {
   const text = reply.errorString;
   switch (reply.error) {
@@ -72,6 +129,9 @@ function hint(reply: NetworkReply, offline: boolean): string {
       }
       if (/unknown issuer/.test(text)) return " (trust the server's CA with --cacert FILE)";
       return "";
+    case NetworkError.ContentReSendError:
+      // Only stdin (-T -) is a one-shot body on the command line.
+      return " (-T - sends stdin as it is read, once: save it to a file and give -T FILE)";
     case NetworkError.ProxyNotFoundError:
       return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
     case NetworkError.ProxyAuthenticationRequiredError:
@@ -109,7 +169,7 @@ export async function transfer(
   // -T: this URL's file, with its method.
   const upload = settings.uploads.get(url);
   if (upload !== undefined) settings = { ...settings, body: upload, method: settings.uploadMethod };
-  const file = settings.output ?? (settings.remoteName ? remoteName(url) : undefined);
+  const file = outputFile(url, settings);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
   const request = new NetworkRequest(url, {
@@ -119,7 +179,12 @@ export async function transfer(
   });
   const body = settings.body;
   const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
-  if (body !== null && body.byteLength > 0) {
+  if (body instanceof ReadableStream) {
+    // Stdin (-T -): its size is known once it ends.
+    const upload = progress.bar(`↑ ${label}`);
+    reply.addEventListener("uploadprogress", (event) => upload.update(event.loaded, -1));
+    void reply.finished.then(() => upload.finish());
+  } else if (body !== null && body.byteLength > 0) {
     const upload = progress.bar(`↑ ${label}`);
     reply.addEventListener("uploadprogress", (event) => {
       upload.update(event.loaded, body.byteLength);
@@ -134,6 +199,11 @@ export async function transfer(
     download.update(event.loaded, event.total);
   });
   const failHttp = () => settings.fail && reply.status >= 400;
+  /** Whether a response came whole: a success, or an HTTP error status (empty bodies too). */
+  const answered = () =>
+    reply.status > 0 &&
+    (reply.error === NetworkError.NoError ||
+      exitCode(reply.error, reply.status, reply.errorString) === EXIT_CODES.httpError);
   // -i: the status lines and headers go before the body, where the body goes.
   const headerBlock = () => headerBlocks(reply, hops.get(reply) ?? [], versions);
   type Sink = { write(p: Uint8Array): Promise<number>; close(): void };
@@ -142,6 +212,16 @@ export async function transfer(
   let writeError: Error | null = null;
   /** What could not be written. */
   let unwritten = file ?? "stdout";
+  /** Where the body goes: `file`, or with -J the name the response gives, never overwritten. */
+  let target = file;
+  let exclusive = false;
+  const resolveTarget = () => {
+    if (!settings.remoteHeaderName || file === undefined || exclusive) return;
+    const name = dispositionName(reply.headers.get("content-disposition"));
+    if (name === undefined) return;
+    target = unwritten = settings.outputDir === undefined ? name : `${settings.outputDir}/${name}`;
+    exclusive = true;
+  };
   // -D: they go to a file, or to stdout before the body.
   let dumped = settings.dumpHeader === undefined;
   /** Writes the -D headers once; false when they cannot be written. */
@@ -170,14 +250,16 @@ export async function transfer(
         }
         if (file !== undefined) {
           try {
-            out = await Deno.open(file, { write: true, create: true, truncate: true });
+            resolveTarget();
+            out = await openOutput(target!, settings.createDirs, exclusive);
           } catch (error) {
             writeError = error as Error;
             reply.abort();
             return;
           }
         } else {
-          if (Deno.stdout.isTerminal() && chunk.includes(0)) {
+          // As curl, -o - writes a binary body to the terminal all the same.
+          if (settings.outputs.get(url) !== "-" && Deno.stdout.isTerminal() && chunk.includes(0)) {
             refused = true;
             reply.abort();
             return;
@@ -213,18 +295,19 @@ export async function transfer(
     await reply.finished;
     if (
       out === null && file !== undefined && !settings.head && !failHttp() && writeError === null &&
-      !refused && reply.error === NetworkError.NoError
+      !refused && answered()
     ) {
       // An empty body still makes the file.
       try {
-        using made = await Deno.open(file, { write: true, create: true, truncate: true });
+        resolveTarget();
+        using made = await openOutput(target!, settings.createDirs, exclusive);
         if (settings.include) await writeAll(made, await headerBlock());
       } catch (error) {
         writeError = error as Error;
       }
     } else if (
       out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
-      reply.status > 0 && reply.error === NetworkError.NoError
+      answered()
     ) {
       if (await dump()) await writeAll(Deno.stdout, await headerBlock());
     }
@@ -233,7 +316,20 @@ export async function transfer(
     out?.close();
   }
   if (reply.error === NetworkError.NoError || reply.status > 0) download.finish();
-  if (settings.head && reply.status > 0) await writeAll(Deno.stdout, await headerBlock());
+  // -I: the headers are what is written, to the file of -o or -O as in curl (`-sI -o /dev/null`).
+  if (settings.head && reply.status > 0 && writeError === null) {
+    try {
+      if (file === undefined) await writeAll(Deno.stdout, await headerBlock());
+      else {
+        resolveTarget();
+        using made = await openOutput(target!, settings.createDirs, exclusive);
+        await writeAll(made, await headerBlock());
+      }
+    } catch (error) {
+      writeError = error as Error;
+      unwritten = target ?? "stdout";
+    }
+  }
   if (settings.verbose) await explain(reply, settings, cache, jar, hops.get(reply) ?? [], verbose);
   const { code, message } = outcome(
     reply,
@@ -278,13 +374,16 @@ function outcome(
     return {
       code: EXIT_CODES.output,
       message: `${reply.url.href} is binary, and binary output can mess up a terminal: ` +
-        `write it with -o FILE or -O, or pipe it (| cat) to see it anyway`,
+        `write it with -o FILE or -O, or pipe it (| cat) or give -o - to see it anyway`,
     };
   }
-  if (writeError !== null) return { code: EXIT_CODES.failure, message: writeError };
+  // As curl: what cannot be written exits 23.
+  if (writeError !== null) return { code: EXIT_CODES.output, message: writeError };
   if (reply.error === NetworkError.NoError) return { code: EXIT_CODES.ok, message: "" };
   const code = exitCode(reply.error, reply.status, reply.errorString);
-  if (code === EXIT_CODES.httpError && !settings.fail) return { code: EXIT_CODES.ok, message: "" };
+  if (code === EXIT_CODES.httpError && !settings.fail && !settings.failWithBody) {
+    return { code: EXIT_CODES.ok, message: "" };
+  }
   if (code === EXIT_CODES.canceled && signal.aborted) return { code, message: "" };
   const what = reply.status > 0
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`

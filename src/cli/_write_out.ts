@@ -5,6 +5,7 @@
  */
 
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { readStdin } from "./_data.ts";
 
 /** What a transfer tells its `-w` format. */
 export interface TransferInfo {
@@ -57,7 +58,7 @@ export async function writeOutFormat(value: string, warnings: string[]): Promise
     const path = value.slice(1);
     try {
       format = path === "-"
-        ? await new Response(Deno.stdin.readable).text()
+        ? new TextDecoder().decode(await readStdin())
         : await Deno.readTextFile(path);
     } catch (error) {
       throw new Exit(

@@ -9,21 +9,21 @@ import { peerNotVerified } from "../tls.ts";
 
 /**
  * The exit codes of the command line, by class of failure ({@linkcode NetworkError} ranges).
- * HTTP error statuses (4xx, 5xx) are a success unless `--fail` is given.
+ * HTTP error statuses (4xx, 5xx) are a success unless `--fail` or `--fail-with-body` is given.
  *
  * | code | meaning |
  * | --- | --- |
  * | 0 | success |
- * | 1 | another failure (a file that cannot be read or written) |
+ * | 1 | another failure (a file that cannot be read) |
  * | 2 | bad arguments: a one-line error and the usage line |
  * | 3 | protocol: a malformed URL, an unknown scheme, a refused redirect, a malformed response |
  * | 5 | proxy: refused, not found, closed, timed out, authentication required |
  * | 6 | the host name could not be resolved |
  * | 7 | connection: refused, closed early, network off or not permitted |
- * | 22 | HTTP error status (400 and up), with `--fail` only |
- * | 23 | output refused: a binary body to a terminal |
+ * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
+ * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
  * | 26 | content: a body that cannot be sent again, a `file:` URL missing or unreadable |
- * | 28 | timeout: `--timeout`, `--transfer-timeout`, or the connection |
+ * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
  * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked) |
