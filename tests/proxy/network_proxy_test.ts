@@ -311,6 +311,36 @@ console.log(JSON.stringify([ask("http://a.test/"), ask("https://a.test/"), ask("
   }
 });
 
+/**
+ * Runs the consumer in `dir` (`main.ts`, given `mode`) with no prompt, only `vars` in its
+ * environment (and what Deno needs), net access to 127.0.0.1 and `--allow-env=allowEnv`.
+ */
+function runHttpoxyConsumer(
+  dir: string,
+  allowEnv: string,
+  vars: Record<string, string>,
+  mode: string,
+): ReturnType<typeof runDeno> {
+  const env: Record<string, string> = {
+    ...vars,
+    NO_COLOR: "1",
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+  };
+  const denoDir = Deno.env.get("DENO_DIR");
+  if (denoDir) env.DENO_DIR = denoDir;
+  return runDeno([
+    "run",
+    "--no-lock",
+    "--no-prompt",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    `--allow-env=${allowEnv}`,
+    "main.ts",
+    mode,
+  ], { cwd: dir, clearEnv: true, env });
+}
+
 Deno.test("the documented --allow-env list lets the httpoxy guard work, with no prompt", async (t) => {
   const root = new URL("../../", import.meta.url);
   const list = (text: string) => /`--allow-env=(http_proxy[^`]*)`/.exec(text)?.[1];
@@ -332,25 +362,8 @@ console.log(reply.error, await reply.text());`,
   );
   try {
     const run = async (vars: Record<string, string>, mode: string) => {
-      const env: Record<string, string> = {
-        ...vars,
-        NO_COLOR: "1",
-        PATH: Deno.env.get("PATH") ?? "",
-        HOME: Deno.env.get("HOME") ?? "",
-      };
-      const denoDir = Deno.env.get("DENO_DIR");
-      if (denoDir) env.DENO_DIR = denoDir;
       const before = proxy.log.length;
-      const output = await runDeno([
-        "run",
-        "--no-lock",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        `--allow-env=${readme}`,
-        "main.ts",
-        mode,
-      ], { cwd: dir, clearEnv: true, env });
+      const output = await runHttpoxyConsumer(dir, readme, vars, mode);
       assert.equal(output.code, 0, output.stderr);
       assert.equal(output.stdout, "0 origin GET /cgi\n");
       return proxy.log.length - before;
@@ -387,25 +400,8 @@ console.log(JSON.stringify([reply.error, reply.errorString]));`,
     "no_proxy,NO_PROXY";
   try {
     const run = async (allowEnv: string, vars: Record<string, string>, mode: string) => {
-      const env: Record<string, string> = {
-        ...vars,
-        NO_COLOR: "1",
-        PATH: Deno.env.get("PATH") ?? "",
-        HOME: Deno.env.get("HOME") ?? "",
-      };
-      const denoDir = Deno.env.get("DENO_DIR");
-      if (denoDir) env.DENO_DIR = denoDir;
       const before = proxy.log.length;
-      const output = await runDeno([
-        "run",
-        "--no-lock",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        `--allow-env=${allowEnv}`,
-        "main.ts",
-        mode,
-      ], { cwd: dir, clearEnv: true, env });
+      const output = await runHttpoxyConsumer(dir, allowEnv, vars, mode);
       assert.equal(output.code, 0, output.stderr);
       assert.equal(output.stderr, "", "no prompt, no warning");
       const [error, errorString] = JSON.parse(output.stdout);
