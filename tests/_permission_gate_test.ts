@@ -136,6 +136,43 @@ Deno.test("a host denied by --deny-net is reported as such, not as one --allow-n
   });
 });
 
+Deno.test("a send after the net permission as a whole was revoked fails as the gate words it", async () => {
+  // Revoking `{ name: "net" }` changes no status of a single host: the gate still holds the
+  // origin as granted, and Deno refuses the send itself.
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const child = new URL("./testdata/permissions/revoked_net.ts", import.meta.url).pathname;
+  const target = `127.0.0.1:${origin.port}`;
+  const { stdout, stderr } = await runChild([
+    `--allow-net=${target},127.0.0.1:${proxy.port}`,
+    "--no-prompt",
+    child,
+    origin.url("127.0.0.1", ""),
+    proxy.url,
+  ]);
+  assert.doesNotMatch(stderr, /NotCapable/);
+  const results = stdout as Record<string, Outcome>;
+  assert.equal(results.direct!.body, "origin GET /a");
+  assert.equal(results.proxied!.body, "origin GET /b");
+  const notGranted = `Network access to host ${target} is not permitted: Deno's net ` +
+    `permission is not granted (grant it with --allow-net=${target})`;
+  for (const name of ["directRevoked", "directAgain"]) {
+    assert.deepEqual(results[name], {
+      error: NetworkError.UnknownNetworkError,
+      errorString: notGranted,
+      body: null,
+    }, name);
+  }
+  assert.equal(results.proxiedRevoked!.error, NetworkError.UnknownNetworkError);
+  assert.equal(
+    results.proxiedRevoked!.errorString,
+    `Network access to host ${target} and proxy 127.0.0.1:${proxy.port} is not permitted: ` +
+      `Deno's net permission is not granted (grant it with ` +
+      `--allow-net=${target},127.0.0.1:${proxy.port})`,
+  );
+  assert.deepEqual(results.rejections, []);
+});
+
 Deno.test({
   name:
     "narrowed test permissions: a host not granted fails the reply cleanly, a granted one works",

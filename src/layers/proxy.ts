@@ -24,6 +24,7 @@ import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { holdSlot } from "../reply.ts";
 import { sendHolding } from "./_hold.ts";
+import { notPermitted } from "./_net_permission.ts";
 import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
@@ -87,7 +88,8 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);
         } catch (error) {
-          throw new NetworkReplyError(
+          // The proxy's permission, revoked since the gate let the send go.
+          throw notPermitted(error, exchange.url, proxy) ?? new NetworkReplyError(
             proxy.type === "none"
               ? NetworkError.UnknownNetworkError
               : NetworkError.UnknownProxyError,
@@ -115,6 +117,10 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         return await next(exchange);
       } catch (error) {
         if (proxy.type === "none") throw error;
+        // Refused by Deno for want of a permission: nothing the proxy did.
+        if (error instanceof NetworkReplyError && error.cause instanceof Deno.errors.NotCapable) {
+          throw error;
+        }
         if (exchange.signal.aborted) {
           // Only once the transfer timeout failed the exchange is the proxy probed.
           const timedOut = timeout > 0 && exchange.signal.reason instanceof TransferTimeoutAbort;
