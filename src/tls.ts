@@ -127,5 +127,12 @@ export function tlsCause(text: string): string | undefined {
     return "client certificate refused: the server does not accept the client certificate";
   }
   if (REVOKED.test(lower)) return "certificate revoked";
+  if (/invalidcontenttype|corrupt message/.test(lower)) {
+    return "not TLS: the server answered with something that is not TLS " +
+      "(a plain HTTP server? use an http: URL)";
+  }
+  if (/handshake eof/.test(lower)) {
+    return "connection closed: the server closed the connection during the handshake";
+  }
   return undefined;
 }

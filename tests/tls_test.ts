@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
-import { serve } from "./_helpers/server.ts";
+import { serve, serveTcp } from "./_helpers/server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
 
 const noOpenssl = !(await hasOpenssl());
@@ -32,6 +32,37 @@ Deno.test("A TLS failure's reply names the cause", async (t) => {
       assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
       assert.match(reply.errorString, cause);
       assert.match(reply.errorString, /^TLS handshake with 127\.0\.0\.1:\d+ failed: /);
+    });
+  }
+});
+
+Deno.test("A handshake with a server that does not speak TLS names the cause", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const cases = [
+    {
+      name: "a plain HTTP server",
+      server: () => serve(() => new Response("plain")),
+      cause: "not TLS: the server answered with something that is not TLS (a plain HTTP " +
+        "server? use an http: URL)",
+    },
+    {
+      name: "a server that closes the connection at once",
+      server: () => serveTcp((conn) => Promise.resolve(conn.close())),
+      cause: "connection closed: the server closed the connection during the handshake",
+    },
+  ];
+  for (const { name, server, cause } of cases) {
+    await t.step(name, async () => {
+      await using peer = server();
+      const reply = manager.get(`https://127.0.0.1:${peer.port}/`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+      assert.ok(
+        reply.errorString.startsWith(
+          `TLS handshake with 127.0.0.1:${peer.port} failed: ${cause} (`,
+        ),
+        reply.errorString,
+      );
     });
   }
 });

@@ -93,7 +93,9 @@ export function notPermitted(
     } catch {
       continue;
     }
-    if (state !== "granted") missing.push({ host, what, why: state === "prompt" ? state : "denied" });
+    if (state !== "granted") {
+      missing.push({ host, what, why: state === "prompt" ? state : "denied" });
+    }
   }
   const message = missing.length > 0
     ? netMessage(missing, Deno.permissions.querySync({ name: "net" }).state === "denied")
