@@ -67,6 +67,57 @@ Deno.test("A handshake with a server that does not speak TLS names the cause", a
   }
 });
 
+Deno.test("caCerts set on a manager is trusted by the requests sent from then on", async () => {
+  const certs = await makeTestCertificates();
+  await using server = serve(() => new Response("secret"), certs);
+  await using manager = new NetworkAccessManager();
+  const send = async () => {
+    const reply = manager.get(server.url);
+    await reply.text().catch(() => {});
+    return reply;
+  };
+  assert.match((await send()).errorString, /unknown issuer/);
+  manager.caCerts = [certs.caCert];
+  const trusted = await send();
+  assert.equal(trusted.error, NetworkError.NoError, trusted.errorString);
+  assert.equal(trusted.status, 200);
+  assert.ok(Object.isFrozen(manager.caCerts));
+  assert.throws(() => (manager.caCerts as string[]).push("x"), TypeError);
+  manager.caCerts = [];
+  const untrusted = await send();
+  assert.equal(untrusted.error, NetworkError.SslHandshakeFailedError);
+  assert.match(untrusted.errorString, /unknown issuer/);
+});
+
+Deno.test("caCerts that are not PEM certificates Deno can read are refused, naming the entry", async (t) => {
+  const certs = await makeTestCertificates();
+  const garbled = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  await t.step("a path instead of the file's text, when the manager is made", () => {
+    assert.throws(() => new NetworkAccessManager({ caCerts: [certs.caCert, "ca.pem"] }), {
+      name: "TypeError",
+      message: `Cannot create manager: 'caCerts[1]' must be a PEM certificate ` +
+        `("-----BEGIN CERTIFICATE-----..."; the text of a file, not its path), got "ca.pem"`,
+    });
+  });
+  await t.step("PEM that does not decode, when the property is set", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [certs.caCert] });
+    assert.throws(() => (manager.caCerts = [garbled]), {
+      name: "TypeError",
+      message: /^Cannot set manager option: 'caCerts\[0\]' is not a certificate Deno can read \(/,
+    });
+    assert.deepEqual(manager.caCerts, [certs.caCert]);
+  });
+  await t.step("not an array", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ caCerts: certs.caCert as unknown as string[] }),
+      {
+        name: "TypeError",
+        message: /'caCerts' must be an array of PEM certificates, got -----BEGIN/,
+      },
+    );
+  });
+});
+
 Deno.test({
   name: "Client certificates: for every request, per origin, and 'certificate required'",
   ignore: noOpenssl,

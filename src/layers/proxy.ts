@@ -31,7 +31,7 @@ import type { ClientCertificate } from "../tls.ts";
 export interface ProxySettings {
   proxy(): NetworkProxy | undefined;
   proxyFactory(): ProxyFactory | undefined;
-  caCerts(): string[];
+  caCerts(): readonly string[];
   /** The TLS client certificate for an https target, if any. */
   clientCertificate?(url: URL): ClientCertificate | undefined;
   /** The manager's transfer timeout (ms, 0 = off), for requests that set none. */

@@ -35,7 +35,12 @@ import {
 } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
-import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "../tls.ts";
+import {
+  checkCaCerts,
+  checkClientCertificate,
+  checkClientCertificates,
+  type ClientCertificate,
+} from "../tls.ts";
 import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
@@ -148,7 +153,7 @@ export class ManagerCore implements PipelineSettings {
   #hstsStore: HstsStore | null = null;
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
-  #caCerts: string[] = [];
+  #caCerts: readonly string[] = [];
   #clientCertificate: ClientCertificate | undefined;
   #clientCertificates = new Map<string, ClientCertificate>();
   #networkAccessible: NetworkAccessibility = "accessible";
@@ -215,12 +220,7 @@ export class ManagerCore implements PipelineSettings {
     if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
     if (options.proxy !== undefined) this.proxy = options.proxy;
     if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
-    if (options.caCerts !== undefined) {
-      if (!Array.isArray(options.caCerts) || options.caCerts.some((c) => typeof c !== "string")) {
-        throw new TypeError(`Cannot create manager: 'caCerts' must be an array of PEM strings`);
-      }
-      this.#caCerts = [...options.caCerts];
-    }
+    if (options.caCerts !== undefined) this.caCerts = options.caCerts;
     if (options.clientCertificate !== undefined) {
       this.#clientCertificate = checkClientCertificate(
         this.#what,
@@ -406,6 +406,11 @@ export class ManagerCore implements PipelineSettings {
 
   get caCerts(): readonly string[] {
     return this.#caCerts;
+  }
+  set caCerts(value: readonly string[]) {
+    this.#caCerts = checkCaCerts(this.#what, value);
+    // Learned with the old trust: an origin's HTTP/2 answer is asked again.
+    this.#http2.clear();
   }
 
   clientCertificateFor(url: string | URL): ClientCertificate | undefined {
