@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  KvCache,
   KvCookieJar,
   KvNetworkAccessManagerFactory,
   MemoryCookieJar,
@@ -302,6 +303,39 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     await ready;
     assert.throws(() => factory.create(), /the factory is closed/);
   });
+});
+
+Deno.test("KvNetworkAccessManagerFactory.open names the path, and why, when the database cannot be opened", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("a folder that does not exist", async () => {
+      const path = `${dir}/missing/state.sqlite3`;
+      await assert.rejects(KvNetworkAccessManagerFactory.open({ path }), {
+        name: "TypeError",
+        message: `Cannot open manager factory: the KV database ${JSON.stringify(path)} cannot ` +
+          `be opened: its folder ${JSON.stringify(`${dir}/missing`)} does not exist ` +
+          `(unable to open database file: ${path})`,
+      });
+    });
+    await t.step("a folder given as the file", async () => {
+      await assert.rejects(KvNetworkAccessManagerFactory.open({ path: dir }), {
+        name: "TypeError",
+        message: new RegExp(
+          `^Cannot open manager factory: the KV database "${dir}" cannot be opened: it is a ` +
+            "folder, not a file \\(",
+        ),
+      });
+    });
+    await t.step("the stores' own open() says the same", async () => {
+      await assert.rejects(KvCache.open({ path: `${dir}/missing/cache.sqlite3` }), {
+        name: "TypeError",
+        message:
+          /^Cannot open cache: the KV database ".*cache\.sqlite3" cannot be opened: its folder/,
+      });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
