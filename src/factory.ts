@@ -365,7 +365,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     if (manager.layers) manager.layers = [...manager.layers];
     this.#managerOptions = { ...manager, clock: options.clock };
     // Fail now, not on the first create(), when a manager option is invalid.
-    void new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null }).close();
+    const checked = new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null });
+    void checked.close();
+    // The checked copies: a later change to the objects given reaches no manager.
+    if (manager.retry !== undefined) this.#managerOptions.retry = checked.retry;
+    if (manager.caCerts !== undefined) this.#managerOptions.caCerts = [...checked.caCerts];
     this.#options = { ...options };
   }
 

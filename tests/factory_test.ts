@@ -338,6 +338,29 @@ Deno.test("KvNetworkAccessManagerFactory.open names the path, and why, when the 
   }
 });
 
+Deno.test("KvNetworkAccessManagerFactory: a manager's settings are its own; changing the options given reaches none", async () => {
+  const options = {
+    path: ":memory:",
+    manager: { retry: { limit: 2, methods: ["GET"] }, caCerts: [] as string[] },
+  };
+  await using factory = await KvNetworkAccessManagerFactory.open(options);
+  await using a = factory.create();
+  // The options given, changed after the factory was made (the last one unchecked: -1).
+  options.manager.retry.limit = -1;
+  options.manager.retry.methods.push("POST");
+  options.manager.caCerts.push("not a certificate");
+  // One manager's settings, changed in place: refused, not shared with the others.
+  assert.throws(() => {
+    (a.retry as { limit: number }).limit = 7;
+  }, TypeError);
+  assert.throws(() => (a.retry as { methods: string[] }).methods.push("PUT"), TypeError);
+  a.retry = { limit: 5 };
+  await using b = factory.create();
+  assert.deepEqual(b.retry, { limit: 2, methods: ["GET"] });
+  assert.deepEqual(b.caCerts, []);
+  assert.deepEqual(a.retry, { limit: 5 });
+});
+
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
   assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
     message: "Cannot create manager factory: give either 'kv' or 'path', not both",

@@ -129,6 +129,17 @@ const MANAGER_OPTIONS = Object.keys(
  */
 const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
 
+/** A frozen copy of retry options (checked), their lists copied too. */
+function frozenRetry(options: RetryOptions): RetryOptions {
+  const copy: RetryOptions = { ...options };
+  if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
+  if (copy.statusCodes) copy.statusCodes = Object.freeze([...copy.statusCodes]) as number[];
+  if (copy.errorCodes) {
+    copy.errorCodes = Object.freeze([...copy.errorCodes]) as typeof copy.errorCodes;
+  }
+  return Object.freeze(copy);
+}
+
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
  * (it is their {@linkcode PipelineSettings}); events go to the manager.
@@ -490,7 +501,9 @@ export class ManagerCore implements PipelineSettings {
   }
   set retry(value: RetryOptions | number | boolean) {
     checkRetry(this.#what, value);
-    this.#retry = value ?? false;
+    // A copy, frozen: the object given stays the caller's (a factory gives one to every manager
+    // it makes), and a field changed later would skip the checks above.
+    this.#retry = typeof value === "object" && value !== null ? frozenRetry(value) : value ?? false;
   }
 
   get clock(): Clock {
