@@ -13,12 +13,12 @@ import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
 import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
-import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
+import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
 import { lastQueueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
-import { checkRetry, type RetryOptions } from "../retry_options.ts";
+import { checkedRetry, type RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
 import { _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
@@ -128,17 +128,6 @@ const MANAGER_OPTIONS = Object.keys(
  * idle manager.
  */
 const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
-
-/** A frozen copy of retry options (checked), their lists copied too. */
-function frozenRetry(options: RetryOptions): RetryOptions {
-  const copy: RetryOptions = { ...options };
-  if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
-  if (copy.statusCodes) copy.statusCodes = Object.freeze([...copy.statusCodes]) as number[];
-  if (copy.errorCodes) {
-    copy.errorCodes = Object.freeze([...copy.errorCodes]) as typeof copy.errorCodes;
-  }
-  return Object.freeze(copy);
-}
 
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
@@ -420,8 +409,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set caCerts(value: readonly string[]) {
     this.#caCerts = checkCaCerts(this.#what, value);
-    // Learned with the old trust: an origin's HTTP/2 answer is asked again.
-    this.#http2.clear();
+    this.#http2.clear(); // Learned with the old trust: asked again.
   }
 
   clientCertificateFor(url: string | URL): ClientCertificate | undefined {
@@ -500,10 +488,8 @@ export class ManagerCore implements PipelineSettings {
     return this.#retry;
   }
   set retry(value: RetryOptions | number | boolean) {
-    checkRetry(this.#what, value);
-    // A copy, frozen: the object given stays the caller's (a factory gives one to every manager
-    // it makes), and a field changed later would skip the checks above.
-    this.#retry = typeof value === "object" && value !== null ? frozenRetry(value) : value ?? false;
+    // A frozen copy: the object given stays the caller's (a factory gives one to each manager).
+    this.#retry = checkedRetry(this.#what, value) ?? false;
   }
 
   get clock(): Clock {
@@ -589,7 +575,11 @@ export class ManagerCore implements PipelineSettings {
     } catch {
       return;
     }
-    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url), again);
+    // A connection of its own: only to a host `net` grants, so Deno never prompts for it.
+    const certificate = this.clientCertificateFor(url);
+    this.#permissions?.ifNetGranted(netHost(url), () => {
+      if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
+    });
   }
 
   #buildPipeline(): Handler {
