@@ -418,12 +418,29 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       const cacheOptions = storeOptions(options.cache, true);
       const jarOptions = storeOptions<KvFactoryCookieJarOptions>(options.cookieJar, true);
       const hstsOptions = storeOptions(options.hsts, false);
-      const [cache, cookieJar, hstsStore] = await Promise.all([
+      const [cache, cookieJar, hstsStore] = await Promise.allSettled([
         cacheOptions && KvCache.open({ ...cacheOptions, kv, clock }),
         jarOptions && KvCookieJar.open({ prefix: jarOptions.prefix, kv, clock }),
         hstsOptions && KvHstsStore.open({ ...hstsOptions, kv, clock }),
       ]);
-      return { kv, owned, cache, cookieJar, hstsStore };
+      if (
+        cache.status === "rejected" || cookieJar.status === "rejected" ||
+        hstsStore.status === "rejected"
+      ) {
+        // The stores that did open are closed (they may watch the file) before the error goes.
+        const opened = [cache, cookieJar, hstsStore].map((result) =>
+          result.status === "fulfilled" ? result.value?.close() : undefined
+        );
+        await Promise.all(opened);
+        throw [cache, cookieJar, hstsStore].find((result) => result.status === "rejected")!.reason;
+      }
+      return {
+        kv,
+        owned,
+        cache: cache.value,
+        cookieJar: cookieJar.value,
+        hstsStore: hstsStore.value,
+      };
     } catch (error) {
       if (owned) kv.close();
       throw error;

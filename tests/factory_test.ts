@@ -361,6 +361,23 @@ Deno.test("KvNetworkAccessManagerFactory: a manager's settings are its own; chan
   assert.deepEqual(a.retry, { limit: 5 });
 });
 
+Deno.test("KvNetworkAccessManagerFactory: a store that fails to open closes the ones that opened", async (t) => {
+  // The resource sanitizer fails a step that leaves the file open (the cache watches it).
+  const cases = {
+    "the cookie jar": { cookieJar: { prefix: [{}] as unknown as Deno.KvKey } },
+    "the HSTS store": { hsts: { prefix: [] } },
+  };
+  for (const [name, options] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      await using temp = await tempKvPath();
+      await assert.rejects(
+        KvNetworkAccessManagerFactory.open({ path: temp.path, hsts: true, ...options }),
+        { name: "TypeError", message: /'prefix' must be/ },
+      );
+    });
+  }
+});
+
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
   assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
     message: "Cannot create manager factory: give either 'kv' or 'path', not both",
