@@ -175,6 +175,37 @@ Deno.test({
   },
 });
 
+Deno.test("A client certificate Deno refuses fails its origin's replies with a message naming it", async (t) => {
+  const certs = await makeTestCertificates();
+  const other = await makeTestCertificates();
+  await using server = serve(() => new Response("secret"), certs);
+  const garbled = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  const cases = {
+    "a key that does not decode": garbled,
+    "a key of another certificate": other.key,
+  };
+  for (const [name, key] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        clientCertificates: { [server.url]: { cert: certs.cert, key } },
+      });
+      const reply = manager.get(`${server.url}/x`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.ok(
+        reply.errorString.startsWith(
+          `Cannot use the client certificate for ${server.url} (Deno refused it or its key): `,
+        ),
+        reply.errorString,
+      );
+      // Another origin does not use it.
+      const elsewhere = manager.get(server.url.replace("127.0.0.1", "localhost"));
+      assert.equal(await elsewhere.text(), "secret");
+    });
+  }
+});
+
 Deno.test("Client certificate options are checked when the manager is made", async (t) => {
   const pem = (label: string) => `-----BEGIN ${label}-----\nAA==\n-----END ${label}-----\n`;
   const good = { cert: pem("CERTIFICATE"), key: pem("PRIVATE KEY") };

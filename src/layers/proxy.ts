@@ -88,12 +88,20 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);
         } catch (error) {
+          const message = redactProxy((error as Error).message, proxy);
+          // Without a proxy, only the TLS settings can be refused: the client certificate of the
+          // origin, or the CA certificates.
+          const what = proxy.type !== "none"
+            ? proxyLabel(proxy)
+            : protocol === "https:" && settings.clientCertificate?.(exchange.url) !== undefined
+            ? `the client certificate for ${exchange.url.origin} (Deno refused it or its key)`
+            : "the CA certificates (caCerts)";
           // The proxy's permission, revoked since the gate let the send go.
           throw notPermitted(error, exchange.url, proxy) ?? new NetworkReplyError(
             proxy.type === "none"
               ? NetworkError.UnknownNetworkError
               : NetworkError.UnknownProxyError,
-            `Cannot use ${proxyLabel(proxy)}: ${redactProxy((error as Error).message, proxy)}`,
+            `Cannot use ${what}: ${message}`,
             { cause: error },
           );
         }
