@@ -239,6 +239,7 @@ export interface KvNetworkAccessManagerFactoryOptions {
 }
 
 const WHAT = "Cannot create manager factory";
+const CLOSED = "Cannot create manager: the factory is closed";
 
 /** The names of the factory's options (the type says every one is here). */
 const OPTIONS = Object.keys(
@@ -479,7 +480,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @throws {RangeError} When `partition` is longer than 512 bytes.
    */
   create(options: CreateManagerOptions = {}): NetworkAccessManager {
-    if (this.#closing) throw new TypeError("Cannot create manager: the factory is closed");
+    if (this.#closing) throw new TypeError(CLOSED);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
@@ -518,6 +519,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @throws {TypeError} When the factory is closed or the database cannot be opened.
    */
   async createAsync(options?: CreateManagerOptions): Promise<NetworkAccessManager> {
+    if (this.#closing) throw new TypeError(CLOSED);
     await this.ready;
     return this.create(options);
   }

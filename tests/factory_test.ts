@@ -278,7 +278,7 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     assert.throws(() => factory.create(), {
       message: "Cannot create manager: the factory is closed",
     });
-    await assert.rejects(factory.createAsync(), /it is closed/);
+    await assert.rejects(factory.createAsync(), /Cannot create manager: the factory is closed/);
   });
   await t.step("a database the application gave stays open", async () => {
     await using kv = await Deno.openKv(":memory:");
@@ -295,6 +295,11 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
     await factory.close();
     await assert.rejects(factory.ready, /it is closed/);
+    // A manager asked for after close is refused in the words create() uses.
+    await assert.rejects(factory.createAsync(), {
+      name: "TypeError",
+      message: "Cannot create manager: the factory is closed",
+    });
   });
   await t.step("closing while the stores are opening", async () => {
     const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
