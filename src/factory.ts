@@ -6,7 +6,8 @@
  * @module
  */
 
-import { _checkKv, _openKvDatabase } from "./_kv.ts";
+import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
+import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
 import { checkKeys, checkPartition } from "./_validation.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
@@ -271,6 +272,13 @@ function checkStore(field: string, value: unknown): void {
     throw new TypeError(`${WHAT}: '${field}' must be a boolean or an object, got ${value}`);
   }
   checkKeys(WHAT, value, STORE_OPTIONS[field]!, field);
+  // Checked now, as the store's own open() would once the stores open.
+  const store = value as KvFactoryCacheOptions;
+  checkPrefix(`${WHAT} ('${field}')`, store.prefix, []);
+  if (field === "cache") {
+    _checkMaxSize(store.maxSize, `create manager factory ('cache')`);
+    _checkMode(store.mode, `create manager factory ('cache')`, "shared");
+  }
 }
 
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   KvCache,
   KvCookieJar,
+  KvHstsStore,
   KvNetworkAccessManagerFactory,
   MemoryCookieJar,
   NetworkAccessManager,
@@ -368,17 +369,21 @@ Deno.test("KvNetworkAccessManagerFactory: a manager's settings are its own; chan
 
 Deno.test("KvNetworkAccessManagerFactory: a store that fails to open closes the ones that opened", async (t) => {
   // The resource sanitizer fails a step that leaves the file open (the cache watches it).
-  const cases = {
-    "the cookie jar": { cookieJar: { prefix: [{}] as unknown as Deno.KvKey } },
-    "the HSTS store": { hsts: { prefix: [] } },
-  };
-  for (const [name, options] of Object.entries(cases)) {
+  const stores = { "the cookie jar": KvCookieJar, "the HSTS store": KvHstsStore };
+  for (const [name, Store] of Object.entries(stores)) {
     await t.step(name, async () => {
-      await using temp = await tempKvPath();
-      await assert.rejects(
-        KvNetworkAccessManagerFactory.open({ path: temp.path, hsts: true, ...options }),
-        { name: "TypeError", message: /'prefix' must be/ },
-      );
+      const open = Object.getOwnPropertyDescriptor(Store, "open")!;
+      const failure = new Error("the disk is full");
+      Object.defineProperty(Store, "open", { ...open, value: () => Promise.reject(failure) });
+      try {
+        await using temp = await tempKvPath();
+        await assert.rejects(
+          KvNetworkAccessManagerFactory.open({ path: temp.path, hsts: true }),
+          (thrown) => thrown === failure,
+        );
+      } finally {
+        Object.defineProperty(Store, "open", open);
+      }
     });
   }
 });
@@ -399,6 +404,26 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
   assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
     message: "Cannot create manager factory: 'cache' must be a boolean or an object, got yes",
   });
+  // The stores' options, when the factory is made (not once the stores open).
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { maxSize: -1 } }), {
+    name: "RangeError",
+    message:
+      "Cannot create manager factory ('cache'): 'maxSize' must be a positive integer, got -1",
+  });
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { mode: "public" as never } }), {
+    name: "TypeError",
+    message: `Cannot create manager factory ('cache'): 'mode' must be "shared" or "private", ` +
+      `got "public"`,
+  });
+  assert.throws(() => new KvNetworkAccessManagerFactory({ hsts: { prefix: [] } }), {
+    name: "TypeError",
+    message: "Cannot create manager factory ('hsts'): 'prefix' must be a non-empty array of key " +
+      "parts, got []",
+  });
+  assert.throws(
+    () => new KvNetworkAccessManagerFactory({ cookieJar: { prefix: "jar" as never } }),
+    { name: "TypeError", message: /^Cannot create manager factory \('cookieJar'\): 'prefix'/ },
+  );
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
     { message: /'manager.cookieJar' is set by the factory/ },
