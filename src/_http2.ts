@@ -29,7 +29,7 @@ export const _RETRY_MS = 1000;
 export async function _negotiatedProtocol(
   hostname: string,
   port: number,
-  caCerts: string[],
+  caCerts: readonly string[],
   clientCertificate?: { cert: string; key: string },
   signal?: AbortSignal,
 ): Promise<string | null | undefined> {
@@ -50,7 +50,7 @@ export async function _negotiatedProtocol(
     conn = await Deno.connectTls({
       hostname,
       port,
-      caCerts: caCerts.length > 0 ? caCerts : undefined,
+      caCerts: caCerts.length > 0 ? [...caCerts] : undefined,
       alpnProtocols: ["h2", "http/1.1"],
       ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
     });
@@ -123,7 +123,7 @@ export class _Http2Origins {
   learn(
     key: string,
     url: URL,
-    caCerts: string[],
+    caCerts: readonly string[],
     clientCertificate?: { cert: string; key: string },
     again = false,
   ): void {

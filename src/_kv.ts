@@ -29,7 +29,43 @@ export function _openKvDatabase(path: string | undefined, what: string): Promise
   return _retryLocked(() => Deno.openKv(path), OPEN_ATTEMPTS).then((kv) => {
     if (path !== undefined) kvPaths.set(kv, path);
     return kv;
+  }, async (error) => {
+    throw await openFailure(error, path, what);
   });
+}
+
+/**
+ * The error of a database that would not open: one naming the path and, where the file system
+ * tells, why (SQLite says only "unable to open database file"). A missing permission
+ * (`NotCapable`, whose message names the flag) and a lock that stayed pass as they are.
+ */
+async function openFailure(
+  error: unknown,
+  path: string | undefined,
+  what: string,
+): Promise<unknown> {
+  if (error instanceof Deno.errors.NotCapable || isLocked(error)) return error;
+  const where = path === undefined
+    ? "Deno's default KV database"
+    : `the KV database ${JSON.stringify(path)}`;
+  let why = "";
+  if (path !== undefined && path !== ":memory:") {
+    const stat = (at: string) => Deno.stat(at).catch((failure: unknown) => failure);
+    const found = await stat(path);
+    if (found instanceof Deno.errors.NotFound) {
+      const folder = path.replace(/[\\/][^\\/]*$/, "") || (path.startsWith("/") ? "/" : ".");
+      const parent = folder === path ? undefined : await stat(folder);
+      if (parent instanceof Deno.errors.NotFound) {
+        why = `: its folder ${JSON.stringify(folder)} does not exist`;
+      }
+    } else if (!(found instanceof Error) && (found as Deno.FileInfo).isDirectory) {
+      why = ": it is a folder, not a file";
+    }
+  }
+  return new TypeError(
+    `Cannot open ${what}: ${where} cannot be opened${why} (${(error as Error)?.message ?? error})`,
+    { cause: error },
+  );
 }
 
 /** How often opening a locked database is tried: between 1.1 and 2.3 s of waiting in all. */

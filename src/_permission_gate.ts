@@ -174,6 +174,17 @@ export class _PermissionGate {
     return this.#touch(keyOf(descriptor))?.state;
   }
 
+  /**
+   * Calls `then` when the `net` permission for `host` is granted: at once when known, else once
+   * queried (never asked for); not at all when it is not granted.
+   */
+  ifNetGranted(host: string, then: () => void): void {
+    const known = this.known({ name: "net", host });
+    if (known === "granted") return then();
+    if (known !== undefined) return;
+    this.state({ name: "net", host }).then((state) => state === "granted" && then(), () => {});
+  }
+
   /** Removes every listener and forgets every status; safe to call twice. */
   close(): void {
     this.#closed = true;

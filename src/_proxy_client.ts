@@ -11,7 +11,7 @@ import type { ClientCertificate } from "./tls.ts";
 /** Options of {@linkcode _ProxyClientPool.get}. */
 export interface _ProxyClientOptions {
   /** Extra CA certificates (PEM) trusted for the target and for an `https` proxy. */
-  caCerts?: string[];
+  caCerts?: readonly string[];
   /** The TLS client certificate presented to servers that ask for one. */
   clientCertificate?: ClientCertificate;
   /** Whether the environment names a proxy, as last read; read now when absent. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { _checkKv, _openKvDatabase } from "./_kv.ts";
+import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
+import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
 import { checkKeys, checkPartition } from "./_validation.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
@@ -239,6 +240,7 @@ export interface KvNetworkAccessManagerFactoryOptions {
 }
 
 const WHAT = "Cannot create manager factory";
+const CLOSED = "Cannot create manager: the factory is closed";
 
 /** The names of the factory's options (the type says every one is here). */
 const OPTIONS = Object.keys(
@@ -270,6 +272,13 @@ function checkStore(field: string, value: unknown): void {
     throw new TypeError(`${WHAT}: '${field}' must be a boolean or an object, got ${value}`);
   }
   checkKeys(WHAT, value, STORE_OPTIONS[field]!, field);
+  // Checked now, as the store's own open() would once the stores open.
+  const store = value as KvFactoryCacheOptions;
+  checkPrefix(`${WHAT} ('${field}')`, store.prefix, []);
+  if (field === "cache") {
+    _checkMaxSize(store.maxSize, `create manager factory ('cache')`);
+    _checkMode(store.mode, `create manager factory ('cache')`, "shared");
+  }
 }
 
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
@@ -365,7 +374,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     if (manager.layers) manager.layers = [...manager.layers];
     this.#managerOptions = { ...manager, clock: options.clock };
     // Fail now, not on the first create(), when a manager option is invalid.
-    void new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null }).close();
+    const checked = new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null });
+    void checked.close();
+    // The checked copies: a later change to the objects given reaches no manager.
+    if (manager.retry !== undefined) this.#managerOptions.retry = checked.retry;
+    if (manager.caCerts !== undefined) this.#managerOptions.caCerts = [...checked.caCerts];
     this.#options = { ...options };
   }
 
@@ -414,12 +427,29 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       const cacheOptions = storeOptions(options.cache, true);
       const jarOptions = storeOptions<KvFactoryCookieJarOptions>(options.cookieJar, true);
       const hstsOptions = storeOptions(options.hsts, false);
-      const [cache, cookieJar, hstsStore] = await Promise.all([
+      const [cache, cookieJar, hstsStore] = await Promise.allSettled([
         cacheOptions && KvCache.open({ ...cacheOptions, kv, clock }),
         jarOptions && KvCookieJar.open({ prefix: jarOptions.prefix, kv, clock }),
         hstsOptions && KvHstsStore.open({ ...hstsOptions, kv, clock }),
       ]);
-      return { kv, owned, cache, cookieJar, hstsStore };
+      if (
+        cache.status === "rejected" || cookieJar.status === "rejected" ||
+        hstsStore.status === "rejected"
+      ) {
+        // The stores that did open are closed (they may watch the file) before the error goes.
+        const opened = [cache, cookieJar, hstsStore].map((result) =>
+          result.status === "fulfilled" ? result.value?.close() : undefined
+        );
+        await Promise.all(opened);
+        throw [cache, cookieJar, hstsStore].find((result) => result.status === "rejected")!.reason;
+      }
+      return {
+        kv,
+        owned,
+        cache: cache.value,
+        cookieJar: cookieJar.value,
+        hstsStore: hstsStore.value,
+      };
     } catch (error) {
       if (owned) kv.close();
       throw error;
@@ -458,7 +488,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @throws {RangeError} When `partition` is longer than 512 bytes.
    */
   create(options: CreateManagerOptions = {}): NetworkAccessManager {
-    if (this.#closing) throw new TypeError("Cannot create manager: the factory is closed");
+    if (this.#closing) throw new TypeError(CLOSED);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
@@ -497,6 +527,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @throws {TypeError} When the factory is closed or the database cannot be opened.
    */
   async createAsync(options?: CreateManagerOptions): Promise<NetworkAccessManager> {
+    if (this.#closing) throw new TypeError(CLOSED);
     await this.ready;
     return this.create(options);
   }

@@ -206,9 +206,18 @@ export class NetworkAccessManager
     this.#core.proxyFactory = value;
   }
 
-  /** Extra CA certificates (PEM) trusted for https. */
+  /**
+   * Extra CA certificates (PEM) trusted for https targets and https proxies. Setting it takes
+   * effect for the requests sent from then on (they connect anew, with the new trust);
+   * connections already open are left to finish. The array read is frozen.
+   *
+   * @throws {TypeError} When set to anything but an array of PEM certificates Deno can read.
+   */
   get caCerts(): readonly string[] {
     return this.#core.caCerts;
+  }
+  set caCerts(value: readonly string[]) {
+    this.#core.caCerts = value;
   }
 
   /**

@@ -145,6 +145,26 @@ const RETRY_OPTIONS = Object.keys(
 );
 
 /**
+ * Checks a `retry` value as {@linkcode checkRetry} does and returns it, options as a frozen copy
+ * (their lists copied too): the object given stays the caller's, and a field of the copy cannot
+ * be changed past the checks.
+ */
+export function checkedRetry<T extends RetryOptions | number | boolean | undefined>(
+  what: string,
+  value: T,
+): T {
+  checkRetry(what, value);
+  if (typeof value !== "object" || value === null) return value;
+  const copy: RetryOptions = { ...value };
+  if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
+  if (copy.statusCodes) copy.statusCodes = Object.freeze([...copy.statusCodes]) as number[];
+  if (copy.errorCodes) {
+    copy.errorCodes = Object.freeze([...copy.errorCodes]) as NetworkErrorCode[];
+  }
+  return Object.freeze(copy) as T;
+}
+
+/**
  * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}); the message starts
  * with `what` and names the field.
  */

@@ -34,6 +34,62 @@ export interface ClientCertificate {
 
 const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
 
+/** The CA certificates Deno read when they were last checked, at most {@linkcode READABLE_KEPT}. */
+const readable = new Set<string>();
+const READABLE_KEPT = 64;
+
+/**
+ * Checks the `caCerts` option: an array of PEM certificates that Deno can read (each is tried in
+ * a client made and closed at once, where `Deno.createHttpClient` is offered). A string that is
+ * not PEM (a file's path given instead of its text) would be skipped without a word, and one
+ * whose PEM does not decode would fail every request, http ones too.
+ *
+ * @returns A frozen copy.
+ */
+export function checkCaCerts(what: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${what}: 'caCerts' must be an array of PEM certificates, got ${value}`);
+  }
+  const certs = [...value];
+  certs.forEach((cert, i) => {
+    if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
+      throw new TypeError(
+        `${what}: 'caCerts[${i}]' must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."; ` +
+          `the text of a file, not its path), got ${
+            typeof cert === "string" ? JSON.stringify(cert.slice(0, 40)) : typeof cert
+          }`,
+      );
+    }
+  });
+  if (
+    certs.length > 0 && typeof Deno.createHttpClient === "function" &&
+    !certs.every((cert) => readable.has(cert))
+  ) {
+    const unreadable = (list: string[]): string | undefined => {
+      try {
+        Deno.createHttpClient({ caCerts: list }).close();
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    if (unreadable(certs) !== undefined) {
+      for (let i = 0; i < certs.length; i++) {
+        const why = unreadable([certs[i]]);
+        if (why !== undefined) {
+          throw new TypeError(
+            `${what}: 'caCerts[${i}]' is not a certificate Deno can read (${why})`,
+          );
+        }
+      }
+    }
+    // A manager made per request with the same certificates makes no client to check them again.
+    if (readable.size + certs.length > READABLE_KEPT) readable.clear();
+    for (const cert of certs) readable.add(cert);
+  }
+  return Object.freeze(certs);
+}
+
 /** Checks a client certificate option; returns a copy. */
 export function checkClientCertificate(
   what: string,
@@ -127,5 +183,12 @@ export function tlsCause(text: string): string | undefined {
     return "client certificate refused: the server does not accept the client certificate";
   }
   if (REVOKED.test(lower)) return "certificate revoked";
+  if (/invalidcontenttype|corrupt message/.test(lower)) {
+    return "not TLS: the server answered with something that is not TLS " +
+      "(a plain HTTP server? use an http: URL)";
+  }
+  if (/handshake eof/.test(lower)) {
+    return "connection closed: the server closed the connection during the handshake";
+  }
   return undefined;
 }

@@ -5,7 +5,7 @@ import {
   NetworkError,
   NetworkReplyError,
 } from "../mod.ts";
-import { startOrigin, startProxyServer } from "./_helpers/proxy_server.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -134,6 +134,43 @@ Deno.test("a host denied by --deny-net is reported as such, not as one --allow-n
         `with --allow-net=127.0.0.1:${target})`,
     );
   });
+});
+
+Deno.test("a send after the net permission as a whole was revoked fails as the gate words it", async () => {
+  // Revoking `{ name: "net" }` changes no status of a single host: the gate still holds the
+  // origin as granted, and Deno refuses the send itself.
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const child = new URL("./testdata/permissions/revoked_net.ts", import.meta.url).pathname;
+  const target = `127.0.0.1:${origin.port}`;
+  const { stdout, stderr } = await runChild([
+    `--allow-net=${target},127.0.0.1:${proxy.port}`,
+    "--no-prompt",
+    child,
+    origin.url("127.0.0.1", ""),
+    proxy.url,
+  ]);
+  assert.doesNotMatch(stderr, /NotCapable/);
+  const results = stdout as Record<string, Outcome>;
+  assert.equal(results.direct!.body, "origin GET /a");
+  assert.equal(results.proxied!.body, "origin GET /b");
+  const notGranted = `Network access to host ${target} is not permitted: Deno's net ` +
+    `permission is not granted (grant it with --allow-net=${target})`;
+  for (const name of ["directRevoked", "directAgain"]) {
+    assert.deepEqual(results[name], {
+      error: NetworkError.UnknownNetworkError,
+      errorString: notGranted,
+      body: null,
+    }, name);
+  }
+  assert.equal(results.proxiedRevoked!.error, NetworkError.UnknownNetworkError);
+  assert.equal(
+    results.proxiedRevoked!.errorString,
+    `Network access to host ${target} and proxy 127.0.0.1:${proxy.port} is not permitted: ` +
+      `Deno's net permission is not granted (grant it with ` +
+      `--allow-net=${target},127.0.0.1:${proxy.port})`,
+  );
+  assert.deepEqual(results.rejections, []);
 });
 
 Deno.test({
@@ -334,6 +371,42 @@ async function countingListeners(
     }
   }
 }
+
+Deno.test("a waiting request's HTTP/2 handshake connects only to a host the net permission grants", async (t) => {
+  // Past 6 requests to one https origin, the manager asks it in a TLS handshake of its own
+  // whether it speaks HTTP/2: a connection Deno checks, and prompts for on a terminal.
+  await using origin = startOrigin({ tls: true });
+  const connected: string[] = [];
+  const connectTls = Deno.connectTls;
+  Deno.connectTls = ((options: Deno.ConnectTlsOptions) => {
+    connected.push(`${options.hostname}:${options.port}`);
+    return connectTls(options);
+  }) as typeof Deno.connectTls;
+  const send = async (state: Deno.PermissionState) => {
+    await withPermissions({
+      query: () => new FakeStatus(state) as unknown as Deno.PermissionStatus,
+    }, async () => {
+      await using manager = new NetworkAccessManager({ caCerts: [TEST_CA_CERT] });
+      const replies = Array.from(
+        { length: 8 },
+        (_, i) => manager.get(origin.url("127.0.0.1", `/${i}`)),
+      );
+      await Promise.all(replies.map((reply) => reply.finished));
+    });
+  };
+  try {
+    await t.step("not granted: no handshake", async () => {
+      await send("prompt");
+      assert.deepEqual(connected, []);
+    });
+    await t.step("granted: one handshake", async () => {
+      await send("granted");
+      assert.deepEqual(connected, [`127.0.0.1:${origin.port}`]);
+    });
+  } finally {
+    Deno.connectTls = connectTls;
+  }
+});
 
 Deno.test("close() removes every permission change listener", async () => {
   await using origin = startOrigin();

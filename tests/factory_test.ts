@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  KvCache,
   KvCookieJar,
+  KvHstsStore,
   KvNetworkAccessManagerFactory,
   MemoryCookieJar,
   NetworkAccessManager,
@@ -277,7 +279,7 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     assert.throws(() => factory.create(), {
       message: "Cannot create manager: the factory is closed",
     });
-    await assert.rejects(factory.createAsync(), /it is closed/);
+    await assert.rejects(factory.createAsync(), /Cannot create manager: the factory is closed/);
   });
   await t.step("a database the application gave stays open", async () => {
     await using kv = await Deno.openKv(":memory:");
@@ -294,6 +296,11 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
     await factory.close();
     await assert.rejects(factory.ready, /it is closed/);
+    // A manager asked for after close is refused in the words create() uses.
+    await assert.rejects(factory.createAsync(), {
+      name: "TypeError",
+      message: "Cannot create manager: the factory is closed",
+    });
   });
   await t.step("closing while the stores are opening", async () => {
     const factory = new KvNetworkAccessManagerFactory({ path: ":memory:" });
@@ -302,6 +309,83 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     await ready;
     assert.throws(() => factory.create(), /the factory is closed/);
   });
+});
+
+Deno.test("KvNetworkAccessManagerFactory.open names the path, and why, when the database cannot be opened", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("a folder that does not exist", async () => {
+      const path = `${dir}/missing/state.sqlite3`;
+      await assert.rejects(KvNetworkAccessManagerFactory.open({ path }), {
+        name: "TypeError",
+        message: `Cannot open manager factory: the KV database ${JSON.stringify(path)} cannot ` +
+          `be opened: its folder ${JSON.stringify(`${dir}/missing`)} does not exist ` +
+          `(unable to open database file: ${path})`,
+      });
+    });
+    await t.step("a folder given as the file", async () => {
+      await assert.rejects(KvNetworkAccessManagerFactory.open({ path: dir }), {
+        name: "TypeError",
+        message: new RegExp(
+          `^Cannot open manager factory: the KV database "${dir}" cannot be opened: it is a ` +
+            "folder, not a file \\(",
+        ),
+      });
+    });
+    await t.step("the stores' own open() says the same", async () => {
+      await assert.rejects(KvCache.open({ path: `${dir}/missing/cache.sqlite3` }), {
+        name: "TypeError",
+        message:
+          /^Cannot open cache: the KV database ".*cache\.sqlite3" cannot be opened: its folder/,
+      });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("KvNetworkAccessManagerFactory: a manager's settings are its own; changing the options given reaches none", async () => {
+  const options = {
+    path: ":memory:",
+    manager: { retry: { limit: 2, methods: ["GET"] }, caCerts: [] as string[] },
+  };
+  await using factory = await KvNetworkAccessManagerFactory.open(options);
+  await using a = factory.create();
+  // The options given, changed after the factory was made (the last one unchecked: -1).
+  options.manager.retry.limit = -1;
+  options.manager.retry.methods.push("POST");
+  options.manager.caCerts.push("not a certificate");
+  // One manager's settings, changed in place: refused, not shared with the others.
+  assert.throws(() => {
+    (a.retry as { limit: number }).limit = 7;
+  }, TypeError);
+  assert.throws(() => (a.retry as { methods: string[] }).methods.push("PUT"), TypeError);
+  a.retry = { limit: 5 };
+  await using b = factory.create();
+  assert.deepEqual(b.retry, { limit: 2, methods: ["GET"] });
+  assert.deepEqual(b.caCerts, []);
+  assert.deepEqual(a.retry, { limit: 5 });
+});
+
+Deno.test("KvNetworkAccessManagerFactory: a store that fails to open closes the ones that opened", async (t) => {
+  // The resource sanitizer fails a step that leaves the file open (the cache watches it).
+  const stores = { "the cookie jar": KvCookieJar, "the HSTS store": KvHstsStore };
+  for (const [name, Store] of Object.entries(stores)) {
+    await t.step(name, async () => {
+      const open = Object.getOwnPropertyDescriptor(Store, "open")!;
+      const failure = new Error("the disk is full");
+      Object.defineProperty(Store, "open", { ...open, value: () => Promise.reject(failure) });
+      try {
+        await using temp = await tempKvPath();
+        await assert.rejects(
+          KvNetworkAccessManagerFactory.open({ path: temp.path, hsts: true }),
+          (thrown) => thrown === failure,
+        );
+      } finally {
+        Object.defineProperty(Store, "open", open);
+      }
+    });
+  }
 });
 
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
@@ -320,6 +404,26 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
   assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
     message: "Cannot create manager factory: 'cache' must be a boolean or an object, got yes",
   });
+  // The stores' options, when the factory is made (not once the stores open).
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { maxSize: -1 } }), {
+    name: "RangeError",
+    message:
+      "Cannot create manager factory ('cache'): 'maxSize' must be a positive integer, got -1",
+  });
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { mode: "public" as never } }), {
+    name: "TypeError",
+    message: `Cannot create manager factory ('cache'): 'mode' must be "shared" or "private", ` +
+      `got "public"`,
+  });
+  assert.throws(() => new KvNetworkAccessManagerFactory({ hsts: { prefix: [] } }), {
+    name: "TypeError",
+    message: "Cannot create manager factory ('hsts'): 'prefix' must be a non-empty array of key " +
+      "parts, got []",
+  });
+  assert.throws(
+    () => new KvNetworkAccessManagerFactory({ cookieJar: { prefix: "jar" as never } }),
+    { name: "TypeError", message: /^Cannot create manager factory \('cookieJar'\): 'prefix'/ },
+  );
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
     { message: /'manager.cookieJar' is set by the factory/ },

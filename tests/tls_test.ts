@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
-import { serve } from "./_helpers/server.ts";
+import { serve, serveTcp } from "./_helpers/server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
 
 const noOpenssl = !(await hasOpenssl());
@@ -34,6 +34,88 @@ Deno.test("A TLS failure's reply names the cause", async (t) => {
       assert.match(reply.errorString, /^TLS handshake with 127\.0\.0\.1:\d+ failed: /);
     });
   }
+});
+
+Deno.test("A handshake with a server that does not speak TLS names the cause", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const cases = [
+    {
+      name: "a plain HTTP server",
+      server: () => serve(() => new Response("plain")),
+      cause: "not TLS: the server answered with something that is not TLS (a plain HTTP " +
+        "server? use an http: URL)",
+    },
+    {
+      name: "a server that closes the connection at once",
+      server: () => serveTcp((conn) => Promise.resolve(conn.close())),
+      cause: "connection closed: the server closed the connection during the handshake",
+    },
+  ];
+  for (const { name, server, cause } of cases) {
+    await t.step(name, async () => {
+      await using peer = server();
+      const reply = manager.get(`https://127.0.0.1:${peer.port}/`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+      assert.ok(
+        reply.errorString.startsWith(
+          `TLS handshake with 127.0.0.1:${peer.port} failed: ${cause} (`,
+        ),
+        reply.errorString,
+      );
+    });
+  }
+});
+
+Deno.test("caCerts set on a manager is trusted by the requests sent from then on", async () => {
+  const certs = await makeTestCertificates();
+  await using server = serve(() => new Response("secret"), certs);
+  await using manager = new NetworkAccessManager();
+  const send = async () => {
+    const reply = manager.get(server.url);
+    await reply.text().catch(() => {});
+    return reply;
+  };
+  assert.match((await send()).errorString, /unknown issuer/);
+  manager.caCerts = [certs.caCert];
+  const trusted = await send();
+  assert.equal(trusted.error, NetworkError.NoError, trusted.errorString);
+  assert.equal(trusted.status, 200);
+  assert.ok(Object.isFrozen(manager.caCerts));
+  assert.throws(() => (manager.caCerts as string[]).push("x"), TypeError);
+  manager.caCerts = [];
+  const untrusted = await send();
+  assert.equal(untrusted.error, NetworkError.SslHandshakeFailedError);
+  assert.match(untrusted.errorString, /unknown issuer/);
+});
+
+Deno.test("caCerts that are not PEM certificates Deno can read are refused, naming the entry", async (t) => {
+  const certs = await makeTestCertificates();
+  const garbled = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  await t.step("a path instead of the file's text, when the manager is made", () => {
+    assert.throws(() => new NetworkAccessManager({ caCerts: [certs.caCert, "ca.pem"] }), {
+      name: "TypeError",
+      message: `Cannot create manager: 'caCerts[1]' must be a PEM certificate ` +
+        `("-----BEGIN CERTIFICATE-----..."; the text of a file, not its path), got "ca.pem"`,
+    });
+  });
+  await t.step("PEM that does not decode, when the property is set", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [certs.caCert] });
+    assert.throws(() => (manager.caCerts = [garbled]), {
+      name: "TypeError",
+      message: /^Cannot set manager option: 'caCerts\[0\]' is not a certificate Deno can read \(/,
+    });
+    assert.deepEqual(manager.caCerts, [certs.caCert]);
+  });
+  await t.step("not an array", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ caCerts: certs.caCert as unknown as string[] }),
+      {
+        name: "TypeError",
+        message: /'caCerts' must be an array of PEM certificates, got -----BEGIN/,
+      },
+    );
+  });
 });
 
 Deno.test({
@@ -91,6 +173,37 @@ Deno.test({
       assert.match(reply.errorString, /client certificate refused/);
     });
   },
+});
+
+Deno.test("A client certificate Deno refuses fails its origin's replies with a message naming it", async (t) => {
+  const certs = await makeTestCertificates();
+  const other = await makeTestCertificates();
+  await using server = serve(() => new Response("secret"), certs);
+  const garbled = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  const cases = {
+    "a key that does not decode": garbled,
+    "a key of another certificate": other.key,
+  };
+  for (const [name, key] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        clientCertificates: { [server.url]: { cert: certs.cert, key } },
+      });
+      const reply = manager.get(`${server.url}/x`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.ok(
+        reply.errorString.startsWith(
+          `Cannot use the client certificate for ${server.url} (Deno refused it or its key): `,
+        ),
+        reply.errorString,
+      );
+      // Another origin does not use it.
+      const elsewhere = manager.get(server.url.replace("127.0.0.1", "localhost"));
+      assert.equal(await elsewhere.text(), "secret");
+    });
+  }
 });
 
 Deno.test("Client certificate options are checked when the manager is made", async (t) => {

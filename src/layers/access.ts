@@ -25,6 +25,9 @@ import type { NetworkCache } from "../cache/network_cache.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import type { CacheLoadControl } from "../request.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
+import { type MissingNet, neededHosts, netHost, netMessage } from "./_net_permission.ts";
+
+export { netHost };
 
 /** The message of a request refused because network access is off (Qt's words). */
 export const DISABLED_MESSAGE = "Network access is disabled";
@@ -77,47 +80,6 @@ export function knownGranted(
   } catch {
     return false;
   }
-}
-
-/** The `host:port` Deno's `net` permission names for a URL (the scheme's port when none). */
-export function netHost(url: URL): string {
-  const port = url.port !== ""
-    ? url.port
-    : url.protocol === "https:" || url.protocol === "socks5:" || url.protocol === "socks5h:"
-    ? (url.protocol === "https:" ? "443" : "1080")
-    : "80";
-  return `${url.hostname}:${port}`;
-}
-
-/**
- * Why a host may not be reached: `"prompt"` not granted (nor asked), `"refused"` denied when the
- * manager asked, `"denied"` denied before it asked (a `--deny-net` flag, or an earlier prompt).
- */
-type Refusal = "prompt" | "refused" | "denied";
-
-function netMessage(
-  missing: { host: string; what: string; why: Refusal }[],
-  allDenied: boolean,
-): string {
-  const names = missing.map((m) => `${m.what} ${m.host}`).join(" and ");
-  const reasons: string[] = [];
-  for (const why of ["denied", "refused", "prompt"] as const) {
-    const hosts = missing.filter((m) => m.why === why).map((m) => m.host);
-    if (hosts.length === 0) continue;
-    const forWhom = hosts.length < missing.length ? ` for ${hosts.join(" and ")}` : "";
-    reasons.push(
-      why === "denied"
-        // --allow-net does not lift a --deny-net entry: naming it would not help.
-        ? `is denied${forWhom}, by --deny-net or at an earlier prompt (remove ${
-          allDenied ? "--deny-net" : `the --deny-net entry that covers ${hosts.join(" and ")}`
-        }: --allow-net does not override it)`
-        : `${why === "refused" ? "was denied" : "is not granted"}${forWhom} (grant it with ` +
-          `--allow-net=${hosts.join(",")})`,
-    );
-  }
-  return `Network access to ${names} is not permitted: Deno's net permission ${
-    reasons.join(" and ")
-  }`;
 }
 
 async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<void> {
@@ -203,12 +165,8 @@ export function networkGate(
     permissions: NonNullable<ReturnType<AccessSettings["permissions"]>>,
   ): Promise<void> {
     const request = settings.requestPermissions();
-    const needed = [{ host: netHost(exchange.url), what: "host" }];
-    if (proxy.url !== undefined && proxy.type !== "none" && proxy.type !== "system") {
-      needed.push({ host: netHost(new URL(proxy.url)), what: "proxy" });
-    }
-    const missing: { host: string; what: string; why: Refusal }[] = [];
-    for (const { host, what } of needed) {
+    const missing: MissingNet[] = [];
+    for (const { host, what } of neededHosts(exchange.url, proxy)) {
       let state: Deno.PermissionState;
       let asked = false;
       try {

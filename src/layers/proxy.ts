@@ -24,13 +24,14 @@ import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { holdSlot } from "../reply.ts";
 import { sendHolding } from "./_hold.ts";
+import { notPermitted } from "./_net_permission.ts";
 import type { ClientCertificate } from "../tls.ts";
 
 /** What the proxy layer reads from the manager for each exchange. */
 export interface ProxySettings {
   proxy(): NetworkProxy | undefined;
   proxyFactory(): ProxyFactory | undefined;
-  caCerts(): string[];
+  caCerts(): readonly string[];
   /** The TLS client certificate for an https target, if any. */
   clientCertificate?(url: URL): ClientCertificate | undefined;
   /** The manager's transfer timeout (ms, 0 = off), for requests that set none. */
@@ -87,11 +88,20 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);
         } catch (error) {
-          throw new NetworkReplyError(
+          const message = redactProxy((error as Error).message, proxy);
+          // Without a proxy, only the TLS settings can be refused: the client certificate of the
+          // origin, or the CA certificates.
+          const what = proxy.type !== "none"
+            ? proxyLabel(proxy)
+            : protocol === "https:" && settings.clientCertificate?.(exchange.url) !== undefined
+            ? `the client certificate for ${exchange.url.origin} (Deno refused it or its key)`
+            : "the CA certificates (caCerts)";
+          // The proxy's permission, revoked since the gate let the send go.
+          throw notPermitted(error, exchange.url, proxy) ?? new NetworkReplyError(
             proxy.type === "none"
               ? NetworkError.UnknownNetworkError
               : NetworkError.UnknownProxyError,
-            `Cannot use ${proxyLabel(proxy)}: ${redactProxy((error as Error).message, proxy)}`,
+            `Cannot use ${what}: ${message}`,
             { cause: error },
           );
         }
@@ -115,6 +125,10 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
         return await next(exchange);
       } catch (error) {
         if (proxy.type === "none") throw error;
+        // Refused by Deno for want of a permission: nothing the proxy did.
+        if (error instanceof NetworkReplyError && error.cause instanceof Deno.errors.NotCapable) {
+          throw error;
+        }
         if (exchange.signal.aborted) {
           // Only once the transfer timeout failed the exchange is the proxy probed.
           const timedOut = timeout > 0 && exchange.signal.reason instanceof TransferTimeoutAbort;

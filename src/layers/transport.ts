@@ -13,6 +13,7 @@ import { classifyError, NetworkError, NetworkReplyError } from "../network_error
 import { decodesContent } from "../reply.ts";
 import { describe } from "../_validation.ts";
 import { _fetchFile } from "./_file.ts";
+import { notPermitted } from "./_net_permission.ts";
 
 /** A streamed request body's count of bytes handed to `fetch`, and what its source failed with. */
 interface Upload {
@@ -290,7 +291,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
     // failed names what it failed with (`fetch` tells only "fetch failed" and its message).
     if (upload?.error instanceof NetworkReplyError) throw upload.error;
     if (upload !== undefined && "error" in upload) throw sourceFailed(upload, url);
-    throw classifyError(error, url, "connect");
+    // A permission revoked since the gate let the send go: told as the gate tells it.
+    throw notPermitted(error, url, exchange.proxy) ?? classifyError(error, url, "connect");
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);

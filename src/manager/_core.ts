@@ -13,12 +13,12 @@ import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
 import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
-import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
+import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
 import { lastQueueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
-import { checkRetry, type RetryOptions } from "../retry_options.ts";
+import { checkedRetry, type RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
 import { _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
@@ -35,7 +35,12 @@ import {
 } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
-import { checkClientCertificate, checkClientCertificates, type ClientCertificate } from "../tls.ts";
+import {
+  checkCaCerts,
+  checkClientCertificate,
+  checkClientCertificates,
+  type ClientCertificate,
+} from "../tls.ts";
 import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
@@ -148,7 +153,7 @@ export class ManagerCore implements PipelineSettings {
   #hstsStore: HstsStore | null = null;
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
-  #caCerts: string[] = [];
+  #caCerts: readonly string[] = [];
   #clientCertificate: ClientCertificate | undefined;
   #clientCertificates = new Map<string, ClientCertificate>();
   #networkAccessible: NetworkAccessibility = "accessible";
@@ -215,12 +220,7 @@ export class ManagerCore implements PipelineSettings {
     if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
     if (options.proxy !== undefined) this.proxy = options.proxy;
     if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
-    if (options.caCerts !== undefined) {
-      if (!Array.isArray(options.caCerts) || options.caCerts.some((c) => typeof c !== "string")) {
-        throw new TypeError(`Cannot create manager: 'caCerts' must be an array of PEM strings`);
-      }
-      this.#caCerts = [...options.caCerts];
-    }
+    if (options.caCerts !== undefined) this.caCerts = options.caCerts;
     if (options.clientCertificate !== undefined) {
       this.#clientCertificate = checkClientCertificate(
         this.#what,
@@ -407,6 +407,10 @@ export class ManagerCore implements PipelineSettings {
   get caCerts(): readonly string[] {
     return this.#caCerts;
   }
+  set caCerts(value: readonly string[]) {
+    this.#caCerts = checkCaCerts(this.#what, value);
+    this.#http2.clear(); // Learned with the old trust: asked again.
+  }
 
   clientCertificateFor(url: string | URL): ClientCertificate | undefined {
     let origin: URL;
@@ -484,8 +488,8 @@ export class ManagerCore implements PipelineSettings {
     return this.#retry;
   }
   set retry(value: RetryOptions | number | boolean) {
-    checkRetry(this.#what, value);
-    this.#retry = value ?? false;
+    // A frozen copy: the object given stays the caller's (a factory gives one to each manager).
+    this.#retry = checkedRetry(this.#what, value) ?? false;
   }
 
   get clock(): Clock {
@@ -571,7 +575,11 @@ export class ManagerCore implements PipelineSettings {
     } catch {
       return;
     }
-    this.#http2.learn(key, url, this.#caCerts, this.clientCertificateFor(url), again);
+    // A connection of its own: only to a host `net` grants, so Deno never prompts for it.
+    const certificate = this.clientCertificateFor(url);
+    this.#permissions?.ifNetGranted(netHost(url), () => {
+      if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
+    });
   }
 
   #buildPipeline(): Handler {

@@ -25,7 +25,7 @@ export interface ProbeOptions {
    */
   probeTimeout?: number;
   /** Extra CA certificates (PEM) to trust when probing an `https` proxy. */
-  caCerts?: string[];
+  caCerts?: readonly string[];
 }
 
 const DNS_FAILURE =
@@ -60,7 +60,10 @@ async function reachProxy<T>(
     conn = tcp;
     let open: Deno.Conn = tcp;
     if (proxy.type === "https") {
-      open = conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
+      open = conn = await Deno.startTls(tcp, {
+        hostname,
+        caCerts: options.caCerts && [...options.caCerts],
+      });
     }
     const talking = talk(open).then(
       (value) => ({ value }),
@@ -334,7 +337,7 @@ export async function classifyProxyError(
 export async function proxyTimeoutError(
   proxy: NetworkProxy,
   timeout: number,
-  caCerts: string[],
+  caCerts: readonly string[],
 ): Promise<NetworkReplyError | undefined> {
   const probeTimeout = Math.max(1, Math.min(1000, Math.floor(timeout / 4)));
   if (await probeProxy(proxy, { probeTimeout, caCerts }) !== "timeout") return undefined;
