@@ -76,52 +76,10 @@ import { ReplyMonitor } from "../reply/_monitor.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
 import { CLOSED_MESSAGE, prepareRequest } from "./_send.ts";
+import { MANAGER_OPTIONS, storeGot } from "./_options.ts";
 
 const MIB = 1024 * 1024;
 
-/**
- * What a store option got, with the mending of the likeliest mistakes: a store still opening
- * (`KvCache.open()` not awaited), a class where an instance belongs. `kind` ends the stores'
- * names (`Cache`: `KvCache`, `MemoryCache`).
- */
-function storeGot(value: unknown, kind: string): string {
-  if (value instanceof Promise) return `, got a Promise: await Kv${kind}.open() before passing it`;
-  if (typeof value === "function") {
-    return `, got a function: pass an instance, such as new Memory${kind}()`;
-  }
-  return `, got ${describe(value)}`;
-}
-
-/** The names of the manager's options (the type says every one is here). */
-const MANAGER_OPTIONS = Object.keys(
-  {
-    redirectPolicy: 1,
-    maxRedirects: 1,
-    transferTimeout: 1,
-    timeout: 1,
-    maxConnectionsPerHost: 1,
-    readBufferSize: 1,
-    decompressionGuard: 1,
-    maxBodySize: 1,
-    layers: 1,
-    cache: 1,
-    cacheLoadControl: 1,
-    cookieJar: 1,
-    hstsStore: 1,
-    proxy: 1,
-    proxyFactory: 1,
-    caCerts: 1,
-    clientCertificate: 1,
-    clientCertificates: 1,
-    networkAccessible: 1,
-    requestPermissions: 1,
-    authenticator: 1,
-    redirectVerifier: 1,
-    clock: 1,
-    transport: 1,
-    retry: 1,
-  } satisfies Record<keyof NetworkAccessManagerOptions, 1>,
-);
 /**
  * The reason every reply and queued request a closed manager cancels is given: one for every
  * reply and manager, as making a `DOMException` (its stack captured) costs more than closing an
