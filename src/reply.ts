@@ -194,6 +194,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
     replyRedirected = (reply, redirects, url) => {
+      if (reply.#state === "finished") return; // a finished reply's URL stays as it was told
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
     };
