@@ -426,6 +426,47 @@ Deno.test("NetworkReply dispatches no event after finished when aborted as a red
   });
 });
 
+Deno.test("NetworkReply listeners that throw stop neither the reply nor the listeners after them", async () => {
+  // Deno reports a listener's exception as an `error` event on globalThis; unhandled, it would
+  // end the program as an uncaught exception does.
+  const reported: string[] = [];
+  const report = (event: ErrorEvent) => {
+    reported.push((event.error as Error).message);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("error", report);
+  try {
+    await using server = serve(() => new Response("hello"));
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/throws`);
+    const heard: string[] = [];
+    for (const type of ["metadatachanged", "readyread", "downloadprogress", "finished"] as const) {
+      reply.addEventListener(type, () => {
+        throw new Error(`${type} listener`);
+      });
+      reply.addEventListener(type, () => heard.push(type));
+    }
+    manager.addEventListener("finished", () => heard.push("manager finished"));
+    assert.equal(await reply.text(), "hello");
+    assert.equal(reply.error, NetworkError.NoError);
+    assert.deepEqual(heard, [
+      "metadatachanged",
+      "readyread",
+      "downloadprogress",
+      "finished",
+      "manager finished",
+    ]);
+    assert.deepEqual(reported, [
+      "metadatachanged listener",
+      "readyread listener",
+      "downloadprogress listener",
+      "finished listener",
+    ]);
+  } finally {
+    globalThis.removeEventListener("error", report);
+  }
+});
+
 Deno.test("NetworkReply iterator settles every pull it was given, when two wait at once", async () => {
   await using server = serve(() => new Response(chunkedStream(3 * 1024, 1024)));
   await using manager = new NetworkAccessManager();
