@@ -407,6 +407,28 @@ Deno.test("NetworkReply dispatches no event after finished when aborted as a red
       assert.equal(reply.retries, 0);
     });
   }
+  await t.step(
+    "abort() in an authenticationrequired listener: the authenticator is not asked",
+    async () => {
+      let asked = 0;
+      await using manager = new NetworkAccessManager({
+        authenticator: () => {
+          asked++;
+          return { username: "u", password: "p" };
+        },
+        transport: () =>
+          Promise.resolve(
+            new Response(null, { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }),
+          ),
+      });
+      const reply = manager.get("http://example.com/start");
+      reply.addEventListener("authenticationrequired", () => reply.abort());
+      await reply.finished;
+      await tick(20);
+      assert.equal(reply.error, NetworkError.OperationCanceledError);
+      assert.equal(asked, 0);
+    },
+  );
   await t.step("abort() in a redirected listener: the redirect is not followed", async () => {
     const sent: string[] = [];
     await using manager = new NetworkAccessManager({

@@ -629,6 +629,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       const challenge = describe(asks + 1, true);
       throwIfReplyFinished(exchange); // aborted as the challenge came: no event, nobody asked
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
+      throwIfReplyFinished(exchange); // aborted by a listener: the authenticator is not asked
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       // Waiting for the application moves no data: the transfer timeout starts again with the
