@@ -431,7 +431,10 @@ Deno.test("NetworkReply dispatches no event after finished when aborted as a red
   );
   await t.step("abort() in a redirected listener: the redirect is not followed", async () => {
     const sent: string[] = [];
+    let verified = 0;
     await using manager = new NetworkAccessManager({
+      redirectPolicy: "user-verified",
+      redirectVerifier: () => ++verified > 0,
       transport: (exchange) => {
         sent.push(exchange.url.pathname);
         return Promise.resolve(new Response(null, { status: 302, headers: { location: "/next" } }));
@@ -443,6 +446,7 @@ Deno.test("NetworkReply dispatches no event after finished when aborted as a red
     await tick(20);
     assert.equal(reply.error, NetworkError.OperationCanceledError);
     assert.deepEqual(sent, ["/start"]);
+    assert.equal(verified, 0, "the redirectVerifier is not asked");
     assert.equal(reply.url.href, "http://example.com/start", "the URL it had when it finished");
     assert.deepEqual(reply.redirects, []);
   });

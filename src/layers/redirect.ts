@@ -342,8 +342,9 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
       if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
         fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
       }
+      throwIfReplyFinished(exchange); // aborted by a listener: the verifier is not asked
       if (policy === "user-verified") await verify(settings, exchange, details);
-      throwIfReplyFinished(exchange); // aborted by a listener or while the verifier decided
+      throwIfReplyFinished(exchange); // aborted while the verifier decided
 
       const { method, dropBody } = nextMethod(status, hop.method);
       let body = hop.body;
