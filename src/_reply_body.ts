@@ -152,6 +152,17 @@ function stackedRatio(encoding: string): number | undefined {
 }
 
 /**
+ * The error of a second read of a reply's body at `url`, naming the reader that read it first:
+ * `bytes()`, `text()` or `json()` (`"all"`), or an iterator (`for await`, `events()`).
+ */
+export function alreadyRead(url: URL, reader: "iterator" | "all"): TypeError {
+  const by = reader === "all" ? "bytes(), text() or json()" : "an iterator (for await, events())";
+  return new TypeError(
+    `The body of the reply for ${url.href} was already read by ${by}; a body is read only once`,
+  );
+}
+
+/**
  * Bodies up to this size, of known length and not compressed, are read in one operation when
  * nothing watches them arrive (see `NetworkReply`).
  */

@@ -135,6 +135,17 @@ export let noteFirstUrl: (exchange: Exchange, url: URL) => void;
 export let signalIfMade: (exchange: Exchange) => AbortSignal | undefined;
 
 /**
+ * Stops a layer whose reply finished (aborted, timed out, its manager closed) while the layer
+ * worked on a response: throws the exchange's abort reason, so that no event of the layer's
+ * (`redirected`, `retry`, `authenticationrequired`) comes after the reply's `finished`, and
+ * nothing more is sent or asked for.
+ */
+export function throwIfReplyFinished(exchange: Exchange): void {
+  if (!exchange.reply.isFinished) return;
+  throw exchange.signal.reason ?? new DOMException("The reply has finished", "AbortError");
+}
+
+/**
  * The exchange's headers when it has any (given, or made by a read of `headers`); `undefined`
  * for an exchange that was given none and whose headers nobody read: it sends none.
  */

@@ -16,6 +16,7 @@ import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, validate } from "./_schema_validation.ts";
 import {
+  alreadyRead,
   BodyBuffer,
   bodyError,
   type BodyReader,
@@ -194,6 +195,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
     replyRedirected = (reply, redirects, url) => {
+      if (reply.#state === "finished") return; // a finished reply's URL stays as it was told
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
     };
@@ -472,9 +474,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #claim(consumer: "iterator" | "all"): void {
-    if (this.#consumer !== "none") {
-      throw new TypeError(`The body of the reply for ${this.url.href} was already read`);
-    }
+    if (this.#consumer !== "none") throw alreadyRead(this.url, this.#consumer);
     this.#consumer = consumer;
     this.#pump();
   }

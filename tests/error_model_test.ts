@@ -145,8 +145,14 @@ Deno.test("error model (c): a body that is not JSON fails json() alone, with Inv
   }
 });
 
-Deno.test("error model: a second read of a body throws a TypeError naming the URL", async (t) => {
+Deno.test("error model: a second read of a body throws a TypeError naming the URL and the first reader", async (t) => {
   await using m = mocked();
+  const firstReader = {
+    iterator: "an iterator (for await, events())",
+    text: "bytes(), text() or json()",
+    bytes: "bytes(), text() or json()",
+    json: "bytes(), text() or json()",
+  };
   for (const first of READERS) {
     for (const second of READERS) {
       await t.step(`${first} then ${second}`, async () => {
@@ -154,13 +160,30 @@ Deno.test("error model: a second read of a body throws a TypeError naming the UR
         assert.equal((await read(reply, first)).body, `{"ok":true}`);
         const { error } = await read(reply, second);
         assert.ok(error instanceof TypeError, String(error));
-        assert.match(
+        assert.equal(
           (error as Error).message,
-          /^The body of the reply for https:\/\/api\.test\/ok was already read/,
+          `The body of the reply for https://api.test/ok was already read by ${
+            firstReader[first]
+          }; a body is read only once`,
         );
       });
     }
   }
+  await t.step("a read that threw for a failed transfer was the one read", async () => {
+    const reply = m.manager.get("https://api.test/refused");
+    assert.ok((await read(reply, "text")).error instanceof NetworkReplyError);
+    const { error } = await read(reply, "iterator");
+    assert.ok(error instanceof TypeError, String(error));
+    assert.match((error as Error).message, /already read by bytes\(\), text\(\) or json\(\);/);
+  });
+  await t.step("events() reads through the iterator", async () => {
+    const reply = m.manager.get("https://api.test/ok");
+    assert.equal((await read(reply, "iterator")).body, `{"ok":true}`);
+    await assert.rejects(reply.events().next(), {
+      name: "TypeError",
+      message: /already read by an iterator \(for await, events\(\)\);/,
+    });
+  });
 });
 
 Deno.test("reply.bytes() is a Uint8Array on an ArrayBuffer, ready for new Response()", async () => {

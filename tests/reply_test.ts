@@ -362,6 +362,137 @@ Deno.test("NetworkReply listeners added after the reply started get every later 
   assert.ok(!events.includes("error"));
 });
 
+Deno.test("NetworkReply dispatches no event after finished when aborted as a redirect, retry or challenge arrives", async (t) => {
+  const cases = [
+    { type: "redirected", status: 302, headers: { location: "/next" }, options: {} },
+    { type: "retry", status: 503, headers: {}, options: { retry: true } },
+    {
+      type: "authenticationrequired",
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="r"' },
+      options: {},
+    },
+  ] as const;
+  for (const { type, status, headers, options } of cases) {
+    await t.step(`${type}: the reply is aborted as the response head arrives`, async () => {
+      let sent = 0;
+      let asked = 0;
+      await using manager = new NetworkAccessManager({
+        ...options,
+        authenticator: () => {
+          asked++;
+          return { username: "u", password: "p" };
+        },
+        transport: (exchange) => {
+          sent++;
+          // The abort lands while the layers above read the response (a timer, a signal).
+          queueMicrotask(() => exchange.reply.abort());
+          return Promise.resolve(new Response("body", { status, headers }));
+        },
+      });
+      const reply = manager.get("http://example.com/start");
+      const events: string[] = [];
+      for (const name of [type, "error", "finished"] as const) {
+        reply.addEventListener(name, () => events.push(name));
+      }
+      manager.addEventListener("finished", () => events.push("manager finished"));
+      await reply.finished;
+      await tick(20);
+      assert.deepEqual(events, ["error", "finished", "manager finished"]);
+      assert.equal(reply.error, NetworkError.OperationCanceledError);
+      assert.equal(sent, 1);
+      assert.equal(asked, 0, "the authenticator is not asked for a finished reply");
+      assert.equal(reply.url.href, "http://example.com/start");
+      assert.deepEqual(reply.redirects, []);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step(
+    "abort() in an authenticationrequired listener: the authenticator is not asked",
+    async () => {
+      let asked = 0;
+      await using manager = new NetworkAccessManager({
+        authenticator: () => {
+          asked++;
+          return { username: "u", password: "p" };
+        },
+        transport: () =>
+          Promise.resolve(
+            new Response(null, { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }),
+          ),
+      });
+      const reply = manager.get("http://example.com/start");
+      reply.addEventListener("authenticationrequired", () => reply.abort());
+      await reply.finished;
+      await tick(20);
+      assert.equal(reply.error, NetworkError.OperationCanceledError);
+      assert.equal(asked, 0);
+    },
+  );
+  await t.step("abort() in a redirected listener: the redirect is not followed", async () => {
+    const sent: string[] = [];
+    let verified = 0;
+    await using manager = new NetworkAccessManager({
+      redirectPolicy: "user-verified",
+      redirectVerifier: () => ++verified > 0,
+      transport: (exchange) => {
+        sent.push(exchange.url.pathname);
+        return Promise.resolve(new Response(null, { status: 302, headers: { location: "/next" } }));
+      },
+    });
+    const reply = manager.get("http://example.com/start");
+    reply.addEventListener("redirected", () => reply.abort());
+    await reply.finished;
+    await tick(20);
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.deepEqual(sent, ["/start"]);
+    assert.equal(verified, 0, "the redirectVerifier is not asked");
+    assert.equal(reply.url.href, "http://example.com/start", "the URL it had when it finished");
+    assert.deepEqual(reply.redirects, []);
+  });
+});
+
+Deno.test("NetworkReply listeners that throw stop neither the reply nor the listeners after them", async () => {
+  // Deno reports a listener's exception as an `error` event on globalThis; unhandled, it would
+  // end the program as an uncaught exception does.
+  const reported: string[] = [];
+  const report = (event: ErrorEvent) => {
+    reported.push((event.error as Error).message);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("error", report);
+  try {
+    await using server = serve(() => new Response("hello"));
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/throws`);
+    const heard: string[] = [];
+    for (const type of ["metadatachanged", "readyread", "downloadprogress", "finished"] as const) {
+      reply.addEventListener(type, () => {
+        throw new Error(`${type} listener`);
+      });
+      reply.addEventListener(type, () => heard.push(type));
+    }
+    manager.addEventListener("finished", () => heard.push("manager finished"));
+    assert.equal(await reply.text(), "hello");
+    assert.equal(reply.error, NetworkError.NoError);
+    assert.deepEqual(heard, [
+      "metadatachanged",
+      "readyread",
+      "downloadprogress",
+      "finished",
+      "manager finished",
+    ]);
+    assert.deepEqual(reported, [
+      "metadatachanged listener",
+      "readyread listener",
+      "downloadprogress listener",
+      "finished listener",
+    ]);
+  } finally {
+    globalThis.removeEventListener("error", report);
+  }
+});
+
 Deno.test("NetworkReply iterator settles every pull it was given, when two wait at once", async () => {
   await using server = serve(() => new Response(chunkedStream(3 * 1024, 1024)));
   await using manager = new NetworkAccessManager();

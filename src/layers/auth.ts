@@ -36,6 +36,7 @@ import {
   type Layer,
   type ProxyChosen,
   setProxyChosen,
+  throwIfReplyFinished,
 } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
@@ -522,6 +523,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (selected === null) {
         // Schemes this client cannot answer are reported, never guessed.
         const asks = exchange.authenticatorCalls;
+        throwIfReplyFinished(exchange); // aborted as the challenge came: no event after it
         exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
         if (sent !== undefined && sent.pending === undefined) forget(sent);
         return await refused(response);
@@ -737,7 +739,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (authenticator !== undefined && oneShot()) throw cannotResend(space.origin);
       exchange.authenticatorCalls = asks + 1;
       const challenge = describe(asks + 1, true);
+      throwIfReplyFinished(exchange); // aborted as the challenge came: no event, nobody asked
       exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
+      throwIfReplyFinished(exchange); // aborted by a listener: the authenticator is not asked
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;
       // Waiting for the application moves no data: the transfer timeout starts again with the

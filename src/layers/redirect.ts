@@ -14,6 +14,7 @@ import {
   type Layer,
   responseInfo,
   setResponseInfo,
+  throwIfReplyFinished,
 } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
@@ -337,10 +338,13 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
         status,
         hop: redirects.length + 1,
       };
+      throwIfReplyFinished(exchange); // aborted while the redirect was read: no event after it
       if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
         fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
       }
+      throwIfReplyFinished(exchange); // aborted by a listener: the verifier is not asked
       if (policy === "user-verified") await verify(settings, exchange, details);
+      throwIfReplyFinished(exchange); // aborted while the verifier decided
 
       const { method, dropBody } = nextMethod(status, hop.method);
       let body = hop.body;

@@ -7,7 +7,7 @@
  */
 
 import { NetworkRetryEvent } from "../events.ts";
-import type { Layer } from "../exchange.ts";
+import { type Layer, throwIfReplyFinished } from "../exchange.ts";
 import { discard } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import { classifyError, errorName, NetworkError, type NetworkErrorCode } from "../network_error.ts";
@@ -88,6 +88,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       const delay = retryAfter ?? backoff(settings, attempt);
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
+      throwIfReplyFinished(exchange); // aborted while the response was read: no retry event
       announce(
         exchange.reply,
         attempt,
