@@ -208,13 +208,19 @@ type RetryValue = RetryOptions | number | boolean | undefined;
 
 /**
  * Resolves checked `retry` values to settings, or `null` when retrying is off. A request's
- * value wins; when it turns retrying on, the manager's options (when an object) fill in the
- * fields it does not set.
+ * value wins; when it turns retrying on, the manager's options fill in the fields it does not
+ * set (a manager's number is its `limit`).
  */
 export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySettings | null {
   const value = request ?? manager;
   if (value === undefined || value === false || value === 0) return null;
-  const base: RetryOptions = request !== undefined && typeof manager === "object" ? manager : {};
+  const base: RetryOptions = request === undefined
+    ? {}
+    : typeof manager === "object"
+    ? manager
+    : typeof manager === "number" && manager > 0
+    ? { limit: manager }
+    : {};
   const options: RetryOptions = value === true
     ? { ...base }
     : typeof value === "number"

@@ -395,6 +395,24 @@ Deno.test("retry set per request overrides the manager's", async (t) => {
     assert.equal(reply.status, 200);
     assert.equal(reply.retries, 4);
   });
+  await t.step("a manager's number is the limit a request's options inherit", async () => {
+    const { mocked } = statuses(503, 503, 503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = 4;
+    const reply = mocked.manager.get(URL_, { retry: { sleep: () => Promise.resolve() } });
+    await reply.finished;
+    assert.equal(reply.retries, 4);
+    assert.equal(reply.status, 200);
+  });
+  await t.step("and the limit a request's true inherits", async () => {
+    const { mocked } = statuses(503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = 1;
+    const reply = mocked.manager.get(URL_, { retry: true });
+    await reply.finished;
+    assert.equal(reply.retries, 1);
+    assert.equal(reply.status, 503);
+  });
 });
 
 Deno.test("retry options are validated with messages naming the field", async () => {
