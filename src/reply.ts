@@ -490,6 +490,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#state = "running";
     const timeout = this.#settings?.timeout ?? 0;
     if (timeout > 0) {
+      this.#abort.deadline = performance.now() + timeout;
       this.#deadline = setTimeout(() => {
         this.#abortWith(
           NetworkError.TimeoutError,

@@ -67,7 +67,8 @@ export interface RetryOptions {
   jitter?: boolean;
   /**
    * The longest `Retry-After` (seconds or an HTTP date) honoured, in milliseconds; when a
-   * response asks for a longer wait, the reply fails at once with that response.
+   * response asks for a longer wait, the reply fails at once with that response. So does one
+   * asking for a wait (or a backoff) that would end after the reply's total `timeout`.
    * @default {60000}
    */
   maxRetryAfter?: number;

@@ -282,6 +282,44 @@ Deno.test("retry honours Retry-After up to maxRetryAfter", async (t) => {
   });
 });
 
+Deno.test("retry starts no wait that would end after the total timeout", async (t) => {
+  await t.step("a Retry-After past the timeout: the response, at once", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ timeout: 5_000, retry: { sleep } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "30" } }, {
+      times: 1,
+    }).route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ServiceUnavailableError, reply.errorString);
+    assert.equal(reply.headers.get("retry-after"), "30");
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(waits, []);
+  });
+  await t.step("a backoff past the timeout: the connection's error, at once", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ retry: { sleep, delay: 10_000 } });
+    mocked.mock.fail("GET", "/thing", NetworkError.ConnectionRefusedError, { times: 1 })
+      .route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_, { timeout: 5_000 });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError, reply.errorString);
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(waits, []);
+  });
+  await t.step("a wait that ends before it is made", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ timeout: 5_000, retry: { sleep, jitter: false } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "2" } }, {
+      times: 1,
+    }).route("GET", "/thing", { status: 503 }, { times: 1 }).route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_);
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.retries, 2);
+    assert.deepEqual(waits, [2000, 600]);
+  });
+});
+
 Deno.test("retry takes a fresh queue slot for each attempt and frees it while waiting", async () => {
   const waiting = Promise.withResolvers<void>();
   const resume = Promise.withResolvers<void>();
