@@ -247,8 +247,8 @@ export class NetworkRequestFactory {
   /**
    * Creates a factory.
    *
-   * @param baseUrl The absolute URL every path is joined to (its query is kept, its fragment
-   * dropped).
+   * @param baseUrl The absolute URL every path is joined to (its query is kept as written, its
+   * fragment dropped).
    * @param options Common headers, bearer token, query parameters and request attributes.
    * @throws {TypeError} When `baseUrl` is not an absolute URL, an option is unknown (misspelt),
    * a header is invalid, or the token is empty or holds a line break.
@@ -342,10 +342,12 @@ export class NetworkRequestFactory {
       url.pathname = `${base}/${tail}`;
       if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) throw escape();
     }
-    for (const [name, value] of this.#query) url.searchParams.append(name, value);
-    for (const [name, value] of toParams(what, "query", query)) {
-      url.searchParams.append(name, value);
-    }
+    // Appended to the base URL's query as it is written: `url.searchParams` would write that
+    // again as a form (`a,b` as `a%2Cb`, `flag` as `flag=`).
+    const added = new URLSearchParams(this.#query);
+    for (const [name, value] of toParams(what, "query", query)) added.append(name, value);
+    const text = added.toString();
+    if (text !== "") url.search = url.search === "" ? text : `${url.search.slice(1)}&${text}`;
     const headers = new Headers(this.#headers);
     if (this.#bearerToken !== undefined) {
       headers.set("authorization", `Bearer ${this.#bearerToken}`);

@@ -55,6 +55,23 @@ Deno.test("NetworkRequestFactory adds the base URL's, the common and the call's 
   assert.equal(api.createRequest("items").url.search, "?key=k");
 });
 
+Deno.test("NetworkRequestFactory keeps the base URL's query as written when it adds parameters", () => {
+  const base = "https://api.test/v1?fields=id,name&flag&path=a/b~c&sig=x%2By";
+  const api = new NetworkRequestFactory(base, { query: { lang: "en" } });
+  assert.equal(
+    api.createRequest("items", { q: "a,b" }).url.search,
+    "?fields=id,name&flag&path=a/b~c&sig=x%2By&lang=en&q=a%2Cb",
+  );
+  assert.equal(
+    new NetworkRequestFactory(base).createRequest("items").url.search,
+    "?fields=id,name&flag&path=a/b~c&sig=x%2By",
+  );
+  assert.equal(
+    new NetworkRequestFactory("https://api.test/v1?").createRequest("items", { a: 1 }).url.href,
+    "https://api.test/v1/items?a=1",
+  );
+});
+
 Deno.test("NetworkRequestFactory sends common headers, and the bearer token overrides Authorization", () => {
   const api = new NetworkRequestFactory("https://api.test/", {
     headers: { accept: "application/json", authorization: "Basic Zm9vOmJhcg==" },
