@@ -38,14 +38,16 @@ export interface RetryOptions {
    */
   methods?: string[];
   /**
-   * The response statuses retried.
+   * The response statuses retried. A 413 (a body too large) is retried only when it has a
+   * `Retry-After`: without one, the same body would be refused again.
    * @default {[408, 413, 429, 500, 502, 503, 504]}
    */
   statusCodes?: number[];
   /**
    * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
    * remote host, timed out, temporary network failure, network session failed. Only failures
-   * before the response count: one while its body streams is never retried.
+   * before the response count: one while its body streams is never retried. The reply's own
+   * `timeout` and `transferTimeout` end it, and are not retried.
    * @default {[1, 2, 4, 7, 8]}
    */
   errorCodes?: NetworkErrorCode[];

@@ -95,6 +95,9 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       if (!canRetry || !settings.statusCodes.has(response.status)) return response;
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), options.clock());
       if (retryAfter !== null && retryAfter > settings.maxRetryAfter) return response;
+      // A body too large is as large when sent again, unless the server says when it takes it
+      // (RFC 9110, 15.5.14): as ky and got, a 413 is retried only after its Retry-After.
+      if (retryAfter === null && response.status === 413) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
       if (outlasts(exchange.reply, delay)) return response;
       exchange.releaseSlot?.(); // free for others while this one waits
