@@ -185,6 +185,43 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
   });
 });
 
+Deno.test("paginate's error for a page with an HTTP error status quotes the body the API sent", async (t) => {
+  const token = "tok-4f9a2c";
+  const reason = (request: Request) =>
+    Response.json({
+      message: "API rate limit exceeded",
+      echo: request.headers.get("authorization"),
+    }, {
+      status: 403,
+    });
+  await t.step("its reason, with the request's credentials masked", async () => {
+    const { server } = pagedServer(3, (page, request) => page === 2 ? reason(request) : null);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const api = new NetworkRequestFactory(server.url, { bearerToken: token });
+    const { items, error } = await collectUntilError(manager.paginate(api.createRequest("items")));
+    assert.deepEqual(items, ["1a", "1b"]);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.ContentAccessDenied);
+    assert.equal(
+      error.message,
+      `${error.reply!.errorString}; its body: ` +
+        `{"message":"API rate limit exceeded","echo":"[redacted]"}`,
+    );
+    assert.ok(!error.message.includes(token));
+  });
+  await t.step("the start of a long body, on one line", async () => {
+    const page = `<html>\n<body>${"x".repeat(500)}</body>\n</html>`;
+    const { server } = pagedServer(1, () => new Response(page, { status: 502 }));
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.UnknownServerError);
+    assert.match(error.message, /502 Bad Gateway; its body begins: <html> <body>x{187}\.\.\.$/);
+  });
+});
+
 Deno.test("paginate: break mid-page aborts the page in flight and requests no more", async (t) => {
   await t.step("a streamed page", async () => {
     let cancelled = false;
