@@ -81,6 +81,12 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
   );
 }
 
+/** The page a URL names: its fragment, which is never sent, does not make another. */
+function pageOf(url: URL): string {
+  const at = url.href.indexOf("#");
+  return at < 0 ? url.href : url.href.slice(0, at);
+}
+
 /**
  * The default `next`: the `Link` header's `rel="next"`, unless it points to a page of this walk
  * (`walked` holds the URLs asked for and answered from), which ends the walk. A link to another
@@ -89,7 +95,7 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
  */
 function nextLink(reply: NetworkReply, walked: Set<string>): URL | undefined {
   const url = findLink(reply.headers.get("link"), "next", reply.url);
-  if (url === undefined || walked.has(url.href)) return undefined;
+  if (url === undefined || walked.has(pageOf(url))) return undefined;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new NetworkReplyError(
       NetworkError.ProtocolUnknownError,
@@ -177,7 +183,7 @@ async function* run<Item>(
         throw error;
       }
       throwIfFailed(reply);
-      walked?.add(reply.request.url.href).add(reply.url.href);
+      walked?.add(pageOf(reply.request.url)).add(pageOf(reply.url));
       const after = await next(reply, items);
       if (after === undefined || after === null) return;
       target = after instanceof NetworkRequest

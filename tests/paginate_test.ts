@@ -387,6 +387,22 @@ Deno.test("paginate ends at a Link back to any page it walked, not only the same
   assert.deepEqual(asked, ["/a", "/b"]);
 });
 
+Deno.test("paginate ends at a Link back to a walked page with a fragment", async () => {
+  const asked: string[] = [];
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    asked.push(path);
+    const next = path === "/a" ? "/b#list" : "/a#top";
+    return Response.json([path], { headers: { link: `<${next}>; rel="next"` } });
+  });
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(`${server.url}/a`, { maxPages: 10 })), [
+    "/a",
+    "/b",
+  ]);
+  assert.deepEqual(asked, ["/a", "/b"]);
+});
+
 Deno.test("paginate fails at a Link rel=next to a file: or data: URL, reading nothing", async (t) => {
   const dir = await Deno.makeTempDir();
   const secret = `${dir}/secret.json`;
