@@ -4,7 +4,7 @@ import { findLink } from "./_link_header.ts";
 import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
-import { parseJson } from "./reply/_decode.ts";
+import { decodeText, parseJson } from "./reply/_decode.ts";
 import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
 import type { PaginateOptions } from "./paginate.ts";
 
@@ -69,7 +69,7 @@ function failedPage(reply: NetworkReply, text: string): NetworkReplyError {
  * with an HTTP error status fails the walk, its message quoting the body.
  */
 async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
-  const text = await reply.text();
+  const text = decodeText(await reply.bytes(), null); // as `json()`: UTF-8 whatever the charset
   if (reply.error !== NetworkError.NoError) throw failedPage(reply, text);
   const body = parseJson(text, reply.url.href, reply);
   if (Array.isArray(body)) return body as Item[];

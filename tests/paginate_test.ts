@@ -69,6 +69,15 @@ Deno.test("paginate follows three pages linked by Link rel=next", async () => {
   assert.deepEqual(seen.map((s) => s.headers.get("x-token")), ["t", "t", "t"], "headers carried");
 });
 
+Deno.test("paginate reads a page as UTF-8 JSON whatever its charset, as json() does", async () => {
+  const body = new TextEncoder().encode(`["café"]`);
+  await using server = serve(() =>
+    new Response(body, { headers: { "content-type": "application/json;charset=ISO-8859-1" } })
+  );
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(server.url)), ["café"]);
+});
+
 Deno.test("paginate reads a page with no body (204) as no items, and follows its Link", async () => {
   const seen: string[] = [];
   await using server = serve((request) => {
