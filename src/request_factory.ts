@@ -93,7 +93,7 @@ export interface NetworkRequestFactoryOptions {
   query?: QueryInit;
   /**
    * Other request attributes every request gets (priority, timeouts, retry, cache and cookie
-   * controls...); `headers` here is ignored in favour of the factory's `headers`.
+   * controls...); not `headers` (a `TypeError`): the factory's `headers` are those.
    * @default {{}}
    */
   requestInit?: Omit<NetworkRequestInit, "headers">;
@@ -251,7 +251,8 @@ export class NetworkRequestFactory {
    * fragment dropped).
    * @param options Common headers, bearer token, query parameters and request attributes.
    * @throws {TypeError} When `baseUrl` is not an absolute URL, an option is unknown (misspelt),
-   * a header is invalid, or the token is empty or holds a line break.
+   * a header is invalid, `requestInit` has `headers`, or the token is empty or holds a line
+   * break.
    */
   constructor(baseUrl: string | URL, options: NetworkRequestFactoryOptions = {}) {
     this.#baseUrl = toBase(WHAT, baseUrl);
@@ -260,6 +261,13 @@ export class NetworkRequestFactory {
     this.#headers = makeHeaders(WHAT, options.headers ?? {});
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);
+    checkObject(WHAT, "requestInit", options.requestInit);
+    if ((options.requestInit as { headers?: unknown } | undefined)?.headers !== undefined) {
+      throw new TypeError(
+        `${WHAT}: 'requestInit.headers' is not used; give the headers of every request in ` +
+          "'headers'",
+      );
+    }
     this.#requestInit = { ...options.requestInit };
     // Fail now, not on the first request, when an attribute is invalid.
     new NetworkRequest(this.#baseUrl, this.#requestInit);

@@ -162,6 +162,17 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
       message: /'priority' must be one of "high", "normal", "low", got "urgent"/,
     },
   );
+  assert.throws(
+    () =>
+      new NetworkRequestFactory("https://a.test/", {
+        requestInit: { headers: { accept: "application/json" } } as never,
+      }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot create request factory: 'requestInit.headers' is not used; give the headers of every request in 'headers'",
+    },
+  );
   const api = new NetworkRequestFactory("https://a.test/");
   assert.throws(() => (api.baseUrl = "nope"), {
     message: `Cannot set baseUrl: 'baseUrl' must be an absolute URL, got "nope"`,
