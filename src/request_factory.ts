@@ -113,11 +113,18 @@ const OPTIONS = Object.keys(
 
 function checkToken(what: string, token: unknown): string | undefined {
   if (token === undefined) return undefined;
-  if (typeof token !== "string" || token === "" || /[\r\n\0]/.test(token)) {
+  if (typeof token !== "string" || token === "" || /[\r\n\0]|[^\0-\xff]/.test(token)) {
+    // A token is a credential: what is wrong with it is told, never the token.
+    const got = typeof token !== "string"
+      ? typeof token
+      : token === ""
+      ? '""'
+      : /[\r\n\0]/.test(token)
+      ? "one with a line break or NUL (not shown)"
+      : "one with a character above U+00FF (not shown)";
     throw new TypeError(
-      `${what}: 'bearerToken' must be a non-empty string without line breaks, got ${
-        typeof token === "string" ? JSON.stringify(token) : typeof token
-      }`,
+      `${what}: 'bearerToken' must be a non-empty string of Latin-1 characters without line ` +
+        `breaks, got ${got}`,
     );
   }
   return token;
