@@ -44,9 +44,10 @@ function secrets(reply: NetworkReply): string[] {
   for (const name of ["authorization", "proxy-authorization", "cookie", ...sensitiveHeaders]) {
     const value = headers.get(name);
     if (value === null) continue;
-    found.add(value);
-    // `Bearer <token>`, `a=1; b=2`: each credential alone too, when long enough to mean one.
-    for (const part of value.split(/[\s;,]+/)) found.add(part.slice(part.indexOf("=") + 1));
+    // `Bearer <token>` (not the scheme's name), `a=1; b=2`: each credential alone too.
+    const credentials = name === "cookie" ? value : value.slice(value.indexOf(" ") + 1);
+    found.add(value).add(credentials);
+    for (const part of credentials.split(/[\s;,]+/)) found.add(part.slice(part.indexOf("=") + 1));
   }
   return [...found].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
 }

@@ -198,8 +198,9 @@ Deno.test("paginate's error for a page with an HTTP error status quotes the body
   const token = "tok-4f9a2c";
   const reason = (request: Request) =>
     Response.json({
-      message: "API rate limit exceeded",
+      message: "Bearer token rate limit exceeded",
       echo: request.headers.get("authorization"),
+      token,
     }, {
       status: 403,
     });
@@ -215,7 +216,7 @@ Deno.test("paginate's error for a page with an HTTP error status quotes the body
     assert.equal(
       error.message,
       `${error.reply!.errorString}; its body: ` +
-        `{"message":"API rate limit exceeded","echo":"[redacted]"}`,
+        `{"message":"Bearer token rate limit exceeded","echo":"[redacted]","token":"[redacted]"}`,
     );
     assert.ok(!error.message.includes(token));
   });
