@@ -164,7 +164,9 @@ Deno.test("_withoutUserinfo copies only a URL with userinfo, an '@' elsewhere or
 });
 
 Deno.test("an invalid Authorization, Proxy-Authorization or Cookie header is named, never its value", async (t) => {
-  await using manager = new NetworkAccessManager({ transport: async () => new Response("ok") });
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("ok")),
+  });
   const cases: [string, string][] = [
     ["authorization", "Bearer s3cret\nhunter2"],
     ["Proxy-Authorization", "Basic s3cret€"],
