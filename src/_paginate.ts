@@ -4,6 +4,7 @@ import { findLink } from "./_link_header.ts";
 import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
+import { decodeText, parseJson } from "./reply/_decode.ts";
 import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
 import type { PaginateOptions } from "./paginate.ts";
 
@@ -33,9 +34,45 @@ function checkOptions(options: PaginateOptions<unknown>): void {
   checkCount("maxPages", options.maxPages);
 }
 
-/** The default `items`: the body is a JSON array; an empty one (a `204`) has no items. */
+/** The most of a failed page's body its error's message quotes. */
+const EXCERPT = 200;
+
+/** The request's credentials, longest first: the values to mask in what a server sent. */
+function secrets(reply: NetworkReply): string[] {
+  const found = new Set<string>();
+  const { headers, sensitiveHeaders } = reply.request;
+  for (const name of ["authorization", "proxy-authorization", "cookie", ...sensitiveHeaders]) {
+    const value = headers.get(name);
+    if (value === null) continue;
+    // `Bearer <token>` (not the scheme's name), `a=1; b=2`: each credential alone too.
+    const credentials = name === "cookie" ? value : value.slice(value.indexOf(" ") + 1);
+    found.add(value).add(credentials);
+    for (const part of credentials.split(/[\s;,]+/)) found.add(part.slice(part.indexOf("=") + 1));
+  }
+  return [...found].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The error of a page with an HTTP error status: the reply's code and sentence and the start
+ * of the body, the API's reason, which the walk read (the request's credentials masked, were
+ * the body to echo them).
+ */
+function failedPage(reply: NetworkReply, text: string): NetworkReplyError {
+  let body = text.replace(/\s+/g, " ").trim();
+  for (const secret of secrets(reply)) body = body.replaceAll(secret, "[redacted]");
+  const excerpt = body.length > EXCERPT ? ` begins: ${body.slice(0, EXCERPT)}...` : `: ${body}`;
+  const message = body === "" ? reply.errorString : `${reply.errorString}; its body${excerpt}`;
+  return new NetworkReplyError(reply.error, message, { reply });
+}
+
+/**
+ * The default `items`: the body is a JSON array; an empty one (a `204`) has no items. A page
+ * with an HTTP error status fails the walk, its message quoting the body.
+ */
 async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
-  const body = await reply.json();
+  const text = decodeText(await reply.bytes(), null); // as `json()`: UTF-8 whatever the charset
+  if (reply.error !== NetworkError.NoError) throw failedPage(reply, text);
+  const body = parseJson(text, reply.url.href, reply);
   if (Array.isArray(body)) return body as Item[];
   if (body === undefined) return [];
   throw new TypeError(
@@ -43,6 +80,12 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
       body === null ? "null" : typeof body === "object" ? "a JSON object" : `a JSON ${typeof body}`
     }, not an array: pass 'items' to pick the items of a page`,
   );
+}
+
+/** The page a URL names: its fragment, which is never sent, does not make another. */
+function pageOf(url: URL): string {
+  const at = url.href.indexOf("#");
+  return at < 0 ? url.href : url.href.slice(0, at);
 }
 
 /**
@@ -53,7 +96,7 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
  */
 function nextLink(reply: NetworkReply, walked: Set<string>): URL | undefined {
   const url = findLink(reply.headers.get("link"), "next", reply.url);
-  if (url === undefined || walked.has(url.href)) return undefined;
+  if (url === undefined || walked.has(pageOf(url))) return undefined;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new NetworkReplyError(
       NetworkError.ProtocolUnknownError,
@@ -136,11 +179,12 @@ async function* run<Item>(
         }
         if (!reply.isFinished) await reply.finished;
       } catch (error) {
-        if (reply.isFinished) throwIfFailed(reply);
+        const own = error instanceof NetworkReplyError && error.reply === reply;
+        if (reply.isFinished && !own) throwIfFailed(reply);
         throw error;
       }
       throwIfFailed(reply);
-      walked?.add(reply.request.url.href).add(reply.url.href);
+      walked?.add(pageOf(reply.request.url)).add(pageOf(reply.url));
       const after = await next(reply, items);
       if (after === undefined || after === null) return;
       target = after instanceof NetworkRequest

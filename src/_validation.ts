@@ -59,29 +59,46 @@ export function checkObject(what: string, field: string, value: unknown): void {
   }
 }
 
+/** Headers whose values are credentials: an error names them, never their value. */
+const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
+
 /**
  * The error of headers `new Headers(headers)` refused, its message starting with `what`: a
  * header whose name or value holds a character above U+00FF is named (they are ByteStrings);
  * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL).
+ * The value of a credential (`Authorization`, `Proxy-Authorization`, `Cookie`) is not shown.
  */
 export function headersError(what: string, headers: unknown, error: unknown): TypeError {
-  const wide = wideHeader(headers);
-  const message = wide === undefined
-    ? `${what}: invalid header (${(error as Error).message})`
-    : `${what}: invalid header ${JSON.stringify(wide[0])}: its name and value must be Latin-1 ` +
-      `(ByteStrings, no character above U+00FF), got the value ${describe(wide[1])}; encode ` +
-      "the text first, e.g. with encodeURIComponent";
-  return new TypeError(message, { cause: error });
+  const bad = badHeader(headers);
+  const secret = bad !== undefined && CREDENTIALS.has(bad[0].toLowerCase());
+  const message = bad?.[2] === "wide"
+    ? `${what}: invalid header ${JSON.stringify(bad[0])}: its name and value must be Latin-1 ` +
+      `(ByteStrings, no character above U+00FF), got ${
+        secret ? "a value that is not (not shown: a credential)" : `the value ${describe(bad[1])}`
+      }; encode the text first, e.g. with encodeURIComponent`
+    : secret
+    ? `${what}: invalid header ${JSON.stringify(bad![0])}: its value holds a line break or NUL, ` +
+      "which a header value cannot (the value is not shown: a credential)"
+    : `${what}: invalid header (${(error as Error).message})`;
+  return new TypeError(message, { cause: secret ? undefined : error });
 }
 
-/** The first header of a `HeadersInit` whose name or value holds a character above U+00FF. */
-function wideHeader(headers: unknown): [string, string] | undefined {
+/**
+ * The first header of a `HeadersInit` whose name or value holds a character above U+00FF
+ * (`"wide"`), else the first whose value holds CR, LF or NUL (`"break"`).
+ */
+function badHeader(headers: unknown): [string, string, "wide" | "break"] | undefined {
   try {
     const entries = typeof headers === "object" && headers !== null && Symbol.iterator in headers
-      ? headers as Iterable<[unknown, unknown]>
+      ? [...headers as Iterable<[unknown, unknown]>]
       : Object.entries(headers as object);
     for (const [name, value] of entries) {
-      if (/[^\0-\xff]/.test(`${name}${value}`)) return [String(name), String(value)];
+      if (/[^\0-\xff]/.test(`${name}${value}`)) return [String(name), String(value), "wide"];
+    }
+    for (const [name, value] of entries) {
+      if (value != null && /[\r\n\0]/.test(String(value).trim())) {
+        return [String(name), String(value), "break"];
+      }
     }
   } catch { /* not a list of headers: the reason `Headers` gave stands */ }
   return undefined;

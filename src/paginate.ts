@@ -69,7 +69,8 @@ export interface PaginateOptions<Item> {
    * Picks the items of a page: an array, any iterable, or an async iterable (streamed: items
    * are yielded as it produces them, and when the page then fails, its error is thrown after
    * them). `page` counts from 1.
-   * @default {the body parsed as JSON, which must be an array}
+   * @default {the body parsed as JSON, which must be an array; with an HTTP error status, the
+   * walk fails with an error quoting the start of the body}
    */
   items?: (
     reply: NetworkReply,

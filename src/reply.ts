@@ -344,8 +344,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   /**
-   * Reads the whole body as JSON. An HTTP error status is no exception: its body is parsed
-   * and returned, and `error` tells the status's code.
+   * Reads the whole body as JSON, in UTF-8 whatever the charset (as `Response.json()`). An HTTP
+   * error status is no exception: its body is parsed and returned, and `error` tells its code.
    *
    * @returns The parsed value; `undefined` for an empty body (a 204, a HEAD, Content-Length 0).
    * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}: the transfer failed.
@@ -395,7 +395,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   ): Promise<StandardSchemaV1InferOutput<Schema>>;
   async json(schema?: StandardSchemaV1): Promise<unknown> {
     if (schema !== undefined) checkSchema("Cannot read JSON", schema);
-    const text = await this.text();
+    const text = decodeText(await this.bytes(), null); // RFC 8259: JSON is UTF-8
     const value = parseJson(text, this.url.href, this);
     if (schema === undefined) return value;
     const status = this.#error === NetworkError.NoError
@@ -490,6 +490,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#state = "running";
     const timeout = this.#settings?.timeout ?? 0;
     if (timeout > 0) {
+      this.#abort.deadline = performance.now() + timeout;
       this.#deadline = setTimeout(() => {
         this.#abortWith(
           NetworkError.TimeoutError,

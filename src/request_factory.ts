@@ -93,7 +93,7 @@ export interface NetworkRequestFactoryOptions {
   query?: QueryInit;
   /**
    * Other request attributes every request gets (priority, timeouts, retry, cache and cookie
-   * controls...); `headers` here is ignored in favour of the factory's `headers`.
+   * controls...); not `headers` (a `TypeError`): the factory's `headers` are those.
    * @default {{}}
    */
   requestInit?: Omit<NetworkRequestInit, "headers">;
@@ -113,11 +113,18 @@ const OPTIONS = Object.keys(
 
 function checkToken(what: string, token: unknown): string | undefined {
   if (token === undefined) return undefined;
-  if (typeof token !== "string" || token === "" || /[\r\n\0]/.test(token)) {
+  if (typeof token !== "string" || token === "" || /[\r\n\0]|[^\0-\xff]/.test(token)) {
+    // A token is a credential: what is wrong with it is told, never the token.
+    const got = typeof token !== "string"
+      ? typeof token
+      : token === ""
+      ? '""'
+      : /[\r\n\0]/.test(token)
+      ? "one with a line break or NUL (not shown)"
+      : "one with a character above U+00FF (not shown)";
     throw new TypeError(
-      `${what}: 'bearerToken' must be a non-empty string without line breaks, got ${
-        typeof token === "string" ? JSON.stringify(token) : typeof token
-      }`,
+      `${what}: 'bearerToken' must be a non-empty string of Latin-1 characters without line ` +
+        `breaks, got ${got}`,
     );
   }
   return token;
@@ -247,11 +254,12 @@ export class NetworkRequestFactory {
   /**
    * Creates a factory.
    *
-   * @param baseUrl The absolute URL every path is joined to (its query is kept, its fragment
-   * dropped).
+   * @param baseUrl The absolute URL every path is joined to (its query is kept as written, its
+   * fragment dropped).
    * @param options Common headers, bearer token, query parameters and request attributes.
    * @throws {TypeError} When `baseUrl` is not an absolute URL, an option is unknown (misspelt),
-   * a header is invalid, or the token is empty or holds a line break.
+   * a header is invalid, `requestInit` has `headers`, or the token is empty or holds a line
+   * break.
    */
   constructor(baseUrl: string | URL, options: NetworkRequestFactoryOptions = {}) {
     this.#baseUrl = toBase(WHAT, baseUrl);
@@ -260,6 +268,13 @@ export class NetworkRequestFactory {
     this.#headers = makeHeaders(WHAT, options.headers ?? {});
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);
+    checkObject(WHAT, "requestInit", options.requestInit);
+    if ((options.requestInit as { headers?: unknown } | undefined)?.headers !== undefined) {
+      throw new TypeError(
+        `${WHAT}: 'requestInit.headers' is not used; give the headers of every request in ` +
+          "'headers'",
+      );
+    }
     this.#requestInit = { ...options.requestInit };
     // Fail now, not on the first request, when an attribute is invalid.
     new NetworkRequest(this.#baseUrl, this.#requestInit);
@@ -342,10 +357,12 @@ export class NetworkRequestFactory {
       url.pathname = `${base}/${tail}`;
       if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) throw escape();
     }
-    for (const [name, value] of this.#query) url.searchParams.append(name, value);
-    for (const [name, value] of toParams(what, "query", query)) {
-      url.searchParams.append(name, value);
-    }
+    // Appended to the base URL's query as it is written: `url.searchParams` would write that
+    // again as a form (`a,b` as `a%2Cb`, `flag` as `flag=`).
+    const added = new URLSearchParams(this.#query);
+    for (const [name, value] of toParams(what, "query", query)) added.append(name, value);
+    const text = added.toString();
+    if (text !== "") url.search = url.search === "" ? text : `${url.search.slice(1)}&${text}`;
     const headers = new Headers(this.#headers);
     if (this.#bearerToken !== undefined) {
       headers.set("authorization", `Bearer ${this.#bearerToken}`);

@@ -38,14 +38,16 @@ export interface RetryOptions {
    */
   methods?: string[];
   /**
-   * The response statuses retried.
+   * The response statuses retried. A 413 (a body too large) is retried only when it has a
+   * `Retry-After`: without one, the same body would be refused again.
    * @default {[408, 413, 429, 500, 502, 503, 504]}
    */
   statusCodes?: number[];
   /**
    * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
    * remote host, timed out, temporary network failure, network session failed. Only failures
-   * before the response count: one while its body streams is never retried.
+   * before the response count: one while its body streams is never retried. The reply's own
+   * `timeout` and `transferTimeout` end it, and are not retried.
    * @default {[1, 2, 4, 7, 8]}
    */
   errorCodes?: NetworkErrorCode[];
@@ -67,7 +69,8 @@ export interface RetryOptions {
   jitter?: boolean;
   /**
    * The longest `Retry-After` (seconds or an HTTP date) honoured, in milliseconds; when a
-   * response asks for a longer wait, the reply fails at once with that response.
+   * response asks for a longer wait, the reply fails at once with that response. So does one
+   * asking for a wait (or a backoff) that would end after the reply's total `timeout`.
    * @default {60000}
    */
   maxRetryAfter?: number;
@@ -228,13 +231,19 @@ type RetryValue = RetryOptions | number | boolean | undefined;
 
 /**
  * Resolves checked `retry` values to settings, or `null` when retrying is off. A request's
- * value wins; when it turns retrying on, the manager's options (when an object) fill in the
- * fields it does not set.
+ * value wins; when it turns retrying on, the manager's options fill in the fields it does not
+ * set (a manager's number is its `limit`).
  */
 export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySettings | null {
   const value = request ?? manager;
   if (value === undefined || value === false || value === 0) return null;
-  const base: RetryOptions = request !== undefined && typeof manager === "object" ? manager : {};
+  const base: RetryOptions = request === undefined
+    ? {}
+    : typeof manager === "object"
+    ? manager
+    : typeof manager === "number" && manager > 0
+    ? { limit: manager }
+    : {};
   const options: RetryOptions = value === true
     ? { ...base }
     : typeof value === "number"

@@ -173,7 +173,8 @@ export type StandardSchemaV1InferOutput<Schema extends StandardSchemaV1> = NonNu
 /**
  * Thrown by {@linkcode NetworkReply.json} when the body is JSON but the schema rejects it. The
  * message names the URL (and the status, for an HTTP error status) and lists each issue as
- * `path: message`; `issues` holds them as the validator gave them. Like `InvalidJsonError`
+ * `path: message` (the first 20, then how many more); `issues` holds them all as the validator
+ * gave them. Like `InvalidJsonError`
  * (a body that is not JSON) and unlike {@linkcode NetworkReplyError} (a failed transfer), it
  * leaves the reply's `error` as it was: the transfer succeeded.
  *
@@ -216,7 +217,13 @@ export class SchemaValidationError extends Error {
     issues: ReadonlyArray<StandardSchemaV1Issue>,
     reply?: NetworkReply,
   ) {
-    const lines = issues.map((issue) => `  - ${issuePath(issue)}: ${issue.message}`);
+    // A body of many wrong items gives as many issues: the message lists the first ones.
+    const lines = issues.slice(0, MAX_LISTED).map((issue) =>
+      `  - ${issuePath(issue)}: ${issue.message}`
+    );
+    if (issues.length > MAX_LISTED) {
+      lines.push(`  ... and ${issues.length - MAX_LISTED} more (every one is in 'issues')`);
+    }
     super(
       `${what} does not match the schema (${issues.length} ${
         issues.length === 1 ? "issue" : "issues"
@@ -227,6 +234,9 @@ export class SchemaValidationError extends Error {
     this.reply = reply;
   }
 }
+
+/** The most issues a {@linkcode SchemaValidationError}'s message lists. */
+const MAX_LISTED = 20;
 
 /** The path of an issue as `$`, `$.items[0].name` or `$["a b"]`. */
 function issuePath(issue: StandardSchemaV1Issue): string {

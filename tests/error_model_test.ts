@@ -186,6 +186,20 @@ Deno.test("error model: a second read of a body throws a TypeError naming the UR
   });
 });
 
+Deno.test("json() reads the body as UTF-8 whatever the charset, as Response.json(); text() heeds it", async (t) => {
+  const utf8 = new TextEncoder().encode(`\uFEFF{"name":"café"}`);
+  for (const type of ["application/json;charset=ISO-8859-1", "application/json; charset=utf-16"]) {
+    await t.step(type, async () => {
+      await using m = createMockManager();
+      m.mock.route("GET", "/item", () => new Response(utf8, { headers: { "content-type": type } }));
+      const expected = await new Response(utf8, { headers: { "content-type": type } }).json();
+      assert.deepEqual(expected, { name: "café" });
+      assert.deepEqual(await m.manager.get("https://api.test/item").json(), expected);
+      assert.notEqual(await m.manager.get("https://api.test/item").text(), `{"name":"café"}`);
+    });
+  }
+});
+
 Deno.test("reply.bytes() is a Uint8Array on an ArrayBuffer, ready for new Response()", async () => {
   await using m = mocked();
   const bytes: Uint8Array<ArrayBuffer> = await m.manager.get("https://api.test/ok").bytes();

@@ -69,6 +69,15 @@ Deno.test("paginate follows three pages linked by Link rel=next", async () => {
   assert.deepEqual(seen.map((s) => s.headers.get("x-token")), ["t", "t", "t"], "headers carried");
 });
 
+Deno.test("paginate reads a page as UTF-8 JSON whatever its charset, as json() does", async () => {
+  const body = new TextEncoder().encode(`["café"]`);
+  await using server = serve(() =>
+    new Response(body, { headers: { "content-type": "application/json;charset=ISO-8859-1" } })
+  );
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(server.url)), ["café"]);
+});
+
 Deno.test("paginate reads a page with no body (204) as no items, and follows its Link", async () => {
   const seen: string[] = [];
   await using server = serve((request) => {
@@ -182,6 +191,44 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
     const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
     assert.ok(error instanceof TypeError);
     assert.match(error.message, /page at .*page=2 is a JSON object, not an array: pass 'items'/);
+  });
+});
+
+Deno.test("paginate's error for a page with an HTTP error status quotes the body the API sent", async (t) => {
+  const token = "tok-4f9a2c";
+  const reason = (request: Request) =>
+    Response.json({
+      message: "Bearer token rate limit exceeded",
+      echo: request.headers.get("authorization"),
+      token,
+    }, {
+      status: 403,
+    });
+  await t.step("its reason, with the request's credentials masked", async () => {
+    const { server } = pagedServer(3, (page, request) => page === 2 ? reason(request) : null);
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const api = new NetworkRequestFactory(server.url, { bearerToken: token });
+    const { items, error } = await collectUntilError(manager.paginate(api.createRequest("items")));
+    assert.deepEqual(items, ["1a", "1b"]);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.ContentAccessDenied);
+    assert.equal(
+      error.message,
+      `${error.reply!.errorString}; its body: ` +
+        `{"message":"Bearer token rate limit exceeded","echo":"[redacted]","token":"[redacted]"}`,
+    );
+    assert.ok(!error.message.includes(token));
+  });
+  await t.step("the start of a long body, on one line", async () => {
+    const page = `<html>\n<body>${"x".repeat(500)}</body>\n</html>`;
+    const { server } = pagedServer(1, () => new Response(page, { status: 502 }));
+    await using _ = server;
+    await using manager = new NetworkAccessManager();
+    const error = await collect(manager.paginate(`${server.url}/items`)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.UnknownServerError);
+    assert.match(error.message, /502 Bad Gateway; its body begins: <html> <body>x{187}\.\.\.$/);
   });
 });
 
@@ -340,6 +387,22 @@ Deno.test("paginate ends at a Link back to any page it walked, not only the same
     const path = new URL(request.url).pathname;
     asked.push(path);
     const next = path === "/a" ? "/b" : "/a";
+    return Response.json([path], { headers: { link: `<${next}>; rel="next"` } });
+  });
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate(`${server.url}/a`, { maxPages: 10 })), [
+    "/a",
+    "/b",
+  ]);
+  assert.deepEqual(asked, ["/a", "/b"]);
+});
+
+Deno.test("paginate ends at a Link back to a walked page with a fragment", async () => {
+  const asked: string[] = [];
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    asked.push(path);
+    const next = path === "/a" ? "/b#list" : "/a#top";
     return Response.json([path], { headers: { link: `<${next}>; rel="next"` } });
   });
   await using manager = new NetworkAccessManager();

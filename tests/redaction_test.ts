@@ -6,6 +6,7 @@ import {
   type NetworkErrorEvent,
   NetworkReplyError,
   type NetworkReplyEvent,
+  NetworkRequestFactory,
   type NetworkRetryEvent,
 } from "../mod.ts";
 import {
@@ -160,4 +161,52 @@ Deno.test("_withoutUserinfo copies only a URL with userinfo, an '@' elsewhere or
     _withoutUserinfo(new URL("https://me:pw@example.com/a@b")).href,
     "https://example.com/a@b",
   );
+});
+
+Deno.test("an invalid Authorization, Proxy-Authorization or Cookie header is named, never its value", async (t) => {
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("ok")),
+  });
+  const cases: [string, string][] = [
+    ["authorization", "Bearer s3cret\nhunter2"],
+    ["Proxy-Authorization", "Basic s3cret€"],
+    ["cookie", "sid=s3cret\r\nx=hunter2"],
+  ];
+  for (const [name, value] of cases) {
+    await t.step(`${name}: on the reply`, async () => {
+      const reply = manager.get("https://api.test/", { headers: [[name, value]] });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, new RegExp(`invalid header "${name}": .*not shown`));
+      assertClean("errorString", reply.errorString);
+      const error = await reply.text().catch((e) => e);
+      assertClean("thrown error, written out", Deno.inspect(error));
+    });
+    await t.step(`${name}: in a request factory's headers`, () => {
+      const error = (() => {
+        try {
+          new NetworkRequestFactory("https://api.test/", { headers: { [name]: value } });
+        } catch (error) {
+          return error;
+        }
+      })();
+      assert.ok(error instanceof TypeError);
+      assertClean("factory error", Deno.inspect(error));
+    });
+  }
+  await t.step("a bearer token with a line break or a character above U+00FF", () => {
+    for (const bearerToken of ["s3cret\nhunter2", "s3cret€"]) {
+      assert.throws(() => new NetworkRequestFactory("https://api.test/", { bearerToken }), (e) => {
+        assert.ok(e instanceof TypeError);
+        assert.match(e.message, /'bearerToken' must be .*\(not shown\)$/);
+        assertClean("bearerToken error", Deno.inspect(e));
+        return true;
+      });
+    }
+  });
+  await t.step("another header's value is still shown", async () => {
+    const reply = manager.get("https://api.test/", { headers: { "x-note": "a\nb" } });
+    await reply.finished;
+    assert.match(reply.errorString, /invalid header .*"a\nb"/s);
+  });
 });

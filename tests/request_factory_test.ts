@@ -55,6 +55,23 @@ Deno.test("NetworkRequestFactory adds the base URL's, the common and the call's 
   assert.equal(api.createRequest("items").url.search, "?key=k");
 });
 
+Deno.test("NetworkRequestFactory keeps the base URL's query as written when it adds parameters", () => {
+  const base = "https://api.test/v1?fields=id,name&flag&path=a/b~c&sig=x%2By";
+  const api = new NetworkRequestFactory(base, { query: { lang: "en" } });
+  assert.equal(
+    api.createRequest("items", { q: "a,b" }).url.search,
+    "?fields=id,name&flag&path=a/b~c&sig=x%2By&lang=en&q=a%2Cb",
+  );
+  assert.equal(
+    new NetworkRequestFactory(base).createRequest("items").url.search,
+    "?fields=id,name&flag&path=a/b~c&sig=x%2By",
+  );
+  assert.equal(
+    new NetworkRequestFactory("https://api.test/v1?").createRequest("items", { a: 1 }).url.href,
+    "https://api.test/v1/items?a=1",
+  );
+});
+
 Deno.test("NetworkRequestFactory sends common headers, and the bearer token overrides Authorization", () => {
   const api = new NetworkRequestFactory("https://api.test/", {
     headers: { accept: "application/json", authorization: "Basic Zm9vOmJhcg==" },
@@ -121,7 +138,7 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   });
   assert.throws(() => new NetworkRequestFactory("https://a.test/", { bearerToken: "a\r\nb" }), {
     message:
-      `Cannot create request factory: 'bearerToken' must be a non-empty string without line breaks, got "a\\r\\nb"`,
+      "Cannot create request factory: 'bearerToken' must be a non-empty string of Latin-1 characters without line breaks, got one with a line break or NUL (not shown)",
   });
   assert.throws(
     () => new NetworkRequestFactory("https://a.test/", { headers: { "bad name": "x" } }),
@@ -143,6 +160,17 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
       }),
     {
       message: /'priority' must be one of "high", "normal", "low", got "urgent"/,
+    },
+  );
+  assert.throws(
+    () =>
+      new NetworkRequestFactory("https://a.test/", {
+        requestInit: { headers: { accept: "application/json" } } as never,
+      }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot create request factory: 'requestInit.headers' is not used; give the headers of every request in 'headers'",
     },
   );
   const api = new NetworkRequestFactory("https://a.test/");

@@ -87,6 +87,28 @@ Deno.test("json(schema) rejects with every issue's path and message", async () =
   assert.match(odd.message, /\$\["weird key"\]\[Symbol\(s\)\]: Expected a string/);
 });
 
+Deno.test("json(schema) lists the first 20 issues in its message, and every one in issues", async () => {
+  const Strings: StandardSchemaV1<unknown, string[]> = {
+    "~standard": {
+      version: 1,
+      vendor: "test",
+      validate: (value) => ({
+        issues: (value as unknown[]).map((_, i) => ({ message: "Expected a string", path: [i] })),
+      }),
+    },
+  };
+  const body = encodeURIComponent(JSON.stringify(Array.from({ length: 5000 }, (_, i) => i)));
+  await using manager = new NetworkAccessManager();
+  const error = await manager.get(`data:application/json,${body}`).json(Strings).catch((e) => e);
+  assert.ok(error instanceof SchemaValidationError, String(error));
+  assert.equal(error.issues.length, 5000);
+  const lines = error.message.split("\n");
+  assert.equal(lines.length, 22);
+  assert.match(lines[0]!, /\(5000 issues\):$/);
+  assert.equal(lines[20], "  - $[19]: Expected a string");
+  assert.equal(lines[21], "  ... and 4980 more (every one is in 'issues')");
+});
+
 Deno.test("json(schema) reports a body that is not JSON as json() does, without validating", async () => {
   let validated = false;
   const spy: StandardSchemaV1 = {

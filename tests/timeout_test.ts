@@ -59,6 +59,16 @@ Deno.test("the total timeout fails a reply whose server never answers with Timeo
     assert.equal(reply.error, NetworkError.TimeoutError);
     assert.match(reply.errorString, /^Timed out after 100 ms: /);
   });
+  await t.step("with retry on, the timeouts end the reply: they are not retried", async () => {
+    const retry = { delay: 0 };
+    await using manager = new NetworkAccessManager({ retry });
+    for (const init of [{ timeout: 100 }, { transferTimeout: 100 }]) {
+      const reply = manager.get(`${peer.url}/slow`, init);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.TimeoutError, JSON.stringify(init));
+      assert.equal(reply.retries, 0);
+    }
+  });
   await t.step("the property is read when a request is sent", async () => {
     await using manager = new NetworkAccessManager();
     assert.equal(manager.timeout, 0, "off by default");

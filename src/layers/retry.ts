@@ -11,7 +11,7 @@ import { type Layer, throwIfReplyFinished } from "../exchange.ts";
 import { discard } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import { classifyError, errorName, NetworkError, type NetworkErrorCode } from "../network_error.ts";
-import { countRetry, monitorQueued, type NetworkReply } from "../reply.ts";
+import { countRetry, monitorQueued, type NetworkReply, replyAbortSource } from "../reply.ts";
 import {
   parseRetryAfter,
   resolveRetry,
@@ -41,6 +41,15 @@ function wait(
   return Promise.race([Promise.resolve().then(() => sleep(ms, signal)), aborted]).finally(() =>
     signal.removeEventListener("abort", onAbort)
   );
+}
+
+/**
+ * Whether a wait of `ms` would end after the reply's total timeout: then it is not started, and
+ * the reply ends with what the attempt gave (its response or error) instead of a timeout.
+ */
+function outlasts(reply: NetworkReply, ms: number): boolean {
+  const { deadline } = replyAbortSource(reply);
+  return deadline !== Infinity && ms >= deadline - performance.now();
 }
 
 /** What the retry layer reads, for each exchange. */
@@ -76,6 +85,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         const failure = classifyError(error, exchange.url, "connect");
         if (!settings.errorCodes.has(failure.code)) throw error;
         const delay = backoff(settings, attempt);
+        if (outlasts(exchange.reply, delay)) throw error;
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
@@ -85,7 +95,11 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       if (!canRetry || !settings.statusCodes.has(response.status)) return response;
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"), options.clock());
       if (retryAfter !== null && retryAfter > settings.maxRetryAfter) return response;
+      // A body too large is as large when sent again, unless the server says when it takes it
+      // (RFC 9110, 15.5.14): as ky and got, a 413 is retried only after its Retry-After.
+      if (retryAfter === null && response.status === 413) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
+      if (outlasts(exchange.reply, delay)) return response;
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event

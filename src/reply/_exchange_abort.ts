@@ -23,6 +23,11 @@ export class ExchangeAbort {
   /** One listener, and any more (hops wait for a slot one after the other). */
   #listener: EventListenerObject | undefined;
   #more: EventListenerObject[] | undefined;
+  /**
+   * When the total timeout aborts the exchanges (`performance.now()` time), or `Infinity`:
+   * a retry does not start a wait that would end after it.
+   */
+  deadline = Infinity;
 
   /** Whether the exchanges were aborted. */
   get aborted(): boolean {

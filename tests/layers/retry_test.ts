@@ -80,7 +80,7 @@ Deno.test("retry stops at the limit (2 by default) and the reply fails with the 
 });
 
 Deno.test("retry covers 408, 413, 429, 500, 502, 503 and 504 only", async (t) => {
-  for (const status of [408, 413, 429, 500, 502, 503, 504]) {
+  for (const status of [408, 429, 500, 502, 503, 504]) {
     await t.step(`${status} is retried`, async () => {
       const { mocked } = statuses(status, 200);
       await using _ = mocked;
@@ -100,6 +100,22 @@ Deno.test("retry covers 408, 413, 429, 500, 502, 503 and 504 only", async (t) =>
       assert.equal(reply.retries, 0);
     });
   }
+  await t.step("413 is retried after its Retry-After, and only then", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ retry: { sleep } });
+    mocked.mock.route("PUT", "/thing", { status: 413, headers: { "retry-after": "3" } }, {
+      times: 1,
+    }).route("PUT", "/thing", { status: 413 }, { times: 1 }).route("PUT", "/thing", "stored");
+    const reply = mocked.manager.put(URL_, "a large body");
+    await reply.finished;
+    assert.equal(reply.status, 413, "sent twice: the second 413 says no Retry-After");
+    assert.equal(reply.retries, 1);
+    assert.deepEqual(waits, [3000]);
+    assert.deepEqual(mocked.recorder.requests.map((r) => r.text()), [
+      "a large body",
+      "a large body",
+    ]);
+  });
   await t.step("statusCodes replaces the list", async () => {
     await using mocked = createMockManager({
       retry: { statusCodes: [404], sleep: () => Promise.resolve() },
@@ -282,6 +298,44 @@ Deno.test("retry honours Retry-After up to maxRetryAfter", async (t) => {
   });
 });
 
+Deno.test("retry starts no wait that would end after the total timeout", async (t) => {
+  await t.step("a Retry-After past the timeout: the response, at once", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ timeout: 5_000, retry: { sleep } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "30" } }, {
+      times: 1,
+    }).route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ServiceUnavailableError, reply.errorString);
+    assert.equal(reply.headers.get("retry-after"), "30");
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(waits, []);
+  });
+  await t.step("a backoff past the timeout: the connection's error, at once", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ retry: { sleep, delay: 10_000 } });
+    mocked.mock.fail("GET", "/thing", NetworkError.ConnectionRefusedError, { times: 1 })
+      .route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_, { timeout: 5_000 });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError, reply.errorString);
+    assert.equal(reply.retries, 0);
+    assert.deepEqual(waits, []);
+  });
+  await t.step("a wait that ends before it is made", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({ timeout: 5_000, retry: { sleep, jitter: false } });
+    mocked.mock.route("GET", "/thing", { status: 503, headers: { "retry-after": "2" } }, {
+      times: 1,
+    }).route("GET", "/thing", { status: 503 }, { times: 1 }).route("GET", "/thing", "ok");
+    const reply = mocked.manager.get(URL_);
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.retries, 2);
+    assert.deepEqual(waits, [2000, 600]);
+  });
+});
+
 Deno.test("retry takes a fresh queue slot for each attempt and frees it while waiting", async () => {
   const waiting = Promise.withResolvers<void>();
   const resume = Promise.withResolvers<void>();
@@ -394,6 +448,24 @@ Deno.test("retry set per request overrides the manager's", async (t) => {
     await reply.finished;
     assert.equal(reply.status, 200);
     assert.equal(reply.retries, 4);
+  });
+  await t.step("a manager's number is the limit a request's options inherit", async () => {
+    const { mocked } = statuses(503, 503, 503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = 4;
+    const reply = mocked.manager.get(URL_, { retry: { sleep: () => Promise.resolve() } });
+    await reply.finished;
+    assert.equal(reply.retries, 4);
+    assert.equal(reply.status, 200);
+  });
+  await t.step("and the limit a request's true inherits", async () => {
+    const { mocked } = statuses(503, 503, 200);
+    await using _ = mocked;
+    mocked.manager.retry = 1;
+    const reply = mocked.manager.get(URL_, { retry: true });
+    await reply.finished;
+    assert.equal(reply.retries, 1);
+    assert.equal(reply.status, 503);
   });
 });
 
