@@ -17,18 +17,23 @@
  *   to that at 1,000: 1 is flat), each phase and both together; and the same for a least queue
  *   of reply objects, the baseline (what the machine does to as many objects that stay alive);
  * - 30 concurrent requests to a local HTTP/2 (TLS) server that answers after 50 ms, against
- *   `fetch` (held to 6 per host, the manager would take 5 times as long).
+ *   `fetch` (held to 6 per host, the manager would take 5 times as long);
+ * - a manager with `caCerts` made for each https request, one at a time: alone, while another
+ *   manager with the same `caCerts` is open, and from a `KvNetworkAccessManagerFactory`: time per
+ *   request and connections opened (managers of equal settings share their HTTP client while
+ *   one of them, or the factory, holds it).
  *
  * Run: `npx --yes deno@2.9.6 run -A bench/report.ts [rounds]` (default 5 rounds; the GET and
  * stream rows take at least 11, the queue rows at least 9).
- * `--only=get,stream,queue,h2` runs a subset.
+ * `--only=get,stream,queue,h2,tls` runs a subset.
  *
  * @module
  */
 
-import { NetworkAccessManager } from "../mod.ts";
+import { KvNetworkAccessManagerFactory, NetworkAccessManager } from "../mod.ts";
 import { makeTestCertificates } from "../tests/_helpers/tls.ts";
 import { serveStream } from "./_stream_server.ts";
+import { serveTls } from "./_tls_server.ts";
 import { median, pair, type PairResult } from "./_rounds.ts";
 
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 5);
@@ -344,6 +349,60 @@ if (wanted("h2")) {
   client.close();
   await manager.close();
   await server.shutdown();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A manager per request with caCerts over https: its HTTP client is the process's for those
+// settings while another manager (or the factory that made it) holds it.
+
+if (wanted("tls")) {
+  const { caCert, cert, key } = await makeTestCertificates();
+  await using server = serveTls(cert, key);
+  const url = server.url;
+  const caCerts = [caCert];
+  const N = 1000;
+  const fresh = async () => {
+    await using manager = new NetworkAccessManager({ caCerts });
+    await manager.get(url).bytes();
+  };
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: ":memory:",
+    cache: false,
+    cookieJar: false,
+    manager: { caCerts },
+  });
+  const made = async () => {
+    await using manager = factory.create();
+    await manager.get(url).bytes();
+  };
+  const cases: [string, () => Promise<unknown>][] = [
+    ["one at a time", async () => {
+      for (let i = 0; i < N; i++) await fresh();
+    }],
+    ["one at a time, another manager of the same caCerts open", async () => {
+      await using other = new NetworkAccessManager({ caCerts });
+      await other.get(url).bytes();
+      for (let i = 0; i < N; i++) await fresh();
+    }],
+    ["one at a time, from a KvNetworkAccessManagerFactory", async () => {
+      for (let i = 0; i < N; i++) await made();
+    }],
+  ];
+  for (const [name, run] of cases) {
+    const times: number[] = [];
+    let connections = 0;
+    for (let round = 0; round < rounds; round++) {
+      const before = server.connections;
+      const start = performance.now();
+      await run();
+      times.push(performance.now() - start);
+      connections = server.connections - before;
+    }
+    report(
+      `a manager per request with caCerts over https (made, one 1 KiB GET, closed), ${name}: ` +
+        `${fmt(median(times) * 1000 / N, 0)} µs/request, ${connections} connections per ${N}`,
+    );
+  }
 }
 
 console.log(`\n${rounds} rounds (GET and stream at least 11, queue at least 9), medians.`);

@@ -1,5 +1,6 @@
 /**
- * A pool of `Deno.HttpClient`s, one per distinct proxy configuration.
+ * A pool of `Deno.HttpClient`s, one per distinct proxy configuration, shared in the process by
+ * the pools that ask for the same one.
  *
  * @module
  */
@@ -65,8 +66,145 @@ export function _denoProxy(proxy: NetworkProxy): Deno.Proxy {
 /** How many clients a pool keeps for reuse, the least recently used closed first. */
 export const _MAX_POOLED_CLIENTS = 16;
 
+/**
+ * A client of the process, shared by every pool that asks for the same configuration, and how
+ * many pool entries hold it: closed when the last one lets go.
+ */
+interface SharedClient {
+  client: Deno.HttpClient;
+  key: string;
+  refs: number;
+  /** The keepers holding it, if any. */
+  keptBy?: Set<_ClientKeeper>;
+  /** When it was made, in clients made in the process ({@linkcode madeClients}). */
+  made: number;
+}
+
+/** How many shared clients the process made. */
+let madeClients = 0;
+
+/** The shared clients that a pool asking for a configuration gets, by configuration. */
+const sharedClients = new Map<string, SharedClient>();
+
+/** Clients of every pool that are open now. */
+let openClients = 0;
+
+/** How many clients of every pool are open now (for tests). */
+export function _openClients(): number {
+  return openClients;
+}
+
+/**
+ * The shared client of a configuration, made when there is none (or only one made before
+ * `since` clients, which is retired); one more holder counted.
+ */
+function acquireClient(key: string, make: () => Deno.HttpClient, since: number): SharedClient {
+  let shared = sharedClients.get(key);
+  if (shared !== undefined && shared.made < since) {
+    retireClient(shared);
+    shared = undefined;
+  }
+  if (shared === undefined) {
+    shared = { client: make(), key, refs: 0, made: madeClients++ };
+    openClients++;
+    sharedClients.set(key, shared);
+  }
+  shared.refs++;
+  return shared;
+}
+
+/** One holder lets go of a shared client: the last closes it. */
+function releaseClient(shared: SharedClient): void {
+  if (--shared.refs !== 0) return;
+  if (sharedClients.get(shared.key) === shared) sharedClients.delete(shared.key);
+  openClients--;
+  try {
+    shared.client.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Takes a client out of the process's list (`clearConnectionCache()`): a pool asking for its
+ * configuration gets a new one, and keepers let go of it. The pools holding it keep it.
+ */
+function retireClient(shared: SharedClient): void {
+  if (sharedClients.get(shared.key) === shared) sharedClients.delete(shared.key);
+  if (shared.keptBy === undefined) return;
+  const keepers = [...shared.keptBy];
+  shared.keptBy = undefined;
+  for (const keeper of keepers) keeper.drop(shared);
+}
+
+/**
+ * Holds the clients its pools take (one hold each) until it closes, at most `max` of them, the
+ * least recently taken let go of first: a manager factory, whose managers made and closed one
+ * per request find their client, and its open connections, still there.
+ */
+export class _ClientKeeper {
+  readonly #kept = new Map<string, SharedClient>();
+  readonly #max: number;
+  #closed = false;
+
+  /** @param max How many clients it holds at most. */
+  constructor(max: number = _MAX_POOLED_CLIENTS) {
+    this.#max = max;
+  }
+
+  /** How many clients it holds. */
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  /** Holds a client a pool took (called once per pool and configuration, not per request). */
+  keep(shared: SharedClient): void {
+    if (this.#closed) return;
+    const kept = this.#kept;
+    const old = kept.get(shared.key);
+    if (old !== undefined) kept.delete(shared.key);
+    if (old === shared) {
+      kept.set(shared.key, shared); // the most recent last
+      return;
+    }
+    if (old !== undefined) this.#letGo(old);
+    shared.refs++;
+    (shared.keptBy ??= new Set()).add(this);
+    kept.set(shared.key, shared);
+    if (kept.size > this.#max) {
+      const [key, oldest] = kept.entries().next().value!;
+      kept.delete(key);
+      this.#letGo(oldest);
+    }
+  }
+
+  /** Lets go of a client it holds (taken out of the process's list). */
+  drop(shared: SharedClient): void {
+    if (this.#kept.get(shared.key) !== shared) return;
+    this.#kept.delete(shared.key);
+    this.#letGo(shared);
+  }
+
+  #letGo(shared: SharedClient): void {
+    shared.keptBy?.delete(this);
+    releaseClient(shared);
+  }
+
+  /** Lets go of every client; it holds none from then on. Safe to call twice. */
+  close(): void {
+    this.#closed = true;
+    const kept = [...this.#kept.values()];
+    this.#kept.clear();
+    for (const shared of kept) this.#letGo(shared);
+  }
+}
+
+/** The options key of a manager's {@linkcode _ClientKeeper} (given by a manager factory). */
+export const _CLIENT_KEEPER: unique symbol = Symbol("netaccess.clientKeeper");
+
 /** A pooled client and the requests using it. */
 interface Entry {
+  shared: SharedClient;
   client: Deno.HttpClient;
   /** Requests sent with the client whose replies are not done yet. */
   users: number;
@@ -81,48 +219,46 @@ interface Clients {
   evicted: Set<Entry>;
 }
 
-/** Clients of every pool that are open now. */
-let openClients = 0;
-
-/** How many clients of every pool are open now (for tests). */
-export function _openClients(): number {
-  return openClients;
-}
-
+/** Lets go of the pool's hold on its client (closed when no other pool holds it). */
 function closeEntry(entry: Entry): void {
   if (entry.closed) return;
   entry.closed = true;
-  openClients--;
-  try {
-    entry.client.close();
-  } catch {
-    // Already closed.
-  }
+  releaseClient(entry.shared);
 }
 
 /**
  * Closes the clients of a pool no one holds any more (a manager that was never closed): a
  * `Deno.HttpClient` is a resource of the process, which the collector does not free.
  */
-const abandoned = new FinalizationRegistry<Clients>(closeClients);
+const abandoned = new FinalizationRegistry<Clients>((clients) => closeClients(clients, false));
 
-function closeClients(clients: Clients): void {
+/**
+ * Lets go of every client of a pool; `retire`: a pool asking for the same configuration later
+ * gets a new client, not one of these (which stay open while another pool holds them).
+ */
+function closeClients(clients: Clients, retire: boolean): void {
   if (clients.pooled.size === 0 && clients.evicted.size === 0) return;
   const open = [...clients.pooled.values(), ...clients.evicted];
   clients.pooled.clear();
   clients.evicted.clear();
-  for (const entry of open) closeEntry(entry);
+  for (const entry of open) {
+    const shared = entry.shared;
+    if (retire) retireClient(shared);
+    closeEntry(entry);
+  }
 }
 
 const NOTHING_HELD = (): void => {};
 
 /**
  * Keeps one `Deno.HttpClient` per distinct proxy configuration (type, address, credentials,
- * CA certificates and client certificate), created on first use, at most `max` of them in
- * least-recently-used order. A client pushed out by a new one is closed once no request uses it
- * (see {@linkcode _ProxyClientPool.hold}); every client is closed by
- * {@linkcode _ProxyClientPool.clear} (or, when no one holds the pool any more, once it is
- * collected).
+ * CA certificates and client certificate), taken on first use, at most `max` of them in
+ * least-recently-used order. Pools share clients: a configuration another pool has a client for
+ * gets that client (and its open connections), which is closed when the last pool holding it
+ * lets go. A client pushed out by a new one is let go of once no request uses it
+ * (see {@linkcode _ProxyClientPool.hold}); every client is let go of by
+ * {@linkcode _ProxyClientPool.clear} and {@linkcode _ProxyClientPool.close} (or, when no one
+ * holds the pool any more, once it is collected).
  *
  * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
  * default client) unless CA certificates are given or the environment names a proxy, which
@@ -140,10 +276,18 @@ export class _ProxyClientPool {
    * closed, so its connections would outlive the promise of new ones).
    */
   #ownsDirect = false;
+  /** How many clients the process had made at the last {@linkcode clear}: older ones are not taken. */
+  #clearedAt = 0;
 
-  /** @param max How many clients the pool keeps; more are closed, least recently used first. */
-  constructor(max: number = _MAX_POOLED_CLIENTS) {
+  #keeper: _ClientKeeper | undefined;
+
+  /**
+   * @param max How many clients the pool keeps; more are closed, least recently used first.
+   * @param keeper Holds the clients the pool takes, past the pool's own close.
+   */
+  constructor(max: number = _MAX_POOLED_CLIENTS, keeper?: _ClientKeeper) {
     this.#max = max;
+    this.#keeper = keeper;
   }
 
   /** Number of open clients: those in the pool and those evicted but still in use. */
@@ -213,17 +357,21 @@ export class _ProxyClientPool {
       : {};
     if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
     if (!direct) clientOptions.proxy = _denoProxy(normalized);
-    const client = withoutEnv(
-      direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
-      () =>
-        Deno.createHttpClient(
-          clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
-        ),
-    );
-    openClients++;
+    // Made once per configuration in the process: another pool's client of it is taken (one
+    // made since this pool's last clear()).
+    const shared = acquireClient(key, () =>
+      withoutEnv(
+        direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
+        () =>
+          Deno.createHttpClient(
+            clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
+          ),
+      ), this.#clearedAt);
+    this.#keeper?.keep(shared);
+    const client = shared.client;
     // The clients, not the pool, are what the registry holds: the pool stays collectable.
     if (this.size === 0) abandoned.register(this, this.#clients, this);
-    entry = { client, users: 0, evicted: false, closed: false };
+    entry = { shared, client, users: 0, evicted: false, closed: false };
     this.#entries.set(client, entry);
     pooled.set(key, entry);
     this.#newest = entry;
@@ -247,14 +395,32 @@ export class _ProxyClientPool {
       }
     }
     if (victim === undefined) return;
-    const [key, entry] = victim;
-    pooled.delete(key);
+    pooled.delete(victim[0]);
+    this.#letGo(victim[1]);
+  }
+
+  /** Lets go of an entry out of the pool: now, or once no request uses it. */
+  #letGo(entry: Entry): void {
     if (entry.users === 0) {
       closeEntry(entry);
     } else {
       entry.evicted = true;
       this.#clients.evicted.add(entry);
     }
+  }
+
+  /**
+   * Lets go of every client (the settings they were made for changed): each is closed once no
+   * request of this pool uses it and no other pool holds it. The next {@linkcode get} takes the
+   * process's client of its configuration again, or makes one.
+   */
+  release(): void {
+    const pooled = this.#clients.pooled;
+    if (pooled.size === 0) return;
+    this.#newest = undefined;
+    const entries = [...pooled.values()];
+    pooled.clear();
+    for (const entry of entries) this.#letGo(entry);
   }
 
   /**
@@ -281,13 +447,26 @@ export class _ProxyClientPool {
   }
 
   /**
-   * Closes every client; the next {@linkcode get} makes new ones, for plain direct connections
-   * too (from then on in a client of the pool's own). Safe to call twice.
+   * Lets go of every client, in use or not, and makes new ones for the next {@linkcode get}, for
+   * plain direct connections too (from then on in a client of the pool's own): a client another
+   * pool holds stays open for it, and no pool gets it again (nor any client made before). Safe to
+   * call twice.
    */
   clear(): void {
     this.#ownsDirect = true;
+    this.#clearedAt = madeClients;
     this.#newest = undefined;
     abandoned.unregister(this);
-    closeClients(this.#clients);
+    closeClients(this.#clients, true);
+  }
+
+  /**
+   * Lets go of every client, in use or not (the manager closes): each is closed unless another
+   * pool holds it, which keeps using it. Safe to call twice.
+   */
+  close(): void {
+    this.#newest = undefined;
+    abandoned.unregister(this);
+    closeClients(this.#clients, false);
   }
 }

@@ -17,6 +17,7 @@ import { KvCookieJar } from "./cookies/kv_cookie_jar.ts";
 import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import { KvHstsStore } from "./hsts/kv_hsts_store.ts";
 import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manager.ts";
+import { _CLIENT_KEEPER, _ClientKeeper } from "./_proxy_client.ts";
 
 /**
  * Makes managers (Qt's `QQmlNetworkAccessManagerFactory`). A host that needs managers — a
@@ -300,7 +301,9 @@ interface Stores {
  * and (optionally) one HSTS store in Deno KV. The stores are opened once, lazily, on one
  * database connection, and shared by every manager the factory makes; managers do not close
  * them (closing a manager releases its own connections only). Closing the factory closes the
- * managers still open, then the stores.
+ * managers still open, then the stores. It also holds the HTTP clients its managers need for
+ * `caCerts`, a client certificate or a proxy (up to 16) until it closes, so that a manager per
+ * request reuses the connections of the one before.
  *
  * Opening a KV database is asynchronous and `create()` is not, so a factory has two ways in:
  * {@linkcode KvNetworkAccessManagerFactory.open} opens the stores and resolves with a factory
@@ -333,6 +336,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   #stores: Stores | undefined;
   readonly #managers = new Set<NetworkAccessManager>();
   readonly #sharedJar: boolean;
+  /** The HTTP clients the managers made (CA certificates, proxies), held until the factory closes. */
+  readonly #clients = new _ClientKeeper();
   #closing: Promise<void> | undefined;
 
   /**
@@ -514,7 +519,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       cache: stores.cache,
       cookieJar,
       hstsStore: stores.hstsStore,
-    }, (closed) => this.#managers.delete(closed));
+      [_CLIENT_KEEPER]: this.#clients,
+    } as NetworkAccessManagerOptions, (closed) => this.#managers.delete(closed));
     this.#managers.add(manager);
     return manager;
   }
@@ -556,6 +562,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   async #close(): Promise<void> {
     const stores = await this.#opening?.catch(() => undefined);
     await Promise.all([...this.#managers].map((manager) => manager.close()));
+    this.#clients.close();
     if (stores === undefined) return;
     await Promise.all([
       stores.cache?.close(),

@@ -209,7 +209,9 @@ export class NetworkAccessManager
   /**
    * Extra CA certificates (PEM) trusted for https targets and https proxies. Setting it takes
    * effect for the requests sent from then on (they connect anew, with the new trust);
-   * connections already open are left to finish. The array read is frozen.
+   * connections already open are left to finish, and the clients made with the old certificates
+   * are let go of. Managers with equal certificates (and client certificate and proxy) share one
+   * HTTP client, and its connections, in the process. The array read is frozen.
    *
    * @throws {TypeError} When set to anything but an array of PEM certificates Deno can read.
    */
@@ -345,8 +347,9 @@ export class NetworkAccessManager
   }
 
   /**
-   * Closes the pooled HTTP clients (one per proxy configuration, for the 16 used most recently);
-   * the next requests open new connections, direct ones included. Qt's `clearConnectionCache()`.
+   * Lets go of the pooled HTTP clients (one per proxy configuration, for the 16 used most
+   * recently), closing those no other manager shares; the next requests open new connections, on
+   * new clients, direct ones included. Qt's `clearConnectionCache()`.
    *
    * @example The next request opens a new connection
    * ```ts

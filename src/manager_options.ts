@@ -155,7 +155,9 @@ export interface NetworkAccessManagerOptions {
    */
   proxyFactory?: ProxyFactory;
   /**
-   * Extra CA certificates (PEM) trusted for https targets and https proxies.
+   * Extra CA certificates (PEM) trusted for https targets and https proxies. Managers with
+   * equal certificates (and client certificate and proxy) share one HTTP client, and its open
+   * connections, until the last of them closes.
    * @default {[]}
    */
   caCerts?: string[];

@@ -479,18 +479,24 @@ Deno.test("one client per proxy configuration, closed by clearConnectionCache an
     await fetchTls("/2");
     assert.equal(proxy.accepted, 1);
   });
-  await t.step("another configuration has a client of its own", async () => {
-    manager.proxy = { type: "socks5", url: socks.url };
-    await fetchTls("/3");
-    manager.proxy = { type: "http", url: proxy.url };
-    await fetchTls("/4");
-    assert.equal(proxy.accepted, 1);
-    assert.equal(socks.accepted, 1);
-  });
+  await t.step(
+    "another configuration has a client of its own; the old one is let go of",
+    async () => {
+      manager.proxy = { type: "http", url: proxy.url }; // the same proxy: its client stays
+      await fetchTls("/2b");
+      assert.equal(proxy.accepted, 1);
+      manager.proxy = { type: "socks5", url: socks.url };
+      await fetchTls("/3");
+      manager.proxy = { type: "http", url: proxy.url };
+      await fetchTls("/4");
+      assert.equal(proxy.accepted, 2);
+      assert.equal(socks.accepted, 1);
+    },
+  );
   await t.step("clearConnectionCache closes them; the next request connects anew", async () => {
     manager.clearConnectionCache();
     await fetchTls("/5");
-    assert.equal(proxy.accepted, 2);
+    assert.equal(proxy.accepted, 3);
   });
   await t.step("close closes them (the resource sanitizer checks)", async () => {
     await manager.close();

@@ -20,7 +20,7 @@ import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
 import { checkedRetry, type RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
-import { _ProxyClientPool } from "../_proxy_client.ts";
+import { _CLIENT_KEEPER, type _ClientKeeper, _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
 import {
   ACCESSIBILITIES,
@@ -87,6 +87,12 @@ const MIB = 1024 * 1024;
  */
 const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
 
+/** Whether two proxies (normalized, or `undefined`) are the same route. */
+function sameProxy(a: NetworkProxy | undefined, b: NetworkProxy | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.type === b.type &&
+    a.url === b.url && a.username === b.username && a.password === b.password);
+}
+
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
  * (it is their {@linkcode PipelineSettings}); events go to the manager.
@@ -123,7 +129,7 @@ export class ManagerCore implements PipelineSettings {
   readonly #credentials = new CredentialCache();
   #retry: RetryOptions | number | boolean = false;
   readonly #clock: Clock;
-  readonly #pool = new _ProxyClientPool();
+  readonly #pool: _ProxyClientPool;
   readonly #requestLayers: Layer[] = [];
   readonly #networkLayers: Layer[] = [];
   #pipeline: Handler | undefined;
@@ -150,6 +156,9 @@ export class ManagerCore implements PipelineSettings {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
     }
+    // A factory's managers: the factory holds their clients until it closes.
+    const keeper = (options as { [_CLIENT_KEEPER]?: _ClientKeeper })[_CLIENT_KEEPER];
+    this.#pool = new _ProxyClientPool(undefined, keeper);
     checkKeys(this.#what, options, MANAGER_OPTIONS);
     if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
     if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
@@ -346,9 +355,12 @@ export class ManagerCore implements PipelineSettings {
     return this.#proxy;
   }
   set proxy(value: NetworkProxy | undefined) {
+    const old = this.#proxy;
     this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
     // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
     this.#http2.clear();
+    // The clients of the old route are let go of (closed once no other manager holds them).
+    if (!sameProxy(old, this.#proxy)) this.#pool.release();
   }
 
   get proxyFactory(): ProxyFactory | undefined {
@@ -358,6 +370,7 @@ export class ManagerCore implements PipelineSettings {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
     }
+    if (value !== this.#proxyFactory) this.#pool.release();
     this.#proxyFactory = value;
     this.#http2.clear();
   }
@@ -366,8 +379,14 @@ export class ManagerCore implements PipelineSettings {
     return this.#caCerts;
   }
   set caCerts(value: readonly string[]) {
+    const old = this.#caCerts;
     this.#caCerts = checkCaCerts(this.#what, value);
     this.#http2.clear(); // Learned with the old trust: asked again.
+    // Every client was made with the old trust: let go of (closed once no other manager holds it).
+    const now = this.#caCerts;
+    if (old.length !== now.length || old.some((cert, i) => cert !== now[i])) {
+      this.#pool.release();
+    }
   }
 
   clientCertificateFor(url: string | URL): ClientCertificate | undefined {
@@ -503,7 +522,7 @@ export class ManagerCore implements PipelineSettings {
     if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
       return this.#closeLater(replies);
     }
-    this.#pool.clear();
+    this.#pool.close();
     this.#permissions?.close();
     return Promise.resolve();
   }
@@ -511,7 +530,7 @@ export class ManagerCore implements PipelineSettings {
   async #closeLater(replies: NetworkReply[]): Promise<void> {
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
     await this.#http2.settled();
-    this.#pool.clear();
+    this.#pool.close();
     this.#permissions?.close();
   }
 

@@ -1,7 +1,7 @@
-// Run by tests/proxy/network_proxy_test.ts with --allow-net=127.0.0.1 and --v8-flags=--expose-gc: makes
-// managers that each send a request through a proxy (their own HTTP client) and are never
-// closed, lets go of them, collects, and prints one JSON object: how many HTTP clients were
-// made and how many were closed.
+// Run by tests/proxy/network_proxy_test.ts with --allow-net=127.0.0.1 and --v8-flags=--expose-gc:
+// makes managers that each send a request through a proxy (half with an HTTP client of their own,
+// half sharing one) and are never closed, lets go of them, collects, and prints one JSON object:
+// how many HTTP clients were made and how many were closed.
 import { NetworkAccessManager } from "../../../mod.ts";
 
 const COUNT = 20;
@@ -20,14 +20,16 @@ Deno.createHttpClient = ((options: Deno.CreateHttpClientOptions) => {
   return create(options);
 }) as typeof Deno.createHttpClient;
 
-async function useAndForget(): Promise<void> {
+async function useAndForget(username: string): Promise<void> {
   const manager = new NetworkAccessManager({
-    proxy: { type: "http", url: `http://127.0.0.1:${proxyPort}` },
+    proxy: { type: "http", url: `http://127.0.0.1:${proxyPort}`, username },
   });
   await manager.get(`http://127.0.0.1:${targetPort}/`).finished;
 }
 
-for (let i = 0; i < COUNT; i++) await useAndForget();
+// Half with a proxy configuration of their own, half sharing one client.
+for (let i = 0; i < COUNT / 2; i++) await useAndForget(`user${i}`);
+for (let i = 0; i < COUNT / 2; i++) await useAndForget("shared");
 const gc = (globalThis as { gc?: () => void }).gc!;
 for (let round = 0; round < 20 && closed < made; round++) {
   gc();
