@@ -400,7 +400,9 @@ if (wanted("tls")) {
     }
     report(
       `a manager per request with caCerts over https (made, one 1 KiB GET, closed), ${name}: ` +
-        `${fmt(median(times) * 1000 / N, 0)} µs/request, ${connections} connections per ${N}`,
+        `${fmt(median(times) * 1000 / N, 0)} µs/request, ${connections} connection${
+          connections === 1 ? "" : "s"
+        } per ${N}`,
     );
   }
 }
