@@ -90,6 +90,8 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
         await wait(settings.sleep, delay, exchange.signal);
+        exchange.signal.throwIfAborted(); // aborted as the wait ended: not sent again
+        countRetry(exchange.reply);
         continue;
       }
       if (!canRetry || !settings.statusCodes.has(response.status)) return response;
@@ -113,6 +115,8 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       );
       monitorQueued(exchange.reply);
       await wait(settings.sleep, delay, exchange.signal);
+      exchange.signal.throwIfAborted(); // aborted as the wait ended: not sent again
+      countRetry(exchange.reply);
     }
   };
 }
@@ -125,7 +129,6 @@ function announce(
   error: NetworkErrorCode,
   message: string,
 ): void {
-  countRetry(reply);
   const what = status === 0 ? `${errorName(error)}: ${message}` : message;
   reply.dispatchEvent(
     new NetworkRetryEvent({ attempt, delay, status, error, reason: what }),

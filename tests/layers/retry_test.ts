@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorCode,
@@ -160,6 +161,70 @@ Deno.test("retry covers idempotent methods only unless told otherwise", async (t
     assert.equal(reply.status, 201);
     assert.deepEqual(mocked.recorder.requests.map((r) => r.json()), [{ n: 1 }, { n: 1 }]);
   });
+});
+
+Deno.test("retry set on a POST request does not retry it: methods decides", async (t) => {
+  for (const retry of [true, 3, { sleep: () => Promise.resolve() }]) {
+    await t.step(`retry: ${JSON.stringify(retry)}`, async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("POST", "/thing", { status: 503 }, { times: 1 }).route(
+        "POST",
+        "/thing",
+        "",
+      );
+      const reply = mocked.manager.post(URL_, "data", { retry });
+      await reply.finished;
+      assert.equal(reply.status, 503);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step("with POST in the request's methods", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("POST", "/thing", { status: 503 }, { times: 1 }).route("POST", "/thing", "");
+    const sleep = () => Promise.resolve();
+    const reply = mocked.manager.post(URL_, "data", { retry: { methods: ["POST"], sleep } });
+    await reply.finished;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.retries, 1);
+  });
+});
+
+Deno.test("retry retries each redirect hop on its own", async () => {
+  const { waits, sleep } = recordingSleep();
+  await using mocked = createMockManager({ retry: { sleep, jitter: false } });
+  mocked.mock.route("GET", "/thing", { status: 503 }, { times: 1 })
+    .route("GET", "/thing", { status: 302, headers: { location: "/moved" } })
+    .route("GET", "/moved", { status: 503 }, { times: 1 })
+    .route("GET", "/moved", "here");
+  const reply = mocked.manager.get(URL_);
+  const events = retryEvents(reply);
+  assert.equal(await reply.text(), "here");
+  assert.equal(reply.url.pathname, "/moved");
+  assert.equal(reply.retries, 2);
+  assert.deepEqual(waits, [300, 300]);
+  assert.deepEqual(events.map((e) => [e.attempt, e.reason]), [
+    [1, "https://api.test/thing answered 503"],
+    [1, "https://api.test/moved answered 503"],
+  ]);
+});
+
+Deno.test("retry keeps a retried response out of the cache", async () => {
+  await using mocked = createMockManager({
+    cache: new MemoryCache(),
+    retry: { sleep: () => Promise.resolve() },
+  });
+  const cacheable = { "cache-control": "max-age=600" };
+  mocked.mock.route("GET", "/thing", { status: 503, headers: cacheable, body: "busy" }, {
+    times: 1,
+  }).route("GET", "/thing", { status: 200, headers: cacheable, body: "fresh" }, { times: 1 })
+    .route("GET", "/thing", { status: 503, headers: cacheable, body: "busy again" });
+  const first = mocked.manager.get(URL_);
+  assert.equal(await first.text(), "fresh");
+  assert.equal(first.retries, 1);
+  const second = mocked.manager.get(URL_);
+  assert.equal(await second.text(), "fresh");
+  assert.equal(second.fromCache, true);
+  assert.equal(mocked.mock.calls, 2);
 });
 
 Deno.test("retry covers connection errors, not others", async (t) => {
@@ -394,7 +459,65 @@ Deno.test("retry stops at once when the reply is aborted during the backoff wait
     await reply.finished;
     assert.ok(performance.now() - started < 5000);
     assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.retries, 0, "announced, never sent again");
+    assert.equal(mocked.mock.calls, 1);
+  });
+});
+
+Deno.test("reply.retries counts the sends made again, not a retry aborted before it", async (t) => {
+  await t.step("aborted by a retry listener", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_);
+    const events = retryEvents(reply);
+    reply.addEventListener("retry", () => reply.abort());
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(events.length, 1);
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.mock.calls, 1);
+  });
+  await t.step("aborted during the wait after a connection error", async () => {
+    const waiting = Promise.withResolvers<void>();
+    await using mocked = createMockManager({
+      retry: { sleep: () => (waiting.resolve(), new Promise(() => {})) },
+    });
+    mocked.mock.fail("GET", "/thing", NetworkError.ConnectionRefusedError);
+    const reply = mocked.manager.get(URL_);
+    await waiting.promise;
+    reply.abort();
+    await reply.finished;
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.mock.calls, 1);
+  });
+  await t.step("the second retry aborted during its wait: one was sent", async () => {
+    let waits = 0;
+    const second = Promise.withResolvers<void>();
+    await using mocked = createMockManager({
+      retry: {
+        sleep: () => ++waits === 1 ? Promise.resolve() : (second.resolve(), new Promise(() => {})),
+      },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_);
+    const events = retryEvents(reply);
+    await second.promise;
+    reply.abort();
+    await reply.finished;
+    assert.deepEqual(events.map((e) => e.attempt), [1, 2]);
     assert.equal(reply.retries, 1);
+    assert.equal(mocked.mock.calls, 2);
+  });
+  await t.step("aborted as a sleep that ignores the signal ends", async () => {
+    const controller = new AbortController();
+    await using mocked = createMockManager({
+      retry: { sleep: () => (controller.abort(), Promise.resolve()) },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_, { signal: controller.signal });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.retries, 0);
     assert.equal(mocked.mock.calls, 1);
   });
 });
