@@ -8,6 +8,8 @@ import {
   type RetryOptions,
 } from "../../mod.ts";
 import { createMockManager } from "../../testing.ts";
+import { retryableError } from "../../src/layers/retry.ts";
+import { classifyError } from "../../src/network_error.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -265,6 +267,108 @@ Deno.test("retry covers connection errors, not others", async (t) => {
     assert.equal(reply.error, NetworkError.ConnectionRefusedError);
     assert.equal(reply.retries, 3);
     assert.equal(waits.length, 3);
+  });
+});
+
+/**
+ * The error Deno's `fetch` throws when the lookup of `host` fails: `io` is the text of the
+ * system's error (on Unix `getaddrinfo`'s, after "failed to lookup address information: ").
+ */
+function lookupError(host: string, io: string): TypeError {
+  return new TypeError("fetch failed", {
+    cause: new Error(
+      `error sending request for url (https://${host}/): client error (Connect): dns error: ${io}`,
+    ),
+  });
+}
+
+/** What the transport throws for that error (see `transport.ts`). */
+const lookupFailure = (io: string) =>
+  classifyError(lookupError("api.test", io), new URL("https://api.test/"), "connect");
+
+const GAI = "failed to lookup address information: ";
+const TRANSIENT_LOOKUPS = [
+  `${GAI}Temporary failure in name resolution`, // glibc, macOS: EAI_AGAIN (seen with no resolver)
+  `${GAI}Try again`, // musl: EAI_AGAIN
+  "This is usually a temporary error during hostname resolution and means that the local " +
+  "server did not receive a response from an authoritative server. (os error 11002)", // Windows
+];
+const PERMANENT_LOOKUPS = [
+  `${GAI}Name or service not known`, // glibc: EAI_NONAME (seen for a .invalid host)
+  `${GAI}Name does not resolve`, // musl: EAI_NONAME
+  `${GAI}nodename nor servname provided, or not known`, // macOS: EAI_NONAME
+  `${GAI}No address associated with hostname`, // glibc: EAI_NODATA
+  `${GAI}Non-recoverable failure in name resolution`, // glibc: EAI_FAIL
+  "No such host is known. (os error 11001)", // Windows: WSAHOST_NOT_FOUND
+];
+
+Deno.test("retry retries a lookup that failed for a time, not a name that does not resolve", async (t) => {
+  const codes = new Set<number>([NetworkError.HostNotFoundError]);
+  await t.step("the classification of Deno's lookup errors", () => {
+    for (const gai of TRANSIENT_LOOKUPS) {
+      const failure = classifyError(lookupError("api.test", gai), "https://api.test/", "connect");
+      assert.equal(failure.code, NetworkError.HostNotFoundError, gai);
+      assert.equal(retryableError(failure, codes), true, gai);
+      assert.equal(retryableError(failure, new Set([NetworkError.TimeoutError])), false, gai);
+    }
+    for (const gai of PERMANENT_LOOKUPS) {
+      const failure = classifyError(lookupError("api.test", gai), "https://api.test/", "connect");
+      assert.equal(failure.code, NetworkError.HostNotFoundError, gai);
+      assert.equal(retryableError(failure, codes), false, gai);
+    }
+  });
+  await t.step("a transient failure is retried by default, and named in the event", async () => {
+    let sends = 0;
+    const { waits, sleep } = recordingSleep();
+    await using manager = new NetworkAccessManager({ retry: { sleep, jitter: false } });
+    manager.use(() => () => {
+      if (++sends === 1) throw lookupFailure(TRANSIENT_LOOKUPS[0]!);
+      return Promise.resolve(new Response("resolved"));
+    }, "network");
+    const reply = manager.get("https://api.test/");
+    const events = retryEvents(reply);
+    assert.equal(await reply.text(), "resolved");
+    assert.equal(reply.retries, 1);
+    assert.deepEqual(waits, [300]);
+    assert.equal(events[0]!.error, NetworkError.HostNotFoundError);
+    assert.match(events[0]!.reason, /^HostNotFoundError: .*Temporary failure in name resolution/);
+  });
+  await t.step("a name that does not resolve is not retried", async () => {
+    let sends = 0;
+    await using manager = new NetworkAccessManager({ retry: { sleep: () => Promise.resolve() } });
+    manager.use(() => () => {
+      sends++;
+      throw lookupFailure(PERMANENT_LOOKUPS[0]!);
+    }, "network");
+    const reply = manager.get("https://api.test/");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.HostNotFoundError, reply.errorString);
+    assert.equal(reply.retries, 0);
+    assert.equal(sends, 1);
+  });
+  await t.step("without HostNotFoundError in errorCodes, no lookup failure is", async () => {
+    let sends = 0;
+    await using manager = new NetworkAccessManager({
+      retry: { sleep: () => Promise.resolve(), errorCodes: [NetworkError.ConnectionRefusedError] },
+    });
+    manager.use(() => () => {
+      sends++;
+      throw lookupFailure(TRANSIENT_LOOKUPS[0]!);
+    }, "network");
+    await manager.get("https://api.test/").finished;
+    assert.equal(sends, 1);
+  });
+  await t.step("a .invalid host over the real transport", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using manager = new NetworkAccessManager({ retry: { sleep } });
+    const reply = manager.get("http://host-that-does-not-exist.invalid/");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.HostNotFoundError, reply.errorString);
+    // A resolver that answers says the name does not exist: not retried. (With no resolver to
+    // ask, the lookup fails for a time, and is retried.)
+    const transient = /temporary failure in name resolution/i.test(reply.errorString);
+    assert.equal(reply.retries, transient ? 2 : 0, reply.errorString);
+    assert.equal(waits.length, reply.retries);
   });
 });
 
