@@ -183,6 +183,8 @@ export interface NetworkAccessManagerEventMap {
 
 /**
  * The `retry` event of a reply, dispatched before the wait that precedes each new attempt.
+ * {@linkcode NetworkReply.retries} counts the attempt once the wait is over and it goes back to be
+ * sent: not when the reply is aborted first (by a listener of this event, or during the wait).
  *
  * @example Recording the retries of a reply
  * ```ts
@@ -204,7 +206,7 @@ export interface NetworkAccessManagerEventMap {
  * ```
  */
 export class NetworkRetryEvent extends Event {
-  /** The number of the retry about to be made: 1 for the first. */
+  /** The number of the retry about to be made: 1 for the first (of each redirect hop). */
   readonly attempt: number;
   /** The wait before it, in milliseconds. */
   readonly delay: number;

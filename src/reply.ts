@@ -291,7 +291,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get bytesTotal(): number {
     return this.#bytesTotal;
   }
-  /** How many times the request was sent again by the retry layer (see `retry` options). */
+  /** How many times the retry layer sent the request again (once each retry's wait was over). */
   get retries(): number {
     return this.#retries;
   }

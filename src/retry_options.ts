@@ -45,10 +45,13 @@ export interface RetryOptions {
   statusCodes?: number[];
   /**
    * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
-   * remote host, timed out, temporary network failure, network session failed. Only failures
-   * before the response count: one while its body streams is never retried. The reply's own
-   * `timeout` and `transferTimeout` end it, and are not retried.
-   * @default {[1, 2, 4, 7, 8]}
+   * remote host, host not found, timed out, temporary network failure, network session failed.
+   * `HostNotFoundError` is retried only when the lookup failed for a time ("Temporary failure in
+   * name resolution", `EAI_AGAIN`), never for a name that does not resolve (NXDOMAIN: "Name or
+   * service not known"). Only failures before the response count: one while its body streams
+   * is never retried. The reply's own `timeout` and `transferTimeout` end it, and are not
+   * retried.
+   * @default {[1, 2, 3, 4, 7, 8]}
    */
   errorCodes?: NetworkErrorCode[];
   /**
@@ -100,6 +103,7 @@ const DEFAULT_STATUSES = [408, 413, 429, 500, 502, 503, 504];
 const DEFAULT_ERRORS: NetworkErrorCode[] = [
   NetworkError.ConnectionRefusedError,
   NetworkError.RemoteHostClosedError,
+  NetworkError.HostNotFoundError,
   NetworkError.TimeoutError,
   NetworkError.TemporaryNetworkFailureError,
   NetworkError.NetworkSessionFailedError,

@@ -10,7 +10,14 @@ import { NetworkRetryEvent } from "../events.ts";
 import { type Layer, throwIfReplyFinished } from "../exchange.ts";
 import { discard } from "../_response.ts";
 import type { Clock } from "../clock.ts";
-import { classifyError, errorName, NetworkError, type NetworkErrorCode } from "../network_error.ts";
+import {
+  causeChain,
+  classifyError,
+  errorName,
+  NetworkError,
+  type NetworkErrorCode,
+  type NetworkReplyError,
+} from "../network_error.ts";
 import { countRetry, monitorQueued, type NetworkReply, replyAbortSource } from "../reply.ts";
 import {
   parseRetryAfter,
@@ -52,6 +59,27 @@ function outlasts(reply: NetworkReply, ms: number): boolean {
   return deadline !== Infinity && ms >= deadline - performance.now();
 }
 
+/**
+ * A failed lookup the resolver may answer next time (`getaddrinfo`'s `EAI_AGAIN`, as Deno's
+ * `fetch` reports it: "Temporary failure in name resolution" from glibc, "Try again" from musl,
+ * `WSATRY_AGAIN` (os error 11002) on Windows), as opposed to a name that does not resolve
+ * ("Name or service not known", "Name does not resolve", "nodename nor servname provided, or not
+ * known", "No address associated with hostname", "No such host is known").
+ */
+const TRANSIENT_DNS =
+  /temporary failure in name resolution|lookup address information: try again|os error 11002|eai_again/i;
+
+/**
+ * Whether a failed attempt is retried with `codes`: a code in the list, but for
+ * `HostNotFoundError` only a transient failure of the lookup (see {@linkcode TRANSIENT_DNS}),
+ * never a name that does not resolve.
+ */
+export function retryableError(failure: NetworkReplyError, codes: ReadonlySet<number>): boolean {
+  if (!codes.has(failure.code)) return false;
+  if (failure.code !== NetworkError.HostNotFoundError) return true;
+  return TRANSIENT_DNS.test(causeChain(failure));
+}
+
 /** What the retry layer reads, for each exchange. */
 export interface RetryLayerSettings {
   /** Retrying of requests that set no `retry` of their own. */
@@ -83,13 +111,15 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       } catch (error) {
         if (exchange.signal.aborted || !canRetry) throw error;
         const failure = classifyError(error, exchange.url, "connect");
-        if (!settings.errorCodes.has(failure.code)) throw error;
+        if (!retryableError(failure, settings.errorCodes)) throw error;
         const delay = backoff(settings, attempt);
         if (outlasts(exchange.reply, delay)) throw error;
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
         await wait(settings.sleep, delay, exchange.signal);
+        exchange.signal.throwIfAborted(); // aborted as the wait ended: not sent again
+        countRetry(exchange.reply);
         continue;
       }
       if (!canRetry || !settings.statusCodes.has(response.status)) return response;
@@ -113,6 +143,8 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       );
       monitorQueued(exchange.reply);
       await wait(settings.sleep, delay, exchange.signal);
+      exchange.signal.throwIfAborted(); // aborted as the wait ended: not sent again
+      countRetry(exchange.reply);
     }
   };
 }
@@ -125,7 +157,6 @@ function announce(
   error: NetworkErrorCode,
   message: string,
 ): void {
-  countRetry(reply);
   const what = status === 0 ? `${errorName(error)}: ${message}` : message;
   reply.dispatchEvent(
     new NetworkRetryEvent({ attempt, delay, status, error, reason: what }),

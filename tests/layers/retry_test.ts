@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorCode,
@@ -7,6 +8,8 @@ import {
   type RetryOptions,
 } from "../../mod.ts";
 import { createMockManager } from "../../testing.ts";
+import { retryableError } from "../../src/layers/retry.ts";
+import { classifyError } from "../../src/network_error.ts";
 import {
   closedPort,
   guardUnhandledRejections,
@@ -162,6 +165,70 @@ Deno.test("retry covers idempotent methods only unless told otherwise", async (t
   });
 });
 
+Deno.test("retry set on a POST request does not retry it: methods decides", async (t) => {
+  for (const retry of [true, 3, { sleep: () => Promise.resolve() }]) {
+    await t.step(`retry: ${JSON.stringify(retry)}`, async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("POST", "/thing", { status: 503 }, { times: 1 }).route(
+        "POST",
+        "/thing",
+        "",
+      );
+      const reply = mocked.manager.post(URL_, "data", { retry });
+      await reply.finished;
+      assert.equal(reply.status, 503);
+      assert.equal(reply.retries, 0);
+    });
+  }
+  await t.step("with POST in the request's methods", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("POST", "/thing", { status: 503 }, { times: 1 }).route("POST", "/thing", "");
+    const sleep = () => Promise.resolve();
+    const reply = mocked.manager.post(URL_, "data", { retry: { methods: ["POST"], sleep } });
+    await reply.finished;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.retries, 1);
+  });
+});
+
+Deno.test("retry retries each redirect hop on its own", async () => {
+  const { waits, sleep } = recordingSleep();
+  await using mocked = createMockManager({ retry: { sleep, jitter: false } });
+  mocked.mock.route("GET", "/thing", { status: 503 }, { times: 1 })
+    .route("GET", "/thing", { status: 302, headers: { location: "/moved" } })
+    .route("GET", "/moved", { status: 503 }, { times: 1 })
+    .route("GET", "/moved", "here");
+  const reply = mocked.manager.get(URL_);
+  const events = retryEvents(reply);
+  assert.equal(await reply.text(), "here");
+  assert.equal(reply.url.pathname, "/moved");
+  assert.equal(reply.retries, 2);
+  assert.deepEqual(waits, [300, 300]);
+  assert.deepEqual(events.map((e) => [e.attempt, e.reason]), [
+    [1, "https://api.test/thing answered 503"],
+    [1, "https://api.test/moved answered 503"],
+  ]);
+});
+
+Deno.test("retry keeps a retried response out of the cache", async () => {
+  await using mocked = createMockManager({
+    cache: new MemoryCache(),
+    retry: { sleep: () => Promise.resolve() },
+  });
+  const cacheable = { "cache-control": "max-age=600" };
+  mocked.mock.route("GET", "/thing", { status: 503, headers: cacheable, body: "busy" }, {
+    times: 1,
+  }).route("GET", "/thing", { status: 200, headers: cacheable, body: "fresh" }, { times: 1 })
+    .route("GET", "/thing", { status: 503, headers: cacheable, body: "busy again" });
+  const first = mocked.manager.get(URL_);
+  assert.equal(await first.text(), "fresh");
+  assert.equal(first.retries, 1);
+  const second = mocked.manager.get(URL_);
+  assert.equal(await second.text(), "fresh");
+  assert.equal(second.fromCache, true);
+  assert.equal(mocked.mock.calls, 2);
+});
+
 Deno.test("retry covers connection errors, not others", async (t) => {
   const retried: [string, NetworkErrorCode][] = [
     ["ConnectionRefusedError", NetworkError.ConnectionRefusedError],
@@ -200,6 +267,108 @@ Deno.test("retry covers connection errors, not others", async (t) => {
     assert.equal(reply.error, NetworkError.ConnectionRefusedError);
     assert.equal(reply.retries, 3);
     assert.equal(waits.length, 3);
+  });
+});
+
+/**
+ * The error Deno's `fetch` throws when the lookup of `host` fails: `io` is the text of the
+ * system's error (on Unix `getaddrinfo`'s, after "failed to lookup address information: ").
+ */
+function lookupError(host: string, io: string): TypeError {
+  return new TypeError("fetch failed", {
+    cause: new Error(
+      `error sending request for url (https://${host}/): client error (Connect): dns error: ${io}`,
+    ),
+  });
+}
+
+/** What the transport throws for that error (see `transport.ts`). */
+const lookupFailure = (io: string) =>
+  classifyError(lookupError("api.test", io), new URL("https://api.test/"), "connect");
+
+const GAI = "failed to lookup address information: ";
+const TRANSIENT_LOOKUPS = [
+  `${GAI}Temporary failure in name resolution`, // glibc, macOS: EAI_AGAIN (seen with no resolver)
+  `${GAI}Try again`, // musl: EAI_AGAIN
+  "This is usually a temporary error during hostname resolution and means that the local " +
+  "server did not receive a response from an authoritative server. (os error 11002)", // Windows
+];
+const PERMANENT_LOOKUPS = [
+  `${GAI}Name or service not known`, // glibc: EAI_NONAME (seen for a .invalid host)
+  `${GAI}Name does not resolve`, // musl: EAI_NONAME
+  `${GAI}nodename nor servname provided, or not known`, // macOS: EAI_NONAME
+  `${GAI}No address associated with hostname`, // glibc: EAI_NODATA
+  `${GAI}Non-recoverable failure in name resolution`, // glibc: EAI_FAIL
+  "No such host is known. (os error 11001)", // Windows: WSAHOST_NOT_FOUND
+];
+
+Deno.test("retry retries a lookup that failed for a time, not a name that does not resolve", async (t) => {
+  const codes = new Set<number>([NetworkError.HostNotFoundError]);
+  await t.step("the classification of Deno's lookup errors", () => {
+    for (const gai of TRANSIENT_LOOKUPS) {
+      const failure = classifyError(lookupError("api.test", gai), "https://api.test/", "connect");
+      assert.equal(failure.code, NetworkError.HostNotFoundError, gai);
+      assert.equal(retryableError(failure, codes), true, gai);
+      assert.equal(retryableError(failure, new Set([NetworkError.TimeoutError])), false, gai);
+    }
+    for (const gai of PERMANENT_LOOKUPS) {
+      const failure = classifyError(lookupError("api.test", gai), "https://api.test/", "connect");
+      assert.equal(failure.code, NetworkError.HostNotFoundError, gai);
+      assert.equal(retryableError(failure, codes), false, gai);
+    }
+  });
+  await t.step("a transient failure is retried by default, and named in the event", async () => {
+    let sends = 0;
+    const { waits, sleep } = recordingSleep();
+    await using manager = new NetworkAccessManager({ retry: { sleep, jitter: false } });
+    manager.use(() => () => {
+      if (++sends === 1) throw lookupFailure(TRANSIENT_LOOKUPS[0]!);
+      return Promise.resolve(new Response("resolved"));
+    }, "network");
+    const reply = manager.get("https://api.test/");
+    const events = retryEvents(reply);
+    assert.equal(await reply.text(), "resolved");
+    assert.equal(reply.retries, 1);
+    assert.deepEqual(waits, [300]);
+    assert.equal(events[0]!.error, NetworkError.HostNotFoundError);
+    assert.match(events[0]!.reason, /^HostNotFoundError: .*Temporary failure in name resolution/);
+  });
+  await t.step("a name that does not resolve is not retried", async () => {
+    let sends = 0;
+    await using manager = new NetworkAccessManager({ retry: { sleep: () => Promise.resolve() } });
+    manager.use(() => () => {
+      sends++;
+      throw lookupFailure(PERMANENT_LOOKUPS[0]!);
+    }, "network");
+    const reply = manager.get("https://api.test/");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.HostNotFoundError, reply.errorString);
+    assert.equal(reply.retries, 0);
+    assert.equal(sends, 1);
+  });
+  await t.step("without HostNotFoundError in errorCodes, no lookup failure is", async () => {
+    let sends = 0;
+    await using manager = new NetworkAccessManager({
+      retry: { sleep: () => Promise.resolve(), errorCodes: [NetworkError.ConnectionRefusedError] },
+    });
+    manager.use(() => () => {
+      sends++;
+      throw lookupFailure(TRANSIENT_LOOKUPS[0]!);
+    }, "network");
+    await manager.get("https://api.test/").finished;
+    assert.equal(sends, 1);
+  });
+  await t.step("a .invalid host over the real transport", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using manager = new NetworkAccessManager({ retry: { sleep } });
+    const reply = manager.get("http://host-that-does-not-exist.invalid/");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.HostNotFoundError, reply.errorString);
+    // A resolver that answers says the name does not exist: not retried. (With no resolver to
+    // ask, the lookup fails for a time, and is retried.)
+    const transient = /temporary failure in name resolution/i.test(reply.errorString);
+    assert.equal(reply.retries, transient ? 2 : 0, reply.errorString);
+    assert.equal(waits.length, reply.retries);
   });
 });
 
@@ -394,7 +563,65 @@ Deno.test("retry stops at once when the reply is aborted during the backoff wait
     await reply.finished;
     assert.ok(performance.now() - started < 5000);
     assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.retries, 0, "announced, never sent again");
+    assert.equal(mocked.mock.calls, 1);
+  });
+});
+
+Deno.test("reply.retries counts the sends made again, not a retry aborted before it", async (t) => {
+  await t.step("aborted by a retry listener", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_);
+    const events = retryEvents(reply);
+    reply.addEventListener("retry", () => reply.abort());
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(events.length, 1);
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.mock.calls, 1);
+  });
+  await t.step("aborted during the wait after a connection error", async () => {
+    const waiting = Promise.withResolvers<void>();
+    await using mocked = createMockManager({
+      retry: { sleep: () => (waiting.resolve(), new Promise(() => {})) },
+    });
+    mocked.mock.fail("GET", "/thing", NetworkError.ConnectionRefusedError);
+    const reply = mocked.manager.get(URL_);
+    await waiting.promise;
+    reply.abort();
+    await reply.finished;
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.mock.calls, 1);
+  });
+  await t.step("the second retry aborted during its wait: one was sent", async () => {
+    let waits = 0;
+    const second = Promise.withResolvers<void>();
+    await using mocked = createMockManager({
+      retry: {
+        sleep: () => ++waits === 1 ? Promise.resolve() : (second.resolve(), new Promise(() => {})),
+      },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_);
+    const events = retryEvents(reply);
+    await second.promise;
+    reply.abort();
+    await reply.finished;
+    assert.deepEqual(events.map((e) => e.attempt), [1, 2]);
     assert.equal(reply.retries, 1);
+    assert.equal(mocked.mock.calls, 2);
+  });
+  await t.step("aborted as a sleep that ignores the signal ends", async () => {
+    const controller = new AbortController();
+    await using mocked = createMockManager({
+      retry: { sleep: () => (controller.abort(), Promise.resolve()) },
+    });
+    mocked.mock.route("GET", "/thing", { status: 503 });
+    const reply = mocked.manager.get(URL_, { signal: controller.signal });
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.retries, 0);
     assert.equal(mocked.mock.calls, 1);
   });
 });
