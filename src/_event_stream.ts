@@ -13,6 +13,7 @@ import { NetworkRequest, type NetworkRequestInit, stripCrossOriginHeaders } from
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
+import { withBodyStart } from "./reply/_excerpt.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
 import { fromWire, toWire } from "./cookies/_wire.ts";
 
@@ -204,23 +205,23 @@ async function* run<Type extends string>(
       reply.abort();
       return;
     } else if (http && reply.status !== 200) {
-      reply.abort();
       const code = statusToError(reply.status) || NetworkError.ProtocolFailure;
-      throw new NetworkReplyError(
-        code,
+      const message = await withBodyStart(
+        reply,
         `The event stream at ${reply.url.href} answered ${reply.status} ${reply.statusText}`
           .trimEnd() + "; an event stream needs 200, and is not reconnected after another status",
-        { reply },
       );
+      if (signal.aborted) return;
+      throw new NetworkReplyError(code, message, { reply });
     } else if (essence(reply.headers.get("content-type")) !== "text/event-stream") {
-      reply.abort();
-      throw new NetworkReplyError(
-        NetworkError.ProtocolFailure,
+      const message = await withBodyStart(
+        reply,
         `The event stream at ${reply.url.href} answered with Content-Type ${
           JSON.stringify(reply.headers.get("content-type") ?? "")
         }, not text/event-stream; it is not reconnected`,
-        { reply },
       );
+      if (signal.aborted) return;
+      throw new NetworkReplyError(NetworkError.ProtocolFailure, message, { reply });
     } else {
       const parser = new EventStreamParser((ms) => (delay = ms), options.maxEventLength);
       parser.lastEventId = lastEventId;
