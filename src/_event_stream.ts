@@ -14,6 +14,7 @@ import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
 import { withBodyStart } from "./reply/_excerpt.ts";
+import { failedOnRedirect } from "./reply/_failure.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
 import { fromWire, toWire } from "./cookies/_wire.ts";
 
@@ -198,7 +199,7 @@ async function* run<Type extends string>(
       reply.abort();
       return;
     }
-    if (reply.isFinished && reply.status === 0) {
+    if (reply.isFinished && (reply.status === 0 || failedOnRedirect(reply))) {
       if (!RECONNECT_CODES.has(reply.error)) throw replyError(reply);
       failure = replyError(reply);
     } else if (reply.status === 204) {

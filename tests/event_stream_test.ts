@@ -587,3 +587,30 @@ Deno.test("eventStream's error after another status or type quotes the start of 
     }
   });
 });
+
+Deno.test("eventStream throws a redirect's failure as it is, without reconnecting", async (t) => {
+  let served = 0;
+  await using server = serve((request) => {
+    served++;
+    const to = new URL(request.url).pathname === "/a" ? "/b" : "file:///etc/passwd";
+    return new Response(null, { status: 302, headers: { location: to } });
+  });
+  await using manager = new NetworkAccessManager();
+  const cases: [path: string, init: { maxRedirects?: number }, code: number, message: RegExp][] = [
+    ["/a", { maxRedirects: 0 }, NetworkError.TooManyRedirectsError, /^Too many redirects/],
+    ["/b", {}, NetworkError.ProtocolUnknownError, /only http and https redirect targets/],
+  ];
+  for (const [path, init, code, message] of cases) {
+    await t.step(`${path}: ${message.source}`, async () => {
+      served = 0;
+      const request = new NetworkRequest(`${server.url}${path}`, init);
+      const error = await collect(manager.eventStream(request, { reconnectionTime: 1 }))
+        .catch((e) => e);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, code);
+      assert.match(error.message, message);
+      assert.equal(error.reply?.status, 302);
+      assert.equal(served, 1);
+    });
+  }
+});
