@@ -244,7 +244,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
   /**
    * The HTTP status, or 0 before the metadata arrived (or when there was no response); after a
-   * redirect the reply failed on (one too many, a refused one), that redirect's.
+   * layer failed the reply on a response (a refused redirect), that response's.
    */
   get status(): number {
     return this.#status;

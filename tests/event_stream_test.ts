@@ -588,7 +588,7 @@ Deno.test("eventStream's error after another status or type quotes the start of 
   });
 });
 
-Deno.test("eventStream throws a redirect's failure as it is, without reconnecting", async (t) => {
+Deno.test("eventStream throws the failure of a layer on a redirect or a challenge as it is, without reconnecting", async (t) => {
   let served = 0;
   await using server = serve((request) => {
     served++;
@@ -613,4 +613,19 @@ Deno.test("eventStream throws a redirect's failure as it is, without reconnectin
       assert.equal(served, 1);
     });
   }
+  await t.step("a challenge the authenticator fails on", async () => {
+    await using challenge = serve(() =>
+      new Response("sign in", { status: 401, headers: { "www-authenticate": 'Basic realm="x"' } })
+    );
+    await using strict = new NetworkAccessManager({
+      authenticator: () => {
+        throw new Error("keychain locked");
+      },
+    });
+    const error = await collect(strict.eventStream(challenge.url)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.AuthenticationRequiredError);
+    assert.match(error.message, /'authenticator' threw \(keychain locked\)/);
+    assert.equal(error.reply?.status, 401);
+  });
 });
