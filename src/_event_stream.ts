@@ -13,6 +13,7 @@ import { NetworkRequest, type NetworkRequestInit, stripCrossOriginHeaders } from
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
 import { EventStreamParser, replyEvents } from "./_sse_parser.ts";
+import { withBodyStart } from "./reply/_excerpt.ts";
 // An ID goes on the wire as UTF-8, as the HTML standard sends Last-Event-ID.
 import { fromWire, toWire } from "./cookies/_wire.ts";
 
@@ -92,14 +93,18 @@ function essence(contentType: string | null): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-/** Resolves when the reply's status and headers are known, or when it finished. */
-function headersKnown(reply: NetworkReply): Promise<void> {
-  if (reply.isFinished) return Promise.resolve();
+/**
+ * Resolves when the reply's status and headers are known (`true`), or when it finished without
+ * a response to read (`false`): none came, or a layer failed on the one that came (a redirect
+ * it refused, a challenge it could not answer), which the reply shows without taking it.
+ */
+function headersKnown(reply: NetworkReply): Promise<boolean> {
+  if (reply.isFinished) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const done = () => {
+    const done = (event: Event) => {
       reply.removeEventListener("metadatachanged", done);
       reply.removeEventListener("finished", done);
-      resolve();
+      resolve(event.type === "metadatachanged");
     };
     reply.addEventListener("metadatachanged", done);
     reply.addEventListener("finished", done);
@@ -190,37 +195,37 @@ async function* run<Type extends string>(
     target = reply.request;
     empty++;
     let failure: NetworkReplyError | undefined;
-    await headersKnown(reply);
+    const answered = await headersKnown(reply);
     if (reply.redirects.length > 0) target = redirected(reply);
     const http = reply.url.protocol === "http:" || reply.url.protocol === "https:";
     if (signal.aborted) {
       reply.abort();
       return;
     }
-    if (reply.isFinished && reply.status === 0) {
+    if (!answered) {
       if (!RECONNECT_CODES.has(reply.error)) throw replyError(reply);
       failure = replyError(reply);
     } else if (reply.status === 204) {
       reply.abort();
       return;
     } else if (http && reply.status !== 200) {
-      reply.abort();
       const code = statusToError(reply.status) || NetworkError.ProtocolFailure;
-      throw new NetworkReplyError(
-        code,
+      const message = await withBodyStart(
+        reply,
         `The event stream at ${reply.url.href} answered ${reply.status} ${reply.statusText}`
           .trimEnd() + "; an event stream needs 200, and is not reconnected after another status",
-        { reply },
       );
+      if (signal.aborted) return;
+      throw new NetworkReplyError(code, message, { reply });
     } else if (essence(reply.headers.get("content-type")) !== "text/event-stream") {
-      reply.abort();
-      throw new NetworkReplyError(
-        NetworkError.ProtocolFailure,
+      const message = await withBodyStart(
+        reply,
         `The event stream at ${reply.url.href} answered with Content-Type ${
           JSON.stringify(reply.headers.get("content-type") ?? "")
         }, not text/event-stream; it is not reconnected`,
-        { reply },
       );
+      if (signal.aborted) return;
+      throw new NetworkReplyError(NetworkError.ProtocolFailure, message, { reply });
     } else {
       const parser = new EventStreamParser((ms) => (delay = ms), options.maxEventLength);
       parser.lastEventId = lastEventId;

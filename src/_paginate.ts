@@ -5,6 +5,7 @@ import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import { decodeText, parseJson } from "./reply/_decode.ts";
+import { withBodyExcerpt } from "./reply/_excerpt.ts";
 import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
 import type { PaginateOptions } from "./paginate.ts";
 
@@ -34,34 +35,13 @@ function checkOptions(options: PaginateOptions<unknown>): void {
   checkCount("maxPages", options.maxPages);
 }
 
-/** The most of a failed page's body its error's message quotes. */
-const EXCERPT = 200;
-
-/** The request's credentials, longest first: the values to mask in what a server sent. */
-function secrets(reply: NetworkReply): string[] {
-  const found = new Set<string>();
-  const { headers, sensitiveHeaders } = reply.request;
-  for (const name of ["authorization", "proxy-authorization", "cookie", ...sensitiveHeaders]) {
-    const value = headers.get(name);
-    if (value === null) continue;
-    // `Bearer <token>` (not the scheme's name), `a=1; b=2`: each credential alone too.
-    const credentials = name === "cookie" ? value : value.slice(value.indexOf(" ") + 1);
-    found.add(value).add(credentials);
-    for (const part of credentials.split(/[\s;,]+/)) found.add(part.slice(part.indexOf("=") + 1));
-  }
-  return [...found].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
-}
-
 /**
  * The error of a page with an HTTP error status: the reply's code and sentence and the start
  * of the body, the API's reason, which the walk read (the request's credentials masked, were
  * the body to echo them).
  */
 function failedPage(reply: NetworkReply, text: string): NetworkReplyError {
-  let body = text.replace(/\s+/g, " ").trim();
-  for (const secret of secrets(reply)) body = body.replaceAll(secret, "[redacted]");
-  const excerpt = body.length > EXCERPT ? ` begins: ${body.slice(0, EXCERPT)}...` : `: ${body}`;
-  const message = body === "" ? reply.errorString : `${reply.errorString}; its body${excerpt}`;
+  const message = withBodyExcerpt(reply.errorString, text, reply.request);
   return new NetworkReplyError(reply.error, message, { reply });
 }
 

@@ -20,3 +20,39 @@ export function _withoutUserinfo(url: URL): URL {
   copy.password = "";
   return copy;
 }
+
+/**
+ * The headers whose values are credentials (lower case): never shown, and never sent to another
+ * origin than their request's.
+ */
+export const _CREDENTIAL_HEADERS: readonly string[] = [
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+];
+
+/** What is shown in place of a credential. */
+export const _REDACTED = "[redacted]";
+
+/**
+ * `headers` fit to show: the values of the credential headers and of the names in `sensitive`
+ * replaced by `[redacted]`, their names kept. `headers` itself when it has none of them, else a
+ * copy.
+ */
+export function _redactHeaders(headers: Headers, sensitive: Iterable<string>): Headers {
+  const hidden = new Set(_CREDENTIAL_HEADERS);
+  for (const name of sensitive) hidden.add(String(name).toLowerCase());
+  let shown: Headers | undefined;
+  for (const [name] of headers) {
+    if (hidden.has(name)) (shown ??= new Headers(headers)).set(name, _REDACTED);
+  }
+  return shown ?? headers;
+}
+
+/** `url` fit to show: its password replaced by `***`, its user name kept; `url` itself without. */
+export function _withoutPassword(url: URL): URL {
+  if (url.password === "") return url;
+  const copy = new URL(url.href);
+  copy.password = "***";
+  return copy;
+}

@@ -101,3 +101,23 @@ export function withBody(response: Response, body: BodyInit | null): Response {
 export async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => {});
 }
+
+/** The response each error a layer threw failed on (a redirect it refused). */
+const failedOn = new WeakMap<object, Response>();
+
+/**
+ * Records that `error` failed the reply on `response` (a redirect refused, or one too many): the
+ * reply then shows that response's status, status text and headers. The first record stands.
+ * Returns `error`.
+ */
+export function failedOnResponse<E>(error: E, response: Response): E {
+  if (typeof error === "object" && error !== null && !failedOn.has(error)) {
+    failedOn.set(error, response);
+  }
+  return error;
+}
+
+/** The response `error` failed the reply on, or `undefined` (no response, or not known). */
+export function responseFailedOn(error: unknown): Response | undefined {
+  return typeof error === "object" && error !== null ? failedOn.get(error) : undefined;
+}

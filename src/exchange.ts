@@ -10,6 +10,7 @@ import type { NetworkProxy } from "./proxy/network_proxy.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkRequest } from "./request.ts";
 import { recordedInfo, recordInfo } from "./_response.ts";
+import { _redactHeaders, _withoutPassword } from "./_redact.ts";
 
 /**
  * Sends an exchange and resolves with the response (its body not yet read).
@@ -439,9 +440,14 @@ export class Exchange {
         inspect: (value: unknown, options: unknown) => string,
         options: unknown,
       ): string {
-        // `headers` is no own field (it is made when first read): shown as it is, or empty.
+        // `headers` is no own field (it is made when first read): shown as it is, or empty; a
+        // URL's password and the values of credential and sensitive headers are not shown.
         const { url, method, headers: _accessor, ...rest } = { ...this };
-        const shown = { url, method, headers: this.#headers ?? new Headers(), ...rest };
+        const headers = _redactHeaders(
+          this.#headers ?? new Headers(),
+          this.request.sensitiveHeaders,
+        );
+        const shown = { url: _withoutPassword(url), method, headers, ...rest };
         return `Exchange ${inspect(shown, options)}`;
       },
       configurable: true,

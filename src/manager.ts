@@ -690,7 +690,8 @@ export class NetworkAccessManager
    * body, the stream waits the reconnection time (the server's `retry` field, or
    * `reconnectionTime`) and connects again with `Last-Event-ID` set to the last event ID. It
    * ends without reconnecting after a 204 (quietly), another status than 200 or a response
-   * that is not `text/event-stream` (throwing a {@linkcode NetworkReplyError}), and stops on
+   * that is not `text/event-stream` (throwing a {@linkcode NetworkReplyError} whose message
+   * quotes the start of the body, the API's reason, credentials masked), and stops on
    * `break` or when `signal` (or the request's signal) aborts. When the manager closes, it
    * throws the closed manager's `OperationCanceledError` at once, also while it waits to
    * reconnect.

@@ -7,7 +7,7 @@
 import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
-import { classifyError, NetworkError, type NetworkErrorCode } from "./network_error.ts";
+import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { NetworkReplyError, statusToError } from "./network_error.ts";
 import type { NetworkRequest } from "./request.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
@@ -31,6 +31,7 @@ import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import { inspectReplies } from "./reply/_inspect.ts";
+import { pipelineFailure, signalTimeout } from "./reply/_failure.ts";
 import type { Operation } from "./reply/operation.ts";
 import type { ReplySettingsOf } from "./reply/_settings.ts";
 
@@ -180,12 +181,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     cancelReply = (reply, message, reason) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
     abortReplyFor = (reply, reason) => {
-      if (reason instanceof DOMException && reason.name === "TimeoutError") {
-        reply.#abortWith(
-          NetworkError.TimeoutError,
-          `Timed out: the request's signal aborted with a TimeoutError before ${reply.url.href} finished (${reason.message})`,
-        );
-      } else reply.abort();
+      const timedOut = signalTimeout(reason, reply.url);
+      if (timedOut === undefined) reply.abort();
+      else reply.#abortWith(NetworkError.TimeoutError, timedOut);
     };
     replySignal = (reply) => reply.#abort.signal;
     replyAborted = (reply) => reply.#abort.aborted;
@@ -244,7 +242,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.request.url instanceof URL ? new URL(this.request.url.href) : new URL("about:blank"),
     );
   }
-  /** The HTTP status, or 0 before the metadata arrived (or when there was no response). */
+  /**
+   * The HTTP status, or 0 before the metadata arrived (or when there was no response); after a
+   * layer failed the reply on a response (a refused redirect), that response's.
+   */
   get status(): number {
     return this.#status;
   }
@@ -520,11 +521,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
     } catch (error) {
       if (this.#state === "finished") return;
-      // After a transfer timeout through a proxy, only the proxy layer's probe changes it.
-      const failure = this.#proxyTimeout === undefined ||
-          (error as NetworkReplyError).code === NetworkError.ProxyTimeoutError
-        ? classifyError(error, exchange.url, "connect")
-        : { code: NetworkError.TimeoutError, message: this.#proxyTimeout };
+      const failure = pipelineFailure(error, exchange.url, this.#proxyTimeout);
+      this.#status = failure.response?.status ?? 0; // a layer failed on it: a refused redirect
+      this.#statusText = failure.response?.statusText ?? "";
+      this.#headers = failure.response?.headers;
       this.#finish(failure.code, failure.message);
       return;
     }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { _CREDENTIAL_HEADERS, _redactHeaders, _withoutPassword } from "./_redact.ts";
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import {
   checkChoice,
@@ -267,7 +268,7 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
 export let takeUrl: (request: NetworkRequest) => URL;
 
 /** Headers that never go to another origin than their request's, besides its `sensitiveHeaders`. */
-const CROSS_ORIGIN_STRIPPED = ["authorization", "proxy-authorization", "cookie"];
+const CROSS_ORIGIN_STRIPPED = _CREDENTIAL_HEADERS;
 
 /**
  * Removes from `headers` what must not follow a request to another origin (a redirect, a next
@@ -452,11 +453,14 @@ export class NetworkRequest {
       value(this: NetworkRequest, inspect: Inspect, options: unknown): string {
         // The fields made when first read are no own fields: shown as they are, or empty.
         const { url: _u, headers: _h, sensitiveHeaders: _s, attributes: _a, ...own } = { ...this };
+        // Credentials are not shown: a URL's password, the values of the credential headers and
+        // of the request's sensitive headers (their names are).
+        const sensitive = this.#sensitive ?? new Set<string>();
         const shown = {
-          url: this.#url ?? new URL(this.#href!),
-          headers: this.#headers ?? new Headers(),
+          url: _withoutPassword(this.#url ?? new URL(this.#href!)),
+          headers: _redactHeaders(this.#headers ?? new Headers(), sensitive),
           ...own,
-          sensitiveHeaders: this.#sensitive ?? new Set(),
+          sensitiveHeaders: sensitive,
           attributes: this.#attributes ?? {},
         };
         return `NetworkRequest ${inspect(shown, options)}`;

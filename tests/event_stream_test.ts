@@ -508,3 +508,124 @@ Deno.test("eventStream takes the request's Last-Event-ID header as the last even
     void manager.close();
   });
 });
+
+Deno.test("eventStream's error after another status or type quotes the start of the body, credentials masked", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const problem = (status: number, detail: string) =>
+    new Response(JSON.stringify({ type: "about:blank", status, detail }, null, 2), {
+      status,
+      headers: { "content-type": "application/problem+json" },
+    });
+  await t.step("a 401's problem document, without the token it echoes", async () => {
+    const { server, requests } = streamServer([
+      problem(401, "token sk-live-0123456789 has expired"),
+    ]);
+    await using _ = server;
+    const request = new NetworkRequest(server.url, {
+      headers: { authorization: "Bearer sk-live-0123456789" },
+    });
+    const error = await collect(manager.eventStream(request, { reconnectionTime: 1 }))
+      .catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.AuthenticationRequiredError);
+    assert.equal(
+      error.message,
+      `The event stream at ${server.url}/ answered 401 Unauthorized; an event stream needs 200, ` +
+        `and is not reconnected after another status; its body: { "type": "about:blank", ` +
+        `"status": 401, "detail": "token [redacted] has expired" }`,
+    );
+    assert.equal(requests.length, 1);
+  });
+  await t.step("a 429's reason, and a type that is not text/event-stream", async () => {
+    const { server, requests } = streamServer([
+      problem(429, "slow down: 10 requests a minute"),
+      Response.json({ error: "use /v2/stream" }),
+    ]);
+    await using _ = server;
+    const limited = await collect(manager.eventStream(server.url, { reconnectionTime: 1 }))
+      .catch((e) => e);
+    assert.ok(limited instanceof NetworkReplyError, String(limited));
+    assert.equal(limited.code, NetworkError.UnknownContentError);
+    assert.match(limited.message, /answered 429 .*; its body: .*slow down: 10 requests a minute/);
+    const wrong = await collect(manager.eventStream(server.url, { reconnectionTime: 1 }))
+      .catch((e) => e);
+    assert.ok(wrong instanceof NetworkReplyError, String(wrong));
+    assert.equal(wrong.code, NetworkError.ProtocolFailure);
+    assert.match(
+      wrong.message,
+      /not text\/event-stream; it is not reconnected; its body: \{"error":"use \/v2\/stream"\}$/,
+    );
+    assert.equal(requests.length, 2);
+  });
+  await t.step("a long body or one that does not end: its start", async () => {
+    let stalled: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const { server, requests } = streamServer([
+      new Response("x".repeat(100_000), { status: 503 }),
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            stalled = controller;
+            controller.enqueue(encoder.encode("overloaded, "));
+          },
+        }),
+        { status: 502, headers: SSE },
+      ),
+    ]);
+    await using _ = server;
+    const long = await collect(manager.eventStream(server.url)).catch((e) => e);
+    assert.ok(long instanceof NetworkReplyError, String(long));
+    assert.equal(long.code, NetworkError.ServiceUnavailableError);
+    assert.match(long.message, /; its body begins: x{200}\.\.\.$/);
+    const open = await collect(manager.eventStream(server.url)).catch((e) => e);
+    assert.ok(open instanceof NetworkReplyError, String(open));
+    assert.match(open.message, /answered 502 Bad Gateway; .*; its body begins: overloaded,\.\.\.$/);
+    assert.equal(requests.length, 2);
+    try {
+      stalled?.close();
+    } catch {
+      // cancelled with the reply
+    }
+  });
+});
+
+Deno.test("eventStream throws the failure of a layer on a redirect or a challenge as it is, without reconnecting", async (t) => {
+  let served = 0;
+  await using server = serve((request) => {
+    served++;
+    const to = new URL(request.url).pathname === "/a" ? "/b" : "file:///etc/passwd";
+    return new Response(null, { status: 302, headers: { location: to } });
+  });
+  await using manager = new NetworkAccessManager();
+  const cases: [path: string, init: { maxRedirects?: number }, code: number, message: RegExp][] = [
+    ["/a", { maxRedirects: 0 }, NetworkError.TooManyRedirectsError, /^Too many redirects/],
+    ["/b", {}, NetworkError.ProtocolUnknownError, /only http and https redirect targets/],
+  ];
+  for (const [path, init, code, message] of cases) {
+    await t.step(`${path}: ${message.source}`, async () => {
+      served = 0;
+      const request = new NetworkRequest(`${server.url}${path}`, init);
+      const error = await collect(manager.eventStream(request, { reconnectionTime: 1 }))
+        .catch((e) => e);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, code);
+      assert.match(error.message, message);
+      assert.equal(error.reply?.status, 302);
+      assert.equal(served, 1);
+    });
+  }
+  await t.step("a challenge the authenticator fails on", async () => {
+    await using challenge = serve(() =>
+      new Response("sign in", { status: 401, headers: { "www-authenticate": 'Basic realm="x"' } })
+    );
+    await using strict = new NetworkAccessManager({
+      authenticator: () => {
+        throw new Error("keychain locked");
+      },
+    });
+    const error = await collect(strict.eventStream(challenge.url)).catch((e) => e);
+    assert.ok(error instanceof NetworkReplyError, String(error));
+    assert.equal(error.code, NetworkError.AuthenticationRequiredError);
+    assert.match(error.message, /'authenticator' threw \(keychain locked\)/);
+    assert.equal(error.reply?.status, 401);
+  });
+});

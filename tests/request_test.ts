@@ -98,3 +98,48 @@ Deno.test("console.log shows every field of a request and an exchange, made yet 
   assert.match(inspected, /^Exchange \{/);
   assert.ok(inspected.includes('method: "GET"') && inspected.includes("headers: Headers {}"));
 });
+
+Deno.test("console.log of a request or an exchange shows no credentials, only their names", async () => {
+  const request = new NetworkRequest("https://alice:s3cret@example.com/a", {
+    headers: {
+      authorization: "Bearer t0ken-abc",
+      "proxy-authorization": "Basic cHJveHk6cHc=",
+      cookie: "sid=c00kie",
+      "x-api-key": "k3y-123",
+      accept: "text/plain",
+    },
+    sensitiveHeaders: ["X-Api-Key"],
+  });
+  const secrets = /s3cret|t0ken-abc|cHJveHk6cHc=|c00kie|k3y-123/;
+  const shown = Deno.inspect(request);
+  assert.doesNotMatch(shown, secrets, shown);
+  for (
+    const part of [
+      'href: "https://alice:***@example.com/a"',
+      'authorization: "[redacted]"',
+      '"proxy-authorization": "[redacted]"',
+      'cookie: "[redacted]"',
+      '"x-api-key": "[redacted]"',
+      'accept: "text/plain"',
+      'sensitiveHeaders: Set(1) { "x-api-key" }',
+    ]
+  ) {
+    assert.ok(shown.includes(part), `${part} in ${shown}`);
+  }
+  // The request itself keeps them.
+  assert.equal(request.headers.get("authorization"), "Bearer t0ken-abc");
+  assert.equal(request.url.password, "s3cret");
+  // So does an exchange a layer of the user's sees, with the cookies and credentials it carries.
+  let inspected = "";
+  await using manager = new NetworkAccessManager({
+    transport: (exchange) => {
+      inspected = Deno.inspect(exchange, { depth: 2 });
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  await manager.get(request).finished;
+  assert.match(inspected, /^Exchange \{/);
+  assert.doesNotMatch(inspected, secrets, inspected);
+  assert.ok(inspected.includes('authorization: "[redacted]"'), inspected);
+  assert.ok(inspected.includes('accept: "text/plain"'), inspected);
+});

@@ -16,6 +16,7 @@ import {
 } from "../../mod.ts";
 import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
+import { failedOnRedirect } from "../reply/_failure.ts";
 import { headerBlocks, type HttpVersions } from "./_headers_out.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
@@ -385,7 +386,8 @@ function outcome(
     return { code: EXIT_CODES.ok, message: "" };
   }
   if (code === EXIT_CODES.canceled && signal.aborted) return { code, message: "" };
-  const what = reply.status > 0
+  // A redirect the reply failed on (one too many, a refused one) was no answer.
+  const what = reply.status > 0 && !failedOnRedirect(reply)
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
       .trimEnd()
     : `${settings.method} ${reply.url.href} failed`;

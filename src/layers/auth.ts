@@ -39,6 +39,7 @@ import {
   throwIfReplyFinished,
 } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
+import { failedOnResponse } from "../_response.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
 import { monitorQueued, type NetworkReply } from "../reply.ts";
@@ -563,7 +564,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
         } catch (error) {
           await response.body?.cancel().catch(() => {});
-          throw error;
+          throw failedOnResponse(error, response); // the reply shows the challenge's status
         }
       }
       if (answer === undefined) return await refused(response);

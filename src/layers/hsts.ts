@@ -10,6 +10,7 @@ import { type Layer, responseInfo } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import { failedOnResponse } from "../_response.ts";
 import { replyRedirected } from "../reply.ts";
 
 /** What the HSTS layer reads, for each request. */
@@ -55,13 +56,14 @@ export function hstsLayer(settings: HstsSettings): Layer {
         await store.learn(url.hostname, sts);
       } catch (error) {
         await response.body?.cancel().catch(() => {});
-        throw new NetworkReplyError(
+        const failure = new NetworkReplyError(
           NetworkError.UnknownNetworkError,
           `Cannot record the HSTS policy of ${url.hostname}: the HSTS store failed (${
             (error as Error)?.message ?? error
           })`,
           { cause: error },
         );
+        throw failedOnResponse(failure, response); // the reply shows the response it came with
       }
     }
     return response;

@@ -20,7 +20,7 @@ import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { monitorQueued, type NetworkReply, replyRedirected } from "../reply.ts";
-import { repeatedField } from "../_response.ts";
+import { failedOnResponse, repeatedField } from "../_response.ts";
 import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 
@@ -291,84 +291,92 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
     let hop = exchange;
     const redirects: URL[] = [];
     for (let response = first;; response = await next(hop)) {
-      // A redirect status without a Location is an answer in itself (RFC 9110 section 15.4).
-      let location: string | null = "";
-      if (policy !== "manual" && REDIRECT_STATUSES.has(response.status)) {
-        try {
-          location = locationOf(response, hop.url);
-        } catch (error) {
-          await response.body?.cancel().catch(() => {});
-          throw error;
+      try {
+        // A redirect status without a Location is an answer in itself (RFC 9110 section 15.4).
+        let location: string | null = "";
+        if (policy !== "manual" && REDIRECT_STATUSES.has(response.status)) {
+          try {
+            location = locationOf(response, hop.url);
+          } catch (error) {
+            await response.body?.cancel().catch(() => {});
+            throw error;
+          }
         }
-      }
-      if (!location) {
-        if (redirects.length > 0) {
-          setResponseInfo(response, { url: responseInfo(response).url ?? hop.url, redirects });
+        if (!location) {
+          if (redirects.length > 0) {
+            setResponseInfo(response, { url: responseInfo(response).url ?? hop.url, redirects });
+          }
+          return response;
         }
-        return response;
-      }
-      await response.body?.cancel().catch(() => {});
-      const status = response.status;
-      const from = responseInfo(response).url ?? hop.url;
-      let target = redirectTarget(response, location, from);
-      if (redirects.length >= maxRedirects) {
-        fail(
-          NetworkError.TooManyRedirectsError,
-          tooMany(exchange.url, from, target, redirects, maxRedirects),
-        );
-      }
-      const store = settings.hstsStore;
-      if (store !== null) target = await upgraded(response, from, target, store);
-      const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
-      if (policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:") {
-        fail(
-          NetworkError.InsecureRedirectError,
-          `${refused}: it goes from https to http (redirect policy "no-less-safe")`,
-        );
-      }
-      if (policy === "same-origin" && target.origin !== from.origin) {
-        fail(
-          NetworkError.InsecureRedirectError,
-          `${refused}: it leaves the origin ${from.origin} (redirect policy "same-origin")`,
-        );
-      }
-      const details: RedirectDetails = {
-        url: withoutCredentials(target),
-        from: withoutCredentials(from),
-        status,
-        hop: redirects.length + 1,
-      };
-      throwIfReplyFinished(exchange); // aborted while the redirect was read: no event after it
-      if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
-        fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
-      }
-      throwIfReplyFinished(exchange); // aborted by a listener: the verifier is not asked
-      if (policy === "user-verified") await verify(settings, exchange, details);
-      throwIfReplyFinished(exchange); // aborted while the verifier decided
+        await response.body?.cancel().catch(() => {});
+        const status = response.status;
+        const from = responseInfo(response).url ?? hop.url;
+        let target = redirectTarget(response, location, from);
+        if (redirects.length >= maxRedirects) {
+          fail(
+            NetworkError.TooManyRedirectsError,
+            tooMany(exchange.url, from, target, redirects, maxRedirects),
+          );
+        }
+        const store = settings.hstsStore;
+        if (store !== null) target = await upgraded(response, from, target, store);
+        const refused = `Redirect from ${shown(from)} to ${shown(target)} refused`;
+        if (
+          policy === "no-less-safe" && from.protocol === "https:" && target.protocol === "http:"
+        ) {
+          fail(
+            NetworkError.InsecureRedirectError,
+            `${refused}: it goes from https to http (redirect policy "no-less-safe")`,
+          );
+        }
+        if (policy === "same-origin" && target.origin !== from.origin) {
+          fail(
+            NetworkError.InsecureRedirectError,
+            `${refused}: it leaves the origin ${from.origin} (redirect policy "same-origin")`,
+          );
+        }
+        const details: RedirectDetails = {
+          url: withoutCredentials(target),
+          from: withoutCredentials(from),
+          status,
+          hop: redirects.length + 1,
+        };
+        throwIfReplyFinished(exchange); // aborted while the redirect was read: no event after it
+        if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
+          fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
+        }
+        throwIfReplyFinished(exchange); // aborted by a listener: the verifier is not asked
+        if (policy === "user-verified") await verify(settings, exchange, details);
+        throwIfReplyFinished(exchange); // aborted while the verifier decided
 
-      const { method, dropBody } = nextMethod(status, hop.method);
-      let body = hop.body;
-      headers = new Headers(headers);
-      if (dropBody) {
-        body = null;
-        for (const name of [...headers.keys()]) {
-          if (name.startsWith("content-")) headers.delete(name);
+        const { method, dropBody } = nextMethod(status, hop.method);
+        let body = hop.body;
+        headers = new Headers(headers);
+        if (dropBody) {
+          body = null;
+          for (const name of [...headers.keys()]) {
+            if (name.startsWith("content-")) headers.delete(name);
+          }
+        } else if (body !== null && !body.replayable) {
+          fail(
+            NetworkError.ContentReSendError,
+            `Cannot follow the ${status} redirect from ${shown(from)} to ${shown(target)}: ` +
+              `a ${status} redirect sends the body again, and the body is a one-shot stream that was ` +
+              `already sent; pass a string, bytes, Blob, FormData or URLSearchParams to allow ` +
+              `resending, or use redirectPolicy "manual"`,
+          );
         }
-      } else if (body !== null && !body.replayable) {
-        fail(
-          NetworkError.ContentReSendError,
-          `Cannot follow the ${status} redirect from ${shown(from)} to ${shown(target)}: ` +
-            `a ${status} redirect sends the body again, and the body is a one-shot stream that was ` +
-            `already sent; pass a string, bytes, Blob, FormData or URLSearchParams to allow ` +
-            `resending, or use redirectPolicy "manual"`,
-        );
+        if (target.origin !== from.origin) {
+          stripCrossOriginHeaders(headers, sensitive);
+        }
+        redirects.push(withoutCredentials(target));
+        replyRedirected(exchange.reply, redirects);
+        hop = hop.next({ url: target, method, headers, body });
+      } catch (error) {
+        // A redirect refused (or one too many) fails the reply with that redirect's status,
+        // status text and headers, as Qt keeps the last response's status code.
+        throw failedOnResponse(error, response);
       }
-      if (target.origin !== from.origin) {
-        stripCrossOriginHeaders(headers, sensitive);
-      }
-      redirects.push(withoutCredentials(target));
-      replyRedirected(exchange.reply, redirects);
-      hop = hop.next({ url: target, method, headers, body });
     }
   }
 }

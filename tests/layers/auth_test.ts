@@ -611,6 +611,9 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
     await reply.finished;
     assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
     assert.match(reply.errorString, /'authenticator' threw \(keychain locked\)/);
+    // The reply shows the challenge it failed on.
+    assert.equal(reply.status, 401);
+    assert.ok(reply.headers.has("www-authenticate"));
   });
   await t.step("it returns something that is not credentials", async () => {
     await using manager = new NetworkAccessManager({
@@ -620,6 +623,7 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
     await reply.finished;
     assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
     assert.match(reply.errorString, /username, password/);
+    assert.equal(reply.status, 401);
   });
   await t.step("a Basic user name with a colon", async () => {
     await using manager = new NetworkAccessManager({

@@ -526,3 +526,27 @@ Deno.test("cookie layer stores the Set-Cookie of a background revalidation", asy
     });
   }
 });
+
+Deno.test("a reply whose cookies the jar cannot store keeps the response's status and headers", async () => {
+  const jar = new MemoryCookieJar();
+  jar.setCookiesFromUrl = () => Promise.reject(new Error("disk full"));
+  await using manager = new NetworkAccessManager({
+    cookieJar: jar,
+    transport: () =>
+      Promise.resolve(
+        new Response("welcome", {
+          status: 201,
+          statusText: "Created",
+          headers: { "set-cookie": "sid=1", "x-session": "new" },
+        }),
+      ),
+  });
+  const reply = manager.get("https://shop.test/login");
+  await reply.finished;
+  assert.match(reply.errorString, /disk full/);
+  assert.deepEqual([reply.status, reply.statusText, reply.headers.get("x-session")], [
+    201,
+    "Created",
+    "new",
+  ]);
+});

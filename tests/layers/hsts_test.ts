@@ -307,3 +307,20 @@ Deno.test("a redirect fails with a message naming the HSTS store when the store 
 Deno.test("HSTS layer tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("a reply whose HSTS policy the store cannot record keeps the response's status and headers", async () => {
+  const store = new MemoryHstsStore();
+  store.learn = () => Promise.reject(new Error("disk on fire"));
+  const net = fakeNetwork(() =>
+    new Response("secure", {
+      headers: { "strict-transport-security": "max-age=600", "x-served-by": "edge-1" },
+    })
+  );
+  await using manager = new NetworkAccessManager({ hstsStore: store });
+  manager.use(net.layer, "network");
+  const reply = manager.get("https://secure.test/");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.match(reply.errorString, /Cannot record the HSTS policy of secure\.test/);
+  assert.deepEqual([reply.status, reply.headers.get("x-served-by")], [200, "edge-1"]);
+});

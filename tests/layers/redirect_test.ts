@@ -451,6 +451,91 @@ Deno.test("redirect layer stops after maxRedirects", async (t) => {
   });
 });
 
+Deno.test("a reply that fails on a redirect keeps that redirect's status, status text and headers", async (t) => {
+  const { caCert, cert, key } = await makeTestCertificates();
+  await using plain = recordingServer(() => new Response("plain"));
+  await using server = recordingServer((_request, url) => {
+    const n = Number(url.pathname.slice(1));
+    if (url.pathname === "/file") return redirect(301, "file:///etc/passwd", { "x-hop": "file" });
+    if (url.pathname === "/start") return redirect(303, "/end", { "x-hop": "start" });
+    return redirect(307, `/${(n + 1) % 3}`, { "x-hop": String(n) });
+  });
+  await using secure = recordingServer(
+    () => redirect(308, `${plain.url}/insecure`, { "x-hop": "down" }),
+    { cert, key },
+  );
+  /** The reply's status line and `x-hop` once it finished, and its error and events. */
+  async function failed(manager: NetworkAccessManager, url: string) {
+    const reply = manager.get(url);
+    let metadata = 0;
+    reply.addEventListener("metadatachanged", () => metadata++);
+    await reply.finished;
+    const body = await reply.text().then(() => "read", (e) => e.name);
+    return {
+      error: reply.error,
+      status: `${reply.status} ${reply.statusText}`,
+      hop: reply.headers.get("x-hop"),
+      url: reply.url.href,
+      metadata,
+      body,
+    };
+  }
+  await t.step(
+    "TooManyRedirectsError: the last redirect, the one followed once too often",
+    async () => {
+      await using manager = new NetworkAccessManager({ maxRedirects: 4 });
+      assert.deepEqual(await failed(manager, `${server.url}/0`), {
+        error: NetworkError.TooManyRedirectsError,
+        status: "307 Temporary Redirect",
+        hop: "1",
+        url: `${server.url}/1`,
+        metadata: 0,
+        body: "NetworkReplyError",
+      });
+    },
+  );
+  await t.step("a redirect to file: (ProtocolUnknownError)", async () => {
+    await using manager = new NetworkAccessManager();
+    const result = await failed(manager, `${server.url}/file`);
+    assert.equal(result.error, NetworkError.ProtocolUnknownError);
+    assert.deepEqual([result.status, result.hop], ["301 Moved Permanently", "file"]);
+  });
+  await t.step("refused by the redirectVerifier, or a redirected listener", async () => {
+    await using manager = new NetworkAccessManager({
+      redirectPolicy: "user-verified",
+      redirectVerifier: () => false,
+    });
+    const result = await failed(manager, `${server.url}/start`);
+    assert.equal(result.error, NetworkError.InsecureRedirectError);
+    assert.deepEqual([result.status, result.hop], ["303 See Other", "start"]);
+    const reply = manager.get(`${server.url}/start`, { redirectPolicy: "no-less-safe" });
+    reply.addEventListener("redirected", (e) => e.preventDefault());
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.InsecureRedirectError);
+    assert.deepEqual([reply.status, reply.headers.get("x-hop")], [303, "start"]);
+  });
+  await t.step("https to http (InsecureRedirectError)", async () => {
+    await using manager = new NetworkAccessManager({ caCerts: [caCert] });
+    const result = await failed(manager, `${secure.url}/down`);
+    assert.equal(result.error, NetworkError.InsecureRedirectError);
+    assert.deepEqual([result.status, result.hop], ["308 Permanent Redirect", "down"]);
+    assert.equal(plain.seen.length, 0);
+  });
+  await t.step("a hop that gets no response has none", async () => {
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(`${server.url}/start`, {
+      redirectPolicy: "user-verified",
+    });
+    manager.redirectVerifier = () => {
+      reply.abort();
+      return true;
+    };
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.OperationCanceledError);
+    assert.equal(reply.status, 0);
+  });
+});
+
 Deno.test("redirect layer returns a redirect status without Location as the reply", async (t) => {
   for (const status of [301, 302, 303, 307, 308]) {
     await t.step(`${status}`, async () => {

@@ -1,0 +1,55 @@
+/**
+ * How a reply fails when its pipeline throws or its request's signal times out: the code, the
+ * sentence, and the response the failure came on, when there was one.
+ *
+ * @module
+ */
+
+import { classifyError, NetworkError, type NetworkErrorCode } from "../network_error.ts";
+import { responseFailedOn } from "../_response.ts";
+
+/** A reply's failure. */
+export interface ReplyFailure {
+  code: NetworkErrorCode;
+  message: string;
+  /** The response a layer failed on (a redirect it refused): its status and headers stay. */
+  response?: Response;
+}
+
+/**
+ * The failure of a reply whose pipeline threw `error` for `url`. After a transfer timeout
+ * through a proxy (`proxyTimeout`, its message), only the proxy layer's probe changes it.
+ */
+export function pipelineFailure(
+  error: unknown,
+  url: URL,
+  proxyTimeout: string | undefined,
+): ReplyFailure {
+  const failure: ReplyFailure = proxyTimeout === undefined ||
+      (error as { code?: unknown })?.code === NetworkError.ProxyTimeoutError
+    ? classifyError(error, url, "connect")
+    : { code: NetworkError.TimeoutError, message: proxyTimeout };
+  const response = responseFailedOn(error);
+  // An error is a failure as it is; with a response, a new one (its message is no own field).
+  return response === undefined
+    ? failure
+    : { code: failure.code, message: failure.message, response };
+}
+
+/**
+ * The message of a reply whose request's signal aborted with `reason`, when it is a
+ * `TimeoutError` (as `AbortSignal.timeout` aborts); `undefined` for other aborts.
+ */
+export function signalTimeout(reason: unknown, url: URL): string | undefined {
+  if (!(reason instanceof DOMException) || reason.name !== "TimeoutError") return undefined;
+  return `Timed out: the request's signal aborted with a TimeoutError before ${url.href} ` +
+    `finished (${reason.message})`;
+}
+
+/**
+ * Whether `reply` failed on a redirect (one too many, a refused one): it shows the redirect's
+ * status, and its error is the redirect layer's, not the answer of a response.
+ */
+export function failedOnRedirect(reply: { status: number; error: NetworkErrorCode }): boolean {
+  return reply.status >= 300 && reply.status < 400 && reply.error !== NetworkError.NoError;
+}
