@@ -45,7 +45,7 @@ Request
                             N=<file (a text field from a file), - for stdin; then
                             ;type=T, ;filename=F (@ only), ;headers="N: V"
       --form-string N=V     multipart text field, its value taken as it is
-  -T, --upload-file FILE    PUT FILE (- for stdin, sent as it is read) to the URL (FILE's
+  -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin) to the URL (FILE's
                             name added to a URL ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
