@@ -366,6 +366,43 @@ Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', asy
   assert.equal(direct.out, "");
 });
 
+Deno.test("cli: --noproxy LIST: its hosts bypass the proxy of -x or the environment, as curl", async (t) => {
+  await using proxy = serve((request) =>
+    new Response(`proxied ${new URL(request.url).pathname}\n`)
+  );
+  await using origin = serve((request) =>
+    new Response(`direct ${new URL(request.url).pathname}\n`)
+  );
+  const url = `${origin.url}/p`;
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["-x, the host listed", ["-x", proxy.url, "--noproxy", "127.0.0.1"], {}, "direct"],
+    ["-x, * for all", ["-x", proxy.url, "--noproxy", "*"], {}, "direct"],
+    ["-x, in a list", ["-x", proxy.url, "--noproxy", "a.example, 127.0.0.1"], {}, "direct"],
+    ["-x, other hosts", ["-x", proxy.url, "--noproxy", "a.example,127.0.0.2"], {}, "proxied"],
+    ["HTTP_PROXY, the host listed", ["--noproxy", "127.0.0.1"], {
+      http_proxy: proxy.url,
+    }, "direct"],
+    ["HTTP_PROXY, other hosts", ["--noproxy", "a.example"], { http_proxy: proxy.url }, "proxied"],
+    ["it replaces NO_PROXY", ["--noproxy", "a.example"], {
+      http_proxy: proxy.url,
+      no_proxy: "127.0.0.1",
+      NO_PROXY: "127.0.0.1",
+    }, "proxied"],
+    ["an empty list replaces it too", ["--noproxy", ""], {
+      http_proxy: proxy.url,
+      NO_PROXY: "*",
+    }, "proxied"],
+    ["-U goes with it", ["-x", proxy.url, "-U", "u:p", "--noproxy", "b.example"], {}, "proxied"],
+  ];
+  for (const [name, args, env, expected] of cases) {
+    await t.step(name, async () => {
+      const { code, out, err } = await runCli([...args, url], { env });
+      assert.equal(code, 0, err);
+      assert.equal(out, `${expected} /p\n`);
+    });
+  }
+});
+
 Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
   await using server = serve((request) => {
     const url = new URL(request.url);
