@@ -97,6 +97,83 @@ Deno.test("cli: -T - streams stdin, chunked as curl sends it, before stdin ends"
   assert.deepEqual(seen, [{ method: "PUT", chunked: true, length: null, size: 16 * 65536 }]);
 });
 
+/** The peak resident memory of process `pid`, in bytes, where Linux tells it (else null). */
+async function peakMemory(pid: number): Promise<number | null> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kib === undefined ? null : Number(kib) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("cli: -T FILE streams the file with its Content-Length, not read into memory", async () => {
+  const dir = await Deno.makeTempDir();
+  const size = 96 * 1024 * 1024;
+  const pattern = (i: number) => (i * 7 + (i >> 16)) & 0xff;
+  {
+    using file = await Deno.open(`${dir}/big.bin`, { write: true, create: true });
+    const piece = new Uint8Array(1024 * 1024);
+    for (let at = 0; at < size; at += piece.byteLength) {
+      for (let i = 0; i < piece.byteLength; i++) piece[i] = pattern(at + i);
+      let written = 0;
+      while (written < piece.byteLength) written += await file.write(piece.subarray(written));
+    }
+  }
+  await Deno.writeTextFile(`${dir}/small.txt`, "small\n");
+  let pid = 0;
+  const seen: { length: string | null; chunked: boolean; size: number; whole: boolean }[] = [];
+  const peaks: (number | null)[] = [];
+  await using server = serve(async (request) => {
+    let received = 0;
+    let whole = true;
+    for await (const piece of request.body!) {
+      if (request.url.endsWith("/big.bin")) {
+        for (let i = 0; i < piece.byteLength; i += 4099) {
+          if (piece[i] !== pattern(received + i)) whole = false;
+        }
+      }
+      received += piece.byteLength;
+    }
+    seen.push({
+      length: request.headers.get("content-length"),
+      chunked: request.headers.get("transfer-encoding") === "chunked",
+      size: received,
+      whole,
+    });
+    // The sender's peak memory, once the whole file has been sent.
+    peaks.push(await peakMemory(pid));
+    return new Response(`got ${received}\n`);
+  });
+  try {
+    for (const name of ["small.txt", "big.bin"]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: cliCommand(["-T", `${dir}/${name}`, `${server.url}/`]),
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      pid = child.pid;
+      const { code, stdout, stderr } = await child.output();
+      assert.equal(code, 0, decoder.decode(stderr));
+      assert.equal(decoder.decode(stdout), `got ${name === "big.bin" ? size : 6}\n`);
+    }
+    assert.deepEqual(seen, [
+      { length: "6", chunked: false, size: 6, whole: true },
+      { length: String(size), chunked: false, size, whole: true },
+    ]);
+    const [small, big] = peaks;
+    if (small != null && big != null) {
+      // Read whole, the file alone would add 96 MiB; read as it is sent, a bounded amount.
+      const grown = big - small;
+      assert.ok(grown < 64 * 2 ** 20, `memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli: -T - is stdin for one URL only", async () => {
   const twice = await runCli(["-T", "-", "-T", ".", "http://x.test/1", "http://x.test/2"]);
   assert.equal(twice.code, EXIT_CODES.usage);
@@ -287,6 +364,43 @@ Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', asy
   const direct = await runCli(["-x", "", "http://example.invalid/p"], { env });
   assert.equal(direct.code, EXIT_CODES.hostNotFound, direct.err);
   assert.equal(direct.out, "");
+});
+
+Deno.test("cli: --noproxy LIST: its hosts bypass the proxy of -x or the environment, as curl", async (t) => {
+  await using proxy = serve((request) =>
+    new Response(`proxied ${new URL(request.url).pathname}\n`)
+  );
+  await using origin = serve((request) =>
+    new Response(`direct ${new URL(request.url).pathname}\n`)
+  );
+  const url = `${origin.url}/p`;
+  const cases: [string, string[], Record<string, string>, string][] = [
+    ["-x, the host listed", ["-x", proxy.url, "--noproxy", "127.0.0.1"], {}, "direct"],
+    ["-x, * for all", ["-x", proxy.url, "--noproxy", "*"], {}, "direct"],
+    ["-x, in a list", ["-x", proxy.url, "--noproxy", "a.example, 127.0.0.1"], {}, "direct"],
+    ["-x, other hosts", ["-x", proxy.url, "--noproxy", "a.example,127.0.0.2"], {}, "proxied"],
+    ["HTTP_PROXY, the host listed", ["--noproxy", "127.0.0.1"], {
+      http_proxy: proxy.url,
+    }, "direct"],
+    ["HTTP_PROXY, other hosts", ["--noproxy", "a.example"], { http_proxy: proxy.url }, "proxied"],
+    ["it replaces NO_PROXY", ["--noproxy", "a.example"], {
+      http_proxy: proxy.url,
+      no_proxy: "127.0.0.1",
+      NO_PROXY: "127.0.0.1",
+    }, "proxied"],
+    ["an empty list replaces it too", ["--noproxy", ""], {
+      http_proxy: proxy.url,
+      NO_PROXY: "*",
+    }, "proxied"],
+    ["-U goes with it", ["-x", proxy.url, "-U", "u:p", "--noproxy", "b.example"], {}, "proxied"],
+  ];
+  for (const [name, args, env, expected] of cases) {
+    await t.step(name, async () => {
+      const { code, out, err } = await runCli([...args, url], { env });
+      assert.equal(code, 0, err);
+      assert.equal(out, `${expected} /p\n`);
+    });
+  }
 });
 
 Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {

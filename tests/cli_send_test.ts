@@ -311,6 +311,9 @@ Deno.test("cli: -T uploads a file or stdin with PUT, as curl", async (t) => {
       const missing = await runCli(["-T", `${dir}/nope`, `${server.url}/one`]);
       assert.equal(missing.code, EXIT_CODES.failure);
       assert.match(missing.err, /^netaccess: Cannot read the -T file .*nope: /);
+      const folder = await runCli(["-T", dir, `${server.url}/one`]);
+      assert.equal(folder.code, EXIT_CODES.failure);
+      assert.match(folder.err, /^netaccess: Cannot read the -T file .*: it is not a file\n$/);
     });
   } finally {
     await server.close();

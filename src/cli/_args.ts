@@ -45,7 +45,7 @@ Request
                             N=<file (a text field from a file), - for stdin; then
                             ;type=T, ;filename=F (@ only), ;headers="N: V"
       --form-string N=V     multipart text field, its value taken as it is
-  -T, --upload-file FILE    PUT FILE (- for stdin, sent as it is read) to the URL (FILE's
+  -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin) to the URL (FILE's
                             name added to a URL ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
@@ -98,6 +98,8 @@ Network
   -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://; "" for none
                             (a direct connection, whatever HTTP_PROXY and the like say)
   -U, --proxy-user U:P      the credentials of the proxy of -x
+      --noproxy LIST        hosts that bypass the proxy (of -x or the environment), comma-
+                            separated, * for all; it replaces NO_PROXY
   -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
       --connect-timeout S   each request must have its response headers within S
                             seconds (connection, TLS and the server's first answer)
@@ -163,6 +165,7 @@ const OPTIONS = {
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
   "proxy-user": { type: "string", short: "U" },
+  noproxy: { type: "string" },
   timeout: { type: "string", short: "m" },
   "max-time": { type: "string" },
   "connect-timeout": { type: "string" },

@@ -7,6 +7,7 @@
  */
 
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { _FileBlob } from "./_file_blob.ts";
 
 const encoder = new TextEncoder();
 
@@ -154,8 +155,20 @@ export function withQuery(url: URL, data: Uint8Array): void {
   url.search = url.search.length > 1 ? `${url.search.slice(1)}&${text}` : text;
 }
 
-/** What `-T` sends: a file's bytes, or stdin as it comes. */
-export type Upload = Uint8Array | ReadableStream<Uint8Array>;
+/** What `-T` sends: a file, read as it is sent, or stdin as it comes (or other bytes). */
+export type Upload = Uint8Array | _FileBlob | ReadableStream<Uint8Array>;
+
+/** `-T FILE`: the file, read as it is sent (with its size as the Content-Length). */
+async function fileBlob(path: string): Promise<_FileBlob> {
+  try {
+    return await _FileBlob.open(path, "-T");
+  } catch (error) {
+    throw new Exit(
+      EXIT_CODES.failure,
+      `Cannot read the -T file ${path}: ${(error as Error).message}`,
+    );
+  }
+}
 
 /**
  * `-T`: the file each URL gets, in order (`-` or `.` for stdin), and the URL with the file's
@@ -184,7 +197,7 @@ export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Up
   for (const [i, file] of files.entries()) {
     const url = urls[i]!;
     const stdin = file === "-" || file === ".";
-    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await readBytes(file, "-T"));
+    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await fileBlob(file));
     if (!stdin && url.pathname.endsWith("/")) {
       url.pathname += encodeURIComponent(file.split(/[\\/]/).pop()!);
     }

@@ -10,9 +10,12 @@ import {
   type Layer,
   NetworkAccessManager,
   NetworkError,
+  type NetworkProxy,
   type NetworkReply,
   NetworkReplyError,
+  type ProxyFactory,
   type RedirectPolicy,
+  systemProxyFactory,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
 import { HttpVersions } from "./_headers_out.ts";
@@ -66,6 +69,7 @@ export async function run(
     proxy.username = colon < 0 ? values["proxy-user"] : values["proxy-user"].slice(0, colon);
     proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
   }
+  const proxyFactory = values.noproxy === undefined ? undefined : noProxy(values.noproxy, proxy);
   const caCerts = values.cacert === undefined
     ? undefined
     : [await readText(values.cacert, "the --cacert file")];
@@ -99,7 +103,7 @@ export async function run(
       hstsStore: state.hstsStore,
       cacheLoadControl: settings.offline ? "prefer-cache" : "prefer-network",
       networkAccessible: settings.offline ? "not-accessible" : "accessible",
-      ...(proxy ? { proxy } : {}),
+      ...(proxyFactory ? { proxyFactory } : proxy ? { proxy } : {}),
       ...(caCerts ? { caCerts } : {}),
       ...(clientCertificate ? { clientCertificate } : {}),
       ...(maxRedirects !== undefined ? { maxRedirects } : {}),
@@ -281,4 +285,42 @@ async function headersWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The environment variables of a system proxy, but for the NO_PROXY that `--noproxy` replaces. */
+const PROXY_ENV = [
+  "http_proxy",
+  "HTTP_PROXY",
+  "https_proxy",
+  "HTTPS_PROXY",
+  "all_proxy",
+  "ALL_PROXY",
+  "REQUEST_METHOD",
+];
+
+/**
+ * `--noproxy LIST`, as curl's: the hosts of `LIST` (comma-separated, `*` for all; the rules of
+ * NO_PROXY) connect directly; the others go through the proxy of `-x`, or of the environment,
+ * whose NO_PROXY `LIST` replaces.
+ */
+function noProxy(list: string, proxy: NetworkProxy | undefined): ProxyFactory | undefined {
+  if (proxy?.type === "none") return undefined;
+  const direct = systemProxyFactory({ all_proxy: "http://proxy.invalid", no_proxy: list });
+  let through: ProxyFactory;
+  if (proxy !== undefined) {
+    through = () => [proxy];
+  } else {
+    const env: Record<string, string | undefined> = {};
+    for (const name of PROXY_ENV) {
+      try {
+        env[name] = Deno.env.get(name);
+      } catch {
+        // Unreadable: unset, but for REQUEST_METHOD, which may be a CGI program's, where
+        // HTTP_PROXY could come from a request's Proxy header: it is then not used.
+        if (name === "REQUEST_METHOD") env[name] = "unknown";
+      }
+    }
+    through = systemProxyFactory(env);
+  }
+  return (query) => direct(query).length === 0 ? [] : through(query);
 }

@@ -185,11 +185,12 @@ export async function transfer(
     const upload = progress.bar(`↑ ${label}`);
     reply.addEventListener("uploadprogress", (event) => upload.update(event.loaded, -1));
     void reply.finished.then(() => upload.finish());
-  } else if (body !== null && body.byteLength > 0) {
+  } else if (body !== null && (body instanceof Blob ? body.size : body.byteLength) > 0) {
     const upload = progress.bar(`↑ ${label}`);
+    const size = body instanceof Blob ? body.size : body.byteLength;
     reply.addEventListener("uploadprogress", (event) => {
-      upload.update(event.loaded, body.byteLength);
-      if (event.loaded >= body.byteLength) upload.finish();
+      upload.update(event.loaded, size);
+      if (event.loaded >= size) upload.finish();
     });
   }
   const download = progress.bar(settings.head ? `${label} (headers)` : label);
