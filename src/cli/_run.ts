@@ -29,6 +29,7 @@ import { type Hop, redact } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
+import { PROXY_VARIABLES } from "../proxy/system_proxy.ts";
 
 /**
  * Runs the command line with parsed arguments and resolves with the exit code. `stderr` takes
@@ -288,15 +289,7 @@ async function headersWithin(
 }
 
 /** The environment variables of a system proxy, but for the NO_PROXY that `--noproxy` replaces. */
-const PROXY_ENV = [
-  "http_proxy",
-  "HTTP_PROXY",
-  "https_proxy",
-  "HTTPS_PROXY",
-  "all_proxy",
-  "ALL_PROXY",
-  "REQUEST_METHOD",
-];
+const PROXY_ENV = [...PROXY_VARIABLES, "REQUEST_METHOD"];
 
 /**
  * `--noproxy LIST`, as curl's: the hosts of `LIST` (comma-separated, `*` for all; the rules of
