@@ -25,6 +25,17 @@ class Scanner {
   skipOws(): void {
     while (this.peek() === " " || this.peek() === "\t") this.i++;
   }
+  /**
+   * Moves to the start of the next list element, past whitespace and empty elements (RFC 9110
+   * section 5.6.1); false at the end of the list.
+   */
+  nextElement(): boolean {
+    for (;;) {
+      this.skipOws();
+      if (this.peek() !== ",") return !this.done;
+      this.i++;
+    }
+  }
   token(): string {
     const start = this.i;
     while (!this.done && TCHAR.test(this.s[this.i]!)) this.i++;
@@ -145,13 +156,7 @@ export function parseChallenges(value: string): AuthChallenge[] {
     }
     current = undefined;
   };
-  while (!scanner.done) {
-    scanner.skipOws();
-    if (scanner.peek() === ",") {
-      scanner.i++;
-      continue;
-    }
-    if (scanner.done) break;
+  while (scanner.nextElement()) {
     // Inside a challenge with auth-params, an element of the form `name=value` is one more
     // param of it; anything else starts a new challenge.
     if (current !== undefined && current.token68 === undefined && atParam(scanner)) {
@@ -201,13 +206,7 @@ export function parseChallenges(value: string): AuthChallenge[] {
 export function parseAuthParams(value: string): Record<string, string> {
   const params = Object.create(null) as Record<string, string>;
   const scanner = new Scanner(value);
-  while (!scanner.done) {
-    scanner.skipOws();
-    if (scanner.peek() === ",") {
-      scanner.i++;
-      continue;
-    }
-    if (scanner.done) break;
+  while (scanner.nextElement()) {
     const param = readParam(scanner);
     if (param === undefined) scanner.skipElement();
     else if (!(param[0] in params)) params[param[0]] = param[1];
