@@ -518,13 +518,27 @@ Deno.test("NetworkReply iterator settles every pull it was given, when two wait 
 });
 
 Deno.test("NetworkReply transfer timeout is reset by every byte moved", async () => {
+  // The server's paced streams not yet closed or cancelled, and those pausing: a cancelled
+  // stream may have one pause left.
+  let open = 0;
+  let pausing = 0;
   await using server = serve(() => {
     let n = 0;
+    open++;
     return new Response(
       new ReadableStream({
+        cancel: () => void open--,
         async pull(controller) {
-          if (n++ >= 8) return controller.close();
-          await tick(40);
+          if (n++ >= 8) {
+            open--;
+            return controller.close();
+          }
+          pausing++;
+          try {
+            await tick(40);
+          } finally {
+            pausing--;
+          }
           controller.enqueue(new Uint8Array(10));
         },
       }),
@@ -541,7 +555,9 @@ Deno.test("NetworkReply transfer timeout is reset by every byte moved", async ()
   const tight = manager.get(`${server.url}/steady`, { transferTimeout: 20 });
   await tight.finished;
   assert.equal(tight.error, NetworkError.TimeoutError);
-  await tick(60); // the server's paced stream, cancelled, has one timer left to run
+  // Until the server's paced stream has ended (cancelled, or closed after its 8 pieces) and run
+  // its last pause.
+  while (open > 0 || pausing > 0) await tick(10);
 });
 
 Deno.test("NetworkReply transfer timeout counts the bytes of a small body as they arrive", async () => {
