@@ -119,7 +119,7 @@ export class _PermissionGate {
 
   /**
    * A number that changes whenever a status is learned, changes or is forgotten, and when the
-   * gate closes: an answer of {@linkcode _PermissionGate.known} holds while it stays the same.
+   * gate closes: an answer of {@linkcode _PermissionGate.stateNow} holds while it stays the same.
    */
   get epoch(): number {
     return this.#epoch;
@@ -154,11 +154,7 @@ export class _PermissionGate {
    */
   async state(descriptor: _GateDescriptor, request = false): Promise<Deno.PermissionState> {
     const key = keyOf(descriptor);
-    let status = this.#touch(key);
-    if (status === undefined) {
-      status = await this.#shared(key, () => Deno.permissions.query(descriptor));
-      this.#remember(key, descriptor, status);
-    }
+    let status = this.#status(key, descriptor);
     if (status.state === "prompt" && request) {
       status = await this.#shared(`request ${key}`, () => Deno.permissions.request(descriptor));
       this.#remember(key, descriptor, status);
@@ -167,11 +163,24 @@ export class _PermissionGate {
   }
 
   /**
-   * The state of one permission if it is known already (queried before and watched since), at
-   * once; `undefined` when it has to be queried with {@linkcode _PermissionGate.state}.
+   * The state of one permission, from the cache or queried at once (and watched from then on);
+   * never asked for.
    */
-  known(descriptor: _GateDescriptor): Deno.PermissionState | undefined {
-    return this.#touch(keyOf(descriptor))?.state;
+  stateNow(descriptor: _GateDescriptor): Deno.PermissionState {
+    return this.#status(keyOf(descriptor), descriptor).state;
+  }
+
+  /**
+   * The status of `key`, from the cache or queried with `querySync`: Deno answers a query from
+   * the state it holds, so waiting on `query()` would only add a turn of the event loop.
+   */
+  #status(key: string, descriptor: _GateDescriptor): Deno.PermissionStatus {
+    let status = this.#touch(key);
+    if (status === undefined) {
+      status = Deno.permissions.querySync(descriptor);
+      this.#remember(key, descriptor, status);
+    }
+    return status;
   }
 
   /**
@@ -179,10 +188,13 @@ export class _PermissionGate {
    * queried (never asked for); not at all when it is not granted.
    */
   ifNetGranted(host: string, then: () => void): void {
-    const known = this.known({ name: "net", host });
-    if (known === "granted") return then();
-    if (known !== undefined) return;
-    this.state({ name: "net", host }).then((state) => state === "granted" && then(), () => {});
+    let state: Deno.PermissionState;
+    try {
+      state = this.stateNow({ name: "net", host });
+    } catch {
+      return;
+    }
+    if (state === "granted") then();
   }
 
   /** Removes every listener and forgets every status; safe to call twice. */

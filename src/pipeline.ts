@@ -26,13 +26,7 @@ import {
   takeReplay,
 } from "./exchange.ts";
 import type { HostQueue } from "./host_queue.ts";
-import {
-  accessLayer,
-  type AccessSettings,
-  knownGranted,
-  netHost,
-  networkGate,
-} from "./layers/access.ts";
+import { accessLayer, type AccessSettings, knownGranted, networkGate } from "./layers/access.ts";
 import { authLayer, type AuthSettings, isChallenge } from "./layers/auth.ts";
 import { cacheLayer, type CacheSettings } from "./layers/cache.ts";
 import {
@@ -50,7 +44,6 @@ import { retryLayer, type RetryLayerSettings } from "./layers/retry.ts";
 import { transport } from "./layers/transport.ts";
 import { _guardLayer, _guardTransport } from "./layers/_guard.ts";
 import type { _ProxyClientPool } from "./_proxy_client.ts";
-import type { _PermissionGate } from "./_permission_gate.ts";
 
 /** The settings every built-in layer reads; a manager has them all. */
 export interface PipelineSettings
@@ -248,17 +241,7 @@ function directLane(
   let grantedOrigin: string | undefined;
   let grantedEpoch = -1;
   const keyOf = lastQueueKey();
-  /**
-   * The `net` permission of the origin is not known yet (a manager's first request to it): asked,
-   * then the lane is tried once more; anything but a grant goes the pipeline's way, whose gate
-   * says why (or asks for it, with `requestPermissions`).
-   */
-  const ask = (exchange: Exchange, permissions: _PermissionGate): Promise<Response> =>
-    permissions.state({ name: "net", host: netHost(exchange.url) }).then(
-      (state) => state === "granted" ? lane(exchange, true) : pipeline(exchange),
-      () => pipeline(exchange),
-    );
-  const lane = (exchange: Exchange, asked: boolean): Promise<Response> => {
+  const lane = (exchange: Exchange): Promise<Response> => {
     const { url, request } = exchange;
     const { protocol } = url;
     const jar = settings.cookieJar;
@@ -285,13 +268,12 @@ function directLane(
       cookie = written;
     }
     const key = keyOf(protocol, url.host);
-    // The network gate's check, when its answer is known without waiting: granted (kept for
-    // the last origin while no permission changes).
+    // The network gate's check: granted (kept for the last origin while no permission changes).
+    // Anything but a grant goes the pipeline's way, whose gate says why (or asks for it, with
+    // `requestPermissions`).
     const permissions = parts.access.permissions();
     if (permissions !== null && (key !== grantedOrigin || permissions.epoch !== grantedEpoch)) {
-      if (!knownGranted(permissions, url)) {
-        return asked ? pipeline(exchange) : ask(exchange, permissions);
-      }
+      if (!knownGranted(permissions, url)) return pipeline(exchange);
       grantedOrigin = key;
       grantedEpoch = permissions.epoch;
     }
@@ -325,5 +307,5 @@ function directLane(
       throw error;
     });
   };
-  return (exchange) => lane(exchange, false);
+  return lane;
 }

@@ -266,7 +266,13 @@ class FakeStatus extends EventTarget {
   }
 }
 
-/** Replaces `Deno.permissions.query` / `request` for the length of `fn`. */
+/** Deno's own `querySync`, which a fake may answer with. */
+const realQuerySync = Deno.permissions.querySync.bind(Deno.permissions);
+
+/**
+ * Replaces `Deno.permissions.query` / `querySync` (for a descriptor of one host) / `request`
+ * for the length of `fn`.
+ */
 async function withPermissions(
   fakes: {
     query?: (descriptor: Deno.PermissionDescriptor) => Deno.PermissionStatus;
@@ -276,7 +282,10 @@ async function withPermissions(
 ): Promise<void> {
   const permissions = Deno.permissions as unknown as Record<string, unknown>;
   if (fakes.query) {
-    permissions.query = (d: Deno.PermissionDescriptor) => Promise.resolve(fakes.query!(d));
+    const querySync = (d: Deno.PermissionDescriptor) =>
+      (d as Deno.NetPermissionDescriptor).host === undefined ? realQuerySync(d) : fakes.query!(d);
+    permissions.querySync = querySync;
+    permissions.query = (d: Deno.PermissionDescriptor) => Promise.resolve(querySync(d));
   }
   if (fakes.request) {
     permissions.request = (d: Deno.PermissionDescriptor) => Promise.resolve(fakes.request!(d));
@@ -285,6 +294,7 @@ async function withPermissions(
     await fn();
   } finally {
     delete permissions.query;
+    delete permissions.querySync;
     delete permissions.request;
   }
 }
@@ -296,7 +306,7 @@ Deno.test("permission statuses are queried once per host:port and kept", async (
   await withPermissions({
     query(descriptor) {
       asked.push((descriptor as Deno.NetPermissionDescriptor).host ?? "");
-      return Deno.permissions.querySync(descriptor);
+      return realQuerySync(descriptor);
     },
   }, async () => {
     await using manager = new NetworkAccessManager();

@@ -67,16 +67,16 @@ export function effectiveAccessibility(
 }
 
 /**
- * Whether the `net` permission for `url`'s host is known to be granted (queried before and
- * watched since), without waiting; `false` when it is not known yet, or for a host Deno cannot
- * name in a descriptor (the gate's full check says why).
+ * Whether the `net` permission for `url`'s host is granted, without waiting (queried at once the
+ * first time and watched since); `false` for a host Deno cannot name in a descriptor (the gate's
+ * full check says why).
  */
 export function knownGranted(
   permissions: NonNullable<ReturnType<AccessSettings["permissions"]>>,
   url: URL,
 ): boolean {
   try {
-    return permissions.known({ name: "net", host: netHost(url) }) === "granted";
+    return permissions.stateNow({ name: "net", host: netHost(url) }) === "granted";
   } catch {
     return false;
   }
