@@ -4,6 +4,13 @@
  * npm's `@deno/kv`) decodes them: byte 0 is the format version ({@linkcode RECORD_FORMAT}),
  * bytes 1-4 the length `n` of the metadata as a big-endian unsigned integer, then `n` bytes of
  * UTF-8 JSON, then any bytes the record carries after it (a cache entry's inline body).
+ *
+ * A record whose format byte is higher than {@linkcode RECORD_FORMAT} was written by a later
+ * version sharing the database: a reader treats it as a miss and its housekeeping (removal of
+ * corrupt values, eviction, collection of bodies) leaves it in place, or two versions sharing one
+ * database would delete each other's records. A value of this format or an older one that does
+ * not decode is corrupt, and may be removed. Only an explicit removal (a cache's `remove(url)`,
+ * `clear()`) deletes a later version's records.
  */
 
 /** The format version byte of the records this version writes. */
@@ -37,6 +44,14 @@ export function encodeRecord(meta: unknown, rest: Uint8Array | null = null): Uin
 /** The bytes a record of `meta` takes, with `restBytes` after it. */
 export function recordSize(meta: unknown, restBytes = 0): number {
   return HEADER_BYTES + ENCODER.encode(JSON.stringify(meta)).length + restBytes;
+}
+
+/**
+ * Whether `value` is a record of a format newer than this version writes: a miss that this
+ * version's housekeeping leaves in place (see the module documentation).
+ */
+export function isNewerRecord(value: unknown): boolean {
+  return value instanceof Uint8Array && value.length > 0 && value[0]! > RECORD_FORMAT;
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _redactUserinfo } from "./_redact.ts";
+import { _redactUrls } from "./_redact.ts";
 import type { NetworkErrorCode } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkAccessibleChangedEvent } from "./network_accessibility.ts";
@@ -84,7 +84,7 @@ export class NetworkErrorEvent extends Event {
   constructor(code: NetworkErrorCode, message: string) {
     super("error");
     this.code = code;
-    this.message = _redactUserinfo(message);
+    this.message = _redactUrls(message);
   }
 }
 
@@ -236,6 +236,6 @@ export class NetworkRetryEvent extends Event {
     this.delay = init.delay;
     this.status = init.status;
     this.error = init.error;
-    this.reason = _redactUserinfo(init.reason);
+    this.reason = _redactUrls(init.reason);
   }
 }

@@ -10,7 +10,7 @@ import type { NetworkProxy } from "./proxy/network_proxy.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { NetworkRequest } from "./request.ts";
 import { recordedInfo, recordInfo } from "./_response.ts";
-import { _redactHeaders, _withoutPassword } from "./_redact.ts";
+import { _redactHeaders, _shownUrl } from "./_redact.ts";
 
 /**
  * Sends an exchange and resolves with the response (its body not yet read).
@@ -447,7 +447,7 @@ export class Exchange {
           this.#headers ?? new Headers(),
           this.request.sensitiveHeaders,
         );
-        const shown = { url: _withoutPassword(url), method, headers, ...rest };
+        const shown = { url: _shownUrl(url), method, headers, ...rest };
         return `Exchange ${inspect(shown, options)}`;
       },
       configurable: true,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { _redactUserinfo } from "./_redact.ts";
+import { _redactUrls } from "./_redact.ts";
 import type { NetworkReply } from "./reply.ts";
 import { tlsCause } from "./tls.ts";
 
@@ -277,7 +277,7 @@ export class NetworkReplyError extends Error {
    */
   constructor(code: NetworkErrorCode, message: string, options: NetworkReplyErrorOptions = {}) {
     super(
-      _redactUserinfo(message),
+      _redactUrls(message),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "NetworkReplyError";
@@ -343,7 +343,7 @@ export class InvalidJsonError extends SyntaxError {
    */
   constructor(message: string, options: InvalidJsonErrorOptions = {}) {
     super(
-      _redactUserinfo(message),
+      _redactUrls(message),
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "InvalidJsonError";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _redactUserinfo, _withoutUserinfo } from "./_redact.ts";
+import { _redactUrls, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
@@ -767,7 +767,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     // the slot) does not hand it to the next request only for that one to be aborted too.
     if (this.#slot !== undefined) queueMicrotask(() => this.#releaseSlots());
     this.#error = code;
-    this.#errorString = _redactUserinfo(message);
+    this.#errorString = _redactUrls(message);
     if (!this.#bodyDone) {
       this.#reader?.cancel().catch(() => {});
       this.#abort.abort(undefined, message || "Reply finished");

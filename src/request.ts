@@ -5,7 +5,7 @@
  * @module
  */
 
-import { _CREDENTIAL_HEADERS, _redactHeaders, _withoutPassword } from "./_redact.ts";
+import { _CREDENTIAL_HEADERS, _redactHeaders, _shownUrl } from "./_redact.ts";
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
 import {
   checkChoice,
@@ -453,11 +453,12 @@ export class NetworkRequest {
       value(this: NetworkRequest, inspect: Inspect, options: unknown): string {
         // The fields made when first read are no own fields: shown as they are, or empty.
         const { url: _u, headers: _h, sensitiveHeaders: _s, attributes: _a, ...own } = { ...this };
-        // Credentials are not shown: a URL's password, the values of the credential headers and
-        // of the request's sensitive headers (their names are).
+        // Credentials are not shown: a URL's password and the values of its query parameters
+        // that are credentials, the values of the credential headers and of the request's
+        // sensitive headers (their names are).
         const sensitive = this.#sensitive ?? new Set<string>();
         const shown = {
-          url: _withoutPassword(this.#url ?? new URL(this.#href!)),
+          url: _shownUrl(this.#url ?? new URL(this.#href!)),
           headers: _redactHeaders(this.#headers ?? new Headers(), sensitive),
           ...own,
           sensitiveHeaders: sensitive,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeRecord, encodeRecord, RECORD_FORMAT } from "../src/_kv_record.ts";
+import { decodeRecord, encodeRecord, isNewerRecord, RECORD_FORMAT } from "../src/_kv_record.ts";
 
 Deno.test("decodeRecord reads back what encodeRecord wrote, U+FFFD and other text included", () => {
   const meta = { text: "caf\u00e9 \uFFFD \u{1F36A}", n: [1, 2] };
@@ -23,4 +23,18 @@ Deno.test("decodeRecord refuses invalid UTF-8, a foreign format and a length pas
   }
   assert.equal(decodeRecord(record.subarray(0, 4)), null);
   assert.equal(decodeRecord({ text: "ab" }), null);
+});
+
+Deno.test("isNewerRecord tells a later format's record from a corrupt or older value", () => {
+  const record = encodeRecord({ text: "ab" });
+  assert.equal(isNewerRecord(record), false);
+  for (const format of [RECORD_FORMAT + 1, 255]) {
+    const newer = record.slice();
+    newer[0] = format;
+    assert.equal(isNewerRecord(newer), true, `format ${format}`);
+    assert.equal(isNewerRecord(newer.subarray(0, 1)), true, "whatever follows its format byte");
+  }
+  for (const other of [new Uint8Array([1, 0, 0, 0, 0]), new Uint8Array(0), { v: 1 }, "x", null]) {
+    assert.equal(isNewerRecord(other), false, String(other));
+  }
 });

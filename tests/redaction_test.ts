@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { _withoutUserinfo } from "../src/_redact.ts";
+import { _redactUrls, _SECRET_QUERY_PARAMS, _shownUrl, _withoutUserinfo } from "../src/_redact.ts";
 import {
+  type Layer,
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorEvent,
   NetworkReplyError,
   type NetworkReplyEvent,
+  NetworkRequest,
   NetworkRequestFactory,
   type NetworkRetryEvent,
 } from "../mod.ts";
@@ -209,4 +211,87 @@ Deno.test("an invalid Authorization, Proxy-Authorization or Cookie header is nam
     await reply.finished;
     assert.match(reply.errorString, /invalid header .*"a\nb"/s);
   });
+});
+
+Deno.test("_redactUrls and _shownUrl hide the values of credential query parameters, any case", () => {
+  assert.equal(_SECRET_QUERY_PARAMS.length, 13);
+  for (const name of _SECRET_QUERY_PARAMS) {
+    for (const written of [name, name.toUpperCase()]) {
+      const href = `https://example.com/p?a=1&${written}=v4lue&b=2`;
+      const shown = `https://example.com/p?a=1&${written}=[redacted]&b=2`;
+      assert.equal(_redactUrls(`GET ${href} failed`), `GET ${shown} failed`);
+      assert.equal(_shownUrl(new URL(href)).href, shown);
+    }
+  }
+  const cases: [string, string][] = [
+    // A URL in a sentence keeps the punctuation after it; its fragment is no query.
+    ["(https://e.x/?token=abc).", "(https://e.x/?token=[redacted])."],
+    ["'https://e.x/?code=abc#key=x': bad", "'https://e.x/?code=[redacted]#key=x': bad"],
+    // Names percent-encoded; names that only contain a secret's name; empty values.
+    [
+      "https://e.x/?api%5Fkey=abc&keys=1&monkey=2&key=",
+      "https://e.x/?api%5Fkey=[redacted]&keys=1&monkey=2&key=",
+    ],
+    ["https://e.x/a=b?sig=abc", "https://e.x/a=b?sig=[redacted]"],
+    // Userinfo goes too; a query-less URL, or text without one, is left as it is.
+    [
+      "http://u:pw@e.x/?password=p1 and http://e.x/token=1",
+      "http://e.x/?password=[redacted] and http://e.x/token=1",
+    ],
+    ["token=abc, not in a URL?", "token=abc, not in a URL?"],
+  ];
+  for (const [text, shown] of cases) {
+    assert.equal(_redactUrls(text), shown);
+    assert.equal(_redactUrls(shown), shown, "redacting twice changes nothing");
+  }
+  const plain = new URL("https://e.x/?q=1");
+  assert.equal(_shownUrl(plain), plain, "a URL without a secret is not copied");
+  const signed = new URL("https://me:pw@e.x/?X-Amz-Credential=AK%2F1&X-Amz-Signature=ff");
+  assert.equal(
+    _shownUrl(signed).href,
+    "https://me:***@e.x/?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]",
+  );
+  assert.equal(signed.search, "?X-Amz-Credential=AK%2F1&X-Amz-Signature=ff", "left as it was");
+});
+
+Deno.test("inspect output and error messages hide query tokens; the request sends them", async () => {
+  const sent: string[] = [];
+  await using server = serve((request) => {
+    const url = new URL(request.url);
+    sent.push(url.search);
+    return url.pathname === "/hop"
+      ? new Response(null, { status: 302, headers: { location: "/gone?token=t0ken" } })
+      : new Response("no", { status: 404 });
+  });
+  await using manager = new NetworkAccessManager({ cookieJar: null });
+  const exchanges: string[] = [];
+  const logging: Layer = (next) => (exchange) => {
+    exchanges.push(Deno.inspect(exchange));
+    return next(exchange);
+  };
+  manager.use(logging, "network");
+  const errors: string[] = [];
+  const url = `${server.url}/hop?access_token=t0ken&X-Amz-Signature=t0ken&page=2`;
+  const request = new NetworkRequest(url);
+  const reply = manager.get(request);
+  reply.addEventListener("error", (e) => errors.push((e as NetworkErrorEvent).message));
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.ContentNotFoundError);
+  assert.deepEqual(sent, ["?access_token=t0ken&X-Amz-Signature=t0ken&page=2", "?token=t0ken"]);
+  assert.equal(reply.url.href, `${server.url}/gone?token=t0ken`, "the reply's URL is data");
+  assert.equal(request.url.href, url);
+  const shown = [
+    Deno.inspect(request),
+    Deno.inspect(reply),
+    ...exchanges,
+    reply.errorString,
+    ...errors,
+  ];
+  assert.equal(shown.length, 6);
+  for (const text of shown) assert.doesNotMatch(text, /t0ken/, text);
+  assert.match(
+    Deno.inspect(request),
+    /access_token=\[redacted\]&X-Amz-Signature=\[redacted\]&page=2/,
+  );
+  assert.match(reply.errorString, /gone\?token=\[redacted\]/);
 });

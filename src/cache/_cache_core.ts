@@ -57,9 +57,12 @@ export interface WriterSpec {
 export interface CacheBackend<S extends StoredEntry> {
   /** A last access younger than this (ms) is not rewritten by a read: `0` records every read. */
   readonly touchThreshold: number;
-  /** Reads the entry at `url` and `variant`, expired or not; a corrupt one is removed. */
+  /**
+   * Reads the entry at `url` and `variant`, expired or not; a corrupt one is removed, one of a
+   * newer format is a miss left in place.
+   */
   read(url: string, variant: string): Promise<S | null>;
-  /** Reads the entries of one URL, or all of them; corrupt ones are removed. */
+  /** Reads the entries of one URL, or all of them; corrupt ones are removed (as `read`). */
   list(url?: string): Promise<S[]>;
   /** Writes `entry` over `stored` with the same body, unless it changed since it was read. */
   replace(stored: S, entry: CacheEntry): Promise<boolean>;
@@ -71,6 +74,11 @@ export interface CacheBackend<S extends StoredEntry> {
   writer(spec: WriterSpec): CacheWriter;
   /** The bytes the stored entries count. */
   size(): Promise<number>;
+  /**
+   * Removes the records of `url` that `read` and `list` leave in place (a newer format's), for
+   * an explicit removal; absent when there are none.
+   */
+  removeNewer?(url: string): Promise<boolean>;
   /** Removes everything. */
   clear(): Promise<void>;
   /** Called after each publication, once eviction is done. */
@@ -237,6 +245,7 @@ export class CacheCore<S extends StoredEntry> {
       if (stored.length === 0) break;
       for (const one of stored) if (await this.#backend.remove(one)) removed = true;
     }
+    if (await this.#backend.removeNewer?.(key)) removed = true;
     return removed;
   }
 

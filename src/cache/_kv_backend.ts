@@ -11,6 +11,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
+import { isNewerRecord } from "../_kv_record.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { ATTEMPTS, type CacheBackend, type WriterSpec } from "./_cache_core.ts";
 import {
@@ -84,6 +85,8 @@ export class KvBackend implements CacheBackend<KvStored> {
   #memo = new Map<string, { key: Deno.KvKey; decoded: _DecodedEntry }>();
   /** The inline body read with an entry (`null`: the body is in chunks). */
   #bodies = new WeakMap<CacheEntry, Uint8Array | null>();
+  /** While `reclaim` lists the entries: the URL key parts holding a newer format's records. */
+  #newerUrls: Deno.KvKeyPart[] | null = null;
 
   constructor(
     kv: Deno.Kv,
@@ -148,10 +151,16 @@ export class KvBackend implements CacheBackend<KvStored> {
    * goes as {@linkcode KvBackend.remove} removes an entry: its size off the counter, its body
    * retired. Anything else (a value too broken to say, a record copied from another URL's key)
    * is deleted, the counter is recomputed, and the bodies of the key's URL that no entry
-   * references are retired. Returns `null`.
+   * references are retired. A record of a newer format is left in place (`isNewerRecord` in
+   * `../_kv_record.ts`). Returns `null`.
    */
   async #dropCorrupt(item: Deno.KvEntry<unknown>): Promise<null> {
     const n = this.#keys.prefix.length;
+    if (isNewerRecord(item.value)) {
+      const urlPart = item.key[n + 1];
+      if (urlPart !== undefined) this.#newerUrls?.push(urlPart);
+      return null;
+    }
     const account = _entryAccount(item.value);
     if (
       account !== null && item.key.length === n + 3 &&
@@ -455,6 +464,22 @@ export class KvBackend implements CacheBackend<KvStored> {
     return writer;
   }
 
+  /**
+   * Removes the records of `url` of a newer format, which reads and housekeeping leave in place:
+   * for an explicit removal (and the invalidation an unsafe request makes). What they counted is
+   * unknown, so the size counter is recomputed; their bodies are the newer version's to collect.
+   */
+  async removeNewer(url: string): Promise<boolean> {
+    const prefix = this.#keys.under("e", await _urlPart(url));
+    let removed = false;
+    for (const item of await this.#storage.list({ prefix })) {
+      if (!isNewerRecord(item.value)) continue;
+      if ((await this.#storage.commit((a) => a.check(item).delete(item.key))).ok) removed = true;
+    }
+    if (removed) await this.#storage.reconcileSize();
+    return removed;
+  }
+
   size(): Promise<number> {
     return this.#storage.size();
   }
@@ -510,12 +535,25 @@ export class KvBackend implements CacheBackend<KvStored> {
     // Generations first: one published before this listing is referenced by an entry that
     // the later listing of entries sees, unless it was replaced (then it is garbage).
     const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
-    const referenced = new Set((await live()).map((stored) => stored.entry.generation));
+    const newerUrls: Deno.KvKeyPart[] = [];
+    this.#newerUrls = newerUrls;
+    let referenced: Set<string>;
+    try {
+      referenced = new Set((await live()).map((stored) => stored.entry.generation));
+    } finally {
+      this.#newerUrls = null;
+    }
     const now = this.#clock();
     for (const item of generations) {
       const generation = item.key[this.#keys.prefix.length + 1];
+      // A newer format's body, or one a newer format's entry of its URL may reference: kept.
+      if (isNewerRecord(item.value)) continue;
       const record = _decodeGeneration(item.value);
       if (typeof generation === "string" && referenced.has(generation)) continue;
+      if (record !== null && newerUrls.length > 0) {
+        const urlPart = await _urlPart(record.url);
+        if (newerUrls.some((part) => _samePart(part, urlPart))) continue;
+      }
       if (record?.state === "pending" && now - record.touchedAt < _STALE_WRITE_MS) continue;
       if (record?.state === "retired" && now - record.touchedAt < _RETIRE_GRACE_MS) continue;
       if (record?.state === "published" && typeof generation === "string") {

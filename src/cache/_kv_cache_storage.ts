@@ -5,6 +5,7 @@
  */
 
 import { _retryLocked, commitCounted } from "../_kv.ts";
+import { isNewerRecord } from "../_kv_record.ts";
 import type { Clock } from "../clock.ts";
 import {
   _counterValue,
@@ -91,6 +92,8 @@ export class _KvCacheStorage {
     const generations = await this.list({ prefix: this.#keys.under("g") });
     const referenced = new Set<string>();
     for (const item of await this.list({ prefix: this.#keys.under("e", urlPart) })) {
+      // A newer format's entry may reference any of the URL's bodies: none is retired.
+      if (isNewerRecord(item.value)) return;
       const account = _entryAccount(item.value);
       if (account !== null) referenced.add(account.generation);
     }
@@ -122,6 +125,8 @@ export class _KvCacheStorage {
       const item = typeof generation === "string"
         ? await this.get(this.#keys.generation(generation))
         : null;
+      // The marker of a newer format's body is that version's to collect.
+      if (isNewerRecord(item?.value)) continue;
       const record = _decodeGeneration(item?.value);
       if (
         item?.versionstamp && record?.state === "retired" && record.touchedAt === marker.key[n + 1]

@@ -277,7 +277,8 @@ export class KvCache implements NetworkCache {
 
   /**
    * Removes every variant stored for a URL, each by an atomic write checked against the
-   * version read; their bodies stay readable for five minutes to readers that started on them.
+   * version read, records a later version wrote in a newer format included; their bodies stay
+   * readable for five minutes to readers that started on them.
    *
    * @param url The URL; its fragment is ignored.
    * @returns Whether anything was removed.

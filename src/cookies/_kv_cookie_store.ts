@@ -26,11 +26,14 @@
  *
  * Every write is atomic and checked against the version of the bundle it read (so
  * concurrent writers never lose each other's cookies) and retried on `database is locked`.
- * A value that does not decode, and a corrupt bundle, is skipped and removed.
+ * A value that does not decode, and a corrupt bundle, is skipped and removed. A bundle with a
+ * part of a newer format (written by a later version sharing the database) is left as it is:
+ * this version reads no cookies from it, stores none in it and removes none from it, as for a
+ * domain whose key is too long (see `isNewerRecord` in `../_kv_record.ts`).
  */
 
 import { _keyBytes, _retryLocked, commitCounted, MAX_KEY_BYTES } from "../_kv.ts";
-import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
+import { decodeRecord, encodeRecord, isNewerRecord, recordSize } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
 import {
@@ -133,6 +136,8 @@ interface Bundle {
   head: Deno.KvEntryMaybe<unknown>;
   parts: number;
   cookies: _StoredCookie[];
+  /** A part is of a newer format: the bundle is read as empty, and never written. */
+  newer?: true;
 }
 
 function record(c: _StoredCookie): _StoredCookie {
@@ -330,6 +335,9 @@ export class _KvCookieStore extends _CookieStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (head.versionstamp === null) return { site, domain, head, parts: 0, cookies: [] };
       const first = decodePart(head.value, domain);
+      if (first === null && isNewerRecord(head.value)) {
+        return { site, domain, head, parts: 0, cookies: [], newer: true };
+      }
       if (first === null) {
         await this.#drop(head, site, domain, 1);
         head = await this.#get(this.#bundleKey(site, domain));
@@ -339,6 +347,9 @@ export class _KvCookieStore extends _CookieStore {
       const keys = [];
       for (let i = 1; i < first.parts; i++) keys.push(this.#bundleKey(site, domain, i));
       const rest = await this.#getMany(keys);
+      if (rest.some((item) => isNewerRecord(item.value))) {
+        return { site, domain, head, parts: 0, cookies: [], newer: true };
+      }
       const parts = rest.map((item) => decodePart(item.value, domain));
       if (parts.every((part) => part?.tag === first.tag)) {
         return {
@@ -419,7 +430,8 @@ export class _KvCookieStore extends _CookieStore {
    * `fit`, cookies other than that one are evicted when the result is too large for one write.
    * This store's writes to one domain run one at a time (see `#writes`).
    *
-   * @returns The cookies before and after, or null when nothing changed.
+   * @returns The cookies before and after, or null when nothing changed (or the bundle is of a
+   *   newer format, which is never written).
    */
   #update(
     domain: string,
@@ -449,6 +461,7 @@ export class _KvCookieStore extends _CookieStore {
     const attempts = options.attempts ?? MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const bundle = await this.#read(domain);
+      if (bundle.newer) return null;
       const changed = change(bundle.cookies);
       if (changed === null) return null;
       const { cookies: after, parts } = changed.length === 0

@@ -5,7 +5,7 @@
  */
 
 import { _keyBytes, _openKv, _retryLocked, checkPrefix, MAX_KEY_BYTES } from "../_kv.ts";
-import { decodeRecord, encodeRecord } from "../_kv_record.ts";
+import { decodeRecord, encodeRecord, isNewerRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
 import { checkKeys, checkObject } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
@@ -125,14 +125,16 @@ class KvCore extends StoreCore {
           continue;
         }
         const policy = decode(entry.value);
-        if (policy === undefined) await this.#deleteIfUnchanged(entry);
+        if (policy === undefined) await this.#deleteIfCorrupt(entry);
         out.push(policy);
       }
     }
     return out;
   }
 
-  async #deleteIfUnchanged(entry: Deno.KvEntryMaybe<unknown>): Promise<void> {
+  /** Deletes a value that does not decode, if unchanged; a newer format's record is kept. */
+  async #deleteIfCorrupt(entry: Deno.KvEntryMaybe<unknown>): Promise<void> {
+    if (isNewerRecord(entry.value)) return;
     await _retryLocked(() =>
       this.#kv.atomic().check({ key: entry.key, versionstamp: entry.versionstamp }).delete(
         entry.key,
@@ -178,7 +180,7 @@ class KvCore extends StoreCore {
       if (policy === undefined) corrupt.push(entry);
       else out.push([host, policy]);
     }
-    for (const entry of corrupt) await this.#deleteIfUnchanged(entry);
+    for (const entry of corrupt) await this.#deleteIfCorrupt(entry);
     return out;
   }
 

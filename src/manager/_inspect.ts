@@ -5,7 +5,7 @@
  * @module
  */
 
-import { _redactUserinfo } from "../_redact.ts";
+import { _redactUrls } from "../_redact.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 
 /** The public state of a manager that is shown. */
@@ -50,7 +50,7 @@ export function shownManager(manager: ShownManager): Record<string, unknown> {
     hstsStore: storeName(manager.hstsStore),
     proxy: proxy === undefined
       ? undefined
-      : `${proxy.type}${proxy.url === undefined ? "" : ` ${_redactUserinfo(proxy.url)}`}`,
+      : `${proxy.type}${proxy.url === undefined ? "" : ` ${_redactUrls(proxy.url)}`}`,
   };
 }
 

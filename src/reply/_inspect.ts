@@ -5,6 +5,7 @@
  * @module
  */
 
+import { _shownUrl } from "../_redact.ts";
 import { errorName, type NetworkErrorCode } from "../network_error.ts";
 import type { Operation } from "./operation.ts";
 
@@ -27,12 +28,16 @@ export interface ShownReply {
 type Inspect = (value: unknown, options: unknown) => string;
 
 /**
- * The fields shown for `reply`: its URL (without userinfo, as the reply keeps it), operation (and
- * method, for a custom one), state, status, error by name and code, and the error's sentence,
- * the cache and the redirects when they have something to tell, and the body's progress.
+ * The fields shown for `reply`: its URL (without userinfo, as the reply keeps it, and with the
+ * values of the query parameters that are credentials redacted), operation (and method, for a
+ * custom one), state, status, error by name and code, and the error's sentence, the cache and
+ * the redirects when they have something to tell, and the body's progress.
  */
 export function shownReply(reply: ShownReply): Record<string, unknown> {
-  const shown: Record<string, unknown> = { url: reply.url.href, operation: reply.operation };
+  const shown: Record<string, unknown> = {
+    url: _shownUrl(reply.url).href,
+    operation: reply.operation,
+  };
   if (reply.operation === "custom") shown.method = reply.method;
   shown.state = reply.isFinished ? "finished" : reply.isRunning ? "running" : "idle";
   shown.status = reply.status;

@@ -3,6 +3,7 @@ import { KvCache } from "../../src/cache/kv_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
 import { bodyOf, manualClock, pattern } from "../_helpers/cache_store_suite.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
+import { encodeRecord } from "../../src/_kv_record.ts";
 
 const PREFIX = ["netaccess", "cache"];
 const CHUNK = 65536;
@@ -192,4 +193,69 @@ Deno.test("KvCache keys a URL without its fragment, an empty one included", asyn
     (await cache.metaData("https://example.com/page#"))?.url,
     "https://example.com/page",
   );
+});
+
+/** A record of the format after this one, as a later version sharing the database writes it. */
+function newerRecord(meta: Record<string, unknown>, rest = new Uint8Array(0)): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const record = new Uint8Array(5 + json.length + rest.length);
+  record[0] = 3;
+  new DataView(record.buffer).setUint32(1, json.length);
+  record.set(json, 5);
+  record.set(rest, 5 + json.length);
+  return record;
+}
+
+Deno.test("KvCache misses a record of a newer format and its housekeeping leaves it in place", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using kv = await Deno.openKv(`${dir}/cache.sqlite3`);
+    const time = manualClock();
+    await using cache = await KvCache.open({ kv, clock: time.clock, maxSize: 4096 });
+    const url = "https://example.com/newer";
+    const entryKey = [...PREFIX, "e", url, ""];
+    // A later version's entry, its body in chunks under a generation record of its format, a
+    // retired body of its own, and a body of this format its entry may still reference.
+    const later: [Deno.KvKey, Uint8Array][] = [
+      [entryKey, newerRecord({ url, variant: "", size: 100, generation: "g3" })],
+      [[...PREFIX, "g", "g3"], newerRecord({ state: "published", url, chunks: 1 })],
+      [[...PREFIX, "c", "g3", 0], pattern(3, 100)],
+      [[...PREFIX, "g", "old3"], newerRecord({ state: "retired", url, touchedAt: 0 })],
+      [[...PREFIX, "r", time.clock() - 3_600_000, "old3"], new Uint8Array(0)],
+      [
+        [...PREFIX, "g", "g2"],
+        encodeRecord({ state: "published", url, chunks: 1, touchedAt: time.clock() }),
+      ],
+      [[...PREFIX, "c", "g2", 0], pattern(2, 100)],
+    ];
+    for (const [key, value] of later) await kv.set(key, value);
+    const snapshot = async () =>
+      (await Array.fromAsync(kv.list({ prefix: PREFIX })))
+        .filter((item) => !(item.key[2] === "n" && item.key.length === 3))
+        .map((item) => [item.key, item.value]);
+    const before = await snapshot();
+    // A corrupt record of this format stays a miss that is cleaned up.
+    const corruptKey = [...PREFIX, "e", "https://example.com/corrupt", ""];
+    await kv.set(corruptKey, new Uint8Array([2, 0, 0, 0, 2, 0x7b]));
+
+    assert.equal(await cache.metaData(url), null, "a miss");
+    assert.deepEqual(await cache.variants(url), []);
+    assert.equal(await cache.metaData("https://example.com/corrupt"), null);
+    assert.equal((await kv.get(corruptKey)).versionstamp, null, "the corrupt record is removed");
+    // Eviction: entries of this version over maxSize go, the later version's stays.
+    for (let i = 0; i < 4; i++) {
+      await cache.insert(meta(`https://example.com/${i}`), [pattern(i, 2000)]);
+    }
+    time.advance(3_600_000); // past every grace period
+    await cache.expire();
+    for (let i = 0; i < 4; i++) await cache.remove(`https://example.com/${i}`);
+    assert.deepEqual(await snapshot(), before, "every record of the later version is as written");
+
+    // An explicit removal is not housekeeping: it removes the later version's entry too.
+    assert.equal(await cache.remove(url), true);
+    assert.equal((await kv.get(entryKey)).versionstamp, null);
+    assert.equal(await cache.cacheSize(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -9,6 +9,7 @@ import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { fakeClock } from "../_helpers/fake_clock.ts";
+import { CookieJar as ToughCookieJar } from "tough-cookie";
 
 const START = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
@@ -54,6 +55,35 @@ Deno.test("CookieJar sends a host-only cookie to its host alone, a domain cookie
       ["host", "www.example.com", true],
       ["dom", "example.com", false],
     ]);
+  });
+});
+
+Deno.test("CookieJar: on the apex host, a host-only cookie and a Domain cookie of the same name and path are one cookie (RFC 6265 section 5.3 step 11), as in tough-cookie", async (t) => {
+  const url = "https://example.com/";
+  const reference = new ToughCookieJar();
+  await reference.setCookie("a=1", url);
+  await reference.setCookie("a=2; Domain=example.com", url);
+  const tough = (await reference.getCookies(url, { allPaths: true }))
+    .map((c) => [c.key, c.value, c.domain, c.hostOnly]);
+  assert.deepEqual(tough, [["a", "2", "example.com", false]]);
+  await eachJar(t, {}, async (jar, time) => {
+    await jar.setCookiesFromUrl(["a=1"], url);
+    time.advance(MINUTE);
+    // Same name, domain and path: the Domain cookie replaces the host-only one.
+    await jar.setCookiesFromUrl(["a=2; Domain=example.com"], url);
+    let all = await jar.allCookies();
+    assert.deepEqual(all.map((c) => [c.name, c.value, c.domain, c.hostOnly]), tough);
+    assert.equal(all[0]!.creationTime, START, "the old cookie's creation time is kept");
+    assert.equal(await header(jar, url), "a=2");
+    assert.equal(await header(jar, "https://sub.example.com/"), "a=2");
+    // And the other way round: a host-only cookie replaces the Domain cookie.
+    await jar.setCookiesFromUrl(["a=3"], url);
+    all = await jar.allCookies();
+    assert.deepEqual(all.map((c) => [c.name, c.value, c.domain, c.hostOnly]), [
+      ["a", "3", "example.com", true],
+    ]);
+    assert.equal(await header(jar, url), "a=3");
+    assert.equal(await header(jar, "https://sub.example.com/"), null);
   });
 });
 

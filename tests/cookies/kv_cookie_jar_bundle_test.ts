@@ -310,3 +310,35 @@ Deno.test("KvCookieJar: a bundle that claims parts it does not have fails no rep
     });
   }
 });
+
+Deno.test("KvCookieJar misses a bundle of a newer format and never removes or rewrites it", async () => {
+  await using db = await tempDb();
+  await using jar = await KvCookieJar.open({
+    path: db.path,
+    clock: () => START,
+    maxCookiesPerDomain: 2,
+  });
+  const url = "https://example.com/";
+  const key = [...P, "d", "example.com", "example.com"];
+  // What a later version sharing the database might write: format byte 3.
+  const newer = encodeRecord({ tag: "t", parts: 1, cookies: [{ name: "n", value: "v" }] });
+  newer[0] = 3;
+  await using kv = await Deno.openKv(db.path);
+  await kv.set(key, newer);
+  const { versionstamp } = await kv.get(key);
+
+  assert.deepEqual(await jar.cookiesForUrl(url), [], "a miss");
+  assert.deepEqual(await jar.allCookies(), []);
+  // Cookies of the same domain, host-only and with a Domain attribute, are not stored in it.
+  await jar.setCookiesFromUrl(["a=1", "b=2; Domain=example.com"], url);
+  assert.equal(await jar.insertCookie({ name: "c", value: "3", domain: "example.com" }), true);
+  await jar.deleteCookie({ name: "n", domain: "example.com" });
+  await jar.setCookiesFromUrl(["x=1; Max-Age=0"], url);
+  assert.deepEqual(await jar.cookiesForUrl(url), []);
+  // Another domain of the site, and its eviction and recount, leave it too.
+  await jar.setCookiesFromUrl(["w=1", "v=2", "u=3"], "https://www.example.com/");
+  assert.equal(cookieHeader(await jar.cookiesForUrl("https://www.example.com/")), "v=2; u=3");
+  const after = await kv.get<Uint8Array>(key);
+  assert.equal(after.versionstamp, versionstamp, "left as the later version wrote it");
+  assert.deepEqual(after.value, newer);
+});

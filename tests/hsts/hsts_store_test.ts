@@ -504,6 +504,18 @@ Deno.test("KvHstsStore ignores and removes corrupt values", async () => {
   assert.equal((await kv.get(["p", "worse.example"])).value, null);
 });
 
+Deno.test("KvHstsStore misses a policy of a newer format and leaves it in place", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  await using store = await KvHstsStore.open({ kv, clock, prefix: ["p"] });
+  // What a later version sharing the database might write: format byte 3.
+  const newer = new Uint8Array([3, 0, 0, 0, 2, 0x7b, 0x7d]);
+  await kv.set(["p", "newer.example"], newer);
+  assert.equal(await store.isKnownHost("newer.example"), false);
+  assert.deepEqual(await store.all(), []);
+  assert.deepEqual((await kv.get(["p", "newer.example"])).value, newer);
+});
+
 Deno.test("KvHstsStore writes policies as records other runtimes decode, and reads 0.1.0 ones", async () => {
   await using kv = await Deno.openKv(":memory:");
   const { clock } = testClock();

@@ -247,6 +247,59 @@ Deno.test("redirect layer strips credentials and cookies when the origin changes
   });
 });
 
+Deno.test("redirect layer: userinfo in a Location answers that hop's challenge, as a request URL's does, and is shown nowhere", async (t) => {
+  const basic = `Basic ${btoa("u@x:p:ss")}`;
+  await using b = recordingServer((request) =>
+    request.headers.get("authorization") === basic
+      ? new Response("in", { headers: { "cache-control": "max-age=60" } })
+      : new Response("who?", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } })
+  );
+  const plain = `http://localhost:${b.port}/dest?q=1`;
+  const withUserinfo = `http://u%40x:p%3Ass@localhost:${b.port}/dest?q=1`;
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = closed.addr.port;
+  closed.close();
+  await using a = recordingServer((_request, url) =>
+    url.pathname === "/start"
+      ? redirect(302, withUserinfo)
+      : redirect(302, `http://u:hop-secret@127.0.0.1:${closedPort}/gone`)
+  );
+  const leaks = (text: string) => /u%40x|p%3Ass|p:ss|hop-secret|u:/.test(text);
+
+  await t.step("a request URL's userinfo answers a Basic challenge", async () => {
+    await using manager = new NetworkAccessManager({ cookieJar: null });
+    assert.equal(await manager.get(withUserinfo).text(), "in");
+  });
+  await t.step("so does a Location's, for its hop only", async () => {
+    b.seen.length = a.seen.length = 0;
+    const cache = new MemoryCache();
+    await using manager = new NetworkAccessManager({ cookieJar: null, cache });
+    const finished: string[] = [];
+    manager.addEventListener("finished", (e) => finished.push(e.reply.url.href));
+    const reply = manager.get(`${a.url}/start`);
+    const events: RedirectDetails[] = [];
+    reply.addEventListener("redirected", (e) => events.push(e as RedirectedEvent));
+    assert.equal(await reply.text(), "in");
+    assert.deepEqual(b.seen.map((seen) => seen.headers.get("authorization")), [null, basic]);
+    assert.ok(b.seen.every((seen) => !leaks(`${seen.path} ${seen.headers.get("host")}`)));
+    assert.ok(a.seen.every((seen) => seen.headers.get("authorization") === null));
+    assert.equal(reply.url.href, plain);
+    assert.deepEqual(reply.redirects.map(String), [plain]);
+    assert.deepEqual(events.map((e) => [e.url.href, e.from.href]), [[plain, `${a.url}/start`]]);
+    assert.deepEqual(finished, [plain]);
+    assert.equal(leaks(Deno.inspect(reply, { depth: 4 })), false, Deno.inspect(reply));
+    assert.equal((await cache.metaData(plain))?.url, plain, "cached under the URL without it");
+  });
+  await t.step("a hop that fails names its URL without userinfo", async () => {
+    await using manager = new NetworkAccessManager({ cookieJar: null });
+    const reply = manager.get(`${a.url}/away`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+    assert.equal(reply.url.href, `http://127.0.0.1:${closedPort}/gone`);
+    assert.equal(leaks(reply.errorString), false, reply.errorString);
+  });
+});
+
 Deno.test("redirect layer never lets a cookie of one host reach another host", async () => {
   await using b = recordingServer(() => new Response("b"));
   const bUrl = `http://localhost:${b.port}`;
