@@ -206,23 +206,3 @@ Deno.test("cli: --netrc, --netrc-optional and --netrc-file send the host's crede
     await Deno.remove(home, { recursive: true });
   }
 });
-
-Deno.test("cli: --help names -K, the .netrc options, --resolve, --post30x and --retry-max-time", async () => {
-  const { code, out } = await runCli(["--help"]);
-  assert.equal(code, 0);
-  for (
-    const option of [
-      "-K, --config FILE",
-      "--netrc ",
-      "--netrc-optional",
-      "--netrc-file FILE",
-      "--resolve H:P:ADDR",
-      "--post301, --post302, --post303",
-      "--retry-max-time S",
-      "--url URL",
-      "--no-OPTION",
-    ]
-  ) {
-    assert.ok(out.includes(option), `--help names ${option}`);
-  }
-});
