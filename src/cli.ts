@@ -25,7 +25,8 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { HELP, parse, USAGE, type Values } from "./cli/_args.ts";
+import { HELP, OPTION_TABLE, parse, USAGE, type Values } from "./cli/_args.ts";
+import { expandConfig } from "./cli/_config.ts";
 import { run } from "./cli/_run.ts";
 import { writeAll } from "./cli/_transfer.ts";
 import { Exit, EXIT_CODES } from "./cli/exit_codes.ts";
@@ -55,8 +56,13 @@ export async function main(args: string[]): Promise<number> {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parse(args));
+    ({ values, positionals } = parse(await expandConfig(args, OPTION_TABLE)));
   } catch (error) {
+    if (error instanceof Exit) {
+      stderr(`netaccess: ${error.message}`);
+      if (error.usage) stderr(USAGE);
+      return error.code;
+    }
     const message = (error as Error).message.split("\n")[0]!.replace(
       /\. To specify a positional.*$/,
       "",

@@ -159,6 +159,54 @@ export interface NetworkRequestInit {
   redirectPolicy?: RedirectPolicy;
   /** The most redirects followed; `undefined` means the manager's (50 by default). */
   maxRedirects?: number;
+  /**
+   * The redirect statuses (of 301, 302 and 303) after which a POST is sent again as a POST,
+   * with its body, as curl's `--post301`, `--post302` and `--post303`; after the others it
+   * becomes a GET without body, as browsers and `fetch` do.
+   *
+   * @example A POST that a 302 sends on, body and all
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * const seen: string[] = [];
+   * await using manager = new NetworkAccessManager({
+   *   transport: async ({ url, method }) => {
+   *     seen.push(`${method} ${url.pathname}`);
+   *     return url.pathname === "/old" ? Response.redirect("https://example.com/new", 302) : new Response("ok");
+   *   },
+   * });
+   * const reply = manager.post("https://example.com/old", "a=1", { postRedirects: [302] });
+   * await reply.finished;
+   * assert.deepEqual(seen, ["POST /old", "POST /new"]);
+   * ```
+   * @default {[]}
+   */
+  postRedirects?: readonly number[];
+  /**
+   * Whether every redirect hop is sent with the request's method, where a 301 or 302 after a
+   * POST, or a 303, would make it a GET: its body is dropped all the same (unless
+   * `postRedirects` keeps it). This is what curl does with `-X METHOD` and `-L`; it is not
+   * what the HTTP specification asks of a 303.
+   *
+   * @example A DELETE that a 303 leaves a DELETE
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * const seen: string[] = [];
+   * await using manager = new NetworkAccessManager({
+   *   transport: async ({ url, method }) => {
+   *     seen.push(`${method} ${url.pathname}`);
+   *     return url.pathname === "/a" ? Response.redirect("https://example.com/b", 303) : new Response("ok");
+   *   },
+   * });
+   * await manager.deleteResource("https://example.com/a", { keepRedirectMethod: true }).finished;
+   * assert.deepEqual(seen, ["DELETE /a", "DELETE /b"]);
+   * ```
+   * @default {false}
+   */
+  keepRedirectMethod?: boolean;
   /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
   transferTimeout?: number;
   /**
@@ -227,6 +275,8 @@ const INIT_OPTIONS = Object.keys(
     cookieSaveControl: 1,
     redirectPolicy: 1,
     maxRedirects: 1,
+    postRedirects: 1,
+    keepRedirectMethod: 1,
     transferTimeout: 1,
     timeout: 1,
     signal: 1,
@@ -249,6 +299,20 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
   checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
   checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
+  const post = attributes.postRedirects;
+  if (
+    post !== undefined &&
+    (!Array.isArray(post) ||
+      post.some((status) => status !== 301 && status !== 302 && status !== 303))
+  ) {
+    throw new TypeError(
+      `${what}: 'postRedirects' must be an array of 301, 302 and 303, got ${describe(post)}`,
+    );
+  }
+  const keep = attributes.keepRedirectMethod;
+  if (keep !== undefined && typeof keep !== "boolean") {
+    throw new TypeError(`${what}: 'keepRedirectMethod' must be a boolean, got ${describe(keep)}`);
+  }
   checkTimer(what, "transferTimeout", attributes.transferTimeout);
   checkTimer(what, "timeout", attributes.timeout);
   checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
@@ -397,6 +461,10 @@ export class NetworkRequest {
   redirectPolicy: RedirectPolicy | undefined;
   /** The most redirects followed; `undefined` means the manager's. */
   maxRedirects: number | undefined;
+  /** The redirect statuses (301, 302, 303) after which a POST stays a POST, with its body. */
+  postRedirects: readonly number[] | undefined;
+  /** Whether every redirect hop keeps the request's method (curl's `-X` with `-L`). */
+  keepRedirectMethod: boolean;
   /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
   transferTimeout: number | undefined;
   /** Total timeout in milliseconds (0 = off); `undefined` means the manager's. */
@@ -507,6 +575,8 @@ export class NetworkRequest {
     this.cookieSaveControl = init.cookieSaveControl ?? "automatic";
     this.redirectPolicy = init.redirectPolicy;
     this.maxRedirects = init.maxRedirects;
+    this.postRedirects = init.postRedirects;
+    this.keepRedirectMethod = init.keepRedirectMethod ?? false;
     this.transferTimeout = init.transferTimeout;
     this.timeout = init.timeout;
     this.signal = init.signal;
@@ -541,6 +611,8 @@ export class NetworkRequest {
       cookieSaveControl: changes.cookieSaveControl ?? this.cookieSaveControl,
       redirectPolicy: changes.redirectPolicy ?? this.redirectPolicy,
       maxRedirects: changes.maxRedirects ?? this.maxRedirects,
+      postRedirects: changes.postRedirects ?? this.postRedirects,
+      keepRedirectMethod: changes.keepRedirectMethod ?? this.keepRedirectMethod,
       transferTimeout: changes.transferTimeout ?? this.transferTimeout,
       timeout: changes.timeout ?? this.timeout,
       signal: changes.signal ?? this.signal,

@@ -78,6 +78,23 @@ export interface RetryOptions {
    */
   maxRetryAfter?: number;
   /**
+   * The latest a retry may start, in milliseconds after the first attempt of the request (of
+   * each redirect hop, which is retried on its own): a wait (backoff or `Retry-After`) that
+   * would end later is not started, and the reply ends with what the last attempt gave, its
+   * response or its error. `undefined` sets no limit.
+   *
+   * @example Retrying for at most 5 seconds, however many retries that leaves
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { NetworkAccessManager } from "@netaccess/core";
+   *
+   * await using manager = new NetworkAccessManager({ retry: { limit: 10, maxRetryTime: 5_000 } });
+   * assert.deepEqual(manager.retry, { limit: 10, maxRetryTime: 5000 });
+   * ```
+   * @default {undefined}
+   */
+  maxRetryTime?: number;
+  /**
    * Waits `ms` milliseconds, or until `signal` aborts. Replace it to run tests without real
    * waits.
    * @default {a setTimeout-based wait}
@@ -95,6 +112,8 @@ export interface RetrySettings {
   backoffLimit: number;
   jitter: boolean;
   maxRetryAfter: number;
+  /** The latest a retry may start after the first attempt (ms), or `Infinity`. */
+  maxRetryTime: number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -147,6 +166,7 @@ const RETRY_OPTIONS = Object.keys(
     backoffLimit: 1,
     jitter: 1,
     maxRetryAfter: 1,
+    maxRetryTime: 1,
     sleep: 1,
   } satisfies Record<keyof RetryOptions, 1>,
 );
@@ -196,6 +216,7 @@ export function checkRetry(what: string, value: unknown): void {
     options.maxRetryAfter,
     "with 0 any Retry-After wait fails the reply at once",
   );
+  checkInteger(what, "retry.maxRetryTime", options.maxRetryTime, 0);
   checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
   checkList(what, "retry.statusCodes", options.statusCodes, isStatus, "HTTP statuses (100-599)");
   checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes");
@@ -264,6 +285,7 @@ export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySet
     backoffLimit: options.backoffLimit ?? 30_000,
     jitter: options.jitter ?? true,
     maxRetryAfter: options.maxRetryAfter ?? 60_000,
+    maxRetryTime: options.maxRetryTime ?? Infinity,
     sleep: options.sleep ?? sleep,
   };
 }

@@ -15,6 +15,8 @@ import { DATA_OPTIONS, type DataArg } from "./_data.ts";
 import type { FormArg } from "./_form.ts";
 import { writeOutFormat } from "./_write_out.ts";
 import { statePathHint } from "./state_path.ts";
+import type { OptionTable } from "./_config.ts";
+import { netrcAuthorizations, netrcUser, readNetrc } from "./_netrc.ts";
 
 /** The one-line usage, shown after a bad argument. */
 export const USAGE = "usage: netaccess [options] URL... (netaccess --help for the options)";
@@ -52,6 +54,10 @@ Request
                             response with -L: redirects too)
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
+      --netrc               the credentials of the URL's host from ~/.netrc (machine,
+                            default, login, password; -u wins); no file: exit 26
+      --netrc-optional      as --netrc, and no file is no credentials
+      --netrc-file FILE     as --netrc, with FILE instead of ~/.netrc
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
   -e, --referer URL         the Referer header (-H "Referer: ..." wins)
   -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
@@ -67,6 +73,11 @@ Redirects
                             other hosts redirected to as well (by default only to the URL's)
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
                             not from https to http), same-origin, user-verified, manual
+                            (the method of -X goes to every hop, as curl's; the body is
+                            dropped where a POST would become a GET)
+      --post301, --post302, --post303
+                            a POST stays a POST, with its body, after that redirect
+                            (by default it becomes a GET, as in curl and browsers)
 Output
   -o, --output FILE         write the body to FILE (- for stdout); one -o for each URL,
                             in order, the URLs after them to stdout
@@ -107,6 +118,12 @@ Network
       --retry N             retry failed idempotent requests up to N times
       --retry-delay S       wait S seconds before each retry (default: a backoff from
                             0.3 s, doubled each time)
+      --retry-max-time S    no retry starts more than S seconds after the request's
+                            first attempt (each redirect hop's own; 0: no limit)
+      --resolve H:P:ADDR    connect to ADDR (ADDR,ADDR: the next when one fails) for host
+                            H (* for any), port P, keeping the name in Host (the request
+                            line carries the whole URL); http: only: Deno's fetch cannot
+                            check an https certificate on a connection to another address
       --parallel N          transfer up to N URLs at once (each to its own file, with -O)
 TLS
       --cacert FILE         trust the CA certificates (PEM) in FILE
@@ -114,6 +131,13 @@ TLS
       --key FILE            private key (PEM) of --cert
                             (no -k/--insecure: Deno has no per-client switch to skip
                             certificate checks; trust the server's CA with --cacert)
+General
+  -K, --config FILE         read options from FILE (- for stdin), where -K stands: lines
+                            of "name = value", "name value", "--name value" or "-n value",
+                            values in "quotes" with \\" \\\\ \\t \\n escapes, # comments,
+                            url = URL; the options after -K override the file's
+      --url URL             a URL, as one given without an option
+      --no-OPTION           switch a boolean option off (one a -K file turned on)
   -h, --help                this help
   -V, --version             the version
 
@@ -137,6 +161,9 @@ const OPTIONS = {
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
+  netrc: { type: "boolean" },
+  "netrc-optional": { type: "boolean" },
+  "netrc-file": { type: "string" },
   cookie: { type: "string", short: "b" },
   "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
@@ -146,6 +173,9 @@ const OPTIONS = {
   "location-trusted": { type: "boolean" },
   "max-redirs": { type: "string" },
   "redirect-policy": { type: "string" },
+  post301: { type: "boolean" },
+  post302: { type: "boolean" },
+  post303: { type: "boolean" },
   output: { type: "string", short: "o", multiple: true },
   "output-dir": { type: "string" },
   "create-dirs": { type: "boolean" },
@@ -172,6 +202,8 @@ const OPTIONS = {
   "transfer-timeout": { type: "string" },
   retry: { type: "string" },
   "retry-delay": { type: "string" },
+  "retry-max-time": { type: "string" },
+  resolve: { type: "string", multiple: true },
   parallel: { type: "string" },
   cacert: { type: "string" },
   cert: { type: "string" },
@@ -179,7 +211,18 @@ const OPTIONS = {
   insecure: { type: "boolean", short: "k" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
+  url: { type: "string", multiple: true },
 } as const;
+
+/** The kinds of the options and the long names of the short ones, for `-K` files. */
+export const OPTION_TABLE: OptionTable = {
+  kinds: new Map(Object.entries(OPTIONS).map(([name, option]) => [name, option.type])),
+  shorts: new Map(
+    Object.entries(OPTIONS).flatMap(([name, option]) =>
+      "short" in option ? [[option.short, name] as const] : []
+    ),
+  ),
+};
 
 export const REDIRECT_POLICIES = ["manual", "no-less-safe", "same-origin", "user-verified"];
 
@@ -288,10 +331,36 @@ export interface Plan extends RequestParts {
   writeOut: string | undefined;
   /** `--location-trusted`: credentials go to every host redirected to. */
   locationTrusted: boolean;
+  /** `--netrc`: the `Authorization` of each URL whose host the `.netrc` file has credentials for. */
+  authorizations: Map<URL, string>;
+  /** `--post301`, `--post302`, `--post303`: the redirects after which a POST stays a POST. */
+  postRedirects: number[];
+  /** `-X` with `-L`: every redirect hop is sent with the method of `-X`, as in curl. */
+  keepRedirectMethod: boolean;
 }
 
+/**
+ * As curl: `--no-NAME` switches the boolean option NAME off, for those whose `no-NAME` is no
+ * option of its own (`--no-cache` is one).
+ */
+const NEGATIONS: ReadonlyMap<string, string> = new Map(
+  Object.entries(OPTIONS).flatMap(([name, option]) =>
+    option.type === "boolean" && !(`no-${name}` in OPTIONS) ? [[`no-${name}`, name] as const] : []
+  ),
+);
+const PARSED_OPTIONS = {
+  ...OPTIONS,
+  ...Object.fromEntries([...NEGATIONS.keys()].map((name) => [name, { type: "boolean" }])),
+} as typeof OPTIONS;
+
 function parsed(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  return parseArgs({
+    args,
+    options: PARSED_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+    tokens: true,
+  });
 }
 
 /** The options that send data or form fields, whose order makes the body. */
@@ -313,6 +382,7 @@ const NUMBER_OPTIONS = new Map([
   ["--connect-timeout", "connect-timeout"],
   ["--retry", "retry"],
   ["--retry-delay", "retry-delay"],
+  ["--retry-max-time", "retry-max-time"],
   ["--parallel", "parallel"],
 ]);
 
@@ -342,12 +412,27 @@ function joinNumberValues(args: string[]): string[] {
 export function parse(args: string[]): { values: Values; positionals: string[] } {
   const { values, positionals, tokens } = parsed(joinNumberValues(args));
   const sends: (DataArg | FormArg)[] = [];
+  // The URLs in the order given, with those of --url (and of `url` in a -K file).
+  const urls: string[] = [];
+  const switches = values as Record<string, unknown>;
   for (const token of tokens) {
+    // The last of --NAME and --no-NAME wins.
+    const negated = token.kind === "option" ? NEGATIONS.get(token.name) : undefined;
+    if (negated !== undefined) {
+      delete switches[(token as { name: string }).name];
+      switches[negated] = false;
+    } else if (token.kind === "option" && NEGATIONS.has(`no-${token.name}`)) {
+      switches[token.name] = true;
+    }
     if (token.kind === "option" && SENDS.has(token.name) && token.value !== undefined) {
       sends.push({ option: token.name, value: token.value } as DataArg | FormArg);
+    } else if (token.kind === "option" && token.name === "url" && token.value !== undefined) {
+      urls.push(token.value);
+    } else if (token.kind === "positional") {
+      urls.push(token.value);
     }
   }
-  return { values: { ...values, sends }, positionals };
+  return { values: { ...values, sends }, positionals: values.url ? urls : positionals };
 }
 
 /** Checks the arguments and makes the plan of a run. */
@@ -419,10 +504,16 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   const writeOut = values["write-out"] === undefined
     ? undefined
     : await writeOutFormat(values["write-out"], formatWarnings);
+  // As curl: -u wins over the .netrc file, which gives the password of a -u USER alone.
+  const netrc = await readNetrc(values);
+  const user = values.user === undefined ? undefined : netrcUser(netrc, values.user, urls[0]!);
   const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
-    values,
+    { ...values, user },
     urls,
   );
+  const authorizations = netrc === null || user !== undefined || headers.has("authorization")
+    ? new Map<URL, string>()
+    : netrcAuthorizations(netrc, urls, values["netrc-optional"] ?? false);
   warnings.push(...formatWarnings);
   if (files.length > urls.length) {
     warnings.push(
@@ -464,5 +555,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     dumpHeader: values["dump-header"],
     writeOut,
     locationTrusted: values["location-trusted"] ?? false,
+    authorizations,
+    postRedirects: ([301, 302, 303] as const).filter((status) => values[`post${status}`]),
+    keepRedirectMethod: values.request !== undefined,
   };
 }

@@ -29,6 +29,7 @@ import { type Hop, redact } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
+import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
 import { PROXY_VARIABLES } from "../proxy/system_proxy.ts";
 
 /**
@@ -50,6 +51,10 @@ export async function run(
   const retryDelay = values["retry-delay"]?.trim() === "0"
     ? undefined
     : seconds("retry-delay", values["retry-delay"]);
+  // As curl's --retry-max-time: no retry starts after that long (0: no limit).
+  const retryMaxTime = values["retry-max-time"]?.trim() === "0"
+    ? undefined
+    : seconds("retry-max-time", values["retry-max-time"]);
   // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
   const redirectPolicy = values["redirect-policy"] ??
     (values.location || values["location-trusted"] ? undefined : "manual");
@@ -78,6 +83,9 @@ export async function run(
     cert: await readText(values.cert, "the --cert file"),
     key: await readText(values.key!, "the --key file"),
   };
+  const resolveEntries = parseResolve(values.resolve ?? []);
+  checkResolve(resolveEntries, settings.urls);
+  using resolving = resolveEntries.length > 0 ? resolver(resolveEntries) : null;
   const statePath = values.state ?? defaultStatePath();
   await using state = await openState(statePath, settings, (line) => stderr(`netaccess: ${line}`));
   if (settings.cookieFile !== undefined && state.cookieJar !== null) {
@@ -112,12 +120,17 @@ export async function run(
       ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
       ...(retry !== undefined
         ? {
-          retry: retry === 0 ? false : retryDelay === undefined ? retry : {
-            limit: retry,
-            delay: retryDelay,
-            backoffLimit: retryDelay,
-            jitter: false,
-          },
+          retry: retry === 0
+            ? false
+            : retryDelay === undefined && retryMaxTime === undefined
+            ? retry
+            : {
+              limit: retry,
+              ...(retryDelay !== undefined
+                ? { delay: retryDelay, backoffLimit: retryDelay, jitter: false }
+                : {}),
+              ...(retryMaxTime !== undefined ? { maxRetryTime: retryMaxTime } : {}),
+            },
         }
         : {}),
       ...(redirectPolicy ? { redirectPolicy: redirectPolicy as RedirectPolicy } : {}),
@@ -181,6 +194,7 @@ export async function run(
     return response;
   };
   manager.use(network, "network");
+  if (resolving !== null) manager.use(resolving.layer, "network");
 
   const controller = new AbortController();
   let interrupted = false;

@@ -173,8 +173,16 @@ export async function transfer(
   const file = outputFile(url, settings);
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
+  const authorization = settings.authorizations.get(url);
+  let headers = settings.headers;
+  if (authorization !== undefined) {
+    headers = new Headers(headers);
+    headers.set("authorization", authorization);
+  }
   const request = new NetworkRequest(url, {
-    headers: settings.headers,
+    headers,
+    ...(settings.keepRedirectMethod ? { keepRedirectMethod: true } : {}),
+    ...(settings.postRedirects.length > 0 ? { postRedirects: settings.postRedirects } : {}),
     signal,
     ...(loadControl ? { cacheLoadControl: loadControl } : {}),
   });

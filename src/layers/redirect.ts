@@ -69,15 +69,23 @@ function fail(code: NetworkErrorCode, message: string, cause?: unknown): never {
   throw new NetworkReplyError(code, message, cause === undefined ? {} : { cause });
 }
 
-/** The next hop's method and whether the body (and its `Content-*` headers) is dropped. */
-function nextMethod(status: number, method: string): { method: string; dropBody: boolean } {
-  if ((status === 301 || status === 302) && method === "POST") {
-    return { method: "GET", dropBody: true };
+/**
+ * The next hop's method and whether the body (and its `Content-*` headers) is dropped: a POST
+ * after a 301 or 302, and any method but GET and HEAD after a 303, become a GET without body,
+ * unless the request's `postRedirects` keeps that POST, or its `keepRedirectMethod` the method.
+ */
+function nextMethod(
+  status: number,
+  method: string,
+  request: Exchange["request"],
+): { method: string; dropBody: boolean } {
+  const rewritten = ((status === 301 || status === 302) && method === "POST") ||
+    (status === 303 && method !== "HEAD" && method !== "GET");
+  if (!rewritten) return { method, dropBody: false };
+  if (method === "POST" && request.postRedirects?.includes(status)) {
+    return { method, dropBody: false };
   }
-  if (status === 303 && method !== "HEAD" && method !== "GET") {
-    return { method: "GET", dropBody: true };
-  }
-  return { method, dropBody: false };
+  return { method: request.keepRedirectMethod ? method : "GET", dropBody: true };
 }
 
 /**
@@ -349,7 +357,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
         if (policy === "user-verified") await verify(settings, exchange, details);
         throwIfReplyFinished(exchange); // aborted while the verifier decided
 
-        const { method, dropBody } = nextMethod(status, hop.method);
+        const { method, dropBody } = nextMethod(status, hop.method, exchange.request);
         let body = hop.body;
         headers = new Headers(headers);
         if (dropBody) {

@@ -51,12 +51,15 @@ function wait(
 }
 
 /**
- * Whether a wait of `ms` would end after the reply's total timeout: then it is not started, and
- * the reply ends with what the attempt gave (its response or error) instead of a timeout.
+ * Whether a wait of `ms` would end after the reply's total timeout, or after the latest a retry
+ * may start (`latest`, a `performance.now()` time): then it is not started, and the reply ends
+ * with what the attempt gave (its response or error) instead of a timeout.
  */
-function outlasts(reply: NetworkReply, ms: number): boolean {
+function outlasts(reply: NetworkReply, ms: number, latest: number): boolean {
   const { deadline } = replyAbortSource(reply);
-  return deadline !== Infinity && ms >= deadline - performance.now();
+  if (deadline === Infinity && latest === Infinity) return false;
+  const now = performance.now();
+  return ms >= deadline - now || now + ms > latest;
 }
 
 /**
@@ -103,6 +106,10 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       return await next(exchange);
     }
     const replayable = exchange.body === null || exchange.body.replayable;
+    // `maxRetryTime`: no retry starts later than this (`performance.now()` time).
+    const latest = settings.maxRetryTime === Infinity
+      ? Infinity
+      : performance.now() + settings.maxRetryTime;
     for (let attempt = 1;; attempt++) {
       const canRetry = replayable && attempt <= settings.limit;
       let response: Response;
@@ -113,7 +120,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         const failure = classifyError(error, exchange.url, "connect");
         if (!retryableError(failure, settings.errorCodes)) throw error;
         const delay = backoff(settings, attempt);
-        if (outlasts(exchange.reply, delay)) throw error;
+        if (outlasts(exchange.reply, delay, latest)) throw error;
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
@@ -129,7 +136,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       // (RFC 9110, 15.5.14): as ky and got, a 413 is retried only after its Retry-After.
       if (retryAfter === null && response.status === 413) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
-      if (outlasts(exchange.reply, delay)) return response;
+      if (outlasts(exchange.reply, delay, latest)) return response;
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event

@@ -745,3 +745,39 @@ Deno.test("retry works against a loopback server with real waits", async () => {
 Deno.test("retry leaves no unhandled rejection behind", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("retry starts no retry later than maxRetryTime after the first attempt", async (t) => {
+  await t.step(
+    "a wait that would end past it is not started: the last response is the answer",
+    async () => {
+      const { waits, sleep } = recordingSleep();
+      await using mocked = createMockManager({
+        retry: { limit: 5, delay: 300, jitter: false, maxRetryTime: 500, sleep },
+      });
+      mocked.mock.route("GET", "/thing", { status: 503, body: "busy" });
+      const reply = mocked.manager.get(URL_);
+      assert.equal(await reply.text(), "busy");
+      assert.equal(reply.status, 503);
+      // 300 ms ends within 500 ms of the first attempt; the next, 600 ms, would not.
+      assert.deepEqual(waits, [300]);
+      assert.equal(mocked.mock.calls, 2);
+    },
+  );
+  await t.step("after a connection error, the error is the answer", async () => {
+    const { waits, sleep } = recordingSleep();
+    await using mocked = createMockManager({
+      retry: { limit: 5, delay: 300, jitter: false, maxRetryTime: 200, sleep },
+    });
+    mocked.mock.fail("GET", "/thing", NetworkError.ConnectionRefusedError);
+    const reply = mocked.manager.get(URL_);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+    assert.deepEqual(waits, []);
+  });
+  await t.step("it is checked", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ retry: { maxRetryTime: -1 } }),
+      /'retry\.maxRetryTime' must be /,
+    );
+  });
+});

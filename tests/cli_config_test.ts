@@ -1,0 +1,208 @@
+/**
+ * The command line's options from files, as curl reads them: -K/--config files and the
+ * credentials of --netrc, --netrc-optional and --netrc-file.
+ */
+
+import assert from "node:assert/strict";
+import { runCli } from "./_helpers/cli.ts";
+import { serve } from "./_helpers/server.ts";
+import { EXIT_CODES } from "../src/cli.ts";
+import { configArgs } from "../src/cli/_config.ts";
+import { OPTION_TABLE } from "../src/cli/_args.ts";
+import { netrcEntry } from "../src/cli/_netrc.ts";
+
+/** A loopback server that answers with what it was sent: method, path, headers and body. */
+function echoServer() {
+  return serve(async (request) => {
+    const url = new URL(request.url);
+    return Response.json({
+      method: request.method,
+      target: url.pathname + url.search,
+      headers: Object.fromEntries(request.headers),
+      body: await request.text(),
+    });
+  });
+}
+
+Deno.test("cli: -K reads curl's config file syntax", async (t) => {
+  await using server = echoServer();
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step(
+      "name = value, name value, --name value, -n value, quotes and comments",
+      async () => {
+        const file = `${dir}/all.conf`;
+        await Deno.writeTextFile(
+          file,
+          [
+            "# a comment",
+            "",
+            '  header = "X-One: a \\"quoted\\" \\\\ value"',
+            "header: X-Two:two",
+            '--header "X-Three: tab\\there"',
+            "-H X-Four:four",
+            'user-agent "agent with spaces"',
+            "request = PATCH",
+            'data-raw = "line\\none"',
+            "silent",
+            `url = "${server.url}/from-config?q=1"`,
+          ].join("\n"),
+        );
+        const { code, out, err } = await runCli(["-K", file]);
+        assert.equal(code, 0, err);
+        const seen = JSON.parse(out);
+        assert.equal(seen.method, "PATCH");
+        assert.equal(seen.target, "/from-config?q=1");
+        assert.equal(seen.headers["x-one"], 'a "quoted" \\ value');
+        assert.equal(seen.headers["x-two"], "two");
+        assert.equal(seen.headers["x-three"], "tab\there");
+        assert.equal(seen.headers["x-four"], "four");
+        assert.equal(seen.headers["user-agent"], "agent with spaces");
+        assert.equal(seen.body, "line\none");
+      },
+    );
+    await t.step("the options after -K override the file's, as curl", async () => {
+      const file = `${dir}/override.conf`;
+      await Deno.writeTextFile(file, 'request = PUT\nheader = "X-A: from-file"\nfail\n');
+      const later = await runCli(["-K", file, "-X", "DELETE", "-H", "X-B: cli", server.url]);
+      assert.equal(later.code, 0, later.err);
+      const seen = JSON.parse(later.out);
+      assert.equal(seen.method, "DELETE", "the last -X wins");
+      assert.equal(seen.headers["x-a"], "from-file", "headers add up");
+      assert.equal(seen.headers["x-b"], "cli");
+      const earlier = await runCli(["-X", "DELETE", "-K", file, server.url]);
+      assert.equal(JSON.parse(earlier.out).method, "PUT", "the file's comes after it");
+      // A boolean the file turns on, switched off again: --no-fail.
+      const missing = serve(() => new Response("gone", { status: 404 }));
+      try {
+        assert.equal((await runCli(["-K", file, missing.url])).code, EXIT_CODES.httpError);
+        const off = await runCli(["-K", file, "--no-fail", missing.url]);
+        assert.equal(off.code, 0, off.err);
+        assert.equal(off.out, "gone");
+      } finally {
+        await missing.close();
+      }
+    });
+    await t.step("-K - reads stdin", async () => {
+      const { code, out, err } = await runCli(["-K", "-"], {
+        stdin: `header = "X-Stdin: yes"\nurl ${server.url}/stdin\n`,
+      });
+      assert.equal(code, 0, err);
+      const seen = JSON.parse(out);
+      assert.equal(seen.target, "/stdin");
+      assert.equal(seen.headers["x-stdin"], "yes");
+    });
+    await t.step("errors name the file and the line", async () => {
+      const cases: [string, RegExp][] = [
+        ["verbose\nbogus = 1\n", /^netaccess: .*bad\.conf:2: unknown option "bogus"\n/],
+        ["\n\nheader\n", /^netaccess: .*bad\.conf:3: header needs a value\n/],
+        [
+          'header = "X-A: open\n',
+          /^netaccess: .*bad\.conf:1: header: the quoted value has no closing "/,
+        ],
+        ["verbose yes\n", /^netaccess: .*bad\.conf:1: --verbose takes no value, got "yes"/],
+        ["header X-A: b c\n", /^netaccess: .*bad\.conf:1: header: text after the value \("b c"\)/],
+      ];
+      for (const [text, message] of cases) {
+        await Deno.writeTextFile(`${dir}/bad.conf`, text);
+        const { code, err } = await runCli(["-K", `${dir}/bad.conf`, server.url]);
+        assert.equal(code, EXIT_CODES.usage, err);
+        assert.match(err, message);
+      }
+      const unreadable = await runCli(["-K", `${dir}/none.conf`, server.url]);
+      assert.equal(unreadable.code, EXIT_CODES.content);
+      assert.match(unreadable.err, /^netaccess: cannot read the -K config file .*none\.conf: /);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: -K lines become the arguments curl would read", () => {
+  assert.deepEqual(configArgs("f", "-sS\n--output=out.txt\nretry -1\nno-verbose\n", OPTION_TABLE), [
+    "--silent",
+    "--show-error",
+    "--output=out.txt",
+    "--retry=-1",
+    "--no-verbose",
+  ]);
+  assert.deepEqual(configArgs("f", 'data "a\\tb\\\\c" # note\n', OPTION_TABLE), [
+    "--data=a\tb\\c",
+  ]);
+});
+
+Deno.test("cli: the .netrc file's entry for a host, as curl reads it", () => {
+  const text = [
+    "# comment line",
+    "machine other.test login o password op",
+    "macdef init",
+    "  machine 127.0.0.1 login macro password no",
+    "",
+    'machine 127.0.0.1 login "ada lovelace" password "p\\"w d"',
+    "default login anon password guest",
+  ].join("\n");
+  assert.deepEqual(netrcEntry(text, "127.0.0.1"), { login: "ada lovelace", password: 'p"w d' });
+  assert.deepEqual(netrcEntry(text, "OTHER.test"), { login: "o", password: "op" });
+  assert.deepEqual(netrcEntry(text, "elsewhere.test"), { login: "anon", password: "guest" });
+  assert.equal(netrcEntry("machine a login b password c", "z"), null);
+});
+
+Deno.test("cli: --netrc, --netrc-optional and --netrc-file send the host's credentials", async (t) => {
+  await using server = echoServer();
+  const home = await Deno.makeTempDir();
+  const basic = (user: string, password: string) => `Basic ${btoa(`${user}:${password}`)}`;
+  try {
+    await Deno.writeTextFile(
+      `${home}/.netrc`,
+      "machine 127.0.0.1\n  login ada\n  password s3cret-netrc\n",
+    );
+    await Deno.writeTextFile(`${home}/other`, "default login bob password b0b-pass\n");
+    const env = { HOME: home };
+    await t.step("--netrc reads ~/.netrc", async () => {
+      const { code, out, err } = await runCli(["--netrc", server.url], { env });
+      assert.equal(code, 0, err);
+      assert.equal(JSON.parse(out).headers.authorization, basic("ada", "s3cret-netrc"));
+    });
+    await t.step(
+      "--netrc-file reads FILE; -u wins; -u USER takes the file's password",
+      async () => {
+        const file = await runCli(["--netrc-file", `${home}/other`, server.url], { env });
+        assert.equal(JSON.parse(file.out).headers.authorization, basic("bob", "b0b-pass"));
+        const user = await runCli(["--netrc", "-u", "eve:evepw", server.url], { env });
+        assert.equal(JSON.parse(user.out).headers.authorization, basic("eve", "evepw"));
+        const login = await runCli(["--netrc", "-u", "ada", server.url], { env });
+        assert.equal(login.code, 0, login.err);
+        assert.equal(JSON.parse(login.out).headers.authorization, basic("ada", "s3cret-netrc"));
+      },
+    );
+    await t.step("no credentials without the option", async () => {
+      const { out } = await runCli([server.url], { env });
+      assert.equal(JSON.parse(out).headers.authorization, undefined);
+    });
+    await t.step(
+      "a missing file: exit 26 with --netrc-file, none with --netrc-optional",
+      async () => {
+        const missing = await runCli(["--netrc-file", `${home}/none`, server.url], { env });
+        assert.equal(missing.code, EXIT_CODES.content);
+        assert.match(missing.err, /^netaccess: cannot read the \.netrc file .*none: /);
+        const optional = await runCli(["--netrc-optional", server.url], {
+          env: { HOME: `${home}/x` },
+        });
+        assert.equal(optional.code, 0, optional.err);
+        assert.equal(JSON.parse(optional.out).headers.authorization, undefined);
+      },
+    );
+    await t.step("verbose output never shows the password", async () => {
+      const { code, err } = await runCli(["-v", "--netrc", `${server.url}/v`], { env });
+      assert.equal(code, 0, err);
+      assert.match(err, /> authorization: Basic \*\*\*/);
+      assert.doesNotMatch(err, /s3cret-netrc/);
+      assert.doesNotMatch(err, new RegExp(btoa("ada:s3cret-netrc")));
+      const refused = await runCli(["-v", "--netrc", "-f", "http://127.0.0.1:1/x"], { env });
+      assert.notEqual(refused.code, 0);
+      assert.doesNotMatch(refused.err, /s3cret-netrc/);
+    });
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
