@@ -451,7 +451,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // A server's challenge may set cookies (a session, a sticky backend) that the answer must
       // carry: the layers above see it before the next attempt is made from `baseHeaders`.
       if (!isProxy) await interimResponse(exchange)?.(response, baseHeaders);
-      if (oneShot()) throw cannotResend(origin);
+      // The reply shows the challenge that could not be answered, as when the authenticator
+      // gives up.
+      if (oneShot()) throw failedOnResponse(cannotResend(origin), response);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
       else {

@@ -8,7 +8,7 @@
 
 import { NetworkRetryEvent } from "../events.ts";
 import { type Layer, throwIfReplyFinished } from "../exchange.ts";
-import { discard } from "../_response.ts";
+import { discard, failedOnResponse, responseFailedOn } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import {
   causeChain,
@@ -16,9 +16,10 @@ import {
   errorName,
   NetworkError,
   type NetworkErrorCode,
-  type NetworkReplyError,
+  NetworkReplyError,
 } from "../network_error.ts";
 import { countRetry, monitorQueued, type NetworkReply, replyAbortSource } from "../reply.ts";
+import { noteStatus } from "../reply/_failure.ts";
 import {
   parseRetryAfter,
   resolveRetry,
@@ -80,6 +81,11 @@ export function retryableError(failure: NetworkReplyError, codes: ReadonlySet<nu
   return TRANSIENT_DNS.test(causeChain(failure));
 }
 
+/** Why a failure that would have been retried was not: the body cannot be sent again. */
+const NOT_RESENT = "not retried: the request body is a one-shot stream (a ReadableStream or " +
+  "async iterable), which cannot be sent again; pass a string, bytes, Blob, " +
+  "FormData or URLSearchParams to allow retries";
+
 /** What the retry layer reads, for each exchange. */
 export interface RetryLayerSettings {
   /** Retrying of requests that set no `retry` of their own. */
@@ -104,7 +110,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
     }
     const replayable = exchange.body === null || exchange.body.replayable;
     for (let attempt = 1;; attempt++) {
-      const canRetry = replayable && attempt <= settings.limit;
+      const canRetry = attempt <= settings.limit;
       let response: Response;
       try {
         response = await next(exchange);
@@ -114,6 +120,15 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         if (!retryableError(failure, settings.errorCodes)) throw error;
         const delay = backoff(settings, attempt);
         if (outlasts(exchange.reply, delay)) throw error;
+        if (!replayable) {
+          const unsent = new NetworkReplyError(
+            failure.code,
+            `${failure.message}; ${NOT_RESENT}`,
+            { cause: error },
+          );
+          const response = responseFailedOn(error);
+          throw response === undefined ? unsent : failedOnResponse(unsent, response);
+        }
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
@@ -130,6 +145,10 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       if (retryAfter === null && response.status === 413) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
       if (outlasts(exchange.reply, delay)) return response;
+      if (!replayable) {
+        noteStatus(exchange.reply, response.status, NOT_RESENT);
+        return response;
+      }
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event

@@ -459,6 +459,7 @@ Deno.test("auth layer resends replayable bodies and refuses one-shot streams", a
     await reply.finished;
     assert.equal(reply.error, NetworkError.ContentReSendError);
     assert.match(reply.errorString, /one-shot stream/);
+    assert.equal(reply.status, 401);
     assert.equal(auth.log.length, 1);
     assert.equal(calls.length, 0, "credentials that could not be sent were asked for");
     assert.equal(events, 0);
@@ -478,6 +479,43 @@ Deno.test("auth layer resends replayable bodies and refuses one-shot streams", a
     assert.match(reply.errorString, /one-shot stream/);
     assert.deepEqual(proxy.log.map((r) => r.outcome), [407]);
     assert.equal(calls.length, 0);
+  });
+  await t.step("a stream body with the URL's credentials: the 401 is kept", async () => {
+    await using auth = server();
+    await using manager = new NetworkAccessManager();
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const url = new URL(`${auth.origin}/upload`);
+    url.username = "alice";
+    url.password = "wonderland";
+    const reply = manager.post(url, stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.equal(reply.status, 401);
+    assert.match(reply.headers.get("www-authenticate") ?? "", /^Basic realm=/);
+    assert.match(
+      reply.errorString,
+      /Cannot answer the authentication challenge of http:\/\/127\.0\.0\.1:\d+: .*one-shot stream that was already sent; pass a string, bytes, Blob/,
+    );
+    assert.equal(auth.log.length, 1);
+  });
+  await t.step("a stream body and a stale Digest nonce of a proxy: the 407 is kept", async () => {
+    await using digestProxy = startAuthServer({ scheme: "digest", users: ALICE, proxy: true });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: digestProxy.origin },
+    });
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello alice");
+    digestProxy.expireNonces();
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const reply = manager.post("http://origin.test/upload", stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.equal(reply.status, 407);
+    assert.match(reply.headers.get("proxy-authenticate") ?? "", /stale=true/);
+    assert.match(reply.errorString, /authentication challenge of .*one-shot stream/);
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "stale"]);
+    assert.equal(calls.length, 1);
   });
   await t.step("a stream body and no authenticator: the 401 is the reply", async () => {
     await using auth = server();

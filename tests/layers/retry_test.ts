@@ -643,8 +643,33 @@ Deno.test("retry replays only replayable bodies", async (t) => {
     const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
     await reply.finished;
     assert.equal(reply.status, 503);
+    assert.equal(reply.error, NetworkError.ServiceUnavailableError);
+    assert.match(
+      reply.errorString,
+      /replied: 503; not retried: the request body is a one-shot stream .*cannot be sent again; pass a string, bytes, Blob/,
+    );
     assert.equal(reply.retries, 0);
     assert.deepEqual(mocked.recorder.requests.map((r) => r.text()), ["streamed"]);
+  });
+  await t.step("a stream body after a connection error: the error, and why", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.fail("PUT", "/thing", NetworkError.ConnectionRefusedError, { times: 1 })
+      .route("PUT", "/thing", { status: 204 });
+    const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
+    await reply.finished;
+    assert.equal(reply.status, 0);
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+    assert.match(reply.errorString, /; not retried: the request body is a one-shot stream/);
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.recorder.requests.length, 1);
+  });
+  await t.step("a stream body and a status that is not retried: no reason given", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("PUT", "/thing", { status: 404 });
+    const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
+    await reply.finished;
+    assert.equal(reply.status, 404);
+    assert.doesNotMatch(reply.errorString, /not retried/);
   });
 });
 
