@@ -13,7 +13,12 @@ import type {
   NonceState,
   ProtectionSpace,
 } from "../auth/credential_cache.ts";
-import { digestAuthorization, type DigestChallenge, newCnonce } from "../auth/digest.ts";
+import {
+  digestAuthorization,
+  type DigestChallenge,
+  digestResponse,
+  newCnonce,
+} from "../auth/digest.ts";
 
 /** Credentials about to be sent (or sent) for one protection space. */
 export interface Answer {
@@ -46,7 +51,8 @@ export interface DigestStamp {
   readonly credentials: AuthCredentials;
   readonly method: string;
   readonly uri: string;
-  readonly cnonce: string | undefined;
+  /** The client nonce sent: a `-sess` session's own, else a fresh one for each value made. */
+  cnonce: string;
   readonly body: Uint8Array | undefined;
 }
 
@@ -81,7 +87,7 @@ export function stampDigest(
   // session key is made with the first cnonce of the nonce; later requests send that cnonce
   // again (see digest.ts). Other algorithms draw a fresh one each time.
   const state = cache.nonceState(answer.space, digest);
-  const cnonce = digest.algorithm.endsWith("-sess") ? state.cnonce ??= newCnonce() : undefined;
+  const cnonce = digest.algorithm.endsWith("-sess") ? state.cnonce ??= newCnonce() : newCnonce();
   const { credentials } = answer;
   const nc = ++state.nc;
   const value = digestAuthorization({
@@ -107,6 +113,7 @@ export function sendDigest(stamp: DigestStamp): string {
   const { state } = stamp;
   if (stamp.sent || stamp.nc <= state.sent) {
     stamp.nc = ++state.nc;
+    if (!stamp.digest.algorithm.endsWith("-sess")) stamp.cnonce = newCnonce();
     stamp.value = digestAuthorization({
       challenge: stamp.digest,
       credentials: stamp.credentials,
@@ -145,4 +152,27 @@ export function takeNextNonce(
   } else if (cache.get(answer.space)?.digest?.nonce === used.nonce) {
     cache.updateDigest(answer.space, digest);
   }
+}
+
+/**
+ * Checks the `rspauth` of an `Authentication-Info` (or `Proxy-Authentication-Info`) value
+ * (RFC 7616 section 3.5) against the Digest answer `stamp` last sent: the response digest made
+ * with the same credentials, nonce, count and client nonce, and an empty method (A2 is
+ * `":" uri`), which only a server that knows the password can make.
+ *
+ * @returns Whether the value is acceptable: it has no `rspauth`, or one that matches, or the
+ * answer's qop is not `auth` (`auth-int` digests the response body, which is not read here).
+ */
+export function rspauthMatches(stamp: DigestStamp, info: string): boolean {
+  const rspauth = parseAuthParams(info).rspauth;
+  if (rspauth === undefined || stamp.digest.qop !== "auth") return true;
+  const expected = digestResponse({
+    challenge: stamp.digest,
+    credentials: stamp.credentials,
+    method: "",
+    uri: stamp.uri,
+    nc: stamp.nc,
+    cnonce: stamp.cnonce,
+  });
+  return rspauth.toLowerCase() === expected;
 }

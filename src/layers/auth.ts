@@ -28,6 +28,7 @@ import {
   interimResponse,
   type Layer,
   type ProxyChosen,
+  responseInfo,
   setProxyChosen,
   throwIfReplyFinished,
 } from "../exchange.ts";
@@ -41,6 +42,7 @@ import {
   type Answer,
   digestOf,
   type DigestStamp,
+  rspauthMatches,
   sendDigest,
   stampDigest,
   takeNextNonce,
@@ -344,13 +346,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const isProxy = response.status === 407;
       if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
+        const info = await authenticationInfo(response, proxy, proxyStamp);
         proxyStamp.state.accepted = proxyStamp.credentials;
-        takeNextNonce(cache, proxy, proxyStamp, response.headers.get("proxy-authentication-info"));
+        takeNextNonce(cache, proxy, proxyStamp, info);
       }
       if (response.status !== 401 && !isProxy) {
         if (serverStamp !== undefined && serverSent) {
+          const info = await authenticationInfo(response, server!, serverStamp);
           serverStamp.state.accepted = serverStamp.credentials;
-          takeNextNonce(cache, server!, serverStamp, response.headers.get("authentication-info"));
+          takeNextNonce(cache, server!, serverStamp, info);
         }
         // The server took credentials the cache did not hold yet: they join it now.
         const pending = server?.pending;
@@ -497,6 +501,40 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         forget(sentProxy);
         throw error;
       });
+    }
+
+    /**
+     * The `Authentication-Info` (`Proxy-Authentication-Info` for a proxy's `answer`) of a
+     * response to the Digest answer `stamp`, once its `rspauth`, when it has one, proves that
+     * the server (or proxy) knows the credentials.
+     *
+     * @throws {NetworkReplyError} `AuthenticationRequiredError` (or
+     * `ProxyAuthenticationRequiredError`) when it does not match, failed on `response`.
+     */
+    async function authenticationInfo(
+      response: Response,
+      answer: Answer,
+      stamp: DigestStamp,
+    ): Promise<string | null> {
+      const isProxy = answer.space.proxy;
+      const name = isProxy ? "Proxy-Authentication-Info" : "Authentication-Info";
+      const info = response.headers.get(name);
+      if (info === null || rspauthMatches(stamp, info)) return info;
+      // A stored response carries the rspauth of the request that was sent when it was stored.
+      const stored = responseInfo(response);
+      if (!isProxy && (stored.fromCache || stored.revalidated)) return info;
+      await response.body?.cancel().catch(() => {});
+      throw failedOnResponse(
+        new NetworkReplyError(
+          isProxy
+            ? NetworkError.ProxyAuthenticationRequiredError
+            : NetworkError.AuthenticationRequiredError,
+          `Cannot authenticate ${answer.space.origin}: the rspauth of its ${name} does not ` +
+            `match the response digest of the credentials sent (RFC 7616 section 3.5); the ` +
+            `response did not come from one that knows them`,
+        ),
+        response,
+      );
     }
 
     /** The request target in origin-form: the path and query, a `?` with an empty query kept. */
