@@ -73,9 +73,13 @@ const TRANSIENT_DNS =
 /**
  * Whether a failed attempt is retried with `codes`: a code in the list, but for
  * `HostNotFoundError` only a transient failure of the lookup (see {@linkcode TRANSIENT_DNS}),
- * never a name that does not resolve.
+ * never a name that does not resolve. A proxy's host whose lookup failed for a time
+ * (`ProxyNotFoundError`) is retried as an origin's, with `HostNotFoundError` in the list.
  */
 export function retryableError(failure: NetworkReplyError, codes: ReadonlySet<number>): boolean {
+  if (failure.code === NetworkError.ProxyNotFoundError && !codes.has(failure.code)) {
+    return codes.has(NetworkError.HostNotFoundError) && TRANSIENT_DNS.test(causeChain(failure));
+  }
   if (!codes.has(failure.code)) return false;
   if (failure.code !== NetworkError.HostNotFoundError) return true;
   return TRANSIENT_DNS.test(causeChain(failure));
