@@ -1,7 +1,7 @@
 /**
  * The Digest side of the authentication layer: the credentials a request answers a protection
  * space with, the header values made from them with the counts of their nonce, and what the
- * server says back in `Authentication-Info` (`nextnonce`).
+ * server says back in `Authentication-Info` (`nextnonce`, `rspauth`).
  *
  * @module
  */
