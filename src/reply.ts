@@ -31,7 +31,7 @@ import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import { inspectReplies } from "./reply/_inspect.ts";
-import { pipelineFailure, signalTimeout } from "./reply/_failure.ts";
+import { pipelineFailure, signalTimeout, statusFailureMessage } from "./reply/_failure.ts";
 import type { Operation } from "./reply/operation.ts";
 import type { ReplySettingsOf } from "./reply/_settings.ts";
 
@@ -743,11 +743,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       ? statusToError(this.#status)
       : NetworkError.NoError;
     const by = this.#status === 407 ? this.#exchange?.proxy?.url : undefined; // 407: the proxy's
-    const message = code === NetworkError.NoError
-      ? ""
-      : `Error transferring ${this.url.href} - ${
-        by === undefined ? "server" : `proxy ${by}`
-      } replied: ${this.#status} ${this.#statusText}`.trimEnd();
+    const message = code === NetworkError.NoError ? "" : statusFailureMessage(this, by);
     this.#finish(code, message);
   }
 

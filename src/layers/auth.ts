@@ -10,7 +10,6 @@
 import { basicAuthorization } from "../auth/basic.ts";
 import {
   challengesFromHeaders,
-  parseAuthParams,
   selectChallenge,
   type SelectedChallenge,
 } from "../auth/challenge.ts";
@@ -19,22 +18,17 @@ import {
   type AuthCredentials,
   type CredentialCache,
   credentialsFromUrl,
-  type NonceState,
   type ProtectionSpace,
   withoutCredentials,
 } from "../auth/credential_cache.ts";
-import {
-  digestAuthorization,
-  type DigestChallenge,
-  loadDigest,
-  newCnonce,
-} from "../auth/digest.ts";
+import { type DigestChallenge, loadDigest } from "../auth/digest.ts";
 import {
   type Exchange,
   type Handler,
   interimResponse,
   type Layer,
   type ProxyChosen,
+  responseInfo,
   setProxyChosen,
   throwIfReplyFinished,
 } from "../exchange.ts";
@@ -44,6 +38,15 @@ import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
 import { monitorQueued, type NetworkReply } from "../reply.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
+import {
+  type Answer,
+  digestOf,
+  type DigestStamp,
+  rspauthMatches,
+  sendDigest,
+  stampDigest,
+  takeNextNonce,
+} from "./_auth_digest.ts";
 
 /**
  * Supplies credentials for a challenge: called when a server (401) or an http proxy (407,
@@ -84,41 +87,6 @@ export type Authenticator = (
 const MAX_ASKS = 3;
 /** How many `stale=true` answers one exchange retries without asking. */
 const MAX_STALE = 2;
-
-/** Credentials about to be sent (or sent) for one protection space. */
-interface Answer {
-  space: ProtectionSpace;
-  scheme: "basic" | "digest";
-  credentials: AuthCredentials;
-  /**
-   * For credentials the cache does not hold yet (a URL's, until they work): the Digest
-   * challenge they answer. Cached credentials have none.
-   */
-  pending?: { digest: DigestChallenge | undefined };
-  /**
-   * For cached credentials, the Digest challenge this request was given, answered instead of
-   * the one the cache holds (which another request may have replaced meanwhile).
-   */
-  own?: DigestChallenge | undefined;
-}
-
-/**
- * A Digest header value made for one attempt, with what it was made from: sent as it is when
- * its nonce count is above every count already sent with its nonce, else made again with a new
- * count (see `sendDigest`).
- */
-interface DigestStamp {
-  value: string;
-  nc: number;
-  sent: boolean;
-  readonly state: NonceState;
-  readonly digest: DigestChallenge;
-  readonly credentials: AuthCredentials;
-  readonly method: string;
-  readonly uri: string;
-  readonly cnonce: string | undefined;
-  readonly body: Uint8Array | undefined;
-}
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
   return a.origin === b.origin && a.realm === b.realm && a.proxy === b.proxy;
@@ -205,93 +173,6 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       call.then(done, done);
     }
     return pending;
-  };
-
-  /** The Digest challenge `answer` answers: its own, or its space's cached one. */
-  const digestOf = (answer: Answer): DigestChallenge | undefined =>
-    answer.pending === undefined
-      ? answer.own ?? cache.get(answer.space)?.digest
-      : answer.pending.digest;
-
-  /**
-   * The Digest header value answering with `answer`, drawing the next count of its nonce; `body`
-   * is the request's body as sent, for `qop=auth-int`. It goes to the network through
-   * `sendDigest`.
-   */
-  const stampDigest = (
-    answer: Answer,
-    method: string,
-    uri: string,
-    body: Uint8Array | undefined,
-  ): DigestStamp => {
-    const digest = digestOf(answer);
-    if (digest === undefined) throw new RangeError("no Digest challenge cached");
-    if (digest.qop === "auth-int" && body === undefined) {
-      throw new RangeError("the body for qop=auth-int is not known");
-    }
-    // One count per nonce, whichever request (cached credentials or a URL's) uses it. A `-sess`
-    // session key is made with the first cnonce of the nonce; later requests send that cnonce
-    // again (see digest.ts). Other algorithms draw a fresh one each time.
-    const state = cache.nonceState(answer.space, digest);
-    const cnonce = digest.algorithm.endsWith("-sess") ? state.cnonce ??= newCnonce() : undefined;
-    const { credentials } = answer;
-    const nc = ++state.nc;
-    const value = digestAuthorization({
-      challenge: digest,
-      credentials,
-      method,
-      uri,
-      nc,
-      cnonce,
-      body,
-    });
-    return { value, nc, sent: false, state, digest, credentials, method, uri, cnonce, body };
-  };
-
-  /**
-   * The Digest header value to send now: the stamp's own when its count is above every count
-   * sent with its nonce, else (another request with a later count went first, or the stamp was
-   * sent before and this is a retry) one made with a new count. The counts a nonce is sent with
-   * thus never repeat and rise in the order the requests go to the network, however the queue
-   * and the retries order them.
-   */
-  const sendDigest = (stamp: DigestStamp): string => {
-    const { state } = stamp;
-    if (stamp.sent || stamp.nc <= state.sent) {
-      stamp.nc = ++state.nc;
-      stamp.value = digestAuthorization({
-        challenge: stamp.digest,
-        credentials: stamp.credentials,
-        method: stamp.method,
-        uri: stamp.uri,
-        nc: stamp.nc,
-        cnonce: stamp.cnonce,
-        body: stamp.body,
-      });
-    }
-    stamp.sent = true;
-    state.sent = stamp.nc;
-    return stamp.value;
-  };
-
-  /**
-   * Takes the `nextnonce` of an `Authentication-Info` (or `Proxy-Authentication-Info`) value
-   * (RFC 7616 section 3.5) for the next requests of the space `stamp` answered, unless they
-   * moved on to another nonce meanwhile: the server wants it used, and may call the old one
-   * stale.
-   */
-  const takeNextNonce = (answer: Answer, stamp: DigestStamp, info: string | null): void => {
-    if (info === null) return;
-    const nonce = parseAuthParams(info).nextnonce;
-    const used = stamp.digest;
-    if (nonce === undefined || nonce === "" || nonce === used.nonce) return;
-    const digest: DigestChallenge = { ...used, nonce, stale: false };
-    const pending = answer.pending;
-    if (pending !== undefined) {
-      if (pending.digest?.nonce === used.nonce) pending.digest = digest;
-    } else if (cache.get(answer.space)?.digest?.nonce === used.nonce) {
-      cache.updateDigest(answer.space, digest);
-    }
   };
 
   /** The Basic header value answering with `answer`; fails the reply when it cannot be built. */
@@ -387,7 +268,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           // in absolute-form, as curl sends it (and as the origin behind the proxy sees it).
           if (cached.scheme === "basic") value = basicAuthorization(cached.credentials);
           else {
-            proxyStamp = stampDigest(cached, method, requestTarget(), entity);
+            proxyStamp = stampDigest(cache, cached, method, requestTarget(), entity);
             value = sendDigest(proxyStamp);
           }
         } catch {
@@ -465,13 +346,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const isProxy = response.status === 407;
       if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
+        const info = await authenticationInfo(response, proxy, proxyStamp);
         proxyStamp.state.accepted = proxyStamp.credentials;
-        takeNextNonce(proxy, proxyStamp, response.headers.get("proxy-authentication-info"));
+        takeNextNonce(cache, proxy, proxyStamp, info);
       }
       if (response.status !== 401 && !isProxy) {
         if (serverStamp !== undefined && serverSent) {
+          const info = await authenticationInfo(response, server!, serverStamp);
           serverStamp.state.accepted = serverStamp.credentials;
-          takeNextNonce(server!, serverStamp, response.headers.get("authentication-info"));
+          takeNextNonce(cache, server!, serverStamp, info);
         }
         // The server took credentials the cache did not hold yet: they join it now.
         const pending = server?.pending;
@@ -572,7 +455,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // A server's challenge may set cookies (a session, a sticky backend) that the answer must
       // carry: the layers above see it before the next attempt is made from `baseHeaders`.
       if (!isProxy) await interimResponse(exchange)?.(response, baseHeaders);
-      if (oneShot()) throw cannotResend(origin);
+      // The reply shows the challenge that could not be answered, as when the authenticator
+      // gives up.
+      if (oneShot()) throw failedOnResponse(cannotResend(origin), response);
       // Built before they are cached: credentials Basic cannot encode fail this reply only.
       if (answer.scheme === "basic") basicHeader(answer);
       else {
@@ -616,6 +501,40 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         forget(sentProxy);
         throw error;
       });
+    }
+
+    /**
+     * The `Authentication-Info` (`Proxy-Authentication-Info` for a proxy's `answer`) of a
+     * response to the Digest answer `stamp`, once its `rspauth`, when it has one, proves that
+     * the server (or proxy) knows the credentials.
+     *
+     * @throws {NetworkReplyError} `AuthenticationRequiredError` (or
+     * `ProxyAuthenticationRequiredError`) when it does not match, failed on `response`.
+     */
+    async function authenticationInfo(
+      response: Response,
+      answer: Answer,
+      stamp: DigestStamp,
+    ): Promise<string | null> {
+      const isProxy = answer.space.proxy;
+      const name = isProxy ? "Proxy-Authentication-Info" : "Authentication-Info";
+      const info = response.headers.get(name);
+      if (info === null || rspauthMatches(stamp, info)) return info;
+      // A stored response carries the rspauth of the request that was sent when it was stored.
+      const stored = responseInfo(response);
+      if (!isProxy && (stored.fromCache || stored.revalidated)) return info;
+      await response.body?.cancel().catch(() => {});
+      throw failedOnResponse(
+        new NetworkReplyError(
+          isProxy
+            ? NetworkError.ProxyAuthenticationRequiredError
+            : NetworkError.AuthenticationRequiredError,
+          `Cannot authenticate ${answer.space.origin}: the rspauth of its ${name} does not ` +
+            `match the response digest of the credentials sent (RFC 7616 section 3.5); the ` +
+            `response did not come from one that knows them`,
+        ),
+        response,
+      );
     }
 
     /** The request target in origin-form: the path and query, a `?` with an empty query kept. */
@@ -676,9 +595,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     ): Promise<boolean> {
       if (answer.scheme !== "basic") {
         await loadDigest();
-        if (digestOf(answer)?.qop === "auth-int") entity ??= await readEntity();
+        if (digestOf(cache, answer)?.qop === "auth-int") entity ??= await readEntity();
         try {
-          serverStamp = stampDigest(answer, method, uri, entity);
+          serverStamp = stampDigest(cache, answer, method, uri, entity);
         } catch (error) {
           if (error instanceof RangeError) return false;
           throw error;

@@ -8,7 +8,7 @@
 
 import { NetworkRetryEvent } from "../events.ts";
 import { type Layer, throwIfReplyFinished } from "../exchange.ts";
-import { discard } from "../_response.ts";
+import { discard, failedOnResponse, responseFailedOn } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import {
   causeChain,
@@ -16,9 +16,10 @@ import {
   errorName,
   NetworkError,
   type NetworkErrorCode,
-  type NetworkReplyError,
+  NetworkReplyError,
 } from "../network_error.ts";
 import { countRetry, monitorQueued, type NetworkReply, replyAbortSource } from "../reply.ts";
+import { noteStatus } from "../reply/_failure.ts";
 import {
   parseRetryAfter,
   resolveRetry,
@@ -75,13 +76,22 @@ const TRANSIENT_DNS =
 /**
  * Whether a failed attempt is retried with `codes`: a code in the list, but for
  * `HostNotFoundError` only a transient failure of the lookup (see {@linkcode TRANSIENT_DNS}),
- * never a name that does not resolve.
+ * never a name that does not resolve. A proxy's host whose lookup failed for a time
+ * (`ProxyNotFoundError`) is retried as an origin's, with `HostNotFoundError` in the list.
  */
 export function retryableError(failure: NetworkReplyError, codes: ReadonlySet<number>): boolean {
+  if (failure.code === NetworkError.ProxyNotFoundError && !codes.has(failure.code)) {
+    return codes.has(NetworkError.HostNotFoundError) && TRANSIENT_DNS.test(causeChain(failure));
+  }
   if (!codes.has(failure.code)) return false;
   if (failure.code !== NetworkError.HostNotFoundError) return true;
   return TRANSIENT_DNS.test(causeChain(failure));
 }
+
+/** Why a failure that would have been retried was not: the body cannot be sent again. */
+const NOT_RESENT = "not retried: the request body is a one-shot stream (a ReadableStream or " +
+  "async iterable), which cannot be sent again; pass a string, bytes, Blob, " +
+  "FormData or URLSearchParams to allow retries";
 
 /** What the retry layer reads, for each exchange. */
 export interface RetryLayerSettings {
@@ -111,7 +121,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       ? Infinity
       : performance.now() + settings.maxRetryTime;
     for (let attempt = 1;; attempt++) {
-      const canRetry = replayable && attempt <= settings.limit;
+      const canRetry = attempt <= settings.limit;
       let response: Response;
       try {
         response = await next(exchange);
@@ -121,6 +131,15 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         if (!retryableError(failure, settings.errorCodes)) throw error;
         const delay = backoff(settings, attempt);
         if (outlasts(exchange.reply, delay, latest)) throw error;
+        if (!replayable) {
+          const unsent = new NetworkReplyError(
+            failure.code,
+            `${failure.message}; ${NOT_RESENT}`,
+            { cause: error },
+          );
+          const response = responseFailedOn(error);
+          throw response === undefined ? unsent : failedOnResponse(unsent, response);
+        }
         announce(exchange.reply, attempt, delay, 0, failure.code, failure.message);
         // Waiting to send again moves no data: the transfer timeout starts again with the send.
         monitorQueued(exchange.reply);
@@ -137,6 +156,10 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       if (retryAfter === null && response.status === 413) return response;
       const delay = retryAfter ?? backoff(settings, attempt);
       if (outlasts(exchange.reply, delay, latest)) return response;
+      if (!replayable) {
+        noteStatus(exchange.reply, response.status, NOT_RESENT);
+        return response;
+      }
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event

@@ -53,3 +53,29 @@ export function signalTimeout(reason: unknown, url: URL): string | undefined {
 export function failedOnRedirect(reply: { status: number; error: NetworkErrorCode }): boolean {
   return reply.status >= 300 && reply.status < 400 && reply.error !== NetworkError.NoError;
 }
+
+/** Why a reply's final HTTP status was not retried, when a layer said so: by reply. */
+const statusNotes = new WeakMap<object, { status: number; note: string }>();
+
+/**
+ * Records why `reply`'s response of `status` ended it instead of being sent again (a retry
+ * layer that could not resend a one-shot body): the message of a reply that fails with that
+ * status says so.
+ */
+export function noteStatus(reply: object, status: number, note: string): void {
+  statusNotes.set(reply, { status, note });
+}
+
+/**
+ * The message of a reply that ended with an HTTP error `status`: what the server (or, for a
+ * 407, the proxy `by`) replied, and why it was not sent again when a layer recorded it.
+ */
+export function statusFailureMessage(
+  reply: { readonly url: URL; readonly status: number; readonly statusText: string },
+  by: string | undefined,
+): string {
+  const recorded = statusNotes.get(reply);
+  const note = recorded?.status === reply.status ? `; ${recorded.note}` : "";
+  return `Error transferring ${reply.url.href} - ${by === undefined ? "server" : `proxy ${by}`} ` +
+    `replied: ${reply.status} ${reply.statusText}`.trimEnd() + note;
+}

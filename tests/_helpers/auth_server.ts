@@ -44,6 +44,12 @@ export interface AuthServerOptions {
   extraChallenges?: string[];
   /** The `charset` param of a Basic challenge. Default `"UTF-8"`; `null` sends none. */
   charset?: string | null;
+  /**
+   * An accepted Digest answer with a qop gets an `Authentication-Info` (or, as a proxy,
+   * `Proxy-Authentication-Info`) with the `rspauth` of RFC 7616 section 3.5: `"right"`, or
+   * `"wrong"` (made with another password). Default none.
+   */
+  rspauth?: "right" | "wrong";
 }
 
 /** One request the server saw. */
@@ -157,7 +163,7 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
     target: string,
     absolute: string,
     body: Uint8Array,
-  ): { user?: string; outcome: string } => {
+  ): { user?: string; outcome: string; info?: string } => {
     const match = /^Digest\s+(.*)$/is.exec(authorization);
     if (match === null) return { outcome: "not-digest" };
     const p = parseParams(match[1]!);
@@ -220,7 +226,13 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
     state.uses++;
     if (sess && sessionKey === "first") state.session ??= { user, ha1 };
     if (options.nonceUses !== undefined && state.uses >= options.nonceUses) state.stale = true;
-    return { user, outcome: "ok" };
+    if (options.rspauth === undefined || qop === null) return { user, outcome: "ok" };
+    // The response digest with an empty method: A2 is ":" uri.
+    const key = options.rspauth === "right" ? ha1 : H(`${user}:${realm}:not-${password}`);
+    const used = p.get("qop")!;
+    const rspauth = H(`${key}:${nonce}:${ncText}:${cnonce}:${used}:${H(`:${uri}`)}`);
+    const info = `rspauth="${rspauth}", cnonce="${cnonce}", nc=${ncText}, qop=${used}`;
+    return { user, outcome: "ok", info };
   };
 
   const server = Deno.serve(
@@ -237,7 +249,7 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
         record(200, "unprotected");
         return new Response("open");
       }
-      let result: { user?: string; outcome: string } = { outcome: "missing" };
+      let result: { user?: string; outcome: string; info?: string } = { outcome: "missing" };
       if (authorization !== null) {
         result = options.scheme === "basic"
           ? verifyBasic(authorization)
@@ -245,7 +257,11 @@ export function startAuthServer(options: AuthServerOptions): AuthServer {
       }
       if (result.outcome === "ok") {
         record(200, "ok");
-        return new Response(`hello ${result.user}`, { headers: { "x-auth-user": result.user! } });
+        const headers = new Headers({ "x-auth-user": result.user! });
+        if (result.info !== undefined) {
+          headers.set(proxy ? "proxy-authentication-info" : "authentication-info", result.info);
+        }
+        return new Response(`hello ${result.user}`, { headers });
       }
       const status = proxy ? 407 : 401;
       record(status, result.outcome);

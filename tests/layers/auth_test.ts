@@ -5,9 +5,11 @@ import {
   AuthenticationRequiredEvent,
   type Authenticator,
   Exchange,
+  MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkReply,
+  NetworkReplyError,
   NetworkRequest,
 } from "../../mod.ts";
 import { CredentialCache } from "../../src/auth/credential_cache.ts";
@@ -459,6 +461,7 @@ Deno.test("auth layer resends replayable bodies and refuses one-shot streams", a
     await reply.finished;
     assert.equal(reply.error, NetworkError.ContentReSendError);
     assert.match(reply.errorString, /one-shot stream/);
+    assert.equal(reply.status, 401);
     assert.equal(auth.log.length, 1);
     assert.equal(calls.length, 0, "credentials that could not be sent were asked for");
     assert.equal(events, 0);
@@ -478,6 +481,43 @@ Deno.test("auth layer resends replayable bodies and refuses one-shot streams", a
     assert.match(reply.errorString, /one-shot stream/);
     assert.deepEqual(proxy.log.map((r) => r.outcome), [407]);
     assert.equal(calls.length, 0);
+  });
+  await t.step("a stream body with the URL's credentials: the 401 is kept", async () => {
+    await using auth = server();
+    await using manager = new NetworkAccessManager();
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const url = new URL(`${auth.origin}/upload`);
+    url.username = "alice";
+    url.password = "wonderland";
+    const reply = manager.post(url, stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.equal(reply.status, 401);
+    assert.match(reply.headers.get("www-authenticate") ?? "", /^Basic realm=/);
+    assert.match(
+      reply.errorString,
+      /Cannot answer the authentication challenge of http:\/\/127\.0\.0\.1:\d+: .*one-shot stream that was already sent; pass a string, bytes, Blob/,
+    );
+    assert.equal(auth.log.length, 1);
+  });
+  await t.step("a stream body and a stale Digest nonce of a proxy: the 407 is kept", async () => {
+    await using digestProxy = startAuthServer({ scheme: "digest", users: ALICE, proxy: true });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: digestProxy.origin },
+    });
+    assert.equal(await manager.get("http://origin.test/a").text(), "hello alice");
+    digestProxy.expireNonces();
+    const stream = ReadableStream.from([new TextEncoder().encode("once")]);
+    const reply = manager.post("http://origin.test/upload", stream);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ContentReSendError);
+    assert.equal(reply.status, 407);
+    assert.match(reply.headers.get("proxy-authenticate") ?? "", /stale=true/);
+    assert.match(reply.errorString, /authentication challenge of .*one-shot stream/);
+    assert.deepEqual(digestProxy.log.map((e) => e.outcome), ["missing", "ok", "stale"]);
+    assert.equal(calls.length, 1);
   });
   await t.step("a stream body and no authenticator: the 401 is the reply", async () => {
     await using auth = server();
@@ -1115,5 +1155,111 @@ Deno.test("auth layer asks once for concurrent challenges of one protection spac
       "hello alice",
     ]);
     assert.deepEqual(calls.map((c) => c.realm).sort(), ["one", "two"]);
+  });
+});
+
+Deno.test("Digest checks the rspauth of Authentication-Info (RFC 7616 section 3.5)", async (t) => {
+  const alice = () => ({ username: "alice", password: "wonderland" });
+  for (const algorithm of ["MD5", "SHA-256-sess"] as const) {
+    await t.step(`a matching rspauth (${algorithm}) is taken, and so is none`, async () => {
+      for (const rspauth of ["right", undefined] as const) {
+        await using auth = server({ scheme: "digest", algorithm, ...(rspauth && { rspauth }) });
+        await using manager = new NetworkAccessManager({ authenticator: alice });
+        for (const path of ["/a", "/b"]) {
+          const reply = manager.get(`${auth.origin}${path}`);
+          assert.equal(await reply.text(), "hello alice");
+          assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+          assert.equal(reply.headers.has("authentication-info"), rspauth !== undefined);
+        }
+        assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok", "ok"]);
+      }
+    });
+  }
+  await t.step("a wrong rspauth fails the reply, which keeps the response's status", async () => {
+    await using auth = server({ scheme: "digest", rspauth: "wrong" });
+    await using manager = new NetworkAccessManager({ authenticator: alice });
+    const reply = manager.get(`${auth.origin}/a`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    assert.equal(reply.status, 200);
+    assert.match(reply.headers.get("authentication-info") ?? "", /^rspauth=/);
+    assert.equal(
+      reply.errorString,
+      `Cannot authenticate ${auth.origin}: the rspauth of its Authentication-Info does not match ` +
+        "the response digest of the credentials sent (RFC 7616 section 3.5); the response did " +
+        "not come from one that knows them",
+    );
+    await assert.rejects(reply.text(), NetworkReplyError);
+  });
+  await t.step("a URL's credentials a wrong rspauth answered are not cached", async () => {
+    await using auth = server({ scheme: "digest", rspauth: "wrong" });
+    await using manager = new NetworkAccessManager();
+    const url = new URL(`${auth.origin}/a`);
+    url.username = "alice";
+    url.password = "wonderland";
+    const reply = manager.get(url);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+    const later = manager.get(`${auth.origin}/b`);
+    await later.finished;
+    assert.equal(later.status, 401);
+    assert.equal(auth.log.at(-1)!.authorization, null);
+  });
+  for (const rspauth of ["right", "wrong"] as const) {
+    await t.step(`from an http proxy: Proxy-Authentication-Info, ${rspauth}`, async () => {
+      await using digestProxy = server({ scheme: "digest", proxy: true, rspauth });
+      await using manager = new NetworkAccessManager({
+        authenticator: alice,
+        proxy: { type: "http", url: digestProxy.origin },
+      });
+      const reply = manager.get("http://origin.test/a");
+      await reply.finished;
+      assert.equal(reply.status, 200);
+      if (rspauth === "right") assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      else {
+        assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError);
+        assert.match(reply.errorString, /rspauth of its Proxy-Authentication-Info does not match/);
+      }
+    });
+  }
+  await t.step("checked against the count and client nonce of the attempt sent last", async () => {
+    await using auth = server({ scheme: "digest", rspauth: "right" });
+    await using manager = new NetworkAccessManager({
+      authenticator: alice,
+      retry: { sleep: () => Promise.resolve() },
+    });
+    let answered = 0;
+    manager.use(
+      (next) => (exchange) =>
+        exchange.headers.has("authorization") && answered++ === 0
+          ? Promise.resolve(new Response("busy", { status: 503 }))
+          : next(exchange),
+      "network",
+    );
+    const reply = manager.get(`${auth.origin}/a`);
+    assert.equal(await reply.text(), "hello alice");
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.equal(reply.retries, 1);
+    assert.match(auth.log.at(-1)!.authorization!, /nc=00000002/);
+  });
+  await t.step("a response from the cache keeps the rspauth of its first request", async () => {
+    await using auth = server({ scheme: "digest", rspauth: "right" });
+    await using manager = new NetworkAccessManager({
+      authenticator: alice,
+      cache: new MemoryCache(),
+    });
+    manager.use((next) => async (exchange) => {
+      const response = await next(exchange);
+      const headers = new Headers(response.headers);
+      headers.set("cache-control", "max-age=60");
+      return new Response(response.body, { status: response.status, headers });
+    }, "network");
+    for (const fromCache of [false, true]) {
+      const reply = manager.get(`${auth.origin}/a`);
+      assert.equal(await reply.text(), "hello alice");
+      assert.equal(reply.fromCache, fromCache);
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    }
+    assert.deepEqual(auth.log.map((e) => e.outcome), ["missing", "ok"]);
   });
 });

@@ -4,6 +4,7 @@ import {
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorCode,
+  NetworkReplyError,
   type NetworkRetryEvent,
   type RetryOptions,
 } from "../../mod.ts";
@@ -316,6 +317,16 @@ Deno.test("retry retries a lookup that failed for a time, not a name that does n
       assert.equal(failure.code, NetworkError.HostNotFoundError, gai);
       assert.equal(retryableError(failure, codes), false, gai);
     }
+    const proxy = (gai: string) =>
+      new NetworkReplyError(
+        NetworkError.ProxyNotFoundError,
+        `Proxy host of http://proxy.test:3128 not found (${gai})`,
+      );
+    assert.equal(retryableError(proxy(TRANSIENT_LOOKUPS[0]!), codes), true);
+    assert.equal(retryableError(proxy(PERMANENT_LOOKUPS[0]!), codes), false);
+    assert.equal(retryableError(proxy(TRANSIENT_LOOKUPS[0]!), new Set([1])), false);
+    // Listed itself, ProxyNotFoundError is retried whatever the lookup said.
+    assert.equal(retryableError(proxy(PERMANENT_LOOKUPS[0]!), new Set([103])), true);
   });
   await t.step("a transient failure is retried by default, and named in the event", async () => {
     let sends = 0;
@@ -345,6 +356,34 @@ Deno.test("retry retries a lookup that failed for a time, not a name that does n
     assert.equal(reply.error, NetworkError.HostNotFoundError, reply.errorString);
     assert.equal(reply.retries, 0);
     assert.equal(sends, 1);
+  });
+  await t.step("a proxy's host is retried as an origin's: for a time only", async () => {
+    for (const [gai, retried] of [[TRANSIENT_LOOKUPS[0]!, true], [PERMANENT_LOOKUPS[0]!, false]]) {
+      let sends = 0;
+      await using manager = new NetworkAccessManager({
+        retry: { sleep: () => Promise.resolve() },
+        proxy: { type: "http", url: "http://proxy.test:3128" },
+      });
+      // What the transport throws when the proxy's name does not resolve (the proxy layer
+      // above makes it ProxyNotFoundError).
+      manager.use(() => () => {
+        if (++sends === 1) throw lookupFailure(gai as string);
+        return Promise.resolve(new Response("through the proxy"));
+      }, "network");
+      const reply = manager.get("http://api.test/");
+      const events = retryEvents(reply);
+      await reply.finished;
+      if (retried) {
+        assert.equal(await reply.text(), "through the proxy");
+        assert.equal(reply.retries, 1);
+        assert.equal(events[0]!.error, NetworkError.ProxyNotFoundError);
+        assert.match(events[0]!.reason, /^ProxyNotFoundError: Proxy host of .*Temporary failure/);
+      } else {
+        assert.equal(reply.error, NetworkError.ProxyNotFoundError, reply.errorString);
+        assert.equal(reply.retries, 0);
+        assert.equal(sends, 1);
+      }
+    }
   });
   await t.step("without HostNotFoundError in errorCodes, no lookup failure is", async () => {
     let sends = 0;
@@ -643,8 +682,33 @@ Deno.test("retry replays only replayable bodies", async (t) => {
     const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
     await reply.finished;
     assert.equal(reply.status, 503);
+    assert.equal(reply.error, NetworkError.ServiceUnavailableError);
+    assert.match(
+      reply.errorString,
+      /replied: 503; not retried: the request body is a one-shot stream .*cannot be sent again; pass a string, bytes, Blob/,
+    );
     assert.equal(reply.retries, 0);
     assert.deepEqual(mocked.recorder.requests.map((r) => r.text()), ["streamed"]);
+  });
+  await t.step("a stream body after a connection error: the error, and why", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.fail("PUT", "/thing", NetworkError.ConnectionRefusedError, { times: 1 })
+      .route("PUT", "/thing", { status: 204 });
+    const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
+    await reply.finished;
+    assert.equal(reply.status, 0);
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+    assert.match(reply.errorString, /; not retried: the request body is a one-shot stream/);
+    assert.equal(reply.retries, 0);
+    assert.equal(mocked.recorder.requests.length, 1);
+  });
+  await t.step("a stream body and a status that is not retried: no reason given", async () => {
+    await using mocked = createMockManager({ retry: { sleep: () => Promise.resolve() } });
+    mocked.mock.route("PUT", "/thing", { status: 404 });
+    const reply = mocked.manager.put(URL_, new Blob(["streamed"]).stream());
+    await reply.finished;
+    assert.equal(reply.status, 404);
+    assert.doesNotMatch(reply.errorString, /not retried/);
   });
 });
 
