@@ -8,6 +8,7 @@
 import type CachePolicy from "http-cache-semantics";
 import type { Clock } from "../clock.ts";
 import { parseHttpDate } from "../_http_date.ts";
+import { _selectingValue } from "./_vary.ts";
 
 /** The header record shape `http-cache-semantics` reads. */
 export type _HeaderRecord = Record<string, string>;
@@ -197,7 +198,8 @@ export function _varyFields(vary: string | null | undefined): string[] {
 
 /**
  * The variant key of a request for a response with this `Vary`: the values of the named
- * request fields, or `null` when the response varies on `*` (it can never be selected).
+ * request fields (as `_selectingValue` compares them), or `null` when the response varies on
+ * `*` (it can never be selected).
  */
 export function _variantKey(
   vary: string | null | undefined,
@@ -206,7 +208,7 @@ export function _variantKey(
   const fields = [...new Set(_varyFields(vary))].sort();
   if (fields.includes("*")) return null;
   if (fields.length === 0) return "";
-  return JSON.stringify(fields.map((name) => [name, request.get(name)]));
+  return JSON.stringify(fields.map((name) => [name, _selectingValue(name, request.get(name))]));
 }
 
 /** Request fields whose values are secrets: never written to a store in clear. */

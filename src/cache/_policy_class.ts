@@ -9,6 +9,7 @@
 import CachePolicy from "http-cache-semantics";
 import type { Clock } from "../clock.ts";
 import { _HEURISTIC_STATUSES, _UNDERSTOOD_STATUSES } from "./_statuses.ts";
+import { _selectingValue } from "./_vary.ts";
 
 const classes = new WeakMap<Clock, typeof CachePolicy>();
 
@@ -21,6 +22,7 @@ interface PolicyInternals {
   _status: number;
   _isShared: boolean;
   _noAuthorization: boolean;
+  _reqHeaders: Record<string, string>;
 }
 
 /**
@@ -64,6 +66,27 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
           !(rescc["must-revalidate"] || rescc.public || rescc["s-maxage"])
         ) return false;
         return explicit || Boolean(self._rescc.public) || _HEURISTIC_STATUSES.has(status);
+      }
+
+      /**
+       * Whether the request's fields that `Vary` names match the stored request's, compared
+       * as the variant keys compare them (`_vary.ts`), not as sent.
+       */
+      _varyMatches(request: { headers: Record<string, string> }): boolean {
+        const self = this as unknown as PolicyInternals;
+        const vary = self._resHeaders.vary;
+        if (!vary) return true;
+        for (const name of vary.trim().toLowerCase().split(/\s*,\s*/)) {
+          if (name === "*") return false;
+          const presented = Object.hasOwn(request.headers, name)
+            ? _selectingValue(name, request.headers[name]!)
+            : null;
+          const stored = Object.hasOwn(self._reqHeaders, name)
+            ? _selectingValue(name, self._reqHeaders[name]!)
+            : null;
+          if (presented !== stored) return false;
+        }
+        return true;
       }
     };
     classes.set(clock, found);

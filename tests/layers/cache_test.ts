@@ -216,6 +216,35 @@ Deno.test("cache layer keeps several variants of one URL apart by Vary", async (
   assert.equal(env.seen.length, 3);
 });
 
+Deno.test("cache layer selects a variant through whitespace and case that mean nothing, not through order", async (t) => {
+  for (const store of ["memory", "kv"] as const) {
+    await t.step(store, async () => {
+      await using env = await setup(
+        (request, n) =>
+          new Response(`v${n} ${request.headers.get("accept-language")}`, {
+            headers: { "cache-control": "max-age=60", vary: "Accept-Language, Foo" },
+          }),
+        { store },
+      );
+      const sent = (language: string, foo: string) => ({
+        headers: { "accept-language": language, foo },
+      });
+      assert.equal((await env.get("/", sent("en, de", "1,2"))).text, "v1 en, de");
+      for (const [language, foo] of [[" en ,   de", " 1, 2 "], ["eN, De", "1 ,2"]] as const) {
+        const again = await env.get("/", sent(language, foo));
+        assert.equal(again.text, "v1 en, de", `${language} / ${foo}`);
+        assert.equal(again.reply.fromCache, true);
+      }
+      assert.equal(env.seen.length, 1);
+      // Order may state a preference, and an unknown field's case may matter: both ask again.
+      assert.equal((await env.get("/", sent("de, en", "1,2"))).text, "v2 de, en");
+      assert.equal((await env.get("/", sent("en, de", "1,2,A"))).text, "v3 en, de");
+      assert.equal((await env.get("/", sent("en, de", "1,2,a"))).text, "v4 en, de");
+      assert.equal(env.seen.length, 4);
+    });
+  }
+});
+
 Deno.test("cache layer stores nothing for no-store, cacheSaveControl false, or Vary: *", async (t) => {
   const cases: [string, HeadersInit, NetworkRequestInit | undefined][] = [
     ["response no-store", { "cache-control": "no-store, max-age=60" }, undefined],
