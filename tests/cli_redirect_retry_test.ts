@@ -206,15 +206,9 @@ Deno.test("cli: -w %{method} is the method of the last request, as curl", async 
   ];
   for (const [options, status, method] of cases) {
     await t.step(`${options.join(" ")} after a ${status}: ${method}`, async () => {
-      const { code, out, err } = await runCli([
-        "-L",
-        ...options,
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{method} %{num_redirects}",
-        `${server.url}/from?status=${status}`,
-      ]);
+      const writeOut = ["-o", "/dev/null", "-w", "%{method} %{num_redirects}"];
+      const url = `${server.url}/from?status=${status}`;
+      const { code, out, err } = await runCli(["-L", ...options, ...writeOut, url]);
       assert.equal(code, 0, err);
       assert.equal(out, `${method} 1`);
       assert.equal(seen.splice(0).at(-1)?.method, method);
