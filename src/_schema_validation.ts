@@ -39,7 +39,10 @@ export async function validate<Schema extends StandardSchemaV1>(
   let result: unknown = schema["~standard"].validate(value);
   if (result instanceof Promise) result = await result;
   const issues = (result as { issues?: unknown } | null)?.issues;
-  if (typeof result !== "object" || result === null || (issues && !Array.isArray(issues))) {
+  if (
+    typeof result !== "object" || result === null ||
+    (issues ? !Array.isArray(issues) : !("value" in result))
+  ) {
     const vendor = describe(schema["~standard"].vendor);
     throw new TypeError(
       `Cannot validate ${what[0]!.toLowerCase()}${what.slice(1)}: the schema's validate() ` +

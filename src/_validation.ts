@@ -65,7 +65,8 @@ const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
 /**
  * The error of headers `new Headers(headers)` refused, its message starting with `what`: a
  * header whose name or value holds a character above U+00FF is named (they are ByteStrings);
- * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL).
+ * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL),
+ * after the name of a header whose value it refused.
  * The value of a credential (`Authorization`, `Proxy-Authorization`, `Cookie`) is not shown.
  */
 export function headersError(what: string, headers: unknown, error: unknown): TypeError {
@@ -79,6 +80,8 @@ export function headersError(what: string, headers: unknown, error: unknown): Ty
     : secret
     ? `${what}: invalid header ${JSON.stringify(bad![0])}: its value holds a line break or NUL, ` +
       "which a header value cannot (the value is not shown: a credential)"
+    : bad !== undefined && /^Invalid header value/.test((error as Error).message)
+    ? `${what}: invalid header ${JSON.stringify(bad[0])} (${(error as Error).message})`
     : `${what}: invalid header (${(error as Error).message})`;
   return new TypeError(message, { cause: secret ? undefined : error });
 }

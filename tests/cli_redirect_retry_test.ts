@@ -193,3 +193,25 @@ Deno.test("cli: --retry-max-time starts no retry after that many seconds", async
   assert.equal(bad.code, EXIT_CODES.usage);
   assert.match(bad.err, /^netaccess: --retry-max-time takes a number of seconds above 0, got "-1"/);
 });
+
+Deno.test("cli: -w %{method} is the method of the last request, as curl", async (t) => {
+  const { server, seen } = redirecting();
+  await using _ = server;
+  const cases: [string[], number, string][] = [
+    [["-d", "a=1"], 302, "GET"],
+    [["-d", "a=1"], 307, "POST"],
+    [["-I"], 303, "HEAD"],
+    [["--post302", "-d", "a=1"], 302, "POST"],
+    [["-X", "PATCH"], 303, "PATCH"],
+  ];
+  for (const [options, status, method] of cases) {
+    await t.step(`${options.join(" ")} after a ${status}: ${method}`, async () => {
+      const writeOut = ["-o", "/dev/null", "-w", "%{method} %{num_redirects}"];
+      const url = `${server.url}/from?status=${status}`;
+      const { code, out, err } = await runCli(["-L", ...options, ...writeOut, url]);
+      assert.equal(code, 0, err);
+      assert.equal(out, `${method} 1`);
+      assert.equal(seen.splice(0).at(-1)?.method, method);
+    });
+  }
+});

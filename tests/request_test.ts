@@ -37,11 +37,22 @@ Deno.test("NetworkRequest names what is wrong with its init and its headers", ()
     () => new NetworkRequest("https://example.com/", { headers: { accept: "*/*", "x-€": "a" } }),
     { name: "TypeError", message: /^Cannot create request: invalid header "x-€": .*Latin-1/ },
   );
-  // Other invalid headers keep the reason Headers gives.
-  assert.throws(() => new NetworkRequest("https://example.com/", { headers: { "x-a": "a\nb" } }), {
-    name: "TypeError",
-    message: /^Cannot create request: invalid header \(Invalid header value/,
-  });
+  // Other invalid headers keep the reason Headers gives, after the header's name.
+  assert.throws(
+    () => new NetworkRequest("https://example.com/", { headers: { "x-b": "b", "x-a": "a\nb" } }),
+    {
+      name: "TypeError",
+      message: 'Cannot create request: invalid header "x-a" (Invalid header value: "a\nb")',
+    },
+  );
+  // A name Headers refuses is in its own reason.
+  assert.throws(
+    () => new NetworkRequest("https://example.com/", { headers: { "x a": "1", "x-c": "c\nd" } }),
+    {
+      name: "TypeError",
+      message: /^Cannot create request: invalid header \(Invalid header name: "x a"\)/,
+    },
+  );
 });
 
 Deno.test("The URL of a request the manager made is the reply's own to change: what is sent does not move", async () => {

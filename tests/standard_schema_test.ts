@@ -151,6 +151,7 @@ Deno.test("json(schema) names a validator that returns something that is not a r
     [null, "null"],
     [Promise.resolve(7), "7"],
     [{ issues: "bad" }, "an object"],
+    [{}, "an object"],
   ];
   for (const [result, shown] of results) {
     await t.step(`validate() returning ${shown}`, async () => {

@@ -357,7 +357,8 @@ export async function transfer(
       status: reply.status,
       httpVersion: () => versions.of(reply.url),
       url: reply.url,
-      method: settings.method,
+      // As curl: the method of the last request sent (a POST redirected by a 302 is a GET).
+      method: hops.get(reply)?.at(-1)?.method ?? settings.method,
       size: reply.bytesReceived,
       elapsed: performance.now() - started,
       headers: reply.headers,

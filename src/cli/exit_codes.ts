@@ -22,7 +22,7 @@ import { peerNotVerified } from "../tls.ts";
  * | 7 | connection: refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
  * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
- * | 26 | content: a body that cannot be sent again, a `file:` URL missing or unreadable |
+ * | 26 | content: a body that cannot be sent again; a `file:` URL, `-K` or netrc file missing or unreadable |
  * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
