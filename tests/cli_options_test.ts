@@ -16,8 +16,18 @@ const decoder = new TextDecoder();
 function requestLines() {
   const lines: string[] = [];
   const server = serveTcp(async (conn) => {
-    const head = await readHead(conn);
+    let head = await readHead(conn);
     lines.push(head.split("\r\n")[0]!);
+    // A chunked body is read to its end before the answer: closing the connection while the
+    // client still sends it would break its pipe.
+    if (/\r\ntransfer-encoding: *chunked\r\n/i.test(head.split("\r\n\r\n")[0] + "\r\n")) {
+      const buffer = new Uint8Array(4096);
+      while (!head.endsWith("0\r\n\r\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        head += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    }
     await conn.write(
       encoder.encode("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
     );
