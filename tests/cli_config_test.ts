@@ -258,6 +258,45 @@ Deno.test("cli: --netrc, --netrc-optional and --netrc-file send the host's crede
         assert.equal(JSON.parse(optional.out).headers.authorization, undefined);
       },
     );
+    await t.step(
+      "a redirect to another host gets none of the first host's credentials",
+      async () => {
+        // As curl: the credentials of one host's entry are not sent to the host redirected to,
+        // not even with --location-trusted (which concerns -u and -H Authorization).
+        const seen: (string | null)[] = [];
+        await using other = serve((request) => {
+          seen.push(request.headers.get("authorization"));
+          return request.headers.has("authorization")
+            ? new Response("signed in")
+            : new Response("who?", {
+              status: 401,
+              headers: { "www-authenticate": 'Basic realm="o"' },
+            });
+        });
+        const first: (string | null)[] = [];
+        await using origin = serve((request) => {
+          first.push(request.headers.get("authorization"));
+          return new Response(null, {
+            status: 302,
+            headers: { location: `http://other.test:${other.port}/landing` },
+          });
+        });
+        for (const follow of ["-L", "--location-trusted"]) {
+          seen.length = first.length = 0;
+          const { code, out, err } = await runCli([
+            "--netrc",
+            follow,
+            "--resolve",
+            `other.test:${other.port}:127.0.0.1`,
+            `${origin.url}/start`,
+          ], { env });
+          assert.equal(code, 0, err);
+          assert.equal(out, "who?", follow);
+          assert.deepEqual(first, [basic("ada", "s3cret-netrc")], follow);
+          assert.deepEqual(seen, [null], follow);
+        }
+      },
+    );
     await t.step("verbose output never shows the password", async () => {
       const { code, err } = await runCli(["-v", "--netrc", `${server.url}/v`], { env });
       assert.equal(code, 0, err);
