@@ -25,7 +25,7 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { HELP, OPTION_TABLE, parse, USAGE, type Values } from "./cli/_args.ts";
+import { HELP, OPTION_TABLE, parse, USAGE, type Values, type WhereGiven } from "./cli/_args.ts";
 import { expandConfig } from "./cli/_config.ts";
 import { run } from "./cli/_run.ts";
 import { writeAll } from "./cli/_transfer.ts";
@@ -55,8 +55,10 @@ export async function main(args: string[]): Promise<number> {
   const stderr = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
   let values: Values;
   let positionals: string[];
+  let where: WhereGiven;
   try {
-    ({ values, positionals } = parse(await expandConfig(args, OPTION_TABLE)));
+    const expanded = await expandConfig(args, OPTION_TABLE);
+    ({ values, positionals, where } = parse(expanded.args, expanded.origins));
   } catch (error) {
     if (error instanceof Exit) {
       stderr(`netaccess: ${error.message}`);
@@ -89,7 +91,10 @@ export async function main(args: string[]): Promise<number> {
     return await run(values, positionals, stderr, report);
   } catch (error) {
     if (error instanceof Exit) {
-      (error.usage ? stderr : report)(`netaccess: ${error.message}`);
+      // A bad value from a -K file: its file and line, as for the file's syntax errors.
+      const given = error.about === undefined ? undefined : where(error.about);
+      const message = given === undefined ? error.message : `${given}: ${error.message}`;
+      (error.usage ? stderr : report)(`netaccess: ${message}`);
       if (error.usage) stderr(USAGE);
       return error.code;
     }

@@ -113,6 +113,61 @@ Deno.test("cli: -K reads curl's config file syntax", async (t) => {
       assert.equal(unreadable.code, EXIT_CODES.content);
       assert.match(unreadable.err, /^netaccess: cannot read the -K config file .*none\.conf: /);
     });
+    await t.step(
+      "a bad value names the file and the line, and exits as on the command line",
+      async () => {
+        const cases: [string, string[], RegExp][] = [
+          ["verbose\nretry = abc\n", ["--retry", "abc"], /--retry takes a whole number .*"abc"/],
+          ["\nproxy ftp://p.test\n", ["-x", "ftp://p.test"], /-x: proxy scheme "ftp" is not/],
+          ["redirect-policy: x\n", ["--redirect-policy", "x"], /--redirect-policy takes .*"x"/],
+          ["insecure\n", ["-k"], /-k\/--insecure is not available/],
+          [
+            "resolve = a.test:80:127.0.0.1\n\nresolve = bad\n",
+            ["--resolve", "bad"],
+            /--resolve takes HOST:PORT:ADDRESS/,
+          ],
+          [
+            'header = "X-A: 1"\nheader = "no colon"\n',
+            ["-H", "no colon"],
+            /-H takes "Name: value"/,
+          ],
+        ];
+        for (const [text, given, message] of cases) {
+          await Deno.writeTextFile(`${dir}/bad.conf`, text);
+          const line = text.split("\n").length - 1; // the last line
+          const { code, err } = await runCli(["-K", `${dir}/bad.conf`, server.url]);
+          const direct = await runCli([...given, server.url]);
+          assert.equal(code, EXIT_CODES.usage, err);
+          assert.equal(direct.code, code, direct.err);
+          assert.match(err, new RegExp(`^netaccess: \\S*bad\\.conf:${line}: ${message.source}`));
+          assert.match(direct.err, new RegExp(`^netaccess: ${message.source}`));
+        }
+        // The value in effect is the last one: the command line's, after the file's.
+        await Deno.writeTextFile(`${dir}/bad.conf`, "retry = 1\n");
+        const later = await runCli(["-K", `${dir}/bad.conf`, "--retry", "abc", server.url]);
+        assert.equal(later.code, EXIT_CODES.usage);
+        assert.match(later.err, /^netaccess: --retry takes a whole number/);
+      },
+    );
+    await t.step("-K ends a cluster of short options, as in curl", async () => {
+      const file = `${dir}/cluster.conf`;
+      await Deno.writeTextFile(file, 'header = "X-Cluster: yes"\n');
+      for (const args of [["-sK", file], [`-sK${file}`], ["-sfK", file], ["-K", file]]) {
+        const { code, out, err } = await runCli([...args, server.url]);
+        assert.equal(code, 0, `${args.join(" ")}: ${err}`);
+        assert.equal(JSON.parse(out).headers["x-cluster"], "yes", args.join(" "));
+      }
+      // In a file too, as a value option ending a cluster (-so FILE, -sKFILE).
+      const outer = `${dir}/outer.conf`;
+      await Deno.writeTextFile(outer, `-sK ${file}\n-so ${dir}/cluster.out\n`);
+      const nested = await runCli(["-K", outer, server.url]);
+      assert.equal(nested.code, 0, nested.err);
+      const written = JSON.parse(await Deno.readTextFile(`${dir}/cluster.out`));
+      assert.equal(written.headers["x-cluster"], "yes");
+      const missing = await runCli([server.url, "-sK"]);
+      assert.equal(missing.code, EXIT_CODES.usage);
+      assert.match(missing.err, /^netaccess: -K takes a FILE/);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -129,6 +184,17 @@ Deno.test("cli: -K lines become the arguments curl would read", () => {
   assert.deepEqual(configArgs("f", 'data "a\\tb\\\\c" # note\n', OPTION_TABLE), [
     "--data=a\tb\\c",
   ]);
+  assert.deepEqual(configArgs("f", "-so out.txt\n-sKother.conf\n-oo.txt\n-K x\n", OPTION_TABLE), [
+    "--silent",
+    "--output=out.txt",
+    "--silent",
+    "--config=other.conf",
+    "--output=o.txt",
+    "--config=x",
+  ]);
+  const origins: (string | undefined)[] = [];
+  configArgs("f", "# note\n-sS\n\nretry 2\n", OPTION_TABLE, origins);
+  assert.deepEqual(origins, ["f:2", "f:2", "f:4"]);
 });
 
 Deno.test("cli: the .netrc file's entry for a host, as curl reads it", () => {
@@ -190,6 +256,45 @@ Deno.test("cli: --netrc, --netrc-optional and --netrc-file send the host's crede
         });
         assert.equal(optional.code, 0, optional.err);
         assert.equal(JSON.parse(optional.out).headers.authorization, undefined);
+      },
+    );
+    await t.step(
+      "a redirect to another host gets none of the first host's credentials",
+      async () => {
+        // As curl: the credentials of one host's entry are not sent to the host redirected to,
+        // not even with --location-trusted (which concerns -u and -H Authorization).
+        const seen: (string | null)[] = [];
+        await using other = serve((request) => {
+          seen.push(request.headers.get("authorization"));
+          return request.headers.has("authorization")
+            ? new Response("signed in")
+            : new Response("who?", {
+              status: 401,
+              headers: { "www-authenticate": 'Basic realm="o"' },
+            });
+        });
+        const first: (string | null)[] = [];
+        await using origin = serve((request) => {
+          first.push(request.headers.get("authorization"));
+          return new Response(null, {
+            status: 302,
+            headers: { location: `http://other.test:${other.port}/landing` },
+          });
+        });
+        for (const follow of ["-L", "--location-trusted"]) {
+          seen.length = first.length = 0;
+          const { code, out, err } = await runCli([
+            "--netrc",
+            follow,
+            "--resolve",
+            `other.test:${other.port}:127.0.0.1`,
+            `${origin.url}/start`,
+          ], { env });
+          assert.equal(code, 0, err);
+          assert.equal(out, "who?", follow);
+          assert.deepEqual(first, [basic("ada", "s3cret-netrc")], follow);
+          assert.deepEqual(seen, [null], follow);
+        }
       },
     );
     await t.step("verbose output never shows the password", async () => {

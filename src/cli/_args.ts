@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { NetworkProxy } from "../../mod.ts";
 import { safeUrlText } from "../proxy/network_proxy.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { badValue, Exit, EXIT_CODES, type OptionValue } from "./exit_codes.ts";
 import { requestOf, type RequestParts } from "./_request.ts";
 import { DATA_OPTIONS, type DataArg } from "./_data.ts";
 import type { FormArg } from "./_form.ts";
@@ -231,11 +231,7 @@ export function seconds(name: string, value: string | undefined): number | undef
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || value.trim() === "") {
-    throw new Exit(
-      EXIT_CODES.usage,
-      `--${name} takes a number of seconds above 0, got "${value}"`,
-      true,
-    );
+    throw badValue(name, `--${name} takes a number of seconds above 0, got "${value}"`);
   }
   return Math.max(1, Math.round(n * 1000));
 }
@@ -245,11 +241,7 @@ export function count(name: string, value: string | undefined, min: number): num
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || value.trim() === "") {
-    throw new Exit(
-      EXIT_CODES.usage,
-      `--${name} takes a whole number of at least ${min}, got "${value}"`,
-      true,
-    );
+    throw badValue(name, `--${name} takes a whole number of at least ${min}, got "${value}"`);
   }
   return n;
 }
@@ -262,18 +254,13 @@ export function parseProxy(value: string): NetworkProxy {
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
   } catch {
-    throw new Exit(
-      EXIT_CODES.usage,
-      `-x takes a proxy URL such as http://host:3128, got "${shown}"`,
-      true,
-    );
+    throw badValue("proxy", `-x takes a proxy URL such as http://host:3128, got "${shown}"`);
   }
   const type = url.protocol.slice(0, -1);
   if (!["http", "https", "socks5", "socks5h"].includes(type)) {
-    throw new Exit(
-      EXIT_CODES.usage,
+    throw badValue(
+      "proxy",
       `-x: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
-      true,
     );
   }
   const proxy: NetworkProxy = {
@@ -285,10 +272,9 @@ export function parseProxy(value: string): NetworkProxy {
       proxy.username = decodeURIComponent(url.username);
       proxy.password = decodeURIComponent(url.password);
     } catch {
-      throw new Exit(
-        EXIT_CODES.usage,
+      throw badValue(
+        "proxy",
         `-x: the proxy's user name or password is not valid percent-encoding, got "${shown}"`,
-        true,
       );
     }
   }
@@ -391,13 +377,19 @@ const NUMBER_OPTIONS = new Map([
  * `--retry -1`) joined to it as `--retry=-1`: as in curl, the option takes that argument, and
  * the check of its value names it, where `parseArgs` would call it ambiguous.
  */
-function joinNumberValues(args: string[]): string[] {
+function joinNumberValues(args: string[]): { joined: string[]; from: number[] } {
   const joined: string[] = [];
+  // The index in `args` of each joined argument.
+  const from: number[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const name = NUMBER_OPTIONS.get(arg);
     const next = args[i + 1];
-    if (arg === "--") return joined.concat(args.slice(i));
+    from.push(i);
+    if (arg === "--") {
+      for (let rest = i + 1; rest < args.length; rest++) from.push(rest);
+      return { joined: joined.concat(args.slice(i)), from };
+    }
     if (name !== undefined && next !== undefined && next.startsWith("-")) {
       joined.push(`--${name}=${next}`);
       i++;
@@ -405,12 +397,32 @@ function joinNumberValues(args: string[]): string[] {
       joined.push(arg);
     }
   }
-  return joined;
+  return { joined, from };
 }
 
-/** Parses `args` (throws on an unknown option or a missing value). */
-export function parse(args: string[]): { values: Values; positionals: string[] } {
-  const { values, positionals, tokens } = parsed(joinNumberValues(args));
+/**
+ * Where an option's value was given: the `FILE:LINE` of a `-K` file, or `undefined` for the
+ * command line's (the last value of the option, or the first that equals `value`).
+ */
+export type WhereGiven = (about: OptionValue) => string | undefined;
+
+/**
+ * Parses `args` (throws on an unknown option or a missing value); `origins` tells where each
+ * argument was given (a `-K` file's line), for `where`.
+ */
+export function parse(
+  args: string[],
+  origins: readonly (string | undefined)[] = [],
+): { values: Values; positionals: string[]; where: WhereGiven } {
+  const { joined, from } = joinNumberValues(args);
+  const { values, positionals, tokens } = parsed(joined);
+  const where: WhereGiven = ({ option, value }) => {
+    const given = tokens.filter((token) => token.kind === "option" && token.name === option);
+    const token = value === undefined
+      ? given.at(-1)
+      : given.find((token) => token.kind === "option" && token.value === value);
+    return token === undefined ? undefined : origins[from[token.index]!];
+  };
   const sends: (DataArg | FormArg)[] = [];
   // The URLs in the order given, with those of --url (and of `url` in a -K file).
   const urls: string[] = [];
@@ -432,18 +444,17 @@ export function parse(args: string[]): { values: Values; positionals: string[] }
       urls.push(token.value);
     }
   }
-  return { values: { ...values, sends }, positionals: values.url ? urls : positionals };
+  return { values: { ...values, sends }, positionals: values.url ? urls : positionals, where };
 }
 
 /** Checks the arguments and makes the plan of a run. */
 export async function plan(values: Values, positionals: string[]): Promise<Plan> {
   if (values.insecure) {
-    throw new Exit(
-      EXIT_CODES.usage,
+    throw badValue(
+      "insecure",
       "-k/--insecure is not available: Deno has no per-client switch to skip certificate checks; " +
         "trust the server's CA with --cacert FILE (or run Deno with " +
         "--unsafely-ignore-certificate-errors=HOST)",
-      true,
     );
   }
   if (positionals.length === 0) throw new Exit(EXIT_CODES.usage, "no URL given", true);

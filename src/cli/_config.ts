@@ -33,34 +33,84 @@ const ESCAPES: Record<string, string> = {
   v: "\v",
 };
 
-/**
- * `args` with each `-K FILE` (`--config FILE`, `-K -` for stdin) replaced by the arguments its
- * file gives, in place.
- */
-export async function expandConfig(args: string[], table: OptionTable): Promise<string[]> {
-  return await expand(args, table, 0);
+/** The arguments of a command line with its `-K` files read in, and where each was given. */
+export interface Expanded {
+  args: string[];
+  /** For each argument, the file and line (`FILE:LINE`) it came from; none for the command line's. */
+  origins: (string | undefined)[];
 }
 
-async function expand(args: string[], table: OptionTable, depth: number): Promise<string[]> {
+/**
+ * `args` with each `-K FILE` (`--config FILE`, `-K -` for stdin, `-sK FILE` or `-sKFILE` at the
+ * end of a cluster of short options, as curl) replaced by the arguments its file gives, in place.
+ */
+export async function expandConfig(args: string[], table: OptionTable): Promise<Expanded> {
+  const origins: (string | undefined)[] = [];
+  const out = await expand(args, [], table, 0, origins);
+  return { args: out, origins };
+}
+
+/**
+ * The index in the short option cluster `arg` (`-sS`, `-sK`, `-so`) of its first option that
+ * takes a value (`K` too), or -1 when there is none or an unknown one comes first.
+ */
+function valueOptionAt(arg: string, table: OptionTable): number {
+  if (!/^-[^-]/.test(arg)) return -1;
+  for (let i = 1; i < arg.length; i++) {
+    if (arg[i] === "K") return i;
+    const kind = table.kinds.get(table.shorts.get(arg[i]!) ?? "");
+    if (kind !== "boolean") return kind === undefined ? -1 : i;
+  }
+  return -1;
+}
+
+async function expand(
+  args: string[],
+  from: (string | undefined)[],
+  table: OptionTable,
+  depth: number,
+  origins: (string | undefined)[],
+): Promise<string[]> {
   const out: string[] = [];
+  const keep = (arg: string, where: string | undefined) => {
+    out.push(arg);
+    origins.push(where);
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--") return out.concat(args.slice(i));
+    const where = from[i];
+    if (arg === "--") {
+      for (; i < args.length; i++) keep(args[i]!, from[i]);
+      return out;
+    }
+    const at = valueOptionAt(arg, table);
+    // As curl: -K in a cluster of short options, after booleans (`-sK FILE`, `-sKFILE`).
+    const inCluster = at > 0 && arg[at] === "K";
     let file: string | undefined;
-    if (arg === "-K" || arg === "--config") {
+    if (arg === "--config" || (inCluster && at === arg.length - 1)) {
       file = args[++i];
       if (file === undefined) {
-        throw new Exit(EXIT_CODES.usage, `${arg} takes a FILE (- for stdin)`, true);
+        throw new Exit(
+          EXIT_CODES.usage,
+          `${inCluster ? "-K" : arg} takes a FILE (- for stdin)`,
+          true,
+        );
       }
     } else if (arg.startsWith("--config=")) {
       file = arg.slice("--config=".length);
-    } else if (/^-K./.test(arg)) {
-      file = arg.slice(2);
+    } else if (inCluster) {
+      file = arg.slice(at + 1);
     }
     if (file === undefined) {
-      out.push(arg);
+      keep(arg, where);
+      // The value of an option is kept as it is, even one that looks like -K.
+      const value = at === arg.length - 1 ||
+        (/^--[^=]+$/.test(arg) && table.kinds.get(arg.slice(2)) === "string");
+      if (value && i + 1 < args.length) keep(args[++i]!, from[i]);
       continue;
     }
+    // `-sK FILE`: the options before -K stay where they stand.
+    if (at > 1) keep(arg.slice(0, at), where);
     if (depth >= MAX_DEPTH) {
       throw new Exit(
         EXIT_CODES.usage,
@@ -68,8 +118,9 @@ async function expand(args: string[], table: OptionTable, depth: number): Promis
         true,
       );
     }
-    const lines = await configArgs(file, await readConfig(file), table);
-    out.push(...await expand(lines, table, depth + 1));
+    const lines: (string | undefined)[] = [];
+    const given = configArgs(file, await readConfig(file), table, lines);
+    out.push(...await expand(given, lines, table, depth + 1, origins));
   }
   return out;
 }
@@ -87,59 +138,79 @@ async function readConfig(file: string): Promise<string> {
   }
 }
 
-/** The arguments the lines of a config file give; errors name `file` and the line. */
-export function configArgs(file: string, text: string, table: OptionTable): string[] {
+/**
+ * The arguments the lines of a config file give; errors name `file` and the line. With
+ * `origins`, the `FILE:LINE` of each argument is added to it.
+ */
+export function configArgs(
+  file: string,
+  text: string,
+  table: OptionTable,
+  origins?: (string | undefined)[],
+): string[] {
   const args: string[] = [];
   const lines = text.split(/\r?\n/);
+  const shortName = (c: string) => c === "K" ? "config" : table.shorts.get(c);
+  const kindOf = (name: string | undefined) =>
+    name === "config" ? "string" : table.kinds.get(name ?? "");
   for (let n = 0; n < lines.length; n++) {
     const where = `${file === "-" ? "stdin" : file}:${n + 1}`;
     const fail = (message: string): never => {
       throw new Exit(EXIT_CODES.usage, `${where}: ${message}`, true);
+    };
+    const push = (arg: string) => {
+      args.push(arg);
+      origins?.push(where);
     };
     const line = lines[n]!.trim();
     if (line === "" || line.startsWith("#")) continue;
     const nameEnd = line.search(/[\s=:]/);
     const written = nameEnd < 0 ? line : line.slice(0, nameEnd);
     let rest = nameEnd < 0 ? "" : line.slice(nameEnd).replace(/^\s*[=:]?\s*/, "");
-    const cluster = /^-[^-]{2,}$/.test(written)
-      ? [...written.slice(1)].map((c) => table.shorts.get(c))
-      : [];
-    if (cluster.length > 0 && cluster.every((name) => table.kinds.get(name!) === "boolean")) {
-      // `-sS`: short boolean options together, as on the command line.
-      if (rest !== "" && !rest.startsWith("#")) fail(`${written} takes no value, got "${rest}"`);
-      args.push(...cluster.map((name) => `--${name}`));
-      continue;
-    }
     let long: string | undefined;
+    // A value written in a cluster of short options, after the one taking it (`-sKFILE`).
+    let attached = "";
     if (written.startsWith("--")) long = written.slice(2);
-    else if (/^-[^-]$/.test(written)) long = table.shorts.get(written.slice(1));
     else if (!written.startsWith("-")) long = written;
+    else {
+      // Short options, as on the command line: booleans together (`-sS`), the last of them
+      // may take a value (`-so FILE`, `-soFILE`).
+      const names = [...written.slice(1)].map(shortName);
+      const at = names.findIndex((name) => kindOf(name) !== "boolean");
+      if (at < 0 && names.length > 1) {
+        if (rest !== "" && !rest.startsWith("#")) fail(`${written} takes no value, got "${rest}"`);
+        names.forEach((name) => push(`--${name}`));
+        continue;
+      }
+      long = at < 0 ? names[0] : names[at];
+      if (at >= 0 && long !== undefined) {
+        names.slice(0, at).forEach((name) => push(`--${name}`));
+        attached = written.slice(at + 2);
+      }
+    }
     if (long === "url") {
       // curl's `url` option: a URL, as given on the command line.
-      args.push("--url");
+      push("--url");
     } else {
       // As curl: --no-NAME switches a boolean option off.
       const negated = long?.startsWith("no-") && table.kinds.get(long.slice(3)) === "boolean";
-      const kind = long === undefined
-        ? undefined
-        : negated
-        ? "boolean"
-        : long === "config"
-        ? "string"
-        : table.kinds.get(long);
+      const kind = long === undefined ? undefined : negated ? "boolean" : kindOf(long);
       if (kind === undefined) fail(`unknown option "${written}"`);
       if (kind === "boolean") {
         if (rest !== "" && !rest.startsWith("#")) {
           fail(`--${long} takes no value, got "${rest}"`);
         }
-        args.push(`--${long}`);
+        push(`--${long}`);
         continue;
       }
-      args.push(`--${long}`);
+      push(`--${long}`);
     }
-    if (rest === "") fail(`${written} needs a value`);
     let value = "";
-    if (rest.startsWith('"')) {
+    if (attached !== "") {
+      value = attached;
+    } else if (rest === "") {
+      fail(`${written} needs a value`);
+    } else if (rest.startsWith('"')) {
       let i = 1;
       for (;; i++) {
         if (i >= rest.length) fail(`${written}: the quoted value has no closing "`);

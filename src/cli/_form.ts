@@ -6,7 +6,7 @@
  */
 
 import { readBytes } from "./_data.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { badValue } from "./exit_codes.ts";
 import { multipartPieces } from "../_multipart.ts";
 
 const encoder = new TextEncoder();
@@ -68,11 +68,7 @@ function word(text: string, at: number): { word: string; end: number } {
 async function formPart(value: string, warnings: string[]): Promise<Part> {
   const eq = value.indexOf("=");
   if (eq <= 0) {
-    throw new Exit(
-      EXIT_CODES.usage,
-      `-F takes NAME=VALUE, NAME=@FILE or NAME=<FILE, got "${value}"`,
-      true,
-    );
+    throw badValue("form", `-F takes NAME=VALUE, NAME=@FILE or NAME=<FILE, got "${value}"`, value);
   }
   const name = value.slice(0, eq);
   const content = value.slice(eq + 1);
@@ -124,10 +120,10 @@ export async function formBody(
     }
     const eq = arg.value.indexOf("=");
     if (eq <= 0) {
-      throw new Exit(
-        EXIT_CODES.usage,
+      throw badValue(
+        "form-string",
         `--form-string takes NAME=VALUE, got "${arg.value}"`,
-        true,
+        arg.value,
       );
     }
     parts.push({

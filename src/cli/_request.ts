@@ -16,7 +16,7 @@ import {
   withQuery,
 } from "./_data.ts";
 import { type FormArg, formBody } from "./_form.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
 
@@ -136,10 +136,10 @@ export async function requestOf(
     // As curl: `-H "Name;"` sends the header with an empty value.
     const empty = colon < 0 && line.trimEnd().endsWith(";");
     if (colon <= 0 && !empty) {
-      throw new Exit(
-        EXIT_CODES.usage,
+      throw badValue(
+        "header",
         `-H takes "Name: value" ("Name;" for an empty value, "Name:" to send none), got "${line}"`,
-        true,
+        line,
       );
     }
     const name = (empty ? line.trimEnd().slice(0, -1) : line.slice(0, colon)).trim();
@@ -166,7 +166,7 @@ export async function requestOf(
         removed.delete(name.toLowerCase());
       }
     } catch {
-      throw new Exit(EXIT_CODES.usage, `-H "${line}" is not a valid header`, true);
+      throw badValue("header", `-H "${line}" is not a valid header`, line);
     }
   }
   /** Whether the command line sets `name` itself: not given, and not removed, with -H. */
@@ -183,7 +183,7 @@ export async function requestOf(
       try {
         headers.set("user-agent", agent);
       } catch {
-        throw new Exit(EXIT_CODES.usage, `-A "${agent}" is not a valid User-Agent value`, true);
+        throw badValue("user-agent", `-A "${agent}" is not a valid User-Agent value`);
       }
     }
   }
@@ -192,7 +192,7 @@ export async function requestOf(
     try {
       headers.set("cookie", values.cookie);
     } catch {
-      throw new Exit(EXIT_CODES.usage, `-b "${values.cookie}" is not a valid Cookie value`, true);
+      throw badValue("cookie", `-b "${values.cookie}" is not a valid Cookie value`);
     }
   }
   // As curl's -e: the Referer header (a -H Referer wins); ";auto" is curl's, on redirects.
@@ -207,7 +207,7 @@ export async function requestOf(
     try {
       headers.set("referer", referer);
     } catch {
-      throw new Exit(EXIT_CODES.usage, `-e "${referer}" is not a valid Referer value`, true);
+      throw badValue("referer", `-e "${referer}" is not a valid Referer value`);
     }
   }
   // As curl: --compressed asks for the codings it decodes (a -H Accept-Encoding wins). A
@@ -277,7 +277,7 @@ export async function requestOf(
     );
   }
   if (values.request !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(values.request)) {
-    throw new Exit(EXIT_CODES.usage, `-X takes an HTTP method, got "${values.request}"`, true);
+    throw badValue("request", `-X takes an HTTP method, got "${values.request}"`);
   }
   if (values.user !== undefined) {
     const colon = values.user.indexOf(":");
@@ -289,10 +289,9 @@ export async function requestOf(
       try {
         headers.set("authorization", basicAuthorization({ username: user, password }));
       } catch {
-        throw new Exit(
-          EXIT_CODES.usage,
+        throw badValue(
+          "user",
           "-u: the user name and password must not contain control characters",
-          true,
         );
       }
     }

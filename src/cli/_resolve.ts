@@ -12,7 +12,7 @@
  */
 
 import { type Layer, NetworkError, NetworkReplyError } from "../../mod.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 
 /** One `--resolve` entry. */
 export interface Entry {
@@ -36,10 +36,10 @@ export function parseResolve(values: string[]): Entry[] {
       match === null || addresses === undefined || Number(match[2]) > 65535 ||
       addresses.some((address) => !isAddress(address))
     ) {
-      throw new Exit(
-        EXIT_CODES.usage,
+      throw badValue(
+        "resolve",
         `--resolve takes HOST:PORT:ADDRESS[,ADDRESS] (an IPv4 or IPv6 address), got "${text}"`,
-        true,
+        text,
       );
     }
     entries.push({

@@ -27,7 +27,7 @@ import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, redact } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
+import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
 import { PROXY_VARIABLES } from "../proxy/system_proxy.ts";
@@ -59,10 +59,9 @@ export async function run(
   const redirectPolicy = values["redirect-policy"] ??
     (values.location || values["location-trusted"] ? undefined : "manual");
   if (redirectPolicy !== undefined && !REDIRECT_POLICIES.includes(redirectPolicy)) {
-    throw new Exit(
-      EXIT_CODES.usage,
+    throw badValue(
+      "redirect-policy",
       `--redirect-policy takes ${REDIRECT_POLICIES.join(", ")}, got "${redirectPolicy}"`,
-      true,
     );
   }
   const proxy = values.proxy === undefined ? undefined : parseProxy(values.proxy);

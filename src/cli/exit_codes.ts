@@ -73,11 +73,38 @@ export const EXIT_CODES: {
   canceled: 130,
 });
 
-/** A failure that ends the run with a code and a one-line message. */
+/** The value of an option a failure is about: its long name, and the value when repeatable. */
+export interface OptionValue {
+  readonly option: string;
+  readonly value?: string;
+}
+
+/**
+ * A failure that ends the run with a code and a one-line message; `about`, the option value it
+ * is about, lets the message say where that value was given (a `-K` file's line).
+ */
 export class Exit extends Error {
-  constructor(readonly code: number, message: string, readonly usage = false) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly usage = false,
+    readonly about?: OptionValue,
+  ) {
     super(message);
   }
+}
+
+/** A usage failure (exit 2) about the value of `option` (its long name). */
+export function badValue(option: string, message: string, value?: string): Exit {
+  return new Exit(
+    EXIT_CODES.usage,
+    message,
+    true,
+    value === undefined ? { option } : {
+      option,
+      value,
+    },
+  );
 }
 
 /**

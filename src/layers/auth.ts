@@ -509,7 +509,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
      * the server (or proxy) knows the credentials.
      *
      * @throws {NetworkReplyError} `AuthenticationRequiredError` (or
-     * `ProxyAuthenticationRequiredError`) when it does not match, failed on `response`.
+     * `ProxyAuthenticationRequiredError`) when it does not match, failed on `response`; the
+     * cached credentials sent leave the cache, unless another request replaced them meanwhile.
      */
     async function authenticationInfo(
       response: Response,
@@ -523,6 +524,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // A stored response carries the rspauth of the request that was sent when it was stored.
       const stored = responseInfo(response);
       if (!isProxy && (stored.fromCache || stored.revalidated)) return info;
+      // Cached as they were sent (the authenticator's): they leave the cache, so the next
+      // request to the space asks again instead of offering them to what answered this one.
+      if (answer.pending === undefined) forget(answer);
       await response.body?.cancel().catch(() => {});
       throw failedOnResponse(
         new NetworkReplyError(

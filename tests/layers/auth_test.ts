@@ -1191,6 +1191,86 @@ Deno.test("Digest checks the rspauth of Authentication-Info (RFC 7616 section 3.
     );
     await assert.rejects(reply.text(), NetworkReplyError);
   });
+  for (const rspauth of ["right", "wrong"] as const) {
+    const asks = rspauth === "right" ? 1 : 2;
+    await t.step(`the authenticator's credentials, ${rspauth} rspauth: ${asks} asks`, async () => {
+      await using auth = server({ scheme: "digest", rspauth });
+      const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+      await using manager = new NetworkAccessManager({ authenticator });
+      for (const path of ["/a", "/b"]) {
+        const reply = manager.get(`${auth.origin}${path}`);
+        await reply.finished;
+        assert.equal(
+          reply.error,
+          rspauth === "right" ? NetworkError.NoError : NetworkError.AuthenticationRequiredError,
+        );
+      }
+      assert.equal(calls.length, asks);
+      assert.deepEqual(
+        auth.log.map((e) => e.outcome),
+        rspauth === "right" ? ["missing", "ok", "ok"] : ["missing", "ok", "missing", "ok"],
+      );
+    });
+  }
+  await t.step("a proxy's wrong rspauth: its next request asks again", async () => {
+    await using digestProxy = server({ scheme: "digest", proxy: true, rspauth: "wrong" });
+    const { calls, authenticator } = recorder({ username: "alice", password: "wonderland" });
+    await using manager = new NetworkAccessManager({
+      authenticator,
+      proxy: { type: "http", url: digestProxy.origin },
+    });
+    for (const path of ["/a", "/b"]) {
+      const reply = manager.get(`http://origin.test${path}`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError);
+    }
+    assert.deepEqual(calls.map((c) => c.proxy), [true, true]);
+  });
+  await t.step("credentials another request put in the cache meanwhile stay", async () => {
+    // /slow answers alice only once /fast was answered with bob, with a wrong rspauth.
+    const challenge = 'Digest realm="r", nonce="n1", qop="auth", algorithm=MD5';
+    let fastDone!: () => void;
+    const fastAnswered = new Promise<void>((resolve) => fastDone = resolve);
+    let slowSent!: () => void;
+    const slowArrived = new Promise<void>((resolve) => slowSent = resolve);
+    const seen: string[] = [];
+    await using origin = serve(async (request) => {
+      const path = new URL(request.url).pathname;
+      const user = /username="([^"]*)"/.exec(request.headers.get("authorization") ?? "")?.[1];
+      seen.push(`${path} ${user ?? "-"}`);
+      if (user === undefined || (path !== "/slow" && user !== "bob")) {
+        return new Response("denied", { status: 401, headers: { "www-authenticate": challenge } });
+      }
+      if (path === "/slow") {
+        slowSent();
+        await fastAnswered;
+        const info = 'rspauth="00000000000000000000000000000000", qop=auth, nc=00000001';
+        return new Response("slow", { headers: { "authentication-info": info } });
+      }
+      return new Response(`hello ${user}`);
+    });
+    const { calls, authenticator } = recorder(
+      { username: "alice", password: "wonderland" },
+      { username: "bob", password: "builder" },
+    );
+    await using manager = new NetworkAccessManager({ authenticator });
+    const slow = manager.get(`${origin.url}/slow`);
+    await slowArrived;
+    assert.equal(await manager.get(`${origin.url}/fast`).text(), "hello bob");
+    fastDone();
+    await slow.finished;
+    assert.equal(slow.error, NetworkError.AuthenticationRequiredError);
+    assert.match(slow.errorString, /rspauth of its Authentication-Info does not match/);
+    assert.equal(await manager.get(`${origin.url}/later`).text(), "hello bob");
+    assert.equal(calls.length, 2);
+    assert.deepEqual(seen, [
+      "/slow -",
+      "/slow alice",
+      "/fast alice",
+      "/fast bob",
+      "/later bob",
+    ]);
+  });
   await t.step("a URL's credentials a wrong rspauth answered are not cached", async () => {
     await using auth = server({ scheme: "digest", rspauth: "wrong" });
     await using manager = new NetworkAccessManager();
