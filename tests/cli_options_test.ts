@@ -515,7 +515,7 @@ Deno.test("cli: -H @FILE adds a file's header lines and -e sets the Referer, as 
     assert.equal(JSON.parse(auto.out).referer, "https://from.example/");
     assert.match(auto.err, /^netaccess: warning: -e ".*;auto": ";auto" .* is not supported/);
     const missing = await runCli(["-H", `@${dir}/none.txt`, server.url]);
-    assert.equal(missing.code, EXIT_CODES.failure);
+    assert.equal(missing.code, EXIT_CODES.content, "26, as curl 8.3 and later");
     assert.match(missing.err, /^netaccess: Cannot read the -H file .*none\.txt: /);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -309,10 +309,10 @@ Deno.test("cli: -T uploads a file or stdin with PUT, as curl", async (t) => {
       assert.equal(many.code, EXIT_CODES.usage);
       assert.match(many.err, /^netaccess: -T goes with one URL each: 2 files, 1 URL/);
       const missing = await runCli(["-T", `${dir}/nope`, `${server.url}/one`]);
-      assert.equal(missing.code, EXIT_CODES.failure);
+      assert.equal(missing.code, EXIT_CODES.content, "26, as curl");
       assert.match(missing.err, /^netaccess: Cannot read the -T file .*nope: /);
       const folder = await runCli(["-T", dir, `${server.url}/one`]);
-      assert.equal(folder.code, EXIT_CODES.failure);
+      assert.equal(folder.code, EXIT_CODES.content);
       assert.match(folder.err, /^netaccess: Cannot read the -T file .*: it is not a file\n$/);
     });
   } finally {

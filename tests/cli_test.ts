@@ -405,9 +405,16 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
         stdin: "a\nb\n",
       });
       assert.equal(JSON.parse(binaryStdin.out).body, "a\nb\n");
-      const missing = await runCli(["-d", `@${dir}/nope`, `${server.url}/echo`]);
-      assert.equal(missing.code, EXIT_CODES.failure);
-      assert.match(missing.err, /^netaccess: Cannot read the --data file .*nope: /);
+      // As curl 8.3 and later (older curl sent an empty body): a file that cannot be read
+      // exits 26.
+      for (const option of ["-d", "--data-binary", "--json"]) {
+        const missing = await runCli([option, `@${dir}/nope`, `${server.url}/echo`]);
+        assert.equal(missing.code, EXIT_CODES.content, `${option}: ${missing.err}`);
+        assert.match(missing.err, /^netaccess: Cannot read the --[a-z-]+ file .*nope: /);
+      }
+      const encoded = await runCli(["--data-urlencode", `a@${dir}/nope`, `${server.url}/echo`]);
+      assert.equal(encoded.code, EXIT_CODES.content, encoded.err);
+      assert.match(encoded.err, /^netaccess: Cannot read the --data-urlencode file .*nope: /);
     });
     await t.step("--json sets the JSON types", async () => {
       const echo = JSON.parse((await runCli(["--json", '{"a":1}', `${server.url}/echo`])).out);
@@ -435,6 +442,13 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
         upload: "note.txt:text/plain:file body",
         inline: "file body",
       });
+    });
+    await t.step("-F @FILE and <FILE that cannot be read exit 26, as curl", async () => {
+      for (const field of [`upload=@${dir}/nope`, `inline=<${dir}/nope`]) {
+        const missing = await runCli(["-F", field, `${server.url}/echo`]);
+        assert.equal(missing.code, EXIT_CODES.content, `${field}: ${missing.err}`);
+        assert.match(missing.err, /^netaccess: Cannot read the -F file .*nope: /);
+      }
     });
     await t.step("-I prints the status line and headers, no body", async () => {
       const { code, out } = await runCli(["-I", `${server.url}/text`]);
@@ -486,7 +500,7 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       assert.match(told.err, /^netaccess: GET .* returned HTTP 404 Not Found/);
       assert.equal(told.err.trim().split("\n").length, 1);
       const unreadable = await runCli(["-s", "-d", `@${dir}/nope`, `${server.url}/echo`]);
-      assert.equal(unreadable.code, EXIT_CODES.failure);
+      assert.equal(unreadable.code, EXIT_CODES.content);
       assert.equal(unreadable.err, "");
       const bad = await runCli(["-s", "--bogus", `${server.url}/text`]);
       assert.equal(bad.code, EXIT_CODES.usage);
@@ -883,6 +897,23 @@ Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
       const { code, out } = await runCli(["--cacert", `${dir}/ca.pem`, server.url]);
       assert.equal(code, 0);
       assert.equal(out, "over tls\n");
+    });
+    await t.step("a missing --cacert exits 77, a missing --cert or --key 58, as curl", async () => {
+      const ca = await runCli(["--cacert", `${dir}/nope.pem`, server.url]);
+      assert.equal(ca.code, EXIT_CODES.caCertificates, ca.err);
+      assert.match(ca.err, /^netaccess: Cannot read the --cacert file .*nope\.pem: /);
+      const cert = await runCli([
+        "--cert",
+        `${dir}/nope.pem`,
+        "--key",
+        `${dir}/me.key`,
+        server.url,
+      ]);
+      assert.equal(cert.code, EXIT_CODES.clientCertificate, cert.err);
+      assert.match(cert.err, /^netaccess: Cannot read the --cert file .*nope\.pem: /);
+      const key = await runCli(["--cert", `${dir}/me.pem`, "--key", `${dir}/nope.key`, server.url]);
+      assert.equal(key.code, EXIT_CODES.clientCertificate, key.err);
+      assert.match(key.err, /^netaccess: Cannot read the --key file .*nope\.key: /);
     });
     await t.step({
       name: "--cert and --key answer a server that requires a client certificate",

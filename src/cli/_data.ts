@@ -46,14 +46,17 @@ export async function readStdin(): Promise<Uint8Array> {
   return stdin === null ? new Uint8Array() : await new Response(stdin).bytes();
 }
 
-/** The bytes of `path` (`-` for stdin), or an error naming `option` and the file. */
+/**
+ * The bytes of `path` (`-` for stdin), or an error naming `option` and the file, exit 26 as in
+ * curl (from 8.3 on, for `-d @FILE` and `-H @FILE` too, which older curl sent empty).
+ */
 export async function readBytes(path: string, option: string): Promise<Uint8Array> {
   if (path === "-") return await readStdin();
   try {
     return await Deno.readFile(path);
   } catch (error) {
     throw new Exit(
-      EXIT_CODES.failure,
+      EXIT_CODES.content,
       `Cannot read the ${option} file ${path}: ${(error as Error).message}`,
     );
   }
@@ -158,13 +161,13 @@ export function withQuery(url: URL, data: Uint8Array): void {
 /** What `-T` sends: a file, read as it is sent, or stdin as it comes (or other bytes). */
 export type Upload = Uint8Array | _FileBlob | ReadableStream<Uint8Array>;
 
-/** `-T FILE`: the file, read as it is sent (with its size as the Content-Length). */
+/** `-T FILE`: the file, read as it is sent (with its size as the Content-Length); exit 26 if not. */
 async function fileBlob(path: string): Promise<_FileBlob> {
   try {
     return await _FileBlob.open(path, "-T");
   } catch (error) {
     throw new Exit(
-      EXIT_CODES.failure,
+      EXIT_CODES.content,
       `Cannot read the -T file ${path}: ${(error as Error).message}`,
     );
   }

@@ -20,11 +20,12 @@ import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const encoder = new TextEncoder();
 
-export async function readText(path: string, what: string): Promise<string> {
+/** The text of `path`, or an error naming `what` it is and the file, with exit `code`. */
+export async function readText(path: string, what: string, code: number): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    throw new Exit(EXIT_CODES.failure, `Cannot read ${what} ${path}: ${(error as Error).message}`);
+    throw new Exit(code, `Cannot read ${what} ${path}: ${(error as Error).message}`);
   }
 }
 

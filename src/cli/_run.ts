@@ -77,10 +77,11 @@ export async function run(
   const proxyFactory = values.noproxy === undefined ? undefined : noProxy(values.noproxy, proxy);
   const caCerts = values.cacert === undefined
     ? undefined
-    : [await readText(values.cacert, "the --cacert file")];
+    : [await readText(values.cacert, "the --cacert file", EXIT_CODES.caCertificates)];
+  // As curl: a certificate file that cannot be read exits 77 (--cacert) or 58 (--cert, --key).
   const clientCertificate = values.cert === undefined ? undefined : {
-    cert: await readText(values.cert, "the --cert file"),
-    key: await readText(values.key!, "the --key file"),
+    cert: await readText(values.cert, "the --cert file", EXIT_CODES.clientCertificate),
+    key: await readText(values.key!, "the --key file", EXIT_CODES.clientCertificate),
   };
   const resolveEntries = parseResolve(values.resolve ?? []);
   checkResolve(resolveEntries, settings.urls);

@@ -14,7 +14,7 @@ import { peerNotVerified } from "../tls.ts";
  * | code | meaning |
  * | --- | --- |
  * | 0 | success |
- * | 1 | another failure (a file that cannot be read) |
+ * | 1 | another failure (a `-b` or `-w @` file that cannot be read, a state file that cannot be opened) |
  * | 2 | bad arguments: a one-line error and the usage line |
  * | 3 | protocol: a malformed URL, an unknown scheme, a refused redirect, a malformed response |
  * | 5 | proxy: refused, not found, closed, timed out, authentication required |
@@ -22,11 +22,13 @@ import { peerNotVerified } from "../tls.ts";
  * | 7 | connection: refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
  * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
- * | 26 | content: a body that cannot be sent again; a `file:` URL, `-K` or netrc file missing or unreadable |
+ * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-K` or netrc missing or unreadable |
  * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
+ * | 58 | the `--cert` or `--key` file missing or unreadable |
  * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked) |
+ * | 77 | the `--cacert` file missing or unreadable |
  * | 130 | canceled (Ctrl-C) |
  *
  * @example Telling failures apart in a script
@@ -37,6 +39,8 @@ import { peerNotVerified } from "../tls.ts";
  * assert.equal(EXIT_CODES.httpError, 22);
  * assert.equal(EXIT_CODES.timeout, 28);
  * assert.equal(EXIT_CODES.peerVerification, 60);
+ * assert.equal(EXIT_CODES.clientCertificate, 58);
+ * assert.equal(EXIT_CODES.caCertificates, 77);
  * ```
  */
 export const EXIT_CODES: {
@@ -49,11 +53,16 @@ export const EXIT_CODES: {
   readonly connection: 7;
   readonly httpError: 22;
   readonly output: 23;
+  /** A body or a local file the command line reads that cannot be read (curl's `CURLE_READ_ERROR`). */
   readonly content: 26;
   readonly timeout: 28;
   readonly tls: 35;
   readonly tooManyRedirects: 47;
+  /** The `--cert` or `--key` file cannot be read (curl's `CURLE_SSL_CERTPROBLEM`). */
+  readonly clientCertificate: 58;
   readonly peerVerification: 60;
+  /** The `--cacert` file cannot be read (curl's `CURLE_SSL_CACERT_BADFILE`). */
+  readonly caCertificates: 77;
   readonly canceled: 130;
 } = Object.freeze({
   ok: 0,
@@ -69,7 +78,9 @@ export const EXIT_CODES: {
   timeout: 28,
   tls: 35,
   tooManyRedirects: 47,
+  clientCertificate: 58,
   peerVerification: 60,
+  caCertificates: 77,
   canceled: 130,
 });
 
