@@ -12,6 +12,7 @@ import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
 import { checkChunks, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
+import { readBody } from "./_read_body.ts";
 
 export type { MockResponseInit };
 
@@ -305,7 +306,10 @@ export function exchangeToRequest(exchange: Exchange): Request {
     if (opened.contentType && !headers.has("content-type")) {
       headers.set("content-type", opened.contentType);
     }
-    body = opened.body as BodyInit;
+    // Piped so that an abort cancels the stream, as `fetch` does, whoever reads the request.
+    body = opened.body instanceof ReadableStream
+      ? opened.body.pipeThrough(new TransformStream(), { signal: exchange.signal })
+      : opened.body as BodyInit;
   }
   try {
     return new Request(exchange.url, {
@@ -346,7 +350,7 @@ async function bufferBody(exchange: Exchange): Promise<string> {
   if (opened.contentType && !exchange.headers.has("content-type")) {
     exchange.headers.set("content-type", opened.contentType);
   }
-  const bytes = new Uint8Array(await new Response(opened.body as BodyInit).arrayBuffer());
+  const bytes = await readBody(opened.body, exchange.signal);
   exchange.body = RequestBody.from(replayable ? bytes : new Blob([bytes]).stream());
   return new TextDecoder().decode(bytes);
 }
