@@ -45,7 +45,9 @@ export interface MockContext {
 }
 
 /**
- * Answers a matched request, as a `Deno.serve` handler does.
+ * Answers a matched request, as a `Deno.serve` handler does. A handler that throws fails the
+ * reply with `UnknownNetworkError` and a message naming its route; a `NetworkReplyError` it
+ * throws fails the reply with that error's code, to simulate a failure of its own.
  *
  * @example An echo handler that reads the request body
  * ```ts
@@ -705,7 +707,18 @@ export class MockTransport {
         ...match.hostname.groups,
         ...match.pathname.groups,
       };
-      const result: unknown = await responder(request, { params, exchange });
+      let result: unknown;
+      try {
+        result = await responder(request, { params, exchange });
+      } catch (error) {
+        if (error instanceof NetworkReplyError || exchange.signal.aborted) throw error;
+        const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} threw ${thrown} for ${method} ${exchange.url.href}`,
+          { cause: error },
+        );
+      }
       if (!(result instanceof Response) && !isResponseInit(result)) {
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
@@ -718,6 +731,14 @@ export class MockTransport {
       response = toResponse(result, this.#sleep, exchange.signal);
     } else {
       await drain(exchange);
+      if (responder instanceof Response && responder.bodyUsed) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The Response of mock route ${route.name} has a body that was already read, so it ` +
+            `cannot be copied for ${method} ${exchange.url.href}; leave it unread, or answer ` +
+            `with { status, headers, body } or a handler`,
+        );
+      }
       response = responder instanceof Response
         ? responder.clone()
         : toResponse(responder, this.#sleep, exchange.signal);
