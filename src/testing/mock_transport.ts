@@ -10,7 +10,7 @@ import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
-import { checkChunks, type MockResponseInit, toResponse } from "./_mock_response.ts";
+import { checkAnswer, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 import { readBody } from "./_read_body.ts";
 
@@ -439,8 +439,10 @@ export class MockTransport {
    * @param options Latency, failure and how many times the route answers.
    * @returns The transport, for chaining.
    * @throws {TypeError} When the pattern is invalid, `responder` is none of a `Response`, a
-   * `MockResponseInit` object, a string or a function, or `failure` is not a NetworkError code.
-   * @throws {RangeError} When `latency` is negative or `times` is not a positive integer.
+   * `MockResponseInit` object, a string or a function, its fields make no valid response (bad
+   * headers, a body with a null-body status such as 204), or `failure` is not a NetworkError code.
+   * @throws {RangeError} When `latency` is negative, `times` is not a positive integer, or a
+   * canned `status` is outside 200-599.
    *
    * @example Fail twice, then answer
    * ```ts
@@ -485,7 +487,7 @@ export class MockTransport {
           `a string or a handler function, got ${describe(responder)}`,
       );
     }
-    if (isResponseInit(responder)) checkChunks(what, responder);
+    if (isResponseInit(responder)) checkAnswer(what, responder);
     const route = options;
     const matchers = compileMatchers(what, route);
     checkDelay(what, "latency", route.latency);
@@ -728,7 +730,16 @@ export class MockTransport {
             `{ status, headers, body | json } object`,
         );
       }
-      response = toResponse(result, this.#sleep, exchange.signal);
+      try {
+        response = toResponse(result, this.#sleep, exchange.signal);
+      } catch (error) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} returned an invalid answer for ${method} ` +
+            `${exchange.url.href}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
     } else {
       await drain(exchange);
       if (responder instanceof Response && responder.bodyUsed) {
@@ -742,6 +753,13 @@ export class MockTransport {
       response = responder instanceof Response
         ? responder.clone()
         : toResponse(responder, this.#sleep, exchange.signal);
+    }
+    if (response.type === "error") {
+      throw new NetworkReplyError(
+        NetworkError.UnknownNetworkError,
+        `Mock route ${route.name} answered Response.error(), a network error, for ${method} ` +
+          exchange.url.href,
+      );
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetworkError, NetworkReplyError } from "../../mod.ts";
-import { createMockManager } from "../../testing.ts";
+import { createMockManager, MockTransport } from "../../testing.ts";
 
 Deno.test("A mock handler that throws fails the reply with a message naming its route", async () => {
   await using mocked = createMockManager();
@@ -39,5 +39,56 @@ Deno.test("A mock route's Response whose body was read fails with a message nami
   assert.match(
     reply.errorString,
     /^The Response of mock route GET \/once has a body that was already read/,
+  );
+});
+
+Deno.test("A mock route answering Response.error() fails the reply as a network error", async (t) => {
+  for (
+    const [what, responder] of [
+      ["a Response", Response.error()],
+      ["a handler", () => Response.error()],
+    ] as const
+  ) {
+    await t.step(what, async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("GET", "/gone", responder);
+      const reply = mocked.manager.get("https://api.test/gone");
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.equal(
+        reply.errorString,
+        "Mock route GET /gone answered Response.error(), a network error, for GET " +
+          "https://api.test/gone",
+      );
+    });
+  }
+});
+
+Deno.test("A canned mock answer that is no valid response is refused when the route is added", () => {
+  const mock = new MockTransport();
+  assert.throws(() => mock.route("GET", "/a", { status: 99 }), {
+    name: "RangeError",
+    message: /^Cannot add mock route: .*\(99\)/,
+  });
+  assert.throws(() => mock.route("GET", "/a", { status: 204, body: "x" }), {
+    name: "TypeError",
+    message: /^Cannot add mock route: .*null body status/,
+  });
+  assert.throws(() => mock.route("GET", "/a", { headers: { "bad name": "x" } }), {
+    name: "TypeError",
+    message: /^Cannot add mock route: .*bad name/,
+  });
+  assert.deepEqual(mock.pendingRoutes(), []);
+});
+
+Deno.test("A mock handler's answer that is no valid response fails naming the route", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/odd", () => ({ status: 1000 }));
+  const reply = mocked.manager.get("https://api.test/odd");
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.match(
+    reply.errorString,
+    /^The handler of mock route GET \/odd returned an invalid answer for GET https:\/\/api\.test\/odd: .*1000/,
   );
 });
