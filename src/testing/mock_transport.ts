@@ -555,6 +555,27 @@ export class MockTransport {
     this.#calls = 0;
   }
 
+  /**
+   * The requests no route matched, as `"GET https://host/path"`, oldest first, whether the
+   * `fallback` answered them or not; {@linkcode MockTransport.reset} forgets them. Assert that it
+   * is empty to catch a request the default 404 would hide.
+   *
+   * @example Every request the code made was routed
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { createMockManager } from "@netaccess/core/testing";
+   *
+   * await using mocked = createMockManager();
+   * mocked.mock.route("GET", "/users", { json: [] });
+   * await mocked.manager.get("https://api.example/users").json();
+   * await mocked.manager.get("https://api.example/user").finished;
+   * assert.deepEqual(mocked.mock.unmatchedRequests, ["GET https://api.example/user"]);
+   * ```
+   */
+  get unmatchedRequests(): readonly string[] {
+    return [...this.#unmatched];
+  }
+
   /** How many exchanges the transport has been asked to send. */
   get calls(): number {
     return this.#calls;

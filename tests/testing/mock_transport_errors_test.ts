@@ -92,3 +92,15 @@ Deno.test("A mock handler's answer that is no valid response fails naming the ro
     /^The handler of mock route GET \/odd returned an invalid answer for GET https:\/\/api\.test\/odd: .*1000/,
   );
 });
+
+Deno.test("MockTransport lists the requests no route matched, also those the fallback answered", async () => {
+  const mock = new MockTransport({ fallback: () => Promise.resolve(new Response("elsewhere")) });
+  mock.route("GET", "/users", "u");
+  await using mocked = createMockManager({ mock });
+  await mocked.manager.get("https://api.test/users").text();
+  assert.deepEqual(mocked.mock.unmatchedRequests, []);
+  assert.equal(await mocked.manager.post("https://api.test/user?x=1", "a").text(), "elsewhere");
+  assert.deepEqual(mocked.mock.unmatchedRequests, ["POST https://api.test/user?x=1"]);
+  mocked.mock.reset();
+  assert.deepEqual(mocked.mock.unmatchedRequests, []);
+});
