@@ -1,20 +1,24 @@
 import assert from "node:assert/strict";
 import { NetworkError, NetworkReplyError } from "../../mod.ts";
-import { createMockManager, MockTransport } from "../../testing.ts";
+import { createMockManager, type MockManager, MockTransport } from "../../testing.ts";
+
+/** The error code and text a GET of `url` through the mocked manager finishes with. */
+async function outcome(mocked: MockManager, url: string): Promise<[number, string]> {
+  const reply = mocked.manager.get(url);
+  await reply.finished;
+  return [reply.error, reply.errorString];
+}
 
 Deno.test("A mock handler that throws fails the reply with a message naming its route", async () => {
   await using mocked = createMockManager();
   mocked.mock.route("GET", "/users/:id", () => {
     throw new RangeError("no such user");
   });
-  const reply = mocked.manager.get("https://api.test/users/7");
-  await reply.finished;
-  assert.equal(reply.error, NetworkError.UnknownNetworkError);
-  assert.equal(
-    reply.errorString,
+  assert.deepEqual(await outcome(mocked, "https://api.test/users/7"), [
+    NetworkError.UnknownNetworkError,
     "The handler of mock route GET /users/:id threw RangeError: no such user for " +
-      "GET https://api.test/users/7",
-  );
+    "GET https://api.test/users/7",
+  ]);
 });
 
 Deno.test("A mock handler's NetworkReplyError keeps its code", async () => {
@@ -22,10 +26,10 @@ Deno.test("A mock handler's NetworkReplyError keeps its code", async () => {
   mocked.mock.route("GET", "/slow", () => {
     throw new NetworkReplyError(NetworkError.TimeoutError, "simulated timeout");
   });
-  const reply = mocked.manager.get("https://api.test/slow");
-  await reply.finished;
-  assert.equal(reply.error, NetworkError.TimeoutError);
-  assert.equal(reply.errorString, "simulated timeout");
+  assert.deepEqual(await outcome(mocked, "https://api.test/slow"), [
+    NetworkError.TimeoutError,
+    "simulated timeout",
+  ]);
 });
 
 Deno.test("A mock route's Response whose body was read fails with a message naming the route", async () => {
@@ -33,13 +37,9 @@ Deno.test("A mock route's Response whose body was read fails with a message nami
   const answer = new Response("once");
   mocked.mock.route("GET", "/once", answer);
   await answer.text();
-  const reply = mocked.manager.get("https://api.test/once");
-  await reply.finished;
-  assert.equal(reply.error, NetworkError.UnknownNetworkError);
-  assert.match(
-    reply.errorString,
-    /^The Response of mock route GET \/once has a body that was already read/,
-  );
+  const [code, text] = await outcome(mocked, "https://api.test/once");
+  assert.equal(code, NetworkError.UnknownNetworkError);
+  assert.match(text, /^The Response of mock route GET \/once has a body that was already read/);
 });
 
 Deno.test("A mock route answering Response.error() fails the reply as a network error", async (t) => {
@@ -52,14 +52,11 @@ Deno.test("A mock route answering Response.error() fails the reply as a network 
     await t.step(what, async () => {
       await using mocked = createMockManager();
       mocked.mock.route("GET", "/gone", responder);
-      const reply = mocked.manager.get("https://api.test/gone");
-      await reply.finished;
-      assert.equal(reply.error, NetworkError.UnknownNetworkError);
-      assert.equal(
-        reply.errorString,
+      assert.deepEqual(await outcome(mocked, "https://api.test/gone"), [
+        NetworkError.UnknownNetworkError,
         "Mock route GET /gone answered Response.error(), a network error, for GET " +
-          "https://api.test/gone",
-      );
+        "https://api.test/gone",
+      ]);
     });
   }
 });
@@ -84,11 +81,10 @@ Deno.test("A canned mock answer that is no valid response is refused when the ro
 Deno.test("A mock handler's answer that is no valid response fails naming the route", async () => {
   await using mocked = createMockManager();
   mocked.mock.route("GET", "/odd", () => ({ status: 1000 }));
-  const reply = mocked.manager.get("https://api.test/odd");
-  await reply.finished;
-  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  const [code, text] = await outcome(mocked, "https://api.test/odd");
+  assert.equal(code, NetworkError.UnknownNetworkError);
   assert.match(
-    reply.errorString,
+    text,
     /^The handler of mock route GET \/odd returned an invalid answer for GET https:\/\/api\.test\/odd: .*1000/,
   );
 });
