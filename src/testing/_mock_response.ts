@@ -151,3 +151,19 @@ export function toResponse(
   const locations = status >= 300 && status < 400 ? repeatedField(headers, "location") : undefined;
   return locations === undefined ? response : recordInfo(response, { locations });
 }
+
+/**
+ * Checks that a canned answer makes a valid `Response` (its status, headers, and no body with a
+ * null-body status such as 204), so a wrong one is reported where the route is added.
+ */
+export function checkAnswer(what: string, value: MockResponseInit): void {
+  checkChunks(what, value);
+  let response: Response;
+  try {
+    response = toResponse(value, () => Promise.resolve(), AbortSignal.abort());
+  } catch (error) {
+    const Type = error instanceof RangeError ? RangeError : TypeError;
+    throw new Type(`${what}: ${(error as Error).message}`, { cause: error });
+  }
+  response.body?.cancel().catch(() => {});
+}

@@ -10,8 +10,9 @@ import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
-import { checkChunks, type MockResponseInit, toResponse } from "./_mock_response.ts";
+import { checkAnswer, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
+import { readBody } from "./_read_body.ts";
 
 export type { MockResponseInit };
 
@@ -44,7 +45,9 @@ export interface MockContext {
 }
 
 /**
- * Answers a matched request, as a `Deno.serve` handler does.
+ * Answers a matched request, as a `Deno.serve` handler does. A handler that throws fails the
+ * reply with `UnknownNetworkError` and a message naming its route; a `NetworkReplyError` it
+ * throws fails the reply with that error's code, to simulate a failure of its own.
  *
  * @example An echo handler that reads the request body
  * ```ts
@@ -305,7 +308,10 @@ export function exchangeToRequest(exchange: Exchange): Request {
     if (opened.contentType && !headers.has("content-type")) {
       headers.set("content-type", opened.contentType);
     }
-    body = opened.body as BodyInit;
+    // Piped so that an abort cancels the stream, as `fetch` does, whoever reads the request.
+    body = opened.body instanceof ReadableStream
+      ? opened.body.pipeThrough(new TransformStream(), { signal: exchange.signal })
+      : opened.body as BodyInit;
   }
   try {
     return new Request(exchange.url, {
@@ -346,7 +352,7 @@ async function bufferBody(exchange: Exchange): Promise<string> {
   if (opened.contentType && !exchange.headers.has("content-type")) {
     exchange.headers.set("content-type", opened.contentType);
   }
-  const bytes = new Uint8Array(await new Response(opened.body as BodyInit).arrayBuffer());
+  const bytes = await readBody(opened.body, exchange.signal);
   exchange.body = RequestBody.from(replayable ? bytes : new Blob([bytes]).stream());
   return new TextDecoder().decode(bytes);
 }
@@ -433,8 +439,10 @@ export class MockTransport {
    * @param options Latency, failure and how many times the route answers.
    * @returns The transport, for chaining.
    * @throws {TypeError} When the pattern is invalid, `responder` is none of a `Response`, a
-   * `MockResponseInit` object, a string or a function, or `failure` is not a NetworkError code.
-   * @throws {RangeError} When `latency` is negative or `times` is not a positive integer.
+   * `MockResponseInit` object, a string or a function, its fields make no valid response (bad
+   * headers, a body with a null-body status such as 204), or `failure` is not a NetworkError code.
+   * @throws {RangeError} When `latency` is negative, `times` is not a positive integer, or a
+   * canned `status` is outside 200-599.
    *
    * @example Fail twice, then answer
    * ```ts
@@ -479,7 +487,7 @@ export class MockTransport {
           `a string or a handler function, got ${describe(responder)}`,
       );
     }
-    if (isResponseInit(responder)) checkChunks(what, responder);
+    if (isResponseInit(responder)) checkAnswer(what, responder);
     const route = options;
     const matchers = compileMatchers(what, route);
     checkDelay(what, "latency", route.latency);
@@ -545,6 +553,27 @@ export class MockTransport {
     this.#routes.length = 0;
     this.#unmatched.length = 0;
     this.#calls = 0;
+  }
+
+  /**
+   * The requests no route matched, as `"GET https://host/path"`, oldest first, whether the
+   * `fallback` answered them or not; {@linkcode MockTransport.reset} forgets them. Assert that it
+   * is empty to catch a request the default 404 would hide.
+   *
+   * @example Every request the code made was routed
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { createMockManager } from "@netaccess/core/testing";
+   *
+   * await using mocked = createMockManager();
+   * mocked.mock.route("GET", "/users", { json: [] });
+   * await mocked.manager.get("https://api.example/users").json();
+   * await mocked.manager.get("https://api.example/user").finished;
+   * assert.deepEqual(mocked.mock.unmatchedRequests, ["GET https://api.example/user"]);
+   * ```
+   */
+  get unmatchedRequests(): readonly string[] {
+    return [...this.#unmatched];
   }
 
   /** How many exchanges the transport has been asked to send. */
@@ -701,7 +730,18 @@ export class MockTransport {
         ...match.hostname.groups,
         ...match.pathname.groups,
       };
-      const result: unknown = await responder(request, { params, exchange });
+      let result: unknown;
+      try {
+        result = await responder(request, { params, exchange });
+      } catch (error) {
+        if (error instanceof NetworkReplyError || exchange.signal.aborted) throw error;
+        const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} threw ${thrown} for ${method} ${exchange.url.href}`,
+          { cause: error },
+        );
+      }
       if (!(result instanceof Response) && !isResponseInit(result)) {
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
@@ -711,12 +751,36 @@ export class MockTransport {
             `{ status, headers, body | json } object`,
         );
       }
-      response = toResponse(result, this.#sleep, exchange.signal);
+      try {
+        response = toResponse(result, this.#sleep, exchange.signal);
+      } catch (error) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} returned an invalid answer for ${method} ` +
+            `${exchange.url.href}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
     } else {
       await drain(exchange);
+      if (responder instanceof Response && responder.bodyUsed) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The Response of mock route ${route.name} has a body that was already read, so it ` +
+            `cannot be copied for ${method} ${exchange.url.href}; leave it unread, or answer ` +
+            `with { status, headers, body } or a handler`,
+        );
+      }
       response = responder instanceof Response
         ? responder.clone()
         : toResponse(responder, this.#sleep, exchange.signal);
+    }
+    if (response.type === "error") {
+      throw new NetworkReplyError(
+        NetworkError.UnknownNetworkError,
+        `Mock route ${route.name} answered Response.error(), a network error, for ${method} ` +
+          exchange.url.href,
+      );
     }
     if (method === "HEAD") {
       response.body?.cancel().catch(() => {});

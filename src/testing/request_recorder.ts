@@ -7,6 +7,7 @@
 import { RequestBody } from "../body.ts";
 import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkRequest } from "../request.ts";
+import { readBody } from "./_read_body.ts";
 
 /**
  * One exchange as it went to the transport.
@@ -55,12 +56,6 @@ export interface RecordedRequest {
    * @throws {SyntaxError} When the body is not JSON.
    */
   json(): unknown;
-}
-
-async function readAll(body: Uint8Array | Blob | ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  if (body instanceof Uint8Array) return body.slice();
-  if (body instanceof Blob) return new Uint8Array(await body.arrayBuffer());
-  return new Uint8Array(await new Response(body).arrayBuffer());
 }
 
 /**
@@ -125,7 +120,7 @@ export class RequestRecorder {
         exchange.headers.set("content-type", opened.contentType);
       }
       const replayable = exchange.body.replayable;
-      bytes = await readAll(opened.body);
+      bytes = await readBody(opened.body, exchange.signal);
       const copy = bytes.slice();
       exchange.body = RequestBody.from(replayable ? copy : new Blob([copy]).stream());
     }

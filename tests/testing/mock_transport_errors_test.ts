@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { NetworkError, NetworkReplyError } from "../../mod.ts";
+import { createMockManager, type MockManager, MockTransport } from "../../testing.ts";
+
+/** The error code and text a GET of `url` through the mocked manager finishes with. */
+async function outcome(mocked: MockManager, url: string): Promise<[number, string]> {
+  const reply = mocked.manager.get(url);
+  await reply.finished;
+  return [reply.error, reply.errorString];
+}
+
+Deno.test("A mock handler that throws fails the reply with a message naming its route", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/users/:id", () => {
+    throw new RangeError("no such user");
+  });
+  assert.deepEqual(await outcome(mocked, "https://api.test/users/7"), [
+    NetworkError.UnknownNetworkError,
+    "The handler of mock route GET /users/:id threw RangeError: no such user for " +
+    "GET https://api.test/users/7",
+  ]);
+});
+
+Deno.test("A mock handler's NetworkReplyError keeps its code", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/slow", () => {
+    throw new NetworkReplyError(NetworkError.TimeoutError, "simulated timeout");
+  });
+  assert.deepEqual(await outcome(mocked, "https://api.test/slow"), [
+    NetworkError.TimeoutError,
+    "simulated timeout",
+  ]);
+});
+
+Deno.test("A mock route's Response whose body was read fails with a message naming the route", async () => {
+  await using mocked = createMockManager();
+  const answer = new Response("once");
+  mocked.mock.route("GET", "/once", answer);
+  await answer.text();
+  const [code, text] = await outcome(mocked, "https://api.test/once");
+  assert.equal(code, NetworkError.UnknownNetworkError);
+  assert.match(text, /^The Response of mock route GET \/once has a body that was already read/);
+});
+
+Deno.test("A mock route answering Response.error() fails the reply as a network error", async (t) => {
+  for (
+    const [what, responder] of [
+      ["a Response", Response.error()],
+      ["a handler", () => Response.error()],
+    ] as const
+  ) {
+    await t.step(what, async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("GET", "/gone", responder);
+      assert.deepEqual(await outcome(mocked, "https://api.test/gone"), [
+        NetworkError.UnknownNetworkError,
+        "Mock route GET /gone answered Response.error(), a network error, for GET " +
+        "https://api.test/gone",
+      ]);
+    });
+  }
+});
+
+Deno.test("A canned mock answer that is no valid response is refused when the route is added", () => {
+  const mock = new MockTransport();
+  assert.throws(() => mock.route("GET", "/a", { status: 99 }), {
+    name: "RangeError",
+    message: /^Cannot add mock route: .*\(99\)/,
+  });
+  assert.throws(() => mock.route("GET", "/a", { status: 204, body: "x" }), {
+    name: "TypeError",
+    message: /^Cannot add mock route: .*null body status/,
+  });
+  assert.throws(() => mock.route("GET", "/a", { headers: { "bad name": "x" } }), {
+    name: "TypeError",
+    message: /^Cannot add mock route: .*bad name/,
+  });
+  assert.deepEqual(mock.pendingRoutes(), []);
+});
+
+Deno.test("A mock handler's answer that is no valid response fails naming the route", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/odd", () => ({ status: 1000 }));
+  const [code, text] = await outcome(mocked, "https://api.test/odd");
+  assert.equal(code, NetworkError.UnknownNetworkError);
+  assert.match(
+    text,
+    /^The handler of mock route GET \/odd returned an invalid answer for GET https:\/\/api\.test\/odd: .*1000/,
+  );
+});
+
+Deno.test("MockTransport lists the requests no route matched, also those the fallback answered", async () => {
+  const mock = new MockTransport({ fallback: () => Promise.resolve(new Response("elsewhere")) });
+  mock.route("GET", "/users", "u");
+  await using mocked = createMockManager({ mock });
+  await mocked.manager.get("https://api.test/users").text();
+  assert.deepEqual(mocked.mock.unmatchedRequests, []);
+  assert.equal(await mocked.manager.post("https://api.test/user?x=1", "a").text(), "elsewhere");
+  assert.deepEqual(mocked.mock.unmatchedRequests, ["POST https://api.test/user?x=1"]);
+  mocked.mock.reset();
+  assert.deepEqual(mocked.mock.unmatchedRequests, []);
+});
