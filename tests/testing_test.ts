@@ -274,6 +274,32 @@ Deno.test("RequestRecorder records method, URL, headers, body and hop of every e
     mocked.recorder.clear();
     assert.equal(mocked.recorder.requests.length, 0);
   });
+  await t.step("json() names the request when its body is empty or not JSON", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("*", "/*", { status: 204 });
+    await mocked.manager.post("https://a.test/empty?token=s3cret", new Uint8Array()).finished;
+    await mocked.manager.put("https://a.test/text", "plain words").finished;
+    await mocked.manager.get("https://a.test/none").finished;
+    const [empty, text, none] = mocked.recorder.requests;
+    assert.throws(() => empty!.json(), {
+      name: "SyntaxError",
+      message:
+        "POST https://a.test/empty?token=[redacted] was sent with no body: there is no JSON to parse",
+    });
+    assert.throws(() => text!.json(), (error: Error) => {
+      assert.equal(error.name, "SyntaxError");
+      assert.match(
+        error.message,
+        /^The body PUT https:\/\/a\.test\/text was sent with is not JSON \(/,
+      );
+      assert.match(error.message, /: "plain words"$/);
+      return true;
+    });
+    assert.throws(
+      () => none!.json(),
+      /^SyntaxError: GET https:\/\/a\.test\/none was sent with no body/,
+    );
+  });
   await t.step("it works above the real transport", async () => {
     await using server = serve(async (request) => new Response(await request.text()));
     const recorder = new RequestRecorder();

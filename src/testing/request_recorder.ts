@@ -4,6 +4,7 @@
  * @module
  */
 
+import { _redactUrls, _withoutUserinfo } from "../_redact.ts";
 import { RequestBody } from "../body.ts";
 import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkRequest } from "../request.ts";
@@ -53,7 +54,8 @@ export interface RecordedRequest {
    * The body parsed as JSON.
    *
    * @returns The parsed value.
-   * @throws {SyntaxError} When the body is not JSON.
+   * @throws {SyntaxError} When the body is empty or not JSON, naming the request and quoting
+   * the start of the body.
    */
   json(): unknown;
 }
@@ -133,7 +135,27 @@ export class RequestRecorder {
       hop: exchange.hop,
       request: exchange.request,
       text: () => (body === null ? "" : new TextDecoder().decode(body)),
-      json: () => JSON.parse(body === null ? "" : new TextDecoder().decode(body)),
+      json: () => parseRecorded(exchange.method, exchange.url, body),
     });
+  }
+}
+
+/** A recorded body parsed as JSON, or an error that names the request and what it sent. */
+function parseRecorded(method: string, url: URL, body: Uint8Array | null): unknown {
+  const what = `${method} ${_redactUrls(_withoutUserinfo(url).href)}`;
+  if (body === null || body.byteLength === 0) {
+    throw new SyntaxError(`${what} was sent with no body: there is no JSON to parse`);
+  }
+  const text = new TextDecoder().decode(body);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const start = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+    throw new SyntaxError(
+      `The body ${what} was sent with is not JSON (${(error as Error).message}): ${
+        JSON.stringify(start)
+      }`,
+      { cause: error },
+    );
   }
 }
