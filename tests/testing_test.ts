@@ -292,7 +292,7 @@ Deno.test("RequestRecorder records method, URL, headers, body and hop of every e
         error.message,
         /^The body PUT https:\/\/a\.test\/text was sent with is not JSON \(/,
       );
-      assert.match(error.message, /: "plain words"$/);
+      assert.match(error.message, /; its body: plain words$/);
       return true;
     });
     assert.throws(

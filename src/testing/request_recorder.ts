@@ -8,6 +8,7 @@ import { _redactUrls, _withoutUserinfo } from "../_redact.ts";
 import { RequestBody } from "../body.ts";
 import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkRequest } from "../request.ts";
+import { withBodyExcerpt } from "../reply/_excerpt.ts";
 import { readBody } from "./_read_body.ts";
 
 /**
@@ -55,7 +56,7 @@ export interface RecordedRequest {
    *
    * @returns The parsed value.
    * @throws {SyntaxError} When the body is empty or not JSON, naming the request and quoting
-   * the start of the body.
+   * the start of the body (up to 200 characters).
    */
   json(): unknown;
 }
@@ -135,13 +136,21 @@ export class RequestRecorder {
       hop: exchange.hop,
       request: exchange.request,
       text: () => (body === null ? "" : new TextDecoder().decode(body)),
-      json: () => parseRecorded(exchange.method, exchange.url, body),
+      json: () => parseRecorded(exchange.method, exchange.url, exchange.request, body),
     });
   }
 }
 
-/** A recorded body parsed as JSON, or an error that names the request and what it sent. */
-function parseRecorded(method: string, url: URL, body: Uint8Array | null): unknown {
+/**
+ * A recorded body parsed as JSON, or an error that names the request and quotes its body (as
+ * the library's own error messages quote one, the request's credentials masked).
+ */
+function parseRecorded(
+  method: string,
+  url: URL,
+  request: NetworkRequest,
+  body: Uint8Array | null,
+): unknown {
   const what = `${method} ${_redactUrls(_withoutUserinfo(url).href)}`;
   if (body === null || body.byteLength === 0) {
     throw new SyntaxError(`${what} was sent with no body: there is no JSON to parse`);
@@ -150,12 +159,7 @@ function parseRecorded(method: string, url: URL, body: Uint8Array | null): unkno
   try {
     return JSON.parse(text);
   } catch (error) {
-    const start = text.length > 60 ? `${text.slice(0, 60)}...` : text;
-    throw new SyntaxError(
-      `The body ${what} was sent with is not JSON (${(error as Error).message}): ${
-        JSON.stringify(start)
-      }`,
-      { cause: error },
-    );
+    const message = `The body ${what} was sent with is not JSON (${(error as Error).message})`;
+    throw new SyntaxError(withBodyExcerpt(message, text, request), { cause: error });
   }
 }
