@@ -158,7 +158,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #proxyTimeout: string | undefined;
 
   #reader: BodyReader | undefined;
-  readonly #buffer = new BodyBuffer();
+  #buffer: BodyBuffer | undefined;
   #bodyDone = false;
   #pumping = false;
   #consumer: "none" | "iterator" | "all" = "none";
@@ -330,7 +330,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** The whole body, once the reply finished. */
   #takeWhole(): Uint8Array<ArrayBuffer> {
     this.#throwIfNoBody();
-    return this.#buffer.takeAll();
+    return this.#buffer?.takeAll() ?? new Uint8Array(0);
   }
 
   /**
@@ -451,7 +451,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {
         for (;;) {
-          const chunk = this.#buffer.shift();
+          const chunk = this.#buffer?.shift();
           if (chunk !== undefined) {
             this.#pump();
             return { value: chunk, done: false };
@@ -658,8 +658,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #wantsMore(): boolean {
     if (this.#consumer === "all") return true;
     const limit = this.#settings?.readBufferSize ?? 0;
-    if (limit > 0) return this.#buffer.size < limit;
-    if (this.#consumer === "iterator") return this.#buffer.empty;
+    if (limit > 0) return (this.#buffer?.size ?? 0) < limit;
+    if (this.#consumer === "iterator") return this.#buffer?.empty ?? true;
     return true;
   }
 
@@ -682,7 +682,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       );
       return;
     }
-    this.#buffer.push(chunk);
+    (this.#buffer ??= new BodyBuffer()).push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
     if (

@@ -23,11 +23,19 @@ export class ExchangeAbort {
   /** One listener, and any more (hops wait for a slot one after the other). */
   #listener: EventListenerObject | undefined;
   #more: EventListenerObject[] | undefined;
+  /** Set with a total timeout only: a number field of its own would be a heap number each. */
+  #deadline: number | undefined;
+
   /**
    * When the total timeout aborts the exchanges (`performance.now()` time), or `Infinity`:
    * a retry does not start a wait that would end after it.
    */
-  deadline = Infinity;
+  get deadline(): number {
+    return this.#deadline ?? Infinity;
+  }
+  set deadline(value: number) {
+    this.#deadline = value;
+  }
 
   /** Whether the exchanges were aborted. */
   get aborted(): boolean {
