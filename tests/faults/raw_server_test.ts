@@ -3,7 +3,8 @@
  * body is read: the code and a message naming what happened, what the iterator got of the body,
  * one `error` and one `finished` event, and the origin's one queue slot free for the request
  * behind (`maxConnectionsPerHost: 1`). Then the retry layer on the same faults: idempotent
- * methods only, and only before the response.
+ * methods only, and only before the response. An unhandled rejection fails the module: no reply
+ * may leave one behind.
  */
 
 import assert from "node:assert/strict";
@@ -14,16 +15,7 @@ import {
   type NetworkReply,
   NetworkReplyError,
 } from "../../mod.ts";
-import {
-  chunk,
-  guardUnhandledRejections,
-  readHead,
-  serveTcp,
-  takeUnhandledRejections,
-  tick,
-} from "../_helpers/server.ts";
-
-guardUnhandledRejections();
+import { chunk, readHead, serveTcp, tick } from "../_helpers/server.ts";
 
 const encoder = new TextEncoder();
 const OK = "HTTP/1.1 200 OK\r\n";
@@ -93,7 +85,7 @@ const faults: Fault[] = [
     code: NetworkError.RemoteHostClosedError,
     status: 200,
     message: new RegExp(
-      `${CLOSED}: (3|fewer) (of the|than the) 100 bytes \\(Content-Length\\) of \\$URL arrived \\(`,
+      `${CLOSED}: (3 of the|fewer than the) 100 bytes \\(Content-Length\\) of \\$URL arrived \\(`,
     ),
     arrived: 3,
   },
@@ -337,7 +329,6 @@ Deno.test("a raw server's fault ends the reply with its code and a message namin
       });
     }
   }
-  assert.deepEqual(takeUnhandledRejections(), []);
 });
 
 /** Answers the first request with `fault` (and hangs up), every later one with `ok`. */
@@ -437,5 +428,4 @@ Deno.test("retry sends an idempotent request again after a raw server's fault be
     assert.equal(reply.retries, 0);
     assert.equal(requests, 1);
   });
-  assert.deepEqual(takeUnhandledRejections(), []);
 });
