@@ -220,32 +220,72 @@ export function declaredOverLimit(
     `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`;
 }
 
+/** What the messages of a reply's failures read of it. */
+export interface ReplyState {
+  readonly url: URL;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly bytesReceived: number;
+  readonly bytesTotal: number;
+}
+
 /**
  * The failure of a body read that threw: {@linkcode classifyError}'s, where a connection that
- * closed is told with how much of the body of `url` arrived.
+ * closed is told with how much of the body of the reply arrived. `fetch` fails a chunked body
+ * whose framing is malformed (a chunk size that is not hexadecimal, a chunk without its CRLF, a
+ * bad trailer) with the very error of one cut short, so a chunked body names both.
  *
  * @param error What the read threw.
- * @param url The body's URL.
- * @param coded Whether the body has a content coding (`received` counts decoded bytes).
- * @param received Body bytes that arrived, or -1 when the body was read in one operation (the
- * bytes that arrived before the close are not known then).
- * @param total The declared length (`Content-Length`), or -1.
+ * @param reply The reply: its URL, headers, bytes received and declared length.
+ * @param coded Whether the body has a content coding (`bytesReceived` counts decoded bytes).
+ * @param whole Whether the body was read in one operation: the bytes that arrived before the
+ * close are not known then.
  */
 export function bodyError(
   error: unknown,
-  url: URL,
+  reply: ReplyState,
   coded: boolean,
-  received: number,
-  total: number,
+  whole = false,
 ): NetworkReplyError {
+  const { url, bytesReceived: received, bytesTotal: total } = reply;
   const failure = classifyError(error, url, coded ? "coded body" : "body");
   if (failure === error || failure.code !== NetworkError.RemoteHostClosedError) return failure;
   const of = `of ${url.href}`;
-  const arrived = received < 0
+  const chunked = /chunked/i.test(reply.headers.get("transfer-encoding") ?? "");
+  const arrived = whole
     ? `fewer than the ${total} bytes (Content-Length) ${of} arrived`
     : total >= 0
     ? `${received} of the ${total} bytes (Content-Length) ${of} arrived`
-    : `${received}${coded ? " decoded" : ""} bytes ${of} arrived, not the end of the body`;
+    : `${received}${coded ? " decoded" : ""} bytes ${of} arrived, not the end of the body` +
+      (chunked ? "; the server closed the connection or broke the chunked framing" : "");
   const message = `Connection to ${url.host} closed before the reply was complete: ${arrived}`;
   return new NetworkReplyError(failure.code, `${message} (${causeChain(error)})`, { cause: error });
+}
+
+/**
+ * The message of a reply whose server answered `101 Switching Protocols`: the connection left
+ * HTTP for the protocol its `Upgrade` names, which a reply cannot carry (and RFC 9110 forbids to
+ * a request that asked for no upgrade).
+ */
+export function switched(reply: ReplyState): string {
+  const upgrade = reply.headers.get("upgrade");
+  return `The server of ${reply.url.href} answered 101 Switching Protocols` +
+    (upgrade === null ? "" : ` (Upgrade: ${upgrade})`) +
+    ": the connection left HTTP, and a reply reads HTTP responses only";
+}
+
+/**
+ * The message of a reply whose transfer timeout of `timeout` ms elapsed: with whom nothing
+ * moved, and, once the response head had arrived, how much of the body had.
+ */
+export function transferTimedOut(reply: ReplyState, timeout: number): string {
+  const { url, bytesReceived: received, bytesTotal: total } = reply;
+  const message = `No data moved for ${timeout} ms while talking to ${
+    url.host || url.href
+  } (transferTimeout)`;
+  if (reply.status === 0) return message;
+  const of = total >= 0
+    ? `${received} of the ${total} bytes (Content-Length)`
+    : `${received} bytes`;
+  return `${message}: the body stalled after ${of} of ${url.href} arrived`;
 }

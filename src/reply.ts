@@ -25,6 +25,8 @@ import {
   expectedLength,
   inMemory,
   SMALL_BODY,
+  switched,
+  transferTimedOut,
 } from "./_reply_body.ts";
 import { decodeText, parseJson } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
@@ -543,6 +545,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     if (body === null || this.method === "HEAD") {
       body?.cancel().catch(() => {});
+      if (this.#status === 101) return this.#finish(NetworkError.ProtocolFailure, switched(this));
       this.#bodyDone = true;
       this.#succeed();
       return;
@@ -555,7 +558,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         bytes = await response.bytes();
       } catch (error) {
         if (this.#state !== "running") return;
-        const failure = bodyError(error, this.url, false, -1, this.#bytesTotal);
+        const failure = bodyError(error, this, false, true);
         this.#finish(failure.code, failure.message);
         return;
       }
@@ -645,7 +648,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failed = bodyError(error, this.url, this.#coded, this.#bytesReceived, this.#bytesTotal);
+      const failed = bodyError(error, this, this.#coded);
       this.#finish(failed.code, failed.message);
       return;
     } finally {
@@ -718,9 +721,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     if (timeout <= 0 || this.#proxyTimeout !== undefined) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      const message = `No data moved for ${timeout} ms while talking to ${
-        this.url.host || this.url.href
-      } (transferTimeout)`;
+      const message = transferTimedOut(this, timeout);
       if (this.#status !== 0 || this.#exchange?.proxy?.url === undefined) {
         return this.#abortWith(NetworkError.TimeoutError, message);
       }

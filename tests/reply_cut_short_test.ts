@@ -161,7 +161,8 @@ Deno.test("NetworkReply reports a body cut short with RemoteHostClosedError, the
           ? `fewer than the ${cut.total} bytes \\(Content-Length\\) of ${url} arrived`
           : cut.total >= 0
           ? `${cut.sent} of the ${cut.total} bytes \\(Content-Length\\) of ${url} arrived`
-          : `${cut.sent} bytes of ${url} arrived, not the end of the body`;
+          : `${cut.sent} bytes of ${url} arrived, not the end of the body; the server closed ` +
+            "the connection or broke the chunked framing";
         assert.match(
           reply.errorString,
           new RegExp(
