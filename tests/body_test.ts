@@ -217,7 +217,7 @@ Deno.test("reply.json() parses the body, and names the URL and the position when
     assert.ok(error.cause instanceof SyntaxError);
     assert.match(
       error.message,
-      /^The body of https:\/\/api\.test\/bad is not valid JSON \(at position 12\): /,
+      /^The body of https:\/\/api\.test\/bad is not valid JSON at line 1, column 13 \(position 12\): /,
     );
     assert.equal(reply.error, NetworkError.NoError, "the reply itself succeeded");
   });
@@ -259,10 +259,70 @@ Deno.test("reply.json() names the position of every kind of JSON syntax error", 
       await assert.rejects(mocked.manager.get("https://api.test/x").json(), {
         name: "InvalidJsonError",
         position,
-        message: new RegExp(`is not valid JSON \\(at position ${position}\\)`),
+        message: new RegExp(
+          `is not valid JSON at line 1, column ${position + 1} \\(position ${position}\\): `,
+        ),
       });
     });
   }
+});
+
+Deno.test("reply.json() of a body that is not JSON names the line and column and quotes the text around it, on one line, credentials masked", async (t) => {
+  const token = "s3cret-token-4f9a";
+  const bodies: Record<string, string> = {
+    "/lines": `{\n  "id": 7,\n  "owner": "${token}",\n  "done": tru\n}`,
+    "/echo": `{"echo":"Bearer ${token}" oops, "more": "text that is long enough to be cut off"}`,
+    "/token": `token=${token}`,
+    "/cut": `[1, 2`,
+  };
+  await using server = serve((request) =>
+    new Response(bodies[new URL(request.url).pathname], {
+      headers: { "content-type": "application/json" },
+    })
+  );
+  await using manager = new NetworkAccessManager();
+  const failure = async (path: string): Promise<InvalidJsonError> => {
+    const request = new NetworkRequest(`${server.url}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const error = await manager.get(request).json().then(() => null, (e) => e);
+    assert.ok(error instanceof InvalidJsonError);
+    assert.doesNotMatch(error.message, /\n/, "one line");
+    assert.ok(!error.message.includes(token.slice(0, 8)), error.message);
+    assert.ok(!String(error.cause).includes(token.slice(0, 8)), String(error.cause));
+    return error;
+  };
+  await t.step("a body over several lines", async () => {
+    const error = await failure("/lines");
+    assert.equal(error.position, 58);
+    assert.equal(
+      error.message,
+      `The body of ${server.url}/lines is not valid JSON at line 4, column 14 (position 58): ` +
+        `Unexpected token '\\u000a'; the text before it: ...` +
+        `"ner\\": \\"[redacted]\\",\\n  \\"done\\": tru", from it: "\\n}"`,
+    );
+  });
+  await t.step("a credential the body echoes where it stops being JSON", async () => {
+    const error = await failure("/echo");
+    assert.equal(
+      error.message,
+      `The body of ${server.url}/echo is not valid JSON at line 1, column 36 (position 35): ` +
+        `Expected ',' or '}' after property value; the text before it: ` +
+        `"{\\"echo\\":\\"[redacted]\\" ", from it: "oops, \\"more\\": \\"text "...`,
+    );
+  });
+  await t.step("a credential the parser's own message would quote", async () => {
+    const error = await failure("/token");
+    assert.match(error.message, /\(position 1\): Unexpected token 'o'; the text before it: "t", /);
+    assert.match(error.message, /from it: "oken=\[redacted\]"$/);
+  });
+  await t.step("a body that ends too early", async () => {
+    const error = await failure("/cut");
+    assert.match(
+      error.message,
+      /at line 1, column 6 \(position 5\): Expected ',' or '\]' after array element; the text before it: "\[1, 2", then the body ends$/,
+    );
+  });
 });
 
 Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Content-Length 0, HEAD", async (t) => {

@@ -117,7 +117,7 @@ Deno.test("json(schema) reports a body that is not JSON as json() does, without 
   await using manager = new NetworkAccessManager();
   const error = await manager.get("data:application/json,{oops").json(spy).catch((e) => e);
   assert.ok(error instanceof InvalidJsonError, String(error));
-  assert.match(error.message, /not valid JSON \(at position 1\)/);
+  assert.match(error.message, /not valid JSON at line 1, column 2 \(position 1\)/);
   assert.equal(validated, false);
 });
 

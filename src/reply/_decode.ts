@@ -5,8 +5,8 @@
  * @module
  */
 
-import { InvalidJsonError } from "../network_error.ts";
-import { _jsonErrorPosition } from "../_json_position.ts";
+import type { InvalidJsonError } from "../network_error.ts";
+import { jsonSyntaxError } from "./_json_error.ts";
 
 /** Decodes a body with the charset of `contentType` (UTF-8 when none or unknown). */
 export function decodeText(bytes: Uint8Array, contentType: string | null): string {
@@ -25,7 +25,8 @@ export function decodeText(bytes: Uint8Array, contentType: string | null): strin
  * `Content-Length: 0`) is `undefined`, which no JSON text parses to.
  *
  * @throws {InvalidJsonError} When it is not JSON: the message names the URL, the status when it
- * is an HTTP error, a Content-Type that is not JSON, and the position.
+ * is an HTTP error, a Content-Type that is not JSON, the line, column and position, and quotes
+ * the text around that place (the request's credentials masked).
  */
 export function parseJson(
   text: string,
@@ -36,15 +37,7 @@ export function parseJson(
   try {
     return JSON.parse(text);
   } catch (error) {
-    const found = /position (\d+)/.exec((error as Error).message)?.[1];
-    const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
-    const where = position === undefined ? "" : ` (at position ${position})`;
-    throw new InvalidJsonError(
-      `The body of ${href}${describeReply(reply)} is not valid JSON${where}: ${
-        (error as Error).message
-      }`,
-      { cause: error, reply, position },
-    );
+    throw jsonSyntaxError(`The body of ${href}${describeReply(reply)}`, text, error, reply);
   }
 }
 
