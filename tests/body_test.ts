@@ -125,7 +125,18 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
           },
         },
       },
-      /^Invalid body: cannot serialise it as JSON \(no\)$/,
+      new RegExp(`${serialise}\\$\\.a\\.toJSON\\(\\) threw Error: no$`),
+    ],
+    [
+      "a getter that throws, deep inside",
+      {
+        list: [{
+          get name(): string {
+            throw new RangeError("not loaded");
+          },
+        }],
+      },
+      new RegExp(`${serialise}reading \\$\\.list\\[0\\]\\.name threw RangeError: not loaded$`),
     ],
     [
       "a class instance",
