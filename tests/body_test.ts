@@ -285,12 +285,16 @@ Deno.test("reply.json() of a body that is not JSON names the line and column and
     "/echo": `{"echo":"Bearer ${token}" oops, "more": "text that is long enough to be cut off"}`,
     "/token": `token=${token}`,
     "/cut": `[1, 2`,
+    "/utf16": `\u00ff\u00fe\u0022\u0000`,
+    "/after": `[1] x`,
   };
-  await using server = serve((request) =>
-    new Response(bodies[new URL(request.url).pathname], {
-      headers: { "content-type": "application/json" },
-    })
-  );
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    const charset = path === "/utf16" ? "; charset=UTF-16" : "";
+    // Bytes as they are: a UTF-16 body starts with its BOM, FF FE.
+    const body = Uint8Array.from(bodies[path]!, (c) => c.charCodeAt(0));
+    return new Response(body, { headers: { "content-type": `application/json${charset}` } });
+  });
   await using manager = new NetworkAccessManager();
   const failure = async (path: string): Promise<InvalidJsonError> => {
     const request = new NetworkRequest(`${server.url}${path}`, {
@@ -326,6 +330,23 @@ Deno.test("reply.json() of a body that is not JSON names the line and column and
     const error = await failure("/token");
     assert.match(error.message, /\(position 1\): Unexpected token 'o'; the text before it: "t", /);
     assert.match(error.message, /from it: "oken=\[redacted\]"$/);
+  });
+  await t.step(
+    "a JSON type with another charset than UTF-8 is named: the body is read as UTF-8",
+    async () => {
+      const error = await failure("/utf16");
+      assert.match(
+        error.message,
+        /\/utf16 \(Content-Type "application\/json; charset=UTF-16", read as UTF-8, as JSON is\) is not valid JSON at line 1, column 1 \(position 0\): /,
+      );
+    },
+  );
+  await t.step("text after the JSON value", async () => {
+    const error = await failure("/after");
+    assert.match(
+      error.message,
+      /at line 1, column 5 \(position 4\): Unexpected non-whitespace character after JSON; the text before it: "\[1\] ", from it: "x"$/,
+    );
   });
   await t.step("a body that ends too early", async () => {
     const error = await failure("/cut");

@@ -43,14 +43,19 @@ export function parseJson(
 
 /**
  * What tells why a body is not JSON: ` (HTTP 502 Bad Gateway, Content-Type text/html)`, the
- * status when it is an error and a Content-Type that is not JSON; `""` when neither.
+ * status when it is an error and a Content-Type that is not JSON or names a charset other than
+ * UTF-8; `""` when neither.
  */
 function describeReply(reply: NonNullable<InvalidJsonError["reply"]>): string {
   const parts: string[] = [];
   if (reply.status >= 400) parts.push(`HTTP ${reply.status} ${reply.statusText}`.trimEnd());
-  const type = reply.headers.get("content-type");
-  if (type !== null && !/[/+]json\s*(;|$)/i.test(type)) {
+  const type = reply.headers.get("content-type") ?? "";
+  // A charset other than UTF-8 is named, even on a JSON type: the body was read as UTF-8.
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
+  const other = charset !== undefined && !/^utf-?8$/i.test(charset);
+  if (type !== "" && (other || !/[/+]json\s*(;|$)/i.test(type))) {
     parts.push(`Content-Type ${JSON.stringify(type)}`);
   }
+  if (other) parts.push("read as UTF-8, as JSON is");
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
 }

@@ -51,7 +51,7 @@ export function jsonSyntaxError(
 function syntaxReason(message: string): string {
   return message
     .replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")
-    .replace(/ in JSON at position \d+(?: \(line \d+ column \d+\))?$/, "")
+    .replace(/(?: in JSON)? at position \d+(?: \(line \d+ column \d+\))?$/, "")
     .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
