@@ -357,6 +357,23 @@ Deno.test("reply.json() of a body that is not JSON names the line and column and
   });
 });
 
+Deno.test("reply.json() names where a deeply nested body stops being JSON", async () => {
+  const depth = 100_000;
+  const bodies: Record<string, string> = {
+    "/arrays": `${"[".repeat(depth)}x`,
+    "/objects": `${'{"a":'.repeat(depth)}x`,
+  };
+  await using server = serve((request) => new Response(bodies[new URL(request.url).pathname]));
+  await using manager = new NetworkAccessManager();
+  for (const [path, body] of Object.entries(bodies)) {
+    const error = await manager.get(`${server.url}${path}`).json().then(() => null, (e) => e);
+    assert.ok(error instanceof InvalidJsonError, String(error));
+    assert.equal(error.position, body.length - 1);
+    assert.match(error.message, /: Unexpected token 'x'; the text before it: \.\.\."/);
+    assert.match(error.message, /, from it: "x"$/);
+  }
+});
+
 Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Content-Length 0, HEAD", async (t) => {
   await using server = serve((request) => {
     const path = new URL(request.url).pathname;
