@@ -49,9 +49,18 @@ export function jsonSyntaxError(
  * (the message tells both its own way), on one line.
  */
 function syntaxReason(message: string): string {
+  return withoutQuotedText(message)
+    .replace(/(?: in JSON)? at position \d+(?: \(line \d+ column \d+\))?$/, "");
+}
+
+/**
+ * The message of a `JSON.parse` error without the text of the body it quotes (`Unexpected token
+ * 'o', "token=s3cr"... is not valid JSON`: part of a credential the body echoed, cut where no
+ * mask finds it), its control characters escaped so that it stays on one line.
+ */
+export function withoutQuotedText(message: string): string {
   return message
     .replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")
-    .replace(/(?: in JSON)? at position \d+(?: \(line \d+ column \d+\))?$/, "")
     .replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
