@@ -64,6 +64,9 @@ export function parseLinkHeader(value: string): LinkValue[] {
       skipSpace();
       const name = token().toLowerCase();
       if (name === "") {
+        // An empty parameter (a trailing `;`, or `;;`) is nothing, as RFC 8288's appendix B
+        // parses it; anything else there makes the link malformed.
+        if (i >= n || value[i] === "," || value[i] === ";") continue;
         ok = false;
         break;
       }

@@ -1,6 +1,7 @@
 /** The page loop behind `NetworkAccessManager.paginate`. */
 
 import { findLink } from "./_link_header.ts";
+import { _redactUrls } from "./_redact.ts";
 import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
@@ -55,11 +56,11 @@ async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
   const body = parseJson(text, reply.url.href, reply);
   if (Array.isArray(body)) return body as Item[];
   if (body === undefined) return [];
-  throw new TypeError(
+  throw new TypeError(_redactUrls(
     `The page at ${reply.url.href} is ${
       body === null ? "null" : typeof body === "object" ? "a JSON object" : `a JSON ${typeof body}`
     }, not an array: pass 'items' to pick the items of a page`,
-  );
+  ));
 }
 
 /** The page a URL names: its fragment, which is never sent, does not make another. */
@@ -147,10 +148,10 @@ async function* run<Item>(
         const picked = await pick(reply, page);
         if (reply.isFinished) throwIfFailed(reply);
         if (!isIterable(picked)) {
-          throw new TypeError(
+          throw new TypeError(_redactUrls(
             `${WHAT}: 'items' must return an iterable (such as an array) or an async iterable, ` +
               `got ${picked === null ? "null" : typeof picked} for the page at ${reply.url.href}`,
-          );
+          ));
         }
         for await (const item of picked) {
           items.push(item);

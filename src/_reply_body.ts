@@ -6,6 +6,7 @@
  */
 
 import { causeChain, classifyError, NetworkError, NetworkReplyError } from "./network_error.ts";
+import { _redactUrls } from "./_redact.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -158,7 +159,9 @@ function stackedRatio(encoding: string): number | undefined {
 export function alreadyRead(url: URL, reader: "iterator" | "all"): TypeError {
   const by = reader === "all" ? "bytes(), text() or json()" : "an iterator (for await, events())";
   return new TypeError(
-    `The body of the reply for ${url.href} was already read by ${by}; a body is read only once`,
+    _redactUrls(
+      `The body of the reply for ${url.href} was already read by ${by}; a body is read only once`,
+    ),
   );
 }
 

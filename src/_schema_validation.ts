@@ -2,6 +2,7 @@
 
 import type { NetworkReply } from "./reply.ts";
 import { describe } from "./_validation.ts";
+import { _redactUrls } from "./_redact.ts";
 import {
   SchemaValidationError,
   type StandardSchemaV1,
@@ -44,11 +45,11 @@ export async function validate<Schema extends StandardSchemaV1>(
     (issues ? !Array.isArray(issues) : !("value" in result))
   ) {
     const vendor = describe(schema["~standard"].vendor);
-    throw new TypeError(
+    throw new TypeError(_redactUrls(
       `Cannot validate ${what[0]!.toLowerCase()}${what.slice(1)}: the schema's validate() ` +
         `(vendor ${vendor}) returned ${describe(result)}, not a result ({ value } or ` +
         `{ issues: [...] })`,
-    );
+    ));
   }
   if (issues) throw new SchemaValidationError(what, issues as StandardSchemaV1Issue[], reply);
   return (result as { value: unknown }).value as StandardSchemaV1InferOutput<Schema>;

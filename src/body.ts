@@ -214,8 +214,9 @@ export class RequestBody {
 }
 
 /**
- * What in `root` JSON cannot serialise, with its path: `$.user.id is a BigInt (1n) ...` or
- * `$.self refers back to $, a cycle`; `null` when it is something else (a `toJSON` that throws).
+ * What in `root` JSON cannot serialise, with its path: `$.user.id is a BigInt (1n) ...`,
+ * `$.self refers back to $, a cycle`, `$.price.toJSON() threw RangeError: ...` or
+ * `reading $.user.name threw Error: ...` (a getter); `null` when it is something else.
  * Walked only after `JSON.stringify` failed, as it walks: `toJSON` first, own enumerable keys.
  */
 function jsonProblem(root: unknown): string | null {
@@ -224,7 +225,11 @@ function jsonProblem(root: unknown): string | null {
   const walk = (input: unknown, key: string, path: string): string | null => {
     let value = input;
     if (typeof (value as { toJSON?: unknown } | null)?.toJSON === "function") {
-      value = (value as { toJSON(key: string): unknown }).toJSON(key);
+      try {
+        value = (value as { toJSON(key: string): unknown }).toJSON(key);
+      } catch (error) {
+        return `${path}.toJSON() threw ${thrown(error)}`;
+      }
     }
     if (typeof value === "bigint") {
       return `${path} is a BigInt (${value}n), which JSON cannot hold; send it as a string or a ` +
@@ -236,12 +241,18 @@ function jsonProblem(root: unknown): string | null {
     parents.push(value);
     paths.push(path);
     const array = Array.isArray(value);
-    for (const [name, item] of Object.entries(value)) {
+    for (const name of Object.keys(value)) {
       const member = array
         ? `[${name}]`
         : /^[A-Za-z_$][\w$]*$/.test(name)
         ? `.${name}`
         : `[${JSON.stringify(name)}]`;
+      let item: unknown;
+      try {
+        item = (value as Record<string, unknown>)[name];
+      } catch (error) {
+        return `reading ${path}${member} threw ${thrown(error)}`;
+      }
       const problem = walk(item, name, `${path}${member}`);
       if (problem !== null) return problem;
     }
@@ -254,6 +265,11 @@ function jsonProblem(root: unknown): string | null {
   } catch {
     return null;
   }
+}
+
+/** What was thrown, as `RangeError: no price`. */
+function thrown(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describe(error);
 }
 
 /**

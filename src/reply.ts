@@ -353,7 +353,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @returns The parsed value; `undefined` for an empty body (a 204, a HEAD, Content-Length 0).
    * @throws {NetworkReplyError} As {@linkcode NetworkReply.bytes}: the transfer failed.
    * @throws {InvalidJsonError} When the body arrived complete but is not JSON (a `SyntaxError`
-   * naming the URL, an error status, a Content-Type other than JSON, the position).
+   * naming the URL, an error status, a Content-Type not JSON, the line, column, text there).
    */
   json(): Promise<unknown>;
   /**

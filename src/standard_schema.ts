@@ -7,6 +7,7 @@
  */
 
 import type { NetworkReply } from "./reply.ts";
+import { _redactUrls } from "./_redact.ts";
 
 /**
  * A path segment of a {@linkcode StandardSchemaV1Issue} given as an object.
@@ -174,7 +175,7 @@ export type StandardSchemaV1InferOutput<Schema extends StandardSchemaV1> = NonNu
  * Thrown by {@linkcode NetworkReply.json} when the body is JSON but the schema rejects it. The
  * message names the URL (and the status, for an HTTP error status) and lists each issue as
  * `path: message` (the first 20, then how many more); `issues` holds them all as the validator
- * gave them. Like `InvalidJsonError`
+ * gave them. Credentials in the URLs it names are shown as `[redacted]`, as in every message. Like `InvalidJsonError`
  * (a body that is not JSON) and unlike {@linkcode NetworkReplyError} (a failed transfer), it
  * leaves the reply's `error` as it was: the transfer succeeded.
  *
@@ -224,11 +225,11 @@ export class SchemaValidationError extends Error {
     if (issues.length > MAX_LISTED) {
       lines.push(`  ... and ${issues.length - MAX_LISTED} more (every one is in 'issues')`);
     }
-    super(
+    super(_redactUrls(
       `${what} does not match the schema (${issues.length} ${
         issues.length === 1 ? "issue" : "issues"
       }):\n${lines.join("\n")}`,
-    );
+    ));
     this.name = "SchemaValidationError";
     this.issues = issues;
     this.reply = reply;

@@ -25,6 +25,19 @@ Deno.test("Link header parsing (RFC 8288)", async (t) => {
     assert.ok(findLink(`<a>; rel="NEXT"`, "next", base));
     assert.equal(findLink(`<a>; rel="prev"; rel="next"`, "next", base), undefined);
   });
+  await t.step("an empty parameter (a trailing or doubled semicolon) leaves the link whole", () => {
+    assert.equal(findLink(`<?page=3>; rel=next;`, "next", base)?.search, "?page=3");
+    assert.equal(
+      findLink(`<?page=3>; rel="next"; , <x>; rel=last`, "next", base)?.search,
+      "?page=3",
+    );
+    assert.equal(findLink(`<?page=3>;; rel=next`, "next", base)?.search, "?page=3");
+    assert.deepEqual(
+      parseLinkHeader(`<a>; rel=prev;, <b>; rel=next ;`).map((l) => l.params.get("rel")),
+      ["prev", "next"],
+    );
+    assert.equal(findLink(`<a>; =x; rel=next, <c>; rel=next`, "next", base)?.pathname, "/v1/c");
+  });
   await t.step("links with an anchor, malformed links and no header are skipped", () => {
     assert.equal(findLink(`<a>; rel=next; anchor="#x"`, "next", base), undefined);
     assert.equal(findLink(`garbage, <b>; rel=next`, "next", base)?.href, `${base.origin}/v1/b`);

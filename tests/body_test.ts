@@ -125,7 +125,18 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
           },
         },
       },
-      /^Invalid body: cannot serialise it as JSON \(no\)$/,
+      new RegExp(`${serialise}\\$\\.a\\.toJSON\\(\\) threw Error: no$`),
+    ],
+    [
+      "a getter that throws, deep inside",
+      {
+        list: [{
+          get name(): string {
+            throw new RangeError("not loaded");
+          },
+        }],
+      },
+      new RegExp(`${serialise}reading \\$\\.list\\[0\\]\\.name threw RangeError: not loaded$`),
     ],
     [
       "a class instance",
@@ -217,7 +228,7 @@ Deno.test("reply.json() parses the body, and names the URL and the position when
     assert.ok(error.cause instanceof SyntaxError);
     assert.match(
       error.message,
-      /^The body of https:\/\/api\.test\/bad is not valid JSON \(at position 12\): /,
+      /^The body of https:\/\/api\.test\/bad is not valid JSON at line 1, column 13 \(position 12\): /,
     );
     assert.equal(reply.error, NetworkError.NoError, "the reply itself succeeded");
   });
@@ -259,9 +270,107 @@ Deno.test("reply.json() names the position of every kind of JSON syntax error", 
       await assert.rejects(mocked.manager.get("https://api.test/x").json(), {
         name: "InvalidJsonError",
         position,
-        message: new RegExp(`is not valid JSON \\(at position ${position}\\)`),
+        message: new RegExp(
+          `is not valid JSON at line 1, column ${position + 1} \\(position ${position}\\): `,
+        ),
       });
     });
+  }
+});
+
+Deno.test("reply.json() of a body that is not JSON names the line and column and quotes the text around it, on one line, credentials masked", async (t) => {
+  const token = "s3cret-token-4f9a";
+  const bodies: Record<string, string> = {
+    "/lines": `{\n  "id": 7,\n  "owner": "${token}",\n  "done": tru\n}`,
+    "/echo": `{"echo":"Bearer ${token}" oops, "more": "text that is long enough to be cut off"}`,
+    "/token": `token=${token}`,
+    "/cut": `[1, 2`,
+    "/utf16": `\u00ff\u00fe\u0022\u0000`,
+    "/after": `[1] x`,
+  };
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    const charset = path === "/utf16" ? "; charset=UTF-16" : "";
+    // Bytes as they are: a UTF-16 body starts with its BOM, FF FE.
+    const body = Uint8Array.from(bodies[path]!, (c) => c.charCodeAt(0));
+    return new Response(body, { headers: { "content-type": `application/json${charset}` } });
+  });
+  await using manager = new NetworkAccessManager();
+  const failure = async (path: string): Promise<InvalidJsonError> => {
+    const request = new NetworkRequest(`${server.url}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const error = await manager.get(request).json().then(() => null, (e) => e);
+    assert.ok(error instanceof InvalidJsonError);
+    assert.doesNotMatch(error.message, /\n/, "one line");
+    assert.ok(!error.message.includes(token.slice(0, 8)), error.message);
+    assert.ok(!String(error.cause).includes(token.slice(0, 8)), String(error.cause));
+    return error;
+  };
+  await t.step("a body over several lines", async () => {
+    const error = await failure("/lines");
+    assert.equal(error.position, 58);
+    assert.equal(
+      error.message,
+      `The body of ${server.url}/lines is not valid JSON at line 4, column 14 (position 58): ` +
+        `Unexpected token '\\u000a'; the text before it: ...` +
+        `"ner\\": \\"[redacted]\\",\\n  \\"done\\": tru", from it: "\\n}"`,
+    );
+  });
+  await t.step("a credential the body echoes where it stops being JSON", async () => {
+    const error = await failure("/echo");
+    assert.equal(
+      error.message,
+      `The body of ${server.url}/echo is not valid JSON at line 1, column 36 (position 35): ` +
+        `Expected ',' or '}' after property value; the text before it: ` +
+        `"{\\"echo\\":\\"[redacted]\\" ", from it: "oops, \\"more\\": \\"text "...`,
+    );
+  });
+  await t.step("a credential the parser's own message would quote", async () => {
+    const error = await failure("/token");
+    assert.match(error.message, /\(position 1\): Unexpected token 'o'; the text before it: "t", /);
+    assert.match(error.message, /from it: "oken=\[redacted\]"$/);
+  });
+  await t.step(
+    "a JSON type with another charset than UTF-8 is named: the body is read as UTF-8",
+    async () => {
+      const error = await failure("/utf16");
+      assert.match(
+        error.message,
+        /\/utf16 \(Content-Type "application\/json; charset=UTF-16", read as UTF-8, as JSON is\) is not valid JSON at line 1, column 1 \(position 0\): /,
+      );
+    },
+  );
+  await t.step("text after the JSON value", async () => {
+    const error = await failure("/after");
+    assert.match(
+      error.message,
+      /at line 1, column 5 \(position 4\): Unexpected non-whitespace character after JSON; the text before it: "\[1\] ", from it: "x"$/,
+    );
+  });
+  await t.step("a body that ends too early", async () => {
+    const error = await failure("/cut");
+    assert.match(
+      error.message,
+      /at line 1, column 6 \(position 5\): Expected ',' or '\]' after array element; the text before it: "\[1, 2", then the body ends$/,
+    );
+  });
+});
+
+Deno.test("reply.json() names where a deeply nested body stops being JSON", async () => {
+  const depth = 100_000;
+  const bodies: Record<string, string> = {
+    "/arrays": `${"[".repeat(depth)}x`,
+    "/objects": `${'{"a":'.repeat(depth)}x`,
+  };
+  await using server = serve((request) => new Response(bodies[new URL(request.url).pathname]));
+  await using manager = new NetworkAccessManager();
+  for (const [path, body] of Object.entries(bodies)) {
+    const error = await manager.get(`${server.url}${path}`).json().then(() => null, (e) => e);
+    assert.ok(error instanceof InvalidJsonError, String(error));
+    assert.equal(error.position, body.length - 1);
+    assert.match(error.message, /: Unexpected token 'x'; the text before it: \.\.\."/);
+    assert.match(error.message, /, from it: "x"$/);
   }
 });
 

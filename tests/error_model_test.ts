@@ -82,7 +82,7 @@ Deno.test("error model (a): a complete body with an HTTP error status is deliver
     assert.equal(broken.error, NetworkError.InternalServerError, "the status's code stays");
     assert.match(
       error.message,
-      /^The body of https:\/\/api\.test\/broken \(HTTP 500, Content-Type "text\/plain;charset=UTF-8"\) is not valid JSON \(at position 0\)/,
+      /^The body of https:\/\/api\.test\/broken \(HTTP 500, Content-Type "text\/plain;charset=UTF-8"\) is not valid JSON at line 1, column 1 \(position 0\)/,
     );
   });
   assert.deepEqual(takeUnhandledRejections(), []);
@@ -139,7 +139,7 @@ Deno.test("error model (c): a body that is not JSON fails json() alone, with Inv
       assert.equal(error.position, 0);
       assert.match(
         error.message,
-        /^The body of https:\/\/api\.test\/html \(Content-Type "text\/plain;charset=UTF-8"\) is not valid JSON \(at position 0\)/,
+        /^The body of https:\/\/api\.test\/html \(Content-Type "text\/plain;charset=UTF-8"\) is not valid JSON at line 1, column 1 \(position 0\)/,
       );
     });
   }

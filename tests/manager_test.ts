@@ -428,7 +428,7 @@ Deno.test("NetworkReply body readers work once, before or after finished", async
   const bad = manager.get("data:application/json,{oops");
   await assert.rejects(bad.json(), {
     name: "InvalidJsonError",
-    message: /data:application\/json,\{oops is not valid JSON \(at position 1\)/,
+    message: /data:application\/json,\{oops is not valid JSON at line 1, column 2 \(position 1\)/,
   });
 });
 

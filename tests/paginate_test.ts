@@ -69,6 +69,16 @@ Deno.test("paginate follows three pages linked by Link rel=next", async () => {
   assert.deepEqual(seen.map((s) => s.headers.get("x-token")), ["t", "t", "t"], "headers carried");
 });
 
+Deno.test("paginate follows a Link whose parameters end with a semicolon", async () => {
+  await using server = serve((request) => {
+    const page = Number(new URL(request.url).searchParams.get("page") ?? "1");
+    const link = page < 3 ? `<?page=${page + 1}>; rel="next";, <?page=3>; rel="last";` : "";
+    return Response.json([page], { headers: link === "" ? {} : { link } });
+  });
+  await using manager = new NetworkAccessManager();
+  assert.deepEqual(await collect(manager.paginate<number>(`${server.url}/items`)), [1, 2, 3]);
+});
+
 Deno.test("paginate reads a page as UTF-8 JSON whatever its charset, as json() does", async () => {
   const body = new TextEncoder().encode(`["café"]`);
   await using server = serve(() =>

@@ -10,6 +10,8 @@ import {
   NetworkRequest,
   NetworkRequestFactory,
   type NetworkRetryEvent,
+  SchemaValidationError,
+  type StandardSchemaV1,
 } from "../mod.ts";
 import {
   closedPort,
@@ -294,4 +296,45 @@ Deno.test("inspect output and error messages hide query tokens; the request send
     /access_token=\[redacted\]&X-Amz-Signature=\[redacted\]&page=2/,
   );
   assert.match(reply.errorString, /gone\?token=\[redacted\]/);
+});
+
+Deno.test("the errors of json(schema), a second read and paginate hide the URL's credentials", async (t) => {
+  await using server = serve(() => Response.json({ id: 1 }));
+  await using manager = new NetworkAccessManager();
+  const url = `${withUser(server.url, "/items")}?access_token=t0ken&page=2`;
+  const schema = (result: unknown): StandardSchemaV1 => ({
+    "~standard": { version: 1, vendor: "test", validate: () => result as never },
+  });
+  await t.step("a body the schema rejects", async () => {
+    const error = await manager.get(url).json(schema({ issues: [{ message: "no" }] }))
+      .catch((e: Error) => e);
+    assert.ok(error instanceof SchemaValidationError);
+    assert.match(error.message, /\/items\?access_token=\[redacted\]&page=2 does not match/);
+    assert.doesNotMatch(error.message, /t0ken/);
+    assertClean("the message", error.message);
+  });
+  await t.step("a second read of the body", async () => {
+    const reply = manager.get(url);
+    await reply.json();
+    const error = await reply.json().catch((e: Error) => e);
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /\/items\?access_token=\[redacted\]&page=2 was already read/);
+    assertClean("the message", error.message);
+  });
+  await t.step("paginate on a page that is not an array, or items that gives none", async () => {
+    for (const options of [{}, { items: () => 5 as never }]) {
+      const error = await Array.fromAsync(manager.paginate(url, options)).catch((e: Error) => e);
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /\/items\?access_token=\[redacted\]&page=2/);
+      assert.doesNotMatch(error.message, /t0ken/);
+      assertClean("the message", error.message);
+    }
+  });
+  await t.step("a validate() that returns no result", async () => {
+    const error = await manager.get(url).json(schema(5)).catch((e) => e);
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /\/items\?access_token=\[redacted\]&page=2: the schema's/);
+    assert.doesNotMatch(error.message, /t0ken/);
+    assertClean("the message", error.message);
+  });
 });

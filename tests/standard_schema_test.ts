@@ -117,7 +117,7 @@ Deno.test("json(schema) reports a body that is not JSON as json() does, without 
   await using manager = new NetworkAccessManager();
   const error = await manager.get("data:application/json,{oops").json(spy).catch((e) => e);
   assert.ok(error instanceof InvalidJsonError, String(error));
-  assert.match(error.message, /not valid JSON \(at position 1\)/);
+  assert.match(error.message, /not valid JSON at line 1, column 2 \(position 1\)/);
   assert.equal(validated, false);
 });
 
@@ -161,6 +161,60 @@ Deno.test("json(schema) names a validator that returns something that is not a r
         message: "Cannot validate the body of data:application/json,[1]: the schema's validate() " +
           `(vendor "mine") returned ${shown}, not a result ({ value } or { issues: [...] })`,
       });
+    });
+  }
+});
+
+/** `true` when `A` and `B` are the same type (`any` is the same as nothing else). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+/** Compiles only for `true`: a check `deno check` makes. */
+function sameType<_Check extends true>(): void {}
+
+Deno.test("json(schema) is typed with the schema's output type, and json() with unknown", async () => {
+  await using manager = new NetworkAccessManager();
+  const body = 'data:application/json,{"id":7,"name":"Ada","tags":[]}';
+  const user = manager.get(body).json(UserSchema);
+  sameType<Same<typeof user, Promise<User>>>();
+  const plain = manager.get(body).json();
+  sameType<Same<typeof plain, Promise<unknown>>>();
+  // A schema whose type is inferred from an object literal, as a library's may be.
+  const Id = {
+    "~standard": {
+      version: 1 as const,
+      vendor: "test",
+      validate: (value: unknown) => ({ value: (value as { id: number }).id }),
+      types: undefined as undefined | { input: unknown; output: number },
+    },
+  };
+  const id = manager.get(body).json(Id);
+  sameType<Same<typeof id, Promise<number>>>();
+  const shouted = manager.get('data:application/json,"a"').json(AsyncUpper);
+  sameType<Same<typeof shouted, Promise<string>>>();
+  // @ts-expect-error: something that is not a Standard Schema is refused by the type too
+  const refused = manager.get(body).json({ validate: () => ({ value: 1 }) });
+  assert.deepEqual(await user, { id: 7, name: "Ada", tags: [] });
+  assert.equal(await plain.then(() => id), 7);
+  assert.equal(await shouted, "A");
+  await assert.rejects(refused, TypeError);
+});
+
+Deno.test("json(schema) rejects with the error a validator throws or rejects with, naming nothing else", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const failure = new RangeError("validator broke");
+  const schemas: [string, () => unknown][] = [
+    ["throws", () => {
+      throw failure;
+    }],
+    ["rejects", () => Promise.reject(failure)],
+  ];
+  for (const [name, validate] of schemas) {
+    await t.step(`a validate() that ${name}`, async () => {
+      const schema = { "~standard": { version: 1 as const, vendor: "test", validate } };
+      const reply = manager.get("data:application/json,[1]");
+      await assert.rejects(reply.json(schema as StandardSchemaV1), (e) => e === failure);
+      assert.equal(reply.error, NetworkError.NoError);
+      await assert.rejects(reply.json(), TypeError, "the body was read");
     });
   }
 });

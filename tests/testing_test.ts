@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { createMockManager, MockTransport, RequestRecorder } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
@@ -293,6 +293,20 @@ Deno.test("RequestRecorder records method, URL, headers, body and hop of every e
         /^The body PUT https:\/\/a\.test\/text was sent with is not JSON \(/,
       );
       assert.match(error.message, /; its body: plain words$/);
+      return true;
+    });
+    const token = "s3cret-token-4f9a";
+    const request = new NetworkRequest("https://a.test/form", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await mocked.manager.put(request, `token=${token}`).finished;
+    assert.throws(() => mocked.recorder.last!.json(), (error: Error) => {
+      assert.match(
+        error.message,
+        /is not JSON \(Unexpected token 'o'\); its body: token=\[redacted\]$/,
+      );
+      assert.ok(!error.message.includes("s3cr"), error.message);
+      assert.ok(!String(error.cause).includes("s3cr"), String(error.cause));
       return true;
     });
     assert.throws(

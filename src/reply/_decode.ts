@@ -5,8 +5,8 @@
  * @module
  */
 
-import { InvalidJsonError } from "../network_error.ts";
-import { _jsonErrorPosition } from "../_json_position.ts";
+import type { InvalidJsonError } from "../network_error.ts";
+import { jsonSyntaxError } from "./_json_error.ts";
 
 /** Decodes a body with the charset of `contentType` (UTF-8 when none or unknown). */
 export function decodeText(bytes: Uint8Array, contentType: string | null): string {
@@ -25,7 +25,8 @@ export function decodeText(bytes: Uint8Array, contentType: string | null): strin
  * `Content-Length: 0`) is `undefined`, which no JSON text parses to.
  *
  * @throws {InvalidJsonError} When it is not JSON: the message names the URL, the status when it
- * is an HTTP error, a Content-Type that is not JSON, and the position.
+ * is an HTTP error, a Content-Type that is not JSON, the line, column and position, and quotes
+ * the text around that place (the request's credentials masked).
  */
 export function parseJson(
   text: string,
@@ -36,28 +37,25 @@ export function parseJson(
   try {
     return JSON.parse(text);
   } catch (error) {
-    const found = /position (\d+)/.exec((error as Error).message)?.[1];
-    const position = found === undefined ? _jsonErrorPosition(text) ?? undefined : Number(found);
-    const where = position === undefined ? "" : ` (at position ${position})`;
-    throw new InvalidJsonError(
-      `The body of ${href}${describeReply(reply)} is not valid JSON${where}: ${
-        (error as Error).message
-      }`,
-      { cause: error, reply, position },
-    );
+    throw jsonSyntaxError(`The body of ${href}${describeReply(reply)}`, text, error, reply);
   }
 }
 
 /**
  * What tells why a body is not JSON: ` (HTTP 502 Bad Gateway, Content-Type text/html)`, the
- * status when it is an error and a Content-Type that is not JSON; `""` when neither.
+ * status when it is an error and a Content-Type that is not JSON or names a charset other than
+ * UTF-8; `""` when neither.
  */
 function describeReply(reply: NonNullable<InvalidJsonError["reply"]>): string {
   const parts: string[] = [];
   if (reply.status >= 400) parts.push(`HTTP ${reply.status} ${reply.statusText}`.trimEnd());
-  const type = reply.headers.get("content-type");
-  if (type !== null && !/[/+]json\s*(;|$)/i.test(type)) {
+  const type = reply.headers.get("content-type") ?? "";
+  // A charset other than UTF-8 is named, even on a JSON type: the body was read as UTF-8.
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
+  const other = charset !== undefined && !/^utf-?8$/i.test(charset);
+  if (type !== "" && (other || !/[/+]json\s*(;|$)/i.test(type))) {
     parts.push(`Content-Type ${JSON.stringify(type)}`);
   }
+  if (other) parts.push("read as UTF-8, as JSON is");
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
 }

@@ -5,31 +5,17 @@
  * @module
  */
 
-import { _CREDENTIAL_HEADERS, _REDACTED } from "../_redact.ts";
+import { _REDACTED } from "../_redact.ts";
 import type { NetworkReply } from "../reply.ts";
 import type { NetworkRequest } from "../request.ts";
 import { decodeText } from "./_decode.ts";
+import { requestSecrets } from "./_secrets.ts";
 
 /** The most of a body a message quotes. */
 const EXCERPT = 200;
 /** The most of a body read to quote it, and how long it is waited for (ms). */
 const READ_AT_MOST = 4096;
 const WAIT_AT_MOST = 1000;
-
-/** The request's credentials, longest first: the values to mask in what a server sent. */
-function secrets(request: NetworkRequest): string[] {
-  const found = new Set<string>();
-  const { headers, sensitiveHeaders } = request;
-  for (const name of [..._CREDENTIAL_HEADERS, ...sensitiveHeaders]) {
-    const value = headers.get(name);
-    if (value === null) continue;
-    // `Bearer <token>` (not the scheme's name), `a=1; b=2`: each credential alone too.
-    const credentials = name === "cookie" ? value : value.slice(value.indexOf(" ") + 1);
-    found.add(value).add(credentials);
-    for (const part of credentials.split(/[\s;,]+/)) found.add(part.slice(part.indexOf("=") + 1));
-  }
-  return [...found].filter((value) => value.length >= 4).sort((a, b) => b.length - a.length);
-}
 
 /**
  * `message` and the start of `text`, the body of the reply to `request`: on one line, up to 200
@@ -43,7 +29,7 @@ export function withBodyExcerpt(
   request: NetworkRequest,
   cut = false,
 ): string {
-  const masked = secrets(request);
+  const masked = requestSecrets(request);
   let body = text.replace(/\s+/g, " ").trim();
   for (const secret of masked) body = body.replaceAll(secret, _REDACTED);
   if (cut) body = body.slice(0, Math.max(0, body.length - (masked[0]?.length ?? 0)));

@@ -9,6 +9,7 @@ import { RequestBody } from "../body.ts";
 import type { Exchange, Layer } from "../exchange.ts";
 import type { NetworkRequest } from "../request.ts";
 import { withBodyExcerpt } from "../reply/_excerpt.ts";
+import { withoutQuotedText } from "../reply/_json_error.ts";
 import { readBody } from "./_read_body.ts";
 
 /**
@@ -159,7 +160,9 @@ function parseRecorded(
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = `The body ${what} was sent with is not JSON (${(error as Error).message})`;
+    // The parser's message loses the text it quoted: the excerpt below quotes it, masked.
+    const reason = (error as Error).message = withoutQuotedText((error as Error).message);
+    const message = `The body ${what} was sent with is not JSON (${reason})`;
     throw new SyntaxError(withBodyExcerpt(message, text, request), { cause: error });
   }
 }
