@@ -199,9 +199,13 @@ Deno.test("cli: -w/--write-out prints curl's variables after each transfer", asy
         "netaccess: warning: -w: unknown variable %{bogus}, which prints nothing\n" +
           "code 200\ncode 404\n",
       );
+      // As curl 8 (curl 7.88 warned and went on): a -w @FILE that cannot be read exits 26.
       const missing = await runCli(["-w", `@${dir}/nope`, `${server.url}/b`]);
-      assert.equal(missing.code, EXIT_CODES.failure);
+      assert.equal(missing.code, EXIT_CODES.content, missing.err);
+      assert.equal(missing.out, "");
       assert.match(missing.err, /^netaccess: Cannot read the --write-out file .*nope: /);
+      const folder = await runCli(["-w", `@${dir}`, `${server.url}/b`]);
+      assert.equal(folder.code, EXIT_CODES.content, folder.err);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

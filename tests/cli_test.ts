@@ -240,6 +240,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);
+    assert.match(out, /Short options go together, as in curl: -sS, -sLo FILE, -sK FILE/);
   });
   await t.step("--version prints the package version", async () => {
     const { code, out } = await runCli(["--version"]);
@@ -707,6 +708,13 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(without.out, "anonymous\n");
       const other = await runCli([`${server.url}/me`], { state: `${dir}/other.sqlite3` });
       assert.equal(other.out, "anonymous\n");
+    });
+    await t.step("a state file that cannot be opened: a warning, the state in memory", async () => {
+      // As curl with its -c and --hsts files: the transfers go on, their exit code stands.
+      const { code, out, err } = await runCli([`${server.url}/text`], { state: dir });
+      assert.equal(code, 0, err);
+      assert.equal(out, "hello\n");
+      assert.match(err, /^netaccess: warning: Cannot open the state file: .*folder.*this run only/);
     });
     await t.step("a fresh response is stored, then served as a hit", async () => {
       const first = await runCli(["-v", `${server.url}/fresh`], { state });

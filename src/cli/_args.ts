@@ -26,6 +26,9 @@ export const HELP =
 
 usage: netaccess [options] URL...
 
+Short options go together, as in curl: -sS, -sLo FILE, -sK FILE (one taking a value comes
+last, its value in the next argument or joined: -oFILE, -sKFILE).
+
 Request
   -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
                             sent as given (fetch upper-cases DELETE, GET, HEAD, OPTIONS,

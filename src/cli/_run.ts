@@ -93,6 +93,7 @@ export async function run(
       settings.cookieFile,
       state.cookieJar,
       (line) => report(`netaccess: warning: ${line}`),
+      (line) => settings.verbose && stderr(line),
     );
   }
   const cache = state.cache === null ? null : new _ObservedCache(state.cache);

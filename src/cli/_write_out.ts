@@ -61,8 +61,9 @@ export async function writeOutFormat(value: string, warnings: string[]): Promise
         ? new TextDecoder().decode(await readStdin())
         : await Deno.readTextFile(path);
     } catch (error) {
+      // As curl 8 (curl 7 warned and went on without -w): exit 26.
       throw new Exit(
-        EXIT_CODES.failure,
+        EXIT_CODES.content,
         `Cannot read the --write-out file ${path}: ${(error as Error).message}`,
       );
     }

@@ -14,7 +14,7 @@ import { peerNotVerified } from "../tls.ts";
  * | code | meaning |
  * | --- | --- |
  * | 0 | success |
- * | 1 | another failure (a `-b` or `-w @` file that cannot be read, a state file that cannot be opened) |
+ * | 1 | another failure, unforeseen (a state file that cannot be opened is a warning: the state stays in memory for the run) |
  * | 2 | bad arguments: a one-line error and the usage line |
  * | 3 | protocol: a malformed URL, an unknown scheme, a refused redirect, a malformed response |
  * | 5 | proxy: refused, not found, closed, timed out, authentication required |
@@ -22,7 +22,7 @@ import { peerNotVerified } from "../tls.ts";
  * | 7 | connection: refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
  * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
- * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-K` or netrc missing or unreadable |
+ * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-w @`, `-K` or netrc missing or unreadable |
  * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
