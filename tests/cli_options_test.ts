@@ -658,8 +658,17 @@ Deno.test("cli: -U gives the credentials of the proxy of -x, as curl", async () 
   assert.equal(code, 0, err);
   assert.equal(out, "through\n");
   assert.equal(proxy.log.at(-1)!.proxyAuthorization, `Basic ${btoa("pat:s:cret")}`);
+  // As curl: the 407 of an http: URL's proxy is an answer, an error with -f only.
   const wrong = await runCli(["-x", proxy.url, "-U", "pat:nope", server.url]);
-  assert.equal(wrong.code, EXIT_CODES.proxy, wrong.err);
+  assert.equal(wrong.code, 0, wrong.err);
+  assert.equal(wrong.err, "");
+  const failing = await runCli(["-f", "-x", proxy.url, "-U", "pat:nope", server.url]);
+  assert.equal(failing.code, EXIT_CODES.httpError, failing.err);
+  assert.equal(
+    failing.err,
+    `netaccess: GET ${server.url}/ returned HTTP 407 Proxy Authentication Required ` +
+      "(give the proxy's credentials with -U USER:PASSWORD)\n",
+  );
   const alone = await runCli(["-U", "pat:s:cret", server.url]);
   assert.equal(alone.code, EXIT_CODES.usage);
   assert.match(alone.err, /^netaccess: -U gives the credentials of the proxy of -x: add -x/);

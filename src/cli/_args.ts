@@ -141,12 +141,15 @@ General
                             url = URL; the options after -K override the file's
       --url URL             a URL, as one given without an option
       --no-OPTION           switch a boolean option off (one a -K file turned on)
+  -q, --disable             taken for curl's sake, which then reads no ~/.curlrc: netaccess
+                            reads none in any case (a curlrc holds curl's options)
   -h, --help                this help
   -V, --version             the version
 
-Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 write error or binary to terminal, 26 content, 28 timeout, 35 TLS
-handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
+Exit codes: 0 ok, 1 unsupported scheme (or another failure), 2 bad arguments, 3 malformed URL
+or protocol, 5 proxy, 6 host not found, 7 connection, 22 HTTP error (--fail), 23 write error or
+binary to terminal, 26 read error, 28 timeout, 35 TLS handshake, 47 too many redirects, 58 --cert
+or --key, 60 server certificate not verified, 77 --cacert, 130 canceled.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },
@@ -212,6 +215,7 @@ const OPTIONS = {
   cert: { type: "string" },
   key: { type: "string" },
   insecure: { type: "boolean", short: "k" },
+  disable: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   url: { type: "string", multiple: true },
