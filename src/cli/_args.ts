@@ -93,7 +93,8 @@ Output
   -w, --write-out FORMAT    print FORMAT after each transfer (@file or @- reads it):
                             %{http_code} %{http_version} %{url_effective} %{method}
                             %{size_download} %{time_total} %{content_type}
-                            %{num_redirects} %{exitcode} %{errormsg} %header{NAME}
+                            %{num_redirects} %{redirect_url} %{filename_effective}
+                            %{exitcode} %{errormsg} %header{NAME}
                             %{stderr} %{stdout} %%, and \\n \\r \\t \\\\ escapes
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
   -s, --silent              no progress lines, warnings or error messages (the exit code

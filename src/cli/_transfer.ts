@@ -365,6 +365,7 @@ export async function transfer(
       redirects: reply.redirects.length,
       exitCode: code,
       error: message,
+      file: target,
     });
     for (const { to, text } of pieces) {
       await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
