@@ -741,6 +741,10 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(code, 0, err);
       assert.equal(out, "hello\n");
       assert.match(err, /^netaccess: warning: Cannot open the state file: .*folder.*this run only/);
+      const quiet = await runCli(["-s", `${server.url}/text`], { state: dir });
+      assert.equal(quiet.code, 0, quiet.err);
+      assert.equal(quiet.out, "hello\n");
+      assert.equal(quiet.err, "", "-s tells no warning");
     });
     await t.step("a fresh response is stored, then served as a hit", async () => {
       const first = await runCli(["-v", `${server.url}/fresh`], { state });
