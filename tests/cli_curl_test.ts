@@ -168,6 +168,20 @@ Deno.test("cli: -w/--write-out prints curl's variables after each transfer", asy
     ]);
     assert.match(fields[12]!, /^\d+\.\d{6}\n$/);
   });
+  await t.step("%{redirect_url} and %{filename_effective}, as curl", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+    try {
+      const format = "%{redirect_url}|%{filename_effective}\\n";
+      const stopped = await runCli(["-o", `${dir}/a.txt`, "-w", format, `${server.url}/a`]);
+      assert.equal(stopped.code, 0, stopped.err);
+      assert.equal(stopped.out, `${server.url}/b|${dir}/a.txt\n`);
+      const followed = await runCli(["-L", "-w", format, `${server.url}/a`]);
+      assert.equal(followed.code, 0, followed.err);
+      assert.equal(followed.out, "at b\n|\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
   await t.step("after a failure: 000, the exit code and the error", async () => {
     const closed = serve(() => new Response());
     const url = closed.url;
@@ -199,9 +213,13 @@ Deno.test("cli: -w/--write-out prints curl's variables after each transfer", asy
         "netaccess: warning: -w: unknown variable %{bogus}, which prints nothing\n" +
           "code 200\ncode 404\n",
       );
+      // As curl 8 (curl 7.88 warned and went on): a -w @FILE that cannot be read exits 26.
       const missing = await runCli(["-w", `@${dir}/nope`, `${server.url}/b`]);
-      assert.equal(missing.code, EXIT_CODES.failure);
+      assert.equal(missing.code, EXIT_CODES.content, missing.err);
+      assert.equal(missing.out, "");
       assert.match(missing.err, /^netaccess: Cannot read the --write-out file .*nope: /);
+      const folder = await runCli(["-w", `@${dir}`, `${server.url}/b`]);
+      assert.equal(folder.code, EXIT_CODES.content, folder.err);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -481,6 +481,19 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       const kept = await runCli([`${server.url}/show`], { state });
       assert.deepEqual(kept.out.trim().split("; ").sort(), ["a=1", "b=2"]);
     });
+    await t.step(
+      "-b FILE that cannot be read is no cookies, as curl: told with -v only",
+      async () => {
+        await Deno.mkdir(`${dir}/folder`);
+        const { code, out, err } = await runCli(["-b", `${dir}/folder`, `${server.url}/show`]);
+        assert.equal(code, 0, err);
+        assert.equal(out, "null\n");
+        assert.equal(err, "");
+        const told = await runCli(["-v", "-b", `${dir}/folder`, `${server.url}/show`]);
+        assert.equal(told.code, 0, told.err);
+        assert.match(told.err, /^\* cookies: the -b file .*folder cannot be read, none from it: /);
+      },
+    );
     await t.step("--no-cookies with -b or -c is refused", async () => {
       const both = await runCli(["--no-cookies", "-c", `${dir}/x.txt`, server.url]);
       assert.equal(both.code, EXIT_CODES.usage);
@@ -517,6 +530,17 @@ Deno.test("cli: -H @FILE adds a file's header lines and -e sets the Referer, as 
     const missing = await runCli(["-H", `@${dir}/none.txt`, server.url]);
     assert.equal(missing.code, EXIT_CODES.content, "26, as curl 8.3 and later");
     assert.match(missing.err, /^netaccess: Cannot read the -H file .*none\.txt: /);
+    // A line of the file that is no header is told by its FILE:LINE, as in a -K file.
+    await Deno.writeTextFile(`${dir}/bad.txt`, "X-One: 1\n\nnot a header\n");
+    const bad = await runCli(["-H", `@${dir}/bad.txt`, server.url]);
+    assert.equal(bad.code, EXIT_CODES.usage);
+    assert.match(
+      bad.err,
+      /^netaccess: .*bad\.txt:3: -H takes "Name: value" .*got "not a header"\n/,
+    );
+    const invalid = await runCli(["-H", "@-", server.url], { stdin: "X-A: 1\nBad Name: 2\n" });
+    assert.equal(invalid.code, EXIT_CODES.usage);
+    assert.match(invalid.err, /^netaccess: stdin:2: -H "Bad Name: 2" is not a valid header\n/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -634,8 +658,17 @@ Deno.test("cli: -U gives the credentials of the proxy of -x, as curl", async () 
   assert.equal(code, 0, err);
   assert.equal(out, "through\n");
   assert.equal(proxy.log.at(-1)!.proxyAuthorization, `Basic ${btoa("pat:s:cret")}`);
+  // As curl: the 407 of an http: URL's proxy is an answer, an error with -f only.
   const wrong = await runCli(["-x", proxy.url, "-U", "pat:nope", server.url]);
-  assert.equal(wrong.code, EXIT_CODES.proxy, wrong.err);
+  assert.equal(wrong.code, 0, wrong.err);
+  assert.equal(wrong.err, "");
+  const failing = await runCli(["-f", "-x", proxy.url, "-U", "pat:nope", server.url]);
+  assert.equal(failing.code, EXIT_CODES.httpError, failing.err);
+  assert.equal(
+    failing.err,
+    `netaccess: GET ${server.url}/ returned HTTP 407 Proxy Authentication Required ` +
+      "(give the proxy's credentials with -U USER:PASSWORD)\n",
+  );
   const alone = await runCli(["-U", "pat:s:cret", server.url]);
   assert.equal(alone.code, EXIT_CODES.usage);
   assert.match(alone.err, /^netaccess: -U gives the credentials of the proxy of -x: add -x/);

@@ -240,6 +240,19 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
       ]
     ) assert.match(out, new RegExp(`${option}\\b`), option);
     assert.match(out, /no -k\/--insecure/);
+    assert.match(out, /Short options go together, as in curl: -sS, -sLo FILE, -sK FILE/);
+  });
+  await t.step("-q/--disable, curl's switch off of ~/.curlrc, is taken: none is read", async () => {
+    const server = startServer();
+    try {
+      for (const args of [["-q"], ["--disable"], ["-qs"]]) {
+        const { code, out, err } = await runCli([...args, `${server.url}/text`]);
+        assert.equal(code, 0, `${args}: ${err}`);
+        assert.equal(out, "hello\n");
+      }
+    } finally {
+      await server.close();
+    }
   });
   await t.step("--version prints the package version", async () => {
     const { code, out } = await runCli(["--version"]);
@@ -478,8 +491,11 @@ Deno.test("cli: bodies, files, methods and headers", async (t) => {
       const failing = await runCli(["--fail", `${server.url}/missing`]);
       assert.equal(failing.code, EXIT_CODES.httpError);
       assert.equal(failing.out, "");
-      assert.match(failing.err, /returned HTTP 404 Not Found/);
-      assert.equal(failing.err.trim().split("\n").length, 1);
+      // The status line tells it, as curl's "The requested URL returned error: 404".
+      assert.equal(
+        failing.err,
+        `netaccess: GET ${server.url}/missing returned HTTP 404 Not Found\n`,
+      );
       // Every HTTP error status, whatever error code it maps to (400 is a protocol error, 418
       // unknown content): curl's 0 without --fail, 22 with it.
       for (const [path, body] of [["/bad", "bad request\n"], ["/teapot", "short and stout\n"]]) {
@@ -587,7 +603,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       assert.match(err, /> authorization: Basic \*\*\*/);
       assert.doesNotMatch(err, new RegExp(btoa("bob:pa ss")));
     });
-    await t.step("-x sends through the proxy; a refused proxy exits 5", async () => {
+    await t.step("-x sends through the proxy; a refused proxy exits 7, as curl", async () => {
       await using proxy = startProxyServer();
       const { code, out } = await runCli(["-x", proxy.url, `${server.url}/text`]);
       assert.equal(code, 0);
@@ -597,7 +613,7 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
       const port = proxy.port;
       await proxy.close();
       const refused = await runCli(["-x", `http://127.0.0.1:${port}`, `${server.url}/text`]);
-      assert.equal(refused.code, EXIT_CODES.proxy);
+      assert.equal(refused.code, EXIT_CODES.connection, refused.err);
       assert.match(refused.err, /^netaccess: GET .* failed: Proxy .* refused the connection/);
     });
     await t.step("without --allow-net the error says which permission to grant", async () => {
@@ -629,6 +645,17 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
         assert.equal(out, "");
         assert.equal(err, `netaccess: "${url}" is not a URL\n`);
       }
+    });
+    await t.step("as in curl, a scheme that is not supported exits 1, with one line", async () => {
+      const { code, err, out } = await runCli(["htps://example.test/"]);
+      assert.equal(code, EXIT_CODES.unsupportedProtocol, err);
+      assert.equal(code, 1);
+      assert.equal(out, "");
+      assert.match(
+        err,
+        /^netaccess: GET htps:\/\/example\.test\/ failed: Protocol "htps" is unknown/,
+      );
+      assert.equal(err.trim().split("\n").length, 1);
     });
     await t.step("a refused connection exits 7 with one line", async () => {
       const closed = serve(() => new Response());
@@ -707,6 +734,17 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(without.out, "anonymous\n");
       const other = await runCli([`${server.url}/me`], { state: `${dir}/other.sqlite3` });
       assert.equal(other.out, "anonymous\n");
+    });
+    await t.step("a state file that cannot be opened: a warning, the state in memory", async () => {
+      // As curl with its -c and --hsts files: the transfers go on, their exit code stands.
+      const { code, out, err } = await runCli([`${server.url}/text`], { state: dir });
+      assert.equal(code, 0, err);
+      assert.equal(out, "hello\n");
+      assert.match(err, /^netaccess: warning: Cannot open the state file: .*folder.*this run only/);
+      const quiet = await runCli(["-s", `${server.url}/text`], { state: dir });
+      assert.equal(quiet.code, 0, quiet.err);
+      assert.equal(quiet.out, "hello\n");
+      assert.equal(quiet.err, "", "-s tells no warning");
     });
     await t.step("a fresh response is stored, then served as a hit", async () => {
       const first = await runCli(["-v", `${server.url}/fresh`], { state });

@@ -26,6 +26,9 @@ export const HELP =
 
 usage: netaccess [options] URL...
 
+Short options go together, as in curl: -sS, -sLo FILE, -sK FILE (one taking a value comes
+last, its value in the next argument or joined: -oFILE, -sKFILE).
+
 Request
   -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
                             sent as given (fetch upper-cases DELETE, GET, HEAD, OPTIONS,
@@ -90,7 +93,8 @@ Output
   -w, --write-out FORMAT    print FORMAT after each transfer (@file or @- reads it):
                             %{http_code} %{http_version} %{url_effective} %{method}
                             %{size_download} %{time_total} %{content_type}
-                            %{num_redirects} %{exitcode} %{errormsg} %header{NAME}
+                            %{num_redirects} %{redirect_url} %{filename_effective}
+                            %{exitcode} %{errormsg} %header{NAME}
                             %{stderr} %{stdout} %%, and \\n \\r \\t \\\\ escapes
   -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
   -s, --silent              no progress lines, warnings or error messages (the exit code
@@ -138,12 +142,15 @@ General
                             url = URL; the options after -K override the file's
       --url URL             a URL, as one given without an option
       --no-OPTION           switch a boolean option off (one a -K file turned on)
+  -q, --disable             taken for curl's sake, which then reads no ~/.curlrc: netaccess
+                            reads none in any case (a curlrc holds curl's options)
   -h, --help                this help
   -V, --version             the version
 
-Exit codes: 0 ok, 2 bad arguments, 3 malformed URL or protocol, 5 proxy, 6 host not found,
-7 connection, 22 HTTP error (--fail), 23 write error or binary to terminal, 26 content, 28 timeout, 35 TLS
-handshake, 47 too many redirects, 60 server certificate not verified, 130 canceled, 1 other.`;
+Exit codes: 0 ok, 1 unsupported scheme (or another failure), 2 bad arguments, 3 malformed URL
+or protocol, 5 proxy, 6 host not found, 7 connection, 22 HTTP error (--fail), 23 write error or
+binary to terminal, 26 read error, 28 timeout, 35 TLS handshake, 47 too many redirects, 58 --cert
+or --key, 60 server certificate not verified, 77 --cacert, 130 canceled.`;
 
 const OPTIONS = {
   request: { type: "string", short: "X" },
@@ -209,6 +216,7 @@ const OPTIONS = {
   cert: { type: "string" },
   key: { type: "string" },
   insecure: { type: "boolean", short: "k" },
+  disable: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   url: { type: "string", multiple: true },

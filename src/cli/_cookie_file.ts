@@ -8,7 +8,6 @@
  */
 
 import type { CookieJar, NetworkCookieInit } from "../../mod.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
 const HTTP_ONLY = "#HttpOnly_";
 
@@ -53,24 +52,25 @@ function parseCookieLine(line: string): NetworkCookieInit | null | string {
 }
 
 /**
- * `-b FILE`: puts the cookies of `path` into `jar`. As in curl, a file that does not exist is
- * an empty jar (`-b cookies.txt -c cookies.txt` on a first run); a line that is not a cookie
- * is skipped with a warning.
+ * `-b FILE`: puts the cookies of `path` into `jar`. As in curl, a file that cannot be read
+ * (missing, a directory, no permission) is an empty jar, told only by `note` (`-v`): `-b
+ * cookies.txt -c cookies.txt` on a first run; a line that is not a cookie is skipped with a
+ * warning.
  */
 export async function readCookieFile(
   path: string,
   jar: CookieJar,
   warn: (line: string) => void,
+  note: (line: string) => void = () => {},
 ): Promise<void> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw new Exit(
-      EXIT_CODES.failure,
-      `Cannot read the -b cookie file ${path}: ${(error as Error).message}`,
+    note(
+      `* cookies: the -b file ${path} cannot be read, none from it: ${(error as Error).message}`,
     );
+    return;
   }
   for (const [i, line] of text.split("\n").entries()) {
     const cookie = parseCookieLine(line);

@@ -89,17 +89,26 @@ export interface RequestOptions {
   cookie?: string;
 }
 
+/** A line of `-H`, and the `FILE:LINE` it was read from when it came from `-H @FILE`. */
+interface HeaderLine {
+  line: string;
+  where?: string;
+}
+
 /** The lines of `-H`: as curl, `-H @FILE` (`@-` for stdin) gives the lines of FILE. */
-async function headerLines(args: string[]): Promise<string[]> {
-  const lines: string[] = [];
+async function headerLines(args: string[]): Promise<HeaderLine[]> {
+  const lines: HeaderLine[] = [];
   for (const arg of args) {
     if (!arg.startsWith("@")) {
-      lines.push(arg);
+      lines.push({ line: arg });
       continue;
     }
-    const bytes = await readBytes(arg.slice(1), "-H");
-    for (const line of new TextDecoder().decode(bytes).split(/\r?\n/)) {
-      if (line.trim() !== "") lines.push(line);
+    const file = arg.slice(1);
+    const bytes = await readBytes(file, "-H");
+    for (const [n, line] of new TextDecoder().decode(bytes).split(/\r?\n/).entries()) {
+      if (line.trim() !== "") {
+        lines.push({ line, where: `${file === "-" ? "stdin" : file}:${n + 1}` });
+      }
     }
   }
   return lines;
@@ -132,15 +141,18 @@ export async function requestOf(
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
   const removed = new Set<string>();
   const warnings: string[] = [];
-  for (const line of await headerLines(values.header ?? [])) {
+  for (const { line, where } of await headerLines(values.header ?? [])) {
+    // A line of `-H @FILE` is told by its FILE:LINE, as the lines of a -K file are.
+    const bad = (message: string) =>
+      where === undefined
+        ? badValue("header", message, line)
+        : new Exit(EXIT_CODES.usage, `${where}: ${message}`, true);
     const colon = line.indexOf(":");
     // As curl: `-H "Name;"` sends the header with an empty value.
     const empty = colon < 0 && line.trimEnd().endsWith(";");
     if (colon <= 0 && !empty) {
-      throw badValue(
-        "header",
+      throw bad(
         `-H takes "Name: value" ("Name;" for an empty value, "Name:" to send none), got "${line}"`,
-        line,
       );
     }
     const name = (empty ? line.trimEnd().slice(0, -1) : line.slice(0, colon)).trim();
@@ -167,7 +179,7 @@ export async function requestOf(
         removed.delete(name.toLowerCase());
       }
     } catch {
-      throw badValue("header", `-H "${line}" is not a valid header`, line);
+      throw bad(`-H "${line}" is not a valid header`);
     }
   }
   /** Whether the command line sets `name` itself: not given, and not removed, with -H. */

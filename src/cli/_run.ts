@@ -87,12 +87,14 @@ export async function run(
   checkResolve(resolveEntries, settings.urls);
   using resolving = resolveEntries.length > 0 ? resolver(resolveEntries) : null;
   const statePath = values.state ?? defaultStatePath();
-  await using state = await openState(statePath, settings, (line) => stderr(`netaccess: ${line}`));
+  // As curl's warnings, those of the state are not told with -s.
+  await using state = await openState(statePath, settings, (line) => report(`netaccess: ${line}`));
   if (settings.cookieFile !== undefined && state.cookieJar !== null) {
     await readCookieFile(
       settings.cookieFile,
       state.cookieJar,
       (line) => report(`netaccess: warning: ${line}`),
+      (line) => settings.verbose && stderr(line),
     );
   }
   const cache = state.cache === null ? null : new _ObservedCache(state.cache);

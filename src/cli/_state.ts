@@ -17,7 +17,6 @@ import {
 } from "../../mod.ts";
 import { _openKvDatabase } from "../_kv.ts";
 import type { Plan } from "./_args.ts";
-import { Exit, EXIT_CODES } from "./exit_codes.ts";
 
 /** The stores of a run, closed together. */
 export interface State extends AsyncDisposable {
@@ -26,7 +25,10 @@ export interface State extends AsyncDisposable {
   hstsStore: HstsStore;
 }
 
-/** Opens the state file at `path` (`null`: in memory), or warns and keeps it in memory. */
+/**
+ * Opens the state file at `path` (`null`: in memory), or warns and keeps the state in memory
+ * when Deno KV is missing or the file cannot be opened.
+ */
 export async function openState(
   path: string | null,
   plan: Plan,
@@ -46,11 +48,10 @@ export async function openState(
       // Tried again while SQLite reports the file locked: runs started at once on a new file.
       kv = await _openKvDatabase(path, "the state file");
     } catch (error) {
-      throw new Exit(
-        EXIT_CODES.failure,
-        `Cannot open the state file ${path}: ${
-          (error as Error).message
-        } (give another with --state PATH)`,
+      // As curl with the files of its state (-c, --hsts): the run goes on without them.
+      warn(
+        `warning: ${(error as Error).message}; cookies, cache and HSTS last this run only ` +
+          "(give another file with --state PATH)",
       );
     }
   }

@@ -136,7 +136,7 @@ function hint(reply: NetworkReply, offline: boolean): string {
     case NetworkError.ProxyNotFoundError:
       return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
     case NetworkError.ProxyAuthenticationRequiredError:
-      return " (give the proxy's credentials in -x http://user:pass@host:port)";
+      return " (give the proxy's credentials with -U USER:PASSWORD)";
     case NetworkError.AuthenticationRequiredError:
       return " (give credentials with -u USER[:PASSWORD])";
     case NetworkError.UnknownNetworkError:
@@ -365,6 +365,7 @@ export async function transfer(
       redirects: reply.redirects.length,
       exitCode: code,
       error: message,
+      file: target,
     });
     for (const { to, text } of pieces) {
       await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
@@ -401,5 +402,10 @@ function outcome(
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
       .trimEnd()
     : `${settings.method} ${reply.url.href} failed`;
-  return { code, message: `${what}: ${reply.errorString}${hint(reply, settings.offline)}` };
+  // An HTTP error status: the status line tells it (as curl's "The requested URL returned
+  // error: 404"), with why it was not sent again when a layer said so.
+  const detail = code === EXIT_CODES.httpError
+    ? /^Error transferring .* replied: [^;]*(; .*)?$/.exec(reply.errorString)?.[1] ?? ""
+    : `: ${reply.errorString}`;
+  return { code, message: `${what}${detail}${hint(reply, settings.offline)}` };
 }

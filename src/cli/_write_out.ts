@@ -26,6 +26,8 @@ export interface TransferInfo {
   exitCode: number;
   /** The error told for the transfer, or `""`. */
   error: string;
+  /** The file the body was written to (`-o`, `-O`, `-J`), or `undefined` for stdout. */
+  file: string | undefined;
 }
 
 /** The variables of `%{NAME}`. */
@@ -33,10 +35,12 @@ const VARIABLES = new Set([
   "content_type",
   "errormsg",
   "exitcode",
+  "filename_effective",
   "http_code",
   "http_version",
   "method",
   "num_redirects",
+  "redirect_url",
   "response_code",
   "size_download",
   "stderr",
@@ -61,8 +65,9 @@ export async function writeOutFormat(value: string, warnings: string[]): Promise
         ? new TextDecoder().decode(await readStdin())
         : await Deno.readTextFile(path);
     } catch (error) {
+      // As curl 8 (curl 7 warned and went on without -w): exit 26.
       throw new Exit(
-        EXIT_CODES.failure,
+        EXIT_CODES.content,
         `Cannot read the --write-out file ${path}: ${(error as Error).message}`,
       );
     }
@@ -144,6 +149,24 @@ async function variable(name: string, info: TransferInfo): Promise<string> {
       return String(info.exitCode);
     case "errormsg":
       return info.error;
+    case "filename_effective":
+      return info.file ?? "";
+    case "redirect_url":
+      return redirectUrl(info);
   }
   return "";
+}
+
+/**
+ * As curl's `%{redirect_url}`: where the final response redirects to (a redirect `-L` did not
+ * follow), its `Location` resolved against the URL; empty when it redirects nowhere.
+ */
+function redirectUrl(info: TransferInfo): string {
+  const location = info.headers.get("location");
+  if (location === null || info.status < 300 || info.status > 399) return "";
+  try {
+    return new URL(location, info.url).href;
+  } catch {
+    return "";
+  }
 }

@@ -14,16 +14,16 @@ import { peerNotVerified } from "../tls.ts";
  * | code | meaning |
  * | --- | --- |
  * | 0 | success |
- * | 1 | another failure (a `-b` or `-w @` file that cannot be read, a state file that cannot be opened) |
+ * | 1 | a URL of a scheme that is not supported (curl's `CURLE_UNSUPPORTED_PROTOCOL`); another failure, unforeseen (a state file that cannot be opened is a warning: the state stays in memory for the run) |
  * | 2 | bad arguments: a one-line error and the usage line |
- * | 3 | protocol: a malformed URL, an unknown scheme, a refused redirect, a malformed response |
- * | 5 | proxy: refused, not found, closed, timed out, authentication required |
+ * | 3 | protocol: a malformed URL, a refused redirect, a malformed response |
+ * | 5 | proxy: not found, closed, a tunnel refused (credentials missing or wrong); a proxy that refuses the connection exits 7, one that times out 28, a 407 it answers for an `http:` URL is an HTTP status (22 with `--fail`) |
  * | 6 | the host name could not be resolved |
- * | 7 | connection: refused, closed early, network off or not permitted |
+ * | 7 | connection (to the server or the proxy): refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
  * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
- * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-K` or netrc missing or unreadable |
- * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection |
+ * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-w @`, `-K` or netrc missing or unreadable |
+ * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection (to the server or the proxy) |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
  * | 58 | the `--cert` or `--key` file missing or unreadable |
@@ -41,11 +41,14 @@ import { peerNotVerified } from "../tls.ts";
  * assert.equal(EXIT_CODES.peerVerification, 60);
  * assert.equal(EXIT_CODES.clientCertificate, 58);
  * assert.equal(EXIT_CODES.caCertificates, 77);
+ * assert.equal(EXIT_CODES.unsupportedProtocol, 1);
  * ```
  */
 export const EXIT_CODES: {
   readonly ok: 0;
   readonly failure: 1;
+  /** A URL of a scheme that is not supported (curl's `CURLE_UNSUPPORTED_PROTOCOL`). */
+  readonly unsupportedProtocol: 1;
   readonly usage: 2;
   readonly protocol: 3;
   readonly proxy: 5;
@@ -67,6 +70,7 @@ export const EXIT_CODES: {
 } = Object.freeze({
   ok: 0,
   failure: 1,
+  unsupportedProtocol: 1,
   usage: 2,
   protocol: 3,
   proxy: 5,
@@ -131,10 +135,17 @@ export function exitCode(error: NetworkErrorCode, status: number, errorString = 
   if (error === NetworkError.TooManyRedirectsError) return EXIT_CODES.tooManyRedirects;
   if (error === NetworkError.InsecureRedirectError) return EXIT_CODES.protocol;
   if (error === NetworkError.HostNotFoundError) return EXIT_CODES.hostNotFound;
+  // As curl: a scheme it does not speak is CURLE_UNSUPPORTED_PROTOCOL (1), a proxy that
+  // refuses the connection CURLE_COULDNT_CONNECT (7), one that does not answer in time 28.
+  if (error === NetworkError.ProtocolUnknownError) return EXIT_CODES.unsupportedProtocol;
+  if (error === NetworkError.ProxyConnectionRefusedError) return EXIT_CODES.connection;
+  if (error === NetworkError.ProxyTimeoutError) return EXIT_CODES.timeout;
   if (error < 100) return EXIT_CODES.connection;
-  if (error < 200) return EXIT_CODES.proxy;
-  // An HTTP error status, whichever code it maps to (400 is ProtocolInvalidOperationError).
+  // An HTTP error status, whichever code it maps to (400 is ProtocolInvalidOperationError; a
+  // 407 that an http: URL's proxy answered is ProxyAuthenticationRequiredError): as curl, an
+  // answer like any other, an error with --fail only.
   if (status >= 400) return EXIT_CODES.httpError;
+  if (error < 200) return EXIT_CODES.proxy;
   if (error >= 301 && error < 400) return EXIT_CODES.protocol;
   return EXIT_CODES.content;
 }
