@@ -195,7 +195,39 @@ Deno.test("json() reads the body as UTF-8 whatever the charset, as Response.json
       const expected = await new Response(utf8, { headers: { "content-type": type } }).json();
       assert.deepEqual(expected, { name: "café" });
       assert.deepEqual(await m.manager.get("https://api.test/item").json(), expected);
-      assert.notEqual(await m.manager.get("https://api.test/item").text(), `{"name":"café"}`);
+      // The byte order mark wins over the label, as the Encoding Standard's decode has it.
+      assert.equal(await m.manager.get("https://api.test/item").text(), `{"name":"café"}`);
+      // Without a mark, text() reads the body in the charset the label names.
+      m.mock.route(
+        "GET",
+        "/plain",
+        () => new Response(utf8.subarray(3), { headers: { "content-type": type } }),
+      );
+      assert.notEqual(await m.manager.get("https://api.test/plain").text(), `{"name":"café"}`);
+    });
+  }
+});
+
+Deno.test("text() reads a body that starts with a byte order mark in the encoding it names", async (t) => {
+  const cases: [string, number[], string][] = [
+    [
+      "UTF-8 mark, labelled ISO-8859-1",
+      [0xef, 0xbb, 0xbf, 0x63, 0x61, 0x66, 0xc3, 0xa9],
+      "text/plain; charset=ISO-8859-1",
+    ],
+    [
+      "UTF-16LE mark, labelled UTF-8",
+      [0xff, 0xfe, 0x63, 0, 0x61, 0, 0x66, 0, 0xe9, 0],
+      "text/plain; charset=utf-8",
+    ],
+    ["UTF-16BE mark, no label", [0xfe, 0xff, 0, 0x63, 0, 0x61, 0, 0x66, 0, 0xe9], "text/plain"],
+  ];
+  for (const [name, bytes, type] of cases) {
+    await t.step(name, async () => {
+      await using m = createMockManager();
+      const body = new Uint8Array(bytes);
+      m.mock.route("GET", "/t", () => new Response(body, { headers: { "content-type": type } }));
+      assert.equal(await m.manager.get("https://api.test/t").text(), "café");
     });
   }
 });

@@ -8,8 +8,14 @@
 import type { InvalidJsonError } from "../network_error.ts";
 import { jsonSyntaxError } from "./_json_error.ts";
 
-/** Decodes a body with the charset of `contentType` (UTF-8 when none or unknown). */
+/**
+ * Decodes a body with the charset of `contentType` (UTF-8 when none or unknown). A byte order
+ * mark wins over the label, as the Encoding Standard's `decode` has it: a body that starts with
+ * the UTF-8, UTF-16LE or UTF-16BE mark is read in that encoding, without the mark.
+ */
 export function decodeText(bytes: Uint8Array, contentType: string | null): string {
+  const bom = byteOrderMark(bytes);
+  if (bom !== undefined) return new TextDecoder(bom).decode(bytes);
   const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1];
   let decoder: TextDecoder;
   try {
@@ -18,6 +24,15 @@ export function decodeText(bytes: Uint8Array, contentType: string | null): strin
     decoder = new TextDecoder();
   }
   return decoder.decode(bytes);
+}
+
+/** The encoding a body's byte order mark names, or `undefined` when it starts with none. */
+function byteOrderMark(bytes: Uint8Array): string | undefined {
+  const first = bytes[0];
+  if (first === 0xef) return bytes[1] === 0xbb && bytes[2] === 0xbf ? "utf-8" : undefined;
+  if (first === 0xff) return bytes[1] === 0xfe ? "utf-16le" : undefined;
+  if (first === 0xfe) return bytes[1] === 0xff ? "utf-16be" : undefined;
+  return undefined;
 }
 
 /**
