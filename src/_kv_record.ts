@@ -11,6 +11,11 @@
  * database would delete each other's records. A value of this format or an older one that does
  * not decode is corrupt, and may be removed. Only an explicit removal (a cache's `remove(url)`,
  * `clear()`) deletes a later version's records.
+ *
+ * Every format keeps this header (bytes 1-4 and the JSON metadata after them) and adds fields to
+ * the metadata rather than renaming them, so that a version reads, from a later version's record,
+ * what the versions sharing a database keep together: the `size` a cache entry counts in the
+ * cache's size counter ({@linkcode newerRecordMeta}).
  */
 
 /** The format version byte of the records this version writes. */
@@ -59,8 +64,22 @@ export function isNewerRecord(value: unknown): boolean {
  * `null` for anything else (another format, a foreign or truncated value).
  */
 export function decodeRecord(value: unknown): { meta: unknown; rest: Uint8Array } | null {
-  if (!(value instanceof Uint8Array) || value.length < HEADER_BYTES) return null;
-  if (value[0] !== RECORD_FORMAT) return null;
+  if (!(value instanceof Uint8Array) || value[0] !== RECORD_FORMAT) return null;
+  return split(value);
+}
+
+/**
+ * The metadata of a record of a newer format, read by the header every format keeps (see the
+ * module documentation); `null` for a record of this format or an older one, or one whose header
+ * does not decode.
+ */
+export function newerRecordMeta(value: unknown): unknown {
+  return isNewerRecord(value) ? split(value as Uint8Array)?.meta ?? null : null;
+}
+
+/** A record's parsed metadata and the bytes after it, whatever its format byte says. */
+function split(value: Uint8Array): { meta: unknown; rest: Uint8Array } | null {
+  if (value.length < HEADER_BYTES) return null;
   const length = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
   if (HEADER_BYTES + length > value.length) return null;
   try {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { decodeRecord, encodeRecord, isNewerRecord, RECORD_FORMAT } from "../src/_kv_record.ts";
+import {
+  decodeRecord,
+  encodeRecord,
+  isNewerRecord,
+  newerRecordMeta,
+  RECORD_FORMAT,
+} from "../src/_kv_record.ts";
 
 Deno.test("decodeRecord reads back what encodeRecord wrote, U+FFFD and other text included", () => {
   const meta = { text: "caf\u00e9 \uFFFD \u{1F36A}", n: [1, 2] };
@@ -37,4 +43,13 @@ Deno.test("isNewerRecord tells a later format's record from a corrupt or older v
   for (const other of [new Uint8Array([1, 0, 0, 0, 0]), new Uint8Array(0), { v: 1 }, "x", null]) {
     assert.equal(isNewerRecord(other), false, String(other));
   }
+});
+
+Deno.test("newerRecordMeta reads a later format's metadata by the header every format keeps", () => {
+  const newer = encodeRecord({ size: 42 }, new Uint8Array([1, 2]));
+  newer[0] = RECORD_FORMAT + 1;
+  assert.deepEqual(newerRecordMeta(newer), { size: 42 });
+  assert.equal(newerRecordMeta(encodeRecord({ size: 42 })), null, "this format's is not newer");
+  assert.equal(newerRecordMeta(new Uint8Array([RECORD_FORMAT + 1, 0xff, 0, 0, 0])), null);
+  assert.equal(newerRecordMeta("text"), null);
 });

@@ -18,7 +18,10 @@ interface Seen {
   body: Uint8Array | string;
 }
 
-/** A server that records each request body; `/307` redirects to `/final` with a 307. */
+/**
+ * A server that records each request body; `/307` redirects to `/final` with a 307, and `/401`
+ * asks for Basic credentials when a request has none.
+ */
 function recordingServer(readDelay = 0) {
   const seen: Seen[] = [];
   const server = serve(async (request) => {
@@ -45,6 +48,12 @@ function recordingServer(readDelay = 0) {
     });
     if (path === "/307") {
       return new Response(null, { status: 307, headers: { location: "/final" } });
+    }
+    if (path === "/401" && !request.headers.has("authorization")) {
+      return new Response(null, {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="r"' },
+      });
     }
     return new Response("ok");
   });
@@ -340,5 +349,33 @@ Deno.test("a stream body the server answers before reading it all is cancelled w
     assert.ok(read <= readThen + 64 * 1024, `read on after the reply finished: ${read} bytes`);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("upload progress never goes back when the body is sent again", async (t) => {
+  for (const [path, resent] of [["/307", "/final"], ["/401", "/401"]] as const) {
+    await t.step(`on ${path.slice(1)}`, async () => {
+      // The server reads slowly, so that each send takes several 100 ms progress intervals.
+      const { server, seen } = recordingServer(3);
+      await using _ = server;
+      await using manager = new NetworkAccessManager({
+        authenticator: () => ({ username: "me", password: "pw" }),
+      });
+      const size = 2 * MIB;
+      const reply = manager.post(`${server.url}${path}`, new Blob([new Uint8Array(size).fill(7)]));
+      const progress: [number, number][] = [];
+      reply.addEventListener("uploadprogress", (e) => progress.push([e.loaded, e.total]));
+      assert.equal(await reply.text(), "ok", reply.errorString);
+      assert.deepEqual(seen.map((s) => [s.path, (s.body as Uint8Array).byteLength]), [
+        [path, size],
+        [resent, size],
+      ]);
+      assert.deepEqual(progress[0], [0, size]);
+      assert.deepEqual(progress.at(-1), [size, size]);
+      for (let i = 1; i < progress.length; i++) {
+        assert.ok(progress[i]![0] >= progress[i - 1]![0], `went back: ${progress.join(" ")}`);
+      }
+      assert.equal(progress.filter(([n]) => n === size).length, 1, "the total told once");
+    });
   }
 });

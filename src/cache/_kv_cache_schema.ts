@@ -10,7 +10,8 @@
  *   stored as raw bytes.
  * - `[...P, "r", retiredAt, generation]`: a replaced or removed body that readers may still be
  *   reading, collected once it is older than {@linkcode _RETIRE_GRACE_MS}.
- * - `[...P, "n"]`: the size counter, a `Deno.KvU64` kept by `sum` mutations.
+ * - `[...P, "n"]`: the size counter, a `Deno.KvU64` kept by `sum` mutations: the bytes the entry
+ *   records of every version sharing the database count ({@linkcode _countedSize}).
  *
  * Records are in the byte layout of `../_kv_record.ts`, which any runtime can decode: a format
  * byte, the length of the metadata, the metadata as UTF-8 JSON, then any further bytes. An entry record
@@ -25,7 +26,13 @@
  * record is rewritten in the current format when it next changes.
  */
 
-import { decodeRecord, encodeRecord, recordSize } from "../_kv_record.ts";
+import {
+  decodeRecord,
+  encodeRecord,
+  isNewerRecord,
+  newerRecordMeta,
+  recordSize,
+} from "../_kv_record.ts";
 import {
   _byteLength,
   _deepFreeze,
@@ -146,8 +153,8 @@ export interface _EntryAccount {
 
 /**
  * The fields of an entry record, of either format, that its removal needs: its URL and
- * variant, the size it counts and where its body is; `null` when even these are unreadable.
- * The size counter counts exactly the records this reads.
+ * variant, the size it counts and where its body is; `null` when even these are unreadable
+ * (a newer format's record among them: see {@linkcode _countedSize}).
  */
 export function _entryAccount(value: unknown): _EntryAccount | null {
   let meta: unknown = value;
@@ -167,6 +174,20 @@ export function _entryAccount(value: unknown): _EntryAccount | null {
     return null;
   }
   return { url: r.url, variant: r.variant, size: r.size, generation: r.generation, inline };
+}
+
+/**
+ * What the value at an entry key counts in the size counter, which every version sharing the
+ * database adds to and takes from: the `size` of a record this version reads; the `size` of a
+ * newer format's record, read by the header every format keeps, or its bytes when that header
+ * does not say (what it takes at least); nothing for any other value (corrupt, foreign).
+ */
+export function _countedSize(value: unknown): number {
+  const account = _entryAccount(value);
+  if (account !== null) return account.size;
+  if (!isNewerRecord(value)) return 0;
+  const size = (newerRecordMeta(value) as { size?: unknown } | null)?.size;
+  return isInteger(size) ? size : (value as Uint8Array).length;
 }
 
 /**

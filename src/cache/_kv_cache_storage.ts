@@ -8,6 +8,7 @@ import { _retryLocked, commitCounted } from "../_kv.ts";
 import { isNewerRecord } from "../_kv_record.ts";
 import type { Clock } from "../clock.ts";
 import {
+  _countedSize,
   _counterValue,
   _decodeGeneration,
   _encodeGeneration,
@@ -182,13 +183,16 @@ export class _KvCacheStorage {
     await this.deleteGeneration(generation, record.chunks);
   }
 
-  /** Recomputes the size counter from the entries, unless something changed it meanwhile. */
+  /**
+   * Recomputes the size counter from the entry records, a newer format's included (see
+   * `_countedSize`), unless something changed it meanwhile.
+   */
   async reconcileSize(): Promise<number> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const counter = await this.get(this.#keys.size);
       let total = 0;
       for (const item of await this.list({ prefix: this.#keys.under("e") })) {
-        total += _entryAccount(item.value)?.size ?? 0;
+        total += _countedSize(item.value);
       }
       const result = await this.commit((a) =>
         a.check(counter).set(this.#keys.size, new Deno.KvU64(BigInt(total)))

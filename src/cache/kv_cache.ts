@@ -68,7 +68,8 @@ export interface KvCacheOptions {
   /**
    * The size in bytes (bodies plus metadata) the cache stays under; least recently used
    * entries are evicted down to 90% of it, and an entry larger than three quarters of it is
-   * not stored.
+   * not stored. The size counts the entries of every version sharing the database (see
+   * `cacheSize()`); this version evicts its own entries only.
    *
    * @default {52428800}
    */
@@ -301,7 +302,10 @@ export class KvCache implements NetworkCache {
 
   /**
    * The bytes the stored entries count: bodies plus metadata. Kept by every publication and
-   * removal in the same atomic operation, so it is exact.
+   * removal in the same atomic operation, so it is exact. It covers the entries of every
+   * version sharing the database: a later version's record counts the `size` its metadata
+   * says (the record header every format keeps), or its bytes when its header does not say,
+   * both when that version stores it and when this one recounts (`expire()`).
    *
    * @returns The size in bytes.
    * @throws {TypeError} When the cache is closed.

@@ -421,7 +421,9 @@ export class _CookieEngine implements CookieJar {
         ignoreError: true,
         http: true,
       });
-      if (result !== undefined && !_isExpired(parsed, now)) stored++;
+      if (result !== undefined && !_isExpired(parsed, now) && !this.#store.refused(result)) {
+        stored++;
+      }
     }
     return stored;
   }

@@ -149,6 +149,8 @@ export abstract class _CookieStore extends Store {
    * is stored), so that a lookup needs no touch().
    */
   readonly ownRecordsWritable: boolean = false;
+  /** The cookies `putCookie` was given and did not store. */
+  readonly #refused = new WeakSet<Cookie>();
 
   constructor(limits: _StoreLimits) {
     super();
@@ -167,8 +169,11 @@ export abstract class _CookieStore extends Store {
   abstract find(host: string, domains?: string[]): Promise<readonly _StoredCookie[][]>;
   /** The records of every domain of `site` (any path, maybe expired). */
   abstract findSite(site: string): Promise<_StoredCookie[]>;
-  /** Creates or replaces a record, then evicts beyond the limits. */
-  abstract put(cookie: _StoredCookie): Promise<void>;
+  /**
+   * Creates or replaces a record, then evicts beyond the limits; false when the store keeps
+   * it from being stored (its domain's records are of a format it does not write).
+   */
+  abstract put(cookie: _StoredCookie): Promise<boolean>;
   /** Removes one record; true when it existed. */
   abstract remove(domain: string, path: string, name: string): Promise<boolean>;
   /**
@@ -219,7 +224,7 @@ export abstract class _CookieStore extends Store {
 
   /**
    * Stores a record, or removes its identity when it has already expired; false when it is
-   * not stored (expired, or a cookie the store cannot hold).
+   * not stored (expired, a cookie the store cannot hold, or one `put` refused).
    */
   async store(cookie: _StoredCookie): Promise<boolean> {
     if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
@@ -227,8 +232,15 @@ export abstract class _CookieStore extends Store {
       await this.remove(cookie.domain, cookie.path, cookie.name);
       return false;
     }
-    await this.put(cookie);
-    return true;
+    return await this.put(cookie);
+  }
+
+  /**
+   * Whether a cookie tough-cookie handed to `putCookie` (or `updateCookie`) was not stored:
+   * its `setCookie` resolves with the cookie either way.
+   */
+  refused(cookie: Cookie): boolean {
+    return this.#refused.has(cookie);
   }
 
   async #dropExpired(cookies: _StoredCookie[]): Promise<_StoredCookie[]> {
@@ -296,7 +308,7 @@ export abstract class _CookieStore extends Store {
   override putCookie(cookie: Cookie, callback: ErrorCallback): void;
   override putCookie(cookie: Cookie, callback?: ErrorCallback): Promise<void> | void {
     const run = async () => {
-      await this.store(_fromTough(cookie, this.limits.clock()));
+      if (!(await this.store(_fromTough(cookie, this.limits.clock())))) this.#refused.add(cookie);
     };
     return settle(run(), callback);
   }

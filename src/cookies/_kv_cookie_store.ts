@@ -561,16 +561,19 @@ export class _KvCookieStore extends _CookieStore {
     return (await this.#listBundles([...this.#prefix, "d", site])).flatMap((b) => b.cookies);
   }
 
-  async put(cookie: _StoredCookie): Promise<void> {
-    if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return;
+  async put(cookie: _StoredCookie): Promise<boolean> {
+    if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
     const value = record(cookie);
     const result = await this.#update(cookie.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, value));
       return [...others, value];
     }, { fit: value });
-    if (result !== null && result.after.length > result.before.length) {
+    // `null`: the bundle is of a newer format, which is never written.
+    if (result === null) return false;
+    if (result.after.length > result.before.length) {
       await this.#evict(_siteOf(cookie.domain), value);
     }
+    return true;
   }
 
   async #count(key: Deno.KvKey): Promise<number> {

@@ -99,7 +99,7 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(out);
   }
 
-  put(cookie: _StoredCookie): Promise<void> {
+  put(cookie: _StoredCookie): Promise<boolean> {
     const index = this.#index(cookie.domain, true)!;
     const id = idOf(cookie.path, cookie.name);
     const isNew = !index.has(id);
@@ -110,7 +110,7 @@ export class _MemoryCookieStore extends _CookieStore {
       this.#total++;
       this.#evict(site, cookie);
     }
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   #evict(site: string, keep: _StoredCookie): void {

@@ -278,7 +278,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    *
    * @param setCookieHeaders The `Set-Cookie` values, one cookie each.
    * @param url The response URL.
-   * @returns How many cookies were stored.
+   * @returns How many cookies were stored: not one for a domain whose cookies a later version
+   * sharing the database keeps in a newer format (which this version never writes).
    * @throws {TypeError} When `url` is not a valid URL, a value is not a string or the jar is
    * closed.
    */
@@ -294,7 +295,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * Adds a cookie, replacing one with the same domain, path and name.
    *
    * @param cookie The cookie.
-   * @returns True when stored (false for an expired cookie, which removes the old one).
+   * @returns True when stored (false for an expired cookie, which removes the old one, and for
+   * a domain whose cookies are in a newer format).
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * The `uploadprogress` events of a reply: at most one per {@linkcode PROGRESS_INTERVAL}
  * milliseconds, the last of the upload always, and a final one at the total when the reply
- * succeeds after progress that was held back.
+ * succeeds after progress that was held back; never a count below one reported before (a body
+ * sent again is told from where the send before it got).
  *
  * @module
  */
@@ -27,8 +28,14 @@ export class UploadProgress {
     this.#target = target;
   }
 
-  /** `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now. */
+  /**
+   * `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now.
+   * A count below the last one (the body sent again, after a 307 or 308 redirect or a 401 or
+   * 407 challenge) is not told, until the new send passes it: one reply's progress never goes
+   * back.
+   */
   update(loaded: number, total: number): void {
+    if (loaded < this.#loaded) return;
     // The end of a send told again (by a transport, then by what called it): told once.
     if (loaded === total && this.#sent === loaded && this.#total === total) return;
     this.#loaded = loaded;

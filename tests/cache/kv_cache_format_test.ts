@@ -206,12 +206,24 @@ function newerRecord(meta: Record<string, unknown>, rest = new Uint8Array(0)): U
   return record;
 }
 
-Deno.test("KvCache misses a record of a newer format and its housekeeping leaves it in place", async () => {
+/** Runs `body` with a cache on a KV file of its own, as processes share one; then removes it. */
+async function onKvFile(
+  maxSize: number,
+  body: (kv: Deno.Kv, cache: KvCache, time: ReturnType<typeof manualClock>) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     await using kv = await Deno.openKv(`${dir}/cache.sqlite3`);
     const time = manualClock();
-    await using cache = await KvCache.open({ kv, clock: time.clock, maxSize: 4096 });
+    await using cache = await KvCache.open({ kv, clock: time.clock, maxSize });
+    await body(kv, cache, time);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("KvCache misses a record of a newer format and its housekeeping leaves it in place", () =>
+  onKvFile(4096, async (kv, cache, time) => {
     const url = "https://example.com/newer";
     const entryKey = [...PREFIX, "e", url, ""];
     // A later version's entry, its body in chunks under a generation record of its format, a
@@ -255,7 +267,51 @@ Deno.test("KvCache misses a record of a newer format and its housekeeping leaves
     assert.equal(await cache.remove(url), true);
     assert.equal((await kv.get(entryKey)).versionstamp, null);
     assert.equal(await cache.cacheSize(), 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
+
+Deno.test("KvCache counts a newer format's records in its size, recounted or not", () =>
+  onKvFile(1_048_576, async (kv, cache) => {
+    // A later version's entries, each counted by that version as it stored it: one whose size
+    // its metadata says, and one whose header this version cannot read (counted by its bytes).
+    const said = [...PREFIX, "e", "https://example.com/said", ""];
+    const unreadable = [...PREFIX, "e", "https://example.com/unreadable", ""];
+    const opaque = new Uint8Array([3, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+    await kv.atomic()
+      .set(said, newerRecord({ url: "https://example.com/said", size: 5000 }, new Uint8Array(4900)))
+      .set(unreadable, opaque)
+      .sum([...PREFIX, "n"], BigInt(5000 + opaque.length))
+      .commit();
+    await cache.insert(meta("https://example.com/mine"), [pattern(1, 1000)]);
+    const mine = (await cache.metaData("https://example.com/mine"))!.size;
+    const total = mine + 5000 + opaque.length;
+    assert.equal(await cache.cacheSize(), total, "as summed by both versions");
+    // A recount (expire(), or a foreign value at an entry key) counts the same.
+    assert.equal(await cache.expire(), total, "after expire()");
+    assert.equal(await cache.cacheSize(), total);
+    await kv.set([...PREFIX, "e", "https://example.com/foreign", ""], "foreign");
+    assert.equal(await cache.metaData("https://example.com/foreign"), null);
+    assert.equal(await cache.cacheSize(), total, "after a recount on a foreign value");
+    // The later version removes its entries, taking off what it counted: nothing drifts.
+    await kv.atomic().delete(said).delete(unreadable)
+      .sum([...PREFIX, "n"], (1n << 64n) - BigInt(5000 + opaque.length)).commit();
+    assert.equal(await cache.cacheSize(), mine);
+    assert.equal(await cache.expire(), mine);
+  }));
+
+Deno.test("KvCache evicts its own entries against a size that counts a newer format's", () =>
+  onKvFile(10_000, async (kv, cache, time) => {
+    const later = [...PREFIX, "e", "https://example.com/later", ""];
+    const record = newerRecord({ url: "https://example.com/later", size: 6000 });
+    await kv.atomic().set(later, record).sum([...PREFIX, "n"], 6000n).commit();
+    await cache.expire(); // a recount first: the later version's size stays counted
+    for (let i = 0; i < 3; i++) {
+      time.advance(1000);
+      await cache.insert(meta(`https://example.com/${i}`), [pattern(i, 1500)]);
+    }
+    // 6000 + 3 entries of about 1.6 KB is over 10,000: the oldest of this version's goes.
+    assert.equal(await cache.metaData("https://example.com/0"), null, "the oldest is evicted");
+    assert.ok(await cache.metaData("https://example.com/2"), "the newest stays");
+    assert.deepEqual((await kv.get(later)).value, record, "the later version's is left");
+    const size = await cache.cacheSize();
+    assert.ok(size <= 10_000 && size > 6000, `${size} counts both versions' entries`);
+  }));

@@ -331,7 +331,7 @@ Deno.test("KvCookieJar misses a bundle of a newer format and never removes or re
   assert.deepEqual(await jar.allCookies(), []);
   // Cookies of the same domain, host-only and with a Domain attribute, are not stored in it.
   await jar.setCookiesFromUrl(["a=1", "b=2; Domain=example.com"], url);
-  assert.equal(await jar.insertCookie({ name: "c", value: "3", domain: "example.com" }), true);
+  assert.equal(await jar.insertCookie({ name: "c", value: "3", domain: "example.com" }), false);
   await jar.deleteCookie({ name: "n", domain: "example.com" });
   await jar.setCookiesFromUrl(["x=1; Max-Age=0"], url);
   assert.deepEqual(await jar.cookiesForUrl(url), []);
@@ -341,4 +341,25 @@ Deno.test("KvCookieJar misses a bundle of a newer format and never removes or re
   const after = await kv.get<Uint8Array>(key);
   assert.equal(after.versionstamp, versionstamp, "left as the later version wrote it");
   assert.deepEqual(after.value, newer);
+});
+
+Deno.test("KvCookieJar counts no cookie a bundle of a newer format kept out", async () => {
+  await using db = await tempDb();
+  await using jar = await KvCookieJar.open({ path: db.path, clock: () => START });
+  const newer = encodeRecord({ tag: "t", parts: 1, cookies: [] });
+  newer[0] = 3;
+  await using kv = await Deno.openKv(db.path);
+  await kv.set([...P, "d", "example.com", "example.com"], newer);
+  const url = "https://example.com/";
+  assert.equal(await jar.setCookiesFromUrl(["a=1", "b=2; Domain=example.com"], url), 0);
+  assert.equal(await jar.setCookiesFromUrl(["a=1"], url), 0, "a second time too (an update)");
+  assert.equal(
+    await jar.updateCookie({ name: "a", value: "2", domain: "example.com" }),
+    false,
+    "nothing to update",
+  );
+  // The same lines to a domain of the site in this format are stored and counted.
+  assert.equal(await jar.setCookiesFromUrl(["a=1", "c=3"], "https://www.example.com/"), 2);
+  assert.equal(cookieHeader(await jar.cookiesForUrl("https://www.example.com/")), "a=1; c=3");
+  assert.deepEqual(await jar.cookiesForUrl(url), []);
 });
