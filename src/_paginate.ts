@@ -5,7 +5,7 @@ import { _redactUrls } from "./_redact.ts";
 import { checkInteger, checkKeys } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
-import { decodeText, parseJson } from "./reply/_decode.ts";
+import { decodeUtf8, parseJson } from "./reply/_decode.ts";
 import { withBodyExcerpt } from "./reply/_excerpt.ts";
 import { NetworkRequest, stripCrossOriginHeaders } from "./request.ts";
 import type { PaginateOptions } from "./paginate.ts";
@@ -51,7 +51,7 @@ function failedPage(reply: NetworkReply, text: string): NetworkReplyError {
  * with an HTTP error status fails the walk, its message quoting the body.
  */
 async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
-  const text = decodeText(await reply.bytes(), null); // as `json()`: UTF-8 whatever the charset
+  const text = decodeUtf8(await reply.bytes()); // as `json()`: UTF-8 whatever the charset
   if (reply.error !== NetworkError.NoError) throw failedPage(reply, text);
   const body = parseJson(text, reply.url.href, reply);
   if (Array.isArray(body)) return body as Item[];

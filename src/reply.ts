@@ -28,7 +28,7 @@ import {
   switched,
   transferTimedOut,
 } from "./_reply_body.ts";
-import { decodeText, parseJson } from "./reply/_decode.ts";
+import { decodeText, decodeUtf8, parseJson } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
@@ -398,7 +398,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   ): Promise<StandardSchemaV1InferOutput<Schema>>;
   async json(schema?: StandardSchemaV1): Promise<unknown> {
     if (schema !== undefined) checkSchema("Cannot read JSON", schema);
-    const text = decodeText(await this.bytes(), null); // RFC 8259: JSON is UTF-8
+    const text = decodeUtf8(await this.bytes()); // RFC 8259: JSON is UTF-8
     const value = parseJson(text, this.url.href, this);
     if (schema === undefined) return value;
     const status = this.#error === NetworkError.NoError

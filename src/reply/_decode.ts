@@ -26,6 +26,16 @@ export function decodeText(bytes: Uint8Array, contentType: string | null): strin
   return decoder.decode(bytes);
 }
 
+/**
+ * Decodes a body as UTF-8 whatever its labels say, as `Response.json()` reads one: a UTF-8 byte
+ * order mark is dropped, any other mark is text (JSON is UTF-8, RFC 8259).
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return UTF8.decode(bytes);
+}
+
+const UTF8 = new TextDecoder();
+
 /** The encoding a body's byte order mark names, or `undefined` when it starts with none. */
 function byteOrderMark(bytes: Uint8Array): string | undefined {
   const first = bytes[0];

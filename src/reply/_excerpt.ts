@@ -8,7 +8,7 @@
 import { _REDACTED } from "../_redact.ts";
 import type { NetworkReply } from "../reply.ts";
 import type { NetworkRequest } from "../request.ts";
-import { decodeText } from "./_decode.ts";
+import { decodeUtf8 } from "./_decode.ts";
 import { requestSecrets } from "./_secrets.ts";
 
 /** The most of a body a message quotes. */
@@ -74,5 +74,5 @@ export async function withBodyStart(reply: NetworkReply, message: string): Promi
     if (at >= bytes.length) break;
   }
   // As `json()` reads it: UTF-8, whatever the charset (an API's error document is JSON).
-  return withBodyExcerpt(message, decodeText(bytes, null), reply.request, cut);
+  return withBodyExcerpt(message, decodeUtf8(bytes), reply.request, cut);
 }
