@@ -6,6 +6,19 @@
  * @module
  */
 
+import { NetworkError, NetworkReplyError } from "./network_error.ts";
+
+/**
+ * The codes of a send that found no connection to the origin, or lost it: what was learned of
+ * the origin's connection is of one that is gone.
+ */
+const CONNECTION_LOST: ReadonlySet<number> = new Set([
+  NetworkError.ConnectionRefusedError,
+  NetworkError.RemoteHostClosedError,
+  NetworkError.HostNotFoundError,
+  NetworkError.SslHandshakeFailedError,
+]);
+
 /** How many requests an HTTP/2 origin gets at once (Qt multiplexes up to 100 streams). */
 export const _HTTP2_STREAMS = 100;
 
@@ -165,6 +178,24 @@ export class _Http2Origins {
       this.#onHttp2(key);
     });
     this.#probes.add(probe);
+  }
+
+  /**
+   * A request to the origin got no response: when it found no connection or lost it (refused,
+   * closed, host not found, TLS failed), an origin known to speak HTTP/2 is forgotten, so that its
+   * requests are held to the HTTP/1.1 limit again until it is asked anew (the origin may have come
+   * back speaking HTTP/1.1 only).
+   *
+   * @param key The queue's key of the origin.
+   * @param error What the request failed with.
+   */
+  lost(key: string, error: unknown): void {
+    if (
+      this.#known.get(key) !== true || !(error instanceof NetworkReplyError) ||
+      !CONNECTION_LOST.has(error.code)
+    ) return;
+    this.#known.delete(key);
+    this.#answeredAt.delete(key);
   }
 
   /** Forgets what was learned (the connections it was learned on are gone), and stops asking. */

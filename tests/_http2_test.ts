@@ -1,55 +1,9 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { _Http2Origins, _negotiatedProtocol, _RECHECK_MS } from "../src/_http2.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
-import { makeTestCertificates } from "./_helpers/tls.ts";
-
-const certs = await makeTestCertificates({ method: "webcrypto" });
-
-/**
- * An https server (HTTP/2 by ALPN, as `Deno.serve` offers with TLS) that holds every request
- * until `expected` are in flight at once (or `holdMs` passed without a new one), and reports the peak.
- */
-function holdingServer(expected: number, holdMs = 1000, port = 0) {
-  let inFlight = 0;
-  let peak = 0;
-  const waiting: (() => void)[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const releaseAll = () => {
-    clearTimeout(timer);
-    for (const resolve of waiting.splice(0)) resolve();
-  };
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, cert: certs.cert, key: certs.key, onListen() {} },
-    async () => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      const held = new Promise<void>((resolve) => waiting.push(resolve));
-      if (inFlight >= expected) releaseAll();
-      else {
-        clearTimeout(timer);
-        timer = setTimeout(releaseAll, holdMs);
-      }
-      await held;
-      inFlight--;
-      return new Response("stream");
-    },
-  );
-  return {
-    url: `https://127.0.0.1:${server.addr.port}/`,
-    get peak() {
-      return peak;
-    },
-    /** Forgets the peak so far. */
-    resetPeak() {
-      peak = 0;
-    },
-    async [Symbol.asyncDispose]() {
-      releaseAll();
-      await server.shutdown();
-    },
-  };
-}
+import { certs, holdingServer, http1Server, silentServer } from "./_helpers/h2_servers.ts";
 
 Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
   await using server = holdingServer(12, 300);
@@ -76,27 +30,6 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.equal(server.peak, 2);
 });
-
-/** A TCP server on loopback that accepts connections and never says a word (no TLS handshake). */
-function silentServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) conns.push(conn);
-    } catch {
-      // Closed.
-    }
-  })();
-  return {
-    url: `https://127.0.0.1:${listener.addr.port}/`,
-    async [Symbol.asyncDispose]() {
-      for (const conn of conns) conn.close();
-      listener.close();
-      await accepting;
-    },
-  };
-}
 
 Deno.test("NetworkAccessManager.close() settles at once while an origin's TLS handshake hangs", async () => {
   await using server = silentServer();
@@ -192,81 +125,6 @@ for (const protocol of ["http", "socks5", "factory"] as const) {
 }
 
 /**
- * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port`, holding every request
- * `holdMs`, and reporting how many were in flight at once.
- */
-function http1Server(port: number, holdMs = 200) {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port,
-    cert: certs.cert,
-    key: certs.key,
-    alpnProtocols: ["http/1.1"],
-  });
-  const conns = new Set<Deno.Conn>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  let inFlight = 0;
-  let peak = 0;
-  const decoder = new TextDecoder();
-  const answer = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-  const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
-    const buffer = new Uint8Array(4096);
-    let text = "";
-    try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n));
-        while (text.includes("\r\n\r\n")) {
-          text = text.slice(text.indexOf("\r\n\r\n") + 4);
-          inFlight++;
-          peak = Math.max(peak, inFlight);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => (timers.delete(timer), resolve()), holdMs);
-            timers.add(timer);
-          });
-          inFlight--;
-          await conn.write(answer);
-        }
-      }
-    } catch {
-      // Closed.
-    }
-    conns.delete(conn);
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  const serving: Promise<void>[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) serving.push(serve(conn));
-    } catch {
-      // Closed.
-    }
-  })();
-  return {
-    get peak() {
-      return peak;
-    },
-    /** Forgets the peak so far. */
-    resetPeak() {
-      peak = 0;
-    },
-    async [Symbol.asyncDispose]() {
-      for (const timer of timers) clearTimeout(timer);
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-      await Promise.all(serving);
-    },
-  };
-}
-
-/**
  * Has `manager` (held to 2 per host) learn that a loopback origin speaks HTTP/2, with 12 requests
  * in flight at once, then restarts that origin on its port speaking HTTP/1.1 only.
  */
@@ -340,5 +198,70 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
     assert.equal(http1.peak, 2);
   } finally {
     performance.now = now;
+  }
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost", async () => {
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const h2 = holdingServer(12, 300);
+  const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+  await Promise.all(direct.map((reply) => reply.finished));
+  assert.equal(h2.peak, 12, "learned as HTTP/2");
+  await h2[Symbol.asyncDispose]();
+  // Down: refused at once, not held.
+  const refused = Array.from({ length: 6 }, () => manager.get(h2.url));
+  await Promise.all(refused.map((reply) => reply.finished));
+  for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  await using http1 = http1Server(Number(new URL(h2.url).port));
+  const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(http1.peak, 2);
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost on the direct lane", async () => {
+  // No caCerts of the manager's own (Deno trusts the test CA through DENO_CERT), so that its
+  // plain requests take the direct lane: in a process of its own.
+  const ca = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(ca, certs.caCert);
+    const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+    const code = `
+      const { NetworkAccessManager } = await import(${module("../mod.ts")});
+      const { holdingServer, http1Server } = await import(${module("./_helpers/h2_servers.ts")});
+      await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 2 });
+      const h2 = holdingServer(12, 300);
+      const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+      await Promise.all(direct.map((reply) => reply.finished));
+      const learned = h2.peak;
+      await h2[Symbol.asyncDispose]();
+      const refused = Array.from({ length: 6 }, () => manager.get(h2.url));
+      await Promise.all(refused.map((reply) => reply.finished));
+      await using http1 = http1Server(Number(new URL(h2.url).port));
+      const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+      await Promise.all(replies.map((reply) => reply.finished));
+      console.log(JSON.stringify({
+        learned,
+        errors: [...direct, ...refused, ...replies].map((reply) => reply.error),
+        peak: http1.peak,
+      }));
+    `;
+    const output = await runDeno(["eval", "--quiet", code], {
+      env: { DENO_CERT: ca, H2_SERVERS_CERTS: JSON.stringify(certs) },
+    });
+    assert.equal(output.code, 0, output.stderr);
+    const { learned, errors, peak } = JSON.parse(output.stdout);
+    assert.equal(learned, 12, "learned as HTTP/2");
+    assert.deepEqual(errors, [
+      ...Array(12).fill(NetworkError.NoError),
+      ...Array(6).fill(NetworkError.ConnectionRefusedError),
+      ...Array(6).fill(NetworkError.NoError),
+    ]);
+    assert.equal(peak, 2);
+  } finally {
+    await Deno.remove(ca);
   }
 });

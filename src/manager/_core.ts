@@ -14,7 +14,7 @@ import { NetworkReplyEvent } from "../events.ts";
 import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
 import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
-import { lastQueueKey } from "../layers/queue.ts";
+import { lastQueueKey, queueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
@@ -590,6 +590,7 @@ export class ManagerCore implements PipelineSettings {
         ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
+      onSendFailed: ({ url }, error) => this.#http2.lost(queueKey(url.protocol, url.host), error),
       pool: this.#pool,
       credentials: this.#credentials,
       background: (task) => {
