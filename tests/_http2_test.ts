@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { _Http2Origins, _negotiatedProtocol, _RECHECK_MS } from "../src/_http2.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
-import { certs, holdingServer, http1Server, silentServer } from "./_helpers/h2_servers.ts";
+import {
+  certs,
+  holdingServer,
+  http1Server,
+  silentServer,
+  streamsServer,
+} from "./_helpers/h2_servers.ts";
 
 Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
   await using server = holdingServer(12, 300);
@@ -264,4 +270,44 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections 
   } finally {
     await Deno.remove(ca);
   }
+});
+
+Deno.test("NetworkAccessManager holds requests to an HTTP/2 origin to the streams it allows, so that none times out waiting for a stream", async () => {
+  await using server = await streamsServer(1, 60);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    transferTimeout: 400,
+  });
+  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  assert.deepEqual(
+    replies.map((reply) => reply.error),
+    Array(12).fill(NetworkError.NoError),
+    replies.find((reply) => reply.error !== NetworkError.NoError)?.errorString,
+  );
+  assert.equal(server.peak, 1);
+});
+
+Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows few streams in priority order", async () => {
+  await using server = await streamsServer(1, 30);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  // Learned first: the origin speaks HTTP/2 and allows one stream.
+  const first = Array.from({ length: 3 }, () => manager.get(server.url));
+  await Promise.all(first.map((reply) => reply.finished));
+  const sent = server.paths.length;
+  const get = (path: string, priority: "high" | "normal" | "low") =>
+    manager.get(new NetworkRequest(new URL(path, server.url), { priority }));
+  const replies = [
+    get("/n1", "normal"),
+    get("/l1", "low"),
+    get("/n2", "normal"),
+    get("/h1", "high"),
+  ];
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.deepEqual(server.paths.slice(sent), ["/n1", "/h1", "/n2", "/l1"]);
 });

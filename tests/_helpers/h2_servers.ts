@@ -4,6 +4,7 @@
  * they present.
  */
 
+import http2 from "node:http2";
 import { makeTestCertificates, type TestCertificates } from "./tls.ts";
 
 /** A test server: its URL, disposed of with `await using`. */
@@ -165,6 +166,56 @@ export function http1Server(port: number, holdMs = 200): PeakServer {
       for (const conn of conns) conn.close();
       await accepting;
       await Promise.all(serving);
+    },
+  };
+}
+
+/**
+ * An HTTP/2 server (node:http2) that allows `maxConcurrentStreams` streams at once, answers each
+ * request after `holdMs`, and records the paths in the order it got them.
+ */
+export async function streamsServer(
+  maxConcurrentStreams: number,
+  holdMs: number,
+): Promise<PeakServer & { readonly paths: readonly string[] }> {
+  const server = http2.createSecureServer({
+    cert: certs.cert,
+    key: certs.key,
+    settings: { maxConcurrentStreams },
+  });
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const paths: string[] = [];
+  let inFlight = 0;
+  let peak = 0;
+  server.on("stream", (stream, headers) => {
+    // A stream the client reset: nothing to answer.
+    stream.on("error", () => {});
+    paths.push(String(headers[":path"]));
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      inFlight--;
+      if (stream.destroyed) return;
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    }, holdMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `https://127.0.0.1:${port}/`,
+    paths,
+    get peak() {
+      return peak;
+    },
+    resetPeak() {
+      peak = 0;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const timer of timers) clearTimeout(timer);
+      await new Promise((resolve) => server.close(resolve));
     },
   };
 }
