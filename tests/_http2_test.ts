@@ -7,8 +7,9 @@ import {
   certs,
   holdingServer,
   http1Server,
+  mutedH2Server,
+  nodeHttp2Server,
   silentServer,
-  streamsServer,
 } from "./_helpers/h2_servers.ts";
 
 Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
@@ -273,7 +274,7 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections 
 });
 
 Deno.test("NetworkAccessManager holds requests to an HTTP/2 origin to the streams it allows, so that none times out waiting for a stream", async () => {
-  await using server = await streamsServer(1, 60);
+  await using server = await nodeHttp2Server(60, { settings: { maxConcurrentStreams: 1 } });
   await using manager = new NetworkAccessManager({
     caCerts: [certs.caCert],
     maxConnectionsPerHost: 2,
@@ -290,7 +291,7 @@ Deno.test("NetworkAccessManager holds requests to an HTTP/2 origin to the stream
 });
 
 Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows few streams in priority order", async () => {
-  await using server = await streamsServer(1, 30);
+  await using server = await nodeHttp2Server(30, { settings: { maxConcurrentStreams: 1 } });
   await using manager = new NetworkAccessManager({
     caCerts: [certs.caCert],
     maxConnectionsPerHost: 2,
@@ -310,4 +311,56 @@ Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows f
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
   assert.deepEqual(server.paths.slice(sent), ["/n1", "/h1", "/n2", "/l1"]);
+});
+
+Deno.test("NetworkAccessManager learns that an origin asking for a client certificate speaks HTTP/2, presenting the manager's certificate", async () => {
+  await using server = await nodeHttp2Server(200, {
+    ca: certs.caCert,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    clientCertificate: { cert: certs.cert, key: certs.key },
+  });
+  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 12, "all twelve were in flight at once");
+});
+
+Deno.test("NetworkAccessManager.close() settles at once while an HTTP/2 origin's SETTINGS are awaited", async () => {
+  await using server = mutedH2Server();
+  const manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 1,
+    timeout: 200,
+  });
+  const replies = [manager.get(server.url), manager.get(server.url)];
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    manager.close().then(() => "closed"),
+    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "closed", "the question for the origin's SETTINGS was given up");
+});
+
+Deno.test("NetworkAccessManager made and closed per request leaves no connection or timer of its HTTP/2 question behind", async () => {
+  await using server = holdingServer(3, 20);
+  for (let i = 0; i < 8; i++) {
+    await using manager = new NetworkAccessManager({
+      caCerts: [certs.caCert],
+      maxConnectionsPerHost: 1,
+    });
+    // The second and third wait: the origin is asked for HTTP/2 (some of the managers close
+    // before the answer comes).
+    const replies = Array.from({ length: 3 }, () => manager.get(server.url));
+    if (i % 2 === 0) await Promise.all(replies.map((reply) => reply.finished));
+    else await replies[0]!.finished;
+    assert.equal(replies[0]!.error, NetworkError.NoError, replies[0]!.errorString);
+  }
 });

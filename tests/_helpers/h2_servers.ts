@@ -171,18 +171,16 @@ export function http1Server(port: number, holdMs = 200): PeakServer {
 }
 
 /**
- * An HTTP/2 server (node:http2) that allows `maxConcurrentStreams` streams at once, answers each
- * request after `holdMs`, and records the paths in the order it got them.
+ * An HTTP/2 server (node:http2, with `options` besides the test certificates) that answers each
+ * request after `holdMs`, records the paths in the order it got them, and reports the peak in
+ * flight. `{ settings: { maxConcurrentStreams: 1 } }` allows one stream at a time; `{ ca,
+ * requestCert: true, rejectUnauthorized: true }` refuses a client without a certificate.
  */
-export async function streamsServer(
-  maxConcurrentStreams: number,
+export async function nodeHttp2Server(
   holdMs: number,
+  options: http2.SecureServerOptions = {},
 ): Promise<PeakServer & { readonly paths: readonly string[] }> {
-  const server = http2.createSecureServer({
-    cert: certs.cert,
-    key: certs.key,
-    settings: { maxConcurrentStreams },
-  });
+  const server = http2.createSecureServer({ ...options, cert: certs.cert, key: certs.key });
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const paths: string[] = [];
   let inFlight = 0;
@@ -216,6 +214,47 @@ export async function streamsServer(
     async [Symbol.asyncDispose]() {
       for (const timer of timers) clearTimeout(timer);
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * A TLS server that picks `h2` in the handshake and then says nothing (no SETTINGS, no answer),
+ * holding every connection until disposed of.
+ */
+export function mutedH2Server(): TestServer {
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: certs.cert,
+    key: certs.key,
+    alpnProtocols: ["h2"],
+  });
+  const conns: Deno.TlsConn[] = [];
+  const handshakes: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        conns.push(conn);
+        handshakes.push(conn.handshake().catch(() => {}));
+      }
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    url: `https://127.0.0.1:${listener.addr.port}/`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await accepting;
+      await Promise.all(handshakes);
     },
   };
 }
