@@ -364,3 +364,71 @@ Deno.test("NetworkAccessManager made and closed per request leaves no connection
     assert.equal(replies[0]!.error, NetworkError.NoError, replies[0]!.errorString);
   }
 });
+
+Deno.test("NetworkAccessManager keeps priorities, and lets an aborted request leave the queue, while an origin is asked for HTTP/2", async (t) => {
+  for (const protocol of ["HTTP/1.1", "HTTP/2"] as const) {
+    await t.step(protocol, async () => {
+      await using server = protocol === "HTTP/2" ? await nodeHttp2Server(100) : http1Server(0, 100);
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 1,
+      });
+      const started: string[] = [];
+      const get = (path: string, priority: "high" | "normal" | "low") => {
+        const reply = manager.get(new NetworkRequest(new URL(path, server.url), { priority }));
+        reply.addEventListener("metadatachanged", () => started.push(path));
+        return reply;
+      };
+      // The first takes the slot; the others wait while the origin is asked.
+      const replies = [
+        get("/a", "normal"),
+        get("/b", "low"),
+        get("/c", "normal"),
+        get("/d", "high"),
+      ];
+      replies[2]!.abort();
+      await Promise.all(replies.map((reply) => reply.finished));
+      assert.deepEqual(replies.map((reply) => reply.error), [
+        NetworkError.NoError,
+        NetworkError.NoError,
+        NetworkError.OperationCanceledError,
+        NetworkError.NoError,
+      ]);
+      if (protocol === "HTTP/1.1") assert.deepEqual(started, ["/a", "/d", "/b"]);
+      else assert.deepEqual(started.toSorted(), ["/a", "/b", "/d"]);
+    });
+  }
+});
+
+Deno.test("NetworkAccessManager holds an https origin that speaks HTTP/1.1 only to maxConnectionsPerHost", async () => {
+  await using server = http1Server(0, 100);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const replies = Array.from({ length: 8 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 2);
+});
+
+Deno.test("NetworkAccessManager with a proxy asks no origin for HTTP/2 around it", async () => {
+  await using proxy = startProxyServer({ protocol: "http" });
+  await using server = http1Server(0, 100);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    proxy: { type: "http", url: proxy.url },
+  });
+  const replies = Array.from({ length: 8 }, () => manager.get(server.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(server.peak, 2);
+  const tunnels = proxy.log.filter((record) => record.kind === "connect").length;
+  assert.ok(tunnels > 0, "sent through the proxy");
+  assert.equal(
+    server.connections,
+    tunnels,
+    "every connection the origin saw came through the proxy",
+  );
+});

@@ -96,9 +96,12 @@ export function silentServer(): TestServer {
 
 /**
  * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port`, holding every request
- * `holdMs`, and reporting how many were in flight at once.
+ * `holdMs`, and reporting how many were in flight at once and how many connections it accepted.
  */
-export function http1Server(port: number, holdMs = 200): PeakServer {
+export function http1Server(
+  port: number,
+  holdMs = 200,
+): PeakServer & { readonly connections: number } {
   const listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port,
@@ -110,10 +113,12 @@ export function http1Server(port: number, holdMs = 200): PeakServer {
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let inFlight = 0;
   let peak = 0;
+  let connections = 0;
   const decoder = new TextDecoder();
   const answer = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
   const serve = async (conn: Deno.Conn) => {
     conns.add(conn);
+    connections++;
     const buffer = new Uint8Array(4096);
     let text = "";
     try {
@@ -155,6 +160,10 @@ export function http1Server(port: number, holdMs = 200): PeakServer {
     url: `https://127.0.0.1:${listener.addr.port}/`,
     get peak() {
       return peak;
+    },
+    /** How many connections it accepted. */
+    get connections() {
+      return connections;
     },
     /** Forgets the peak so far. */
     resetPeak() {
