@@ -12,17 +12,29 @@ import {
   silentServer,
 } from "./_helpers/h2_servers.ts";
 
-Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
-  await using server = holdingServer(12, 300);
-  await using manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
-  });
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+/** Sends `count` GETs to `url` at once and waits for them all, each of which must succeed. */
+async function getAll(manager: NetworkAccessManager, url: string, count: number): Promise<void> {
+  const replies = Array.from({ length: count }, () => manager.get(url));
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
-  assert.equal(server.peak, 12, "all twelve were in flight at once");
-});
+}
+
+for (const protocol of ["HTTP/2", "HTTP/1.1"] as const) {
+  Deno.test(
+    protocol === "HTTP/2"
+      ? "NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost"
+      : "NetworkAccessManager holds an https origin that speaks HTTP/1.1 only to maxConnectionsPerHost",
+    async () => {
+      await using server = protocol === "HTTP/2" ? holdingServer(12, 300) : http1Server(0, 100);
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 2,
+      });
+      await getAll(manager, server.url, 12);
+      assert.equal(server.peak, protocol === "HTTP/2" ? 12 : 2);
+    },
+  );
+}
 
 Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy to maxConnectionsPerHost", async () => {
   await using server = holdingServer(12, 300);
@@ -38,25 +50,32 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
   assert.equal(server.peak, 2);
 });
 
-Deno.test("NetworkAccessManager.close() settles at once while an origin's TLS handshake hangs", async () => {
-  await using server = silentServer();
-  const manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 1,
-    timeout: 200,
-  });
-  // The second waits for the first's slot: the manager asks the origin for HTTP/2.
-  const replies = [manager.get(server.url), manager.get(server.url)];
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const closing = manager.close();
-  const outcome = await Promise.race([
-    closing.then(() => "closed"),
-    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
-  ]);
-  clearTimeout(timer);
-  assert.equal(outcome, "closed", "the handshake of the HTTP/2 question was given up");
+Deno.test("NetworkAccessManager.close() settles at once while an origin is asked for HTTP/2", async (t) => {
+  const servers = {
+    "its TLS handshake hangs": silentServer,
+    "it picked h2 and its SETTINGS are awaited": mutedH2Server,
+  };
+  for (const [name, start] of Object.entries(servers)) {
+    await t.step(name, async () => {
+      await using server = start();
+      const manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 1,
+        timeout: 200,
+      });
+      // The second waits for the first's slot: the manager asks the origin for HTTP/2.
+      const replies = [manager.get(server.url), manager.get(server.url)];
+      await Promise.all(replies.map((reply) => reply.finished));
+      for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        manager.close().then(() => "closed"),
+        new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, "closed", "the question for HTTP/2 was given up");
+    });
+  }
 });
 
 Deno.test("_negotiatedProtocol gives up a handshake the origin never answers when its signal aborts", async () => {
@@ -96,9 +115,7 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
   for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await using server = holdingServer(12, 300, port);
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  await getAll(manager, server.url, 12);
   assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
 
@@ -324,29 +341,8 @@ Deno.test("NetworkAccessManager learns that an origin asking for a client certif
     maxConnectionsPerHost: 2,
     clientCertificate: { cert: certs.cert, key: certs.key },
   });
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  await getAll(manager, server.url, 12);
   assert.equal(server.peak, 12, "all twelve were in flight at once");
-});
-
-Deno.test("NetworkAccessManager.close() settles at once while an HTTP/2 origin's SETTINGS are awaited", async () => {
-  await using server = mutedH2Server();
-  const manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 1,
-    timeout: 200,
-  });
-  const replies = [manager.get(server.url), manager.get(server.url)];
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = await Promise.race([
-    manager.close().then(() => "closed"),
-    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
-  ]);
-  clearTimeout(timer);
-  assert.equal(outcome, "closed", "the question for the origin's SETTINGS was given up");
 });
 
 Deno.test("NetworkAccessManager made and closed per request leaves no connection or timer of its HTTP/2 question behind", async () => {
@@ -400,18 +396,6 @@ Deno.test("NetworkAccessManager keeps priorities, and lets an aborted request le
   }
 });
 
-Deno.test("NetworkAccessManager holds an https origin that speaks HTTP/1.1 only to maxConnectionsPerHost", async () => {
-  await using server = http1Server(0, 100);
-  await using manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
-  });
-  const replies = Array.from({ length: 8 }, () => manager.get(server.url));
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
-  assert.equal(server.peak, 2);
-});
-
 Deno.test("NetworkAccessManager with a proxy asks no origin for HTTP/2 around it", async () => {
   await using proxy = startProxyServer({ protocol: "http" });
   await using server = http1Server(0, 100);
@@ -420,9 +404,7 @@ Deno.test("NetworkAccessManager with a proxy asks no origin for HTTP/2 around it
     maxConnectionsPerHost: 2,
     proxy: { type: "http", url: proxy.url },
   });
-  const replies = Array.from({ length: 8 }, () => manager.get(server.url));
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  await getAll(manager, server.url, 8);
   assert.equal(server.peak, 2);
   const tunnels = proxy.log.filter((record) => record.kind === "connect").length;
   assert.ok(tunnels > 0, "sent through the proxy");
