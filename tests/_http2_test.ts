@@ -291,17 +291,20 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections 
 });
 
 Deno.test("NetworkAccessManager holds requests to an HTTP/2 origin to the streams it allows, so that none times out waiting for a stream", async () => {
-  await using server = await nodeHttp2Server(60, { settings: { maxConcurrentStreams: 1 } });
+  await using server = await nodeHttp2Server(50, { settings: { maxConcurrentStreams: 1 } });
   await using manager = new NetworkAccessManager({
     caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
-    transferTimeout: 400,
+    maxConnectionsPerHost: 1,
   });
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+  // Learned first: the second waits, and the origin is asked.
+  await getAll(manager, server.url, 2);
+  // Twenty at 50 ms each, one at a time: sent all at once, the last would wait a second.
+  const request = new NetworkRequest(server.url, { transferTimeout: 500 });
+  const replies = Array.from({ length: 20 }, () => manager.get(request));
   await Promise.all(replies.map((reply) => reply.finished));
   assert.deepEqual(
     replies.map((reply) => reply.error),
-    Array(12).fill(NetworkError.NoError),
+    Array(20).fill(NetworkError.NoError),
     replies.find((reply) => reply.error !== NetworkError.NoError)?.errorString,
   );
   assert.equal(server.peak, 1);
@@ -311,7 +314,7 @@ Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows f
   await using server = await nodeHttp2Server(30, { settings: { maxConcurrentStreams: 1 } });
   await using manager = new NetworkAccessManager({
     caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
+    maxConnectionsPerHost: 1,
   });
   // Learned first: the origin speaks HTTP/2 and allows one stream.
   const first = Array.from({ length: 3 }, () => manager.get(server.url));
@@ -331,7 +334,7 @@ Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows f
 });
 
 Deno.test("NetworkAccessManager learns that an origin asking for a client certificate speaks HTTP/2, presenting the manager's certificate", async () => {
-  await using server = await nodeHttp2Server(200, {
+  await using server = await nodeHttp2Server(300, {
     ca: certs.caCert,
     requestCert: true,
     rejectUnauthorized: true,
@@ -342,7 +345,7 @@ Deno.test("NetworkAccessManager learns that an origin asking for a client certif
     clientCertificate: { cert: certs.cert, key: certs.key },
   });
   await getAll(manager, server.url, 12);
-  assert.equal(server.peak, 12, "all twelve were in flight at once");
+  assert.ok(server.peak > 2, `beyond the limit once learned: ${server.peak} at once`);
 });
 
 Deno.test("NetworkAccessManager made and closed per request leaves no connection or timer of its HTTP/2 question behind", async () => {
