@@ -6,7 +6,23 @@
  * @module
  */
 
-/** How many requests an HTTP/2 origin gets at once (Qt multiplexes up to 100 streams). */
+import { NetworkError, NetworkReplyError } from "./network_error.ts";
+
+/**
+ * The codes of a send that found no connection to the origin, or lost it: what was learned of
+ * the origin's connection is of one that is gone.
+ */
+const CONNECTION_LOST: ReadonlySet<number> = new Set([
+  NetworkError.ConnectionRefusedError,
+  NetworkError.RemoteHostClosedError,
+  NetworkError.HostNotFoundError,
+  NetworkError.SslHandshakeFailedError,
+]);
+
+/**
+ * How many requests an HTTP/2 origin gets at once (Qt multiplexes up to 100 streams), or fewer
+ * when it allows fewer streams (its SETTINGS_MAX_CONCURRENT_STREAMS).
+ */
 export const _HTTP2_STREAMS = 100;
 
 /** How long the handshake that asks an origin for its protocol may take. */
@@ -21,10 +37,46 @@ export const _RECHECK_MS = 60_000;
 /** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
 export const _RETRY_MS = 1000;
 
+/** The client's connection preface and an empty SETTINGS frame (RFC 9113, section 3.4). */
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
+
+/** Reads exactly `size` bytes from `conn`, or `undefined` when it ends first. */
+async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size;) {
+    const n = await conn.read(bytes.subarray(at));
+    if (n === null) return undefined;
+    at += n;
+  }
+  return bytes;
+}
+
+/**
+ * The SETTINGS_MAX_CONCURRENT_STREAMS of the HTTP/2 server on `conn` (its first frame is its
+ * SETTINGS, sent once it has the client's preface), or `Infinity` when it sets none.
+ */
+async function maxStreams(conn: Deno.Conn): Promise<number> {
+  await conn.write(PREFACE);
+  const head = await readFull(conn, 9);
+  // A frame that is no SETTINGS, or one larger than the smallest frame size: nothing learned.
+  if (head === undefined || head[3] !== 0x4) return Infinity;
+  const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
+  const payload = length <= 16_384 ? await readFull(conn, length) : undefined;
+  if (payload === undefined) return Infinity;
+  const view = new DataView(payload.buffer);
+  let streams = Infinity;
+  for (let at = 0; at + 6 <= length; at += 6) {
+    if (view.getUint16(at) === 0x3) streams = view.getUint32(at + 2);
+  }
+  return streams;
+}
+
 /**
  * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
  * `http/1.1`. Resolves with the protocol, `null` when the handshake picks none, or `undefined`
  * when it fails or `signal` aborts (the connection is closed then, the handshake left unfinished).
+ * With `onStreams`, an `h2` origin is asked for its SETTINGS too, and `onStreams` is given its
+ * SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did not come).
  */
 export async function _negotiatedProtocol(
   hostname: string,
@@ -32,6 +84,7 @@ export async function _negotiatedProtocol(
   caCerts: readonly string[],
   clientCertificate?: { cert: string; key: string },
   signal?: AbortSignal,
+  onStreams?: (streams: number) => void,
 ): Promise<string | null | undefined> {
   let conn: Deno.TlsConn | undefined;
   let closed = false;
@@ -56,6 +109,9 @@ export async function _negotiatedProtocol(
     });
     if (signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
+    if (alpnProtocol === "h2" && onStreams !== undefined && !signal?.aborted) {
+      onStreams(await maxStreams(conn).catch(() => Infinity));
+    }
     return signal?.aborted ? undefined : alpnProtocol;
   } catch {
     return undefined;
@@ -66,8 +122,9 @@ export async function _negotiatedProtocol(
 }
 
 /**
- * The origins known to speak HTTP/2. {@linkcode _Http2Origins.learn} starts one handshake per
- * unknown origin and calls `onHttp2` with its key when the answer is `h2`.
+ * The origins known to speak HTTP/2, and how many streams each allows. {@linkcode _Http2Origins.learn}
+ * starts one handshake per unknown origin and calls `onHttp2` with its key when the answer is
+ * `h2` (or the streams it allows changed).
  */
 export class _Http2Origins {
   /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
@@ -77,6 +134,10 @@ export class _Http2Origins {
   readonly #recheckMs: number;
   /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
   readonly #answeredAt = new Map<string, number>();
+  /** The SETTINGS_MAX_CONCURRENT_STREAMS of the origins known to speak HTTP/2 that set one. */
+  readonly #streams = new Map<string, number>();
+  /** The fewest of `#streams` (`Infinity` when none). */
+  #fewest = Infinity;
   /** Aborts the handshakes under way: made for the first. */
   #controller: AbortController | undefined;
 
@@ -92,6 +153,29 @@ export class _Http2Origins {
   /** Whether the origin (`https://host:port` as the queue keys it) is known to speak HTTP/2. */
   speaks(key: string): boolean {
     return this.#known.get(key) === true;
+  }
+
+  /**
+   * How many requests an origin that {@linkcode speaks} HTTP/2 takes at once: as many streams as
+   * it allows, up to {@linkcode _HTTP2_STREAMS} or `max` (the HTTP/1.1 limit) when that is more.
+   */
+  streams(key: string, max: number): number {
+    return Math.max(1, Math.min(this.#streams.get(key) ?? Infinity, Math.max(_HTTP2_STREAMS, max)));
+  }
+
+  /** The fewest streams an origin known to speak HTTP/2 allows (`Infinity` when none sets a limit). */
+  get fewestStreams(): number {
+    return this.#fewest;
+  }
+
+  /** Sets (or, with `Infinity`, forgets) the streams an origin allows; whether they changed. */
+  #setStreams(key: string, streams: number): boolean {
+    const old = this.#streams.get(key) ?? Infinity;
+    if (streams === old) return false;
+    if (streams === Infinity) this.#streams.delete(key);
+    else this.#streams.set(key, streams);
+    this.#fewest = Math.min(Infinity, ...this.#streams.values());
+    return true;
   }
 
   /** Whether the `h2` answer of an origin that {@linkcode speaks} HTTP/2 is to be asked again. */
@@ -142,12 +226,14 @@ export class _Http2Origins {
     // Its own deadline: an origin that accepts and never answers holds no connection for long.
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), _PROBE_MS);
+    let streams = Infinity;
     const probe = _negotiatedProtocol(
       hostname,
       port,
       caCerts,
       clientCertificate,
       AbortSignal.any([signal, late.signal]),
+      (allowed) => streams = allowed,
     ).then((protocol) => {
       clearTimeout(timer);
       this.#probes.delete(probe);
@@ -156,21 +242,44 @@ export class _Http2Origins {
       if (protocol !== "h2") {
         // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
         this.#answeredAt.delete(key);
+        this.#setStreams(key, Infinity);
         this.#known.set(key, protocol === undefined ? performance.now() : false);
         return;
       }
       this.#answeredAt.set(key, performance.now());
-      if (this.#known.get(key) === true) return;
+      const changed = this.#setStreams(key, streams);
+      if (this.#known.get(key) === true && !changed) return;
       this.#known.set(key, true);
       this.#onHttp2(key);
     });
     this.#probes.add(probe);
   }
 
+  /**
+   * A request to the origin got no response: when it found no connection or lost it (refused,
+   * closed, host not found, TLS failed), an origin known to speak HTTP/2 is forgotten, so that its
+   * requests are held to the HTTP/1.1 limit again until it is asked anew (the origin may have come
+   * back speaking HTTP/1.1 only).
+   *
+   * @param key The queue's key of the origin.
+   * @param error What the request failed with.
+   */
+  lost(key: string, error: unknown): void {
+    if (
+      this.#known.get(key) !== true || !(error instanceof NetworkReplyError) ||
+      !CONNECTION_LOST.has(error.code)
+    ) return;
+    this.#known.delete(key);
+    this.#answeredAt.delete(key);
+    this.#setStreams(key, Infinity);
+  }
+
   /** Forgets what was learned (the connections it was learned on are gone), and stops asking. */
   clear(): void {
     this.#known.clear();
     this.#answeredAt.clear();
+    this.#streams.clear();
+    this.#fewest = Infinity;
     this.#abort();
   }
 

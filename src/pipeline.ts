@@ -71,6 +71,8 @@ export interface PipelineParts {
   queue: HostQueue;
   /** Called with the origin's key when an exchange has to wait for a queue slot. */
   onQueueWait?: (key: string, exchange: Exchange) => void;
+  /** Called with an exchange sent in a queue slot that got no response, and the error. */
+  onSendFailed?: (exchange: Exchange, error: unknown) => void;
   /** The HTTP clients, one per proxy configuration, for the 16 used most recently. */
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
@@ -197,7 +199,7 @@ function composeLayers(
   // Each attempt sent to the network: from the queue down to the transport.
   const lower: Layer[] = [
     // Holds a slot per origin only while the network is used, until the body is done.
-    queueLayer(parts.queue, parts.onQueueWait),
+    queueLayer(parts.queue, parts.onQueueWait, parts.onSendFailed),
     // Last before sending: the proxy and its client for each attempt, then the network gate.
     proxyLayer(parts.pool, { ...parts.proxy, gate: networkGate(access) }),
     // Every exchange that goes to the network: each hop and retry, cookies and credentials set.
@@ -304,6 +306,7 @@ function directLane(
       return response;
     }, (error) => {
       release();
+      parts.onSendFailed?.(exchange, error);
       throw error;
     });
   };

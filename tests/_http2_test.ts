@@ -1,67 +1,40 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { _Http2Origins, _negotiatedProtocol, _RECHECK_MS } from "../src/_http2.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
-import { makeTestCertificates } from "./_helpers/tls.ts";
+import {
+  certs,
+  holdingServer,
+  http1Server,
+  mutedH2Server,
+  nodeHttp2Server,
+  silentServer,
+} from "./_helpers/h2_servers.ts";
 
-const certs = await makeTestCertificates({ method: "webcrypto" });
-
-/**
- * An https server (HTTP/2 by ALPN, as `Deno.serve` offers with TLS) that holds every request
- * until `expected` are in flight at once (or `holdMs` passed without a new one), and reports the peak.
- */
-function holdingServer(expected: number, holdMs = 1000, port = 0) {
-  let inFlight = 0;
-  let peak = 0;
-  const waiting: (() => void)[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const releaseAll = () => {
-    clearTimeout(timer);
-    for (const resolve of waiting.splice(0)) resolve();
-  };
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, cert: certs.cert, key: certs.key, onListen() {} },
-    async () => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      const held = new Promise<void>((resolve) => waiting.push(resolve));
-      if (inFlight >= expected) releaseAll();
-      else {
-        clearTimeout(timer);
-        timer = setTimeout(releaseAll, holdMs);
-      }
-      await held;
-      inFlight--;
-      return new Response("stream");
-    },
-  );
-  return {
-    url: `https://127.0.0.1:${server.addr.port}/`,
-    get peak() {
-      return peak;
-    },
-    /** Forgets the peak so far. */
-    resetPeak() {
-      peak = 0;
-    },
-    async [Symbol.asyncDispose]() {
-      releaseAll();
-      await server.shutdown();
-    },
-  };
-}
-
-Deno.test("NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost", async () => {
-  await using server = holdingServer(12, 300);
-  await using manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 2,
-  });
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
+/** Sends `count` GETs to `url` at once and waits for them all, each of which must succeed. */
+async function getAll(manager: NetworkAccessManager, url: string, count: number): Promise<void> {
+  const replies = Array.from({ length: count }, () => manager.get(url));
   await Promise.all(replies.map((reply) => reply.finished));
   for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
-  assert.equal(server.peak, 12, "all twelve were in flight at once");
-});
+}
+
+for (const protocol of ["HTTP/2", "HTTP/1.1"] as const) {
+  Deno.test(
+    protocol === "HTTP/2"
+      ? "NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost"
+      : "NetworkAccessManager holds an https origin that speaks HTTP/1.1 only to maxConnectionsPerHost",
+    async () => {
+      await using server = protocol === "HTTP/2" ? holdingServer(12, 300) : http1Server(0, 100);
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 2,
+      });
+      await getAll(manager, server.url, 12);
+      assert.equal(server.peak, protocol === "HTTP/2" ? 12 : 2);
+    },
+  );
+}
 
 Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy to maxConnectionsPerHost", async () => {
   await using server = holdingServer(12, 300);
@@ -77,46 +50,32 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
   assert.equal(server.peak, 2);
 });
 
-/** A TCP server on loopback that accepts connections and never says a word (no TLS handshake). */
-function silentServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) conns.push(conn);
-    } catch {
-      // Closed.
-    }
-  })();
-  return {
-    url: `https://127.0.0.1:${listener.addr.port}/`,
-    async [Symbol.asyncDispose]() {
-      for (const conn of conns) conn.close();
-      listener.close();
-      await accepting;
-    },
+Deno.test("NetworkAccessManager.close() settles at once while an origin is asked for HTTP/2", async (t) => {
+  const servers = {
+    "its TLS handshake hangs": silentServer,
+    "it picked h2 and its SETTINGS are awaited": mutedH2Server,
   };
-}
-
-Deno.test("NetworkAccessManager.close() settles at once while an origin's TLS handshake hangs", async () => {
-  await using server = silentServer();
-  const manager = new NetworkAccessManager({
-    caCerts: [certs.caCert],
-    maxConnectionsPerHost: 1,
-    timeout: 200,
-  });
-  // The second waits for the first's slot: the manager asks the origin for HTTP/2.
-  const replies = [manager.get(server.url), manager.get(server.url)];
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const closing = manager.close();
-  const outcome = await Promise.race([
-    closing.then(() => "closed"),
-    new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
-  ]);
-  clearTimeout(timer);
-  assert.equal(outcome, "closed", "the handshake of the HTTP/2 question was given up");
+  for (const [name, start] of Object.entries(servers)) {
+    await t.step(name, async () => {
+      await using server = start();
+      const manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 1,
+        timeout: 200,
+      });
+      // The second waits for the first's slot: the manager asks the origin for HTTP/2.
+      const replies = [manager.get(server.url), manager.get(server.url)];
+      await Promise.all(replies.map((reply) => reply.finished));
+      for (const reply of replies) assert.equal(reply.error, NetworkError.TimeoutError);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const outcome = await Promise.race([
+        manager.close().then(() => "closed"),
+        new Promise((resolve) => timer = setTimeout(() => resolve("still closing"), 2000)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, "closed", "the question for HTTP/2 was given up");
+    });
+  }
 });
 
 Deno.test("_negotiatedProtocol gives up a handshake the origin never answers when its signal aborts", async () => {
@@ -156,9 +115,7 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
   for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await using server = holdingServer(12, 300, port);
-  const replies = Array.from({ length: 12 }, () => manager.get(server.url));
-  await Promise.all(replies.map((reply) => reply.finished));
-  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  await getAll(manager, server.url, 12);
   assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
 
@@ -189,81 +146,6 @@ for (const protocol of ["http", "socks5", "factory"] as const) {
       if (protocol !== "factory") assert.ok(proxy.log.length > 0, "sent through the proxy");
     },
   );
-}
-
-/**
- * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port`, holding every request
- * `holdMs`, and reporting how many were in flight at once.
- */
-function http1Server(port: number, holdMs = 200) {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port,
-    cert: certs.cert,
-    key: certs.key,
-    alpnProtocols: ["http/1.1"],
-  });
-  const conns = new Set<Deno.Conn>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  let inFlight = 0;
-  let peak = 0;
-  const decoder = new TextDecoder();
-  const answer = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
-  const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
-    const buffer = new Uint8Array(4096);
-    let text = "";
-    try {
-      while (true) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        text += decoder.decode(buffer.subarray(0, n));
-        while (text.includes("\r\n\r\n")) {
-          text = text.slice(text.indexOf("\r\n\r\n") + 4);
-          inFlight++;
-          peak = Math.max(peak, inFlight);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => (timers.delete(timer), resolve()), holdMs);
-            timers.add(timer);
-          });
-          inFlight--;
-          await conn.write(answer);
-        }
-      }
-    } catch {
-      // Closed.
-    }
-    conns.delete(conn);
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  const serving: Promise<void>[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) serving.push(serve(conn));
-    } catch {
-      // Closed.
-    }
-  })();
-  return {
-    get peak() {
-      return peak;
-    },
-    /** Forgets the peak so far. */
-    resetPeak() {
-      peak = 0;
-    },
-    async [Symbol.asyncDispose]() {
-      for (const timer of timers) clearTimeout(timer);
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-      await Promise.all(serving);
-    },
-  };
 }
 
 /**
@@ -341,4 +223,197 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
   } finally {
     performance.now = now;
   }
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost", async () => {
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+  });
+  const h2 = holdingServer(12, 300);
+  const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+  await Promise.all(direct.map((reply) => reply.finished));
+  assert.equal(h2.peak, 12, "learned as HTTP/2");
+  await h2[Symbol.asyncDispose]();
+  // Down: refused at once, not held.
+  const refused = Array.from({ length: 6 }, () => manager.get(h2.url));
+  await Promise.all(refused.map((reply) => reply.finished));
+  for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  await using http1 = http1Server(Number(new URL(h2.url).port));
+  const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.equal(http1.peak, 2);
+});
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost on the direct lane", async () => {
+  // No caCerts of the manager's own (Deno trusts the test CA through DENO_CERT), so that its
+  // plain requests take the direct lane: in a process of its own.
+  const ca = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(ca, certs.caCert);
+    const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+    const code = `
+      const { NetworkAccessManager } = await import(${module("../mod.ts")});
+      const { holdingServer, http1Server } = await import(${module("./_helpers/h2_servers.ts")});
+      await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 2 });
+      const h2 = holdingServer(12, 300);
+      const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
+      await Promise.all(direct.map((reply) => reply.finished));
+      const learned = h2.peak;
+      await h2[Symbol.asyncDispose]();
+      const refused = Array.from({ length: 6 }, () => manager.get(h2.url));
+      await Promise.all(refused.map((reply) => reply.finished));
+      await using http1 = http1Server(Number(new URL(h2.url).port));
+      const replies = Array.from({ length: 6 }, () => manager.get(h2.url));
+      await Promise.all(replies.map((reply) => reply.finished));
+      console.log(JSON.stringify({
+        learned,
+        errors: [...direct, ...refused, ...replies].map((reply) => reply.error),
+        peak: http1.peak,
+      }));
+    `;
+    const output = await runDeno(["eval", "--quiet", code], {
+      env: { DENO_CERT: ca, H2_SERVERS_CERTS: JSON.stringify(certs) },
+    });
+    assert.equal(output.code, 0, output.stderr);
+    const { learned, errors, peak } = JSON.parse(output.stdout);
+    assert.equal(learned, 12, "learned as HTTP/2");
+    assert.deepEqual(errors, [
+      ...Array(12).fill(NetworkError.NoError),
+      ...Array(6).fill(NetworkError.ConnectionRefusedError),
+      ...Array(6).fill(NetworkError.NoError),
+    ]);
+    assert.equal(peak, 2);
+  } finally {
+    await Deno.remove(ca);
+  }
+});
+
+Deno.test("NetworkAccessManager holds requests to an HTTP/2 origin to the streams it allows, so that none times out waiting for a stream", async () => {
+  await using server = await nodeHttp2Server(50, { settings: { maxConcurrentStreams: 1 } });
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 1,
+  });
+  // Learned first: the second waits, and the origin is asked.
+  await getAll(manager, server.url, 2);
+  // Twenty at 50 ms each, one at a time: sent all at once, the last would wait a second.
+  const request = new NetworkRequest(server.url, { transferTimeout: 500 });
+  const replies = Array.from({ length: 20 }, () => manager.get(request));
+  await Promise.all(replies.map((reply) => reply.finished));
+  assert.deepEqual(
+    replies.map((reply) => reply.error),
+    Array(20).fill(NetworkError.NoError),
+    replies.find((reply) => reply.error !== NetworkError.NoError)?.errorString,
+  );
+  assert.equal(server.peak, 1);
+});
+
+Deno.test("NetworkAccessManager sends requests to an HTTP/2 origin that allows few streams in priority order", async () => {
+  await using server = await nodeHttp2Server(30, { settings: { maxConcurrentStreams: 1 } });
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 1,
+  });
+  // Learned first: the origin speaks HTTP/2 and allows one stream.
+  const first = Array.from({ length: 3 }, () => manager.get(server.url));
+  await Promise.all(first.map((reply) => reply.finished));
+  const sent = server.paths.length;
+  const get = (path: string, priority: "high" | "normal" | "low") =>
+    manager.get(new NetworkRequest(new URL(path, server.url), { priority }));
+  const replies = [
+    get("/n1", "normal"),
+    get("/l1", "low"),
+    get("/n2", "normal"),
+    get("/h1", "high"),
+  ];
+  await Promise.all(replies.map((reply) => reply.finished));
+  for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+  assert.deepEqual(server.paths.slice(sent), ["/n1", "/h1", "/n2", "/l1"]);
+});
+
+Deno.test("NetworkAccessManager learns that an origin asking for a client certificate speaks HTTP/2, presenting the manager's certificate", async () => {
+  await using server = await nodeHttp2Server(300, {
+    ca: certs.caCert,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    clientCertificate: { cert: certs.cert, key: certs.key },
+  });
+  await getAll(manager, server.url, 12);
+  assert.ok(server.peak > 2, `beyond the limit once learned: ${server.peak} at once`);
+});
+
+Deno.test("NetworkAccessManager made and closed per request leaves no connection or timer of its HTTP/2 question behind", async () => {
+  await using server = holdingServer(3, 20);
+  for (let i = 0; i < 8; i++) {
+    await using manager = new NetworkAccessManager({
+      caCerts: [certs.caCert],
+      maxConnectionsPerHost: 1,
+    });
+    // The second and third wait: the origin is asked for HTTP/2 (some of the managers close
+    // before the answer comes).
+    const replies = Array.from({ length: 3 }, () => manager.get(server.url));
+    if (i % 2 === 0) await Promise.all(replies.map((reply) => reply.finished));
+    else await replies[0]!.finished;
+    assert.equal(replies[0]!.error, NetworkError.NoError, replies[0]!.errorString);
+  }
+});
+
+Deno.test("NetworkAccessManager keeps priorities, and lets an aborted request leave the queue, while an origin is asked for HTTP/2", async (t) => {
+  for (const protocol of ["HTTP/1.1", "HTTP/2"] as const) {
+    await t.step(protocol, async () => {
+      await using server = protocol === "HTTP/2" ? await nodeHttp2Server(100) : http1Server(0, 100);
+      await using manager = new NetworkAccessManager({
+        caCerts: [certs.caCert],
+        maxConnectionsPerHost: 1,
+      });
+      const started: string[] = [];
+      const get = (path: string, priority: "high" | "normal" | "low") => {
+        const reply = manager.get(new NetworkRequest(new URL(path, server.url), { priority }));
+        reply.addEventListener("metadatachanged", () => started.push(path));
+        return reply;
+      };
+      // The first takes the slot; the others wait while the origin is asked.
+      const replies = [
+        get("/a", "normal"),
+        get("/b", "low"),
+        get("/c", "normal"),
+        get("/d", "high"),
+      ];
+      replies[2]!.abort();
+      await Promise.all(replies.map((reply) => reply.finished));
+      assert.deepEqual(replies.map((reply) => reply.error), [
+        NetworkError.NoError,
+        NetworkError.NoError,
+        NetworkError.OperationCanceledError,
+        NetworkError.NoError,
+      ]);
+      if (protocol === "HTTP/1.1") assert.deepEqual(started, ["/a", "/d", "/b"]);
+      else assert.deepEqual(started.toSorted(), ["/a", "/b", "/d"]);
+    });
+  }
+});
+
+Deno.test("NetworkAccessManager with a proxy asks no origin for HTTP/2 around it", async () => {
+  await using proxy = startProxyServer({ protocol: "http" });
+  await using server = http1Server(0, 100);
+  await using manager = new NetworkAccessManager({
+    caCerts: [certs.caCert],
+    maxConnectionsPerHost: 2,
+    proxy: { type: "http", url: proxy.url },
+  });
+  await getAll(manager, server.url, 8);
+  assert.equal(server.peak, 2);
+  const tunnels = proxy.log.filter((record) => record.kind === "connect").length;
+  assert.ok(tunnels > 0, "sent through the proxy");
+  assert.equal(
+    server.connections,
+    tunnels,
+    "every connection the origin saw came through the proxy",
+  );
 });

@@ -16,6 +16,7 @@ import type { Exchange, Handler } from "../exchange.ts";
  * @param exchange The exchange.
  * @param release Frees what the exchange holds; called exactly once, here or by `keep`'s holder.
  * @param keep Hands `release` on once the response came (to the reply, until its body is done).
+ * @param failed Told of the error when `send`'s promise rejects (after `release`).
  * @returns The response of `send`.
  */
 export function sendHolding(
@@ -23,6 +24,7 @@ export function sendHolding(
   exchange: Exchange,
   release: () => void,
   keep: (exchange: Exchange, response: Response, release: () => void) => void,
+  failed?: (exchange: Exchange, error: unknown) => void,
 ): Promise<Response> {
   let sending: Promise<Response>;
   try {
@@ -36,6 +38,7 @@ export function sendHolding(
     return response;
   }, (error) => {
     release();
+    failed?.(exchange, error);
     throw error;
   });
 }

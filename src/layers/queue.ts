@@ -61,15 +61,17 @@ export function keepSlot(exchange: Exchange, response: Response, release: () => 
  *
  * @param queue The per-origin queue.
  * @param onWait Called with the origin's key when an exchange has to wait for a slot.
+ * @param onFailed Called with an exchange whose send failed (no response), and the error.
  */
 export function queueLayer(
   queue: HostQueue,
   onWait?: (key: string, exchange: Exchange) => void,
+  onFailed?: (exchange: Exchange, error: unknown) => void,
 ): Layer {
   return (next) => {
     /** Sends `exchange` holding a slot; releases it exactly once. */
     const send = (exchange: Exchange, release: () => void): Promise<Response> =>
-      sendHolding(next, exchange, release, keepSlot);
+      sendHolding(next, exchange, release, keepSlot, onFailed);
     return (exchange) => {
       const { protocol, host } = exchange.url;
       if (protocol !== "http:" && protocol !== "https:") return next(exchange);

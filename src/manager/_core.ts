@@ -14,7 +14,7 @@ import { NetworkReplyEvent } from "../events.ts";
 import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
 import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
-import { lastQueueKey } from "../layers/queue.ts";
+import { lastQueueKey, queueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
@@ -41,7 +41,7 @@ import {
   checkClientCertificates,
   type ClientCertificate,
 } from "../tls.ts";
-import { _HTTP2_STREAMS, _Http2Origins } from "../_http2.ts";
+import { _Http2Origins } from "../_http2.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "../cookies/memory_cookie_jar.ts";
@@ -226,12 +226,14 @@ export class ManagerCore implements PipelineSettings {
       this.requestPermissions = options.requestPermissions;
     }
     this.#reportedAccessible = this.networkAccessible;
-    // Past the HTTP/1.1 limit only, an origin's HTTP/2 answer is read, and asked again when old.
+    // Past the HTTP/1.1 limit (or the fewest streams an HTTP/2 origin allows) only, an origin's
+    // HTTP/2 answer is read, and asked again when old.
+    const http2 = this.#http2;
     this.#queue = new HostQueue((key, active) => {
       const max = this.#maxConnectionsPerHost;
-      if (active < max || !this.#http2.speaks(key)) return max;
-      if (this.#http2.stale(key)) this.#waiting(key, new URL(key), true);
-      return Math.max(_HTTP2_STREAMS, max);
+      if ((active < max && active < http2.fewestStreams) || !http2.speaks(key)) return max;
+      if (http2.stale(key)) this.#waiting(key, new URL(key), true);
+      return http2.streams(key, max);
     });
     this.#what = "Cannot set manager option";
   }
@@ -590,6 +592,7 @@ export class ManagerCore implements PipelineSettings {
         ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
+      onSendFailed: ({ url }, error) => this.#http2.lost(queueKey(url.protocol, url.host), error),
       pool: this.#pool,
       credentials: this.#credentials,
       background: (task) => {
