@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import {
   MemoryCache,
   NetworkAccessManager,
+  type NetworkAccessManagerOptions,
   NetworkErrorEvent,
   NetworkProgressEvent,
   type NetworkReply,
   NetworkRequest,
-} from "../../mod.ts";
-import type { NetworkAccessManagerOptions } from "../../src/manager_options.ts";
-import { closedPort, serve, tick } from "../_helpers/server.ts";
+} from "../mod.ts";
+import { closedPort, serve, tick } from "./_helpers/server.ts";
 
 const TYPES = [
   "metadatachanged",
@@ -288,4 +288,44 @@ Deno.test("NetworkReply listeners added once it finished hear nothing, and the m
   await tick(20);
   assert.deepEqual(late, []);
   assert.deepEqual(finished, [bad, good, closed]);
+});
+
+Deno.test("NetworkReply makes no event when nothing listens, through redirects, retries and challenges", async () => {
+  const made: string[] = [];
+  const dispatch = EventTarget.prototype.dispatchEvent;
+  EventTarget.prototype.dispatchEvent = function (this: EventTarget, event: Event) {
+    made.push(event.type);
+    return dispatch.call(this, event);
+  };
+  try {
+    let sent = 0;
+    await using manager = new NetworkAccessManager({
+      retry: { limit: 1, delay: 0 },
+      authenticator: () => ({ username: "u", password: "p" }),
+      transport: (exchange) => {
+        sent++;
+        if (exchange.url.pathname === "/start") {
+          return Promise.resolve(
+            new Response(null, { status: 302, headers: { location: "/busy" } }),
+          );
+        }
+        if (exchange.url.pathname === "/busy" && sent === 2) {
+          return Promise.resolve(new Response(null, { status: 503 }));
+        }
+        return Promise.resolve(
+          exchange.headers.has("authorization") ? new Response("ok") : new Response(null, {
+            status: 401,
+            headers: { "www-authenticate": 'Basic realm="r"' },
+          }),
+        );
+      },
+    });
+    const reply = manager.get("http://example.com/start");
+    assert.equal(await reply.text(), "ok");
+    assert.equal(sent, 4, "a redirect, a retry and a challenge");
+    assert.equal(reply.retries, 1);
+    assert.deepEqual(made, []);
+  } finally {
+    EventTarget.prototype.dispatchEvent = dispatch;
+  }
 });
