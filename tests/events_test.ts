@@ -92,6 +92,8 @@ Deno.test("NetworkReply events come in Qt's order in every path a reply takes", 
         return request.headers.get("if-none-match") === '"v1"'
           ? new Response(null, { status: 304, headers: { etag: '"v1"' } })
           : new Response("etag", { headers: { etag: '"v1"', "cache-control": "no-cache" } });
+      case "/missing":
+        return new Response("not found", { status: 404 });
       case "/204":
         return new Response(null, { status: 204 });
       case "/flaky":
@@ -218,7 +220,7 @@ Deno.test("NetworkReply events come in Qt's order in every path a reply takes", 
     });
     assert.deepEqual(connecting, failed(5));
   });
-  await t.step("an abort while streaming: the progress so far comes after the error", async () => {
+  await t.step("an abort while streaming: what arrived, then error and finished", async () => {
     const events = await eventsOf({}, (m) => m.get(url("/stream")), (reply) => {
       reply.addEventListener("downloadprogress", () => setTimeout(() => reply.abort(), 50), {
         once: true,
@@ -229,6 +231,28 @@ Deno.test("NetworkReply events come in Qt's order in every path a reply takes", 
       "readyread",
       "downloadprogress 10/-1",
       "error 5",
+      "finished",
+      "manager finished",
+    ]);
+  });
+  await t.step("an HTTP error status: its body, then error before finished", async () => {
+    const events = await eventsOf({}, (m) => m.get(url("/missing")));
+    assert.deepEqual(events, [
+      "metadatachanged",
+      "readyread",
+      "downloadprogress 9/9",
+      "error 203",
+      "finished",
+      "manager finished",
+    ]);
+  });
+  await t.step("a transfer timeout while the body streams", async () => {
+    const request = new NetworkRequest(url("/stream"), { transferTimeout: 100 });
+    assert.deepEqual(await eventsOf({}, (m) => m.get(request)), [
+      "metadatachanged",
+      "readyread",
+      "downloadprogress 10/-1",
+      "error 4",
       "finished",
       "manager finished",
     ]);
