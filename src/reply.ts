@@ -536,8 +536,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       return;
     }
     this.#metadata(response, body === null, exchange);
-    this.#upload?.flush();
-    this.#emit("metadatachanged");
+    this.#upload?.flush(); // its listener may abort the reply: then no metadatachanged after
+    if (this.#state === "running") this.#emit("metadatachanged");
     // A response without a body (204, 304) declares no body of its own to refuse.
     if (this.isFinished || (body !== null && this.#declaredTooLarge())) {
       body?.cancel().catch(() => {});

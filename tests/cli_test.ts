@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { cliCommand, runCli } from "./_helpers/cli.ts";
-import { serve } from "./_helpers/server.ts";
+import { pause, serve } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
 import { EXIT_CODES } from "../src/cli.ts";
@@ -11,19 +11,6 @@ import { lockedThenOpen, withOpenKv } from "./_helpers/kv_spy.ts";
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits `ms`, or less when `signal` aborts (the client went away). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
 
 /** A loopback server with the routes the tests use, counting requests per path. */
 function startServer() {

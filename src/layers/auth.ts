@@ -38,6 +38,7 @@ import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
 import { monitorQueued, type NetworkReply } from "../reply.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
+import { listensTo } from "../_typed_event_target.ts";
 import {
   type Answer,
   digestOf,
@@ -408,7 +409,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         // Schemes this client cannot answer are reported, never guessed.
         const asks = exchange.authenticatorCalls;
         throwIfReplyFinished(exchange); // aborted as the challenge came: no event after it
-        exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
+        if (listensTo(exchange.reply, "authenticationrequired")) {
+          exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(describe(asks + 1, false)));
+        }
         if (sent !== undefined && sent.pending === undefined) forget(sent);
         return await refused(response);
       }
@@ -664,7 +667,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       exchange.authenticatorCalls = asks + 1;
       const challenge = describe(asks + 1, true);
       throwIfReplyFinished(exchange); // aborted as the challenge came: no event, nobody asked
-      exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
+      if (listensTo(exchange.reply, "authenticationrequired")) {
+        exchange.reply.dispatchEvent(new AuthenticationRequiredEvent(challenge));
+      }
       throwIfReplyFinished(exchange); // aborted by a listener: the authenticator is not asked
       if (authenticator === undefined) return undefined;
       let credentials: AuthCredentials | undefined;

@@ -23,6 +23,7 @@ import { monitorQueued, type NetworkReply, replyRedirected } from "../reply.ts";
 import { failedOnResponse, repeatedField } from "../_response.ts";
 import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
+import { listensTo } from "../_typed_event_target.ts";
 
 /**
  * Decides, under the `"user-verified"` redirect policy, whether a redirect is followed:
@@ -350,7 +351,10 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
           hop: redirects.length + 1,
         };
         throwIfReplyFinished(exchange); // aborted while the redirect was read: no event after it
-        if (!exchange.reply.dispatchEvent(new RedirectedEvent(details))) {
+        if (
+          listensTo(exchange.reply, "redirected") &&
+          !exchange.reply.dispatchEvent(new RedirectedEvent(details))
+        ) {
           fail(NetworkError.InsecureRedirectError, `${refused} by a 'redirected' event listener`);
         }
         throwIfReplyFinished(exchange); // aborted by a listener: the verifier is not asked

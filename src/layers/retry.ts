@@ -7,6 +7,7 @@
  */
 
 import { NetworkRetryEvent } from "../events.ts";
+import { listensTo } from "../_typed_event_target.ts";
 import { type Layer, throwIfReplyFinished } from "../exchange.ts";
 import { discard, failedOnResponse, responseFailedOn } from "../_response.ts";
 import type { Clock } from "../clock.ts";
@@ -187,6 +188,7 @@ function announce(
   error: NetworkErrorCode,
   message: string,
 ): void {
+  if (!listensTo(reply, "retry")) return;
   const what = status === 0 ? `${errorName(error)}: ${message}` : message;
   reply.dispatchEvent(
     new NetworkRetryEvent({ attempt, delay, status, error, reason: what }),

@@ -108,6 +108,22 @@ export async function readHead(conn: Deno.Conn): Promise<string> {
   return text;
 }
 
+/**
+ * Waits `ms`, or less when `signal` aborts (the client went away, the test ends): a handler's
+ * wait outlives no test.
+ */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 export function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
