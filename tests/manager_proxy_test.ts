@@ -603,3 +603,23 @@ Deno.test("a client pushed out of the pool while its reply streams closes when t
 Deno.test("manager proxy tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("each manager reads the proxy environment once, and again when the env permission changes", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const base = origin.url("127.0.0.1", "").replace(/\/$/, "");
+  const { code, stdout, stderr } = await runWithEnv(
+    new URL("./testdata/proxy/env_per_manager.ts", import.meta.url),
+    [base, proxy.url],
+    {},
+  );
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    "before": "origin GET /before",
+    "after": "origin GET /after",
+    "before-again": "origin GET /before-again",
+    "after-revoked": "origin GET /after-revoked",
+  });
+  // Only the manager made once HTTP_PROXY was set used it, until the permission went away.
+  assert.deepEqual(proxy.log.map((r) => r.url), [`${base}/after`]);
+});

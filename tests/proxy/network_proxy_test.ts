@@ -1087,6 +1087,7 @@ Deno.test("systemProxyFactory stops reading the environment once the env permiss
   const script = new URL("../testdata/proxy/env_revoke.ts", import.meta.url);
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-env", "--allow-read", script.pathname],
+    clearEnv: true,
     env: { HTTP_PROXY: "http://127.0.0.1:3128" },
     stdin: "null",
     stdout: "piped",
@@ -1096,5 +1097,24 @@ Deno.test("systemProxyFactory stops reading the environment once the env permiss
   assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
     before: ["http://127.0.0.1:3128"],
     after: [],
+  });
+});
+
+Deno.test("systemProxyFactory() reads the environment at its first query, not on every query", async () => {
+  const script = new URL("../testdata/proxy/factory_env_once.ts", import.meta.url);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-read", script.pathname],
+    clearEnv: true,
+    env: { HTTP_PROXY: "http://127.0.0.1:3128" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
+    first: ["http://127.0.0.1:3128"],
+    later: ["http://127.0.0.1:3128"], // Deno.env.set() after the first query: not read again
+    fresh: ["http://127.0.0.1:8888"], // a factory made since reads the new value
+    revoked: [], // the permission changed: read again, and unreadable now
   });
 });
