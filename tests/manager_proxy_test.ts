@@ -603,3 +603,107 @@ Deno.test("a client pushed out of the pool while its reply streams closes when t
 Deno.test("manager proxy tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("each manager reads the proxy environment once, and again when the env permission changes", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer();
+  const base = origin.url("127.0.0.1", "").replace(/\/$/, "");
+  const { code, stdout, stderr } = await runWithEnv(
+    new URL("./testdata/proxy/env_per_manager.ts", import.meta.url),
+    [base, proxy.url],
+    {},
+  );
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    "before": "origin GET /before",
+    "after": "origin GET /after",
+    "before-again": "origin GET /before-again",
+    "after-revoked": "origin GET /after-revoked",
+  });
+  // Only the manager made once HTTP_PROXY was set used it, until the permission went away.
+  assert.deepEqual(proxy.log.map((r) => r.url), [`${base}/after`]);
+});
+
+/** Reads exactly `n` bytes of `conn`. */
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  for (let offset = 0; offset < n;) {
+    const read = await conn.read(out.subarray(offset));
+    if (read === null) throw new Error("unexpected end of stream");
+    offset += read;
+  }
+  return out;
+}
+
+/**
+ * A SOCKS5 proxy on 127.0.0.1 that accepts the user name and password given and answers every
+ * CONNECT with the reply code `rep`, or answers the greeting with `garbage` instead.
+ */
+function scriptedSocks(answer: { rep: number } | { garbage: string }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const serve = async (conn: Deno.Conn) => {
+    const greeting = await readExactly(conn, 2);
+    await readExactly(conn, greeting[1]!);
+    if ("garbage" in answer) {
+      await conn.write(new TextEncoder().encode(answer.garbage));
+      return;
+    }
+    await conn.write(new Uint8Array([5, 2])); // username/password
+    const user = await readExactly(conn, 2);
+    await readExactly(conn, user[1]!);
+    const pass = await readExactly(conn, 1);
+    await readExactly(conn, pass[0]!);
+    await conn.write(new Uint8Array([1, 0]));
+    const request = await readExactly(conn, 4);
+    const type = request[3];
+    const length = type === 1 ? 4 : type === 4 ? 16 : (await readExactly(conn, 1))[0]!;
+    await readExactly(conn, length + 2);
+    await conn.write(new Uint8Array([5, answer.rep, 0, 1, 0, 0, 0, 0, 0, 0]));
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serve(conn).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        conn.close();
+      });
+    }
+  })().catch(() => {});
+  return {
+    url: `socks5h://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) conn.close();
+      await accepting;
+    },
+  };
+}
+
+Deno.test("a SOCKS5 proxy's refusal or a non-SOCKS answer names the proxy, not the target", async (t) => {
+  const cases: [string, { rep: number } | { garbage: string }, number, string][] = [
+    ["general failure", { rep: 1 }, NetworkError.UnknownProxyError, "failed to connect to"],
+    ["not allowed by its rules", { rep: 2 }, NetworkError.UnknownProxyError, "does not allow"],
+    ["TTL expired", { rep: 6 }, NetworkError.UnknownNetworkError, "could not reach"],
+    ["command not supported", { rep: 7 }, NetworkError.UnknownProxyError, "does not support"],
+    ["address type not supported", { rep: 8 }, NetworkError.UnknownProxyError, "does not support"],
+    [
+      "an HTTP answer",
+      { garbage: "HTTP/1.1 400 Bad Request\r\n\r\n" },
+      NetworkError.UnknownProxyError,
+      "did not answer as a SOCKS5 proxy",
+    ],
+  ];
+  for (const [name, answer, code, words] of cases) {
+    await t.step(name, async () => {
+      await using socks = scriptedSocks(answer);
+      await using manager = new NetworkAccessManager({
+        proxy: { type: "socks5h", url: socks.url, ...auth },
+      });
+      const got = await settle(manager.get("http://origin.test/"));
+      assert.equal(got.error, code, got.errorString);
+      assert.match(got.errorString, new RegExp(`^Proxy ${socks.url} ${words}`));
+      assert.ok(!got.errorString.includes(auth.password), got.errorString);
+    });
+  }
+});

@@ -485,7 +485,7 @@ Deno.test("a store option still opening, or a store class, is refused with how t
   await (await kvCache).close();
 });
 
-Deno.test("a manager made after another reads the proxy variables no more, until clearConnectionCache()", async () => {
+Deno.test("each manager reads the proxy variables once, at its first request, and again after clearConnectionCache()", async () => {
   await using server = serve(() => new Response("ok"));
   const read: string[] = [];
   const get = Deno.env.get;
@@ -497,6 +497,10 @@ Deno.test("a manager made after another reads the proxy variables no more, until
     }
     read.length = 0;
     await using second = new NetworkAccessManager();
+    assert.equal(await second.get(`${server.url}/`).text(), "ok");
+    // A manager of its own reads them (a value set since the first one is seen).
+    assert.ok(read.includes("HTTPS_PROXY"), `read: ${read.join(", ")}`);
+    read.length = 0;
     assert.equal(await second.get(`${server.url}/`).text(), "ok");
     assert.equal(read.length, 0, `read: ${read.join(", ")}`);
     second.clearConnectionCache();

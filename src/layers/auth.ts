@@ -641,10 +641,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // realm: a server that names a new realm with each challenge cannot make them loop.
       const side = `${isProxy}|${space.origin}`;
       usedConfigured ??= new Set();
+      // The proxy's own Basic credentials went with the attempt already (the transport sends
+      // them to an http proxy with every request) unless this layer or the request set others:
+      // refused, they are not sent again, as curl does not.
+      const sentByTransport = isProxy && scheme === "basic" && proxyValue === undefined &&
+        !baseHeaders.has("proxy-authorization");
       if (!usedConfigured.has(side) && !downgrade) {
         usedConfigured.add(side);
         const configured = isProxy
-          ? (proxyConfig?.username === undefined ? undefined : {
+          ? (proxyConfig?.username === undefined || sentByTransport ? undefined : {
             username: proxyConfig.username,
             password: proxyConfig.password ?? "",
           })

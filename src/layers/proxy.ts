@@ -58,6 +58,22 @@ function keepClient(exchange: Exchange, response: Response, release: () => void)
   else holdSlot(exchange.reply, release);
 }
 
+/**
+ * The proxy to make the client for: without its credentials when a plain-http request carries a
+ * `Proxy-Authorization` of its own (the auth layer's answer to a challenge, a Digest one
+ * included, or the request's), which Deno would replace with the Basic credentials of the
+ * client's proxy.
+ */
+function ownAuthorization(exchange: Exchange, proxy: NetworkProxy, protocol: string): NetworkProxy {
+  if (
+    proxy.username === undefined || protocol !== "http:" ||
+    !exchange.headers.has("proxy-authorization")
+  ) {
+    return proxy;
+  }
+  return { type: proxy.type, url: proxy.url };
+}
+
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
   return (next) => {
@@ -78,7 +94,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       let release: (() => void) | undefined;
       if (exchange.client === undefined && !plain) {
         try {
-          const client = exchange.client = pool.get(proxy, {
+          const client = exchange.client = pool.get(ownAuthorization(exchange, proxy, protocol), {
             caCerts: settings.caCerts(),
             clientCertificate: protocol === "https:"
               ? settings.clientCertificate?.(exchange.url)

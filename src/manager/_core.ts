@@ -33,7 +33,7 @@ import {
   proxyQuery,
   validateProxy,
 } from "../proxy/network_proxy.ts";
-import { forgetProxyEnv, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
+import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import {
   checkCaCerts,
@@ -117,6 +117,8 @@ export class ManagerCore implements PipelineSettings {
   #hstsStore: HstsStore | null = null;
   #proxy: NetworkProxy | undefined;
   #proxyFactory: ProxyFactory | undefined;
+  /** The proxy variables as this manager read them (at its first request that needed them). */
+  #proxyEnv: ProxyEnvSnapshot | undefined;
   #caCerts: readonly string[] = [];
   #clientCertificate: ClientCertificate | undefined;
   #clientCertificates = new Map<string, ClientCertificate>();
@@ -548,7 +550,7 @@ export class ManagerCore implements PipelineSettings {
     try {
       const proxy = resolveProxy(proxyQuery(url), {
         proxy: this.#proxy,
-        env: proxyEnvSnapshot().vars,
+        env: this.#envSnapshot().vars,
       });
       if (proxy.type !== "none") return;
     } catch {
@@ -559,6 +561,11 @@ export class ManagerCore implements PipelineSettings {
     this.#permissions?.ifNetGranted(netHost(url), () => {
       if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
     });
+  }
+
+  /** The proxy variables: read once per manager, and again once the `env` permission changes. */
+  #envSnapshot(): ProxyEnvSnapshot {
+    return this.#proxyEnv = proxyEnvSnapshot(this.#proxyEnv);
   }
 
   #buildPipeline(): Handler {
@@ -577,7 +584,7 @@ export class ManagerCore implements PipelineSettings {
         caCerts: () => this.#caCerts,
         clientCertificate: (url) => this.clientCertificateFor(url),
         transferTimeout: () => this.#transferTimeout,
-        env: proxyEnvSnapshot,
+        env: () => this.#envSnapshot(),
       },
       // No proxy set, and no client of the pool's own for any direct connection (the pool's
       // rule, asked with a certificate when any origin has one).
@@ -588,7 +595,7 @@ export class ManagerCore implements PipelineSettings {
         this.#pool.takesDefaultClient(
           this.#caCerts.length,
           this.#clientCertificate !== undefined || this.#clientCertificates.size !== 0,
-          proxyEnvSnapshot().hasProxy,
+          this.#envSnapshot().hasProxy,
         ),
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),

@@ -189,6 +189,40 @@ async function raceAbort<T>(
   }
 }
 
+/**
+ * What a SOCKS5 proxy's failed handshake says, in the words Deno gives it (RFC 1928 replies,
+ * and answers that are not SOCKS5): the code and the message after "Proxy <label>", where
+ * `{target}` stands for the target's host. Replies about the target itself (unreachable,
+ * refused) are told apart before this.
+ */
+function socksReplyError(lower: string): [NetworkErrorCode, string] | undefined {
+  if (/general socks server failure/.test(lower)) {
+    return [
+      NetworkError.UnknownProxyError,
+      "failed to connect to {target} (SOCKS5 general failure)",
+    ];
+  }
+  if (/connection not allowed by ruleset/.test(lower)) {
+    return [NetworkError.UnknownProxyError, "does not allow a connection to {target} (its rules)"];
+  }
+  if (/command not supported|address type not supported/.test(lower)) {
+    return [
+      NetworkError.UnknownProxyError,
+      "does not support the connection to {target} asked of it",
+    ];
+  }
+  if (/ttl expired/.test(lower)) {
+    return [NetworkError.UnknownNetworkError, "could not reach {target} (TTL expired)"];
+  }
+  if (
+    /invalid response version|unknown auth method|invalid reserved byte|unknown address type|unknown error/
+      .test(lower)
+  ) {
+    return [NetworkError.UnknownProxyError, "did not answer as a SOCKS5 proxy"];
+  }
+  return undefined;
+}
+
 function isTimeout(error: unknown, lower: string): boolean {
   if (error instanceof DOMException && error.name === "TimeoutError") return true;
   if (error instanceof Deno.errors.TimedOut) return true;
@@ -314,6 +348,11 @@ export async function classifyProxyError(
   }
   if (isTimeout(error, lower)) {
     return await fromProbe() ?? redacted(classifyError(error, target, "connect"));
+  }
+  const socksFailure = socks && /\(connect\)/.test(lower) ? socksReplyError(lower) : undefined;
+  if (socksFailure !== undefined) {
+    const [code, what] = socksFailure;
+    return make(code, `Proxy ${label} ${what.replace("{target}", target.host)} (${text})`);
   }
   const handshakeEof = /unexpected eof while tunneling/.test(lower) ||
     (socks && /\(connect\)/.test(lower) && /unexpected end of file/.test(lower));

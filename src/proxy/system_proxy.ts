@@ -77,19 +77,20 @@ export interface ProxyEnvSnapshot {
   readonly hasProxy: boolean;
 }
 
-/** The last snapshot {@linkcode proxyEnvSnapshot} took. */
-let snapshot: ProxyEnvSnapshot | undefined;
-
 /**
- * The proxy variables, read once for the process and again when the `env` permission changes
- * (or after {@linkcode forgetProxyEnv}): every manager takes the same snapshot, instead of
- * reading the variables for itself (a manager made per request would read them per request).
+ * The proxy variables: `previous` while it is up to date, else read again. A manager keeps
+ * the snapshot of its first request and passes it back each time, so each manager reads the
+ * environment once (a manager made after `Deno.env.set()` sees the new value), and again when
+ * the `env` permission changes (or after {@linkcode forgetProxyEnv}).
+ *
+ * @param previous The snapshot the caller took last, if any.
+ * @returns `previous`, or a new snapshot when it is out of date or absent.
  */
-export function proxyEnvSnapshot(): ProxyEnvSnapshot {
+export function proxyEnvSnapshot(previous?: ProxyEnvSnapshot): ProxyEnvSnapshot {
   const epoch = envEpoch();
-  if (snapshot?.epoch === epoch) return snapshot;
+  if (previous?.epoch === epoch) return previous;
   const vars = readProcessEnv();
-  return snapshot = { epoch, vars, hasProxy: namesProxy(vars) };
+  return { epoch, vars, hasProxy: namesProxy(vars) };
 }
 
 /** The variables that name a proxy Deno's own clients would use. */
@@ -285,8 +286,9 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  *   never matches a host name, and names are not resolved. `host:port` or `[v6]:port`
  *   matches that port only. Nothing is bypassed implicitly, not even `localhost`.
  *
- * @param env The variables to read; when absent, the process environment is read on every
- * query. Reading it needs the `env` permission for those names
+ * @param env The variables to read; when absent, the process environment is read at the
+ * factory's first query, and again once the `env` permission changes (or after any manager's
+ * `clearConnectionCache()`), not on every query. Reading it needs the `env` permission for those names
  * (`--allow-env=http_proxy,HTTP_PROXY,https_proxy,HTTPS_PROXY,all_proxy,ALL_PROXY,no_proxy,NO_PROXY,REQUEST_METHOD`
  * or `--allow-env`); a variable without permission reads as unset, without a prompt. (Deno's
  * own HTTP client still applies it: see the README, "Proxies".)
@@ -317,8 +319,9 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
 export function systemProxyFactory(env?: Record<string, string | undefined>): ProxyFactory {
   const fixed = env === undefined ? undefined : { ...env };
   if (env !== undefined && cgiUnknown.has(env)) cgiUnknown.add(fixed!);
+  let read: ProxyEnvSnapshot | undefined;
   return (query: ProxyQuery): NetworkProxy[] => {
-    const vars = fixed ?? readProcessEnv();
+    const vars = fixed ?? (read = proxyEnvSnapshot(read)).vars;
     const scheme = query.scheme.toLowerCase();
     const specific = scheme === "https" || scheme === "wss"
       ? lookup(vars, "https_proxy")

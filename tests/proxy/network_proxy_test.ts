@@ -1083,18 +1083,36 @@ Deno.test("classifyProxyError leaves direct connections and cancellation to the 
   assert.equal(canceled.code, NetworkError.OperationCanceledError);
 });
 
-Deno.test("systemProxyFactory stops reading the environment once the env permission is revoked", async () => {
-  const script = new URL("../testdata/proxy/env_revoke.ts", import.meta.url);
+/**
+ * Runs a script of `tests/testdata/proxy/` with `--allow-env` and only HTTP_PROXY in its
+ * environment, and returns the JSON it prints.
+ */
+async function runWithProxyEnv(name: string): Promise<unknown> {
+  const script = new URL(`../testdata/proxy/${name}`, import.meta.url);
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-env", "--allow-read", script.pathname],
+    clearEnv: true,
     env: { HTTP_PROXY: "http://127.0.0.1:3128" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
-  assert.deepEqual(JSON.parse(new TextDecoder().decode(stdout)), {
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+Deno.test("systemProxyFactory stops reading the environment once the env permission is revoked", async () => {
+  assert.deepEqual(await runWithProxyEnv("env_revoke.ts"), {
     before: ["http://127.0.0.1:3128"],
     after: [],
+  });
+});
+
+Deno.test("systemProxyFactory() reads the environment at its first query, not on every query", async () => {
+  assert.deepEqual(await runWithProxyEnv("factory_env_once.ts"), {
+    first: ["http://127.0.0.1:3128"],
+    later: ["http://127.0.0.1:3128"], // Deno.env.set() after the first query: not read again
+    fresh: ["http://127.0.0.1:8888"], // a factory made since reads the new value
+    revoked: [], // the permission changed: read again, and unreadable now
   });
 });
