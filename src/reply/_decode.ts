@@ -16,7 +16,7 @@ import { jsonSyntaxError } from "./_json_error.ts";
 export function decodeText(bytes: Uint8Array, contentType: string | null): string {
   const bom = byteOrderMark(bytes);
   if (bom !== undefined) return new TextDecoder(bom).decode(bytes);
-  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1];
+  const charset = charsetOf(contentType ?? "");
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(charset ?? "utf-8");
@@ -35,6 +35,11 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 const UTF8 = new TextDecoder();
+
+/** The `charset` parameter of a Content-Type, or `undefined` when it names none. */
+function charsetOf(contentType: string): string | undefined {
+  return /charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
+}
 
 /** The encoding a body's byte order mark names, or `undefined` when it starts with none. */
 function byteOrderMark(bytes: Uint8Array): string | undefined {
@@ -76,7 +81,7 @@ function describeReply(reply: NonNullable<InvalidJsonError["reply"]>): string {
   if (reply.status >= 400) parts.push(`HTTP ${reply.status} ${reply.statusText}`.trimEnd());
   const type = reply.headers.get("content-type") ?? "";
   // A charset other than UTF-8 is named, even on a JSON type: the body was read as UTF-8.
-  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
+  const charset = charsetOf(type);
   const other = charset !== undefined && !/^utf-?8$/i.test(charset);
   if (type !== "" && (other || !/[/+]json\s*(;|$)/i.test(type))) {
     parts.push(`Content-Type ${JSON.stringify(type)}`);
