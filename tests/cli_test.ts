@@ -755,7 +755,7 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       const again = await runCli(["-v", `${server.url}/validate`], { state });
       assert.equal(again.out, "validated body\n");
       assert.match(again.err, /> if-none-match: "v1"/);
-      assert.match(again.err, /< 304 Not Modified/);
+      assert.match(again.err, /< HTTP\/1\.1 304 Not Modified/);
       assert.match(again.err, /\* cache: revalidated: the server answered 304 Not Modified/);
     });
     await t.step("verbose says why a response is not stored", async () => {
