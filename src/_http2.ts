@@ -92,7 +92,16 @@ async function connectAlpn(
       tcp.close();
       return undefined;
     }
-    return await Deno.startTls(tcp, { hostname, caCerts: trusted, alpnProtocols });
+    try {
+      return await Deno.startTls(tcp, { hostname, caCerts: trusted, alpnProtocols });
+    } catch (error) {
+      try {
+        tcp.close();
+      } catch {
+        // Taken by the TLS connection.
+      }
+      throw error;
+    }
   }
   const connecting = Deno.connectTls({
     hostname,

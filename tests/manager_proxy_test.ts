@@ -640,8 +640,6 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
  * CONNECT with the reply code `rep`, or answers the greeting with `garbage` instead.
  */
 function scriptedSocks(answer: { rep: number } | { garbage: string }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
   const serve = async (conn: Deno.Conn) => {
     const greeting = await readExactly(conn, 2);
     await readExactly(conn, greeting[1]!);
@@ -661,23 +659,7 @@ function scriptedSocks(answer: { rep: number } | { garbage: string }) {
     await readExactly(conn, length + 2);
     await conn.write(new Uint8Array([5, answer.rep, 0, 1, 0, 0, 0, 0, 0, 0]));
   };
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      serve(conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        conn.close();
-      });
-    }
-  })().catch(() => {});
-  return {
-    url: `socks5h://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-    },
-  };
+  return scriptedServer("socks5h", serve);
 }
 
 Deno.test("a SOCKS5 proxy's refusal or a non-SOCKS answer names the proxy, not the target", async (t) => {
@@ -713,8 +695,6 @@ Deno.test("a SOCKS5 proxy's refusal or a non-SOCKS answer names the proxy, not t
  * then closes the connection.
  */
 function scriptedHttpProxy(answer: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
   const serve = async (conn: Deno.Conn) => {
     const buffer = new Uint8Array(4096);
     let head = "";
@@ -725,6 +705,16 @@ function scriptedHttpProxy(answer: string) {
     }
     await conn.write(new TextEncoder().encode(answer));
   };
+  return scriptedServer("http", serve);
+}
+
+/**
+ * A server on loopback that runs `serve` on each connection, then closes it; its URL has
+ * `scheme`.
+ */
+function scriptedServer(scheme: string, serve: (conn: Deno.Conn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
   const accepting = (async () => {
     for await (const conn of listener) {
       conns.add(conn);
@@ -735,7 +725,7 @@ function scriptedHttpProxy(answer: string) {
     }
   })().catch(() => {});
   return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    url: `${scheme}://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     async [Symbol.asyncDispose]() {
       listener.close();
       for (const conn of conns) conn.close();
