@@ -72,11 +72,68 @@ async function maxStreams(conn: Deno.Conn): Promise<number> {
 }
 
 /**
+ * Opens a TLS connection offering `h2` and `http/1.1` (ALPN), or resolves with `undefined` when
+ * `signal` aborts first. Without a client certificate the TCP connect itself is given up on abort
+ * (an address that never answers holds nothing); `Deno.connectTls`, which alone presents one,
+ * cannot be aborted, so its connection is closed when it comes.
+ */
+async function connectAlpn(
+  hostname: string,
+  port: number,
+  caCerts: readonly string[],
+  clientCertificate: { cert: string; key: string } | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Deno.TlsConn | undefined> {
+  const trusted = caCerts.length > 0 ? [...caCerts] : undefined;
+  const alpnProtocols = ["h2", "http/1.1"];
+  if (clientCertificate === undefined) {
+    const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
+    if (signal?.aborted) {
+      tcp.close();
+      return undefined;
+    }
+    try {
+      return await Deno.startTls(tcp, { hostname, caCerts: trusted, alpnProtocols });
+    } catch (error) {
+      try {
+        tcp.close();
+      } catch {
+        // Taken by the TLS connection.
+      }
+      throw error;
+    }
+  }
+  const connecting = Deno.connectTls({
+    hostname,
+    port,
+    caCerts: trusted,
+    alpnProtocols,
+    cert: clientCertificate.cert,
+    key: clientCertificate.key,
+  });
+  if (signal === undefined) return await connecting;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const conn = await Promise.race([connecting, aborted]);
+    if (conn === undefined) connecting.then((late) => late.close(), () => {});
+    return conn;
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/**
  * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
  * `http/1.1`. Resolves with the protocol, `null` when the handshake picks none, or `undefined`
- * when it fails or `signal` aborts (the connection is closed then, the handshake left unfinished).
- * With `onStreams`, an `h2` origin is asked for its SETTINGS too, and `onStreams` is given its
- * SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did not come).
+ * when it fails or `signal` aborts (the connection is closed then, the connect or handshake left
+ * unfinished). With `onStreams`, an `h2` origin is asked for its SETTINGS too, and `onStreams` is
+ * given its SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did
+ * not come).
  */
 export async function _negotiatedProtocol(
   hostname: string,
@@ -100,14 +157,8 @@ export async function _negotiatedProtocol(
   signal?.addEventListener("abort", close);
   try {
     if (signal?.aborted) return undefined;
-    conn = await Deno.connectTls({
-      hostname,
-      port,
-      caCerts: caCerts.length > 0 ? [...caCerts] : undefined,
-      alpnProtocols: ["h2", "http/1.1"],
-      ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
-    });
-    if (signal?.aborted) return undefined;
+    conn = await connectAlpn(hostname, port, caCerts, clientCertificate, signal);
+    if (conn === undefined || signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
     if (alpnProtocol === "h2" && onStreams !== undefined && !signal?.aborted) {
       onStreams(await maxStreams(conn).catch(() => Infinity));

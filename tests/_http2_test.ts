@@ -10,6 +10,7 @@ import {
   mutedH2Server,
   nodeHttp2Server,
   silentServer,
+  unansweredServer,
 } from "./_helpers/h2_servers.ts";
 
 /** Sends `count` GETs to `url` at once and waits for them all, each of which must succeed. */
@@ -52,12 +53,13 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin reached through a proxy t
 
 Deno.test("NetworkAccessManager.close() settles at once while an origin is asked for HTTP/2", async (t) => {
   const servers = {
+    "its TCP connect is never answered": unansweredServer,
     "its TLS handshake hangs": silentServer,
     "it picked h2 and its SETTINGS are awaited": mutedH2Server,
   };
   for (const [name, start] of Object.entries(servers)) {
     await t.step(name, async () => {
-      await using server = start();
+      await using server = await start();
       const manager = new NetworkAccessManager({
         caCerts: [certs.caCert],
         maxConnectionsPerHost: 1,

@@ -387,7 +387,12 @@ Deno.test("a waiting request's HTTP/2 handshake connects only to a host the net 
   // whether it speaks HTTP/2: a connection Deno checks, and prompts for on a terminal.
   await using origin = startOrigin({ tls: true });
   const connected: string[] = [];
-  const connectTls = Deno.connectTls;
+  // The handshake connects with Deno.connect (or Deno.connectTls, with a client certificate).
+  const { connect, connectTls } = Deno;
+  Deno.connect = ((options: Deno.ConnectOptions) => {
+    connected.push(`${options.hostname}:${options.port}`);
+    return connect(options);
+  }) as typeof Deno.connect;
   Deno.connectTls = ((options: Deno.ConnectTlsOptions) => {
     connected.push(`${options.hostname}:${options.port}`);
     return connectTls(options);
@@ -414,6 +419,7 @@ Deno.test("a waiting request's HTTP/2 handshake connects only to a host the net 
       assert.deepEqual(connected, [`127.0.0.1:${origin.port}`]);
     });
   } finally {
+    Deno.connect = connect;
     Deno.connectTls = connectTls;
   }
 });

@@ -304,7 +304,7 @@ Deno.test("cli: status lines as curl prints them: HTTP/1.1 200 OK, HTTP/2 200 an
       /^HTTP\/1\.1 302 Found\r\n(.+\r\n)*\r\nHTTP\/1\.1 200 OK\r\n(.+\r\n)*\r\nat b\n$/,
     );
   });
-  await t.step("-I, -i and -D over HTTP/2: the status code and a space, as curl", async () => {
+  await t.step("-I, -i, -D and -v over HTTP/2: the status code and a space, as curl", async () => {
     const certs = await makeTestCertificates();
     const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
     try {
@@ -324,6 +324,11 @@ Deno.test("cli: status lines as curl prints them: HTTP/1.1 200 OK, HTTP/2 200 an
       assert.match(included.out, /^HTTP\/2 200 \r\n(.+\r\n)*\r\nover h2\n2$/);
       const dumped = await runCli(["--cacert", `${dir}/ca.pem`, "-s", "-D", "-", tls.url]);
       assert.match(dumped.out, /^HTTP\/2 200 \r\n(.+\r\n)*\r\nover h2\n$/);
+      // -v names the version in the request line and the status line, as -i does.
+      const verbose = await runCli(["--cacert", `${dir}/ca.pem`, "-v", tls.url]);
+      assert.equal(verbose.code, 0, verbose.err);
+      assert.match(verbose.err, /^> GET \/ HTTP\/2\n> host: 127\.0\.0\.1:\d+\n(> .+\n)*>\n/m);
+      assert.match(verbose.err, /^< HTTP\/2 200 \n(< .+\n)*<\n/m);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -640,8 +640,6 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
  * CONNECT with the reply code `rep`, or answers the greeting with `garbage` instead.
  */
 function scriptedSocks(answer: { rep: number } | { garbage: string }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
   const serve = async (conn: Deno.Conn) => {
     const greeting = await readExactly(conn, 2);
     await readExactly(conn, greeting[1]!);
@@ -661,23 +659,7 @@ function scriptedSocks(answer: { rep: number } | { garbage: string }) {
     await readExactly(conn, length + 2);
     await conn.write(new Uint8Array([5, answer.rep, 0, 1, 0, 0, 0, 0, 0, 0]));
   };
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      serve(conn).catch(() => {}).finally(() => {
-        conns.delete(conn);
-        conn.close();
-      });
-    }
-  })().catch(() => {});
-  return {
-    url: `socks5h://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) conn.close();
-      await accepting;
-    },
-  };
+  return scriptedServer("socks5h", serve);
 }
 
 Deno.test("a SOCKS5 proxy's refusal or a non-SOCKS answer names the proxy, not the target", async (t) => {
@@ -704,6 +686,82 @@ Deno.test("a SOCKS5 proxy's refusal or a non-SOCKS answer names the proxy, not t
       assert.equal(got.error, code, got.errorString);
       assert.match(got.errorString, new RegExp(`^Proxy ${socks.url} ${words}`));
       assert.ok(!got.errorString.includes(auth.password), got.errorString);
+    });
+  }
+});
+
+/**
+ * An HTTP proxy on loopback that reads a request's head and answers it with `answer` as it is,
+ * then closes the connection.
+ */
+function scriptedHttpProxy(answer: string) {
+  const serve = async (conn: Deno.Conn) => {
+    const buffer = new Uint8Array(4096);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      head += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    await conn.write(new TextEncoder().encode(answer));
+  };
+  return scriptedServer("http", serve);
+}
+
+/**
+ * A server on loopback that runs `serve` on each connection, then closes it; its URL has
+ * `scheme`.
+ */
+function scriptedServer(scheme: string, serve: (conn: Deno.Conn) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serve(conn).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        conn.close();
+      });
+    }
+  })().catch(() => {});
+  return {
+    url: `${scheme}://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) conn.close();
+      await accepting;
+    },
+  };
+}
+
+Deno.test("an HTTP proxy's malformed answer to a forwarded request names the proxy", async (t) => {
+  const cases: [string, string, number][] = [
+    ["not HTTP", "SSH-2.0-OpenSSH_9.6\r\n", NetworkError.ProtocolFailure],
+    ["a bad status line", "HTTP/1.1 abc Weird\r\n\r\n", NetworkError.ProtocolFailure],
+    [
+      "a header line without a colon",
+      "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+      NetworkError.ProtocolFailure,
+    ],
+    [
+      "closed mid-headers",
+      "HTTP/1.1 200 OK\r\nContent-Ty",
+      NetworkError.ProxyConnectionClosedError,
+    ],
+  ];
+  for (const [name, answer, code] of cases) {
+    await t.step(name, async () => {
+      await using proxy = scriptedHttpProxy(answer);
+      await using manager = new NetworkAccessManager({
+        proxy: { type: "http", url: proxy.url, ...auth },
+      });
+      const got = await settle(manager.get("http://origin.test/"));
+      assert.equal(got.error, code, got.errorString);
+      assert.match(got.errorString, new RegExp(`^Proxy ${proxy.url} `));
+      for (const text of [got.errorString, ...got.messages]) {
+        assert.ok(!text.includes(auth.password), text);
+        assert.ok(!text.includes(btoa(`alice:${auth.password}`)), text);
+      }
     });
   }
 });

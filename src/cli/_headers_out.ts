@@ -1,5 +1,5 @@
 /**
- * The status lines and headers the command line prints (`-i`, `-I`, `-D`), as curl prints
+ * The status lines and headers the command line prints (`-i`, `-I`, `-D`, `-v`), as curl prints
  * them: `HTTP/1.1 200 OK`, or `HTTP/2 200 ` (HTTP/2 has no reason phrase; curl ends the status
  * code with a space all the same), one block per response with the redirects followed before
  * the last.
@@ -78,6 +78,16 @@ export class HttpVersions {
   }
 }
 
+/**
+ * A response's status line as curl prints it (without its line end): `HTTP/1.1 200 OK`, or
+ * `HTTP/2 200 ` (HTTP/2 has no reason phrase, and its status code is followed by a space).
+ */
+export function statusLine(version: string, status: number, statusText: string): string {
+  return version === "2"
+    ? `HTTP/2 ${status} `
+    : `HTTP/${version} ${status} ${statusText}`.trimEnd();
+}
+
 /** One response's status line and headers, ending with the empty line. */
 export function headerBlock(
   version: string,
@@ -85,10 +95,7 @@ export function headerBlock(
   statusText: string,
   headers: Headers,
 ): string {
-  // As curl: HTTP/2 has no reason phrase, and its status code is followed by a space.
-  const lines = [
-    version === "2" ? `HTTP/2 ${status} ` : `HTTP/${version} ${status} ${statusText}`.trimEnd(),
-  ];
+  const lines = [statusLine(version, status, statusText)];
   for (const [name, value] of headers) lines.push(`${name}: ${value}`);
   return lines.join("\r\n") + "\r\n\r\n";
 }

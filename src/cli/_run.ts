@@ -18,7 +18,7 @@ import {
   systemProxyFactory,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
-import { HttpVersions } from "./_headers_out.ts";
+import { HttpVersions, statusLine } from "./_headers_out.ts";
 import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText } from "./_request.ts";
@@ -31,6 +31,18 @@ import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
 import { PROXY_VARIABLES } from "../proxy/system_proxy.ts";
+
+/**
+ * -v: a request's lines, as curl prints them: `> GET /path HTTP/1.1`, its `host` (which `fetch`
+ * sends from the URL when the request has none), its headers (credentials hidden), and `>`.
+ */
+function requestLines(hop: Hop, version: string): string {
+  const { url, method, requestHeaders } = hop;
+  const lines = [`> ${method} ${url.pathname}${url.search} HTTP/${version}`];
+  if (!requestHeaders.has("host")) lines.push(`> host: ${url.host}`);
+  for (const [name, value] of requestHeaders) lines.push(`> ${name}: ${redact(name, value)}`);
+  return [...lines, ">"].join("\n");
+}
 
 /**
  * Runs the command line with parsed arguments and resolves with the exit code. `stderr` takes
@@ -142,9 +154,10 @@ export async function run(
     throw new Exit(EXIT_CODES.usage, (error as Error).message, true);
   }
   await using _closing = manager;
-  // The versions of status lines (-i, -I, -D, -w %{http_version}): https origins are asked in
-  // a TLS handshake of their own, only when one is printed.
+  // The versions of status lines (-i, -I, -D, -v, -w %{http_version}): https origins are asked
+  // in a TLS handshake of their own, only when one is printed.
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
+    settings.verbose ||
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
   const versions = new HttpVersions(
     printsVersion && (proxy === undefined || proxy.type === "none") && !settings.offline,
@@ -173,25 +186,28 @@ export async function run(
     const list = hops.get(exchange.reply) ?? [];
     list.push(hop);
     hops.set(exchange.reply, list);
-    if (settings.verbose) {
-      const target = exchange.url;
-      const lines = [`> ${exchange.method} ${target.pathname}${target.search} (${target.origin})`];
-      for (const [name, value] of exchange.headers) lines.push(`> ${name}: ${redact(name, value)}`);
-      verbose(lines.join("\n"));
-    }
+    // -v: the request's lines, as curl's, name the HTTP version spoken to the origin, which an
+    // https origin is asked while the request goes out.
+    const version = settings.verbose ? versions.of(hop.url) : undefined;
     // The body goes as its bytes, with a Content-Length as curl sends it (a stream would go
     // chunked, which servers such as object stores refuse with 411 Length Required); stdin of
     // -T - goes as it is read, chunked, as curl sends it.
-    const response = settings.connectTimeout === undefined
-      ? await next(exchange)
-      : await headersWithin(next(exchange), settings.connectTimeout, exchange.url);
+    const sending = settings.connectTimeout === undefined
+      ? next(exchange)
+      : headersWithin(next(exchange), settings.connectTimeout, exchange.url);
+    if (version !== undefined) {
+      // Awaited below: a failure meanwhile is not unhandled.
+      sending.catch(() => {});
+      verbose(requestLines(hop, await version));
+    }
+    const response = await sending;
     hop.status = response.status;
     hop.statusText = response.statusText;
     hop.responseHeaders = new Headers(response.headers);
-    if (settings.verbose) {
-      const lines = [`< ${response.status} ${response.statusText}`.trimEnd()];
+    if (version !== undefined) {
+      const lines = [`< ${statusLine(await version, response.status, response.statusText)}`];
       for (const [name, value] of response.headers) lines.push(`< ${name}: ${value}`);
-      verbose(lines.join("\n"));
+      verbose([...lines, "<"].join("\n"));
     }
     return response;
   };

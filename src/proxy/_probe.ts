@@ -234,7 +234,8 @@ function isTimeout(error: unknown, lower: string): boolean {
  * proxy failures become `ProxyConnectionRefusedError` (101), `ProxyConnectionClosedError`
  * (102), `ProxyNotFoundError` (103), `ProxyTimeoutError` (104),
  * `ProxyAuthenticationRequiredError` (105) or `UnknownProxyError` (199); failures of the
- * target reported through the proxy keep their target codes. Deno reports a dead proxy with
+ * target reported through the proxy keep their target codes; a malformed answer to a request
+ * forwarded by an HTTP proxy stays `ProtocolFailure` (399), told as the proxy's. Deno reports a dead proxy with
  * the same words as a dead target, so where the words do not settle it the proxy's address
  * is probed (see {@linkcode probeProxy}). Messages name the proxy without credentials.
  *
@@ -365,7 +366,18 @@ export async function classifyProxyError(
       `Proxy ${label} closed the connection before the reply began (${text})`,
     );
   }
-  return redacted(classifyError(error, target, "connect"));
+  const classified = classifyError(error, target, "connect");
+  if (
+    classified.code === NetworkError.ProtocolFailure && !socks && target.protocol === "http:"
+  ) {
+    // A forwarded request's answer is the proxy's bytes: it is not an HTTP proxy, or it passed
+    // on an answer it could not make sense of.
+    return make(
+      NetworkError.ProtocolFailure,
+      `Proxy ${label} answered the request for ${target.host} with a malformed response (${text})`,
+    );
+  }
+  return redacted(classified);
 }
 
 /**

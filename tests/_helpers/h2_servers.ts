@@ -1,7 +1,7 @@
 /**
  * https servers on loopback for the HTTP/2 tests: one that speaks HTTP/2 (as `Deno.serve` does
- * with TLS), one that speaks HTTP/1.1 only, and one that never answers, with the certificates
- * they present.
+ * with TLS), one that speaks HTTP/1.1 only, one that never answers and one whose connects never
+ * complete, with the certificates they present.
  */
 
 import http2 from "node:http2";
@@ -90,6 +90,24 @@ export function silentServer(): TestServer {
       for (const conn of conns) conn.close();
       listener.close();
       await accepting;
+    },
+  };
+}
+
+/**
+ * A listener on loopback whose connects never complete: its accept queue holds one connection
+ * (`tcpBacklog: 0`), which one connection of its own fills and nothing accepts, so Linux drops
+ * every further SYN, as a host that drops SYNs does. Disposing of it closes both.
+ */
+export async function unansweredServer(): Promise<TestServer> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, tcpBacklog: 0 });
+  const filler = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  return {
+    url: `https://127.0.0.1:${listener.addr.port}/`,
+    [Symbol.asyncDispose]() {
+      filler.close();
+      listener.close();
+      return Promise.resolve();
     },
   };
 }
