@@ -49,8 +49,11 @@ export interface WriterSpec {
   metaSize: number;
   /** The largest entry (body plus metadata) the cache accepts. */
   limit: number;
-  /** Called after an entry of body generation `generation` was published. */
-  published(generation: string): Promise<void>;
+  /**
+   * Called after an entry of body generation `generation` was published; resolves with whether
+   * the entry stays (eviction removes one that does not fit in what the cache has left).
+   */
+  published(generation: string): Promise<boolean>;
 }
 
 /** Where a cache keeps its entries: a few primitive operations, in memory or in KV. */
@@ -198,11 +201,15 @@ export class CacheCore<S extends StoredEntry> {
     }
   }
 
-  /** Evicts down to 90% of `maxSize` when over it, keeping the entry just written. */
-  async #afterPublish(keep: string): Promise<void> {
-    if (this.#closed) return;
-    if (await this.#backend.size() > this.#maxSize) await this.#evict(keep);
+  /**
+   * Evicts when over `maxSize` (see {@linkcode #evict}), the entry just written last; resolves
+   * with whether that entry stays.
+   */
+  async #afterPublish(keep: string): Promise<boolean> {
+    if (this.#closed) return true;
+    const kept = await this.#backend.size() > this.#maxSize ? await this.#evict(keep) : true;
     await this.#backend.afterPublish();
+    return kept;
   }
 
   async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
@@ -215,8 +222,7 @@ export class CacheCore<S extends StoredEntry> {
       const size = old.bodySize + _metaSize({ ...fields, url: old.url, variant: old.variant });
       const updated = { ...old, ...fields, size, lastAccess: this.#clock() };
       if (await this.#backend.replace(stored, updated)) {
-        await this.#afterPublish(old.generation);
-        return true;
+        return await this.#afterPublish(old.generation);
       }
     }
     return false;
@@ -261,21 +267,35 @@ export class CacheCore<S extends StoredEntry> {
 
   /**
    * Drops expired entries; when still over `maxSize`, evicts least recently used ones down to
-   * 90% of it, the entry holding generation `keep` last.
+   * 90% of it, the entry holding generation `keep` last. Resolves with whether that entry stays.
+   *
+   * The size may count entries this cache cannot evict (a newer format's, in a database several
+   * versions share): what is left of `maxSize` after them is this cache's room. Eviction frees
+   * only what brings the size within `maxSize`: down to 90% of it when this cache's other
+   * entries can make that room, down to `maxSize` itself when they cannot. When even all of
+   * them could not, nothing is evicted (they would go for no gain, and every later store would
+   * empty the cache again); the entry `keep` alone is removed, since it does not fit.
    */
-  async #evict(keep?: string): Promise<void> {
+  async #evict(keep?: string): Promise<boolean> {
     const live = await this.#liveList();
     let size = await this.#backend.size();
-    if (size <= this.#maxSize) return;
+    if (size <= this.#maxSize) return true;
+    const kept = live.find((s) => s.entry.generation === keep);
+    const others = live.filter((s) => s !== kept).sort((a, b) => _evictionOrder(a.entry, b.entry));
+    // What evicting every other entry leaves: the entry kept, and what this cache cannot evict.
+    const floor = others.reduce((rest, s) => rest - s.entry.size, size);
+    if (floor > this.#maxSize) {
+      return kept === undefined || !(await this.#backend.remove(kept));
+    }
     const target = _evictionTarget(this.#maxSize);
-    const last = (s: S) => s.entry.generation === keep ? 1 : 0;
-    live.sort((a, b) => last(a) - last(b) || _evictionOrder(a.entry, b.entry));
-    for (const stored of live) {
-      if (size <= target) break;
+    const goal = floor <= target ? target : this.#maxSize;
+    for (const stored of others) {
+      if (size <= goal) break;
       await this.#backend.remove(stored);
       // Read again, not counted down: other caches on the database may be evicting too.
       size = await this.#backend.size();
     }
+    return true;
   }
 
   async expire(): Promise<number> {

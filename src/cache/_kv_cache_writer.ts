@@ -39,7 +39,8 @@ export interface _WriterContext {
   reconcileSize(): Promise<number>;
   /** Retires the body an entry held, once the entry no longer references it. */
   retire(generation: string): Promise<void>;
-  published(generation: string): Promise<void>;
+  /** Resolves with whether the entry published stays (see `WriterSpec`). */
+  published(generation: string): Promise<boolean>;
   done(): void;
 }
 
@@ -255,11 +256,11 @@ export class _KvCacheWriter implements CacheWriter {
           }
         }
         try {
-          await this.#context.published(this.#generation);
+          return await this.#context.published(this.#generation);
         } catch {
           // Eviction is retried by the next publication or expire().
+          return true;
         }
-        return true;
       }
       if (this.#generationStamp !== null) {
         const mine = await get(generationKey);

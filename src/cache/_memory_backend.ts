@@ -130,8 +130,7 @@ export class MemoryBackend implements CacheBackend<Stored> {
           generation,
         });
         this.#set({ entry, chunks });
-        await spec.published(generation);
-        return true;
+        return await spec.published(generation);
       },
       abort: (): Promise<void> => {
         if (state !== "committed") {

@@ -69,7 +69,10 @@ export interface KvCacheOptions {
    * The size in bytes (bodies plus metadata) the cache stays under; least recently used
    * entries are evicted down to 90% of it, and an entry larger than three quarters of it is
    * not stored. The size counts the entries of every version sharing the database (see
-   * `cacheSize()`); this version evicts its own entries only.
+   * `cacheSize()`); this version evicts its own entries only, and only as many as bring the size
+   * within `maxSize`. When a newer version's entries leave too little room for an entry, that
+   * entry is not stored (`insert()` and `commit()` return `false`) and no other is evicted for
+   * it.
    *
    * @default {52428800}
    */

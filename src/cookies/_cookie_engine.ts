@@ -452,16 +452,25 @@ export class _CookieEngine implements CookieJar {
 
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     const init = normalizeInit(cookie, "insert cookie", true);
-    const existing = await this.#store.get(init.domain, init.path, init.name);
-    return await this.#store.store(this.#record(init, existing));
+    let made: _StoredCookie | undefined;
+    const changed = await this.#store.putWith(
+      init,
+      (existing) => made = this.#record(init, existing),
+    );
+    // Changed: `made` is what was written; an expired cookie removed the one it replaced.
+    return changed && !_isExpired(made!, this.#clock());
   }
 
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     const init = normalizeInit(cookie, "update cookie", true);
-    const existing = await this.#store.get(init.domain, init.path, init.name);
-    if (existing === undefined || _isExpired(existing, this.#clock())) return false;
-    await this.#store.store(this.#record(init, existing));
-    return true;
+    // Decided on the cookie as the write finds it: one deleted meanwhile is not brought back.
+    return await this.#store.putWith(
+      init,
+      (existing) =>
+        existing === undefined || _isExpired(existing, this.#clock())
+          ? null
+          : this.#record(init, existing),
+    );
   }
 
   #record(
@@ -491,11 +500,8 @@ export class _CookieEngine implements CookieJar {
     cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">,
   ): Promise<boolean> {
     const init = normalizeInit(cookie as NetworkCookieInit, "delete cookie", false);
-    const existing = await this.#store.get(init.domain, init.path, init.name);
-    if (existing === undefined) return false;
-    const expired = _isExpired(existing, this.#clock());
-    await this.#store.remove(init.domain, init.path, init.name);
-    return !expired;
+    const removed = await this.#store.remove(init.domain, init.path, init.name);
+    return removed !== undefined && !_isExpired(removed, this.#clock());
   }
 
   async allCookies(): Promise<NetworkCookie[]> {

@@ -20,6 +20,16 @@ export interface _StoredCookie extends NetworkCookie {
   seq: number;
 }
 
+/** A cookie's identity: its domain, path and name. */
+export type _CookieId = Pick<NetworkCookie, "domain" | "path" | "name">;
+
+/**
+ * What {@linkcode _CookieStore.putWith} makes of a cookie's record as it read it (`undefined`:
+ * there is none): the record to store (an expired one removes the cookie), or `null` to change
+ * nothing.
+ */
+export type _MakeRecord = (current: _StoredCookie | undefined) => _StoredCookie | null;
+
 /** Limits and clock of a store. */
 export interface _StoreLimits {
   clock: Clock;
@@ -69,7 +79,7 @@ export function _isExpired(c: Pick<NetworkCookie, "expires">, now: number): bool
 }
 
 /** Whether two records are the same cookie (domain, path and name). */
-export function _isSameCookie(a: NetworkCookie, b: NetworkCookie): boolean {
+export function _isSameCookie(a: _CookieId, b: _CookieId): boolean {
   return a.domain === b.domain && a.path === b.path && a.name === b.name;
 }
 
@@ -174,8 +184,23 @@ export abstract class _CookieStore extends Store {
    * it from being stored (its domain's records are of a format it does not write).
    */
   abstract put(cookie: _StoredCookie): Promise<boolean>;
-  /** Removes one record; true when it existed. */
-  abstract remove(domain: string, path: string, name: string): Promise<boolean>;
+  /**
+   * Stores what `make` makes of the record of cookie `id`, read and written as one step: no
+   * write of another jar or process comes between the record `make` is given and the write (a
+   * store in KV checks the version it read, and calls `make` again when another write came
+   * first). A record that has expired removes the cookie; one the store cannot hold, and a
+   * domain whose records are of a format the store does not write, change nothing. Evicts
+   * beyond the limits as `put` does.
+   *
+   * @returns Whether the store changed; then the last call of `make` made what was written.
+   */
+  abstract putWith(id: _CookieId, make: _MakeRecord): Promise<boolean>;
+  /**
+   * Removes one record, checked against the version read as `putWith` is.
+   *
+   * @returns The record removed, or `undefined` when there was none.
+   */
+  abstract remove(domain: string, path: string, name: string): Promise<_StoredCookie | undefined>;
   /**
    * Removes the records of the names of `cookies` (records a lookup found expired at `now`)
    * that are still expired at `now`: a cookie of one of those names stored since the lookup

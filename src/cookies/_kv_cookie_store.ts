@@ -33,36 +33,30 @@
  */
 
 import { _keyBytes, _retryLocked, commitCounted, MAX_KEY_BYTES } from "../_kv.ts";
-import { decodeRecord, encodeRecord, isNewerRecord, recordSize } from "../_kv_record.ts";
+import { isNewerRecord } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
 import {
+  type _CookieId,
   _CookieStore,
   _evictionOrder,
   _isExpired,
   _isSameCookie,
   _isStoredCookie,
-  _publicCookie,
+  type _MakeRecord,
   _purgeTarget,
   type _StoredCookie,
   type _StoreLimits,
 } from "./_cookie_store.ts";
+import {
+  _decodePart,
+  _encodeBundle,
+  _encodeFitting,
+  _record,
+  _recordFits,
+  _unchangedSince,
+} from "./_kv_cookie_bundle.ts";
 
-/** The largest KV value. */
-const MAX_VALUE = 65536;
-/** The most bytes one atomic operation writes (keys and values). */
-const MAX_MUTATION_BYTES = 819200;
-/**
- * The most parts a bundle can have: all of them are written by one atomic operation, and any
- * two consecutive parts together hold more than one value's room (the first cookie of the
- * later one did not fit in the earlier one). A first part that claims more is corrupt.
- */
-const MAX_PARTS = 2 * Math.ceil(MAX_MUTATION_BYTES / MAX_VALUE) + 1;
-/**
- * The most bytes the parts of one bundle take: what one atomic write holds, less room for the
- * parts' keys, the counts and the check that go with them.
- */
-const MAX_BUNDLE_BYTES = MAX_MUTATION_BYTES - 64 * 1024;
 /** Keys per `getMany` (the KV limit). */
 const READ_BATCH = 10;
 /** Deletions per atomic operation. */
@@ -77,30 +71,6 @@ const DECODED_BUNDLES = 4096;
 /** Request hosts whose bundle keys (and, for a file database, last cookies found) are kept. */
 const HOST_KEYS = 4096;
 const U64 = 1n << 64n;
-const ENCODER = new TextEncoder();
-/** The bytes a part has for its cookies: a value, less the envelope (header, tag, part count). */
-const PART_ROOM = MAX_VALUE - recordSize({ tag: crypto.randomUUID(), parts: 999999, cookies: [] });
-/** A number whose JSON is as long as any number's (24 characters). */
-const LONGEST_NUMBER = -2.2250738585072014e-308;
-/**
- * The most bytes a stored cookie's fields other than name, value, domain and path take in a
- * part: its JSON with those four empty, every number at its longest, and a comma.
- */
-const RECORD_FIELD_BYTES = JSON.stringify({
-  name: "",
-  value: "",
-  domain: "",
-  path: "",
-  expires: LONGEST_NUMBER,
-  secure: false,
-  httpOnly: false,
-  hostOnly: false,
-  creationTime: LONGEST_NUMBER,
-  lastAccessTime: LONGEST_NUMBER,
-  sameSite: "strict",
-  seq: LONGEST_NUMBER,
-}).length + 1;
-
 /** A change as the unsigned 64-bit addend of a KV `sum` (which wraps around). */
 function u64(delta: number): bigint {
   return ((BigInt(delta) % U64) + U64) % U64;
@@ -119,14 +89,7 @@ interface UpdateOptions {
   attempts?: number;
   counted?: number;
   also?: (op: Deno.AtomicOperation) => void;
-  fit?: _StoredCookie;
-}
-
-/** One decoded bundle part. */
-interface Part {
-  tag: string;
-  parts: number;
-  cookies: _StoredCookie[];
+  fit?: _CookieId;
 }
 
 /** A domain's bundle as read: the version of its first part, its parts, its cookies. */
@@ -138,87 +101,6 @@ interface Bundle {
   cookies: _StoredCookie[];
   /** A part is of a newer format: the bundle is read as empty, and never written. */
   newer?: true;
-}
-
-function record(c: _StoredCookie): _StoredCookie {
-  return { ..._publicCookie(c), seq: c.seq };
-}
-
-function decodePart(value: unknown, domain: string): Part | null {
-  const decoded = decodeRecord(value);
-  if (decoded === null || decoded.rest.length !== 0) return null;
-  const parsed = decoded.meta;
-  if (typeof parsed !== "object" || parsed === null) return null;
-  const { tag, parts, cookies } = parsed as Record<string, unknown>;
-  if (typeof tag !== "string" || !Array.isArray(cookies)) return null;
-  if (
-    parts !== undefined &&
-    !(Number.isInteger(parts) && (parts as number) >= 1 && (parts as number) <= MAX_PARTS)
-  ) return null;
-  const valid = cookies.filter((c): c is _StoredCookie =>
-    _isStoredCookie(c) && c.domain === domain
-  );
-  return { tag, parts: (parts as number | undefined) ?? 1, cookies: valid };
-}
-
-/** Splits cookies into the bytes of bundle parts, each within the KV value limit. */
-function encodeBundle(cookies: _StoredCookie[]): Uint8Array[] {
-  const tag = crypto.randomUUID();
-  const groups: _StoredCookie[][] = [[]];
-  let size = 0;
-  // Room for the envelope of a part: header, tag, part count, brackets and commas.
-  const room = PART_ROOM;
-  for (const c of cookies) {
-    const stored = record(c);
-    const bytes = ENCODER.encode(JSON.stringify(stored)).length + 1;
-    if (bytes > room) {
-      throw new RangeError(`Cannot store cookie '${c.name}': it is larger than a KV value`);
-    }
-    if (size + bytes > room) {
-      groups.push([]);
-      size = 0;
-    }
-    groups.at(-1)!.push(stored);
-    size += bytes;
-  }
-  return groups.map((group, i) =>
-    encodeRecord(i === 0 ? { tag, parts: groups.length, cookies: group } : { tag, cookies: group })
-  );
-}
-
-/**
- * Encodes `cookies` as bundle parts that one atomic write can store: when they take more than
- * {@linkcode MAX_BUNDLE_BYTES}, cookies other than `keep` go in eviction order (expired first,
- * then least recently used) until the rest fit.
- */
-function encodeFitting(
-  cookies: _StoredCookie[],
-  keep: _StoredCookie,
-  now: number,
-): { cookies: _StoredCookie[]; parts: Uint8Array[] } {
-  let parts = encodeBundle(cookies);
-  let bytes = parts.reduce((sum, part) => sum + part.length, 0);
-  if (bytes <= MAX_BUNDLE_BYTES) return { cookies, parts };
-  const victims = cookies.filter((c) => !_isSameCookie(c, keep)).sort(_evictionOrder(now));
-  while (bytes > MAX_BUNDLE_BYTES && victims.length > 0) {
-    // Enough victims to cover the excess, then encode again: a part may end with unused room.
-    const gone = new Set<_StoredCookie>();
-    for (let excess = bytes - MAX_BUNDLE_BYTES; excess > 0 && victims.length > 0;) {
-      const victim = victims.shift()!;
-      gone.add(victim);
-      excess -= ENCODER.encode(JSON.stringify(record(victim))).length + 1;
-    }
-    cookies = cookies.filter((c) => !gone.has(c));
-    parts = encodeBundle(cookies);
-    bytes = parts.reduce((sum, part) => sum + part.length, 0);
-  }
-  return { cookies, parts };
-}
-
-/** Whether `now` is the record `then` was: the same cookie, not set again or used since. */
-function unchangedSince(then: _StoredCookie, now: _StoredCookie): boolean {
-  return _isSameCookie(then, now) && then.value === now.value &&
-    then.expires === now.expires && then.lastAccessTime === now.lastAccessTime;
 }
 
 /** Cookie records in Deno KV, one bundle per domain. */
@@ -271,12 +153,7 @@ export class _KvCookieStore extends _CookieStore {
 
   /** Whether the domain's keys, and a record of the cookie in one KV value, are short enough. */
   override holds(name: string, value: string, domain: string, path: string): boolean {
-    if (!this.keeps(domain)) return false;
-    // JSON strings of the four: quotes and escapes (at most 6 bytes per UTF-16 unit).
-    const text = name.length + value.length + domain.length + path.length;
-    if (6 * text + 8 + RECORD_FIELD_BYTES <= PART_ROOM) return true;
-    const bytes = ENCODER.encode(JSON.stringify([name, value, domain, path])).length;
-    return bytes + RECORD_FIELD_BYTES <= PART_ROOM;
+    return this.keeps(domain) && _recordFits(name, value, domain, path);
   }
 
   #fits(site: string, domain: string): boolean {
@@ -334,7 +211,7 @@ export class _KvCookieStore extends _CookieStore {
   ): Promise<Bundle> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (head.versionstamp === null) return { site, domain, head, parts: 0, cookies: [] };
-      const first = decodePart(head.value, domain);
+      const first = _decodePart(head.value, domain);
       if (first === null && isNewerRecord(head.value)) {
         return { site, domain, head, parts: 0, cookies: [], newer: true };
       }
@@ -350,7 +227,7 @@ export class _KvCookieStore extends _CookieStore {
       if (rest.some((item) => isNewerRecord(item.value))) {
         return { site, domain, head, parts: 0, cookies: [], newer: true };
       }
-      const parts = rest.map((item) => decodePart(item.value, domain));
+      const parts = rest.map((item) => _decodePart(item.value, domain));
       if (parts.every((part) => part?.tag === first.tag)) {
         return {
           site,
@@ -467,8 +344,8 @@ export class _KvCookieStore extends _CookieStore {
       const { cookies: after, parts } = changed.length === 0
         ? { cookies: changed, parts: [] }
         : options.fit === undefined
-        ? { cookies: changed, parts: encodeBundle(changed) }
-        : encodeFitting(changed, options.fit, this.limits.clock());
+        ? { cookies: changed, parts: _encodeBundle(changed) }
+        : _encodeFitting(changed, options.fit, this.limits.clock());
       const delta = after.length - bundle.cookies.length - (options.counted ?? 0);
       const result = await this.#commit((op) => {
         if (delta !== 0) {
@@ -561,18 +438,26 @@ export class _KvCookieStore extends _CookieStore {
     return (await this.#listBundles([...this.#prefix, "d", site])).flatMap((b) => b.cookies);
   }
 
-  async put(cookie: _StoredCookie): Promise<boolean> {
-    if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
-    const value = record(cookie);
-    const result = await this.#update(cookie.domain, (cookies) => {
-      const others = cookies.filter((c) => !_isSameCookie(c, value));
-      return [...others, value];
-    }, { fit: value });
-    // `null`: the bundle is of a newer format, which is never written.
+  put(cookie: _StoredCookie): Promise<boolean> {
+    return this.putWith(cookie, () => cookie);
+  }
+
+  async putWith(id: _CookieId, make: _MakeRecord): Promise<boolean> {
+    if (!this.keeps(id.domain)) return false;
+    const result = await this.#update(id.domain, (cookies) => {
+      const others = cookies.filter((c) => !_isSameCookie(c, id));
+      const current = cookies.find((c) => _isSameCookie(c, id));
+      const made = make(current === undefined ? undefined : { ...current });
+      if (made === null) return null;
+      if (_isExpired(made, this.limits.clock())) {
+        return others.length === cookies.length ? null : others;
+      }
+      if (!_recordFits(made.name, made.value, made.domain, made.path)) return null;
+      return [...others, _record(made)];
+    }, { fit: id });
+    // `null`: nothing changed, or the bundle is of a newer format, which is never written.
     if (result === null) return false;
-    if (result.after.length > result.before.length) {
-      await this.#evict(_siteOf(cookie.domain), value);
-    }
+    if (result.after.length > result.before.length) await this.#evict(_siteOf(id.domain), id);
     return true;
   }
 
@@ -582,7 +467,7 @@ export class _KvCookieStore extends _CookieStore {
   }
 
   /** Evicts least recently used cookies of `site`, then of the jar, beyond the limits. */
-  async #evict(site: string, keep: _StoredCookie): Promise<void> {
+  async #evict(site: string, keep: _CookieId): Promise<void> {
     const { maxCookiesPerDomain, maxCookies } = this.limits;
     if (await this.#count(this.#siteKey(site)) > maxCookiesPerDomain) {
       await this.#evictFrom([...this.#prefix, "d", site], maxCookiesPerDomain, keep);
@@ -592,7 +477,7 @@ export class _KvCookieStore extends _CookieStore {
     }
   }
 
-  async #evictFrom(prefix: Deno.KvKey, limit: number, keep: _StoredCookie): Promise<void> {
+  async #evictFrom(prefix: Deno.KvKey, limit: number, keep: _CookieId): Promise<void> {
     const cookies = (await this.#listBundles(prefix)).flatMap((bundle) => bundle.cookies);
     if (cookies.length <= limit) {
       // The count drifted (a removed corrupt bundle, a foreign value): count again.
@@ -608,7 +493,7 @@ export class _KvCookieStore extends _CookieStore {
     for (const [domain, gone] of byDomain) {
       // Only as listed: a cookie set or used since (by another jar) is no longer the one chosen.
       await this.#update(domain, (current) => {
-        const kept = current.filter((c) => !gone.some((v) => unchangedSince(v, c)));
+        const kept = current.filter((c) => !gone.some((v) => _unchangedSince(v, c)));
         return kept.length === current.length ? null : kept;
       });
     }
@@ -673,12 +558,14 @@ export class _KvCookieStore extends _CookieStore {
     }
   }
 
-  async remove(domain: string, path: string, name: string): Promise<boolean> {
+  async remove(domain: string, path: string, name: string): Promise<_StoredCookie | undefined> {
+    let removed: _StoredCookie | undefined;
     const result = await this.#update(domain, (cookies) => {
-      const kept = cookies.filter((c) => !(c.path === path && c.name === name));
-      return kept.length === cookies.length ? null : kept;
+      removed = cookies.find((c) => c.path === path && c.name === name);
+      return removed === undefined ? null : cookies.filter((c) => c !== removed);
     });
-    return result !== null;
+    // Written: the last call of the change is the one committed.
+    return result === null ? undefined : removed;
   }
 
   async removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void> {
@@ -765,7 +652,7 @@ export class _KvCookieStore extends _CookieStore {
       for (let i = 0; i < old.length; i += 100) {
         const batch = old.slice(i, i + 100);
         await this.#update(domain, (cookies) => {
-          const moved = batch.map((entry) => record(entry.value));
+          const moved = batch.map((entry) => _record(entry.value));
           return [...cookies.filter((c) => !moved.some((m) => _isSameCookie(m, c))), ...moved];
         }, {
           counted: batch.length,

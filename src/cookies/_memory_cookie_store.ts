@@ -2,10 +2,12 @@
 
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
+  type _CookieId,
   _CookieStore,
   _evictionOrder,
   _isExpired,
   _isSameCookie,
+  type _MakeRecord,
   _purgeTarget,
   type _StoredCookie,
   type _StoreLimits,
@@ -113,6 +115,16 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(true);
   }
 
+  putWith(id: _CookieId, make: _MakeRecord): Promise<boolean> {
+    const current = this.#index(id.domain, false)?.get(idOf(id.path, id.name));
+    const made = make(current === undefined ? undefined : { ...current });
+    if (made === null) return Promise.resolve(false);
+    if (_isExpired(made, this.limits.clock())) {
+      return Promise.resolve(this.#delete(id.domain, id.path, id.name));
+    }
+    return this.put(made);
+  }
+
   #evict(site: string, keep: _StoredCookie): void {
     const order = _evictionOrder(this.limits.clock());
     const isKept = (c: _StoredCookie) => _isSameCookie(c, keep);
@@ -148,8 +160,10 @@ export class _MemoryCookieStore extends _CookieStore {
     return true;
   }
 
-  remove(domain: string, path: string, name: string): Promise<boolean> {
-    return Promise.resolve(this.#delete(domain, path, name));
+  remove(domain: string, path: string, name: string): Promise<_StoredCookie | undefined> {
+    const found = this.#index(domain, false)?.get(idOf(path, name));
+    if (found !== undefined) this.#delete(domain, path, name);
+    return Promise.resolve(found);
   }
 
   removeExpired(cookies: readonly _StoredCookie[], now: number): Promise<void> {

@@ -305,7 +305,9 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   }
 
   /**
-   * Replaces the cookie with the same domain, path and name, if any.
+   * Replaces the cookie with the same domain, path and name, if any: decided by the checked
+   * write itself, so a cookie another jar or process deleted meanwhile is not brought back, and
+   * a domain whose cookies a newer version sharing the database keeps is left as it is (false).
    *
    * @param cookie The cookie.
    * @returns True when a cookie was replaced.
@@ -320,7 +322,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * Removes the cookie with the same domain, path and name.
    *
    * @param cookie Which cookie.
-   * @returns True when a cookie was removed.
+   * @returns True when this call removed a cookie that had not expired (not when another jar
+   *   or process removed it first).
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    */
   async deleteCookie(

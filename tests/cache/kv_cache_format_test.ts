@@ -315,3 +315,59 @@ Deno.test("KvCache evicts its own entries against a size that counts a newer for
     const size = await cache.cacheSize();
     assert.ok(size <= 10_000 && size > 6000, `${size} counts both versions' entries`);
   }));
+
+Deno.test("KvCache skips a store a newer format's records leave no room for, and keeps its entries", () =>
+  onKvFile(10_000, async (kv, cache, time) => {
+    const urls = [0, 1, 2, 3].map((i) => `https://example.com/${i}`);
+    for (const url of urls.slice(0, 2)) {
+      time.advance(1000);
+      assert.equal(await cache.insert(meta(url), [pattern(1, 1500)]), true);
+    }
+    const mine = (await cache.metaData(urls[0]!))!.size + (await cache.metaData(urls[1]!))!.size;
+    // A later version's entries alone are over maxSize: what they count is theirs to evict.
+    const later = [...PREFIX, "e", "https://example.com/later", ""];
+    await kv.atomic().set(later, newerRecord({ url: "https://example.com/later", size: 12_000 }))
+      .sum([...PREFIX, "n"], 12_000n).commit();
+    for (const url of urls.slice(2)) {
+      time.advance(1000);
+      const stored = await cache.insert(meta(url), [pattern(2, 1500)]);
+      for (const kept of urls.slice(0, 2)) {
+        const entry = await cache.metaData(kept);
+        assert.ok(entry, `${kept} is kept, not evicted for a store that cannot fit`);
+        assert.deepEqual(await bodyOf(cache, entry), pattern(1, 1500));
+      }
+      assert.equal(stored, false, `${url} is not stored`);
+      assert.equal(await cache.metaData(url), null, `${url} left no entry`);
+      assert.equal(await cache.cacheSize(), 12_000 + mine, "nothing added, nothing lost");
+    }
+    // Evicting this version's entries cannot bring the size within maxSize: expire() keeps them.
+    assert.equal(await cache.expire(), 12_000 + mine);
+    assert.ok(await cache.metaData(urls[0]!), "kept by expire()");
+    // Once the later version made room, this version stores again.
+    await kv.atomic().delete(later).sum([...PREFIX, "n"], (1n << 64n) - 12_000n).commit();
+    assert.equal(await cache.insert(meta(urls[2]!), [pattern(2, 1500)]), true);
+    assert.ok(await cache.metaData(urls[2]!));
+  }));
+
+Deno.test("KvCache evicts no more of its entries than bring a newer format's share within maxSize", () =>
+  onKvFile(10_000, async (kv, cache, time) => {
+    // A later version's 8,800 bytes leave this version 1,200: the 90% target is out of reach.
+    const later = [...PREFIX, "e", "https://example.com/later", ""];
+    await kv.atomic().set(later, newerRecord({ url: "https://example.com/later", size: 8_800 }))
+      .sum([...PREFIX, "n"], 8_800n).commit();
+    const urls = [0, 1, 2, 3, 4].map((i) => `https://example.com/${i}`);
+    for (const url of urls) {
+      time.advance(1000);
+      assert.equal(await cache.insert(meta(url), [pattern(1, 200)]), true);
+    }
+    const newest = await cache.metaData(urls[4]!);
+    assert.ok(newest, "the entry just stored stays");
+    const each = newest.size;
+    const room = Math.floor(1_200 / each);
+    assert.ok(room >= 2 && room < urls.length, `${each} bytes an entry: ${room} fit`);
+    // The newest `room` entries stay; only the older ones went.
+    for (const [i, url] of urls.entries()) {
+      assert.equal(await cache.metaData(url) !== null, i >= urls.length - room, url);
+    }
+    assert.ok(await cache.cacheSize() <= 10_000);
+  }));

@@ -4,6 +4,7 @@ import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
+import { encodeRecord } from "../../src/_kv_record.ts";
 import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 
 const START = Date.UTC(2026, 0, 1);
@@ -185,7 +186,7 @@ function interleaved(kv: Deno.Kv, reads: readonly string[] = ["getMany", "list"]
         during = null;
         await run?.();
       };
-      if (name === "getMany") {
+      if (name === "getMany" || name === "get") {
         return async (...args: unknown[]) => {
           const items = await value.apply(target, args);
           await after();
@@ -255,6 +256,74 @@ Deno.test("KvCookieJar: eviction keeps a cookie another jar renewed after the ev
   const names = (await other.cookiesForUrl(url)).map((c) => `${c.name}=${c.value}`).sort();
   assert.ok(names.includes("session=renewed"), `the renewed cookie stays: ${names.join("; ")}`);
   assert.ok(names.includes("d=1"), `the new cookie stays: ${names.join("; ")}`);
+});
+
+Deno.test("KvCookieJar: updateCookie and deleteCookie act on the cookie as it is when they write", async (t) => {
+  const key = ["netaccess", "cookies", "d", "example.com", "example.com"];
+  const cookie = { name: "a", value: "1", domain: "example.com", path: "/" };
+  /** Two jars over one database; `jar` reads through `seen`, which runs `arm`ed writes. */
+  async function jars(
+    body: (
+      jar: KvCookieJar,
+      other: KvCookieJar,
+      kv: Deno.Kv,
+      arm: (run: () => Promise<void>) => void,
+    ) => Promise<void>,
+  ): Promise<void> {
+    await using kv = await Deno.openKv(":memory:");
+    // Armed at the next read of one key: the jar's read of the cookie's bundle.
+    const { seen, arm, armed } = interleaved(kv, ["get"]);
+    await using jar = await KvCookieJar.open({ kv: seen, clock: () => START });
+    await using other = await KvCookieJar.open({ kv, clock: () => START });
+    assert.equal(await other.insertCookie(cookie), true);
+    await body(jar, other, kv, arm);
+    assert.ok(!armed(), "the other write ran between the jar's read and its write");
+  }
+  await t.step(
+    "an update does not bring back a cookie another jar deleted meanwhile",
+    () =>
+      jars(async (jar, other, _kv, arm) => {
+        arm(async () => assert.equal(await other.deleteCookie(cookie), true));
+        assert.equal(await jar.updateCookie({ ...cookie, value: "2" }), false, "nothing updated");
+        assert.deepEqual(await other.allCookies(), [], "the deleted cookie stays deleted");
+      }),
+  );
+  await t.step(
+    "an update leaves a bundle another version rewrote in a newer format",
+    () =>
+      jars(async (jar, _other, kv, arm) => {
+        const newer = encodeRecord({ tag: "t", parts: 1, cookies: [] });
+        newer[0] = 3;
+        let stamp: string | null = null;
+        arm(async () => void (stamp = (await kv.set(key, newer)).versionstamp));
+        assert.equal(await jar.updateCookie({ ...cookie, value: "2" }), false, "nothing updated");
+        const after = await kv.get(key);
+        assert.equal(after.versionstamp, stamp, "the newer bundle is as its version wrote it");
+        assert.deepEqual(after.value, newer);
+      }),
+  );
+  await t.step(
+    "a deletion another jar made first is not reported as this jar's",
+    () =>
+      jars(async (jar, other, _kv, arm) => {
+        arm(async () => assert.equal(await other.deleteCookie(cookie), true));
+        assert.equal(await jar.deleteCookie(cookie), false, "the other jar removed it");
+      }),
+  );
+  await t.step(
+    "an insert keeps the creation time of the cookie it replaces as written",
+    () =>
+      jars(async (jar, other, _kv, arm) => {
+        arm(async () => {
+          assert.equal(await other.deleteCookie(cookie), true);
+          assert.equal(await other.insertCookie({ ...cookie, creationTime: START + 5 }), true);
+        });
+        assert.equal(await jar.insertCookie({ ...cookie, value: "2" }), true);
+        const [stored] = await other.allCookies();
+        assert.equal(stored?.value, "2");
+        assert.equal(stored?.creationTime, START + 5, "the creation time of the cookie replaced");
+      }),
+  );
 });
 
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
