@@ -8,7 +8,8 @@
 
 import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
 import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
-import { checkKeys, checkPartition } from "./_validation.ts";
+import { checkKeys, checkObject, checkPartition } from "./_validation.ts";
+import { checkClock } from "./_clock.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
@@ -368,6 +369,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     }
     this.#sharedJar = shared === true;
     checkStore("hsts", options.hsts);
+    checkObject(WHAT, "manager", options.manager);
+    if (Array.isArray(options.manager)) {
+      throw new TypeError(`${WHAT}: 'manager' must be an object, got an array`);
+    }
+    checkClock(WHAT, options.clock);
     const manager = { ...options.manager };
     for (const field of ["cache", "cookieJar", "hstsStore", "clock"]) {
       if (field in manager) {

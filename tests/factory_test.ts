@@ -428,6 +428,17 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
     () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
     { message: /'manager.cookieJar' is set by the factory/ },
   );
+  // The managers' options and the clock are the factory's own: its message names them.
+  for (const [manager, shown] of [[5, "5"], ["x", '"x"'], [null, "null"], [[1], "an array"]]) {
+    assert.throws(() => new KvNetworkAccessManagerFactory({ manager: manager as never }), {
+      name: "TypeError",
+      message: `Cannot create manager factory: 'manager' must be an object, got ${shown}`,
+    });
+  }
+  assert.throws(() => new KvNetworkAccessManagerFactory({ clock: 5 as never }), {
+    name: "TypeError",
+    message: "Cannot create manager factory: 'clock' must be a function, got 5",
+  });
   assert.throws(() => new KvNetworkAccessManagerFactory({ manager: { maxRedirects: -1 } }), {
     name: "RangeError",
     message: "Cannot create manager: 'maxRedirects' must be a non-negative integer, got -1",
