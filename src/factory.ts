@@ -335,7 +335,15 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   readonly #managerOptions: NetworkAccessManagerOptions;
   #opening: Promise<Stores> | undefined;
   #stores: Stores | undefined;
-  readonly #managers = new Set<NetworkAccessManager>();
+  /**
+   * The managers not closed yet, held weakly: one its caller let go of without closing it (a
+   * handler that forgot to) is collected as a manager made with `new` is, rather than kept for
+   * the life of the factory. A manager with a request running is held by that request.
+   */
+  readonly #managers = new Set<WeakRef<NetworkAccessManager>>();
+  readonly #collected = new FinalizationRegistry<WeakRef<NetworkAccessManager>>((ref) =>
+    this.#managers.delete(ref)
+  );
   readonly #sharedJar: boolean;
   /** The HTTP clients the managers made (CA certificates, proxies), held until the factory closes. */
   readonly #clients = new _ClientKeeper();
@@ -519,6 +527,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
         cookieJar = stores.cookieJar!.partition(options.partition);
       } else if (!this.#sharedJar) cookieJar = new MemoryCookieJar({ clock: this.#options.clock });
     }
+    let ref: WeakRef<NetworkAccessManager> | undefined;
     const manager = new _FactoryManager({
       ...this.#managerOptions,
       layers: this.#managerOptions.layers && [...this.#managerOptions.layers],
@@ -526,8 +535,13 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       cookieJar,
       hstsStore: stores.hstsStore,
       [_CLIENT_KEEPER]: this.#clients,
-    } as NetworkAccessManagerOptions, (closed) => this.#managers.delete(closed));
-    this.#managers.add(manager);
+    } as NetworkAccessManagerOptions, () => {
+      this.#managers.delete(ref!);
+      this.#collected.unregister(ref!);
+    });
+    ref = new WeakRef(manager);
+    this.#managers.add(ref);
+    this.#collected.register(manager, ref, ref);
     return manager;
   }
 
@@ -544,7 +558,10 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     return this.create(options);
   }
 
-  /** How many managers made by this factory are not closed yet. */
+  /**
+   * How many managers made by this factory are not closed yet (one let go of without being
+   * closed counts until it is collected).
+   */
   get openManagers(): number {
     return this.#managers.size;
   }
@@ -567,7 +584,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
 
   async #close(): Promise<void> {
     const stores = await this.#opening?.catch(() => undefined);
-    await Promise.all([...this.#managers].map((manager) => manager.close()));
+    await Promise.all([...this.#managers].map((ref) => ref.deref()?.close()));
     this.#clients.close();
     if (stores === undefined) return;
     await Promise.all([
@@ -581,19 +598,16 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
 
 /** A manager that tells its factory when it closes. */
 class _FactoryManager extends NetworkAccessManager {
-  readonly #onClose: (manager: NetworkAccessManager) => void;
+  readonly #onClose: () => void;
 
-  constructor(
-    options: NetworkAccessManagerOptions,
-    onClose: (manager: NetworkAccessManager) => void,
-  ) {
+  constructor(options: NetworkAccessManagerOptions, onClose: () => void) {
     super(options);
     this.#onClose = onClose;
   }
 
   override close(): Promise<void> {
     const closing = super.close();
-    this.#onClose(this);
+    this.#onClose();
     return closing;
   }
 }

@@ -9,6 +9,7 @@ import {
   type NetworkAccessManagerFactory,
   NetworkError,
 } from "../mod.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -309,6 +310,22 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
     await ready;
     assert.throws(() => factory.create(), /the factory is closed/);
   });
+});
+
+Deno.test("KvNetworkAccessManagerFactory: a manager let go of without being closed is collected", async () => {
+  const child = new URL("./testdata/factory/unclosed_managers.ts", import.meta.url).pathname;
+  const { code, stdout, stderr } = await runDeno(
+    ["run", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", child],
+    { cwd: new URL("../", import.meta.url).pathname },
+  );
+  assert.equal(code, 0, stderr);
+  const { made, collected, open, heldClosed } = JSON.parse(stdout);
+  // A handler that forgets to close its manager: the factory must not keep each one alive.
+  assert.equal(made, 50);
+  assert.equal(collected, made);
+  assert.equal(open, 0, "the factory counts the collected managers as open");
+  // A manager still held is closed with the factory, as before.
+  assert.equal(heldClosed, true);
 });
 
 Deno.test("KvNetworkAccessManagerFactory.open names the path, and why, when the database cannot be opened", async (t) => {
