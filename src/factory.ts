@@ -527,7 +527,6 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
         cookieJar = stores.cookieJar!.partition(options.partition);
       } else if (!this.#sharedJar) cookieJar = new MemoryCookieJar({ clock: this.#options.clock });
     }
-    let ref: WeakRef<NetworkAccessManager> | undefined;
     const manager = new _FactoryManager({
       ...this.#managerOptions,
       layers: this.#managerOptions.layers && [...this.#managerOptions.layers],
@@ -536,10 +535,11 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       hstsStore: stores.hstsStore,
       [_CLIENT_KEEPER]: this.#clients,
     } as NetworkAccessManagerOptions, () => {
-      this.#managers.delete(ref!);
-      this.#collected.unregister(ref!);
+      // Called only once the manager exists, so `ref` is set.
+      this.#managers.delete(ref);
+      this.#collected.unregister(ref);
     });
-    ref = new WeakRef(manager);
+    const ref = new WeakRef<NetworkAccessManager>(manager);
     this.#managers.add(ref);
     this.#collected.register(manager, ref, ref);
     return manager;
