@@ -59,6 +59,9 @@ Deno.test("networkAccessible rejects values that are not accessibilities", async
       message: /^Cannot set manager option: 'networkAccessible' must be one of .*, got 0$/,
     });
     assert.throws(() => manager.networkAccessible = undefined as never, {
+      message: /'networkAccessible' must be one of .*, got undefined$/,
+    });
+    assert.throws(() => manager.networkAccessible = null as never, {
       message: /'networkAccessible' must be one of .*, got null$/,
     });
     assert.equal(manager.networkAccessible, "accessible");
