@@ -8,6 +8,7 @@
 
 import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
 import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
+import { _samePart } from "./cache/_kv_cache_schema.ts";
 import { checkKeys, checkObject, checkPartition } from "./_validation.ts";
 import { checkClock } from "./_clock.ts";
 import { KvCache } from "./cache/kv_cache.ts";
@@ -283,6 +284,43 @@ function checkStore(field: string, value: unknown): void {
   }
 }
 
+/** The prefix of each store given none: the stores' own defaults. */
+const DEFAULT_PREFIXES: Record<string, Deno.KvKey> = {
+  cache: ["netaccess", "cache"],
+  cookieJar: ["netaccess", "cookies"],
+  hsts: ["netaccess", "hsts"],
+};
+
+/**
+ * Refuses stores whose prefixes nest (one is another, or starts with it): the keys of one
+ * store would lie under the other's prefix, so the outer store's `clear()` would remove the
+ * inner one's entries (clearing the cache would log every user out).
+ */
+function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void {
+  const stores = { cache: options.cache ?? true, cookieJar: options.cookieJar ?? true };
+  const prefixes = Object.entries({ ...stores, hsts: options.hsts ?? false })
+    .filter(([, store]) => store !== false)
+    .map(([field, store]) => ({
+      field,
+      prefix: (typeof store === "object" ? store.prefix : undefined) ?? DEFAULT_PREFIXES[field]!,
+    }));
+  for (const outer of prefixes) {
+    for (const inner of prefixes) {
+      if (
+        outer === inner || outer.prefix.length > inner.prefix.length ||
+        !outer.prefix.every((part, i) => _samePart(inner.prefix[i], part))
+      ) continue;
+      throw new TypeError(
+        `${WHAT}: the '${inner.field}' prefix ${Deno.inspect(inner.prefix)} ${
+          outer.prefix.length === inner.prefix.length ? "is" : "starts with"
+        } the '${outer.field}' prefix ${Deno.inspect(outer.prefix)}, so clearing one store ` +
+          "would remove the other's entries; give each store a prefix that does not start with " +
+          "another's",
+      );
+    }
+  }
+}
+
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
   if (value === undefined) return on ? {} as T : null;
   if (value === false) return null;
@@ -353,8 +391,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * Makes a factory; the stores open on the first `ready` or `createAsync()`.
    *
    * @param options The database, which stores, the clock and the managers' options.
-   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, or an
-   * option has the wrong type.
+   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, an
+   * option has the wrong type, or two stores' prefixes nest (one starts with the other).
    * @throws {RangeError} When a manager option is out of range.
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
@@ -377,6 +415,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     }
     this.#sharedJar = shared === true;
     checkStore("hsts", options.hsts);
+    checkPrefixesApart(options);
     checkObject(WHAT, "manager", options.manager);
     if (Array.isArray(options.manager)) {
       throw new TypeError(`${WHAT}: 'manager' must be an object, got an array`);

@@ -405,6 +405,56 @@ Deno.test("KvNetworkAccessManagerFactory: a store that fails to open closes the 
   }
 });
 
+Deno.test("KvNetworkAccessManagerFactory refuses store prefixes that nest, so that no store's clear() removes another's entries", async () => {
+  // Clearing a cache under ["app"] removed the cookies and HSTS policies under ["app", ...].
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        path: ":memory:",
+        cache: { prefix: ["app"] },
+        cookieJar: { prefix: ["app", "cookies"] },
+      }),
+    {
+      name: "TypeError",
+      message:
+        `Cannot create manager factory: the 'cookieJar' prefix [ "app", "cookies" ] starts ` +
+        `with the 'cache' prefix [ "app" ], so clearing one store would remove the other's ` +
+        "entries; give each store a prefix that does not start with another's",
+    },
+  );
+  // Against a store's default prefix too, and the same prefix twice.
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        hsts: true,
+        cookieJar: false,
+        cache: { prefix: ["netaccess"] },
+      }),
+    { message: /the 'hsts' prefix \[ "netaccess", "hsts" \] starts with the 'cache' prefix/ },
+  );
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        hsts: { prefix: ["app", "state"] },
+        cookieJar: { prefix: ["app", "state"] },
+      }),
+    { message: /the 'hsts' prefix \[ "app", "state" \] is the 'cookieJar' prefix/ },
+  );
+  // A store that is off takes no keys; prefixes side by side are fine.
+  new KvNetworkAccessManagerFactory({ cookieJar: false, cache: { prefix: ["netaccess"] } });
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: ":memory:",
+    cache: { prefix: ["app", "cache"] },
+    cookieJar: { prefix: ["app", "cookies"], shared: true },
+    hsts: { prefix: ["app", "hsts"] },
+  });
+  await factory.hstsStore!.learn("example.com", "max-age=600");
+  await factory.cookieJar!.setCookiesFromUrl(["a=1; Max-Age=600"], "https://example.com/");
+  await factory.cache!.clear();
+  assert.equal(await factory.hstsStore!.isKnownHost("example.com"), true);
+  assert.equal((await factory.cookieJar!.allCookies()).length, 1);
+});
+
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
   assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
     message: "Cannot create manager factory: give either 'kv' or 'path', not both",
