@@ -23,14 +23,20 @@ export function describe(value: unknown): string {
   return name && name !== "Object" ? `an instance of ${name}` : "an object";
 }
 
-/** Checks that `value` is one of `allowed` (or `undefined`); the message names `field`. */
+/**
+ * Checks that `value` is one of `allowed` (or `undefined`, unless `required`); the message names
+ * `field`.
+ */
 export function checkChoice(
   what: string,
   field: string,
   value: unknown,
   allowed: readonly string[],
+  required = false,
 ): void {
-  if (value !== undefined && (typeof value !== "string" || !allowed.includes(value))) {
+  if (
+    (value !== undefined || required) && (typeof value !== "string" || !allowed.includes(value))
+  ) {
     throw new TypeError(
       `${what}: '${field}' must be one of ${allowed.map((a) => `"${a}"`).join(", ")}, got ${
         describe(value)

@@ -8,7 +8,9 @@
 
 import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
 import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
-import { checkKeys, checkPartition } from "./_validation.ts";
+import { _samePart } from "./cache/_kv_cache_schema.ts";
+import { checkKeys, checkObject, checkPartition } from "./_validation.ts";
+import { checkClock } from "./_clock.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
 import type { Clock } from "./clock.ts";
@@ -282,6 +284,43 @@ function checkStore(field: string, value: unknown): void {
   }
 }
 
+/** The prefix of each store given none: the stores' own defaults. */
+const DEFAULT_PREFIXES: Record<string, Deno.KvKey> = {
+  cache: ["netaccess", "cache"],
+  cookieJar: ["netaccess", "cookies"],
+  hsts: ["netaccess", "hsts"],
+};
+
+/**
+ * Refuses stores whose prefixes nest (one is another, or starts with it): the keys of one
+ * store would lie under the other's prefix, so the outer store's `clear()` would remove the
+ * inner one's entries (clearing the cache would log every user out).
+ */
+function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void {
+  const stores = { cache: options.cache ?? true, cookieJar: options.cookieJar ?? true };
+  const prefixes = Object.entries({ ...stores, hsts: options.hsts ?? false })
+    .filter(([, store]) => store !== false)
+    .map(([field, store]) => ({
+      field,
+      prefix: (typeof store === "object" ? store.prefix : undefined) ?? DEFAULT_PREFIXES[field]!,
+    }));
+  for (const outer of prefixes) {
+    for (const inner of prefixes) {
+      if (
+        outer === inner || outer.prefix.length > inner.prefix.length ||
+        !outer.prefix.every((part, i) => _samePart(inner.prefix[i], part))
+      ) continue;
+      throw new TypeError(
+        `${WHAT}: the '${inner.field}' prefix ${Deno.inspect(inner.prefix)} ${
+          outer.prefix.length === inner.prefix.length ? "is" : "starts with"
+        } the '${outer.field}' prefix ${Deno.inspect(outer.prefix)}, so clearing one store ` +
+          "would remove the other's entries; give each store a prefix that does not start with " +
+          "another's",
+      );
+    }
+  }
+}
+
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
   if (value === undefined) return on ? {} as T : null;
   if (value === false) return null;
@@ -334,7 +373,15 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   readonly #managerOptions: NetworkAccessManagerOptions;
   #opening: Promise<Stores> | undefined;
   #stores: Stores | undefined;
-  readonly #managers = new Set<NetworkAccessManager>();
+  /**
+   * The managers not closed yet, held weakly: one its caller let go of without closing it (a
+   * handler that forgot to) is collected as a manager made with `new` is, rather than kept for
+   * the life of the factory. A manager with a request running is held by that request.
+   */
+  readonly #managers = new Set<WeakRef<NetworkAccessManager>>();
+  readonly #collected = new FinalizationRegistry<WeakRef<NetworkAccessManager>>((ref) =>
+    this.#managers.delete(ref)
+  );
   readonly #sharedJar: boolean;
   /** The HTTP clients the managers made (CA certificates, proxies), held until the factory closes. */
   readonly #clients = new _ClientKeeper();
@@ -344,8 +391,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * Makes a factory; the stores open on the first `ready` or `createAsync()`.
    *
    * @param options The database, which stores, the clock and the managers' options.
-   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, or an
-   * option has the wrong type.
+   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, an
+   * option has the wrong type, or two stores' prefixes nest (one starts with the other).
    * @throws {RangeError} When a manager option is out of range.
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
@@ -368,6 +415,12 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     }
     this.#sharedJar = shared === true;
     checkStore("hsts", options.hsts);
+    checkPrefixesApart(options);
+    checkObject(WHAT, "manager", options.manager);
+    if (Array.isArray(options.manager)) {
+      throw new TypeError(`${WHAT}: 'manager' must be an object, got an array`);
+    }
+    checkClock(WHAT, options.clock);
     const manager = { ...options.manager };
     for (const field of ["cache", "cookieJar", "hstsStore", "clock"]) {
       if (field in manager) {
@@ -520,8 +573,14 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       cookieJar,
       hstsStore: stores.hstsStore,
       [_CLIENT_KEEPER]: this.#clients,
-    } as NetworkAccessManagerOptions, (closed) => this.#managers.delete(closed));
-    this.#managers.add(manager);
+    } as NetworkAccessManagerOptions, () => {
+      // Called only once the manager exists, so `ref` is set.
+      this.#managers.delete(ref);
+      this.#collected.unregister(ref);
+    });
+    const ref = new WeakRef<NetworkAccessManager>(manager);
+    this.#managers.add(ref);
+    this.#collected.register(manager, ref, ref);
     return manager;
   }
 
@@ -538,7 +597,10 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     return this.create(options);
   }
 
-  /** How many managers made by this factory are not closed yet. */
+  /**
+   * How many managers made by this factory are not closed yet (one let go of without being
+   * closed counts until it is collected).
+   */
   get openManagers(): number {
     return this.#managers.size;
   }
@@ -561,7 +623,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
 
   async #close(): Promise<void> {
     const stores = await this.#opening?.catch(() => undefined);
-    await Promise.all([...this.#managers].map((manager) => manager.close()));
+    await Promise.all([...this.#managers].map((ref) => ref.deref()?.close()));
     this.#clients.close();
     if (stores === undefined) return;
     await Promise.all([
@@ -575,19 +637,16 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
 
 /** A manager that tells its factory when it closes. */
 class _FactoryManager extends NetworkAccessManager {
-  readonly #onClose: (manager: NetworkAccessManager) => void;
+  readonly #onClose: () => void;
 
-  constructor(
-    options: NetworkAccessManagerOptions,
-    onClose: (manager: NetworkAccessManager) => void,
-  ) {
+  constructor(options: NetworkAccessManagerOptions, onClose: () => void) {
     super(options);
     this.#onClose = onClose;
   }
 
   override close(): Promise<void> {
     const closing = super.close();
-    this.#onClose(this);
+    this.#onClose();
     return closing;
   }
 }

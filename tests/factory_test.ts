@@ -9,6 +9,7 @@ import {
   type NetworkAccessManagerFactory,
   NetworkError,
 } from "../mod.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -311,6 +312,22 @@ Deno.test("KvNetworkAccessManagerFactory.close closes open managers, then the st
   });
 });
 
+Deno.test("KvNetworkAccessManagerFactory: a manager let go of without being closed is collected", async () => {
+  const child = new URL("./testdata/factory/unclosed_managers.ts", import.meta.url).pathname;
+  const { code, stdout, stderr } = await runDeno(
+    ["run", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", child],
+    { cwd: new URL("../", import.meta.url).pathname },
+  );
+  assert.equal(code, 0, stderr);
+  const { made, collected, open, heldClosed } = JSON.parse(stdout);
+  // A handler that forgets to close its manager: the factory must not keep each one alive.
+  assert.equal(made, 50);
+  assert.equal(collected, made);
+  assert.equal(open, 0, "the factory counts the collected managers as open");
+  // A manager still held is closed with the factory, as before.
+  assert.equal(heldClosed, true);
+});
+
 Deno.test("KvNetworkAccessManagerFactory.open names the path, and why, when the database cannot be opened", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
@@ -388,6 +405,56 @@ Deno.test("KvNetworkAccessManagerFactory: a store that fails to open closes the 
   }
 });
 
+Deno.test("KvNetworkAccessManagerFactory refuses store prefixes that nest, so that no store's clear() removes another's entries", async () => {
+  // Clearing a cache under ["app"] removed the cookies and HSTS policies under ["app", ...].
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        path: ":memory:",
+        cache: { prefix: ["app"] },
+        cookieJar: { prefix: ["app", "cookies"] },
+      }),
+    {
+      name: "TypeError",
+      message:
+        `Cannot create manager factory: the 'cookieJar' prefix [ "app", "cookies" ] starts ` +
+        `with the 'cache' prefix [ "app" ], so clearing one store would remove the other's ` +
+        "entries; give each store a prefix that does not start with another's",
+    },
+  );
+  // Against a store's default prefix too, and the same prefix twice.
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        hsts: true,
+        cookieJar: false,
+        cache: { prefix: ["netaccess"] },
+      }),
+    { message: /the 'hsts' prefix \[ "netaccess", "hsts" \] starts with the 'cache' prefix/ },
+  );
+  assert.throws(
+    () =>
+      new KvNetworkAccessManagerFactory({
+        hsts: { prefix: ["app", "state"] },
+        cookieJar: { prefix: ["app", "state"] },
+      }),
+    { message: /the 'hsts' prefix \[ "app", "state" \] is the 'cookieJar' prefix/ },
+  );
+  // A store that is off takes no keys; prefixes side by side are fine.
+  new KvNetworkAccessManagerFactory({ cookieJar: false, cache: { prefix: ["netaccess"] } });
+  await using factory = await KvNetworkAccessManagerFactory.open({
+    path: ":memory:",
+    cache: { prefix: ["app", "cache"] },
+    cookieJar: { prefix: ["app", "cookies"], shared: true },
+    hsts: { prefix: ["app", "hsts"] },
+  });
+  await factory.hstsStore!.learn("example.com", "max-age=600");
+  await factory.cookieJar!.setCookiesFromUrl(["a=1; Max-Age=600"], "https://example.com/");
+  await factory.cache!.clear();
+  assert.equal(await factory.hstsStore!.isKnownHost("example.com"), true);
+  assert.equal((await factory.cookieJar!.allCookies()).length, 1);
+});
+
 Deno.test("KvNetworkAccessManagerFactory validates its options with messages naming them", () => {
   assert.throws(() => new KvNetworkAccessManagerFactory({ path: "a", kv: {} as Deno.Kv }), {
     message: "Cannot create manager factory: give either 'kv' or 'path', not both",
@@ -428,6 +495,17 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
     () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
     { message: /'manager.cookieJar' is set by the factory/ },
   );
+  // The managers' options and the clock are the factory's own: its message names them.
+  for (const [manager, shown] of [[5, "5"], ["x", '"x"'], [null, "null"], [[1], "an array"]]) {
+    assert.throws(() => new KvNetworkAccessManagerFactory({ manager: manager as never }), {
+      name: "TypeError",
+      message: `Cannot create manager factory: 'manager' must be an object, got ${shown}`,
+    });
+  }
+  assert.throws(() => new KvNetworkAccessManagerFactory({ clock: 5 as never }), {
+    name: "TypeError",
+    message: "Cannot create manager factory: 'clock' must be a function, got 5",
+  });
   assert.throws(() => new KvNetworkAccessManagerFactory({ manager: { maxRedirects: -1 } }), {
     name: "RangeError",
     message: "Cannot create manager: 'maxRedirects' must be a non-negative integer, got -1",

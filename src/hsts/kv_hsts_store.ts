@@ -82,6 +82,8 @@ class KvCore extends StoreCore {
   /** The bytes a key has for its host: a KV key is at most 2 KiB. */
   readonly #room: number;
   #closed = false;
+  /** The version of the entry each policy `readMany` gave was read from. */
+  readonly #versions = new WeakMap<StoredPolicy, string>();
 
   constructor(kv: Deno.Kv, prefix: Deno.KvKey, clock: Clock, preload: Map<string, StoredPolicy>) {
     super(clock, preload);
@@ -126,6 +128,7 @@ class KvCore extends StoreCore {
         }
         const policy = decode(entry.value);
         if (policy === undefined) await this.#deleteIfCorrupt(entry);
+        else this.#versions.set(policy, entry.versionstamp!);
         out.push(policy);
       }
     }
@@ -164,6 +167,15 @@ class KvCore extends StoreCore {
     if (entry.value === null) return false;
     await _retryLocked(() => this.#kv.delete(key));
     return decode(entry.value) !== undefined;
+  }
+
+  protected async deleteExpired(host: string, policy: StoredPolicy): Promise<void> {
+    this.#check();
+    const versionstamp = this.#versions.get(policy);
+    if (versionstamp === undefined) return;
+    // Checked: a policy another store wrote since it was read is not removed with the old one.
+    const key = this.#key(host);
+    await _retryLocked(() => this.#kv.atomic().check({ key, versionstamp }).delete(key).commit());
   }
 
   protected async entries(): Promise<[string, StoredPolicy][]> {

@@ -103,6 +103,10 @@ class MemoryCore extends StoreCore {
   protected delete(host: string): Promise<boolean> {
     return Promise.resolve(this.#map.delete(host));
   }
+  protected deleteExpired(host: string, policy: StoredPolicy): Promise<void> {
+    if (this.#map.get(host) === policy) this.#map.delete(host);
+    return Promise.resolve();
+  }
   protected entries(): Promise<[string, StoredPolicy][]> {
     return Promise.resolve([...this.#map]);
   }

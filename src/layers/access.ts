@@ -85,12 +85,15 @@ export function knownGranted(
 async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<void> {
   const permissions = settings.permissions();
   if (permissions === null) return;
+  const descriptor = { name: "read", path: exchange.url } as const;
   let state: Deno.PermissionState;
+  let asked = false;
   try {
-    state = await permissions.state(
-      { name: "read", path: exchange.url },
-      settings.requestPermissions(),
-    );
+    state = await permissions.state(descriptor);
+    if (state === "prompt" && settings.requestPermissions()) {
+      asked = true;
+      state = await permissions.state(descriptor, true);
+    }
   } catch {
     // A path Deno cannot name in a descriptor: the transport reports it.
     return;
@@ -103,11 +106,17 @@ async function checkRead(exchange: Exchange, settings: AccessSettings): Promise<
     // The transport reports a malformed path.
     return;
   }
+  // Denied before the manager asked: a --deny-read entry (or an earlier prompt), which
+  // --allow-read does not lift, so naming it would not help.
+  const why = state === "prompt"
+    ? `is not granted (grant it with --allow-read=${path})`
+    : asked
+    ? `was denied (grant it with --allow-read=${path})`
+    : `is denied, by --deny-read or at an earlier prompt (remove the --deny-read entry that ` +
+      `covers ${path}: --allow-read does not override it)`;
   throw new NetworkReplyError(
     NetworkError.UnknownNetworkError,
-    `Cannot read ${path}: Deno's read permission ${
-      state === "denied" ? "was denied" : "is not granted"
-    } (grant it with --allow-read=${path})`,
+    `Cannot read ${path}: Deno's read permission ${why}`,
   );
 }
 

@@ -414,7 +414,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set networkAccessible(value: NetworkAccessibility | boolean) {
     const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
-    checkChoice(this.#what, "networkAccessible", choice ?? null, ACCESSIBILITIES);
+    checkChoice(this.#what, "networkAccessible", choice, ACCESSIBILITIES, true);
     this.#networkAccessible = choice;
     this.#accessibilityChanged();
   }

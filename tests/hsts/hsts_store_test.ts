@@ -548,6 +548,41 @@ Deno.test("KvHstsStore keeps stores with different prefixes apart", async () => 
   assert.equal(await two.isKnownHost("example.org"), true);
 });
 
+Deno.test("KvHstsStore: a policy another store learns while this one reads the expired one is kept", async () => {
+  await using db = await Deno.openKv(":memory:");
+  const { clock, advance } = testClock();
+  // Two managers' stores over one database (two isolates on one KV): `a`'s reads are seen
+  // through a proxy that lets `b` learn a new policy just after `a` read the expired one.
+  let afterRead: (() => Promise<unknown>) | undefined;
+  const kv = new Proxy(db, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== "getMany") return value.bind(target);
+      return async (...args: unknown[]) => {
+        const read = await value.apply(target, args);
+        const then = afterRead;
+        afterRead = undefined;
+        await then?.();
+        return read;
+      };
+    },
+  });
+  await using a = await KvHstsStore.open({ kv, clock });
+  await using b = await KvHstsStore.open({ kv: db, clock });
+  await a.learn("example.com", "max-age=10");
+  advance(20_000);
+  afterRead = () => b.learn("example.com", "max-age=600");
+  assert.equal(await a.isKnownHost("example.com"), false, "a read the expired policy");
+  assert.equal(await b.isKnownHost("example.com"), true, "b's new policy was not removed");
+  assert.equal(await a.isKnownHost("example.com"), true);
+  // An expired policy no one replaced is removed as before.
+  await a.learn("example.org", "max-age=10");
+  advance(20_000);
+  assert.equal(await a.isKnownHost("example.org"), false);
+  assert.equal((await db.get(["netaccess", "hsts", "example.org"])).value, null);
+});
+
 Deno.test("KvHstsStore lists and clears its policies again while the database is locked", async (t) => {
   await using db = await Deno.openKv(":memory:");
   const { clock } = testClock();

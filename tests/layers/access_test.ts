@@ -6,6 +6,7 @@ import {
   NetworkError,
 } from "../../mod.ts";
 import { effectiveAccessibility, netHost } from "../../src/layers/access.ts";
+import { runDeno } from "../_helpers/deno_run.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -59,6 +60,9 @@ Deno.test("networkAccessible rejects values that are not accessibilities", async
       message: /^Cannot set manager option: 'networkAccessible' must be one of .*, got 0$/,
     });
     assert.throws(() => manager.networkAccessible = undefined as never, {
+      message: /'networkAccessible' must be one of .*, got undefined$/,
+    });
+    assert.throws(() => manager.networkAccessible = null as never, {
       message: /'networkAccessible' must be one of .*, got null$/,
     });
     assert.equal(manager.networkAccessible, "accessible");
@@ -241,6 +245,29 @@ Deno.test("a queued request finds the network off when its turn comes", async ()
   assert.equal(second.error, NetworkError.UnknownNetworkError);
   assert.equal(second.errorString, "Network access is disabled");
   assert.equal(hits, 1);
+});
+
+Deno.test("a file: URL that --deny-read covers says to remove the entry, not to grant --allow-read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/secret.txt`;
+    await Deno.writeTextFile(file, "secret");
+    const child = new URL("../testdata/permissions/denied_read.ts", import.meta.url).pathname;
+    // --allow-read already grants the file: only the --deny-read entry keeps it out.
+    const { code, stdout, stderr } = await runDeno(
+      ["run", "--allow-read", `--deny-read=${dir}`, "--no-prompt", child, `file://${file}`],
+      { cwd: new URL("../../", import.meta.url).pathname },
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [[
+      NetworkError.UnknownNetworkError,
+      `Cannot read ${file}: Deno's read permission is denied, by --deny-read or at an earlier ` +
+      `prompt (remove the --deny-read entry that covers ${file}: --allow-read does not ` +
+      "override it)",
+    ]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("effectiveAccessibility combines the switch with the net permission", () => {
