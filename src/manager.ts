@@ -88,9 +88,6 @@ export class NetworkAccessManager
    */
   constructor(options: NetworkAccessManagerOptions = {}) {
     super();
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
-    }
     this.#core = new ManagerCore(this, options);
   }
 
