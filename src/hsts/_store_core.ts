@@ -103,7 +103,8 @@ export abstract class StoreCore {
 
   protected abstract readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]>;
   protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<void>;
-  protected abstract delete(host: string): Promise<boolean>;
+  /** Deletes the host's stored policy; resolves with it, or `undefined` when there was none. */
+  protected abstract delete(host: string): Promise<StoredPolicy | undefined>;
   /**
    * Deletes the expired `policy` that `readMany` gave for `host`, unless the host's policy
    * changed since (another store on the same database learned a new one): left in place then.
@@ -175,7 +176,9 @@ export abstract class StoreCore {
   }
 
   async remove(host: string): Promise<boolean> {
-    return await this.delete(hostArgument(host, "remove HSTS policy"));
+    const removed = await this.delete(hostArgument(host, "remove HSTS policy"));
+    // An expired policy not swept yet was no policy: deleted, but not reported as removed.
+    return removed !== undefined && removed.expires > this.#clock();
   }
 
   clear(): Promise<void> {
@@ -261,7 +264,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    * Removes a host's stored policy.
    *
    * @param host A host name.
-   * @returns Whether a policy was removed.
+   * @returns Whether a live policy was removed (an expired one is deleted, and not counted).
    * @throws {TypeError} When `host` is not a string.
    */
   remove(host: string): Promise<boolean> {

@@ -295,6 +295,21 @@ for (const [name, factory] of factories) {
     });
   });
 
+  Deno.test(`${name} remove() tells false for a policy that expired, and deletes it`, async () => {
+    const time = testClock();
+    await withStore(factory, { clock: time.clock }, async (store) => {
+      await store.learn("old.example", "max-age=60");
+      await store.learn("live.example", "max-age=600");
+      time.advance(60_000);
+      // Expired, not swept yet (nothing read it since): there was no policy to remove.
+      assert.equal(await store.remove("old.example"), false);
+      assert.equal(await store.remove("live.example"), true);
+      assert.equal(await store.remove("live.example"), false);
+      time.advance(-60_000);
+      assert.equal(await store.get("old.example"), undefined, "deleted, not only hidden");
+    });
+  });
+
   Deno.test(`${name} refuses host arguments that are not host names, naming them`, async () => {
     const { clock } = testClock();
     await withStore(factory, { clock }, async (store) => {
