@@ -83,13 +83,20 @@ export function checkObject(what: string, field: string, value: unknown): void {
 const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
 /**
- * The error of headers `new Headers(headers)` refused, its message starting with `what`: a
- * header whose name or value holds a character above U+00FF is named (they are ByteStrings);
+ * The error of headers `new Headers(headers)` refused, its message starting with `what`: headers
+ * that are not an object say so; a header whose name or value holds a character above U+00FF is named (they are ByteStrings);
  * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL),
  * after the name of a header whose value it refused.
  * The value of a credential (`Authorization`, `Proxy-Authorization`, `Cookie`) is not shown.
  */
 export function headersError(what: string, headers: unknown, error: unknown): TypeError {
+  if (typeof headers !== "object" || headers === null) {
+    return new TypeError(
+      `${what}: 'headers' must be a Headers, a record or an array of [name, value] pairs, got ${
+        describe(headers)
+      }`,
+    );
+  }
   const bad = badHeader(headers);
   const secret = bad !== undefined && CREDENTIALS.has(bad[0].toLowerCase());
   const message = bad?.[2] === "wide"
