@@ -1,6 +1,7 @@
 /** The logic both HSTS stores share, over a few primitive operations of their backend. */
 
 import { isIpLiteral } from "../_ip.ts";
+import { describe } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
 import { isHostName, normalizeHost, selfAndParents, shown } from "./_host.ts";
@@ -13,7 +14,7 @@ export interface StoredPolicy {
 
 export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
   if (policy === null || typeof policy !== "object") {
-    throw new TypeError(`Cannot ${what}: the policy must be an object, got ${policy}`);
+    throw new TypeError(`Cannot ${what}: the policy must be an object, got ${describe(policy)}`);
   }
   if (typeof policy.host !== "string" || policy.host === "" || policy.host === ".") {
     throw new TypeError(
@@ -22,11 +23,15 @@ export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
   }
   const host = normalizeHost(policy.host);
   if (isIpLiteral(host)) {
-    throw new TypeError(`Cannot ${what}: 'host' must not be an IP address, got ${policy.host}`);
+    throw new TypeError(
+      `Cannot ${what}: 'host' must not be an IP address, got ${shown(policy.host)}`,
+    );
   }
   if (!isHostName(host)) throw badHost(what, policy.host);
   if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
-    throw new TypeError(`Cannot ${what}: 'expires' must be a number, got ${policy.expires}`);
+    throw new TypeError(
+      `Cannot ${what}: 'expires' must be a number, got ${describe(policy.expires)}`,
+    );
   }
   if (typeof policy.includeSubDomains !== "boolean") {
     throw new TypeError(
