@@ -487,7 +487,7 @@ export class ManagerCore implements PipelineSettings {
 
   use(layer: Layer, position: LayerPosition): void {
     if (typeof layer !== "function") {
-      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${typeof layer}`);
+      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${describe(layer)}`);
     }
     checkChoice("Cannot add layer", "position", position, ["request", "network"]);
     (position === "request" ? this.#requestLayers : this.#networkLayers).push(layer);
