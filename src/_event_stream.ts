@@ -1,7 +1,7 @@
 /** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
 
 import { sleep } from "./retry_options.ts";
-import { checkInteger, checkKeys } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
 import {
   NetworkError,
   type NetworkErrorCode,
@@ -45,9 +45,7 @@ const OPTIONS = Object.keys(
 
 /** Checks the options; throws `TypeError` or `RangeError` naming the field. */
 function checkOptions(options: EventStreamOptions): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
-  }
+  checkObject(WHAT, "options", options);
   checkKeys(WHAT, options, OPTIONS);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError(`${WHAT}: 'signal' must be an AbortSignal`);

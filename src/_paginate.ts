@@ -2,7 +2,7 @@
 
 import { findLink } from "./_link_header.ts";
 import { _redactUrls } from "./_redact.ts";
-import { checkInteger, checkKeys } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import { decodeUtf8, parseJson } from "./reply/_decode.ts";
@@ -23,9 +23,7 @@ function checkCount(field: string, value: unknown): void {
 
 /** Checks the options; throws `TypeError` or `RangeError` naming the field. */
 function checkOptions(options: PaginateOptions<unknown>): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
-  }
+  checkObject(WHAT, "options", options);
   checkKeys(WHAT, options, OPTIONS);
   for (const field of ["items", "next"] as const) {
     if (options[field] !== undefined && typeof options[field] !== "function") {

@@ -45,9 +45,18 @@ export function checkChoice(
   }
 }
 
-/** Checks that `value` is an integer at least `min` (or `undefined`); the message names `field`. */
-export function checkInteger(what: string, field: string, value: unknown, min: number): void {
-  if (value === undefined) return;
+/**
+ * Checks that `value` is an integer at least `min` (or `undefined`, unless `required`); the
+ * message names `field`.
+ */
+export function checkInteger(
+  what: string,
+  field: string,
+  value: unknown,
+  min: number,
+  required = false,
+): void {
+  if (value === undefined && !required) return;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     const kind = min === 0
       ? "a non-negative integer"
@@ -58,9 +67,14 @@ export function checkInteger(what: string, field: string, value: unknown, min: n
   }
 }
 
-/** Checks that `value` is an object (or `undefined`); the message names `field`. */
+/**
+ * Checks that `value` is an object of options, not an array (or `undefined`); the message names
+ * `field`.
+ */
 export function checkObject(what: string, field: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== "object" || value === null)) {
+  if (
+    value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))
+  ) {
     throw new TypeError(`${what}: '${field}' must be an object, got ${describe(value)}`);
   }
 }
@@ -69,13 +83,20 @@ export function checkObject(what: string, field: string, value: unknown): void {
 const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
 /**
- * The error of headers `new Headers(headers)` refused, its message starting with `what`: a
- * header whose name or value holds a character above U+00FF is named (they are ByteStrings);
+ * The error of headers `new Headers(headers)` refused, its message starting with `what`: headers
+ * that are not an object say so; a header whose name or value holds a character above U+00FF is named (they are ByteStrings);
  * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL),
  * after the name of a header whose value it refused.
  * The value of a credential (`Authorization`, `Proxy-Authorization`, `Cookie`) is not shown.
  */
 export function headersError(what: string, headers: unknown, error: unknown): TypeError {
+  if (typeof headers !== "object" || headers === null) {
+    return new TypeError(
+      `${what}: 'headers' must be a Headers, a record or an array of [name, value] pairs, got ${
+        describe(headers)
+      }`,
+    );
+  }
   const bad = badHeader(headers);
   const secret = bad !== undefined && CREDENTIALS.has(bad[0].toLowerCase());
   const message = bad?.[2] === "wide"
@@ -143,11 +164,18 @@ export function checkTimerRange(
 }
 
 /**
- * Checks a delay in milliseconds that becomes a timer (or `undefined`): an integer from 0 to
- * 2^31 - 1. `zero` ends the message for a value too long (see {@linkcode checkTimerRange}).
+ * Checks a delay in milliseconds that becomes a timer (or `undefined`, unless `required`): an
+ * integer from 0 to 2^31 - 1. `zero` ends the message for a value too long (see
+ * {@linkcode checkTimerRange}).
  */
-export function checkTimer(what: string, field: string, value: unknown, zero?: string): void {
-  checkInteger(what, field, value, 0);
+export function checkTimer(
+  what: string,
+  field: string,
+  value: unknown,
+  zero?: string,
+  required = false,
+): void {
+  checkInteger(what, field, value, 0, required);
   checkTimerRange(what, field, value, zero);
 }
 

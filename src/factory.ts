@@ -9,7 +9,7 @@
 import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
 import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
 import { _samePart } from "./cache/_kv_cache_schema.ts";
-import { checkKeys, checkObject, checkPartition } from "./_validation.ts";
+import { checkKeys, checkObject, checkPartition, describe } from "./_validation.ts";
 import { checkClock } from "./_clock.ts";
 import { KvCache } from "./cache/kv_cache.ts";
 import type { CacheMode } from "./cache/network_cache.ts";
@@ -272,7 +272,9 @@ const STORE_OPTIONS: Record<string, readonly string[]> = {
 function checkStore(field: string, value: unknown): void {
   if (value === undefined || typeof value === "boolean") return;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new TypeError(`${WHAT}: '${field}' must be a boolean or an object, got ${value}`);
+    throw new TypeError(
+      `${WHAT}: '${field}' must be a boolean or an object, got ${describe(value)}`,
+    );
   }
   checkKeys(WHAT, value, STORE_OPTIONS[field]!, field);
   // Checked now, as the store's own open() would once the stores open.
@@ -319,6 +321,26 @@ function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void
       );
     }
   }
+}
+
+/**
+ * A manager made with the managers' options (and no cookie jar), to check them now, not at the
+ * first create(): closed at once. Its error names the option as the factory's, `manager.<name>`.
+ */
+function checkManagerOptions(options: NetworkAccessManagerOptions): NetworkAccessManager {
+  let checked: NetworkAccessManager;
+  try {
+    checked = new NetworkAccessManager({ ...options, cookieJar: null });
+  } catch (error) {
+    const prefix = "Cannot create manager: ";
+    if (!(error instanceof Error) || !error.message.startsWith(prefix)) throw error;
+    // The first quoted name is the option (`'timeout' must be`, `unknown option 'timout'`).
+    const message = `${WHAT}: ${error.message.slice(prefix.length)}`.replace("'", "'manager.")
+      .replace("; did you mean '", "; did you mean 'manager.");
+    throw new (error instanceof RangeError ? RangeError : TypeError)(message, { cause: error });
+  }
+  void checked.close();
+  return checked;
 }
 
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
@@ -396,30 +418,25 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @throws {RangeError} When a manager option is out of range.
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`${WHAT}: 'options' must be an object, got ${options}`);
-    }
+    checkObject(WHAT, "options", options);
     checkKeys(WHAT, options, OPTIONS);
     if (options.path !== undefined && options.kv !== undefined) {
       throw new TypeError(`${WHAT}: give either 'kv' or 'path', not both`);
     }
     if (options.path !== undefined && typeof options.path !== "string") {
-      throw new TypeError(`${WHAT}: 'path' must be a string, got ${typeof options.path}`);
+      throw new TypeError(`${WHAT}: 'path' must be a string, got ${describe(options.path)}`);
     }
     if (options.kv !== undefined) _checkKv(WHAT, options.kv);
     checkStore("cache", options.cache);
     checkStore("cookieJar", options.cookieJar);
     const shared = typeof options.cookieJar === "object" ? options.cookieJar.shared : undefined;
     if (shared !== undefined && typeof shared !== "boolean") {
-      throw new TypeError(`${WHAT}: 'cookieJar.shared' must be a boolean, got ${typeof shared}`);
+      throw new TypeError(`${WHAT}: 'cookieJar.shared' must be a boolean, got ${describe(shared)}`);
     }
     this.#sharedJar = shared === true;
     checkStore("hsts", options.hsts);
     checkPrefixesApart(options);
     checkObject(WHAT, "manager", options.manager);
-    if (Array.isArray(options.manager)) {
-      throw new TypeError(`${WHAT}: 'manager' must be an object, got an array`);
-    }
     checkClock(WHAT, options.clock);
     const manager = { ...options.manager };
     for (const field of ["cache", "cookieJar", "hstsStore", "clock"]) {
@@ -429,11 +446,10 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
         );
       }
     }
-    if (manager.layers) manager.layers = [...manager.layers];
+    if (Array.isArray(manager.layers)) manager.layers = [...manager.layers];
     this.#managerOptions = { ...manager, clock: options.clock };
     // Fail now, not on the first create(), when a manager option is invalid.
-    const checked = new NetworkAccessManager({ ...this.#managerOptions, cookieJar: null });
-    void checked.close();
+    const checked = checkManagerOptions(this.#managerOptions);
     // The checked copies: a later change to the objects given reaches no manager.
     if (manager.retry !== undefined) this.#managerOptions.retry = checked.retry;
     if (manager.caCerts !== undefined) this.#managerOptions.caCerts = [...checked.caCerts];
@@ -547,9 +563,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    */
   create(options: CreateManagerOptions = {}): NetworkAccessManager {
     if (this.#closing) throw new TypeError(CLOSED);
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
-    }
+    checkObject("Cannot create manager", "options", options);
     const stores = this.#stores;
     if (stores === undefined) {
       throw new TypeError(

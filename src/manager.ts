@@ -88,9 +88,6 @@ export class NetworkAccessManager
    */
   constructor(options: NetworkAccessManagerOptions = {}) {
     super();
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
-    }
     this.#core = new ManagerCore(this, options);
   }
 
@@ -383,8 +380,9 @@ export class NetworkAccessManager
    *
    * @param url Any URL of the origin (`http:` or `https:`); others are ignored.
    * @param options `timeout`: how long to wait at most, in ms (default 30 000).
-   * @returns Resolves when the warm-up request has finished or timed out; rejects only for an
-   * invalid `timeout`.
+   * @returns Resolves when the warm-up request has finished or timed out; rejects only for
+   * invalid options.
+   * @throws {TypeError} When `options` is not an object or has a key other than `timeout`.
    * @throws {RangeError} When `timeout` is not a positive number.
    *
    * @example Warm the connection while preparing the first request

@@ -7,6 +7,7 @@
 
 import { _CREDENTIAL_HEADERS, _redactHeaders, _shownUrl } from "./_redact.ts";
 import { checkRetry, type RetryOptions } from "./retry_options.ts";
+import { isToken } from "./_http_token.ts";
 import {
   checkChoice,
   checkInteger,
@@ -326,6 +327,35 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
 }
 
 /**
+ * The lower-case names of a request's `sensitiveHeaders`: an array (or other iterable, not a
+ * string) of header names; the message of one that is not starts with `what`.
+ */
+function sensitiveNames(what: string, names: unknown): Set<string> {
+  if (
+    typeof names !== "object" || names === null ||
+    typeof (names as Iterable<unknown>)[Symbol.iterator] !== "function"
+  ) {
+    throw new TypeError(
+      `${what}: 'sensitiveHeaders' must be an array (or other iterable) of header names, got ${
+        describe(names)
+      }`,
+    );
+  }
+  const sensitive = new Set<string>();
+  let i = 0;
+  for (const name of names as Iterable<unknown>) {
+    if (!isToken(name)) {
+      throw new TypeError(
+        `${what}: 'sensitiveHeaders[${i}]' must be a header name, got ${describe(name)}`,
+      );
+    }
+    sensitive.add(name.toLowerCase());
+    i++;
+  }
+  return sensitive;
+}
+
+/**
  * Takes the URL of a request the manager made itself for the first exchange, without a copy: the
  * request keeps its `href` and makes its own `URL` from it when `url` is read.
  */
@@ -584,11 +614,12 @@ export class NetworkRequest {
     this.decompressionGuard = init.decompressionGuard;
     this.maxBodySize = init.maxBodySize;
     if (init.sensitiveHeaders !== undefined) {
-      const sensitive = new Set<string>();
-      for (const name of init.sensitiveHeaders) sensitive.add(name.toLowerCase());
-      this.#sensitive = sensitive;
+      this.#sensitive = sensitiveNames(what, init.sensitiveHeaders);
     }
-    if (init.attributes !== undefined) this.#attributes = { ...init.attributes };
+    if (init.attributes !== undefined) {
+      checkObject(what, "attributes", init.attributes);
+      this.#attributes = { ...init.attributes };
+    }
     this.retry = init.retry;
   }
 

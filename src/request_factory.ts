@@ -341,7 +341,7 @@ export class NetworkRequestFactory {
   createRequest(path: string = "", query?: QueryInit): NetworkRequest {
     const what = "Cannot create request";
     if (typeof path !== "string") {
-      throw new TypeError(`${what}: 'path' must be a string, got ${typeof path}`);
+      throw new TypeError(`${what}: 'path' must be a string, got ${describe(path)}`);
     }
     const url = new URL(this.#baseUrl.href);
     if (path !== "") {

@@ -179,8 +179,9 @@ const RETRY_OPTIONS = Object.keys(
 export function checkedRetry<T extends RetryOptions | number | boolean | undefined>(
   what: string,
   value: T,
+  required = false,
 ): T {
-  checkRetry(what, value);
+  checkRetry(what, value, required);
   if (typeof value !== "object" || value === null) return value;
   const copy: RetryOptions = { ...value };
   if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
@@ -192,11 +193,11 @@ export function checkedRetry<T extends RetryOptions | number | boolean | undefin
 }
 
 /**
- * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}); the message starts
- * with `what` and names the field.
+ * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}; `undefined` too,
+ * unless `required`); the message starts with `what` and names the field.
  */
-export function checkRetry(what: string, value: unknown): void {
-  if (value === undefined || typeof value === "boolean") return;
+export function checkRetry(what: string, value: unknown, required = false): void {
+  if ((value === undefined && !required) || typeof value === "boolean") return;
   if (typeof value === "number") return checkCount(what, "retry", value);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError(

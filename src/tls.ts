@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describe } from "./_validation.ts";
+
 /**
  * A TLS client certificate (mutual TLS): the certificate chain and its private key, both PEM,
  * as `Deno.createHttpClient` takes them. Qt's `QSslConfiguration::setLocalCertificate` and
@@ -48,7 +50,9 @@ const READABLE_KEPT = 64;
  */
 export function checkCaCerts(what: string, value: unknown): readonly string[] {
   if (!Array.isArray(value)) {
-    throw new TypeError(`${what}: 'caCerts' must be an array of PEM certificates, got ${value}`);
+    throw new TypeError(
+      `${what}: 'caCerts' must be an array of PEM certificates, got ${describe(value)}`,
+    );
   }
   const certs = [...value];
   certs.forEach((cert, i) => {

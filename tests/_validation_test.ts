@@ -238,3 +238,34 @@ Deno.test("every options object refuses a misspelt option instead of ignoring it
     await throws(() => KvHstsStore.open({ prefx: ["a"] } as never), /did you mean 'prefix'/);
   });
 });
+
+Deno.test("every options object refuses an array (it has no options), naming what it got", async () => {
+  const cases: [string, () => unknown, string][] = [
+    ["new MemoryCache", () => new MemoryCache([] as never), "Cannot create cache"],
+    ["KvCache.open", () => KvCache.open([] as never), "Cannot open cache"],
+    ["new MemoryHstsStore", () => new MemoryHstsStore([] as never), "Cannot create HSTS store"],
+    ["KvHstsStore.open", () => KvHstsStore.open([] as never), "Cannot open HSTS store"],
+    [
+      "new NetworkRequestFactory",
+      () => new NetworkRequestFactory("https://example.com/", [] as never),
+      "Cannot create request factory",
+    ],
+    [
+      "new NetworkRequest",
+      () => new NetworkRequest("https://example.com/", [] as never),
+      "Cannot create request",
+    ],
+    [
+      "clone",
+      () => new NetworkRequest("https://example.com/").clone([] as never),
+      "Cannot create request",
+    ],
+  ];
+  for (const [name, make, what] of cases) {
+    await assert.rejects(async () => await make(), (error) => {
+      assert.ok(error instanceof TypeError, `${name}: ${error}`);
+      assert.match(error.message, new RegExp(`^${what}: '\\w+' must be an object, got an array$`));
+      return true;
+    }, name);
+  }
+});

@@ -301,6 +301,12 @@ Deno.test("eventStream sends a given lastEventId and the request's headers", asy
 
 Deno.test("eventStream checks its options at once", () => {
   const manager = new NetworkAccessManager();
+  for (const [options, shown] of [[[], "an array"], [null, "null"], ["x", '"x"']]) {
+    assert.throws(() => manager.eventStream("https://example.com/", options as never), {
+      name: "TypeError",
+      message: `Cannot open event stream: 'options' must be an object, got ${shown}`,
+    });
+  }
   assert.throws(
     () => manager.eventStream("https://example.com/", { reconnectionTime: -5 }),
     /Cannot open event stream: 'reconnectionTime' must be a non-negative integer, got -5/,

@@ -7,6 +7,7 @@ import {
   MemoryCookieJar,
   NetworkAccessManager,
   type NetworkAccessManagerFactory,
+  type NetworkAccessManagerOptions,
   NetworkError,
 } from "../mod.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
@@ -139,7 +140,7 @@ Deno.test("KvNetworkAccessManagerFactory shares one cookie jar only when asked",
   assert.equal(single.cache!.mode, "private");
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ cookieJar: { shared: "yes" as never } }),
-    { name: "TypeError", message: /'cookieJar.shared' must be a boolean, got string/ },
+    { name: "TypeError", message: /'cookieJar.shared' must be a boolean, got "yes"$/ },
   );
   assert.throws(() => factory.create({ partition: "" }), {
     name: "TypeError",
@@ -468,9 +469,6 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
         `Cannot create manager factory: 'kv' must be a Deno.Kv from Deno.openKv(), got ${shown}`,
     });
   }
-  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
-    message: "Cannot create manager factory: 'cache' must be a boolean or an object, got yes",
-  });
   // The stores' options, when the factory is made (not once the stores open).
   assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { maxSize: -1 } }), {
     name: "RangeError",
@@ -506,9 +504,58 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
     name: "TypeError",
     message: "Cannot create manager factory: 'clock' must be a function, got 5",
   });
-  assert.throws(() => new KvNetworkAccessManagerFactory({ manager: { maxRedirects: -1 } }), {
-    name: "RangeError",
-    message: "Cannot create manager: 'maxRedirects' must be a non-negative integer, got -1",
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: "yes" as never }), {
+    message: `Cannot create manager factory: 'cache' must be a boolean or an object, got "yes"`,
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("KvNetworkAccessManagerFactory checks the managers' options when it is made, naming them 'manager.<option>'", async () => {
+  for (const [options, shown] of [[[], "an array"], [null, "null"], [5, "5"]] as const) {
+    assert.throws(() => new KvNetworkAccessManagerFactory(options as never), {
+      name: "TypeError",
+      message: `Cannot create manager factory: 'options' must be an object, got ${shown}`,
+    });
+  }
+  const cases: [NetworkAccessManagerOptions, string, string][] = [
+    [
+      { maxRedirects: -1 },
+      "RangeError",
+      "'manager.maxRedirects' must be a non-negative integer, got -1",
+    ],
+    [
+      { redirectPolicy: "sometimes" as never },
+      "TypeError",
+      `'manager.redirectPolicy' must be one of "manual", "no-less-safe", "same-origin", ` +
+      `"user-verified", got "sometimes"`,
+    ],
+    [
+      { retry: { limit: -1 } },
+      "RangeError",
+      "'manager.retry.limit' must be a non-negative integer, got -1",
+    ],
+    [
+      { proxy: { type: "http" } as never },
+      "TypeError",
+      `'manager.proxy.url' must be a non-empty string for a "http" proxy, got undefined`,
+    ],
+    [{ layers: 3 as never }, "TypeError", "'manager.layers' must be an array of functions, got 3"],
+    [
+      { timout: 5 } as never,
+      "TypeError",
+      "unknown option 'manager.timout'; did you mean 'manager.timeout'?",
+    ],
+  ];
+  for (const [manager, name, message] of cases) {
+    assert.throws(() => new KvNetworkAccessManagerFactory({ path: ":memory:", manager }), {
+      name,
+      message: `Cannot create manager factory: ${message}`,
+    });
+  }
+  await using factory = await KvNetworkAccessManagerFactory.open({ path: ":memory:" });
+  assert.throws(() => factory.create([] as never), {
+    name: "TypeError",
+    message: "Cannot create manager: 'options' must be an object, got an array",
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });

@@ -412,7 +412,7 @@ Deno.test("NetworkAccessManager.use at the network position sees each exchange a
   });
   assert.equal(await manager.get("http://mock.test/x").text(), "transport");
   assert.deepEqual(seen, ["request /x", "network /x"]);
-  assert.throws(() => manager.use("nope" as never), /'layer' must be a function, got string/);
+  assert.throws(() => manager.use("nope" as never), /'layer' must be a function, got "nope"$/);
 });
 
 Deno.test("NetworkReply body readers work once, before or after finished", async () => {

@@ -553,6 +553,12 @@ Deno.test("paginate checks its options at once", () => {
     () => manager.paginate("https://example.com/", { next: "x" as never }),
     /Cannot paginate: 'next' must be a function, got string/,
   );
+  for (const [options, shown] of [[[], "an array"], [null, "null"], ["all", '"all"']]) {
+    assert.throws(() => manager.paginate("https://example.com/", options as never), {
+      name: "TypeError",
+      message: `Cannot paginate: 'options' must be an object, got ${shown}`,
+    });
+  }
   void manager.close();
 });
 

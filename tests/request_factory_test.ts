@@ -181,7 +181,12 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
     message: /^Cannot set bearerToken: 'bearerToken' must be a non-empty string/,
   });
   assert.throws(() => api.createRequest(3 as never), {
-    message: "Cannot create request: 'path' must be a string, got number",
+    message: "Cannot create request: 'path' must be a string, got 3",
+  });
+  assert.throws(() => (api.commonHeaders = "accept: */*" as never), {
+    name: "TypeError",
+    message: "Cannot set commonHeaders: 'headers' must be a Headers, a record or an array of " +
+      '[name, value] pairs, got "accept: */*"',
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });

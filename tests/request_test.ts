@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetworkAccessManager, NetworkRequest } from "../mod.ts";
+import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 
 Deno.test("A request's sensitive headers and attributes are its own, empty unless given, and writable", () => {
   const first = new NetworkRequest("https://example.com/");
@@ -53,6 +53,60 @@ Deno.test("NetworkRequest names what is wrong with its init and its headers", ()
       message: /^Cannot create request: invalid header \(Invalid header name: "x a"\)/,
     },
   );
+});
+
+Deno.test("A request option of the wrong shape is named, by the constructor and on the reply", async () => {
+  const cases: [string, unknown, string][] = [
+    ["an array as init", [], "'init' must be an object, got an array"],
+    ...[["a string", "accept: */*", '"accept: */*"'], ["null", null, "null"], ["a number", 5, "5"]]
+      .map(([what, headers, shown]): [string, unknown, string] => [
+        `${what} as headers`,
+        { headers },
+        "'headers' must be a Headers, a record or an array of [name, value] pairs, got " + shown,
+      ]),
+    ...[["a string", "trace", '"trace"'], ["null", null, "null"], ["an array", [1], "an array"]]
+      .map(([what, attributes, shown]): [string, unknown, string] => [
+        `${what} as attributes`,
+        { attributes },
+        `'attributes' must be an object, got ${shown}`,
+      ]),
+    ...[["a string", "x-api-key", '"x-api-key"'], ["null", null, "null"]]
+      .map(([what, sensitiveHeaders, shown]): [string, unknown, string] => [
+        `${what} as sensitiveHeaders`,
+        { sensitiveHeaders },
+        "'sensitiveHeaders' must be an array (or other iterable) of header names, got " + shown,
+      ]),
+    [
+      "a name that is no header name in sensitiveHeaders",
+      { sensitiveHeaders: ["x-api-key", "x key"] },
+      `'sensitiveHeaders[1]' must be a header name, got "x key"`,
+    ],
+    [
+      "a number in sensitiveHeaders",
+      { sensitiveHeaders: [7] },
+      "'sensitiveHeaders[0]' must be a header name, got 7",
+    ],
+  ];
+  await using manager = new NetworkAccessManager({
+    transport: () => Promise.resolve(new Response("sent")),
+  });
+  for (const [what, init, message] of cases) {
+    assert.throws(() => new NetworkRequest("https://example.com/", init as never), {
+      name: "TypeError",
+      message: `Cannot create request: ${message}`,
+    }, what);
+    const reply = manager.get("https://example.com/", init as never);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError, what);
+    assert.equal(reply.errorString, `Cannot create request: ${message}`, what);
+  }
+  // Any iterable of names does, and they are kept in lower case.
+  const request = new NetworkRequest("https://example.com/", {
+    sensitiveHeaders: new Set(["X-Api-Key"]),
+    attributes: { trace: "abc" },
+  });
+  assert.deepEqual([...request.sensitiveHeaders], ["x-api-key"]);
+  assert.deepEqual(request.attributes, { trace: "abc" });
 });
 
 Deno.test("The URL of a request the manager made is the reply's own to change: what is sent does not move", async () => {

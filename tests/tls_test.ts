@@ -112,7 +112,7 @@ Deno.test("caCerts that are not PEM certificates Deno can read are refused, nami
       () => new NetworkAccessManager({ caCerts: certs.caCert as unknown as string[] }),
       {
         name: "TypeError",
-        message: /'caCerts' must be an array of PEM certificates, got -----BEGIN/,
+        message: /'caCerts' must be an array of PEM certificates, got "-----BEGIN/,
       },
     );
   });

@@ -1,6 +1,7 @@
 /** The logic both HSTS stores share, over a few primitive operations of their backend. */
 
 import { isIpLiteral } from "../_ip.ts";
+import { describe } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
 import { isHostName, normalizeHost, selfAndParents, shown } from "./_host.ts";
@@ -13,7 +14,7 @@ export interface StoredPolicy {
 
 export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
   if (policy === null || typeof policy !== "object") {
-    throw new TypeError(`Cannot ${what}: the policy must be an object, got ${policy}`);
+    throw new TypeError(`Cannot ${what}: the policy must be an object, got ${describe(policy)}`);
   }
   if (typeof policy.host !== "string" || policy.host === "" || policy.host === ".") {
     throw new TypeError(
@@ -22,11 +23,15 @@ export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
   }
   const host = normalizeHost(policy.host);
   if (isIpLiteral(host)) {
-    throw new TypeError(`Cannot ${what}: 'host' must not be an IP address, got ${policy.host}`);
+    throw new TypeError(
+      `Cannot ${what}: 'host' must not be an IP address, got ${shown(policy.host)}`,
+    );
   }
   if (!isHostName(host)) throw badHost(what, policy.host);
   if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
-    throw new TypeError(`Cannot ${what}: 'expires' must be a number, got ${policy.expires}`);
+    throw new TypeError(
+      `Cannot ${what}: 'expires' must be a number, got ${describe(policy.expires)}`,
+    );
   }
   if (typeof policy.includeSubDomains !== "boolean") {
     throw new TypeError(
@@ -103,7 +108,8 @@ export abstract class StoreCore {
 
   protected abstract readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]>;
   protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<void>;
-  protected abstract delete(host: string): Promise<boolean>;
+  /** Deletes the host's stored policy; resolves with it, or `undefined` when there was none. */
+  protected abstract delete(host: string): Promise<StoredPolicy | undefined>;
   /**
    * Deletes the expired `policy` that `readMany` gave for `host`, unless the host's policy
    * changed since (another store on the same database learned a new one): left in place then.
@@ -175,7 +181,9 @@ export abstract class StoreCore {
   }
 
   async remove(host: string): Promise<boolean> {
-    return await this.delete(hostArgument(host, "remove HSTS policy"));
+    const removed = await this.delete(hostArgument(host, "remove HSTS policy"));
+    // An expired policy not swept yet was no policy: deleted, but not reported as removed.
+    return removed !== undefined && removed.expires > this.#clock();
   }
 
   clear(): Promise<void> {
@@ -261,7 +269,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    * Removes a host's stored policy.
    *
    * @param host A host name.
-   * @returns Whether a policy was removed.
+   * @returns Whether a live policy was removed (an expired one is deleted, and not counted).
    * @throws {TypeError} When `host` is not a string.
    */
   remove(host: string): Promise<boolean> {

@@ -125,7 +125,8 @@ export interface HstsStore {
    * Removes the stored policy of a host (preloaded entries stay).
    *
    * @param host A host name.
-   * @returns Whether a policy was removed.
+   * @returns Whether a live policy was removed: `false` when there was none, or only one that
+   *   had expired (deleted too).
    * @throws {TypeError} When `host` is not a string.
    */
   remove(host: string): Promise<boolean>;

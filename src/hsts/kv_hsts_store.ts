@@ -159,14 +159,14 @@ class KvCore extends StoreCore {
     await _retryLocked(() => this.#kv.set(this.#key(host), value, options));
   }
 
-  protected async delete(host: string): Promise<boolean> {
+  protected async delete(host: string): Promise<StoredPolicy | undefined> {
     this.#check();
-    if (!this.#fits(host)) return false;
+    if (!this.#fits(host)) return undefined;
     const key = this.#key(host);
     const entry = await _retryLocked(() => this.#kv.get(key));
-    if (entry.value === null) return false;
+    if (entry.value === null) return undefined;
     await _retryLocked(() => this.#kv.delete(key));
-    return decode(entry.value) !== undefined;
+    return decode(entry.value);
   }
 
   protected async deleteExpired(host: string, policy: StoredPolicy): Promise<void> {

@@ -100,8 +100,10 @@ class MemoryCore extends StoreCore {
     this.#map.set(host, policy);
     return Promise.resolve();
   }
-  protected delete(host: string): Promise<boolean> {
-    return Promise.resolve(this.#map.delete(host));
+  protected delete(host: string): Promise<StoredPolicy | undefined> {
+    const policy = this.#map.get(host);
+    this.#map.delete(host);
+    return Promise.resolve(policy);
   }
   protected deleteExpired(host: string, policy: StoredPolicy): Promise<void> {
     if (this.#map.get(host) === policy) this.#map.delete(host);

@@ -6,7 +6,7 @@
  */
 
 import type { NetworkRequestInit } from "../request.ts";
-import { checkTimerRange } from "../_validation.ts";
+import { checkKeys, checkObject, checkTimerRange, describe } from "../_validation.ts";
 
 /** A reply as the warm-up needs it. */
 interface Abortable {
@@ -19,6 +19,7 @@ interface Abortable {
  * redirect and no retry, and resolves when it finishes or after `timeout` ms (aborting it).
  * URLs that are not `http:` or `https:` are ignored.
  *
+ * @throws {TypeError} When `options` is not an object or has a key other than `timeout`.
  * @throws {RangeError} When `timeout` is not a positive number.
  */
 export async function warmConnection(
@@ -26,10 +27,12 @@ export async function warmConnection(
   url: string | URL,
   options: { timeout?: number },
 ): Promise<void> {
+  checkObject("Cannot connect to host", "options", options);
+  checkKeys("Cannot connect to host", options, ["timeout"]);
   const timeout = options.timeout ?? 30_000;
   if (typeof timeout !== "number" || !(timeout > 0)) {
     throw new RangeError(
-      `Cannot connect to host: 'timeout' must be a positive number of ms, got ${timeout}`,
+      `Cannot connect to host: 'timeout' must be a positive number of ms, got ${describe(timeout)}`,
     );
   }
   // 0 is refused above, so the message says what to do instead of "use 0 to turn it off".

@@ -57,7 +57,15 @@ import {
   requestChoices,
   takeUrl,
 } from "../request.ts";
-import { checkChoice, checkInteger, checkKeys, checkTimer, describe } from "../_validation.ts";
+import {
+  checkChoice,
+  checkFunction,
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkTimer,
+  describe,
+} from "../_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -155,9 +163,7 @@ export class ManagerCore implements PipelineSettings {
   constructor(owner: TypedEventTarget<object, unknown>, options: NetworkAccessManagerOptions) {
     this.#owner = owner;
     this.#listened = listenedTypes(owner);
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Cannot create manager: 'options' must be an object, got ${options}`);
-    }
+    checkObject(this.#what, "options", options);
     // A factory's managers: the factory holds their clients until it closes.
     const keeper = (options as { [_CLIENT_KEEPER]?: _ClientKeeper })[_CLIENT_KEEPER];
     this.#pool = new _ProxyClientPool(undefined, keeper);
@@ -174,11 +180,7 @@ export class ManagerCore implements PipelineSettings {
       this.decompressionGuard = options.decompressionGuard;
     }
     if (options.maxBodySize !== undefined) this.maxBodySize = options.maxBodySize;
-    if (options.transport !== undefined && typeof options.transport !== "function") {
-      throw new TypeError(
-        `Cannot create manager: 'transport' must be a function, got ${typeof options.transport}`,
-      );
-    }
+    checkFunction(this.#what, "transport", options.transport);
     this.#transport = options.transport ?? transport;
     this.#cookieJar = null;
     this.cookieJar = options.cookieJar === undefined
@@ -244,7 +246,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#redirectPolicy;
   }
   set redirectPolicy(value: RedirectPolicy) {
-    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy);
+    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy, true);
     this.#redirectPolicy = value;
   }
 
@@ -252,7 +254,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxRedirects;
   }
   set maxRedirects(value: number) {
-    checkInteger(this.#what, "maxRedirects", value, 0);
+    checkInteger(this.#what, "maxRedirects", value, 0, true);
     this.#maxRedirects = value;
   }
 
@@ -260,7 +262,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#transferTimeout;
   }
   set transferTimeout(value: number) {
-    checkTimer(this.#what, "transferTimeout", value);
+    checkTimer(this.#what, "transferTimeout", value, undefined, true);
     this.#transferTimeout = value;
     this.#replySettings = undefined;
   }
@@ -269,7 +271,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#timeout;
   }
   set timeout(value: number) {
-    checkTimer(this.#what, "timeout", value);
+    checkTimer(this.#what, "timeout", value, undefined, true);
     this.#timeout = value;
     this.#replySettings = undefined;
   }
@@ -278,7 +280,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxConnectionsPerHost;
   }
   set maxConnectionsPerHost(value: number) {
-    checkInteger(this.#what, "maxConnectionsPerHost", value, 1);
+    checkInteger(this.#what, "maxConnectionsPerHost", value, 1, true);
     this.#maxConnectionsPerHost = value;
   }
 
@@ -286,7 +288,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#readBufferSize;
   }
   set readBufferSize(value: number) {
-    checkInteger(this.#what, "readBufferSize", value, 0);
+    checkInteger(this.#what, "readBufferSize", value, 0, true);
     this.#readBufferSize = value;
     this.#replySettings = undefined;
   }
@@ -295,7 +297,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#decompressionGuard;
   }
   set decompressionGuard(value: number) {
-    checkInteger(this.#what, "decompressionGuard", value, -1);
+    checkInteger(this.#what, "decompressionGuard", value, -1, true);
     this.#decompressionGuard = value;
     this.#replySettings = undefined;
   }
@@ -304,7 +306,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxBodySize;
   }
   set maxBodySize(value: number) {
-    checkInteger(this.#what, "maxBodySize", value, 0);
+    checkInteger(this.#what, "maxBodySize", value, 0, true);
     this.#maxBodySize = value;
     this.#replySettings = undefined;
   }
@@ -325,7 +327,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#cacheLoadControl;
   }
   set cacheLoadControl(value: CacheLoadControl) {
-    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl);
+    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl, true);
     this.#cacheLoadControl = value;
   }
 
@@ -371,9 +373,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#proxyFactory;
   }
   set proxyFactory(value: ProxyFactory | undefined) {
-    if (value !== undefined && typeof value !== "function") {
-      throw new TypeError(`${this.#what}: 'proxyFactory' must be a function, got ${typeof value}`);
-    }
+    checkFunction(this.#what, "proxyFactory", value);
     if (value !== this.#proxyFactory) this.#pool.release();
     this.#proxyFactory = value;
     this.#http2.clear();
@@ -425,7 +425,7 @@ export class ManagerCore implements PipelineSettings {
   set requestPermissions(value: boolean) {
     if (typeof value !== "boolean") {
       throw new TypeError(
-        `${this.#what}: 'requestPermissions' must be a boolean, got ${typeof value}`,
+        `${this.#what}: 'requestPermissions' must be a boolean, got ${describe(value)}`,
       );
     }
     this.#requestPermissions = value;
@@ -443,9 +443,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#authenticator;
   }
   set authenticator(value: Authenticator | undefined) {
-    if (value !== undefined && typeof value !== "function") {
-      throw new TypeError(`${this.#what}: 'authenticator' must be a function, got ${typeof value}`);
-    }
+    checkFunction(this.#what, "authenticator", value);
     this.#authenticator = value;
   }
 
@@ -453,11 +451,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#redirectVerifier;
   }
   set redirectVerifier(value: RedirectVerifier | undefined) {
-    if (value !== undefined && typeof value !== "function") {
-      throw new TypeError(
-        `${this.#what}: 'redirectVerifier' must be a function, got ${typeof value}`,
-      );
-    }
+    checkFunction(this.#what, "redirectVerifier", value);
     this.#redirectVerifier = value;
   }
 
@@ -470,7 +464,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set retry(value: RetryOptions | number | boolean) {
     // A frozen copy: the object given stays the caller's (a factory gives one to each manager).
-    this.#retry = checkedRetry(this.#what, value) ?? false;
+    this.#retry = checkedRetry(this.#what, value, true);
   }
 
   get clock(): Clock {
@@ -493,7 +487,7 @@ export class ManagerCore implements PipelineSettings {
 
   use(layer: Layer, position: LayerPosition): void {
     if (typeof layer !== "function") {
-      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${typeof layer}`);
+      throw new TypeError(`Cannot add layer: 'layer' must be a function, got ${describe(layer)}`);
     }
     checkChoice("Cannot add layer", "position", position, ["request", "network"]);
     (position === "request" ? this.#requestLayers : this.#networkLayers).push(layer);

@@ -278,7 +278,7 @@ for (const [name, factory] of factories) {
       assert.deepEqual(await store.all(), []);
       await assert.rejects(
         store.set({ host: "10.0.0.1", expires: START + 1, includeSubDomains: false }),
-        { name: "TypeError", message: /'host' must not be an IP address, got 10\.0\.0\.1/ },
+        { name: "TypeError", message: /'host' must not be an IP address, got "10\.0\.0\.1"$/ },
       );
       await assert.rejects(
         store.set({ host: "", expires: START + 1, includeSubDomains: false }),
@@ -290,8 +290,31 @@ for (const [name, factory] of factories) {
           expires: "soon" as unknown as number,
           includeSubDomains: false,
         }),
-        { name: "TypeError", message: /'expires' must be a number, got soon/ },
+        { name: "TypeError", message: /'expires' must be a number, got "soon"$/ },
       );
+      await assert.rejects(store.set(5 as never), {
+        name: "TypeError",
+        message: "Cannot set HSTS policy: the policy must be an object, got 5",
+      });
+      await assert.rejects(
+        store.set({ host: "x.example", expires: [1] as never, includeSubDomains: false }),
+        { name: "TypeError", message: /'expires' must be a number, got an array$/ },
+      );
+    });
+  });
+
+  Deno.test(`${name} remove() tells false for a policy that expired, and deletes it`, async () => {
+    const time = testClock();
+    await withStore(factory, { clock: time.clock }, async (store) => {
+      await store.learn("old.example", "max-age=60");
+      await store.learn("live.example", "max-age=600");
+      time.advance(60_000);
+      // Expired, not swept yet (nothing read it since): there was no policy to remove.
+      assert.equal(await store.remove("old.example"), false);
+      assert.equal(await store.remove("live.example"), true);
+      assert.equal(await store.remove("live.example"), false);
+      time.advance(-60_000);
+      assert.equal(await store.get("old.example"), undefined, "deleted, not only hidden");
     });
   });
 
@@ -383,7 +406,7 @@ Deno.test("Stores validate their options", async () => {
   });
   assert.throws(() => new MemoryHstsStore({ preload: ["127.0.0.1"] }), {
     name: "TypeError",
-    message: "Cannot create HSTS store: 'host' must not be an IP address, got 127.0.0.1",
+    message: "Cannot create HSTS store: 'host' must not be an IP address, got \"127.0.0.1\"",
   });
   const stores: [string, (preload: unknown) => unknown][] = [
     ["create", (preload) => new MemoryHstsStore({ preload } as never)],

@@ -76,7 +76,7 @@ Deno.test("networkAccessible rejects values that are not accessibilities", async
   await t.step("requestPermissions must be a boolean", () => {
     assert.throws(() => new NetworkAccessManager({ requestPermissions: "yes" as never }), {
       name: "TypeError",
-      message: "Cannot create manager: 'requestPermissions' must be a boolean, got string",
+      message: "Cannot create manager: 'requestPermissions' must be a boolean, got \"yes\"",
     });
   });
 });

@@ -714,7 +714,7 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
   await t.step("the option is validated", () => {
     assert.throws(
       () => new NetworkAccessManager({ authenticator: "x" as unknown as Authenticator }),
-      /'authenticator' must be a function, got string/,
+      /'authenticator' must be a function, got "x"$/,
     );
   });
 });

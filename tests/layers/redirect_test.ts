@@ -828,7 +828,7 @@ Deno.test("redirect layer sends each hop what was asked, not what a layer below 
 Deno.test("redirectVerifier is validated and settable", () => {
   assert.throws(
     () => new NetworkAccessManager({ redirectVerifier: 1 as unknown as () => boolean }),
-    /Cannot create manager: 'redirectVerifier' must be a function, got number/,
+    /Cannot create manager: 'redirectVerifier' must be a function, got 1$/,
   );
   const manager = new NetworkAccessManager();
   const verifier = () => true;

@@ -70,6 +70,19 @@ Deno.test("connectToHost gives up on a silent server after its timeout", async (
     () => manager.connectToHost(`http://127.0.0.1:${server.port}/`, { timeout: 0 }),
     /'timeout' must be a positive number of ms, got 0/,
   );
+  const url = `http://127.0.0.1:${server.port}/`;
+  await assert.rejects(() => manager.connectToHost(url, { timeout: "5s" as never }), {
+    name: "RangeError",
+    message: `Cannot connect to host: 'timeout' must be a positive number of ms, got "5s"`,
+  });
+  await assert.rejects(() => manager.connectToHost(url, { timout: 5 } as never), {
+    name: "TypeError",
+    message: "Cannot connect to host: unknown option 'timout'; did you mean 'timeout'?",
+  });
+  await assert.rejects(() => manager.connectToHost(url, null as never), {
+    name: "TypeError",
+    message: "Cannot connect to host: 'options' must be an object, got null",
+  });
 });
 
 Deno.test("connectToHost refuses a timeout too long for a timer without suggesting 0", async () => {
