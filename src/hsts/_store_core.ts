@@ -104,6 +104,11 @@ export abstract class StoreCore {
   protected abstract readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]>;
   protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<void>;
   protected abstract delete(host: string): Promise<boolean>;
+  /**
+   * Deletes the policy of `host` if the one stored is still expired at `now`: a policy
+   * written since it was read (by another process on a shared database) stays.
+   */
+  protected abstract deleteExpired(host: string, now: number): Promise<void>;
   protected abstract entries(): Promise<[string, StoredPolicy][]>;
   protected abstract deleteAll(): Promise<void>;
 
@@ -113,7 +118,7 @@ export abstract class StoreCore {
     const stored = await this.readMany(hosts);
     return Promise.all(stored.map(async (policy, index) => {
       if (policy !== undefined && policy.expires <= now) {
-        await this.delete(hosts[index]!);
+        await this.deleteExpired(hosts[index]!, now);
         return undefined;
       }
       return policy;

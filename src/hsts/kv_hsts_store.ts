@@ -76,6 +76,9 @@ function decode(value: unknown): StoredPolicy | undefined {
   return { expires: record.expires, includeSubDomains: record.includeSubDomains };
 }
 
+/** Attempts of a removal of an expired policy that other writes keep changing. */
+const EXPIRE_ATTEMPTS = 8;
+
 class KvCore extends StoreCore {
   readonly #kv: Deno.Kv;
   readonly #prefix: Deno.KvKey;
@@ -164,6 +167,20 @@ class KvCore extends StoreCore {
     if (entry.value === null) return false;
     await _retryLocked(() => this.#kv.delete(key));
     return decode(entry.value) !== undefined;
+  }
+
+  protected async deleteExpired(host: string, now: number): Promise<void> {
+    this.#check();
+    if (!this.#fits(host)) return;
+    const key = this.#key(host);
+    for (let attempt = 0; attempt < EXPIRE_ATTEMPTS; attempt++) {
+      const entry = await _retryLocked(() => this.#kv.get(key));
+      const policy = decode(entry.value);
+      if (policy === undefined || policy.expires > now) return;
+      // Checked: a policy learnt since the read (by another process) is not the one expired.
+      const result = await _retryLocked(() => this.#kv.atomic().check(entry).delete(key).commit());
+      if (result.ok) return;
+    }
   }
 
   protected async entries(): Promise<[string, StoredPolicy][]> {

@@ -103,6 +103,11 @@ class MemoryCore extends StoreCore {
   protected delete(host: string): Promise<boolean> {
     return Promise.resolve(this.#map.delete(host));
   }
+  protected deleteExpired(host: string, now: number): Promise<void> {
+    const policy = this.#map.get(host);
+    if (policy !== undefined && policy.expires <= now) this.#map.delete(host);
+    return Promise.resolve();
+  }
   protected entries(): Promise<[string, StoredPolicy][]> {
     return Promise.resolve([...this.#map]);
   }
