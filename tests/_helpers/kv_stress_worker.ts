@@ -16,6 +16,7 @@ import {
   NetworkRequest,
 } from "../../mod.ts";
 import { bodyFor } from "./kv_stress_origin.ts";
+import { random } from "./seeded_random.ts";
 
 const [path, origin, workerText, opsText, maxSizeText] = Deno.args;
 const worker = Number(workerText);
@@ -35,16 +36,6 @@ export interface StressReport {
   replies: number;
   fromCache: number;
   bad: string[];
-}
-
-/** A small seeded generator (mulberry32), so every run makes the same operations. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const next = random(1000 + worker);
