@@ -281,6 +281,7 @@ const SUITES: readonly string[] = [
   "edge_function", // the edge-function example end to end
   "error_model", // the README's error model, through every reader
   "json_api_example", // examples/json_api.ts
+  "kv_stress_process", // seeded traffic of four processes on one KV file: cache, jar, HSTS
   "layout", // this file
   "proxy/proxy_interop", // the real proxies CI installs
   "proxy_fixture", // the test proxy server in tests/_helpers/

@@ -496,9 +496,15 @@ export class KvBackend implements CacheBackend<KvStored> {
       });
     }
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const generations = await this.#storage.list({ prefix: this.#keys.under("g") });
-      if (generations.length === 0) break;
-      for (const item of generations) await this.#storage.collect(item);
+      let collected = 0;
+      for (const item of await this.#storage.list({ prefix: this.#keys.under("g") })) {
+        // The body of an entry published since the entries were removed (by another process)
+        // is that entry's: it stays, as if published after clear().
+        if (await this.#referenced(item)) continue;
+        await this.#storage.collect(item);
+        collected++;
+      }
+      if (collected === 0) break;
     }
     // What remains has no generation record: chunks of none, and values we did not write
     // (a key with a tag of ours but not our shape among them: `[...P, "e"]`, `[...P, "n", 1]`).
@@ -518,6 +524,18 @@ export class KvBackend implements CacheBackend<KvStored> {
       await this.#storage.commit((a) => a.check(item).delete(item.key));
     }
     await this.#storage.reconcileSize();
+  }
+
+  /** Whether an entry of the URL of the published body `item` references that body. */
+  async #referenced(item: Deno.KvEntry<unknown>): Promise<boolean> {
+    const record = _decodeGeneration(item.value);
+    const generation = item.key[this.#keys.prefix.length + 1];
+    if (record?.state !== "published" || typeof generation !== "string") return false;
+    const prefix = this.#keys.under("e", await _urlPart(record.url));
+    return (await this.#storage.list({ prefix })).some((entry) => {
+      const account = _entryAccount(entry.value);
+      return account !== null && !account.inline && account.generation === generation;
+    });
   }
 
   /** Collects a few retired bodies. */

@@ -294,7 +294,8 @@ export class KvCache implements NetworkCache {
 
   /**
    * Removes every entry, and everything else under the cache's prefix, at once (a reader of a
-   * body removed this way fails).
+   * body removed this way fails). An entry another process publishes while the cache clears
+   * stays whole, as if published after the clearing; a write still in progress stores nothing.
    *
    * @returns A promise that resolves once the cache is empty.
    * @throws {TypeError} When the cache is closed.

@@ -250,14 +250,26 @@ export abstract class _CookieStore extends Store {
   /**
    * Stores a record, or removes its identity when it has already expired; false when it is
    * not stored (expired, a cookie the store cannot hold, or one `put` refused).
+   *
+   * The record replaces a live cookie of its identity as the write finds it, and takes that
+   * cookie's creation time and sequence (RFC 6265 section 5.3, step 11.3). With `replacing`
+   * (tough-cookie read a cookie to replace and copied its creation), a write that finds none
+   * (another jar removed it meanwhile) stores a new cookie, created at its last access: now.
    */
-  async store(cookie: _StoredCookie): Promise<boolean> {
+  async store(cookie: _StoredCookie, replacing = false): Promise<boolean> {
     if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
-    if (_isExpired(cookie, this.limits.clock())) {
+    const now = this.limits.clock();
+    if (_isExpired(cookie, now)) {
       await this.remove(cookie.domain, cookie.path, cookie.name);
       return false;
     }
-    return await this.put(cookie);
+    return await this.putWith(cookie, (existing) => {
+      if (existing !== undefined && !_isExpired(existing, now)) {
+        return { ...cookie, creationTime: existing.creationTime, seq: existing.seq };
+      }
+      if (!replacing) return cookie;
+      return { ...cookie, creationTime: cookie.lastAccessTime, seq: new Cookie().creationIndex };
+    });
   }
 
   /**
@@ -332,10 +344,13 @@ export abstract class _CookieStore extends Store {
   override putCookie(cookie: Cookie): Promise<void>;
   override putCookie(cookie: Cookie, callback: ErrorCallback): void;
   override putCookie(cookie: Cookie, callback?: ErrorCallback): Promise<void> | void {
-    const run = async () => {
-      if (!(await this.store(_fromTough(cookie, this.limits.clock())))) this.#refused.add(cookie);
-    };
-    return settle(run(), callback);
+    return settle(this.#put(cookie, false), callback);
+  }
+
+  /** Stores what tough-cookie hands over, noting a cookie it does not store. */
+  async #put(cookie: Cookie, replacing: boolean): Promise<void> {
+    const record = _fromTough(cookie, this.limits.clock());
+    if (!(await this.store(record, replacing))) this.#refused.add(cookie);
   }
 
   override updateCookie(oldCookie: Cookie, newCookie: Cookie): Promise<void>;
@@ -345,7 +360,7 @@ export abstract class _CookieStore extends Store {
     newCookie: Cookie,
     callback?: ErrorCallback,
   ): Promise<void> | void {
-    return callback ? this.putCookie(newCookie, callback) : this.putCookie(newCookie);
+    return settle(this.#put(newCookie, true), callback);
   }
 
   override removeCookie(

@@ -155,3 +155,29 @@ Deno.test("KvCache readers finish a body another cache replaced or removed, thou
     });
   }
 });
+
+Deno.test("KvCache clear() keeps whole an entry another cache publishes while it clears", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const time = manualClock();
+  const { seen, arm, pending } = interleaved(kv);
+  await using cache = await KvCache.open({ kv: seen, clock: time.clock });
+  await using other = await KvCache.open({ kv, clock: time.clock });
+  await other.insert(meta("https://example.com/old", 1), [pattern(1, 3 * CHUNK)]);
+  const url = "https://example.com/new";
+  const isEntries = (selector: unknown) =>
+    sameKey((selector as { prefix?: Deno.KvKey }).prefix ?? [], [...PREFIX, "e"]);
+  // Once clear() listed the entries, the other cache publishes a body in chunks.
+  arm("list", isEntries, async () => {
+    assert.equal(await other.insert(meta(url, 2), [pattern(2, 3 * CHUNK + 5)]), true);
+  });
+  await cache.clear();
+  assert.equal(pending(), 0, "the other cache published during clear()");
+  assert.equal(await cache.metaData("https://example.com/old"), null);
+  const entry = await cache.metaData(url);
+  assert.ok(entry !== null, "published after clear() removed the entries: it stays");
+  const body = await bodyOf(cache, entry);
+  assert.equal(body?.length, 3 * CHUNK + 5, "its body is whole");
+  const expected = pattern(2, 3 * CHUNK + 5);
+  assert.ok(body!.every((byte, i) => byte === expected[i]), "and its own");
+  assert.equal(await cache.cacheSize(), entry.size);
+});

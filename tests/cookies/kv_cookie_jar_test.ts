@@ -326,6 +326,53 @@ Deno.test("KvCookieJar: updateCookie and deleteCookie act on the cookie as it is
   );
 });
 
+Deno.test("KvCookieJar: a Set-Cookie takes its creation time from the cookie it replaces as its write finds it", async (t) => {
+  const url = "https://example.com/";
+  /** `jar` sets `a=2` at START + 60 s; `between` runs in another jar after its read of `a`. */
+  async function setAcross(
+    before: string[],
+    between: (other: KvCookieJar) => Promise<void>,
+  ): Promise<number | undefined> {
+    await using kv = await Deno.openKv(":memory:");
+    // Armed at the next read of one key: the jar's read of the cookie's bundle.
+    const { seen, arm, armed } = interleaved(kv, ["get"]);
+    let now = START;
+    await using jar = await KvCookieJar.open({ kv: seen, clock: () => now });
+    await using other = await KvCookieJar.open({ kv, clock: () => now });
+    await other.setCookiesFromUrl(before, url);
+    now += 60_000;
+    arm(() => between(other));
+    assert.equal(await jar.setCookiesFromUrl(["a=2; Max-Age=3600"], url), 1);
+    assert.ok(!armed(), "the other jar wrote between the jar's read and its write");
+    const named = (await other.allCookies()).filter((c) => c.name === "a");
+    assert.deepEqual(named.map((c) => c.value), ["2"]);
+    return named[0]?.creationTime;
+  }
+  await t.step("deleted meanwhile: the cookie set is a new one, created when set", async () => {
+    const created = await setAcross(
+      ["a=1; Max-Age=3600"],
+      async (other) => void await other.setCookiesFromUrl(["a=; Max-Age=0"], url),
+    );
+    assert.equal(created, START + 60_000);
+  });
+  await t.step(
+    "set meanwhile: the cookie set replaces that one, and keeps its creation",
+    async () => {
+      const created = await setAcross(["b=1; Max-Age=3600"], async (other) => {
+        await other.insertCookie({
+          name: "a",
+          value: "1",
+          domain: "example.com",
+          path: "/",
+          hostOnly: true,
+          creationTime: START + 5,
+        });
+      });
+      assert.equal(created, START + 5);
+    },
+  );
+});
+
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
   const kv = await Deno.openKv(":memory:");
   try {

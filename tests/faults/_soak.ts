@@ -9,6 +9,7 @@
  */
 
 import { NetworkAccessManager, NetworkError, type NetworkReply } from "../../mod.ts";
+import { random } from "../_helpers/seeded_random.ts";
 
 const seed = Number(Deno.args[0] ?? 1);
 const REQUESTS = Number(Deno.args[1] ?? 20_000);
@@ -16,15 +17,6 @@ const CONCURRENCY = 48;
 const MAX_PER_HOST = 8;
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function random(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const next = random(seed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
 

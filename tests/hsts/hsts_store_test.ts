@@ -679,3 +679,40 @@ Deno.test("KvHstsStore keeps no policy for a host too long for a KV key, and doe
     assert.equal(plain.url.protocol, "http:");
   });
 });
+
+/** `kv` seen through a proxy that runs `hook` once, after the first `getMany` returned. */
+function afterFirstGetMany(kv: Deno.Kv, hook: () => Promise<unknown>): Deno.Kv {
+  let pending: (() => Promise<unknown>) | null = hook;
+  return new Proxy(kv, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== "getMany") return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await value.apply(target, args);
+        const run = pending;
+        pending = null;
+        await run?.();
+        return result;
+      };
+    },
+  });
+}
+
+Deno.test("KvHstsStore: a lookup that finds a policy expired keeps the one another process wrote since", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const { clock, advance } = testClock();
+  await using writer = await KvHstsStore.open({ kv, clock });
+  await writer.learn("example.com", "max-age=1");
+  advance(5000);
+  // Between the lookup's read of the expired policy and its removal, a fresh one is learnt.
+  const seen = afterFirstGetMany(kv, () => writer.learn("example.com", "max-age=1000"));
+  await using reader = await KvHstsStore.open({ kv: seen, clock });
+  assert.equal(await reader.isKnownHost("example.com"), false, "as read: expired");
+  assert.deepEqual(await writer.get("example.com"), {
+    host: "example.com",
+    expires: clock() + 1_000_000,
+    includeSubDomains: false,
+  }, "the fresh policy stays");
+  assert.equal(await reader.isKnownHost("example.com"), true);
+});
