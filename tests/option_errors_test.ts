@@ -172,6 +172,12 @@ Deno.test("a request's number attributes: TypeError for a wrong type, RangeError
       wrongType,
       outOfRange,
     })),
+    {
+      field: "postRedirects[1]",
+      give: (value: unknown) => make({ postRedirects: [302, value] }),
+      wrongType: NOT_NUMBERS,
+      outOfRange: [307, 301.5, NaN],
+    },
     ...retryCases((retry) => make({ retry })),
   ];
   await checkCases(
