@@ -103,7 +103,9 @@ export async function _openKv(
     return { kv: source.kv, owned: false };
   }
   if (source.path !== undefined && typeof source.path !== "string") {
-    throw new TypeError(`Cannot open ${what}: 'path' must be a string, got ${typeof source.path}`);
+    throw new TypeError(
+      `Cannot open ${what}: 'path' must be a string, got ${describe(source.path)}`,
+    );
   }
   return { kv: await _openKvDatabase(source.path, what), owned: true };
 }
@@ -122,19 +124,27 @@ const ENCODER = new TextEncoder();
  * @throws {TypeError} When `prefix` is not such an array.
  */
 export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey): Deno.KvKey {
-  const fail = (why: string) =>
-    new TypeError(`${what}: 'prefix' must be ${why}, got ${Deno.inspect(prefix)}`);
+  const fail = (field: string, why: string, got: string) =>
+    new TypeError(`${what}: '${field}' must be ${why}, got ${got}`);
   if (prefix === undefined) return [...fallback];
-  if (!Array.isArray(prefix) || prefix.length === 0) throw fail("a non-empty array of key parts");
+  if (!Array.isArray(prefix) || prefix.length === 0) {
+    const got = Array.isArray(prefix) ? "an empty array" : describe(prefix);
+    throw fail("prefix", "a non-empty array of key parts", got);
+  }
   let bytes = 0;
-  for (const part of prefix) {
+  for (const [i, part] of prefix.entries()) {
     if (typeof part === "string") bytes += ENCODER.encode(part).length;
     else if (part instanceof Uint8Array) bytes += part.length;
     else if (typeof part === "number" || typeof part === "bigint" || typeof part === "boolean") {
       bytes += 9;
-    } else throw fail("an array of KV key parts");
+    } else {
+      const kinds = "a string, number, bigint, boolean or Uint8Array";
+      throw fail(`prefix[${i}]`, `a KV key part (${kinds})`, describe(part));
+    }
   }
-  if (bytes > MAX_PREFIX_BYTES) throw fail(`at most ${MAX_PREFIX_BYTES} bytes long`);
+  if (bytes > MAX_PREFIX_BYTES) {
+    throw fail("prefix", `at most ${MAX_PREFIX_BYTES} bytes long`, `${bytes} bytes`);
+  }
   return [...prefix];
 }
 

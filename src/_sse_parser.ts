@@ -205,8 +205,8 @@ function feed(parser: EventStreamParser, text: string, fail: (message: string) =
 /**
  * The parser for `options` of `NetworkReply.events()`, once they are checked.
  *
- * @throws {TypeError} When `options` is not an object.
- * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
+ * @throws {TypeError} When `options` is not an object, or `maxEventLength` is not a number.
+ * @throws {RangeError} When `maxEventLength` is a number that is not a non-negative integer.
  */
 export function eventsParser(
   what: string,

@@ -17,6 +17,7 @@ export function describe(value: unknown): string {
   }
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return value.toString();
+  if (typeof value === "bigint") return `${value}n`;
   if (value === null || typeof value !== "object") return String(value);
   if (Array.isArray(value)) return "an array";
   const name = (value as object).constructor?.name;
@@ -46,8 +47,29 @@ export function checkChoice(
 }
 
 /**
+ * The error of a number `field` whose `value` it refuses, after the web platform's model: a
+ * `TypeError` when `value` is no number at all (a string, `null`, a bigint), a `RangeError` when
+ * it is a number out of the field's range (negative, too large, not an integer, `NaN` or
+ * `Infinity` where a finite number is needed). The message:
+ * `${what}: '${field}' must be ${expected}, got ${describe(value)}`, then `; ${hint}` if given.
+ */
+export function numberError(
+  what: string,
+  field: string,
+  value: unknown,
+  expected: string,
+  hint?: string,
+): TypeError | RangeError {
+  const message = `${what}: '${field}' must be ${expected}, got ${describe(value)}${
+    hint === undefined ? "" : `; ${hint}`
+  }`;
+  return typeof value === "number" ? new RangeError(message) : new TypeError(message);
+}
+
+/**
  * Checks that `value` is an integer at least `min` (or `undefined`, unless `required`); the
- * message names `field`.
+ * message names `field`: a `TypeError` when it is no number, a `RangeError` when it is one out of
+ * range (see {@linkcode numberError}).
  */
 export function checkInteger(
   what: string,
@@ -63,7 +85,7 @@ export function checkInteger(
       : min === 1
       ? "a positive integer"
       : `an integer >= ${min}`;
-    throw new RangeError(`${what}: '${field}' must be ${kind}, got ${describe(value)}`);
+    throw numberError(what, field, value, kind);
   }
 }
 
@@ -156,17 +178,20 @@ export function checkTimerRange(
   zero = "use 0 to turn it off",
 ): void {
   if (typeof value === "number" && value > MAX_TIMER_MS) {
-    throw new RangeError(
-      `${what}: '${field}' must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest ` +
-        `timer), got ${value}; ${zero}`,
+    throw numberError(
+      what,
+      field,
+      value,
+      `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer)`,
+      zero,
     );
   }
 }
 
 /**
  * Checks a delay in milliseconds that becomes a timer (or `undefined`, unless `required`): an
- * integer from 0 to 2^31 - 1. `zero` ends the message for a value too long (see
- * {@linkcode checkTimerRange}).
+ * integer from 0 to 2^31 - 1 (a `TypeError` when it is no number, a `RangeError` when it is one
+ * out of range). `zero` ends the message for a value too long (see {@linkcode checkTimerRange}).
  */
 export function checkTimer(
   what: string,

@@ -382,8 +382,10 @@ export class NetworkAccessManager
    * @param options `timeout`: how long to wait at most, in ms (default 30 000).
    * @returns Resolves when the warm-up request has finished or timed out; rejects only for
    * invalid options.
-   * @throws {TypeError} When `options` is not an object or has a key other than `timeout`.
-   * @throws {RangeError} When `timeout` is not a positive number.
+   * @throws {TypeError} When `options` is not an object or has a key other than `timeout`, or
+   * `timeout` is not a number.
+   * @throws {RangeError} When `timeout` is a number that is not positive, or longer than a timer
+   * can wait.
    *
    * @example Warm the connection while preparing the first request
    * ```ts
@@ -652,8 +654,8 @@ export class NetworkAccessManager
    * @returns An async iterator of the items.
    * @throws {TypeError} At once, when an option has the wrong type, or the request's
    *   `Last-Event-ID` header and `lastEventId` name different IDs.
-   * @throws {RangeError} At once, when `limit` or `maxPages` is not a non-negative integer
-   * or `Infinity`.
+   * @throws {RangeError} At once, when `limit` or `maxPages` is a number that is neither a
+   * non-negative integer nor `Infinity`.
    *
    * @example Following `Link: <...>; rel="next"`
    * ```ts

@@ -419,8 +419,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
    * @returns An iterator of events.
    * @throws {NetworkReplyError} As the iterator, when the transfer fails or an event is too long.
-   * @throws {TypeError} When the body was already read, or `options` is not an object.
-   * @throws {RangeError} When `maxEventLength` is not a non-negative integer.
+   * @throws {TypeError} When the body was already read, `options` is not an object, or
+   * `maxEventLength` is not a number.
+   * @throws {RangeError} When `maxEventLength` is a number that is not a non-negative integer.
    *
    * @example Streaming events
    * ```ts

@@ -16,6 +16,7 @@ import {
   checkTimer,
   describe,
   headersError,
+  numberError,
 } from "./_validation.ts";
 
 /**
@@ -301,15 +302,13 @@ function checkAttributes(what: string, attributes: NetworkRequestInit): void {
   checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
   checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
   const post = attributes.postRedirects;
-  if (
-    post !== undefined &&
-    (!Array.isArray(post) ||
-      post.some((status) => status !== 301 && status !== 302 && status !== 303))
-  ) {
+  if (post !== undefined && !Array.isArray(post)) {
     throw new TypeError(
       `${what}: 'postRedirects' must be an array of 301, 302 and 303, got ${describe(post)}`,
     );
   }
+  const at = post?.findIndex((status) => status !== 301 && status !== 302 && status !== 303) ?? -1;
+  if (at !== -1) throw numberError(what, `postRedirects[${at}]`, post![at], "301, 302 or 303");
   const keep = attributes.keepRedirectMethod;
   if (keep !== undefined && typeof keep !== "boolean") {
     throw new TypeError(`${what}: 'keepRedirectMethod' must be a boolean, got ${describe(keep)}`);
@@ -581,9 +580,11 @@ export class NetworkRequest {
    * @param init Headers, priority and attributes.
    * @throws {TypeError} When the URL is invalid (relative, or without a scheme: the message
    * says how to mend it), `init` is not an object or has a key that is no option (the message
-   * names it and the closest option), a header name or value is invalid, or an attribute has a
-   * value outside its choices (the message names the field).
-   * @throws {RangeError} When a numeric attribute is out of range.
+   * names it and the closest option), a header name or value is invalid, an attribute has a
+   * value outside its choices, or a numeric attribute is not a number (the message names the
+   * field).
+   * @throws {RangeError} When a numeric attribute (or a status of `postRedirects`) is a number out
+   * of range.
    */
   constructor(url: string | URL, init: NetworkRequestInit = NO_INIT) {
     const what = "Cannot create request";
@@ -629,6 +630,7 @@ export class NetworkRequest {
    * @param changes Fields to replace; `headers` replaces all headers.
    * @returns A new request.
    * @throws {TypeError} Under the same conditions as the constructor.
+   * @throws {RangeError} Under the same conditions as the constructor.
    */
   clone(changes: NetworkRequestInit & { url?: string | URL } = {}): NetworkRequest {
     checkObject("Cannot create request", "changes", changes);

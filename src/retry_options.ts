@@ -133,21 +133,26 @@ function checkCount(what: string, field: string, value: unknown): void {
   checkInteger(what, field, value, 0);
 }
 
+/**
+ * Checks a list option; an item it refuses is a `TypeError`, or a `RangeError` when the list
+ * holds `numbers` and the item is a number out of their range.
+ */
 function checkList<T>(
   what: string,
   field: string,
   value: unknown,
   valid: (item: unknown) => item is T,
   kind: string,
+  numbers = false,
 ): void {
   if (value === undefined) return;
   if (!Array.isArray(value)) {
     throw new TypeError(`${what}: '${field}' must be an array of ${kind}, got ${describe(value)}`);
   }
   for (const item of value) {
-    if (!valid(item)) {
-      throw new TypeError(`${what}: '${field}' must hold ${kind} only, got ${describe(item)}`);
-    }
+    if (valid(item)) continue;
+    const message = `${what}: '${field}' must hold ${kind} only, got ${describe(item)}`;
+    throw numbers && typeof item === "number" ? new RangeError(message) : new TypeError(message);
   }
 }
 
@@ -219,8 +224,15 @@ export function checkRetry(what: string, value: unknown, required = false): void
   );
   checkInteger(what, "retry.maxRetryTime", options.maxRetryTime, 0);
   checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
-  checkList(what, "retry.statusCodes", options.statusCodes, isStatus, "HTTP statuses (100-599)");
-  checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes");
+  checkList(
+    what,
+    "retry.statusCodes",
+    options.statusCodes,
+    isStatus,
+    "HTTP statuses (100-599)",
+    true,
+  );
+  checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes", true);
   if (options.jitter !== undefined && typeof options.jitter !== "boolean") {
     throw new TypeError(
       `${what}: 'retry.jitter' must be a boolean, got ${describe(options.jitter)}`,

@@ -5,6 +5,7 @@ import {
   checkInteger,
   checkKeys,
   describe,
+  numberError,
 } from "../src/_validation.ts";
 import {
   KvCache,
@@ -33,6 +34,32 @@ Deno.test("describe shows a value as an error message does", () => {
   assert.equal(describe({}), "an object");
   assert.equal(describe(new Date(0)), "an instance of Date");
   assert.equal(describe(() => 1), "a function");
+  assert.equal(describe(5n), "5n");
+});
+
+Deno.test("numberError is a TypeError for no number and a RangeError for one out of range", () => {
+  for (const value of ["5", null, undefined, 5n, {}]) {
+    const error = numberError("Cannot go", "n", value, "a positive integer");
+    assert.equal(error.constructor, TypeError);
+    assert.equal(
+      error.message,
+      `Cannot go: 'n' must be a positive integer, got ${describe(value)}`,
+    );
+  }
+  for (const value of [0, -1, 1.5, NaN, Infinity]) {
+    assert.equal(
+      numberError("Cannot go", "n", value, "a positive integer").constructor,
+      RangeError,
+    );
+  }
+  assert.equal(
+    numberError("Cannot go", "n", 2 ** 31, "at most 2147483647", "use 0 to turn it off").message,
+    "Cannot go: 'n' must be at most 2147483647, got 2147483648; use 0 to turn it off",
+  );
+  assert.throws(() => checkInteger("Cannot go", "n", "1", 0), {
+    name: "TypeError",
+    message: `Cannot go: 'n' must be a non-negative integer, got "1"`,
+  });
 });
 
 Deno.test("option checks name the field and the value", () => {
@@ -85,7 +112,8 @@ Deno.test("checkPrefix copies a valid KV prefix and rejects others in one messag
     message: `Cannot open store: 'prefix' must be a non-empty array of key parts, got "a"`,
   });
   assert.throws(() => checkPrefix("Cannot open store", [{}], fallback), {
-    message: "Cannot open store: 'prefix' must be an array of KV key parts, got [ {} ]",
+    message: "Cannot open store: 'prefix[0]' must be a KV key part (a string, number, bigint, " +
+      "boolean or Uint8Array), got an object",
   });
   assert.throws(() => checkPrefix("Cannot open store", ["x".repeat(600)], fallback), {
     message: /'prefix' must be at most 512 bytes long/,

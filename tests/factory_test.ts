@@ -483,7 +483,7 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
   assert.throws(() => new KvNetworkAccessManagerFactory({ hsts: { prefix: [] } }), {
     name: "TypeError",
     message: "Cannot create manager factory ('hsts'): 'prefix' must be a non-empty array of key " +
-      "parts, got []",
+      "parts, got an empty array",
   });
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ cookieJar: { prefix: "jar" as never } }),

@@ -283,6 +283,7 @@ const SUITES: readonly string[] = [
   "json_api_example", // examples/json_api.ts
   "kv_stress_process", // seeded traffic of four processes on one KV file: cache, jar, HSTS
   "layout", // this file
+  "option_errors", // every number option, setter and argument: a TypeError or a RangeError
   "proxy/proxy_interop", // the real proxies CI installs
   "proxy_fixture", // the test proxy server in tests/_helpers/
   "reply/lifecycle_fuzz", // seeded random traffic: the reply lifecycle through the whole manager

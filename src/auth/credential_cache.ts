@@ -7,6 +7,7 @@
 
 import { type DigestChallenge, newCnonce } from "./digest.ts";
 import type { AuthCredentials } from "./auth_credentials.ts";
+import { numberError } from "../_validation.ts";
 
 export type { AuthCredentials };
 
@@ -148,12 +149,16 @@ export class CredentialCache {
    * Creates an empty cache.
    *
    * @param maxEntries How many protection spaces to keep; the least recently used go first.
-   * @throws {RangeError} When `maxEntries` is not a positive integer.
+   * @throws {TypeError} When `maxEntries` is not a number.
+   * @throws {RangeError} When `maxEntries` is a number that is not a positive integer.
    */
   constructor(maxEntries = 256) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new RangeError(
-        `Cannot create credential cache: 'maxEntries' must be a positive integer, got ${maxEntries}`,
+      throw numberError(
+        "Cannot create credential cache",
+        "maxEntries",
+        maxEntries,
+        "a positive integer",
       );
     }
     this.#maxEntries = maxEntries;

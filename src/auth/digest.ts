@@ -21,6 +21,7 @@
 
 import type { AuthChallenge } from "./auth_challenge.ts";
 import type { AuthCredentials } from "./auth_credentials.ts";
+import { numberError } from "../_validation.ts";
 
 /**
  * `node:crypto` (MD5 and SHA-512/256 are not in WebCrypto), imported on first use: importing it
@@ -235,15 +236,14 @@ function extValue(value: string): string {
  * @param input The challenge, credentials, request and nonce count (and the body for
  * `qop=auth-int`).
  * @returns The header value, starting with `Digest `.
- * @throws {TypeError} When the nonce count is not a positive integer below 2^32, or the qop is
- * `auth-int` and no `body` is given.
+ * @throws {TypeError} When the nonce count is not a number, or the qop is `auth-int` and no
+ * `body` is given.
+ * @throws {RangeError} When the nonce count is a number that is not an integer from 1 to 2^32 - 1.
  */
 export function digestAuthorization(input: DigestInput): string {
   const { challenge, credentials, uri, nc } = input;
   if (!Number.isInteger(nc) || nc < 1 || nc > 0xffffffff) {
-    throw new TypeError(
-      `Cannot answer Digest challenge: 'nc' must be an integer 1-2^32, got ${nc}`,
-    );
+    throw numberError("Cannot answer Digest challenge", "nc", nc, "an integer from 1 to 2^32 - 1");
   }
   const cnonce = input.cnonce ?? newCnonce();
   const response = digestResponse({ ...input, cnonce });

@@ -1,6 +1,6 @@
 /** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
 
-import { describe } from "../_validation.ts";
+import { describe, numberError } from "../_validation.ts";
 import type {
   CacheEntry,
   CacheMetaData,
@@ -26,7 +26,7 @@ export function _cacheUrl(url: string | URL, what: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got '${String(url)}'`);
+    throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${describe(url)}`);
   }
   const href = parsed.href;
   if (!href.includes("#")) return href;
@@ -38,9 +38,7 @@ export function _cacheUrl(url: string | URL, what: string): string {
 export function _checkMaxSize(maxSize: unknown, what: string): number {
   if (maxSize === undefined) return _DEFAULT_MAX_SIZE;
   if (typeof maxSize !== "number" || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
-    throw new RangeError(
-      `Cannot ${what}: 'maxSize' must be a positive integer, got ${describe(maxSize)}`,
-    );
+    throw numberError(`Cannot ${what}`, "maxSize", maxSize, "a positive integer");
   }
   return maxSize;
 }
@@ -50,7 +48,7 @@ export function _checkMode(mode: unknown, what: string, fallback: CacheMode): Ca
   if (mode === undefined) return fallback;
   if (mode !== "shared" && mode !== "private") {
     throw new TypeError(
-      `Cannot ${what}: 'mode' must be "shared" or "private", got ${Deno.inspect(mode)}`,
+      `Cannot ${what}: 'mode' must be "shared" or "private", got ${describe(mode)}`,
     );
   }
   return mode;
@@ -137,9 +135,7 @@ function checkFields(
 ): _MetaFields {
   const status = source.status ?? base?.status;
   if (!_isStoredStatus(status)) {
-    throw new RangeError(
-      `Cannot ${what}: 'status' must be an HTTP status from 200 to 599, got ${describe(status)}`,
-    );
+    throw numberError(`Cannot ${what}`, "status", status, "an HTTP status from 200 to 599");
   }
   const statusText = source.statusText ?? base?.statusText ?? "";
   if (typeof statusText !== "string") {
@@ -177,9 +173,7 @@ function checkFields(
   }
   const expires = source.expires === undefined ? (base?.expires ?? null) : source.expires;
   if (expires !== null && (typeof expires !== "number" || !Number.isFinite(expires))) {
-    throw new TypeError(
-      `Cannot ${what}: 'expires' must be a time in epoch ms or null, got ${String(expires)}`,
-    );
+    throw numberError(`Cannot ${what}`, "expires", expires, "a finite time in epoch ms or null");
   }
   return {
     status,
@@ -205,12 +199,12 @@ export function _checkMetaData(
   what: string,
 ): _MetaFields & { url: string; variant: string } {
   if (typeof metaData !== "object" || metaData === null) {
-    throw new TypeError(`Cannot ${what}: metadata must be an object, got ${String(metaData)}`);
+    throw new TypeError(`Cannot ${what}: metadata must be an object, got ${describe(metaData)}`);
   }
   const url = _cacheUrl(metaData.url, what);
   const variant = metaData.variant ?? "";
   if (typeof variant !== "string") {
-    throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${typeof variant}`);
+    throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${describe(variant)}`);
   }
   if (metaData.headers === undefined) {
     throw new TypeError(`Cannot ${what}: 'headers' are required`);
@@ -225,7 +219,7 @@ export function _applyUpdate(
   what: string,
 ): _MetaFields {
   if (typeof update !== "object" || update === null) {
-    throw new TypeError(`Cannot ${what}: the update must be an object, got ${String(update)}`);
+    throw new TypeError(`Cannot ${what}: the update must be an object, got ${describe(update)}`);
   }
   return checkFields(update, base, what);
 }

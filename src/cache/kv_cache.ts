@@ -153,7 +153,7 @@ export class KvCache implements NetworkCache {
    * @returns The open cache.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type or
    * is unknown (misspelt).
-   * @throws {RangeError} When `maxSize` is not a positive integer.
+   * @throws {RangeError} When `maxSize` is a number that is not a positive integer.
    */
   static async open(options: KvCacheOptions = {}): Promise<KvCache> {
     checkObject("Cannot open cache", "options", options);
@@ -226,7 +226,8 @@ export class KvCache implements NetworkCache {
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
     return this.#core.prepare(metaData);
@@ -241,7 +242,8 @@ export class KvCache implements NetworkCache {
    * @param options The abort signal.
    * @returns Whether the entry was stored (`false` when it is too large, or storage failed).
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   insert(
     metaData: CacheMetaData,
@@ -260,7 +262,8 @@ export class KvCache implements NetworkCache {
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
     return this.#core.updateMetaData(entry, update);

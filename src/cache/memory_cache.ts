@@ -97,9 +97,9 @@ export class MemoryCache implements NetworkCache {
    * Creates an empty cache.
    *
    * @param options The size limit, clock and mode.
-   * @throws {RangeError} When `maxSize` is not a positive integer.
-   * @throws {TypeError} When `clock` is not a function, `mode` is not a mode, or an option is
-   * unknown (misspelt).
+   * @throws {RangeError} When `maxSize` is a number that is not a positive integer.
+   * @throws {TypeError} When `maxSize` is not a number, `clock` is not a function, `mode` is not
+   * a mode, or an option is unknown (misspelt).
    */
   constructor(options: MemoryCacheOptions = {}) {
     checkObject("Cannot create cache", "options", options);
@@ -158,7 +158,8 @@ export class MemoryCache implements NetworkCache {
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   prepare(metaData: CacheMetaData): CacheWriter {
     return this.#core.prepare(metaData);
@@ -173,7 +174,8 @@ export class MemoryCache implements NetworkCache {
    * @param options The abort signal.
    * @returns Whether the entry was stored (`false` when it is too large).
    * @throws {TypeError} When a field of `metaData` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   insert(
     metaData: CacheMetaData,
@@ -191,7 +193,8 @@ export class MemoryCache implements NetworkCache {
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid or the cache is closed.
-   * @throws {RangeError} When `status` is not an HTTP status from 200 to 599.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
     return this.#core.updateMetaData(entry, update);

@@ -306,6 +306,8 @@ export interface NetworkCache extends AsyncDisposable {
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
    * @throws {TypeError} When a field of `metaData` is invalid.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   prepare(metaData: CacheMetaData): CacheWriter;
   /**
@@ -317,6 +319,8 @@ export interface NetworkCache extends AsyncDisposable {
    * @param options The abort signal.
    * @returns Whether the entry was stored (`false` when it is too large for the store).
    * @throws {TypeError} When a field of `metaData` is invalid.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   insert(
     metaData: CacheMetaData,
@@ -331,6 +335,8 @@ export interface NetworkCache extends AsyncDisposable {
    * @param update The fields to replace.
    * @returns Whether the entry was updated.
    * @throws {TypeError} When a field of `update` is invalid.
+   * @throws {RangeError} When `status` is a number outside 200 to 599, or `expires` one that is
+   * not finite.
    */
   updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean>;
   /**

@@ -12,6 +12,7 @@ import { _candidateDomains, _isPublicSuffix, _siteOf } from "./_domain.ts";
 import { _toUrl } from "./_jar_args.ts";
 import { parseIPv6 } from "../_ip.ts";
 import { cookiePair } from "./_wire.ts";
+import { describe, numberError } from "../_validation.ts";
 import {
   _byteLength,
   _MAX_NAME_VALUE_BYTES,
@@ -109,15 +110,11 @@ function normalizeInit(
 ): Omit<NetworkCookieInit, "path"> & { path: string; hostOnly: boolean } {
   if (typeof init !== "object" || init === null) {
     throw new TypeError(
-      `Cannot ${what}: the cookie must be an object, got ${init === null ? "null" : typeof init}`,
+      `Cannot ${what}: the cookie must be an object, got ${describe(init)}`,
     );
   }
   const fail = (field: string, expected: string, value: unknown): never => {
-    throw new TypeError(
-      `Cannot ${what}: '${field}' must be ${expected}, got ${
-        typeof value === "string" ? JSON.stringify(value) : String(value)
-      }`,
-    );
+    throw new TypeError(`Cannot ${what}: '${field}' must be ${expected}, got ${describe(value)}`);
   };
   if (typeof init.name !== "string") fail("name", "a string", init.name);
   if (BAD_NAME.test(init.name)) {
@@ -143,7 +140,7 @@ function normalizeInit(
     if (!hostOnly && _isPublicSuffix(domain)) {
       throw new TypeError(
         `Cannot ${what}: 'domain' must not be a public suffix for a domain cookie (set 'hostOnly' for a cookie of that host alone), got ${
-          JSON.stringify(init.domain)
+          describe(init.domain)
         }`,
       );
     }
@@ -163,7 +160,7 @@ function normalizeInit(
     }
     const expires = init.expires ?? null;
     if (expires !== null && (typeof expires !== "number" || Number.isNaN(expires))) {
-      fail("expires", "a number or null", expires);
+      throw numberError(`Cannot ${what}`, "expires", expires, "a time in epoch ms or null");
     }
     for (const flag of ["secure", "httpOnly", "hostOnly"] as const) {
       if (init[flag] !== undefined && typeof init[flag] !== "boolean") {
@@ -176,7 +173,7 @@ function normalizeInit(
     ) fail("sameSite", `"strict", "lax", "none" or undefined`, init.sameSite);
     for (const time of ["creationTime", "lastAccessTime"] as const) {
       if (init[time] !== undefined && !Number.isFinite(init[time])) {
-        fail(time, "a finite number", init[time]);
+        throw numberError(`Cannot ${what}`, time, init[time], "a finite time in epoch ms");
       }
     }
   }
@@ -357,14 +354,16 @@ export class _CookieEngine implements CookieJar {
   async setCookiesFromUrl(setCookieHeaders: readonly string[], url: string | URL): Promise<number> {
     if (!Array.isArray(setCookieHeaders)) {
       throw new TypeError(
-        `Cannot set cookies: 'setCookieHeaders' must be an array of strings, got ${typeof setCookieHeaders}`,
+        `Cannot set cookies: 'setCookieHeaders' must be an array of strings, got ${
+          describe(setCookieHeaders)
+        }`,
       );
     }
     const target = _toUrl(url, "set cookies");
     for (const line of setCookieHeaders) {
       if (typeof line !== "string") {
         throw new TypeError(
-          `Cannot set cookies: 'setCookieHeaders' must hold strings, got ${typeof line}`,
+          `Cannot set cookies: 'setCookieHeaders' must hold strings, got ${describe(line)}`,
         );
       }
     }

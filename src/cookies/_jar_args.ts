@@ -7,7 +7,7 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import type { CookieJarOptions } from "./cookie_jar.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
-import { checkKeys } from "../_validation.ts";
+import { checkKeys, describe, numberError } from "../_validation.ts";
 
 const DEFAULT_MAX_PER_DOMAIN = 180;
 const DEFAULT_MAX_COOKIES = 3000;
@@ -27,16 +27,14 @@ export function _resolveLimits(
   known: readonly string[] = _JAR_OPTIONS,
 ): _StoreLimits {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new TypeError(`Cannot ${what}: options must be an object, got ${typeof options}`);
+    throw new TypeError(`Cannot ${what}: options must be an object, got ${describe(options)}`);
   }
   if (options !== undefined) checkKeys(`Cannot ${what}`, options, known);
   const clock = checkClock(`Cannot ${what}`, options?.clock);
   const positive = (field: string, value: unknown, fallback: number): number => {
     if (value === undefined) return fallback;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(
-        `Cannot ${what}: '${field}' must be a positive integer, got ${String(value)}`,
-      );
+      throw numberError(`Cannot ${what}`, field, value, "a positive integer");
     }
     return value;
   };
@@ -61,6 +59,5 @@ export function _toUrl(url: unknown, what: string): URL {
       // reported below
     }
   }
-  const shown = typeof url === "string" ? JSON.stringify(url) : typeof url;
-  throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${shown}`);
+  throw new TypeError(`Cannot ${what}: 'url' must be a valid URL, got ${describe(url)}`);
 }

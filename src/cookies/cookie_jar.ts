@@ -125,6 +125,8 @@ export interface CookieJar {
    * @param cookie The cookie to add.
    * @returns True when the cookie was stored.
    * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   insertCookie(cookie: NetworkCookieInit): Promise<boolean>;
   /**
@@ -133,6 +135,8 @@ export interface CookieJar {
    * @param cookie The new form of the cookie.
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   updateCookie(cookie: NetworkCookieInit): Promise<boolean>;
   /**

@@ -169,7 +169,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @param options The database (`path` or `kv`), key prefix, clock and limits.
    * @returns The jar.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
-   * @throws {RangeError} When a limit is not a positive integer.
+   * @throws {RangeError} When a limit is a number that is not a positive integer.
    */
   static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
     const what = "open cookie jar";
@@ -298,6 +298,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @returns True when stored (false for an expired cookie, which removes the old one, and for
    * a domain whose cookies are in a newer format).
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("insert cookie");
@@ -312,6 +314,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @param cookie The cookie.
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("update cookie");

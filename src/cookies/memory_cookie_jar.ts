@@ -94,8 +94,8 @@ export class MemoryCookieJar implements CookieJar {
    * Creates an empty jar.
    *
    * @param options Clock and limits.
-   * @throws {RangeError} When a limit is not a positive integer.
-   * @throws {TypeError} When `clock` is not a function.
+   * @throws {RangeError} When a limit is a number that is not a positive integer.
+   * @throws {TypeError} When a limit is not a number, or `clock` is not a function.
    */
   constructor(options?: MemoryCookieJarOptions) {
     this.#limits = _resolveLimits(options, "create cookie jar");
@@ -165,6 +165,8 @@ export class MemoryCookieJar implements CookieJar {
    * @param cookie The cookie.
    * @returns True when stored (false for an expired cookie, which removes the old one).
    * @throws {TypeError} When a field has the wrong type or form.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     return await (await this.#load()).insertCookie(cookie);
@@ -176,6 +178,8 @@ export class MemoryCookieJar implements CookieJar {
    * @param cookie The cookie.
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form.
+   * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
+   * of range, or `name` and `value` are longer than 4096 bytes together.
    */
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     return await (await this.#load()).updateCookie(cookie);

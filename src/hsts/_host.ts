@@ -19,11 +19,6 @@ export function isHostName(host: string): boolean {
   }
 }
 
-/** A value as an error message shows it: strings quoted. */
-export function shown(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
-}
-
 /** The host and each of its parent domains, nearest first: `a.b.c` -> `a.b.c`, `b.c`, `c`. */
 export function selfAndParents(host: string): string[] {
   const labels = host.split(".");

@@ -1,10 +1,10 @@
 /** The logic both HSTS stores share, over a few primitive operations of their backend. */
 
 import { isIpLiteral } from "../_ip.ts";
-import { describe } from "../_validation.ts";
+import { describe, numberError } from "../_validation.ts";
 import type { Clock } from "../clock.ts";
 import type { HstsPolicy, HstsPreload, HstsStore } from "./hsts_store.ts";
-import { isHostName, normalizeHost, selfAndParents, shown } from "./_host.ts";
+import { isHostName, normalizeHost, selfAndParents } from "./_host.ts";
 import { parseStsHeaderValue } from "./_sts_header.ts";
 
 export interface StoredPolicy {
@@ -18,25 +18,23 @@ export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
   }
   if (typeof policy.host !== "string" || policy.host === "" || policy.host === ".") {
     throw new TypeError(
-      `Cannot ${what}: 'host' must be a non-empty string, got ${shown(policy.host)}`,
+      `Cannot ${what}: 'host' must be a non-empty string, got ${describe(policy.host)}`,
     );
   }
   const host = normalizeHost(policy.host);
   if (isIpLiteral(host)) {
     throw new TypeError(
-      `Cannot ${what}: 'host' must not be an IP address, got ${shown(policy.host)}`,
+      `Cannot ${what}: 'host' must not be an IP address, got ${describe(policy.host)}`,
     );
   }
   if (!isHostName(host)) throw badHost(what, policy.host);
   if (typeof policy.expires !== "number" || Number.isNaN(policy.expires)) {
-    throw new TypeError(
-      `Cannot ${what}: 'expires' must be a number, got ${describe(policy.expires)}`,
-    );
+    throw numberError(`Cannot ${what}`, "expires", policy.expires, "a time in epoch ms");
   }
   if (typeof policy.includeSubDomains !== "boolean") {
     throw new TypeError(
       `Cannot ${what}: 'includeSubDomains' must be a boolean, got ${
-        shown(policy.includeSubDomains)
+        describe(policy.includeSubDomains)
       }`,
     );
   }
@@ -46,7 +44,7 @@ export function validatePolicy(policy: HstsPolicy, what: string): HstsPolicy {
 function badHost(what: string, host: unknown): TypeError {
   return new TypeError(
     `Cannot ${what}: 'host' must be a host name (no scheme, port, path or spaces), got ${
-      shown(host)
+      describe(host)
     }`,
   );
 }
@@ -54,7 +52,7 @@ function badHost(what: string, host: unknown): TypeError {
 /** The host argument of a store method, normalised; a `TypeError` when it is not a string. */
 function hostArgument(host: unknown, what: string): string {
   if (typeof host !== "string") {
-    throw new TypeError(`Cannot ${what}: 'host' must be a string, got ${shown(host)}`);
+    throw new TypeError(`Cannot ${what}: 'host' must be a string, got ${describe(host)}`);
   }
   return normalizeHost(host);
 }
@@ -71,7 +69,7 @@ export function preloadMap(
   ) {
     throw new TypeError(
       `Cannot ${what}: 'preload' must be an array (or other iterable) of hosts, got ${
-        shown(preload)
+        describe(preload)
       }`,
     );
   }
@@ -260,6 +258,7 @@ export abstract class HstsStoreMethods implements HstsStore {
    * @param policy The policy.
    * @returns A promise that settles when it is stored.
    * @throws {TypeError} When the policy is invalid.
+   * @throws {RangeError} When `expires` is `NaN`.
    */
   set(policy: HstsPolicy): Promise<void> {
     return this.#core.set(policy);

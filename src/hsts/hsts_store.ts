@@ -119,6 +119,7 @@ export interface HstsStore {
    * @returns A promise that settles when the policy is stored.
    * @throws {TypeError} When the host is not a host name (empty, a port, a scheme, a space) or
    *   is an IP address, `expires` is not a number, or `includeSubDomains` is not a boolean.
+   * @throws {RangeError} When `expires` is `NaN`.
    */
   set(policy: HstsPolicy): Promise<void>;
   /**

@@ -76,6 +76,7 @@ export class MemoryHstsStore extends HstsStoreMethods implements HstsStore {
    *
    * @param options The clock and the preloaded hosts.
    * @throws {TypeError} When an option has the wrong type or a preloaded host is invalid.
+   * @throws {RangeError} When a preloaded host's `expires` is `NaN`.
    */
   constructor(options: MemoryHstsStoreOptions = {}) {
     const what = "create HSTS store";

@@ -6,7 +6,7 @@
  */
 
 import type { NetworkRequestInit } from "../request.ts";
-import { checkKeys, checkObject, checkTimerRange, describe } from "../_validation.ts";
+import { checkKeys, checkObject, checkTimerRange, numberError } from "../_validation.ts";
 
 /** A reply as the warm-up needs it. */
 interface Abortable {
@@ -19,8 +19,10 @@ interface Abortable {
  * redirect and no retry, and resolves when it finishes or after `timeout` ms (aborting it).
  * URLs that are not `http:` or `https:` are ignored.
  *
- * @throws {TypeError} When `options` is not an object or has a key other than `timeout`.
- * @throws {RangeError} When `timeout` is not a positive number.
+ * @throws {TypeError} When `options` is not an object or has a key other than `timeout`, or
+ * `timeout` is not a number.
+ * @throws {RangeError} When `timeout` is a number that is not positive, or longer than a timer
+ * can wait.
  */
 export async function warmConnection(
   head: (url: URL, init: NetworkRequestInit) => Abortable,
@@ -29,11 +31,10 @@ export async function warmConnection(
 ): Promise<void> {
   checkObject("Cannot connect to host", "options", options);
   checkKeys("Cannot connect to host", options, ["timeout"]);
-  const timeout = options.timeout ?? 30_000;
+  // `undefined` alone takes the default: `null` is no number, refused below.
+  const timeout = options.timeout === undefined ? 30_000 : options.timeout;
   if (typeof timeout !== "number" || !(timeout > 0)) {
-    throw new RangeError(
-      `Cannot connect to host: 'timeout' must be a positive number of ms, got ${describe(timeout)}`,
-    );
+    throw numberError("Cannot connect to host", "timeout", timeout, "a positive number of ms");
   }
   // 0 is refused above, so the message says what to do instead of "use 0 to turn it off".
   checkTimerRange(

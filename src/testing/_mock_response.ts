@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkTimerRange } from "../_validation.ts";
+import { checkTimerRange, numberError } from "../_validation.ts";
 import { recordInfo, repeatedField } from "../_response.ts";
 
 /**
@@ -73,6 +73,18 @@ export interface MockResponseInit {
   chunkDelay?: number;
 }
 
+/**
+ * Checks a delay in milliseconds (or `undefined`): a non-negative number a timer can wait;
+ * `zero` ends the message of one too long (what 0 does instead).
+ */
+export function checkDelay(what: string, field: string, value: unknown, zero: string): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw numberError(what, field, value, "a non-negative number");
+  }
+  checkTimerRange(what, field, value, zero);
+}
+
 /** Checks the `chunks` and `chunkDelay` of a canned answer; the message starts with `what`. */
 export function checkChunks(what: string, value: MockResponseInit): void {
   const { chunks, chunkDelay } = value;
@@ -89,14 +101,7 @@ export function checkChunks(what: string, value: MockResponseInit): void {
       );
     }
   }
-  if (chunkDelay !== undefined) {
-    if (typeof chunkDelay !== "number" || !Number.isFinite(chunkDelay) || chunkDelay < 0) {
-      throw new RangeError(
-        `${what}: 'chunkDelay' must be a non-negative number, got ${chunkDelay}`,
-      );
-    }
-    checkTimerRange(what, "chunkDelay", chunkDelay, "use 0 to send the chunks at once");
-  }
+  checkDelay(what, "chunkDelay", chunkDelay, "use 0 to send the chunks at once");
 }
 
 /**
@@ -158,6 +163,12 @@ export function toResponse(
  */
 export function checkAnswer(what: string, value: MockResponseInit): void {
   checkChunks(what, value);
+  // As `Response` takes it (101 too), but a string is no status and the message names the field.
+  const status = value.status;
+  if (
+    status !== undefined && status !== 101 &&
+    !(Number.isInteger(status) && status >= 200 && status <= 599)
+  ) throw numberError(what, "status", status, "an HTTP status from 200 to 599");
   let response: Response;
   try {
     response = toResponse(value, () => Promise.resolve(), AbortSignal.abort());

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { checkChoice, checkTimerRange, describe } from "../_validation.ts";
+import { checkChoice, describe, numberError } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
-import { checkAnswer, type MockResponseInit, toResponse } from "./_mock_response.ts";
+import { checkAnswer, checkDelay, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 import { readBody } from "./_read_body.ts";
 
@@ -252,6 +252,8 @@ interface Route {
 }
 
 const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
+/** What a `latency` of 0 does, for the message of one too long. */
+const NO_WAIT = "use 0 to answer without waiting";
 
 function toPattern(pattern: string | URLPattern | URLPatternInit): URLPattern {
   if (pattern instanceof URLPattern) return pattern;
@@ -280,14 +282,6 @@ function isResponseInit(value: unknown): value is MockResponseInit {
   if (value === null || typeof value !== "object") return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-function checkDelay(what: string, field: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${what}: '${field}' must be a non-negative number, got ${value}`);
-  }
-  checkTimerRange(what, field, value, "use 0 to answer without waiting");
 }
 
 /**
@@ -410,13 +404,14 @@ export class MockTransport {
    * Creates a mock transport with no routes.
    *
    * @param options Default latency, the fallback for unmatched requests, the wait function.
-   * @throws {RangeError} When `latency` is negative.
-   * @throws {TypeError} When `fallback` or `sleep` is not a function, or `unmatched` is neither
-   * `"404"` nor `"fail"`.
+   * @throws {RangeError} When `latency` is a number that is negative, not finite, or longer
+   * than a timer can wait.
+   * @throws {TypeError} When `latency` is not a number, `fallback` or `sleep` is not a function,
+   * or `unmatched` is neither `"404"` nor `"fail"`.
    */
   constructor(options: MockTransportOptions = {}) {
     const what = "Cannot create mock transport";
-    checkDelay(what, "latency", options.latency);
+    checkDelay(what, "latency", options.latency, NO_WAIT);
     if (options.fallback !== undefined && typeof options.fallback !== "function") {
       throw new TypeError(`${what}: 'fallback' must be a function, got ${typeof options.fallback}`);
     }
@@ -440,9 +435,10 @@ export class MockTransport {
    * @returns The transport, for chaining.
    * @throws {TypeError} When the pattern is invalid, `responder` is none of a `Response`, a
    * `MockResponseInit` object, a string or a function, its fields make no valid response (bad
-   * headers, a body with a null-body status such as 204), or `failure` is not a NetworkError code.
-   * @throws {RangeError} When `latency` is negative, `times` is not a positive integer, or a
-   * canned `status` is outside 200-599.
+   * headers, a body with a null-body status such as 204), or a number option (`latency`,
+   * `times`, `failure`, a canned `status` or `chunkDelay`) is not a number.
+   * @throws {RangeError} When one of them is a number out of range: `latency` negative, `times`
+   * not a positive integer, `failure` no NetworkError code, `status` outside 200-599.
    *
    * @example Fail twice, then answer
    * ```ts
@@ -490,15 +486,13 @@ export class MockTransport {
     if (isResponseInit(responder)) checkAnswer(what, responder);
     const route = options;
     const matchers = compileMatchers(what, route);
-    checkDelay(what, "latency", route.latency);
+    checkDelay(what, "latency", route.latency, NO_WAIT);
     if (route.failure !== undefined && !KNOWN_CODES.has(route.failure)) {
-      throw new TypeError(`${what}: 'failure' must be a NetworkError code, got ${route.failure}`);
+      throw numberError(what, "failure", route.failure, "a NetworkError code");
     }
-    if (
-      route.times !== undefined && route.times !== Infinity &&
-      (!Number.isInteger(route.times) || route.times < 1)
-    ) {
-      throw new RangeError(`${what}: 'times' must be a positive integer, got ${route.times}`);
+    const times = route.times;
+    if (times !== undefined && times !== Infinity && !(Number.isSafeInteger(times) && times > 0)) {
+      throw numberError(what, "times", times, "a positive integer");
     }
     const name = `${method.toUpperCase()} ${describePattern(pattern, compiled)}`;
     this.#routes.push({
@@ -524,7 +518,8 @@ export class MockTransport {
    * @param code The code the reply fails with, such as `NetworkError.ConnectionRefusedError`.
    * @param options Latency and how many times the route fails.
    * @returns The transport, for chaining.
-   * @throws {TypeError} When the pattern is invalid, or `code` is not a NetworkError code.
+   * @throws {TypeError} When the pattern is invalid, or `code` is not a number.
+   * @throws {RangeError} When `code` is a number that is no NetworkError code.
    *
    * @example A host that refuses connections
    * ```ts

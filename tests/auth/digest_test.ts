@@ -207,8 +207,8 @@ Deno.test("digestAuthorization encodes user names and counts", async (t) => {
       /nc=0000001a, cnonce="c"/,
     );
     assert.throws(() => digestAuthorization({ ...base, credentials: MUFASA, nc: 0 }), {
-      name: "TypeError",
-      message: /'nc' must be an integer 1-2\^32, got 0/,
+      name: "RangeError",
+      message: /'nc' must be an integer from 1 to 2\^32 - 1, got 0/,
     });
   });
   await t.step("a fresh cnonce each time when none is given", () => {

@@ -42,7 +42,8 @@ Deno.test("KvCache validates its options before opening anything", async (t) => 
   await t.step("prefix", async () => {
     await assert.rejects(KvCache.open({ kv, prefix: [] }), {
       name: "TypeError",
-      message: "Cannot open cache: 'prefix' must be a non-empty array of key parts, got []",
+      message: "Cannot open cache: 'prefix' must be a non-empty array of key parts, got an empty " +
+        "array",
     });
     await assert.rejects(
       KvCache.open({ kv, prefix: "cache" as unknown as Deno.KvKey }),

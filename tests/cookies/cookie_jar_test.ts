@@ -659,7 +659,7 @@ Deno.test("CookieJar insertCookie and deleteCookie of null say 'got null'", asyn
     });
     await assert.rejects(() => jar.insertCookie("a=1" as unknown as NetworkCookieInit), {
       name: "TypeError",
-      message: "Cannot insert cookie: the cookie must be an object, got string",
+      message: `Cannot insert cookie: the cookie must be an object, got "a=1"`,
     });
   });
 });

@@ -74,8 +74,12 @@ Deno.test("keepRedirectMethod sends the method again on every hop, its body drop
 
 Deno.test("postRedirects and keepRedirectMethod are checked and cloned", () => {
   assert.throws(
-    () => new NetworkRequest("https://example.com/", { postRedirects: [307] }),
-    /^TypeError: Cannot create request: 'postRedirects' must be an array of 301, 302 and 303, got /,
+    () => new NetworkRequest("https://example.com/", { postRedirects: 302 as never }),
+    /^TypeError: Cannot create request: 'postRedirects' must be an array of 301, 302 and 303, got 302$/,
+  );
+  assert.throws(
+    () => new NetworkRequest("https://example.com/", { postRedirects: [302, 307] }),
+    /^RangeError: Cannot create request: 'postRedirects\[1\]' must be 301, 302 or 303, got 307$/,
   );
   assert.throws(
     // @ts-expect-error: not a boolean
