@@ -360,6 +360,12 @@ function sensitiveNames(what: string, names: unknown): Set<string> {
  */
 export let takeUrl: (request: NetworkRequest) => URL;
 
+/**
+ * A new `URL` of the `href` {@linkcode takeUrl} kept, whatever was done to the request's `url`
+ * since: the first exchange's, for a request that waited in the queue without one.
+ */
+export let keptUrl: (request: NetworkRequest) => URL;
+
 /** Headers that never go to another origin than their request's, besides its `sensitiveHeaders`. */
 const CROSS_ORIGIN_STRIPPED = _CREDENTIAL_HEADERS;
 
@@ -470,7 +476,10 @@ export class NetworkRequest {
   declare url: URL;
   /** The URL, or `undefined` while only its `href` is kept (see `takeUrl`). */
   #url: URL | undefined;
-  /** The `href` of a URL handed to the manager's first exchange: `url` is made from it when read. */
+  /**
+   * The `href` of a URL handed to the manager's first exchange (or to be, once the request has
+   * its queue slot): `url` is made from it when read, unless one was set.
+   */
   #href: string | undefined;
   /** The request headers. */
   declare headers: Headers;
@@ -532,9 +541,9 @@ export class NetworkRequest {
         configurable: true,
         enumerable: true,
       });
+    // A URL set keeps the `href` taken for the first exchange: a waiting request is sent to it.
     field("url", (request) => request.#url ??= new URL(request.#href!), (request, value: URL) => {
       request.#url = value;
-      request.#href = undefined;
     });
     field("headers", (request) => request.#headers ??= new Headers(), (request, value) => {
       request.#headers = value;
@@ -571,6 +580,7 @@ export class NetworkRequest {
       request.#url = undefined;
       return url;
     };
+    keptUrl = (request) => new URL(request.#href!);
   }
 
   /**

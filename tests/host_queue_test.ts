@@ -5,10 +5,13 @@ import {
   MemoryHstsStore,
   NetworkAccessManager,
   NetworkError,
+  type NetworkErrorEvent,
   type NetworkReply,
   NetworkRequest,
+  type NetworkRequestInit,
   setResponseInfo,
 } from "../mod.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import {
   guardUnhandledRejections,
   serve,
@@ -579,4 +582,130 @@ Deno.test("a one-shot body whose request is never sent is cancelled: aborted whi
     assert.deepEqual(received, [1]);
     assert.equal(state.cancelled, false);
   });
+});
+
+/** The events a reply dispatches, in order (an error with its code). */
+function heard(reply: NetworkReply): string[] {
+  const events: string[] = [];
+  for (const type of ["metadatachanged", "readyread", "redirected", "error", "finished"] as const) {
+    reply.addEventListener(type, (event) => {
+      events.push(type === "error" ? `error ${(event as NetworkErrorEvent).code}` : type);
+    });
+  }
+  return events;
+}
+
+Deno.test("a request made from a URL alone waits for its slot, and is aborted, sent or closed, as one with a header of its own", async (t) => {
+  // A header of its own makes the request's exchange when it is made; from a URL alone, when the
+  // request has its slot. Each step runs both, with the same expectations.
+  const kinds: [string, NetworkRequestInit][] = [
+    ["from a URL alone", { priority: "high" }],
+    ["with a header", { priority: "high", headers: { "x-kind": "header" } }],
+  ];
+  for (const [kind, init] of kinds) {
+    await t.step(`${kind}: aborted while it waits, or sent once it has its slot`, async () => {
+      const sent: unknown[][] = [];
+      let open: (() => void) | undefined;
+      await using manager = new NetworkAccessManager({
+        maxConnectionsPerHost: 1,
+        transport: (exchange) => {
+          const { url, method, hop, body, request, reply } = exchange;
+          sent.push([url.href, method, hop, body, request === reply.request, reply]);
+          if (url.pathname === "/first") {
+            return new Promise((resolve) => (open = () => resolve(new Response("first"))));
+          }
+          if (url.pathname === "/moved") {
+            return Promise.resolve(
+              new Response(null, { status: 302, headers: { location: "/final" } }),
+            );
+          }
+          return Promise.resolve(new Response(`answer to ${url.pathname}`));
+        },
+      });
+      const first = manager.get("http://queue.test/first");
+      const aborted = manager.get("http://user:secret@queue.test/aborted?q=1", init);
+      const moved = manager.get(new URL("http://queue.test/moved"), init);
+      const replaced = manager.get("http://queue.test/replaced", init);
+      const events = [aborted, moved, replaced].map(heard);
+      assert.equal(manager.queue.waiting("http://queue.test"), 3);
+      // What is read or set on a waiting request's own `url` is not what it is sent to.
+      assert.equal(replaced.request.url.href, "http://queue.test/replaced");
+      replaced.request.url = new URL("http://elsewhere.test/");
+      aborted.abort();
+      assert.equal(manager.queue.waiting("http://queue.test"), 2);
+      assert.deepEqual(events[0], ["error 5", "finished"]);
+      assert.equal(aborted.error, NetworkError.OperationCanceledError);
+      assert.equal(aborted.errorString, "Operation canceled");
+      assert.equal(aborted.request.url.href, "http://user:secret@queue.test/aborted?q=1");
+      assert.equal(aborted.url.href, "http://queue.test/aborted?q=1");
+      assert.equal(aborted.request.priority, "high");
+      assert.equal(aborted.method, "GET");
+      assert.equal(aborted.status, 0);
+      while (open === undefined) await tick(1);
+      open();
+      // Each is sent once it has its slot (within a second), not left waiting.
+      const ends = Promise.all([first, moved, replaced].map((reply) => reply.finished));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([ends, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
+      assert.deepEqual([first, moved, replaced].map((reply) => reply.isFinished), [
+        true,
+        true,
+        true,
+      ]);
+      assert.equal(await first.text(), "first");
+      assert.equal(await moved.text(), "answer to /final");
+      assert.equal(await replaced.text(), "answer to /replaced");
+      assert.deepEqual(sent, [
+        ["http://queue.test/first", "GET", 0, null, true, first],
+        ["http://queue.test/moved", "GET", 0, null, true, moved],
+        ["http://queue.test/replaced", "GET", 0, null, true, replaced],
+        ["http://queue.test/final", "GET", 1, null, true, moved],
+      ]);
+      assert.deepEqual(events[1], ["redirected", "metadatachanged", "readyread", "finished"]);
+      assert.deepEqual(events[2], ["metadatachanged", "readyread", "finished"]);
+      assert.equal(moved.url.href, "http://queue.test/final");
+      assert.deepEqual(moved.redirects.map((url) => url.href), ["http://queue.test/final"]);
+      assert.equal(moved.request.url.href, "http://queue.test/moved");
+      assert.equal(replaced.url.href, "http://queue.test/replaced");
+      assert.equal(replaced.request.url.href, "http://elsewhere.test/");
+      assert.equal(manager.queue.active("http://queue.test"), 0);
+    });
+
+    await t.step(`${kind}: closed while it waits`, async () => {
+      const sent: string[] = [];
+      const manager = new NetworkAccessManager({
+        maxConnectionsPerHost: 1,
+        transport: ({ url, signal }) => {
+          sent.push(url.href);
+          return new Promise((_, reject) => signal.addEventListener("abort", () => reject()));
+        },
+      });
+      const first = manager.get("http://queue.test/first");
+      const closed = manager.get("http://queue.test/closed", init);
+      const events = heard(closed);
+      while (sent.length === 0) await tick(1);
+      await manager.close();
+      assert.deepEqual(events, ["error 5", "finished"]);
+      assert.equal(closed.error, NetworkError.OperationCanceledError);
+      assert.equal(closed.errorString, "Operation canceled: the manager was closed");
+      assert.equal(closed.url.href, "http://queue.test/closed");
+      assert.deepEqual(sent, ["http://queue.test/first"]);
+      assert.equal(first.error, NetworkError.OperationCanceledError);
+    });
+  }
+});
+
+Deno.test("a request made from a URL alone holds no exchange while it waits for its slot", async () => {
+  // Each waiting request's share of the heap, after full collections, in a process of its own:
+  // its reply, request and place in line, without the URL, exchange and monitor it is sent with.
+  const script = new URL("./testdata/queued_memory.ts", import.meta.url).pathname;
+  const output = await runDeno(["run", "-A", "--v8-flags=--expose-gc", script, "20000"]);
+  assert.equal(output.code, 0, output.stderr);
+  const { waiting, bytesPerRequest } = JSON.parse(output.stdout) as {
+    waiting: number;
+    bytesPerRequest: number;
+  };
+  assert.equal(waiting, 20_000);
+  assert.ok(bytesPerRequest < 900, `${bytesPerRequest} bytes a waiting request`);
 });

@@ -11,7 +11,7 @@ import { listenedTypes, type TypedEventTarget } from "../_typed_event_target.ts"
 import type { NetworkBody } from "../body.ts";
 import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
-import { Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
+import { type Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
 import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
 import { lastQueueKey, queueKey } from "../layers/queue.ts";
@@ -51,6 +51,7 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
+  keptUrl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
@@ -75,15 +76,13 @@ import {
   replyAborted,
   replyAbortSource,
   type ReplySettings,
-  replySignal,
   sendParked,
   startReply,
 } from "../reply.ts";
 import { RunningReplies } from "../reply/_running.ts";
-import { ReplyMonitor } from "../reply/_monitor.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
-import { CLOSED_MESSAGE, prepareRequest } from "./_send.ts";
+import { CLOSED_MESSAGE, firstExchange, prepareRequest } from "./_send.ts";
 import { MANAGER_OPTIONS, storeGot } from "./_options.ts";
 
 const MIB = 1024 * 1024;
@@ -647,16 +646,16 @@ export class ManagerCore implements PipelineSettings {
    * granted for this one). A free slot is taken at once and the request starts; without one the
    * request waits in the queue as it is: its reply and exchange and a place in line, and nothing
    * of the pipeline, whose layers run once it has its slot (cookies are read and credentials
-   * chosen when it is sent). The queue layer (or the direct lane) sends it in that slot; the
-   * reply releases the slot when it finishes, if nothing took it.
+   * chosen when it is sent). A request made from a URL alone (`exchange` undefined) waits with
+   * its reply alone: its exchange is made when it has its slot. The queue layer (or the direct
+   * lane) sends it in that slot; the reply releases the slot when it finishes, if nothing took it.
    *
    * @returns Whether the request took a slot or waits for one; if not, it is to be started.
    */
-  #enqueue(reply: NetworkReply, exchange: Exchange): boolean {
+  #enqueue(reply: NetworkReply, url: URL, exchange: Exchange | undefined): boolean {
     if (this.#requestLayers.length !== 0 || this.#cache !== null || this.#hstsStore !== null) {
       return false;
     }
-    const url = exchange.url;
     const protocol = url.protocol;
     if (protocol !== "http:" && protocol !== "https:") return false;
     if (this.#networkAccessible === "not-accessible") return false;
@@ -668,19 +667,20 @@ export class ManagerCore implements PipelineSettings {
     const key = this.#keyOf(protocol, url.host);
     const release = this.#queue.tryAcquire(key);
     if (release !== undefined) {
-      setHeldSlot(exchange, key, release);
+      const first = exchange ?? firstExchange(reply, url);
+      setHeldSlot(first, key, release);
       holdSlot(reply, release);
-      startReply(reply, this.#currentPipeline(), exchange);
+      startReply(reply, this.#currentPipeline(), first);
       return true;
     }
     const waits = parkInQueue(
       this.#queue,
       key,
-      exchange.request.priority,
+      reply.request.priority,
       replyAbortSource(reply),
-      this.#granted,
+      exchange === undefined ? this.#grantedPlain : this.#granted,
       this.#refused,
-      exchange,
+      exchange ?? reply,
     );
     if (!waits) return false;
     startReply(reply);
@@ -700,9 +700,15 @@ export class ManagerCore implements PipelineSettings {
     sendParked(exchange.reply, this.#currentPipeline(), exchange);
   };
 
+  /** The same for a request that waited without an exchange: its first is made now. */
+  readonly #grantedPlain = (release: () => void, data: unknown): void => {
+    const reply = data as NetworkReply;
+    this.#granted(release, firstExchange(reply, keptUrl(reply.request)));
+  };
+
   /** The queue closed on a waiting request (the manager closes); an aborted one has finished. */
   readonly #refused = (_reason: unknown, data: unknown): void => {
-    const reply = (data as Exchange).reply;
+    const reply = data instanceof NetworkReply ? data : (data as Exchange).reply;
     if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
   };
 
@@ -750,28 +756,27 @@ export class ManagerCore implements PipelineSettings {
       return reply;
     }
     this.#running.add(reply);
-    const exchange = new Exchange({
-      // A request made here gives its URL (it was parsed for it, and nothing else holds it).
-      url: input instanceof NetworkRequest && init === undefined
-        ? new URL(request.url.href)
-        : takeUrl(request),
-      method,
-      // A request made here from a URL alone has no headers to copy (none are made until read).
-      headers: typeof input !== "string" && !(input instanceof URL) || init?.headers !== undefined
-        ? new Headers(request.headers)
-        : undefined,
-      body: requestBody,
-      request,
-      reply,
-      signal: replySignal,
-      monitor: new ReplyMonitor(reply),
-    });
+    // A request made here gives its URL (it was parsed for it, and nothing else holds it).
+    const url = input instanceof NetworkRequest && init === undefined
+      ? new URL(request.url.href)
+      : takeUrl(request);
+    // A request made here from a URL alone has no headers to copy (none are made until read);
+    // without a body either, its exchange is made when it is sent (after it waited, if it does).
+    const headers = typeof input !== "string" && !(input instanceof URL) ||
+        init?.headers !== undefined
+      ? new Headers(request.headers)
+      : undefined;
+    const exchange = headers !== undefined || requestBody !== null
+      ? firstExchange(reply, url, headers, requestBody)
+      : undefined;
     // A one-shot body the reply never sends (aborted while it waited, refused, answered by a
     // layer) is cancelled once the reply finishes, so that its source closes; a sent one was read.
     if (requestBody !== null && !requestBody.replayable) {
       void reply.finished.then(() => requestBody.discard());
     }
-    if (!this.#enqueue(reply, exchange)) startReply(reply, this.#currentPipeline(), exchange);
+    if (!this.#enqueue(reply, url, exchange)) {
+      startReply(reply, this.#currentPipeline(), exchange ?? firstExchange(reply, url));
+    }
     if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener("abort", onAbort, { once: true });

@@ -1,13 +1,17 @@
 /**
  * How a request call becomes the parts of a reply: the request, its body and the problem that
- * fails it at once (an invalid URL, option, body or method, or a closed manager).
+ * fails it at once (an invalid URL, option, body or method, or a closed manager), and the first
+ * exchange of the reply.
  *
  * @module
  */
 
 import { type NetworkBody, RequestBody } from "../body.ts";
+import { Exchange } from "../exchange.ts";
 import { isToken } from "../_http_token.ts";
 import { NetworkError } from "../network_error.ts";
+import { type NetworkReply, replySignal } from "../reply.ts";
+import { ReplyMonitor } from "../reply/_monitor.ts";
 import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "../request.ts";
 import { checkObject } from "../_validation.ts";
 import type { Operation } from "../reply/operation.ts";
@@ -84,6 +88,29 @@ export function prepareRequest(
     code = NetworkError.OperationCanceledError;
   }
   return { request, body: requestBody, problem, code };
+}
+
+/**
+ * The first exchange of a reply, to `url`: made when the request is sent, or, for a request made
+ * from a URL alone that waited in the queue, once it has its slot (a waiting request holds none).
+ * `headers` are left out when the request has none of its own (none are made until read).
+ */
+export function firstExchange(
+  reply: NetworkReply,
+  url: URL,
+  headers?: Headers,
+  body: RequestBody | null = null,
+): Exchange {
+  return new Exchange({
+    url,
+    method: reply.method,
+    headers,
+    body,
+    request: reply.request,
+    reply,
+    signal: replySignal,
+    monitor: new ReplyMonitor(reply),
+  });
 }
 
 const OPERATIONS: Record<string, Operation> = {
