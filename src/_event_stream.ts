@@ -1,7 +1,7 @@
 /** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
 
 import { sleep } from "./retry_options.ts";
-import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject, describe } from "./_validation.ts";
 import {
   NetworkError,
   type NetworkErrorCode,
@@ -48,13 +48,15 @@ function checkOptions(options: EventStreamOptions): void {
   checkObject(WHAT, "options", options);
   checkKeys(WHAT, options, OPTIONS);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError(`${WHAT}: 'signal' must be an AbortSignal`);
+    throw new TypeError(
+      `${WHAT}: 'signal' must be an AbortSignal, got ${describe(options.signal)}`,
+    );
   }
   if (options.lastEventId !== undefined) {
     if (typeof options.lastEventId !== "string" || /[\0\r\n]/.test(options.lastEventId)) {
       throw new TypeError(
         `${WHAT}: 'lastEventId' must be a string without NULL, CR or LF, got ${
-          JSON.stringify(options.lastEventId)
+          describe(options.lastEventId)
         }`,
       );
     }

@@ -2,7 +2,7 @@
 
 import { findLink } from "./_link_header.ts";
 import { _redactUrls } from "./_redact.ts";
-import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
+import { checkFunction, checkInteger, checkKeys, checkObject, describe } from "./_validation.ts";
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import { decodeUtf8, parseJson } from "./reply/_decode.ts";
@@ -25,11 +25,8 @@ function checkCount(field: string, value: unknown): void {
 function checkOptions(options: PaginateOptions<unknown>): void {
   checkObject(WHAT, "options", options);
   checkKeys(WHAT, options, OPTIONS);
-  for (const field of ["items", "next"] as const) {
-    if (options[field] !== undefined && typeof options[field] !== "function") {
-      throw new TypeError(`${WHAT}: '${field}' must be a function, got ${typeof options[field]}`);
-    }
-  }
+  checkFunction(WHAT, "items", options.items);
+  checkFunction(WHAT, "next", options.next);
   checkCount("limit", options.limit);
   checkCount("maxPages", options.maxPages);
 }
@@ -148,7 +145,7 @@ async function* run<Item>(
         if (!isIterable(picked)) {
           throw new TypeError(_redactUrls(
             `${WHAT}: 'items' must return an iterable (such as an array) or an async iterable, ` +
-              `got ${picked === null ? "null" : typeof picked} for the page at ${reply.url.href}`,
+              `got ${describe(picked)} for the page at ${reply.url.href}`,
           ));
         }
         for await (const item of picked) {

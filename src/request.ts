@@ -637,7 +637,8 @@ export class NetworkRequest {
   /**
    * Returns a copy of this request with `changes` applied (headers are copied, not shared).
    *
-   * @param changes Fields to replace; `headers` replaces all headers.
+   * @param changes Fields to replace; `headers` replaces all headers. A field left out or
+   * `undefined` keeps this request's value; `null` is refused where the constructor refuses it.
    * @returns A new request.
    * @throws {TypeError} Under the same conditions as the constructor.
    * @throws {RangeError} Under the same conditions as the constructor.
@@ -645,27 +646,32 @@ export class NetworkRequest {
   clone(changes: NetworkRequestInit & { url?: string | URL } = {}): NetworkRequest {
     checkObject("Cannot create request", "changes", changes);
     checkKeys("Cannot create request", changes, CLONE_OPTIONS);
-    return new NetworkRequest(changes.url ?? this.url, {
-      headers: changes.headers ?? this.headers,
-      priority: changes.priority ?? this.priority,
-      cacheLoadControl: changes.cacheLoadControl ?? this.cacheLoadControl,
-      cacheSaveControl: changes.cacheSaveControl ?? this.cacheSaveControl,
-      cookieLoadControl: changes.cookieLoadControl ?? this.cookieLoadControl,
-      cookieSaveControl: changes.cookieSaveControl ?? this.cookieSaveControl,
-      redirectPolicy: changes.redirectPolicy ?? this.redirectPolicy,
-      maxRedirects: changes.maxRedirects ?? this.maxRedirects,
-      postRedirects: changes.postRedirects ?? this.postRedirects,
-      keepRedirectMethod: changes.keepRedirectMethod ?? this.keepRedirectMethod,
-      transferTimeout: changes.transferTimeout ?? this.transferTimeout,
-      timeout: changes.timeout ?? this.timeout,
-      signal: changes.signal ?? this.signal,
-      readBufferSize: changes.readBufferSize ?? this.readBufferSize,
-      decompressionGuard: changes.decompressionGuard ?? this.decompressionGuard,
-      maxBodySize: changes.maxBodySize ?? this.maxBodySize,
-      sensitiveHeaders: changes.sensitiveHeaders ?? this.sensitiveHeaders,
-      attributes: changes.attributes ?? this.attributes,
-      retry: changes.retry ?? this.retry,
-    });
+    // A change left out or `undefined` keeps this request's value; any other, `null` too, is
+    // checked as the constructor checks it.
+    const { url = this.url, ...given } = changes;
+    const init: Record<string, unknown> = {
+      headers: this.headers,
+      priority: this.priority,
+      cacheLoadControl: this.cacheLoadControl,
+      cacheSaveControl: this.cacheSaveControl,
+      cookieLoadControl: this.cookieLoadControl,
+      cookieSaveControl: this.cookieSaveControl,
+      redirectPolicy: this.redirectPolicy,
+      maxRedirects: this.maxRedirects,
+      postRedirects: this.postRedirects,
+      keepRedirectMethod: this.keepRedirectMethod,
+      transferTimeout: this.transferTimeout,
+      timeout: this.timeout,
+      signal: this.signal,
+      readBufferSize: this.readBufferSize,
+      decompressionGuard: this.decompressionGuard,
+      maxBodySize: this.maxBodySize,
+      sensitiveHeaders: this.sensitiveHeaders,
+      attributes: this.attributes,
+      retry: this.retry,
+    } satisfies Required<Record<keyof NetworkRequestInit, unknown>>;
+    for (const [key, value] of Object.entries(given)) if (value !== undefined) init[key] = value;
+    return new NetworkRequest(url, init);
   }
 
   /**

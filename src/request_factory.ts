@@ -115,8 +115,10 @@ function checkToken(what: string, token: unknown): string | undefined {
   if (token === undefined) return undefined;
   if (typeof token !== "string" || token === "" || /[\r\n\0]|[^\0-\xff]/.test(token)) {
     // A token is a credential: what is wrong with it is told, never the token.
-    const got = typeof token !== "string"
-      ? typeof token
+    const got = typeof token === "object"
+      ? describe(token)
+      : typeof token !== "string"
+      ? `a ${typeof token}`
       : token === ""
       ? '""'
       : /[\r\n\0]/.test(token)
@@ -182,7 +184,7 @@ function toBase(what: string, value: unknown): URL {
     url = new URL(value as string | URL);
   } catch {
     throw new TypeError(
-      `${what}: 'baseUrl' must be an absolute URL, got ${JSON.stringify(String(value))}`,
+      `${what}: 'baseUrl' must be an absolute URL, got ${describe(value)}`,
     );
   }
   url.hash = "";
@@ -265,7 +267,7 @@ export class NetworkRequestFactory {
     this.#baseUrl = toBase(WHAT, baseUrl);
     checkObject(WHAT, "options", options);
     checkKeys(WHAT, options, OPTIONS);
-    this.#headers = makeHeaders(WHAT, options.headers ?? {});
+    this.#headers = makeHeaders(WHAT, options.headers === undefined ? {} : options.headers);
     this.#bearerToken = checkToken(WHAT, options.bearerToken);
     this.#query = toParams(WHAT, "query", options.query);
     checkObject(WHAT, "requestInit", options.requestInit);

@@ -36,6 +36,13 @@ export interface ClientCertificate {
 
 const PEM = /-----BEGIN [A-Z0-9 ]+-----/;
 
+/** A value as a message shows it (see `describe`), unless it is the text of a private key. */
+function shown(value: unknown): string {
+  return typeof value === "string" && /PRIVATE KEY/.test(value)
+    ? "a private key (not shown)"
+    : describe(value);
+}
+
 /** The CA certificates Deno read when they were last checked, at most {@linkcode READABLE_KEPT}. */
 const readable = new Set<string>();
 const READABLE_KEPT = 64;
@@ -59,9 +66,7 @@ export function checkCaCerts(what: string, value: unknown): readonly string[] {
     if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
       throw new TypeError(
         `${what}: 'caCerts[${i}]' must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."; ` +
-          `the text of a file, not its path), got ${
-            typeof cert === "string" ? JSON.stringify(cert.slice(0, 40)) : typeof cert
-          }`,
+          `the text of a file, not its path), got ${shown(cert)}`,
       );
     }
   });
@@ -101,7 +106,9 @@ export function checkClientCertificate(
   value: unknown,
 ): ClientCertificate {
   if (value === null || typeof value !== "object") {
-    throw new TypeError(`${what}: '${field}' must be an object { cert, key }, got ${value}`);
+    throw new TypeError(
+      `${what}: '${field}' must be an object { cert, key }, got ${shown(value)}`,
+    );
   }
   const { cert, key } = value as Partial<ClientCertificate>;
   if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
@@ -120,7 +127,9 @@ export function checkClientCertificates(
 ): Map<string, ClientCertificate> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError(
-      `${what}: 'clientCertificates' must be an object of origins to { cert, key }, got ${value}`,
+      `${what}: 'clientCertificates' must be an object of origins to { cert, key }, got ${
+        shown(value)
+      }`,
     );
   }
   const out = new Map<string, ClientCertificate>();

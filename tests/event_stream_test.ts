@@ -316,8 +316,12 @@ Deno.test("eventStream checks its options at once", () => {
     /'lastEventId' must be a string without NULL, CR or LF/,
   );
   assert.throws(
+    () => manager.eventStream("https://example.com/", { lastEventId: {} as never }),
+    /'lastEventId' must be a string without NULL, CR or LF, got an object$/,
+  );
+  assert.throws(
     () => manager.eventStream("https://example.com/", { signal: "x" as never }),
-    /'signal' must be an AbortSignal/,
+    /'signal' must be an AbortSignal, got "x"$/,
   );
   void manager.close();
 });

@@ -264,6 +264,10 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     await reply.finished;
     assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
     assert.match(reply.errorString, /method must be an HTTP token, got "BAD VERB"/);
+    // A long one is cut, as messages show every string.
+    const long = manager.sendCustomRequest("http://127.0.0.1:9/", `BAD ${"X".repeat(80)}`);
+    await long.finished;
+    assert.match(long.errorString, /method must be an HTTP token, got "BAD X{53}\.\.\."$/);
   });
   await t.step("invalid attribute", async () => {
     const reply = manager.get("http://127.0.0.1:9/", { priority: "urgent" as "high" });

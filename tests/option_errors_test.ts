@@ -185,13 +185,8 @@ Deno.test("a request's number attributes: TypeError for a wrong type, RangeError
     "new NetworkRequest",
     requestCases((init) => new netaccess.NetworkRequest("https://example.com/", init)),
   );
-  // clone() keeps the attributes given as null, as those left out.
-  const notNumbersButNull = NOT_NUMBERS.filter((value) => value !== null);
-  await checkCases(
-    t,
-    "request.clone",
-    requestCases((init) => request.clone(init), notNumbersButNull),
-  );
+  // clone() refuses null as the constructor does: only `undefined` keeps the request's value.
+  await checkCases(t, "request.clone", requestCases((init) => request.clone(init)));
   await checkCases(
     t,
     "new NetworkRequestFactory requestInit",
@@ -394,4 +389,219 @@ Deno.test("the mock transport's number options: TypeError for a wrong type, Rang
       outOfRange: [-1, NaN, Infinity, 2 ** 31],
     },
   ]);
+});
+
+/** The message of what `give` throws or rejects with, checked to be a `TypeError`. */
+async function typeErrorOf(give: () => unknown): Promise<string> {
+  let error: unknown;
+  try {
+    await give();
+  } catch (caught) {
+    error = caught;
+  }
+  assert.ok(error instanceof TypeError, `expected a TypeError, got ${error}`);
+  return error.message;
+}
+
+Deno.test("null is refused wherever an option does not document it, with 'got null'", async (t) => {
+  await t.step(
+    "request.clone() refuses null as the constructor does, attribute by attribute",
+    () => {
+      const request = new netaccess.NetworkRequest("https://example.com/", {
+        maxRedirects: 3,
+        priority: "high",
+        headers: { accept: "text/plain" },
+      });
+      // Its fields, and those made when first read (accessors): every change clone() takes.
+      const fields = ["url", "headers", "sensitiveHeaders", "attributes", ...Object.keys(request)];
+      assert.equal(new Set(fields).size, 20);
+      for (const field of new Set(fields)) {
+        const made = () =>
+          field === "url"
+            ? new netaccess.NetworkRequest(null as never)
+            : new netaccess.NetworkRequest("https://example.com/", { [field]: null });
+        const cloned = () => request.clone({ [field]: null });
+        assert.throws(made, TypeError, `new NetworkRequest({ ${field}: null })`);
+        let message = "";
+        assert.throws(cloned, (error: Error) => {
+          message = error.message;
+          return error instanceof TypeError;
+        }, `clone({ ${field}: null }) kept the old value`);
+        assert.ok(message.includes(`'${field}'`) && message.endsWith("got null"), message);
+        assert.throws(
+          made,
+          { message },
+          `clone({ ${field}: null }): not the constructor's message`,
+        );
+      }
+      assert.throws(() => request.clone({ maxRedirects: null as never }), {
+        name: "TypeError",
+        message: "Cannot create request: 'maxRedirects' must be a non-negative integer, got null",
+      });
+      // `undefined` is a value left out: the request's stays.
+      const copy = request.clone({ maxRedirects: undefined, priority: undefined, timeout: 5 });
+      assert.deepEqual([copy.maxRedirects, copy.priority, copy.timeout], [3, "high", 5]);
+      assert.equal(copy.headers.get("accept"), "text/plain");
+    },
+  );
+
+  await t.step(
+    "a request call with a NetworkRequest and null options fails the reply",
+    async () => {
+      await using manager = new netaccess.NetworkAccessManager({
+        transport: () => Promise.resolve(new Response("ok")),
+      });
+      const request = new netaccess.NetworkRequest("https://example.com/");
+      const reply = manager.get(request, { maxRedirects: null as never });
+      await reply.finished;
+      assert.equal(reply.error, netaccess.NetworkError.ProtocolInvalidOperationError);
+      assert.match(reply.errorString, /'maxRedirects' must be a non-negative integer, got null/);
+    },
+  );
+
+  await t.step("an HSTS preload entry's expires and includeSubDomains", async () => {
+    const open = [
+      (preload: unknown) => new netaccess.MemoryHstsStore({ preload: preload as never }),
+      (preload: unknown) =>
+        netaccess.KvHstsStore.open({ path: ":memory:", preload: preload as never }),
+    ];
+    for (const make of open) {
+      for (const field of ["expires", "includeSubDomains"]) {
+        const message = await typeErrorOf(() => make([{ host: "example.com", [field]: null }]));
+        assert.match(message, new RegExp(`'${field}' must be .*, got null$`));
+      }
+      assert.match(
+        await typeErrorOf(() => make(["example.org", null])),
+        /'host' must be a non-empty string, got null$/,
+      );
+      assert.match(
+        await typeErrorOf(() => make([5])),
+        /'host' must be a non-empty string, got 5$/,
+      );
+    }
+  });
+
+  await t.step("a cache entry's status, statusText and variant", async () => {
+    await using cache = new netaccess.MemoryCache();
+    const url = "https://example.com/";
+    const metaData = { url, status: 200, statusText: "OK", headers: {} };
+    const cases: [field: string, expected: string][] = [
+      ["status", "an HTTP status from 200 to 599"],
+      ["statusText", "a string"],
+      ["variant", "a string"],
+    ];
+    for (const [field, expected] of cases) {
+      const message = await typeErrorOf(() => cache.prepare({ ...metaData, [field]: null }));
+      assert.equal(message, `Cannot store cache entry: '${field}' must be ${expected}, got null`);
+    }
+    await cache.insert(metaData, [new Uint8Array(2)]);
+    const entry = (await cache.metaData(url))!;
+    for (const [field, expected] of cases.slice(0, 2)) {
+      const message = await typeErrorOf(() => cache.updateMetaData(entry, { [field]: null }));
+      assert.equal(message, `Cannot update cache entry: '${field}' must be ${expected}, got null`);
+    }
+    const stored = (await cache.metaData(url))!;
+    assert.deepEqual([stored.status, stored.statusText], [200, "OK"]);
+  });
+
+  await t.step("a request factory's headers, the manager's layers, a cookie's path", async () => {
+    assert.throws(
+      () => new netaccess.NetworkRequestFactory("https://a.test/", { headers: null as never }),
+      {
+        name: "TypeError",
+        message: /^Cannot create request factory: 'headers' must be .*, got null$/,
+      },
+    );
+    assert.throws(() => new netaccess.NetworkAccessManager({ layers: null as never }), {
+      name: "TypeError",
+      message: "Cannot create manager: 'layers' must be an array of functions, got null",
+    });
+    const jar = new netaccess.MemoryCookieJar();
+    const cookie = { name: "a", value: "b", domain: "example.com", path: null as never };
+    for (const call of [() => jar.insertCookie(cookie), () => jar.deleteCookie(cookie)]) {
+      assert.match(
+        await typeErrorOf(call),
+        /'path' must be a string starting with '\/'.*, got null$/,
+      );
+    }
+  });
+
+  await t.step("a mock answer's statusText", () => {
+    assert.throws(() => new MockTransport().route("GET", "/a", { statusText: null as never }), {
+      name: "TypeError",
+      message: "Cannot add mock route: 'statusText' must be a string, got null",
+    });
+  });
+});
+
+Deno.test("messages show a value as every other message does: strings quoted, objects by kind", async (t) => {
+  await t.step("the TLS options, a private key's text not shown", () => {
+    const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+    const cases: [options: Record<string, unknown>, message: string][] = [
+      [
+        { clientCertificate: "client.pem" },
+        `'clientCertificate' must be an object { cert, key }, got "client.pem"`,
+      ],
+      [
+        { clientCertificate: key },
+        "'clientCertificate' must be an object { cert, key }, got a private key (not shown)",
+      ],
+      [
+        { clientCertificates: "x" },
+        `'clientCertificates' must be an object of origins to { cert, key }, got "x"`,
+      ],
+      [{ caCerts: [5] }, "got 5"],
+      [{ caCerts: [key] }, "got a private key (not shown)"],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(() => new netaccess.NetworkAccessManager(options), (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.ok(error.message.endsWith(message), error.message);
+        assert.ok(!error.message.includes("MIIE"), error.message);
+        return true;
+      });
+    }
+  });
+
+  await t.step("the mock transport's fallback, sleep and method", () => {
+    assert.throws(() => new MockTransport({ fallback: "x" as never }), {
+      name: "TypeError",
+      message: `Cannot create mock transport: 'fallback' must be a function, got "x"`,
+    });
+    assert.throws(() => new MockTransport({ sleep: null as never }), {
+      name: "TypeError",
+      message: "Cannot create mock transport: 'sleep' must be a function, got null",
+    });
+    for (const [method, shown] of [["", '""'], [{}, "an object"]]) {
+      assert.throws(() => new MockTransport().route(method as never, "/a"), {
+        name: "TypeError",
+        message: `Cannot add mock route: 'method' must be an HTTP method or "*", got ${shown}`,
+      });
+    }
+  });
+
+  await t.step("an authenticator's answer, a string not shown", async () => {
+    for (
+      const [answer, shown] of [[5, "5"], [{ username: "me" }, "an object"], [
+        "s3cret",
+        "a string (not shown)",
+      ]]
+    ) {
+      await using manager = new netaccess.NetworkAccessManager({
+        transport: () =>
+          Promise.resolve(
+            new Response(null, { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }),
+          ),
+        authenticator: () => answer as never,
+      });
+      const reply = manager.get("https://example.com/");
+      await reply.finished;
+      assert.ok(
+        reply.errorString.endsWith(
+          `'authenticator' must return { username, password } strings or undefined, got ${shown}`,
+        ),
+        reply.errorString,
+      );
+    }
+  });
 });

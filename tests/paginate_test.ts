@@ -539,7 +539,7 @@ Deno.test("paginate: items that returns no iterable fails with a clear error", a
     manager.paginate(`${server.url}/items`, { items: () => ({ length: 2 }) as never }),
   ).catch((e) => e);
   assert.ok(bad instanceof TypeError);
-  assert.match(bad.message, /'items' must return an iterable .* got object for the page at/);
+  assert.match(bad.message, /'items' must return an iterable .* got an object for the page at/);
 });
 
 Deno.test("paginate checks its options at once", () => {
@@ -551,7 +551,7 @@ Deno.test("paginate checks its options at once", () => {
   );
   assert.throws(
     () => manager.paginate("https://example.com/", { next: "x" as never }),
-    /Cannot paginate: 'next' must be a function, got string/,
+    /Cannot paginate: 'next' must be a function, got "x"$/,
   );
   for (const [options, shown] of [[[], "an array"], [null, "null"], ["all", '"all"']]) {
     assert.throws(() => manager.paginate("https://example.com/", options as never), {

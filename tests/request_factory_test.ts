@@ -177,6 +177,20 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   assert.throws(() => (api.baseUrl = "nope"), {
     message: `Cannot set baseUrl: 'baseUrl' must be an absolute URL, got "nope"`,
   });
+  assert.throws(() => new NetworkRequestFactory(null as never), {
+    message: "Cannot create request factory: 'baseUrl' must be an absolute URL, got null",
+  });
+  // A token of the wrong type is not shown, unless it is an object (which holds none).
+  for (const [token, shown] of [[null, "null"], [5, "a number"], [{}, "an object"]]) {
+    const message = new RegExp(`'bearerToken' must be .*, got ${shown}$`);
+    assert.throws(
+      () => new NetworkRequestFactory("https://a.test/", { bearerToken: token as never }),
+      {
+        message,
+      },
+    );
+    assert.throws(() => (api.bearerToken = token as never), { message });
+  }
   assert.throws(() => (api.bearerToken = ""), {
     message: /^Cannot set bearerToken: 'bearerToken' must be a non-empty string/,
   });

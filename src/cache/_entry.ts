@@ -133,11 +133,12 @@ function checkFields(
   base: _MetaFields | null,
   what: string,
 ): _MetaFields {
-  const status = source.status ?? base?.status;
+  // Left out (or `undefined`), the stored value; `null` is checked, and refused, as given.
+  const status = source.status === undefined ? base?.status : source.status;
   if (!_isStoredStatus(status)) {
     throw numberError(`Cannot ${what}`, "status", status, "an HTTP status from 200 to 599");
   }
-  const statusText = source.statusText ?? base?.statusText ?? "";
+  const statusText = source.statusText === undefined ? base?.statusText ?? "" : source.statusText;
   if (typeof statusText !== "string") {
     throw new TypeError(
       `Cannot ${what}: 'statusText' must be a string, got ${describe(statusText)}`,
@@ -202,7 +203,7 @@ export function _checkMetaData(
     throw new TypeError(`Cannot ${what}: metadata must be an object, got ${describe(metaData)}`);
   }
   const url = _cacheUrl(metaData.url, what);
-  const variant = metaData.variant ?? "";
+  const variant = metaData.variant === undefined ? "" : metaData.variant;
   if (typeof variant !== "string") {
     throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${describe(variant)}`);
   }

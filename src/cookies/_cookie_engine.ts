@@ -123,7 +123,7 @@ function normalizeInit(
   if (typeof init.domain !== "string" || init.domain.replace(/^\./, "") === "") {
     fail("domain", "a non-empty string", init.domain);
   }
-  const path = init.path ?? "/";
+  const path = init.path === undefined ? "/" : init.path;
   if (typeof path !== "string" || !path.startsWith("/") || BAD_VALUE.test(path)) {
     fail("path", "a string starting with '/', free of control characters and ';'", path);
   }

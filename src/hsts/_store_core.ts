@@ -75,11 +75,17 @@ export function preloadMap(
   }
   for (const entry of preload) {
     const policy = validatePolicy(
-      typeof entry === "string" ? { host: entry, expires: Infinity, includeSubDomains: false } : {
-        host: entry?.host,
-        expires: entry?.expires ?? Infinity,
-        includeSubDomains: entry?.includeSubDomains ?? false,
-      },
+      // Anything but an object is a host name, checked (and refused) as one.
+      typeof entry !== "object" || entry === null
+        ? { host: entry as string, expires: Infinity, includeSubDomains: false }
+        : {
+          host: entry.host,
+          // Left out (or `undefined`), the defaults; `null` is no value of either.
+          expires: entry.expires === undefined ? Infinity : entry.expires,
+          includeSubDomains: entry.includeSubDomains === undefined
+            ? false
+            : entry.includeSubDomains,
+        },
       what,
     );
     map.set(policy.host, { expires: policy.expires, includeSubDomains: policy.includeSubDomains });

@@ -48,6 +48,7 @@ import {
   stampDigest,
   takeNextNonce,
 } from "./_auth_digest.ts";
+import { describe as shown } from "../_validation.ts";
 
 /**
  * Supplies credentials for a challenge: called when a server (401) or an http proxy (407,
@@ -703,7 +704,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         throw new NetworkReplyError(
           code,
           `Cannot authenticate to ${space.origin}: the 'authenticator' must return ` +
-            `{ username, password } strings or undefined, got ${typeof credentials}`,
+            `{ username, password } strings or undefined, got ${
+              // A string may be the password itself.
+              typeof credentials === "string" ? "a string (not shown)" : shown(credentials)}`,
         );
       }
       return {

@@ -205,7 +205,7 @@ export class ManagerCore implements PipelineSettings {
     if (options.authenticator !== undefined) this.authenticator = options.authenticator;
     if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
     if (options.retry !== undefined) this.retry = options.retry;
-    const layers: unknown = options.layers ?? [];
+    const layers: unknown = options.layers === undefined ? [] : options.layers;
     if (!Array.isArray(layers)) {
       throw new TypeError(
         `${this.#what}: 'layers' must be an array of functions, got ${describe(layers)}`,

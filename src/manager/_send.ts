@@ -13,7 +13,7 @@ import { NetworkError } from "../network_error.ts";
 import { type NetworkReply, replySignal } from "../reply.ts";
 import { ReplyMonitor } from "../reply/_monitor.ts";
 import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "../request.ts";
-import { checkObject } from "../_validation.ts";
+import { checkObject, describe } from "../_validation.ts";
 import type { Operation } from "../reply/operation.ts";
 
 /** Why a request made after the manager closed fails, and why close() cancels the others. */
@@ -80,7 +80,7 @@ export function prepareRequest(
     }
   }
   if (problem === null && method !== "GET" && !isToken(method)) {
-    problem = `Invalid request: the method must be an HTTP token, got ${JSON.stringify(method)}`;
+    problem = `Invalid request: the method must be an HTTP token, got ${describe(method)}`;
     code = NetworkError.ProtocolInvalidOperationError;
   }
   if (problem === null && closed) {

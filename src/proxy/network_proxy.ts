@@ -220,7 +220,9 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
     throw new TypeError(`${where}: 'proxy.username' must be a string, got ${describe(username)}`);
   }
   if (password !== undefined && typeof password !== "string") {
-    throw new TypeError(`${where}: 'proxy.password' must be a string, got a ${typeof password}`);
+    // A password is not shown, only its type; an object or `null` holds none.
+    const got = typeof password === "object" ? describe(password) : `a ${typeof password}`;
+    throw new TypeError(`${where}: 'proxy.password' must be a string, got ${got}`);
   }
   const scheme = `${type}:`;
   const text = url.trim();

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describe } from "../_validation.ts";
+
 /** A value matcher: the exact string, a RegExp it must match, or a predicate. */
 export type MockValueMatcher = string | RegExp | ((value: string) => boolean);
 
@@ -88,14 +90,16 @@ function queryMatcher(
   }
   if (query === null || typeof query !== "object" || Array.isArray(query)) {
     throw new TypeError(
-      `${what}: 'query' must be an object, a URLSearchParams, a string or a function, got ${query}`,
+      `${what}: 'query' must be an object, a URLSearchParams, a string or a function, got ${
+        describe(query)
+      }`,
     );
   }
   const entries = Object.entries(query);
   for (const [name, value] of entries) {
     if (!isValueMatcher(value)) {
       throw new TypeError(
-        `${what}: 'query.${name}' must be a string, a RegExp or a function, got ${typeof value}`,
+        `${what}: 'query.${name}' must be a string, a RegExp or a function, got ${describe(value)}`,
       );
     }
   }
@@ -123,13 +127,17 @@ function headersMatcher(
     return (h) => headers(h) === true ? null : "headers refused by the function";
   }
   if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
-    throw new TypeError(`${what}: 'headers' must be an object or a function, got ${headers}`);
+    throw new TypeError(
+      `${what}: 'headers' must be an object or a function, got ${describe(headers)}`,
+    );
   }
   const entries = Object.entries(headers);
   for (const [name, value] of entries) {
     if (!isValueMatcher(value)) {
       throw new TypeError(
-        `${what}: 'headers.${name}' must be a string, a RegExp or a function, got ${typeof value}`,
+        `${what}: 'headers.${name}' must be a string, a RegExp or a function, got ${
+          describe(value)
+        }`,
       );
     }
   }
@@ -189,7 +197,7 @@ export function compileMatchers(
   if (body !== undefined) {
     if (!isValueMatcher(body)) {
       throw new TypeError(
-        `${what}: 'body' must be a string, a RegExp or a function, got ${typeof body}`,
+        `${what}: 'body' must be a string, a RegExp or a function, got ${describe(body)}`,
       );
     }
     matchers.body = (text) => testValue(body, text) ? null : `body is ${clip(text)}`;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkTimerRange, numberError } from "../_validation.ts";
+import { checkTimerRange, describe, numberError } from "../_validation.ts";
 import { recordInfo, repeatedField } from "../_response.ts";
 
 /**
@@ -85,19 +85,28 @@ export function checkDelay(what: string, field: string, value: unknown, zero: st
   checkTimerRange(what, field, value, zero);
 }
 
-/** Checks the `chunks` and `chunkDelay` of a canned answer; the message starts with `what`. */
-export function checkChunks(what: string, value: MockResponseInit): void {
-  const { chunks, chunkDelay } = value;
+/**
+ * Checks the `statusText`, `chunks` and `chunkDelay` of a canned answer; the message starts with
+ * `what`.
+ */
+export function checkFields(what: string, value: MockResponseInit): void {
+  const { statusText, chunks, chunkDelay } = value;
+  // `Response` would take `null` as the text "null".
+  if (statusText !== undefined && typeof statusText !== "string") {
+    throw new TypeError(`${what}: 'statusText' must be a string, got ${describe(statusText)}`);
+  }
   if (chunks !== undefined) {
     if (!Array.isArray(chunks)) {
-      throw new TypeError(`${what}: 'chunks' must be an array of strings or bytes, got ${chunks}`);
+      throw new TypeError(
+        `${what}: 'chunks' must be an array of strings or bytes, got ${describe(chunks)}`,
+      );
     }
     const at = chunks.findIndex((chunk) =>
       typeof chunk !== "string" && !(chunk instanceof Uint8Array)
     );
     if (at !== -1) {
       throw new TypeError(
-        `${what}: 'chunks[${at}]' must be a string or a Uint8Array, got ${typeof chunks[at]}`,
+        `${what}: 'chunks[${at}]' must be a string or a Uint8Array, got ${describe(chunks[at])}`,
       );
     }
   }
@@ -141,7 +150,7 @@ export function toResponse(
   signal: AbortSignal,
 ): Response {
   if (value instanceof Response) return value;
-  checkChunks("Cannot answer from mock route", value);
+  checkFields("Cannot answer from mock route", value);
   const headers = new Headers(value.headers);
   let body: BodyInit | null = (value.body ?? null) as BodyInit | null;
   if (value.chunks !== undefined) {
@@ -162,7 +171,7 @@ export function toResponse(
  * null-body status such as 204), so a wrong one is reported where the route is added.
  */
 export function checkAnswer(what: string, value: MockResponseInit): void {
-  checkChunks(what, value);
+  checkFields(what, value);
   // As `Response` takes it (101 too), but a string is no status and the message names the field.
   const status = value.status;
   if (

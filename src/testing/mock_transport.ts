@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkChoice, describe, numberError } from "../_validation.ts";
+import { checkChoice, checkFunction, describe, numberError } from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -412,12 +412,8 @@ export class MockTransport {
   constructor(options: MockTransportOptions = {}) {
     const what = "Cannot create mock transport";
     checkDelay(what, "latency", options.latency, NO_WAIT);
-    if (options.fallback !== undefined && typeof options.fallback !== "function") {
-      throw new TypeError(`${what}: 'fallback' must be a function, got ${typeof options.fallback}`);
-    }
-    if (options.sleep !== undefined && typeof options.sleep !== "function") {
-      throw new TypeError(`${what}: 'sleep' must be a function, got ${typeof options.sleep}`);
-    }
+    checkFunction(what, "fallback", options.fallback);
+    checkFunction(what, "sleep", options.sleep);
     this.#latency = options.latency ?? 0;
     checkChoice(what, "unmatched", options.unmatched, ["404", "fail"]);
     this.#failUnmatched = options.unmatched === "fail";
@@ -460,7 +456,9 @@ export class MockTransport {
   ): this {
     const what = "Cannot add mock route";
     if (typeof method !== "string" || method === "") {
-      throw new TypeError(`${what}: 'method' must be an HTTP method or "*", got ${method}`);
+      throw new TypeError(
+        `${what}: 'method' must be an HTTP method or "*", got ${describe(method)}`,
+      );
     }
     let compiled: URLPattern;
     try {

@@ -576,6 +576,17 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       TypeError,
       `${where}: 'proxy.username' must be a string, got 5`,
     ],
+    // A password of the wrong type is not shown, unless it is an object (which holds none).
+    [
+      { type: "http", url: "h:1", username: "u", password: 1234 },
+      TypeError,
+      `${where}: 'proxy.password' must be a string, got a number`,
+    ],
+    [
+      { type: "http", url: "h:1", username: "u", password: null },
+      TypeError,
+      `${where}: 'proxy.password' must be a string, got null`,
+    ],
     [
       { type: "http", url: "h:1", username: "se:cret", password: "p" },
       TypeError,

@@ -70,10 +70,10 @@ Deno.test("MockTransport validates chunks with messages naming the field", () =>
   const mock = new MockTransport();
   assert.throws(() => mock.route("GET", "/x", { chunks: ["a", 1 as never] }), {
     name: "TypeError",
-    message: "Cannot add mock route: 'chunks[1]' must be a string or a Uint8Array, got number",
+    message: "Cannot add mock route: 'chunks[1]' must be a string or a Uint8Array, got 1",
   });
   assert.throws(() => mock.route("GET", "/x", { chunks: "ab" as never }), {
-    message: "Cannot add mock route: 'chunks' must be an array of strings or bytes, got ab",
+    message: "Cannot add mock route: 'chunks' must be an array of strings or bytes, got \"ab\"",
   });
   assert.throws(() => mock.route("GET", "/x", { chunks: [], chunkDelay: -1 }), {
     name: "RangeError",

@@ -137,17 +137,26 @@ Deno.test("MockTransport validates matchers with messages naming the field", () 
   });
   assert.throws(() => mock.route("GET", "/x", "x", { query: { q: 1 as never } }), {
     name: "TypeError",
-    message:
-      "Cannot add mock route: 'query.q' must be a string, a RegExp or a function, got number",
+    message: "Cannot add mock route: 'query.q' must be a string, a RegExp or a function, got 1",
   });
   assert.throws(() => mock.route("GET", "/x", "x", { headers: 5 as never }), {
     message: "Cannot add mock route: 'headers' must be an object or a function, got 5",
   });
+  assert.throws(() => mock.route("GET", "/x", "x", { headers: { accept: null as never } }), {
+    message: "Cannot add mock route: 'headers.accept' must be a string, a RegExp or a function, " +
+      "got null",
+  });
+  for (const [query, shown] of [[[], "an array"], [null, "null"]]) {
+    assert.throws(() => mock.route("GET", "/x", "x", { query: query as never }), {
+      message: "Cannot add mock route: 'query' must be an object, a URLSearchParams, a string " +
+        `or a function, got ${shown}`,
+    });
+  }
   assert.throws(() => mock.route("POST", "/x", "x", { body: "a", json: {} }), {
     message: "Cannot add mock route: give 'body' or 'json' to match the body, not both",
   });
   assert.throws(() => mock.route("POST", "/x", "x", { body: 3 as never }), {
-    message: "Cannot add mock route: 'body' must be a string, a RegExp or a function, got number",
+    message: "Cannot add mock route: 'body' must be a string, a RegExp or a function, got 3",
   });
 });
 
