@@ -267,6 +267,15 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 type RetryValue = RetryOptions | number | boolean | undefined;
 
+/** `base` with the options `value` sets: one it leaves `undefined` keeps `base`'s (not given). */
+function withDefined(base: RetryOptions, value: RetryOptions): RetryOptions {
+  const options: Record<string, unknown> = { ...base };
+  for (const [key, option] of Object.entries(value)) {
+    if (option !== undefined) options[key] = option;
+  }
+  return options as RetryOptions;
+}
+
 /**
  * Resolves checked `retry` values to settings, or `null` when retrying is off. A request's
  * value wins; when it turns retrying on, the manager's options fill in the fields it does not
@@ -286,7 +295,7 @@ export function resolveRetry(request: RetryValue, manager: RetryValue): RetrySet
     ? { ...base }
     : typeof value === "number"
     ? { ...base, limit: value }
-    : { ...base, ...value };
+    : withDefined(base, value);
   const limit = options.limit ?? 2;
   if (limit === 0) return null;
   return {

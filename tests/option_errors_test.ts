@@ -502,6 +502,15 @@ Deno.test("null is refused wherever an option does not document it, with 'got nu
     }
     const stored = (await cache.metaData(url))!;
     assert.deepEqual([stored.status, stored.statusText], [200, "OK"]);
+    // Read back, a variant is a string too: null is not the variant "null".
+    await cache.insert({ ...metaData, variant: "null" }, [new Uint8Array(1)]);
+    for (const variant of [null, 1]) {
+      assert.equal(
+        await typeErrorOf(() => cache.metaData(url, variant as never)),
+        `Cannot read cache: 'variant' must be a string, got ${variant}`,
+      );
+    }
+    assert.equal((await cache.metaData(url, "null"))?.bodySize, 1);
   });
 
   await t.step("a request factory's headers, the manager's layers, a cookie's path", async () => {

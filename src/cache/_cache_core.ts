@@ -18,6 +18,7 @@ import { describe } from "../_validation.ts";
 import {
   _applyUpdate,
   _cacheUrl,
+  _cacheVariant,
   _checkMetaData,
   _evictionOrder,
   _evictionTarget,
@@ -148,10 +149,10 @@ export class CacheCore<S extends StoredEntry> {
     return live;
   }
 
-  async metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
+  async metaData(url: string | URL, variant?: string): Promise<CacheEntry | null> {
     this.#check("read cache");
     const key = _cacheUrl(url, "read cache");
-    const stored = await this.#backend.read(key, String(variant));
+    const stored = await this.#backend.read(key, _cacheVariant(variant, "read cache"));
     if (stored === null) return null;
     if (!_isExpired(stored.entry, this.#clock())) return stored.entry;
     await this.#backend.remove(stored);

@@ -20,6 +20,15 @@ export function _byteLength(text: string): number {
   return /^[\x00-\x7F]*$/.test(text) ? text.length : ENCODER.encode(text).length;
 }
 
+/** A cache entry's variant: `""` when not given, else a string (`what` names the operation). */
+export function _cacheVariant(variant: unknown, what: string): string {
+  if (variant === undefined) return "";
+  if (typeof variant !== "string") {
+    throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${describe(variant)}`);
+  }
+  return variant;
+}
+
 /** The URL a cache keys on: parsed, serialized, without its fragment. */
 export function _cacheUrl(url: string | URL, what: string): string {
   let parsed: URL;
@@ -203,10 +212,7 @@ export function _checkMetaData(
     throw new TypeError(`Cannot ${what}: metadata must be an object, got ${describe(metaData)}`);
   }
   const url = _cacheUrl(metaData.url, what);
-  const variant = metaData.variant === undefined ? "" : metaData.variant;
-  if (typeof variant !== "string") {
-    throw new TypeError(`Cannot ${what}: 'variant' must be a string, got ${describe(variant)}`);
-  }
+  const variant = _cacheVariant(metaData.variant, what);
   if (metaData.headers === undefined) {
     throw new TypeError(`Cannot ${what}: 'headers' are required`);
   }

@@ -186,7 +186,8 @@ export class KvCache implements NetworkCache {
    * @param url The URL; its fragment is ignored.
    * @param variant The variant, `""` for a response without `Vary`.
    * @returns The entry, or `null` on a miss.
-   * @throws {TypeError} When `url` is not a valid URL or the cache is closed.
+   * @throws {TypeError} When `url` is not a valid URL, `variant` is not a string or the cache is
+   * closed.
    */
   metaData(url: string | URL, variant = ""): Promise<CacheEntry | null> {
     return this.#core.metaData(url, variant);

@@ -280,7 +280,7 @@ export interface NetworkCache extends AsyncDisposable {
    * @param url The URL; its fragment is ignored.
    * @param variant The variant, `""` for a response without `Vary`.
    * @returns The entry, or `null` on a miss.
-   * @throws {TypeError} When `url` is not a valid URL.
+   * @throws {TypeError} When `url` is not a valid URL, or `variant` is given and not a string.
    */
   metaData(url: string | URL, variant?: string): Promise<CacheEntry | null>;
   /**

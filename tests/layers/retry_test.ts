@@ -749,6 +749,20 @@ Deno.test("retry set per request overrides the manager's", async (t) => {
     assert.equal(reply.retries, 4);
     assert.equal(reply.status, 200);
   });
+  await t.step(
+    "an option a request's object leaves undefined is not given: the manager's stays",
+    async () => {
+      const { mocked } = statuses(503, 503, 503, 503, 200);
+      await using _ = mocked;
+      mocked.manager.retry = { limit: 4, jitter: false };
+      const reply = mocked.manager.get(URL_, {
+        retry: { limit: undefined, sleep: () => Promise.resolve() },
+      });
+      await reply.finished;
+      assert.equal(reply.retries, 4, "the default limit (2) replaced the manager's 4");
+      assert.equal(reply.status, 200);
+    },
+  );
   await t.step("and the limit a request's true inherits", async () => {
     const { mocked } = statuses(503, 503, 200);
     await using _ = mocked;
