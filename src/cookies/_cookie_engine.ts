@@ -8,7 +8,7 @@ import { canonicalDomain, Cookie, CookieJar as ToughCookieJar, domainMatch } fro
 import type { Clock } from "../clock.ts";
 import type { CookieJar, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
-import { _candidateDomains, _isPublicSuffix, _siteOf } from "./_domain.ts";
+import { _candidateDomains, _isPublicSuffix } from "./_domain.ts";
 import { _toUrl } from "./_jar_args.ts";
 import { parseIPv6 } from "../_ip.ts";
 import { cookiePair } from "./_wire.ts";
@@ -20,6 +20,7 @@ import {
   _prefixAllowed,
 } from "./_set_cookie.ts";
 import {
+  type _BlockedBy,
   type _CookieStore,
   _isExpired,
   _publicCookie,
@@ -96,6 +97,20 @@ function isHostName(domain: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * RFC 6265bis "leave secure cookies alone": which records keep an insecure origin from setting
+ * a cookie of this name, domain and path, tested by the store with its write: Secure cookies of
+ * the same name, unexpired at `now`, whose domain domain-matches the new one or the reverse,
+ * and whose path the new path path-matches.
+ */
+function shadowed(name: string, domain: string, path: string, now: number): _BlockedBy {
+  return (c) =>
+    c.secure && c.name === name && !_isExpired(c, now) &&
+    (domainMatch(c.domain, domain, false) === true ||
+      domainMatch(domain, c.domain, false) === true) &&
+    pathMatches(path, c.path);
 }
 
 function nextSeq(): number {
@@ -400,11 +415,6 @@ export class _CookieEngine implements CookieJar {
       const path = parsed.path ?? defaultPath(target);
       // A cookie the store cannot hold (a KV key or value too long for it) is not stored.
       if (!this.#store.holds(parsed.name, parsed.value, domain ?? host, path)) continue;
-      if (!parsed.secure && !secureOrigin) {
-        if (await this.#shadowsSecureCookie(parsed.name, domain ?? host, path, now)) {
-          continue;
-        }
-      }
       const cookie = new Cookie({
         key: parsed.name,
         value: parsed.value,
@@ -415,6 +425,9 @@ export class _CookieEngine implements CookieJar {
         httpOnly: parsed.httpOnly,
         sameSite: parsed.sameSite,
       });
+      if (!parsed.secure && !secureOrigin) {
+        this.#store.storeUnless(cookie, shadowed(parsed.name, domain ?? host, path, now));
+      }
       const result = await this.#jar.setCookie(cookie, target, {
         now: new Date(now),
         ignoreError: true,
@@ -425,28 +438,6 @@ export class _CookieEngine implements CookieJar {
       }
     }
     return stored;
-  }
-
-  /**
-   * RFC 6265bis "leave secure cookies alone": an insecure origin may not set a cookie that
-   * would shadow a Secure cookie of the same name (domains matching either way, the new
-   * path matching the old one) that has not expired at `now`.
-   */
-  async #shadowsSecureCookie(
-    name: string,
-    domain: string,
-    path: string,
-    now: number,
-  ): Promise<boolean> {
-    const existing = (await this.#store.findSite(_siteOf(domain))).filter((c) =>
-      c.secure && c.name === name && !_isExpired(c, now)
-    );
-    if (existing.length === 0) return false;
-    return existing.some((c) =>
-      (domainMatch(c.domain, domain, false) === true ||
-        domainMatch(domain, c.domain, false) === true) &&
-      pathMatches(path, c.path)
-    );
   }
 
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {

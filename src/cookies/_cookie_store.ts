@@ -30,6 +30,12 @@ export type _CookieId = Pick<NetworkCookie, "domain" | "path" | "name">;
  */
 export type _MakeRecord = (current: _StoredCookie | undefined) => _StoredCookie | null;
 
+/**
+ * Whether a record keeps a write from being stored (see {@linkcode _CookieStore.putWith}): the
+ * write is asked of every record of its cookie's site.
+ */
+export type _BlockedBy = (record: _StoredCookie) => boolean;
+
 /** Limits and clock of a store. */
 export interface _StoreLimits {
   clock: Clock;
@@ -161,6 +167,8 @@ export abstract class _CookieStore extends Store {
   readonly ownRecordsWritable: boolean = false;
   /** The cookies `putCookie` was given and did not store. */
   readonly #refused = new WeakSet<Cookie>();
+  /** The test each cookie to be handed to `putCookie` is stored under (see `putWith`). */
+  readonly #blockedBy = new WeakMap<Cookie, _BlockedBy>();
 
   constructor(limits: _StoreLimits) {
     super();
@@ -177,8 +185,6 @@ export abstract class _CookieStore extends Store {
    * @param domains The candidate domains of `host`, when the caller has them.
    */
   abstract find(host: string, domains?: string[]): Promise<readonly _StoredCookie[][]>;
-  /** The records of every domain of `site` (any path, maybe expired). */
-  abstract findSite(site: string): Promise<_StoredCookie[]>;
   /**
    * Creates or replaces a record, then evicts beyond the limits; false when the store keeps
    * it from being stored (its domain's records are of a format it does not write).
@@ -192,9 +198,13 @@ export abstract class _CookieStore extends Store {
    * domain whose records are of a format the store does not write, change nothing. Evicts
    * beyond the limits as `put` does.
    *
+   * With `blockedBy`, the write changes nothing when a record of the cookie's site (any domain
+   * and path, the cookie's own included) blocks it, as the store holds them when the write is
+   * made: no write of another jar or process comes between that test and the write either.
+   *
    * @returns Whether the store changed; then the last call of `make` made what was written.
    */
-  abstract putWith(id: _CookieId, make: _MakeRecord): Promise<boolean>;
+  abstract putWith(id: _CookieId, make: _MakeRecord, blockedBy?: _BlockedBy): Promise<boolean>;
   /**
    * Removes one record, checked against the version read as `putWith` is.
    *
@@ -255,12 +265,18 @@ export abstract class _CookieStore extends Store {
    * cookie's creation time and sequence (RFC 6265 section 5.3, step 11.3). With `replacing`
    * (tough-cookie read a cookie to replace and copied its creation), a write that finds none
    * (another jar removed it meanwhile) stores a new cookie, created at its last access: now.
+   * With `blockedBy`, neither is done when a record of the site blocks it (see `putWith`).
    */
-  async store(cookie: _StoredCookie, replacing = false): Promise<boolean> {
+  async store(
+    cookie: _StoredCookie,
+    replacing = false,
+    blockedBy?: _BlockedBy,
+  ): Promise<boolean> {
     if (!this.holds(cookie.name, cookie.value, cookie.domain, cookie.path)) return false;
     const now = this.limits.clock();
     if (_isExpired(cookie, now)) {
-      await this.remove(cookie.domain, cookie.path, cookie.name);
+      if (blockedBy === undefined) await this.remove(cookie.domain, cookie.path, cookie.name);
+      else await this.putWith(cookie, () => cookie, blockedBy);
       return false;
     }
     return await this.putWith(cookie, (existing) => {
@@ -269,7 +285,16 @@ export abstract class _CookieStore extends Store {
       }
       if (!replacing) return cookie;
       return { ...cookie, creationTime: cookie.lastAccessTime, seq: new Cookie().creationIndex };
-    });
+    }, blockedBy);
+  }
+
+  /**
+   * Has the write of `cookie`, when tough-cookie's `setCookie` hands it to `putCookie` or
+   * `updateCookie`, tested with `blockedBy` (see `putWith`): a cookie that is blocked is not
+   * stored, as `refused` then tells.
+   */
+  storeUnless(cookie: Cookie, blockedBy: _BlockedBy): void {
+    this.#blockedBy.set(cookie, blockedBy);
   }
 
   /**
@@ -350,7 +375,9 @@ export abstract class _CookieStore extends Store {
   /** Stores what tough-cookie hands over, noting a cookie it does not store. */
   async #put(cookie: Cookie, replacing: boolean): Promise<void> {
     const record = _fromTough(cookie, this.limits.clock());
-    if (!(await this.store(record, replacing))) this.#refused.add(cookie);
+    if (!(await this.store(record, replacing, this.#blockedBy.get(cookie)))) {
+      this.#refused.add(cookie);
+    }
   }
 
   override updateCookie(oldCookie: Cookie, newCookie: Cookie): Promise<void>;

@@ -11,7 +11,11 @@
  *   can hold, is corrupt.
  * - `[...P, "n", site]` and `[...P, "count"]`: `Deno.KvU64` cookie counts per site and in
  *   total, kept by `sum` mutations in the atomic write that changes a bundle, and recounted
- *   when eviction runs or a count is not a `Deno.KvU64`.
+ *   when eviction runs or a count is not a `Deno.KvU64`. A write that stores a Secure cookie
+ *   sums its site's count even when the count stays (a sum of 0), so that the count's version
+ *   changes with every write that brings a Secure cookie into the site: a write that a Secure
+ *   cookie of the site would keep from being stored (a cookie of an insecure origin shadowing
+ *   it) reads the count, then the site's bundles, and is checked against the count as read.
  *
  * A bundle part is a record in the byte layout of `../_kv_record.ts`, which any runtime can
  * decode, whose JSON is `{"tag": string, "parts": number, "cookies": [...]}` (`parts` in the
@@ -37,6 +41,7 @@ import { isNewerRecord } from "../_kv_record.ts";
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
 import {
+  type _BlockedBy,
   type _CookieId,
   _CookieStore,
   _evictionOrder,
@@ -90,6 +95,10 @@ interface UpdateOptions {
   counted?: number;
   also?: (op: Deno.AtomicOperation) => void;
   fit?: _CookieId;
+  /** A record of the domain's site that keeps the write from being made (see `putWith`). */
+  blockedBy?: _BlockedBy;
+  /** Whether the write, as last made, stores a Secure record (its site's count is summed). */
+  securing?: () => boolean;
 }
 
 /** A domain's bundle as read: the version of its first part, its parts, its cookies. */
@@ -337,7 +346,11 @@ export class _KvCookieStore extends _CookieStore {
   ): Promise<{ before: _StoredCookie[]; after: _StoredCookie[] } | null> {
     const attempts = options.attempts ?? MAX_ATTEMPTS;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const bundle = await this.#read(domain);
+      const read = options.blockedBy === undefined
+        ? { bundle: await this.#read(domain), count: null }
+        : await this.#readSite(domain, options.blockedBy);
+      if (read === null) return null;
+      const { bundle, count } = read;
       if (bundle.newer) return null;
       const changed = change(bundle.cookies);
       if (changed === null) return null;
@@ -350,8 +363,11 @@ export class _KvCookieStore extends _CookieStore {
       const result = await this.#commit((op) => {
         if (delta !== 0) {
           op.sum(this.#totalKey, u64(delta)).sum(this.#siteKey(bundle.site), u64(delta));
+        } else if (options.securing?.() === true) {
+          op.sum(this.#siteKey(bundle.site), 0n);
         }
         op.check(bundle.head);
+        if (count !== null) op.check(count);
         parts.forEach((bytes, i) => op.set(this.#bundleKey(bundle.site, domain, i), bytes));
         for (let i = parts.length; i < bundle.parts; i++) {
           op.delete(this.#bundleKey(bundle.site, domain, i));
@@ -362,6 +378,27 @@ export class _KvCookieStore extends _CookieStore {
     }
     if (attempts < MAX_ATTEMPTS) return null;
     throw new Error(`Cannot store cookies of '${domain}': too much contention`);
+  }
+
+  /**
+   * The bundle of `domain`, read with the rest of its site for a write that a record of the
+   * site may block (null: one does), and the site's count as read before them: a write that
+   * stores a Secure cookie changes the count's version (see the layout above), so a write
+   * checked against both its bundle and the count finds the records as the test saw them.
+   */
+  async #readSite(
+    domain: string,
+    blockedBy: _BlockedBy,
+  ): Promise<{ bundle: Bundle; count: Deno.AtomicCheck } | null> {
+    const site = _siteOf(domain);
+    // Read first: a Secure cookie stored after this read changes it, one before is listed.
+    const count = await this.#get(this.#siteKey(site));
+    const bundles = await this.#listBundles([...this.#prefix, "d", site]);
+    if (bundles.some((bundle) => bundle.cookies.some(blockedBy))) return null;
+    const head = { key: this.#bundleKey(site, domain), value: null, versionstamp: null };
+    const bundle = bundles.find((b) => b.domain === domain) ??
+      { site, domain, head, parts: 0, cookies: [] };
+    return { bundle, count };
   }
 
   async get(domain: string, path: string, name: string): Promise<_StoredCookie | undefined> {
@@ -432,29 +469,25 @@ export class _KvCookieStore extends _CookieStore {
     return bundle.cookies;
   }
 
-  async findSite(site: string): Promise<_StoredCookie[]> {
-    // Every domain of the site is at least as long as the site.
-    if (!this.#fits(site, site)) return [];
-    return (await this.#listBundles([...this.#prefix, "d", site])).flatMap((b) => b.cookies);
-  }
-
   put(cookie: _StoredCookie): Promise<boolean> {
     return this.putWith(cookie, () => cookie);
   }
 
-  async putWith(id: _CookieId, make: _MakeRecord): Promise<boolean> {
+  async putWith(id: _CookieId, make: _MakeRecord, blockedBy?: _BlockedBy): Promise<boolean> {
     if (!this.keeps(id.domain)) return false;
+    let secure = false;
     const result = await this.#update(id.domain, (cookies) => {
       const others = cookies.filter((c) => !_isSameCookie(c, id));
       const current = cookies.find((c) => _isSameCookie(c, id));
       const made = make(current === undefined ? undefined : { ...current });
+      secure = made?.secure === true;
       if (made === null) return null;
       if (_isExpired(made, this.limits.clock())) {
         return others.length === cookies.length ? null : others;
       }
       if (!_recordFits(made.name, made.value, made.domain, made.path)) return null;
       return [...others, _record(made)];
-    }, { fit: id });
+    }, { fit: id, blockedBy, securing: () => secure });
     // `null`: nothing changed, or the bundle is of a newer format, which is never written.
     if (result === null) return false;
     if (result.after.length > result.before.length) await this.#evict(_siteOf(id.domain), id);
@@ -656,6 +689,7 @@ export class _KvCookieStore extends _CookieStore {
           return [...cookies.filter((c) => !moved.some((m) => _isSameCookie(m, c))), ...moved];
         }, {
           counted: batch.length,
+          securing: () => batch.some((entry) => entry.value.secure),
           also: (op) => {
             for (const entry of batch) op.check(entry).delete(entry.key);
           },

@@ -2,6 +2,7 @@
 
 import { _candidateDomains, _siteOf } from "./_domain.ts";
 import {
+  type _BlockedBy,
   type _CookieId,
   _CookieStore,
   _evictionOrder,
@@ -93,14 +94,6 @@ export class _MemoryCookieStore extends _CookieStore {
     return out ?? NONE;
   }
 
-  findSite(site: string): Promise<_StoredCookie[]> {
-    const out: _StoredCookie[] = [];
-    for (const index of this.#sites.get(site)?.values() ?? []) {
-      for (const c of index.values()) out.push({ ...c });
-    }
-    return Promise.resolve(out);
-  }
-
   put(cookie: _StoredCookie): Promise<boolean> {
     const index = this.#index(cookie.domain, true)!;
     const id = idOf(cookie.path, cookie.name);
@@ -115,7 +108,10 @@ export class _MemoryCookieStore extends _CookieStore {
     return Promise.resolve(true);
   }
 
-  putWith(id: _CookieId, make: _MakeRecord): Promise<boolean> {
+  putWith(id: _CookieId, make: _MakeRecord, blockedBy?: _BlockedBy): Promise<boolean> {
+    if (blockedBy !== undefined && this.#blocked(id.domain, blockedBy)) {
+      return Promise.resolve(false);
+    }
     const current = this.#index(id.domain, false)?.get(idOf(id.path, id.name));
     const made = make(current === undefined ? undefined : { ...current });
     if (made === null) return Promise.resolve(false);
@@ -123,6 +119,14 @@ export class _MemoryCookieStore extends _CookieStore {
       return Promise.resolve(this.#delete(id.domain, id.path, id.name));
     }
     return this.put(made);
+  }
+
+  /** Whether a record of the site of `domain` blocks a write. */
+  #blocked(domain: string, blockedBy: _BlockedBy): boolean {
+    for (const index of this.#sites.get(_siteOf(domain))?.values() ?? []) {
+      for (const c of index.values()) if (blockedBy(c)) return true;
+    }
+    return false;
   }
 
   #evict(site: string, keep: _StoredCookie): void {

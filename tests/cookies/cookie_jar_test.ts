@@ -6,6 +6,8 @@ import type {
   NetworkCookieInit,
 } from "../../src/cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "../../src/cookies/memory_cookie_jar.ts";
+import { _MemoryCookieStore } from "../../src/cookies/_memory_cookie_store.ts";
+import { assertSecureKept, SHADOW_CASES } from "../_helpers/secure_shadow.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { fakeClock } from "../_helpers/fake_clock.ts";
@@ -378,9 +380,40 @@ Deno.test("CookieJar does not let an insecure origin shadow a Secure cookie", as
       ),
       0,
     );
+    // Nor remove it with a cookie that has expired.
+    assert.equal(
+      await jar.setCookiesFromUrl(["id=; Max-Age=0; Domain=example.com"], "http://example.com/"),
+      0,
+    );
     assert.equal(await jar.setCookiesFromUrl(["other=1"], "http://www.example.com/"), 1);
     assert.equal(await header(jar, "https://www.example.com/x"), "id=secret; other=1");
   });
+});
+
+Deno.test("MemoryCookieJar: an insecure origin's cookie is not stored over a Secure cookie set while it is set", async (t) => {
+  const store = _MemoryCookieStore.prototype;
+  const get = store.get;
+  for (const { name, secure, insecure } of SHADOW_CASES) {
+    await t.step(name, async () => {
+      const jar = new MemoryCookieJar({ clock: () => START });
+      // Once: the Secure cookie is set when the insecure one's write reads the record it replaces.
+      let during: (() => Promise<unknown>) | null = () =>
+        jar.setCookiesFromUrl([secure[0]], secure[1]);
+      store.get = async function (this: _MemoryCookieStore, ...args) {
+        const run = during;
+        during = null;
+        await run?.();
+        return await get.apply(this, args);
+      };
+      try {
+        assert.equal(await jar.setCookiesFromUrl([insecure[0]], insecure[1]), 0);
+      } finally {
+        store.get = get;
+      }
+      assert.equal(during, null, "the Secure cookie was set while the insecure one was");
+      await assertSecureKept(jar);
+    });
+  }
 });
 
 Deno.test("CookieJar lets an insecure origin set a name whose Secure cookie has expired", async (t) => {

@@ -4,6 +4,7 @@ import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
+import { assertSecureKept, SHADOW_CASES, type ShadowCase } from "../_helpers/secure_shadow.ts";
 import { encodeRecord } from "../../src/_kv_record.ts";
 import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 
@@ -371,6 +372,28 @@ Deno.test("KvCookieJar: a Set-Cookie takes its creation time from the cookie it 
       assert.equal(created, START + 5);
     },
   );
+});
+
+Deno.test("KvCookieJar: an insecure origin's cookie is not stored over a Secure cookie another jar stores while it writes", async (t) => {
+  const cases: (ShadowCase & { before?: [string, string] })[] = [...SHADOW_CASES, {
+    ...SHADOW_CASES[2]!,
+    name: "of a parent domain, replacing a cookie that was not Secure",
+    before: ["id=plain; Domain=example.com", "http://www.example.com/"],
+  }];
+  for (const { name, before, secure, insecure } of cases) {
+    await t.step(name, async () => {
+      await using kv = await Deno.openKv(":memory:");
+      // Armed at the jar's next listing: it reads the site's cookies before it writes.
+      const { seen, arm, armed } = interleaved(kv, ["list"]);
+      await using jar = await KvCookieJar.open({ kv: seen, clock: () => START });
+      await using other = await KvCookieJar.open({ kv, clock: () => START });
+      if (before !== undefined) await other.setCookiesFromUrl([before[0]], before[1]);
+      arm(async () => void await other.setCookiesFromUrl([secure[0]], secure[1]));
+      assert.equal(await jar.setCookiesFromUrl([insecure[0]], insecure[1]), 0);
+      assert.ok(!armed(), "the other jar wrote between the jar's listing and its write");
+      await assertSecureKept(other);
+    });
+  }
 });
 
 Deno.test("KvCookieJar shares an application's Deno.Kv without closing it, under its prefix", async () => {
