@@ -163,10 +163,17 @@ class KvCore extends StoreCore {
     this.#check();
     if (!this.#fits(host)) return undefined;
     const key = this.#key(host);
-    const entry = await _retryLocked(() => this.#kv.get(key));
-    if (entry.value === null) return undefined;
-    await _retryLocked(() => this.#kv.delete(key));
-    return decode(entry.value);
+    // Checked: what is returned is the policy the delete removed, not one another store
+    // replaced it with meanwhile (read again, and removed in its turn).
+    for (;;) {
+      const entry = await _retryLocked(() => this.#kv.get(key));
+      if (entry.value === null) return undefined;
+      const { versionstamp } = entry;
+      const done = await _retryLocked(() =>
+        this.#kv.atomic().check({ key, versionstamp }).delete(key).commit()
+      );
+      if (done.ok) return decode(entry.value);
+    }
   }
 
   protected async deleteExpired(host: string, policy: StoredPolicy): Promise<void> {

@@ -606,6 +606,36 @@ Deno.test("KvHstsStore: a policy another store learns while this one reads the e
   assert.equal((await db.get(["netaccess", "hsts", "example.org"])).value, null);
 });
 
+Deno.test("KvHstsStore: remove() tells of the policy it removed, not of one another store replaced", async () => {
+  await using db = await Deno.openKv(":memory:");
+  const { clock, advance } = testClock();
+  // `a`'s reads are seen through a proxy that lets `b` learn a new policy just after `a` read
+  // the expired one that remove() is about to delete.
+  let afterRead: (() => Promise<unknown>) | undefined;
+  const kv = new Proxy(db, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== "get") return value.bind(target);
+      return async (...args: unknown[]) => {
+        const read = await value.apply(target, args);
+        const then = afterRead;
+        afterRead = undefined;
+        await then?.();
+        return read;
+      };
+    },
+  });
+  await using a = await KvHstsStore.open({ kv, clock });
+  await using b = await KvHstsStore.open({ kv: db, clock });
+  await a.learn("example.com", "max-age=10");
+  advance(20_000);
+  afterRead = () => b.learn("example.com", "max-age=600");
+  assert.equal(await a.remove("example.com"), true, "the live policy b learnt was removed");
+  assert.equal(await b.isKnownHost("example.com"), false);
+  assert.equal(await a.remove("example.com"), false);
+});
+
 Deno.test("KvHstsStore lists and clears its policies again while the database is locked", async (t) => {
   await using db = await Deno.openKv(":memory:");
   const { clock } = testClock();
