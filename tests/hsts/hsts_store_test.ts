@@ -571,31 +571,40 @@ Deno.test("KvHstsStore keeps stores with different prefixes apart", async () => 
   assert.equal(await two.isKnownHost("example.org"), true);
 });
 
+/**
+ * `db` seen through a proxy whose next `method` call, once its read is done, first runs what
+ * `afterRead` was last given: another store's write between a read and the write after it.
+ */
+function interleaved(db: Deno.Kv, method: "get" | "getMany") {
+  let then: (() => Promise<unknown>) | undefined;
+  const kv = new Proxy(db, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== method) return value.bind(target);
+      return async (...args: unknown[]) => {
+        const read = await value.apply(target, args);
+        const run = then;
+        then = undefined;
+        await run?.();
+        return read;
+      };
+    },
+  });
+  return { kv, afterRead: (run: () => Promise<unknown>) => void (then = run) };
+}
+
 Deno.test("KvHstsStore: a policy another store learns while this one reads the expired one is kept", async () => {
   await using db = await Deno.openKv(":memory:");
   const { clock, advance } = testClock();
   // Two managers' stores over one database (two isolates on one KV): `a`'s reads are seen
   // through a proxy that lets `b` learn a new policy just after `a` read the expired one.
-  let afterRead: (() => Promise<unknown>) | undefined;
-  const kv = new Proxy(db, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target);
-      if (typeof value !== "function") return value;
-      if (name !== "getMany") return value.bind(target);
-      return async (...args: unknown[]) => {
-        const read = await value.apply(target, args);
-        const then = afterRead;
-        afterRead = undefined;
-        await then?.();
-        return read;
-      };
-    },
-  });
+  const { kv, afterRead } = interleaved(db, "getMany");
   await using a = await KvHstsStore.open({ kv, clock });
   await using b = await KvHstsStore.open({ kv: db, clock });
   await a.learn("example.com", "max-age=10");
   advance(20_000);
-  afterRead = () => b.learn("example.com", "max-age=600");
+  afterRead(() => b.learn("example.com", "max-age=600"));
   assert.equal(await a.isKnownHost("example.com"), false, "a read the expired policy");
   assert.equal(await b.isKnownHost("example.com"), true, "b's new policy was not removed");
   assert.equal(await a.isKnownHost("example.com"), true);
@@ -611,26 +620,12 @@ Deno.test("KvHstsStore: remove() tells of the policy it removed, not of one anot
   const { clock, advance } = testClock();
   // `a`'s reads are seen through a proxy that lets `b` learn a new policy just after `a` read
   // the expired one that remove() is about to delete.
-  let afterRead: (() => Promise<unknown>) | undefined;
-  const kv = new Proxy(db, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target);
-      if (typeof value !== "function") return value;
-      if (name !== "get") return value.bind(target);
-      return async (...args: unknown[]) => {
-        const read = await value.apply(target, args);
-        const then = afterRead;
-        afterRead = undefined;
-        await then?.();
-        return read;
-      };
-    },
-  });
+  const { kv, afterRead } = interleaved(db, "get");
   await using a = await KvHstsStore.open({ kv, clock });
   await using b = await KvHstsStore.open({ kv: db, clock });
   await a.learn("example.com", "max-age=10");
   advance(20_000);
-  afterRead = () => b.learn("example.com", "max-age=600");
+  afterRead(() => b.learn("example.com", "max-age=600"));
   assert.equal(await a.remove("example.com"), true, "the live policy b learnt was removed");
   assert.equal(await b.isKnownHost("example.com"), false);
   assert.equal(await a.remove("example.com"), false);
