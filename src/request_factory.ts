@@ -6,13 +6,13 @@
  */
 
 import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { checkKeys, checkObject, describe } from "./_validation.ts";
+import { checkKeys, checkObject, describe, numberError } from "./_validation.ts";
 
 /**
  * Query parameters: a `URLSearchParams`, a record, or name/value pairs. A value is a string, a
  * finite number or a boolean (written as `String` writes it); in a record, an array repeats the
  * name for each of its values and `undefined` leaves the name out. Anything else (`null`,
- * `NaN`, an object) throws a `TypeError` naming it.
+ * an object) throws a `TypeError` naming it, and `NaN` or `Infinity` a `RangeError`.
  *
  * @example The three forms of query parameters
  * ```ts
@@ -135,7 +135,8 @@ function checkToken(what: string, token: unknown): string | undefined {
 /**
  * The parameters of `query`: a `URLSearchParams`, a plain object, or an array of `[name, value]`
  * pairs, whose values are strings, finite numbers or booleans (a record's arrays repeat the
- * name, its `undefined` values are left out). Anything else (`null`, `NaN`, an object) throws,
+ * name, its `undefined` values are left out). Anything else (`null`, an object; `NaN`, a
+ * `RangeError`) throws,
  * rather than being turned into text by `URLSearchParams`.
  */
 function toParams(what: string, field: string, query: QueryInit | undefined): URLSearchParams {
@@ -149,7 +150,8 @@ function toParams(what: string, field: string, query: QueryInit | undefined): UR
     if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "boolean") {
       return String(value);
     }
-    throw bad(where, expected, value);
+    // A number that is not finite is of the right type, out of range: a RangeError.
+    throw numberError(what, `${field}${where}`, value, expected);
   };
   const params = new URLSearchParams();
   if (Array.isArray(query)) {

@@ -209,7 +209,7 @@ Deno.test("NetworkRequestFactory takes query values as strings, numbers and bool
   const api = new NetworkRequestFactory("https://a.test/");
   const records = "URLSearchParams, a record or [name, value] pairs";
   const value = "a string, a finite number or a boolean";
-  const cases: [unknown, string][] = [
+  const cases: [unknown, string, name?: string][] = [
     [5, `'query' must be ${records}, got 5`],
     [null, `'query' must be ${records}, got null`],
     ["a=b", `'query' must be ${records}, got "a=b"`],
@@ -221,7 +221,10 @@ Deno.test("NetworkRequestFactory takes query values as strings, numbers and bool
     [
       { page: NaN },
       `'query.page' must be ${value}, an array of them, or undefined (left out), got NaN`,
+      "RangeError",
     ],
+    [{ b: [1, Infinity] }, `'query.b[1]' must be ${value}, got Infinity`, "RangeError"],
+    [[["a", -Infinity]], `'query[0][1]' must be ${value}, got -Infinity`, "RangeError"],
     [{ b: ["x", null] }, `'query.b[1]' must be ${value}, got null`],
     [{ b: [["x"]] }, `'query.b[0]' must be ${value}, got an array`],
     [
@@ -233,13 +236,14 @@ Deno.test("NetworkRequestFactory takes query values as strings, numbers and bool
     [[["a", "1"], ["b", undefined]], `'query[1][1]' must be ${value}, got undefined`],
     [[[1, "a"]], "'query[0][0]' must be a string, got 1"],
   ];
-  for (const [query, message] of cases) {
+  // A number that is not finite is of the right type and out of range: a RangeError.
+  for (const [query, message, name = "TypeError"] of cases) {
     assert.throws(() => new NetworkRequestFactory("https://a.test/", { query: query as never }), {
-      name: "TypeError",
+      name,
       message: `Cannot create request factory: ${message}`,
     });
     assert.throws(() => api.createRequest("x", query as never), {
-      name: "TypeError",
+      name,
       message: `Cannot create request: ${message}`,
     });
   }
