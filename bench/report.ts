@@ -14,8 +14,9 @@
  *   while streaming;
  * - the cost per request of queuing, aborting and closing 1,000, 10,000 and 30,000 queued
  *   requests, each round in a process of its own (the ratio of the per-request cost at 10,000
- *   to that at 1,000: 1 is flat), each phase and both together; and the same for a least queue
- *   of reply objects, the baseline (what the machine does to as many objects that stay alive);
+ *   to that at 1,000: 1 is flat), each phase and both together; the same for a least queue of
+ *   reply objects, the baseline (what the machine does to as many objects that stay alive), run
+ *   in turn with the manager's rounds; and the manager's growth over the least queue's;
  * - 30 concurrent requests to a local HTTP/2 (TLS) server that answers after 50 ms, against
  *   `fetch` (held to 6 per host, the manager would take 5 times as long);
  * - a manager with `caCerts` made for each https request, one at a time: alone, while another
@@ -294,30 +295,51 @@ if (wanted("queue")) {
     return JSON.parse(new TextDecoder().decode(stdout)) as { queued: number; ended: number };
   };
   const SIZES = [1000, 10_000, 30_000];
+  type Runs = { queued: number; ended: number }[][];
+  /** Medians per size: queued, ended, and both phases of each round together. */
+  const medians = (runs: Runs) => ({
+    queued: runs.map((r) => median(r.map((s) => s.queued))),
+    ended: runs.map((r) => median(r.map((s) => s.ended))),
+    // The collector's work moves from one phase to the other as the heap's sizes change, and
+    // the sum shows what a queued request costs in all.
+    whole: runs.map((r) => median(r.map((s) => s.queued + s.ended))),
+  });
+  /** Per request at 10,000 against at 1,000. */
+  const growth = (perSize: number[]) => perSize[1]! / perSize[0]!;
   for (const end of ["abort", "close"] as const) {
-    // The manager, and the baseline: a least queue of reply objects (`_queue_round.ts`).
-    for (const least of [false, true]) {
-      const runs = SIZES.map(() => [] as { queued: number; ended: number }[]);
-      // The garbage collector makes single rounds vary a lot: at least 9.
-      for (let i = 0; i < Math.max(rounds, 9); i++) {
-        for (const [k, size] of SIZES.entries()) runs[k]!.push(await round(size, end, least));
+    // The manager and the baseline, a least queue of reply objects (`_queue_round.ts`), one
+    // round each in turn at every size: what the machine does meanwhile weighs on both alike.
+    const runs = { manager: SIZES.map(() => []) as Runs, least: SIZES.map(() => []) as Runs };
+    // The garbage collector makes single rounds vary a lot: at least 9.
+    for (let i = 0; i < Math.max(rounds, 9); i++) {
+      for (const [k, size] of SIZES.entries()) {
+        runs.manager[k]!.push(await round(size, end, false));
+        runs.least[k]!.push(await round(size, end, true));
       }
-      const queued = runs.map((r) => median(r.map((s) => s.queued)));
-      const ended = runs.map((r) => median(r.map((s) => s.ended)));
-      // Both phases of each round together: the collector's work moves from one phase to the
-      // other as the heap's sizes change, and the sum shows what a queued request costs in all.
-      const whole = runs.map((r) => median(r.map((s) => s.queued + s.ended)));
-      const verb = end === "abort" ? "aborted" : "closed";
+    }
+    const verb = end === "abort" ? "aborted" : "closed";
+    const manager = medians(runs.manager);
+    const least = medians(runs.least);
+    for (const [name, m] of [["queue", manager], ["  least queue", least]] as const) {
       report(
-        `${least ? "  least queue" : "queue"} then ${end}: per request at 10,000 / at 1,000 = ` +
-          `queued ${fmt(queued[1]! / queued[0]!)}x, ${verb} ${fmt(ended[1]! / ended[0]!)}x, ` +
-          `both ${fmt(whole[1]! / whole[0]!)}x (µs at 1,000 / 10,000 / 30,000: queued ${
-            queued.map((q) => fmt(q, 2)).join(" / ")
-          }, ${verb} ${ended.map((e) => fmt(e, 2)).join(" / ")}, both ${
-            whole.map((w) => fmt(w, 2)).join(" / ")
+        `${name} then ${end}: per request at 10,000 / at 1,000 = ` +
+          `queued ${fmt(growth(m.queued))}x, ${verb} ${fmt(growth(m.ended))}x, ` +
+          `both ${fmt(growth(m.whole))}x (µs at 1,000 / 10,000 / 30,000: queued ${
+            m.queued.map((q) => fmt(q, 2)).join(" / ")
+          }, ${verb} ${m.ended.map((e) => fmt(e, 2)).join(" / ")}, both ${
+            m.whole.map((w) => fmt(w, 2)).join(" / ")
           })`,
       );
     }
+    // What the manager's queue adds to the growth of the least queue: 1 when the growth is the
+    // machine's alone (the same objects alive, the same caches missed).
+    report(
+      `  queue's growth / least queue's growth: queued ${
+        fmt(growth(manager.queued) / growth(least.queued))
+      }x, ${verb} ${fmt(growth(manager.ended) / growth(least.ended))}x, both ${
+        fmt(growth(manager.whole) / growth(least.whole))
+      }x`,
+    );
   }
 }
 
