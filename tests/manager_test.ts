@@ -268,6 +268,16 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     const long = manager.sendCustomRequest("http://127.0.0.1:9/", `BAD ${"X".repeat(80)}`);
     await long.finished;
     assert.match(long.errorString, /method must be an HTTP token, got "BAD X{53}\.\.\."$/);
+    // A verb that is no string is shown as given, not as the empty method the reply carries.
+    for (const [verb, shown] of [[5, "5"], [null, "null"], [undefined, "undefined"]] as const) {
+      const reply = manager.sendCustomRequest("http://127.0.0.1:9/", verb as never);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.equal(
+        reply.errorString,
+        `Invalid request: the method must be an HTTP token, got ${shown}`,
+      );
+    }
   });
   await t.step("invalid attribute", async () => {
     const reply = manager.get("http://127.0.0.1:9/", { priority: "urgent" as "high" });
