@@ -176,6 +176,13 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     assert.equal(reply.error, NetworkError.ProtocolUnknownError);
     assert.match(reply.errorString, /invalid URL "http:\/\/\[::1"/);
     await assert.rejects(reply.text(), { name: "NetworkReplyError", code: 301 });
+    // A long one is cut, as messages show every string.
+    const long = manager.get(`http://[${"a".repeat(70)}`);
+    await long.finished;
+    assert.equal(
+      long.errorString,
+      `Cannot create request: invalid URL "http://[${"a".repeat(49)}..."`,
+    );
   });
   await t.step("relative URL, named with a hint", async () => {
     const reply = manager.get("/relative");
