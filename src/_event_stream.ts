@@ -81,8 +81,8 @@ function initialLastEventId(
   const id = fromWire(header);
   if (option !== undefined && option !== id) {
     throw new TypeError(
-      `${WHAT}: the request's Last-Event-ID header ${JSON.stringify(id)} and the 'lastEventId' ` +
-        `option ${JSON.stringify(option)} differ; give the ID once`,
+      `${WHAT}: the request's Last-Event-ID header ${describe(id)} and the 'lastEventId' ` +
+        `option ${describe(option)} differ; give the ID once`,
     );
   }
   return id;

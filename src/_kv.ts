@@ -121,7 +121,8 @@ const ENCODER = new TextEncoder();
  * @param what What failed, for the message (`Cannot open cache`).
  * @param prefix The option's value.
  * @param fallback The store's default prefix.
- * @throws {TypeError} When `prefix` is not such an array.
+ * @throws {TypeError} When `prefix` is not a non-empty array of key parts.
+ * @throws {RangeError} When its key parts take more than 512 bytes.
  */
 export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey): Deno.KvKey {
   const fail = (field: string, why: string, got: string) =>
@@ -143,7 +144,10 @@ export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey)
     }
   }
   if (bytes > MAX_PREFIX_BYTES) {
-    throw fail("prefix", `at most ${MAX_PREFIX_BYTES} bytes long`, `${bytes} bytes`);
+    // A length over the limit is a value out of range: a RangeError, as a partition's.
+    throw new RangeError(
+      `${what}: 'prefix' must be at most ${MAX_PREFIX_BYTES} bytes, got ${bytes}`,
+    );
   }
   return [...prefix];
 }

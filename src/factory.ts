@@ -415,7 +415,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @param options The database, which stores, the clock and the managers' options.
    * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, an
    * option has the wrong type, or two stores' prefixes nest (one starts with the other).
-   * @throws {RangeError} When a manager option is out of range.
+   * @throws {RangeError} When a manager option is out of range, or a store's `prefix` is longer
+   * than 512 bytes.
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
     checkObject(WHAT, "options", options);
@@ -462,6 +463,7 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @param options As for the constructor.
    * @returns The factory, its stores open.
    * @throws {TypeError} As the constructor, and when the database cannot be opened.
+   * @throws {RangeError} As the constructor.
    */
   static async open(
     options: KvNetworkAccessManagerFactoryOptions = {},

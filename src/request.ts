@@ -434,7 +434,7 @@ function parseUrl(input: string | URL): URL {
     return new URL(input);
   } catch {
     throw new TypeError(
-      `Cannot create request: invalid URL ${JSON.stringify(input)}${urlHint(input)}`,
+      `Cannot create request: invalid URL ${describe(input)}${urlHint(input)}`,
     );
   }
 }

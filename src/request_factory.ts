@@ -353,7 +353,7 @@ export class NetworkRequestFactory {
       const tail = path.replace(/^\/+/, "").replaceAll("?", "%3F").replaceAll("#", "%23");
       const escape = () =>
         new TypeError(
-          `${what}: path ${JSON.stringify(path)} leads outside the base path '${base}/' of ` +
+          `${what}: path ${describe(path)} leads outside the base path '${base}/' of ` +
             `${url.origin}: a '..' segment (also as '%2e%2e', or after a backslash) may not climb ` +
             "above it",
         );

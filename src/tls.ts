@@ -139,12 +139,12 @@ export function checkClientCertificates(
       url = new URL(origin);
     } catch {
       throw new TypeError(
-        `${what}: 'clientCertificates' keys must be https origins, got ${JSON.stringify(origin)}`,
+        `${what}: 'clientCertificates' keys must be https origins, got ${shown(origin)}`,
       );
     }
     if (url.protocol !== "https:") {
       throw new TypeError(
-        `${what}: 'clientCertificates' keys must be https origins, got ${JSON.stringify(origin)}`,
+        `${what}: 'clientCertificates' keys must be https origins, got ${shown(origin)}`,
       );
     }
     out.set(

@@ -115,8 +115,10 @@ Deno.test("checkPrefix copies a valid KV prefix and rejects others in one messag
     message: "Cannot open store: 'prefix[0]' must be a KV key part (a string, number, bigint, " +
       "boolean or Uint8Array), got an object",
   });
+  // Too long is out of range: a RangeError, as a cookie partition key too long is.
   assert.throws(() => checkPrefix("Cannot open store", ["x".repeat(600)], fallback), {
-    message: /'prefix' must be at most 512 bytes long/,
+    name: "RangeError",
+    message: "Cannot open store: 'prefix' must be at most 512 bytes, got 600",
   });
 });
 

@@ -515,6 +515,16 @@ Deno.test("eventStream takes the request's Last-Event-ID header as the last even
         error.message ===
           `Cannot open event stream: the request's Last-Event-ID header "7" and the 'lastEventId' option "9" differ; give the ID once`,
     );
+    // Long IDs are cut, as messages show every string.
+    const long = new NetworkRequest("https://example.com/feed", {
+      headers: { "last-event-id": "a".repeat(70) },
+    });
+    assert.throws(() => manager.eventStream(long, { lastEventId: "b".repeat(70) }), {
+      name: "TypeError",
+      message: `Cannot open event stream: the request's Last-Event-ID header "${
+        "a".repeat(57)
+      }..." and the 'lastEventId' option "${"b".repeat(57)}..." differ; give the ID once`,
+    });
     void manager.close();
   });
 });

@@ -201,6 +201,16 @@ Deno.test("KvCookieJar partitions: two processes' jars on one file keep each par
     name: "TypeError",
     message: /Cannot open cookie jar: 'partition' must be a non-empty string, got 7/,
   });
+  // A key part too long is out of range, the prefix's as the partition's, naming the limit.
+  await assert.rejects(() => KvCookieJar.open({ path: file.path, prefix: ["p".repeat(600)] }), {
+    name: "RangeError",
+    message: "Cannot open cookie jar: 'prefix' must be at most 512 bytes, got 600",
+  });
+  await assert.rejects(() => KvCookieJar.open({ path: file.path, partition: "x".repeat(513) }), {
+    name: "RangeError",
+    message: "Cannot open cookie jar: 'partition' must be at most 512 bytes, got 513 " +
+      "(hash a longer key)",
+  });
 });
 
 Deno.test("KvNetworkAccessManagerFactory closes managers' connections only, never the shared stores", async () => {
@@ -489,6 +499,10 @@ Deno.test("KvNetworkAccessManagerFactory validates its options with messages nam
     () => new KvNetworkAccessManagerFactory({ cookieJar: { prefix: "jar" as never } }),
     { name: "TypeError", message: /^Cannot create manager factory \('cookieJar'\): 'prefix'/ },
   );
+  assert.throws(() => new KvNetworkAccessManagerFactory({ cache: { prefix: ["c".repeat(513)] } }), {
+    name: "RangeError",
+    message: "Cannot create manager factory ('cache'): 'prefix' must be at most 512 bytes, got 513",
+  });
   assert.throws(
     () => new KvNetworkAccessManagerFactory({ manager: { cookieJar: null } as never }),
     { message: /'manager.cookieJar' is set by the factory/ },

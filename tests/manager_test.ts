@@ -176,6 +176,13 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     assert.equal(reply.error, NetworkError.ProtocolUnknownError);
     assert.match(reply.errorString, /invalid URL "http:\/\/\[::1"/);
     await assert.rejects(reply.text(), { name: "NetworkReplyError", code: 301 });
+    // A long one is cut, as messages show every string.
+    const long = manager.get(`http://[${"a".repeat(70)}`);
+    await long.finished;
+    assert.equal(
+      long.errorString,
+      `Cannot create request: invalid URL "http://[${"a".repeat(49)}..."`,
+    );
   });
   await t.step("relative URL, named with a hint", async () => {
     const reply = manager.get("/relative");
@@ -268,6 +275,16 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     const long = manager.sendCustomRequest("http://127.0.0.1:9/", `BAD ${"X".repeat(80)}`);
     await long.finished;
     assert.match(long.errorString, /method must be an HTTP token, got "BAD X{53}\.\.\."$/);
+    // A verb that is no string is shown as given, not as the empty method the reply carries.
+    for (const [verb, shown] of [[5, "5"], [null, "null"], [undefined, "undefined"]] as const) {
+      const reply = manager.sendCustomRequest("http://127.0.0.1:9/", verb as never);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.equal(
+        reply.errorString,
+        `Invalid request: the method must be an HTTP token, got ${shown}`,
+      );
+    }
   });
   await t.step("invalid attribute", async () => {
     const reply = manager.get("http://127.0.0.1:9/", { priority: "urgent" as "high" });

@@ -308,6 +308,12 @@ Deno.test("NetworkRequestFactory rejects paths that lead outside the base path, 
       });
     });
   }
+  await t.step("a long path is cut, as messages show every string", () => {
+    assert.throws(() => api.createRequest(`../${"x".repeat(70)}`), {
+      name: "TypeError",
+      message: new RegExp(`^Cannot create request: path "\\.\\./x{54}\\.\\.\\." leads outside`),
+    });
+  });
   await t.step("paths that stay below the base are joined", () => {
     const inside: [string, string][] = [
       ["users/../items", "https://api.test/v1/items"],

@@ -220,7 +220,24 @@ Deno.test("MockTransport validates routes with messages naming the field", () =>
   const mock = new MockTransport();
   assert.throws(() => mock.route("GET", "/items/(", "x"), {
     name: "TypeError",
-    message: `Cannot add mock route: invalid pattern "/items/("`,
+    message: `Cannot add mock route: 'pattern' must be a valid URL pattern, got "/items/("`,
+  });
+  // Values as every message shows them: a long string cut, an object by its kind, with the
+  // reason URLPattern gave (its parts are not shown).
+  assert.throws(() => mock.route("GET", `/${"a".repeat(70)}(`, "x"), {
+    name: "TypeError",
+    message: `Cannot add mock route: 'pattern' must be a valid URL pattern, got "/${
+      "a".repeat(56)
+    }..."`,
+  });
+  assert.throws(() => mock.route("GET", { hostname: "a b" }, "x"), {
+    name: "TypeError",
+    message: "Cannot add mock route: 'pattern' must be a valid URL pattern, got an object " +
+      `(Failed to parse hostname from "a b": invalid domain character)`,
+  });
+  assert.throws(() => mock.route("GET", 5 as never, "x"), {
+    name: "TypeError",
+    message: /^Cannot add mock route: 'pattern' must be a valid URL pattern, got 5 \(/,
   });
   assert.throws(() => mock.fail("GET", "/x", 12345 as never), {
     message: "Cannot add mock route: 'failure' must be a NetworkError code, got 12345",

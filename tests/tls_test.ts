@@ -226,6 +226,17 @@ Deno.test("Client certificate options are checked when the manager is made", asy
       () => new NetworkAccessManager({ clientCertificates: { "http://a.test": good } }),
       { name: "TypeError", message: /keys must be https origins, got "http:\/\/a\.test"/ },
     );
+    // A long key is cut, as messages show every string; one that does not parse is shown too.
+    const long = `http://${"a".repeat(70)}.test`;
+    assert.throws(() => new NetworkAccessManager({ clientCertificates: { [long]: good } }), {
+      name: "TypeError",
+      message: "Cannot create manager: 'clientCertificates' keys must be https origins, got " +
+        `"http://${"a".repeat(50)}..."`,
+    });
+    assert.throws(() => new NetworkAccessManager({ clientCertificates: { [`x${long}`]: good } }), {
+      name: "TypeError",
+      message: /keys must be https origins, got "xhttp:\/\/a{49}\.\.\."$/,
+    });
   });
   await t.step("origins are normalized, and http URLs get none", async () => {
     await using manager = new NetworkAccessManager({

@@ -153,7 +153,8 @@ export class KvCache implements NetworkCache {
    * @returns The open cache.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type or
    * is unknown (misspelt).
-   * @throws {RangeError} When `maxSize` is a number that is not a positive integer.
+   * @throws {RangeError} When `maxSize` is a number that is not a positive integer, or `prefix`
+   * is longer than 512 bytes.
    */
   static async open(options: KvCacheOptions = {}): Promise<KvCache> {
     checkObject("Cannot open cache", "options", options);

@@ -145,6 +145,12 @@ function normalizeInit(
   if (BAD_VALUE.test(init.domain) || /[\s,]/.test(init.domain)) {
     fail("domain", "a host name", init.domain);
   }
+  // A flag of the wrong type is refused on delete too: a record stored before has booleans.
+  for (const flag of ["secure", "httpOnly", "hostOnly"] as const) {
+    if (init[flag] !== undefined && typeof init[flag] !== "boolean") {
+      fail(flag, "a boolean", init[flag]);
+    }
+  }
   const domain = canonicalDomain(init.domain) ?? "";
   const hostOnly = init.hostOnly ?? !init.domain.startsWith(".");
   if (full) {
@@ -176,11 +182,6 @@ function normalizeInit(
     const expires = init.expires ?? null;
     if (expires !== null && (typeof expires !== "number" || Number.isNaN(expires))) {
       throw numberError(`Cannot ${what}`, "expires", expires, "a time in epoch ms or null");
-    }
-    for (const flag of ["secure", "httpOnly", "hostOnly"] as const) {
-      if (init[flag] !== undefined && typeof init[flag] !== "boolean") {
-        fail(flag, "a boolean", init[flag]);
-      }
     }
     if (
       init.sameSite !== undefined && init.sameSite !== "strict" && init.sameSite !== "lax" &&

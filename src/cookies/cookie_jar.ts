@@ -144,7 +144,8 @@ export interface CookieJar {
    *
    * @param cookie The cookie to remove (only `domain`, `path` and `name` count).
    * @returns True when a cookie was removed.
-   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form (a flag, `secure`,
+   * `httpOnly` or `hostOnly`, that is no boolean included).
    */
   deleteCookie(cookie: Pick<NetworkCookieInit, "name" | "domain" | "path">): Promise<boolean>;
   /**

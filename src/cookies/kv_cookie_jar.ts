@@ -169,7 +169,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @param options The database (`path` or `kv`), key prefix, clock and limits.
    * @returns The jar.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
-   * @throws {RangeError} When a limit is a number that is not a positive integer.
+   * @throws {RangeError} When a limit is a number that is not a positive integer, or `prefix` or
+   * `partition` is longer than 512 bytes.
    */
   static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
     const what = "open cookie jar";

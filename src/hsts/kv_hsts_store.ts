@@ -257,7 +257,8 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
    * @param options Where the policies live, the clock and the preloaded hosts.
    * @returns The store.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
-   * @throws {RangeError} When a preloaded host's `expires` is `NaN`.
+   * @throws {RangeError} When a preloaded host's `expires` is `NaN`, or `prefix` is longer than
+   * 512 bytes.
    */
   static async open(options: KvHstsStoreOptions = {}): Promise<KvHstsStore> {
     const what = "open HSTS store";

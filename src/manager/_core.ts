@@ -716,7 +716,7 @@ export class ManagerCore implements PipelineSettings {
     input: string | URL | NetworkRequest,
     init: NetworkRequestInit | undefined,
     operation: Operation,
-    method: string,
+    method: unknown,
     body?: NetworkBody,
   ): NetworkReply {
     const { request, body: requestBody, problem, code } = prepareRequest(
@@ -747,7 +747,13 @@ export class ManagerCore implements PipelineSettings {
         },
       );
     }
-    const reply: NetworkReply = new NetworkReply(request, operation, method, settings);
+    // A method that is no string (a custom verb) fails the reply below; the reply's is "".
+    const reply: NetworkReply = new NetworkReply(
+      request,
+      operation,
+      typeof method === "string" ? method : "",
+      settings,
+    );
     if (problem !== null) {
       const message = problem;
       const failure = code;

@@ -38,7 +38,7 @@ export interface PreparedRequest {
 export function prepareRequest(
   input: string | URL | NetworkRequest,
   init: NetworkRequestInit | undefined,
-  method: string,
+  method: unknown,
   body: NetworkBody | undefined,
   closed: boolean,
 ): PreparedRequest {
@@ -123,10 +123,12 @@ const OPERATIONS: Record<string, Operation> = {
 
 /**
  * The method and operation of a custom verb: the five known methods in any case are
- * upper-cased and keep their own operation; any other verb is sent as written, as `"custom"`.
+ * upper-cased and keep their own operation; any other verb is kept as given, as `"custom"` (one
+ * that is no HTTP token fails the reply, its message showing the verb).
  */
-export function customOperation(verb: unknown): { method: string; operation: Operation } {
-  const method = typeof verb === "string" ? verb : "";
-  const operation = OPERATIONS[method.toUpperCase()];
-  return operation ? { method: method.toUpperCase(), operation } : { method, operation: "custom" };
+export function customOperation(verb: unknown): { method: unknown; operation: Operation } {
+  const operation = typeof verb === "string" ? OPERATIONS[verb.toUpperCase()] : undefined;
+  return operation
+    ? { method: (verb as string).toUpperCase(), operation }
+    : { method: verb, operation: "custom" };
 }

@@ -192,9 +192,9 @@ export function decodeUserInfo(text: string): string {
  * @param proxy The value to check.
  * @param where The start of the message, e.g. `"Cannot create manager"`.
  * @returns The normalized proxy.
- * @throws {TypeError} When a field has the wrong type, the URL does not fit the type, or the
- * user name of an http or https proxy contains `:`.
- * @throws {RangeError} When the port is out of range.
+ * @throws {TypeError} When a field has the wrong type, the URL does not parse (a port out of
+ * range included) or does not fit the type, or the user name of an http or https proxy
+ * contains `:`.
  */
 export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   if (typeof proxy !== "object" || proxy === null || Array.isArray(proxy)) {
@@ -212,7 +212,7 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   if (typeof url !== "string" || url.trim() === "") {
     throw new TypeError(
       `${where}: 'proxy.url' must be a non-empty string for a "${type}" proxy, got ${
-        typeof url === "string" ? '""' : describe(url)
+        describe(url)
       }`,
     );
   }
@@ -227,33 +227,34 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   const scheme = `${type}:`;
   const text = url.trim();
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `${type}://${text}`;
+  // The URL as messages show it: a password it holds is not.
+  const shown = describe(safeUrlText(text));
   let parsed: URL;
   try {
     parsed = new URL(withScheme);
   } catch {
-    throw new TypeError(
-      `${where}: 'proxy.url' must be a URL or host:port, got "${safeUrlText(text)}"`,
-    );
+    throw new TypeError(`${where}: 'proxy.url' must be a URL or host:port, got ${shown}`);
   }
   if (parsed.protocol !== scheme) {
     throw new TypeError(
-      `${where}: 'proxy.url' must use the scheme "${scheme}" of a "${type}" proxy, got "${parsed.protocol}"`,
+      `${where}: 'proxy.url' must use the scheme "${scheme}" of a "${type}" proxy, got ${
+        describe(parsed.protocol)
+      }`,
     );
   }
   if (parsed.hostname === "") {
-    throw new TypeError(`${where}: 'proxy.url' has no host, got "${safeUrlText(text)}"`);
+    throw new TypeError(`${where}: 'proxy.url' has no host, got ${shown}`);
   }
   if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search || parsed.hash) {
     throw new TypeError(
-      `${where}: 'proxy.url' must not have a path, query or fragment, got "${safeUrlText(text)}"`,
+      `${where}: 'proxy.url' must not have a path, query or fragment, got ${shown}`,
     );
   }
-  // Non-special schemes (socks5:) keep the port as written; check the range ourselves.
+  // The URL parser takes port 0, which no proxy listens on. A string that does not give a
+  // usable URL is a TypeError, whatever part of it is wrong (a port past 65535 does not parse).
   const port = parsed.port === "" ? DEFAULT_PORTS[scheme]! : Number(parsed.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(
-      `${where}: 'proxy.url' port must be an integer from 1 to 65535, got ${parsed.port}`,
-    );
+    throw new TypeError(`${where}: 'proxy.url' must have a port from 1 to 65535, got ${shown}`);
   }
   // A non-special scheme (socks5:) keeps the host as written, a name past ASCII
   // percent-encoded: the host an http: URL would have is the one to connect to (punycode,
@@ -263,9 +264,7 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
     try {
       hostname = new URL(`http://${parsed.hostname}`).hostname;
     } catch {
-      throw new TypeError(
-        `${where}: 'proxy.url' has an invalid host name, got "${safeUrlText(text)}"`,
-      );
+      throw new TypeError(`${where}: 'proxy.url' has an invalid host name, got ${shown}`);
     }
   }
   // User info with only a password (`http://:token@host`) has an empty user name.

@@ -6,6 +6,7 @@
  */
 
 import { parseIp } from "../_ip.ts";
+import { describe } from "../_validation.ts";
 import {
   type NetworkProxy,
   type ProxyFactory,
@@ -173,7 +174,7 @@ function proxyFromEnv(name: string, value: string): NetworkProxy {
   }
   throw new TypeError(
     `Cannot use proxy: the environment variable ${name} is not a usable proxy URL (${problem}), ` +
-      `got "${safeUrlText(value)}"`,
+      `got ${describe(safeUrlText(value))}`,
   );
 }
 

@@ -57,10 +57,6 @@ function sortedEntries(params: URLSearchParams): string {
   return [...params].map(([k, v]) => `${k}=${v}`).sort().join("&");
 }
 
-function clip(text: string): string {
-  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
-}
-
 /** Deep equality of JSON values: objects by key whatever the order, arrays in order. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -82,11 +78,12 @@ function queryMatcher(
   query: MockQueryMatcher,
 ): (q: URLSearchParams) => string | null {
   if (typeof query === "function") {
-    return (q) => query(q) === true ? null : `query ${clip(q.toString())} refused by the function`;
+    return (q) =>
+      query(q) === true ? null : `query ${describe(q.toString())} refused by the function`;
   }
   if (typeof query === "string" || query instanceof URLSearchParams) {
     const wanted = sortedEntries(new URLSearchParams(query));
-    return (q) => sortedEntries(q) === wanted ? null : `query is ${clip(q.toString())}`;
+    return (q) => sortedEntries(q) === wanted ? null : `query is ${describe(q.toString())}`;
   }
   if (query === null || typeof query !== "object" || Array.isArray(query)) {
     throw new TypeError(
@@ -109,7 +106,7 @@ function queryMatcher(
       if (values.length === 0) return `query has no ${JSON.stringify(name)}`;
       if (values.length > 1) return `query has ${values.length} values of ${JSON.stringify(name)}`;
       if (!testValue(matcher, values[0]!)) {
-        return `query ${JSON.stringify(name)} is ${clip(values[0]!)}, not ${show(matcher)}`;
+        return `query ${JSON.stringify(name)} is ${describe(values[0]!)}, not ${show(matcher)}`;
       }
     }
     const extra = [...new Set(q.keys())].filter((name) => !Object.hasOwn(query, name));
@@ -146,7 +143,7 @@ function headersMatcher(
       const value = h.get(name);
       if (value === null) return `header ${name.toLowerCase()} is missing`;
       if (!testValue(matcher, value)) {
-        return `header ${name.toLowerCase()} is ${clip(value)}, not ${show(matcher)}`;
+        return `header ${name.toLowerCase()} is ${describe(value)}, not ${show(matcher)}`;
       }
     }
     return null;
@@ -200,8 +197,8 @@ export function compileMatchers(
         `${what}: 'body' must be a string, a RegExp or a function, got ${describe(body)}`,
       );
     }
-    matchers.body = (text) => testValue(body, text) ? null : `body is ${clip(text)}`;
-    labels.push(`body ${typeof body === "string" ? clip(body) : show(body)}`);
+    matchers.body = (text) => testValue(body, text) ? null : `body is ${describe(text)}`;
+    labels.push(`body ${typeof body === "string" ? describe(body) : show(body)}`);
   } else if (json !== undefined) {
     let wanted: unknown;
     try {
@@ -214,9 +211,9 @@ export function compileMatchers(
       try {
         got = JSON.parse(text);
       } catch {
-        return `body ${clip(text)} is not JSON`;
+        return `body ${describe(text)} is not JSON`;
       }
-      return jsonEqual(got, wanted) ? null : `JSON body is ${clip(text)}`;
+      return jsonEqual(got, wanted) ? null : `JSON body is ${describe(text)}`;
     };
     const shown = JSON.stringify(wanted);
     labels.push(`json ${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown}`);

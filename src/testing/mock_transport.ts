@@ -466,11 +466,17 @@ export class MockTransport {
     } catch (error) {
       const path = typeof pattern === "string" && pattern.startsWith("/") ? pattern : "";
       const query = path.indexOf("?");
-      const hint = query === -1 ? "" : ` (a path pattern has no query: match it with the ` +
-        `'query' option, { query: ${JSON.stringify(path.slice(query + 1))} })`;
-      throw new TypeError(`${what}: invalid pattern ${JSON.stringify(pattern)}${hint}`, {
-        cause: error,
-      });
+      // A string is shown; the parts of an object are not, so the reason URLPattern gave is.
+      const hint = query !== -1
+        ? ` (a path pattern has no query: match it with the 'query' option, ` +
+          `{ query: ${JSON.stringify(path.slice(query + 1))} })`
+        : typeof pattern === "string"
+        ? ""
+        : ` (${(error as Error).message.split("\n")[0]})`;
+      throw new TypeError(
+        `${what}: 'pattern' must be a valid URL pattern, got ${describe(pattern)}${hint}`,
+        { cause: error },
+      );
     }
     if (
       typeof responder !== "string" && typeof responder !== "function" &&

@@ -50,7 +50,8 @@ Deno.test("KvCache validates its options before opening anything", async (t) => 
       TypeError,
     );
     await assert.rejects(KvCache.open({ kv, prefix: ["x".repeat(600)] }), {
-      message: /'prefix' must be at most 512 bytes long/,
+      name: "RangeError",
+      message: "Cannot open cache: 'prefix' must be at most 512 bytes, got 600",
     });
   });
 });

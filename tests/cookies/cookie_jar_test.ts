@@ -680,6 +680,30 @@ Deno.test("CookieJar insertCookie and updateCookie reject a domain no request ho
   });
 });
 
+Deno.test("CookieJar deleteCookie refuses a flag that is no boolean, as insertCookie does", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const cookie = { name: "n", value: "v", domain: "example.com" };
+    assert.equal(await jar.insertCookie(cookie), true);
+    const cases: [string, unknown, string][] = [
+      ["hostOnly", "yes", '"yes"'],
+      ["secure", 1, "1"],
+      ["httpOnly", null, "null"],
+    ];
+    for (const [flag, value, shown] of cases) {
+      for (const method of ["insert", "delete"] as const) {
+        await assert.rejects(() => jar[`${method}Cookie`]({ ...cookie, [flag]: value }), {
+          name: "TypeError",
+          message: `Cannot ${method} cookie: '${flag}' must be a boolean, got ${shown}`,
+        });
+      }
+    }
+    assert.equal((await jar.allCookies()).length, 1, "the refused deletes removed nothing");
+    // Booleans (a cookie as allCookies() gives it) delete it, whatever their values.
+    const [stored] = await jar.allCookies();
+    assert.equal(await jar.deleteCookie(stored!), true);
+  });
+});
+
 Deno.test("CookieJar insertCookie and deleteCookie of null say 'got null'", async (t) => {
   await eachJar(t, {}, async (jar) => {
     await assert.rejects(() => jar.insertCookie(null as unknown as NetworkCookieInit), {

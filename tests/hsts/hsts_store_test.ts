@@ -438,6 +438,10 @@ Deno.test("Stores validate their options", async () => {
     name: "TypeError",
     message: `Cannot open HSTS store: 'prefix' must be a non-empty array of key parts, got "hsts"`,
   });
+  await assert.rejects(KvHstsStore.open({ prefix: ["h".repeat(513)] }), {
+    name: "RangeError",
+    message: "Cannot open HSTS store: 'prefix' must be at most 512 bytes, got 513",
+  });
   await using kv = await Deno.openKv(":memory:");
   await assert.rejects(KvHstsStore.open({ kv, path: ":memory:" }), {
     name: "TypeError",

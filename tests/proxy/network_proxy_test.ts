@@ -199,6 +199,19 @@ Deno.test("systemProxyFactory throws for a malformed value, naming the variable"
       },
     );
   });
+  await t.step("a port out of range is the check's own words", () => {
+    assert.throws(() => proxyFor({ HTTP_PROXY: "http://127.0.0.1:0" }, "http://x/"), {
+      name: "TypeError",
+      message: "Cannot use proxy: the environment variable HTTP_PROXY is not a usable proxy " +
+        'URL (must have a port from 1 to 65535), got "http://127.0.0.1:0"',
+    });
+  });
+  await t.step("a long value is cut, as messages show every string", () => {
+    assert.throws(() => proxyFor({ HTTP_PROXY: `http://${"p".repeat(70)}:1/x` }, "http://x/"), {
+      message: "Cannot use proxy: the environment variable HTTP_PROXY is not a usable proxy " +
+        `URL (must not have a path, query or fragment), got "http://${"p".repeat(50)}..."`,
+    });
+  });
   await t.step("only the variable a request would use, after NO_PROXY, counts", () => {
     const env = { HTTP_PROXY: "ftp://bad:1", HTTPS_PROXY: "http://ok:1", NO_PROXY: "skip.test" };
     assert.deepEqual(proxyFor(env, "https://x/"), [{ type: "http", url: "http://ok:1" }]);
@@ -561,10 +574,35 @@ Deno.test("validateProxy rejects bad proxies with Deno-style messages", () => {
       TypeError,
       `${where}: 'proxy.url' must not have a path, query or fragment, got "http://h:1/path"`,
     ],
+    // A string that gives no usable URL is a TypeError, whichever part of it is wrong: port 0
+    // (which the URL parser takes) as a port past 65535 (which it does not).
     [
       { type: "http", url: "http://h:0" },
-      RangeError,
-      `${where}: 'proxy.url' port must be an integer from 1 to 65535, got 0`,
+      TypeError,
+      `${where}: 'proxy.url' must have a port from 1 to 65535, got "http://h:0"`,
+    ],
+    [
+      { type: "socks5", url: "socks5://u:p@h:0" },
+      TypeError,
+      `${where}: 'proxy.url' must have a port from 1 to 65535, got "socks5://***@h:0"`,
+    ],
+    [
+      { type: "http", url: "http://h:65536" },
+      TypeError,
+      `${where}: 'proxy.url' must be a URL or host:port, got "http://h:65536"`,
+    ],
+    // Blank is shown as given; a long URL is cut, as messages show every string.
+    [
+      { type: "http", url: "  " },
+      TypeError,
+      `${where}: 'proxy.url' must be a non-empty string for a "http" proxy, got "  "`,
+    ],
+    [
+      { type: "http", url: `http://${"h".repeat(70)}:1/x` },
+      TypeError,
+      `${where}: 'proxy.url' must not have a path, query or fragment, got "http://${
+        "h".repeat(50)
+      }..."`,
     ],
     [
       { type: "http", url: "h:1", password: "p" },

@@ -132,8 +132,9 @@ Deno.test("MockTransport validates matchers with messages naming the field", () 
   const mock = new MockTransport();
   assert.throws(() => mock.route("GET", "/users?page=1&sort=name", "x"), {
     name: "TypeError",
-    message: `Cannot add mock route: invalid pattern "/users?page=1&sort=name" (a path pattern ` +
-      `has no query: match it with the 'query' option, { query: "page=1&sort=name" })`,
+    message: `Cannot add mock route: 'pattern' must be a valid URL pattern, got ` +
+      `"/users?page=1&sort=name" (a path pattern has no query: match it with the 'query' ` +
+      `option, { query: "page=1&sort=name" })`,
   });
   assert.throws(() => mock.route("GET", "/x", "x", { query: { q: 1 as never } }), {
     name: "TypeError",
