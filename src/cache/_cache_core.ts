@@ -20,6 +20,7 @@ import {
   _cacheUrl,
   _cacheVariant,
   _checkMetaData,
+  _declaredLength,
   _evictionOrder,
   _evictionTarget,
   _insertInto,
@@ -27,6 +28,7 @@ import {
   _maxEntrySize,
   type _MetaFields,
   _metaSize,
+  _wholeSize,
 } from "./_entry.ts";
 import type {
   CacheEntry,
@@ -44,12 +46,35 @@ export interface StoredEntry {
   readonly entry: CacheEntry;
 }
 
+/**
+ * The room a cache has for an entry: an entry of up to `size` bytes (body plus metadata) fits;
+ * when `exact`, no larger one does, else a larger one may (the cache was asked for less).
+ */
+export interface EntryRoom {
+  size: number;
+  exact: boolean;
+}
+
 /** What a backend's writer is given: the checked metadata, its size, and the entry limit. */
 export interface WriterSpec {
   fields: _MetaFields & { url: string; variant: string };
   metaSize: number;
   /** The largest entry (body plus metadata) the cache accepts. */
   limit: number;
+  /**
+   * The body size known before the body is written (a `Content-Length`, a body given whole),
+   * or `null`: the size the entry has at least, for deciding before it is written.
+   */
+  expected: number | null;
+  /**
+   * The room the cache has for an entry of `size` bytes, given the size counter as read before
+   * the entry is written (`null` when unreadable) and what its publication replaces at its key:
+   * the bytes that record counts, and whether it is one the cache cannot read (a newer
+   * format's). An entry larger than an exact room is one `published` would find no room for.
+   */
+  room(size: number, counter: number | null, replaced: number, unreadable: boolean): Promise<
+    EntryRoom
+  >;
   /**
    * Called after an entry of body generation `generation` was published; resolves with whether
    * the entry stays (eviction removes one that does not fit in what the cache has left).
@@ -102,6 +127,12 @@ export class CacheCore<S extends StoredEntry> {
   readonly #maxSize: number;
   readonly #clock: Clock;
   #closed = false;
+  /**
+   * What the entries this cache cannot evict (a newer format's) counted when it last listed
+   * its entries against the size, or `null` before: a store within the room this leaves goes
+   * ahead without a listing of its own.
+   */
+  #unevictable: number | null = null;
 
   constructor(backend: CacheBackend<S>, maxSize: number, clock: Clock) {
     this.#backend = backend;
@@ -180,12 +211,20 @@ export class CacheCore<S extends StoredEntry> {
   }
 
   prepare(metaData: CacheMetaData): CacheWriter {
+    return this.#prepare(metaData, null);
+  }
+
+  /** A writer for `metaData`, whose body is `expected` bytes (`null`: as its headers declare). */
+  #prepare(metaData: CacheMetaData, expected: number | null): CacheWriter {
     this.#check("store cache entry");
     const fields = _checkMetaData(metaData, "store cache entry");
     return this.#backend.writer({
       fields,
       metaSize: _metaSize(fields),
       limit: _maxEntrySize(this.#maxSize),
+      expected: expected ?? _declaredLength(fields.headers),
+      room: (size, counter, replaced, unreadable) =>
+        this.#room(size, counter, replaced, unreadable),
       published: (generation) => this.#afterPublish(generation),
     });
   }
@@ -196,7 +235,7 @@ export class CacheCore<S extends StoredEntry> {
     options: CacheInsertOptions = {},
   ): Promise<boolean> {
     try {
-      return _insertInto(this.prepare(metaData), body, options.signal);
+      return _insertInto(this.#prepare(metaData, _wholeSize(body)), body, options.signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -211,6 +250,41 @@ export class CacheCore<S extends StoredEntry> {
     const kept = await this.#backend.size() > this.#maxSize ? await this.#evict(keep) : true;
     await this.#backend.afterPublish();
     return kept;
+  }
+
+  /**
+   * The room for an entry of `size` bytes (see `WriterSpec.room`): when the counter leaves it
+   * that much under `maxSize`, what it leaves (nothing is evicted for the entry); otherwise
+   * what evicting every other entry of this cache would leave, the room {@linkcode #evict}
+   * finds after the publication, exactly.
+   */
+  async #room(
+    size: number,
+    counter: number | null,
+    replaced: number,
+    unreadable: boolean,
+  ): Promise<EntryRoom> {
+    if (counter !== null && counter - replaced + size <= this.#maxSize) {
+      return { size: this.#maxSize - counter + replaced, exact: false };
+    }
+    // Within the room the last listing found: the eviction after the publication decides.
+    const known = this.#unevictable;
+    if (known !== null && known + size <= this.#maxSize) {
+      return { size: this.#maxSize - known, exact: false };
+    }
+    const live = await this.#liveList();
+    // The entry replaced goes with the publication: one this cache reads is among `live`.
+    const floor = this.#learn(live, await this.#backend.size()) - (unreadable ? replaced : 0);
+    return { size: this.#maxSize - floor, exact: true };
+  }
+
+  /**
+   * What the entries this cache cannot evict count: `size` (read after `live` was listed)
+   * less the live entries; remembered for {@linkcode #room}.
+   */
+  #learn(live: S[], size: number): number {
+    this.#unevictable = live.reduce((rest, s) => rest - s.entry.size, size);
+    return this.#unevictable;
   }
 
   async updateMetaData(entry: CacheEntry, update: CacheMetaDataUpdate): Promise<boolean> {
@@ -284,7 +358,7 @@ export class CacheCore<S extends StoredEntry> {
     const kept = live.find((s) => s.entry.generation === keep);
     const others = live.filter((s) => s !== kept).sort((a, b) => _evictionOrder(a.entry, b.entry));
     // What evicting every other entry leaves: the entry kept, and what this cache cannot evict.
-    const floor = others.reduce((rest, s) => rest - s.entry.size, size);
+    const floor = this.#learn(live, size) + (kept?.entry.size ?? 0);
     if (floor > this.#maxSize) {
       return kept === undefined || !(await this.#backend.remove(kept));
     }

@@ -293,6 +293,33 @@ export function _publicEntry(entry: CacheEntry): CacheEntry {
 }
 
 /**
+ * The body size `headers` declare: a `Content-Length` of a body without a content coding (a
+ * decoded body's length is not the one declared); `null` when there is none, or several.
+ */
+export function _declaredLength(headers: readonly [string, string][]): number | null {
+  let length: number | null = null;
+  for (const [name, value] of headers) {
+    if (name === "content-encoding" && value.trim().toLowerCase() !== "identity") return null;
+    if (name === "content-length") {
+      if (length !== null || !/^[0-9]{1,15}$/.test(value)) return null;
+      length = Number(value);
+    }
+  }
+  return length;
+}
+
+/** The size of a body given whole, as an array of chunks; `null` for any other. */
+export function _wholeSize(body: unknown): number | null {
+  if (!Array.isArray(body)) return null;
+  let size = 0;
+  for (const chunk of body) {
+    if (!(chunk instanceof Uint8Array)) return null;
+    size += chunk.length;
+  }
+  return size;
+}
+
+/**
  * Reads `body` into `writer`, stopping on `signal`; commits when the body completed, aborts
  * and rethrows otherwise.
  */

@@ -5,10 +5,13 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { ATTEMPTS } from "./_cache_core.ts";
+import { isNewerRecord } from "../_kv_record.ts";
+import { ATTEMPTS, type EntryRoom } from "./_cache_core.ts";
 import type { _MetaFields } from "./_entry.ts";
 import {
   _CHUNK_SIZE,
+  _countedSize,
+  _counterValue,
   _encodeEntry,
   _encodeGeneration,
   _entryAccount,
@@ -27,9 +30,11 @@ export interface _WriterContext {
   fields: _MetaFields & { url: string; variant: string };
   metaSize: number;
   limit: number;
+  /** The body size known before it is written, or `null` (see `WriterSpec`). */
+  expected: number | null;
   clock: Clock;
   keys: _Keys;
-  get(key: Deno.KvKey): Promise<Deno.KvEntryMaybe<unknown>>;
+  getMany(keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<unknown>[]>;
   commit(
     build: (atomic: Deno.AtomicOperation) => void,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
@@ -39,6 +44,10 @@ export interface _WriterContext {
   reconcileSize(): Promise<number>;
   /** Retires the body an entry held, once the entry no longer references it. */
   retire(generation: string): Promise<void>;
+  /** The room the cache has for the entry (see `WriterSpec`). */
+  room(size: number, counter: number | null, replaced: number, unreadable: boolean): Promise<
+    EntryRoom
+  >;
   /** Resolves with whether the entry published stays (see `WriterSpec`). */
   published(generation: string): Promise<boolean>;
   done(): void;
@@ -47,6 +56,12 @@ export interface _WriterContext {
 /**
  * Writes a body in chunks under a fresh generation id, recording progress in the generation
  * record in the same atomic operation, then publishes the entry.
+ *
+ * Whether the entry fits in the room the cache has is decided before its first chunk is
+ * written, from the entry record and the size counter read in one operation (the read the
+ * publication makes anyway, done earlier): with the body size known up front an entry that
+ * cannot fit writes nothing; with a body still arriving, no chunk is written once the body is
+ * known not to fit.
  */
 export class _KvCacheWriter implements CacheWriter {
   #context: _WriterContext;
@@ -64,6 +79,13 @@ export class _KvCacheWriter implements CacheWriter {
   #generationStamp: string | null = null;
   #chain: Promise<void> = Promise.resolve();
   #committing: Promise<boolean> | null = null;
+  #key: Deno.KvKey | null = null;
+  /** The entry record and the size counter as read before a chunk was written, not used yet. */
+  #read: Deno.KvEntryMaybe<unknown>[] | null = null;
+  /** The room known for the entry, once asked for. */
+  #room: EntryRoom | null = null;
+  /** The largest entry known to fit at most (the exact room), for dropping the body at once. */
+  #cap = Infinity;
 
   constructor(context: _WriterContext) {
     this.#context = context;
@@ -83,7 +105,8 @@ export class _KvCacheWriter implements CacheWriter {
     }
     if (this.#state !== "open") return this.#chain;
     this.#bodySize += chunk.length;
-    if (this.#bodySize + this.#context.metaSize > this.#context.limit) {
+    const size = this.#bodySize + this.#context.metaSize;
+    if (size > this.#context.limit || size > this.#cap) {
       this.#fail();
       return this.#chain;
     }
@@ -126,8 +149,39 @@ export class _KvCacheWriter implements CacheWriter {
     }
   }
 
+  /** The entry key, computed once. */
+  async #entryKey(): Promise<Deno.KvKey> {
+    return this.#key ??= await this.#context.entryKey();
+  }
+
+  /**
+   * Whether an entry of `size` bytes fits: in the room known, or else in the room the cache
+   * finds from `read` (the entry record and the size counter; read now when not given, and
+   * kept for the publication).
+   */
+  async #fits(size: number, read?: Deno.KvEntryMaybe<unknown>[]): Promise<boolean> {
+    const known = this.#room;
+    if (known !== null && (size <= known.size || known.exact)) return size <= known.size;
+    const { getMany, keys, room } = this.#context;
+    read ??= this.#read ??= await getMany([await this.#entryKey(), keys.size]);
+    const [current, counter] = read as [Deno.KvEntryMaybe<unknown>, Deno.KvEntryMaybe<unknown>];
+    const value = counter.versionstamp === null ? 0 : _counterValue(counter.value);
+    const replaced = current.versionstamp === null ? 0 : _countedSize(current.value);
+    this.#room = await room(size, value, replaced, isNewerRecord(current.value));
+    if (this.#room.exact) this.#cap = this.#room.size;
+    return size <= this.#room.size;
+  }
+
   async #flush(start: number, chunks: Uint8Array[]): Promise<void> {
     if (this.#state !== "open") return;
+    try {
+      // The size the body has at least: what arrived so far, or what it declared.
+      const size = Math.max(this.#bodySize, this.#context.expected ?? 0);
+      if (!(await this.#fits(size + this.#context.metaSize))) return this.#fail();
+    } catch {
+      return this.#fail();
+    }
+    if (this.#state !== "open") return; // aborted meanwhile
     const { commit, keys, fields, clock } = this.#context;
     const key = keys.generation(this.#generation);
     const record = _encodeGeneration({
@@ -199,18 +253,33 @@ export class _KvCacheWriter implements CacheWriter {
   }
 
   async #publish(): Promise<boolean> {
-    const { commit, get, entryKey, keys, fields, metaSize, clock } = this.#context;
+    const { commit, getMany, keys, fields, metaSize, clock } = this.#context;
     if (this.#fill > 0) this.#ready.push(this.#current.slice(0, this.#fill));
     this.#fill = 0;
     const start = this.#queued;
     const rest = this.#ready;
     const chunks = start + rest.length;
     const size = this.#bodySize + metaSize;
-    const key = await entryKey();
+    const key = await this.#entryKey();
     const generationKey = keys.generation(this.#generation);
     let inline: Uint8Array | null | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const current = await get(key);
+      // After a lost race, the generation record too: expire() may have reclaimed this write.
+      const read = this.#read ?? await getMany(
+        attempt > 0 && this.#generationStamp !== null
+          ? [key, keys.size, generationKey]
+          : [key, keys.size],
+      );
+      this.#read = null;
+      const current = read[0]!;
+      const mine = read[2];
+      if (mine !== undefined && mine.versionstamp !== this.#generationStamp) {
+        this.#generationStamp = null; // reclaimed by expire()
+        return false;
+      }
+      // A retry read the counter afresh: a room it gave only as far as asked is asked again.
+      if (attempt > 0 && this.#room?.exact === false) this.#room = null;
+      if (!(await this.#fits(size, read))) return false;
       // Read as the size counter counts it: a record corrupt in its other fields is replaced.
       const old = _entryAccount(current.value);
       const now = clock();
@@ -260,13 +329,6 @@ export class _KvCacheWriter implements CacheWriter {
         } catch {
           // Eviction is retried by the next publication or expire().
           return true;
-        }
-      }
-      if (this.#generationStamp !== null) {
-        const mine = await get(generationKey);
-        if (mine.versionstamp !== this.#generationStamp) {
-          this.#generationStamp = null; // reclaimed by expire()
-          return false;
         }
       }
     }

@@ -72,7 +72,8 @@ export interface KvCacheOptions {
    * `cacheSize()`); this version evicts its own entries only, and only as many as bring the size
    * within `maxSize`. When a newer version's entries leave too little room for an entry, that
    * entry is not stored (`insert()` and `commit()` return `false`) and no other is evicted for
-   * it.
+   * it; none of its body is written when its size is known before (a body given whole, a
+   * `Content-Length`), and no more of it once it is known not to fit.
    *
    * @default {52428800}
    */

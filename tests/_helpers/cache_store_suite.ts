@@ -35,6 +35,17 @@ export async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.K
   return found;
 }
 
+/** A record of the format after this one, as a later version sharing the database writes it. */
+export function newerRecord(meta: Record<string, unknown>, rest = new Uint8Array(0)): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(meta));
+  const record = new Uint8Array(5 + json.length + rest.length);
+  record[0] = 3;
+  new DataView(record.buffer).setUint32(1, json.length);
+  record.set(json, 5);
+  record.set(rest, 5 + json.length);
+  return record;
+}
+
 /** A clock a test moves by hand, at START (the tests' shared one). */
 export const manualClock = (): FakeClock => fakeClock(START);
 

@@ -6,8 +6,14 @@ export interface KvOps {
   writes: number;
 }
 
-/** `kv` seen through a proxy that counts its reads and writes (atomic, set, delete). */
-export function countedKv(kv: Deno.Kv): { kv: Deno.Kv; ops: KvOps } {
+/**
+ * `kv` seen through a proxy that counts its reads and writes (atomic, set, delete); `onSet`,
+ * when given, is told the key of every value an atomic operation sets.
+ */
+export function countedKv(
+  kv: Deno.Kv,
+  onSet?: (key: Deno.KvKey) => void,
+): { kv: Deno.Kv; ops: KvOps } {
   const ops = { reads: 0, writes: 0 };
   const proxy = new Proxy(kv, {
     get(target, name) {
@@ -16,7 +22,16 @@ export function countedKv(kv: Deno.Kv): { kv: Deno.Kv; ops: KvOps } {
       return (...args: unknown[]) => {
         if (name === "get" || name === "getMany" || name === "list") ops.reads++;
         if (name === "atomic" || name === "set" || name === "delete") ops.writes++;
-        return value.apply(target, args);
+        const result = value.apply(target, args);
+        if (name === "atomic" && onSet !== undefined) {
+          const atomic = result as Deno.AtomicOperation;
+          const set = atomic.set.bind(atomic);
+          atomic.set = (key, ...rest) => {
+            onSet(key);
+            return set(key, ...rest);
+          };
+        }
+        return result;
       };
     },
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
-import { bodyOf, manualClock, pattern } from "../_helpers/cache_store_suite.ts";
+import { bodyOf, manualClock, newerRecord, pattern } from "../_helpers/cache_store_suite.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
 import { encodeRecord } from "../../src/_kv_record.ts";
 
@@ -194,17 +194,6 @@ Deno.test("KvCache keys a URL without its fragment, an empty one included", asyn
     "https://example.com/page",
   );
 });
-
-/** A record of the format after this one, as a later version sharing the database writes it. */
-function newerRecord(meta: Record<string, unknown>, rest = new Uint8Array(0)): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(meta));
-  const record = new Uint8Array(5 + json.length + rest.length);
-  record[0] = 3;
-  new DataView(record.buffer).setUint32(1, json.length);
-  record.set(json, 5);
-  record.set(rest, 5 + json.length);
-  return record;
-}
 
 /** Runs `body` with a cache on a KV file of its own, as processes share one; then removes it. */
 async function onKvFile(
