@@ -180,7 +180,9 @@ export async function _negotiatedProtocol(
 export class _Http2Origins {
   /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
   readonly #known = new Map<string, boolean | number>();
-  readonly #probes = new Set<Promise<void>>();
+  readonly #probes = new Set<Promise<unknown>>();
+  /** The handshake under way for each origin being asked. */
+  readonly #asking = new Map<string, Promise<boolean | undefined>>();
   readonly #onHttp2: (key: string) => void;
   readonly #recheckMs: number;
   /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
@@ -278,7 +280,7 @@ export class _Http2Origins {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), _PROBE_MS);
     let streams = Infinity;
-    const probe = _negotiatedProtocol(
+    const probe: Promise<boolean | undefined> = _negotiatedProtocol(
       hostname,
       port,
       caCerts,
@@ -288,22 +290,36 @@ export class _Http2Origins {
     ).then((protocol) => {
       clearTimeout(timer);
       this.#probes.delete(probe);
+      if (this.#asking.get(key) === probe) this.#asking.delete(key);
       // Asked before clear() or close(): the answer is of connections that are gone.
-      if (signal.aborted) return;
+      if (signal.aborted) return undefined;
       if (protocol !== "h2") {
         // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
         this.#answeredAt.delete(key);
         this.#setStreams(key, Infinity);
         this.#known.set(key, protocol === undefined ? performance.now() : false);
-        return;
+        return protocol === undefined ? undefined : false;
       }
       this.#answeredAt.set(key, performance.now());
       const changed = this.#setStreams(key, streams);
-      if (this.#known.get(key) === true && !changed) return;
+      if (this.#known.get(key) === true && !changed) return true;
       this.#known.set(key, true);
       this.#onHttp2(key);
+      return true;
     });
     this.#probes.add(probe);
+    this.#asking.set(key, probe);
+  }
+
+  /**
+   * Whether the origin speaks HTTP/2, once the handshake that asks it (if one is under way) has
+   * settled: `undefined` when it was not asked, or its handshake failed or was stopped.
+   *
+   * @param key The queue's key of the origin.
+   */
+  answer(key: string): Promise<boolean | undefined> {
+    const known = this.#known.get(key);
+    return this.#asking.get(key) ?? Promise.resolve(typeof known === "boolean" ? known : undefined);
   }
 
   /**

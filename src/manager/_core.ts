@@ -532,9 +532,8 @@ export class ManagerCore implements PipelineSettings {
   }
 
   /**
-   * A request to `key` waits for a slot: when the origin is https and reached directly, find
-   * out whether it speaks HTTP/2, whose requests share one connection and need not wait
-   * (`again`: an origin whose `h2` answer is old is asked anew).
+   * A request to `key` waits for a slot: an https origin reached directly is asked whether it
+   * speaks HTTP/2, whose requests share one connection (`again`: an old `h2` answer, anew).
    */
   #waiting(key: string, url: URL, again = false): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
@@ -549,7 +548,21 @@ export class ManagerCore implements PipelineSettings {
     } catch {
       return;
     }
-    // A connection of its own: only to a host `net` grants, so Deno never prompts for it.
+    this.#learn(key, url, again);
+  }
+
+  /**
+   * Whether the https origin of `url`, reached directly, speaks HTTP/2, as the queue's handshake
+   * (one per origin, made now if none was) answered; `undefined` when it failed or was not made.
+   */
+  http2(url: URL): Promise<boolean | undefined> {
+    const key = queueKey(url.protocol, url.host);
+    if (this.#transport === transport && !this.#http2.asked(key)) this.#learn(key, url, false);
+    return this.#http2.answer(key);
+  }
+
+  /** Asks the origin in a handshake of its own, on a host `net` grants (Deno never prompts). */
+  #learn(key: string, url: URL, again: boolean): void {
     const certificate = this.clientCertificateFor(url);
     this.#permissions?.ifNetGranted(netHost(url), () => {
       if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
