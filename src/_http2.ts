@@ -41,7 +41,7 @@ export const _RETRY_MS = 1000;
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
 
 /** Reads exactly `size` bytes from `conn`, or `undefined` when it ends first. */
-async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
+export async function _readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
   const bytes = new Uint8Array(size);
   for (let at = 0; at < size;) {
     const n = await conn.read(bytes.subarray(at));
@@ -57,11 +57,11 @@ async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | und
  */
 async function maxStreams(conn: Deno.Conn): Promise<number> {
   await conn.write(PREFACE);
-  const head = await readFull(conn, 9);
+  const head = await _readFull(conn, 9);
   // A frame that is no SETTINGS, or one larger than the smallest frame size: nothing learned.
   if (head === undefined || head[3] !== 0x4) return Infinity;
   const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
-  const payload = length <= 16_384 ? await readFull(conn, length) : undefined;
+  const payload = length <= 16_384 ? await _readFull(conn, length) : undefined;
   if (payload === undefined) return Infinity;
   const view = new DataView(payload.buffer);
   let streams = Infinity;

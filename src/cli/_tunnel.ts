@@ -8,6 +8,7 @@
  * @module
  */
 
+import { _readFull } from "../_http2.ts";
 import { parseIp, unbracket } from "../_ip.ts";
 import { DEFAULT_PORTS, type NetworkProxy } from "../proxy/network_proxy.ts";
 import { base64 } from "../proxy/_redact.ts";
@@ -20,12 +21,8 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 /** Exactly `size` bytes from `conn`; throws when it ends first. */
 async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(size);
-  for (let at = 0; at < size;) {
-    const n = await conn.read(bytes.subarray(at));
-    if (n === null) throw new Error("the proxy closed the connection");
-    at += n;
-  }
+  const bytes = await _readFull(conn, size);
+  if (bytes === undefined) throw new Error("the proxy closed the connection");
   return bytes;
 }
 
