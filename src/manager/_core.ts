@@ -31,6 +31,7 @@ import {
   type NetworkProxy,
   type ProxyFactory,
   proxyQuery,
+  sameProxy,
   validateProxy,
 } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
@@ -93,12 +94,6 @@ const MIB = 1024 * 1024;
  * idle manager.
  */
 const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
-
-/** Whether two proxies (normalized, or `undefined`) are the same route. */
-function sameProxy(a: NetworkProxy | undefined, b: NetworkProxy | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.type === b.type &&
-    a.url === b.url && a.username === b.username && a.password === b.password);
-}
 
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
@@ -551,10 +546,7 @@ export class ManagerCore implements PipelineSettings {
     this.#learn(key, url, again);
   }
 
-  /**
-   * Whether the https origin of `url`, reached directly, speaks HTTP/2, as the queue's handshake
-   * (one per origin, made now if none was) answered; `undefined` when it failed or was not made.
-   */
+  /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
   http2(url: URL): Promise<boolean | undefined> {
     const key = queueKey(url.protocol, url.host);
     if (this.#transport === transport && !this.#http2.asked(key)) this.#learn(key, url, false);
