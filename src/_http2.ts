@@ -41,7 +41,7 @@ export const _RETRY_MS = 1000;
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
 
 /** Reads exactly `size` bytes from `conn`, or `undefined` when it ends first. */
-async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
+export async function _readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
   const bytes = new Uint8Array(size);
   for (let at = 0; at < size;) {
     const n = await conn.read(bytes.subarray(at));
@@ -57,11 +57,11 @@ async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | und
  */
 async function maxStreams(conn: Deno.Conn): Promise<number> {
   await conn.write(PREFACE);
-  const head = await readFull(conn, 9);
+  const head = await _readFull(conn, 9);
   // A frame that is no SETTINGS, or one larger than the smallest frame size: nothing learned.
   if (head === undefined || head[3] !== 0x4) return Infinity;
   const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
-  const payload = length <= 16_384 ? await readFull(conn, length) : undefined;
+  const payload = length <= 16_384 ? await _readFull(conn, length) : undefined;
   if (payload === undefined) return Infinity;
   const view = new DataView(payload.buffer);
   let streams = Infinity;
@@ -180,7 +180,9 @@ export async function _negotiatedProtocol(
 export class _Http2Origins {
   /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
   readonly #known = new Map<string, boolean | number>();
-  readonly #probes = new Set<Promise<void>>();
+  readonly #probes = new Set<Promise<unknown>>();
+  /** The handshake under way for each origin being asked. */
+  readonly #asking = new Map<string, Promise<boolean | undefined>>();
   readonly #onHttp2: (key: string) => void;
   readonly #recheckMs: number;
   /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
@@ -278,7 +280,7 @@ export class _Http2Origins {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), _PROBE_MS);
     let streams = Infinity;
-    const probe = _negotiatedProtocol(
+    const probe: Promise<boolean | undefined> = _negotiatedProtocol(
       hostname,
       port,
       caCerts,
@@ -288,22 +290,36 @@ export class _Http2Origins {
     ).then((protocol) => {
       clearTimeout(timer);
       this.#probes.delete(probe);
+      if (this.#asking.get(key) === probe) this.#asking.delete(key);
       // Asked before clear() or close(): the answer is of connections that are gone.
-      if (signal.aborted) return;
+      if (signal.aborted) return undefined;
       if (protocol !== "h2") {
         // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
         this.#answeredAt.delete(key);
         this.#setStreams(key, Infinity);
         this.#known.set(key, protocol === undefined ? performance.now() : false);
-        return;
+        return protocol === undefined ? undefined : false;
       }
       this.#answeredAt.set(key, performance.now());
       const changed = this.#setStreams(key, streams);
-      if (this.#known.get(key) === true && !changed) return;
+      if (this.#known.get(key) === true && !changed) return true;
       this.#known.set(key, true);
       this.#onHttp2(key);
+      return true;
     });
     this.#probes.add(probe);
+    this.#asking.set(key, probe);
+  }
+
+  /**
+   * Whether the origin speaks HTTP/2, once the handshake that asks it (if one is under way) has
+   * settled: `undefined` when it was not asked, or its handshake failed or was stopped.
+   *
+   * @param key The queue's key of the origin.
+   */
+  answer(key: string): Promise<boolean | undefined> {
+    const known = this.#known.get(key);
+    return this.#asking.get(key) ?? Promise.resolve(typeof known === "boolean" ? known : undefined);
   }
 
   /**

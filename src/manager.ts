@@ -36,6 +36,7 @@ import { warmConnection } from "./manager/_connect.ts";
 import { customOperation } from "./manager/_send.ts";
 import { ManagerCore } from "./manager/_core.ts";
 import { inspectManagers } from "./manager/_inspect.ts";
+import { setOriginHttp2 } from "./manager/_origin_http2.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
 export type { LayerPosition, NetworkAccessManagerOptions };
@@ -76,6 +77,7 @@ export class NetworkAccessManager
 
   static {
     inspectManagers(NetworkAccessManager.prototype); // `console.log(manager)` shows its state
+    setOriginHttp2((manager, url) => (manager as NetworkAccessManager).#core.http2(url));
   }
 
   /**

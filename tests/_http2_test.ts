@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { _Http2Origins, _negotiatedProtocol, _RECHECK_MS } from "../src/_http2.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
+import { closedPort } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import {
   certs,
@@ -200,6 +201,25 @@ Deno.test("_Http2Origins asks an HTTP/2 origin again once its answer is old, kee
   await origins.settled();
   assert.equal(origins.speaks(key), false);
   assert.equal(origins.stale(key), false);
+});
+
+Deno.test("_Http2Origins.answer() gives the answer of the handshake under way once it settles", async () => {
+  const origins = new _Http2Origins(() => {});
+  await using h2 = holdingServer(1, 10);
+  await using http1 = http1Server(0);
+  await using muted = mutedH2Server();
+  const ask = (url: string) => {
+    origins.learn(new URL(url).origin, new URL(url), [certs.caCert]);
+    return origins.answer(new URL(url).origin);
+  };
+  assert.equal(await origins.answer(new URL(h2.url).origin), undefined, "not asked");
+  assert.equal(await ask(h2.url), true);
+  assert.equal(await ask(http1.url), false);
+  assert.equal(await ask(`https://127.0.0.1:${closedPort()}/`), undefined, "refused");
+  // Stopped while under way: nothing learnt.
+  const stopped = ask(muted.url);
+  origins.close();
+  assert.equal(await stopped, undefined);
 });
 
 Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking HTTP/1.1 only to maxConnectionsPerHost once its answer is old", async () => {

@@ -5,73 +5,98 @@
  * the last.
  *
  * Deno's `fetch` does not tell which HTTP version a response came in, so the version is the
- * one its client speaks to the origin: HTTP/1.1 for `http:` (it speaks HTTP/2 only after a TLS
- * handshake picks it), and for `https:` what the origin picks when offered `h2` and `http/1.1`
- * in a TLS handshake of its own (ALPN), as `fetch` offers them. That handshake is made once per
- * origin, only when a version is printed; through a proxy, or with the network off, none is
- * made and the version shown is HTTP/1.1.
+ * one its client speaks on the request's route. `http:` is HTTP/1.1 on every route: directly
+ * and through SOCKS5 (HTTP/2 comes only from a TLS handshake that picks it), and through an HTTP
+ * proxy, which `fetch` speaks HTTP/1.1 to (it offers an `https` proxy no `h2`), as curl does.
+ * `https:` is what the origin picks when offered `h2` and `http/1.1` in the TLS handshake
+ * (ALPN), as `fetch` offers them, directly or through the proxy's tunnel (CONNECT, SOCKS5).
+ * Directly, the answer is the manager's: its queue asks each https origin in one handshake of
+ * its own (to know how many requests it takes at once), and the version shares it. Through a
+ * tunnel, a handshake of this run's own asks the origin through the same proxy, once per
+ * origin and proxy; through an `https` proxy none can (TLS inside TLS), and the version is
+ * unknown, printed `?` (as is one whose handshake failed). With the network off no handshake is
+ * made, and the version shown is HTTP/1.1.
  *
  * @module
  */
 
-import type { NetworkReply } from "../../mod.ts";
-import { _negotiatedProtocol } from "../_http2.ts";
+import type { NetworkProxy, NetworkReply } from "../../mod.ts";
+import { tunnelledProtocol } from "./_tunnel.ts";
 import type { Hop } from "./_verbose.ts";
 
 const encoder = new TextEncoder();
 
-/** How long the TLS handshake that asks an origin for its protocol may take. */
+/** How long the TLS handshake that asks an origin through a proxy for its protocol may take. */
 const PROBE_MS = 5000;
 
-/** The HTTP versions of the origins of one run, asked once each. */
+/** The version printed when it cannot be known (`%{http_version}` writes curl's `0`). */
+export const UNKNOWN_VERSION = "?";
+
+/** What {@linkcode HttpVersions} asks with. */
+export interface VersionSources {
+  /** Whether https origins may be asked at all (the network is on). */
+  probe: boolean;
+  /** Whether the https origin of a URL, reached directly, speaks HTTP/2 (the manager's answer). */
+  direct: (url: URL) => Promise<boolean | undefined>;
+  /** The route of a URL no request of the run took (a reply from the cache), if it resolves. */
+  route: (url: URL) => NetworkProxy | undefined;
+  /** The CA certificates the run trusts. */
+  caCerts?: readonly string[];
+}
+
+/** The HTTP versions of the origins of one run, asked once per origin and route. */
 export class HttpVersions {
   readonly #known = new Map<string, Promise<string>>();
-  readonly #probe: boolean;
-  readonly #caCerts: string[];
-  readonly #clientCertificate: { cert: string; key: string } | undefined;
+  /** The route each origin's last request took. */
+  readonly #routes = new Map<string, NetworkProxy>();
+  readonly #sources: VersionSources;
 
-  /**
-   * @param probe Whether a TLS handshake may ask https origins (not through a proxy, not
-   * offline).
-   * @param caCerts The CA certificates the run trusts.
-   * @param clientCertificate The client certificate of the run, if any.
-   */
-  constructor(
-    probe: boolean,
-    caCerts: string[] = [],
-    clientCertificate?: { cert: string; key: string },
-  ) {
-    this.#probe = probe;
-    this.#caCerts = caCerts;
-    this.#clientCertificate = clientCertificate;
+  constructor(sources: VersionSources) {
+    this.#sources = sources;
   }
 
-  /** The version of the responses from `url`'s origin, as curl writes it: `1.1` or `2`. */
-  of(url: URL): Promise<string> {
-    if (url.protocol !== "https:" || !this.#probe) return Promise.resolve("1.1");
-    let version = this.#known.get(url.origin);
+  /** Notes the route a request to `url` takes (`proxy`, `{ type: "none" }` directly). */
+  took(url: URL, proxy: NetworkProxy | undefined): void {
+    if (proxy !== undefined) this.#routes.set(url.origin, proxy);
+  }
+
+  /**
+   * The version of the responses from `url`'s origin, as curl writes it: `1.1`, `2`, or
+   * {@linkcode UNKNOWN_VERSION}.
+   *
+   * @param url The request's URL.
+   * @param proxy The proxy the request went through (`{ type: "none" }` directly); the route
+   * the origin's last request {@linkcode took}, or else the one resolved now, when absent.
+   */
+  of(url: URL, proxy?: NetworkProxy): Promise<string> {
+    if (url.protocol !== "https:" || !this.#sources.probe) return Promise.resolve("1.1");
+    const route = proxy ?? this.#routes.get(url.origin) ?? this.#sources.route(url);
+    if (route === undefined) return Promise.resolve(UNKNOWN_VERSION);
+    const key = route.type === "none" ? url.origin : `${url.origin} ${route.type} ${route.url}`;
+    let version = this.#known.get(key);
     if (version === undefined) {
-      version = this.#ask(url);
-      this.#known.set(url.origin, version);
+      version = route.type === "none"
+        ? this.#sources.direct(url).then((h2) =>
+          h2 === undefined ? UNKNOWN_VERSION : h2 ? "2" : "1.1"
+        )
+        : this.#tunnelled(route, url);
+      this.#known.set(key, version);
     }
     return version;
   }
 
-  async #ask(url: URL): Promise<string> {
-    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    const port = url.port === "" ? 443 : Number(url.port);
+  async #tunnelled(proxy: NetworkProxy, url: URL): Promise<string> {
     // Past its deadline the handshake is given up and its connection closed.
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), PROBE_MS);
     try {
-      const protocol = await _negotiatedProtocol(
-        hostname,
-        port,
-        this.#caCerts,
-        this.#clientCertificate,
+      const protocol = await tunnelledProtocol(
+        proxy,
+        url,
+        this.#sources.caCerts ?? [],
         late.signal,
       );
-      return protocol === "h2" ? "2" : "1.1";
+      return protocol === undefined ? UNKNOWN_VERSION : protocol === "h2" ? "2" : "1.1";
     } finally {
       clearTimeout(timer);
     }
@@ -113,7 +138,7 @@ export async function headerBlocks(
   let text = "";
   for (const hop of hops.slice(0, -1)) {
     if (hop.status === 0 || hop.status === 304) continue;
-    const version = await versions.of(hop.url);
+    const version = await versions.of(hop.url, hop.proxy);
     text += headerBlock(version, hop.status, hop.statusText, hop.responseHeaders);
   }
   text += headerBlock(await versions.of(reply.url), reply.status, reply.statusText, reply.headers);

@@ -30,7 +30,10 @@ import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
-import { PROXY_VARIABLES } from "../proxy/system_proxy.ts";
+import { PROXY_VARIABLES, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
+import { resolveProxy } from "../proxy/_resolve.ts";
+import { proxyQuery } from "../proxy/network_proxy.ts";
+import { originHttp2 } from "../manager/_origin_http2.ts";
 
 /**
  * -v: a request's lines, as curl prints them: `> GET /path HTTP/1.1`, its `host` (which `fetch`
@@ -154,16 +157,27 @@ export async function run(
     throw new Exit(EXIT_CODES.usage, (error as Error).message, true);
   }
   await using _closing = manager;
-  // The versions of status lines (-i, -I, -D, -v, -w %{http_version}): https origins are asked
-  // in a TLS handshake of their own, only when one is printed.
+  // The versions of status lines (-i, -I, -D, -v, -w %{http_version}): an https origin is asked
+  // on the route of its requests, directly in the manager's handshake, only when one is printed.
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
     settings.verbose ||
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
-  const versions = new HttpVersions(
-    printsVersion && (proxy === undefined || proxy.type === "none") && !settings.offline,
-    caCerts,
-    clientCertificate,
-  );
+  const versions = new HttpVersions({
+    probe: printsVersion && !settings.offline,
+    direct: (url) => originHttp2(manager, url),
+    route: (url) => {
+      try {
+        return resolveProxy(proxyQuery(url), {
+          proxy: manager.proxy,
+          proxyFactory: manager.proxyFactory,
+          env: proxyEnvSnapshot().vars,
+        });
+      } catch {
+        return undefined;
+      }
+    },
+    ...(caCerts ? { caCerts } : {}),
+  });
   const trustedAuthorization = settings.locationTrusted
     ? settings.headers.get("authorization")
     : null;
@@ -182,13 +196,15 @@ export async function run(
       status: 0,
       statusText: "",
       responseHeaders: new Headers(),
+      proxy: exchange.proxy,
     };
+    if (printsVersion) versions.took(hop.url, exchange.proxy);
     const list = hops.get(exchange.reply) ?? [];
     list.push(hop);
     hops.set(exchange.reply, list);
-    // -v: the request's lines, as curl's, name the HTTP version spoken to the origin, which an
-    // https origin is asked while the request goes out.
-    const version = settings.verbose ? versions.of(hop.url) : undefined;
+    // -v: the request's lines, as curl's, name the HTTP version spoken on the request's route,
+    // which an https origin is asked while the request goes out.
+    const version = settings.verbose ? versions.of(hop.url, hop.proxy) : undefined;
     // The body goes as its bytes, with a Content-Length as curl sends it (a stream would go
     // chunked, which servers such as object stores refuse with 411 Length Required); stdin of
     // -T - goes as it is read, chunked, as curl sends it.

@@ -17,7 +17,7 @@ import {
 import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { failedOnRedirect } from "../reply/_failure.ts";
-import { headerBlocks, type HttpVersions } from "./_headers_out.ts";
+import { headerBlocks, type HttpVersions, UNKNOWN_VERSION } from "./_headers_out.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
@@ -355,7 +355,8 @@ export async function transfer(
   if (settings.writeOut !== undefined) {
     const pieces = await renderWriteOut(settings.writeOut, {
       status: reply.status,
-      httpVersion: () => versions.of(reply.url),
+      httpVersion: () =>
+        versions.of(reply.url).then((version) => version === UNKNOWN_VERSION ? "0" : version),
       url: reply.url,
       // As curl: the method of the last request sent (a POST redirected by a 302 is a GET).
       method: hops.get(reply)?.at(-1)?.method ?? settings.method,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type CookieJar, NetworkError, type NetworkReply } from "../../mod.ts";
+import { type CookieJar, NetworkError, type NetworkProxy, type NetworkReply } from "../../mod.ts";
 import type { Plan } from "./_args.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import { _HEURISTIC_STATUSES } from "../cache/_statuses.ts";
@@ -43,6 +43,8 @@ export interface Hop {
   status: number;
   statusText: string;
   responseHeaders: Headers;
+  /** The proxy the request went through (`{ type: "none" }` directly), once chosen. */
+  proxy?: NetworkProxy;
 }
 
 /** The verbose lines after a reply: what the cache decided, which cookies were stored. */

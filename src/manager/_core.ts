@@ -31,6 +31,7 @@ import {
   type NetworkProxy,
   type ProxyFactory,
   proxyQuery,
+  sameProxy,
   validateProxy,
 } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
@@ -93,12 +94,6 @@ const MIB = 1024 * 1024;
  * idle manager.
  */
 const CLOSED = new DOMException(CLOSED_MESSAGE, "AbortError");
-
-/** Whether two proxies (normalized, or `undefined`) are the same route. */
-function sameProxy(a: NetworkProxy | undefined, b: NetworkProxy | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.type === b.type &&
-    a.url === b.url && a.username === b.username && a.password === b.password);
-}
 
 /**
  * The settings and request machinery of one manager. The layers read the settings from here
@@ -532,9 +527,8 @@ export class ManagerCore implements PipelineSettings {
   }
 
   /**
-   * A request to `key` waits for a slot: when the origin is https and reached directly, find
-   * out whether it speaks HTTP/2, whose requests share one connection and need not wait
-   * (`again`: an origin whose `h2` answer is old is asked anew).
+   * A request to `key` waits for a slot: an https origin reached directly is asked whether it
+   * speaks HTTP/2, whose requests share one connection (`again`: an old `h2` answer, anew).
    */
   #waiting(key: string, url: URL, again = false): void {
     if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
@@ -549,7 +543,18 @@ export class ManagerCore implements PipelineSettings {
     } catch {
       return;
     }
-    // A connection of its own: only to a host `net` grants, so Deno never prompts for it.
+    this.#learn(key, url, again);
+  }
+
+  /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
+  http2(url: URL): Promise<boolean | undefined> {
+    const key = queueKey(url.protocol, url.host);
+    if (this.#transport === transport && !this.#http2.asked(key)) this.#learn(key, url, false);
+    return this.#http2.answer(key);
+  }
+
+  /** Asks the origin in a handshake of its own, on a host `net` grants (Deno never prompts). */
+  #learn(key: string, url: URL, again: boolean): void {
     const certificate = this.clientCertificateFor(url);
     this.#permissions?.ifNetGranted(netHost(url), () => {
       if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);

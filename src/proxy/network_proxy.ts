@@ -302,6 +302,12 @@ export function proxyLabel(proxy: NetworkProxy): string {
   return safeUrlText(proxy.url).replace(/\/$/, "");
 }
 
+/** Whether two proxies (normalized, or `undefined`) are the same route. */
+export function sameProxy(a: NetworkProxy | undefined, b: NetworkProxy | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.type === b.type &&
+    a.url === b.url && a.username === b.username && a.password === b.password);
+}
+
 /** The parts of a URL a {@linkcode ProxyFactory} is asked about. */
 export function proxyQuery(url: URL): ProxyQuery {
   const scheme = url.protocol.replace(/:$/, "");

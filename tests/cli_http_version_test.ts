@@ -1,0 +1,169 @@
+/**
+ * The HTTP version the command line prints (`-v`, `-i`, `-w %{http_version}`) on each route:
+ * directly (the manager's handshake, one per origin), through an HTTP proxy's tunnel or a
+ * SOCKS5 proxy (the origin's choice, asked through the proxy), forwarded by an HTTP proxy
+ * (HTTP/1.1), and through the proxies of the environment (never around them).
+ */
+
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { runCli } from "./_helpers/cli.ts";
+import { certs } from "./_helpers/h2_servers.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+
+/** An HTTP/2 origin on loopback that counts its TLS connections and those that carried a request. */
+async function h2Origin() {
+  const server = http2.createSecureServer({ cert: certs.cert, key: certs.key });
+  let connections = 0;
+  const used = new Set<http2.Http2Session>();
+  server.on("secureConnection", () => connections++);
+  server.on("stream", (stream) => {
+    stream.on("error", () => {});
+    used.add(stream.session!);
+    stream.respond({ ":status": 200 });
+    stream.end("over h2\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `https://127.0.0.1:${port}/`,
+    /** TLS connections accepted so far. */
+    get connections() {
+      return connections;
+    },
+    /** TLS connections that carried no request: handshakes that asked for the protocol. */
+    get handshakesOnly() {
+      return connections - used.size;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const session of used) session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Runs the command line with `--cacert` trusting the test certificates. */
+async function runTrusting(args: string[], env?: Record<string, string>) {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/ca.pem`, certs.caCert + TEST_CA_CERT);
+    return await runCli(["--cacert", `${dir}/ca.pem`, ...args], env ? { env } : {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cli: the version of an https origin reached directly comes from the manager's one handshake", async () => {
+  await using origin = await h2Origin();
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    // Three requests at once with one connection per host: two wait, and the manager asks the
+    // origin whether it speaks HTTP/2; -v prints the version of each.
+    const urls = ["a", "b", "c"].flatMap((
+      name,
+    ) => ["-o", `${dir}/${name}`, `${origin.url}${name}`]);
+    const { code, err } = await runTrusting(["-v", "--parallel", "1", ...urls]);
+    assert.equal(code, 0, err);
+    assert.equal(err.match(/^< HTTP\/2 200 $/gm)?.length, 3, err);
+    assert.equal(origin.handshakesOnly, 1, `one handshake asked the origin (${err})`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: through a proxy, the version is the one spoken on its route", async (t) => {
+  await using origin = await h2Origin();
+  await using plain = startOrigin();
+  await using http = startProxyServer();
+  await using socks = startProxyServer({ protocol: "socks5" });
+  await using tls = startProxyServer({ tls: true });
+  const auth = { username: "u", password: "p w" };
+  await using httpAuth = startProxyServer({ auth });
+  await using socksAuth = startProxyServer({ protocol: "socks5", auth });
+  const withAuth = (url: string) => url.replace("://", "://u:p%20w@");
+  for (
+    const [name, proxy, proxyUrl] of [
+      ["an HTTP proxy's tunnel", http, http.url],
+      ["a SOCKS5 proxy", socks, socks.url],
+      ["an HTTP proxy's tunnel, with credentials", httpAuth, withAuth(httpAuth.url)],
+      ["a SOCKS5 proxy, with credentials", socksAuth, withAuth(socksAuth.url)],
+    ] as const
+  ) {
+    await t.step(
+      `https through ${name}: what the origin picks, asked through the proxy`,
+      async () => {
+        const before = proxy.log.length;
+        const { code, out, err } = await runTrusting([
+          "-v",
+          "-i",
+          "-w",
+          "%{http_version}",
+          "-x",
+          proxyUrl,
+          origin.url,
+        ]);
+        assert.equal(code, 0, err);
+        assert.match(err, /^> GET \/ HTTP\/2$/m);
+        assert.match(err, /^< HTTP\/2 200 $/m);
+        assert.match(out, /^HTTP\/2 200 \r\n(.+\r\n)*\r\nover h2\n2$/);
+        // The request's connection and the handshake that asked the origin, both through the proxy.
+        const records = proxy.log.slice(before);
+        assert.equal(records.length, 2);
+        assert.ok(
+          records.every((record) =>
+            record.outcome === (proxy === http || proxy === httpAuth ? 200 : 0)
+          ),
+        );
+      },
+    );
+  }
+  await t.step("http forwarded by an HTTP proxy: HTTP/1.1, which fetch speaks to it", async () => {
+    const { code, err } = await runCli(["-v", "-x", http.url, plain.url("127.0.0.1", "/p")]);
+    assert.equal(code, 0, err);
+    assert.match(err, /^> GET \/p HTTP\/1\.1$/m);
+    assert.match(err, /^< HTTP\/1\.1 200 OK$/m);
+    assert.equal(http.log.at(-1)?.kind, "forward");
+  });
+  await t.step("https through an https proxy: not known, so not said", async () => {
+    const { code, out, err } = await runTrusting([
+      "-i",
+      "-w",
+      "%{http_version}",
+      "-x",
+      tls.url,
+      origin.url,
+    ]);
+    assert.equal(code, 0, err);
+    assert.match(out, /^HTTP\/\? 200 OK\r\n(.+\r\n)*\r\nover h2\n0$/);
+    assert.deepEqual(tls.log.map((record) => record.kind), ["connect"], "no handshake of its own");
+  });
+});
+
+Deno.test("cli: the version of an origin reached through the environment's proxy is asked through it", async (t) => {
+  await using origin = await h2Origin();
+  await using http = startProxyServer();
+  await using socks = startProxyServer({ protocol: "socks5" });
+  const cases: [string, Record<string, string>, ProxyServerLike | null][] = [
+    ["HTTPS_PROXY", { HTTPS_PROXY: http.url }, http],
+    ["ALL_PROXY", { ALL_PROXY: socks.url }, socks],
+    ["NO_PROXY, its host direct", { HTTPS_PROXY: http.url, NO_PROXY: "127.0.0.1" }, null],
+  ];
+  for (const [name, env, proxy] of cases) {
+    await t.step(name, async () => {
+      const connections = origin.connections;
+      const tunnels = proxy?.log.length ?? 0;
+      const { code, out, err } = await runTrusting(["-i", origin.url], env);
+      assert.equal(code, 0, err);
+      assert.match(out, /^HTTP\/2 200 \r\n/);
+      // Every connection the origin took came through the proxy: none went around it.
+      const through = proxy === null ? 0 : proxy.log.length - tunnels;
+      assert.equal(origin.connections - connections, proxy === null ? 2 : through, out);
+      if (proxy !== null) assert.equal(through, 2);
+    });
+  }
+});
+
+/** What the cases above read of a proxy. */
+interface ProxyServerLike {
+  readonly log: readonly unknown[];
+}
