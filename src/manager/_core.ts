@@ -18,12 +18,11 @@ import { lastQueueKey, queueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
-import { checkedRetry, type RetryOptions } from "../retry_options.ts";
+import type { RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
 import { _CLIENT_KEEPER, type _ClientKeeper, _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
 import {
-  ACCESSIBILITIES,
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,
 } from "../network_accessibility.ts";
@@ -32,16 +31,10 @@ import {
   type ProxyFactory,
   proxyQuery,
   sameProxy,
-  validateProxy,
 } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
-import {
-  checkCaCerts,
-  checkClientCertificate,
-  checkClientCertificates,
-  type ClientCertificate,
-} from "../tls.ts";
+import type { ClientCertificate } from "../tls.ts";
 import { _Http2Origins } from "../_http2.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
@@ -49,25 +42,16 @@ import { MemoryCookieJar } from "../cookies/memory_cookie_jar.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { CredentialCache } from "../auth/credential_cache.ts";
 import type { Clock } from "../clock.ts";
-import { checkClock } from "../_clock.ts";
+import { systemClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
   keptUrl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
-  requestChoices,
   takeUrl,
 } from "../request.ts";
-import {
-  checkChoice,
-  checkFunction,
-  checkInteger,
-  checkKeys,
-  checkObject,
-  checkTimer,
-  describe,
-} from "../_validation.ts";
+import { checkChoice, checkObject, describe } from "../_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -84,7 +68,7 @@ import { RunningReplies } from "../reply/_running.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
 import { CLOSED_MESSAGE, firstExchange, prepareRequest } from "./_send.ts";
-import { MANAGER_OPTIONS, storeGot } from "./_options.ts";
+import { checkManagerOptions, OPTION_CHECKS } from "./_options.ts";
 
 const MIB = 1024 * 1024;
 
@@ -161,68 +145,37 @@ export class ManagerCore implements PipelineSettings {
     // A factory's managers: the factory holds their clients until it closes.
     const keeper = (options as { [_CLIENT_KEEPER]?: _ClientKeeper })[_CLIENT_KEEPER];
     this.#pool = new _ProxyClientPool(undefined, keeper);
-    checkKeys(this.#what, options, MANAGER_OPTIONS);
-    if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
-    if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
-    if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
-    if (options.timeout !== undefined) this.timeout = options.timeout;
-    if (options.maxConnectionsPerHost !== undefined) {
-      this.maxConnectionsPerHost = options.maxConnectionsPerHost;
-    }
-    if (options.readBufferSize !== undefined) this.readBufferSize = options.readBufferSize;
-    if (options.decompressionGuard !== undefined) {
-      this.decompressionGuard = options.decompressionGuard;
-    }
-    if (options.maxBodySize !== undefined) this.maxBodySize = options.maxBodySize;
-    checkFunction(this.#what, "transport", options.transport);
-    this.#transport = options.transport ?? transport;
-    this.#cookieJar = null;
-    this.cookieJar = options.cookieJar === undefined
+    const checked = checkManagerOptions(this.#what, options);
+    this.#redirectPolicy = checked.redirectPolicy ?? this.#redirectPolicy;
+    this.#maxRedirects = checked.maxRedirects ?? this.#maxRedirects;
+    this.#transferTimeout = checked.transferTimeout ?? this.#transferTimeout;
+    this.#timeout = checked.timeout ?? this.#timeout;
+    this.#maxConnectionsPerHost = checked.maxConnectionsPerHost ?? this.#maxConnectionsPerHost;
+    this.#readBufferSize = checked.readBufferSize ?? this.#readBufferSize;
+    this.#decompressionGuard = checked.decompressionGuard ?? this.#decompressionGuard;
+    this.#maxBodySize = checked.maxBodySize ?? this.#maxBodySize;
+    this.#transport = checked.transport ?? transport;
+    this.#cookieJar = checked.cookieJar === undefined
       ? new MemoryCookieJar({ clock: () => this.#clock() })
-      : options.cookieJar;
-    if (options.cache !== undefined) this.cache = options.cache;
-    if (options.cacheLoadControl !== undefined) this.cacheLoadControl = options.cacheLoadControl;
-    if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
-    if (options.proxy !== undefined) this.proxy = options.proxy;
-    if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
-    if (options.caCerts !== undefined) this.caCerts = options.caCerts;
-    if (options.clientCertificate !== undefined) {
-      this.#clientCertificate = checkClientCertificate(
-        this.#what,
-        "clientCertificate",
-        options.clientCertificate,
-      );
-    }
-    if (options.clientCertificates !== undefined) {
-      this.#clientCertificates = checkClientCertificates(this.#what, options.clientCertificates);
-    }
-    this.#clock = checkClock("Cannot create manager", options.clock);
-    if (options.authenticator !== undefined) this.authenticator = options.authenticator;
-    if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
-    if (options.retry !== undefined) this.retry = options.retry;
-    const layers: unknown = options.layers === undefined ? [] : options.layers;
-    if (!Array.isArray(layers)) {
-      throw new TypeError(
-        `${this.#what}: 'layers' must be an array of functions, got ${describe(layers)}`,
-      );
-    }
-    for (let i = 0; i < layers.length; i++) {
-      if (typeof layers[i] !== "function") {
-        throw new TypeError(
-          `${this.#what}: 'layers[${i}]' must be a function, got ${describe(layers[i])}`,
-        );
-      }
-      this.use(layers[i], "request");
-    }
+      : checked.cookieJar;
+    this.#cache = checked.cache ?? null;
+    this.#cacheLoadControl = checked.cacheLoadControl ?? this.#cacheLoadControl;
+    this.#hstsStore = checked.hstsStore ?? null;
+    this.#proxy = checked.proxy;
+    this.#proxyFactory = checked.proxyFactory;
+    this.#caCerts = checked.caCerts ?? this.#caCerts;
+    this.#clientCertificate = checked.clientCertificate;
+    this.#clientCertificates = checked.clientCertificates ?? this.#clientCertificates;
+    this.#clock = checked.clock ?? systemClock;
+    this.#authenticator = checked.authenticator;
+    this.#redirectVerifier = checked.redirectVerifier;
+    this.#retry = checked.retry ?? this.#retry;
+    if (checked.layers !== undefined) this.#requestLayers.push(...checked.layers);
     if (this.#transport === transport) {
       this.#permissions = new _PermissionGate(this.#accessibilityChanged);
     }
-    if (options.networkAccessible !== undefined) {
-      this.networkAccessible = options.networkAccessible;
-    }
-    if (options.requestPermissions !== undefined) {
-      this.requestPermissions = options.requestPermissions;
-    }
+    this.#networkAccessible = checked.networkAccessible ?? this.#networkAccessible;
+    this.#requestPermissions = checked.requestPermissions ?? this.#requestPermissions;
     this.#reportedAccessible = this.networkAccessible;
     // Past the HTTP/1.1 limit (or the fewest streams an HTTP/2 origin allows) only, an origin's
     // HTTP/2 answer is read, and asked again when old.
@@ -240,24 +193,21 @@ export class ManagerCore implements PipelineSettings {
     return this.#redirectPolicy;
   }
   set redirectPolicy(value: RedirectPolicy) {
-    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy, true);
-    this.#redirectPolicy = value;
+    this.#redirectPolicy = OPTION_CHECKS.redirectPolicy(this.#what, "redirectPolicy", value);
   }
 
   get maxRedirects(): number {
     return this.#maxRedirects;
   }
   set maxRedirects(value: number) {
-    checkInteger(this.#what, "maxRedirects", value, 0, true);
-    this.#maxRedirects = value;
+    this.#maxRedirects = OPTION_CHECKS.maxRedirects(this.#what, "maxRedirects", value);
   }
 
   get transferTimeout(): number {
     return this.#transferTimeout;
   }
   set transferTimeout(value: number) {
-    checkTimer(this.#what, "transferTimeout", value, undefined, true);
-    this.#transferTimeout = value;
+    this.#transferTimeout = OPTION_CHECKS.transferTimeout(this.#what, "transferTimeout", value);
     this.#replySettings = undefined;
   }
 
@@ -265,8 +215,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#timeout;
   }
   set timeout(value: number) {
-    checkTimer(this.#what, "timeout", value, undefined, true);
-    this.#timeout = value;
+    this.#timeout = OPTION_CHECKS.timeout(this.#what, "timeout", value);
     this.#replySettings = undefined;
   }
 
@@ -274,16 +223,15 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxConnectionsPerHost;
   }
   set maxConnectionsPerHost(value: number) {
-    checkInteger(this.#what, "maxConnectionsPerHost", value, 1, true);
-    this.#maxConnectionsPerHost = value;
+    const checked = OPTION_CHECKS.maxConnectionsPerHost(this.#what, "maxConnectionsPerHost", value);
+    this.#maxConnectionsPerHost = checked;
   }
 
   get readBufferSize(): number {
     return this.#readBufferSize;
   }
   set readBufferSize(value: number) {
-    checkInteger(this.#what, "readBufferSize", value, 0, true);
-    this.#readBufferSize = value;
+    this.#readBufferSize = OPTION_CHECKS.readBufferSize(this.#what, "readBufferSize", value);
     this.#replySettings = undefined;
   }
 
@@ -291,8 +239,8 @@ export class ManagerCore implements PipelineSettings {
     return this.#decompressionGuard;
   }
   set decompressionGuard(value: number) {
-    checkInteger(this.#what, "decompressionGuard", value, -1, true);
-    this.#decompressionGuard = value;
+    const checked = OPTION_CHECKS.decompressionGuard(this.#what, "decompressionGuard", value);
+    this.#decompressionGuard = checked;
     this.#replySettings = undefined;
   }
 
@@ -300,8 +248,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxBodySize;
   }
   set maxBodySize(value: number) {
-    checkInteger(this.#what, "maxBodySize", value, 0, true);
-    this.#maxBodySize = value;
+    this.#maxBodySize = OPTION_CHECKS.maxBodySize(this.#what, "maxBodySize", value);
     this.#replySettings = undefined;
   }
 
@@ -309,46 +256,28 @@ export class ManagerCore implements PipelineSettings {
     return this.#cache;
   }
   set cache(value: NetworkCache | null) {
-    if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
-      throw new TypeError(
-        `${this.#what}: 'cache' must be a NetworkCache or null${storeGot(value, "Cache")}`,
-      );
-    }
-    this.#cache = value;
+    this.#cache = OPTION_CHECKS.cache(this.#what, "cache", value);
   }
 
   get cacheLoadControl(): CacheLoadControl {
     return this.#cacheLoadControl;
   }
   set cacheLoadControl(value: CacheLoadControl) {
-    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl, true);
-    this.#cacheLoadControl = value;
+    this.#cacheLoadControl = OPTION_CHECKS.cacheLoadControl(this.#what, "cacheLoadControl", value);
   }
 
   get cookieJar(): CookieJar | null {
     return this.#cookieJar;
   }
   set cookieJar(value: CookieJar | null) {
-    if (
-      value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
-    ) {
-      throw new TypeError(
-        `${this.#what}: 'cookieJar' must be a CookieJar or null${storeGot(value, "CookieJar")}`,
-      );
-    }
-    this.#cookieJar = value;
+    this.#cookieJar = OPTION_CHECKS.cookieJar(this.#what, "cookieJar", value);
   }
 
   get hstsStore(): HstsStore | null {
     return this.#hstsStore;
   }
   set hstsStore(value: HstsStore | null) {
-    if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
-      throw new TypeError(
-        `${this.#what}: 'hstsStore' must be an HstsStore or null${storeGot(value, "HstsStore")}`,
-      );
-    }
-    this.#hstsStore = value;
+    this.#hstsStore = OPTION_CHECKS.hstsStore(this.#what, "hstsStore", value);
   }
 
   get proxy(): NetworkProxy | undefined {
@@ -356,7 +285,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set proxy(value: NetworkProxy | undefined) {
     const old = this.#proxy;
-    this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
+    this.#proxy = OPTION_CHECKS.proxy(this.#what, "proxy", value);
     // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
     this.#http2.clear();
     // The clients of the old route are let go of (closed once no other manager holds them).
@@ -367,7 +296,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#proxyFactory;
   }
   set proxyFactory(value: ProxyFactory | undefined) {
-    checkFunction(this.#what, "proxyFactory", value);
+    OPTION_CHECKS.proxyFactory(this.#what, "proxyFactory", value);
     if (value !== this.#proxyFactory) this.#pool.release();
     this.#proxyFactory = value;
     this.#http2.clear();
@@ -378,7 +307,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set caCerts(value: readonly string[]) {
     const old = this.#caCerts;
-    this.#caCerts = checkCaCerts(this.#what, value);
+    this.#caCerts = OPTION_CHECKS.caCerts(this.#what, "caCerts", value);
     this.#http2.clear(); // Learned with the old trust: asked again.
     // Every client was made with the old trust: let go of (closed once no other manager holds it).
     const now = this.#caCerts;
@@ -407,9 +336,11 @@ export class ManagerCore implements PipelineSettings {
     );
   }
   set networkAccessible(value: NetworkAccessibility | boolean) {
-    const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
-    checkChoice(this.#what, "networkAccessible", choice, ACCESSIBILITIES, true);
-    this.#networkAccessible = choice;
+    this.#networkAccessible = OPTION_CHECKS.networkAccessible(
+      this.#what,
+      "networkAccessible",
+      value,
+    );
     this.#accessibilityChanged();
   }
 
@@ -417,12 +348,11 @@ export class ManagerCore implements PipelineSettings {
     return this.#requestPermissions;
   }
   set requestPermissions(value: boolean) {
-    if (typeof value !== "boolean") {
-      throw new TypeError(
-        `${this.#what}: 'requestPermissions' must be a boolean, got ${describe(value)}`,
-      );
-    }
-    this.#requestPermissions = value;
+    this.#requestPermissions = OPTION_CHECKS.requestPermissions(
+      this.#what,
+      "requestPermissions",
+      value,
+    );
   }
 
   readonly #accessibilityChanged = (): void => {
@@ -437,16 +367,14 @@ export class ManagerCore implements PipelineSettings {
     return this.#authenticator;
   }
   set authenticator(value: Authenticator | undefined) {
-    checkFunction(this.#what, "authenticator", value);
-    this.#authenticator = value;
+    this.#authenticator = OPTION_CHECKS.authenticator(this.#what, "authenticator", value);
   }
 
   get redirectVerifier(): RedirectVerifier | undefined {
     return this.#redirectVerifier;
   }
   set redirectVerifier(value: RedirectVerifier | undefined) {
-    checkFunction(this.#what, "redirectVerifier", value);
-    this.#redirectVerifier = value;
+    this.#redirectVerifier = OPTION_CHECKS.redirectVerifier(this.#what, "redirectVerifier", value);
   }
 
   clearAccessCache(): void {
@@ -457,8 +385,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#retry;
   }
   set retry(value: RetryOptions | number | boolean) {
-    // A frozen copy: the object given stays the caller's (a factory gives one to each manager).
-    this.#retry = checkedRetry(this.#what, value, true);
+    this.#retry = OPTION_CHECKS.retry(this.#what, "retry", value);
   }
 
   get clock(): Clock {
