@@ -228,7 +228,7 @@ export class _Http2Origins {
     this.#recheckMs = recheckMs;
   }
 
-  /** Whether the origin (`https://host:port` as the queue keys it) is known to speak HTTP/2. */
+  /** Whether the origin (its key on its route, {@linkcode _http2Key}) is known to speak HTTP/2. */
   speaks(key: string): boolean {
     return this.#known.get(key) === true;
   }
@@ -346,7 +346,7 @@ export class _Http2Origins {
    * Whether the origin speaks HTTP/2, once the handshake that asks it (if one is under way) has
    * settled: `undefined` when it was not asked, or its handshake failed or was stopped.
    *
-   * @param key The queue's key of the origin.
+   * @param key The key of the origin on its route ({@linkcode _http2Key}).
    */
   answer(key: string): Promise<boolean | undefined> {
     const known = this.#known.get(key);
@@ -359,7 +359,7 @@ export class _Http2Origins {
    * requests are held to the HTTP/1.1 limit again until it is asked anew (the origin may have come
    * back speaking HTTP/1.1 only).
    *
-   * @param key The queue's key of the origin.
+   * @param key The key of the origin on its route ({@linkcode _http2Key}).
    * @param error What the request failed with.
    */
   lost(key: string, error: unknown): void {
