@@ -22,7 +22,8 @@
  */
 
 import type { NetworkProxy, NetworkReply } from "../../mod.ts";
-import { tunnelledProtocol } from "./_tunnel.ts";
+import { _negotiatedProtocol } from "../_http2.ts";
+import { unbracket } from "../_ip.ts";
 import type { Hop } from "./_verbose.ts";
 
 const encoder = new TextEncoder();
@@ -98,11 +99,14 @@ export class HttpVersions {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), PROBE_MS);
     try {
-      const protocol = await tunnelledProtocol(
-        proxy,
-        url,
+      const protocol = await _negotiatedProtocol(
+        unbracket(url.hostname),
+        Number(url.port || 443),
         this.#sources.caCerts ?? [],
+        undefined,
         late.signal,
+        undefined,
+        proxy,
       );
       return protocol === undefined ? UNKNOWN_VERSION : protocol === "h2" ? "2" : "1.1";
     } finally {

@@ -13,8 +13,8 @@ import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
 import { type Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
-import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
-import { lastQueueKey, queueKey } from "../layers/queue.ts";
+import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
+import { lastQueueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
@@ -26,16 +26,10 @@ import {
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,
 } from "../network_accessibility.ts";
-import {
-  type NetworkProxy,
-  type ProxyFactory,
-  proxyQuery,
-  sameProxy,
-} from "../proxy/network_proxy.ts";
+import { type NetworkProxy, type ProxyFactory, sameProxy } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
-import { resolveProxy } from "../proxy/_resolve.ts";
 import type { ClientCertificate } from "../tls.ts";
-import { _Http2Origins } from "../_http2.ts";
+import { Http2Routes } from "./_http2_routes.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "../cookies/memory_cookie_jar.ts";
@@ -126,7 +120,17 @@ export class ManagerCore implements PipelineSettings {
   /** The queue's key of an origin (the last origin's again while it is the same). */
   readonly #keyOf = lastQueueKey();
   readonly #queue: HostQueue;
-  readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
+  readonly #http2 = new Http2Routes({
+    asks: () => this.#transport === transport,
+    proxy: () => this.#proxy,
+    proxyFactory: () => this.#proxyFactory,
+    env: () => this.#envSnapshot(),
+    caCerts: () => this.#caCerts,
+    clientCertificate: (url) => this.clientCertificateFor(url),
+    permissions: () => this.#permissions,
+    closed: () => this.#closed,
+    wake: (key) => this.#queue.wake(key),
+  });
   readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
   readonly #background = new Set<Promise<void>>();
@@ -180,12 +184,9 @@ export class ManagerCore implements PipelineSettings {
     // Past the HTTP/1.1 limit (or the fewest streams an HTTP/2 origin allows) only, an origin's
     // HTTP/2 answer is read, and asked again when old.
     const http2 = this.#http2;
-    this.#queue = new HostQueue((key, active) => {
-      const max = this.#maxConnectionsPerHost;
-      if ((active < max && active < http2.fewestStreams) || !http2.speaks(key)) return max;
-      if (http2.stale(key)) this.#waiting(key, new URL(key), true);
-      return http2.streams(key, max);
-    });
+    this.#queue = new HostQueue((key, active) =>
+      http2.limit(key, active, this.#maxConnectionsPerHost)
+    );
     this.#what = "Cannot set manager option";
   }
 
@@ -286,7 +287,7 @@ export class ManagerCore implements PipelineSettings {
   set proxy(value: NetworkProxy | undefined) {
     const old = this.#proxy;
     this.#proxy = OPTION_CHECKS.proxy(this.#what, "proxy", value);
-    // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
+    // Learned on the old route: asked again on the new one.
     this.#http2.clear();
     // The clients of the old route are let go of (closed once no other manager holds them).
     if (!sameProxy(old, this.#proxy)) this.#pool.release();
@@ -436,9 +437,9 @@ export class ManagerCore implements PipelineSettings {
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
-    this.#http2.close();
+    this.#http2.origins.close();
     // Nothing to wait for (the manager of one request, closed once it is done): released now.
-    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
+    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.origins.settledNow) {
       return this.#closeLater(replies);
     }
     this.#pool.close();
@@ -448,44 +449,14 @@ export class ManagerCore implements PipelineSettings {
 
   async #closeLater(replies: NetworkReply[]): Promise<void> {
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
-    await this.#http2.settled();
+    await this.#http2.origins.settled();
     this.#pool.close();
     this.#permissions?.close();
   }
 
-  /**
-   * A request to `key` waits for a slot: an https origin reached directly is asked whether it
-   * speaks HTTP/2, whose requests share one connection (`again`: an old `h2` answer, anew).
-   */
-  #waiting(key: string, url: URL, again = false): void {
-    if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
-    // Asked once per origin: the proxy and certificate lookups below are for the first waiter.
-    if (!again && this.#http2.asked(key)) return;
-    try {
-      const proxy = resolveProxy(proxyQuery(url), {
-        proxy: this.#proxy,
-        env: this.#envSnapshot().vars,
-      });
-      if (proxy.type !== "none") return;
-    } catch {
-      return;
-    }
-    this.#learn(key, url, again);
-  }
-
   /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
   http2(url: URL): Promise<boolean | undefined> {
-    const key = queueKey(url.protocol, url.host);
-    if (this.#transport === transport && !this.#http2.asked(key)) this.#learn(key, url, false);
-    return this.#http2.answer(key);
-  }
-
-  /** Asks the origin in a handshake of its own, on a host `net` grants (Deno never prompts). */
-  #learn(key: string, url: URL, again: boolean): void {
-    const certificate = this.clientCertificateFor(url);
-    this.#permissions?.ifNetGranted(netHost(url), () => {
-      if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
-    });
+    return this.#http2.direct(url);
   }
 
   /** The proxy variables: read once per manager, and again once the `env` permission changes. */
@@ -523,8 +494,8 @@ export class ManagerCore implements PipelineSettings {
           this.#envSnapshot().hasProxy,
         ),
       queue: this.#queue,
-      onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
-      onSendFailed: ({ url }, error) => this.#http2.lost(queueKey(url.protocol, url.host), error),
+      onQueueWait: (key, exchange) => this.#http2.waiting(key, exchange.url),
+      onSendFailed: ({ url }, error) => this.#http2.lost(url, error),
       pool: this.#pool,
       credentials: this.#credentials,
       background: (task) => {
@@ -616,7 +587,7 @@ export class ManagerCore implements PipelineSettings {
     );
     if (!waits) return false;
     startReply(reply);
-    if (protocol === "https:") this.#waiting(key, url);
+    if (protocol === "https:") this.#http2.waiting(key, url);
     return true;
   }
 
