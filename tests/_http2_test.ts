@@ -5,6 +5,7 @@ import { runDeno } from "./_helpers/deno_run.ts";
 import { closedPort } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import {
+  ALL_IN,
   certs,
   holdingServer,
   http1Server,
@@ -27,7 +28,7 @@ for (const protocol of ["HTTP/2", "HTTP/1.1"] as const) {
       ? "NetworkAccessManager lets concurrent requests to an HTTP/2 origin share its connection beyond maxConnectionsPerHost"
       : "NetworkAccessManager holds an https origin that speaks HTTP/1.1 only to maxConnectionsPerHost",
     async () => {
-      await using server = protocol === "HTTP/2" ? holdingServer(12, 300) : http1Server(0, 100);
+      await using server = protocol === "HTTP/2" ? holdingServer(12, ALL_IN) : http1Server(0, 100);
       await using manager = new NetworkAccessManager({
         caCerts: [certs.caCert],
         maxConnectionsPerHost: 2,
@@ -117,7 +118,7 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
   await Promise.all(refused.map((reply) => reply.finished));
   for (const reply of refused) assert.equal(reply.error, NetworkError.ConnectionRefusedError);
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  await using server = holdingServer(12, 300, port);
+  await using server = holdingServer(12, ALL_IN, port);
   await getAll(manager, server.url, 12);
   assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
@@ -127,7 +128,7 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
  * in flight at once, then restarts that origin on its port speaking HTTP/1.1 only.
  */
 async function learnedThenHttp1(manager: NetworkAccessManager) {
-  const h2 = holdingServer(12, 300);
+  const h2 = holdingServer(12, ALL_IN);
   const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
   await Promise.all(direct.map((reply) => reply.finished));
   assert.equal(h2.peak, 12, "learned as HTTP/2");
@@ -223,7 +224,7 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections 
     caCerts: [certs.caCert],
     maxConnectionsPerHost: 2,
   });
-  const h2 = holdingServer(12, 300);
+  const h2 = holdingServer(12, ALL_IN);
   const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
   await Promise.all(direct.map((reply) => reply.finished));
   assert.equal(h2.peak, 12, "learned as HTTP/2");
@@ -250,7 +251,7 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections 
       const { NetworkAccessManager } = await import(${module("../mod.ts")});
       const { holdingServer, http1Server } = await import(${module("./_helpers/h2_servers.ts")});
       await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 2 });
-      const h2 = holdingServer(12, 300);
+      const h2 = holdingServer(12, ${ALL_IN});
       const direct = Array.from({ length: 12 }, () => manager.get(h2.url));
       await Promise.all(direct.map((reply) => reply.finished));
       const learned = h2.peak;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 import { originHttp2 } from "../../src/manager/_origin_http2.ts";
 import { runWithEnv, startProxyServer } from "../_helpers/proxy_server.ts";
-import { certs, holdingServer, http1Server } from "../_helpers/h2_servers.ts";
+import { ALL_IN, certs, holdingServer, http1Server } from "../_helpers/h2_servers.ts";
 
 /** Sends `count` GETs to `url` at once and waits for them all, each of which must succeed. */
 async function getAll(manager: NetworkAccessManager, url: string, count: number): Promise<void> {
@@ -26,8 +26,8 @@ for (const protocol of ["http", "socks5"] as const) {
     } past maxConnectionsPerHost`,
     async () => {
       await using proxy = startProxyServer({ protocol, auth: credentials });
-      // Every request held until all thirty are in flight, or a second passed without a new one.
-      await using server = holdingServer(30, 1000);
+      // Every request held until all thirty are in flight (or a long while passed without one).
+      await using server = holdingServer(30, ALL_IN);
       await using manager = new NetworkAccessManager({
         caCerts: [certs.caCert],
         proxy: { type: protocol, url: proxy.url, ...credentials },
@@ -65,11 +65,12 @@ for (const protocol of ["http", "socks5", "factory"] as const) {
         caCerts: [certs.caCert],
         maxConnectionsPerHost: 2,
       });
-      await using server = holdingServer(12, 300);
+      await using server = holdingServer(12, ALL_IN);
       await getAll(manager, server.url, 12);
       assert.equal(server.peak, 12, "learned directly");
       server.resetPeak();
       if (protocol === "factory") {
+        server.holdMs = 300; // held to 2: each pair waits out the hold
         // A factory that always answers "no proxy": the manager cannot know it beforehand.
         manager.proxyFactory = () => [{ type: "none" }];
         await getAll(manager, server.url, 6);
