@@ -52,7 +52,6 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
-  keptUrl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
@@ -83,8 +82,9 @@ import {
 import { RunningReplies } from "../reply/_running.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
-import { CLOSED_MESSAGE, firstExchange, prepareRequest } from "./_send.ts";
-import { MANAGER_OPTIONS, storeGot } from "./_options.ts";
+import { CLOSED_MESSAGE, firstExchange, type FirstHeaders, prepareRequest } from "./_send.ts";
+import { parkWithoutExchange, WaitingGrants } from "./_waiting.ts";
+import { checkStore, MANAGER_OPTIONS } from "./_options.ts";
 
 const MIB = 1024 * 1024;
 
@@ -309,12 +309,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#cache;
   }
   set cache(value: NetworkCache | null) {
-    if (value !== null && (typeof value !== "object" || typeof value.variants !== "function")) {
-      throw new TypeError(
-        `${this.#what}: 'cache' must be a NetworkCache or null${storeGot(value, "Cache")}`,
-      );
-    }
-    this.#cache = value;
+    this.#cache = checkStore(this.#what, "cache", value, "variants", "a NetworkCache", "Cache");
   }
 
   get cacheLoadControl(): CacheLoadControl {
@@ -329,26 +324,16 @@ export class ManagerCore implements PipelineSettings {
     return this.#cookieJar;
   }
   set cookieJar(value: CookieJar | null) {
-    if (
-      value !== null && (typeof value !== "object" || typeof value.cookiesForUrl !== "function")
-    ) {
-      throw new TypeError(
-        `${this.#what}: 'cookieJar' must be a CookieJar or null${storeGot(value, "CookieJar")}`,
-      );
-    }
-    this.#cookieJar = value;
+    const jar = "CookieJar";
+    this.#cookieJar = checkStore(this.#what, "cookieJar", value, "cookiesForUrl", `a ${jar}`, jar);
   }
 
   get hstsStore(): HstsStore | null {
     return this.#hstsStore;
   }
   set hstsStore(value: HstsStore | null) {
-    if (value !== null && (typeof value !== "object" || typeof value.learn !== "function")) {
-      throw new TypeError(
-        `${this.#what}: 'hstsStore' must be an HstsStore or null${storeGot(value, "HstsStore")}`,
-      );
-    }
-    this.#hstsStore = value;
+    const store = "HstsStore";
+    this.#hstsStore = checkStore(this.#what, "hstsStore", value, "learn", `an ${store}`, store);
   }
 
   get proxy(): NetworkProxy | undefined {
@@ -649,15 +634,22 @@ export class ManagerCore implements PipelineSettings {
    * layer at the "request" position, no cache, no HSTS store) and the network may be used for
    * it (the switch is on, and the `net` permission is granted for every host or known to be
    * granted for this one). A free slot is taken at once and the request starts; without one the
-   * request waits in the queue as it is: its reply and exchange and a place in line, and nothing
-   * of the pipeline, whose layers run once it has its slot (cookies are read and credentials
-   * chosen when it is sent). A request made from a URL alone (`exchange` undefined) waits with
-   * its reply alone: its exchange is made when it has its slot. The queue layer (or the direct
-   * lane) sends it in that slot; the reply releases the slot when it finishes, if nothing took it.
+   * request waits in the queue as it is: its reply and a place in line, and nothing of the
+   * pipeline, whose layers run once it has its slot (cookies are read and credentials chosen
+   * when it is sent). A request without a body (`exchange` undefined) waits without its
+   * exchange, made when it has its slot with the URL and `headers` of the call: one made here
+   * keeps its own headers meanwhile (`reply.request.headers`, read then, is a copy), a caller's
+   * waits with the copies made at the call. The queue layer (or the direct lane) sends it in
+   * that slot; the reply releases the slot when it finishes, if nothing took it.
    *
    * @returns Whether the request took a slot or waits for one; if not, it is to be started.
    */
-  #enqueue(reply: NetworkReply, url: URL, exchange: Exchange | undefined): boolean {
+  #enqueue(
+    reply: NetworkReply,
+    url: URL,
+    exchange: Exchange | undefined,
+    headers: FirstHeaders,
+  ): boolean {
     if (this.#requestLayers.length !== 0 || this.#cache !== null || this.#hstsStore !== null) {
       return false;
     }
@@ -672,21 +664,23 @@ export class ManagerCore implements PipelineSettings {
     const key = this.#keyOf(protocol, url.host);
     const release = this.#queue.tryAcquire(key);
     if (release !== undefined) {
-      const first = exchange ?? firstExchange(reply, url);
+      const first = exchange ?? firstExchange(reply, url, headers);
       setHeldSlot(first, key, release);
       holdSlot(reply, release);
       startReply(reply, this.#currentPipeline(), first);
       return true;
     }
-    const waits = parkInQueue(
-      this.#queue,
-      key,
-      reply.request.priority,
-      replyAbortSource(reply),
-      exchange === undefined ? this.#grantedPlain : this.#granted,
-      this.#refused,
-      exchange ?? reply,
-    );
+    const waits = exchange === undefined
+      ? parkWithoutExchange(this.#queue, key, reply, url, headers, this.#grants, this.#refused)
+      : parkInQueue(
+        this.#queue,
+        key,
+        reply.request.priority,
+        replyAbortSource(reply),
+        this.#granted,
+        this.#refused,
+        exchange,
+      );
     if (!waits) return false;
     startReply(reply);
     if (protocol === "https:") this.#waiting(key, url);
@@ -706,14 +700,11 @@ export class ManagerCore implements PipelineSettings {
   };
 
   /** The same for a request that waited without an exchange: its first is made now. */
-  readonly #grantedPlain = (release: () => void, data: unknown): void => {
-    const reply = data as NetworkReply;
-    this.#granted(release, firstExchange(reply, keptUrl(reply.request)));
-  };
+  readonly #grants = new WaitingGrants(this.#granted);
 
   /** The queue closed on a waiting request (the manager closes); an aborted one has finished. */
   readonly #refused = (_reason: unknown, data: unknown): void => {
-    const reply = data instanceof NetworkReply ? data : (data as Exchange).reply;
+    const reply = data instanceof NetworkReply ? data : (data as { reply: NetworkReply }).reply;
     if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
   };
 
@@ -767,17 +758,20 @@ export class ManagerCore implements PipelineSettings {
       return reply;
     }
     this.#running.add(reply);
-    // A request made here gives its URL (it was parsed for it, and nothing else holds it).
-    const url = input instanceof NetworkRequest && init === undefined
-      ? new URL(request.url.href)
-      : takeUrl(request);
-    // A request made here from a URL alone has no headers to copy (none are made until read);
-    // without a body either, its exchange is made when it is sent (after it waited, if it does).
-    const headers = typeof input !== "string" && !(input instanceof URL) ||
-        init?.headers !== undefined
-      ? new Headers(request.headers)
+    // A request made here gives its URL (it was parsed for it, and nothing else holds it). A
+    // caller's request is copied during the call (the caller may change it once the call
+    // returned): in its exchange, or in what it waits with.
+    const callers = input instanceof NetworkRequest && init === undefined;
+    const url = callers ? request.url : takeUrl(request);
+    // From a URL alone there are no headers to copy (none are made until read); those of a
+    // request made here are copied when its exchange is made, which for a request without a
+    // body is when it is sent (after it waited, if it does).
+    const headers: FirstHeaders = callers
+      ? "caller"
+      : input instanceof NetworkRequest || init?.headers !== undefined
+      ? "own"
       : undefined;
-    const exchange = headers !== undefined || requestBody !== null
+    const exchange = requestBody !== null
       ? firstExchange(reply, url, headers, requestBody)
       : undefined;
     // A one-shot body the reply never sends (aborted while it waited, refused, answered by a
@@ -785,8 +779,8 @@ export class ManagerCore implements PipelineSettings {
     if (requestBody !== null && !requestBody.replayable) {
       void reply.finished.then(() => requestBody.discard());
     }
-    if (!this.#enqueue(reply, url, exchange)) {
-      startReply(reply, this.#currentPipeline(), exchange ?? firstExchange(reply, url));
+    if (!this.#enqueue(reply, url, exchange, headers)) {
+      startReply(reply, this.#currentPipeline(), exchange ?? firstExchange(reply, url, headers));
     }
     if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);

@@ -21,6 +21,31 @@ export function storeGot(value: unknown, kind: string): string {
   return `, got ${describe(value)}`;
 }
 
+/**
+ * Checks a store option: `null` (off) or an object with the store's `method`. `type` is what it
+ * must be, with its article (`a NetworkCache`), and `kind` ends the stores' names (see
+ * {@linkcode storeGot}).
+ *
+ * @returns The value, checked.
+ * @throws {TypeError} Naming the option, what it must be and what it got.
+ */
+export function checkStore<T>(
+  what: string,
+  name: string,
+  value: T,
+  method: string,
+  type: string,
+  kind: string,
+): T {
+  if (
+    value !== null &&
+    (typeof value !== "object" || typeof (value as Record<string, unknown>)[method] !== "function")
+  ) {
+    throw new TypeError(`${what}: '${name}' must be ${type} or null${storeGot(value, kind)}`);
+  }
+  return value;
+}
+
 /** The names of the manager's options (the type says every one is here). */
 export const MANAGER_OPTIONS: readonly string[] = Object.keys(
   {
