@@ -561,8 +561,8 @@ export class NetworkRequest {
     field("url", (request) => request.#url ??= new URL(request.#href!), (request, value: URL) => {
       request.#url = value;
     });
-    // Kept for a waiting request's first exchange (only a request whose URL was taken keeps any):
-    // a copy of them.
+    // A request waiting with headers kept for its first exchange (only one whose URL the manager
+    // took may) makes a copy of them.
     const made = (request: NetworkRequest) =>
       request.#href === undefined ? new Headers() : new Headers(KEPT.get(request));
     field("headers", (request) => request.#headers ??= made(request), (request, value) => {

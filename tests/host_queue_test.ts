@@ -792,6 +792,11 @@ Deno.test("a request with headers of its own waits for its slot without its exch
       const untouched = make(manager, "/untouched");
       const events = [changed, moved, aborted, untouched].map(({ reply }) => heard(reply));
       assert.equal(manager.queue.waiting("http://queue.test"), 4);
+      // Shown with its headers while it waits.
+      assert.match(
+        Deno.inspect(untouched.reply.request),
+        /headers: Headers { accept: "text\/plain", "x-a": "1" }/,
+      );
       changed.change();
       moved.change();
       aborted.reply.abort();

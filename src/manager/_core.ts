@@ -671,7 +671,15 @@ export class ManagerCore implements PipelineSettings {
       return true;
     }
     const waits = exchange === undefined
-      ? parkWithoutExchange(this.#queue, key, reply, url, headers, this.#grants, this.#refused)
+      ? parkWithoutExchange(
+        this.#queue,
+        key,
+        reply,
+        url,
+        headers,
+        this.#grants ??= new WaitingGrants(this.#granted),
+        this.#refused,
+      )
       : parkInQueue(
         this.#queue,
         key,
@@ -699,8 +707,8 @@ export class ManagerCore implements PipelineSettings {
     sendParked(exchange.reply, this.#currentPipeline(), exchange);
   };
 
-  /** The same for a request that waited without an exchange: its first is made now. */
-  readonly #grants = new WaitingGrants(this.#granted);
+  /** The same for a request that waited without an exchange (made when one first waits). */
+  #grants: WaitingGrants | undefined;
 
   /** The queue closed on a waiting request (the manager closes); an aborted one has finished. */
   readonly #refused = (_reason: unknown, data: unknown): void => {
@@ -758,14 +766,12 @@ export class ManagerCore implements PipelineSettings {
       return reply;
     }
     this.#running.add(reply);
-    // A request made here gives its URL (it was parsed for it, and nothing else holds it). A
-    // caller's request is copied during the call (the caller may change it once the call
-    // returned): in its exchange, or in what it waits with.
+    // A request made here gives its URL (parsed for it, and nothing else holds it); a caller's
+    // request is copied during the call (it may be changed once the call returned), into its
+    // exchange or what it waits with. A first exchange without a body is made when it is sent
+    // (after it waited, if it does). From a URL alone there are no headers to copy.
     const callers = input instanceof NetworkRequest && init === undefined;
     const url = callers ? request.url : takeUrl(request);
-    // From a URL alone there are no headers to copy (none are made until read); those of a
-    // request made here are copied when its exchange is made, which for a request without a
-    // body is when it is sent (after it waited, if it does).
     const headers: FirstHeaders = callers
       ? "caller"
       : input instanceof NetworkRequest || init?.headers !== undefined

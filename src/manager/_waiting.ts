@@ -31,8 +31,8 @@ type Granted = (release: () => void, exchange: Exchange) => void;
 
 /**
  * The queue's callbacks for requests that wait without an exchange: each makes the first
- * exchange as the request was at the call and hands it to `granted` (one set per manager, so
- * that no waiting request holds a closure).
+ * exchange as the request was at the call and hands it to `granted` (one set per manager, made
+ * when a request first waits, so that no waiting request holds a closure).
  */
 export class WaitingGrants {
   /** A request made from a URL alone: to the `href` its URL was taken with, with no headers. */
