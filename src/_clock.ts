@@ -16,9 +16,10 @@ export const systemClock: Clock = (): number => Date.now();
  *
  * @param what What failed, for the message (`Cannot open cache`).
  * @param clock The option's value.
+ * @param field The option's name in the message.
  * @throws {TypeError} When `clock` is neither a function nor `undefined`.
  */
-export function checkClock(what: string, clock: unknown): Clock {
-  checkFunction(what, "clock", clock);
+export function checkClock(what: string, clock: unknown, field = "clock"): Clock {
+  checkFunction(what, field, clock);
   return (clock as Clock | undefined) ?? systemClock;
 }

@@ -1,12 +1,15 @@
 /**
  * Which https origins speak HTTP/2, learned by offering `h2` in a TLS handshake (ALPN) once
- * per origin. Deno's `fetch` multiplexes concurrent requests to such an origin over one
- * connection, so the per-host queue need not hold them to the HTTP/1.1 connection limit.
+ * per origin and route: directly, or through the tunnel of an HTTP or SOCKS5 proxy. Deno's
+ * `fetch` multiplexes concurrent requests to such an origin over one connection (one tunnel
+ * through a proxy), so the per-host queue need not hold them to the HTTP/1.1 connection limit.
  *
  * @module
  */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
+import type { NetworkProxy } from "./proxy/network_proxy.ts";
+import { openTunnel, readExactly, tunnels } from "./proxy/_tunnel.ts";
 
 /**
  * The codes of a send that found no connection to the origin, or lost it: what was learned of
@@ -40,28 +43,17 @@ export const _RETRY_MS = 1000;
 /** The client's connection preface and an empty SETTINGS frame (RFC 9113, section 3.4). */
 const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
 
-/** Reads exactly `size` bytes from `conn`, or `undefined` when it ends first. */
-export async function _readFull(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
-  const bytes = new Uint8Array(size);
-  for (let at = 0; at < size;) {
-    const n = await conn.read(bytes.subarray(at));
-    if (n === null) return undefined;
-    at += n;
-  }
-  return bytes;
-}
-
 /**
  * The SETTINGS_MAX_CONCURRENT_STREAMS of the HTTP/2 server on `conn` (its first frame is its
  * SETTINGS, sent once it has the client's preface), or `Infinity` when it sets none.
  */
 async function maxStreams(conn: Deno.Conn): Promise<number> {
   await conn.write(PREFACE);
-  const head = await _readFull(conn, 9);
+  const head = await readExactly(conn, 9);
   // A frame that is no SETTINGS, or one larger than the smallest frame size: nothing learned.
   if (head === undefined || head[3] !== 0x4) return Infinity;
   const length = (head[0]! << 16) | (head[1]! << 8) | head[2]!;
-  const payload = length <= 16_384 ? await _readFull(conn, length) : undefined;
+  const payload = length <= 16_384 ? await readExactly(conn, length) : undefined;
   if (payload === undefined) return Infinity;
   const view = new DataView(payload.buffer);
   let streams = Infinity;
@@ -72,10 +64,35 @@ async function maxStreams(conn: Deno.Conn): Promise<number> {
 }
 
 /**
- * Opens a TLS connection offering `h2` and `http/1.1` (ALPN), or resolves with `undefined` when
- * `signal` aborts first. Without a client certificate the TCP connect itself is given up on abort
- * (an address that never answers holds nothing); `Deno.connectTls`, which alone presents one,
- * cannot be aborted, so its connection is closed when it comes.
+ * The key an https origin's answer is kept under: the queue's key of the origin (`https://host:port`)
+ * reached directly, with the proxy's type and URL added when reached through one, so that what
+ * an origin said on one route is never read for another.
+ *
+ * @param key The queue's key of the origin.
+ * @param proxy The proxy its requests go through, if any.
+ */
+export function _http2Key(key: string, proxy: NetworkProxy | undefined): string {
+  return proxy === undefined ? key : `${key} via ${proxy.type} ${proxy.url}`;
+}
+
+/**
+ * Whether the origin can be asked through `proxy` (directly when `undefined`): through an HTTP or
+ * SOCKS5 proxy's tunnel without a client certificate (`Deno.startTls`, which alone runs over a
+ * tunnel, presents none), not through an `https` proxy (TLS inside TLS).
+ */
+export function _askable(
+  proxy: NetworkProxy | undefined,
+  clientCertificate: { cert: string; key: string } | undefined,
+): boolean {
+  return proxy === undefined || (tunnels(proxy) && clientCertificate === undefined);
+}
+
+/**
+ * Opens a TLS connection offering `h2` and `http/1.1` (ALPN), directly or through the tunnel of
+ * `proxy`, or resolves with `undefined` when `signal` aborts first. Without a client certificate
+ * the TCP connect itself is given up on abort (an address that never answers holds nothing);
+ * `Deno.connectTls`, which alone presents one, cannot be aborted, so its connection is closed
+ * when it comes.
  */
 async function connectAlpn(
   hostname: string,
@@ -83,11 +100,14 @@ async function connectAlpn(
   caCerts: readonly string[],
   clientCertificate: { cert: string; key: string } | undefined,
   signal: AbortSignal | undefined,
+  proxy: NetworkProxy | undefined,
 ): Promise<Deno.TlsConn | undefined> {
   const trusted = caCerts.length > 0 ? [...caCerts] : undefined;
   const alpnProtocols = ["h2", "http/1.1"];
   if (clientCertificate === undefined) {
-    const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
+    const tcp = proxy === undefined
+      ? await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) })
+      : await openTunnel(proxy, hostname, port, signal);
     if (signal?.aborted) {
       tcp.close();
       return undefined;
@@ -128,12 +148,13 @@ async function connectAlpn(
 }
 
 /**
- * Asks `hostname:port` in a TLS handshake which protocol it picks between `h2` and
- * `http/1.1`. Resolves with the protocol, `null` when the handshake picks none, or `undefined`
- * when it fails or `signal` aborts (the connection is closed then, the connect or handshake left
- * unfinished). With `onStreams`, an `h2` origin is asked for its SETTINGS too, and `onStreams` is
- * given its SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did
- * not come).
+ * Asks `hostname:port` (unbracketed) in a TLS handshake which protocol it picks between `h2` and
+ * `http/1.1`, directly or through the tunnel of `proxy` (made with its credentials). Resolves
+ * with the protocol, `null` when the handshake picks none, or `undefined` when it fails,
+ * `signal` aborts (the connection is closed then, the connect or handshake left unfinished), or
+ * the origin cannot be asked through `proxy` ({@linkcode _askable}). With `onStreams`, an `h2`
+ * origin is asked for its SETTINGS too, and `onStreams` is given its
+ * SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did not come).
  */
 export async function _negotiatedProtocol(
   hostname: string,
@@ -142,7 +163,9 @@ export async function _negotiatedProtocol(
   clientCertificate?: { cert: string; key: string },
   signal?: AbortSignal,
   onStreams?: (streams: number) => void,
+  proxy?: NetworkProxy,
 ): Promise<string | null | undefined> {
+  if (!_askable(proxy, clientCertificate)) return undefined;
   let conn: Deno.TlsConn | undefined;
   let closed = false;
   const close = () => {
@@ -157,7 +180,7 @@ export async function _negotiatedProtocol(
   signal?.addEventListener("abort", close);
   try {
     if (signal?.aborted) return undefined;
-    conn = await connectAlpn(hostname, port, caCerts, clientCertificate, signal);
+    conn = await connectAlpn(hostname, port, caCerts, clientCertificate, signal, proxy);
     if (conn === undefined || signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
     if (alpnProtocol === "h2" && onStreams !== undefined && !signal?.aborted) {
@@ -175,7 +198,8 @@ export async function _negotiatedProtocol(
 /**
  * The origins known to speak HTTP/2, and how many streams each allows. {@linkcode _Http2Origins.learn}
  * starts one handshake per unknown origin and calls `onHttp2` with its key when the answer is
- * `h2` (or the streams it allows changed).
+ * `h2` (or the streams it allows changed). An origin is kept under the key it is asked with: one
+ * for each route it is reached on ({@linkcode _http2Key}).
  */
 export class _Http2Origins {
   /** Per origin: whether it speaks HTTP/2, or when asking it failed (`performance.now()`). */
@@ -183,7 +207,7 @@ export class _Http2Origins {
   readonly #probes = new Set<Promise<unknown>>();
   /** The handshake under way for each origin being asked. */
   readonly #asking = new Map<string, Promise<boolean | undefined>>();
-  readonly #onHttp2: (key: string) => void;
+  readonly #onHttp2: (key: string, url: URL) => void;
   readonly #recheckMs: number;
   /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
   readonly #answeredAt = new Map<string, number>();
@@ -195,15 +219,16 @@ export class _Http2Origins {
   #controller: AbortController | undefined;
 
   /**
-   * @param onHttp2 Called with the origin's key when an origin turns out to speak HTTP/2.
+   * @param onHttp2 Called with the origin's key, and the URL it was asked with, when an origin
+   * turns out to speak HTTP/2.
    * @param recheckMs How long an `h2` answer holds ({@linkcode _RECHECK_MS}).
    */
-  constructor(onHttp2: (key: string) => void, recheckMs = _RECHECK_MS) {
+  constructor(onHttp2: (key: string, url: URL) => void, recheckMs = _RECHECK_MS) {
     this.#onHttp2 = onHttp2;
     this.#recheckMs = recheckMs;
   }
 
-  /** Whether the origin (`https://host:port` as the queue keys it) is known to speak HTTP/2. */
+  /** Whether the origin (its key on its route, {@linkcode _http2Key}) is known to speak HTTP/2. */
   speaks(key: string): boolean {
     return this.#known.get(key) === true;
   }
@@ -249,13 +274,16 @@ export class _Http2Origins {
 
   /**
    * Finds out, once, whether the https origin of `url` speaks HTTP/2 (or again, when `again`:
-   * the origin keeps what it said until the new answer).
+   * the origin keeps what it said until the new answer). Through `proxy`, the handshake goes
+   * through its tunnel; an origin that cannot be asked through it ({@linkcode _askable}) is
+   * taken as speaking HTTP/1.1, without a handshake.
    *
-   * @param key The queue's key of the origin.
+   * @param key The key of the origin on its route ({@linkcode _http2Key}).
    * @param url A URL of the origin.
    * @param caCerts Extra CA certificates to trust.
    * @param clientCertificate The TLS client certificate presented to the origin, if any.
    * @param again Asks an origin known to speak HTTP/2 again ({@linkcode stale}).
+   * @param proxy The proxy the origin is reached through, if any.
    */
   learn(
     key: string,
@@ -263,6 +291,7 @@ export class _Http2Origins {
     caCerts: readonly string[],
     clientCertificate?: { cert: string; key: string },
     again = false,
+    proxy?: NetworkProxy,
   ): void {
     if (url.protocol !== "https:") return;
     if (again) {
@@ -272,6 +301,7 @@ export class _Http2Origins {
     } else {
       if (this.asked(key)) return;
       this.#known.set(key, false);
+      if (!_askable(proxy, clientCertificate)) return;
     }
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = url.port === "" ? 443 : Number(url.port);
@@ -287,6 +317,7 @@ export class _Http2Origins {
       clientCertificate,
       AbortSignal.any([signal, late.signal]),
       (allowed) => streams = allowed,
+      proxy,
     ).then((protocol) => {
       clearTimeout(timer);
       this.#probes.delete(probe);
@@ -304,7 +335,7 @@ export class _Http2Origins {
       const changed = this.#setStreams(key, streams);
       if (this.#known.get(key) === true && !changed) return true;
       this.#known.set(key, true);
-      this.#onHttp2(key);
+      this.#onHttp2(key, url);
       return true;
     });
     this.#probes.add(probe);
@@ -315,7 +346,7 @@ export class _Http2Origins {
    * Whether the origin speaks HTTP/2, once the handshake that asks it (if one is under way) has
    * settled: `undefined` when it was not asked, or its handshake failed or was stopped.
    *
-   * @param key The queue's key of the origin.
+   * @param key The key of the origin on its route ({@linkcode _http2Key}).
    */
   answer(key: string): Promise<boolean | undefined> {
     const known = this.#known.get(key);
@@ -328,7 +359,7 @@ export class _Http2Origins {
    * requests are held to the HTTP/1.1 limit again until it is asked anew (the origin may have come
    * back speaking HTTP/1.1 only).
    *
-   * @param key The queue's key of the origin.
+   * @param key The key of the origin on its route ({@linkcode _http2Key}).
    * @param error What the request failed with.
    */
   lost(key: string, error: unknown): void {

@@ -20,6 +20,7 @@ import { MemoryCookieJar } from "./cookies/memory_cookie_jar.ts";
 import { KvHstsStore } from "./hsts/kv_hsts_store.ts";
 import { NetworkAccessManager, type NetworkAccessManagerOptions } from "./manager.ts";
 import { _CLIENT_KEEPER, _ClientKeeper } from "./_proxy_client.ts";
+import { checkManagerOptions } from "./manager/_options.ts";
 
 /**
  * Makes managers (Qt's `QQmlNetworkAccessManagerFactory`). A host that needs managers — a
@@ -323,26 +324,6 @@ function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void
   }
 }
 
-/**
- * A manager made with the managers' options (and no cookie jar), to check them now, not at the
- * first create(): closed at once. Its error names the option as the factory's, `manager.<name>`.
- */
-function checkManagerOptions(options: NetworkAccessManagerOptions): NetworkAccessManager {
-  let checked: NetworkAccessManager;
-  try {
-    checked = new NetworkAccessManager({ ...options, cookieJar: null });
-  } catch (error) {
-    const prefix = "Cannot create manager: ";
-    if (!(error instanceof Error) || !error.message.startsWith(prefix)) throw error;
-    // The first quoted name is the option (`'timeout' must be`, `unknown option 'timout'`).
-    const message = `${WHAT}: ${error.message.slice(prefix.length)}`.replace("'", "'manager.")
-      .replace("; did you mean '", "; did you mean 'manager.");
-    throw new (error instanceof RangeError ? RangeError : TypeError)(message, { cause: error });
-  }
-  void checked.close();
-  return checked;
-}
-
 function storeOptions<T extends object>(value: boolean | T | undefined, on: boolean): T | null {
   if (value === undefined) return on ? {} as T : null;
   if (value === false) return null;
@@ -448,12 +429,13 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       }
     }
     if (Array.isArray(manager.layers)) manager.layers = [...manager.layers];
+    // Fail now, not on the first create(), when a manager option is invalid: the checks of the
+    // manager's constructor, naming the option as the factory's (`manager.<name>`).
+    const checked = checkManagerOptions(WHAT, manager, "manager");
     this.#managerOptions = { ...manager, clock: options.clock };
-    // Fail now, not on the first create(), when a manager option is invalid.
-    const checked = checkManagerOptions(this.#managerOptions);
     // The checked copies: a later change to the objects given reaches no manager.
-    if (manager.retry !== undefined) this.#managerOptions.retry = checked.retry;
-    if (manager.caCerts !== undefined) this.#managerOptions.caCerts = [...checked.caCerts];
+    if (checked.retry !== undefined) this.#managerOptions.retry = checked.retry;
+    if (checked.caCerts !== undefined) this.#managerOptions.caCerts = [...checked.caCerts];
     this.#options = { ...options };
   }
 

@@ -85,8 +85,9 @@ export interface NetworkAccessManagerOptions {
   timeout?: number;
   /**
    * Requests in flight at once per scheme, host and port; the rest wait in priority order.
-   * An https origin reached without a proxy that speaks HTTP/2 (asked once by ALPN, when a
-   * request first has to wait for it) takes up to 100, over one connection.
+   * An https origin that speaks HTTP/2, reached directly or through an HTTP or SOCKS5 proxy
+   * (asked once by ALPN on that route, when a request first has to wait for it), takes up to
+   * 100, over one connection.
    * @default {6}
    */
   maxConnectionsPerHost?: number;

@@ -185,8 +185,9 @@ export function checkedRetry<T extends RetryOptions | number | boolean | undefin
   what: string,
   value: T,
   required = false,
+  field = "retry",
 ): T {
-  checkRetry(what, value, required);
+  checkRetry(what, value, required, field);
   if (typeof value !== "object" || value === null) return value;
   const copy: RetryOptions = { ...value };
   if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
@@ -199,48 +200,54 @@ export function checkedRetry<T extends RetryOptions | number | boolean | undefin
 
 /**
  * Checks a `retry` value (`boolean`, a limit, or {@linkcode RetryOptions}; `undefined` too,
- * unless `required`); the message starts with `what` and names the field.
+ * unless `required`); the message starts with `what` and names the option `field` (`retry`, or
+ * the path to it: `manager.retry`).
  */
-export function checkRetry(what: string, value: unknown, required = false): void {
+export function checkRetry(
+  what: string,
+  value: unknown,
+  required = false,
+  field = "retry",
+): void {
   if ((value === undefined && !required) || typeof value === "boolean") return;
-  if (typeof value === "number") return checkCount(what, "retry", value);
+  if (typeof value === "number") return checkCount(what, field, value);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError(
-      `${what}: 'retry' must be a boolean, a number or an object, got ${describe(value)}`,
+      `${what}: '${field}' must be a boolean, a number or an object, got ${describe(value)}`,
     );
   }
   const options = value as RetryOptions;
-  checkKeys(what, options, RETRY_OPTIONS, "retry");
-  checkCount(what, "retry.limit", options.limit);
+  checkKeys(what, options, RETRY_OPTIONS, field);
+  checkCount(what, `${field}.limit`, options.limit);
   // 0 is no wait, not retries off (that is `retry: false`).
   const noWait = "use 0 to retry without waiting, or retry: false for no retries";
-  checkTimer(what, "retry.delay", options.delay, noWait);
-  checkTimer(what, "retry.backoffLimit", options.backoffLimit, noWait);
+  checkTimer(what, `${field}.delay`, options.delay, noWait);
+  checkTimer(what, `${field}.backoffLimit`, options.backoffLimit, noWait);
   checkTimer(
     what,
-    "retry.maxRetryAfter",
+    `${field}.maxRetryAfter`,
     options.maxRetryAfter,
     "with 0 any Retry-After wait fails the reply at once",
   );
-  checkInteger(what, "retry.maxRetryTime", options.maxRetryTime, 0);
-  checkList(what, "retry.methods", options.methods, isToken, "HTTP methods");
+  checkInteger(what, `${field}.maxRetryTime`, options.maxRetryTime, 0);
+  checkList(what, `${field}.methods`, options.methods, isToken, "HTTP methods");
   checkList(
     what,
-    "retry.statusCodes",
+    `${field}.statusCodes`,
     options.statusCodes,
     isStatus,
     "HTTP statuses (100-599)",
     true,
   );
-  checkList(what, "retry.errorCodes", options.errorCodes, isCode, "NetworkError codes", true);
+  checkList(what, `${field}.errorCodes`, options.errorCodes, isCode, "NetworkError codes", true);
   if (options.jitter !== undefined && typeof options.jitter !== "boolean") {
     throw new TypeError(
-      `${what}: 'retry.jitter' must be a boolean, got ${describe(options.jitter)}`,
+      `${what}: '${field}.jitter' must be a boolean, got ${describe(options.jitter)}`,
     );
   }
   if (options.sleep !== undefined && typeof options.sleep !== "function") {
     throw new TypeError(
-      `${what}: 'retry.sleep' must be a function, got ${describe(options.sleep)}`,
+      `${what}: '${field}.sleep' must be a function, got ${describe(options.sleep)}`,
     );
   }
 }

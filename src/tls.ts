@@ -53,19 +53,21 @@ const READABLE_KEPT = 64;
  * not PEM (a file's path given instead of its text) would be skipped without a word, and one
  * whose PEM does not decode would fail every request, http ones too.
  *
+ * `field` names the option in the message.
+ *
  * @returns A frozen copy.
  */
-export function checkCaCerts(what: string, value: unknown): readonly string[] {
+export function checkCaCerts(what: string, value: unknown, field = "caCerts"): readonly string[] {
   if (!Array.isArray(value)) {
     throw new TypeError(
-      `${what}: 'caCerts' must be an array of PEM certificates, got ${describe(value)}`,
+      `${what}: '${field}' must be an array of PEM certificates, got ${describe(value)}`,
     );
   }
   const certs = [...value];
   certs.forEach((cert, i) => {
     if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
       throw new TypeError(
-        `${what}: 'caCerts[${i}]' must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."; ` +
+        `${what}: '${field}[${i}]' must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."; ` +
           `the text of a file, not its path), got ${shown(cert)}`,
       );
     }
@@ -87,7 +89,7 @@ export function checkCaCerts(what: string, value: unknown): readonly string[] {
         const why = unreadable([certs[i]]);
         if (why !== undefined) {
           throw new TypeError(
-            `${what}: 'caCerts[${i}]' is not a certificate Deno can read (${why})`,
+            `${what}: '${field}[${i}]' is not a certificate Deno can read (${why})`,
           );
         }
       }
@@ -120,16 +122,18 @@ export function checkClientCertificate(
   return { cert, key };
 }
 
-/** Checks the per-origin client certificates; returns them keyed by normalized origin. */
+/**
+ * Checks the per-origin client certificates (the option `field`); returns them keyed by
+ * normalized origin.
+ */
 export function checkClientCertificates(
   what: string,
   value: unknown,
+  field = "clientCertificates",
 ): Map<string, ClientCertificate> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TypeError(
-      `${what}: 'clientCertificates' must be an object of origins to { cert, key }, got ${
-        shown(value)
-      }`,
+      `${what}: '${field}' must be an object of origins to { cert, key }, got ${shown(value)}`,
     );
   }
   const out = new Map<string, ClientCertificate>();
@@ -139,17 +143,17 @@ export function checkClientCertificates(
       url = new URL(origin);
     } catch {
       throw new TypeError(
-        `${what}: 'clientCertificates' keys must be https origins, got ${shown(origin)}`,
+        `${what}: '${field}' keys must be https origins, got ${shown(origin)}`,
       );
     }
     if (url.protocol !== "https:") {
       throw new TypeError(
-        `${what}: 'clientCertificates' keys must be https origins, got ${shown(origin)}`,
+        `${what}: '${field}' keys must be https origins, got ${shown(origin)}`,
       );
     }
     out.set(
       url.origin,
-      checkClientCertificate(what, `clientCertificates[${JSON.stringify(origin)}]`, certificate),
+      checkClientCertificate(what, `${field}[${JSON.stringify(origin)}]`, certificate),
     );
   }
   return out;

@@ -122,35 +122,6 @@ Deno.test("NetworkAccessManager asks an https origin for HTTP/2 again once it is
   assert.equal(server.peak, 12, "all twelve were in flight at once");
 });
 
-for (const protocol of ["http", "socks5", "factory"] as const) {
-  Deno.test(
-    `NetworkAccessManager holds an HTTP/2 origin learned directly to maxConnectionsPerHost once ${
-      { http: "an HTTP proxy", socks5: "a SOCKS5 proxy", factory: "a proxyFactory" }[protocol]
-    } is set`,
-    async () => {
-      await using proxy = startProxyServer({ protocol: protocol === "socks5" ? "socks5" : "http" });
-      await using manager = new NetworkAccessManager({
-        caCerts: [certs.caCert],
-        maxConnectionsPerHost: 2,
-      });
-      await using server = holdingServer(12, 300);
-      const direct = Array.from({ length: 12 }, () => manager.get(server.url));
-      await Promise.all(direct.map((reply) => reply.finished));
-      assert.equal(server.peak, 12, "learned directly");
-      server.resetPeak();
-      if (protocol === "factory") manager.proxyFactory = () => [{ type: "none" }];
-      else manager.proxy = { type: protocol, url: proxy.url };
-      const replies = Array.from({ length: 6 }, () => manager.get(server.url));
-      await Promise.all(replies.map((reply) => reply.finished));
-      for (const reply of replies) {
-        assert.equal(reply.error, NetworkError.NoError, reply.errorString);
-      }
-      assert.equal(server.peak, 2);
-      if (protocol !== "factory") assert.ok(proxy.log.length > 0, "sent through the proxy");
-    },
-  );
-}
-
 /**
  * Has `manager` (held to 2 per host) learn that a loopback origin speaks HTTP/2, with 12 requests
  * in flight at once, then restarts that origin on its port speaking HTTP/1.1 only.

@@ -7,12 +7,12 @@
 
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { runCli } from "./_helpers/cli.ts";
+import { type CliOptions, runCli } from "./_helpers/cli.ts";
 import { certs } from "./_helpers/h2_servers.ts";
 import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
 
 /** An HTTP/2 origin on loopback that counts its TLS connections and those that carried a request. */
-async function h2Origin() {
+async function h2Origin(headers: http2.OutgoingHttpHeaders = {}) {
   const server = http2.createSecureServer({ cert: certs.cert, key: certs.key });
   let connections = 0;
   const used = new Set<http2.Http2Session>();
@@ -20,7 +20,7 @@ async function h2Origin() {
   server.on("stream", (stream) => {
     stream.on("error", () => {});
     used.add(stream.session!);
-    stream.respond({ ":status": 200 });
+    stream.respond({ ":status": 200, ...headers });
     stream.end("over h2\n");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -43,11 +43,11 @@ async function h2Origin() {
 }
 
 /** Runs the command line with `--cacert` trusting the test certificates. */
-async function runTrusting(args: string[], env?: Record<string, string>) {
+async function runTrusting(args: string[], options: CliOptions = {}) {
   const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
   try {
     await Deno.writeTextFile(`${dir}/ca.pem`, certs.caCert + TEST_CA_CERT);
-    return await runCli(["--cacert", `${dir}/ca.pem`, ...args], env ? { env } : {});
+    return await runCli(["--cacert", `${dir}/ca.pem`, ...args], options);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -152,7 +152,7 @@ Deno.test("cli: the version of an origin reached through the environment's proxy
     await t.step(name, async () => {
       const connections = origin.connections;
       const tunnels = proxy?.log.length ?? 0;
-      const { code, out, err } = await runTrusting(["-i", origin.url], env);
+      const { code, out, err } = await runTrusting(["-i", origin.url], { env });
       assert.equal(code, 0, err);
       assert.match(out, /^HTTP\/2 200 \r\n/);
       // Every connection the origin took came through the proxy: none went around it.
@@ -160,6 +160,46 @@ Deno.test("cli: the version of an origin reached through the environment's proxy
       assert.equal(origin.connections - connections, proxy === null ? 2 : through, out);
       if (proxy !== null) assert.equal(through, 2);
     });
+  }
+});
+
+Deno.test("cli: --offline does not know the version of an https response from the cache: HTTP/?", async (t) => {
+  const cached = { "cache-control": "max-age=600" };
+  await using origin = await h2Origin(cached);
+  await using plain = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("over http/1.1\n", { headers: cached }),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  const state = `${dir}/state.sqlite3`;
+  const written = ["-i", "-w", "%{http_version}"];
+  try {
+    await t.step(
+      "https: stored with the version the origin spoke, which the cache keeps not",
+      async () => {
+        const online = await runTrusting([...written, origin.url], { state });
+        assert.equal(online.code, 0, online.err);
+        assert.match(online.out, /^HTTP\/2 200 \r\n(.+\r\n)*\r\nover h2\n2$/);
+        const connections = origin.connections;
+        const offline = await runTrusting(["--offline", "-v", ...written, origin.url], { state });
+        assert.equal(offline.code, 0, offline.err);
+        assert.match(offline.out, /^HTTP\/\? 200 OK\r\n(.+\r\n)*\r\nover h2\n0$/);
+        assert.match(offline.err, /\* cache: hit, served from the cache with the network off/);
+        assert.equal(origin.connections, connections, "nothing asked");
+      },
+    );
+    await t.step("http: HTTP/1.1, as every http response", async () => {
+      const url = `http://127.0.0.1:${plain.addr.port}/`;
+      const online = await runCli([...written, url], { state });
+      assert.equal(online.code, 0, online.err);
+      const offline = await runCli(["--offline", ...written, url], { state });
+      assert.equal(offline.code, 0, offline.err);
+      for (const { out } of [online, offline]) {
+        assert.match(out, /^HTTP\/1\.1 200 OK\r\n(.+\r\n)*\r\nover http\/1\.1\n1\.1$/);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

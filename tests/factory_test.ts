@@ -10,6 +10,7 @@ import {
   type NetworkAccessManagerOptions,
   NetworkError,
 } from "../mod.ts";
+import { MANAGER_OPTIONS } from "../src/manager/_options.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
 
@@ -572,4 +573,129 @@ Deno.test("KvNetworkAccessManagerFactory checks the managers' options when it is
     message: "Cannot create manager: 'options' must be an object, got an array",
   });
   assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("KvNetworkAccessManagerFactory refuses every manager option the constructor refuses, with its message under 'manager.'", async (t) => {
+  const fn = () => {};
+  const pem = "-----BEGIN CERTIFICATE-----";
+  /** Values of every kind, then values each option takes in part (a bad field within). */
+  const any: unknown[] = [null, NaN, -1, -2, 0, 1.5, Infinity, 2 ** 31, "x", "", {}, [], [1], fn];
+  any.push(true, false, 10n, new Map(), Promise.resolve());
+  const within: Record<string, unknown[]> = {
+    layers: [[fn, 1], [null]],
+    proxy: [
+      { type: "bad" },
+      { type: "http" },
+      { type: "http", url: "h:0" },
+      { type: "http", url: "http://h:1/path" },
+      { type: "http", url: "h:1", username: 1 },
+      { type: "http", url: "h:1", password: "p" },
+      { type: "http", url: "h:1", username: "a:b" },
+    ],
+    caCerts: [["x"], [`${pem}\nnot base64\n-----END CERTIFICATE-----`]],
+    clientCertificate: [{ cert: "x", key: "y" }, { cert: pem, key: "y" }],
+    clientCertificates: [
+      { "http://a": {} },
+      { "https://a": 1 },
+      { "https://a": { cert: pem, key: "k" } },
+    ],
+    retry: [
+      { limit: -1 },
+      { limt: 1 },
+      { zzzzzz: 1 },
+      { delay: 2 ** 31 },
+      { methods: ["G T"] },
+      { statusCodes: [700] },
+      { errorCodes: [12345] },
+      { jitter: 1 },
+      { sleep: 1 },
+    ],
+  };
+  // The stores and the clock are the factory's own options, refused under the manager's.
+  const own = ["cache", "cookieJar", "hstsStore", "clock"];
+  const names = MANAGER_OPTIONS.filter((name) => !own.includes(name));
+  let refused = 0;
+  for (const name of names) {
+    await t.step(name, async () => {
+      for (const value of [...any, ...within[name] ?? []]) {
+        const shown = `${name}: ${Deno.inspect(value, { depth: 4 })}`;
+        let made: Error | undefined;
+        try {
+          await new NetworkAccessManager({ [name]: value }).close();
+        } catch (error) {
+          made = error as Error;
+        }
+        let factoryError: Error | undefined;
+        try {
+          await new KvNetworkAccessManagerFactory({ manager: { [name]: value } }).close();
+        } catch (error) {
+          factoryError = error as Error;
+        }
+        if (made === undefined) {
+          assert.equal(factoryError, undefined, `${shown}: taken by both`);
+          continue;
+        }
+        refused++;
+        assert.ok(factoryError, `${shown}: refused by the factory too`);
+        assert.equal(factoryError.name, made.name, `${shown}: the same error class`);
+        const prefix = "Cannot create manager: ";
+        assert.match(made.message, new RegExp(`^${prefix}(unknown option )?'${name}\\b`));
+        assert.equal(
+          factoryError.message,
+          `Cannot create manager factory: ${made.message.slice(prefix.length)}`
+            .replaceAll(`'${name}`, `'manager.${name}`),
+          `${shown}: the same message, each option under 'manager.'`,
+        );
+      }
+    });
+  }
+  assert.ok(refused > 300, `${refused} values refused`);
+  await t.step("unknown options", () => {
+    for (const [key, close] of [["timout", "timeout"], ["Retry", "retry"], ["zzzzzz", undefined]]) {
+      const hint = close === undefined
+        ? `; the options are ${MANAGER_OPTIONS.map((name) => `'${name}'`).join(", ")}`
+        : `; did you mean '${close}'?`;
+      assert.throws(() => new NetworkAccessManager({ [key!]: 1 }), {
+        name: "TypeError",
+        message: `Cannot create manager: unknown option '${key}'${hint}`,
+      });
+      assert.throws(() => new KvNetworkAccessManagerFactory({ manager: { [key!]: 1 } as never }), {
+        name: "TypeError",
+        message: `Cannot create manager factory: unknown option 'manager.${key}'${
+          hint.replace("did you mean '", "did you mean 'manager.")
+        }`,
+      });
+    }
+  });
+});
+
+Deno.test("KvNetworkAccessManagerFactory checks the managers' options without making a manager: no permission is queried", async () => {
+  const querySync = Deno.permissions.querySync;
+  const query = Deno.permissions.query;
+  const asked: string[] = [];
+  Deno.permissions.querySync = (descriptor) => {
+    asked.push(descriptor.name);
+    return querySync.call(Deno.permissions, descriptor);
+  };
+  Deno.permissions.query = (descriptor) => {
+    asked.push(descriptor.name);
+    return query.call(Deno.permissions, descriptor);
+  };
+  try {
+    const factory = new KvNetworkAccessManagerFactory({
+      path: ":memory:",
+      manager: { retry: { limit: 2 }, maxRedirects: 3, networkAccessible: true },
+    });
+    assert.deepEqual(asked, [], "no permission queried while the factory is made");
+    await factory.ready;
+    assert.deepEqual(asked, [], "nor while its stores open");
+    // A manager it makes does query the `net` permission (it reports network accessibility).
+    await using manager = factory.create();
+    assert.deepEqual(asked, ["net"]);
+    assert.equal(manager.maxRedirects, 3);
+    await factory.close();
+  } finally {
+    Deno.permissions.querySync = querySync;
+    Deno.permissions.query = query;
+  }
 });

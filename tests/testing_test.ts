@@ -266,6 +266,55 @@ Deno.test("MockTransport validates routes with messages naming the field", () =>
   assert.equal(mock.calls, 0);
 });
 
+Deno.test("MockTransport refuses a pattern that is no string, URLPattern or init object, which URLPattern would take as matching every URL", async (t) => {
+  const refused: [unknown, string][] = [
+    [null, "null"],
+    [undefined, "undefined"],
+    [[], "an array"],
+    [["/a"], "an array"],
+    [new Map(), "an instance of Map"],
+    [new Date(0), "an instance of Date"],
+    [5, "5"],
+    [true, "true"],
+    [() => {}, "a function"],
+    [Symbol("s"), "Symbol(s)"],
+  ];
+  for (const [pattern, shown] of refused) {
+    await t.step(shown, () => {
+      const message =
+        `Cannot add mock route: 'pattern' must be a valid URL pattern, got ${shown} ` +
+        "(a string, a URLPattern or its init object)";
+      const mock = new MockTransport();
+      assert.throws(() => mock.route("GET", pattern as never, "caught"), {
+        name: "TypeError",
+        message,
+      });
+      assert.throws(() => mock.fail("GET", pattern as never, NetworkError.ConnectionRefusedError), {
+        name: "TypeError",
+        message,
+      });
+    });
+  }
+  await t.step(
+    "an init object (a null-prototype one, a URL), and a URLPattern are taken",
+    async () => {
+      await using mocked = createMockManager();
+      mocked.mock
+        .route("GET", { hostname: "a.example" }, "a")
+        .route("GET", Object.assign(Object.create(null), { pathname: "/b" }), "b")
+        .route("GET", new URLPattern({ pathname: "/c" }), "c")
+        .route("GET", new URL("https://d.example/d"), "d");
+      assert.equal(await mocked.manager.get("https://a.example/x").text(), "a");
+      assert.equal(await mocked.manager.get("https://other.example/b").text(), "b");
+      assert.equal(await mocked.manager.get("https://other.example/c").text(), "c");
+      assert.equal(await mocked.manager.get("https://d.example/d").text(), "d");
+      const missed = mocked.manager.get("https://other.example/d");
+      await missed.finished;
+      assert.equal(missed.status, 404, "no route matches every URL");
+    },
+  );
+});
+
 Deno.test("RequestRecorder records method, URL, headers, body and hop of every exchange", async (t) => {
   await t.step("bodies of every kind, with the content type the transport would send", async () => {
     await using mocked = createMockManager();

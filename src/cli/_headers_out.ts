@@ -14,14 +14,16 @@
  * its own (to know how many requests it takes at once), and the version shares it. Through a
  * tunnel, a handshake of this run's own asks the origin through the same proxy, once per
  * origin and proxy; through an `https` proxy none can (TLS inside TLS), and the version is
- * unknown, printed `?` (as is one whose handshake failed). With the network off no handshake is
- * made, and the version shown is HTTP/1.1.
+ * unknown, printed `?` (as is one whose handshake failed). With the network off (`--offline`) no
+ * handshake is made: an https response comes from the cache, which keeps no HTTP version, and its
+ * version is unknown too; an http one is HTTP/1.1, as every http response is.
  *
  * @module
  */
 
 import type { NetworkProxy, NetworkReply } from "../../mod.ts";
-import { tunnelledProtocol } from "./_tunnel.ts";
+import { _negotiatedProtocol } from "../_http2.ts";
+import { unbracket } from "../_ip.ts";
 import type { Hop } from "./_verbose.ts";
 
 const encoder = new TextEncoder();
@@ -36,6 +38,11 @@ export const UNKNOWN_VERSION = "?";
 export interface VersionSources {
   /** Whether https origins may be asked at all (the network is on). */
   probe: boolean;
+  /**
+   * Whether the network is off (`--offline`): an https response then comes from the cache,
+   * which keeps no version.
+   */
+  offline?: boolean;
   /** Whether the https origin of a URL, reached directly, speaks HTTP/2 (the manager's answer). */
   direct: (url: URL) => Promise<boolean | undefined>;
   /** The route of a URL no request of the run took (a reply from the cache), if it resolves. */
@@ -69,7 +76,9 @@ export class HttpVersions {
    * the origin's last request {@linkcode took}, or else the one resolved now, when absent.
    */
   of(url: URL, proxy?: NetworkProxy): Promise<string> {
-    if (url.protocol !== "https:" || !this.#sources.probe) return Promise.resolve("1.1");
+    if (url.protocol !== "https:") return Promise.resolve("1.1");
+    if (this.#sources.offline) return Promise.resolve(UNKNOWN_VERSION);
+    if (!this.#sources.probe) return Promise.resolve("1.1");
     const route = proxy ?? this.#routes.get(url.origin) ?? this.#sources.route(url);
     if (route === undefined) return Promise.resolve(UNKNOWN_VERSION);
     const key = route.type === "none" ? url.origin : `${url.origin} ${route.type} ${route.url}`;
@@ -90,11 +99,14 @@ export class HttpVersions {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), PROBE_MS);
     try {
-      const protocol = await tunnelledProtocol(
-        proxy,
-        url,
+      const protocol = await _negotiatedProtocol(
+        unbracket(url.hostname),
+        Number(url.port || 443),
         this.#sources.caCerts ?? [],
+        undefined,
         late.signal,
+        undefined,
+        proxy,
       );
       return protocol === undefined ? UNKNOWN_VERSION : protocol === "h2" ? "2" : "1.1";
     } finally {

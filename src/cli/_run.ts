@@ -164,6 +164,7 @@ export async function run(
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
   const versions = new HttpVersions({
     probe: printsVersion && !settings.offline,
+    offline: settings.offline,
     direct: (url) => originHttp2(manager, url),
     route: (url) => {
       try {

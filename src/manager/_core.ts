@@ -13,60 +13,38 @@ import type { PipelineSettings } from "../pipeline.ts";
 import { NetworkReplyEvent } from "../events.ts";
 import { type Exchange, type Handler, type Layer, setHeldSlot } from "../exchange.ts";
 import { HostQueue, parkInQueue } from "../host_queue.ts";
-import { effectiveAccessibility, knownGranted, netHost } from "../layers/access.ts";
-import { lastQueueKey, queueKey } from "../layers/queue.ts";
+import { effectiveAccessibility, knownGranted } from "../layers/access.ts";
+import { lastQueueKey } from "../layers/queue.ts";
 import type { Authenticator } from "../layers/auth.ts";
 import type { RedirectVerifier } from "../layers/redirect.ts";
 import { buildPipeline } from "../pipeline.ts";
-import { checkedRetry, type RetryOptions } from "../retry_options.ts";
+import type { RetryOptions } from "../retry_options.ts";
 import { transport } from "../layers/transport.ts";
 import { _CLIENT_KEEPER, type _ClientKeeper, _ProxyClientPool } from "../_proxy_client.ts";
 import { _PermissionGate } from "../_permission_gate.ts";
 import {
-  ACCESSIBILITIES,
   type NetworkAccessibility,
   NetworkAccessibleChangedEvent,
 } from "../network_accessibility.ts";
-import {
-  type NetworkProxy,
-  type ProxyFactory,
-  proxyQuery,
-  sameProxy,
-  validateProxy,
-} from "../proxy/network_proxy.ts";
+import { type NetworkProxy, type ProxyFactory, sameProxy } from "../proxy/network_proxy.ts";
 import { forgetProxyEnv, type ProxyEnvSnapshot, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
-import { resolveProxy } from "../proxy/_resolve.ts";
-import {
-  checkCaCerts,
-  checkClientCertificate,
-  checkClientCertificates,
-  type ClientCertificate,
-} from "../tls.ts";
-import { _Http2Origins } from "../_http2.ts";
+import type { ClientCertificate } from "../tls.ts";
+import { Http2Routes } from "./_http2_routes.ts";
 import type { NetworkCache } from "../cache/network_cache.ts";
 import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { MemoryCookieJar } from "../cookies/memory_cookie_jar.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { CredentialCache } from "../auth/credential_cache.ts";
 import type { Clock } from "../clock.ts";
-import { checkClock } from "../_clock.ts";
+import { systemClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
-  requestChoices,
   takeUrl,
 } from "../request.ts";
-import {
-  checkChoice,
-  checkFunction,
-  checkInteger,
-  checkKeys,
-  checkObject,
-  checkTimer,
-  describe,
-} from "../_validation.ts";
+import { checkChoice, checkObject, describe } from "../_validation.ts";
 import {
   abortReplyFor,
   cancelReply,
@@ -84,7 +62,7 @@ import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
 import { CLOSED_MESSAGE, firstExchange, type FirstHeaders, prepareRequest } from "./_send.ts";
 import { parkWithoutExchange, WaitingGrants } from "./_waiting.ts";
-import { checkStore, MANAGER_OPTIONS } from "./_options.ts";
+import { checkManagerOptions, OPTION_CHECKS } from "./_options.ts";
 
 const MIB = 1024 * 1024;
 
@@ -142,7 +120,17 @@ export class ManagerCore implements PipelineSettings {
   /** The queue's key of an origin (the last origin's again while it is the same). */
   readonly #keyOf = lastQueueKey();
   readonly #queue: HostQueue;
-  readonly #http2 = new _Http2Origins((key) => this.#queue.wake(key));
+  readonly #http2 = new Http2Routes({
+    asks: () => this.#transport === transport,
+    proxy: () => this.#proxy,
+    proxyFactory: () => this.#proxyFactory,
+    env: () => this.#envSnapshot(),
+    caCerts: () => this.#caCerts,
+    clientCertificate: (url) => this.clientCertificateFor(url),
+    permissions: () => this.#permissions,
+    closed: () => this.#closed,
+    wake: (key) => this.#queue.wake(key),
+  });
   readonly #running = new RunningReplies();
   /** Work that outlives its reply (background revalidations), aborted and awaited by close(). */
   readonly #background = new Set<Promise<void>>();
@@ -161,78 +149,44 @@ export class ManagerCore implements PipelineSettings {
     // A factory's managers: the factory holds their clients until it closes.
     const keeper = (options as { [_CLIENT_KEEPER]?: _ClientKeeper })[_CLIENT_KEEPER];
     this.#pool = new _ProxyClientPool(undefined, keeper);
-    checkKeys(this.#what, options, MANAGER_OPTIONS);
-    if (options.redirectPolicy !== undefined) this.redirectPolicy = options.redirectPolicy;
-    if (options.maxRedirects !== undefined) this.maxRedirects = options.maxRedirects;
-    if (options.transferTimeout !== undefined) this.transferTimeout = options.transferTimeout;
-    if (options.timeout !== undefined) this.timeout = options.timeout;
-    if (options.maxConnectionsPerHost !== undefined) {
-      this.maxConnectionsPerHost = options.maxConnectionsPerHost;
-    }
-    if (options.readBufferSize !== undefined) this.readBufferSize = options.readBufferSize;
-    if (options.decompressionGuard !== undefined) {
-      this.decompressionGuard = options.decompressionGuard;
-    }
-    if (options.maxBodySize !== undefined) this.maxBodySize = options.maxBodySize;
-    checkFunction(this.#what, "transport", options.transport);
-    this.#transport = options.transport ?? transport;
-    this.#cookieJar = null;
-    this.cookieJar = options.cookieJar === undefined
+    const checked = checkManagerOptions(this.#what, options);
+    this.#redirectPolicy = checked.redirectPolicy ?? this.#redirectPolicy;
+    this.#maxRedirects = checked.maxRedirects ?? this.#maxRedirects;
+    this.#transferTimeout = checked.transferTimeout ?? this.#transferTimeout;
+    this.#timeout = checked.timeout ?? this.#timeout;
+    this.#maxConnectionsPerHost = checked.maxConnectionsPerHost ?? this.#maxConnectionsPerHost;
+    this.#readBufferSize = checked.readBufferSize ?? this.#readBufferSize;
+    this.#decompressionGuard = checked.decompressionGuard ?? this.#decompressionGuard;
+    this.#maxBodySize = checked.maxBodySize ?? this.#maxBodySize;
+    this.#transport = checked.transport ?? transport;
+    this.#cookieJar = checked.cookieJar === undefined
       ? new MemoryCookieJar({ clock: () => this.#clock() })
-      : options.cookieJar;
-    if (options.cache !== undefined) this.cache = options.cache;
-    if (options.cacheLoadControl !== undefined) this.cacheLoadControl = options.cacheLoadControl;
-    if (options.hstsStore !== undefined) this.hstsStore = options.hstsStore;
-    if (options.proxy !== undefined) this.proxy = options.proxy;
-    if (options.proxyFactory !== undefined) this.proxyFactory = options.proxyFactory;
-    if (options.caCerts !== undefined) this.caCerts = options.caCerts;
-    if (options.clientCertificate !== undefined) {
-      this.#clientCertificate = checkClientCertificate(
-        this.#what,
-        "clientCertificate",
-        options.clientCertificate,
-      );
-    }
-    if (options.clientCertificates !== undefined) {
-      this.#clientCertificates = checkClientCertificates(this.#what, options.clientCertificates);
-    }
-    this.#clock = checkClock("Cannot create manager", options.clock);
-    if (options.authenticator !== undefined) this.authenticator = options.authenticator;
-    if (options.redirectVerifier !== undefined) this.redirectVerifier = options.redirectVerifier;
-    if (options.retry !== undefined) this.retry = options.retry;
-    const layers: unknown = options.layers === undefined ? [] : options.layers;
-    if (!Array.isArray(layers)) {
-      throw new TypeError(
-        `${this.#what}: 'layers' must be an array of functions, got ${describe(layers)}`,
-      );
-    }
-    for (let i = 0; i < layers.length; i++) {
-      if (typeof layers[i] !== "function") {
-        throw new TypeError(
-          `${this.#what}: 'layers[${i}]' must be a function, got ${describe(layers[i])}`,
-        );
-      }
-      this.use(layers[i], "request");
-    }
+      : checked.cookieJar;
+    this.#cache = checked.cache ?? null;
+    this.#cacheLoadControl = checked.cacheLoadControl ?? this.#cacheLoadControl;
+    this.#hstsStore = checked.hstsStore ?? null;
+    this.#proxy = checked.proxy;
+    this.#proxyFactory = checked.proxyFactory;
+    this.#caCerts = checked.caCerts ?? this.#caCerts;
+    this.#clientCertificate = checked.clientCertificate;
+    this.#clientCertificates = checked.clientCertificates ?? this.#clientCertificates;
+    this.#clock = checked.clock ?? systemClock;
+    this.#authenticator = checked.authenticator;
+    this.#redirectVerifier = checked.redirectVerifier;
+    this.#retry = checked.retry ?? this.#retry;
+    if (checked.layers !== undefined) this.#requestLayers.push(...checked.layers);
     if (this.#transport === transport) {
       this.#permissions = new _PermissionGate(this.#accessibilityChanged);
     }
-    if (options.networkAccessible !== undefined) {
-      this.networkAccessible = options.networkAccessible;
-    }
-    if (options.requestPermissions !== undefined) {
-      this.requestPermissions = options.requestPermissions;
-    }
+    this.#networkAccessible = checked.networkAccessible ?? this.#networkAccessible;
+    this.#requestPermissions = checked.requestPermissions ?? this.#requestPermissions;
     this.#reportedAccessible = this.networkAccessible;
     // Past the HTTP/1.1 limit (or the fewest streams an HTTP/2 origin allows) only, an origin's
     // HTTP/2 answer is read, and asked again when old.
     const http2 = this.#http2;
-    this.#queue = new HostQueue((key, active) => {
-      const max = this.#maxConnectionsPerHost;
-      if ((active < max && active < http2.fewestStreams) || !http2.speaks(key)) return max;
-      if (http2.stale(key)) this.#waiting(key, new URL(key), true);
-      return http2.streams(key, max);
-    });
+    this.#queue = new HostQueue((key, active) =>
+      http2.limit(key, active, this.#maxConnectionsPerHost)
+    );
     this.#what = "Cannot set manager option";
   }
 
@@ -240,24 +194,21 @@ export class ManagerCore implements PipelineSettings {
     return this.#redirectPolicy;
   }
   set redirectPolicy(value: RedirectPolicy) {
-    checkChoice(this.#what, "redirectPolicy", value, requestChoices.redirectPolicy, true);
-    this.#redirectPolicy = value;
+    this.#redirectPolicy = OPTION_CHECKS.redirectPolicy(this.#what, "redirectPolicy", value);
   }
 
   get maxRedirects(): number {
     return this.#maxRedirects;
   }
   set maxRedirects(value: number) {
-    checkInteger(this.#what, "maxRedirects", value, 0, true);
-    this.#maxRedirects = value;
+    this.#maxRedirects = OPTION_CHECKS.maxRedirects(this.#what, "maxRedirects", value);
   }
 
   get transferTimeout(): number {
     return this.#transferTimeout;
   }
   set transferTimeout(value: number) {
-    checkTimer(this.#what, "transferTimeout", value, undefined, true);
-    this.#transferTimeout = value;
+    this.#transferTimeout = OPTION_CHECKS.transferTimeout(this.#what, "transferTimeout", value);
     this.#replySettings = undefined;
   }
 
@@ -265,8 +216,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#timeout;
   }
   set timeout(value: number) {
-    checkTimer(this.#what, "timeout", value, undefined, true);
-    this.#timeout = value;
+    this.#timeout = OPTION_CHECKS.timeout(this.#what, "timeout", value);
     this.#replySettings = undefined;
   }
 
@@ -274,16 +224,15 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxConnectionsPerHost;
   }
   set maxConnectionsPerHost(value: number) {
-    checkInteger(this.#what, "maxConnectionsPerHost", value, 1, true);
-    this.#maxConnectionsPerHost = value;
+    const checked = OPTION_CHECKS.maxConnectionsPerHost(this.#what, "maxConnectionsPerHost", value);
+    this.#maxConnectionsPerHost = checked;
   }
 
   get readBufferSize(): number {
     return this.#readBufferSize;
   }
   set readBufferSize(value: number) {
-    checkInteger(this.#what, "readBufferSize", value, 0, true);
-    this.#readBufferSize = value;
+    this.#readBufferSize = OPTION_CHECKS.readBufferSize(this.#what, "readBufferSize", value);
     this.#replySettings = undefined;
   }
 
@@ -291,8 +240,8 @@ export class ManagerCore implements PipelineSettings {
     return this.#decompressionGuard;
   }
   set decompressionGuard(value: number) {
-    checkInteger(this.#what, "decompressionGuard", value, -1, true);
-    this.#decompressionGuard = value;
+    const checked = OPTION_CHECKS.decompressionGuard(this.#what, "decompressionGuard", value);
+    this.#decompressionGuard = checked;
     this.#replySettings = undefined;
   }
 
@@ -300,8 +249,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#maxBodySize;
   }
   set maxBodySize(value: number) {
-    checkInteger(this.#what, "maxBodySize", value, 0, true);
-    this.#maxBodySize = value;
+    this.#maxBodySize = OPTION_CHECKS.maxBodySize(this.#what, "maxBodySize", value);
     this.#replySettings = undefined;
   }
 
@@ -309,31 +257,28 @@ export class ManagerCore implements PipelineSettings {
     return this.#cache;
   }
   set cache(value: NetworkCache | null) {
-    this.#cache = checkStore(this.#what, "cache", value, "variants", "a NetworkCache", "Cache");
+    this.#cache = OPTION_CHECKS.cache(this.#what, "cache", value);
   }
 
   get cacheLoadControl(): CacheLoadControl {
     return this.#cacheLoadControl;
   }
   set cacheLoadControl(value: CacheLoadControl) {
-    checkChoice(this.#what, "cacheLoadControl", value, requestChoices.cacheLoadControl, true);
-    this.#cacheLoadControl = value;
+    this.#cacheLoadControl = OPTION_CHECKS.cacheLoadControl(this.#what, "cacheLoadControl", value);
   }
 
   get cookieJar(): CookieJar | null {
     return this.#cookieJar;
   }
   set cookieJar(value: CookieJar | null) {
-    const jar = "CookieJar";
-    this.#cookieJar = checkStore(this.#what, "cookieJar", value, "cookiesForUrl", `a ${jar}`, jar);
+    this.#cookieJar = OPTION_CHECKS.cookieJar(this.#what, "cookieJar", value);
   }
 
   get hstsStore(): HstsStore | null {
     return this.#hstsStore;
   }
   set hstsStore(value: HstsStore | null) {
-    const store = "HstsStore";
-    this.#hstsStore = checkStore(this.#what, "hstsStore", value, "learn", `an ${store}`, store);
+    this.#hstsStore = OPTION_CHECKS.hstsStore(this.#what, "hstsStore", value);
   }
 
   get proxy(): NetworkProxy | undefined {
@@ -341,8 +286,8 @@ export class ManagerCore implements PipelineSettings {
   }
   set proxy(value: NetworkProxy | undefined) {
     const old = this.#proxy;
-    this.#proxy = value === undefined ? undefined : validateProxy(value, this.#what);
-    // Learned on the old route: through a proxy an origin keeps the HTTP/1.1 limit.
+    this.#proxy = OPTION_CHECKS.proxy(this.#what, "proxy", value);
+    // Learned on the old route: asked again on the new one.
     this.#http2.clear();
     // The clients of the old route are let go of (closed once no other manager holds them).
     if (!sameProxy(old, this.#proxy)) this.#pool.release();
@@ -352,7 +297,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#proxyFactory;
   }
   set proxyFactory(value: ProxyFactory | undefined) {
-    checkFunction(this.#what, "proxyFactory", value);
+    OPTION_CHECKS.proxyFactory(this.#what, "proxyFactory", value);
     if (value !== this.#proxyFactory) this.#pool.release();
     this.#proxyFactory = value;
     this.#http2.clear();
@@ -363,7 +308,7 @@ export class ManagerCore implements PipelineSettings {
   }
   set caCerts(value: readonly string[]) {
     const old = this.#caCerts;
-    this.#caCerts = checkCaCerts(this.#what, value);
+    this.#caCerts = OPTION_CHECKS.caCerts(this.#what, "caCerts", value);
     this.#http2.clear(); // Learned with the old trust: asked again.
     // Every client was made with the old trust: let go of (closed once no other manager holds it).
     const now = this.#caCerts;
@@ -392,9 +337,11 @@ export class ManagerCore implements PipelineSettings {
     );
   }
   set networkAccessible(value: NetworkAccessibility | boolean) {
-    const choice = value === true ? "accessible" : value === false ? "not-accessible" : value;
-    checkChoice(this.#what, "networkAccessible", choice, ACCESSIBILITIES, true);
-    this.#networkAccessible = choice;
+    this.#networkAccessible = OPTION_CHECKS.networkAccessible(
+      this.#what,
+      "networkAccessible",
+      value,
+    );
     this.#accessibilityChanged();
   }
 
@@ -402,12 +349,11 @@ export class ManagerCore implements PipelineSettings {
     return this.#requestPermissions;
   }
   set requestPermissions(value: boolean) {
-    if (typeof value !== "boolean") {
-      throw new TypeError(
-        `${this.#what}: 'requestPermissions' must be a boolean, got ${describe(value)}`,
-      );
-    }
-    this.#requestPermissions = value;
+    this.#requestPermissions = OPTION_CHECKS.requestPermissions(
+      this.#what,
+      "requestPermissions",
+      value,
+    );
   }
 
   readonly #accessibilityChanged = (): void => {
@@ -422,16 +368,14 @@ export class ManagerCore implements PipelineSettings {
     return this.#authenticator;
   }
   set authenticator(value: Authenticator | undefined) {
-    checkFunction(this.#what, "authenticator", value);
-    this.#authenticator = value;
+    this.#authenticator = OPTION_CHECKS.authenticator(this.#what, "authenticator", value);
   }
 
   get redirectVerifier(): RedirectVerifier | undefined {
     return this.#redirectVerifier;
   }
   set redirectVerifier(value: RedirectVerifier | undefined) {
-    checkFunction(this.#what, "redirectVerifier", value);
-    this.#redirectVerifier = value;
+    this.#redirectVerifier = OPTION_CHECKS.redirectVerifier(this.#what, "redirectVerifier", value);
   }
 
   clearAccessCache(): void {
@@ -442,8 +386,7 @@ export class ManagerCore implements PipelineSettings {
     return this.#retry;
   }
   set retry(value: RetryOptions | number | boolean) {
-    // A frozen copy: the object given stays the caller's (a factory gives one to each manager).
-    this.#retry = checkedRetry(this.#what, value, true);
+    this.#retry = OPTION_CHECKS.retry(this.#what, "retry", value);
   }
 
   get clock(): Clock {
@@ -494,9 +437,9 @@ export class ManagerCore implements PipelineSettings {
     const replies = this.#running.toArray();
     for (const reply of replies) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
     this.#closeController?.abort(CLOSED);
-    this.#http2.close();
+    this.#http2.origins.close();
     // Nothing to wait for (the manager of one request, closed once it is done): released now.
-    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.settledNow) {
+    if (replies.length !== 0 || this.#background.size !== 0 || !this.#http2.origins.settledNow) {
       return this.#closeLater(replies);
     }
     this.#pool.close();
@@ -506,44 +449,14 @@ export class ManagerCore implements PipelineSettings {
 
   async #closeLater(replies: NetworkReply[]): Promise<void> {
     await Promise.all([...replies.map((reply) => reply.finished), ...this.#background]);
-    await this.#http2.settled();
+    await this.#http2.origins.settled();
     this.#pool.close();
     this.#permissions?.close();
   }
 
-  /**
-   * A request to `key` waits for a slot: an https origin reached directly is asked whether it
-   * speaks HTTP/2, whose requests share one connection (`again`: an old `h2` answer, anew).
-   */
-  #waiting(key: string, url: URL, again = false): void {
-    if (url.protocol !== "https:" || this.#transport !== transport || this.#proxyFactory) return;
-    // Asked once per origin: the proxy and certificate lookups below are for the first waiter.
-    if (!again && this.#http2.asked(key)) return;
-    try {
-      const proxy = resolveProxy(proxyQuery(url), {
-        proxy: this.#proxy,
-        env: this.#envSnapshot().vars,
-      });
-      if (proxy.type !== "none") return;
-    } catch {
-      return;
-    }
-    this.#learn(key, url, again);
-  }
-
   /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
   http2(url: URL): Promise<boolean | undefined> {
-    const key = queueKey(url.protocol, url.host);
-    if (this.#transport === transport && !this.#http2.asked(key)) this.#learn(key, url, false);
-    return this.#http2.answer(key);
-  }
-
-  /** Asks the origin in a handshake of its own, on a host `net` grants (Deno never prompts). */
-  #learn(key: string, url: URL, again: boolean): void {
-    const certificate = this.clientCertificateFor(url);
-    this.#permissions?.ifNetGranted(netHost(url), () => {
-      if (!this.#closed) this.#http2.learn(key, url, this.#caCerts, certificate, again);
-    });
+    return this.#http2.direct(url);
   }
 
   /** The proxy variables: read once per manager, and again once the `env` permission changes. */
@@ -581,8 +494,8 @@ export class ManagerCore implements PipelineSettings {
           this.#envSnapshot().hasProxy,
         ),
       queue: this.#queue,
-      onQueueWait: (key, exchange) => this.#waiting(key, exchange.url),
-      onSendFailed: ({ url }, error) => this.#http2.lost(queueKey(url.protocol, url.host), error),
+      onQueueWait: (key, exchange) => this.#http2.waiting(key, exchange.url),
+      onSendFailed: ({ url }, error) => this.#http2.lost(url, error),
       pool: this.#pool,
       credentials: this.#credentials,
       background: (task) => {
@@ -691,7 +604,7 @@ export class ManagerCore implements PipelineSettings {
       );
     if (!waits) return false;
     startReply(reply);
-    if (protocol === "https:") this.#waiting(key, url);
+    if (protocol === "https:") this.#http2.waiting(key, url);
     return true;
   }
 

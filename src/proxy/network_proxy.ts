@@ -191,38 +191,41 @@ export function decodeUserInfo(text: string): string {
  *
  * @param proxy The value to check.
  * @param where The start of the message, e.g. `"Cannot create manager"`.
+ * @param field The option's name in the message (`proxy`, or `manager.proxy` in a factory's).
  * @returns The normalized proxy.
  * @throws {TypeError} When a field has the wrong type, the URL does not parse (a port out of
  * range included) or does not fit the type, or the user name of an http or https proxy
  * contains `:`.
  */
-export function validateProxy(proxy: unknown, where: string): NetworkProxy {
+export function validateProxy(proxy: unknown, where: string, field = "proxy"): NetworkProxy {
   if (typeof proxy !== "object" || proxy === null || Array.isArray(proxy)) {
-    throw new TypeError(`${where}: 'proxy' must be an object, got ${describe(proxy)}`);
+    throw new TypeError(`${where}: '${field}' must be an object, got ${describe(proxy)}`);
   }
   const { type, url, username, password } = proxy as Record<string, unknown>;
   if (typeof type !== "string" || !PROXY_TYPES.includes(type as NetworkProxyType)) {
     throw new TypeError(
-      `${where}: 'proxy.type' must be one of ${PROXY_TYPES.map((t) => `"${t}"`).join(", ")}, got ${
-        describe(type)
-      }`,
+      `${where}: '${field}.type' must be one of ${
+        PROXY_TYPES.map((t) => `"${t}"`).join(", ")
+      }, got ${describe(type)}`,
     );
   }
   if (type === "none" || type === "system") return { type };
   if (typeof url !== "string" || url.trim() === "") {
     throw new TypeError(
-      `${where}: 'proxy.url' must be a non-empty string for a "${type}" proxy, got ${
+      `${where}: '${field}.url' must be a non-empty string for a "${type}" proxy, got ${
         describe(url)
       }`,
     );
   }
   if (username !== undefined && typeof username !== "string") {
-    throw new TypeError(`${where}: 'proxy.username' must be a string, got ${describe(username)}`);
+    throw new TypeError(
+      `${where}: '${field}.username' must be a string, got ${describe(username)}`,
+    );
   }
   if (password !== undefined && typeof password !== "string") {
     // A password is not shown, only its type; an object or `null` holds none.
     const got = typeof password === "object" ? describe(password) : `a ${typeof password}`;
-    throw new TypeError(`${where}: 'proxy.password' must be a string, got ${got}`);
+    throw new TypeError(`${where}: '${field}.password' must be a string, got ${got}`);
   }
   const scheme = `${type}:`;
   const text = url.trim();
@@ -233,28 +236,28 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   try {
     parsed = new URL(withScheme);
   } catch {
-    throw new TypeError(`${where}: 'proxy.url' must be a URL or host:port, got ${shown}`);
+    throw new TypeError(`${where}: '${field}.url' must be a URL or host:port, got ${shown}`);
   }
   if (parsed.protocol !== scheme) {
     throw new TypeError(
-      `${where}: 'proxy.url' must use the scheme "${scheme}" of a "${type}" proxy, got ${
+      `${where}: '${field}.url' must use the scheme "${scheme}" of a "${type}" proxy, got ${
         describe(parsed.protocol)
       }`,
     );
   }
   if (parsed.hostname === "") {
-    throw new TypeError(`${where}: 'proxy.url' has no host, got ${shown}`);
+    throw new TypeError(`${where}: '${field}.url' has no host, got ${shown}`);
   }
   if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search || parsed.hash) {
     throw new TypeError(
-      `${where}: 'proxy.url' must not have a path, query or fragment, got ${shown}`,
+      `${where}: '${field}.url' must not have a path, query or fragment, got ${shown}`,
     );
   }
   // The URL parser takes port 0, which no proxy listens on. A string that does not give a
   // usable URL is a TypeError, whatever part of it is wrong (a port past 65535 does not parse).
   const port = parsed.port === "" ? DEFAULT_PORTS[scheme]! : Number(parsed.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`${where}: 'proxy.url' must have a port from 1 to 65535, got ${shown}`);
+    throw new TypeError(`${where}: '${field}.url' must have a port from 1 to 65535, got ${shown}`);
   }
   // A non-special scheme (socks5:) keeps the host as written, a name past ASCII
   // percent-encoded: the host an http: URL would have is the one to connect to (punycode,
@@ -264,7 +267,7 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
     try {
       hostname = new URL(`http://${parsed.hostname}`).hostname;
     } catch {
-      throw new TypeError(`${where}: 'proxy.url' has an invalid host name, got ${shown}`);
+      throw new TypeError(`${where}: '${field}.url' has an invalid host name, got ${shown}`);
     }
   }
   // User info with only a password (`http://:token@host`) has an empty user name.
@@ -272,12 +275,12 @@ export function validateProxy(proxy: unknown, where: string): NetworkProxy {
   const user = username ?? (inUrl ? decodeUserInfo(parsed.username) : undefined);
   const pass = password ?? (inUrl ? decodeUserInfo(parsed.password) : undefined);
   if (user === undefined && pass !== undefined) {
-    throw new TypeError(`${where}: 'proxy.password' is given without 'proxy.username'`);
+    throw new TypeError(`${where}: '${field}.password' is given without '${field}.username'`);
   }
   // Basic credentials (RFC 7617) cannot carry a user-id with a colon; SOCKS5 ones can.
   if ((type === "http" || type === "https") && user?.includes(":")) {
     throw new TypeError(
-      `${where}: 'proxy.username' must not contain ':' for a "${type}" proxy (Basic authentication)`,
+      `${where}: '${field}.username' must not contain ':' for a "${type}" proxy (Basic authentication)`,
     );
   }
   const normalized: NetworkProxy = {

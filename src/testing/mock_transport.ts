@@ -12,6 +12,7 @@ import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
 import { checkAnswer, checkDelay, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
+import { compilePattern, describePattern, isPlainObject } from "./_mock_pattern.ts";
 import { readBody } from "./_read_body.ts";
 
 export type { MockResponseInit };
@@ -255,33 +256,9 @@ const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
 /** What a `latency` of 0 does, for the message of one too long. */
 const NO_WAIT = "use 0 to answer without waiting";
 
-function toPattern(pattern: string | URLPattern | URLPatternInit): URLPattern {
-  if (pattern instanceof URLPattern) return pattern;
-  if (typeof pattern === "string") {
-    return pattern.startsWith("/")
-      ? new URLPattern({ pathname: pattern })
-      : new URLPattern(pattern);
-  }
-  return new URLPattern(pattern);
-}
-
-/** The pattern as it was given, for messages: a string as written, else its parts. */
-function describePattern(given: string | URLPattern | URLPatternInit, pattern: URLPattern): string {
-  if (typeof given === "string") return given;
-  const parts = ["protocol", "username", "password", "hostname", "port"] as const;
-  if (parts.every((part) => pattern[part] === "*") && pattern.search === "*") {
-    return pattern.pathname;
-  }
-  const port = pattern.port === "" ? "" : `:${pattern.port}`;
-  const search = pattern.search === "*" || pattern.search === "" ? "" : `?${pattern.search}`;
-  return `${pattern.protocol}://${pattern.hostname}${port}${pattern.pathname}${search}`;
-}
-
 /** A canned answer (`MockResponseInit`): a plain object, as a handler's result may also be. */
 function isResponseInit(value: unknown): value is MockResponseInit {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return isPlainObject(value);
 }
 
 /**
@@ -425,14 +402,16 @@ export class MockTransport {
    * Adds a route.
    *
    * @param method An HTTP method, or `"*"` for any.
-   * @param pattern A `URLPattern`, its init, or a string (a path when it starts with `/`).
+   * @param pattern A `URLPattern`, its init (a plain object, or a `URL`), or a string (a path
+   * when it starts with `/`); `null` and `undefined` are refused.
    * @param responder How to answer; a `Response` is copied for each request.
    * @param options Latency, failure and how many times the route answers.
    * @returns The transport, for chaining.
-   * @throws {TypeError} When the pattern is invalid, `responder` is none of a `Response`, a
-   * `MockResponseInit` object, a string or a function, its fields make no valid response (bad
-   * headers, a body with a null-body status such as 204), or a number option (`latency`,
-   * `times`, `failure`, a canned `status` or `chunkDelay`) is not a number.
+   * @throws {TypeError} When the pattern is invalid or none of a string, a `URLPattern` and its
+   * init, `responder` is none of a `Response`, a `MockResponseInit` object, a string or a
+   * function, its fields make no valid response (bad headers, a body with a null-body status
+   * such as 204), or a number option (`latency`, `times`, `failure`, a canned `status` or
+   * `chunkDelay`) is not a number.
    * @throws {RangeError} When one of them is a number out of range: `latency` negative, `times`
    * not a positive integer, `failure` no NetworkError code, `status` outside 200-599.
    *
@@ -460,24 +439,7 @@ export class MockTransport {
         `${what}: 'method' must be an HTTP method or "*", got ${describe(method)}`,
       );
     }
-    let compiled: URLPattern;
-    try {
-      compiled = toPattern(pattern);
-    } catch (error) {
-      const path = typeof pattern === "string" && pattern.startsWith("/") ? pattern : "";
-      const query = path.indexOf("?");
-      // A string is shown; the parts of an object are not, so the reason URLPattern gave is.
-      const hint = query !== -1
-        ? ` (a path pattern has no query: match it with the 'query' option, ` +
-          `{ query: ${JSON.stringify(path.slice(query + 1))} })`
-        : typeof pattern === "string"
-        ? ""
-        : ` (${(error as Error).message.split("\n")[0]})`;
-      throw new TypeError(
-        `${what}: 'pattern' must be a valid URL pattern, got ${describe(pattern)}${hint}`,
-        { cause: error },
-      );
-    }
+    const compiled = compilePattern(what, pattern);
     if (
       typeof responder !== "string" && typeof responder !== "function" &&
       !(responder instanceof Response) && !isResponseInit(responder)
@@ -522,7 +484,8 @@ export class MockTransport {
    * @param code The code the reply fails with, such as `NetworkError.ConnectionRefusedError`.
    * @param options Latency and how many times the route fails.
    * @returns The transport, for chaining.
-   * @throws {TypeError} When the pattern is invalid, or `code` is not a number.
+   * @throws {TypeError} When the pattern is invalid or none of a string, a `URLPattern` and its
+   * init object, or `code` is not a number.
    * @throws {RangeError} When `code` is a number that is no NetworkError code.
    *
    * @example A host that refuses connections

@@ -44,7 +44,8 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   const child = new Deno.Command(Deno.execPath(), {
     args: cliCommand(args, options.state === undefined ? ":memory:" : options.state),
     cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
+    // No release check: it would go out through a proxy the test names (dl.deno.land).
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

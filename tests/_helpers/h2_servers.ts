@@ -113,15 +113,17 @@ export async function unansweredServer(): Promise<TestServer> {
 }
 
 /**
- * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port`, holding every request
- * `holdMs`, and reporting how many were in flight at once and how many connections it accepted.
+ * An https server that speaks HTTP/1.1 only (ALPN `http/1.1`) on `port` of `hostname`, holding
+ * every request `holdMs`, and reporting how many were in flight at once and how many connections
+ * it accepted.
  */
 export function http1Server(
   port: number,
   holdMs = 200,
+  hostname = "127.0.0.1",
 ): PeakServer & { readonly connections: number } {
   const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
+    hostname,
     port,
     cert: certs.cert,
     key: certs.key,

@@ -1,19 +1,29 @@
 /**
- * The protocol an https origin picks when reached through a proxy as Deno's `fetch` reaches it:
- * through a tunnel (an HTTP proxy's CONNECT, or a SOCKS5 connection), a TLS handshake with the
- * origin that offers `h2` and `http/1.1` (ALPN). A tunnel through an `https` proxy would need a
- * TLS connection inside another, which Deno's own connections cannot make: that origin is not
- * asked.
+ * A connection to a host through a proxy, as Deno's `fetch` opens one for an https origin: an
+ * HTTP proxy's tunnel (CONNECT) or a SOCKS5 connection, made with the proxy's own credentials.
+ * What goes through it (a TLS handshake with the host) is the caller's. A tunnel through an
+ * `https` proxy would need a TLS connection inside another, which Deno's own connections cannot
+ * make: such a proxy opens none.
  *
  * @module
  */
 
-import { _readFull } from "../_http2.ts";
-import { parseIp, unbracket } from "../_ip.ts";
-import { DEFAULT_PORTS, type NetworkProxy } from "../proxy/network_proxy.ts";
-import { base64 } from "../proxy/_redact.ts";
+import { parseIp } from "../_ip.ts";
+import { DEFAULT_PORTS, type NetworkProxy } from "./network_proxy.ts";
+import { base64 } from "./_redact.ts";
 
 const encoder = new TextEncoder();
+
+/** Reads exactly `size` bytes from `conn`, or `undefined` when it ends first. */
+export async function readExactly(conn: Deno.Conn, size: number): Promise<Uint8Array | undefined> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size;) {
+    const n = await conn.read(bytes.subarray(at));
+    if (n === null) return undefined;
+    at += n;
+  }
+  return bytes;
+}
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
@@ -21,7 +31,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 /** Exactly `size` bytes from `conn`; throws when it ends first. */
 async function readFull(conn: Deno.Conn, size: number): Promise<Uint8Array> {
-  const bytes = await _readFull(conn, size);
+  const bytes = await readExactly(conn, size);
   if (bytes === undefined) throw new Error("the proxy closed the connection");
   return bytes;
 }
@@ -79,53 +89,47 @@ async function socksConnect(
   await readFull(conn, size + 2);
 }
 
+/** Whether {@linkcode openTunnel} can reach a host through `proxy` (`http`, `socks5`, `socks5h`). */
+export function tunnels(proxy: NetworkProxy): boolean {
+  return proxy.url !== undefined &&
+    (proxy.type === "http" || proxy.type === "socks5" || proxy.type === "socks5h");
+}
+
 /**
- * The protocol the https origin of `url` picks in a TLS handshake offering `h2` and `http/1.1`,
- * reached through `proxy` (`http`, `socks5` or `socks5h`): `null` when it picks none,
- * `undefined` when the tunnel or the handshake fails, `signal` aborts, or the proxy is of
- * another type. The connection is closed afterwards.
+ * A connection to `host:port` (unbracketed) through `proxy`, which {@linkcode tunnels}: the
+ * proxy's answer read, the bytes that follow are the host's. Throws when the proxy refuses or
+ * fails, or `signal` aborts the connect; the connection is closed then.
  */
-export async function tunnelledProtocol(
+export async function openTunnel(
   proxy: NetworkProxy,
-  url: URL,
-  caCerts: readonly string[],
-  signal: AbortSignal,
-): Promise<string | null | undefined> {
-  const through = proxy.type === "http"
-    ? connectTunnel
-    : proxy.type === "socks5" || proxy.type === "socks5h"
-    ? socksConnect
-    : undefined;
-  if (through === undefined || proxy.url === undefined) return undefined;
-  const proxyUrl = new URL(proxy.url);
-  const host = unbracket(url.hostname);
-  let conn: Deno.Conn | undefined;
+  host: string,
+  port: number,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  if (!tunnels(proxy)) throw new Error(`a ${proxy.type} proxy opens no tunnel`);
+  const proxyUrl = new URL(proxy.url!);
+  const tcp = await Deno.connect({
+    hostname: proxyUrl.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(proxyUrl.port || DEFAULT_PORTS[proxyUrl.protocol]),
+    ...(signal ? { signal } : {}),
+  });
   const close = () => {
     try {
-      conn?.close();
+      tcp.close();
     } catch {
       // Already closed.
     }
   };
-  signal.addEventListener("abort", close, { once: true });
+  // An abort while the proxy answers closes the connection, which ends the reads under way.
+  signal?.addEventListener("abort", close, { once: true });
   try {
-    const tcp = conn = await Deno.connect({
-      hostname: unbracket(proxyUrl.hostname),
-      port: Number(proxyUrl.port || DEFAULT_PORTS[proxyUrl.protocol]),
-      signal,
-    });
-    await through(tcp, proxy, host, Number(url.port || 443));
-    const tls = conn = await Deno.startTls(tcp, {
-      hostname: host,
-      caCerts: caCerts.length > 0 ? [...caCerts] : undefined,
-      alpnProtocols: ["h2", "http/1.1"],
-    });
-    const { alpnProtocol } = await tls.handshake();
-    return signal.aborted ? undefined : alpnProtocol;
-  } catch {
-    return undefined;
-  } finally {
-    signal.removeEventListener("abort", close);
+    await (proxy.type === "http" ? connectTunnel : socksConnect)(tcp, proxy, host, port);
+    signal?.throwIfAborted();
+    return tcp;
+  } catch (error) {
     close();
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", close);
   }
 }

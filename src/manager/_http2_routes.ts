@@ -1,0 +1,139 @@
+/**
+ * How many requests the manager's queue lets an https origin have at once: past the HTTP/1.1
+ * limit, the origin's HTTP/2 answer on the route its requests take. The origin is asked (in
+ * `_http2.ts`) when a request to it first has to wait: directly, or through the tunnel of the
+ * HTTP or SOCKS5 proxy its requests go through, with that proxy's credentials, as Deno's `fetch`
+ * reaches it. The answer is kept under the origin and its route, so that what an origin said on
+ * one route is never read for another (a proxy set, a proxy variable that became readable).
+ *
+ * @module
+ */
+
+import { _http2Key, _Http2Origins } from "../_http2.ts";
+import type { _PermissionGate } from "../_permission_gate.ts";
+import { netHost } from "../layers/access.ts";
+import { queueKey } from "../layers/queue.ts";
+import { type NetworkProxy, type ProxyFactory, proxyQuery } from "../proxy/network_proxy.ts";
+import type { ProxyEnvSnapshot } from "../proxy/system_proxy.ts";
+import { resolveProxy } from "../proxy/_resolve.ts";
+import type { ClientCertificate } from "../tls.ts";
+
+/** What {@linkcode Http2Routes} reads of the manager. */
+export interface Http2RouteSettings {
+  /** Whether origins are asked at all: the manager sends with Deno's own `fetch`. */
+  asks(): boolean;
+  proxy(): NetworkProxy | undefined;
+  proxyFactory(): ProxyFactory | undefined;
+  /** The proxy variables as the manager reads them now. */
+  env(): ProxyEnvSnapshot;
+  caCerts(): readonly string[];
+  clientCertificate(url: URL): ClientCertificate | undefined;
+  permissions(): _PermissionGate | null;
+  closed(): boolean;
+  /** An origin (the queue's key) turned out to speak HTTP/2: its waiting requests may go. */
+  wake(key: string): void;
+}
+
+/** The route an origin's waiting requests take: the key of its answer, and what it was found with. */
+interface Route {
+  key: string;
+  proxy: NetworkProxy | undefined;
+  env: ProxyEnvSnapshot;
+}
+
+/** The HTTP/2 answers of the manager's origins, each on its route. */
+export class Http2Routes {
+  readonly origins: _Http2Origins;
+  readonly #settings: Http2RouteSettings;
+  /** Per origin (the queue's key): the route its requests took when one first waited. */
+  readonly #routes = new Map<string, Route>();
+
+  constructor(settings: Http2RouteSettings) {
+    this.#settings = settings;
+    this.origins = new _Http2Origins((_, url) => settings.wake(queueKey(url.protocol, url.host)));
+  }
+
+  /**
+   * How many requests the origin (the queue's key) takes with `active` in flight: `max` (the
+   * HTTP/1.1 limit), or past it, as many as it allows when it speaks HTTP/2 on its route (an old
+   * answer asked again meanwhile).
+   */
+  limit(key: string, active: number, max: number): number {
+    const origins = this.origins;
+    if (active < max && active < origins.fewestStreams) return max;
+    const route = this.#routes.get(key);
+    if (route === undefined || !origins.speaks(route.key)) return max;
+    // The proxy variables changed since: the route is found again when a request next waits.
+    if (route.env !== this.#settings.env()) {
+      this.#routes.delete(key);
+      return max;
+    }
+    if (origins.stale(route.key)) this.waiting(key, new URL(key), true);
+    return origins.streams(route.key, max);
+  }
+
+  /**
+   * A request to `key` waits for a slot: an https origin is asked on the route of its requests
+   * whether it speaks HTTP/2, whose requests share one connection (`again`: an old `h2` answer,
+   * anew). Not with a `proxyFactory`, which alone knows each request's route.
+   */
+  waiting(key: string, url: URL, again = false): void {
+    const settings = this.#settings;
+    if (url.protocol !== "https:" || !settings.asks() || settings.proxyFactory()) return;
+    const env = settings.env();
+    const known = this.#routes.get(key);
+    // Asked once per origin and route: the proxy and certificate lookups below are for the
+    // first waiter.
+    if (!again && known?.env === env && this.origins.asked(known.key)) return;
+    let proxy: NetworkProxy | undefined;
+    try {
+      proxy = resolveProxy(proxyQuery(url), { proxy: settings.proxy(), env: env.vars });
+    } catch {
+      return;
+    }
+    if (proxy.type === "none") proxy = undefined;
+    const route = { key: _http2Key(key, proxy), proxy, env };
+    this.#routes.set(key, route);
+    this.#learn(route, url, again);
+  }
+
+  /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
+  direct(url: URL): Promise<boolean | undefined> {
+    const key = queueKey(url.protocol, url.host);
+    if (this.#settings.asks() && !this.origins.asked(key)) {
+      this.#learn({ key, proxy: undefined, env: this.#settings.env() }, url, false);
+    }
+    return this.origins.answer(key);
+  }
+
+  /** A request to `url` got no response (see {@linkcode _Http2Origins.lost}). */
+  lost(url: URL, error: unknown): void {
+    const key = queueKey(url.protocol, url.host);
+    this.origins.lost(this.#routes.get(key)?.key ?? key, error);
+  }
+
+  /** Forgets what was learned, and every route (see {@linkcode _Http2Origins.clear}). */
+  clear(): void {
+    this.#routes.clear();
+    this.origins.clear();
+  }
+
+  /**
+   * Asks the origin in a handshake of its own, when Deno's `net` permission grants the hosts it
+   * connects to (queried, so that Deno never prompts): the origin's, and the proxy's.
+   */
+  #learn({ key, proxy }: Route, url: URL, again: boolean): void {
+    const settings = this.#settings;
+    const certificate = settings.clientCertificate(url);
+    const learn = () => {
+      if (!settings.closed()) {
+        this.origins.learn(key, url, settings.caCerts(), certificate, again, proxy);
+      }
+    };
+    const permissions = settings.permissions();
+    permissions?.ifNetGranted(netHost(url), () => {
+      if (proxy === undefined) learn();
+      else permissions.ifNetGranted(netHost(new URL(proxy.url!)), learn);
+    });
+  }
+}
