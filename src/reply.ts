@@ -118,7 +118,7 @@ export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) =
  */
 export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>
   implements AsyncIterable<Uint8Array> {
-  /** The request as sent by the user. */
+  /** The request as sent by the user: sent as it was then, whatever is changed on it since. */
   readonly request: NetworkRequest;
   /** The operation. */
   readonly operation: Operation;

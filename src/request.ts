@@ -366,6 +366,22 @@ export let takeUrl: (request: NetworkRequest) => URL;
  */
 export let keptUrl: (request: NetworkRequest) => URL;
 
+/**
+ * Keeps the headers of a request the manager made itself for its first exchange while the request
+ * waits for its queue slot: `headers`, read meanwhile, is a copy of them, so that a change made to
+ * it while the request waits is not sent (as a `url` set then is not).
+ */
+export let keepHeaders: (request: NetworkRequest) => void;
+
+/**
+ * A copy of the headers {@linkcode keepHeaders} kept, for the first exchange (whose layers may
+ * change it); the request has them back as its `headers`, unless it was given or made others.
+ */
+export let keptHeaders: (request: NetworkRequest) => Headers;
+
+/** The headers kept by {@linkcode keepHeaders}: only for requests that wait with them. */
+const KEPT = new WeakMap<NetworkRequest, Headers>();
+
 /** Headers that never go to another origin than their request's, besides its `sensitiveHeaders`. */
 const CROSS_ORIGIN_STRIPPED = _CREDENTIAL_HEADERS;
 
@@ -545,7 +561,11 @@ export class NetworkRequest {
     field("url", (request) => request.#url ??= new URL(request.#href!), (request, value: URL) => {
       request.#url = value;
     });
-    field("headers", (request) => request.#headers ??= new Headers(), (request, value) => {
+    // A request waiting with headers kept for its first exchange (only one whose URL the manager
+    // took may) makes a copy of them.
+    const made = (request: NetworkRequest) =>
+      request.#href === undefined ? new Headers() : new Headers(KEPT.get(request));
+    field("headers", (request) => request.#headers ??= made(request), (request, value) => {
       request.#headers = value;
     });
     field("sensitiveHeaders", (request) => request.#sensitive ??= new Set(), (request, value) => {
@@ -565,7 +585,7 @@ export class NetworkRequest {
         const sensitive = this.#sensitive ?? new Set<string>();
         const shown = {
           url: _shownUrl(this.#url ?? new URL(this.#href!)),
-          headers: _redactHeaders(this.#headers ?? new Headers(), sensitive),
+          headers: _redactHeaders(this.#headers ?? KEPT.get(this) ?? new Headers(), sensitive),
           ...own,
           sensitiveHeaders: sensitive,
           attributes: this.#attributes ?? {},
@@ -581,6 +601,16 @@ export class NetworkRequest {
       return url;
     };
     keptUrl = (request) => new URL(request.#href!);
+    keepHeaders = (request) => {
+      KEPT.set(request, request.#headers!);
+      request.#headers = undefined;
+    };
+    keptHeaders = (request) => {
+      const kept = KEPT.get(request)!;
+      KEPT.delete(request);
+      request.#headers ??= kept;
+      return new Headers(kept);
+    };
   }
 
   /**

@@ -596,8 +596,8 @@ function heard(reply: NetworkReply): string[] {
 }
 
 Deno.test("a request made from a URL alone waits for its slot, and is aborted, sent or closed, as one with a header of its own", async (t) => {
-  // A header of its own makes the request's exchange when it is made; from a URL alone, when the
-  // request has its slot. Each step runs both, with the same expectations.
+  // Either way the request's exchange is made when it has its slot (with a header of its own, from
+  // the headers it kept). Each step runs both, with the same expectations.
   const kinds: [string, NetworkRequestInit][] = [
     ["from a URL alone", { priority: "high" }],
     ["with a header", { priority: "high", headers: { "x-kind": "header" } }],
@@ -708,4 +708,151 @@ Deno.test("a request made from a URL alone holds no exchange while it waits for 
   };
   assert.equal(waiting, 20_000);
   assert.ok(bytesPerRequest < 900, `${bytesPerRequest} bytes a waiting request`);
+});
+
+Deno.test("a request with headers of its own waits for its slot without its exchange, and is sent as it was at the call", async (t) => {
+  // Made here, the request keeps its headers while it waits (`reply.request.headers`, read then,
+  // is a copy); the caller's own request waits with copies of its URL and headers.
+  const headers = { "x-a": "1", accept: "text/plain" };
+  const ways: [
+    string,
+    (manager: NetworkAccessManager, path: string) => {
+      reply: NetworkReply;
+      change(): void;
+    },
+  ][] = [
+    ["get(url, { headers })", (manager, path) => {
+      const reply = manager.get(`http://queue.test${path}`, { headers });
+      return {
+        reply,
+        change() {
+          assert.deepEqual([...reply.request.headers], [["accept", "text/plain"], ["x-a", "1"]]);
+          reply.request.headers.set("x-a", "changed");
+          reply.request.headers.append("x-b", "2");
+          reply.request.url = new URL("http://elsewhere.test/");
+        },
+      };
+    }],
+    ["get(request, { headers })", (manager, path) => {
+      const request = new NetworkRequest(`http://queue.test${path}`, { headers: { "x-a": "1" } });
+      const reply = manager.get(request, { headers: { accept: "text/plain" } });
+      return {
+        reply,
+        change() {
+          reply.request.headers.set("x-a", "changed");
+          reply.request.headers = new Headers({ "x-c": "3" });
+          reply.request.url.pathname = "/changed";
+        },
+      };
+    }],
+    ["get(new NetworkRequest(url, { headers }))", (manager, path) => {
+      const request = new NetworkRequest(`http://queue.test${path}`, { headers });
+      const own = request.headers;
+      const reply = manager.get(request);
+      return {
+        reply,
+        change() {
+          own.set("x-a", "changed");
+          own.append("x-b", "2");
+          request.url.pathname = "/changed";
+          request.url.host = "elsewhere.test";
+        },
+      };
+    }],
+  ];
+  for (const [way, make] of ways) {
+    await t.step(way, async () => {
+      const sent: unknown[][] = [];
+      const held: (() => void)[] = [];
+      const manager = new NetworkAccessManager({
+        maxConnectionsPerHost: 1,
+        transport: (exchange) => {
+          const { url, hop, signal } = exchange;
+          sent.push([url.href, hop, [...exchange.headers]]);
+          // What a layer writes to the exchange's headers is not the request's.
+          exchange.headers.set("x-layer", "1");
+          if (url.pathname === "/first" || url.pathname === "/last") {
+            return new Promise((resolve, reject) => {
+              held.push(() => resolve(new Response(url.pathname)));
+              signal.addEventListener("abort", () => reject(signal.reason));
+            });
+          }
+          if (url.pathname === "/moved") {
+            return Promise.resolve(
+              new Response(null, { status: 302, headers: { location: "/final" } }),
+            );
+          }
+          return Promise.resolve(new Response(`answer to ${url.pathname}`));
+        },
+      });
+      const first = manager.get("http://queue.test/first");
+      const changed = make(manager, "/changed-after");
+      const moved = make(manager, "/moved");
+      const aborted = make(manager, "/aborted");
+      const untouched = make(manager, "/untouched");
+      const events = [changed, moved, aborted, untouched].map(({ reply }) => heard(reply));
+      assert.equal(manager.queue.waiting("http://queue.test"), 4);
+      // Shown with its headers while it waits.
+      assert.match(
+        Deno.inspect(untouched.reply.request),
+        /headers: Headers { accept: "text\/plain", "x-a": "1" }/,
+      );
+      changed.change();
+      moved.change();
+      aborted.reply.abort();
+      assert.deepEqual(events[2], ["error 5", "finished"]);
+      assert.equal(aborted.reply.error, NetworkError.OperationCanceledError);
+      while (held.length === 0) await tick(1);
+      held.shift()!();
+      await Promise.all(
+        [first, changed.reply, moved.reply, untouched.reply].map((r) => r.finished),
+      );
+      assert.equal(await changed.reply.text(), "answer to /changed-after");
+      assert.equal(await moved.reply.text(), "answer to /final");
+      assert.equal(await untouched.reply.text(), "answer to /untouched");
+      const atCall = [["accept", "text/plain"], ["x-a", "1"]];
+      assert.deepEqual(sent, [
+        ["http://queue.test/first", 0, []],
+        ["http://queue.test/changed-after", 0, atCall],
+        ["http://queue.test/moved", 0, atCall],
+        ["http://queue.test/untouched", 0, atCall],
+        ["http://queue.test/final", 1, atCall],
+      ]);
+      assert.deepEqual(events[1], ["redirected", "metadatachanged", "readyread", "finished"]);
+      assert.equal(moved.reply.url.href, "http://queue.test/final");
+      // A request whose headers nobody changed has them as they were, without the layers' writes.
+      assert.deepEqual([...untouched.reply.request.headers], atCall);
+      assert.deepEqual([...aborted.reply.request.headers], atCall);
+      // Closed while it waits behind a request that holds the slot.
+      const last = manager.get("http://queue.test/last");
+      const closed = make(manager, "/closed");
+      const closedEvents = heard(closed.reply);
+      while (held.length === 0) await tick(1);
+      await manager.close();
+      assert.deepEqual(closedEvents, ["error 5", "finished"]);
+      assert.equal(closed.reply.errorString, "Operation canceled: the manager was closed");
+      assert.equal(last.error, NetworkError.OperationCanceledError);
+      assert.equal(sent.length, 6);
+      assert.equal(manager.queue.waiting("http://queue.test"), 0);
+    });
+  }
+});
+
+Deno.test("a request with headers of its own holds no exchange while it waits for its slot", async (t) => {
+  // As for a request made from a URL alone: each waiting request's share of the heap (its reply,
+  // request and place in line, and, for the caller's own request, the entries of its headers as
+  // they were at the call), in a process of its own.
+  const script = new URL("./testdata/queued_memory.ts", import.meta.url).pathname;
+  for (const [kind, most] of [["init", 1700], ["request", 2200]] as const) {
+    await t.step(kind, async () => {
+      const output = await runDeno(["run", "-A", "--v8-flags=--expose-gc", script, "20000", kind]);
+      assert.equal(output.code, 0, output.stderr);
+      const { waiting, bytesPerRequest } = JSON.parse(output.stdout) as {
+        waiting: number;
+        bytesPerRequest: number;
+      };
+      assert.equal(waiting, 20_000);
+      assert.ok(bytesPerRequest < most, `${bytesPerRequest} bytes a waiting request`);
+    });
+  }
 });

@@ -39,7 +39,6 @@ import type { Clock } from "../clock.ts";
 import { systemClock } from "../_clock.ts";
 import {
   type CacheLoadControl,
-  keptUrl,
   NetworkRequest,
   type NetworkRequestInit,
   type RedirectPolicy,
@@ -61,7 +60,8 @@ import {
 import { RunningReplies } from "../reply/_running.ts";
 import type { Operation } from "../reply/operation.ts";
 import type { LayerPosition, NetworkAccessManagerOptions } from "../manager_options.ts";
-import { CLOSED_MESSAGE, firstExchange, prepareRequest } from "./_send.ts";
+import { CLOSED_MESSAGE, firstExchange, type FirstHeaders, prepareRequest } from "./_send.ts";
+import { parkWithoutExchange, WaitingGrants } from "./_waiting.ts";
 import { checkManagerOptions, OPTION_CHECKS } from "./_options.ts";
 
 const MIB = 1024 * 1024;
@@ -547,15 +547,22 @@ export class ManagerCore implements PipelineSettings {
    * layer at the "request" position, no cache, no HSTS store) and the network may be used for
    * it (the switch is on, and the `net` permission is granted for every host or known to be
    * granted for this one). A free slot is taken at once and the request starts; without one the
-   * request waits in the queue as it is: its reply and exchange and a place in line, and nothing
-   * of the pipeline, whose layers run once it has its slot (cookies are read and credentials
-   * chosen when it is sent). A request made from a URL alone (`exchange` undefined) waits with
-   * its reply alone: its exchange is made when it has its slot. The queue layer (or the direct
-   * lane) sends it in that slot; the reply releases the slot when it finishes, if nothing took it.
+   * request waits in the queue as it is: its reply and a place in line, and nothing of the
+   * pipeline, whose layers run once it has its slot (cookies are read and credentials chosen
+   * when it is sent). A request without a body (`exchange` undefined) waits without its
+   * exchange, made when it has its slot with the URL and `headers` of the call: one made here
+   * keeps its own headers meanwhile (`reply.request.headers`, read then, is a copy), a caller's
+   * waits with the copies made at the call. The queue layer (or the direct lane) sends it in
+   * that slot; the reply releases the slot when it finishes, if nothing took it.
    *
    * @returns Whether the request took a slot or waits for one; if not, it is to be started.
    */
-  #enqueue(reply: NetworkReply, url: URL, exchange: Exchange | undefined): boolean {
+  #enqueue(
+    reply: NetworkReply,
+    url: URL,
+    exchange: Exchange | undefined,
+    headers: FirstHeaders,
+  ): boolean {
     if (this.#requestLayers.length !== 0 || this.#cache !== null || this.#hstsStore !== null) {
       return false;
     }
@@ -570,21 +577,31 @@ export class ManagerCore implements PipelineSettings {
     const key = this.#keyOf(protocol, url.host);
     const release = this.#queue.tryAcquire(key);
     if (release !== undefined) {
-      const first = exchange ?? firstExchange(reply, url);
+      const first = exchange ?? firstExchange(reply, url, headers);
       setHeldSlot(first, key, release);
       holdSlot(reply, release);
       startReply(reply, this.#currentPipeline(), first);
       return true;
     }
-    const waits = parkInQueue(
-      this.#queue,
-      key,
-      reply.request.priority,
-      replyAbortSource(reply),
-      exchange === undefined ? this.#grantedPlain : this.#granted,
-      this.#refused,
-      exchange ?? reply,
-    );
+    const waits = exchange === undefined
+      ? parkWithoutExchange(
+        this.#queue,
+        key,
+        reply,
+        url,
+        headers,
+        this.#grants ??= new WaitingGrants(this.#granted),
+        this.#refused,
+      )
+      : parkInQueue(
+        this.#queue,
+        key,
+        reply.request.priority,
+        replyAbortSource(reply),
+        this.#granted,
+        this.#refused,
+        exchange,
+      );
     if (!waits) return false;
     startReply(reply);
     if (protocol === "https:") this.#http2.waiting(key, url);
@@ -603,15 +620,12 @@ export class ManagerCore implements PipelineSettings {
     sendParked(exchange.reply, this.#currentPipeline(), exchange);
   };
 
-  /** The same for a request that waited without an exchange: its first is made now. */
-  readonly #grantedPlain = (release: () => void, data: unknown): void => {
-    const reply = data as NetworkReply;
-    this.#granted(release, firstExchange(reply, keptUrl(reply.request)));
-  };
+  /** The same for a request that waited without an exchange (made when one first waits). */
+  #grants: WaitingGrants | undefined;
 
   /** The queue closed on a waiting request (the manager closes); an aborted one has finished. */
   readonly #refused = (_reason: unknown, data: unknown): void => {
-    const reply = data instanceof NetworkReply ? data : (data as Exchange).reply;
+    const reply = data instanceof NetworkReply ? data : (data as { reply: NetworkReply }).reply;
     if (!replyAborted(reply)) cancelReply(reply, CLOSED_MESSAGE, CLOSED);
   };
 
@@ -665,17 +679,18 @@ export class ManagerCore implements PipelineSettings {
       return reply;
     }
     this.#running.add(reply);
-    // A request made here gives its URL (it was parsed for it, and nothing else holds it).
-    const url = input instanceof NetworkRequest && init === undefined
-      ? new URL(request.url.href)
-      : takeUrl(request);
-    // A request made here from a URL alone has no headers to copy (none are made until read);
-    // without a body either, its exchange is made when it is sent (after it waited, if it does).
-    const headers = typeof input !== "string" && !(input instanceof URL) ||
-        init?.headers !== undefined
-      ? new Headers(request.headers)
+    // A request made here gives its URL (parsed for it, and nothing else holds it); a caller's
+    // request is copied during the call (it may be changed once the call returned), into its
+    // exchange or what it waits with. A first exchange without a body is made when it is sent
+    // (after it waited, if it does). From a URL alone there are no headers to copy.
+    const callers = input instanceof NetworkRequest && init === undefined;
+    const url = callers ? request.url : takeUrl(request);
+    const headers: FirstHeaders = callers
+      ? "caller"
+      : input instanceof NetworkRequest || init?.headers !== undefined
+      ? "own"
       : undefined;
-    const exchange = headers !== undefined || requestBody !== null
+    const exchange = requestBody !== null
       ? firstExchange(reply, url, headers, requestBody)
       : undefined;
     // A one-shot body the reply never sends (aborted while it waited, refused, answered by a
@@ -683,8 +698,8 @@ export class ManagerCore implements PipelineSettings {
     if (requestBody !== null && !requestBody.replayable) {
       void reply.finished.then(() => requestBody.discard());
     }
-    if (!this.#enqueue(reply, url, exchange)) {
-      startReply(reply, this.#currentPipeline(), exchange ?? firstExchange(reply, url));
+    if (!this.#enqueue(reply, url, exchange, headers)) {
+      startReply(reply, this.#currentPipeline(), exchange ?? firstExchange(reply, url, headers));
     }
     if (signal && onAbort !== undefined) {
       if (signal.aborted) queueMicrotask(onAbort);

@@ -91,20 +91,27 @@ export function prepareRequest(
 }
 
 /**
- * The first exchange of a reply, to `url`: made when the request is sent, or, for a request made
- * from a URL alone that waited in the queue, once it has its slot (a waiting request holds none).
+ * The headers of a first exchange: none (a request made from a URL alone), a copy of the
+ * request's own made with the exchange (`"own"`: a request made here; `"caller"`: the caller's
+ * request, whose exchange is then made during the call, its URL a copy too), or those given.
+ */
+export type FirstHeaders = Headers | "own" | "caller" | undefined;
+
+/**
+ * The first exchange of a reply, to `url`: made when the request is sent, or, for a request
+ * without a body that waited in the queue, once it has its slot (a waiting request holds none).
  * `headers` are left out when the request has none of its own (none are made until read).
  */
 export function firstExchange(
   reply: NetworkReply,
   url: URL,
-  headers?: Headers,
+  headers?: FirstHeaders,
   body: RequestBody | null = null,
 ): Exchange {
   return new Exchange({
-    url,
+    url: headers === "caller" ? new URL(url.href) : url,
     method: reply.method,
-    headers,
+    headers: typeof headers === "string" ? new Headers(reply.request.headers) : headers,
     body,
     request: reply.request,
     reply,
