@@ -129,16 +129,8 @@ Deno.test("cli: through a proxy, the version is the one spoken on its route", as
         await Deno.writeTextFile(`${dir}/me.pem`, certs.cert);
         await Deno.writeTextFile(`${dir}/me.key`, certs.key);
         const before = http.log.length;
-        const { code, out, err } = await runTrusting([
-          "-i",
-          "--cert",
-          `${dir}/me.pem`,
-          "--key",
-          `${dir}/me.key`,
-          "-x",
-          http.url,
-          origin.url,
-        ]);
+        const cert = ["--cert", `${dir}/me.pem`, "--key", `${dir}/me.key`];
+        const { code, out, err } = await runTrusting(["-i", ...cert, "-x", http.url, origin.url]);
         assert.equal(code, 0, err);
         assert.match(out, /^HTTP\/2 200 \r\n/);
         // The request's tunnel, and the run's handshake through the proxy.
