@@ -87,6 +87,21 @@ export function _askable(
   return proxy === undefined || (tunnels(proxy) && clientCertificate === undefined);
 }
 
+/** What {@linkcode _negotiatedProtocol} may be given besides the origin and the CAs it trusts. */
+export interface _NegotiationOptions {
+  /** The TLS client certificate presented to the origin. */
+  clientCertificate?: { cert: string; key: string };
+  /** Gives the question up: the connection is closed, the connect or handshake left unfinished. */
+  signal?: AbortSignal;
+  /**
+   * Asks an `h2` origin for its SETTINGS too, and is given its SETTINGS_MAX_CONCURRENT_STREAMS
+   * (`Infinity` when it sets none, or its SETTINGS did not come).
+   */
+  onStreams?: (streams: number) => void;
+  /** The proxy whose tunnel the handshake goes through (made with its credentials). */
+  proxy?: NetworkProxy;
+}
+
 /**
  * Opens a TLS connection offering `h2` and `http/1.1` (ALPN), directly or through the tunnel of
  * `proxy`, or resolves with `undefined` when `signal` aborts first. Without a client certificate
@@ -98,9 +113,7 @@ async function connectAlpn(
   hostname: string,
   port: number,
   caCerts: readonly string[],
-  clientCertificate: { cert: string; key: string } | undefined,
-  signal: AbortSignal | undefined,
-  proxy: NetworkProxy | undefined,
+  { clientCertificate, signal, proxy }: _NegotiationOptions,
 ): Promise<Deno.TlsConn | undefined> {
   const trusted = caCerts.length > 0 ? [...caCerts] : undefined;
   const alpnProtocols = ["h2", "http/1.1"];
@@ -149,23 +162,18 @@ async function connectAlpn(
 
 /**
  * Asks `hostname:port` (unbracketed) in a TLS handshake which protocol it picks between `h2` and
- * `http/1.1`, directly or through the tunnel of `proxy` (made with its credentials). Resolves
- * with the protocol, `null` when the handshake picks none, or `undefined` when it fails,
- * `signal` aborts (the connection is closed then, the connect or handshake left unfinished), or
- * the origin cannot be asked through `proxy` ({@linkcode _askable}). With `onStreams`, an `h2`
- * origin is asked for its SETTINGS too, and `onStreams` is given its
- * SETTINGS_MAX_CONCURRENT_STREAMS (`Infinity` when it sets none, or its SETTINGS did not come).
+ * `http/1.1`, directly or through the tunnel of `options.proxy`. Resolves with the protocol,
+ * `null` when the handshake picks none, or `undefined` when it fails, `options.signal` aborts,
+ * or the origin cannot be asked through the proxy ({@linkcode _askable}).
  */
 export async function _negotiatedProtocol(
   hostname: string,
   port: number,
   caCerts: readonly string[],
-  clientCertificate?: { cert: string; key: string },
-  signal?: AbortSignal,
-  onStreams?: (streams: number) => void,
-  proxy?: NetworkProxy,
+  options: _NegotiationOptions = {},
 ): Promise<string | null | undefined> {
-  if (!_askable(proxy, clientCertificate)) return undefined;
+  const { signal, onStreams } = options;
+  if (!_askable(options.proxy, options.clientCertificate)) return undefined;
   let conn: Deno.TlsConn | undefined;
   let closed = false;
   const close = () => {
@@ -180,7 +188,7 @@ export async function _negotiatedProtocol(
   signal?.addEventListener("abort", close);
   try {
     if (signal?.aborted) return undefined;
-    conn = await connectAlpn(hostname, port, caCerts, clientCertificate, signal, proxy);
+    conn = await connectAlpn(hostname, port, caCerts, options);
     if (conn === undefined || signal?.aborted) return undefined;
     const { alpnProtocol } = await conn.handshake();
     if (alpnProtocol === "h2" && onStreams !== undefined && !signal?.aborted) {
@@ -310,15 +318,12 @@ export class _Http2Origins {
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), _PROBE_MS);
     let streams = Infinity;
-    const probe: Promise<boolean | undefined> = _negotiatedProtocol(
-      hostname,
-      port,
-      caCerts,
+    const probe: Promise<boolean | undefined> = _negotiatedProtocol(hostname, port, caCerts, {
       clientCertificate,
-      AbortSignal.any([signal, late.signal]),
-      (allowed) => streams = allowed,
+      signal: AbortSignal.any([signal, late.signal]),
+      onStreams: (allowed) => streams = allowed,
       proxy,
-    ).then((protocol) => {
+    }).then((protocol) => {
       clearTimeout(timer);
       this.#probes.delete(probe);
       if (this.#asking.get(key) === probe) this.#asking.delete(key);

@@ -77,7 +77,9 @@ export class NetworkAccessManager
 
   static {
     inspectManagers(NetworkAccessManager.prototype); // `console.log(manager)` shows its state
-    setOriginHttp2((manager, url) => (manager as NetworkAccessManager).#core.http2(url));
+    setOriginHttp2((manager, url, proxy) =>
+      (manager as NetworkAccessManager).#core.http2(url, proxy)
+    );
   }
 
   /**

@@ -86,13 +86,9 @@ Deno.test("_negotiatedProtocol gives up a handshake the origin never answers whe
   await using server = silentServer();
   const port = Number(new URL(server.url).port);
   const controller = new AbortController();
-  const asking = _negotiatedProtocol(
-    "127.0.0.1",
-    port,
-    [certs.caCert],
-    undefined,
-    controller.signal,
-  );
+  const asking = _negotiatedProtocol("127.0.0.1", port, [certs.caCert], {
+    signal: controller.signal,
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const aborting = setTimeout(() => controller.abort(), 50);
   const outcome = await Promise.race([

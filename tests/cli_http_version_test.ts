@@ -1,8 +1,8 @@
 /**
  * The HTTP version the command line prints (`-v`, `-i`, `-w %{http_version}`) on each route:
- * directly (the manager's handshake, one per origin), through an HTTP proxy's tunnel or a
- * SOCKS5 proxy (the origin's choice, asked through the proxy), forwarded by an HTTP proxy
- * (HTTP/1.1), and through the proxies of the environment (never around them).
+ * directly, and through an HTTP proxy's tunnel or a SOCKS5 proxy (the origin's choice, in the
+ * manager's handshake, one per origin and route), forwarded by an HTTP proxy (HTTP/1.1), and
+ * through the proxies of the environment (never around them).
  */
 
 import assert from "node:assert/strict";
@@ -30,6 +30,10 @@ async function h2Origin(headers: http2.OutgoingHttpHeaders = {}) {
     /** TLS connections accepted so far. */
     get connections() {
       return connections;
+    },
+    /** TLS connections that carried a request. */
+    get carried() {
+      return used.size;
     },
     /** TLS connections that carried no request: handshakes that asked for the protocol. */
     get handshakesOnly() {
@@ -117,6 +121,25 @@ Deno.test("cli: through a proxy, the version is the one spoken on its route", as
       },
     );
   }
+  await t.step(
+    "https with --cert through an HTTP proxy's tunnel, which the manager asks not: asked by the run",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+      try {
+        await Deno.writeTextFile(`${dir}/me.pem`, certs.cert);
+        await Deno.writeTextFile(`${dir}/me.key`, certs.key);
+        const before = http.log.length;
+        const cert = ["--cert", `${dir}/me.pem`, "--key", `${dir}/me.key`];
+        const { code, out, err } = await runTrusting(["-i", ...cert, "-x", http.url, origin.url]);
+        assert.equal(code, 0, err);
+        assert.match(out, /^HTTP\/2 200 \r\n/);
+        // The request's tunnel, and the run's handshake through the proxy.
+        assert.equal(http.log.length - before, 2);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
   await t.step("http forwarded by an HTTP proxy: HTTP/1.1, which fetch speaks to it", async () => {
     const { code, err } = await runCli(["-v", "-x", http.url, plain.url("127.0.0.1", "/p")]);
     assert.equal(code, 0, err);
@@ -137,6 +160,45 @@ Deno.test("cli: through a proxy, the version is the one spoken on its route", as
     assert.match(out, /^HTTP\/\? 200 OK\r\n(.+\r\n)*\r\nover h2\n0$/);
     assert.deepEqual(tls.log.map((record) => record.kind), ["connect"], "no handshake of its own");
   });
+});
+
+Deno.test("cli: through a proxy's tunnel, the version comes from the manager's one handshake", async (t) => {
+  await using origin = await h2Origin();
+  await using http = startProxyServer();
+  await using socks = startProxyServer({ protocol: "socks5" });
+  for (const [name, proxy] of [["an HTTP proxy", http], ["a SOCKS5 proxy", socks]] as const) {
+    await t.step(name, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+      try {
+        const tunnels = proxy.log.length;
+        const connections = origin.connections;
+        const carried = origin.carried;
+        // Three requests at once with one connection per host: two wait, and the manager asks
+        // the origin through the proxy whether it speaks HTTP/2; -i prints the version of each.
+        const names = ["a", "b", "c"];
+        const urls = names.flatMap((name) => ["-o", `${dir}/${name}`, `${origin.url}${name}`]);
+        const { code, err } = await runTrusting([
+          "-i",
+          "--parallel",
+          "1",
+          "-x",
+          proxy.url,
+          ...urls,
+        ]);
+        assert.equal(code, 0, err);
+        for (const name of names) {
+          assert.match(await Deno.readTextFile(`${dir}/${name}`), /^HTTP\/2 200 \r\n/);
+        }
+        // Every connection the origin took came through the proxy: the requests' tunnels, and
+        // one more whose handshake asked the origin.
+        const opened = proxy.log.length - tunnels;
+        assert.equal(opened, origin.connections - connections, "none went around the proxy");
+        assert.equal(opened, origin.carried - carried + 1, "the requests' tunnels and one more");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
 });
 
 Deno.test("cli: the version of an origin reached through the environment's proxy is asked through it", async (t) => {

@@ -10,11 +10,13 @@
  * proxy, which `fetch` speaks HTTP/1.1 to (it offers an `https` proxy no `h2`), as curl does.
  * `https:` is what the origin picks when offered `h2` and `http/1.1` in the TLS handshake
  * (ALPN), as `fetch` offers them, directly or through the proxy's tunnel (CONNECT, SOCKS5).
- * Directly, the answer is the manager's: its queue asks each https origin in one handshake of
- * its own (to know how many requests it takes at once), and the version shares it. Through a
- * tunnel, a handshake of this run's own asks the origin through the same proxy, once per
- * origin and proxy; through an `https` proxy none can (TLS inside TLS), and the version is
- * unknown, printed `?` (as is one whose handshake failed). With the network off (`--offline`) no
+ * The answer is the manager's: its queue asks each https origin in one handshake of its own on
+ * the route its requests take, directly or through the proxy's tunnel (to know how many
+ * requests it takes at once), and the version shares it. Where the manager asks none (with
+ * `--noproxy`, whose routes only each request knows, or with `--cert` through a tunnel), a
+ * handshake of this run's own asks the origin through the same proxy, once per origin and
+ * proxy; through an `https` proxy none can (TLS inside TLS), and the version is unknown,
+ * printed `?` (as is one whose handshake failed). With the network off (`--offline`) no
  * handshake is made: an https response comes from the cache, which keeps no HTTP version, and its
  * version is unknown too; an http one is HTTP/1.1, as every http response is.
  *
@@ -43,8 +45,11 @@ export interface VersionSources {
    * which keeps no version.
    */
   offline?: boolean;
-  /** Whether the https origin of a URL, reached directly, speaks HTTP/2 (the manager's answer). */
-  direct: (url: URL) => Promise<boolean | undefined>;
+  /**
+   * Whether the https origin of a URL speaks HTTP/2 on a route (`undefined` directly): the
+   * manager's answer, or `null` where the manager asks none.
+   */
+  http2: (url: URL, proxy: NetworkProxy | undefined) => Promise<boolean | undefined> | null;
   /** The route of a URL no request of the run took (a reply from the cache), if it resolves. */
   route: (url: URL) => NetworkProxy | undefined;
   /** The CA certificates the run trusts. */
@@ -84,11 +89,9 @@ export class HttpVersions {
     const key = route.type === "none" ? url.origin : `${url.origin} ${route.type} ${route.url}`;
     let version = this.#known.get(key);
     if (version === undefined) {
-      version = route.type === "none"
-        ? this.#sources.direct(url).then((h2) =>
-          h2 === undefined ? UNKNOWN_VERSION : h2 ? "2" : "1.1"
-        )
-        : this.#tunnelled(route, url);
+      version = this.#sources.http2(url, route.type === "none" ? undefined : route)?.then((h2) =>
+        h2 === undefined ? UNKNOWN_VERSION : h2 ? "2" : "1.1"
+      ) ?? this.#tunnelled(route, url);
       this.#known.set(key, version);
     }
     return version;
@@ -103,10 +106,7 @@ export class HttpVersions {
         unbracket(url.hostname),
         Number(url.port || 443),
         this.#sources.caCerts ?? [],
-        undefined,
-        late.signal,
-        undefined,
-        proxy,
+        { signal: late.signal, proxy },
       );
       return protocol === undefined ? UNKNOWN_VERSION : protocol === "h2" ? "2" : "1.1";
     } finally {

@@ -158,14 +158,14 @@ export async function run(
   }
   await using _closing = manager;
   // The versions of status lines (-i, -I, -D, -v, -w %{http_version}): an https origin is asked
-  // on the route of its requests, directly in the manager's handshake, only when one is printed.
+  // on the route of its requests in the manager's handshake, only when one is printed.
   const printsVersion = settings.include || settings.head || settings.dumpHeader !== undefined ||
     settings.verbose ||
     (settings.writeOut !== undefined && usesHttpVersion(settings.writeOut));
   const versions = new HttpVersions({
     probe: printsVersion && !settings.offline,
     offline: settings.offline,
-    direct: (url) => originHttp2(manager, url),
+    http2: (url, proxy) => originHttp2(manager, url, proxy),
     route: (url) => {
       try {
         return resolveProxy(proxyQuery(url), {

@@ -454,9 +454,12 @@ export class ManagerCore implements PipelineSettings {
     this.#permissions?.close();
   }
 
-  /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
-  http2(url: URL): Promise<boolean | undefined> {
-    return this.#http2.direct(url);
+  /**
+   * Whether the https origin of `url` speaks HTTP/2 on the route a request to it took (asked now
+   * if not yet), or `null` where the manager asks none (see {@linkcode Http2Routes.on}).
+   */
+  http2(url: URL, proxy?: NetworkProxy): Promise<boolean | undefined> | null {
+    return this.#http2.on(url, proxy);
   }
 
   /** The proxy variables: read once per manager, and again once the `env` permission changes. */

@@ -1,15 +1,16 @@
 /**
  * How many requests the manager's queue lets an https origin have at once: past the HTTP/1.1
  * limit, the origin's HTTP/2 answer on the route its requests take. The origin is asked (in
- * `_http2.ts`) when a request to it first has to wait: directly, or through the tunnel of the
- * HTTP or SOCKS5 proxy its requests go through, with that proxy's credentials, as Deno's `fetch`
- * reaches it. The answer is kept under the origin and its route, so that what an origin said on
- * one route is never read for another (a proxy set, a proxy variable that became readable).
+ * `_http2.ts`) when a request to it first has to wait, or the command line asks for its HTTP
+ * version: directly, or through the tunnel of the HTTP or SOCKS5 proxy its requests go through,
+ * with that proxy's credentials, as Deno's `fetch` reaches it. The answer is kept under the origin
+ * and its route, so that what an origin said on one route is never read for another (a proxy
+ * set, a proxy variable that became readable), and one handshake serves both.
  *
  * @module
  */
 
-import { _http2Key, _Http2Origins } from "../_http2.ts";
+import { _askable, _http2Key, _Http2Origins } from "../_http2.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
 import { netHost } from "../layers/access.ts";
 import { queueKey } from "../layers/queue.ts";
@@ -97,11 +98,22 @@ export class Http2Routes {
     this.#learn(route, url, again);
   }
 
-  /** Whether the https origin of `url`, reached directly, speaks HTTP/2 (asked now if not yet). */
-  direct(url: URL): Promise<boolean | undefined> {
-    const key = queueKey(url.protocol, url.host);
-    if (this.#settings.asks() && !this.origins.asked(key)) {
-      this.#learn({ key, proxy: undefined, env: this.#settings.env() }, url, false);
+  /**
+   * Whether the https origin of `url` speaks HTTP/2 on the route a request to it took: directly
+   * (`proxy` absent or `none`), or through `proxy`'s tunnel; asked now if not yet, its answer
+   * shared with the queue's. `null` where the manager asks none: with a `proxyFactory`, through
+   * a proxy that opens no tunnel, or with a client certificate through a tunnel ({@linkcode _askable}).
+   */
+  on(url: URL, proxy: NetworkProxy | undefined): Promise<boolean | undefined> | null {
+    const settings = this.#settings;
+    if (proxy?.type === "none") proxy = undefined;
+    if (
+      proxy !== undefined &&
+      (settings.proxyFactory() || !_askable(proxy, settings.clientCertificate(url)))
+    ) return null;
+    const key = _http2Key(queueKey(url.protocol, url.host), proxy);
+    if (settings.asks() && !this.origins.asked(key)) {
+      this.#learn({ key, proxy, env: settings.env() }, url, false);
     }
     return this.origins.answer(key);
   }
