@@ -11,7 +11,8 @@ import {
   NetworkReplyError,
 } from "../network_error.ts";
 import { DEFAULT_PORTS, type NetworkProxy, proxyLabel, proxyQuery } from "./network_proxy.ts";
-import { base64, redactProxy } from "./_redact.ts";
+import { redactProxy } from "./_redact.ts";
+import { connectHead, writeAll } from "./_tunnel.ts";
 
 /** What a probe of a proxy's address found. */
 export type ProbeResult = "refused" | "not-found" | "timeout" | "alive" | "unknown";
@@ -89,11 +90,6 @@ async function reachProxy<T>(
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
 /**
  * Checks a proxy's address: can a TCP (or TLS) connection be opened, and does the proxy say
  * anything back within the time limit? SOCKS5 proxies get a greeting, HTTP proxies an
@@ -136,14 +132,7 @@ export async function probeConnect(
 ): Promise<number | undefined> {
   if (proxy.type !== "http" && proxy.type !== "https") return undefined;
   const reached = await reachProxy(proxy, options, async (conn) => {
-    const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
-    if (authorization !== undefined) lines.push(`Proxy-Authorization: ${authorization}`);
-    else if (proxy.username !== undefined) {
-      lines.push(
-        `Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`,
-      );
-    }
-    await writeAll(conn, new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+    await writeAll(conn, connectHead(authority, proxy, authorization));
     let head = "";
     const buffer = new Uint8Array(1024);
     while (!head.includes("\r\n") && head.length < 4096) {

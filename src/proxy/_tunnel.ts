@@ -25,8 +25,26 @@ export async function readExactly(conn: Deno.Conn, size: number): Promise<Uint8A
   return bytes;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes` to `conn`. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+/**
+ * The head of a CONNECT request for a tunnel to `authority` (`host:port`), with the proxy's
+ * credentials, or the `Proxy-Authorization` value `authorization` when given.
+ */
+export function connectHead(
+  authority: string,
+  proxy: NetworkProxy,
+  authorization?: string,
+): Uint8Array {
+  const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
+  if (authorization !== undefined) lines.push(`Proxy-Authorization: ${authorization}`);
+  else if (proxy.username !== undefined) {
+    lines.push(`Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`);
+  }
+  return encoder.encode(lines.join("\r\n") + "\r\n\r\n");
 }
 
 /** Exactly `size` bytes from `conn`; throws when it ends first. */
@@ -44,11 +62,7 @@ async function connectTunnel(
   port: number,
 ): Promise<void> {
   const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
-  if (proxy.username !== undefined) {
-    lines.push(`Proxy-Authorization: Basic ${base64(`${proxy.username}:${proxy.password ?? ""}`)}`);
-  }
-  await writeAll(conn, encoder.encode(lines.join("\r\n") + "\r\n\r\n"));
+  await writeAll(conn, connectHead(authority, proxy));
   // Byte by byte: what follows the head is the origin's.
   let head = "";
   while (!head.endsWith("\r\n\r\n")) {
