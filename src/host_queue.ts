@@ -293,15 +293,22 @@ export class HostQueue {
       for (const priority of ORDER) {
         const list = host.lists?.[priority];
         if (list === undefined) continue;
+        // Taken out of the list first, then rejected: a rejection does much (the manager ends
+        // the request's reply), and a link read after it made each step wait for the memory of
+        // the one before, one cache miss after another once the waiters outgrow the caches.
+        const waiters: Waiter[] = [];
         for (let waiter = list.head; waiter !== undefined;) {
           const next = waiter.next;
           waiter.list = waiter.prev = waiter.next = undefined;
-          waiter.signal.removeEventListener("abort", waiter);
-          waiter.reject(reason, waiter.data);
+          waiters.push(waiter);
           waiter = next;
         }
         list.head = list.tail = undefined;
         list.size = 0;
+        for (const waiter of waiters) {
+          waiter.signal.removeEventListener("abort", waiter);
+          waiter.reject(reason, waiter.data);
+        }
       }
       host.waiting = 0;
     }
