@@ -89,6 +89,13 @@ export function checkInteger(
   }
 }
 
+/** Whether `value` is a plain object (made by `{}` or `Object.create(null)`), not an instance of some class. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /**
  * Checks that `value` is an object of options, not an array (or `undefined`); the message names
  * `field`.

@@ -5,7 +5,7 @@
  */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
-import { describe } from "./_validation.ts";
+import { describe, isPlainObject } from "./_validation.ts";
 import { type MultipartPart, multipartPieces } from "./_multipart.ts";
 
 /**
@@ -299,12 +299,6 @@ function multipart(form: FormData): { blob: Blob; type: string } {
 /** Every line break (CR, LF or CRLF) as CRLF. */
 function newlines(text: string): string {
   return text.replace(/\r(?!\n)|(?<!\r)\n/g, "\r\n");
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {

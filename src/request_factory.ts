@@ -6,7 +6,7 @@
  */
 
 import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "./request.ts";
-import { checkKeys, checkObject, describe, numberError } from "./_validation.ts";
+import { checkKeys, checkObject, describe, isPlainObject, numberError } from "./_validation.ts";
 
 /**
  * Query parameters: a `URLSearchParams`, a record, or name/value pairs. A value is a string, a
@@ -167,8 +167,7 @@ function toParams(what: string, field: string, query: QueryInit | undefined): UR
     });
     return params;
   }
-  const proto = typeof query === "object" && query !== null ? Object.getPrototypeOf(query) : 0;
-  if (proto !== Object.prototype && proto !== null) {
+  if (!isPlainObject(query)) {
     throw bad("", "URLSearchParams, a record or [name, value] pairs", query);
   }
   const ALL = `${VALUE}, an array of them, or undefined (left out)`;

@@ -48,37 +48,6 @@ export function storeGot(value: unknown, kind: string): string {
   return `, got ${describe(value)}`;
 }
 
-/** The names of the manager's options (the type says every one is here). */
-export const MANAGER_OPTIONS: readonly string[] = Object.keys(
-  {
-    redirectPolicy: 1,
-    maxRedirects: 1,
-    transferTimeout: 1,
-    timeout: 1,
-    maxConnectionsPerHost: 1,
-    readBufferSize: 1,
-    decompressionGuard: 1,
-    maxBodySize: 1,
-    layers: 1,
-    cache: 1,
-    cacheLoadControl: 1,
-    cookieJar: 1,
-    hstsStore: 1,
-    proxy: 1,
-    proxyFactory: 1,
-    caCerts: 1,
-    clientCertificate: 1,
-    clientCertificates: 1,
-    networkAccessible: 1,
-    requestPermissions: 1,
-    authenticator: 1,
-    redirectVerifier: 1,
-    clock: 1,
-    transport: 1,
-    retry: 1,
-  } satisfies Record<keyof NetworkAccessManagerOptions, 1>,
-);
-
 /**
  * Checks the value of one option and returns what the manager keeps of it (a checked copy where
  * the caller could change the object given). The message starts with `what` and names the
@@ -191,6 +160,9 @@ export const OPTION_CHECKS = {
     return value;
   },
 } satisfies Record<keyof NetworkAccessManagerOptions, Check<unknown>>;
+
+/** The names of the manager's options: those {@linkcode OPTION_CHECKS} checks (its type says every one). */
+export const MANAGER_OPTIONS: readonly string[] = Object.keys(OPTION_CHECKS);
 
 /** Options as the checks returned them: each given one checked (and copied where it could change). */
 export type CheckedOptions = {

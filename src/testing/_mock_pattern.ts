@@ -5,17 +5,10 @@
  * @module
  */
 
-import { describe } from "../_validation.ts";
+import { describe, isPlainObject } from "../_validation.ts";
 
 /** What a route's pattern may be: a `URLPattern`, its init, or a string. */
 export type MockPattern = string | URLPattern | URLPatternInit;
-
-/** A plain object (made by `{}` or `Object.create(null)`), not an instance of some class. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /**
  * Compiles a route's pattern: a string (a path on any origin when it starts with `/`), a

@@ -4,7 +4,13 @@
  * @module
  */
 
-import { checkChoice, checkFunction, describe, numberError } from "../_validation.ts";
+import {
+  checkChoice,
+  checkFunction,
+  describe,
+  isPlainObject,
+  numberError,
+} from "../_validation.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -12,7 +18,7 @@ import { sleep } from "../retry_options.ts";
 import { RequestBody } from "../body.ts";
 import { checkAnswer, checkDelay, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
-import { compilePattern, describePattern, isPlainObject } from "./_mock_pattern.ts";
+import { compilePattern, describePattern } from "./_mock_pattern.ts";
 import { readBody } from "./_read_body.ts";
 
 export type { MockResponseInit };
