@@ -67,6 +67,8 @@ export let replyAborted: (reply: NetworkReply) => boolean;
 export let replyAbortSource: (reply: NetworkReply) => ExchangeAbort;
 /** Counts one retry of a reply (the retry layer). */
 export let countRetry: (reply: NetworkReply) => void;
+/** Gives the reply of a caller's request the `href` it was sent to: its URL until a response's. */
+export let keepCallersUrl: (reply: NetworkReply, href: string) => void;
 /** Moves a reply to the last of the redirects it followed, or to `url` (redirect, HSTS layers). */
 export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[], url?: URL) => void;
 /** Gives a reply a queue slot to release when it finishes (at once if it has finished). */
@@ -118,14 +120,15 @@ export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) =
  */
 export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>
   implements AsyncIterable<Uint8Array> {
-  /** The request as sent by the user: sent as it was then, whatever is changed on it since. */
+  /** The request: the caller's own (not a copy) or one made here; sent as it was at the call. */
   readonly request: NetworkRequest;
   /** The operation. */
   readonly operation: Operation;
   /** The HTTP method (the verb of a custom request). */
   readonly method: string;
 
-  #url: URL | undefined;
+  /** The URL, once read or named; before, the `href` a caller's request had at the call, if one. */
+  #url: URL | string | undefined;
   #status = 0;
   #statusText = "";
   #headers: Headers | undefined;
@@ -194,6 +197,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     monitorQueued = (reply) => void (reply.#proxyTimeout ?? clearTimeout(reply.#timer));
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
+    keepCallersUrl = (reply, href) => void (reply.#url = href);
     replyRedirected = (reply, redirects, url) => {
       if (reply.#state === "finished") return; // a finished reply's URL stays as it was told
       reply.#redirects = redirects.map(_withoutUserinfo);
@@ -237,12 +241,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       : new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 
-  /** The URL of the reply: the last one after redirects. */
+  /** The URL of the reply: the last one after redirects; until a response, the request's. */
   get url(): URL {
-    // Until the response names its URL, the request's, copied when first asked for.
-    return this.#url ??= _withoutUserinfo(
-      this.request.url instanceof URL ? new URL(this.request.url.href) : new URL("about:blank"),
-    );
+    const url = this.#url ?? (this.request.url instanceof URL ? this.request.url.href : "");
+    if (typeof url === "object") return url;
+    return this.#url = _withoutUserinfo(new URL(url || "about:blank"));
   }
   /**
    * The HTTP status, or 0 before the metadata arrived (or when there was no response); after a

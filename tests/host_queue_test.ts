@@ -838,6 +838,72 @@ Deno.test("a request with headers of its own waits for its slot without its exch
   }
 });
 
+Deno.test("the reply of a caller's request shows the URL of the call until the response names one", async (t) => {
+  // The caller may change its request once the call returned: what is sent is the request as it
+  // was at the call, and so is `reply.url` (waiting for its slot, or sent and waiting for the
+  // response's headers), until the response's URL replaces it.
+  const changes: [string, (request: NetworkRequest, origin: string) => void][] = [
+    ["a new URL", (request, origin) => void (request.url = new URL(`${origin}/changed`))],
+    ["the URL's pathname", (request) => void (request.url.pathname = "/changed")],
+  ];
+  for (const [what, change] of changes) {
+    await t.step(what, async () => {
+      const arrived: string[] = [];
+      const held: (() => void)[] = [];
+      await using server = serve(async (request) => {
+        const path = new URL(request.url).pathname;
+        arrived.push(path);
+        if (path !== "/final") {
+          const { promise, resolve } = Promise.withResolvers<void>();
+          held.push(resolve);
+          await promise;
+        }
+        if (path === "/moved") {
+          return new Response(null, { status: 302, headers: { location: "/final" } });
+        }
+        return new Response(`answer to ${path}`);
+      });
+      const origin = server.url;
+      await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+      const make = (path: string) => new NetworkRequest(`${origin}${path}`);
+      const sentUntil = async (count: number) => {
+        while (held.length < count) await tick(1);
+      };
+      // Sent at once (its exchange made at the call), then waiting for its slot: without its
+      // exchange (a GET), and with it (a POST with a body).
+      const requests = [make("/first"), make("/moved"), make("/later"), make("/posted")];
+      const [first, moved, later] = requests.slice(0, 3).map((request) => manager.get(request));
+      const posted = manager.post(requests[3]!, "body");
+      assert.equal(manager.queue.waiting(origin), 3);
+      for (const request of requests) change(request, origin);
+      await sentUntil(1);
+      assert.equal(first!.status, 0);
+      assert.equal(first!.url.href, `${origin}/first`);
+      assert.equal(moved!.url.href, `${origin}/moved`);
+      assert.equal(posted.url.href, `${origin}/posted`);
+      held[0]!(); // the first answers: the next one is sent
+      await sentUntil(2);
+      held[1]!(); // it redirects: a response names its URL
+      await sentUntil(3);
+      // `later`, read first now, is sent and waits for its response's headers.
+      assert.equal(later!.status, 0);
+      assert.equal(later!.url.href, `${origin}/later`);
+      held[2]!();
+      await sentUntil(4);
+      held[3]!();
+      await Promise.all([first, moved, later, posted].map((reply) => reply!.text()));
+      // The hop to `/final` waits for the slot behind those that waited before it.
+      assert.deepEqual(arrived, ["/first", "/moved", "/later", "/posted", "/final"]);
+      assert.equal(moved!.url.href, `${origin}/final`);
+      assert.deepEqual(
+        [first, later, posted].map((reply) => reply!.url.href),
+        [`${origin}/first`, `${origin}/later`, `${origin}/posted`],
+      );
+      assert.equal(requests[0]!.url.href, `${origin}/changed`);
+    });
+  }
+});
+
 Deno.test("a request with headers of its own holds no exchange while it waits for its slot", async (t) => {
   // As for a request made from a URL alone: each waiting request's share of the heap (its reply,
   // request and place in line, and, for the caller's own request, the entries of its headers as

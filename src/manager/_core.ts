@@ -50,6 +50,7 @@ import {
   cancelReply,
   failReply,
   holdSlot,
+  keepCallersUrl,
   NetworkReply,
   replyAborted,
   replyAbortSource,
@@ -684,10 +685,12 @@ export class ManagerCore implements PipelineSettings {
     this.#running.add(reply);
     // A request made here gives its URL (parsed for it, and nothing else holds it); a caller's
     // request is copied during the call (it may be changed once the call returned), into its
-    // exchange or what it waits with. A first exchange without a body is made when it is sent
-    // (after it waited, if it does). From a URL alone there are no headers to copy.
+    // exchange or what it waits with, and its reply keeps the URL's `href` (its `url` until a
+    // response names one). A first exchange without a body is made when it is sent (after it
+    // waited, if it does). From a URL alone there are no headers to copy.
     const callers = input instanceof NetworkRequest && init === undefined;
     const url = callers ? request.url : takeUrl(request);
+    if (callers) keepCallersUrl(reply, url.href);
     const headers: FirstHeaders = callers
       ? "caller"
       : input instanceof NetworkRequest || init?.headers !== undefined
