@@ -3,6 +3,7 @@
 import type { NetworkReply } from "./reply.ts";
 import { describe } from "./_validation.ts";
 import { _redactUrls } from "./_redact.ts";
+import { decodeUtf8, parseJson } from "./reply/_decode.ts";
 import {
   SchemaValidationError,
   type StandardSchemaV1,
@@ -53,4 +54,24 @@ export async function validate<Schema extends StandardSchemaV1>(
   }
   if (issues) throw new SchemaValidationError(what, issues as StandardSchemaV1Issue[], reply);
   return (result as { value: unknown }).value as StandardSchemaV1InferOutput<Schema>;
+}
+
+/**
+ * A reply's whole body read as JSON (in UTF-8 whatever the charset, as RFC 8259 has it), and
+ * validated with `schema` when one is given; the messages name the URL, and an error status.
+ */
+export async function readJson(
+  reply: NetworkReply,
+  bytes: Uint8Array,
+  schema: StandardSchemaV1 | undefined,
+): Promise<unknown> {
+  const value = parseJson(decodeUtf8(bytes), reply.url.href, reply);
+  if (schema === undefined) return value;
+  const status = reply.error === 0 ? "" : ` (HTTP ${reply.status} ${reply.statusText})`;
+  return await validate(
+    schema,
+    value,
+    `The body of ${reply.url.href}${status.replace(" )", ")")}`,
+    reply,
+  );
 }

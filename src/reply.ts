@@ -9,12 +9,12 @@ import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
 import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
 import { NetworkReplyError, statusToError } from "./network_error.ts";
-import type { NetworkRequest } from "./request.ts";
+import { keptHref, type NetworkRequest } from "./request.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
 import { eventsParser, replyEvents } from "./_sse_parser.ts";
 import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
-import { checkSchema, validate } from "./_schema_validation.ts";
+import { checkSchema, readJson } from "./_schema_validation.ts";
 import {
   alreadyRead,
   BodyBuffer,
@@ -28,7 +28,7 @@ import {
   switched,
   transferTimedOut,
 } from "./_reply_body.ts";
-import { decodeText, decodeUtf8, parseJson } from "./reply/_decode.ts";
+import { decodeText } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
@@ -243,7 +243,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   /** The URL of the reply: the last one after redirects; until a response, the request's. */
   get url(): URL {
-    const url = this.#url ?? (this.request.url instanceof URL ? this.request.url.href : "");
+    const { request } = this; // the URL it was sent to, whatever was done to its `url` since
+    const url = this.#url ?? keptHref(request) ??
+      (request.url instanceof URL ? request.url.href : "");
     if (typeof url === "object") return url;
     return this.#url = _withoutUserinfo(new URL(url || "about:blank"));
   }
@@ -401,13 +403,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   ): Promise<StandardSchemaV1InferOutput<Schema>>;
   async json(schema?: StandardSchemaV1): Promise<unknown> {
     if (schema !== undefined) checkSchema("Cannot read JSON", schema);
-    const text = decodeUtf8(await this.bytes()); // RFC 8259: JSON is UTF-8
-    const value = parseJson(text, this.url.href, this);
-    if (schema === undefined) return value;
-    const status = this.#error === NetworkError.NoError
-      ? ""
-      : ` (HTTP ${this.#status} ${this.#statusText})`.replace(" )", ")");
-    return await validate(schema, value, `The body of ${this.url.href}${status}`, this);
+    return await readJson(this, await this.bytes(), schema);
   }
 
   /**

@@ -366,6 +366,9 @@ export let takeUrl: (request: NetworkRequest) => URL;
  */
 export let keptUrl: (request: NetworkRequest) => URL;
 
+/** The `href` {@linkcode takeUrl} kept (the URL it was sent to), or `undefined` if none. */
+export let keptHref: (request: NetworkRequest) => string | undefined;
+
 /**
  * Keeps the headers of a request the manager made itself for its first exchange while the request
  * waits for its queue slot: `headers`, read meanwhile, is a copy of them, so that a change made to
@@ -601,6 +604,7 @@ export class NetworkRequest {
       return url;
     };
     keptUrl = (request) => new URL(request.#href!);
+    keptHref = (request) => request.#href;
     keepHeaders = (request) => {
       KEPT.set(request, request.#headers!);
       request.#headers = undefined;

@@ -904,6 +904,47 @@ Deno.test("the reply of a caller's request shows the URL of the call until the r
   }
 });
 
+Deno.test("the reply of a request made by the manager shows the URL it was sent to, whatever is done to reply.request", async (t) => {
+  // `reply.request` is the request the manager made from the URL (and init) of the call; a
+  // change to its `url` after the call is not sent, and does not show in `reply.url` either.
+  const changes: [string, (request: NetworkRequest, origin: string) => void][] = [
+    ["a new URL", (request, origin) => void (request.url = new URL(`${origin}/changed`))],
+    ["the URL's pathname", (request) => void (request.url.pathname = "/changed")],
+  ];
+  for (const [what, change] of changes) {
+    await t.step(what, async () => {
+      const arrived: string[] = [];
+      const held: (() => void)[] = [];
+      await using server = serve(async (request) => {
+        arrived.push(new URL(request.url).pathname);
+        const { promise, resolve } = Promise.withResolvers<void>();
+        held.push(resolve);
+        await promise;
+        return new Response("answer");
+      });
+      const origin = server.url;
+      await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+      // Sent at once, waiting without its exchange, waiting with its headers.
+      const replies = [
+        manager.get(`${origin}/first`),
+        manager.get(`${origin}/second`),
+        manager.get(`${origin}/third`, { headers: { "x-kind": "own" } }),
+      ];
+      assert.equal(manager.queue.waiting(origin), 2);
+      for (const reply of replies) change(reply.request, origin);
+      while (held.length < 1) await tick(1);
+      assert.deepEqual(replies.map((reply) => reply.url.pathname), ["/first", "/second", "/third"]);
+      for (let i = 0; i < 3; i++) {
+        while (held.length <= i) await tick(1);
+        held[i]!();
+      }
+      await Promise.all(replies.map((reply) => reply.text()));
+      assert.deepEqual(arrived, ["/first", "/second", "/third"]);
+      assert.deepEqual(replies.map((reply) => reply.url.pathname), ["/first", "/second", "/third"]);
+    });
+  }
+});
+
 Deno.test("a request with headers of its own holds no exchange while it waits for its slot", async (t) => {
   // As for a request made from a URL alone: each waiting request's share of the heap (its reply,
   // request and place in line, and, for the caller's own request, the entries of its headers as
