@@ -300,7 +300,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * a domain whose cookies are in a newer format).
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("insert cookie");
@@ -316,7 +317,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("update cookie");
