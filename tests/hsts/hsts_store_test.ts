@@ -368,6 +368,29 @@ for (const [name, factory] of factories) {
     });
   });
 
+  Deno.test(`${name}.learn refuses a header value that is not a string, naming it`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      const cases: [unknown, string][] = [
+        [5, "5"],
+        [null, "null"],
+        [undefined, "undefined"],
+        [["max-age=100"], "an array"],
+        [{ toString: () => "max-age=100" }, "an object"],
+      ];
+      for (const [value, shown] of cases) {
+        for (const host of ["example.com", "127.0.0.1"]) {
+          await assert.rejects(store.learn(host, value as string), {
+            name: "TypeError",
+            message: `Cannot learn HSTS policy: 'headerValue' must be a string, got ${shown}`,
+          });
+        }
+      }
+      assert.deepEqual(await store.all(), [], "nothing learned");
+      assert.equal(await store.learn("example.com", "max-age=100"), true);
+    });
+  });
+
   Deno.test(`${name} preloads hosts that headers do not remove`, async () => {
     const { clock, advance } = testClock();
     const preload = [
