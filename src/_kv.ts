@@ -152,6 +152,73 @@ export function checkPrefix(what: string, prefix: unknown, fallback: Deno.KvKey)
   return [...prefix];
 }
 
+/** Whether two key parts are equal. */
+export function _samePart(a: Deno.KvKeyPart | undefined, b: Deno.KvKeyPart): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  }
+  return a === b;
+}
+
+/**
+ * How the prefix `inner` lies under the prefix `outer`: `"is"` when they are equal,
+ * `"starts with"` when `outer` is a proper prefix of it, `undefined` when the keys of `inner`
+ * are not under `outer`.
+ */
+export function _prefixNesting(
+  inner: Deno.KvKey,
+  outer: Deno.KvKey,
+): "is" | "starts with" | undefined {
+  if (outer.length > inner.length || !outer.every((part, i) => _samePart(inner[i], part))) {
+    return undefined;
+  }
+  return outer.length === inner.length ? "is" : "starts with";
+}
+
+/** Why stores whose prefixes nest are refused, and what to do: the end of the message. */
+export const _NESTED_PREFIXES =
+  "so clearing one store would remove the other's entries; give each store a prefix that does " +
+  "not start with another's";
+
+/** A store open on a database: its kind (`cache`) and its prefix. */
+interface OpenStore {
+  readonly kind: string;
+  readonly prefix: Deno.KvKey;
+}
+
+/** The stores open on each database object, for {@linkcode _claimPrefix}. */
+const openStores = new WeakMap<Deno.Kv, Set<OpenStore>>();
+
+/**
+ * Records that a store of `kind` (`cache`, `cookie jar`, `HSTS store`) is open on `kv` under
+ * `prefix`, and returns the function that forgets it (the store's `close()`). Refuses, with a
+ * `RangeError` naming both prefixes, a prefix that nests with that of another store open on
+ * the same `kv` object: one that starts with the other's, or is the other's for a store of
+ * another kind (stores of one kind under one prefix share their state, as they are meant to).
+ * Stores on other `Deno.Kv` objects, or in other processes, are not seen.
+ */
+export function _claimPrefix(kv: Deno.Kv, kind: string, prefix: Deno.KvKey): () => void {
+  let stores = openStores.get(kv);
+  for (const other of stores ?? []) {
+    const mine = `its prefix ${Deno.inspect(prefix)}`;
+    const article = /^[aeiouH]/.test(other.kind) ? "an" : "a";
+    const theirs = `the prefix ${Deno.inspect(other.prefix)} of ${article} ${other.kind} open on ` +
+      "the same Deno.Kv";
+    const inside = _prefixNesting(prefix, other.prefix);
+    const outside = inside === undefined ? _prefixNesting(other.prefix, prefix) : undefined;
+    if ((inside ?? outside) === undefined || (inside === "is" && other.kind === kind)) continue;
+    throw new RangeError(
+      inside === undefined
+        ? `Cannot open ${kind}: ${theirs} ${outside} ${mine}, ${_NESTED_PREFIXES}`
+        : `Cannot open ${kind}: ${mine} ${inside} ${theirs}, ${_NESTED_PREFIXES}`,
+    );
+  }
+  if (stores === undefined) openStores.set(kv, stores = new Set());
+  const store: OpenStore = { kind, prefix };
+  stores.add(store);
+  return () => void stores.delete(store);
+}
+
 /** The longest key Deno KV stores or reads, in bytes as it encodes keys. */
 export const MAX_KEY_BYTES = 2048;
 

@@ -6,9 +6,8 @@
  * @module
  */
 
-import { _checkKv, _openKvDatabase, checkPrefix } from "./_kv.ts";
+import { _checkKv, _NESTED_PREFIXES, _openKvDatabase, _prefixNesting, checkPrefix } from "./_kv.ts";
 import { _checkMaxSize, _checkMode } from "./cache/_entry.ts";
-import { _samePart } from "./cache/_kv_cache_schema.ts";
 import { checkKeys, checkObject, checkPartition, describe } from "./_validation.ts";
 import { checkClock } from "./_clock.ts";
 import { KvCache } from "./cache/kv_cache.ts";
@@ -309,16 +308,14 @@ function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void
     }));
   for (const outer of prefixes) {
     for (const inner of prefixes) {
-      if (
-        outer === inner || outer.prefix.length > inner.prefix.length ||
-        !outer.prefix.every((part, i) => _samePart(inner.prefix[i], part))
-      ) continue;
+      const nesting = outer === inner ? undefined : _prefixNesting(inner.prefix, outer.prefix);
+      if (nesting === undefined) continue;
       throw new TypeError(
-        `${WHAT}: the '${inner.field}' prefix ${Deno.inspect(inner.prefix)} ${
-          outer.prefix.length === inner.prefix.length ? "is" : "starts with"
-        } the '${outer.field}' prefix ${Deno.inspect(outer.prefix)}, so clearing one store ` +
-          "would remove the other's entries; give each store a prefix that does not start with " +
-          "another's",
+        `${WHAT}: the '${inner.field}' prefix ${
+          Deno.inspect(inner.prefix)
+        } ${nesting} the '${outer.field}' prefix ${
+          Deno.inspect(outer.prefix)
+        }, ${_NESTED_PREFIXES}`,
       );
     }
   }

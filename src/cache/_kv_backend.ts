@@ -10,6 +10,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { _samePart } from "../_kv.ts";
 import type { _KvChanges } from "../_kv_changes.ts";
 import { isNewerRecord } from "../_kv_record.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -28,7 +29,6 @@ import {
   _MAX_VALUE,
   _READ_BATCH,
   _RETIRE_GRACE_MS,
-  _samePart,
   _STALE_WRITE_MS,
   _TOUCH_THRESHOLD_MS,
   _u64,

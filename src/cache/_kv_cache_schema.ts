@@ -254,14 +254,6 @@ export function _variantPart(variant: string): string | Promise<Uint8Array> {
   return _byteLength(variant) <= MAX_VARIANT_KEY_BYTES ? variant : sha256(variant);
 }
 
-/** Whether two key parts are equal. */
-export function _samePart(a: Deno.KvKeyPart | undefined, b: Deno.KvKeyPart): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    return a.length === b.length && a.every((byte, i) => byte === b[i]);
-  }
-  return a === b;
-}
-
 /** The keys of one cache's records. */
 export class _Keys {
   readonly prefix: Deno.KvKey;

@@ -4,7 +4,7 @@
  * generations (retired when replaced, collected after the grace period).
  */
 
-import { _retryLocked, commitCounted } from "../_kv.ts";
+import { _retryLocked, _samePart, commitCounted } from "../_kv.ts";
 import { isNewerRecord } from "../_kv_record.ts";
 import type { Clock } from "../clock.ts";
 import {
@@ -15,7 +15,6 @@ import {
   _entryAccount,
   type _Keys,
   _RETIRE_GRACE_MS,
-  _samePart,
   _urlPart,
 } from "./_kv_cache_schema.ts";
 import { ATTEMPTS } from "./_cache_core.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
+import { _claimPrefix, _kvPath, _openKv, checkPrefix } from "../_kv.ts";
 import { _KvChanges } from "../_kv_changes.ts";
 import { checkClock } from "../_clock.ts";
 import { checkKeys, checkObject } from "../_validation.ts";
@@ -61,6 +61,9 @@ export interface KvCacheOptions {
   /**
    * The key prefix under which the cache keeps everything; two caches with different prefixes
    * share a database without seeing each other. Non-empty, at most 512 bytes of text.
+   * A prefix that starts with, or is the start of, the prefix of another store open on the same
+   * `kv` object (or equals that of a store of another kind) is refused: clearing one would remove
+   * the other's entries. Stores on other `Deno.Kv` objects or in other processes are not checked.
    *
    * @default {["netaccess", "cache"]}
    */
@@ -139,12 +142,15 @@ const OPTIONS = Object.keys(
  */
 export class KvCache implements NetworkCache {
   readonly #core: CacheCore<StoredEntry>;
+  /** Forgets the cache's prefix among those open on its database (see `_claimPrefix`). */
+  readonly #release: () => void;
   /** Whether the cache layer treats this cache as shared or private; see {@linkcode CacheMode}. */
   readonly mode: CacheMode;
 
-  private constructor(core: CacheCore<StoredEntry>, mode: CacheMode) {
+  private constructor(core: CacheCore<StoredEntry>, mode: CacheMode, release: () => void) {
     this.#core = core;
     this.mode = mode;
+    this.#release = release;
   }
 
   /**
@@ -155,7 +161,7 @@ export class KvCache implements NetworkCache {
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type or
    * is unknown (misspelt).
    * @throws {RangeError} When `maxSize` is a number that is not a positive integer, or `prefix`
-   * is longer than 512 bytes.
+   * is longer than 512 bytes or nests with the prefix of another store open on `kv`.
    */
   static async open(options: KvCacheOptions = {}): Promise<KvCache> {
     checkObject("Cannot open cache", "options", options);
@@ -165,13 +171,14 @@ export class KvCache implements NetworkCache {
     const prefix = checkPrefix("Cannot open cache", options.prefix, ["netaccess", "cache"]);
     const mode = _checkMode(options.mode, "open cache", "shared");
     const { kv, owned } = await _openKv(options, "cache");
+    const release = _claimPrefix(kv, "cache", prefix);
     const backend = new KvBackend(kv, owned, new _Keys(prefix), clock);
     // A database in a file the cache (or a manager factory) opened: a hit on a record read
     // before, with nothing written since, needs no KV read.
     const path = owned ? options.path : _kvPath(kv);
     const changes = typeof path === "string" ? _KvChanges.open(path) : null;
     if (changes !== null) backend.watch(changes);
-    return new KvCache(new CacheCore(backend, maxSize, clock), mode);
+    return new KvCache(new CacheCore(backend, maxSize, clock), mode, release);
   }
 
   /** The size in bytes the cache stays under. */
@@ -345,6 +352,7 @@ export class KvCache implements NetworkCache {
    * @returns A promise that resolves once closed.
    */
   close(): Promise<void> {
+    this.#release();
     return this.#core.close();
   }
 

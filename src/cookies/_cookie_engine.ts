@@ -15,6 +15,7 @@ import { cookiePair } from "./_wire.ts";
 import { describe, numberError } from "../_validation.ts";
 import {
   _byteLength,
+  _LATEST,
   _MAX_NAME_VALUE_BYTES,
   _parseSetCookie,
   _prefixAllowed,
@@ -179,18 +180,25 @@ function normalizeInit(
         `Cannot ${what}: 'name' and 'value' must be at most ${_MAX_NAME_VALUE_BYTES} bytes together, got ${bytes}`,
       );
     }
-    const expires = init.expires ?? null;
-    if (expires !== null && (typeof expires !== "number" || Number.isNaN(expires))) {
-      throw numberError(`Cannot ${what}`, "expires", expires, "a time in epoch ms or null");
-    }
+    // A Date's range: a time beyond it (Infinity, 1e20) would be stored differently by each
+    // store (JSON makes Infinity null, a session cookie).
+    const checkTime = (field: string, value: unknown, orNull: string): void => {
+      if (typeof value !== "number" || !(Math.abs(value) <= _LATEST)) {
+        throw numberError(
+          `Cannot ${what}`,
+          field,
+          value,
+          `a time in epoch milliseconds within ±8.64e15 (what a Date holds)${orNull}`,
+        );
+      }
+    };
+    if (init.expires != null) checkTime("expires", init.expires, " or null");
     if (
       init.sameSite !== undefined && init.sameSite !== "strict" && init.sameSite !== "lax" &&
       init.sameSite !== "none"
     ) fail("sameSite", `"strict", "lax", "none" or undefined`, init.sameSite);
     for (const time of ["creationTime", "lastAccessTime"] as const) {
-      if (init[time] !== undefined && !Number.isFinite(init[time])) {
-        throw numberError(`Cannot ${what}`, time, init[time], "a finite time in epoch ms");
-      }
+      if (init[time] !== undefined) checkTime(time, init[time], "");
     }
   }
   return { ...init, domain, path, hostOnly };

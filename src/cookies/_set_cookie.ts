@@ -13,8 +13,10 @@ export const _MAX_NAME_VALUE_BYTES = 4096;
 export const _MAX_ATTRIBUTE_VALUE_BYTES = 1024;
 /** The longest lifetime of a cookie, 400 days. */
 export const _MAX_AGE_MS = 400 * 24 * 60 * 60 * 1000;
+/** The latest time a Date can hold, in epoch ms (8.64e15, 100 million days after the epoch). */
+export const _LATEST = 8.64e15;
 /** The earliest time a Date can hold: the expiry of a cookie with `Max-Age=0`. */
-export const _EARLIEST = -8.64e15;
+export const _EARLIEST = -_LATEST;
 
 /** A `Set-Cookie` line parsed into its name, value and the attributes that count. */
 export interface _ParsedSetCookie {

@@ -41,7 +41,8 @@ export interface NetworkCookieInit {
    */
   path?: string;
   /**
-   * Expiry in epoch milliseconds, or null for a session cookie.
+   * Expiry in epoch milliseconds (what `Date.now()` gives, not seconds), or null for a session
+   * cookie.
    *
    * @default {null}
    */
@@ -126,7 +127,8 @@ export interface CookieJar {
    * @returns True when the cookie was stored.
    * @throws {TypeError} When a field of `cookie` has the wrong type or form.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   insertCookie(cookie: NetworkCookieInit): Promise<boolean>;
   /**
@@ -136,7 +138,8 @@ export interface CookieJar {
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field of `cookie` has the wrong type or form.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   updateCookie(cookie: NetworkCookieInit): Promise<boolean>;
   /**

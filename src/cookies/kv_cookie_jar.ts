@@ -4,7 +4,7 @@
  * @module
  */
 
-import { _kvPath, _openKv, checkPrefix } from "../_kv.ts";
+import { _claimPrefix, _kvPath, _openKv, checkPrefix } from "../_kv.ts";
 import { checkPartition } from "../_validation.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
@@ -50,6 +50,9 @@ export interface KvCookieJarOptions extends CookieJarOptions {
   kv?: Deno.Kv;
   /**
    * The key prefix of the jar's entries, so several jars (or a cache) share one database.
+   * A prefix that starts with, or is the start of, the prefix of another store open on the same
+   * `kv` object (or equals that of a store of another kind) is refused: clearing one would remove
+   * the other's entries. Stores on other `Deno.Kv` objects or in other processes are not checked.
    *
    * @default {["netaccess", "cookies"]}
    */
@@ -128,6 +131,11 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   readonly #store: _KvCookieStore;
   /** Whether this jar (not a partition's) closes the change detector. */
   #ownsChanges = false;
+  /**
+   * Forgets the jar's prefix among those open on its database (see `_claimPrefix`): the
+   * opened jar's, not a partition's.
+   */
+  #release: (() => void) | null = null;
   #closed = false;
   /** The jar this one is a partition of (see `partition()`): it closes with it. */
   #parent: KvCookieJar | null = null;
@@ -169,8 +177,9 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @param options The database (`path` or `kv`), key prefix, clock and limits.
    * @returns The jar.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
-   * @throws {RangeError} When a limit is a number that is not a positive integer, or `prefix` or
-   * `partition` is longer than 512 bytes.
+   * @throws {RangeError} When a limit is a number that is not a positive integer, `prefix` or
+   * `partition` is longer than 512 bytes, or `prefix` nests with the prefix of another store
+   * open on `kv`.
    */
   static async open(options: KvCookieJarOptions = {}): Promise<KvCookieJar> {
     const what = "open cookie jar";
@@ -178,10 +187,12 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, DEFAULT_PREFIX);
     partitionPrefix(prefix, options.partition, what);
     const { kv, owned } = await _openKv(options, "cookie jar");
+    const release = _claimPrefix(kv, "cookie jar", prefix);
     let engines;
     try {
       engines = await _loadEngines();
     } catch (error) {
+      release();
       if (owned) kv.close();
       throw error;
     }
@@ -195,6 +206,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
       engines,
       changes,
     );
+    jar.#release = release;
     try {
       await jar.#engine.open();
     } catch (error) {
@@ -300,7 +312,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * a domain whose cookies are in a newer format).
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("insert cookie");
@@ -316,7 +329,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     this.#check("update cookie");
@@ -370,6 +384,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#release?.();
       if (this.#ownsChanges) this.#changes.detector?.close();
       if (this.#owned) this.#kv.close();
     }

@@ -166,7 +166,8 @@ export class MemoryCookieJar implements CookieJar {
    * @returns True when stored (false for an expired cookie, which removes the old one).
    * @throws {TypeError} When a field has the wrong type or form.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async insertCookie(cookie: NetworkCookieInit): Promise<boolean> {
     return await (await this.#load()).insertCookie(cookie);
@@ -179,7 +180,8 @@ export class MemoryCookieJar implements CookieJar {
    * @returns True when a cookie was replaced.
    * @throws {TypeError} When a field has the wrong type or form.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
-   * of range, or `name` and `value` are longer than 4096 bytes together.
+   * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
+   * `name` and `value` are longer than 4096 bytes together.
    */
   async updateCookie(cookie: NetworkCookieInit): Promise<boolean> {
     return await (await this.#load()).updateCookie(cookie);

@@ -155,9 +155,14 @@ export abstract class StoreCore {
   async learn(host: string, headerValue: string): Promise<boolean> {
     const what = "learn HSTS policy";
     const key = hostArgument(host, what);
+    if (typeof headerValue !== "string") {
+      throw new TypeError(
+        `Cannot ${what}: 'headerValue' must be a string, got ${describe(headerValue)}`,
+      );
+    }
     if (isIpLiteral(key)) return false;
     if (!isHostName(key)) throw badHost(what, host);
-    const directives = parseStsHeaderValue(String(headerValue));
+    const directives = parseStsHeaderValue(headerValue);
     if (directives === null) return false;
     if (directives.maxAge === 0) {
       await this.delete(key);
@@ -252,7 +257,8 @@ export abstract class HstsStoreMethods implements HstsStore {
    * @param host The host that sent it.
    * @param headerValue The header's value.
    * @returns Whether the header was valid and applied.
-   * @throws {TypeError} When `host` is not a string or not a host name.
+   * @throws {TypeError} When `host` is not a string or not a host name, or `headerValue` is not
+   *   a string.
    */
   learn(host: string, headerValue: string): Promise<boolean> {
     return this.#core.learn(host, headerValue);

@@ -109,7 +109,7 @@ export interface HstsStore {
    * @param headerValue The header's value.
    * @returns Whether the header was valid and applied.
    * @throws {TypeError} When `host` is not a string or not a host name (a port, a scheme, a
-   *   space).
+   *   space), or `headerValue` is not a string (`null`, an array of values).
    */
   learn(host: string, headerValue: string): Promise<boolean>;
   /**

@@ -4,7 +4,14 @@
  * @module
  */
 
-import { _keyBytes, _openKv, _retryLocked, checkPrefix, MAX_KEY_BYTES } from "../_kv.ts";
+import {
+  _claimPrefix,
+  _keyBytes,
+  _openKv,
+  _retryLocked,
+  checkPrefix,
+  MAX_KEY_BYTES,
+} from "../_kv.ts";
 import { decodeRecord, encodeRecord, isNewerRecord } from "../_kv_record.ts";
 import { checkClock } from "../_clock.ts";
 import { checkKeys, checkObject } from "../_validation.ts";
@@ -34,6 +41,9 @@ export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
   kv?: Deno.Kv;
   /**
    * The key prefix under which the policies live.
+   * A prefix that starts with, or is the start of, the prefix of another store open on the same
+   * `kv` object (or equals that of a store of another kind) is refused: clearing one would remove
+   * the other's entries. Stores on other `Deno.Kv` objects or in other processes are not checked.
    *
    * @default {["netaccess", "hsts"]}
    */
@@ -241,13 +251,16 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
   readonly #core: KvCore;
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
+  /** Forgets the store's prefix among those open on its database (see `_claimPrefix`). */
+  readonly #release: () => void;
   #closed = false;
 
-  private constructor(core: KvCore, kv: Deno.Kv, owned: boolean) {
+  private constructor(core: KvCore, kv: Deno.Kv, owned: boolean, release: () => void) {
     super(core);
     this.#core = core;
     this.#kv = kv;
     this.#owned = owned;
+    this.#release = release;
   }
 
   /**
@@ -258,7 +271,7 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
    * @returns The store.
    * @throws {TypeError} When both `path` and `kv` are given, or an option has the wrong type.
    * @throws {RangeError} When a preloaded host's `expires` is `NaN`, or `prefix` is longer than
-   * 512 bytes.
+   * 512 bytes or nests with the prefix of another store open on `kv`.
    */
   static async open(options: KvHstsStoreOptions = {}): Promise<KvHstsStore> {
     const what = "open HSTS store";
@@ -268,7 +281,8 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
     const preload = preloadMap(options.preload, what);
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, ["netaccess", "hsts"]);
     const { kv, owned } = await _openKv({ path: options.path, kv: options.kv }, "HSTS store");
-    return new KvHstsStore(new KvCore(kv, prefix, clock, preload), kv, owned);
+    const release = _claimPrefix(kv, "HSTS store", prefix);
+    return new KvHstsStore(new KvCore(kv, prefix, clock, preload), kv, owned, release);
   }
 
   /**
@@ -279,6 +293,7 @@ export class KvHstsStore extends HstsStoreMethods implements HstsStore, AsyncDis
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    this.#release();
     this.#core.markClosed();
     if (this.#owned) this.#kv.close();
     return Promise.resolve();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { KvCache } from "../../src/cache/kv_cache.ts";
+import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
 import { NetworkError, NetworkReplyError } from "../../src/network_error.ts";
 import {
@@ -572,4 +573,50 @@ Deno.test("KvCache publishes racing writers of one URL one after the other, leak
   await cache.expire();
   assert.equal((await keys(kv, "c")).length, 11, "no chunks of a replaced body remain");
   assert.deepEqual(await keys(kv, "g"), [[...PREFIX, "g", entry.generation]]);
+});
+
+/** How a store refusing a prefix that nests with another's ends its message. */
+const NESTED = "so clearing one store would remove the other's entries; give each store a " +
+  "prefix that does not start with another's";
+
+Deno.test("KvCache.open refuses a prefix nesting with a cookie jar's on the same Deno.Kv, so clear() cannot remove cookies", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  await t.step("a jar under the prefix of an open cache", async () => {
+    await using _cache = await KvCache.open({ kv, prefix: ["netaccess"] });
+    await assert.rejects(KvCookieJar.open({ kv }), {
+      name: "RangeError",
+      message: `Cannot open cookie jar: its prefix [ "netaccess", "cookies" ] starts with the ` +
+        `prefix [ "netaccess" ] of a cache open on the same Deno.Kv, ${NESTED}`,
+    });
+  });
+  await t.step("a cache whose prefix is the start of an open jar's", async () => {
+    await using jar = await KvCookieJar.open({ kv });
+    await jar.setCookiesFromUrl(["session=1"], "https://x.example/");
+    await assert.rejects(KvCache.open({ kv, prefix: ["netaccess"] }), {
+      name: "RangeError",
+      message: `Cannot open cache: the prefix [ "netaccess", "cookies" ] of a cookie jar open on ` +
+        `the same Deno.Kv starts with its prefix [ "netaccess" ], ${NESTED}`,
+    });
+    await assert.rejects(KvCache.open({ kv, prefix: ["netaccess", "cookies"] }), {
+      name: "RangeError",
+      message: `Cannot open cache: its prefix [ "netaccess", "cookies" ] is the prefix ` +
+        `[ "netaccess", "cookies" ] of a cookie jar open on the same Deno.Kv, ${NESTED}`,
+    });
+    assert.equal((await jar.allCookies()).length, 1);
+  });
+  await t.step("a closed jar no longer counts", async () => {
+    await using _cache = await KvCache.open({ kv, prefix: ["netaccess"] });
+  });
+  await t.step("caches under one prefix share their entries, as before", async () => {
+    await using one = await KvCache.open({ kv, prefix: ["shared"] });
+    await using two = await KvCache.open({ kv, prefix: ["shared"] });
+    await one.insert(meta("https://example.com/"), [new Uint8Array(3)]);
+    assert.equal((await two.metaData("https://example.com/"))?.bodySize, 3);
+    await assert.rejects(KvCache.open({ kv, prefix: ["shared", "inner"] }), RangeError);
+  });
+  await t.step("stores on another Deno.Kv object are not seen", async () => {
+    await using other = await Deno.openKv(":memory:");
+    await using _cache = await KvCache.open({ kv, prefix: ["netaccess"] });
+    await using _jar = await KvCookieJar.open({ kv: other });
+  });
 });

@@ -704,6 +704,39 @@ Deno.test("CookieJar deleteCookie refuses a flag that is no boolean, as insertCo
   });
 });
 
+Deno.test("CookieJar insertCookie and updateCookie refuse a time outside a Date's range, naming the field", async (t) => {
+  await eachJar(t, {}, async (jar) => {
+    const cookie = { name: "n", value: "v", domain: "example.com" };
+    assert.equal(await jar.insertCookie(cookie), true);
+    const range = "a time in epoch milliseconds within ±8.64e15 (what a Date holds)";
+    const cases: [string, number, string, string][] = [
+      ["expires", Infinity, "Infinity", " or null"],
+      ["expires", -Infinity, "-Infinity", " or null"],
+      ["expires", 1e20, "100000000000000000000", " or null"],
+      ["expires", 8.64e15 + 1, "8640000000000001", " or null"],
+      ["expires", NaN, "NaN", " or null"],
+      ["creationTime", 1e20, "100000000000000000000", ""],
+      ["lastAccessTime", -Infinity, "-Infinity", ""],
+    ];
+    for (const [field, value, shown, orNull] of cases) {
+      for (const method of ["insert", "update"] as const) {
+        await assert.rejects(() => jar[`${method}Cookie`]({ ...cookie, [field]: value }), {
+          name: "RangeError",
+          message: `Cannot ${method} cookie: '${field}' must be ${range}${orNull}, got ${shown}`,
+        });
+      }
+    }
+    const [stored] = await jar.allCookies();
+    assert.equal(stored!.expires, null, "the refused writes left the session cookie as it was");
+    // The ends of a Date's range are times like any other: the latest one expires never in
+    // practice, the earliest has expired.
+    assert.equal(await jar.insertCookie({ ...cookie, expires: 8.64e15 }), true);
+    assert.equal((await jar.allCookies())[0]!.expires, 8.64e15);
+    assert.equal(await jar.insertCookie({ ...cookie, expires: -8.64e15 }), false);
+    assert.deepEqual(await jar.allCookies(), []);
+  });
+});
+
 Deno.test("CookieJar insertCookie and deleteCookie of null say 'got null'", async (t) => {
   await eachJar(t, {}, async (jar) => {
     await assert.rejects(() => jar.insertCookie(null as unknown as NetworkCookieInit), {

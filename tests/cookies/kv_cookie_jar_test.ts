@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { runWriter, tempDb } from "../_helpers/cookie_db.ts";
 import { KvCookieJar } from "../../src/cookies/kv_cookie_jar.ts";
+import { KvHstsStore } from "../../src/hsts/kv_hsts_store.ts";
 import { cookieHeader } from "../../src/cookies/network_cookie.ts";
 import { _KvCookieStore } from "../../src/cookies/_kv_cookie_store.ts";
 import { countedKv } from "../_helpers/kv_spy.ts";
@@ -640,4 +641,41 @@ Deno.test("KvCookieJar stores no cookie too large for a KV value, and the reply 
   }
   assert.ok(stored > 0 && stored < 21, `stored ${stored}`);
   assert.equal((await jar.allCookies()).length, stored + 1);
+});
+
+Deno.test("KvCookieJar.open refuses a prefix nesting with another store's on the same Deno.Kv, and shares one prefix as before", async (t) => {
+  const nested = "so clearing one store would remove the other's entries; give each store a " +
+    "prefix that does not start with another's";
+  await using kv = await Deno.openKv(":memory:");
+  await using jar = await KvCookieJar.open({ kv, prefix: ["app"] });
+  await t.step("jars under one prefix, and its partitions, share the cookies", async () => {
+    await using same = await KvCookieJar.open({ kv, prefix: ["app"] });
+    await using user = await KvCookieJar.open({ kv, prefix: ["app"], partition: "user:1" });
+    await jar.setCookiesFromUrl(["a=1"], "https://example.com/");
+    assert.equal(cookieHeader(await same.cookiesForUrl("https://example.com/")), "a=1");
+    await user.setCookiesFromUrl(["b=2"], "https://example.com/");
+    assert.equal(
+      cookieHeader(await jar.partition("user:1").cookiesForUrl("https://example.com/")),
+      "b=2",
+    );
+  });
+  await t.step("a jar under a prefix starting with an open jar's", async () => {
+    await assert.rejects(KvCookieJar.open({ kv, prefix: ["app", "inner"] }), {
+      name: "RangeError",
+      message: `Cannot open cookie jar: its prefix [ "app", "inner" ] starts with the prefix ` +
+        `[ "app" ] of a cookie jar open on the same Deno.Kv, ${nested}`,
+    });
+  });
+  await t.step("a jar whose prefix is the start of an open HSTS store's", async () => {
+    await using _hsts = await KvHstsStore.open({ kv, prefix: ["other", "hsts"] });
+    await assert.rejects(KvCookieJar.open({ kv, prefix: ["other"] }), {
+      name: "RangeError",
+      message: `Cannot open cookie jar: the prefix [ "other", "hsts" ] of an HSTS store open on ` +
+        `the same Deno.Kv starts with its prefix [ "other" ], ${nested}`,
+    });
+  });
+  await t.step("a closed store no longer counts", async () => {
+    await using _outer = await KvCookieJar.open({ kv, prefix: ["other"] });
+  });
+  assert.equal((await jar.allCookies()).length, 1, "the refused jars removed nothing");
 });

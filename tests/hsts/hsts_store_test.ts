@@ -3,6 +3,7 @@ import { parseStrictTransportSecurity, parseStsHeaderValue } from "../../src/hst
 import { upgradeUrl } from "../../src/hsts/_upgrade.ts";
 import type { HstsStore } from "../../src/hsts/hsts_store.ts";
 import { KvHstsStore } from "../../src/hsts/kv_hsts_store.ts";
+import { KvCache } from "../../src/cache/kv_cache.ts";
 import { MemoryHstsStore, type MemoryHstsStoreOptions } from "../../src/hsts/memory_hsts_store.ts";
 import { fakeClock } from "../_helpers/fake_clock.ts";
 import { lockedKv } from "../_helpers/kv_spy.ts";
@@ -368,6 +369,29 @@ for (const [name, factory] of factories) {
     });
   });
 
+  Deno.test(`${name}.learn refuses a header value that is not a string, naming it`, async () => {
+    const { clock } = testClock();
+    await withStore(factory, { clock }, async (store) => {
+      const cases: [unknown, string][] = [
+        [5, "5"],
+        [null, "null"],
+        [undefined, "undefined"],
+        [["max-age=100"], "an array"],
+        [{ toString: () => "max-age=100" }, "an object"],
+      ];
+      for (const [value, shown] of cases) {
+        for (const host of ["example.com", "127.0.0.1"]) {
+          await assert.rejects(store.learn(host, value as string), {
+            name: "TypeError",
+            message: `Cannot learn HSTS policy: 'headerValue' must be a string, got ${shown}`,
+          });
+        }
+      }
+      assert.deepEqual(await store.all(), [], "nothing learned");
+      assert.equal(await store.learn("example.com", "max-age=100"), true);
+    });
+  });
+
   Deno.test(`${name} preloads hosts that headers do not remove`, async () => {
     const { clock, advance } = testClock();
     const preload = [
@@ -724,4 +748,35 @@ Deno.test("KvHstsStore keeps no policy for a host too long for a KV key, and doe
     assert.equal(await plain.text(), "ok");
     assert.equal(plain.url.protocol, "http:");
   });
+});
+
+Deno.test("KvHstsStore.open refuses a prefix nesting with another store's on the same Deno.Kv, and shares one prefix as before", async () => {
+  const nested = "so clearing one store would remove the other's entries; give each store a " +
+    "prefix that does not start with another's";
+  await using kv = await Deno.openKv(":memory:");
+  const { clock } = testClock();
+  {
+    await using _cache = await KvCache.open({ kv, prefix: ["netaccess"] });
+    await assert.rejects(KvHstsStore.open({ kv, clock }), {
+      name: "RangeError",
+      message:
+        `Cannot open HSTS store: its prefix [ "netaccess", "hsts" ] starts with the prefix ` +
+        `[ "netaccess" ] of a cache open on the same Deno.Kv, ${nested}`,
+    });
+  }
+  await using store = await KvHstsStore.open({ kv, clock });
+  await using same = await KvHstsStore.open({ kv, clock });
+  await store.learn("example.com", "max-age=60");
+  assert.equal(await same.isKnownHost("example.com"), true, "one prefix, one set of policies");
+  await assert.rejects(KvCache.open({ kv, prefix: ["netaccess", "hsts"] }), {
+    name: "RangeError",
+    message: `Cannot open cache: its prefix [ "netaccess", "hsts" ] is the prefix ` +
+      `[ "netaccess", "hsts" ] of an HSTS store open on the same Deno.Kv, ${nested}`,
+  });
+  await assert.rejects(KvHstsStore.open({ kv, clock, prefix: ["netaccess"] }), {
+    name: "RangeError",
+    message: `Cannot open HSTS store: the prefix [ "netaccess", "hsts" ] of an HSTS store open ` +
+      `on the same Deno.Kv starts with its prefix [ "netaccess" ], ${nested}`,
+  });
+  assert.equal(await store.isKnownHost("example.com"), true, "the refused stores removed nothing");
 });
