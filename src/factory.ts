@@ -310,7 +310,7 @@ function checkPrefixesApart(options: KvNetworkAccessManagerFactoryOptions): void
     for (const inner of prefixes) {
       const nesting = outer === inner ? undefined : _prefixNesting(inner.prefix, outer.prefix);
       if (nesting === undefined) continue;
-      throw new TypeError(
+      throw new RangeError(
         `${WHAT}: the '${inner.field}' prefix ${
           Deno.inspect(inner.prefix)
         } ${nesting} the '${outer.field}' prefix ${
@@ -391,10 +391,10 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * Makes a factory; the stores open on the first `ready` or `createAsync()`.
    *
    * @param options The database, which stores, the clock and the managers' options.
-   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, an
-   * option has the wrong type, or two stores' prefixes nest (one starts with the other).
-   * @throws {RangeError} When a manager option is out of range, or a store's `prefix` is longer
-   * than 512 bytes.
+   * @throws {TypeError} When both `path` and `kv` are given, `kv` is not a `Deno.Kv`, or an
+   * option has the wrong type.
+   * @throws {RangeError} When a manager option is out of range, a store's `prefix` is longer
+   * than 512 bytes, or two stores' prefixes nest (one starts with the other).
    */
   constructor(options: KvNetworkAccessManagerFactoryOptions = {}) {
     checkObject(WHAT, "options", options);

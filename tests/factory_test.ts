@@ -427,7 +427,7 @@ Deno.test("KvNetworkAccessManagerFactory refuses store prefixes that nest, so th
         cookieJar: { prefix: ["app", "cookies"] },
       }),
     {
-      name: "TypeError",
+      name: "RangeError",
       message:
         `Cannot create manager factory: the 'cookieJar' prefix [ "app", "cookies" ] starts ` +
         `with the 'cache' prefix [ "app" ], so clearing one store would remove the other's ` +
