@@ -248,7 +248,8 @@ export async function classifyProxyError(
   }
   const target = typeof url === "string" ? new URL(url) : url;
   const label = proxyLabel(proxy);
-  const text = redactProxy(causeChain(error), proxy);
+  // Read as Deno wrote it: credentials are taken out of the message made from it, not before.
+  const text = causeChain(error);
   const lower = text.toLowerCase();
   const socks = proxy.type === "socks5" || proxy.type === "socks5h";
   const make = (code: NetworkErrorCode, message: string) =>

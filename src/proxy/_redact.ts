@@ -8,15 +8,37 @@ export function base64(text: string): string {
   return btoa(binary);
 }
 
-function replaceAll(text: string, secret: string, by: string): string {
-  return secret === "" ? text : text.split(secret).join(by);
+/**
+ * The shortest password removed from a text where it stands on its own (outside the forms
+ * {@linkcode redactProxy} removes whatever their length). Messages hold short words and numbers
+ * of their own ("e", "o", "1", "error", ports of up to five digits, `os error` numbers): a shorter
+ * password would match them by chance, and the gaps left in their place would spell it out. What
+ * a message says (a URL, a `Proxy-Authorization` value, a `user:password` pair) is cleaned by its
+ * form, so a short password on its own is left where it stands.
+ */
+const MIN_LONE_PASSWORD = 6;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+/**
+ * `text` with each occurrence of `secret` that is a whole token (neither a letter, a digit nor
+ * `_` right before or after it: not a piece of a longer word or number) replaced by `by`.
+ */
+function replaceTokens(text: string, secret: string, by: string): string {
+  if (secret === "" || !text.includes(secret)) return text;
+  const token = new RegExp(`(?<![\\p{L}\\p{N}_])${escapeRegExp(secret)}(?![\\p{L}\\p{N}_])`, "gu");
+  return text.replace(token, () => by);
 }
 
 /**
  * Removes proxy credentials from a text (a message, a log line): the user info of any URL,
- * `Proxy-Authorization` header values, the proxy's Basic token, `username:password`, and
- * the password wherever it appears (raw or percent-encoded). A user name on its own is
- * left alone, as it may be an ordinary word.
+ * `Proxy-Authorization` header values, the proxy's Basic token and `username:password` (raw and
+ * percent-encoded) wherever they stand as whole tokens, and the password on its own (raw or
+ * percent-encoded) where it is a whole token of at least six characters. A user name on its own,
+ * and a shorter password on its own, are left alone, as they may be ordinary words or numbers.
+ * Run it on the message as shown, after what the text says was read from the raw one.
  *
  * @param text The text to clean.
  * @param proxy The proxy (or proxies) whose credentials to remove.
@@ -43,11 +65,17 @@ export function redactProxy(
     if (username === undefined && password === undefined) continue;
     const user = username ?? "";
     const pass = password ?? "";
-    out = replaceAll(out, base64(`${user}:${pass}`), "***");
-    out = replaceAll(out, `${user}:${pass}`, "***");
-    out = replaceAll(out, `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`, "***");
-    out = replaceAll(out, pass, "***");
-    out = replaceAll(out, encodeURIComponent(pass), "***");
+    out = replaceTokens(out, base64(`${user}:${pass}`), "***");
+    // Without a user name the pair is the password after a colon, as in any `host:port`; without
+    // a password it is the user name, which is no secret.
+    if (user !== "" && pass !== "") {
+      out = replaceTokens(out, `${user}:${pass}`, "***");
+      out = replaceTokens(out, `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`, "***");
+    }
+    if (pass.length >= MIN_LONE_PASSWORD) {
+      out = replaceTokens(out, pass, "***");
+      out = replaceTokens(out, encodeURIComponent(pass), "***");
+    }
   }
   return out;
 }
