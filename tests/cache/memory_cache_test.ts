@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryCache } from "../../src/cache/memory_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
-import { NetworkError, NetworkReplyError } from "../../src/network_error.ts";
+import { NetworkError, type NetworkReplyError } from "../../src/network_error.ts";
 import type { CacheLoadControl } from "../../src/request.ts";
 import { corruptPolicies } from "../_helpers/cache_patterns.ts";
 import { cacheStoreSuite, pattern } from "../_helpers/cache_store_suite.ts";
