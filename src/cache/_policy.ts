@@ -251,6 +251,74 @@ export function _hasValidator(pairs: Iterable<[string, string]>): boolean {
   return false;
 }
 
+/** Whether `value` is an object whose values are all strings (a header record). */
+function isStringRecord(value: unknown): value is _HeaderRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  for (const key in value) {
+    if (typeof (value as Record<string, unknown>)[key] !== "string") return false;
+  }
+  return true;
+}
+
+/** Whether `value` is an object of parsed `Cache-Control` directives (string or flag values). */
+function isDirectives(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  for (const key in value) {
+    const directive = (value as Record<string, unknown>)[key];
+    if (typeof directive !== "string" && typeof directive !== "boolean") return false;
+  }
+  return true;
+}
+
+const isFiniteNumber = (value: unknown): boolean =>
+  typeof value === "number" && Number.isFinite(value);
+
+/**
+ * Whether a stored policy has every field `CachePolicy.fromObject` reads, of the type the
+ * library's methods expect (its own check is only the version): anything else is corrupt.
+ */
+export function _isPolicyObject(value: unknown): value is CachePolicy.CachePolicyObject {
+  if (typeof value !== "object" || value === null) return false;
+  const o = value as Record<string, unknown>;
+  if (
+    o.v !== 1 || !isFiniteNumber(o.t) || !isFiniteNumber(o.st) || !isFiniteNumber(o.ch) ||
+    (o.imm !== undefined && !isFiniteNumber(o.imm)) || typeof o.sh !== "boolean" ||
+    typeof o.a !== "boolean" || typeof o.m !== "string" || typeof o.u !== "string" ||
+    (o.h !== undefined && typeof o.h !== "string") || !isStringRecord(o.resh) ||
+    !isDirectives(o.rescc) || !isDirectives(o.reqcc)
+  ) return false;
+  // The stored request's fields are kept (and read) only when the response has a Vary.
+  return o.reqh === null ? !o.resh.vary : isStringRecord(o.reqh);
+}
+
+/**
+ * Whether a `304` answering a validation of the stored response with headers `stored` may
+ * update it (RFC 9111 section 4.3.4): a strong `ETag` must be the stored one, compared
+ * strongly; a weak one must match the stored `ETag` weakly; without an `ETag`, a
+ * `Last-Modified` must be the stored one. A `304` with no validator answers the validators
+ * sent, which came from that one stored response.
+ */
+export function _validatesStored(stored: readonly [string, string][], fresh: Headers): boolean {
+  const storedField = (name: string) => {
+    for (const [key, value] of stored) if (key.toLowerCase() === name) return value.trim();
+    return undefined;
+  };
+  const etag = fresh.get("etag")?.trim();
+  if (etag !== undefined) {
+    const storedTag = storedField("etag");
+    if (storedTag === undefined) return false;
+    const weak = (tag: string) => tag.startsWith("W/");
+    if (!weak(etag)) return !weak(storedTag) && storedTag === etag;
+    return storedTag.replace(/^W\//, "") === etag.slice(2);
+  }
+  const modified = fresh.get("last-modified");
+  if (modified === null) return true;
+  const storedModified = storedField("last-modified");
+  if (storedModified === undefined) return false;
+  const [was, is] = [parseHttpDate(storedModified), parseHttpDate(modified)];
+  return Number.isNaN(was) || Number.isNaN(is) ? storedModified === modified.trim() : was === is;
+}
+
 /**
  * The header pairs to store for a response: hop-by-hop fields, the fields its `Connection`
  * lists, and `Set-Cookie` / `Set-Cookie2` (one user's cookies, never replayed) are dropped.

@@ -14,6 +14,7 @@ import type { CacheEntry, NetworkCache } from "../cache/network_cache.ts";
 import { parseHttpDate } from "../_http_date.ts";
 import {
   _hasValidator,
+  _isPolicyObject,
   _loadPolicyClass,
   _mergeHeaders,
   _policyOptions,
@@ -24,6 +25,7 @@ import {
   _servedHeaders,
   _storableHeaders,
   _storedRequestRecord,
+  _validatesStored,
   _variantKey,
   _varyFields,
   type CachePolicy,
@@ -237,20 +239,19 @@ function headerOf(pairs: readonly [string, string][], name: string): string | un
 /** Parsed policies by the stored policy object (shared by reads of one stored version). */
 const parsedPolicies = new WeakMap<object, { Policy: PolicyClass; policy: Policy }>();
 
-/** The parsed policy of an entry, parsed once per stored version; `null` when invalid. */
+/**
+ * The parsed policy of an entry, parsed once per stored version; `null` when it lacks a field
+ * the library reads, or has one of another type.
+ */
 function policyOf(context: Context, entry: CacheEntry): Policy | null {
   const stored = entry.policy;
   const known = typeof stored === "object" && stored !== null
     ? parsedPolicies.get(stored)
     : undefined;
   if (known?.Policy === context.Policy) return known.policy;
-  let policy: Policy;
-  try {
-    policy = context.Policy.fromObject(stored as CachePolicy.CachePolicyObject);
-  } catch {
-    return null;
-  }
-  if (typeof stored === "object" && stored !== null && Object.isFrozen(stored)) {
+  if (!_isPolicyObject(stored)) return null;
+  const policy = context.Policy.fromObject(stored);
+  if (Object.isFrozen(stored)) {
     parsedPolicies.set(stored, { Policy: context.Policy, policy });
   }
   return policy;
@@ -272,7 +273,9 @@ async function lookup(context: Context): Promise<Candidate | null> {
     const plain = await context.cache.metaData(context.key);
     if (plain !== null && headerOf(plain.headers, "vary") === undefined) {
       const policy = policyOf(context, plain);
-      return policy === null ? null : { entry: plain, policy };
+      if (policy !== null) return { entry: plain, policy };
+      await discard(context, plain);
+      return null;
     }
     entries = await context.cache.variants(context.key);
   } catch {
@@ -284,10 +287,24 @@ async function lookup(context: Context): Promise<Candidate | null> {
       continue;
     }
     const policy = policyOf(context, entry);
-    if (policy === null) continue;
+    if (policy === null) {
+      if (await discard(context, entry)) return null;
+      continue;
+    }
     if (best === null || entry.storedAt > best.entry.storedAt) best = { entry, policy };
   }
   return best;
+}
+
+/**
+ * Removes the stored responses of the URL when `entry`'s policy is corrupt, and says whether
+ * it did; a policy of another serialisation version (a later library's) is left in place.
+ */
+async function discard(context: Context, entry: CacheEntry): Promise<boolean> {
+  const version = (entry.policy as { v?: unknown } | null)?.v;
+  if (typeof version === "number" && version !== 1) return false;
+  await context.cache.remove(context.key).catch(() => false);
+  return true;
 }
 
 /**
@@ -450,6 +467,12 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
   exchange.headers = original;
   if (response.status === 304) {
     await response.body?.cancel().catch(() => {});
+    if (!_validatesStored(candidate.entry.headers, response.headers)) {
+      // It validates another response (RFC 9111 section 4.3.4): the stored one is neither
+      // updated nor used, and the request is sent again without the cache's conditionals.
+      await interimResponse(exchange)?.(response, exchange.headers);
+      return await store(context, await context.next(exchange));
+    }
     const updated = await refresh(context, candidate, response);
     const served = await serve(
       context,
@@ -533,7 +556,10 @@ async function backgroundRevalidate(
     await interimResponse(exchange)?.(response, null);
     if (response.status === 304) {
       await response.body?.cancel().catch(() => {});
-      await refresh({ ...context, exchange: background }, candidate, response);
+      // A 304 that validates another response leaves the stored one as it was.
+      if (_validatesStored(candidate.entry.headers, response.headers)) {
+        await refresh({ ...context, exchange: background }, candidate, response);
+      }
       return;
     }
     const stored = await store({ ...context, exchange: background }, response);

@@ -40,3 +40,29 @@ export async function withDatabase(fn: (path: string) => Promise<void>): Promise
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * Stored policies the cache cannot read, each made from `valid` (a policy as the cache writes
+ * it, JSON-parsed): fields of `CachePolicy#toObject()` missing, `null`, or of another type.
+ */
+export function corruptPolicies(valid: Record<string, unknown>): [string, unknown][] {
+  const changed = (change: (policy: Record<string, unknown>) => void) => {
+    const policy = structuredClone(valid);
+    change(policy);
+    return policy;
+  };
+  const cases: [string, unknown][] = [
+    ["{ v: 1 } alone", { v: 1 }],
+    ["null", null],
+    ["a string", "policy"],
+    ["resh with a number value", changed((p) => p.resh = { "cache-control": 1 })],
+    ["rescc an array", changed((p) => p.rescc = [])],
+    ["t a string", changed((p) => p.t = "0")],
+    ["st missing", changed((p) => delete p.st)],
+  ];
+  for (const field of ["resh", "rescc", "reqcc"]) {
+    cases.push([`${field} missing`, changed((p) => delete p[field])]);
+    cases.push([`${field} null`, changed((p) => p[field] = null)]);
+  }
+  return cases;
+}

@@ -11,6 +11,7 @@ import {
   pattern,
   readAll,
 } from "../_helpers/cache_store_suite.ts";
+import { corruptPolicies } from "../_helpers/cache_patterns.ts";
 
 cacheStoreSuite("KvCache", (options) => KvCache.open({ path: ":memory:", ...options }));
 
@@ -351,6 +352,41 @@ Deno.test("KvCache sends a GET for a URL whose record no response can be built f
       assert.equal(reply.fromCache, cacheLoadControl === "prefer-network", label);
     }
     await cache.clear();
+  }
+});
+
+Deno.test("KvCache: a GET of a URL whose record's policy the cache cannot read goes to the network, and the record is removed", async (t) => {
+  await using kv = await Deno.openKv(":memory:");
+  await using cache = await KvCache.open({ kv });
+  let requests = 0;
+  let storable = true;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    const headers = { "cache-control": storable ? "max-age=600" : "no-store", vary: "x-v" };
+    return new Response(`v${requests}`, { headers });
+  });
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null });
+  const url = `http://127.0.0.1:${server.addr.port}/`;
+  await manager.get(url).text();
+  const valid = (await cache.variants(url))[0]!.policy as Record<string, unknown>;
+  const cases = corruptPolicies(valid);
+  cases.push(["reqh missing, with Vary", { ...valid, reqh: undefined }]);
+  cases.push(["reqh null, with Vary", { ...valid, reqh: null }]);
+  for (const [label, policy] of cases) {
+    await t.step(label, async () => {
+      storable = true;
+      assert.equal(await manager.get(url).text(), `v${requests}`);
+      const [entry] = await cache.variants(url);
+      const key = [...PREFIX, "e", url, entry!.variant];
+      await rewriteRecord(kv, key, (m) => m.policy = policy);
+      storable = false;
+      const reply = manager.get(url);
+      assert.equal(await reply.text(), `v${requests}`);
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+      assert.equal(reply.fromCache, false);
+      assert.equal((await kv.get(key)).versionstamp, null, "the record is removed");
+      assert.equal(await cache.cacheSize(), 0);
+    });
   }
 });
 

@@ -195,3 +195,107 @@ Deno.test("a response that varies on Cookie or Authorization is stored without t
   assert.match(stored, /sha-256:/);
   assert.doesNotMatch(stored, /alice-secret-cookie|token-of-alice-123/);
 });
+
+/** [stored validators, 304 validators, whether the 304 validates the stored response] */
+const VALIDATIONS: [Record<string, string>, Record<string, string>, boolean][] = [
+  [{ etag: '"A"' }, { etag: '"A"' }, true],
+  [{ etag: '"A"' }, { etag: '"B"' }, false],
+  [{ etag: 'W/"A"' }, { etag: '"A"' }, false],
+  [{ etag: 'W/"A"' }, { etag: 'W/"A"' }, true],
+  [{ etag: '"A"' }, { etag: 'W/"A"' }, true],
+  [{ etag: 'W/"A"' }, { etag: 'W/"B"' }, false],
+  [{ "last-modified": "Mon, 01 Jan 2029 00:00:00 GMT" }, {
+    "last-modified": "Mon, 01 Jan 2029 00:00:00 GMT",
+  }, true],
+  [{ "last-modified": "Mon, 01 Jan 2029 00:00:00 GMT" }, {
+    "last-modified": "Tue, 02 Jan 2029 00:00:00 GMT",
+  }, false],
+  [{ etag: '"A"' }, { "last-modified": "Mon, 01 Jan 2029 00:00:00 GMT" }, false],
+  [{ etag: '"A"' }, {}, true],
+];
+
+Deno.test("a 304 updates and serves the stored response only when its validator is the stored one's (RFC 9111 section 4.3.4); else the request goes again without conditionals", async (t) => {
+  for (const mode of ["shared", "private"] as const) {
+    for (const [stored, validators, validates] of VALIDATIONS) {
+      const label = `${mode}: stored ${JSON.stringify(stored)}, 304 ${JSON.stringify(validators)}`;
+      await t.step(label, async () => {
+        let now = Date.parse("2030-01-01T00:00:00Z");
+        const clock = () => now;
+        const conditionals: (string | null)[] = [];
+        let full = 0;
+        await using server = serve((request) => {
+          const conditional = request.headers.get("if-none-match") ??
+            request.headers.get("if-modified-since");
+          conditionals.push(conditional);
+          if (conditional !== null) {
+            return new Response(null, {
+              status: 304,
+              headers: { ...validators, "cache-control": "max-age=100", "x-from": "304" },
+            });
+          }
+          full++;
+          return new Response(`body ${full}`, {
+            headers: { ...stored, "cache-control": "max-age=1", "x-from": `200 #${full}` },
+          });
+        });
+        await using manager = new NetworkAccessManager({
+          cache: new MemoryCache({ mode, clock }),
+          cookieJar: null,
+          clock,
+        });
+        const url = `${server.url}/r`;
+        assert.equal(await manager.get(url).text(), "body 1");
+        now += 5_000;
+        const revalidated = manager.get(url);
+        const body = await revalidated.text();
+        if (validates) {
+          assert.equal(body, "body 1");
+          assert.equal(revalidated.fromCache, true);
+          assert.equal(revalidated.headers.get("x-from"), "304");
+          assert.equal(conditionals.length, 2);
+        } else {
+          assert.equal(body, "body 2", "the response to the unconditional request answers");
+          assert.equal(revalidated.fromCache, false);
+          assert.equal(revalidated.headers.get("x-from"), "200 #2");
+          assert.deepEqual(conditionals.slice(1).map((c) => c !== null), [true, false]);
+        }
+        // What is stored now is fresh: the updated response, or the one fetched again.
+        const next = manager.get(url);
+        assert.equal(await next.text(), validates ? "body 1" : "body 2");
+        assert.equal(next.fromCache, true);
+        assert.equal(next.headers.get("x-from"), validates ? "304" : "200 #2");
+      });
+    }
+  }
+});
+
+Deno.test("a background revalidation's 304 whose ETag is not the stored one's leaves the stored response as it was", async () => {
+  let now = Date.parse("2030-01-01T00:00:00Z");
+  const clock = () => now;
+  let revalidations = 0;
+  await using server = serve((request) => {
+    if (request.headers.has("if-none-match")) {
+      revalidations++;
+      return new Response(null, {
+        status: 304,
+        headers: { etag: '"B"', "cache-control": "max-age=100", "x-from": "304" },
+      });
+    }
+    return new Response("body A", {
+      headers: { etag: '"A"', "cache-control": "max-age=1, stale-while-revalidate=60" },
+    });
+  });
+  const cache = new MemoryCache({ clock });
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null, clock });
+  const url = `${server.url}/r`;
+  await manager.get(url).text();
+  now += 5_000;
+  const stale = manager.get(url);
+  assert.equal(await stale.text(), "body A");
+  assert.equal(stale.fromCache, true);
+  while (revalidations === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const entry = await cache.metaData(url);
+  assert.deepEqual(entry?.headers.find(([name]) => name === "etag"), ["etag", '"A"']);
+  assert.equal(entry?.headers.some(([name]) => name === "x-from"), false);
+});
