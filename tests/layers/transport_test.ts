@@ -331,28 +331,22 @@ async function compressed(
 }
 
 /** Several byte arrays, one after another. */
-function joined(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.byteLength;
-  }
-  return bytes;
+async function joined(...parts: Uint8Array<ArrayBuffer>[]): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
 }
 
 Deno.test("transport decodes every member of a gzip body", async (t) => {
   const encoder = new TextEncoder();
   const first = encoder.encode("hello ".repeat(5000));
   const second = encoder.encode("world ".repeat(5000));
-  const members = joined(await compressed(first, "gzip"), await compressed(second, "gzip"));
+  const members = await joined(await compressed(first, "gzip"), await compressed(second, "gzip"));
   const bodies = new Map<string, [Uint8Array<ArrayBuffer>, string]>([
     ["/two", [members, "gzip"]],
-    ["/three-x-gzip", [joined(members, await compressed(first, "gzip")), "x-gzip"]],
-    ["/padded", [joined(members, new Uint8Array(8)), "gzip"]],
+    ["/three-x-gzip", [await joined(members, await compressed(first, "gzip")), "x-gzip"]],
+    ["/padded", [await joined(members, new Uint8Array(8)), "gzip"]],
     ["/stacked", [await compressed(members, "brotli"), "gzip, br"]],
     ["/bomb", [
-      joined(
+      await joined(
         await compressed(first, "gzip"),
         await compressed(new Uint8Array(64 * 1024 * 1024), "gzip"),
       ),
@@ -403,7 +397,7 @@ Deno.test("transport tells of bytes after the end of a compressed body", async (
   const bodies = new Map<string, Uint8Array<ArrayBuffer>>();
   const formats = [["gzip", "gzip"], ["deflate", "deflate"], ["br", "brotli"]] as const;
   for (const [coding, format] of formats) {
-    bodies.set(coding, joined(await compressed(plain, format), new Uint8Array([1, 2, 3])));
+    bodies.set(coding, await joined(await compressed(plain, format), new Uint8Array([1, 2, 3])));
   }
   await using server = serve((request) => {
     const coding = new URL(request.url).pathname.slice(1);
