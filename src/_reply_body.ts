@@ -198,17 +198,22 @@ export function inMemory(bytes: Uint8Array): BodyReader {
  * @param length The `Content-Length` header, or `null`.
  */
 export function expectedLength(encoding: string | null, length: string | null): number {
-  if (encoding !== null) {
-    const coding = encoding.trim().toLowerCase();
-    if (coding && coding !== "identity") return -1;
-  }
+  if (isCoded(encoding)) return -1;
   const bytes = length === null ? NaN : Number.parseInt(length, 10);
   return Number.isFinite(bytes) ? bytes : -1;
 }
 
+/** Whether a `Content-Encoding` names a coding other than `identity`. */
+function isCoded(encoding: string | null): boolean {
+  if (encoding === null) return false;
+  const coding = encoding.trim().toLowerCase();
+  return coding !== "" && coding !== "identity";
+}
+
 /**
  * Why a body may not be read under a `maxBodySize` of `max` bytes (positive) because its
- * `Content-Length` declares more, or null when it may.
+ * `Content-Length` declares more, or null when it may. A body in a content coding declares its
+ * coded length, not what it decodes to: it is counted as it decodes.
  */
 export function declaredOverLimit(
   url: URL,
@@ -216,7 +221,7 @@ export function declaredOverLimit(
   method: string,
   max: number,
 ): string | null {
-  if (method === "HEAD") return null;
+  if (method === "HEAD" || isCoded(headers.get("content-encoding"))) return null;
   const declared = Number(headers.get("content-length") ?? "");
   if (!(declared > max)) return null;
   return `The body of ${url.href} declares ${declared} bytes (Content-Length), over the ` +

@@ -195,3 +195,26 @@ Deno.test("maxBodySize must be a non-negative integer", () => {
   );
   void manager.close();
 });
+
+Deno.test("maxBodySize does not refuse a coded body by its Content-Length", async () => {
+  // Random bytes grow when compressed: the declared length is over the limit, the body is not.
+  const plain = crypto.getRandomValues(new Uint8Array(995));
+  const gzipped = new Uint8Array(
+    await new Response(new Blob([plain]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  await using server = serve(() =>
+    new Response(gzipped, { headers: { "content-encoding": "gzip" } })
+  );
+  assert.ok(gzipped.byteLength > 1000);
+  await using manager = new NetworkAccessManager({ maxBodySize: 1000 });
+  for (const decompressionGuard of [undefined, -1]) {
+    const reply = manager.get(server.url, { decompressionGuard });
+    assert.deepEqual(await reply.bytes(), plain, reply.errorString);
+    assert.equal(reply.headers.get("content-length"), String(gzipped.byteLength));
+  }
+  const over = manager.get(server.url, { maxBodySize: 994 });
+  await over.finished;
+  assert.equal(over.error, NetworkError.ProtocolFailure);
+  assert.match(over.errorString, /grew past the limit of 994 bytes/);
+});

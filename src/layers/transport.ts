@@ -12,6 +12,8 @@ import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent } from "../reply.ts";
 import { describe } from "../_validation.ts";
+import { _dataUrlProblem } from "./_data_url.ts";
+import { _decodeFailure, _gunzip } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
 import { notPermitted } from "./_net_permission.ts";
 
@@ -178,10 +180,8 @@ export async function transport(exchange: Exchange): Promise<Response> {
         if (exchange.signal.aborted) throw error;
         throw new NetworkReplyError(
           NetworkError.ProtocolUnknownError,
-          `Invalid data: URL (${(error as Error).message})`,
-          {
-            cause: error,
-          },
+          `Invalid data: URL${_dataUrlProblem(url, (error as Error).message)}`,
+          { cause: error },
         );
       }
     case "file:":
@@ -472,12 +472,10 @@ function decode(response: Response, url: URL): Response {
     if (outer === "deflate" && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
       chosen = "deflate-raw";
     }
-    let stream = (counted as ReadableStream<Uint8Array<ArrayBuffer>>)
-      .pipeThrough(new DecompressionStream(chosen as CompressionFormat));
+    let stream = counted.pipeThrough(await decoder(chosen));
     // A stack: each decoder takes the last one's output in slices too, for the guard.
     for (const next of inner ?? []) {
-      stream = stream.pipeThrough(slices() as TransformStream<Uint8Array<ArrayBuffer>>)
-        .pipeThrough(new DecompressionStream(DECODERS.get(next) as CompressionFormat));
+      stream = stream.pipeThrough(slices()).pipeThrough(await decoder(DECODERS.get(next)!));
     }
     return stream.getReader();
   };
@@ -497,7 +495,7 @@ function decode(response: Response, url: URL): Response {
         controller.error(
           networkError ?? new NetworkReplyError(
             NetworkError.ProtocolFailure,
-            `The ${coding} body of ${url.href} cannot be decoded (${(error as Error).message})`,
+            `The ${coding} body of ${url.href} cannot be decoded (${_decodeFailure(error)})`,
             { cause: error },
           ),
         );
@@ -508,6 +506,17 @@ function decode(response: Response, url: URL): Response {
     },
   }, { highWaterMark: 0 });
   return setResponseInfo(withBody(response, body), { compressedBytes: () => compressed });
+}
+
+/** The decoder of a `DecompressionStream` format: gzip's reads every member. */
+function decoder(
+  format: string,
+): Promise<TransformStream<Uint8Array, Uint8Array>> | TransformStream<Uint8Array, Uint8Array> {
+  if (format === "gzip") return _gunzip();
+  return new DecompressionStream(format as CompressionFormat) as TransformStream<
+    Uint8Array,
+    Uint8Array
+  >;
 }
 
 /** Whether two bytes open a zlib stream (RFC 1950): method 8, and a header check of 31. */

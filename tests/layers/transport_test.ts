@@ -320,3 +320,129 @@ Deno.test("transport ignores a Content-Length sent beside Transfer-Encoding: chu
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+/** `bytes` compressed whole in `format`. */
+async function compressed(
+  bytes: Uint8Array<ArrayBuffer>,
+  format: CompressionFormat,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream(format));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Several byte arrays, one after another. */
+async function joined(...parts: Uint8Array<ArrayBuffer>[]): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
+Deno.test("transport decodes every member of a gzip body", async (t) => {
+  const encoder = new TextEncoder();
+  const first = encoder.encode("hello ".repeat(5000));
+  const second = encoder.encode("world ".repeat(5000));
+  const members = await joined(await compressed(first, "gzip"), await compressed(second, "gzip"));
+  const bodies = new Map<string, [Uint8Array<ArrayBuffer>, string]>([
+    ["/two", [members, "gzip"]],
+    ["/three-x-gzip", [await joined(members, await compressed(first, "gzip")), "x-gzip"]],
+    ["/padded", [await joined(members, new Uint8Array(8)), "gzip"]],
+    ["/stacked", [await compressed(members, "brotli"), "gzip, br"]],
+    ["/bomb", [
+      await joined(
+        await compressed(first, "gzip"),
+        await compressed(new Uint8Array(64 * 1024 * 1024), "gzip"),
+      ),
+      "gzip",
+    ]],
+  ]);
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    const [body, coding] = bodies.get(path.replace("-chunked", ""))!;
+    return new Response(path.endsWith("-chunked") ? new Blob([body]).stream() : body, {
+      headers: { "content-encoding": coding },
+    });
+  });
+  await using manager = new NetworkAccessManager();
+  const text = "hello ".repeat(5000) + "world ".repeat(5000);
+  for (const path of ["/two", "/two-chunked", "/stacked"]) {
+    await t.step(`${path}: the members one after another`, async () => {
+      const reply = manager.get(`${server.url}${path}`);
+      assert.equal(await reply.text(), text, reply.errorString);
+      assert.equal(reply.error, NetworkError.NoError);
+    });
+  }
+  await t.step("the decoded chunks are plain Uint8Arrays", async () => {
+    for await (const chunk of manager.get(`${server.url}/two`)) {
+      assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+    }
+  });
+  await t.step("three members under x-gzip", async () => {
+    const reply = manager.get(`${server.url}/three-x-gzip`);
+    assert.equal(await reply.text(), text + "hello ".repeat(5000), reply.errorString);
+  });
+  await t.step("zero bytes after the last member are padding", async () => {
+    const reply = manager.get(`${server.url}/padded`);
+    assert.equal(await reply.text(), text, reply.errorString);
+  });
+  await t.step("the decompression guard weighs the members after the first too", async () => {
+    const reply = manager.get(`${server.url}/bomb`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+    assert.match(reply.errorString, /decompression bomb/);
+    assert.ok(reply.bytesReceived < 12 * 1024 * 1024, `${reply.bytesReceived} bytes decoded`);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transport tells of bytes after the end of a compressed body", async () => {
+  const plain = new TextEncoder().encode("hello world ".repeat(100));
+  const bodies = new Map<string, Uint8Array<ArrayBuffer>>();
+  const formats = [["gzip", "gzip"], ["deflate", "deflate"], ["br", "brotli"]] as const;
+  for (const [coding, format] of formats) {
+    bodies.set(coding, await joined(await compressed(plain, format), new Uint8Array([1, 2, 3])));
+  }
+  await using server = serve((request) => {
+    const coding = new URL(request.url).pathname.slice(1);
+    return new Response(bodies.get(coding), { headers: { "content-encoding": coding } });
+  });
+  await using manager = new NetworkAccessManager();
+  for (const coding of bodies.keys()) {
+    const reply = manager.get(`${server.url}/${coding}`);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+    assert.equal(
+      reply.errorString,
+      `The ${coding} body of ${server.url}/${coding} cannot be decoded ` +
+        "(data follows the end of the compressed stream)",
+    );
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transport tells in words why a data: URL is invalid", async () => {
+  await using manager = new NetworkAccessManager();
+  const base64 = "Invalid data: URL: its data is not valid base64";
+  for (
+    const [url, message] of [
+      [
+        "data:text/plain;base64,!!!",
+        `${base64} ("!" at character 0 of the data is not in its alphabet)`,
+      ],
+      ["data:;base64,ab%21c", `${base64} ("!" at character 2 of the data is not in its alphabet)`],
+      [
+        "data:;base64,aGVsbG8=\u00e9",
+        `${base64} (byte 0xC3 at character 8 of the data is not in its alphabet)`,
+      ],
+      ["data:;base64,a", `${base64} (its length leaves one character over, which encodes no byte)`],
+      ["data:;base64,ab=c", `${base64} (a character follows its "=" padding)`],
+      ["data:;base64,aGVsbG8==", `${base64} (its "=" padding is not where base64 allows it)`],
+      [
+        "data:text/plain",
+        "Invalid data: URL: it has no comma before its data (data:[<media type>][;base64],<data>)",
+      ],
+    ] as const
+  ) {
+    const reply = manager.get(url);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.ProtocolUnknownError, url);
+    assert.equal(reply.errorString, message);
+  }
+});
