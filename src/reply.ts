@@ -418,8 +418,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
    * @returns An iterator of events.
    * @throws {NetworkReplyError} As the iterator, when the transfer fails or an event is too long.
-   * @throws {TypeError} When the body was already read, `options` is not an object, or
-   * `maxEventLength` is not a number.
+   * @throws {TypeError} When the body was already read, `options` is not an object or has an
+   * option it does not know (a misspelt one), or `maxEventLength` is not a number.
    * @throws {RangeError} When `maxEventLength` is a number that is not a non-negative integer.
    *
    * @example Streaming events
