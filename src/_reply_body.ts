@@ -228,6 +228,12 @@ export function declaredOverLimit(
     `limit of ${max} bytes; nothing was read (raise 'maxBodySize' to allow it)`;
 }
 
+/** Why a body stopped being read: more than `maxBodySize` (`max`) bytes of it arrived. */
+export function grewOverLimit(url: URL, max: number): string {
+  return `The body of ${url.href} grew past the limit of ${max} bytes; reading stopped ` +
+    `(raise 'maxBodySize' to allow it)`;
+}
+
 /** What the messages of a reply's failures read of it. */
 export interface ReplyState {
   readonly url: URL;

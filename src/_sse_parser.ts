@@ -3,7 +3,7 @@
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
-import { checkInteger, checkObject } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
 
 const LF = 10;
 const CR = 13;
@@ -202,10 +202,16 @@ function feed(parser: EventStreamParser, text: string, fail: (message: string) =
   }
 }
 
+/** The names of the options of `NetworkReply.events()` (the type says every one is here). */
+const EVENTS_OPTIONS = Object.keys(
+  { maxEventLength: 1 } satisfies Record<keyof ServerSentEventsOptions, 1>,
+);
+
 /**
  * The parser for `options` of `NetworkReply.events()`, once they are checked.
  *
- * @throws {TypeError} When `options` is not an object, or `maxEventLength` is not a number.
+ * @throws {TypeError} When `options` is not an object, has an option it does not know (a
+ * misspelt one), or `maxEventLength` is not a number.
  * @throws {RangeError} When `maxEventLength` is a number that is not a non-negative integer.
  */
 export function eventsParser(
@@ -213,6 +219,7 @@ export function eventsParser(
   options: ServerSentEventsOptions | undefined,
 ): EventStreamParser {
   checkObject(what, "options", options);
+  if (options !== undefined) checkKeys(what, options, EVENTS_OPTIONS);
   checkInteger(what, "maxEventLength", options?.maxEventLength, 0);
   return new EventStreamParser(undefined, options?.maxEventLength);
 }

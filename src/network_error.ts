@@ -244,9 +244,11 @@ export interface NetworkReplyErrorOptions {
  * The one error class of the library, carrying a {@linkcode NetworkError} code.
  *
  * Replies never throw it at the caller of `get()` and friends: errors are data on the reply
- * (`error`, `errorString`). The body readers (`text()`, `json()`, `bytes()`, the iterator)
- * throw it when there is no body to read because the reply failed. A layer may throw it to
- * fail a reply with a given code.
+ * (`error`, `errorString`). The body readers (`text()`, `json()`, `bytes()`, the iterator,
+ * `events()`) throw it when there is no body to read because the reply failed; its `cause` is
+ * then the error the failure came from (what `fetch`, the body's stream or a layer threw, the
+ * reason of the request's signal), `undefined` when the library ended the reply itself
+ * (`abort()`, `close()`, `maxBodySize`). A layer may throw it to fail a reply with a given code.
  *
  * @example Reading the body of a failed reply
  * ```ts

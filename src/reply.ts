@@ -23,6 +23,7 @@ import {
   declaredOverLimit,
   DecompressionGuard,
   expectedLength,
+  grewOverLimit,
   inMemory,
   SMALL_BODY,
   switched,
@@ -34,6 +35,7 @@ import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import { inspectReplies } from "./reply/_inspect.ts";
 import { pipelineFailure, signalTimeout, statusFailureMessage } from "./reply/_failure.ts";
+import { notAResponse, totalTimeout } from "./reply/_failure.ts";
 import type { Operation } from "./reply/operation.ts";
 import type { ReplySettingsOf } from "./reply/_settings.ts";
 
@@ -54,7 +56,12 @@ export let startReply: (reply: NetworkReply, handler?: Handler, exchange?: Excha
 /** Sends a parked reply's exchange once it has its slot, unless it finished meanwhile. */
 export let sendParked: (reply: NetworkReply, handler: Handler, exchange: Exchange) => void;
 /** Fails a reply: before it starts (bad URL, closed manager), or a body it cannot read on. */
-export let failReply: (reply: NetworkReply, code: NetworkErrorCode, message: string) => void;
+export let failReply: (
+  reply: NetworkReply,
+  code: NetworkErrorCode,
+  message: string,
+  cause?: unknown,
+) => void;
 /** Cancels a running reply with a message (the manager closing). */
 export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
 /** Aborts a reply as its request's signal did: `TimeoutError` for a timeout `reason`. */
@@ -134,6 +141,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #headers: Headers | undefined;
   #error: NetworkErrorCode = NetworkError.NoError;
   #errorString = "";
+  /** What the failure came from (the readers' errors' `cause`), written on failure only. */
+  #cause: unknown;
   #state: "idle" | "running" | "finished" = "idle";
   #fromCache = false;
   #redirects: readonly URL[] = NO_REDIRECTS;
@@ -182,11 +191,12 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     setReplyLink = (reply, link) => void (reply.#link = link);
     startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
     sendParked = (reply, handler, exchange) => reply.#send(handler, exchange);
-    failReply = (reply, code, message) => reply.#finish(code, message);
+    failReply = (reply, code, message, cause) => reply.#fail(code, message, cause);
     cancelReply = (reply, message, reason) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
     abortReplyFor = (reply, reason) => {
       const timedOut = signalTimeout(reason, reply.url);
+      if (reply.#state !== "finished") reply.#cause = reason; // the signal's reason is the cause
       if (timedOut === undefined) reply.abort();
       else reply.#abortWith(NetworkError.TimeoutError, timedOut);
     };
@@ -418,8 +428,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
    * @returns An iterator of events.
    * @throws {NetworkReplyError} As the iterator, when the transfer fails or an event is too long.
-   * @throws {TypeError} When the body was already read, `options` is not an object, or
-   * `maxEventLength` is not a number.
+   * @throws {TypeError} When the body was already read, `options` is not an object or has an
+   * option it does not know (a misspelt one), or `maxEventLength` is not a number.
    * @throws {RangeError} When `maxEventLength` is a number that is not a non-negative integer.
    *
    * @example Streaming events
@@ -484,7 +494,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   #throwIfNoBody(): void {
     if (this.#error === NetworkError.NoError || this.#bodyDone) return;
-    throw new NetworkReplyError(this.#error, this.#errorString, { reply: this });
+    const options = { reply: this, cause: this.#cause };
+    throw new NetworkReplyError(this.#error, this.#errorString, options);
   }
 
   /** Running from now on, with its timeout; sent now, or when its queue slot is free. */
@@ -494,12 +505,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     const timeout = this.#settings?.timeout ?? 0;
     if (timeout > 0) {
       this.#abort.deadline = performance.now() + timeout;
-      this.#deadline = setTimeout(() => {
-        this.#abortWith(
-          NetworkError.TimeoutError,
-          `Timed out after ${timeout} ms: ${this.url.href} did not finish in time (timeout)`,
-        );
-      }, timeout);
+      this.#deadline = setTimeout(
+        () => this.#abortWith(NetworkError.TimeoutError, totalTimeout(this.url, timeout)),
+        timeout,
+      );
     }
     if (handler !== undefined) this.#send(handler, exchange!);
   }
@@ -515,20 +524,14 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     try {
       this.#exchange = exchange;
       response = await handler(exchange);
-      if (!(response instanceof Response)) {
-        throw new NetworkReplyError(
-          NetworkError.UnknownNetworkError,
-          `The pipeline resolved with ${typeof response} instead of a Response`,
-        );
-      }
+      if (!(response instanceof Response)) throw notAResponse(response);
     } catch (error) {
       if (this.#state === "finished") return;
       const failure = pipelineFailure(error, exchange.url, this.#proxyTimeout);
       this.#status = failure.response?.status ?? 0; // a layer failed on it: a refused redirect
       this.#statusText = failure.response?.statusText ?? "";
       this.#headers = failure.response?.headers;
-      this.#finish(failure.code, failure.message);
-      return;
+      return this.#fail(failure.code, failure.message, failure.cause ?? error);
     }
     const body = response.body;
     if (this.#state === "finished") {
@@ -559,8 +562,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       } catch (error) {
         if (this.#state !== "running") return;
         const failure = bodyError(error, this, false, true);
-        this.#finish(failure.code, failure.message);
-        return;
+        return this.#fail(failure.code, failure.message, failure.cause ?? error);
       }
       if (this.#state !== "running") return;
       this.#releaseSlots();
@@ -649,8 +651,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     } catch (error) {
       if (this.#state !== "running") return;
       const failed = bodyError(error, this, this.#coded);
-      this.#finish(failed.code, failed.message);
-      return;
+      return this.#fail(failed.code, failed.message, failed.cause ?? error);
     } finally {
       this.#pumping = false;
     }
@@ -678,11 +679,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     const max = this.#settings?.maxBodySize ?? 0;
     const received = this.#bytesReceived += chunk.byteLength;
     if (max > 0 && received > max) {
-      this.#abortWith(
-        NetworkError.ProtocolFailure,
-        `The body of ${this.url.href} grew past the limit of ${max} bytes; reading stopped ` +
-          `(raise 'maxBodySize' to allow it)`,
-      );
+      this.#abortWith(NetworkError.ProtocolFailure, grewOverLimit(this.url, max));
       return;
     }
     (this.#buffer ??= new BodyBuffer()).push(chunk);
@@ -694,10 +691,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#releaseSlots();
     }
     const bomb = this.#guard?.check(this.#bytesReceived, this.url.href);
-    if (bomb !== undefined) {
-      this.#finish(NetworkError.ProtocolFailure, bomb);
-      return;
-    }
+    if (bomb !== undefined) return this.#finish(NetworkError.ProtocolFailure, bomb);
     this.#notify();
     this.#emit("readyread");
     if (this.#state !== "running" || !listensTo(this, "downloadprogress")) return;
@@ -750,8 +744,15 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   #abortWith(code: NetworkErrorCode, message: string, reason?: DOMException): void {
     if (this.#state === "finished") return;
-    const name = code === NetworkError.TimeoutError ? "TimeoutError" : "AbortError";
-    this.#abort.abort(reason, message, name);
+    const timeout = code === NetworkError.TimeoutError;
+    this.#abort.abort(reason, message, timeout ? "TimeoutError" : "AbortError");
+    if (timeout) this.#cause ??= this.#abort.reason; // the exchanges' TimeoutError, if no other
+    this.#finish(code, message);
+  }
+
+  /** Finishes with an error that came from `cause` (`undefined`: none), unless finished. */
+  #fail(code: NetworkErrorCode, message: string, cause: unknown): void {
+    if (this.#state !== "finished") this.#cause = cause;
     this.#finish(code, message);
   }
 

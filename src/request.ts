@@ -219,7 +219,8 @@ export interface NetworkRequestInit {
   timeout?: number;
   /**
    * Aborts the reply when it aborts: with `TimeoutError` when its reason is a `TimeoutError`
-   * (`AbortSignal.timeout(ms)`), else with `OperationCanceledError`.
+   * (`AbortSignal.timeout(ms)`), else with `OperationCanceledError`. Its reason is the `cause` of
+   * the `NetworkReplyError` the body readers then throw.
    */
   signal?: AbortSignal;
   /**

@@ -257,4 +257,22 @@ Deno.test("events() bounds a line and an event's data by maxEventLength", async 
     );
     reply.abort();
   });
+  await t.step("a misspelt option is refused at once, as eventStream refuses it", () => {
+    const reply = manager.get("data:text/event-stream,data:%20x%0A%0A");
+    assert.throws(
+      // @ts-expect-error: an option events() does not have
+      () => reply.events({ maxEventLen: 5 }),
+      new TypeError(
+        "Cannot read events: unknown option 'maxEventLen'; did you mean 'maxEventLength'?",
+      ),
+    );
+    assert.throws(
+      // @ts-expect-error: an option events() does not have
+      () => reply.events({ signal: AbortSignal.abort() }),
+      new TypeError(
+        "Cannot read events: unknown option 'signal'; the options are 'maxEventLength'",
+      ),
+    );
+    reply.abort();
+  });
 });

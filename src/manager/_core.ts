@@ -640,13 +640,8 @@ export class ManagerCore implements PipelineSettings {
     method: unknown,
     body?: NetworkBody,
   ): NetworkReply {
-    const { request, body: requestBody, problem, code } = prepareRequest(
-      input,
-      init,
-      method,
-      body,
-      this.#closed,
-    );
+    const prepared = prepareRequest(input, init, method, body, this.#closed);
+    const { request, body: requestBody, problem, code } = prepared;
     const signal = request.signal;
     let onAbort: (() => void) | undefined;
     let settings: ReplySettings;
@@ -678,8 +673,9 @@ export class ManagerCore implements PipelineSettings {
     if (problem !== null) {
       const message = problem;
       const failure = code;
+      const cause = prepared.cause; // set only on a failure
       requestBody?.discard();
-      queueMicrotask(() => failReply(reply, failure, message));
+      queueMicrotask(() => failReply(reply, failure, message, cause));
       return reply;
     }
     this.#running.add(reply);

@@ -29,6 +29,8 @@ export interface PreparedRequest {
   problem: string | null;
   /** The error code of `problem`. */
   code: typeof NetworkError[keyof typeof NetworkError];
+  /** The error `problem` is the message of (an invalid URL, option or body), set only then. */
+  cause?: unknown;
 }
 
 /**
@@ -45,6 +47,7 @@ export function prepareRequest(
   let request: NetworkRequest;
   let problem: string | null = null;
   let code: PreparedRequest["code"] = NetworkError.ProtocolUnknownError;
+  let cause: unknown;
   try {
     if (input instanceof NetworkRequest && init === undefined) {
       // The caller's own request: its fields are writable, so check them again.
@@ -65,6 +68,7 @@ export function prepareRequest(
       } else request = new NetworkRequest(input, init);
     }
   } catch (error) {
+    cause = error;
     problem = (error as Error).message;
     const isUrl = /^Cannot create request: ('url' |invalid URL )/.test(problem);
     code = isUrl ? NetworkError.ProtocolUnknownError : NetworkError.ProtocolInvalidOperationError;
@@ -75,6 +79,7 @@ export function prepareRequest(
     try {
       requestBody = RequestBody.from(body);
     } catch (error) {
+      cause = error;
       problem = (error as Error).message;
       code = NetworkError.ProtocolInvalidOperationError;
     }
@@ -87,7 +92,9 @@ export function prepareRequest(
     problem = CLOSED_MESSAGE;
     code = NetworkError.OperationCanceledError;
   }
-  return { request, body: requestBody, problem, code };
+  const prepared: PreparedRequest = { request, body: requestBody, problem, code };
+  if (cause !== undefined) prepared.cause = cause; // a failure's only
+  return prepared;
 }
 
 /**

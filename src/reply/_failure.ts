@@ -6,6 +6,7 @@
  */
 
 import { classifyError, NetworkError, type NetworkErrorCode } from "../network_error.ts";
+import { NetworkReplyError } from "../network_error.ts";
 import { responseFailedOn } from "../_response.ts";
 
 /** A reply's failure. */
@@ -14,6 +15,8 @@ export interface ReplyFailure {
   message: string;
   /** The response a layer failed on (a redirect it refused): its status and headers stay. */
   response?: Response;
+  /** What the failure came from, when it is known here. */
+  cause?: unknown;
 }
 
 /**
@@ -33,7 +36,20 @@ export function pipelineFailure(
   // An error is a failure as it is; with a response, a new one (its message is no own field).
   return response === undefined
     ? failure
-    : { code: failure.code, message: failure.message, response };
+    : { code: failure.code, message: failure.message, response, cause: failure.cause };
+}
+
+/** The error of a pipeline that resolved with `value`, which is not a `Response`. */
+export function notAResponse(value: unknown): NetworkReplyError {
+  return new NetworkReplyError(
+    NetworkError.UnknownNetworkError,
+    `The pipeline resolved with ${typeof value} instead of a Response`,
+  );
+}
+
+/** The message of a reply to `url` whose total timeout of `timeout` ms elapsed. */
+export function totalTimeout(url: URL, timeout: number): string {
+  return `Timed out after ${timeout} ms: ${url.href} did not finish in time (timeout)`;
 }
 
 /**
