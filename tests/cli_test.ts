@@ -738,6 +738,23 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(quiet.out, "hello\n");
       assert.equal(quiet.err, "", "-s tells no warning");
     });
+    await t.step("--state in a folder that does not exist: a warning, no folder made", async () => {
+      // As curl's -o without --create-dirs: only the default location gets its folders made.
+      const missing = `${dir}/no-such-folder/deeper`;
+      const { code, out, err } = await runCli([`${server.url}/text`], {
+        state: `${missing}/state.sqlite3`,
+      });
+      assert.equal(code, 0, err);
+      assert.equal(out, "hello\n");
+      assert.match(
+        err,
+        new RegExp(
+          `^netaccess: warning: Cannot open the state file: .*"${missing}/state\\.sqlite3".*` +
+            `its folder "${missing}" does not exist.*this run only`,
+        ),
+      );
+      await assert.rejects(Deno.stat(`${dir}/no-such-folder`), Deno.errors.NotFound);
+    });
     await t.step("a fresh response is stored, then served as a hit", async () => {
       const first = await runCli(["-v", `${server.url}/fresh`], { state });
       assert.equal(first.out, "fresh 1\n");
