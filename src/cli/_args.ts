@@ -254,7 +254,18 @@ export function count(name: string, value: string | undefined, min: number): num
   return n;
 }
 
-/** The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment. */
+/** Whether the authority of a proxy string (`[scheme://][user:pass@]host[:port]`) names a port. */
+function namesPort(value: string): boolean {
+  const authority = value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/[/?#].*$/s, "");
+  const host = authority.slice(authority.lastIndexOf("@") + 1);
+  return /:\d+$/.test(host.startsWith("[") ? host.slice(host.indexOf("]") + 1) : host);
+}
+
+/**
+ * The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment.
+ * A proxy without a port is on curl's default one: 443 for `https://`, 1080 for the others
+ * (a bare host or `http://host` too, where the `proxy` option of the library takes a URL's own).
+ */
 export function parseProxy(value: string): NetworkProxy {
   if (value === "") return { type: "none" };
   const shown = safeUrlText(value); // no password in messages
@@ -271,6 +282,7 @@ export function parseProxy(value: string): NetworkProxy {
       `-x: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
     );
   }
+  if (!namesPort(value)) url.port = type === "https" ? "443" : "1080";
   const proxy: NetworkProxy = {
     type: type as NetworkProxy["type"],
     url: `${url.protocol}//${url.host}`,
