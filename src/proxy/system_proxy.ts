@@ -340,7 +340,7 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
   const fixed = env === undefined ? undefined : { ...env };
   if (env !== undefined && cgiUnknown.has(env)) cgiUnknown.add(fixed!);
   let read: ProxyEnvSnapshot | undefined;
-  return (query: ProxyQuery): NetworkProxy[] => {
+  const factory = (query: ProxyQuery): NetworkProxy[] => {
     const vars = fixed ?? (read = proxyEnvSnapshot(read)).vars;
     const scheme = query.scheme.toLowerCase();
     const specific = scheme === "https" || scheme === "wss"
@@ -364,4 +364,14 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
     }
     return [proxyFromEnv(...variable)];
   };
+  systemFactories.add(factory);
+  return factory;
+}
+
+/** The factories {@linkcode systemProxyFactory} made, whose errors name the variable at fault. */
+const systemFactories = new WeakSet<ProxyFactory>();
+
+/** Whether `factory` is one {@linkcode systemProxyFactory} made. */
+export function _isSystemProxyFactory(factory: ProxyFactory): boolean {
+  return systemFactories.has(factory);
 }
