@@ -377,6 +377,13 @@ Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', asy
   assert.equal(direct.out, "");
 });
 
+Deno.test("cli: -X TRACE is refused, naming -x for a proxy, not the library's option", async () => {
+  const { code, err } = await runCli(["-X", "TRACE", "http://127.0.0.1:9/"]);
+  assert.notEqual(code, 0);
+  assert.match(err, /does not send CONNECT, TRACE or TRACK \(to go through a proxy, give -x\)/);
+  assert.doesNotMatch(err, /manager/);
+});
+
 Deno.test("cli: -x without a port: 1080, or 443 for https://, as curl", () => {
   const cases: [string, string][] = [
     ["proxy.test", "http://proxy.test:1080"],
