@@ -7,7 +7,8 @@ import {
   type ProxyQuery,
   validateProxy,
 } from "./network_proxy.ts";
-import { _isSystemProxyFactory, systemProxyFactory } from "./system_proxy.ts";
+import { isSystemProxyFactory } from "./_system_factories.ts";
+import { systemProxyFactory } from "./system_proxy.ts";
 
 /** Options of {@linkcode resolveProxy}. */
 export interface ResolveProxyOptions {
@@ -44,7 +45,7 @@ export function resolveProxy(query: ProxyQuery, options: ResolveProxyOptions = {
     list = options.proxyFactory(query);
   } catch (error) {
     // The system's factory says itself which variable is wrong.
-    if (_isSystemProxyFactory(options.proxyFactory)) throw error;
+    if (isSystemProxyFactory(options.proxyFactory)) throw error;
     const url = new URL(query.url.href);
     url.username = url.password = "";
     throw new Error(`The proxy factory failed for ${url.href}: ${String(error)}`, {

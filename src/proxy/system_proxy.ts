@@ -7,6 +7,7 @@
 
 import { parseIp } from "../_ip.ts";
 import { describe } from "../_validation.ts";
+import { markSystemProxyFactory } from "./_system_factories.ts";
 import {
   type NetworkProxy,
   type ProxyFactory,
@@ -364,14 +365,6 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
     }
     return [proxyFromEnv(...variable)];
   };
-  systemFactories.add(factory);
+  markSystemProxyFactory(factory);
   return factory;
-}
-
-/** The factories {@linkcode systemProxyFactory} made, whose errors name the variable at fault. */
-const systemFactories = new WeakSet<ProxyFactory>();
-
-/** Whether `factory` is one {@linkcode systemProxyFactory} made. */
-export function _isSystemProxyFactory(factory: ProxyFactory): boolean {
-  return systemFactories.has(factory);
 }
