@@ -373,6 +373,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
   readonly #managerOptions: NetworkAccessManagerOptions;
   #opening: Promise<Stores> | undefined;
   #stores: Stores | undefined;
+  /** Why the last opening failed, until one succeeds or another begins. */
+  #openFailure: { error: unknown } | undefined;
   /**
    * The managers not closed yet, held weakly: one its caller let go of without closing it (a
    * handler that forgot to) is collected as a manager made with `new` is, rather than kept for
@@ -463,13 +465,17 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
     if (this.#closing) {
       return Promise.reject(new TypeError("Cannot open manager factory: it is closed"));
     }
-    this.#opening ??= this.#open().then(
-      (stores) => (this.#stores = stores),
-      (error) => {
-        this.#opening = undefined;
-        throw error;
-      },
-    );
+    if (this.#opening === undefined) {
+      this.#openFailure = undefined;
+      this.#opening = this.#open().then(
+        (stores) => (this.#stores = stores),
+        (error) => {
+          this.#opening = undefined;
+          this.#openFailure = { error };
+          throw error;
+        },
+      );
+    }
     return this.#opening.then(() => this);
   }
 
@@ -539,13 +545,22 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @param options The manager's cookie partition.
    * @returns A new manager.
    * @throws {TypeError} When the stores are not open yet (`await factory.ready` first, or make
-   * the factory with `open()`), the factory is closed, or `partition` is not a non-empty string.
+   * the factory with `open()`) or could not be opened (the error of the opening as its
+   * `cause`), the factory is closed, or `partition` is not a non-empty string.
    * @throws {RangeError} When `partition` is longer than 512 bytes.
    */
   create(options: CreateManagerOptions = {}): NetworkAccessManager {
     if (this.#closing) throw new TypeError(CLOSED);
     checkObject("Cannot create manager", "options", options);
     const stores = this.#stores;
+    if (stores === undefined && this.#openFailure !== undefined) {
+      const { error } = this.#openFailure;
+      throw new TypeError(
+        "Cannot create manager: the factory's stores could not be opened: " +
+          ((error as Error)?.message ?? String(error)),
+        { cause: error },
+      );
+    }
     if (stores === undefined) {
       throw new TypeError(
         "Cannot create manager: the factory's stores are not open yet; await factory.ready " +

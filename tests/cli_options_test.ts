@@ -8,6 +8,7 @@ import { cliCommand, runCli } from "./_helpers/cli.ts";
 import { readHead, serve, serveTcp } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { EXIT_CODES } from "../src/cli.ts";
+import { parseProxy } from "../src/cli/_args.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -374,6 +375,31 @@ Deno.test('cli: -x "" connects directly, whatever HTTP_PROXY says, as curl', asy
   const direct = await runCli(["-x", "", "http://example.invalid/p"], { env });
   assert.equal(direct.code, EXIT_CODES.hostNotFound, direct.err);
   assert.equal(direct.out, "");
+});
+
+Deno.test("cli: -X TRACE is refused, naming -x for a proxy, not the library's option", async () => {
+  const { code, err } = await runCli(["-X", "TRACE", "http://127.0.0.1:9/"]);
+  assert.notEqual(code, 0);
+  assert.match(err, /does not send CONNECT, TRACE or TRACK \(to go through a proxy, give -x\)/);
+  assert.doesNotMatch(err, /manager/);
+});
+
+Deno.test("cli: -x without a port: 1080, or 443 for https://, as curl", () => {
+  const cases: [string, string][] = [
+    ["proxy.test", "http://proxy.test:1080"],
+    ["http://proxy.test", "http://proxy.test:1080"],
+    ["http://proxy.test/", "http://proxy.test:1080"],
+    ["socks5://proxy.test", "socks5://proxy.test:1080"],
+    ["socks5h://u:p@proxy.test", "socks5h://proxy.test:1080"],
+    ["[::1]", "http://[::1]:1080"],
+    ["https://proxy.test", "https://proxy.test"],
+    // A port given stays, the scheme's default one too.
+    ["proxy.test:80", "http://proxy.test"],
+    ["http://[::1]:80", "http://[::1]"],
+    ["u:p@proxy.test:3128", "http://proxy.test:3128"],
+    ["https://proxy.test:8443", "https://proxy.test:8443"],
+  ];
+  for (const [given, url] of cases) assert.equal(parseProxy(given).url, url, given);
 });
 
 Deno.test("cli: --noproxy LIST: its hosts bypass the proxy of -x or the environment, as curl", async (t) => {

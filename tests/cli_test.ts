@@ -738,6 +738,23 @@ Deno.test("cli: state shared between processes: cookies, cache, offline", async 
       assert.equal(quiet.out, "hello\n");
       assert.equal(quiet.err, "", "-s tells no warning");
     });
+    await t.step("--state in a folder that does not exist: a warning, no folder made", async () => {
+      // As curl's -o without --create-dirs: only the default location gets its folders made.
+      const missing = `${dir}/no-such-folder/deeper`;
+      const { code, out, err } = await runCli([`${server.url}/text`], {
+        state: `${missing}/state.sqlite3`,
+      });
+      assert.equal(code, 0, err);
+      assert.equal(out, "hello\n");
+      assert.match(
+        err,
+        new RegExp(
+          `^netaccess: warning: Cannot open the state file: .*"${missing}/state\\.sqlite3".*` +
+            `its folder "${missing}" does not exist.*this run only`,
+        ),
+      );
+      await assert.rejects(Deno.stat(`${dir}/no-such-folder`), Deno.errors.NotFound);
+    });
     await t.step("a fresh response is stored, then served as a hit", async () => {
       const first = await runCli(["-v", `${server.url}/fresh`], { state });
       assert.equal(first.out, "fresh 1\n");
@@ -834,10 +851,25 @@ Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) =
         /^netaccess: GET .*\/slow failed: Timed out after 500 ms: .*--timeout SECONDS\)\n$/,
       );
     });
+    await t.step("a time limit's message names the flag as it was written", async () => {
+      for (const flag of ["-m", "--max-time", "--timeout"]) {
+        const { code, err } = await runCli([flag, "0.5", `${server.url}/slow`]);
+        assert.equal(code, EXIT_CODES.timeout, err);
+        assert.ok(
+          err.endsWith(`did not finish in time (${flag}) (allow more with ${flag} SECONDS)\n`),
+          err,
+        );
+      }
+      // --max-time wins over -m, as in curl: it is the one named.
+      const both = await runCli(["-m", "9", "--max-time", "0.5", `${server.url}/slow`]);
+      assert.ok(both.err.endsWith("(--max-time) (allow more with --max-time SECONDS)\n"), both.err);
+    });
     await t.step("--transfer-timeout fails a stalled body: exit 28", async () => {
       const { code, err } = await runCli(["--transfer-timeout", "0.5", `${server.url}/stall`]);
       assert.equal(code, EXIT_CODES.timeout, err);
       assert.match(err, /No data moved for 500 ms.*--transfer-timeout SECONDS\)\n$/);
+      assert.match(err, /while talking to [^ ]+ \(--transfer-timeout\)/);
+      assert.doesNotMatch(err, /transferTimeout/);
     });
     await t.step("Ctrl-C (SIGINT) cancels the transfer: exit 130", async () => {
       const child = new Deno.Command(Deno.execPath(), {

@@ -269,8 +269,19 @@ Deno.test("KvNetworkAccessManagerFactory opens the stores once when the first ca
       const results = await Promise.allSettled([factory.createAsync(), factory.createAsync()]);
       assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
       assert.equal(opens.count(), 1);
-      await assert.rejects(factory.ready);
+      const failure = await factory.ready.then(() => assert.fail("opened"), (error) => error);
       assert.equal(opens.count(), 2);
+      // create() tells why, not to await a ready that failed.
+      assert.throws(() => factory.create(), (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.equal(
+          error.message,
+          `Cannot create manager: the factory's stores could not be opened: ${failure.message}`,
+        );
+        assert.match(error.message, /"\/nonexistent-dir\/x\/state\.sqlite3"/);
+        assert.equal(error.cause, failure);
+        return true;
+      });
       await factory.close();
     },
   );

@@ -401,6 +401,15 @@ Deno.test("a factory that throws or returns nothing usable fails the reply, not 
   const outcome = await settle(manager.get("http://origin.test/"));
   assert.equal(outcome.error, NetworkError.UnknownNetworkError);
   assert.match(outcome.errorString, /^Cannot use proxy: 'proxy.url' must use the scheme "http:"/);
+  manager.proxyFactory = () => {
+    throw new Error("boom");
+  };
+  const thrown = await settle(manager.get("http://user:pw@origin.test/p"));
+  assert.equal(thrown.error, NetworkError.UnknownNetworkError);
+  assert.equal(
+    thrown.errorString,
+    "The proxy factory failed for http://origin.test/p: Error: boom",
+  );
 });
 
 Deno.test('the system proxy is the default, and "system" reads the environment', async () => {

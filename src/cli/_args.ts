@@ -254,7 +254,18 @@ export function count(name: string, value: string | undefined, min: number): num
   return n;
 }
 
-/** The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment. */
+/** Whether the authority of a proxy string (`[scheme://][user:pass@]host[:port]`) names a port. */
+function namesPort(value: string): boolean {
+  const authority = value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/[/?#].*$/s, "");
+  const host = authority.slice(authority.lastIndexOf("@") + 1);
+  return /:\d+$/.test(host.startsWith("[") ? host.slice(host.indexOf("]") + 1) : host);
+}
+
+/**
+ * The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment.
+ * A proxy without a port is on curl's default one: 443 for `https://`, 1080 for the others
+ * (a bare host or `http://host` too, where the `proxy` option of the library takes a URL's own).
+ */
 export function parseProxy(value: string): NetworkProxy {
   if (value === "") return { type: "none" };
   const shown = safeUrlText(value); // no password in messages
@@ -271,6 +282,7 @@ export function parseProxy(value: string): NetworkProxy {
       `-x: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
     );
   }
+  if (!namesPort(value)) url.port = type === "https" ? "443" : "1080";
   const proxy: NetworkProxy = {
     type: type as NetworkProxy["type"],
     url: `${url.protocol}//${url.host}`,
@@ -316,6 +328,8 @@ export interface Plan extends RequestParts {
   /** `-c FILE`: where the run's cookies are written at its end (`-` for stdout). */
   cookieJarFile: string | undefined;
   timeout: number | undefined;
+  /** The flag of `timeout` for messages: as written, else curl's `-m/--max-time`. */
+  timeoutFlag: string;
   /** `--connect-timeout`: the most milliseconds each request waits for its response headers. */
   connectTimeout: number | undefined;
   parallel: number | undefined;
@@ -364,7 +378,11 @@ const SENDS = new Set<string>([...DATA_OPTIONS, "form", "form-string"]);
  * The values of the options, by long name, and `sends`: the data and form options in the order
  * given.
  */
-export type Values = ReturnType<typeof parsed>["values"] & { sends?: (DataArg | FormArg)[] };
+export type Values = ReturnType<typeof parsed>["values"] & {
+  sends?: (DataArg | FormArg)[];
+  /** The flag of the whole transfer's time limit as written (`-m`, `--timeout`, `--max-time`). */
+  timeoutFlag?: string;
+};
 
 /** The options that take a number, by how they are written, and their long names. */
 const NUMBER_OPTIONS = new Map([
@@ -452,7 +470,15 @@ export function parse(
       urls.push(token.value);
     }
   }
-  return { values: { ...values, sends }, positionals: values.url ? urls : positionals, where };
+  // The flag whose value limits the whole transfer (--max-time wins), as the user wrote it.
+  const limit = values["max-time"] !== undefined ? "max-time" : "timeout";
+  const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
+  const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
+  return {
+    values: { ...values, sends, timeoutFlag },
+    positionals: values.url ? urls : positionals,
+    where,
+  };
 }
 
 /** Checks the arguments and makes the plan of a run. */
@@ -569,6 +595,9 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     timeout: values["max-time"] !== undefined
       ? seconds("max-time", values["max-time"])
       : seconds("timeout", values.timeout),
+    timeoutFlag: /^-[a-z]$|^--[a-z-]+$/.test(values.timeoutFlag ?? "")
+      ? values.timeoutFlag!
+      : "-m/--max-time",
     connectTimeout: seconds("connect-timeout", values["connect-timeout"]),
     parallel,
     dumpHeader: values["dump-header"],

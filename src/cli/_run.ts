@@ -103,7 +103,12 @@ export async function run(
   using resolving = resolveEntries.length > 0 ? resolver(resolveEntries) : null;
   const statePath = values.state ?? defaultStatePath();
   // As curl's warnings, those of the state are not told with -s.
-  await using state = await openState(statePath, settings, (line) => report(`netaccess: ${line}`));
+  await using state = await openState(
+    statePath,
+    settings,
+    (line) => report(`netaccess: ${line}`),
+    values.state === undefined,
+  );
   if (settings.cookieFile !== undefined && state.cookieJar !== null) {
     await readCookieFile(
       settings.cookieFile,

@@ -27,12 +27,15 @@ export interface State extends AsyncDisposable {
 
 /**
  * Opens the state file at `path` (`null`: in memory), or warns and keeps the state in memory
- * when Deno KV is missing or the file cannot be opened.
+ * when Deno KV is missing or the file cannot be opened. The missing folders of the path are
+ * made only with `createFolders` (the default location); as curl's `-o` without
+ * `--create-dirs`, a path the user gave is opened where it is, or not at all.
  */
 export async function openState(
   path: string | null,
   plan: Plan,
   warn: (line: string) => void,
+  createFolders = false,
 ): Promise<State> {
   let kv: Deno.Kv | null = null;
   if (path !== null && typeof Deno.openKv !== "function") {
@@ -40,7 +43,7 @@ export async function openState(
       "Deno KV is not available (run with --unstable-kv): cookies, cache and HSTS last this run only",
     );
   } else if (path !== null) {
-    if (path !== ":memory:") {
+    if (createFolders && path !== ":memory:") {
       const dir = path.replace(/[\\/][^\\/]*$/, "");
       if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true }).catch(() => {});
     }

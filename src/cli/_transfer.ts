@@ -121,8 +121,23 @@ function dispositionName(header: string | null): string | undefined {
   return name;
 }
 
-function hint(reply: NetworkReply, offline: boolean): string {
+/**
+ * `text` (a reply's `errorString`) with the library's option names in it replaced by the
+ * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'.
+ */
+function inCliWords(text: string, settings: Plan): string {
+  return text
+    .replace(/ \(timeout\)$/, ` (${settings.timeoutFlag})`)
+    .replace(" (transferTimeout)", " (--transfer-timeout)")
+    .replace(
+      "(to tunnel through a proxy, set the manager's 'proxy')",
+      "(to go through a proxy, give -x)",
+    );
+}
+
+function hint(reply: NetworkReply, settings: Plan): string {
   const text = reply.errorString;
+  const offline = settings.offline;
   switch (reply.error) {
     case NetworkError.SslHandshakeFailedError:
       if (/certificate required/.test(text)) {
@@ -145,7 +160,7 @@ function hint(reply: NetworkReply, offline: boolean): string {
       }
       return "";
     case NetworkError.TimeoutError:
-      if (/\(timeout\)$/.test(text)) return " (allow more with --timeout SECONDS)";
+      if (/\(timeout\)$/.test(text)) return ` (allow more with ${settings.timeoutFlag} SECONDS)`;
       if (/^No data moved/.test(text)) return " (allow more with --transfer-timeout SECONDS)";
       return "";
   }
@@ -407,6 +422,6 @@ function outcome(
   // error: 404"), with why it was not sent again when a layer said so.
   const detail = code === EXIT_CODES.httpError
     ? /^Error transferring .* replied: [^;]*(; .*)?$/.exec(reply.errorString)?.[1] ?? ""
-    : `: ${reply.errorString}`;
-  return { code, message: `${what}${detail}${hint(reply, settings.offline)}` };
+    : `: ${inCliWords(reply.errorString, settings)}`;
+  return { code, message: `${what}${detail}${hint(reply, settings)}` };
 }

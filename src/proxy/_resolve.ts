@@ -7,6 +7,7 @@ import {
   type ProxyQuery,
   validateProxy,
 } from "./network_proxy.ts";
+import { isSystemProxyFactory } from "./_system_factories.ts";
 import { systemProxyFactory } from "./system_proxy.ts";
 
 /** Options of {@linkcode resolveProxy}. */
@@ -29,6 +30,8 @@ export interface ResolveProxyOptions {
  * @returns A normalized proxy, never of type `"system"`.
  * @throws {TypeError} When the explicit proxy, or every listed proxy, is invalid, or the
  * factory does not return an array.
+ * @throws {Error} When the factory throws: a message naming it and the request's URL, the
+ * factory's error as its `cause`.
  */
 export function resolveProxy(query: ProxyQuery, options: ResolveProxyOptions = {}): NetworkProxy {
   const system = (): NetworkProxy => systemProxyFactory(options.env)(query)[0] ?? { type: "none" };
@@ -37,7 +40,18 @@ export function resolveProxy(query: ProxyQuery, options: ResolveProxyOptions = {
     return proxy.type === "system" ? system() : proxy;
   }
   if (options.proxyFactory === undefined) return system();
-  const list: unknown = options.proxyFactory(query);
+  let list: unknown;
+  try {
+    list = options.proxyFactory(query);
+  } catch (error) {
+    // The system's factory says itself which variable is wrong.
+    if (isSystemProxyFactory(options.proxyFactory)) throw error;
+    const url = new URL(query.url.href);
+    url.username = url.password = "";
+    throw new Error(`The proxy factory failed for ${url.href}: ${String(error)}`, {
+      cause: error,
+    });
+  }
   if (!Array.isArray(list)) {
     throw new TypeError(
       `Cannot use proxy: 'proxyFactory' must return an array, got ${describe(list)}`,

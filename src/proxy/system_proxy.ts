@@ -7,6 +7,7 @@
 
 import { parseIp } from "../_ip.ts";
 import { describe } from "../_validation.ts";
+import { markSystemProxyFactory } from "./_system_factories.ts";
 import {
   type NetworkProxy,
   type ProxyFactory,
@@ -141,6 +142,22 @@ function readProcessEnv(): Record<string, string | undefined> {
  * The variable's name and value, lower case first, then upper case; an empty value counts as
  * unset.
  */
+/** Checks the `env` given: an object whose variables read are strings or `undefined`. */
+function checkEnv(env: unknown): asserts env is Record<string, string | undefined> {
+  const what = "Cannot read the proxy environment";
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw new TypeError(
+      `${what}: 'env' must be an object of environment variables, got ${describe(env)}`,
+    );
+  }
+  for (const name of ENV_NAMES) {
+    const value = (env as Record<string, unknown>)[name];
+    if (value !== undefined && typeof value !== "string") {
+      throw new TypeError(`${what}: 'env.${name}' must be a string, got ${describe(value)}`);
+    }
+  }
+}
+
 function lookup(
   env: Record<string, string | undefined>,
   lower: string,
@@ -293,6 +310,8 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  * (`--allow-env=http_proxy,HTTP_PROXY,https_proxy,HTTPS_PROXY,all_proxy,ALL_PROXY,no_proxy,NO_PROXY,REQUEST_METHOD`
  * or `--allow-env`); a variable without permission reads as unset, without a prompt. (Deno's
  * own HTTP client still applies it: see the README, "Proxies".)
+ * @throws {TypeError} When `env` is given and is not an object, or one of the variables above
+ * in it is neither a string nor `undefined`.
  * @returns A factory answering `[proxy]`, or `[]` for a direct connection. It throws a
  * `TypeError` when the variable a query would use is not a usable proxy URL, or is upper-case
  * `HTTP_PROXY` read without permission for `REQUEST_METHOD`.
@@ -318,10 +337,11 @@ function bypasses(rules: NoProxyRule[], host: string, port: number): boolean {
  * ```
  */
 export function systemProxyFactory(env?: Record<string, string | undefined>): ProxyFactory {
+  if (env !== undefined) checkEnv(env);
   const fixed = env === undefined ? undefined : { ...env };
   if (env !== undefined && cgiUnknown.has(env)) cgiUnknown.add(fixed!);
   let read: ProxyEnvSnapshot | undefined;
-  return (query: ProxyQuery): NetworkProxy[] => {
+  const factory = (query: ProxyQuery): NetworkProxy[] => {
     const vars = fixed ?? (read = proxyEnvSnapshot(read)).vars;
     const scheme = query.scheme.toLowerCase();
     const specific = scheme === "https" || scheme === "wss"
@@ -345,4 +365,6 @@ export function systemProxyFactory(env?: Record<string, string | undefined>): Pr
     }
     return [proxyFromEnv(...variable)];
   };
+  markSystemProxyFactory(factory);
+  return factory;
 }

@@ -163,6 +163,32 @@ Deno.test("systemProxyFactory parses proxy values", () => {
   ]);
 });
 
+Deno.test("systemProxyFactory checks its env at the call", async (t) => {
+  const factory = systemProxyFactory as (env: unknown) => unknown;
+  for (const [env, shown] of [["x", '"x"'], [5, "5"], [null, "null"], [[], "an array"]]) {
+    await t.step(`env ${shown}`, () => {
+      assert.throws(() => factory(env), {
+        name: "TypeError",
+        message: "Cannot read the proxy environment: 'env' must be an object of environment " +
+          `variables, got ${shown}`,
+      });
+    });
+  }
+  await t.step("a variable it reads must be a string", () => {
+    assert.throws(() => factory({ http_proxy: 5 }), {
+      name: "TypeError",
+      message: "Cannot read the proxy environment: 'env.http_proxy' must be a string, got 5",
+    });
+    assert.throws(() => factory({ NO_PROXY: ["a"] }), {
+      message: "Cannot read the proxy environment: 'env.NO_PROXY' must be a string, got an array",
+    });
+  });
+  await t.step("undefined reads the process environment; unset and other names are fine", () => {
+    assert.equal(typeof systemProxyFactory(undefined), "function");
+    assert.equal(typeof factory({ http_proxy: undefined, OTHER: 5 }), "function");
+  });
+});
+
 Deno.test("systemProxyFactory throws for a malformed value, naming the variable", async (t) => {
   const cases: [Record<string, string>, string, string][] = [
     [
