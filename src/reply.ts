@@ -82,14 +82,16 @@ export let replyRedirected: (reply: NetworkReply, redirects: readonly URL[], url
 export let holdSlot: (reply: NetworkReply, release: () => void) => void;
 /** Whether the library decodes the reply's content codings (its decompression guard is on). */
 export let decodesContent: (reply: NetworkReply) => boolean;
+/** The reply's transfer timeout (0: none). */
+export let transferTimeoutOf: (reply: NetworkReply) => number;
 
 /** What a list of running replies keeps on a reply (see `reply/_running.ts`). */
 export let replyLink: (reply: NetworkReply) => unknown;
 /** Sets what a list of running replies keeps on a reply. */
 export let setReplyLink: (reply: NetworkReply, link: unknown) => void;
 
-/** Tells a reply that bytes moved or a send started (its transfer timeout starts again). */
-export let monitorActivity: (reply: NetworkReply) => void;
+/** Bytes moved or a send started: the reply's transfer timeout restarts, `allowance` ms longer. */
+export let monitorActivity: (reply: NetworkReply, allowance?: number) => void;
 /** Tells a reply its next send waits (for a slot, a retry, a callback): no transfer timeout. */
 export let monitorQueued: (reply: NetworkReply) => void;
 /** Tells a reply the upload progress of its current send. */
@@ -203,7 +205,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     replySignal = (reply) => reply.#abort.signal;
     replyAborted = (reply) => reply.#abort.aborted;
     replyAbortSource = (reply) => reply.#abort;
-    monitorActivity = (reply) => reply.#activity();
+    monitorActivity = (reply, allowance) => reply.#activity(allowance);
     monitorQueued = (reply) => void (reply.#proxyTimeout ?? clearTimeout(reply.#timer));
     monitorUpload = (reply, loaded, total) => reply.#uploadProgress(loaded, total);
     countRetry = (reply) => void reply.#retries++;
@@ -214,6 +216,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
     };
     decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
+    transferTimeoutOf = (reply) => reply.#settings?.transferTimeout ?? 0;
     holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
       else if (reply.#slot === undefined) reply.#slot = release;
@@ -315,9 +318,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   /**
-   * Aborts the reply at any stage: queued, connecting or streaming. It finishes at once with
-   * `OperationCanceledError`; the connection and the queue slot are released. Does nothing
-   * once finished.
+   * Aborts the reply at any stage (queued, connecting, streaming): it finishes at once with
+   * `OperationCanceledError`, releasing its connection and queue slot. Once finished: nothing.
    */
   abort(): void {
     this.#abortWith(NetworkError.OperationCanceledError, "Operation canceled", CANCELED);
@@ -709,7 +711,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     wake?.();
   }
 
-  #activity(): void {
+  #activity(allowance = 0): void {
     if (this.#state !== "running") return;
     const timeout = this.#settings?.transferTimeout ?? 0;
     if (timeout <= 0 || this.#proxyTimeout !== undefined) return;
@@ -723,7 +725,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#proxyTimeout = message;
       this.#abort.abort(new TransferTimeoutAbort(message));
       this.#timer = setTimeout(() => this.#finish(NetworkError.TimeoutError, message), 2000);
-    }, timeout);
+    }, timeout + allowance);
   }
 
   #uploadProgress(loaded: number, total: number): void {
@@ -772,6 +774,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     this.#notify();
     if (code === NetworkError.NoError) this.#upload?.complete();
+    else this.#upload?.flush(); // a failed upload tells how far it got
     if (code !== NetworkError.NoError && listensTo(this, "error")) {
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }

@@ -380,3 +380,25 @@ Deno.test("upload progress never goes back when the body is sent again", async (
     });
   }
 });
+
+Deno.test("bytes an uploadprogress listener watches go with their Content-Length, counted as sent, the same on every send", async () => {
+  // The server reads slowly, so that the upload takes several 100 ms progress intervals.
+  const { server, seen } = recordingServer(3);
+  await using _ = server;
+  await using manager = new NetworkAccessManager();
+  const size = 16 * MIB; // over what the connection's buffers hold
+  const bytes = new Uint8Array(size).map((_, i) => i % 251);
+  const reply = manager.post(`${server.url}/307`, bytes);
+  const progress: [number, number][] = [];
+  reply.addEventListener("uploadprogress", (e) => progress.push([e.loaded, e.total]));
+  assert.equal(await reply.text(), "ok", reply.errorString);
+  assert.deepEqual(seen.map((s) => [s.path, s.length, s.chunked]), [
+    ["/307", String(size), false],
+    ["/final", String(size), false],
+  ]);
+  for (const { body } of seen) assert.deepEqual(body, bytes);
+  assert.equal(bytes.byteLength, size, "the caller's bytes are theirs still");
+  const between = progress.filter(([loaded]) => loaded > 0 && loaded < size);
+  assert.ok(between.length >= 1, `progress between the start and the end: ${progress.join(" ")}`);
+  assert.deepEqual(progress.at(-1), [size, size]);
+});

@@ -388,3 +388,141 @@ Deno.test("transferTimeout does not count the wait for the redirectVerifier", as
   }
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+/** What a raw server saw of a request: its head and the body bytes it read. */
+interface Received {
+  head: string;
+  bodyBytes: number;
+}
+
+/**
+ * A raw server that reads each request body `slice` bytes at a time with `gap` ms between reads
+ * (`gap` -1: it never reads the body), then answers `200` with the number of body bytes read.
+ * The heads it saw are kept in `received`.
+ */
+function bodyReader(slice: number, gap: number) {
+  const received: Received[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  const server = serveTcp(async (conn) => {
+    const buffer = new Uint8Array(slice);
+    const bytes: number[] = [];
+    let head = "";
+    let bodyBytes = 0;
+    /** The last bytes read, to see a chunked body's end. */
+    let tail = "";
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      if (head === "") {
+        bytes.push(...buffer.subarray(0, n));
+        const text = new TextDecoder().decode(new Uint8Array(bytes));
+        const end = text.indexOf("\r\n\r\n");
+        if (end === -1) continue;
+        head = text.slice(0, end);
+        bodyBytes = bytes.length - (end + 4);
+        if (gap < 0) return await released; // until the test ends
+      } else {
+        bodyBytes += n;
+        tail = (tail + new TextDecoder().decode(buffer.subarray(Math.max(0, n - 5), n))).slice(-5);
+      }
+      const length = /content-length: (\d+)/i.exec(head)?.[1];
+      if (length !== undefined ? bodyBytes >= Number(length) : tail === "0\r\n\r\n") break;
+      await tick(gap);
+    }
+    received.push({ head, bodyBytes });
+    const answer = String(bodyBytes);
+    await conn.write(
+      new TextEncoder().encode(
+        `HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\nConnection: close\r\n\r\n${answer}`,
+      ),
+    );
+  });
+  const close = () => (release(), server.close());
+  return { server: { ...server, close, [Symbol.asyncDispose]: close }, received };
+}
+
+/** A stream of `size` zero bytes in chunks of 64 KiB, and how many of them were read from it. */
+function zeros(size: number) {
+  const source = { read: 0, stream: null as unknown as ReadableStream<Uint8Array> };
+  source.stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (source.read >= size) return controller.close();
+      const chunk = new Uint8Array(Math.min(64 * 1024, size - source.read));
+      source.read += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
+  return source;
+}
+
+const UPLOAD = 8 * 1024 * 1024;
+
+Deno.test("transferTimeout does not fail an upload the server reads slowly but steadily", async () => {
+  // 64 KiB every 20 ms: the whole upload takes seconds, and the connection's buffers (a few MB
+  // on loopback) take over a second to drain after the last byte was handed over.
+  const { server, received } = bodyReader(64 * 1024, 20);
+  await using _ = server;
+  await using manager = new NetworkAccessManager({ transferTimeout: 800 });
+  const bodies = {
+    bytes: new Uint8Array(UPLOAD),
+    string: "a".repeat(UPLOAD),
+    blob: new Blob([new Uint8Array(UPLOAD)]),
+    stream: zeros(UPLOAD).stream,
+  };
+  const started = performance.now();
+  const results = await Promise.all(
+    Object.entries(bodies).map(async ([kind, body]) => {
+      const reply = manager.post(`${server.url}/${kind}`, body);
+      const text = await reply.text().catch(() => "");
+      // Bytes read by the server: a chunked body's framing adds some.
+      const whole = kind === "stream" ? Number(text) > UPLOAD : text === String(UPLOAD);
+      return `${kind}: ${reply.error} ${reply.errorString || (whole ? "whole" : text)}`;
+    }),
+  );
+  const took = performance.now() - started;
+  assert.deepEqual(results, Object.keys(bodies).map((kind) => `${kind}: 0 whole`));
+  assert.ok(took > 1600, `the uploads took ${took} ms: longer than twice the timeout`);
+  // The bodies of known length went with their Content-Length, as they would without a timeout.
+  for (const { head } of received) {
+    const kind = head.split(" ")[1]!.slice(1);
+    const length = /content-length: (\d+)/i.exec(head)?.[1];
+    const chunked = /transfer-encoding: chunked/i.test(head);
+    if (kind === "stream") assert.ok(chunked && length === undefined, head);
+    else assert.ok(!chunked && length === String(UPLOAD), head);
+  }
+});
+
+Deno.test("transferTimeout fails an upload the server never reads, telling how far it got", async (t) => {
+  const { server } = bodyReader(64 * 1024, -1);
+  await using _ = server;
+  await using manager = new NetworkAccessManager({ transferTimeout: 300 });
+  const cases = [
+    // Over what the connection's buffers hold, and under it.
+    ["bytes", () => ({ body: new Uint8Array(4 * UPLOAD), read: undefined })],
+    ["a Blob", () => ({ body: new Blob([new Uint8Array(4 * UPLOAD)]), read: undefined })],
+    ["a stream", () => {
+      const source = zeros(4 * UPLOAD);
+      return { body: source.stream, read: () => source.read };
+    }],
+    ["a small body", () => ({ body: new Uint8Array(256 * 1024), read: undefined })],
+  ] as const;
+  for (const [name, make] of cases) {
+    await t.step(name, async () => {
+      const { body, read } = make();
+      const started = performance.now();
+      const reply = manager.post(server.url, body);
+      const progress: number[] = [];
+      reply.addEventListener("uploadprogress", (e) => progress.push(e.loaded));
+      await reply.finished;
+      const took = performance.now() - started;
+      assert.equal(reply.error, NetworkError.TimeoutError, reply.errorString);
+      assert.ok(took < 2000, `timed out after ${took} ms`);
+      const last = progress.at(-1)!;
+      if (name === "a small body") return;
+      // What `fetch` took before the connection's buffers filled: told as the last progress.
+      assert.ok(last > 0 && last < 4 * UPLOAD, `last progress ${progress.join(" ")}`);
+      if (read !== undefined) assert.equal(last, read(), "the count of bytes handed over");
+    });
+  }
+});

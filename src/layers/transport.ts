@@ -10,133 +10,17 @@ import { type Exchange, headersIfMade, setResponseInfo } from "../exchange.ts";
 import { recordOwnInfo, repeatedField, withBody } from "../_response.ts";
 import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
-import { decodesContent } from "../reply.ts";
+import { decodesContent, transferTimeoutOf } from "../reply.ts";
+import { listensTo } from "../_typed_event_target.ts";
 import { describe } from "../_validation.ts";
 import { _dataUrlProblem } from "./_data_url.ts";
 import { _decodeFailure, _gunzip } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
 import { notPermitted } from "./_net_permission.ts";
-
-/** A streamed request body's count of bytes handed to `fetch`, and what its source failed with. */
-interface Upload {
-  loaded: number;
-  error?: unknown;
-}
-
-/**
- * The stream `fetch` reads a streamed request body from: it reports the upload's progress, and
- * keeps in `upload` what the source failed with (`fetch` keeps only its message). When the reply
- * finishes before the source ended (the server answered without reading the whole body), the
- * source is cancelled, so that it closes, and the stream fails, so that `fetch` sends no more
- * and the server never sees the body end.
- */
-function countingStream(
-  source: ReadableStream<Uint8Array>,
-  exchange: Exchange,
-  total: number,
-  upload: Upload,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let ended = false;
-  let stream!: ReadableStreamDefaultController<Uint8Array>;
-  void exchange.reply.finished.then(() => {
-    if (ended) return;
-    ended = true;
-    const reason = new NetworkReplyError(
-      NetworkError.OperationCanceledError,
-      "The reply finished before its request body was sent whole",
-    );
-    stream.error(reason);
-    reader.cancel(reason).catch(() => {});
-  });
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      stream = controller;
-    },
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        if (ended) return;
-        ended = true;
-        upload.error = error;
-        throw error;
-      }
-      if (ended) return;
-      if (result.done) {
-        ended = true;
-        controller.close();
-        return;
-      }
-      const value = result.value;
-      // Any other view (a DataView, a Uint16Array) `fetch` fails with "expected typed
-      // ArrayBufferView".
-      if (!(value instanceof Uint8Array)) {
-        ended = true;
-        upload.error = new NetworkReplyError(
-          NetworkError.ProtocolInvalidOperationError,
-          `Invalid body: the ReadableStream must yield Uint8Array chunks, got ${describe(value)}`,
-        );
-        controller.error(upload.error);
-        reader.cancel(upload.error).catch(() => {});
-        return;
-      }
-      upload.loaded += value.byteLength;
-      exchange.monitor.activity();
-      exchange.monitor.uploadProgress(upload.loaded, total);
-      controller.enqueue(value);
-    },
-    async cancel(reason) {
-      ended = true;
-      await reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
+import { BODY_SLICE, CountingBlob, countingStream, type Upload } from "./_upload_body.ts";
 
 /** An empty body. */
 const NO_BYTES = new Uint8Array(0);
-
-/** The most bytes of a Blob body read at once, and counted as handed to `fetch`. */
-const BLOB_SLICE = 64 * 1024;
-
-/**
- * A Blob body as `fetch` sends it: with its size as Content-Length, read from the stream
- * `stream()` gives. That stream reads the Blob in slices, each counted for the upload's progress
- * as `fetch` takes it, so that neither a large part of the Blob is copied whole into memory nor
- * its progress told only at the end. Its parts are the Blob's, not copies.
- */
-class CountingBlob extends Blob {
-  readonly #blob: Blob;
-  readonly #exchange: Exchange;
-
-  constructor(blob: Blob, exchange: Exchange) {
-    super([blob]);
-    this.#blob = blob;
-    this.#exchange = exchange;
-  }
-
-  override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    const blob = this.#blob;
-    const exchange = this.#exchange;
-    const total = blob.size;
-    let loaded = 0;
-    return new ReadableStream<Uint8Array<ArrayBuffer>>({
-      async pull(controller) {
-        if (loaded >= total) {
-          controller.close();
-          return;
-        }
-        const end = Math.min(loaded + BLOB_SLICE, total);
-        const bytes = new Uint8Array(await blob.slice(loaded, end).arrayBuffer());
-        loaded = end;
-        exchange.monitor.activity();
-        exchange.monitor.uploadProgress(loaded, total);
-        controller.enqueue(bytes);
-      },
-    }, { highWaterMark: 0 });
-  }
-}
 
 /**
  * Sends an exchange over the network (or reads it from a `file:`/`data:` URL).
@@ -244,11 +128,16 @@ export async function transport(exchange: Exchange): Promise<Response> {
       (list === undefined ? headers!.has("content-type") : Object.hasOwn(list, "content-type"));
     if (opened.contentType && !typed) contentType = opened.contentType;
     total = exchange.body.length ?? -1;
+    const timed = transferTimeoutOf(exchange.reply) > 0;
     body = opened.body instanceof ReadableStream
-      ? countingStream(opened.body, exchange, total, upload = { loaded: 0 })
+      ? countingStream(opened.body, exchange, total, upload = { loaded: 0 }, timed)
       : opened.body instanceof Blob
       // `fetch` sends an empty Blob chunked; no bytes go with Content-Length: 0.
-      ? (opened.body.size === 0 ? NO_BYTES : new CountingBlob(opened.body, exchange))
+      ? (opened.body.size === 0 ? NO_BYTES : new CountingBlob(opened.body, exchange, timed))
+      // Bytes go in one piece, unless something watches them go: then in counted slices.
+      : opened.body.byteLength > BODY_SLICE &&
+          (timed || listensTo(exchange.reply, "uploadprogress"))
+      ? new CountingBlob(opened.body, exchange, timed)
       : opened.body;
     exchange.monitor.uploadProgress(0, total);
   }
