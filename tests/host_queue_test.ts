@@ -838,15 +838,17 @@ Deno.test("a request with headers of its own waits for its slot without its exch
   }
 });
 
+/** What a caller may do to a request's URL once its call returned, by name. */
+const URL_CHANGES: [string, (request: NetworkRequest, origin: string) => void][] = [
+  ["a new URL", (request, origin) => void (request.url = new URL(`${origin}/changed`))],
+  ["the URL's pathname", (request) => void (request.url.pathname = "/changed")],
+];
+
 Deno.test("the reply of a caller's request shows the URL of the call until the response names one", async (t) => {
   // The caller may change its request once the call returned: what is sent is the request as it
   // was at the call, and so is `reply.url` (waiting for its slot, or sent and waiting for the
   // response's headers), until the response's URL replaces it.
-  const changes: [string, (request: NetworkRequest, origin: string) => void][] = [
-    ["a new URL", (request, origin) => void (request.url = new URL(`${origin}/changed`))],
-    ["the URL's pathname", (request) => void (request.url.pathname = "/changed")],
-  ];
-  for (const [what, change] of changes) {
+  for (const [what, change] of URL_CHANGES) {
     await t.step(what, async () => {
       const arrived: string[] = [];
       const held: (() => void)[] = [];
@@ -907,11 +909,7 @@ Deno.test("the reply of a caller's request shows the URL of the call until the r
 Deno.test("the reply of a request made by the manager shows the URL it was sent to, whatever is done to reply.request", async (t) => {
   // `reply.request` is the request the manager made from the URL (and init) of the call; a
   // change to its `url` after the call is not sent, and does not show in `reply.url` either.
-  const changes: [string, (request: NetworkRequest, origin: string) => void][] = [
-    ["a new URL", (request, origin) => void (request.url = new URL(`${origin}/changed`))],
-    ["the URL's pathname", (request) => void (request.url.pathname = "/changed")],
-  ];
-  for (const [what, change] of changes) {
+  for (const [what, change] of URL_CHANGES) {
     await t.step(what, async () => {
       const arrived: string[] = [];
       const held: (() => void)[] = [];
