@@ -211,3 +211,37 @@ Deno.test("the README's request factory example runs with API_TOKEN unset", asyn
   // The child inherits this process's environment: with no API_TOKEN, no Authorization header.
   if (Deno.env.get("API_TOKEN") === undefined) assert.equal(authorization, null);
 });
+
+Deno.test("a refusal in a process that may not read the proxy variables says Deno may have sent it through one", async (t) => {
+  // Deno's HTTP client sends through HTTP_PROXY whatever the `env` permission; the library cannot
+  // read the variable without it, so it takes the request for a direct one.
+  await using origin = serve(() => new Response("hi"));
+  const program = `
+    import { NetworkAccessManager } from "@netaccess/core";
+    await using manager = new NetworkAccessManager();
+    const reply = manager.get(${JSON.stringify(`${origin.url}/a`)});
+    await reply.finished;
+    console.log(JSON.stringify({ error: reply.error, errorString: reply.errorString }));
+  `;
+  const env = { HTTP_PROXY: `http://127.0.0.1:${closedPort()}` };
+  await t.step("without --allow-env: the target's refusal, and the hint", async () => {
+    const { code, stdout, stderr } = await runConsumer(program, ["--allow-net=127.0.0.1"], env);
+    assert.equal(code, 0, stderr);
+    const { error, errorString } = JSON.parse(stdout);
+    assert.equal(error, 1);
+    assert.match(
+      errorString,
+      /^Connection refused by 127\.0\.0\.1:\d+: is the server running and listening there\? \(if HTTP_PROXY or ALL_PROXY is set, Deno sent the request through that proxy, which may be what failed: grant --allow-env=HTTP_PROXY,http_proxy,ALL_PROXY,all_proxy so that it is read and named\)$/,
+    );
+  });
+  await t.step("with --allow-env: the proxy is read and named, no hint", async () => {
+    const { code, stdout, stderr } = await runConsumer(program, [
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+    ], env);
+    assert.equal(code, 0, stderr);
+    const { error, errorString } = JSON.parse(stdout);
+    assert.equal(error, 101);
+    assert.doesNotMatch(errorString, /allow-env/);
+  });
+});

@@ -17,6 +17,7 @@ import { _dataUrlProblem } from "./_data_url.ts";
 import { _decodeFailure, _gunzip } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
 import { notPermitted } from "./_net_permission.ts";
+import { unreadProxyVariables } from "../proxy/system_proxy.ts";
 import { BODY_SLICE, CountingBlob, countingStream, type Upload } from "./_upload_body.ts";
 
 /** An empty body. */
@@ -181,7 +182,9 @@ export async function transport(exchange: Exchange): Promise<Response> {
     if (upload?.error instanceof NetworkReplyError) throw upload.error;
     if (upload !== undefined && "error" in upload) throw sourceFailed(upload, url);
     // A permission revoked since the gate let the send go: told as the gate tells it.
-    throw notPermitted(error, url, exchange.proxy) ?? classifyError(error, url, "connect");
+    const failure = notPermitted(error, url, exchange.proxy) ??
+      classifyError(error, url, "connect");
+    throw exchange.proxy?.type === "none" ? unseenProxy(failure, url) : failure;
   }
   exchange.monitor.activity();
   if (body !== undefined && total >= 0) exchange.monitor.uploadProgress(total, total);
@@ -195,6 +198,27 @@ export async function transport(exchange: Exchange): Promise<Response> {
   }
   if (decodeHere) response = decode(response, url);
   return recordOwnInfo(response, locations === undefined ? { url } : { url, locations });
+}
+
+/**
+ * A direct request that found no server (refused, or no such host) in a process that may not read
+ * the proxy variables Deno's HTTP client acts on whatever the permission: the failure may be the
+ * proxy's one of them names, which the message says, with the flag that lets it be read.
+ */
+function unseenProxy(failure: NetworkReplyError, url: URL): NetworkReplyError {
+  if (
+    failure.code !== NetworkError.ConnectionRefusedError &&
+    failure.code !== NetworkError.HostNotFoundError
+  ) return failure;
+  const unread = unreadProxyVariables(url.protocol);
+  if (unread.length === 0) return failure;
+  const names = [...new Set(unread.map((name) => name.toUpperCase()))].join(" or ");
+  return new NetworkReplyError(
+    failure.code,
+    `${failure.message} (if ${names} is set, Deno sent the request through that proxy, which ` +
+      `may be what failed: grant --allow-env=${unread.join(",")} so that it is read and named)`,
+    { cause: failure.cause },
+  );
 }
 
 /** The failure of a request whose streamed body's source failed while it was sent. */

@@ -105,6 +105,16 @@ export const PROXY_VARIABLES = [
   "http_proxy",
 ] as const;
 
+/**
+ * The variables Deno's HTTP client would send a request of `protocol` through (its scheme's
+ * and `ALL_PROXY`, upper and lower case) that this process may not read: they act unseen. Asked
+ * of the `env` permission, never prompted for.
+ */
+export function unreadProxyVariables(protocol: string): string[] {
+  const names = protocol === "https:" ? ["HTTPS_PROXY", "ALL_PROXY"] : ["HTTP_PROXY", "ALL_PROXY"];
+  return names.flatMap((name) => [name, name.toLowerCase()]).filter((name) => !envGranted(name));
+}
+
 /** Whether `env` names a proxy that Deno's own clients would use. */
 export function namesProxy(env: Record<string, string | undefined>): boolean {
   return PROXY_VARIABLES.some((name) => !!env[name]);
@@ -138,10 +148,6 @@ function readProcessEnv(): Record<string, string | undefined> {
   return env;
 }
 
-/**
- * The variable's name and value, lower case first, then upper case; an empty value counts as
- * unset.
- */
 /** Checks the `env` given: an object whose variables read are strings or `undefined`. */
 function checkEnv(env: unknown): asserts env is Record<string, string | undefined> {
   const what = "Cannot read the proxy environment";
@@ -158,6 +164,10 @@ function checkEnv(env: unknown): asserts env is Record<string, string | undefine
   }
 }
 
+/**
+ * The variable's name and value, lower case first, then upper case; an empty value counts as
+ * unset.
+ */
 function lookup(
   env: Record<string, string | undefined>,
   lower: string,
