@@ -251,21 +251,20 @@ export function _hasValidator(pairs: Iterable<[string, string]>): boolean {
   return false;
 }
 
-/** Whether `value` is an object whose values are all strings (a header record). */
-function isStringRecord(value: unknown): value is _HeaderRecord {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  for (const key in value) {
-    if (typeof (value as Record<string, unknown>)[key] !== "string") return false;
-  }
-  return true;
+/** The value of the field `name` (lower case) in header pairs, several joined by `", "`. */
+export function _headerOf(pairs: readonly [string, string][], name: string): string | undefined {
+  const values = pairs.filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
+  return values.length ? values.join(", ") : undefined;
 }
 
-/** Whether `value` is an object of parsed `Cache-Control` directives (string or flag values). */
-function isDirectives(value: unknown): boolean {
+/**
+ * Whether `value` is an object whose values are all of a type in `types`: a header record
+ * (strings), parsed `Cache-Control` directives (strings or flags).
+ */
+function isRecordOf(value: unknown, ...types: ("string" | "boolean")[]): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   for (const key in value) {
-    const directive = (value as Record<string, unknown>)[key];
-    if (typeof directive !== "string" && typeof directive !== "boolean") return false;
+    if (!types.includes(typeof (value as Record<string, unknown>)[key] as "string")) return false;
   }
   return true;
 }
@@ -284,11 +283,11 @@ export function _isPolicyObject(value: unknown): value is CachePolicy.CachePolic
     o.v !== 1 || !isFiniteNumber(o.t) || !isFiniteNumber(o.st) || !isFiniteNumber(o.ch) ||
     (o.imm !== undefined && !isFiniteNumber(o.imm)) || typeof o.sh !== "boolean" ||
     typeof o.a !== "boolean" || typeof o.m !== "string" || typeof o.u !== "string" ||
-    (o.h !== undefined && typeof o.h !== "string") || !isStringRecord(o.resh) ||
-    !isDirectives(o.rescc) || !isDirectives(o.reqcc)
+    (o.h !== undefined && typeof o.h !== "string") || !isRecordOf(o.resh, "string") ||
+    !isRecordOf(o.rescc, "string", "boolean") || !isRecordOf(o.reqcc, "string", "boolean")
   ) return false;
   // The stored request's fields are kept (and read) only when the response has a Vary.
-  return o.reqh === null ? !o.resh.vary : isStringRecord(o.reqh);
+  return o.reqh === null ? !(o.resh as _HeaderRecord).vary : isRecordOf(o.reqh, "string");
 }
 
 /**
@@ -299,10 +298,7 @@ export function _isPolicyObject(value: unknown): value is CachePolicy.CachePolic
  * sent, which came from that one stored response.
  */
 export function _validatesStored(stored: readonly [string, string][], fresh: Headers): boolean {
-  const storedField = (name: string) => {
-    for (const [key, value] of stored) if (key.toLowerCase() === name) return value.trim();
-    return undefined;
-  };
+  const storedField = (name: string) => _headerOf(stored, name)?.trim();
   const etag = fresh.get("etag")?.trim();
   if (etag !== undefined) {
     const storedTag = storedField("etag");

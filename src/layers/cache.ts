@@ -14,6 +14,7 @@ import type { CacheEntry, NetworkCache } from "../cache/network_cache.ts";
 import { parseHttpDate } from "../_http_date.ts";
 import {
   _hasValidator,
+  _headerOf,
   _isPolicyObject,
   _loadPolicyClass,
   _mergeHeaders,
@@ -231,11 +232,6 @@ function policyRequest(
   };
 }
 
-function headerOf(pairs: readonly [string, string][], name: string): string | undefined {
-  const values = pairs.filter(([key]) => key.toLowerCase() === name).map(([, value]) => value);
-  return values.length ? values.join(", ") : undefined;
-}
-
 /** Parsed policies by the stored policy object (shared by reads of one stored version). */
 const parsedPolicies = new WeakMap<object, { Policy: PolicyClass; policy: Policy }>();
 
@@ -271,7 +267,7 @@ async function lookup(context: Context): Promise<Candidate | null> {
   let entries: CacheEntry[];
   try {
     const plain = await context.cache.metaData(context.key);
-    if (plain !== null && headerOf(plain.headers, "vary") === undefined) {
+    if (plain !== null && _headerOf(plain.headers, "vary") === undefined) {
       const policy = policyOf(context, plain);
       if (policy !== null) return { entry: plain, policy };
       await discard(context, plain);
@@ -283,7 +279,7 @@ async function lookup(context: Context): Promise<Candidate | null> {
   }
   let best: Candidate | null = null;
   for (const entry of entries) {
-    if (_variantKey(headerOf(entry.headers, "vary"), keyHeaders(context)) !== entry.variant) {
+    if (_variantKey(_headerOf(entry.headers, "vary"), keyHeaders(context)) !== entry.variant) {
       continue;
     }
     const policy = policyOf(context, entry);
@@ -349,14 +345,14 @@ async function answerValidation(context: Context): Promise<Response | null> {
   if (candidate === null || evaluate(context, candidate).use !== "fresh") return null;
   const stored = candidate.entry.headers;
   if (inm !== null) {
-    const etag = headerOf(stored, "etag");
+    const etag = _headerOf(stored, "etag");
     if (etag === undefined) return null;
     const wanted = entityTags(inm);
     const tags = [...entityTags(etag) as Set<string>];
     if (wanted !== "*" && !tags.some((tag) => wanted.has(tag))) return null;
   } else {
     const since = parseHttpDate(ims!);
-    const changed = parseHttpDate(headerOf(stored, "last-modified") ?? "");
+    const changed = parseHttpDate(_headerOf(stored, "last-modified") ?? "");
     if (Number.isNaN(since) || Number.isNaN(changed) || changed > since) return null;
   }
   const served = _servedHeaders(stored, candidate.policy.age());
@@ -381,7 +377,7 @@ async function serveRange(context: Context, load: CacheLoadControl): Promise<Res
   const candidate = await lookup(context);
   if (candidate === null || candidate.entry.status !== 200) return null;
   const { entry, policy } = candidate;
-  if (headerOf(entry.headers, "content-encoding") !== undefined) return null;
+  if (_headerOf(entry.headers, "content-encoding") !== undefined) return null;
   const range = _byteRange(exchange.headers.get("range")!, entry.bodySize);
   if (range === null) return null;
   const anyStored = (load === "prefer-cache" || load === "always-cache") &&
@@ -662,7 +658,7 @@ async function store(context: Context, response: Response): Promise<Response> {
     // A response whose Vary differs from the stored ones replaces all of them.
     const stored = await cache.variants(context.key);
     if (
-      stored.some((e) => _varyFields(headerOf(e.headers, "vary")).sort().join(",") !== varyFields)
+      stored.some((e) => _varyFields(_headerOf(e.headers, "vary")).sort().join(",") !== varyFields)
     ) {
       await cache.remove(context.key);
     }

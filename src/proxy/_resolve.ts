@@ -8,6 +8,7 @@ import {
   validateProxy,
 } from "./network_proxy.ts";
 import { isSystemProxyFactory } from "./_system_factories.ts";
+import { _withoutUserinfo } from "../_redact.ts";
 import { systemProxyFactory } from "./system_proxy.ts";
 
 /** Options of {@linkcode resolveProxy}. */
@@ -46,8 +47,7 @@ export function resolveProxy(query: ProxyQuery, options: ResolveProxyOptions = {
   } catch (error) {
     // The system's factory says itself which variable is wrong.
     if (isSystemProxyFactory(options.proxyFactory)) throw error;
-    const url = new URL(query.url.href);
-    url.username = url.password = "";
+    const url = _withoutUserinfo(query.url);
     throw new Error(`The proxy factory failed for ${url.href}: ${String(error)}`, {
       cause: error,
     });

@@ -5,8 +5,12 @@
  * @module
  */
 
-import { classifyError, NetworkError, type NetworkErrorCode } from "../network_error.ts";
-import { NetworkReplyError } from "../network_error.ts";
+import {
+  classifyError,
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+} from "../network_error.ts";
 import { responseFailedOn } from "../_response.ts";
 
 /** A reply's failure. */
