@@ -360,12 +360,15 @@ interface Stores {
  * import { KvNetworkAccessManagerFactory } from "@netaccess/core";
  *
  * const path = await Deno.makeTempFile({ suffix: ".sqlite3" });
- * await using factory = await KvNetworkAccessManagerFactory.open({
- *   path,
- *   manager: { maxRedirects: 5, retry: { limit: 2 } },
- * });
- * await using manager = factory.create();
- * assert.equal(manager.cache === factory.cache, true);
+ * {
+ *   await using factory = await KvNetworkAccessManagerFactory.open({
+ *     path,
+ *     manager: { maxRedirects: 5, retry: { limit: 2 } },
+ *   });
+ *   await using manager = factory.create();
+ *   assert.equal(manager.cache === factory.cache, true);
+ * }
+ * await Deno.remove(path);
  * ```
  */
 export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactory, AsyncDisposable {

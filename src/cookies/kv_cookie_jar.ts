@@ -115,8 +115,11 @@ function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): 
  *   await using jar = await KvCookieJar.open({ path });
  *   await jar.setCookiesFromUrl(["id=7; Max-Age=86400"], "https://example.com/");
  * }
- * await using again = await KvCookieJar.open({ path });
- * assert.equal(cookieHeader(await again.cookiesForUrl("https://example.com/")), "id=7");
+ * {
+ *   await using again = await KvCookieJar.open({ path });
+ *   assert.equal(cookieHeader(await again.cookiesForUrl("https://example.com/")), "id=7");
+ * }
+ * await Deno.remove(path);
  * ```
  */
 export class KvCookieJar implements CookieJar, AsyncDisposable {
