@@ -28,7 +28,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { HELP, OPTION_TABLE, parse, USAGE, type Values, type WhereGiven } from "./cli/_args.ts";
 import { expandConfig } from "./cli/_config.ts";
 import { run } from "./cli/_run.ts";
-import { writeAll } from "./cli/_transfer.ts";
+import { cannotWrite, writeAll } from "./cli/_transfer.ts";
 import { Exit, EXIT_CODES } from "./cli/exit_codes.ts";
 
 export { EXIT_CODES } from "./cli/exit_codes.ts";
@@ -73,15 +73,17 @@ export async function main(args: string[]): Promise<number> {
     stderr(USAGE);
     return EXIT_CODES.usage;
   }
-  if (values.help) {
-    await writeAll(Deno.stdout, encoder.encode(HELP + "\n"));
-    return EXIT_CODES.ok;
-  }
-  if (values.version) {
-    await writeAll(
-      Deno.stdout,
-      encoder.encode(`netaccess ${denoJson.version} (Deno ${Deno.version.deno})\n`),
-    );
+  if (values.help || values.version) {
+    const text = values.help
+      ? HELP + "\n"
+      : `netaccess ${denoJson.version} (Deno ${Deno.version.deno})\n`;
+    try {
+      await writeAll(Deno.stdout, encoder.encode(text));
+    } catch (error) {
+      const told = cannotWrite("stdout", error);
+      if (told !== "") stderr(`netaccess: ${told}`);
+      return EXIT_CODES.output;
+    }
     return EXIT_CODES.ok;
   }
   // As curl: -s keeps failures quiet (the exit code tells them), -S shows them again; a bad

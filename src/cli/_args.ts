@@ -115,13 +115,15 @@ Network
   -U, --proxy-user U:P      the credentials of the proxy of -x
       --noproxy LIST        hosts that bypass the proxy (of -x or the environment), comma-
                             separated, * for all; it replaces NO_PROXY
-  -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout)
+  -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout;
+                            0: no limit)
       --connect-timeout S   each request must have its response headers within S
-                            seconds (connection, TLS and the server's first answer)
-      --transfer-timeout S  fail when no byte moves for S seconds
+                            seconds (connection, TLS and the server's first answer;
+                            0: no limit)
+      --transfer-timeout S  fail when no byte moves for S seconds (0: no limit)
       --retry N             retry failed idempotent requests up to N times
-      --retry-delay S       wait S seconds before each retry (default: a backoff from
-                            0.3 s, doubled each time)
+      --retry-delay S       wait S seconds before each retry (default, or 0: a backoff
+                            from 0.3 s, doubled each time)
       --retry-max-time S    no retry starts more than S seconds after the request's
                             first attempt (each redirect hop's own; 0: no limit)
       --resolve H:P:ADDR    connect to ADDR (ADDR,ADDR: the next when one fails) for host
@@ -234,22 +236,54 @@ export const OPTION_TABLE: OptionTable = {
 
 export const REDIRECT_POLICIES = ["manual", "no-less-safe", "same-origin", "user-verified"];
 
-/** A number of seconds, as milliseconds. */
-export function seconds(name: string, value: string | undefined): number | undefined {
+/** The longest delay a timer takes, in milliseconds (2^31 - 1, about 24.8 days). */
+const LONGEST_TIMER = 2 ** 31 - 1;
+
+/**
+ * A number of seconds, as milliseconds. `flag` names the option as it was written; `zero`, what
+ * 0 means where it is taken (as `undefined`); `limit` is the most milliseconds taken, by
+ * default the longest timer.
+ */
+export function seconds(
+  name: string,
+  value: string | undefined,
+  { flag = `--${name}`, zero, limit = LONGEST_TIMER }: {
+    flag?: string;
+    zero?: string;
+    limit?: number;
+  } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
+  if (zero !== undefined && n === 0 && value.trim() !== "") return undefined;
   if (!Number.isFinite(n) || n <= 0 || value.trim() === "") {
-    throw badValue(name, `--${name} takes a number of seconds above 0, got "${value}"`);
+    const range = zero === undefined ? "above 0" : `(0: ${zero})`;
+    throw badValue(name, `${flag} takes a number of seconds ${range}, got "${value}"`);
   }
-  return Math.max(1, Math.round(n * 1000));
+  const ms = Math.max(1, Math.round(n * 1000));
+  if (ms > limit) {
+    const why = limit === LONGEST_TIMER ? " (about 24.8 days, the longest timer)" : "";
+    throw badValue(
+      name,
+      `${flag} takes at most ${Math.floor(limit / 1000)} seconds${why}, got "${value}"` +
+        (zero === undefined ? "" : `; give 0 for ${zero}`),
+    );
+  }
+  return ms;
 }
 
-/** A whole number of at least `min`. */
+/** A whole number of at least `min` (and at most 2^53 - 1, the largest exact one). */
 export function count(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || value.trim() === "") {
     throw badValue(name, `--${name} takes a whole number of at least ${min}, got "${value}"`);
+  }
+  if (!Number.isSafeInteger(n)) {
+    throw badValue(
+      name,
+      `--${name} takes a whole number of at most ${Number.MAX_SAFE_INTEGER}, got "${value}"`,
+    );
   }
   return n;
 }
@@ -473,7 +507,13 @@ export function parse(
   // The flag whose value limits the whole transfer (--max-time wins), as the user wrote it.
   const limit = values["max-time"] !== undefined ? "max-time" : "timeout";
   const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
-  const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
+  // A number option joined to its value (`-m -1` as `--timeout=-1`) is named as it was written.
+  const written = flag === undefined ? undefined : args[from[flag.index]!];
+  const timeoutFlag = flag?.kind !== "option"
+    ? undefined
+    : written !== undefined && NUMBER_OPTIONS.has(written)
+    ? written
+    : flag.rawName;
   return {
     values: { ...values, sends, timeoutFlag },
     positionals: values.url ? urls : positionals,
@@ -567,6 +607,10 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     );
   }
   const stderrTerminal = Deno.stderr.isTerminal();
+  // The flag of the whole transfer's time limit as written, for messages.
+  const timeoutFlag = /^-[a-z]$|^--[a-z-]+$/.test(values.timeoutFlag ?? "")
+    ? values.timeoutFlag
+    : undefined;
   return {
     urls,
     method,
@@ -591,14 +635,13 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     noCookies: values["no-cookies"] ?? false,
     cookieFile,
     cookieJarFile: values["cookie-jar"],
-    // As curl, -m is --max-time; --timeout is its other name.
+    // As curl, -m is --max-time; --timeout is its other name; 0 is no limit.
     timeout: values["max-time"] !== undefined
-      ? seconds("max-time", values["max-time"])
-      : seconds("timeout", values.timeout),
-    timeoutFlag: /^-[a-z]$|^--[a-z-]+$/.test(values.timeoutFlag ?? "")
-      ? values.timeoutFlag!
-      : "-m/--max-time",
-    connectTimeout: seconds("connect-timeout", values["connect-timeout"]),
+      ? seconds("max-time", values["max-time"], { flag: timeoutFlag, zero: "no limit" })
+      : seconds("timeout", values.timeout, { flag: timeoutFlag, zero: "no limit" }),
+    timeoutFlag: timeoutFlag ?? "-m/--max-time",
+    // As curl's, 0 is no limit.
+    connectTimeout: seconds("connect-timeout", values["connect-timeout"], { zero: "no limit" }),
     parallel,
     dumpHeader: values["dump-header"],
     writeOut,

@@ -34,6 +34,7 @@ import { PROXY_VARIABLES, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { proxyQuery } from "../proxy/network_proxy.ts";
 import { originHttp2 } from "../manager/_origin_http2.ts";
+import { checkCaCerts, checkClientCertificate, type ClientCertificate } from "../tls.ts";
 
 /**
  * -v: a request's lines, as curl prints them: `> GET /path HTTP/1.1`, its `host` (which `fetch`
@@ -60,16 +61,18 @@ export async function run(
   const settings = await plan(values, positionals);
   for (const warning of settings.warnings) report(`netaccess: warning: ${warning}`);
   const maxRedirects = count("max-redirs", values["max-redirs"], 0);
-  const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"]);
+  const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"], {
+    zero: "no limit",
+  });
   const retry = count("retry", values.retry, 0);
   // As curl's --retry-delay: the same wait before each retry, no backoff (0: the backoff).
-  const retryDelay = values["retry-delay"]?.trim() === "0"
-    ? undefined
-    : seconds("retry-delay", values["retry-delay"]);
-  // As curl's --retry-max-time: no retry starts after that long (0: no limit).
-  const retryMaxTime = values["retry-max-time"]?.trim() === "0"
-    ? undefined
-    : seconds("retry-max-time", values["retry-max-time"]);
+  const retryDelay = seconds("retry-delay", values["retry-delay"], { zero: "the backoff" });
+  // As curl's --retry-max-time: no retry starts after that long (0: no limit), a time that no
+  // timer waits for.
+  const retryMaxTime = seconds("retry-max-time", values["retry-max-time"], {
+    zero: "no limit",
+    limit: Number.MAX_SAFE_INTEGER,
+  });
   // As curl: redirects are followed with -L (or a --redirect-policy of one's choice) only.
   const redirectPolicy = values["redirect-policy"] ??
     (values.location || values["location-trusted"] ? undefined : "manual");
@@ -90,14 +93,12 @@ export async function run(
     proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
   }
   const proxyFactory = values.noproxy === undefined ? undefined : noProxy(values.noproxy, proxy);
-  const caCerts = values.cacert === undefined
+  // As curl: a certificate file that cannot be read, or holds no PEM certificate (or key), exits
+  // 77 (--cacert) or 58 (--cert, --key).
+  const caCerts = values.cacert === undefined ? undefined : await readCaCerts(values.cacert);
+  const clientCertificate = values.cert === undefined
     ? undefined
-    : [await readText(values.cacert, "the --cacert file", EXIT_CODES.caCertificates)];
-  // As curl: a certificate file that cannot be read exits 77 (--cacert) or 58 (--cert, --key).
-  const clientCertificate = values.cert === undefined ? undefined : {
-    cert: await readText(values.cert, "the --cert file", EXIT_CODES.clientCertificate),
-    key: await readText(values.key!, "the --key file", EXIT_CODES.clientCertificate),
-  };
+    : await readClientCertificate(values.cert, values.key!);
   const resolveEntries = parseResolve(values.resolve ?? []);
   checkResolve(resolveEntries, settings.urls);
   using resolving = resolveEntries.length > 0 ? resolver(resolveEntries) : null;
@@ -286,6 +287,40 @@ export async function run(
     } catch {
       // No signals on this platform.
     }
+  }
+}
+
+/** `--cacert FILE`: its text, checked as the manager would check it, or an exit 77 naming it. */
+async function readCaCerts(path: string): Promise<string[]> {
+  const text = await readText(path, "the --cacert file", EXIT_CODES.caCertificates);
+  try {
+    return [...checkCaCerts("--cacert", [text])];
+  } catch (error) {
+    const why = /-----BEGIN CERTIFICATE-----/.test(text)
+      ? `Deno cannot read its certificates (${
+        /Deno can read \((.*)\)$/s.exec((error as Error).message)?.[1] ?? (error as Error).message
+      })`
+      : `it holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`;
+    throw new Exit(EXIT_CODES.caCertificates, `Cannot use the --cacert file ${path}: ${why}`);
+  }
+}
+
+/** `--cert FILE --key FILE`: their texts, checked as the manager would, or an exit 58. */
+async function readClientCertificate(
+  certPath: string,
+  keyPath: string,
+): Promise<ClientCertificate> {
+  const cert = await readText(certPath, "the --cert file", EXIT_CODES.clientCertificate);
+  const key = await readText(keyPath, "the --key file", EXIT_CODES.clientCertificate);
+  try {
+    return checkClientCertificate("", "pair", { cert, key });
+  } catch (error) {
+    const message = /'pair\.key'/.test((error as Error).message)
+      ? `Cannot use the --key file ${keyPath}: it holds no PEM private key ` +
+        `("-----BEGIN PRIVATE KEY-----")`
+      : `Cannot use the --cert file ${certPath}: it holds no PEM certificate ` +
+        `("-----BEGIN CERTIFICATE-----")`;
+    throw new Exit(EXIT_CODES.clientCertificate, message);
   }
 }
 

@@ -37,6 +37,16 @@ export async function writeAll(
 }
 
 /**
+ * The line telling that a write to `name` (`stdout`, a file) failed with `error`, or `""` for a
+ * pipe its reader closed (`| head`), which the exit code alone tells, as curl does.
+ */
+export function cannotWrite(name: string, error: unknown): string {
+  return error instanceof Deno.errors.BrokenPipe
+    ? ""
+    : `cannot write ${name}: ${(error as Error)?.message ?? error}`;
+}
+
+/**
  * The file `-O` writes: the URL's last path segment, percent-decoded. A name that decodes to a
  * path (`..%2F`, `%5C`), to `.` or `..`, holds a control character or is not valid
  * percent-encoding is refused: a link's name never writes outside the current directory.
@@ -132,6 +142,11 @@ function inCliWords(text: string, settings: Plan): string {
     .replace(
       "(to tunnel through a proxy, set the manager's 'proxy')",
       "(to go through a proxy, give -x)",
+    )
+    // The library's advice for a one-shot body: the hint gives the command line's.
+    .replace(
+      /; pass a string, bytes, Blob, FormData or URLSearchParams to allow resending(, or use redirectPolicy "manual")?/,
+      "",
     );
 }
 
@@ -334,7 +349,12 @@ export async function transfer(
       out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
       answered()
     ) {
-      if (await dump()) await writeAll(Deno.stdout, await headerBlock());
+      try {
+        if (await dump()) await writeAll(Deno.stdout, await headerBlock());
+      } catch (error) {
+        writeError = error as Error;
+        unwritten = "stdout";
+      }
     }
     if (writeError === null) await dump();
   } finally {
@@ -384,7 +404,16 @@ export async function transfer(
       file: target,
     });
     for (const { to, text } of pieces) {
-      await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
+      try {
+        await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
+      } catch (error) {
+        // As the body's: exit 23 (or the transfer's own failure), told once.
+        if (writeError === null) {
+          const told = cannotWrite(to, error);
+          if (told !== "") stderr(`netaccess: ${told}`);
+        }
+        return code === EXIT_CODES.ok ? EXIT_CODES.output : code;
+      }
     }
   }
   return code;
@@ -416,7 +445,10 @@ function outcome(
   // A redirect the reply failed on (one too many, a refused one) was no answer.
   const what = reply.status > 0 && !failedOnRedirect(reply)
     ? `${settings.method} ${reply.url.href} returned HTTP ${reply.status} ${reply.statusText}`
-      .trimEnd()
+      .trimEnd() +
+      // A challenge that could not be answered (stdin already sent): its body is written when
+      // the reply kept it, told missing when not.
+      (code === EXIT_CODES.content && reply.bytesReceived === 0 ? ", its body not kept" : "")
     : `${settings.method} ${reply.url.href} failed`;
   // An HTTP error status: the status line tells it (as curl's "The requested URL returned
   // error: 404"), with why it was not sent again when a layer said so.

@@ -21,14 +21,14 @@ import { peerNotVerified } from "../tls.ts";
  * | 6 | the host name could not be resolved |
  * | 7 | connection (to the server or the proxy): refused, closed early, network off or not permitted |
  * | 22 | HTTP error status (400 and up), with `--fail` or `--fail-with-body` only |
- * | 23 | write error: a file or stdout that cannot be written; a binary body to a terminal refused |
- * | 26 | read error: a body that cannot be sent again; a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-w @`, `-K` or netrc missing or unreadable |
+ * | 23 | write error: a file or stdout that cannot be written (the body, `-i`, `-D`, `-w`, `--help`, `--version`); a binary body to a terminal refused |
+ * | 26 | read error: a body that cannot be sent again (stdin of `-T -` that a 401 or a 307 asks for again, whatever `--fail`); a `file:` URL, a file of `-d @`, `-F @`, `-F <`, `-H @`, `-T`, `-w @`, `-K` or netrc missing or unreadable |
  * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection (to the server or the proxy) |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
- * | 58 | the `--cert` or `--key` file missing or unreadable |
+ * | 58 | the `--cert` or `--key` file missing, unreadable or holding no PEM certificate (key) |
  * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked) |
- * | 77 | the `--cacert` file missing or unreadable |
+ * | 77 | the `--cacert` file missing, unreadable or holding no PEM certificate Deno can read |
  * | 130 | canceled (Ctrl-C) |
  *
  * @example Telling failures apart in a script
@@ -141,6 +141,9 @@ export function exitCode(error: NetworkErrorCode, status: number, errorString = 
   if (error === NetworkError.ProxyConnectionRefusedError) return EXIT_CODES.connection;
   if (error === NetworkError.ProxyTimeoutError) return EXIT_CODES.timeout;
   if (error < 100) return EXIT_CODES.connection;
+  // A body that could not be sent again fails the reply whatever status asked for it (a 401's
+  // challenge, a 307): the request was not answered as it would have been.
+  if (error === NetworkError.ContentReSendError) return EXIT_CODES.content;
   // An HTTP error status, whichever code it maps to (400 is ProtocolInvalidOperationError; a
   // 407 that an http: URL's proxy answered is ProxyAuthenticationRequiredError): as curl, an
   // answer like any other, an error with --fail only.

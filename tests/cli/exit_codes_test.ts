@@ -23,4 +23,9 @@ Deno.test("exitCode gives curl's code to a failed proxy and an unsupported schem
     assert.equal(exitCode(NetworkError.ProtocolUnknownError, 0), EXIT_CODES.unsupportedProtocol);
     assert.equal(EXIT_CODES.unsupportedProtocol, 1);
   });
+  await t.step("a body that cannot be sent again: 26, whatever status asked for it", () => {
+    assert.equal(exitCode(NetworkError.ContentReSendError, 401), EXIT_CODES.content);
+    assert.equal(exitCode(NetworkError.ContentReSendError, 407), EXIT_CODES.content);
+    assert.equal(exitCode(NetworkError.ContentReSendError, 307), EXIT_CODES.content);
+  });
 });
