@@ -1,6 +1,7 @@
 /** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
 
 import { describe, numberError } from "../_validation.ts";
+import { _COOKIE_FIELDS } from "./_policy.ts";
 import type {
   CacheEntry,
   CacheMetaData,
@@ -164,7 +165,8 @@ function checkFields(
     headers = base.headers;
   } else {
     try {
-      headers = [...new Headers(source.headers)];
+      // One user's cookies are never stored (see CacheMode); `Headers` names are lower case.
+      headers = [...new Headers(source.headers)].filter(([name]) => !_COOKIE_FIELDS.has(name));
     } catch (error) {
       throw new TypeError(`Cannot ${what}: 'headers' ${headersFault(source.headers)}`, {
         cause: error,

@@ -232,6 +232,8 @@ export class KvCache implements NetworkCache {
   /**
    * Starts storing a response whose body is still arriving; the body goes to KV in chunks as
    * it comes, and the entry is published by {@linkcode CacheWriter.commit}.
+   * An entry stored without a `policy` is one a manager serves by its headers (see
+   * {@linkcode CacheMetaData.policy}); `Set-Cookie` and `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
@@ -246,6 +248,8 @@ export class KvCache implements NetworkCache {
   /**
    * Stores a response, writing its body to KV as it is read; the entry is published only once
    * the body completed. An error from `body` or an abort stores nothing and is rethrown.
+   * An entry stored without a `policy` is one a manager serves by its headers (see
+   * {@linkcode CacheMetaData.policy}); `Set-Cookie` and `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @param body The body chunks.

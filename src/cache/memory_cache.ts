@@ -155,6 +155,8 @@ export class MemoryCache implements NetworkCache {
   /**
    * Starts storing a response whose body is still arriving; the chunks are kept (copied) until
    * the commit publishes them.
+   * An entry stored without a `policy` is one a manager serves by its headers (see
+   * {@linkcode CacheMetaData.policy}); `Set-Cookie` and `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
@@ -169,6 +171,8 @@ export class MemoryCache implements NetworkCache {
   /**
    * Stores a response once its body has been read to the end; an error from `body` or an abort
    * stores nothing and is rethrown.
+   * An entry stored without a `policy` is one a manager serves by its headers (see
+   * {@linkcode CacheMetaData.policy}); `Set-Cookie` and `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @param body The body chunks.

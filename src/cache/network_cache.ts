@@ -52,7 +52,10 @@ export interface CacheMetaData {
   headers: HeadersInit;
   /**
    * The freshness state of the response, opaque to the store: a JSON-compatible value such as
-   * the result of `CachePolicy#toObject()` from `http-cache-semantics`.
+   * the result of `CachePolicy#toObject()` from `http-cache-semantics`. Left `null`, a manager
+   * takes the entry as the response to a GET of `url` received when it was stored
+   * ({@linkcode CacheEntry.storedAt}), and serves it as any stored response: fresh for what its
+   * `Cache-Control` or `Expires` say, revalidated with its `ETag` or `Last-Modified`.
    *
    * @default {null}
    */
@@ -262,6 +265,24 @@ export type CacheMode = "shared" | "private";
  * assert.ok(body);
  * assert.equal(await new Response(body).text(), "hello");
  * ```
+ *
+ * @example Pre-filling the cache a manager serves
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryCache, NetworkAccessManager } from "@netaccess/core";
+ *
+ * await using cache = new MemoryCache();
+ * const url = "https://example.com/config.json";
+ * await cache.insert(
+ *   { url, status: 200, headers: { "cache-control": "max-age=3600", etag: '"v1"' } },
+ *   [new TextEncoder().encode('{"theme":"dark"}')],
+ * );
+ * await using manager = new NetworkAccessManager({ cache });
+ * // Fresh for an hour from now, then revalidated with If-None-Match: "v1".
+ * const reply = manager.get(url, { cacheLoadControl: "always-cache" });
+ * assert.deepEqual(await reply.json(), { theme: "dark" });
+ * assert.equal(reply.fromCache, true);
+ * ```
  */
 export interface NetworkCache extends AsyncDisposable {
   /** The size (bytes) the store keeps {@linkcode NetworkCache.cacheSize} under by eviction. */
@@ -301,7 +322,9 @@ export interface NetworkCache extends AsyncDisposable {
    */
   body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null>;
   /**
-   * Starts storing a response whose body is still arriving (Qt's `prepare()`).
+   * Starts storing a response whose body is still arriving (Qt's `prepare()`). An entry stored
+   * without a `policy` is one a manager serves by its headers (see
+   * {@linkcode CacheMetaData.policy}); `Set-Cookie` and `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @returns The writer that receives the body and publishes the entry.
@@ -312,7 +335,10 @@ export interface NetworkCache extends AsyncDisposable {
   prepare(metaData: CacheMetaData): CacheWriter;
   /**
    * Stores a response, reading its body to the end; the entry is published only when the body
-   * completed. An error from `body` or an abort stores nothing and is rethrown.
+   * completed. An error from `body` or an abort stores nothing and is rethrown. As Qt's
+   * `insert()`, it pre-fills the cache a manager reads: an entry stored without a `policy` is
+   * served by its headers (see {@linkcode CacheMetaData.policy}). `Set-Cookie` and
+   * `Set-Cookie2` fields are not stored.
    *
    * @param metaData The response to store.
    * @param body The body chunks.
@@ -329,7 +355,8 @@ export interface NetworkCache extends AsyncDisposable {
   ): Promise<boolean>;
   /**
    * Replaces fields of a stored entry, keeping its body, for example after a `304`. Nothing
-   * changes when the entry was replaced or removed since `entry` was read.
+   * changes when the entry was replaced or removed since `entry` was read. `Set-Cookie` and
+   * `Set-Cookie2` fields are not stored.
    *
    * @param entry The entry as read.
    * @param update The fields to replace.

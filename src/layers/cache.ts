@@ -237,13 +237,13 @@ const parsedPolicies = new WeakMap<object, { Policy: PolicyClass; policy: Policy
 
 /**
  * The parsed policy of an entry, parsed once per stored version; `null` when it lacks a field
- * the library reads, or has one of another type.
+ * the library reads, or has one of another type. An entry stored without one has the policy
+ * its response implies.
  */
 function policyOf(context: Context, entry: CacheEntry): Policy | null {
   const stored = entry.policy;
-  const known = typeof stored === "object" && stored !== null
-    ? parsedPolicies.get(stored)
-    : undefined;
+  if (stored === null || stored === undefined) return impliedPolicy(context, entry);
+  const known = typeof stored === "object" ? parsedPolicies.get(stored) : undefined;
   if (known?.Policy === context.Policy) return known.policy;
   if (!_isPolicyObject(stored)) return null;
   const policy = context.Policy.fromObject(stored);
@@ -251,6 +251,35 @@ function policyOf(context: Context, entry: CacheEntry): Policy | null {
     parsedPolicies.set(stored, { Policy: context.Policy, policy });
   }
   return policy;
+}
+
+/**
+ * The policy of an entry stored without one (as `insert()` and `prepare()` store it by
+ * default): its response, to a GET of its URL, received when the store stored it (`storedAt`;
+ * its `Date` when a store gives no time; never later than now). The request fields its `Vary`
+ * names are the request's, whose variant key selected the entry.
+ */
+function impliedPolicy(context: Context, entry: CacheEntry): Policy {
+  const record = _responseRecord(entry.headers);
+  const fields = keyHeaders(context);
+  const headers: Record<string, string> = { host: context.exchange.url.host };
+  for (const name of _varyFields(record.vary)) {
+    const value = fields.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const policy = new context.Policy(
+    { url: context.key, method: "GET", headers },
+    { status: entry.status, headers: record },
+    _policyOptions(context.shared),
+  );
+  const now = context.clock();
+  const date = parseHttpDate(record.date ?? "");
+  const received = Number.isFinite(entry.storedAt)
+    ? entry.storedAt
+    : Number.isNaN(date)
+    ? now
+    : date;
+  return context.Policy.fromObject({ ...policy.toObject(), t: Math.min(received, now) });
 }
 
 /** The request headers as keys read them: secret fields as their digests. */

@@ -53,7 +53,6 @@ export function corruptPolicies(valid: Record<string, unknown>): [string, unknow
   };
   const cases: [string, unknown][] = [
     ["{ v: 1 } alone", { v: 1 }],
-    ["null", null],
     ["a string", "policy"],
     ["resh with a number value", changed((p) => p.resh = { "cache-control": 1 })],
     ["rescc an array", changed((p) => p.rescc = [])],

@@ -135,6 +135,28 @@ export function cacheStoreSuite(name: string, open: OpenStore): void {
     assert.deepEqual(await bodyOf(cache, entry), new Uint8Array());
   });
 
+  test("never stores Set-Cookie or Set-Cookie2, by insert(), prepare() or updateMetaData()", async (cache) => {
+    const cookies: [string, string][] = [
+      ["Set-Cookie", "sid=secret; Path=/"],
+      ["set-cookie", "other=secret"],
+      ["SET-COOKIE2", "old=secret"],
+    ];
+    const kept = [["content-type", "text/plain"], ["etag", '"v1"']];
+    const headers: [string, string][] = [["content-type", "text/plain"], ...cookies, [
+      "etag",
+      '"v1"',
+    ]];
+    await cache.insert(meta("https://example.com/i", { headers }), [encoder.encode("x")]);
+    const inserted = await cache.metaData("https://example.com/i");
+    assert.deepEqual(inserted?.headers, kept);
+    await using writer = cache.prepare(meta("https://example.com/p", { headers }));
+    await writer.write(encoder.encode("x"));
+    assert.equal(await writer.commit(), true);
+    assert.deepEqual((await cache.metaData("https://example.com/p"))?.headers, kept);
+    assert.equal(await cache.updateMetaData(inserted!, { headers }), true);
+    assert.deepEqual((await cache.metaData("https://example.com/i"))?.headers, kept);
+  });
+
   test("misses an unknown URL or variant", async (cache) => {
     await cache.insert(meta("https://example.com/a"), [encoder.encode("x")]);
     assert.equal(await cache.metaData("https://example.com/b"), null);
