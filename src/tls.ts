@@ -177,6 +177,12 @@ export function peerNotVerified(text: string): boolean {
 }
 
 /**
+ * What {@linkcode tlsCause} suggests when an https server answers with something that is not TLS;
+ * the HSTS layer says otherwise for a URL it upgraded.
+ */
+export const PLAIN_HTTP_HINT = "(a plain HTTP server? use an http: URL)";
+
+/**
  * The cause of a failed TLS handshake in words a person can act on, from the text of the
  * error chain (rustls names the cause); `undefined` when the text names none.
  */
@@ -201,8 +207,7 @@ export function tlsCause(text: string): string | undefined {
   }
   if (REVOKED.test(lower)) return "certificate revoked";
   if (/invalidcontenttype|corrupt message/.test(lower)) {
-    return "not TLS: the server answered with something that is not TLS " +
-      "(a plain HTTP server? use an http: URL)";
+    return `not TLS: the server answered with something that is not TLS ${PLAIN_HTTP_HINT}`;
   }
   if (/handshake eof/.test(lower)) {
     return "connection closed: the server closed the connection during the handshake";

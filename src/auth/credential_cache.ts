@@ -276,8 +276,8 @@ export class CredentialCache {
 
   /**
    * Finds the server credentials to send pre-emptively with a request: those of a space of
-   * the URL's origin whose paths include a prefix of the URL's path (the longest prefix wins).
-   * Never another origin's.
+   * the URL's origin whose paths include a prefix of the URL's path (the longest prefix wins;
+   * between spaces with equally long ones, the most recently stored). Never another origin's.
    *
    * @param url The request URL.
    * @returns The cached state, or `undefined`.
@@ -288,7 +288,8 @@ export class CredentialCache {
     for (const entry of this.#entries.values()) {
       if (entry.space.proxy || entry.space.origin !== url.origin) continue;
       for (const path of entry.paths) {
-        if (url.pathname.startsWith(path) && path.length > bestLength) {
+        // Entries are in the order they were stored: a later one wins a tie.
+        if (path.length >= bestLength && url.pathname.startsWith(path)) {
           best = entry;
           bestLength = path.length;
         }

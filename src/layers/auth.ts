@@ -16,6 +16,7 @@ import {
 import type { AuthChallenge } from "../auth/challenge.ts";
 import {
   type AuthCredentials,
+  type CachedCredentials,
   type CredentialCache,
   credentialsFromUrl,
   type ProtectionSpace,
@@ -150,6 +151,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
    */
   const digestOrigins = new Set<string>();
   /**
+   * Whether `cached` are Basic credentials of an origin that challenged with Digest: they are
+   * not sent up front (the password would go in clear where Digest is known to be used).
+   */
+  const clearToDigestOrigin = (cached: CachedCredentials): boolean =>
+    cached.scheme === "basic" && digestOrigins.size > 0 &&
+    digestOrigins.has(`${cached.space.proxy}|${cached.space.origin}`);
+  /**
    * The authenticator calls under way, by protection space and scheme: a challenge of the same
    * space that comes meanwhile (concurrent requests) waits for that answer instead of asking too.
    */
@@ -245,7 +253,10 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     // With `first`, nothing was sent pre-emptively (the cache was empty then).
     if (first === undefined && !baseHeaders.has("authorization")) {
       const cached = cache.forUrl(plain);
-      if (cached !== undefined && ownCredentials(cached.credentials, fromUrl)) {
+      if (
+        cached !== undefined && ownCredentials(cached.credentials, fromUrl) &&
+        !clearToDigestOrigin(cached)
+      ) {
         server = cached;
         usedCache = new Set([spaceKey(cached.space)]);
       }
@@ -262,7 +273,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       proxy = undefined;
       proxyStamp = undefined;
       const via = httpProxyOf(chosen);
-      const cached = via === undefined ? undefined : cache.forProxy(via.origin);
+      let cached = via === undefined ? undefined : cache.forProxy(via.origin);
+      // Basic credentials of a proxy that challenged with Digest go only once this request
+      // answered its Basic challenge (a downgrade the authenticator accepted), never up front.
+      if (cached !== undefined && !proxyAnswered && clearToDigestOrigin(cached)) {
+        cached = undefined;
+      }
       let value: string | undefined;
       if (cached !== undefined) {
         try {
@@ -438,12 +454,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         staleRetries++;
         answer = sent;
       } else {
-        // Refused: cached credentials leave the cache; pending ones were never in it, and what
-        // the cache holds (which worked for other requests) stays. When another request put new
-        // credentials there meanwhile, this one tries them before asking.
+        // Refused: cached credentials leave the cache, whatever realm the challenge names (what
+        // was sent was refused: a renamed realm, or another scheme); pending ones were never in
+        // it, and what the cache holds (which worked for other requests) stays. When another
+        // request put new credentials there meanwhile, this one tries them before asking.
         if (
-          sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space) &&
-          forget(sent)
+          sent !== undefined && sent.pending === undefined && forget(sent) &&
+          sameSpace(sent.space, space)
         ) {
           usedCache?.delete(spaceKey(space));
         }
@@ -462,9 +479,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // The reply shows the challenge that could not be answered, as when the authenticator
       // gives up.
       if (oneShot()) throw failedOnResponse(cannotResend(origin), response);
-      // Built before they are cached: credentials Basic cannot encode fail this reply only.
-      if (answer.scheme === "basic") basicHeader(answer);
-      else {
+      // Built before they are cached: credentials Basic cannot encode fail this reply only,
+      // which shows the challenge they answered.
+      if (answer.scheme === "basic") {
+        try {
+          basicHeader(answer);
+        } catch (error) {
+          throw failedOnResponse(error, response);
+        }
+      } else {
         await loadDigest(); // the proxy layer's call builds the header without waiting
         if (digest?.qop === "auth-int") entity ??= await readEntity();
       }

@@ -12,6 +12,7 @@ import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { failedOnResponse } from "../_response.ts";
 import { replyRedirected } from "../reply.ts";
+import { PLAIN_HTTP_HINT } from "../tls.ts";
 
 /** What the HSTS layer reads, for each request. */
 export interface HstsSettings {
@@ -46,7 +47,7 @@ export function hstsLayer(settings: HstsSettings): Layer {
         // A failed request reports the URL it tried, as a response would have.
         const { reply } = exchange;
         replyRedirected(reply, reply.redirects, upgraded);
-        throw error;
+        throw upgradedFailure(error, exchange.url.hostname);
       }
     }
     const sts = response.headers.get("strict-transport-security");
@@ -68,4 +69,27 @@ export function hstsLayer(settings: HstsSettings): Layer {
     }
     return response;
   };
+}
+
+/**
+ * The failure of a request HSTS upgraded to https: a TLS handshake with a plain HTTP server says
+ * why an http: URL does not help, instead of suggesting one.
+ */
+function upgradedFailure(error: unknown, host: string): unknown {
+  if (
+    !(error instanceof NetworkReplyError) ||
+    error.code !== NetworkError.SslHandshakeFailedError || !error.message.includes(PLAIN_HTTP_HINT)
+  ) {
+    return error;
+  }
+  return new NetworkReplyError(
+    error.code,
+    error.message.replace(
+      PLAIN_HTTP_HINT,
+      `(a plain HTTP server? the URL was upgraded from http: to https: by HSTS policy, as ` +
+        `${host} is in the HSTS store, so an http: URL does not help; remove the host from ` +
+        `the store to reach it over http)`,
+    ),
+    { cause: error.cause, reply: error.reply },
+  );
 }

@@ -80,6 +80,22 @@ Deno.test("CredentialCache prefers the longest matching path and keeps realms ap
   assert.deepEqual(cache.get({ origin, realm: "Admin", proxy: false })?.credentials, BOB);
 });
 
+Deno.test("CredentialCache gives a tie of path lengths to the space stored last", () => {
+  const cache = new CredentialCache();
+  const origin = "https://example.com";
+  const old = { origin, realm: "old", proxy: false };
+  cache.store(old, { scheme: "basic", credentials: ALICE }, new URL("/a", origin));
+  cache.store(
+    { origin, realm: "new", proxy: false },
+    { scheme: "basic", credentials: BOB },
+    new URL("/b", origin),
+  );
+  assert.deepEqual(cache.forUrl(new URL("/c", origin))?.credentials, BOB);
+  // Stored again, the old space is the newer one.
+  cache.store(old, { scheme: "basic", credentials: ALICE }, new URL("/a", origin));
+  assert.deepEqual(cache.forUrl(new URL("/c", origin))?.credentials, ALICE);
+});
+
 Deno.test("CredentialCache keeps proxy spaces apart from server spaces", () => {
   const cache = new CredentialCache();
   const proxyOrigin = "http://proxy.example:3128";

@@ -665,15 +665,32 @@ Deno.test("auth layer fails the reply when the authenticator misbehaves", async 
     assert.match(reply.errorString, /username, password/);
     assert.equal(reply.status, 401);
   });
-  await t.step("a Basic user name with a colon", async () => {
-    await using manager = new NetworkAccessManager({
-      authenticator: () => ({ username: "a:b", password: "c" }),
+  for (
+    const [name, credentials, message] of [
+      [
+        "a Basic user name with a colon",
+        { username: "a:b", password: "c" },
+        /must not contain ':'/,
+      ],
+      [
+        "a Basic password with a control character",
+        { username: "a", password: "p\u0001" },
+        /control characters/,
+      ],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager({ authenticator: () => credentials });
+      const reply = manager.get(`${auth.origin}/`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
+      assert.match(reply.errorString, message);
+      // The reply shows the challenge the credentials could not answer.
+      assert.equal(reply.status, 401);
+      assert.equal(reply.statusText, "Unauthorized");
+      assert.ok(reply.headers.has("www-authenticate"));
     });
-    const reply = manager.get(`${auth.origin}/`);
-    await reply.finished;
-    assert.equal(reply.error, NetworkError.AuthenticationRequiredError);
-    assert.match(reply.errorString, /must not contain ':'/);
-  });
+  }
   await t.step(
     "credentials Basic cannot encode are not cached: the next request asks again",
     async () => {

@@ -232,6 +232,10 @@ Deno.test("an upgraded request that fails reports the https URL it tried", async
     assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
     assert.equal(reply.url.href, `https://localhost:${plain.port}/p`);
     assert.deepEqual(reply.redirects, []);
+    // The caller did use an http: URL: the message says why it went over https.
+    assert.match(reply.errorString, /upgraded from http: to https: by HSTS policy/);
+    assert.match(reply.errorString, /localhost is in the HSTS store/);
+    assert.doesNotMatch(reply.errorString, /use an http: URL/);
   });
   await t.step("a refused connection, with user info kept out", async () => {
     const reply = manager.get("http://user:pw@localhost/p");
