@@ -8,7 +8,7 @@ import {
   NetworkReplyError,
   statusToError,
 } from "./network_error.ts";
-import { failReply, type NetworkReply } from "./reply.ts";
+import { failContent, type NetworkReply } from "./reply.ts";
 import { NetworkRequest, type NetworkRequestInit, stripCrossOriginHeaders } from "./request.ts";
 import type { ServerSentEvent } from "./sse.ts";
 import type { EventStreamOptions } from "./event_stream.ts";
@@ -230,9 +230,7 @@ async function* run<Type extends string>(
       const parser = new EventStreamParser((ms) => (delay = ms), options.maxEventLength);
       parser.lastEventId = lastEventId;
       try {
-        const tooLong = (message: string) =>
-          failReply(reply, NetworkError.ProtocolFailure, message);
-        for await (const event of replyEvents<Type>(reply, parser, tooLong)) {
+        for await (const event of replyEvents<Type>(reply, parser, failContent)) {
           reconnects = 0;
           empty = 0;
           lastEventId = parser.lastEventId;

@@ -102,6 +102,10 @@ function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<
       typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function");
 }
 
+function isAsyncIterable(value: Iterable<unknown> | AsyncIterable<unknown>): boolean {
+  return typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+}
+
 /** Throws the error of a failed page: its code and sentence. */
 function throwIfFailed(reply: NetworkReply): void {
   if (reply.error === NetworkError.NoError) return;
@@ -147,6 +151,12 @@ async function* run<Item>(
             `${WHAT}: 'items' must return an iterable (such as an array) or an async iterable, ` +
               `got ${describe(picked)} for the page at ${reply.url.href}`,
           ));
+        }
+        // Items in hand are yielded once the page finished without error: none of a failing
+        // page's. An async iterable streams them as they arrive.
+        if (!isAsyncIterable(picked)) {
+          if (!reply.isFinished) await reply.finished;
+          throwIfFailed(reply);
         }
         for await (const item of picked) {
           items.push(item);

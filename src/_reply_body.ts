@@ -7,6 +7,7 @@
 
 import { causeChain, classifyError, NetworkError, NetworkReplyError } from "./network_error.ts";
 import { _redactUrls } from "./_redact.ts";
+import { listensTo, type TypedEventTarget } from "./_typed_event_target.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -169,7 +170,26 @@ export function alreadyRead(url: URL, reader: "iterator" | "all"): TypeError {
  * Bodies up to this size, of known length and not compressed, are read in one operation when
  * nothing watches them arrive (see `NetworkReply`).
  */
-export const SMALL_BODY = 64 * 1024;
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Whether a reply's body is read in one operation: it is small, of known length (`total`, -1
+ * when unknown) and not compressed (`coded`), and nothing watches its bytes arrive (a transfer
+ * timeout in `settings`, an iterator, a `readyread` or `downloadprogress` listener).
+ */
+export function readsAtOnce(
+  reply: TypedEventTarget<object, unknown>,
+  settings: { readonly transferTimeout: number } | undefined,
+  total: number,
+  coded: boolean,
+  consumer: "none" | "iterator" | "all",
+): boolean {
+  if ((settings?.transferTimeout ?? 0) > 0 || coded || total < 0 || total > SMALL_BODY) {
+    return false;
+  }
+  return consumer !== "iterator" && !listensTo(reply, "readyread") &&
+    !listensTo(reply, "downloadprogress");
+}
 
 /** What the reply reads a body through: a stream's reader, or {@linkcode inMemory}. */
 export interface BodyReader {

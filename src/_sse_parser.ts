@@ -1,6 +1,6 @@
 /** The `text/event-stream` parser (HTML standard, "Interpreting an event stream"). */
 
-import { NetworkError, NetworkReplyError } from "./network_error.ts";
+import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
 import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
@@ -165,8 +165,8 @@ export class EventStreamParser {
  * only as fast as events are taken; stopping early stops the source.
  *
  * A line or an event's data past the parser's limit throws what `fail` makes of the message
- * ("a line longer than ..."; by default a `NetworkReplyError` with `ProtocolFailure`), and
- * stops the source.
+ * ("a line longer than ..."; by default a `NetworkReplyError` with `ProtocolFailure`), once
+ * every event complete before it is yielded, and stops the source.
  */
 export async function* parseEventStream<Type extends string>(
   source: AsyncIterable<Uint8Array>,
@@ -186,19 +186,26 @@ export async function* parseEventStream<Type extends string>(
   };
   const ready = parser.ready;
   for await (const chunk of source) {
-    // Failed inside the loop: `fail` runs before leaving it stops (aborts) the source.
-    feed(parser, decode(chunk), fail);
+    const tooLong = feed(parser, decode(chunk));
     while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
+    // Failed inside the loop: `fail` runs before leaving it stops (aborts) the source.
+    if (tooLong !== undefined) throw fail(tooLong);
   }
-  feed(parser, decode(), fail);
+  const tooLong = feed(parser, decode());
   while (ready.length > 0) yield ready.shift() as ServerSentEvent<Type>;
+  if (tooLong !== undefined) throw fail(tooLong);
 }
 
-function feed(parser: EventStreamParser, text: string, fail: (message: string) => Error): void {
+/**
+ * Feeds `text` to `parser`: the message of a line or an event's data past its limit, or
+ * `undefined`. The events complete before it stay ready, to be taken before the error.
+ */
+function feed(parser: EventStreamParser, text: string): string | undefined {
   try {
     parser.feed(text);
   } catch (error) {
-    throw error instanceof EventTooLongError ? fail(error.message) : error;
+    if (error instanceof EventTooLongError) return error.message;
+    throw error;
   }
 }
 
@@ -226,17 +233,16 @@ export function eventsParser(
 
 /**
  * Reads `reply`'s body as events with `parser`. A line or an event's data past the parser's
- * limit is handed to `abort` (which fails the reply with `ProtocolFailure`, when it still
- * runs) and thrown as that `NetworkReplyError`, naming the URL and the limit.
+ * limit is handed to `fail` (the reply's `failContent`, which fails it with `ProtocolFailure`),
+ * and the error the reply then has is thrown: its message names the URL and the limit.
  */
 export function replyEvents<Type extends string>(
   reply: NetworkReply,
   parser: EventStreamParser,
-  abort: (message: string) => void,
+  fail: (reply: NetworkReply, code: NetworkErrorCode, message: string) => Error,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   return parseEventStream<Type>(reply, parser, (message) => {
     const full = `The event stream at ${reply.url.href} sent ${message}`;
-    abort(full);
-    return new NetworkReplyError(NetworkError.ProtocolFailure, full, { reply });
+    return fail(reply, NetworkError.ProtocolFailure, full);
   });
 }

@@ -113,15 +113,20 @@ const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
 /**
  * The error of headers `new Headers(headers)` refused, its message starting with `what`: headers
- * that are not an object say so; a header whose name or value holds a character above U+00FF is named (they are ByteStrings);
+ * that are not an object say so (naming them `field`); a header whose name or value holds a character above U+00FF is named (they are ByteStrings);
  * otherwise the reason `Headers` gave (a name that is no token, a value with CR, LF or NUL),
  * after the name of a header whose value it refused.
  * The value of a credential (`Authorization`, `Proxy-Authorization`, `Cookie`) is not shown.
  */
-export function headersError(what: string, headers: unknown, error: unknown): TypeError {
+export function headersError(
+  what: string,
+  headers: unknown,
+  error: unknown,
+  field = "headers",
+): TypeError {
   if (typeof headers !== "object" || headers === null) {
     return new TypeError(
-      `${what}: 'headers' must be a Headers, a record or an array of [name, value] pairs, got ${
+      `${what}: '${field}' must be a Headers, a record or an array of [name, value] pairs, got ${
         describe(headers)
       }`,
     );

@@ -25,7 +25,7 @@ import {
   expectedLength,
   grewOverLimit,
   inMemory,
-  SMALL_BODY,
+  readsAtOnce,
   switched,
   transferTimedOut,
 } from "./_reply_body.ts";
@@ -62,6 +62,11 @@ export let failReply: (
   message: string,
   cause?: unknown,
 ) => void;
+/**
+ * Fails a reply on what its body says (an event too long): a running reply or one whose whole
+ * body came takes the error, one that failed before keeps its own; returns the reply's error.
+ */
+export let failContent: (reply: NetworkReply, code: NetworkErrorCode, message: string) => Error;
 /** Cancels a running reply with a message (the manager closing). */
 export let cancelReply: (reply: NetworkReply, message: string, reason?: DOMException) => void;
 /** Aborts a reply as its request's signal did: `TimeoutError` for a timeout `reason`. */
@@ -194,6 +199,12 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     startReply = (reply, handler, exchange) => reply.#start(handler, exchange);
     sendParked = (reply, handler, exchange) => reply.#send(handler, exchange);
     failReply = (reply, code, message, cause) => reply.#fail(code, message, cause);
+    failContent = (reply, code, message) => {
+      if (reply.#state !== "finished") reply.#finish(code, message);
+      else if (reply.#bodyDone) [reply.#error, reply.#errorString] = [code, _redactUrls(message)];
+      const options = { reply, cause: reply.#cause };
+      return new NetworkReplyError(reply.#error, reply.#errorString, options);
+    };
     cancelReply = (reply, message, reason) =>
       reply.#abortWith(NetworkError.OperationCanceledError, message, reason);
     abortReplyFor = (reply, reason) => {
@@ -450,7 +461,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     options?: ServerSentEventsOptions,
   ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
     const parser = eventsParser("Cannot read events", options);
-    return replyEvents<Type>(this, parser, (m) => this.#finish(NetworkError.ProtocolFailure, m));
+    return replyEvents<Type>(this, parser, failContent);
   }
 
   /**
@@ -555,7 +566,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#succeed();
       return;
     }
-    if (this.#isSmall()) {
+    if (readsAtOnce(this, this.#settings, this.#bytesTotal, this.#coded, this.#consumer)) {
       // One read for a small body: a stream reader costs more than the exchange itself for a
       // few KiB. Once it is in memory its connection is free, whoever reads it and when.
       let bytes: Uint8Array;
@@ -581,18 +592,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#reader = body.getReader();
     }
     this.#pump();
-  }
-
-  /**
-   * Whether the body is small, of known length and not compressed, and nothing watches its
-   * bytes arrive (a transfer timeout, an iterator, a `readyread` or `downloadprogress`
-   * listener): then it is read in one operation.
-   */
-  #isSmall(): boolean {
-    if ((this.#settings?.transferTimeout ?? 0) > 0 || this.#coded) return false;
-    if (this.#bytesTotal < 0 || this.#bytesTotal > SMALL_BODY) return false;
-    return this.#consumer !== "iterator" && !listensTo(this, "readyread") &&
-      !listensTo(this, "downloadprogress");
   }
 
   /** Frees the queue slots the reply holds: its body is in memory, or it finished. */

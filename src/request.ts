@@ -294,49 +294,86 @@ const INIT_OPTIONS = Object.keys(
 /** The names of the changes `clone()` takes: the options and the URL. */
 const CLONE_OPTIONS = [...INIT_OPTIONS, "url"];
 
-/** Checks the attributes a request and its init share; the messages start with `what`. */
-function checkAttributes(what: string, attributes: NetworkRequestInit): void {
-  checkChoice(what, "priority", attributes.priority, PRIORITIES);
-  checkChoice(what, "cacheLoadControl", attributes.cacheLoadControl, LOAD_CONTROLS);
-  checkChoice(what, "cookieLoadControl", attributes.cookieLoadControl, COOKIE_CONTROLS);
-  checkChoice(what, "cookieSaveControl", attributes.cookieSaveControl, COOKIE_CONTROLS);
-  checkChoice(what, "redirectPolicy", attributes.redirectPolicy, REDIRECT_POLICIES);
-  checkInteger(what, "maxRedirects", attributes.maxRedirects, 0);
+/**
+ * Checks the attributes a request and its init share; the messages start with `what` and name
+ * each field after `at` (`requestInit.` for a factory's).
+ */
+function checkAttributes(what: string, attributes: NetworkRequestInit, at = ""): void {
+  checkChoice(what, `${at}priority`, attributes.priority, PRIORITIES);
+  checkChoice(what, `${at}cacheLoadControl`, attributes.cacheLoadControl, LOAD_CONTROLS);
+  checkChoice(what, `${at}cookieLoadControl`, attributes.cookieLoadControl, COOKIE_CONTROLS);
+  checkChoice(what, `${at}cookieSaveControl`, attributes.cookieSaveControl, COOKIE_CONTROLS);
+  checkChoice(what, `${at}redirectPolicy`, attributes.redirectPolicy, REDIRECT_POLICIES);
+  checkInteger(what, `${at}maxRedirects`, attributes.maxRedirects, 0);
   const post = attributes.postRedirects;
   if (post !== undefined && !Array.isArray(post)) {
     throw new TypeError(
-      `${what}: 'postRedirects' must be an array of 301, 302 and 303, got ${describe(post)}`,
+      `${what}: '${at}postRedirects' must be an array of 301, 302 and 303, got ${describe(post)}`,
     );
   }
-  const at = post?.findIndex((status) => status !== 301 && status !== 302 && status !== 303) ?? -1;
-  if (at !== -1) throw numberError(what, `postRedirects[${at}]`, post![at], "301, 302 or 303");
+  const index = post?.findIndex((status) => status !== 301 && status !== 302 && status !== 303) ??
+    -1;
+  if (index !== -1) {
+    throw numberError(what, `${at}postRedirects[${index}]`, post![index], "301, 302 or 303");
+  }
   const keep = attributes.keepRedirectMethod;
   if (keep !== undefined && typeof keep !== "boolean") {
-    throw new TypeError(`${what}: 'keepRedirectMethod' must be a boolean, got ${describe(keep)}`);
+    throw new TypeError(
+      `${what}: '${at}keepRedirectMethod' must be a boolean, got ${describe(keep)}`,
+    );
   }
-  checkTimer(what, "transferTimeout", attributes.transferTimeout);
-  checkTimer(what, "timeout", attributes.timeout);
-  checkInteger(what, "readBufferSize", attributes.readBufferSize, 0);
-  checkInteger(what, "decompressionGuard", attributes.decompressionGuard, -1);
-  checkInteger(what, "maxBodySize", attributes.maxBodySize, 0);
+  checkTimer(what, `${at}transferTimeout`, attributes.transferTimeout);
+  checkTimer(what, `${at}timeout`, attributes.timeout);
+  checkInteger(what, `${at}readBufferSize`, attributes.readBufferSize, 0);
+  checkInteger(what, `${at}decompressionGuard`, attributes.decompressionGuard, -1);
+  checkInteger(what, `${at}maxBodySize`, attributes.maxBodySize, 0);
   const save = attributes.cacheSaveControl;
   if (save !== undefined && typeof save !== "boolean") {
-    throw new TypeError(`${what}: 'cacheSaveControl' must be a boolean, got ${describe(save)}`);
+    throw new TypeError(
+      `${what}: '${at}cacheSaveControl' must be a boolean, got ${describe(save)}`,
+    );
   }
-  checkRetry(what, attributes.retry);
+  checkRetry(what, attributes.retry, false, `${at}retry`);
+}
+
+function checkSignal(what: string, signal: unknown, at = ""): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${what}: '${at}signal' must be an AbortSignal, got ${describe(signal)}`);
+  }
+}
+
+/**
+ * Checks the options of the requests another object makes (a factory's `requestInit`, its
+ * `field`), headers aside, as the constructor of {@linkcode NetworkRequest} checks them: the
+ * messages start with `what` and name `field.option`.
+ *
+ * @throws {TypeError} As the constructor, for the options other than `headers`.
+ * @throws {RangeError} As the constructor.
+ */
+export function checkRequestInit(what: string, field: string, init: unknown): void {
+  checkObject(what, field, init);
+  if (init === undefined) return;
+  const at = `${field}.`;
+  checkKeys(what, init as object, INIT_OPTIONS, field);
+  checkAttributes(what, init as NetworkRequestInit, at);
+  const { signal, sensitiveHeaders, attributes } = init as NetworkRequestInit;
+  checkSignal(what, signal, at);
+  if (sensitiveHeaders !== undefined) sensitiveNames(what, sensitiveHeaders, at);
+  if (attributes !== undefined) checkObject(what, `${at}attributes`, attributes);
 }
 
 /**
  * The lower-case names of a request's `sensitiveHeaders`: an array (or other iterable, not a
- * string) of header names; the message of one that is not starts with `what`.
+ * string) of header names; the message of one that is not starts with `what` (the field after
+ * `at`, as {@linkcode checkAttributes} names it).
  */
-function sensitiveNames(what: string, names: unknown): Set<string> {
+function sensitiveNames(what: string, names: unknown, at = ""): Set<string> {
   if (
     typeof names !== "object" || names === null ||
     typeof (names as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
     throw new TypeError(
-      `${what}: 'sensitiveHeaders' must be an array (or other iterable) of header names, got ${
+      `${what}: '${at}sensitiveHeaders' must be an array (or other iterable) of header names, got ${
         describe(names)
       }`,
     );
@@ -346,7 +383,7 @@ function sensitiveNames(what: string, names: unknown): Set<string> {
   for (const name of names as Iterable<unknown>) {
     if (!isToken(name)) {
       throw new TypeError(
-        `${what}: 'sensitiveHeaders[${i}]' must be a header name, got ${describe(name)}`,
+        `${what}: '${at}sensitiveHeaders[${i}]' must be a header name, got ${describe(name)}`,
       );
     }
     sensitive.add(name.toLowerCase());
@@ -403,12 +440,14 @@ export function stripCrossOriginHeaders(headers: Headers, sensitive: Iterable<st
  * than sent as the text "undefined"); `base`, when given, is copied first and each header of
  * `init` replaces it, an `undefined` or `null` value removing it.
  *
- * @throws {TypeError} When a header is invalid; the message starts with `what`.
+ * @throws {TypeError} When a header is invalid; the message starts with `what` (and names the
+ * headers `field`, by default `headers`, when they are not an object).
  */
 export function makeHeaders(
   what: string,
   init: NonNullable<NetworkRequestInit["headers"]>,
   base?: Headers,
+  field?: string,
 ): Headers {
   try {
     const record = !(init instanceof Headers) && !Array.isArray(init) &&
@@ -430,7 +469,7 @@ export function makeHeaders(
     }
     return headers;
   } catch (error) {
-    throw headersError(what, init, error);
+    throw headersError(what, init, error, field);
   }
 }
 
@@ -641,9 +680,7 @@ export class NetworkRequest {
     if (init.headers !== undefined) this.#headers = makeHeaders(what, init.headers);
     // A request made from a URL alone has nothing to check.
     if (init !== NO_INIT) checkAttributes(what, init);
-    if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
-      throw new TypeError(`${what}: 'signal' must be an AbortSignal, got ${describe(init.signal)}`);
-    }
+    checkSignal(what, init.signal);
     this.priority = init.priority ?? "normal";
     this.cacheLoadControl = init.cacheLoadControl;
     this.cacheSaveControl = init.cacheSaveControl ?? true;

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "./request.ts";
+import {
+  checkRequestInit,
+  makeHeaders,
+  NetworkRequest,
+  type NetworkRequestInit,
+} from "./request.ts";
 import { checkKeys, checkObject, describe, isPlainObject, numberError } from "./_validation.ts";
 
 /**
@@ -278,9 +283,9 @@ export class NetworkRequestFactory {
           "'headers'",
       );
     }
-    this.#requestInit = { ...options.requestInit };
     // Fail now, not on the first request, when an attribute is invalid.
-    new NetworkRequest(this.#baseUrl, this.#requestInit);
+    checkRequestInit(WHAT, "requestInit", options.requestInit);
+    this.#requestInit = { ...options.requestInit };
   }
 
   /** The base URL (a copy). */
@@ -296,7 +301,7 @@ export class NetworkRequestFactory {
     return this.#headers;
   }
   set commonHeaders(value: HeadersInit) {
-    this.#headers = makeHeaders("Cannot set commonHeaders", value);
+    this.#headers = makeHeaders("Cannot set commonHeaders", value, undefined, "commonHeaders");
   }
 
   /** The bearer token, or `undefined`. */

@@ -326,6 +326,33 @@ Deno.test("eventStream checks its options at once", () => {
   void manager.close();
 });
 
+Deno.test("eventStream yields the events before a line past maxEventLength, then throws its reply's error", async () => {
+  await using manager = new NetworkAccessManager({
+    transport: () =>
+      Promise.resolve(
+        new Response(`data: ok\n\ndata: ${"x".repeat(200)}\n\n`, {
+          headers: { "content-type": "text/event-stream" },
+        }),
+      ),
+  });
+  const taken: string[] = [];
+  const error = await (async () => {
+    for await (
+      const event of manager.eventStream("https://example.com/feed", {
+        maxEventLength: 100,
+        reconnectionTime: 0,
+      })
+    ) taken.push(event.data);
+  })().catch((e) => e);
+  assert.deepEqual(taken, ["ok"]);
+  assert.ok(error instanceof NetworkReplyError, String(error));
+  assert.equal(error.code, NetworkError.ProtocolFailure);
+  assert.match(error.message, /a line longer than 100 characters/);
+  // The whole body had arrived: the reply takes the error all the same.
+  assert.equal(error.reply?.error, NetworkError.ProtocolFailure);
+  assert.equal(error.reply?.errorString, error.message);
+});
+
 Deno.test("eventStream fails with ProtocolFailure past maxEventLength and does not reconnect", async () => {
   const { server, requests } = streamServer([`data: ${"x".repeat(200)}\n\n`, "data: ok\n\n"]);
   await using _ = server;

@@ -190,9 +190,10 @@ Deno.test("a request's number attributes: TypeError for a wrong type, RangeError
   await checkCases(
     t,
     "new NetworkRequestFactory requestInit",
+    // The messages name the factory's option: 'requestInit.timeout'.
     requestCases((requestInit) =>
       new netaccess.NetworkRequestFactory("https://example.com/", { requestInit })
-    ),
+    ).map((c) => ({ ...c, field: `requestInit.${c.field}` })),
   );
 });
 

@@ -162,6 +162,33 @@ Deno.test("paginate ends with the reply's error when a middle page fails", async
     assert.equal(error.code, NetworkError.ContentNotFoundError);
   });
 
+  for (
+    const [name, items] of [
+      ["an array", (_reply: unknown, page: number) => [`${page}x`]],
+      [
+        "a promise of an array, the body unread",
+        (_reply: unknown, page: number) => Promise.resolve([`${page}x`]),
+      ],
+    ] as const
+  ) {
+    await t.step(`items returning ${name} yields none of a failed page's`, async () => {
+      await using manager = new NetworkAccessManager({
+        transport: ({ url }) =>
+          Promise.resolve(
+            url.pathname === "/p1"
+              ? new Response("[1]", { headers: { link: "</p2>; rel=next" } })
+              : Response.json({ error: "gone" }, { status: 404 }),
+          ),
+      });
+      const { items: got, error } = await collectUntilError(
+        manager.paginate("https://api.example.com/p1", { items }),
+      );
+      assert.deepEqual(got, ["1x"]);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.equal(error.code, NetworkError.ContentNotFoundError);
+    });
+  }
+
   await t.step("a transfer that breaks", async () => {
     const { server } = pagedServer(3, (page) => page === 2 ? breaksAfter('["2a",', 0) : null);
     await using _ = server;

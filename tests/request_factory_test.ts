@@ -159,9 +159,57 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
         requestInit: { priority: "urgent" as never },
       }),
     {
-      message: /'priority' must be one of "high", "normal", "low", got "urgent"/,
+      message:
+        /^Cannot create request factory: 'requestInit.priority' must be one of "high", "normal", "low", got "urgent"$/,
     },
   );
+  const requestInits: [init: Record<string, unknown>, Type: typeof TypeError, message: string][] = [
+    [
+      { timeout: -1 },
+      RangeError,
+      "Cannot create request factory: 'requestInit.timeout' must be a non-negative integer, got -1",
+    ],
+    [
+      { timout: 1 },
+      TypeError,
+      "Cannot create request factory: unknown option 'requestInit.timout'; did you mean 'requestInit.timeout'?",
+    ],
+    [
+      { signal: "x" },
+      TypeError,
+      "Cannot create request factory: 'requestInit.signal' must be an AbortSignal, got \"x\"",
+    ],
+    [
+      { sensitiveHeaders: ["a b"] },
+      TypeError,
+      "Cannot create request factory: 'requestInit.sensitiveHeaders[0]' must be a header name, got \"a b\"",
+    ],
+    [
+      { attributes: 5 },
+      TypeError,
+      "Cannot create request factory: 'requestInit.attributes' must be an object, got 5",
+    ],
+    [
+      { retry: { delay: -1 } },
+      RangeError,
+      "Cannot create request factory: 'requestInit.retry.delay' must be a non-negative integer, got -1",
+    ],
+    [
+      { postRedirects: [302, 307] },
+      RangeError,
+      "Cannot create request factory: 'requestInit.postRedirects[1]' must be 301, 302 or 303, got 307",
+    ],
+  ];
+  for (const [requestInit, Type, message] of requestInits) {
+    assert.throws(
+      () => new NetworkRequestFactory("https://a.test/", { requestInit: requestInit as never }),
+      (error: unknown) => {
+        assert.ok(error instanceof Type, String(error));
+        assert.equal((error as Error).message, message);
+        return true;
+      },
+    );
+  }
   assert.throws(
     () =>
       new NetworkRequestFactory("https://a.test/", {
@@ -199,7 +247,8 @@ Deno.test("NetworkRequestFactory validates its options with messages naming them
   });
   assert.throws(() => (api.commonHeaders = "accept: */*" as never), {
     name: "TypeError",
-    message: "Cannot set commonHeaders: 'headers' must be a Headers, a record or an array of " +
+    message:
+      "Cannot set commonHeaders: 'commonHeaders' must be a Headers, a record or an array of " +
       '[name, value] pairs, got "accept: */*"',
   });
   assert.deepEqual(takeUnhandledRejections(), []);

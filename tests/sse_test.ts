@@ -214,6 +214,48 @@ Deno.test("events() stops a line that never ends at maxEventLength (1 MiB by def
   assert.ok(cancelled, `the server's stream was cancelled after ${produced} chunks of 64 KiB`);
 });
 
+Deno.test("events() yields every event before a line past maxEventLength, then fails the reply", async (t) => {
+  const long = `data: ${"a".repeat(2000)}\n\n`;
+  // The whole body in one chunk, or the long line a chunk later (the reply still running).
+  const bodies = {
+    "one chunk": () => "data: ok\n\ndata: ok2\n\n" + long,
+    "two chunks": () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode("data: ok\n\ndata: ok2\n\n"));
+          setTimeout(() => {
+            controller.enqueue(encoder.encode(long));
+            controller.close();
+          }, 20);
+        },
+      }),
+  };
+  for (const [name, body] of Object.entries(bodies)) {
+    await t.step(name, async () => {
+      await using manager = new NetworkAccessManager({
+        transport: () =>
+          Promise.resolve(
+            new Response(body(), { headers: { "content-type": "text/event-stream" } }),
+          ),
+      });
+      const reply = manager.get("https://example.com/feed");
+      const taken: string[] = [];
+      const error = await (async () => {
+        for await (const event of reply.events({ maxEventLength: 1000 })) taken.push(event.data);
+      })().catch((e) => e);
+      assert.deepEqual(taken, ["ok", "ok2"]);
+      assert.ok(error instanceof NetworkReplyError, String(error));
+      assert.match(error.message, /sent a line longer than 1000 characters/);
+      await reply.finished;
+      // The reply says what the loop threw, whether its body had all arrived or not.
+      assert.equal(reply.error, NetworkError.ProtocolFailure);
+      assert.equal(error.code, reply.error);
+      assert.equal(error.message, reply.errorString);
+      assert.equal(error.reply, reply);
+    });
+  }
+});
+
 Deno.test("events() bounds a line and an event's data by maxEventLength", async (t) => {
   await using manager = new NetworkAccessManager();
   const events = (body: string, maxEventLength?: number) =>
