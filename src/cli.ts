@@ -25,7 +25,15 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { HELP, OPTION_TABLE, parse, USAGE, type Values, type WhereGiven } from "./cli/_args.ts";
+import {
+  HELP,
+  OPTION_TABLE,
+  parse,
+  parseErrorText,
+  USAGE,
+  type Values,
+  type WhereGiven,
+} from "./cli/_args.ts";
 import { expandConfig } from "./cli/_config.ts";
 import { run } from "./cli/_run.ts";
 import { cannotWrite, writeAll } from "./cli/_transfer.ts";
@@ -65,11 +73,7 @@ export async function main(args: string[]): Promise<number> {
       if (error.usage) stderr(USAGE);
       return error.code;
     }
-    const message = (error as Error).message.split("\n")[0]!.replace(
-      /\. To specify a positional.*$/,
-      "",
-    );
-    stderr(`netaccess: ${message}`);
+    stderr(`netaccess: ${parseErrorText(error as Error)}`);
     stderr(USAGE);
     return EXIT_CODES.usage;
   }

@@ -35,7 +35,7 @@ Deno.test("cli: -T - answered by a 401 exits 26 and says why, as it cannot send 
     assert.equal(out, "code=401 exit=26\n");
     assert.match(
       err,
-      /^netaccess: PUT \S+\/up returned HTTP 401 Unauthorized, its body not kept: .*one-shot stream that was already sent \(-T - sends stdin as it is read, once: save it to a file and give -T FILE\)\n$/,
+      /^netaccess: PUT \S+\/up returned HTTP 401 Unauthorized, its body not kept: .*one-shot stream that was already sent \(-T - or a pipe is sent as it is read, once: save it to a file and give -T FILE\)\n$/,
     );
     assert.doesNotMatch(err, /pass a string, bytes/, "the library's advice is left out");
   });

@@ -267,6 +267,33 @@ Deno.test("cli: -o -, --output-dir and --create-dirs, as curl", async (t) => {
       assert.equal(await Deno.readTextFile(`${dir}/p2`), "body of /2\n");
       for (const name of ["one.txt", "two.txt", "p1", "p2"]) await Deno.remove(`${dir}/${name}`);
     });
+    await t.step(
+      "-O names the file of one URL, as -o; --remote-name-all of every URL",
+      async () => {
+        const urls = ["/r1", "/r2", "/r3"].map((path) => `${server.url}${path}`);
+        const files = async () =>
+          (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+        const one = await runCli(["-O", ...urls.slice(0, 2)], { cwd: dir });
+        assert.equal(one.code, 0, one.err);
+        assert.equal(one.out, "body of /r2\n", "as curl: the second URL to stdout");
+        assert.deepEqual(await files(), ["r1"]);
+        await Deno.remove(`${dir}/r1`);
+        const mixed = await runCli(["-o", "first.txt", "-O", ...urls], { cwd: dir });
+        assert.equal(mixed.code, 0, mixed.err);
+        assert.equal(mixed.out, "body of /r3\n");
+        assert.deepEqual(await files(), ["first.txt", "r2"]);
+        await Deno.remove(`${dir}/first.txt`);
+        await Deno.remove(`${dir}/r2`);
+        const all = await runCli(["--remote-name-all", "-o", "-", ...urls], { cwd: dir });
+        assert.equal(all.code, 0, all.err);
+        assert.equal(all.out, "body of /r1\n", "an -o of its own wins");
+        assert.deepEqual(await files(), ["r2", "r3"]);
+        for (const name of ["r2", "r3"]) await Deno.remove(`${dir}/${name}`);
+        const parallel = await runCli(["--parallel", "2", "-O", ...urls.slice(0, 2)], { cwd: dir });
+        assert.equal(parallel.code, EXIT_CODES.usage);
+        assert.match(parallel.err, /give an -o or -O for each URL, or --remote-name-all/);
+      },
+    );
     await t.step("-I -o FILE writes the headers to FILE, as curl (-sI -o /dev/null)", async () => {
       const { code, out, err } = await runCli(
         ["-sI", "-o", "head.txt", "-w", "%{http_code}", `${server.url}/h`],
@@ -617,6 +644,21 @@ Deno.test("cli: -OJ names the file after Content-Disposition, never overwriting,
     const inDir = await get("attachment; filename=in.txt", "--output-dir", "out");
     assert.equal(inDir.code, 0, inDir.err);
     assert.ok((await Deno.stat(`${dir}/out/in.txt`)).isFile);
+    // With -o and -O mixed, -J names the files of -O alone, as curl.
+    const mixed = await runCli([
+      "-J",
+      "-o",
+      "given.txt",
+      "-O",
+      `${server.url}/a.txt?cd=${encodeURIComponent("attachment; filename=a-cd.txt")}`,
+      `${server.url}/b.txt?cd=${encodeURIComponent("attachment; filename=b-cd.txt")}`,
+    ], { cwd: dir });
+    assert.equal(mixed.code, 0, mixed.err);
+    assert.equal(
+      await Deno.readTextFile(`${dir}/given.txt`),
+      "body attachment; filename=a-cd.txt\n",
+    );
+    assert.ok((await Deno.stat(`${dir}/b-cd.txt`)).isFile);
     const alone = await runCli(["-J", server.url]);
     assert.equal(alone.code, EXIT_CODES.usage);
     assert.match(alone.err, /^netaccess: -J names the file of -O: add -O/);
@@ -655,7 +697,7 @@ Deno.test("cli: -T - with -L: a redirect that sends the body again says to give 
   assert.equal(code, EXIT_CODES.content, err);
   assert.match(
     err,
-    /Cannot follow the 307 redirect .*\(-T - sends stdin as it is read, once: .*-T FILE\)\n$/,
+    /Cannot follow the 307 redirect .*\(-T - or a pipe is sent as it is read, once: .*-T FILE\)\n$/,
   );
 });
 

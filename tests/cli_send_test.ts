@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { runCli } from "./_helpers/cli.ts";
 import { serve } from "./_helpers/server.ts";
 import { EXIT_CODES } from "../src/cli.ts";
+import { parseErrorText } from "../src/cli/_args.ts";
 
 const decoder = new TextDecoder();
 
@@ -313,12 +314,110 @@ Deno.test("cli: -T uploads a file or stdin with PUT, as curl", async (t) => {
       assert.match(missing.err, /^netaccess: Cannot read the -T file .*nope: /);
       const folder = await runCli(["-T", dir, `${server.url}/one`]);
       assert.equal(folder.code, EXIT_CODES.content);
-      assert.match(folder.err, /^netaccess: Cannot read the -T file .*: it is not a file\n$/);
+      assert.match(
+        folder.err,
+        /^netaccess: Cannot read the -T file .*: it is a directory, not a file\n$/,
+      );
+    });
+    await t.step({
+      name: "a pipe (/dev/stdin, a FIFO) goes as it is read, chunked, as curl",
+      ignore: Deno.build.os === "windows",
+      fn: async () => {
+        await send(["-T", "/dev/stdin", `${server.url}/piped`], "from a pipe");
+        assert.equal(server.last.method, "PUT");
+        assert.equal(server.last.text, "from a pipe");
+        assert.equal(server.last.headers["transfer-encoding"], "chunked");
+        const fifo = `${dir}/fifo`;
+        await new Deno.Command("mkfifo", { args: [fifo] }).output();
+        const upload = runCli(["-T", fifo, `${server.url}/fifo`]);
+        const writer = await Deno.open(fifo, { write: true });
+        await writer.write(new TextEncoder().encode("through a FIFO"));
+        writer.close();
+        const { code, err } = await upload;
+        assert.equal(code, 0, err);
+        assert.equal(server.last.text, "through a FIFO");
+      },
     });
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("cli: an option takes the next argument as its value, whatever it starts with, as curl", async () => {
+  const server = startServer();
+  try {
+    const url = `${server.url}/dash`;
+    for (
+      const [args, check] of [
+        [["-d", "-1"], (seen: Seen) => assert.equal(seen.text, "-1")],
+        [["--json", "-1"], (seen: Seen) => assert.equal(seen.text, "-1")],
+        [["--data-raw", "--x"], (seen: Seen) => assert.equal(seen.text, "--x")],
+        [["-sd", "-1"], (seen: Seen) => assert.equal(seen.text, "-1")],
+        [["-d", "--"], (seen: Seen) => assert.equal(seen.text, "--")],
+        [["-A", "-agent"], (seen: Seen) => assert.equal(seen.headers["user-agent"], "-agent")],
+        [["-H", "-X-A: y"], (seen: Seen) => assert.equal(seen.headers["-x-a"], "y")],
+        [
+          ["-u", "-user:pw"],
+          (seen: Seen) => assert.equal(seen.headers.authorization, `Basic ${btoa("-user:pw")}`),
+        ],
+      ] as [string[], (seen: Seen) => void][]
+    ) {
+      await send([...args, url]);
+      check(server.last);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cli: -v shows the request headers that go out, as curl", async () => {
+  const server = startServer();
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/up.txt`, "file");
+    for (
+      const [args, stdin] of [
+        [["-d", "abc"]],
+        [["-H", "Accept: text/plain", "-A", "me", "--compressed"]],
+        [["-T", `${dir}/up.txt`]],
+        [["-T", "-"], "piped"],
+        [["-X", "POST"]],
+      ] as [string[], string?][]
+    ) {
+      const { err } = await send(["-v", "--no-cookies", ...args, `${server.url}/v`], stdin);
+      const shown = err.split("\n").filter((line) => /^> [^:]+: /.test(line)).map((line) =>
+        line.slice(2)
+      ).sort();
+      const received = Object.entries(server.last.headers).map(([name, value]) =>
+        `${name}: ${value}`
+      ).sort();
+      assert.deepEqual(shown, received, args.join(" "));
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a parse error keeps the lines of its hint, but for the one on positionals", () => {
+  assert.equal(
+    parseErrorText(
+      new Error(
+        "Option '-d' argument is ambiguous.\nDid you forget to specify the option argument?",
+      ),
+    ),
+    "Option '-d' argument is ambiguous.\nDid you forget to specify the option argument?",
+  );
+  assert.equal(
+    parseErrorText(
+      new Error(
+        "Unknown option '--x'. To specify a positional argument starting with a '-', place it " +
+          "at the end of the command after '--', as in '-- \"--x\"",
+      ),
+    ),
+    "Unknown option '--x'",
+  );
 });
 
 Deno.test("cli: --help names the sending options", async () => {

@@ -264,7 +264,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["--user-agent"], /Option '-A, --user-agent <value>' argument missing/],
     [["--redirect-policy", "always", "http://x.test/"], /--redirect-policy takes manual, /],
     [["-H", "no colon", "http://x.test/"], /-H takes "Name: value" \("Name;" for an empty/],
-    [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /add -O/],
+    [["--parallel", "2", "http://x.test/1", "http://x.test/2"], /give an -o or -O for each URL/],
     [["--cert", "c.pem", "http://x.test/"], /--cert and --key go together/],
     [["-x", "ftp://p.test", "http://x.test/"], /proxy scheme "ftp" is not supported/],
     // The credentials of a malformed proxy URL are not echoed back.
@@ -899,7 +899,13 @@ Deno.test("cli: timeouts, retries, parallel downloads and progress", async (t) =
       const urls = ["one", "two", "three"].map((name) =>
         `${server.url}/files/${name}.bin?chunks=4&pace=80`
       );
-      const { code, err } = await runCli(["--parallel", "2", "--progress", "-O", ...urls], {
+      const { code, err } = await runCli([
+        "--parallel",
+        "2",
+        "--progress",
+        "--remote-name-all",
+        ...urls,
+      ], {
         cwd: dir,
       });
       assert.equal(code, 0, err);

@@ -15,7 +15,7 @@ import { DATA_OPTIONS, type DataArg } from "./_data.ts";
 import type { FormArg } from "./_form.ts";
 import { writeOutFormat } from "./_write_out.ts";
 import { statePathHint } from "./state_path.ts";
-import type { OptionTable } from "./_config.ts";
+import { type OptionTable, valueOptionAt } from "./_config.ts";
 import { netrcAuthorizations, netrcUser, readNetrc } from "./_netrc.ts";
 
 /** The one-line usage, shown after a bad argument. */
@@ -27,7 +27,8 @@ export const HELP =
 usage: netaccess [options] URL...
 
 Short options go together, as in curl: -sS, -sLo FILE, -sK FILE (one taking a value comes
-last, its value in the next argument or joined: -oFILE, -sKFILE).
+last, its value in the next argument or joined: -oFILE, -sKFILE). As in curl, an option that
+takes a value takes the next argument, whatever it starts with: -d -1 sends "-1".
 
 Request
   -X, --request METHOD      method (default GET, POST with data or -F, PUT with -T),
@@ -50,8 +51,9 @@ Request
                             N=<file (a text field from a file), - for stdin; then
                             ;type=T, ;filename=F (@ only), ;headers="N: V"
       --form-string N=V     multipart text field, its value taken as it is
-  -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin) to the URL (FILE's
-                            name added to a URL ending in /); one -T for each URL, in order
+  -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin; a pipe or device is
+                            sent as it is read, once) to the URL (FILE's name added to a URL
+                            ending in /); one -T for each URL, in order
   -I, --head                send HEAD and print the response headers
   -i, --include             the status line and headers before the body (of every
                             response with -L: redirects too)
@@ -84,7 +86,9 @@ Redirects
 Output
   -o, --output FILE         write the body to FILE (- for stdout); one -o for each URL,
                             in order, the URLs after them to stdout
-  -O, --remote-name         write the body to a file named after the URL
+  -O, --remote-name         write the body to a file named after the URL; as -o, one -O
+                            for each URL, in order
+      --remote-name-all     -O for each URL without an -o or -O of its own
   -J, --remote-header-name  with -O, the file named by the response's
                             Content-Disposition (an existing file is not overwritten)
       --output-dir DIR      the files of -o and -O go in DIR
@@ -96,7 +100,8 @@ Output
                             %{num_redirects} %{redirect_url} %{filename_effective}
                             %{exitcode} %{errormsg} %header{NAME}
                             %{stderr} %{stdout} %%, and \\n \\r \\t \\\\ escapes
-  -v, --verbose             headers, redirect hops, cache decisions, cookies stored (stderr)
+  -v, --verbose             the request headers that go out and the response headers,
+                            redirect hops, cache decisions, cookies stored (stderr)
   -s, --silent              no progress lines, warnings or error messages (the exit code
                             tells a failure; bad arguments are still told)
   -S, --show-error          with -s, error messages all the same (-sS)
@@ -130,7 +135,8 @@ Network
                             H (* for any), port P, keeping the name in Host (the request
                             line carries the whole URL); http: only: Deno's fetch cannot
                             check an https certificate on a connection to another address
-      --parallel N          transfer up to N URLs at once (each to its own file, with -O)
+      --parallel N          transfer up to N URLs at once (each to its own file: an -o or
+                            -O for each, or --remote-name-all)
 TLS
       --cacert FILE         trust the CA certificates (PEM) in FILE
       --cert FILE           client certificate (PEM), with --key
@@ -189,6 +195,7 @@ const OPTIONS = {
   "output-dir": { type: "string" },
   "create-dirs": { type: "boolean" },
   "remote-name": { type: "boolean", short: "O" },
+  "remote-name-all": { type: "boolean" },
   "remote-header-name": { type: "boolean", short: "J" },
   "dump-header": { type: "string", short: "D" },
   "write-out": { type: "string", short: "w" },
@@ -344,7 +351,8 @@ export interface Plan extends RequestParts {
   outputDir: string | undefined;
   /** `--create-dirs`: the directories of the output file are made when missing. */
   createDirs: boolean;
-  remoteName: boolean;
+  /** `-O`, `--remote-name-all`: the URLs whose body goes to a file named after the URL. */
+  remoteNames: Set<URL>;
   /** `-J`: with `-O`, the file is named by the response's `Content-Disposition`. */
   remoteHeaderName: boolean;
   head: boolean;
@@ -416,42 +424,36 @@ export type Values = ReturnType<typeof parsed>["values"] & {
   sends?: (DataArg | FormArg)[];
   /** The flag of the whole transfer's time limit as written (`-m`, `--timeout`, `--max-time`). */
   timeoutFlag?: string;
+  /**
+   * The outputs of the URLs, one each in order: the file of an `-o`, `true` for an `-O`, `false`
+   * for a `--no-remote-name` (stdout).
+   */
+  outputSlots?: (string | boolean)[];
 };
 
-/** The options that take a number, by how they are written, and their long names. */
-const NUMBER_OPTIONS = new Map([
-  ["--max-redirs", "max-redirs"],
-  ["-m", "timeout"],
-  ["--timeout", "timeout"],
-  ["--max-time", "max-time"],
-  ["--transfer-timeout", "transfer-timeout"],
-  ["--connect-timeout", "connect-timeout"],
-  ["--retry", "retry"],
-  ["--retry-delay", "retry-delay"],
-  ["--retry-max-time", "retry-max-time"],
-  ["--parallel", "parallel"],
-]);
-
 /**
- * `args` with each number option that is followed by an argument starting with `-` (such as
- * `--retry -1`) joined to it as `--retry=-1`: as in curl, the option takes that argument, and
- * the check of its value names it, where `parseArgs` would call it ambiguous.
+ * `args` with each option that takes a value joined to the next argument when that one starts
+ * with `-` (`-d -1` as `-d-1`, `-sd -1` as `-sd-1`, `--json -1` as `--json=-1`): as in curl,
+ * an option takes the next argument as its value whatever it starts with, where `parseArgs`
+ * would call it ambiguous.
  */
-function joinNumberValues(args: string[]): { joined: string[]; from: number[] } {
+function joinValues(args: string[]): { joined: string[]; from: number[] } {
   const joined: string[] = [];
   // The index in `args` of each joined argument.
   const from: number[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const name = NUMBER_OPTIONS.get(arg);
     const next = args[i + 1];
     from.push(i);
     if (arg === "--") {
       for (let rest = i + 1; rest < args.length; rest++) from.push(rest);
       return { joined: joined.concat(args.slice(i)), from };
     }
-    if (name !== undefined && next !== undefined && next.startsWith("-")) {
-      joined.push(`--${name}=${next}`);
+    const long = /^--[^=]+$/.test(arg) && OPTION_TABLE.kinds.get(arg.slice(2)) === "string";
+    if (
+      next?.startsWith("-") && (long || valueOptionAt(arg, OPTION_TABLE) === arg.length - 1)
+    ) {
+      joined.push(long ? `${arg}=${next}` : arg + next);
       i++;
     } else {
       joined.push(arg);
@@ -474,7 +476,7 @@ export function parse(
   args: string[],
   origins: readonly (string | undefined)[] = [],
 ): { values: Values; positionals: string[]; where: WhereGiven } {
-  const { joined, from } = joinNumberValues(args);
+  const { joined, from } = joinValues(args);
   const { values, positionals, tokens } = parsed(joined);
   const where: WhereGiven = ({ option, value }) => {
     const given = tokens.filter((token) => token.kind === "option" && token.name === option);
@@ -484,6 +486,7 @@ export function parse(
     return token === undefined ? undefined : origins[from[token.index]!];
   };
   const sends: (DataArg | FormArg)[] = [];
+  const outputSlots: (string | boolean)[] = [];
   // The URLs in the order given, with those of --url (and of `url` in a -K file).
   const urls: string[] = [];
   const switches = values as Record<string, unknown>;
@@ -498,6 +501,10 @@ export function parse(
     }
     if (token.kind === "option" && SENDS.has(token.name) && token.value !== undefined) {
       sends.push({ option: token.name, value: token.value } as DataArg | FormArg);
+    } else if (token.kind === "option" && token.name === "output" && token.value !== undefined) {
+      outputSlots.push(token.value);
+    } else if (token.kind === "option" && /^(no-)?remote-name$/.test(token.name)) {
+      outputSlots.push(token.name === "remote-name");
     } else if (token.kind === "option" && token.name === "url" && token.value !== undefined) {
       urls.push(token.value);
     } else if (token.kind === "positional") {
@@ -507,18 +514,21 @@ export function parse(
   // The flag whose value limits the whole transfer (--max-time wins), as the user wrote it.
   const limit = values["max-time"] !== undefined ? "max-time" : "timeout";
   const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
-  // A number option joined to its value (`-m -1` as `--timeout=-1`) is named as it was written.
-  const written = flag === undefined ? undefined : args[from[flag.index]!];
-  const timeoutFlag = flag?.kind !== "option"
-    ? undefined
-    : written !== undefined && NUMBER_OPTIONS.has(written)
-    ? written
-    : flag.rawName;
+  const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
   return {
-    values: { ...values, sends, timeoutFlag },
+    values: { ...values, sends, timeoutFlag, outputSlots },
     positionals: values.url ? urls : positionals,
     where,
   };
+}
+
+/**
+ * The text of an error of `parse` that is not an {@linkcode Exit}: every line of it (a hint on
+ * the lines after the first is kept), without the advice on positional arguments after `--`
+ * (no URL starts with `-`).
+ */
+export function parseErrorText(error: Error): string {
+  return error.message.replace(/\. To specify a positional argument[^\n]*/, "");
 }
 
 /** Checks the arguments and makes the plan of a run. */
@@ -540,23 +550,28 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       throw new Exit(EXIT_CODES.protocol, `"${text}" is not a URL`);
     }
   });
-  if (values["remote-header-name"] && !values["remote-name"]) {
+  // As curl: each -o or -O names the output of one URL, in order; the URLs after them go to
+  // stdout, or with --remote-name-all to a file named after the URL.
+  const slots = values.outputSlots ?? [];
+  const outputs = new Map<URL, string>();
+  const remoteNames = new Set<URL>();
+  urls.forEach((url, i) => {
+    const slot = slots[i] ?? (values["remote-name-all"] === true);
+    if (typeof slot === "string") outputs.set(url, slot);
+    else if (slot) remoteNames.add(url);
+  });
+  if (values["remote-header-name"] && remoteNames.size === 0) {
     throw new Exit(EXIT_CODES.usage, "-J names the file of -O: add -O", true);
   }
-  const files = values.output ?? [];
-  if (files.length > 0 && values["remote-name"]) {
-    throw new Exit(EXIT_CODES.usage, "give either -o FILE or -O", true);
-  }
-  // As curl: each -o names the file of one URL, in order; the URLs after them go to stdout.
-  const outputs = new Map(files.slice(0, urls.length).map((file, i) => [urls[i]!, file]));
   const parallel = count("parallel", values.parallel, 1);
   if (
-    parallel !== undefined && urls.length > 1 && !values["remote-name"] &&
-    urls.some((url) => (outputs.get(url) ?? "-") === "-")
+    parallel !== undefined && urls.length > 1 &&
+    urls.some((url) => !remoteNames.has(url) && (outputs.get(url) ?? "-") === "-")
   ) {
     throw new Exit(
       EXIT_CODES.usage,
-      "--parallel writes each URL to its own file: add -O, or an -o for each URL",
+      "--parallel writes each URL to its own file: give an -o or -O for each URL, or " +
+        "--remote-name-all",
       true,
     );
   }
@@ -600,10 +615,14 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     ? new Map<URL, string>()
     : netrcAuthorizations(netrc, urls, values["netrc-optional"] ?? false);
   warnings.push(...formatWarnings);
-  if (files.length > urls.length) {
+  if (slots.length > urls.length) {
+    const flags = slots.every((slot) => typeof slot === "string") ? "-o" : "-o or -O";
+    const unused = slots.slice(urls.length).map((slot) =>
+      typeof slot === "string" ? `-o ${slot}` : slot ? "-O" : "--no-remote-name"
+    );
     warnings.push(
-      `${files.length} -o for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
-        `-o ${files.slice(urls.length).join(", -o ")} not used (one -o for each URL, in order)`,
+      `${slots.length} ${flags} for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
+        `${unused.join(", ")} not used (one ${flags} for each URL, in order)`,
     );
   }
   const stderrTerminal = Deno.stderr.isTerminal();
@@ -622,7 +641,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     outputs,
     outputDir: values["output-dir"],
     createDirs: values["create-dirs"] ?? false,
-    remoteName: values["remote-name"] ?? false,
+    remoteNames,
     remoteHeaderName: values["remote-header-name"] ?? false,
     head: values.head ?? false,
     include: values.include ?? false,

@@ -54,7 +54,7 @@ export async function expandConfig(args: string[], table: OptionTable): Promise<
  * The index in the short option cluster `arg` (`-sS`, `-sK`, `-so`) of its first option that
  * takes a value (`K` too), or -1 when there is none or an unknown one comes first.
  */
-function valueOptionAt(arg: string, table: OptionTable): number {
+export function valueOptionAt(arg: string, table: OptionTable): number {
   if (!/^-[^-]/.test(arg)) return -1;
   for (let i = 1; i < arg.length; i++) {
     if (arg[i] === "K") return i;

@@ -161,9 +161,16 @@ export function withQuery(url: URL, data: Uint8Array): void {
 /** What `-T` sends: a file, read as it is sent, or stdin as it comes (or other bytes). */
 export type Upload = Uint8Array | _FileBlob | ReadableStream<Uint8Array>;
 
-/** `-T FILE`: the file, read as it is sent (with its size as the Content-Length); exit 26 if not. */
-async function fileBlob(path: string): Promise<_FileBlob> {
+/**
+ * `-T FILE`: the file, read as it is sent (with its size as the Content-Length); a pipe or a
+ * device (`<(cmd)`, `/dev/stdin`) is sent as it is read, chunked, once, as stdin of `-T -` is, as
+ * curl sends it. A directory or a file that cannot be read exits 26.
+ */
+async function fileUpload(path: string): Promise<_FileBlob | ReadableStream<Uint8Array>> {
   try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) throw new Error("it is a directory, not a file");
+    if (!info.isFile) return (await Deno.open(path)).readable;
     return await _FileBlob.open(path, "-T");
   } catch (error) {
     throw new Exit(
@@ -175,8 +182,8 @@ async function fileBlob(path: string): Promise<_FileBlob> {
 
 /**
  * `-T`: the file each URL gets, in order (`-` or `.` for stdin), and the URL with the file's
- * name added where it ends in `/`, as curl does. Stdin is sent as it is read, as curl sends it
- * (chunked: its size is not known), so it is given once.
+ * name added where it ends in `/`, as curl does. Stdin, a pipe or a device is sent as it is read,
+ * as curl sends it (chunked: its size is not known), so it is given once.
  */
 export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Upload>> {
   if (files.length > urls.length) {
@@ -200,7 +207,7 @@ export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Up
   for (const [i, file] of files.entries()) {
     const url = urls[i]!;
     const stdin = file === "-" || file === ".";
-    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await fileBlob(file));
+    sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await fileUpload(file));
     if (!stdin && url.pathname.endsWith("/")) {
       url.pathname += encodeURIComponent(file.split(/[\\/]/).pop()!);
     }

@@ -25,7 +25,7 @@ import { readText } from "./_request.ts";
 import { openState } from "./_state.ts";
 import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
-import { type Hop, redact } from "./_verbose.ts";
+import { type Hop, outgoing, requestLines } from "./_verbose.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
@@ -35,18 +35,6 @@ import { resolveProxy } from "../proxy/_resolve.ts";
 import { proxyQuery } from "../proxy/network_proxy.ts";
 import { originHttp2 } from "../manager/_origin_http2.ts";
 import { checkCaCerts, checkClientCertificate, type ClientCertificate } from "../tls.ts";
-
-/**
- * -v: a request's lines, as curl prints them: `> GET /path HTTP/1.1`, its `host` (which `fetch`
- * sends from the URL when the request has none), its headers (credentials hidden), and `>`.
- */
-function requestLines(hop: Hop, version: string): string {
-  const { url, method, requestHeaders } = hop;
-  const lines = [`> ${method} ${url.pathname}${url.search} HTTP/${version}`];
-  if (!requestHeaders.has("host")) lines.push(`> host: ${url.host}`);
-  for (const [name, value] of requestHeaders) lines.push(`> ${name}: ${redact(name, value)}`);
-  return [...lines, ">"].join("\n");
-}
 
 /**
  * Runs the command line with parsed arguments and resolves with the exit code. `stderr` takes
@@ -221,7 +209,7 @@ export async function run(
     if (version !== undefined) {
       // Awaited below: a failure meanwhile is not unhandled.
       sending.catch(() => {});
-      verbose(requestLines(hop, await version));
+      verbose(requestLines(hop, outgoing(exchange), await version));
     }
     const response = await sending;
     hop.status = response.status;

@@ -80,7 +80,8 @@ function remoteName(url: URL): string {
  * as in curl) or `-O`, in the directory of `--output-dir` (put before it, as curl does).
  */
 function outputFile(url: URL, settings: Plan): string | undefined {
-  const file = settings.outputs.get(url) ?? (settings.remoteName ? remoteName(url) : undefined);
+  const file = settings.outputs.get(url) ??
+    (settings.remoteNames.has(url) ? remoteName(url) : undefined);
   if (file === undefined || file === "-") return undefined;
   return settings.outputDir === undefined ? file : `${settings.outputDir}/${file}`;
 }
@@ -161,8 +162,8 @@ function hint(reply: NetworkReply, settings: Plan): string {
       if (/unknown issuer/.test(text)) return " (trust the server's CA with --cacert FILE)";
       return "";
     case NetworkError.ContentReSendError:
-      // Only stdin (-T -) is a one-shot body on the command line.
-      return " (-T - sends stdin as it is read, once: save it to a file and give -T FILE)";
+      // Only stdin (-T -) and a pipe or device of -T are one-shot bodies on the command line.
+      return " (-T - or a pipe is sent as it is read, once: save it to a file and give -T FILE)";
     case NetworkError.ProxyNotFoundError:
       return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
     case NetworkError.ProxyAuthenticationRequiredError:
@@ -256,7 +257,7 @@ export async function transfer(
   let target = file;
   let exclusive = false;
   const resolveTarget = () => {
-    if (!settings.remoteHeaderName || file === undefined || exclusive) return;
+    if (!settings.remoteHeaderName || !settings.remoteNames.has(url) || exclusive) return;
     const name = dispositionName(reply.headers.get("content-disposition"));
     if (name === undefined) return;
     target = unwritten = settings.outputDir === undefined ? name : `${settings.outputDir}/${name}`;

@@ -1,11 +1,18 @@
 /**
- * The verbose lines of the command line that come after a reply: what the cache decided and
- * which cookies were stored.
+ * The verbose lines of the command line: the headers of each request as they go out, and after
+ * a reply what the cache decided and which cookies were stored.
  *
  * @module
  */
 
-import { type CookieJar, NetworkError, type NetworkProxy, type NetworkReply } from "../../mod.ts";
+import {
+  type CookieJar,
+  type Exchange,
+  NetworkError,
+  type NetworkProxy,
+  type NetworkReply,
+} from "../../mod.ts";
+import { decodesContent } from "../reply.ts";
 import type { Plan } from "./_args.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import { _HEURISTIC_STATUSES } from "../cache/_statuses.ts";
@@ -14,6 +21,50 @@ import { _HEURISTIC_STATUSES } from "../cache/_statuses.ts";
 export function redact(name: string, value: string): string {
   if (/^(proxy-)?authorization$/i.test(name)) return value.replace(/^(\S+)\s.*$/, "$1 ***");
   return value;
+}
+
+/**
+ * The headers of `exchange` as they go out, as far as they can be known: the request's own;
+ * those the transport adds (the body's Content-Type when the request has none, and
+ * `Accept-Encoding: identity` when the library decodes the body itself); the body's
+ * Content-Length, or `Transfer-Encoding: chunked` for a stream (stdin of `-T -`); and those
+ * Deno's `fetch` sends when the request has none: `Accept: *\/*`, `Accept-Encoding: gzip,br`,
+ * `Accept-Language: *`, `User-Agent: Deno/VERSION`, and `Content-Length: 0` for a POST or PUT
+ * without a body. Out of sight: the Proxy-Authorization Deno sends to a proxy with credentials,
+ * and the pseudo-headers of HTTP/2.
+ */
+export function outgoing(exchange: Exchange): Headers {
+  const { method, body } = exchange;
+  const headers = new Headers(exchange.headers);
+  const add = (name: string, value: string) => {
+    if (!headers.has(name)) headers.set(name, value);
+  };
+  add("accept", "*/*");
+  add("accept-encoding", decodesContent(exchange.reply) ? "identity" : "gzip,br");
+  add("accept-language", "*");
+  add("user-agent", `Deno/${Deno.version.deno}`);
+  // A GET or HEAD body is refused before it goes; the other methods send theirs.
+  if (body !== null && method !== "GET" && method !== "HEAD") {
+    if (body.contentType !== null) add("content-type", body.contentType);
+    if (body.length === null) headers.set("transfer-encoding", "chunked");
+    else headers.set("content-length", String(body.length));
+  } else if (method === "POST" || method === "PUT") {
+    headers.set("content-length", "0");
+  }
+  return headers;
+}
+
+/**
+ * -v: a request's lines, as curl prints them: `> GET /path HTTP/1.1`, its `host` (which `fetch`
+ * sends from the URL when the request has none), the headers that go out (credentials hidden;
+ * {@linkcode outgoing}), and `>`.
+ */
+export function requestLines(hop: Hop, headers: Headers, version: string): string {
+  const { url, method } = hop;
+  const lines = [`> ${method} ${url.pathname}${url.search} HTTP/${version}`];
+  if (!headers.has("host")) lines.push(`> host: ${url.host}`);
+  for (const [name, value] of headers) lines.push(`> ${name}: ${redact(name, value)}`);
+  return [...lines, ">"].join("\n");
 }
 
 /** Why a response was not stored, from its headers (RFC 9111 section 3). */
