@@ -258,11 +258,18 @@ export class HostQueue {
    * Hands out the free slots of an origin to its waiters: call it when the origin's limit
    * grew (the queue also does this whenever a slot is released).
    *
-   * @param key The origin.
+   * @param key The origin; without it, every origin with requests waiting (call it so when
+   * the limit of every origin grew).
    */
-  wake(key: string): void {
-    const host = this.#hosts.get(key);
-    if (host) this.#dispatch(key, host);
+  wake(key?: string): void {
+    if (key !== undefined) {
+      const host = this.#hosts.get(key);
+      if (host) this.#dispatch(key, host);
+      return;
+    }
+    for (const [known, host] of this.#hosts) {
+      if (host.waiting > 0) this.#dispatch(known, host);
+    }
   }
 
   /**

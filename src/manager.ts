@@ -127,7 +127,10 @@ export class NetworkAccessManager
     this.#core.timeout = value;
   }
 
-  /** Requests in flight at once per scheme, host and port. */
+  /**
+   * Requests in flight at once per scheme, host and port. Raising it starts requests waiting
+   * for a slot at once; lowering it lets those in flight finish.
+   */
   get maxConnectionsPerHost(): number {
     return this.#core.maxConnectionsPerHost;
   }

@@ -128,6 +128,61 @@ Deno.test("HostQueue reads the limit of each origin, and wake() hands out slots 
   assert.equal(queue.active("h2"), 4);
 });
 
+Deno.test("HostQueue.wake() without an origin hands out the slots every origin gained", async () => {
+  let limit = 1;
+  const queue = new HostQueue(() => limit);
+  const signal = new AbortController().signal;
+  await queue.acquire("h1", "normal", signal);
+  await queue.acquire("h2", "normal", signal);
+  const waiter = (key: string) => queue.acquire(key, "normal", signal);
+  const [a, b, last, other] = [waiter("h1"), waiter("h1"), waiter("h1"), waiter("h2")];
+  limit = 3;
+  queue.wake();
+  await Promise.all([a, b, other]);
+  assert.deepEqual([queue.active("h1"), queue.waiting("h1")], [3, 1]);
+  assert.deepEqual([queue.active("h2"), queue.waiting("h2")], [2, 0]);
+  queue.close(new Error("closed"));
+  await assert.rejects(last, /closed/);
+});
+
+Deno.test("raising maxConnectionsPerHost starts waiting requests at once; lowering it lets those in flight finish", async () => {
+  let inFlight = 0;
+  const gates: (() => void)[] = [];
+  await using server = serve(async () => {
+    inFlight++;
+    await new Promise<void>((resolve) => gates.push(resolve));
+    inFlight--;
+    return new Response("done");
+  });
+  await using manager = new NetworkAccessManager({ maxConnectionsPerHost: 1 });
+  const key = server.url;
+  const replies = Array.from({ length: 5 }, (_, i) => manager.get(`${server.url}/r${i}`));
+  while (gates.length < 1) await tick(5);
+  assert.deepEqual([manager.queue.active(key), manager.queue.waiting(key)], [1, 4]);
+
+  // No slot frees: the two gained go to the first two waiting.
+  manager.maxConnectionsPerHost = 3;
+  assert.deepEqual([manager.queue.active(key), manager.queue.waiting(key)], [3, 2]);
+  for (let waited = 0; gates.length < 3 && waited < 1_000; waited += 5) await tick(5);
+  assert.equal(inFlight, 3);
+
+  // Lowered: the three go on, and the next starts only once fewer than one are in flight.
+  manager.maxConnectionsPerHost = 1;
+  assert.deepEqual([manager.queue.active(key), manager.queue.waiting(key)], [3, 2]);
+  gates.shift()!();
+  gates.shift()!();
+  await Promise.all(replies.slice(0, 2).map((reply) => reply.finished));
+  await tick(30);
+  assert.deepEqual([manager.queue.active(key), manager.queue.waiting(key)], [1, 2]);
+  while (replies.some((reply) => !reply.isFinished)) {
+    gates.shift()?.();
+    assert.ok(inFlight <= 1, `${inFlight} in flight`);
+    await tick(2);
+  }
+  assert.ok(replies.every((reply) => reply.error === NetworkError.NoError));
+  assert.equal(manager.queue.active(key), 0);
+});
+
 Deno.test("NetworkAccessManager runs at most 6 requests per origin while the rest wait", async () => {
   let inFlight = 0;
   let peak = 0;

@@ -3,7 +3,8 @@
  * it in the slot its request took, or waited for, before it entered the pipeline: see the
  * manager's `#enqueue`) and releases it exactly once: at once when the response has no body
  * left to read, else when the reply has its body in memory or finishes (read, failed or
- * aborted), when the retry layer waits to send again, or when the reply sends its next hop.
+ * aborted), when the retry layer waits to send again, or when the reply sends its next hop. An
+ * exchange made while network access was off waits for no slot: the network gate refuses it.
  *
  * @module
  */
@@ -87,6 +88,9 @@ export function queueLayer(
       if (aborted) held?.();
       const release = aborted ? undefined : held ?? queue.tryAcquire(key);
       if (release !== undefined) return send(exchange, release);
+      // Made while network access was off (and passed down for the cache to answer): the
+      // network gate below refuses it at once, which waiting for a slot would only delay.
+      if (exchange.offline) return next(exchange);
       // A hop that waits has not started: its transfer timeout starts again when it is sent.
       monitorQueued(exchange.reply);
       const acquiring = queue.acquire(

@@ -226,7 +226,10 @@ export class ManagerCore implements PipelineSettings {
   }
   set maxConnectionsPerHost(value: number) {
     const checked = OPTION_CHECKS.maxConnectionsPerHost(this.#what, "maxConnectionsPerHost", value);
+    const raised = checked > this.#maxConnectionsPerHost;
     this.#maxConnectionsPerHost = checked;
+    // The slots gained go to the requests waiting (a lower limit lets those in flight finish).
+    if (raised) this.#queue.wake();
   }
 
   get readBufferSize(): number {

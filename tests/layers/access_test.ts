@@ -7,7 +7,12 @@ import {
 } from "../../mod.ts";
 import { effectiveAccessibility, netHost } from "../../src/layers/access.ts";
 import { runDeno } from "../_helpers/deno_run.ts";
-import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
+import {
+  guardUnhandledRejections,
+  serve,
+  takeUnhandledRejections,
+  tick,
+} from "../_helpers/server.ts";
 
 guardUnhandledRejections();
 
@@ -245,6 +250,51 @@ Deno.test("a queued request finds the network off when its turn comes", async ()
   assert.equal(second.error, NetworkError.UnknownNetworkError);
   assert.equal(second.errorString, "Network access is disabled");
   assert.equal(hits, 1);
+});
+
+Deno.test("with a cache, a request made while not accessible waits for no queue slot", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  const arrived: string[] = [];
+  await using server = serve(async (request) => {
+    const path = new URL(request.url).pathname;
+    arrived.push(path);
+    if (path === "/slow") await held;
+    return new Response(`origin ${path}`, { headers: { "cache-control": "max-age=60" } });
+  });
+  await using manager = new NetworkAccessManager({
+    maxConnectionsPerHost: 1,
+    cache: new MemoryCache(),
+  });
+  assert.equal(await manager.get(`${server.url}/cached`).text(), "origin /cached");
+  // The origin's only slot taken, and a request already waiting for it when the switch goes off.
+  const first = manager.get(`${server.url}/slow`);
+  while (arrived.length < 2) await tick(5);
+  const queued = manager.get(`${server.url}/queued`);
+  while (manager.queue.waiting(server.url) === 0) await tick(1);
+  manager.networkAccessible = "not-accessible";
+
+  // Not in the cache: refused at once, not when the slot frees (or its timeout ends it).
+  const started = performance.now();
+  const miss = manager.get(`${server.url}/miss`, { timeout: 2_000 });
+  await miss.finished;
+  assert.deepEqual([miss.error, miss.errorString], [
+    NetworkError.UnknownNetworkError,
+    "Network access is disabled",
+  ]);
+  assert.ok(performance.now() - started < 1_000, `took ${performance.now() - started} ms`);
+  // In the cache: answered, the slot still taken.
+  const hit = manager.get(`${server.url}/cached`);
+  assert.equal(await hit.text(), "origin /cached");
+  assert.equal(hit.fromCache, true);
+
+  // The request that was waiting kept its place, and finds the switch as it is when its turn comes.
+  assert.equal(manager.queue.waiting(server.url), 1);
+  manager.networkAccessible = "accessible";
+  release();
+  assert.equal(await first.text(), "origin /slow");
+  assert.equal(await queued.text(), "origin /queued");
+  assert.deepEqual(arrived, ["/cached", "/slow", "/queued"]);
 });
 
 Deno.test("a file: URL that --deny-read covers says to remove the entry, not to grant --allow-read", async () => {
