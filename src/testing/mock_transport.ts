@@ -319,18 +319,18 @@ function requestHeaders(exchange: Exchange): Headers {
 }
 
 /**
- * Reads the request body whole, for a body matcher, and puts the bytes back on the exchange
- * (one-shot still when it was a stream); returns it as text, `""` for none.
+ * Reads the request body whole, for a body matcher, putting the bytes read back on the exchange
+ * when it was a one-shot stream (one-shot still); returns it as text, `""` for none.
  */
 async function bufferBody(exchange: Exchange): Promise<string> {
   if (exchange.body === null) return "";
-  const replayable = exchange.body.replayable;
   const opened = exchange.body.open();
   if (opened.contentType && !exchange.headers.has("content-type")) {
     exchange.headers.set("content-type", opened.contentType);
   }
   const bytes = await readBody(opened.body, exchange.signal);
-  exchange.body = RequestBody.from(replayable ? bytes : new Blob([bytes]).stream());
+  // A replayable body stays, with the content type it implies, for a redirect that sends it on.
+  if (!exchange.body.replayable) exchange.body = RequestBody.from(new Blob([bytes]).stream());
   return new TextDecoder().decode(bytes);
 }
 
