@@ -462,7 +462,7 @@ export class MockTransport {
     const what = "Cannot add mock route";
     if (method !== "*" && !isToken(method)) {
       throw new TypeError(
-        `${what}: 'method' must be an HTTP method (a token) or "*", got ${describe(method)}`,
+        `${what}: 'method' must be an HTTP method or "*", got ${describe(method)}`,
       );
     }
     const compiled = compilePattern(what, pattern);

@@ -145,7 +145,7 @@ Deno.test("A mock route's method that is no HTTP token is refused, naming it", (
   for (const method of ["GE T", "", "GET\n", 5]) {
     assert.throws(() => new MockTransport().route(method as string, "/a", "x"), {
       name: "TypeError",
-      message: `Cannot add mock route: 'method' must be an HTTP method (a token) or "*", got ${
+      message: `Cannot add mock route: 'method' must be an HTTP method or "*", got ${
         typeof method === "string" ? JSON.stringify(method) : method
       }`,
     });
