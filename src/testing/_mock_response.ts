@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkTimerRange, describe, numberError } from "../_validation.ts";
+import { checkKeys, checkTimerRange, describe, numberError } from "../_validation.ts";
 import { recordInfo, repeatedField } from "../_response.ts";
 
 /**
@@ -73,6 +73,19 @@ export interface MockResponseInit {
   chunkDelay?: number;
 }
 
+/** The fields of a canned answer (the type says every one is here). */
+const FIELDS = Object.keys(
+  {
+    status: 1,
+    statusText: 1,
+    headers: 1,
+    body: 1,
+    json: 1,
+    chunks: 1,
+    chunkDelay: 1,
+  } satisfies Record<keyof MockResponseInit, 1>,
+);
+
 /**
  * Checks a delay in milliseconds (or `undefined`): a non-negative number a timer can wait;
  * `zero` ends the message of one too long (what 0 does instead).
@@ -86,10 +99,12 @@ export function checkDelay(what: string, field: string, value: unknown, zero: st
 }
 
 /**
- * Checks the `statusText`, `chunks` and `chunkDelay` of a canned answer; the message starts with
- * `what`.
+ * Checks the `statusText`, `chunks` and `chunkDelay` of a canned answer, and that it has no
+ * other field than those of {@linkcode MockResponseInit} (a misspelt one would be ignored); the
+ * message starts with `what`, and names an unknown field after `object` when given.
  */
-export function checkFields(what: string, value: MockResponseInit): void {
+export function checkFields(what: string, value: MockResponseInit, object?: string): void {
+  checkKeys(what, value, FIELDS, object);
   const { statusText, chunks, chunkDelay } = value;
   // `Response` would take `null` as the text "null".
   if (statusText !== undefined && typeof statusText !== "string") {
@@ -168,10 +183,11 @@ export function toResponse(
 
 /**
  * Checks that a canned answer makes a valid `Response` (its status, headers, and no body with a
- * null-body status such as 204), so a wrong one is reported where the route is added.
+ * null-body status such as 204) and has no unknown field, so a wrong one is reported where the
+ * route is added; `object` names it in the message of an unknown field.
  */
-export function checkAnswer(what: string, value: MockResponseInit): void {
-  checkFields(what, value);
+export function checkAnswer(what: string, value: MockResponseInit, object?: string): void {
+  checkFields(what, value, object);
   // As `Response` takes it (101 too), but a string is no status and the message names the field.
   const status = value.status;
   if (

@@ -7,10 +7,13 @@
 import {
   checkChoice,
   checkFunction,
+  checkKeys,
+  checkObject,
   describe,
   isPlainObject,
   numberError,
 } from "../_validation.ts";
+import { isToken } from "../_http_token.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
 import { withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
@@ -259,6 +262,20 @@ interface Route {
 }
 
 const KNOWN_CODES = new Set<number>(Object.values(NetworkError));
+/** The names of the transport's options (the type says every one is here). */
+const OPTIONS = Object.keys(
+  { latency: 1, fallback: 1, unmatched: 1, sleep: 1 } satisfies Record<
+    keyof MockTransportOptions,
+    1
+  >,
+);
+/** The names of a route's options (the type says every one is here). */
+const ROUTE_OPTIONS = Object.keys(
+  { latency: 1, failure: 1, times: 1, query: 1, headers: 1, body: 1, json: 1 } satisfies Record<
+    keyof MockRouteOptions,
+    1
+  >,
+);
 /** What a `latency` of 0 does, for the message of one too long. */
 const NO_WAIT = "use 0 to answer without waiting";
 
@@ -319,18 +336,18 @@ function requestHeaders(exchange: Exchange): Headers {
 }
 
 /**
- * Reads the request body whole, for a body matcher, and puts the bytes back on the exchange
- * (one-shot still when it was a stream); returns it as text, `""` for none.
+ * Reads the request body whole, for a body matcher, putting the bytes read back on the exchange
+ * when it was a one-shot stream (one-shot still); returns it as text, `""` for none.
  */
 async function bufferBody(exchange: Exchange): Promise<string> {
   if (exchange.body === null) return "";
-  const replayable = exchange.body.replayable;
   const opened = exchange.body.open();
   if (opened.contentType && !exchange.headers.has("content-type")) {
     exchange.headers.set("content-type", opened.contentType);
   }
   const bytes = await readBody(opened.body, exchange.signal);
-  exchange.body = RequestBody.from(replayable ? bytes : new Blob([bytes]).stream());
+  // A replayable body stays, with the content type it implies, for a redirect that sends it on.
+  if (!exchange.body.replayable) exchange.body = RequestBody.from(new Blob([bytes]).stream());
   return new TextDecoder().decode(bytes);
 }
 
@@ -390,10 +407,12 @@ export class MockTransport {
    * @throws {RangeError} When `latency` is a number that is negative, not finite, or longer
    * than a timer can wait.
    * @throws {TypeError} When `latency` is not a number, `fallback` or `sleep` is not a function,
-   * or `unmatched` is neither `"404"` nor `"fail"`.
+   * `unmatched` is neither `"404"` nor `"fail"`, or an option is unknown (misspelt).
    */
   constructor(options: MockTransportOptions = {}) {
     const what = "Cannot create mock transport";
+    checkObject(what, "options", options);
+    checkKeys(what, options, OPTIONS);
     checkDelay(what, "latency", options.latency, NO_WAIT);
     checkFunction(what, "fallback", options.fallback);
     checkFunction(what, "sleep", options.sleep);
@@ -413,10 +432,11 @@ export class MockTransport {
    * @param responder How to answer; a `Response` is copied for each request.
    * @param options Latency, failure and how many times the route answers.
    * @returns The transport, for chaining.
-   * @throws {TypeError} When the pattern is invalid or none of a string, a `URLPattern` and its
-   * init, `responder` is none of a `Response`, a `MockResponseInit` object, a string or a
-   * function, its fields make no valid response (bad headers, a body with a null-body status
-   * such as 204), or a number option (`latency`, `times`, `failure`, a canned `status` or
+   * @throws {TypeError} When `method` is neither an HTTP token nor `"*"`, the pattern is invalid
+   * or none of a string, a `URLPattern` and its init, `responder` is none of a `Response`, a
+   * `MockResponseInit` object, a string or a function, its fields make no valid response (bad
+   * headers, a body with a null-body status such as 204) or one is unknown (misspelt), an option
+   * is unknown, or a number option (`latency`, `times`, `failure`, a canned `status` or
    * `chunkDelay`) is not a number.
    * @throws {RangeError} When one of them is a number out of range: `latency` negative, `times`
    * not a positive integer, `failure` no NetworkError code, `status` outside 200-599.
@@ -440,7 +460,7 @@ export class MockTransport {
     options: MockRouteOptions = {},
   ): this {
     const what = "Cannot add mock route";
-    if (typeof method !== "string" || method === "") {
+    if (method !== "*" && !isToken(method)) {
       throw new TypeError(
         `${what}: 'method' must be an HTTP method or "*", got ${describe(method)}`,
       );
@@ -455,7 +475,9 @@ export class MockTransport {
           `a string or a handler function, got ${describe(responder)}`,
       );
     }
-    if (isResponseInit(responder)) checkAnswer(what, responder);
+    if (isResponseInit(responder)) checkAnswer(what, responder, "responder");
+    checkObject(what, "options", options);
+    checkKeys(what, options, ROUTE_OPTIONS);
     const route = options;
     const matchers = compileMatchers(what, route);
     checkDelay(what, "latency", route.latency, NO_WAIT);
@@ -513,6 +535,12 @@ export class MockTransport {
     code: NetworkErrorCode,
     options: Omit<MockRouteOptions, "failure"> = {},
   ): this {
+    checkObject("Cannot add mock route", "options", options);
+    if ("failure" in options) {
+      throw new TypeError(
+        "Cannot add mock route: unknown option 'failure'; the code is fail()'s third argument",
+      );
+    }
     return this.route(method, pattern, {}, { ...options, failure: code });
   }
 

@@ -116,17 +116,17 @@ export class RequestRecorder {
 
   async #record(exchange: Exchange): Promise<void> {
     const headers = new Headers(exchange.headers);
-    let bytes: Uint8Array | null = null;
+    let bytes: Uint8Array<ArrayBuffer> | null = null;
     if (exchange.body !== null && exchange.method !== "GET" && exchange.method !== "HEAD") {
       const opened = exchange.body.open();
       if (opened.contentType && !headers.has("content-type")) {
         headers.set("content-type", opened.contentType);
         exchange.headers.set("content-type", opened.contentType);
       }
-      const replayable = exchange.body.replayable;
       bytes = await readBody(opened.body, exchange.signal);
-      const copy = bytes.slice();
-      exchange.body = RequestBody.from(replayable ? copy : new Blob([copy]).stream());
+      // A one-shot body was read up: the bytes read are sent in its place. A replayable one
+      // stays, with the content type it implies, for the hops and attempts after this one.
+      if (!exchange.body.replayable) exchange.body = RequestBody.from(new Blob([bytes]).stream());
     }
     const body = bytes;
     this.#requests.push({

@@ -100,3 +100,65 @@ Deno.test("MockTransport lists the requests no route matched, also those the fal
   mocked.mock.reset();
   assert.deepEqual(mocked.mock.unmatchedRequests, []);
 });
+
+Deno.test("A misspelt MockTransport option is refused, naming it and the one meant", async (t) => {
+  const refuses = (make: () => unknown, message: string) => () =>
+    assert.throws(make, { name: "TypeError", message });
+  await t.step(
+    "of the transport",
+    refuses(
+      () => new MockTransport({ latncy: 5 } as never),
+      "Cannot create mock transport: unknown option 'latncy'; did you mean 'latency'?",
+    ),
+  );
+  await t.step(
+    "of a route",
+    refuses(
+      () => new MockTransport().route("GET", "/a", "x", { tims: 1 } as never),
+      "Cannot add mock route: unknown option 'tims'; did you mean 'times'?",
+    ),
+  );
+  await t.step(
+    "of a canned answer",
+    refuses(
+      () => new MockTransport().route("GET", "/a", { status: 200, bdy: "x" } as never),
+      "Cannot add mock route: unknown option 'responder.bdy'; did you mean 'responder.body'?",
+    ),
+  );
+  await t.step(
+    "a failure given to fail() besides its code",
+    refuses(
+      () => new MockTransport().fail("GET", "/a", 1, { failure: 2 } as never),
+      "Cannot add mock route: unknown option 'failure'; the code is fail()'s third argument",
+    ),
+  );
+  await t.step(
+    "options that are no object",
+    refuses(
+      () => new MockTransport().route("GET", "/a", "x", 5 as never),
+      "Cannot add mock route: 'options' must be an object, got 5",
+    ),
+  );
+});
+
+Deno.test("A mock route's method that is no HTTP token is refused, naming it", () => {
+  for (const method of ["GE T", "", "GET\n", 5]) {
+    assert.throws(() => new MockTransport().route(method as string, "/a", "x"), {
+      name: "TypeError",
+      message: `Cannot add mock route: 'method' must be an HTTP method or "*", got ${
+        typeof method === "string" ? JSON.stringify(method) : method
+      }`,
+    });
+  }
+  new MockTransport().route("*", "/a", "x").route("M-SEARCH", "/b", "x");
+});
+
+Deno.test("A mock handler's answer with an unknown field fails the reply naming it", async () => {
+  await using mocked = createMockManager();
+  mocked.mock.route("GET", "/a", () => ({ status: 200, bdy: "x" }) as never);
+  assert.deepEqual(await outcome(mocked, "https://api.test/a"), [
+    NetworkError.UnknownNetworkError,
+    "The handler of mock route GET /a returned an invalid answer for GET https://api.test/a: " +
+    "Cannot answer from mock route: unknown option 'bdy'; did you mean 'body'?",
+  ]);
+});
