@@ -5,7 +5,13 @@
  * @module
  */
 
-import { causeChain, classifyError, NetworkError, NetworkReplyError } from "./network_error.ts";
+import {
+  causeChain,
+  classifyError,
+  NetworkError,
+  type NetworkErrorCode,
+  NetworkReplyError,
+} from "./network_error.ts";
 import { _redactUrls } from "./_redact.ts";
 import { listensTo, type TypedEventTarget } from "./_typed_event_target.ts";
 
@@ -76,6 +82,9 @@ const GUARD_RATIOS: ReadonlyMap<string, number> = new Map([
   ["br", 100],
   ["zstd", 100],
 ]);
+
+/** The decompression guard's threshold when none is set: 10 MiB. */
+export const GUARD_THRESHOLD = 10 * 1024 * 1024;
 
 /**
  * The decompression guard: a compressed body of declared length that grows past `threshold`
@@ -294,6 +303,29 @@ export function bodyError(
       (chunked ? "; the server closed the connection or broke the chunked framing" : "");
   const message = `Connection to ${url.host} closed before the reply was complete: ${arrived}`;
   return new NetworkReplyError(failure.code, `${message} (${causeChain(error)})`, { cause: error });
+}
+
+/**
+ * The failure of a body that ended at other than the length its `Content-Length` declares
+ * (`bytesTotal`, known without a content coding), which only a transport of one's own hands
+ * over: `fetch` fails a body cut short itself, and reads no further than the declared length.
+ * Short, it is a body cut short (`RemoteHostClosedError`); longer, a malformed response
+ * (`ProtocolFailure`).
+ */
+export function wrongLength(reply: ReplyState): [NetworkErrorCode, string] {
+  const { url, bytesReceived: received, bytesTotal: total } = reply;
+  if (received < total) {
+    return [
+      NetworkError.RemoteHostClosedError,
+      `The body of ${url.href} ended before the reply was complete: ${received} of the ${total} ` +
+      "bytes (Content-Length) arrived",
+    ];
+  }
+  return [
+    NetworkError.ProtocolFailure,
+    `The body of ${url.href} is longer than the ${total} bytes its Content-Length declares: ` +
+    `${received} bytes arrived`,
+  ];
 }
 
 /**

@@ -7,8 +7,7 @@
 import { _redactUrls, _withoutUserinfo } from "./_redact.ts";
 import { NetworkErrorEvent, type NetworkReplyEventMap } from "./events.ts";
 import { type Exchange, type Handler, responseInfo, TransferTimeoutAbort } from "./exchange.ts";
-import { NetworkError, type NetworkErrorCode } from "./network_error.ts";
-import { NetworkReplyError, statusToError } from "./network_error.ts";
+import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "./network_error.ts";
 import { keptHref, type NetworkRequest } from "./request.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
 import { eventsParser, replyEvents } from "./_sse_parser.ts";
@@ -24,10 +23,12 @@ import {
   DecompressionGuard,
   expectedLength,
   grewOverLimit,
+  GUARD_THRESHOLD,
   inMemory,
   readsAtOnce,
   switched,
   transferTimedOut,
+  wrongLength,
 } from "./_reply_body.ts";
 import { decodeText } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
@@ -35,14 +36,13 @@ import { DownloadProgress } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import { inspectReplies } from "./reply/_inspect.ts";
 import { pipelineFailure, signalTimeout, statusFailureMessage } from "./reply/_failure.ts";
-import { notAResponse, totalTimeout } from "./reply/_failure.ts";
+import { completedCode, notAResponse, totalTimeout } from "./reply/_failure.ts";
 import type { Operation } from "./reply/operation.ts";
 import type { ReplySettingsOf } from "./reply/_settings.ts";
 
 /** The settings a reply runs with, resolved from the request and the manager. */
 export type ReplySettings = ReplySettingsOf<NetworkReply>;
 
-const MIB = 1024 * 1024;
 /**
  * The abort reason of every reply aborted with `abort()`: one for all, as making a
  * `DOMException` (with its stack) costs more than the rest of aborting a queued reply.
@@ -226,7 +226,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       reply.#redirects = redirects.map(_withoutUserinfo);
       reply.#url = _withoutUserinfo(url ?? reply.#redirects.at(-1) ?? reply.url);
     };
-    decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? 10 * MIB) >= 0;
+    decodesContent = (reply) => (reply.#settings?.decompressionGuard ?? GUARD_THRESHOLD) >= 0;
     transferTimeoutOf = (reply) => reply.#settings?.transferTimeout ?? 0;
     holdSlot = (reply, release) => {
       if (reply.#state === "finished") release();
@@ -618,13 +618,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     const noBody = bodiless || this.method === "HEAD";
     this.#coded = encoding !== null;
     this.#bytesTotal = noBody ? 0 : expectedLength(encoding, length);
-    // A body from the cache was checked already.
-    this.#guard = info.fromCache || encoding === null ? undefined : DecompressionGuard.for(
-      encoding,
-      length,
-      this.#settings?.decompressionGuard ?? 10 * MIB,
-      info.compressedBytes,
-    );
+    const threshold = this.#settings?.decompressionGuard ?? GUARD_THRESHOLD;
+    this.#guard = info.fromCache || encoding === null // a body from the cache was checked already
+      ? undefined
+      : DecompressionGuard.for(encoding, length, threshold, info.compressedBytes);
   }
 
   /** Reads the body on while it is wanted: no promise when there is nothing to read. */
@@ -733,14 +730,14 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #succeed(): void {
-    // Below 400 no status is an error, whatever the scheme: no need to look at the URL.
-    const protocol = this.#status < 400 ? "" : this.url.protocol;
-    const code = protocol === "http:" || protocol === "https:"
-      ? statusToError(this.#status)
-      : NetworkError.NoError;
+    const total = this.#bytesTotal;
+    if (total >= 0 && this.#bytesReceived !== total) {
+      this.#bodyDone = false; // not of its Content-Length, the body is not whole: readers throw
+      return this.#finish(...wrongLength(this));
+    }
+    const code = completedCode(this);
     const by = this.#status === 407 ? this.#exchange?.proxy?.url : undefined; // 407: the proxy's
-    const message = code === NetworkError.NoError ? "" : statusFailureMessage(this, by);
-    this.#finish(code, message);
+    this.#finish(code, code === NetworkError.NoError ? "" : statusFailureMessage(this, by));
   }
 
   #abortWith(code: NetworkErrorCode, message: string, reason?: DOMException): void {

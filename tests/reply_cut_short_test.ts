@@ -1,6 +1,7 @@
 /**
  * A body the server cuts short (it closes or resets the connection before the end), through
- * every way a reply is read: the code, the message, the counts, the events, the queue slot.
+ * every way a reply is read: the code, the message, the counts, the events, the queue slot; and
+ * a body a transport of one's own ends short of (or past) its `Content-Length`.
  */
 
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import {
   type NetworkReply,
   NetworkReplyError,
 } from "../mod.ts";
+import { createMockManager } from "../testing.ts";
 import {
   chunk,
   guardUnhandledRejections,
@@ -209,4 +211,96 @@ Deno.test("NetworkReply reports a connection reset mid-body as RemoteHostClosedE
     assert.match(reply.errorString, / of the 200000 bytes \(Content-Length\) of http:\/\/127/);
     if (watch) assert.equal(result.got, reply.bytesReceived);
   }
+});
+
+Deno.test("a body from a transport of one's own that ends at other than its Content-Length fails the reply", async (t) => {
+  const stream = (...chunks: string[]) => ReadableStream.from(chunks.map((c) => encoder.encode(c)));
+  await t.step(
+    "a mock route's chunks cut short: RemoteHostClosedError after what arrived",
+    async () => {
+      await using mocked = createMockManager();
+      mocked.mock.route("GET", "/short", {
+        chunks: ["ab", "cd"],
+        headers: { "content-length": "10" },
+      });
+      const reply = mocked.manager.get("https://a.test/short");
+      const progress: string[] = [];
+      reply.addEventListener("downloadprogress", (e) => progress.push(`${e.loaded}/${e.total}`));
+      const result = await iterate(reply);
+      assert.equal(result.got, 4);
+      assert.ok(result.thrown instanceof NetworkReplyError);
+      assert.equal(reply.error, NetworkError.RemoteHostClosedError);
+      assert.equal(
+        reply.errorString,
+        "The body of https://a.test/short ended before the reply was complete: 4 of the 10 bytes " +
+          "(Content-Length) arrived",
+      );
+      assert.deepEqual([reply.bytesReceived, reply.bytesTotal], [4, 10]);
+      assert.equal(progress.at(-1), "4/10");
+    },
+  );
+  await t.step(
+    "a small body read in one operation, and one buffered for a late reader",
+    async () => {
+      await using manager = new NetworkAccessManager({
+        transport: () =>
+          Promise.resolve(new Response(stream("abcd"), { headers: { "content-length": "10" } })),
+      });
+      const read = manager.get("https://a.test/t");
+      await assert.rejects(read.text(), { code: NetworkError.RemoteHostClosedError });
+      const late = manager.get("https://a.test/t");
+      await late.finished;
+      assert.equal(late.error, NetworkError.RemoteHostClosedError);
+      await assert.rejects(late.bytes(), { code: NetworkError.RemoteHostClosedError });
+    },
+  );
+  await t.step("a body longer than it declares: ProtocolFailure", async () => {
+    await using manager = new NetworkAccessManager({
+      transport: () =>
+        Promise.resolve(
+          new Response(stream("abc", "defg"), { headers: { "content-length": "3" } }),
+        ),
+    });
+    const reply = manager.get("https://a.test/long");
+    await assert.rejects(reply.text(), { code: NetworkError.ProtocolFailure });
+    assert.equal(
+      reply.errorString,
+      "The body of https://a.test/long is longer than the 3 bytes its Content-Length declares: " +
+        "7 bytes arrived",
+    );
+  });
+  await t.step("no failure: a whole body, a content coding, a HEAD, a 204, no length", async () => {
+    await using manager = new NetworkAccessManager({
+      transport: (exchange) => {
+        const path = exchange.url.pathname;
+        const response = path === "/whole"
+          ? new Response(stream("ab", "cd"), { headers: { "content-length": "4" } })
+          : path === "/coded" // decoded as fetch does: the length is the coded body's
+          ? new Response(stream("decoded text"), {
+            headers: { "content-encoding": "gzip", "content-length": "5" },
+          })
+          : path === "/none"
+          ? new Response(null, { status: 204, headers: { "content-length": "10" } })
+          : path === "/unknown"
+          ? new Response(stream("abc"))
+          : new Response(null, { headers: { "content-length": "10" } });
+        return Promise.resolve(response);
+      },
+      decompressionGuard: -1,
+    });
+    const bodies: Record<string, string> = {
+      "/whole": "abcd",
+      "/coded": "decoded text",
+      "/head": "",
+      "/none": "",
+      "/unknown": "abc",
+    };
+    for (const [path, body] of Object.entries(bodies)) {
+      const method = path === "/head" ? "HEAD" : "GET";
+      const reply = manager.sendCustomRequest(`https://a.test${path}`, method);
+      assert.equal(await reply.text(), body, path);
+      assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    }
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
 });

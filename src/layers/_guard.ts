@@ -1,9 +1,9 @@
 /**
  * The guard around user code in the pipeline (the layers of `use()` and a custom transport): a
- * layer that throws, or resolves with anything but a `Response`, fails its reply with
- * `UnknownNetworkError` and a message naming the layer's position, instead of an unhandled
- * rejection. Errors that come from below the layer (through `next`) and cancellations pass
- * through unchanged.
+ * layer that throws, or resolves with anything but a `Response` (or with `Response.error()`),
+ * fails its reply with `UnknownNetworkError` and a message naming the layer's position, instead
+ * of an unhandled rejection. Errors that come from below the layer (through `next`) and
+ * cancellations pass through unchanged.
  */
 
 import type { Handler, Layer } from "../exchange.ts";
@@ -18,6 +18,8 @@ function shown(value: unknown): string {
 function failure(where: string, what: string, cause?: unknown): NetworkReplyError {
   return new NetworkReplyError(NetworkError.UnknownNetworkError, `${where} ${what}`, { cause });
 }
+
+function ignore(): void {}
 
 function isCancellation(error: unknown): boolean {
   return error instanceof DOMException &&
@@ -50,6 +52,13 @@ export function _guardHandler(
         } instead of a Response`,
       );
     }
+    // `Response.error()` (status 0): a network error, as `fetch` rejects rather than answer it.
+    if (response.status === 0) {
+      const what = response.type === "error"
+        ? "Response.error(), a network error,"
+        : `a Response of type "${response.type}" with status 0, no response to read,`;
+      throw failure(where, `answered ${what} for ${exchange.method} ${exchange.url.href}`);
+    }
     return response;
   };
 }
@@ -73,13 +82,21 @@ export function _guardTransport(handler: Handler, where: string): Handler {
 export function _guardLayer(layer: Layer, where: string): Layer {
   return (next) => {
     const fromBelow = new WeakSet<object>();
-    const tracked: Handler = async (exchange) => {
+    const below: Handler = async (exchange) => {
       try {
         return await next(exchange);
       } catch (error) {
         if (typeof error === "object" && error !== null) fromBelow.add(error);
         throw error;
       }
+    };
+    // The promise of `next` is marked handled: a layer that drops it (calls `next` without
+    // returning it) leaves no unhandled rejection when the reply it failed aborts the exchange
+    // below. A layer that awaits it sees the rejection all the same.
+    const tracked: Handler = (exchange) => {
+      const sent = below(exchange);
+      sent.catch(ignore);
+      return sent;
     };
     let handler: unknown;
     try {

@@ -10,6 +10,7 @@ import {
   NetworkError,
   type NetworkErrorCode,
   NetworkReplyError,
+  statusToError,
 } from "../network_error.ts";
 import { responseFailedOn } from "../_response.ts";
 
@@ -64,6 +65,21 @@ export function signalTimeout(reason: unknown, url: URL): string | undefined {
   if (!(reason instanceof DOMException) || reason.name !== "TimeoutError") return undefined;
   return `Timed out: the request's signal aborted with a TimeoutError before ${url.href} ` +
     `finished (${reason.message})`;
+}
+
+/**
+ * The error code of a reply whose body arrived whole: its HTTP status's, for an `http:` or
+ * `https:` URL (below 400, `NoError` without a look at the URL).
+ */
+export function completedCode(
+  reply: { readonly url: URL; readonly status: number },
+): NetworkErrorCode {
+  const status = reply.status;
+  if (status < 400) return NetworkError.NoError;
+  const protocol = reply.url.protocol;
+  return protocol === "http:" || protocol === "https:"
+    ? statusToError(status)
+    : NetworkError.NoError;
 }
 
 /**

@@ -91,6 +91,90 @@ Deno.test("a custom transport that returns nothing fails the reply instead of th
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
+Deno.test("a plain layer that calls next without returning it fails its reply and leaves no unhandled rejection", async (t) => {
+  for (const position of ["request", "network"] as const) {
+    await t.step(position, async () => {
+      // Like fetch, the transport rejects when the reply (failed by the layer) aborts it.
+      await using manager = new NetworkAccessManager({
+        transport: (exchange) =>
+          new Promise((_, reject) => {
+            const { signal } = exchange;
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+          }),
+      });
+      // @ts-expect-error: the missing return this guards against
+      manager.use((next) => (exchange) => {
+        exchange.headers.set("x-id", "1");
+        next(exchange);
+      }, position);
+      const reply = manager.get("https://api.test/a");
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.match(reply.errorString, /resolved with undefined \(a missing `return`\?\)/);
+      await tick(20);
+      assert.deepEqual(takeUnhandledRejections(), [], "the dropped next() rejected unhandled");
+    });
+  }
+  await t.step("a layer that awaits next still sees its rejection", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.fail("GET", "/down", NetworkError.ConnectionRefusedError);
+    const seen: unknown[] = [];
+    mocked.manager.use((next) => (exchange) =>
+      next(exchange).catch((error) => {
+        seen.push(error);
+        throw error;
+      })
+    );
+    const reply = mocked.manager.get("https://api.test/down");
+    await reply.finished;
+    assert.equal(seen.length, 1);
+    assert.equal(reply.error, NetworkError.ConnectionRefusedError);
+  });
+});
+
+Deno.test("Response.error() from a custom transport or a user layer fails the reply as a network error", async (t) => {
+  await t.step("the transport", async () => {
+    await using manager = new NetworkAccessManager({
+      transport: () => Promise.resolve(Response.error()),
+    });
+    const reply = manager.get("https://api.test/x");
+    await assert.rejects(reply.text(), { name: "NetworkReplyError" });
+    assert.equal(reply.error, NetworkError.UnknownNetworkError);
+    assert.equal(reply.status, 0);
+    assert.equal(
+      reply.errorString,
+      "The transport (the 'transport' option) answered Response.error(), a network error, " +
+        "for GET https://api.test/x",
+    );
+  });
+  for (const position of ["request", "network"] as const) {
+    await t.step(`a layer at the "${position}" position`, async () => {
+      await using manager = new NetworkAccessManager({
+        transport: () => Promise.resolve(new Response("unseen")),
+      });
+      manager.use(() => () => Promise.resolve(Response.error()), position);
+      const reply = manager.get("https://api.test/x");
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.equal(
+        reply.errorString,
+        `Layer 1 at the "${position}" position answered Response.error(), a network error, ` +
+          "for GET https://api.test/x",
+      );
+    });
+  }
+  await t.step("a layer passing on the mock's failure reports the mock's message", async () => {
+    await using mocked = createMockManager();
+    mocked.mock.route("GET", "/x", Response.error());
+    mocked.manager.use(ok);
+    const reply = mocked.manager.get("https://api.test/x");
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.UnknownNetworkError);
+    assert.match(reply.errorString, /^Mock route GET \/x answered Response\.error\(\)/);
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
 Deno.test("errors from below a user layer keep their code when the layer lets them through", async () => {
   await using mocked = createMockManager();
   mocked.mock.fail("GET", "/down", NetworkError.ConnectionRefusedError);
