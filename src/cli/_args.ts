@@ -139,7 +139,8 @@ Network
                             -O for each, or --remote-name-all)
 TLS
       --cacert FILE         trust the CA certificates (PEM) in FILE
-      --cert FILE           client certificate (PEM), with --key
+      --cert FILE           client certificate (PEM), its private key in FILE too or in
+                            the file of --key
       --key FILE            private key (PEM) of --cert
                             (no -k/--insecure: Deno has no per-client switch to skip
                             certificate checks; trust the server's CA with --cacert)
@@ -575,8 +576,13 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       true,
     );
   }
-  if ((values.cert === undefined) !== (values.key === undefined)) {
-    throw new Exit(EXIT_CODES.usage, "--cert and --key go together", true);
+  // A --cert file without --key holds the key too, as in curl; a --key needs its certificate.
+  if (values.key !== undefined && values.cert === undefined) {
+    throw new Exit(
+      EXIT_CODES.usage,
+      "--key is the private key of the client certificate of --cert: give --cert FILE",
+      true,
+    );
   }
   if (values.fail && values["fail-with-body"]) {
     throw new Exit(

@@ -81,12 +81,12 @@ export async function run(
     proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
   }
   const proxyFactory = values.noproxy === undefined ? undefined : noProxy(values.noproxy, proxy);
-  // As curl: a certificate file that cannot be read, or holds no PEM certificate (or key), exits
-  // 77 (--cacert) or 58 (--cert, --key).
+  // As curl: a certificate file that cannot be read, or holds no PEM certificate (or key) that
+  // Deno can use, exits 77 (--cacert) or 58 (--cert, --key).
   const caCerts = values.cacert === undefined ? undefined : await readCaCerts(values.cacert);
   const clientCertificate = values.cert === undefined
     ? undefined
-    : await readClientCertificate(values.cert, values.key!);
+    : await readClientCertificate(values.cert, values.key);
   const resolveEntries = parseResolve(values.resolve ?? []);
   checkResolve(resolveEntries, settings.urls);
   using resolving = resolveEntries.length > 0 ? resolver(resolveEntries) : null;
@@ -293,23 +293,64 @@ async function readCaCerts(path: string): Promise<string[]> {
   }
 }
 
-/** `--cert FILE --key FILE`: their texts, checked as the manager would, or an exit 58. */
+/** A PEM private key block: a key's label ends in `PRIVATE KEY` (PKCS #8, PKCS #1, SEC1). */
+const PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?-----END \1-----\r?\n?/g;
+
+/**
+ * `--cert FILE [--key FILE]`: the certificate and its key, checked as the manager would and
+ * tried in a client made and closed at once, or an exit 58 naming the file. As curl, a `--cert`
+ * file may hold the key too, when no `--key` is given; without one, it is refused (exit 2).
+ */
 async function readClientCertificate(
   certPath: string,
-  keyPath: string,
+  keyPath: string | undefined,
 ): Promise<ClientCertificate> {
-  const cert = await readText(certPath, "the --cert file", EXIT_CODES.clientCertificate);
-  const key = await readText(keyPath, "the --key file", EXIT_CODES.clientCertificate);
+  const text = await readText(certPath, "the --cert file", EXIT_CODES.clientCertificate);
+  // The certificate goes without a key its file holds.
+  const cert = text.replace(PRIVATE_KEY, "");
+  let key: string;
+  if (keyPath === undefined) {
+    key = text.match(PRIVATE_KEY)?.[0] ?? "";
+    if (key === "" && /-----BEGIN CERTIFICATE-----/.test(text)) {
+      throw new Exit(
+        EXIT_CODES.usage,
+        `The --cert file ${certPath} holds no private key: give its key with --key FILE ` +
+          `(or a --cert file that holds the certificate and its key)`,
+        true,
+      );
+    }
+  } else key = await readText(keyPath, "the --key file", EXIT_CODES.clientCertificate);
+  const keyFile = keyPath === undefined ? "--cert file" : "--key file";
+  const keyFilePath = keyPath ?? certPath;
+  let pair: ClientCertificate;
   try {
-    return checkClientCertificate("", "pair", { cert, key });
+    pair = checkClientCertificate("", "pair", { cert, key });
   } catch (error) {
     const message = /'pair\.key'/.test((error as Error).message)
-      ? `Cannot use the --key file ${keyPath}: it holds no PEM private key ` +
+      ? `Cannot use the ${keyFile} ${keyFilePath}: it holds no PEM private key ` +
         `("-----BEGIN PRIVATE KEY-----")`
       : `Cannot use the --cert file ${certPath}: it holds no PEM certificate ` +
         `("-----BEGIN CERTIFICATE-----")`;
     throw new Exit(EXIT_CODES.clientCertificate, message);
   }
+  // As curl, a certificate Deno cannot decode, or a key that is not its own, is told before any
+  // request (at request time, it would fail each https one as a refused connection).
+  if (typeof Deno.createHttpClient !== "function") return pair;
+  try {
+    Deno.createHttpClient(pair).close();
+  } catch (error) {
+    const why = (error as Error).message;
+    const message = /KeyMismatch|not be consistent/i.test(why)
+      ? `Cannot use the ${keyFile} ${keyFilePath}: its private key is not that of the ` +
+        `certificate in the --cert file ${certPath} (${why})`
+      : /private key|decode key/i.test(why)
+      ? `Cannot use the ${keyFile} ${keyFilePath}: Deno cannot read its private key (${why})`
+      : /certificate/i.test(why)
+      ? `Cannot use the --cert file ${certPath}: Deno cannot read its certificate (${why})`
+      : `Cannot use the --cert file ${certPath} with the ${keyFile} ${keyFilePath} (${why})`;
+    throw new Exit(EXIT_CODES.clientCertificate, message);
+  }
+  return pair;
 }
 
 /**

@@ -134,10 +134,12 @@ function dispositionName(header: string | null): string | undefined {
 
 /**
  * `text` (a reply's `errorString`) with the library's option names in it replaced by the
- * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'.
+ * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'; its
+ * advice to set `caCerts` or `clientCertificate` left out, which the hint gives in flags.
  */
 function inCliWords(text: string, settings: Plan): string {
   return text
+    .replace(/ \((trust its CA with caCerts|give one with clientCertificate)\)/, "")
     .replace(/ \(timeout\)$/, ` (${settings.timeoutFlag})`)
     .replace(" (transferTimeout)", " (--transfer-timeout)")
     .replace(

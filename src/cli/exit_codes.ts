@@ -26,8 +26,8 @@ import { peerNotVerified } from "../tls.ts";
  * | 28 | timeout: `--max-time`, `--transfer-timeout`, or the connection (to the server or the proxy) |
  * | 35 | TLS: the handshake failed otherwise (a client certificate required or refused) |
  * | 47 | too many redirects: more than `--max-redirs` (default 50) with `-L` |
- * | 58 | the `--cert` or `--key` file missing, unreadable or holding no PEM certificate (key) |
- * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked) |
+ * | 58 | the `--cert` or `--key` file missing, unreadable, holding no PEM certificate (key), one Deno cannot decode, or a key that is not the certificate's |
+ * | 60 | the server's certificate could not be verified (unknown issuer, expired, name mismatch, revoked, or refused by another check: its extended key usage, its signature, an issuer that is no CA) |
  * | 77 | the `--cacert` file missing, unreadable or holding no PEM certificate Deno can read |
  * | 130 | canceled (Ctrl-C) |
  *
@@ -61,7 +61,7 @@ export const EXIT_CODES: {
   readonly timeout: 28;
   readonly tls: 35;
   readonly tooManyRedirects: 47;
-  /** The `--cert` or `--key` file cannot be read (curl's `CURLE_SSL_CERTPROBLEM`). */
+  /** The `--cert` or `--key` file cannot be read or used (curl's `CURLE_SSL_CERTPROBLEM`). */
   readonly clientCertificate: 58;
   readonly peerVerification: 60;
   /** The `--cacert` file cannot be read (curl's `CURLE_SSL_CACERT_BADFILE`). */
@@ -123,6 +123,16 @@ export function badValue(option: string, message: string, value?: string): Exit 
 }
 
 /**
+ * Whether a failed TLS handshake's text says the server's certificate was rejected: a cause
+ * the library names, or any other certificate check of rustls ("invalid peer certificate": an
+ * extended key usage without serverAuth, a weak signature, an issuer that is no CA), all of
+ * which curl exits 60 for.
+ */
+function peerRejected(errorString: string): boolean {
+  return peerNotVerified(errorString) || /invalid peer certificate/i.test(errorString);
+}
+
+/**
  * The exit code of a failed reply; `errorString` tells a certificate that could not be
  * verified (60) from another failed TLS handshake (35).
  */
@@ -130,7 +140,7 @@ export function exitCode(error: NetworkErrorCode, status: number, errorString = 
   if (error === NetworkError.OperationCanceledError) return EXIT_CODES.canceled;
   if (error === NetworkError.TimeoutError) return EXIT_CODES.timeout;
   if (error === NetworkError.SslHandshakeFailedError) {
-    return peerNotVerified(errorString) ? EXIT_CODES.peerVerification : EXIT_CODES.tls;
+    return peerRejected(errorString) ? EXIT_CODES.peerVerification : EXIT_CODES.tls;
   }
   if (error === NetworkError.TooManyRedirectsError) return EXIT_CODES.tooManyRedirects;
   if (error === NetworkError.InsecureRedirectError) return EXIT_CODES.protocol;

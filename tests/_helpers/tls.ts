@@ -22,6 +22,11 @@ export interface TestCertificateOptions {
   days?: number;
   /** DNS names of the leaf instead of 127.0.0.1, ::1 and localhost (webcrypto only). */
   names?: string[];
+  /**
+   * A leaf for clients only: its extended key usage is clientAuth alone, which a client refuses
+   * in a server (webcrypto only). Default false.
+   */
+  clientOnly?: boolean;
 }
 
 let opensslAvailable: boolean | undefined;
@@ -53,11 +58,11 @@ export async function makeTestCertificates(
 ): Promise<TestCertificates> {
   const method = options.method ?? "auto";
   const days = options.days ?? 2;
-  const custom = options.names !== undefined || days <= 0;
+  const custom = options.names !== undefined || days <= 0 || options.clientOnly === true;
   if (method === "openssl" || (method === "auto" && !custom && await hasOpenssl())) {
     return await withOpenssl(days);
   }
-  return await withWebCrypto(days, options.names);
+  return await withWebCrypto(days, options.names, options.clientOnly);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,7 +270,11 @@ async function certificate(options: {
   return seq(tbs, ECDSA_SHA256, bitString(derSignature(signature)));
 }
 
-async function withWebCrypto(days: number, names?: string[]): Promise<TestCertificates> {
+async function withWebCrypto(
+  days: number,
+  names?: string[],
+  clientOnly = false,
+): Promise<TestCertificates> {
   const ca = await crypto.subtle.generateKey(EC_PARAMS, true, ["sign", "verify"]);
   const leaf = await crypto.subtle.generateKey(EC_PARAMS, true, ["sign", "verify"]);
   const caDer = await certificate({
@@ -293,7 +302,13 @@ async function withWebCrypto(days: number, names?: string[]): Promise<TestCertif
       extension("2.5.29.19", true, seq()), // basicConstraints: not a CA
       extension("2.5.29.15", true, bitString(Uint8Array.of(0x80), 7)), // digitalSignature
       // serverAuth, clientAuth: the leaf also serves as a client certificate.
-      extension("2.5.29.37", false, seq(oid("1.3.6.1.5.5.7.3.1"), oid("1.3.6.1.5.5.7.3.2"))),
+      extension(
+        "2.5.29.37",
+        false,
+        clientOnly
+          ? seq(oid("1.3.6.1.5.5.7.3.2"))
+          : seq(oid("1.3.6.1.5.5.7.3.1"), oid("1.3.6.1.5.5.7.3.2")),
+      ),
       extension("2.5.29.17", false, seq(...san)),
     ],
   });
