@@ -215,6 +215,37 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
   }
 });
 
+Deno.test("NetworkAccessManager lets an HTTP/1.1 origin that moved to HTTP/2 share its connection once its answer is old", async () => {
+  const now = performance.now;
+  let offset = 0;
+  performance.now = () => now.call(performance) + offset;
+  try {
+    await using manager = new NetworkAccessManager({
+      caCerts: [certs.caCert],
+      maxConnectionsPerHost: 2,
+    });
+    const http1 = http1Server(0);
+    const url = http1.url;
+    const learned = Array.from({ length: 6 }, () => manager.get(url));
+    await Promise.all(learned.map((reply) => reply.finished));
+    assert.equal(http1.peak, 2, "learned as HTTP/1.1");
+    await http1[Symbol.asyncDispose]();
+    await using h2 = holdingServer(12, ALL_IN, Number(new URL(url).port));
+    // Within a minute the answer stands: the origin is not asked again.
+    h2.holdMs = 100;
+    await getAll(manager, url, 3);
+    assert.equal(h2.peak, 2);
+    h2.resetPeak();
+    h2.holdMs = ALL_IN;
+    offset = _RECHECK_MS;
+    // Asked again beside the requests waiting, which go once it answers HTTP/2.
+    await getAll(manager, url, 12);
+    assert.equal(h2.peak, 12, "all twelve were in flight at once");
+  } finally {
+    performance.now = now;
+  }
+});
+
 Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost", async () => {
   await using manager = new NetworkAccessManager({
     caCerts: [certs.caCert],
