@@ -32,8 +32,10 @@ export const _HTTP2_STREAMS = 100;
 export const _PROBE_MS = 10_000;
 
 /**
- * How long an origin's `h2` answer holds: an origin asked longer ago is asked again (without
- * holding its requests meanwhile) when it next has more requests in flight than the HTTP/1.1 limit.
+ * How long an origin's answer holds: an origin asked longer ago is asked again (without holding
+ * its requests meanwhile) when it next has more requests in flight than the HTTP/1.1 limit (an
+ * `h2` answer), or a request of it waits for a slot (an HTTP/1.1 one: the origin may have moved
+ * to HTTP/2).
  */
 export const _RECHECK_MS = 60_000;
 
@@ -217,7 +219,7 @@ export class _Http2Origins {
   readonly #asking = new Map<string, Promise<boolean | undefined>>();
   readonly #onHttp2: (key: string, url: URL) => void;
   readonly #recheckMs: number;
-  /** When each origin known to speak HTTP/2 last said so (`performance.now()`). */
+  /** When each origin that answered last said what it speaks (`performance.now()`). */
   readonly #answeredAt = new Map<string, number>();
   /** The SETTINGS_MAX_CONCURRENT_STREAMS of the origins known to speak HTTP/2 that set one. */
   readonly #streams = new Map<string, number>();
@@ -264,7 +266,7 @@ export class _Http2Origins {
     return true;
   }
 
-  /** Whether the `h2` answer of an origin that {@linkcode speaks} HTTP/2 is to be asked again. */
+  /** Whether the answer of an origin (`h2` or HTTP/1.1) is old, to be asked again. */
   stale(key: string): boolean {
     const at = this.#answeredAt.get(key);
     return at !== undefined && performance.now() - at >= this.#recheckMs;
@@ -272,17 +274,20 @@ export class _Http2Origins {
 
   /**
    * Whether the origin was asked already, or is being asked (`learn` would do nothing). An origin
-   * whose handshake failed (down, refused, too slow) is asked again {@linkcode _RETRY_MS} later.
+   * whose handshake failed (down, refused, too slow) is asked again {@linkcode _RETRY_MS} later,
+   * one that answered HTTP/1.1 once its answer is {@linkcode stale}.
    */
   asked(key: string): boolean {
     const known = this.#known.get(key);
-    return known !== undefined &&
-      (typeof known !== "number" || performance.now() - known < _RETRY_MS);
+    if (known === undefined || known === true) return known === true;
+    if (known !== false) return performance.now() - known < _RETRY_MS;
+    return !this.stale(key) || this.#asking.has(key);
   }
 
   /**
    * Finds out, once, whether the https origin of `url` speaks HTTP/2 (or again, when `again`:
-   * the origin keeps what it said until the new answer). Through `proxy`, the handshake goes
+   * the origin keeps what it said until the new answer; and when its HTTP/1.1 answer is old, see
+   * {@linkcode asked}). Through `proxy`, the handshake goes
    * through its tunnel; an origin that cannot be asked through it ({@linkcode _askable}) is
    * taken as speaking HTTP/1.1, without a handshake.
    *
@@ -330,8 +335,10 @@ export class _Http2Origins {
       // Asked before clear() or close(): the answer is of connections that are gone.
       if (signal.aborted) return undefined;
       if (protocol !== "h2") {
-        // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on.
-        this.#answeredAt.delete(key);
+        // Not (or no longer) HTTP/2: the HTTP/1.1 limit holds from now on, until the answer is
+        // old (a failed handshake is no answer).
+        if (protocol === undefined) this.#answeredAt.delete(key);
+        else this.#answeredAt.set(key, performance.now());
         this.#setStreams(key, Infinity);
         this.#known.set(key, protocol === undefined ? performance.now() : false);
         return protocol === undefined ? undefined : false;

@@ -381,9 +381,9 @@ export class NetworkAccessManager
    * Warms a connection to the origin of `url` (Qt's `connectToHost` and
    * `connectToHostEncrypted`) by sending it a `HEAD /` through the pipeline, so the next
    * request finds the connection (and its TLS session) open in the pool. A hint only: the
-   * request skips the cache and cookies, follows no redirect and is not retried; whatever
-   * happens, the promise resolves, at the latest after `timeout` ms (the warm-up request is
-   * then aborted).
+   * request skips the cache and cookies, follows no redirect, is not retried and never asks the
+   * `authenticator` (a 401 or 407 ends it); whatever happens, the promise resolves, at the
+   * latest after `timeout` ms (the warm-up request is then aborted).
    *
    * @param url Any URL of the origin (`http:` or `https:`); others are ignored.
    * @param options `timeout`: how long to wait at most, in ms (default 30 000).
@@ -417,7 +417,7 @@ export class NetworkAccessManager
    * ```
    */
   connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {
-    return warmConnection((origin, init) => this.head(origin, init), url, options);
+    return warmConnection((request) => this.head(request), url, options);
   }
 
   /** The per-origin request queue (read-only view for monitoring). */

@@ -43,6 +43,35 @@ function shown(value: unknown): string {
     : describe(value);
 }
 
+const BEGIN_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
+
+/**
+ * Why Deno would skip a certificate of `pem` without a word, or `undefined` when it skips none.
+ * Deno's PEM reader (rustls's) starts a block only at a line that begins with `-----BEGIN `, so
+ * a `-----BEGIN CERTIFICATE-----` anywhere else (an indented line, as PEM embedded in YAML is; a
+ * byte order mark; text before it on its line) loads nothing, and no error says so: every
+ * handshake then fails with "unknown issuer" though the CA was given.
+ */
+function skippedCertificate(pem: string): string | undefined {
+  for (
+    let at = pem.indexOf(BEGIN_CERTIFICATE);
+    at !== -1;
+    at = pem.indexOf(BEGIN_CERTIFICATE, at + BEGIN_CERTIFICATE.length)
+  ) {
+    const lineStart = Math.max(pem.lastIndexOf("\n", at), pem.lastIndexOf("\r", at)) + 1;
+    if (lineStart === at) continue;
+    const before = pem.slice(lineStart, at);
+    const line = pem.slice(0, lineStart).split(/\r\n|\r|\n/).length;
+    const why = lineStart === 0 && before.startsWith("\uFEFF")
+      ? "it starts with a byte order mark (U+FEFF): remove it"
+      : /^\s+$/.test(before)
+      ? `its line ${line} is indented: remove the indentation of every line`
+      : `its line ${line} has text before the "${BEGIN_CERTIFICATE}"`;
+    return `${why}; Deno skips a certificate whose "${BEGIN_CERTIFICATE}" does not start a line`;
+  }
+  return undefined;
+}
+
 /** The CA certificates Deno read when they were last checked, at most {@linkcode READABLE_KEPT}. */
 const readable = new Set<string>();
 const READABLE_KEPT = 64;
@@ -69,6 +98,12 @@ export function checkCaCerts(what: string, value: unknown, field = "caCerts"): r
       throw new TypeError(
         `${what}: '${field}[${i}]' must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."; ` +
           `the text of a file, not its path), got ${shown(cert)}`,
+      );
+    }
+    const skipped = skippedCertificate(cert);
+    if (skipped !== undefined) {
+      throw new TypeError(
+        `${what}: '${field}[${i}]' is not a certificate Deno can read (${skipped})`,
       );
     }
   });

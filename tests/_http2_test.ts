@@ -190,7 +190,13 @@ Deno.test("_Http2Origins.answer() gives the answer of the handshake under way on
   assert.equal(await stopped, undefined);
 });
 
-Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking HTTP/1.1 only to maxConnectionsPerHost once its answer is old", async () => {
+/**
+ * Runs `body` with a manager held to 2 per host, and a `performance.now` that `age()` moves
+ * {@linkcode _RECHECK_MS} ahead, so that what the manager learnt until then is old.
+ */
+async function withAging(
+  body: (manager: NetworkAccessManager, age: () => void) => Promise<void>,
+): Promise<void> {
   const now = performance.now;
   let offset = 0;
   performance.now = () => now.call(performance) + offset;
@@ -199,9 +205,17 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
       caCerts: [certs.caCert],
       maxConnectionsPerHost: 2,
     });
+    await body(manager, () => offset = _RECHECK_MS);
+  } finally {
+    performance.now = now;
+  }
+}
+
+Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking HTTP/1.1 only to maxConnectionsPerHost once its answer is old", async () => {
+  await withAging(async (manager, age) => {
     const { url, http1 } = await learnedThenHttp1(manager);
     await using _ = http1;
-    offset = _RECHECK_MS;
+    age();
     // Over the limit, the old answer is asked again; these still go at once.
     const first = Array.from({ length: 6 }, () => manager.get(url));
     await Promise.all(first.map((reply) => reply.finished));
@@ -210,9 +224,29 @@ Deno.test("NetworkAccessManager holds an HTTP/2 origin that came back speaking H
     await Promise.all(replies.map((reply) => reply.finished));
     for (const reply of replies) assert.equal(reply.error, NetworkError.NoError, reply.errorString);
     assert.equal(http1.peak, 2);
-  } finally {
-    performance.now = now;
-  }
+  });
+});
+
+Deno.test("NetworkAccessManager lets an HTTP/1.1 origin that moved to HTTP/2 share its connection once its answer is old", async () => {
+  await withAging(async (manager, age) => {
+    const http1 = http1Server(0);
+    const url = http1.url;
+    const learned = Array.from({ length: 6 }, () => manager.get(url));
+    await Promise.all(learned.map((reply) => reply.finished));
+    assert.equal(http1.peak, 2, "learned as HTTP/1.1");
+    await http1[Symbol.asyncDispose]();
+    await using h2 = holdingServer(12, ALL_IN, Number(new URL(url).port));
+    // Within a minute the answer stands: the origin is not asked again.
+    h2.holdMs = 100;
+    await getAll(manager, url, 3);
+    assert.equal(h2.peak, 2);
+    h2.resetPeak();
+    h2.holdMs = ALL_IN;
+    age();
+    // Asked again beside the requests waiting, which go once it answers HTTP/2.
+    await getAll(manager, url, 12);
+    assert.equal(h2.peak, 12, "all twelve were in flight at once");
+  });
 });
 
 Deno.test("NetworkAccessManager holds an HTTP/2 origin that refused connections and came back speaking HTTP/1.1 only to maxConnectionsPerHost", async () => {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { cliCommand, runCli } from "./_helpers/cli.ts";
 import { serve } from "./_helpers/server.ts";
+import { makeTestCertificates } from "./_helpers/tls.ts";
 import { EXIT_CODES } from "../src/cli.ts";
 
 /** A server that answers 401 with a body to any request without `user:pass` (Basic). */
@@ -149,6 +150,31 @@ Deno.test("cli: a --cacert, --cert or --key file without PEM exits 77 or 58, nam
     const key = await runCli(["--cert", cert, "--key", text, "http://x.test/"]);
     assert.equal(key.code, EXIT_CODES.clientCertificate, key.err);
     assert.match(key.err, /^netaccess: Cannot use the --key file \S+data\.txt: it holds no PEM/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a --cacert file whose certificates Deno would skip (indented, a BOM) exits 77", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  try {
+    const { caCert } = await makeTestCertificates();
+    const cases = [
+      ["indented.pem", caCert.replace(/^(?=.)/gm, "  "), "its line 1 is indented"],
+      ["bom.pem", "\uFEFF" + caCert, "it starts with a byte order mark (U+FEFF)"],
+    ] as const;
+    for (const [name, text, why] of cases) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+      const { code, err } = await runCli(["--cacert", `${dir}/${name}`, "http://x.test/"]);
+      assert.equal(code, EXIT_CODES.caCertificates, err);
+      assert.ok(
+        err.startsWith(
+          `netaccess: Cannot use the --cacert file ${dir}/${name}: Deno cannot read its ` +
+            `certificates (${why}`,
+        ),
+        err,
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -107,6 +107,47 @@ Deno.test("caCerts that are not PEM certificates Deno can read are refused, nami
     });
     assert.deepEqual(manager.caCerts, [certs.caCert]);
   });
+  await t.step("PEM whose certificates Deno would skip: indented, after a BOM or text", () => {
+    const indented = certs.caCert.replace(/^(?=.)/gm, "  ");
+    const cases = [
+      [indented, /\(its line 1 is indented: remove the indentation of every line; Deno skips/],
+      ["\uFEFF" + certs.caCert, /\(it starts with a byte order mark \(U\+FEFF\): remove it;/],
+      [
+        `# ca\nca: ${certs.caCert}`,
+        /\(its line 2 has text before the "-----BEGIN CERTIFICATE-----"/,
+      ],
+      [certs.cert + indented, /\(its line \d+ is indented/],
+    ] as const;
+    for (const [pem, why] of cases) {
+      assert.throws(() => new NetworkAccessManager({ caCerts: [certs.caCert, pem] }), {
+        name: "TypeError",
+        message: new RegExp(
+          String.raw`^Cannot create manager: 'caCerts\[1\]' is not a certificate Deno can read ` +
+            why.source,
+        ),
+      });
+    }
+  });
+  await t.step("PEM that Deno reads though it is not as openssl writes it is taken", async () => {
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", cert: certs.cert, key: certs.key, onListen() {} },
+      () => new Response("ok"),
+    );
+    try {
+      for (
+        const pem of [
+          certs.caCert.replaceAll("\n", "\r\n"),
+          `subject=CN = test CA\n${certs.caCert.replace(/\n(?=[^-])/g, "\n  ")}`,
+        ]
+      ) {
+        await using manager = new NetworkAccessManager({ caCerts: [pem] });
+        const reply = manager.get(`https://127.0.0.1:${server.addr.port}/`);
+        assert.equal(await reply.text(), "ok", reply.errorString);
+      }
+    } finally {
+      await server.shutdown();
+    }
+  });
   await t.step("not an array", () => {
     assert.throws(
       () => new NetworkAccessManager({ caCerts: certs.caCert as unknown as string[] }),

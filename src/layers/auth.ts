@@ -38,6 +38,7 @@ import { failedOnResponse } from "../_response.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
 import { monitorQueued, type NetworkReply } from "../reply.ts";
+import type { NetworkRequest } from "../request.ts";
 import { type AuthenticationChallenge, AuthenticationRequiredEvent } from "../security_events.ts";
 import { listensTo } from "../_typed_event_target.ts";
 import {
@@ -90,6 +91,20 @@ export type Authenticator = (
 const MAX_ASKS = 3;
 /** How many `stale=true` answers one exchange retries without asking. */
 const MAX_STALE = 2;
+
+/** The requests that never ask the authenticator (a connection warm-up). */
+const unprompted = new WeakSet<NetworkRequest>();
+
+/**
+ * Marks `request` as one that never asks the authenticator, nor tells its reply's listeners
+ * of a challenge: a challenge that cached or configured credentials cannot answer ends it.
+ *
+ * @returns The request.
+ */
+export function withoutPrompt(request: NetworkRequest): NetworkRequest {
+  unprompted.add(request);
+  return request;
+}
 
 function sameSpace(a: ProtectionSpace, b: ProtectionSpace): boolean {
   return a.origin === b.origin && a.realm === b.realm && a.proxy === b.proxy;
@@ -689,7 +704,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         }
       }
       const asks = exchange.authenticatorCalls;
-      if (asks >= MAX_ASKS) return undefined;
+      if (asks >= MAX_ASKS || unprompted.has(exchange.request)) return undefined;
       const authenticator = settings.authenticator;
       // Credentials asked for could only be sent with the body again: none are asked for.
       if (authenticator !== undefined && oneShot()) throw cannotResend(space.origin);

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { NetworkRequestInit } from "../request.ts";
+import { NetworkRequest } from "../request.ts";
+import { withoutPrompt } from "../layers/auth.ts";
 import { checkKeys, checkObject, checkTimerRange, numberError } from "../_validation.ts";
 
 /** A reply as the warm-up needs it. */
@@ -16,8 +17,8 @@ interface Abortable {
 
 /**
  * Sends `HEAD /` to the origin of `url` with `head`, past the cache and cookies, with no
- * redirect and no retry, and resolves when it finishes or after `timeout` ms (aborting it).
- * URLs that are not `http:` or `https:` are ignored.
+ * redirect, no retry and no authenticator asked, and resolves when it finishes or after
+ * `timeout` ms (aborting it). URLs that are not `http:` or `https:` are ignored.
  *
  * @throws {TypeError} When `options` is not an object or has a key other than `timeout`, or
  * `timeout` is not a number.
@@ -25,7 +26,7 @@ interface Abortable {
  * can wait.
  */
 export async function warmConnection(
-  head: (url: URL, init: NetworkRequestInit) => Abortable,
+  head: (request: NetworkRequest) => Abortable,
   url: string | URL,
   options: { timeout?: number },
 ): Promise<void> {
@@ -50,14 +51,16 @@ export async function warmConnection(
     return;
   }
   if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
-  const reply = head(origin, {
-    cacheLoadControl: "always-network",
-    cacheSaveControl: false,
-    cookieLoadControl: "manual",
-    cookieSaveControl: "manual",
-    redirectPolicy: "manual",
-    retry: false,
-  });
+  const reply = head(withoutPrompt(
+    new NetworkRequest(origin, {
+      cacheLoadControl: "always-network",
+      cacheSaveControl: false,
+      cookieLoadControl: "manual",
+      cookieSaveControl: "manual",
+      redirectPolicy: "manual",
+      retry: false,
+    }),
+  ));
   const timer = setTimeout(() => reply.abort(), timeout);
   try {
     await reply.finished;

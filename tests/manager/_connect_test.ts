@@ -43,6 +43,24 @@ Deno.test("connectToHost is a hint: it skips cache and cookies and never rejects
     assert.equal(sent!.request.cookieSaveControl, "manual");
     assert.equal(sent!.request.redirectPolicy, "manual");
   });
+  await t.step("a 401 asks no authenticator", async () => {
+    let asked = 0;
+    await using mocked = createMockManager({
+      authenticator: () => {
+        asked++;
+        return { username: "u", password: "p" };
+      },
+    });
+    mocked.mock.route("HEAD", "/", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="api"' },
+    });
+    await mocked.manager.connectToHost("https://api.test/deep/path");
+    assert.equal(asked, 0);
+    assert.equal(mocked.recorder.requests.length, 1);
+    assert.equal(await mocked.manager.head("https://api.test/").text(), "");
+    assert.equal(asked, 3, "a request of the application is answered as before");
+  });
   await t.step("a refused connection, a bad URL and other schemes resolve quietly", async () => {
     await using manager = new NetworkAccessManager();
     await manager.connectToHost(`http://127.0.0.1:${closedPort()}/`);
