@@ -218,34 +218,43 @@ export function peerNotVerified(text: string): boolean {
 export const PLAIN_HTTP_HINT = "(a plain HTTP server? use an http: URL)";
 
 /**
- * The cause of a failed TLS handshake in words a person can act on, from the text of the
- * error chain (rustls names the cause); `undefined` when the text names none.
+ * What {@linkcode tlsCause} suggests when an `https` proxy answers with something that is not
+ * TLS.
  */
-export function tlsCause(text: string): string | undefined {
+const PLAIN_PROXY_HINT = '(a plain HTTP proxy? use type "http")';
+
+/**
+ * The cause of a failed TLS handshake in words a person can act on, from the text of the
+ * error chain (rustls names the cause); `undefined` when the text names none. `peer` is what
+ * the handshake was with: the server (the target), or an `https` proxy.
+ */
+export function tlsCause(text: string, peer: "server" | "proxy" = "server"): string | undefined {
   const lower = text.toLowerCase();
   if (UNKNOWN_ISSUER.test(lower)) {
-    return "unknown issuer: the server's certificate is not signed by a trusted CA " +
-      "(trust its CA with caCerts)";
+    return `unknown issuer: the ${peer}'s certificate is not signed by a trusted CA ` +
+      `(trust ${peer === "proxy" ? "the proxy's" : "its"} CA with caCerts)`;
   }
   if (EXPIRED.test(lower)) {
-    return "certificate expired: the server's certificate is outside its validity period";
+    return `certificate expired: the ${peer}'s certificate is outside its validity period`;
   }
   if (NAME_MISMATCH.test(lower)) {
-    return "name mismatch: the server's certificate is not valid for this host name";
+    return `name mismatch: the ${peer}'s certificate is not valid for this host name`;
   }
   if (/certificaterequired|certificate required/.test(lower)) {
-    return "certificate required: the server asks for a client certificate " +
-      "(give one with clientCertificate)";
+    return `certificate required: the ${peer} asks for a client certificate` +
+      (peer === "server" ? " (give one with clientCertificate)" : "");
   }
   if (/alert: (unknownca|badcertificate|accessdenied|decrypterror)/.test(lower)) {
-    return "client certificate refused: the server does not accept the client certificate";
+    return `client certificate refused: the ${peer} does not accept the client certificate`;
   }
   if (REVOKED.test(lower)) return "certificate revoked";
   if (/invalidcontenttype|corrupt message/.test(lower)) {
-    return `not TLS: the server answered with something that is not TLS ${PLAIN_HTTP_HINT}`;
+    return `not TLS: the ${peer} answered with something that is not TLS ${
+      peer === "proxy" ? PLAIN_PROXY_HINT : PLAIN_HTTP_HINT
+    }`;
   }
   if (/handshake eof/.test(lower)) {
-    return "connection closed: the server closed the connection during the handshake";
+    return `connection closed: the ${peer} closed the connection during the handshake`;
   }
   return undefined;
 }

@@ -280,6 +280,8 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
     // queue, calls `toProxy` once it chose the proxy of an attempt. A request that sets its own
     // `Proxy-Authorization` keeps it until a 407 of its own is answered.
     let proxyAnswered = false;
+    /** The `Proxy-Authorization` value the proxy was last asked about (see `refused`). */
+    let probedProxyValue: string | undefined;
     /** The `Proxy-Authorization` value `toProxy` set on the current attempt. */
     let proxyValue: string | undefined;
     /** The proxy's Digest answer of the current attempt, for its `nextnonce`. */
@@ -396,6 +398,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
           cache.store(space, { scheme, credentials, digest: pending.digest }, plain);
         }
         return response;
+      }
+
+      // A 401 to the Basic credentials this reply answered its http proxy's 407 with: the
+      // proxy's refusal (tinyproxy's), unless the proxy takes them for a tunnel. Found out before
+      // the target's credentials are asked for, which would go to that proxy.
+      if (!isProxy && proxyAnswered && proxy?.scheme === "basic") {
+        response = await refused(response);
       }
 
       let origin: string;
@@ -531,18 +540,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       if (response.status !== 401 || exchange.proxy === undefined) return response;
       // Cached Basic proxy credentials are probed with as they were sent; refused, they go.
       const sentProxy = proxy?.scheme === "basic" ? proxy : undefined;
-      const probed = refusedCredentials(
-        response,
-        exchange.proxy,
-        exchange.url,
-        settings.caCerts,
-        sentProxy === undefined ? undefined : proxyValue,
-      );
-      if (sentProxy === undefined) return probed;
-      return probed.catch((error) => {
-        forget(sentProxy);
-        throw error;
-      });
+      const value = sentProxy === undefined ? undefined : proxyValue;
+      // Once per credentials: a proxy that opened a tunnel with them took them.
+      if (value !== undefined && value === probedProxyValue) return response;
+      probedProxyValue = value;
+      return refusedCredentials(response, exchange.proxy, exchange.url, settings.caCerts, value)
+        .catch((error) => {
+          if (sentProxy !== undefined) forget(sentProxy);
+          throw failedOnResponse(error, response); // the reply shows the proxy's 401
+        });
     }
 
     /**

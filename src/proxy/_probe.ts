@@ -12,10 +12,17 @@ import {
 } from "../network_error.ts";
 import { DEFAULT_PORTS, type NetworkProxy, proxyLabel, proxyQuery } from "./network_proxy.ts";
 import { redactProxy } from "./_redact.ts";
+import { tlsCause } from "../tls.ts";
 import { connectHead, writeAll } from "./_tunnel.ts";
 
 /** What a probe of a proxy's address found. */
-export type ProbeResult = "refused" | "not-found" | "timeout" | "alive" | "unknown";
+export type ProbeResult =
+  | "refused"
+  | "unreachable"
+  | "not-found"
+  | "timeout"
+  | "alive"
+  | "unknown";
 
 /** Options of {@linkcode probeProxy} and {@linkcode classifyProxyError}. */
 export interface ProbeOptions {
@@ -28,6 +35,10 @@ export interface ProbeOptions {
   /** Extra CA certificates (PEM) to trust when probing an `https` proxy. */
   caCerts?: readonly string[];
 }
+
+/** A connection that found no route to the address it was made to. */
+const UNREACHABLE =
+  /network is unreachable|no route to host|host is unreachable|os error 101\b|os error 113\b/;
 
 const DNS_FAILURE =
   /dns error|failed to lookup address|name or service not known|no such host|nodename nor servname|temporary failure in name resolution|no address associated/;
@@ -79,6 +90,7 @@ async function reachProxy<T>(
     const text = error instanceof Error ? error.message.toLowerCase() : String(error);
     if (DNS_FAILURE.test(text)) return { failure: "not-found" };
     if (/refused/.test(text)) return { failure: "refused" };
+    if (UNREACHABLE.test(text)) return { failure: "unreachable" };
     return { failure: "unknown" };
   } finally {
     clearTimeout(timer);
@@ -90,13 +102,21 @@ async function reachProxy<T>(
   }
 }
 
+/** An `OPTIONS *` request for an HTTP proxy: a question any HTTP server answers. */
+function optionsHead(proxy: NetworkProxy): Uint8Array {
+  return new TextEncoder().encode(
+    `OPTIONS * HTTP/1.1\r\nHost: ${new URL(proxy.url!).host}\r\n\r\n`,
+  );
+}
+
 /**
  * Checks a proxy's address: can a TCP (or TLS) connection be opened, and does the proxy say
  * anything back within the time limit? SOCKS5 proxies get a greeting, HTTP proxies an
  * `OPTIONS *` request; for an `https` proxy any answer to the TLS handshake counts.
  *
- * @returns `"refused"`, `"not-found"`, `"timeout"` (no connection, or no answer), `"alive"`,
- * or `"unknown"` (another failure, or no permission to connect).
+ * @returns `"refused"`, `"unreachable"` (no route to it), `"not-found"`, `"timeout"` (no
+ * connection, or no answer), `"alive"`, or `"unknown"` (another failure, or no permission to
+ * connect).
  */
 export async function probeProxy(
   proxy: NetworkProxy,
@@ -108,9 +128,7 @@ export async function probeProxy(
       await (conn as Deno.TlsConn).handshake().catch(() => {});
       return "alive" as const;
     }
-    const greeting = proxy.type === "http"
-      ? new TextEncoder().encode(`OPTIONS * HTTP/1.1\r\nHost: ${new URL(proxy.url!).host}\r\n\r\n`)
-      : new Uint8Array([5, 1, 0]);
+    const greeting = proxy.type === "http" ? optionsHead(proxy) : new Uint8Array([5, 1, 0]);
     await writeAll(conn, greeting);
     const n = await conn.read(new Uint8Array(64));
     return n === null ? "unknown" as const : "alive" as const;
@@ -118,32 +136,98 @@ export async function probeProxy(
   return "value" in reached ? reached.value : reached.failure;
 }
 
+/** What an HTTP proxy answered to a request of {@linkcode askProxy}. */
+export interface ProxyAnswer {
+  /** The status it answered with, or undefined when the answer is not HTTP. */
+  status: number | undefined;
+  /** The schemes of its `Proxy-Authenticate` challenges, lower case. */
+  schemes: string[];
+  /** Whether it answered in TLS (a TLS alert or handshake record): it is a TLS proxy. */
+  tls: boolean;
+}
+
+/**
+ * Sends `head` to an HTTP proxy and reads the head of what it answers (then closes the
+ * connection); undefined when there is no answer.
+ */
+async function askProxy(
+  proxy: NetworkProxy,
+  head: Uint8Array,
+  options: ProbeOptions,
+): Promise<ProxyAnswer | undefined> {
+  if (proxy.type !== "http" && proxy.type !== "https") return undefined;
+  const reached = await reachProxy(proxy, options, async (conn) => {
+    await writeAll(conn, head);
+    const bytes: number[] = [];
+    let text = "";
+    const buffer = new Uint8Array(1024);
+    while (!text.includes("\r\n\r\n") && text.length < 8192) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      if (bytes.length < 2) bytes.push(...buffer.subarray(0, 2 - bytes.length));
+      text += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+    }
+    if (text === "") return undefined;
+    const match = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(text);
+    const schemes = [...text.matchAll(/^proxy-authenticate:[ \t]*([!#$%&'*+.^_`|~\w-]+)/gim)]
+      .map((m) => m[1]!.toLowerCase());
+    // A TLS record: alert (21) or handshake (22), version 3.x.
+    const tls = (bytes[0] === 21 || bytes[0] === 22) && bytes[1] === 3;
+    return { status: match ? Number(match[1]) : undefined, schemes, tls };
+  });
+  return "value" in reached ? reached.value : undefined;
+}
+
 /**
  * Asks an HTTP proxy to open a tunnel to `authority` (`host:port`), with the proxy's
- * credentials (or the `Proxy-Authorization` value `authorization`), and returns the status it
- * answers with (then closes the connection), or undefined when there is no answer. Used to learn
+ * credentials (or the `Proxy-Authorization` value `authorization`), and returns what it
+ * answers (then closes the connection), or undefined when there is no answer. Used to learn
  * why Deno's tunnel failed.
  */
-export async function probeConnect(
+export function probeConnect(
   proxy: NetworkProxy,
   authority: string,
   options: ProbeOptions = {},
   authorization?: string,
-): Promise<number | undefined> {
-  if (proxy.type !== "http" && proxy.type !== "https") return undefined;
-  const reached = await reachProxy(proxy, options, async (conn) => {
-    await writeAll(conn, connectHead(authority, proxy, authorization));
-    let head = "";
-    const buffer = new Uint8Array(1024);
-    while (!head.includes("\r\n") && head.length < 4096) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      head += new TextDecoder("latin1").decode(buffer.subarray(0, n));
-    }
-    const match = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(head);
-    return match ? Number(match[1]) : undefined;
-  });
+): Promise<ProxyAnswer | undefined> {
+  return askProxy(proxy, connectHead(authority, proxy, authorization), options);
+}
+
+/**
+ * Whether the TLS handshake with an `https` proxy fails (with the CA certificates of
+ * `options`); undefined when the proxy cannot be reached.
+ */
+async function proxyHandshakeFails(
+  proxy: NetworkProxy,
+  options: ProbeOptions,
+): Promise<boolean | undefined> {
+  const reached = await reachProxy(
+    proxy,
+    options,
+    (conn) => (conn as Deno.TlsConn).handshake().then(() => false, () => true),
+  );
   return "value" in reached ? reached.value : undefined;
+}
+
+/**
+ * The sentence of a 401 or 407 an HTTP proxy answered to `CONNECT`: credentials missing,
+ * refused, or asked for in a scheme Deno's tunnel does not send (it sends Basic only).
+ */
+function connectAuthMessage(proxy: NetworkProxy, answer: ProxyAnswer | undefined): string {
+  const label = proxyLabel(proxy);
+  const status = ` (HTTP ${answer?.status ?? 407} to CONNECT)`;
+  const schemes = answer?.schemes ?? [];
+  if (schemes.length > 0 && !schemes.includes("basic")) {
+    const named = [...new Set(schemes)].map((s) => s[0]!.toUpperCase() + s.slice(1)).join(", ");
+    return `Proxy ${label} asks for ${named} authentication${status}, which is not answered: ` +
+      `Deno's tunnel for an https target sends Basic credentials only (Digest is answered for ` +
+      `plain-http requests)`;
+  }
+  if (proxy.username === undefined) {
+    return `Proxy ${label} requires credentials, and none were given${status}: give them in ` +
+      `the proxy's 'username' and 'password' (or as the user info of its URL)`;
+  }
+  return `Proxy ${label} refused the credentials${status}`;
 }
 
 /** Resolves with the promise's value, or undefined when the signal aborts first. */
@@ -224,9 +308,11 @@ function isTimeout(error: unknown, lower: string): boolean {
  * (102), `ProxyNotFoundError` (103), `ProxyTimeoutError` (104),
  * `ProxyAuthenticationRequiredError` (105) or `UnknownProxyError` (199); failures of the
  * target reported through the proxy keep their target codes; a malformed answer to a request
- * forwarded by an HTTP proxy stays `ProtocolFailure` (399), told as the proxy's. Deno reports a dead proxy with
- * the same words as a dead target, so where the words do not settle it the proxy's address
- * is probed (see {@linkcode probeProxy}). Messages name the proxy without credentials.
+ * forwarded by an HTTP proxy stays `ProtocolFailure` (399), told as the proxy's, and a failed
+ * TLS handshake with an `https` proxy stays `SslHandshakeFailedError` (6), told as the proxy's.
+ * Deno reports a dead proxy with the same words as a dead target, so where the words do not
+ * settle it the proxy's address is probed (see {@linkcode probeProxy}). Messages name the proxy
+ * without credentials.
  *
  * @param error What `fetch` threw.
  * @param proxy The proxy the request went through (normalized, or `{ type: "none" }`).
@@ -254,6 +340,11 @@ export async function classifyProxyError(
   const socks = proxy.type === "socks5" || proxy.type === "socks5h";
   const make = (code: NetworkErrorCode, message: string) =>
     new NetworkReplyError(code, redactProxy(message, proxy), { cause: error });
+  const unreachable = () =>
+    make(
+      NetworkError.ProxyConnectionRefusedError,
+      `Proxy ${label} cannot be reached: no route to its address (${text})`,
+    );
   const fromProbe = async (): Promise<NetworkReplyError | undefined> => {
     const found = await probeProxy(proxy, options);
     if (found === "refused") {
@@ -262,6 +353,7 @@ export async function classifyProxyError(
         `Proxy ${label} refused the connection: is it running and listening there? (${text})`,
       );
     }
+    if (found === "unreachable") return unreachable();
     if (found === "not-found") {
       return make(NetworkError.ProxyNotFoundError, `Proxy host of ${label} not found (${text})`);
     }
@@ -277,33 +369,48 @@ export async function classifyProxyError(
   if (error instanceof DOMException && error.name === "AbortError") {
     return redacted(classifyError(error, target, "connect"));
   }
-  if (
-    /proxy authentication required|no acceptable auth methods|password auth failure/.test(lower)
-  ) {
+  const authority = `${target.hostname}:${proxyQuery(target).port}`;
+  if (/no acceptable auth methods|password auth failure/.test(lower)) {
     return make(
       NetworkError.ProxyAuthenticationRequiredError,
-      `Proxy ${label} requires authentication, and the credentials were missing or refused (${text})`,
+      `Proxy ${label} ${
+        proxy.username === undefined
+          ? `requires credentials (SOCKS5 username/password), and none were given: give them ` +
+            `in the proxy's 'username' and 'password' (or as the user info of its URL)`
+          : /password auth failure/.test(lower)
+          ? "refused the credentials (SOCKS5 username/password)"
+          : "does not take the credentials given (SOCKS5 username/password)"
+      } (${text})`,
+    );
+  }
+  if (/proxy authentication required/.test(lower)) {
+    // Deno says 407, not what the proxy asked for: ask again.
+    const answer = await probeConnect(proxy, authority, options);
+    return make(
+      NetworkError.ProxyAuthenticationRequiredError,
+      `${connectAuthMessage(proxy, answer)} (${text})`,
     );
   }
   if (/unsuccessful tunnel/.test(lower)) {
     // Deno does not say what the proxy answered to CONNECT: ask again. An answer to CONNECT
     // comes from the proxy itself, so 401 (which tinyproxy sends for wrong credentials) is as
     // much a demand for proxy credentials as 407.
-    const status = await probeConnect(
-      proxy,
-      `${target.hostname}:${proxyQuery(target).port}`,
-      options,
-    );
+    const answer = await probeConnect(proxy, authority, options);
+    const status = answer?.status;
     if (status === 401 || status === 407) {
       return make(
         NetworkError.ProxyAuthenticationRequiredError,
-        `Proxy ${label} refused the credentials (HTTP ${status} to CONNECT) (${text})`,
+        `${connectAuthMessage(proxy, answer)} (${text})`,
       );
     }
     return make(
       NetworkError.UnknownProxyError,
       `Proxy ${label} could not open a tunnel to ${target.host}${
-        status === undefined ? "" : ` (HTTP ${status} to CONNECT)`
+        answer?.tls
+          ? ` (it answered CONNECT in TLS: a TLS proxy? use type "https")`
+          : status === undefined
+          ? ""
+          : ` (HTTP ${status} to CONNECT)`
       } (${text})`,
     );
   }
@@ -324,6 +431,8 @@ export async function classifyProxyError(
         `Proxy ${label} refused the connection: is it running and listening there? (${text})`,
       );
   }
+  // With an http proxy, Deno connects to the proxy only.
+  if (!socks && /tcp connect error/.test(lower) && UNREACHABLE.test(lower)) return unreachable();
   if (/connection refused|os error 111|econnrefused/.test(lower)) {
     if (!socks && /tcp connect error/.test(lower)) {
       return make(
@@ -357,14 +466,32 @@ export async function classifyProxyError(
     );
   }
   const classified = classifyError(error, target, "connect");
+  const tlsFailed = classified.code === NetworkError.SslHandshakeFailedError;
   if (
-    classified.code === NetworkError.ProtocolFailure && !socks && target.protocol === "http:"
+    tlsFailed && proxy.type === "https" &&
+    // The proxy's handshake comes first: through it, an https target's may have failed instead.
+    (target.protocol === "http:" || await proxyHandshakeFails(proxy, options))
   ) {
-    // A forwarded request's answer is the proxy's bytes: it is not an HTTP proxy, or it passed
-    // on an answer it could not make sense of.
+    const cause = tlsCause(text, "proxy");
+    return make(
+      NetworkError.SslHandshakeFailedError,
+      `TLS handshake with proxy ${label} failed${
+        cause === undefined ? "" : `: ${cause}`
+      } (${text})`,
+    );
+  }
+  if (
+    (classified.code === NetworkError.ProtocolFailure || (tlsFailed && proxy.type === "http")) &&
+    !socks && target.protocol === "http:"
+  ) {
+    // A forwarded request's answer is the proxy's bytes (no TLS is spoken to an http proxy): it
+    // is not an HTTP proxy, or it passed on an answer it could not make sense of.
+    const tls = (await askProxy(proxy, optionsHead(proxy), options))?.tls;
     return make(
       NetworkError.ProtocolFailure,
-      `Proxy ${label} answered the request for ${target.host} with a malformed response (${text})`,
+      `Proxy ${label} answered the request for ${target.host} ${
+        tls ? `in TLS: a TLS proxy? use type "https"` : "with a malformed response"
+      } (${text})`,
     );
   }
   return redacted(classified);
@@ -413,12 +540,12 @@ export async function refusedCredentials(
   ) {
     return response;
   }
-  const status = await probeConnect(
+  const status = (await probeConnect(
     proxy,
     `${url.hostname}:${proxyQuery(url).port}`,
     { caCerts: [...caCerts] },
     authorization,
-  );
+  ))?.status;
   if (status !== 401 && status !== 407) return response;
   await response.body?.cancel().catch(() => {});
   throw new NetworkReplyError(

@@ -71,7 +71,8 @@ export interface NetworkProxy {
   url?: string;
   /**
    * The user name to authenticate with; without `:` for an `http` or `https` proxy (Basic
-   * authentication cannot carry one).
+   * authentication cannot carry one); 1 to 255 bytes (UTF-8) for a SOCKS5 proxy, as its
+   * password (RFC 1929).
    */
   username?: string;
   /**
@@ -186,6 +187,28 @@ export function decodeUserInfo(text: string): string {
 }
 
 /**
+ * Checks one SOCKS5 credential: RFC 1929 sends the user name and the password with a length
+ * byte each, from 1 to 255 bytes (UTF-8), and Deno sends no other (an empty password included).
+ */
+function checkSocksCredential(
+  value: string,
+  name: "username" | "password",
+  where: string,
+  field: string,
+  type: string,
+): void {
+  const bytes = new TextEncoder().encode(value).length;
+  if (bytes >= 1 && bytes <= 255) return;
+  const got = bytes === 0
+    ? "got an empty one (a proxy that needs no credentials is given none)"
+    : `got ${bytes} bytes`;
+  throw new TypeError(
+    `${where}: '${field}.${name}' must be 1 to 255 bytes for a "${type}" proxy ` +
+      `(RFC 1929 username/password authentication), ${got}`,
+  );
+}
+
+/**
  * Checks a {@linkcode NetworkProxy} and returns it normalized: `url` as `scheme://host:port`
  * without user info, credentials in `username` and `password`.
  *
@@ -194,8 +217,8 @@ export function decodeUserInfo(text: string): string {
  * @param field The option's name in the message (`proxy`, or `manager.proxy` in a factory's).
  * @returns The normalized proxy.
  * @throws {TypeError} When a field has the wrong type, the URL does not parse (a port out of
- * range included) or does not fit the type, or the user name of an http or https proxy
- * contains `:`.
+ * range included) or does not fit the type, the user name of an http or https proxy
+ * contains `:`, or a SOCKS5 proxy's user name or password is not 1 to 255 bytes (RFC 1929).
  */
 export function validateProxy(proxy: unknown, where: string, field = "proxy"): NetworkProxy {
   if (typeof proxy !== "object" || proxy === null || Array.isArray(proxy)) {
@@ -282,6 +305,10 @@ export function validateProxy(proxy: unknown, where: string, field = "proxy"): N
     throw new TypeError(
       `${where}: '${field}.username' must not contain ':' for a "${type}" proxy (Basic authentication)`,
     );
+  }
+  if ((type === "socks5" || type === "socks5h") && user !== undefined) {
+    checkSocksCredential(user, "username", where, field, type);
+    checkSocksCredential(pass ?? "", "password", where, field, type);
   }
   const normalized: NetworkProxy = {
     type: type as NetworkProxyType,

@@ -91,7 +91,7 @@ Deno.test("a short proxy password leaves the message whole and the code right", 
       assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError, reply.errorString);
       assert.match(
         reply.errorString,
-        new RegExp(`^Proxy socks5://127\\.0\\.0\\.1:${socks.port} requires authentication`),
+        new RegExp(`^Proxy socks5://127\\.0\\.0\\.1:${socks.port} refused the credentials`),
       );
       assert.ok(!reply.errorString.includes("***"), reply.errorString);
     },

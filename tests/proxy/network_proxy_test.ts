@@ -1126,9 +1126,9 @@ Deno.test("classifyProxyError: refused credentials are ProxyAuthenticationRequir
   });
   await t.step("probeConnect reports the proxy's answer to CONNECT", async () => {
     const proxy = validateProxy({ type: "http", url: http.url, ...wrong }, "x");
-    assert.equal(await probeConnect(proxy, "origin.test:1"), 407);
+    assert.equal((await probeConnect(proxy, "origin.test:1"))?.status, 407);
     const right = validateProxy({ type: "http", url: http.url, ...auth }, "x");
-    assert.equal(await probeConnect(right, `origin.test:${deadPort()}`), 502);
+    assert.equal((await probeConnect(right, `origin.test:${deadPort()}`))?.status, 502);
     assert.equal(http.log.at(-1)?.proxyAuthorization, "Basic " + btoa("alice:pa55:w0rd/Ã©"));
   });
 });

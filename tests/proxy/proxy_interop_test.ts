@@ -186,8 +186,30 @@ Deno.test({
         await reply.finished;
         assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError, reply.errorString);
         assert.ok(!reply.errorString.includes("wrong-password"), reply.errorString);
+        // A refusal with 401 (tinyproxy's to a forwarded request) keeps that response.
+        if (target === "http") assert.equal(reply.status, 401);
       });
     }
+    await t.step(
+      "an authenticator's wrong password: 105 at once, the target never asked about",
+      async () => {
+        const asked: boolean[] = [];
+        await using manager = new NetworkAccessManager({
+          proxy: { type: "http", url: real.url },
+          authenticator: (_reply, challenge) => {
+            asked.push(challenge.proxy);
+            return challenge.proxy
+              ? { username: real.username, password: "wrong-password" }
+              : { username: "siteuser", password: "site-secret" };
+          },
+        });
+        const reply = manager.get(origin.url("127.0.0.1", "/a"));
+        await reply.finished;
+        assert.equal(reply.error, NetworkError.ProxyAuthenticationRequiredError, reply.errorString);
+        assert.equal(reply.status, 401);
+        assert.deepEqual(asked, [true]);
+      },
+    );
   },
 });
 
