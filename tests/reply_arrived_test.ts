@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { MemoryCache, NetworkAccessManager, NetworkError, type NetworkReply } from "../../mod.ts";
-import { serve } from "../_helpers/server.ts";
+import { MemoryCache, NetworkAccessManager, NetworkError, type NetworkReply } from "../mod.ts";
+import { serve } from "./_helpers/server.ts";
 
 /** Whether `reply` finishes within `ms`. */
 async function finishesWithin(reply: NetworkReply, ms: number): Promise<boolean> {
