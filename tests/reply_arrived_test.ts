@@ -17,6 +17,24 @@ async function finishesWithin(reply: NetworkReply, ms: number): Promise<boolean>
   return done;
 }
 
+/** A server whose bodies send 10 bytes, then end when `release` is called. */
+function stalling(headers?: HeadersInit) {
+  let release = () => {};
+  const server = serve(() =>
+    new Response(
+      new ReadableStream({
+        async start(controller) {
+          controller.enqueue(new Uint8Array(10));
+          await new Promise<void>((resolve) => (release = resolve));
+          controller.close();
+        },
+      }),
+      { headers },
+    )
+  );
+  return { server, release: () => release() };
+}
+
 Deno.test("a reply whose whole body of known length arrived finishes past readBufferSize", async (t) => {
   const ports: number[] = [];
   await using server = serve((request, info) => {
@@ -96,19 +114,8 @@ Deno.test("break once the whole body arrived finishes the reply without error", 
     assert.equal(reply.bytesReceived, 200_000);
   });
   await t.step("before the body is complete, it aborts", async () => {
-    let release!: () => void;
-    await using open = serve(() =>
-      new Response(
-        new ReadableStream({
-          async start(controller) {
-            controller.enqueue(new Uint8Array(10));
-            await new Promise<void>((resolve) => (release = resolve));
-            controller.close();
-          },
-        }),
-        { headers: { "content-length": "20" } },
-      )
-    );
+    const { server: open, release } = stalling({ "content-length": "20" });
+    await using _ = open;
     const reply = manager.get(`${open.url}/`);
     for await (const _ of reply) break;
     assert.equal(reply.error, NetworkError.OperationCanceledError);
@@ -117,18 +124,8 @@ Deno.test("break once the whole body arrived finishes the reply without error", 
 });
 
 Deno.test("a returned iterator of a reply is done", async () => {
-  let release!: () => void;
-  await using server = serve(() =>
-    new Response(
-      new ReadableStream({
-        async start(controller) {
-          controller.enqueue(new Uint8Array(10));
-          await new Promise<void>((resolve) => (release = resolve));
-          controller.close();
-        },
-      }),
-    )
-  );
+  const { server, release } = stalling();
+  await using _ = server;
   await using manager = new NetworkAccessManager();
   const reply = manager.get(`${server.url}/`);
   const iterator = reply[Symbol.asyncIterator]();
