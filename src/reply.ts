@@ -436,8 +436,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * standard's rules: `event`, `data` (several joined by `"\n"`), `id` (one holding NULL is
    * ignored), `retry`, comments, a leading BOM, CR, LF or CRLF line ends; a last event the
    * body does not end with a blank line is dropped. Back-pressured (read as fast as events are
-   * taken); breaking out of the loop aborts the reply (while its body arrives), and a line or an event longer than
-   * `maxEventLength` fails it with `ProtocolFailure`. To reconnect, see `manager.eventStream`.
+   * taken); breaking out of the loop aborts the reply while its body is still arriving, and a
+   * line or an event longer than `maxEventLength` fails it with `ProtocolFailure`. To
+   * reconnect, see `manager.eventStream`.
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
    * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
@@ -663,7 +664,6 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     else clearTimeout(this.#timer);
   }
 
-  /** Whether the body is read on: all of it is wanted, or all of it arrived (its end is next). */
   #wantsMore(): boolean {
     if (this.#consumer === "all" || allArrived(this)) return true;
     const limit = this.#settings?.readBufferSize ?? 0;
