@@ -273,6 +273,29 @@ export interface ReplyState {
 }
 
 /**
+ * Whether all of a body of known length arrived: nothing more can come, its stream's end is
+ * next (a reply reads on to it and finishes, whatever its buffer holds).
+ */
+export function allArrived(reply: ReplyState): boolean {
+  return reply.bytesTotal >= 0 && reply.bytesReceived >= reply.bytesTotal;
+}
+
+/** A `bytes()` call waiting for its reply to finish. */
+export interface WholeRead {
+  resolve(bytes: Uint8Array<ArrayBuffer>): void;
+  reject(error: unknown): void;
+}
+
+/** Settles a `bytes()` call with the body `take` returns, or with what it throws. */
+export function settleWhole(read: WholeRead, take: () => Uint8Array<ArrayBuffer>): void {
+  try {
+    read.resolve(take());
+  } catch (error) {
+    read.reject(error);
+  }
+}
+
+/**
  * The failure of a body read that threw: {@linkcode classifyError}'s, where a connection that
  * closed is told with how much of the body of the reply arrived. `fetch` fails a chunked body
  * whose framing is malformed (a chunk size that is not hexadecimal, a chunk without its CRLF, a

@@ -67,9 +67,9 @@ export function numberError(
 }
 
 /**
- * Checks that `value` is an integer at least `min` (or `undefined`, unless `required`); the
- * message names `field`: a `TypeError` when it is no number, a `RangeError` when it is one out of
- * range (see {@linkcode numberError}).
+ * Checks that `value` is an integer from `min` to 2^53 - 1 (`Number.MAX_SAFE_INTEGER`), or
+ * `undefined` unless `required`; the message names `field`: a `TypeError` when it is no number, a
+ * `RangeError` when it is one out of range (see {@linkcode numberError}).
  */
 export function checkInteger(
   what: string,
@@ -80,7 +80,9 @@ export function checkInteger(
 ): void {
   if (value === undefined && !required) return;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    const kind = min === 0
+    const kind = Number.isInteger(value) && (value as number) > min
+      ? `at most ${Number.MAX_SAFE_INTEGER}` // an integer past the safe ones
+      : min === 0
       ? "a non-negative integer"
       : min === 1
       ? "a positive integer"
@@ -212,8 +214,9 @@ export function checkTimer(
   zero?: string,
   required = false,
 ): void {
+  // An integer too long for a timer is told so, however long (past 2^53 - 1 too).
+  if (Number.isInteger(value)) checkTimerRange(what, field, value, zero);
   checkInteger(what, field, value, 0, required);
-  checkTimerRange(what, field, value, zero);
 }
 
 /** The longest cookie partition key, in UTF-8 bytes (it is one element of KV keys). */

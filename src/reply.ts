@@ -15,6 +15,7 @@ import { listensTo, TypedEventTarget } from "./_typed_event_target.ts";
 import type { StandardSchemaV1, StandardSchemaV1InferOutput } from "./standard_schema.ts";
 import { checkSchema, readJson } from "./_schema_validation.ts";
 import {
+  allArrived,
   alreadyRead,
   BodyBuffer,
   bodyError,
@@ -26,8 +27,10 @@ import {
   GUARD_THRESHOLD,
   inMemory,
   readsAtOnce,
+  settleWhole,
   switched,
   transferTimedOut,
+  type WholeRead,
   wrongLength,
 } from "./_reply_body.ts";
 import { decodeText } from "./reply/_decode.ts";
@@ -109,7 +112,8 @@ export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) =
  *
  * Until something reads the body, up to `readBufferSize` bytes are buffered (0 = all of it, so
  * `finished` resolves without a reader); once a reader iterates, the network is read only as
- * fast as the reader pulls. Breaking out of the iteration aborts the reply.
+ * fast as the reader pulls. A body of known length finishes once all of it has arrived, read or
+ * not. Breaking out of the iteration aborts the reply while its body is still arriving.
  *
  * Events: `metadatachanged` (status and headers known), `readyread` (data buffered),
  * `downloadprogress` and `uploadprogress` ({@linkcode NetworkProgressEvent}), `redirected`,
@@ -186,9 +190,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #wake: (() => void) | undefined;
   #guard: DecompressionGuard | undefined;
   /** The `bytes()` call waiting for the reply to finish. */
-  #whole:
-    | { resolve(bytes: Uint8Array<ArrayBuffer>): void; reject(error: unknown): void }
-    | undefined;
+  #whole: WholeRead | undefined;
   /** What the running list the reply is in keeps on it. */
   #link: unknown;
 
@@ -434,8 +436,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * standard's rules: `event`, `data` (several joined by `"\n"`), `id` (one holding NULL is
    * ignored), `retry`, comments, a leading BOM, CR, LF or CRLF line ends; a last event the
    * body does not end with a blank line is dropped. Back-pressured (read as fast as events are
-   * taken); breaking out of the loop aborts the reply, and a line or an event longer than
-   * `maxEventLength` fails it with `ProtocolFailure`. To reconnect, see `manager.eventStream`.
+   * taken); breaking out of the loop aborts the reply while its body is still arriving, and a
+   * line or an event longer than `maxEventLength` fails it with `ProtocolFailure`. To
+   * reconnect, see `manager.eventStream`.
    *
    * @typeParam Type The event types the stream sends, for typing `event.type`.
    * @param options `maxEventLength` (see {@linkcode ServerSentEventsOptions}).
@@ -466,15 +469,18 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   /**
    * Iterates over the body in chunks as they arrive; the network is read only as fast as the
-   * loop pulls. Breaking out of the loop aborts the reply.
+   * loop pulls. Breaking out of the loop aborts the reply while its body is still arriving; once
+   * all of it has arrived, the reply finishes as it is. A returned iterator is done.
    *
    * @returns An iterator of body chunks.
    * @throws {TypeError} When the body was already read.
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     this.#claim("iterator");
+    let returned = false;
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {
+        if (returned) return { value: undefined, done: true };
         for (;;) {
           const chunk = this.#buffer?.shift();
           if (chunk !== undefined) {
@@ -493,7 +499,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         }
       },
       return: (): Promise<IteratorResult<Uint8Array>> => {
-        this.abort();
+        returned = true;
+        if (!allArrived(this)) this.abort(); // a body that all arrived finishes as it is
         return Promise.resolve({ value: undefined, done: true });
       },
     };
@@ -658,7 +665,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #wantsMore(): boolean {
-    if (this.#consumer === "all") return true;
+    if (this.#consumer === "all" || allArrived(this)) return true;
     const limit = this.#settings?.readBufferSize ?? 0;
     if (limit > 0) return (this.#buffer?.size ?? 0) < limit;
     if (this.#consumer === "iterator") return this.#buffer?.empty ?? true;
@@ -783,14 +790,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#emit("finished");
     this.#resolveFinished?.();
     const whole = this.#whole;
-    if (whole !== undefined) {
-      this.#whole = undefined;
-      try {
-        whole.resolve(this.#takeWhole());
-      } catch (error) {
-        whole.reject(error);
-      }
-    }
+    this.#whole = undefined;
+    if (whole !== undefined) settleWhole(whole, () => this.#takeWhole());
     this.#settings?.onFinished(this);
   }
 }

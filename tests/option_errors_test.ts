@@ -615,3 +615,60 @@ Deno.test("messages show a value as every other message does: strings quoted, ob
     }
   });
 });
+
+Deno.test("an integer past 2^53 - 1 is refused with the limit it passed", async () => {
+  const SAFE = `must be at most ${Number.MAX_SAFE_INTEGER}, got ${2 ** 53}`;
+  const TIMER = `must be at most 2147483647 ms (about 24.8 days, the longest timer), got ${
+    2 ** 53
+  }`;
+  await using manager = new netaccess.NetworkAccessManager();
+  const mock = new MockTransport();
+  const cases: [string, () => unknown, string][] = [
+    ...["readBufferSize", "decompressionGuard", "maxBodySize", "maxRedirects"].flatMap((
+      field,
+    ): [string, () => unknown, string][] => [
+      [`manager ${field}`, () => new netaccess.NetworkAccessManager({ [field]: 2 ** 53 }), SAFE],
+      [
+        `setter ${field}`,
+        () => ((manager as never as Record<string, number>)[field] = 2 ** 53),
+        SAFE,
+      ],
+      [
+        `request ${field}`,
+        () => new netaccess.NetworkRequest("https://example.com/", { [field]: 2 ** 53 }),
+        SAFE,
+      ],
+    ]),
+    ["retry.limit", () => new netaccess.NetworkAccessManager({ retry: { limit: 2 ** 53 } }), SAFE],
+    [
+      "manager transferTimeout",
+      () => new netaccess.NetworkAccessManager({ transferTimeout: 2 ** 53 }),
+      TIMER,
+    ],
+    [
+      "request timeout",
+      () => new netaccess.NetworkRequest("https://example.com/", { timeout: 2 ** 53 }),
+      TIMER,
+    ],
+    ["retry.delay", () => new netaccess.NetworkAccessManager({ retry: { delay: 2 ** 53 } }), TIMER],
+    ["MemoryCache maxSize", () => new netaccess.MemoryCache({ maxSize: 2 ** 53 }), SAFE],
+    [
+      "MemoryCookieJar maxCookies",
+      () => new netaccess.MemoryCookieJar({ maxCookies: 2 ** 53 }),
+      SAFE,
+    ],
+    ["MockTransport times", () => mock.route("GET", "/a", "ok", { times: 2 ** 53 }), SAFE],
+  ];
+  for (const [name, give, expected] of cases) {
+    assert.throws(give, (error: Error) => {
+      assert.ok(error instanceof RangeError, `${name}: ${error}`);
+      assert.ok(error.message.includes(expected), `${name}: ${error.message}`);
+      return true;
+    });
+  }
+  // The largest safe integer itself is taken.
+  await using largest = new netaccess.NetworkAccessManager({
+    readBufferSize: Number.MAX_SAFE_INTEGER,
+  });
+  assert.equal(largest.readBufferSize, Number.MAX_SAFE_INTEGER);
+});

@@ -1,6 +1,6 @@
 /** Rules the cache stores share: URL keys, metadata validation, sizes, eviction order. */
 
-import { describe, numberError } from "../_validation.ts";
+import { checkInteger, describe, numberError } from "../_validation.ts";
 import { _COOKIE_FIELDS } from "./_policy.ts";
 import type {
   CacheEntry,
@@ -47,10 +47,8 @@ export function _cacheUrl(url: string | URL, what: string): string {
 /** Validates the `maxSize` option of a store. */
 export function _checkMaxSize(maxSize: unknown, what: string): number {
   if (maxSize === undefined) return _DEFAULT_MAX_SIZE;
-  if (typeof maxSize !== "number" || !Number.isSafeInteger(maxSize) || maxSize <= 0) {
-    throw numberError(`Cannot ${what}`, "maxSize", maxSize, "a positive integer");
-  }
-  return maxSize;
+  checkInteger(`Cannot ${what}`, "maxSize", maxSize, 1);
+  return maxSize as number;
 }
 
 /** Validates the `mode` option of a store. */

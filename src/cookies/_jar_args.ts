@@ -7,7 +7,7 @@ import type { Clock } from "../clock.ts";
 import { checkClock } from "../_clock.ts";
 import type { CookieJarOptions } from "./cookie_jar.ts";
 import type { _StoreLimits } from "./_cookie_store.ts";
-import { checkKeys, describe, numberError } from "../_validation.ts";
+import { checkInteger, checkKeys, describe } from "../_validation.ts";
 
 const DEFAULT_MAX_PER_DOMAIN = 180;
 const DEFAULT_MAX_COOKIES = 3000;
@@ -33,10 +33,8 @@ export function _resolveLimits(
   const clock = checkClock(`Cannot ${what}`, options?.clock);
   const positive = (field: string, value: unknown, fallback: number): number => {
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-      throw numberError(`Cannot ${what}`, field, value, "a positive integer");
-    }
-    return value;
+    checkInteger(`Cannot ${what}`, field, value, 1);
+    return value as number;
   };
   return {
     clock: clock as Clock,

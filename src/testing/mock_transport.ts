@@ -7,6 +7,7 @@
 import {
   checkChoice,
   checkFunction,
+  checkInteger,
   checkKeys,
   checkObject,
   describe,
@@ -485,9 +486,7 @@ export class MockTransport {
       throw numberError(what, "failure", route.failure, "a NetworkError code");
     }
     const times = route.times;
-    if (times !== undefined && times !== Infinity && !(Number.isSafeInteger(times) && times > 0)) {
-      throw numberError(what, "times", times, "a positive integer");
-    }
+    if (times !== Infinity) checkInteger(what, "times", times, 1);
     const name = `${method.toUpperCase()} ${describePattern(pattern, compiled)}`;
     this.#routes.push({
       method: method.toUpperCase(),
