@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { gzipSync, zstdCompressSync } from "node:zlib";
 import { NetworkAccessManager, NetworkError } from "../../mod.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
@@ -6,14 +7,8 @@ import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_he
 guardUnhandledRejections();
 
 /** Byte arrays one after another. */
-function joined(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
+function joined(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
 }
 
 /** A body that arrives in chunks of `size` bytes. */
