@@ -606,7 +606,9 @@ export class NetworkAccessManager
   }
 
   /**
-   * Sends a request with any method.
+   * Sends a request with any method. GET, HEAD, POST, PUT and DELETE, in any case, are sent
+   * upper-cased and keep their own `operation` (`"get"`...); any other verb is sent as given,
+   * as operation `"custom"` (Qt reports `CustomOperation` for every custom request).
    *
    * @param request A URL or a {@linkcode NetworkRequest}.
    * @param verb The method, an HTTP token such as `"PATCH"` or `"PROPFIND"`.

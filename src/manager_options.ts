@@ -102,7 +102,8 @@ export interface NetworkAccessManagerOptions {
    * guard off. While it is on, requests ask for `Accept-Encoding: identity` (unless they set
    * their own) and the library decodes what servers compress anyway (stacked codings too, by
    * the highest ratio of theirs), counting the compressed bytes of every body; off, `fetch`
-   * negotiates gzip and br and decodes them.
+   * negotiates gzip and br and decodes them. A body in a coding that is not decoded (on: any
+   * but gzip, deflate, br and zstd) is handed over still coded, as its `Content-Encoding` says.
    * @default {10485760}
    */
   decompressionGuard?: number;

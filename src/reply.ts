@@ -321,7 +321,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get bytesReceived(): number {
     return this.#bytesReceived;
   }
-  /** The expected body size (`Content-Length`, a `data:` URL's length), or -1 when unknown. */
+  /**
+   * The expected body size (`Content-Length`, a `data:` URL's length), or -1 while unknown; once
+   * a body of unknown size has ended whole, the bytes it had.
+   */
   get bytesTotal(): number {
     return this.#bytesTotal;
   }
@@ -738,7 +741,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
 
   #succeed(): void {
     const total = this.#bytesTotal;
-    if (total >= 0 && this.#bytesReceived !== total) {
+    if (total < 0) this.#bytesTotal = this.#bytesReceived; // the body ended whole: its size
+    else if (this.#bytesReceived !== total) {
       this.#bodyDone = false; // not of its Content-Length, the body is not whole: readers throw
       return this.#finish(...wrongLength(this));
     }
@@ -782,10 +786,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }
     if (listensTo(this, "downloadprogress")) {
-      (this.#download ??= new DownloadProgress(this)).finish(
-        this.#bytesReceived,
-        this.#bytesTotal < 0 && this.#bodyDone ? this.#bytesReceived : this.#bytesTotal,
-      );
+      (this.#download ??= new DownloadProgress(this)).finish(this.#bytesReceived, this.#bytesTotal);
     }
     this.#emit("finished");
     this.#resolveFinished?.();

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** node:zlib, loaded when a gzip body is first decoded. */
+/** node:zlib, loaded when a gzip or zstd body is first decoded. */
 let zlib: Promise<typeof import("node:zlib")> | undefined;
 
 /** What a body that goes on after its compressed data fails with. */
@@ -22,11 +22,68 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  */
 export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>> {
   const { createGunzip } = await (zlib ??= import("node:zlib"));
-  const inflater = createGunzip();
-  let output!: TransformStreamDefaultController<Uint8Array>;
   /** How many bytes of the body's opening were seen, and whether they were gzip's magic. */
   let opened = 0;
   let magic = true;
+  return inflating(createGunzip(), {
+    pieces(chunk) {
+      for (let at = 0; opened < 2 && at < chunk.byteLength; at++) {
+        magic &&= chunk[at] === GZIP_MAGIC[opened++];
+      }
+      return [chunk];
+    },
+    // A header past the first member's end: what follows that end is not another member.
+    failure: (error) =>
+      magic && opened === 2 && error.message === "incorrect header check"
+        ? new Error(TRAILING, { cause: error })
+        : error,
+  });
+}
+
+/**
+ * A zstd decoder (RFC 8878). node:zlib's decodes no further than the end of a frame in one write
+ * and ends a body cut short as if it were whole, so the frames are followed here from their
+ * headers: each goes to it in writes of its own (every frame of a body is decoded, as zstd's own
+ * tool does), and a body that ends inside a frame, or goes on with bytes that open none, fails.
+ */
+export async function _unzstd(): Promise<TransformStream<Uint8Array, Uint8Array>> {
+  const { createZstdDecompress } = await (zlib ??= import("node:zlib"));
+  const frames = new ZstdFrames();
+  return inflating(createZstdDecompress(), {
+    pieces(chunk) {
+      const ends = frames.ends(chunk);
+      if (ends.length === 0 || (ends.length === 1 && ends[0] === chunk.byteLength)) return [chunk];
+      const pieces: Uint8Array[] = [];
+      let from = 0;
+      for (const end of [...ends, chunk.byteLength]) {
+        if (end > from) pieces.push(chunk.subarray(from, end));
+        from = end;
+      }
+      return pieces;
+    },
+    end() {
+      const unfinished = frames.unfinished;
+      if (unfinished !== undefined) throw new Error(unfinished);
+    },
+  });
+}
+
+/** How a node:zlib decoder is fed and how its failures read. */
+interface Inflating {
+  /** The writes a chunk of the body makes, in order. */
+  pieces(chunk: Uint8Array): Uint8Array[];
+  /** Checks, once the body has ended, that it ended whole. */
+  end?(): void;
+  /** The error a failure of the decoder's reads as. */
+  failure?(error: Error): Error;
+}
+
+/** A node:zlib decoder as a `TransformStream` of plain `Uint8Array`s. */
+function inflating(
+  inflater: import("node:zlib").Gunzip,
+  how: Inflating,
+): TransformStream<Uint8Array, Uint8Array> {
+  let output!: TransformStreamDefaultController<Uint8Array>;
   inflater.on("data", (chunk: Uint8Array) => {
     try {
       // A Uint8Array of its own, not node's Buffer: a view of the same bytes.
@@ -37,14 +94,7 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
   });
   const ended = new Promise<void>((resolve, reject) => {
     inflater.once("end", resolve);
-    inflater.once("error", (error: Error) => {
-      // A header past the first member's end: what follows that end is not another member.
-      reject(
-        magic && opened === 2 && error.message === "incorrect header check"
-          ? new Error(TRAILING, { cause: error })
-          : error,
-      );
-    });
+    inflater.once("error", (error: Error) => reject(how.failure ? how.failure(error) : error));
   });
   const failed = ended.then(() => {});
   failed.catch(() => {});
@@ -53,13 +103,19 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
       output = controller;
     },
     transform(chunk) {
-      for (let at = 0; opened < 2 && at < chunk.byteLength; at++) {
-        magic &&= chunk[at] === GZIP_MAGIC[opened++];
+      let written!: Promise<void>;
+      for (const piece of how.pieces(chunk)) {
+        written = new Promise<void>((resolve) => inflater.write(piece, () => resolve()));
       }
-      const written = new Promise<void>((resolve) => inflater.write(chunk, () => resolve()));
       return Promise.race([written, failed]);
     },
     flush() {
+      try {
+        how.end?.();
+      } catch (error) {
+        inflater.destroy();
+        throw error;
+      }
       inflater.end();
       return ended;
     },
@@ -67,6 +123,102 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
       inflater.destroy();
     },
   });
+}
+
+/** A zstd frame's magic number (RFC 8878 section 3.1.1), read little-endian. */
+const ZSTD_MAGIC = 0xfd2fb528;
+/** A skippable frame's magic numbers, but for their low four bits (RFC 8878 section 3.1.2). */
+const SKIPPABLE_MAGIC = 0x184d2a50;
+/** The sizes of a frame header's Dictionary_ID and Frame_Content_Size fields, by their flags. */
+const DICTIONARY_ID_SIZES = [0, 1, 2, 4];
+const CONTENT_SIZE_SIZES = [0, 2, 4, 8];
+/** The fields read: a magic number, a skippable frame's size, a frame header's descriptor, a
+ * block header; and their sizes. */
+const MAGIC = 0, SKIPPABLE_SIZE = 1, DESCRIPTOR = 2, BLOCK = 3;
+const FIELD_SIZES = [4, 4, 1, 3];
+
+/**
+ * Where the frames of a zstd body end, read from their frame and block headers (RFC 8878
+ * section 3.1) without decoding: the bytes of a block are passed over by its size.
+ */
+class ZstdFrames {
+  /** The field being read, its value so far and how many of its bytes were read. */
+  #field = MAGIC;
+  #value = 0;
+  #read = 0;
+  /** Bytes to pass over before the next field; whether the frame ends after them. */
+  #skip = 0;
+  #last = false;
+  /** The checksum's size at the end of the frame being read. */
+  #checksum = 0;
+  #frames = 0;
+
+  /**
+   * Why the bytes so far, taken as a whole body, are not whole frames (one at least); bytes
+   * too few for a magic number after a frame are bytes after its end.
+   */
+  get unfinished(): string | undefined {
+    if (this.#frames === 0 || this.#field !== MAGIC || this.#skip > 0) {
+      return "unexpected end of file";
+    }
+    return this.#read > 0 ? TRAILING : undefined;
+  }
+
+  /** The offsets in `chunk` at which a frame ends; throws at bytes that open no frame. */
+  ends(chunk: Uint8Array): number[] {
+    const ends: number[] = [];
+    let at = 0;
+    while (at < chunk.byteLength) {
+      if (this.#skip > 0) {
+        const passed = Math.min(this.#skip, chunk.byteLength - at);
+        this.#skip -= passed;
+        at += passed;
+      } else {
+        this.#value += chunk[at++]! * 2 ** (8 * this.#read);
+        if (++this.#read < FIELD_SIZES[this.#field]!) continue;
+        this.#next();
+      }
+      if (this.#skip === 0 && this.#last) {
+        this.#last = false;
+        this.#frames++;
+        ends.push(at);
+      }
+    }
+    return ends;
+  }
+
+  /** Takes a field that was read whole. */
+  #next(): void {
+    const value = this.#value;
+    this.#value = 0;
+    this.#read = 0;
+    if (this.#field === MAGIC) {
+      if (value === ZSTD_MAGIC) this.#field = DESCRIPTOR;
+      else if (value - (value & 0x0f) === SKIPPABLE_MAGIC) this.#field = SKIPPABLE_SIZE;
+      else throw new Error(this.#frames > 0 ? TRAILING : "no zstd frame opens the data");
+    } else if (this.#field === SKIPPABLE_SIZE) {
+      this.#skip = value;
+      this.#last = true;
+      this.#field = MAGIC;
+    } else if (this.#field === DESCRIPTOR) {
+      const single = (value & 0x20) !== 0;
+      const sizeFlag = value >> 6;
+      this.#checksum = value & 0x04 ? 4 : 0;
+      this.#skip = (single ? 0 : 1) + DICTIONARY_ID_SIZES[value & 3]! +
+        (sizeFlag === 0 && single ? 1 : CONTENT_SIZE_SIZES[sizeFlag]!);
+      this.#field = BLOCK;
+    } else {
+      const type = (value >> 1) & 3;
+      if (type === 3) throw new Error("a zstd block is of the reserved type");
+      // A raw or compressed block's bytes follow it; a run-length block's one byte.
+      this.#skip = type === 1 ? 1 : value >>> 3;
+      if (value & 1) {
+        this.#skip += this.#checksum;
+        this.#last = true;
+        this.#field = MAGIC;
+      }
+    }
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ import { decodesContent, transferTimeoutOf } from "../reply.ts";
 import { listensTo } from "../_typed_event_target.ts";
 import { describe } from "../_validation.ts";
 import { _dataUrlProblem } from "./_data_url.ts";
-import { _decodeFailure, _gunzip } from "./_decoders.ts";
+import { _decodeFailure, _gunzip, _unzstd } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
 import { notPermitted } from "./_net_permission.ts";
 import { unreadProxyVariables } from "../proxy/system_proxy.ts";
@@ -274,12 +274,13 @@ function headerRecord(headers: Headers): Record<string, string> | undefined {
 /** The most compressed bytes handed to the decoder at once. */
 const DECODE_SLICE = 2048;
 
-/** The content codings the library decodes, by their `DecompressionStream` format. */
+/** The content codings the library decodes, by their `DecompressionStream` format (or zstd). */
 const DECODERS: ReadonlyMap<string, string> = new Map([
   ["gzip", "gzip"],
   ["x-gzip", "gzip"],
   ["deflate", "deflate"],
   ["br", "brotli"],
+  ["zstd", "zstd"],
 ]);
 
 /**
@@ -421,11 +422,15 @@ function decode(response: Response, url: URL): Response {
   return setResponseInfo(withBody(response, body), { compressedBytes: () => compressed });
 }
 
-/** The decoder of a `DecompressionStream` format: gzip's reads every member. */
+/**
+ * The decoder of a `DecompressionStream` format: gzip's reads every member; zstd, which
+ * `DecompressionStream` does not know, is node:zlib's.
+ */
 function decoder(
   format: string,
 ): Promise<TransformStream<Uint8Array, Uint8Array>> | TransformStream<Uint8Array, Uint8Array> {
   if (format === "gzip") return _gunzip();
+  if (format === "zstd") return _unzstd();
   return new DecompressionStream(format as CompressionFormat) as TransformStream<
     Uint8Array,
     Uint8Array

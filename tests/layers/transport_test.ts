@@ -294,6 +294,7 @@ Deno.test("transport ignores a Content-Length sent beside Transfer-Encoding: chu
         assert.equal(reply.headers.get("content-length"), null);
         assert.equal(reply.headers.get("transfer-encoding"), "chunked");
         assert.deepEqual(progress.at(-1), [28, 28]);
+        assert.equal(reply.bytesTotal, 28); // known once the body ended, as the last event says
         assert.ok(progress.every(([, total]) => total === -1 || total === 28), String(progress));
       },
     );
