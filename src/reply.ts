@@ -133,7 +133,7 @@ export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) =
  * ```
  */
 export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>
-  implements AsyncIterable<Uint8Array> {
+  implements AsyncIterable<Uint8Array<ArrayBuffer>> {
   /** The request: the caller's own (not a copy) or one made here; sent as it was at the call. */
   readonly request: NetworkRequest;
   /** The operation. */
@@ -471,10 +471,10 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @returns An iterator of body chunks.
    * @throws {TypeError} When the body was already read.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array<ArrayBuffer>> {
     this.#claim("iterator");
     return {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
+      next: async (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
         for (;;) {
           const chunk = this.#buffer?.shift();
           if (chunk !== undefined) {
@@ -492,7 +492,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
           );
         }
       },
-      return: (): Promise<IteratorResult<Uint8Array>> => {
+      return: (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
         this.abort();
         return Promise.resolve({ value: undefined, done: true });
       },
