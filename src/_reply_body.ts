@@ -19,7 +19,7 @@ const EMPTY = new Uint8Array(0);
 
 /** The chunks received and not yet read, in order, with their total size. */
 export class BodyBuffer {
-  #chunks: Uint8Array[] = [];
+  #chunks: Uint8Array<ArrayBuffer>[] = [];
   #head = 0;
   #size = 0;
 
@@ -33,14 +33,19 @@ export class BodyBuffer {
     return this.#head >= this.#chunks.length;
   }
 
-  /** Adds a chunk at the end. */
+  /**
+   * Adds a chunk at the end: a copy when it is a view on a `SharedArrayBuffer` (as a layer's
+   * stream may give), so that every chunk read is one over an `ArrayBuffer`.
+   */
   push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
+    this.#chunks.push(
+      chunk.buffer instanceof ArrayBuffer ? chunk as Uint8Array<ArrayBuffer> : chunk.slice(),
+    );
     this.#size += chunk.byteLength;
   }
 
   /** Takes the first chunk, or `undefined` when none is held. */
-  shift(): Uint8Array | undefined {
+  shift(): Uint8Array<ArrayBuffer> | undefined {
     if (this.#head >= this.#chunks.length) return undefined;
     const chunk = this.#chunks[this.#head]!;
     this.#chunks[this.#head++] = EMPTY;
@@ -56,9 +61,9 @@ export class BodyBuffer {
   takeAll(): Uint8Array<ArrayBuffer> {
     const only = this.#chunks.length - this.#head === 1 ? this.#chunks[this.#head]! : undefined;
     let out: Uint8Array<ArrayBuffer>;
-    if (only !== undefined && only.buffer instanceof ArrayBuffer) {
+    if (only !== undefined) {
       // One chunk (a small body read in one operation): it is the body, no copy.
-      out = only as Uint8Array<ArrayBuffer>;
+      out = only;
     } else {
       out = new Uint8Array(this.#size);
       let offset = 0;

@@ -45,7 +45,7 @@ export type NetworkBody =
   | ReadableStream<Uint8Array>
   | AsyncIterable<Uint8Array>
   | Record<string, unknown>
-  | unknown[];
+  | readonly unknown[];
 
 const encoder = new TextEncoder();
 

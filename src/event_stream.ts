@@ -34,25 +34,25 @@ export interface EventStreamOptions extends ServerSentEventsOptions {
    * reconnect.
    * @default {undefined}
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * The last event ID to send (as `Last-Event-ID`) with the first request, to resume a
    * stream; `""` for none. A `Last-Event-ID` header on the request given to `eventStream` does
    * the same (read as UTF-8); giving both with different IDs throws a `TypeError`.
    * @default {""}
    */
-  lastEventId?: string;
+  lastEventId?: string | undefined;
   /**
    * Milliseconds to wait before reconnecting, until the server sets another with a `retry`
    * field.
    * @default {3000}
    */
-  reconnectionTime?: number;
+  reconnectionTime?: number | undefined;
   /**
    * Reconnections in a row without an event before the stream gives up and throws the last
    * error; an event received resets the count. `Infinity` reconnects for ever, as
    * `EventSource` does.
    * @default {Infinity}
    */
-  maxReconnects?: number;
+  maxReconnects?: number | undefined;
 }

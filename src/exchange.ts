@@ -102,13 +102,13 @@ export interface ExchangeMonitor {
  */
 export interface ExchangeChanges {
   /** The new target. */
-  url?: URL;
+  url?: URL | undefined;
   /** The new method. */
-  method?: string;
-  /** The new headers. */
-  headers?: Headers;
+  method?: string | undefined;
+  /** The new headers (copied): a `Headers`, a record or a list of pairs. */
+  headers?: HeadersInit | undefined;
   /** The new body, or `null` for none. */
-  body?: RequestBody | null;
+  body?: RequestBody | null | undefined;
 }
 
 /**
@@ -287,15 +287,15 @@ export class Exchange {
   constructor(init: {
     url: URL;
     method: string;
-    headers?: Headers;
+    headers?: Headers | undefined;
     body: RequestBody | null;
     request: NetworkRequest;
     reply: NetworkReply;
     signal: AbortSignal | ((reply: NetworkReply) => AbortSignal);
     monitor: ExchangeMonitor;
-    client?: Deno.HttpClient;
-    hop?: number;
-    state?: Map<string, unknown>;
+    client?: Deno.HttpClient | undefined;
+    hop?: number | undefined;
+    state?: Map<string, unknown> | undefined;
   }) {
     this.url = init.url;
     this.method = init.method;
@@ -544,7 +544,7 @@ export interface ResponseInfo {
    */
   revalidated?: boolean;
   /** The URLs redirected to, in order. */
-  redirects?: URL[];
+  redirects?: readonly URL[];
   /**
    * The values of the response's `Location` fields, in order, when it had more than one (its
    * `Headers` join them into one value, which may not be told from one URL with ", " in it): the

@@ -82,7 +82,7 @@ export interface CreateManagerOptions {
    *
    * @default {undefined}
    */
-  partition?: string;
+  partition?: string | undefined;
 }
 
 /**
@@ -106,18 +106,18 @@ export interface KvFactoryCacheOptions {
    * The key prefix of the cache.
    * @default {["netaccess", "cache"]}
    */
-  prefix?: Deno.KvKey;
+  prefix?: Deno.KvKey | undefined;
   /**
    * The size in bytes the cache stays under.
    * @default {52428800}
    */
-  maxSize?: number;
+  maxSize?: number | undefined;
   /**
    * Whether the cache serves several users (`"shared"`: the managers of a server acting for
    * many) or one (`"private"`); see {@linkcode CacheMode}.
    * @default {"shared"}
    */
-  mode?: CacheMode;
+  mode?: CacheMode | undefined;
 }
 
 /**
@@ -142,7 +142,7 @@ export interface KvFactoryStoreOptions {
    * The key prefix of the store.
    * @default {the store's own (["netaccess", "cookies"], ["netaccess", "hsts"])}
    */
-  prefix?: Deno.KvKey;
+  prefix?: Deno.KvKey | undefined;
 }
 
 /**
@@ -170,7 +170,7 @@ export interface KvFactoryCookieJarOptions extends KvFactoryStoreOptions {
    *
    * @default {false}
    */
-  shared?: boolean;
+  shared?: boolean | undefined;
 }
 
 /**
@@ -205,17 +205,17 @@ export interface KvNetworkAccessManagerFactoryOptions {
    * Deploy).
    * @default {undefined}
    */
-  path?: string;
+  path?: string | undefined;
   /**
    * A database the application opened: the stores use it and the factory never closes it.
    * @default {undefined}
    */
-  kv?: Deno.Kv;
+  kv?: Deno.Kv | undefined;
   /**
    * The HTTP cache ({@linkcode KvCache}): `true`, its options, or `false` for none.
    * @default {true}
    */
-  cache?: boolean | KvFactoryCacheOptions;
+  cache?: boolean | KvFactoryCacheOptions | undefined;
   /**
    * The cookie jar ({@linkcode KvCookieJar}): `true`, its options, or `false` for none (the
    * managers then handle no cookies). Managers share it only when asked: one created with a
@@ -223,23 +223,25 @@ export interface KvNetworkAccessManagerFactoryOptions {
    * memory, or the shared jar with `{ shared: true }`.
    * @default {true}
    */
-  cookieJar?: boolean | KvFactoryCookieJarOptions;
+  cookieJar?: boolean | KvFactoryCookieJarOptions | undefined;
   /**
    * The HSTS store ({@linkcode KvHstsStore}): `true`, its options, or `false` for HSTS off.
    * @default {false}
    */
-  hsts?: boolean | KvFactoryStoreOptions;
+  hsts?: boolean | KvFactoryStoreOptions | undefined;
   /**
    * The clock of the stores and of every manager.
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * The options of every manager made (policies, limits, retry, proxy, layers...); the
    * stores come from the factory.
    * @default {{}}
    */
-  manager?: Omit<NetworkAccessManagerOptions, "cache" | "cookieJar" | "hstsStore" | "clock">;
+  manager?:
+    | Omit<NetworkAccessManagerOptions, "cache" | "cookieJar" | "hstsStore" | "clock">
+    | undefined;
 }
 
 const WHAT = "Cannot create manager factory";

@@ -324,6 +324,30 @@ export class HostQueue {
     }
   }
 
+  /**
+   * Closes the queue at the end of a `using` block: every waiting request, and every later
+   * {@linkcode HostQueue.acquire}, is rejected with an `AbortError` `DOMException`; slots
+   * already handed out stay valid until released. Safe after {@linkcode HostQueue.close}.
+   *
+   * @example A queue that lives for one block
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HostQueue } from "@netaccess/core";
+   *
+   * let waiting: Promise<() => void>;
+   * {
+   *   using queue = new HostQueue(() => 1);
+   *   const signal = new AbortController().signal;
+   *   await queue.acquire("https://example.com", "normal", signal);
+   *   waiting = queue.acquire("https://example.com", "normal", signal);
+   * }
+   * await assert.rejects(waiting, { name: "AbortError" });
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close(new DOMException("The host queue was closed", "AbortError"));
+  }
+
   #host(key: string): HostState {
     let host = this.#hosts.get(key);
     if (!host) {

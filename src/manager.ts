@@ -416,7 +416,7 @@ export class NetworkAccessManager
    * assert.deepEqual(seen, ["HEAD /", "GET /items"]);
    * ```
    */
-  connectToHost(url: string | URL, options: { timeout?: number } = {}): Promise<void> {
+  connectToHost(url: string | URL, options: { timeout?: number | undefined } = {}): Promise<void> {
     return warmConnection((request) => this.head(request), url, options);
   }
 

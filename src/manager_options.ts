@@ -65,24 +65,24 @@ export interface NetworkAccessManagerOptions {
    * The redirect policy of requests that set none.
    * @default {"no-less-safe"}
    */
-  redirectPolicy?: RedirectPolicy;
+  redirectPolicy?: RedirectPolicy | undefined;
   /**
    * The most redirects a request follows before failing with `TooManyRedirectsError`.
    * @default {50}
    */
-  maxRedirects?: number;
+  maxRedirects?: number | undefined;
   /**
    * Inactivity timeout in milliseconds, reset by every byte moved either way (0 = off).
    * @default {0}
    */
-  transferTimeout?: number;
+  transferTimeout?: number | undefined;
   /**
    * Total timeout in milliseconds (0 = off): the longest a reply may take from the call to
    * its end (queue, proxy, connection, redirects, authentication, retries and the body) before
    * it fails with `TimeoutError`. A request's own `timeout` wins.
    * @default {0}
    */
-  timeout?: number;
+  timeout?: number | undefined;
   /**
    * Requests in flight at once per scheme, host and port; the rest wait in priority order.
    * An https origin that speaks HTTP/2, reached directly or through an HTTP or SOCKS5 proxy
@@ -90,12 +90,12 @@ export interface NetworkAccessManagerOptions {
    * 100, over one connection.
    * @default {6}
    */
-  maxConnectionsPerHost?: number;
+  maxConnectionsPerHost?: number | undefined;
   /**
    * Bytes of body a reply buffers while nobody reads it (0 = unlimited).
    * @default {0}
    */
-  readBufferSize?: number;
+  readBufferSize?: number | undefined;
   /**
    * Decompressed size in bytes from which a reply whose compression ratio exceeds 40:1
    * (gzip, deflate) or 100:1 (br, zstd) fails as a likely decompression bomb; -1 turns the
@@ -106,7 +106,7 @@ export interface NetworkAccessManagerOptions {
    * but gzip, deflate, br and zstd) is handed over still coded, as its `Content-Encoding` says.
    * @default {10485760}
    */
-  decompressionGuard?: number;
+  decompressionGuard?: number | undefined;
   /**
    * The most body bytes a reply accepts (after decompression), 0 for no limit. A body that
    * grows past it fails the reply with `ProtocolFailure` and stops being read at once; a
@@ -114,17 +114,17 @@ export interface NetworkAccessManagerOptions {
    * without a body: a HEAD reply, a 204, a 304).
    * @default {0}
    */
-  maxBodySize?: number;
+  maxBodySize?: number | undefined;
   /**
    * User layers, outermost first, at the `"request"` position (see {@linkcode NetworkAccessManager.use}).
    * @default {[]}
    */
-  layers?: Layer[];
+  layers?: readonly Layer[] | undefined;
   /**
    * The HTTP cache; `null` for none.
    * @default {null}
    */
-  cache?: NetworkCache | null;
+  cache?: NetworkCache | null | undefined;
   /**
    * Where replies come from for requests that set no `cacheLoadControl` (Qt's
    * `CacheLoadControl`): `"prefer-network"` serves fresh stored responses and revalidates stale
@@ -132,49 +132,49 @@ export interface NetworkAccessManagerOptions {
    * `"always-cache"` never uses the network.
    * @default {"prefer-network"}
    */
-  cacheLoadControl?: CacheLoadControl;
+  cacheLoadControl?: CacheLoadControl | undefined;
   /**
    * The cookie jar; `null` turns cookie handling off. The default jar keeps time by `clock`.
    * @default {new MemoryCookieJar()}
    */
-  cookieJar?: CookieJar | null;
+  cookieJar?: CookieJar | null | undefined;
   /**
    * The HSTS store; HSTS (RFC 6797) is on when one is given.
    * @default {null}
    */
-  hstsStore?: HstsStore | null;
+  hstsStore?: HstsStore | null | undefined;
   /**
    * The proxy of every request; wins over `proxyFactory` (Qt's rule). When neither is set,
    * the system's proxy settings apply (`systemProxyFactory()`).
    * @default {undefined}
    */
-  proxy?: NetworkProxy;
+  proxy?: NetworkProxy | undefined;
   /**
    * Chooses the proxies of each request when no `proxy` is set. The manager keeps an HTTP
    * client for each of the 16 proxy configurations used most recently; an older one is closed
    * once no reply reads a body through it.
    * @default {undefined}
    */
-  proxyFactory?: ProxyFactory;
+  proxyFactory?: ProxyFactory | undefined;
   /**
    * Extra CA certificates (PEM) trusted for https targets and https proxies. Managers with
    * equal certificates (and client certificate and proxy) share one HTTP client, and its open
    * connections, until the last of them closes.
    * @default {[]}
    */
-  caCerts?: string[];
+  caCerts?: readonly string[] | undefined;
   /**
    * The TLS client certificate (PEM `cert` and `key`) presented to every https server that
    * asks for one (mutual TLS); `clientCertificates` wins for the origins it names.
    * @default {undefined}
    */
-  clientCertificate?: ClientCertificate;
+  clientCertificate?: ClientCertificate | undefined;
   /**
    * TLS client certificates per https origin (`"https://host:port"`, the port when not 443),
    * winning over `clientCertificate`.
    * @default {{}}
    */
-  clientCertificates?: Record<string, ClientCertificate>;
+  clientCertificates?: Record<string, ClientCertificate> | undefined;
   /**
    * Whether requests may use the network: `"not-accessible"` turns network access off (new
    * `http:`/`https:` requests fail with `UnknownNetworkError` unless the cache can answer
@@ -183,42 +183,42 @@ export interface NetworkAccessManagerOptions {
    * `"not-accessible"`.
    * @default {"accessible"}
    */
-  networkAccessible?: NetworkAccessibility | boolean;
+  networkAccessible?: NetworkAccessibility | boolean | undefined;
   /**
    * Asks for a missing `net` (or `read`, for `file:`) permission with
    * `Deno.permissions.request` (a prompt on a terminal) instead of failing the reply.
    * @default {false}
    */
-  requestPermissions?: boolean;
+  requestPermissions?: boolean | undefined;
   /**
    * Supplies credentials when a server (401) or an http proxy (407) asks and neither the
    * credential cache nor the URL has working ones; see {@linkcode Authenticator}.
    * @default {undefined}
    */
-  authenticator?: Authenticator;
+  authenticator?: Authenticator | undefined;
   /**
    * Decides each redirect under the `"user-verified"` redirect policy; without one, such
    * redirects are refused. See {@linkcode RedirectVerifier}.
    * @default {undefined}
    */
-  redirectVerifier?: RedirectVerifier;
+  redirectVerifier?: RedirectVerifier | undefined;
   /**
    * The clock of cache freshness, `Retry-After` dates and the default cookie jar's expiry. A
    * store made apart (a cookie jar, an HSTS store) keeps time by its own `clock`.
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * The bottom of the pipeline: sends an exchange and returns the response. Replace it to
    * answer requests without sockets (tests, mocks).
    * @default {transport}
    */
-  transport?: Handler;
+  transport?: Handler | undefined;
   /**
    * Retrying of failed requests (connection errors, 408, 413, 429, 500, 502, 503, 504) for
    * idempotent methods: `true` for the defaults of {@linkcode RetryOptions}, a number for a
    * limit, or options; requests may override it with their own `retry`.
    * @default {false}
    */
-  retry?: RetryOptions | number | boolean;
+  retry?: RetryOptions | number | boolean | undefined;
 }

@@ -237,7 +237,7 @@ export interface NetworkReplyErrorOptions {
   /** The underlying error, when there is one. */
   cause?: unknown;
   /** The reply the error belongs to. */
-  reply?: NetworkReply;
+  reply?: NetworkReply | undefined;
 }
 
 /**
@@ -305,9 +305,9 @@ export interface InvalidJsonErrorOptions {
   /** The `SyntaxError` of `JSON.parse`. */
   cause?: unknown;
   /** The reply whose body it is. */
-  reply?: NetworkReply;
+  reply?: NetworkReply | undefined;
   /** Where the body stops being JSON (an offset in UTF-16 code units), when known. */
-  position?: number;
+  position?: number | undefined;
 }
 
 /**

@@ -72,10 +72,12 @@ export interface PaginateOptions<Item> {
    * @default {the body parsed as JSON, which must be an array; with an HTTP error status, the
    * walk fails with an error quoting the start of the body}
    */
-  items?: (
-    reply: NetworkReply,
-    page: number,
-  ) => Iterable<Item> | AsyncIterable<Item> | Promise<Iterable<Item>>;
+  items?:
+    | ((
+      reply: NetworkReply,
+      page: number,
+    ) => Iterable<Item> | AsyncIterable<Item> | Promise<Iterable<Item>>)
+    | undefined;
   /**
    * Returns the request of the next page, or `undefined` (or `null`) to stop; `items` holds
    * the items of the page just read. A URL (a string may be relative to the page's URL) is
@@ -84,15 +86,15 @@ export interface PaginateOptions<Item> {
    * @default {the `Link` header's `rel="next"` target (RFC 8288) unless already walked; an
    * http or https one only}
    */
-  next?: (reply: NetworkReply, items: Item[]) => NextPage | Promise<NextPage>;
+  next?: ((reply: NetworkReply, items: Item[]) => NextPage | Promise<NextPage>) | undefined;
   /**
    * The most items to yield; the page that reaches it is the last one requested.
    * @default {Infinity}
    */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * The most pages to request.
    * @default {Infinity}
    */
-  maxPages?: number;
+  maxPages?: number | undefined;
 }

@@ -137,7 +137,7 @@ export let monitorUpload: (reply: NetworkReply, loaded: number, total: number) =
  * ```
  */
 export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, NetworkReply>
-  implements AsyncIterable<Uint8Array> {
+  implements AsyncIterable<Uint8Array<ArrayBuffer>> {
   /** The request: the caller's own (not a copy) or one made here; sent as it was at the call. */
   readonly request: NetworkRequest;
   /** The operation. */
@@ -478,11 +478,11 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    * @returns An iterator of body chunks.
    * @throws {TypeError} When the body was already read.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array<ArrayBuffer>> {
     this.#claim("iterator");
     let returned = false;
     return {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
+      next: async (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
         if (returned) return { value: undefined, done: true };
         for (;;) {
           const chunk = this.#buffer?.shift();
@@ -501,7 +501,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
           );
         }
       },
-      return: (): Promise<IteratorResult<Uint8Array>> => {
+      return: (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
         returned = true;
         if (!allArrived(this)) this.abort(); // a body that all arrived finishes as it is
         return Promise.resolve({ value: undefined, done: true });

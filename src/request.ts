@@ -134,33 +134,33 @@ export interface NetworkRequestInit {
    * given with a {@linkcode NetworkRequest} to an operation, each one replaces the request's
    * header of that name, and `undefined` or `null` removes it.
    */
-  headers?: HeadersInit | Record<string, string | null | undefined>;
+  headers?: HeadersInit | Record<string, string | null | undefined> | undefined;
   /**
    * The request's priority in its host's queue.
    * @default {"normal"}
    */
-  priority?: Priority;
+  priority?: Priority | undefined;
   /** Where the reply may come from; `undefined` means the manager's setting. */
-  cacheLoadControl?: CacheLoadControl;
+  cacheLoadControl?: CacheLoadControl | undefined;
   /**
    * Whether a response to this request may be stored in the cache.
    * @default {true}
    */
-  cacheSaveControl?: boolean;
+  cacheSaveControl?: boolean | undefined;
   /**
    * `"manual"` sends no cookies from the jar with this request.
    * @default {"automatic"}
    */
-  cookieLoadControl?: CookieControl;
+  cookieLoadControl?: CookieControl | undefined;
   /**
    * `"manual"` stores no cookie from this request's responses.
    * @default {"automatic"}
    */
-  cookieSaveControl?: CookieControl;
+  cookieSaveControl?: CookieControl | undefined;
   /** The redirect policy; `undefined` means the manager's. */
-  redirectPolicy?: RedirectPolicy;
+  redirectPolicy?: RedirectPolicy | undefined;
   /** The most redirects followed; `undefined` means the manager's (50 by default). */
-  maxRedirects?: number;
+  maxRedirects?: number | undefined;
   /**
    * The redirect statuses (of 301, 302 and 303) after which a POST is sent again as a POST,
    * with its body, as curl's `--post301`, `--post302` and `--post303`; after the others it
@@ -184,7 +184,7 @@ export interface NetworkRequestInit {
    * ```
    * @default {[]}
    */
-  postRedirects?: readonly number[];
+  postRedirects?: readonly number[] | undefined;
   /**
    * Whether every redirect hop is sent with the request's method, where a 301 or 302 after a
    * POST, or a 303, would make it a GET: its body is dropped all the same (unless
@@ -208,48 +208,48 @@ export interface NetworkRequestInit {
    * ```
    * @default {false}
    */
-  keepRedirectMethod?: boolean;
+  keepRedirectMethod?: boolean | undefined;
   /** Inactivity timeout in milliseconds (0 = off); `undefined` means the manager's. */
-  transferTimeout?: number;
+  transferTimeout?: number | undefined;
   /**
    * Total timeout in milliseconds (0 = off): the longest the whole reply may take, from the
    * call through the queue, redirects, retries and the body, before it fails with
    * `TimeoutError`; `undefined` means the manager's.
    */
-  timeout?: number;
+  timeout?: number | undefined;
   /**
    * Aborts the reply when it aborts: with `TimeoutError` when its reason is a `TimeoutError`
    * (`AbortSignal.timeout(ms)`), else with `OperationCanceledError`. Its reason is the `cause` of
    * the `NetworkReplyError` the body readers then throw.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Bytes of body buffered while nobody reads (0 = unlimited); `undefined` means the manager's.
    */
-  readBufferSize?: number;
+  readBufferSize?: number | undefined;
   /**
    * Decompressed size from which the decompression guard applies, in bytes (-1 = off);
    * `undefined` means the manager's (10 MiB).
    */
-  decompressionGuard?: number;
+  decompressionGuard?: number | undefined;
   /**
    * The most body bytes the reply accepts, after decompression (0 = no limit); `undefined`
    * means the manager's `maxBodySize`.
    */
-  maxBodySize?: number;
+  maxBodySize?: number | undefined;
   /**
    * Header names (besides Authorization, Proxy-Authorization and Cookie) removed when a
    * redirect leaves the request's origin.
    */
-  sensitiveHeaders?: Iterable<string>;
+  sensitiveHeaders?: Iterable<string> | undefined;
   /** Free-form attributes read by user layers (Qt's `QNetworkRequest::User` attributes). */
-  attributes?: Record<string, unknown>;
+  attributes?: Record<string, unknown> | undefined;
   /**
    * Retrying of this request: `true` for the defaults, a number for a limit, options, or
    * `false` for none; `undefined` means the manager's `retry`. When the manager's `retry` is
    * an object, its fields apply where this one sets none.
    */
-  retry?: RetryOptions | number | boolean;
+  retry?: RetryOptions | number | boolean | undefined;
 }
 
 const PRIORITIES: readonly string[] = ["high", "normal", "low"];
@@ -745,23 +745,23 @@ export class NetworkRequest {
     for (const [key, value] of Object.entries(given)) if (value !== undefined) init[key] = value;
     return new NetworkRequest(url, init);
   }
+}
 
-  /**
-   * Checks the attributes again (they are writable) and returns what is wrong, or `null`.
-   * The manager fails a reply with this message instead of sending.
-   */
-  _problem(): string | null {
-    const what = "Invalid request";
-    try {
-      if (!(this.url instanceof URL)) throw new TypeError(`${what}: 'url' must be a URL`);
-      if (!(this.headers instanceof Headers)) {
-        throw new TypeError(`${what}: 'headers' must be a Headers object`);
-      }
-      checkAttributes(what, this);
-      return null;
-    } catch (error) {
-      return (error as Error).message;
+/**
+ * Checks the attributes of a caller's request again (they are writable) and returns what is
+ * wrong, or `null`. The manager fails a reply with this message instead of sending.
+ */
+export function requestProblem(request: NetworkRequest): string | null {
+  const what = "Invalid request";
+  try {
+    if (!(request.url instanceof URL)) throw new TypeError(`${what}: 'url' must be a URL`);
+    if (!(request.headers instanceof Headers)) {
+      throw new TypeError(`${what}: 'headers' must be a Headers object`);
     }
+    checkAttributes(what, request);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 

@@ -41,7 +41,7 @@ import { checkKeys, checkObject, describe, isPlainObject, numberError } from "./
 export type QueryInit =
   | URLSearchParams
   | Record<string, QueryValue | readonly QueryValue[] | undefined>
-  | [string, QueryValue][];
+  | readonly (readonly [string, QueryValue])[];
 
 /**
  * One query parameter value: a string, a finite number or a boolean.
@@ -85,23 +85,23 @@ export interface NetworkRequestFactoryOptions {
    * token when one is set).
    * @default {{}}
    */
-  headers?: HeadersInit | Record<string, string | null | undefined>;
+  headers?: HeadersInit | Record<string, string | null | undefined> | undefined;
   /**
    * A token sent as `Authorization: Bearer <token>` with every request.
    * @default {undefined}
    */
-  bearerToken?: string;
+  bearerToken?: string | undefined;
   /**
    * Query parameters added to every request, after those of the base URL.
    * @default {{}}
    */
-  query?: QueryInit;
+  query?: QueryInit | undefined;
   /**
    * Other request attributes every request gets (priority, timeouts, retry, cache and cookie
    * controls...); not `headers` (a `TypeError`): the factory's `headers` are those.
    * @default {{}}
    */
-  requestInit?: Omit<NetworkRequestInit, "headers">;
+  requestInit?: Omit<NetworkRequestInit, "headers"> | undefined;
 }
 
 const WHAT = "Cannot create request factory";

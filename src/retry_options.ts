@@ -30,19 +30,19 @@ export interface RetryOptions {
    * How many times a request is sent again after the first attempt (0 = never).
    * @default {2}
    */
-  limit?: number;
+  limit?: number | undefined;
   /**
    * The methods retried; the default is the idempotent ones. Add `"POST"` only when the server
    * makes it safe to repeat.
    * @default {["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]}
    */
-  methods?: string[];
+  methods?: readonly string[] | undefined;
   /**
    * The response statuses retried. A 413 (a body too large) is retried only when it has a
    * `Retry-After`: without one, the same body would be refused again.
    * @default {[408, 413, 429, 500, 502, 503, 504]}
    */
-  statusCodes?: number[];
+  statusCodes?: readonly number[] | undefined;
   /**
    * The {@linkcode NetworkError} codes of failed connections retried: refused, closed by the
    * remote host, host not found, timed out, temporary network failure, network session failed.
@@ -53,30 +53,30 @@ export interface RetryOptions {
    * retried.
    * @default {[1, 2, 3, 4, 7, 8]}
    */
-  errorCodes?: NetworkErrorCode[];
+  errorCodes?: readonly NetworkErrorCode[] | undefined;
   /**
    * The wait before the first retry in milliseconds; each next one doubles it (before jitter).
    * @default {300}
    */
-  delay?: number;
+  delay?: number | undefined;
   /**
    * The longest backoff wait in milliseconds.
    * @default {30000}
    */
-  backoffLimit?: number;
+  backoffLimit?: number | undefined;
   /**
    * Whether backoff waits are randomised (a uniform pick between half the wait and the wait),
    * so that many clients do not retry in step.
    * @default {true}
    */
-  jitter?: boolean;
+  jitter?: boolean | undefined;
   /**
    * The longest `Retry-After` (seconds or an HTTP date) honoured, in milliseconds; when a
    * response asks for a longer wait, the reply fails at once with that response. So does one
    * asking for a wait (or a backoff) that would end after the reply's total `timeout`.
    * @default {60000}
    */
-  maxRetryAfter?: number;
+  maxRetryAfter?: number | undefined;
   /**
    * The latest a retry may start, in milliseconds after the first attempt of the request (of
    * each redirect hop, which is retried on its own): a wait (backoff or `Retry-After`) that
@@ -93,13 +93,13 @@ export interface RetryOptions {
    * ```
    * @default {undefined}
    */
-  maxRetryTime?: number;
+  maxRetryTime?: number | undefined;
   /**
    * Waits `ms` milliseconds, or until `signal` aborts. Replace it to run tests without real
    * waits.
    * @default {a setTimeout-based wait}
    */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 /** Retry settings with every default applied. */
@@ -190,10 +190,10 @@ export function checkedRetry<T extends RetryOptions | number | boolean | undefin
   checkRetry(what, value, required, field);
   if (typeof value !== "object" || value === null) return value;
   const copy: RetryOptions = { ...value };
-  if (copy.methods) copy.methods = Object.freeze([...copy.methods]) as string[];
-  if (copy.statusCodes) copy.statusCodes = Object.freeze([...copy.statusCodes]) as number[];
+  if (copy.methods) copy.methods = Object.freeze([...copy.methods]);
+  if (copy.statusCodes) copy.statusCodes = Object.freeze([...copy.statusCodes]);
   if (copy.errorCodes) {
-    copy.errorCodes = Object.freeze([...copy.errorCodes]) as NetworkErrorCode[];
+    copy.errorCodes = Object.freeze([...copy.errorCodes]);
   }
   return Object.freeze(copy) as T;
 }

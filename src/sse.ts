@@ -75,5 +75,5 @@ export interface ServerSentEventsOptions {
    * limit.
    * @default {1048576}
    */
-  maxEventLength?: number;
+  maxEventLength?: number | undefined;
 }

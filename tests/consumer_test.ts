@@ -212,6 +212,82 @@ Deno.test("the README's request factory example runs with API_TOKEN unset", asyn
   if (Deno.env.get("API_TOKEN") === undefined) assert.equal(authorization, null);
 });
 
+Deno.test("the README's example of a call's headers over a factory's sends its request", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    .find((b) => b.includes("If-None-Match is added"));
+  assert.ok(block);
+  const sent: string[] = [];
+  await using api = serve((request) => {
+    const names = ["authorization", "accept", "x-client", "if-none-match"];
+    sent.push(names.map((name) => `${name}: ${request.headers.get(name)}`).join(", "));
+    return new Response(null, { status: 304 });
+  });
+  const program = block.replace("https://api.example.com", api.url);
+  const { code, stderr } = await runConsumer(program, ["--allow-net=127.0.0.1"]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(sent, [
+    'authorization: Bearer s3cret, accept: application/json, x-client: null, if-none-match: "v1"',
+  ]);
+});
+
+Deno.test("the README's examples and unset options check under exactOptionalPropertyTypes", async () => {
+  // A value that may be `undefined` (an unset variable) is given as it is: `undefined` is the
+  // default of every optional option.
+  const program = `
+    import {
+      KvNetworkAccessManagerFactory,
+      MemoryCache,
+      NetworkAccessManager,
+      NetworkRequest,
+      NetworkRequestFactory,
+    } from "@netaccess/core";
+    import { createMockManager, MockTransport } from "@netaccess/core/testing";
+
+    const unset = Deno.env.get("NETACCESS_UNSET");
+    const number = unset === undefined ? undefined : Number(unset);
+    await using manager = new NetworkAccessManager({ timeout: number, retry: { limit: number } });
+    manager.get("data:,x", { timeout: number, headers: undefined }).abort();
+    new NetworkRequest("https://example.com/", { priority: undefined, signal: undefined });
+    new NetworkRequestFactory("https://example.com/", { bearerToken: unset, query: undefined });
+    new MemoryCache({ maxSize: number });
+    await using factory = await KvNetworkAccessManagerFactory.open({
+      path: unset ?? ":memory:",
+      kv: undefined,
+      manager: { timeout: number },
+    });
+    await using mocked = createMockManager({ mock: new MockTransport({ latency: number }) });
+    await manager.connectToHost("data:,x", { timeout: number }).catch(() => {});
+  `;
+  const dir = await makeConsumer("netaccess_exact_", program, {
+    "@netaccess/core/cli": new URL("src/cli.ts", ROOT).href,
+  });
+  try {
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/deno.json`));
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        ...config,
+        unstable: ["kv"],
+        compilerOptions: { strict: true, exactOptionalPropertyTypes: true },
+      }),
+    );
+    await Deno.copyFile(new URL("README.md", ROOT), `${dir}/README.md`);
+    const { stderr } = await runDeno(["check", "--no-lock", "--doc", "main.ts", "README.md"], {
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+    });
+    // This repository's own files are checked too (they are local files here, not a published
+    // package's); only what the consumer wrote counts.
+    const theirs = stderr.split(/\n(?=TS\d+ )/).filter((error) =>
+      error.includes(`at file://${dir}/`)
+    );
+    assert.deepEqual(theirs, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a refusal in a process that may not read the proxy variables says Deno may have sent it through one", async (t) => {
   // Deno's HTTP client sends through HTTP_PROXY whatever the `env` permission; the library cannot
   // read the variable without it, so it takes the request for a direct one.

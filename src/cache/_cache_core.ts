@@ -98,7 +98,7 @@ export interface CacheBackend<S extends StoredEntry> {
   /** Removes `stored`, unless it changed since it was read. */
   remove(stored: S): Promise<boolean>;
   /** Opens the body of `entry` when the entry still holds it. */
-  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null>;
+  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null>;
   /** A writer that publishes an entry when its body completed. */
   writer(spec: WriterSpec): CacheWriter;
   /** The bytes the stored entries count. */
@@ -196,7 +196,7 @@ export class CacheCore<S extends StoredEntry> {
     return live.map((stored) => stored.entry);
   }
 
-  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     this.#checkEntry("read cache", entry);
     const body = await this.#backend.body(entry);
     const now = this.#clock();

@@ -397,14 +397,15 @@ export class KvBackend implements CacheBackend<KvStored> {
     return stored.body;
   }
 
-  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     const where = this.#bodyOf(entry);
     const inline = where instanceof Promise ? await where : where;
     if (inline === undefined) return null;
     if (inline !== null) {
-      return new ReadableStream<Uint8Array>({
+      return new ReadableStream<Uint8Array<ArrayBuffer>>({
         start(controller) {
-          if (inline.length > 0) controller.enqueue(inline);
+          // What KV reads is a copy over an ArrayBuffer of its own.
+          if (inline.length > 0) controller.enqueue(inline as Uint8Array<ArrayBuffer>);
           controller.close();
         },
       });
@@ -418,7 +419,7 @@ export class KvBackend implements CacheBackend<KvStored> {
     }
     const queue = first;
     let next = first.length;
-    return new ReadableStream<Uint8Array>({
+    return new ReadableStream<Uint8Array<ArrayBuffer>>({
       pull: async (controller) => {
         if (queue.length === 0 && next < count) {
           const end = Math.min(count, next + _READ_BATCH);
@@ -438,7 +439,7 @@ export class KvBackend implements CacheBackend<KvStored> {
         }
         const chunk = queue.shift();
         if (chunk === undefined) controller.close();
-        else controller.enqueue(chunk);
+        else controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
       },
     });
   }

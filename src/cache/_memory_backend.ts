@@ -75,7 +75,7 @@ export class MemoryBackend implements CacheBackend<Stored> {
     return Promise.resolve(true);
   }
 
-  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+  async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     const stored = this.#entries.get(entry.url)?.get(entry.variant);
     if (stored === undefined || stored.entry.generation !== entry.generation) return null;
     if (_isExpired(stored.entry, this.#clock())) {
@@ -84,7 +84,7 @@ export class MemoryBackend implements CacheBackend<Stored> {
     }
     const chunks = stored.chunks;
     let index = 0;
-    return new ReadableStream<Uint8Array>({
+    return new ReadableStream<Uint8Array<ArrayBuffer>>({
       pull(controller) {
         const chunk = chunks[index++];
         if (chunk === undefined) controller.close();

@@ -51,13 +51,13 @@ export interface KvCacheOptions {
    *
    * @default {undefined}
    */
-  path?: string;
+  path?: string | undefined;
   /**
    * A database the application opened and shares with the cache; the cache never closes it.
    *
    * @default {undefined}
    */
-  kv?: Deno.Kv;
+  kv?: Deno.Kv | undefined;
   /**
    * The key prefix under which the cache keeps everything; two caches with different prefixes
    * share a database without seeing each other. Non-empty, at most 512 bytes of text.
@@ -67,7 +67,7 @@ export interface KvCacheOptions {
    *
    * @default {["netaccess", "cache"]}
    */
-  prefix?: Deno.KvKey;
+  prefix?: Deno.KvKey | undefined;
   /**
    * The size in bytes (bodies plus metadata) the cache stays under; least recently used
    * entries are evicted down to 90% of it, and an entry larger than three quarters of it is
@@ -80,13 +80,13 @@ export interface KvCacheOptions {
    *
    * @default {52428800}
    */
-  maxSize?: number;
+  maxSize?: number | undefined;
   /**
    * The time source for expiry, access times and the age of interrupted writes.
    *
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Whether the cache serves one user (`"private"`) or several (`"shared"`): see
    * {@linkcode CacheMode}. A KV database is shared by every process and every edge instance on
@@ -95,7 +95,7 @@ export interface KvCacheOptions {
    *
    * @default {"shared"}
    */
-  mode?: CacheMode;
+  mode?: CacheMode | undefined;
 }
 
 /** The names of the options (the type says every one is here). */
@@ -225,7 +225,7 @@ export class KvCache implements NetworkCache {
    * @returns The body, or `null` when it is no longer stored (removed, corrupt).
    * @throws {TypeError} When the cache is closed.
    */
-  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     return this.#core.body(entry);
   }
 

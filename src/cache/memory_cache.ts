@@ -46,13 +46,13 @@ export interface MemoryCacheOptions {
    *
    * @default {52428800}
    */
-  maxSize?: number;
+  maxSize?: number | undefined;
   /**
    * The time source for expiry and access times.
    *
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Whether the cache serves one user (`"private"`, as a browser's) or several (`"shared"`,
    * as in a server that makes requests for its users): see {@linkcode CacheMode}. A memory
@@ -61,7 +61,7 @@ export interface MemoryCacheOptions {
    *
    * @default {"private"}
    */
-  mode?: CacheMode;
+  mode?: CacheMode | undefined;
 }
 
 /** The names of the options (the type says every one is here). */
@@ -148,7 +148,7 @@ export class MemoryCache implements NetworkCache {
    * @returns The body, or `null` when the entry was replaced, removed or expired since.
    * @throws {TypeError} When the cache is closed.
    */
-  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array> | null> {
+  body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     return this.#core.body(entry);
   }
 

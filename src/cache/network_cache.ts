@@ -209,7 +209,7 @@ export interface CacheInsertOptions {
    *
    * @default {undefined}
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**

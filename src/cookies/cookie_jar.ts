@@ -39,46 +39,46 @@ export interface NetworkCookieInit {
    *
    * @default {"/"}
    */
-  path?: string;
+  path?: string | undefined;
   /**
    * Expiry in epoch milliseconds (what `Date.now()` gives, not seconds), or null for a session
    * cookie.
    *
    * @default {null}
    */
-  expires?: number | null;
+  expires?: number | null | undefined;
   /**
    * Sent only over secure connections.
    *
    * @default {false}
    */
-  secure?: boolean;
+  secure?: boolean | undefined;
   /**
    * Marked `HttpOnly`.
    *
    * @default {false}
    */
-  httpOnly?: boolean;
+  httpOnly?: boolean | undefined;
   /** The `SameSite` attribute. */
-  sameSite?: CookieSameSite;
+  sameSite?: CookieSameSite | undefined;
   /**
    * Sent only to `domain` itself.
    *
    * @default {true, or false when `domain` starts with a dot}
    */
-  hostOnly?: boolean;
+  hostOnly?: boolean | undefined;
   /**
    * Creation time in epoch milliseconds.
    *
    * @default {the jar's clock}
    */
-  creationTime?: number;
+  creationTime?: number | undefined;
   /**
    * Last access time in epoch milliseconds.
    *
    * @default {the creation time}
    */
-  lastAccessTime?: number;
+  lastAccessTime?: number | undefined;
 }
 
 /**
@@ -184,7 +184,7 @@ export interface CookieJarOptions {
    *
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * How many cookies one site (registrable domain, e.g. `example.co.uk`, subdomains included)
    * may hold; storing one more evicts that site's least recently used cookies (expired ones
@@ -192,12 +192,12 @@ export interface CookieJarOptions {
    *
    * @default {180}
    */
-  maxCookiesPerDomain?: number;
+  maxCookiesPerDomain?: number | undefined;
   /**
    * How many cookies the jar may hold; storing one more evicts the least recently used
    * (expired ones first) down to 90 % of the limit (2700 of 3000).
    *
    * @default {3000}
    */
-  maxCookies?: number;
+  maxCookies?: number | undefined;
 }

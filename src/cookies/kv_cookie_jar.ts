@@ -45,9 +45,9 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    * permission on the `-shm` file (a directory grant); without it, and on a `kv` the
    * application opened, every lookup makes one KV read.
    */
-  path?: string;
+  path?: string | undefined;
   /** A database the application opened; shared, never closed by the jar. */
-  kv?: Deno.Kv;
+  kv?: Deno.Kv | undefined;
   /**
    * The key prefix of the jar's entries, so several jars (or a cache) share one database.
    * A prefix that starts with, or is the start of, the prefix of another store open on the same
@@ -56,7 +56,7 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    *
    * @default {["netaccess", "cookies"]}
    */
-  prefix?: Deno.KvKey;
+  prefix?: Deno.KvKey | undefined;
   /**
    * The partition of the jar: an opaque key (a user id, a tenant) that keeps its cookies apart
    * from every other partition's and from the unpartitioned jar's. Jars opened with the same
@@ -66,7 +66,7 @@ export interface KvCookieJarOptions extends CookieJarOptions {
    *
    * @default {undefined (no partition)}
    */
-  partition?: string;
+  partition?: string | undefined;
 }
 
 /** The names of the options: a jar's, and the database's (the type says every one is here). */

@@ -36,9 +36,9 @@ import { HstsStoreMethods, preloadMap, StoreCore, type StoredPolicy } from "./_s
  */
 export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
   /** A SQLite file (or `":memory:"`) to open; the store closes it. Give this or `kv`. */
-  path?: string;
+  path?: string | undefined;
   /** A database the application opened; shared with other stores and never closed by this one. */
-  kv?: Deno.Kv;
+  kv?: Deno.Kv | undefined;
   /**
    * The key prefix under which the policies live.
    * A prefix that starts with, or is the start of, the prefix of another store open on the same
@@ -47,7 +47,7 @@ export interface KvHstsStoreOptions extends MemoryHstsStoreOptions {
    *
    * @default {["netaccess", "hsts"]}
    */
-  prefix?: Deno.KvKey;
+  prefix?: Deno.KvKey | undefined;
 }
 
 /** The names of the options (the type says every one is here). */

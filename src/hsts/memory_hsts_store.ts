@@ -32,14 +32,14 @@ export interface MemoryHstsStoreOptions {
    *
    * @default {Date.now}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Hosts known before any header is seen: an array (or other iterable, not a string) of
    * host names and `{ host, includeSubDomains?, expires? }` entries.
    *
    * @default {[]}
    */
-  preload?: Iterable<HstsPreload>;
+  preload?: Iterable<HstsPreload> | undefined;
 }
 
 /** The names of the options (the type says every one is here). */

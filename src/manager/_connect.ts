@@ -28,7 +28,7 @@ interface Abortable {
 export async function warmConnection(
   head: (request: NetworkRequest) => Abortable,
   url: string | URL,
-  options: { timeout?: number },
+  options: { timeout?: number | undefined },
 ): Promise<void> {
   checkObject("Cannot connect to host", "options", options);
   checkKeys("Cannot connect to host", options, ["timeout"]);

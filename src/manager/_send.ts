@@ -12,7 +12,12 @@ import { isToken } from "../_http_token.ts";
 import { NetworkError } from "../network_error.ts";
 import { type NetworkReply, replySignal } from "../reply.ts";
 import { ReplyMonitor } from "../reply/_monitor.ts";
-import { makeHeaders, NetworkRequest, type NetworkRequestInit } from "../request.ts";
+import {
+  makeHeaders,
+  NetworkRequest,
+  type NetworkRequestInit,
+  requestProblem,
+} from "../request.ts";
 import { checkObject, describe } from "../_validation.ts";
 import type { Operation } from "../reply/operation.ts";
 
@@ -52,7 +57,7 @@ export function prepareRequest(
     if (input instanceof NetworkRequest && init === undefined) {
       // The caller's own request: its fields are writable, so check them again.
       request = input;
-      problem = request._problem();
+      problem = requestProblem(request);
       if (problem) code = NetworkError.ProtocolInvalidOperationError;
     } else {
       // Made here, by a constructor that checks the same things (`init` included).

@@ -144,7 +144,7 @@ export interface ProxyQuery {
  * ]);
  * ```
  */
-export type ProxyFactory = (query: ProxyQuery) => NetworkProxy[];
+export type ProxyFactory = (query: ProxyQuery) => readonly NetworkProxy[];
 
 const PROXY_TYPES: readonly NetworkProxyType[] = [
   "http",

@@ -35,22 +35,22 @@ export interface MockResponseInit {
    * The status.
    * @default {200}
    */
-  status?: number;
+  status?: number | undefined;
   /**
    * The status text.
    * @default {""}
    */
-  statusText?: string;
+  statusText?: string | undefined;
   /**
    * The response headers.
    * @default {{}}
    */
-  headers?: HeadersInit;
+  headers?: HeadersInit | undefined;
   /**
    * The body, as text or bytes.
    * @default {null}
    */
-  body?: string | Uint8Array | null;
+  body?: string | Uint8Array | null | undefined;
   /**
    * A value sent as a JSON body (with `Content-Type: application/json` unless one is set);
    * wins over `body`.
@@ -64,13 +64,13 @@ export interface MockResponseInit {
    * give progress a total.
    * @default {undefined}
    */
-  chunks?: readonly (string | Uint8Array)[];
+  chunks?: readonly (string | Uint8Array)[] | undefined;
   /**
    * Milliseconds to wait before each chunk after the first, with the transport's `sleep`
    * (aborting the reply stops the wait).
    * @default {0}
    */
-  chunkDelay?: number;
+  chunkDelay?: number | undefined;
 }
 
 /** The fields of a canned answer (the type says every one is here). */

@@ -38,12 +38,12 @@ export interface MockManagerOptions extends Omit<NetworkAccessManagerOptions, "t
    * The transport that answers the manager's requests.
    * @default {new MockTransport()}
    */
-  mock?: MockTransport;
+  mock?: MockTransport | undefined;
   /**
    * The recorder of every exchange sent to the transport.
    * @default {new RequestRecorder()}
    */
-  recorder?: RequestRecorder;
+  recorder?: RequestRecorder | undefined;
 }
 
 /**

@@ -129,19 +129,19 @@ export interface MockRouteOptions {
    * Milliseconds to wait before answering (aborting the reply stops the wait).
    * @default {the transport's latency}
    */
-  latency?: number;
+  latency?: number | undefined;
   /**
    * Fail the exchange with this {@linkcode NetworkError} code instead of answering, as a
    * connection error would (e.g. `NetworkError.ConnectionRefusedError`).
    * @default {undefined}
    */
-  failure?: NetworkErrorCode;
+  failure?: NetworkErrorCode | undefined;
   /**
    * How many requests the route answers; then it no longer matches and later routes (or the
    * fallback) answer. Useful for "fail twice, then succeed".
    * @default {Infinity}
    */
-  times?: number;
+  times?: number | undefined;
   /**
    * The query the request must have, whatever the order of its parameters: an object of
    * parameter names to a value, a RegExp or a predicate (every named parameter present once
@@ -167,7 +167,7 @@ export interface MockRouteOptions {
    * predicate.
    * @default {undefined (any body)}
    */
-  body?: string | RegExp | ((text: string) => boolean);
+  body?: string | RegExp | ((text: string) => boolean) | undefined;
   /**
    * A value the request's body must equal once parsed as JSON (objects compared by value,
    * whatever the order of their keys).
@@ -225,13 +225,13 @@ export interface MockTransportOptions {
    * Milliseconds every route waits before answering unless it sets its own.
    * @default {0}
    */
-  latency?: number;
+  latency?: number | undefined;
   /**
    * Answers requests no route matches; by default a 404 response whose body names the
    * request. Pass the library's `transport` to let them go to the network.
    * @default {undefined}
    */
-  fallback?: Handler;
+  fallback?: Handler | undefined;
   /**
    * What a request no route matches (and no `fallback` takes) gets: `"404"` a 404 response
    * whose status text names the request and whose body lists the routes, closest first, with
@@ -239,13 +239,13 @@ export interface MockTransportOptions {
    * `errorString`, so a body reader such as `json()` throws it rather than a parse error.
    * @default {"404"}
    */
-  unmatched?: "404" | "fail";
+  unmatched?: "404" | "fail" | undefined;
   /**
    * Waits `ms` milliseconds or until `signal` aborts; replace it to simulate latency without
    * real waits.
    * @default {a setTimeout-based wait}
    */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
 }
 
 interface Route {

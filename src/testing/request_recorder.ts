@@ -41,7 +41,7 @@ export interface RecordedRequest {
   /** The headers sent, with the body's content type when the request set none. */
   readonly headers: Headers;
   /** The body bytes sent, or `null` for none. */
-  readonly body: Uint8Array | null;
+  readonly body: Uint8Array<ArrayBuffer> | null;
   /** 0 for the first exchange of a reply, then the number of the redirect hop. */
   readonly hop: number;
   /** The request as the user made it. */

@@ -30,7 +30,7 @@ function query(url: string) {
   return proxyQuery(new URL(url));
 }
 
-function proxyFor(env: Record<string, string>, url: string): NetworkProxy[] {
+function proxyFor(env: Record<string, string>, url: string): readonly NetworkProxy[] {
   return systemProxyFactory(env)(query(url));
 }
 
