@@ -123,8 +123,8 @@ export interface AuthenticationChallenge extends AuthChallenge {
   /** Whether this client can answer the scheme (Basic and Digest); others are only reported. */
   readonly supported: boolean;
   /**
-   * `true` when this is a Basic challenge from an origin that challenged with Digest before
-   * (in this manager): answering it sends the password in clear (base64), so neither cached nor
+   * `true` when this is a Basic challenge of a protection space (origin and realm) that
+   * challenged with Digest before (in this manager): answering it sends the password in clear (base64), so neither cached nor
    * URL credentials are used, and only credentials the authenticator returns knowing this are
    * sent. Absent otherwise.
    */

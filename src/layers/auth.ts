@@ -161,17 +161,17 @@ export function isChallenge(status: number): boolean {
 /** Creates the authentication layer, keeping credentials in `cache`. */
 export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer {
   /**
-   * The origins (servers', proxies') that challenged with Digest: a Basic challenge from one of
-   * them is a downgrade, answered only by the authenticator, told so.
+   * The protection spaces (servers', proxies': origin and realm) that challenged with Digest: a
+   * Basic challenge of one of them is a downgrade, answered only by the authenticator, told so.
+   * Another realm of the same origin that always used Basic is no downgrade.
    */
-  const digestOrigins = new Set<string>();
+  const digestSpaces = new Set<string>();
   /**
-   * Whether `cached` are Basic credentials of an origin that challenged with Digest: they are
-   * not sent up front (the password would go in clear where Digest is known to be used).
+   * Whether `cached` are Basic credentials of a space that challenged with Digest: they are not
+   * sent up front (the password would go in clear where Digest is known to be used).
    */
-  const clearToDigestOrigin = (cached: CachedCredentials): boolean =>
-    cached.scheme === "basic" && digestOrigins.size > 0 &&
-    digestOrigins.has(`${cached.space.proxy}|${cached.space.origin}`);
+  const clearToDigestSpace = (cached: CachedCredentials): boolean =>
+    cached.scheme === "basic" && digestSpaces.size > 0 && digestSpaces.has(spaceKey(cached.space));
   /**
    * The authenticator calls under way, by protection space and scheme: a challenge of the same
    * space that comes meanwhile (concurrent requests) waits for that answer instead of asking too.
@@ -270,7 +270,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       const cached = cache.forUrl(plain);
       if (
         cached !== undefined && ownCredentials(cached.credentials, fromUrl) &&
-        !clearToDigestOrigin(cached)
+        !clearToDigestSpace(cached)
       ) {
         server = cached;
         usedCache = new Set([spaceKey(cached.space)]);
@@ -293,7 +293,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       let cached = via === undefined ? undefined : cache.forProxy(via.origin);
       // Basic credentials of a proxy that challenged with Digest go only once this request
       // answered its Basic challenge (a downgrade the authenticator accepted), never up front.
-      if (cached !== undefined && !proxyAnswered && clearToDigestOrigin(cached)) {
+      if (cached !== undefined && !proxyAnswered && clearToDigestSpace(cached)) {
         cached = undefined;
       }
       let value: string | undefined;
@@ -431,9 +431,9 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         : NetworkError.AuthenticationRequiredError;
       const shown: AuthChallenge = selected?.challenge ?? challenges[0]!;
       const space: ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
-      const originKey = `${isProxy}|${origin}`;
-      if (selected?.scheme === "digest") digestOrigins.add(originKey);
-      const downgrade = selected?.scheme === "basic" && digestOrigins.has(originKey);
+      const key = spaceKey(space);
+      if (selected?.scheme === "digest") digestSpaces.add(key);
+      const downgrade = selected?.scheme === "basic" && digestSpaces.has(key);
       const describe = (count: number, supported: boolean): AuthenticationChallenge => ({
         scheme: shown.scheme,
         realm: shown.realm,
@@ -478,13 +478,15 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         staleRetries++;
         answer = sent;
       } else {
-        // Refused: cached credentials leave the cache, whatever realm the challenge names (what
-        // was sent was refused: a renamed realm, or another scheme); pending ones were never in
-        // it, and what the cache holds (which worked for other requests) stays. When another
-        // request put new credentials there meanwhile, this one tries them before asking.
+        // Refused: cached credentials of the challenge's space leave the cache; a challenge of
+        // another realm (RFC 9110 section 11.5: the realm defines the space) does not refuse
+        // them, and the credentials that answer it are stored last, so they win a tie of paths.
+        // Pending ones were never in it, and what the cache holds (which worked for other
+        // requests) stays. When another request put new credentials there meanwhile, this one
+        // tries them before asking.
         if (
-          sent !== undefined && sent.pending === undefined && forget(sent) &&
-          sameSpace(sent.space, space)
+          sent !== undefined && sent.pending === undefined && sameSpace(sent.space, space) &&
+          forget(sent)
         ) {
           usedCache?.delete(spaceKey(space));
         }
