@@ -13,9 +13,18 @@ import {
   NetworkReplyError,
 } from "./network_error.ts";
 import { _redactUrls } from "./_redact.ts";
+import { lengthCheckedBy } from "./_response.ts";
 import { listensTo, type TypedEventTarget } from "./_typed_event_target.ts";
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The abort reason of every reply aborted with `abort()`: one for all, as making a
+ * `DOMException` (with its stack) costs more than the rest of aborting a queued reply.
+ */
+export const CANCELED = new DOMException("Operation canceled", "AbortError");
+/** The redirects of a reply that followed none: one array for all. */
+export const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 
 /** The chunks received and not yet read, in order, with their total size. */
 export class BodyBuffer {
@@ -278,11 +287,12 @@ export interface ReplyState {
 }
 
 /**
- * Whether all of a body of known length arrived: nothing more can come, its stream's end is
- * next (a reply reads on to it and finishes, whatever its buffer holds).
+ * Whether all of a body of known length arrived: its stream's end is next (a reply reads on to
+ * it and finishes, whatever its buffer holds). Exactly all: a body that goes past its length
+ * fails at once when the length is checked, or else has its length unknown from then on.
  */
 export function allArrived(reply: ReplyState): boolean {
-  return reply.bytesTotal >= 0 && reply.bytesReceived >= reply.bytesTotal;
+  return reply.bytesReceived === reply.bytesTotal;
 }
 
 /** A `bytes()` call waiting for its reply to finish. */
@@ -334,25 +344,32 @@ export function bodyError(
 }
 
 /**
- * The failure of a body that ended at other than the length its `Content-Length` declares
- * (`bytesTotal`, known without a content coding), which only a transport of one's own hands
- * over: `fetch` fails a body cut short itself, and reads no further than the declared length.
- * Short, it is a body cut short (`RemoteHostClosedError`); longer, a malformed response
- * (`ProtocolFailure`).
+ * The failure of a body not of the `Content-Length` it declares (`bytesTotal`, known without a
+ * content coding) when `response`'s length is checked (a transport of one's own answered it):
+ * `fetch` fails a body cut short itself and reads no further than the declared length, and a
+ * response a layer built may keep a stale length. Short at its end, it is a body cut short
+ * (`RemoteHostClosedError`); past the length, a malformed response (`ProtocolFailure`), failed at
+ * once. `undefined` when the length is not checked (or not known).
  */
-export function wrongLength(reply: ReplyState): [NetworkErrorCode, string] {
+export function wrongLength(
+  reply: ReplyState,
+  response: Response,
+): [NetworkErrorCode, string] | undefined {
   const { url, bytesReceived: received, bytesTotal: total } = reply;
+  const by = total < 0 ? undefined : lengthCheckedBy(response);
+  if (by === undefined) return undefined;
+  const body = `${by} answered a body for ${url.href} that`;
   if (received < total) {
     return [
       NetworkError.RemoteHostClosedError,
-      `The body of ${url.href} ended before the reply was complete: ${received} of the ${total} ` +
-      "bytes (Content-Length) arrived",
+      `${body} ended before the reply was complete: ${received} of the ${total} bytes ` +
+      "(Content-Length) arrived",
     ];
   }
   return [
     NetworkError.ProtocolFailure,
-    `The body of ${url.href} is longer than the ${total} bytes its Content-Length declares: ` +
-    `${received} bytes arrived`,
+    `${body} is longer than the ${total} bytes its Content-Length declares: reading stopped ` +
+    `at ${received} bytes`,
   ];
 }
 

@@ -53,6 +53,25 @@ export function recordedInfo<T extends object>(response: Response): T | undefine
   return recorded(response) as T | undefined;
 }
 
+/**
+ * The responses whose body must end at its `Content-Length`, each with who answered it (for the
+ * message of one that does not): a transport of one's own answered them, or a layer passed such a
+ * body on as it is. `fetch` keeps to the declared length itself, and a layer that builds a
+ * response may leave a stale length: neither is checked.
+ */
+const lengthCheckers = new WeakMap<Response, string>();
+
+/** Marks `response`'s length to be checked, naming `by` who answered it; returns `response`. */
+export function checkLength(response: Response, by: string): Response {
+  lengthCheckers.set(response, by);
+  return response;
+}
+
+/** Who answered `response` when its length is checked ({@linkcode checkLength}), or undefined. */
+export function lengthCheckedBy(response: Response): string | undefined {
+  return lengthCheckers.get(response);
+}
+
 /** The symbol of Deno's `Headers` under which the fields are listed as received. */
 let fieldList: symbol | undefined;
 

@@ -33,6 +33,7 @@ import {
   type WholeRead,
   wrongLength,
 } from "./_reply_body.ts";
+import { CANCELED, NO_REDIRECTS } from "./_reply_body.ts";
 import { decodeText } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
 import { DownloadProgress } from "./reply/_download_progress.ts";
@@ -45,14 +46,6 @@ import type { ReplySettingsOf } from "./reply/_settings.ts";
 
 /** The settings a reply runs with, resolved from the request and the manager. */
 export type ReplySettings = ReplySettingsOf<NetworkReply>;
-
-/**
- * The abort reason of every reply aborted with `abort()`: one for all, as making a
- * `DOMException` (with its stack) costs more than the rest of aborting a queued reply.
- */
-const CANCELED = new DOMException("Operation canceled", "AbortError");
-/** The redirects of a reply that followed none: one array for all. */
-const NO_REDIRECTS: readonly URL[] = Object.freeze([]);
 
 /** Starts a reply (the manager's entry); without a handler it waits for `sendParked`. */
 export let startReply: (reply: NetworkReply, handler?: Handler, exchange?: Exchange) => void;
@@ -159,6 +152,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #redirects: readonly URL[] = NO_REDIRECTS;
   #bytesReceived = 0;
   #bytesTotal = -1;
+  #response: Response | undefined;
   /** Whether the response names a content coding (its body is then not read in one go). */
   #coded = false;
   /** Made at the first upload progress report: replies that send no body make none. */
@@ -322,8 +316,8 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     return this.#bytesReceived;
   }
   /**
-   * The expected body size (`Content-Length`, a `data:` URL's length), or -1 while unknown; once
-   * a body of unknown size has ended whole, the bytes it had.
+   * The expected body size (`Content-Length`, a `data:` URL's length, a file's size), or -1 while
+   * unknown (and once a body went past a length not held to it); once it ended whole, its bytes.
    */
   get bytesTotal(): number {
     return this.#bytesTotal;
@@ -621,6 +615,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     this.#redirects = info.redirects?.map(_withoutUserinfo) ?? this.#redirects;
     this.#status = response.status;
     this.#statusText = response.statusText;
+    this.#response = response;
     // Referenced, not copied: the response's headers are the reply's.
     const headers = this.#headers = response.headers;
     const encoding = headers.get("content-encoding");
@@ -690,14 +685,17 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#abortWith(NetworkError.ProtocolFailure, grewOverLimit(this.url, max));
       return;
     }
+    const total = this.#bytesTotal;
+    if (received > total && total >= 0) {
+      // Past its Content-Length: a checked body fails; any other's length was not its own.
+      const failure = wrongLength(this, this.#response!);
+      if (failure !== undefined) return this.#abortWith(...failure);
+      this.#bytesTotal = -1;
+    }
     (this.#buffer ??= new BodyBuffer()).push(chunk);
     this.#activity();
     // The last byte of a body of known length is here: its connection serves the next request.
-    if (
-      this.#slot !== undefined && this.#bytesTotal >= 0 && this.#bytesReceived >= this.#bytesTotal
-    ) {
-      this.#releaseSlots();
-    }
+    if (received === total && this.#slot !== undefined) this.#releaseSlots();
     const bomb = this.#guard?.check(this.#bytesReceived, this.url.href);
     if (bomb !== undefined) return this.#finish(NetworkError.ProtocolFailure, bomb);
     this.#notify();
@@ -740,12 +738,14 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   }
 
   #succeed(): void {
-    const total = this.#bytesTotal;
-    if (total < 0) this.#bytesTotal = this.#bytesReceived; // the body ended whole: its size
-    else if (this.#bytesReceived !== total) {
-      this.#bodyDone = false; // not of its Content-Length, the body is not whole: readers throw
-      return this.#finish(...wrongLength(this));
+    const short = this.#bytesReceived === this.#bytesTotal
+      ? undefined
+      : wrongLength(this, this.#response!);
+    if (short !== undefined) {
+      this.#bodyDone = false; // short of a checked Content-Length, the body is not whole
+      return this.#finish(...short);
     }
+    this.#bytesTotal = this.#bytesReceived; // the body ended whole: its size
     const code = completedCode(this);
     const by = this.#status === 407 ? this.#exchange?.proxy?.url : undefined; // 407: the proxy's
     this.#finish(code, code === NetworkError.NoError ? "" : statusFailureMessage(this, by));

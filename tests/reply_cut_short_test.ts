@@ -232,8 +232,8 @@ Deno.test("a body from a transport of one's own that ends at other than its Cont
       assert.equal(reply.error, NetworkError.RemoteHostClosedError);
       assert.equal(
         reply.errorString,
-        "The body of https://a.test/short ended before the reply was complete: 4 of the 10 bytes " +
-          "(Content-Length) arrived",
+        "The transport (the 'transport' option) answered a body for https://a.test/short that " +
+          "ended before the reply was complete: 4 of the 10 bytes (Content-Length) arrived",
       );
       assert.deepEqual([reply.bytesReceived, reply.bytesTotal], [4, 10]);
       assert.equal(progress.at(-1), "4/10");
@@ -265,8 +265,8 @@ Deno.test("a body from a transport of one's own that ends at other than its Cont
     await assert.rejects(reply.text(), { code: NetworkError.ProtocolFailure });
     assert.equal(
       reply.errorString,
-      "The body of https://a.test/long is longer than the 3 bytes its Content-Length declares: " +
-        "7 bytes arrived",
+      "The transport (the 'transport' option) answered a body for https://a.test/long that is " +
+        "longer than the 3 bytes its Content-Length declares: reading stopped at 7 bytes",
     );
   });
   await t.step("no failure: a whole body, a content coding, a HEAD, a 204, no length", async () => {

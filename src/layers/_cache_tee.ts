@@ -8,7 +8,8 @@
 
 import type { CacheWriter } from "../cache/network_cache.ts";
 import type { Exchange } from "../exchange.ts";
-import { withBody } from "../_response.ts";
+import { checkLength, lengthCheckedBy, withBody } from "../_response.ts";
+import { expectedLength } from "../_reply_body.ts";
 
 /** The statuses of a redirect a client follows to its `Location` (RFC 9110 section 15.4). */
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -56,9 +57,10 @@ function readWithin(
 
 /**
  * Streams the body to the reply and to the store. A body read to its end is published; one that
- * fails, is aborted or is cancelled is not, except a short redirect body cancelled unread: it is
- * read on to its end (each chunk counts as activity for the transfer timeout, and a pause of
- * `wait` milliseconds gives up) and published.
+ * fails, is aborted or is cancelled is not, nor one whose length is checked (a transport of one's
+ * own answered it) that ended short of its `Content-Length` (incomplete, RFC 9111 section 3.4),
+ * except a short redirect body cancelled unread: it is read on to its end (each chunk counts as
+ * activity for the transfer timeout, and a pause of `wait` milliseconds gives up) and published.
  */
 export async function tee(
   response: Response,
@@ -68,6 +70,11 @@ export async function tee(
 ): Promise<Response> {
   const { signal } = exchange;
   const source = response.body;
+  const by = source === null || exchange.method === "HEAD" ? undefined : lengthCheckedBy(response);
+  const declared = by === undefined ? -1 : expectedLength(
+    response.headers.get("content-encoding"),
+    response.headers.get("content-length"),
+  );
   let settled = false;
   const abort = async () => {
     if (settled) return;
@@ -76,8 +83,10 @@ export async function tee(
     await (await ready.catch(() => null))?.abort().catch(() => {});
   };
   const onAbort = () => void abort();
+  let count = 0;
   const commit = async () => {
     if (settled) return;
+    if (count !== declared && declared >= 0) return await abort(); // not whole: not stored
     settled = true;
     signal.removeEventListener("abort", onAbort);
     const writer = await ready.catch(() => null);
@@ -107,6 +116,7 @@ export async function tee(
         return true;
       }
       readOn -= chunk.value.byteLength;
+      count += chunk.value.byteLength;
       if (readOn < 0) return false;
       exchange.monitor.activity();
       await writer.write(chunk.value).catch(() => {});
@@ -129,6 +139,7 @@ export async function tee(
         return;
       }
       readOn -= chunk.value.byteLength;
+      count += chunk.value.byteLength;
       controller.enqueue(chunk.value);
       if (settled) return;
       const writer = await ready.catch(() => null);
@@ -145,5 +156,6 @@ export async function tee(
       await reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
-  return withBody(response, body);
+  const copy = withBody(response, body);
+  return by === undefined ? copy : checkLength(copy, by);
 }

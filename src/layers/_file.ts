@@ -1,4 +1,4 @@
-/** `file:` URLs for the transport: GET and HEAD, with Content-Length and a content type. */
+/** `file:` URLs for the transport: GET and HEAD, with the size as Content-Length and a content type. */
 
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 
@@ -101,10 +101,11 @@ export async function _fetchFile(url: URL, method: string, signal: AbortSignal):
       `Cannot open ${path}: path is a directory`,
     );
   }
-  const headers = new Headers({
-    "content-length": String(info.size),
-    "content-type": _contentTypeFor(path),
-  });
+  // The size is a hint, not a declaration (the reply does not hold the body to it): a file in
+  // /proc or /sys, a FIFO or one appended to while read has another length. A size of 0 says
+  // nothing (a file in /proc), so none is given.
+  const headers = new Headers({ "content-type": _contentTypeFor(path) });
+  if (info.isFile && info.size > 0) headers.set("content-length", String(info.size));
   if (info.mtime) headers.set("last-modified", info.mtime.toUTCString());
   if (method === "HEAD" || signal.aborted) {
     file.close();

@@ -9,6 +9,7 @@
 import type { Handler, Layer } from "../exchange.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { describe } from "../_validation.ts";
+import { checkLength } from "../_response.ts";
 
 /** A value in a message, with a hint when it is `undefined`. */
 function shown(value: unknown): string {
@@ -66,7 +67,8 @@ export function _guardHandler(
 /**
  * Guards a transport supplied by the user, and tells the reply its upload is complete when the
  * transport answers: a body of known length was handed over whole (Qt reports the last upload
- * progress at the total). A transport that told it already is not told again.
+ * progress at the total). A transport that told it already is not told again. The response it
+ * answers has its length checked: its body must end at its `Content-Length`.
  */
 export function _guardTransport(handler: Handler, where: string): Handler {
   const guarded = _guardHandler(handler, where);
@@ -74,7 +76,7 @@ export function _guardTransport(handler: Handler, where: string): Handler {
     const response = await guarded(exchange);
     const total = exchange.body?.length ?? -1;
     if (total >= 0) exchange.monitor.uploadProgress(total, total);
-    return response;
+    return checkLength(response, where);
   };
 }
 
