@@ -181,6 +181,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   #bodyDone = false;
   #pumping = false;
   #consumer: "none" | "iterator" | "all" = "none";
+  #returned = false; // the iterator's loop was left (`break`)
   #wake: (() => void) | undefined;
   #guard: DecompressionGuard | undefined;
   /** The `bytes()` call waiting for the reply to finish. */
@@ -474,10 +475,9 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array<ArrayBuffer>> {
     this.#claim("iterator");
-    let returned = false;
     return {
       next: async (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
-        if (returned) return { value: undefined, done: true };
+        if (this.#returned) return { value: undefined, done: true };
         for (;;) {
           const chunk = this.#buffer?.shift();
           if (chunk !== undefined) {
@@ -496,7 +496,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         }
       },
       return: (): Promise<IteratorResult<Uint8Array<ArrayBuffer>>> => {
-        returned = true;
+        this.#returned = true;
         if (!allArrived(this)) this.abort(); // a body that all arrived finishes as it is
         return Promise.resolve({ value: undefined, done: true });
       },
@@ -690,6 +690,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       // Past its Content-Length: a checked body fails; any other's length was not its own.
       const failure = wrongLength(this, this.#response!);
       if (failure !== undefined) return this.#abortWith(...failure);
+      if (this.#returned) return this.abort(); // the loop was left at what seemed the body's end
       this.#bytesTotal = -1;
     }
     (this.#buffer ??= new BodyBuffer()).push(chunk);

@@ -68,6 +68,26 @@ Deno.test("a layer's endless body past a stale Content-Length reads under back-p
   assert.equal(reply.error, NetworkError.OperationCanceledError, reply.errorString);
 });
 
+Deno.test("break at a layer's stale Content-Length, with the body going on, aborts it", async () => {
+  const source = endless();
+  await using manager = new NetworkAccessManager({
+    readBufferSize: CHUNK,
+    transport: () => Promise.resolve(new Response("x")),
+  });
+  // The length declared is that of the first chunk: the loop takes the body as whole and breaks.
+  manager.use((next) => async (exchange) => {
+    await (await next(exchange)).body?.cancel();
+    return new Response(source.body, { headers: { "content-length": String(CHUNK) } });
+  });
+  const reply = manager.get("https://a.test/more");
+  for await (const chunk of reply) if (chunk.byteLength === CHUNK) break;
+  await pause(50);
+  const pulls = source.pulls();
+  await pause(50);
+  assert.equal(reply.error, NetworkError.OperationCanceledError, reply.errorString);
+  assert.ok(source.pulls() <= pulls + 1, `${pulls} then ${source.pulls()} pulls`);
+});
+
 Deno.test("a layer that rewrites the body and keeps the headers: its stale Content-Length is a hint", async () => {
   await using manager = new NetworkAccessManager({
     transport: () => Promise.resolve(new Response("hello", { headers: { "content-length": "5" } })),
