@@ -201,14 +201,15 @@ const REVOKED = /revoked/;
 
 /**
  * Whether the text of a failed TLS handshake says the server's certificate could not be
- * verified (unknown issuer, outside its validity period, not for the host name, revoked), as
- * opposed to a handshake that failed otherwise (a client certificate asked for or refused, no
- * common protocol).
+ * verified (unknown issuer, outside its validity period, not for the host name, revoked, or
+ * any other reason rustls gives as an "invalid peer certificate": a usage not for servers, a
+ * signature too weak, an issuer that is no CA), as opposed to a handshake that failed otherwise
+ * (a client certificate asked for or refused, no common protocol).
  */
 export function peerNotVerified(text: string): boolean {
   const lower = text.toLowerCase();
   return UNKNOWN_ISSUER.test(lower) || EXPIRED.test(lower) || NAME_MISMATCH.test(lower) ||
-    REVOKED.test(lower);
+    REVOKED.test(lower) || lower.includes("invalid peer certificate");
 }
 
 /**

@@ -123,16 +123,6 @@ export function badValue(option: string, message: string, value?: string): Exit 
 }
 
 /**
- * Whether a failed TLS handshake's text says the server's certificate was rejected: a cause
- * the library names, or any other certificate check of rustls ("invalid peer certificate": an
- * extended key usage without serverAuth, a weak signature, an issuer that is no CA), all of
- * which curl exits 60 for.
- */
-function peerRejected(errorString: string): boolean {
-  return peerNotVerified(errorString) || /invalid peer certificate/i.test(errorString);
-}
-
-/**
  * The exit code of a failed reply; `errorString` tells a certificate that could not be
  * verified (60) from another failed TLS handshake (35).
  */
@@ -140,7 +130,7 @@ export function exitCode(error: NetworkErrorCode, status: number, errorString = 
   if (error === NetworkError.OperationCanceledError) return EXIT_CODES.canceled;
   if (error === NetworkError.TimeoutError) return EXIT_CODES.timeout;
   if (error === NetworkError.SslHandshakeFailedError) {
-    return peerRejected(errorString) ? EXIT_CODES.peerVerification : EXIT_CODES.tls;
+    return peerNotVerified(errorString) ? EXIT_CODES.peerVerification : EXIT_CODES.tls;
   }
   if (error === NetworkError.TooManyRedirectsError) return EXIT_CODES.tooManyRedirects;
   if (error === NetworkError.InsecureRedirectError) return EXIT_CODES.protocol;

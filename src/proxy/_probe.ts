@@ -36,6 +36,8 @@ export interface ProbeOptions {
   caCerts?: readonly string[];
 }
 
+const LATIN1 = new TextDecoder("latin1");
+
 /** A connection that found no route to the address it was made to. */
 const UNREACHABLE =
   /network is unreachable|no route to host|host is unreachable|os error 101\b|os error 113\b/;
@@ -165,7 +167,7 @@ async function askProxy(
       const n = await conn.read(buffer);
       if (n === null) break;
       if (bytes.length < 2) bytes.push(...buffer.subarray(0, 2 - bytes.length));
-      text += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+      text += LATIN1.decode(buffer.subarray(0, n));
     }
     if (text === "") return undefined;
     const match = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(text);
