@@ -78,7 +78,8 @@ export interface CreateManagerOptions {
    * Managers created with the same partition share cookies (in every process on the
    * database); no cookie crosses between partitions. Without it, a manager gets a cookie jar
    * of its own, in memory, unless the factory was asked to share one jar (`cookieJar: {
-   * shared: true }`).
+   * shared: true }`). A factory opened with `cookieJar: false` refuses it: its managers keep
+   * no cookies.
    *
    * @default {undefined}
    */
@@ -551,7 +552,8 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
    * @returns A new manager.
    * @throws {TypeError} When the stores are not open yet (`await factory.ready` first, or make
    * the factory with `open()`) or could not be opened (the error of the opening as its
-   * `cause`), the factory is closed, or `partition` is not a non-empty string.
+   * `cause`), the factory is closed, or `partition` is not a non-empty string or is given to a
+   * factory opened with `cookieJar: false`.
    * @throws {RangeError} When `partition` is longer than 512 bytes.
    */
   create(options: CreateManagerOptions = {}): NetworkAccessManager {
@@ -573,8 +575,14 @@ export class KvNetworkAccessManagerFactory implements NetworkAccessManagerFactor
       );
     }
     checkKeys("Cannot create manager", options, ["partition"]);
-    // Checked even without a jar, so a bad key fails now and not once cookies are turned on.
     checkPartition("Cannot create manager", options.partition);
+    if (options.partition !== undefined && stores.cookieJar === null) {
+      // A manager without a jar would keep no cookie at all: not the partition asked for.
+      throw new TypeError(
+        "Cannot create manager: 'partition' needs the factory's cookie jar, and this factory " +
+          "was opened with cookieJar: false (its managers keep no cookies)",
+      );
+    }
     let cookieJar: CookieJar | null = stores.cookieJar;
     if (cookieJar !== null) {
       if (options.partition !== undefined) {

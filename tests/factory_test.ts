@@ -153,7 +153,7 @@ Deno.test("KvNetworkAccessManagerFactory shares one cookie jar only when asked",
   });
 });
 
-Deno.test("KvNetworkAccessManagerFactory.create checks the partition without a cookie jar too", async () => {
+Deno.test("KvNetworkAccessManagerFactory.create checks the partition without a cookie jar too, and refuses one there", async () => {
   await using factory = await KvNetworkAccessManagerFactory.open({
     path: ":memory:",
     cookieJar: false,
@@ -173,7 +173,16 @@ Deno.test("KvNetworkAccessManagerFactory.create checks the partition without a c
   });
   await assert.rejects(() => factory.createAsync({ partition: "" }), TypeError);
   assert.equal(factory.openManagers, 0);
-  await using manager = factory.create({ partition: "user:1" });
+  // A valid key is refused too: the manager would keep no cookie, not that user's.
+  const refused = {
+    name: "TypeError",
+    message: "Cannot create manager: 'partition' needs the factory's cookie jar, and this " +
+      "factory was opened with cookieJar: false (its managers keep no cookies)",
+  };
+  assert.throws(() => factory.create({ partition: "user:1" }), refused);
+  await assert.rejects(() => factory.createAsync({ partition: "user:1" }), refused);
+  assert.equal(factory.openManagers, 0);
+  await using manager = factory.create({});
   assert.equal(manager.cookieJar, null);
 });
 

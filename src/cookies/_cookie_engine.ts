@@ -19,6 +19,7 @@ import {
   _MAX_NAME_VALUE_BYTES,
   _parseSetCookie,
   _prefixAllowed,
+  _prefixBreach,
 } from "./_set_cookie.ts";
 import {
   type _BlockedBy,
@@ -33,9 +34,11 @@ const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
 // Control characters (HTAB aside) and ';' end a cookie in a `Cookie` header.
 // deno-lint-ignore no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0A-\x1F\x7F;]/;
-// A name also stops at '=', and may hold no whitespace or ','.
+// A name also stops at '='.
 // deno-lint-ignore no-control-regex
-const BAD_NAME = /[\x00-\x1F\x7F;=,\s]/;
+const BAD_NAME = /[\x00-\x08\x0A-\x1F\x7F;=]/;
+// The `Set-Cookie` parser trims SP and HTAB around a name and a value: none keeps them.
+const EDGE_SPACE = /^[ \t]|[ \t]$/;
 /** Request hosts whose canonical form and candidate domains are kept. */
 const HOST_MEMO = 4096;
 
@@ -133,8 +136,12 @@ function normalizeInit(
     throw new TypeError(`Cannot ${what}: '${field}' must be ${expected}, got ${describe(value)}`);
   };
   if (typeof init.name !== "string") fail("name", "a string", init.name);
-  if (BAD_NAME.test(init.name)) {
-    fail("name", "free of control characters, whitespace, ';', ',' and '='", init.name);
+  if (BAD_NAME.test(init.name) || EDGE_SPACE.test(init.name)) {
+    fail(
+      "name",
+      "free of control characters (tab aside), ';', '=' and spaces or tabs at either end",
+      init.name,
+    );
   }
   if (typeof init.domain !== "string" || init.domain.replace(/^\./, "") === "") {
     fail("domain", "a non-empty string", init.domain);
@@ -167,8 +174,12 @@ function normalizeInit(
       );
     }
     if (typeof init.value !== "string") fail("value", "a string", init.value);
-    if (BAD_VALUE.test(init.value)) {
-      fail("value", "free of control characters (CR, LF and others) and ';'", init.value);
+    if (BAD_VALUE.test(init.value) || EDGE_SPACE.test(init.value)) {
+      fail(
+        "value",
+        "free of control characters (CR, LF and others; tab aside), ';' and spaces or tabs at either end",
+        init.value,
+      );
     }
     if (init.name === "" && init.value === "") {
       // RFC 6265bis ignores such a Set-Cookie; stored, it would add an empty pair to the header.
@@ -199,6 +210,13 @@ function normalizeInit(
     ) fail("sameSite", `"strict", "lax", "none" or undefined`, init.sameSite);
     for (const time of ["creationTime", "lastAccessTime"] as const) {
       if (init[time] !== undefined) checkTime(time, init[time], "");
+    }
+    // RFC 6265bis refuses such a cookie whatever it came by, as `setCookiesFromUrl` does.
+    const secure = init.secure ?? false;
+    const breach = _prefixBreach(init.name, init.value, secure, hostOnly, path);
+    if (breach !== null) {
+      const got = { value: init.value, secure, hostOnly, path }[breach.field];
+      fail(breach.field, `${breach.must} (RFC 6265bis cookie prefixes)`, got);
     }
   }
   return { ...init, domain, path, hostOnly };

@@ -127,19 +127,39 @@ export function _parseSetCookie(line: string, now: number): _ParsedSetCookie | n
 }
 
 /**
- * Whether the cookie-name prefix rules of RFC 6265bis allow the cookie: `__Secure-` needs
- * `Secure`; `__Host-` needs `Secure`, no `Domain` and `Path=/`; both case-insensitive; a
- * nameless cookie may not have a value that starts with either.
+ * The cookie-name prefix rule of RFC 6265bis a cookie breaks, as the field and what it must be,
+ * or null when it breaks none: `__Secure-` needs `Secure`; `__Host-` needs `Secure`, no
+ * `Domain` (host-only) and path `/`; both case-insensitive; a nameless cookie may not have a
+ * value that starts with either. `path` is null for a default path (never `/` by itself).
  */
+export function _prefixBreach(
+  name: string,
+  value: string,
+  secure: boolean,
+  hostOnly: boolean,
+  path: string | null,
+): { field: "value" | "secure" | "hostOnly" | "path"; must: string } | null {
+  if (name === "") {
+    const lowerValue = value.toLowerCase();
+    return lowerValue.startsWith("__secure-") || lowerValue.startsWith("__host-")
+      ? { field: "value", must: "free of a leading '__Secure-' or '__Host-' when 'name' is empty" }
+      : null;
+  }
+  const lowerName = name.toLowerCase();
+  const host = lowerName.startsWith("__host-");
+  if (!host && !lowerName.startsWith("__secure-")) return null;
+  const prefix = host ? "'__Host-'" : "'__Secure-'";
+  if (!secure) return { field: "secure", must: `true for a name starting with ${prefix}` };
+  if (host && !hostOnly) {
+    return { field: "hostOnly", must: `true for a name starting with ${prefix}` };
+  }
+  if (host && path !== "/") {
+    return { field: "path", must: `"/" for a name starting with ${prefix}` };
+  }
+  return null;
+}
+
+/** Whether the cookie-name prefix rules of RFC 6265bis allow a `Set-Cookie` cookie. */
 export function _prefixAllowed(cookie: _ParsedSetCookie, hostOnly: boolean): boolean {
-  const lowerName = cookie.name.toLowerCase();
-  if (cookie.name === "") {
-    const lowerValue = cookie.value.toLowerCase();
-    return !lowerValue.startsWith("__secure-") && !lowerValue.startsWith("__host-");
-  }
-  if (lowerName.startsWith("__secure-") && !cookie.secure) return false;
-  if (lowerName.startsWith("__host-")) {
-    return cookie.secure && hostOnly && cookie.path === "/";
-  }
-  return true;
+  return _prefixBreach(cookie.name, cookie.value, cookie.secure, hostOnly, cookie.path) === null;
 }

@@ -125,7 +125,8 @@ export interface CookieJar {
    *
    * @param cookie The cookie to add.
    * @returns True when the cookie was stored.
-   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form, or the cookie breaks
+   *   a rule of the `__Secure-` and `__Host-` name prefixes.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.
@@ -136,7 +137,8 @@ export interface CookieJar {
    *
    * @param cookie The new form of the cookie.
    * @returns True when a cookie was replaced.
-   * @throws {TypeError} When a field of `cookie` has the wrong type or form.
+   * @throws {TypeError} When a field of `cookie` has the wrong type or form, or the cookie breaks
+   *   a rule of the `__Secure-` and `__Host-` name prefixes.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.
@@ -188,7 +190,7 @@ export interface CookieJarOptions {
   /**
    * How many cookies one site (registrable domain, e.g. `example.co.uk`, subdomains included)
    * may hold; storing one more evicts that site's least recently used cookies (expired ones
-   * first) down to 90 % of the limit (162 of 180), as Chromium does.
+   * first) down to 90 % of the limit (162 of 180).
    *
    * @default {180}
    */

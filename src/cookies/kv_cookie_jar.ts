@@ -5,7 +5,7 @@
  */
 
 import { _claimPrefix, _kvPath, _openKv, checkPrefix } from "../_kv.ts";
-import { checkPartition } from "../_validation.ts";
+import { checkPartition, MAX_PARTITION_BYTES } from "../_validation.ts";
 import type { CookieJar, CookieJarOptions, NetworkCookieInit } from "./cookie_jar.ts";
 import type { NetworkCookie } from "./network_cookie.ts";
 import type { _CookieEngine } from "./_cookie_engine.ts";
@@ -81,14 +81,17 @@ const OPTIONS = [
 ];
 
 const DEFAULT_PREFIX: Deno.KvKey = ["netaccess", "cookies"];
-/** The key element that separates partitions from the jar's own entries. */
+/**
+ * The key element that separates partitions from the jar's own entries: a partition's keys are
+ * `[...prefix, "p", partition]`, a partition of it `[...prefix, "p", partition, "p", inner]`.
+ */
 const PARTITIONS = "p";
 
-/** Validates a partition key and returns the key prefix of its jar. */
-function partitionPrefix(prefix: Deno.KvKey, partition: unknown, what: string): Deno.KvKey {
-  if (partition === undefined) return prefix;
-  checkPartition(`Cannot ${what}`, partition);
-  return [...prefix, PARTITIONS, partition];
+const ENCODER = new TextEncoder();
+
+/** The keys of a jar's partition, from the outermost down (none for the unpartitioned jar). */
+function partitionPath(key: string | readonly string[] | null): readonly string[] {
+  return key === null ? [] : typeof key === "string" ? [key] : key;
 }
 
 /**
@@ -126,7 +129,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   readonly #kv: Deno.Kv;
   readonly #owned: boolean;
   readonly #engine: _CookieEngine;
-  readonly #prefix: Deno.KvKey;
+  /** The jar's prefix, under which the partitions' keys lie. */
+  readonly #root: Deno.KvKey;
   readonly #limits: _StoreLimits;
   readonly #engines: Awaited<ReturnType<typeof _loadEngines>>;
   /** The database's change detector, shared with the partitions' jars; closed with the jar. */
@@ -143,33 +147,39 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /** The jar this one is a partition of (see `partition()`): it closes with it. */
   #parent: KvCookieJar | null = null;
   /**
-   * The partition this jar holds (see {@linkcode KvCookieJarOptions.partition}), or `null` for
-   * the unpartitioned jar.
+   * The partition this jar holds, or `null` for the unpartitioned jar: the key it was opened
+   * with (see {@linkcode KvCookieJarOptions.partition}) or made with by `jar.partition(key)` on
+   * an unpartitioned jar; for a partition of a partition, the keys from the outermost down
+   * (`tenant.partition("user:1")` of a jar opened with `partition: "tenant:A"` holds
+   * `["tenant:A", "user:1"]`). Two jars on one database and prefix share cookies exactly when
+   * their keys are equal (a string is never equal to an array).
    */
-  readonly partitionKey: string | null;
+  readonly partitionKey: string | readonly string[] | null;
 
   private constructor(
     kv: Deno.Kv,
     owned: boolean,
     prefix: Deno.KvKey,
-    partition: string | null,
+    partition: string | readonly string[] | null,
     limits: _StoreLimits,
     engines: Awaited<ReturnType<typeof _loadEngines>>,
     changes: { detector: _KvChanges | null },
   ) {
     this.#kv = kv;
     this.#owned = owned;
-    this.#prefix = prefix;
+    this.#root = prefix;
+    // The keys of this jar's own layout: a partition's lie under its parent's.
+    const keys = partitionPath(partition).reduce<Deno.KvKey>(
+      (keys, key) => [...keys, PARTITIONS, key],
+      prefix,
+    );
     this.#limits = limits;
-    this.partitionKey = partition;
+    this.partitionKey = typeof partition === "string" || partition === null
+      ? partition
+      : Object.freeze([...partition]);
     this.#engines = engines;
     this.#changes = changes;
-    const { engine, store } = engines._kvEngine(
-      kv,
-      partitionPrefix(prefix, partition ?? undefined, ""),
-      limits,
-      changes.detector,
-    );
+    const { engine, store } = engines._kvEngine(kv, keys, limits, changes.detector);
     this.#engine = engine;
     this.#store = store;
   }
@@ -188,7 +198,7 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
     const what = "open cookie jar";
     const limits = _resolveLimits(options, what, OPTIONS);
     const prefix = checkPrefix(`Cannot ${what}`, options.prefix, DEFAULT_PREFIX);
-    partitionPrefix(prefix, options.partition, what);
+    checkPartition(`Cannot ${what}`, options.partition);
     const { kv, owned } = await _openKv(options, "cookie jar");
     const release = _claimPrefix(kv, "cookie jar", prefix);
     let engines;
@@ -231,7 +241,11 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   /**
    * A jar for one partition of this jar's cookies (one user's, one tenant's), on the same
    * database and prefix, with the same limits and clock. It shares the database, so it needs no
-   * closing of its own; once this jar is closed, it is closed too (its methods throw).
+   * closing of its own; once this jar is closed, it is closed too (its methods throw). A
+   * partition of a partitioned jar lies within that partition: `tenantA.partition("user:1")`
+   * and `tenantB.partition("user:1")` share no cookie, nor does either with the unpartitioned
+   * jar's `partition("user:1")` (see {@linkcode KvCookieJar.partitionKey}). A jar's `clear()`
+   * removes its partitions' cookies too.
    *
    * @example One jar per end user
    * ```ts
@@ -247,19 +261,32 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * assert.equal(alice.partitionKey, "user:alice");
    * ```
    *
-   * @param partition The partition key: a non-empty string of at most 512 bytes.
+   * @param partition The partition key: a non-empty string of at most 512 bytes (with the keys
+   *   of this jar's own partition, when it has one).
    * @returns The partition's jar.
    * @throws {TypeError} When `partition` is not a non-empty string, or this jar is closed.
-   * @throws {RangeError} When `partition` is longer than 512 bytes.
+   * @throws {RangeError} When `partition` is longer than 512 bytes, with this jar's partition
+   *   keys.
    */
   partition(partition: string): KvCookieJar {
-    this.#check("partition cookie jar");
-    partitionPrefix(this.#prefix, partition, "partition cookie jar");
+    const what = "partition cookie jar";
+    this.#check(what);
+    checkPartition(`Cannot ${what}`, partition);
+    const outer = partitionPath(this.partitionKey);
+    if (outer.length > 0) {
+      const bytes = [...outer, partition].reduce((n, key) => n + ENCODER.encode(key).length, 0);
+      if (bytes > MAX_PARTITION_BYTES) {
+        throw new RangeError(
+          `Cannot ${what}: 'partition' must be at most ${MAX_PARTITION_BYTES} bytes with the keys ` +
+            `of the jar's own partition, got ${bytes} (hash a longer key)`,
+        );
+      }
+    }
     const jar = new KvCookieJar(
       this.#kv,
       false,
-      this.#prefix,
-      partition,
+      this.#root,
+      outer.length === 0 ? partition : [...outer, partition],
       this.#limits,
       this.#engines,
       this.#changes,
@@ -313,7 +340,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    * @param cookie The cookie.
    * @returns True when stored (false for an expired cookie, which removes the old one, and for
    * a domain whose cookies are in a newer format).
-   * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   * @throws {TypeError} When a field has the wrong type or form, the cookie breaks a rule
+   *   of the `__Secure-` and `__Host-` name prefixes, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.
@@ -330,7 +358,8 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
    *
    * @param cookie The cookie.
    * @returns True when a cookie was replaced.
-   * @throws {TypeError} When a field has the wrong type or form, or the jar is closed.
+   * @throws {TypeError} When a field has the wrong type or form, the cookie breaks a rule
+   *   of the `__Secure-` and `__Host-` name prefixes, or the jar is closed.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.
@@ -367,8 +396,9 @@ export class KvCookieJar implements CookieJar, AsyncDisposable {
   }
 
   /**
-   * Removes every cookie (every entry under the jar's prefix and partition; the unpartitioned
-   * jar's `clear()` removes every partition too).
+   * Removes every cookie (every entry under the jar's prefix and partition), its partitions'
+   * included: the unpartitioned jar's `clear()` removes every partition, a partition's removes
+   * its own partitions (those made by its `partition(key)`) and no other.
    *
    * @returns When done.
    * @throws {TypeError} When the jar is closed.

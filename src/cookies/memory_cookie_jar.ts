@@ -164,7 +164,8 @@ export class MemoryCookieJar implements CookieJar {
    *
    * @param cookie The cookie.
    * @returns True when stored (false for an expired cookie, which removes the old one).
-   * @throws {TypeError} When a field has the wrong type or form.
+   * @throws {TypeError} When a field has the wrong type or form, or the cookie breaks a rule
+   *   of the `__Secure-` and `__Host-` name prefixes.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.
@@ -178,7 +179,8 @@ export class MemoryCookieJar implements CookieJar {
    *
    * @param cookie The cookie.
    * @returns True when a cookie was replaced.
-   * @throws {TypeError} When a field has the wrong type or form.
+   * @throws {TypeError} When a field has the wrong type or form, or the cookie breaks a rule
+   *   of the `__Secure-` and `__Host-` name prefixes.
    * @throws {RangeError} When a time (`expires`, `creationTime`, `lastAccessTime`) is a number out
    * of a Date's range (epoch milliseconds within ±8.64e15: not `Infinity`, `NaN` or `1e20`), or
    * `name` and `value` are longer than 4096 bytes together.

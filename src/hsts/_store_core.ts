@@ -111,7 +111,8 @@ export abstract class StoreCore {
   }
 
   protected abstract readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]>;
-  protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<void>;
+  /** Stores the host's policy; resolves with whether it was stored (a KV key may be too long). */
+  protected abstract write(host: string, policy: StoredPolicy, now: number): Promise<boolean>;
   /** Deletes the host's stored policy; resolves with it, or `undefined` when there was none. */
   protected abstract delete(host: string): Promise<StoredPolicy | undefined>;
   /**
@@ -164,16 +165,17 @@ export abstract class StoreCore {
     if (!isHostName(key)) throw badHost(what, host);
     const directives = parseStsHeaderValue(headerValue);
     if (directives === null) return false;
+    const now = this.#clock();
     if (directives.maxAge === 0) {
       await this.delete(key);
-      return true;
+      // A preloaded policy of the host itself stays: the header could not remove it.
+      const preloaded = this.#preload.get(key);
+      return preloaded === undefined || preloaded.expires <= now;
     }
-    const now = this.#clock();
-    await this.write(key, {
+    return await this.write(key, {
       expires: now + directives.maxAge * 1000,
       includeSubDomains: directives.includeSubDomains,
     }, now);
-    return true;
   }
 
   async set(policy: HstsPolicy): Promise<void> {
@@ -256,7 +258,8 @@ export abstract class HstsStoreMethods implements HstsStore {
    *
    * @param host The host that sent it.
    * @param headerValue The header's value.
-   * @returns Whether the header was valid and applied.
+   * @returns Whether the header was valid and the store now holds what it asked for (see
+   *   {@linkcode HstsStore.learn}).
    * @throws {TypeError} When `host` is not a string or not a host name, or `headerValue` is not
    *   a string.
    */

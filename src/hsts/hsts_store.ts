@@ -107,7 +107,10 @@ export interface HstsStore {
    * @param host The host that sent the header, as in `URL.hostname` (a trailing dot and
    *   upper case are fine).
    * @param headerValue The header's value.
-   * @returns Whether the header was valid and applied.
+   * @returns Whether the header was valid and the store now holds what it asked for: the
+   *   policy stored, or, with `max-age=0`, none for the host. `false` for a header ignored, for
+   *   `max-age=0` on a host preloaded (which stays known), and for a host a store cannot keep (a
+   *   `KvHstsStore` keeps none for a host too long for a KV key: 2 KiB with its prefix).
    * @throws {TypeError} When `host` is not a string or not a host name (a port, a scheme, a
    *   space), or `headerValue` is not a string (`null`, an array of values).
    */

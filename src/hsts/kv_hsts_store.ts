@@ -155,7 +155,7 @@ class KvCore extends StoreCore {
     );
   }
 
-  protected async write(host: string, policy: StoredPolicy, now: number): Promise<void> {
+  protected async write(host: string, policy: StoredPolicy, now: number): Promise<boolean> {
     this.#check();
     const expires = Number.isFinite(policy.expires) ? policy.expires : policy.expires > 0
       ? null // never
@@ -165,8 +165,9 @@ class KvCore extends StoreCore {
     const options = Number.isFinite(lifetime) && lifetime > 0 && lifetime < 2 ** 52
       ? { expireIn: Math.ceil(lifetime) }
       : undefined;
-    if (!this.#fits(host)) return;
+    if (!this.#fits(host)) return false;
     await _retryLocked(() => this.#kv.set(this.#key(host), value, options));
+    return true;
   }
 
   protected async delete(host: string): Promise<StoredPolicy | undefined> {

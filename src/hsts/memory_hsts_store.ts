@@ -97,9 +97,9 @@ class MemoryCore extends StoreCore {
   protected readMany(hosts: string[]): Promise<(StoredPolicy | undefined)[]> {
     return Promise.resolve(hosts.map((host) => this.#map.get(host)));
   }
-  protected write(host: string, policy: StoredPolicy): Promise<void> {
+  protected write(host: string, policy: StoredPolicy): Promise<boolean> {
     this.#map.set(host, policy);
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
   protected delete(host: string): Promise<StoredPolicy | undefined> {
     const policy = this.#map.get(host);

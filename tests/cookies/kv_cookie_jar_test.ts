@@ -679,3 +679,52 @@ Deno.test("KvCookieJar.open refuses a prefix nesting with another store's on the
   });
   assert.equal((await jar.allCookies()).length, 1, "the refused jars removed nothing");
 });
+
+Deno.test("KvCookieJar: a partition of a partition lies within it, apart from every other", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  await using tenantA = await KvCookieJar.open({ kv, partition: "tenant:A" });
+  await using root = await KvCookieJar.open({ kv });
+  const tenantB = root.partition("tenant:B");
+  const url = "https://api.example.com/";
+  const aUser = tenantA.partition("user:1");
+  const bUser = tenantB.partition("user:1");
+  const rootUser = root.partition("user:1");
+  assert.deepEqual(aUser.partitionKey, ["tenant:A", "user:1"]);
+  assert.ok(Object.isFrozen(aUser.partitionKey));
+  assert.deepEqual(bUser.partitionKey, ["tenant:B", "user:1"]);
+  assert.equal(rootUser.partitionKey, "user:1");
+  assert.equal(tenantA.partitionKey, "tenant:A");
+  await aUser.setCookiesFromUrl(["session=A; Max-Age=3600"], url);
+  await bUser.setCookiesFromUrl(["session=B; Max-Age=3600"], url);
+  await rootUser.setCookiesFromUrl(["session=root; Max-Age=3600"], url);
+  await tenantA.setCookiesFromUrl(["tenant=A; Max-Age=3600"], url);
+  const header = async (jar: KvCookieJar) => cookieHeader(await jar.cookiesForUrl(url));
+  assert.equal(await header(aUser), "session=A");
+  assert.equal(await header(tenantA.partition("user:1")), "session=A", "the same partition");
+  assert.equal(await header(bUser), "session=B");
+  assert.equal(await header(rootUser), "session=root");
+  assert.equal(await header(tenantA), "tenant=A", "a partition's cookies are not its parent's");
+  assert.equal(await header(tenantB), null);
+  // A partition's clear() removes its own partitions' cookies, and no other's.
+  await tenantA.clear();
+  assert.equal(await header(aUser), null);
+  assert.equal(await header(bUser), "session=B");
+  assert.equal(await header(rootUser), "session=root");
+  // The unpartitioned jar's clear() removes every partition, nested ones too.
+  await root.clear();
+  assert.equal(await header(bUser), null);
+  assert.equal(await header(rootUser), null);
+  // The keys of a nested partition are at most 512 bytes together.
+  assert.throws(() => tenantA.partition("u".repeat(505)), {
+    name: "RangeError",
+    message: "Cannot partition cookie jar: 'partition' must be at most 512 bytes with the keys " +
+      "of the jar's own partition, got 513 (hash a longer key)",
+  });
+  assert.equal(tenantA.partition("u".repeat(504)).partitionKey?.length, 2);
+  // Closing the jar closes its partitions and theirs.
+  await root.close();
+  await assert.rejects(() => bUser.allCookies(), {
+    name: "TypeError",
+    message: "Cannot list cookies: the cookie jar is closed",
+  });
+});

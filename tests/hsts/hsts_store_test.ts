@@ -404,8 +404,13 @@ for (const [name, factory] of factories) {
       assert.equal(await store.isKnownHost("www.pinned.example"), false);
       assert.equal(await store.isKnownHost("deep.www.tree.example"), true);
       assert.equal(await store.isKnownHost("brief.example"), true);
-      assert.equal(await store.learn("pinned.example", "max-age=0"), true);
+      // The header could not remove a preloaded policy: `learn` says so.
+      assert.equal(await store.learn("pinned.example", "max-age=0"), false);
       assert.equal(await store.isKnownHost("pinned.example"), true);
+      // A host under a preloaded parent has its own policy removed, as asked.
+      assert.equal(await store.learn("www.tree.example", "max-age=600"), true);
+      assert.equal(await store.learn("www.tree.example", "max-age=0"), true);
+      assert.equal(await store.get("www.tree.example"), undefined);
       await store.clear();
       assert.equal(await store.isKnownHost("tree.example"), true);
       assert.deepEqual(await store.get("tree.example"), {
@@ -708,7 +713,8 @@ Deno.test("KvHstsStore keeps no policy for a host too long for a KV key, and doe
     await using store = await KvHstsStore.open({ path: ":memory:", clock: testClock().clock });
     assert.equal(await store.isKnownHost(long), false);
     assert.equal(await store.isKnownHost(`www.${long}`), false);
-    await store.learn(long, "max-age=60; includeSubDomains");
+    assert.equal(await store.learn(long, "max-age=60; includeSubDomains"), false, "not stored");
+    assert.equal(await store.learn(long, "max-age=0"), true, "none stored, as asked");
     await store.set({ host: long, expires: START + 5000, includeSubDomains: true });
     assert.equal(await store.remove(long), false);
     assert.deepEqual(await store.all(), []);
@@ -727,8 +733,8 @@ Deno.test("KvHstsStore keeps no policy for a host too long for a KV key, and doe
     for (const store of [short, longPrefix]) await store.learn(dns, "max-age=60");
     assert.equal(await longPrefix.isKnownHost(dns), true, "a DNS name always fits");
     // An 1800-character name fits under the default prefix, not under a 500-byte one.
-    await short.learn(mid, "max-age=60");
-    await longPrefix.learn(mid, "max-age=60");
+    assert.equal(await short.learn(mid, "max-age=60"), true);
+    assert.equal(await longPrefix.learn(mid, "max-age=60"), false);
     assert.equal(await short.isKnownHost(mid), true);
     assert.equal(await longPrefix.isKnownHost(mid), false);
   });
