@@ -3,6 +3,7 @@ import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { PROGRESS_INTERVAL } from "../src/reply/_upload_progress.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
 import { guardUnhandledRejections, serve, serveTcp } from "./_helpers/server.ts";
+import { cancelTracked } from "./_helpers/streams.ts";
 
 guardUnhandledRejections();
 
@@ -267,6 +268,16 @@ Deno.test("abort() during an upload stops reading the body: the source is cancel
 });
 
 /** Waits until `condition` holds, for at most 2 s. */
+/** Whether `file` is closed (its resource gone). */
+function closed(file: Deno.FsFile): boolean {
+  try {
+    file.statSync();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 async function waitFor(condition: () => boolean): Promise<void> {
   const end = performance.now() + 2000;
   while (!condition()) {
@@ -340,14 +351,7 @@ Deno.test("a stream body the server answers before reading it all is cancelled w
     // The file closes once its stream is cancelled (the test's sanitizer checks it too), with
     // no more of it read.
     const readThen = read;
-    await waitFor(() => {
-      try {
-        file.statSync();
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => closed(file));
     assert.ok(read <= readThen + 64 * 1024, `read on after the reply finished: ${read} bytes`);
   } finally {
     await Deno.remove(path);
@@ -437,19 +441,6 @@ Deno.test("bytes an uploadprogress listener watches go with their Content-Length
 });
 
 Deno.test("an async iterable body that is never sent is closed when its reply finishes, so that its source closes", async (t) => {
-  /** A source stream that tells whether it was cancelled. */
-  const source = () => {
-    const state = { cancelled: false };
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        controller.enqueue(new Uint8Array([1]));
-      },
-      cancel() {
-        state.cancelled = true;
-      },
-    });
-    return { stream, state };
-  };
   const managers: [string, () => NetworkAccessManager][] = [
     ["refused by the network switch", () => new NetworkAccessManager({ networkAccessible: false })],
     ["answered by a layer", () => {
@@ -461,13 +452,13 @@ Deno.test("an async iterable body that is never sent is closed when its reply fi
   for (const [when, make] of managers) {
     await t.step(`${when}: a stream's iterator`, async () => {
       await using manager = make();
-      const { stream, state } = source();
+      const { stream, state } = cancelTracked();
       await manager.post("http://127.0.0.1:9/upload", stream.values()).finished;
       assert.equal(state.cancelled, true);
     });
     await t.step(`${when}: an iterable whose iterator reads a stream`, async () => {
       await using manager = make();
-      const { stream, state } = source();
+      const { stream, state } = cancelTracked();
       const body = { [Symbol.asyncIterator]: () => stream.values() };
       await manager.post("http://127.0.0.1:9/upload", body).finished;
       assert.equal(state.cancelled, true);
@@ -486,14 +477,7 @@ Deno.test("an async iterable body that is never sent is closed when its reply fi
       try {
         const file = await Deno.open(path);
         await manager.post("http://127.0.0.1:9/upload", file.readable.values()).finished;
-        await waitFor(() => {
-          try {
-            file.statSync();
-            return false;
-          } catch {
-            return true;
-          }
-        });
+        await waitFor(() => closed(file));
       } finally {
         await Deno.remove(path);
       }

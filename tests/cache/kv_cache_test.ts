@@ -491,15 +491,10 @@ Deno.test("KvCache tells a reader whose body clear() collected that the entry wa
   const reader = (await cache.body((await cache.metaData(url))!))!.getReader();
   await reader.read();
   await cache.clear();
-  await assert.rejects(
-    (async () => {
-      while (!(await reader.read()).done) { /* read on */ }
-    })(),
-    (error: unknown) =>
-      error instanceof NetworkReplyError && error.code === NetworkError.UnknownContentError &&
-      error.message ===
-        `Cannot read cached body of '${url}': it was removed (the cache cleared, or the entry ` +
-          "deleted), and collected before this reader finished",
+  await readingFails(
+    reader,
+    `Cannot read cached body of '${url}': it was removed (the cache cleared, or the entry ` +
+      "deleted), and collected before this reader finished",
   );
 });
 
@@ -515,14 +510,24 @@ async function failSlowReader(
   await cache.insert(meta(url), [pattern(3, 40 * CHUNK)]);
   time.advance(5 * 60_000);
   await cache.expire();
+  await readingFails(
+    reader,
+    `Cannot read cached body of '${url}': it was replaced, and collected before this reader finished`,
+  );
+}
+
+/** Reading the rest of a cached body fails with a cache error, not a network one: `message`. */
+async function readingFails(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  message: string,
+): Promise<void> {
   await assert.rejects(
     (async () => {
       while (!(await reader.read()).done) { /* read on */ }
     })(),
     (error: unknown) =>
       error instanceof NetworkReplyError && error.code === NetworkError.UnknownContentError &&
-      error.message ===
-        `Cannot read cached body of '${url}': it was replaced, and collected before this reader finished`,
+      error.message === message,
   );
 }
 
