@@ -96,10 +96,12 @@ export class RequestBody {
   /**
    * Normalises a body.
    *
-   * @param body Any {@linkcode NetworkBody}.
+   * @param body Any {@linkcode NetworkBody}; bytes on a `SharedArrayBuffer` (which `fetch`
+   * refuses) are copied as they are now.
    * @returns The body in normalised form.
    * @throws {TypeError} When `body` is of no supported type, or is an object JSON cannot
-   * serialise.
+   * serialise or would not send as it is (a `Map`, `Set`, typed array or class instance inside
+   * it, one without a `toJSON` method).
    */
   static from(body: NetworkBody): RequestBody {
     if (body instanceof RequestBody) return body;
@@ -109,14 +111,17 @@ export class RequestBody {
         "text/plain;charset=UTF-8",
       );
     }
-    if (body instanceof Uint8Array) return new RequestBody({ kind: "bytes", bytes: body }, null);
     if (body instanceof ArrayBuffer) {
       return new RequestBody({ kind: "bytes", bytes: new Uint8Array(body) }, null);
     }
     if (ArrayBuffer.isView(body)) {
+      const bytes = body instanceof Uint8Array
+        ? body
+        : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      // `fetch` refuses a view on shared memory: a copy of it as it is now is sent instead.
       return new RequestBody({
         kind: "bytes",
-        bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+        bytes: bytes.buffer instanceof SharedArrayBuffer ? bytes.slice() : bytes,
       }, null);
     }
     if (body instanceof Blob) {
@@ -149,6 +154,14 @@ export class RequestBody {
             problem === null ? ` (${(error as Error).message})` : `: ${problem}`
           }`,
           { cause: error },
+        );
+      }
+      if (!jsonAsIs(body)) {
+        throw new TypeError(
+          `Invalid body: cannot serialise it as JSON: ${
+            jsonProblem(body) ?? "a value in it is " +
+                "an instance of a class, which JSON would not send as it is"
+          }`,
         );
       }
       return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
@@ -214,10 +227,65 @@ export class RequestBody {
 }
 
 /**
- * What in `root` JSON cannot serialise, with its path: `$.user.id is a BigInt (1n) ...`,
+ * Whether JSON sends `value` as it is: an array, a plain object (its prototype `Object.prototype`
+ * or `null`), a value with a `toJSON` method (a `Date`, a `URL`: the class says how it is sent)
+ * or a `Number`, `String` or `Boolean` object (sent as its primitive). Any other object (a `Map`
+ * or `Set`, sent as `{}`; a typed array, sent as an object of its indices; a class instance, sent
+ * as its own fields without its class) is not.
+ */
+function sentAsIs(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null ||
+    typeof (value as { toJSON?: unknown }).toJSON === "function" ||
+    value instanceof Number || value instanceof String || value instanceof Boolean;
+}
+
+/**
+ * Whether JSON sends every object in `root` as it is ({@linkcode sentAsIs}), once
+ * `JSON.stringify` succeeded (so there is no cycle). What `toJSON` returns is the class's word
+ * and not walked. Kept lean: every JSON body is walked (`for...in`, which on a plain object is
+ * its own keys, is the quickest walk of them).
+ */
+function jsonAsIs(root: object): boolean {
+  if (Array.isArray(root)) {
+    for (let i = 0; i < root.length; i++) {
+      const item: unknown = root[i];
+      if (typeof item === "object" && item !== null && !jsonAsIs(item)) return false;
+    }
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(root);
+  if (prototype !== Object.prototype && prototype !== null) return sentAsIs(root);
+  if (typeof (root as { toJSON?: unknown }).toJSON === "function") return true;
+  for (const name in root) {
+    const item: unknown = (root as Record<string, unknown>)[name];
+    if (typeof item === "object" && item !== null && !jsonAsIs(item)) return false;
+  }
+  return true;
+}
+
+/** Why JSON would not send `value` (not {@linkcode sentAsIs}) as it is, and what to send. */
+function lost(value: object): string {
+  if (value instanceof Map) {
+    return "a Map, which JSON sends as {}; send Object.fromEntries(map), or its entries as an array";
+  }
+  if (value instanceof Set) return "a Set, which JSON sends as {}; send Array.from(set)";
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return `${describe(value)}, which JSON sends as an object of its indices; send ` +
+      "Array.from() of it, or its bytes as a string (base64)";
+  }
+  return `${describe(value)}, which JSON sends as its own fields alone; send a plain object, or ` +
+    "give its class a toJSON method";
+}
+
+/**
+ * What in `root` JSON cannot serialise, or would not send as it is, with its path:
+ * `$.user.id is a BigInt (1n) ...`, `$.tags is a Set, which JSON sends as {} ...`,
  * `$.self refers back to $, a cycle`, `$.price.toJSON() threw RangeError: ...` or
  * `reading $.user.name threw Error: ...` (a getter); `null` when it is something else.
- * Walked only after `JSON.stringify` failed, as it walks: `toJSON` first, own enumerable keys.
+ * Walked only after `JSON.stringify` failed, or {@linkcode jsonAsIs} found an object JSON would
+ * not send as it is, as `JSON.stringify` walks: `toJSON` first, own enumerable keys.
  */
 function jsonProblem(root: unknown): string | null {
   const parents: object[] = [];
@@ -236,6 +304,7 @@ function jsonProblem(root: unknown): string | null {
         "number";
     }
     if (value === null || typeof value !== "object") return null;
+    if (value === input && !sentAsIs(value)) return `${path} is ${lost(value)}`;
     const at = parents.indexOf(value);
     if (at !== -1) return `${path} refers back to ${paths[at]}, a cycle`;
     parents.push(value);
@@ -301,6 +370,12 @@ function newlines(text: string): string {
   return text.replace(/\r(?!\n)|(?<!\r)\n/g, "\r\n");
 }
 
+/**
+ * An async iterable as a stream that takes its iterator at the first read. A stream cancelled
+ * before that (the body never sent) closes it all the same, as a `for await` that stops would:
+ * an iterator given (a generator, a stream's `values()`) is returned, and an iterable's iterator
+ * is taken to be returned, so that a source opened already (a file, a socket) closes.
+ */
 function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
   let iterator: AsyncIterator<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>({
@@ -319,7 +394,8 @@ function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<U
       } else controller.enqueue(value);
     },
     async cancel(reason) {
-      await iterator?.return?.(reason);
+      iterator ??= iterable[Symbol.asyncIterator]();
+      await iterator.return?.(reason);
     },
   }, { highWaterMark: 0 });
 }

@@ -20,6 +20,12 @@ Deno.test("a plain object or array body is sent as JSON with Content-Type applic
     ["array", [1, "two", { three: 3 }]],
     ["empty object", {}],
     ["null-prototype object", Object.assign(Object.create(null), { a: 1 })],
+    ["values whose class has a toJSON, and a toJSON of its own", {
+      date: new Date(0),
+      url: new URL("https://example.com/a"),
+      money: { amount: 1n, toJSON: () => "1.00" },
+    }],
+    ["Number, String and Boolean objects", [new Number(1), new String("a"), new Boolean(false)]],
   ];
   for (const [name, body] of cases) {
     await t.step(name, async () => {
@@ -59,6 +65,20 @@ Deno.test("a JSON body reaches a real server with its length and type", async ()
   assert.equal(echo.type, "application/json");
   assert.equal(echo.length, String(new TextEncoder().encode(JSON.stringify(body)).byteLength));
   assert.deepEqual(echo.body, body);
+});
+
+Deno.test("a view on a SharedArrayBuffer is sent as a copy of its bytes when the request is made", async () => {
+  await using server = serve(async (request) =>
+    new Response(`${request.headers.get("content-length")} ${await request.text()}`)
+  );
+  await using real = new NetworkAccessManager();
+  const shared = new SharedArrayBuffer(4);
+  new Uint8Array(shared).set([65, 66, 67, 68]);
+  const bytes = real.put(server.url, new Uint8Array(shared, 1, 2));
+  const view = real.put(server.url, new DataView(shared, 0, 3));
+  new Uint8Array(shared).fill(0); // changed after the requests were made: not sent
+  assert.equal(await bytes.text(), "2 BC", bytes.errorString);
+  assert.equal(await view.text(), "3 ABC", view.errorString);
 });
 
 Deno.test("a FormData body is sent with its multipart type and boundary over a Content-Type of the request's", async (t) => {
@@ -137,6 +157,37 @@ Deno.test("a body JSON cannot serialise, or of no supported type, fails the repl
         }],
       },
       new RegExp(`${serialise}reading \\$\\.list\\[0\\]\\.name threw RangeError: not loaded$`),
+    ],
+    [
+      "a Map inside",
+      { user: { roles: new Map([["admin", true]]) } },
+      new RegExp(
+        `${serialise}\\$\\.user\\.roles is a Map, which JSON sends as \\{\\}; send ` +
+          "Object\\.fromEntries\\(map\\), or its entries as an array$",
+      ),
+    ],
+    [
+      "a Set inside",
+      [{ tags: new Set(["a"]) }],
+      new RegExp(
+        `${serialise}\\$\\[0\\]\\.tags is a Set, which JSON sends as \\{\\}; send Array\\.from\\(set\\)$`,
+      ),
+    ],
+    [
+      "a typed array inside",
+      { image: { pixels: new Uint8Array([1, 2]) } },
+      new RegExp(
+        `${serialise}\\$\\.image\\.pixels is an instance of Uint8Array, which JSON sends as ` +
+          "an object of its indices; send Array\\.from\\(\\) of it, or its bytes as a string \\(base64\\)$",
+      ),
+    ],
+    [
+      "a class instance inside, after a Date (sent by its toJSON)",
+      { when: new Date(0), list: [1, new (class Point {})()] },
+      new RegExp(
+        `${serialise}\\$\\.list\\[1\\] is an instance of Point, which JSON sends as its own ` +
+          "fields alone; send a plain object, or give its class a toJSON method$",
+      ),
     ],
     [
       "a class instance",

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
+import { PROGRESS_INTERVAL } from "../src/reply/_upload_progress.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
-import { guardUnhandledRejections, serve } from "./_helpers/server.ts";
+import { guardUnhandledRejections, serve, serveTcp } from "./_helpers/server.ts";
+import { cancelTracked } from "./_helpers/streams.ts";
 
 guardUnhandledRejections();
 
@@ -266,6 +268,16 @@ Deno.test("abort() during an upload stops reading the body: the source is cancel
 });
 
 /** Waits until `condition` holds, for at most 2 s. */
+/** Whether `file` is closed (its resource gone). */
+function closed(file: Deno.FsFile): boolean {
+  try {
+    file.statSync();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 async function waitFor(condition: () => boolean): Promise<void> {
   const end = performance.now() + 2000;
   while (!condition()) {
@@ -339,14 +351,7 @@ Deno.test("a stream body the server answers before reading it all is cancelled w
     // The file closes once its stream is cancelled (the test's sanitizer checks it too), with
     // no more of it read.
     const readThen = read;
-    await waitFor(() => {
-      try {
-        file.statSync();
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => closed(file));
     assert.ok(read <= readThen + 64 * 1024, `read on after the reply finished: ${read} bytes`);
   } finally {
     await Deno.remove(path);
@@ -381,6 +386,38 @@ Deno.test("upload progress never goes back when the body is sent again", async (
   }
 });
 
+Deno.test("upload progress does not tell its 0 again when a retry sends the body again", async () => {
+  // The first connection closes once the request has arrived, with no answer: it is retried.
+  let connections = 0;
+  await using server = serveTcp(async (conn) => {
+    const first = ++connections === 1;
+    const buffer = new Uint8Array(64 * 1024);
+    let received = "";
+    while (!/\r\n\r\n[\s\S]{3}$/.test(received)) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      received += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    if (!first) {
+      await conn.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    }
+  });
+  await using manager = new NetworkAccessManager({
+    // A wait longer than the progress interval, which would otherwise hold a repeated 0 back.
+    retry: {
+      limit: 1,
+      methods: ["PUT"],
+      sleep: () => new Promise((resolve) => setTimeout(resolve, 2 * PROGRESS_INTERVAL)),
+    },
+  });
+  const reply = manager.put(server.url, "abc");
+  const events: string[] = [];
+  reply.addEventListener("uploadprogress", (e) => events.push(`${e.loaded}/${e.total}`));
+  reply.addEventListener("retry", () => events.push("retry"));
+  assert.equal(await reply.text(), "ok", reply.errorString);
+  assert.deepEqual(events, ["0/3", "retry", "3/3"]);
+});
+
 Deno.test("bytes an uploadprogress listener watches go with their Content-Length, counted as sent, the same on every send", async () => {
   // The server reads slowly, so that the upload takes several 100 ms progress intervals.
   const { server, seen } = recordingServer(3);
@@ -401,4 +438,49 @@ Deno.test("bytes an uploadprogress listener watches go with their Content-Length
   const between = progress.filter(([loaded]) => loaded > 0 && loaded < size);
   assert.ok(between.length >= 1, `progress between the start and the end: ${progress.join(" ")}`);
   assert.deepEqual(progress.at(-1), [size, size]);
+});
+
+Deno.test("an async iterable body that is never sent is closed when its reply finishes, so that its source closes", async (t) => {
+  const managers: [string, () => NetworkAccessManager][] = [
+    ["refused by the network switch", () => new NetworkAccessManager({ networkAccessible: false })],
+    ["answered by a layer", () => {
+      const manager = new NetworkAccessManager();
+      manager.use(() => () => Promise.resolve(new Response("from a layer")));
+      return manager;
+    }],
+  ];
+  for (const [when, make] of managers) {
+    await t.step(`${when}: a stream's iterator`, async () => {
+      await using manager = make();
+      const { stream, state } = cancelTracked();
+      await manager.post("http://127.0.0.1:9/upload", stream.values()).finished;
+      assert.equal(state.cancelled, true);
+    });
+    await t.step(`${when}: an iterable whose iterator reads a stream`, async () => {
+      await using manager = make();
+      const { stream, state } = cancelTracked();
+      const body = { [Symbol.asyncIterator]: () => stream.values() };
+      await manager.post("http://127.0.0.1:9/upload", body).finished;
+      assert.equal(state.cancelled, true);
+    });
+    await t.step(`${when}: a generator, which is then done`, async () => {
+      await using manager = make();
+      const body = (async function* () {
+        yield new Uint8Array([1]);
+      })();
+      await manager.post("http://127.0.0.1:9/upload", body).finished;
+      assert.deepEqual(await body.next(), { value: undefined, done: true });
+    });
+    await t.step(`${when}: a file's iterator (the file closes)`, async () => {
+      await using manager = make();
+      const path = await Deno.makeTempFile();
+      try {
+        const file = await Deno.open(path);
+        await manager.post("http://127.0.0.1:9/upload", file.readable.values()).finished;
+        await waitFor(() => closed(file));
+      } finally {
+        await Deno.remove(path);
+      }
+    });
+  }
 });

@@ -12,6 +12,7 @@ import {
   setResponseInfo,
 } from "../mod.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
+import { cancelTracked } from "./_helpers/streams.ts";
 import {
   guardUnhandledRejections,
   serve,
@@ -585,25 +586,11 @@ Deno.test("a request's timeout and its own signal end it while it waits for a sl
 });
 
 Deno.test("a one-shot body whose request is never sent is cancelled: aborted while it waits, or refused", async (t) => {
-  const streamBody = () => {
-    const state = { cancelled: false };
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        controller.enqueue(new Uint8Array([1]));
-        controller.close();
-      },
-      cancel() {
-        state.cancelled = true;
-      },
-    });
-    return { stream, state };
-  };
-
   await t.step("aborted while it waits for a slot", async () => {
     const { gates, transport } = gated();
     await using manager = new NetworkAccessManager({ transport, maxConnectionsPerHost: 1 });
     const first = manager.get("http://queue.test/first");
-    const { stream, state } = streamBody();
+    const { stream, state } = cancelTracked();
     const upload = manager.post("http://queue.test/upload", stream);
     upload.abort();
     await upload.finished;
@@ -616,7 +603,7 @@ Deno.test("a one-shot body whose request is never sent is cancelled: aborted whi
 
   await t.step("refused by the network switch", async () => {
     await using manager = new NetworkAccessManager({ networkAccessible: "not-accessible" });
-    const { stream, state } = streamBody();
+    const { stream, state } = cancelTracked();
     const upload = manager.post("http://127.0.0.1:9/upload", stream);
     await upload.finished;
     assert.equal(upload.error, NetworkError.UnknownNetworkError);
@@ -633,7 +620,7 @@ Deno.test("a one-shot body whose request is never sent is cancelled: aborted whi
         return new Response("stored");
       },
     });
-    const { stream, state } = streamBody();
+    const { stream, state } = cancelTracked();
     assert.equal(await manager.post("http://queue.test/upload", stream).text(), "stored");
     await tick(1);
     assert.deepEqual(received, [1]);

@@ -397,6 +397,19 @@ export class KvBackend implements CacheBackend<KvStored> {
     return stored.body;
   }
 
+  /** Why chunks of the body of `entry` are gone, as the entry's record tells now. */
+  async #lost(entry: CacheEntry): Promise<string> {
+    const key = await this.#keys.entry(entry.url, entry.variant);
+    const item = await this.#storage.get(key);
+    if (item.versionstamp === null) {
+      return "it was removed (the cache cleared, or the entry deleted), and collected before " +
+        "this reader finished";
+    }
+    return _decodeEntry(item.value)?.entry.generation === entry.generation
+      ? "a chunk of it is missing or damaged in the database"
+      : "it was replaced, and collected before this reader finished";
+  }
+
   async body(entry: CacheEntry): Promise<ReadableStream<Uint8Array<ArrayBuffer>> | null> {
     const where = this.#bodyOf(entry);
     const inline = where instanceof Promise ? await where : where;
@@ -428,8 +441,7 @@ export class KvBackend implements CacheBackend<KvStored> {
             controller.error(
               new NetworkReplyError(
                 NetworkError.UnknownContentError,
-                `Cannot read cached body of '${entry.url}': it was replaced, and collected ` +
-                  `before this reader finished`,
+                `Cannot read cached body of '${entry.url}': ${await this.#lost(entry)}`,
               ),
             );
             return;

@@ -218,7 +218,8 @@ export class KvCache implements NetworkCache {
    * Opens the body stored with `entry`, exactly that body. A body stored inline was read with
    * the entry; a longer one of up to 2 MiB is read whole before this resolves, and a longer
    * one streams. A body replaced meanwhile stays readable for five minutes; a reader slower
-   * than that fails with a `NetworkReplyError` of code `UnknownContentError`. The access is
+   * than that, or one whose body {@linkcode KvCache.clear} removed, fails with a
+   * `NetworkReplyError` of code `UnknownContentError` that tells which. The access is
    * recorded when the last one is more than a minute old.
    *
    * @param entry An entry returned by this cache.
@@ -311,7 +312,7 @@ export class KvCache implements NetworkCache {
 
   /**
    * Removes every entry, and everything else under the cache's prefix, at once (a reader of a
-   * body removed this way fails). An entry another process publishes while the cache clears
+   * body removed this way fails, told that it was removed). An entry another process publishes while the cache clears
    * stays whole, as if published after the clearing; a write still in progress stores nothing.
    *
    * @returns A promise that resolves once the cache is empty.

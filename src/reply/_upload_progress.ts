@@ -30,14 +30,13 @@ export class UploadProgress {
 
   /**
    * `loaded` of `total` bytes (-1: unknown) were sent: tells it unless one was told just now.
-   * A count below the last one (the body sent again, after a 307 or 308 redirect or a 401 or
-   * 407 challenge) is not told, until the new send passes it: one reply's progress never goes
-   * back.
+   * A count no higher than the last one is not told: the body sent again (after a 307 or 308
+   * redirect, a 401 or 407 challenge, or a retry) tells nothing until the new send passes it,
+   * its `0` included, so one reply's progress never goes back nor repeats; nor does the end of
+   * a send told again (by a transport, then by what called it).
    */
   update(loaded: number, total: number): void {
-    if (loaded < this.#loaded) return;
-    // The end of a send told again (by a transport, then by what called it): told once.
-    if (loaded === total && this.#sent === loaded && this.#total === total) return;
+    if (loaded <= this.#loaded) return;
     this.#loaded = loaded;
     this.#total = total;
     if (!listensTo(this.#target, "uploadprogress")) return;

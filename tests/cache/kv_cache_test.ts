@@ -484,6 +484,20 @@ Deno.test("KvCache finishes a long body it started though the entry is replaced 
   await failSlowReader(cache, time, url, current);
 });
 
+Deno.test("KvCache tells a reader whose body clear() collected that the entry was removed, not replaced", async () => {
+  await using cache = await KvCache.open({ path: ":memory:" });
+  const url = "https://example.com/long";
+  await cache.insert(meta(url), [pattern(1, 40 * CHUNK)]);
+  const reader = (await cache.body((await cache.metaData(url))!))!.getReader();
+  await reader.read();
+  await cache.clear();
+  await readingFails(
+    reader,
+    `Cannot read cached body of '${url}': it was removed (the cache cleared, or the entry ` +
+      "deleted), and collected before this reader finished",
+  );
+});
+
 /** A reader slower than the grace period fails with a cache error, not a network one. */
 async function failSlowReader(
   cache: KvCache,
@@ -496,14 +510,24 @@ async function failSlowReader(
   await cache.insert(meta(url), [pattern(3, 40 * CHUNK)]);
   time.advance(5 * 60_000);
   await cache.expire();
+  await readingFails(
+    reader,
+    `Cannot read cached body of '${url}': it was replaced, and collected before this reader finished`,
+  );
+}
+
+/** Reading the rest of a cached body fails with a cache error, not a network one: `message`. */
+async function readingFails(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  message: string,
+): Promise<void> {
   await assert.rejects(
     (async () => {
       while (!(await reader.read()).done) { /* read on */ }
     })(),
     (error: unknown) =>
       error instanceof NetworkReplyError && error.code === NetworkError.UnknownContentError &&
-      error.message ===
-        `Cannot read cached body of '${url}': it was replaced, and collected before this reader finished`,
+      error.message === message,
   );
 }
 
