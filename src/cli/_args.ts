@@ -66,7 +66,7 @@ Request
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
   -e, --referer URL         the Referer header (-H "Referer: ..." wins)
   -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
-                            (Netscape format) the run's cookies start from
+                            (Netscape format) the run's cookies start from; repeatable
   -c, --cookie-jar FILE     write the run's cookies to FILE at its end (- for stdout);
                             with -b FILE or -c, the cookies are the file's, not the
                             state's
@@ -180,7 +180,7 @@ const OPTIONS = {
   netrc: { type: "boolean" },
   "netrc-optional": { type: "boolean" },
   "netrc-file": { type: "string" },
-  cookie: { type: "string", short: "b" },
+  cookie: { type: "string", short: "b", multiple: true },
   "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
   referer: { type: "string", short: "e" },
@@ -366,8 +366,8 @@ export interface Plan extends RequestParts {
   offline: boolean;
   noCache: boolean;
   noCookies: boolean;
-  /** `-b FILE`: the cookie file (Netscape format) the run's cookies start from. */
-  cookieFile: string | undefined;
+  /** `-b FILE`: the cookie files (Netscape format) the run's cookies start from. */
+  cookieFiles: string[];
   /** `-c FILE`: where the run's cookies are written at its end (`-` for stdout). */
   cookieJarFile: string | undefined;
   timeout: number | undefined;
@@ -591,10 +591,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       true,
     );
   }
-  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file.
-  const cookieFile = values.cookie !== undefined && !values.cookie.includes("=")
-    ? values.cookie
-    : undefined;
+  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file; each -b counts.
+  const cookieFiles = (values.cookie ?? []).filter((cookie) => !cookie.includes("="));
   if (values["no-cookies"] && (values.cookie !== undefined || values["cookie-jar"] !== undefined)) {
     throw new Exit(
       EXIT_CODES.usage,
@@ -658,7 +656,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     offline: values.offline ?? false,
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
-    cookieFile,
+    cookieFiles,
     cookieJarFile: values["cookie-jar"],
     // As curl, -m is --max-time; --timeout is its other name; 0 is no limit.
     timeout: values["max-time"] !== undefined
