@@ -48,8 +48,9 @@ Request
                             joined without &)
   -G, --get                 the data in the URL's query, sent with GET (HEAD with -I)
   -F, --form N=V            multipart field (POST): N=value, N=@file (a file upload),
-                            N=<file (a text field from a file), - for stdin; then
-                            ;type=T, ;filename=F (@ only), ;headers="N: V"
+                            N=<file (a text field from a file), - for stdin, N=@f1,f2
+                            (files in one part); then ;type=T, ;filename=F (@ only),
+                            ;headers="N: V" or ;headers=@FILE (one a line)
       --form-string N=V     multipart text field, its value taken as it is
   -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin; a pipe or device is
                             sent as it is read, once) to the URL (FILE's name added to a URL

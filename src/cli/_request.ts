@@ -271,8 +271,8 @@ export async function requestOf(
     // As curl's --json (7.82): JSON is asked for in return.
     if (json && mayAdd("accept")) headers.set("accept", "application/json");
   } else if (form.length > 0) {
-    const multipart = await formBody(form, warnings);
-    if (mayAdd("content-type")) headers.set("content-type", multipart.type);
+    const multipart = await formBody(form, warnings, headers.get("content-type") ?? undefined);
+    if (!removed.has("content-type")) headers.set("content-type", multipart.type);
     body = multipart.bytes;
   }
   const sent = await uploads(files, urls);
