@@ -254,3 +254,39 @@ Deno.test("cli: -w, --help and --version into a closed pipe exit 23 without a wo
     });
   }
 });
+
+Deno.test("cli: -T FILE that gets shorter while it is sent exits 26, with its size and what was read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  const size = 32 * 1024 * 1024;
+  await Deno.writeFile(`${dir}/shrinks.bin`, new Uint8Array(size));
+  const started = Promise.withResolvers<void>();
+  const truncated = Promise.withResolvers<void>();
+  await using server = serve(async (request) => {
+    const reader = request.body!.getReader();
+    try {
+      await reader.read();
+      // The sender waits on the connection while the file is cut short.
+      started.resolve();
+      await truncated.promise;
+      while (!(await reader.read()).done);
+    } catch { /* the sender gave up */ }
+    return new Response("ok\n");
+  });
+  try {
+    const run = runCli(["-T", `${dir}/shrinks.bin`, `${server.url}/up`]);
+    await started.promise;
+    await Deno.truncate(`${dir}/shrinks.bin`, 1000);
+    truncated.resolve();
+    const { code, err } = await run;
+    assert.equal(code, EXIT_CODES.content, err);
+    assert.match(
+      err,
+      new RegExp(
+        `^netaccess: PUT \\S+/up failed: The -T file \\S+shrinks\\.bin got shorter while it was ` +
+          `sent: \\d+ bytes read of the ${size} it had \\(sent as its Content-Length\\)\\n$`,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,6 +18,7 @@ import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { failedOnRedirect } from "../reply/_failure.ts";
 import { headerBlocks, type HttpVersions, UNKNOWN_VERSION } from "./_headers_out.ts";
+import { _FileBlob } from "./_file_blob.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
@@ -440,6 +441,13 @@ function outcome(
   // As curl: what cannot be written exits 23.
   if (writeError !== null) return { code: EXIT_CODES.output, message: writeError };
   if (reply.error === NetworkError.NoError) return { code: EXIT_CODES.ok, message: "" };
+  // As curl: a file of -T that cannot be read to its end is a read error.
+  if (settings.body instanceof _FileBlob && settings.body.shorter !== undefined) {
+    return {
+      code: EXIT_CODES.content,
+      message: `${settings.method} ${reply.url.href} failed: ${settings.body.shorter}`,
+    };
+  }
   const code = exitCode(reply.error, reply.status, reply.errorString);
   if (code === EXIT_CODES.httpError && !settings.fail && !settings.failWithBody) {
     return { code: EXIT_CODES.ok, message: "" };
