@@ -110,8 +110,8 @@ Output
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
       --fail-with-body      exit 22 on HTTP errors, writing the body all the same
 State
-      --state PATH          the Deno KV file of cookies, cache and HSTS
-                            (default: ${statePathHint()})
+      --state PATH          the Deno KV file of cookies, cache and HSTS, :memory: for
+                            none kept (default: ${statePathHint()})
       --no-cache            neither read nor write the cache
       --no-cookies          neither send nor store cookies
       --offline             network off: served from the cache, or an error
