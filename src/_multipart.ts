@@ -7,8 +7,13 @@
 
 /** One part of a `multipart/form-data` body. */
 export interface MultipartPart {
-  /** The field name. */
-  name: string;
+  /** The field name; none for a file of a `multipart/mixed` part (`-F name=@a,b` in curl). */
+  name?: string;
+  /**
+   * The `Content-Disposition`: `form-data` (the default), or `attachment` as curl writes a part
+   * of a body of another type, or a file of a `multipart/mixed` part.
+   */
+  disposition?: "form-data" | "attachment";
   /** The file name, for a file. */
   filename?: string;
   /** Its `Content-Type`, if any. */
@@ -27,7 +32,8 @@ export interface MultipartPart {
 export function multipartPieces(boundary: string, parts: Iterable<MultipartPart>): BlobPart[] {
   const pieces: BlobPart[] = [];
   for (const part of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(part.name)}`;
+    let head = `--${boundary}\r\nContent-Disposition: ${part.disposition ?? "form-data"}`;
+    if (part.name !== undefined) head += `; name=${quoted(part.name)}`;
     if (part.filename !== undefined) head += `; filename=${quoted(part.filename)}`;
     head += "\r\n";
     if (part.type !== undefined) head += `Content-Type: ${part.type}\r\n`;

@@ -9,6 +9,7 @@ import { cliCommand, runCli } from "./_helpers/cli.ts";
 import { serve } from "./_helpers/server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 import { EXIT_CODES } from "../src/cli.ts";
+import { KvHstsStore } from "../mod.ts";
 
 /** A server that answers 401 with a body to any request without `user:pass` (Basic). */
 function basicServer() {
@@ -252,5 +253,78 @@ Deno.test("cli: -w, --help and --version into a closed pipe exit 23 without a wo
       assert.equal(code, EXIT_CODES.output, err);
       assert.equal(err, "");
     });
+  }
+});
+
+Deno.test("cli: -T FILE that gets shorter while it is sent exits 26, with its size and what was read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  const size = 32 * 1024 * 1024;
+  await Deno.writeFile(`${dir}/shrinks.bin`, new Uint8Array(size));
+  const started = Promise.withResolvers<void>();
+  const truncated = Promise.withResolvers<void>();
+  await using server = serve(async (request) => {
+    const reader = request.body!.getReader();
+    try {
+      await reader.read();
+      // The sender waits on the connection while the file is cut short.
+      started.resolve();
+      await truncated.promise;
+      while (!(await reader.read()).done);
+    } catch { /* the sender gave up */ }
+    return new Response("ok\n");
+  });
+  try {
+    const run = runCli(["-T", `${dir}/shrinks.bin`, `${server.url}/up`]);
+    await started.promise;
+    await Deno.truncate(`${dir}/shrinks.bin`, 1000);
+    truncated.resolve();
+    const { code, err } = await run;
+    assert.equal(code, EXIT_CODES.content, err);
+    assert.match(
+      err,
+      new RegExp(
+        `^netaccess: PUT \\S+/up failed: The -T file \\S+shrinks\\.bin got shorter while it was ` +
+          `sent: \\d+ bytes read of the ${size} it had \\(sent as its Content-Length\\)\\n$`,
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a host of the HSTS store: the errors say HSTS upgraded the URL, and how to keep it http:", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
+  await using server = serve(() => new Response("plain\n"));
+  const port = new URL(server.url).port;
+  const state = `${dir}/state.sqlite3`;
+  try {
+    {
+      await using hsts = await KvHstsStore.open({ path: state });
+      await hsts.learn("localhost", "max-age=1000");
+    }
+    const url = `http://localhost:${port}/`;
+    const way = "a run with another one, such as --state :memory: (no cookies, cache or HSTS " +
+      "kept), sends the http: URL as it is)";
+    const resolved = await runCli(["--resolve", `localhost:${port}:127.0.0.1`, url], { state });
+    assert.notEqual(resolved.code, 0);
+    assert.ok(
+      resolved.err.includes(
+        `(--resolve works for http: URLs, and ${url} was upgraded to https: by HSTS policy, ` +
+          `as localhost is in the HSTS store; the store is the state file's: ${way}`,
+      ),
+      resolved.err,
+    );
+    const plain = await runCli([url], { state });
+    assert.equal(plain.code, EXIT_CODES.tls, plain.err);
+    assert.ok(
+      plain.err.includes(`so an http: URL does not help; the store is the state file's: ${way}`),
+      plain.err,
+    );
+    // The way it gives works.
+    const fresh = await runCli(["--resolve", `localhost:${port}:127.0.0.1`, url]);
+    assert.equal(fresh.code, 0, fresh.err);
+    assert.equal(fresh.out, "plain\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -478,6 +478,13 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       headers.append("set-cookie", "b=2; Path=/; HttpOnly; Max-Age=3600");
       return new Response("set\n", { headers });
     }
+    if (url.pathname === "/tab") {
+      const headers = new Headers();
+      headers.append("set-cookie", "t\tab=v; Path=/");
+      headers.append("set-cookie", "n=x\ty; Path=/");
+      headers.append("set-cookie", "ok=1; Path=/");
+      return new Response("tab\n", { headers });
+    }
     return new Response(`${request.headers.get("cookie")}\n`);
   });
   const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
@@ -506,6 +513,61 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       assert.equal(code, 0, err);
       assert.deepEqual(out.trim().split("; ").sort(), ["kept=k1", "session=s1"]);
       assert.match(err, /^netaccess: warning: -b .*in\.txt, line 8 skipped: its expiry "soon" /);
+    });
+    await t.step("every -b counts, as curl: pairs joined by ; and files read", async () => {
+      const pairs = await runCli(["-b", "a=1", "-b", "b=2", `${server.url}/show`]);
+      assert.equal(pairs.code, 0, pairs.err);
+      assert.equal(pairs.out, "a=1;b=2\n");
+      await Deno.writeTextFile(`${dir}/one.txt`, "127.0.0.1\tFALSE\t/\tFALSE\t0\tfile\t1\n");
+      await Deno.writeTextFile(`${dir}/two.txt`, "127.0.0.1\tFALSE\t/\tFALSE\t0\tother\t2\n");
+      for (
+        const args of [
+          ["-b", "a=1", "-b", `${dir}/one.txt`],
+          ["-b", `${dir}/one.txt`, "-b", "a=1"],
+        ]
+      ) {
+        const both = await runCli([...args, `${server.url}/show`]);
+        assert.equal(both.code, 0, both.err);
+        assert.deepEqual(both.out.trim().split("; ").sort(), ["a=1", "file=1"], args.join(" "));
+      }
+      const files = await runCli(["-b", `${dir}/one.txt`, "-b", `${dir}/two.txt`, server.url]);
+      assert.deepEqual(files.out.trim().split("; ").sort(), ["file=1", "other=2"]);
+    });
+    await t.step("-b FILE reads the lines curl reads: no path, far expiry, indents", async () => {
+      await Deno.writeTextFile(
+        `${dir}/old.txt`,
+        [
+          "  # an indented comment",
+          "127.0.0.1\tFALSE\tFALSE\t0\tnopath\tv",
+          "  127.0.0.1\tFALSE\t/\tFALSE\t99999999999999\tfar\t1",
+          "127.0.0.1\tFALSE\t\t/\t\tFALSE\t0\ttabs\t2",
+        ].join("\n"),
+      );
+      const { code, out, err } = await runCli([
+        "-b",
+        `${dir}/old.txt`,
+        "-c",
+        "-",
+        `${server.url}/show`,
+      ]);
+      assert.equal(code, 0, err);
+      assert.equal(err, "");
+      const [sent, ...file] = out.split("\n");
+      assert.deepEqual(sent!.split("; ").sort(), ["far=1", "nopath=v", "tabs=2"]);
+      // The expiry a Date cannot hold is kept as the latest one it holds.
+      assert.ok(file.includes("127.0.0.1\tFALSE\t/\tFALSE\t8640000000000\tfar\t1"), out);
+      assert.ok(file.includes("127.0.0.1\tFALSE\t/\tFALSE\t0\tnopath\tv"), out);
+    });
+    await t.step("-c leaves out a cookie with a tab, which would break its line", async () => {
+      const { code, out, err } = await runCli(["-c", "-", `${server.url}/tab`]);
+      assert.equal(code, 0, err);
+      const lines = out.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+      assert.deepEqual(lines, ["tab", "127.0.0.1\tFALSE\t/\tFALSE\t0\tok\t1"]);
+      assert.match(
+        err,
+        /^netaccess: warning: -c: the cookie "t\\tab" for 127\.0\.0\.1 is left out/m,
+      );
+      assert.match(err, /^netaccess: warning: -c: the cookie "n" for 127\.0\.0\.1 is left out/m);
     });
     await t.step("-c FILE writes the run's cookies as curl does; -b reads them back", async () => {
       const set = await runCli([

@@ -244,10 +244,8 @@ Deno.test("cli: -F and --form-string make curl's multipart body", async (t) => {
         },
         { head: ['Content-Disposition: form-data; name="inline"'], body: "\xc3(\r\n" },
         {
-          head: [
-            'Content-Disposition: form-data; name="piped"; filename="-"',
-            "Content-Type: application/octet-stream",
-          ],
+          // As curl: stdin has no type of its own.
+          head: ['Content-Disposition: form-data; name="piped"; filename="-"'],
           body: "from stdin",
         },
         { head: ['Content-Disposition: form-data; name="quoted"'], body: "semi;colon" },
@@ -263,6 +261,70 @@ Deno.test("cli: -F and --form-string make curl's multipart body", async (t) => {
       assert.equal(
         parts()[1]!.head[0],
         'Content-Disposition: form-data; name="f"; filename="a%22b.png"',
+      );
+    });
+    await t.step("a -H Content-Type gets the boundary, as curl", async () => {
+      await send(["-F", "a=1", "-H", "Content-Type: multipart/form-data", url]);
+      assert.match(server.last.headers["content-type"]!, /^multipart\/form-data; boundary=-+\w+$/);
+      assert.deepEqual(parts(), [{
+        head: ['Content-Disposition: form-data; name="a"'],
+        body: "1",
+      }]);
+      // Another type: the parts are attachments, as curl writes them.
+      await send(["-F", "a=1", "-H", "Content-Type: multipart/related; type=x", url]);
+      assert.match(server.last.headers["content-type"]!, /^multipart\/related; type=x; boundary=/);
+      assert.deepEqual(parts(), [{
+        head: ['Content-Disposition: attachment; name="a"'],
+        body: "1",
+      }]);
+      // A type naming its boundary keeps it, and the body uses it.
+      await send(["-F", "a=1", "-H", "Content-Type: multipart/form-data; boundary=XYZ", url]);
+      assert.equal(server.last.headers["content-type"], "multipart/form-data; boundary=XYZ");
+      assert.deepEqual(parts(), [{
+        head: ['Content-Disposition: form-data; name="a"'],
+        body: "1",
+      }]);
+    });
+    await t.step("headers=@FILE reads the part's headers from FILE, as curl", async () => {
+      await Deno.writeTextFile(
+        `${dir}/part.h`,
+        "# a comment\r\nX-One: 1\r\n\nX-Two: a\n  folded  \n#X-No: 3\nX-Three: 3\n",
+      );
+      await send([
+        "-F",
+        `a=v;headers=@${dir}/part.h`,
+        "-F",
+        `f=@${dir}/pic.png;headers=<${dir}/part.h`,
+        url,
+      ]);
+      const lines = ["X-One: 1", "X-Two: a  folded", "X-Three: 3"];
+      assert.deepEqual(parts()[0], {
+        head: ['Content-Disposition: form-data; name="a"', ...lines],
+        body: "v",
+      });
+      assert.deepEqual(parts()[1]!.head.slice(1), ["Content-Type: image/png", ...lines]);
+      const missing = await runCli(["-F", `a=v;headers=@${dir}/none.h`, url]);
+      assert.equal(missing.code, EXIT_CODES.content);
+      assert.match(missing.err, /^netaccess: Cannot read the -F headers=@ file .*none\.h: /);
+    });
+    await t.step("type= keeps its parameters, as curl: ;charset=", async () => {
+      await send(["-F", `f=@${dir}/pic.png;type=text/plain;charset=utf-8;filename=p.txt`, url]);
+      assert.deepEqual(parts()[0]!.head, [
+        'Content-Disposition: form-data; name="f"; filename="p.txt"',
+        "Content-Type: text/plain;charset=utf-8",
+      ]);
+    });
+    await t.step("NAME=@FILE1,FILE2: the files in a multipart/mixed part, as curl", async () => {
+      await send(["-F", `f=@${dir}/pic.png,${dir}/raw.dat;type=text/csv`, url]);
+      const [part] = parts();
+      const mixed = /^Content-Type: multipart\/mixed; boundary=(.+)$/.exec(part!.head[1]!)![1]!;
+      assert.equal(part!.head[0], 'Content-Disposition: form-data; name="f"');
+      assert.equal(
+        part!.body,
+        `--${mixed}\r\nContent-Disposition: attachment; filename="pic.png"\r\n` +
+          `Content-Type: image/png\r\n\r\n\x89P\xff\x00\r\n` +
+          `--${mixed}\r\nContent-Disposition: attachment; filename="raw.dat"\r\n` +
+          `Content-Type: text/csv\r\n\r\n\xc3(\r\n\r\n--${mixed}--\r\n`,
       );
     });
     await t.step("an unknown parameter is skipped with a warning", async () => {

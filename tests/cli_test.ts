@@ -835,7 +835,7 @@ Deno.test("cli: a state file another run is still setting up is opened once it i
   // "database is locked" at once.
   const { openKv, paths } = lockedThenOpen(2);
   await withOpenKv(openKv, async () => {
-    const plan = { noCache: false, noCookies: false } as Plan;
+    const plan = { noCache: false, noCookies: false, cookieFiles: [] as string[] } as Plan;
     await using state = await openState(":memory:", plan, (line) => assert.fail(line));
     assert.ok(state.cache !== null && state.cookieJar !== null);
   });

@@ -48,8 +48,9 @@ Request
                             joined without &)
   -G, --get                 the data in the URL's query, sent with GET (HEAD with -I)
   -F, --form N=V            multipart field (POST): N=value, N=@file (a file upload),
-                            N=<file (a text field from a file), - for stdin; then
-                            ;type=T, ;filename=F (@ only), ;headers="N: V"
+                            N=<file (a text field from a file), - for stdin, N=@f1,f2
+                            (files in one part); then ;type=T, ;filename=F (@ only),
+                            ;headers="N: V" or ;headers=@FILE (one a line)
       --form-string N=V     multipart text field, its value taken as it is
   -T, --upload-file FILE    PUT FILE (read as it is sent; - for stdin; a pipe or device is
                             sent as it is read, once) to the URL (FILE's name added to a URL
@@ -66,7 +67,7 @@ Request
   -A, --user-agent NAME     the User-Agent header (-H "User-Agent: ..." wins)
   -e, --referer URL         the Referer header (-H "Referer: ..." wins)
   -b, --cookie DATA|FILE    "N=V; N2=V2" sent as a Cookie header, or a cookie file
-                            (Netscape format) the run's cookies start from
+                            (Netscape format) the run's cookies start from; repeatable
   -c, --cookie-jar FILE     write the run's cookies to FILE at its end (- for stdout);
                             with -b FILE or -c, the cookies are the file's, not the
                             state's
@@ -109,8 +110,8 @@ Output
   -f, --fail                exit 22 on HTTP errors (400 and up), writing no body
       --fail-with-body      exit 22 on HTTP errors, writing the body all the same
 State
-      --state PATH          the Deno KV file of cookies, cache and HSTS
-                            (default: ${statePathHint()})
+      --state PATH          the Deno KV file of cookies, cache and HSTS, :memory: for
+                            none kept (default: ${statePathHint()})
       --no-cache            neither read nor write the cache
       --no-cookies          neither send nor store cookies
       --offline             network off: served from the cache, or an error
@@ -180,7 +181,7 @@ const OPTIONS = {
   netrc: { type: "boolean" },
   "netrc-optional": { type: "boolean" },
   "netrc-file": { type: "string" },
-  cookie: { type: "string", short: "b" },
+  cookie: { type: "string", short: "b", multiple: true },
   "cookie-jar": { type: "string", short: "c" },
   "user-agent": { type: "string", short: "A" },
   referer: { type: "string", short: "e" },
@@ -366,8 +367,8 @@ export interface Plan extends RequestParts {
   offline: boolean;
   noCache: boolean;
   noCookies: boolean;
-  /** `-b FILE`: the cookie file (Netscape format) the run's cookies start from. */
-  cookieFile: string | undefined;
+  /** `-b FILE`: the cookie files (Netscape format) the run's cookies start from. */
+  cookieFiles: string[];
   /** `-c FILE`: where the run's cookies are written at its end (`-` for stdout). */
   cookieJarFile: string | undefined;
   timeout: number | undefined;
@@ -591,10 +592,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
       true,
     );
   }
-  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file.
-  const cookieFile = values.cookie !== undefined && !values.cookie.includes("=")
-    ? values.cookie
-    : undefined;
+  // As curl: -b NAME=VALUE is a Cookie header, -b FILE reads a cookie file; each -b counts.
+  const cookieFiles = (values.cookie ?? []).filter((cookie) => !cookie.includes("="));
   if (values["no-cookies"] && (values.cookie !== undefined || values["cookie-jar"] !== undefined)) {
     throw new Exit(
       EXIT_CODES.usage,
@@ -658,7 +657,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     offline: values.offline ?? false,
     noCache: values["no-cache"] ?? false,
     noCookies: values["no-cookies"] ?? false,
-    cookieFile,
+    cookieFiles,
     cookieJarFile: values["cookie-jar"],
     // As curl, -m is --max-time; --timeout is its other name; 0 is no limit.
     timeout: values["max-time"] !== undefined

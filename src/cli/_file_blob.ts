@@ -15,13 +15,30 @@ export class _FileBlob extends Blob {
   readonly #option: string;
   readonly #start: number;
   readonly #end: number;
+  /** The file's size when it was opened, and why it could not be read whole: its slices' too. */
+  readonly #file: { size: number; shorter?: string };
 
-  private constructor(path: string, option: string, start: number, end: number) {
+  private constructor(
+    path: string,
+    option: string,
+    start: number,
+    end: number,
+    file: { size: number; shorter?: string },
+  ) {
     super();
     this.#path = path;
     this.#option = option;
     this.#start = start;
     this.#end = end;
+    this.#file = file;
+  }
+
+  /**
+   * Why the file could not be sent whole, once reading it (this Blob or a slice of it) found
+   * it shorter than its size when it was opened; `undefined` before.
+   */
+  get shorter(): string | undefined {
+    return this.#file.shorter;
   }
 
   /**
@@ -37,7 +54,7 @@ export class _FileBlob extends Blob {
     if (!info.isFile) throw new Error("it is not a file");
     // Opened once now, so that a file that cannot be read fails before anything is sent.
     (await Deno.open(path)).close();
-    return new _FileBlob(path, option, 0, info.size);
+    return new _FileBlob(path, option, 0, info.size, { size: info.size });
   }
 
   override get size(): number {
@@ -53,6 +70,7 @@ export class _FileBlob extends Blob {
       this.#option,
       this.#start + from,
       this.#start + Math.max(from, at(end)),
+      this.#file,
     );
   }
 
@@ -65,11 +83,10 @@ export class _FileBlob extends Blob {
     while (read < bytes.byteLength) {
       const n = await file.read(bytes.subarray(read));
       if (n === null) {
-        throw new Error(
-          `The ${this.#option} file ${this.#path} got shorter while it was sent: ${
-            this.#start + read
-          } bytes, not ${this.#end}`,
-        );
+        this.#file.shorter = `The ${this.#option} file ${this.#path} got shorter while it ` +
+          `was sent: ${this.#start + read} bytes read of the ${this.#file.size} it had ` +
+          `(sent as its Content-Length)`;
+        throw new Error(this.#file.shorter);
       }
       read += n;
     }

@@ -86,7 +86,7 @@ export interface RequestOptions {
   "user-agent"?: string;
   referer?: string;
   compressed?: boolean;
-  cookie?: string;
+  cookie?: string[];
 }
 
 /** A line of `-H`, and the `FILE:LINE` it was read from when it came from `-H @FILE`. */
@@ -200,12 +200,14 @@ export async function requestOf(
       }
     }
   }
-  // As curl: -b NAME=VALUE is sent as it is, in a Cookie header (a -H Cookie wins).
-  if (values.cookie?.includes("=") && mayAdd("cookie")) {
+  // As curl: each -b NAME=VALUE is sent as it is, joined by ";" in one Cookie header (a -H
+  // Cookie wins).
+  const pairs = (values.cookie ?? []).filter((cookie) => cookie.includes("="));
+  if (pairs.length > 0 && mayAdd("cookie")) {
     try {
-      headers.set("cookie", values.cookie);
+      headers.set("cookie", pairs.join(";"));
     } catch {
-      throw badValue("cookie", `-b "${values.cookie}" is not a valid Cookie value`);
+      throw badValue("cookie", `-b "${pairs.join(";")}" is not a valid Cookie value`);
     }
   }
   // As curl's -e: the Referer header (a -H Referer wins); ";auto" is curl's, on redirects.
@@ -269,8 +271,8 @@ export async function requestOf(
     // As curl's --json (7.82): JSON is asked for in return.
     if (json && mayAdd("accept")) headers.set("accept", "application/json");
   } else if (form.length > 0) {
-    const multipart = await formBody(form, warnings);
-    if (mayAdd("content-type")) headers.set("content-type", multipart.type);
+    const multipart = await formBody(form, warnings, headers.get("content-type") ?? undefined);
+    if (!removed.has("content-type")) headers.set("content-type", multipart.type);
     body = multipart.bytes;
   }
   const sent = await uploads(files, urls);

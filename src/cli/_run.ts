@@ -98,10 +98,10 @@ export async function run(
     (line) => report(`netaccess: ${line}`),
     values.state === undefined,
   );
-  if (settings.cookieFile !== undefined && state.cookieJar !== null) {
+  for (const file of state.cookieJar === null ? [] : settings.cookieFiles) {
     await readCookieFile(
-      settings.cookieFile,
-      state.cookieJar,
+      file,
+      state.cookieJar!,
       (line) => report(`netaccess: warning: ${line}`),
       (line) => settings.verbose && stderr(line),
     );
@@ -362,7 +362,8 @@ async function saveCookies(
   jar: CookieJar,
   report: (line: string) => void,
 ): Promise<void> {
-  const bytes = new TextEncoder().encode(await cookieFileText(jar));
+  const text = await cookieFileText(jar, (line) => report(`netaccess: warning: ${line}`));
+  const bytes = new TextEncoder().encode(text);
   try {
     if (path === "-") await writeAll(Deno.stdout, bytes);
     else await Deno.writeFile(path, bytes);

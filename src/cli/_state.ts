@@ -68,7 +68,7 @@ export async function openState(
   // As curl's -b FILE and -c FILE: the run's cookies are those of the files, not the state's.
   const cookieJar = plan.noCookies
     ? null
-    : plan.cookieFile !== undefined || plan.cookieJarFile !== undefined
+    : plan.cookieFiles.length > 0 || plan.cookieJarFile !== undefined
     ? new MemoryCookieJar()
     : kv
     ? await KvCookieJar.open({ kv })

@@ -18,6 +18,7 @@ import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { failedOnRedirect } from "../reply/_failure.ts";
 import { headerBlocks, type HttpVersions, UNKNOWN_VERSION } from "./_headers_out.ts";
+import { _FileBlob } from "./_file_blob.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import type { _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
@@ -132,13 +133,31 @@ function dispositionName(header: string | null): string | undefined {
   return name;
 }
 
+/** How the command line reaches a host of its HSTS store over http. */
+const HSTS_WAY = "the store is the state file's: a run with another one, such as " +
+  "--state :memory: (no cookies, cache or HSTS kept), sends the http: URL as it is";
+
 /**
  * `text` (a reply's `errorString`) with the library's option names in it replaced by the
  * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'; its
- * advice to set `caCerts` or `clientCertificate` left out, which the hint gives in flags.
+ * advice to set `caCerts` or `clientCertificate` left out, which the hint gives in flags; the
+ * way to reach a host of the HSTS store over http; a refusal of `--resolve` for a URL that HSTS
+ * upgraded says so.
  */
-function inCliWords(text: string, settings: Plan): string {
+function inCliWords(text: string, settings: Plan, reply: NetworkReply): string {
+  // An http: URL that HSTS made https: (no redirect on the way): --resolve refused it.
+  const url = reply.request.url;
+  const upgraded = reply.redirects.length === 0 && url.protocol === "http:" &&
+    reply.url.protocol === "https:";
   return text
+    .replace(
+      "(--resolve works for http: URLs)",
+      upgraded
+        ? `(--resolve works for http: URLs, and ${url.href} was upgraded to https: by HSTS ` +
+          `policy, as ${url.hostname} is in the HSTS store; ${HSTS_WAY})`
+        : "$&",
+    )
+    .replace("remove the host from the store to reach it over http", HSTS_WAY)
     .replace(/ \((trust its CA with caCerts|give one with clientCertificate)\)/, "")
     .replace(/ \(timeout\)$/, ` (${settings.timeoutFlag})`)
     .replace(" (transferTimeout)", " (--transfer-timeout)")
@@ -440,6 +459,13 @@ function outcome(
   // As curl: what cannot be written exits 23.
   if (writeError !== null) return { code: EXIT_CODES.output, message: writeError };
   if (reply.error === NetworkError.NoError) return { code: EXIT_CODES.ok, message: "" };
+  // As curl: a file of -T that cannot be read to its end is a read error.
+  if (settings.body instanceof _FileBlob && settings.body.shorter !== undefined) {
+    return {
+      code: EXIT_CODES.content,
+      message: `${settings.method} ${reply.url.href} failed: ${settings.body.shorter}`,
+    };
+  }
   const code = exitCode(reply.error, reply.status, reply.errorString);
   if (code === EXIT_CODES.httpError && !settings.fail && !settings.failWithBody) {
     return { code: EXIT_CODES.ok, message: "" };
@@ -457,6 +483,6 @@ function outcome(
   // error: 404"), with why it was not sent again when a layer said so.
   const detail = code === EXIT_CODES.httpError
     ? /^Error transferring .* replied: [^;]*(; .*)?$/.exec(reply.errorString)?.[1] ?? ""
-    : `: ${inCliWords(reply.errorString, settings)}`;
+    : `: ${inCliWords(reply.errorString, settings, reply)}`;
   return { code, message: `${what}${detail}${hint(reply, settings)}` };
 }
