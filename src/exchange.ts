@@ -176,16 +176,28 @@ export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
 
 /**
  * What a layer calls on a response from the network that it does not pass up (a 401 the auth
- * layer answers with credentials, a background revalidation's), so that a layer above that acts
- * on every response sees that one too: the cookies layer stores its `Set-Cookie` lines and, when
- * the exchange is sent again from `headers`, sets their `Cookie` header for that attempt.
+ * layer answers with credentials, a status the retry layer sends again for, a background
+ * revalidation's), so that a layer above that acts on every response sees that one too: the
+ * HSTS layer learns its `Strict-Transport-Security`, the cookies layer stores its `Set-Cookie`
+ * lines and, when the exchange is sent again from `headers`, sets their `Cookie` header for
+ * that attempt.
  */
 export type InterimResponse = (response: Response, headers: Headers | null) => Promise<void>;
 
-/** Sets (or, with `undefined`, removes) what a layer calls on a response it answers itself. */
-export let setInterimResponse: (exchange: Exchange, hook: InterimResponse | undefined) => void;
+/**
+ * Sets (or, with `undefined`, removes) what the layer `owner` calls on a response a layer below
+ * does not pass up; each owner has one, which replaces the one it set for the hop before.
+ */
+export let setInterimResponse: (
+  exchange: Exchange,
+  owner: object,
+  hook: InterimResponse | undefined,
+) => void;
 
-/** What {@linkcode setInterimResponse} set for the exchange, or `undefined`. */
+/**
+ * What calls every hook {@linkcode setInterimResponse} set for the exchange, in the order their
+ * owners first set one (from the top of the pipeline down), or `undefined` when there is none.
+ */
 export let interimResponse: (exchange: Exchange) => InterimResponse | undefined;
 
 /**
@@ -275,7 +287,8 @@ export class Exchange {
   #held: (() => void) | undefined;
   #heldKey = "";
   #proxyChosen: ProxyChosen | undefined;
-  #interim: InterimResponse | undefined;
+  /** The hooks of {@linkcode setInterimResponse}, by owner; made when one is first set. */
+  #interim: Map<object, InterimResponse> | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -371,6 +384,8 @@ export class Exchange {
       hop,
     });
     exchange.#root = this.#root;
+    // The same hop sent again: the layers above it see its responses as they see the hop's.
+    if (hop === this.hop && this.#interim !== undefined) exchange.#interim = new Map(this.#interim);
     return exchange;
   }
 
@@ -467,8 +482,17 @@ export class Exchange {
     setReplay = (exchange, response) => void (exchange.#replay = response);
     setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
     proxyChosen = (exchange) => exchange.#proxyChosen;
-    setInterimResponse = (exchange, hook) => void (exchange.#interim = hook);
-    interimResponse = (exchange) => exchange.#interim;
+    setInterimResponse = (exchange, owner, hook) => {
+      if (hook !== undefined) (exchange.#interim ??= new Map()).set(owner, hook);
+      else exchange.#interim?.delete(owner);
+    };
+    interimResponse = (exchange) => {
+      const hooks = exchange.#interim;
+      if (hooks === undefined || hooks.size === 0) return undefined;
+      return async (response, headers) => {
+        for (const hook of [...hooks.values()]) await hook(response, headers);
+      };
+    };
     setHeldSlot = (exchange, key, release) => {
       exchange.#held = release;
       exchange.#heldKey = key;
