@@ -287,8 +287,11 @@ export class Exchange {
   #held: (() => void) | undefined;
   #heldKey = "";
   #proxyChosen: ProxyChosen | undefined;
-  /** The hooks of {@linkcode setInterimResponse}, by owner; made when one is first set. */
-  #interim: Map<object, InterimResponse> | undefined;
+  /** The owner of {@linkcode setInterimResponse}'s first hook, and that hook. */
+  #interimOwner: object | undefined;
+  #interim: InterimResponse | undefined;
+  /** The hooks of later owners, made when a second owner sets one. */
+  #interimMore: Map<object, InterimResponse> | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -385,7 +388,11 @@ export class Exchange {
     });
     exchange.#root = this.#root;
     // The same hop sent again: the layers above it see its responses as they see the hop's.
-    if (hop === this.hop && this.#interim !== undefined) exchange.#interim = new Map(this.#interim);
+    if (hop === this.hop && this.#interim !== undefined) {
+      exchange.#interimOwner = this.#interimOwner;
+      exchange.#interim = this.#interim;
+      if (this.#interimMore?.size) exchange.#interimMore = new Map(this.#interimMore);
+    }
     return exchange;
   }
 
@@ -483,14 +490,26 @@ export class Exchange {
     setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
     proxyChosen = (exchange) => exchange.#proxyChosen;
     setInterimResponse = (exchange, owner, hook) => {
-      if (hook !== undefined) (exchange.#interim ??= new Map()).set(owner, hook);
-      else exchange.#interim?.delete(owner);
+      const more = exchange.#interimMore;
+      if (exchange.#interim === undefined || exchange.#interimOwner === owner) {
+        if (hook !== undefined) {
+          exchange.#interimOwner = owner;
+          exchange.#interim = hook;
+          return;
+        }
+        // The first owner's removed: the next owner's hook comes first.
+        const [next] = more ?? [];
+        exchange.#interimOwner = next?.[0];
+        exchange.#interim = next?.[1];
+        if (next !== undefined) more!.delete(next[0]);
+      } else if (hook !== undefined) (exchange.#interimMore ??= new Map()).set(owner, hook);
+      else more?.delete(owner);
     };
     interimResponse = (exchange) => {
-      const hooks = exchange.#interim;
-      if (hooks === undefined || hooks.size === 0) return undefined;
+      if (!exchange.#interimMore?.size) return exchange.#interim;
       return async (response, headers) => {
-        for (const hook of [...hooks.values()]) await hook(response, headers);
+        const hooks = [exchange.#interim, ...exchange.#interimMore!.values()];
+        for (const hook of hooks) await hook?.(response, headers);
       };
     };
     setHeldSlot = (exchange, key, release) => {
