@@ -128,7 +128,16 @@ function redirected(reply: NetworkReply): NetworkRequest {
   return request.clone({ url, headers });
 }
 
-function replyError(reply: NetworkReply): NetworkReplyError {
+/**
+ * The error of a reply that failed before any response: the one its readers throw, with the
+ * same `cause` (the refused connection, the timeout, the bad URL).
+ */
+async function replyError(reply: NetworkReply): Promise<NetworkReplyError> {
+  try {
+    await reply.bytes();
+  } catch (error) {
+    if (error instanceof NetworkReplyError) return error;
+  }
   return new NetworkReplyError(reply.error, reply.errorString, { reply });
 }
 
@@ -203,8 +212,8 @@ async function* run<Type extends string>(
       return;
     }
     if (!answered) {
-      if (!RECONNECT_CODES.has(reply.error)) throw replyError(reply);
-      failure = replyError(reply);
+      failure = await replyError(reply);
+      if (!RECONNECT_CODES.has(reply.error)) throw failure;
     } else if (reply.status === 204) {
       reply.abort();
       return;

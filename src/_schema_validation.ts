@@ -41,19 +41,37 @@ export async function validate<Schema extends StandardSchemaV1>(
   let result: unknown = schema["~standard"].validate(value);
   if (result instanceof Promise) result = await result;
   const issues = (result as { issues?: unknown } | null)?.issues;
+  const malformed = (returned: string) => {
+    const vendor = describe(schema["~standard"].vendor);
+    return new TypeError(_redactUrls(
+      `Cannot validate ${what[0]!.toLowerCase()}${what.slice(1)}: the schema's validate() ` +
+        `(vendor ${vendor}) returned ${returned}`,
+    ));
+  };
   if (
     typeof result !== "object" || result === null ||
     (issues ? !Array.isArray(issues) : !("value" in result))
   ) {
-    const vendor = describe(schema["~standard"].vendor);
-    throw new TypeError(_redactUrls(
-      `Cannot validate ${what[0]!.toLowerCase()}${what.slice(1)}: the schema's validate() ` +
-        `(vendor ${vendor}) returned ${describe(result)}, not a result ({ value } or ` +
-        `{ issues: [...] })`,
-    ));
+    throw malformed(`${describe(result)}, not a result ({ value } or { issues: [...] })`);
   }
-  if (issues) throw new SchemaValidationError(what, issues as StandardSchemaV1Issue[], reply);
+  if (issues) {
+    const list = issues as unknown[];
+    const bad = list.findIndex((issue) => !isIssue(issue));
+    if (bad !== -1) {
+      throw malformed(
+        `${describe(list[bad])} as issue ${bad}, not an issue ({ message: string, path?: [...] })`,
+      );
+    }
+    throw new SchemaValidationError(what, list as StandardSchemaV1Issue[], reply);
+  }
   return (result as { value: unknown }).value as StandardSchemaV1InferOutput<Schema>;
+}
+
+/** Whether `issue` is a Standard Schema issue: a message, and a path if any as an array. */
+function isIssue(issue: unknown): boolean {
+  if (typeof issue !== "object" || issue === null) return false;
+  const { message, path } = issue as { message?: unknown; path?: unknown };
+  return typeof message === "string" && (path === undefined || Array.isArray(path));
 }
 
 /**

@@ -176,16 +176,28 @@ export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
 
 /**
  * What a layer calls on a response from the network that it does not pass up (a 401 the auth
- * layer answers with credentials, a background revalidation's), so that a layer above that acts
- * on every response sees that one too: the cookies layer stores its `Set-Cookie` lines and, when
- * the exchange is sent again from `headers`, sets their `Cookie` header for that attempt.
+ * layer answers with credentials, a status the retry layer sends again for, a background
+ * revalidation's), so that a layer above that acts on every response sees that one too: the
+ * HSTS layer learns its `Strict-Transport-Security`, the cookies layer stores its `Set-Cookie`
+ * lines and, when the exchange is sent again from `headers`, sets their `Cookie` header for
+ * that attempt.
  */
 export type InterimResponse = (response: Response, headers: Headers | null) => Promise<void>;
 
-/** Sets (or, with `undefined`, removes) what a layer calls on a response it answers itself. */
-export let setInterimResponse: (exchange: Exchange, hook: InterimResponse | undefined) => void;
+/**
+ * Sets (or, with `undefined`, removes) what the layer `owner` calls on a response a layer below
+ * does not pass up; each owner has one, which replaces the one it set for the hop before.
+ */
+export let setInterimResponse: (
+  exchange: Exchange,
+  owner: object,
+  hook: InterimResponse | undefined,
+) => void;
 
-/** What {@linkcode setInterimResponse} set for the exchange, or `undefined`. */
+/**
+ * What calls every hook {@linkcode setInterimResponse} set for the exchange, in the order their
+ * owners first set one (from the top of the pipeline down), or `undefined` when there is none.
+ */
 export let interimResponse: (exchange: Exchange) => InterimResponse | undefined;
 
 /**
@@ -275,7 +287,11 @@ export class Exchange {
   #held: (() => void) | undefined;
   #heldKey = "";
   #proxyChosen: ProxyChosen | undefined;
+  /** The owner of {@linkcode setInterimResponse}'s first hook, and that hook. */
+  #interimOwner: object | undefined;
   #interim: InterimResponse | undefined;
+  /** The hooks of later owners, made when a second owner sets one. */
+  #interimMore: Map<object, InterimResponse> | undefined;
 
   /**
    * Creates an exchange; the manager does this for each reply.
@@ -371,6 +387,12 @@ export class Exchange {
       hop,
     });
     exchange.#root = this.#root;
+    // The same hop sent again: the layers above it see its responses as they see the hop's.
+    if (hop === this.hop && this.#interim !== undefined) {
+      exchange.#interimOwner = this.#interimOwner;
+      exchange.#interim = this.#interim;
+      if (this.#interimMore?.size) exchange.#interimMore = new Map(this.#interimMore);
+    }
     return exchange;
   }
 
@@ -467,8 +489,29 @@ export class Exchange {
     setReplay = (exchange, response) => void (exchange.#replay = response);
     setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
     proxyChosen = (exchange) => exchange.#proxyChosen;
-    setInterimResponse = (exchange, hook) => void (exchange.#interim = hook);
-    interimResponse = (exchange) => exchange.#interim;
+    setInterimResponse = (exchange, owner, hook) => {
+      const more = exchange.#interimMore;
+      if (exchange.#interim === undefined || exchange.#interimOwner === owner) {
+        if (hook !== undefined) {
+          exchange.#interimOwner = owner;
+          exchange.#interim = hook;
+          return;
+        }
+        // The first owner's removed: the next owner's hook comes first.
+        const [next] = more ?? [];
+        exchange.#interimOwner = next?.[0];
+        exchange.#interim = next?.[1];
+        if (next !== undefined) more!.delete(next[0]);
+      } else if (hook !== undefined) (exchange.#interimMore ??= new Map()).set(owner, hook);
+      else more?.delete(owner);
+    };
+    interimResponse = (exchange) => {
+      if (!exchange.#interimMore?.size) return exchange.#interim;
+      return async (response, headers) => {
+        const hooks = [exchange.#interim, ...exchange.#interimMore!.values()];
+        for (const hook of hooks) await hook?.(response, headers);
+      };
+    };
     setHeldSlot = (exchange, key, release) => {
       exchange.#held = release;
       exchange.#heldKey = key;

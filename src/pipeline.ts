@@ -193,7 +193,8 @@ function composeLayers(
     authLayer(settings, parts.credentials),
     // Above retry and queue: a fresh hit takes no queue slot and is never retried.
     ...(features.cache ? [cacheLayer(settings, parts.background)] : []),
-    // Above the queue: every attempt waits for a slot of its own. Requests may turn it on.
+    // Above the queue: every attempt waits for a slot of its own. Requests may turn it on. A
+    // response it sends again for goes to the HSTS and cookies layers as an interim response.
     skipWhenOff(retryLayer(settings), (exchange) => retrying(settings, exchange)),
   ];
   // Each attempt sent to the network: from the queue down to the transport.

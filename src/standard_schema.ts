@@ -174,8 +174,8 @@ export type StandardSchemaV1InferOutput<Schema extends StandardSchemaV1> = NonNu
 /**
  * Thrown by {@linkcode NetworkReply.json} when the body is JSON but the schema rejects it. The
  * message names the URL (and the status, for an HTTP error status) and lists each issue as
- * `path: message` (the first 20, then how many more); `issues` holds them all as the validator
- * gave them. Credentials in the URLs it names are shown as `[redacted]`, as in every message. Like `InvalidJsonError`
+ * `path: message` (the first 20, then how many more; a line break in a message shows as `\n`);
+ * `issues` holds them all as the validator gave them. Credentials in the URLs it names are shown as `[redacted]`, as in every message. Like `InvalidJsonError`
  * (a body that is not JSON) and unlike {@linkcode NetworkReplyError} (a failed transfer), it
  * leaves the reply's `error` as it was: the transfer succeeded.
  *
@@ -219,16 +219,19 @@ export class SchemaValidationError extends Error {
     reply?: NetworkReply,
   ) {
     // A body of many wrong items gives as many issues: the message lists the first ones.
+    // One line per issue: a line break in a message shows as `\n`.
     const lines = issues.slice(0, MAX_LISTED).map((issue) =>
-      `  - ${issuePath(issue)}: ${issue.message}`
+      `  - ${issuePath(issue)}: ${String(issue.message).replace(LINE_BREAK, escapeBreak)}`
     );
     if (issues.length > MAX_LISTED) {
       lines.push(`  ... and ${issues.length - MAX_LISTED} more (every one is in 'issues')`);
     }
     super(_redactUrls(
-      `${what} does not match the schema (${issues.length} ${
-        issues.length === 1 ? "issue" : "issues"
-      }):\n${lines.join("\n")}`,
+      issues.length === 0
+        ? `${what} does not match the schema (the validator reported a failure without an issue)`
+        : `${what} does not match the schema (${issues.length} ${
+          issues.length === 1 ? "issue" : "issues"
+        }):\n${lines.join("\n")}`,
     ));
     this.name = "SchemaValidationError";
     this.issues = issues;
@@ -238,6 +241,14 @@ export class SchemaValidationError extends Error {
 
 /** The most issues a {@linkcode SchemaValidationError}'s message lists. */
 const MAX_LISTED = 20;
+
+/** The line breaks an issue's message shows escaped, so that each issue keeps one line. */
+const LINE_BREAK = /[\n\r\u2028\u2029]/g;
+
+/** The escape of a line break: `\n`, `\r`, `\u2028` or `\u2029`. */
+function escapeBreak(char: string): string {
+  return char === "\n" ? "\\n" : char === "\r" ? "\\r" : `\\u${char.charCodeAt(0).toString(16)}`;
+}
 
 /** The path of an issue as `$`, `$.items[0].name` or `$["a b"]`. */
 function issuePath(issue: StandardSchemaV1Issue): string {

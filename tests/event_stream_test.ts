@@ -6,7 +6,7 @@ import {
   NetworkRequest,
   type ServerSentEvent,
 } from "../mod.ts";
-import { serve } from "./_helpers/server.ts";
+import { closedPort, serve } from "./_helpers/server.ts";
 
 const encoder = new TextEncoder();
 const SSE = { "content-type": "text/event-stream; charset=utf-8" };
@@ -675,4 +675,36 @@ Deno.test("eventStream throws the failure of a layer on a redirect or a challeng
     assert.match(error.message, /'authenticator' threw \(keychain locked\)/);
     assert.equal(error.reply?.status, 401);
   });
+});
+
+Deno.test("eventStream fails before any response with the cause the reply's readers give", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const port = closedPort();
+  const caught = async (run: () => AsyncIterable<unknown>) => {
+    try {
+      for await (const _ of run()) { /* no event comes */ }
+    } catch (error) {
+      return error as NetworkReplyError;
+    }
+    assert.fail("no error");
+  };
+  for (
+    const [name, url, maxReconnects] of [
+      ["a refused connection", `http://127.0.0.1:${port}/`, 0],
+      ["a refused connection, reconnected once", `http://127.0.0.1:${port}/`, 1],
+      ["a bad URL", "example.com/events", 0],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const streamed = await caught(() =>
+        manager.eventStream(url, { maxReconnects, reconnectionTime: 1 })
+      );
+      const read = await caught(() => manager.get(url).events());
+      assert.ok(streamed instanceof NetworkReplyError);
+      assert.equal(streamed.code, read.code);
+      assert.equal(streamed.message, read.message);
+      assert.ok(streamed.cause !== undefined, "eventStream's error has a cause");
+      assert.equal(String(streamed.cause), String(read.cause));
+    });
+  }
 });

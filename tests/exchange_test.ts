@@ -7,6 +7,7 @@ import {
   responseInfo,
   setResponseInfo,
 } from "../mod.ts";
+import { interimResponse, setInterimResponse } from "../src/exchange.ts";
 import { cookiesLayer } from "../src/layers/cookies.ts";
 import { MemoryCookieJar } from "../src/cookies/memory_cookie_jar.ts";
 
@@ -113,4 +114,37 @@ Deno.test("the cookies layer records the first hop's origin as it was, read when
   assert.deepEqual(seen, ["http://example.com:8080"]);
   assert.equal(hop.firstOrigin, "http://example.com:8080");
   await first.reply.finished;
+});
+
+Deno.test("interim hooks: one per owner, in the order set, kept by again for the same hop", async () => {
+  const exchange = exchangeFor("https://example.com/");
+  const calls: string[] = [];
+  const hook = (name: string) => () => Promise.resolve(void calls.push(name));
+  const [top, middle, low] = [{}, {}, {}];
+  const run = async (of: Exchange) => {
+    calls.length = 0;
+    await interimResponse(of)?.(new Response(null), null);
+    return [...calls];
+  };
+  assert.equal(interimResponse(exchange), undefined);
+  setInterimResponse(exchange, top, hook("top"));
+  assert.deepEqual(await run(exchange), ["top"]);
+  setInterimResponse(exchange, middle, hook("middle"));
+  setInterimResponse(exchange, low, hook("low"));
+  setInterimResponse(exchange, top, hook("top 2"));
+  assert.deepEqual(await run(exchange), ["top 2", "middle", "low"]);
+  const again = exchange.again();
+  setInterimResponse(exchange, top, undefined);
+  assert.deepEqual(await run(exchange), ["middle", "low"]);
+  setInterimResponse(exchange, top, hook("top 3"));
+  setInterimResponse(exchange, low, undefined);
+  assert.deepEqual(await run(exchange), ["middle", "top 3"]);
+  assert.deepEqual(await run(again), ["top 2", "middle", "low"]);
+  assert.equal(
+    interimResponse(exchange.next({ url: new URL("https://example.com/b") })),
+    undefined,
+  );
+  setInterimResponse(exchange, middle, undefined);
+  setInterimResponse(exchange, top, undefined);
+  assert.equal(interimResponse(exchange), undefined);
 });

@@ -165,6 +165,52 @@ Deno.test("json(schema) names a validator that returns something that is not a r
   }
 });
 
+Deno.test("json(schema) names a validator whose issues are not issues", async (t) => {
+  await using manager = new NetworkAccessManager();
+  const results: [unknown[], string][] = [
+    [[null], "null as issue 0"],
+    [[{ message: "fine" }, "bad"], '"bad" as issue 1'],
+    [[{ message: 5 }], "an object as issue 0"],
+    [[{ message: "x", path: "a.b" }], "an object as issue 0"],
+  ];
+  for (const [issues, shown] of results) {
+    await t.step(`issues ${JSON.stringify(issues)}`, async () => {
+      const schema = { "~standard": { version: 1, vendor: "mine", validate: () => ({ issues }) } };
+      await assert.rejects(manager.get("data:application/json,[1]").json(schema as never), {
+        name: "TypeError",
+        message: "Cannot validate the body of data:application/json,[1]: the schema's validate() " +
+          `(vendor "mine") returned ${shown}, not an issue ({ message: string, path?: [...] })`,
+      });
+    });
+  }
+});
+
+Deno.test("json(schema) keeps one line per issue, and says when a failure has no issue", async () => {
+  await using manager = new NetworkAccessManager();
+  const failing = (issues: StandardSchemaV1Issue[]) => ({
+    "~standard": { version: 1 as const, vendor: "mine", validate: () => ({ issues }) },
+  });
+  const multiline = await manager.get("data:application/json,[1]").json(
+    failing([{ message: "line one\nline two\r\nthree", path: ["a"] }, { message: "next" }]),
+  ).catch((error) => error);
+  assert.ok(multiline instanceof SchemaValidationError);
+  assert.equal(
+    multiline.message,
+    "The body of data:application/json,[1] does not match the schema (2 issues):\n" +
+      "  - $.a: line one\\nline two\\r\\nthree\n  - $: next",
+  );
+  assert.equal(multiline.issues[0]?.message, "line one\nline two\r\nthree");
+  const none = await manager.get("data:application/json,[1]").json(failing([]))
+    .catch((error) => error);
+  assert.ok(none instanceof SchemaValidationError);
+  assert.equal(
+    none.message,
+    "The body of data:application/json,[1] does not match the schema (the validator reported " +
+      "a failure without an issue)",
+  );
+  assert.deepEqual(none.issues, []);
+});
+
 /** `true` when `A` and `B` are the same type (`any` is the same as nothing else). */
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
   : false;

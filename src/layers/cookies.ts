@@ -3,8 +3,9 @@
  * the manager's jar holds for the hop's URL in a `Cookie` header, and stores every
  * `Set-Cookie` of the hop's response in the jar before the response goes up (so a cookie set
  * by a 302 is sent with the next hop). A 401 that the auth layer answers stores its cookies
- * too, and the answer carries them; so does a background revalidation's response. Responses
- * served from the cache store nothing.
+ * too, and the answer carries them; so does a status the retry layer sends again for (a 503
+ * that sets a sticky backend's cookie), and the next attempt carries them; so does a
+ * background revalidation's response. Responses served from the cache store nothing.
  *
  * - `cookieLoadControl: "manual"` sends no cookie from the jar; `cookieSaveControl:
  *   "manual"` stores none. A `null` jar turns the layer off.
@@ -106,8 +107,8 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         else exchange.headers.set("cookie", header);
       }
       /** The headers a response answered below (a 401) set cookies on, for the next attempt. */
-      let touched: Headers | undefined;
-      setInterimResponse(exchange, async (response, headers) => {
+      let touched: Set<Headers> | undefined;
+      setInterimResponse(exchange, cookiesLayer, async (response, headers) => {
         const lines = cookiesToStore(exchange, response);
         if (lines.length === 0) return;
         try {
@@ -128,12 +129,16 @@ export function cookiesLayer(settings: CookiesSettings): Layer {
         );
         if (merged === null) headers.delete("cookie");
         else headers.set("cookie", merged);
-        touched = headers;
+        (touched ??= new Set()).add(headers);
       });
       // The next hop starts from the request's own headers, not from this hop's cookies.
       const restore = () => {
         if (changed) _restoreCookie(exchange.headers, given);
-        if (touched !== undefined) _restoreCookie(touched, given);
+        if (touched !== undefined) {
+          for (const headers of touched) {
+            _restoreCookie(headers, given);
+          }
+        }
       };
       let sending: Promise<Response>;
       try {

@@ -1,12 +1,13 @@
 /**
  * The HSTS layer (RFC 6797): when the manager has an HSTS store, rewrites `http:` requests to
  * known hosts to `https:` before anything is sent, and learns `Strict-Transport-Security`
- * from responses received over https.
+ * from responses received over https: those passed up and those a layer below does not pass up
+ * (a 401 the auth layer answers, a status the retry layer sends again for).
  *
  * @module
  */
 
-import { type Layer, responseInfo } from "../exchange.ts";
+import { type Exchange, type Layer, responseInfo, setInterimResponse } from "../exchange.ts";
 import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
@@ -37,6 +38,7 @@ export function hstsLayer(settings: HstsSettings): Layer {
         { cause: error },
       );
     }
+    setInterimResponse(exchange, hstsLayer, (response) => learn(store, exchange, response));
     let response: Response;
     if (upgraded === null) response = await next(exchange);
     else {
@@ -50,25 +52,34 @@ export function hstsLayer(settings: HstsSettings): Layer {
         throw upgradedFailure(error, exchange.url.hostname);
       }
     }
-    const sts = response.headers.get("strict-transport-security");
-    const url = responseInfo(response).url ?? exchange.url;
-    if (sts !== null && url.protocol === "https:" && !responseInfo(response).fromCache) {
-      try {
-        await store.learn(url.hostname, sts);
-      } catch (error) {
-        await response.body?.cancel().catch(() => {});
-        const failure = new NetworkReplyError(
-          NetworkError.UnknownNetworkError,
-          `Cannot record the HSTS policy of ${url.hostname}: the HSTS store failed (${
-            (error as Error)?.message ?? error
-          })`,
-          { cause: error },
-        );
-        throw failedOnResponse(failure, response); // the reply shows the response it came with
-      }
+    try {
+      await learn(store, exchange, response);
+    } catch (failure) {
+      await response.body?.cancel().catch(() => {});
+      throw failedOnResponse(failure, response); // the reply shows the response it came with
     }
     return response;
   };
+}
+
+/** Learns the `Strict-Transport-Security` of `response`, received over https from the network. */
+async function learn(store: HstsStore, exchange: Exchange, response: Response): Promise<void> {
+  const sts = response.headers.get("strict-transport-security");
+  if (sts === null) return;
+  const info = responseInfo(response);
+  const url = info.url ?? exchange.url;
+  if (url.protocol !== "https:" || info.fromCache) return;
+  try {
+    await store.learn(url.hostname, sts);
+  } catch (error) {
+    throw new NetworkReplyError(
+      NetworkError.UnknownNetworkError,
+      `Cannot record the HSTS policy of ${url.hostname}: the HSTS store failed (${
+        (error as Error)?.message ?? error
+      })`,
+      { cause: error },
+    );
+  }
 }
 
 /**

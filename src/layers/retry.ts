@@ -8,7 +8,7 @@
 
 import { NetworkRetryEvent } from "../events.ts";
 import { listensTo } from "../_typed_event_target.ts";
-import { type Layer, throwIfReplyFinished } from "../exchange.ts";
+import { interimResponse, type Layer, throwIfReplyFinished } from "../exchange.ts";
 import { discard, failedOnResponse, responseFailedOn } from "../_response.ts";
 import type { Clock } from "../clock.ts";
 import {
@@ -164,6 +164,13 @@ export function retryLayer(options: RetryLayerSettings): Layer {
       exchange.releaseSlot?.(); // free for others while this one waits
       await discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event
+      // Its cookies and HSTS policy count as a response passed up would: the layers above store
+      // them before the next attempt, which carries the cookies (a sticky backend's, a challenge's).
+      try {
+        await interimResponse(exchange)?.(response, exchange.headers);
+      } catch (error) {
+        throw failedOnResponse(error, response); // the reply shows the response it came with
+      }
       announce(
         exchange.reply,
         attempt,

@@ -328,3 +328,40 @@ Deno.test("a reply whose HSTS policy the store cannot record keeps the response'
   assert.match(reply.errorString, /Cannot record the HSTS policy of secure\.test/);
   assert.deepEqual([reply.status, reply.headers.get("x-served-by")], [200, "edge-1"]);
 });
+
+Deno.test("HSTS layer learns from the responses the retry and auth layers do not pass up", async (t) => {
+  const sts = { "strict-transport-security": "max-age=600" };
+  await t.step("a 503 sent again for", async () => {
+    const store = new MemoryHstsStore();
+    let calls = 0;
+    const net = fakeNetwork(() =>
+      ++calls === 1 ? new Response("busy", { status: 503, headers: sts }) : new Response("ok")
+    );
+    await using manager = new NetworkAccessManager({
+      hstsStore: store,
+      retry: { sleep: () => Promise.resolve() },
+    });
+    manager.use(net.layer, "network");
+    const reply = manager.get("https://busy.test/");
+    assert.equal(await reply.text(), "ok");
+    assert.equal(reply.retries, 1);
+    assert.equal(await store.isKnownHost("busy.test"), true);
+  });
+  await t.step("a 401 answered with credentials", async () => {
+    const store = new MemoryHstsStore();
+    let calls = 0;
+    const net = fakeNetwork(() =>
+      ++calls === 1
+        ? new Response("who", {
+          status: 401,
+          headers: { ...sts, "www-authenticate": 'Basic realm="r"' },
+        })
+        : new Response("ok")
+    );
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(net.layer, "network");
+    assert.equal(await manager.get("https://u:p@locked.test/").text(), "ok");
+    assert.equal(calls, 2);
+    assert.equal(await store.isKnownHost("locked.test"), true);
+  });
+});

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  type Layer,
   MemoryCache,
+  MemoryCookieJar,
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorCode,
@@ -858,4 +860,82 @@ Deno.test("retry starts no retry later than maxRetryTime after the first attempt
       /'retry\.maxRetryTime' must be /,
     );
   });
+});
+
+/** A network layer answering with `answers` in turn, recording each exchange's headers. */
+function answering(answers: (() => Response)[]): { layer: Layer; sent: Headers[] } {
+  const sent: Headers[] = [];
+  const layer: Layer = () => (exchange) => {
+    sent.push(new Headers(exchange.headers));
+    return Promise.resolve(answers[Math.min(sent.length, answers.length) - 1]!());
+  };
+  return { layer, sent };
+}
+
+Deno.test("retry stores the cookies of each attempt before the next, which carries them", async () => {
+  const net = answering([
+    () => new Response("busy", { status: 503, headers: { "set-cookie": "lb=node7; Path=/" } }),
+    () => new Response("ok"),
+  ]);
+  await using manager = new NetworkAccessManager({ retry: { sleep: () => Promise.resolve() } });
+  manager.use(net.layer, "network");
+  const reply = manager.get(URL_);
+  assert.equal(await reply.text(), "ok");
+  assert.equal(reply.retries, 1);
+  assert.deepEqual(net.sent.map((headers) => headers.get("cookie")), [null, "lb=node7"]);
+  const stored = await manager.cookieJar!.cookiesForUrl(new URL(URL_));
+  assert.deepEqual(stored.map((c) => `${c.name}=${c.value}`), ["lb=node7"]);
+  // The request's own headers are left as they were: the next request asks the jar again.
+  const next = manager.get(URL_);
+  await next.text();
+  assert.equal(net.sent.at(-1)!.get("cookie"), "lb=node7");
+});
+
+Deno.test("retry stores the cookies of attempts made after a 401 was answered", async () => {
+  const net = answering([
+    () => new Response("busy", { status: 503, headers: { "set-cookie": "a=1; Path=/" } }),
+    () =>
+      new Response("who", {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="r"', "set-cookie": "b=2; Path=/" },
+      }),
+    () => new Response("busy", { status: 503, headers: { "set-cookie": "c=3; Path=/" } }),
+    () => new Response("ok"),
+  ]);
+  await using manager = new NetworkAccessManager({ retry: { sleep: () => Promise.resolve() } });
+  manager.use(net.layer, "network");
+  const reply = manager.get("https://u:p@api.test/thing");
+  assert.equal(await reply.text(), "ok");
+  assert.deepEqual(net.sent.map((headers) => headers.get("cookie")), [
+    null,
+    "a=1",
+    "a=1; b=2",
+    "a=1; b=2; c=3",
+  ]);
+  assert.deepEqual(net.sent.map((headers) => headers.has("authorization")), [
+    false,
+    false,
+    true,
+    true,
+  ]);
+});
+
+Deno.test("retry fails the reply on the retried response when the jar cannot store its cookies", async () => {
+  const jar = new MemoryCookieJar();
+  jar.setCookiesFromUrl = () => Promise.reject(new Error("disk full"));
+  const net = answering([
+    () => new Response("busy", { status: 503, headers: { "set-cookie": "lb=node7" } }),
+    () => new Response("ok"),
+  ]);
+  await using manager = new NetworkAccessManager({
+    cookieJar: jar,
+    retry: { sleep: () => Promise.resolve() },
+  });
+  manager.use(net.layer, "network");
+  const reply = manager.get(URL_);
+  await reply.finished;
+  assert.equal(reply.error, NetworkError.UnknownNetworkError);
+  assert.match(reply.errorString, /disk full/);
+  assert.equal(reply.status, 503);
+  assert.equal(net.sent.length, 1);
 });
