@@ -139,6 +139,17 @@ export class _PermissionGate {
     return this.#global.state;
   }
 
+  /**
+   * Whether the `net` permission is granted for every host (`--allow-net` with no `--deny-net`
+   * entry): then no host's own status is queried. Deno keeps each status it hands out for the
+   * life of the process, so querying every host a long-lived manager reaches would grow without
+   * bound; the status of the permission as a whole is watched instead, and a revoke of it changes
+   * the answer.
+   */
+  netGrantedForAll(): boolean {
+    return this.netState() === "granted" && this.#global!.partial !== true;
+  }
+
   /** Whether a `net` status the gate holds for one host is granted. */
   someNetGranted(): boolean {
     for (const { descriptor, status } of this.#statuses.values()) {
@@ -150,9 +161,11 @@ export class _PermissionGate {
   /**
    * The state of one permission: from the cache, or queried once (concurrent callers share
    * the query). With `request`, a permission in the `"prompt"` state is asked for with
-   * `Deno.permissions.request`.
+   * `Deno.permissions.request`. A host's `net` permission is `"granted"` without a query of its
+   * own while {@linkcode _PermissionGate.netGrantedForAll}.
    */
   async state(descriptor: _GateDescriptor, request = false): Promise<Deno.PermissionState> {
+    if (descriptor.name === "net" && this.netGrantedForAll()) return "granted";
     const key = keyOf(descriptor);
     let status = this.#status(key, descriptor);
     if (status.state === "prompt" && request) {
@@ -164,9 +177,11 @@ export class _PermissionGate {
 
   /**
    * The state of one permission, from the cache or queried at once (and watched from then on);
-   * never asked for.
+   * never asked for. A host's `net` permission is `"granted"` without a query of its own while
+   * {@linkcode _PermissionGate.netGrantedForAll}.
    */
   stateNow(descriptor: _GateDescriptor): Deno.PermissionState {
+    if (descriptor.name === "net" && this.netGrantedForAll()) return "granted";
     return this.#status(keyOf(descriptor), descriptor).state;
   }
 

@@ -308,7 +308,8 @@ export class NetworkAccessManager
 
   /**
    * Forgets every credential the manager cached (per protection space: origin and realm, of
-   * servers and proxies), so the next request to a protected resource is challenged again.
+   * servers and proxies), and which protection spaces challenged with Digest, so the next request
+   * to a protected resource is challenged again.
    * Qt's `clearAccessCache()`.
    *
    * @example Logging out

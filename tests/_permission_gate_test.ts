@@ -271,7 +271,8 @@ const realQuerySync = Deno.permissions.querySync.bind(Deno.permissions);
 
 /**
  * Replaces `Deno.permissions.query` / `querySync` (for a descriptor of one host) / `request`
- * for the length of `fn`.
+ * for the length of `fn`. With `query`, the `net` permission as a whole is granted in part (as
+ * `--allow-net` with a `--deny-net` entry makes it), so that each host's own status decides.
  */
 async function withPermissions(
   fakes: {
@@ -282,8 +283,13 @@ async function withPermissions(
 ): Promise<void> {
   const permissions = Deno.permissions as unknown as Record<string, unknown>;
   if (fakes.query) {
+    const whole = Object.assign(new FakeStatus("granted"), { partial: true });
     const querySync = (d: Deno.PermissionDescriptor) =>
-      (d as Deno.NetPermissionDescriptor).host === undefined ? realQuerySync(d) : fakes.query!(d);
+      (d as Deno.NetPermissionDescriptor).host !== undefined
+        ? fakes.query!(d)
+        : d.name === "net"
+        ? whole as unknown as Deno.PermissionStatus
+        : realQuerySync(d);
     permissions.querySync = querySync;
     permissions.query = (d: Deno.PermissionDescriptor) => Promise.resolve(querySync(d));
   }
@@ -357,16 +363,19 @@ Deno.test("requestPermissions asks once per host for a permission in the prompt 
 
 /**
  * Counts the `change` listeners on the net permission's status and on `port`'s host's for the
- * length of `fn`, which gets the set of listeners.
+ * length of `fn`, which gets the set of listeners. Unless `forAll`, the net permission as a whole
+ * shows as granted in part (as with a `--deny-net` entry), so that the host's status is watched.
  */
 async function countingListeners(
   port: number,
   fn: (listening: Set<unknown>) => Promise<void>,
+  forAll = false,
 ): Promise<void> {
   const statuses = [
     Deno.permissions.querySync({ name: "net" }),
     Deno.permissions.querySync({ name: "net", host: `127.0.0.1:${port}` }),
   ];
+  if (!forAll) Object.defineProperty(statuses[0], "partial", { value: true, configurable: true });
   const listening = new Set<unknown>();
   for (const status of statuses) {
     status.addEventListener = (_type: string, listener: unknown) => listening.add(listener);
@@ -378,6 +387,7 @@ async function countingListeners(
     for (const status of statuses) {
       delete (status as unknown as Record<string, unknown>).addEventListener;
       delete (status as unknown as Record<string, unknown>).removeEventListener;
+      delete (status as unknown as Record<string, unknown>).partial;
     }
   }
 }
@@ -433,6 +443,31 @@ Deno.test("close() removes every permission change listener", async () => {
     await manager.close();
     assert.equal(listening.size, 0);
   });
+});
+
+Deno.test("with the net permission granted for every host, no host's own status is queried nor watched", async () => {
+  const servers = Array.from({ length: 5 }, () => startOrigin());
+  const { querySync } = Deno.permissions;
+  try {
+    await countingListeners(servers[0]!.port, async (listening) => {
+      const asked: string[] = [];
+      Deno.permissions.querySync = (descriptor) => {
+        const host = (descriptor as Deno.NetPermissionDescriptor).host;
+        if (host !== undefined) asked.push(host);
+        return querySync.call(Deno.permissions, descriptor);
+      };
+      await using manager = new NetworkAccessManager();
+      for (const origin of servers) {
+        assert.equal(await manager.get(origin.url("127.0.0.1", "/a")).text(), "origin GET /a");
+        assert.equal(await manager.get(origin.url("localhost", "/b")).text(), "origin GET /b");
+      }
+      assert.deepEqual(asked, []);
+      assert.equal(listening.size, 1); // the net permission's, as a whole
+    }, true);
+  } finally {
+    Deno.permissions.querySync = querySync;
+    for (const origin of servers) await origin[Symbol.asyncDispose]();
+  }
 });
 
 Deno.test("managers share one change listener per permission status", async () => {

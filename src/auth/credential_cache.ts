@@ -66,6 +66,8 @@ interface Entry {
   nonce: NonceState | undefined;
   /** Path prefixes (directories) of the origin known to be in the space. */
   paths: Set<string>;
+  /** Whether the space challenged with Digest (see {@linkcode CredentialCache.markDigest}). */
+  usedDigest: boolean;
 }
 
 /**
@@ -144,6 +146,13 @@ export class CredentialCache {
   /** How many server spaces each origin has, and how many proxy spaces there are. */
   readonly #serverOrigins = new Map<string, number>();
   #proxySpaces = 0;
+  /**
+   * The spaces without cached credentials that challenged with Digest, the least recently
+   * marked first; past the bound the oldest go. A space with cached credentials keeps its mark
+   * in its entry, so that its Basic credentials are never sent up front for as long as they are
+   * cached; the mark comes back here when the entry goes.
+   */
+  readonly #digestSpaces = new Set<string>();
 
   /**
    * Creates an empty cache.
@@ -193,12 +202,57 @@ export class CredentialCache {
     else this.#serverOrigins.delete(space.origin);
   }
 
-  #remove(key: string): boolean {
+  /** Removes a space's entry; its Digest mark stays, unless `keepMark` is false. */
+  #remove(key: string, keepMark = true): boolean {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
     this.#count(entry.space, -1);
+    if (entry.usedDigest && keepMark) this.#markUncached(key);
     return true;
+  }
+
+  #markUncached(key: string): void {
+    this.#digestSpaces.delete(key);
+    this.#digestSpaces.add(key);
+    if (this.#digestSpaces.size > this.#maxEntries) {
+      this.#digestSpaces.delete(this.#digestSpaces.keys().next().value!);
+    }
+  }
+
+  /**
+   * Marks a protection space as one that challenged with Digest: a Basic challenge of it is
+   * then a downgrade, and its Basic credentials are not sent up front. The mark stays while the
+   * space has cached credentials; of the spaces without, the most recently marked keep it, as
+   * many as the cache holds spaces.
+   *
+   * @param space The protection space.
+   */
+  markDigest(space: ProtectionSpace): void {
+    const key = spaceKey(validateSpace(space));
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) entry.usedDigest = true;
+    else this.#markUncached(key);
+  }
+
+  /**
+   * Whether a protection space is marked as one that challenged with Digest
+   * ({@linkcode CredentialCache.markDigest}).
+   *
+   * @param space The protection space.
+   * @returns Whether it is marked.
+   */
+  usedDigest(space: ProtectionSpace): boolean {
+    if (this.#entries.size === 0 && this.#digestSpaces.size === 0) return false;
+    const key = spaceKey(validateSpace(space));
+    return this.#entries.get(key)?.usedDigest ?? this.#digestSpaces.has(key);
+  }
+
+  /** How many protection spaces are marked as ones that challenged with Digest. */
+  get digestSpaces(): number {
+    let cached = 0;
+    for (const entry of this.#entries.values()) if (entry.usedDigest) cached++;
+    return cached + this.#digestSpaces.size;
   }
 
   /**
@@ -235,6 +289,7 @@ export class CredentialCache {
       nonce.nc = Math.max(nonce.nc, value.nc ?? 0);
       if (value.cnonce !== undefined) nonce.cnonce = value.cnonce;
     }
+    this.#remove(key, false);
     const entry: Entry = {
       space: valid,
       scheme: value.scheme,
@@ -242,6 +297,9 @@ export class CredentialCache {
       digest: value.digest,
       nonce,
       paths: previous?.paths ?? new Set(),
+      // The space's Digest mark moves into the entry (the previous one's, or one without).
+      usedDigest: this.#digestSpaces.delete(key) || previous?.usedDigest === true ||
+        value.scheme === "digest",
     };
     if (url !== undefined && url.origin === valid.origin) {
       entry.paths.add(directoryOf(url.pathname));
@@ -254,7 +312,6 @@ export class CredentialCache {
         // A domain entry that is not a URI is ignored.
       }
     }
-    this.#remove(key);
     this.#entries.set(key, entry);
     this.#count(valid, 1);
     while (this.#entries.size > this.#maxEntries) {
@@ -406,9 +463,10 @@ export class CredentialCache {
     return this.#remove(key);
   }
 
-  /** Forgets every protection space. */
+  /** Forgets every protection space, and which ones challenged with Digest. */
   clear(): void {
     this.#entries.clear();
+    this.#digestSpaces.clear();
     this.#nonces.clear();
     this.#serverOrigins.clear();
     this.#proxySpaces = 0;

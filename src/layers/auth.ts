@@ -161,17 +161,12 @@ export function isChallenge(status: number): boolean {
 /** Creates the authentication layer, keeping credentials in `cache`. */
 export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer {
   /**
-   * The protection spaces (servers', proxies': origin and realm) that challenged with Digest: a
-   * Basic challenge of one of them is a downgrade, answered only by the authenticator, told so.
-   * Another realm of the same origin that always used Basic is no downgrade.
-   */
-  const digestSpaces = new Set<string>();
-  /**
-   * Whether `cached` are Basic credentials of a space that challenged with Digest: they are not
-   * sent up front (the password would go in clear where Digest is known to be used).
+   * Whether `cached` are Basic credentials of a space that challenged with Digest (marked in the
+   * cache, `markDigest`): they are not sent up front (the password would go in clear where
+   * Digest is known to be used).
    */
   const clearToDigestSpace = (cached: CachedCredentials): boolean =>
-    cached.scheme === "basic" && digestSpaces.size > 0 && digestSpaces.has(spaceKey(cached.space));
+    cached.scheme === "basic" && cache.usedDigest(cached.space);
   /**
    * The authenticator calls under way, by protection space and scheme: a challenge of the same
    * space that comes meanwhile (concurrent requests) waits for that answer instead of asking too.
@@ -431,9 +426,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         : NetworkError.AuthenticationRequiredError;
       const shown: AuthChallenge = selected?.challenge ?? challenges[0]!;
       const space: ProtectionSpace = { origin, realm: shown.realm ?? "", proxy: isProxy };
-      const key = spaceKey(space);
-      if (selected?.scheme === "digest") digestSpaces.add(key);
-      const downgrade = selected?.scheme === "basic" && digestSpaces.has(key);
+      // A Basic challenge of a space that challenged with Digest is a downgrade, answered only
+      // by the authenticator, told so; another realm of the same origin that always used Basic
+      // is no downgrade.
+      if (selected?.scheme === "digest") cache.markDigest(space);
+      const downgrade = selected?.scheme === "basic" && cache.usedDigest(space);
       const describe = (count: number, supported: boolean): AuthenticationChallenge => ({
         scheme: shown.scheme,
         realm: shown.realm,

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { type AuthenticationChallenge, NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { CredentialCache } from "../../src/auth/credential_cache.ts";
+import { authLayer } from "../../src/layers/auth.ts";
 import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
+import { getExchange } from "../_helpers/exchange.ts";
 import { guardUnhandledRejections, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -147,4 +150,75 @@ Deno.test("a server that answered Digest never gets Basic credentials unless the
     assert.equal(reply.error, NetworkError.NoError);
     assert.equal(challenges[0]!.downgrade, undefined);
   });
+});
+
+Deno.test("the protection spaces known to use Digest are bounded, and the ones with cached credentials stay known", async () => {
+  const cache = new CredentialCache(4);
+  const downgrades: (boolean | undefined)[] = [];
+  const layer = authLayer({
+    authenticator: (_reply, challenge) => {
+      downgrades.push(challenge.downgrade);
+      return challenge.downgrade ? { username: "alice", password: "A-pass" } : undefined;
+    },
+    caCerts: [],
+  }, cache);
+  // What each request's first attempt carried, and the challenge each response makes.
+  const firstSent: (string | null)[] = [];
+  let challenge = "";
+  let realms = 0;
+  const handler = layer((exchange) => {
+    const authorization = exchange.headers.get("authorization");
+    if (authorization === null) firstSent.push(null);
+    else if (authorization.startsWith("Basic ")) return Promise.resolve(new Response("in"));
+    return Promise.resolve(
+      new Response("no", {
+        status: 401,
+        headers: {
+          "www-authenticate": challenge === "fresh"
+            ? `Digest realm="realm-${++realms}", nonce="n${realms}", qop="auth"`
+            : challenge,
+        },
+      }),
+    );
+  });
+  await using manager = new NetworkAccessManager();
+  const send = async (url: string) =>
+    (await handler(getExchange(url, manager.get("data:,")))).status;
+  // A space that challenged with Digest, then with Basic: the downgrade accepted, its Basic
+  // credentials are cached.
+  challenge = 'Digest realm="kept", nonce="k", qop="auth"';
+  assert.equal(await send("http://kept.test/doc"), 401);
+  challenge = 'Basic realm="kept"';
+  assert.equal(await send("http://kept.test/doc"), 200);
+  assert.deepEqual(downgrades, [undefined, true]);
+  assert.equal(cache.size, 1);
+  // A server that names a new Digest realm with each challenge.
+  challenge = "fresh";
+  for (let i = 0; i < 50; i++) assert.equal(await send("http://fresh.test/"), 401);
+  assert.equal(realms, 50);
+  assert.equal(cache.digestSpaces, 5, "the cached space's mark and the 4 latest of the others");
+  // The cached Basic credentials still do not go up front to the space that used Digest.
+  firstSent.length = 0;
+  challenge = 'Basic realm="kept"';
+  assert.equal(await send("http://kept.test/doc"), 200);
+  assert.deepEqual(firstSent, [null]);
+  assert.equal(downgrades.at(-1), true);
+  cache.clear();
+  assert.equal(cache.digestSpaces, 0);
+});
+
+Deno.test("clearAccessCache() forgets which protection spaces used Digest", async () => {
+  const options: AuthServerOptions = { scheme: "digest", users: USERS };
+  await using server = startAuthServer(options);
+  const asked: [string, boolean | undefined][] = [];
+  await using manager = new NetworkAccessManager({
+    authenticator: (_reply, { scheme, downgrade }) => void asked.push([scheme, downgrade]),
+  });
+  const digest = manager.get(`${server.origin}/doc`);
+  await digest.finished;
+  assert.equal(digest.error, NetworkError.AuthenticationRequiredError);
+  options.scheme = "basic";
+  manager.clearAccessCache();
+  await manager.get(`${server.origin}/doc`).finished;
+  assert.deepEqual(asked, [["digest", undefined], ["basic", undefined]]);
 });

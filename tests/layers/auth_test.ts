@@ -4,18 +4,17 @@ import {
   type AuthenticationChallenge,
   AuthenticationRequiredEvent,
   type Authenticator,
-  Exchange,
   MemoryCache,
   NetworkAccessManager,
   NetworkError,
   type NetworkReply,
   NetworkReplyError,
-  NetworkRequest,
 } from "../../mod.ts";
 import { CredentialCache } from "../../src/auth/credential_cache.ts";
 import { proxyChosen } from "../../src/exchange.ts";
 import { authLayer } from "../../src/layers/auth.ts";
 import { type AuthServerOptions, startAuthServer } from "../_helpers/auth_server.ts";
+import { getExchange } from "../_helpers/exchange.ts";
 import { startOrigin, startProxyServer } from "../_helpers/proxy_server.ts";
 import {
   guardUnhandledRejections,
@@ -841,18 +840,8 @@ Deno.test("auth layer passes a request on untouched when nothing is cached for i
     return Promise.resolve(new Response("ok"));
   });
   await using manager = new NetworkAccessManager();
-  const exchangeFor = (url: string) =>
-    new Exchange({
-      url: new URL(url),
-      method: "GET",
-      headers: new Headers(),
-      body: null,
-      request: new NetworkRequest(url),
-      reply: manager.get("data:,"),
-      signal: new AbortController().signal,
-      monitor: { activity() {}, uploadProgress() {} },
-    });
-  const send = async (url: string) => await (await handler(exchangeFor(url))).text();
+  const send = async (url: string) =>
+    await (await handler(getExchange(url, manager.get("data:,")))).text();
   cache.store({ origin: "http://a.test", realm: "r", proxy: false }, {
     scheme: "basic",
     credentials: { username: "alice", password: "wonderland" },
