@@ -56,22 +56,36 @@ export async function validate<Schema extends StandardSchemaV1>(
   }
   if (issues) {
     const list = issues as unknown[];
-    const bad = list.findIndex((issue) => !isIssue(issue));
-    if (bad !== -1) {
-      throw malformed(
-        `${describe(list[bad])} as issue ${bad}, not an issue ({ message: string, path?: [...] })`,
-      );
+    for (const [at, issue] of list.entries()) {
+      const fault = issueFault(issue);
+      if (fault !== null) {
+        throw malformed(
+          `${describe(issue)} as issue ${at}, not an issue ({ message: string, path?: [...] })` +
+            fault,
+        );
+      }
     }
     throw new SchemaValidationError(what, list as StandardSchemaV1Issue[], reply);
   }
   return (result as { value: unknown }).value as StandardSchemaV1InferOutput<Schema>;
 }
 
-/** Whether `issue` is a Standard Schema issue: a message, and a path if any as an array. */
-function isIssue(issue: unknown): boolean {
-  if (typeof issue !== "object" || issue === null) return false;
+/**
+ * What keeps `issue` from being a Standard Schema issue (a message, and a path if any as an
+ * array): `""` when it is no object, `: its path is null, not an array` when a field is wrong,
+ * `null` when it is one.
+ */
+function issueFault(issue: unknown): string | null {
+  if (typeof issue !== "object" || issue === null) return "";
   const { message, path } = issue as { message?: unknown; path?: unknown };
-  return typeof message === "string" && (path === undefined || Array.isArray(path));
+  if (typeof message !== "string") {
+    return message === undefined && !("message" in issue)
+      ? ": it has no message"
+      : `: its message is ${describe(message)}, not a string`;
+  }
+  return path === undefined || Array.isArray(path)
+    ? null
+    : `: its path is ${describe(path)}, not an array`;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
-import { describe, isPlainObject } from "./_validation.ts";
+import { describe } from "./_validation.ts";
 import { type MultipartPart, multipartPieces } from "./_multipart.ts";
 
 /**
@@ -143,7 +143,10 @@ export class RequestBody {
       const iterable = body as AsyncIterable<Uint8Array>;
       return new RequestBody({ kind: "stream", stream: iterableToStream(iterable) }, null);
     }
-    if (Array.isArray(body) || isPlainObject(body)) {
+    if (
+      Array.isArray(body) ||
+      (typeof body === "object" && body !== null && plainPrototype(Object.getPrototypeOf(body)))
+    ) {
       let text: string;
       try {
         text = JSON.stringify(body);
@@ -156,13 +159,9 @@ export class RequestBody {
           { cause: error },
         );
       }
-      if (!jsonAsIs(body)) {
-        throw new TypeError(
-          `Invalid body: cannot serialise it as JSON: ${
-            jsonProblem(body) ?? "a value in it is " +
-                "an instance of a class, which JSON would not send as it is"
-          }`,
-        );
+      if (unsent(body, false) !== null) {
+        const { value, path } = unsent(body, true)!;
+        throw new TypeError(`Invalid body: cannot serialise it as JSON: ${path} is ${lost(value)}`);
       }
       return new RequestBody({ kind: "bytes", bytes: encoder.encode(text) }, "application/json");
     }
@@ -227,51 +226,90 @@ export class RequestBody {
 }
 
 /**
- * Whether JSON sends `value` as it is: an array, a plain object (its prototype `Object.prototype`
- * or `null`), a value with a `toJSON` method (a `Date`, a `URL`: the class says how it is sent)
- * or a `Number`, `String` or `Boolean` object (sent as its primitive). Any other object (a `Map`
- * or `Set`, sent as `{}`; a typed array, sent as an object of its indices; a class instance, sent
- * as its own fields without its class) is not.
+ * Whether `prototype` is that of a plain object made in any realm (another one's is made by
+ * `node:vm` or an iframe): `null`, or a realm's `Object.prototype`, told by its shape (its own
+ * prototype `null`, its `constructor` a function whose prototype is it and whose own prototype,
+ * a `Function.prototype`, has it as prototype). A class's `Symbol.toStringTag` cannot pass it.
  */
-function sentAsIs(value: object): boolean {
-  if (Array.isArray(value)) return true;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null ||
-    typeof (value as { toJSON?: unknown }).toJSON === "function" ||
-    value instanceof Number || value instanceof String || value instanceof Boolean;
+function plainPrototype(prototype: object | null): boolean {
+  if (prototype === Object.prototype || prototype === null) return true;
+  if (Object.getPrototypeOf(prototype) !== null) return false;
+  const made: unknown = Object.getOwnPropertyDescriptor(prototype, "constructor")?.value;
+  return typeof made === "function" && made.prototype === prototype &&
+    Object.getPrototypeOf(Object.getPrototypeOf(made)) === prototype;
+}
+
+/** Whether `value` is a `Number`, `String` or `Boolean` object, of any realm. */
+function boxed(value: object): boolean {
+  return branded(Number.prototype.valueOf, value) || branded(String.prototype.valueOf, value) ||
+    branded(Boolean.prototype.valueOf, value);
 }
 
 /**
- * Whether JSON sends every object in `root` as it is ({@linkcode sentAsIs}), once
- * `JSON.stringify` succeeded (so there is no cycle). What `toJSON` returns is the class's word
- * and not walked. Kept lean: every JSON body is walked (`for...in`, which on a plain object is
- * its own keys, is the quickest walk of them).
+ * Whether JSON sends `value` as it is: an array, a plain object of any realm
+ * ({@linkcode plainPrototype}), a value with a `toJSON` method (a `Date`, a `URL`: the class says
+ * how it is sent) or a `Number`, `String` or `Boolean` object (sent as its primitive). Any other
+ * object (a `Map` or `Set`, sent as `{}`; a typed array, sent as an object of its indices; a class
+ * instance, sent as its own fields without its class) is not.
  */
-function jsonAsIs(root: object): boolean {
-  if (Array.isArray(root)) {
-    for (let i = 0; i < root.length; i++) {
-      const item: unknown = root[i];
-      if (typeof item === "object" && item !== null && !jsonAsIs(item)) return false;
+function sentAsIs(value: object): boolean {
+  return Array.isArray(value) || plainPrototype(Object.getPrototypeOf(value)) ||
+    typeof (value as { toJSON?: unknown }).toJSON === "function" || boxed(value);
+}
+
+/**
+ * An object in `root` JSON would not send as it is ({@linkcode sentAsIs}), with its path when
+ * `named` (the walk is quicker without); `null` when there is none. Walked once
+ * `JSON.stringify` succeeded (so there is no cycle), with a stack of its own, so that no depth
+ * `JSON.stringify` takes fails it. What `toJSON` returns is the class's word and not walked. An
+ * object's properties are read by their descriptors: a getter, run by `JSON.stringify` already,
+ * is not run again (and what it returned is not walked); an array's items are read as they are.
+ */
+function unsent(root: object, named: boolean): { value: object; path: string } | null {
+  const values: object[] = [root];
+  const paths: string[] = ["$"];
+  for (let value = values.pop(); value !== undefined; value = values.pop()) {
+    const path = named ? paths.pop()! : "";
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (typeof item === "object" && item !== null) {
+          values.push(item);
+          if (named) paths.push(`${path}[${i}]`);
+        }
+      }
+      continue;
     }
-    return true;
+    if (!plainPrototype(Object.getPrototypeOf(value))) {
+      if (sentAsIs(value)) continue;
+      return { value, path };
+    }
+    if ("toJSON" in value && typeof (value as { toJSON?: unknown }).toJSON === "function") continue;
+    for (const name in value) {
+      const item: unknown = Object.getOwnPropertyDescriptor(value, name)?.value;
+      if (typeof item === "object" && item !== null) {
+        values.push(item);
+        if (named) paths.push(`${path}${member(name)}`);
+      }
+    }
   }
-  const prototype = Object.getPrototypeOf(root);
-  if (prototype !== Object.prototype && prototype !== null) return sentAsIs(root);
-  if (typeof (root as { toJSON?: unknown }).toJSON === "function") return true;
-  for (const name in root) {
-    const item: unknown = (root as Record<string, unknown>)[name];
-    if (typeof item === "object" && item !== null && !jsonAsIs(item)) return false;
-  }
-  return true;
+  return null;
+}
+
+/** A property's part of a path: `.name`, or `["a b"]` when it is no identifier. */
+function member(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
 /** Why JSON would not send `value` (not {@linkcode sentAsIs}) as it is, and what to send. */
 function lost(value: object): string {
-  if (value instanceof Map) {
+  if (branded(Map.prototype.has, value)) {
     return "a Map, which JSON sends as {}; send Object.fromEntries(map), or its entries as an array";
   }
-  if (value instanceof Set) return "a Set, which JSON sends as {}; send Array.from(set)";
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+  if (branded(Set.prototype.has, value)) {
+    return "a Set, which JSON sends as {}; send Array.from(set)";
+  }
+  if (typedArrayName.call(value) !== undefined) {
     return `${describe(value)}, which JSON sends as an object of its indices; send ` +
       "Array.from() of it, or its bytes as a string (base64)";
   }
@@ -279,13 +317,29 @@ function lost(value: object): string {
     "give its class a toJSON method";
 }
 
+/** The name of a typed array of any realm (`Float32Array`), `undefined` for any other value. */
+const typedArrayName = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  Symbol.toStringTag,
+)!.get! as (this: unknown) => string | undefined;
+
+/** Whether `method` takes `value` as its `this` (a `Map` of any realm for `Map`'s). */
+function branded(method: (this: never, ...args: never[]) => unknown, value: object): boolean {
+  try {
+    Reflect.apply(method, value, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * What in `root` JSON cannot serialise, or would not send as it is, with its path:
  * `$.user.id is a BigInt (1n) ...`, `$.tags is a Set, which JSON sends as {} ...`,
  * `$.self refers back to $, a cycle`, `$.price.toJSON() threw RangeError: ...` or
  * `reading $.user.name threw Error: ...` (a getter); `null` when it is something else.
- * Walked only after `JSON.stringify` failed, or {@linkcode jsonAsIs} found an object JSON would
- * not send as it is, as `JSON.stringify` walks: `toJSON` first, own enumerable keys.
+ * Walked only after `JSON.stringify` failed, as `JSON.stringify` walks: `toJSON` first, own
+ * enumerable keys.
  */
 function jsonProblem(root: unknown): string | null {
   const parents: object[] = [];
@@ -311,18 +365,14 @@ function jsonProblem(root: unknown): string | null {
     paths.push(path);
     const array = Array.isArray(value);
     for (const name of Object.keys(value)) {
-      const member = array
-        ? `[${name}]`
-        : /^[A-Za-z_$][\w$]*$/.test(name)
-        ? `.${name}`
-        : `[${JSON.stringify(name)}]`;
+      const part = array ? `[${name}]` : member(name);
       let item: unknown;
       try {
         item = (value as Record<string, unknown>)[name];
       } catch (error) {
-        return `reading ${path}${member} threw ${thrown(error)}`;
+        return `reading ${path}${part} threw ${thrown(error)}`;
       }
-      const problem = walk(item, name, `${path}${member}`);
+      const problem = walk(item, name, `${path}${part}`);
       if (problem !== null) return problem;
     }
     parents.pop();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import vm from "node:vm";
 import {
   InvalidJsonError,
   NetworkAccessManager,
@@ -6,6 +7,7 @@ import {
   NetworkReplyError,
   NetworkRequest,
   NetworkRequestFactory,
+  RequestBody,
 } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
@@ -469,5 +471,112 @@ Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Conten
       name: "InvalidJsonError",
       position: 2,
     });
+  });
+});
+
+Deno.test("a JSON body of any depth that JSON.stringify takes is sent", () => {
+  for (const make of [(inner: unknown) => ({ child: inner }), (inner: unknown) => [inner]]) {
+    let body: unknown = {};
+    for (let i = 0; i < 20_000; i++) body = make(body);
+    const sent = RequestBody.from(body as never).open().body as Uint8Array;
+    assert.equal(new TextDecoder().decode(sent), JSON.stringify(body));
+  }
+});
+
+Deno.test("a JSON body takes plain objects of any realm, and refuses a Map or class instance of any", async (t) => {
+  const other = (source: string) => vm.runInNewContext(source);
+  await t.step("plain objects of another realm, inside and as the body", () => {
+    const user = other('({ name: "ada", tags: ["x"], box: Object.create(null) })');
+    for (const body of [{ user }, user, [user]]) {
+      const sent = RequestBody.from(body).open().body as Uint8Array;
+      assert.equal(new TextDecoder().decode(sent), JSON.stringify(body));
+    }
+  });
+  const refused: [string, unknown, string][] = [
+    [
+      "a Map of another realm",
+      { roles: other("new Map([['admin', true]])") },
+      "$.roles is a Map, which JSON sends as {}; send Object.fromEntries(map), or its entries " +
+      "as an array",
+    ],
+    [
+      "a Set of another realm",
+      { tags: other("new Set(['a'])") },
+      "$.tags is a Set, which JSON sends as {}; send Array.from(set)",
+    ],
+    [
+      "a typed array of another realm",
+      { v: [other("new Float32Array([1])")] },
+      "$.v[0] is an instance of Float32Array, which JSON sends as an object of its indices",
+    ],
+    [
+      "a class instance of another realm",
+      { p: other("new (class Point {})()") },
+      "$.p is an instance of Point, which JSON sends as its own fields alone",
+    ],
+    [
+      'a class instance tagged "Object"',
+      {
+        p: new (class Point {
+          readonly [Symbol.toStringTag] = "Object";
+        })(),
+      },
+      "$.p is an instance of Point, which JSON sends as its own fields alone",
+    ],
+    [
+      "an object whose prototype is an object without one",
+      { p: Object.create(Object.create(null, { constructor: { value: Object } })) },
+      "$.p is an object, which JSON sends as its own fields alone",
+    ],
+  ];
+  for (const [name, body, message] of refused) {
+    await t.step(name, () => {
+      assert.throws(() => RequestBody.from(body as never), {
+        name: "TypeError",
+        message: new RegExp(
+          `^Invalid body: cannot serialise it as JSON: ${RegExp.escape(message)}`,
+        ),
+      });
+    });
+  }
+});
+
+Deno.test("a JSON body's getters and proxy traps run once, by JSON.stringify", async (t) => {
+  await t.step("a getter that may run once", () => {
+    let reads = 0;
+    const body = {
+      get nonce() {
+        if (++reads > 1) throw new Error("nonce already used");
+        return { n: 42 };
+      },
+    };
+    const sent = RequestBody.from(body).open().body as Uint8Array;
+    assert.equal(new TextDecoder().decode(sent), '{"nonce":{"n":42}}');
+    assert.equal(reads, 1);
+  });
+  await t.step("a Map told by its path, not by a getter run again", () => {
+    let reads = 0;
+    const body = {
+      get nonce() {
+        if (++reads > 1) throw new Error("nonce already used");
+        return 1;
+      },
+      roles: new Map(),
+    };
+    assert.throws(() => RequestBody.from(body), {
+      message: /^Invalid body: cannot serialise it as JSON: \$\.roles is a Map, /,
+    });
+    assert.equal(reads, 1);
+  });
+  await t.step("a proxy's get traps", () => {
+    const read: string[] = [];
+    const body = new Proxy({ a: { b: 1 }, c: [1, 2] }, {
+      get(target, key, receiver) {
+        read.push(String(key));
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    RequestBody.from({ body });
+    assert.deepEqual(read, ["toJSON", "a", "c"]);
   });
 });

@@ -165,22 +165,28 @@ Deno.test("json(schema) names a validator that returns something that is not a r
   }
 });
 
-Deno.test("json(schema) names a validator whose issues are not issues", async (t) => {
+Deno.test("json(schema) names a validator whose issues are not issues, and what is wrong in one", async () => {
   await using manager = new NetworkAccessManager();
+  const notIssue = "not an issue ({ message: string, path?: [...] })";
+  const wrong = (at: number, why: string) => `an object as issue ${at}, ${notIssue}: ${why}`;
   const results: [unknown[], string][] = [
-    [[null], "null as issue 0"],
-    [[{ message: "fine" }, "bad"], '"bad" as issue 1'],
-    [[{ message: 5 }], "an object as issue 0"],
-    [[{ message: "x", path: "a.b" }], "an object as issue 0"],
+    [[null], `null as issue 0, ${notIssue}`],
+    [[{ message: "fine" }, "bad"], `"bad" as issue 1, ${notIssue}`],
+    [[{ message: 5 }], wrong(0, "its message is 5, not a string")],
+    [[{ message: "fine" }, { path: [] }], wrong(1, "it has no message")],
+    [
+      [{ message: new String("x") }],
+      wrong(0, "its message is an instance of String, not a string"),
+    ],
+    [[{ message: "x", path: "a.b" }], wrong(0, 'its path is "a.b", not an array')],
+    [[{ message: "x", path: null }], wrong(0, "its path is null, not an array")],
   ];
   for (const [issues, shown] of results) {
-    await t.step(`issues ${JSON.stringify(issues)}`, async () => {
-      const schema = { "~standard": { version: 1, vendor: "mine", validate: () => ({ issues }) } };
-      await assert.rejects(manager.get("data:application/json,[1]").json(schema as never), {
-        name: "TypeError",
-        message: "Cannot validate the body of data:application/json,[1]: the schema's validate() " +
-          `(vendor "mine") returned ${shown}, not an issue ({ message: string, path?: [...] })`,
-      });
+    const schema = { "~standard": { version: 1, vendor: "mine", validate: () => ({ issues }) } };
+    await assert.rejects(manager.get("data:application/json,[1]").json(schema as never), {
+      name: "TypeError",
+      message: "Cannot validate the body of data:application/json,[1]: the schema's validate() " +
+        `(vendor "mine") returned ${shown}`,
     });
   }
 });
