@@ -1,7 +1,7 @@
 /** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
 
 import { sleep } from "./retry_options.ts";
-import { checkInteger, checkKeys, checkObject, describe } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject, checkTimer, describe } from "./_validation.ts";
 import {
   NetworkError,
   type NetworkErrorCode,
@@ -31,6 +31,8 @@ const RECONNECT_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>
 ]);
 
 const WHAT = "Cannot open event stream";
+/** What to give instead of a `reconnectionTime` too long for a timer. */
+const NOT_AGAIN = "use maxReconnects: 0 not to reconnect";
 
 /** The names of the options (the type says every one is here). */
 const OPTIONS = Object.keys(
@@ -61,7 +63,7 @@ function checkOptions(options: EventStreamOptions): void {
       );
     }
   }
-  checkInteger(WHAT, "reconnectionTime", options.reconnectionTime, 0);
+  checkTimer(WHAT, "reconnectionTime", options.reconnectionTime, NOT_AGAIN);
   checkInteger(WHAT, "maxEventLength", options.maxEventLength, 0);
   const max = options.maxReconnects;
   if (max !== undefined && max !== Infinity) checkInteger(WHAT, "maxReconnects", max, 0);

@@ -3,7 +3,7 @@
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "./network_error.ts";
 import type { NetworkReply } from "./reply.ts";
 import type { ServerSentEvent, ServerSentEventsOptions } from "./sse.ts";
-import { checkInteger, checkKeys, checkObject } from "./_validation.ts";
+import { checkInteger, checkKeys, checkObject, MAX_TIMER_MS } from "./_validation.ts";
 
 const LF = 10;
 const CR = 13;
@@ -20,7 +20,7 @@ export class EventTooLongError extends Error {
 
 /**
  * The incremental parser: feed it decoded text, it queues each complete event in `ready` and
- * calls `onRetry` for each valid `retry` field. Text after the last blank line is kept until more
+ * calls `onRetry` for each valid `retry` field (its time cut to 2^31 - 1 ms, the longest timer). Text after the last blank line is kept until more
  * arrives, and dropped at the end of the stream (a partial last event is not dispatched).
  *
  * A line, and the data of one event, may hold up to `maxLength` UTF-16 code units (0 = no
@@ -131,7 +131,9 @@ export class EventStreamParser {
         break;
       case "retry":
         if (/^[0-9]+$/.test(value)) {
-          this.#retry = Number.parseInt(value, 10);
+          // Cut to the longest timer: a longer delay would fire at once, and past 2^53 it is
+          // no exact number.
+          this.#retry = Math.min(Number.parseInt(value, 10), MAX_TIMER_MS);
           this.#onRetry?.(this.#retry);
         }
         break;

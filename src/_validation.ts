@@ -91,11 +91,27 @@ export function checkInteger(
   }
 }
 
-/** Whether `value` is a plain object (made by `{}` or `Object.create(null)`), not an instance of some class. */
+/**
+ * Whether `value` is a plain object (made by `{}` or `Object.create(null)`, in this realm or
+ * another: {@linkcode plainPrototype}), not an instance of some class.
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return plainPrototype(Object.getPrototypeOf(value));
+}
+
+/**
+ * Whether `prototype` is that of a plain object made in any realm (another one's is made by
+ * `node:vm` or an iframe): `null`, or a realm's `Object.prototype`, told by its shape (its own
+ * prototype `null`, its `constructor` a function whose prototype is it and whose own prototype,
+ * a `Function.prototype`, has it as prototype). A class's `Symbol.toStringTag` cannot pass it.
+ */
+export function plainPrototype(prototype: object | null): boolean {
+  if (prototype === Object.prototype || prototype === null) return true;
+  if (Object.getPrototypeOf(prototype) !== null) return false;
+  const made: unknown = Object.getOwnPropertyDescriptor(prototype, "constructor")?.value;
+  return typeof made === "function" && made.prototype === prototype &&
+    Object.getPrototypeOf(Object.getPrototypeOf(made)) === prototype;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { NetworkError, NetworkReplyError } from "./network_error.ts";
-import { describe } from "./_validation.ts";
+import { describe, plainPrototype } from "./_validation.ts";
 import { type MultipartPart, multipartPieces } from "./_multipart.ts";
 
 /**
@@ -223,20 +223,6 @@ export class RequestBody {
       await this.#source.stream.cancel().catch(() => {});
     }
   }
-}
-
-/**
- * Whether `prototype` is that of a plain object made in any realm (another one's is made by
- * `node:vm` or an iframe): `null`, or a realm's `Object.prototype`, told by its shape (its own
- * prototype `null`, its `constructor` a function whose prototype is it and whose own prototype,
- * a `Function.prototype`, has it as prototype). A class's `Symbol.toStringTag` cannot pass it.
- */
-function plainPrototype(prototype: object | null): boolean {
-  if (prototype === Object.prototype || prototype === null) return true;
-  if (Object.getPrototypeOf(prototype) !== null) return false;
-  const made: unknown = Object.getOwnPropertyDescriptor(prototype, "constructor")?.value;
-  return typeof made === "function" && made.prototype === prototype &&
-    Object.getPrototypeOf(Object.getPrototypeOf(made)) === prototype;
 }
 
 /** Whether `value` is a `Number`, `String` or `Boolean` object, of any realm. */

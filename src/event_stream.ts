@@ -44,7 +44,8 @@ export interface EventStreamOptions extends ServerSentEventsOptions {
   lastEventId?: string | undefined;
   /**
    * Milliseconds to wait before reconnecting, until the server sets another with a `retry`
-   * field.
+   * field (a server's longer than 2^31 - 1 ms is cut to that): an integer from 0 to 2^31 - 1
+   * (about 24.8 days, the longest timer); a longer one throws a `RangeError`.
    * @default {3000}
    */
   reconnectionTime?: number | undefined;

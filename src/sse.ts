@@ -40,7 +40,8 @@ export interface ServerSentEvent<Type extends string = string> {
   readonly lastEventId: string;
   /**
    * The reconnection time in milliseconds the server set with a `retry` field in this
-   * event's block, or `undefined`.
+   * event's block (one longer than 2^31 - 1 ms, the longest timer, is cut to that), or
+   * `undefined`.
    */
   readonly retry: number | undefined;
 }

@@ -154,6 +154,17 @@ const CASES: Case[] = [
     events: [["message", "a", "", 100], ["message", "b", "", 0], ["message", "c", "", 7]],
   },
   {
+    name: "retry longer than the longest timer is cut to it",
+    stream: `retry: 2147483647\ndata: a\n\nretry: 2147483648\ndata: b\n\nretry: ${
+      "9".repeat(400)
+    }\ndata: c\n\n`,
+    events: [
+      ["message", "a", "", 2147483647],
+      ["message", "b", "", 2147483647],
+      ["message", "c", "", 2147483647],
+    ],
+  },
+  {
     name: "retry that is not only ASCII digits is ignored",
     stream: [
       "retry: 1e3",

@@ -234,27 +234,42 @@ Deno.test("eventStream ends its wait to reconnect at once when the manager close
   await manager.close();
 });
 
-Deno.test("eventStream waits out a retry time too long for a timer instead of reconnecting at once", async (t) => {
+Deno.test("eventStream cuts a server's retry time too long for a timer to the longest timer", async (t) => {
   // A timer given more than 2^31 - 1 ms fires after 1 ms: the stream would reconnect in a loop.
-  const cases: [string, string, number | undefined][] = [
-    ["the server's retry field", "retry: 2147483648\ndata: 1\n\n", undefined],
-    ["the server's retry field, past 2^53", `retry: ${"9".repeat(30)}\ndata: 1\n\n`, undefined],
-    ["the reconnectionTime option", "data: 1\n\n", 2 ** 31],
+  const cases: [string, string][] = [
+    ["past 2^31 - 1", "retry: 2147483648\ndata: 1\n\n"],
+    ["past 2^53", `retry: ${"9".repeat(30)}\ndata: 1\n\n`],
+    ["past what a number holds", `retry: ${"9".repeat(400)}\ndata: 1\n\n`],
   ];
-  for (const [name, body, reconnectionTime] of cases) {
+  for (const [name, body] of cases) {
     await t.step(name, async () => {
       const { server, requests } = streamServer(Array(50).fill(body));
       await using _ = server;
       await using manager = new NetworkAccessManager();
       const signal = AbortSignal.timeout(300);
-      const events = await collect(manager.eventStream(server.url, {
-        signal,
-        ...(reconnectionTime === undefined ? {} : { reconnectionTime }),
-      }));
-      assert.deepEqual(events.map((e) => e.data), ["1"]);
+      const events = await collect(manager.eventStream(server.url, { signal }));
+      assert.deepEqual(events.map((e) => [e.data, e.retry]), [["1", 2 ** 31 - 1]]);
       assert.equal(requests.length, 1, "no reconnection within 300 ms");
     });
   }
+});
+
+Deno.test("eventStream refuses a reconnectionTime too long for a timer, naming the limit", async () => {
+  await using manager = new NetworkAccessManager();
+  for (const reconnectionTime of [2 ** 31, 99_999_999_999, Number.MAX_SAFE_INTEGER + 1]) {
+    assert.throws(() => manager.eventStream("http://127.0.0.1:9/", { reconnectionTime }), {
+      name: "RangeError",
+      message: `Cannot open event stream: 'reconnectionTime' must be at most 2147483647 ms ` +
+        `(about 24.8 days, the longest timer), got ${reconnectionTime}; use maxReconnects: 0 ` +
+        "not to reconnect",
+    });
+  }
+  // The longest timer itself is taken.
+  const stream = manager.eventStream("http://127.0.0.1:9/", {
+    reconnectionTime: 2 ** 31 - 1,
+    signal: AbortSignal.abort(),
+  });
+  assert.deepEqual(await collect(stream), []);
 });
 
 Deno.test("eventStream counts the connections that ended without an event in its error", async (t) => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import vm from "node:vm";
 import { NetworkAccessManager, NetworkRequestFactory } from "../mod.ts";
 import { createMockManager } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
@@ -53,6 +54,18 @@ Deno.test("NetworkRequestFactory adds the base URL's, the common and the call's 
   );
   api.queryParameters = {};
   assert.equal(api.createRequest("items").url.search, "?key=k");
+});
+
+Deno.test("NetworkRequestFactory takes a query record made in another realm", () => {
+  const record = vm.runInNewContext('({ lang: "en", tag: ["x", "y"] })');
+  const api = new NetworkRequestFactory("https://api.test/v1", { query: record });
+  assert.equal(api.createRequest("items").url.search, "?lang=en&tag=x&tag=y");
+  assert.equal(
+    api.createRequest("items", vm.runInNewContext('({ page: 2, q: "a b" })')).url.search,
+    "?lang=en&tag=x&tag=y&page=2&q=a+b",
+  );
+  const bare = vm.runInNewContext('Object.assign(Object.create(null), { n: "1" })');
+  assert.equal(api.createRequest("items", bare).url.search, "?lang=en&tag=x&tag=y&n=1");
 });
 
 Deno.test("NetworkRequestFactory keeps the base URL's query as written when it adds parameters", () => {

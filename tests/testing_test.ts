@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import vm from "node:vm";
 import { NetworkAccessManager, NetworkError, NetworkRequest } from "../mod.ts";
 import { createMockManager, MockTransport, RequestRecorder } from "../testing.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "./_helpers/server.ts";
@@ -264,6 +265,23 @@ Deno.test("MockTransport validates routes with messages naming the field", () =>
   mock.route("GET", "/x", "x");
   mock.reset();
   assert.equal(mock.calls, 0);
+});
+
+Deno.test("MockTransport takes a pattern init and a canned answer made in another realm", async () => {
+  await using mocked = createMockManager();
+  mocked.mock
+    .route(
+      "GET",
+      vm.runInNewContext('({ hostname: "other.test" })'),
+      vm.runInNewContext('({ status: 201, body: "route" })'),
+    )
+    .route("GET", "/handler", () => vm.runInNewContext("({ status: 202, json: { a: 1 } })"));
+  const reply = mocked.manager.get("https://other.test/x");
+  assert.equal(await reply.text(), "route");
+  assert.equal(reply.status, 201);
+  const handled = mocked.manager.get("https://a.test/handler");
+  assert.deepEqual(await handled.json(), { a: 1 });
+  assert.equal(handled.status, 202);
 });
 
 Deno.test("MockTransport refuses a pattern that is no string, URLPattern or init object, which URLPattern would take as matching every URL", async (t) => {

@@ -1,6 +1,7 @@
 /** The upgrade of `http:` URLs of known hosts to `https:` (RFC 6797 section 8.3). */
 
 import { isIpLiteral } from "../_ip.ts";
+import { normalizeHost, selfAndParents } from "./_host.ts";
 import type { HstsStore } from "./hsts_store.ts";
 
 /**
@@ -23,4 +24,28 @@ export async function upgradeUrl(url: URL | string, store: HstsStore): Promise<U
   upgraded.protocol = "https:";
   upgraded.port = port === "" || port === "80" ? "" : port;
   return upgraded;
+}
+
+/**
+ * Finds the host whose live policy in `store` makes `host` known: the host itself, or the
+ * nearest parent domain whose policy includes subdomains. Asks only `store.get`, so it names
+ * what any store reports; `undefined` when none does (a store whose `isKnownHost` knows more
+ * than its `get` tells, or one that failed).
+ *
+ * @param host The host, as in `URL.hostname`.
+ * @param store The HSTS store.
+ * @returns The covering host, or `undefined`.
+ */
+export async function coveringHost(host: string, store: HstsStore): Promise<string | undefined> {
+  const candidates = selfAndParents(normalizeHost(host));
+  for (const [index, candidate] of candidates.entries()) {
+    let policy;
+    try {
+      policy = await store.get(candidate);
+    } catch {
+      return undefined;
+    }
+    if (policy !== undefined && (index === 0 || policy.includeSubDomains)) return candidate;
+  }
+  return undefined;
 }

@@ -8,7 +8,8 @@
  */
 
 import { type Exchange, type Layer, responseInfo, setInterimResponse } from "../exchange.ts";
-import { upgradeUrl } from "../hsts/_upgrade.ts";
+import { normalizeHost } from "../hsts/_host.ts";
+import { coveringHost, upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { failedOnResponse } from "../_response.ts";
@@ -49,7 +50,7 @@ export function hstsLayer(settings: HstsSettings): Layer {
         // A failed request reports the URL it tried, as a response would have.
         const { reply } = exchange;
         replyRedirected(reply, reply.redirects, upgraded);
-        throw upgradedFailure(error, exchange.url.hostname);
+        throw await upgradedFailure(error, exchange.url.hostname, store);
       }
     }
     try {
@@ -84,22 +85,30 @@ async function learn(store: HstsStore, exchange: Exchange, response: Response): 
 
 /**
  * The failure of a request HSTS upgraded to https: a TLS handshake with a plain HTTP server says
- * why an http: URL does not help, instead of suggesting one.
+ * why an http: URL does not help, instead of suggesting one, naming the host whose policy
+ * covers `host` (itself, or a parent domain's that includes subdomains) when the store tells.
  */
-function upgradedFailure(error: unknown, host: string): unknown {
+async function upgradedFailure(error: unknown, host: string, store: HstsStore): Promise<unknown> {
   if (
     !(error instanceof NetworkReplyError) ||
     error.code !== NetworkError.SslHandshakeFailedError || !error.message.includes(PLAIN_HTTP_HINT)
   ) {
     return error;
   }
+  const covering = await coveringHost(host, store);
+  const why = covering === normalizeHost(host)
+    ? `${host} is in the HSTS store, so an http: URL does not help; remove the host from the ` +
+      `store to reach it over http`
+    : covering !== undefined
+    ? `${host} is covered by the includeSubDomains policy of ${covering} in the HSTS store, so ` +
+      `an http: URL does not help; remove ${covering} from the store to reach it over http`
+    : `${host} is covered by an HSTS policy in the store, so an http: URL does not help; ` +
+      `remove that policy from the store to reach it over http`;
   return new NetworkReplyError(
     error.code,
     error.message.replace(
       PLAIN_HTTP_HINT,
-      `(a plain HTTP server? the URL was upgraded from http: to https: by HSTS policy, as ` +
-        `${host} is in the HSTS store, so an http: URL does not help; remove the host from ` +
-        `the store to reach it over http)`,
+      `(a plain HTTP server? the URL was upgraded from http: to https: by HSTS policy, as ${why})`,
     ),
     { cause: error.cause, reply: error.reply },
   );

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import {
+  type HstsStore,
   KvHstsStore,
   type Layer,
   MemoryHstsStore,
   NetworkAccessManager,
   NetworkError,
+  NetworkReplyError,
   setResponseInfo,
 } from "../../mod.ts";
+import { PLAIN_HTTP_HINT } from "../../src/tls.ts";
 import {
   guardUnhandledRejections,
   serve,
@@ -242,6 +245,56 @@ Deno.test("an upgraded request that fails reports the https URL it tried", async
     await reply.finished;
     assert.notEqual(reply.error, NetworkError.NoError);
     assert.equal(reply.url.href, "https://localhost/p");
+  });
+});
+
+Deno.test("a failed upgraded handshake names the host whose policy covers the host", async (t) => {
+  /** A network layer failing every handshake as the TLS layer does with a plain HTTP server. */
+  const plainServer: Layer = () => (exchange) =>
+    Promise.reject(
+      new NetworkReplyError(
+        NetworkError.SslHandshakeFailedError,
+        `TLS handshake with ${exchange.url.host} failed ${PLAIN_HTTP_HINT}`,
+      ),
+    );
+  const failure = async (store: HstsStore, url: string) => {
+    await using manager = new NetworkAccessManager({ hstsStore: store });
+    manager.use(plainServer, "network");
+    const reply = manager.get(url);
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.SslHandshakeFailedError);
+    assert.match(reply.errorString, /upgraded from http: to https: by HSTS policy/);
+    return reply.errorString;
+  };
+  await t.step("a parent's includeSubDomains policy is named as the parent's", async () => {
+    const store = new MemoryHstsStore();
+    await store.learn("secure.test", "max-age=600; includeSubDomains");
+    const message = await failure(store, "http://api.v1.secure.test/p");
+    assert.doesNotMatch(message, /api\.v1\.secure\.test is in the HSTS store/);
+    assert.match(
+      message,
+      /api\.v1\.secure\.test is covered by the includeSubDomains policy of secure\.test in the HSTS store, so an http: URL does not help; remove secure\.test from the store/,
+    );
+  });
+  await t.step("the host's own policy, with a parent's too, is the host's", async () => {
+    const store = new MemoryHstsStore({ preload: [{ host: "test", includeSubDomains: true }] });
+    await store.learn("secure.test", "max-age=600");
+    const message = await failure(store, "http://secure.test./p");
+    assert.match(message, /secure\.test\.? is in the HSTS store/);
+  });
+  await t.step("a store that does not tell which policy is worded without naming one", async () => {
+    const memory = new MemoryHstsStore({
+      preload: [{ host: "secure.test", includeSubDomains: true }],
+    });
+    const store: HstsStore = Object.assign(Object.create(memory), {
+      get: () => Promise.reject(new Error("unavailable")),
+      isKnownHost: (host: string) => memory.isKnownHost(host),
+    });
+    const message = await failure(store, "http://api.secure.test/p");
+    assert.match(
+      message,
+      /api\.secure\.test is covered by an HSTS policy in the store, so an http: URL does not help/,
+    );
   });
 });
 
