@@ -324,6 +324,24 @@ Deno.test("cli: a host of the HSTS store: the errors say HSTS upgraded the URL, 
     const fresh = await runCli(["--resolve", `localhost:${port}:127.0.0.1`, url]);
     assert.equal(fresh.code, 0, fresh.err);
     assert.equal(fresh.out, "plain\n");
+    // A subdomain of a host whose policy covers its subdomains: that host is named.
+    {
+      await using hsts = await KvHstsStore.open({ path: state });
+      await hsts.set({ host: "example.test", includeSubDomains: true, expires: Infinity });
+    }
+    const sub = `http://a.example.test:${port}/`;
+    const covered = await runCli(["--resolve", `a.example.test:${port}:127.0.0.1`, sub], {
+      state,
+    });
+    assert.notEqual(covered.code, 0);
+    assert.ok(
+      covered.err.includes(
+        `(--resolve works for http: URLs, and ${sub} was upgraded to https: by HSTS policy, as ` +
+          "the HSTS store's policy for example.test covers its subdomains, a.example.test " +
+          "among them; the store is the state file's:",
+      ),
+      covered.err,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -485,6 +485,9 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       headers.append("set-cookie", "ok=1; Path=/");
       return new Response("tab\n", { headers });
     }
+    if (url.pathname === "/nameless") {
+      return new Response("nameless\n", { headers: { "set-cookie": "nameless" } });
+    }
     return new Response(`${request.headers.get("cookie")}\n`);
   });
   const dir = await Deno.makeTempDir({ prefix: "netaccess_cli_" });
@@ -557,6 +560,51 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       // The expiry a Date cannot hold is kept as the latest one it holds.
       assert.ok(file.includes("127.0.0.1\tFALSE\t/\tFALSE\t8640000000000\tfar\t1"), out);
       assert.ok(file.includes("127.0.0.1\tFALSE\t/\tFALSE\t0\tnopath\tv"), out);
+    });
+    await t.step("-b FILE reads a nameless cookie of -c back as it was", async () => {
+      const set = await runCli(["-c", `${dir}/nameless.txt`, `${server.url}/nameless`]);
+      assert.equal(set.code, 0, set.err);
+      const text = await Deno.readTextFile(`${dir}/nameless.txt`);
+      assert.ok(text.includes("127.0.0.1\tFALSE\t/\tFALSE\t0\t\tnameless\n"), text);
+      const back = await runCli(["-b", `${dir}/nameless.txt`, `${server.url}/show`]);
+      assert.equal(back.code, 0, back.err);
+      assert.equal(back.out, "nameless\n");
+      // A line of more than seven fields still has its runs of tabs read as one, as curl.
+      await Deno.writeTextFile(
+        `${dir}/runs.txt`,
+        "127.0.0.1\tFALSE\t/\tFALSE\t0\t\tname\t\tvalue\n",
+      );
+      const runs = await runCli(["-b", `${dir}/runs.txt`, `${server.url}/show`]);
+      assert.equal(runs.out, "name=value\n", runs.err);
+    });
+    await t.step(
+      "-b FILE: spaces at either end of a value are dropped, as in Set-Cookie",
+      async () => {
+        await Deno.writeTextFile(
+          `${dir}/spaces.txt`,
+          "127.0.0.1\tFALSE\t/\tFALSE\t0\ttrail\tx \n127.0.0.1\tFALSE\t/\tFALSE\t0\tlead\t  y\n",
+        );
+        const { code, out, err } = await runCli(["-b", `${dir}/spaces.txt`, `${server.url}/show`]);
+        assert.equal(code, 0, err);
+        assert.equal(err, "");
+        assert.deepEqual(out.trim().split("; ").sort(), ["lead=y", "trail=x"]);
+      },
+    );
+    await t.step("-b FILE: an expiry past 2^63-1 seconds skips the line, as curl", async () => {
+      await Deno.writeTextFile(
+        `${dir}/huge.txt`,
+        [
+          "127.0.0.1\tFALSE\t/\tFALSE\t9223372036854775807\tlargest\t1",
+          "127.0.0.1\tFALSE\t/\tFALSE\t9223372036854775808\tpast\t1",
+        ].join("\n"),
+      );
+      const { code, out, err } = await runCli(["-b", `${dir}/huge.txt`, `${server.url}/show`]);
+      assert.equal(code, 0, err);
+      assert.equal(out, "largest=1\n");
+      assert.match(
+        err,
+        /^netaccess: warning: -b .*huge\.txt, line 2 skipped: its expiry 9223372036854775808 is past the largest curl reads \(2\^63-1\)\n$/,
+      );
     });
     await t.step("-c leaves out a cookie with a tab, which would break its line", async () => {
       const { code, out, err } = await runCli(["-c", "-", `${server.url}/tab`]);

@@ -3,8 +3,12 @@
  * cookie a line, seven fields split by tabs (domain, whether subdomains get it, path, whether
  * it is secure, expiry in seconds since the epoch with 0 for a session cookie, name, value); a
  * domain starting with `#HttpOnly_` marks an HttpOnly cookie; other `#` lines are comments.
- * As curl reads them: blanks before a line are skipped, runs of tabs are one, and a line of
- * six fields whose third is `TRUE` or `FALSE` is the older format without a path (`/`).
+ * A line of exactly seven fields is taken as it is, so that a file written with `-c` reads back
+ * the same (a nameless cookie has an empty name field). Otherwise, as curl reads them: runs of
+ * tabs are one, and a line of six fields whose third is `TRUE` or `FALSE` is the older format
+ * without a path (`/`). Blanks before a line are skipped; spaces at either end of a name or
+ * value are not part of it, as in a Set-Cookie header; an expiry past 2^63-1 seconds makes
+ * the line no cookie, as in curl.
  *
  * @module
  */
@@ -16,6 +20,12 @@ const HTTP_ONLY = "#HttpOnly_";
 /** The latest time a Date holds, in milliseconds: a later expiry is kept as this one. */
 const LATEST = 8.64e15;
 
+/** The largest expiry curl reads, in seconds: a later one makes the line no cookie. */
+const LARGEST_EXPIRY = 2n ** 63n - 1n;
+
+/** Spaces and tabs at either end of a name or value. */
+const EDGE_BLANKS = /^[ \t]+|[ \t]+$/g;
+
 /**
  * The cookie of one line of a cookie file, `null` for a comment or a blank line, or why the
  * line is not a cookie.
@@ -25,11 +35,16 @@ function parseCookieLine(line: string): NetworkCookieInit | null | string {
   const httpOnly = text.startsWith(HTTP_ONLY);
   if (httpOnly) text = text.slice(HTTP_ONLY.length);
   else if (text.startsWith("#") || text.trim() === "") return null;
-  const fields = text.split("\t").filter((field) => field !== "");
-  // The older format has no path: its third field is already whether the cookie is secure.
-  if (fields[2] === "TRUE" || fields[2] === "FALSE") fields.splice(2, 0, "/");
-  // A cookie with an empty value may have lost its last tab.
-  if (fields.length === 6) fields.push("");
+  let fields = text.split("\t");
+  // Seven fields are taken as they are: an empty name (a nameless cookie, as -c writes it)
+  // stays empty. Other lines are read as curl reads them, runs of tabs as one.
+  if (fields.length !== 7) {
+    fields = fields.filter((field) => field !== "");
+    // The older format has no path: its third field is already whether the cookie is secure.
+    if (fields[2] === "TRUE" || fields[2] === "FALSE") fields.splice(2, 0, "/");
+    // A cookie with an empty value may have lost its last tab.
+    if (fields.length === 6) fields.push("");
+  }
   if (fields.length !== 7) return `it has ${fields.length} tab-separated fields, not 7`;
   const [domain, subdomains, path, secure, expires, name, value] = fields as [
     string,
@@ -41,12 +56,17 @@ function parseCookieLine(line: string): NetworkCookieInit | null | string {
     string,
   ];
   if (!/^\d+$/.test(expires)) return `its expiry "${expires}" is not a number of seconds`;
+  // As curl, which reads it as a 64-bit signed number.
+  if (BigInt(expires) > LARGEST_EXPIRY) {
+    return `its expiry ${expires} is past the largest curl reads (2^63-1)`;
+  }
   const seconds = Number(expires);
   const bare = domain.replace(/^\./, "");
   if (bare === "") return "it has no domain";
   return {
-    name,
-    value,
+    // As a Set-Cookie header's, spaces at either end are not part of the name or value.
+    name: name.replace(EDGE_BLANKS, ""),
+    value: value.replace(EDGE_BLANKS, ""),
     domain: bare,
     hostOnly: subdomains.toUpperCase() !== "TRUE",
     path,

@@ -8,6 +8,7 @@
 import {
   type CacheLoadControl,
   type CookieJar,
+  type HstsStore,
   type NetworkAccessManager,
   NetworkError,
   type NetworkReply,
@@ -138,23 +139,46 @@ const HSTS_WAY = "the store is the state file's: a run with another one, such as
   "--state :memory: (no cookies, cache or HSTS kept), sends the http: URL as it is";
 
 /**
+ * The host whose live HSTS policy covers `host`: the host itself, or the nearest parent domain
+ * whose policy includes its subdomains; `undefined` when the store names none.
+ */
+async function hstsCover(store: HstsStore | null, host: string): Promise<string | undefined> {
+  const labels = host.replace(/\.$/, "").split(".");
+  for (let i = 0; store !== null && i < labels.length; i++) {
+    const name = labels.slice(i).join(".");
+    const policy = await store.get(name).catch(() => undefined);
+    if (policy !== undefined && (i === 0 || policy.includeSubDomains)) return name;
+  }
+  return undefined;
+}
+
+/** Why HSTS upgraded a request to `host`, whose policy is that of `cover`. */
+function upgradeReason(host: string, cover: string | undefined): string {
+  if (cover === host) return `as ${host} is in the HSTS store`;
+  if (cover === undefined) return `as ${host} is covered by the HSTS store's policy`;
+  return `as the HSTS store's policy for ${cover} covers its subdomains, ${host} among them`;
+}
+
+/**
  * `text` (a reply's `errorString`) with the library's option names in it replaced by the
  * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'; its
  * advice to set `caCerts` or `clientCertificate` left out, which the hint gives in flags; the
  * way to reach a host of the HSTS store over http; a refusal of `--resolve` for a URL that HSTS
- * upgraded says so.
+ * upgraded says so, naming the host whose policy it was (`cover`, see {@link hstsCover}).
  */
-function inCliWords(text: string, settings: Plan, reply: NetworkReply): string {
-  // An http: URL that HSTS made https: (no redirect on the way): --resolve refused it.
+function inCliWords(
+  text: string,
+  settings: Plan,
+  reply: NetworkReply,
+  cover: string | undefined,
+): string {
   const url = reply.request.url;
-  const upgraded = reply.redirects.length === 0 && url.protocol === "http:" &&
-    reply.url.protocol === "https:";
   return text
     .replace(
       "(--resolve works for http: URLs)",
-      upgraded
+      hstsUpgraded(reply)
         ? `(--resolve works for http: URLs, and ${url.href} was upgraded to https: by HSTS ` +
-          `policy, as ${url.hostname} is in the HSTS store; ${HSTS_WAY})`
+          `policy, ${upgradeReason(url.hostname, cover)}; ${HSTS_WAY})`
         : "$&",
     )
     .replace("remove the host from the store to reach it over http", HSTS_WAY)
@@ -170,6 +194,12 @@ function inCliWords(text: string, settings: Plan, reply: NetworkReply): string {
       /; pass a string, bytes, Blob, FormData or URLSearchParams to allow resending(, or use redirectPolicy "manual")?/,
       "",
     );
+}
+
+/** Whether HSTS made the http: URL of `reply` https: (no redirect on the way). */
+function hstsUpgraded(reply: NetworkReply): boolean {
+  return reply.redirects.length === 0 && reply.request.url.protocol === "http:" &&
+    reply.url.protocol === "https:";
 }
 
 function hint(reply: NetworkReply, settings: Plan): string {
@@ -404,6 +434,10 @@ export async function transfer(
     refused,
     writeError === null ? null : `cannot write ${unwritten}: ${(writeError as Error).message}`,
     signal,
+    // A refusal of --resolve for a URL that HSTS upgraded names the policy's host.
+    reply.error !== NetworkError.NoError && hstsUpgraded(reply)
+      ? await hstsCover(manager.hstsStore, reply.request.url.hostname)
+      : undefined,
   );
   if (message !== "") {
     progress.end();
@@ -448,6 +482,7 @@ function outcome(
   refused: boolean,
   writeError: string | null,
   signal: AbortSignal,
+  hstsHost: string | undefined,
 ): { code: number; message: string } {
   if (refused) {
     return {
@@ -483,6 +518,6 @@ function outcome(
   // error: 404"), with why it was not sent again when a layer said so.
   const detail = code === EXIT_CODES.httpError
     ? /^Error transferring .* replied: [^;]*(; .*)?$/.exec(reply.errorString)?.[1] ?? ""
-    : `: ${inCliWords(reply.errorString, settings, reply)}`;
+    : `: ${inCliWords(reply.errorString, settings, reply, hstsHost)}`;
   return { code, message: `${what}${detail}${hint(reply, settings)}` };
 }
