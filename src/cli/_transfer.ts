@@ -18,6 +18,7 @@ import {
 import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { failedOnRedirect } from "../reply/_failure.ts";
+import { coveringHost } from "../hsts/_upgrade.ts";
 import { headerBlocks, type HttpVersions, UNKNOWN_VERSION } from "./_headers_out.ts";
 import { _FileBlob } from "./_file_blob.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
@@ -138,23 +139,14 @@ function dispositionName(header: string | null): string | undefined {
 const HSTS_WAY = "the store is the state file's: a run with another one, such as " +
   "--state :memory: (no cookies, cache or HSTS kept), sends the http: URL as it is";
 
-/**
- * The host whose live HSTS policy covers `host`: the host itself, or the nearest parent domain
- * whose policy includes its subdomains; `undefined` when the store names none.
- */
-async function hstsCover(store: HstsStore | null, host: string): Promise<string | undefined> {
-  const labels = host.replace(/\.$/, "").split(".");
-  for (let i = 0; store !== null && i < labels.length; i++) {
-    const name = labels.slice(i).join(".");
-    const policy = await store.get(name).catch(() => undefined);
-    if (policy !== undefined && (i === 0 || policy.includeSubDomains)) return name;
-  }
-  return undefined;
+/** The host whose policy in `store` covers `host` (see {@linkcode coveringHost}). */
+function coveredBy(store: HstsStore | null, host: string): Promise<string | undefined> {
+  return store === null ? Promise.resolve(undefined) : coveringHost(host, store);
 }
 
 /** Why HSTS upgraded a request to `host`, whose policy is that of `cover`. */
 function upgradeReason(host: string, cover: string | undefined): string {
-  if (cover === host) return `as ${host} is in the HSTS store`;
+  if (cover === host.replace(/\.$/, "")) return `as ${host} is in the HSTS store`;
   if (cover === undefined) return `as ${host} is covered by the HSTS store's policy`;
   return `as the HSTS store's policy for ${cover} covers its subdomains, ${host} among them`;
 }
@@ -164,7 +156,7 @@ function upgradeReason(host: string, cover: string | undefined): string {
  * flags of the command line: `(timeout)`, `(transferTimeout)`, the manager's 'proxy'; its
  * advice to set `caCerts` or `clientCertificate` left out, which the hint gives in flags; the
  * way to reach a host of the HSTS store over http; a refusal of `--resolve` for a URL that HSTS
- * upgraded says so, naming the host whose policy it was (`cover`, see {@link hstsCover}).
+ * upgraded says so, naming the host whose policy it was (`cover`, see {@link coveringHost}).
  */
 function inCliWords(
   text: string,
@@ -181,7 +173,7 @@ function inCliWords(
           `policy, ${upgradeReason(url.hostname, cover)}; ${HSTS_WAY})`
         : "$&",
     )
-    .replace("remove the host from the store to reach it over http", HSTS_WAY)
+    .replace(/remove (?:the host|that policy|\S+) from the store to reach it over http/, HSTS_WAY)
     .replace(/ \((trust its CA with caCerts|give one with clientCertificate)\)/, "")
     .replace(/ \(timeout\)$/, ` (${settings.timeoutFlag})`)
     .replace(" (transferTimeout)", " (--transfer-timeout)")
@@ -436,7 +428,7 @@ export async function transfer(
     signal,
     // A refusal of --resolve for a URL that HSTS upgraded names the policy's host.
     reply.error !== NetworkError.NoError && hstsUpgraded(reply)
-      ? await hstsCover(manager.hstsStore, reply.request.url.hostname)
+      ? await coveredBy(manager.hstsStore, reply.request.url.hostname)
       : undefined,
   );
   if (message !== "") {
