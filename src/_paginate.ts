@@ -46,9 +46,10 @@ function failedPage(reply: NetworkReply, text: string): NetworkReplyError {
  * with an HTTP error status fails the walk, its message quoting the body.
  */
 async function jsonArray<Item>(reply: NetworkReply): Promise<Item[]> {
-  const text = decodeUtf8(await reply.bytes()); // as `json()`: UTF-8 whatever the charset
-  if (reply.error !== NetworkError.NoError) throw failedPage(reply, text);
-  const body = parseJson(text, reply.url.href, reply);
+  const bytes = await reply.bytes();
+  // As `json()`: UTF-8 whatever the charset.
+  if (reply.error !== NetworkError.NoError) throw failedPage(reply, decodeUtf8(bytes));
+  const body = parseJson(bytes, reply.url.href, reply);
   if (Array.isArray(body)) return body as Item[];
   if (body === undefined) return [];
   throw new TypeError(_redactUrls(

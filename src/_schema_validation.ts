@@ -3,7 +3,7 @@
 import type { NetworkReply } from "./reply.ts";
 import { describe } from "./_validation.ts";
 import { _redactUrls } from "./_redact.ts";
-import { decodeUtf8, parseJson } from "./reply/_decode.ts";
+import { parseJson } from "./reply/_decode.ts";
 import {
   SchemaValidationError,
   type StandardSchemaV1,
@@ -97,7 +97,7 @@ export async function readJson(
   bytes: Uint8Array,
   schema: StandardSchemaV1 | undefined,
 ): Promise<unknown> {
-  const value = parseJson(decodeUtf8(bytes), reply.url.href, reply);
+  const value = parseJson(bytes, reply.url.href, reply);
   if (schema === undefined) return value;
   const status = reply.error === 0 ? "" : ` (HTTP ${reply.status} ${reply.statusText})`;
   return await validate(

@@ -498,8 +498,17 @@ function parseUrl(input: string | URL): URL {
   }
 }
 
-/** How to mend a URL that does not parse, when it is relative or has no scheme; else "". */
+/**
+ * Why a URL does not parse, or how to mend it, when it is empty, relative, has no scheme or an
+ * IPv6 zone ID; else "".
+ */
 function urlHint(input: string): string {
+  if (input.trim() === "") return input === "" ? ": it is empty" : ": it is whitespace alone";
+  const zone = /^[a-z][\w+.-]*:\/\/(?:[^/?#@]*@)?\[[^\]/?#%]*(%[^\]/?#]*)\]/i.exec(input);
+  if (zone) {
+    return `: its IPv6 address has a zone ID (${JSON.stringify(zone[1])}), which URLs (the ` +
+      "WHATWG URL standard, and so fetch) do not allow";
+  }
   if (/^[/.?#]/.test(input)) {
     return ": it is relative, and a request needs an absolute URL such as " +
       `"https://example.com${input.startsWith("/") ? input : `/${input}`}" (a ` +

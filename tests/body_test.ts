@@ -432,6 +432,7 @@ Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Conten
     const path = new URL(request.url).pathname;
     if (path === "/204") return new Response(null, { status: 204 });
     if (path === "/space") return new Response(" \n", { status: 200 });
+    if (path === "/bom") return new Response(Uint8Array.of(0xef, 0xbb, 0xbf), { status: 200 });
     return new Response(request.method === "HEAD" ? null : "", {
       status: path === "/404" ? 404 : 200,
       headers: { "content-type": "application/json", "content-length": "0" },
@@ -465,6 +466,12 @@ Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Conten
     };
     assert.equal(await manager.get(`${server.url}/204`).json(schema), null);
     assert.deepEqual(seen, [undefined]);
+  });
+  await t.step("a byte order mark alone is not empty: InvalidJsonError", async () => {
+    await assert.rejects(manager.get(`${server.url}/bom`).json(), {
+      name: "InvalidJsonError",
+      message: /Unexpected end of JSON input/,
+    });
   });
   await t.step("whitespace is not empty: InvalidJsonError", async () => {
     await assert.rejects(manager.get(`${server.url}/space`).json(), {

@@ -1,10 +1,11 @@
 /**
  * The command line's exit codes where a run goes wrong after its arguments are read: stdin
  * that a challenge would need again, output that cannot be written, time limits past the
- * longest timer, certificate files that hold no PEM.
+ * longest timer, certificate files that hold no PEM, a compressed body cut short.
  */
 
 import assert from "node:assert/strict";
+import { deflateSync, gzipSync } from "node:zlib";
 import { cliCommand, runCli } from "./_helpers/cli.ts";
 import { serve } from "./_helpers/server.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
@@ -344,5 +345,22 @@ Deno.test("cli: a host of the HSTS store: the errors say HSTS upgraded the URL, 
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a compressed body cut short exits 3, deflate as gzip", async () => {
+  const plain = new TextEncoder().encode("a body worth compressing, ".repeat(2000));
+  const bodies: Record<string, Uint8Array> = { gzip: gzipSync(plain), deflate: deflateSync(plain) };
+  await using server = serve((request) => {
+    const coding = new URL(request.url).pathname.slice(1);
+    const body = bodies[coding]!;
+    return new Response(body.slice(0, body.byteLength >> 1), {
+      headers: { "content-encoding": coding },
+    });
+  });
+  for (const coding of ["gzip", "deflate"]) {
+    const { code, err } = await runCli(["-s", "-S", "-o", "-", `${server.url}/${coding}`]);
+    assert.equal(code, EXIT_CODES.protocol, `${coding}: ${err}`);
+    assert.match(err, new RegExp(`The ${coding} body of \\S+ cannot be decoded \\(unexpected end`));
   }
 });

@@ -217,6 +217,32 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
     assert.equal(reply.error, NetworkError.ProtocolUnknownError);
     assert.match(reply.errorString, /; did you mean "http:\/\/localhost:8000\/x"\?$/);
   });
+  await t.step("an empty URL and an IPv6 zone ID, named with the reason", async () => {
+    for (
+      const [url, why] of [
+        ["", "it is empty"],
+        [" \t", "it is whitespace alone"],
+        [
+          "http://[fe80::1%25eth0]/",
+          'its IPv6 address has a zone ID ("%25eth0"), which URLs (the WHATWG URL standard, ' +
+          "and so fetch) do not allow",
+        ],
+        [
+          "https://[fe80::1%eth0]:8080/x",
+          'its IPv6 address has a zone ID ("%eth0"), which URLs (the WHATWG URL standard, ' +
+          "and so fetch) do not allow",
+        ],
+      ]
+    ) {
+      const reply = manager.get(url!);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolUnknownError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: invalid URL ${JSON.stringify(url)}: ${why}`,
+      );
+    }
+  });
   await t.step("unknown scheme", async () => {
     const reply = manager.get("gopher://example.invalid/");
     await reply.finished;

@@ -103,6 +103,19 @@ Deno.test("paginate reads a page with no body (204) as no items, and follows its
   assert.deepEqual(seen, ["/items", "/more"]);
 });
 
+Deno.test("paginate fails a page that is a byte order mark alone: it is no JSON array", async () => {
+  await using server = serve(() =>
+    new Response(Uint8Array.of(0xef, 0xbb, 0xbf), {
+      headers: { "content-type": "application/json" },
+    })
+  );
+  await using manager = new NetworkAccessManager();
+  await assert.rejects(collect(manager.paginate(server.url)), {
+    name: "InvalidJsonError",
+    message: /Unexpected end of JSON input/,
+  });
+});
+
 Deno.test("paginate with custom items and next", async () => {
   await using server = serve((request) => {
     const cursor = new URL(request.url).searchParams.get("after");

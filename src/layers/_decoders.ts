@@ -5,7 +5,7 @@
  * @module
  */
 
-/** node:zlib, loaded when a gzip or zstd body is first decoded. */
+/** node:zlib, loaded when a gzip, deflate or zstd body is first decoded. */
 let zlib: Promise<typeof import("node:zlib")> | undefined;
 
 /** What a body that goes on after its compressed data fails with. */
@@ -37,6 +37,28 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
       magic && opened === 2 && error.message === "incorrect header check"
         ? new Error(TRAILING, { cause: error })
         : error,
+  });
+}
+
+/**
+ * A deflate decoder: zlib's format (RFC 1950), or raw deflate (RFC 1951) with `raw`. node:zlib's
+ * fails a body that ends before its compressed data does (a zlib body without its Adler-32
+ * checksum too), where `DecompressionStream` ends it as if it were whole; bytes after the end of
+ * the compressed data, which node:zlib passes over, fail the body here.
+ */
+export async function _inflate(raw: boolean): Promise<TransformStream<Uint8Array, Uint8Array>> {
+  const { createInflate, createInflateRaw } = await (zlib ??= import("node:zlib"));
+  const inflater = raw ? createInflateRaw() : createInflate();
+  let written = 0;
+  return inflating(inflater, {
+    pieces(chunk) {
+      written += chunk.byteLength;
+      return [chunk];
+    },
+    // node:zlib ends the decoder once its data is decoded, counting the bytes it took.
+    ended() {
+      if (inflater.bytesWritten < written) throw new Error(TRAILING);
+    },
   });
 }
 
@@ -74,13 +96,15 @@ interface Inflating {
   pieces(chunk: Uint8Array): Uint8Array[];
   /** Checks, once the body has ended, that it ended whole. */
   end?(): void;
+  /** Checks, once the decoder has ended, that it took the whole body. */
+  ended?(): void;
   /** The error a failure of the decoder's reads as. */
   failure?(error: Error): Error;
 }
 
 /** A node:zlib decoder as a `TransformStream` of plain `Uint8Array`s. */
 function inflating(
-  inflater: import("node:zlib").Gunzip,
+  inflater: import("node:zlib").Gunzip | import("node:zlib").Inflate,
   how: Inflating,
 ): TransformStream<Uint8Array, Uint8Array> {
   let output!: TransformStreamDefaultController<Uint8Array>;
@@ -93,7 +117,14 @@ function inflating(
     }
   });
   const ended = new Promise<void>((resolve, reject) => {
-    inflater.once("end", resolve);
+    inflater.once("end", () => {
+      try {
+        how.ended?.();
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    });
     inflater.once("error", (error: Error) => reject(how.failure ? how.failure(error) : error));
   });
   const failed = ended.then(() => {});

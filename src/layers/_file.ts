@@ -45,6 +45,18 @@ export async function _fetchFile(url: URL, method: string, signal: AbortSignal):
       `Cannot ${method} ${url.href}: file: URLs support GET and HEAD only`,
     );
   }
+  // An encoded separator is refused, not decoded: an app that checks `url.pathname` against a
+  // root would pass a path that leaves it ("/root/a%2F..%2F..%2Fetc%2Fpasswd").
+  const separator = /%(2f|5c)/i.exec(url.pathname)?.[0];
+  if (separator !== undefined) {
+    throw new NetworkReplyError(
+      NetworkError.ProtocolInvalidOperationError,
+      `Invalid file URL ${url.href}: its path holds ${separator}, an encoded ` +
+        `${separator[1] === "2" ? '"/"' : '"\\"'}, which a file: URL may not (Node's ` +
+        "fileURLToPath refuses it too): decoded, it would separate directories where the URL's " +
+        "path shows none",
+    );
+  }
   let path: string;
   try {
     path = decodeURIComponent(url.pathname);

@@ -14,7 +14,7 @@ import { decodesContent, transferTimeoutOf } from "../reply.ts";
 import { listensTo } from "../_typed_event_target.ts";
 import { describe } from "../_validation.ts";
 import { _dataUrlProblem } from "./_data_url.ts";
-import { _decodeFailure, _gunzip, _unzstd } from "./_decoders.ts";
+import { _decodeFailure, _gunzip, _inflate, _unzstd } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
 import { notPermitted } from "./_net_permission.ts";
 import { unreadProxyVariables } from "../proxy/system_proxy.ts";
@@ -423,14 +423,16 @@ function decode(response: Response, url: URL): Response {
 }
 
 /**
- * The decoder of a `DecompressionStream` format: gzip's reads every member; zstd, which
- * `DecompressionStream` does not know, is node:zlib's.
+ * The decoder of a `DecompressionStream` format: gzip's reads every member; deflate's fails a
+ * body cut short, which `DecompressionStream`'s takes for whole; zstd, which `DecompressionStream`
+ * does not know, is node:zlib's.
  */
 function decoder(
   format: string,
 ): Promise<TransformStream<Uint8Array, Uint8Array>> | TransformStream<Uint8Array, Uint8Array> {
   if (format === "gzip") return _gunzip();
   if (format === "zstd") return _unzstd();
+  if (format === "deflate" || format === "deflate-raw") return _inflate(format === "deflate-raw");
   return new DecompressionStream(format as CompressionFormat) as TransformStream<
     Uint8Array,
     Uint8Array

@@ -51,19 +51,21 @@ function byteOrderMark(bytes: Uint8Array): string | undefined {
 }
 
 /**
- * Parses the body `text` of the reply for `href` as JSON. An empty body (a `204`, a `HEAD`, a
- * `Content-Length: 0`) is `undefined`, which no JSON text parses to.
+ * Parses the body `bytes` of the reply for `href` as JSON, read as UTF-8 ({@linkcode decodeUtf8}).
+ * A body of no bytes (a `204`, a `HEAD`, a `Content-Length: 0`) is `undefined`, which no JSON
+ * text parses to; a byte order mark alone is not JSON.
  *
  * @throws {InvalidJsonError} When it is not JSON: the message names the URL, the status when it
  * is an HTTP error, a Content-Type that is not JSON, the line, column and position, and quotes
  * the text around that place (the request's credentials masked).
  */
 export function parseJson(
-  text: string,
+  bytes: Uint8Array,
   href: string,
   reply: NonNullable<InvalidJsonError["reply"]>,
 ): unknown {
-  if (text === "") return undefined;
+  if (bytes.byteLength === 0) return undefined;
+  const text = decodeUtf8(bytes);
   try {
     return JSON.parse(text);
   } catch (error) {

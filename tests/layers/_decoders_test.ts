@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { gzipSync, zstdCompressSync } from "node:zlib";
-import { NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
+import { MemoryCache, NetworkAccessManager, NetworkError } from "../../mod.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -88,6 +88,75 @@ Deno.test("transport decodes zstd bodies and fails those that do not decode", as
     assert.deepEqual(await reply.bytes(), first.subarray(0, 100));
     assert.equal(reply.error, NetworkError.NoError);
     assert.equal(reply.headers.get("content-encoding"), "foo");
+  });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("transport fails a deflate body cut short, zlib or raw, and does not cache it", async (t) => {
+  const plain = new TextEncoder().encode("hello deflate ".repeat(5000));
+  const zlibBody = deflateSync(plain);
+  const rawBody = deflateRawSync(plain);
+  const bodies = new Map<string, [Uint8Array, number?]>([
+    ["/zlib", [zlibBody]],
+    ["/raw", [rawBody]],
+    ["/zlib-in-chunks", [zlibBody, 7]],
+    ["/raw-in-chunks", [rawBody, 7]],
+    ["/zlib-cut-short", [zlibBody.subarray(0, zlibBody.byteLength >> 1)]],
+    ["/zlib-cut-in-chunks", [zlibBody.subarray(0, zlibBody.byteLength >> 1), 7]],
+    ["/zlib-without-checksum", [zlibBody.subarray(0, zlibBody.byteLength - 4)]],
+    ["/raw-cut-short", [rawBody.subarray(0, rawBody.byteLength >> 1)]],
+    ["/raw-cut-to-ten-bytes", [rawBody.subarray(0, 10)]],
+    // The compressed data ends with a chunk: the bytes after it come in one of their own.
+    ["/zlib-trailing", [joined(zlibBody, new Uint8Array([1, 2, 3])), zlibBody.byteLength]],
+  ]);
+  let sent = 0;
+  await using server = serve((request) => {
+    sent++;
+    const [body, chunk] = bodies.get(new URL(request.url).pathname)!;
+    return new Response(chunk ? inChunks(body, chunk) : body.slice(), {
+      headers: { "content-encoding": "deflate", "cache-control": "max-age=3600" },
+    });
+  });
+  await using manager = new NetworkAccessManager({ cache: new MemoryCache() });
+  for (const path of ["/zlib", "/raw", "/zlib-in-chunks", "/raw-in-chunks"]) {
+    await t.step(`${path} decodes`, async () => {
+      const reply = manager.get(`${server.url}${path}`);
+      assert.deepEqual(await reply.bytes(), plain, reply.errorString);
+      assert.equal(reply.error, NetworkError.NoError);
+    });
+  }
+  for (
+    const path of [
+      "/zlib-cut-short",
+      "/zlib-cut-in-chunks",
+      "/zlib-without-checksum",
+      "/raw-cut-short",
+      "/raw-cut-to-ten-bytes",
+    ]
+  ) {
+    await t.step(`${path} fails and is not cached`, async () => {
+      for (const _ of [1, 2]) {
+        const before = sent;
+        const reply = manager.get(`${server.url}${path}`);
+        await reply.finished;
+        assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+        assert.equal(
+          reply.errorString,
+          `The deflate body of ${server.url}${path} cannot be decoded (unexpected end of file)`,
+        );
+        assert.equal(reply.fromCache, false);
+        assert.equal(sent, before + 1, "asked of the server again");
+      }
+    });
+  }
+  await t.step("bytes after the end of the compressed data fail", async () => {
+    const reply = manager.get(`${server.url}/zlib-trailing`);
+    await reply.finished;
+    assert.equal(
+      reply.errorString,
+      `The deflate body of ${server.url}/zlib-trailing cannot be decoded ` +
+        "(data follows the end of the compressed stream)",
+    );
   });
   assert.deepEqual(takeUnhandledRejections(), []);
 });

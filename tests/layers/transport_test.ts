@@ -52,6 +52,32 @@ Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
       await reply.finished;
       assert.equal(reply.error, NetworkError.ContentOperationNotPermittedError);
     });
+    await t.step("an encoded / or \\ in the path is refused, naming it", async () => {
+      await Deno.mkdir(`${dir}/sub`);
+      await Deno.writeTextFile(`${dir}/secret.txt`, "secret");
+      for (
+        const [name, encoded, shown] of [
+          ["sub%2F..%2Fsecret.txt", "%2F", '"/"'],
+          ["sub%2f..%2fsecret.txt", "%2f", '"/"'],
+          ["sub%5C..%5Csecret.txt", "%5C", '"\\"'],
+        ]
+      ) {
+        const target = new URL(`file://${dir}/${name}`);
+        assert.ok(target.pathname.startsWith(`${dir}/sub`), "the path shows no way out of sub/");
+        const reply = manager.get(target);
+        await reply.finished;
+        assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError, reply.errorString);
+        assert.equal(
+          reply.errorString,
+          `Invalid file URL ${target.href}: its path holds ${encoded}, an encoded ${shown}, ` +
+            "which a file: URL may not (Node's fileURLToPath refuses it too): decoded, it would " +
+            "separate directories where the URL's path shows none",
+        );
+      }
+      // An encoded % before 2F is no separator.
+      await Deno.writeTextFile(`${dir}/a%2Fb.txt`, "percent");
+      assert.equal(await manager.get(new URL(`file://${dir}/a%252Fb.txt`)).text(), "percent");
+    });
     await t.step("POST to a file is ProtocolInvalidOperationError", async () => {
       const reply = manager.post(url, "x");
       await reply.finished;
