@@ -151,7 +151,11 @@ export function headersError(
   }
   const bad = badHeader(headers);
   const secret = bad !== undefined && CREDENTIALS.has(bad[0].toLowerCase());
-  const message = bad?.[2] === "wide"
+  const message = bad?.[2] === "wide" && /[^\0-\xff]/.test(bad[0])
+    ? `${what}: invalid header name ${JSON.stringify(bad[0])}: a name must be Latin-1 ` +
+      "(a ByteString, no character above U+00FF), and a token (RFC 9110: letters, digits and " +
+      "!#$%&'*+-.^_`|~)"
+    : bad?.[2] === "wide"
     ? `${what}: invalid header ${JSON.stringify(bad[0])}: its name and value must be Latin-1 ` +
       `(ByteStrings, no character above U+00FF), got ${
         secret ? "a value that is not (not shown: a credential)" : `the value ${describe(bad[1])}`

@@ -273,6 +273,19 @@ Deno.test("NetworkAccessManager reports bad URLs, headers, methods and bodies on
       );
     }
   });
+  await t.step(
+    "a header name beyond Latin-1 is named as the name, not blamed on the value",
+    async () => {
+      const reply = manager.get("http://127.0.0.1:9/", { headers: { "X€": "v" } });
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.ProtocolInvalidOperationError);
+      assert.equal(
+        reply.errorString,
+        `Cannot create request: invalid header name "X€": a name must be Latin-1 (a ByteString, no ` +
+          "character above U+00FF), and a token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~)",
+      );
+    },
+  );
   await t.step("init that is not an object", async () => {
     const request = new NetworkRequest("http://127.0.0.1:9/");
     for (

@@ -46,8 +46,9 @@ export async function _fetchFile(url: URL, method: string, signal: AbortSignal):
     );
   }
   // An encoded separator is refused, not decoded: an app that checks `url.pathname` against a
-  // root would pass a path that leaves it ("/root/a%2F..%2F..%2Fetc%2Fpasswd").
-  const separator = /%(2f|5c)/i.exec(url.pathname)?.[0];
+  // root would pass a path that leaves it ("/root/a%2F..%2F..%2Fetc%2Fpasswd"). A backslash
+  // separates directories on Windows only; elsewhere it is a character of a file's name.
+  const separator = (Deno.build.os === "windows" ? /%(2f|5c)/i : /%2f/i).exec(url.pathname)?.[0];
   if (separator !== undefined) {
     throw new NetworkReplyError(
       NetworkError.ProtocolInvalidOperationError,

@@ -52,14 +52,14 @@ Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
       await reply.finished;
       assert.equal(reply.error, NetworkError.ContentOperationNotPermittedError);
     });
-    await t.step("an encoded / or \\ in the path is refused, naming it", async () => {
+    await t.step("an encoded / (and on Windows \\) in the path is refused, naming it", async () => {
       await Deno.mkdir(`${dir}/sub`);
       await Deno.writeTextFile(`${dir}/secret.txt`, "secret");
       for (
         const [name, encoded, shown] of [
           ["sub%2F..%2Fsecret.txt", "%2F", '"/"'],
           ["sub%2f..%2fsecret.txt", "%2f", '"/"'],
-          ["sub%5C..%5Csecret.txt", "%5C", '"\\"'],
+          ...Deno.build.os === "windows" ? [["sub%5C..%5Csecret.txt", "%5C", '"\\"']] : [],
         ]
       ) {
         const target = new URL(`file://${dir}/${name}`);
@@ -73,6 +73,11 @@ Deno.test("transport reads file: URLs with GET and HEAD", async (t) => {
             "which a file: URL may not (Node's fileURLToPath refuses it too): decoded, it would " +
             "separate directories where the URL's path shows none",
         );
+      }
+      if (Deno.build.os !== "windows") {
+        // A backslash is a character of a name here, not a separator: its file is opened.
+        await Deno.writeTextFile(`${dir}/a\\b.txt`, "backslash");
+        assert.equal(await manager.get(new URL(`file://${dir}/a%5Cb.txt`)).text(), "backslash");
       }
       // An encoded % before 2F is no separator.
       await Deno.writeTextFile(`${dir}/a%2Fb.txt`, "percent");
