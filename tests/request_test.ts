@@ -35,7 +35,7 @@ Deno.test("NetworkRequest names what is wrong with its init and its headers", ()
   });
   assert.throws(
     () => new NetworkRequest("https://example.com/", { headers: { accept: "*/*", "x-€": "a" } }),
-    { name: "TypeError", message: /^Cannot create request: invalid header "x-€": .*Latin-1/ },
+    { name: "TypeError", message: /^Cannot create request: invalid header name "x-€": .*Latin-1/ },
   );
   // Other invalid headers keep the reason Headers gives, after the header's name.
   assert.throws(
