@@ -576,6 +576,11 @@ Deno.test("cli: -b and -c read and write curl's cookie files", async (t) => {
       );
       const runs = await runCli(["-b", `${dir}/runs.txt`, `${server.url}/show`]);
       assert.equal(runs.out, "name=value\n", runs.err);
+      // Seven fields with the path left empty: the root's, as curl reads it.
+      await Deno.writeTextFile(`${dir}/nopath.txt`, "127.0.0.1\tFALSE\t\tFALSE\t0\tempty\tx\n");
+      const root = await runCli(["-b", `${dir}/nopath.txt`, `${server.url}/a/show`]);
+      assert.equal(root.err, "");
+      assert.equal(root.out, "empty=x\n");
     });
     await t.step(
       "-b FILE: spaces at either end of a value are dropped, as in Set-Cookie",

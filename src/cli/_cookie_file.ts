@@ -6,7 +6,7 @@
  * A line of exactly seven fields is taken as it is, so that a file written with `-c` reads back
  * the same (a nameless cookie has an empty name field). Otherwise, as curl reads them: runs of
  * tabs are one, and a line of six fields whose third is `TRUE` or `FALSE` is the older format
- * without a path (`/`). Blanks before a line are skipped; spaces at either end of a name or
+ * without a path (`/`); an empty path is `/`. Blanks before a line are skipped; spaces at either end of a name or
  * value are not part of it, as in a Set-Cookie header; an expiry past 2^63-1 seconds makes
  * the line no cookie, as in curl.
  *
@@ -46,7 +46,7 @@ function parseCookieLine(line: string): NetworkCookieInit | null | string {
     if (fields.length === 6) fields.push("");
   }
   if (fields.length !== 7) return `it has ${fields.length} tab-separated fields, not 7`;
-  const [domain, subdomains, path, secure, expires, name, value] = fields as [
+  let [domain, subdomains, path, secure, expires, name, value] = fields as [
     string,
     string,
     string,
@@ -55,6 +55,9 @@ function parseCookieLine(line: string): NetworkCookieInit | null | string {
     string,
     string,
   ];
+  // As curl, a path left empty is the root ("the file format allows the path field to remain
+  // not filled in").
+  if (path === "") path = "/";
   if (!/^\d+$/.test(expires)) return `its expiry "${expires}" is not a number of seconds`;
   // As curl, which reads it as a 64-bit signed number.
   if (BigInt(expires) > LARGEST_EXPIRY) {
