@@ -72,6 +72,15 @@ export function lengthCheckedBy(response: Response): string | undefined {
   return lengthCheckers.get(response);
 }
 
+/**
+ * Why the body of `response` cannot be read: it `"was already read"` or `"is locked"` (a reader
+ * holds it); `undefined` when it can, or there is none.
+ */
+export function unreadable(response: Response): string | undefined {
+  if (response.bodyUsed) return "was already read";
+  return response.body?.locked ? "is locked" : undefined;
+}
+
 /** The symbol of Deno's `Headers` under which the fields are listed as received. */
 let fieldList: symbol | undefined;
 

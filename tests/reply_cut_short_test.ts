@@ -232,8 +232,8 @@ Deno.test("a body from a transport of one's own that ends at other than its Cont
       assert.equal(reply.error, NetworkError.RemoteHostClosedError);
       assert.equal(
         reply.errorString,
-        "The transport (the 'transport' option) answered a body for https://a.test/short that " +
-          "ended before the reply was complete: 4 of the 10 bytes (Content-Length) arrived",
+        "Mock route GET /short answered a body for https://a.test/short that ended before the " +
+          "reply was complete: 4 of the 10 bytes (Content-Length) arrived",
       );
       assert.deepEqual([reply.bytesReceived, reply.bytesTotal], [4, 10]);
       assert.equal(progress.at(-1), "4/10");

@@ -9,7 +9,7 @@
 import type { Handler, Layer } from "../exchange.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import { describe } from "../_validation.ts";
-import { checkLength } from "../_response.ts";
+import { checkLength, lengthCheckedBy, unreadable } from "../_response.ts";
 
 /** A value in a message, with a hint when it is `undefined`. */
 function shown(value: unknown): string {
@@ -68,15 +68,25 @@ export function _guardHandler(
  * Guards a transport supplied by the user, and tells the reply its upload is complete when the
  * transport answers: a body of known length was handed over whole (Qt reports the last upload
  * progress at the total). A transport that told it already is not told again. The response it
- * answers has its length checked: its body must end at its `Content-Length`.
+ * answers has its length checked: its body must end at its `Content-Length`; one whose body was
+ * already read or is locked fails the reply.
  */
 export function _guardTransport(handler: Handler, where: string): Handler {
   const guarded = _guardHandler(handler, where);
   return async (exchange) => {
     const response = await guarded(exchange);
+    const unread = unreadable(response);
+    if (unread !== undefined) {
+      throw failure(
+        where,
+        `answered a Response whose body ${unread} for ${exchange.method} ${exchange.url.href}; ` +
+          "a body can be read once: answer a new Response each time",
+      );
+    }
     const total = exchange.body?.length ?? -1;
     if (total >= 0) exchange.monitor.uploadProgress(total, total);
-    return checkLength(response, where);
+    // One a transport names itself (a mock route) keeps its name.
+    return lengthCheckedBy(response) === undefined ? checkLength(response, where) : response;
   };
 }
 

@@ -5,7 +5,13 @@
  * @module
  */
 
-import { checkKeys, checkTimerRange, describe, numberError } from "../_validation.ts";
+import {
+  checkKeys,
+  checkTimerRange,
+  describe,
+  isPlainObject,
+  numberError,
+} from "../_validation.ts";
 import { recordInfo, repeatedField } from "../_response.ts";
 
 /**
@@ -47,21 +53,33 @@ export interface MockResponseInit {
    */
   headers?: HeadersInit | undefined;
   /**
-   * The body, as text or bytes.
+   * The body: text, bytes (a `Uint8Array`, another typed array, a `DataView` or an
+   * `ArrayBuffer`), a `Blob`, `URLSearchParams` or `FormData`; or, from a handler only, a
+   * `ReadableStream` (a stream is read once, so a canned answer, which serves every request,
+   * takes `chunks` instead). One of `body`, `json` and `chunks`.
    * @default {null}
    */
-  body?: string | Uint8Array | null | undefined;
+  body?:
+    | string
+    | ArrayBuffer
+    | ArrayBufferView
+    | Blob
+    | URLSearchParams
+    | FormData
+    | ReadableStream<Uint8Array>
+    | null
+    | undefined;
   /**
-   * A value sent as a JSON body (with `Content-Type: application/json` unless one is set);
-   * wins over `body`.
+   * A value sent as a JSON body (with `Content-Type: application/json` unless one is set).
+   * One of `body`, `json` and `chunks`.
    * @default {undefined}
    */
   json?: unknown;
   /**
    * The body as chunks the reply reads one by one (a new stream for each request, read on
    * demand), to test a reply's async iterator, `readyread` and `downloadprogress` events, or a
-   * `transferTimeout` with `chunkDelay`; wins over `body` and `json`. Set `Content-Length` to
-   * give progress a total.
+   * `transferTimeout` with `chunkDelay`. One of `body`, `json` and `chunks`. Set
+   * `Content-Length` to give progress a total.
    * @default {undefined}
    */
   chunks?: readonly (string | Uint8Array)[] | undefined;
@@ -98,14 +116,41 @@ export function checkDelay(what: string, field: string, value: unknown, zero: st
   checkTimerRange(what, field, value, zero);
 }
 
+/** Whether `value` is a body a canned answer or a handler's may give. */
+function isBody(value: unknown): boolean {
+  return typeof value === "string" || value instanceof ArrayBuffer || ArrayBuffer.isView(value) ||
+    value instanceof Blob || value instanceof URLSearchParams || value instanceof FormData ||
+    value instanceof ReadableStream;
+}
+
 /**
- * Checks the `statusText`, `chunks` and `chunkDelay` of a canned answer, and that it has no
+ * Checks the `statusText`, `body`, `chunks` and `chunkDelay` of a canned answer (one of `body`,
+ * `json` and `chunks` at most), and that it has no
  * other field than those of {@linkcode MockResponseInit} (a misspelt one would be ignored); the
  * message starts with `what`, and names an unknown field after `object` when given.
  */
 export function checkFields(what: string, value: MockResponseInit, object?: string): void {
   checkKeys(what, value, FIELDS, object);
-  const { statusText, chunks, chunkDelay } = value;
+  const { statusText, body, chunks, chunkDelay } = value;
+  if (body !== undefined && body !== null && !isBody(body)) {
+    throw new TypeError(
+      `${what}: 'body' must be a string, bytes, a Blob, URLSearchParams or FormData (or, from ` +
+        `a handler, a ReadableStream), got ${describe(body)}` +
+        (isPlainObject(body) || Array.isArray(body)
+          ? "; give a value to send as JSON as 'json'"
+          : ""),
+    );
+  }
+  const given = (["body", "json", "chunks"] as const).filter((field) =>
+    value[field] !== undefined && value[field] !== null
+  );
+  if (given.length > 1) {
+    throw new TypeError(
+      `${what}: give one of 'body', 'json' and 'chunks', got ${
+        given.map((field) => `'${field}'`).join(" and ")
+      }`,
+    );
+  }
   // `Response` would take `null` as the text "null".
   if (statusText !== undefined && typeof statusText !== "string") {
     throw new TypeError(`${what}: 'statusText' must be a string, got ${describe(statusText)}`);
@@ -182,18 +227,24 @@ export function toResponse(
 }
 
 /**
- * Checks that a canned answer makes a valid `Response` (its status, headers, and no body with a
- * null-body status such as 204) and has no unknown field, so a wrong one is reported where the
+ * Checks that a canned answer makes a valid `Response` (a status from 200 to 599, headers, no
+ * body with a null-body status such as 204, and no stream, which could be served once) and has
+ * no unknown field, so a wrong one is reported where the
  * route is added; `object` names it in the message of an unknown field.
  */
 export function checkAnswer(what: string, value: MockResponseInit, object?: string): void {
   checkFields(what, value, object);
-  // As `Response` takes it (101 too), but a string is no status and the message names the field.
+  if (value.body instanceof ReadableStream) {
+    throw new TypeError(
+      `${what}: 'body' is a ReadableStream, which can be read once, and a canned answer serves ` +
+        "every request; give 'chunks', or a handler that makes a new stream each time",
+    );
+  }
+  // A string is no status, and the message names the field (101 would fail each reply).
   const status = value.status;
-  if (
-    status !== undefined && status !== 101 &&
-    !(Number.isInteger(status) && status >= 200 && status <= 599)
-  ) throw numberError(what, "status", status, "an HTTP status from 200 to 599");
+  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
+    throw numberError(what, "status", status, "an HTTP status from 200 to 599");
+  }
   let response: Response;
   try {
     response = toResponse(value, () => Promise.resolve(), AbortSignal.abort());

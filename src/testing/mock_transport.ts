@@ -16,14 +16,13 @@ import {
 } from "../_validation.ts";
 import { isToken } from "../_http_token.ts";
 import { type Exchange, type Handler, setResponseInfo } from "../exchange.ts";
-import { withBody } from "../_response.ts";
+import { checkLength, unreadable, withBody } from "../_response.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { sleep } from "../retry_options.ts";
-import { RequestBody } from "../body.ts";
 import { checkAnswer, checkDelay, type MockResponseInit, toResponse } from "./_mock_response.ts";
 import { compileMatchers, pendingMessage, type RouteMatchers } from "./_mock_match.ts";
 import { compilePattern, describePattern } from "./_mock_pattern.ts";
-import { readBody } from "./_read_body.ts";
+import { bufferBody, drain, exchangeToRequest, requestHeaders, sentUrl } from "./_mock_request.ts";
 
 export type { MockResponseInit };
 
@@ -286,86 +285,6 @@ function isResponseInit(value: unknown): value is MockResponseInit {
 }
 
 /**
- * Builds the web `Request` a route handler sees from an exchange: method, URL, headers (with
- * the body's content type when none is set) and body.
- */
-export function exchangeToRequest(exchange: Exchange): Request {
-  const headers = new Headers(exchange.headers);
-  let body: BodyInit | undefined;
-  if (exchange.body) {
-    if (exchange.method === "GET" || exchange.method === "HEAD") {
-      throw new NetworkReplyError(
-        NetworkError.ProtocolInvalidOperationError,
-        `A ${exchange.method} request cannot have a body`,
-      );
-    }
-    const opened = exchange.body.open();
-    if (opened.contentType && !headers.has("content-type")) {
-      headers.set("content-type", opened.contentType);
-    }
-    // Piped so that an abort cancels the stream, as `fetch` does, whoever reads the request.
-    body = opened.body instanceof ReadableStream
-      ? opened.body.pipeThrough(new TransformStream(), { signal: exchange.signal })
-      : opened.body as BodyInit;
-  }
-  try {
-    return new Request(exchange.url, {
-      method: exchange.method,
-      headers,
-      body,
-      signal: exchange.signal,
-    });
-  } catch (error) {
-    if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    throw new NetworkReplyError(
-      NetworkError.ProtocolInvalidOperationError,
-      `Cannot hand ${exchange.method} ${exchange.url.href} to a mock handler: ${
-        (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-}
-
-/** The request headers as sent: the exchange's, with the body's content type if none is set. */
-function requestHeaders(exchange: Exchange): Headers {
-  const type = exchange.body?.contentType;
-  if (!type || exchange.headers.has("content-type")) return exchange.headers;
-  const headers = new Headers(exchange.headers);
-  headers.set("content-type", type);
-  return headers;
-}
-
-/**
- * Reads the request body whole, for a body matcher, putting the bytes read back on the exchange
- * when it was a one-shot stream (one-shot still); returns it as text, `""` for none.
- */
-async function bufferBody(exchange: Exchange): Promise<string> {
-  if (exchange.body === null) return "";
-  const opened = exchange.body.open();
-  if (opened.contentType && !exchange.headers.has("content-type")) {
-    exchange.headers.set("content-type", opened.contentType);
-  }
-  const bytes = await readBody(opened.body, exchange.signal);
-  // A replayable body stays, with the content type it implies, for a redirect that sends it on.
-  if (!exchange.body.replayable) exchange.body = RequestBody.from(new Blob([bytes]).stream());
-  return new TextDecoder().decode(bytes);
-}
-
-/** Sends an exchange's body nowhere, as a canned answer needs none of it. */
-async function drain(exchange: Exchange): Promise<void> {
-  if (exchange.body === null) return;
-  if (exchange.method === "GET" || exchange.method === "HEAD") {
-    throw new NetworkReplyError(
-      NetworkError.ProtocolInvalidOperationError,
-      `A ${exchange.method} request cannot have a body`,
-    );
-  }
-  const { body } = exchange.body.open();
-  if (body instanceof ReadableStream) await body.cancel();
-}
-
-/**
  * A transport for tests: answers requests from routes matched by method and URL pattern
  * (`URLPattern`), with latency and failure injection, so code that uses a
  * {@linkcode NetworkAccessManager} is tested without sockets. Pass {@linkcode MockTransport.handler}
@@ -440,7 +359,7 @@ export class MockTransport {
    * is unknown, or a number option (`latency`, `times`, `failure`, a canned `status` or
    * `chunkDelay`) is not a number.
    * @throws {RangeError} When one of them is a number out of range: `latency` negative, `times`
-   * not a positive integer, `failure` no NetworkError code, `status` outside 200-599.
+   * not a positive integer, `failure` no NetworkError code or `NoError`, `status` outside 200-599.
    *
    * @example Fail twice, then answer
    * ```ts
@@ -485,6 +404,15 @@ export class MockTransport {
     if (route.failure !== undefined && !KNOWN_CODES.has(route.failure)) {
       throw numberError(what, "failure", route.failure, "a NetworkError code");
     }
+    if (route.failure === NetworkError.NoError) {
+      throw numberError(
+        what,
+        "failure",
+        route.failure,
+        "a NetworkError code other than NoError",
+        "NoError is no failure: route() answers",
+      );
+    }
     const times = route.times;
     if (times !== Infinity) checkInteger(what, "times", times, 1);
     const name = `${method.toUpperCase()} ${describePattern(pattern, compiled)}`;
@@ -513,7 +441,7 @@ export class MockTransport {
    * @returns The transport, for chaining.
    * @throws {TypeError} When the pattern is invalid or none of a string, a `URLPattern` and its
    * init object, or `code` is not a number.
-   * @throws {RangeError} When `code` is a number that is no NetworkError code.
+   * @throws {RangeError} When `code` is a number that is no NetworkError code, or `NoError`.
    *
    * @example A host that refuses connections
    * ```ts
@@ -689,8 +617,10 @@ export class MockTransport {
     exchange.monitor.activity();
     const method = exchange.method.toUpperCase();
     const found = await this.#find(exchange, method);
+    // The URL a server would see, in what a test reads.
+    const url = sentUrl(exchange.url);
     if ("misses" in found) {
-      const request = `${method} ${exchange.url.href}`;
+      const request = `${method} ${url.href}`;
       this.#unmatched.push(request);
       if (this.#fallback) return await this.#fallback(exchange);
       await exchange.body?.discard();
@@ -713,13 +643,13 @@ export class MockTransport {
       await exchange.body?.discard();
       throw new NetworkReplyError(
         route.failure,
-        `Mock failure for ${method} ${exchange.url.href} (route ${route.name})`,
+        `Mock failure for ${method} ${url.href} (route ${route.name})`,
       );
     }
     let response: Response;
     const responder = route.responder;
     if (typeof responder === "function") {
-      const request = exchangeToRequest(exchange);
+      const request = exchangeToRequest(exchange, url);
       const params: Record<string, string | undefined> = {
         ...match.search.groups,
         ...match.hostname.groups,
@@ -733,7 +663,7 @@ export class MockTransport {
         const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
-          `The handler of mock route ${route.name} threw ${thrown} for ${method} ${exchange.url.href}`,
+          `The handler of mock route ${route.name} threw ${thrown} for ${method} ${url.href}`,
           { cause: error },
         );
       }
@@ -742,8 +672,16 @@ export class MockTransport {
           NetworkError.UnknownNetworkError,
           `The handler of mock route ${route.name} returned ${
             result === undefined ? "undefined (a missing `return`?)" : describe(result)
-          } for ${method} ${exchange.url.href}; it must return a Response or a ` +
+          } for ${method} ${url.href}; it must return a Response or a ` +
             `{ status, headers, body | json } object`,
+        );
+      }
+      if (result instanceof Response && unreadable(result)) {
+        throw new NetworkReplyError(
+          NetworkError.UnknownNetworkError,
+          `The handler of mock route ${route.name} returned a Response whose body ${
+            unreadable(result)
+          } for ${method} ${url.href}; a body can be read once: return a new Response each time`,
         );
       }
       try {
@@ -752,17 +690,19 @@ export class MockTransport {
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
           `The handler of mock route ${route.name} returned an invalid answer for ${method} ` +
-            `${exchange.url.href}: ${(error as Error).message}`,
+            `${url.href}: ${(error as Error).message}`,
           { cause: error },
         );
       }
     } else {
       await drain(exchange);
-      if (responder instanceof Response && responder.bodyUsed) {
+      if (responder instanceof Response && unreadable(responder)) {
         throw new NetworkReplyError(
           NetworkError.UnknownNetworkError,
-          `The Response of mock route ${route.name} has a body that was already read, so it ` +
-            `cannot be copied for ${method} ${exchange.url.href}; leave it unread, or answer ` +
+          `The Response of mock route ${route.name} has a body that ${
+            unreadable(responder)
+          }, so it ` +
+            `cannot be copied for ${method} ${url.href}; leave it unread, or answer ` +
             `with { status, headers, body } or a handler`,
         );
       }
@@ -774,7 +714,7 @@ export class MockTransport {
       throw new NetworkReplyError(
         NetworkError.UnknownNetworkError,
         `Mock route ${route.name} answered Response.error(), a network error, for ${method} ` +
-          exchange.url.href,
+          url.href,
       );
     }
     if (method === "HEAD") {
@@ -782,6 +722,8 @@ export class MockTransport {
       response = withBody(response, null);
     }
     exchange.monitor.activity();
+    // A body that ends short of its `Content-Length` is named after the route.
+    checkLength(response, `Mock route ${route.name}`);
     return setResponseInfo(response, { url: exchange.url });
   }
 }

@@ -11,6 +11,7 @@ import type { NetworkRequest } from "../request.ts";
 import { withBodyExcerpt } from "../reply/_excerpt.ts";
 import { withoutQuotedText } from "../reply/_json_error.ts";
 import { readBody } from "./_read_body.ts";
+import { sentUrl } from "./_mock_request.ts";
 
 /**
  * One exchange as it went to the transport.
@@ -36,7 +37,7 @@ import { readBody } from "./_read_body.ts";
 export interface RecordedRequest {
   /** The method. */
   readonly method: string;
-  /** The target. */
+  /** The target, as a server gets it: without userinfo or fragment. */
   readonly url: URL;
   /** The headers sent, with the body's content type when the request set none. */
   readonly headers: Headers;
@@ -131,7 +132,7 @@ export class RequestRecorder {
     const body = bytes;
     this.#requests.push({
       method: exchange.method,
-      url: new URL(exchange.url.href),
+      url: new URL(sentUrl(exchange.url).href),
       headers,
       body,
       hop: exchange.hop,
