@@ -1,7 +1,7 @@
 /**
  * The guard around user code in the pipeline (the layers of `use()` and a custom transport): a
- * layer that throws, or resolves with anything but a `Response` (or with `Response.error()`),
- * fails its reply with `UnknownNetworkError` and a message naming the layer's position, instead
+ * layer that throws, or resolves with anything but a `Response` (or with `Response.error()`, or
+ * one whose body was already read or is locked), fails its reply with `UnknownNetworkError` and a message naming the layer's position, instead
  * of an unhandled rejection. Errors that come from below the layer (through `next`) and
  * cancellations pass through unchanged.
  */
@@ -60,21 +60,6 @@ export function _guardHandler(
         : `a Response of type "${response.type}" with status 0, no response to read,`;
       throw failure(where, `answered ${what} for ${exchange.method} ${exchange.url.href}`);
     }
-    return response;
-  };
-}
-
-/**
- * Guards a transport supplied by the user, and tells the reply its upload is complete when the
- * transport answers: a body of known length was handed over whole (Qt reports the last upload
- * progress at the total). A transport that told it already is not told again. The response it
- * answers has its length checked: its body must end at its `Content-Length`; one whose body was
- * already read or is locked fails the reply.
- */
-export function _guardTransport(handler: Handler, where: string): Handler {
-  const guarded = _guardHandler(handler, where);
-  return async (exchange) => {
-    const response = await guarded(exchange);
     const unread = unreadable(response);
     if (unread !== undefined) {
       throw failure(
@@ -83,6 +68,20 @@ export function _guardTransport(handler: Handler, where: string): Handler {
           "a body can be read once: answer a new Response each time",
       );
     }
+    return response;
+  };
+}
+
+/**
+ * Guards a transport supplied by the user, and tells the reply its upload is complete when the
+ * transport answers: a body of known length was handed over whole (Qt reports the last upload
+ * progress at the total). A transport that told it already is not told again. The response it
+ * answers has its length checked: its body must end at its `Content-Length`.
+ */
+export function _guardTransport(handler: Handler, where: string): Handler {
+  const guarded = _guardHandler(handler, where);
+  return async (exchange) => {
+    const response = await guarded(exchange);
     const total = exchange.body?.length ?? -1;
     if (total >= 0) exchange.monitor.uploadProgress(total, total);
     // One a transport names itself (a mock route) keeps its name.

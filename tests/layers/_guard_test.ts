@@ -175,6 +175,28 @@ Deno.test("Response.error() from a custom transport or a user layer fails the re
   assert.deepEqual(takeUnhandledRejections(), []);
 });
 
+Deno.test("a user layer that answers a Response read before fails its reply, not the process", async (t) => {
+  for (const position of ["request", "network"] as const) {
+    await t.step(`a layer at the "${position}" position`, async () => {
+      const answer = new Response("once");
+      await answer.text();
+      await using manager = new NetworkAccessManager({
+        transport: () => Promise.resolve(new Response("unseen")),
+      });
+      manager.use(() => () => Promise.resolve(answer), position);
+      const reply = manager.get("https://api.test/x");
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.UnknownNetworkError);
+      assert.equal(
+        reply.errorString,
+        `Layer 1 at the "${position}" position answered a Response whose body was already read ` +
+          "for GET https://api.test/x; a body can be read once: answer a new Response each time",
+      );
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
 Deno.test("errors from below a user layer keep their code when the layer lets them through", async () => {
   await using mocked = createMockManager();
   mocked.mock.fail("GET", "/down", NetworkError.ConnectionRefusedError);
