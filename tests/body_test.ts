@@ -467,10 +467,10 @@ Deno.test("reply.json() resolves undefined for a body with no bytes: 204, Conten
     assert.equal(await manager.get(`${server.url}/204`).json(schema), null);
     assert.deepEqual(seen, [undefined]);
   });
-  await t.step("a byte order mark alone is not empty: InvalidJsonError", async () => {
+  await t.step("a byte order mark alone is not empty: InvalidJsonError that says so", async () => {
     await assert.rejects(manager.get(`${server.url}/bom`).json(), {
       name: "InvalidJsonError",
-      message: /Unexpected end of JSON input/,
+      message: /Unexpected end of JSON input; the body is a byte order mark alone$/,
     });
   });
   await t.step("whitespace is not empty: InvalidJsonError", async () => {

@@ -25,7 +25,8 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
   /** How many bytes of the body's opening were seen, and whether they were gzip's magic. */
   let opened = 0;
   let magic = true;
-  return inflating(createGunzip(), {
+  return inflating({
+    open: () => createGunzip(),
     pieces(chunk) {
       for (let at = 0; opened < 2 && at < chunk.byteLength; at++) {
         magic &&= chunk[at] === GZIP_MAGIC[opened++];
@@ -41,16 +42,23 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
 }
 
 /**
- * A deflate decoder: zlib's format (RFC 1950), or raw deflate (RFC 1951) with `raw`. node:zlib's
- * fails a body that ends before its compressed data does (a zlib body without its Adler-32
- * checksum too), where `DecompressionStream` ends it as if it were whole; bytes after the end of
- * the compressed data, which node:zlib passes over, fail the body here.
+ * A deflate decoder: zlib's format (RFC 1950), or raw deflate (RFC 1951) as some servers send
+ * it, told from the body's first two bytes (which decoder of a stack it is makes no difference).
+ * node:zlib's fails a body that ends before its compressed data does (a zlib body without its
+ * Adler-32 checksum too), where `DecompressionStream` ends it as if it were whole; bytes after
+ * the end of the compressed data, which node:zlib passes over, fail the body here.
  */
-export async function _inflate(raw: boolean): Promise<TransformStream<Uint8Array, Uint8Array>> {
+export async function _inflate(): Promise<TransformStream<Uint8Array, Uint8Array>> {
   const { createInflate, createInflateRaw } = await (zlib ??= import("node:zlib"));
-  const inflater = raw ? createInflateRaw() : createInflate();
+  let inflater!: import("node:zlib").Inflate;
   let written = 0;
-  return inflating(inflater, {
+  return inflating({
+    opening: 2,
+    open(opening) {
+      const zlibHeader = opening.byteLength < 2 || isZlibHeader(opening[0]!, opening[1]!);
+      inflater = zlibHeader ? createInflate() : createInflateRaw();
+      return inflater;
+    },
     pieces(chunk) {
       written += chunk.byteLength;
       return [chunk];
@@ -62,6 +70,11 @@ export async function _inflate(raw: boolean): Promise<TransformStream<Uint8Array
   });
 }
 
+/** Whether two bytes open a zlib stream (RFC 1950): method 8, and a header check of 31. */
+function isZlibHeader(cmf: number, flg: number): boolean {
+  return (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
+}
+
 /**
  * A zstd decoder (RFC 8878). node:zlib's decodes no further than the end of a frame in one write
  * and ends a body cut short as if it were whole, so the frames are followed here from their
@@ -71,7 +84,8 @@ export async function _inflate(raw: boolean): Promise<TransformStream<Uint8Array
 export async function _unzstd(): Promise<TransformStream<Uint8Array, Uint8Array>> {
   const { createZstdDecompress } = await (zlib ??= import("node:zlib"));
   const frames = new ZstdFrames();
-  return inflating(createZstdDecompress(), {
+  return inflating({
+    open: () => createZstdDecompress(),
     pieces(chunk) {
       const ends = frames.ends(chunk);
       if (ends.length === 0 || (ends.length === 1 && ends[0] === chunk.byteLength)) return [chunk];
@@ -87,11 +101,19 @@ export async function _unzstd(): Promise<TransformStream<Uint8Array, Uint8Array>
       const unfinished = frames.unfinished;
       if (unfinished !== undefined) throw new Error(unfinished);
     },
+    failure: (error) => frames.failure(error),
   });
 }
 
-/** How a node:zlib decoder is fed and how its failures read. */
+/** A node:zlib decoder. */
+type Inflater = import("node:zlib").Gunzip | import("node:zlib").Inflate;
+
+/** How a node:zlib decoder is made and fed, and how its failures read. */
 interface Inflating {
+  /** How many bytes of the body `open` needs to see (all of a shorter body); none when unsaid. */
+  opening?: number;
+  /** Makes the decoder, given the body's opening bytes. */
+  open(opening: Uint8Array): Inflater;
   /** The writes a chunk of the body makes, in order. */
   pieces(chunk: Uint8Array): Uint8Array[];
   /** Checks, once the body has ended, that it ended whole. */
@@ -102,45 +124,79 @@ interface Inflating {
   failure?(error: Error): Error;
 }
 
-/** A node:zlib decoder as a `TransformStream` of plain `Uint8Array`s. */
-function inflating(
-  inflater: import("node:zlib").Gunzip | import("node:zlib").Inflate,
-  how: Inflating,
-): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * A node:zlib decoder as a `TransformStream` of plain `Uint8Array`s. A failure of the decoder,
+ * or its end before the body's, fails the stream when the decoder tells it, not at the next
+ * chunk: a body that stays open may send none.
+ */
+function inflating(how: Inflating): TransformStream<Uint8Array, Uint8Array> {
   let output!: TransformStreamDefaultController<Uint8Array>;
-  inflater.on("data", (chunk: Uint8Array) => {
-    try {
-      // A Uint8Array of its own, not node's Buffer: a view of the same bytes.
-      output.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    } catch {
-      // The body was cancelled: nothing reads on.
-    }
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    inflater.once("end", () => {
+  let inflater: Inflater | undefined;
+  /** The body's first bytes, held until `open` has as many as it needs. */
+  let held: Uint8Array = new Uint8Array(0);
+  /** Settles when the decoder ends; `failed` rejects when it fails. */
+  let ended!: Promise<void>;
+  let failed!: Promise<void>;
+  /** Whether the decoder ended: any bytes after that follow the end of its data. */
+  let done = false;
+  const open = (opening: Uint8Array): Inflater => {
+    const opened = how.open(opening);
+    opened.on("data", (chunk: Uint8Array) => {
       try {
-        how.ended?.();
-        resolve();
-      } catch (error) {
-        reject(error);
+        // A Uint8Array of its own, not node's Buffer: a view of the same bytes.
+        output.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } catch {
+        // The body was cancelled: nothing reads on.
       }
     });
-    inflater.once("error", (error: Error) => reject(how.failure ? how.failure(error) : error));
-  });
-  const failed = ended.then(() => {});
-  failed.catch(() => {});
+    ended = new Promise<void>((resolve, reject) => {
+      const fail = (error: unknown) => {
+        reject(error);
+        output.error(error);
+      };
+      opened.once("end", () => {
+        done = true;
+        try {
+          how.ended?.();
+          resolve();
+        } catch (error) {
+          fail(error);
+        }
+      });
+      opened.once("error", (error: Error) => fail(how.failure ? how.failure(error) : error));
+    });
+    failed = ended.then(() => {});
+    failed.catch(() => {});
+    return opened;
+  };
+  const write = (into: Inflater, chunk: Uint8Array): Promise<void> => {
+    if (done) throw new Error(TRAILING);
+    let written: Promise<void> | undefined;
+    for (const piece of how.pieces(chunk)) {
+      written = new Promise<void>((resolve) => into.write(piece, () => resolve()));
+    }
+    return Promise.race([written, failed]);
+  };
   return new TransformStream({
     start(controller) {
       output = controller;
     },
     transform(chunk) {
-      let written!: Promise<void>;
-      for (const piece of how.pieces(chunk)) {
-        written = new Promise<void>((resolve) => inflater.write(piece, () => resolve()));
+      if (inflater === undefined) {
+        if (held.byteLength + chunk.byteLength < (how.opening ?? 0)) {
+          held = concat(held, chunk);
+          return;
+        }
+        if (held.byteLength > 0) chunk = concat(held, chunk);
+        inflater = open(chunk);
       }
-      return Promise.race([written, failed]);
+      return write(inflater, chunk);
     },
-    flush() {
+    async flush() {
+      if (inflater === undefined) {
+        inflater = open(held);
+        if (held.byteLength > 0) await write(inflater, held);
+      }
       try {
         how.end?.();
       } catch (error) {
@@ -151,9 +207,17 @@ function inflating(
       return ended;
     },
     cancel() {
-      inflater.destroy();
+      inflater?.destroy();
     },
   });
+}
+
+/** Two byte arrays, one after the other. */
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.byteLength + b.byteLength);
+  both.set(a);
+  both.set(b, a.byteLength);
+  return both;
 }
 
 /** A zstd frame's magic number (RFC 8878 section 3.1.1), read little-endian. */
@@ -193,6 +257,16 @@ class ZstdFrames {
       return "unexpected end of file";
     }
     return this.#read > 0 ? TRAILING : undefined;
+  }
+
+  /**
+   * The error a failure of the decoder's reads as: the decoder fails at the first bytes of a
+   * magic number that is no frame's before it is read whole here.
+   */
+  failure(error: Error): Error {
+    if (this.#field !== MAGIC || this.#read === 0) return error;
+    const why = this.#frames > 0 ? TRAILING : "no zstd frame opens the data";
+    return new Error(why, { cause: error });
   }
 
   /** The offsets in `chunk` at which a frame ends; throws at bytes that open no frame. */

@@ -382,11 +382,7 @@ function decode(response: Response, url: URL): Response {
       throw error;
     }
     if (first === null) return null;
-    let chosen = format;
-    if (outer === "deflate" && first.byteLength >= 2 && !isZlibHeader(first[0]!, first[1]!)) {
-      chosen = "deflate-raw";
-    }
-    let stream = counted.pipeThrough(await decoder(chosen));
+    let stream = counted.pipeThrough(await decoder(format));
     // A stack: each decoder takes the last one's output in slices too, for the guard.
     for (const next of inner ?? []) {
       stream = stream.pipeThrough(slices()).pipeThrough(await decoder(DECODERS.get(next)!));
@@ -432,16 +428,11 @@ function decoder(
 ): Promise<TransformStream<Uint8Array, Uint8Array>> | TransformStream<Uint8Array, Uint8Array> {
   if (format === "gzip") return _gunzip();
   if (format === "zstd") return _unzstd();
-  if (format === "deflate" || format === "deflate-raw") return _inflate(format === "deflate-raw");
+  if (format === "deflate") return _inflate();
   return new DecompressionStream(format as CompressionFormat) as TransformStream<
     Uint8Array,
     Uint8Array
   >;
-}
-
-/** Whether two bytes open a zlib stream (RFC 1950): method 8, and a header check of 31. */
-function isZlibHeader(cmf: number, flg: number): boolean {
-  return (cmf & 0x0f) === 8 && ((cmf << 8) | flg) % 31 === 0;
 }
 
 /** Methods `fetch` refuses to send. */

@@ -34,8 +34,11 @@ export function jsonSyntaxError(
   const where = position === undefined
     ? ""
     : ` at ${lineAndColumn(text, position)} (position ${position})`;
+  // No text at all is a body of a byte order mark alone: a body of no bytes is parsed as none.
   const around = position === undefined
     ? ""
+    : text === ""
+    ? "; the body is a byte order mark alone"
     : `; ${excerpt(text, position, requestSecrets(reply.request))}`;
   return new InvalidJsonError(`${what} is not valid JSON${where}: ${reason}${around}`, {
     cause: parseError,

@@ -22,6 +22,18 @@ function inChunks(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
   });
 }
 
+/** A body whose first byte comes alone, the rest a moment later. */
+function firstByteAlone(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    async start(controller) {
+      controller.enqueue(bytes.slice(0, 1));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      controller.enqueue(bytes.slice(1));
+      controller.close();
+    },
+  });
+}
+
 Deno.test("transport decodes zstd bodies and fails those that do not decode", async (t) => {
   const encoder = new TextEncoder();
   const first = encoder.encode("hello zstd ".repeat(5000));
@@ -96,11 +108,18 @@ Deno.test("transport fails a deflate body cut short, zlib or raw, and does not c
   const plain = new TextEncoder().encode("hello deflate ".repeat(5000));
   const zlibBody = deflateSync(plain);
   const rawBody = deflateRawSync(plain);
-  const bodies = new Map<string, [Uint8Array, number?]>([
+  const bodies = new Map<string, [Uint8Array, number?, string?]>([
     ["/zlib", [zlibBody]],
     ["/raw", [rawBody]],
     ["/zlib-in-chunks", [zlibBody, 7]],
     ["/raw-in-chunks", [rawBody, 7]],
+    // Raw deflate is told from zlib by two bytes: the first chunk here has one.
+    ["/raw-first-byte-alone", [rawBody, 0]],
+    ["/raw-in-bytes", [rawBody, 1]],
+    // Each coding of a stack is zlib or raw, as it comes.
+    ["/raw-in-zlib", [deflateSync(rawBody), 0, "deflate, deflate"]],
+    ["/raw-in-raw", [deflateRawSync(rawBody), 0, "deflate, deflate"]],
+    ["/raw-in-raw-first-byte-alone", [deflateRawSync(rawBody), 0, "deflate, deflate"]],
     ["/zlib-cut-short", [zlibBody.subarray(0, zlibBody.byteLength >> 1)]],
     ["/zlib-cut-in-chunks", [zlibBody.subarray(0, zlibBody.byteLength >> 1), 7]],
     ["/zlib-without-checksum", [zlibBody.subarray(0, zlibBody.byteLength - 4)]],
@@ -112,13 +131,30 @@ Deno.test("transport fails a deflate body cut short, zlib or raw, and does not c
   let sent = 0;
   await using server = serve((request) => {
     sent++;
-    const [body, chunk] = bodies.get(new URL(request.url).pathname)!;
-    return new Response(chunk ? inChunks(body, chunk) : body.slice(), {
-      headers: { "content-encoding": "deflate", "cache-control": "max-age=3600" },
+    const path = new URL(request.url).pathname;
+    const [body, chunk, coding = "deflate"] = bodies.get(path)!;
+    const stream = path.endsWith("-first-byte-alone")
+      ? firstByteAlone(body)
+      : chunk
+      ? inChunks(body, chunk)
+      : body.slice();
+    return new Response(stream, {
+      headers: { "content-encoding": coding, "cache-control": "max-age=3600" },
     });
   });
   await using manager = new NetworkAccessManager({ cache: new MemoryCache() });
-  for (const path of ["/zlib", "/raw", "/zlib-in-chunks", "/raw-in-chunks"]) {
+  const whole = [
+    "/zlib",
+    "/raw",
+    "/zlib-in-chunks",
+    "/raw-in-chunks",
+    "/raw-in-bytes",
+    "/raw-in-zlib",
+    "/raw-in-raw",
+    "/raw-in-raw-first-byte-alone",
+    "/raw-first-byte-alone",
+  ];
+  for (const path of whole) {
     await t.step(`${path} decodes`, async () => {
       const reply = manager.get(`${server.url}${path}`);
       assert.deepEqual(await reply.bytes(), plain, reply.errorString);
@@ -158,5 +194,72 @@ Deno.test("transport fails a deflate body cut short, zlib or raw, and does not c
         "(data follows the end of the compressed stream)",
     );
   });
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("a body that does not decode fails when the decoder tells it, the body still open", async (t) => {
+  const plain = new TextEncoder().encode("hello decoders ".repeat(500));
+  const frame = zstdCompressSync(plain);
+  // A zstd frame whose headers hold and whose compressed block does not.
+  const corruptFrame = frame.slice();
+  corruptFrame.fill(0, 9, 13);
+  const trailing = new Uint8Array([9, 9, 9]);
+  const cases: [string, string, Uint8Array, string][] = [
+    [
+      "corrupt gzip",
+      "gzip",
+      Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff),
+      "invalid block type",
+    ],
+    [
+      "gzip, then other bytes",
+      "gzip",
+      joined(gzipSync(plain), trailing),
+      "data follows the end of the compressed stream",
+    ],
+    [
+      "corrupt zlib deflate",
+      "deflate",
+      Uint8Array.of(0x78, 0x9c, 0xff, 0xff, 0xff, 0xff),
+      "invalid block type",
+    ],
+    [
+      "zlib deflate, then other bytes",
+      "deflate",
+      joined(deflateSync(plain), trailing),
+      "data follows the end of the compressed stream",
+    ],
+    [
+      "raw deflate, then other bytes",
+      "deflate",
+      joined(deflateRawSync(plain), trailing),
+      "data follows the end of the compressed stream",
+    ],
+    ["corrupt zstd", "zstd", corruptFrame, "Zstd decompress error: Data corruption detected"],
+  ];
+  const bodies = new Map(
+    cases.map(([name, coding, body]) => [`/${name}`, [coding, body] as const]),
+  );
+  await using server = serve((request) => {
+    const [coding, body] = bodies.get(decodeURIComponent(new URL(request.url).pathname))!;
+    // One chunk, and then the body stays open.
+    return new Response(
+      new ReadableStream({ start: (controller) => controller.enqueue(body) }),
+      { headers: { "content-encoding": coding } },
+    );
+  });
+  await using manager = new NetworkAccessManager();
+  for (const [name, coding, , why] of cases) {
+    await t.step(name, async () => {
+      const url = `${server.url}/${encodeURIComponent(name)}`;
+      const reply = manager.get(url);
+      // A guard, not a measure: a decoder that waits for more bytes is stopped by it.
+      const guard = setTimeout(() => reply.abort(), 5000);
+      await reply.finished;
+      clearTimeout(guard);
+      assert.equal(reply.error, NetworkError.ProtocolFailure, reply.errorString);
+      assert.equal(reply.errorString, `The ${coding} body of ${url} cannot be decoded (${why})`);
+    });
+  }
   assert.deepEqual(takeUnhandledRejections(), []);
 });
