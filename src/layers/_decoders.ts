@@ -26,6 +26,7 @@ export async function _gunzip(): Promise<TransformStream<Uint8Array, Uint8Array>
   let opened = 0;
   let magic = true;
   return inflating({
+    zeroPadding: true,
     open: () => createGunzip(),
     pieces(chunk) {
       for (let at = 0; opened < 2 && at < chunk.byteLength; at++) {
@@ -120,6 +121,8 @@ interface Inflating {
   end?(): void;
   /** Checks, once the decoder has ended, that it took the whole body. */
   ended?(): void;
+  /** Whether zero bytes after the decoder's end are padding, skipped (gzip's), not data. */
+  zeroPadding?: boolean;
   /** The error a failure of the decoder's reads as. */
   failure?(error: Error): Error;
 }
@@ -170,7 +173,10 @@ function inflating(how: Inflating): TransformStream<Uint8Array, Uint8Array> {
     return opened;
   };
   const write = (into: Inflater, chunk: Uint8Array): Promise<void> => {
-    if (done) throw new Error(TRAILING);
+    if (done) {
+      if (how.zeroPadding && chunk.every((byte) => byte === 0)) return Promise.resolve();
+      throw new Error(TRAILING);
+    }
     let written: Promise<void> | undefined;
     for (const piece of how.pieces(chunk)) {
       written = new Promise<void>((resolve) => into.write(piece, () => resolve()));

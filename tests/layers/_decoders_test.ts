@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
 import { MemoryCache, NetworkAccessManager, NetworkError } from "../../mod.ts";
+import { _gunzip } from "../../src/layers/_decoders.ts";
 import { guardUnhandledRejections, serve, takeUnhandledRejections } from "../_helpers/server.ts";
 
 guardUnhandledRejections();
@@ -262,4 +263,38 @@ Deno.test("a body that does not decode fails when the decoder tells it, the body
     });
   }
   assert.deepEqual(takeUnhandledRejections(), []);
+});
+
+Deno.test("gzip's zero padding after the last member is skipped however it is chunked; other bytes fail", async (t) => {
+  const member = new Uint8Array(gzipSync(new TextEncoder().encode("hello world")));
+  const decode = async (chunks: Uint8Array[]) => {
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        for (const [index, chunk] of chunks.entries()) {
+          // Each chunk reaches the decoder on its own, after it has ended on the one before.
+          if (index > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          controller.enqueue(chunk);
+        }
+        controller.close();
+      },
+    });
+    return await new Response(body.pipeThrough(await _gunzip())).text();
+  };
+  const zeros = (n: number) => new Uint8Array(n);
+  for (
+    const [name, chunks] of [
+      ["member, 0, 0", [member, zeros(1), zeros(1)]],
+      ["member and 0, then 0", [new Uint8Array([...member, 0]), zeros(1)]],
+      ["member, then four zeros a byte at a time", [member, ...[1, 2, 3, 4].map(() => zeros(1))]],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      assert.equal(await decode([...chunks]), "hello world");
+    });
+  }
+  await t.step("member, 0, then a byte that is not padding", async () => {
+    await assert.rejects(decode([member, zeros(1), new Uint8Array([1])]), {
+      message: "data follows the end of the compressed stream",
+    });
+  });
 });
