@@ -147,9 +147,9 @@ Deno.test("a 64 MiB Blob upload is not copied whole into memory", async () => {
   assert.equal(output.code, 0, output.stderr);
   const { received, grew } = JSON.parse(output.stdout) as { received: number; grew: number };
   assert.equal(received, 64 * MIB);
-  // Read in slices it grows by some 0.7 of the size (slices not yet collected), up to 0.95 and once
-  // 1.04 with other processes busy; copied whole, 1.7.
-  assert.ok(grew < 1.3, `the resident set grew by ${grew.toFixed(2)} of the body's size`);
+  // Read in slices it grows by some 0.75-1.25 of the size (slices not yet collected), once 1.34
+  // while the whole suite ran beside it; copied whole, 1.7.
+  assert.ok(grew < 1.5, `the resident set grew by ${grew.toFixed(2)} of the body's size`);
 });
 
 Deno.test("a stream body whose source fails midway fails the reply naming the source's error, and the server sees the body cut short", async (t) => {
