@@ -123,11 +123,13 @@ export function withBody(response: Response, body: BodyInit | null): Response {
 }
 
 /**
- * Throws a response away: cancels its body. Its queue slot is freed by the layer that holds the
- * exchange (`exchange.releaseSlot`), or when the reply sends its next hop or finishes.
+ * Throws a response away: cancels its body, without waiting for the cancel to settle: the cancel
+ * of a teed body (a layer that kept a `clone()`, for a log) settles only once every branch is
+ * cancelled, which an unread clone may never be. Its queue slot is freed by the layer that holds
+ * the exchange (`exchange.releaseSlot`), or when the reply sends its next hop or finishes.
  */
-export async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {});
+export function discard(response: Response): void {
+  response.body?.cancel().catch(() => {});
 }
 
 /** The response each error a layer threw failed on (a redirect it refused). */

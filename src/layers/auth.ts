@@ -34,7 +34,7 @@ import {
   throwIfReplyFinished,
 } from "../exchange.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
-import { failedOnResponse } from "../_response.ts";
+import { discard, failedOnResponse } from "../_response.ts";
 import type { NetworkProxy } from "../proxy/network_proxy.ts";
 import { refusedCredentials } from "../proxy/_probe.ts";
 import { monitorQueued, type NetworkReply } from "../reply.ts";
@@ -376,13 +376,13 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       }
       const isProxy = response.status === 407;
       if (proxyStamp !== undefined && proxy !== undefined && !isProxy) {
-        const info = await authenticationInfo(response, proxy, proxyStamp);
+        const info = authenticationInfo(response, proxy, proxyStamp);
         proxyStamp.state.accepted = proxyStamp.credentials;
         takeNextNonce(cache, proxy, proxyStamp, info);
       }
       if (response.status !== 401 && !isProxy) {
         if (serverStamp !== undefined && serverSent) {
-          const info = await authenticationInfo(response, server!, serverStamp);
+          const info = authenticationInfo(response, server!, serverStamp);
           serverStamp.state.accepted = serverStamp.credentials;
           takeNextNonce(cache, server!, serverStamp, info);
         }
@@ -490,12 +490,12 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
         try {
           answer = await choose(selected, space, isProxy, proxyConfig, describe, code, downgrade);
         } catch (error) {
-          await response.body?.cancel().catch(() => {});
+          discard(response);
           throw failedOnResponse(error, response); // the reply shows the challenge's status
         }
       }
       if (answer === undefined) return await refused(response);
-      await response.body?.cancel().catch(() => {});
+      discard(response);
       // A server's challenge may set cookies (a session, a sticky backend) that the answer must
       // carry: the layers above see it before the next attempt is made from `baseHeaders`.
       if (!isProxy) await interimResponse(exchange)?.(response, baseHeaders);
@@ -559,11 +559,11 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
      * `ProxyAuthenticationRequiredError`) when it does not match, failed on `response`; the
      * cached credentials sent leave the cache, unless another request replaced them meanwhile.
      */
-    async function authenticationInfo(
+    function authenticationInfo(
       response: Response,
       answer: Answer,
       stamp: DigestStamp,
-    ): Promise<string | null> {
+    ): string | null {
       const isProxy = answer.space.proxy;
       const name = isProxy ? "Proxy-Authentication-Info" : "Authentication-Info";
       const info = response.headers.get(name);
@@ -574,7 +574,7 @@ export function authLayer(settings: AuthSettings, cache: CredentialCache): Layer
       // Cached as they were sent (the authenticator's): they leave the cache, so the next
       // request to the space asks again instead of offering them to what answered this one.
       if (answer.pending === undefined) forget(answer);
-      await response.body?.cancel().catch(() => {});
+      discard(response);
       throw failedOnResponse(
         new NetworkReplyError(
           isProxy

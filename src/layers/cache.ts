@@ -35,7 +35,7 @@ import { _byteRange, _sliceBody } from "../cache/_range.ts";
 import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { interimResponse, responseInfo, setResponseInfo } from "../exchange.ts";
-import { NULL_BODY_STATUSES } from "../_response.ts";
+import { discard as dropResponse, NULL_BODY_STATUSES } from "../_response.ts";
 import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
@@ -491,7 +491,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
   }
   exchange.headers = original;
   if (response.status === 304) {
-    await response.body?.cancel().catch(() => {});
+    dropResponse(response);
     if (!_validatesStored(candidate.entry.headers, response.headers)) {
       // It validates another response (RFC 9111 section 4.3.4): the stored one is neither
       // updated nor used, and the request is sent again without the cache's conditionals.
@@ -517,7 +517,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
   if (response.status >= 500 && response.status <= 504 && staleIfError(candidate.policy)) {
     const served = await serve(context, candidate.entry, candidate.policy, true);
     if (served) {
-      await response.body?.cancel().catch(() => {});
+      dropResponse(response);
       return served;
     }
   }
@@ -580,7 +580,7 @@ async function backgroundRevalidate(
     // Its cookies are this user's, from the network, as a response passed up would be.
     await interimResponse(exchange)?.(response, null);
     if (response.status === 304) {
-      await response.body?.cancel().catch(() => {});
+      dropResponse(response);
       // A 304 that validates another response leaves the stored one as it was.
       if (_validatesStored(candidate.entry.headers, response.headers)) {
         await refresh({ ...context, exchange: background }, candidate, response);

@@ -25,7 +25,7 @@ import type { CookieJar } from "../cookies/cookie_jar.ts";
 import { jarCookieHeader, jarNeverStored } from "../cookies/memory_cookie_jar.ts";
 import type { NetworkCookie } from "../cookies/network_cookie.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
-import { failedOnResponse } from "../_response.ts";
+import { discard, failedOnResponse } from "../_response.ts";
 import { cookiePair, fromWire } from "../cookies/_wire.ts";
 
 const COOKIE_SCHEMES = new Set(["http:", "https:", "ws:", "wss:"]);
@@ -248,7 +248,7 @@ async function store(
   try {
     await jar.setCookiesFromUrl(lines.map(fromWire), url);
   } catch (error) {
-    await response.body?.cancel().catch(() => {});
+    discard(response);
     // The reply shows the response whose cookies could not be stored.
     throw failedOnResponse(_jarError("store the cookies of", url, error), response);
   }

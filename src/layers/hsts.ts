@@ -12,7 +12,7 @@ import { normalizeHost } from "../hsts/_host.ts";
 import { coveringHost, upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
-import { failedOnResponse } from "../_response.ts";
+import { discard, failedOnResponse } from "../_response.ts";
 import { replyRedirected } from "../reply.ts";
 import { PLAIN_HTTP_HINT } from "../tls.ts";
 
@@ -56,7 +56,7 @@ export function hstsLayer(settings: HstsSettings): Layer {
     try {
       await learn(store, exchange, response);
     } catch (failure) {
-      await response.body?.cancel().catch(() => {});
+      discard(response);
       throw failedOnResponse(failure, response); // the reply shows the response it came with
     }
     return response;

@@ -20,7 +20,7 @@ import { upgradeUrl } from "../hsts/_upgrade.ts";
 import type { HstsStore } from "../hsts/hsts_store.ts";
 import { NetworkError, type NetworkErrorCode, NetworkReplyError } from "../network_error.ts";
 import { monitorQueued, type NetworkReply, replyRedirected } from "../reply.ts";
-import { failedOnResponse, repeatedField } from "../_response.ts";
+import { discard, failedOnResponse, repeatedField } from "../_response.ts";
 import { type RedirectPolicy, stripCrossOriginHeaders } from "../request.ts";
 import { type RedirectDetails, RedirectedEvent } from "../security_events.ts";
 import { listensTo } from "../_typed_event_target.ts";
@@ -307,7 +307,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
           try {
             location = locationOf(response, hop.url);
           } catch (error) {
-            await response.body?.cancel().catch(() => {});
+            discard(response);
             throw error;
           }
         }
@@ -317,7 +317,7 @@ export function redirectLayer(settings: RedirectSettings, copyHeaders = true): L
           }
           return response;
         }
-        await response.body?.cancel().catch(() => {});
+        discard(response);
         const status = response.status;
         const from = responseInfo(response).url ?? hop.url;
         let target = redirectTarget(response, location, from);

@@ -162,7 +162,7 @@ export function retryLayer(options: RetryLayerSettings): Layer {
         return response;
       }
       exchange.releaseSlot?.(); // free for others while this one waits
-      await discard(response);
+      discard(response);
       throwIfReplyFinished(exchange); // aborted while the response was read: no retry event
       // Its cookies and HSTS policy count as a response passed up would: the layers above store
       // them before the next attempt, which carries the cookies (a sticky backend's, a challenge's).

@@ -841,3 +841,42 @@ Deno.test("redirectVerifier is validated and settable", () => {
 Deno.test("redirect tests leave no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("a layer that keeps an unread clone of each response does not hold up a redirect or a challenge", async (t) => {
+  await using server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/moved") {
+      return new Response("moved", { status: 302, headers: { location: "/" } });
+    }
+    if (path === "/private" && request.headers.get("authorization") === null) {
+      return new Response("who?", {
+        status: 401,
+        headers: { "www-authenticate": 'Basic realm="r"' },
+      });
+    }
+    return new Response("here");
+  });
+  for (const path of ["/moved", "/private"]) {
+    await t.step(path, async () => {
+      const kept: Response[] = [];
+      await using manager = new NetworkAccessManager({
+        authenticator: () => ({ username: "u", password: "p" }),
+      });
+      // A logging layer's: a teed branch's cancel settles only once the other branch is cancelled.
+      manager.use((next) => async (exchange) => {
+        const response = await next(exchange);
+        kept.push(response.clone());
+        return response;
+      }, "network");
+      const reply = manager.get(`${server.url}${path}`);
+      const guard = setTimeout(() => reply.abort(), 5_000);
+      try {
+        assert.equal(await reply.text(), "here");
+      } finally {
+        clearTimeout(guard);
+        await Promise.all(kept.map((response) => response.body?.cancel()));
+      }
+    });
+  }
+  assert.deepEqual(takeUnhandledRejections(), []);
+});
