@@ -185,14 +185,10 @@ export let proxyChosen: (exchange: Exchange) => ProxyChosen | undefined;
 export type InterimResponse = (response: Response, headers: Headers | null) => Promise<void>;
 
 /**
- * Sets (or, with `undefined`, removes) what the layer `owner` calls on a response a layer below
- * does not pass up; each owner has one, which replaces the one it set for the hop before.
+ * Sets what the layer `owner` calls on a response a layer below does not pass up; each owner has
+ * one, which replaces the one it set for the hop before.
  */
-export let setInterimResponse: (
-  exchange: Exchange,
-  owner: object,
-  hook: InterimResponse | undefined,
-) => void;
+export let setInterimResponse: (exchange: Exchange, owner: object, hook: InterimResponse) => void;
 
 /**
  * What calls every hook {@linkcode setInterimResponse} set for the exchange, in the order their
@@ -490,26 +486,16 @@ export class Exchange {
     setProxyChosen = (exchange, hook) => void (exchange.#proxyChosen = hook);
     proxyChosen = (exchange) => exchange.#proxyChosen;
     setInterimResponse = (exchange, owner, hook) => {
-      const more = exchange.#interimMore;
       if (exchange.#interim === undefined || exchange.#interimOwner === owner) {
-        if (hook !== undefined) {
-          exchange.#interimOwner = owner;
-          exchange.#interim = hook;
-          return;
-        }
-        // The first owner's removed: the next owner's hook comes first.
-        const [next] = more ?? [];
-        exchange.#interimOwner = next?.[0];
-        exchange.#interim = next?.[1];
-        if (next !== undefined) more!.delete(next[0]);
-      } else if (hook !== undefined) (exchange.#interimMore ??= new Map()).set(owner, hook);
-      else more?.delete(owner);
+        exchange.#interimOwner = owner;
+        exchange.#interim = hook;
+      } else (exchange.#interimMore ??= new Map()).set(owner, hook);
     };
     interimResponse = (exchange) => {
       if (!exchange.#interimMore?.size) return exchange.#interim;
       return async (response, headers) => {
-        const hooks = [exchange.#interim, ...exchange.#interimMore!.values()];
-        for (const hook of hooks) await hook?.(response, headers);
+        const hooks = [exchange.#interim!, ...exchange.#interimMore!.values()];
+        for (const hook of hooks) await hook(response, headers);
       };
     };
     setHeldSlot = (exchange, key, release) => {

@@ -578,8 +578,7 @@ export class ManagerCore implements PipelineSettings {
     if (this.#networkAccessible === "not-accessible") return false;
     const permissions = this.#permissions;
     if (
-      permissions !== null && permissions.netState() !== "granted" &&
-      !knownGranted(permissions, url)
+      permissions !== null && !permissions.netGrantedForAll() && !knownGranted(permissions, url)
     ) return false;
     const key = this.#keyOf(protocol, url.host);
     const release = this.#queue.tryAcquire(key);
