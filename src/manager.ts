@@ -351,6 +351,16 @@ export class NetworkAccessManager
     return this.#core.clock;
   }
 
+  /** The client certificate of every https origin `clientCertificates` does not name (read-only). */
+  get clientCertificate(): ClientCertificate | undefined {
+    return this.#core.clientCertificate;
+  }
+
+  /** The client certificates by origin, normalized (`"https://a.example"`); read-only. */
+  get clientCertificates(): Readonly<Record<string, ClientCertificate>> {
+    return this.#core.clientCertificates;
+  }
+
   /**
    * Lets go of the pooled HTTP clients (one per proxy configuration, for the 16 used most
    * recently), closing those no other manager shares; the next requests open new connections, on

@@ -408,6 +408,14 @@ export function causeChain(error: unknown): string {
 }
 
 /**
+ * rustls's words for a TLS connection its server closed after the handshake without a
+ * close_notify (a kept-alive connection closed as a request went out, a server that died before
+ * answering): a closed connection, as over http, not a failed handshake (rustls tells a close
+ * during the handshake as a "handshake eof").
+ */
+const AFTER_HANDSHAKE_CLOSE = /peer closed connection without sending tls close_notify/;
+
+/**
  * Classifies an error thrown by `fetch` or by reading a response body into a code and a
  * sentence. `url` names the target in the message; `phase` tells whether the headers had
  * arrived (an error while reading the body is a closed connection, not a refused one), and
@@ -444,7 +452,7 @@ export function classifyError(
     /certificate|tls|ssl|handshake|fatal alert|invalidcontenttype|corrupt message|peer sent/.test(
       lower,
     ) &&
-    phase === "connect"
+    phase === "connect" && !AFTER_HANDSHAKE_CLOSE.test(lower)
   ) {
     code = NetworkError.SslHandshakeFailedError;
     const cause = tlsCause(text);
@@ -474,7 +482,8 @@ export function classifyError(
   } else if (
     phase !== "connect" ||
     /connection closed|connection reset|broken pipe|incomplete message|unexpected eof|end of file|os error 104|canceled|closed before/
-      .test(lower)
+      .test(lower) ||
+    AFTER_HANDSHAKE_CLOSE.test(lower)
   ) {
     code = NetworkError.RemoteHostClosedError;
     message = `Connection to ${host} closed before the reply was complete (${text})`;

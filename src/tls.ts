@@ -5,7 +5,8 @@
  * @module
  */
 
-import { describe } from "./_validation.ts";
+import { _redactUrls } from "./_redact.ts";
+import { checkKeys, describe } from "./_validation.ts";
 
 /**
  * A TLS client certificate (mutual TLS): the certificate chain and its private key, both PEM,
@@ -147,6 +148,7 @@ export function checkClientCertificate(
       `${what}: '${field}' must be an object { cert, key }, got ${shown(value)}`,
     );
   }
+  checkKeys(what, value, ["cert", "key"], field);
   const { cert, key } = value as Partial<ClientCertificate>;
   if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
     throw new TypeError(`${what}: '${field}.cert' must be a PEM certificate`);
@@ -154,7 +156,7 @@ export function checkClientCertificate(
   if (typeof key !== "string" || !PEM.test(key) || !/PRIVATE KEY-----/.test(key)) {
     throw new TypeError(`${what}: '${field}.key' must be a PEM private key`);
   }
-  return { cert, key };
+  return Object.freeze({ cert, key });
 }
 
 /**
@@ -184,6 +186,22 @@ export function checkClientCertificates(
     if (url.protocol !== "https:") {
       throw new TypeError(
         `${what}: '${field}' keys must be https origins, got ${shown(origin)}`,
+      );
+    }
+    // A path, a query, a fragment or credentials would be dropped: the certificate is the
+    // whole origin's.
+    if (url.href !== `${url.origin}/`) {
+      const extra = url.username !== "" || url.password !== ""
+        ? "credentials"
+        : url.pathname !== "/"
+        ? "a path"
+        : url.href.includes("#")
+        ? "a fragment"
+        : "a query";
+      throw new TypeError(
+        `${what}: '${field}' keys must be bare https origins, got ${
+          shown(_redactUrls(origin))
+        } with ${extra} (a certificate is presented to the whole origin: use "${url.origin}")`,
       );
     }
     out.set(
@@ -249,6 +267,11 @@ export function tlsCause(text: string, peer: "server" | "proxy" = "server"): str
     return `client certificate refused: the ${peer} does not accept the client certificate`;
   }
   if (REVOKED.test(lower)) return "certificate revoked";
+  if (/causedasendentity|ca used as end entity/.test(lower)) {
+    return `CA certificate used as a server certificate: the ${peer}'s certificate has ` +
+      "basicConstraints CA:TRUE (as `openssl req -x509` makes), which is refused even when " +
+      "trusted (make a CA and a server certificate signed by it, or one with CA:FALSE)";
+  }
   if (/invalidcontenttype|corrupt message/.test(lower)) {
     return `not TLS: the ${peer} answered with something that is not TLS ${
       peer === "proxy" ? PLAIN_PROXY_HINT : PLAIN_HTTP_HINT

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import https from "node:https";
 import { NetworkAccessManager, NetworkError } from "../mod.ts";
 import { serve, serveTcp } from "./_helpers/server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
@@ -20,6 +21,18 @@ Deno.test("A TLS failure's reply names the cause", async (t) => {
       options: { names: ["other.test"] },
       trust: true,
       cause: /name mismatch/,
+    },
+    {
+      name: "a self-signed CA certificate as the server's, trusted",
+      options: { selfSigned: true },
+      trust: true,
+      cause: /: CA certificate used as a server certificate: .* CA:TRUE .*CA:FALSE\) \(/,
+    },
+    {
+      name: "a self-signed CA certificate as the server's, not trusted",
+      options: { selfSigned: true },
+      trust: false,
+      cause: /: CA certificate used as a server certificate: /,
     },
   ];
   for (const { name, options, trust, cause } of cases) {
@@ -64,6 +77,52 @@ Deno.test("A handshake with a server that does not speak TLS names the cause", a
         reply.errorString,
       );
     });
+  }
+});
+
+Deno.test("An https server that closes the connection before answering is a closed connection, retried as over http", async (t) => {
+  const certs = await makeTestCertificates();
+  // Closes the connection of the first request to /flaky after the handshake, without a TLS
+  // close_notify (as a server that crashed, or closed a kept-alive connection as the request
+  // went out); answers every other request.
+  let flaky = 0;
+  const server = https.createServer(
+    { cert: certs.cert, key: certs.key, ALPNProtocols: ["http/1.1"] },
+    (request, response) => {
+      if (request.url === "/flaky" && flaky++ === 0) {
+        setTimeout(() => request.socket.destroy(), 50);
+        return;
+      }
+      response.end(`ok ${request.url}`);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    await t.step("without retry the reply says the connection closed", async () => {
+      flaky = 0;
+      await using manager = new NetworkAccessManager({ caCerts: [certs.caCert] });
+      const reply = manager.get(`https://127.0.0.1:${port}/flaky`);
+      await reply.finished;
+      assert.equal(reply.error, NetworkError.RemoteHostClosedError, reply.errorString);
+      assert.ok(
+        reply.errorString.startsWith(
+          `Connection to 127.0.0.1:${port} closed before the reply was complete (`,
+        ),
+        reply.errorString,
+      );
+    });
+    await t.step("retry sends it again", async () => {
+      flaky = 0;
+      await using manager = new NetworkAccessManager({ caCerts: [certs.caCert], retry: true });
+      const reply = manager.get(`https://127.0.0.1:${port}/flaky`);
+      assert.equal(await reply.text(), "ok /flaky");
+      assert.equal(reply.error, NetworkError.NoError);
+      assert.equal(reply.retries, 1);
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
@@ -281,10 +340,69 @@ Deno.test("Client certificate options are checked when the manager is made", asy
   });
   await t.step("origins are normalized, and http URLs get none", async () => {
     await using manager = new NetworkAccessManager({
-      clientCertificates: { "https://A.test:443/ignored/path": good },
+      clientCertificates: { "https://A.test:443": good, "https://b.test:8443/": good },
     });
     assert.deepEqual(manager.clientCertificateFor("https://a.test/x"), good);
+    assert.deepEqual(manager.clientCertificateFor("https://b.test:8443/y"), good);
     assert.equal(manager.clientCertificateFor("https://b.test/"), undefined);
     assert.equal(manager.clientCertificateFor("http://a.test/"), undefined);
+    assert.deepEqual(Object.keys(manager.clientCertificates), [
+      "https://a.test",
+      "https://b.test:8443",
+    ]);
+  });
+  await t.step("a key that is more than an origin", () => {
+    const cases = {
+      "https://a.test/path": 'got "https://a.test/path" with a path',
+      "https://a.test/?x=1": 'got "https://a.test/?x=1" with a query',
+      "https://a.test?": 'got "https://a.test?" with a query',
+      "https://a.test/#top": 'got "https://a.test/#top" with a fragment',
+      "https://me:secret@a.test": 'got "https://a.test" with credentials',
+    };
+    for (const [key, got] of Object.entries(cases)) {
+      assert.throws(() => new NetworkAccessManager({ clientCertificates: { [key]: good } }), {
+        name: "TypeError",
+        message: "Cannot create manager: 'clientCertificates' keys must be bare https origins, " +
+          `${got} (a certificate is presented to the whole origin: use "https://a.test")`,
+      });
+    }
+  });
+  await t.step("a field a certificate does not have", () => {
+    assert.throws(
+      () => new NetworkAccessManager({ clientCertificate: { ...good, passphrase: "x" } as never }),
+      {
+        name: "TypeError",
+        message: "Cannot create manager: unknown option 'clientCertificate.passphrase'; the " +
+          "options are 'cert', 'key'",
+      },
+    );
+    assert.throws(
+      () =>
+        new NetworkAccessManager({
+          clientCertificates: { "https://a.test": { ...good, kye: "x" } as never },
+        }),
+      {
+        name: "TypeError",
+        message:
+          /unknown option 'clientCertificates\["https:\/\/a\.test"\]\.kye'; did you mean 'clientCertificates\["https:\/\/a\.test"\]\.key'\?$/,
+      },
+    );
+  });
+  await t.step("they are read-only properties: setting one throws", async () => {
+    const other = { cert: pem("CERTIFICATE"), key: pem("EC PRIVATE KEY") };
+    await using manager = new NetworkAccessManager({
+      clientCertificate: good,
+      clientCertificates: { "https://a.test": good },
+    });
+    const writable = manager as unknown as Record<string, unknown>;
+    assert.throws(() => (writable.clientCertificate = other), TypeError);
+    assert.throws(() => (writable.clientCertificates = { "https://b.test": other }), TypeError);
+    assert.deepEqual(manager.clientCertificate, good);
+    assert.deepEqual(manager.clientCertificateFor("https://b.test/"), good);
+    assert.throws(
+      () => ((manager.clientCertificate as { key: string }).key = other.key),
+      TypeError,
+    );
+    assert.throws(() => (writable.clock = 1), TypeError);
   });
 });

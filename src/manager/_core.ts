@@ -397,6 +397,14 @@ export class ManagerCore implements PipelineSettings {
     return this.#clock;
   }
 
+  get clientCertificate(): ClientCertificate | undefined {
+    return this.#clientCertificate;
+  }
+
+  get clientCertificates(): Readonly<Record<string, ClientCertificate>> {
+    return Object.freeze(Object.fromEntries(this.#clientCertificates));
+  }
+
   clearConnectionCache(): void {
     this.#pool.clear();
     forgetProxyEnv();

@@ -27,6 +27,12 @@ export interface TestCertificateOptions {
    * in a server (webcrypto only). Default false.
    */
   clientOnly?: boolean;
+  /**
+   * One self-signed certificate for loopback that is a CA (basicConstraints CA:TRUE, as
+   * `openssl req -x509` makes): `caCert` and `cert` are the same certificate (webcrypto only).
+   * Default false.
+   */
+  selfSigned?: boolean;
 }
 
 let opensslAvailable: boolean | undefined;
@@ -58,6 +64,7 @@ export async function makeTestCertificates(
 ): Promise<TestCertificates> {
   const method = options.method ?? "auto";
   const days = options.days ?? 2;
+  if (options.selfSigned === true) return await selfSignedCa(days);
   const custom = options.names !== undefined || days <= 0 || options.clientOnly === true;
   if (method === "openssl" || (method === "auto" && !custom && await hasOpenssl())) {
     return await withOpenssl(days);
@@ -318,6 +325,32 @@ async function withWebCrypto(
     cert: pem("CERTIFICATE", leafDer),
     key: pem("PRIVATE KEY", pkcs8),
   };
+}
+
+/** One certificate for loopback that is its own issuer and a CA. */
+async function selfSignedCa(days: number): Promise<TestCertificates> {
+  const keys = await crypto.subtle.generateKey(EC_PARAMS, true, ["sign", "verify"]);
+  const der = await certificate({
+    subject: "localhost",
+    issuer: "localhost",
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    days,
+    extensions: [
+      extension("2.5.29.19", true, seq(TRUE)), // basicConstraints: CA
+      extension(
+        "2.5.29.17",
+        false,
+        seq(
+          tlv(0x87, Uint8Array.of(127, 0, 0, 1)),
+          tlv(0x82, new TextEncoder().encode("localhost")),
+        ),
+      ),
+    ],
+  });
+  const cert = pem("CERTIFICATE", der);
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
+  return { caCert: cert, cert, key: pem("PRIVATE KEY", pkcs8) };
 }
 
 // ---------------------------------------------------------------------------------------------
