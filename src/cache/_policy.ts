@@ -28,12 +28,18 @@ export function _loadPolicyClass(clock: Clock): typeof CachePolicy | Promise<typ
   });
 }
 
-/** The policy options of a private (single-user) cache and of a shared one. */
-const PRIVATE_OPTIONS = { shared: false } as const;
-const SHARED_OPTIONS = { shared: true } as const;
+/**
+ * The policy options of a private (single-user) cache and of a shared one. `immutable` gives no
+ * freshness of its own (the library's default is a day): it only spares a fresh response a
+ * revalidation (RFC 8246).
+ */
+const PRIVATE_OPTIONS = { shared: false, immutableMinTimeToLive: 0 } as const;
+const SHARED_OPTIONS = { shared: true, immutableMinTimeToLive: 0 } as const;
 
 /** The options of the policies of a shared or a private cache. */
-export function _policyOptions(shared: boolean): { shared: boolean } {
+export function _policyOptions(
+  shared: boolean,
+): { shared: boolean; immutableMinTimeToLive: number } {
   return shared ? SHARED_OPTIONS : PRIVATE_OPTIONS;
 }
 
@@ -150,11 +156,19 @@ function splitDirectives(value: string): string[] {
   return parts;
 }
 
-/** The request headers as the library reads them, with `host` from the URL. */
+/**
+ * The request headers as the library reads them, with `host` from the URL, and the directives
+ * of `Cache-Control` and `Pragma` in lower case (they are case-insensitive, RFC 9111 section
+ * 5.2; the library compares them as written).
+ */
 export function _requestRecord(url: URL, headers: Headers): _HeaderRecord {
   const record: _HeaderRecord = {};
   for (const [name, value] of headers) record[name] = value;
   record.host = url.host;
+  const cc = record["cache-control"];
+  if (cc !== undefined) record["cache-control"] = _normalizeCacheControl(cc);
+  const pragma = record.pragma;
+  if (pragma !== undefined) record.pragma = pragma.toLowerCase();
   return record;
 }
 

@@ -149,6 +149,9 @@ export function cacheLayer(
       if (requestDirectives(headers).has("only-if-cached")) {
         return await onlyIfCached(context, null, load);
       }
+      if (load === "always-network" && !headers.has("cache-control")) {
+        headers.set("cache-control", "no-cache");
+      }
       return await next(exchange);
     }
     const directives = requestDirectives(headers);
@@ -333,19 +336,33 @@ async function discard(context: Context, entry: CacheEntry): Promise<boolean> {
 }
 
 /**
- * The policy that tells how long a stored response is fresh. `must-revalidate`, and
- * `proxy-revalidate` in a shared cache (RFC 9111 section 5.2.2.8), forbid serving it stale,
- * not serving it fresh, so they are left out of the copy the library reads; the response was
- * stored, so whatever its Authorization allowed is taken as read.
+ * Whether a stored response with these response directives may be served stale (under a
+ * request's `max-stale`, its own `stale-while-revalidate` or `stale-if-error`): not with
+ * `must-revalidate` or `no-cache`, nor in a shared cache with `proxy-revalidate` or `s-maxage`
+ * (RFC 9111 sections 4.2.4, 5.2.2.2, 5.2.2.4, 5.2.2.8 and 5.2.2.10).
+ */
+function servesStale(context: Context, rescc: Record<string, string | boolean>): boolean {
+  if (rescc["must-revalidate"] !== undefined || rescc["no-cache"] !== undefined) return false;
+  return !context.shared ||
+    (rescc["proxy-revalidate"] === undefined && rescc["s-maxage"] === undefined);
+}
+
+/**
+ * The policy that tells how long a stored response is fresh, and whether it may be served
+ * stale ({@linkcode servesStale}). `must-revalidate`, and `proxy-revalidate` in a shared cache,
+ * forbid serving it stale, not serving it fresh, so they are left out of the copy the library
+ * reads; the response was stored, so whatever its Authorization allowed is taken as read.
  */
 function freshnessPolicy(
   context: Context,
   policy: Policy,
 ): { policy: Policy; mustRevalidate: boolean } {
   const object = policy.toObject();
-  const mustRevalidate = object.rescc["must-revalidate"] !== undefined ||
-    (context.shared && object.rescc["proxy-revalidate"] !== undefined);
-  if (!mustRevalidate) return { policy, mustRevalidate };
+  const mustRevalidate = !servesStale(context, object.rescc);
+  if (
+    object.rescc["must-revalidate"] === undefined &&
+    (!context.shared || object.rescc["proxy-revalidate"] === undefined)
+  ) return { policy, mustRevalidate };
   const rescc = { ...object.rescc };
   delete rescc["must-revalidate"];
   delete rescc["proxy-revalidate"];
@@ -397,7 +414,8 @@ async function answerValidation(context: Context): Promise<Response | null> {
  * A `206` with one byte range of a stored complete `200` that the request may use (fresh, or
  * any stored one under `"prefer-cache"` and `"always-cache"`), or `null`: several ranges, a
  * range the body cannot satisfy, a coded body (stored decoded, while ranges count coded bytes)
- * and a request's `no-store` or `no-cache` are left to the origin.
+ * and a request's `no-store` are left to the origin. As for a request without a range,
+ * `"prefer-cache"` serves a stored response whatever the request's `no-cache` says.
  */
 async function serveRange(context: Context, load: CacheLoadControl): Promise<Response | null> {
   const { exchange } = context;
@@ -409,8 +427,7 @@ async function serveRange(context: Context, load: CacheLoadControl): Promise<Res
   if (_headerOf(entry.headers, "content-encoding") !== undefined) return null;
   const range = _byteRange(exchange.headers.get("range")!, entry.bodySize);
   if (range === null) return null;
-  const anyStored = (load === "prefer-cache" || load === "always-cache") &&
-    !directives.has("no-cache");
+  const anyStored = load === "prefer-cache" || load === "always-cache";
   if (!anyStored && evaluate(context, candidate).use !== "fresh") return null;
   let body: ReadableStream<Uint8Array> | null;
   try {
@@ -449,9 +466,12 @@ function evaluate(
   return { use: "stale-while-revalidate", headers };
 }
 
-function staleIfError(policy: Policy): boolean {
-  const value = Number.parseInt(policy.toObject().rescc["stale-if-error"] ?? "", 10);
-  return Number.isFinite(value) && value > 0 && policy.maxAge() + value > policy.age();
+/** Whether the stored response's `stale-if-error` lets it answer a failure now. */
+function staleIfError(context: Context, policy: Policy): boolean {
+  const { rescc } = policy.toObject();
+  const value = Number.parseInt(String(rescc["stale-if-error"] ?? ""), 10);
+  return Number.isFinite(value) && value > 0 && servesStale(context, rescc) &&
+    policy.maxAge() + value > policy.age();
 }
 
 async function preferNetwork(context: Context, candidate: Candidate): Promise<Response> {
@@ -483,7 +503,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
     response = await context.next(exchange);
   } catch (error) {
     exchange.headers = original;
-    if (!exchange.signal.aborted && staleIfError(candidate.policy)) {
+    if (!exchange.signal.aborted && staleIfError(context, candidate.policy)) {
       const served = await serve(context, candidate.entry, candidate.policy, true);
       if (served) return served;
     }
@@ -514,7 +534,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
     }
     return await store(context, await context.next(exchange));
   }
-  if (response.status >= 500 && response.status <= 504 && staleIfError(candidate.policy)) {
+  if (response.status >= 500 && response.status <= 504 && staleIfError(context, candidate.policy)) {
     const served = await serve(context, candidate.entry, candidate.policy, true);
     if (served) {
       dropResponse(response);
@@ -651,6 +671,7 @@ async function serve(
  */
 async function store(context: Context, response: Response): Promise<Response> {
   const { exchange, cache } = context;
+  if (exchange.method === "HEAD" && response.status === 200) await headChecks(context, response);
   if (!context.save || exchange.method !== "GET" || response.status === 206) return response;
   // A redirect with several Location fields: stored, they would come back joined as one.
   if (response.status >= 300 && response.status < 400 && responseInfo(response).locations) {
@@ -707,6 +728,28 @@ async function store(context: Context, response: Response): Promise<Response> {
     ? Math.min(REDIRECT_BODY_WAIT_MS, Math.max(1, Math.floor(timeout / 2)))
     : REDIRECT_BODY_WAIT_MS;
   return await tee(response, ready, exchange, wait);
+}
+
+/**
+ * A `200` to a HEAD from the network whose `ETag`, `Last-Modified` or `Content-Length` is not
+ * the stored GET response's makes that response stale (RFC 9111 section 4.3.5): the stored
+ * responses of the URL are removed. One that agrees is left as it was.
+ */
+async function headChecks(context: Context, response: Response): Promise<void> {
+  const { headers } = response;
+  const etag = headers.get("etag");
+  const modified = headers.get("last-modified");
+  const length = headers.get("content-length");
+  if (etag === null && modified === null && length === null) return;
+  const candidate = await lookup(context);
+  if (candidate === null) return;
+  const stored = candidate.entry.headers;
+  const storedLength = _headerOf(stored, "content-length");
+  const differs = (etag !== null && _headerOf(stored, "etag")?.trim() !== etag.trim()) ||
+    (modified !== null && !Number.isNaN(parseHttpDate(modified)) &&
+      parseHttpDate(_headerOf(stored, "last-modified") ?? "") !== parseHttpDate(modified)) ||
+    (length !== null && storedLength !== undefined && storedLength.trim() !== length.trim());
+  if (differs) await context.cache.remove(context.key).catch(() => false);
 }
 
 /** Whether a request carried a user's state: a `Cookie` (the user's or the jar's), URL credentials. */

@@ -2,7 +2,7 @@
 
 import { KvCache } from "../../src/cache/kv_cache.ts";
 import { MemoryCache } from "../../src/cache/memory_cache.ts";
-import type { NetworkCache } from "../../src/cache/network_cache.ts";
+import type { CacheMode, NetworkCache } from "../../src/cache/network_cache.ts";
 import { NetworkAccessManager } from "../../src/manager.ts";
 import type { NetworkReply } from "../../src/reply.ts";
 import { NetworkRequest, type NetworkRequestInit } from "../../src/request.ts";
@@ -44,17 +44,18 @@ export interface CacheOrigin extends AsyncDisposable {
 /**
  * Makes a store of the kind `store` (memory by default) on a clock that moves only with
  * `advance`, a manager with that cache and no cookie jar, and an origin that answers with
- * `handler` (its second argument counts the requests, from 1). Dispose of it to close all three.
+ * `handler` (its second argument counts the requests, from 1); `mode` is the store's (its
+ * default when not given). Dispose of it to close all three.
  */
 export async function cacheOrigin(
   handler: (request: Request, count: number) => Response | Promise<Response>,
-  options: { store?: "memory" | "kv"; maxConnectionsPerHost?: number } = {},
+  options: { store?: "memory" | "kv"; maxConnectionsPerHost?: number; mode?: CacheMode } = {},
 ): Promise<CacheOrigin> {
   let now = START;
   const clock = () => now;
   const cache: NetworkCache = options.store === "kv"
-    ? await KvCache.open({ path: ":memory:", clock })
-    : new MemoryCache({ clock });
+    ? await KvCache.open({ path: ":memory:", clock, mode: options.mode })
+    : new MemoryCache({ clock, mode: options.mode });
   const seen: Seen[] = [];
   const server = serve((request) => {
     seen.push({
