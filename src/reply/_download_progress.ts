@@ -1,13 +1,15 @@
 /**
  * The `downloadprogress` events of a reply: at most one per {@linkcode PROGRESS_INTERVAL}
  * milliseconds while the body arrives, the first always, and a last one when the reply
- * finishes unless the one sent last told the same.
+ * finishes unless the one sent last told the same. The last byte of a body of known length is
+ * told as the reply finishes, as the end of any other body is: the last event sees the reply
+ * finished whatever the body's framing (as Qt's last `downloadProgress`, after `finished` set).
  *
  * @module
  */
 
 import { NetworkProgressEvent } from "../events.ts";
-import type { TypedEventTarget } from "../_typed_event_target.ts";
+import { listensTo, type TypedEventTarget } from "../_typed_event_target.ts";
 import { PROGRESS_INTERVAL } from "./_upload_progress.ts";
 
 /** The download progress of one reply, made when it first has progress to tell a listener. */
@@ -26,8 +28,12 @@ export class DownloadProgress {
     this.#target = target;
   }
 
-  /** `loaded` of `total` bytes (-1: unknown) arrived: tells it unless one was told just now. */
+  /**
+   * `loaded` of `total` bytes (-1: unknown) arrived: tells it unless one was told just now, or
+   * it is all of a known length (told by `finish`).
+   */
   update(loaded: number, total: number): void {
+    if (loaded === total) return;
     const now = performance.now();
     if (now - this.#sentAt < PROGRESS_INTERVAL) return;
     this.#sentAt = now;
@@ -44,4 +50,20 @@ export class DownloadProgress {
     this.#total = total;
     this.#target.dispatchEvent(new NetworkProgressEvent("downloadprogress", loaded, total));
   }
+}
+
+/**
+ * The reply finished with `loaded` of `total` bytes: tells it to its `downloadprogress`
+ * listeners (see {@linkcode DownloadProgress.finish}), with `progress` or one made now; returns
+ * the progress to keep.
+ */
+export function finishDownload(
+  reply: TypedEventTarget<object, unknown>,
+  progress: DownloadProgress | undefined,
+  loaded: number,
+  total: number,
+): DownloadProgress | undefined {
+  if (!listensTo(reply, "downloadprogress")) return progress;
+  (progress ??= new DownloadProgress(reply)).finish(loaded, total);
+  return progress;
 }
