@@ -130,6 +130,7 @@ export function checkObject(what: string, field: string, value: unknown): void {
  * A header value Deno's `fetch` refuses to send: one holding a control character other than TAB
  * (U+0000 to U+0008, U+000A to U+001F, U+007F), which `Headers` lets through but CR, LF, NUL.
  */
+// deno-lint-ignore no-control-regex -- control characters are what it looks for
 export const UNSENDABLE_HEADER_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 
 /** Headers whose values are credentials: an error names them, never their value. */
