@@ -148,7 +148,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** What the failure came from (the readers' errors' `cause`), written on failure only. */
   #cause: unknown;
   #state: "idle" | "running" | "finished" = "idle";
-  #erring = false; // its `error` event is being dispatched: not finished yet to listeners
+  #ending = false; // its last `error`, `downloadprogress` go out: not finished yet to listeners
   #fromCache = false;
   #redirects: readonly URL[] = NO_REDIRECTS;
   #bytesReceived = 0;
@@ -294,13 +294,13 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get errorString(): string {
     return this.#errorString;
   }
-  /** Whether the reply has finished (not yet in its `error` event, as in Qt). */
+  /** Whether the reply has finished: from its `finished` event on (as Qt's `isFinished()`). */
   get isFinished(): boolean {
-    return this.#state === "finished" && !this.#erring;
+    return this.#state === "finished" && !this.#ending;
   }
-  /** Whether the reply is under way (still in its `error` event). */
+  /** Whether the reply is under way: until its `finished` event. */
   get isRunning(): boolean {
-    return this.#state === "running" || this.#erring;
+    return this.#state === "running" || this.#ending;
   }
   /** Whether the body came from the cache: a hit, or a stored response a `304` confirmed. */
   get fromCache(): boolean {
@@ -783,12 +783,12 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
     }
     this.#notify();
     this.#upload?.end(code === NetworkError.NoError);
+    this.#ending = true; // as in Qt, `error` and the last progress come before it is finished
     if (code !== NetworkError.NoError && listensTo(this, "error")) {
-      this.#erring = true; // as Qt's errorOccurred: before the reply counts as finished
       this.dispatchEvent(new NetworkErrorEvent(code, message));
-      this.#erring = false;
     }
     this.#download = finishDownload(this, this.#download, this.#bytesReceived, this.#bytesTotal);
+    this.#ending = false;
     this.#emit("finished");
     this.#resolveFinished?.();
     const whole = this.#whole;

@@ -1,9 +1,7 @@
 /**
  * The `downloadprogress` events of a reply: at most one per {@linkcode PROGRESS_INTERVAL}
  * milliseconds while the body arrives, the first always, and a last one when the reply
- * finishes unless the one sent last told the same. The last byte of a body of known length is
- * told as the reply finishes, as the end of any other body is: the last event sees the reply
- * finished whatever the body's framing (as Qt's last `downloadProgress`, after `finished` set).
+ * finishes unless the one sent last told the same.
  *
  * @module
  */
@@ -28,12 +26,8 @@ export class DownloadProgress {
     this.#target = target;
   }
 
-  /**
-   * `loaded` of `total` bytes (-1: unknown) arrived: tells it unless one was told just now, or
-   * it is all of a known length (told by `finish`).
-   */
+  /** `loaded` of `total` bytes (-1: unknown) arrived: tells it unless one was told just now. */
   update(loaded: number, total: number): void {
-    if (loaded === total) return;
     const now = performance.now();
     if (now - this.#sentAt < PROGRESS_INTERVAL) return;
     this.#sentAt = now;
