@@ -1,7 +1,14 @@
 /** The reconnecting event stream behind `NetworkAccessManager.eventStream`. */
 
 import { sleep } from "./retry_options.ts";
-import { checkInteger, checkKeys, checkObject, checkTimer, describe } from "./_validation.ts";
+import {
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkTimer,
+  describe,
+  UNSENDABLE_HEADER_VALUE,
+} from "./_validation.ts";
 import {
   NetworkError,
   type NetworkErrorCode,
@@ -55,11 +62,15 @@ function checkOptions(options: EventStreamOptions): void {
     );
   }
   if (options.lastEventId !== undefined) {
-    if (typeof options.lastEventId !== "string" || /[\0\r\n]/.test(options.lastEventId)) {
+    if (typeof options.lastEventId !== "string") {
       throw new TypeError(
-        `${WHAT}: 'lastEventId' must be a string without NULL, CR or LF, got ${
-          describe(options.lastEventId)
-        }`,
+        `${WHAT}: 'lastEventId' must be a string, got ${describe(options.lastEventId)}`,
+      );
+    }
+    if (UNSENDABLE_HEADER_VALUE.test(options.lastEventId)) {
+      throw new TypeError(
+        `${WHAT}: 'lastEventId' must hold no control character but TAB (a Last-Event-ID ` +
+          `header cannot carry one), got ${describe(options.lastEventId)}`,
       );
     }
   }
@@ -156,7 +167,23 @@ export function openEventStream<Type extends string>(
   closed?: AbortSignal,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   checkOptions(options);
-  return run<Type>(send, input, options, initialLastEventId(input, options.lastEventId), closed);
+  const stop = new AbortController();
+  const stream = run<Type>(
+    send,
+    input,
+    options,
+    initialLastEventId(input, options.lastEventId),
+    closed,
+    stop.signal,
+  );
+  // A generator's `return()` waits for a pending `next()`, which a quiet stream may never
+  // settle: it aborts the connection (or the wait to reconnect) first, and that `next()` ends.
+  const close = stream.return;
+  stream.return = (value) => {
+    stop.abort();
+    return close.call(stream, value);
+  };
+  return stream;
 }
 
 /** That `n` connections in a row (`n` >= 1) ended without an event. */
@@ -170,14 +197,11 @@ async function* run<Type extends string>(
   options: EventStreamOptions,
   initialId: string,
   closed: AbortSignal | undefined,
+  stopped: AbortSignal,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   const signals = [options.signal, input instanceof NetworkRequest ? input.signal : undefined]
     .filter((s): s is AbortSignal => s !== undefined);
-  const signal = signals.length === 0
-    ? new AbortController().signal
-    : signals.length === 1
-    ? signals[0]!
-    : AbortSignal.any(signals);
+  const signal = signals.length === 0 ? stopped : AbortSignal.any([stopped, ...signals]);
   // The wait to reconnect ends when the manager closes, too.
   const wait = closed === undefined ? signal : AbortSignal.any([signal, closed]);
   let lastEventId = initialId;
@@ -190,13 +214,15 @@ async function* run<Type extends string>(
   for (;;) {
     if (signal.aborted) return;
     // Replaces the request's headers by name: a null value removes the ID the request carries
-    // from the connection before, once the stream reset it.
+    // from the connection before, once the stream reset it, or an ID no header can carry (a
+    // control character: the connection goes without it, as `EventSource` in Node omits it).
+    // The request's own Accept gives way, as `EventSource` always asks for an event stream.
     const headers: Record<string, string | null> = {
-      "last-event-id": lastEventId === "" ? null : toWire(lastEventId),
+      "last-event-id": lastEventId === "" || UNSENDABLE_HEADER_VALUE.test(lastEventId)
+        ? null
+        : toWire(lastEventId),
+      accept: "text/event-stream",
     };
-    if (!(target instanceof NetworkRequest && target.headers.has("accept"))) {
-      headers.accept = "text/event-stream";
-    }
     const reply = send(target, {
       headers,
       signal,

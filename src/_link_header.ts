@@ -95,13 +95,17 @@ export function parseLinkHeader(value: string): LinkValue[] {
 
 /**
  * The target of the first link whose `rel` includes `rel` (case-insensitive), resolved against
- * `base`, or `undefined`. Links with an `anchor` are about another resource and are skipped.
+ * `base`, or `undefined`. A link whose `anchor` names another resource is about that one and is
+ * skipped; an `anchor` resolving to `base` itself (`""`, its own path) leaves the context this
+ * resource (RFC 8288 section 3.2); one naming a fragment of it (`"#x"`) names a part of it, and is
+ * skipped too.
  */
 export function findLink(value: string | null, rel: string, base: URL): URL | undefined {
   if (value === null) return undefined;
   const wanted = rel.toLowerCase();
   for (const link of parseLinkHeader(value)) {
-    if (link.params.has("anchor")) continue;
+    const anchor = link.params.get("anchor");
+    if (anchor !== undefined && !isContext(anchor, base)) continue;
     const rels = (link.params.get("rel") ?? "").toLowerCase().split(/[ \t]+/);
     if (!rels.includes(wanted)) continue;
     try {
@@ -111,4 +115,15 @@ export function findLink(value: string | null, rel: string, base: URL): URL | un
     }
   }
   return undefined;
+}
+
+/** Whether `anchor` resolves against `base` to `base` itself (without its own fragment). */
+function isContext(anchor: string, base: URL): boolean {
+  try {
+    const own = new URL(base);
+    own.hash = "";
+    return new URL(anchor, own).href === own.href;
+  } catch {
+    return false;
+  }
 }

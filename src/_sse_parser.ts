@@ -164,17 +164,40 @@ export class EventStreamParser {
 /**
  * Parses a body of bytes as `text/event-stream`: UTF-8 (a leading BOM skipped, invalid bytes
  * replaced), lines ended by CR, LF or CRLF, events dispatched on blank lines. Pulls the source
- * only as fast as events are taken; stopping early stops the source.
+ * only as fast as events are taken; stopping early (`return()`) stops the source at once, also
+ * while a `next()` waits on it.
  *
  * A line or an event's data past the parser's limit throws what `fail` makes of the message
  * ("a line longer than ..."; by default a `NetworkReplyError` with `ProtocolFailure`), once
  * every event complete before it is yielded, and stops the source.
  */
-export async function* parseEventStream<Type extends string>(
+export function parseEventStream<Type extends string>(
   source: AsyncIterable<Uint8Array>,
   parser: EventStreamParser = new EventStreamParser(),
   fail: (message: string) => Error = (message) =>
     new NetworkReplyError(NetworkError.ProtocolFailure, `The event stream sent ${message}`),
+): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  const events = readEvents<Type>(
+    { [Symbol.asyncIterator]: () => (chunks = source[Symbol.asyncIterator]()) },
+    parser,
+    fail,
+  );
+  // A generator's `return()` waits for a pending `next()`, which a quiet stream may never
+  // settle: the source is stopped first (a reply's body iterator aborts the reply at once, and
+  // its pending read rejects), so that `next()` settles and the return follows.
+  const close = events.return;
+  events.return = (value) => {
+    Promise.resolve(chunks?.return?.()).catch(() => {});
+    return close.call(events, value);
+  };
+  return events;
+}
+
+async function* readEvents<Type extends string>(
+  source: AsyncIterable<Uint8Array>,
+  parser: EventStreamParser,
+  fail: (message: string) => Error,
 ): AsyncGenerator<ServerSentEvent<Type>, void, undefined> {
   // The BOM is skipped here, not by the decoder: Deno's streaming TextDecoder also drops a
   // U+FEFF that starts a later chunk, which the stream's text keeps.

@@ -126,6 +126,13 @@ export function checkObject(what: string, field: string, value: unknown): void {
   }
 }
 
+/**
+ * A header value Deno's `fetch` refuses to send: one holding a control character other than TAB
+ * (U+0000 to U+0008, U+000A to U+001F, U+007F), which `Headers` lets through but CR, LF, NUL.
+ */
+// deno-lint-ignore no-control-regex -- control characters are what it looks for
+export const UNSENDABLE_HEADER_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
+
 /** Headers whose values are credentials: an error names them, never their value. */
 const CREDENTIALS = new Set(["authorization", "proxy-authorization", "cookie"]);
 
@@ -167,6 +174,33 @@ export function headersError(
     ? `${what}: invalid header ${JSON.stringify(bad[0])} (${(error as Error).message})`
     : `${what}: invalid header (${(error as Error).message})`;
   return new TypeError(message, { cause: secret ? undefined : error });
+}
+
+/**
+ * Why `fetch` refused headers (a record or `[name, value]` pairs, as sent), when a value holds a
+ * control character no header carries (see {@linkcode UNSENDABLE_HEADER_VALUE}): the message,
+ * starting with `what`, names the header and the character, and shows the value unless it is
+ * a credential; else `undefined`. Looked for only once `fetch` failed: a send that goes out
+ * pays nothing for it.
+ */
+export function unsendableHeader(
+  what: string,
+  headers: HeadersInit,
+): string | undefined {
+  const entries = Symbol.iterator in headers
+    ? headers as Iterable<[string, string]>
+    : Object.entries(headers as Record<string, string>);
+  for (const [name, value] of entries) {
+    const bad = UNSENDABLE_HEADER_VALUE.exec(value);
+    if (bad === null) continue;
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    const shown = CREDENTIALS.has(name.toLowerCase())
+      ? "(the value is not shown: a credential)"
+      : `(${JSON.stringify(value).replace(/\x7f/g, "\\u007f")})`;
+    return `${what}: invalid header ${JSON.stringify(name)}: its value holds the control ` +
+      `character U+${code}, which a header value cannot hold (TAB is the only one) ${shown}`;
+  }
+  return undefined;
 }
 
 /**

@@ -705,14 +705,17 @@ export class NetworkAccessManager
 
   /**
    * Opens a Server-Sent Events stream that reconnects as `EventSource` does. Each connection
-   * is a GET through the pipeline with `Accept: text/event-stream`, past the cache; its body
+   * is a GET through the pipeline with `Accept: text/event-stream` (whatever `Accept` the
+   * request has), past the cache; its body
    * is parsed as {@linkcode NetworkReply.events} does. After a network error or the end of the
    * body, the stream waits the reconnection time (the server's `retry` field, or
-   * `reconnectionTime`) and connects again with `Last-Event-ID` set to the last event ID. It
+   * `reconnectionTime`) and connects again with `Last-Event-ID` set to the last event ID
+   * (without it when the ID holds a control character no header can carry). It
    * ends without reconnecting after a 204 (quietly), another status than 200 or a response
    * that is not `text/event-stream` (throwing a {@linkcode NetworkReplyError} whose message
    * quotes the start of the body, the API's reason, credentials masked), and stops on
-   * `break` or when `signal` (or the request's signal) aborts. When the manager closes, it
+   * `break` or `return()` (at once, also while a `next()` waits), or when `signal` (or the
+   * request's signal) aborts. When the manager closes, it
    * throws the closed manager's `OperationCanceledError` at once, also while it waits to
    * reconnect.
    *

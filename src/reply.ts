@@ -36,7 +36,7 @@ import {
 import { CANCELED, NO_REDIRECTS } from "./_reply_body.ts";
 import { decodeText } from "./reply/_decode.ts";
 import { UploadProgress } from "./reply/_upload_progress.ts";
-import { DownloadProgress } from "./reply/_download_progress.ts";
+import { DownloadProgress, finishDownload } from "./reply/_download_progress.ts";
 import { ExchangeAbort } from "./reply/_exchange_abort.ts";
 import { inspectReplies } from "./reply/_inspect.ts";
 import { pipelineFailure, signalTimeout, statusFailureMessage } from "./reply/_failure.ts";
@@ -148,6 +148,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   /** What the failure came from (the readers' errors' `cause`), written on failure only. */
   #cause: unknown;
   #state: "idle" | "running" | "finished" = "idle";
+  #ending = false; // its last `error`, `downloadprogress` go out: not finished yet to listeners
   #fromCache = false;
   #redirects: readonly URL[] = NO_REDIRECTS;
   #bytesReceived = 0;
@@ -293,13 +294,13 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
   get errorString(): string {
     return this.#errorString;
   }
-  /** Whether the reply has finished. */
+  /** Whether the reply has finished: from its `finished` event on (as Qt's `isFinished()`). */
   get isFinished(): boolean {
-    return this.#state === "finished";
+    return this.#state === "finished" && !this.#ending;
   }
-  /** Whether the reply is under way. */
+  /** Whether the reply is under way: until its `finished` event. */
   get isRunning(): boolean {
-    return this.#state === "running";
+    return this.#state === "running" || this.#ending;
   }
   /** Whether the body came from the cache: a hit, or a stored response a `304` confirmed. */
   get fromCache(): boolean {
@@ -781,14 +782,13 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       this.#abort.abort(undefined, message || "Reply finished");
     }
     this.#notify();
-    if (code === NetworkError.NoError) this.#upload?.complete();
-    else this.#upload?.flush(); // a failed upload tells how far it got
+    this.#upload?.end(code === NetworkError.NoError);
+    this.#ending = true; // as in Qt, `error` and the last progress come before it is finished
     if (code !== NetworkError.NoError && listensTo(this, "error")) {
       this.dispatchEvent(new NetworkErrorEvent(code, message));
     }
-    if (listensTo(this, "downloadprogress")) {
-      (this.#download ??= new DownloadProgress(this)).finish(this.#bytesReceived, this.#bytesTotal);
-    }
+    this.#download = finishDownload(this, this.#download, this.#bytesReceived, this.#bytesTotal);
+    this.#ending = false;
     this.#emit("finished");
     this.#resolveFinished?.();
     const whole = this.#whole;

@@ -40,6 +40,12 @@ Deno.test("Link header parsing (RFC 8288)", async (t) => {
   });
   await t.step("links with an anchor, malformed links and no header are skipped", () => {
     assert.equal(findLink(`<a>; rel=next; anchor="#x"`, "next", base), undefined);
+    assert.equal(findLink(`<a>; rel=next; anchor="/elsewhere"`, "next", base), undefined);
+  });
+  await t.step("a link anchored on the page itself counts (RFC 8288 section 3.2)", () => {
+    const own = `${base.pathname}${base.search}`;
+    assert.equal(findLink(`<b>; rel=next; anchor=""`, "next", base)?.pathname, "/v1/b");
+    assert.equal(findLink(`<b>; rel=next; anchor="${own}"`, "next", base)?.pathname, "/v1/b");
     assert.equal(findLink(`garbage, <b>; rel=next`, "next", base)?.href, `${base.origin}/v1/b`);
     assert.equal(findLink(`<a> junk; rel=next, <c>; rel=next`, "next", base)?.pathname, "/v1/c");
     assert.equal(findLink(null, "next", base), undefined);

@@ -12,7 +12,7 @@ import { _withoutUserinfo } from "../_redact.ts";
 import { classifyError, NetworkError, NetworkReplyError } from "../network_error.ts";
 import { decodesContent, transferTimeoutOf } from "../reply.ts";
 import { listensTo } from "../_typed_event_target.ts";
-import { describe } from "../_validation.ts";
+import { describe, unsendableHeader } from "../_validation.ts";
 import { _dataUrlProblem } from "./_data_url.ts";
 import { _decodeFailure, _gunzip, _inflate, _unzstd } from "./_decoders.ts";
 import { _fetchFile } from "./_file.ts";
@@ -181,6 +181,12 @@ export async function transport(exchange: Exchange): Promise<Response> {
     // failed names what it failed with (`fetch` tells only "fetch failed" and its message).
     if (upload?.error instanceof NetworkReplyError) throw upload.error;
     if (upload !== undefined && "error" in upload) throw sourceFailed(upload, url);
+    // `Headers` lets control characters through that `fetch` then refuses, naming no header.
+    const unsendable = unsendableHeader(`Cannot send a request to ${url.host}`, sent);
+    if (unsendable !== undefined) {
+      const code = NetworkError.ProtocolInvalidOperationError;
+      throw new NetworkReplyError(code, unsendable, { cause: error });
+    }
     // A permission revoked since the gate let the send go: told as the gate tells it.
     const failure = notPermitted(error, url, exchange.proxy) ??
       classifyError(error, url, "connect");

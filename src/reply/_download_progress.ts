@@ -7,7 +7,7 @@
  */
 
 import { NetworkProgressEvent } from "../events.ts";
-import type { TypedEventTarget } from "../_typed_event_target.ts";
+import { listensTo, type TypedEventTarget } from "../_typed_event_target.ts";
 import { PROGRESS_INTERVAL } from "./_upload_progress.ts";
 
 /** The download progress of one reply, made when it first has progress to tell a listener. */
@@ -44,4 +44,20 @@ export class DownloadProgress {
     this.#total = total;
     this.#target.dispatchEvent(new NetworkProgressEvent("downloadprogress", loaded, total));
   }
+}
+
+/**
+ * The reply finished with `loaded` of `total` bytes: tells it to its `downloadprogress`
+ * listeners (see {@linkcode DownloadProgress.finish}), with `progress` or one made now; returns
+ * the progress to keep.
+ */
+export function finishDownload(
+  reply: TypedEventTarget<object, unknown>,
+  progress: DownloadProgress | undefined,
+  loaded: number,
+  total: number,
+): DownloadProgress | undefined {
+  if (!listensTo(reply, "downloadprogress")) return progress;
+  (progress ??= new DownloadProgress(reply)).finish(loaded, total);
+  return progress;
 }

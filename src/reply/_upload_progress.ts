@@ -58,6 +58,12 @@ export class UploadProgress {
     );
   }
 
+  /** The reply finished: as {@linkcode complete} when it `succeeded`, else {@linkcode flush}. */
+  end(succeeded: boolean): void {
+    if (succeeded) this.complete();
+    else this.flush(); // a failed upload tells how far it got
+  }
+
   /** The reply succeeded: a known total not told yet is told as complete. */
   complete(): void {
     if (this.#total < 0 || this.#sent === this.#total) return;
