@@ -156,3 +156,49 @@ export async function headerBlocks(
   text += headerBlock(await versions.of(reply.url), reply.status, reply.statusText, reply.headers);
   return encoder.encode(text);
 }
+
+/**
+ * The file of `-D FILE`, as curl writes it: emptied once, when the run's first transfer starts,
+ * then each transfer's header blocks appended whole, in the order they are written (with
+ * `--parallel`, the order the transfers get their responses in).
+ */
+export class HeaderDump {
+  readonly #path: string;
+  #file: Promise<Deno.FsFile> | null = null;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Opens the file, emptying it, at the first call; a failure is told by {@linkcode write}. */
+  open(): void {
+    if (this.#file !== null) return;
+    this.#file = Deno.open(this.#path, { write: true, create: true, truncate: true });
+    this.#file.catch(() => {});
+  }
+
+  /** Appends `bytes` after the blocks written before them, whole. */
+  write(bytes: Uint8Array): Promise<void> {
+    this.open();
+    const file = this.#file!;
+    const written = this.#queue.then(async () => {
+      const out = await file;
+      let offset = 0;
+      while (offset < bytes.byteLength) offset += await out.write(bytes.subarray(offset));
+    });
+    this.#queue = written.catch(() => {});
+    return written;
+  }
+
+  /** Closes the file once the blocks queued are written. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#file === null) return;
+    await this.#queue;
+    try {
+      (await this.#file).close();
+    } catch {
+      // Never opened: nothing to close.
+    }
+  }
+}

@@ -1,6 +1,8 @@
 /**
  * Progress lines for the command line: bytes, total, percent, rate and time left, redrawn in
- * place at most ten times a second, one line per transfer, and a last line at 100%.
+ * place at most ten times a second on a terminal, one line per transfer, and a last line at
+ * 100%. Elsewhere (a pipe, a file) each transfer writes its last line alone, without the
+ * terminal's control codes.
  *
  * @module
  */
@@ -8,6 +10,8 @@
 /** Where progress lines go (stderr). */
 export interface _ProgressSink {
   writeSync(bytes: Uint8Array): number;
+  /** Whether the sink is a terminal, where lines are redrawn in place (none: it is not). */
+  isTerminal?(): boolean;
 }
 
 const encoder = new TextEncoder();
@@ -62,9 +66,15 @@ export class _ProgressBar {
     if (this.done) return;
     if (this.total < this.loaded) this.total = this.loaded;
     this.loaded = Math.max(this.loaded, this.total);
+    this.stop();
+    this.#display.finished(this);
+  }
+
+  /** Stops the line where it stands (a transfer that failed): it changes no more. */
+  stop(): void {
+    if (this.done) return;
     this.done = true;
     this.#ended = performance.now();
-    this.#display.changed(true);
   }
 
   /** The line as it stands. */
@@ -91,20 +101,25 @@ export class _ProgressBar {
 }
 
 /**
- * The progress lines on stderr. Redraws in place (carriage return, and cursor-up for
- * several lines) at most every 100 ms; a finished transfer's line is drawn at once.
+ * The progress lines on stderr. On a terminal, redraws in place (carriage return, and
+ * cursor-up for several lines) at most every 100 ms; a finished transfer's line is drawn at
+ * once. Elsewhere, a finished transfer's line is written, with a newline, and nothing else.
  */
 export class _ProgressDisplay {
   readonly #sink: _ProgressSink | null;
+  readonly #terminal: boolean;
   readonly #bars: _ProgressBar[] = [];
   #drawnLines = 0;
   #dirty = false;
   #lastDraw = -Infinity;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** How many {@linkcode settle}s wait for their {@linkcode resume}: no frame is drawn. */
+  #held = 0;
 
   /** A display writing to `sink`, or one that draws nothing for `null`. */
   constructor(sink: _ProgressSink | null) {
     this.#sink = sink;
+    this.#terminal = sink?.isTerminal?.() ?? false;
   }
 
   /** Whether lines are drawn. */
@@ -119,9 +134,20 @@ export class _ProgressDisplay {
     return bar;
   }
 
+  /** Called by a bar that finished: its last line, at once. */
+  finished(bar: _ProgressBar): void {
+    if (this.#sink === null || !this.#bars.includes(bar)) return;
+    if (this.#terminal) {
+      this.changed(true);
+      return;
+    }
+    this.#bars.splice(this.#bars.indexOf(bar), 1);
+    this.#sink.writeSync(encoder.encode(`${bar.render()}\n`));
+  }
+
   /** Called by bars: draws now when a frame is due (or `now`), else schedules one. */
   changed(now = false): void {
-    if (this.#sink === null) return;
+    if (this.#sink === null || !this.#terminal) return;
     this.#dirty = true;
     const since = performance.now() - this.#lastDraw;
     if (now || since >= REDRAW_MS) {
@@ -136,9 +162,13 @@ export class _ProgressDisplay {
 
   /** Redraws every line in place. */
   draw(): void {
-    if (this.#sink === null || this.#bars.length === 0) return;
+    if (this.#sink === null || !this.#terminal || this.#bars.length === 0) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#held > 0) {
+      this.#dirty = true;
+      return;
+    }
     this.#lastDraw = performance.now();
     this.#dirty = false;
     const up = this.#drawnLines > 1 ? `\x1b[${this.#drawnLines - 1}A` : "";
@@ -160,6 +190,31 @@ export class _ProgressDisplay {
   }
 
   /**
+   * Ends the lines of `bars` (one transfer's) for good, as they stand, each on a line of its
+   * own: on a terminal, the lines drawn are cleared, those of `bars` written with a newline and
+   * the others left to be drawn again, below what is written next. No frame is drawn until
+   * {@linkcode resume}, so that the transfer's output (`-w`, its error) is written on lines of
+   * its own meanwhile.
+   */
+  settle(bars: readonly _ProgressBar[]): void {
+    this.#held++;
+    const settled = bars.filter((bar) => this.#bars.includes(bar));
+    if (this.#sink === null || settled.length === 0) return;
+    this.clear();
+    for (const bar of settled) {
+      bar.stop();
+      this.#bars.splice(this.#bars.indexOf(bar), 1);
+    }
+    this.#sink.writeSync(encoder.encode(settled.map((bar) => `${bar.render()}\n`).join("")));
+  }
+
+  /** After {@linkcode settle}: the lines of the other transfers are drawn again. */
+  resume(): void {
+    this.#held = Math.max(0, this.#held - 1);
+    if (this.#held === 0 && this.#dirty && this.#bars.length > 0) this.changed();
+  }
+
+  /**
    * Ends the display: the last frame, then a newline, so what follows starts on a line of its
    * own. Lines of finished bars are kept; the display can be reused for new bars.
    */
@@ -168,8 +223,14 @@ export class _ProgressDisplay {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#bars.length > 0) {
-      if (this.#dirty) this.draw();
-      this.#sink.writeSync(encoder.encode("\n"));
+      if (this.#terminal) {
+        if (this.#dirty) this.draw();
+        this.#sink.writeSync(encoder.encode("\n"));
+      } else {
+        this.#sink.writeSync(
+          encoder.encode(this.#bars.map((bar) => `${bar.render()}\n`).join("")),
+        );
+      }
     }
     this.#bars.length = 0;
     this.#drawnLines = 0;

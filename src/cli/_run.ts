@@ -18,7 +18,7 @@ import {
   systemProxyFactory,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
-import { HttpVersions, statusLine } from "./_headers_out.ts";
+import { HeaderDump, HttpVersions, statusLine } from "./_headers_out.ts";
 import { _ProgressDisplay } from "./_progress.ts";
 import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText } from "./_request.ts";
@@ -236,6 +236,10 @@ export async function run(
   } catch {
     // No signals on this platform.
   }
+  // -D FILE: one file for the run's transfers, each one's headers after the last's.
+  await using headerDump = settings.dumpHeader === undefined || settings.dumpHeader === "-"
+    ? null
+    : new HeaderDump(settings.dumpHeader);
   try {
     const jobs = settings.urls.map((url) => () =>
       transfer(
@@ -246,29 +250,34 @@ export async function run(
         state.cookieJar,
         hops,
         versions,
+        headerDump,
         progress,
         controller.signal,
         verbose,
         report,
       )
     );
-    let worst = EXIT_CODES.ok as number;
+    // As curl: the exit code is the last transfer's; with --parallel, that of the last
+    // transfer to fail, as they end.
+    let last = EXIT_CODES.ok as number;
     if (settings.parallel !== undefined && settings.urls.length > 1) {
-      const codes = await Promise.all(jobs.map((job) => job()));
+      await Promise.all(jobs.map((job) =>
+        job().then((code) => {
+          if (code !== EXIT_CODES.ok) last = code;
+        })
+      ));
       progress.end();
-      worst = codes.find((code) => code !== 0) ?? 0;
     } else {
       for (const job of jobs) {
-        const code = await job();
+        last = await job();
         progress.end();
-        if (code !== 0 && worst === 0) worst = code;
       }
     }
     if (settings.cookieJarFile !== undefined && state.cookieJar !== null) {
       await saveCookies(settings.cookieJarFile, state.cookieJar, report);
     }
     if (interrupted) return EXIT_CODES.canceled;
-    return worst;
+    return last;
   } finally {
     try {
       Deno.removeSignalListener("SIGINT", onInterrupt);

@@ -19,10 +19,15 @@ import { dirname } from "node:path";
 import { _withoutUserinfo } from "../_redact.ts";
 import { failedOnRedirect } from "../reply/_failure.ts";
 import { coveringHost } from "../hsts/_upgrade.ts";
-import { headerBlocks, type HttpVersions, UNKNOWN_VERSION } from "./_headers_out.ts";
+import {
+  headerBlocks,
+  type HeaderDump,
+  type HttpVersions,
+  UNKNOWN_VERSION,
+} from "./_headers_out.ts";
 import { _FileBlob } from "./_file_blob.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
-import type { _ProgressDisplay } from "./_progress.ts";
+import { type _ProgressBar, _ProgressDisplay } from "./_progress.ts";
 import type { Plan } from "./_args.ts";
 import { explain, type Hop } from "./_verbose.ts";
 import { renderWriteOut } from "./_write_out.ts";
@@ -111,11 +116,12 @@ async function openOutput(
 
 /**
  * `-J`: the file name a `Content-Disposition` header gives (`filename*` in UTF-8, else
- * `filename`), without its directories as in curl, or `undefined` when it gives none fit for a
- * file.
+ * `filename`), without its directories as in curl; `undefined` when it has no `filename`
+ * parameter, `null` when the one it has names no file (empty, `.`, `..`, a directory, a
+ * control character).
  */
-function dispositionName(header: string | null): string | undefined {
-  if (header === null) return undefined;
+function dispositionName(header: string | null): string | null | undefined {
+  if (header === null || !/(?:^|;)\s*filename\*?\s*=/i.test(header)) return undefined;
   let name: string | undefined;
   const extended = /(?:^|;)\s*filename\*\s*=\s*utf-8'[^']*'([^;\s]+)/i.exec(header);
   if (extended) {
@@ -131,7 +137,7 @@ function dispositionName(header: string | null): string | undefined {
   }
   name = name?.split(/[\\/]/).pop()?.trim();
   // deno-lint-ignore no-control-regex
-  if (!name || name === "." || name === ".." || /[\x00-\x1F\x7F]/.test(name)) return undefined;
+  if (!name || name === "." || name === ".." || /[\x00-\x1F\x7F]/.test(name)) return null;
   return name;
 }
 
@@ -235,6 +241,7 @@ export async function transfer(
   jar: CookieJar | null,
   hops: Map<NetworkReply, Hop[]>,
   versions: HttpVersions,
+  headerDump: HeaderDump | null,
   progress: _ProgressDisplay,
   signal: AbortSignal,
   verbose: (line: string) => void,
@@ -245,6 +252,13 @@ export async function transfer(
   const upload = settings.uploads.get(url);
   if (upload !== undefined) settings = { ...settings, body: upload, method: settings.uploadMethod };
   const file = outputFile(url, settings);
+  // As curl, the file of -D is emptied as the first transfer starts, whatever comes of it.
+  headerDump?.open();
+  // As curl: no progress for a body written to the terminal, where it would mix with the body.
+  const meter = file === undefined && Deno.stdout.isTerminal()
+    ? new _ProgressDisplay(null)
+    : progress;
+  const bars: _ProgressBar[] = [];
   const label = file?.split(/[\\/]/).pop() ?? (url.pathname.split("/").pop() || url.host);
   const loadControl: CacheLoadControl | undefined = settings.offline ? "prefer-cache" : undefined;
   const authorization = settings.authorizations.get(url);
@@ -264,18 +278,21 @@ export async function transfer(
   const reply = manager.sendCustomRequest(request, settings.method, body ?? undefined);
   if (body instanceof ReadableStream) {
     // Stdin (-T -): its size is known once it ends.
-    const upload = progress.bar(`↑ ${label}`);
+    const upload = meter.bar(`↑ ${label}`);
+    bars.push(upload);
     reply.addEventListener("uploadprogress", (event) => upload.update(event.loaded, -1));
     void reply.finished.then(() => upload.finish());
   } else if (body !== null && (body instanceof Blob ? body.size : body.byteLength) > 0) {
-    const upload = progress.bar(`↑ ${label}`);
+    const upload = meter.bar(`↑ ${label}`);
+    bars.push(upload);
     const size = body instanceof Blob ? body.size : body.byteLength;
     reply.addEventListener("uploadprogress", (event) => {
       upload.update(event.loaded, size);
       if (event.loaded >= size) upload.finish();
     });
   }
-  const download = progress.bar(settings.head ? `${label} (headers)` : label);
+  const download = meter.bar(settings.head ? `${label} (headers)` : label);
+  bars.push(download);
   reply.addEventListener("redirected", (event) => {
     verbose(`* redirect ${event.status} to ${event.url.href} (hop ${event.hop})`);
   });
@@ -301,8 +318,17 @@ export async function transfer(
   let exclusive = false;
   const resolveTarget = () => {
     if (!settings.remoteHeaderName || !settings.remoteNames.has(url) || exclusive) return;
-    const name = dispositionName(reply.headers.get("content-disposition"));
+    const disposition = reply.headers.get("content-disposition");
+    const name = dispositionName(disposition);
     if (name === undefined) return;
+    if (name === null) {
+      // As curl: no file is written, not even the URL's.
+      unwritten = "the file of -J";
+      throw new Error(
+        `the response's Content-Disposition (${JSON.stringify(disposition)}) names no file ` +
+          "that can be written",
+      );
+    }
     target = unwritten = settings.outputDir === undefined ? name : `${settings.outputDir}/${name}`;
     exclusive = true;
   };
@@ -315,8 +341,15 @@ export async function transfer(
     const target = settings.dumpHeader!;
     try {
       const text = await headerBlock();
-      if (target === "-") await writeAll(Deno.stdout, text);
-      else await Deno.writeFile(target, text);
+      if (target === "-") {
+        // Progress on the terminal is cleared first, and drawn again below.
+        meter.clear();
+        try {
+          await writeAll(Deno.stdout, text);
+        } finally {
+          meter.changed();
+        }
+      } else await headerDump!.write(text);
       return true;
     } catch (error) {
       writeError = error as Error;
@@ -377,9 +410,10 @@ export async function transfer(
       if (!(error instanceof NetworkReplyError)) throw error;
     }
     await reply.finished;
+    // As curl, -i writes the headers of an HTTP error that -f fails, without its body.
     if (
-      out === null && file !== undefined && !settings.head && !failHttp() && writeError === null &&
-      !refused && answered()
+      out === null && file !== undefined && !settings.head &&
+      (!failHttp() || settings.include) && writeError === null && !refused && answered()
     ) {
       // An empty body still makes the file.
       try {
@@ -390,8 +424,7 @@ export async function transfer(
         writeError = error as Error;
       }
     } else if (
-      out === null && file === undefined && settings.include && !settings.head && !failHttp() &&
-      answered()
+      out === null && file === undefined && settings.include && !settings.head && answered()
     ) {
       try {
         if (await dump()) await writeAll(Deno.stdout, await headerBlock());
@@ -431,38 +464,41 @@ export async function transfer(
       ? await coveredBy(manager.hstsStore, reply.request.url.hostname)
       : undefined,
   );
-  if (message !== "") {
-    progress.end();
-    stderr(`netaccess: ${message}`);
-  }
-  if (settings.writeOut !== undefined) {
-    const pieces = await renderWriteOut(settings.writeOut, {
-      status: reply.status,
-      httpVersion: () =>
-        versions.of(reply.url).then((version) => version === UNKNOWN_VERSION ? "0" : version),
-      url: reply.url,
-      // As curl: the method of the last request sent (a POST redirected by a 302 is a GET).
-      method: hops.get(reply)?.at(-1)?.method ?? settings.method,
-      size: reply.bytesReceived,
-      elapsed: performance.now() - started,
-      headers: reply.headers,
-      redirects: reply.redirects.length,
-      exitCode: code,
-      error: message,
-      file: target,
-    });
-    for (const { to, text } of pieces) {
-      try {
-        await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
-      } catch (error) {
-        // As the body's: exit 23 (or the transfer's own failure), told once.
-        if (writeError === null) {
-          const told = cannotWrite(to, error);
-          if (told !== "") stderr(`netaccess: ${told}`);
+  // The transfer's progress lines end before what follows, on lines of their own.
+  meter.settle(bars);
+  try {
+    if (message !== "") stderr(`netaccess: ${message}`);
+    if (settings.writeOut !== undefined) {
+      const pieces = await renderWriteOut(settings.writeOut, {
+        status: reply.status,
+        httpVersion: () =>
+          versions.of(reply.url).then((version) => version === UNKNOWN_VERSION ? "0" : version),
+        url: reply.url,
+        // As curl: the method of the last request sent (a POST redirected by a 302 is a GET).
+        method: hops.get(reply)?.at(-1)?.method ?? settings.method,
+        size: reply.bytesReceived,
+        elapsed: performance.now() - started,
+        headers: reply.headers,
+        redirects: reply.redirects.length,
+        exitCode: code,
+        error: message,
+        file: target,
+      });
+      for (const { to, text } of pieces) {
+        try {
+          await writeAll(to === "stdout" ? Deno.stdout : Deno.stderr, encoder.encode(text));
+        } catch (error) {
+          // As the body's: exit 23 (or the transfer's own failure), told once.
+          if (writeError === null) {
+            const told = cannotWrite(to, error);
+            if (told !== "") stderr(`netaccess: ${told}`);
+          }
+          return code === EXIT_CODES.ok ? EXIT_CODES.output : code;
         }
-        return code === EXIT_CODES.ok ? EXIT_CODES.output : code;
       }
     }
+  } finally {
+    meter.resume();
   }
   return code;
 }

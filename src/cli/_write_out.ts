@@ -110,7 +110,11 @@ export async function renderWriteOut(
       text += { "\\n": "\n", "\\r": "\r", "\\t": "\t", "\\\\": "\\" }[token] ?? token;
     } else if (header !== undefined) {
       try {
-        text += info.headers.get(header) ?? "";
+        // As curl: a header sent several times prints its first value. `fetch` joins the lines
+        // of one, but for Set-Cookie, by `, `, as a list's values.
+        text += header.trim().toLowerCase() === "set-cookie"
+          ? info.headers.getSetCookie()[0] ?? ""
+          : info.headers.get(header) ?? "";
       } catch {
         // Not a header name: nothing, as an absent header.
       }
