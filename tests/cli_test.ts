@@ -252,7 +252,7 @@ Deno.test("cli: --help, --version and bad arguments", async (t) => {
     [["-X", "BAD@", "http://x.test/"], /-X takes an HTTP method, got "BAD@"/],
     [["--retry", "two", "http://x.test/"], /--retry takes a whole number .*"two"/],
     [["--retry", "-1", "http://x.test/"], /^netaccess: --retry takes a whole number .*"-1"$/],
-    [["--max-redirs", "-1", "http://x.test/"], /--max-redirs takes a whole number .*"-1"$/],
+    [["--max-redirs", "-2", "http://x.test/"], /--max-redirs takes a whole number .*"-2"$/],
     [
       ["-m", "-2", "http://x.test/"],
       /^netaccess: -m takes a number of seconds \(0: no limit\), got "-2"$/,
@@ -635,11 +635,15 @@ Deno.test("cli: redirects, verbose output, credentials and proxies", async (t) =
     });
     await t.step("as in curl, a malformed URL exits 3, with one line", async () => {
       for (const url of ["http://[::1", "http://exa mple.test/"]) {
-        const { code, err, out } = await runCli([url]);
+        const { code, err, out } = await runCli(["-g", url]);
         assert.equal(code, 3, err);
         assert.equal(out, "");
         assert.equal(err, `netaccess: "${url}" is not a URL\n`);
       }
+      // Globbed, as curl's, an unclosed bracket is a bad range.
+      const { code, err } = await runCli(["http://[::1"]);
+      assert.equal(code, 3, err);
+      assert.match(err, /^netaccess: bad range in URL position 8:\nhttp:\/\/\[::1\n {7}\^\n/);
     });
     await t.step("as in curl, a scheme that is not supported exits 1, with one line", async () => {
       const { code, err, out } = await runCli(["htps://example.test/"]);

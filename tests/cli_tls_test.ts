@@ -102,14 +102,15 @@ Deno.test("cli: a --cert file that holds the key too, as curl takes it", async (
       assert.equal(code, 0, err);
       assert.equal(out, "over tls\n");
     });
-    await t.step("a --cert file without a key and no --key: refused, saying so", async () => {
+    await t.step("a --cert file without a key and no --key: exit 58, saying so", async () => {
       const { code, err } = await runCli(["--cert", `${dir}/me.pem`, server.url]);
-      assert.equal(code, EXIT_CODES.usage, err);
+      // As curl's "unable to set private key file": exit 58, no usage line.
+      assert.equal(code, EXIT_CODES.clientCertificate, err);
       const lines = err.trimEnd().split("\n");
-      assert.equal(lines.length, 2, err);
+      assert.equal(lines.length, 1, err);
       assert.match(
         lines[0]!,
-        /^netaccess: The --cert file \S+me\.pem holds no private key: give its key with --key FILE/,
+        /^netaccess: Cannot use the --cert file \S+me\.pem: it holds no private key; give its key with --key FILE/,
       );
     });
   } finally {

@@ -17,6 +17,7 @@ import { writeOutFormat } from "./_write_out.ts";
 import { statePathHint } from "./state_path.ts";
 import { type OptionTable, valueOptionAt } from "./_config.ts";
 import { netrcAuthorizations, netrcUser, readNetrc } from "./_netrc.ts";
+import { expandGlob, type Globbed, globName, MAX_GLOB_URLS } from "./_glob.ts";
 
 /** The one-line usage, shown after a bad argument. */
 export const USAGE = "usage: netaccess [options] URL... (netaccess --help for the options)";
@@ -60,6 +61,12 @@ Request
                             response with -L: redirects too)
   -u, --user USER[:PASS]    Basic credentials, sent with the first request to the URL's
                             origin (asks for a missing password on a terminal)
+      --basic               -u sends Basic up front (the default)
+      --digest              -u sends no credentials up front: they answer the server's
+                            Digest challenge (401), never Basic
+      --anyauth             -u sends no credentials up front: they answer the server's
+                            challenge, Digest rather than Basic; the last of --basic,
+                            --digest and --anyauth wins
       --netrc               the credentials of the URL's host from ~/.netrc (machine,
                             default, login, password; -u wins); no file: exit 26
       --netrc-optional      as --netrc, and no file is no credentials
@@ -74,7 +81,8 @@ Request
       --compressed          ask for gzip or br (Accept-Encoding) and decode it
 Redirects
   -L, --location            follow redirects (without it a 3xx is the answer, as in curl)
-      --max-redirs N        most redirects to follow with -L (default 50), then exit 47
+      --max-redirs N        most redirects to follow with -L (default 50), then exit 47;
+                            -1: no limit (as curl)
       --location-trusted    as -L, and send -u credentials (and -H Authorization) to the
                             other hosts redirected to as well (by default only to the URL's)
       --redirect-policy P   the redirects followed, as -L: no-less-safe (the default of -L:
@@ -151,6 +159,11 @@ General
                             values in "quotes" with \\" \\\\ \\t \\n escapes, # comments,
                             url = URL; the options after -K override the file's
       --url URL             a URL, as one given without an option
+                            URLs are globbed as curl's: {a,b,c}, [1-3], [a-z], [01-10]
+                            (zero-padded), [1-10:2] (a step) give a URL for each value
+                            (at most ${MAX_GLOB_URLS}), #1, #2... in the -o file name
+                            being those of the patterns; \\[ \\] \\{ \\} are themselves
+  -g, --globoff             no globbing: [ ] { } are sent as they are
       --no-OPTION           switch a boolean option off (one a -K file turned on)
   -q, --disable             taken for curl's sake, which then reads no ~/.curlrc: netaccess
                             reads none in any case (a curlrc holds curl's options)
@@ -178,6 +191,9 @@ const OPTIONS = {
   head: { type: "boolean", short: "I" },
   include: { type: "boolean", short: "i" },
   user: { type: "string", short: "u" },
+  basic: { type: "boolean" },
+  digest: { type: "boolean" },
+  anyauth: { type: "boolean" },
   netrc: { type: "boolean" },
   "netrc-optional": { type: "boolean" },
   "netrc-file": { type: "string" },
@@ -231,6 +247,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   url: { type: "string", multiple: true },
+  globoff: { type: "boolean", short: "g" },
 } as const;
 
 /** The kinds of the options and the long names of the short ones, for `-K` files. */
@@ -281,12 +298,23 @@ export function seconds(
   return ms;
 }
 
-/** A whole number of at least `min` (and at most 2^53 - 1, the largest exact one). */
-export function count(name: string, value: string | undefined, min: number): number | undefined {
+/**
+ * A whole number of at least `min` (and at most 2^53 - 1, the largest exact one); `other` tells,
+ * in the message of a bad one, what else the option takes.
+ */
+export function count(
+  name: string,
+  value: string | undefined,
+  min: number,
+  other = "",
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || value.trim() === "") {
-    throw badValue(name, `--${name} takes a whole number of at least ${min}, got "${value}"`);
+    throw badValue(
+      name,
+      `--${name} takes a whole number of at least ${min}${other}, got "${value}"`,
+    );
   }
   if (!Number.isSafeInteger(n)) {
     throw badValue(
@@ -431,7 +459,13 @@ export type Values = ReturnType<typeof parsed>["values"] & {
    * for a `--no-remote-name` (stdout).
    */
   outputSlots?: (string | boolean)[];
+  /** How `-u` authenticates: the last of `--basic`, `--digest` and `--anyauth` (Basic by default). */
+  auth?: AuthScheme;
 };
+
+/** How `-u` authenticates, as curl's `--basic`, `--digest` and `--anyauth`. */
+export type AuthScheme = "basic" | "digest" | "anyauth";
+const AUTH_SCHEMES: ReadonlySet<string> = new Set<AuthScheme>(["basic", "digest", "anyauth"]);
 
 /**
  * `args` with each option that takes a value joined to the next argument when that one starts
@@ -452,9 +486,9 @@ function joinValues(args: string[]): { joined: string[]; from: number[] } {
       return { joined: joined.concat(args.slice(i)), from };
     }
     const long = /^--[^=]+$/.test(arg) && OPTION_TABLE.kinds.get(arg.slice(2)) === "string";
-    if (
-      next?.startsWith("-") && (long || valueOptionAt(arg, OPTION_TABLE) === arg.length - 1)
-    ) {
+    // An argument that is no option cluster (an empty one too) takes no value.
+    const at = valueOptionAt(arg, OPTION_TABLE);
+    if (next?.startsWith("-") && (long || (at > 0 && at === arg.length - 1))) {
       joined.push(long ? `${arg}=${next}` : arg + next);
       i++;
     } else {
@@ -492,6 +526,7 @@ export function parse(
   // The URLs in the order given, with those of --url (and of `url` in a -K file).
   const urls: string[] = [];
   const switches = values as Record<string, unknown>;
+  let auth: AuthScheme = "basic";
   for (const token of tokens) {
     // The last of --NAME and --no-NAME wins.
     const negated = token.kind === "option" ? NEGATIONS.get(token.name) : undefined;
@@ -501,6 +536,10 @@ export function parse(
     } else if (token.kind === "option" && NEGATIONS.has(`no-${token.name}`)) {
       switches[token.name] = true;
     }
+    // As curl: the last of --basic, --digest and --anyauth wins; one switched off is Basic.
+    if (token.kind === "option" && AUTH_SCHEMES.has(token.name)) {
+      auth = token.name as AuthScheme;
+    } else if (negated !== undefined && negated === auth) auth = "basic";
     if (token.kind === "option" && SENDS.has(token.name) && token.value !== undefined) {
       sends.push({ option: token.name, value: token.value } as DataArg | FormArg);
     } else if (token.kind === "option" && token.name === "output" && token.value !== undefined) {
@@ -518,7 +557,7 @@ export function parse(
   const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
   const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
   return {
-    values: { ...values, sends, timeoutFlag, outputSlots },
+    values: { ...values, sends, timeoutFlag, outputSlots, auth },
     positionals: values.url ? urls : positionals,
     where,
   };
@@ -544,7 +583,12 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
     );
   }
   if (positionals.length === 0) throw new Exit(EXIT_CODES.usage, "no URL given", true);
-  const urls = positionals.map((text) => {
+  // As curl: each URL given is globbed (but with -g), its URLs sharing its -o or -O.
+  const globbed: Globbed[][] = positionals.map((text) =>
+    values.globoff ? [{ text, values: [] }] : expandGlob(text)
+  );
+  const given = globbed.flatMap((list, i) => list.map((url) => ({ ...url, slot: i })));
+  const urls = given.map(({ text }) => {
     try {
       return new URL(/^[a-z][a-z0-9+.-]*:/i.test(text) ? text : `http://${text}`);
     } catch {
@@ -558,8 +602,8 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   const outputs = new Map<URL, string>();
   const remoteNames = new Set<URL>();
   urls.forEach((url, i) => {
-    const slot = slots[i] ?? (values["remote-name-all"] === true);
-    if (typeof slot === "string") outputs.set(url, slot);
+    const slot = slots[given[i]!.slot] ?? (values["remote-name-all"] === true);
+    if (typeof slot === "string") outputs.set(url, globName(slot, given[i]!.values));
     else if (slot) remoteNames.add(url);
   });
   if (values["remote-header-name"] && remoteNames.size === 0) {
@@ -619,14 +663,17 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   const authorizations = netrc === null || user !== undefined || headers.has("authorization")
     ? new Map<URL, string>()
     : netrcAuthorizations(netrc, urls, values["netrc-optional"] ?? false);
+  // --digest, --anyauth: the .netrc credentials only answer a challenge, as those of -u.
+  if ((values.auth ?? "basic") !== "basic") authorizations.clear();
   warnings.push(...formatWarnings);
-  if (slots.length > urls.length) {
+  if (slots.length > positionals.length) {
     const flags = slots.every((slot) => typeof slot === "string") ? "-o" : "-o or -O";
-    const unused = slots.slice(urls.length).map((slot) =>
+    const unused = slots.slice(positionals.length).map((slot) =>
       typeof slot === "string" ? `-o ${slot}` : slot ? "-O" : "--no-remote-name"
     );
+    const count = positionals.length;
     warnings.push(
-      `${slots.length} ${flags} for ${urls.length} URL${urls.length === 1 ? "" : "s"}: ` +
+      `${slots.length} ${flags} for ${count} URL${count === 1 ? "" : "s"}: ` +
         `${unused.join(", ")} not used (one ${flags} for each URL, in order)`,
     );
   }

@@ -104,7 +104,7 @@ async function expand(
     if (file === undefined) {
       keep(arg, where);
       // The value of an option is kept as it is, even one that looks like -K.
-      const value = at === arg.length - 1 ||
+      const value = (at > 0 && at === arg.length - 1) ||
         (/^--[^=]+$/.test(arg) && table.kinds.get(arg.slice(2)) === "string");
       if (value && i + 1 < args.length) keep(args[++i]!, from[i]);
       continue;

@@ -84,6 +84,8 @@ export interface RequestOptions {
   head?: boolean;
   user?: string;
   "user-agent"?: string;
+  /** How `-u` authenticates: Basic up front (the default), or only when challenged. */
+  auth?: "basic" | "digest" | "anyauth";
   referer?: string;
   compressed?: boolean;
   cookie?: string[];
@@ -298,9 +300,10 @@ export async function requestOf(
     const colon = values.user.indexOf(":");
     const user = colon < 0 ? values.user : values.user.slice(0, colon);
     const password = colon < 0 ? await askPassword(user) : values.user.slice(colon + 1);
-    // As curl: Basic goes with the first request. The header is the request's own, so a
-    // redirect to another origin drops it; the URL's userinfo answers a Digest challenge.
-    if (mayAdd("authorization")) {
+    // As curl: Basic goes with the first request (but with --digest or --anyauth). The header
+    // is the request's own, so a redirect to another origin drops it; the URL's userinfo
+    // answers a challenge.
+    if ((values.auth ?? "basic") === "basic" && mayAdd("authorization")) {
       try {
         headers.set("authorization", basicAuthorization({ username: user, password }));
       } catch {

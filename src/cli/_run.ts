@@ -48,7 +48,10 @@ export async function run(
 ): Promise<number> {
   const settings = await plan(values, positionals);
   for (const warning of settings.warnings) report(`netaccess: warning: ${warning}`);
-  const maxRedirects = count("max-redirs", values["max-redirs"], 0);
+  // As curl, --max-redirs -1 is no limit: the largest number the manager takes.
+  const maxRedirects = values["max-redirs"]?.trim() === "-1"
+    ? Number.MAX_SAFE_INTEGER
+    : count("max-redirs", values["max-redirs"], 0, " (or -1: no limit)");
   const transferTimeout = seconds("transfer-timeout", values["transfer-timeout"], {
     zero: "no limit",
   });
@@ -176,6 +179,14 @@ export async function run(
   const trustedAuthorization = settings.locationTrusted
     ? settings.headers.get("authorization")
     : null;
+  // As curl: the body of -d, -F or --json makes a POST of the request whatever -X says, so
+  // after a 301 or 302 (but with --post301, --post302) the next hops go without it, with the
+  // method of -X; the redirect layer drops only a POST's body there.
+  const postBody = settings.body !== null && settings.method !== "POST";
+  const withoutBody = new WeakSet<NetworkReply>();
+  const digestOnly = values.auth === "digest";
+  // The -H Authorization of the command line, sent as given.
+  const ownAuthorization = settings.headers.get("authorization");
   const network: Layer = (next) => async (exchange) => {
     // --location-trusted: the credentials of -u (or -H Authorization) go to every host
     // redirected to, where the redirect layer leaves them out.
@@ -183,6 +194,27 @@ export async function run(
       trustedAuthorization !== null && exchange.hop > 0 && !exchange.headers.has("authorization")
     ) {
       exchange.headers.set("authorization", trustedAuthorization);
+    }
+    // --digest: -u (or .netrc) credentials never go as Basic, as curl answers only Digest.
+    const authorization = exchange.headers.get("authorization");
+    if (
+      digestOnly && authorization !== null && /^basic /i.test(authorization) &&
+      authorization !== ownAuthorization
+    ) {
+      exchange.headers.delete("authorization");
+    }
+    if (postBody && exchange.hop > 0 && exchange.body !== null) {
+      const status = hops.get(exchange.reply)?.at(-1)?.status;
+      if (
+        withoutBody.has(exchange.reply) ||
+        ((status === 301 || status === 302) && !settings.postRedirects.includes(status))
+      ) {
+        withoutBody.add(exchange.reply);
+        exchange.body = null;
+        for (const name of [...exchange.headers.keys()]) {
+          if (name.startsWith("content-")) exchange.headers.delete(name);
+        }
+      }
     }
     const hop: Hop = {
       url: new URL(exchange.url.href),
@@ -308,7 +340,7 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?-----END \1-
 /**
  * `--cert FILE [--key FILE]`: the certificate and its key, checked as the manager would and
  * tried in a client made and closed at once, or an exit 58 naming the file. As curl, a `--cert`
- * file may hold the key too, when no `--key` is given; without one, it is refused (exit 2).
+ * file may hold the key too, when no `--key` is given; without one, it is refused (exit 58).
  */
 async function readClientCertificate(
   certPath: string,
@@ -322,10 +354,9 @@ async function readClientCertificate(
     key = text.match(PRIVATE_KEY)?.[0] ?? "";
     if (key === "" && /-----BEGIN CERTIFICATE-----/.test(text)) {
       throw new Exit(
-        EXIT_CODES.usage,
-        `The --cert file ${certPath} holds no private key: give its key with --key FILE ` +
-          `(or a --cert file that holds the certificate and its key)`,
-        true,
+        EXIT_CODES.clientCertificate,
+        `Cannot use the --cert file ${certPath}: it holds no private key; give its key with ` +
+          `--key FILE (or a --cert file that holds the certificate and its key)`,
       );
     }
   } else key = await readText(keyPath, "the --key file", EXIT_CODES.clientCertificate);
