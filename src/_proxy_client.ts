@@ -6,7 +6,12 @@
  */
 
 import { type NetworkProxy, validateProxy } from "./proxy/network_proxy.ts";
-import { envGranted, namesProxy, PROXY_VARIABLES } from "./proxy/system_proxy.ts";
+import {
+  defaultClientDirect,
+  envGranted,
+  namesProxy,
+  PROXY_VARIABLES,
+} from "./proxy/system_proxy.ts";
 import type { ClientCertificate } from "./tls.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
@@ -261,8 +266,10 @@ const NOTHING_HELD = (): void => {};
  * holds the pool any more, once it is collected).
  *
  * A direct connection (`{ type: "none" }`) needs no client of its own (`undefined`, the
- * default client) unless CA certificates are given or the environment names a proxy, which
- * Deno's default client would use; then a client is made with the proxy variables hidden.
+ * default client) unless CA certificates are given or the environment names a proxy, or did
+ * before the default client was known to be made without one (Deno's default client reads the
+ * variables at the process's first `fetch`); then a client is made with the proxy variables
+ * hidden.
  */
 export class _ProxyClientPool {
   #clients: Clients = { pooled: new Map(), evicted: new Set() };
@@ -297,8 +304,8 @@ export class _ProxyClientPool {
 
   /**
    * Whether a direct connection goes through `fetch`'s default client (no client of the pool's
-   * own): no CA certificates, no client certificate, no proxy named by the environment, and no
-   * {@linkcode clear} yet.
+   * own): no CA certificates, no client certificate, no proxy named by the environment (now, or
+   * before that client was known to be made without one), and no {@linkcode clear} yet.
    *
    * @param caCerts How many extra CA certificates are given.
    * @param certificate Whether a client certificate is given.
@@ -307,7 +314,7 @@ export class _ProxyClientPool {
    */
   takesDefaultClient(caCerts: number, certificate: boolean, envHasProxy?: boolean): boolean {
     return caCerts === 0 && !certificate && !this.#ownsDirect &&
-      !(envHasProxy ?? _envHasProxy());
+      defaultClientDirect(envHasProxy ?? _envHasProxy());
   }
 
   /**

@@ -379,3 +379,15 @@ export function _servedHeaders(pairs: readonly [string, string][], age: number):
 }
 
 export type { CachePolicy };
+
+/** The directive names of a request's `Cache-Control`, in lower case. */
+export function _requestDirectives(headers: Headers): Set<string> {
+  const value = headers.get("cache-control");
+  const names = new Set<string>();
+  if (value === null) return names;
+  for (const part of value.split(",")) {
+    const name = part.split("=", 1)[0]!.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
+}

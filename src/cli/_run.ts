@@ -26,6 +26,7 @@ import { openState } from "./_state.ts";
 import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, outgoing, requestLines } from "./_verbose.ts";
+import { _isRevalidation } from "../layers/_cache_served.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
@@ -216,6 +217,9 @@ export async function run(
         }
       }
     }
+    // The cache's background revalidation of a stale response already served: nothing of the
+    // reply's own, neither printed nor counted as one of its hops.
+    if (_isRevalidation(exchange)) return next(exchange);
     const hop: Hop = {
       url: new URL(exchange.url.href),
       method: exchange.method,

@@ -16,6 +16,7 @@ import { decodesContent } from "../reply.ts";
 import type { Plan } from "./_args.ts";
 import type { _ObservedCache } from "./_observed_cache.ts";
 import { _HEURISTIC_STATUSES } from "../cache/_statuses.ts";
+import { type _CacheServed, _cacheServed } from "../layers/_cache_served.ts";
 
 /** A header value fit to print: credentials hidden. */
 export function redact(name: string, value: string): string {
@@ -86,6 +87,18 @@ function whyNotStored(method: string, status: number, request: Headers, response
   return "the cache declined it";
 }
 
+/** What -v says of a reply the cache answered without the network, by how it did. */
+const SERVED: Record<_CacheServed, string> = {
+  "fresh": "hit, fresh: served from the cache without asking the server",
+  "max-stale": "hit, stale: served under max-stale",
+  "stale-while-revalidate":
+    "hit, stale: served under stale-while-revalidate, revalidating in the background",
+  "stale-if-error": "hit, stale: served under stale-if-error: the server failed",
+  "load-control": "hit: served from the cache without asking the server",
+  "gateway-timeout":
+    "miss under only-if-cached: the cache answered 504 itself: nothing usable stored",
+};
+
 /** Everything the network layer saw of one reply's hops. */
 export interface Hop {
   url: URL;
@@ -112,11 +125,22 @@ export async function explain(
   if (cache === null) verbose("* cache: off (--no-cache)");
   else {
     const writes = cache.writes.get(key) ?? [];
-    if (reply.fromCache && hops.length === 0) {
+    const how = reply.fromCache ? _cacheServed(reply) : undefined;
+    // A stale response answering a failure or a 500-504 (not a 304's refresh) saw the network.
+    if (
+      reply.fromCache &&
+      (hops.length === 0 || (how === "stale-if-error" && final?.status !== 304))
+    ) {
+      if (how === "gateway-timeout") {
+        // The cache's own response: no server sent it, so no connection's version applies.
+        const lines = [`< HTTP/1.1 ${reply.status} ${reply.statusText}`.trimEnd()];
+        for (const [name, value] of reply.headers) lines.push(`< ${name}: ${value}`);
+        verbose([...lines, "<"].join("\n"));
+      }
       verbose(
         settings.offline
           ? "* cache: hit, served from the cache with the network off (--offline)"
-          : "* cache: hit, fresh: served from the cache without asking the server",
+          : `* cache: ${SERVED[how ?? "fresh"]}`,
       );
     } else if (final?.status === 304 && reply.status !== 304) {
       verbose(

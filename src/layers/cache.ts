@@ -20,6 +20,7 @@ import {
   _mergeHeaders,
   _policyOptions,
   _policyUrl,
+  _requestDirectives,
   _requestRecord,
   _responseRecord,
   _secretDigests,
@@ -37,6 +38,7 @@ import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exc
 import { interimResponse, responseInfo, setResponseInfo } from "../exchange.ts";
 import { discard as dropResponse, NULL_BODY_STATUSES } from "../_response.ts";
 import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
+import { type _CacheServed, _noteCacheServed, _noteRevalidation } from "./_cache_served.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
 
@@ -146,7 +148,7 @@ export function cacheLayer(
       }
       if (load === "always-cache") throw notInCache(exchange);
       // only-if-cached never reaches the network, whatever else the request asks.
-      if (requestDirectives(headers).has("only-if-cached")) {
+      if (_requestDirectives(headers).has("only-if-cached")) {
         return await onlyIfCached(context, null, load);
       }
       if (load === "always-network" && !headers.has("cache-control")) {
@@ -154,7 +156,7 @@ export function cacheLayer(
       }
       return await next(exchange);
     }
-    const directives = requestDirectives(headers);
+    const directives = _requestDirectives(headers);
     // A request's no-store keeps the cache out of it: nothing read, nothing stored.
     if (directives.has("no-store") && load !== "always-cache") return await next(exchange);
     if (load === "always-network" && !directives.has("only-if-cached")) {
@@ -166,7 +168,7 @@ export function cacheLayer(
     if (load === "always-cache" || load === "prefer-cache") {
       if (candidate) {
         const served = await serve(context, candidate.entry, candidate.policy, true);
-        if (served) return served;
+        if (served) return noted(context, served, "load-control");
       }
       if (load === "always-cache") throw notInCache(exchange);
       return await store(context, await next(exchange));
@@ -174,18 +176,6 @@ export function cacheLayer(
     if (candidate === null) return await store(context, await next(exchange));
     return await preferNetwork(context, candidate);
   };
-}
-
-/** The directive names of a request's `Cache-Control`, in lower case. */
-function requestDirectives(headers: Headers): Set<string> {
-  const value = headers.get("cache-control");
-  const names = new Set<string>();
-  if (value === null) return names;
-  for (const part of value.split(",")) {
-    const name = part.split("=", 1)[0]!.trim().toLowerCase();
-    if (name) names.add(name);
-  }
-  return names;
 }
 
 /**
@@ -201,9 +191,10 @@ async function onlyIfCached(
 ): Promise<Response> {
   if (candidate !== null) {
     const anyStored = load === "prefer-cache" || load === "always-cache";
-    if (anyStored || evaluate(context, candidate).use === "fresh") {
+    const how = anyStored ? "load-control" : evaluate(context, candidate).how;
+    if (how !== undefined) {
       const served = await serve(context, candidate.entry, candidate.policy, true);
-      if (served) return served;
+      if (served) return noted(context, served, how);
     }
   }
   const response = new Response(null, {
@@ -211,7 +202,11 @@ async function onlyIfCached(
     statusText: "Gateway Timeout",
     headers: { "cache-control": "no-store" },
   });
-  return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
+  return noted(
+    context,
+    setResponseInfo(response, { url: context.exchange.url, fromCache: true }),
+    "gateway-timeout",
+  );
 }
 
 function notInCache(exchange: Exchange): NetworkReplyError {
@@ -388,7 +383,8 @@ async function answerValidation(context: Context): Promise<Response | null> {
   if (headers.has("if-match") || headers.has("if-unmodified-since")) return null;
   if (inm === null && ims === null) return null;
   const candidate = await lookup(context);
-  if (candidate === null || evaluate(context, candidate).use !== "fresh") return null;
+  const how = candidate === null ? undefined : evaluate(context, candidate).how;
+  if (candidate === null || how === undefined) return null;
   const stored = candidate.entry.headers;
   if (inm !== null) {
     const etag = _headerOf(stored, "etag");
@@ -407,7 +403,11 @@ async function answerValidation(context: Context): Promise<Response | null> {
   }
   await context.cache.touch(candidate.entry).catch(() => {});
   const response = new Response(null, { status: 304, statusText: "Not Modified", headers: served });
-  return setResponseInfo(response, { url: context.exchange.url, fromCache: true });
+  return noted(
+    context,
+    setResponseInfo(response, { url: context.exchange.url, fromCache: true }),
+    how,
+  );
 }
 
 /**
@@ -419,7 +419,7 @@ async function answerValidation(context: Context): Promise<Response | null> {
  */
 async function serveRange(context: Context, load: CacheLoadControl): Promise<Response | null> {
   const { exchange } = context;
-  const directives = requestDirectives(exchange.headers);
+  const directives = _requestDirectives(exchange.headers);
   if (exchange.method !== "GET" || directives.has("no-store")) return null;
   const candidate = await lookup(context);
   if (candidate === null || candidate.entry.status !== 200) return null;
@@ -428,7 +428,8 @@ async function serveRange(context: Context, load: CacheLoadControl): Promise<Res
   const range = _byteRange(exchange.headers.get("range")!, entry.bodySize);
   if (range === null) return null;
   const anyStored = load === "prefer-cache" || load === "always-cache";
-  if (!anyStored && evaluate(context, candidate).use !== "fresh") return null;
+  const how = anyStored ? "load-control" : evaluate(context, candidate).how;
+  if (how === undefined) return null;
   let body: ReadableStream<Uint8Array> | null;
   try {
     body = await context.cache.body(entry);
@@ -444,14 +445,18 @@ async function serveRange(context: Context, load: CacheLoadControl): Promise<Res
     statusText: "Partial Content",
     headers,
   });
-  return setResponseInfo(response, { url: exchange.url, fromCache: true });
+  return noted(context, setResponseInfo(response, { url: exchange.url, fromCache: true }), how);
 }
 
-/** How the policy lets the request use the stored response. */
-function evaluate(
-  context: Context,
-  candidate: Candidate,
-): { use: "fresh" | "stale-while-revalidate" | "revalidate"; headers: Record<string, string> } {
+/**
+ * How the policy lets the request use the stored response; `how` it is served when it is used
+ * as it is (fresh, or stale within the request's `max-stale`).
+ */
+function evaluate(context: Context, candidate: Candidate): {
+  use: "fresh" | "stale-while-revalidate" | "revalidate";
+  headers: Record<string, string>;
+  how?: "fresh" | "max-stale";
+} {
   const request = policyRequest(context);
   const { policy, mustRevalidate } = freshnessPolicy(context, candidate.policy);
   const result = policy.evaluateRequest(request);
@@ -462,7 +467,9 @@ function evaluate(
     >;
   if (result.response === undefined) return { use: "revalidate", headers };
   if (mustRevalidate && policy.stale()) return { use: "revalidate", headers };
-  if (result.revalidation === undefined) return { use: "fresh", headers };
+  if (result.revalidation === undefined) {
+    return { use: "fresh", headers, how: policy.stale() ? "max-stale" : "fresh" };
+  }
   return { use: "stale-while-revalidate", headers };
 }
 
@@ -476,10 +483,10 @@ function staleIfError(context: Context, policy: Policy): boolean {
 
 async function preferNetwork(context: Context, candidate: Candidate): Promise<Response> {
   const { exchange } = context;
-  const { use, headers } = evaluate(context, candidate);
+  const { use, headers, how } = evaluate(context, candidate);
   if (use === "fresh") {
     const served = await serve(context, candidate.entry, candidate.policy, true);
-    if (served) return served;
+    if (served) return noted(context, served, how!);
     return await store(context, await context.next(exchange));
   }
   if (use === "stale-while-revalidate") {
@@ -490,7 +497,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
       backgroundRevalidate(context, candidate, headers, signal);
     if (context.background) context.background(revalidate);
     else void revalidate(exchange.signal);
-    return served;
+    return noted(context, served, "stale-while-revalidate");
   }
   const original = exchange.headers;
   const conditional = new Headers(original);
@@ -505,7 +512,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
     exchange.headers = original;
     if (!exchange.signal.aborted && staleIfError(context, candidate.policy)) {
       const served = await serve(context, candidate.entry, candidate.policy, true);
-      if (served) return served;
+      if (served) return noted(context, served, "stale-if-error");
     }
     throw error;
   }
@@ -538,7 +545,7 @@ async function preferNetwork(context: Context, candidate: Candidate): Promise<Re
     const served = await serve(context, candidate.entry, candidate.policy, true);
     if (served) {
       dropResponse(response);
-      return served;
+      return noted(context, served, "stale-if-error");
     }
   }
   return await store(context, response);
@@ -595,6 +602,7 @@ async function backgroundRevalidate(
     client: exchange.client,
     hop: exchange.hop,
   });
+  _noteRevalidation(background);
   try {
     const response = await context.next(background);
     // Its cookies are this user's, from the network, as a response passed up would be.
@@ -628,6 +636,12 @@ function expiresAt(context: Context, policy: Policy, headers: [string, string][]
 
 /** What a background exchange reports its activity and progress to: nobody. */
 const QUIET: ExchangeMonitor = { activity() {}, uploadProgress() {} };
+
+/** Records how the cache answered the exchange (see `_cache_served.ts`); returns `response`. */
+function noted(context: Context, response: Response, how: _CacheServed): Response {
+  _noteCacheServed(context.exchange, how);
+  return response;
+}
 
 /**
  * Serves a stored response: from the cache alone, or `revalidated` by a `304`. Returns `null`

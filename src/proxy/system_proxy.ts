@@ -92,7 +92,9 @@ export function proxyEnvSnapshot(previous?: ProxyEnvSnapshot): ProxyEnvSnapshot 
   const epoch = envEpoch();
   if (previous?.epoch === epoch) return previous;
   const vars = readProcessEnv();
-  return { epoch, vars, hasProxy: namesProxy(vars) };
+  const hasProxy = namesProxy(vars);
+  if (hasProxy) sawProxy();
+  return { epoch, vars, hasProxy };
 }
 
 /** The variables that name a proxy Deno's own clients would use. */
@@ -104,6 +106,50 @@ export const PROXY_VARIABLES = [
   "HTTP_PROXY",
   "http_proxy",
 ] as const;
+
+/**
+ * Whether `fetch`'s default client may send through a proxy: Deno makes it at the process's first
+ * `fetch` (anyone's), reading the proxy variables then, and keeps it. Set when a proxy variable is
+ * seen (when this module is loaded, and at each read of the environment since) before the library
+ * first sent with that client; from then on a direct connection needs a client of its own.
+ */
+let defaultMayProxy = false;
+/**
+ * Whether the library sent with `fetch`'s default client while no proxy variable had been seen:
+ * the client was made by then, without a proxy, and a variable set later does not change it.
+ */
+let defaultMade = false;
+
+/** A proxy variable was seen in the process environment. */
+function sawProxy(): void {
+  if (!defaultMade) defaultMayProxy = true;
+}
+
+/**
+ * Whether a direct connection may go through `fetch`'s default client: the environment names no
+ * proxy now, and the client is known to use none (no proxy variable seen since this module was
+ * loaded, or none until the library first sent with it). `true` counts the caller as sending
+ * with it now.
+ *
+ * @param hasProxy Whether the environment names a proxy now, as the caller read it.
+ */
+export function defaultClientDirect(hasProxy: boolean): boolean {
+  if (hasProxy) {
+    sawProxy();
+    return false;
+  }
+  if (defaultMayProxy) return false;
+  defaultMade = true;
+  return true;
+}
+
+// The variables as they are when the library is loaded, before the application's code runs
+// (unless it loads the library later): read only where the `env` permission is granted.
+try {
+  if (PROXY_VARIABLES.some((name) => envGranted(name) && !!Deno.env.get(name))) sawProxy();
+} catch {
+  // No permission API here: the variables act unseen, as without permission.
+}
 
 /**
  * The variables Deno's HTTP client would send a request of `protocol` through (its scheme's

@@ -976,6 +976,23 @@ Deno.test("_ProxyClientPool clients ignore the proxy environment variables", asy
   assert.equal(decoy.accepted, 0);
 });
 
+Deno.test("a direct request once the environment's proxy is removed goes direct, after a plain fetch", async () => {
+  // fetch's default client is made at the process's first fetch, with the proxy variables of
+  // that moment, and keeps them.
+  await using origin = startOrigin();
+  const { code, stdout, stderr } = await runWithEnv(
+    new URL("../testdata/proxy/env_removed_direct.ts", import.meta.url),
+    [origin.url("127.0.0.1", "/env")],
+    { HTTP_PROXY: `http://127.0.0.1:${closedPort()}` },
+  );
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    fetch: "failed",
+    none: "origin GET /env",
+    default: "origin GET /env",
+  });
+});
+
 Deno.test("classifyProxyError: a proxy port that refuses is ProxyConnectionRefusedError", async (t) => {
   await using origin = startOrigin();
   const port = deadPort();
