@@ -13,6 +13,7 @@ import {
   NetworkReplyError,
 } from "./network_error.ts";
 import { _redactUrls } from "./_redact.ts";
+import { type NetworkProxy, proxyLabel } from "./proxy/network_proxy.ts";
 import { lengthCheckedBy } from "./_response.ts";
 import { listensTo, type TypedEventTarget } from "./_typed_event_target.ts";
 
@@ -321,12 +322,15 @@ export function settleWhole(read: WholeRead, take: () => Uint8Array<ArrayBuffer>
  * @param coded Whether the body has a content coding (`bytesReceived` counts decoded bytes).
  * @param whole Whether the body was read in one operation: the bytes that arrived before the
  * close are not known then.
+ * @param proxy The proxy the request went through: an HTTP proxy's connection is named for a
+ * forwarded (plain-http) request.
  */
 export function bodyError(
   error: unknown,
   reply: ReplyState,
   coded: boolean,
   whole = false,
+  proxy?: NetworkProxy,
 ): NetworkReplyError {
   const { url, bytesReceived: received, bytesTotal: total } = reply;
   const failure = classifyError(error, url, coded ? "coded body" : "body");
@@ -339,7 +343,11 @@ export function bodyError(
     ? `${received} of the ${total} bytes (Content-Length) ${of} arrived`
     : `${received}${coded ? " decoded" : ""} bytes ${of} arrived, not the end of the body` +
       (chunked ? "; the server closed the connection or broke the chunked framing" : "");
-  const message = `Connection to ${url.host} closed before the reply was complete: ${arrived}`;
+  // A forwarded request's connection is the proxy's: the origin's bytes come through it.
+  const forwarded = url.protocol === "http:" && proxy?.url !== undefined &&
+    (proxy.type === "http" || proxy.type === "https");
+  const peer = forwarded ? `proxy ${proxyLabel(proxy)}` : url.host;
+  const message = `Connection to ${peer} closed before the reply was complete: ${arrived}`;
   return new NetworkReplyError(failure.code, `${message} (${causeChain(error)})`, { cause: error });
 }
 

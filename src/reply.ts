@@ -579,7 +579,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
         bytes = await response.bytes();
       } catch (error) {
         if (this.#state !== "running") return;
-        const failure = bodyError(error, this, false, true);
+        const failure = bodyError(error, this, false, true, this.#exchange?.proxy);
         return this.#fail(failure.code, failure.message, failure.cause ?? error);
       }
       if (this.#state !== "running") return;
@@ -654,7 +654,7 @@ export class NetworkReply extends TypedEventTarget<NetworkReplyEventMap, Network
       }
     } catch (error) {
       if (this.#state !== "running") return;
-      const failed = bodyError(error, this, this.#coded);
+      const failed = bodyError(error, this, this.#coded, false, this.#exchange?.proxy);
       return this.#fail(failed.code, failed.message, failed.cause ?? error);
     } finally {
       this.#pumping = false;

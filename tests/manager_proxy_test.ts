@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  MemoryCache,
+  MemoryCookieJar,
   NetworkAccessManager,
   NetworkError,
   type NetworkErrorEvent,
@@ -773,4 +775,98 @@ Deno.test("an HTTP proxy's malformed answer to a forwarded request names the pro
       }
     });
   }
+});
+
+Deno.test("an https proxy gets its credentials on forwarded requests, the origin never does", async () => {
+  await using origin = startOrigin();
+  await using proxy = startProxyServer({ hosts, auth, tls: true });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "https", url: proxy.url, ...auth },
+    caCerts: [TEST_CA_CERT],
+  });
+  const reply = manager.get(origin.url("origin.test", "/f"));
+  assert.equal(await reply.text(), "origin GET /f", reply.errorString);
+  assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+  assert.deepEqual(proxy.log.map((r) => [r.kind, r.proxyAuthorization, r.outcome]), [
+    ["forward", basic, 200],
+  ]);
+  // Refused, they are not sent a second time.
+  await using wrong = new NetworkAccessManager({
+    proxy: { type: "https", url: proxy.url, username: "alice", password: "wrong-secret" },
+    caCerts: [TEST_CA_CERT],
+  });
+  const refused = await settle(wrong.get(origin.url("origin.test", "/w")));
+  assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError, refused.errorString);
+  assert.equal(proxy.log.length, 2);
+});
+
+Deno.test("a proxy's 407 is neither cached for the URL nor sets its cookies", async () => {
+  await using origin = startOrigin();
+  await using proxy = scriptedHttpProxy(
+    'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n' +
+      "Cache-Control: max-age=600\r\nSet-Cookie: via=proxy; Path=/\r\nContent-Length: 4\r\n" +
+      "Connection: close\r\n\r\nnope",
+  );
+  await using cache = new MemoryCache();
+  const cookieJar = new MemoryCookieJar();
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url },
+    cache,
+    cookieJar,
+  });
+  const url = origin.url("127.0.0.1", "/r");
+  const refused = await settle(manager.get(url));
+  assert.equal(refused.error, NetworkError.ProxyAuthenticationRequiredError, refused.errorString);
+  assert.equal(refused.status, 407);
+  assert.deepEqual(await cookieJar.cookiesForUrl(url), []);
+  manager.proxy = { type: "none" };
+  const direct = await settle(manager.get(url));
+  assert.equal(direct.error, NetworkError.NoError, direct.errorString);
+  assert.deepEqual([direct.status, direct.body], [200, "origin GET /r"]);
+});
+
+Deno.test("a plain proxy given as https is blamed for the handshake of an https target", async () => {
+  await using tlsOrigin = startOrigin({ tls: true });
+  // Answers the first connection's bytes at once; later ones only after a whole request head,
+  // which a TLS handshake never sends (as tinyproxy waits for a request line).
+  let first = true;
+  await using proxy = scriptedServer("https", async (conn) => {
+    const buffer = new Uint8Array(4096);
+    let head = "";
+    const answerAtOnce = first;
+    first = false;
+    while (!answerAtOnce && !head.includes("\r\n\r\n")) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      head += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    if (answerAtOnce && await conn.read(buffer) === null) return;
+    await conn.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+  });
+  await using manager = new NetworkAccessManager({
+    proxy: { type: "https", url: proxy.url },
+    caCerts: [TEST_CA_CERT],
+  });
+  const got = await settle(manager.get(tlsOrigin.url("origin.test", "/t")));
+  assert.equal(got.error, NetworkError.SslHandshakeFailedError, got.errorString);
+  assert.match(
+    got.errorString,
+    new RegExp(`^TLS handshake with proxy ${proxy.url} failed: not TLS`),
+  );
+  assert.match(got.errorString, /use type "http"/);
+});
+
+Deno.test("a body cut short by a forwarding proxy names the proxy's connection", async () => {
+  await using proxy = scriptedHttpProxy(
+    "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789",
+  );
+  await using manager = new NetworkAccessManager({ proxy: { type: "http", url: proxy.url } });
+  const got = await settle(manager.get("http://origin.test/cut"));
+  assert.equal(got.error, NetworkError.RemoteHostClosedError, got.errorString);
+  assert.match(
+    got.errorString,
+    new RegExp(
+      `^Connection to proxy ${proxy.url} closed before the reply was complete: .* of http://origin\\.test/cut arrived`,
+    ),
+  );
 });

@@ -38,8 +38,8 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
       }
 
       /**
-       * RFC 9111 section 3: any final status may be stored with explicit freshness (the
-       * library knows a fixed list), and `must-understand` stores only the statuses this cache
+       * RFC 9111 section 3: any final status but a proxy's `407` may be stored with explicit
+       * freshness (the library knows a fixed list), and `must-understand` stores only the statuses this cache
        * understands, overriding `no-store`.
        */
       override storable(): boolean {
@@ -55,6 +55,9 @@ export function _policyClass(clock: Clock): typeof CachePolicy {
         }
         const status = self._status;
         if (status < 200 || status > 599 || status === 206 || status === 304) return false;
+        // A proxy's refusal is no representation of the resource: stored, it would stand in for
+        // the resource once the proxy settings change (http-cache-semantics refuses it too).
+        if (status === 407) return false;
         if (self._rescc["must-understand"]) {
           if (!_UNDERSTOOD_STATUSES.has(status)) return false;
         } else if (self._rescc["no-store"]) return false;

@@ -231,10 +231,11 @@ export function ownCookieHeader(exchange: Exchange): string | null {
 
 /**
  * The `Set-Cookie` lines the cookies layer stores from `response` (none when the request says
- * not to, or the response came from the cache).
+ * not to, the response came from the cache, or it is a proxy's `407`).
  */
 export function cookiesToStore(exchange: Exchange, response: Response): string[] {
-  if (exchange.request.cookieSaveControl !== "automatic") return [];
+  // A proxy's `407` speaks for the proxy, not for the origin whose URL it answered.
+  if (exchange.request.cookieSaveControl !== "automatic" || response.status === 407) return [];
   const lines = response.headers.getSetCookie();
   return lines.length === 0 || responseInfo(response).fromCache ? [] : lines;
 }

@@ -22,6 +22,7 @@ import { classifyProxyError, proxyTimeoutError } from "../proxy/_probe.ts";
 import { redactProxy } from "../proxy/_redact.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
+import { basicAuthorization } from "../auth/basic.ts";
 import { holdSlot } from "../reply.ts";
 import { sendHolding } from "./_hold.ts";
 import { notPermitted } from "./_net_permission.ts";
@@ -74,6 +75,20 @@ function ownAuthorization(exchange: Exchange, proxy: NetworkProxy, protocol: str
   return { type: proxy.type, url: proxy.url };
 }
 
+/**
+ * The Basic `Proxy-Authorization` of an `https` proxy's own credentials for a plain-http request
+ * that carries none: Deno sends them to an `http` proxy itself, to an `https` one never.
+ */
+function httpsProxyBasic(exchange: Exchange, proxy: NetworkProxy, protocol: string) {
+  if (
+    proxy.type !== "https" || proxy.username === undefined || protocol !== "http:" ||
+    exchange.headers.has("proxy-authorization")
+  ) {
+    return undefined;
+  }
+  return basicAuthorization({ username: proxy.username, password: proxy.password ?? "" });
+}
+
 /** Creates the proxy layer over a client pool. */
 export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Layer {
   return (next) => {
@@ -91,6 +106,13 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           protocol === "https:" && settings.clientCertificate?.(exchange.url) !== undefined,
           envHasProxy,
         );
+      // Set for this attempt only: the layers above send the next hop from what they asked.
+      const basic = httpsProxyBasic(exchange, proxy, protocol);
+      const given = exchange.headers;
+      if (basic !== undefined) {
+        exchange.headers = new Headers(given);
+        exchange.headers.set("proxy-authorization", basic);
+      }
       let release: (() => void) | undefined;
       if (exchange.client === undefined && !plain) {
         try {
@@ -104,6 +126,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);
         } catch (error) {
+          exchange.headers = given;
           const message = redactProxy((error as Error).message, proxy);
           // Without a proxy, only the TLS settings can be refused: the client certificate of the
           // origin, or the CA certificates.
@@ -126,9 +149,11 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       // Direct and without a transfer timeout: failures and responses pass through as they are.
       const direct = proxy.type === "none" && timeout <= 0;
       if (release === undefined) {
-        return direct ? next(exchange) : throughProxy(exchange, proxy, timeout);
+        return direct ? next(exchange) : throughProxy(exchange, proxy, timeout, given);
       }
-      const send: Handler = direct ? next : (exchange) => throughProxy(exchange, proxy, timeout);
+      const send: Handler = direct
+        ? next
+        : (exchange) => throughProxy(exchange, proxy, timeout, given);
       return sendHolding(send, exchange, release, keepClient);
     }
 
@@ -136,6 +161,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
       exchange: Exchange,
       proxy: NetworkProxy,
       timeout: number,
+      given: Headers,
     ): Promise<Response> {
       try {
         return await next(exchange);
@@ -159,6 +185,8 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
           exchange.url,
           { caCerts: settings.caCerts() },
         );
+      } finally {
+        exchange.headers = given;
       }
     }
 

@@ -197,7 +197,8 @@ export function probeConnect(
 
 /**
  * Whether the TLS handshake with an `https` proxy fails (with the CA certificates of
- * `options`); undefined when the proxy cannot be reached.
+ * `options`); undefined when the proxy cannot be reached. A handshake left unanswered (a plain
+ * proxy waiting for the end of a request line) fails when the proxy answers plain HTTP.
  */
 async function proxyHandshakeFails(
   proxy: NetworkProxy,
@@ -208,7 +209,10 @@ async function proxyHandshakeFails(
     options,
     (conn) => (conn as Deno.TlsConn).handshake().then(() => false, () => true),
   );
-  return "value" in reached ? reached.value : undefined;
+  if ("value" in reached) return reached.value;
+  if (reached.failure !== "timeout" && reached.failure !== "unknown") return undefined;
+  const plain = await askProxy({ ...proxy, type: "http" }, optionsHead(proxy), options);
+  return plain !== undefined && !plain.tls && plain.status !== undefined ? true : undefined;
 }
 
 /**
