@@ -39,6 +39,15 @@ export const _PROBE_MS = 10_000;
  */
 export const _RECHECK_MS = 60_000;
 
+/**
+ * How long an HTTP/2 origin may go without more requests in flight than the HTTP/1.1 limit before
+ * its connection is taken as possibly gone (an origin closes an idle connection, or one that
+ * served its share of streams): its next burst is held to the HTTP/1.1 limit until its first
+ * response came and the origin said `h2` again, since Deno's `fetch`, which knows no protocol
+ * before its first connection, would open a connection per request meanwhile.
+ */
+export const _IDLE_MS = 1000;
+
 /** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
 export const _RETRY_MS = 1000;
 
@@ -264,6 +273,14 @@ export class _Http2Origins {
     else this.#streams.set(key, streams);
     this.#fewest = Math.min(Infinity, ...this.#streams.values());
     return true;
+  }
+
+  /**
+   * Makes the answer of an origin old ({@linkcode stale}), so that `learn(..., again)` asks it
+   * anew; the answer stands until then.
+   */
+  age(key: string): void {
+    if (this.#answeredAt.has(key)) this.#answeredAt.set(key, -Infinity);
   }
 
   /** Whether the answer of an origin (`h2` or HTTP/1.1) is old, to be asked again. */

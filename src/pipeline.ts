@@ -73,6 +73,8 @@ export interface PipelineParts {
   onQueueWait?: (key: string, exchange: Exchange) => void;
   /** Called with an exchange sent in a queue slot that got no response, and the error. */
   onSendFailed?: (exchange: Exchange, error: unknown) => void;
+  /** Called with an exchange sent in a queue slot once its response (its headers) came. */
+  onResponse?: (exchange: Exchange) => void;
   /** The HTTP clients, one per proxy configuration, for the 16 used most recently. */
   pool: _ProxyClientPool;
   /** The credentials of the protection spaces met so far. */
@@ -200,7 +202,7 @@ function composeLayers(
   // Each attempt sent to the network: from the queue down to the transport.
   const lower: Layer[] = [
     // Holds a slot per origin only while the network is used, until the body is done.
-    queueLayer(parts.queue, parts.onQueueWait, parts.onSendFailed),
+    queueLayer(parts.queue, parts.onQueueWait, parts.onSendFailed, parts.onResponse),
     // Last before sending: the proxy and its client for each attempt, then the network gate.
     proxyLayer(parts.pool, { ...parts.proxy, gate: networkGate(access) }),
     // Every exchange that goes to the network: each hop and retry, cookies and credentials set.
@@ -294,6 +296,7 @@ function directLane(
     }
     return sending.then((response) => {
       keepSlot(exchange, response, release);
+      parts.onResponse?.(exchange);
       // A response a layer acts on goes up through the layers.
       const status = response.status;
       if (

@@ -63,16 +63,24 @@ export function keepSlot(exchange: Exchange, response: Response, release: () => 
  * @param queue The per-origin queue.
  * @param onWait Called with the origin's key when an exchange has to wait for a slot.
  * @param onFailed Called with an exchange whose send failed (no response), and the error.
+ * @param onResponse Called with an exchange sent in a slot once its response came.
  */
 export function queueLayer(
   queue: HostQueue,
   onWait?: (key: string, exchange: Exchange) => void,
   onFailed?: (exchange: Exchange, error: unknown) => void,
+  onResponse?: (exchange: Exchange) => void,
 ): Layer {
+  const keep = onResponse === undefined
+    ? keepSlot
+    : (exchange: Exchange, response: Response, release: () => void) => {
+      keepSlot(exchange, response, release);
+      onResponse(exchange);
+    };
   return (next) => {
     /** Sends `exchange` holding a slot; releases it exactly once. */
     const send = (exchange: Exchange, release: () => void): Promise<Response> =>
-      sendHolding(next, exchange, release, keepSlot, onFailed);
+      sendHolding(next, exchange, release, keep, onFailed);
     return (exchange) => {
       const { protocol, host } = exchange.url;
       if (protocol !== "http:" && protocol !== "https:") return next(exchange);

@@ -511,6 +511,7 @@ export class ManagerCore implements PipelineSettings {
       queue: this.#queue,
       onQueueWait: (key, exchange) => this.#http2.waiting(key, exchange.url),
       onSendFailed: ({ url }, error) => this.#http2.lost(url, error),
+      onResponse: ({ url }) => this.#http2.responded(url),
       pool: this.#pool,
       credentials: this.#credentials,
       background: (task) => {

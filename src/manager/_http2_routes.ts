@@ -10,7 +10,7 @@
  * @module
  */
 
-import { _askable, _http2Key, _Http2Origins } from "../_http2.ts";
+import { _askable, _http2Key, _Http2Origins, _IDLE_MS } from "../_http2.ts";
 import type { _PermissionGate } from "../_permission_gate.ts";
 import { netHost } from "../layers/access.ts";
 import { queueKey } from "../layers/queue.ts";
@@ -42,22 +42,44 @@ interface Route {
   env: ProxyEnvSnapshot;
 }
 
+/**
+ * An HTTP/2 origin whose connection may be gone, held to the HTTP/1.1 limit until both have come:
+ * a response of it (Deno's `fetch` then has a connection to share) and its new answer (`h2`).
+ */
+interface Warming {
+  responded: boolean;
+  /** Whether the origin said `h2` again: `undefined` until it answered. */
+  h2: boolean | undefined;
+}
+
 /** The HTTP/2 answers of the manager's origins, each on its route. */
 export class Http2Routes {
   readonly origins: _Http2Origins;
   readonly #settings: Http2RouteSettings;
   /** Per origin (the queue's key): the route its requests took when one first waited. */
   readonly #routes = new Map<string, Route>();
+  /**
+   * Per HTTP/2 origin (the queue's key): when it last had more requests in flight than the
+   * HTTP/1.1 limit, or was learned (`performance.now()`).
+   */
+  readonly #busyAt = new Map<string, number>();
+  /** The HTTP/2 origins held to the HTTP/1.1 limit after an idle time ({@linkcode _IDLE_MS}). */
+  readonly #warming = new Map<string, Warming>();
 
   constructor(settings: Http2RouteSettings) {
     this.#settings = settings;
-    this.origins = new _Http2Origins((_, url) => settings.wake(queueKey(url.protocol, url.host)));
+    this.origins = new _Http2Origins((_, url) => {
+      const key = queueKey(url.protocol, url.host);
+      this.#busyAt.set(key, performance.now());
+      settings.wake(key);
+    });
   }
 
   /**
    * How many requests the origin (the queue's key) takes with `active` in flight: `max` (the
    * HTTP/1.1 limit), or past it, as many as it allows when it speaks HTTP/2 on its route (an old
-   * answer asked again meanwhile).
+   * answer asked again meanwhile). An HTTP/2 origin that had no more than `max` in flight for
+   * {@linkcode _IDLE_MS} is held to `max` until a response of it came and it said `h2` again.
    */
   limit(key: string, active: number, max: number): number {
     const origins = this.origins;
@@ -69,8 +91,56 @@ export class Http2Routes {
       this.#routes.delete(key);
       return max;
     }
+    const streams = origins.streams(route.key, max);
+    if (this.#warming.has(key)) return Math.min(max, streams);
+    const now = performance.now();
+    const busyAt = this.#busyAt.get(key);
+    this.#busyAt.set(key, now);
+    if (busyAt !== undefined && now - busyAt >= _IDLE_MS && this.#settings.asks()) {
+      this.#warm(key, route);
+      return Math.min(max, streams);
+    }
     if (origins.stale(route.key)) this.waiting(key, new URL(key), true);
-    return origins.streams(route.key, max);
+    return streams;
+  }
+
+  /**
+   * Holds an HTTP/2 origin whose connection may be gone to the HTTP/1.1 limit, and asks it again:
+   * its waiting requests go once a response of it came and it said `h2` (Deno's `fetch` then
+   * shares that connection rather than opening one per request); an HTTP/1.1 answer forgets that
+   * it speaks HTTP/2.
+   */
+  #warm(key: string, route: Route): void {
+    const warming: Warming = { responded: false, h2: undefined };
+    this.#warming.set(key, warming);
+    this.origins.age(route.key);
+    this.waiting(key, new URL(key), true);
+    this.origins.answer(route.key).then((h2) => {
+      if (this.#warming.get(key) !== warming) return;
+      warming.h2 = h2 === true;
+      if (!warming.h2) this.#warming.delete(key);
+      else if (warming.responded) this.#warmed(key);
+    });
+  }
+
+  /** The origin warmed up: its requests go at HTTP/2's concurrency again. */
+  #warmed(key: string): void {
+    this.#warming.delete(key);
+    this.#busyAt.set(key, performance.now());
+    this.#settings.wake(key);
+  }
+
+  /**
+   * A response of `url`'s origin came (its headers): an HTTP/2 origin held after an idle time
+   * lets its requests go once it also said `h2` again. Nothing to do for any other.
+   */
+  responded(url: URL): void {
+    if (this.#warming.size === 0) return;
+    const key = queueKey(url.protocol, url.host);
+    const warming = this.#warming.get(key);
+    if (warming === undefined || warming.responded) return;
+    warming.responded = true;
+    if (warming.h2) this.#warmed(key);
   }
 
   /**
@@ -127,6 +197,8 @@ export class Http2Routes {
   /** Forgets what was learned, and every route (see {@linkcode _Http2Origins.clear}). */
   clear(): void {
     this.#routes.clear();
+    this.#busyAt.clear();
+    this.#warming.clear();
     this.origins.clear();
   }
 

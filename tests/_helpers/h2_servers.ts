@@ -220,21 +220,44 @@ export function http1Server(
   };
 }
 
+/** How {@linkcode nodeHttp2Server} closes its connections (each with a GOAWAY). */
+export interface NodeHttp2Sessions {
+  /** Closes a connection that had no frame for this long. */
+  idleMs?: number;
+  /** Closes a connection once this many streams were opened on it. */
+  streams?: number;
+}
+
 /**
  * An HTTP/2 server (node:http2, with `options` besides the test certificates) that answers each
  * request after `holdMs`, records the paths in the order it got them, and reports the peak in
- * flight. `{ settings: { maxConcurrentStreams: 1 } }` allows one stream at a time; `{ ca,
+ * flight and how many connections it accepted; `sessions` closes its connections when idle or
+ * after a number of streams. `{ settings: { maxConcurrentStreams: 1 } }` allows one stream at a time; `{ ca,
  * requestCert: true, rejectUnauthorized: true }` refuses a client without a certificate.
  */
 export async function nodeHttp2Server(
   holdMs: number,
   options: http2.SecureServerOptions = {},
-): Promise<PeakServer & { readonly paths: readonly string[] }> {
+  sessions: NodeHttp2Sessions = {},
+): Promise<PeakServer & { readonly paths: readonly string[]; readonly connections: number }> {
   const server = http2.createSecureServer({ ...options, cert: certs.cert, key: certs.key });
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const paths: string[] = [];
   let inFlight = 0;
   let peak = 0;
+  let connections = 0;
+  server.on("secureConnection", () => connections++);
+  server.on("session", (session) => {
+    const { idleMs, streams } = sessions;
+    if (idleMs !== undefined) session.setTimeout(idleMs, () => session.close());
+    let opened = 0;
+    // Closed (GOAWAY) once it opened its share: the streams the client sent before it are served.
+    if (streams !== undefined) {
+      session.on("stream", () => {
+        if (++opened === streams) session.close();
+      });
+    }
+  });
   server.on("stream", (stream, headers) => {
     // A stream the client reset: nothing to answer.
     stream.on("error", () => {});
@@ -255,6 +278,9 @@ export async function nodeHttp2Server(
   return {
     url: `https://127.0.0.1:${port}/`,
     paths,
+    get connections() {
+      return connections;
+    },
     get peak() {
       return peak;
     },
