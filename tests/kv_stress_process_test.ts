@@ -154,9 +154,10 @@ Deno.test("KvCache, KvCookieJar and KvHstsStore stay consistent under four proce
     {
       await using store = await KvHstsStore.open({ kv });
       const writes = reports.flatMap((report) => report.hsts);
-      const now = Date.now();
       for (const host of new Set(writes.map((w) => w.target))) {
         const policy = await store.get(host);
+        // Taken after the read: a policy may expire between an earlier clock reading and it.
+        const now = Date.now();
         const candidates = lastCandidates(writes, host);
         const fits = (w: StressWrite) => {
           if (w.value === null) return policy === undefined;
