@@ -38,6 +38,18 @@ function readOnAfterCancel(response: Response): number {
   return declared > REDIRECT_BODY_READ ? 0 : REDIRECT_BODY_READ;
 }
 
+/** Per cache: the keys whose followed redirect's body is being read on to be stored. */
+const readingOn = new WeakMap<object, Map<string, Promise<boolean>>>();
+
+/**
+ * Settles once the body of a followed redirect being read on into `cache` at `key` is stored or
+ * given up (within {@linkcode REDIRECT_BODY_WAIT_MS} a chunk), or `undefined` when none is: a
+ * lookup waits for it, so that the request after a redirect was followed finds it stored.
+ */
+export function _readingOn(cache: object, key: string): Promise<boolean> | undefined {
+  return readingOn.get(cache)?.get(key);
+}
+
 /** The next read of `reader`, or `null` when nothing came within `ms`. */
 function readWithin(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -67,6 +79,7 @@ export async function tee(
   ready: Promise<CacheWriter>,
   exchange: Exchange,
   wait: number,
+  [cache, key]: [cache: object, key: string],
 ): Promise<Response> {
   const { signal } = exchange;
   const source = response.body;
@@ -151,7 +164,15 @@ export async function tee(
       await writer.write(chunk.value).catch(() => {});
     },
     async cancel(reason) {
-      if (readOn > 0 && !settled && await storeRest()) return;
+      if (readOn > 0 && !settled) {
+        const reading = storeRest();
+        let keys = readingOn.get(cache);
+        if (keys === undefined) readingOn.set(cache, keys = new Map());
+        keys.set(key, reading);
+        const stored = await reading;
+        if (keys.get(key) === reading) keys.delete(key);
+        if (stored) return;
+      }
       await abort();
       await reader.cancel(reason).catch(() => {});
     },

@@ -37,7 +37,7 @@ import type { Clock } from "../clock.ts";
 import { Exchange, type ExchangeMonitor, type Handler, type Layer } from "../exchange.ts";
 import { interimResponse, responseInfo, setResponseInfo } from "../exchange.ts";
 import { discard as dropResponse, NULL_BODY_STATUSES } from "../_response.ts";
-import { REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
+import { _readingOn, REDIRECT_BODY_WAIT_MS, tee } from "./_cache_tee.ts";
 import { type _CacheServed, _noteCacheServed, _noteRevalidation } from "./_cache_served.ts";
 import { NetworkError, NetworkReplyError } from "../network_error.ts";
 import type { CacheLoadControl } from "../request.ts";
@@ -292,6 +292,7 @@ function keyHeaders(context: Context): Pick<Headers, "get"> {
  */
 async function lookup(context: Context): Promise<Candidate | null> {
   let entries: CacheEntry[];
+  await _readingOn(context.cache, context.key); // a followed redirect's body being stored
   try {
     const plain = await context.cache.metaData(context.key);
     if (plain !== null && _headerOf(plain.headers, "vary") === undefined) {
@@ -741,7 +742,7 @@ async function store(context: Context, response: Response): Promise<Response> {
   const wait = timeout > 0
     ? Math.min(REDIRECT_BODY_WAIT_MS, Math.max(1, Math.floor(timeout / 2)))
     : REDIRECT_BODY_WAIT_MS;
-  return await tee(response, ready, exchange, wait);
+  return await tee(response, ready, exchange, wait, [cache, context.key]);
 }
 
 /**

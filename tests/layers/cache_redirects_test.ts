@@ -403,3 +403,40 @@ Deno.test("cache layer keeps its rules for the redirects it follows", async (t) 
 Deno.test("cache layer with redirects ends with no unhandled rejections", () => {
   assert.deepEqual(takeUnhandledRejections(), []);
 });
+
+Deno.test("cache layer: the request after a followed redirect finds it stored, however slow the store", async () => {
+  // A store whose commit of the redirect takes a while, as KV's may on a busy machine: the
+  // redirect is followed before its body, read on to be stored, is committed.
+  class SlowCache extends MemoryCache {
+    override prepare(metaData: Parameters<MemoryCache["prepare"]>[0]) {
+      const writer = super.prepare(metaData);
+      if (metaData.status !== 301) return writer;
+      const commit = writer.commit.bind(writer);
+      writer.commit = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return await commit();
+      };
+      return writer;
+    }
+  }
+  const hits: Record<string, number> = {};
+  const server = serve((request) => {
+    const path = new URL(request.url).pathname;
+    hits[path] = (hits[path] ?? 0) + 1;
+    if (path === "/old") {
+      return new Response("moved", { status: 301, headers: { location: "/new", ...FRESH } });
+    }
+    return new Response("new", { headers: FRESH });
+  });
+  const cache = new SlowCache();
+  await using manager = new NetworkAccessManager({ cache, cookieJar: null });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const reply = manager.get(server.url + "/old");
+      assert.equal(await reply.text(), "new");
+    }
+    assert.equal(hits["/old"], 1, "the second request was answered by the stored 301");
+  } finally {
+    await server.close();
+  }
+});
