@@ -40,13 +40,14 @@ export const _PROBE_MS = 10_000;
 export const _RECHECK_MS = 60_000;
 
 /**
- * How long an HTTP/2 origin may go without more requests in flight than the HTTP/1.1 limit before
- * its connection is taken as possibly gone (an origin closes an idle connection, or one that
- * served its share of streams): its next burst is held to the HTTP/1.1 limit until its first
- * response came and the origin said `h2` again, since Deno's `fetch`, which knows no protocol
- * before its first connection, would open a connection per request meanwhile.
+ * How long an HTTP/2 origin may go without a response and without more requests in flight than
+ * the HTTP/1.1 limit before its connection is taken as possibly gone (closed for want of
+ * requests: five seconds is the shortest idle time common servers keep, Node's among them): its
+ * next burst is held to the HTTP/1.1 limit until its first response came and the origin said
+ * `h2` again, since Deno's `fetch`, which knows no protocol before its first connection, would
+ * open a connection per request meanwhile.
  */
-export const _IDLE_MS = 1000;
+export const _IDLE_MS = 5000;
 
 /** How long after a handshake that failed (refused, timed out, certificate) the origin is asked again. */
 export const _RETRY_MS = 1000;

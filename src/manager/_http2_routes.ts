@@ -60,7 +60,7 @@ export class Http2Routes {
   readonly #routes = new Map<string, Route>();
   /**
    * Per HTTP/2 origin (the queue's key): when it last had more requests in flight than the
-   * HTTP/1.1 limit, or was learned (`performance.now()`).
+   * HTTP/1.1 limit, sent a response, or was learned (`performance.now()`).
    */
   readonly #busyAt = new Map<string, number>();
   /** The HTTP/2 origins held to the HTTP/1.1 limit after an idle time ({@linkcode _IDLE_MS}). */
@@ -78,8 +78,9 @@ export class Http2Routes {
   /**
    * How many requests the origin (the queue's key) takes with `active` in flight: `max` (the
    * HTTP/1.1 limit), or past it, as many as it allows when it speaks HTTP/2 on its route (an old
-   * answer asked again meanwhile). An HTTP/2 origin that had no more than `max` in flight for
-   * {@linkcode _IDLE_MS} is held to `max` until a response of it came and it said `h2` again.
+   * answer asked again meanwhile). An HTTP/2 origin that had neither a response nor more than
+   * `max` in flight for {@linkcode _IDLE_MS} is held to `max` until a response of it came and it
+   * said `h2` again.
    */
   limit(key: string, active: number, max: number): number {
     const origins = this.origins;
@@ -131,12 +132,14 @@ export class Http2Routes {
   }
 
   /**
-   * A response of `url`'s origin came (its headers): an HTTP/2 origin held after an idle time
-   * lets its requests go once it also said `h2` again. Nothing to do for any other.
+   * A response of `url`'s origin came (its headers): its connection is in use, and an HTTP/2
+   * origin held after an idle time lets its requests go once it also said `h2` again. Nothing to
+   * do while no origin is known to speak HTTP/2.
    */
   responded(url: URL): void {
-    if (this.#warming.size === 0) return;
+    if (this.#busyAt.size === 0) return;
     const key = queueKey(url.protocol, url.host);
+    if (this.#busyAt.has(key)) this.#busyAt.set(key, performance.now());
     const warming = this.#warming.get(key);
     if (warming === undefined || warming.responded) return;
     warming.responded = true;
