@@ -165,8 +165,9 @@ export function _requestRecord(url: URL, headers: Headers): _HeaderRecord {
   const record: _HeaderRecord = {};
   for (const [name, value] of headers) record[name] = value;
   record.host = url.host;
+  // Only the case: a response's rules for repeated or invalid directives are not a request's.
   const cc = record["cache-control"];
-  if (cc !== undefined) record["cache-control"] = _normalizeCacheControl(cc);
+  if (cc !== undefined) record["cache-control"] = cc.toLowerCase();
   const pragma = record.pragma;
   if (pragma !== undefined) record.pragma = pragma.toLowerCase();
   return record;

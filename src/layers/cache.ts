@@ -746,26 +746,25 @@ async function store(context: Context, response: Response): Promise<Response> {
 }
 
 /**
- * A `200` to a HEAD from the network whose `ETag`, `Last-Modified` or `Content-Length` is not
- * the stored GET response's makes that response stale (RFC 9111 section 4.3.5): the stored
- * responses of the URL are removed. One that agrees is left as it was.
+ * A `200` to a HEAD from the network that is not the stored GET response's makes it stale (RFC
+ * 9111 section 4.3.5): the URL's stored responses are removed. The validators both carry tell,
+ * `ETag` first, then `Last-Modified`; `Content-Length` only without either (a HEAD may say 0).
  */
-async function headChecks(context: Context, response: Response): Promise<void> {
-  const { headers } = response;
-  const etag = headers.get("etag");
-  const modified = headers.get("last-modified");
-  const length = headers.get("content-length");
+async function headChecks(context: Context, { headers }: Response): Promise<void> {
+  const [etag, modified, length] = HEAD_CHECKED.map((name) => headers.get(name));
   if (etag === null && modified === null && length === null) return;
   const candidate = await lookup(context);
   if (candidate === null) return;
-  const stored = candidate.entry.headers;
-  const storedLength = _headerOf(stored, "content-length");
-  const differs = (etag !== null && _headerOf(stored, "etag")?.trim() !== etag.trim()) ||
-    (modified !== null && !Number.isNaN(parseHttpDate(modified)) &&
-      parseHttpDate(_headerOf(stored, "last-modified") ?? "") !== parseHttpDate(modified)) ||
-    (length !== null && storedLength !== undefined && storedLength.trim() !== length.trim());
+  const [tag, date, size] = HEAD_CHECKED.map((name) => _headerOf(candidate.entry.headers, name));
+  const differs = etag != null && tag !== undefined
+    ? tag.trim() !== etag.trim()
+    : modified != null && date !== undefined
+    ? parseHttpDate(date) !== parseHttpDate(modified)
+    : length != null && size !== undefined && size.trim() !== length.trim();
   if (differs) await context.cache.remove(context.key).catch(() => false);
 }
+
+const HEAD_CHECKED = ["etag", "last-modified", "content-length"];
 
 /** Whether a request carried a user's state: a `Cookie` (the user's or the jar's), URL credentials. */
 function personal(exchange: Exchange): boolean {

@@ -69,6 +69,14 @@ Deno.test("cache layer reads a request's Cache-Control and Pragma directives in 
         headers: { "cache-control": "Max-Stale=100" },
       }, "v1"),
   );
+  // The rule that a response repeating a directive with other values is stale is a response's.
+  await t.step(
+    "Cache-Control: max-stale=10, max-stale=20 leaves a fresh response fresh",
+    (t) =>
+      secondGet(t, MODES, fresh, 5, {
+        headers: { "cache-control": "max-stale=10, max-stale=20" },
+      }, "v1"),
+  );
 });
 
 Deno.test("cache layer never serves a no-cache response stale", async (t) => {
@@ -194,8 +202,13 @@ Deno.test("cache layer: a HEAD response with other validators makes the stored G
     const [label, head, expected] of [
       ["another ETag", { etag: '"e2"', "content-length": "2" }, "v3"],
       ["another Last-Modified", { "last-modified": httpDate(START - 1000) }, "v3"],
-      ["another Content-Length", { etag: '"e1"', "content-length": "7" }, "v3"],
+      ["another Content-Length, no validator", { "content-length": "7" }, "v3"],
       ["the same ETag and length", { etag: '"e1"', "content-length": "2" }, "v1"],
+      ["the same ETag, a length of 0 (a HEAD without a body)", { etag: '"e1"' }, "v1"],
+      ["the same Last-Modified, another length", {
+        "last-modified": httpDate(START - 60_000),
+        "content-length": "7",
+      }, "v1"],
     ] as const
   ) {
     // The origin counts the HEAD too: a GET sent after it answers v3.
