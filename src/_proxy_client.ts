@@ -13,6 +13,7 @@ import {
   PROXY_VARIABLES,
 } from "./proxy/system_proxy.ts";
 import type { ClientCertificate } from "./tls.ts";
+import { type ConnectRelay, needsRelay, startConnectRelay } from "./proxy/_relay.ts";
 
 /** Options of {@linkcode _ProxyClientPool.get}. */
 export interface _ProxyClientOptions {
@@ -22,6 +23,12 @@ export interface _ProxyClientOptions {
   clientCertificate?: ClientCertificate;
   /** Whether the environment names a proxy, as last read; read now when absent. */
   envHasProxy?: boolean;
+  /**
+   * Whether the target is `https:`. Through an `http` proxy with credentials, such a target gets
+   * a client of its own whose tunnels go through a loopback relay that adds the credentials to
+   * CONNECT (Deno's client would send them into the tunnel, to the origin, too).
+   */
+  secureTarget?: boolean;
 }
 
 const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
@@ -83,6 +90,13 @@ interface SharedClient {
   keptBy?: Set<_ClientKeeper>;
   /** When it was made, in clients made in the process ({@linkcode madeClients}). */
   made: number;
+  /**
+   * The relay its tunnels go through: closed with it, or once the last reply still reading a
+   * body through it is done (Deno's client, closed, lets such a reply finish).
+   */
+  relay?: ConnectRelay | undefined;
+  /** Requests of every pool sent with it whose replies are not done yet. */
+  busy: number;
 }
 
 /** How many shared clients the process made. */
@@ -103,14 +117,18 @@ export function _openClients(): number {
  * The shared client of a configuration, made when there is none (or only one made before
  * `since` clients, which is retired); one more holder counted.
  */
-function acquireClient(key: string, make: () => Deno.HttpClient, since: number): SharedClient {
+function acquireClient(
+  key: string,
+  make: () => { client: Deno.HttpClient; relay?: ConnectRelay | undefined },
+  since: number,
+): SharedClient {
   let shared = sharedClients.get(key);
   if (shared !== undefined && shared.made < since) {
     retireClient(shared);
     shared = undefined;
   }
   if (shared === undefined) {
-    shared = { client: make(), key, refs: 0, made: madeClients++ };
+    shared = { ...make(), key, refs: 0, made: madeClients++, busy: 0 };
     openClients++;
     sharedClients.set(key, shared);
   }
@@ -128,6 +146,7 @@ function releaseClient(shared: SharedClient): void {
   } catch {
     // Already closed.
   }
+  if (shared.busy === 0) shared.relay?.close();
 }
 
 /**
@@ -339,7 +358,9 @@ export class _ProxyClientPool {
     if (direct && this.takesDefaultClient(caCerts.length, !!identity, options.envHasProxy)) {
       return undefined;
     }
+    const relayed = options.secureTarget === true && needsRelay(normalized);
     const key = JSON.stringify([
+      relayed,
       normalized.type,
       normalized.url ?? "",
       normalized.username ?? null,
@@ -363,17 +384,30 @@ export class _ProxyClientPool {
       ? { cert: identity.cert, key: identity.key }
       : {};
     if (caCerts.length > 0) clientOptions.caCerts = [...caCerts];
-    if (!direct) clientOptions.proxy = _denoProxy(normalized);
     // Made once per configuration in the process: another pool's client of it is taken (one
     // made since this pool's last clear()).
-    const shared = acquireClient(key, () =>
-      withoutEnv(
-        direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
-        () =>
-          Deno.createHttpClient(
-            clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
-          ),
-      ), this.#clearedAt);
+    const shared = acquireClient(key, () => {
+      // Without the permissions a relay needs, Deno's client sends the credentials itself.
+      const relay = relayed ? startConnectRelay(normalized) : undefined;
+      if (!direct) {
+        clientOptions.proxy = relay === undefined
+          ? _denoProxy(normalized)
+          : { transport: "http", url: relay.url };
+      }
+      try {
+        const client = withoutEnv(
+          direct ? PROXY_VARIABLES : NO_PROXY_VARIABLES,
+          () =>
+            Deno.createHttpClient(
+              clientOptions as Deno.CreateHttpClientOptions | Deno.TlsCertifiedKeyPem,
+            ),
+        );
+        return { client, relay };
+      } catch (error) {
+        relay?.close();
+        throw error;
+      }
+    }, this.#clearedAt);
     this.#keeper?.keep(shared);
     const client = shared.client;
     // The clients, not the pool, are what the registry holds: the pool stays collectable.
@@ -441,11 +475,14 @@ export class _ProxyClientPool {
     const entry = this.#entries.get(client);
     if (entry === undefined || entry.closed) return NOTHING_HELD;
     entry.users++;
+    const shared = entry.shared;
+    shared.busy++;
     const evicted = this.#clients.evicted;
     let held = true;
     return () => {
       if (!held) return;
       held = false;
+      if (--shared.busy === 0 && shared.refs === 0) shared.relay?.close();
       if (--entry.users === 0 && entry.evicted) {
         evicted.delete(entry);
         closeEntry(entry);

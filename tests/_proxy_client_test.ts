@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { KvNetworkAccessManagerFactory, NetworkAccessManager } from "../mod.ts";
-import { _openClients } from "../src/_proxy_client.ts";
+import { _openClients, _ProxyClientPool } from "../src/_proxy_client.ts";
+import type { NetworkProxy } from "../src/proxy/network_proxy.ts";
 import { serve, type TestServer } from "./_helpers/server.ts";
+import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import { runDeno } from "./_helpers/deno_run.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
 const certs = await makeTestCertificates();
 const other = await makeTestCertificates();
+const proxyAuth = { username: "alice", password: "s3cret-pw" };
 
 /** An https server that tells its connections apart by their client port. */
 function countingServer(): TestServer & { connections: Set<number> } {
@@ -185,4 +189,79 @@ Deno.test("A factory's managers, made and closed one at a time, share one client
     await factory.close();
   }
   assert.equal(_openClients(), before);
+});
+
+Deno.test("https through an http proxy with credentials takes a client of its own, whose relay closes with it", async (t) => {
+  await using proxy = startProxyServer({ hosts: { "origin.test": "127.0.0.1" }, auth: proxyAuth });
+  await using tlsOrigin = startOrigin({ tls: true });
+  const pool = new _ProxyClientPool();
+  const before = _openClients();
+  try {
+    await t.step("a relayed client for https targets only, not for other proxies", () => {
+      const withAuth: NetworkProxy = { type: "http", url: proxy.url, ...proxyAuth };
+      const plain = pool.get(withAuth);
+      assert.equal(pool.get(withAuth, { secureTarget: false }), plain);
+      const secure = pool.get(withAuth, { secureTarget: true });
+      assert.notEqual(secure, plain);
+      assert.equal(pool.get(withAuth, { secureTarget: true }), secure);
+      // No credentials, SOCKS5: one client for every target, as before.
+      for (
+        const other of [
+          { type: "http", url: proxy.url },
+          { type: "socks5", url: "socks5://127.0.0.1:1080", ...proxyAuth },
+        ] satisfies NetworkProxy[]
+      ) {
+        assert.equal(pool.get(other, { secureTarget: true }), pool.get(other));
+      }
+      assert.equal(_openClients() - before, 4);
+    });
+    await t.step("the relay adds the credentials to CONNECT and nothing inside", async () => {
+      const client = pool.get(
+        { type: "http", url: proxy.url, ...proxyAuth },
+        { secureTarget: true, caCerts: [TEST_CA_CERT] },
+      );
+      const response = await fetch(tlsOrigin.url("origin.test", "/r"), { client });
+      assert.equal(await response.text(), "origin GET /r");
+      assert.equal(response.headers.get("x-seen-proxy-authorization"), "");
+      assert.deepEqual(proxy.log.map((r) => [r.kind, r.proxyAuthorization, r.outcome]), [
+        ["connect", `Basic ${btoa("alice:s3cret-pw")}`, 200],
+      ]);
+    });
+    // The relay's listener and its open tunnel are closed here, or the sanitizers fail the test.
+    await t.step("clear closes the clients and their relays", () => {
+      pool.clear();
+      assert.equal(_openClients(), before);
+    });
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("without net permission for every port of 127.0.0.1, Deno's client sends the credentials itself", async () => {
+  await using proxy = startProxyServer({ hosts: { "origin.test": "127.0.0.1" }, auth: proxyAuth });
+  await using tlsOrigin = startOrigin({ tls: true });
+  const script = `
+    import { NetworkAccessManager } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "http", url: ${
+    JSON.stringify(proxy.url)
+  }, username: "alice", password: "s3cret-pw" },
+      caCerts: [${JSON.stringify(TEST_CA_CERT)}],
+    });
+    const reply = manager.get(${JSON.stringify(tlsOrigin.url("origin.test", "/p"))});
+    console.log(await reply.text(), reply.errorString);
+  `;
+  const { code, stdout, stderr } = await runDeno([
+    "eval",
+    "--no-config",
+    `--allow-net=127.0.0.1:${new URL(proxy.url).port}`,
+    "--allow-read",
+    "--allow-env",
+    script,
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout.trim(), "origin GET /p");
+  assert.deepEqual(proxy.log.map((r) => [r.kind, r.outcome]), [["connect", 200]]);
 });

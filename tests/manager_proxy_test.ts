@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import {
   MemoryCache,
   MemoryCookieJar,
@@ -150,6 +151,62 @@ Deno.test("manager sends the NetworkProxy's credentials", async (t) => {
     assert.equal(await manager.get(origin.url("origin.test", "/s")).text(), "origin GET /s");
     assert.deepEqual(proxy.log[0]?.socksCredentials, auth);
   });
+});
+
+Deno.test("an https origin behind an http proxy with credentials never sees them, over HTTP/1.1 or HTTP/2", async (t) => {
+  await using tlsOrigin = startOrigin({ tls: true });
+  // An HTTP/2 origin that records the protocol it spoke and the proxy credentials it was sent.
+  const seen: { alpn: string | undefined; proxyAuthorization: string | undefined }[] = [];
+  const h2 = http2.createSecureServer({ cert: ORIGIN_CERT, key: ORIGIN_KEY });
+  h2.on("stream", (stream, headers) => {
+    stream.on("error", () => {});
+    const value = headers["proxy-authorization"];
+    seen.push({
+      alpn: stream.session?.alpnProtocol,
+      proxyAuthorization: Array.isArray(value) ? value.join(", ") : value,
+    });
+    stream.respond({ ":status": 200 });
+    stream.end("h2 ok");
+  });
+  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+  const h2Port = (h2.address() as { port: number }).port;
+  try {
+    const forms: [string, (url: string) => NetworkProxy][] = [
+      ["username and password", (url) => ({ type: "http", url, ...auth })],
+      [
+        "user info of the URL",
+        (url) => ({ type: "http", url: url.replace("//", "//alice:s3cret-pw@") }),
+      ],
+    ];
+    for (const [form, proxyOf] of forms) {
+      await t.step(form, async () => {
+        seen.length = 0;
+        await using proxy = startProxyServer({ hosts, auth });
+        await using manager = new NetworkAccessManager({
+          proxy: proxyOf(proxy.url),
+          caCerts: [TEST_CA_CERT],
+        });
+        const reply = manager.get(`https://origin.test:${h2Port}/h2`);
+        assert.equal(await reply.text(), "h2 ok", reply.errorString);
+        assert.deepEqual(seen, [{ alpn: "h2", proxyAuthorization: undefined }]);
+        for (const path of ["/a", "/b"]) {
+          const reply = manager.get(tlsOrigin.url("origin.test", path));
+          assert.equal(await reply.text(), `origin GET ${path}`);
+          assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+        }
+        // The proxy had them on every CONNECT (the connection of /a reused for /b).
+        assert.deepEqual(
+          proxy.log.map((r) => [r.kind, r.target, r.proxyAuthorization, r.outcome]),
+          [
+            ["connect", `origin.test:${h2Port}`, basic, 200],
+            ["connect", `origin.test:${tlsOrigin.port}`, basic, 200],
+          ],
+        );
+      });
+    }
+  } finally {
+    await new Promise((resolve) => h2.close(resolve));
+  }
 });
 
 Deno.test("manager fails with ProxyAuthenticationRequiredError (105) when a proxy refuses the credentials", async (t) => {
@@ -321,6 +378,50 @@ Deno.test("manager reports proxy failures with codes 101 to 104 and no credentia
     });
     const outcome = await settle(manager.get(`http://silent.test:${silent.port}/`));
     check(outcome, NetworkError.TimeoutError);
+  });
+});
+
+Deno.test("an https target through an http proxy with credentials keeps the proxy's failure codes", async (t) => {
+  await using tlsOrigin = startOrigin({ tls: true });
+  const secret = { username: "alice", password: "hush-hush-42" };
+  const outcomeThrough = async (url: string, options: { transferTimeout?: number } = {}) => {
+    await using manager = new NetworkAccessManager({
+      proxy: { type: "http", url, ...secret },
+      caCerts: [TEST_CA_CERT],
+      ...options,
+    });
+    const outcome = await settle(manager.get(tlsOrigin.url("origin.test", "/x")));
+    for (const text of [outcome.errorString, ...outcome.messages]) {
+      assert.ok(!text.includes("hush-hush-42"), text);
+      assert.ok(!text.includes(btoa("alice:hush-hush-42")), text);
+    }
+    return outcome;
+  };
+  await t.step("refused is ProxyConnectionRefusedError (101)", async () => {
+    const outcome = await outcomeThrough(`http://127.0.0.1:${closedPort()}`);
+    assert.equal(outcome.error, NetworkError.ProxyConnectionRefusedError, outcome.errorString);
+    assert.match(outcome.errorString, /^Proxy .*127\.0\.0\.1:\d+ refused the connection/);
+  });
+  await t.step("closed is ProxyConnectionClosedError (102)", async () => {
+    await using proxy = startProxyServer({ mode: "close" });
+    const outcome = await outcomeThrough(proxy.url);
+    assert.equal(outcome.error, NetworkError.ProxyConnectionClosedError, outcome.errorString);
+  });
+  await t.step("not found is ProxyNotFoundError (103)", async () => {
+    const outcome = await outcomeThrough("http://proxy.invalid:3128");
+    assert.equal(outcome.error, NetworkError.ProxyNotFoundError, outcome.errorString);
+    assert.match(outcome.errorString, /proxy\.invalid:3128/);
+  });
+  await t.step("silent past the transfer timeout is ProxyTimeoutError (104)", async () => {
+    await using proxy = startProxyServer({ mode: "hang" });
+    const outcome = await outcomeThrough(proxy.url, { transferTimeout: 400 });
+    assert.equal(outcome.error, NetworkError.ProxyTimeoutError, outcome.errorString);
+  });
+  await t.step("wrong credentials are ProxyAuthenticationRequiredError (105)", async () => {
+    await using proxy = startProxyServer({ hosts, auth });
+    const outcome = await outcomeThrough(proxy.url);
+    assert.equal(outcome.error, NetworkError.ProxyAuthenticationRequiredError, outcome.errorString);
+    assert.match(outcome.errorString, /refused the credentials/);
   });
 });
 
@@ -609,6 +710,55 @@ Deno.test("a client pushed out of the pool while its reply streams closes when t
     await server.shutdown();
   }
   assert.equal(_openClients(), before);
+});
+
+Deno.test("clearConnectionCache lets a reply streaming through an http proxy with credentials finish", async () => {
+  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const encoder = new TextEncoder();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: ORIGIN_CERT, key: ORIGIN_KEY, onListen() {} },
+    (request) =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            stream = controller;
+            controller.enqueue(encoder.encode(`head ${new URL(request.url).pathname};`));
+          },
+        }),
+        {
+          headers: {
+            "x-seen-proxy-authorization": request.headers.get("proxy-authorization") ?? "",
+          },
+        },
+      ),
+  );
+  await using proxy = startProxyServer({ hosts, auth });
+  const before = _openClients();
+  const manager = new NetworkAccessManager({
+    proxy: { type: "http", url: proxy.url, ...auth },
+    caCerts: [TEST_CA_CERT],
+  });
+  const decoder = new TextDecoder();
+  try {
+    const reply = manager.get(`https://origin.test:${server.addr.port}/s`);
+    const chunks = reply[Symbol.asyncIterator]();
+    let text = decoder.decode((await chunks.next()).value);
+    assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+    manager.clearConnectionCache();
+    assert.equal(_openClients(), before);
+    // The relay's tunnel stays open for the body, and closes once it is read (the sanitizers).
+    stream!.enqueue(encoder.encode("tail"));
+    stream!.close();
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      text += decoder.decode(next.value);
+    }
+    await reply.finished;
+    assert.equal(reply.error, NetworkError.NoError, reply.errorString);
+    assert.equal(text, "head /s;tail");
+  } finally {
+    await manager.close();
+    await server.shutdown();
+  }
 });
 
 Deno.test("manager proxy tests leave no unhandled rejections", () => {

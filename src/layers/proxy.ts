@@ -122,6 +122,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
               ? settings.clientCertificate?.(exchange.url)
               : undefined,
             envHasProxy,
+            secureTarget: protocol === "https:",
           });
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);

@@ -402,6 +402,10 @@ export async function classifyProxyError(
     // comes from the proxy itself, so 401 (which tinyproxy sends for wrong credentials) is as
     // much a demand for proxy credentials as 407.
     const answer = await probeConnect(proxy, authority, options);
+    // No answer at all: the proxy could not be reached (the loopback relay of an http proxy with
+    // credentials answers Deno's CONNECT with 502 then), which the probe names.
+    const unanswered = answer === undefined ? await fromProbe() : undefined;
+    if (unanswered !== undefined) return unanswered;
     const status = answer?.status;
     if (status === 401 || status === 407) {
       return make(

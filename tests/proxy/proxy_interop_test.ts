@@ -173,7 +173,12 @@ Deno.test({
       assert.equal(await plain.text(), "origin GET /m");
       assert.match(plain.headers.get("x-seen-via") ?? "", /tinyproxy/);
       assert.equal(plain.headers.get("x-seen-proxy-authorization"), "");
-      assert.equal(await manager.get(tlsOrigin.url("127.0.0.1", "/mt")).text(), "origin GET /mt");
+      // The credentials go on CONNECT only: the origin inside the tunnel never sees them.
+      for (const path of ["/mt", "/mt2"]) {
+        const secure = manager.get(tlsOrigin.url("127.0.0.1", path));
+        assert.equal(await secure.text(), `origin GET ${path}`);
+        assert.equal(secure.headers.get("x-seen-proxy-authorization"), "");
+      }
     });
     for (const target of ["http", "https"] as const) {
       await t.step(`a wrong password is ProxyAuthenticationRequiredError, ${target}`, async () => {
