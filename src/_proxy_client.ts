@@ -392,7 +392,7 @@ export class _ProxyClientPool {
       if (!direct) {
         clientOptions.proxy = relay === undefined
           ? _denoProxy(normalized)
-          : { transport: "http", url: relay.url };
+          : { transport: "http", url: relay.url, basicAuth: relay.basicAuth };
       }
       try {
         const client = withoutEnv(

@@ -2,8 +2,14 @@ import assert from "node:assert/strict";
 import { KvNetworkAccessManagerFactory, NetworkAccessManager } from "../mod.ts";
 import { _openClients, _ProxyClientPool } from "../src/_proxy_client.ts";
 import type { NetworkProxy } from "../src/proxy/network_proxy.ts";
+import { startConnectRelay } from "../src/proxy/_relay.ts";
 import { serve, type TestServer } from "./_helpers/server.ts";
-import { startOrigin, startProxyServer, TEST_CA_CERT } from "./_helpers/proxy_server.ts";
+import {
+  assertNoProxyCredentials,
+  startOrigin,
+  startProxyServer,
+  TEST_CA_CERT,
+} from "./_helpers/proxy_server.ts";
 import { runDeno } from "./_helpers/deno_run.ts";
 import { makeTestCertificates } from "./_helpers/tls.ts";
 
@@ -222,7 +228,7 @@ Deno.test("https through an http proxy with credentials takes a client of its ow
       );
       const response = await fetch(tlsOrigin.url("origin.test", "/r"), { client });
       assert.equal(await response.text(), "origin GET /r");
-      assert.equal(response.headers.get("x-seen-proxy-authorization"), "");
+      assertNoProxyCredentials(response.headers.get("x-seen-proxy-authorization"));
       assert.deepEqual(proxy.log.map((r) => [r.kind, r.proxyAuthorization, r.outcome]), [
         ["connect", `Basic ${btoa("alice:s3cret-pw")}`, 200],
       ]);
@@ -264,4 +270,29 @@ Deno.test("without net permission for every port of 127.0.0.1, Deno's client sen
   assert.equal(code, 0, stderr);
   assert.equal(stdout.trim(), "origin GET /p");
   assert.deepEqual(proxy.log.map((r) => [r.kind, r.outcome]), [["connect", 200]]);
+});
+
+Deno.test("the relay of an http proxy with credentials tunnels for its own client alone", async () => {
+  await using proxy = startProxyServer({ hosts: { "origin.test": "127.0.0.1" }, auth: proxyAuth });
+  const relay = startConnectRelay({ type: "http", url: proxy.url, ...proxyAuth })!;
+  try {
+    // Another process on the machine, without the relay's own credentials: refused, and the
+    // proxy never asked.
+    for (const authorization of ["", "Proxy-Authorization: Basic cmVsYXk6d3Jvbmc=\r\n"]) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: Number(new URL(relay.url).port),
+      });
+      await conn.write(
+        new TextEncoder().encode(`CONNECT origin.test:443 HTTP/1.1\r\n${authorization}\r\n`),
+      );
+      const answer = new Uint8Array(64);
+      const n = await conn.read(answer);
+      conn.close();
+      assert.match(new TextDecoder().decode(answer.subarray(0, n ?? 0)), /^HTTP\/1\.1 502 /);
+    }
+    assert.deepEqual(proxy.log, []);
+  } finally {
+    relay.close();
+  }
 });

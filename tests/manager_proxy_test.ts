@@ -12,6 +12,7 @@ import {
   systemProxyFactory,
 } from "../mod.ts";
 import {
+  assertNoProxyCredentials,
   ORIGIN_CERT,
   ORIGIN_KEY,
   runWithEnv,
@@ -188,11 +189,12 @@ Deno.test("an https origin behind an http proxy with credentials never sees them
         });
         const reply = manager.get(`https://origin.test:${h2Port}/h2`);
         assert.equal(await reply.text(), "h2 ok", reply.errorString);
-        assert.deepEqual(seen, [{ alpn: "h2", proxyAuthorization: undefined }]);
+        assert.deepEqual(seen.map((s) => s.alpn), ["h2"]);
+        assertNoProxyCredentials(seen[0]?.proxyAuthorization);
         for (const path of ["/a", "/b"]) {
           const reply = manager.get(tlsOrigin.url("origin.test", path));
           assert.equal(await reply.text(), `origin GET ${path}`);
-          assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+          assertNoProxyCredentials(reply.headers.get("x-seen-proxy-authorization"));
         }
         // The proxy had them on every CONNECT (the connection of /a reused for /b).
         assert.deepEqual(
@@ -743,7 +745,7 @@ Deno.test("clearConnectionCache lets a reply streaming through an http proxy wit
     const reply = manager.get(`https://origin.test:${server.addr.port}/s`);
     const chunks = reply[Symbol.asyncIterator]();
     let text = decoder.decode((await chunks.next()).value);
-    assert.equal(reply.headers.get("x-seen-proxy-authorization"), "");
+    assertNoProxyCredentials(reply.headers.get("x-seen-proxy-authorization"));
     manager.clearConnectionCache();
     assert.equal(_openClients(), before);
     // The relay's tunnel stays open for the body, and closes once it is read (the sanitizers).

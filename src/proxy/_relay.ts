@@ -16,6 +16,12 @@ import { connectHead, writeAll } from "./_tunnel.ts";
 export interface ConnectRelay {
   /** `http://127.0.0.1:PORT`, the relay's address as a proxy URL. */
   readonly url: string;
+  /**
+   * The credentials of this relay alone (a random password) Deno's client must give on CONNECT:
+   * no other process on the machine can use the proxy's credentials through it. Deno sends them
+   * into the tunnel too; they open nothing but this relay, which only its client reaches.
+   */
+  readonly basicAuth: { username: string; password: string };
   /** Stops listening and closes every connection it relays. Safe to call twice. */
   close(): void;
 }
@@ -62,10 +68,12 @@ export function needsRelay(proxy: NetworkProxy): boolean {
 
 /**
  * Reads the request head Deno's client sent: the CONNECT's authority and any bytes after the
- * head, or `undefined` when the connection ends first, the head is too long or not a CONNECT.
+ * head, or `undefined` when the connection ends first, the head is too long, not a CONNECT, or
+ * without the relay's own `authorization` (another process on the machine).
  */
 async function readConnect(
   conn: Deno.Conn,
+  authorization: string,
 ): Promise<{ authority: string; rest: Uint8Array } | undefined> {
   let bytes = new Uint8Array(0);
   const chunk = new Uint8Array(4096);
@@ -80,7 +88,13 @@ async function readConnect(
     const end = text.indexOf("\r\n\r\n");
     if (end === -1) continue;
     const match = /^CONNECT (\S+) HTTP\/1\.[01]\r\n/.exec(text);
-    return match ? { authority: match[1]!, rest: bytes.subarray(end + 4) } : undefined;
+    const fields = text.slice(0, end).split("\r\n").slice(1);
+    const own = fields.some((field) => {
+      const colon = field.indexOf(":");
+      return field.slice(0, colon).trim().toLowerCase() === "proxy-authorization" &&
+        field.slice(colon + 1).trim() === authorization;
+    });
+    return match && own ? { authority: match[1]!, rest: bytes.subarray(end + 4) } : undefined;
   }
   return undefined;
 }
@@ -90,10 +104,11 @@ async function relay(
   inner: Deno.Conn,
   proxy: NetworkProxy,
   open: Set<Deno.Conn>,
+  authorization: string,
 ): Promise<void> {
   let outer: Deno.Conn | undefined;
   try {
-    const head = await readConnect(inner);
+    const head = await readConnect(inner, authorization);
     if (head === undefined) {
       await writeAll(inner, BAD_GATEWAY);
       return;
@@ -148,6 +163,8 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
   }
   const open = new Set<Deno.Conn>();
   let closed = false;
+  const basicAuth = { username: "relay", password: crypto.randomUUID() };
+  const authorization = `Basic ${btoa(`${basicAuth.username}:${basicAuth.password}`)}`;
   (async () => {
     try {
       for await (const conn of listener) {
@@ -156,7 +173,7 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
           break;
         }
         open.add(conn);
-        relay(conn, proxy, open);
+        relay(conn, proxy, open, authorization);
       }
     } catch {
       // The listener closed.
@@ -164,6 +181,7 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
   })();
   return {
     url: `http://127.0.0.1:${listener.addr.port}`,
+    basicAuth,
     close() {
       if (closed) return;
       closed = true;

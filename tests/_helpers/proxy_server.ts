@@ -581,3 +581,16 @@ export async function runWithEnv(
     env,
   });
 }
+
+/**
+ * Asserts that what an https origin behind an http proxy with credentials saw as its
+ * `Proxy-Authorization` is nothing, or the loopback relay's own credentials (Deno's client sends
+ * the relay's into the tunnel): never the proxy's.
+ */
+export function assertNoProxyCredentials(seen: string | null | undefined): void {
+  if (seen === null || seen === undefined || seen === "") return;
+  const decoded = atob(seen.replace(/^Basic /, ""));
+  if (!/^relay:[0-9a-f-]{36}$/.test(decoded)) {
+    throw new Error(`the origin saw Proxy-Authorization ${JSON.stringify(seen)}`);
+  }
+}
