@@ -125,8 +125,17 @@ State
       --offline             network off: served from the cache, or an error
 Network
   -x, --proxy URL           proxy: http://, https://, socks5://, socks5h://; "" for none
-                            (a direct connection, whatever HTTP_PROXY and the like say)
-  -U, --proxy-user U:P      the credentials of the proxy of -x
+                            (a direct connection, whatever http_proxy and the like say);
+                            socks5:// sends the target's name as socks5h:// does, the
+                            proxy resolving it (curl resolves it itself for socks5://);
+                            without -x, as curl: http_proxy (lower case only, never
+                            HTTP_PROXY), https_proxy, all_proxy, no_proxy (either case)
+      --socks5 H[:P]        as -x socks5://H[:P] (port 1080 by default)
+      --socks5-hostname H[:P]
+                            as -x socks5h://H[:P]; the last of -x, --socks5 and
+                            --socks5-hostname wins
+  -U, --proxy-user U:P      the credentials of the proxy (of -x or the environment), over
+                            those of its URL
       --noproxy LIST        hosts that bypass the proxy (of -x or the environment), comma-
                             separated, * for all; it replaces NO_PROXY
   -m, --max-time SECONDS    the whole transfer must end within SECONDS (or --timeout;
@@ -228,6 +237,8 @@ const OPTIONS = {
   "no-cookies": { type: "boolean" },
   offline: { type: "boolean" },
   proxy: { type: "string", short: "x" },
+  socks5: { type: "string" },
+  "socks5-hostname": { type: "string" },
   "proxy-user": { type: "string", short: "U" },
   noproxy: { type: "string" },
   timeout: { type: "string", short: "m" },
@@ -333,24 +344,25 @@ function namesPort(value: string): boolean {
 }
 
 /**
- * The proxy of `-x`; `""` is none, as in curl: a direct connection, whatever the environment.
+ * The proxy of `-x` (or of `flag`, the option `option`: `--socks5` gives a URL of its own);
+ * `""` is none, as in curl: a direct connection, whatever the environment.
  * A proxy without a port is on curl's default one: 443 for `https://`, 1080 for the others
  * (a bare host or `http://host` too, where the `proxy` option of the library takes a URL's own).
  */
-export function parseProxy(value: string): NetworkProxy {
+export function parseProxy(value: string, flag = "-x", option = "proxy"): NetworkProxy {
   if (value === "") return { type: "none" };
   const shown = safeUrlText(value); // no password in messages
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
   } catch {
-    throw badValue("proxy", `-x takes a proxy URL such as http://host:3128, got "${shown}"`);
+    throw badValue(option, `${flag} takes a proxy URL such as http://host:3128, got "${shown}"`);
   }
   const type = url.protocol.slice(0, -1);
   if (!["http", "https", "socks5", "socks5h"].includes(type)) {
     throw badValue(
-      "proxy",
-      `-x: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
+      option,
+      `${flag}: proxy scheme "${type}" is not supported (http, https, socks5, socks5h)`,
     );
   }
   if (!namesPort(value)) url.port = type === "https" ? "443" : "1080";
@@ -364,8 +376,8 @@ export function parseProxy(value: string): NetworkProxy {
       proxy.password = decodeURIComponent(url.password);
     } catch {
       throw badValue(
-        "proxy",
-        `-x: the proxy's user name or password is not valid percent-encoding, got "${shown}"`,
+        option,
+        `${flag}: the proxy's user name or password is not valid percent-encoding, got "${shown}"`,
       );
     }
   }
@@ -385,6 +397,11 @@ export interface Plan extends RequestParts {
   remoteNames: Set<URL>;
   /** `-J`: with `-O`, the file is named by the response's `Content-Disposition`. */
   remoteHeaderName: boolean;
+  /**
+   * Where the credentials sent to the proxy of a request to a URL come from (`of -U`, `in the
+   * URL of -x`, `in https_proxy`), or `undefined` when none go; set once the proxy is known.
+   */
+  proxyCredentials?: (url: URL) => string | undefined;
   head: boolean;
   include: boolean;
   verbose: boolean;
@@ -461,7 +478,17 @@ export type Values = ReturnType<typeof parsed>["values"] & {
   outputSlots?: (string | boolean)[];
   /** How `-u` authenticates: the last of `--basic`, `--digest` and `--anyauth` (Basic by default). */
   auth?: AuthScheme;
+  /** The last of `-x`, `--socks5` and `--socks5-hostname` given, which wins, as in curl. */
+  proxyArg?: { option: ProxyOption; value: string };
 };
+
+/** The options that name the proxy: the last one given wins. */
+export type ProxyOption = "proxy" | "socks5" | "socks5-hostname";
+const PROXY_OPTIONS: ReadonlySet<string> = new Set<ProxyOption>([
+  "proxy",
+  "socks5",
+  "socks5-hostname",
+]);
 
 /** How `-u` authenticates, as curl's `--basic`, `--digest` and `--anyauth`. */
 export type AuthScheme = "basic" | "digest" | "anyauth";
@@ -527,7 +554,11 @@ export function parse(
   const urls: string[] = [];
   const switches = values as Record<string, unknown>;
   let auth: AuthScheme = "basic";
+  let proxyArg: Values["proxyArg"];
   for (const token of tokens) {
+    if (token.kind === "option" && PROXY_OPTIONS.has(token.name) && token.value !== undefined) {
+      proxyArg = { option: token.name as ProxyOption, value: token.value };
+    }
     // The last of --NAME and --no-NAME wins.
     const negated = token.kind === "option" ? NEGATIONS.get(token.name) : undefined;
     if (negated !== undefined) {
@@ -557,7 +588,7 @@ export function parse(
   const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
   const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
   return {
-    values: { ...values, sends, timeoutFlag, outputSlots, auth },
+    values: { ...values, sends, timeoutFlag, outputSlots, auth, proxyArg },
     positionals: values.url ? urls : positionals,
     where,
   };

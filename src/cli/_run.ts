@@ -10,17 +10,14 @@ import {
   type Layer,
   NetworkAccessManager,
   NetworkError,
-  type NetworkProxy,
   type NetworkReply,
   NetworkReplyError,
-  type ProxyFactory,
   type RedirectPolicy,
-  systemProxyFactory,
 } from "../../mod.ts";
 import { _ObservedCache } from "./_observed_cache.ts";
 import { HeaderDump, HttpVersions, statusLine } from "./_headers_out.ts";
 import { _ProgressDisplay } from "./_progress.ts";
-import { count, parseProxy, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
+import { count, plan, REDIRECT_POLICIES, seconds, type Values } from "./_args.ts";
 import { readText } from "./_request.ts";
 import { openState } from "./_state.ts";
 import { transfer, writeAll } from "./_transfer.ts";
@@ -31,7 +28,8 @@ import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
 import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
-import { PROXY_VARIABLES, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
+import { proxyEnvSnapshot } from "../proxy/system_proxy.ts";
+import { proxySetup } from "./_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { proxyQuery } from "../proxy/network_proxy.ts";
 import { originHttp2 } from "../manager/_origin_http2.ts";
@@ -74,17 +72,8 @@ export async function run(
       `--redirect-policy takes ${REDIRECT_POLICIES.join(", ")}, got "${redirectPolicy}"`,
     );
   }
-  const proxy = values.proxy === undefined ? undefined : parseProxy(values.proxy);
-  if (values["proxy-user"] !== undefined) {
-    // As curl's -U USER:PASSWORD: the credentials of the proxy, over those of its URL.
-    if (proxy === undefined || proxy.type === "none") {
-      throw new Exit(EXIT_CODES.usage, "-U gives the credentials of the proxy of -x: add -x", true);
-    }
-    const colon = values["proxy-user"].indexOf(":");
-    proxy.username = colon < 0 ? values["proxy-user"] : values["proxy-user"].slice(0, colon);
-    proxy.password = colon < 0 ? "" : values["proxy-user"].slice(colon + 1);
-  }
-  const proxyFactory = values.noproxy === undefined ? undefined : noProxy(values.noproxy, proxy);
+  const { proxy, proxyFactory, credentialsOf } = proxySetup(values);
+  settings.proxyCredentials = credentialsOf;
   // As curl: a certificate file that cannot be read, or holds no PEM certificate (or key) that
   // Deno can use, exits 77 (--cacert) or 58 (--cert, --key).
   const caCerts = values.cacert === undefined ? undefined : await readCaCerts(values.cacert);
@@ -449,34 +438,4 @@ async function headersWithin(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The environment variables of a system proxy, but for the NO_PROXY that `--noproxy` replaces. */
-const PROXY_ENV = [...PROXY_VARIABLES, "REQUEST_METHOD"];
-
-/**
- * `--noproxy LIST`, as curl's: the hosts of `LIST` (comma-separated, `*` for all; the rules of
- * NO_PROXY) connect directly; the others go through the proxy of `-x`, or of the environment,
- * whose NO_PROXY `LIST` replaces.
- */
-function noProxy(list: string, proxy: NetworkProxy | undefined): ProxyFactory | undefined {
-  if (proxy?.type === "none") return undefined;
-  const direct = systemProxyFactory({ all_proxy: "http://proxy.invalid", no_proxy: list });
-  let through: ProxyFactory;
-  if (proxy !== undefined) {
-    through = () => [proxy];
-  } else {
-    const env: Record<string, string | undefined> = {};
-    for (const name of PROXY_ENV) {
-      try {
-        env[name] = Deno.env.get(name);
-      } catch {
-        // Unreadable: unset, but for REQUEST_METHOD, which may be a CGI program's, where
-        // HTTP_PROXY could come from a request's Proxy header: it is then not used.
-        if (name === "REQUEST_METHOD") env[name] = "unknown";
-      }
-    }
-    through = systemProxyFactory(env);
-  }
-  return (query) => direct(query).length === 0 ? [] : through(query);
 }

@@ -214,9 +214,13 @@ function hint(reply: NetworkReply, settings: Plan): string {
       // Only stdin (-T -) and a pipe or device of -T are one-shot bodies on the command line.
       return " (-T - or a pipe is sent as it is read, once: save it to a file and give -T FILE)";
     case NetworkError.ProxyNotFoundError:
-      return " (check the proxy's host name in -x or in HTTP_PROXY/HTTPS_PROXY)";
-    case NetworkError.ProxyAuthenticationRequiredError:
-      return " (give the proxy's credentials with -U USER:PASSWORD)";
+      return " (check the proxy's host name in -x or in http_proxy/HTTPS_PROXY/ALL_PROXY)";
+    case NetworkError.ProxyAuthenticationRequiredError: {
+      const from = settings.proxyCredentials?.(reply.url);
+      if (from === undefined) return " (give the proxy's credentials with -U USER:PASSWORD)";
+      return ` (the proxy refused the credentials ${from}: check them` +
+        (from === "of -U" ? ")" : ", or give others with -U USER:PASSWORD)");
+    }
     case NetworkError.AuthenticationRequiredError:
       return " (give credentials with -u USER[:PASSWORD])";
     case NetworkError.UnknownNetworkError:
