@@ -659,6 +659,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
     { ...values, user },
     urls,
+    given.map(({ slot }) => slot),
   );
   const authorizations = netrc === null || user !== undefined || headers.has("authorization")
     ? new Map<URL, string>()
