@@ -6,6 +6,7 @@
  */
 
 import {
+  type Authenticator,
   type CookieJar,
   type Layer,
   NetworkAccessManager,
@@ -27,6 +28,7 @@ import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, outgoing, requestLines } from "./_verbose.ts";
 import { _isRevalidation } from "../layers/_cache_served.ts";
+import { type AuthCredentials, credentialsFromUrl } from "../auth/credential_cache.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
@@ -119,10 +121,12 @@ export async function run(
     stderr(line);
     progress.changed();
   };
+  const authenticator = values.auth === "digest" ? digestOnly(settings.urls) : undefined;
   let manager: NetworkAccessManager;
   try {
     manager = new NetworkAccessManager({
       cache,
+      ...(authenticator ? { authenticator } : {}),
       cookieJar: state.cookieJar,
       hstsStore: state.hstsStore,
       cacheLoadControl: settings.offline ? "prefer-cache" : "prefer-network",
@@ -185,9 +189,6 @@ export async function run(
   // method of -X; the redirect layer drops only a POST's body there.
   const postBody = settings.body !== null && settings.method !== "POST";
   const withoutBody = new WeakSet<NetworkReply>();
-  const digestOnly = values.auth === "digest";
-  // The -H Authorization of the command line, sent as given.
-  const ownAuthorization = settings.headers.get("authorization");
   const network: Layer = (next) => async (exchange) => {
     // --location-trusted: the credentials of -u (or -H Authorization) go to every host
     // redirected to, where the redirect layer leaves them out.
@@ -195,14 +196,6 @@ export async function run(
       trustedAuthorization !== null && exchange.hop > 0 && !exchange.headers.has("authorization")
     ) {
       exchange.headers.set("authorization", trustedAuthorization);
-    }
-    // --digest: -u (or .netrc) credentials never go as Basic, as curl answers only Digest.
-    const authorization = exchange.headers.get("authorization");
-    if (
-      digestOnly && authorization !== null && /^basic /i.test(authorization) &&
-      authorization !== ownAuthorization
-    ) {
-      exchange.headers.delete("authorization");
     }
     if (postBody && exchange.hop > 0 && exchange.body !== null) {
       const status = hops.get(exchange.reply)?.at(-1)?.status;
@@ -479,4 +472,34 @@ function noProxy(list: string, proxy: NetworkProxy | undefined): ProxyFactory | 
     through = systemProxyFactory(env);
   }
   return (query) => direct(query).length === 0 ? [] : through(query);
+}
+
+/**
+ * `--digest`: the credentials of `urls` (those of -u, .netrc or the URL itself) leave them for an
+ * authenticator that answers a Digest challenge of their origin only, once a reply, as curl
+ * answers: a Basic challenge ends the reply with its 401, never sent again.
+ */
+function digestOnly(urls: URL[]): Authenticator | undefined {
+  const credentials = new Map<string, AuthCredentials>();
+  for (const url of urls) {
+    const given = credentialsFromUrl(url);
+    if (given === undefined) continue;
+    if (!credentials.has(url.origin)) credentials.set(url.origin, given);
+    url.username = "";
+    url.password = "";
+  }
+  if (credentials.size === 0) return undefined;
+  const answered = new WeakMap<NetworkReply, Set<string>>();
+  return (reply, challenge) => {
+    const given = credentials.get(challenge.origin);
+    const origins = answered.get(reply) ?? new Set<string>();
+    if (
+      challenge.proxy || challenge.scheme !== "digest" || given === undefined ||
+      origins.has(challenge.origin)
+    ) {
+      return undefined;
+    }
+    answered.set(reply, origins.add(challenge.origin));
+    return given;
+  };
 }
