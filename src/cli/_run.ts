@@ -36,7 +36,7 @@ import { checkResolve, parseResolve, resolver } from "./_resolve.ts";
 import { PROXY_VARIABLES, proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { proxyQuery } from "../proxy/network_proxy.ts";
-import { originHttp2 } from "../manager/_origin_http2.ts";
+import { backgroundDone, originHttp2 } from "../manager/_origin_http2.ts";
 import { checkCaCerts, checkClientCertificate, type ClientCertificate } from "../tls.ts";
 
 /**
@@ -211,8 +211,22 @@ export async function run(
       }
     }
     // The cache's background revalidation of a stale response already served: nothing of the
-    // reply's own, neither printed nor counted as one of its hops.
-    if (_isRevalidation(exchange)) return next(exchange);
+    // reply's own, not counted as one of its hops; -v tells how it ended.
+    if (_isRevalidation(exchange)) {
+      if (!settings.verbose) return next(exchange);
+      try {
+        const response = await next(exchange);
+        verbose(
+          `* cache: revalidated in the background: ${response.status} ${response.statusText}`,
+        );
+        return response;
+      } catch (error) {
+        verbose(`* cache: the revalidation in the background failed: ${
+          (error as Error)?.message ?? error
+        }`);
+        throw error;
+      }
+    }
     const hop: Hop = {
       url: new URL(exchange.url.href),
       method: exchange.method,
@@ -302,6 +316,16 @@ export async function run(
         progress.end();
       }
     }
+    // The cache's revalidations in the background of the stale responses it served end before
+    // the manager closes (which would abort them), so that the next run finds what they store.
+    if (!interrupted) {
+      const done = await backgroundWithin(
+        manager,
+        settings.timeout ?? BACKGROUND_WAIT_MS,
+        controller.signal,
+      );
+      if (!done) verbose("* cache: the revalidation in the background took too long: dropped");
+    }
     if (settings.cookieJarFile !== undefined && state.cookieJar !== null) {
       await saveCookies(settings.cookieJarFile, state.cookieJar, report);
     }
@@ -314,6 +338,34 @@ export async function run(
       // No signals on this platform.
     }
   }
+}
+
+/** How long a run waits for the cache's background revalidations at its end, without -m. */
+const BACKGROUND_WAIT_MS = 30_000;
+
+/**
+ * Waits for the background work of `manager` for up to `ms`, or until `signal` aborts.
+ *
+ * @returns Whether it was done.
+ */
+async function backgroundWithin(
+  manager: NetworkAccessManager,
+  ms: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let timer: number | undefined;
+  let stop = () => {};
+  const done = await Promise.race([
+    backgroundDone(manager).then(() => true),
+    new Promise<boolean>((resolve) => {
+      stop = () => resolve(false);
+      timer = setTimeout(stop, ms);
+      signal.addEventListener("abort", stop, { once: true });
+    }),
+  ]);
+  clearTimeout(timer);
+  signal.removeEventListener("abort", stop);
+  return done;
 }
 
 /** `--cacert FILE`: its text, checked as the manager would check it, or an exit 77 naming it. */
