@@ -89,11 +89,14 @@ Deno.test("cli: --digest answers no Basic challenge, --anyauth does", async () =
     ["--digest", "-v", "-d", "x", "-s", "-w", "%{http_code}", "-u", "me:secret", url],
   );
   assert.equal(digest.out.endsWith("401"), true, digest.out + digest.err);
-  assert.deepEqual(server.log.map(({ method, authorization, status }) => [
-    method,
-    authorization,
-    status,
-  ]), [["POST", null, 401]]);
+  assert.deepEqual(
+    server.log.map(({ method, authorization, status }) => [
+      method,
+      authorization,
+      status,
+    ]),
+    [["POST", null, 401]],
+  );
   assert.equal(digest.err.match(/^> POST /gm)?.length, 1, digest.err);
   for (const args of [["--anyauth"], ["--basic", "--digest"], ["--digest", "--basic"]]) {
     server.log.length = 0;

@@ -198,7 +198,7 @@ Deno.test("cli: %header{set-cookie} of two Set-Cookie lines prints the first, as
     "/dev/null",
     "-w",
     "%header{set-cookie}|%header{Set-Cookie}|%header{x-served}|%header{ set-cookie}|" +
-      "%header{x-served }|%header{ x-served}",
+    "%header{x-served }|%header{ x-served}",
     `${server.url}/ok`,
   ]);
   assert.equal(code, 0);

@@ -221,9 +221,11 @@ export async function run(
         );
         return response;
       } catch (error) {
-        verbose(`* cache: the revalidation in the background failed: ${
-          (error as Error)?.message ?? error
-        }`);
+        verbose(
+          `* cache: the revalidation in the background failed: ${
+            (error as Error)?.message ?? error
+          }`,
+        );
         throw error;
       }
     }
