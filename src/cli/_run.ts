@@ -355,7 +355,7 @@ async function backgroundWithin(
   ms: number,
   signal: AbortSignal,
 ): Promise<boolean> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let stop = () => {};
   const done = await Promise.race([
     backgroundDone(manager).then(() => true),
