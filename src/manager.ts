@@ -36,7 +36,7 @@ import { warmConnection } from "./manager/_connect.ts";
 import { customOperation } from "./manager/_send.ts";
 import { ManagerCore } from "./manager/_core.ts";
 import { inspectManagers } from "./manager/_inspect.ts";
-import { setOriginHttp2 } from "./manager/_origin_http2.ts";
+import { setBackgroundDone, setOriginHttp2 } from "./manager/_origin_http2.ts";
 import { TypedEventTarget } from "./_typed_event_target.ts";
 
 export type { LayerPosition, NetworkAccessManagerOptions };
@@ -80,6 +80,7 @@ export class NetworkAccessManager
     setOriginHttp2((manager, url, proxy) =>
       (manager as NetworkAccessManager).#core.http2(url, proxy)
     );
+    setBackgroundDone((manager) => (manager as NetworkAccessManager).#core.backgroundDone());
   }
 
   /**

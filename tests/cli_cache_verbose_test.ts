@@ -64,6 +64,11 @@ Deno.test("cli: -v says how the cache answered without asking the server", async
       assert.doesNotMatch(err, /^> GET/m);
       assert.doesNotMatch(err, /^< HTTP/m);
       assert.doesNotMatch(err, /not storable/);
+      // The run waits for the revalidation, which reaches the server and stores its response.
+      assert.equal(server.hits.get("/swr"), 2);
+      assert.match(err, /^\* cache: revalidated in the background: 200 OK$/m);
+      const third = await runCli(["-s", `${server.url}/swr`], { state });
+      assert.equal(third.out, "swr 2\n");
     });
     await t.step("a stale hit under the request's max-stale", async () => {
       const { code, err } = await runCli(

@@ -42,14 +42,24 @@ Deno.test("cli: an empty value is an option's value whatever follows it, as curl
 Deno.test("cli: --digest and --anyauth send -u only in answer to a challenge", async () => {
   await using server = startAuthServer({ scheme: "digest", users: { me: "secret" } });
   const url = `${server.origin}/p`;
-  // -u alone (and --basic, which wins when last): Basic up front, the password in clear.
-  for (const args of [[], ["--digest", "--basic"]]) {
+  // -u alone (and --digest taken away): Basic up front, the password in clear.
+  for (const args of [[], ["--digest", "--no-digest"], ["--anyauth", "--no-digest"]]) {
     server.log.length = 0;
     const basic = await runCli([...args, "-s", "-u", "me:secret", url]);
     assert.equal(basic.code, 0, basic.err);
     assert.match(server.log[0]!.authorization ?? "", /^Basic /, args.join(" "));
   }
-  for (const args of [["--digest"], ["--anyauth"], ["--basic", "--digest"]]) {
+  // As curl 7.88: --basic, --digest and --anyauth add up, --no-anyauth takes none away.
+  for (
+    const args of [
+      ["--digest"],
+      ["--anyauth"],
+      ["--basic", "--digest"],
+      ["--digest", "--basic"],
+      ["--anyauth", "--no-anyauth"],
+      ["--anyauth", "--no-basic"],
+    ]
+  ) {
     server.log.length = 0;
     const { code, err } = await runCli([
       ...args,
@@ -74,16 +84,27 @@ Deno.test("cli: --digest and --anyauth send -u only in answer to a challenge", a
 Deno.test("cli: --digest answers no Basic challenge, --anyauth does", async () => {
   await using server = startAuthServer({ scheme: "basic", users: { me: "secret" } });
   const url = `${server.origin}/p`;
-  const digest = await runCli(["--digest", "-s", "-w", "%{http_code}", "-u", "me:secret", url]);
+  // One request, a POST sent once, no credentials in clear: the 401 ends it, as curl's.
+  const digest = await runCli(
+    ["--digest", "-v", "-d", "x", "-s", "-w", "%{http_code}", "-u", "me:secret", url],
+  );
   assert.equal(digest.out.endsWith("401"), true, digest.out + digest.err);
-  // The Basic answer the library would make goes without the credentials: none go in clear.
-  assert.equal(server.log.length > 0, true);
-  assert.deepEqual(server.log.filter(({ authorization }) => authorization !== null), []);
-  server.log.length = 0;
-  const any = await runCli(["--anyauth", "-s", "-w", "%{http_code}", "-u", "me:secret", url]);
-  assert.equal(any.code, 0, any.err);
-  assert.equal(any.out.endsWith("200"), true, any.out);
-  assert.deepEqual(server.log.map(({ outcome }) => outcome), ["missing", "ok"]);
+  assert.deepEqual(
+    server.log.map(({ method, authorization, status }) => [
+      method,
+      authorization,
+      status,
+    ]),
+    [["POST", null, 401]],
+  );
+  assert.equal(digest.err.match(/^> POST /gm)?.length, 1, digest.err);
+  for (const args of [["--anyauth"], ["--basic", "--digest"], ["--digest", "--basic"]]) {
+    server.log.length = 0;
+    const any = await runCli([...args, "-s", "-w", "%{http_code}", "-u", "me:secret", url]);
+    assert.equal(any.code, 0, any.err);
+    assert.equal(any.out.endsWith("200"), true, any.out);
+    assert.deepEqual(server.log.map(({ outcome }) => outcome), ["missing", "ok"], args.join(" "));
+  }
 });
 
 /** A server answering /r/STATUS/N with a STATUS redirect to /r/STATUS/N-1, and /r/STATUS/0 with
@@ -105,6 +126,41 @@ function redirectServer() {
   });
   return { server, seen };
 }
+
+Deno.test("cli: each -T goes with a URL given and every URL its glob gives, as curl", async () => {
+  const { server, seen } = redirectServer();
+  await using _server = server;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/f1`, "one");
+    await Deno.writeTextFile(`${dir}/f2`, "two");
+    const lines = () => seen.map((line) => line.split(" ").slice(0, 3).join(" "));
+    const range = await runCli(["-s", "-T", `${dir}/f1`, `${server.url}/[1-2]`]);
+    assert.equal(range.code, 0, range.err);
+    assert.deepEqual(lines(), ["PUT /1 one", "PUT /2 one"]);
+    seen.length = 0;
+    const two = await runCli([
+      "-s",
+      "-T",
+      `${dir}/f1`,
+      "-T",
+      `${dir}/f2`,
+      `${server.url}/{a,b}`,
+      `${server.url}/c`,
+    ]);
+    assert.equal(two.code, 0, two.err);
+    assert.deepEqual(lines(), ["PUT /a one", "PUT /b one", "PUT /c two"]);
+    seen.length = 0;
+    const named = await runCli(["-s", "-T", `${dir}/f1`, `${server.url}/d{1,2}/`]);
+    assert.equal(named.code, 0, named.err);
+    assert.deepEqual(lines(), ["PUT /d1/f1 one", "PUT /d2/f1 one"]);
+    const more = await runCli(["-T", `${dir}/f1`, "-T", `${dir}/f2`, `${server.url}/[1-2]`]);
+    assert.equal(more.code, EXIT_CODES.usage);
+    assert.match(more.err, /-T goes with one URL each: 2 files, 1 URL\b/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("cli: --max-redirs -1 follows redirects without limit, as curl", async () => {
   const { server, seen } = redirectServer();
@@ -157,6 +213,9 @@ Deno.test("cli: URLs are globbed as curl's, -g sends them as they are", async (t
       "http://[::1]:8080/1",
       "http://[::1]:8080/2",
     ]);
+    assert.deepEqual(texts("h/q?a=[1-2]&b[]=z"), ["h/q?a=1&b[]=z", "h/q?a=2&b[]=z"]);
+    assert.deepEqual(texts("h/p?a[]=1&a[]=2"), ["h/p?a[]=1&a[]=2"]);
+    assert.deepEqual(texts("h/x[fe80::1%25eth0]"), ["h/x[fe80::1%25eth0]"]);
     assert.deepEqual(expandGlob("h/{a,b}/[1-2]")[3]!.values, ["b", "2"]);
     assert.equal(globName("f_#1_#2_#3", ["b", "2"]), "f_b_2_#3");
   });
@@ -170,6 +229,9 @@ Deno.test("cli: URLs are globbed as curl's, -g sends them as they are", async (t
         ["h/{a,b", "unmatched brace in URL position 3"],
         ["h/{a,[1-2]}", "nested brace in URL position 6"],
         ["h/a]", "unmatched close brace/bracket in URL position 4"],
+        ["h/{}", "empty string within braces in URL position 4"],
+        // No IPv6 address: a range with no "-".
+        ["h/[1:2]", "bad range in URL position 3"],
       ]
     ) {
       assert.throws(
@@ -212,6 +274,12 @@ Deno.test("cli: URLs are globbed as curl's, -g sends them as they are", async (t
       const off = await runCli(["-sg", "-w", "%{url_effective}", `${server.url}/[1-2`]);
       assert.equal(off.code, 0, off.err);
       assert.equal(seen.length, 1);
+      // `[]` is text, as in a -K file's url.
+      seen.length = 0;
+      await Deno.writeTextFile(`${dir}/k.conf`, `url = "${server.url}/a?x[]=1"\n`);
+      const arrays = await runCli(["-s", `${server.url}/q?a=[1-2]&b[]=z`, "-K", `${dir}/k.conf`]);
+      assert.equal(arrays.code, 0, arrays.err);
+      assert.deepEqual(seen.map((line) => line.split(" ")[1]), ["/q", "/q", "/a"]);
       const bad = await runCli([`${server.url}/{a,b`]);
       assert.equal(bad.code, EXIT_CODES.protocol);
       assert.match(bad.err, /^netaccess: unmatched brace in URL position \d+:\n.*\n *\^\n.*-g/);

@@ -65,8 +65,9 @@ Request
       --digest              -u sends no credentials up front: they answer the server's
                             Digest challenge (401), never Basic
       --anyauth             -u sends no credentials up front: they answer the server's
-                            challenge, Digest rather than Basic; the last of --basic,
-                            --digest and --anyauth wins
+                            challenge, Digest rather than Basic; as curl 7.88, --basic,
+                            --digest and --anyauth add up (--basic --digest is --anyauth),
+                            --no-basic and --no-digest take one away
       --netrc               the credentials of the URL's host from ~/.netrc (machine,
                             default, login, password; -u wins); no file: exit 26
       --netrc-optional      as --netrc, and no file is no credentials
@@ -476,7 +477,7 @@ export type Values = ReturnType<typeof parsed>["values"] & {
    * for a `--no-remote-name` (stdout).
    */
   outputSlots?: (string | boolean)[];
-  /** How `-u` authenticates: the last of `--basic`, `--digest` and `--anyauth` (Basic by default). */
+  /** How `-u` authenticates: `--basic`, `--digest` and `--anyauth` together (Basic by default). */
   auth?: AuthScheme;
   /** The last of `-x`, `--socks5` and `--socks5-hostname` given, which wins, as in curl. */
   proxyArg?: { option: ProxyOption; value: string };
@@ -493,6 +494,9 @@ const PROXY_OPTIONS: ReadonlySet<string> = new Set<ProxyOption>([
 /** How `-u` authenticates, as curl's `--basic`, `--digest` and `--anyauth`. */
 export type AuthScheme = "basic" | "digest" | "anyauth";
 const AUTH_SCHEMES: ReadonlySet<string> = new Set<AuthScheme>(["basic", "digest", "anyauth"]);
+/** The way of `-u` for the schemes asked for: both are `--anyauth`, none Basic (curl's default). */
+const authOf = (schemes: ReadonlySet<string>): AuthScheme =>
+  schemes.size === 2 ? "anyauth" : schemes.has("digest") ? "digest" : "basic";
 
 /**
  * `args` with each option that takes a value joined to the next argument when that one starts
@@ -553,8 +557,9 @@ export function parse(
   // The URLs in the order given, with those of --url (and of `url` in a -K file).
   const urls: string[] = [];
   const switches = values as Record<string, unknown>;
-  let auth: AuthScheme = "basic";
   let proxyArg: Values["proxyArg"];
+  // As curl 7.88: --basic and --digest add their scheme, --anyauth both.
+  const schemes = new Set<string>();
   for (const token of tokens) {
     if (token.kind === "option" && PROXY_OPTIONS.has(token.name) && token.value !== undefined) {
       proxyArg = { option: token.name as ProxyOption, value: token.value };
@@ -567,10 +572,11 @@ export function parse(
     } else if (token.kind === "option" && NEGATIONS.has(`no-${token.name}`)) {
       switches[token.name] = true;
     }
-    // As curl: the last of --basic, --digest and --anyauth wins; one switched off is Basic.
     if (token.kind === "option" && AUTH_SCHEMES.has(token.name)) {
-      auth = token.name as AuthScheme;
-    } else if (negated !== undefined && negated === auth) auth = "basic";
+      for (const scheme of token.name === "anyauth" ? ["basic", "digest"] : [token.name]) {
+        schemes.add(scheme);
+      }
+    } else if (negated !== undefined && negated !== "anyauth") schemes.delete(negated);
     if (token.kind === "option" && SENDS.has(token.name) && token.value !== undefined) {
       sends.push({ option: token.name, value: token.value } as DataArg | FormArg);
     } else if (token.kind === "option" && token.name === "output" && token.value !== undefined) {
@@ -588,7 +594,7 @@ export function parse(
   const flag = tokens.findLast((token) => token.kind === "option" && token.name === limit);
   const timeoutFlag = flag?.kind === "option" ? flag.rawName : undefined;
   return {
-    values: { ...values, sends, timeoutFlag, outputSlots, auth, proxyArg },
+    values: { ...values, sends, timeoutFlag, outputSlots, auth: authOf(schemes), proxyArg },
     positionals: values.url ? urls : positionals,
     where,
   };
@@ -690,6 +696,7 @@ export async function plan(values: Values, positionals: string[]): Promise<Plan>
   const { method, headers, body, uploads, uploadMethod, warnings } = await requestOf(
     { ...values, user },
     urls,
+    given.map(({ slot }) => slot),
   );
   const authorizations = netrc === null || user !== undefined || headers.has("authorization")
     ? new Map<URL, string>()

@@ -181,17 +181,22 @@ async function fileUpload(path: string): Promise<_FileBlob | ReadableStream<Uint
 }
 
 /**
- * `-T`: the file each URL gets, in order (`-` or `.` for stdin), and the URL with the file's
- * name added where it ends in `/`, as curl does. Stdin, a pipe or a device is sent as it is read,
- * as curl sends it (chunked: its size is not known), so it is given once.
+ * `-T`: the file each URL gets (`-` or `.` for stdin), and the URL with the file's name added
+ * where it ends in `/`, as curl does. As curl's, the Nth `-T` goes with the Nth URL given, and
+ * with every URL its glob gives: `given[i]` is the index of the URL given that `urls[i]` comes
+ * from. Stdin, a pipe or a device is sent as it is read, as curl sends it (chunked: its size is
+ * not known), so it is given once.
  */
-export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Upload>> {
-  if (files.length > urls.length) {
+export async function uploads(
+  files: string[],
+  urls: URL[],
+  given: readonly number[] = urls.map((_, i) => i),
+): Promise<Map<URL, Upload>> {
+  const count = given.length === 0 ? 0 : given[given.length - 1]! + 1;
+  if (files.length > count) {
     throw new Exit(
       EXIT_CODES.usage,
-      `-T goes with one URL each: ${files.length} files, ${urls.length} URL${
-        urls.length === 1 ? "" : "s"
-      }`,
+      `-T goes with one URL each: ${files.length} files, ${count} URL${count === 1 ? "" : "s"}`,
       true,
     );
   }
@@ -204,8 +209,9 @@ export async function uploads(files: string[], urls: URL[]): Promise<Map<URL, Up
     );
   }
   const sent = new Map<URL, Upload>();
-  for (const [i, file] of files.entries()) {
-    const url = urls[i]!;
+  for (const [i, url] of urls.entries()) {
+    const file = files[given[i]!];
+    if (file === undefined) continue;
     const stdin = file === "-" || file === ".";
     sent.set(url, stdin ? takeStdin() ?? new Uint8Array() : await fileUpload(file));
     if (!stdin && url.pathname.endsWith("/")) {

@@ -1,8 +1,8 @@
 /**
  * URL globbing, as curl's: `{a,b,c}` (a set), `[1-3]`, `[a-z]`, `[01-10]` (zero-padded as the
  * first number is written) and `[1-10:2]` (a step) give one URL for each combination, the last
- * pattern varying fastest; `\{`, `\}`, `\[` and `\]` are the characters themselves, and a
- * bracketed IPv6 address is no pattern. `-g/--globoff` turns it off.
+ * pattern varying fastest; `\{`, `\}`, `\[` and `\]` are the characters themselves, and `[]` and
+ * a bracketed IPv6 address are no pattern. `-g/--globoff` turns it off.
  *
  * @module
  */
@@ -51,6 +51,14 @@ function range(body: string): { count: number; at: (i: number) => string } | nul
   };
 }
 
+/** Whether `body`, the text between brackets, is an IPv6 address (with a zone), as curl's. */
+function ipv6(body: string): boolean {
+  const zone = body.indexOf("%");
+  const address = zone < 0 ? body : body.slice(0, zone);
+  return address.includes(":") && URL.canParse(`http://[${address}]/`) &&
+    (zone < 0 || /^%[\w.~%-]+$/.test(body.slice(zone)));
+}
+
 /**
  * The URLs `text` gives, as curl globs it: itself alone (no values) when it holds no pattern.
  * A malformed pattern, or more than {@linkcode MAX_GLOB_URLS} URLs, exits 3 naming it.
@@ -78,6 +86,7 @@ export function expandGlob(text: string): Globbed[] {
         } else item += d;
       }
       if (end >= text.length) throw bad("unmatched brace", text, i);
+      if (end === i + 1) throw bad("empty string within braces", text, end);
       items.push(item);
       parts.push(literal, { count: items.length, at: (n) => items[n]! });
       literal = "";
@@ -85,8 +94,9 @@ export function expandGlob(text: string): Globbed[] {
     } else if (c === "[") {
       const end = text.indexOf("]", i);
       const body = end < 0 ? "" : text.slice(i + 1, end);
-      // A bracketed IPv6 address (with a zone) is the host, no range.
-      if (/^[0-9a-f.]*:[0-9a-f:.]*(%[\w.~%-]+)?$/i.test(body)) {
+      // As curl's: `[]` (as in `?a[]=1`) and a bracketed IPv6 address (with a zone) are text,
+      // no range.
+      if (end === i + 1 || ipv6(body)) {
         literal += text.slice(i, end + 1);
       } else {
         const values = range(body);

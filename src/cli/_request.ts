@@ -133,11 +133,12 @@ export interface RequestParts {
 
 /**
  * The method, headers and body that `values` ask for; `-u` credentials go into each of
- * `urls`.
+ * `urls`. `given[i]` is the index of the URL given that `urls[i]` is globbed from (its `-T`).
  */
 export async function requestOf(
   values: RequestOptions,
   urls: URL[],
+  given?: readonly number[],
 ): Promise<RequestParts> {
   const headers = new Headers();
   // The names given as `-H "Name:"`: not sent, not even the value the command line would set.
@@ -277,7 +278,7 @@ export async function requestOf(
     if (!removed.has("content-type")) headers.set("content-type", multipart.type);
     body = multipart.bytes;
   }
-  const sent = await uploads(files, urls);
+  const sent = await uploads(files, urls, given);
   // As curl, -X sends the method as given (methods are case-sensitive), but for the six that
   // fetch upper-cases whatever their case (the Fetch standard's normalization).
   const custom = values.request === undefined ? undefined : wireMethod(values.request);

@@ -6,6 +6,7 @@
  */
 
 import {
+  type Authenticator,
   type CookieJar,
   type Layer,
   NetworkAccessManager,
@@ -24,6 +25,7 @@ import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, outgoing, requestLines } from "./_verbose.ts";
 import { _isRevalidation } from "../layers/_cache_served.ts";
+import { type AuthCredentials, credentialsFromUrl } from "../auth/credential_cache.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
 import { defaultStatePath } from "./state_path.ts";
@@ -32,7 +34,7 @@ import { proxyEnvSnapshot } from "../proxy/system_proxy.ts";
 import { proxySetup } from "./_proxy.ts";
 import { resolveProxy } from "../proxy/_resolve.ts";
 import { proxyQuery } from "../proxy/network_proxy.ts";
-import { originHttp2 } from "../manager/_origin_http2.ts";
+import { backgroundDone, originHttp2 } from "../manager/_origin_http2.ts";
 import { checkCaCerts, checkClientCertificate, type ClientCertificate } from "../tls.ts";
 
 /**
@@ -108,10 +110,12 @@ export async function run(
     stderr(line);
     progress.changed();
   };
+  const authenticator = values.auth === "digest" ? digestOnly(settings.urls) : undefined;
   let manager: NetworkAccessManager;
   try {
     manager = new NetworkAccessManager({
       cache,
+      ...(authenticator ? { authenticator } : {}),
       cookieJar: state.cookieJar,
       hstsStore: state.hstsStore,
       cacheLoadControl: settings.offline ? "prefer-cache" : "prefer-network",
@@ -174,9 +178,6 @@ export async function run(
   // method of -X; the redirect layer drops only a POST's body there.
   const postBody = settings.body !== null && settings.method !== "POST";
   const withoutBody = new WeakSet<NetworkReply>();
-  const digestOnly = values.auth === "digest";
-  // The -H Authorization of the command line, sent as given.
-  const ownAuthorization = settings.headers.get("authorization");
   const network: Layer = (next) => async (exchange) => {
     // --location-trusted: the credentials of -u (or -H Authorization) go to every host
     // redirected to, where the redirect layer leaves them out.
@@ -184,14 +185,6 @@ export async function run(
       trustedAuthorization !== null && exchange.hop > 0 && !exchange.headers.has("authorization")
     ) {
       exchange.headers.set("authorization", trustedAuthorization);
-    }
-    // --digest: -u (or .netrc) credentials never go as Basic, as curl answers only Digest.
-    const authorization = exchange.headers.get("authorization");
-    if (
-      digestOnly && authorization !== null && /^basic /i.test(authorization) &&
-      authorization !== ownAuthorization
-    ) {
-      exchange.headers.delete("authorization");
     }
     if (postBody && exchange.hop > 0 && exchange.body !== null) {
       const status = hops.get(exchange.reply)?.at(-1)?.status;
@@ -207,8 +200,24 @@ export async function run(
       }
     }
     // The cache's background revalidation of a stale response already served: nothing of the
-    // reply's own, neither printed nor counted as one of its hops.
-    if (_isRevalidation(exchange)) return next(exchange);
+    // reply's own, not counted as one of its hops; -v tells how it ended.
+    if (_isRevalidation(exchange)) {
+      if (!settings.verbose) return next(exchange);
+      try {
+        const response = await next(exchange);
+        verbose(
+          `* cache: revalidated in the background: ${response.status} ${response.statusText}`,
+        );
+        return response;
+      } catch (error) {
+        verbose(
+          `* cache: the revalidation in the background failed: ${
+            (error as Error)?.message ?? error
+          }`,
+        );
+        throw error;
+      }
+    }
     const hop: Hop = {
       url: new URL(exchange.url.href),
       method: exchange.method,
@@ -298,6 +307,16 @@ export async function run(
         progress.end();
       }
     }
+    // The cache's revalidations in the background of the stale responses it served end before
+    // the manager closes (which would abort them), so that the next run finds what they store.
+    if (!interrupted) {
+      const done = await backgroundWithin(
+        manager,
+        settings.timeout ?? BACKGROUND_WAIT_MS,
+        controller.signal,
+      );
+      if (!done) verbose("* cache: the revalidation in the background took too long: dropped");
+    }
     if (settings.cookieJarFile !== undefined && state.cookieJar !== null) {
       await saveCookies(settings.cookieJarFile, state.cookieJar, report);
     }
@@ -310,6 +329,34 @@ export async function run(
       // No signals on this platform.
     }
   }
+}
+
+/** How long a run waits for the cache's background revalidations at its end, without -m. */
+const BACKGROUND_WAIT_MS = 30_000;
+
+/**
+ * Waits for the background work of `manager` for up to `ms`, or until `signal` aborts.
+ *
+ * @returns Whether it was done.
+ */
+async function backgroundWithin(
+  manager: NetworkAccessManager,
+  ms: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stop = () => {};
+  const done = await Promise.race([
+    backgroundDone(manager).then(() => true),
+    new Promise<boolean>((resolve) => {
+      stop = () => resolve(false);
+      timer = setTimeout(stop, ms);
+      signal.addEventListener("abort", stop, { once: true });
+    }),
+  ]);
+  clearTimeout(timer);
+  signal.removeEventListener("abort", stop);
+  return done;
 }
 
 /** `--cacert FILE`: its text, checked as the manager would check it, or an exit 77 naming it. */
@@ -438,4 +485,34 @@ async function headersWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * `--digest`: the credentials of `urls` (those of -u, .netrc or the URL itself) leave them for an
+ * authenticator that answers a Digest challenge of their origin only, once a reply, as curl
+ * answers: a Basic challenge ends the reply with its 401, never sent again.
+ */
+function digestOnly(urls: URL[]): Authenticator | undefined {
+  const credentials = new Map<string, AuthCredentials>();
+  for (const url of urls) {
+    const given = credentialsFromUrl(url);
+    if (given === undefined) continue;
+    if (!credentials.has(url.origin)) credentials.set(url.origin, given);
+    url.username = "";
+    url.password = "";
+  }
+  if (credentials.size === 0) return undefined;
+  const answered = new WeakMap<NetworkReply, Set<string>>();
+  return (reply, challenge) => {
+    const given = credentials.get(challenge.origin);
+    const origins = answered.get(reply) ?? new Set<string>();
+    if (
+      challenge.proxy || challenge.scheme !== "digest" || given === undefined ||
+      origins.has(challenge.origin)
+    ) {
+      return undefined;
+    }
+    answered.set(reply, origins.add(challenge.origin));
+    return given;
+  };
 }

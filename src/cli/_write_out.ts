@@ -111,8 +111,11 @@ export async function renderWriteOut(
     } else if (header !== undefined) {
       try {
         // As curl: a header sent several times prints its first value. `fetch` joins the lines
-        // of one, but for Set-Cookie, by `, `, as a list's values.
-        text += header.trim().toLowerCase() === "set-cookie"
+        // of one, but for Set-Cookie, by `, `, as a list's values. The name is matched as
+        // written: a space in it matches no header, as in curl.
+        text += /\s/.test(header)
+          ? ""
+          : header.toLowerCase() === "set-cookie"
           ? info.headers.getSetCookie()[0] ?? ""
           : info.headers.get(header) ?? "";
       } catch {

@@ -438,6 +438,11 @@ export class ManagerCore implements PipelineSettings {
     return controller.signal;
   }
 
+  /** Settles once the background work, that started meanwhile too, is done. Never rejects. */
+  async backgroundDone(): Promise<void> {
+    while (this.#background.size !== 0) await Promise.all([...this.#background]);
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

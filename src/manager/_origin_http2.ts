@@ -1,7 +1,8 @@
 /**
  * What the command line asks of a manager's state that the public class does not show: whether
- * an https origin speaks HTTP/2 on a route, as the manager's queue learns it. Set by the manager
- * class, which alone reaches its state.
+ * an https origin speaks HTTP/2 on a route, as the manager's queue learns it, and when its
+ * background work (a cache's revalidation) is done. Set by the manager class, which alone
+ * reaches its state.
  *
  * @module
  */
@@ -24,4 +25,16 @@ export let originHttp2: (
 /** Sets {@linkcode originHttp2}: the manager class does, once. */
 export function setOriginHttp2(get: typeof originHttp2): void {
   originHttp2 = get;
+}
+
+/**
+ * Settles once the work of `manager` that outlives its replies (the cache's background
+ * revalidations, those started meanwhile too) is done; it never rejects. Closing the manager
+ * aborts that work instead.
+ */
+export let backgroundDone: (manager: object) => Promise<void>;
+
+/** Sets {@linkcode backgroundDone}: the manager class does, once. */
+export function setBackgroundDone(get: typeof backgroundDone): void {
+  backgroundDone = get;
 }
