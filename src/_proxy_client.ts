@@ -29,6 +29,8 @@ export interface _ProxyClientOptions {
    * CONNECT (Deno's client would send them into the tunnel, to the origin, too).
    */
   secureTarget?: boolean;
+  /** The https target's `host[:port]`, the one authority its relay (if any) may tunnel to for it. */
+  targetAuthority?: string;
 }
 
 const NO_PROXY_VARIABLES = ["NO_PROXY", "no_proxy"] as const;
@@ -378,6 +380,7 @@ export class _ProxyClientPool {
         pooled.set(key, entry);
         this.#newest = entry;
       }
+      if (relayed && options.targetAuthority) entry.shared.relay?.allow(options.targetAuthority);
       return entry.client;
     }
     const clientOptions: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = identity
@@ -409,6 +412,7 @@ export class _ProxyClientPool {
       }
     }, this.#clearedAt);
     this.#keeper?.keep(shared);
+    if (relayed && options.targetAuthority) shared.relay?.allow(options.targetAuthority);
     const client = shared.client;
     // The clients, not the pool, are what the registry holds: the pool stays collectable.
     if (this.size === 0) abandoned.register(this, this.#clients, this);

@@ -224,7 +224,11 @@ Deno.test("https through an http proxy with credentials takes a client of its ow
     await t.step("the relay adds the credentials to CONNECT and nothing inside", async () => {
       const client = pool.get(
         { type: "http", url: proxy.url, ...proxyAuth },
-        { secureTarget: true, caCerts: [TEST_CA_CERT] },
+        {
+          secureTarget: true,
+          targetAuthority: new URL(tlsOrigin.url("origin.test", "/")).host,
+          caCerts: [TEST_CA_CERT],
+        },
       );
       const response = await fetch(tlsOrigin.url("origin.test", "/r"), { client });
       assert.equal(await response.text(), "origin GET /r");
@@ -276,15 +280,27 @@ Deno.test("the relay of an http proxy with credentials tunnels for its own clien
   await using proxy = startProxyServer({ hosts: { "origin.test": "127.0.0.1" }, auth: proxyAuth });
   const relay = startConnectRelay({ type: "http", url: proxy.url, ...proxyAuth })!;
   try {
-    // Another process on the machine, without the relay's own credentials: refused, and the
-    // proxy never asked.
-    for (const authorization of ["", "Proxy-Authorization: Basic cmVsYXk6d3Jvbmc=\r\n"]) {
+    const own = `Proxy-Authorization: Basic ${
+      btoa(`${relay.basicAuth.username}:${relay.basicAuth.password}`)
+    }\r\n`;
+    relay.allow("origin.test:8443");
+    // Another process on the machine, without the relay's own credentials, or with them (an
+    // origin sees them in its tunnel) to a host the relay's client was not taken for: refused,
+    // and the proxy never asked.
+    for (
+      const [authority, authorization] of [
+        ["origin.test:443", ""],
+        ["origin.test:443", "Proxy-Authorization: Basic cmVsYXk6d3Jvbmc=\r\n"],
+        ["origin.test:443", own],
+        ["elsewhere.test:8443", own],
+      ]
+    ) {
       const conn = await Deno.connect({
         hostname: "127.0.0.1",
         port: Number(new URL(relay.url).port),
       });
       await conn.write(
-        new TextEncoder().encode(`CONNECT origin.test:443 HTTP/1.1\r\n${authorization}\r\n`),
+        new TextEncoder().encode(`CONNECT ${authority} HTTP/1.1\r\n${authorization}\r\n`),
       );
       const answer = new Uint8Array(64);
       const n = await conn.read(answer);
@@ -292,6 +308,15 @@ Deno.test("the relay of an http proxy with credentials tunnels for its own clien
       assert.match(new TextDecoder().decode(answer.subarray(0, n ?? 0)), /^HTTP\/1\.1 502 /);
     }
     assert.deepEqual(proxy.log, []);
+    // A connection that never finishes its request head is closed.
+    const silent = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: Number(new URL(relay.url).port),
+    });
+    const started = performance.now();
+    assert.equal(await silent.read(new Uint8Array(64)).catch(() => null), null);
+    silent.close();
+    assert.ok(performance.now() - started >= 4_000, "closed after its deadline");
   } finally {
     relay.close();
   }

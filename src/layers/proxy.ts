@@ -123,6 +123,7 @@ export function proxyLayer(pool: _ProxyClientPool, settings: ProxySettings): Lay
               : undefined,
             envHasProxy,
             secureTarget: protocol === "https:",
+            targetAuthority: exchange.url.host,
           });
           // The client stays open while this request uses it, even once the pool lets it go.
           if (client !== undefined) release = pool.hold(client);

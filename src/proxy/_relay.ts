@@ -22,6 +22,12 @@ export interface ConnectRelay {
    * into the tunnel too; they open nothing but this relay, which only its client reaches.
    */
   readonly basicAuth: { username: string; password: string };
+  /**
+   * Lets the relay tunnel to `authority` (`host:port`, the port 443 when left out): it tunnels only
+   * to the https origins its client was taken for, so that its credentials, which Deno's client
+   * sends into the tunnel to those origins, open no tunnel to anywhere else.
+   */
+  allow(authority: string): void;
   /** Stops listening and closes every connection it relays. Safe to call twice. */
   close(): void;
 }
@@ -33,6 +39,8 @@ const BAD_GATEWAY = encoder.encode(
 );
 /** The longest request head the relay reads (Deno's CONNECT is two short lines). */
 const MAX_HEAD = 16_384;
+/** How long the relay waits for a request head (Deno's comes at once) before it closes. */
+const HEAD_MS = 5_000;
 
 /** Whether `descriptor` is granted now, asked without a prompt. */
 function granted(descriptor: Deno.NetPermissionDescriptor): boolean {
@@ -105,11 +113,13 @@ async function relay(
   proxy: NetworkProxy,
   open: Set<Deno.Conn>,
   authorization: string,
+  allowed: Set<string>,
 ): Promise<void> {
   let outer: Deno.Conn | undefined;
+  const timer = setTimeout(() => closeConn(inner), HEAD_MS);
   try {
-    const head = await readConnect(inner, authorization);
-    if (head === undefined) {
+    const head = await readConnect(inner, authorization).finally(() => clearTimeout(timer));
+    if (head === undefined || !allowed.has(head.authority.toLowerCase())) {
       await writeAll(inner, BAD_GATEWAY);
       return;
     }
@@ -165,6 +175,7 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
   let closed = false;
   const basicAuth = { username: "relay", password: crypto.randomUUID() };
   const authorization = `Basic ${btoa(`${basicAuth.username}:${basicAuth.password}`)}`;
+  const allowed = new Set<string>();
   (async () => {
     try {
       for await (const conn of listener) {
@@ -173,7 +184,7 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
           break;
         }
         open.add(conn);
-        relay(conn, proxy, open, authorization);
+        relay(conn, proxy, open, authorization, allowed);
       }
     } catch {
       // The listener closed.
@@ -182,6 +193,10 @@ export function startConnectRelay(proxy: NetworkProxy): ConnectRelay | undefined
   return {
     url: `http://127.0.0.1:${listener.addr.port}`,
     basicAuth,
+    allow(authority) {
+      const lower = authority.toLowerCase();
+      allowed.add(/:\d+$/.test(lower) ? lower : `${lower}:443`);
+    },
     close() {
       if (closed) return;
       closed = true;
