@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cliCommand, runCli } from "./_helpers/cli.ts";
+import { cliCommand, runCli, scriptAvailable } from "./_helpers/cli.ts";
 import { closedPort, serve } from "./_helpers/server.ts";
 import { EXIT_CODES } from "../src/cli.ts";
 
@@ -231,25 +231,7 @@ Deno.test("cli: --progress to a file or pipe writes each transfer's last line, n
   }
 });
 
-/** Whether `script` (util-linux) can run a command under a pseudo-terminal. */
-async function hasScript(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("script", {
-      args: ["-q", "-e", "-c", "true", "/dev/null"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-const script = await hasScript();
-if (!script && Deno.env.get("CI")) {
-  throw new Error("script (util-linux) is missing: CI must install it (.ci/run does)");
-}
+const script = await scriptAvailable("cli_output_test");
 
 /** Runs the command line under a pseudo-terminal (stdout and stderr both); what it showed. */
 async function underTerminal(args: string[], cwd: string) {

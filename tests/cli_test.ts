@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { cliCommand, runCli } from "./_helpers/cli.ts";
+import { cliCommand, runCli, scriptAvailable } from "./_helpers/cli.ts";
 import { pause, serve } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
@@ -1022,26 +1022,7 @@ Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
   }
 });
 
-/** Whether `script` (util-linux) can run a command under a pseudo-terminal. */
-async function hasScript(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("script", {
-      args: ["-q", "-e", "-c", "true", "/dev/null"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-const script = await hasScript();
-if (!script && Deno.env.get("CI")) {
-  throw new Error("script (util-linux) is missing: CI must install it (.ci/run does)");
-}
-if (!script) console.warn("cli_test: `script` is missing, skipping the pseudo-terminal tests");
+const script = await scriptAvailable("cli_test");
 
 /** Runs the command line under a pseudo-terminal; returns everything the terminal showed. */
 async function underTerminal(args: string[], cwd: string) {

@@ -61,3 +61,26 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   const decoder = new TextDecoder();
   return { code, stdout, out: decoder.decode(stdout), err: decoder.decode(stderr) };
 }
+
+/**
+ * Whether `script` (util-linux) can run a command under a pseudo-terminal; in CI it must (`.ci/run`
+ * installs it), elsewhere `file` warns that its pseudo-terminal tests are skipped.
+ */
+export async function scriptAvailable(file: string): Promise<boolean> {
+  let success = false;
+  try {
+    ({ success } = await new Deno.Command("script", {
+      args: ["-q", "-e", "-c", "true", "/dev/null"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output());
+  } catch {
+    success = false;
+  }
+  if (!success && Deno.env.get("CI")) {
+    throw new Error("script (util-linux) is missing: CI must install it (.ci/run does)");
+  }
+  if (!success) console.warn(`${file}: \`script\` is missing, skipping the pseudo-terminal tests`);
+  return success;
+}
