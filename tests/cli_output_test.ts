@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cliCommand, runCli, scriptAvailable } from "./_helpers/cli.ts";
+import { runCli, scriptAvailable, underTerminal } from "./_helpers/cli.ts";
 import { closedPort, serve } from "./_helpers/server.ts";
 import { EXIT_CODES } from "../src/cli.ts";
 
@@ -232,21 +232,6 @@ Deno.test("cli: --progress to a file or pipe writes each transfer's last line, n
 });
 
 const script = await scriptAvailable("cli_output_test");
-
-/** Runs the command line under a pseudo-terminal (stdout and stderr both); what it showed. */
-async function underTerminal(args: string[], cwd: string) {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [Deno.execPath(), ...cliCommand(args)].map(quote).join(" ");
-  const { code, stdout } = await new Deno.Command("script", {
-    args: ["-q", "-e", "-f", "-c", command, "/dev/null"],
-    cwd,
-    env: { NO_COLOR: "1", TERM: "xterm" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code, screen: new TextDecoder().decode(stdout) };
-}
 
 Deno.test({
   name: "cli: on a terminal progress never mixes with the body or -w, as curl",

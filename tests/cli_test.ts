@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { cliCommand, runCli, scriptAvailable } from "./_helpers/cli.ts";
+import { cliCommand, runCli, scriptAvailable, underTerminal } from "./_helpers/cli.ts";
 import { pause, serve } from "./_helpers/server.ts";
 import { startProxyServer } from "./_helpers/proxy_server.ts";
 import { hasOpenssl, makeTestCertificates, serveMutualTls } from "./_helpers/tls.ts";
@@ -1023,21 +1023,6 @@ Deno.test("cli: TLS with --cacert, --cert and --key", async (t) => {
 });
 
 const script = await scriptAvailable("cli_test");
-
-/** Runs the command line under a pseudo-terminal; returns everything the terminal showed. */
-async function underTerminal(args: string[], cwd: string) {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [Deno.execPath(), ...cliCommand(args)].map(quote).join(" ");
-  const { code, stdout } = await new Deno.Command("script", {
-    args: ["-q", "-e", "-f", "-c", command, "/dev/null"],
-    cwd,
-    env: { NO_COLOR: "1", TERM: "xterm" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code, screen: new TextDecoder().decode(stdout) };
-}
 
 Deno.test({
   name: "cli: under a terminal the progress line redraws in place and ends at 100%",

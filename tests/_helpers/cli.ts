@@ -84,3 +84,24 @@ export async function scriptAvailable(file: string): Promise<boolean> {
   if (!success) console.warn(`${file}: \`script\` is missing, skipping the pseudo-terminal tests`);
   return success;
 }
+
+/**
+ * Runs the command line under a pseudo-terminal (`script`; stdout and stderr both): its exit code
+ * and everything the terminal showed.
+ */
+export async function underTerminal(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; screen: string }> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), ...cliCommand(args)].map(quote).join(" ");
+  const { code, stdout } = await new Deno.Command("script", {
+    args: ["-q", "-e", "-f", "-c", command, "/dev/null"],
+    cwd,
+    env: { NO_COLOR: "1", TERM: "xterm" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code, screen: new TextDecoder().decode(stdout) };
+}
