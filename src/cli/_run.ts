@@ -24,7 +24,7 @@ import { openState } from "./_state.ts";
 import { transfer, writeAll } from "./_transfer.ts";
 import { cookieFileText, readCookieFile } from "./_cookie_file.ts";
 import { type Hop, outgoing, requestLines } from "./_verbose.ts";
-import { _isRevalidation } from "../layers/_cache_served.ts";
+import { _isRevalidation, _recordCacheServed } from "../layers/_cache_served.ts";
 import { type AuthCredentials, credentialsFromUrl } from "../auth/credential_cache.ts";
 import { usesHttpVersion } from "./_write_out.ts";
 import { badValue, Exit, EXIT_CODES } from "./exit_codes.ts";
@@ -48,6 +48,8 @@ export async function run(
   report: (line: string) => void = stderr,
 ): Promise<number> {
   const settings = await plan(values, positionals);
+  // What -v tells of the cache's answers, and the background revalidations kept off the hops.
+  _recordCacheServed();
   for (const warning of settings.warnings) report(`netaccess: warning: ${warning}`);
   // As curl, --max-redirs -1 is no limit: the largest number the manager takes.
   const maxRedirects = values["max-redirs"]?.trim() === "-1"

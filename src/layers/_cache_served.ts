@@ -24,6 +24,14 @@ export type _CacheServed =
   | "load-control"
   | "gateway-timeout";
 
+/** Whether anything reads these records: until then, the cache layer records nothing. */
+let recording = false;
+
+/** Starts recording how the cache answers and which exchanges revalidate (the CLI does). */
+export function _recordCacheServed(): void {
+  recording = true;
+}
+
 /** How each reply's last response from the cache was served. */
 const served = new WeakMap<NetworkReply, _CacheServed>();
 /** The exchanges that revalidate a stale response already served. */
@@ -36,7 +44,7 @@ const revalidations = new WeakSet<Exchange>();
  * @param how How.
  */
 export function _noteCacheServed(exchange: Exchange, how: _CacheServed): void {
-  served.set(exchange.reply, how);
+  if (recording) served.set(exchange.reply, how);
 }
 
 /**
@@ -55,7 +63,7 @@ export function _cacheServed(reply: NetworkReply): _CacheServed | undefined {
  * @param exchange The exchange the cache sends on its own.
  */
 export function _noteRevalidation(exchange: Exchange): void {
-  revalidations.add(exchange);
+  if (recording) revalidations.add(exchange);
 }
 
 /**

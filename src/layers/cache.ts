@@ -292,7 +292,8 @@ function keyHeaders(context: Context): Pick<Headers, "get"> {
  */
 async function lookup(context: Context): Promise<Candidate | null> {
   let entries: CacheEntry[];
-  await _readingOn(context.cache, context.key); // a followed redirect's body being stored
+  const storing = _readingOn(context.cache, context.key); // a followed redirect's body
+  if (storing !== undefined) await storing;
   try {
     const plain = await context.cache.metaData(context.key);
     if (plain !== null && _headerOf(plain.headers, "vary") === undefined) {
